@@ -1,0 +1,4 @@
+//! Istio's configuration APIs: `networking.istio.io` and `security.istio.io`.
+
+pub mod networking;
+pub mod security;

@@ -1,0 +1,318 @@
+//! Reading manifests from files and folders into a [`Bundle`]: every document decoded,
+//! validated on its own and then against the others, with every finding located.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, Findings, Severity};
+use crate::node::{Document, Limits, Node, Span, parse_stream};
+use crate::path::FieldPath;
+use crate::resource::{Resource, ResourceId, decode_resource, type_meta};
+
+/// The largest manifest file accepted. Kubernetes stores objects of at most 1.5 MiB; a file of
+/// many objects may be bigger, but not by this much.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What a YAML/JSON file holds, judged from its first document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    /// Kubernetes/Istio objects (`apiVersion` + `kind`).
+    Manifest,
+    /// A Compose file (`services:`).
+    Compose,
+    /// An AWS CloudFormation/SAM template.
+    CloudFormation,
+}
+
+/// One document of a manifest file after loading.
+#[derive(Debug, Clone)]
+pub struct LoadedDoc {
+    /// The file.
+    pub file: Arc<Path>,
+    /// Index of the document in its file, from 0.
+    pub index: usize,
+    /// Where the document starts.
+    pub span: Span,
+    /// What it is, when that could be read.
+    pub id: Option<ResourceId>,
+    /// The decoded resource (present even with errors when decoding got that far; the
+    /// resource is only used when [`LoadedDoc::is_valid`]).
+    pub resource: Option<Resource>,
+    /// Its node tree, for locating findings of cross-resource checks.
+    pub node: Option<Arc<Node>>,
+    /// Problems found in it.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadedDoc {
+    /// True when the document decoded and has no errors.
+    pub fn is_valid(&self) -> bool {
+        self.resource.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// A file that a folder scan passed over, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    /// The file.
+    pub file: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+/// Everything loaded from a set of paths.
+#[derive(Debug, Default)]
+pub struct Bundle {
+    /// Every manifest document, in file order.
+    pub docs: Vec<LoadedDoc>,
+    /// Problems with whole files (unreadable, not UTF-8, YAML syntax).
+    pub file_errors: Vec<Diagnostic>,
+    /// Files of other formats found by a folder scan.
+    pub skipped: Vec<Skipped>,
+    /// Compose files and CloudFormation templates found, for the planes that read them.
+    pub other_formats: Vec<(PathBuf, FileFormat)>,
+}
+
+impl Bundle {
+    /// The resources of valid documents.
+    pub fn resources(&self) -> impl Iterator<Item = &Resource> {
+        self.docs
+            .iter()
+            .filter(|d| d.is_valid())
+            .filter_map(|d| d.resource.as_ref())
+    }
+
+    /// Every diagnostic, file errors first, then per document in order.
+    pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.file_errors
+            .iter()
+            .chain(self.docs.iter().flat_map(|d| d.diagnostics.iter()))
+    }
+
+    /// Number of errors (not warnings).
+    pub fn error_count(&self) -> usize {
+        self.diagnostics().filter(|d| d.is_error()).count()
+    }
+
+    /// True when nothing is wrong: the bundle may become a snapshot.
+    pub fn is_valid(&self) -> bool {
+        self.error_count() == 0
+    }
+}
+
+/// Options for loading.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Parser limits.
+    pub limits: Limits,
+}
+
+/// Loads files and folders (folders recursively, `*.yaml`, `*.yml`, `*.json`), then runs the
+/// cross-resource analysis.
+pub fn load_paths(paths: &[PathBuf], opts: LoadOptions) -> Bundle {
+    let mut bundle = Bundle::default();
+    for p in paths {
+        if p.is_dir() {
+            let mut files = Vec::new();
+            collect_dir(p, &mut files, &mut bundle);
+            files.sort();
+            for f in files {
+                load_file(&f, true, opts, &mut bundle);
+            }
+        } else {
+            load_file(p, false, opts, &mut bundle);
+        }
+    }
+    crate::analyze::analyze(&mut bundle);
+    bundle
+}
+
+/// Loads manifests from text (`-f -`, tests, the admin API).
+pub fn load_str(file: &Path, text: &str, opts: LoadOptions) -> Bundle {
+    let mut bundle = Bundle::default();
+    load_text(Arc::from(file), text, false, opts, &mut bundle);
+    crate::analyze::analyze(&mut bundle);
+    bundle
+}
+
+fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, bundle: &mut Bundle) {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            bundle.file_errors.push(file_error(
+                dir,
+                Span::default(),
+                format!("cannot read folder: {e}"),
+            ));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "node_modules" || name == "target" {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => collect_dir(&path, out, bundle),
+            Ok(_) => {
+                let ext = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or_default();
+                if matches!(ext, "yaml" | "yml" | "json") {
+                    out.push(path);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn file_error(file: &Path, span: Span, message: String) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        file: Arc::from(file),
+        span,
+        resource: None,
+        field: FieldPath::root(),
+        message,
+        hint: None,
+        code: None,
+    }
+}
+
+/// Reads a file as UTF-8 text within the size limit.
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let err = |span, msg: String| file_error(path, span, msg);
+    let file =
+        fs::File::open(path).map_err(|e| err(Span::default(), format!("cannot read file: {e}")))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > MAX_FILE_BYTES {
+        return Err(err(
+            Span::new(1, 1),
+            format!(
+                "file is {:.1} MiB, larger than the {} MiB limit for a manifest file",
+                len as f64 / 1_048_576.0,
+                MAX_FILE_BYTES / 1_048_576
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // Read one byte past the limit so a file that grows while being read is still refused.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(Span::default(), format!("cannot read file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(err(
+            Span::new(1, 1),
+            format!(
+                "file is larger than the {} MiB limit for a manifest file",
+                MAX_FILE_BYTES / 1_048_576
+            ),
+        ));
+    }
+    decode_utf8(bytes).map_err(|(span, msg)| err(span, msg))
+}
+
+/// Bytes to text, with the position of the first invalid byte.
+pub fn decode_utf8(mut bytes: Vec<u8>) -> Result<String, (Span, String)> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err((Span::new(1, 1), "file is UTF-16; save it as UTF-8".into()));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // `valid` is valid UTF-8 by construction.
+        let prefix = std::str::from_utf8(valid).unwrap_or_default();
+        let line = prefix.matches('\n').count() + 1;
+        let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let bad = e.as_bytes()[e.utf8_error().valid_up_to()];
+        (
+            Span::new(
+                u32::try_from(line).unwrap_or(u32::MAX),
+                u32::try_from(col).unwrap_or(u32::MAX),
+            ),
+            format!("invalid UTF-8 (byte 0x{bad:02x}); manifests must be UTF-8 text"),
+        )
+    })
+}
+
+fn load_file(path: &Path, from_scan: bool, opts: LoadOptions, bundle: &mut Bundle) {
+    match read_text(path) {
+        Ok(text) => load_text(Arc::from(path), &text, from_scan, opts, bundle),
+        Err(d) => bundle.file_errors.push(d),
+    }
+}
+
+/// Judges a file's format from its first non-empty document.
+pub fn detect_format(docs: &[Document]) -> Option<FileFormat> {
+    let root = docs.iter().find_map(|d| d.root.as_ref())?;
+    root.as_map()?;
+    if root.get("apiVersion").is_some() || root.get("kind").is_some() {
+        return Some(FileFormat::Manifest);
+    }
+    if root.get("AWSTemplateFormatVersion").is_some()
+        || root.get("Transform").is_some()
+        || root.get("Resources").is_some()
+    {
+        return Some(FileFormat::CloudFormation);
+    }
+    if root.get("services").is_some() {
+        return Some(FileFormat::Compose);
+    }
+    None
+}
+
+fn load_text(file: Arc<Path>, text: &str, from_scan: bool, opts: LoadOptions, bundle: &mut Bundle) {
+    let docs = match parse_stream(text, opts.limits) {
+        Ok(d) => d,
+        Err(e) => {
+            bundle
+                .file_errors
+                .push(file_error(&file, e.span, e.message));
+            return;
+        }
+    };
+    match detect_format(&docs) {
+        Some(FileFormat::Manifest) => {}
+        Some(other) => {
+            bundle.other_formats.push((file.to_path_buf(), other));
+            return;
+        }
+        None if from_scan => {
+            bundle.skipped.push(Skipped {
+                file: file.to_path_buf(),
+                reason: "not a Kubernetes/Istio manifest, Compose file or SAM template".into(),
+            });
+            return;
+        }
+        None => {}
+    }
+    for (index, doc) in docs.into_iter().enumerate() {
+        let Some(root) = doc.root else { continue };
+        let mut f = Findings::new();
+        let tm = type_meta(&root, &mut f);
+        let id = tm.as_ref().map(|t| t.id.clone());
+        let resource = tm
+            .as_ref()
+            .and_then(|tm| decode_resource(&root, tm, &mut f));
+        let label = id.as_ref().map(ToString::to_string);
+        let diagnostics = f.locate(&file, &root, label.as_deref());
+        bundle.docs.push(LoadedDoc {
+            file: file.clone(),
+            index,
+            span: doc.span,
+            id,
+            resource,
+            node: Some(Arc::new(root)),
+            diagnostics,
+        });
+    }
+}

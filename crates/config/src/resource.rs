@@ -1,0 +1,440 @@
+//! The accepted kinds, their API versions, and the envelope every object shares.
+
+use std::fmt;
+
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use crate::de::decode;
+use crate::diag::Findings;
+use crate::istio::networking::{
+    DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec,
+};
+use crate::istio::security::{AuthorizationPolicySpec, PeerAuthenticationSpec};
+use crate::k8s::deployment::DeploymentSpec;
+use crate::k8s::meta::{NameRule, ObjectMeta};
+use crate::k8s::service::ServiceSpec;
+use crate::node::Node;
+use crate::path::FieldPath;
+
+/// Every kind Meridian reads from Kubernetes-style manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Kind {
+    /// `v1` Service.
+    Service,
+    /// `apps/v1` Deployment.
+    Deployment,
+    /// `networking.istio.io` VirtualService.
+    VirtualService,
+    /// `networking.istio.io` DestinationRule.
+    DestinationRule,
+    /// `networking.istio.io` Gateway.
+    Gateway,
+    /// `networking.istio.io` ServiceEntry.
+    ServiceEntry,
+    /// `security.istio.io` PeerAuthentication.
+    PeerAuthentication,
+    /// `security.istio.io` AuthorizationPolicy.
+    AuthorizationPolicy,
+}
+
+impl Kind {
+    /// All kinds, in the order they are applied (workloads before the routes that use them).
+    pub const ALL: [Kind; 8] = [
+        Kind::Service,
+        Kind::Deployment,
+        Kind::ServiceEntry,
+        Kind::DestinationRule,
+        Kind::Gateway,
+        Kind::VirtualService,
+        Kind::PeerAuthentication,
+        Kind::AuthorizationPolicy,
+    ];
+
+    /// The `kind:` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Service => "Service",
+            Kind::Deployment => "Deployment",
+            Kind::VirtualService => "VirtualService",
+            Kind::DestinationRule => "DestinationRule",
+            Kind::Gateway => "Gateway",
+            Kind::ServiceEntry => "ServiceEntry",
+            Kind::PeerAuthentication => "PeerAuthentication",
+            Kind::AuthorizationPolicy => "AuthorizationPolicy",
+        }
+    }
+
+    /// API group (empty for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::Service => "",
+            Kind::Deployment => "apps",
+            Kind::VirtualService | Kind::DestinationRule | Kind::Gateway | Kind::ServiceEntry => {
+                "networking.istio.io"
+            }
+            Kind::PeerAuthentication | Kind::AuthorizationPolicy => "security.istio.io",
+        }
+    }
+
+    /// Versions accepted within the group.
+    pub fn versions(self) -> &'static [&'static str] {
+        match self {
+            Kind::Service | Kind::Deployment => &["v1"],
+            Kind::VirtualService | Kind::DestinationRule | Kind::Gateway | Kind::ServiceEntry => {
+                &["v1", "v1beta1", "v1alpha3"]
+            }
+            Kind::PeerAuthentication | Kind::AuthorizationPolicy => &["v1", "v1beta1"],
+        }
+    }
+
+    /// The name `kubectl` prints (`virtualservice.networking.istio.io`, `deployment.apps`,
+    /// `service`).
+    pub fn qualified_name(self) -> String {
+        let lower = self.as_str().to_ascii_lowercase();
+        if self.group().is_empty() {
+            lower
+        } else {
+            format!("{lower}.{}", self.group())
+        }
+    }
+
+    /// Looks a kind up by its `kind:` value.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    fn name_rule(self) -> NameRule {
+        match self {
+            Kind::Service => NameRule::Rfc1035Label,
+            _ => NameRule::Subdomain,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which object: kind, namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct ResourceId {
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace (`default` when the manifest names none).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace == crate::k8s::meta::DEFAULT_NAMESPACE {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// An object: its metadata and spec.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object<S> {
+    /// The `apiVersion` it was written with.
+    pub api_version: String,
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// The kind-specific part.
+    pub spec: S,
+}
+
+impl<S> Object<S> {
+    /// Name.
+    pub fn name(&self) -> &str {
+        self.metadata.name()
+    }
+
+    /// Namespace.
+    pub fn namespace(&self) -> &str {
+        self.metadata.namespace()
+    }
+}
+
+/// A decoded object of any kind.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "kind")]
+#[allow(clippy::large_enum_variant)]
+pub enum Resource {
+    /// A Service.
+    Service(Object<ServiceSpec>),
+    /// A Deployment.
+    Deployment(Object<DeploymentSpec>),
+    /// A VirtualService.
+    VirtualService(Object<VirtualServiceSpec>),
+    /// A DestinationRule.
+    DestinationRule(Object<DestinationRuleSpec>),
+    /// A Gateway.
+    Gateway(Object<GatewaySpec>),
+    /// A ServiceEntry.
+    ServiceEntry(Object<ServiceEntrySpec>),
+    /// A PeerAuthentication.
+    PeerAuthentication(Object<PeerAuthenticationSpec>),
+    /// An AuthorizationPolicy.
+    AuthorizationPolicy(Object<AuthorizationPolicySpec>),
+}
+
+macro_rules! each_kind {
+    ($self:expr, $o:ident => $e:expr) => {
+        match $self {
+            Resource::Service($o) => $e,
+            Resource::Deployment($o) => $e,
+            Resource::VirtualService($o) => $e,
+            Resource::DestinationRule($o) => $e,
+            Resource::Gateway($o) => $e,
+            Resource::ServiceEntry($o) => $e,
+            Resource::PeerAuthentication($o) => $e,
+            Resource::AuthorizationPolicy($o) => $e,
+        }
+    };
+}
+
+impl Resource {
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Resource::Service(_) => Kind::Service,
+            Resource::Deployment(_) => Kind::Deployment,
+            Resource::VirtualService(_) => Kind::VirtualService,
+            Resource::DestinationRule(_) => Kind::DestinationRule,
+            Resource::Gateway(_) => Kind::Gateway,
+            Resource::ServiceEntry(_) => Kind::ServiceEntry,
+            Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
+            Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
+        }
+    }
+
+    /// Its metadata.
+    pub fn metadata(&self) -> &ObjectMeta {
+        each_kind!(self, o => &o.metadata)
+    }
+
+    /// Kind, namespace and name.
+    pub fn id(&self) -> ResourceId {
+        ResourceId {
+            kind: self.kind(),
+            namespace: self.metadata().namespace().to_owned(),
+            name: self.metadata().name().to_owned(),
+        }
+    }
+}
+
+/// The envelope as written: everything optional so that each missing part is a finding.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawObject<S> {
+    #[allow(dead_code)]
+    api_version: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    kind: Option<IgnoredAny>,
+    metadata: Option<ObjectMeta>,
+    spec: Option<S>,
+    #[allow(dead_code)]
+    status: Option<IgnoredAny>,
+}
+
+/// What a document says it is, read before typed decoding so that every message can name it.
+#[derive(Debug, Clone)]
+pub(crate) struct TypeMeta {
+    pub(crate) kind: Kind,
+    pub(crate) api_version: String,
+    pub(crate) id: ResourceId,
+}
+
+/// Reads `apiVersion`, `kind` and `metadata.name`/`namespace` from a document.
+pub(crate) fn type_meta(root: &Node, f: &mut Findings) -> Option<TypeMeta> {
+    let here = FieldPath::root();
+    if root.as_map().is_none() {
+        f.error(
+            &here,
+            format!("expected an object, got {}", root.kind_name()),
+        );
+        return None;
+    }
+    let api_version = root.get("apiVersion").and_then(Node::as_str);
+    let kind_text = root.get("kind").and_then(Node::as_str);
+    let Some(kind_text) = kind_text else {
+        f.error(&here.field("kind"), "required field \"kind\" is missing");
+        return None;
+    };
+    let Some(kind) = Kind::from_name(kind_text) else {
+        let known = Kind::ALL.map(Kind::as_str);
+        let hint = crate::diag::did_you_mean(kind_text, known)
+            .map(|k| format!("did you mean \"{k}\"?"))
+            .unwrap_or_else(|| format!("supported kinds: {}", known.join(", ")));
+        f.error(
+            &here.field("kind"),
+            format!("unsupported kind \"{kind_text}\""),
+        )
+        .hint(hint);
+        return None;
+    };
+    let Some(api_version) = api_version else {
+        f.error(
+            &here.field("apiVersion"),
+            "required field \"apiVersion\" is missing",
+        )
+        .hint(format!(
+            "{kind} uses apiVersion {}",
+            preferred_api_version(kind)
+        ));
+        return None;
+    };
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    if group != kind.group() || !kind.versions().contains(&version) {
+        let accepted: Vec<String> = kind
+            .versions()
+            .iter()
+            .map(|v| {
+                if kind.group().is_empty() {
+                    (*v).to_owned()
+                } else {
+                    format!("{}/{v}", kind.group())
+                }
+            })
+            .collect();
+        f.error(
+            &here.field("apiVersion"),
+            format!("no kind \"{kind}\" in apiVersion \"{api_version}\""),
+        )
+        .hint(format!("use {}", accepted.join(" or ")));
+        return None;
+    }
+    let meta = root.get("metadata");
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+        .unwrap_or("<unnamed>");
+    let namespace = meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Node::as_str)
+        .unwrap_or(crate::k8s::meta::DEFAULT_NAMESPACE);
+    Some(TypeMeta {
+        kind,
+        api_version: api_version.to_owned(),
+        id: ResourceId {
+            kind,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        },
+    })
+}
+
+fn preferred_api_version(kind: Kind) -> String {
+    let v = kind.versions()[0];
+    if kind.group().is_empty() {
+        v.to_owned()
+    } else {
+        format!("{}/{v}", kind.group())
+    }
+}
+
+/// Decodes and validates one document of a known kind.
+pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> Option<Resource> {
+    fn object<S: DeserializeOwned + Default>(
+        root: &Node,
+        tm: &TypeMeta,
+        f: &mut Findings,
+        validate: impl FnOnce(&Object<S>, &mut Findings, &FieldPath),
+    ) -> Option<Object<S>> {
+        let raw: RawObject<S> = decode(root, f)?;
+        let root_path = FieldPath::root();
+        let metadata = match raw.metadata {
+            Some(m) => m,
+            None => {
+                f.error(
+                    &root_path.field("metadata"),
+                    "required field \"metadata\" is missing",
+                );
+                ObjectMeta::default()
+            }
+        };
+        metadata.validate(f, &root_path.field("metadata"), tm.kind.name_rule());
+        let spec = match raw.spec {
+            Some(s) => s,
+            None => {
+                f.error(
+                    &root_path.field("spec"),
+                    "required field \"spec\" is missing",
+                );
+                S::default()
+            }
+        };
+        let obj = Object {
+            api_version: tm.api_version.clone(),
+            metadata,
+            spec,
+        };
+        validate(&obj, f, &root_path.field("spec"));
+        Some(obj)
+    }
+
+    Some(match tm.kind {
+        Kind::Service => {
+            Resource::Service(object(root, tm, f, |o: &Object<ServiceSpec>, f, at| {
+                o.spec.validate(f, at);
+            })?)
+        }
+        Kind::Deployment => {
+            Resource::Deployment(object(root, tm, f, |o: &Object<DeploymentSpec>, f, at| {
+                o.spec.validate(f, at);
+            })?)
+        }
+        Kind::VirtualService => Resource::VirtualService(object(
+            root,
+            tm,
+            f,
+            |o: &Object<VirtualServiceSpec>, f, at| {
+                o.spec.validate(f, at);
+            },
+        )?),
+        Kind::DestinationRule => Resource::DestinationRule(object(
+            root,
+            tm,
+            f,
+            |o: &Object<DestinationRuleSpec>, f, at| {
+                o.spec.validate(f, at);
+            },
+        )?),
+        Kind::Gateway => {
+            Resource::Gateway(object(root, tm, f, |o: &Object<GatewaySpec>, f, at| {
+                o.spec.validate(f, at);
+            })?)
+        }
+        Kind::ServiceEntry => Resource::ServiceEntry(object(
+            root,
+            tm,
+            f,
+            |o: &Object<ServiceEntrySpec>, f, at| {
+                o.spec.validate(f, at);
+            },
+        )?),
+        Kind::PeerAuthentication => Resource::PeerAuthentication(object(
+            root,
+            tm,
+            f,
+            |o: &Object<PeerAuthenticationSpec>, f, at| {
+                o.spec.validate(f, at);
+            },
+        )?),
+        Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(object(
+            root,
+            tm,
+            f,
+            |o: &Object<AuthorizationPolicySpec>, f, at| {
+                o.spec.validate(f, at);
+            },
+        )?),
+    })
+}

@@ -1,0 +1,2 @@
+//! The process supervisor: Deployment and Compose replicas as supervised processes, with
+//! probes, restarts, placement and rolling updates.
