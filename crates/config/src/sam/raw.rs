@@ -1,0 +1,408 @@
+//! Raw serde shapes of SAM resources, as written (PascalCase, unknown fields refused).
+//! Decoded after intrinsics are evaluated; [`super`] turns them into the domain types.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, Visitor};
+
+/// An integer as CloudFormation accepts it: a number or a numeric string. Holds the text of
+/// anything else so validation can say what was wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Num(pub Result<i64, String>);
+
+impl<'x> serde::Deserialize<'x> for Num {
+    fn deserialize<D: de::Deserializer<'x>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(Ok(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(i64::try_from(v).map_err(|_| v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                #[allow(clippy::cast_possible_truncation)]
+                let r = if v.fract() == 0.0 && v.abs() < 9e15 {
+                    Ok(v as i64)
+                } else {
+                    Err(v.to_string())
+                };
+                Ok(Num(r))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
+                Ok(Num(v.trim().parse().map_err(|_| format!("string \"{v}\""))))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Num, E> {
+                Ok(Num(Err(format!("boolean {v}"))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Num, E> {
+                Ok(Num(Err("null".into())))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Num, A::Error> {
+                Ok(Num(Err("a list".into())))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Num, A::Error> {
+                Ok(Num(Err("an object".into())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string as CloudFormation accepts it: any scalar, written as text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Text(pub Result<String, String>);
+
+impl<'x> serde::Deserialize<'x> for Text {
+    fn deserialize<D: de::Deserializer<'x>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(Ok(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(Ok(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(Ok(v.to_string())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Ok(v.to_owned())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(Ok(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(Err("null".into())))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Text, A::Error> {
+                Ok(Text(Err("a list".into())))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Text, A::Error> {
+                Ok(Text(Err("an object".into())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The keys of a template's top level.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct TemplateRaw {
+    #[serde(rename = "AWSTemplateFormatVersion")]
+    pub format_version: Option<Text>,
+    pub description: Option<String>,
+    pub metadata: Option<IgnoredAny>,
+    pub parameters: Option<IgnoredAny>,
+    pub rules: Option<IgnoredAny>,
+    pub mappings: Option<IgnoredAny>,
+    pub conditions: Option<IgnoredAny>,
+    pub transform: Option<IgnoredAny>,
+    pub globals: Option<GlobalsRaw>,
+    pub resources: Option<IgnoredAny>,
+    pub outputs: Option<IgnoredAny>,
+}
+
+/// `Globals`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct GlobalsRaw {
+    pub function: Option<IgnoredAny>,
+    pub api: Option<IgnoredAny>,
+    pub http_api: Option<IgnoredAny>,
+    pub simple_table: Option<IgnoredAny>,
+    pub layer_version: Option<IgnoredAny>,
+    pub state_machine: Option<IgnoredAny>,
+    pub capacity_provider: Option<IgnoredAny>,
+}
+
+/// One parameter declaration.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ParameterRaw {
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+    pub default: Option<Text>,
+    pub allowed_values: Option<Vec<Text>>,
+    pub allowed_pattern: Option<String>,
+    pub min_length: Option<Num>,
+    pub max_length: Option<Num>,
+    pub min_value: Option<Num>,
+    pub max_value: Option<Num>,
+    pub description: Option<String>,
+    pub constraint_description: Option<String>,
+    pub no_echo: Option<IgnoredAny>,
+}
+
+/// The keys of one resource.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ResourceRaw {
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+    pub properties: Option<IgnoredAny>,
+    pub metadata: Option<IgnoredAny>,
+    pub condition: Option<String>,
+    pub depends_on: Option<IgnoredAny>,
+    pub deletion_policy: Option<IgnoredAny>,
+    pub update_replace_policy: Option<IgnoredAny>,
+    pub update_policy: Option<IgnoredAny>,
+    pub creation_policy: Option<IgnoredAny>,
+    pub ignore_globals: Option<IgnoredAny>,
+}
+
+/// `AWS::Serverless::Function` properties.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct FunctionProps {
+    pub handler: Option<String>,
+    pub runtime: Option<String>,
+    pub code_uri: Option<IgnoredAny>,
+    pub inline_code: Option<String>,
+    pub function_name: Option<String>,
+    pub memory_size: Option<Num>,
+    pub timeout: Option<Num>,
+    pub environment: Option<EnvironmentRaw>,
+    pub events: Option<BTreeMap<String, EventRaw>>,
+    pub reserved_concurrent_executions: Option<Num>,
+    pub package_type: Option<String>,
+    pub image_uri: Option<String>,
+    pub image_config: Option<ImageConfigRaw>,
+    pub architectures: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub layers: Option<Vec<IgnoredAny>>,
+    // Accepted as AWS does, without effect on a local run.
+    pub policies: Option<IgnoredAny>,
+    pub role: Option<IgnoredAny>,
+    pub role_path: Option<IgnoredAny>,
+    pub permissions_boundary: Option<IgnoredAny>,
+    pub assume_role_policy_document: Option<IgnoredAny>,
+    pub tracing: Option<IgnoredAny>,
+    pub tags: Option<IgnoredAny>,
+    pub propagate_tags: Option<IgnoredAny>,
+    pub vpc_config: Option<IgnoredAny>,
+    pub auto_publish_alias: Option<IgnoredAny>,
+    pub auto_publish_alias_all_properties: Option<IgnoredAny>,
+    pub auto_publish_code_sha256: Option<IgnoredAny>,
+    pub version_description: Option<IgnoredAny>,
+    pub deployment_preference: Option<IgnoredAny>,
+    pub dead_letter_queue: Option<IgnoredAny>,
+    pub event_invoke_config: Option<IgnoredAny>,
+    pub function_url_config: Option<IgnoredAny>,
+    pub kms_key_arn: Option<IgnoredAny>,
+    pub provisioned_concurrency_config: Option<IgnoredAny>,
+    pub ephemeral_storage: Option<IgnoredAny>,
+    pub logging_config: Option<IgnoredAny>,
+    pub runtime_management_config: Option<IgnoredAny>,
+    pub snap_start: Option<IgnoredAny>,
+    pub code_signing_config_arn: Option<IgnoredAny>,
+    pub file_system_configs: Option<IgnoredAny>,
+    pub recursive_loop: Option<IgnoredAny>,
+}
+
+/// `Environment`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct EnvironmentRaw {
+    pub variables: Option<BTreeMap<String, Text>>,
+}
+
+/// `ImageConfig`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ImageConfigRaw {
+    pub command: Option<Vec<String>>,
+    pub entry_point: Option<Vec<String>>,
+    pub working_directory: Option<String>,
+}
+
+/// One entry of `Events`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct EventRaw {
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+    #[allow(dead_code)]
+    pub properties: Option<IgnoredAny>,
+}
+
+/// Properties of an `Api` event.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ApiEventProps {
+    pub path: Option<String>,
+    pub method: Option<String>,
+    pub rest_api_id: Option<Text>,
+    pub auth: Option<IgnoredAny>,
+    pub request_model: Option<IgnoredAny>,
+    pub request_parameters: Option<IgnoredAny>,
+    pub timeout_in_millis: Option<Num>,
+}
+
+/// Properties of an `HttpApi` event.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct HttpApiEventProps {
+    pub path: Option<String>,
+    pub method: Option<String>,
+    pub api_id: Option<Text>,
+    pub payload_format_version: Option<Text>,
+    pub timeout_in_millis: Option<Num>,
+    pub auth: Option<IgnoredAny>,
+    pub route_settings: Option<IgnoredAny>,
+}
+
+/// `AWS::Serverless::Api` properties.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ApiProps {
+    pub stage_name: Option<Text>,
+    pub variables: Option<BTreeMap<String, Text>>,
+    pub binary_media_types: Option<Vec<String>>,
+    pub name: Option<IgnoredAny>,
+    pub description: Option<IgnoredAny>,
+    pub cors: Option<IgnoredAny>,
+    pub auth: Option<IgnoredAny>,
+    pub definition_uri: Option<IgnoredAny>,
+    pub definition_body: Option<IgnoredAny>,
+    pub endpoint_configuration: Option<IgnoredAny>,
+    pub method_settings: Option<IgnoredAny>,
+    pub tracing_enabled: Option<IgnoredAny>,
+    pub open_api_version: Option<IgnoredAny>,
+    pub cache_cluster_enabled: Option<IgnoredAny>,
+    pub cache_cluster_size: Option<IgnoredAny>,
+    pub access_log_setting: Option<IgnoredAny>,
+    pub domain: Option<IgnoredAny>,
+    pub gateway_responses: Option<IgnoredAny>,
+    pub models: Option<IgnoredAny>,
+    pub canary_setting: Option<IgnoredAny>,
+    pub minimum_compression_size: Option<IgnoredAny>,
+    pub mode: Option<IgnoredAny>,
+    pub api_key_source_type: Option<IgnoredAny>,
+    pub always_deploy: Option<IgnoredAny>,
+    pub disable_execute_api_endpoint: Option<IgnoredAny>,
+    pub fail_on_warnings: Option<IgnoredAny>,
+    pub propagate_tags: Option<IgnoredAny>,
+    pub tags: Option<IgnoredAny>,
+    pub merge_definitions: Option<IgnoredAny>,
+}
+
+/// `AWS::Serverless::HttpApi` properties.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct HttpApiProps {
+    pub stage_name: Option<Text>,
+    pub stage_variables: Option<BTreeMap<String, Text>>,
+    pub name: Option<IgnoredAny>,
+    pub description: Option<IgnoredAny>,
+    pub cors_configuration: Option<IgnoredAny>,
+    pub auth: Option<IgnoredAny>,
+    pub definition_uri: Option<IgnoredAny>,
+    pub definition_body: Option<IgnoredAny>,
+    pub domain: Option<IgnoredAny>,
+    pub fail_on_warnings: Option<IgnoredAny>,
+    pub access_log_settings: Option<IgnoredAny>,
+    pub default_route_settings: Option<IgnoredAny>,
+    pub route_settings: Option<IgnoredAny>,
+    pub tags: Option<IgnoredAny>,
+    pub disable_execute_api_endpoint: Option<IgnoredAny>,
+    pub propagate_tags: Option<IgnoredAny>,
+}
+
+/// `AWS::Serverless::SimpleTable` properties.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct SimpleTableProps {
+    pub primary_key: Option<PrimaryKeyRaw>,
+    pub table_name: Option<String>,
+    pub provisioned_throughput: Option<IgnoredAny>,
+    pub tags: Option<IgnoredAny>,
+    #[serde(rename = "SSESpecification")]
+    pub sse_specification: Option<IgnoredAny>,
+    pub point_in_time_recovery_specification: Option<IgnoredAny>,
+}
+
+/// `PrimaryKey` of a SimpleTable.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct PrimaryKeyRaw {
+    pub name: Option<String>,
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+}
+
+/// `AWS::DynamoDB::Table` properties.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct TableProps {
+    pub table_name: Option<String>,
+    pub billing_mode: Option<String>,
+    pub attribute_definitions: Option<Vec<AttributeDefinitionRaw>>,
+    pub key_schema: Option<Vec<KeySchemaRaw>>,
+    pub provisioned_throughput: Option<IgnoredAny>,
+    pub global_secondary_indexes: Option<IgnoredAny>,
+    pub local_secondary_indexes: Option<IgnoredAny>,
+    pub stream_specification: Option<IgnoredAny>,
+    pub time_to_live_specification: Option<IgnoredAny>,
+    pub tags: Option<IgnoredAny>,
+    #[serde(rename = "SSESpecification")]
+    pub sse_specification: Option<IgnoredAny>,
+    pub point_in_time_recovery_specification: Option<IgnoredAny>,
+    pub deletion_protection_enabled: Option<IgnoredAny>,
+    pub table_class: Option<IgnoredAny>,
+    pub contributor_insights_specification: Option<IgnoredAny>,
+    pub kinesis_stream_specification: Option<IgnoredAny>,
+    pub import_source_specification: Option<IgnoredAny>,
+    pub on_demand_throughput: Option<IgnoredAny>,
+    pub resource_policy: Option<IgnoredAny>,
+    pub warm_throughput: Option<IgnoredAny>,
+}
+
+/// One `AttributeDefinitions` item.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct AttributeDefinitionRaw {
+    pub attribute_name: Option<String>,
+    pub attribute_type: Option<String>,
+}
+
+/// One `KeySchema` item.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct KeySchemaRaw {
+    pub attribute_name: Option<String>,
+    pub key_type: Option<String>,
+}
+
+/// One `Outputs` entry.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct OutputRaw {
+    pub description: Option<Text>,
+    pub value: Option<Text>,
+    pub export: Option<IgnoredAny>,
+    pub condition: Option<String>,
+}

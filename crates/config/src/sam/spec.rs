@@ -1,0 +1,360 @@
+//! The validated domain types a SAM template compiles to: what the functions plane runs and
+//! serves. Nothing here can be invalid; every value was checked where it was read.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::diag::Diagnostic;
+use crate::node::Span;
+
+/// A language runtime Meridian can run natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(into = "String")]
+pub enum Runtime {
+    /// `nodejs<major>.x`.
+    Node {
+        /// Major version (18, 20, 22).
+        major: u8,
+    },
+    /// `python3.<minor>`.
+    Python {
+        /// Minor version of Python 3.
+        minor: u8,
+    },
+    /// `provided`, `provided.al2` or `provided.al2023`: the user's `bootstrap` executable.
+    Provided(ProvidedOs),
+}
+
+/// The Amazon Linux generation of a `provided` runtime (only a label here: Meridian runs the
+/// bootstrap on the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ProvidedOs {
+    /// `provided` (Amazon Linux 1, deprecated).
+    Al1,
+    /// `provided.al2`.
+    Al2,
+    /// `provided.al2023`.
+    Al2023,
+}
+
+impl Runtime {
+    /// Every runtime identifier accepted, for error messages.
+    pub const SUPPORTED: &'static [&'static str] = &[
+        "nodejs18.x",
+        "nodejs20.x",
+        "nodejs22.x",
+        "python3.9",
+        "python3.10",
+        "python3.11",
+        "python3.12",
+        "python3.13",
+        "provided",
+        "provided.al2",
+        "provided.al2023",
+    ];
+
+    /// Parses a Lambda runtime identifier such as `nodejs20.x`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(v) = s.strip_prefix("nodejs").and_then(|v| v.strip_suffix(".x")) {
+            let major: u8 = v.parse().ok()?;
+            return (16..=24)
+                .contains(&major)
+                .then_some(Runtime::Node { major });
+        }
+        if let Some(v) = s.strip_prefix("python3.") {
+            let minor: u8 = v.parse().ok()?;
+            return (8..=14)
+                .contains(&minor)
+                .then_some(Runtime::Python { minor });
+        }
+        match s {
+            "provided" => Some(Runtime::Provided(ProvidedOs::Al1)),
+            "provided.al2" => Some(Runtime::Provided(ProvidedOs::Al2)),
+            "provided.al2023" => Some(Runtime::Provided(ProvidedOs::Al2023)),
+            _ => None,
+        }
+    }
+
+    /// True for the runtimes that need a `Handler` (the language runtimes).
+    pub fn needs_handler(&self) -> bool {
+        !matches!(self, Runtime::Provided(_))
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Runtime::Node { major } => write!(f, "nodejs{major}.x"),
+            Runtime::Python { minor } => write!(f, "python3.{minor}"),
+            Runtime::Provided(ProvidedOs::Al1) => f.write_str("provided"),
+            Runtime::Provided(ProvidedOs::Al2) => f.write_str("provided.al2"),
+            Runtime::Provided(ProvidedOs::Al2023) => f.write_str("provided.al2023"),
+        }
+    }
+}
+
+impl From<Runtime> for String {
+    fn from(r: Runtime) -> String {
+        r.to_string()
+    }
+}
+
+/// Where a function's code comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// A folder (`CodeUri`), used as `LAMBDA_TASK_ROOT` as it is.
+    Dir(PathBuf),
+    /// `InlineCode`: the text of the handler module (`index.js`/`index.py` by convention).
+    Inline(String),
+    /// An image's `COPY`/`ADD` steps: the task root is assembled from these files.
+    Layout(Vec<CodeCopy>),
+}
+
+/// One file or folder placed into the task root of an image function.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CodeCopy {
+    /// The source on disk (absolute).
+    pub src: PathBuf,
+    /// Where it goes, relative to the task root (`/var/task`). For a folder, its contents go
+    /// there.
+    pub dest: PathBuf,
+    /// True when `src` is a folder.
+    pub is_dir: bool,
+}
+
+/// Where in a file something was declared.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Origin {
+    /// The file.
+    #[serde(serialize_with = "ser_path")]
+    pub file: Arc<std::path::Path>,
+    /// The position.
+    pub span: Span,
+}
+
+fn ser_path<S: serde::Serializer>(p: &Arc<std::path::Path>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&p.display())
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.span)
+    }
+}
+
+/// A validated `AWS::Serverless::Function`: everything the functions plane needs to run it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionSpec {
+    /// The logical id in the template (`MyFunction`).
+    pub logical_id: String,
+    /// The function name (`FunctionName`, else the logical id), used by the Invoke API.
+    pub name: String,
+    /// The runtime.
+    pub runtime: Runtime,
+    /// The handler (`index.handler`); for `provided` runtimes whatever the user set, passed
+    /// as `_HANDLER`.
+    pub handler: String,
+    /// The code.
+    pub code: Code,
+    /// `MemorySize` in MB (128 to 10240).
+    pub memory_mb: u32,
+    /// `Timeout` (1 s to 900 s).
+    pub timeout: Duration,
+    /// `Environment.Variables` (plus `ENV` of an image), resolved.
+    pub environment: BTreeMap<String, String>,
+    /// `ReservedConcurrentExecutions`: the most invocations at once (0 throttles all).
+    pub reserved_concurrency: Option<u32>,
+    /// The API routes that invoke it.
+    pub routes: Vec<ApiRoute>,
+    /// Working directory of an image function (`WORKDIR`), relative to the task root;
+    /// empty means the task root itself.
+    pub working_dir: PathBuf,
+    /// `x86_64` or `arm64` (a label; the host's architecture is used).
+    pub architecture: String,
+    /// Where the function was declared.
+    pub origin: Origin,
+}
+
+/// Which API Gateway flavour a route belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiKind {
+    /// A REST API (`AWS::Serverless::Api`, `Api` events).
+    Rest,
+    /// An HTTP API (`AWS::Serverless::HttpApi`, `HttpApi` events).
+    Http,
+}
+
+/// The Lambda proxy payload format of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PayloadFormat {
+    /// Payload 1.0 (REST APIs; HTTP APIs that ask for it).
+    #[serde(rename = "1.0")]
+    V1,
+    /// Payload 2.0 (HTTP APIs' default).
+    #[serde(rename = "2.0")]
+    V2,
+}
+
+/// The HTTP method of a route.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(into = "String")]
+pub enum RouteMethod {
+    /// `ANY`: every method.
+    Any,
+    /// One method, upper case (`GET`).
+    Method(String),
+}
+
+impl fmt::Display for RouteMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteMethod::Any => f.write_str("ANY"),
+            RouteMethod::Method(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<RouteMethod> for String {
+    fn from(m: RouteMethod) -> String {
+        m.to_string()
+    }
+}
+
+/// An API route (`Events` of type `Api` or `HttpApi`) that invokes a function.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiRoute {
+    /// The event's name in the template.
+    pub event: String,
+    /// REST or HTTP API.
+    pub kind: ApiKind,
+    /// The logical id of the API (`ServerlessRestApi` for the implicit one).
+    pub api: String,
+    /// The method.
+    pub method: RouteMethod,
+    /// The resource path template (`/users/{id}`, `/{proxy+}`); `None` is an HTTP API's
+    /// `$default` route.
+    pub path: Option<String>,
+    /// The payload format sent to the function.
+    pub payload: PayloadFormat,
+}
+
+impl ApiRoute {
+    /// The HTTP API route key: `GET /users/{id}`, `ANY /{proxy+}` or `$default`.
+    pub fn route_key(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{} {p}", self.method),
+            None => "$default".into(),
+        }
+    }
+}
+
+/// An API (`AWS::Serverless::Api`/`HttpApi`, or the implicit `ServerlessRestApi` /
+/// `ServerlessHttpApi`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiSpec {
+    /// Logical id.
+    pub logical_id: String,
+    /// The API id (10 characters, stable for a stack and logical id).
+    pub id: String,
+    /// REST or HTTP.
+    pub kind: ApiKind,
+    /// Stage name (`Prod` for the implicit REST API, `$default` for HTTP APIs by default).
+    pub stage: String,
+    /// Stage variables.
+    pub stage_variables: BTreeMap<String, String>,
+    /// `BinaryMediaTypes` of a REST API (`image/png`, `*/*`).
+    pub binary_media_types: Vec<String>,
+    /// True for the APIs SAM creates implicitly.
+    pub implicit: bool,
+}
+
+/// A table's key attribute.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyAttribute {
+    /// Attribute name.
+    pub name: String,
+    /// `S`, `N` or `B`.
+    pub attribute_type: String,
+}
+
+/// A DynamoDB table (`AWS::DynamoDB::Table` or `AWS::Serverless::SimpleTable`): the model
+/// only, for the storage plane.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableSpec {
+    /// Logical id.
+    pub logical_id: String,
+    /// Table name (`TableName`, else `<stack>-<logical id>`).
+    pub name: String,
+    /// Partition key.
+    pub hash_key: KeyAttribute,
+    /// Sort key.
+    pub range_key: Option<KeyAttribute>,
+    /// `PAY_PER_REQUEST` or `PROVISIONED`.
+    pub billing_mode: String,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// A resolved template output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutputSpec {
+    /// Output name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// The value with intrinsics resolved.
+    pub value: String,
+}
+
+/// A resolved parameter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ParameterValue {
+    /// CloudFormation type (`String`, `Number`, `CommaDelimitedList`, ...).
+    pub kind: String,
+    /// The value in force (override, else `Default`).
+    pub value: String,
+}
+
+/// A whole SAM template, validated.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Template {
+    /// The template file.
+    #[serde(serialize_with = "ser_path")]
+    pub file: Arc<std::path::Path>,
+    /// `Description`.
+    pub description: Option<String>,
+    /// The stack name in force (for `AWS::StackName`).
+    pub stack_name: String,
+    /// Parameters and their values.
+    pub parameters: BTreeMap<String, ParameterValue>,
+    /// The functions.
+    pub functions: Vec<FunctionSpec>,
+    /// The APIs (implicit ones included when an event uses them).
+    pub apis: Vec<ApiSpec>,
+    /// The tables.
+    pub tables: Vec<TableSpec>,
+    /// Outputs.
+    pub outputs: Vec<OutputSpec>,
+    /// Warnings (accepted, but worth a look).
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Template {
+    /// The function with this name or logical id.
+    pub fn function(&self, name: &str) -> Option<&FunctionSpec> {
+        self.functions
+            .iter()
+            .find(|f| f.name == name || f.logical_id == name)
+    }
+
+    /// The API with this logical id.
+    pub fn api(&self, logical_id: &str) -> Option<&ApiSpec> {
+        self.apis.iter().find(|a| a.logical_id == logical_id)
+    }
+}

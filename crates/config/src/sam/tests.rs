@@ -1,0 +1,432 @@
+//! Golden tests: templates in, functions or exact `file:line:col` messages out.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/sam/testdata")
+        .join(rel)
+}
+
+/// Diagnostics as printed, with the file reduced to its name so goldens do not depend on
+/// where the repository lives.
+fn render(diags: &[Diagnostic]) -> Vec<String> {
+    diags
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            let name = d.file.file_name().map(PathBuf::from).unwrap_or_default();
+            d.file = Arc::from(name.as_path());
+            d.to_string()
+        })
+        .collect()
+}
+
+fn load(rel: &str, text: &str) -> Result<Template, Vec<String>> {
+    load_template_str(&testdata(rel), text, &TemplateOptions::default()).map_err(|d| render(&d))
+}
+
+fn errors(rel: &str, text: &str) -> Vec<String> {
+    match load(rel, text) {
+        Ok(t) => panic!("expected errors, got {t:#?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn the_course_template_runs_its_image_natively() {
+    let t = load_template(
+        &testdata("course/template.yaml"),
+        &TemplateOptions::default(),
+    )
+    .map_err(|d| render(&d))
+    .expect("loads");
+    let f = t.function("MyFunction").expect("function");
+    assert_eq!(f.runtime.to_string(), "nodejs18.x");
+    assert_eq!(f.handler, "index.handler");
+    assert_eq!(f.memory_mb, 512);
+    assert_eq!(f.timeout, Duration::from_secs(30));
+    assert_eq!(
+        f.environment.get("NODE_ENV").map(String::as_str),
+        Some("production")
+    );
+    let Code::Layout(copies) = &f.code else {
+        panic!("image code is a layout: {:?}", f.code)
+    };
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].src.ends_with("app/index.js"));
+    assert_eq!(copies[0].dest, PathBuf::from("index.js"));
+    assert_eq!(f.routes.len(), 1);
+    let r = &f.routes[0];
+    assert_eq!(
+        (r.kind, r.path.as_deref(), r.payload),
+        (ApiKind::Rest, Some("/hello"), PayloadFormat::V1)
+    );
+    assert_eq!(r.method, RouteMethod::Method("GET".into()));
+    assert_eq!(r.api, IMPLICIT_REST_API);
+    let api = t.api(IMPLICIT_REST_API).expect("implicit api");
+    assert_eq!(api.stage, "Prod");
+    assert_eq!(t.outputs.len(), 1);
+    assert_eq!(
+        t.outputs[0].value,
+        format!(
+            "https://{}.execute-api.us-east-1.amazonaws.com/Prod/hello",
+            api.id
+        )
+    );
+}
+
+#[test]
+fn the_course_dynamodb_template_loads_with_a_warning_for_the_missing_module() {
+    let t = load_template(
+        &testdata("course/dynamodb-template.yaml"),
+        &TemplateOptions::default(),
+    )
+    .map_err(|d| render(&d))
+    .expect("loads");
+    let f = t.function("CreateUserFunction").expect("function");
+    assert_eq!(
+        f.environment.get("TABLE_NAME").map(String::as_str),
+        Some("Users")
+    );
+    assert_eq!(f.routes[0].method, RouteMethod::Method("POST".into()));
+    assert_eq!(t.tables.len(), 1);
+    assert_eq!(t.tables[0].name, "Users");
+    assert_eq!(t.tables[0].hash_key.name, "userId");
+    assert_eq!(t.tables[0].billing_mode, "PAY_PER_REQUEST");
+    let w = render(&t.warnings);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].starts_with("dynamodb-template.yaml:20:16: warning: CreateUserFunction: Properties.Handler: handler module users"), "{}", w[0]);
+}
+
+#[test]
+fn intrinsics_globals_parameters_and_conditions() {
+    let text = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+    AllowedValues: [dev, prod]
+  Mem:
+    Type: Number
+    Default: 256
+  Names:
+    Type: CommaDelimitedList
+    Default: "a,b,c"
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  NotProd: !Not [!Condition IsProd]
+  Both: !And [{Condition: NotProd}, !Equals ["1", "1"]]
+Mappings:
+  Sizes:
+    dev: {Timeout: 7}
+Globals:
+  Function:
+    Runtime: python3.11
+    Timeout: !FindInMap [Sizes, !Ref Stage, Timeout]
+    CodeUri: zip/src
+    Environment:
+      Variables:
+        GLOBAL: g
+        SHARED: from-globals
+  HttpApi:
+    StageName: v1
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: !Ref Stage
+      Variables: {color: blue}
+  PyFn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      MemorySize: !Ref Mem
+      Environment:
+        Variables:
+          SHARED: local
+          REGION: !Sub "${AWS::Region}-${AWS::AccountId}-${AWS::Partition}.${AWS::URLSuffix}"
+          JOINED: !Join ["-", !Ref Names]
+          SECOND: !Select [1, !Ref Names]
+          ARN: !GetAtt NodeFn.Arn
+          ARN2: !GetAtt [Table, Arn]
+          LONG: {"Fn::Sub": ["${x}-${Stage}", {x: !Ref "AWS::StackName"}]}
+          IFD: !If [IsProd, yes-prod, not-prod]
+          GONE: !If [IsProd, x, !Ref AWS::NoValue]
+          ESC: !Sub "${!Literal}"
+          BOTH: !If [Both, both, neither]
+          SPLIT: !Select [0, !Split ["/", "x/y"]]
+      Events:
+        Users:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Api
+            Path: /users/{id}
+            Method: get
+        Proxy:
+          Type: HttpApi
+          Properties:
+            Path: /{proxy+}
+            Method: ANY
+        Default:
+          Type: HttpApi
+  NodeFn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      ReservedConcurrentExecutions: 2
+  ProdOnly:
+    Type: AWS::Serverless::Function
+    Condition: IsProd
+    Properties:
+      Handler: app.handler
+  Table:
+    Type: AWS::Serverless::SimpleTable
+Outputs:
+  Url:
+    Value: !Sub "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/"
+"#;
+    let opts = TemplateOptions {
+        stack_name: Some("stack".into()),
+        ..TemplateOptions::default()
+    };
+    let t = match load_template_str(&testdata("template.yaml"), text, &opts).map_err(|d| render(&d))
+    {
+        Ok(t) => t,
+        Err(e) => panic!("{e:#?}"),
+    };
+    assert_eq!(
+        t.functions.len(),
+        2,
+        "ProdOnly is excluded by its condition"
+    );
+    let py = t.function("PyFn").expect("PyFn");
+    assert_eq!(py.runtime.to_string(), "python3.11");
+    assert_eq!(py.memory_mb, 256);
+    assert_eq!(py.timeout, Duration::from_secs(7));
+    let env = |k: &str| py.environment.get(k).map(String::as_str);
+    assert_eq!(env("GLOBAL"), Some("g"));
+    assert_eq!(env("SHARED"), Some("local"));
+    assert_eq!(
+        env("REGION"),
+        Some("us-east-1-123456789012-aws.amazonaws.com")
+    );
+    assert_eq!(env("JOINED"), Some("a-b-c"));
+    assert_eq!(env("SECOND"), Some("b"));
+    assert_eq!(
+        env("ARN"),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:NodeFn")
+    );
+    assert_eq!(
+        env("ARN2"),
+        Some("arn:aws:dynamodb:us-east-1:123456789012:table/stack-Table")
+    );
+    assert_eq!(env("LONG"), Some("stack-dev"));
+    assert_eq!(env("IFD"), Some("not-prod"));
+    assert_eq!(env("GONE"), None);
+    assert_eq!(env("ESC"), Some("${Literal}"));
+    assert_eq!(env("BOTH"), Some("both"));
+    assert_eq!(env("SPLIT"), Some("x"));
+    let keys: Vec<String> = py.routes.iter().map(ApiRoute::route_key).collect();
+    assert_eq!(keys, vec!["$default", "ANY /{proxy+}", "GET /users/{id}"]);
+    assert_eq!(py.routes[2].api, "Api");
+    let node = t.function("NodeFn").expect("NodeFn");
+    assert_eq!(node.reserved_concurrency, Some(2));
+    assert_eq!(node.timeout, Duration::from_secs(7));
+    let api = t.api("Api").expect("Api");
+    assert_eq!(api.stage, "dev");
+    assert_eq!(
+        api.stage_variables.get("color").map(String::as_str),
+        Some("blue")
+    );
+    let http = t.api(IMPLICIT_HTTP_API).expect("implicit http api");
+    assert_eq!(http.stage, "v1");
+    assert_eq!(t.tables[0].hash_key.name, "id");
+    assert_eq!(
+        t.outputs[0].value,
+        format!("https://{}.execute-api.us-east-1.amazonaws.com/", http.id)
+    );
+}
+
+#[test]
+fn parameter_overrides_apply_and_are_checked() {
+    let text = "Transform: AWS::Serverless-2016-10-31\nParameters:\n  Stage:\n    Type: String\n    AllowedValues: [dev, prod]\nResources:\n  T:\n    Type: AWS::Serverless::SimpleTable\n    Properties:\n      TableName: !Sub \"t-${Stage}\"\n";
+    let mut opts = TemplateOptions::default();
+    opts.parameter_overrides
+        .insert("Stage".into(), "prod".into());
+    let t = load_template_str(&testdata("x/template.yaml"), text, &opts).expect("loads");
+    assert_eq!(t.parameters["Stage"].value, "prod");
+    opts.parameter_overrides.insert("Stage".into(), "qa".into());
+    let e =
+        render(&load_template_str(&testdata("x/template.yaml"), text, &opts).expect_err("refused"));
+    assert_eq!(
+        e,
+        vec!["template.yaml:3:3: Parameters[Stage]: \"qa\" is not one of AllowedValues: dev, prod"]
+    );
+    let e = errors("x/template.yaml", text);
+    assert_eq!(
+        e,
+        vec![
+            "template.yaml:3:3: Parameters[Stage]: parameter Stage has no Default and no value was given (add a Default or pass a parameter override Stage=...)"
+        ]
+    );
+}
+
+#[test]
+fn golden_errors_have_exact_positions() {
+    let text = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Timeout: 901
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs8.10
+      Handler: index
+      CodeUri: zip/src
+      MemorySize: 64
+      Timout: 3
+      Environment:
+        Variables:
+          AWS_REGION: x
+          TABLE: !Ref Tabel
+          URL: !Sub "${ServerlessRestApi}/${Nope}"
+          ATT: !GetAtt Fn.Bogus
+      Events:
+        A:
+          Type: Api
+          Properties:
+            Path: users/{id}
+            Method: GTE
+        B:
+          Type: HttpApi
+          Properties:
+            Path: /a/{rest+}/b
+            Method: get
+        C:
+          Type: Api
+          Properties:
+            Path: /same
+            Method: get
+            RestApiId: !Ref Fn
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: java17
+      Handler: x.y
+      CodeUri: nowhere
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema:
+        - AttributeName: pk
+          KeyType: HASH
+"#;
+    let got = errors("template.yaml", text);
+    let want = vec![
+        "template.yaml:5:14: Fn: Properties.Timeout: 901 is out of range (1 to 900)",
+        "template.yaml:10:16: Fn: Properties.Runtime: runtime \"nodejs8.10\" is not supported by Meridian (did you mean \"nodejs18.x\"?)",
+        "template.yaml:13:19: Fn: Properties.MemorySize: 64 is out of range (128 to 10240)",
+        "template.yaml:14:7: Fn: Properties.Timout: unknown field \"Timout\" (did you mean \"Timeout\"?)",
+        "template.yaml:17:11: Fn: Properties.Environment.Variables[AWS_REGION]: AWS_REGION is a reserved environment variable that Lambda sets itself",
+        "template.yaml:18:23: Fn: Properties.Environment.Variables.TABLE: !Ref Tabel: no parameter, resource or pseudo parameter has this name (did you mean \"Table\"?)",
+        "template.yaml:19:21: Fn: Properties.Environment.Variables.URL: !Sub: ${Nope} is not a parameter, resource, pseudo parameter or variable",
+        "template.yaml:20:24: Fn: Properties.Environment.Variables.ATT: !GetAtt Fn.Bogus: AWS::Serverless::Function has no attribute \"Bogus\" (supported: Arn)",
+        "template.yaml:25:19: Fn: Properties.Events[A].Properties.Path: path \"users/{id}\" must start with /",
+        "template.yaml:26:21: Fn: Properties.Events[A].Properties.Method: unsupported method \"GTE\" (one of: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, ANY)",
+        "template.yaml:30:19: Fn: Properties.Events[B].Properties.Path: greedy parameter {rest+} must be the last segment of \"/a/{rest+}/b\"",
+        "template.yaml:37:29: Fn: Properties.Events[C].Properties.RestApiId: \"Fn\" is not an AWS::Serverless::Api of this template (use !Ref to an AWS::Serverless::Api resource)",
+        "template.yaml:41:16: Other: Properties.Runtime: runtime \"java17\" is not supported by Meridian (supported: nodejs18.x, nodejs20.x, nodejs22.x, python3.9, python3.10, python3.11, python3.12, python3.13, provided, provided.al2, provided.al2023)",
+        "template.yaml:43:16: Other: Properties.CodeUri: CodeUri folder ",
+        "template.yaml:48:26: Table: Properties.KeySchema[0].AttributeName: key attribute \"pk\" is not in AttributeDefinitions",
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert!(g.starts_with(w), "\n got: {g}\nwant: {w}");
+    }
+}
+
+#[test]
+fn structural_errors() {
+    let e = errors(
+        "x/template.yaml",
+        "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {Runtime: python3.12, Handler: a.b, InlineCode: x}\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "template.yaml:3:11: Transform: AWS::Serverless resources need the SAM transform (add \"Transform: AWS::Serverless-2016-10-31\" at the top level)"
+        ]
+    );
+    let e = errors(
+        "x/template.yaml",
+        "Transform: AWS::Serverless-2016-10-31\nResorces: {}\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "template.yaml:1:1: the template has no Resources section",
+            "template.yaml:2:1: Resorces: unknown field \"Resorces\" (did you mean \"Resources\"?)",
+        ]
+    );
+    let e = errors(
+        "x/template.yaml",
+        "Transform: AWS::Serverless-2016-10-31\nConditions:\n  A: !Condition B\n  B: !Not [!Condition A]\nResources:\n  T: {Type: AWS::Serverless::SimpleTable}\n",
+    );
+    assert_eq!(
+        e,
+        vec!["template.yaml:4:23: Conditions[B]: condition \"A\" refers to itself"]
+    );
+    let e = errors(
+        "x/template.yaml",
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  T:\n    Type: AWS::Serverless::SimpleTable\n    Properties:\n      TableName: !Refx A\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "template.yaml:6:24: T: Properties.TableName: unknown intrinsic function !Refx (did you mean !Ref?)"
+        ]
+    );
+}
+
+#[test]
+fn duplicate_routes_are_refused() {
+    let text = "Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Function: {Runtime: nodejs20.x, Handler: index.handler, CodeUri: zip/src}\nResources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E: {Type: Api, Properties: {Path: /x, Method: get}}\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E: {Type: Api, Properties: {Path: /x, Method: GET}}\n";
+    let e = errors("template.yaml", text);
+    assert_eq!(
+        e,
+        vec![
+            "template.yaml:14:12: B: Properties.Events[E]: route GET /x of ServerlessRestApi is already served by A"
+        ]
+    );
+}
+
+#[test]
+fn an_image_on_another_base_gets_a_clear_error() {
+    let e = load_template(
+        &testdata("badimage/template.yaml"),
+        &TemplateOptions::default(),
+    )
+    .map_err(|d| render(&d))
+    .expect_err("refused");
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert!(
+        e.iter().any(|m| m
+            .starts_with("Dockerfile:2:6: COPY destination /app is outside ${LAMBDA_TASK_ROOT}")),
+        "{e:#?}"
+    );
+    assert!(e.iter().any(|m| m.starts_with("Dockerfile:1:6: base image \"node:18-alpine\" is not an AWS Lambda base image; Meridian runs functions natively from images built FROM public.ecr.aws/lambda/nodejs:<18|20|22>")), "{e:#?}");
+    assert!(
+        e.iter().any(|m| m.starts_with(
+            "template.yaml:6:20: Fn: Properties.PackageType: cannot run the image natively"
+        )),
+        "{e:#?}"
+    );
+}
