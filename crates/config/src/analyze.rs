@@ -1,6 +1,885 @@
-//! Cross-resource checks, after `istioctl analyze`.
+//! Cross-resource checks, after `istioctl analyze`: references that point nowhere (hosts,
+//! subsets, gateways, delegates, ports, selectors), objects that conflict, and duplicates.
+//! Each finding lands on the document and field it is about, with Istio's message code.
 
+use std::collections::{BTreeMap, HashMap};
+
+use crate::diag::{Finding, Findings, Severity};
+use crate::istio::networking::{Destination, DestinationRuleSpec, VirtualServiceSpec};
+use crate::istio::security::MtlsMode;
+use crate::k8s::meta::IntOrString;
 use crate::load::Bundle;
+use crate::path::FieldPath;
+use crate::resource::{Kind, Object, Resource};
+
+/// The namespace whose mesh-wide policies apply everywhere (Istio's root namespace).
+pub const ROOT_NAMESPACE: &str = "istio-system";
+
+/// The cluster domain of fully qualified service names.
+pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
+
+/// Gateway selectors that mean Meridian's built-in ingress gateway.
+pub fn is_builtin_gateway_selector(selector: &BTreeMap<String, String>) -> bool {
+    selector.is_empty()
+        || selector.get("istio").is_some_and(|v| v == "ingressgateway")
+        || selector
+            .get("app")
+            .is_some_and(|v| v == "istio-ingressgateway")
+}
+
+/// Expands a host as Istio does (`ResolveShortnameToFQDN`): a name without dots is a Service
+/// in the rule's namespace; any other name is taken as written.
+pub fn qualify_host(host: &str, namespace: &str) -> String {
+    let h = host.to_ascii_lowercase();
+    if h == "*" || h.contains('.') {
+        h
+    } else {
+        format!("{h}.{namespace}.{CLUSTER_DOMAIN}")
+    }
+}
+
+/// Whether `pattern` (possibly `*.x`) covers `host`.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_prefix('*') {
+        Some(suffix) => host.ends_with(suffix),
+        None => pattern == host,
+    }
+}
+
+struct Sink<'a> {
+    per_doc: Vec<Findings>,
+    _bundle: std::marker::PhantomData<&'a ()>,
+}
+
+impl Sink<'_> {
+    fn push(
+        &mut self,
+        doc: usize,
+        severity: Severity,
+        field: FieldPath,
+        message: String,
+        code: &'static str,
+    ) -> &mut Finding {
+        let f = &mut self.per_doc[doc];
+        let finding = match severity {
+            Severity::Error => f.error(&field, message),
+            Severity::Warning => f.warn(&field, message),
+        };
+        finding.code(code)
+    }
+}
+
+/// A service the mesh knows: from a Service or a ServiceEntry.
+struct KnownHost {
+    /// Service ports (number, name, target port).
+    ports: Vec<(u32, Option<String>, Option<IntOrString>)>,
+    /// Pod selector, for Services.
+    selector: Option<BTreeMap<String, String>>,
+}
 
 /// Runs every cross-resource check and adds findings to the documents they are about.
-pub fn analyze(_bundle: &mut Bundle) {}
+pub fn analyze(bundle: &mut Bundle) {
+    let mut sink = Sink {
+        per_doc: bundle.docs.iter().map(|_| Findings::new()).collect(),
+        _bundle: std::marker::PhantomData,
+    };
+    let docs: Vec<(usize, &Resource)> = bundle
+        .docs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.resource.as_ref().map(|r| (i, r)))
+        .collect();
+
+    duplicates(bundle, &mut sink);
+
+    // The registry: every host a destination may name.
+    let mut hosts: HashMap<String, KnownHost> = HashMap::new();
+    let mut wildcard_hosts: Vec<String> = Vec::new();
+    let mut workload_labels: Vec<(
+        &str,
+        &BTreeMap<String, String>,
+        &crate::k8s::deployment::PodSpec,
+    )> = Vec::new();
+    for (_, r) in &docs {
+        match r {
+            Resource::Service(s) => {
+                let fqdn = format!("{}.{}.{CLUSTER_DOMAIN}", s.name(), s.namespace());
+                hosts.insert(
+                    fqdn,
+                    KnownHost {
+                        ports: s
+                            .spec
+                            .ports
+                            .iter()
+                            .filter_map(|p| {
+                                p.port
+                                    .map(|n| (u32::from(n), p.name.clone(), p.target_port.clone()))
+                            })
+                            .collect(),
+                        selector: Some(s.spec.selector.clone()),
+                    },
+                );
+            }
+            Resource::ServiceEntry(se) => {
+                for h in &se.spec.hosts {
+                    let ports = se
+                        .spec
+                        .ports
+                        .iter()
+                        .filter_map(|p| p.number.map(|n| (n, p.name.clone(), None)))
+                        .collect();
+                    if h.contains('*') {
+                        wildcard_hosts.push(h.to_ascii_lowercase());
+                    } else {
+                        hosts.insert(
+                            qualify_host(h, se.namespace()),
+                            KnownHost {
+                                ports,
+                                selector: None,
+                            },
+                        );
+                    }
+                }
+            }
+            Resource::Deployment(d) => {
+                if let Some(t) = &d.spec.template
+                    && let Some(pod) = &t.spec
+                {
+                    workload_labels.push((d.namespace(), &t.metadata.labels, pod));
+                }
+            }
+            _ => {}
+        }
+    }
+    let host_known = |fqdn: &str| {
+        hosts.contains_key(fqdn) || wildcard_hosts.iter().any(|w| host_matches(w, fqdn))
+    };
+
+    // Subsets by host.
+    let mut subsets: HashMap<String, Vec<(&str, usize)>> = HashMap::new();
+    let mut rules_by_host: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in &docs {
+        if let Resource::DestinationRule(dr) = r
+            && let Some(h) = &dr.spec.host
+        {
+            let fqdn = qualify_host(h, dr.namespace());
+            rules_by_host.entry(fqdn.clone()).or_default().push(*i);
+            for s in &dr.spec.subsets {
+                if let Some(n) = &s.name {
+                    subsets.entry(fqdn.clone()).or_default().push((n, *i));
+                }
+            }
+        }
+    }
+
+    let gateways: HashMap<
+        (String, String),
+        (usize, &Object<crate::istio::networking::GatewaySpec>),
+    > = docs
+        .iter()
+        .filter_map(|(i, r)| match r {
+            Resource::Gateway(g) => {
+                Some(((g.namespace().to_owned(), g.name().to_owned()), (*i, g)))
+            }
+            _ => None,
+        })
+        .collect();
+    let virtual_services: HashMap<(String, String), (usize, &Object<VirtualServiceSpec>)> = docs
+        .iter()
+        .filter_map(|(i, r)| match r {
+            Resource::VirtualService(v) => {
+                Some(((v.namespace().to_owned(), v.name().to_owned()), (*i, v)))
+            }
+            _ => None,
+        })
+        .collect();
+
+    let check_destination = |sink: &mut Sink<'_>,
+                             doc: usize,
+                             at: FieldPath,
+                             d: &Destination,
+                             ns: &str| {
+        let Some(host) = d.host.as_deref() else {
+            return;
+        };
+        let fqdn = qualify_host(host, ns);
+        if !host_known(&fqdn) {
+            sink.push(
+                doc,
+                Severity::Error,
+                at.field("host"),
+                format!("Referenced host not found: \"{host}\""),
+                "IST0101",
+            )
+            .hint("declare a Service with this name, or a ServiceEntry for an outside host");
+            return;
+        }
+        if let Some(subset) = &d.subset {
+            let defined = subsets
+                .get(&fqdn)
+                .is_some_and(|s| s.iter().any(|(n, _)| n == subset));
+            if !defined {
+                let known: Vec<&str> = subsets
+                    .get(&fqdn)
+                    .map(|s| s.iter().map(|(n, _)| *n).collect())
+                    .unwrap_or_default();
+                let hint = if known.is_empty() {
+                    format!(
+                        "no DestinationRule defines subsets for \"{host}\"; add one with `subsets: [{{name: {subset}, labels: ...}}]`"
+                    )
+                } else {
+                    crate::diag::did_you_mean(subset, known.iter().copied())
+                        .map(|c| format!("did you mean \"{c}\"?"))
+                        .unwrap_or_else(|| format!("defined subsets: {}", known.join(", ")))
+                };
+                sink.push(
+                    doc,
+                    Severity::Error,
+                    at.field("subset"),
+                    format!(
+                        "Referenced host+subset in destinationrule not found: \"{host}+{subset}\""
+                    ),
+                    "IST0101",
+                )
+                .hint(hint);
+            }
+        }
+        if let Some(known) = hosts.get(&fqdn) {
+            match d.port.and_then(|p| p.number) {
+                Some(port)
+                    if !known.ports.is_empty()
+                        && !known.ports.iter().any(|(n, _, _)| *n == port) =>
+                {
+                    let list: Vec<String> =
+                        known.ports.iter().map(|(n, _, _)| n.to_string()).collect();
+                    sink.push(
+                        doc,
+                        Severity::Error,
+                        at.field("port").field("number"),
+                        format!(
+                            "Referenced port {port} not found on host \"{host}\" (ports: {})",
+                            list.join(", ")
+                        ),
+                        "IST0101",
+                    );
+                }
+                None if known.ports.len() > 1 => {
+                    sink.push(
+                        doc,
+                        Severity::Error,
+                        at.clone(),
+                        format!("This VirtualService routes to a service \"{host}\" with more than one port, but does not specify which to use"),
+                        "IST0112",
+                    )
+                    .hint("add `port: {number: N}` to the destination");
+                }
+                _ => {}
+            }
+        }
+    };
+
+    // VirtualServices.
+    let mut mesh_hosts: HashMap<String, Vec<(usize, usize, String)>> = HashMap::new();
+    for (i, r) in &docs {
+        let Resource::VirtualService(vs) = r else {
+            continue;
+        };
+        let ns = vs.namespace();
+        let spec = &vs.spec;
+        let at = FieldPath::root().field("spec");
+        for (ri, route) in spec.http.iter().enumerate() {
+            let rp = at.field("http").index(ri);
+            for (di, d) in route.route.iter().enumerate() {
+                if let Some(dest) = &d.destination {
+                    check_destination(
+                        &mut sink,
+                        *i,
+                        rp.field("route").index(di).field("destination"),
+                        dest,
+                        ns,
+                    );
+                }
+            }
+            if let Some(m) = &route.mirror {
+                check_destination(&mut sink, *i, rp.field("mirror"), m, ns);
+            }
+            for (mi, m) in route.mirrors.iter().enumerate() {
+                if let Some(dest) = &m.destination {
+                    check_destination(
+                        &mut sink,
+                        *i,
+                        rp.field("mirrors").index(mi).field("destination"),
+                        dest,
+                        ns,
+                    );
+                }
+            }
+            if let Some(del) = &route.delegate
+                && let Some(name) = &del.name
+            {
+                let dns = del.namespace.as_deref().unwrap_or(ns);
+                match virtual_services.get(&(dns.to_owned(), name.clone())) {
+                    None => {
+                        sink.push(
+                            *i,
+                            Severity::Error,
+                            rp.field("delegate").field("name"),
+                            format!(
+                                "Referenced delegate VirtualService not found: \"{dns}/{name}\""
+                            ),
+                            "IST0101",
+                        );
+                    }
+                    Some((_, target)) if !target.spec.is_delegate() => {
+                        sink.push(
+                            *i,
+                            Severity::Error,
+                            rp.field("delegate").field("name"),
+                            format!(
+                                "VirtualService \"{dns}/{name}\" cannot be a delegate: it has hosts"
+                            ),
+                            "IST0101",
+                        )
+                        .hint("a delegate VirtualService has no `hosts`");
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for (kind, routes) in [
+            ("tcp", spec.tcp.iter().map(|r| &r.route).collect::<Vec<_>>()),
+            ("tls", spec.tls.iter().map(|r| &r.route).collect()),
+        ] {
+            for (ri, route) in routes.into_iter().enumerate() {
+                for (di, d) in route.iter().enumerate() {
+                    if let Some(dest) = &d.destination {
+                        check_destination(
+                            &mut sink,
+                            *i,
+                            at.field(kind)
+                                .index(ri)
+                                .field("route")
+                                .index(di)
+                                .field("destination"),
+                            dest,
+                            ns,
+                        );
+                    }
+                }
+            }
+        }
+        // Gateways referenced.
+        for (gi, g) in spec.gateways.iter().enumerate() {
+            if g == "mesh" {
+                continue;
+            }
+            let (gns, gname) = g.split_once('/').unwrap_or((ns, g));
+            match gateways.get(&(gns.to_owned(), gname.to_owned())) {
+                None => {
+                    let known: Vec<&str> = gateways.keys().map(|(_, n)| n.as_str()).collect();
+                    let f = sink.push(
+                        *i,
+                        Severity::Error,
+                        at.field("gateways").index(gi),
+                        format!("Referenced gateway not found: \"{g}\""),
+                        "IST0101",
+                    );
+                    if let Some(c) = crate::diag::did_you_mean(gname, known) {
+                        f.hint(format!("did you mean \"{c}\"?"));
+                    }
+                }
+                Some((_, gw)) => {
+                    let served: Vec<&str> = gw
+                        .spec
+                        .servers
+                        .iter()
+                        .flat_map(|s| s.hosts.iter())
+                        .map(|h| h.split_once('/').map_or(h.as_str(), |(_, h)| h))
+                        .collect();
+                    let missing: Vec<&String> = spec
+                        .hosts
+                        .iter()
+                        .filter(|h| {
+                            !served
+                                .iter()
+                                .any(|s| crate::istio::networking::host_subset_of(h, s))
+                        })
+                        .collect();
+                    if !missing.is_empty() && !spec.hosts.is_empty() {
+                        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                        sink.push(
+                            *i,
+                            Severity::Warning,
+                            at.field("gateways").index(gi),
+                            format!("one or more host(s) [{}] defined in VirtualService {ns}/{} not found in Gateway {gns}/{gname}", names.join(", "), vs.name()),
+                            "IST0132",
+                        );
+                    }
+                }
+            }
+        }
+        if spec.applies_to_mesh() {
+            for (hi, h) in spec.hosts.iter().enumerate() {
+                mesh_hosts.entry(qualify_host(h, ns)).or_default().push((
+                    *i,
+                    hi,
+                    format!("{ns}/{}", vs.name()),
+                ));
+            }
+        }
+    }
+    for (host, list) in &mesh_hosts {
+        if list.len() > 1 {
+            let names: Vec<&str> = list.iter().map(|(_, _, n)| n.as_str()).collect();
+            for (doc, hi, _) in list {
+                sink.push(
+                    *doc,
+                    Severity::Error,
+                    FieldPath::root().field("spec").field("hosts").index(*hi),
+                    format!("The VirtualServices {} associated with mesh define the same host {host} which can lead to undefined behavior", names.join(",")),
+                    "IST0109",
+                )
+                .hint("merge the rules into one VirtualService per host");
+            }
+        }
+    }
+
+    // DestinationRules: host known, several rules for one host, subsets that select nothing.
+    for (i, r) in &docs {
+        let Resource::DestinationRule(dr) = r else {
+            continue;
+        };
+        let at = FieldPath::root().field("spec");
+        let Some(host) = &dr.spec.host else { continue };
+        let fqdn = qualify_host(host, dr.namespace());
+        if !fqdn.contains('*') && !host_known(&fqdn) {
+            sink.push(
+                *i,
+                Severity::Warning,
+                at.field("host"),
+                format!("Referenced host not found: \"{host}\""),
+                "IST0101",
+            )
+            .hint("the rule has no effect until a Service or ServiceEntry with this host exists");
+        }
+        if let Some(others) = rules_by_host.get(&fqdn)
+            && others.len() > 1
+            && others[0] != *i
+        {
+            merged_rule_conflicts(bundle, &mut sink, *i, others, host);
+        }
+        subsets_select_something(&mut sink, *i, dr, &hosts, &fqdn, &workload_labels);
+    }
+
+    // Gateways: the selector must match a gateway workload.
+    for (i, r) in &docs {
+        let Resource::Gateway(g) = r else { continue };
+        if is_builtin_gateway_selector(&g.spec.selector) {
+            continue;
+        }
+        let selected = workload_labels.iter().any(|(_, labels, _)| {
+            g.spec
+                .selector
+                .iter()
+                .all(|(k, v)| labels.get(k) == Some(v))
+        });
+        if !selected {
+            let sel: Vec<String> = g
+                .spec
+                .selector
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            sink.push(
+                *i,
+                Severity::Error,
+                FieldPath::root().field("spec").field("selector"),
+                format!("Referenced selector not found: \"{}\"", sel.join(",")),
+                "IST0101",
+            )
+            .hint("use `istio: ingressgateway` for Meridian's built-in gateway, or label a Deployment to run this gateway");
+        }
+    }
+
+    // Services: the selector should select a workload, and its target ports should exist.
+    for (i, r) in &docs {
+        let Resource::Service(s) = r else { continue };
+        if s.spec.selector.is_empty() {
+            continue;
+        }
+        let at = FieldPath::root().field("spec");
+        let selected: Vec<&&crate::k8s::deployment::PodSpec> = workload_labels
+            .iter()
+            .filter(|(ns, labels, _)| {
+                *ns == s.namespace()
+                    && s.spec
+                        .selector
+                        .iter()
+                        .all(|(k, v)| labels.get(k) == Some(v))
+            })
+            .map(|(_, _, pod)| pod)
+            .collect();
+        if selected.is_empty() {
+            if !docs
+                .iter()
+                .any(|(_, r)| matches!(r, Resource::Deployment(_)))
+            {
+                continue;
+            }
+            sink.push(
+                *i,
+                Severity::Warning,
+                at.field("selector"),
+                format!("Service {} selects no workload", s.name()),
+                "IST0101",
+            )
+            .hint("the selector must match the pod template labels of a Deployment");
+            continue;
+        }
+        for (pi, p) in s.spec.ports.iter().enumerate() {
+            let Some(port) = p.port else { continue };
+            let target = p
+                .target_port
+                .clone()
+                .unwrap_or(IntOrString::Int(i64::from(port)));
+            let declared = selected.iter().any(|pod| {
+                pod.containers.iter().any(|c| match &target {
+                    IntOrString::Int(n) => c
+                        .ports
+                        .iter()
+                        .any(|cp| cp.container_port.map(i64::from) == Some(*n)),
+                    IntOrString::String(name) => c.port_named(name).is_some(),
+                })
+            });
+            let any_ports = selected
+                .iter()
+                .any(|pod| pod.containers.iter().any(|c| !c.ports.is_empty()));
+            if !declared && any_ports {
+                let declared_list: Vec<String> = selected
+                    .iter()
+                    .flat_map(|pod| pod.containers.iter())
+                    .flat_map(|c| c.ports.iter())
+                    .filter_map(|cp| cp.container_port.map(|n| n.to_string()))
+                    .collect();
+                let field = if p.target_port.is_some() {
+                    "targetPort"
+                } else {
+                    "port"
+                };
+                sink.push(
+                    *i,
+                    Severity::Error,
+                    at.field("ports").index(pi).field(field),
+                    format!("Service {} sends port {port} to target port {target}, which no selected container declares (they declare {})", s.name(), declared_list.join(", ")),
+                    "IST0101",
+                )
+                .hint(format!("set `targetPort: {}`", declared_list.first().map_or("<container port>", String::as_str)));
+            }
+        }
+    }
+
+    peer_authentications(bundle, &docs, &mut sink);
+
+    for (i, findings) in sink.per_doc.into_iter().enumerate() {
+        if findings.is_empty() {
+            continue;
+        }
+        let doc = &mut bundle.docs[i];
+        let Some(node) = &doc.node else { continue };
+        let label = doc.id.as_ref().map(ToString::to_string);
+        let mut located = findings.locate(&doc.file, node, label.as_deref());
+        doc.diagnostics.append(&mut located);
+        doc.diagnostics.sort_by_key(|d| d.span);
+    }
+}
+
+fn duplicates(bundle: &Bundle, sink: &mut Sink<'_>) {
+    let mut first: HashMap<(Kind, &str, &str), usize> = HashMap::new();
+    for (i, d) in bundle.docs.iter().enumerate() {
+        let Some(r) = &d.resource else { continue };
+        let m = r.metadata();
+        let key = (r.kind(), m.namespace(), m.name());
+        if let Some(&j) = first.get(&key) {
+            let prev = &bundle.docs[j];
+            sink.push(
+                i,
+                Severity::Error,
+                FieldPath::root().field("metadata").field("name"),
+                format!(
+                    "{} is defined twice; first at {}:{}",
+                    r.id(),
+                    prev.file.display(),
+                    prev.span.line
+                ),
+                "IST0101",
+            )
+            .hint("rename one of them, or delete the copy");
+        } else {
+            first.insert(key, i);
+        }
+    }
+}
+
+/// Several DestinationRules for one host are merged, in load order (file path, then position):
+/// subsets are combined, and each traffic policy field comes from the rule that sets it.
+/// Istio keeps only the first rule's whole `trafficPolicy`, which silently drops the others
+/// (the course's `myapp` and `myapp-cb` rules are an example); Meridian merges field by field
+/// and refuses a field set twice.
+fn merged_rule_conflicts(
+    bundle: &Bundle,
+    sink: &mut Sink<'_>,
+    doc: usize,
+    group: &[usize],
+    host: &str,
+) {
+    let rule = |i: usize| match bundle.docs[i].resource.as_ref() {
+        Some(Resource::DestinationRule(dr)) => Some(dr),
+        _ => None,
+    };
+    let Some(this) = rule(doc) else { return };
+    let at = FieldPath::root().field("spec");
+    let mut merged_with = Vec::new();
+    for &prev in group.iter().take_while(|&&j| j != doc) {
+        let Some(other) = rule(prev) else { continue };
+        let where_ = format!(
+            "{} at {}:{}",
+            other.name(),
+            bundle.docs[prev].file.display(),
+            bundle.docs[prev].span.line
+        );
+        merged_with.push(other.name().to_owned());
+        for (si, s) in this.spec.subsets.iter().enumerate() {
+            if other.spec.subsets.iter().any(|o| o.name == s.name) {
+                sink.push(doc, Severity::Error, at.field("subsets").index(si).field("name"),
+                    format!("subset \"{}\" of host \"{host}\" is also defined by DestinationRule {where_}", s.name.as_deref().unwrap_or_default()), "IST0104");
+            }
+        }
+        if let (Some(a), Some(b)) = (&this.spec.traffic_policy, &other.spec.traffic_policy) {
+            let fields = [
+                (
+                    "loadBalancer",
+                    a.load_balancer.is_some() && b.load_balancer.is_some(),
+                ),
+                (
+                    "connectionPool",
+                    a.connection_pool.is_some() && b.connection_pool.is_some(),
+                ),
+                (
+                    "outlierDetection",
+                    a.outlier_detection.is_some() && b.outlier_detection.is_some(),
+                ),
+                ("tls", a.tls.is_some() && b.tls.is_some()),
+                (
+                    "portLevelSettings",
+                    !a.port_level_settings.is_empty() && !b.port_level_settings.is_empty(),
+                ),
+                ("tunnel", a.tunnel.is_some() && b.tunnel.is_some()),
+                (
+                    "proxyProtocol",
+                    a.proxy_protocol.is_some() && b.proxy_protocol.is_some(),
+                ),
+                (
+                    "retryBudget",
+                    a.retry_budget.is_some() && b.retry_budget.is_some(),
+                ),
+            ];
+            for (field, both) in fields {
+                if both {
+                    sink.push(doc, Severity::Error, at.field("trafficPolicy").field(field),
+                        format!("trafficPolicy.{field} for host \"{host}\" is also set by DestinationRule {where_}"), "IST0104")
+                        .hint("set each policy field in one DestinationRule per host");
+                }
+            }
+        }
+    }
+    if this.spec.traffic_policy.is_some()
+        && group
+            .iter()
+            .take_while(|&&j| j != doc)
+            .any(|&j| rule(j).is_some_and(|r| r.spec.traffic_policy.is_some()))
+    {
+        sink.push(doc, Severity::Warning, at.field("trafficPolicy"),
+            format!("this rule is merged with DestinationRule {} for host \"{host}\": Meridian combines their traffic policies field by field, where Istio would keep only the first rule's trafficPolicy", merged_with.join(", ")), "IST0104");
+    }
+}
+
+fn subsets_select_something(
+    sink: &mut Sink<'_>,
+    doc: usize,
+    dr: &Object<DestinationRuleSpec>,
+    hosts: &HashMap<String, KnownHost>,
+    fqdn: &str,
+    workloads: &[(
+        &str,
+        &BTreeMap<String, String>,
+        &crate::k8s::deployment::PodSpec,
+    )],
+) {
+    let Some(known) = hosts.get(fqdn) else { return };
+    let Some(selector) = &known.selector else {
+        return;
+    };
+    if workloads.is_empty() {
+        return;
+    }
+    let backing: Vec<&BTreeMap<String, String>> = workloads
+        .iter()
+        .filter(|(_, labels, _)| selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
+        .map(|(_, l, _)| *l)
+        .collect();
+    for (si, s) in dr.spec.subsets.iter().enumerate() {
+        if s.labels.is_empty() {
+            continue;
+        }
+        let any = backing
+            .iter()
+            .any(|labels| s.labels.iter().all(|(k, v)| labels.get(k) == Some(v)));
+        if !any {
+            sink.push(
+                doc,
+                Severity::Warning,
+                FieldPath::root().field("spec").field("subsets").index(si).field("labels"),
+                format!("subset \"{}\" selects no workload of \"{}\": requests routed to it get 503 (no healthy upstream)", s.name.as_deref().unwrap_or_default(), dr.spec.host.as_deref().unwrap_or_default()),
+                "IST0101",
+            );
+        }
+    }
+}
+
+fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
+    // One mesh-wide (root namespace, no selector) and one namespace-wide policy per namespace;
+    // Istio silently ignores the newer ones, Meridian refuses them.
+    let mut wide: HashMap<&str, usize> = HashMap::new();
+    type SelectorKey<'a> = (&'a str, Vec<(&'a String, &'a String)>);
+    let mut by_selector: HashMap<SelectorKey<'_>, usize> = HashMap::new();
+    for (i, r) in docs {
+        let Resource::PeerAuthentication(pa) = r else {
+            continue;
+        };
+        let ns = pa.namespace();
+        match pa
+            .spec
+            .selector
+            .as_ref()
+            .filter(|s| !s.match_labels.is_empty())
+        {
+            None => {
+                if let Some(&j) = wide.get(ns) {
+                    let prev = &bundle.docs[j];
+                    let scope = if ns == ROOT_NAMESPACE {
+                        "mesh-wide".to_owned()
+                    } else {
+                        format!("namespace-wide policy for \"{ns}\"")
+                    };
+                    sink.push(
+                        *i,
+                        Severity::Error,
+                        FieldPath::root().field("metadata").field("name"),
+                        format!(
+                            "conflicting PeerAuthentication: {scope} is already set by {} at {}:{}",
+                            prev.id
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                            prev.file.display(),
+                            prev.span.line
+                        ),
+                        "IST0113",
+                    )
+                    .hint("keep one PeerAuthentication without selector per namespace");
+                } else {
+                    wide.insert(ns, *i);
+                }
+            }
+            Some(sel) => {
+                let key = (ns, sel.match_labels.iter().collect::<Vec<_>>());
+                if let Some(&j) = by_selector.get(&key) {
+                    let prev = &bundle.docs[j];
+                    sink.push(
+                        *i,
+                        Severity::Error,
+                        FieldPath::root().field("spec").field("selector"),
+                        format!("conflicting PeerAuthentication: the same workloads are selected by {} at {}:{}", prev.id.as_ref().map(ToString::to_string).unwrap_or_default(), prev.file.display(), prev.span.line),
+                        "IST0113",
+                    );
+                } else {
+                    by_selector.insert(key, *i);
+                }
+            }
+        }
+        if pa.spec.selector.is_some() && ns == ROOT_NAMESPACE {
+            sink.push(
+                *i,
+                Severity::Warning,
+                FieldPath::root().field("spec").field("selector"),
+                "policies with a selector are ignored in the root namespace".into(),
+                "IST0113",
+            );
+        }
+        // DISABLE at a port while the workload's mode is STRICT is legal; a DestinationRule
+        // that turns TLS off towards a STRICT namespace is the classic trap.
+        let strict = pa
+            .spec
+            .mtls
+            .as_ref()
+            .is_some_and(|m| m.mode == MtlsMode::Strict);
+        if strict && pa.spec.selector.is_none() {
+            for (j, r2) in docs {
+                let Resource::DestinationRule(dr) = r2 else {
+                    continue;
+                };
+                let host = dr.spec.host.as_deref().unwrap_or_default();
+                let fqdn = qualify_host(host, dr.namespace());
+                let in_scope =
+                    ns == ROOT_NAMESPACE || fqdn.ends_with(&format!(".{ns}.{CLUSTER_DOMAIN}"));
+                let disabled = dr
+                    .spec
+                    .traffic_policy
+                    .as_ref()
+                    .and_then(|t| t.tls.as_ref())
+                    .is_some_and(|t| t.mode == crate::istio::networking::ClientTlsMode::Disable);
+                if in_scope && disabled {
+                    sink.push(
+                        *j,
+                        Severity::Error,
+                        FieldPath::root().field("spec").field("trafficPolicy").field("tls").field("mode"),
+                        format!("TLS is DISABLEd towards \"{host}\" but PeerAuthentication {} requires STRICT mTLS: every request would be refused", pa.name()),
+                        "IST0113",
+                    )
+                    .hint("use ISTIO_MUTUAL, or drop the tls block to let Meridian pick mTLS automatically");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_qualify_like_istio() {
+        assert_eq!(
+            qualify_host("myapp", "default"),
+            "myapp.default.svc.cluster.local"
+        );
+        assert_eq!(
+            qualify_host("myapp.prod.svc.cluster.local", "default"),
+            "myapp.prod.svc.cluster.local"
+        );
+        assert_eq!(
+            qualify_host("myapp.prod", "default"),
+            "myapp.prod",
+            "dotted names are taken as written"
+        );
+        assert_eq!(
+            qualify_host("api.example.com", "default"),
+            "api.example.com"
+        );
+        assert!(host_matches("*.example.com", "api.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+    }
+}

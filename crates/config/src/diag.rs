@@ -181,8 +181,23 @@ impl Findings {
         root: &crate::node::Node,
         resource: Option<&str>,
     ) -> Vec<Diagnostic> {
-        self.0
+        // A value that failed to decode was replaced by a placeholder; what validation then
+        // says about the placeholder is noise. Decoding findings carry their span.
+        let decode_failed: Vec<FieldPath> = self
+            .0
+            .iter()
+            .filter(|f| f.span.is_some() && f.severity == Severity::Error)
+            .map(|f| f.field.clone())
+            .collect();
+        let mut out: Vec<Diagnostic> = self
+            .0
             .into_iter()
+            .filter(|f| {
+                f.span.is_some()
+                    || !decode_failed
+                        .iter()
+                        .any(|p| f.field.segments().starts_with(p.segments()) && !p.is_root())
+            })
             .map(|f| {
                 let span = f.span.unwrap_or_else(|| {
                     if f.at_value {
@@ -202,7 +217,9 @@ impl Findings {
                     code: f.code,
                 }
             })
-            .collect()
+            .collect();
+        out.sort_by_key(|d| d.span);
+        out
     }
 }
 

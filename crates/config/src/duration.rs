@@ -6,9 +6,36 @@ use std::time::Duration;
 
 /// A duration as written in a manifest. Kept as text so a bad value is reported by validation
 /// with its position rather than failing decoding.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct DurationText(pub String);
+
+impl<'de> serde::Deserialize<'de> for DurationText {
+    /// Takes text, and also bare numbers (kept as written) so that `timeout: 5` is reported
+    /// as a duration without a unit rather than as a type error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = DurationText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DurationText, E> {
+                Ok(DurationText(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DurationText, E> {
+                Ok(DurationText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DurationText, E> {
+                Ok(DurationText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DurationText, E> {
+                Ok(DurationText(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 impl DurationText {
     /// Parses the text.
@@ -137,7 +164,7 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
 /// Formats a duration the way Istio prints them (`1.5s`, `100ms`, `1h0m0s`).
 pub fn format(d: Duration) -> String {
     let ms = d.as_millis();
-    if d.subsec_nanos() % 1_000_000 == 0 && ms < 1000 {
+    if d.subsec_nanos().is_multiple_of(1_000_000) && ms < 1000 {
         return format!("{ms}ms");
     }
     let secs = d.as_secs_f64();

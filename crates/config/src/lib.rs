@@ -10,6 +10,7 @@
 //! [`Bundle`] into the snapshot the planes serve.
 
 pub mod analyze;
+pub mod compose;
 pub mod de;
 pub mod diag;
 pub mod duration;
@@ -19,6 +20,7 @@ pub mod load;
 pub mod node;
 pub mod path;
 pub mod resource;
+pub mod sam;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{Bundle, LoadOptions, LoadedDoc, load_paths, load_str};

@@ -187,6 +187,8 @@ fn file_error(file: &Path, span: Span, message: String) -> Diagnostic {
 }
 
 /// Reads a file as UTF-8 text within the size limit.
+// A diagnostic is the whole point of the error path here, and it happens once per file.
+#[allow(clippy::result_large_err)]
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let err = |span, msg: String| file_error(path, span, msg);
     let file =

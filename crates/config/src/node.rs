@@ -634,7 +634,7 @@ fn internal(span: Span) -> SyntaxError {
 fn local_tag(tag: YamlTag) -> Option<Tag> {
     // Local tags (`!Ref`) are kept; standard `tag:yaml.org,2002:` tags (`!!str`) are not needed
     // by any kind we accept.
-    (tag.handle == "!").then(|| Tag(tag.suffix))
+    (tag.handle == "!").then_some(Tag(tag.suffix))
 }
 
 fn span_of(m: yaml_rust2::scanner::Marker) -> Span {

@@ -1,1 +1,56 @@
-fn main() {}
+//! The `meridian` binary: the command line, the admin API and the dashboard. Thin by design:
+//! it parses arguments and wires the planes' crates together.
+
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::OutputFormat;
+
+/// Meridian: a service mesh, serverless functions, an edge cache and multi-region traffic in
+/// one binary. It runs your Istio, Kubernetes, Compose and SAM files as they are.
+#[derive(Debug, Parser)]
+#[command(name = "meridian", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Output format for commands that print data.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table)]
+    output: OutputFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check manifests without running them: every error at once, with file:line:col.
+    ///
+    /// Reads Kubernetes Services and Deployments and Istio VirtualServices, DestinationRules,
+    /// Gateways, ServiceEntries, PeerAuthentications and AuthorizationPolicies from YAML or
+    /// JSON files (folders are read recursively). Each object is checked as the API server
+    /// and Istio's webhook would, then against the others as `istioctl analyze` does.
+    /// Exits 0 only when every object is valid.
+    Validate(commands::validate::Args),
+    /// Run everything declared in the given files and folders, and keep it in sync with them.
+    Up(commands::up::Args),
+    /// Print version and build information.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => commands::validate::run(&args, cli.output),
+        Command::Up(args) => commands::up::run(&args, cli.output),
+        Command::Version => commands::version::run(cli.output),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

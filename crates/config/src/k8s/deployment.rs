@@ -420,8 +420,7 @@ pub struct RollingUpdate {
 impl DeploymentSpec {
     /// Desired replicas (1 when omitted).
     pub fn replica_count(&self) -> u32 {
-        self.replicas
-            .map_or(1, |r| u32::try_from(r).unwrap_or(0))
+        self.replicas.map_or(1, |r| u32::try_from(r).unwrap_or(0))
     }
 
     /// The pod spec, or an empty one.
@@ -460,24 +459,35 @@ impl DeploymentSpec {
             .unwrap_or_default();
         match &self.selector {
             None => {
-                f.error(&at.field("selector"), "required field \"selector\" is missing");
+                f.error(
+                    &at.field("selector"),
+                    "required field \"selector\" is missing",
+                );
             }
             Some(sel) => {
                 sel.validate(f, &at.field("selector"));
                 if sel.is_empty() {
-                    f.error(&at.field("selector"), "empty selector is invalid for deployment");
+                    f.error(
+                        &at.field("selector"),
+                        "empty selector is invalid for deployment",
+                    );
                 } else if !sel.matches(&template_labels) {
                     f.error(
                         &at.field("template").field("metadata").field("labels"),
                         "`selector` does not match template `labels`",
                     )
-                    .hint("every selector.matchLabels entry must appear in template.metadata.labels");
+                    .hint(
+                        "every selector.matchLabels entry must appear in template.metadata.labels",
+                    );
                 }
             }
         }
         match &self.template {
             None => {
-                f.error(&at.field("template"), "required field \"template\" is missing");
+                f.error(
+                    &at.field("template"),
+                    "required field \"template\" is missing",
+                );
             }
             Some(t) => {
                 let tp = at.field("template");
@@ -496,10 +506,17 @@ impl DeploymentSpec {
             if let Some(ru) = &s.rolling_update {
                 let rp = sp.field("rollingUpdate");
                 if recreate {
-                    f.error(&rp, "may not be specified when strategy `type` is 'Recreate'");
+                    f.error(
+                        &rp,
+                        "may not be specified when strategy `type` is 'Recreate'",
+                    );
                 }
                 let surge = check_int_or_percent(f, &rp.field("maxSurge"), ru.max_surge.as_ref());
-                let unavail = check_int_or_percent(f, &rp.field("maxUnavailable"), ru.max_unavailable.as_ref());
+                let unavail = check_int_or_percent(
+                    f,
+                    &rp.field("maxUnavailable"),
+                    ru.max_unavailable.as_ref(),
+                );
                 if surge == Some(0) && unavail == Some(0) {
                     f.error(
                         &rp.field("maxUnavailable"),
@@ -548,12 +565,18 @@ impl PodSpec {
         }
         let mut names: Vec<&str> = Vec::new();
         let mut port_names: Vec<&str> = Vec::new();
-        for (list, field) in [(&self.init_containers, "initContainers"), (&self.containers, "containers")] {
+        for (list, field) in [
+            (&self.init_containers, "initContainers"),
+            (&self.containers, "containers"),
+        ] {
             for (i, c) in list.iter().enumerate() {
                 let cp = at.field(field).index(i);
                 if let Some(n) = c.name.as_deref() {
                     if names.contains(&n) {
-                        f.error(&cp.field("name"), format!("duplicate container name \"{n}\""));
+                        f.error(
+                            &cp.field("name"),
+                            format!("duplicate container name \"{n}\""),
+                        );
                     }
                     names.push(n);
                 }
@@ -577,13 +600,22 @@ impl PodSpec {
         if let Some(g) = self.termination_grace_period_seconds
             && g < 0
         {
-            f.error(&at.field("terminationGracePeriodSeconds"), "must be greater than or equal to 0");
+            f.error(
+                &at.field("terminationGracePeriodSeconds"),
+                "must be greater than or equal to 0",
+            );
         }
         validate_labels(f, &at.field("nodeSelector"), &self.node_selector);
-        if let Some(sa) = self.service_account_name.as_deref().or(self.service_account.as_deref())
+        if let Some(sa) = self
+            .service_account_name
+            .as_deref()
+            .or(self.service_account.as_deref())
             && let Err(e) = super::meta::NameRule::Subdomain.check(sa)
         {
-            f.error(&at.field("serviceAccountName"), format!("invalid service account \"{sa}\": {e}"));
+            f.error(
+                &at.field("serviceAccountName"),
+                format!("invalid service account \"{sa}\": {e}"),
+            );
         }
         warn_ignored(f, at, IGNORED_POD_FIELDS, |name| match name {
             "volumes" => self.volumes.is_some(),
@@ -604,7 +636,12 @@ impl PodSpec {
     }
 }
 
-fn warn_ignored(f: &mut Findings, at: &FieldPath, fields: &[&'static str], present: impl Fn(&str) -> bool) {
+fn warn_ignored(
+    f: &mut Findings,
+    at: &FieldPath,
+    fields: &[&'static str],
+    present: impl Fn(&str) -> bool,
+) {
     for name in fields {
         if present(name) {
             f.warn(
@@ -624,7 +661,10 @@ impl Container {
             }
             Some(n) => {
                 if let Err(e) = super::meta::NameRule::Label.check(n) {
-                    f.error(&at.field("name"), format!("invalid container name \"{n}\": {e}"));
+                    f.error(
+                        &at.field("name"),
+                        format!("invalid container name \"{n}\": {e}"),
+                    );
                 }
             }
         }
@@ -642,13 +682,21 @@ impl Container {
                 }
                 Some(n) => {
                     if n.contains('=') {
-                        f.error(&ep.field("name"), format!("invalid environment variable name \"{n}\": must not contain '='"));
+                        f.error(
+                            &ep.field("name"),
+                            format!(
+                                "invalid environment variable name \"{n}\": must not contain '='"
+                            ),
+                        );
                     }
                     env_names.push(n);
                 }
             }
             if e.value.is_some() && e.value_from.is_some() {
-                f.error(&ep.field("valueFrom"), "may not be specified when `value` is not empty");
+                f.error(
+                    &ep.field("valueFrom"),
+                    "may not be specified when `value` is not empty",
+                );
             }
             if let Some(src) = &e.value_from {
                 let sp = ep.field("valueFrom");
@@ -671,7 +719,10 @@ impl Container {
                 if let Some(fr) = &src.field_ref {
                     match fr.field_path.as_deref() {
                         None => {
-                            f.error(&sp.field("fieldRef").field("fieldPath"), "required field \"fieldPath\" is missing");
+                            f.error(
+                                &sp.field("fieldRef").field("fieldPath"),
+                                "required field \"fieldPath\" is missing",
+                            );
                         }
                         Some(p) if !is_supported_field_path(p) => {
                             f.error(&sp.field("fieldRef").field("fieldPath"), format!("unsupported value \"{p}\""))
@@ -682,12 +733,25 @@ impl Container {
                 }
                 if let Some(rr) = &src.resource_field_ref {
                     match rr.resource.as_deref() {
-                        Some("limits.cpu" | "limits.memory" | "requests.cpu" | "requests.memory" | "limits.ephemeral-storage" | "requests.ephemeral-storage") => {}
+                        Some(
+                            "limits.cpu"
+                            | "limits.memory"
+                            | "requests.cpu"
+                            | "requests.memory"
+                            | "limits.ephemeral-storage"
+                            | "requests.ephemeral-storage",
+                        ) => {}
                         Some(r) => {
-                            f.error(&sp.field("resourceFieldRef").field("resource"), format!("unsupported value \"{r}\""));
+                            f.error(
+                                &sp.field("resourceFieldRef").field("resource"),
+                                format!("unsupported value \"{r}\""),
+                            );
                         }
                         None => {
-                            f.error(&sp.field("resourceFieldRef").field("resource"), "required field \"resource\" is missing");
+                            f.error(
+                                &sp.field("resourceFieldRef").field("resource"),
+                                "required field \"resource\" is missing",
+                            );
                         }
                     }
                 }
@@ -698,15 +762,24 @@ impl Container {
             let pp = at.field("ports").index(i);
             match p.container_port {
                 None => {
-                    f.error(&pp.field("containerPort"), "required field \"containerPort\" is missing");
+                    f.error(
+                        &pp.field("containerPort"),
+                        "required field \"containerPort\" is missing",
+                    );
                 }
                 Some(n) if !(1..=65535).contains(&n) => {
-                    f.error(&pp.field("containerPort"), "must be between 1 and 65535, inclusive");
+                    f.error(
+                        &pp.field("containerPort"),
+                        "must be between 1 and 65535, inclusive",
+                    );
                 }
                 Some(n) => {
                     let proto = p.protocol.as_deref().unwrap_or("TCP");
                     if port_numbers.contains(&(n, proto)) {
-                        f.error(&pp.field("containerPort"), format!("duplicate port {n}/{proto}"));
+                        f.error(
+                            &pp.field("containerPort"),
+                            format!("duplicate port {n}/{proto}"),
+                        );
                     }
                     port_numbers.push((n, proto));
                 }
@@ -719,8 +792,11 @@ impl Container {
             if let Some(proto) = &p.protocol
                 && !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP")
             {
-                f.error(&pp.field("protocol"), format!("unsupported value \"{proto}\""))
-                    .hint("one of: TCP, UDP, SCTP");
+                f.error(
+                    &pp.field("protocol"),
+                    format!("unsupported value \"{proto}\""),
+                )
+                .hint("one of: TCP, UDP, SCTP");
             }
         }
         for (field, probe) in [
@@ -730,7 +806,10 @@ impl Container {
         ] {
             if let Some(p) = probe {
                 if init {
-                    f.error(&at.field(field), format!("{field} may not be set for init containers"));
+                    f.error(
+                        &at.field(field),
+                        format!("{field} may not be set for init containers"),
+                    );
                 }
                 p.validate(f, &at.field(field), self, field);
             }
@@ -742,7 +821,9 @@ impl Container {
                     if let Err(e) = q.value() {
                         f.error(&qp, e);
                     }
-                    if !matches!(k.as_str(), "cpu" | "memory" | "ephemeral-storage") && !k.contains('/') {
+                    if !matches!(k.as_str(), "cpu" | "memory" | "ephemeral-storage")
+                        && !k.contains('/')
+                    {
                         f.error(&qp, format!("unsupported resource name \"{k}\""))
                             .at_key()
                             .hint("one of: cpu, memory, ephemeral-storage");
@@ -802,7 +883,10 @@ fn check_port_name(n: &str) -> Result<(), String> {
     if n.is_empty() || n.len() > 15 {
         return Err("must be no more than 15 characters".into());
     }
-    if !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err("must contain only lower-case alphanumeric characters or '-'".into());
     }
     if !n.chars().any(|c| c.is_ascii_lowercase()) {
@@ -827,7 +911,10 @@ impl Probe {
         .count();
         match handlers {
             0 => {
-                f.error(at, "must specify a handler type (httpGet, tcpSocket, exec or grpc)");
+                f.error(
+                    at,
+                    "must specify a handler type (httpGet, tcpSocket, exec or grpc)",
+                );
             }
             1 => {}
             _ => {
@@ -844,14 +931,20 @@ impl Probe {
             if let Some(v) = v
                 && v < min
             {
-                f.error(&at.field(field), format!("must be greater than or equal to {min}"));
+                f.error(
+                    &at.field(field),
+                    format!("must be greater than or equal to {min}"),
+                );
             }
         }
         if kind != "readinessProbe"
             && let Some(s) = self.success_threshold
             && s != 1
         {
-            f.error(&at.field("successThreshold"), format!("must be 1 for {kind}"));
+            f.error(
+                &at.field("successThreshold"),
+                format!("must be 1 for {kind}"),
+            );
         }
         let check_port = |f: &mut Findings, p: &FieldPath, port: Option<&IntOrString>| match port {
             None => {
@@ -882,7 +975,10 @@ impl Probe {
             }
             for (i, hd) in h.http_headers.iter().enumerate() {
                 if hd.name.as_deref().is_none_or(str::is_empty) {
-                    f.error(&hp.field("httpHeaders").index(i).field("name"), "required field \"name\" is missing");
+                    f.error(
+                        &hp.field("httpHeaders").index(i).field("name"),
+                        "required field \"name\" is missing",
+                    );
                 }
             }
         }
@@ -892,15 +988,24 @@ impl Probe {
         if let Some(e) = &self.exec
             && e.command.is_empty()
         {
-            f.error(&at.field("exec").field("command"), "must have at least one element");
+            f.error(
+                &at.field("exec").field("command"),
+                "must have at least one element",
+            );
         }
         if let Some(g) = &self.grpc {
             match g.port {
                 None => {
-                    f.error(&at.field("grpc").field("port"), "required field \"port\" is missing");
+                    f.error(
+                        &at.field("grpc").field("port"),
+                        "required field \"port\" is missing",
+                    );
                 }
                 Some(n) if !(1..=65535).contains(&n) => {
-                    f.error(&at.field("grpc").field("port"), "must be between 1 and 65535, inclusive");
+                    f.error(
+                        &at.field("grpc").field("port"),
+                        "must be between 1 and 65535, inclusive",
+                    );
                 }
                 _ => {}
             }

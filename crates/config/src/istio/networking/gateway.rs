@@ -1,0 +1,431 @@
+//! Gateway: listeners at the edge of the mesh (ports, hosts, TLS) that VirtualServices bind to.
+
+use std::collections::BTreeMap;
+
+use super::v;
+use crate::diag::Findings;
+use crate::k8s::meta::validate_labels;
+use crate::path::FieldPath;
+
+/// `spec` of a Gateway.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewaySpec {
+    /// Listeners.
+    #[serde(default)]
+    pub servers: Vec<Server>,
+    /// Which gateway workload runs it (`istio: ingressgateway` is Meridian's built-in one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub selector: BTreeMap<String, String>,
+}
+
+/// A listener.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Server {
+    /// Port and protocol.
+    pub port: Option<Port>,
+    /// Address to bind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// Hosts served (`[namespace/]host`, wildcards allowed).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ServerTlsSettings>,
+    /// Default endpoint for traffic (unused by HTTP servers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_endpoint: Option<String>,
+    /// Name, unique within the gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A gateway port.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Port {
+    /// Port number.
+    pub number: Option<u32>,
+    /// HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, MONGO, TCP or TLS.
+    pub protocol: Option<String>,
+    /// Port name.
+    pub name: Option<String>,
+    /// Deprecated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_port: Option<u32>,
+}
+
+/// Server-side TLS.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerTlsSettings {
+    /// Redirect plain HTTP to HTTPS with a 301.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_redirect: Option<bool>,
+    /// Mode (PASSTHROUGH when omitted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ServerTlsMode>,
+    /// Certificate file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_certificate: Option<String>,
+    /// Key file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// CA bundle to verify client certificates (MUTUAL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_certificates: Option<String>,
+    /// CRL file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_crl: Option<String>,
+    /// A named credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_name: Option<String>,
+    /// Up to two named credentials (RSA and ECDSA).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credential_names: Vec<String>,
+    /// Up to two certificate/key pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_certificates: Vec<TlsCertificate>,
+    /// Client certificate names accepted (MUTUAL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_alt_names: Vec<String>,
+    /// Client certificate SPKI hashes accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify_certificate_spki: Vec<String>,
+    /// Client certificate hashes accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify_certificate_hash: Vec<String>,
+    /// Lowest TLS version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_protocol_version: Option<TlsProtocol>,
+    /// Highest TLS version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_protocol_version: Option<TlsProtocol>,
+    /// Cipher suites.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cipher_suites: Vec<String>,
+}
+
+/// A certificate/key pair.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsCertificate {
+    /// Certificate file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_certificate: Option<String>,
+    /// Key file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// CA bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_certificates: Option<String>,
+}
+
+/// Server TLS modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServerTlsMode {
+    /// Forward TLS by SNI without terminating it.
+    Passthrough,
+    /// Terminate TLS.
+    Simple,
+    /// Terminate TLS and require a client certificate.
+    Mutual,
+    /// Passthrough with SNI-encoded destinations.
+    AutoPassthrough,
+    /// Terminate with the mesh identity.
+    IstioMutual,
+    /// Terminate; a client certificate is verified when presented.
+    OptionalMutual,
+}
+
+/// TLS versions.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TlsProtocol {
+    /// Automatic.
+    TlsAuto,
+    /// TLS 1.0.
+    #[serde(rename = "TLSV1_0")]
+    Tlsv10,
+    /// TLS 1.1.
+    #[serde(rename = "TLSV1_1")]
+    Tlsv11,
+    /// TLS 1.2.
+    #[serde(rename = "TLSV1_2")]
+    Tlsv12,
+    /// TLS 1.3.
+    #[serde(rename = "TLSV1_3")]
+    Tlsv13,
+}
+
+/// Protocols a Gateway port may declare.
+pub const GATEWAY_PROTOCOLS: &[&str] = &[
+    "HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "TCP", "TLS",
+];
+
+impl Port {
+    /// The protocol upper-cased.
+    pub fn protocol_upper(&self) -> String {
+        self.protocol
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+    }
+}
+
+impl GatewaySpec {
+    pub(crate) fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        validate_labels(f, &at.field("selector"), &self.selector);
+        if self.servers.is_empty() {
+            f.error(
+                &at.field("servers"),
+                "gateway must have at least one server",
+            );
+        }
+        let mut server_names: Vec<&str> = Vec::new();
+        let mut port_names: Vec<(&str, u32)> = Vec::new();
+        for (i, s) in self.servers.iter().enumerate() {
+            let sp = at.field("servers").index(i);
+            if let Some(n) = s.name.as_deref() {
+                if server_names.contains(&n) {
+                    f.error(
+                        &sp.field("name"),
+                        format!("server names must be unique: \"{n}\""),
+                    );
+                }
+                server_names.push(n);
+            }
+            s.validate(f, &sp);
+            if let Some(p) = &s.port
+                && let (Some(name), Some(num)) = (p.name.as_deref(), p.number)
+            {
+                if port_names
+                    .iter()
+                    .any(|(n, num2)| *n == name && *num2 != num)
+                {
+                    f.error(
+                        &sp.field("port").field("name"),
+                        format!("port names in servers must be unique: duplicate name {name}"),
+                    );
+                }
+                port_names.push((name, num));
+            }
+        }
+    }
+}
+
+impl Server {
+    fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        if self.hosts.is_empty() {
+            f.error(
+                &at.field("hosts"),
+                "server config must contain at least one host",
+            );
+        }
+        for (i, h) in self.hosts.iter().enumerate() {
+            let hp = at.field("hosts").index(i);
+            let (ns, host) = match h.split_once('/') {
+                Some((ns, host)) => (Some(ns), host),
+                None => (None, h.as_str()),
+            };
+            if let Some(ns) = ns
+                && ns != "*"
+                && ns != "."
+                && ns != "~"
+                && let Err(e) = crate::k8s::meta::NameRule::Label.check(ns)
+            {
+                f.error(
+                    &hp,
+                    format!("invalid namespace value \"{ns}\" in host \"{h}\": {e}"),
+                );
+            }
+            if let Err(e) = v::check_wildcard_host(host) {
+                f.error(&hp, e);
+            }
+        }
+        let proto = match &self.port {
+            None => {
+                f.error(&at.field("port"), "port is required");
+                String::new()
+            }
+            Some(p) => {
+                let pp = at.field("port");
+                match p.number {
+                    None | Some(0) => {
+                        f.error(&pp.field("number"), "port number is required");
+                    }
+                    n => v::port(f, &pp.field("number"), n),
+                }
+                match p.protocol.as_deref() {
+                    None | Some("") => {
+                        f.error(&pp.field("protocol"), "protocol must be set");
+                    }
+                    Some(proto) => {
+                        if !GATEWAY_PROTOCOLS.contains(&proto.to_ascii_uppercase().as_str()) {
+                            f.error(
+                                &pp.field("protocol"),
+                                format!("unrecognized protocol \"{proto}\""),
+                            )
+                            .hint(format!("one of: {}", GATEWAY_PROTOCOLS.join(", ")));
+                        }
+                    }
+                }
+                if p.name.as_deref().is_none_or(str::is_empty) {
+                    f.error(&pp.field("name"), "port name must be set");
+                }
+                p.protocol_upper()
+            }
+        };
+        if let Some(b) = &self.bind
+            && b.parse::<std::net::IpAddr>().is_err()
+            && !b.starts_with("unix://")
+        {
+            f.error(
+                &at.field("bind"),
+                format!("\"{b}\" is not a valid IP address"),
+            );
+        }
+        let tls_proto = proto == "HTTPS" || proto == "TLS";
+        match &self.tls {
+            None if tls_proto => {
+                f.error(&at.field("tls"), format!("server must have TLS settings for HTTPS/TLS protocols (port protocol is {proto})"));
+            }
+            None => {}
+            Some(t) => t.validate(f, &at.field("tls"), &proto),
+        }
+    }
+}
+
+impl ServerTlsSettings {
+    fn validate(&self, f: &mut Findings, at: &FieldPath, proto: &str) {
+        let redirect_only = self.https_redirect == Some(true) && self.mode.is_none();
+        if redirect_only {
+            if proto == "HTTPS" || proto == "TLS" {
+                f.error(at, "httpsRedirect belongs on the plain HTTP server; an HTTPS/TLS server needs a TLS mode");
+            }
+            return;
+        }
+        let mode = self.mode.unwrap_or(ServerTlsMode::Passthrough);
+        let has_files = self.server_certificate.is_some() || self.private_key.is_some();
+        let has_cred = self.credential_name.is_some()
+            || !self.credential_names.is_empty()
+            || !self.tls_certificates.is_empty();
+        if self.credential_name.is_some() && !self.credential_names.is_empty() {
+            f.error(
+                &at.field("credentialNames"),
+                "only one of credentialName or credentialNames can be set",
+            );
+        }
+        if !self.credential_names.is_empty() && !self.tls_certificates.is_empty() {
+            f.error(
+                &at.field("tlsCertificates"),
+                "only one of credentialNames or tlsCertificates can be set",
+            );
+        }
+        if self.credential_name.is_some() && !self.tls_certificates.is_empty() {
+            f.error(
+                &at.field("tlsCertificates"),
+                "only one of credentialName or tlsCertificates can be set",
+            );
+        }
+        for (field, len) in [
+            ("credentialNames", self.credential_names.len()),
+            ("tlsCertificates", self.tls_certificates.len()),
+        ] {
+            if len > 2 {
+                f.error(
+                    &at.field(field),
+                    format!("{field} may hold at most 2 entries (one RSA and one ECDSA)"),
+                );
+            }
+        }
+        match mode {
+            ServerTlsMode::Simple | ServerTlsMode::Mutual | ServerTlsMode::OptionalMutual => {
+                if !has_cred {
+                    if self.server_certificate.is_none() {
+                        f.error(
+                            &at.field("serverCertificate"),
+                            format!("{} TLS requires a server certificate", mode_name(mode)),
+                        );
+                    }
+                    if self.private_key.is_none() {
+                        f.error(
+                            &at.field("privateKey"),
+                            format!("{} TLS requires a private key", mode_name(mode)),
+                        );
+                    }
+                }
+                if mode != ServerTlsMode::Simple && !has_cred && self.ca_certificates.is_none() {
+                    f.error(
+                        &at.field("caCertificates"),
+                        format!(
+                            "{} TLS requires CA certificates to verify clients",
+                            mode_name(mode)
+                        ),
+                    );
+                }
+                for (i, c) in self.tls_certificates.iter().enumerate() {
+                    let cp = at.field("tlsCertificates").index(i);
+                    if c.server_certificate.is_none() {
+                        f.error(
+                            &cp.field("serverCertificate"),
+                            "required field \"serverCertificate\" is missing",
+                        );
+                    }
+                    if c.private_key.is_none() {
+                        f.error(
+                            &cp.field("privateKey"),
+                            "required field \"privateKey\" is missing",
+                        );
+                    }
+                }
+            }
+            ServerTlsMode::Passthrough | ServerTlsMode::AutoPassthrough => {
+                if has_files || has_cred {
+                    f.warn(at, "certificates are ignored in PASSTHROUGH modes");
+                }
+                let http_port = matches!(proto, "HTTPS" | "HTTP" | "HTTP2" | "GRPC");
+                if http_port && (mode == ServerTlsMode::AutoPassthrough || proto != "HTTPS") {
+                    f.error(
+                        &at.field("mode"),
+                        format!(
+                            "{} mode requires a TLS protocol port, got {proto}",
+                            mode_name(mode)
+                        ),
+                    );
+                }
+            }
+            ServerTlsMode::IstioMutual => {
+                if has_files || has_cred || self.ca_certificates.is_some() {
+                    f.error(at, "ISTIO_MUTUAL TLS cannot have associated private key, server certificate or CA certificates");
+                }
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_protocol_version, self.max_protocol_version)
+            && min != TlsProtocol::TlsAuto
+            && max != TlsProtocol::TlsAuto
+            && min > max
+        {
+            f.error(
+                &at.field("minProtocolVersion"),
+                "minProtocolVersion should not be higher than maxProtocolVersion",
+            );
+        }
+    }
+}
+
+fn mode_name(m: ServerTlsMode) -> &'static str {
+    match m {
+        ServerTlsMode::Passthrough => "PASSTHROUGH",
+        ServerTlsMode::Simple => "SIMPLE",
+        ServerTlsMode::Mutual => "MUTUAL",
+        ServerTlsMode::AutoPassthrough => "AUTO_PASSTHROUGH",
+        ServerTlsMode::IstioMutual => "ISTIO_MUTUAL",
+        ServerTlsMode::OptionalMutual => "OPTIONAL_MUTUAL",
+    }
+}

@@ -1,0 +1,1337 @@
+//! VirtualService: how requests for a host are routed (first matching rule wins).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::{Destination, Headers, Percent, StringMatch, gateway_names, v};
+use crate::diag::Findings;
+use crate::duration::DurationText;
+use crate::k8s::meta::validate_labels;
+use crate::path::FieldPath;
+
+/// `spec` of a VirtualService.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VirtualServiceSpec {
+    /// Hosts the rules apply to. Empty only in a delegate VirtualService.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Gateways (and `mesh` for sidecars) the rules apply to; `mesh` when omitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    /// HTTP rules, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpRoute>,
+    /// TLS passthrough rules (by SNI), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsRoute>,
+    /// TCP rules, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp: Vec<TcpRoute>,
+    /// Namespaces that see this VirtualService (`*` by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub export_to: Vec<String>,
+}
+
+/// An HTTP rule: matches, then one action (route, redirect, direct response or delegate).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRoute {
+    /// Name, for logs and stats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Conditions; any may match (none: matches everything).
+    #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<HttpMatchRequest>,
+    /// Weighted destinations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<HttpRouteDestination>,
+    /// Answer with a redirect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<HttpRedirect>,
+    /// Answer directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_response: Option<HttpDirectResponse>,
+    /// Continue with another VirtualService's rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<Delegate>,
+    /// Rewrite the path or authority before forwarding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<HttpRewrite>,
+    /// Request timeout; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
+    /// Retry policy; Istio's default when omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<HttpRetry>,
+    /// Injected delays and aborts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<HttpFaultInjection>,
+    /// Send a copy of each request here (fire and forget).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Destination>,
+    /// Several mirrors, each with its own percentage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<HttpMirrorPolicy>,
+    /// Deprecated integer form of `mirrorPercentage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_percent: Option<u32>,
+    /// Share of requests mirrored (100% when omitted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_percentage: Option<Percent>,
+    /// CORS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors_policy: Option<CorsPolicy>,
+    /// Header operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Headers>,
+}
+
+/// Conditions on a request; all set fields must match.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpMatchRequest {
+    /// Name, for logs and stats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<StringMatch>,
+    /// `http` or `https`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<StringMatch>,
+    /// Method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<StringMatch>,
+    /// Host/authority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<StringMatch>,
+    /// Headers (an empty match means "present").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, StringMatch>,
+    /// Destination port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    /// Labels of the calling workload.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_labels: BTreeMap<String, String>,
+    /// Overrides the VirtualService's `gateways` for this match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    /// Query parameters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query_params: BTreeMap<String, StringMatch>,
+    /// Case-insensitive `uri` exact/prefix matching.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignore_uri_case: Option<bool>,
+    /// Headers that must not match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub without_headers: BTreeMap<String, StringMatch>,
+    /// Namespace of the calling workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_namespace: Option<String>,
+    /// Stats prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stat_prefix: Option<String>,
+}
+
+impl HttpMatchRequest {
+    /// True when no condition is set: the match accepts every request.
+    pub fn is_catch_all(&self) -> bool {
+        let uri_all = self.uri.as_ref().is_none_or(|u| {
+            u.prefix.as_deref() == Some("/") && u.exact.is_none() && u.regex.is_none()
+        });
+        uri_all
+            && self.scheme.is_none()
+            && self.method.is_none()
+            && self.authority.is_none()
+            && self.headers.is_empty()
+            && self.port.is_none()
+            && self.source_labels.is_empty()
+            && self.gateways.is_empty()
+            && self.query_params.is_empty()
+            && self.without_headers.is_empty()
+            && self.source_namespace.is_none()
+    }
+}
+
+/// A weighted destination.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRouteDestination {
+    /// Where.
+    pub destination: Option<Destination>,
+    /// Relative weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+    /// Header operations for requests sent here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Headers>,
+}
+
+/// A weighted L4 destination.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteDestination {
+    /// Where.
+    pub destination: Option<Destination>,
+    /// Relative weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+}
+
+/// A redirect.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRedirect {
+    /// Replaces the whole path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Replaces the authority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    /// Replaces the port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    /// Derives the port instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derive_port: Option<RedirectPortSelection>,
+    /// Replaces the scheme.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// Status code; 301 when omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_code: Option<u32>,
+}
+
+/// How a redirect picks its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RedirectPortSelection {
+    /// 80 for http, 443 for https.
+    FromProtocolDefault,
+    /// The port of the request.
+    FromRequestPort,
+}
+
+/// A direct response.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpDirectResponse {
+    /// Status code.
+    pub status: Option<u32>,
+    /// Body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<HttpBody>,
+}
+
+/// A response body: text or base64 bytes.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpBody {
+    /// Text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub string: Option<String>,
+    /// Base64-encoded bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<String>,
+}
+
+/// A delegate reference.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Delegate {
+    /// VirtualService name.
+    pub name: Option<String>,
+    /// Its namespace; the delegating one's when omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A rewrite.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRewrite {
+    /// Replaces the matched prefix (for prefix matches) or the whole path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Replaces the authority (Host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    /// Regex rewrite of the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri_regex_rewrite: Option<RegexRewrite>,
+}
+
+/// `uriRegexRewrite`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegexRewrite {
+    /// RE2 regex.
+    #[serde(rename = "match")]
+    pub pattern: Option<String>,
+    /// Replacement with `\1` capture groups.
+    pub rewrite: Option<String>,
+}
+
+/// A retry policy.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRetry {
+    /// Retries (the request is tried at most 1 + attempts times).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<i32>,
+    /// Timeout per try.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<DurationText>,
+    /// Comma-separated Envoy retry conditions and status codes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_on: Option<String>,
+    /// Retry in other localities.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_remote_localities: Option<bool>,
+    /// Avoid hosts already tried (true by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_ignore_previous_hosts: Option<bool>,
+    /// Base back-off interval (25ms by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<DurationText>,
+}
+
+/// Envoy's HTTP retry conditions (`x-envoy-retry-on`) and gRPC ones (`x-envoy-retry-grpc-on`).
+pub const RETRY_ON_CONDITIONS: &[&str] = &[
+    "5xx",
+    "gateway-error",
+    "reset",
+    "reset-before-request",
+    "connect-failure",
+    "envoy-ratelimited",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
+
+/// CORS.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CorsPolicy {
+    /// Deprecated exact origins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_origin: Vec<String>,
+    /// Allowed origins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_origins: Vec<StringMatch>,
+    /// Allowed methods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_methods: Vec<String>,
+    /// Allowed request headers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_headers: Vec<String>,
+    /// Headers the browser may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    /// Preflight cache time (seconds precision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<DurationText>,
+    /// `Access-Control-Allow-Credentials`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_credentials: Option<bool>,
+    /// What to do with preflights that match no origin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmatched_preflights: Option<UnmatchedPreflights>,
+}
+
+/// CORS preflights from origins that do not match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UnmatchedPreflights {
+    /// Default: forward.
+    Unspecified,
+    /// Forward them upstream.
+    Forward,
+    /// Answer them without CORS headers.
+    Ignore,
+}
+
+/// Fault injection.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpFaultInjection {
+    /// Delay some requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<FaultDelay>,
+    /// Abort some requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort: Option<FaultAbort>,
+}
+
+/// `fault.delay`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultDelay {
+    /// Deprecated integer percentage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<i32>,
+    /// The delay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_delay: Option<DurationText>,
+    /// Unsupported by Istio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exponential_delay: Option<DurationText>,
+    /// Share of requests delayed (none when omitted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<Percent>,
+}
+
+/// `fault.abort`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultAbort {
+    /// HTTP status to answer with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<i32>,
+    /// gRPC status name to answer with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<String>,
+    /// Unsupported by Istio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_error: Option<String>,
+    /// Share of requests aborted (none when omitted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<Percent>,
+}
+
+/// gRPC status names accepted by `grpcStatus`.
+pub const GRPC_STATUS_NAMES: &[&str] = &[
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// One of `mirrors`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpMirrorPolicy {
+    /// Where.
+    pub destination: Option<Destination>,
+    /// Share mirrored (100% when omitted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<Percent>,
+}
+
+/// A TLS passthrough rule.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsRoute {
+    /// Conditions (SNI hosts required).
+    #[serde(default, rename = "match")]
+    pub matches: Vec<TlsMatchAttributes>,
+    /// Destinations.
+    #[serde(default)]
+    pub route: Vec<RouteDestination>,
+}
+
+/// TLS match conditions.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsMatchAttributes {
+    /// SNI values.
+    #[serde(default)]
+    pub sni_hosts: Vec<String>,
+    /// Destination IP subnets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destination_subnets: Vec<String>,
+    /// Port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    /// Labels of the calling workload.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_labels: BTreeMap<String, String>,
+    /// Gateways.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    /// Namespace of the calling workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_namespace: Option<String>,
+}
+
+/// A TCP rule.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpRoute {
+    /// Conditions.
+    #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<L4MatchAttributes>,
+    /// Destinations.
+    #[serde(default)]
+    pub route: Vec<RouteDestination>,
+}
+
+/// L4 match conditions.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct L4MatchAttributes {
+    /// Destination IP subnets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destination_subnets: Vec<String>,
+    /// Port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    /// Source subnet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_subnet: Option<String>,
+    /// Labels of the calling workload.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_labels: BTreeMap<String, String>,
+    /// Gateways.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    /// Namespace of the calling workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_namespace: Option<String>,
+}
+
+const HTTP_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+impl VirtualServiceSpec {
+    /// True when the rules apply to sidecars (`gateways` empty or containing `mesh`).
+    pub fn applies_to_mesh(&self) -> bool {
+        self.gateways.is_empty() || self.gateways.iter().any(|g| g == "mesh")
+    }
+
+    /// True for a delegate (a VirtualService with no hosts, used through `delegate:`).
+    pub fn is_delegate(&self) -> bool {
+        self.hosts.is_empty()
+    }
+
+    pub(crate) fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        let delegate = self.is_delegate();
+        if delegate {
+            if !self.gateways.is_empty() {
+                f.error(&at.field("gateways"), "delegate virtual service must have no gateways specified")
+                    .hint("a VirtualService without hosts is a delegate; add `hosts` if it should route on its own");
+            }
+            if !self.tls.is_empty() {
+                f.error(
+                    &at.field("tls"),
+                    "delegate virtual service must have no tls route specified",
+                );
+            }
+            if !self.tcp.is_empty() {
+                f.error(
+                    &at.field("tcp"),
+                    "delegate virtual service must have no tcp route specified",
+                );
+            }
+        }
+        let applies_to_mesh = self.applies_to_mesh();
+        let applies_to_gateway = self.gateways.iter().any(|g| g != "mesh");
+        gateway_names(f, &at.field("gateways"), &self.gateways);
+        let mut all_valid = true;
+        for (i, h) in self.hosts.iter().enumerate() {
+            let hp = at.field("hosts").index(i);
+            if h.parse::<IpAddr>().is_ok() {
+                continue;
+            }
+            if let Err(e) = v::check_wildcard_host(h) {
+                f.error(&hp, e);
+                all_valid = false;
+            } else if applies_to_mesh && h == "*" {
+                f.error(
+                    &hp,
+                    "wildcard host * is not allowed for virtual services bound to the mesh gateway",
+                )
+                .hint("bind the VirtualService to a Gateway with `gateways:`, or name the hosts");
+                all_valid = false;
+            }
+        }
+        if all_valid {
+            for i in 0..self.hosts.len() {
+                for j in i + 1..self.hosts.len() {
+                    if hosts_overlap(&self.hosts[i], &self.hosts[j]) {
+                        f.error(
+                            &at.field("hosts").index(j),
+                            format!(
+                                "duplicate hosts in virtual service: {} & {}",
+                                self.hosts[i], self.hosts[j]
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if self.http.is_empty() && self.tcp.is_empty() && self.tls.is_empty() {
+            f.error(at, "http, tcp or tls must be provided in virtual service");
+        }
+        for (i, r) in self.http.iter().enumerate() {
+            let rp = at.field("http").index(i);
+            if r.delegate.is_some() && !applies_to_gateway {
+                f.error(
+                    &rp.field("delegate"),
+                    "http delegate only applies to gateway",
+                );
+            }
+            r.validate(f, &rp, delegate);
+        }
+        unreachable_rules(f, at, &self.http);
+        for (i, r) in self.tls.iter().enumerate() {
+            let rp = at.field("tls").index(i);
+            if r.matches.is_empty() {
+                f.error(
+                    &rp.field("match"),
+                    "TLS route must have at least one match condition",
+                );
+            }
+            for (j, m) in r.matches.iter().enumerate() {
+                let mp = rp.field("match").index(j);
+                if m.sni_hosts.is_empty() {
+                    f.error(
+                        &mp.field("sniHosts"),
+                        "TLS match must have at least one SNI host",
+                    );
+                }
+                for (k, sni) in m.sni_hosts.iter().enumerate() {
+                    let sp = mp.field("sniHosts").index(k);
+                    if sni.parse::<IpAddr>().is_err()
+                        && let Err(e) = v::check_wildcard_host(sni)
+                    {
+                        f.error(&sp, e);
+                    } else if !self.hosts.iter().any(|h| host_subset_of(sni, h)) {
+                        f.error(&sp, format!(
+                            "SNI host \"{sni}\" is not a compatible subset of any of the virtual service hosts: [{}]",
+                            self.hosts.join(", ")
+                        ));
+                    }
+                }
+                l4_match(
+                    f,
+                    &mp,
+                    &m.destination_subnets,
+                    m.port,
+                    &m.source_labels,
+                    &m.gateways,
+                );
+            }
+            if r.route.is_empty() {
+                f.error(&rp.field("route"), "TLS route is required");
+            }
+            route_destinations(
+                f,
+                &rp.field("route"),
+                r.route.iter().map(|d| (d.destination.as_ref(), d.weight)),
+            );
+        }
+        for (i, r) in self.tcp.iter().enumerate() {
+            let rp = at.field("tcp").index(i);
+            for (j, m) in r.matches.iter().enumerate() {
+                let mp = rp.field("match").index(j);
+                l4_match(
+                    f,
+                    &mp,
+                    &m.destination_subnets,
+                    m.port,
+                    &m.source_labels,
+                    &m.gateways,
+                );
+                if let Some(s) = &m.source_subnet
+                    && let Err(e) = crate::istio::security::parse_cidr(s)
+                {
+                    f.error(&mp.field("sourceSubnet"), e);
+                }
+            }
+            if r.route.is_empty() {
+                f.error(&rp.field("route"), "TCP route is required");
+            }
+            route_destinations(
+                f,
+                &rp.field("route"),
+                r.route.iter().map(|d| (d.destination.as_ref(), d.weight)),
+            );
+        }
+        v::export_to(f, &at.field("exportTo"), &self.export_to);
+    }
+}
+
+fn l4_match(
+    f: &mut Findings,
+    at: &FieldPath,
+    subnets: &[String],
+    port: Option<u32>,
+    labels: &BTreeMap<String, String>,
+    gateways: &[String],
+) {
+    for (i, s) in subnets.iter().enumerate() {
+        if let Err(e) = crate::istio::security::parse_cidr(s) {
+            f.error(&at.field("destinationSubnets").index(i), e);
+        }
+    }
+    v::port(f, &at.field("port"), port.filter(|p| *p != 0));
+    validate_labels(f, &at.field("sourceLabels"), labels);
+    gateway_names(f, &at.field("gateways"), gateways);
+}
+
+/// Whether two VirtualService hosts overlap (`*.foo.com` and `a.foo.com`, or equal).
+fn hosts_overlap(a: &str, b: &str) -> bool {
+    host_subset_of(a, b) || host_subset_of(b, a)
+}
+
+/// Whether every name `a` matches is also matched by `b`.
+pub fn host_subset_of(a: &str, b: &str) -> bool {
+    if b == "*" || a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (_, Some(b_suffix)) => {
+            let a_body = a.strip_prefix('*').unwrap_or(a);
+            a_body
+                .to_ascii_lowercase()
+                .ends_with(&b_suffix.to_ascii_lowercase())
+                && a_body.len() > b_suffix.len()
+                || (a.starts_with('*') && a_body.eq_ignore_ascii_case(b_suffix))
+        }
+        _ => false,
+    }
+}
+
+/// Reports rules that can never match because an earlier rule matches everything (IST0130),
+/// and matches that repeat an earlier one (IST0131).
+fn unreachable_rules(f: &mut Findings, at: &FieldPath, rules: &[HttpRoute]) {
+    let mut catch_all_at: Option<usize> = None;
+    let mut seen: Vec<(usize, usize, &HttpMatchRequest)> = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let rp = at.field("http").index(i);
+        if let Some(first) = catch_all_at {
+            f.warn(
+                &rp,
+                format!("http[{i}] is unreachable: http[{first}] before it matches every request"),
+            )
+            .code("IST0130")
+            .hint("only the last rule can have no matches; put catch-all rules last");
+            continue;
+        }
+        if r.matches.is_empty() || r.matches.iter().any(HttpMatchRequest::is_catch_all) {
+            catch_all_at = Some(i);
+        }
+        for (j, m) in r.matches.iter().enumerate() {
+            if let Some((pi, pj, _)) = seen.iter().find(|(_, _, prev)| *prev == m) {
+                f.warn(
+                    &rp.field("match").index(j),
+                    format!("this match is the same as http[{pi}].match[{pj}], which wins over it"),
+                )
+                .code("IST0131");
+            }
+            seen.push((i, j, m));
+        }
+    }
+}
+
+fn route_destinations<'a>(
+    f: &mut Findings,
+    at: &FieldPath,
+    routes: impl Iterator<Item = (Option<&'a Destination>, Option<i32>)>,
+) {
+    let mut total: i64 = 0;
+    let mut count = 0;
+    let mut any_weight = false;
+    for (i, (dest, weight)) in routes.enumerate() {
+        count += 1;
+        let p = at.index(i);
+        match dest {
+            None => {
+                f.error(&p.field("destination"), "destination is required");
+            }
+            Some(d) => d.validate(f, &p.field("destination")),
+        }
+        if let Some(w) = weight {
+            any_weight = true;
+            if w < 0 {
+                f.error(&p.field("weight"), format!("weight {w} < 0"));
+            } else if w > 100 {
+                f.error(&p.field("weight"), format!("weight {w} > 100"))
+                    .hint("weights are percentages of the traffic, 0 to 100");
+            }
+            total += i64::from(w.max(0));
+        }
+    }
+    if count > 1 {
+        if total == 0 {
+            f.error(at, "total destination weight = 0")
+                .hint("give each destination a weight; they are split in proportion");
+        } else if any_weight && total != 100 {
+            f.warn(at, format!("total destination weight {total} != 100; traffic is split in proportion to the weights"))
+                .hint("make the weights add up to 100 so each one reads as a percentage");
+        }
+    }
+}
+
+impl HttpRoute {
+    fn validate(&self, f: &mut Findings, at: &FieldPath, in_delegate: bool) {
+        if let Some(d) = &self.delegate {
+            let dp = at.field("delegate");
+            if in_delegate {
+                f.error(&dp, "delegate virtual service cannot have delegate");
+            }
+            if !self.route.is_empty() {
+                f.error(&dp, "HTTP route cannot contain both route and delegate");
+            }
+            if self.redirect.is_some() {
+                f.error(&dp, "HTTP route cannot contain both redirect and delegate");
+            }
+            if self.direct_response.is_some() {
+                f.error(
+                    &dp,
+                    "HTTP route cannot contain both directResponse and delegate",
+                );
+            }
+            match d.name.as_deref() {
+                None | Some("") => {
+                    f.error(&dp.field("name"), "delegate name is required");
+                }
+                Some(n) => {
+                    if let Err(e) = crate::k8s::meta::NameRule::Subdomain.check(n) {
+                        f.error(
+                            &dp.field("name"),
+                            format!("invalid delegate name \"{n}\": {e}"),
+                        );
+                    }
+                }
+            }
+            if let Some(ns) = &d.namespace
+                && let Err(e) = crate::k8s::meta::NameRule::Label.check(ns)
+            {
+                f.error(
+                    &dp.field("namespace"),
+                    format!("invalid delegate namespace \"{ns}\": {e}"),
+                );
+            }
+        } else {
+            if let Some(_r) = &self.redirect {
+                if !self.route.is_empty() {
+                    f.error(
+                        &at.field("redirect"),
+                        "HTTP route cannot contain both route and redirect",
+                    );
+                }
+                if self.fault.is_some() {
+                    f.error(
+                        &at.field("fault"),
+                        "HTTP route cannot contain both fault and redirect",
+                    );
+                }
+                if self.rewrite.is_some() {
+                    f.error(
+                        &at.field("rewrite"),
+                        "HTTP route rule cannot contain both rewrite and redirect",
+                    );
+                }
+                if self.direct_response.is_some() {
+                    f.error(
+                        &at.field("directResponse"),
+                        "HTTP route cannot contain both redirect and directResponse",
+                    );
+                }
+            } else if let Some(_d) = &self.direct_response {
+                if !self.route.is_empty() {
+                    f.error(
+                        &at.field("directResponse"),
+                        "HTTP route cannot contain both route and directResponse",
+                    );
+                }
+                if self.fault.is_some() {
+                    f.error(
+                        &at.field("fault"),
+                        "HTTP route cannot contain both fault and directResponse",
+                    );
+                }
+                if self.rewrite.is_some() {
+                    f.error(
+                        &at.field("rewrite"),
+                        "HTTP route rule cannot contain both rewrite and directResponse",
+                    );
+                }
+            } else if self.route.is_empty() {
+                f.error(at, "HTTP route, redirect or direct_response is required")
+                    .hint("add `route:` with at least one destination");
+            }
+        }
+        if let Some(h) = &self.headers {
+            h.validate(f, &at.field("headers"));
+        }
+        if let Some(c) = &self.cors_policy {
+            c.validate(f, &at.field("corsPolicy"));
+        }
+        if let Some(fault) = &self.fault {
+            fault.validate(f, &at.field("fault"));
+        }
+        for (i, m) in self.matches.iter().enumerate() {
+            m.validate(f, &at.field("match").index(i));
+        }
+        if let Some(p) = self.mirror_percent
+            && p > 100
+        {
+            f.error(
+                &at.field("mirrorPercent"),
+                format!("mirror_percent must have a max value of 100 (it has {p})"),
+            );
+        }
+        if let Some(p) = &self.mirror_percentage {
+            if p.value > 100.0 {
+                f.error(
+                    &at.field("mirrorPercentage").field("value"),
+                    format!(
+                        "mirror_percentage must have a max value of 100 (it has {})",
+                        p.value
+                    ),
+                );
+            } else if p.value < 0.0 {
+                f.error(
+                    &at.field("mirrorPercentage").field("value"),
+                    format!("percentage {} is not in range 0..100", p.value),
+                );
+            }
+        }
+        if self.mirror.is_some() && !self.mirrors.is_empty() {
+            f.error(
+                &at.field("mirrors"),
+                "cannot specify both mirror and mirrors",
+            );
+        }
+        if let Some(m) = &self.mirror {
+            m.validate(f, &at.field("mirror"));
+        }
+        for (i, m) in self.mirrors.iter().enumerate() {
+            let mp = at.field("mirrors").index(i);
+            match &m.destination {
+                None => {
+                    f.error(
+                        &mp.field("destination"),
+                        "destination is required for mirrors",
+                    );
+                }
+                Some(d) => d.validate(f, &mp.field("destination")),
+            }
+            if let Some(p) = &m.percentage {
+                v::percent(f, &mp.field("percentage").field("value"), p.value);
+            }
+        }
+        if let Some(r) = &self.redirect {
+            r.validate(f, &at.field("redirect"));
+        }
+        if let Some(d) = &self.direct_response {
+            d.validate(f, &at.field("directResponse"));
+        }
+        if let Some(r) = &self.retries {
+            r.validate(f, &at.field("retries"));
+        }
+        if let Some(r) = &self.rewrite {
+            r.validate(f, &at.field("rewrite"), &self.matches);
+        }
+        route_destinations(
+            f,
+            &at.field("route"),
+            self.route
+                .iter()
+                .map(|d| (d.destination.as_ref(), d.weight)),
+        );
+        for (i, d) in self.route.iter().enumerate() {
+            if let Some(h) = &d.headers {
+                h.validate(f, &at.field("route").index(i).field("headers"));
+            }
+        }
+        v::duration_or_zero(f, &at.field("timeout"), self.timeout.as_ref());
+    }
+}
+
+impl HttpMatchRequest {
+    fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        for (field, sm) in [
+            ("uri", &self.uri),
+            ("scheme", &self.scheme),
+            ("method", &self.method),
+            ("authority", &self.authority),
+        ] {
+            if let Some(sm) = sm {
+                sm.validate(f, &at.field(field), false);
+            }
+        }
+        for (field, map) in [
+            ("headers", &self.headers),
+            ("withoutHeaders", &self.without_headers),
+        ] {
+            for (name, sm) in map {
+                let hp = at.field(field).key(name.clone());
+                if let Err(e) = v::check_header_name(name) {
+                    f.error(&hp, e).at_key();
+                } else if name.chars().any(|c| c.is_ascii_uppercase()) {
+                    f.warn(
+                        &hp,
+                        format!(
+                            "header names are matched lower-case: write \"{}\"",
+                            name.to_ascii_lowercase()
+                        ),
+                    )
+                    .at_key();
+                }
+                sm.validate(f, &hp, true);
+            }
+        }
+        for (name, sm) in &self.query_params {
+            sm.validate(f, &at.field("queryParams").key(name.clone()), true);
+        }
+        v::port(f, &at.field("port"), self.port.filter(|p| *p != 0));
+        validate_labels(f, &at.field("sourceLabels"), &self.source_labels);
+        gateway_names(f, &at.field("gateways"), &self.gateways);
+        if self.ignore_uri_case == Some(true)
+            && self.uri.as_ref().is_some_and(|u| u.regex.is_some())
+        {
+            f.warn(
+                &at.field("ignoreUriCase"),
+                "ignoreUriCase applies to exact and prefix matches only; use (?i) in the regex",
+            );
+        }
+        if let Some(m) = &self.method
+            && let Some(e) = &m.exact
+            && !HTTP_METHODS.contains(&e.as_str())
+            && e.chars().any(|c| c.is_ascii_lowercase())
+        {
+            f.warn(
+                &at.field("method").field("exact"),
+                format!(
+                    "methods are case-sensitive: \"{e}\" never matches \"{}\"",
+                    e.to_ascii_uppercase()
+                ),
+            );
+        }
+    }
+}
+
+impl HttpRedirect {
+    fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        if self.uri.as_deref().is_none_or(str::is_empty)
+            && self.authority.as_deref().is_none_or(str::is_empty)
+            && self.scheme.is_none()
+            && self.port.is_none()
+            && self.derive_port.is_none()
+        {
+            f.error(at, "redirect must specify URI, authority, scheme, or port");
+        }
+        if let Some(code) = self.redirect_code
+            && !(300..=399).contains(&code)
+        {
+            f.error(
+                &at.field("redirectCode"),
+                format!("{code} is not a valid redirect code, must be 3xx"),
+            );
+        }
+        if let Some(s) = &self.scheme
+            && s != "http"
+            && s != "https"
+        {
+            f.error(
+                &at.field("scheme"),
+                format!("unsupported redirect scheme \"{s}\""),
+            )
+            .hint("one of: http, https");
+        }
+        if self.port.is_some() && self.derive_port.is_some() {
+            f.error(
+                &at.field("derivePort"),
+                "only one of port or derivePort may be set",
+            );
+        }
+        v::port(f, &at.field("port"), self.port);
+        if let Some(a) = &self.authority
+            && !a.is_empty()
+            && a.contains(['/', ' '])
+        {
+            f.error(&at.field("authority"), format!("invalid authority \"{a}\""));
+        }
+    }
+}
+
+impl HttpDirectResponse {
+    fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        match self.status {
+            None => {
+                f.error(&at.field("status"), "required field \"status\" is missing");
+            }
+            Some(s) if !(200..=599).contains(&s) => {
+                f.error(
+                    &at.field("status"),
+                    format!("status {s} is not in range 200-599"),
+                );
+            }
+            _ => {}
+        }
+        if let Some(b) = &self.body {
+            let bp = at.field("body");
+            if b.string.is_some() && b.bytes.is_some() {
+                f.error(&bp, "only one of string or bytes may be set");
+            }
+            let len = match (&b.string, &b.bytes) {
+                (Some(s), _) => s.len(),
+                (None, Some(bytes)) => {
+                    use base64::Engine;
+                    match base64::engine::general_purpose::STANDARD.decode(bytes) {
+                        Ok(d) => d.len(),
+                        Err(e) => {
+                            f.error(
+                                &bp.field("bytes"),
+                                format!("body bytes are not valid base64: {e}"),
+                            );
+                            0
+                        }
+                    }
+                }
+                _ => 0,
+            };
+            if len > 1024 * 1024 {
+                f.warn(&bp, format!("direct response body is {len} bytes; bodies over 1 MB slow every config push"));
+            }
+        }
+    }
+}
+
+impl HttpRetry {
+    fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        if let Some(a) = self.attempts
+            && a < 0
+        {
+            f.error(&at.field("attempts"), "attempts cannot be negative");
+        }
+        v::duration(f, &at.field("perTryTimeout"), self.per_try_timeout.as_ref());
+        v::duration(f, &at.field("backoff"), self.backoff.as_ref());
+        if let Some(on) = &self.retry_on {
+            for cond in on.split(',').map(str::trim) {
+                if cond.is_empty() {
+                    continue;
+                }
+                if let Ok(code) = cond.parse::<u32>() {
+                    if !(100..=599).contains(&code) {
+                        f.error(
+                            &at.field("retryOn"),
+                            format!("{code} is not a valid HTTP status code for retryOn"),
+                        );
+                    }
+                    continue;
+                }
+                if !RETRY_ON_CONDITIONS.contains(&cond) {
+                    let hint = crate::diag::did_you_mean(cond, RETRY_ON_CONDITIONS.iter().copied())
+                        .map(|c| format!("did you mean \"{c}\"?"))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "one of: {}, or an HTTP status code",
+                                RETRY_ON_CONDITIONS.join(", ")
+                            )
+                        });
+                    f.error(
+                        &at.field("retryOn"),
+                        format!("{cond} is not a valid retryOn policy"),
+                    )
+                    .hint(hint);
+                }
+            }
+        }
+    }
+}
+
+impl HttpRewrite {
+    fn validate(&self, f: &mut Findings, at: &FieldPath, matches: &[HttpMatchRequest]) {
+        if self.uri.is_none() && self.authority.is_none() && self.uri_regex_rewrite.is_none() {
+            f.error(
+                at,
+                "rewrite must specify at least one of URI, authority, or uriRegexRewrite",
+            );
+        }
+        if self.uri.is_some() && self.uri_regex_rewrite.is_some() {
+            f.error(
+                &at.field("uriRegexRewrite"),
+                "rewrite may only contain one of URI or uriRegexRewrite",
+            );
+        }
+        if let Some(r) = &self.uri_regex_rewrite {
+            let rp = at.field("uriRegexRewrite");
+            match &r.pattern {
+                None => {
+                    f.error(
+                        &rp.field("match"),
+                        "uriRegexRewrite requires both match and rewrite",
+                    );
+                }
+                Some(p) => v::regex(f, &rp.field("match"), p),
+            }
+            if r.rewrite.is_none() {
+                f.error(
+                    &rp.field("rewrite"),
+                    "uriRegexRewrite requires both match and rewrite",
+                );
+            }
+        }
+        if let Some(u) = &self.uri
+            && u.is_empty()
+            && matches
+                .iter()
+                .any(|m| m.uri.as_ref().is_some_and(|x| x.prefix.is_none()))
+        {
+            f.error(
+                &at.field("uri"),
+                "rewrite uri must not be empty unless the match is a prefix",
+            );
+        }
+    }
+}
+
+impl HttpFaultInjection {
+    fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        if self.delay.is_none() && self.abort.is_none() {
+            f.error(at, "HTTP fault injection must have an abort and/or a delay");
+        }
+        if let Some(a) = &self.abort {
+            let ap = at.field("abort");
+            let set = [
+                a.http_status.is_some(),
+                a.grpc_status.is_some(),
+                a.http2_error.is_some(),
+            ]
+            .into_iter()
+            .filter(|b| *b)
+            .count();
+            if set > 1 {
+                f.error(
+                    &ap,
+                    "only one of httpStatus, grpcStatus or http2Error may be set",
+                );
+            }
+            if set == 0 {
+                f.error(&ap, "abort must specify httpStatus or grpcStatus");
+            }
+            if let Some(s) = a.http_status
+                && !(200..=599).contains(&s)
+            {
+                f.error(
+                    &ap.field("httpStatus"),
+                    format!("HTTP status {s} is not in range 200-599"),
+                );
+            }
+            if let Some(g) = &a.grpc_status
+                && !GRPC_STATUS_NAMES.contains(&g.as_str())
+            {
+                let hint = crate::diag::did_you_mean(g, GRPC_STATUS_NAMES.iter().copied())
+                    .map(|c| format!("did you mean \"{c}\"?"))
+                    .unwrap_or_else(|| "use a gRPC status name such as UNAVAILABLE".into());
+                f.error(
+                    &ap.field("grpcStatus"),
+                    format!("invalid gRPC status \"{g}\""),
+                )
+                .hint(hint);
+            }
+            if a.http2_error.is_some() {
+                f.error(
+                    &ap.field("http2Error"),
+                    "HTTP/2 abort fault injection not supported yet",
+                );
+            }
+            if let Some(p) = &a.percentage {
+                v::percent(f, &ap.field("percentage").field("value"), p.value);
+            } else {
+                f.warn(&ap, "abort has no percentage: no request is aborted")
+                    .hint("add `percentage: {value: 100}`");
+            }
+        }
+        if let Some(d) = &self.delay {
+            let dp = at.field("delay");
+            if d.exponential_delay.is_some() {
+                f.error(
+                    &dp.field("exponentialDelay"),
+                    "exponentialDelay not supported yet",
+                );
+            }
+            if d.fixed_delay.is_some() && d.exponential_delay.is_some() {
+                f.error(&dp, "only one of fixedDelay or exponentialDelay may be set");
+            }
+            if d.fixed_delay.is_none() && d.exponential_delay.is_none() {
+                f.error(&dp.field("fixedDelay"), "delay must specify fixedDelay");
+            }
+            v::duration(f, &dp.field("fixedDelay"), d.fixed_delay.as_ref());
+            if let Some(p) = d.percent
+                && !(0..=100).contains(&p)
+            {
+                f.error(
+                    &dp.field("percent"),
+                    format!("percentage {p} is not in range 0..100"),
+                );
+            }
+            if let Some(p) = &d.percentage {
+                v::percent(f, &dp.field("percentage").field("value"), p.value);
+            } else if d.percent.is_none() {
+                f.warn(&dp, "delay has no percentage: no request is delayed")
+                    .hint("add `percentage: {value: 100}`");
+            }
+        }
+    }
+}
+
+impl CorsPolicy {
+    fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        for (i, o) in self.allow_origins.iter().enumerate() {
+            o.validate(f, &at.field("allowOrigins").index(i), false);
+        }
+        for (i, m) in self.allow_methods.iter().enumerate() {
+            if m != "*" && !HTTP_METHODS.contains(&m.as_str()) {
+                f.error(
+                    &at.field("allowMethods").index(i),
+                    format!("{m} is not a valid HTTP method"),
+                );
+            }
+        }
+        for (field, list) in [
+            ("allowHeaders", &self.allow_headers),
+            ("exposeHeaders", &self.expose_headers),
+        ] {
+            for (i, h) in list.iter().enumerate() {
+                if h != "*"
+                    && let Err(e) = v::check_header_name(h)
+                {
+                    f.error(&at.field(field).index(i), e);
+                }
+            }
+        }
+        if let Some(age) = &self.max_age {
+            match age.parse() {
+                Err(e) => {
+                    f.error(&at.field("maxAge"), e.to_string());
+                }
+                Ok(d) if d.subsec_nanos() != 0 => {
+                    f.error(
+                        &at.field("maxAge"),
+                        "max_age duration is accurate only to seconds precision",
+                    );
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}

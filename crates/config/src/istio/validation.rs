@@ -1,0 +1,204 @@
+//! Checks shared by Istio's kinds: host names, header names, durations, percentages, ports,
+//! `exportTo`, regexes.
+
+use std::time::Duration;
+
+use crate::diag::Findings;
+use crate::duration::DurationText;
+use crate::path::FieldPath;
+
+/// Istio's limit on regex length.
+pub(crate) const MAX_REGEX_LEN: usize = 1024;
+
+/// A DNS name or a name with a leading wildcard (`*.example.com`, or `*` alone).
+pub fn check_wildcard_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("empty domain name not allowed".into());
+    }
+    if host == "*" {
+        return Ok(());
+    }
+    let rest = host.strip_prefix("*.").unwrap_or(host);
+    if rest.contains('*') {
+        return Err(format!(
+            "invalid host \"{host}\": a wildcard is only allowed as the left-most label (\"*.example.com\")"
+        ));
+    }
+    check_dns_name(rest).map_err(|e| format!("invalid host \"{host}\": {e}"))
+}
+
+/// A DNS name: labels of letters, digits and `-`, up to 63 characters each and 255 in all.
+pub fn check_dns_name(name: &str) -> Result<(), String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return Err("empty domain name not allowed".into());
+    }
+    if name.len() > 255 {
+        return Err(format!(
+            "domain name too long (max 255, got {})",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("empty label in domain name".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("label \"{label}\" is longer than 63 characters"));
+        }
+        let ok = label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!(
+                "label \"{label}\" must consist of alphanumeric characters or '-', and start and end with an alphanumeric character"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An HTTP header name (an RFC 7230 token), lower-case as HTTP/2 requires.
+pub fn check_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name must not be empty".into());
+    }
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let body = name.strip_prefix(':').unwrap_or(name);
+    if body.is_empty() || !body.chars().all(token) {
+        return Err(format!("invalid header name \"{name}\""));
+    }
+    Ok(())
+}
+
+/// Parses a duration field, reporting bad text, and (as Istio's `ValidateDuration`) values
+/// under 1 ms or finer than milliseconds.
+pub(crate) fn duration(
+    f: &mut Findings,
+    at: &FieldPath,
+    d: Option<&DurationText>,
+) -> Option<Duration> {
+    let d = d?;
+    match d.parse() {
+        Err(e) => {
+            f.error(at, e.to_string())
+                .hint("use Go duration syntax such as \"30s\", \"1.5s\", \"100ms\" or \"1h\"");
+            None
+        }
+        Ok(v) if v < Duration::from_millis(1) => {
+            f.error(at, format!("duration \"{d}\" must be at least 1ms"));
+            None
+        }
+        Ok(v) if v.subsec_nanos() % 1_000_000 != 0 => {
+            f.error(
+                at,
+                format!("duration \"{d}\": only durations to ms precision are supported"),
+            );
+            None
+        }
+        Ok(v) => Some(v),
+    }
+}
+
+/// Like [`duration`], but zero is allowed (it means "disabled" in timeouts).
+pub(crate) fn duration_or_zero(
+    f: &mut Findings,
+    at: &FieldPath,
+    d: Option<&DurationText>,
+) -> Option<Duration> {
+    match d?.parse() {
+        Ok(Duration::ZERO) => Some(Duration::ZERO),
+        _ => duration(f, at, d),
+    }
+}
+
+/// A port number: 1 to 65535.
+pub(crate) fn port(f: &mut Findings, at: &FieldPath, p: Option<u32>) {
+    if let Some(p) = p
+        && !(1..=65535).contains(&p)
+    {
+        f.error(at, format!("port number {p} must be in the range 1..65535"));
+    }
+}
+
+/// A percentage: 0 to 100.
+pub(crate) fn percent(f: &mut Findings, at: &FieldPath, v: f64) {
+    if !(0.0..=100.0).contains(&v) || v.is_nan() {
+        f.error(at, format!("percentage {v} is not in range 0..100"));
+    }
+}
+
+/// A regex: RE2 syntax, full match, at most 1024 characters.
+pub(crate) fn regex(f: &mut Findings, at: &FieldPath, re: &str) {
+    if re.is_empty() {
+        f.error(at, "regex must not be empty");
+    } else if re.len() > MAX_REGEX_LEN {
+        f.error(
+            at,
+            format!("regex is too large, max length allowed is {MAX_REGEX_LEN}"),
+        );
+    } else if let Err(e) = regex::Regex::new(re) {
+        let msg = e.to_string();
+        let last = msg.lines().last().unwrap_or_default().trim().to_owned();
+        f.error(
+            at,
+            format!("\"{re}\" is not a valid regex (RE2 syntax): {last}"),
+        );
+    }
+}
+
+/// `exportTo`: `.`, `*`, or namespace names; `*` alone.
+pub(crate) fn export_to(f: &mut Findings, at: &FieldPath, list: &[String]) {
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        let p = at.index(i);
+        if seen.contains(&e.as_str()) {
+            f.error(&p, format!("duplicate entry in exportTo: \"{e}\""));
+        }
+        seen.push(e);
+        if e != "."
+            && e != "*"
+            && e != "~"
+            && let Err(err) = crate::k8s::meta::NameRule::Label.check(e)
+        {
+            f.error(&p, format!("invalid exportTo value \"{e}\": {err}"));
+        }
+    }
+    if seen.contains(&"*") && seen.len() > 1 {
+        f.error(
+            at,
+            "cannot have both public (*) and non-public exportTo values for a resource",
+        );
+    }
+    if seen.contains(&"~") && seen.len() > 1 {
+        f.error(
+            at,
+            "if ~ is specified in exportTo, nothing else can be specified",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_case::test_case;
+
+    #[test_case("myapp", true)]
+    #[test_case("myapp.example.com", true)]
+    #[test_case("*.example.com", true)]
+    #[test_case("*", true)]
+    #[test_case("foo.*.com", false)]
+    #[test_case("-bad.com", false)]
+    #[test_case("", false)]
+    fn hosts(h: &str, ok: bool) {
+        assert_eq!(check_wildcard_host(h).is_ok(), ok, "{h}");
+    }
+
+    #[test_case("user-type", true)]
+    #[test_case(":authority", true)]
+    #[test_case("bad header", false)]
+    #[test_case("", false)]
+    fn header_names(h: &str, ok: bool) {
+        assert_eq!(check_header_name(h).is_ok(), ok, "{h}");
+    }
+}

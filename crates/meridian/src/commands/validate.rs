@@ -1,0 +1,115 @@
+//! `meridian validate`: every error of every file at once, one line per resource.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use meridian_config::{Bundle, Diagnostic, LoadOptions, load_paths};
+use serde::Serialize;
+
+use crate::output::{OutputFormat, print_structured};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A manifest file or a folder of them (YAML or JSON; repeat for several).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR",
+        required = true
+    )]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    valid: bool,
+    errors: usize,
+    warnings: usize,
+    resources: Vec<ResourceReport<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    file_errors: Vec<&'a Diagnostic>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<&'a meridian_config::load::Skipped>,
+}
+
+#[derive(Serialize)]
+struct ResourceReport<'a> {
+    resource: String,
+    file: String,
+    line: u32,
+    valid: bool,
+    diagnostics: &'a [Diagnostic],
+}
+
+pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let bundle = load_paths(&args.files, LoadOptions::default());
+    let ok = bundle.is_valid();
+    match format {
+        OutputFormat::Table => print_table(&bundle),
+        _ => print_structured(format, &report(&bundle))?,
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn report(bundle: &Bundle) -> Report<'_> {
+    let warnings = bundle.diagnostics().filter(|d| !d.is_error()).count();
+    Report {
+        valid: bundle.is_valid(),
+        errors: bundle.error_count(),
+        warnings,
+        resources: bundle
+            .docs
+            .iter()
+            .map(|d| ResourceReport {
+                resource: display_name(d),
+                file: d.file.display().to_string(),
+                line: d.span.line,
+                valid: d.is_valid(),
+                diagnostics: &d.diagnostics,
+            })
+            .collect(),
+        file_errors: bundle.file_errors.iter().collect(),
+        skipped: bundle.skipped.iter().collect(),
+    }
+}
+
+/// `virtualservice.networking.istio.io/myapp`, as kubectl names objects.
+pub(crate) fn display_name(doc: &meridian_config::LoadedDoc) -> String {
+    match &doc.id {
+        Some(id) => format!("{}/{}", id.kind.qualified_name(), id.name),
+        None => format!("{} (document {})", doc.file.display(), doc.index + 1),
+    }
+}
+
+fn print_table(bundle: &Bundle) {
+    for d in &bundle.file_errors {
+        eprintln!("{d}");
+    }
+    for doc in &bundle.docs {
+        for d in &doc.diagnostics {
+            eprintln!("{d}");
+        }
+        if doc.is_valid() {
+            println!("{} validated", display_name(doc));
+        }
+    }
+    for (file, format) in &bundle.other_formats {
+        println!(
+            "{} skipped: {format:?} files are read by `meridian up`",
+            file.display()
+        );
+    }
+    let errors = bundle.error_count();
+    if errors > 0 {
+        let bad = bundle.docs.iter().filter(|d| !d.is_valid()).count() + bundle.file_errors.len();
+        eprintln!(
+            "error: {errors} error{} in {bad} {}",
+            if errors == 1 { "" } else { "s" },
+            if bad == 1 { "place" } else { "places" }
+        );
+    }
+}
