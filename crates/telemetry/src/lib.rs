@@ -23,11 +23,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod error;
 pub mod exposition;
+pub mod federate;
 pub mod metrics;
 pub mod process;
 mod response_flags;
+pub mod selector;
 
 pub use error::{Error, SelectorErrorKind};
 pub use response_flags::ResponseFlags;
