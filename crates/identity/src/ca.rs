@@ -518,11 +518,18 @@ pub(crate) fn generate_root(
     let now = SystemTime::now();
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    // The creation time in the name tells an old root from a new one during an overlap.
-    params.distinguished_name.push(
-        DnType::CommonName,
-        format!("Meridian Root CA {}", rfc3339(whole_seconds(now))),
-    );
+    // A name of its own (from the key) for every root: path building matches issuer names
+    // first, so two roots sharing a name would turn "unknown root" into "bad signature", and
+    // during an overlap people need to tell the old root from the new one.
+    let key_digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key.subject_public_key_info());
+    let key_id: String = key_digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("Meridian Root CA {key_id}"));
     params
         .distinguished_name
         .push(DnType::OrganizationName, trust_domain.as_str());
