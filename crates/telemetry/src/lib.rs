@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod process;
 mod response_flags;
 pub mod selector;
+pub mod trace;
 
 pub use error::{Error, SelectorErrorKind};
 pub use response_flags::ResponseFlags;

@@ -17,7 +17,7 @@ pub use istio::{
 };
 pub use plane::{
     ClusterMetrics, ConnectionGuard, ControlPlaneMetrics, ListenerMetrics, ProxyMetrics,
-    WorkloadMetrics, WorkloadsMetrics,
+    TelemetryMetrics, WorkloadMetrics, WorkloadsMetrics,
 };
 
 use crate::Error;
@@ -118,6 +118,7 @@ struct RegistryInner {
     control: ControlPlaneMetrics,
     workloads: WorkloadsMetrics,
     proxy: ProxyMetrics,
+    telemetry: TelemetryMetrics,
 }
 
 impl fmt::Debug for Registry {
@@ -170,6 +171,7 @@ impl Registry {
         let control = ControlPlaneMetrics::register(&mut pending);
         let workloads = WorkloadsMetrics::register(&mut pending);
         let proxy = ProxyMetrics::register(&mut pending);
+        let telemetry = TelemetryMetrics::register(&mut pending);
         debug_assert!(
             pending.failed.is_none(),
             "built-in families: {:?}",
@@ -183,6 +185,7 @@ impl Registry {
                 control,
                 workloads,
                 proxy,
+                telemetry,
             }),
         }
     }
@@ -205,6 +208,11 @@ impl Registry {
     /// `meridian_proxy_*` metrics; resolve listener and cluster handles from here.
     pub fn proxy(&self) -> &ProxyMetrics {
         &self.inner.proxy
+    }
+
+    /// `meridian_trace_*` and `meridian_access_log_*`: the exporters' own counters.
+    pub fn telemetry(&self) -> &TelemetryMetrics {
+        &self.inner.telemetry
     }
 
     /// Registers a counter family with the given label names.

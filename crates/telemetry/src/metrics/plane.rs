@@ -286,3 +286,57 @@ mod tests {
         assert!(text.contains("# TYPE meridian_control_compile_duration_seconds histogram\n"));
     }
 }
+
+/// `meridian_trace_*` and `meridian_access_log_*`: the telemetry plane's own health.
+#[derive(Debug, Clone)]
+pub struct TelemetryMetrics {
+    /// `meridian_trace_spans_exported_total`: spans the collector accepted.
+    pub spans_exported: Counter,
+    /// `meridian_trace_spans_dropped_total{reason="queue_full"}`.
+    pub spans_dropped_queue_full: Counter,
+    /// `meridian_trace_spans_dropped_total{reason="export_failed"}`.
+    pub spans_dropped_export_failed: Counter,
+    /// `meridian_access_log_lines_dropped_total`: lines dropped because the writer lagged.
+    pub access_log_dropped: Counter,
+    /// `meridian_access_log_write_errors_total`: failed writes to the log sink.
+    pub access_log_write_errors: Counter,
+}
+
+impl TelemetryMetrics {
+    pub(crate) fn register(p: &mut Pending) -> TelemetryMetrics {
+        let dropped = p.family(
+            "meridian_trace_spans_dropped_total",
+            "Spans not exported, by reason (queue_full, export_failed).",
+            &["reason"],
+            Kind::Counter,
+        );
+        TelemetryMetrics {
+            spans_exported: p
+                .family(
+                    "meridian_trace_spans_exported_total",
+                    "Spans accepted by the OTLP collector.",
+                    &[],
+                    Kind::Counter,
+                )
+                .counter(&[]),
+            spans_dropped_queue_full: dropped.counter(&["queue_full"]),
+            spans_dropped_export_failed: dropped.counter(&["export_failed"]),
+            access_log_dropped: p
+                .family(
+                    "meridian_access_log_lines_dropped_total",
+                    "Access log lines dropped because the writer could not keep up.",
+                    &[],
+                    Kind::Counter,
+                )
+                .counter(&[]),
+            access_log_write_errors: p
+                .family(
+                    "meridian_access_log_write_errors_total",
+                    "Failed writes of access log lines to their sink.",
+                    &[],
+                    Kind::Counter,
+                )
+                .counter(&[]),
+        }
+    }
+}
