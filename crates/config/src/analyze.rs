@@ -72,6 +72,48 @@ impl Sink<'_> {
     }
 }
 
+/// Pod templates of every Deployment, indexed by label so that selecting them is not a scan
+/// of all workloads per selector (10,000-resource bundles have thousands of each).
+#[derive(Default)]
+struct Workloads<'a> {
+    all: Vec<(&'a str, &'a BTreeMap<String, String>, &'a crate::k8s::deployment::PodSpec)>,
+    by_label: HashMap<(&'a str, &'a str), Vec<usize>>,
+}
+
+impl<'a> Workloads<'a> {
+    fn add(&mut self, ns: &'a str, labels: &'a BTreeMap<String, String>, pod: &'a crate::k8s::deployment::PodSpec) {
+        let i = self.all.len();
+        for (k, v) in labels {
+            self.by_label.entry((k.as_str(), v.as_str())).or_default().push(i);
+        }
+        self.all.push((ns, labels, pod));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Workloads (in any namespace) whose labels include every selector entry.
+    fn selected_by<'s>(
+        &'s self,
+        selector: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'s (&'a str, &'a BTreeMap<String, String>, &'a crate::k8s::deployment::PodSpec)> + 's {
+        let candidates: Box<dyn Iterator<Item = usize> + 's> = match selector.iter().next() {
+            Some((k, v)) => Box::new(
+                self.by_label
+                    .get(&(k.as_str(), v.as_str()))
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            ),
+            None => Box::new(0..self.all.len()),
+        };
+        candidates
+            .map(|i| &self.all[i])
+            .filter(move |(_, labels, _)| selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
+    }
+}
+
 /// A service the mesh knows: from a Service or a ServiceEntry.
 struct KnownHost {
     /// Service ports (number, name, target port).
@@ -98,11 +140,7 @@ pub fn analyze(bundle: &mut Bundle) {
     // The registry: every host a destination may name.
     let mut hosts: HashMap<String, KnownHost> = HashMap::new();
     let mut wildcard_hosts: Vec<String> = Vec::new();
-    let mut workload_labels: Vec<(
-        &str,
-        &BTreeMap<String, String>,
-        &crate::k8s::deployment::PodSpec,
-    )> = Vec::new();
+    let mut workloads = Workloads::default();
     for (_, r) in &docs {
         match r {
             Resource::Service(s) => {
@@ -148,7 +186,7 @@ pub fn analyze(bundle: &mut Bundle) {
                 if let Some(t) = &d.spec.template
                     && let Some(pod) = &t.spec
                 {
-                    workload_labels.push((d.namespace(), &t.metadata.labels, pod));
+                    workloads.add(d.namespace(), &t.metadata.labels, pod);
                 }
             }
             _ => {}
@@ -471,7 +509,7 @@ pub fn analyze(bundle: &mut Bundle) {
         {
             merged_rule_conflicts(bundle, &mut sink, *i, others, host);
         }
-        subsets_select_something(&mut sink, *i, dr, &hosts, &fqdn, &workload_labels);
+        subsets_select_something(&mut sink, *i, dr, &hosts, &fqdn, &workloads);
     }
 
     // Gateways: the selector must match a gateway workload.
@@ -480,12 +518,7 @@ pub fn analyze(bundle: &mut Bundle) {
         if is_builtin_gateway_selector(&g.spec.selector) {
             continue;
         }
-        let selected = workload_labels.iter().any(|(_, labels, _)| {
-            g.spec
-                .selector
-                .iter()
-                .all(|(k, v)| labels.get(k) == Some(v))
-        });
+        let selected = workloads.selected_by(&g.spec.selector).next().is_some();
         if !selected {
             let sel: Vec<String> = g
                 .spec
@@ -511,16 +544,10 @@ pub fn analyze(bundle: &mut Bundle) {
             continue;
         }
         let at = FieldPath::root().field("spec");
-        let selected: Vec<&&crate::k8s::deployment::PodSpec> = workload_labels
-            .iter()
-            .filter(|(ns, labels, _)| {
-                *ns == s.namespace()
-                    && s.spec
-                        .selector
-                        .iter()
-                        .all(|(k, v)| labels.get(k) == Some(v))
-            })
-            .map(|(_, _, pod)| pod)
+        let selected: Vec<&crate::k8s::deployment::PodSpec> = workloads
+            .selected_by(&s.spec.selector)
+            .filter(|(ns, _, _)| *ns == s.namespace())
+            .map(|(_, _, pod)| *pod)
             .collect();
         if selected.is_empty() {
             if !docs
@@ -584,10 +611,12 @@ pub fn analyze(bundle: &mut Bundle) {
     peer_authentications(bundle, &docs, &mut sink);
 
     for (i, findings) in sink.per_doc.into_iter().enumerate() {
-        if findings.is_empty() {
+        let doc = &mut bundle.docs[i];
+        // A document with errors of its own may hold placeholders where values failed to
+        // decode; what the cross-checks say about it would be noise until those are fixed.
+        if findings.is_empty() || doc.diagnostics.iter().any(crate::Diagnostic::is_error) {
             continue;
         }
-        let doc = &mut bundle.docs[i];
         let Some(node) = &doc.node else { continue };
         let label = doc.id.as_ref().map(ToString::to_string);
         let mut located = findings.locate(&doc.file, node, label.as_deref());
@@ -712,11 +741,7 @@ fn subsets_select_something(
     dr: &Object<DestinationRuleSpec>,
     hosts: &HashMap<String, KnownHost>,
     fqdn: &str,
-    workloads: &[(
-        &str,
-        &BTreeMap<String, String>,
-        &crate::k8s::deployment::PodSpec,
-    )],
+    workloads: &Workloads<'_>,
 ) {
     let Some(known) = hosts.get(fqdn) else { return };
     let Some(selector) = &known.selector else {
@@ -725,11 +750,8 @@ fn subsets_select_something(
     if workloads.is_empty() {
         return;
     }
-    let backing: Vec<&BTreeMap<String, String>> = workloads
-        .iter()
-        .filter(|(_, labels, _)| selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
-        .map(|(_, l, _)| *l)
-        .collect();
+    let backing: Vec<&BTreeMap<String, String>> =
+        workloads.selected_by(selector).map(|(_, l, _)| *l).collect();
     for (si, s) in dr.spec.subsets.iter().enumerate() {
         if s.labels.is_empty() {
             continue;

@@ -264,6 +264,9 @@ pub(crate) fn type_meta(root: &Node, f: &mut Findings) -> Option<TypeMeta> {
     }
     let api_version = root.get("apiVersion").and_then(Node::as_str);
     let kind_text = root.get("kind").and_then(Node::as_str);
+    if api_version.is_none() || kind_text.is_none() {
+        unknown_envelope_keys(root, f);
+    }
     let Some(kind_text) = kind_text else {
         f.error(&here.field("kind"), "required field \"kind\" is missing");
         return None;
@@ -331,6 +334,24 @@ pub(crate) fn type_meta(root: &Node, f: &mut Findings) -> Option<TypeMeta> {
     })
 }
 
+/// When the envelope is broken, typed decoding does not run; name the misspelled keys here.
+fn unknown_envelope_keys(root: &Node, f: &mut Findings) {
+    const ENVELOPE: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
+    for e in root.as_map().unwrap_or_default() {
+        let key = e.key.as_str().unwrap_or_default();
+        if ENVELOPE.contains(&key) {
+            continue;
+        }
+        let finding = f
+            .error(&FieldPath::root().field(key.to_owned()), format!("unknown field \"{key}\""))
+            .at_key();
+        finding.span = Some(e.key.span);
+        if let Some(c) = crate::diag::did_you_mean(key, ENVELOPE) {
+            finding.hint(format!("did you mean \"{c}\"?"));
+        }
+    }
+}
+
 fn preferred_api_version(kind: Kind) -> String {
     let v = kind.versions()[0];
     if kind.group().is_empty() {
@@ -351,24 +372,21 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
         let raw: RawObject<S> = decode(root, f)?;
         let root_path = FieldPath::root();
         let metadata = match raw.metadata {
-            Some(m) => m,
+            Some(m) => {
+                m.validate(f, &root_path.field("metadata"), tm.kind.name_rule());
+                m
+            }
             None => {
-                f.error(
-                    &root_path.field("metadata"),
-                    "required field \"metadata\" is missing",
-                );
+                f.error(&root_path.field("metadata"), "required field \"metadata\" is missing")
+                    .hint("add `metadata: {name: ...}`");
                 ObjectMeta::default()
             }
         };
-        metadata.validate(f, &root_path.field("metadata"), tm.kind.name_rule());
-        let spec = match raw.spec {
-            Some(s) => s,
+        let (spec, present) = match raw.spec {
+            Some(s) => (s, true),
             None => {
-                f.error(
-                    &root_path.field("spec"),
-                    "required field \"spec\" is missing",
-                );
-                S::default()
+                f.error(&root_path.field("spec"), "required field \"spec\" is missing");
+                (S::default(), false)
             }
         };
         let obj = Object {
@@ -376,7 +394,9 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
             metadata,
             spec,
         };
-        validate(&obj, f, &root_path.field("spec"));
+        if present {
+            validate(&obj, f, &root_path.field("spec"));
+        }
         Some(obj)
     }
 

@@ -32,12 +32,12 @@ pub struct ServiceSpec {
     /// Route to replicas before they are ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_not_ready_addresses: Option<bool>,
-    #[serde(default, skip_serializing)]
+    #[serde(default, rename = "clusterIP", skip_serializing)]
     cluster_ip: Option<IgnoredAny>,
-    #[serde(default, skip_serializing)]
-    cluster_i_ps: Option<IgnoredAny>,
-    #[serde(default, skip_serializing)]
-    external_i_ps: Option<IgnoredAny>,
+    #[serde(default, rename = "clusterIPs", skip_serializing)]
+    cluster_ips: Option<IgnoredAny>,
+    #[serde(default, rename = "externalIPs", skip_serializing)]
+    external_ips: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     external_traffic_policy: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
@@ -46,7 +46,7 @@ pub struct ServiceSpec {
     ip_families: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     ip_family_policy: Option<IgnoredAny>,
-    #[serde(default, skip_serializing)]
+    #[serde(default, rename = "loadBalancerIP", skip_serializing)]
     load_balancer_ip: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     load_balancer_source_ranges: Option<IgnoredAny>,

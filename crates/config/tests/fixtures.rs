@@ -1,0 +1,80 @@
+//! Golden fixtures: every valid document loads without a single diagnostic; every invalid
+//! file produces exactly the messages (with `file:line:col`) in its `.expected` file.
+//!
+//! After a deliberate change to a message, regenerate with `UPDATE_EXPECT=1 cargo test -p
+//! meridian-config --test fixtures` and review the diff like code.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use meridian_config::node::{Limits, parse_stream};
+use meridian_config::{LoadOptions, load_paths};
+
+fn fixture_dir(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind)
+}
+
+fn files(kind: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(fixture_dir(kind))
+        .expect("fixture dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "json")))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Diagnostics of one file loaded alone, with its path shortened to the file name.
+fn render(path: &Path) -> String {
+    let bundle = load_paths(&[path.to_path_buf()], LoadOptions::default());
+    let full = path.display().to_string();
+    let name = path.file_name().expect("name").to_string_lossy().into_owned();
+    bundle
+        .diagnostics()
+        .map(|d| d.to_string().replace(&full, &name) + "\n")
+        .collect()
+}
+
+fn documents(path: &Path) -> usize {
+    let Ok(text) = fs::read_to_string(path) else { return 1 };
+    parse_stream(&text, Limits::default()).map_or(1, |docs| docs.iter().filter(|d| d.root.is_some()).count())
+}
+
+#[test]
+fn valid_fixtures_have_no_diagnostics() {
+    let files = files("valid");
+    assert!(!files.is_empty());
+    for f in files {
+        let bundle = load_paths(std::slice::from_ref(&f), LoadOptions::default());
+        let diags: Vec<String> = bundle.diagnostics().map(ToString::to_string).collect();
+        assert!(diags.is_empty(), "{}:\n{}", f.display(), diags.join("\n"));
+        assert!(bundle.resources().count() > 0, "{} holds resources", f.display());
+    }
+}
+
+#[test]
+fn invalid_fixtures_report_exactly_the_expected_messages() {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let mut failures = Vec::new();
+    for f in files("invalid") {
+        let got = render(&f);
+        let expected_path = f.with_extension("expected");
+        if update {
+            fs::write(&expected_path, &got).expect("write expected");
+            continue;
+        }
+        let want = fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_EXPECT=1", expected_path.display()));
+        assert!(got.lines().any(|l| !l.contains(": warning: ")), "{} must hold at least one error", f.display());
+        if got != want {
+            failures.push(format!("{}\n--- expected\n{want}--- got\n{got}", f.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn there_are_at_least_sixty_fixture_documents() {
+    let total: usize = files("valid").iter().chain(files("invalid").iter()).map(|f| documents(f)).sum();
+    assert!(total >= 60, "only {total} fixture documents");
+}
