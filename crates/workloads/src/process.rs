@@ -1,0 +1,164 @@
+//! Starting and stopping replica processes.
+//!
+//! Every process is the leader of its own process group, so a stop reaches the children it
+//! forked too. Every process also gets `PR_SET_PDEATHSIG(SIGKILL)`: if Meridian dies, even by
+//! SIGKILL, the kernel kills its replicas. The parent-death signal fires when the *thread*
+//! that forked the child ends, not the process, so all forks happen on one dedicated thread
+//! that lives as long as the supervisor; and the child re-checks its parent after `prctl`,
+//! in case Meridian died between `fork` and `prctl`.
+
+use std::io;
+use std::process::ExitStatus;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+mod pre_exec {
+    //! The one place this crate uses `unsafe`.
+    #![allow(unsafe_code)]
+
+    use std::io;
+
+    use nix::sys::prctl;
+    use nix::sys::signal::Signal;
+    use nix::unistd::{Pid, getppid};
+
+    /// Makes the child die with its parent (see the module docs of `process`).
+    pub(super) fn die_with_parent(cmd: &mut tokio::process::Command) {
+        let parent: Pid = nix::unistd::getpid();
+        // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
+        // async-signal-safe operations are sound (the parent's other threads may have held
+        // locks, e.g. the allocator's, at the time of the fork). The closure only makes two
+        // raw system calls, `prctl(PR_SET_PDEATHSIG)` and `getppid`, both async-signal-safe;
+        // it captures a `Pid` (a plain integer) by copy, does not allocate (an
+        // `io::Error::from_raw_os_error` is a tagged integer, not a heap value), takes no
+        // lock and touches no shared state.
+        unsafe {
+            cmd.pre_exec(move || {
+                prctl::set_pdeathsig(Signal::SIGKILL)
+                    .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+                // The parent may have died before the prctl took effect; then our parent is
+                // now a reaper and nobody would kill us.
+                if getppid() != parent {
+                    return Err(io::Error::from_raw_os_error(nix::libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+struct Job {
+    cmd: Command,
+    reply: oneshot::Sender<io::Result<Child>>,
+}
+
+/// Forks processes from one long-lived thread (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Spawner {
+    jobs: std::sync::Mutex<mpsc::Sender<Job>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").finish_non_exhaustive()
+    }
+}
+
+impl Spawner {
+    /// Starts the spawner thread, which forks within the given runtime (children are reaped
+    /// by it). The thread ends when the spawner is dropped.
+    pub(crate) fn start(handle: tokio::runtime::Handle) -> io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("meridian-spawner".into())
+            .spawn(move || {
+                let _runtime = handle.enter();
+                while let Ok(mut job) = rx.recv() {
+                    let child = job.cmd.spawn();
+                    let _ = job.reply.send(child);
+                }
+            })?;
+        Ok(Self {
+            jobs: std::sync::Mutex::new(tx),
+        })
+    }
+
+    /// Starts `cmd` as the leader of a new process group that dies with Meridian.
+    pub(crate) async fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
+        cmd.process_group(0).kill_on_drop(true);
+        pre_exec::die_with_parent(&mut cmd);
+        let (reply, rx) = oneshot::channel();
+        {
+            let jobs = self
+                .jobs
+                .lock()
+                .map_err(|_| io::Error::other("spawner lock poisoned"))?;
+            jobs.send(Job { cmd, reply })
+                .map_err(|_| io::Error::other("the spawner thread has stopped"))?;
+        }
+        rx.await
+            .map_err(|_| io::Error::other("the spawner thread has stopped"))?
+    }
+}
+
+/// Sends a signal to a process group; a group that is already gone is not an error.
+pub(crate) fn signal_group(pgid: u32, sig: Signal) {
+    if let Ok(p) = i32::try_from(pgid) {
+        let _ = killpg(Pid::from_raw(p), sig);
+    }
+}
+
+/// Parses a signal name (`SIGTERM`).
+pub(crate) fn parse_signal(name: &str) -> Signal {
+    name.parse().unwrap_or(Signal::SIGTERM)
+}
+
+/// How a stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// It exited within the grace period.
+    Gracefully(ExitStatus),
+    /// It had to be killed.
+    Killed(ExitStatus),
+}
+
+/// Stops a process group: `sig`, then SIGKILL after `grace`; reaps the leader and kills any
+/// member still left.
+pub(crate) async fn terminate(
+    child: &mut Child,
+    sig: Signal,
+    grace: Duration,
+) -> io::Result<Stopped> {
+    let Some(pgid) = child.id() else {
+        // Already reaped.
+        return child.wait().await.map(Stopped::Gracefully);
+    };
+    signal_group(pgid, sig);
+    let result = match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => status.map(Stopped::Gracefully),
+        Err(_) => {
+            signal_group(pgid, Signal::SIGKILL);
+            child.wait().await.map(Stopped::Killed)
+        }
+    };
+    signal_group(pgid, Signal::SIGKILL);
+    result
+}
+
+/// `exit 3`, `killed by SIGKILL`.
+pub(crate) fn describe_exit(status: &ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => match Signal::try_from(s) {
+            Ok(sig) => format!("killed by {}", sig.as_str()),
+            Err(_) => format!("killed by signal {s}"),
+        },
+        _ => "exited".into(),
+    }
+}

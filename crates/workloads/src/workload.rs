@@ -1,0 +1,585 @@
+//! What the supervisor runs: a [`WorkloadSpec`] per Deployment or Compose service, turned
+//! from the config model into one shape (containers with their argv, environment, ports and
+//! probes; restart, placement and rollout rules), and the [`DesiredState`] that `apply` takes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use meridian_config::compose::{self, ComposeFile, DeployMode, Healthcheck, UpdateConfig};
+use meridian_config::k8s::deployment::{Container, DeploymentSpec, Probe, StrategyType};
+use meridian_config::k8s::meta::IntOrString;
+use meridian_config::{Object, Resource};
+use meridian_control::endpoints::{WorkloadKind, WorkloadRef};
+
+/// One replicated workload, as the supervisor runs it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WorkloadSpec {
+    /// Which workload.
+    pub id: WorkloadRef,
+    /// Desired replicas.
+    pub replicas: u32,
+    /// Labels of every replica (pod template labels; for Compose, the service's labels plus
+    /// `com.docker.compose.service`/`project`).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations of every replica (readable through `fieldRef`).
+    pub annotations: BTreeMap<String, String>,
+    /// The `sa` of the replicas' SPIFFE identity.
+    pub service_account: String,
+    /// Run to completion, in order, before `containers` start.
+    pub init_containers: Vec<ContainerSpec>,
+    /// The processes of each replica.
+    pub containers: Vec<ContainerSpec>,
+    /// Node labels a node must have (`nodeSelector`).
+    pub node_selector: BTreeMap<String, String>,
+    /// Swarm placement constraints (all must hold).
+    pub constraints: Vec<compose::Constraint>,
+    /// At most this many replicas per node.
+    pub max_replicas_per_node: Option<u32>,
+    /// When a stopped process starts again.
+    pub restart: RestartRule,
+    /// How a change rolls out.
+    pub strategy: Strategy,
+    /// A new replica counts as available once ready this long (`minReadySeconds`).
+    pub min_ready: Duration,
+    /// Time between the stop signal and SIGKILL.
+    #[serde(serialize_with = "ser_secs")]
+    pub grace: Duration,
+    /// The stop signal (`SIGTERM` unless Compose's `stop_signal` says otherwise).
+    pub stop_signal: String,
+    /// Revisions kept for `rollout undo`.
+    pub revision_history_limit: usize,
+    /// A rollout that makes no progress for this long is reported as failed.
+    pub progress_deadline: Duration,
+    /// A paused workload does not roll out template changes.
+    pub paused: bool,
+    /// Extra environment for this workload's replicas, supplied by the caller (service
+    /// discovery variables, `HTTP_PROXY`). Not part of the template: a change reaches new
+    /// replicas without restarting running ones, as Kubernetes' service variables do.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_env: BTreeMap<String, String>,
+    /// Bumped by `rollout restart` so the template changes and replicas are replaced.
+    pub restart_generation: u64,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// A process of a replica.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ContainerSpec {
+    /// Container name (the service name for Compose).
+    pub name: String,
+    /// The image reference, when declared (only for messages: images are not run).
+    pub image: Option<String>,
+    /// The program and its arguments (`command` + `args`, or `entrypoint` + `command`);
+    /// `None` when the manifest gives only an image.
+    pub argv: Option<Vec<String>>,
+    /// Declared environment, in order (`$(VAR)` refers to earlier entries).
+    pub env: Vec<EnvEntry>,
+    /// Working directory.
+    pub working_dir: Option<PathBuf>,
+    /// Declared ports.
+    pub ports: Vec<PortDecl>,
+    /// Gates readiness.
+    pub readiness: Option<ProbeSpec>,
+    /// Restarts the process when failing.
+    pub liveness: Option<ProbeSpec>,
+    /// Holds the other probes until it passes.
+    pub startup: Option<ProbeSpec>,
+    /// Compose healthcheck: gates readiness, and restarts the process when unhealthy.
+    pub healthcheck: Option<Healthcheck>,
+    /// Memory limit in bytes, when declared (recorded; not enforced yet).
+    pub memory_limit: Option<u64>,
+}
+
+/// An environment entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvEntry {
+    /// A literal (with `$(VAR)` expansion).
+    Value {
+        /// Name.
+        name: String,
+        /// Value as written.
+        value: String,
+    },
+    /// A field of the replica (`metadata.name`, `metadata.labels['app']`, `status.podIP`, ...).
+    Field {
+        /// Name.
+        name: String,
+        /// The field path.
+        path: String,
+    },
+    /// A resource amount (`limits.memory`, `requests.cpu`, ...).
+    Resource {
+        /// Name.
+        name: String,
+        /// The resource.
+        resource: String,
+        /// Its declared value in base units, when declared.
+        value: Option<f64>,
+        /// The divisor (1 when omitted).
+        divisor: f64,
+    },
+}
+
+/// A declared port.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PortDecl {
+    /// Port name.
+    pub name: Option<String>,
+    /// The port as declared.
+    pub port: u16,
+}
+
+/// A probe with Kubernetes' timing fields resolved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProbeSpec {
+    /// What to check.
+    pub action: ProbeAction,
+    /// Wait before the first check.
+    pub initial_delay: Duration,
+    /// Time between checks.
+    pub period: Duration,
+    /// Time a check may take.
+    pub timeout: Duration,
+    /// Consecutive successes to pass.
+    pub success_threshold: u32,
+    /// Consecutive failures to fail.
+    pub failure_threshold: u32,
+    /// Grace period for a stop caused by this probe.
+    pub termination_grace: Option<Duration>,
+}
+
+/// A probe's check.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeAction {
+    /// HTTP GET; 2xx and 3xx pass.
+    Http {
+        /// Port (declared number or name).
+        port: PortRef,
+        /// Path.
+        path: String,
+        /// Host to connect to (the replica when absent).
+        host: Option<String>,
+        /// `HTTP` or `HTTPS`.
+        scheme: String,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+    },
+    /// TCP connect.
+    Tcp {
+        /// Port.
+        port: PortRef,
+        /// Host (the replica when absent).
+        host: Option<String>,
+    },
+    /// Run a command; exit 0 passes.
+    Exec(Vec<String>),
+    /// gRPC health checking (not supported yet: always fails with a message saying so).
+    Grpc {
+        /// Port.
+        port: u16,
+    },
+}
+
+/// A port as a probe names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortRef {
+    /// A number (a declared container port is mapped to the replica's real port).
+    Number(u16),
+    /// A container port's name.
+    Name(String),
+}
+
+/// When a stopped process starts again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartRule {
+    /// Kubernetes `restartPolicy: Always`, with exponential back-off.
+    Always,
+    /// Swarm's `restart_policy`.
+    Swarm(compose::RestartPolicy),
+}
+
+/// How template changes roll out.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Kubernetes rolling update.
+    RollingUpdate {
+        /// Replicas above the desired count (`25%` by default).
+        max_surge: IntOrString,
+        /// Replicas below the desired count (`25%` by default).
+        max_unavailable: IntOrString,
+    },
+    /// Kubernetes `Recreate`: all old replicas stop before new ones start.
+    Recreate,
+    /// Swarm `update_config`, with `rollback_config` for rollbacks.
+    Swarm {
+        /// Updates.
+        update: UpdateConfig,
+        /// Rollbacks.
+        rollback: UpdateConfig,
+    },
+}
+
+impl WorkloadSpec {
+    /// The workload's label `version`, shown by `ps`.
+    pub fn version(&self) -> Option<&str> {
+        self.labels.get("version").map(String::as_str)
+    }
+
+    /// A hash of everything that makes replicas different (the pod template): not the
+    /// replica count, the strategy or the caller's extra environment. Like Kubernetes'
+    /// `pod-template-hash`, a change of it is a rollout.
+    pub fn template_hash(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Template<'a> {
+            labels: &'a BTreeMap<String, String>,
+            annotations: &'a BTreeMap<String, String>,
+            service_account: &'a str,
+            init_containers: &'a [ContainerSpec],
+            containers: &'a [ContainerSpec],
+            node_selector: &'a BTreeMap<String, String>,
+            constraints: &'a [compose::Constraint],
+            restart: &'a RestartRule,
+            grace: u128,
+            stop_signal: &'a str,
+            restart_generation: u64,
+        }
+        let t = Template {
+            labels: &self.labels,
+            annotations: &self.annotations,
+            service_account: &self.service_account,
+            init_containers: &self.init_containers,
+            containers: &self.containers,
+            node_selector: &self.node_selector,
+            constraints: &self.constraints,
+            restart: &self.restart,
+            grace: self.grace.as_millis(),
+            stop_signal: &self.stop_signal,
+            restart_generation: self.restart_generation,
+        };
+        let bytes = serde_json::to_vec(&t).unwrap_or_default();
+        // FNV-1a: stable across builds and platforms (std's hasher is not).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        // Kubernetes' "safe" alphabet: no vowels, no look-alikes.
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        let mut out = String::with_capacity(10);
+        for _ in 0..10 {
+            out.push(char::from(ALPHABET[usize::try_from(h % 27).unwrap_or(0)]));
+            h /= 27;
+        }
+        out
+    }
+
+    /// Builds a workload from a Deployment.
+    pub fn from_deployment(d: &Object<DeploymentSpec>) -> Self {
+        let spec = &d.spec;
+        let template = spec.template.clone().unwrap_or_default();
+        let pod = template.spec.clone().unwrap_or_default();
+        let strategy = match &spec.strategy {
+            Some(s) if s.strategy_type == Some(StrategyType::Recreate) => Strategy::Recreate,
+            s => {
+                let ru = s
+                    .as_ref()
+                    .and_then(|s| s.rolling_update.clone())
+                    .unwrap_or_default();
+                Strategy::RollingUpdate {
+                    max_surge: ru
+                        .max_surge
+                        .unwrap_or_else(|| IntOrString::String("25%".into())),
+                    max_unavailable: ru
+                        .max_unavailable
+                        .unwrap_or_else(|| IntOrString::String("25%".into())),
+                }
+            }
+        };
+        let secs = |v: Option<i32>, default: u64| {
+            v.and_then(|v| u64::try_from(v).ok())
+                .map_or(Duration::from_secs(default), Duration::from_secs)
+        };
+        WorkloadSpec {
+            id: WorkloadRef {
+                kind: WorkloadKind::Deployment,
+                namespace: d.namespace().to_owned(),
+                name: d.name().to_owned(),
+            },
+            replicas: spec.replica_count(),
+            labels: template.metadata.labels.clone(),
+            annotations: template.metadata.annotations.clone(),
+            service_account: pod.service_account().to_owned(),
+            init_containers: pod.init_containers.iter().map(container).collect(),
+            containers: pod.containers.iter().map(container).collect(),
+            node_selector: pod.node_selector.clone(),
+            constraints: Vec::new(),
+            max_replicas_per_node: None,
+            restart: RestartRule::Always,
+            strategy,
+            min_ready: secs(spec.min_ready_seconds, 0),
+            grace: pod
+                .termination_grace_period_seconds
+                .and_then(|g| u64::try_from(g).ok())
+                .map_or(Duration::from_secs(30), Duration::from_secs),
+            stop_signal: "SIGTERM".into(),
+            revision_history_limit: spec
+                .revision_history_limit
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(10),
+            progress_deadline: secs(spec.progress_deadline_seconds, 600),
+            paused: spec.paused.unwrap_or(false),
+            extra_env: BTreeMap::new(),
+            restart_generation: 0,
+        }
+    }
+
+    /// Builds a workload from a Compose service.
+    pub fn from_compose(file: &ComposeFile, s: &compose::Service) -> Self {
+        let mut labels = s.labels.clone();
+        labels.extend(s.deploy.labels.clone());
+        labels.insert("com.docker.compose.project".into(), file.project.clone());
+        labels.insert("com.docker.compose.service".into(), s.name.clone());
+        let env = s
+            .environment
+            .iter()
+            .map(|(k, v)| EnvEntry::Value {
+                name: k.clone(),
+                // Compose values are literal: `$(X)` must not be expanded, so escape it.
+                value: v.replace("$(", "$$("),
+            })
+            .collect();
+        let c = ContainerSpec {
+            name: s.name.clone(),
+            image: s.image.clone(),
+            argv: s.argv(),
+            env,
+            working_dir: s.working_dir.clone(),
+            ports: s
+                .ports
+                .iter()
+                .map(|p| PortDecl {
+                    name: p.name.clone(),
+                    port: p.target,
+                })
+                .collect(),
+            readiness: None,
+            liveness: None,
+            startup: None,
+            healthcheck: s.healthcheck.clone(),
+            memory_limit: s.deploy.resources.limits.memory,
+        };
+        WorkloadSpec {
+            id: WorkloadRef {
+                kind: WorkloadKind::ComposeService,
+                namespace: meridian_config::k8s::meta::DEFAULT_NAMESPACE.to_owned(),
+                name: s.name.clone(),
+            },
+            replicas: match s.deploy.mode {
+                DeployMode::Global => 1,
+                DeployMode::Replicated => s.deploy.replicas,
+            },
+            labels,
+            annotations: BTreeMap::new(),
+            service_account: "default".into(),
+            init_containers: Vec::new(),
+            containers: vec![c],
+            node_selector: BTreeMap::new(),
+            constraints: s.deploy.placement.constraints.clone(),
+            max_replicas_per_node: s.deploy.placement.max_replicas_per_node,
+            restart: RestartRule::Swarm(s.deploy.restart_policy.clone()),
+            strategy: Strategy::Swarm {
+                update: s.deploy.update_config.clone(),
+                rollback: s.deploy.rollback_config.clone(),
+            },
+            min_ready: Duration::ZERO,
+            grace: s.stop_grace_period,
+            stop_signal: s.stop_signal.clone(),
+            revision_history_limit: 10,
+            progress_deadline: Duration::from_secs(600),
+            paused: false,
+            extra_env: BTreeMap::new(),
+            restart_generation: 0,
+        }
+    }
+}
+
+fn container(c: &Container) -> ContainerSpec {
+    let argv = if c.command.is_empty() {
+        None
+    } else {
+        Some(c.command.iter().chain(&c.args).cloned().collect())
+    };
+    let limits = c.resources.as_ref().map(|r| &r.limits);
+    let requests = c.resources.as_ref().map(|r| &r.requests);
+    let env = c
+        .env
+        .iter()
+        .filter_map(|e| {
+            let name = e.name.clone()?;
+            Some(match &e.value_from {
+                Some(src) => {
+                    if let Some(path) = src.field_ref.as_ref().and_then(|f| f.field_path.clone()) {
+                        EnvEntry::Field { name, path }
+                    } else if let Some(r) = &src.resource_field_ref {
+                        let resource = r.resource.clone().unwrap_or_default();
+                        let (map, key) = match resource.split_once('.') {
+                            Some(("limits", k)) => (limits, k),
+                            Some((_, k)) => (requests, k),
+                            None => (limits, resource.as_str()),
+                        };
+                        EnvEntry::Resource {
+                            value: map.and_then(|m| m.get(key)).and_then(|q| q.value().ok()),
+                            divisor: r
+                                .divisor
+                                .as_ref()
+                                .and_then(|d| d.value().ok())
+                                .filter(|d| *d > 0.0)
+                                .unwrap_or(1.0),
+                            name,
+                            resource,
+                        }
+                    } else {
+                        return None;
+                    }
+                }
+                None => EnvEntry::Value {
+                    name,
+                    value: e.value.clone().unwrap_or_default(),
+                },
+            })
+        })
+        .collect();
+    ContainerSpec {
+        name: c.name.clone().unwrap_or_default(),
+        image: c.image.clone(),
+        argv,
+        env,
+        working_dir: c.working_dir.as_ref().map(PathBuf::from),
+        ports: c
+            .ports
+            .iter()
+            .filter_map(|p| {
+                Some(PortDecl {
+                    name: p.name.clone(),
+                    port: u16::try_from(p.container_port?).ok()?,
+                })
+            })
+            .collect(),
+        readiness: c.readiness_probe.as_ref().and_then(probe),
+        liveness: c.liveness_probe.as_ref().and_then(probe),
+        startup: c.startup_probe.as_ref().and_then(probe),
+        healthcheck: None,
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        memory_limit: limits
+            .and_then(|l| l.get("memory"))
+            .and_then(|q| q.value().ok())
+            .map(|v| v as u64),
+    }
+}
+
+fn port_ref(p: Option<&IntOrString>) -> Option<PortRef> {
+    match p? {
+        IntOrString::Int(i) => u16::try_from(*i).ok().map(PortRef::Number),
+        IntOrString::String(s) => Some(PortRef::Name(s.clone())),
+    }
+}
+
+fn probe(p: &Probe) -> Option<ProbeSpec> {
+    let action = if let Some(h) = &p.http_get {
+        ProbeAction::Http {
+            port: port_ref(h.port.as_ref())?,
+            path: h.path.clone().unwrap_or_else(|| "/".into()),
+            host: h.host.clone(),
+            scheme: h.scheme.clone().unwrap_or_else(|| "HTTP".into()),
+            headers: h
+                .http_headers
+                .iter()
+                .filter_map(|x| Some((x.name.clone()?, x.value.clone().unwrap_or_default())))
+                .collect(),
+        }
+    } else if let Some(t) = &p.tcp_socket {
+        ProbeAction::Tcp {
+            port: port_ref(t.port.as_ref())?,
+            host: t.host.clone(),
+        }
+    } else if let Some(e) = &p.exec {
+        ProbeAction::Exec(e.command.clone())
+    } else if let Some(g) = &p.grpc {
+        ProbeAction::Grpc {
+            port: u16::try_from(g.port?).ok()?,
+        }
+    } else {
+        return None;
+    };
+    Some(ProbeSpec {
+        action,
+        initial_delay: Duration::from_secs(u64::from(p.initial_delay())),
+        period: Duration::from_secs(u64::from(p.period())),
+        timeout: Duration::from_secs(u64::from(p.timeout())),
+        success_threshold: p.success_threshold(),
+        failure_threshold: p.failure_threshold(),
+        termination_grace: p
+            .termination_grace_period_seconds
+            .and_then(|g| u64::try_from(g).ok())
+            .map(Duration::from_secs),
+    })
+}
+
+/// Everything the supervisor should run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DesiredState {
+    /// The workloads.
+    pub workloads: Vec<WorkloadSpec>,
+}
+
+impl DesiredState {
+    /// Every Deployment among `resources` and every service of the Compose `files`.
+    ///
+    /// ```no_run
+    /// # use meridian_workloads::DesiredState;
+    /// let bundle = meridian_config::load_paths(&["examples".into()], Default::default());
+    /// let compose: Vec<_> = bundle.other_formats.iter()
+    ///     .filter(|(_, f)| *f == meridian_config::load::FileFormat::Compose)
+    ///     .filter_map(|(p, _)| meridian_config::compose::load_file(p, &Default::default()).valid().cloned())
+    ///     .collect();
+    /// let desired = DesiredState::from_config(bundle.resources(), &compose);
+    /// ```
+    pub fn from_config<'a>(
+        resources: impl IntoIterator<Item = &'a Resource>,
+        compose: &[ComposeFile],
+    ) -> Self {
+        let mut workloads: Vec<WorkloadSpec> = resources
+            .into_iter()
+            .filter_map(|r| match r {
+                Resource::Deployment(d) => Some(WorkloadSpec::from_deployment(d)),
+                _ => None,
+            })
+            .collect();
+        for f in compose {
+            for s in &f.services {
+                workloads.push(WorkloadSpec::from_compose(f, s));
+            }
+        }
+        Self { workloads }
+    }
+
+    /// Sets the caller's extra environment of every workload (service discovery, proxy).
+    pub fn with_extra_env(
+        mut self,
+        env: impl Fn(&WorkloadRef) -> BTreeMap<String, String>,
+    ) -> Self {
+        for w in &mut self.workloads {
+            w.extra_env = env(&w.id);
+        }
+        self
+    }
+}
