@@ -111,8 +111,9 @@ impl TrustBundle {
             .collect()
     }
 
-    /// Replaces the roots; verifiers see the change at their next handshake.
-    pub(crate) fn replace(&self, roots: Vec<TrustedRoot>) -> Result<(), Error> {
+    /// Replaces the roots, e.g. with a bundle the control plane pushed after a rotation;
+    /// verifiers see the change at their next handshake.
+    pub fn set_roots(&self, roots: Vec<TrustedRoot>) -> Result<(), Error> {
         let snapshot = Snapshot::build(roots, SystemTime::now(), &self.inner.provider)?;
         self.inner.current.store(Arc::new(snapshot));
         Ok(())

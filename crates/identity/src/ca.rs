@@ -121,48 +121,17 @@ impl CertificateAuthority {
     ) -> Result<Self, Error> {
         let dir = state_dir.as_ref();
         state::prepare_dir(dir)?;
-        let plugged = [PLUGGED_CA_CERT, PLUGGED_CA_KEY, PLUGGED_ROOT_CERT];
-        if plugged.iter().any(|f| state::exists(&dir.join(f))) {
+        if has_plugged_files(dir) {
             return Self::load_plugged(dir, trust_domain);
         }
-        let root_path = state::file(dir, ROOT_CA_FILE);
-        let (cert, key) = if state::exists(&root_path) {
-            state::restrict_file(&root_path)?;
-            read_root_file(&root_path)?
-        } else {
-            create_root_file(&root_path, &trust_domain)?
-        };
-        let retired_path = state::file(dir, RETIRED_ROOTS_FILE);
-        let retired = if state::exists(&retired_path) {
-            state::restrict_file(&retired_path)?;
-            crate::rotation::read_retired(&retired_path)?
-        } else {
-            Vec::new()
-        };
-        let mut roots = vec![TrustedRoot::current(cert.clone())];
-        roots.extend(retired);
-        let bundle = TrustBundle::new(trust_domain.clone(), roots)?;
-        let signer = Signer::new(
-            root_path.clone(),
-            &root_path,
-            cert,
-            key,
-            Vec::new(),
-            &trust_domain,
-            &bundle,
-        )?;
-        state::write_atomic(
-            &state::file(dir, TRUST_BUNDLE_FILE),
-            bundle.to_pem().as_bytes(),
-            Replace::Overwrite,
-        )?;
+        let loaded = load_generated(dir, &trust_domain, Create::IfMissing)?;
+        write_bundle_file(dir, &loaded.bundle)?;
         let ca = Self::assemble(
             trust_domain,
             CaSource::Generated {
                 dir: dir.to_owned(),
             },
-            signer,
-            bundle,
+            loaded,
         );
         tracing::info!(ca = ?ca, "certificate authority ready");
         Ok(ca)
@@ -179,78 +148,52 @@ impl CertificateAuthority {
     /// ```
     pub fn load_plugged(dir: impl AsRef<Path>, trust_domain: TrustDomain) -> Result<Self, Error> {
         let dir = dir.as_ref();
-        let cert_path = dir.join(PLUGGED_CA_CERT);
-        let key_path = dir.join(PLUGGED_CA_KEY);
-        let root_path = dir.join(PLUGGED_ROOT_CERT);
-        let chain_path = dir.join(PLUGGED_CERT_CHAIN);
-
-        let ca_cert = single_cert(&cert_path)?;
-        let key = read_key_file(&key_path)?;
-        state::warn_if_exposed(&key_path);
-        let roots = read_certs(&root_path)?;
-        for root in &roots {
-            let (_, x509) = X509Certificate::from_der(root).map_err(|e| Error::CaFile {
-                path: root_path.clone(),
-                problem: CaFileProblem::BadCertificate {
-                    reason: e.to_string(),
-                },
-            })?;
-            if !x509.is_ca() {
-                return Err(Error::CaFile {
-                    path: root_path,
-                    problem: CaFileProblem::NotACa,
-                });
-            }
-        }
-        let chain = if state::exists(&chain_path) {
-            read_certs(&chain_path)?
-        } else {
-            Vec::new()
-        };
-        // Send the signing certificate and whatever lies between it and a root; never a root,
-        // which peers already hold.
-        let mut intermediates: Vec<CertificateDer<'static>> = Vec::new();
-        for cert in std::iter::once(ca_cert.clone()).chain(chain) {
-            if !roots.contains(&cert) && !intermediates.contains(&cert) {
-                intermediates.push(cert);
-            }
-        }
-        let bundle = TrustBundle::new(
-            trust_domain.clone(),
-            roots.into_iter().map(TrustedRoot::current).collect(),
-        )?;
-        let signer = Signer::new(
-            cert_path,
-            &key_path,
-            ca_cert,
-            key,
-            intermediates,
-            &trust_domain,
-            &bundle,
-        )?;
+        let loaded = load_plugged_files(dir, &trust_domain)?;
         let ca = Self::assemble(
             trust_domain,
             CaSource::Plugged {
                 dir: dir.to_owned(),
             },
-            signer,
-            bundle,
+            loaded,
         );
         tracing::info!(ca = ?ca, "certificate authority ready with plugged-in certificates");
         Ok(ca)
     }
 
-    fn assemble(
-        trust_domain: TrustDomain,
-        source: CaSource,
-        signer: Signer,
-        bundle: TrustBundle,
-    ) -> Self {
+    /// Reads the CA files again and, if another process rotated the root (`meridian ca
+    /// rotate`) or the user replaced the plugged-in files, switches to them exactly as a
+    /// rotation does: the bundle first, then the signer, then every workload identity renews.
+    /// Returns whether anything changed. Files that fail any check are refused by name and the
+    /// CA keeps signing with what it had.
+    pub fn reload(&self) -> Result<bool, Error> {
+        let _one_at_a_time = self
+            .rotation_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let loaded = match &self.source {
+            CaSource::Generated { dir } => load_generated(dir, &self.trust_domain, Create::Never)?,
+            CaSource::Plugged { dir } => load_plugged_files(dir, &self.trust_domain)?,
+        };
+        let same_signer = loaded.signer.cert == self.signer.load().cert;
+        if same_signer && loaded.bundle.roots() == self.bundle.roots() {
+            return Ok(false);
+        }
+        self.bundle.set_roots(loaded.bundle.roots())?;
+        self.signer.store(std::sync::Arc::new(loaded.signer));
+        if let CaSource::Generated { dir } = &self.source {
+            write_bundle_file(dir, &self.bundle)?;
+        }
+        self.rotations.send_modify(|generation| *generation += 1);
+        tracing::info!(ca = ?self, "certificate authority reloaded changed ca files");
+        Ok(true)
+    }
+
+    fn assemble(trust_domain: TrustDomain, source: CaSource, loaded: Loaded) -> Self {
         Self {
             trust_domain,
             source,
-            signer: ArcSwap::from_pointee(signer),
-            bundle,
+            signer: ArcSwap::from_pointee(loaded.signer),
+            bundle: loaded.bundle,
             rotation_lock: Mutex::new(()),
             rotations: watch::channel(0).0,
         }
@@ -500,6 +443,121 @@ impl Signer {
             not_after,
         ))
     }
+}
+
+/// A checked signer and the trust bundle it was checked against.
+struct Loaded {
+    signer: Signer,
+    bundle: TrustBundle,
+}
+
+/// Whether a missing generated root may be created.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Create {
+    IfMissing,
+    Never,
+}
+
+fn has_plugged_files(dir: &Path) -> bool {
+    [PLUGGED_CA_CERT, PLUGGED_CA_KEY, PLUGGED_ROOT_CERT]
+        .iter()
+        .any(|f| state::exists(&dir.join(f)))
+}
+
+fn write_bundle_file(dir: &Path, bundle: &TrustBundle) -> Result<(), Error> {
+    state::write_atomic(
+        &state::file(dir, TRUST_BUNDLE_FILE),
+        bundle.to_pem().as_bytes(),
+        Replace::Overwrite,
+    )
+}
+
+/// Reads (or on first start creates) the generated root and the retired roots.
+fn load_generated(dir: &Path, trust_domain: &TrustDomain, create: Create) -> Result<Loaded, Error> {
+    let root_path = state::file(dir, ROOT_CA_FILE);
+    let (cert, key) = if state::exists(&root_path) {
+        state::restrict_file(&root_path)?;
+        read_root_file(&root_path)?
+    } else if create == Create::IfMissing {
+        create_root_file(&root_path, trust_domain)?
+    } else {
+        // Reports the missing file by name.
+        read_root_file(&root_path)?
+    };
+    let retired_path = state::file(dir, RETIRED_ROOTS_FILE);
+    let retired = if state::exists(&retired_path) {
+        state::restrict_file(&retired_path)?;
+        crate::rotation::read_retired(&retired_path)?
+    } else {
+        Vec::new()
+    };
+    let mut roots = vec![TrustedRoot::current(cert.clone())];
+    roots.extend(retired);
+    let bundle = TrustBundle::new(trust_domain.clone(), roots)?;
+    let signer = Signer::new(
+        root_path.clone(),
+        &root_path,
+        cert,
+        key,
+        Vec::new(),
+        trust_domain,
+        &bundle,
+    )?;
+    Ok(Loaded { signer, bundle })
+}
+
+/// Reads and checks Istio's `cacerts` files.
+fn load_plugged_files(dir: &Path, trust_domain: &TrustDomain) -> Result<Loaded, Error> {
+    let cert_path = dir.join(PLUGGED_CA_CERT);
+    let key_path = dir.join(PLUGGED_CA_KEY);
+    let root_path = dir.join(PLUGGED_ROOT_CERT);
+    let chain_path = dir.join(PLUGGED_CERT_CHAIN);
+
+    let ca_cert = single_cert(&cert_path)?;
+    let key = read_key_file(&key_path)?;
+    state::warn_if_exposed(&key_path);
+    let roots = read_certs(&root_path)?;
+    for root in &roots {
+        let (_, x509) = X509Certificate::from_der(root).map_err(|e| Error::CaFile {
+            path: root_path.clone(),
+            problem: CaFileProblem::BadCertificate {
+                reason: e.to_string(),
+            },
+        })?;
+        if !x509.is_ca() {
+            return Err(Error::CaFile {
+                path: root_path,
+                problem: CaFileProblem::NotACa,
+            });
+        }
+    }
+    let chain = if state::exists(&chain_path) {
+        read_certs(&chain_path)?
+    } else {
+        Vec::new()
+    };
+    // Send the signing certificate and whatever lies between it and a root; never a root,
+    // which peers already hold.
+    let mut intermediates: Vec<CertificateDer<'static>> = Vec::new();
+    for cert in std::iter::once(ca_cert.clone()).chain(chain) {
+        if !roots.contains(&cert) && !intermediates.contains(&cert) {
+            intermediates.push(cert);
+        }
+    }
+    let bundle = TrustBundle::new(
+        trust_domain.clone(),
+        roots.into_iter().map(TrustedRoot::current).collect(),
+    )?;
+    let signer = Signer::new(
+        cert_path,
+        &key_path,
+        ca_cert,
+        key,
+        intermediates,
+        trust_domain,
+        &bundle,
+    )?;
+    Ok(Loaded { signer, bundle })
 }
 
 fn whole_seconds(t: SystemTime) -> SystemTime {

@@ -108,7 +108,7 @@ impl CertificateAuthority {
             Replace::Overwrite,
         )?;
         state::write_atomic(&root_path, root_pem.as_bytes(), Replace::Overwrite)?;
-        self.bundle.replace(roots)?;
+        self.bundle.set_roots(roots)?;
         self.signer.store(std::sync::Arc::new(signer));
         state::write_atomic(
             &state::file(&dir, TRUST_BUNDLE_FILE),

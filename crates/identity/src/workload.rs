@@ -71,10 +71,19 @@ impl WorkloadIdentity {
         ttl: Duration,
     ) -> Result<Self, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        // Subscribe before issuing: a rotation from here on must renew this certificate, even
+        // one that happens before the task first runs.
+        let rotations = ca.subscribe_rotations();
         let issued = ca.issue(&id, ttl)?;
         let shared = Arc::new(Shared::new(ca.trust_bundle(), issued)?);
         let nudge = Arc::new(Notify::new());
-        let task = runtime.spawn(renew(Arc::clone(&shared), ca, ttl, Arc::clone(&nudge)));
+        let task = runtime.spawn(renew(
+            Arc::clone(&shared),
+            ca,
+            rotations,
+            ttl,
+            Arc::clone(&nudge),
+        ));
         Ok(Self {
             shared,
             renewal: Some(Arc::new(Renewal { task, nudge })),
@@ -173,10 +182,10 @@ pub(crate) fn retry_after(ttl: Duration) -> Duration {
 async fn renew(
     shared: Arc<Shared>,
     ca: Arc<CertificateAuthority>,
+    mut rotations: watch::Receiver<u64>,
     ttl: Duration,
     nudge: Arc<Notify>,
 ) {
-    let mut rotations = ca.subscribe_rotations();
     let mut delay = renew_after(ttl);
     loop {
         tokio::select! {

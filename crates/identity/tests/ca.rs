@@ -436,3 +436,90 @@ fn plugged_in_files_that_do_not_fit_are_refused_by_name() {
     assert_eq!(file, "ca-key.pem", "{message}");
     assert!(matches!(problem, CaFileProblem::Pem(_)), "{message}");
 }
+
+#[tokio::test]
+async fn reload_picks_up_a_rotation_made_by_another_process() {
+    let (_tmp, dir) = state_dir();
+    let running = std::sync::Arc::new(CertificateAuthority::load_or_create(&dir, td()).unwrap());
+    let workload = meridian_identity::WorkloadIdentity::start(
+        std::sync::Arc::clone(&running),
+        running
+            .trust_domain()
+            .workload_id("default", "reviews")
+            .unwrap(),
+        DEFAULT_WORKLOAD_TTL,
+    )
+    .unwrap();
+    let mut renewals = workload.subscribe();
+
+    // `meridian ca rotate` in another process.
+    let cli = CertificateAuthority::load_or_create(&dir, td()).unwrap();
+    let rotation = cli.rotate(Duration::from_secs(3600)).unwrap();
+
+    assert!(running.reload().unwrap());
+    assert_eq!(running.signing_cert(), cli.signing_cert());
+    assert_eq!(running.trust_bundle().roots().len(), 2);
+    tokio::time::timeout(Duration::from_secs(15), renewals.changed())
+        .await
+        .expect("the workload renews after a reload")
+        .unwrap();
+    let leaf = CertInfo::from_der(workload.certificate().leaf()).unwrap();
+    assert_eq!(leaf.issuer, rotation.new_root.subject);
+    assert!(!running.reload().unwrap(), "nothing changed since");
+}
+
+#[test]
+fn reload_refuses_damaged_files_and_keeps_signing() {
+    let (_tmp, dir) = state_dir();
+    let ca = CertificateAuthority::load_or_create(&dir, td()).unwrap();
+    let root = ca.signing_cert();
+    let path = dir.join("root-ca.pem");
+    let pem = fs::read_to_string(&path).unwrap();
+    fs::write(&path, &pem[..pem.len() - 30]).unwrap();
+    match ca.reload() {
+        Err(Error::CaFile { path: at, .. }) => assert_eq!(at, path),
+        other => panic!("expected the damaged file to be refused, got {other:?}"),
+    }
+    let id = ca.trust_domain().workload_id("a", "b").unwrap();
+    let leaf = ca.issue(&id, Duration::from_secs(60)).unwrap();
+    assert_eq!(
+        leaf.info().unwrap().issuer,
+        CertInfo::from_der(&root).unwrap().subject
+    );
+    fs::remove_file(&path).unwrap();
+    assert!(matches!(
+        ca.reload(),
+        Err(Error::CaFile {
+            problem: CaFileProblem::Missing,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn reload_switches_to_replaced_plugged_in_files() {
+    let c = cacerts();
+    let ca = CertificateAuthority::load_plugged(&c.dir, td()).unwrap();
+    assert!(!ca.reload().unwrap());
+    let replacement = cacerts();
+    for file in [
+        "ca-cert.pem",
+        "ca-key.pem",
+        "root-cert.pem",
+        "cert-chain.pem",
+    ] {
+        fs::copy(replacement.dir.join(file), c.dir.join(file)).unwrap();
+    }
+    assert!(ca.reload().unwrap());
+    let id = ca.trust_domain().workload_id("a", "b").unwrap();
+    let chain = ca
+        .issue(&id, Duration::from_secs(60))
+        .unwrap()
+        .chain()
+        .to_vec();
+    let new_intermediate = fs::read_to_string(replacement.dir.join("ca-cert.pem")).unwrap();
+    assert_eq!(
+        CertInfo::from_der(&chain[1]).unwrap(),
+        CertInfo::from_pem(&new_intermediate).unwrap()[0]
+    );
+}

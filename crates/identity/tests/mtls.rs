@@ -565,3 +565,65 @@ async fn second_handshake_is_resumed_and_keeps_identities() {
     assert_eq!(accepted.kind, Some(HandshakeKind::Resumed));
     assert_eq!(accepted.peer.as_ref(), Some(productpage.id()));
 }
+
+/// Collects what a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[test]
+fn refusals_are_logged_with_their_reason_and_the_peer() {
+    let mesh = Mesh::new();
+    let expired = mesh.cert_valid_between("default", "reviews", -7200, -3600);
+    let ratings = mesh
+        .ca
+        .issue(&mesh.id("default", "ratings"), Duration::from_secs(60))
+        .unwrap();
+    let verifier = SpiffeServerVerifier::new(
+        mesh.ca.trust_bundle(),
+        ExpectedPeer::Exactly(mesh.id("default", "reviews")),
+    );
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        assert!(verifier.verify(expired.chain(), SystemTime::now()).is_err());
+        assert!(verifier.verify(ratings.chain(), SystemTime::now()).is_err());
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines.len(), 2, "{logs}");
+    assert!(lines[0].contains("WARN"), "{logs}");
+    assert!(lines[0].contains("reason=\"expired\""), "{logs}");
+    assert!(
+        lines[0].contains("peer_identity=spiffe://cluster.local/ns/default/sa/reviews"),
+        "{logs}"
+    );
+    assert!(
+        lines[0].contains("refused peer certificate: certificate expired at"),
+        "{logs}"
+    );
+    assert!(lines[1].contains("reason=\"wrong_identity\""), "{logs}");
+    assert!(
+        lines[1].contains("peer identity spiffe://cluster.local/ns/default/sa/ratings is not the expected spiffe://cluster.local/ns/default/sa/reviews"),
+        "{logs}"
+    );
+}
