@@ -6,3 +6,4 @@
 //! [`endpoints`] table that the workloads plane publishes and the data plane routes to.
 
 pub mod endpoints;
+pub mod snapshot;

@@ -1,0 +1,104 @@
+//! Gateway listeners: the Gateway servers of the built-in ingress gateway grouped by port,
+//! each port with its TLS settings per server and the route table of the VirtualServices
+//! bound to those servers.
+
+use serde::Serialize;
+
+use super::table::RouteTable;
+
+/// One listening port of the ingress gateway.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayListener {
+    /// The port as declared (the proxy may bind it at an offset).
+    pub port: u16,
+    /// Whether the listener terminates TLS.
+    pub tls: bool,
+    /// The servers on this port.
+    pub servers: Vec<GatewayServer>,
+    /// Virtual hosts of the bound VirtualServices.
+    pub routes: RouteTable,
+}
+
+impl GatewayListener {
+    /// The server whose hosts cover `sni` (exact before wildcard), else the first TLS one.
+    pub fn server_for_sni(&self, sni: Option<&str>) -> Option<&GatewayServer> {
+        let tls_servers = || self.servers.iter().filter(|s| s.tls.is_some());
+        if let Some(sni) = sni {
+            let sni = sni.to_ascii_lowercase();
+            if let Some(s) = tls_servers().find(|s| s.hosts.contains(&sni)) {
+                return Some(s);
+            }
+            let mut best: Option<(&GatewayServer, usize)> = None;
+            for s in tls_servers() {
+                for h in &s.hosts {
+                    if let Some(suffix) = h.strip_prefix('*')
+                        && (suffix.is_empty()
+                            || (sni.ends_with(suffix) && sni.len() > suffix.len()))
+                        && best.is_none_or(|(_, len)| suffix.len() > len)
+                    {
+                        best = Some((s, suffix.len()));
+                    }
+                }
+            }
+            if let Some((s, _)) = best {
+                return Some(s);
+            }
+        }
+        tls_servers().next()
+    }
+}
+
+/// A Gateway server.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayServer {
+    /// `namespace/name` of its Gateway.
+    pub gateway: String,
+    /// Server name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Declared protocol (upper case).
+    pub protocol: String,
+    /// Host patterns (namespace part removed), lower case.
+    pub hosts: Vec<String>,
+    /// TLS termination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ServerTls>,
+}
+
+/// Server TLS modes Meridian terminates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServerTlsMode {
+    /// Server certificate only.
+    Simple,
+    /// Client certificate required.
+    Mutual,
+    /// Client certificate verified when presented.
+    OptionalMutual,
+}
+
+/// TLS settings of a server, with certificate paths resolved against the manifest's folder.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerTls {
+    /// Mode.
+    pub mode: ServerTlsMode,
+    /// Certificate chain file (PEM).
+    pub server_certificate: String,
+    /// Private key file (PEM).
+    pub private_key: String,
+    /// CA bundle for client certificates (MUTUAL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_certificates: Option<String>,
+    /// Accepted client certificate names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_alt_names: Vec<String>,
+    /// Lowest TLS version (`TLSV1_2`, `TLSV1_3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_protocol_version: Option<String>,
+    /// Highest TLS version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_protocol_version: Option<String>,
+}
