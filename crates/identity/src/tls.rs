@@ -5,15 +5,23 @@
 //! Resumption: the server issues stateless tickets (rotating keys, AES-256 + HMAC); the client
 //! keeps them per server name in its configuration's memory cache. A resumed handshake does not
 //! re-run certificate verification: the ticket carries the peer certificate already verified,
-//! which [`peer_identity`] reads back. Build one client configuration per expected peer, and
-//! connect with a server name per upstream (its IP address or service host), so a ticket is
-//! only offered to the peer it came from.
+//! which [`peer_identity`] reads back. Hence:
+//!
+//! * every server configuration gets ticket keys of its own. rustls does not re-check client
+//!   authentication on resumption, so a ticket from a PERMISSIVE session without a client
+//!   certificate must never be accepted on a STRICT port, nor a ticket of one workload by
+//!   another. Rebuilding a server configuration therefore starts its resumption afresh;
+//! * build one client configuration per expected peer, and connect with a server name per
+//!   upstream (its IP address or service host), so a ticket is only offered to the peer it came
+//!   from;
+//! * a ticket lives as long as its keys (at most 12 h), which can be longer than what was left
+//!   of a root's overlap or of the certificate it was made with; Envoy's sessions behave the
+//!   same.
 
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::Resumption;
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
-use rustls::server::ServerSessionMemoryCache;
 use rustls::{ClientConfig, CommonState, ServerConfig, SupportedCipherSuite};
 
 use crate::verifier::{ExpectedPeer, Rejection, SpiffeClientVerifier, SpiffeServerVerifier};
@@ -26,8 +34,6 @@ pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// Sessions a client configuration remembers for resumption (one per upstream server name).
 const CLIENT_SESSIONS: usize = 1024;
-/// Server-side session cache, used for TLS 1.2-style IDs only; TLS 1.3 uses tickets.
-const SERVER_SESSIONS: usize = 1024;
 
 /// Whether a server demands a client certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,8 +87,8 @@ impl WorkloadIdentity {
             .with_client_cert_verifier(Arc::new(verifier))
             .with_cert_resolver(self.resolver());
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // Keys of its own: see the module documentation.
         config.ticketer = aws_lc_rs::Ticketer::new()?;
-        config.session_storage = ServerSessionMemoryCache::new(SERVER_SESSIONS);
         Ok(Arc::new(config))
     }
 

@@ -627,3 +627,36 @@ fn refusals_are_logged_with_their_reason_and_the_peer() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn a_ticket_from_a_permissive_port_does_not_resume_on_a_strict_one() {
+    let mesh = Mesh::new();
+    let reviews = mesh.workload("default", "reviews");
+    let mut permissive =
+        EchoServer::start(reviews.server_config(ClientAuth::Optional, &[]).unwrap()).await;
+    let mut strict =
+        EchoServer::start(reviews.server_config(ClientAuth::Required, &[]).unwrap()).await;
+    // One anonymous client, one server name for both ports: the ticket is offered to both.
+    let client = client_without_certificate(
+        mesh.ca.trust_bundle(),
+        ExpectedPeer::Exactly(reviews.id().clone()),
+    );
+    let mut stream = connect(Arc::clone(&client), permissive.addr).await.unwrap();
+    echo(&mut stream, b"anonymous").await.unwrap();
+    assert_eq!(permissive.next_handshake().await.unwrap().peer, None);
+    let mut again = connect(Arc::clone(&client), permissive.addr).await.unwrap();
+    echo(&mut again, b"resumed").await.unwrap();
+    assert_eq!(
+        permissive.next_handshake().await.unwrap().kind,
+        Some(HandshakeKind::Resumed)
+    );
+
+    if let Ok(mut stream) = connect(client, strict.addr).await {
+        assert!(echo(&mut stream, b"x").await.is_err());
+    }
+    let err = strict.next_handshake().await.unwrap_err();
+    assert_eq!(
+        Rejection::from_io_error(&err),
+        Some(Rejection::MissingClientCert)
+    );
+}
