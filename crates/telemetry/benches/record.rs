@@ -105,5 +105,48 @@ fn record(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, record);
+fn other_paths(c: &mut Criterion) {
+    use meridian_telemetry::access_log::{AccessLogEntry, write_envoy_text};
+    use meridian_telemetry::trace::{HopRequest, NodeInfo, Sampler, SpanKind, Tracer};
+    let entry = AccessLogEntry {
+        start_time: std::time::SystemTime::now(),
+        method: Some("GET"),
+        path: Some("/productpage"),
+        protocol: Some("HTTP/1.1"),
+        response_code: 200,
+        bytes_sent: 5123,
+        duration: Duration::from_millis(12),
+        user_agent: Some("curl/8.5.0"),
+        request_id: Some("cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2"),
+        authority: Some("bookinfo.local"),
+        upstream_host: Some("127.0.0.1:9080"),
+        ..Default::default()
+    };
+    let mut line = String::with_capacity(320);
+    c.bench_function("access_log_envoy_text_format", |b| {
+        b.iter(|| {
+            line.clear();
+            write_envoy_text(&mut line, black_box(&entry));
+        })
+    });
+    // Istio's default 1 % sampling: most hops only propagate.
+    let tracer = Tracer::new(Sampler::new(0.0).expect("valid"), NodeInfo::default(), None);
+    let headers = http::HeaderMap::new();
+    let req = HopRequest {
+        method: "GET",
+        url: "http://myapp/",
+        protocol: "HTTP/1.1",
+        ..Default::default()
+    };
+    c.bench_function("trace_start_and_inject_unsampled", |b| {
+        b.iter(|| {
+            let hop = tracer.start(black_box(&headers), SpanKind::Server, "myapp:80/*", &req);
+            let mut up = http::HeaderMap::new();
+            hop.inject(&mut up);
+            up
+        })
+    });
+}
+
+criterion_group!(benches, record, other_paths);
 criterion_main!(benches);

@@ -5,7 +5,9 @@
 //!
 //! It sits beside the other planes in the data flow: the proxy, workloads and control planes
 //! hold cheap pre-resolved handles ([`metrics::HttpMetrics`], [`metrics::Counter`], ...) and
-//! update atomics; the admin listener in the binary renders the registry.
+//! update atomics; the admin listener in the binary hands `/metrics`, `/stats/prometheus` and
+//! `/federate` to [`admin::AdminEndpoints`]. Spans go through [`trace::Tracer`], access logs
+//! through [`access_log::AccessLogger`].
 //!
 //! ```
 //! use meridian_telemetry::metrics::{HttpRecord, IstioLabels, Registry, Reporter};
