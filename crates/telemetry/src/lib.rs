@@ -38,3 +38,25 @@ pub mod trace;
 
 pub use error::{Error, SelectorErrorKind};
 pub use response_flags::ResponseFlags;
+
+#[cfg(test)]
+mod tests {
+    /// The handles the planes keep are shared across tasks and threads.
+    #[test]
+    fn handles_are_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<crate::metrics::Registry>();
+        check::<crate::metrics::HttpMetrics>();
+        check::<crate::metrics::TcpMetrics>();
+        check::<crate::metrics::Counter>();
+        check::<crate::metrics::Gauge>();
+        check::<crate::metrics::Histogram>();
+        check::<crate::metrics::ListenerMetrics>();
+        check::<crate::metrics::ClusterMetrics>();
+        check::<crate::metrics::WorkloadMetrics>();
+        check::<crate::admin::AdminEndpoints>();
+        check::<crate::trace::Tracer>();
+        check::<crate::trace::OtlpExporter>();
+        check::<crate::access_log::AccessLogger>();
+    }
+}
