@@ -560,7 +560,7 @@ fn load_plugged_files(dir: &Path, trust_domain: &TrustDomain) -> Result<Loaded, 
     Ok(Loaded { signer, bundle })
 }
 
-fn whole_seconds(t: SystemTime) -> SystemTime {
+pub(crate) fn whole_seconds(t: SystemTime) -> SystemTime {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => SystemTime::UNIX_EPOCH + Duration::from_secs(d.as_secs()),
         Err(_) => SystemTime::UNIX_EPOCH,

@@ -24,7 +24,7 @@ use rustls_pki_types::pem::PemObject as _;
 use crate::bundle::TrustedRoot;
 use crate::ca::{
     CaSource, CertificateAuthority, RETIRED_ROOTS_FILE, ROOT_CA_FILE, Signer, TRUST_BUNDLE_FILE,
-    generate_root, root_file_pem,
+    generate_root, root_file_pem, whole_seconds,
 };
 use crate::cert::{CertInfo, pem_encode, rfc3339};
 use crate::error::CaFileProblem;
@@ -69,10 +69,11 @@ impl CertificateAuthority {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let now = SystemTime::now();
-        let until = now.checked_add(overlap).ok_or(Error::InvalidLifetime {
+        // Whole seconds, as the retired-roots file keeps it, so a reload sees the same state.
+        let until = whole_seconds(now.checked_add(overlap).ok_or(Error::InvalidLifetime {
             ttl: overlap,
             reason: "overlap ends beyond what the clock can represent",
-        })?;
+        })?);
         let old = self.signer.load_full();
         let root_path = state::file(&dir, ROOT_CA_FILE);
 
