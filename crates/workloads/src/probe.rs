@@ -142,7 +142,7 @@ async fn exec(argv: &[String], timeout: Duration, t: &ProbeTarget) -> Result<(),
     if let Some(d) = &t.working_dir {
         cmd.current_dir(d);
     }
-    let mut child = t
+    let (mut child, _group) = t
         .spawner
         .spawn(cmd)
         .await

@@ -6,10 +6,18 @@
 //! that forked the child ends, not the process, so all forks happen on one dedicated thread
 //! that lives as long as the supervisor; and the child re-checks its parent after `prctl`,
 //! in case Meridian died between `fork` and `prctl`.
+//!
+//! The parent-death signal reaches only the process Meridian forked, not the children *it*
+//! forks (a shell running `sleep`). For those, a watchdog (`/bin/sh`, in its own process
+//! group) reads a pipe whose other end only Meridian holds: when Meridian dies, however it
+//! dies, the kernel closes the pipe and the watchdog kills every process group listed in
+//! `<state>/process-groups`, which the supervisor keeps current.
 
+use std::collections::BTreeSet;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -57,10 +65,103 @@ struct Job {
     reply: oneshot::Sender<io::Result<Child>>,
 }
 
+/// Kills the listed process groups when Meridian dies (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    file: PathBuf,
+    groups: Mutex<BTreeSet<u32>>,
+    /// Held, never written: its closing is the signal.
+    _pipe: Option<std::process::ChildStdin>,
+    _child: Option<std::process::Child>,
+}
+
+/// The watchdog's script: wait for end of input, then kill every listed group, then its
+/// own group.
+const WATCHDOG: &str = "while read -r _; do :; done; for g in $(cat \"$1\" 2>/dev/null); do kill -9 -\"$g\" 2>/dev/null; done";
+
+impl Watchdog {
+    fn start(state_dir: &Path) -> Self {
+        use std::os::unix::process::CommandExt;
+        let file = state_dir.join("process-groups");
+        let _ = std::fs::write(&file, "");
+        let child = std::process::Command::new("/bin/sh")
+            .args(["-c", WATCHDOG, "meridian-watchdog"])
+            .arg(&file)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn();
+        let (pipe, child) = match child {
+            Ok(mut c) => (c.stdin.take(), Some(c)),
+            Err(e) => {
+                tracing::warn!(
+                    "no watchdog for replicas' own children (cannot run /bin/sh: {e}); a SIGKILL of Meridian may leave them running"
+                );
+                (None, None)
+            }
+        };
+        Self {
+            file,
+            groups: Mutex::new(BTreeSet::new()),
+            _pipe: pipe,
+            _child: child,
+        }
+    }
+
+    fn write(&self, groups: &BTreeSet<u32>) {
+        let text: String = groups.iter().map(|g| format!("{g}\n")).collect();
+        let tmp = self.file.with_extension("tmp");
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.file);
+        }
+    }
+
+    fn add(&self, pgid: u32) {
+        if let Ok(mut g) = self.groups.lock() {
+            g.insert(pgid);
+            self.write(&g);
+        }
+    }
+
+    fn remove(&self, pgid: u32) {
+        if let Ok(mut g) = self.groups.lock() {
+            g.remove(&pgid);
+            self.write(&g);
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(c) = self._child.as_mut() {
+            // Closing the pipe ends it; reap it so it is not left a zombie.
+            self._pipe = None;
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A running process group. Dropping it kills whatever is left of the group (a container
+/// ends with its main process) and forgets it.
+#[derive(Debug)]
+pub(crate) struct Group {
+    pgid: u32,
+    watchdog: Arc<Watchdog>,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        signal_group(self.pgid, Signal::SIGKILL);
+        self.watchdog.remove(self.pgid);
+    }
+}
+
 /// Forks processes from one long-lived thread (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Spawner {
     jobs: std::sync::Mutex<mpsc::Sender<Job>>,
+    watchdog: Arc<Watchdog>,
 }
 
 impl std::fmt::Debug for Job {
@@ -72,7 +173,7 @@ impl std::fmt::Debug for Job {
 impl Spawner {
     /// Starts the spawner thread, which forks within the given runtime (children are reaped
     /// by it). The thread ends when the spawner is dropped.
-    pub(crate) fn start(handle: tokio::runtime::Handle) -> io::Result<Self> {
+    pub(crate) fn start(handle: tokio::runtime::Handle, state_dir: &Path) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("meridian-spawner".into())
@@ -85,11 +186,13 @@ impl Spawner {
             })?;
         Ok(Self {
             jobs: std::sync::Mutex::new(tx),
+            watchdog: Arc::new(Watchdog::start(state_dir)),
         })
     }
 
-    /// Starts `cmd` as the leader of a new process group that dies with Meridian.
-    pub(crate) async fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
+    /// Starts `cmd` as the leader of a new process group that dies with Meridian; the
+    /// group is killed when the returned [`Group`] is dropped.
+    pub(crate) async fn spawn(&self, mut cmd: Command) -> io::Result<(Child, Group)> {
         cmd.process_group(0).kill_on_drop(true);
         pre_exec::die_with_parent(&mut cmd);
         let (reply, rx) = oneshot::channel();
@@ -101,13 +204,27 @@ impl Spawner {
             jobs.send(Job { cmd, reply })
                 .map_err(|_| io::Error::other("the spawner thread has stopped"))?;
         }
-        rx.await
-            .map_err(|_| io::Error::other("the spawner thread has stopped"))?
+        let child = rx
+            .await
+            .map_err(|_| io::Error::other("the spawner thread has stopped"))??;
+        let pgid = child.id().unwrap_or(0);
+        self.watchdog.add(pgid);
+        Ok((
+            child,
+            Group {
+                pgid,
+                watchdog: self.watchdog.clone(),
+            },
+        ))
     }
 }
 
 /// Sends a signal to a process group; a group that is already gone is not an error.
 pub(crate) fn signal_group(pgid: u32, sig: Signal) {
+    // 0 would mean our own group, 1 init: never a replica.
+    if pgid <= 1 {
+        return;
+    }
     if let Ok(p) = i32::try_from(pgid) {
         let _ = killpg(Pid::from_raw(p), sig);
     }

@@ -487,7 +487,7 @@ async fn run_init(inner: &Arc<Inner>, r: &Arc<Replica>, stop: &mut watch::Receiv
             };
             let began = Instant::now();
             let ok = match inner.spawner.spawn(cmd).await {
-                Ok(mut child) => {
+                Ok((mut child, _group)) => {
                     pump_output(r, &mut child);
                     tokio::select! {
                         status = child.wait() => match status {
@@ -584,7 +584,7 @@ async fn container_loop(
                 });
                 Ending::Failure
             }
-            Ok(mut child) => {
+            Ok((mut child, _group)) => {
                 let pid = child.id();
                 pump_output(&r, &mut child);
                 let argv = c.argv.clone().unwrap_or_default().join(" ");

@@ -349,8 +349,8 @@ impl Supervisor {
             path: log_dir.clone(),
             source,
         })?;
-        let spawner =
-            Spawner::start(tokio::runtime::Handle::current()).map_err(WorkloadError::Spawner)?;
+        let spawner = Spawner::start(tokio::runtime::Handle::current(), &opts.state_dir)
+            .map_err(WorkloadError::Spawner)?;
         let exe_dir = opts.exe_dir.clone();
         Ok(Self {
             inner: Arc::new(Inner {
