@@ -353,14 +353,13 @@ impl ProbeSink for Sink<'_> {
 /// Runs a replica until it is stopped, then removes it.
 pub(crate) async fn run(inner: Arc<Inner>, r: Arc<Replica>, pending: Option<String>) {
     let mut stop = r.stop.subscribe();
-    let blocked = pending
-        .map(|reason| ReplicaState::Pending { reason })
+    // A manifest that cannot run anywhere is reported before where it could run.
+    let blocked = not_runnable(&r.spec)
+        .map(|reason| ReplicaState::NotRunnable { reason })
+        .or_else(|| pending.map(|reason| ReplicaState::Pending { reason }))
         .or_else(|| {
             crate::placement::unfit(&r.spec, &inner.opts.node)
                 .map(|reason| ReplicaState::Pending { reason })
-                .or_else(|| {
-                    not_runnable(&r.spec).map(|reason| ReplicaState::NotRunnable { reason })
-                })
         });
     if let Some(state) = blocked {
         let text = match &state {
@@ -376,6 +375,10 @@ pub(crate) async fn run(inner: Arc<Inner>, r: Arc<Replica>, pending: Option<Stri
         });
         inner.replica_changed(&r);
         stopped(&mut stop).await;
+        inner.replica_finished(&r);
+        return;
+    }
+    if !r.spec.depends_on.is_empty() && !wait_dependencies(&inner, &r, &mut stop).await {
         inner.replica_finished(&r);
         return;
     }
@@ -737,4 +740,68 @@ async fn container_loop(
 /// Resolves once the replica is told to stop.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// The first `depends_on` condition that does not hold yet, in words.
+fn unmet_dependency(inner: &Inner, spec: &WorkloadSpec) -> Option<String> {
+    use meridian_config::compose::DependencyCondition as C;
+    let st = inner.lock();
+    for d in &spec.depends_on {
+        let met = st
+            .workloads
+            .iter()
+            .filter(|(id, _)| {
+                id.kind == meridian_control::endpoints::WorkloadKind::ComposeService
+                    && id.name == d.service
+            })
+            .flat_map(|(_, w)| w.replicas.iter())
+            .any(|r| {
+                r.with_rt(|rt| match d.condition {
+                    C::ServiceStarted => matches!(rt.state(), ReplicaState::Running),
+                    C::ServiceHealthy => rt.ready(),
+                    C::ServiceCompletedSuccessfully => {
+                        matches!(rt.state(), ReplicaState::Completed { .. })
+                    }
+                })
+                .unwrap_or(false)
+            });
+        if !met {
+            let what = match d.condition {
+                C::ServiceStarted => "to start",
+                C::ServiceHealthy => "to be healthy",
+                C::ServiceCompletedSuccessfully => "to complete successfully",
+            };
+            return Some(format!(
+                "waiting for service {} {what} (depends_on)",
+                d.service
+            ));
+        }
+    }
+    None
+}
+
+/// Waits until every `depends_on` condition holds; false if the replica was stopped first.
+async fn wait_dependencies(
+    inner: &Arc<Inner>,
+    r: &Arc<Replica>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut changed = inner.changed.subscribe();
+    loop {
+        changed.borrow_and_update();
+        let Some(reason) = unmet_dependency(inner, &r.spec) else {
+            if r.update(|rt| rt.phase = None) {
+                inner.replica_changed(r);
+            }
+            return true;
+        };
+        let state = ReplicaState::Pending { reason };
+        if r.update(|rt| rt.phase = Some(state)) {
+            inner.replica_changed(r);
+        }
+        tokio::select! {
+            res = changed.changed() => if res.is_err() { return false },
+            () = stopped(stop) => return false,
+        }
+    }
 }

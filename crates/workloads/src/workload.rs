@@ -60,6 +60,10 @@ pub struct WorkloadSpec {
     pub extra_env: BTreeMap<String, String>,
     /// Bumped by `rollout restart` so the template changes and replicas are replaced.
     pub restart_generation: u64,
+    /// Compose `depends_on`: services that must be started (or healthy, or completed) before
+    /// this one's replicas start.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<compose::Dependency>,
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -339,6 +343,7 @@ impl WorkloadSpec {
             paused: spec.paused.unwrap_or(false),
             extra_env: BTreeMap::new(),
             restart_generation: 0,
+            depends_on: Vec::new(),
         }
     }
 
@@ -408,6 +413,7 @@ impl WorkloadSpec {
             paused: false,
             extra_env: BTreeMap::new(),
             restart_generation: 0,
+            depends_on: s.depends_on.clone(),
         }
     }
 }

@@ -200,3 +200,53 @@ async fn shutdown_stops_every_replica_and_kills_those_ignoring_sigterm() {
     );
     assert!(h.table().replicas.is_empty());
 }
+
+#[tokio::test]
+async fn compose_depends_on_waits_and_removed_workloads_stop() {
+    let h = Harness::start();
+    let db = format!(
+        "  db:\n{}    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 1s\n",
+        compose_command(&[])
+    );
+    let web = format!(
+        "  web:\n{}    depends_on:\n      db: {{condition: service_healthy}}\n",
+        compose_command(&[])
+    );
+    h.sup
+        .apply(compose(&format!("services:\n{web}{db}")))
+        .expect("apply");
+    h.wait_for("web waiting for db", 10, |s| {
+        of(s, "web").first().is_some_and(|r| matches!(&r.state, ReplicaState::Pending { reason } if reason == "waiting for service db to be healthy (depends_on)"))
+    })
+    .await;
+    h.wait_for("both ready", 30, |s| {
+        ready_count(s, "web") == 1 && ready_count(s, "db") == 1
+    })
+    .await;
+    let summary = h
+        .sup
+        .apply(compose(&format!("services:\n{db}")))
+        .expect("apply");
+    assert_eq!(
+        summary
+            .removed
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect::<Vec<_>>(),
+        ["web"]
+    );
+    assert!(
+        summary.rolled.is_empty() && summary.created.is_empty(),
+        "{summary:?}"
+    );
+    h.wait_for("web gone, db untouched", 30, |s| {
+        of(s, "web").is_empty() && ready_count(s, "db") == 1
+    })
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while h.sup.resolve("web").is_ok() {
+        assert!(std::time::Instant::now() < deadline, "web still known");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.sup.shutdown().await;
+}
