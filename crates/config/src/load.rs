@@ -74,6 +74,10 @@ pub struct Bundle {
     pub skipped: Vec<Skipped>,
     /// Compose files and CloudFormation templates found, for the planes that read them.
     pub other_formats: Vec<(PathBuf, FileFormat)>,
+    /// Compose files, loaded (valid or not).
+    pub compose: Vec<crate::compose::Loaded>,
+    /// SAM/CloudFormation templates: the template, or every problem found in it.
+    pub templates: Vec<(PathBuf, Result<crate::sam::Template, Vec<Diagnostic>>)>,
 }
 
 impl Bundle {
@@ -85,11 +89,27 @@ impl Bundle {
             .filter_map(|d| d.resource.as_ref())
     }
 
-    /// Every diagnostic, file errors first, then per document in order.
+    /// Every diagnostic: file errors first, then per manifest document, Compose file and
+    /// template, in order.
     pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
         self.file_errors
             .iter()
             .chain(self.docs.iter().flat_map(|d| d.diagnostics.iter()))
+            .chain(self.compose.iter().flat_map(|c| c.diagnostics.iter()))
+            .chain(self.templates.iter().flat_map(|(_, t)| match t {
+                Ok(_) => [].iter(),
+                Err(d) => d.iter(),
+            }))
+    }
+
+    /// The valid Compose files.
+    pub fn compose_files(&self) -> impl Iterator<Item = &crate::compose::ComposeFile> {
+        self.compose.iter().filter_map(crate::compose::Loaded::valid)
+    }
+
+    /// The valid SAM templates.
+    pub fn sam_templates(&self) -> impl Iterator<Item = &crate::sam::Template> {
+        self.templates.iter().filter_map(|(_, t)| t.as_ref().ok())
     }
 
     /// Number of errors (not warnings).
@@ -104,10 +124,15 @@ impl Bundle {
 }
 
 /// Options for loading.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Parser limits.
     pub limits: Limits,
+    /// Values for templates' pseudo parameters and parameter overrides.
+    pub template: crate::sam::TemplateOptions,
+    /// Variables for `${VAR}` interpolation in Compose files; the process environment when
+    /// `None`.
+    pub compose_env: Option<crate::compose::Environment>,
 }
 
 /// Loads files and folders (folders recursively, `*.yaml`, `*.yml`, `*.json`), then runs the
@@ -120,10 +145,10 @@ pub fn load_paths(paths: &[PathBuf], opts: LoadOptions) -> Bundle {
             collect_dir(p, &mut files, &mut bundle);
             files.sort();
             for f in files {
-                load_file(&f, true, opts, &mut bundle);
+                load_file(&f, true, &opts, &mut bundle);
             }
         } else {
-            load_file(p, false, opts, &mut bundle);
+            load_file(p, false, &opts, &mut bundle);
         }
     }
     crate::analyze::analyze(&mut bundle);
@@ -133,7 +158,7 @@ pub fn load_paths(paths: &[PathBuf], opts: LoadOptions) -> Bundle {
 /// Loads manifests from text (`-f -`, tests, the admin API).
 pub fn load_str(file: &Path, text: &str, opts: LoadOptions) -> Bundle {
     let mut bundle = Bundle::default();
-    load_text(Arc::from(file), text, false, opts, &mut bundle);
+    load_text(Arc::from(file), text, false, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
     bundle
 }
@@ -246,7 +271,7 @@ pub fn decode_utf8(mut bytes: Vec<u8>) -> Result<String, (Span, String)> {
     })
 }
 
-fn load_file(path: &Path, from_scan: bool, opts: LoadOptions, bundle: &mut Bundle) {
+fn load_file(path: &Path, from_scan: bool, opts: &LoadOptions, bundle: &mut Bundle) {
     match read_text(path) {
         Ok(text) => load_text(Arc::from(path), &text, from_scan, opts, bundle),
         Err(d) => bundle.file_errors.push(d),
@@ -272,7 +297,7 @@ pub fn detect_format(docs: &[Document]) -> Option<FileFormat> {
     None
 }
 
-fn load_text(file: Arc<Path>, text: &str, from_scan: bool, opts: LoadOptions, bundle: &mut Bundle) {
+fn load_text(file: Arc<Path>, text: &str, from_scan: bool, opts: &LoadOptions, bundle: &mut Bundle) {
     let docs = match parse_stream(text, opts.limits) {
         Ok(d) => d,
         Err(e) => {
@@ -284,8 +309,19 @@ fn load_text(file: Arc<Path>, text: &str, from_scan: bool, opts: LoadOptions, bu
     };
     match detect_format(&docs) {
         Some(FileFormat::Manifest) => {}
-        Some(other) => {
-            bundle.other_formats.push((file.to_path_buf(), other));
+        Some(FileFormat::Compose) => {
+            bundle.other_formats.push((file.to_path_buf(), FileFormat::Compose));
+            let env = opts
+                .compose_env
+                .clone()
+                .unwrap_or_else(crate::compose::Environment::from_process);
+            bundle.compose.push(crate::compose::parse_str(&file, text, &env));
+            return;
+        }
+        Some(FileFormat::CloudFormation) => {
+            bundle.other_formats.push((file.to_path_buf(), FileFormat::CloudFormation));
+            let t = crate::sam::load_template_str(&file, text, &opts.template);
+            bundle.templates.push((file.to_path_buf(), t));
             return;
         }
         None if from_scan => {

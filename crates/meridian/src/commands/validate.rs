@@ -97,15 +97,36 @@ fn print_table(bundle: &Bundle) {
             println!("{} validated", display_name(doc));
         }
     }
-    for (file, format) in &bundle.other_formats {
-        println!(
-            "{} skipped: {format:?} files are read by `meridian up`",
-            file.display()
-        );
+    for c in &bundle.compose {
+        for d in &c.diagnostics {
+            eprintln!("{d}");
+        }
+        if let Some(file) = c.valid() {
+            for s in &file.services {
+                println!("compose service {}/{} validated", file.project, s.name);
+            }
+        }
+    }
+    for (file, t) in &bundle.templates {
+        match t {
+            Ok(t) => {
+                for f in &t.functions {
+                    println!("function {} ({}) validated", f.name, file.display());
+                }
+            }
+            Err(diags) => {
+                for d in diags {
+                    eprintln!("{d}");
+                }
+            }
+        }
     }
     let errors = bundle.error_count();
     if errors > 0 {
-        let bad = bundle.docs.iter().filter(|d| !d.is_valid()).count() + bundle.file_errors.len();
+        let bad = bundle.docs.iter().filter(|d| !d.is_valid()).count()
+            + bundle.file_errors.len()
+            + bundle.compose.iter().filter(|c| !c.is_valid()).count()
+            + bundle.templates.iter().filter(|(_, t)| t.is_err()).count();
         eprintln!(
             "error: {errors} error{} in {bad} {}",
             if errors == 1 { "" } else { "s" },
