@@ -1,2 +1,443 @@
-//! The data plane: listeners, HTTP/1.1 and HTTP/2, routing, load balancing, retries,
-//! timeouts, faults, connection pools, outlier detection, mTLS and the edge cache.
+//! The data plane: Meridian's in-process sidecars and its ingress gateway. Each workload gets
+//! an outbound listener (its `HTTP_PROXY`, plus a local port per upstream service), each
+//! replica an inbound listener in front of its real port, and each Gateway port a listener.
+//! Requests are routed with Istio's semantics from a compiled
+//! [`meridian_control::snapshot::Snapshot`] read through one atomic load per request, and
+//! balanced over the replicas of the endpoint table the workloads plane publishes.
+//!
+//! ```no_run
+//! # async fn wire(snapshot: std::sync::Arc<meridian_control::snapshot::Snapshot>,
+//! #               endpoints: meridian_control::endpoints::EndpointWatch,
+//! #               replica: meridian_control::endpoints::ReplicaEndpoint)
+//! #               -> Result<(), meridian_proxy::Error> {
+//! use meridian_proxy::{Caller, GatewayPorts, Proxy, ProxyOptions};
+//! let proxy = Proxy::new(snapshot, endpoints, ProxyOptions::default());
+//! let gateway = proxy.start_gateway_listeners(GatewayPorts::Offset(8000)).await?;
+//! let http_proxy = proxy.start_outbound(Caller::of_replica(&replica)).await?;
+//! let inbound = proxy.start_inbound(&replica).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod balancer;
+pub mod body;
+mod cluster;
+mod downstream;
+pub mod error;
+pub mod headers;
+mod listener;
+pub mod pool;
+pub mod record;
+mod tls;
+pub mod upstream;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, Weak};
+
+use arc_swap::ArcSwap;
+use meridian_control::endpoints::{EndpointTable, EndpointWatch, ReplicaEndpoint, WorkloadRef};
+use meridian_control::snapshot::Snapshot;
+use tokio::sync::watch;
+
+pub use error::{Error, ErrorSource, ProxyError};
+pub use record::{Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
+
+use cluster::{InboundMap, Registry, Resolved};
+use downstream::{ListenerCtx, ListenerKind};
+
+/// The workload a request comes from (known by the listener it arrived on).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// `namespace/name`.
+    pub workload: Arc<str>,
+    /// Namespace: short names resolve here.
+    pub namespace: String,
+    /// Labels, for `sourceLabels` matches.
+    pub labels: BTreeMap<String, String>,
+    /// Service account.
+    pub service_account: String,
+}
+
+impl Caller {
+    /// A caller from a workload reference and its pod labels.
+    pub fn new(
+        workload: &WorkloadRef,
+        labels: BTreeMap<String, String>,
+        service_account: &str,
+    ) -> Caller {
+        Caller {
+            workload: Arc::from(format!("{}/{}", workload.namespace, workload.name)),
+            namespace: workload.namespace.clone(),
+            labels,
+            service_account: service_account.to_owned(),
+        }
+    }
+
+    /// The caller for a replica's outbound traffic.
+    pub fn of_replica(replica: &ReplicaEndpoint) -> Caller {
+        Caller::new(
+            &replica.workload,
+            replica.labels.clone(),
+            &replica.service_account,
+        )
+    }
+
+    /// The built-in ingress gateway.
+    pub fn ingress_gateway() -> Caller {
+        let mut labels = BTreeMap::new();
+        labels.insert("istio".to_owned(), "ingressgateway".to_owned());
+        labels.insert("app".to_owned(), "istio-ingressgateway".to_owned());
+        Caller {
+            workload: Arc::from("istio-system/istio-ingressgateway"),
+            namespace: "istio-system".to_owned(),
+            labels,
+            service_account: "istio-ingressgateway-service-account".to_owned(),
+        }
+    }
+}
+
+/// Where Gateway ports are bound.
+#[derive(Debug, Clone)]
+pub enum GatewayPorts {
+    /// The declared port (needs privileges below 1024).
+    Declared,
+    /// Declared port plus an offset (`80` → `8080` with `Offset(8000)`).
+    Offset(u16),
+    /// Any free port (tests); the result says which.
+    Ephemeral,
+    /// Declared → bound; ports not listed bind as declared.
+    Explicit(BTreeMap<u16, u16>),
+}
+
+impl GatewayPorts {
+    fn bind_port(&self, declared: u16) -> u16 {
+        match self {
+            GatewayPorts::Declared => declared,
+            GatewayPorts::Offset(o) => declared.saturating_add(*o),
+            GatewayPorts::Ephemeral => 0,
+            GatewayPorts::Explicit(m) => m.get(&declared).copied().unwrap_or(declared),
+        }
+    }
+}
+
+/// Options.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// Address listeners bind (loopback by default).
+    pub bind: IpAddr,
+    /// Receives a record per request.
+    pub sink: Option<Arc<dyn RecordSink>>,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            sink: None,
+        }
+    }
+}
+
+/// An inbound listener in front of one replica port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundListener {
+    /// The declared container port.
+    pub declared: u16,
+    /// Where the replica listens.
+    pub actual: SocketAddr,
+    /// Where the sidecar listens.
+    pub listen: SocketAddr,
+}
+
+struct Rebuild {
+    registry: Registry,
+    snapshot: Arc<Snapshot>,
+    table: Arc<EndpointTable>,
+    inbound: InboundMap,
+    tls: (u64, HashMap<(u16, usize), Arc<rustls::ServerConfig>>),
+    gateway: Option<(GatewayPorts, BTreeMap<u16, SocketAddr>)>,
+}
+
+struct Inner {
+    state: Arc<ArcSwap<Resolved>>,
+    rebuild: Mutex<Rebuild>,
+    options: ProxyOptions,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The data plane of one node. Cheap to clone.
+#[derive(Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("version", &self.snapshot().version)
+            .finish()
+    }
+}
+
+impl Proxy {
+    /// A proxy serving `snapshot` over the replicas of `endpoints` (followed as they
+    /// change). Must be called inside a tokio runtime.
+    pub fn new(snapshot: Arc<Snapshot>, endpoints: EndpointWatch, options: ProxyOptions) -> Proxy {
+        let table = endpoints.borrow().clone();
+        let mut rebuild = Rebuild {
+            registry: Registry::default(),
+            snapshot: snapshot.clone(),
+            table: table.clone(),
+            inbound: InboundMap::new(),
+            tls: (u64::MAX, HashMap::new()),
+            gateway: None,
+        };
+        let tls = gateway_tls(&snapshot);
+        rebuild.tls = (snapshot.version, tls.clone());
+        let resolved = rebuild
+            .registry
+            .resolve(snapshot, &table, &rebuild.inbound, tls);
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            state: Arc::new(ArcSwap::from_pointee(resolved)),
+            rebuild: Mutex::new(rebuild),
+            options,
+            shutdown,
+        });
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(follow_endpoints(weak, endpoints));
+        Proxy { inner }
+    }
+
+    /// The snapshot in force.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.state.load().snapshot.clone()
+    }
+
+    /// Puts a new snapshot in force. In-flight requests finish on the one they started
+    /// with; connections stay open; new Gateway ports start listening.
+    pub fn swap(&self, snapshot: Arc<Snapshot>) {
+        let new_ports = {
+            let Ok(mut r) = self.inner.rebuild.lock() else {
+                return;
+            };
+            r.snapshot = snapshot;
+            self.inner.publish(&mut r);
+            match &r.gateway {
+                Some((ports, bound)) => r
+                    .snapshot
+                    .gateways
+                    .iter()
+                    .filter(|g| !bound.contains_key(&g.port))
+                    .map(|g| (g.port, g.tls, ports.bind_port(g.port)))
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        for (declared, tls, port) in new_ports {
+            let proxy = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = proxy.start_gateway_port(declared, tls, port).await {
+                    tracing::warn!(error = %e, port = declared, "gateway port not started");
+                }
+            });
+        }
+    }
+
+    /// Starts a listener for every Gateway port of the snapshot; returns declared → bound
+    /// addresses.
+    pub async fn start_gateway_listeners(
+        &self,
+        ports: GatewayPorts,
+    ) -> Result<BTreeMap<u16, SocketAddr>, Error> {
+        let wanted: Vec<(u16, bool)> = {
+            let Ok(mut r) = self.inner.rebuild.lock() else {
+                return Ok(BTreeMap::new());
+            };
+            r.gateway
+                .get_or_insert_with(|| (ports.clone(), BTreeMap::new()));
+            r.snapshot
+                .gateways
+                .iter()
+                .map(|g| (g.port, g.tls))
+                .collect()
+        };
+        for (declared, tls) in wanted {
+            self.start_gateway_port(declared, tls, ports.bind_port(declared))
+                .await?;
+        }
+        let r = self.inner.rebuild.lock().ok();
+        Ok(r.and_then(|r| r.gateway.as_ref().map(|(_, b)| b.clone()))
+            .unwrap_or_default())
+    }
+
+    async fn start_gateway_port(
+        &self,
+        declared: u16,
+        tls: bool,
+        port: u16,
+    ) -> Result<SocketAddr, Error> {
+        let listener = listener::bind(SocketAddr::new(self.inner.options.bind, port)).await?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: SocketAddr::new(self.inner.options.bind, port),
+            source,
+        })?;
+        let ctx = self.ctx(
+            ListenerKind::Gateway { port: declared },
+            Arc::new(Caller::ingress_gateway()),
+            if tls { "https" } else { "http" },
+        );
+        listener::spawn(
+            listener,
+            ctx,
+            tls.then_some(declared),
+            self.inner.shutdown.subscribe(),
+        );
+        if let Ok(mut r) = self.inner.rebuild.lock()
+            && let Some((_, bound)) = &mut r.gateway
+        {
+            bound.insert(declared, addr);
+        }
+        Ok(addr)
+    }
+
+    /// Starts a workload's outbound listener (its `HTTP_PROXY`): absolute-form requests
+    /// (`GET http://myapp/`) and origin-form ones with a `Host` header are routed as the
+    /// calling workload.
+    pub async fn start_outbound(&self, caller: Caller) -> Result<SocketAddr, Error> {
+        self.start_local(ListenerKind::Outbound, caller).await
+    }
+
+    /// Starts a workload's local port for one service (`<SERVICE>_SERVICE_HOST`/`_PORT`):
+    /// every request on it is routed to `host`'s virtual host on `port`.
+    pub async fn start_upstream_port(
+        &self,
+        caller: Caller,
+        host: &str,
+        port: u16,
+    ) -> Result<SocketAddr, Error> {
+        self.start_local(
+            ListenerKind::Upstream {
+                host: host.to_ascii_lowercase(),
+                port,
+            },
+            caller,
+        )
+        .await
+    }
+
+    async fn start_local(&self, kind: ListenerKind, caller: Caller) -> Result<SocketAddr, Error> {
+        let at = SocketAddr::new(self.inner.options.bind, 0);
+        let listener = listener::bind(at).await?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr: at, source })?;
+        let ctx = self.ctx(kind, Arc::new(caller), "http");
+        listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe());
+        Ok(addr)
+    }
+
+    /// Starts an inbound listener in front of each port of a replica; from then on the
+    /// mesh reaches the replica through it.
+    pub async fn start_inbound(
+        &self,
+        replica: &ReplicaEndpoint,
+    ) -> Result<Vec<InboundListener>, Error> {
+        if replica.ports.is_empty() {
+            return Err(Error::NoPort(replica.replica.clone()));
+        }
+        let mut out = Vec::new();
+        for p in &replica.ports {
+            let at = SocketAddr::new(self.inner.options.bind, 0);
+            let listener = listener::bind(at).await?;
+            let listen = listener
+                .local_addr()
+                .map_err(|source| Error::Bind { addr: at, source })?;
+            let actual = SocketAddr::new(replica.ip, p.actual);
+            let endpoint = Arc::new(pool::Endpoint::new(
+                actual,
+                format!("{}:{}", replica.replica, p.declared),
+                upstream::Transport::Plain,
+            ));
+            let ctx = self.ctx(
+                ListenerKind::Inbound { endpoint },
+                Arc::new(Caller::of_replica(replica)),
+                "http",
+            );
+            listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe());
+            out.push(InboundListener {
+                declared: p.declared,
+                actual,
+                listen,
+            });
+        }
+        if let Ok(mut r) = self.inner.rebuild.lock() {
+            for l in &out {
+                r.inbound
+                    .insert((replica.replica.clone(), l.declared), l.listen);
+            }
+            self.inner.publish(&mut r);
+        }
+        Ok(out)
+    }
+
+    /// Stops every listener (connections in progress finish).
+    pub fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+    }
+
+    fn ctx(
+        &self,
+        kind: ListenerKind,
+        caller: Arc<Caller>,
+        scheme: &'static str,
+    ) -> Arc<ListenerCtx> {
+        Arc::new(ListenerCtx {
+            state: self.inner.state.clone(),
+            sink: self.inner.options.sink.clone(),
+            kind,
+            caller,
+            scheme,
+        })
+    }
+}
+
+impl Inner {
+    fn publish(&self, r: &mut Rebuild) {
+        if r.tls.0 != r.snapshot.version {
+            r.tls = (r.snapshot.version, gateway_tls(&r.snapshot));
+        }
+        let tls = r.tls.1.clone();
+        let snapshot = r.snapshot.clone();
+        let table = r.table.clone();
+        let resolved = r.registry.resolve(snapshot, &table, &r.inbound, tls);
+        self.state.store(Arc::new(resolved));
+    }
+}
+
+fn gateway_tls(snapshot: &Snapshot) -> HashMap<(u16, usize), Arc<rustls::ServerConfig>> {
+    let mut out = HashMap::new();
+    for g in &snapshot.gateways {
+        for (i, s) in g.servers.iter().enumerate() {
+            let Some(t) = &s.tls else { continue };
+            match tls::server_config(t) {
+                Ok(c) => {
+                    out.insert((g.port, i), c);
+                }
+                Err(e) => tracing::warn!(error = %e, port = g.port, "gateway server without TLS"),
+            }
+        }
+    }
+    out
+}
+
+async fn follow_endpoints(inner: Weak<Inner>, mut endpoints: EndpointWatch) {
+    while endpoints.changed().await.is_ok() {
+        let table = endpoints.borrow_and_update().clone();
+        let Some(inner) = inner.upgrade() else { return };
+        if let Ok(mut r) = inner.rebuild.lock() {
+            r.table = table;
+            inner.publish(&mut r);
+        }
+    }
+}

@@ -1,0 +1,1049 @@
+//! A request's lifecycle, from the listener that accepted it to the response head: route,
+//! CORS, redirect or direct response, fault, mirror, balance, connect, send with retries and
+//! timeouts, and the response's header rules. Reads the routing state once.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use meridian_control::snapshot::{
+    AbortStatus, CorsPolicy, HashKey, HttpRoute, LoadBalancer, RedirectPort, RequestView, RetryOn,
+    RouteAction, RouteDestination, UnmatchedPreflights, UpstreamProtocol, split_authority,
+};
+use rand::Rng;
+
+use crate::Caller;
+use crate::balancer::{PickContext, hash64};
+use crate::body::{RequestBody, ResponseBody};
+use crate::cluster::Resolved;
+use crate::error::ProxyError;
+use crate::headers::{self as hh, strip_hop_by_hop};
+use crate::pool::{Endpoint, Lease, Protocol};
+use crate::record::{Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
+use crate::upstream::{self, SendOptions};
+
+/// Request bodies up to this size are buffered so they can be retried and mirrored; larger
+/// or unknown-length bodies stream (and are retried only if never sent).
+const BUFFER_LIMIT: u64 = 64 * 1024;
+
+/// What a listener is for.
+#[derive(Debug)]
+pub(crate) enum ListenerKind {
+    /// A workload's `HTTP_PROXY` endpoint.
+    Outbound,
+    /// A workload's local port for one service.
+    Upstream {
+        /// Service host the port stands for.
+        host: String,
+        /// Service port.
+        port: u16,
+    },
+    /// An ingress gateway port.
+    Gateway {
+        /// The declared port.
+        port: u16,
+    },
+    /// In front of a replica.
+    Inbound {
+        /// The replica's own address.
+        endpoint: Arc<Endpoint>,
+    },
+}
+
+/// Everything a connection's requests share.
+#[derive(Debug)]
+pub(crate) struct ListenerCtx {
+    pub(crate) state: Arc<arc_swap::ArcSwap<Resolved>>,
+    pub(crate) sink: Option<Arc<dyn RecordSink>>,
+    pub(crate) kind: ListenerKind,
+    pub(crate) caller: Arc<Caller>,
+    pub(crate) scheme: &'static str,
+}
+
+/// What the lifecycle learned, for the record.
+#[derive(Debug)]
+struct Trace {
+    flags: ResponseFlags,
+    phase: Phase,
+    attempts: u32,
+    cluster: Option<usize>,
+    upstream: Option<SocketAddr>,
+}
+
+/// Serves one request.
+pub(crate) async fn handle(
+    ctx: Arc<ListenerCtx>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let start = Instant::now();
+    let mut trace = Trace {
+        flags: ResponseFlags::NONE,
+        phase: Phase::RequestHeaders,
+        attempts: 0,
+        cluster: None,
+        upstream: None,
+    };
+    let head = ctx.sink.as_ref().map(|_| {
+        (
+            req.method().clone(),
+            req.uri().clone(),
+            req.version(),
+            req.headers().get(&hh::X_REQUEST_ID).cloned(),
+        )
+    });
+    let version = req.version();
+    let result = match &ctx.kind {
+        ListenerKind::Inbound { endpoint } => inbound(endpoint, req, &mut trace).await,
+        _ => outbound(&ctx, peer, req, &mut trace).await,
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => local_reply(&e, &mut trace),
+    };
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        *resp.version_mut() = version;
+    }
+    trace.phase = Phase::ResponseHeaders;
+    if let (Some(sink), Some((method, uri, protocol, request_id))) = (&ctx.sink, head) {
+        let state = ctx.state.load();
+        sink.record(RequestRecord {
+            reporter: match ctx.kind {
+                ListenerKind::Inbound { .. } => Reporter::Destination,
+                _ => Reporter::Source,
+            },
+            source_workload: Some(ctx.caller.workload.clone()),
+            downstream: peer,
+            method,
+            authority: uri.authority().map(ToString::to_string).unwrap_or_default(),
+            path: uri
+                .path_and_query()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            protocol,
+            status: resp.status().as_u16(),
+            flags: trace.flags,
+            cluster: trace
+                .cluster
+                .and_then(|c| state.snapshot.cluster(c))
+                .map(|c| c.name.clone()),
+            upstream: trace.upstream,
+            attempts: trace.attempts,
+            request_id,
+            start,
+            duration: start.elapsed(),
+            phase: trace.phase,
+        });
+    }
+    Ok(resp)
+}
+
+/// The one place errors become responses.
+fn local_reply(e: &ProxyError, trace: &mut Trace) -> Response<ResponseBody> {
+    let (status, flag, body) = e.local_reply();
+    trace.flags.insert(flag);
+    let mut resp = Response::new(ResponseBody::full(body.clone()));
+    *resp.status_mut() = status;
+    if !body.is_empty() {
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    }
+    if matches!(e, ProxyError::Overflow) {
+        resp.headers_mut().insert(
+            hh::X_ENVOY_OVERLOADED.clone(),
+            HeaderValue::from_static("true"),
+        );
+    }
+    resp
+}
+
+fn respond(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(body));
+    *resp.status_mut() = status;
+    resp
+}
+
+async fn inbound(
+    endpoint: &Arc<Endpoint>,
+    mut req: Request<Incoming>,
+    trace: &mut Trace,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    trace.upstream = Some(endpoint.addr);
+    trace.attempts = 1;
+    let upgrade = req.version() == Version::HTTP_11 && hh::is_upgrade(req.headers());
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    strip_hop_by_hop(&mut parts.headers, upgrade);
+    let protocol = if parts.version == Version::HTTP_2 {
+        Protocol::Http2
+    } else {
+        Protocol::Http1
+    };
+    if protocol == Protocol::Http2 && parts.uri.authority().is_none() {
+        parts.uri = absolute_uri("http", "localhost", &parts.uri)?;
+    }
+    let body = if body.is_end_stream() {
+        RequestBody::Empty
+    } else {
+        RequestBody::Stream(body)
+    };
+    let req = Request::from_parts(parts, body);
+    trace.phase = Phase::UpstreamRequest;
+    if let Some(on_upgrade) = on_upgrade {
+        return tunnel(endpoint, req, on_upgrade, Duration::from_secs(10), trace).await;
+    }
+    let opts = SendOptions {
+        protocol,
+        connect_timeout: Duration::from_secs(10),
+        idle_timeout: Some(Duration::from_secs(3600)),
+        max_requests_per_connection: 0,
+    };
+    let (resp, lease) = upstream::send(endpoint, req, opts)
+        .await
+        .map_err(|(e, _)| e)?;
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers, false);
+    Ok(Response::from_parts(
+        parts,
+        ResponseBody::Upstream {
+            body,
+            lease: Some(lease),
+        },
+    ))
+}
+
+/// The request fields routing and forwarding need, extracted once.
+struct Target {
+    authority: String,
+    host_end: usize,
+    port: u16,
+}
+
+fn target_of(ctx: &ListenerCtx, parts: &http::request::Parts) -> Result<Target, ProxyError> {
+    let raw = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
+    match &ctx.kind {
+        ListenerKind::Upstream { host, port } => Ok(Target {
+            authority: raw.map_or_else(|| format!("{host}:{port}"), str::to_owned),
+            host_end: 0,
+            port: *port,
+        }),
+        _ => {
+            let raw = raw.ok_or_else(|| ProxyError::BadRequest("no host".to_owned()))?;
+            let (host, port) = split_authority(raw);
+            let default_port = if ctx.scheme == "https" { 443 } else { 80 };
+            let port = match &ctx.kind {
+                ListenerKind::Gateway { port } => *port,
+                _ => port.unwrap_or(default_port),
+            };
+            Ok(Target {
+                host_end: host.len(),
+                authority: raw.to_owned(),
+                port,
+            })
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+async fn outbound(
+    ctx: &ListenerCtx,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+    trace: &mut Trace,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let state = ctx.state.load_full();
+    let snap = &state.snapshot;
+    let upgrade = req.version() == Version::HTTP_11 && hh::is_upgrade(req.headers());
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let target = target_of(ctx, &parts)?;
+    trace.phase = Phase::Route;
+    let table = match &ctx.kind {
+        ListenerKind::Gateway { port } => match snap.gateway(*port) {
+            Some(g) => &g.routes,
+            None => return Err(ProxyError::NoRoute(target.authority)),
+        },
+        _ => snap.mesh_table(&ctx.caller.namespace),
+    };
+    let lookup_host = match &ctx.kind {
+        ListenerKind::Upstream { host, .. } => host.as_str(),
+        _ => &target.authority[..target.host_end],
+    };
+    let Some(vh_index) = table.lookup(lookup_host) else {
+        return Err(ProxyError::NoRoute(target.authority));
+    };
+    let Some(vh) = snap.virtual_host(vh_index) else {
+        return Err(ProxyError::NoRoute(target.authority));
+    };
+    if vh.https_redirect {
+        let (host, _) = split_authority(&target.authority);
+        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        return Ok(redirect_response(301, &format!("https://{host}{pq}")));
+    }
+    let path = parts.uri.path();
+    let view = RequestView {
+        method: parts.method.as_str(),
+        scheme: ctx.scheme,
+        authority: &target.authority,
+        path,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        port: target.port,
+        source_labels: &ctx.caller.labels,
+        source_namespace: &ctx.caller.namespace,
+    };
+    let Some((route, matched)) = snap.route(vh_index, &view) else {
+        return Err(ProxyError::NoRoute(target.authority));
+    };
+
+    trace.phase = Phase::Cors;
+    let mut cors_origin: Option<HeaderValue> = None;
+    if let Some(cors) = &route.cors
+        && let Some(origin) = parts.headers.get(header::ORIGIN)
+    {
+        let allowed = origin.to_str().is_ok_and(|o| cors.allows(o));
+        let preflight = parts.method == Method::OPTIONS
+            && parts
+                .headers
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if preflight {
+            if allowed {
+                return Ok(preflight_response(cors, origin.clone()));
+            }
+            if cors.unmatched_preflights == UnmatchedPreflights::Ignore {
+                return Ok(respond(StatusCode::OK, Bytes::new()));
+            }
+        } else if allowed {
+            cors_origin = Some(origin.clone());
+        }
+    }
+
+    let destinations = match &route.action {
+        RouteAction::Redirect(r) => {
+            let (host, port) = split_authority(&target.authority);
+            let scheme = r.scheme.as_deref().unwrap_or(ctx.scheme);
+            let host = r.authority.as_deref().unwrap_or(host);
+            let port = match r.port {
+                RedirectPort::Keep => port,
+                RedirectPort::Port(p) => Some(p),
+                RedirectPort::ProtocolDefault => None,
+                RedirectPort::RequestPort => Some(target.port),
+            };
+            let port = port.filter(|p| !matches!((scheme, p), ("http", 80) | ("https", 443)));
+            let path = r.uri.as_deref().unwrap_or(parts.uri.path());
+            let query = match (
+                r.uri.as_deref().is_some_and(|u| u.contains('?')),
+                parts.uri.query(),
+            ) {
+                (false, Some(q)) => format!("?{q}"),
+                _ => String::new(),
+            };
+            let location = match port {
+                Some(p) => format!("{scheme}://{host}:{p}{path}{query}"),
+                None => format!("{scheme}://{host}{path}{query}"),
+            };
+            return Ok(redirect_response(r.code, &location));
+        }
+        RouteAction::DirectResponse(d) => {
+            let mut resp = respond(
+                StatusCode::from_u16(d.status).unwrap_or(StatusCode::OK),
+                d.body.clone(),
+            );
+            if !d.body.is_empty() {
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            }
+            route.headers.response.apply(resp.headers_mut());
+            return Ok(resp);
+        }
+        RouteAction::Forward(w) => w,
+    };
+
+    let dest = if destinations.destinations.len() == 1 {
+        destinations.destinations.first()
+    } else {
+        let roll = rand::rng().random_range(0..destinations.total_weight.max(1));
+        destinations.pick(roll)
+    };
+    let Some(dest) = dest else {
+        return Err(ProxyError::NoCluster(format!(
+            "{}: no destination",
+            vh.name
+        )));
+    };
+    let cluster_index = match dest.target.resolve(target.port) {
+        Some(c) => c,
+        None => {
+            return Err(ProxyError::NoCluster(match &dest.target {
+                meridian_control::snapshot::ClusterTarget::Missing(m) => m.clone(),
+                _ => format!("{} has no port {}", dest.host, target.port),
+            }));
+        }
+    };
+    trace.cluster = Some(cluster_index);
+    let (Some(cluster), Some(runtime)) = (
+        snap.cluster(cluster_index),
+        state.clusters.get(cluster_index),
+    ) else {
+        return Err(ProxyError::NoCluster(dest.host.clone()));
+    };
+
+    trace.phase = Phase::Fault;
+    if let Some(fault) = &route.fault {
+        if let Some(delay) = &fault.delay
+            && roll_percent(delay.percentage)
+        {
+            trace.flags.insert(ResponseFlags::DI);
+            tokio::time::sleep(delay.duration).await;
+        }
+        if let Some(abort) = &fault.abort
+            && roll_percent(abort.percentage)
+        {
+            return match abort.status {
+                AbortStatus::Http(status) => Err(ProxyError::FaultAbort(status)),
+                AbortStatus::Grpc(code) => {
+                    trace.flags.insert(ResponseFlags::FI);
+                    Ok(grpc_abort(code))
+                }
+            };
+        }
+    }
+
+    // The request as sent upstream.
+    strip_hop_by_hop(&mut parts.headers, upgrade);
+    if !parts.headers.contains_key(&hh::X_REQUEST_ID) {
+        parts
+            .headers
+            .insert(hh::X_REQUEST_ID.clone(), hh::new_request_id());
+    }
+    if let ListenerKind::Gateway { .. } = ctx.kind {
+        append_forwarded_for(&mut parts.headers, peer);
+        parts.headers.insert(
+            hh::X_FORWARDED_PROTO.clone(),
+            HeaderValue::from_static(ctx.scheme),
+        );
+    } else if !parts.headers.contains_key(&hh::X_FORWARDED_PROTO) {
+        parts.headers.insert(
+            hh::X_FORWARDED_PROTO.clone(),
+            HeaderValue::from_static(ctx.scheme),
+        );
+    }
+    route.headers.request.apply(&mut parts.headers);
+    dest.headers.request.apply(&mut parts.headers);
+    let mut authority: Option<HeaderValue> = dest
+        .headers
+        .request
+        .authority
+        .clone()
+        .or_else(|| route.headers.request.authority.clone());
+    let mut new_path: Option<String> = None;
+    if let Some(rw) = &route.rewrite {
+        if let Some(a) = &rw.authority {
+            authority = Some(a.clone());
+        }
+        let path = parts.uri.path();
+        if let Some(uri) = &rw.uri {
+            let prefix = matched
+                .and_then(|m| route.matches.get(m))
+                .and_then(|m| m.uri.as_ref())
+                .and_then(|u| u.matcher.prefix());
+            new_path = Some(match prefix {
+                Some(p) if path.len() >= p.len() => format!("{uri}{}", &path[p.len()..]),
+                _ => uri.clone(),
+            });
+        } else if let Some(rr) = &rw.uri_regex {
+            new_path = Some(
+                rr.pattern
+                    .regex()
+                    .replace_all(path, rr.replacement.as_str())
+                    .into_owned(),
+            );
+        }
+    }
+    let authority = match authority {
+        Some(a) => a,
+        None => HeaderValue::from_str(&target.authority)
+            .map_err(|_| ProxyError::BadRequest("invalid authority".to_owned()))?,
+    };
+    let path_and_query = match (&new_path, parts.uri.query()) {
+        (Some(p), Some(q)) => format!("{p}?{q}"),
+        (Some(p), None) => p.clone(),
+        (None, _) => parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+    };
+    let protocol = match cluster.protocol {
+        UpstreamProtocol::Http1 => Protocol::Http1,
+        UpstreamProtocol::Http2 => Protocol::Http2,
+        UpstreamProtocol::Client if parts.version == Version::HTTP_2 => Protocol::Http2,
+        UpstreamProtocol::Client => Protocol::Http1,
+    };
+    let protocol = if upgrade { Protocol::Http1 } else { protocol };
+    let authority_text = authority.to_str().unwrap_or_default().to_owned();
+    let uri = match protocol {
+        Protocol::Http1 => Uri::try_from(path_and_query.as_str()).map_err(http::Error::from),
+        Protocol::Http2 => Uri::builder()
+            .scheme("http")
+            .authority(authority_text.as_str())
+            .path_and_query(path_and_query.as_str())
+            .build(),
+    }
+    .map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+    match protocol {
+        Protocol::Http1 => {
+            parts.headers.insert(header::HOST, authority);
+        }
+        Protocol::Http2 => {
+            parts.headers.remove(header::HOST);
+        }
+    }
+    let template = Template {
+        method: parts.method.clone(),
+        uri,
+        version: match protocol {
+            Protocol::Http1 => Version::HTTP_11,
+            Protocol::Http2 => Version::HTTP_2,
+        },
+        headers: parts.headers,
+    };
+
+    // Hash key (consistent hashing) and a cookie to set when one is generated.
+    let mut set_cookie: Option<HeaderValue> = None;
+    let hash = match runtime.balancer.algorithm() {
+        LoadBalancer::ConsistentHash(ch) => hash_of(
+            &ch.key,
+            &template.headers,
+            &template.uri,
+            peer,
+            &mut set_cookie,
+        ),
+        _ => None,
+    };
+
+    // The body: small ones are buffered so retries and mirrors can replay them.
+    let body = if body.is_end_stream() {
+        RequestBody::Empty
+    } else if body.size_hint().upper().is_some_and(|n| n <= BUFFER_LIMIT) {
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| ProxyError::BadRequest(e.to_string()))?
+            .to_bytes();
+        RequestBody::Full(Some(bytes))
+    } else {
+        RequestBody::Stream(body)
+    };
+
+    for mirror in &route.mirrors {
+        if roll_percent(mirror.percentage)
+            && let Some(copy) = body.try_clone()
+        {
+            spawn_mirror(
+                &state,
+                &mirror.destination,
+                &template,
+                &authority_text,
+                copy,
+                target.port,
+            );
+        }
+    }
+
+    let send = SendOptions {
+        protocol,
+        connect_timeout: cluster.policy.connection_pool.connect_timeout,
+        idle_timeout: cluster.policy.connection_pool.idle_timeout,
+        max_requests_per_connection: cluster.policy.connection_pool.max_requests_per_connection,
+    };
+
+    if let Some(on_upgrade) = on_upgrade {
+        trace.phase = Phase::Balance;
+        let ep = runtime
+            .balancer
+            .pick(PickContext {
+                hash,
+                ..PickContext::default()
+            })
+            .ok_or_else(|| ProxyError::NoHealthyUpstream(cluster.name.clone()))?
+            .clone();
+        trace.upstream = Some(ep.addr);
+        trace.attempts = 1;
+        let req = template.request(1, body);
+        return tunnel(&ep, req, on_upgrade, send.connect_timeout, trace).await;
+    }
+
+    let attempt = forward(route, runtime, &template, body, send, hash, trace);
+    let result = match route.timeout {
+        Some(t) => match tokio::time::timeout(t, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(ProxyError::Timeout),
+        },
+        None => attempt.await,
+    };
+    let (resp, lease) = result?;
+    let (mut rparts, rbody) = resp.into_parts();
+    strip_hop_by_hop(&mut rparts.headers, false);
+    dest.headers.response.apply(&mut rparts.headers);
+    route.headers.response.apply(&mut rparts.headers);
+    if let (Some(origin), Some(cors)) = (cors_origin, &route.cors) {
+        cors_response_headers(cors, origin, &mut rparts.headers);
+    }
+    if let Some(c) = set_cookie {
+        rparts.headers.append(header::SET_COOKIE, c);
+    }
+    trace.phase = Phase::ResponseBody;
+    Ok(Response::from_parts(
+        rparts,
+        ResponseBody::Upstream {
+            body: rbody,
+            lease: Some(lease),
+        },
+    ))
+}
+
+/// The upstream request head, re-used by every try.
+struct Template {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+}
+
+impl Template {
+    fn request(&self, attempt: u32, body: RequestBody) -> Request<RequestBody> {
+        let mut req = Request::new(body);
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.version_mut() = self.version;
+        let mut headers = self.headers.clone();
+        headers.insert(
+            hh::X_ENVOY_ATTEMPT_COUNT.clone(),
+            hh::attempt_value(attempt),
+        );
+        *req.headers_mut() = headers;
+        req
+    }
+}
+
+/// Tries, retries and back-off under the route's policy.
+async fn forward(
+    route: &HttpRoute,
+    runtime: &crate::cluster::ClusterRuntime,
+    template: &Template,
+    body: RequestBody,
+    send: SendOptions,
+    hash: Option<u64>,
+    trace: &mut Trace,
+) -> Result<(Response<Incoming>, Lease), ProxyError> {
+    let policy = &route.retry;
+    let max_tries = 1 + policy.attempts;
+    let mut spare: Option<RequestBody> = Some(body);
+    let mut tried: Vec<SocketAddr> = Vec::new();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        trace.attempts = attempt;
+        trace.phase = Phase::Balance;
+        let Some(ep) = runtime.balancer.pick(PickContext {
+            hash,
+            avoid: &tried,
+            attempts: if policy.previous_hosts {
+                policy.host_selection_attempts
+            } else {
+                0
+            },
+            original: None,
+        }) else {
+            return Err(ProxyError::NoHealthyUpstream(format!(
+                "cluster {}",
+                route.origin.virtual_service
+            )));
+        };
+        let ep = ep.clone();
+        trace.upstream = Some(ep.addr);
+        // Keep a copy for the next try when the body can be replayed.
+        let body = match spare.take() {
+            Some(b) => {
+                if let Some(copy) = b.try_clone()
+                    && attempt < max_tries
+                {
+                    spare = Some(copy);
+                }
+                b
+            }
+            None => {
+                return Err(ProxyError::UpstreamReset(
+                    "request body already sent".to_owned(),
+                ));
+            }
+        };
+        let req = template.request(attempt, body);
+        trace.phase = Phase::UpstreamRequest;
+        let outcome = match policy.per_try_timeout {
+            Some(t) => match tokio::time::timeout(t, upstream::send(&ep, req, send)).await {
+                Ok(r) => r,
+                Err(_) => Err((ProxyError::Timeout, None)),
+            },
+            None => upstream::send(&ep, req, send).await,
+        };
+        let can_retry = attempt < max_tries;
+        match outcome {
+            Ok((resp, lease)) => {
+                let status = resp.status().as_u16();
+                let grpc_retry = resp
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .is_some_and(|c| policy.retries_grpc(c));
+                let wants = policy.retries_status(status) || grpc_retry;
+                if wants && can_retry && spare.is_some() {
+                    drop(resp);
+                    drop(lease);
+                    tried.push(ep.addr);
+                    backoff(policy, attempt, trace).await;
+                    continue;
+                }
+                if wants && attempt > 1 {
+                    trace.flags.insert(ResponseFlags::URX);
+                }
+                return Ok((resp, lease));
+            }
+            Err((e, unsent)) => {
+                if spare.is_none()
+                    && let Some(r) = unsent
+                    && can_retry
+                {
+                    spare = Some(r.into_body());
+                }
+                let on = policy.retry_on;
+                let retriable = match &e {
+                    ProxyError::ConnectFailure { .. } => on.intersects(retry_set(&[
+                        RetryOn::CONNECT_FAILURE,
+                        RetryOn::FIVE_XX,
+                        RetryOn::GATEWAY_ERROR,
+                        RetryOn::RESET,
+                    ])),
+                    ProxyError::RefusedStream => on.intersects(retry_set(&[
+                        RetryOn::REFUSED_STREAM,
+                        RetryOn::FIVE_XX,
+                        RetryOn::RESET,
+                    ])),
+                    ProxyError::UpstreamReset(_) => {
+                        on.intersects(retry_set(&[RetryOn::RESET, RetryOn::FIVE_XX]))
+                    }
+                    ProxyError::Timeout => on.intersects(retry_set(&[
+                        RetryOn::FIVE_XX,
+                        RetryOn::GATEWAY_ERROR,
+                        RetryOn::RESET,
+                    ])),
+                    _ => false,
+                };
+                if retriable && can_retry && spare.is_some() {
+                    tried.push(ep.addr);
+                    backoff(policy, attempt, trace).await;
+                    continue;
+                }
+                if retriable && attempt > 1 {
+                    trace.flags.insert(ResponseFlags::URX);
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+fn retry_set(items: &[RetryOn]) -> RetryOn {
+    let mut on = RetryOn::NONE;
+    for i in items {
+        on.insert(*i);
+    }
+    on
+}
+
+/// Envoy's fully jittered exponential back-off: a random wait up to base × 2^(n-1), capped.
+async fn backoff(
+    policy: &meridian_control::snapshot::RetryPolicy,
+    attempt: u32,
+    trace: &mut Trace,
+) {
+    trace.phase = Phase::RetryBackoff;
+    let ceiling = policy
+        .backoff_base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(policy.backoff_max);
+    let wait = rand::rng().random_range(0..=ceiling.as_micros().min(u128::from(u64::MAX)) as u64);
+    tokio::time::sleep(Duration::from_micros(wait)).await;
+}
+
+fn roll_percent(p: f64) -> bool {
+    p >= 100.0 || (p > 0.0 && rand::rng().random::<f64>() * 100.0 < p)
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
+    let ip = peer.ip().to_string();
+    let value = match headers
+        .get(&hh::X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(hh::X_FORWARDED_FOR.clone(), v);
+    }
+}
+
+fn redirect_response(code: u16, location: &str) -> Response<ResponseBody> {
+    let mut resp = respond(
+        StatusCode::from_u16(code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
+        Bytes::new(),
+    );
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+fn grpc_abort(code: u32) -> Response<ResponseBody> {
+    let mut resp = respond(StatusCode::OK, Bytes::new());
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    h.insert("grpc-status", HeaderValue::from(code));
+    h.insert(
+        "grpc-message",
+        HeaderValue::from_static("fault filter abort"),
+    );
+    resp
+}
+
+fn preflight_response(cors: &CorsPolicy, origin: HeaderValue) -> Response<ResponseBody> {
+    let mut resp = respond(StatusCode::OK, Bytes::new());
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    if let Some(v) = &cors.allow_methods {
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v.clone());
+    }
+    if let Some(v) = &cors.allow_headers {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v.clone());
+    }
+    if let Some(v) = &cors.max_age {
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, v.clone());
+    }
+    if cors.allow_credentials {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    resp
+}
+
+fn cors_response_headers(cors: &CorsPolicy, origin: HeaderValue, h: &mut HeaderMap) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    if let Some(v) = &cors.expose_headers {
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
+    }
+    if cors.allow_credentials {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+}
+
+/// The consistent-hash key of a request; a missing cookie with a ttl is generated (and set
+/// on the response) as Envoy does.
+fn hash_of(
+    key: &HashKey,
+    headers: &HeaderMap,
+    uri: &Uri,
+    peer: SocketAddr,
+    set_cookie: &mut Option<HeaderValue>,
+) -> Option<u64> {
+    match key {
+        HashKey::Header(name) => headers.get(name.as_str()).map(|v| hash64(v.as_bytes())),
+        HashKey::SourceIp => Some(hash64(peer.ip().to_string().as_bytes())),
+        HashKey::QueryParameter(name) => uri.query().and_then(|q| {
+            q.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (k == name).then(|| hash64(v.as_bytes()))
+            })
+        }),
+        HashKey::Cookie { name, path, ttl } => {
+            let found = headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .find_map(|c| {
+                    let (k, v) = c.trim().split_once('=')?;
+                    (k == name).then(|| hash64(v.as_bytes()))
+                });
+            if found.is_some() {
+                return found;
+            }
+            let ttl = (*ttl)?;
+            let value = format!("{:016x}", rand::random::<u64>());
+            let mut cookie = format!("{name}=\"{value}\"; Max-Age={}", ttl.as_secs());
+            if let Some(p) = path {
+                cookie.push_str("; Path=");
+                cookie.push_str(p);
+            }
+            cookie.push_str("; HttpOnly");
+            *set_cookie = HeaderValue::from_str(&cookie).ok();
+            // Envoy hashes the value it will set (quoted in the header, bare in the hash).
+            Some(hash64(format!("\"{value}\"").as_bytes()))
+        }
+    }
+}
+
+/// Fire and forget: the copy goes to the mirror's cluster with `-shadow` on its host; the
+/// response is read and dropped, and never delays or changes the client's.
+fn spawn_mirror(
+    state: &Arc<Resolved>,
+    dest: &RouteDestination,
+    template: &Template,
+    authority: &str,
+    body: RequestBody,
+    port: u16,
+) {
+    let Some(ci) = dest.target.resolve(port) else {
+        return;
+    };
+    let (Some(cluster), Some(runtime)) = (state.snapshot.cluster(ci), state.clusters.get(ci))
+    else {
+        return;
+    };
+    let Some(ep) = runtime.balancer.pick(PickContext::default()).cloned() else {
+        return;
+    };
+    let (host, port_part) = split_authority(authority);
+    let shadow = match port_part {
+        Some(p) => format!("{host}-shadow:{p}"),
+        None => format!("{host}-shadow"),
+    };
+    let Ok(shadow) = HeaderValue::from_str(&shadow) else {
+        return;
+    };
+    let protocol = match cluster.protocol {
+        UpstreamProtocol::Http2 => Protocol::Http2,
+        _ => Protocol::Http1,
+    };
+    let mut req = template.request(1, body);
+    *req.version_mut() = match protocol {
+        Protocol::Http1 => Version::HTTP_11,
+        Protocol::Http2 => Version::HTTP_2,
+    };
+    match protocol {
+        Protocol::Http1 => {
+            let pq = template
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            if let Ok(u) = Uri::try_from(pq) {
+                *req.uri_mut() = u;
+            }
+            req.headers_mut().insert(header::HOST, shadow);
+        }
+        Protocol::Http2 => {
+            let pq = template.uri.path_and_query().map_or("/", |p| p.as_str());
+            if let Ok(u) = absolute_uri(
+                "http",
+                shadow.to_str().unwrap_or_default(),
+                &Uri::from_static("/"),
+            )
+            .and_then(|u| {
+                Uri::builder()
+                    .scheme("http")
+                    .authority(u.authority().map_or("", |a| a.as_str()))
+                    .path_and_query(pq)
+                    .build()
+                    .map_err(|e| ProxyError::BadRequest(e.to_string()))
+            }) {
+                *req.uri_mut() = u;
+            }
+            req.headers_mut().remove(header::HOST);
+        }
+    }
+    let opts = SendOptions {
+        protocol,
+        connect_timeout: cluster.policy.connection_pool.connect_timeout,
+        idle_timeout: cluster.policy.connection_pool.idle_timeout,
+        max_requests_per_connection: cluster.policy.connection_pool.max_requests_per_connection,
+    };
+    tokio::spawn(async move {
+        if let Ok((resp, lease)) = upstream::send(&ep, req, opts).await {
+            let mut body = ResponseBody::Upstream {
+                body: resp.into_body(),
+                lease: Some(lease),
+            };
+            while let Some(Ok(_)) = body.frame().await {}
+        }
+    });
+}
+
+fn absolute_uri(scheme: &str, authority: &str, uri: &Uri) -> Result<Uri, ProxyError> {
+    Uri::builder()
+        .scheme(scheme)
+        .authority(authority)
+        .path_and_query(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .build()
+        .map_err(|e| ProxyError::BadRequest(e.to_string()))
+}
+
+/// Forwards an upgrade handshake on its own connection; on `101` the two upgraded
+/// connections are spliced until either side closes.
+async fn tunnel(
+    ep: &Arc<Endpoint>,
+    req: Request<RequestBody>,
+    downstream: hyper::upgrade::OnUpgrade,
+    connect_timeout: Duration,
+    trace: &mut Trace,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let (mut resp, lease) = upstream::send_upgrade(ep, req, connect_timeout)
+        .await
+        .map_err(|(e, _)| e)?;
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers, false);
+        return Ok(Response::from_parts(
+            parts,
+            ResponseBody::Upstream {
+                body,
+                lease: Some(lease),
+            },
+        ));
+    }
+    trace.phase = Phase::Tunnel;
+    let upstream = hyper::upgrade::on(&mut resp);
+    tokio::spawn(async move {
+        let _lease = lease;
+        let (down, up) = tokio::join!(downstream, upstream);
+        if let (Ok(down), Ok(up)) = (down, up) {
+            let mut down = TokioIo::new(down);
+            let mut up = TokioIo::new(up);
+            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+        }
+    });
+    let (parts, _) = resp.into_parts();
+    Ok(Response::from_parts(parts, ResponseBody::empty()))
+}

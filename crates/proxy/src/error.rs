@@ -1,0 +1,191 @@
+//! Data-plane errors and the one place they become what Envoy/Istio users know: a status, a
+//! response flag and Envoy's body text. Each error knows who caused it and whether a retry is
+//! safe (as pingora's errors do).
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::record::ResponseFlags;
+
+/// Who caused an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The client.
+    Downstream,
+    /// The upstream endpoint.
+    Upstream,
+    /// The proxy or its config.
+    Internal,
+}
+
+/// What went wrong while proxying a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// No virtual host or rule matched.
+    #[error("no route for host \"{0}\"")]
+    NoRoute(String),
+    /// The route names a cluster that does not exist (unknown host, subset or port).
+    #[error("no cluster: {0}")]
+    NoCluster(String),
+    /// The cluster has no ready endpoint.
+    #[error("no healthy upstream for {0}")]
+    NoHealthyUpstream(String),
+    /// Connecting (or the TLS handshake) failed or timed out.
+    #[error("connection to {addr} failed: {reason}")]
+    ConnectFailure {
+        /// The endpoint.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The connection or stream was reset before response headers.
+    #[error("upstream reset before headers: {0}")]
+    UpstreamReset(String),
+    /// HTTP/2 `REFUSED_STREAM`: the request was never processed.
+    #[error("upstream refused the stream")]
+    RefusedStream,
+    /// The route or per-try timeout elapsed.
+    #[error("upstream request timeout")]
+    Timeout,
+    /// A fault abort.
+    #[error("fault filter abort")]
+    FaultAbort(u16),
+    /// A connection pool limit was hit (issue 5's circuit breaking).
+    #[error("upstream overflow")]
+    Overflow,
+    /// The client sent something unusable.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+}
+
+impl ProxyError {
+    /// Who caused it.
+    pub fn source_side(&self) -> ErrorSource {
+        match self {
+            ProxyError::NoRoute(_) | ProxyError::NoCluster(_) | ProxyError::FaultAbort(_) => {
+                ErrorSource::Internal
+            }
+            ProxyError::BadRequest(_) => ErrorSource::Downstream,
+            ProxyError::NoHealthyUpstream(_) | ProxyError::Overflow => ErrorSource::Internal,
+            ProxyError::ConnectFailure { .. }
+            | ProxyError::UpstreamReset(_)
+            | ProxyError::RefusedStream
+            | ProxyError::Timeout => ErrorSource::Upstream,
+        }
+    }
+
+    /// Whether the request may be sent again without risk of doing it twice: connection
+    /// failures and refused streams never reached the application.
+    pub fn retry_safe(&self) -> bool {
+        matches!(
+            self,
+            ProxyError::ConnectFailure { .. } | ProxyError::RefusedStream
+        )
+    }
+
+    /// The local reply users know: status, response flag and body.
+    pub fn local_reply(&self) -> (StatusCode, ResponseFlags, Bytes) {
+        const BEFORE_HEADERS: &str =
+            "upstream connect error or disconnect/reset before headers. reset reason: ";
+        match self {
+            ProxyError::NoRoute(_) => (StatusCode::NOT_FOUND, ResponseFlags::NR, Bytes::new()),
+            ProxyError::NoCluster(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlags::NC,
+                Bytes::new(),
+            ),
+            ProxyError::NoHealthyUpstream(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlags::UH,
+                Bytes::from_static(b"no healthy upstream"),
+            ),
+            ProxyError::ConnectFailure { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlags::UF,
+                Bytes::from(format!("{BEFORE_HEADERS}connection failure")),
+            ),
+            ProxyError::UpstreamReset(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlags::UC,
+                Bytes::from(format!("{BEFORE_HEADERS}connection termination")),
+            ),
+            ProxyError::RefusedStream => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlags::UR,
+                Bytes::from(format!("{BEFORE_HEADERS}remote refused stream reset")),
+            ),
+            ProxyError::Timeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                ResponseFlags::UT,
+                Bytes::from_static(b"upstream request timeout"),
+            ),
+            ProxyError::FaultAbort(status) => (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                ResponseFlags::FI,
+                Bytes::from_static(b"fault filter abort"),
+            ),
+            ProxyError::Overflow => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlags::UO,
+                Bytes::from(format!("{BEFORE_HEADERS}overflow")),
+            ),
+            ProxyError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                ResponseFlags::DPE,
+                Bytes::from_static(b"bad request"),
+            ),
+        }
+    }
+}
+
+/// Errors of the proxy's public API (starting listeners, loading certificates).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}; pass another port or offset")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A certificate or key file could not be used.
+    #[error("tls file {path}: {reason}")]
+    Tls {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The replica has no port to put an inbound listener in front of.
+    #[error("replica {0} declares no port")]
+    NoPort(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_case::test_case;
+
+    #[test_case(ProxyError::NoRoute("x".into()), 404, "NR", ""; "no route")]
+    #[test_case(ProxyError::NoHealthyUpstream("c".into()), 503, "UH", "no healthy upstream"; "no healthy")]
+    #[test_case(ProxyError::ConnectFailure { addr: "a".into(), reason: "r".into() }, 503, "UF",
+        "upstream connect error or disconnect/reset before headers. reset reason: connection failure"; "connect failure")]
+    #[test_case(ProxyError::Timeout, 504, "UT", "upstream request timeout"; "timeout")]
+    #[test_case(ProxyError::FaultAbort(418), 418, "FI", "fault filter abort"; "abort")]
+    fn replies_as_envoy(e: ProxyError, status: u16, flag: &str, body: &str) {
+        let (s, f, b) = e.local_reply();
+        assert_eq!(s.as_u16(), status);
+        assert_eq!(f.to_string(), flag);
+        assert_eq!(&b[..], body.as_bytes());
+    }
+
+    #[test]
+    fn only_unprocessed_failures_are_retry_safe() {
+        assert!(ProxyError::RefusedStream.retry_safe());
+        assert!(!ProxyError::UpstreamReset("x".into()).retry_safe());
+        assert_eq!(ProxyError::Timeout.source_side(), ErrorSource::Upstream);
+    }
+}

@@ -1,0 +1,136 @@
+//! Header handling every proxy owes its peers: hop-by-hop headers removed (RFC 9110 §7.6.1),
+//! `x-forwarded-for`/`-proto`, `x-request-id` and Envoy's attempt count.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// `x-request-id`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `x-forwarded-for`.
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `x-forwarded-proto`.
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `x-envoy-attempt-count`.
+pub static X_ENVOY_ATTEMPT_COUNT: HeaderName = HeaderName::from_static("x-envoy-attempt-count");
+/// `x-envoy-overloaded`.
+pub static X_ENVOY_OVERLOADED: HeaderName = HeaderName::from_static("x-envoy-overloaded");
+/// `proxy-connection` (non-standard, sent by some clients).
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// `keep-alive`.
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
+static ATTEMPTS: [HeaderValue; 8] = [
+    HeaderValue::from_static("1"),
+    HeaderValue::from_static("2"),
+    HeaderValue::from_static("3"),
+    HeaderValue::from_static("4"),
+    HeaderValue::from_static("5"),
+    HeaderValue::from_static("6"),
+    HeaderValue::from_static("7"),
+    HeaderValue::from_static("8"),
+];
+
+/// The attempt count as a header value, without formatting for the usual counts.
+pub fn attempt_value(n: u32) -> HeaderValue {
+    ATTEMPTS
+        .get(n.saturating_sub(1) as usize)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from(n))
+}
+
+/// Removes hop-by-hop headers, and those the `Connection` header names. With `upgrade` the
+/// `Connection`/`Upgrade` pair is kept so a WebSocket handshake passes through. `te:
+/// trailers` is kept (gRPC needs it).
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    if let Some(conn) = headers.get(header::CONNECTION)
+        && let Ok(list) = conn.to_str()
+    {
+        let named: Vec<HeaderName> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"))
+            .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
+            .filter_map(|t| HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()).ok())
+            .collect();
+        for n in named {
+            headers.remove(n);
+        }
+    }
+    if !upgrade {
+        headers.remove(header::CONNECTION);
+        headers.remove(header::UPGRADE);
+    }
+    headers.remove(&KEEP_ALIVE);
+    headers.remove(&PROXY_CONNECTION);
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::PROXY_AUTHENTICATE);
+    if let Some(te) = headers.get(header::TE)
+        && !te.as_bytes().eq_ignore_ascii_case(b"trailers")
+    {
+        headers.remove(header::TE);
+    }
+}
+
+/// Whether a request asks for a protocol upgrade (WebSocket).
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get(header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+}
+
+/// A new request id (UUID v4 text).
+pub fn new_request_id() -> HeaderValue {
+    let bytes: [u8; 16] = rand::random();
+    let mut b = bytes;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 36];
+    let mut j = 0;
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[j] = b'-';
+            j += 1;
+        }
+        out[j] = HEX[(byte >> 4) as usize];
+        out[j + 1] = HEX[(byte & 0xf) as usize];
+        j += 2;
+    }
+    HeaderValue::from_bytes(&out).unwrap_or(HeaderValue::from_static("0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, "keep-alive, x-private".parse().unwrap());
+        h.insert("x-private", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert(header::TE, "trailers".parse().unwrap());
+        h.insert("x-kept", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h, false);
+        assert!(!h.contains_key("x-private"));
+        assert!(!h.contains_key(header::CONNECTION));
+        assert!(!h.contains_key("keep-alive"));
+        assert!(h.contains_key(header::TE));
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn request_ids_are_uuids() {
+        let id = new_request_id();
+        let s = id.to_str().unwrap();
+        assert_eq!(s.len(), 36);
+        assert_eq!(&s[14..15], "4");
+        assert_ne!(new_request_id(), id);
+        assert_eq!(attempt_value(2), "2");
+        assert_eq!(attempt_value(12), "12");
+    }
+}

@@ -1,0 +1,84 @@
+//! Listeners: accept loops that serve HTTP/1.1 and HTTP/2 (h2c prior knowledge, or ALPN after
+//! the gateway's TLS handshake, where SNI picks the Gateway server) with upgrades.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::downstream::{ListenerCtx, handle};
+use crate::error::Error;
+
+/// Binds a listener, naming the address in the error.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// Serves plaintext connections until shutdown.
+pub(crate) fn spawn(
+    listener: TcpListener,
+    ctx: Arc<ListenerCtx>,
+    tls_port: Option<u16>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = shutdown.changed() => return,
+            };
+            let Ok((tcp, peer)) = accepted else { continue };
+            let _ = tcp.set_nodelay(true);
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                match tls_port {
+                    None => serve(tcp, ctx, peer).await,
+                    Some(port) => serve_tls(tcp, ctx, peer, port).await,
+                }
+            });
+        }
+    });
+}
+
+async fn serve<I>(io: I, ctx: Arc<ListenerCtx>, peer: SocketAddr)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| handle(ctx.clone(), peer, req));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let _ = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), svc)
+        .await;
+}
+
+async fn serve_tls(tcp: TcpStream, ctx: Arc<ListenerCtx>, peer: SocketAddr, port: u16) {
+    let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let Ok(start) = acceptor.await else { return };
+    let config = {
+        let state = ctx.state.load();
+        let sni = start.client_hello().server_name().map(str::to_owned);
+        let Some(gw) = state.snapshot.gateway(port) else {
+            return;
+        };
+        let Some(server) = gw.server_for_sni(sni.as_deref()) else {
+            return;
+        };
+        let Some(index) = gw.servers.iter().position(|s| std::ptr::eq(s, server)) else {
+            return;
+        };
+        match state.gateway_tls.get(&(port, index)) {
+            Some(c) => c.clone(),
+            None => return,
+        }
+    };
+    let Ok(tls) = start.into_stream(config).await else {
+        return;
+    };
+    serve(tls, ctx, peer).await;
+}

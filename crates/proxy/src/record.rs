@@ -1,0 +1,191 @@
+//! The per-request record: lifecycle phases, timings and Envoy response flags, handed to a
+//! [`RecordSink`] when the response headers go out (the seam for telemetry's access logs and
+//! metrics).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The phases of a request's lifecycle, named once for logs, metrics and traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Reading the request head.
+    RequestHeaders,
+    /// Selecting the virtual host and rule.
+    Route,
+    /// CORS preflight and origin checks.
+    Cors,
+    /// Fault injection.
+    Fault,
+    /// Choosing an endpoint.
+    Balance,
+    /// Opening (or reusing) an upstream connection.
+    Connect,
+    /// Sending the request upstream and waiting for its head.
+    UpstreamRequest,
+    /// Waiting before a retry.
+    RetryBackoff,
+    /// Sending the response head downstream.
+    ResponseHeaders,
+    /// Streaming the response body.
+    ResponseBody,
+    /// Copying bytes of an upgraded connection (WebSocket).
+    Tunnel,
+    /// Done.
+    Done,
+}
+
+impl Phase {
+    /// The phase's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::RequestHeaders => "request_headers",
+            Phase::Route => "route",
+            Phase::Cors => "cors",
+            Phase::Fault => "fault",
+            Phase::Balance => "balance",
+            Phase::Connect => "connect",
+            Phase::UpstreamRequest => "upstream_request",
+            Phase::RetryBackoff => "retry_backoff",
+            Phase::ResponseHeaders => "response_headers",
+            Phase::ResponseBody => "response_body",
+            Phase::Tunnel => "tunnel",
+            Phase::Done => "done",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Envoy's response flags (`%RESPONSE_FLAGS%`), as a bit set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ResponseFlags(u32);
+
+macro_rules! flags {
+    ($($name:ident = $bit:expr;)*) => {
+        impl ResponseFlags {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub const $name: ResponseFlags = ResponseFlags(1 << $bit);
+            )*
+            const TABLE: &'static [(ResponseFlags, &'static str)] =
+                &[$((ResponseFlags::$name, stringify!($name)),)*];
+        }
+    };
+}
+
+flags! {
+    UH = 0; UF = 1; UO = 2; NR = 3; URX = 4; UT = 5; UR = 6; UC = 7; NC = 8; DC = 9;
+    DI = 10; FI = 11; DPE = 12; UPE = 13; LR = 14;
+}
+
+impl ResponseFlags {
+    /// No flag.
+    pub const NONE: ResponseFlags = ResponseFlags(0);
+
+    /// Adds flags.
+    pub fn insert(&mut self, other: ResponseFlags) {
+        self.0 |= other.0;
+    }
+
+    /// Whether all of `other` is set.
+    pub fn contains(self, other: ResponseFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// True when no flag is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for ResponseFlags {
+    /// Comma-separated short codes, `-` when empty (as Envoy's access log).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("-");
+        }
+        let mut first = true;
+        for (flag, name) in Self::TABLE {
+            if self.contains(*flag) {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which side of the mesh produced the record (Istio's `reporter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reporter {
+    /// A sidecar's outbound listener or the gateway (the client side).
+    Source,
+    /// A sidecar's inbound listener (the server side).
+    Destination,
+}
+
+/// One request, as telemetry needs it.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    /// Reporter.
+    pub reporter: Reporter,
+    /// Calling workload (`namespace/name`), when known.
+    pub source_workload: Option<Arc<str>>,
+    /// Client address.
+    pub downstream: SocketAddr,
+    /// Method.
+    pub method: http::Method,
+    /// Authority.
+    pub authority: String,
+    /// Path and query.
+    pub path: String,
+    /// Protocol (`HTTP/1.1`, `HTTP/2`).
+    pub protocol: http::Version,
+    /// Response status.
+    pub status: u16,
+    /// Response flags.
+    pub flags: ResponseFlags,
+    /// Cluster name.
+    pub cluster: Option<String>,
+    /// Endpoint address.
+    pub upstream: Option<SocketAddr>,
+    /// Tries made.
+    pub attempts: u32,
+    /// `x-request-id`.
+    pub request_id: Option<http::HeaderValue>,
+    /// When the request head was read.
+    pub start: Instant,
+    /// Time to the response head.
+    pub duration: Duration,
+    /// The last phase reached.
+    pub phase: Phase,
+}
+
+/// Receives a record per request (telemetry implements this).
+pub trait RecordSink: Send + Sync + fmt::Debug {
+    /// Called once per request when the response head is sent.
+    fn record(&self, record: RequestRecord);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_print_as_envoy() {
+        let mut f = ResponseFlags::UF;
+        f.insert(ResponseFlags::URX);
+        assert_eq!(f.to_string(), "UF,URX");
+        assert_eq!(ResponseFlags::NONE.to_string(), "-");
+        assert_eq!(Phase::UpstreamRequest.as_str(), "upstream_request");
+    }
+}

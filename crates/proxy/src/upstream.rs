@@ -1,0 +1,156 @@
+//! Sending a request to an endpoint: the transport seam (plaintext now; TLS origination with
+//! ALPN; the mesh's mTLS comes with issue 6) and the error classification retries need.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::body::RequestBody;
+use crate::error::ProxyError;
+use crate::pool::{Conn, Endpoint, Lease, Protocol};
+
+/// How bytes reach an endpoint.
+#[derive(Clone)]
+pub enum Transport {
+    /// Plain TCP.
+    Plain,
+    /// TLS (DestinationRule `SIMPLE`/`MUTUAL`; mesh mTLS plugs in here).
+    Tls(TlsTransport),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Plain => f.write_str("Plain"),
+            Transport::Tls(t) => write!(f, "Tls({:?})", t.server_name),
+        }
+    }
+}
+
+/// A TLS client configuration and the name to verify.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct TlsTransport {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl TlsTransport {
+    /// A transport from a rustls client config (its ALPN list decides h2 vs http/1.1).
+    pub fn new(
+        config: Arc<rustls::ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> TlsTransport {
+        TlsTransport {
+            connector: TlsConnector::from(config),
+            server_name,
+        }
+    }
+
+    /// Runs the handshake over `tcp`.
+    pub async fn connect(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+        self.connector.connect(self.server_name.clone(), tcp).await
+    }
+}
+
+/// What a send needs from the cluster's policy.
+#[derive(Debug, Clone, Copy)]
+pub struct SendOptions {
+    /// Protocol to use.
+    pub protocol: Protocol,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Idle connections older than this are not reused.
+    pub idle_timeout: Option<Duration>,
+    /// Requests per HTTP/1.1 connection (0: unlimited).
+    pub max_requests_per_connection: u32,
+}
+
+/// A failed send: the error, and the request when it was never sent (so a retry may reuse
+/// it even with a streamed body).
+pub type SendFailure = (ProxyError, Option<Request<RequestBody>>);
+
+/// Sends `req` on a pooled (or new) connection to `endpoint`.
+pub async fn send(
+    endpoint: &Arc<Endpoint>,
+    mut req: Request<RequestBody>,
+    opts: SendOptions,
+) -> Result<(Response<Incoming>, Lease), SendFailure> {
+    let mut lease = Lease::new(endpoint.clone(), opts.max_requests_per_connection);
+    loop {
+        let (conn, reused) = match endpoint
+            .checkout(opts.protocol, opts.connect_timeout, opts.idle_timeout)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Err((e, Some(req))),
+        };
+        let result = match conn {
+            Conn::H1(mut sender, uses) => match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    lease.hold(sender, uses + 1);
+                    return Ok((resp, lease));
+                }
+                Err(e) => e,
+            },
+            Conn::H2(mut sender) => match sender.try_send_request(req).await {
+                Ok(resp) => return Ok((resp, lease)),
+                Err(e) => e,
+            },
+        };
+        let mut failure = result;
+        let unsent = failure.take_message();
+        let error = classify(&failure.into_error());
+        match unsent {
+            // A pooled connection the peer had closed: try once more on a new one.
+            Some(r) if reused => req = r,
+            other => return Err((error, other)),
+        }
+    }
+}
+
+/// Sends an upgrade request (WebSocket) on a dedicated HTTP/1.1 connection.
+pub async fn send_upgrade(
+    endpoint: &Arc<Endpoint>,
+    req: Request<RequestBody>,
+    connect_timeout: Duration,
+) -> Result<(Response<Incoming>, Lease), SendFailure> {
+    let lease = Lease::new(endpoint.clone(), 1);
+    let conn = match endpoint.connect(Protocol::Http1, connect_timeout).await {
+        Ok(c) => c,
+        Err(e) => return Err((e, Some(req))),
+    };
+    let Conn::H1(mut sender, _) = conn else {
+        return Err((
+            ProxyError::UpstreamReset("no http/1.1 connection".to_owned()),
+            Some(req),
+        ));
+    };
+    match sender.try_send_request(req).await {
+        Ok(resp) => Ok((resp, lease)),
+        Err(mut e) => {
+            let unsent = e.take_message();
+            Err((classify(&e.into_error()), unsent))
+        }
+    }
+}
+
+/// Maps a hyper error to the data-plane error retries and flags understand.
+pub fn classify(e: &hyper::Error) -> ProxyError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(h2) = s.downcast_ref::<h2::Error>()
+            && h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+        {
+            return ProxyError::RefusedStream;
+        }
+        source = s.source();
+    }
+    ProxyError::UpstreamReset(e.to_string())
+}
