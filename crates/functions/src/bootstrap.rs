@@ -1,0 +1,101 @@
+//! The runtime bootstraps Meridian ships for the managed runtimes (`nodejs*.x`, `python3.*`):
+//! small Runtime API clients embedded in the binary and written to the state directory, and
+//! the command that starts each runtime. `provided` runtimes start the user's `bootstrap`.
+
+use std::path::{Path, PathBuf};
+
+use meridian_config::sam::Runtime;
+
+use crate::error::FunctionsError;
+
+/// The Node.js bootstrap (CommonJS, so it runs on every supported Node version).
+pub const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.cjs");
+/// The Python bootstrap.
+pub const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python.py");
+
+/// Where the bootstraps were written.
+#[derive(Debug, Clone)]
+pub struct Bootstraps {
+    /// `LAMBDA_RUNTIME_DIR`: the folder holding the bootstraps.
+    pub runtime_dir: PathBuf,
+    node: PathBuf,
+    python: PathBuf,
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<(), FunctionsError> {
+    if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| FunctionsError::StateDir {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+impl Bootstraps {
+    /// Writes the bootstraps under `<state_dir>/runtime`.
+    pub fn install(state_dir: &Path) -> Result<Self, FunctionsError> {
+        let runtime_dir = state_dir.join("runtime");
+        std::fs::create_dir_all(&runtime_dir).map_err(|source| FunctionsError::StateDir {
+            path: runtime_dir.clone(),
+            source,
+        })?;
+        let node = runtime_dir.join("node-bootstrap.cjs");
+        let python = runtime_dir.join("python-bootstrap.py");
+        write_if_changed(&node, NODE_BOOTSTRAP)?;
+        write_if_changed(&python, PYTHON_BOOTSTRAP)?;
+        Ok(Self {
+            runtime_dir,
+            node,
+            python,
+        })
+    }
+
+    /// The program and arguments that start `runtime` for a function whose code is in
+    /// `task_root`.
+    pub fn command(
+        &self,
+        runtime: Runtime,
+        task_root: &Path,
+        memory_mb: u32,
+    ) -> (PathBuf, Vec<String>) {
+        match runtime {
+            Runtime::Node { major } => {
+                let node = find_executable(&[&format!("node{major}"), "node"]);
+                // As the AWS Node runtime does: size the old generation to the memory limit,
+                // leaving room for the rest of the process.
+                let heap = (u64::from(memory_mb) * 85 / 100).max(64);
+                (
+                    node,
+                    vec![
+                        format!("--max-old-space-size={heap}"),
+                        self.node.display().to_string(),
+                    ],
+                )
+            }
+            Runtime::Python { minor } => {
+                let python = find_executable(&[&format!("python3.{minor}"), "python3"]);
+                (python, vec![self.python.display().to_string()])
+            }
+            Runtime::Provided(_) => (task_root.join("bootstrap"), Vec::new()),
+        }
+    }
+}
+
+/// The first of `names` found on `PATH`, else the last name as is (spawning it then fails
+/// with a clear error).
+pub fn find_executable(names: &[&str]) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    PathBuf::from(names.last().copied().unwrap_or_default())
+}

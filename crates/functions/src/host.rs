@@ -1,0 +1,449 @@
+//! The function host: every function of the current configuration with its pool, swapped
+//! whole on reload. New invocations go to new environments; invocations in flight finish on
+//! the old ones, which are then stopped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use meridian_config::sam::{ApiSpec, Code, FunctionSpec, Runtime, Template};
+
+use crate::apigw::Router;
+use crate::bootstrap::Bootstraps;
+use crate::error::FunctionsError;
+use crate::instance::Blueprint;
+use crate::invocation::{InvokeRequest, InvokeResult};
+use crate::memory::MemoryEnforcement;
+use crate::pool::{Concurrency, Pool, Stats};
+
+/// How the host runs functions.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where bootstraps, assembled task roots and logs go (`.meridian/` by default).
+    pub state_dir: PathBuf,
+    /// `AWS_REGION` given to functions and used in ARNs.
+    pub region: String,
+    /// Account id used in ARNs.
+    pub account_id: String,
+    /// How long an idle environment is kept warm before it is stopped (scale to zero).
+    pub idle_timeout: Duration,
+    /// The most invocations running at once across all functions (Lambda's account
+    /// concurrency); beyond it invocations are throttled.
+    pub max_concurrency: usize,
+    /// Variables given to every function before its own (e.g. `AWS_ENDPOINT_URL` pointing
+    /// at Meridian's DynamoDB API).
+    pub extra_env: BTreeMap<String, String>,
+    /// Copy function logs to this process's stderr as they are written (the CLI's
+    /// `invoke`).
+    pub echo_logs: bool,
+}
+
+impl HostConfig {
+    /// Defaults for a state directory: `us-east-1`, account `123456789012`, 10 minutes of
+    /// idleness before scale-to-zero (what Lambda is measured to do), 64 concurrent
+    /// invocations.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            idle_timeout: Duration::from_secs(600),
+            max_concurrency: 64,
+            extra_env: BTreeMap::new(),
+            echo_logs: false,
+        }
+    }
+}
+
+/// What `meridian functions ls` shows for one function.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionStatus {
+    /// Function name.
+    pub name: String,
+    /// Logical id in the template.
+    pub logical_id: String,
+    /// Runtime.
+    pub runtime: String,
+    /// Live execution environments.
+    pub instances: usize,
+    /// Of which idle and warm.
+    pub warm: usize,
+    /// Of which running an invocation.
+    pub busy: usize,
+    /// Invocations since the function was loaded.
+    pub invocations: u64,
+    /// Function errors.
+    pub errors: u64,
+    /// Cold starts.
+    pub cold_starts: u64,
+    /// Throttled invocations.
+    pub throttles: u64,
+    /// Route keys that invoke it (`GET /hello`).
+    pub routes: Vec<String>,
+}
+
+/// The functions of one configuration.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    pub pools: BTreeMap<String, Arc<Pool>>,
+    pub aliases: BTreeMap<String, String>,
+    pub router: Router,
+}
+
+impl Registry {
+    pub(crate) fn pool(&self, name: &str) -> Option<&Arc<Pool>> {
+        self.pools
+            .get(name)
+            .or_else(|| self.aliases.get(name).and_then(|n| self.pools.get(n)))
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: HostConfig,
+    bootstraps: Bootstraps,
+    memory: MemoryEnforcement,
+    global: Arc<Concurrency>,
+    registry: ArcSwap<Registry>,
+    generation: AtomicU64,
+}
+
+/// Runs functions: the entry point of the plane. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FunctionHost {
+    inner: Arc<Inner>,
+}
+
+fn state_err(path: &Path) -> impl FnOnce(std::io::Error) -> FunctionsError + '_ {
+    move |source| FunctionsError::StateDir {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl FunctionHost {
+    /// A host with no functions yet; writes the bootstraps and detects how memory limits
+    /// can be enforced.
+    pub fn new(config: HostConfig) -> Result<Self, FunctionsError> {
+        std::fs::create_dir_all(&config.state_dir).map_err(state_err(&config.state_dir))?;
+        let bootstraps = Bootstraps::install(&config.state_dir)?;
+        let memory = MemoryEnforcement::detect(&std::process::id().to_string());
+        let global = Arc::new(Concurrency {
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            cap: config.max_concurrency.max(1),
+        });
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                bootstraps,
+                memory,
+                global,
+                registry: ArcSwap::from_pointee(Registry {
+                    pools: BTreeMap::new(),
+                    aliases: BTreeMap::new(),
+                    router: Router::default(),
+                }),
+                generation: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// How `MemorySize` is enforced here.
+    pub fn memory_enforcement(&self) -> &MemoryEnforcement {
+        &self.inner.memory
+    }
+
+    /// Loads a template's functions and APIs (see [`FunctionHost::load`]).
+    pub fn load_template(&self, t: &Template) -> Result<(), FunctionsError> {
+        self.load(t.functions.clone(), t.apis.clone())
+    }
+
+    /// Replaces the functions in force. Invocations that start afterwards use new execution
+    /// environments; those in flight finish on the old ones, which then stop. Counters of
+    /// functions that keep their name carry over.
+    pub fn load(
+        &self,
+        functions: Vec<FunctionSpec>,
+        apis: Vec<ApiSpec>,
+    ) -> Result<(), FunctionsError> {
+        let generation = self.inner.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let old = self.inner.registry.load_full();
+        let mut pools = BTreeMap::new();
+        let mut aliases = BTreeMap::new();
+        for spec in functions {
+            let spec = Arc::new(spec);
+            let blueprint = self.blueprint(&spec, generation)?;
+            let stats = old
+                .pools
+                .get(&spec.name)
+                .map_or_else(|| Arc::new(Stats::default()), |p| p.stats.clone());
+            aliases.insert(spec.logical_id.clone(), spec.name.clone());
+            pools.insert(
+                spec.name.clone(),
+                Arc::new(Pool::new(
+                    spec.clone(),
+                    blueprint,
+                    stats,
+                    self.inner.global.clone(),
+                )),
+            );
+        }
+        let router = Router::build(
+            pools.values().map(|p| p.spec.as_ref()),
+            &apis,
+            &self.inner.config,
+        );
+        self.inner.registry.store(Arc::new(Registry {
+            pools,
+            aliases,
+            router,
+        }));
+        for p in old.pools.values() {
+            p.drain();
+        }
+        self.prune_generations(generation);
+        Ok(())
+    }
+
+    fn prune_generations(&self, current: u64) {
+        let dir = self.inner.config.state_dir.join("functions");
+        let Ok(funcs) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for f in funcs.flatten() {
+            let Ok(gens) = std::fs::read_dir(f.path()) else {
+                continue;
+            };
+            for g in gens.flatten() {
+                let name = g.file_name();
+                let Some(n) = name.to_str().and_then(|s| s.strip_prefix("gen-")) else {
+                    continue;
+                };
+                if n.parse::<u64>().is_ok_and(|n| n + 1 < current) {
+                    let _ = std::fs::remove_dir_all(g.path());
+                }
+            }
+        }
+    }
+
+    /// Stops every environment.
+    pub fn shutdown(&self) {
+        let old = self.inner.registry.swap(Arc::new(Registry {
+            pools: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            router: Router::default(),
+        }));
+        for p in old.pools.values() {
+            p.drain();
+        }
+    }
+
+    pub(crate) fn registry(&self) -> arc_swap::Guard<Arc<Registry>> {
+        self.inner.registry.load()
+    }
+
+    /// The ARN of a function name.
+    pub fn arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            self.inner.config.region, self.inner.config.account_id
+        )
+    }
+
+    /// Invokes a function by name (or logical id) and waits for the result.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, FunctionsError> {
+        let pool = self
+            .registry()
+            .pool(name)
+            .cloned()
+            .ok_or_else(|| FunctionsError::NotFound {
+                arn: self.arn(name),
+            })?;
+        pool.invoke(req).await
+    }
+
+    /// The spec of a function in force.
+    pub fn function(&self, name: &str) -> Option<Arc<FunctionSpec>> {
+        self.registry().pool(name).map(|p| p.spec.clone())
+    }
+
+    /// Status of every function.
+    pub fn functions(&self) -> Vec<FunctionStatus> {
+        self.registry()
+            .pools
+            .values()
+            .map(|p| {
+                let live = p.live();
+                let busy = p.busy().min(live);
+                FunctionStatus {
+                    name: p.spec.name.clone(),
+                    logical_id: p.spec.logical_id.clone(),
+                    runtime: p.spec.runtime.to_string(),
+                    instances: live,
+                    warm: live - busy,
+                    busy,
+                    invocations: p.stats.invocations.load(Ordering::Relaxed),
+                    errors: p.stats.errors.load(Ordering::Relaxed),
+                    cold_starts: p.stats.cold_starts.load(Ordering::Relaxed),
+                    throttles: p.stats.throttles.load(Ordering::Relaxed),
+                    routes: p.spec.routes.iter().map(|r| r.route_key()).collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn blueprint(&self, spec: &FunctionSpec, generation: u64) -> Result<Blueprint, FunctionsError> {
+        let cfg = &self.inner.config;
+        let fdir = cfg.state_dir.join("functions").join(&spec.name);
+        std::fs::create_dir_all(&fdir).map_err(state_err(&fdir))?;
+        let task_root = self.task_root(spec, &fdir.join(format!("gen-{generation}")))?;
+        let (program, args) =
+            self.inner
+                .bootstraps
+                .command(spec.runtime, &task_root, spec.memory_mb);
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in &cfg.extra_env {
+            env.insert(k.clone(), v.clone());
+        }
+        for k in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            if let Ok(v) = std::env::var(k) {
+                env.insert(k.into(), v);
+            }
+        }
+        env.entry("AWS_ACCESS_KEY_ID".into())
+            .or_insert_with(|| "AKIAMERIDIANLOCAL".into());
+        env.entry("AWS_SECRET_ACCESS_KEY".into())
+            .or_insert_with(|| "meridian-local-secret".into());
+        for (k, v) in &spec.environment {
+            env.insert(k.clone(), v.clone());
+        }
+        let host_path = std::env::var("PATH").unwrap_or_default();
+        let path = if host_path.is_empty() {
+            "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_owned()
+        } else {
+            format!("{host_path}:/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        };
+        let root = task_root.display().to_string();
+        let runtime_dir = self.inner.bootstraps.runtime_dir.display().to_string();
+        let reserved: [(&str, String); 14] = [
+            ("PATH", path),
+            ("LANG", "en_US.UTF-8".into()),
+            ("TZ", ":UTC".into()),
+            ("_HANDLER", spec.handler.clone()),
+            ("LAMBDA_TASK_ROOT", root.clone()),
+            ("LAMBDA_RUNTIME_DIR", runtime_dir),
+            ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            ),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+            ("AWS_REGION", cfg.region.clone()),
+            ("AWS_DEFAULT_REGION", cfg.region.clone()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", spec.name),
+            ),
+            ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into()),
+        ];
+        for (k, v) in reserved {
+            env.insert(k.into(), v);
+        }
+        match spec.runtime {
+            Runtime::Node { .. } => {
+                env.insert(
+                    "AWS_EXECUTION_ENV".into(),
+                    format!("AWS_Lambda_{}", spec.runtime),
+                );
+                env.insert("NODE_PATH".into(), format!("{root}/node_modules:{root}"));
+            }
+            Runtime::Python { .. } => {
+                env.insert(
+                    "AWS_EXECUTION_ENV".into(),
+                    format!("AWS_Lambda_{}", spec.runtime),
+                );
+                env.insert("PYTHONPATH".into(), root.clone());
+                env.insert("PYTHONUNBUFFERED".into(), "1".into());
+            }
+            Runtime::Provided(_) => {}
+        }
+        Ok(Blueprint {
+            runtime_label: spec.runtime.to_string(),
+            program,
+            args,
+            cwd: task_root.join(&spec.working_dir),
+            env: env.into_iter().collect(),
+            arn: self.arn(&spec.name),
+            memory_mb: spec.memory_mb,
+            timeout: spec.timeout,
+            log_file: fdir.join("function.log"),
+            echo_logs: cfg.echo_logs,
+            memory: self.inner.memory.clone(),
+            idle_timeout: cfg.idle_timeout,
+        })
+    }
+
+    /// The folder the runtime sees as `LAMBDA_TASK_ROOT`.
+    fn task_root(&self, spec: &FunctionSpec, gen_dir: &Path) -> Result<PathBuf, FunctionsError> {
+        match &spec.code {
+            Code::Dir(d) => Ok(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
+            Code::Inline(src) => {
+                std::fs::create_dir_all(gen_dir).map_err(state_err(gen_dir))?;
+                let file = match spec.runtime {
+                    Runtime::Node { .. } => "index.js",
+                    Runtime::Python { .. } => "index.py",
+                    Runtime::Provided(_) => "bootstrap",
+                };
+                let path = gen_dir.join(file);
+                std::fs::write(&path, src).map_err(state_err(&path))?;
+                if matches!(spec.runtime, Runtime::Provided(_)) {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+                }
+                Ok(gen_dir.to_path_buf())
+            }
+            Code::Layout(copies) => {
+                let root = gen_dir.join("task");
+                let _ = std::fs::remove_dir_all(&root);
+                std::fs::create_dir_all(&root).map_err(state_err(&root))?;
+                for c in copies {
+                    let dest = root.join(&c.dest);
+                    if c.is_dir {
+                        std::fs::create_dir_all(&dest).map_err(state_err(&dest))?;
+                        let entries = std::fs::read_dir(&c.src).map_err(state_err(&c.src))?;
+                        for e in entries.flatten() {
+                            let target = dest.join(e.file_name());
+                            let _ = std::fs::remove_file(&target);
+                            std::os::unix::fs::symlink(e.path(), &target)
+                                .map_err(state_err(&target))?;
+                        }
+                    } else {
+                        if let Some(parent) = dest.parent() {
+                            std::fs::create_dir_all(parent).map_err(state_err(parent))?;
+                        }
+                        let _ = std::fs::remove_file(&dest);
+                        std::os::unix::fs::symlink(&c.src, &dest).map_err(state_err(&dest))?;
+                    }
+                }
+                Ok(root)
+            }
+        }
+    }
+}

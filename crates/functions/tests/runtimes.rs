@@ -1,0 +1,361 @@
+//! Real runtimes end to end: the course's image function (Node, via its Dockerfile), Python
+//! through Meridian's bootstrap, a `provided` runtime built with the Rust `lambda_runtime`
+//! crate, and the official Python runtime interface client (awslambdaric).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[tokio::test]
+async fn the_course_template_answers_through_the_gateway() {
+    let course = course_dir();
+    let files = [
+        (
+            "Dockerfile",
+            std::fs::read_to_string(course.join("Dockerfile")).expect("Dockerfile"),
+        ),
+        (
+            "app/index.js",
+            std::fs::read_to_string(course.join("app/index.js")).expect("index.js"),
+        ),
+    ];
+    let template = std::fs::read_to_string(course.join("template.yaml")).expect("template");
+    let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let h = Harness::start(&template, &files).await;
+
+    let r = h.get("/hello?name=world").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let v = r.json();
+    assert_eq!(v["message"], "Hello from Lambda!");
+    assert_eq!(v["input"]["httpMethod"], "GET");
+    assert_eq!(v["input"]["path"], "/hello");
+    assert_eq!(v["input"]["resource"], "/hello");
+    assert_eq!(v["input"]["queryStringParameters"]["name"], "world");
+    assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    // The stage prefix of the deployed URL works too, and the instance is reused.
+    let r = h.get("/Prod/hello").await;
+    assert_eq!(r.status, 200);
+    let st = h.host.functions();
+    assert_eq!(st[0].invocations, 2);
+    assert_eq!(st[0].cold_starts, 1);
+    assert_eq!(st[0].warm, 1);
+
+    // Unknown routes get API Gateway's answer.
+    let r = h.get("/nope").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["message"], "Missing Authentication Token");
+
+    // The handler's console.log went to the function's log with AWS's framing.
+    let logs = h.logs("MyFunction");
+    assert!(
+        logs.contains("INIT_START Runtime Version: nodejs18.x"),
+        "{logs}"
+    );
+    assert!(logs.contains("START RequestId: "), "{logs}");
+    assert!(logs.contains("\tINFO\tEvent: {"), "{logs}");
+    assert!(logs.contains("END RequestId: "), "{logs}");
+    assert!(logs.contains("Billed Duration: "), "{logs}");
+    assert!(
+        logs.contains("Memory Size: 512 MB\tMax Memory Used: "),
+        "{logs}"
+    );
+    assert!(logs.contains("Init Duration: "), "{logs}");
+}
+
+const PY_TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Py:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src
+      Environment:
+        Variables:
+          GREETING: hi
+"#;
+
+const PY_APP: &str = r#"
+import os, json, logging
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+def handler(event, context):
+    logger.info("got %s", json.dumps(event))
+    print("print works")
+    env = {k: os.environ.get(k) for k in [
+        "AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_REGION",
+        "AWS_DEFAULT_REGION", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "TZ",
+        "LANG", "PATH", "GREETING", "_X_AMZN_TRACE_ID", "AWS_EXECUTION_ENV"]}
+    return {
+        "event": event,
+        "env": env,
+        "cwd": os.getcwd(),
+        "context": {
+            "function_name": context.function_name,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "aws_request_id": context.aws_request_id,
+            "invoked_function_arn": context.invoked_function_arn,
+            "remaining": context.get_remaining_time_in_millis(),
+            "client_context": context.client_context,
+        },
+    }
+"#;
+
+#[tokio::test]
+async fn python_gets_the_lambda_environment_and_context() {
+    let h = Harness::start(PY_TEMPLATE, &[("src/app.py", PY_APP)]).await;
+    let r = h
+        .invoke(
+            "Py",
+            r#"{"a": 1}"#,
+            &[
+                ("x-amz-log-type", "Tail"),
+                // base64 of {"custom":{"k":"v"}}
+                ("x-amz-client-context", "eyJjdXN0b20iOnsiayI6InYifX0="),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("x-amz-executed-version").as_deref(),
+        Some("$LATEST")
+    );
+    assert!(r.header("x-amz-function-error").is_none());
+    let v = r.json();
+    assert_eq!(v["event"]["a"], 1);
+    let env = &v["env"];
+    assert!(
+        env["AWS_LAMBDA_RUNTIME_API"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:"))
+    );
+    assert_eq!(env["_HANDLER"], "app.handler");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "Py");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert_eq!(env["AWS_DEFAULT_REGION"], "us-east-1");
+    assert_eq!(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/Py");
+    assert!(
+        env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            .as_str()
+            .is_some_and(|s| s.contains("/[$LATEST]"))
+    );
+    assert_eq!(env["TZ"], ":UTC");
+    assert_eq!(env["LANG"], "en_US.UTF-8");
+    assert_eq!(env["GREETING"], "hi");
+    assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.11");
+    assert!(
+        env["_X_AMZN_TRACE_ID"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Root=1-"))
+    );
+    assert_eq!(v["cwd"], env["LAMBDA_TASK_ROOT"]);
+    let ctx = &v["context"];
+    assert_eq!(ctx["function_name"], "Py");
+    assert_eq!(ctx["memory_limit_in_mb"], 128);
+    assert_eq!(
+        ctx["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:Py"
+    );
+    assert!(
+        ctx["remaining"]
+            .as_i64()
+            .is_some_and(|ms| ms > 1000 && ms <= 3000)
+    );
+    assert_eq!(ctx["client_context"]["custom"]["k"], "v");
+    assert_eq!(
+        ctx["aws_request_id"].as_str(),
+        r.header("x-amzn-requestid").as_deref()
+    );
+
+    use base64::Engine;
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(r.header("x-amz-log-result").expect("log result"))
+        .expect("base64");
+    let tail = String::from_utf8_lossy(&tail);
+    assert!(tail.contains("print works"), "{tail}");
+    assert!(tail.contains("[INFO]"), "{tail}");
+    assert!(tail.contains("REPORT RequestId: "), "{tail}");
+}
+
+const NODE_ECHO: &str = r#"
+exports.handler = async (event, context) => ({ event, fn: context.functionName, left: context.getRemainingTimeInMillis() > 0 });
+"#;
+
+#[tokio::test]
+async fn node_handlers_in_every_style() {
+    let template = r#"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: nodejs20.x
+    CodeUri: src
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: echo.handler
+  Callback:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: cb.handler
+  Esm:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: esm.handler
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      CodeUri: !Ref AWS::NoValue
+      InlineCode: "exports.handler = async () => 'inline';"
+"#;
+    let h = Harness::start(
+        template,
+        &[
+            ("src/echo.js", NODE_ECHO),
+            ("src/cb.js", "exports.handler = (event, context, callback) => { setTimeout(() => callback(null, {cb: event.n + 1}), 5); };"),
+            ("src/esm.mjs", "export const handler = async (e) => ({esm: true, e});"),
+        ],
+    )
+    .await;
+    let v = h.invoke("Echo", r#"{"x": [1, 2]}"#, &[]).await.json();
+    assert_eq!(v["event"]["x"][1], 2);
+    assert_eq!(v["fn"], "Echo");
+    assert_eq!(v["left"], true);
+    assert_eq!(
+        h.invoke("Callback", r#"{"n": 41}"#, &[]).await.json()["cb"],
+        42
+    );
+    assert_eq!(h.invoke("Esm", "{}", &[]).await.json()["esm"], true);
+    assert_eq!(h.invoke("Inline", "{}", &[]).await.json(), "inline");
+}
+
+#[tokio::test]
+async fn awslambdaric_works_unmodified() {
+    if !python_has("awslambdaric") {
+        return;
+    }
+    let template = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Ric:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: app.handler
+      CodeUri: ric
+      Timeout: 10
+"#;
+    let bootstrap =
+        "#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\"\nexec python3 -m awslambdaric \"$_HANDLER\"\n";
+    let app = "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('boom')\n    return {'ric': True, 'event': event, 'id': context.aws_request_id}\n";
+    let h = Harness::start(
+        template,
+        &[("ric/bootstrap", bootstrap), ("ric/app.py", app)],
+    )
+    .await;
+    let r = h.invoke("Ric", r#"{"k": "v"}"#, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["ric"], true);
+    assert_eq!(v["event"]["k"], "v");
+    assert_eq!(v["id"].as_str(), r.header("x-amzn-requestid").as_deref());
+    // Its error shape passes through as Lambda returns it.
+    let r = h.invoke("Ric", r#"{"fail": true}"#, &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    let v = r.json();
+    assert_eq!(v["errorType"], "ValueError");
+    assert_eq!(v["errorMessage"], "boom");
+    assert!(v["stackTrace"].is_array());
+    // Warm reuse with the official client too.
+    let r = h.invoke("Ric", "{}", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(h.host.functions()[0].cold_starts, 1);
+}
+
+/// Builds `tests/provided-rust` (the Rust `lambda_runtime` crate) once.
+fn rust_bootstrap() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/provided-rust");
+    let target =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/provided-rust");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "cannot build the lambda_runtime example: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some(target.join("release/bootstrap"))
+}
+
+#[tokio::test]
+async fn a_provided_runtime_built_with_lambda_runtime() {
+    let bin = tokio::task::spawn_blocking(rust_bootstrap)
+        .await
+        .expect("build task")
+        .expect("the lambda_runtime example builds (cargo needs crates.io)");
+    let h = Harness::start(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Rusty:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      CodeUri: rust
+      MemorySize: 128
+      Events:
+        Http:
+          Type: HttpApi
+          Properties:
+            Path: /rust/{name}
+            Method: GET
+"#,
+        &[("rust/.keep", "")],
+    )
+    .await;
+    std::fs::copy(&bin, h.path().join("rust/bootstrap")).expect("copy bootstrap");
+    let r = h.invoke("Rusty", r#"{"hello": "rust"}"#, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["echo"]["hello"], "rust");
+    assert_eq!(
+        v["requestId"].as_str(),
+        r.header("x-amzn-requestid").as_deref()
+    );
+    assert_eq!(v["functionName"], "Rusty");
+    // Through the HTTP API, payload 2.0 with inference (no statusCode → 200 JSON).
+    let r = h.get("/rust/ferris").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["echo"]["pathParameters"]["name"], "ferris");
+    // An error from the Rust handler.
+    let r = h.invoke("Rusty", r#"{"fail": "nope"}"#, &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    assert!(r.text().contains("nope"), "{}", r.text());
+    let _ = Duration::ZERO;
+}
