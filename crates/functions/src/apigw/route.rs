@@ -146,19 +146,33 @@ impl Router {
     /// The best route for a request, trying without and then without a leading stage.
     pub(crate) fn find(&self, method: &str, path: &str) -> Option<Matched<'_>> {
         let segs = split(path);
-        if let Some(m) = self.find_segs(method, &segs, None) {
+        // A real route, then a real route after a stage segment, then `$default`.
+        if let Some(m) = self.find_segs(method, &segs, None, false) {
             return Some(m);
         }
-        let (first, rest) = segs.split_first()?;
-        self.find_segs(method, rest, Some(first))
+        if let Some((first, rest)) = segs.split_first()
+            && let Some(m) = self.find_segs(method, rest, Some(first), false)
+        {
+            return Some(m);
+        }
+        self.find_segs(method, &segs, None, true)
     }
 
-    fn find_segs(&self, method: &str, segs: &[&str], stage: Option<&str>) -> Option<Matched<'_>> {
+    fn find_segs(
+        &self,
+        method: &str,
+        segs: &[&str],
+        stage: Option<&str>,
+        default_route: bool,
+    ) -> Option<Matched<'_>> {
         let mut best: Option<(Vec<u8>, Matched<'_>)> = None;
         for r in &self.routes {
             if let Some(s) = stage
                 && r.api.stage != s
             {
+                continue;
+            }
+            if r.route.path.is_none() != default_route {
                 continue;
             }
             let method_rank = match &r.route.method {

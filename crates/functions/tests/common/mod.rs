@@ -83,8 +83,11 @@ impl Harness {
     pub fn load(&self, template: &str) {
         let file = self.dir.path().join("template.yaml");
         std::fs::write(&file, template).expect("write template");
-        let t = load_template_str(&file, template, &TemplateOptions::default())
-            .unwrap_or_else(|d| panic!("template refused: {d:#?}"));
+        let t =
+            load_template_str(&file, template, &TemplateOptions::default()).unwrap_or_else(|d| {
+                let msgs: Vec<String> = d.iter().map(ToString::to_string).collect();
+                panic!("template refused:\n{}", msgs.join("\n"))
+            });
         self.host.load_template(&t).expect("load");
     }
 

@@ -1,0 +1,626 @@
+//! Lambda's execution semantics: timeouts, crashes, init errors, malformed responses,
+//! concurrency limits, scale to zero, hot reload, the Invoke API's invocation types and
+//! errors, memory limits, process cleanup, streaming, and boto3 as a real client.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    CodeUri: src
+    Timeout: 1
+Resources:
+  Node:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: app.handler
+      Events:
+        Api:
+          Type: Api
+          Properties: {Path: "/node/{what}", Method: ANY}
+  Py:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+  Limited:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      ReservedConcurrentExecutions: 1
+      Timeout: 5
+      Events:
+        Api:
+          Type: HttpApi
+          Properties: {Path: /limited, Method: GET}
+  BadImport:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: missing.handler
+  BadInit:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: broken.handler
+  NoHandler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.nothere
+  NoBootstrap:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: x
+      CodeUri: empty
+"#;
+
+const NODE_APP: &str = r#"
+exports.handler = async (event) => {
+  const what = (event.pathParameters && event.pathParameters.what) || event.what;
+  if (what === 'sleep') { await new Promise((r) => setTimeout(r, 5000)); }
+  if (what === 'throw') { throw new TypeError('bad thing'); }
+  if (what === 'crash') { process.exit(7); }
+  if (what === 'malformed') { return { statusCode: 200, body: { not: 'a string' } }; }
+  if (what === 'notjson') { return 'plain'; }
+  if (what === 'pid') { return { statusCode: 200, body: String(process.pid), pid: process.pid }; }
+  if (what === 'oom') { const a = []; for (;;) a.push(new Array(1e6).fill(1)); }
+  return { statusCode: 200, body: 'ok ' + what };
+};
+"#;
+
+const PY_APP: &str = r#"
+import os, time
+def handler(event, context):
+    what = (event or {}).get("what")
+    if what == "exit":
+        os._exit(3)
+    if what == "sleep":
+        time.sleep(float(event.get("secs", 1)))
+    if what == "memory":
+        blobs = [bytearray(10 * 1024 * 1024) for _ in range(40)]
+        return len(blobs)
+    if what == "marker":
+        print("MARKER " + event["id"])
+    return {"statusCode": 200, "body": "py " + str(what), "pid": os.getpid()}
+"#;
+
+async fn harness() -> Harness {
+    Harness::start(
+        TEMPLATE,
+        &[
+            ("src/app.js", NODE_APP),
+            ("src/app.py", PY_APP),
+            ("src/broken.py", "raise RuntimeError('init went wrong')\n"),
+            ("empty/.keep", ""),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn timeouts_kill_the_instance_with_lambdas_error() {
+    let h = harness().await;
+    let r = h
+        .invoke("Node", r#"{"what":"sleep"}"#, &[("x-amz-log-type", "Tail")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    let v = r.json();
+    assert_eq!(v["errorType"], "Sandbox.Timedout");
+    let id = r.header("x-amzn-requestid").expect("request id");
+    assert_eq!(
+        v["errorMessage"],
+        format!("RequestId: {id} Error: Task timed out after 1.00 seconds")
+    );
+    assert!(
+        h.logs("Node")
+            .contains(&format!("{id} Task timed out after 1.00 seconds"))
+    );
+    // The instance was killed; the next invocation starts a new one and works.
+    assert!(
+        eventually(Duration::from_secs(5), || h.host.functions()[0].instances
+            == 0)
+        .await
+    );
+    let r = h.invoke("Node", r#"{"what":"fine"}"#, &[]).await;
+    assert_eq!(r.json()["body"], "ok fine");
+    let node = h
+        .host
+        .functions()
+        .into_iter()
+        .find(|f| f.name == "Node")
+        .expect("Node");
+    assert_eq!(node.cold_starts, 2);
+    assert_eq!(node.errors, 1);
+}
+
+#[tokio::test]
+async fn crashes_and_handler_errors_are_reported_as_lambda_does() {
+    let h = harness().await;
+    let r = h.invoke("Py", r#"{"what":"exit"}"#, &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    let v = r.json();
+    assert_eq!(v["errorType"], "Runtime.ExitError");
+    assert!(
+        v["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("Error: Runtime exited with error: exit status 3")),
+        "{v}"
+    );
+    let r = h.invoke("Node", r#"{"what":"crash"}"#, &[]).await;
+    assert_eq!(r.json()["errorType"], "Runtime.ExitError");
+    let r = h.invoke("Node", r#"{"what":"throw"}"#, &[]).await;
+    let v = r.json();
+    assert_eq!(v["errorType"], "TypeError");
+    assert_eq!(v["errorMessage"], "bad thing");
+    assert!(v["trace"].as_array().is_some_and(|t| !t.is_empty()));
+    // A handler error keeps the instance warm.
+    let r = h.invoke("Node", r#"{"what":"again"}"#, &[]).await;
+    assert_eq!(r.json()["body"], "ok again");
+}
+
+#[tokio::test]
+async fn init_errors() {
+    let h = harness().await;
+    let v = h.invoke("BadImport", "{}", &[]).await.json();
+    assert_eq!(v["errorType"], "Runtime.ImportModuleError");
+    assert!(
+        v["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("Cannot find module 'missing'")),
+        "{v}"
+    );
+    let r = h.invoke("BadInit", "{}", &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    let v = r.json();
+    assert_eq!(v["errorType"], "RuntimeError");
+    assert_eq!(v["errorMessage"], "init went wrong");
+    let v = h.invoke("NoHandler", "{}", &[]).await.json();
+    assert_eq!(v["errorType"], "Runtime.HandlerNotFound");
+    assert_eq!(
+        v["errorMessage"],
+        "Handler 'nothere' missing on module 'app'"
+    );
+    let v = h.invoke("NoBootstrap", "{}", &[]).await.json();
+    assert_eq!(v["errorType"], "Runtime.InvalidEntrypoint");
+    assert!(
+        h.logs("BadImport").contains("INIT_REPORT"),
+        "{}",
+        h.logs("BadImport")
+    );
+}
+
+#[tokio::test]
+async fn malformed_responses_and_function_errors_behind_the_gateway() {
+    let h = harness().await;
+    let r = h.get("/node/malformed").await;
+    assert_eq!(r.status, 502);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"message": "Internal server error"})
+    );
+    let r = h.get("/node/notjson").await;
+    assert_eq!(r.status, 502);
+    let r = h.get("/node/throw").await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.json()["message"], "Internal server error");
+    assert!(r.header("x-amzn-requestid").is_some());
+    let r = h.request("DELETE", "/node/fine", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "ok fine");
+}
+
+#[tokio::test]
+async fn reserved_concurrency_throttles_with_429() {
+    let h = harness().await;
+    let slow = h.invoke("Limited", r#"{"what":"sleep","secs":1.5}"#, &[]);
+    let throttled = async {
+        // Let the first take the only slot.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let invoke = h.invoke("Limited", "{}", &[]).await;
+        let gateway = h.get("/limited").await;
+        (invoke, gateway)
+    };
+    let (first, (second, via_gateway)) = tokio::join!(slow, throttled);
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(second.status, 429);
+    assert_eq!(
+        second.header("x-amzn-errortype").as_deref(),
+        Some("TooManyRequestsException")
+    );
+    let v = second.json();
+    assert_eq!(
+        v["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    assert_eq!(v["Type"], "User");
+    assert_eq!(v["message"], "Rate Exceeded.");
+    assert_eq!(via_gateway.status, 429);
+    let st = h
+        .host
+        .functions()
+        .into_iter()
+        .find(|f| f.name == "Limited")
+        .expect("Limited");
+    assert_eq!(st.instances, 1, "never more than the reserved concurrency");
+    assert_eq!(st.throttles, 2);
+    // Free again afterwards.
+    assert_eq!(h.invoke("Limited", "{}", &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_host_cap_throttles_too() {
+    let h = Harness::start_with(
+        TEMPLATE,
+        &[
+            ("src/app.js", NODE_APP),
+            ("src/app.py", PY_APP),
+            ("empty/.keep", ""),
+        ],
+        |c| c.max_concurrency = 1,
+    )
+    .await;
+    let slow = h.invoke("Py", r#"{"what":"sleep","secs":1}"#, &[]);
+    let other = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        h.invoke("Node", "{}", &[]).await
+    };
+    let (a, b) = tokio::join!(slow, other);
+    assert_eq!(a.status, 200);
+    assert_eq!(b.status, 429);
+    assert_eq!(b.json()["Reason"], "ConcurrentInvocationLimitExceeded");
+}
+
+#[tokio::test]
+async fn scale_out_then_scale_to_zero() {
+    let h = Harness::start_with(
+        TEMPLATE,
+        &[
+            ("src/app.js", NODE_APP),
+            ("src/app.py", PY_APP),
+            ("empty/.keep", ""),
+        ],
+        |c| c.idle_timeout = Duration::from_millis(400),
+    )
+    .await;
+    // Three at once: three instances.
+    let one = || h.invoke("Py", r#"{"what":"sleep","secs":0.5}"#, &[]);
+    let (a, b, c) = tokio::join!(one(), one(), one());
+    let pids: std::collections::BTreeSet<i64> = [a, b, c]
+        .iter()
+        .map(|r| r.json()["pid"].as_i64().expect("pid"))
+        .collect();
+    assert_eq!(pids.len(), 3, "one request at a time per instance");
+    let py = |h: &Harness| {
+        h.host
+            .functions()
+            .into_iter()
+            .find(|f| f.name == "Py")
+            .expect("Py")
+    };
+    assert_eq!(py(&h).instances, 3);
+    assert_eq!(py(&h).warm, 3);
+    // Warm reuse within the idle timeout.
+    let r = h.invoke("Py", "{}", &[]).await;
+    assert!(pids.contains(&r.json()["pid"].as_i64().expect("pid")));
+    // Then all of them stop, and their processes are gone.
+    assert!(eventually(Duration::from_secs(5), || py(&h).instances == 0).await);
+    for pid in &pids {
+        let gone = eventually(Duration::from_secs(3), || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z "))
+        })
+        .await;
+        assert!(gone, "process {pid} outlived its instance");
+    }
+    let r = h.invoke("Py", "{}", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(py(&h).cold_starts, 4);
+}
+
+#[tokio::test]
+async fn hot_reload_loses_no_request() {
+    let template = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: v1
+      Timeout: 10
+      Events:
+        Api:
+          Type: Api
+          Properties: {Path: /v, Method: GET}
+"#;
+    let app = |v: &str| {
+        format!(
+            "import time\ndef handler(e, c):\n    time.sleep((e or {{}}).get('secs', 0) if isinstance(e, dict) and 'secs' in e else 0)\n    return {{'statusCode': 200, 'body': '{v}'}}\n"
+        )
+    };
+    let h = Harness::start(
+        template,
+        &[("v1/app.py", &app("v1")), ("v2/app.py", &app("v2"))],
+    )
+    .await;
+    assert_eq!(h.get("/v").await.text(), "v1");
+    // An invocation in flight across the reload finishes on the old code.
+    let inflight = h.invoke("Fn", r#"{"secs": 1}"#, &[]);
+    let reload_and_load = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        h.load(&template.replace("CodeUri: v1", "CodeUri: v2"));
+        let mut bodies = Vec::new();
+        for _ in 0..10 {
+            let r = h.get("/v").await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            bodies.push(r.text());
+        }
+        bodies
+    };
+    let (old, bodies) = tokio::join!(inflight, reload_and_load);
+    assert_eq!(old.status, 200);
+    assert_eq!(old.json()["body"], "v1");
+    assert!(bodies.iter().all(|b| b == "v2"), "{bodies:?}");
+    // The old instances stop once their work is done.
+    assert!(
+        eventually(Duration::from_secs(5), || h.host.functions()[0].instances
+            == 1)
+        .await
+    );
+}
+
+#[tokio::test]
+async fn invoke_api_types_and_errors() {
+    let h = harness().await;
+    // DryRun.
+    let r = h
+        .invoke("Py", "{}", &[("x-amz-invocation-type", "DryRun")])
+        .await;
+    assert_eq!(r.status, 204);
+    // Event: 202 at once, runs in the background.
+    let r = h
+        .invoke(
+            "Py",
+            r#"{"what":"marker","id":"evt-1"}"#,
+            &[("x-amz-invocation-type", "Event")],
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    assert!(r.body.is_empty());
+    assert!(
+        eventually(Duration::from_secs(10), || h
+            .logs("Py")
+            .contains("MARKER evt-1"))
+        .await
+    );
+    // Unknown function.
+    let r = h.invoke("Nope", "{}", &[]).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.header("x-amzn-errortype").as_deref(),
+        Some("ResourceNotFoundException")
+    );
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"Type": "User", "message": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:Nope"})
+    );
+    // Qualified names.
+    let r = h
+        .invoke(
+            "arn:aws:lambda:us-east-1:123456789012:function:Py:$LATEST",
+            "{}",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = h.invoke("Py:7", "{}", &[]).await;
+    assert_eq!(r.status, 404);
+    // Not JSON.
+    let r = h.invoke("Py", "{not json", &[]).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.header("x-amzn-errortype").as_deref(),
+        Some("InvalidRequestContentException")
+    );
+    // Listing.
+    let r = h.get("/2015-03-31/functions/").await;
+    let names: Vec<String> = r.json()["Functions"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(names.contains(&"Py".to_owned()) && names.contains(&"Node".to_owned()));
+}
+
+#[tokio::test]
+async fn memory_size_is_enforced() {
+    let h = Harness::start(
+        &TEMPLATE.replace("    Timeout: 1\n", "    Timeout: 10\n    MemorySize: 128\n"),
+        &[
+            ("src/app.js", NODE_APP),
+            ("src/app.py", PY_APP),
+            ("empty/.keep", ""),
+        ],
+    )
+    .await;
+    eprintln!(
+        "memory enforcement: {}",
+        h.host.memory_enforcement().describe()
+    );
+    // Python: 400 MB of allocations fail under a 128 MB limit.
+    let r = h.invoke("Py", r#"{"what":"memory"}"#, &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    let t = r.json()["errorType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ["MemoryError", "Runtime.ExitError", "Runtime.OutOfMemory"].contains(&t.as_str()),
+        "{t}"
+    );
+    // Node: the heap cannot grow past the limit either.
+    let r = h.invoke("Node", r#"{"what":"oom"}"#, &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    let t = r.json()["errorType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ["Runtime.ExitError", "Runtime.OutOfMemory"].contains(&t.as_str()),
+        "{t}"
+    );
+    let logs = h.logs("Node");
+    assert!(logs.contains("Memory Size: 128 MB"), "{logs}");
+}
+
+#[tokio::test]
+async fn processes_do_not_outlive_the_host() {
+    let h = harness().await;
+    let pid = h.invoke("Node", r#"{"what":"pid"}"#, &[]).await.json()["pid"]
+        .as_i64()
+        .expect("pid");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    h.host.shutdown();
+    let gone = eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+    })
+    .await;
+    assert!(gone, "runtime process {pid} survived shutdown");
+    // A runtime's own children go with its process group.
+    let _ = Duration::ZERO;
+}
+
+#[tokio::test]
+async fn response_streaming() {
+    let h = Harness::start(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Stream:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: s.handler
+      CodeUri: src
+"#,
+        &[(
+            "src/s.js",
+            r#"exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.setContentType('text/plain');
+  for (const part of ['a', 'b', 'c']) { responseStream.write(part); await new Promise(r => setTimeout(r, 20)); }
+  if (event.fail) throw new Error('mid-stream');
+  responseStream.end();
+});"#,
+        )],
+    )
+    .await;
+    let r = h.invoke("Stream", "{}", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "abc");
+    assert_eq!(r.header("content-type").as_deref(), Some("text/plain"));
+    let r = h.invoke("Stream", r#"{"fail": true}"#, &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    assert_eq!(r.json()["errorMessage"], "mid-stream");
+}
+
+#[tokio::test]
+async fn boto3_lambda_client_works_unmodified() {
+    if !python_has("boto3") {
+        return;
+    }
+    let h = harness().await;
+    let script = r#"
+import base64, json, sys, boto3
+from botocore.config import Config
+c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="x", aws_secret_access_key="y",
+                 config=Config(retries={"max_attempts": 1}))
+out = {}
+r = c.invoke(FunctionName="Py", Payload=json.dumps({"what": "boto"}), LogType="Tail")
+out["ok"] = {"status": r["StatusCode"], "payload": json.loads(r["Payload"].read()),
+             "version": r.get("ExecutedVersion"), "error": r.get("FunctionError"),
+             "log": base64.b64decode(r["LogResult"]).decode()}
+r = c.invoke(FunctionName="Node", Payload=json.dumps({"what": "throw"}))
+out["err"] = {"error": r.get("FunctionError"), "payload": json.loads(r["Payload"].read())}
+r = c.invoke(FunctionName="Py", InvocationType="Event", Payload=b"{}")
+out["event"] = r["StatusCode"]
+try:
+    c.invoke(FunctionName="Missing")
+except c.exceptions.ResourceNotFoundException as e:
+    out["missing"] = e.response["Error"]["Message"]
+out["functions"] = sorted(f["FunctionName"] for f in c.list_functions()["Functions"])
+print(json.dumps(out))
+"#;
+    let url = h.endpoint.url();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new("python3")
+            .args(["-c", script, &url])
+            .output(),
+    )
+    .await
+    .expect("boto3 finished")
+    .expect("python3 ran");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["ok"]["status"], 200);
+    assert_eq!(v["ok"]["payload"]["body"], "py boto");
+    assert_eq!(v["ok"]["version"], "$LATEST");
+    assert!(v["ok"]["error"].is_null());
+    assert!(
+        v["ok"]["log"]
+            .as_str()
+            .is_some_and(|l| l.contains("REPORT RequestId")),
+        "{v}"
+    );
+    assert_eq!(v["err"]["error"], "Unhandled");
+    assert_eq!(v["err"]["payload"]["errorType"], "TypeError");
+    assert_eq!(v["event"], 202);
+    assert_eq!(
+        v["missing"],
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:Missing"
+    );
+    assert!(
+        v["functions"].as_array().is_some_and(|f| f.len() == 7),
+        "{v}"
+    );
+}
