@@ -1,0 +1,413 @@
+//! End-to-end: protocols through a sidecar and the gateway — WebSocket upgrades, HTTP/2 with
+//! trailers (gRPC's framing), gateway TLS (SIMPLE with SNI and ALPN h2, MUTUAL) and
+//! httpsRedirect.
+
+mod harness;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use harness::{BOUND, Behaviour, Client, Mesh, origin};
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const GRPC_APP: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 50051, name: grpc}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ws}
+spec:
+  selector: {app: ws}
+  ports: [{port: 80, name: http}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*.example.com"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge}
+spec:
+  hosts: ["grpc.example.com", "ws.example.com"]
+  gateways: [edge]
+  http:
+  - match: [{authority: {prefix: grpc.example.com}}]
+    route: [{destination: {host: echo, port: {number: 50051}}}]
+  - route: [{destination: {host: ws, port: {number: 80}}}]
+"#;
+
+type TrailerBody =
+    StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+/// A gRPC-framed echo origin (h2c): answers each message with the same bytes, then
+/// `grpc-status: 0` in trailers.
+async fn grpc_origin() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc = service_fn(|req: Request<Incoming>| async move {
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
+                    let mut trailers = HeaderMap::new();
+                    trailers.insert("grpc-status", "0".parse().expect("v"));
+                    trailers.insert("grpc-message", "ok".parse().expect("v"));
+                    let frames = vec![Ok(Frame::data(body)), Ok(Frame::trailers(trailers))];
+                    let mut resp: Response<TrailerBody> =
+                        Response::new(StreamBody::new(futures_util::stream::iter(frames)));
+                    resp.headers_mut()
+                        .insert("content-type", "application/grpc".parse().expect("v"));
+                    Ok::<_, Infallible>(resp)
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn grpc_frame(msg: &[u8]) -> Bytes {
+    let mut b = vec![0u8];
+    b.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    b.extend_from_slice(msg);
+    Bytes::from(b)
+}
+
+/// A gRPC unary call over h2c to `addr` for `authority`; returns the message and grpc-status.
+async fn grpc_call(addr: SocketAddr, authority: &str) -> (Bytes, Option<String>) {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    let req = Request::post(format!("http://{authority}/echo.Echo/Say"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(grpc_frame(b"hello mesh")))
+        .expect("request");
+    let resp = tokio::time::timeout(BOUND, sender.send_request(req))
+        .await
+        .expect("bound")
+        .expect("response");
+    assert_eq!(resp.status(), 200);
+    let collected = resp.into_body().collect().await.expect("body");
+    let status = collected
+        .trailers()
+        .and_then(|t| t.get("grpc-status"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (collected.to_bytes(), status)
+}
+
+async fn grpc_mesh() -> Mesh {
+    let mut mesh = Mesh::new(GRPC_APP).await;
+    let addr = grpc_origin().await;
+    let fake = harness::Origin {
+        name: "grpc".into(),
+        addr,
+        hits: Arc::default(),
+        seen: Arc::default(),
+    };
+    let r = mesh.replica("echo", &[("app", "echo")], 50051, &fake);
+    mesh.proxy.start_inbound(&r).await.expect("inbound");
+    let ws = origin("ws", Behaviour::default()).await;
+    let r = mesh.replica("ws", &[("app", "ws")], 80, &ws);
+    mesh.proxy.start_inbound(&r).await.expect("inbound");
+    mesh.settle().await;
+    mesh
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_trailers_cross_a_sidecar_and_the_gateway() {
+    let mesh = grpc_mesh().await;
+    let sidecar = mesh.sidecar(&[]).await;
+    let (msg, status) = grpc_call(sidecar, "echo:50051").await;
+    assert_eq!(msg, grpc_frame(b"hello mesh"));
+    assert_eq!(status.as_deref(), Some("0"));
+
+    let gateway = mesh.gateway().await;
+    let (msg, status) = grpc_call(gateway[&80], "grpc.example.com").await;
+    assert_eq!(msg, grpc_frame(b"hello mesh"));
+    assert_eq!(status.as_deref(), Some("0"));
+}
+
+async fn websocket_echo(addr: SocketAddr, url: &str, host: Option<&str>) {
+    let mut client = Client::to(addr);
+    let mut b = Request::get(url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    if let Some(h) = host {
+        b = b.header("host", h);
+    }
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("handshake");
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let resp = sender
+        .send_request(b.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(resp.status(), 101);
+    let upgraded = hyper::upgrade::on(resp).await.expect("upgraded");
+    let mut io = TokioIo::new(upgraded);
+    for msg in [&b"ping"[..], b"a longer websocket message"] {
+        io.write_all(msg).await.expect("write");
+        let mut buf = vec![0u8; msg.len()];
+        tokio::time::timeout(BOUND, io.read_exact(&mut buf))
+            .await
+            .expect("bound")
+            .expect("read");
+        assert_eq!(buf, msg);
+    }
+    drop(client.get(url, &[]).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_pass_through_a_sidecar_and_the_gateway() {
+    let mesh = grpc_mesh().await;
+    let sidecar = mesh.sidecar(&[]).await;
+    websocket_echo(sidecar, "http://ws/chat", None).await;
+    let gateway = mesh.gateway().await;
+    websocket_echo(gateway[&80], "/chat", Some("ws.example.com")).await;
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+    ca_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "test ca");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("ca");
+        Pki {
+            dir: tempfile::tempdir().expect("tempdir"),
+            ca_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// Issues a leaf and writes `name.crt`/`name.key`; returns (cert path, key path, pem, key pem).
+    fn leaf(&self, name: &str, sans: &[&str]) -> (String, String, String, String) {
+        let params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .expect("params");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign");
+        let crt = self.dir.path().join(format!("{name}.crt"));
+        let k = self.dir.path().join(format!("{name}.key"));
+        std::fs::write(&crt, cert.pem()).expect("write");
+        std::fs::write(&k, key.serialize_pem()).expect("write");
+        (
+            crt.display().to_string(),
+            k.display().to_string(),
+            cert.pem(),
+            key.serialize_pem(),
+        )
+    }
+
+    fn ca_file(&self) -> String {
+        let p = self.dir.path().join("ca.crt");
+        std::fs::write(&p, &self.ca_pem).expect("write");
+        p.display().to_string()
+    }
+}
+
+fn client_config(pki: &Pki, client: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).expect("ca"))
+        .expect("root");
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots);
+    let mut config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                vec![
+                    rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes())
+                        .expect("cert"),
+                ],
+                rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+            )
+            .expect("client auth"),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// GET over TLS with SNI `host`, speaking whatever ALPN chose; returns (status, body, alpn h2).
+async fn tls_get(
+    addr: SocketAddr,
+    host: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<(u16, String, bool), String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name =
+        rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let req = Request::get(format!("https://{host}/hello"))
+        .header("host", host)
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let resp = if h2 {
+        let (mut s, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let (mut parts, body) = req.into_parts();
+        parts.headers.remove("host");
+        s.send_request(Request::from_parts(parts, body))
+            .await
+            .map_err(|e| e.to_string())?
+    } else {
+        let (mut s, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        s.send_request(req).await.map_err(|e| e.to_string())?
+    };
+    let status = resp.status().as_u16();
+    let xfp = resp.headers().get("echo-x-forwarded-proto").cloned();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if status == 200 {
+        assert_eq!(xfp.as_ref().and_then(|v| v.to_str().ok()), Some("https"));
+    }
+    Ok((status, String::from_utf8_lossy(&body).into_owned(), h2))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_terminates_tls_by_sni_and_redirects_plain_http() {
+    let pki = Pki::new();
+    let (app_crt, app_key, _, _) = pki.leaf("app", &["myapp.example.com"]);
+    let (adm_crt, adm_key, _, _) = pki.leaf("admin", &["admin.example.com"]);
+    let (client_crt, client_key) = {
+        let (_, _, c, k) = pki.leaf("client", &["client.example.com"]);
+        (c, k)
+    };
+    let ca = pki.ca_file();
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {{name: myapp}}
+spec:
+  selector: {{app: myapp}}
+  ports: [{{port: 80, name: http, targetPort: 3000}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: edge}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 443, name: https, protocol: HTTPS}}
+    hosts: ["myapp.example.com"]
+    tls: {{mode: SIMPLE, serverCertificate: "{app_crt}", privateKey: "{app_key}"}}
+  - port: {{number: 443, name: https-admin, protocol: HTTPS}}
+    hosts: ["admin.example.com"]
+    tls: {{mode: MUTUAL, serverCertificate: "{adm_crt}", privateKey: "{adm_key}", caCertificates: "{ca}"}}
+  - port: {{number: 80, name: http, protocol: HTTP}}
+    hosts: ["myapp.example.com"]
+    tls: {{httpsRedirect: true}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: edge}}
+spec:
+  hosts: ["myapp.example.com", "admin.example.com"]
+  gateways: [edge]
+  http:
+  - route: [{{destination: {{host: myapp}}}}]
+"#
+    );
+    let mut mesh = Mesh::new(&yaml).await;
+    let app = origin("myapp", Behaviour::default()).await;
+    mesh.replica("myapp", &[("app", "myapp")], 3000, &app);
+    mesh.settle().await;
+    let ports = mesh.gateway().await;
+
+    let (status, body, h2) = tls_get(ports[&443], "myapp.example.com", client_config(&pki, None))
+        .await
+        .expect("simple tls");
+    assert_eq!((status, body.as_str(), h2), (200, "myapp", true));
+
+    let refused = tls_get(ports[&443], "admin.example.com", client_config(&pki, None)).await;
+    assert!(
+        refused.is_err(),
+        "MUTUAL without a client certificate: {refused:?}"
+    );
+    let (status, _, _) = tls_get(
+        ports[&443],
+        "admin.example.com",
+        client_config(&pki, Some((&client_crt, &client_key))),
+    )
+    .await
+    .expect("mutual tls");
+    assert_eq!(status, 200);
+
+    let mut plain = Client::to(ports[&80]);
+    let r = plain
+        .get("/cart?id=1", &[("host", "myapp.example.com")])
+        .await;
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some("https://myapp.example.com/cart?id=1")
+    );
+}
