@@ -7,3 +7,4 @@
 
 pub mod endpoints;
 pub mod snapshot;
+pub mod store;

@@ -1,8 +1,13 @@
 //! The `meridian` binary: the command line, the admin API and the dashboard. Thin by design:
 //! it parses arguments and wires the planes' crates together.
 
+mod admin;
+mod client;
 mod commands;
+mod logging;
+mod node;
 mod output;
+mod run_file;
 
 use std::process::ExitCode;
 
@@ -35,6 +40,16 @@ enum Command {
     Validate(commands::validate::Args),
     /// Run everything declared in the given files and folders, and keep it in sync with them.
     Up(commands::up::Args),
+    /// List the replicas of the running node: state, readiness, restarts, ports.
+    Ps(commands::ps::Args),
+    /// Print a replica's output (stdout and stderr).
+    Logs(commands::logs::Args),
+    /// Change a workload's number of replicas.
+    Scale(commands::scale::Args),
+    /// Follow, restart, undo or resume a workload's rollout.
+    Rollout(commands::rollout::Args),
+    /// Run the demo workload: an HTTP/1.1 and HTTP/2 server that says who it is.
+    DemoApp(commands::demo_app::Args),
     /// Print version and build information.
     Version,
 }
@@ -44,6 +59,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, cli.output),
         Command::Up(args) => commands::up::run(&args, cli.output),
+        Command::Ps(args) => commands::ps::run(&args, cli.output),
+        Command::Logs(args) => commands::logs::run(&args),
+        Command::Scale(args) => commands::scale::run(&args),
+        Command::Rollout(args) => commands::rollout::run(&args, cli.output),
+        Command::DemoApp(args) => commands::demo_app::run(args),
         Command::Version => commands::version::run(cli.output),
     };
     match result {

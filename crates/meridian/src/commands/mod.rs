@@ -1,5 +1,10 @@
 //! One module per subcommand.
 
+pub(crate) mod demo_app;
+pub(crate) mod logs;
+pub(crate) mod ps;
+pub(crate) mod rollout;
+pub(crate) mod scale;
 pub(crate) mod up;
 pub(crate) mod validate;
 pub(crate) mod version;

@@ -1,0 +1,107 @@
+//! A small HTTP/1.0 client for the admin API of a running node (loopback only), used by
+//! `meridian ps`, `logs`, `scale` and `rollout`. HTTP/1.0 keeps streamed answers (logs,
+//! rollout progress) close-delimited, so they can be copied to the terminal as they come.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+/// Where to find the node: `--admin`, else the run file in `--state-dir`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Target {
+    /// The admin address of the running node (default: read from the state folder).
+    #[arg(long, value_name = "ADDR", env = "MERIDIAN_ADMIN", global = true)]
+    admin: Option<SocketAddr>,
+    /// The state folder of the running node.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".meridian",
+        env = "MERIDIAN_STATE_DIR",
+        global = true
+    )]
+    state_dir: PathBuf,
+}
+
+impl Target {
+    fn addr(&self) -> anyhow::Result<SocketAddr> {
+        match self.admin {
+            Some(a) => Ok(a),
+            None => Ok(crate::run_file::read(&self.state_dir)?.admin),
+        }
+    }
+
+    /// Sends a request; returns the status and a reader positioned at the body.
+    fn send(&self, method: &str, path: &str) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+        let addr = self.addr()?;
+        let mut s =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| {
+                format!("cannot reach Meridian's admin API at {addr}; is `meridian up` running?")
+            })?;
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+        )?;
+        let mut r = BufReader::new(s);
+        let mut status_line = String::new();
+        r.read_line(&mut status_line)?;
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .with_context(|| format!("unexpected answer from {addr}: {status_line:?}"))?;
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+                break;
+            }
+        }
+        Ok((status, r))
+    }
+
+    /// A JSON answer; a non-2xx status becomes the API's error message.
+    pub(crate) fn json(&self, method: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+        let (status, mut r) = self.send(method, path)?;
+        let mut body = String::new();
+        r.read_to_string(&mut body)?;
+        let v: serde_json::Value =
+            serde_json::from_str(&body).with_context(|| format!("answer is not JSON: {body}"))?;
+        if !(200..300).contains(&status) {
+            bail!(
+                "{}",
+                v.get("error").and_then(|e| e.as_str()).unwrap_or(&body)
+            );
+        }
+        Ok(v)
+    }
+
+    /// Copies a streamed text answer to stdout as it arrives.
+    pub(crate) fn stream(&self, path: &str) -> anyhow::Result<()> {
+        let (status, mut r) = self.send("GET", path)?;
+        if !(200..300).contains(&status) {
+            let mut body = String::new();
+            r.read_to_string(&mut body)?;
+            let msg = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .unwrap_or(body);
+            bail!("{msg}");
+        }
+        let mut out = std::io::stdout().lock();
+        let mut line = String::new();
+        let mut failed = false;
+        while r.read_line(&mut line)? > 0 {
+            failed |= line.starts_with("error: ");
+            out.write_all(line.as_bytes())?;
+            out.flush()?;
+            line.clear();
+        }
+        if failed {
+            bail!("the operation did not complete");
+        }
+        Ok(())
+    }
+}

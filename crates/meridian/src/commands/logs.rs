@@ -1,0 +1,44 @@
+//! `meridian logs REPLICA`: a replica's output, from its log files.
+
+use std::process::ExitCode;
+
+use crate::client::Target;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The replica (see `meridian ps`).
+    replica: String,
+    /// Keep printing new lines as they are written.
+    #[arg(short, long)]
+    follow: bool,
+    /// Only lines from the last DURATION (`30s`, `5m`, `1h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
+    since: Option<u64>,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    tail: Option<usize>,
+    #[command(flatten)]
+    target: Target,
+}
+
+fn parse_since(s: &str) -> Result<u64, String> {
+    meridian_config::duration::parse(s)
+        .map(|d| d.as_secs())
+        .map_err(|e| format!("{e} (use 30s, 5m, 1h)"))
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let mut q = Vec::new();
+    if args.follow {
+        q.push("follow=1".to_owned());
+    }
+    if let Some(s) = args.since {
+        q.push(format!("since={s}"));
+    }
+    if let Some(t) = args.tail {
+        q.push(format!("tail={t}"));
+    }
+    let path = format!("/api/v1/logs/{}?{}", args.replica, q.join("&"));
+    args.target.stream(&path)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,102 @@
+//! `meridian rollout status|restart|undo|resume|history WORKLOAD`.
+
+use std::process::ExitCode;
+
+use crate::client::Target;
+use crate::output::{OutputFormat, print_structured};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    action: Action,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Follow a rollout until it completes (exit 1 if it stalls or fails).
+    Status {
+        /// The workload.
+        workload: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Replace every replica, one batch at a time, with the same template.
+    Restart {
+        /// The workload.
+        workload: String,
+    },
+    /// Go back to the previous revision (or `--to-revision N`).
+    Undo {
+        /// The workload.
+        workload: String,
+        /// The revision to go back to.
+        #[arg(long)]
+        to_revision: Option<u64>,
+    },
+    /// Continue a rollout that Swarm's `failure_action: pause` stopped.
+    Resume {
+        /// The workload.
+        workload: String,
+    },
+    /// The revisions kept for `undo`.
+    History {
+        /// The workload.
+        workload: String,
+    },
+}
+
+pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let t = &args.target;
+    match &args.action {
+        Action::Status { workload, timeout } => {
+            t.stream(&format!(
+                "/api/v1/workloads/{workload}/rollout/status?timeout={timeout}"
+            ))?;
+        }
+        Action::Restart { workload } => {
+            let v = t.json(
+                "POST",
+                &format!("/api/v1/workloads/{workload}/rollout/restart"),
+            )?;
+            println!("{workload} restarting (revision {})", v["revision"]);
+        }
+        Action::Undo {
+            workload,
+            to_revision,
+        } => {
+            let q = to_revision
+                .map(|r| format!("?revision={r}"))
+                .unwrap_or_default();
+            let v = t.json(
+                "POST",
+                &format!("/api/v1/workloads/{workload}/rollout/undo{q}"),
+            )?;
+            println!("{workload} rolled back (revision {})", v["revision"]);
+        }
+        Action::Resume { workload } => {
+            t.json(
+                "POST",
+                &format!("/api/v1/workloads/{workload}/rollout/resume"),
+            )?;
+            println!("{workload} resumed");
+        }
+        Action::History { workload } => {
+            let v = t.json(
+                "GET",
+                &format!("/api/v1/workloads/{workload}/rollout/history"),
+            )?;
+            print_structured(
+                if format == OutputFormat::Table {
+                    OutputFormat::Yaml
+                } else {
+                    format
+                },
+                &v,
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
