@@ -301,3 +301,83 @@ mod tests {
         assert!(other > 180, "{other}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn keys(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("myapp-{i}:3000")).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Every endpoint owns a fair share of the maglev table (within 2% of M/N, as the
+        /// paper's construction guarantees).
+        #[test]
+        fn maglev_spreads_evenly(n in 2usize..12) {
+            let keys = keys(n);
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let m = Maglev::new(&refs, 65537);
+            let mut counts = vec![0usize; n];
+            for e in &m.table {
+                counts[*e as usize] += 1;
+            }
+            let fair = 65537.0 / n as f64;
+            for c in counts {
+                prop_assert!((c as f64 - fair).abs() / fair < 0.02, "{c} vs {fair}");
+            }
+        }
+
+        /// Removing one endpoint moves its keys and few others.
+        #[test]
+        fn hashing_is_stable_when_an_endpoint_leaves(n in 3usize..10, gone in 0usize..3, seeds in prop::collection::vec(any::<u64>(), 200)) {
+            let keys = keys(n);
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut fewer = refs.clone();
+            let removed = fewer.remove(gone % n);
+            let (ring, ring2) = (Ring::new(&refs, 1024), Ring::new(&fewer, 1024));
+            let (mag, mag2) = (Maglev::new(&refs, 65537), Maglev::new(&fewer, 65537));
+            let (mut ring_moved, mut maglev_moved) = (0, 0);
+            for h in &seeds {
+                let before = refs[ring.pick(*h).unwrap_or(0)];
+                let after = fewer[ring2.pick(*h).unwrap_or(0)];
+                if before != removed && before != after {
+                    ring_moved += 1;
+                }
+                let before = refs[mag.pick(*h).unwrap_or(0)];
+                let after = fewer[mag2.pick(*h).unwrap_or(0)];
+                if before != removed && before != after {
+                    maglev_moved += 1;
+                }
+            }
+            // Keys of the endpoints that stay mostly stay: the ring grows each remaining
+            // endpoint's points (as Envoy's does, to keep the minimum size), and maglev trades
+            // perfect stability for balance.
+            prop_assert!(ring_moved <= seeds.len() / 4, "ring: {ring_moved} moved");
+            prop_assert!(maglev_moved <= seeds.len() / 5, "maglev: {maglev_moved} moved");
+        }
+
+        /// The same key always lands on the same endpoint, and keys spread over the ring.
+        #[test]
+        fn ring_is_deterministic_and_spread(n in 2usize..8) {
+            let keys = keys(n);
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let ring = Ring::new(&refs, 1024);
+            let again = Ring::new(&refs, 1024);
+            let mut counts = vec![0usize; n];
+            for user in 0..4000u32 {
+                let h = hash64(format!("user-{user}").as_bytes());
+                prop_assert_eq!(ring.pick(h), again.pick(h));
+                counts[ring.pick(h).unwrap_or(0)] += 1;
+            }
+            let fair = 4000.0 / n as f64;
+            for c in counts {
+                prop_assert!((c as f64 - fair).abs() / fair < 0.35, "{c} vs {fair}");
+            }
+        }
+    }
+}
