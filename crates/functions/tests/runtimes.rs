@@ -359,3 +359,50 @@ Resources:
     assert!(r.text().contains("nope"), "{}", r.text());
     let _ = Duration::ZERO;
 }
+
+/// The official Node.js runtime interface client (npm `aws-lambda-ric`), when installed:
+/// `MERIDIAN_NODE_RIC` names its package folder (`npm install aws-lambda-ric`).
+#[tokio::test]
+async fn aws_lambda_ric_for_node_when_installed() {
+    let Some(pkg) = std::env::var_os("MERIDIAN_NODE_RIC").map(std::path::PathBuf::from) else {
+        eprintln!("SKIPPED: set MERIDIAN_NODE_RIC to an installed aws-lambda-ric package folder");
+        return;
+    };
+    let bootstrap = format!(
+        "#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\"\nexec node {} \"$_HANDLER\"\n",
+        pkg.join("index.mjs").display()
+    );
+    let h = Harness::start(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  NodeRic:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: app.handler
+      CodeUri: ric
+      Timeout: 10
+"#,
+        &[
+            ("ric/bootstrap", &bootstrap),
+            (
+                "ric/app.js",
+                "exports.handler = async (event, context) => { if (event.fail) throw new Error('nope'); return { ric: 'node', event, id: context.awsRequestId }; };",
+            ),
+        ],
+    )
+    .await;
+    let r = h.invoke("NodeRic", r#"{"k": 1}"#, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["ric"], "node", "{v}");
+    assert_eq!(v["event"]["k"], 1);
+    assert_eq!(v["id"].as_str(), r.header("x-amzn-requestid").as_deref());
+    let r = h.invoke("NodeRic", r#"{"fail": true}"#, &[]).await;
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    assert_eq!(r.json()["errorMessage"], "nope");
+}
