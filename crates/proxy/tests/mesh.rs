@@ -456,3 +456,149 @@ async fn a_config_swap_under_load_drops_no_request() {
     }
     assert_eq!(failures, 0);
 }
+
+#[derive(Debug, Default)]
+struct Records(std::sync::Mutex<Vec<meridian_proxy::RequestRecord>>);
+
+impl meridian_proxy::RecordSink for Records {
+    fn record(&self, record: meridian_proxy::RequestRecord) {
+        if let Ok(mut r) = self.0.lock() {
+            r.push(record);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_recorded_with_its_response_flags() {
+    let yaml = format!(
+        "{APP}\n---\n{}",
+        r#"apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: myapp}
+spec:
+  hosts: [myapp]
+  http:
+  - match: [{uri: {prefix: /abort}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+    route: [{destination: {host: myapp}}]
+  - route: [{destination: {host: myapp}}]
+    retries: {attempts: 2, retryOn: 5xx}
+"#
+    );
+    let records = std::sync::Arc::new(Records::default());
+    let (publisher, watch) = meridian_control::endpoints::channel();
+    let proxy = meridian_proxy::Proxy::new(
+        snapshot(&yaml, 1),
+        watch,
+        meridian_proxy::ProxyOptions {
+            sink: Some(records.clone()),
+            ..meridian_proxy::ProxyOptions::default()
+        },
+    );
+    let failing = origin(
+        "failing",
+        Behaviour {
+            fail_every_other: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let table = meridian_control::endpoints::EndpointTable {
+        version: 1,
+        replicas: vec![meridian_control::endpoints::ReplicaEndpoint {
+            workload: meridian_control::endpoints::WorkloadRef {
+                kind: meridian_control::endpoints::WorkloadKind::Deployment,
+                namespace: "default".into(),
+                name: "myapp".into(),
+            },
+            replica: "myapp-0".into(),
+            labels: [("app".to_owned(), "myapp".to_owned())].into(),
+            service_account: "default".into(),
+            ip: failing.addr.ip(),
+            ports: vec![meridian_control::endpoints::PortMapping {
+                name: None,
+                declared: 3000,
+                actual: failing.addr.port(),
+            }],
+            state: meridian_control::endpoints::EndpointState::Ready,
+        }],
+    };
+    publisher.send(std::sync::Arc::new(table)).expect("publish");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let caller = meridian_proxy::Caller {
+        workload: std::sync::Arc::from("default/client"),
+        namespace: "default".into(),
+        labels: Default::default(),
+        service_account: "default".into(),
+    };
+    let mut client = Client::to(proxy.start_outbound(caller).await.expect("outbound"));
+    assert_eq!(client.get("http://nowhere/", &[]).await.status, 404);
+    assert_eq!(client.get("http://myapp/abort", &[]).await.status, 503);
+    // The origin fails every other request: the first try fails, the retry succeeds.
+    assert_eq!(client.get("http://myapp/", &[]).await.status, 200);
+    let r = records.0.lock().expect("records");
+    let flags: Vec<String> = r.iter().map(|r| r.flags.to_string()).collect();
+    assert_eq!(flags, ["NR", "FI", "-"]);
+    assert_eq!(r[2].attempts, 2);
+    assert_eq!(
+        r[2].cluster.as_deref(),
+        Some("outbound|80||myapp.default.svc.cluster.local")
+    );
+    assert_eq!(r[2].source_workload.as_deref(), Some("default/client"));
+    drop(r);
+    drop(publisher);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_labels_select_routes_by_the_calling_workload() {
+    let yaml = format!(
+        "{APP}\n---\n{}",
+        r#"apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: myapp}
+spec:
+  host: myapp
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: myapp}
+spec:
+  hosts: [myapp]
+  http:
+  - match: [{sourceLabels: {app: beta-tester}}]
+    route: [{destination: {host: myapp, subset: v2}}]
+  - route: [{destination: {host: myapp, subset: v1}}]
+"#
+    );
+    let mut mesh = Mesh::new(&yaml).await;
+    let v1 = origin("v1", Behaviour::default()).await;
+    let v2 = origin("v2", Behaviour::default()).await;
+    mesh.replica("myapp", &[("app", "myapp"), ("version", "v1")], 3000, &v1);
+    mesh.replica("myapp", &[("app", "myapp"), ("version", "v2")], 3000, &v2);
+    mesh.settle().await;
+    let mut beta = Client::to(mesh.sidecar(&[("app", "beta-tester")]).await);
+    let mut other = Client::to(mesh.sidecar(&[("app", "frontend")]).await);
+    for _ in 0..20 {
+        assert_eq!(beta.get("http://myapp/", &[]).await.body, "v2");
+        assert_eq!(other.get("http://myapp/", &[]).await.body, "v1");
+    }
+    // The same routes through a per-service local port (`MYAPP_SERVICE_HOST`), whatever Host
+    // the client sends.
+    let caller = meridian_proxy::Caller {
+        workload: std::sync::Arc::from("default/beta"),
+        namespace: "default".into(),
+        labels: [("app".to_owned(), "beta-tester".to_owned())].into(),
+        service_account: "default".into(),
+    };
+    let port = mesh
+        .proxy
+        .start_upstream_port(caller, "myapp", 80)
+        .await
+        .expect("upstream port");
+    let mut local = Client::to(port);
+    let r = local.get("/", &[("host", &port.to_string())]).await;
+    assert_eq!(r.body, "v2");
+}
