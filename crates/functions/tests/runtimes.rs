@@ -406,3 +406,85 @@ Resources:
     );
     assert_eq!(r.json()["errorMessage"], "nope");
 }
+
+#[tokio::test]
+async fn cli_invoke_prints_the_result_and_the_logs() {
+    let h = Harness::start(PY_TEMPLATE, &[("src/app.py", PY_APP)]).await;
+    let mut out = Vec::new();
+    let mut logs = Vec::new();
+    let outcome = meridian_functions::local::invoke_once(
+        &h.host,
+        "Py",
+        bytes::Bytes::from_static(b"{\"cli\": true}"),
+        &mut out,
+        &mut logs,
+    )
+    .await
+    .expect("invoked");
+    assert!(!outcome.is_error());
+    let out = String::from_utf8(out).expect("utf8");
+    assert!(out.ends_with('\n'));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON line");
+    assert_eq!(v["event"]["cli"], true);
+    let logs = String::from_utf8(logs).expect("utf8");
+    assert!(logs.starts_with("START RequestId: "), "{logs}");
+    assert!(logs.contains("print works"), "{logs}");
+    assert!(logs.contains("REPORT RequestId: "), "{logs}");
+    let table = meridian_functions::local::status_table(&h.host.functions());
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("Py ") && l.contains("python3.11")),
+        "{table}"
+    );
+}
+
+/// The AWS CLI, when installed (`pip install awscli`).
+#[tokio::test]
+async fn aws_cli_invoke_when_installed() {
+    let Ok(version) = std::process::Command::new("aws").arg("--version").output() else {
+        eprintln!("SKIPPED: the aws CLI is not installed");
+        return;
+    };
+    // AWS CLI v2 reads --payload as base64 unless told otherwise; v1 takes it raw.
+    let v1 = String::from_utf8_lossy(&version.stdout).starts_with("aws-cli/1.")
+        || String::from_utf8_lossy(&version.stderr).starts_with("aws-cli/1.");
+    let binary_format: &[&str] = if v1 {
+        &[]
+    } else {
+        &["--cli-binary-format", "raw-in-base64-out"]
+    };
+    let h = Harness::start(PY_TEMPLATE, &[("src/app.py", PY_APP)]).await;
+    let out_file = h.path().join("out.json");
+    let out = tokio::process::Command::new("aws")
+        .args(["lambda", "invoke", "--function-name", "Py"])
+        .args(binary_format)
+        .args([
+            "--payload",
+            r#"{"from":"cli"}"#,
+            "--log-type",
+            "Tail",
+            "--endpoint-url",
+            &h.endpoint.url(),
+        ])
+        .arg(&out_file)
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "y")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .await
+        .expect("aws ran");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(meta["StatusCode"], 200);
+    assert_eq!(meta["ExecutedVersion"], "$LATEST");
+    assert!(meta["LogResult"].as_str().is_some_and(|l| !l.is_empty()));
+    let payload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_file).expect("payload")).expect("json");
+    assert_eq!(payload["event"]["from"], "cli");
+}

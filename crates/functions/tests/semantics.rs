@@ -624,3 +624,57 @@ print(json.dumps(out))
         "{v}"
     );
 }
+
+/// Re-runs this test binary as a "Meridian" that starts a runtime, kills it with SIGKILL
+/// (no cleanup code runs) and checks the runtime process goes too (PR_SET_PDEATHSIG).
+#[tokio::test]
+async fn runtime_processes_die_with_meridian() {
+    if std::env::var_os("MERIDIAN_PDEATH_CHILD").is_some() {
+        let h = harness().await;
+        let pid = h.invoke("Py", "{}", &[]).await.json()["pid"]
+            .as_i64()
+            .expect("pid");
+        println!("PID {pid}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = tokio::process::Command::new(exe)
+        .args([
+            "runtime_processes_die_with_meridian",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("MERIDIAN_PDEATH_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn child meridian");
+    let stdout = child.stdout.take().expect("stdout");
+    let pid = tokio::time::timeout(Duration::from_secs(30), async {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(l)) = lines.next_line().await {
+            // libtest prints "test <name> ... " on the same line first.
+            if let Some((_, p)) = l.split_once("PID ") {
+                return p.trim().parse::<i32>().ok();
+            }
+        }
+        None
+    })
+    .await
+    .expect("child reported its runtime's pid in time")
+    .expect("a pid");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    child.start_kill().expect("SIGKILL the child meridian");
+    let _ = child.wait().await;
+    let gone = eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+    })
+    .await;
+    assert!(gone, "runtime process {pid} outlived its Meridian");
+}
