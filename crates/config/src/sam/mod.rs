@@ -242,12 +242,21 @@ impl Compiler<'_> {
                 uses_serverless = Some(e.value.get("Type").map_or(e.value.span, |t| t.span));
             }
             let props = e.value.get("Properties");
+            // Names may be written with intrinsics over parameters and pseudo parameters
+            // (`!Sub "${AWS::StackName}-users"`); evaluate those without the resources.
             let literal = |key: &str| {
-                props
-                    .and_then(|p| p.get(key))
-                    .filter(|n| n.tag.is_none())
-                    .and_then(Node::as_str)
-                    .map(str::to_owned)
+                let n = props.and_then(|p| p.get(key))?;
+                if n.tag.is_none() && n.as_map().is_none() {
+                    return n.as_str().map(str::to_owned);
+                }
+                let no_resources = BTreeMap::new();
+                let ctx = Ctx::new(&params, &pseudo, &no_resources, root.get("Mappings"), None);
+                let mut scratch = Findings::new();
+                let v = ctx.eval(n, &FieldPath::root(), &mut scratch)?;
+                if scratch.has_errors() {
+                    return None;
+                }
+                v.as_str().map(str::to_owned)
             };
             let ref_value = match kind.as_str() {
                 "AWS::Serverless::Function" | "AWS::Lambda::Function" => {

@@ -187,6 +187,15 @@ Resources:
       Handler: app.handler
   Table:
     Type: AWS::Serverless::SimpleTable
+  Named:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-named"
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Environment:
+        Variables:
+          SELF: !Ref Named
 Outputs:
   Url:
     Value: !Sub "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/"
@@ -202,8 +211,14 @@ Outputs:
     };
     assert_eq!(
         t.functions.len(),
-        2,
+        3,
         "ProdOnly is excluded by its condition"
+    );
+    let named = t.function("Named").expect("by logical id");
+    assert_eq!(named.name, "stack-named");
+    assert_eq!(
+        named.environment.get("SELF").map(String::as_str),
+        Some("stack-named")
     );
     let py = t.function("PyFn").expect("PyFn");
     assert_eq!(py.runtime.to_string(), "python3.11");
