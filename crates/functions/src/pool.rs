@@ -43,15 +43,14 @@ pub(crate) struct Pool {
 }
 
 /// Gives back a concurrency slot however the invocation ends.
-struct Slot<'a> {
-    counters: [&'a AtomicUsize; 2],
+struct Slot {
+    pool: Arc<Pool>,
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
-        for c in self.counters {
-            c.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.pool.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.pool.global.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -75,7 +74,7 @@ impl Pool {
         }
     }
 
-    fn admit(&self) -> Result<Slot<'_>, FunctionsError> {
+    fn admit(self: &Arc<Self>) -> Result<Slot, FunctionsError> {
         let limit = self
             .spec
             .reserved_concurrency
@@ -93,13 +92,15 @@ impl Pool {
                 reason: ThrottleReason::ConcurrentInvocationLimitExceeded,
             });
         }
-        Ok(Slot {
-            counters: [&self.in_flight, &self.global.in_flight],
-        })
+        Ok(Slot { pool: self.clone() })
     }
 
-    /// Runs one invocation on a warm instance, or a new one.
-    pub(crate) async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResult, FunctionsError> {
+    /// Runs one invocation on a warm instance, or a new one. The invocation runs to its end
+    /// even if the caller stops waiting (a client that disconnects), as in Lambda.
+    pub(crate) async fn invoke(
+        self: &Arc<Self>,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, FunctionsError> {
         let slot = match self.admit() {
             Ok(s) => s,
             Err(e) => {
@@ -107,6 +108,13 @@ impl Pool {
                 return Err(e);
             }
         };
+        let pool = self.clone();
+        tokio::spawn(async move { pool.run(slot, req).await })
+            .await
+            .map_err(|_| FunctionsError::ShuttingDown)
+    }
+
+    async fn run(&self, slot: Slot, req: InvokeRequest) -> InvokeResult {
         self.stats.invocations.fetch_add(1, Ordering::Relaxed);
         let request_id = req
             .request_id
@@ -129,7 +137,7 @@ impl Pool {
                     Err(e) => {
                         self.stats.errors.fetch_add(1, Ordering::Relaxed);
                         drop(slot);
-                        return Ok(InvokeResult {
+                        return InvokeResult {
                             outcome: Outcome::platform_error(
                                 "Runtime.InvalidEntrypoint",
                                 &request_id,
@@ -141,7 +149,7 @@ impl Pool {
                             init_duration: None,
                             duration: std::time::Duration::ZERO,
                             content_type: None,
-                        });
+                        };
                     }
                 }
             }
@@ -161,7 +169,7 @@ impl Pool {
             inst.kill();
         }
         drop(slot);
-        Ok(result)
+        result
     }
 
     fn kill_idle(&self) {

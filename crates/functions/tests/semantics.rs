@@ -678,3 +678,33 @@ async fn runtime_processes_die_with_meridian() {
     .await;
     assert!(gone, "runtime process {pid} outlived its Meridian");
 }
+
+#[tokio::test]
+async fn a_client_that_disconnects_does_not_kill_the_invocation() {
+    let h = harness().await;
+    let gone = tokio::time::timeout(
+        Duration::from_millis(300),
+        h.invoke("Py", r#"{"what":"marker","id":"early"}"#, &[]),
+    )
+    .await;
+    assert!(gone.is_ok(), "a quick invocation answers");
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(300),
+        h.invoke("Py", r#"{"what":"sleep","secs":0.8}"#, &[]),
+    )
+    .await;
+    assert!(dropped.is_err(), "the client gave up");
+    // The invocation still completes on its instance, which stays warm.
+    let py = |h: &Harness| {
+        h.host
+            .functions()
+            .into_iter()
+            .find(|f| f.name == "Py")
+            .expect("Py")
+    };
+    assert!(eventually(Duration::from_secs(5), || py(&h).busy == 0).await);
+    assert!(h.logs("Py").matches("REPORT RequestId").count() >= 2);
+    let r = h.invoke("Py", "{}", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(py(&h).cold_starts, 1);
+}
