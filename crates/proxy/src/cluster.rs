@@ -8,7 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use meridian_control::endpoints::{EndpointState, EndpointTable, ReplicaEndpoint};
-use meridian_control::snapshot::{Cluster, EndpointSource, Snapshot, TargetPort};
+use meridian_control::snapshot::{Cluster, EndpointSource, Snapshot, TargetPort, UpstreamTls};
 
 use crate::balancer::Balancer;
 use crate::pool::Endpoint;
@@ -32,21 +32,47 @@ pub(crate) struct Resolved {
     pub(crate) gateway_tls: HashMap<(u16, usize), Arc<rustls::ServerConfig>>,
 }
 
-/// Endpoints by address, kept across rebuilds.
+/// Endpoints by address (and, for TLS origination, the cluster whose TLS settings they
+/// use), kept across rebuilds.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    endpoints: HashMap<SocketAddr, Arc<Endpoint>>,
+    endpoints: HashMap<(SocketAddr, Option<String>), Arc<Endpoint>>,
+    /// Upstream TLS transports by cluster name, for the snapshot version they were built for.
+    tls: HashMap<String, (u64, Option<Transport>)>,
 }
 
 /// Where inbound listeners sit in front of replicas: `(replica, declared port)` → address.
 pub(crate) type InboundMap = BTreeMap<(String, u16), SocketAddr>;
 
 impl Registry {
-    fn endpoint(&mut self, addr: SocketAddr, key: String) -> Arc<Endpoint> {
+    fn endpoint(
+        &mut self,
+        addr: SocketAddr,
+        key: String,
+        tls: Option<(&str, &Transport)>,
+    ) -> Arc<Endpoint> {
+        let transport = tls.map_or(Transport::Plain, |(_, t)| t.clone());
         self.endpoints
-            .entry(addr)
-            .or_insert_with(|| Arc::new(Endpoint::new(addr, key, Transport::Plain)))
+            .entry((addr, tls.map(|(name, _)| name.to_owned())))
+            .or_insert_with(|| Arc::new(Endpoint::new(addr, key, transport)))
             .clone()
+    }
+
+    /// The TLS transport of a cluster that originates TLS (built once per snapshot version).
+    fn transport(&mut self, c: &Cluster, version: u64) -> Option<Transport> {
+        match self.tls.get(&c.name) {
+            Some((v, t)) if *v == version => return t.clone(),
+            _ => {}
+        }
+        let t = match crate::tls::upstream_transport(c) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(cluster = %c.name, error = %e, "upstream TLS not configured; requests fail with UF");
+                None
+            }
+        };
+        self.tls.insert(c.name.clone(), (version, t.clone()));
+        t
     }
 
     /// Builds the routing state. Endpoints no cluster uses any more leave the registry (their
@@ -58,17 +84,23 @@ impl Registry {
         inbound: &InboundMap,
         gateway_tls: HashMap<(u16, usize), Arc<rustls::ServerConfig>>,
     ) -> Resolved {
-        let mut used: HashMap<SocketAddr, ()> = HashMap::new();
+        let mut used: HashMap<(SocketAddr, Option<String>), ()> = HashMap::new();
         let clusters = snapshot
             .clusters
             .iter()
             .map(|c| {
+                let tls = if c.policy.tls == UpstreamTls::Disable {
+                    None
+                } else {
+                    self.transport(c, snapshot.version)
+                };
                 let endpoints: Vec<Arc<Endpoint>> = self
                     .targets(c, table, inbound)
                     .into_iter()
                     .map(|(addr, key)| {
-                        used.insert(addr, ());
-                        self.endpoint(addr, key)
+                        let tls = tls.as_ref().map(|t| (c.name.as_str(), t));
+                        used.insert((addr, tls.map(|(n, _)| n.to_owned())), ());
+                        self.endpoint(addr, key, tls)
                     })
                     .collect();
                 ClusterRuntime {
@@ -80,8 +112,8 @@ impl Registry {
                 }
             })
             .collect();
-        self.endpoints.retain(|addr, e| {
-            let keep = used.contains_key(addr);
+        self.endpoints.retain(|key, e| {
+            let keep = used.contains_key(key);
             if !keep {
                 e.close_idle();
             }

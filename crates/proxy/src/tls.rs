@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
-use meridian_control::snapshot::{ServerTls, ServerTlsMode};
+use meridian_control::snapshot::{
+    Cluster, ServerTls, ServerTlsMode, UpstreamProtocol, UpstreamTls,
+};
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use crate::upstream::{TlsTransport, Transport};
 
 use crate::error::Error;
 
@@ -67,4 +71,58 @@ pub(crate) fn server_config(tls: &ServerTls) -> Result<Arc<rustls::ServerConfig>
         .map_err(|e| tls_error(&tls.private_key, e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| tls_error(path, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| tls_error(path, e))
+}
+
+/// The transport of a cluster whose DestinationRule originates TLS (`SIMPLE`, `MUTUAL`).
+/// `ISTIO_MUTUAL` is the mesh's own mTLS (issue 6) and stays plaintext until then.
+pub(crate) fn upstream_transport(c: &Cluster) -> Result<Option<Transport>, Error> {
+    let files = match &c.policy.tls {
+        UpstreamTls::Simple(f) | UpstreamTls::Mutual(f) => f,
+        UpstreamTls::Disable | UpstreamTls::IstioMutual => return Ok(None),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = files
+        .ca_certificates
+        .as_deref()
+        .ok_or_else(|| tls_error(&c.name, "caCertificates is required to verify the server"))?;
+    for cert in load_certs(ca)? {
+        roots.add(cert).map_err(|e| tls_error(ca, e))?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(&c.name, e))?
+        .with_root_certificates(roots);
+    let mut config = match (&c.policy.tls, &files.client_certificate, &files.private_key) {
+        (UpstreamTls::Mutual(_), Some(cert), Some(key)) => builder
+            .with_client_auth_cert(
+                load_certs(cert)?,
+                PrivateKeyDer::from_pem_file(key).map_err(|e| tls_error(key, e))?,
+            )
+            .map_err(|e| tls_error(cert, e))?,
+        (UpstreamTls::Mutual(_), _, _) => {
+            return Err(tls_error(
+                &c.name,
+                "MUTUAL needs clientCertificate and privateKey",
+            ));
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = match c.protocol {
+        UpstreamProtocol::Http1 => vec![b"http/1.1".to_vec()],
+        UpstreamProtocol::Http2 => vec![b"h2".to_vec()],
+        UpstreamProtocol::Client => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+    };
+    let sni = files.sni.clone().unwrap_or_else(|| c.service.clone());
+    let name = ServerName::try_from(sni.clone()).map_err(|e| tls_error(&sni, e))?;
+    Ok(Some(Transport::Tls(TlsTransport::new(
+        Arc::new(config),
+        name,
+    ))))
 }

@@ -411,3 +411,107 @@ spec:
         Some("https://myapp.example.com/cart?id=1")
     );
 }
+
+/// An origin that speaks only TLS (ALPN h2 and http/1.1) with a certificate for `host`.
+async fn tls_origin(pki: &Pki, host: &str) -> SocketAddr {
+    use rustls_pki_types::pem::PemObject;
+    let (_, _, cert, key) = pki.leaf("origin", &[host]);
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+    )
+    .expect("server config");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let alpn = tls
+                    .get_ref()
+                    .1
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let alpn = alpn.clone().unwrap_or_default();
+                    async move {
+                        let mut resp = Response::new(Full::new(Bytes::from("secure")));
+                        resp.headers_mut()
+                            .insert("x-alpn", alpn.parse().expect("v"));
+                        resp.headers_mut().insert(
+                            "echo-host",
+                            req.uri()
+                                .authority()
+                                .map(|a| a.to_string())
+                                .or_else(|| {
+                                    req.headers()
+                                        .get("host")
+                                        .and_then(|h| h.to_str().ok())
+                                        .map(str::to_owned)
+                                })
+                                .unwrap_or_default()
+                                .parse()
+                                .expect("v"),
+                        );
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destination_rules_originate_tls_with_alpn() {
+    let pki = Pki::new();
+    let ca = pki.ca_file();
+    let origin = tls_origin(&pki, "secure.example.com").await;
+    let port = origin.port();
+    let yaml = format!(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: secure}}
+spec:
+  hosts: [secure.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{{number: {port}, name: http2, protocol: HTTP2}}]
+  endpoints: [{{address: 127.0.0.1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: secure}}
+spec:
+  host: secure.example.com
+  trafficPolicy:
+    tls: {{mode: SIMPLE, caCertificates: "{ca}", sni: secure.example.com}}
+"#
+    );
+    let mesh = Mesh::new(&yaml).await;
+    let mut client = Client::to(mesh.sidecar(&[]).await);
+    let r = client
+        .get(&format!("http://secure.example.com:{port}/x"), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, "secure");
+    assert_eq!(r.header("x-alpn"), Some("h2"));
+}
