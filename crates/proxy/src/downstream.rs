@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -220,29 +221,40 @@ async fn inbound(
     ))
 }
 
-/// The request fields routing and forwarding need, extracted once.
+/// The request fields routing and forwarding need, extracted once. The authority is a
+/// `HeaderValue` so that the common case (a `Host` header) costs a reference count, not a copy.
 struct Target {
-    authority: String,
+    authority: HeaderValue,
     host_end: usize,
     port: u16,
 }
 
+impl Target {
+    fn text(&self) -> &str {
+        self.authority.to_str().unwrap_or_default()
+    }
+}
+
 fn target_of(ctx: &ListenerCtx, parts: &http::request::Parts) -> Result<Target, ProxyError> {
-    let raw = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
-        parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-    });
+    let authority = match parts.uri.authority() {
+        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+        None => parts.headers.get(header::HOST).cloned(),
+    }
+    .filter(|a| a.to_str().is_ok());
     match &ctx.kind {
         ListenerKind::Upstream { host, port } => Ok(Target {
-            authority: raw.map_or_else(|| format!("{host}:{port}"), str::to_owned),
+            authority: match authority {
+                Some(a) => a,
+                None => HeaderValue::from_str(&format!("{host}:{port}"))
+                    .map_err(|_| ProxyError::BadRequest("invalid host".to_owned()))?,
+            },
             host_end: 0,
             port: *port,
         }),
         _ => {
-            let raw = raw.ok_or_else(|| ProxyError::BadRequest("no host".to_owned()))?;
-            let (host, port) = split_authority(raw);
+            let authority =
+                authority.ok_or_else(|| ProxyError::BadRequest("no host".to_owned()))?;
+            let (host, port) = split_authority(authority.to_str().unwrap_or_default());
             let default_port = if ctx.scheme == "https" { 443 } else { 80 };
             let port = match &ctx.kind {
                 ListenerKind::Gateway { port } => *port,
@@ -250,7 +262,7 @@ fn target_of(ctx: &ListenerCtx, parts: &http::request::Parts) -> Result<Target, 
             };
             Ok(Target {
                 host_end: host.len(),
-                authority: raw.to_owned(),
+                authority,
                 port,
             })
         }
@@ -274,22 +286,22 @@ async fn outbound(
     let table = match &ctx.kind {
         ListenerKind::Gateway { port } => match snap.gateway(*port) {
             Some(g) => &g.routes,
-            None => return Err(ProxyError::NoRoute(target.authority)),
+            None => return Err(ProxyError::NoRoute(target.text().to_owned())),
         },
         _ => snap.mesh_table(&ctx.caller.namespace),
     };
     let lookup_host = match &ctx.kind {
         ListenerKind::Upstream { host, .. } => host.as_str(),
-        _ => &target.authority[..target.host_end],
+        _ => &target.text()[..target.host_end],
     };
     let Some(vh_index) = table.lookup(lookup_host) else {
-        return Err(ProxyError::NoRoute(target.authority));
+        return Err(ProxyError::NoRoute(target.text().to_owned()));
     };
     let Some(vh) = snap.virtual_host(vh_index) else {
-        return Err(ProxyError::NoRoute(target.authority));
+        return Err(ProxyError::NoRoute(target.text().to_owned()));
     };
     if vh.https_redirect {
-        let (host, _) = split_authority(&target.authority);
+        let (host, _) = split_authority(target.text());
         let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         return Ok(redirect_response(301, &format!("https://{host}{pq}")));
     }
@@ -297,7 +309,7 @@ async fn outbound(
     let view = RequestView {
         method: parts.method.as_str(),
         scheme: ctx.scheme,
-        authority: &target.authority,
+        authority: target.text(),
         path,
         query: parts.uri.query(),
         headers: &parts.headers,
@@ -306,7 +318,7 @@ async fn outbound(
         source_namespace: &ctx.caller.namespace,
     };
     let Some((route, matched)) = snap.route(vh_index, &view) else {
-        return Err(ProxyError::NoRoute(target.authority));
+        return Err(ProxyError::NoRoute(target.text().to_owned()));
     };
 
     trace.phase = Phase::Cors;
@@ -333,7 +345,7 @@ async fn outbound(
 
     let destinations = match &route.action {
         RouteAction::Redirect(r) => {
-            let (host, port) = split_authority(&target.authority);
+            let (host, port) = split_authority(target.text());
             let scheme = r.scheme.as_deref().unwrap_or(ctx.scheme);
             let host = r.authority.as_deref().unwrap_or(host);
             let port = match r.port {
@@ -475,17 +487,19 @@ async fn outbound(
     }
     let authority = match authority {
         Some(a) => a,
-        None => HeaderValue::from_str(&target.authority)
-            .map_err(|_| ProxyError::BadRequest("invalid authority".to_owned()))?,
+        None => target.authority.clone(),
     };
+    // Unchanged paths reuse the request's bytes.
     let path_and_query = match (&new_path, parts.uri.query()) {
-        (Some(p), Some(q)) => format!("{p}?{q}"),
-        (Some(p), None) => p.clone(),
-        (None, _) => parts
+        (Some(p), Some(q)) => PathAndQuery::try_from(format!("{p}?{q}")),
+        (Some(p), None) => PathAndQuery::try_from(p.as_str()),
+        (None, _) => Ok(parts
             .uri
             .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
-    };
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"))),
+    }
+    .map_err(|e| ProxyError::BadRequest(e.to_string()))?;
     let protocol = match cluster.protocol {
         UpstreamProtocol::Http1 => Protocol::Http1,
         UpstreamProtocol::Http2 => Protocol::Http2,
@@ -493,19 +507,22 @@ async fn outbound(
         UpstreamProtocol::Client => Protocol::Http1,
     };
     let protocol = if upgrade { Protocol::Http1 } else { protocol };
-    let authority_text = authority.to_str().unwrap_or_default().to_owned();
     let uri = match protocol {
-        Protocol::Http1 => Uri::try_from(path_and_query.as_str()).map_err(http::Error::from),
-        Protocol::Http2 => Uri::builder()
-            .scheme("http")
-            .authority(authority_text.as_str())
-            .path_and_query(path_and_query.as_str())
-            .build(),
-    }
-    .map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+        Protocol::Http1 => Uri::from(path_and_query),
+        Protocol::Http2 => {
+            let mut p = http::uri::Parts::default();
+            p.scheme = Some(http::uri::Scheme::HTTP);
+            p.authority = Some(
+                http::uri::Authority::try_from(authority.as_bytes())
+                    .map_err(|e| ProxyError::BadRequest(e.to_string()))?,
+            );
+            p.path_and_query = Some(path_and_query);
+            Uri::from_parts(p).map_err(|e| ProxyError::BadRequest(e.to_string()))?
+        }
+    };
     match protocol {
         Protocol::Http1 => {
-            parts.headers.insert(header::HOST, authority);
+            parts.headers.insert(header::HOST, authority.clone());
         }
         Protocol::Http2 => {
             parts.headers.remove(header::HOST);
@@ -556,7 +573,7 @@ async fn outbound(
                 &state,
                 &mirror.destination,
                 &template,
-                &authority_text,
+                authority.to_str().unwrap_or_default(),
                 copy,
                 target.port,
             );
@@ -586,7 +603,16 @@ async fn outbound(
         return tunnel(&ep, req, on_upgrade, send.connect_timeout, trace).await;
     }
 
-    let attempt = forward(route, runtime, &template, body, send, hash, trace);
+    let attempt = forward(
+        route,
+        runtime,
+        &cluster.name,
+        template,
+        body,
+        send,
+        hash,
+        trace,
+    );
     let result = match route.timeout {
         Some(t) => match tokio::time::timeout(t, attempt).await {
             Ok(r) => r,
@@ -624,6 +650,30 @@ struct Template {
 }
 
 impl Template {
+    fn from_parts(p: http::request::Parts) -> Template {
+        Template {
+            method: p.method,
+            uri: p.uri,
+            version: p.version,
+            headers: p.headers,
+        }
+    }
+
+    /// The request for a try that is the last one possible: the head moves, no copy.
+    fn into_request(self, attempt: u32, body: RequestBody) -> Request<RequestBody> {
+        let mut req = Request::new(body);
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers;
+        req.headers_mut().insert(
+            hh::X_ENVOY_ATTEMPT_COUNT.clone(),
+            hh::attempt_value(attempt),
+        );
+        req
+    }
+
+    /// A copy for a try that may be followed by another.
     fn request(&self, attempt: u32, body: RequestBody) -> Request<RequestBody> {
         let mut req = Request::new(body);
         *req.method_mut() = self.method.clone();
@@ -640,10 +690,12 @@ impl Template {
 }
 
 /// Tries, retries and back-off under the route's policy.
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     route: &HttpRoute,
     runtime: &crate::cluster::ClusterRuntime,
-    template: &Template,
+    cluster: &str,
+    template: Template,
     body: RequestBody,
     send: SendOptions,
     hash: Option<u64>,
@@ -651,6 +703,14 @@ async fn forward(
 ) -> Result<(Response<Incoming>, Lease), ProxyError> {
     let policy = &route.retry;
     let max_tries = 1 + policy.attempts;
+    // The head is copied for a try only when a retry could follow a request that was sent;
+    // a request never sent (connection failure) comes back whole from the pool.
+    let grpc = template
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let keep_copy = retries_after_send(policy, send.protocol, grpc);
+    let mut head: Option<Template> = Some(template);
     let mut spare: Option<RequestBody> = Some(body);
     let mut tried: Vec<SocketAddr> = Vec::new();
     let mut attempt = 0u32;
@@ -668,10 +728,7 @@ async fn forward(
             },
             original: None,
         }) else {
-            return Err(ProxyError::NoHealthyUpstream(format!(
-                "cluster {}",
-                route.origin.virtual_service
-            )));
+            return Err(ProxyError::NoHealthyUpstream(cluster.to_owned()));
         };
         let ep = ep.clone();
         trace.upstream = Some(ep.addr);
@@ -691,7 +748,17 @@ async fn forward(
                 ));
             }
         };
-        let req = template.request(attempt, body);
+        let req = match head.take() {
+            Some(t) if keep_copy && attempt < max_tries => {
+                let r = t.request(attempt, body);
+                head = Some(t);
+                r
+            }
+            Some(t) => t.into_request(attempt, body),
+            None => {
+                return Err(ProxyError::UpstreamReset("request already sent".to_owned()));
+            }
+        };
         trace.phase = Phase::UpstreamRequest;
         let outcome = match policy.per_try_timeout {
             Some(t) => match tokio::time::timeout(t, upstream::send(&ep, req, send)).await {
@@ -711,7 +778,7 @@ async fn forward(
                     .and_then(|v| v.parse::<u32>().ok())
                     .is_some_and(|c| policy.retries_grpc(c));
                 let wants = policy.retries_status(status) || grpc_retry;
-                if wants && can_retry && spare.is_some() {
+                if wants && can_retry && spare.is_some() && head.is_some() {
                     drop(resp);
                     drop(lease);
                     tried.push(ep.addr);
@@ -724,11 +791,16 @@ async fn forward(
                 return Ok((resp, lease));
             }
             Err((e, unsent)) => {
-                if spare.is_none()
-                    && let Some(r) = unsent
+                if let Some(r) = unsent
                     && can_retry
                 {
-                    spare = Some(r.into_body());
+                    let (parts, body) = r.into_parts();
+                    if head.is_none() {
+                        head = Some(Template::from_parts(parts));
+                    }
+                    if spare.is_none() {
+                        spare = Some(body);
+                    }
                 }
                 let on = policy.retry_on;
                 let retriable = match &e {
@@ -753,7 +825,7 @@ async fn forward(
                     ])),
                     _ => false,
                 };
-                if retriable && can_retry && spare.is_some() {
+                if retriable && can_retry && spare.is_some() && head.is_some() {
                     tried.push(ep.addr);
                     backoff(policy, attempt, trace).await;
                     continue;
@@ -765,6 +837,36 @@ async fn forward(
             }
         }
     }
+}
+
+/// Whether a try may be retried after the request went out (so its head must be copied).
+fn retries_after_send(
+    policy: &meridian_control::snapshot::RetryPolicy,
+    protocol: Protocol,
+    grpc: bool,
+) -> bool {
+    if policy.attempts == 0 {
+        return false;
+    }
+    let on = policy.retry_on;
+    policy.per_try_timeout.is_some()
+        || on.intersects(retry_set(&[
+            RetryOn::FIVE_XX,
+            RetryOn::GATEWAY_ERROR,
+            RetryOn::RESET,
+            RetryOn::RETRIABLE_4XX,
+        ]))
+        || (on.contains(RetryOn::RETRIABLE_STATUS_CODES)
+            && !policy.retriable_status_codes.is_empty())
+        || (protocol == Protocol::Http2 && on.contains(RetryOn::REFUSED_STREAM))
+        || (grpc
+            && on.intersects(retry_set(&[
+                RetryOn::CANCELLED,
+                RetryOn::DEADLINE_EXCEEDED,
+                RetryOn::INTERNAL,
+                RetryOn::RESOURCE_EXHAUSTED,
+                RetryOn::UNAVAILABLE,
+            ])))
 }
 
 fn retry_set(items: &[RetryOn]) -> RetryOn {
@@ -1046,4 +1148,38 @@ async fn tunnel(
     });
     let (parts, _) = resp.into_parts();
     Ok(Response::from_parts(parts, ResponseBody::empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use meridian_control::snapshot::{RetryOn, RetryPolicy};
+    use test_case::test_case;
+
+    use super::*;
+
+    #[test_case("", Protocol::Http1, false, false; "default policy, plain request: no copy")]
+    #[test_case("", Protocol::Http1, true, true; "default policy, grpc: unavailable needs a copy")]
+    #[test_case("", Protocol::Http2, false, true; "default policy over h2: refused stream")]
+    #[test_case("5xx", Protocol::Http1, false, true; "5xx")]
+    #[test_case("connect-failure", Protocol::Http1, false, false; "connect failures come back unsent")]
+    #[test_case("503", Protocol::Http1, false, true; "listed status codes")]
+    fn head_copies_only_when_a_sent_request_may_be_retried(
+        retry_on: &str,
+        protocol: Protocol,
+        grpc: bool,
+        expected: bool,
+    ) {
+        let mut policy = RetryPolicy::istio_default();
+        if !retry_on.is_empty() {
+            let (on, codes) = RetryOn::parse(retry_on);
+            policy.retry_on = on;
+            policy.retriable_status_codes = codes;
+        }
+        assert_eq!(retries_after_send(&policy, protocol, grpc), expected);
+        assert!(!retries_after_send(
+            &RetryPolicy::disabled(),
+            protocol,
+            grpc
+        ));
+    }
 }
