@@ -64,7 +64,7 @@ impl Bootstraps {
     ) -> (PathBuf, Vec<String>) {
         match runtime {
             Runtime::Node { major } => {
-                let node = find_executable(&[&format!("node{major}"), "node"]);
+                let node = resolve_shim(find_executable(&[&format!("node{major}"), "node"]));
                 // As the AWS Node runtime does: size the old generation to the memory limit,
                 // leaving room for the rest of the process.
                 let heap = (u64::from(memory_mb) * 85 / 100).max(64);
@@ -77,7 +77,8 @@ impl Bootstraps {
                 )
             }
             Runtime::Python { minor } => {
-                let python = find_executable(&[&format!("python3.{minor}"), "python3"]);
+                let python =
+                    resolve_shim(find_executable(&[&format!("python3.{minor}"), "python3"]));
                 (python, vec![self.python.display().to_string()])
             }
             Runtime::Provided(_) => (task_root.join("bootstrap"), Vec::new()),
@@ -98,4 +99,43 @@ pub fn find_executable(names: &[&str]) -> PathBuf {
         }
     }
     PathBuf::from(names.last().copied().unwrap_or_default())
+}
+
+/// The real interpreter behind a version manager's shim (pyenv, asdf, nodenv, volta keep
+/// them in a `shims` folder): a shim is a script that costs tens of milliseconds on every
+/// cold start and depends on the caller's environment. Resolved once per path.
+pub fn resolve_shim(exe: PathBuf) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    // Only consulted when functions are loaded, never per invocation.
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let in_shims = exe
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "shims");
+    if !in_shims {
+        return exe;
+    }
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(p) = cache.lock().ok().and_then(|c| c.get(&exe).cloned()) {
+        return p;
+    }
+    let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let probe: &[&str] = if name.starts_with("node") {
+        &["-e", "process.stdout.write(process.execPath)"]
+    } else {
+        &["-c", "import sys; sys.stdout.write(sys.executable)"]
+    };
+    let real = std::process::Command::new(&exe)
+        .args(probe)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| exe.clone());
+    if let Ok(mut c) = cache.lock() {
+        c.insert(exe, real.clone());
+    }
+    real
 }

@@ -53,7 +53,7 @@ async fn the_course_template_answers_through_the_gateway() {
     assert_eq!(r.json()["message"], "Missing Authentication Token");
 
     // The handler's console.log went to the function's log with AWS's framing.
-    let logs = h.logs("MyFunction");
+    let logs = h.logs_with("MyFunction", "Init Duration: ").await;
     assert!(
         logs.contains("INIT_START Runtime Version: nodejs18.x"),
         "{logs}"

@@ -1,34 +1,78 @@
 # Meridian's Python bootstrap: a small Lambda runtime client speaking the Runtime API
 # (2018-06-01) at $AWS_LAMBDA_RUNTIME_API. Loads $_HANDLER (module.function) from
 # $LAMBDA_TASK_ROOT and reports errors in the shapes the AWS Python runtime uses.
-import decimal
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
-import traceback
 
 API = os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
 BASE = "/2018-06-01/runtime"
-_conn = None
+_sock = None
 _request_id = None
 
 
+class _Headers(dict):
+    """Response headers, looked up case-insensitively like http.client's."""
+
+    def get(self, key, default=None):
+        return dict.get(self, key.lower(), default)
+
+
+def _connect():
+    host, _, port = API.rpartition(":")
+    s = socket.create_connection((host, int(port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def _read_response(f):
+    status_line = f.readline()
+    if not status_line:
+        raise ConnectionError("runtime api closed the connection")
+    status = int(status_line.split(b" ", 2)[1])
+    headers = _Headers()
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = line.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0"))
+    body = f.read(length) if length else b""
+    return status, headers, body
+
+
+# A small HTTP/1.1 client on one kept-alive connection: http.client costs more to import
+# than the rest of this bootstrap, and every cold start pays for imports.
 def _request(method, path, body=None, headers=None):
-    global _conn
+    global _sock
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    body = body or b""
+    head = "%s %s%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (method, BASE, path, API, len(body))
+    for k, v in (headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    data = head.encode("latin-1") + b"\r\n" + body
     for attempt in range(2):
-        if _conn is None:
-            _conn = http.client.HTTPConnection(API)
         try:
-            _conn.request(method, BASE + path, body=body, headers=headers or {})
-            resp = _conn.getresponse()
-            return resp.status, resp.headers, resp.read()
-        except (http.client.HTTPException, OSError):
-            _conn.close()
-            _conn = None
+            if _sock is None:
+                _sock = _connect()
+            _sock.sendall(data)
+            f = _sock.makefile("rb")
+            try:
+                return _read_response(f)
+            finally:
+                f.close()
+        except OSError:
+            try:
+                _sock.close()
+            except Exception:
+                pass
+            _sock = None
             if attempt:
                 raise
 
@@ -98,9 +142,11 @@ def _load_handler():
     except ImportError as e:
         raise _FaultError("Runtime.ImportModuleError", "Unable to import module '%s': %s" % (module_path, e))
     except SyntaxError as e:
+        import traceback
         tb = traceback.format_list(traceback.extract_tb(e.__traceback__))
         raise _FaultError("Runtime.UserCodeSyntaxError", "Syntax error in module '%s': %s" % (module_path, e), tb)
     except Exception as e:
+        import traceback
         tb = traceback.format_list(traceback.extract_tb(e.__traceback__))
         raise _FaultError(type(e).__name__, str(e), tb)
     fn = getattr(module, fn_name, None)
@@ -111,6 +157,7 @@ def _load_handler():
 
 class _Encoder(json.JSONEncoder):
     def default(self, o):
+        import decimal
         if isinstance(o, decimal.Decimal):
             return int(o) if o == o.to_integral_value() else float(o)
         return super().default(o)
@@ -158,6 +205,7 @@ def main():
         try:
             result = fn(event, LambdaContext(headers))
         except Exception as e:
+            import traceback
             tb = traceback.format_list(traceback.extract_tb(e.__traceback__)[1:])
             _post_error("/invocation/%s/error" % request_id,
                         _error_body(type(e).__name__, str(e), tb, request_id))

@@ -129,6 +129,23 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// The function's log once it contains `needle` (log lines are written just after the
+    /// invocation answers), waiting at most 5 s.
+    pub async fn logs_with(&self, function: &str, needle: &str) -> String {
+        let found = eventually(Duration::from_secs(5), || {
+            self.logs(function).contains(needle)
+        })
+        .await;
+        let logs = self.logs(function);
+        assert!(
+            found,
+            "{needle:?} never appeared in the logs of {function}:\n{logs}"
+        );
+        logs
+    }
+}
+
 pub fn write_files(root: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
         let p = root.join(name);
