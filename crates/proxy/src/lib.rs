@@ -381,6 +381,16 @@ impl Proxy {
         Ok(out)
     }
 
+    /// The gateway listeners started so far: declared port → bound address.
+    pub fn gateway_addresses(&self) -> BTreeMap<u16, SocketAddr> {
+        self.inner
+            .rebuild
+            .lock()
+            .ok()
+            .and_then(|r| r.gateway.as_ref().map(|(_, b)| b.clone()))
+            .unwrap_or_default()
+    }
+
     /// Stops every listener (connections in progress finish).
     pub fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);

@@ -602,3 +602,87 @@ spec:
     let r = local.get("/", &[("host", &port.to_string())]).await;
     assert_eq!(r.body, "v2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_that_adds_a_gateway_port_starts_its_listener() {
+    let (mesh, _) = myapp_mesh(&course()).await;
+    let before = mesh.gateway().await;
+    assert_eq!(before.keys().copied().collect::<Vec<_>>(), vec![80]);
+    let more = course().replace(
+        "  - port:\n      number: 80\n      name: http\n      protocol: HTTP\n    hosts:\n    - \"myapp.example.com\"",
+        "  - port:\n      number: 80\n      name: http\n      protocol: HTTP\n    hosts:\n    - \"myapp.example.com\"\n  - port:\n      number: 8081\n      name: http-alt\n      protocol: HTTP\n    hosts:\n    - \"myapp.example.com\"",
+    );
+    assert_ne!(more, course(), "the gateway gained a server");
+    mesh.proxy.swap(snapshot(&more, 2));
+    let deadline = Instant::now() + harness::BOUND;
+    while !mesh.proxy.gateway_addresses().contains_key(&8081) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let alt = mesh.proxy.gateway_addresses()[&8081];
+    let r = Client::to(alt)
+        .get("/", &[("host", "myapp.example.com")])
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_replicas_get_no_new_requests() {
+    let mut mesh = Mesh::new(APP).await;
+    let a = origin("a", Behaviour::default()).await;
+    let b = origin("b", Behaviour::default()).await;
+    mesh.replica("myapp", &[("app", "myapp"), ("version", "v1")], 3000, &a);
+    mesh.replica("myapp", &[("app", "myapp"), ("version", "v1")], 3000, &b);
+    mesh.settle().await;
+    let mut client = Client::to(mesh.sidecar(&[]).await);
+    mesh.set_state(
+        "myapp-a",
+        meridian_control::endpoints::EndpointState::Draining,
+    );
+    mesh.settle().await;
+    let before = a.hits();
+    for _ in 0..50 {
+        assert_eq!(client.get("http://myapp/", &[]).await.body, "b");
+    }
+    assert_eq!(a.hits(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_hash_cookie_is_generated_and_then_sticks() {
+    let yaml = format!(
+        "{APP}\n---\n{}",
+        r#"apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: myapp}
+spec:
+  host: myapp
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: session, path: /, ttl: 60s}
+"#
+    );
+    let mut mesh = Mesh::new(&yaml).await;
+    for name in ["a", "b", "c"] {
+        let o = origin(name, Behaviour::default()).await;
+        mesh.replica("myapp", &[("app", "myapp")], 3000, &o);
+    }
+    mesh.settle().await;
+    let mut client = Client::to(mesh.sidecar(&[]).await);
+    let mut owners = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let first = client.get("http://myapp/", &[]).await;
+        let set_cookie = first
+            .header("set-cookie")
+            .expect("cookie generated")
+            .to_owned();
+        assert!(set_cookie.contains("Max-Age=60"), "{set_cookie}");
+        let cookie = set_cookie.split(';').next().expect("pair").to_owned();
+        for _ in 0..10 {
+            let r = client.get("http://myapp/", &[("cookie", &cookie)]).await;
+            assert_eq!(r.body, first.body);
+            assert!(r.header("set-cookie").is_none());
+        }
+        owners.insert(first.body);
+    }
+    assert!(owners.len() > 1, "sessions spread: {owners:?}");
+}

@@ -200,6 +200,16 @@ impl Mesh {
         r
     }
 
+    /// Changes a replica's traffic state.
+    pub fn set_state(&mut self, replica: &str, state: EndpointState) {
+        for r in &mut self.replicas {
+            if r.replica == replica {
+                r.state = state;
+            }
+        }
+        self.publish();
+    }
+
     fn publish(&self) {
         let version = self.publisher.borrow().version + 1;
         let _ = self.publisher.send(Arc::new(EndpointTable {
