@@ -381,6 +381,15 @@ impl Proxy {
         Ok(out)
     }
 
+    /// The version of the endpoint table the routing state was built from.
+    pub fn endpoints_version(&self) -> u64 {
+        self.inner
+            .rebuild
+            .lock()
+            .map(|r| r.table.version)
+            .unwrap_or_default()
+    }
+
     /// The gateway listeners started so far: declared port → bound address.
     pub fn gateway_addresses(&self) -> BTreeMap<u16, SocketAddr> {
         self.inner

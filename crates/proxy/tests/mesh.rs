@@ -524,7 +524,10 @@ spec:
         }],
     };
     publisher.send(std::sync::Arc::new(table)).expect("publish");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let deadline = Instant::now() + harness::BOUND;
+    while proxy.endpoints_version() < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let caller = meridian_proxy::Caller {
         workload: std::sync::Arc::from("default/client"),
         namespace: "default".into(),

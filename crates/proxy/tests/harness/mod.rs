@@ -218,9 +218,17 @@ impl Mesh {
         }));
     }
 
-    /// Waits until the proxy has applied the endpoint table.
+    /// Waits (bounded) until the proxy has applied the latest endpoint table.
     pub async fn settle(&self) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let wanted = self.publisher.borrow().version;
+        let deadline = tokio::time::Instant::now() + BOUND;
+        while self.proxy.endpoints_version() < wanted {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "endpoint table not applied"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 
     /// An outbound listener for a caller with these labels.
