@@ -372,7 +372,7 @@ pub fn read_dockerfile(
                         format!(
                             "RUN steps are not executed: Meridian runs the function from the build \
                              context natively; run \"{}\" there yourself if the code needs it",
-                            args.trim()
+                            ins.args.trim()
                         ),
                     );
                 }
@@ -473,7 +473,13 @@ fn plan_copy(
         );
         return;
     };
-    let dest_is_dir = dest.ends_with('/') || dest == "." || sources.len() > 1;
+    // The task root (and the WORKDIR) exist in the base image, so a file copied there keeps
+    // its name, as Docker does for an existing folder.
+    let dest_is_dir = dest.ends_with('/')
+        || dest == "."
+        || sources.len() > 1
+        || rel.as_os_str().is_empty()
+        || abs_dest == workdir;
     for src in sources {
         if src.starts_with("http://") || src.starts_with("https://") {
             r.error(

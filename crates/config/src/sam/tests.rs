@@ -445,3 +445,42 @@ fn an_image_on_another_base_gets_a_clear_error() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn a_python_image_is_read_from_its_dockerfile() {
+    let t = load_template(
+        &testdata("pyimage/template.yaml"),
+        &TemplateOptions::default(),
+    )
+    .map_err(|d| render(&d))
+    .expect("loads");
+    let f = t.function("PyImage").expect("function");
+    assert_eq!(f.runtime.to_string(), "python3.12");
+    assert_eq!(f.handler, "app.handler");
+    assert_eq!(f.working_dir, PathBuf::from("pkg"));
+    let env = |k: &str| f.environment.get(k).map(String::as_str);
+    assert_eq!(env("STAGE"), Some("prod"));
+    assert_eq!(env("GREETING"), Some("hello there"));
+    assert_eq!(env("EXTRA"), Some("from-template"));
+    let Code::Layout(copies) = &f.code else {
+        panic!("image code is a layout: {:?}", f.code)
+    };
+    let got: Vec<(String, bool)> = copies
+        .iter()
+        .map(|c| (c.dest.display().to_string(), c.is_dir))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("requirements.txt".to_owned(), false),
+            (String::new(), true)
+        ]
+    );
+    let w = render(&t.warnings);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("Dockerfile:6:1: warning: PyImage: RUN steps are not executed"),
+        "{}",
+        w[0]
+    );
+}
