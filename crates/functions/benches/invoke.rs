@@ -203,9 +203,9 @@ fn main() {
 
         let runs = 15;
         // The same interpreters the runtimes use (not a version manager's shim).
-        use meridian_functions::bootstrap::{find_executable, resolve_shim};
-        let node = resolve_shim(find_executable(&["node20", "node"]));
-        let python = resolve_shim(find_executable(&["python3.11", "python3"]));
+        use meridian_functions::bootstrap::find_interpreter;
+        let node = find_interpreter(&["node20", "node"]);
+        let python = find_interpreter(&["python3.11", "python3"]);
         println!("interpreters: {} and {}", node.display(), python.display());
         let (np50, np99) = bare_start(&node.display().to_string(), &["-e", "process.stdout.write('x')"], runs);
         let (pp50, pp99) = bare_start(

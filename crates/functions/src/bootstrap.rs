@@ -64,7 +64,7 @@ impl Bootstraps {
     ) -> (PathBuf, Vec<String>) {
         match runtime {
             Runtime::Node { major } => {
-                let node = resolve_shim(find_executable(&[&format!("node{major}"), "node"]));
+                let node = find_interpreter(&[&format!("node{major}"), "node"]);
                 // As the AWS Node runtime does: size the old generation to the memory limit,
                 // leaving room for the rest of the process.
                 let heap = (u64::from(memory_mb) * 85 / 100).max(64);
@@ -77,8 +77,7 @@ impl Bootstraps {
                 )
             }
             Runtime::Python { minor } => {
-                let python =
-                    resolve_shim(find_executable(&[&format!("python3.{minor}"), "python3"]));
+                let python = find_interpreter(&[&format!("python3.{minor}"), "python3"]);
                 (python, vec![self.python.display().to_string()])
             }
             Runtime::Provided(_) => (task_root.join("bootstrap"), Vec::new()),
@@ -101,6 +100,30 @@ pub fn find_executable(names: &[&str]) -> PathBuf {
     PathBuf::from(names.last().copied().unwrap_or_default())
 }
 
+/// The first of `names` that is installed, through version managers' shims: a shim for a
+/// version that is not installed (pyenv keeps `python3.12` when only 3.11 is there) is
+/// passed over, so `python3.12` falls back to `python3`.
+pub fn find_interpreter(names: &[&str]) -> PathBuf {
+    for (i, name) in names.iter().enumerate() {
+        let found = find_executable(&[name]);
+        if !found.is_absolute() {
+            continue;
+        }
+        let real = resolve_shim(found.clone());
+        let is_shim = real == found && is_in_shims(&found);
+        if !is_shim || i + 1 == names.len() {
+            return real;
+        }
+    }
+    PathBuf::from(names.last().copied().unwrap_or_default())
+}
+
+fn is_in_shims(exe: &Path) -> bool {
+    exe.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "shims")
+}
+
 /// The real interpreter behind a version manager's shim (pyenv, asdf, nodenv, volta keep
 /// them in a `shims` folder): a shim is a script that costs tens of milliseconds on every
 /// cold start and depends on the caller's environment. Resolved once per path.
@@ -109,11 +132,7 @@ pub fn resolve_shim(exe: PathBuf) -> PathBuf {
     use std::sync::{Mutex, OnceLock};
     // Only consulted when functions are loaded, never per invocation.
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
-    let in_shims = exe
-        .parent()
-        .and_then(Path::file_name)
-        .is_some_and(|n| n == "shims");
-    if !in_shims {
+    if !is_in_shims(&exe) {
         return exe;
     }
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));

@@ -385,7 +385,9 @@ impl FunctionHost {
             Runtime::Provided(_) => {}
         }
         Ok(Blueprint {
-            runtime_label: spec.runtime.to_string(),
+            // Says which interpreter stands in for the runtime (the host's, which may be
+            // another minor version than the template names).
+            runtime_label: format!("{} Executable: {}", spec.runtime, program.display()),
             program,
             args,
             cwd: task_root.join(&spec.working_dir),

@@ -488,3 +488,21 @@ async fn aws_cli_invoke_when_installed() {
         serde_json::from_slice(&std::fs::read(&out_file).expect("payload")).expect("json");
     assert_eq!(payload["event"]["from"], "cli");
 }
+
+#[tokio::test]
+async fn a_python_image_function_runs_natively() {
+    let h = Harness::start("", &[]).await;
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/src/sam/testdata/pyimage");
+    h.load_file(&dir.join("template.yaml"));
+    let r = h.invoke("PyImage", "{}", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["stage"], "prod", "{v}");
+    assert_eq!(v["greeting"], "hello there");
+    assert_eq!(v["extra"], "from-template");
+    assert!(
+        v["cwd"].as_str().is_some_and(|c| c.ends_with("/pkg")),
+        "{v}"
+    );
+}

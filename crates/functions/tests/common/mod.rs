@@ -71,7 +71,9 @@ impl Harness {
             host,
             dir,
         };
-        h.load(template);
+        if !template.is_empty() {
+            h.load(template);
+        }
         h
     }
 
@@ -85,6 +87,16 @@ impl Harness {
         std::fs::write(&file, template).expect("write template");
         let t =
             load_template_str(&file, template, &TemplateOptions::default()).unwrap_or_else(|d| {
+                let msgs: Vec<String> = d.iter().map(ToString::to_string).collect();
+                panic!("template refused:\n{}", msgs.join("\n"))
+            });
+        self.host.load_template(&t).expect("load");
+    }
+
+    /// Loads a template file where it is (its code stays beside it).
+    pub fn load_file(&self, file: &Path) {
+        let t = meridian_config::sam::load_template(file, &TemplateOptions::default())
+            .unwrap_or_else(|d| {
                 let msgs: Vec<String> = d.iter().map(ToString::to_string).collect();
                 panic!("template refused:\n{}", msgs.join("\n"))
             });
