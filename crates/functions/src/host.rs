@@ -168,29 +168,58 @@ impl FunctionHost {
 
     /// Replaces the functions in force. Invocations that start afterwards use new execution
     /// environments; those in flight finish on the old ones, which then stop. Counters of
-    /// functions that keep their name carry over.
+    /// functions that keep their name carry over. Use this when code may have changed.
     pub fn load(
         &self,
         functions: Vec<FunctionSpec>,
         apis: Vec<ApiSpec>,
     ) -> Result<(), FunctionsError> {
+        self.apply(functions, apis, false)
+    }
+
+    /// Like [`FunctionHost::load`], but functions whose spec is unchanged keep their warm
+    /// environments (a template edit that touched other functions or only the APIs).
+    pub fn update(
+        &self,
+        functions: Vec<FunctionSpec>,
+        apis: Vec<ApiSpec>,
+    ) -> Result<(), FunctionsError> {
+        self.apply(functions, apis, true)
+    }
+
+    fn apply(
+        &self,
+        functions: Vec<FunctionSpec>,
+        apis: Vec<ApiSpec>,
+        keep_unchanged: bool,
+    ) -> Result<(), FunctionsError> {
         let generation = self.inner.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let old = self.inner.registry.load_full();
-        let mut pools = BTreeMap::new();
+        let mut pools: BTreeMap<String, Arc<Pool>> = BTreeMap::new();
         let mut aliases = BTreeMap::new();
         for spec in functions {
+            aliases.insert(spec.logical_id.clone(), spec.name.clone());
+            if keep_unchanged
+                && let Some(p) = old
+                    .pools
+                    .get(&spec.name)
+                    .filter(|p| same_function(&p.spec, &spec))
+            {
+                pools.insert(spec.name.clone(), p.clone());
+                continue;
+            }
             let spec = Arc::new(spec);
             let blueprint = self.blueprint(&spec, generation)?;
             let stats = old
                 .pools
                 .get(&spec.name)
                 .map_or_else(|| Arc::new(Stats::default()), |p| p.stats.clone());
-            aliases.insert(spec.logical_id.clone(), spec.name.clone());
             pools.insert(
                 spec.name.clone(),
                 Arc::new(Pool::new(
                     spec.clone(),
                     blueprint,
+                    generation,
                     stats,
                     self.inner.global.clone(),
                 )),
@@ -201,19 +230,29 @@ impl FunctionHost {
             &apis,
             &self.inner.config,
         );
+        let in_use: Vec<u64> = pools.values().map(|p| p.generation).collect();
         self.inner.registry.store(Arc::new(Registry {
             pools,
             aliases,
             router,
         }));
-        for p in old.pools.values() {
-            p.drain();
+        for (name, p) in &old.pools {
+            let kept = self
+                .registry()
+                .pools
+                .get(name)
+                .is_some_and(|n| Arc::ptr_eq(n, p));
+            if !kept {
+                p.drain();
+            }
         }
-        self.prune_generations(generation);
+        self.prune_generations(generation, &in_use);
         Ok(())
     }
 
-    fn prune_generations(&self, current: u64) {
+    /// Removes assembled task roots that no pool runs from any more (keeping the previous
+    /// generation, whose draining invocations may still use it).
+    fn prune_generations(&self, current: u64, in_use: &[u64]) {
         let dir = self.inner.config.state_dir.join("functions");
         let Ok(funcs) = std::fs::read_dir(&dir) else {
             return;
@@ -227,7 +266,9 @@ impl FunctionHost {
                 let Some(n) = name.to_str().and_then(|s| s.strip_prefix("gen-")) else {
                     continue;
                 };
-                if n.parse::<u64>().is_ok_and(|n| n + 1 < current) {
+                if n.parse::<u64>()
+                    .is_ok_and(|n| n + 1 < current && !in_use.contains(&n))
+                {
                     let _ = std::fs::remove_dir_all(g.path());
                 }
             }
@@ -448,4 +489,11 @@ impl FunctionHost {
             }
         }
     }
+}
+
+/// Equal specs, ignoring where they were declared (an edit above a function moves it).
+fn same_function(a: &FunctionSpec, b: &FunctionSpec) -> bool {
+    let mut b = b.clone();
+    b.origin = a.origin.clone();
+    *a == b
 }

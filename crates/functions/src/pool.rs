@@ -32,6 +32,8 @@ pub(crate) struct Stats {
 #[derive(Debug)]
 pub(crate) struct Pool {
     pub spec: Arc<FunctionSpec>,
+    /// The configuration generation whose task root this pool runs from.
+    pub generation: u64,
     pub blueprint: Blueprint,
     idle: SegQueue<Arc<Instance>>,
     live: Arc<AtomicUsize>,
@@ -58,11 +60,13 @@ impl Pool {
     pub(crate) fn new(
         spec: Arc<FunctionSpec>,
         blueprint: Blueprint,
+        generation: u64,
         stats: Arc<Stats>,
         global: Arc<Concurrency>,
     ) -> Self {
         Self {
             spec,
+            generation,
             blueprint,
             idle: SegQueue::new(),
             live: Arc::new(AtomicUsize::new(0)),

@@ -709,3 +709,33 @@ async fn a_client_that_disconnects_does_not_kill_the_invocation() {
     assert_eq!(r.status, 200);
     assert_eq!(py(&h).cold_starts, 1);
 }
+
+#[tokio::test]
+async fn update_keeps_unchanged_functions_warm() {
+    let h = harness().await;
+    let py_pid = |r: Reply| r.json()["pid"].as_i64().expect("pid");
+    let first = py_pid(h.invoke("Py", "{}", &[]).await);
+    let node_first = h.invoke("Node", r#"{"what":"pid"}"#, &[]).await.json()["pid"].as_i64();
+    // Change only Node's memory; keep Py.
+    let changed = TEMPLATE.replacen(
+        "      Handler: app.handler\n      Events:",
+        "      Handler: app.handler\n      MemorySize: 256\n      Events:",
+        1,
+    );
+    let file = h.path().join("template.yaml");
+    let t = meridian_config::sam::load_template_str(&file, &changed, &Default::default())
+        .expect("template");
+    h.host
+        .update(t.functions.clone(), t.apis.clone())
+        .expect("update");
+    assert_eq!(
+        py_pid(h.invoke("Py", "{}", &[]).await),
+        first,
+        "Py stayed warm"
+    );
+    let node_again = h.invoke("Node", r#"{"what":"pid"}"#, &[]).await.json()["pid"].as_i64();
+    assert_ne!(node_first, node_again, "Node got a new environment");
+    // load() replaces everything.
+    h.host.load(t.functions, t.apis).expect("load");
+    assert_ne!(py_pid(h.invoke("Py", "{}", &[]).await), first);
+}
