@@ -120,6 +120,16 @@ impl GatewayPorts {
     }
 }
 
+/// What sidecars do with hosts the registry does not know (`meshConfig.outboundTrafficPolicy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutboundTrafficPolicy {
+    /// Answer 404 `NR` (Meridian's default: on a laptop, a typo should not leave the machine).
+    #[default]
+    RegistryOnly,
+    /// Pass the request through to the address it names (Istio's default).
+    AllowAny,
+}
+
 /// Options.
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
@@ -127,6 +137,8 @@ pub struct ProxyOptions {
     pub bind: IpAddr,
     /// Receives a record per request.
     pub sink: Option<Arc<dyn RecordSink>>,
+    /// Unknown hosts from sidecars.
+    pub outbound_traffic: OutboundTrafficPolicy,
 }
 
 impl Default for ProxyOptions {
@@ -134,6 +146,7 @@ impl Default for ProxyOptions {
         ProxyOptions {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             sink: None,
+            outbound_traffic: OutboundTrafficPolicy::default(),
         }
     }
 }
@@ -160,6 +173,7 @@ struct Rebuild {
 
 struct Inner {
     state: Arc<ArcSwap<Resolved>>,
+    passthrough: Arc<downstream::Passthrough>,
     rebuild: Mutex<Rebuild>,
     options: ProxyOptions,
     shutdown: watch::Sender<bool>,
@@ -200,6 +214,7 @@ impl Proxy {
         let (shutdown, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             state: Arc::new(ArcSwap::from_pointee(resolved)),
+            passthrough: Arc::default(),
             rebuild: Mutex::new(rebuild),
             options,
             shutdown,
@@ -417,6 +432,8 @@ impl Proxy {
             kind,
             caller,
             scheme,
+            passthrough: (self.inner.options.outbound_traffic == OutboundTrafficPolicy::AllowAny)
+                .then(|| self.inner.passthrough.clone()),
         })
     }
 }

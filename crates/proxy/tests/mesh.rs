@@ -689,3 +689,36 @@ spec:
     }
     assert!(owners.len() > 1, "sessions spread: {owners:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_any_passes_unknown_hosts_through_registry_only_answers_404() {
+    let outside = origin("outside", Behaviour::default()).await;
+    let url = format!("http://localhost:{}/x", outside.addr.port());
+    for (policy, expected) in [
+        (meridian_proxy::OutboundTrafficPolicy::AllowAny, 200),
+        (meridian_proxy::OutboundTrafficPolicy::RegistryOnly, 404),
+    ] {
+        let (_publisher, watch) = meridian_control::endpoints::channel();
+        let proxy = meridian_proxy::Proxy::new(
+            snapshot(APP, 1),
+            watch,
+            meridian_proxy::ProxyOptions {
+                outbound_traffic: policy,
+                ..meridian_proxy::ProxyOptions::default()
+            },
+        );
+        let caller = meridian_proxy::Caller {
+            workload: std::sync::Arc::from("default/client"),
+            namespace: "default".into(),
+            labels: Default::default(),
+            service_account: "default".into(),
+        };
+        let mut client = Client::to(proxy.start_outbound(caller).await.expect("outbound"));
+        let r = client.get(&url, &[]).await;
+        assert_eq!(r.status, expected, "{policy:?}");
+        if expected == 200 {
+            assert_eq!(r.body, "outside");
+            assert_eq!(r.header("echo-path"), Some("/x"));
+        }
+    }
+}
