@@ -290,10 +290,19 @@ Resources:
 /// Builds `tests/provided-rust` (the Rust `lambda_runtime` crate) once.
 fn rust_bootstrap() -> Option<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/provided-rust");
-    let target =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/provided-rust");
+    // Under the build's target folder, so CI reuses it across fresh clones.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .join("provided-rust");
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--locked",
+            "--manifest-path",
+        ])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
