@@ -104,7 +104,9 @@ struct Trace {
     flags: ResponseFlags,
     phase: Phase,
     attempts: u32,
-    cluster: Option<usize>,
+    /// The cluster, with the routing state it belongs to (so the record needs no second
+    /// load of the state).
+    cluster: Option<(Arc<Resolved>, usize)>,
     upstream: Option<SocketAddr>,
 }
 
@@ -144,7 +146,6 @@ pub(crate) async fn handle(
     }
     trace.phase = Phase::ResponseHeaders;
     if let (Some(sink), Some((method, uri, protocol, request_id))) = (&ctx.sink, head) {
-        let state = ctx.state.load();
         sink.record(RequestRecord {
             reporter: match ctx.kind {
                 ListenerKind::Inbound { .. } => Reporter::Destination,
@@ -163,7 +164,8 @@ pub(crate) async fn handle(
             flags: trace.flags,
             cluster: trace
                 .cluster
-                .and_then(|c| state.snapshot.cluster(c))
+                .as_ref()
+                .and_then(|(state, c)| state.snapshot.cluster(*c))
                 .map(|c| c.name.clone()),
             upstream: trace.upstream,
             attempts: trace.attempts,
@@ -438,7 +440,9 @@ async fn outbound(
             }));
         }
     };
-    trace.cluster = Some(cluster_index);
+    if ctx.sink.is_some() {
+        trace.cluster = Some((state.clone(), cluster_index));
+    }
     let (Some(cluster), Some(runtime)) = (
         snap.cluster(cluster_index),
         state.clusters.get(cluster_index),
