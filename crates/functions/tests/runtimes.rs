@@ -105,7 +105,7 @@ def handler(event, context):
             "aws_request_id": context.aws_request_id,
             "invoked_function_arn": context.invoked_function_arn,
             "remaining": context.get_remaining_time_in_millis(),
-            "client_context": context.client_context,
+            "client_context": context.client_context.custom,
         },
     }
 "#;
@@ -172,7 +172,7 @@ async fn python_gets_the_lambda_environment_and_context() {
             .as_i64()
             .is_some_and(|ms| ms > 1000 && ms <= 3000)
     );
-    assert_eq!(ctx["client_context"]["custom"]["k"], "v");
+    assert_eq!(ctx["client_context"]["k"], "v");
     assert_eq!(
         ctx["aws_request_id"].as_str(),
         r.header("x-amzn-requestid").as_deref()

@@ -97,6 +97,23 @@ def _setup_logging():
     root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "WARNING").upper())
 
 
+class _ClientContext:
+    """context.client_context, with the attributes the AWS Python runtime gives it."""
+
+    def __init__(self, d):
+        self.client = d.get("client")
+        self.custom = d.get("custom")
+        self.env = d.get("env")
+
+
+class _CognitoIdentity:
+    """context.identity."""
+
+    def __init__(self, d):
+        self.cognito_identity_id = d.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = d.get("cognitoIdentityPoolId")
+
+
 class LambdaContext:
     def __init__(self, headers):
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
@@ -109,8 +126,8 @@ class LambdaContext:
         self._deadline = int(headers.get("Lambda-Runtime-Deadline-Ms", "0"))
         cc = headers.get("Lambda-Runtime-Client-Context")
         ci = headers.get("Lambda-Runtime-Cognito-Identity")
-        self.client_context = json.loads(cc) if cc else None
-        self.identity = json.loads(ci) if ci else None
+        self.client_context = _ClientContext(json.loads(cc)) if cc else None
+        self.identity = _CognitoIdentity(json.loads(ci)) if ci else None
 
     def get_remaining_time_in_millis(self):
         return max(0, self._deadline - int(time.time() * 1000))
