@@ -33,7 +33,15 @@ pub(crate) fn spawn(
                 a = listener.accept() => a,
                 _ = shutdown.changed() => return,
             };
-            let Ok((tcp, peer)) = accepted else { continue };
+            let (tcp, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
             let _ = tcp.set_nodelay(true);
             let ctx = ctx.clone();
             tokio::spawn(async move {
