@@ -2,6 +2,7 @@
 //! Upstream bodies stream frame by frame (trailers included) and hand their connection back
 //! to the pool when they end.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -10,6 +11,19 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::pool::Lease;
+
+/// Why a response body stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The upstream connection failed mid-body.
+    #[error(transparent)]
+    Upstream(#[from] hyper::Error),
+    /// The route timeout elapsed before the body ended (Envoy's route timeout covers the
+    /// whole response).
+    #[error("upstream request timeout")]
+    Timeout,
+}
 
 /// A request body sent upstream.
 #[derive(Debug)]
@@ -76,6 +90,8 @@ pub enum ResponseBody {
         body: Incoming,
         /// The connection and the endpoint's active-request slot.
         lease: Option<Lease>,
+        /// The route timeout's deadline, when the route has one.
+        deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     },
 }
 
@@ -95,18 +111,45 @@ impl ResponseBody {
     }
 }
 
+impl ResponseBody {
+    /// A streamed upstream body.
+    pub fn upstream(
+        body: Incoming,
+        lease: Lease,
+        deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    ) -> ResponseBody {
+        ResponseBody::Upstream {
+            body,
+            lease: Some(lease),
+            deadline,
+        }
+    }
+}
+
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ResponseBody::Upstream { body, lease } => {
-                let polled = Pin::new(body).poll_frame(cx);
+            ResponseBody::Upstream {
+                body,
+                lease,
+                deadline,
+            } => {
+                if let Some(d) = deadline
+                    && d.as_mut().poll(cx).is_ready()
+                {
+                    if let Some(l) = lease.take() {
+                        l.release(false);
+                    }
+                    return Poll::Ready(Some(Err(BodyError::Timeout)));
+                }
+                let polled = Pin::new(body).poll_frame(cx).map_err(BodyError::from);
                 match &polled {
                     Poll::Ready(None) => {
                         if let Some(l) = lease.take() {
@@ -142,7 +185,7 @@ impl Body for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        if let ResponseBody::Upstream { body, lease } = self
+        if let ResponseBody::Upstream { body, lease, .. } = self
             && let Some(l) = lease.take()
         {
             // A body hyper never polled because it was empty still leaves a reusable

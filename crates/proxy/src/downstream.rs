@@ -245,10 +245,7 @@ async fn inbound(
     strip_hop_by_hop(&mut parts.headers, false);
     Ok(Response::from_parts(
         parts,
-        ResponseBody::Upstream {
-            body,
-            lease: Some(lease),
-        },
+        ResponseBody::upstream(body, lease, None),
     ))
 }
 
@@ -650,8 +647,11 @@ async fn outbound(
         hash,
         trace,
     );
-    let result = match route.timeout {
-        Some(t) => match tokio::time::timeout(t, attempt).await {
+    // The route timeout covers the whole response, as Envoy's: the head must arrive in
+    // time, and the body must end by the same deadline.
+    let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
+    let result = match deadline {
+        Some(d) => match tokio::time::timeout_at(d, attempt).await {
             Ok(r) => r,
             Err(_) => Err(ProxyError::Timeout),
         },
@@ -669,12 +669,10 @@ async fn outbound(
         rparts.headers.append(header::SET_COOKIE, c);
     }
     trace.phase = Phase::ResponseBody;
+    let deadline = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
     Ok(Response::from_parts(
         rparts,
-        ResponseBody::Upstream {
-            body: rbody,
-            lease: Some(lease),
-        },
+        ResponseBody::upstream(rbody, lease, deadline),
     ))
 }
 
@@ -748,10 +746,7 @@ async fn passthrough(
     strip_hop_by_hop(&mut rparts.headers, false);
     Ok(Response::from_parts(
         rparts,
-        ResponseBody::Upstream {
-            body: rbody,
-            lease: Some(lease),
-        },
+        ResponseBody::upstream(rbody, lease, None),
     ))
 }
 
@@ -1208,10 +1203,7 @@ fn spawn_mirror(
     };
     tokio::spawn(async move {
         if let Ok((resp, lease)) = upstream::send(&ep, req, opts).await {
-            let mut body = ResponseBody::Upstream {
-                body: resp.into_body(),
-                lease: Some(lease),
-            };
+            let mut body = ResponseBody::upstream(resp.into_body(), lease, None);
             while let Some(Ok(_)) = body.frame().await {}
         }
     });
@@ -1243,10 +1235,7 @@ async fn tunnel(
         strip_hop_by_hop(&mut parts.headers, false);
         return Ok(Response::from_parts(
             parts,
-            ResponseBody::Upstream {
-                body,
-                lease: Some(lease),
-            },
+            ResponseBody::upstream(body, lease, None),
         ));
     }
     trace.phase = Phase::Tunnel;

@@ -515,3 +515,86 @@ spec:
     assert_eq!(r.body, "secure");
     assert_eq!(r.header("x-alpn"), Some("h2"));
 }
+
+/// An origin that sends its head and a first chunk at once, and the rest after `stall`.
+async fn stalling_origin(stall: std::time::Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc = service_fn(move |_req: Request<Incoming>| async move {
+                    let chunks = futures_util::stream::unfold(0u8, move |n| async move {
+                        match n {
+                            0 => Some((Ok::<_, Infallible>(Frame::data(Bytes::from("first"))), 1)),
+                            1 => {
+                                tokio::time::sleep(stall).await;
+                                Some((Ok(Frame::data(Bytes::from("late"))), 2))
+                            }
+                            _ => None,
+                        }
+                    });
+                    Ok::<_, Infallible>(Response::new(StreamBody::new(chunks)))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_timeout_covers_the_whole_response_body() {
+    let yaml = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: slowbody}
+spec:
+  selector: {app: slowbody}
+  ports: [{port: 80, name: http}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: slowbody}
+spec:
+  hosts: [slowbody]
+  http:
+  - route: [{destination: {host: slowbody}}]
+    timeout: 300ms
+"#;
+    let mut mesh = Mesh::new(yaml).await;
+    let o = harness::Origin {
+        name: "slow".into(),
+        addr: stalling_origin(std::time::Duration::from_secs(5)).await,
+        hits: Arc::default(),
+        seen: Arc::default(),
+    };
+    mesh.replica("slowbody", &[("app", "slowbody")], 80, &o);
+    mesh.settle().await;
+    let proxy = mesh.sidecar(&[]).await;
+    let tcp = TcpStream::connect(proxy).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let started = std::time::Instant::now();
+    let resp = sender
+        .send_request(
+            Request::get("http://slowbody/")
+                .body(Full::new(Bytes::new()))
+                .expect("request"),
+        )
+        .await
+        .expect("head arrives before the deadline");
+    assert_eq!(resp.status(), 200);
+    let body = tokio::time::timeout(BOUND, resp.into_body().collect())
+        .await
+        .expect("bound");
+    assert!(body.is_err(), "the body is cut at the route timeout");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
