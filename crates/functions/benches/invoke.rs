@@ -109,8 +109,12 @@ fn bare_start(cmd: &str, args: &[&str], n: usize) -> (f64, f64) {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
+        // A clean environment, as the runtimes get (NODE_EXTRA_CA_CERTS alone costs Node
+        // ~25 ms of start-up on this machine).
         let mut child = std::process::Command::new(cmd)
             .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("spawn");
@@ -220,12 +224,17 @@ fn main() {
 
         for clients in [1usize, 2, 4, 8] {
             load(&host, dir.path());
-            // Warm N instances first.
+            // Warm N instances of each function first.
             let warm: Vec<_> = (0..clients)
-                .map(|_| {
+                .flat_map(|_| ["Py", "Node"])
+                .map(|name| {
                     let h = host.clone();
                     tokio::spawn(async move {
-                        h.invoke("Py", InvokeRequest { payload: Bytes::from_static(b"{}"), ..InvokeRequest::default() }).await
+                        let req = InvokeRequest {
+                            payload: Bytes::from_static(b"{}"),
+                            ..InvokeRequest::default()
+                        };
+                        h.invoke(name, req).await
                     })
                 })
                 .collect();
