@@ -237,7 +237,10 @@ impl Instance {
                     return;
                 }
                 let idle_for = inst.idle_for();
-                if inst.state.load(Ordering::Acquire) == IDLE && idle_for >= idle {
+                if inst.state.load(Ordering::Acquire) != IDLE {
+                    // Busy: it cannot be idle for `idle` before that long from now.
+                    wait = idle;
+                } else if idle_for >= idle {
                     if inst
                         .state
                         .compare_exchange(IDLE, GONE, Ordering::AcqRel, Ordering::Acquire)
@@ -248,7 +251,7 @@ impl Instance {
                     }
                     wait = idle;
                 } else {
-                    wait = idle.saturating_sub(idle_for).max(Duration::from_millis(5));
+                    wait = (idle - idle_for).max(Duration::from_millis(5));
                 }
             }
         });

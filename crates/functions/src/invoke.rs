@@ -245,16 +245,26 @@ where
             let host = host.clone();
             let name = name.to_owned();
             tokio::spawn(async move {
-                // Lambda's async queue retries throttled events; two more tries here.
-                for attempt in 0..3u32 {
+                // As Lambda's async queue does: throttled events wait and retry, and a
+                // function error is retried twice (after 1 s and 2 s here, where Lambda waits
+                // about a minute, then two).
+                let mut throttled = 0u32;
+                let mut failed = 0u32;
+                loop {
                     match host.invoke(&name, request.clone()).await {
-                        Err(FunctionsError::Throttled { .. }) if attempt < 2 => {
-                            tokio::time::sleep(std::time::Duration::from_millis(500 << attempt))
+                        Err(FunctionsError::Throttled { .. }) if throttled < 5 => {
+                            throttled += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(200 << throttled))
                                 .await;
                         }
                         Err(e) => {
-                            tracing::warn!(function = %name, error = %e, "asynchronous invocation failed");
+                            tracing::warn!(function = %name, error = %e, "asynchronous invocation dropped");
                             break;
+                        }
+                        Ok(r) if r.outcome.is_error() && failed < 2 => {
+                            failed += 1;
+                            tokio::time::sleep(std::time::Duration::from_secs(u64::from(failed)))
+                                .await;
                         }
                         Ok(_) => break,
                     }

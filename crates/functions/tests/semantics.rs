@@ -411,6 +411,23 @@ async fn invoke_api_types_and_errors() {
             .contains("MARKER evt-1"))
         .await
     );
+    // A failing event is retried twice, as Lambda's async queue does.
+    let r = h
+        .invoke(
+            "Node",
+            r#"{"what":"throw"}"#,
+            &[("x-amz-invocation-type", "Event")],
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let node_errors = |h: &Harness| {
+        h.host
+            .functions()
+            .into_iter()
+            .find(|f| f.name == "Node")
+            .map_or(0, |f| f.errors)
+    };
+    assert!(eventually(Duration::from_secs(10), || node_errors(&h) == 3).await);
     // Unknown function.
     let r = h.invoke("Nope", "{}", &[]).await;
     assert_eq!(r.status, 404);
