@@ -105,7 +105,7 @@ def handler(event, context):
             "aws_request_id": context.aws_request_id,
             "invoked_function_arn": context.invoked_function_arn,
             "remaining": context.get_remaining_time_in_millis(),
-            "client_context": context.client_context.custom,
+            "client_context": context.client_context.custom if context.client_context else None,
         },
     }
 "#;
