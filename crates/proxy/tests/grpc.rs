@@ -116,6 +116,17 @@ spec:
   ports: [{port: 50051, name: grpc}]
 ---
 apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo}
+spec:
+  hosts: [echo]
+  http:
+  - match: [{uri: {exact: /echo.Echo/Maintenance}}]
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
+    route: [{destination: {host: echo}}]
+  - route: [{destination: {host: echo}}]
+---
+apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge}
 spec:
@@ -197,6 +208,27 @@ async fn exercise(mut grpc: tonic::client::Grpc<tonic::transport::Channel>) {
         got,
         (0..5).map(|i| format!("tick #{i}")).collect::<Vec<_>>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_fault_abort_answers_with_the_grpc_status() {
+    let mesh = Mesh::new(MANIFESTS).await;
+    let sidecar = mesh.sidecar(&[]).await;
+    let mut grpc = client(sidecar, "http://echo:50051").await;
+    grpc.ready().await.expect("ready");
+    let status = grpc
+        .unary::<EchoRequest, EchoReply, _>(
+            tonic::Request::new(EchoRequest {
+                message: "x".into(),
+                repeat: 0,
+            }),
+            PathAndQuery::from_static("/echo.Echo/Maintenance"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .expect_err("aborted");
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert_eq!(status.message(), "fault filter abort");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
