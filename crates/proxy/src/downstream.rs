@@ -637,6 +637,11 @@ async fn outbound(
         return tunnel(&ep, req, on_upgrade, send.connect_timeout, trace).await;
     }
 
+    // PASSTHROUGH keeps the address the client named, when it named one of the endpoints.
+    let original = match runtime.balancer.algorithm() {
+        LoadBalancer::Passthrough => target.text().parse::<SocketAddr>().ok(),
+        _ => None,
+    };
     let attempt = forward(
         route,
         runtime,
@@ -644,7 +649,7 @@ async fn outbound(
         template,
         body,
         send,
-        hash,
+        Affinity { hash, original },
         trace,
     );
     // The route timeout covers the whole response, as Envoy's: the head must arrive in
@@ -750,6 +755,14 @@ async fn passthrough(
     ))
 }
 
+/// What ties a request to an endpoint: its consistent-hash key, and the address it named
+/// (PASSTHROUGH).
+#[derive(Debug, Clone, Copy)]
+struct Affinity {
+    hash: Option<u64>,
+    original: Option<SocketAddr>,
+}
+
 /// The upstream request head, re-used by every try.
 struct Template {
     method: Method,
@@ -807,7 +820,7 @@ async fn forward(
     template: Template,
     body: RequestBody,
     send: SendOptions,
-    hash: Option<u64>,
+    affinity: Affinity,
     trace: &mut Trace,
 ) -> Result<(Response<Incoming>, Lease), ProxyError> {
     let policy = &route.retry;
@@ -828,14 +841,14 @@ async fn forward(
         trace.attempts = attempt;
         trace.phase = Phase::Balance;
         let Some(ep) = runtime.balancer.pick(PickContext {
-            hash,
+            hash: affinity.hash,
             avoid: &tried,
             attempts: if policy.previous_hosts {
                 policy.host_selection_attempts
             } else {
                 0
             },
-            original: None,
+            original: affinity.original,
         }) else {
             return Err(ProxyError::NoHealthyUpstream(cluster.to_owned()));
         };

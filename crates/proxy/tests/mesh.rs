@@ -722,3 +722,39 @@ async fn allow_any_passes_unknown_hosts_through_registry_only_answers_404() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passthrough_keeps_the_address_the_client_named() {
+    let yaml = format!(
+        "{APP}\n---\n{}",
+        r#"apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: myapp}
+spec:
+  host: myapp
+  trafficPolicy: {loadBalancer: {simple: PASSTHROUGH}}
+"#
+    );
+    let mut mesh = Mesh::new(&yaml).await;
+    let a = origin("a", Behaviour::default()).await;
+    let b = origin("b", Behaviour::default()).await;
+    mesh.replica("myapp", &[("app", "myapp")], 3000, &a);
+    mesh.replica("myapp", &[("app", "myapp")], 3000, &b);
+    mesh.settle().await;
+    let caller = meridian_proxy::Caller {
+        workload: std::sync::Arc::from("default/client"),
+        namespace: "default".into(),
+        labels: Default::default(),
+        service_account: "default".into(),
+    };
+    let port = mesh
+        .proxy
+        .start_upstream_port(caller, "myapp", 80)
+        .await
+        .expect("upstream port");
+    let mut client = Client::to(port);
+    for _ in 0..20 {
+        let r = client.get("/", &[("host", &b.addr.to_string())]).await;
+        assert_eq!(r.body, "b");
+    }
+}
