@@ -14,6 +14,8 @@ use crate::invocation::{InvokeRequest, Outcome};
 
 /// The Invoke API's path prefix.
 pub const PREFIX: &str = "/2015-03-31/functions";
+/// `InvokeWithResponseStream`'s path prefix.
+pub const STREAM_PREFIX: &str = "/2021-11-15/functions";
 /// Lambda's limit on a synchronous request payload.
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Lambda's limit on an asynchronous (`Event`) payload.
@@ -88,9 +90,17 @@ fn configuration(host: &FunctionHost, f: &FunctionSpec) -> serde_json::Value {
     })
 }
 
+fn query_qualifier<B>(req: &Request<B>) -> Option<String> {
+    req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix("Qualifier="))
+            .map(crate::apigw::route::percent_decode)
+    })
+}
+
 /// True for paths this API serves.
 pub fn is_invoke_api(path: &str) -> bool {
-    path.starts_with(PREFIX)
+    path.starts_with(PREFIX) || path.starts_with(STREAM_PREFIX)
 }
 
 /// Serves one Invoke API request.
@@ -100,6 +110,18 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let path = req.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix(STREAM_PREFIX) {
+        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        if let (&Method::POST, [name, "response-streaming-invocations"]) =
+            (req.method(), segs.as_slice())
+        {
+            let (name, qualifier) = parse_name(name);
+            let qualifier = qualifier.or_else(|| query_qualifier(&req));
+            return invoke(host, &name, qualifier.as_deref(), req, true)
+                .await
+                .unwrap_or_else(|e| e.to_response());
+        }
+    }
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match (req.method(), segs.as_slice()) {
@@ -133,14 +155,8 @@ where
         }
         (&Method::POST, [name, "invocations"]) => {
             let (name, qualifier) = parse_name(name);
-            let qualifier = qualifier.or_else(|| {
-                req.uri().query().and_then(|q| {
-                    q.split('&')
-                        .find_map(|p| p.strip_prefix("Qualifier="))
-                        .map(crate::apigw::route::percent_decode)
-                })
-            });
-            invoke(host, &name, qualifier.as_deref(), req)
+            let qualifier = qualifier.or_else(|| query_qualifier(&req));
+            invoke(host, &name, qualifier.as_deref(), req, false)
                 .await
                 .unwrap_or_else(|e| e.to_response())
         }
@@ -163,6 +179,7 @@ async fn invoke<B>(
     name: &str,
     qualifier: Option<&str>,
     req: Request<B>,
+    streaming: bool,
 ) -> Result<Resp, FunctionsError>
 where
     B: http_body::Body<Data = Bytes>,
@@ -241,6 +258,9 @@ where
             id_header(&mut r);
             Ok(r)
         }
+        InvocationType::Event if streaming => Err(FunctionsError::InvalidInvocationType {
+            value: "Event".into(),
+        }),
         InvocationType::Event => {
             let host = host.clone();
             let name = name.to_owned();
@@ -275,6 +295,10 @@ where
             id_header(&mut r);
             Ok(r)
         }
+        InvocationType::RequestResponse if streaming => {
+            let result = host.invoke(name, request).await?;
+            Ok(stream_response(&result, tail, &request_id))
+        }
         InvocationType::RequestResponse => {
             let result = host.invoke(name, request).await?;
             let mut r = Response::new(Full::new(result.outcome.payload().clone()));
@@ -306,6 +330,59 @@ where
             Ok(r)
         }
     }
+}
+
+/// `InvokeWithResponseStream`'s answer: the payload as `PayloadChunk` events, then
+/// `InvokeComplete` with the error (if any) and the log tail.
+fn stream_response(result: &crate::invocation::InvokeResult, tail: bool, request_id: &str) -> Resp {
+    use crate::event_stream::event;
+    let mut body = Vec::new();
+    let (payload, complete) = match &result.outcome {
+        Outcome::Success(p) => (p.clone(), serde_json::json!({})),
+        Outcome::FunctionError {
+            error_type,
+            payload,
+        } => (
+            Bytes::new(),
+            serde_json::json!({
+                "ErrorCode": error_type,
+                "ErrorDetails": String::from_utf8_lossy(payload),
+            }),
+        ),
+    };
+    for chunk in payload.chunks(64 * 1024) {
+        body.extend_from_slice(&event("PayloadChunk", "application/octet-stream", chunk));
+    }
+    let mut complete = complete;
+    if tail && let Some(t) = result.log_tail() {
+        complete["LogResult"] =
+            serde_json::Value::from(base64::engine::general_purpose::STANDARD.encode(t.as_bytes()));
+    }
+    body.extend_from_slice(&event(
+        "InvokeComplete",
+        "application/json",
+        complete.to_string().as_bytes(),
+    ));
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_str(
+            result
+                .content_type
+                .as_deref()
+                .unwrap_or("application/octet-stream"),
+        )
+        .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    r
 }
 
 #[cfg(test)]

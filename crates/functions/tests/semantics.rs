@@ -597,6 +597,20 @@ try:
 except c.exceptions.ResourceNotFoundException as e:
     out["missing"] = e.response["Error"]["Message"]
 out["functions"] = sorted(f["FunctionName"] for f in c.list_functions()["Functions"])
+r = c.invoke_with_response_stream(FunctionName="Py", Payload=json.dumps({"what": "stream"}), LogType="Tail")
+chunks, complete = [], {}
+for ev in r["EventStream"]:
+    if "PayloadChunk" in ev:
+        chunks.append(ev["PayloadChunk"]["Payload"])
+    if "InvokeComplete" in ev:
+        complete = ev["InvokeComplete"]
+out["stream"] = {"status": r["StatusCode"], "version": r.get("ExecutedVersion"),
+                 "payload": json.loads(b"".join(chunks)), "log": "REPORT" in base64.b64decode(complete.get("LogResult", "")).decode(),
+                 "error": complete.get("ErrorCode")}
+r = c.invoke_with_response_stream(FunctionName="Node", Payload=json.dumps({"what": "throw"}))
+for ev in r["EventStream"]:
+    if "InvokeComplete" in ev:
+        out["stream_err"] = ev["InvokeComplete"].get("ErrorCode")
 print(json.dumps(out))
 "#;
     let url = h.endpoint.url();
@@ -636,6 +650,12 @@ print(json.dumps(out))
         v["functions"].as_array().is_some_and(|f| f.len() == 7),
         "{v}"
     );
+    assert_eq!(v["stream"]["status"], 200, "{v}");
+    assert_eq!(v["stream"]["version"], "$LATEST");
+    assert_eq!(v["stream"]["payload"]["body"], "py stream");
+    assert_eq!(v["stream"]["log"], true);
+    assert!(v["stream"]["error"].is_null());
+    assert_eq!(v["stream_err"], "TypeError");
 }
 
 /// Re-runs this test binary as a "Meridian" that starts a runtime, kills it with SIGKILL
