@@ -1,18 +1,27 @@
 //! One Meridian node: every plane of `meridian up`, wired together, and the revision of the
 //! desired state they serve. A new revision is applied to each plane in turn; an invalid one
 //! never gets here (the store refuses it), so the last good one keeps serving.
+//!
+//! Order matters when applying: the snapshot goes to the data plane first (so routes to new
+//! services exist), then each new workload gets its sidecar's outbound listeners (their
+//! addresses become the replicas' `HTTP_PROXY` and `<SERVICE>_SERVICE_HOST/_PORT`), and only
+//! then does the supervisor start or roll replicas. Inbound sidecar listeners follow the
+//! endpoint table: a replica is put behind one as soon as it appears.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
-use meridian_control::endpoints;
+use meridian_control::endpoints::{self, WorkloadRef};
+use meridian_control::snapshot::{self, Snapshot};
 use meridian_control::store::Revision;
+use meridian_proxy::{Caller, GatewayPorts, Proxy, ProxyOptions};
 use meridian_telemetry::metrics::Registry;
-use meridian_workloads::{DesiredState, NodeInfo, Supervisor, SupervisorOptions};
+use meridian_workloads::{DesiredState, NodeInfo, Supervisor, SupervisorOptions, WorkloadSpec};
 
 /// How `meridian up` runs this node.
 #[derive(Debug, Clone)]
@@ -21,6 +30,19 @@ pub(crate) struct NodeOptions {
     pub(crate) state_dir: PathBuf,
     /// Node labels for placement (`region` among them).
     pub(crate) labels: BTreeMap<String, String>,
+    /// Where Gateway ports listen.
+    pub(crate) gateway_ports: GatewayPorts,
+    /// What sidecars do with hosts outside the registry.
+    pub(crate) outbound_traffic: meridian_proxy::OutboundTrafficPolicy,
+}
+
+/// A workload's sidecar: where its outbound traffic enters the mesh.
+#[derive(Debug, Clone)]
+struct Sidecar {
+    /// The `HTTP_PROXY` listener.
+    http_proxy: SocketAddr,
+    /// `(service FQDN, port)` → local listener.
+    upstreams: BTreeMap<(String, u16), SocketAddr>,
 }
 
 /// The running planes.
@@ -28,7 +50,9 @@ pub(crate) struct Node {
     pub(crate) options: NodeOptions,
     pub(crate) registry: Registry,
     pub(crate) supervisor: Supervisor,
+    pub(crate) proxy: Proxy,
     revision: ArcSwap<Revision>,
+    sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
     pub(crate) started: SystemTime,
 }
 
@@ -43,7 +67,7 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// Starts every plane on `revision`.
-    pub(crate) fn start(
+    pub(crate) async fn start(
         options: NodeOptions,
         revision: Arc<Revision>,
     ) -> anyhow::Result<Arc<Node>> {
@@ -58,7 +82,7 @@ impl Node {
         for (k, v) in &options.labels {
             node_info = node_info.with_label(k.clone(), v.clone());
         }
-        let (publisher, _watch) = endpoints::channel();
+        let (publisher, _) = endpoints::channel();
         let supervisor = Supervisor::start(
             SupervisorOptions {
                 node: node_info,
@@ -67,14 +91,32 @@ impl Node {
             publisher,
         )
         .context("cannot start the process supervisor")?;
+        let snapshot = Arc::new(compile(&revision)?);
+        let proxy = Proxy::new(
+            snapshot,
+            supervisor.endpoints(),
+            ProxyOptions {
+                outbound_traffic: options.outbound_traffic,
+                ..ProxyOptions::default()
+            },
+        );
+        proxy
+            .start_gateway_listeners(options.gateway_ports.clone())
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("{e}; pass --gateway-port-offset, or --gateway-port DECLARED=PORT")
+            })?;
         let node = Arc::new(Node {
             options,
             registry,
             supervisor,
+            proxy,
             revision: ArcSwap::from(revision.clone()),
+            sidecars: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
         });
-        node.apply_planes(&revision)?;
+        node.clone().follow_endpoints();
+        node.apply_planes(&revision, false).await?;
         Ok(node)
     }
 
@@ -84,31 +126,179 @@ impl Node {
     }
 
     /// Applies a new valid revision to every plane.
-    pub(crate) fn apply(&self, revision: Arc<Revision>) -> anyhow::Result<()> {
-        self.apply_planes(&revision)?;
+    pub(crate) async fn apply(&self, revision: Arc<Revision>) -> anyhow::Result<()> {
+        self.apply_planes(&revision, true).await?;
         self.revision.store(revision);
         Ok(())
     }
 
-    fn apply_planes(&self, revision: &Revision) -> anyhow::Result<()> {
+    async fn apply_planes(&self, revision: &Revision, swap: bool) -> anyhow::Result<()> {
+        let snapshot = Arc::new(compile(revision)?);
+        if swap {
+            self.proxy.swap(snapshot.clone());
+        }
         let compose: Vec<_> = revision.bundle.compose_files().cloned().collect();
-        let desired = DesiredState::from_config(revision.bundle.resources(), &compose);
+        let mut desired = DesiredState::from_config(revision.bundle.resources(), &compose);
+        for w in &mut desired.workloads {
+            let sidecar = self.sidecar_for(w, &snapshot).await?;
+            w.extra_env = discovery_env(&sidecar, &snapshot, &w.id.namespace);
+        }
         let summary = self
             .supervisor
             .apply(desired)
             .context("the process supervisor refused the new desired state")?;
         tracing::info!(revision = revision.number, ?summary, "applied");
         self.registry.control().config_applied(true);
+        self.registry
+            .control()
+            .snapshot_version
+            .set(i64::try_from(revision.number).unwrap_or(i64::MAX));
         Ok(())
     }
 
-    /// Stops every plane: replicas drain and stop.
+    /// The workload's sidecar, started on first use; upstream ports are added for services
+    /// that appeared since.
+    async fn sidecar_for(&self, w: &WorkloadSpec, snapshot: &Snapshot) -> anyhow::Result<Sidecar> {
+        let caller = Caller::new(&w.id, w.labels.clone(), &w.service_account);
+        let existing = self.lock_sidecars().get(&w.id).cloned();
+        let mut sidecar = match existing {
+            Some(s) => s,
+            None => Sidecar {
+                http_proxy: self
+                    .proxy
+                    .start_outbound(caller.clone())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot start the sidecar of {}/{}",
+                            w.id.namespace, w.id.name
+                        )
+                    })?,
+                upstreams: BTreeMap::new(),
+            },
+        };
+        for (fqdn, svc) in &snapshot.services {
+            for p in &svc.ports {
+                let key = (fqdn.clone(), p.port);
+                if sidecar.upstreams.contains_key(&key) {
+                    continue;
+                }
+                let addr = self
+                    .proxy
+                    .start_upstream_port(caller.clone(), fqdn, p.port)
+                    .await
+                    .with_context(|| {
+                        format!("cannot start the local port for {fqdn}:{}", p.port)
+                    })?;
+                sidecar.upstreams.insert(key, addr);
+            }
+        }
+        self.lock_sidecars().insert(w.id.clone(), sidecar.clone());
+        Ok(sidecar)
+    }
+
+    fn lock_sidecars(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, Sidecar>> {
+        // A panic while holding this lock cannot leave the map half-updated (inserts are
+        // single calls), so a poisoned lock is still usable.
+        self.sidecars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts every replica behind an inbound sidecar listener as soon as it appears in the
+    /// endpoint table.
+    fn follow_endpoints(self: Arc<Self>) {
+        let mut watch = self.supervisor.endpoints();
+        tokio::spawn(async move {
+            let mut fronted: HashSet<String> = HashSet::new();
+            loop {
+                let table = watch.borrow_and_update().clone();
+                let present: HashSet<&str> =
+                    table.replicas.iter().map(|r| r.replica.as_str()).collect();
+                fronted.retain(|r| present.contains(r.as_str()));
+                for r in &table.replicas {
+                    if fronted.contains(&r.replica) || r.ports.is_empty() {
+                        continue;
+                    }
+                    match self.proxy.start_inbound(r).await {
+                        Ok(_) => {
+                            fronted.insert(r.replica.clone());
+                        }
+                        Err(e) => {
+                            tracing::warn!(replica = %r.replica, error = %e, "no inbound sidecar")
+                        }
+                    }
+                }
+                if watch.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Where each Gateway port listens (declared → bound).
+    pub(crate) fn gateway_addresses(&self) -> BTreeMap<u16, SocketAddr> {
+        self.proxy.gateway_addresses()
+    }
+
+    /// Stops every plane: replicas drain and stop, then listeners close.
     pub(crate) async fn shutdown(&self) {
         self.supervisor.shutdown().await;
+        self.proxy.shutdown();
     }
 
     /// The state folder.
     pub(crate) fn state_dir(&self) -> &Path {
         &self.options.state_dir
     }
+}
+
+fn compile(revision: &Revision) -> anyhow::Result<Snapshot> {
+    snapshot::compile(&revision.bundle, revision.number).context("cannot compile the snapshot")
+}
+
+/// Kubernetes-style service discovery plus the sidecar as proxy: `HTTP_PROXY` for clients
+/// that honour it, `<SERVICE>_SERVICE_HOST`/`_PORT` (a local port per service, routed as
+/// this workload) for those that do not.
+fn discovery_env(
+    sidecar: &Sidecar,
+    snapshot: &Snapshot,
+    namespace: &str,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let proxy = format!("http://{}", sidecar.http_proxy);
+    env.insert("HTTP_PROXY".into(), proxy.clone());
+    env.insert("http_proxy".into(), proxy);
+    // The replica's own and local addresses stay direct.
+    env.insert("NO_PROXY".into(), "localhost,127.0.0.1,::1".into());
+    env.insert("no_proxy".into(), "localhost,127.0.0.1,::1".into());
+    for ((fqdn, port), addr) in &sidecar.upstreams {
+        // As in Kubernetes, only the services of the workload's own namespace.
+        let Some(svc) = snapshot
+            .services
+            .get(fqdn)
+            .filter(|s| s.namespace == namespace)
+        else {
+            continue;
+        };
+        let var = svc.name.to_ascii_uppercase().replace(['-', '.'], "_");
+        let first = svc.ports.first().map(|p| p.port) == Some(*port);
+        if first {
+            env.insert(format!("{var}_SERVICE_HOST"), addr.ip().to_string());
+            env.insert(format!("{var}_SERVICE_PORT"), addr.port().to_string());
+        }
+        if let Some(name) = svc
+            .ports
+            .iter()
+            .find(|p| p.port == *port)
+            .and_then(|p| p.name.as_ref())
+        {
+            let pname = name.to_ascii_uppercase().replace('-', "_");
+            env.insert(
+                format!("{var}_SERVICE_PORT_{pname}"),
+                addr.port().to_string(),
+            );
+        }
+    }
+    env
 }

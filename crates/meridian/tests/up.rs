@@ -28,41 +28,59 @@ fn copy_dir(from: &Path, to: &Path) {
 struct Up {
     child: Child,
     dir: PathBuf,
-    stdout: BufReader<std::process::ChildStdout>,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Up {
     fn start(dir: &Path, extra: &[&str]) -> Up {
         let mut child = meridian()
             .current_dir(dir)
-            .args(["up", "examples", "--admin-addr", "127.0.0.1:0"])
+            .args([
+                "up",
+                "examples",
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--gateway-port",
+                "80=0",
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn meridian up");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         Up {
             child,
             dir: dir.to_path_buf(),
-            stdout,
+            lines,
         }
     }
 
-    /// Reads stdout until a line contains `needle` (bounded).
+    /// Waits (bounded) for a stdout line containing `needle`, skipping earlier lines.
     fn wait_line(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            if self.stdout.read_line(&mut line).expect("read") == 0 {
-                panic!("meridian up exited before printing {needle:?}");
-            }
-            if line.contains(needle) {
-                return line;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no {needle:?} within 60s")
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("meridian up exited before printing {needle:?}")
+                }
             }
         }
-        panic!("no {needle:?} within 60s");
     }
 
     fn ps_json(&self) -> serde_json::Value {
@@ -131,6 +149,32 @@ fn nix_kill(pid: u32, sig: &str) -> std::io::Result<std::process::ExitStatus> {
         .status()
 }
 
+/// A GET over plain HTTP/1.1 with a Host header; returns status and body.
+fn get(addr: &str, host: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
 fn alive(pid: u64) -> bool {
     Command::new("kill")
         .args(["-0", &pid.to_string()])
@@ -147,6 +191,13 @@ fn up_runs_the_course_examples_and_follows_changes() {
         &tmp.path().join("examples"),
     );
     let mut up = Up::start(tmp.path(), &["--region", "us-east"]);
+    let gateway_line = up.wait_line("gateway");
+    let gateway = gateway_line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("gateway address")
+        .to_owned();
     let admin_line = up.wait_line("admin");
     assert!(admin_line.contains("http://127.0.0.1:"), "{admin_line}");
     up.wait_line("watching for changes");
@@ -171,6 +222,47 @@ fn up_runs_the_course_examples_and_follows_changes() {
         .expect("ps");
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.starts_with("REPLICA"), "{table}");
+
+    // The course's Gateway: myapp.example.com reaches myapp, another host gets Envoy's 404.
+    let (status, body) = get(&gateway, "myapp.example.com", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"service\":\"myapp\""), "{body}");
+    let (status, _) = get(&gateway, "other.example.com", &[]);
+    assert_eq!(status, 404);
+
+    // Inside the mesh, the course's VirtualService applies: premium users reach v2.
+    let app = ps
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["workload"]["name"] == "app")
+        .expect("app");
+    let environ = std::fs::read(format!("/proc/{}/environ", app["pid"])).expect("environ");
+    let env: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let sidecar = env
+        .iter()
+        .find_map(|v| v.strip_prefix("MYAPP_SERVICE_PORT="))
+        .expect("MYAPP_SERVICE_PORT in the replica's environment");
+    assert!(
+        env.iter()
+            .any(|v| v.starts_with("HTTP_PROXY=http://127.0.0.1:")),
+        "{env:?}"
+    );
+    for _ in 0..20 {
+        let (status, body) = get(
+            &format!("127.0.0.1:{sidecar}"),
+            "myapp",
+            &[("user-type", "premium")],
+        );
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("\"version\":\"v2\""),
+            "premium went to {body}"
+        );
+    }
 
     // A valid change rolls out; an invalid one is refused and the old revision keeps serving.
     let deploy = up.dir.join("examples/mesh/app-deployment.yaml");

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use meridian_control::store::{Change, FileStore, Revision};
+use meridian_proxy::GatewayPorts;
 use meridian_telemetry::federate::Federation;
 
 use crate::node::{Node, NodeOptions};
@@ -42,6 +43,67 @@ pub(crate) struct Args {
     /// A node label, `key=value` (repeat for several), for placement constraints.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<(String, String)>,
+    /// Added to every Gateway port (80 → 8080 with 8000). Defaults to 0 when running as
+    /// root and to 8000 otherwise, since ports below 1024 need privileges.
+    #[arg(long, value_name = "N")]
+    gateway_port_offset: Option<u16>,
+    /// What sidecars do with requests for hosts the mesh does not know: REGISTRY_ONLY answers
+    /// 404 (NR) so a typo never leaves the machine; ALLOW_ANY (Istio's default) passes them
+    /// through.
+    #[arg(long, value_enum, default_value_t = OutboundPolicy::RegistryOnly)]
+    outbound_traffic_policy: OutboundPolicy,
+    /// Bind a Gateway port elsewhere: `DECLARED=PORT` (repeat; `PORT` 0 picks a free one).
+    /// With this flag, unlisted ports bind as declared.
+    #[arg(long = "gateway-port", value_name = "DECLARED=PORT", value_parser = parse_port_map)]
+    gateway_port: Vec<(u16, u16)>,
+}
+
+/// `--outbound-traffic-policy`, spelled as Istio's mesh config spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[clap(rename_all = "SCREAMING_SNAKE_CASE")]
+enum OutboundPolicy {
+    RegistryOnly,
+    AllowAny,
+}
+
+fn parse_port_map(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('=')
+        .ok_or_else(|| format!("\"{s}\" is not DECLARED=PORT"))?;
+    let p = |x: &str| {
+        x.parse::<u16>()
+            .map_err(|_| format!("\"{x}\" is not a port number"))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
+/// Declared Gateway ports map to bound ones: explicit `--gateway-port`s first, then the
+/// offset (documented default: +8000 unless root).
+fn gateway_ports(args: &Args) -> GatewayPorts {
+    let offset = args.gateway_port_offset.unwrap_or(if nix_is_root() {
+        0
+    } else {
+        DEFAULT_GATEWAY_OFFSET
+    });
+    let mut map = BTreeMap::new();
+    for (declared, bound) in &args.gateway_port {
+        map.insert(*declared, *bound);
+    }
+    match (map.is_empty(), offset) {
+        (false, _) => GatewayPorts::Explicit(map),
+        (true, 0) => GatewayPorts::Declared,
+        (true, o) => GatewayPorts::Offset(o),
+    }
+}
+
+/// Where Gateway ports go when not root: 80 → 8080, 443 → 8443.
+const DEFAULT_GATEWAY_OFFSET: u16 = 8000;
+
+fn nix_is_root() -> bool {
+    // The effective uid is what the kernel checks for binding low ports.
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -76,6 +138,11 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
     let options = NodeOptions {
         state_dir: state_dir.clone(),
         labels: labels.clone(),
+        gateway_ports: gateway_ports(args),
+        outbound_traffic: match args.outbound_traffic_policy {
+            OutboundPolicy::RegistryOnly => meridian_proxy::OutboundTrafficPolicy::RegistryOnly,
+            OutboundPolicy::AllowAny => meridian_proxy::OutboundTrafficPolicy::AllowAny,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -86,7 +153,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         let listener = crate::admin::bind(args.admin_addr).await?;
         let admin_addr = listener.local_addr()?;
         let revision = Arc::new(Revision { number: 1, bundle });
-        let node = Node::start(options, revision.clone())?;
+        let node = Node::start(options, revision.clone()).await?;
         let external: Vec<(&str, &str)> = labels
             .get("region")
             .map(|r| vec![("region", r.as_str())])
@@ -105,7 +172,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
                 change = changes.recv() => match change {
                     Some(Change::Accepted(rev)) => {
                         let n = rev.number;
-                        match node.apply(rev) {
+                        match node.apply(rev).await {
                             Ok(()) => println!("applied revision {n}"),
                             Err(e) => eprintln!("error: revision {n} not applied: {e:#}"),
                         }
@@ -150,6 +217,10 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         paths.join(", "),
         rev.number
     );
+    for (declared, addr) in node.gateway_addresses() {
+        let hosts = gateway_hosts(&rev, declared);
+        println!("  gateway   http://{addr}  (Gateway port {declared}; hosts {hosts})");
+    }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");
     for w in node.supervisor.workloads() {
         println!(
@@ -158,4 +229,22 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         );
     }
     println!("watching for changes; Ctrl-C stops (`meridian ps` in another terminal)");
+}
+
+/// The hosts served on a declared Gateway port, for the banner.
+fn gateway_hosts(rev: &Revision, port: u16) -> String {
+    let mut hosts: Vec<String> = rev
+        .bundle
+        .resources()
+        .filter_map(|r| match r {
+            meridian_config::Resource::Gateway(g) => Some(g),
+            _ => None,
+        })
+        .flat_map(|g| g.spec.servers.iter())
+        .filter(|s| s.port.as_ref().and_then(|p| p.number) == Some(u32::from(port)))
+        .flat_map(|s| s.hosts.iter().cloned())
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts.join(", ")
 }
