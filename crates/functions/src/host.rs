@@ -45,9 +45,12 @@ impl HostConfig {
     /// Defaults for a state directory: `us-east-1`, account `123456789012`, 10 minutes of
     /// idleness before scale-to-zero (what Lambda is measured to do), 64 concurrent
     /// invocations.
+    /// A relative `state_dir` is made absolute: runtimes start in their task root, where a
+    /// relative path to the bootstraps would point nowhere.
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        let state_dir = state_dir.into();
         Self {
-            state_dir: state_dir.into(),
+            state_dir: std::path::absolute(&state_dir).unwrap_or(state_dir),
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             idle_timeout: Duration::from_secs(600),
@@ -59,7 +62,7 @@ impl HostConfig {
 }
 
 /// What `meridian functions ls` shows for one function.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionStatus {
     /// Function name.
     pub name: String,
@@ -474,7 +477,7 @@ impl FunctionHost {
                         for e in entries.flatten() {
                             let target = dest.join(e.file_name());
                             let _ = std::fs::remove_file(&target);
-                            std::os::unix::fs::symlink(e.path(), &target)
+                            std::os::unix::fs::symlink(absolute(&e.path()), &target)
                                 .map_err(state_err(&target))?;
                         }
                     } else {
@@ -482,13 +485,20 @@ impl FunctionHost {
                             std::fs::create_dir_all(parent).map_err(state_err(parent))?;
                         }
                         let _ = std::fs::remove_file(&dest);
-                        std::os::unix::fs::symlink(&c.src, &dest).map_err(state_err(&dest))?;
+                        std::os::unix::fs::symlink(absolute(&c.src), &dest)
+                            .map_err(state_err(&dest))?;
                     }
                 }
                 Ok(root)
             }
         }
     }
+}
+
+/// A symlink target that works from the task root: a relative source path (a template
+/// loaded as `examples/lambda/template.yaml`) would resolve against the link's folder.
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Equal specs, ignoring where they were declared (an edit above a function moves it).

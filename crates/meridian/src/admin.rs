@@ -133,6 +133,14 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
             },
         ),
         (&Method::GET, ["api", "v1", "replicas"]) => json(StatusCode::OK, &sup.status()),
+        (&Method::GET, ["api", "v1", "functions"]) => json(
+            StatusCode::OK,
+            &node
+                .functions
+                .as_ref()
+                .map(|f| f.host.functions())
+                .unwrap_or_default(),
+        ),
         (&Method::GET, ["api", "v1", "logs", replica]) => logs(node, replica, q),
         (&Method::POST, ["api", "v1", "workloads", name, "scale"]) => {
             let Some(n) = query_param(q, "replicas").and_then(|v| v.parse::<u32>().ok()) else {

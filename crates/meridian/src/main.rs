@@ -50,11 +50,18 @@ enum Command {
     Rollout(commands::rollout::Args),
     /// Run the demo workload: an HTTP/1.1 and HTTP/2 server that says who it is.
     DemoApp(commands::demo_app::Args),
+    /// Invoke a function of a SAM template once, like `sam local invoke` (no container).
+    Invoke(commands::invoke::Args),
+    /// The functions of the running node.
+    Functions(commands::functions::Args),
+    /// Print a sample event (`apigateway aws-proxy`, `apigateway http-api`).
+    GenerateEvent(commands::generate_event::Args),
     /// Print version and build information.
     Version,
 }
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, cli.output),
@@ -64,6 +71,9 @@ fn main() -> ExitCode {
         Command::Scale(args) => commands::scale::run(&args),
         Command::Rollout(args) => commands::rollout::run(&args, cli.output),
         Command::DemoApp(args) => commands::demo_app::run(args),
+        Command::Invoke(args) => commands::invoke::run(&args),
+        Command::Functions(args) => commands::functions::run(&args, cli.output),
+        Command::GenerateEvent(args) => commands::generate_event::run(&args),
         Command::Version => commands::version::run(cli.output),
     };
     match result {
@@ -73,4 +83,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `meridian ... | head` closes stdout early; like other Unix tools, stop quietly then instead
+/// of printing a panic. (Rust ignores SIGPIPE, so the write fails and `println!` panics;
+/// restoring SIGPIPE's default would need `unsafe`, which this crate forbids.)
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

@@ -16,9 +16,11 @@ use std::time::SystemTime;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
+use meridian_config::{Bundle, LoadOptions, load_str};
 use meridian_control::endpoints::{self, WorkloadRef};
 use meridian_control::snapshot::{self, Snapshot};
 use meridian_control::store::Revision;
+use meridian_functions::{Endpoint, FunctionHost, HostConfig};
 use meridian_proxy::{Caller, GatewayPorts, Proxy, ProxyOptions};
 use meridian_telemetry::metrics::Registry;
 use meridian_workloads::{DesiredState, NodeInfo, Supervisor, SupervisorOptions, WorkloadSpec};
@@ -45,12 +47,26 @@ struct Sidecar {
     upstreams: BTreeMap<(String, u16), SocketAddr>,
 }
 
+/// The serverless plane: the functions of the SAM templates, served on an internal loopback
+/// endpoint that the mesh reaches as a ServiceEntry, behind a Gateway port of its own.
+pub(crate) struct Functions {
+    pub(crate) host: FunctionHost,
+    endpoint: Endpoint,
+}
+
+/// Declared port of the functions' API Gateway (`sam local start-api`'s default).
+pub(crate) const FUNCTIONS_PORT: u16 = 3000;
+
+/// The mesh host of the functions' internal endpoint.
+const FUNCTIONS_HOST: &str = "functions.meridian.internal";
+
 /// The running planes.
 pub(crate) struct Node {
     pub(crate) options: NodeOptions,
     pub(crate) registry: Registry,
     pub(crate) supervisor: Supervisor,
     pub(crate) proxy: Proxy,
+    pub(crate) functions: Option<Functions>,
     revision: ArcSwap<Revision>,
     sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
     pub(crate) started: SystemTime,
@@ -91,7 +107,17 @@ impl Node {
             publisher,
         )
         .context("cannot start the process supervisor")?;
-        let snapshot = Arc::new(compile(&revision)?);
+        let functions = if revision.bundle.sam_templates().next().is_some() {
+            let host = FunctionHost::new(HostConfig::new(&options.state_dir))
+                .context("cannot start the functions host")?;
+            let endpoint = Endpoint::start(host.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .context("cannot start the functions endpoint")?;
+            Some(Functions { host, endpoint })
+        } else {
+            None
+        };
+        let snapshot = Arc::new(compile(&revision, functions.as_ref())?);
         let proxy = Proxy::new(
             snapshot,
             supervisor.endpoints(),
@@ -111,6 +137,7 @@ impl Node {
             registry,
             supervisor,
             proxy,
+            functions,
             revision: ArcSwap::from(revision.clone()),
             sidecars: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
@@ -133,7 +160,22 @@ impl Node {
     }
 
     async fn apply_planes(&self, revision: &Revision, swap: bool) -> anyhow::Result<()> {
-        let snapshot = Arc::new(compile(revision)?);
+        if let Some(f) = &self.functions {
+            // Replaces every function: code may have changed on disk. Invocations in flight
+            // finish on the old environments.
+            let (fns, apis) = revision.bundle.sam_templates().fold(
+                (Vec::new(), Vec::new()),
+                |(mut f, mut a), t| {
+                    f.extend(t.functions.iter().cloned());
+                    a.extend(t.apis.iter().cloned());
+                    (f, a)
+                },
+            );
+            f.host
+                .load(fns, apis)
+                .context("the functions host refused the templates")?;
+        }
+        let snapshot = Arc::new(compile(revision, self.functions.as_ref())?);
         if swap {
             self.proxy.swap(snapshot.clone());
         }
@@ -244,6 +286,9 @@ impl Node {
     /// Stops every plane: replicas drain and stop, then listeners close.
     pub(crate) async fn shutdown(&self) {
         self.supervisor.shutdown().await;
+        if let Some(f) = &self.functions {
+            f.host.shutdown();
+        }
         self.proxy.shutdown();
     }
 
@@ -253,8 +298,71 @@ impl Node {
     }
 }
 
-fn compile(revision: &Revision) -> anyhow::Result<Snapshot> {
-    snapshot::compile(&revision.bundle, revision.number).context("cannot compile the snapshot")
+fn compile(revision: &Revision, functions: Option<&Functions>) -> anyhow::Result<Snapshot> {
+    let Some(f) = functions else {
+        return snapshot::compile(&revision.bundle, revision.number)
+            .context("cannot compile the snapshot");
+    };
+    // The functions' API joins the mesh as resources of its own: the internal endpoint as a
+    // ServiceEntry, a Gateway port for the API, and a VirtualService routing it there. So API
+    // traffic gets the gateway's metrics, logs and policies like any other.
+    let synthetic = load_str(
+        Path::new("<meridian: functions>"),
+        &functions_resources(f.endpoint.addr),
+        LoadOptions::default(),
+    );
+    if !synthetic.is_valid() {
+        let errors: Vec<String> = synthetic.diagnostics().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "internal resources for the functions are invalid: {}",
+            errors.join("; ")
+        );
+    }
+    let mut combined = Bundle::default();
+    combined.docs = revision
+        .bundle
+        .docs
+        .iter()
+        .cloned()
+        .chain(synthetic.docs)
+        .collect();
+    snapshot::compile(&combined, revision.number).context("cannot compile the snapshot")
+}
+
+fn functions_resources(endpoint: SocketAddr) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: meridian-functions, namespace: istio-system}}
+spec:
+  hosts: [{FUNCTIONS_HOST}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: {port}}}]
+  endpoints: [{{address: {ip}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: meridian-functions, namespace: istio-system}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: {FUNCTIONS_PORT}, name: http-functions, protocol: HTTP}}
+    hosts: [\"*\"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: meridian-functions, namespace: istio-system}}
+spec:
+  hosts: [\"*\"]
+  gateways: [meridian-functions]
+  http:
+  - route:
+    - destination: {{host: {FUNCTIONS_HOST}, port: {{number: 80}}}}
+",
+        port = endpoint.port(),
+        ip = endpoint.ip(),
+    )
 }
 
 /// Kubernetes-style service discovery plus the sidecar as proxy: `HTTP_PROXY` for clients

@@ -151,11 +151,15 @@ fn nix_kill(pid: u32, sig: &str) -> std::io::Result<std::process::ExitStatus> {
 
 /// A GET over plain HTTP/1.1 with a Host header; returns status and body.
 fn get(addr: &str, host: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    get_path(addr, "/", host, headers)
+}
+
+fn get_path(addr: &str, path: &str, host: &str, headers: &[(&str, &str)]) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let mut req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -198,6 +202,15 @@ fn up_runs_the_course_examples_and_follows_changes() {
         .and_then(|r| r.split_whitespace().next())
         .expect("gateway address")
         .to_owned();
+    let function_line = up.wait_line("function");
+    let hello = function_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|u| u.strip_prefix("http://"))
+        .expect("function URL")
+        .to_owned();
+    let (api, path) = hello.split_once('/').expect("host/path");
+    let path = format!("/{path}");
     let admin_line = up.wait_line("admin");
     assert!(admin_line.contains("http://127.0.0.1:"), "{admin_line}");
     up.wait_line("watching for changes");
@@ -264,11 +277,24 @@ fn up_runs_the_course_examples_and_follows_changes() {
         );
     }
 
+    // The course's Lambda function, unmodified, behind its API (through the gateway).
+    let (status, body) = get_path(api, &path, "localhost", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Hello from Lambda!"), "{body}");
+    // Editing the handler's code reaches new invocations.
+    let handler = up.dir.join("examples/lambda/app/index.js");
+    let code = std::fs::read_to_string(&handler).expect("read");
+    std::fs::write(&handler, code.replace("Hello from Lambda!", "Hello again!")).expect("write");
+    up.wait_line("applied revision 2");
+    let (status, body) = get_path(api, &path, "localhost", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Hello again!"), "{body}");
+
     // A valid change rolls out; an invalid one is refused and the old revision keeps serving.
     let deploy = up.dir.join("examples/mesh/app-deployment.yaml");
     let text = std::fs::read_to_string(&deploy).expect("read");
     std::fs::write(&deploy, text.replacen("replicas: 1\n", "replicas: 2\n", 1)).expect("write");
-    up.wait_line("applied revision 2");
+    up.wait_line("applied revision 3");
     up.wait_ready("myapp-v2", 2);
     let vs = up.dir.join("examples/mesh/virtualservice.yaml");
     let text = std::fs::read_to_string(&vs).expect("read");

@@ -103,6 +103,9 @@ pub enum GatewayPorts {
     Declared,
     /// Declared port plus an offset (`80` → `8080` with `Offset(8000)`).
     Offset(u16),
+    /// The offset for privileged ports only (below 1024: `80` → `8080`, `443` → `8443`);
+    /// others bind as declared (`3000` stays `3000`). What `meridian up` does when not root.
+    PrivilegedOffset(u16),
     /// Any free port (tests); the result says which.
     Ephemeral,
     /// Declared → bound; ports not listed bind as declared.
@@ -114,6 +117,8 @@ impl GatewayPorts {
         match self {
             GatewayPorts::Declared => declared,
             GatewayPorts::Offset(o) => declared.saturating_add(*o),
+            GatewayPorts::PrivilegedOffset(o) if declared < 1024 => declared.saturating_add(*o),
+            GatewayPorts::PrivilegedOffset(_) => declared,
             GatewayPorts::Ephemeral => 0,
             GatewayPorts::Explicit(m) => m.get(&declared).copied().unwrap_or(declared),
         }

@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
 pub(crate) mod demo_app;
+pub(crate) mod functions;
+pub(crate) mod generate_event;
+pub(crate) mod invoke;
 pub(crate) mod logs;
 pub(crate) mod ps;
 pub(crate) mod rollout;

@@ -43,8 +43,8 @@ pub(crate) struct Args {
     /// A node label, `key=value` (repeat for several), for placement constraints.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<(String, String)>,
-    /// Added to every Gateway port (80 → 8080 with 8000). Defaults to 0 when running as
-    /// root and to 8000 otherwise, since ports below 1024 need privileges.
+    /// Added to Gateway ports below 1024 (80 → 8080, 443 → 8443 with 8000), which need
+    /// privileges. Defaults to 0 when running as root and to 8000 otherwise.
     #[arg(long, value_name = "N")]
     gateway_port_offset: Option<u16>,
     /// What sidecars do with requests for hosts the mesh does not know: REGISTRY_ONLY answers
@@ -92,7 +92,7 @@ fn gateway_ports(args: &Args) -> GatewayPorts {
     match (map.is_empty(), offset) {
         (false, _) => GatewayPorts::Explicit(map),
         (true, 0) => GatewayPorts::Declared,
-        (true, o) => GatewayPorts::Offset(o),
+        (true, o) => GatewayPorts::PrivilegedOffset(o),
     }
 }
 
@@ -134,7 +134,14 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
     if let Some(r) = &args.region {
         labels.insert("region".into(), r.clone());
     }
-    let state_dir = args.state_dir.clone();
+    // Absolute, so every plane (and every process they start in another folder) agrees.
+    std::fs::create_dir_all(&args.state_dir).with_context(|| {
+        format!(
+            "cannot create the state folder {}",
+            args.state_dir.display()
+        )
+    })?;
+    let state_dir = std::path::absolute(&args.state_dir).unwrap_or_else(|_| args.state_dir.clone());
     let options = NodeOptions {
         state_dir: state_dir.clone(),
         labels: labels.clone(),
@@ -218,8 +225,24 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         rev.number
     );
     for (declared, addr) in node.gateway_addresses() {
+        if node.functions.is_some() && declared == crate::node::FUNCTIONS_PORT {
+            continue;
+        }
         let hosts = gateway_hosts(&rev, declared);
         println!("  gateway   http://{addr}  (Gateway port {declared}; hosts {hosts})");
+    }
+    if let Some(f) = &node.functions {
+        let api = node
+            .gateway_addresses()
+            .get(&crate::node::FUNCTIONS_PORT)
+            .copied();
+        for fun in f.host.functions() {
+            for route in &fun.routes {
+                let path = route.split_whitespace().nth(1).unwrap_or("/");
+                let base = api.map_or_else(|| "-".to_owned(), |a| format!("http://{a}"));
+                println!("  function  {base}{path}  ({route} -> {})", fun.name);
+            }
+        }
     }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");
     for w in node.supervisor.workloads() {
