@@ -318,14 +318,16 @@ fn compile(revision: &Revision, functions: Option<&Functions>) -> anyhow::Result
             errors.join("; ")
         );
     }
-    let mut combined = Bundle::default();
-    combined.docs = revision
-        .bundle
-        .docs
-        .iter()
-        .cloned()
-        .chain(synthetic.docs)
-        .collect();
+    let combined = Bundle {
+        docs: revision
+            .bundle
+            .docs
+            .iter()
+            .cloned()
+            .chain(synthetic.docs)
+            .collect(),
+        ..Bundle::default()
+    };
     snapshot::compile(&combined, revision.number).context("cannot compile the snapshot")
 }
 
