@@ -7,8 +7,10 @@
 //! on purpose (latency, a share of failures, failing after N requests, slow readiness,
 //! crashing, ignoring SIGTERM) so that retries, outlier detection, probes, restarts and
 //! rollouts can be shown and tested. `/size/<bytes>` returns a body of that size for
-//! throughput benchmarks.
+//! throughput benchmarks. With `--call URL` it calls another service before answering
+//! (a middle tier, for traces across several hops).
 
+mod call;
 mod options;
 mod server;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 pub enum OptionsError {
     /// A flag Meridian's demo app does not know.
     #[error(
-        "unknown flag \"{0}\" (flags: --port, --bind, --service, --version, --latency, --fail-percent, --fail-status, --fail-after, --ready-after, --unhealthy-after, --exit-after, --exit-code, --ignore-sigterm)"
+        "unknown flag \"{0}\" (flags: --port, --bind, --service, --version, --call, --latency, --fail-percent, --fail-status, --fail-after, --ready-after, --unhealthy-after, --exit-after, --exit-code, --ignore-sigterm)"
     )]
     UnknownFlag(String),
     /// A flag without its value.
@@ -67,6 +67,10 @@ pub struct Options {
     pub exit_code: i32,
     /// Keep running on SIGTERM (to test SIGKILL after the grace period).
     pub ignore_sigterm: bool,
+    /// URLs called for every request before answering (`--call http://ratings/`, repeat for
+    /// several), through `HTTP_PROXY` when set, passing on the trace headers as Istio asks
+    /// applications to.
+    pub call: Vec<http::Uri>,
 }
 
 impl Default for Options {
@@ -86,6 +90,7 @@ impl Default for Options {
             exit_after: None,
             exit_code: 1,
             ignore_sigterm: false,
+            call: Vec::new(),
         }
     }
 }
@@ -164,6 +169,7 @@ impl Options {
                 "--unhealthy-after",
                 "--exit-after",
                 "--exit-code",
+                "--call",
             ];
             if !known.contains(&name.as_str()) {
                 return Err(OptionsError::UnknownFlag(flag));
@@ -187,6 +193,16 @@ impl Options {
                         .map_err(|_| invalid(n, &v, "expected an IP address"))?
                 }
                 "--service" => o.service = v,
+                "--call" => {
+                    let uri: http::Uri = v
+                        .parse()
+                        .ok()
+                        .filter(|u: &http::Uri| {
+                            u.scheme_str() == Some("http") && u.authority().is_some()
+                        })
+                        .ok_or_else(|| invalid(n, &v, "expected an http:// URL"))?;
+                    o.call.push(uri);
+                }
                 "--version" => o.version = v,
                 "--latency" => {
                     o.latency = Some(match v.split_once("..") {
@@ -277,6 +293,10 @@ mod tests {
         assert_eq!(o.fail_percent, 50.0);
         assert_eq!(o.fail_status, 500);
         assert_eq!(parse(&["--port", "5"]).expect("valid").port, 5);
+        let o =
+            parse(&["--call", "http://ratings/", "--call=http://details:9080/x"]).expect("valid");
+        assert_eq!(o.call.len(), 2);
+        assert!(parse(&["--call", "ratings"]).is_err());
     }
 
     #[test]

@@ -117,7 +117,16 @@ impl DemoServer {
                 ),
             });
         }
-        let body = echo(&self.opts, req.method(), path, req.headers());
+        let mut calls = Vec::with_capacity(self.opts.call.len());
+        for uri in &self.opts.call {
+            calls.push(crate::call::call(uri, req.headers()).await);
+        }
+        // A failed upstream call fails this request too, as a middle tier would.
+        let status = match calls.iter().find(|c| !(200..300).contains(&c.status)) {
+            Some(_) if status == StatusCode::OK => StatusCode::BAD_GATEWAY,
+            _ => status,
+        };
+        let body = echo(&self.opts, req.method(), path, req.headers(), &calls);
         let mut resp = Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() = status;
         resp.headers_mut().insert(
@@ -146,9 +155,15 @@ fn sized(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     r
 }
 
-/// `{service, version, replica, method, path, headers}`; repeated headers are joined with
-/// `, ` as HTTP allows.
-fn echo(o: &Options, method: &Method, path: &str, headers: &HeaderMap) -> Vec<u8> {
+/// `{service, version, replica, method, path, headers}` (and `upstream`, the `--call`
+/// results); repeated headers are joined with `, ` as HTTP allows.
+fn echo(
+    o: &Options,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    calls: &[crate::call::CallResult],
+) -> Vec<u8> {
     struct Headers<'a>(&'a HeaderMap);
     impl serde::Serialize for Headers<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -184,6 +199,8 @@ fn echo(o: &Options, method: &Method, path: &str, headers: &HeaderMap) -> Vec<u8
         method: &'a str,
         path: &'a str,
         headers: Headers<'a>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        upstream: &'a [crate::call::CallResult],
     }
     let mut out = Vec::with_capacity(256 + headers.len() * 48);
     let e = Echo {
@@ -193,6 +210,7 @@ fn echo(o: &Options, method: &Method, path: &str, headers: &HeaderMap) -> Vec<u8
         method: method.as_str(),
         path,
         headers: Headers(headers),
+        upstream: calls,
     };
     // Serialising borrowed strings into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut out, &e);

@@ -114,7 +114,7 @@ struct Trace {
 pub(crate) async fn handle(
     ctx: Arc<ListenerCtx>,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
     let mut trace = Trace {
@@ -124,14 +124,42 @@ pub(crate) async fn handle(
         cluster: None,
         upstream: None,
     };
-    let head = ctx.sink.as_ref().map(|_| {
-        (
-            req.method().clone(),
-            req.uri().clone(),
-            req.version(),
-            req.headers().get(&hh::X_REQUEST_ID).cloned(),
-        )
-    });
+    let mut carry = None;
+    let head = match &ctx.sink {
+        Some(sink) => {
+            let (mut parts, body) = req.into_parts();
+            carry = sink.arrive(crate::record::Arrival {
+                reporter: reporter_of(&ctx.kind),
+                workload: &ctx.caller,
+                gateway: matches!(ctx.kind, ListenerKind::Gateway { .. }),
+                downstream: peer,
+                method: &parts.method,
+                uri: &parts.uri,
+                version: parts.version,
+                headers: &mut parts.headers,
+            });
+            let authority = match parts.uri.authority() {
+                Some(a) => a.to_string(),
+                None => parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            let head = (
+                parts.method.clone(),
+                parts.uri.clone(),
+                parts.version,
+                parts.headers.get(&hh::X_REQUEST_ID).cloned(),
+                authority,
+                body.size_hint().exact().unwrap_or(0),
+            );
+            req = Request::from_parts(parts, body);
+            Some(head)
+        }
+        None => None,
+    };
     let version = req.version();
     let result = match &ctx.kind {
         ListenerKind::Inbound { endpoint } => inbound(endpoint, req, &mut trace).await,
@@ -145,16 +173,15 @@ pub(crate) async fn handle(
         *resp.version_mut() = version;
     }
     trace.phase = Phase::ResponseHeaders;
-    if let (Some(sink), Some((method, uri, protocol, request_id))) = (&ctx.sink, head) {
+    if let (Some(sink), Some((method, uri, protocol, request_id, authority, request_bytes))) =
+        (&ctx.sink, head)
+    {
         sink.record(RequestRecord {
-            reporter: match ctx.kind {
-                ListenerKind::Inbound { .. } => Reporter::Destination,
-                _ => Reporter::Source,
-            },
+            reporter: reporter_of(&ctx.kind),
             source_workload: Some(ctx.caller.workload.clone()),
             downstream: peer,
             method,
-            authority: uri.authority().map(ToString::to_string).unwrap_or_default(),
+            authority,
             path: uri
                 .path_and_query()
                 .map(ToString::to_string)
@@ -173,9 +200,19 @@ pub(crate) async fn handle(
             start,
             duration: start.elapsed(),
             phase: trace.phase,
+            request_bytes,
+            response_bytes: resp.body().size_hint().exact().unwrap_or(0),
+            carry,
         });
     }
     Ok(resp)
+}
+
+fn reporter_of(kind: &ListenerKind) -> Reporter {
+    match kind {
+        ListenerKind::Inbound { .. } => Reporter::Destination,
+        _ => Reporter::Source,
+    }
 }
 
 /// The one place errors become responses.

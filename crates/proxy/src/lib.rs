@@ -40,7 +40,7 @@ use meridian_control::snapshot::Snapshot;
 use tokio::sync::watch;
 
 pub use error::{Error, ErrorSource, ProxyError};
-pub use record::{Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
+pub use record::{Arrival, Carry, Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
 
 use cluster::{InboundMap, Registry, Resolved};
 use downstream::{ListenerCtx, ListenerKind};

@@ -1,7 +1,10 @@
 //! The per-request record: lifecycle phases, timings and Envoy response flags, handed to a
 //! [`RecordSink`] when the response headers go out (the seam for telemetry's access logs and
-//! metrics).
+//! metrics). A sink also sees each request as it arrives ([`RecordSink::arrive`]): there it
+//! may add headers that travel upstream (trace context, peer metadata) and keep what it needs
+//! until the record ([`Carry`]).
 
+use std::any::Any;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -168,10 +171,49 @@ pub struct RequestRecord {
     pub duration: Duration,
     /// The last phase reached.
     pub phase: Phase,
+    /// Request body bytes, as announced (`Content-Length`; 0 when unknown).
+    pub request_bytes: u64,
+    /// Response body bytes, as announced (`Content-Length`; 0 when unknown).
+    pub response_bytes: u64,
+    /// What the sink returned from [`RecordSink::arrive`] for this request.
+    pub carry: Option<Carry>,
+}
+
+/// What a sink keeps about one request from its arrival to its record (a span in progress,
+/// request headers an access log prints).
+pub type Carry = Arc<dyn Any + Send + Sync>;
+
+/// A request as it arrives on a listener, before routing.
+#[derive(Debug)]
+pub struct Arrival<'a> {
+    /// Reporter of the listener (`Source` for gateways and outbound sidecars).
+    pub reporter: Reporter,
+    /// The listener's workload: the caller on the source side, the replica's own workload on
+    /// the destination side.
+    pub workload: &'a crate::Caller,
+    /// Whether the listener is a Gateway port.
+    pub gateway: bool,
+    /// Client address.
+    pub downstream: SocketAddr,
+    /// Method.
+    pub method: &'a http::Method,
+    /// URI as received.
+    pub uri: &'a http::Uri,
+    /// Protocol.
+    pub version: http::Version,
+    /// The request headers; changes go upstream with the request.
+    pub headers: &'a mut http::HeaderMap,
 }
 
 /// Receives a record per request (telemetry implements this).
 pub trait RecordSink: Send + Sync + fmt::Debug {
+    /// Called once per request when its head has been read, before routing. Headers written
+    /// here are routed on and sent upstream. What it returns comes back in
+    /// [`RequestRecord::carry`].
+    fn arrive(&self, _arrival: Arrival<'_>) -> Option<Carry> {
+        None
+    }
+
     /// Called once per request when the response head is sent.
     fn record(&self, record: RequestRecord);
 }
