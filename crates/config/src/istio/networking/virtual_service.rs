@@ -828,49 +828,38 @@ impl HttpRoute {
                 );
             }
         } else {
-            if let Some(_r) = &self.redirect {
+            // A redirect or a direct response answers by itself: nothing may forward,
+            // fault or rewrite the request as well (Istio's messages, word for word).
+            let action = [
+                ("redirect", self.redirect.is_some()),
+                ("directResponse", self.direct_response.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(name, set)| set.then_some(name));
+            if let Some(action) = action {
                 if !self.route.is_empty() {
                     f.error(
-                        &at.field("redirect"),
-                        "HTTP route cannot contain both route and redirect",
+                        &at.field(action),
+                        format!("HTTP route cannot contain both route and {action}"),
                     );
                 }
-                if self.fault.is_some() {
-                    f.error(
-                        &at.field("fault"),
-                        "HTTP route cannot contain both fault and redirect",
-                    );
-                }
-                if self.rewrite.is_some() {
-                    f.error(
-                        &at.field("rewrite"),
-                        "HTTP route rule cannot contain both rewrite and redirect",
-                    );
-                }
-                if self.direct_response.is_some() {
-                    f.error(
-                        &at.field("directResponse"),
-                        "HTTP route cannot contain both redirect and directResponse",
-                    );
-                }
-            } else if let Some(_d) = &self.direct_response {
-                if !self.route.is_empty() {
-                    f.error(
-                        &at.field("directResponse"),
-                        "HTTP route cannot contain both route and directResponse",
-                    );
-                }
-                if self.fault.is_some() {
-                    f.error(
-                        &at.field("fault"),
-                        "HTTP route cannot contain both fault and directResponse",
-                    );
-                }
-                if self.rewrite.is_some() {
-                    f.error(
-                        &at.field("rewrite"),
-                        "HTTP route rule cannot contain both rewrite and directResponse",
-                    );
+                for (other, set, rule) in [
+                    ("fault", self.fault.is_some(), "HTTP route"),
+                    ("rewrite", self.rewrite.is_some(), "HTTP route rule"),
+                    (
+                        "directResponse",
+                        action == "redirect" && self.direct_response.is_some(),
+                        "HTTP route",
+                    ),
+                ] {
+                    if set {
+                        let msg = if other == "directResponse" {
+                            format!("{rule} cannot contain both {action} and {other}")
+                        } else {
+                            format!("{rule} cannot contain both {other} and {action}")
+                        };
+                        f.error(&at.field(other), msg);
+                    }
                 }
             } else if self.route.is_empty() {
                 f.error(at, "HTTP route, redirect or direct_response is required")
