@@ -72,7 +72,11 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("10k_resources", |b| {
         b.iter(|| {
-            let bundle = load_str(Path::new("bench.yaml"), black_box(&text), LoadOptions::default());
+            let bundle = load_str(
+                Path::new("bench.yaml"),
+                black_box(&text),
+                LoadOptions::default(),
+            );
             assert!(bundle.is_valid());
             black_box(bundle.docs.len())
         });

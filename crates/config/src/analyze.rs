@@ -76,15 +76,27 @@ impl Sink<'_> {
 /// of all workloads per selector (10,000-resource bundles have thousands of each).
 #[derive(Default)]
 struct Workloads<'a> {
-    all: Vec<(&'a str, &'a BTreeMap<String, String>, &'a crate::k8s::deployment::PodSpec)>,
+    all: Vec<(
+        &'a str,
+        &'a BTreeMap<String, String>,
+        &'a crate::k8s::deployment::PodSpec,
+    )>,
     by_label: HashMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 impl<'a> Workloads<'a> {
-    fn add(&mut self, ns: &'a str, labels: &'a BTreeMap<String, String>, pod: &'a crate::k8s::deployment::PodSpec) {
+    fn add(
+        &mut self,
+        ns: &'a str,
+        labels: &'a BTreeMap<String, String>,
+        pod: &'a crate::k8s::deployment::PodSpec,
+    ) {
         let i = self.all.len();
         for (k, v) in labels {
-            self.by_label.entry((k.as_str(), v.as_str())).or_default().push(i);
+            self.by_label
+                .entry((k.as_str(), v.as_str()))
+                .or_default()
+                .push(i);
         }
         self.all.push((ns, labels, pod));
     }
@@ -97,7 +109,13 @@ impl<'a> Workloads<'a> {
     fn selected_by<'s>(
         &'s self,
         selector: &'s BTreeMap<String, String>,
-    ) -> impl Iterator<Item = &'s (&'a str, &'a BTreeMap<String, String>, &'a crate::k8s::deployment::PodSpec)> + 's {
+    ) -> impl Iterator<
+        Item = &'s (
+            &'a str,
+            &'a BTreeMap<String, String>,
+            &'a crate::k8s::deployment::PodSpec,
+        ),
+    > + 's {
         let candidates: Box<dyn Iterator<Item = usize> + 's> = match selector.iter().next() {
             Some((k, v)) => Box::new(
                 self.by_label
@@ -750,8 +768,10 @@ fn subsets_select_something(
     if workloads.is_empty() {
         return;
     }
-    let backing: Vec<&BTreeMap<String, String>> =
-        workloads.selected_by(selector).map(|(_, l, _)| *l).collect();
+    let backing: Vec<&BTreeMap<String, String>> = workloads
+        .selected_by(selector)
+        .map(|(_, l, _)| *l)
+        .collect();
     for (si, s) in dr.spec.subsets.iter().enumerate() {
         if s.labels.is_empty() {
             continue;

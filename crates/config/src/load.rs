@@ -104,7 +104,9 @@ impl Bundle {
 
     /// The valid Compose files.
     pub fn compose_files(&self) -> impl Iterator<Item = &crate::compose::ComposeFile> {
-        self.compose.iter().filter_map(crate::compose::Loaded::valid)
+        self.compose
+            .iter()
+            .filter_map(crate::compose::Loaded::valid)
     }
 
     /// The valid SAM templates.
@@ -297,7 +299,13 @@ pub fn detect_format(docs: &[Document]) -> Option<FileFormat> {
     None
 }
 
-fn load_text(file: Arc<Path>, text: &str, from_scan: bool, opts: &LoadOptions, bundle: &mut Bundle) {
+fn load_text(
+    file: Arc<Path>,
+    text: &str,
+    from_scan: bool,
+    opts: &LoadOptions,
+    bundle: &mut Bundle,
+) {
     let docs = match parse_stream(text, opts.limits) {
         Ok(d) => d,
         Err(e) => {
@@ -310,16 +318,22 @@ fn load_text(file: Arc<Path>, text: &str, from_scan: bool, opts: &LoadOptions, b
     match detect_format(&docs) {
         Some(FileFormat::Manifest) => {}
         Some(FileFormat::Compose) => {
-            bundle.other_formats.push((file.to_path_buf(), FileFormat::Compose));
+            bundle
+                .other_formats
+                .push((file.to_path_buf(), FileFormat::Compose));
             let env = opts
                 .compose_env
                 .clone()
                 .unwrap_or_else(crate::compose::Environment::from_process);
-            bundle.compose.push(crate::compose::parse_str(&file, text, &env));
+            bundle
+                .compose
+                .push(crate::compose::parse_str(&file, text, &env));
             return;
         }
         Some(FileFormat::CloudFormation) => {
-            bundle.other_formats.push((file.to_path_buf(), FileFormat::CloudFormation));
+            bundle
+                .other_formats
+                .push((file.to_path_buf(), FileFormat::CloudFormation));
             let t = crate::sam::load_template_str(&file, text, &opts.template);
             bundle.templates.push((file.to_path_buf(), t));
             return;

@@ -424,7 +424,9 @@ pub fn parse_stream(text: &str, limits: Limits) -> Result<Vec<Document>, SyntaxE
                 }
                 // `---` followed by nothing (or only comments) is an empty document, as
                 // kubectl treats it, not a null object.
-                let root = doc_root.take().filter(|n| !(n.tag.is_none() && n.is_null()));
+                let root = doc_root
+                    .take()
+                    .filter(|n| !(n.tag.is_none() && n.is_null()));
                 let span = root.as_ref().map_or(doc_span, |n| n.span);
                 docs.push(Document { span, root });
                 None

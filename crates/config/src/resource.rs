@@ -343,7 +343,10 @@ fn unknown_envelope_keys(root: &Node, f: &mut Findings) {
             continue;
         }
         let finding = f
-            .error(&FieldPath::root().field(key.to_owned()), format!("unknown field \"{key}\""))
+            .error(
+                &FieldPath::root().field(key.to_owned()),
+                format!("unknown field \"{key}\""),
+            )
             .at_key();
         finding.span = Some(e.key.span);
         if let Some(c) = crate::diag::did_you_mean(key, ENVELOPE) {
@@ -377,15 +380,21 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
                 m
             }
             None => {
-                f.error(&root_path.field("metadata"), "required field \"metadata\" is missing")
-                    .hint("add `metadata: {name: ...}`");
+                f.error(
+                    &root_path.field("metadata"),
+                    "required field \"metadata\" is missing",
+                )
+                .hint("add `metadata: {name: ...}`");
                 ObjectMeta::default()
             }
         };
         let (spec, present) = match raw.spec {
             Some(s) => (s, true),
             None => {
-                f.error(&root_path.field("spec"), "required field \"spec\" is missing");
+                f.error(
+                    &root_path.field("spec"),
+                    "required field \"spec\" is missing",
+                );
                 (S::default(), false)
             }
         };

@@ -30,13 +30,26 @@ fn every_example_validates() {
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     let kinds: Vec<&str> = bundle.resources().map(|r| r.kind().as_str()).collect();
-    for kind in ["Service", "Deployment", "VirtualService", "DestinationRule", "Gateway", "PeerAuthentication"] {
+    for kind in [
+        "Service",
+        "Deployment",
+        "VirtualService",
+        "DestinationRule",
+        "Gateway",
+        "PeerAuthentication",
+    ] {
         assert!(kinds.contains(&kind), "examples hold a {kind}");
     }
 }
 
 /// Keys of free-form maps, where any name is legal (labels, header names, ...).
-const FREE_FORM: &[&str] = &["labels", "matchLabels", "selector", "headers", "annotations"];
+const FREE_FORM: &[&str] = &[
+    "labels",
+    "matchLabels",
+    "selector",
+    "headers",
+    "annotations",
+];
 
 /// Every key of a typed object in the tree, with its line and column.
 fn typed_keys(node: &Node, parent: Option<&str>, out: &mut Vec<(String, u32, u32)>) {
@@ -75,7 +88,11 @@ fn a_typo_in_any_field_of_the_course_manifests_is_reported_at_its_line() {
             // Mistype the key in place: `weight` becomes `weightx`.
             let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
             let l = &mut lines[(line - 1) as usize];
-            let at: usize = l.char_indices().nth((col - 1) as usize).map(|(i, _)| i).expect("column");
+            let at: usize = l
+                .char_indices()
+                .nth((col - 1) as usize)
+                .map(|(i, _)| i)
+                .expect("column");
             l.insert(at + key.len(), 'x');
             let typo = format!("{key}x");
             let bundle = load_str(&file, &(lines.join("\n") + "\n"), LoadOptions::default());
@@ -83,7 +100,12 @@ fn a_typo_in_any_field_of_the_course_manifests_is_reported_at_its_line() {
                 d.is_error() && d.span.line == line && d.message.contains(&format!("\"{typo}\""))
             });
             let all: Vec<String> = bundle.diagnostics().map(ToString::to_string).collect();
-            assert!(hit, "{}:{line}: typo {typo:?} not reported at its line:\n{}", file.display(), all.join("\n"));
+            assert!(
+                hit,
+                "{}:{line}: typo {typo:?} not reported at its line:\n{}",
+                file.display(),
+                all.join("\n")
+            );
             checked += 1;
         }
     }

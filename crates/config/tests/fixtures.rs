@@ -11,14 +11,21 @@ use meridian_config::node::{Limits, parse_stream};
 use meridian_config::{LoadOptions, load_paths};
 
 fn fixture_dir(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(kind)
 }
 
 fn files(kind: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(fixture_dir(kind))
         .expect("fixture dir")
         .map(|e| e.expect("entry").path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "json")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "json")
+            )
+        })
         .collect();
     v.sort();
     v
@@ -28,7 +35,11 @@ fn files(kind: &str) -> Vec<PathBuf> {
 fn render(path: &Path) -> String {
     let bundle = load_paths(&[path.to_path_buf()], LoadOptions::default());
     let full = path.display().to_string();
-    let name = path.file_name().expect("name").to_string_lossy().into_owned();
+    let name = path
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
     bundle
         .diagnostics()
         .map(|d| d.to_string().replace(&full, &name) + "\n")
@@ -36,8 +47,11 @@ fn render(path: &Path) -> String {
 }
 
 fn documents(path: &Path) -> usize {
-    let Ok(text) = fs::read_to_string(path) else { return 1 };
-    parse_stream(&text, Limits::default()).map_or(1, |docs| docs.iter().filter(|d| d.root.is_some()).count())
+    let Ok(text) = fs::read_to_string(path) else {
+        return 1;
+    };
+    parse_stream(&text, Limits::default())
+        .map_or(1, |docs| docs.iter().filter(|d| d.root.is_some()).count())
 }
 
 #[test]
@@ -48,7 +62,11 @@ fn valid_fixtures_have_no_diagnostics() {
         let bundle = load_paths(std::slice::from_ref(&f), LoadOptions::default());
         let diags: Vec<String> = bundle.diagnostics().map(ToString::to_string).collect();
         assert!(diags.is_empty(), "{}:\n{}", f.display(), diags.join("\n"));
-        assert!(bundle.resources().count() > 0, "{} holds resources", f.display());
+        assert!(
+            bundle.resources().count() > 0,
+            "{} holds resources",
+            f.display()
+        );
     }
 }
 
@@ -63,11 +81,22 @@ fn invalid_fixtures_report_exactly_the_expected_messages() {
             fs::write(&expected_path, &got).expect("write expected");
             continue;
         }
-        let want = fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_EXPECT=1", expected_path.display()));
-        assert!(got.lines().any(|l| !l.contains(": warning: ")), "{} must hold at least one error", f.display());
+        let want = fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "missing {}; run with UPDATE_EXPECT=1",
+                expected_path.display()
+            )
+        });
+        assert!(
+            got.lines().any(|l| !l.contains(": warning: ")),
+            "{} must hold at least one error",
+            f.display()
+        );
         if got != want {
-            failures.push(format!("{}\n--- expected\n{want}--- got\n{got}", f.display()));
+            failures.push(format!(
+                "{}\n--- expected\n{want}--- got\n{got}",
+                f.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -75,6 +104,10 @@ fn invalid_fixtures_report_exactly_the_expected_messages() {
 
 #[test]
 fn there_are_at_least_sixty_fixture_documents() {
-    let total: usize = files("valid").iter().chain(files("invalid").iter()).map(|f| documents(f)).sum();
+    let total: usize = files("valid")
+        .iter()
+        .chain(files("invalid").iter())
+        .map(|f| documents(f))
+        .sum();
     assert!(total >= 60, "only {total} fixture documents");
 }
