@@ -85,7 +85,7 @@ fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
 pub(crate) fn upstream_transport(c: &Cluster) -> Result<Option<Transport>, Error> {
     let files = match &c.policy.tls {
         UpstreamTls::Simple(f) | UpstreamTls::Mutual(f) => f,
-        UpstreamTls::Disable | UpstreamTls::IstioMutual => return Ok(None),
+        UpstreamTls::Auto | UpstreamTls::Disable | UpstreamTls::IstioMutual => return Ok(None),
     };
     let mut roots = rustls::RootCertStore::empty();
     let ca = files

@@ -255,6 +255,9 @@ pub struct OutlierDetection {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum UpstreamTls {
+    /// No DestinationRule `tls`: Istio's auto mTLS, i.e. the mesh's mTLS to endpoints that
+    /// have a sidecar whose PeerAuthentication accepts it, plaintext otherwise.
+    Auto,
     /// Plaintext.
     Disable,
     /// TLS origination, verifying the server.
@@ -317,7 +320,7 @@ impl Default for ClusterPolicy {
             warmup: None,
             connection_pool: ConnectionPool::default(),
             outlier_detection: None,
-            tls: UpstreamTls::Disable,
+            tls: UpstreamTls::Auto,
             h2_upgrade: false,
             use_client_protocol: false,
         }

@@ -48,6 +48,9 @@ pub fn compile(bundle: &Bundle, version: u64) -> Result<Snapshot, SnapshotError>
     c.compile_virtual_services();
     c.build_mesh_tables();
     c.build_gateways();
+    let notes = &mut c.snapshot.notes;
+    c.snapshot.peer_authentication = super::peer_authn::compile(bundle.resources(), notes);
+    c.snapshot.authorization = super::authz::compile(bundle.resources(), notes);
     Ok(c.snapshot)
 }
 

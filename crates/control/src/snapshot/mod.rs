@@ -5,11 +5,13 @@
 //! atomically, so a request always sees one consistent config. A snapshot is `Serialize` so
 //! that what is really in force can be shown.
 
+mod authz;
 mod cluster;
 mod compile;
 mod format;
 mod gateway;
 mod matcher;
+mod peer_authn;
 mod route;
 mod table;
 
@@ -17,6 +19,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+pub use authz::{
+    AuthorizationPolicies, AuthzAction, AuthzDecision, AuthzOutcome, AuthzPolicy, AuthzRequest,
+    AuthzRule, Cidr, ConditionKey, ConditionMatch, Field, OperationMatch, SourceMatch,
+    ValuePattern,
+};
 pub use cluster::{
     Cluster, ClusterPolicy, ConnectionPool, ConsistentHash, EndpointSource, HashAlgorithm, HashKey,
     LoadBalancer, OutlierDetection, TargetPort, TlsFiles, UpstreamProtocol, UpstreamTls, Warmup,
@@ -26,6 +33,9 @@ pub use format::duration_text;
 pub use gateway::{GatewayListener, GatewayServer, ServerTls, ServerTlsMode};
 pub use matcher::{
     HeaderMatcher, Pattern, QueryMatcher, RequestMatch, RequestView, StringMatcher, UriMatcher,
+};
+pub use peer_authn::{
+    EffectiveMtls, MtlsMode, PeerAuthentications, PeerAuthnPolicy, ROOT_NAMESPACE,
 };
 pub use route::{
     AbortStatus, ClusterTarget, CorsPolicy, DirectResponse, Fault, FaultAbort, FaultDelay,
@@ -90,6 +100,12 @@ pub struct Snapshot {
     pub mesh_fallback: RouteTable,
     /// Ingress gateway listeners by declared port.
     pub gateways: Vec<GatewayListener>,
+    /// PeerAuthentication: the mTLS mode of each workload port.
+    #[serde(skip_serializing_if = "PeerAuthentications::is_empty")]
+    pub peer_authentication: PeerAuthentications,
+    /// AuthorizationPolicy, evaluated at every inbound sidecar and at the gateway.
+    #[serde(skip_serializing_if = "AuthorizationPolicies::is_empty")]
+    pub authorization: AuthorizationPolicies,
     /// What was accepted but is not served (unsupported modes, non-built-in gateways).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
