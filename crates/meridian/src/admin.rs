@@ -142,6 +142,7 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
                 .unwrap_or_default(),
         ),
         (&Method::GET, ["api", "v1", "logs", replica]) => logs(node, replica, q),
+        (&Method::GET, ["api", "v1", "clusters"]) => clusters(node, q),
         (&Method::POST, ["api", "v1", "workloads", name, "scale"]) => {
             let Some(n) = query_param(q, "replicas").and_then(|v| v.parse::<u32>().ok()) else {
                 return error(
@@ -201,6 +202,17 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
         ),
         _ => full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     }
+}
+
+/// Upstream clusters: circuit breakers (gauges, thresholds, overflows), outlier detection
+/// counters, and each endpoint with its ejection state. `?name=` narrows to clusters whose
+/// name contains it.
+fn clusters(node: &Node, q: Option<&str>) -> Response<Body> {
+    let mut all = node.proxy.clusters();
+    if let Some(name) = query_param(q, "name").filter(|n| !n.is_empty()) {
+        all.retain(|c| c.name.contains(name));
+    }
+    json(StatusCode::OK, &all)
 }
 
 fn logs(node: &Node, replica: &str, q: Option<&str>) -> Response<Body> {

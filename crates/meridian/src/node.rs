@@ -248,7 +248,7 @@ impl Node {
     }
 
     /// Puts every replica behind an inbound sidecar listener as soon as it appears in the
-    /// endpoint table.
+    /// endpoint table, and closes that listener (gracefully) once the replica leaves it.
     fn follow_endpoints(self: Arc<Self>) {
         let mut watch = self.supervisor.endpoints();
         tokio::spawn(async move {
@@ -257,7 +257,13 @@ impl Node {
                 let table = watch.borrow_and_update().clone();
                 let present: HashSet<&str> =
                     table.replicas.iter().map(|r| r.replica.as_str()).collect();
-                fronted.retain(|r| present.contains(r.as_str()));
+                fronted.retain(|r| {
+                    let stays = present.contains(r.as_str());
+                    if !stays {
+                        self.proxy.stop_inbound(r);
+                    }
+                    stays
+                });
                 for r in &table.replicas {
                     if fronted.contains(&r.replica) || r.ports.is_empty() {
                         continue;

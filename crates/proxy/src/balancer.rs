@@ -1,7 +1,8 @@
 //! Load balancers over a cluster's endpoints: least request (power of two choices weighted by
 //! active requests and warm-up), round robin, random, passthrough, and consistent hashing on a
 //! ketama ring or a maglev table. Built once per config or endpoint change; picking takes no
-//! lock.
+//! lock. Endpoints ejected by outlier detection are skipped, unless the cluster is in panic
+//! mode (too few healthy endpoints), when every endpoint is used as Envoy does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -194,6 +195,13 @@ impl Balancer {
     }
 
     fn pick_once(&self, ctx: &PickContext<'_>, retry: u32) -> Option<&Arc<Endpoint>> {
+        let avoid_ejected = self
+            .endpoints
+            .first()
+            .is_some_and(|e| e.cluster().detector.avoids_ejected());
+        if avoid_ejected {
+            return self.pick_healthy(ctx, retry);
+        }
         let n = self.endpoints.len();
         if n == 1 {
             return self.endpoints.first();
@@ -227,6 +235,45 @@ impl Balancer {
         self.endpoints.get(index)
     }
 
+    /// A pick among endpoints not ejected (some are): the hashing algorithms walk on to the
+    /// next healthy entry, the others choose among the healthy ones.
+    fn pick_healthy(&self, ctx: &PickContext<'_>, retry: u32) -> Option<&Arc<Endpoint>> {
+        let healthy: Vec<usize> = (0..self.endpoints.len())
+            .filter(|i| !self.endpoints[*i].is_ejected())
+            .collect();
+        if healthy.is_empty() {
+            return None;
+        }
+        let mut rng = rand::rng();
+        let hashed = |pick: &dyn Fn(u64) -> Option<usize>, h: u64| {
+            (0..16u64)
+                .filter_map(|k| {
+                    pick(
+                        h.wrapping_add(u64::from(retry))
+                            .wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                    )
+                })
+                .find(|i| !self.endpoints[*i].is_ejected())
+        };
+        let index = match (&self.hashing, ctx.hash) {
+            (Hashing::Ring(r), Some(h)) => hashed(&|x| r.pick(x), h),
+            (Hashing::Maglev(m), Some(h)) => hashed(&|x| m.pick(x), h),
+            _ => None,
+        };
+        let index = index.unwrap_or_else(|| match self.algorithm {
+            LoadBalancer::RoundRobin => {
+                healthy[self.cursor.fetch_add(1, Ordering::Relaxed) % healthy.len()]
+            }
+            LoadBalancer::LeastRequest if healthy.len() > 1 => {
+                let a = healthy[rng.random_range(0..healthy.len())];
+                let b = healthy[rng.random_range(0..healthy.len())];
+                if self.load(a) <= self.load(b) { a } else { b }
+            }
+            _ => healthy[rng.random_range(0..healthy.len())],
+        });
+        self.endpoints.get(index)
+    }
+
     /// Active requests over weight (warm-up lowers a new endpoint's weight).
     fn load(&self, i: usize) -> f64 {
         let e = &self.endpoints[i];
@@ -246,11 +293,11 @@ mod tests {
     fn endpoints(n: usize) -> Vec<Arc<Endpoint>> {
         (0..n)
             .map(|i| {
-                Arc::new(Endpoint::new(
+                Endpoint::standalone(
                     SocketAddr::from(([127, 0, 0, 1], 10_000 + i as u16)),
                     format!("replica-{i}:3000"),
                     Transport::Plain,
-                ))
+                )
             })
             .collect()
     }

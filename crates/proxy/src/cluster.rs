@@ -1,24 +1,33 @@
 //! The routing state one request reads with a single atomic load: the snapshot, a balancer
 //! per cluster over the endpoints that match it now, and the gateway's TLS configs. Rebuilt
-//! when the snapshot or the endpoint table changes; endpoints (and their pools) are shared
-//! across rebuilds by address, so a swap drops no connection.
+//! when the snapshot or the endpoint table changes. What must outlive a rebuild is kept in the
+//! [`Registry`]: each cluster's [`ClusterState`] (circuit breakers, pool settings, outlier
+//! detector) and its endpoints with their pools and passive-health state, by address, so a
+//! swap drops no connection and forgets no ejection. Endpoints that leave a cluster (a
+//! replica draining) stop getting requests and close their connections once idle.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use meridian_control::endpoints::{EndpointState, EndpointTable, ReplicaEndpoint};
 use meridian_control::snapshot::{Cluster, EndpointSource, Snapshot, TargetPort, UpstreamTls};
 
 use crate::balancer::Balancer;
-use crate::pool::Endpoint;
+use crate::pool::{ClusterState, Endpoint};
 use crate::upstream::Transport;
+
+/// How often idle connections are looked at (idle timeouts are accurate to this).
+const REAP_PERIOD: Duration = Duration::from_secs(1);
 
 /// A cluster at run time.
 #[derive(Debug)]
 pub(crate) struct ClusterRuntime {
     /// Its balancer.
     pub(crate) balancer: Balancer,
+    /// What outlives rebuilds: breakers, settings, outlier detector.
+    pub(crate) state: Arc<ClusterState>,
 }
 
 /// Everything a request reads.
@@ -32,13 +41,71 @@ pub(crate) struct Resolved {
     pub(crate) gateway_tls: HashMap<(u16, usize), Arc<rustls::ServerConfig>>,
 }
 
-/// Endpoints by address (and, for TLS origination, the cluster whose TLS settings they
-/// use), kept across rebuilds.
+/// An endpoint's identity in the registry: its cluster, address, and whether it speaks TLS.
+type EndpointKey = (String, SocketAddr, bool);
+
+/// Clusters and their endpoints, kept across rebuilds.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    endpoints: HashMap<(SocketAddr, Option<String>), Arc<Endpoint>>,
+    clusters: HashMap<String, Arc<ClusterState>>,
+    endpoints: HashMap<EndpointKey, Arc<Endpoint>>,
     /// Upstream TLS transports by cluster name, for the snapshot version they were built for.
     tls: HashMap<String, (u64, Option<Transport>)>,
+}
+
+/// A cluster's circuit breakers, outlier detection and endpoints, as the admin API and
+/// `meridian ps` show them.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    /// Envoy-style name.
+    pub name: String,
+    /// Circuit breakers: gauges, thresholds, overflow counts.
+    pub limits: crate::pool::LimitsStatus,
+    /// Outlier detection counters.
+    pub outlier: crate::outlier::DetectorStatus,
+    /// Its endpoints now.
+    pub endpoints: Vec<EndpointStatus>,
+}
+
+/// One endpoint of a cluster.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointStatus {
+    /// Address the proxy connects to (a sidecar's inbound listener for replicas).
+    pub address: SocketAddr,
+    /// Replica and port (`myapp-7d4f-0:3000`).
+    pub replica: String,
+    /// Requests in flight.
+    pub active_requests: u32,
+    /// Open connections.
+    pub connections: u32,
+    /// Idle HTTP/1.1 connections.
+    pub idle_connections: usize,
+    /// Passive health.
+    pub health: crate::outlier::HealthStatus,
+}
+
+impl ClusterStatus {
+    pub(crate) fn of(state: &ClusterState, endpoints: &[Arc<Endpoint>]) -> ClusterStatus {
+        let now = tokio::time::Instant::now();
+        ClusterStatus {
+            name: state.name.clone(),
+            limits: state.limits.status(),
+            outlier: state.detector.status(),
+            endpoints: endpoints
+                .iter()
+                .map(|e| EndpointStatus {
+                    address: e.addr,
+                    replica: e.key.clone(),
+                    active_requests: e.active(),
+                    connections: e.connections(),
+                    idle_connections: e.idle_connections(),
+                    health: state.detector.endpoint_status(e, now),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Where inbound listeners sit in front of replicas: `(replica, declared port)` → address.
@@ -47,15 +114,50 @@ pub(crate) type InboundMap = BTreeMap<(String, u16), SocketAddr>;
 impl Registry {
     fn endpoint(
         &mut self,
+        cluster: &Arc<ClusterState>,
         addr: SocketAddr,
         key: String,
-        tls: Option<(&str, &Transport)>,
+        tls: Option<&Transport>,
     ) -> Arc<Endpoint> {
-        let transport = tls.map_or(Transport::Plain, |(_, t)| t.clone());
         self.endpoints
-            .entry((addr, tls.map(|(name, _)| name.to_owned())))
-            .or_insert_with(|| Arc::new(Endpoint::new(addr, key, transport)))
+            .entry((cluster.name.clone(), addr, tls.is_some()))
+            .or_insert_with(|| {
+                let transport = tls.cloned().unwrap_or(Transport::Plain);
+                Endpoint::in_cluster(addr, key, transport, cluster.clone())
+            })
             .clone()
+    }
+
+    /// A cluster's lasting state, created (with its sweeper) on first sight and updated to
+    /// the policy of this snapshot.
+    fn cluster_state(&mut self, c: &Cluster) -> Arc<ClusterState> {
+        let state = self
+            .clusters
+            .entry(c.name.clone())
+            .or_insert_with(|| {
+                let state = Arc::new(ClusterState::new(c.name.clone(), &c.policy.connection_pool));
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(sweep(Arc::downgrade(&state)));
+                }
+                state
+            })
+            .clone();
+        state.update(&c.policy.connection_pool);
+        state
+            .detector
+            .configure(c.policy.outlier_detection.as_ref());
+        state
+    }
+
+    /// Every cluster's breakers, outlier state and endpoints.
+    pub(crate) fn status(&self) -> Vec<ClusterStatus> {
+        let mut out: Vec<ClusterStatus> = self
+            .clusters
+            .values()
+            .map(|c| ClusterStatus::of(c, &c.detector.live_members()))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     /// The TLS transport of a cluster that originates TLS (built once per snapshot version).
@@ -75,8 +177,9 @@ impl Registry {
         t
     }
 
-    /// Builds the routing state. Endpoints no cluster uses any more leave the registry (their
-    /// idle connections close; in-flight requests keep theirs).
+    /// Builds the routing state. Endpoints no cluster uses any more leave the registry and
+    /// drain: no new request, idle connections close, busy ones close when their exchange
+    /// ends. Clusters gone from the snapshot are forgotten.
     pub(crate) fn resolve(
         &mut self,
         snapshot: Arc<Snapshot>,
@@ -84,41 +187,44 @@ impl Registry {
         inbound: &InboundMap,
         gateway_tls: HashMap<(u16, usize), Arc<rustls::ServerConfig>>,
     ) -> Resolved {
-        let mut used: HashMap<(SocketAddr, Option<String>), ()> = HashMap::new();
-        let clusters = snapshot
-            .clusters
-            .iter()
-            .map(|c| {
-                let tls = if c.policy.tls == UpstreamTls::Disable {
-                    None
-                } else {
-                    self.transport(c, snapshot.version)
-                };
-                let endpoints: Vec<Arc<Endpoint>> = self
-                    .targets(c, table, inbound)
-                    .into_iter()
-                    .map(|(addr, key)| {
-                        let tls = tls.as_ref().map(|t| (c.name.as_str(), t));
-                        used.insert((addr, tls.map(|(n, _)| n.to_owned())), ());
-                        self.endpoint(addr, key, tls)
-                    })
-                    .collect();
-                ClusterRuntime {
-                    balancer: Balancer::new(
-                        endpoints,
-                        c.policy.load_balancer.clone(),
-                        c.policy.warmup.clone(),
-                    ),
-                }
-            })
-            .collect();
+        let mut used: HashSet<EndpointKey> = HashSet::new();
+        let mut clusters = Vec::with_capacity(snapshot.clusters.len());
+        for c in &snapshot.clusters {
+            let tls = if c.policy.tls == UpstreamTls::Disable {
+                None
+            } else {
+                self.transport(c, snapshot.version)
+            };
+            let state = self.cluster_state(c);
+            let endpoints: Vec<Arc<Endpoint>> = self
+                .targets(c, table, inbound)
+                .into_iter()
+                .map(|(addr, key)| {
+                    used.insert((c.name.clone(), addr, tls.is_some()));
+                    self.endpoint(&state, addr, key, tls.as_ref())
+                })
+                .collect();
+            state.detector.set_members(&endpoints);
+            clusters.push(ClusterRuntime {
+                balancer: Balancer::new(
+                    endpoints,
+                    c.policy.load_balancer.clone(),
+                    c.policy.warmup.clone(),
+                ),
+                state,
+            });
+        }
         self.endpoints.retain(|key, e| {
-            let keep = used.contains_key(key);
+            let keep = used.contains(key);
             if !keep {
+                tracing::debug!(cluster = %key.0, endpoint = %e.addr, active = e.active(), "endpoint draining");
                 e.close_idle();
             }
             keep
         });
+        let names: HashSet<&str> = snapshot.clusters.iter().map(|c| c.name.as_str()).collect();
+        self.clusters
+            .retain(|name, _| names.contains(name.as_str()));
         Resolved {
             snapshot,
             clusters,
@@ -177,4 +283,33 @@ fn replica_target(
         .copied()
         .unwrap_or(SocketAddr::new(r.ip, actual));
     Some((addr, key))
+}
+
+/// A cluster's sweeper: every `interval` the outlier detector returns endpoints whose
+/// ejection elapsed; every [`REAP_PERIOD`] idle connections past `idleTimeout` or
+/// `maxConnectionDuration` close. Ends when the cluster is forgotten.
+async fn sweep(cluster: Weak<ClusterState>) {
+    let mut next_outlier: Option<tokio::time::Instant> = None;
+    loop {
+        let now = tokio::time::Instant::now();
+        let wake = match next_outlier {
+            Some(t) => t.min(now + REAP_PERIOD),
+            None => now + REAP_PERIOD,
+        };
+        tokio::time::sleep_until(wake).await;
+        let Some(c) = cluster.upgrade() else { return };
+        let now = tokio::time::Instant::now();
+        match (c.detector.config(), next_outlier) {
+            (Some(cfg), None) => next_outlier = Some(now + cfg.interval),
+            (Some(cfg), Some(t)) if now >= t => {
+                c.detector.sweep(now);
+                next_outlier = Some(now + cfg.interval);
+            }
+            (None, _) => next_outlier = None,
+            _ => {}
+        }
+        for e in c.detector.live_members() {
+            e.reap();
+        }
+    }
 }

@@ -87,11 +87,7 @@ impl Passthrough {
         Some(
             map.entry(addr)
                 .or_insert_with(|| {
-                    Arc::new(Endpoint::new(
-                        addr,
-                        addr.to_string(),
-                        crate::upstream::Transport::Plain,
-                    ))
+                    Endpoint::standalone(addr, addr.to_string(), crate::upstream::Transport::Plain)
                 })
                 .clone(),
         )
@@ -872,6 +868,8 @@ async fn forward(
     let mut head: Option<Template> = Some(template);
     let mut spare: Option<RequestBody> = Some(body);
     let mut tried: Vec<SocketAddr> = Vec::new();
+    // The retry in flight holds a slot of the cluster's `maxRetries` breaker.
+    let mut _retry_slot: Option<crate::pool::RetryGuard> = None;
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -922,7 +920,12 @@ async fn forward(
         let outcome = match policy.per_try_timeout {
             Some(t) => match tokio::time::timeout(t, upstream::send(&ep, req, send)).await {
                 Ok(r) => r,
-                Err(_) => Err((ProxyError::Timeout, None)),
+                Err(_) => {
+                    ep.cluster()
+                        .detector
+                        .record(&ep, crate::outlier::Outcome::Timeout);
+                    Err((ProxyError::Timeout, None))
+                }
             },
             None => upstream::send(&ep, req, send).await,
         };
@@ -937,7 +940,13 @@ async fn forward(
                     .and_then(|v| v.parse::<u32>().ok())
                     .is_some_and(|c| policy.retries_grpc(c));
                 let wants = policy.retries_status(status) || grpc_retry;
-                if wants && can_retry && spare.is_some() && head.is_some() {
+                if wants
+                    && can_retry
+                    && spare.is_some()
+                    && head.is_some()
+                    && let Some(g) = runtime.state.limits.try_retry()
+                {
+                    _retry_slot = Some(g);
                     drop(resp);
                     drop(lease);
                     tried.push(ep.addr);
@@ -984,7 +993,13 @@ async fn forward(
                     ])),
                     _ => false,
                 };
-                if retriable && can_retry && spare.is_some() && head.is_some() {
+                if retriable
+                    && can_retry
+                    && spare.is_some()
+                    && head.is_some()
+                    && let Some(g) = runtime.state.limits.try_retry()
+                {
+                    _retry_slot = Some(g);
                     tried.push(ep.addr);
                     backoff(policy, attempt, trace).await;
                     continue;

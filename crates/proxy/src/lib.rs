@@ -25,6 +25,7 @@ mod downstream;
 pub mod error;
 pub mod headers;
 mod listener;
+pub mod outlier;
 pub mod pool;
 pub mod record;
 mod tls;
@@ -41,6 +42,10 @@ use tokio::sync::watch;
 
 pub use error::{Error, ErrorSource, ProxyError};
 pub use record::{Arrival, Carry, Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
+
+pub use cluster::{ClusterStatus, EndpointStatus};
+pub use outlier::{DetectorStatus, EjectionReason, HealthStatus};
+pub use pool::LimitsStatus;
 
 use cluster::{InboundMap, Registry, Resolved};
 use downstream::{ListenerCtx, ListenerKind};
@@ -174,6 +179,8 @@ struct Rebuild {
     inbound: InboundMap,
     tls: (u64, HashMap<(u16, usize), Arc<rustls::ServerConfig>>),
     gateway: Option<(GatewayPorts, BTreeMap<u16, SocketAddr>)>,
+    /// Stop signals of the inbound listeners, by replica.
+    inbound_stops: HashMap<String, watch::Sender<bool>>,
 }
 
 struct Inner {
@@ -210,6 +217,7 @@ impl Proxy {
             inbound: InboundMap::new(),
             tls: (u64::MAX, HashMap::new()),
             gateway: None,
+            inbound_stops: HashMap::new(),
         };
         let tls = gateway_tls(&snapshot);
         rebuild.tls = (snapshot.version, tls.clone());
@@ -312,6 +320,7 @@ impl Proxy {
             ctx,
             tls.then_some(declared),
             self.inner.shutdown.subscribe(),
+            None,
         );
         if let Ok(mut r) = self.inner.rebuild.lock()
             && let Some((_, bound)) = &mut r.gateway
@@ -353,7 +362,7 @@ impl Proxy {
             .local_addr()
             .map_err(|source| Error::Bind { addr: at, source })?;
         let ctx = self.ctx(kind, Arc::new(caller), "http");
-        listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe());
+        listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe(), None);
         Ok(addr)
     }
 
@@ -367,6 +376,7 @@ impl Proxy {
             return Err(Error::NoPort(replica.replica.clone()));
         }
         let mut out = Vec::new();
+        let (stop, stopped) = watch::channel(false);
         for p in &replica.ports {
             let at = SocketAddr::new(self.inner.options.bind, 0);
             let listener = listener::bind(at).await?;
@@ -374,17 +384,23 @@ impl Proxy {
                 .local_addr()
                 .map_err(|source| Error::Bind { addr: at, source })?;
             let actual = SocketAddr::new(replica.ip, p.actual);
-            let endpoint = Arc::new(pool::Endpoint::new(
+            let endpoint = pool::Endpoint::standalone(
                 actual,
                 format!("{}:{}", replica.replica, p.declared),
                 upstream::Transport::Plain,
-            ));
+            );
             let ctx = self.ctx(
                 ListenerKind::Inbound { endpoint },
                 Arc::new(Caller::of_replica(replica)),
                 "http",
             );
-            listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe());
+            listener::spawn(
+                listener,
+                ctx,
+                None,
+                self.inner.shutdown.subscribe(),
+                Some(stopped.clone()),
+            );
             out.push(InboundListener {
                 declared: p.declared,
                 actual,
@@ -396,9 +412,44 @@ impl Proxy {
                 r.inbound
                     .insert((replica.replica.clone(), l.declared), l.listen);
             }
+            if let Some(old) = r.inbound_stops.insert(replica.replica.clone(), stop) {
+                let _ = old.send(true);
+            }
             self.inner.publish(&mut r);
         }
         Ok(out)
+    }
+
+    /// Closes a replica's inbound listeners (it left the endpoint table): the mesh stops
+    /// routing to them, they accept nothing more, and their connections finish the requests
+    /// in flight, then close (`Connection: close`, HTTP/2 GOAWAY). Returns whether the replica
+    /// had any.
+    pub fn stop_inbound(&self, replica: &str) -> bool {
+        let Ok(mut r) = self.inner.rebuild.lock() else {
+            return false;
+        };
+        r.inbound.retain(|(name, _), _| name != replica);
+        let stop = r.inbound_stops.remove(replica);
+        self.inner.publish(&mut r);
+        drop(r);
+        match stop {
+            Some(s) => {
+                let _ = s.send(true);
+                tracing::debug!(replica, "inbound sidecar stopped");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every upstream cluster's circuit breakers (gauges, thresholds, overflows), outlier
+    /// detection counters, and endpoints with their ejection state, by cluster name.
+    pub fn clusters(&self) -> Vec<ClusterStatus> {
+        self.inner
+            .rebuild
+            .lock()
+            .map(|r| r.registry.status())
+            .unwrap_or_default()
     }
 
     /// The version of the endpoint table the routing state was built from.

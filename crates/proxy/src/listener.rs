@@ -1,5 +1,8 @@
 //! Listeners: accept loops that serve HTTP/1.1 and HTTP/2 (h2c prior knowledge, or ALPN after
-//! the gateway's TLS handshake, where SNI picks the Gateway server) with upgrades.
+//! the gateway's TLS handshake, where SNI picks the Gateway server) with upgrades. A listener
+//! given a stop signal closes gracefully when it fires: it stops accepting, and each of its
+//! connections finishes the requests in flight, then closes (HTTP/1.1 answers them with
+//! `Connection: close`, HTTP/2 sends GOAWAY).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,18 +23,29 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         .map_err(|source| Error::Bind { addr, source })
 }
 
-/// Serves plaintext connections until shutdown.
+/// Serves connections until shutdown, or until `stop` fires (then gracefully).
 pub(crate) fn spawn(
     listener: TcpListener,
     ctx: Arc<ListenerCtx>,
     tls_port: Option<u16>,
     mut shutdown: watch::Receiver<bool>,
+    stop: Option<watch::Receiver<bool>>,
 ) {
     tokio::spawn(async move {
+        let mut stop_accept = stop.clone();
         loop {
+            let stopped = async {
+                match &mut stop_accept {
+                    Some(s) => {
+                        let _ = s.wait_for(|v| *v).await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
             let accepted = tokio::select! {
                 a = listener.accept() => a,
                 _ = shutdown.changed() => return,
+                () = stopped => return,
             };
             let (tcp, peer) = match accepted {
                 Ok(a) => a,
@@ -44,28 +58,52 @@ pub(crate) fn spawn(
             };
             let _ = tcp.set_nodelay(true);
             let ctx = ctx.clone();
+            let stop = stop.clone();
             tokio::spawn(async move {
                 match tls_port {
-                    None => serve(tcp, ctx, peer).await,
-                    Some(port) => serve_tls(tcp, ctx, peer, port).await,
+                    None => serve(tcp, ctx, peer, stop).await,
+                    Some(port) => serve_tls(tcp, ctx, peer, port, stop).await,
                 }
             });
         }
     });
 }
 
-async fn serve<I>(io: I, ctx: Arc<ListenerCtx>, peer: SocketAddr)
-where
+async fn serve<I>(
+    io: I,
+    ctx: Arc<ListenerCtx>,
+    peer: SocketAddr,
+    stop: Option<watch::Receiver<bool>>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let svc = service_fn(move |req| handle(ctx.clone(), peer, req));
     let builder = auto::Builder::new(TokioExecutor::new());
-    let _ = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), svc)
-        .await;
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+    let Some(mut stop) = stop else {
+        let _ = conn.await;
+        return;
+    };
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        s = stop.wait_for(|v| *v) => {
+            // A dropped sender is no stop order: serve on.
+            if s.is_ok() {
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+    let _ = conn.await;
 }
 
-async fn serve_tls(tcp: TcpStream, ctx: Arc<ListenerCtx>, peer: SocketAddr, port: u16) {
+async fn serve_tls(
+    tcp: TcpStream,
+    ctx: Arc<ListenerCtx>,
+    peer: SocketAddr,
+    port: u16,
+    stop: Option<watch::Receiver<bool>>,
+) {
     let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
     let Ok(start) = acceptor.await else { return };
     let config = {
@@ -88,5 +126,5 @@ async fn serve_tls(tcp: TcpStream, ctx: Arc<ListenerCtx>, peer: SocketAddr, port
     let Ok(tls) = start.into_stream(config).await else {
         return;
     };
-    serve(tls, ctx, peer).await;
+    serve(tls, ctx, peer, stop).await;
 }

@@ -13,6 +13,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::body::RequestBody;
 use crate::error::ProxyError;
+use crate::outlier::Outcome;
 use crate::pool::{Conn, Endpoint, Lease, Protocol};
 
 /// How bytes reach an endpoint.
@@ -76,33 +77,51 @@ pub struct SendOptions {
 /// it even with a streamed body).
 pub type SendFailure = (ProxyError, Option<Request<RequestBody>>);
 
-/// Sends `req` on a pooled (or new) connection to `endpoint`.
+/// Sends `req` on a pooled (or new) connection to `endpoint`, within its cluster's circuit
+/// breakers, and tells the cluster's outlier detector how it went.
 pub async fn send(
     endpoint: &Arc<Endpoint>,
     mut req: Request<RequestBody>,
     opts: SendOptions,
 ) -> Result<(Response<Incoming>, Lease), SendFailure> {
-    let mut lease = Lease::new(endpoint.clone(), opts.max_requests_per_connection);
+    let mut lease = match Lease::new(endpoint.clone(), opts.max_requests_per_connection) {
+        Ok(l) => l,
+        Err(e) => return Err((e, Some(req))),
+    };
+    let detector = &endpoint.cluster().detector;
     loop {
         let (conn, reused) = match endpoint
             .checkout(opts.protocol, opts.connect_timeout, opts.idle_timeout)
             .await
         {
             Ok(c) => c,
-            Err(e) => return Err((e, Some(req))),
+            Err(e) => {
+                if matches!(e, ProxyError::ConnectFailure { .. }) {
+                    detector.record(endpoint, Outcome::ConnectFailed);
+                }
+                return Err((e, Some(req)));
+            }
         };
         let result = match conn {
-            Conn::H1(mut sender, uses) => match sender.try_send_request(req).await {
+            Conn::H1(mut sender, mut info) => match sender.try_send_request(req).await {
                 Ok(resp) => {
-                    lease.hold(sender, uses + 1);
+                    info.uses += 1;
+                    lease.hold(sender, info);
+                    detector.record(endpoint, Outcome::Status(resp.status().as_u16()));
                     return Ok((resp, lease));
                 }
                 Err(e) => e,
             },
-            Conn::H2(mut sender) => match sender.try_send_request(req).await {
-                Ok(resp) => return Ok((resp, lease)),
-                Err(e) => e,
-            },
+            Conn::H2(mut sender, slot) => {
+                lease.hold_stream(slot);
+                match sender.try_send_request(req).await {
+                    Ok(resp) => {
+                        detector.record(endpoint, Outcome::Status(resp.status().as_u16()));
+                        return Ok((resp, lease));
+                    }
+                    Err(e) => e,
+                }
+            }
         };
         let mut failure = result;
         let unsent = failure.take_message();
@@ -110,7 +129,10 @@ pub async fn send(
         match unsent {
             // A pooled connection the peer had closed: try once more on a new one.
             Some(r) if reused => req = r,
-            other => return Err((error, other)),
+            other => {
+                detector.record(endpoint, Outcome::ConnectFailed);
+                return Err((error, other));
+            }
         }
     }
 }
@@ -121,7 +143,10 @@ pub async fn send_upgrade(
     req: Request<RequestBody>,
     connect_timeout: Duration,
 ) -> Result<(Response<Incoming>, Lease), SendFailure> {
-    let lease = Lease::new(endpoint.clone(), 1);
+    let lease = match Lease::new(endpoint.clone(), 1) {
+        Ok(l) => l,
+        Err(e) => return Err((e, Some(req))),
+    };
     let conn = match endpoint.connect(Protocol::Http1, connect_timeout).await {
         Ok(c) => c,
         Err(e) => return Err((e, Some(req))),

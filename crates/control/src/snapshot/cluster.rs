@@ -468,13 +468,18 @@ impl PolicyLayers {
             }
         }
         if let Some(od) = &self.outlier_detection {
-            let consecutive_5xx = od
-                .consecutive_5xx_errors
-                .or(od.consecutive_errors.and_then(|n| u32::try_from(n).ok()))
-                .unwrap_or(5);
+            // Istio maps the deprecated `consecutiveErrors` to gateway errors only (and turns
+            // 5xx ejection off), as istio/api#617 redefined it.
+            let legacy = od
+                .consecutive_errors
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0);
+            let consecutive_5xx =
+                od.consecutive_5xx_errors
+                    .unwrap_or(if legacy.is_some() { 0 } else { 5 });
             p.outlier_detection = Some(OutlierDetection {
                 consecutive_5xx,
-                consecutive_gateway_errors: od.consecutive_gateway_errors.unwrap_or(0),
+                consecutive_gateway_errors: od.consecutive_gateway_errors.or(legacy).unwrap_or(0),
                 consecutive_local_origin_failures: od
                     .consecutive_local_origin_failures
                     .unwrap_or(5),
@@ -555,6 +560,42 @@ pub(crate) fn cluster_name(service: &str, port: u16, subset: Option<&str>) -> St
 mod tests {
     use super::*;
     use test_case::test_case;
+
+    #[test_case(None, None, None, 5, 0; "istio's defaults: 5 consecutive 5xx, no gateway errors")]
+    #[test_case(Some(3), None, None, 3, 0; "consecutive5xxErrors")]
+    #[test_case(Some(0), Some(2), None, 0, 2; "5xx off, gateway errors on")]
+    #[test_case(None, None, Some(4), 0, 4; "deprecated consecutiveErrors means gateway errors only")]
+    fn outlier_thresholds_follow_istio(
+        five_xx: Option<u32>,
+        gateway: Option<u32>,
+        legacy: Option<i32>,
+        want_5xx: u32,
+        want_gateway: u32,
+    ) {
+        let layers = PolicyLayers {
+            outlier_detection: Some(net::OutlierDetection {
+                consecutive_5xx_errors: five_xx,
+                consecutive_gateway_errors: gateway,
+                consecutive_errors: legacy,
+                ..net::OutlierDetection::default()
+            }),
+            ..PolicyLayers::default()
+        };
+        let od = layers
+            .resolve()
+            .outlier_detection
+            .expect("outlier detection");
+        assert_eq!(
+            (od.consecutive_5xx, od.consecutive_gateway_errors),
+            (want_5xx, want_gateway)
+        );
+        assert_eq!(od.max_ejection_percent, 10);
+        assert_eq!(od.min_health_percent, 0);
+        assert_eq!(od.interval, Duration::from_secs(10));
+        assert_eq!(od.base_ejection_time, Duration::from_secs(30));
+        assert_eq!(od.max_ejection_time, Duration::from_secs(300));
+        assert_eq!(od.consecutive_local_origin_failures, 5);
+    }
 
     #[test_case(0, 1.0, 10.0, 0.1; "starts at the minimum")]
     #[test_case(50, 1.0, 10.0, 0.5; "linear halfway")]
