@@ -115,6 +115,9 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
     if let Some(r) = telemetry.respond(req.method(), req.uri()) {
         return r.map(|b| Full::new(b).boxed());
     }
+    if let Some(r) = crate::observe::api::respond(&req, node) {
+        return r;
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);

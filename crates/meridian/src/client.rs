@@ -27,7 +27,12 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    fn addr(&self) -> anyhow::Result<SocketAddr> {
+    /// The state folder named by `--state-dir`.
+    pub(crate) fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
+    }
+
+    pub(crate) fn addr(&self) -> anyhow::Result<SocketAddr> {
         match self.admin {
             Some(a) => Ok(a),
             None => Ok(crate::run_file::read(&self.state_dir)?.admin),
@@ -35,7 +40,11 @@ impl Target {
     }
 
     /// Sends a request; returns the status and a reader positioned at the body.
-    fn send(&self, method: &str, path: &str) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
         let addr = self.addr()?;
         let mut s =
             TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| {

@@ -4,8 +4,10 @@
 mod admin;
 mod client;
 mod commands;
+mod dashboard;
 mod logging;
 mod node;
+mod observe;
 mod output;
 mod run_file;
 
@@ -56,6 +58,17 @@ enum Command {
     Functions(commands::functions::Args),
     /// Print a sample event (`apigateway aws-proxy`, `apigateway http-api`).
     GenerateEvent(commands::generate_event::Args),
+    /// Golden signals per workload, service, route (the canary split) or edge, like
+    /// `linkerd viz stat`: success rate, requests per second, p50/p95/p99 latency.
+    Stat(commands::stat::Args),
+    /// The busiest request paths, live (like `linkerd viz top`).
+    Top(commands::top::Args),
+    /// Stream live requests through the mesh, with filters (like `linkerd viz tap`).
+    Tap(commands::tap::Args),
+    /// Check the node: state folder, ports, configuration, mesh CA, workloads ready.
+    Check(commands::check::Args),
+    /// Print the URL of the web dashboard (service graph, canary splits, replicas, errors).
+    Dashboard(commands::dashboard::Args),
     /// Print version and build information.
     Version,
 }
@@ -74,6 +87,11 @@ fn main() -> ExitCode {
         Command::Invoke(args) => commands::invoke::run(&args),
         Command::Functions(args) => commands::functions::run(&args, cli.output),
         Command::GenerateEvent(args) => commands::generate_event::run(&args),
+        Command::Stat(args) => commands::stat::run(&args, cli.output),
+        Command::Top(args) => commands::top::run(&args, cli.output),
+        Command::Tap(args) => commands::tap::run(&args, cli.output),
+        Command::Check(args) => commands::check::run(&args, cli.output),
+        Command::Dashboard(args) => commands::dashboard::run(&args, cli.output),
         Command::Version => commands::version::run(cli.output),
     };
     match result {

@@ -36,6 +36,8 @@ pub(crate) struct NodeOptions {
     pub(crate) gateway_ports: GatewayPorts,
     /// What sidecars do with hosts outside the registry.
     pub(crate) outbound_traffic: meridian_proxy::OutboundTrafficPolicy,
+    /// Tracing and access logs (issue 7).
+    pub(crate) observe: crate::observe::Flags,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -66,6 +68,7 @@ pub(crate) struct Node {
     pub(crate) registry: Registry,
     pub(crate) supervisor: Supervisor,
     pub(crate) proxy: Proxy,
+    pub(crate) observer: Arc<crate::observe::Observer>,
     pub(crate) functions: Option<Functions>,
     revision: ArcSwap<Revision>,
     sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
@@ -118,14 +121,21 @@ impl Node {
             None
         };
         let snapshot = Arc::new(compile(&revision, functions.as_ref())?);
+        let observer = Arc::new(crate::observe::Observer::new(
+            &registry,
+            &options.observe,
+            options.labels.get("region").map(String::as_str),
+        )?);
         let proxy = Proxy::new(
             snapshot,
             supervisor.endpoints(),
             ProxyOptions {
                 outbound_traffic: options.outbound_traffic,
+                sink: Some(observer.clone()),
                 ..ProxyOptions::default()
             },
         );
+        observer.attach(proxy.clone(), supervisor.clone());
         proxy
             .start_gateway_listeners(options.gateway_ports.clone())
             .await
@@ -137,6 +147,7 @@ impl Node {
             registry,
             supervisor,
             proxy,
+            observer,
             functions,
             revision: ArcSwap::from(revision.clone()),
             sidecars: Mutex::new(HashMap::new()),
@@ -269,7 +280,11 @@ impl Node {
                         continue;
                     }
                     match self.proxy.start_inbound(r).await {
-                        Ok(_) => {
+                        Ok(listeners) => {
+                            for l in &listeners {
+                                self.observer
+                                    .inbound_started(&r.replica, l.declared, l.listen);
+                            }
                             fronted.insert(r.replica.clone());
                         }
                         Err(e) => {

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub(crate) mod check;
+pub(crate) mod dashboard;
 pub(crate) mod demo_app;
 pub(crate) mod functions;
 pub(crate) mod generate_event;
@@ -8,6 +10,9 @@ pub(crate) mod logs;
 pub(crate) mod ps;
 pub(crate) mod rollout;
 pub(crate) mod scale;
+pub(crate) mod stat;
+pub(crate) mod tap;
+pub(crate) mod top;
 pub(crate) mod up;
 pub(crate) mod validate;
 pub(crate) mod version;

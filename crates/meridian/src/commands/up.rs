@@ -56,6 +56,8 @@ pub(crate) struct Args {
     /// With this flag, unlisted ports bind as declared.
     #[arg(long = "gateway-port", value_name = "DECLARED=PORT", value_parser = parse_port_map)]
     gateway_port: Vec<(u16, u16)>,
+    #[command(flatten)]
+    observe: crate::observe::Flags,
 }
 
 /// `--outbound-traffic-policy`, spelled as Istio's mesh config spells it.
@@ -150,6 +152,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
             OutboundPolicy::RegistryOnly => meridian_proxy::OutboundTrafficPolicy::RegistryOnly,
             OutboundPolicy::AllowAny => meridian_proxy::OutboundTrafficPolicy::AllowAny,
         },
+        observe: args.observe.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

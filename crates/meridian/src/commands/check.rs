@@ -1,0 +1,292 @@
+//! `meridian check`: is this node healthy? Like `linkerd check`: each check prints a green
+//! tick or a red cross with a hint saying what to do.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use crate::client::Target;
+use crate::output::{OutputFormat, print_structured};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    target: Target,
+}
+
+/// One check's outcome.
+#[derive(Debug, serde::Serialize)]
+struct Check {
+    name: String,
+    ok: bool,
+    /// What was found.
+    detail: String,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+    /// Not applicable here (counts as passing).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    skipped: bool,
+}
+
+fn pass(name: &str, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.to_owned(),
+        ok: true,
+        detail: detail.into(),
+        hint: None,
+        skipped: false,
+    }
+}
+
+fn fail(name: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+    Check {
+        name: name.to_owned(),
+        ok: false,
+        detail: detail.into(),
+        hint: Some(hint.into()),
+        skipped: false,
+    }
+}
+
+fn skip(name: &str, detail: impl Into<String>) -> Check {
+    Check {
+        skipped: true,
+        ..pass(name, detail)
+    }
+}
+
+fn state_dir(dir: &Path) -> Check {
+    let name = "state folder";
+    if !dir.exists() {
+        return fail(
+            name,
+            format!("{} does not exist", dir.display()),
+            "run `meridian up` here, or pass --state-dir DIR (or MERIDIAN_STATE_DIR)",
+        );
+    }
+    let probe = dir.join(".check");
+    match std::fs::write(&probe, b"ok") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            pass(name, format!("{} is writable", dir.display()))
+        }
+        Err(e) => fail(
+            name,
+            format!("{} is not writable: {e}", dir.display()),
+            "fix its permissions, or pass another --state-dir",
+        ),
+    }
+}
+
+/// Certificates of the mesh CA in the state folder, if issue 6's CA has written any.
+fn ca(dir: &Path) -> Check {
+    let name = "mesh CA";
+    let mut pems = Vec::new();
+    for sub in ["ca", "identity", "."] {
+        if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+            for e in entries.flatten() {
+                let p = e.path();
+                let file = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if matches!(
+                    file,
+                    "root-ca.pem" | "root-cert.pem" | "ca-cert.pem" | "trust-bundle.pem"
+                ) {
+                    pems.push(p);
+                }
+            }
+        }
+    }
+    let Some(path) = pems.first() else {
+        return skip(name, "no CA in the state folder yet (mTLS is not enabled)");
+    };
+    let Ok(bytes) = std::fs::read(path) else {
+        return fail(
+            name,
+            format!("cannot read {}", path.display()),
+            "check the file's permissions",
+        );
+    };
+    let cert = x509_parser::pem::parse_x509_pem(&bytes)
+        .ok()
+        .and_then(|(_, pem)| {
+            pem.parse_x509()
+                .ok()
+                .map(|c| (c.validity().not_before, c.validity().not_after))
+        });
+    let Some((not_before, not_after)) = cert else {
+        return fail(
+            name,
+            format!("{} holds no readable certificate", path.display()),
+            "restore the CA files from a backup, or remove them to generate a new root",
+        );
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let left = not_after.timestamp() - now;
+    if now < not_before.timestamp() {
+        fail(
+            name,
+            format!("{} is not valid yet", path.display()),
+            "check the machine's clock",
+        )
+    } else if left <= 0 {
+        fail(
+            name,
+            format!("{} expired on {not_after}", path.display()),
+            "rotate the root with `meridian ca rotate`",
+        )
+    } else if left < 30 * 86_400 {
+        fail(
+            name,
+            format!("{} expires in {} days", path.display(), left / 86_400),
+            "rotate the root soon with `meridian ca rotate`",
+        )
+    } else {
+        pass(
+            name,
+            format!(
+                "{} is valid for {} more days",
+                path.display(),
+                left / 86_400
+            ),
+        )
+    }
+}
+
+fn port_free(addr: &str) -> bool {
+    addr.parse::<SocketAddr>()
+        .ok()
+        .is_some_and(|a| TcpListener::bind(a).is_ok())
+}
+
+fn collect(args: &Args) -> Vec<Check> {
+    let mut checks = vec![state_dir(args.target.state_dir())];
+    let status = args.target.json("GET", "/api/v1/status");
+    let admin = args.target.addr().ok();
+    match (&status, admin) {
+        (Ok(_), Some(addr)) => checks.push(pass(
+            "node",
+            format!("meridian up answers on its admin address {addr}"),
+        )),
+        (Err(e), _) => {
+            checks.push(fail(
+                "node",
+                format!("no running node: {e:#}"),
+                "start one with `meridian up`, or pass --admin ADDR",
+            ));
+            // Before starting: the default ports must be free.
+            for (what, addr, flag) in [
+                ("admin port", "127.0.0.1:15000", "--admin-addr 127.0.0.1:0"),
+                ("gateway port", "127.0.0.1:8080", "--gateway-port 80=0"),
+            ] {
+                checks.push(if port_free(addr) {
+                    pass(what, format!("{addr} is free"))
+                } else {
+                    fail(
+                        what,
+                        format!("{addr} is taken"),
+                        format!("stop what listens there, or pass {flag} to `meridian up`"),
+                    )
+                });
+            }
+        }
+        (Ok(_), None) => {}
+    }
+    checks.push(ca(args.target.state_dir()));
+    let Ok(status) = status else {
+        return checks;
+    };
+    let revision = status["revision"].as_u64().unwrap_or(0);
+    checks.push(pass(
+        "configuration",
+        format!("revision {revision} is valid and in force"),
+    ));
+    checks.push(match args.target.send("GET", "/metrics") {
+        Ok((200, _)) => pass("metrics", "/metrics answers (Prometheus text format)"),
+        Ok((code, _)) => fail(
+            "metrics",
+            format!("/metrics answered {code}"),
+            "look at the node's output",
+        ),
+        Err(e) => fail(
+            "metrics",
+            format!("/metrics: {e:#}"),
+            "look at the node's output",
+        ),
+    });
+    let workloads = status["workloads"].as_array().cloned().unwrap_or_default();
+    let mut unready = Vec::new();
+    for w in &workloads {
+        let name = w["workload"]["name"].as_str().unwrap_or("?");
+        let (ready, desired) = (
+            w["ready"].as_u64().unwrap_or(0),
+            w["desired"].as_u64().unwrap_or(0),
+        );
+        if ready < desired {
+            unready.push(format!("{name} {ready}/{desired}"));
+        }
+    }
+    checks.push(if unready.is_empty() {
+        pass(
+            "workloads",
+            format!(
+                "all {} workloads have their replicas ready",
+                workloads.len()
+            ),
+        )
+    } else {
+        fail(
+            "workloads",
+            format!("not ready: {}", unready.join(", ")),
+            "see `meridian ps`, then `meridian logs WORKLOAD` for the failing replicas",
+        )
+    });
+    checks
+}
+
+pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let checks = collect(args);
+    let ok = checks.iter().all(|c| c.ok);
+    if format != OutputFormat::Table {
+        print_structured(format, &checks)?;
+    } else {
+        let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let paint = |code: &str, s: &str| {
+            if color {
+                format!("\x1b[{code}m{s}\x1b[0m")
+            } else {
+                s.to_owned()
+            }
+        };
+        for c in &checks {
+            let mark = if c.skipped {
+                paint("33", "-")
+            } else if c.ok {
+                paint("32", "√")
+            } else {
+                paint("31", "×")
+            };
+            println!("{mark} {}: {}", c.name, c.detail);
+            if let Some(h) = &c.hint {
+                println!("    hint: {h}");
+            }
+        }
+        println!();
+        println!(
+            "Status check results are {}",
+            if ok {
+                paint("32", "√")
+            } else {
+                paint("31", "×")
+            }
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

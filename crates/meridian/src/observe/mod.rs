@@ -1,0 +1,764 @@
+//! The bridge from the data plane to telemetry: every [`RequestRecord`] the proxy produces
+//! becomes Istio's standard metrics (from the reporter that saw it: `source` at outbound
+//! sidecars and the gateway, `destination` at inbound sidecars), golden signals for
+//! `meridian stat`/`top` and the dashboard, a tap event when someone watches, an access log
+//! line, and the end of the hop's span. It also keeps the `meridian_workload_*` metrics in
+//! step with the supervisor.
+//!
+//! Per request: one `ArcSwap` load and a hash lookup resolve the record's labels to
+//! pre-registered handles; recording is then relaxed atomic adds. Labels are resolved (under
+//! a lock) only the first time a route/peer pair is seen, and again after the workloads, the
+//! sidecars or the snapshot change.
+
+pub(crate) mod api;
+pub(crate) mod directory;
+mod hop;
+mod stats;
+pub(crate) mod tap;
+pub(crate) mod window;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use crossbeam_queue::ArrayQueue;
+use http::HeaderValue;
+use meridian_proxy::{Arrival, Carry, Proxy, RecordSink, Reporter, RequestRecord};
+use meridian_telemetry::access_log::{
+    AccessLogEntry, AccessLogFormat, AccessLogWriter, AccessLogger,
+};
+use meridian_telemetry::metrics::{
+    ConnectionSecurityPolicy, HttpMetrics, HttpRecord, IstioLabels, Registry, ServiceLabels,
+    WorkloadLabels,
+};
+use meridian_telemetry::trace::{HopRequest, HopResponse, NodeInfo, ProxySpan};
+use meridian_workloads::Supervisor;
+
+use directory::{Directory, GATEWAY_WORKLOAD, Sources, WorkloadInfo};
+pub(crate) use stats::StatKey;
+use stats::Stats;
+use tap::{Tap, TapEvent};
+use window::Golden;
+
+/// `meridian up`'s observability flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Flags {
+    /// Export a span per proxy hop over OTLP/HTTP to this collector (e.g.
+    /// `http://127.0.0.1:4318/v1/traces`).
+    #[arg(long, value_name = "URL", env = "MERIDIAN_TRACING_ENDPOINT")]
+    pub(crate) tracing_endpoint: Option<String>,
+    /// Percentage of new traces to sample (Istio's default is 1); a caller's decision wins.
+    #[arg(long, value_name = "PERCENT", default_value_t = 1.0)]
+    pub(crate) tracing_sampling: f64,
+    /// Write an access log line per request and listener: `stdout` or a file path.
+    #[arg(long, value_name = "stdout|FILE")]
+    pub(crate) access_log: Option<String>,
+    /// Access log format: Envoy's default text line, or Istio's JSON.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) access_log_format: LogFormat,
+}
+
+/// `--access-log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Envoy's default format.
+    Text,
+    /// Istio's JSON keys.
+    Json,
+}
+
+/// Recent failed requests kept for the dashboard.
+const RECENT_ERRORS: usize = 64;
+
+/// What a request record is resolved by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    /// Reported by the destination side (else the source side).
+    destination: bool,
+    /// The listener's workload.
+    workload: Arc<str>,
+    /// The caller named by peer metadata (destination side).
+    peer: Option<Arc<str>>,
+    cluster: Option<String>,
+    upstream: Option<SocketAddr>,
+}
+
+/// The handles and names of one [`Key`].
+#[derive(Debug)]
+struct Resolved {
+    istio: HttpMetrics,
+    goldens: Vec<Arc<Golden>>,
+    source: Arc<str>,
+    destination: Arc<str>,
+    replica: Option<Arc<str>>,
+    service: Arc<str>,
+    route: Option<Arc<str>>,
+}
+
+/// What `arrive` keeps for `record` when spans or access logs need it.
+#[derive(Debug, Default)]
+struct Hop {
+    span: Option<ProxySpan>,
+    peer: Option<Arc<str>>,
+    user_agent: Option<HeaderValue>,
+    forwarded_for: Option<HeaderValue>,
+}
+
+/// The destination side's carry when nothing else is needed: the caller, interned.
+#[derive(Debug)]
+struct Peer(Arc<str>);
+
+struct Attached {
+    proxy: Proxy,
+    supervisor: Supervisor,
+}
+
+/// The sink handed to the proxy.
+pub(crate) struct Observer {
+    registry: Registry,
+    cluster_label: String,
+    sources: Mutex<Sources>,
+    directory: ArcSwap<Directory>,
+    cache: ArcSwap<HashMap<Key, Arc<Resolved>>>,
+    cache_write: Mutex<()>,
+    stats: Stats,
+    tap: Tap,
+    errors: ArrayQueue<Arc<TapEvent>>,
+    access: Option<AccessLogger>,
+    tracing: Option<hop::Tracing>,
+    peers: hop::Peers,
+    attached: OnceLock<Attached>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("tracing", &self.tracing.is_some())
+            .field("access_log", &self.access.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Observer {
+    /// An observer recording into `registry`; `region` becomes the `*_cluster` labels.
+    /// Must run inside the tokio runtime (exporters and writers start here).
+    pub(crate) fn new(
+        registry: &Registry,
+        flags: &Flags,
+        region: Option<&str>,
+    ) -> anyhow::Result<Observer> {
+        let cluster_label = region.unwrap_or("Kubernetes").to_owned();
+        let access = match flags.access_log.as_deref() {
+            None => None,
+            Some(target) => {
+                let writer = if target == "stdout" || target == "-" {
+                    AccessLogWriter::stdout(registry)
+                } else {
+                    AccessLogWriter::file(&PathBuf::from(target), registry)
+                }
+                .map_err(|e| anyhow::anyhow!("--access-log {target}: {e}"))?;
+                let format = match flags.access_log_format {
+                    LogFormat::Text => AccessLogFormat::EnvoyText,
+                    LogFormat::Json => AccessLogFormat::Json,
+                };
+                Some(AccessLogger::new(format, writer))
+            }
+        };
+        let tracing = match flags.tracing_endpoint.as_deref() {
+            None => None,
+            Some(url) => Some(hop::Tracing::new(
+                url,
+                flags.tracing_sampling,
+                registry,
+                &cluster_label,
+            )?),
+        };
+        Ok(Observer {
+            registry: registry.clone(),
+            cluster_label,
+            sources: Mutex::new(Sources::default()),
+            directory: ArcSwap::default(),
+            cache: ArcSwap::default(),
+            cache_write: Mutex::new(()),
+            stats: Stats::default(),
+            tap: Tap::default(),
+            errors: ArrayQueue::new(RECENT_ERRORS),
+            access,
+            tracing,
+            peers: hop::Peers::default(),
+            attached: OnceLock::new(),
+        })
+    }
+
+    /// Follows the proxy's snapshot and the supervisor's endpoint table and workloads from
+    /// now on (the ticker runs once a second until the process ends).
+    pub(crate) fn attach(self: &Arc<Self>, proxy: Proxy, supervisor: Supervisor) {
+        let mut endpoints = supervisor.endpoints();
+        if self
+            .attached
+            .set(Attached {
+                proxy,
+                supervisor: supervisor.clone(),
+            })
+            .is_err()
+        {
+            return;
+        }
+        self.refresh();
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while endpoints.changed().await.is_ok() {
+                let Some(me) = me.upgrade() else { return };
+                me.refresh();
+            }
+        });
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut restarts: HashMap<String, u64> = HashMap::new();
+            let mut snapshot_version = u64::MAX;
+            loop {
+                tick.tick().await;
+                let Some(me) = me.upgrade() else { return };
+                me.stats.tick();
+                let Some(a) = me.attached.get() else { continue };
+                let version = a.proxy.snapshot().version;
+                if version != snapshot_version {
+                    snapshot_version = version;
+                    me.refresh();
+                }
+                me.workload_metrics(&a.supervisor, &mut restarts);
+            }
+        });
+    }
+
+    /// An inbound sidecar listener started in front of a replica port.
+    pub(crate) fn inbound_started(&self, replica: &str, declared: u16, listen: SocketAddr) {
+        self.sources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .inbound
+            .insert(listen, (replica.to_owned(), declared));
+        self.refresh();
+    }
+
+    /// Rebuilds the directory and forgets resolved handles (labels may have changed).
+    fn refresh(&self) {
+        let mut src = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(a) = self.attached.get() {
+            src.table = a.supervisor.endpoints().borrow().clone();
+            src.snapshot = Some(a.proxy.snapshot());
+        }
+        let present: std::collections::HashSet<&str> = src
+            .table
+            .replicas
+            .iter()
+            .map(|r| r.replica.as_str())
+            .collect();
+        let gone: Vec<SocketAddr> = src
+            .inbound
+            .iter()
+            .filter(|(_, (r, _))| !present.contains(r.as_str()))
+            .map(|(a, _)| *a)
+            .collect();
+        for a in gone {
+            src.inbound.remove(&a);
+        }
+        self.directory.store(Arc::new(Directory::build(&src)));
+        drop(src);
+        let _w = self
+            .cache_write
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.cache.store(Arc::default());
+    }
+
+    fn workload_metrics(&self, sup: &Supervisor, restarts: &mut HashMap<String, u64>) {
+        let mut sums: HashMap<String, u64> = HashMap::new();
+        for r in sup.status() {
+            *sums
+                .entry(format!("{}/{}", r.workload.namespace, r.workload.name))
+                .or_default() += u64::from(r.restarts);
+        }
+        for w in sup.workloads() {
+            let id = format!("{}/{}", w.workload.namespace, w.workload.name);
+            let m = self
+                .registry
+                .workloads()
+                .workload(&w.workload.namespace, &w.workload.name);
+            m.ready_replicas.set(i64::from(w.ready));
+            m.desired_replicas.set(i64::from(w.desired));
+            let now = sums.get(&id).copied().unwrap_or(0);
+            let before = restarts.entry(id).or_insert(0);
+            // Restarts of replicas that are gone leave the sum; the counter never goes back.
+            if now > *before {
+                m.restarts.add(now - *before);
+            }
+            *before = now.max(*before);
+        }
+    }
+
+    /// The current directory.
+    pub(crate) fn directory(&self) -> Arc<Directory> {
+        self.directory.load_full()
+    }
+
+    fn resolve(&self, key: Key) -> Arc<Resolved> {
+        if let Some(r) = self.cache.load().get(&key) {
+            return r.clone();
+        }
+        let resolved = Arc::new(self.labels(&key));
+        let _w = self
+            .cache_write
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = HashMap::clone(&self.cache.load());
+        let r = map.entry(key).or_insert(resolved).clone();
+        self.cache.store(Arc::new(map));
+        r
+    }
+
+    /// Istio's labels and the stat keys of a record, off the request path.
+    fn labels(&self, key: &Key) -> Resolved {
+        let dir = self.directory.load();
+        let reporter = if key.destination {
+            Reporter::Destination
+        } else {
+            Reporter::Source
+        };
+        let workload_labels = |w: Option<&Arc<WorkloadInfo>>, id: Option<&str>| match w {
+            Some(w) => WorkloadLabels {
+                workload: w.name.clone(),
+                namespace: w.namespace.clone(),
+                // Identities are only asserted by mTLS (issue 6); until then, unknown.
+                principal: String::new(),
+                app: w.app.clone(),
+                version: w.version.clone(),
+                canonical_service: w.canonical_service.clone(),
+                canonical_revision: w.canonical_revision.clone(),
+                cluster: self.cluster_label.clone(),
+            },
+            None => match id.and_then(|i| i.split_once('/')) {
+                Some((ns, name)) => WorkloadLabels {
+                    workload: name.to_owned(),
+                    namespace: ns.to_owned(),
+                    canonical_service: name.to_owned(),
+                    cluster: self.cluster_label.clone(),
+                    ..WorkloadLabels::default()
+                },
+                None => WorkloadLabels::default(),
+            },
+        };
+        let replica = key.upstream.and_then(|a| dir.replicas.get(&a));
+        let cluster = key.cluster.as_deref().and_then(|c| dir.clusters.get(c));
+        let (source_id, dest_id, service_fqdn, security, mtls) = match reporter {
+            Reporter::Source => (
+                Some(key.workload.to_string()),
+                replica.map(|r| r.workload.id()),
+                cluster.map(|c| c.service.clone()),
+                ConnectionSecurityPolicy::Unknown,
+                cluster.is_some_and(|c| c.mtls),
+            ),
+            Reporter::Destination => (
+                key.peer
+                    .as_deref()
+                    .filter(|p| dir.workload(p).is_some())
+                    .map(str::to_owned),
+                Some(key.workload.to_string()),
+                replica.and_then(|r| r.service.clone()),
+                // The inbound listener takes plaintext until issue 6's mTLS lands.
+                ConnectionSecurityPolicy::None,
+                false,
+            ),
+        };
+        let _ = mtls;
+        let service = service_fqdn
+            .as_deref()
+            .and_then(|s| dir.services.get(s))
+            .map(|s| ServiceLabels {
+                host: s.fqdn.clone(),
+                name: s.name.clone(),
+                namespace: s.namespace.clone(),
+            })
+            .unwrap_or_default();
+        let labels = IstioLabels {
+            reporter: match reporter {
+                Reporter::Source => meridian_telemetry::metrics::Reporter::Source,
+                Reporter::Destination => meridian_telemetry::metrics::Reporter::Destination,
+            },
+            source: workload_labels(
+                source_id.as_deref().and_then(|s| dir.workload(s)),
+                source_id.as_deref(),
+            ),
+            destination: workload_labels(
+                dest_id.as_deref().and_then(|d| dir.workload(d)),
+                dest_id.as_deref(),
+            ),
+            service,
+            security,
+        };
+        let source: Arc<str> = Arc::from(source_id.as_deref().unwrap_or("unknown"));
+        let destination: Arc<str> = Arc::from(dest_id.as_deref().unwrap_or("unknown"));
+        let service: Arc<str> = Arc::from(service_fqdn.as_deref().unwrap_or("unknown"));
+        let mut goldens = Vec::with_capacity(4);
+        match reporter {
+            Reporter::Source => {
+                goldens.push(self.stats.golden(StatKey::Service(service.to_string())));
+                if let Some(c) = &key.cluster {
+                    goldens.push(self.stats.golden(StatKey::Route(c.clone())));
+                }
+                goldens.push(self.stats.golden(StatKey::ClientEdge {
+                    source: source.to_string(),
+                    service: service.to_string(),
+                }));
+                if dest_id.is_some() {
+                    goldens.push(self.stats.golden(StatKey::ServiceEdge {
+                        service: service.to_string(),
+                        destination: destination.to_string(),
+                    }));
+                }
+            }
+            Reporter::Destination => {
+                goldens.push(self.stats.golden(StatKey::Deploy(destination.to_string())));
+                if let Some(r) = replica {
+                    goldens.push(self.stats.golden(StatKey::Replica(r.name.clone())));
+                }
+            }
+        }
+        Resolved {
+            istio: self.registry.istio().http(&labels),
+            goldens,
+            source,
+            destination,
+            replica: replica.map(|r| Arc::from(r.name.as_str())),
+            service,
+            route: key.cluster.as_deref().map(Arc::from),
+        }
+    }
+
+    /// The stat table.
+    pub(crate) fn stats(&self) -> Vec<(StatKey, Arc<Golden>)> {
+        self.stats.all()
+    }
+
+    /// Recent failed requests, oldest first.
+    pub(crate) fn recent_errors(&self) -> Vec<Arc<TapEvent>> {
+        // Pop and push back: the queue is the only storage, and it stays bounded.
+        let mut out = Vec::with_capacity(self.errors.len());
+        while let Some(e) = self.errors.pop() {
+            out.push(e);
+        }
+        for e in &out {
+            let _ = self.errors.force_push(e.clone());
+        }
+        out
+    }
+
+    /// A live tap.
+    pub(crate) fn watch(&self) -> tap::Watcher {
+        self.tap.watch()
+    }
+
+    fn operation(&self, a: &Arrival<'_>) -> String {
+        let authority = a
+            .uri
+            .authority()
+            .map(|x| x.as_str())
+            .or_else(|| {
+                a.headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+            })
+            .unwrap_or("unknown");
+        let (host, port) = meridian_control::snapshot::split_authority(authority);
+        let port = port.unwrap_or(80);
+        let dir = self.directory.load();
+        let ns = &a.workload.namespace;
+        match dir.service_for_host(host, ns) {
+            Some(s) => format!("{}:{port}/*", s.fqdn),
+            None => format!("{host}:{port}/*"),
+        }
+    }
+}
+
+/// The proxy's flags, in telemetry's bit layout.
+fn telemetry_flags(f: meridian_proxy::ResponseFlags) -> meridian_telemetry::ResponseFlags {
+    use meridian_proxy::ResponseFlags as P;
+    use meridian_telemetry::ResponseFlags as T;
+    const TABLE: [(P, T); 15] = [
+        (P::UH, T::NO_HEALTHY_UPSTREAM),
+        (P::UF, T::UPSTREAM_CONNECTION_FAILURE),
+        (P::UO, T::UPSTREAM_OVERFLOW),
+        (P::NR, T::NO_ROUTE_FOUND),
+        (P::URX, T::UPSTREAM_RETRY_LIMIT_EXCEEDED),
+        (P::UT, T::UPSTREAM_REQUEST_TIMEOUT),
+        (P::UR, T::UPSTREAM_REMOTE_RESET),
+        (P::UC, T::UPSTREAM_CONNECTION_TERMINATION),
+        (P::NC, T::NO_CLUSTER_FOUND),
+        (P::DC, T::DOWNSTREAM_CONNECTION_TERMINATION),
+        (P::DI, T::DELAY_INJECTED),
+        (P::FI, T::FAULT_INJECTED),
+        (P::DPE, T::DOWNSTREAM_PROTOCOL_ERROR),
+        (P::UPE, T::UPSTREAM_PROTOCOL_ERROR),
+        (P::LR, T::LOCAL_RESET),
+    ];
+    let mut out = T::NONE;
+    if f.is_empty() {
+        return out;
+    }
+    for (p, t) in TABLE {
+        if f.contains(p) {
+            out.insert(t);
+        }
+    }
+    out
+}
+
+fn protocol_text(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+impl RecordSink for Observer {
+    fn arrive(&self, a: Arrival<'_>) -> Option<Carry> {
+        let mut peer = None;
+        match a.reporter {
+            Reporter::Source => {
+                if let Some(v) = self.peers.outgoing(&a.workload.workload, a.gateway) {
+                    a.headers.insert(hop::PEER_ID.clone(), v);
+                }
+                // Set here rather than after routing so this hop's own log line, span and
+                // tap event carry the id the next hops will see.
+                if !a.headers.contains_key("x-request-id") {
+                    a.headers
+                        .insert("x-request-id", meridian_proxy::headers::new_request_id());
+                }
+            }
+            Reporter::Destination => {
+                if let Some(v) = a.headers.remove(&hop::PEER_ID) {
+                    peer = self.peers.incoming(&v);
+                }
+            }
+        }
+        let span = match &self.tracing {
+            Some(t) => {
+                let operation = self.operation(&a);
+                let url = a.uri.to_string();
+                let request_id = a
+                    .headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let user_agent = a
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let downstream = a.downstream.to_string();
+                let req = HopRequest {
+                    method: a.method.as_str(),
+                    url: &url,
+                    protocol: protocol_text(a.version),
+                    user_agent: user_agent.as_deref(),
+                    request_id: request_id.as_deref(),
+                    downstream_cluster: None,
+                    peer_address: Some(&downstream),
+                };
+                let workload = a.workload.workload.clone();
+                let dir = self.directory.load();
+                t.start(
+                    &workload,
+                    a.gateway,
+                    a.reporter == Reporter::Destination,
+                    &operation,
+                    a.headers,
+                    &req,
+                    || {
+                        dir.workload(&workload).map(|w| NodeInfo {
+                            canonical_service: w.canonical_service.clone(),
+                            canonical_revision: w.canonical_revision.clone(),
+                            namespace: w.namespace.clone(),
+                            ..NodeInfo::default()
+                        })
+                    },
+                )
+            }
+            None => None,
+        };
+        if span.is_none() && self.access.is_none() {
+            return peer.map(|p| Arc::new(Peer(p)) as Carry);
+        }
+        let (user_agent, forwarded_for) = if self.access.is_some() {
+            (
+                a.headers.get(http::header::USER_AGENT).cloned(),
+                a.headers.get("x-forwarded-for").cloned(),
+            )
+        } else {
+            (None, None)
+        };
+        Some(Arc::new(Hop {
+            span,
+            peer,
+            user_agent,
+            forwarded_for,
+        }))
+    }
+
+    fn record(&self, mut r: RequestRecord) {
+        let mut hop: Option<Hop> = None;
+        let mut peer: Option<Arc<str>> = None;
+        if let Some(carry) = r.carry.take() {
+            match carry.downcast::<Hop>() {
+                Ok(h) => {
+                    if let Ok(h) = Arc::try_unwrap(h) {
+                        peer = h.peer.clone();
+                        hop = Some(h);
+                    }
+                }
+                Err(other) => {
+                    if let Ok(p) = other.downcast::<Peer>() {
+                        peer = Some(p.0.clone());
+                    }
+                }
+            }
+        }
+        let key = Key {
+            destination: r.reporter == Reporter::Destination,
+            workload: r
+                .source_workload
+                .clone()
+                .unwrap_or_else(|| Arc::from("unknown")),
+            peer,
+            cluster: r.cluster.take(),
+            upstream: r.upstream,
+        };
+        let resolved = self.resolve(key);
+        let flags = telemetry_flags(r.flags);
+        resolved.istio.record(&HttpRecord::http(
+            r.status,
+            flags,
+            r.duration,
+            r.request_bytes,
+            r.response_bytes,
+        ));
+        let failed = r.status == 0 || r.status >= 500;
+        for g in &resolved.goldens {
+            g.record(failed, r.duration);
+        }
+        let watched = self.tap.watched();
+        let notable = failed || !r.flags.is_empty();
+        if watched || notable {
+            let event = Arc::new(self.tap_event(&r, &resolved));
+            if notable {
+                let _ = self.errors.force_push(event.clone());
+            }
+            if watched {
+                self.tap.send(event);
+            }
+        }
+        if let Some(log) = &self.access {
+            self.access_log(log, &r, &resolved, hop.as_ref());
+        }
+        if let Some(span) = hop.and_then(|h| h.span) {
+            let upstream = r.upstream.map(|u| u.to_string());
+            span.finish(&HopResponse {
+                status: r.status,
+                flags,
+                request_size: r.request_bytes,
+                response_size: r.response_bytes,
+                upstream_cluster: resolved.route.as_deref(),
+                upstream_address: upstream.as_deref(),
+            });
+        }
+    }
+}
+
+impl Observer {
+    fn tap_event(&self, r: &RequestRecord, resolved: &Resolved) -> TapEvent {
+        let arrived = SystemTime::now()
+            .checked_sub(r.duration)
+            .unwrap_or(UNIX_EPOCH);
+        TapEvent {
+            time_ms: arrived
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            reporter: match r.reporter {
+                Reporter::Source => "source".into(),
+                Reporter::Destination => "destination".into(),
+            },
+            source: resolved.source.to_string(),
+            destination: resolved.destination.to_string(),
+            replica: resolved.replica.as_deref().map(str::to_owned),
+            service: resolved.service.to_string(),
+            route: resolved.route.as_deref().map(str::to_owned),
+            method: r.method.to_string(),
+            authority: r.authority.clone(),
+            path: r.path.clone(),
+            status: r.status,
+            flags: r.flags.to_string(),
+            latency_ms: r.duration.as_secs_f64() * 1000.0,
+            upstream: r.upstream.map(|u| u.to_string()),
+            request_id: r
+                .request_id
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    fn access_log(
+        &self,
+        log: &AccessLogger,
+        r: &RequestRecord,
+        resolved: &Resolved,
+        hop: Option<&Hop>,
+    ) {
+        fn text(v: Option<&HeaderValue>) -> Option<&str> {
+            v.and_then(|v| v.to_str().ok())
+        }
+        let upstream = r.upstream.map(|u| u.to_string());
+        let downstream = r.downstream.to_string();
+        let method = r.method.as_str();
+        let start = SystemTime::now()
+            .checked_sub(r.duration)
+            .unwrap_or(UNIX_EPOCH);
+        let cluster = resolved.route.as_deref().unwrap_or("-");
+        log.log(&AccessLogEntry {
+            start_time: start,
+            method: Some(method),
+            path: Some(&r.path),
+            protocol: Some(protocol_text(r.protocol)),
+            response_code: r.status,
+            response_flags: telemetry_flags(r.flags),
+            response_code_details: Some(if r.flags.is_empty() {
+                "via_upstream"
+            } else {
+                "local_reply"
+            }),
+            bytes_received: r.request_bytes,
+            bytes_sent: r.response_bytes,
+            duration: r.duration,
+            x_forwarded_for: hop.and_then(|h| text(h.forwarded_for.as_ref())),
+            user_agent: hop.and_then(|h| text(h.user_agent.as_ref())),
+            request_id: text(r.request_id.as_ref()),
+            authority: Some(&r.authority),
+            upstream_host: upstream.as_deref(),
+            upstream_cluster: Some(cluster),
+            downstream_remote_address: Some(&downstream),
+            route_name: Some(match r.reporter {
+                Reporter::Source if resolved.source.as_ref() == GATEWAY_WORKLOAD => "gateway",
+                Reporter::Source => "outbound",
+                Reporter::Destination => "inbound",
+            }),
+            ..AccessLogEntry::default()
+        });
+    }
+}
