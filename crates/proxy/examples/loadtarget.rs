@@ -1,7 +1,11 @@
-//! A load-test target: one HTTP/1.1 origin answering "ok", and a sidecar outbound listener
-//! routing `Host: myapp` to it. Prints the addresses and runs until interrupted:
-//! `cargo run --release -p meridian-proxy --example loadtarget`, then
-//! `wrk -H 'Host: myapp' http://<proxy>/` (issue 5's benchmark script starts it this way).
+//! A load-test target: Meridian's data plane on one thread, with one listener and one upstream.
+//! The listener is a sidecar's local port for the `myapp` service (every request on it is
+//! routed to `myapp`, whatever its `Host`; HTTP/1.1 and h2c), and `myapp`'s one replica is
+//! `--origin ADDR`, or a built-in HTTP/1.1 origin answering "ok" on a thread of its own.
+//! Prints the addresses and runs until interrupted:
+//! `cargo run --release -p meridian-proxy --example loadtarget -- --origin 127.0.0.1:8000`,
+//! then `wrk http://<proxy>/` (`bench/proxy.sh` starts it this way, pinned to one core; the
+//! listener's port is free-chosen, its IP is `--listen`'s).
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
@@ -28,12 +32,28 @@ spec:
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    // The origin runs on a thread of its own so the proxy's thread is the proxy's alone.
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    std_listener.set_nonblocking(true)?;
-    let origin_addr = std_listener.local_addr()?;
-    std::thread::spawn(move || origin_thread(std_listener));
-    run_proxy(origin_addr).await
+    let mut listen: std::net::SocketAddr = "127.0.0.1:0".parse()?;
+    let mut origin: Option<std::net::SocketAddr> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--listen" => listen = args.next().unwrap_or_default().parse()?,
+            "--origin" => origin = Some(args.next().unwrap_or_default().parse()?),
+            other => anyhow::bail!("unknown argument {other}; use --listen ADDR --origin ADDR"),
+        }
+    }
+    let origin_addr = match origin {
+        Some(o) => o,
+        None => {
+            // The origin runs on a thread of its own so the proxy's thread is the proxy's alone.
+            let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            std_listener.set_nonblocking(true)?;
+            let addr = std_listener.local_addr()?;
+            std::thread::spawn(move || origin_thread(std_listener));
+            addr
+        }
+    };
+    run_proxy(origin_addr, listen).await
 }
 
 fn origin_thread(listener: std::net::TcpListener) {
@@ -60,7 +80,10 @@ fn origin_thread(listener: std::net::TcpListener) {
     });
 }
 
-async fn run_proxy(origin_addr: std::net::SocketAddr) -> anyhow::Result<()> {
+async fn run_proxy(
+    origin_addr: std::net::SocketAddr,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let bundle = meridian_config::load_str(
         Path::new("loadtarget.yaml"),
         MANIFESTS,
@@ -88,14 +111,23 @@ async fn run_proxy(origin_addr: std::net::SocketAddr) -> anyhow::Result<()> {
             state: EndpointState::Ready,
         }],
     }))?;
-    let proxy = Proxy::new(Arc::new(snapshot), watch, ProxyOptions::default());
+    let proxy = Proxy::new(
+        Arc::new(snapshot),
+        watch,
+        ProxyOptions {
+            bind: listen.ip(),
+            ..ProxyOptions::default()
+        },
+    );
     let caller = Caller {
         workload: Arc::from("default/loadgen"),
         namespace: "default".into(),
         labels: Default::default(),
         service_account: "default".into(),
     };
-    let outbound = proxy.start_outbound(caller).await?;
+    let outbound = proxy
+        .start_upstream_port(caller, "myapp.default.svc.cluster.local", 80)
+        .await?;
     println!("origin {origin_addr}");
     println!("proxy {outbound}");
     tokio::signal::ctrl_c().await?;
