@@ -199,6 +199,7 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
         (&Method::GET, ["api", "v1", "workloads", name, "rollout", "status"]) => {
             rollout_status(node, name, q).await
         }
+        (_, ["api", "v1", "ca", rest @ ..]) => ca_api(node, &method, rest),
         (_, ["api", ..]) => error(
             StatusCode::NOT_FOUND,
             &format!("no such API: {method} {path}"),
@@ -216,6 +217,73 @@ fn clusters(node: &Node, q: Option<&str>) -> Response<Body> {
         all.retain(|c| c.name.contains(name));
     }
     json(StatusCode::OK, &all)
+}
+
+/// The mesh CA: `GET roots`, `GET workloads/{name}` (its current certificate), `POST reload`
+/// (after `meridian ca rotate`).
+fn ca_api(node: &Node, method: &Method, rest: &[&str]) -> Response<Body> {
+    use crate::commands::ca::CertView;
+    let Some(ca) = node.proxy.certificate_authority() else {
+        return error(StatusCode::NOT_FOUND, "this node runs without a mesh CA");
+    };
+    match (method, rest) {
+        (&Method::GET, ["roots"]) => match ca.root_infos() {
+            Ok(roots) => json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "trustDomain": ca.trust_domain().as_str(),
+                    "source": format!("{:?}", ca.source()),
+                    "roots": roots.iter().map(|(i, until)| CertView::new(i, *until)).collect::<Vec<_>>(),
+                    "pem": ca.trust_bundle().to_pem(),
+                }),
+            ),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
+        (&Method::GET, ["workloads", name]) => {
+            let sup = &node.supervisor;
+            let id = match sup.resolve(name) {
+                Ok(id) => id,
+                Err(e) => return error(StatusCode::NOT_FOUND, &e.to_string()),
+            };
+            let table = sup.endpoints().borrow().clone();
+            let sa = table
+                .replicas
+                .iter()
+                .find(|r| r.workload == id)
+                .map_or_else(|| "default".to_owned(), |r| r.service_account.clone());
+            let Some(identity) = node.proxy.workload_identity(&id.namespace, &sa) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    &format!(
+                        "{}/{} has no certificate yet (no sidecar started)",
+                        id.namespace, id.name
+                    ),
+                );
+            };
+            let cert = identity.certificate();
+            match cert.info() {
+                Ok(info) => json(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "workload": format!("{}/{}", id.namespace, id.name),
+                        "identity": identity.id().as_str(),
+                        "certificate": CertView::new(&info, None),
+                        "workloadCertTtl": format!("{:?}", node.options.mesh_ca.workload_cert_ttl),
+                        "chainPem": cert.chain_pem(),
+                    }),
+                ),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            }
+        }
+        (&Method::POST, ["reload"]) => match ca.reload() {
+            Ok(changed) => json(StatusCode::OK, &serde_json::json!({ "changed": changed })),
+            Err(e) => error(StatusCode::CONFLICT, &e.to_string()),
+        },
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "no such CA API: use GET roots, GET workloads/{name}, POST reload",
+        ),
+    }
 }
 
 fn logs(node: &Node, replica: &str, q: Option<&str>) -> Response<Body> {

@@ -23,7 +23,7 @@ pub(crate) struct Target {
         env = "MERIDIAN_STATE_DIR",
         global = true
     )]
-    state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
 }
 
 impl Target {

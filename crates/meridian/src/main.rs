@@ -50,6 +50,10 @@ enum Command {
     Scale(commands::scale::Args),
     /// Follow, restart, undo or resume a workload's rollout.
     Rollout(commands::rollout::Args),
+    /// The mesh certificate authority: print its roots, inspect a workload's certificate,
+    /// rotate the root.
+    #[command(subcommand_required = true)]
+    Ca(commands::ca::Args),
     /// Run the demo workload: an HTTP/1.1 and HTTP/2 server that says who it is.
     DemoApp(commands::demo_app::Args),
     /// Invoke a function of a SAM template once, like `sam local invoke` (no container).
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => commands::logs::run(&args),
         Command::Scale(args) => commands::scale::run(&args),
         Command::Rollout(args) => commands::rollout::run(&args, cli.output),
+        Command::Ca(args) => commands::ca::run(&args, cli.output),
         Command::DemoApp(args) => commands::demo_app::run(args),
         Command::Invoke(args) => commands::invoke::run(&args),
         Command::Functions(args) => commands::functions::run(&args, cli.output),

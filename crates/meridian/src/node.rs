@@ -38,6 +38,8 @@ pub(crate) struct NodeOptions {
     pub(crate) outbound_traffic: meridian_proxy::OutboundTrafficPolicy,
     /// Tracing and access logs (issue 7).
     pub(crate) observe: crate::observe::Flags,
+    /// The mesh CA: trust domain, workload certificate lifetime, folder.
+    pub(crate) mesh_ca: crate::commands::ca::MeshCaArgs,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -96,6 +98,9 @@ impl Node {
                 options.state_dir.display()
             )
         })?;
+        // The CA first: a corrupted CA file stops the node before any workload starts.
+        let ca = options.mesh_ca.load(&options.state_dir)?;
+        reload_ca_on_hangup(ca.clone());
         let registry = Registry::new();
         let mut node_info = NodeInfo::local();
         for (k, v) in &options.labels {
@@ -132,6 +137,10 @@ impl Node {
             ProxyOptions {
                 outbound_traffic: options.outbound_traffic,
                 sink: Some(observer.clone()),
+                mesh_identity: Some(meridian_proxy::MeshIdentity {
+                    ca: ca.clone(),
+                    workload_cert_ttl: options.mesh_ca.workload_cert_ttl,
+                }),
                 ..ProxyOptions::default()
             },
         );
@@ -432,4 +441,30 @@ fn discovery_env(
         }
     }
     env
+}
+
+/// `SIGHUP` makes the CA read its files again (after `meridian ca rotate`, or after the user
+/// replaced plugged-in files); files that fail a check are refused and the CA keeps signing
+/// with what it had.
+fn reload_ca_on_hangup(ca: Arc<meridian_identity::CertificateAuthority>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!(
+            "cannot listen for SIGHUP; reload the CA with `meridian ca rotate` or the admin API"
+        );
+        return;
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match ca.reload() {
+                Ok(true) => {
+                    tracing::info!("SIGHUP: the mesh CA files changed; workload certificates renew")
+                }
+                Ok(false) => tracing::info!("SIGHUP: the mesh CA files are unchanged"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: the mesh CA files were refused; still signing with the previous ones")
+                }
+            }
+        }
+    });
 }

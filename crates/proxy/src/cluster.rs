@@ -15,6 +15,7 @@ use meridian_control::endpoints::{EndpointState, EndpointTable, ReplicaEndpoint}
 use meridian_control::snapshot::{Cluster, EndpointSource, Snapshot, TargetPort, UpstreamTls};
 
 use crate::balancer::Balancer;
+use crate::mtls::{EndpointTls, MeshClient, ReplicaTarget};
 use crate::pool::{ClusterState, Endpoint};
 use crate::upstream::Transport;
 
@@ -186,6 +187,7 @@ impl Registry {
         table: &EndpointTable,
         inbound: &InboundMap,
         gateway_tls: HashMap<(u16, usize), Arc<rustls::ServerConfig>>,
+        mesh: Option<&MeshClient>,
     ) -> Resolved {
         let mut used: HashSet<EndpointKey> = HashSet::new();
         let mut clusters = Vec::with_capacity(snapshot.clusters.len());
@@ -199,9 +201,16 @@ impl Registry {
             let endpoints: Vec<Arc<Endpoint>> = self
                 .targets(c, table, inbound)
                 .into_iter()
-                .map(|(addr, key)| {
+                .filter_map(|(addr, key, replica)| {
+                    // With mesh mTLS, the caller's transport to this endpoint (auto mTLS).
+                    let mesh_tls = match mesh.map(|m| m.endpoint(&snapshot, c, replica)) {
+                        Some(EndpointTls::Skip) => return None,
+                        Some(EndpointTls::Mesh(t)) => Some(t),
+                        _ => None,
+                    };
+                    let tls = mesh_tls.as_ref().or(tls.as_ref());
                     used.insert((c.name.clone(), addr, tls.is_some()));
-                    self.endpoint(&state, addr, key, tls.as_ref())
+                    Some(self.endpoint(&state, addr, key, tls))
                 })
                 .collect();
             state.detector.set_members(&endpoints);
@@ -232,12 +241,12 @@ impl Registry {
         }
     }
 
-    fn targets(
+    fn targets<'t>(
         &self,
         c: &Cluster,
-        table: &EndpointTable,
+        table: &'t EndpointTable,
         inbound: &InboundMap,
-    ) -> Vec<(SocketAddr, String)> {
+    ) -> Vec<(SocketAddr, String, Option<ReplicaTarget<'t>>)> {
         match &c.endpoints {
             EndpointSource::Replicas {
                 selector,
@@ -253,7 +262,7 @@ impl Registry {
                 .iter()
                 .filter_map(|a| {
                     let addr = a.to_socket_addrs().ok()?.next()?;
-                    Some((addr, a.clone()))
+                    Some((addr, a.clone(), None))
                 })
                 .collect(),
         }
@@ -262,11 +271,11 @@ impl Registry {
 
 /// A replica's address for a Service target port: its inbound listener when it has one
 /// (so hops go sidecar to sidecar), else the port it really listens on.
-fn replica_target(
-    r: &ReplicaEndpoint,
+fn replica_target<'a>(
+    r: &'a ReplicaEndpoint,
     target: &TargetPort,
     inbound: &InboundMap,
-) -> Option<(SocketAddr, String)> {
+) -> Option<(SocketAddr, String, Option<ReplicaTarget<'a>>)> {
     let (declared, actual) = match target {
         TargetPort::Number(n) => (*n, r.port_for(*n).unwrap_or(*n)),
         TargetPort::Name(name) => {
@@ -278,11 +287,17 @@ fn replica_target(
         }
     };
     let key = format!("{}:{declared}", r.replica);
-    let addr = inbound
-        .get(&(r.replica.clone(), declared))
-        .copied()
-        .unwrap_or(SocketAddr::new(r.ip, actual));
-    Some((addr, key))
+    let fronted = inbound.get(&(r.replica.clone(), declared)).copied();
+    let addr = fronted.unwrap_or(SocketAddr::new(r.ip, actual));
+    Some((
+        addr,
+        key,
+        Some(ReplicaTarget {
+            replica: r,
+            declared,
+            fronted: fronted.is_some(),
+        }),
+    ))
 }
 
 /// A cluster's sweeper: every `interval` the outlier detector returns endpoints whose

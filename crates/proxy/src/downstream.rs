@@ -22,6 +22,7 @@ use meridian_control::snapshot::{
 use rand::Rng;
 
 use crate::Caller;
+use crate::authn::Connection;
 use crate::balancer::{PickContext, hash64};
 use crate::body::{RequestBody, ResponseBody};
 use crate::cluster::Resolved;
@@ -56,6 +57,10 @@ pub(crate) enum ListenerKind {
     Inbound {
         /// The replica's own address.
         endpoint: Arc<Endpoint>,
+        /// The declared (container) port: PeerAuthentication's and AuthorizationPolicy's.
+        port: u16,
+        /// The workload identity's TLS configurations, when the mesh has a CA.
+        tls: Option<Arc<crate::authn::InboundTls>>,
     },
 }
 
@@ -110,6 +115,7 @@ struct Trace {
 pub(crate) async fn handle(
     ctx: Arc<ListenerCtx>,
     peer: SocketAddr,
+    conn: Arc<Connection>,
     mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
@@ -157,9 +163,22 @@ pub(crate) async fn handle(
         None => None,
     };
     let version = req.version();
-    let result = match &ctx.kind {
-        ListenerKind::Inbound { endpoint } => inbound(endpoint, req, &mut trace).await,
-        _ => outbound(&ctx, peer, req, &mut trace).await,
+    // AuthorizationPolicy at the inbound sidecar and at the gateway, before anything else.
+    let policy_port = match &ctx.kind {
+        ListenerKind::Inbound { port, .. } | ListenerKind::Gateway { port } => Some(*port),
+        _ => None,
+    };
+    let denied = policy_port.and_then(|port| {
+        let state = ctx.state.load();
+        crate::authz::check(&state.snapshot, &ctx.caller, &conn, peer, port, &req).err()
+    });
+    let result = match (&ctx.kind, &denied) {
+        (_, Some(_)) => Ok(crate::authz::denied()),
+        (ListenerKind::Inbound { endpoint, .. }, None) => {
+            set_client_cert_header(&mut req, &conn);
+            inbound(endpoint, req, &mut trace).await
+        }
+        (_, None) => outbound(&ctx, peer, req, &mut trace).await,
     };
     let mut resp = match result {
         Ok(r) => r,
@@ -199,9 +218,26 @@ pub(crate) async fn handle(
             request_bytes,
             response_bytes: resp.body().size_hint().exact().unwrap_or(0),
             carry,
+            source_principal: conn.principal.clone(),
+            destination_principal: match &ctx.kind {
+                ListenerKind::Inbound { tls: Some(t), .. } => Some(Arc::from(t.id.as_str())),
+                _ => None,
+            },
+            connection_security: conn.security,
+            response_code_details: denied,
         });
     }
     Ok(resp)
+}
+
+/// `X-Forwarded-Client-Cert` as Istio's inbound sidecar sets it: whatever the client sent is
+/// dropped (it could be forged), and an mTLS peer is described to the workload.
+fn set_client_cert_header<B>(req: &mut Request<B>, conn: &Connection) {
+    let headers = req.headers_mut();
+    headers.remove(&crate::authn::X_FORWARDED_CLIENT_CERT);
+    if let Some(xfcc) = &conn.xfcc {
+        headers.insert(crate::authn::X_FORWARDED_CLIENT_CERT.clone(), xfcc.clone());
+    }
 }
 
 fn reporter_of(kind: &ListenerKind) -> Reporter {

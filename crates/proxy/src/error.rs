@@ -162,6 +162,9 @@ pub enum Error {
     /// The replica has no port to put an inbound listener in front of.
     #[error("replica {0} declares no port")]
     NoPort(String),
+    /// The mesh identity (certificate authority, workload certificate) cannot be used.
+    #[error("mesh identity: {0}")]
+    Identity(String),
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 //! # Ok(()) }
 //! ```
 
+mod authn;
+mod authz;
 pub mod balancer;
 pub mod body;
 mod cluster;
@@ -25,6 +27,7 @@ mod downstream;
 pub mod error;
 pub mod headers;
 mod listener;
+mod mtls;
 pub mod outlier;
 pub mod pool;
 pub mod record;
@@ -41,7 +44,10 @@ use meridian_control::snapshot::Snapshot;
 use tokio::sync::watch;
 
 pub use error::{Error, ErrorSource, ProxyError};
-pub use record::{Arrival, Carry, Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
+pub use mtls::MeshIdentity;
+pub use record::{
+    Arrival, Carry, ConnectionSecurity, Phase, RecordSink, Reporter, RequestRecord, ResponseFlags,
+};
 
 pub use cluster::{ClusterStatus, EndpointStatus};
 pub use outlier::{DetectorStatus, EjectionReason, HealthStatus};
@@ -149,6 +155,9 @@ pub struct ProxyOptions {
     pub sink: Option<Arc<dyn RecordSink>>,
     /// Unknown hosts from sidecars.
     pub outbound_traffic: OutboundTrafficPolicy,
+    /// The mesh CA: with it, sidecars speak mTLS to each other (auto mTLS) and enforce
+    /// PeerAuthentication; without it every hop is plaintext.
+    pub mesh_identity: Option<MeshIdentity>,
 }
 
 impl Default for ProxyOptions {
@@ -157,6 +166,7 @@ impl Default for ProxyOptions {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             sink: None,
             outbound_traffic: OutboundTrafficPolicy::default(),
+            mesh_identity: None,
         }
     }
 }
@@ -181,10 +191,15 @@ struct Rebuild {
     gateway: Option<(GatewayPorts, BTreeMap<u16, SocketAddr>)>,
     /// Stop signals of the inbound listeners, by replica.
     inbound_stops: HashMap<String, watch::Sender<bool>>,
+    /// With mesh mTLS, each calling identity has routing state of its own: its connections
+    /// carry its certificate, so they are never shared with another caller (as each Istio
+    /// sidecar has its own pools).
+    callers: HashMap<meridian_identity::SpiffeId, (Registry, Arc<ArcSwap<Resolved>>)>,
 }
 
 struct Inner {
     state: Arc<ArcSwap<Resolved>>,
+    mtls: Option<Arc<mtls::Mtls>>,
     passthrough: Arc<downstream::Passthrough>,
     rebuild: Mutex<Rebuild>,
     options: ProxyOptions,
@@ -218,15 +233,20 @@ impl Proxy {
             tls: (u64::MAX, HashMap::new()),
             gateway: None,
             inbound_stops: HashMap::new(),
+            callers: HashMap::new(),
         };
         let tls = gateway_tls(&snapshot);
         rebuild.tls = (snapshot.version, tls.clone());
         let resolved = rebuild
             .registry
-            .resolve(snapshot, &table, &rebuild.inbound, tls);
+            .resolve(snapshot, &table, &rebuild.inbound, tls, None);
         let (shutdown, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             state: Arc::new(ArcSwap::from_pointee(resolved)),
+            mtls: options
+                .mesh_identity
+                .clone()
+                .map(|m| Arc::new(mtls::Mtls::new(m))),
             passthrough: Arc::default(),
             rebuild: Mutex::new(rebuild),
             options,
@@ -389,8 +409,16 @@ impl Proxy {
                 format!("{}:{}", replica.replica, p.declared),
                 upstream::Transport::Plain,
             );
+            let tls = match &self.inner.mtls {
+                Some(m) => Some(Arc::new(inbound_tls(m, replica)?)),
+                None => None,
+            };
             let ctx = self.ctx(
-                ListenerKind::Inbound { endpoint },
+                ListenerKind::Inbound {
+                    endpoint,
+                    port: p.declared,
+                    tls,
+                },
                 Arc::new(Caller::of_replica(replica)),
                 "http",
             );
@@ -476,6 +504,62 @@ impl Proxy {
         let _ = self.inner.shutdown.send(true);
     }
 
+    /// The mesh CA, when the proxy runs with mesh mTLS.
+    pub fn certificate_authority(&self) -> Option<Arc<meridian_identity::CertificateAuthority>> {
+        self.inner.mtls.as_ref().map(|m| Arc::clone(m.ca()))
+    }
+
+    /// The identity of the workloads running as `service_account` in `namespace`, once a
+    /// listener of theirs has started (for `meridian ca inspect`).
+    pub fn workload_identity(
+        &self,
+        namespace: &str,
+        service_account: &str,
+    ) -> Option<meridian_identity::WorkloadIdentity> {
+        let m = self.inner.mtls.as_ref()?;
+        m.existing(&m.workload_id(namespace, service_account).ok()?)
+    }
+
+    /// The routing state a listener of `caller` reads: with mesh mTLS, the caller's own
+    /// (created on first use); otherwise the shared one.
+    fn state_for(&self, kind: &ListenerKind, caller: &Caller) -> Arc<ArcSwap<Resolved>> {
+        let Some(m) = &self.inner.mtls else {
+            return self.inner.state.clone();
+        };
+        if matches!(kind, ListenerKind::Inbound { .. }) {
+            return self.inner.state.clone();
+        }
+        let id = match m.workload_id(&caller.namespace, &caller.service_account) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(workload = %caller.workload, error = %e, "no mesh identity; its calls go in plaintext");
+                return self.inner.state.clone();
+            }
+        };
+        if let Err(e) = m.identity(&id) {
+            tracing::warn!(workload = %caller.workload, error = %e, "no mesh certificate; its calls go in plaintext");
+            return self.inner.state.clone();
+        }
+        let Ok(mut r) = self.inner.rebuild.lock() else {
+            return self.inner.state.clone();
+        };
+        if let Some((_, state)) = r.callers.get(&id) {
+            return state.clone();
+        }
+        let mut registry = Registry::default();
+        let client = m.client(id.clone());
+        let resolved = registry.resolve(
+            r.snapshot.clone(),
+            &r.table.clone(),
+            &r.inbound,
+            r.tls.1.clone(),
+            Some(&client),
+        );
+        let state = Arc::new(ArcSwap::from_pointee(resolved));
+        r.callers.insert(id, (registry, state.clone()));
+        state
+    }
+
     fn ctx(
         &self,
         kind: ListenerKind,
@@ -483,7 +567,7 @@ impl Proxy {
         scheme: &'static str,
     ) -> Arc<ListenerCtx> {
         Arc::new(ListenerCtx {
-            state: self.inner.state.clone(),
+            state: self.state_for(&kind, &caller),
             sink: self.inner.options.sink.clone(),
             kind,
             caller,
@@ -502,9 +586,35 @@ impl Inner {
         let tls = r.tls.1.clone();
         let snapshot = r.snapshot.clone();
         let table = r.table.clone();
-        let resolved = r.registry.resolve(snapshot, &table, &r.inbound, tls);
+        let resolved = r
+            .registry
+            .resolve(snapshot.clone(), &table, &r.inbound, tls.clone(), None);
         self.state.store(Arc::new(resolved));
+        if let Some(m) = &self.mtls {
+            let inbound = &r.inbound;
+            for (id, (registry, state)) in &mut r.callers {
+                let client = m.client(id.clone());
+                let resolved = registry.resolve(
+                    snapshot.clone(),
+                    &table,
+                    inbound,
+                    tls.clone(),
+                    Some(&client),
+                );
+                state.store(Arc::new(resolved));
+            }
+        }
     }
+}
+
+/// The server configurations of a replica's identity (STRICT and PERMISSIVE).
+fn inbound_tls(m: &mtls::Mtls, replica: &ReplicaEndpoint) -> Result<authn::InboundTls, Error> {
+    let id = m.workload_id(&replica.workload.namespace, &replica.service_account)?;
+    Ok(authn::InboundTls {
+        strict: m.server_config(&id, true)?,
+        permissive: m.server_config(&id, false)?,
+        id,
+    })
 }
 
 fn gateway_tls(snapshot: &Snapshot) -> HashMap<(u16, usize), Arc<rustls::ServerConfig>> {

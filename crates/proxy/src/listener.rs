@@ -13,8 +13,10 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::downstream::{ListenerCtx, handle};
+use crate::authn::Connection;
+use crate::downstream::{ListenerCtx, ListenerKind, handle};
 use crate::error::Error;
+use crate::record::ConnectionSecurity;
 
 /// Binds a listener, naming the address in the error.
 pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
@@ -61,7 +63,13 @@ pub(crate) fn spawn(
             let stop = stop.clone();
             tokio::spawn(async move {
                 match tls_port {
-                    None => serve(tcp, ctx, peer, stop).await,
+                    None if matches!(ctx.kind, ListenerKind::Inbound { .. }) => {
+                        crate::authn::accept(tcp, ctx, peer, stop).await;
+                    }
+                    None => {
+                        let conn = plain_connection(&ctx);
+                        serve(tcp, ctx, peer, conn, stop).await;
+                    }
                     Some(port) => serve_tls(tcp, ctx, peer, port, stop).await,
                 }
             });
@@ -69,15 +77,25 @@ pub(crate) fn spawn(
     });
 }
 
-async fn serve<I>(
+/// What a connection of a listener without mesh TLS proves: nothing.
+fn plain_connection(ctx: &ListenerCtx) -> Arc<Connection> {
+    Connection::plain(match ctx.kind {
+        ListenerKind::Inbound { .. } => ConnectionSecurity::None,
+        _ => ConnectionSecurity::Unknown,
+    })
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on an accepted (and, for TLS, terminated) connection.
+pub(crate) async fn serve<I>(
     io: I,
     ctx: Arc<ListenerCtx>,
     peer: SocketAddr,
+    connection: Arc<Connection>,
     stop: Option<watch::Receiver<bool>>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| handle(ctx.clone(), peer, req));
+    let svc = service_fn(move |req| handle(ctx.clone(), peer, connection.clone(), req));
     let builder = auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     let Some(mut stop) = stop else {
@@ -126,5 +144,6 @@ async fn serve_tls(
     let Ok(tls) = start.into_stream(config).await else {
         return;
     };
-    serve(tls, ctx, peer, stop).await;
+    let conn = plain_connection(&ctx);
+    serve(tls, ctx, peer, conn, stop).await;
 }

@@ -136,6 +136,35 @@ pub enum Reporter {
     Destination,
 }
 
+/// Istio's `connection_security_policy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ConnectionSecurity {
+    /// Reported by the client side, which does not know (Istio's value at `source`).
+    #[default]
+    Unknown,
+    /// Plaintext, or TLS without a client certificate.
+    None,
+    /// Mutual TLS with a verified mesh identity.
+    MutualTls,
+}
+
+impl ConnectionSecurity {
+    /// The label value: `unknown`, `none`, `mutual_tls`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionSecurity::Unknown => "unknown",
+            ConnectionSecurity::None => "none",
+            ConnectionSecurity::MutualTls => "mutual_tls",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One request, as telemetry needs it.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
@@ -177,6 +206,16 @@ pub struct RequestRecord {
     pub response_bytes: u64,
     /// What the sink returned from [`RecordSink::arrive`] for this request.
     pub carry: Option<Carry>,
+    /// The caller's SPIFFE ID proven by mTLS, as the destination saw it (Istio's
+    /// `source_principal`).
+    pub source_principal: Option<Arc<str>>,
+    /// The workload's own SPIFFE ID at the destination (Istio's `destination_principal`).
+    pub destination_principal: Option<Arc<str>>,
+    /// Istio's `connection_security_policy`.
+    pub connection_security: ConnectionSecurity,
+    /// Envoy's `%RESPONSE_CODE_DETAILS%` when the proxy refused the request itself for a
+    /// policy (`rbac_access_denied_matched_policy[...]`).
+    pub response_code_details: Option<String>,
 }
 
 /// What a sink keeps about one request from its arrival to its record (a span in progress,

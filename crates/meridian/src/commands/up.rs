@@ -29,6 +29,8 @@ pub(crate) struct Args {
         env = "MERIDIAN_STATE_DIR"
     )]
     state_dir: PathBuf,
+    #[command(flatten)]
+    mesh_ca: crate::commands::ca::MeshCaArgs,
     /// Address of the admin API and metrics (`127.0.0.1:0` picks a free port).
     #[arg(
         long,
@@ -148,6 +150,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         state_dir: state_dir.clone(),
         labels: labels.clone(),
         gateway_ports: gateway_ports(args),
+        mesh_ca: args.mesh_ca.clone(),
         outbound_traffic: match args.outbound_traffic_policy {
             OutboundPolicy::RegistryOnly => meridian_proxy::OutboundTrafficPolicy::RegistryOnly,
             OutboundPolicy::AllowAny => meridian_proxy::OutboundTrafficPolicy::AllowAny,

@@ -1,0 +1,204 @@
+//! PeerAuthentication at an inbound sidecar: each connection is classified by its first byte
+//! (a TLS record starts with 0x16, an HTTP request with a letter), held against the mode the
+//! snapshot gives the workload port, and, when it is TLS, terminated with the workload's
+//! identity. STRICT refuses plaintext and certificate-less TLS at the connection; PERMISSIVE
+//! accepts both on the same port; DISABLE accepts plaintext only. Every refusal is logged with
+//! its reason. What the handshake proved (the peer's SPIFFE ID) travels with each request of
+//! the connection as a [`Connection`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use meridian_control::snapshot::MtlsMode;
+use meridian_identity::{Rejection, SpiffeId, fingerprint_sha256, peer_identity};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::downstream::{ListenerCtx, ListenerKind};
+use crate::record::ConnectionSecurity;
+
+/// How long a client may take to send its first byte or finish its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Envoy's header describing the client certificate to the workload.
+pub(crate) static X_FORWARDED_CLIENT_CERT: http::HeaderName =
+    http::HeaderName::from_static("x-forwarded-client-cert");
+
+/// What the connection a request arrived on established.
+#[derive(Debug, Default)]
+pub(crate) struct Connection {
+    /// The peer's verified SPIFFE ID (mTLS only).
+    pub(crate) peer: Option<SpiffeId>,
+    /// The same, shared for records (`spiffe://…`).
+    pub(crate) principal: Option<Arc<str>>,
+    /// Istio's `connection_security_policy`.
+    pub(crate) security: ConnectionSecurity,
+    /// SNI the client asked for.
+    pub(crate) sni: Option<String>,
+    /// The address the client connected to.
+    pub(crate) local: Option<SocketAddr>,
+    /// `X-Forwarded-Client-Cert` to hand the workload (mTLS only).
+    pub(crate) xfcc: Option<HeaderValue>,
+}
+
+impl Connection {
+    /// A connection with nothing proven (outbound listeners, the gateway, plaintext).
+    pub(crate) fn plain(security: ConnectionSecurity) -> Arc<Connection> {
+        Arc::new(Connection {
+            security,
+            ..Connection::default()
+        })
+    }
+
+    /// The principal as AuthorizationPolicy writes it (without `spiffe://`).
+    pub(crate) fn authz_principal(&self) -> Option<&str> {
+        self.peer
+            .as_ref()
+            .map(|p| p.as_str().trim_start_matches("spiffe://"))
+    }
+}
+
+/// The server configurations of one inbound listener's workload identity.
+#[derive(Debug)]
+pub(crate) struct InboundTls {
+    /// The workload's SPIFFE ID.
+    pub(crate) id: SpiffeId,
+    /// Client certificate required.
+    pub(crate) strict: Arc<rustls::ServerConfig>,
+    /// Client certificate verified when offered.
+    pub(crate) permissive: Arc<rustls::ServerConfig>,
+}
+
+/// Accepts one connection on an inbound listener under the port's PeerAuthentication.
+pub(crate) async fn accept(
+    tcp: TcpStream,
+    ctx: Arc<ListenerCtx>,
+    peer: SocketAddr,
+    stop: Option<watch::Receiver<bool>>,
+) {
+    let ListenerKind::Inbound { port, tls, .. } = &ctx.kind else {
+        return;
+    };
+    let port = *port;
+    let local = tcp.local_addr().ok();
+    let mode = {
+        let state = ctx.state.load();
+        let effective = state.snapshot.peer_authentication.mode(
+            &ctx.caller.namespace,
+            &ctx.caller.labels,
+            port,
+        );
+        (effective.mode, effective.policy.map(str::to_owned))
+    };
+    let (mode, policy) = mode;
+    let policy = policy.as_deref().unwrap_or("default");
+    let mut first = [0u8; 1];
+    let is_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE_RECORD,
+        // Closed before a byte, an error, or silence: nothing to serve.
+        _ => return,
+    };
+    let workload = &ctx.caller.workload;
+    match (mode, is_tls) {
+        (MtlsMode::Strict, false) => {
+            tracing::warn!(%peer, %workload, port, policy, reason = "plaintext_on_strict",
+                "refused connection: plaintext on a port whose PeerAuthentication is STRICT requires mtls");
+        }
+        (MtlsMode::Disable, true) => {
+            tracing::warn!(%peer, %workload, port, policy, reason = "tls_on_disable",
+                "refused connection: tls on a port whose PeerAuthentication is DISABLE accepts plaintext only");
+        }
+        (_, false) => {
+            let conn = Arc::new(Connection {
+                security: ConnectionSecurity::None,
+                local,
+                ..Connection::default()
+            });
+            crate::listener::serve(tcp, ctx, peer, conn, stop).await;
+        }
+        (_, true) => {
+            let Some(tls) = tls else {
+                tracing::warn!(%peer, %workload, port, reason = "no_mesh_identity",
+                    "refused tls connection: this node runs without a mesh certificate authority");
+                return;
+            };
+            let strict = mode == MtlsMode::Strict;
+            terminate(tcp, &ctx, peer, local, tls, strict, stop).await;
+        }
+    }
+}
+
+async fn terminate(
+    tcp: TcpStream,
+    ctx: &Arc<ListenerCtx>,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    tls: &InboundTls,
+    strict: bool,
+    stop: Option<watch::Receiver<bool>>,
+) {
+    let config = if strict {
+        Arc::clone(&tls.strict)
+    } else {
+        Arc::clone(&tls.permissive)
+    };
+    let workload = &ctx.caller.workload;
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let reason = Rejection::from_io_error(&e);
+            let label = reason
+                .as_ref()
+                .map_or("handshake_failed", Rejection::as_str);
+            let why = reason.map_or_else(|| e.to_string(), |r| r.to_string());
+            tracing::warn!(%peer, %workload, reason = label, "refused mtls connection: {why}");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, %workload, reason = "handshake_timeout",
+                "refused mtls connection: the handshake did not finish in time");
+            return;
+        }
+    };
+    let (_, server) = stream.get_ref();
+    let identity = match peer_identity(server) {
+        Ok(id) => id,
+        Err(r) => {
+            // The verifier accepted the chain, so this is a resumed session whose
+            // certificate no longer reads as one identity; refuse rather than guess.
+            tracing::warn!(%peer, %workload, reason = r.as_str(), "refused mtls connection: {r}");
+            return;
+        }
+    };
+    let xfcc = match (
+        &identity,
+        server.peer_certificates().and_then(|c| c.first()),
+    ) {
+        (Some(id), Some(leaf)) => {
+            let hash = fingerprint_sha256(leaf)
+                .replace(':', "")
+                .to_ascii_lowercase();
+            HeaderValue::from_str(&format!("By={};Hash={hash};Subject=\"\";URI={id}", tls.id)).ok()
+        }
+        _ => None,
+    };
+    let conn = Arc::new(Connection {
+        principal: identity.as_ref().map(|id| Arc::from(id.as_str())),
+        security: if identity.is_some() {
+            ConnectionSecurity::MutualTls
+        } else {
+            ConnectionSecurity::None
+        },
+        sni: server.server_name().map(str::to_owned),
+        peer: identity,
+        local,
+        xfcc,
+    });
+    crate::listener::serve(stream, Arc::clone(ctx), peer, conn, stop).await;
+}
