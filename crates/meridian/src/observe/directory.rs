@@ -115,6 +115,9 @@ pub(crate) struct Directory {
     pub(crate) replicas: HashMap<SocketAddr, Arc<ReplicaInfo>>,
     pub(crate) services: BTreeMap<String, ServiceInfo>,
     pub(crate) clusters: HashMap<String, ClusterInfo>,
+    /// Workload (`namespace/name`) → the service and port in front of it, for inbound span
+    /// names.
+    pub(crate) served_as: HashMap<String, (String, u16)>,
 }
 
 /// Everything the directory is built from.
@@ -177,13 +180,19 @@ impl Directory {
                 continue;
             };
             for p in &r.ports {
+                let service = src
+                    .snapshot
+                    .as_deref()
+                    .and_then(|s| service_of(s, r, p.declared, p.name.as_deref()));
+                if let Some((fqdn, port)) = &service {
+                    d.served_as
+                        .entry(w.id())
+                        .or_insert_with(|| (fqdn.clone(), *port));
+                }
                 let info = Arc::new(ReplicaInfo {
                     name: r.replica.clone(),
                     workload: w.clone(),
-                    service: src
-                        .snapshot
-                        .as_deref()
-                        .and_then(|s| service_of(s, r, p.declared, p.name.as_deref())),
+                    service: service.map(|(fqdn, _)| fqdn),
                 });
                 d.replicas.insert(SocketAddr::new(r.ip, p.actual), info);
             }
@@ -222,13 +231,13 @@ impl Directory {
     }
 }
 
-/// The service whose port targets this replica's declared port.
+/// The service (and its port) whose port targets this replica's declared port.
 fn service_of(
     snap: &Snapshot,
     r: &ReplicaEndpoint,
     declared: u16,
     port_name: Option<&str>,
-) -> Option<String> {
+) -> Option<(String, u16)> {
     for c in &snap.clusters {
         if c.subset.is_some() {
             continue;
@@ -248,7 +257,7 @@ fn service_of(
             TargetPort::Name(n) => Some(n.as_str()) == port_name,
         };
         if targets {
-            return Some(c.service.clone());
+            return Some((c.service.clone(), c.port));
         }
     }
     None

@@ -476,6 +476,13 @@ impl Observer {
         let (host, port) = meridian_control::snapshot::split_authority(authority);
         let port = port.unwrap_or(80);
         let dir = self.directory.load();
+        // The inbound side names its span after the service in front of it, whatever host
+        // the request carries (a gateway passes `myapp.example.com` through).
+        if a.reporter == Reporter::Destination
+            && let Some((fqdn, port)) = dir.served_as.get(a.workload.workload.as_ref())
+        {
+            return format!("{fqdn}:{port}/*");
+        }
         let ns = &a.workload.namespace;
         match dir.service_for_host(host, ns) {
             Some(s) => format!("{}:{port}/*", s.fqdn),

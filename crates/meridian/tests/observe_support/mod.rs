@@ -1,0 +1,345 @@
+//! Harness for the observability tests: a real `meridian up` on manifests in a temporary
+//! folder, plain HTTP/1.1 clients, outside programs found on PATH (skipped with a message,
+//! or a failure when `CI` is set), and bounded waits.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub(crate) fn meridian() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_meridian"))
+}
+
+/// Finds an outside program: `None` (test skipped) when missing, a panic under CI.
+pub(crate) fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is required in CI and is missing: {install_hint}"
+        );
+        eprintln!("SKIPPED: {name} not found on PATH ({install_hint})");
+    }
+    found
+}
+
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("copy");
+        }
+    }
+}
+
+/// The course's examples, copied into `dir/examples`.
+pub(crate) fn course_examples(dir: &Path) -> PathBuf {
+    let to = dir.join("examples");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"),
+        &to,
+    );
+    to
+}
+
+/// A running `meridian up`, killed when dropped.
+pub(crate) struct Up {
+    pub(crate) child: Child,
+    pub(crate) dir: PathBuf,
+    pub(crate) gateway: String,
+    pub(crate) admin: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Up {
+    /// Starts `meridian up PATH` in `dir` with free admin and gateway ports, and waits for
+    /// its banner.
+    pub(crate) fn start(dir: &Path, path: &str, extra: &[&str]) -> Up {
+        let mut child = meridian()
+            .current_dir(dir)
+            .args([
+                "up",
+                path,
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--gateway-port",
+                "80=0",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("up.stderr")).expect("stderr file"))
+            .spawn()
+            .expect("spawn meridian up");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut up = Up {
+            child,
+            dir: dir.to_path_buf(),
+            gateway: String::new(),
+            admin: String::new(),
+            lines,
+        };
+        let addr = |line: &str| {
+            line.split("http://")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .expect("address")
+                .to_owned()
+        };
+        up.gateway = addr(&up.wait_line("  gateway "));
+        up.admin = addr(&up.wait_line("  admin "));
+        up.wait_line("watching for changes");
+        up
+    }
+
+    /// Waits (bounded) for a stdout line containing `needle`.
+    pub(crate) fn wait_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "no {needle:?} from meridian up within 60s: {e}\n{}",
+                    std::fs::read_to_string(self.dir.join("up.stderr")).unwrap_or_default()
+                ),
+            }
+        }
+    }
+
+    /// Runs a CLI command against this node; returns stdout (panics on failure).
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
+        let out = meridian()
+            .current_dir(&self.dir)
+            .args(args)
+            .output()
+            .expect("run meridian");
+        assert!(
+            out.status.success(),
+            "meridian {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub(crate) fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.cli(&a)).expect("json")
+    }
+
+    /// Waits until each `(workload, n)` has `n` ready replicas.
+    pub(crate) fn wait_ready(&self, wanted: &[(&str, u64)]) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let status: serde_json::Value =
+                serde_json::from_str(&get(&self.admin, "/api/v1/status", &[]).1)
+                    .unwrap_or_default();
+            let ready = |name: &str| {
+                status["workloads"]
+                    .as_array()
+                    .and_then(|ws| {
+                        ws.iter()
+                            .find(|w| w["workload"]["name"] == name)
+                            .and_then(|w| w["ready"].as_u64())
+                    })
+                    .unwrap_or(0)
+            };
+            if wanted.iter().all(|(w, n)| ready(w) >= *n) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "workloads not ready after 90s: {status:#}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The local port a workload's replica uses for `service` (its
+    /// `<SERVICE>_SERVICE_PORT`, a sidecar upstream port).
+    pub(crate) fn sidecar_port(&self, workload: &str, service: &str) -> String {
+        let ps = self.cli_json(&["ps"]);
+        let pid = ps
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["workload"]["name"] == workload && r["pid"].is_u64())
+            .and_then(|r| r["pid"].as_u64())
+            .expect("a running replica");
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+        let var = format!(
+            "{}_SERVICE_PORT=",
+            service.to_ascii_uppercase().replace('-', "_")
+        );
+        environ
+            .split(|b| *b == 0)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .find_map(|v| v.strip_prefix(&var).map(str::to_owned))
+            .unwrap_or_else(|| panic!("{var} in the environment of {workload}"))
+    }
+
+    /// A variable of a running replica's environment.
+    pub(crate) fn env_of(&self, workload: &str, var: &str) -> String {
+        let ps = self.cli_json(&["ps"]);
+        let pid = ps
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["workload"]["name"] == workload && r["pid"].is_u64())
+            .and_then(|r| r["pid"].as_u64())
+            .expect("a running replica");
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+        let prefix = format!("{var}=");
+        environ
+            .split(|b| *b == 0)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .find_map(|v| v.strip_prefix(&prefix).map(str::to_owned))
+            .unwrap_or_else(|| panic!("{var} in the environment of {workload}"))
+    }
+
+    /// `/metrics` of this node.
+    pub(crate) fn metrics(&self) -> String {
+        let (status, body) = get(&self.admin, "/metrics", &[]);
+        assert_eq!(status, 200);
+        body
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // SIGTERM first so replicas are stopped; then make sure.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET over HTTP/1.1 to `addr` with a Host header (the address itself unless given);
+/// returns status and body.
+pub(crate) fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut req = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Sends `n` GETs spread over `threads` keep-alive connections; returns how many got each
+/// status.
+pub(crate) fn load(
+    addr: &str,
+    host: &str,
+    n: usize,
+    threads: usize,
+) -> std::collections::BTreeMap<u16, usize> {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let addr = addr.to_owned();
+            let host = host.to_owned();
+            let count = n / threads + usize::from(t < n % threads);
+            std::thread::spawn(move || {
+                let mut seen = std::collections::BTreeMap::new();
+                for _ in 0..count {
+                    let (status, _) = get(&addr, "/", &[("Host", &host)]);
+                    *seen.entry(status).or_insert(0) += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut total = std::collections::BTreeMap::new();
+    for h in handles {
+        for (k, v) in h.join().expect("load thread") {
+            *total.entry(k).or_insert(0) += v;
+        }
+    }
+    total
+}
+
+/// The value of a sample line whose labels include all of `labels`.
+pub(crate) fn sample_sum(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
