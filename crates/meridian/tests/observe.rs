@@ -212,6 +212,25 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         "histograms"
     );
     assert!(m.contains("connection_security_policy=\"unknown\""));
+    // The course's PeerAuthentication is STRICT: the destination side saw mutual TLS and
+    // the caller's SPIFFE identity.
+    assert_eq!(
+        sample_sum(
+            &m,
+            "istio_requests_total",
+            &[
+                ("reporter", "destination"),
+                ("source_workload", "app"),
+                ("destination_service_name", "myapp"),
+                ("connection_security_policy", "mutual_tls"),
+            ],
+        ),
+        1000.0
+    );
+    assert!(
+        m.contains("source_principal=\"spiffe://cluster.local/ns/default/sa/"),
+        "principals from mTLS"
+    );
     let workload_lines: Vec<&str> = m
         .lines()
         .filter(|l| l.starts_with("meridian_workload_"))
@@ -333,6 +352,7 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         })
         .expect("app -> myapp edge");
     assert!(edge["rps"].as_f64().expect("rps") > 0.0);
+    assert_eq!(edge["mtls"], true, "a lock on the edge: {edge}");
     let split = g["splits"]
         .as_array()
         .expect("splits")
@@ -357,6 +377,7 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
     // `meridian check`: all green on a healthy node.
     let check = up.cli(&["check"]);
     assert!(check.contains("√ workloads"), "{check}");
+    assert!(check.contains("√ mesh CA"), "{check}");
     assert!(check.contains("Status check results are √"), "{check}");
     let (status, _) = get(&up.admin, "/", &[]);
     assert_eq!(status, 302, "the admin root leads to the dashboard");

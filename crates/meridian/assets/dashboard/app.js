@@ -25,9 +25,10 @@ function esc(s) {
 }
 
 function edgeLabel(e) {
-  const lock = e.mtls ? "🔒 " : "";
+  // A lock glyph needs an emoji font the machine may not have; say it in words.
+  const lock = e.mtls ? "mTLS · " : "";
   if (!e.requests) return lock + "idle";
-  return `${lock}${rate(e.rps)} rps · ${pct(e.success_rate)} · p99 ${ms(e.p99_ms)}`;
+  return `${lock}${rate(e.rps)} rps\n${pct(e.success_rate)} · p99 ${ms(e.p99_ms)}`;
 }
 
 function nodeLabel(n) {
@@ -81,7 +82,9 @@ function initGraph() {
           "text-background-color": "#171e2e",
           "text-background-opacity": 0.85,
           "text-background-padding": 2,
-          "text-rotation": "autorotate",
+          "text-rotation": "none",
+          "text-wrap": "wrap",
+          "line-style": "data(line)",
         },
       },
     ],
@@ -90,7 +93,10 @@ function initGraph() {
 
 function updateGraph(g) {
   const elements = [];
+  // Services nobody calls are idle registry entries: left out, as Kiali hides idle nodes.
+  const linked = new Set(g.edges.flatMap((e) => [e.source, e.target]));
   for (const n of g.nodes) {
+    if (n.kind === "service" && !linked.has(n.id)) continue;
     elements.push({ group: "nodes", data: { id: n.id, kind: n.kind, label: nodeLabel(n) } });
   }
   for (const e of g.edges) {
@@ -102,6 +108,7 @@ function updateGraph(g) {
         target: e.target,
         label: edgeLabel(e),
         color: edgeColor(e),
+        line: e.mtls ? "solid" : "dashed",
         width: Math.max(1.5, Math.min(8, 1.5 + Math.log2(1 + (e.rps || 0)))),
         rps: e.rps || 0,
       },
@@ -117,7 +124,7 @@ function updateGraph(g) {
     for (const e of elements) cy.getElementById(e.data.id).data(e.data);
   }
   if (!layoutDone) {
-    cy.layout({ name: "breadthfirst", directed: true, padding: 30, spacingFactor: 1.2 }).run();
+    cy.layout({ name: "breadthfirst", directed: true, padding: 40, spacingFactor: 1.35 }).run();
     layoutDone = true;
   }
 }

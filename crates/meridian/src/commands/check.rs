@@ -108,9 +108,11 @@ fn ca(dir: &Path) -> Check {
             "check the file's permissions",
         );
     };
-    let cert = x509_parser::pem::parse_x509_pem(&bytes)
-        .ok()
-        .and_then(|(_, pem)| {
+    // The file may hold the key too: take its first certificate.
+    let cert = x509_parser::pem::Pem::iter_from_buffer(&bytes)
+        .filter_map(Result::ok)
+        .find(|p| p.label == "CERTIFICATE")
+        .and_then(|pem| {
             pem.parse_x509()
                 .ok()
                 .map(|c| (c.validity().not_before, c.validity().not_after))

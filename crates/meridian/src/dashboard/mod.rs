@@ -4,9 +4,9 @@
 //! files from disk, so the page can be edited without a rebuild.
 //!
 //! The page polls `/api/v1/graph` every two seconds and draws the service graph (workloads,
-//! services and the gateway as nodes; edges with requests per second, success rate, p99 and
-//! a lock when the DestinationRule asks for mTLS), the canary split of each route, each
-//! replica's health and the recent errors.
+//! services and the gateway as nodes; edges with requests per second, success rate, p99, and
+//! marked mTLS — the lock — when the destination side saw mutual TLS or the DestinationRule
+//! asks for it), the canary split of each route, each replica's health and the recent errors.
 
 use std::convert::Infallible;
 

@@ -518,19 +518,39 @@ fn graph(node: &Node, window: Duration) -> Graph {
         .filter(|c| c.mtls)
         .map(|c| c.service.as_str())
         .collect();
+    // What the destination sides saw over mutual TLS, per (caller, workload).
+    let pairs = obs.mtls_pairs();
+    let service_workloads = |service: &str| -> std::collections::HashSet<String> {
+        dir.replicas
+            .values()
+            .filter(|r| r.service.as_deref() == Some(service))
+            .map(|r| r.workload.id())
+            .collect()
+    };
     for (k, g) in &stats {
-        let (source, target, service) = match k {
+        let (source, target, service, mtls) = match k {
             StatKey::ClientEdge { source, service } => {
-                (format!("wl:{source}"), format!("svc:{service}"), service)
+                let behind = service_workloads(service);
+                let mtls = pairs.iter().any(|(s, d)| s == source && behind.contains(d));
+                (
+                    format!("wl:{source}"),
+                    format!("svc:{service}"),
+                    service,
+                    mtls,
+                )
             }
             StatKey::ServiceEdge {
                 service,
                 destination,
-            } => (
-                format!("svc:{service}"),
-                format!("wl:{destination}"),
-                service,
-            ),
+            } => {
+                let mtls = pairs.iter().any(|(_, d)| d == destination);
+                (
+                    format!("svc:{service}"),
+                    format!("wl:{destination}"),
+                    service,
+                    mtls,
+                )
+            }
             _ => continue,
         };
         for id in [&source, &target] {
@@ -565,7 +585,7 @@ fn graph(node: &Node, window: Duration) -> Graph {
         edges.push(GraphEdge {
             source,
             target,
-            mtls: mtls_services.contains(service.as_str()),
+            mtls: mtls || mtls_services.contains(service.as_str()),
             signals: g.window(window),
         });
     }

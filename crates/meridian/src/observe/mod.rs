@@ -26,7 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
 use http::HeaderValue;
-use meridian_proxy::{Arrival, Carry, Proxy, RecordSink, Reporter, RequestRecord};
+use meridian_proxy::{
+    Arrival, Carry, ConnectionSecurity, Proxy, RecordSink, Reporter, RequestRecord,
+};
 use meridian_telemetry::access_log::{
     AccessLogEntry, AccessLogFormat, AccessLogWriter, AccessLogger,
 };
@@ -84,6 +86,9 @@ struct Key {
     peer: Option<Arc<str>>,
     cluster: Option<String>,
     upstream: Option<SocketAddr>,
+    security: ConnectionSecurity,
+    source_principal: Option<Arc<str>>,
+    destination_principal: Option<Arc<str>>,
 }
 
 /// The handles and names of one [`Key`].
@@ -130,6 +135,8 @@ pub(crate) struct Observer {
     access: Option<AccessLogger>,
     tracing: Option<hop::Tracing>,
     peers: hop::Peers,
+    /// (caller, workload) pairs seen over mutual TLS by the destination side.
+    mtls_pairs: Mutex<std::collections::HashSet<(String, String)>>,
     attached: OnceLock<Attached>,
 }
 
@@ -189,6 +196,7 @@ impl Observer {
             access,
             tracing,
             peers: hop::Peers::default(),
+            mtls_pairs: Mutex::default(),
             attached: OnceLock::new(),
         })
     }
@@ -333,7 +341,6 @@ impl Observer {
             Some(w) => WorkloadLabels {
                 workload: w.name.clone(),
                 namespace: w.namespace.clone(),
-                // Identities are only asserted by mTLS (issue 6); until then, unknown.
                 principal: String::new(),
                 app: w.app.clone(),
                 version: w.version.clone(),
@@ -354,13 +361,11 @@ impl Observer {
         };
         let replica = key.upstream.and_then(|a| dir.replicas.get(&a));
         let cluster = key.cluster.as_deref().and_then(|c| dir.clusters.get(c));
-        let (source_id, dest_id, service_fqdn, security, mtls) = match reporter {
+        let (source_id, dest_id, service_fqdn) = match reporter {
             Reporter::Source => (
                 Some(key.workload.to_string()),
                 replica.map(|r| r.workload.id()),
                 cluster.map(|c| c.service.clone()),
-                ConnectionSecurityPolicy::Unknown,
-                cluster.is_some_and(|c| c.mtls),
             ),
             Reporter::Destination => (
                 key.peer
@@ -369,12 +374,21 @@ impl Observer {
                     .map(str::to_owned),
                 Some(key.workload.to_string()),
                 replica.and_then(|r| r.service.clone()),
-                // The inbound listener takes plaintext until issue 6's mTLS lands.
-                ConnectionSecurityPolicy::None,
-                false,
             ),
         };
-        let _ = mtls;
+        let security = match key.security {
+            ConnectionSecurity::MutualTls => ConnectionSecurityPolicy::MutualTls,
+            ConnectionSecurity::None => ConnectionSecurityPolicy::None,
+            ConnectionSecurity::Unknown => ConnectionSecurityPolicy::Unknown,
+        };
+        if key.security == ConnectionSecurity::MutualTls
+            && let (Some(s), Some(d)) = (&source_id, &dest_id)
+        {
+            self.mtls_pairs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((s.clone(), d.clone()));
+        }
         let service = service_fqdn
             .as_deref()
             .and_then(|s| dir.services.get(s))
@@ -389,14 +403,25 @@ impl Observer {
                 Reporter::Source => meridian_telemetry::metrics::Reporter::Source,
                 Reporter::Destination => meridian_telemetry::metrics::Reporter::Destination,
             },
-            source: workload_labels(
-                source_id.as_deref().and_then(|s| dir.workload(s)),
-                source_id.as_deref(),
-            ),
-            destination: workload_labels(
-                dest_id.as_deref().and_then(|d| dir.workload(d)),
-                dest_id.as_deref(),
-            ),
+            source: WorkloadLabels {
+                // Identities are what mTLS proved; without it, unknown.
+                principal: key.source_principal.as_deref().unwrap_or("").to_owned(),
+                ..workload_labels(
+                    source_id.as_deref().and_then(|s| dir.workload(s)),
+                    source_id.as_deref(),
+                )
+            },
+            destination: WorkloadLabels {
+                principal: key
+                    .destination_principal
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_owned(),
+                ..workload_labels(
+                    dest_id.as_deref().and_then(|d| dir.workload(d)),
+                    dest_id.as_deref(),
+                )
+            },
             service,
             security,
         };
@@ -442,6 +467,14 @@ impl Observer {
     /// The stat table.
     pub(crate) fn stats(&self) -> Vec<(StatKey, Arc<Golden>)> {
         self.stats.all()
+    }
+
+    /// (caller, workload) pairs whose requests arrived over mutual TLS.
+    pub(crate) fn mtls_pairs(&self) -> std::collections::HashSet<(String, String)> {
+        self.mtls_pairs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Recent failed requests, oldest first.
@@ -646,6 +679,9 @@ impl RecordSink for Observer {
             peer,
             cluster: r.cluster.take(),
             upstream: r.upstream,
+            security: r.connection_security,
+            source_principal: r.source_principal.take(),
+            destination_principal: r.destination_principal.take(),
         };
         let resolved = self.resolve(key);
         let flags = telemetry_flags(r.flags);
@@ -745,10 +781,10 @@ impl Observer {
             protocol: Some(protocol_text(r.protocol)),
             response_code: r.status,
             response_flags: telemetry_flags(r.flags),
-            response_code_details: Some(if r.flags.is_empty() {
-                "via_upstream"
-            } else {
-                "local_reply"
+            response_code_details: Some(match (&r.response_code_details, r.flags.is_empty()) {
+                (Some(d), _) => d.as_str(),
+                (None, true) => "via_upstream",
+                (None, false) => "local_reply",
             }),
             bytes_received: r.request_bytes,
             bytes_sent: r.response_bytes,

@@ -1,0 +1,152 @@
+//! The dashboard end to end, as a person sees it: real traffic through `meridian up` on the
+//! course's examples, the page loaded in Debian's headless Chromium (driven by
+//! playwright-core from npm, never a downloaded browser), the service graph showing the
+//! services with live, non-zero RPS, the canary split, the replicas; and a screenshot saved
+//! to `target/dashboard.png` (`DASHBOARD_SCREENSHOT` overrides it).
+//!
+//! Needs: `apt-get install chromium nodejs npm` and `npm ci` in `tests/dashboard`.
+
+mod observe_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use observe_support::{Up, course_examples, get, tool};
+
+fn playwright_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard");
+    if dir.join("node_modules/playwright-core").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "playwright-core is required in CI: npm ci --prefix crates/meridian/tests/dashboard"
+    );
+    eprintln!("SKIPPED: run `npm ci` in {}", dir.display());
+    None
+}
+
+#[test]
+fn the_dashboard_shows_the_live_service_graph_in_chromium() {
+    let (Some(node), Some(chromium)) = (
+        tool("node", "apt-get install nodejs"),
+        tool("chromium", "apt-get install chromium"),
+    ) else {
+        return;
+    };
+    let Some(scripts) = playwright_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    course_examples(tmp.path());
+    let up = Up::start(tmp.path(), "examples", &["--region", "us-east"]);
+    up.wait_ready(&[("myapp", 3), ("myapp-v2", 1), ("app", 6)]);
+
+    // Steady traffic while the page is open: the app's sidecar (the 90/10 canary) and the
+    // Gateway; a few requests to an unknown host for the errors table. Bounded: it stops
+    // when the page has been looked at, or after two minutes.
+    let myapp = format!("127.0.0.1:{}", up.sidecar_port("app", "myapp"));
+    let gateway = up.gateway.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                get(&myapp, "/", &[("Host", "myapp")]);
+                if sent % 5 == 0 {
+                    get(&gateway, "/", &[("Host", "myapp.example.com")]);
+                }
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            sent
+        })
+    };
+    let proxy = up.env_of("app", "HTTP_PROXY");
+    for _ in 0..3 {
+        get(
+            proxy.trim_start_matches("http://").trim_end_matches('/'),
+            "/",
+            &[("Host", "reviews")],
+        );
+    }
+
+    // `meridian dashboard` prints the URL the browser opens.
+    let url = up.cli(&["dashboard"]).trim().to_owned();
+    assert_eq!(url, format!("http://{}/dashboard/", up.admin));
+
+    let screenshot = std::env::var_os("DASHBOARD_SCREENSHOT").map_or_else(
+        || Path::new(env!("CARGO_TARGET_TMPDIR")).join("../dashboard.png"),
+        PathBuf::from,
+    );
+    let out = Command::new(node)
+        .current_dir(&scripts)
+        .arg("dashboard.mjs")
+        .arg(&url)
+        .arg(&screenshot)
+        .env("CHROMIUM", chromium)
+        .output()
+        .expect("run node");
+    stop.store(true, Ordering::Relaxed);
+    let sent = traffic.join().expect("traffic");
+    assert!(
+        out.status.success(),
+        "the page check failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let ids: Vec<&str> = seen["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    for wanted in [
+        "svc:myapp.default.svc.cluster.local",
+        "wl:default/myapp",
+        "wl:default/myapp-v2",
+        "wl:default/app",
+        "wl:istio-system/istio-ingressgateway",
+    ] {
+        assert!(ids.contains(&wanted), "{wanted} missing from {ids:?}");
+    }
+    let live = seen["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| {
+            e["source"] == "wl:default/app" && e["target"] == "svc:myapp.default.svc.cluster.local"
+        })
+        .expect("app -> myapp edge");
+    assert!(live["rps"].as_f64().expect("rps") > 0.0, "{live}");
+    assert!(
+        live["label"].as_str().is_some_and(|l| l.contains("rps")),
+        "{live}"
+    );
+    let splits = seen["splits"].to_string();
+    assert!(
+        splits.contains("v1") && splits.contains("v2") && splits.contains("weight 90%"),
+        "{splits}"
+    );
+    assert_eq!(seen["replicas"], 10, "{seen}");
+    assert_eq!(
+        seen["cdn"].as_array().map(Vec::len),
+        Some(0),
+        "every script is served by the binary"
+    );
+    assert_eq!(seen["errors"].as_array().map(Vec::len), Some(0), "{seen}");
+    assert!(sent > 0);
+    let png = std::fs::read(&screenshot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "a PNG at {}",
+        screenshot.display()
+    );
+    eprintln!("screenshot: {}", screenshot.display());
+}
