@@ -136,7 +136,8 @@ impl Node {
             supervisor.endpoints(),
             ProxyOptions {
                 outbound_traffic: options.outbound_traffic,
-                sink: Some(observer.clone()),
+                sink: (!options.observe.no_request_telemetry)
+                    .then(|| observer.clone() as Arc<dyn meridian_proxy::RecordSink>),
                 mesh_identity: Some(meridian_proxy::MeshIdentity {
                     ca: ca.clone(),
                     workload_cert_ttl: options.mesh_ca.workload_cert_ttl,

@@ -255,6 +255,17 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         ),
         6.0
     );
+    // Pool usage per cluster, from the proxy's own status (issue 5).
+    assert!(
+        m.contains(
+            "meridian_proxy_upstream_pool_connections{cluster=\"outbound|80|v1|myapp.default.svc.cluster.local\""
+        ),
+        "{}",
+        m.lines()
+            .filter(|l| l.starts_with("meridian_proxy"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     if let Some(promtool) = tool("promtool", "apt-get install prometheus") {
         use std::io::Write;
         let mut child = std::process::Command::new(promtool)
@@ -339,6 +350,35 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         assert_eq!(e["path"], "/tapped");
     }
 
+    // `meridian top`: the busiest paths while traffic flows.
+    let top = std::thread::spawn({
+        let dir = up.dir.clone();
+        move || {
+            observe_support::meridian()
+                .current_dir(dir)
+                .args(["top", "--duration", "3", "-o", "json"])
+                .output()
+                .expect("top")
+        }
+    });
+    let feeder = {
+        let myapp = myapp.clone();
+        std::thread::spawn(move || {
+            for _ in 0..100 {
+                let _ = get(&myapp, "/top", &[("Host", "myapp")]);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let out = top.join().expect("top thread");
+    feeder.join().expect("feeder");
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("top json");
+    let busiest = &rows[0];
+    assert_eq!(busiest["source"], "default/app", "{rows:#}");
+    assert_eq!(busiest["path"], "/top");
+    assert!(busiest["count"].as_u64().expect("count") > 10);
+
     // The dashboard's data: the graph, the split, the replicas, the errors.
     let (status, body) = get(&up.admin, "/api/v1/graph", &[]);
     assert_eq!(status, 200);
@@ -366,6 +406,14 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
             .expect("errors")
             .iter()
             .any(|e| e["status"] == 500 || e["flags"] == "NR")
+    );
+    assert!(
+        g["replicas"]
+            .as_array()
+            .expect("replicas")
+            .iter()
+            .all(|r| r["ejected"] == false),
+        "nobody failed, nobody is ejected"
     );
     assert_eq!(
         g["replicas"].as_array().expect("replicas").len(),

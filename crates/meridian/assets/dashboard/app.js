@@ -158,7 +158,7 @@ function updateReplicas(g) {
   body.innerHTML = g.replicas
     .map((r) => {
       const state = r.ready ? `<span class="ok">${esc(r.state)}</span>` : `<span class="warn">${esc(r.state)}</span>`;
-      const ejected = r.ejected === null ? '<span class="muted">n/a</span>' : r.ejected ? '<span class="bad">ejected</span>' : "no";
+      const ejected = r.ejected ? '<span class="bad">ejected</span>' : '<span class="muted">no</span>';
       return `<tr title="${esc(r.last_error || "")}"><td>${esc(r.replica)}</td><td>${esc(r.version || "")}</td><td>${state}</td><td>${rate(r.rps)}</td><td class="${srClass(r.success_rate)}">${pct(r.success_rate)}</td><td>${r.restarts}</td><td>${ejected}</td></tr>`;
     })
     .join("");

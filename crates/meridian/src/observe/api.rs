@@ -440,8 +440,8 @@ struct ReplicaRow {
     state: String,
     ready: bool,
     restarts: u32,
-    /// Outlier ejection is not exposed by the proxy yet (issue 5): `null` means unknown.
-    ejected: Option<bool>,
+    /// Ejected by outlier detection now.
+    ejected: bool,
     last_error: Option<String>,
     #[serde(flatten)]
     signals: Signals,
@@ -658,6 +658,7 @@ fn graph(node: &Node, window: Duration) -> Graph {
             _ => None,
         })
         .collect();
+    let ejected = obs.ejected();
     let replicas = node
         .supervisor
         .status()
@@ -668,12 +669,12 @@ fn graph(node: &Node, window: Duration) -> Graph {
                 .copied()
                 .unwrap_or_default(),
             workload: format!("{}/{}", r.workload.namespace, r.workload.name),
+            ejected: ejected.contains(&r.replica),
             replica: r.replica,
             version: r.version,
             state: r.state.as_str().to_owned(),
             ready: r.ready,
             restarts: r.restarts,
-            ejected: None,
             last_error: r.last_error,
         })
         .collect();

@@ -61,6 +61,10 @@ pub(crate) struct Flags {
     /// Access log format: Envoy's default text line, or Istio's JSON.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) access_log_format: LogFormat,
+    /// Record nothing per request (no Istio metrics, stats, tap, logs or spans): for
+    /// measuring what telemetry costs.
+    #[arg(long, hide = true)]
+    pub(crate) no_request_telemetry: bool,
 }
 
 /// `--access-log-format`.
@@ -137,6 +141,8 @@ pub(crate) struct Observer {
     peers: hop::Peers,
     /// (caller, workload) pairs seen over mutual TLS by the destination side.
     mtls_pairs: Mutex<std::collections::HashSet<(String, String)>>,
+    /// Replicas ejected by outlier detection, as of the last tick.
+    ejected: Mutex<std::collections::HashSet<String>>,
     attached: OnceLock<Attached>,
 }
 
@@ -197,6 +203,7 @@ impl Observer {
             tracing,
             peers: hop::Peers::default(),
             mtls_pairs: Mutex::default(),
+            ejected: Mutex::default(),
             attached: OnceLock::new(),
         })
     }
@@ -227,6 +234,7 @@ impl Observer {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let mut restarts: HashMap<String, u64> = HashMap::new();
+            let mut ejections: HashMap<String, u64> = HashMap::new();
             let mut snapshot_version = u64::MAX;
             loop {
                 tick.tick().await;
@@ -239,6 +247,7 @@ impl Observer {
                     me.refresh();
                 }
                 me.workload_metrics(&a.supervisor, &mut restarts);
+                me.proxy_metrics(&a.proxy, &mut ejections);
             }
         });
     }
@@ -307,6 +316,53 @@ impl Observer {
             }
             *before = now.max(*before);
         }
+    }
+
+    /// `meridian_proxy_*` pool and outlier metrics from the proxy's cluster status; replicas'
+    /// ejections for the dashboard.
+    fn proxy_metrics(&self, proxy: &Proxy, ejections: &mut HashMap<String, u64>) {
+        let mut ejected = std::collections::HashSet::new();
+        // With mTLS each calling identity has its own pools: sum per cluster name.
+        let mut per_cluster: HashMap<String, (i64, i64, i64, u64, i64)> = HashMap::new();
+        for c in proxy.clusters() {
+            let idle: usize = c.endpoints.iter().map(|e| e.idle_connections).sum();
+            let e = per_cluster.entry(c.name.clone()).or_default();
+            e.0 += i64::from(c.limits.connections);
+            e.1 += i64::try_from(idle).unwrap_or(i64::MAX);
+            e.2 += i64::from(c.limits.pending);
+            e.3 += c.outlier.ejections_total;
+            e.4 += i64::from(c.outlier.ejected);
+            for ep in &c.endpoints {
+                if ep.health.ejected {
+                    let replica = ep
+                        .replica
+                        .rsplit_once(':')
+                        .map_or(ep.replica.as_str(), |(r, _)| r);
+                    ejected.insert(replica.to_owned());
+                }
+            }
+        }
+        for (name, (connections, idle, pending, total, now)) in per_cluster {
+            let m = self.registry.proxy().cluster(&name);
+            m.pool_active.set((connections - idle).max(0));
+            m.pool_idle.set(idle);
+            m.pool_pending.set(pending);
+            m.ejected_endpoints.set(now);
+            let before = ejections.entry(name).or_insert(0);
+            if total > *before {
+                m.ejections.add(total - *before);
+            }
+            *before = total.max(*before);
+        }
+        *self.ejected.lock().unwrap_or_else(PoisonError::into_inner) = ejected;
+    }
+
+    /// Replicas some cluster has ejected now (outlier detection).
+    pub(crate) fn ejected(&self) -> std::collections::HashSet<String> {
+        self.ejected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The current directory.

@@ -67,7 +67,18 @@ impl Up {
     /// Starts `meridian up PATH` in `dir` with free admin and gateway ports, and waits for
     /// its banner.
     pub(crate) fn start(dir: &Path, path: &str, extra: &[&str]) -> Up {
-        let mut child = meridian()
+        Up::start_with(meridian(), dir, path, extra)
+    }
+
+    /// As [`Up::start`], pinned to one CPU with `taskset` (its replicas inherit it).
+    pub(crate) fn start_pinned(dir: &Path, path: &str, extra: &[&str], cpu: u32) -> Up {
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", &cpu.to_string(), env!("CARGO_BIN_EXE_meridian")]);
+        Up::start_with(cmd, dir, path, extra)
+    }
+
+    fn start_with(mut cmd: Command, dir: &Path, path: &str, extra: &[&str]) -> Up {
+        let mut child = cmd
             .current_dir(dir)
             .args([
                 "up",
