@@ -7,6 +7,8 @@
 //! | GET | `/healthz` | liveness of the node |
 //! | GET | `/api/v1/status` | revision, uptime, workloads |
 //! | GET | `/api/v1/replicas` | every replica (`meridian ps`) |
+//! | GET | `/api/v1/resources` | the resources in force (`meridian get resources`) |
+//! | GET | `/api/v1/snapshot` | the compiled snapshot the data plane serves (`meridian get snapshot`) |
 //! | GET | `/api/v1/logs/{replica}?follow&since=SECS&tail=N` | log lines, streamed |
 //! | POST | `/api/v1/workloads/{name}/scale?replicas=N` | scale |
 //! | POST | `/api/v1/workloads/{name}/rollout/{restart,undo,resume}[?revision=N]` | rollouts |
@@ -136,6 +138,15 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
             },
         ),
         (&Method::GET, ["api", "v1", "replicas"]) => json(StatusCode::OK, &sup.status()),
+        (&Method::GET, ["api", "v1", "snapshot"]) => json(StatusCode::OK, &*node.proxy.snapshot()),
+        (&Method::GET, ["api", "v1", "resources"]) => {
+            let rev = node.revision();
+            let resources: Vec<&meridian_config::Resource> = rev.bundle.resources().collect();
+            json(
+                StatusCode::OK,
+                &serde_json::json!({ "revision": rev.number, "resources": resources }),
+            )
+        }
         (&Method::GET, ["api", "v1", "functions"]) => json(
             StatusCode::OK,
             &node

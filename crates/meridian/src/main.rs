@@ -62,6 +62,8 @@ enum Command {
     Functions(commands::functions::Args),
     /// Print a sample event (`apigateway aws-proxy`, `apigateway http-api`).
     GenerateEvent(commands::generate_event::Args),
+    /// Show what the running node serves: the resources in force, or the compiled snapshot.
+    Get(commands::get::Args),
     /// Golden signals per workload, service, route (the canary split) or edge, like
     /// `linkerd viz stat`: success rate, requests per second, p50/p95/p99 latency.
     Stat(commands::stat::Args),
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => commands::invoke::run(&args),
         Command::Functions(args) => commands::functions::run(&args, cli.output),
         Command::GenerateEvent(args) => commands::generate_event::run(&args),
+        Command::Get(args) => commands::get::run(&args, cli.output),
         Command::Stat(args) => commands::stat::run(&args, cli.output),
         Command::Top(args) => commands::top::run(&args, cli.output),
         Command::Tap(args) => commands::tap::run(&args, cli.output),
@@ -101,6 +104,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if broken_pipe(&e) => {
+            // The reader went away (`| head`): nothing left to say.
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -125,4 +132,13 @@ fn quiet_broken_pipe() {
         }
         default(info);
     }));
+}
+
+/// Whether a command failed only because stdout was closed under it.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == pipe
+        || e.downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind)
+            == pipe
 }

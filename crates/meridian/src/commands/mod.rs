@@ -6,6 +6,7 @@ pub(crate) mod dashboard;
 pub(crate) mod demo_app;
 pub(crate) mod functions;
 pub(crate) mod generate_event;
+pub(crate) mod get;
 pub(crate) mod invoke;
 pub(crate) mod logs;
 pub(crate) mod ps;
