@@ -58,7 +58,7 @@ fn the_dashboard_shows_the_live_service_graph_in_chromium() {
             let mut sent = 0u64;
             while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
                 get(&myapp, "/", &[("Host", "myapp")]);
-                if sent % 5 == 0 {
+                if sent.is_multiple_of(5) {
                     get(&gateway, "/", &[("Host", "myapp.example.com")]);
                 }
                 sent += 1;
