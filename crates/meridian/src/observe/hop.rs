@@ -47,13 +47,17 @@ pub(crate) fn workload_of_node_id(id: &str) -> Option<String> {
     (!name.is_empty() && !ns.is_empty()).then(|| format!("{ns}/{name}"))
 }
 
+/// The calling workload (`namespace/name`) named by peer metadata.
+#[derive(Debug)]
+pub(crate) struct PeerId(pub(crate) Arc<str>);
+
 /// Header values and peer lookups, cached so the request path allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Peers {
     /// Caller workload → its node id header value.
     outgoing: ArcSwap<HashMap<Arc<str>, HeaderValue>>,
-    /// Header value → the calling workload (`namespace/name`).
-    incoming: ArcSwap<HashMap<HeaderValue, Arc<str>>>,
+    /// Header value → the calling workload.
+    incoming: ArcSwap<HashMap<HeaderValue, Arc<PeerId>>>,
     write: Mutex<()>,
 }
 
@@ -71,12 +75,15 @@ impl Peers {
         Some(v)
     }
 
-    /// The calling workload named by an incoming value.
-    pub(crate) fn incoming(&self, value: &HeaderValue) -> Option<Arc<str>> {
+    /// The calling workload named by an incoming value (interned: a reference count, no
+    /// allocation, once seen).
+    pub(crate) fn incoming(&self, value: &HeaderValue) -> Option<Arc<PeerId>> {
         if let Some(w) = self.incoming.load().get(value) {
             return Some(w.clone());
         }
-        let w: Arc<str> = Arc::from(workload_of_node_id(value.to_str().ok()?)?);
+        let w = Arc::new(PeerId(Arc::from(workload_of_node_id(
+            value.to_str().ok()?,
+        )?)));
         let _w = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.incoming.load();
         if current.len() < MAX_PEERS {
@@ -212,10 +219,12 @@ mod tests {
         let w: Arc<str> = Arc::from("default/app");
         let v = p.outgoing(&w, false).expect("value");
         assert_eq!(p.outgoing(&w, false), Some(v.clone()));
-        assert_eq!(p.incoming(&v).as_deref(), Some("default/app"));
         assert_eq!(
-            p.incoming(&HeaderValue::from_static("junk")),
-            None,
+            p.incoming(&v).map(|p| p.0.clone()).as_deref(),
+            Some("default/app")
+        );
+        assert!(
+            p.incoming(&HeaderValue::from_static("junk")).is_none(),
             "not a node id"
         );
     }

@@ -95,6 +95,46 @@ struct Key {
     destination_principal: Option<Arc<str>>,
 }
 
+/// FxHash (rustc's): keys are our own names and addresses, bounded, so a fast hash without
+/// flooding resistance fits; SipHash was a visible share of the per-request cost.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, w: usize) {
+        self.write_u64(w as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
 /// The handles and names of one [`Key`].
 #[derive(Debug)]
 struct Resolved {
@@ -116,10 +156,6 @@ struct Hop {
     forwarded_for: Option<HeaderValue>,
 }
 
-/// The destination side's carry when nothing else is needed: the caller, interned.
-#[derive(Debug)]
-struct Peer(Arc<str>);
-
 struct Attached {
     proxy: Proxy,
     supervisor: Supervisor,
@@ -131,7 +167,7 @@ pub(crate) struct Observer {
     cluster_label: String,
     sources: Mutex<Sources>,
     directory: ArcSwap<Directory>,
-    cache: ArcSwap<HashMap<Key, Arc<Resolved>>>,
+    cache: ArcSwap<HashMap<Key, Arc<Resolved>, KeyHash>>,
     cache_write: Mutex<()>,
     stats: Stats,
     tap: Tap,
@@ -379,7 +415,7 @@ impl Observer {
             .cache_write
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut map = HashMap::clone(&self.cache.load());
+        let mut map: HashMap<Key, Arc<Resolved>, KeyHash> = HashMap::clone(&self.cache.load());
         let r = map.entry(key).or_insert(resolved).clone();
         self.cache.store(Arc::new(map));
         r
@@ -690,8 +726,10 @@ impl RecordSink for Observer {
             None => None,
         };
         if span.is_none() && self.access.is_none() {
-            return peer.map(|p| Arc::new(Peer(p)) as Carry);
+            // The destination side's carry when nothing else is needed: the interned caller.
+            return peer.map(|p| p as Carry);
         }
+        let peer = peer.map(|p| p.0.clone());
         let (user_agent, forwarded_for) = if self.access.is_some() {
             (
                 a.headers.get(http::header::USER_AGENT).cloned(),
@@ -720,7 +758,7 @@ impl RecordSink for Observer {
                     }
                 }
                 Err(other) => {
-                    if let Ok(p) = other.downcast::<Peer>() {
+                    if let Ok(p) = other.downcast::<hop::PeerId>() {
                         peer = Some(p.0.clone());
                     }
                 }
@@ -749,8 +787,9 @@ impl RecordSink for Observer {
             r.response_bytes,
         ));
         let failed = r.status == 0 || r.status >= 500;
+        let bucket = window::LatencyBucket::of(r.duration);
         for g in &resolved.goldens {
-            g.record(failed, r.duration);
+            g.record(failed, bucket);
         }
         let watched = self.tap.watched();
         let notable = failed || !r.flags.is_empty();

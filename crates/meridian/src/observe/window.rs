@@ -27,6 +27,33 @@ fn bounds() -> &'static [u64; BUCKETS] {
     })
 }
 
+/// A latency's bucket, found once per request for all the keys it counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LatencyBucket(usize);
+
+impl LatencyBucket {
+    /// The bucket of `latency` (index `BUCKETS` is "slower than every bound").
+    #[inline]
+    pub(crate) fn of(latency: Duration) -> LatencyBucket {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let b = bounds();
+        // Index from the geometric series (one log), checked against the table.
+        let guess = if us <= b[0] {
+            0
+        } else {
+            ((us as f64 / 100.0).ln() / 1.25f64.ln()).ceil() as usize
+        };
+        let mut i = guess.min(BUCKETS);
+        while i > 0 && i < BUCKETS && us <= b[i - 1] {
+            i -= 1;
+        }
+        while i < BUCKETS && us > b[i] {
+            i += 1;
+        }
+        LatencyBucket(i)
+    }
+}
+
 /// Snapshots kept: a minute of history plus the newest.
 const HISTORY: usize = 61;
 
@@ -81,27 +108,12 @@ impl Golden {
 
     /// Counts one request: three relaxed adds.
     #[inline]
-    pub(crate) fn record(&self, failed: bool, latency: Duration) {
+    pub(crate) fn record(&self, failed: bool, latency: LatencyBucket) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         if failed {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        let b = bounds();
-        // Bucket index from the geometric series (one log), checked against the table.
-        let guess = if us <= b[0] {
-            0
-        } else {
-            ((us as f64 / 100.0).ln() / 1.25f64.ln()).ceil() as usize
-        };
-        let mut i = guess.min(BUCKETS);
-        while i > 0 && i < BUCKETS && us <= b[i - 1] {
-            i -= 1;
-        }
-        while i < BUCKETS && us > b[i] {
-            i += 1;
-        }
-        match self.latency.get(i) {
+        match self.latency.get(latency.0) {
             Some(c) => c.fetch_add(1, Ordering::Relaxed),
             None => self.slow.fetch_add(1, Ordering::Relaxed),
         };
@@ -221,7 +233,7 @@ mod tests {
         let t0 = Instant::now();
         g.tick(t0);
         for i in 0..100u64 {
-            g.record(i % 10 == 0, Duration::from_millis(2));
+            g.record(i % 10 == 0, LatencyBucket::of(Duration::from_millis(2)));
         }
         let s = g.window(Duration::from_secs(60));
         assert_eq!(s.requests, 100);
@@ -236,10 +248,10 @@ mod tests {
         let g = Golden::new();
         g.tick(Instant::now());
         for _ in 0..90 {
-            g.record(false, Duration::from_millis(1));
+            g.record(false, LatencyBucket::of(Duration::from_millis(1)));
         }
         for _ in 0..10 {
-            g.record(false, Duration::from_millis(100));
+            g.record(false, LatencyBucket::of(Duration::from_millis(100)));
         }
         let s = g.window(Duration::from_secs(60));
         assert!(s.p50_ms.expect("p50") < 1.5);
@@ -252,7 +264,7 @@ mod tests {
         let b = bounds();
         for us in [0u64, 1, 99, 100, 101, 124, 125, 126, 5000, 40_000_000] {
             let g = Golden::new();
-            g.record(false, Duration::from_micros(us));
+            g.record(false, LatencyBucket::of(Duration::from_micros(us)));
             let i = g
                 .latency
                 .iter()
