@@ -99,7 +99,10 @@ fn ca(dir: &Path) -> Check {
         }
     }
     let Some(path) = pems.first() else {
-        return skip(name, "no CA in the state folder yet (mTLS is not enabled)");
+        return skip(
+            name,
+            "no CA in the state folder yet (`meridian up` creates one in <state>/ca)",
+        );
     };
     let Ok(bytes) = std::fs::read(path) else {
         return fail(
@@ -174,9 +177,15 @@ fn collect(args: &Args) -> Vec<Check> {
             format!("meridian up answers on its admin address {addr}"),
         )),
         (Err(e), _) => {
+            let text = format!("{e:#}");
+            // The client's message ends with the same advice as the hint.
+            let detail = text
+                .split_once(": start one")
+                .or_else(|| text.split_once("; is `meridian up` running?"))
+                .map_or(text.as_str(), |(d, _)| d);
             checks.push(fail(
                 "node",
-                format!("no running node: {e:#}"),
+                detail.to_owned(),
                 "start one with `meridian up`, or pass --admin ADDR",
             ));
             // Before starting: the default ports must be free.
