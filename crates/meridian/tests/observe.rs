@@ -297,6 +297,26 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         assert!(findings.is_empty(), "promtool: {findings:?}");
     }
 
+    // A gRPC content type is labelled as Istio labels it (the demo app answers anyway).
+    let (status, _) = get(
+        &myapp,
+        "/grpc.health.v1.Health/Check",
+        &[("Host", "myapp"), ("content-type", "application/grpc")],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample_sum(
+            &up.metrics(),
+            "istio_requests_total",
+            &[
+                ("destination_service_name", "myapp"),
+                ("request_protocol", "grpc")
+            ]
+        ),
+        2.0,
+        "source and destination both saw the gRPC call"
+    );
+
     // The access log: Istio's JSON keys, a line per request and listener.
     std::thread::sleep(Duration::from_millis(500));
     let text = std::fs::read_to_string(&log).expect("access log");

@@ -154,6 +154,8 @@ struct Hop {
     peer: Option<Arc<str>>,
     user_agent: Option<HeaderValue>,
     forwarded_for: Option<HeaderValue>,
+    /// `content-type: application/grpc*` (Istio's `request_protocol="grpc"`).
+    grpc: bool,
 }
 
 struct Attached {
@@ -725,7 +727,11 @@ impl RecordSink for Observer {
             }
             None => None,
         };
-        if span.is_none() && self.access.is_none() {
+        let grpc = a
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+        if span.is_none() && self.access.is_none() && !grpc {
             // The destination side's carry when nothing else is needed: the interned caller.
             return peer.map(|p| p as Carry);
         }
@@ -743,6 +749,7 @@ impl RecordSink for Observer {
             peer,
             user_agent,
             forwarded_for,
+            grpc,
         }))
     }
 
@@ -779,13 +786,18 @@ impl RecordSink for Observer {
         };
         let resolved = self.resolve(key);
         let flags = telemetry_flags(r.flags);
-        resolved.istio.record(&HttpRecord::http(
+        let mut http = HttpRecord::http(
             r.status,
             flags,
             r.duration,
             r.request_bytes,
             r.response_bytes,
-        ));
+        );
+        if hop.as_ref().is_some_and(|h| h.grpc) {
+            // The gRPC status travels in trailers, after the record: left empty.
+            http.protocol = meridian_telemetry::metrics::RequestProtocol::Grpc;
+        }
+        resolved.istio.record(&http);
         let failed = r.status == 0 || r.status >= 500;
         let bucket = window::LatencyBucket::of(r.duration);
         for g in &resolved.goldens {
