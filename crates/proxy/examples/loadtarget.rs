@@ -2,6 +2,10 @@
 //! The listener is a sidecar's local port for the `myapp` service (every request on it is
 //! routed to `myapp`, whatever its `Host`; HTTP/1.1 and h2c), and `myapp`'s one replica is
 //! `--origin ADDR`, or a built-in HTTP/1.1 origin answering "ok" on a thread of its own.
+//! With `--hop plain|mtls` the replica sits behind its own inbound sidecar in the same
+//! process, so a request crosses two sidecars (client sidecar → server sidecar → origin), in
+//! plaintext or with the mesh's automatic mTLS (a throw-away CA); `--mtls-check` exits 0 when
+//! this build has the mesh's mTLS (the benchmark script asks before measuring the hop).
 //! Prints the addresses and runs until interrupted:
 //! `cargo run --release -p meridian-proxy --example loadtarget -- --origin 127.0.0.1:8000`,
 //! then `wrk http://<proxy>/` (`bench/proxy.sh` starts it this way, pinned to one core; the
@@ -19,7 +23,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use meridian_control::endpoints::{
     EndpointState, EndpointTable, PortMapping, ReplicaEndpoint, WorkloadKind, WorkloadRef,
 };
-use meridian_proxy::{Caller, Proxy, ProxyOptions};
+use meridian_identity::{CertificateAuthority, TrustDomain};
+use meridian_proxy::{Caller, MeshIdentity, Proxy, ProxyOptions};
 
 const MANIFESTS: &str = r#"
 apiVersion: v1
@@ -34,12 +39,23 @@ spec:
 async fn main() -> anyhow::Result<()> {
     let mut listen: std::net::SocketAddr = "127.0.0.1:0".parse()?;
     let mut origin: Option<std::net::SocketAddr> = None;
+    let mut hop: Option<Hop> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--listen" => listen = args.next().unwrap_or_default().parse()?,
             "--origin" => origin = Some(args.next().unwrap_or_default().parse()?),
-            other => anyhow::bail!("unknown argument {other}; use --listen ADDR --origin ADDR"),
+            "--hop" => {
+                hop = Some(match args.next().as_deref() {
+                    Some("plain") => Hop::Plain,
+                    Some("mtls") => Hop::Mtls,
+                    other => anyhow::bail!("--hop takes plain or mtls, not {other:?}"),
+                });
+            }
+            "--mtls-check" => return Ok(()),
+            other => anyhow::bail!(
+                "unknown argument {other}; use --listen ADDR --origin ADDR [--hop plain|mtls]"
+            ),
         }
     }
     let origin_addr = match origin {
@@ -53,7 +69,14 @@ async fn main() -> anyhow::Result<()> {
             addr
         }
     };
-    run_proxy(origin_addr, listen).await
+    run_proxy(origin_addr, listen, hop).await
+}
+
+/// Two sidecars on the way: in plaintext, or with the mesh's mTLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    Plain,
+    Mtls,
 }
 
 fn origin_thread(listener: std::net::TcpListener) {
@@ -83,6 +106,7 @@ fn origin_thread(listener: std::net::TcpListener) {
 async fn run_proxy(
     origin_addr: std::net::SocketAddr,
     listen: std::net::SocketAddr,
+    hop: Option<Hop>,
 ) -> anyhow::Result<()> {
     let bundle = meridian_config::load_str(
         Path::new("loadtarget.yaml"),
@@ -91,34 +115,54 @@ async fn run_proxy(
     );
     let snapshot = meridian_control::snapshot::compile(&bundle, 1)?;
     let (publisher, watch) = meridian_control::endpoints::channel();
+    let replica = ReplicaEndpoint {
+        workload: WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            namespace: "default".into(),
+            name: "myapp".into(),
+        },
+        replica: "myapp-0".into(),
+        labels: [("app".to_owned(), "myapp".to_owned())].into(),
+        service_account: "default".into(),
+        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ports: vec![PortMapping {
+            name: None,
+            declared: 3000,
+            actual: origin_addr.port(),
+        }],
+        state: EndpointState::Ready,
+    };
     publisher.send(Arc::new(EndpointTable {
         version: 1,
-        replicas: vec![ReplicaEndpoint {
-            workload: WorkloadRef {
-                kind: WorkloadKind::Deployment,
-                namespace: "default".into(),
-                name: "myapp".into(),
-            },
-            replica: "myapp-0".into(),
-            labels: [("app".to_owned(), "myapp".to_owned())].into(),
-            service_account: "default".into(),
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            ports: vec![PortMapping {
-                name: None,
-                declared: 3000,
-                actual: origin_addr.port(),
-            }],
-            state: EndpointState::Ready,
-        }],
+        replicas: vec![replica.clone()],
     }))?;
+    let ca_dir = tempfile::tempdir()?;
+    let mesh_identity = match hop {
+        Some(Hop::Mtls) => Some(MeshIdentity {
+            ca: Arc::new(CertificateAuthority::load_or_create(
+                ca_dir.path(),
+                TrustDomain::new("cluster.local")?,
+            )?),
+            workload_cert_ttl: std::time::Duration::from_secs(24 * 3600),
+        }),
+        _ => None,
+    };
     let proxy = Proxy::new(
         Arc::new(snapshot),
         watch,
         ProxyOptions {
             bind: listen.ip(),
+            mesh_identity,
             ..ProxyOptions::default()
         },
     );
+    if hop.is_some() {
+        // Wait for the table, then put the replica behind its inbound sidecar.
+        while proxy.endpoints_version() < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        proxy.start_inbound(&replica).await?;
+    }
     let caller = Caller {
         workload: Arc::from("default/loadgen"),
         namespace: "default".into(),

@@ -41,6 +41,11 @@ pub fn attempt_value(n: u32) -> HeaderValue {
 /// `Connection`/`Upgrade` pair is kept so a WebSocket handshake passes through. `te:
 /// trailers` is kept (gRPC needs it).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // Most messages carry none of them: one pass over the names (enum comparisons for
+    // standard headers) is much cheaper than seven hashed removals.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(conn) = headers.get(header::CONNECTION)
         && let Ok(list) = conn.to_str()
     {
@@ -70,6 +75,16 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::UPGRADE
+        || name == header::TRANSFER_ENCODING
+        || name == header::PROXY_AUTHENTICATE
+        || name == header::TE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
 /// Whether a request asks for a protocol upgrade (WebSocket).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -82,10 +97,25 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
             })
 }
 
-/// A new request id (UUID v4 text).
+/// A new request id (UUID v4 text). The bits come from a per-thread SplitMix64 sequence
+/// seeded from the OS once: ids must be unique, not secret, and a ChaCha refill per request
+/// cost more than the rest of the id.
 pub fn new_request_id() -> HeaderValue {
-    let bytes: [u8; 16] = rand::random();
-    let mut b = bytes;
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::random());
+    }
+    let next = || {
+        STATE.with(|s| {
+            let mut z = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            s.set(z);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
+    };
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&next().to_le_bytes());
+    b[8..].copy_from_slice(&next().to_le_bytes());
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     const HEX: &[u8; 16] = b"0123456789abcdef";

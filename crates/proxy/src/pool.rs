@@ -476,8 +476,9 @@ impl Endpoint {
                     limits: limits.clone(),
                     endpoint: self.me.clone(),
                 };
-                return self
-                    .open(protocol, connect_timeout, guard, &settings)
+                // Boxed: the connect path (TCP, TLS, HTTP/2 handshakes) is a large future, and
+                // inline it would make every request's future large to move.
+                return Box::pin(self.open(protocol, connect_timeout, guard, &settings))
                     .await
                     .map(|c| (c, false));
             }
@@ -586,7 +587,7 @@ impl Endpoint {
             endpoint: self.me.clone(),
         };
         let settings = self.cluster.settings();
-        self.open(protocol, timeout, guard, &settings).await
+        Box::pin(self.open(protocol, timeout, guard, &settings)).await
     }
 
     async fn open(

@@ -30,6 +30,7 @@ struct Gate {
     addr: SocketAddr,
     arrived: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
     permits: Arc<Semaphore>,
     /// Answer every request with 500.
     failing: bool,
@@ -51,6 +52,7 @@ impl Gate {
             addr: listener.local_addr().expect("addr"),
             arrived: Arc::default(),
             open: Arc::default(),
+            accepted: Arc::default(),
             permits: Arc::new(Semaphore::new(0)),
             failing,
         };
@@ -60,6 +62,7 @@ impl Gate {
                 let g = served.clone();
                 tokio::spawn(async move {
                     g.open.fetch_add(1, Ordering::SeqCst);
+                    g.accepted.fetch_add(1, Ordering::SeqCst);
                     let svc = service_fn({
                         let g = g.clone();
                         move |req| g.clone().answer(req)
@@ -372,4 +375,111 @@ async fn stopping_an_inbound_sidecar_finishes_in_flight_requests_with_connection
         std::net::TcpStream::connect(inbound).is_err()
     })
     .await;
+}
+
+#[tokio::test]
+async fn idle_connections_close_after_the_idle_timeout() {
+    let origin = Gate::start("a").await;
+    let mut mesh = Mesh::new(&manifests(
+        "    connectionPool:\n      http: {idleTimeout: 1s}",
+    ))
+    .await;
+    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
+    mesh.settle().await;
+    let sidecar = mesh.sidecar(&[]).await;
+    assert_eq!(
+        Client::to(sidecar).get("http://myapp/", &[]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(origin.open.load(Ordering::SeqCst), 1);
+    // The reaper closes it once idle past the timeout.
+    until("idle connection reaped", || {
+        origin.open.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    assert_eq!(cluster(&mesh.proxy, SERVICE).limits.connections, 0);
+}
+
+#[tokio::test]
+async fn connections_close_after_max_connection_duration() {
+    let origin = Gate::start("a").await;
+    let mut mesh = Mesh::new(&manifests(
+        "    connectionPool:\n      tcp: {maxConnectionDuration: 1s}",
+    ))
+    .await;
+    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
+    mesh.settle().await;
+    let sidecar = mesh.sidecar(&[]).await;
+    let mut client = Client::to(sidecar);
+    assert_eq!(
+        client.get("http://myapp/", &[]).await.status,
+        StatusCode::OK
+    );
+    until("old connection closed", || {
+        origin.open.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    // The next request gets a new connection.
+    assert_eq!(
+        client.get("http://myapp/", &[]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(origin.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn max_requests_per_connection_bounds_reuse() {
+    let origin = Gate::start("a").await;
+    let mut mesh = Mesh::new(&manifests(
+        "    connectionPool:\n      http: {maxRequestsPerConnection: 2}",
+    ))
+    .await;
+    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
+    mesh.settle().await;
+    let sidecar = mesh.sidecar(&[]).await;
+    let mut client = Client::to(sidecar);
+    for _ in 0..6 {
+        assert_eq!(
+            client.get("http://myapp/", &[]).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        origin.accepted.load(Ordering::SeqCst),
+        3,
+        "two requests per connection"
+    );
+}
+
+#[tokio::test]
+async fn http2_upstreams_open_a_connection_per_max_concurrent_streams() {
+    let origin = Gate::start("a").await;
+    let mut mesh = Mesh::new(&manifests(
+        "    connectionPool:\n      http: {h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 1}",
+    ))
+    .await;
+    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
+    mesh.settle().await;
+    let sidecar = mesh.sidecar(&[]).await;
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(async move { Client::to(sidecar).get("http://myapp/hold", &[]).await })
+        })
+        .collect();
+    until("both streams at the origin", || origin.arrived() == 2).await;
+    assert_eq!(
+        origin.accepted.load(Ordering::SeqCst),
+        2,
+        "one stream per connection"
+    );
+    origin.release(2);
+    for h in held {
+        assert_eq!(h.await.expect("held").status, StatusCode::OK);
+    }
+    // Streams free again: a third request reuses a connection.
+    assert_eq!(
+        Client::to(sidecar).get("http://myapp/", &[]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(origin.accepted.load(Ordering::SeqCst), 2);
 }
