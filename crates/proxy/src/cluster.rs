@@ -61,6 +61,10 @@ pub(crate) struct Registry {
 pub struct ClusterStatus {
     /// Envoy-style name.
     pub name: String,
+    /// The calling sidecar's identity whose pools and breakers these are (with mesh mTLS each
+    /// caller has its own, as each Istio sidecar does); absent for the shared plaintext state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
     /// Circuit breakers: gauges, thresholds, overflow counts.
     pub limits: crate::pool::LimitsStatus,
     /// Outlier detection counters.
@@ -88,10 +92,21 @@ pub struct EndpointStatus {
 }
 
 impl ClusterStatus {
+    /// Whether nothing ever went through it (no connection, request, ejection or overflow).
+    pub fn is_unused(&self) -> bool {
+        let l = &self.limits;
+        l.connections == 0
+            && l.requests == 0
+            && l.pending_overflows + l.request_overflows + l.retry_overflows == 0
+            && self.outlier.ejections_total == 0
+            && self.endpoints.iter().all(|e| e.connections == 0)
+    }
+
     pub(crate) fn of(state: &ClusterState, endpoints: &[Arc<Endpoint>]) -> ClusterStatus {
         let now = tokio::time::Instant::now();
         ClusterStatus {
             name: state.name.clone(),
+            caller: None,
             limits: state.limits.status(),
             outlier: state.detector.status(),
             endpoints: endpoints
@@ -151,11 +166,14 @@ impl Registry {
     }
 
     /// Every cluster's breakers, outlier state and endpoints.
-    pub(crate) fn status(&self) -> Vec<ClusterStatus> {
+    pub(crate) fn status(&self, caller: Option<&str>) -> Vec<ClusterStatus> {
         let mut out: Vec<ClusterStatus> = self
             .clusters
             .values()
-            .map(|c| ClusterStatus::of(c, &c.detector.live_members()))
+            .map(|c| ClusterStatus {
+                caller: caller.map(str::to_owned),
+                ..ClusterStatus::of(c, &c.detector.live_members())
+            })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out

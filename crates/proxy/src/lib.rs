@@ -471,13 +471,24 @@ impl Proxy {
     }
 
     /// Every upstream cluster's circuit breakers (gauges, thresholds, overflows), outlier
-    /// detection counters, and endpoints with their ejection state, by cluster name.
+    /// detection counters, and endpoints with their ejection state, by cluster name. With
+    /// mesh mTLS each calling sidecar has clusters of its own (`caller` says whose); the
+    /// shared plaintext state is then listed only where it was used.
     pub fn clusters(&self) -> Vec<ClusterStatus> {
-        self.inner
-            .rebuild
-            .lock()
-            .map(|r| r.registry.status())
-            .unwrap_or_default()
+        let Ok(r) = self.inner.rebuild.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<ClusterStatus> = r
+            .registry
+            .status(None)
+            .into_iter()
+            .filter(|c| r.callers.is_empty() || !c.is_unused())
+            .collect();
+        for (id, (registry, _)) in &r.callers {
+            out.extend(registry.status(Some(&id.to_string())));
+        }
+        out.sort_by(|a, b| (&a.name, &a.caller).cmp(&(&b.name, &b.caller)));
+        out
     }
 
     /// The version of the endpoint table the routing state was built from.
