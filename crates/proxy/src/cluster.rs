@@ -227,8 +227,11 @@ impl Registry {
                         _ => None,
                     };
                     let tls = mesh_tls.as_ref().or(tls.as_ref());
+                    let sidecar = replica.is_some_and(|r| r.fronted);
                     used.insert((c.name.clone(), addr, tls.is_some()));
-                    Some(self.endpoint(&state, addr, key, tls))
+                    let e = self.endpoint(&state, addr, key, tls);
+                    e.set_sidecar(sidecar);
+                    Some(e)
                 })
                 .collect();
             state.detector.set_members(&endpoints);

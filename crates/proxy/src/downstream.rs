@@ -182,7 +182,20 @@ pub(crate) async fn handle(
     };
     let mut resp = match result {
         Ok(r) => r,
-        Err(e) => local_reply(&e, &mut trace),
+        Err(e) => {
+            let mut r = local_reply(&e, &mut trace);
+            // The replica behind this sidecar refused the connection: tell the calling
+            // sidecar the request was never processed (it may retry it elsewhere).
+            if let (ListenerKind::Inbound { .. }, ProxyError::ConnectFailure { .. }) =
+                (&ctx.kind, &e)
+            {
+                r.headers_mut().insert(
+                    hh::X_MERIDIAN_UNREACHED.clone(),
+                    HeaderValue::from_static("connect-failure"),
+                );
+            }
+            r
+        }
     };
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         *resp.version_mut() = version;
@@ -312,6 +325,8 @@ async fn inbound(
         .map_err(|(e, _)| e)?;
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
+    // Only the sidecar may say its replica was unreachable.
+    parts.headers.remove(&hh::X_MERIDIAN_UNREACHED);
     Ok(Response::from_parts(
         parts,
         ResponseBody::upstream(body, lease, None),
@@ -941,8 +956,12 @@ async fn forward(
                 ));
             }
         };
+        // A sidecar may answer that its replica was unreachable after the request went out:
+        // keep the head so the connect-failure retry can happen.
+        let copy =
+            keep_copy || (ep.is_sidecar() && policy.retry_on.contains(RetryOn::CONNECT_FAILURE));
         let req = match head.take() {
-            Some(t) if keep_copy && attempt < max_tries => {
+            Some(t) if copy && attempt < max_tries => {
                 let r = t.request(attempt, body);
                 head = Some(t);
                 r

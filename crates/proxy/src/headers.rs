@@ -13,6 +13,12 @@ pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-
 pub static X_ENVOY_ATTEMPT_COUNT: HeaderName = HeaderName::from_static("x-envoy-attempt-count");
 /// `x-envoy-overloaded`.
 pub static X_ENVOY_OVERLOADED: HeaderName = HeaderName::from_static("x-envoy-overloaded");
+/// `x-meridian-unreached`: set by an inbound sidecar on its local reply when the replica
+/// behind it refused the connection, so the request was never processed. The calling sidecar
+/// takes it as a connect failure (retry-safe, local origin), as Istio's caller would see a
+/// refused connection when a pod's sidecar dies with its app. Inbound sidecars strip it from
+/// what replicas answer, so only a sidecar can say it.
+pub static X_MERIDIAN_UNREACHED: HeaderName = HeaderName::from_static("x-meridian-unreached");
 /// `proxy-connection` (non-standard, sent by some clients).
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 /// `keep-alive`.

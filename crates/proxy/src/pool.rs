@@ -332,6 +332,8 @@ pub struct Endpoint {
     freed: Notify,
     /// Left its cluster (draining): connections close once their exchange ends.
     retired: AtomicBool,
+    /// A replica's inbound sidecar (not the replica itself).
+    sidecar: AtomicBool,
     me: Weak<Endpoint>,
     idle: Mutex<Vec<Idle>>,
     h2: Mutex<Vec<H2Conn>>,
@@ -384,6 +386,7 @@ impl Endpoint {
             waiting: AtomicU32::new(0),
             freed: Notify::new(),
             retired: AtomicBool::new(false),
+            sidecar: AtomicBool::new(false),
             me,
             idle: Mutex::new(Vec::new()),
             h2: Mutex::new(Vec::new()),
@@ -413,6 +416,16 @@ impl Endpoint {
     /// Whether outlier detection has ejected it.
     pub fn is_ejected(&self) -> bool {
         self.monitor.is_ejected()
+    }
+
+    /// Whether it is a replica's inbound sidecar, which tells unreached replicas apart (see
+    /// [`crate::headers::X_MERIDIAN_UNREACHED`]).
+    pub fn is_sidecar(&self) -> bool {
+        self.sidecar.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_sidecar(&self, sidecar: bool) {
+        self.sidecar.store(sidecar, Ordering::Relaxed);
     }
 
     /// Whether it left its cluster and only finishes what it has.

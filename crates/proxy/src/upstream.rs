@@ -13,6 +13,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::body::RequestBody;
 use crate::error::ProxyError;
+use crate::headers::X_MERIDIAN_UNREACHED;
 use crate::outlier::Outcome;
 use crate::pool::{Conn, Endpoint, Lease, Protocol};
 
@@ -107,8 +108,10 @@ pub async fn send(
                 Ok(resp) => {
                     info.uses += 1;
                     lease.hold(sender, info);
-                    detector.record(endpoint, Outcome::Status(resp.status().as_u16()));
-                    return Ok((resp, lease));
+                    return match unreached(endpoint, &resp) {
+                        Some(e) => Err((e, None)),
+                        None => Ok((resp, lease)),
+                    };
                 }
                 Err(e) => e,
             },
@@ -116,8 +119,10 @@ pub async fn send(
                 lease.hold_stream(slot);
                 match sender.try_send_request(req).await {
                     Ok(resp) => {
-                        detector.record(endpoint, Outcome::Status(resp.status().as_u16()));
-                        return Ok((resp, lease));
+                        return match unreached(endpoint, &resp) {
+                            Some(e) => Err((e, None)),
+                            None => Ok((resp, lease)),
+                        };
                     }
                     Err(e) => e,
                 }
@@ -135,6 +140,22 @@ pub async fn send(
             }
         }
     }
+}
+
+/// Counts an endpoint's answer for outlier detection. A replica's inbound sidecar saying the
+/// replica refused the connection makes it a connect failure instead: the request was never
+/// processed, so the caller may retry it as Istio's would.
+fn unreached(endpoint: &Endpoint, resp: &Response<Incoming>) -> Option<ProxyError> {
+    let detector = &endpoint.cluster().detector;
+    if endpoint.is_sidecar() && resp.headers().contains_key(&X_MERIDIAN_UNREACHED) {
+        detector.record(endpoint, Outcome::ConnectFailed);
+        return Some(ProxyError::ConnectFailure {
+            addr: endpoint.addr.to_string(),
+            reason: "the replica behind this sidecar refused the connection".to_owned(),
+        });
+    }
+    detector.record(endpoint, Outcome::Status(resp.status().as_u16()));
+    None
 }
 
 /// Sends an upgrade request (WebSocket) on a dedicated HTTP/1.1 connection.

@@ -483,3 +483,50 @@ async fn http2_upstreams_open_a_connection_per_max_concurrent_streams() {
     );
     assert_eq!(origin.accepted.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_replica_that_refuses_connections_behind_its_sidecar_is_retried_elsewhere() {
+    let good = Gate::start("good").await;
+    // A replica whose process is gone: its port refuses connections.
+    let gone = {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let mut mesh = Mesh::new(&manifests(
+        "    loadBalancer: {simple: ROUND_ROBIN}\n    outlierDetection: {consecutive5xxErrors: 3, maxEjectionPercent: 50}",
+    ))
+    .await;
+    let rg = mesh.replica("myapp", &[("app", "myapp")], 3000, &good.as_origin());
+    let rd = mesh.replica(
+        "myapp",
+        &[("app", "myapp")],
+        3000,
+        &harness::Origin {
+            name: "gone".to_owned(),
+            addr: gone,
+            hits: Arc::default(),
+            seen: Arc::default(),
+        },
+    );
+    mesh.settle().await;
+    mesh.proxy.start_inbound(&rg).await.expect("inbound");
+    mesh.proxy.start_inbound(&rd).await.expect("inbound");
+    let sidecar = mesh.sidecar(&[]).await;
+    // Istio's default retry policy retries connect failures: the dead replica's sidecar says
+    // the request never reached it, so every request ends on the good replica.
+    let mut client = Client::to(sidecar);
+    for _ in 0..20 {
+        let r = client.get("http://myapp/", &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body, "good");
+        assert!(r.header("x-meridian-unreached").is_none());
+    }
+    let c = cluster(&mesh.proxy, SERVICE);
+    let dead = c
+        .endpoints
+        .iter()
+        .find(|e| e.replica == "myapp-gone:3000")
+        .expect("dead endpoint");
+    // Counted as local-origin failures (503 without the split): three in a row eject it.
+    assert!(dead.health.ejected, "{dead:?}");
+}
