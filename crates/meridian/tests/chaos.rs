@@ -41,6 +41,8 @@ impl Up {
                 "127.0.0.1:0",
                 "--gateway-port",
                 "80=0",
+                "--gateway-port",
+                "3000=0",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

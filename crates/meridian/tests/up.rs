@@ -42,10 +42,12 @@ impl Up {
                 "127.0.0.1:0",
                 "--gateway-port",
                 "80=0",
+                "--gateway-port",
+                "3000=0",
             ])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("up.stderr")).expect("stderr file"))
             .spawn()
             .expect("spawn meridian up");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
@@ -77,7 +79,8 @@ impl Up {
                     panic!("no {needle:?} within 60s")
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("meridian up exited before printing {needle:?}")
+                    let stderr = std::fs::read_to_string(self.dir.join("up.stderr")).unwrap_or_default();
+                    panic!("meridian up exited before printing {needle:?}; its stderr:\n{stderr}")
                 }
             }
         }
