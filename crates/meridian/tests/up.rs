@@ -79,7 +79,8 @@ impl Up {
                     panic!("no {needle:?} within 60s")
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    let stderr = std::fs::read_to_string(self.dir.join("up.stderr")).unwrap_or_default();
+                    let stderr =
+                        std::fs::read_to_string(self.dir.join("up.stderr")).unwrap_or_default();
                     panic!("meridian up exited before printing {needle:?}; its stderr:\n{stderr}")
                 }
             }
