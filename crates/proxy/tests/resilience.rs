@@ -530,3 +530,38 @@ async fn a_replica_that_refuses_connections_behind_its_sidecar_is_retried_elsewh
     // Counted as local-origin failures (503 without the split): three in a row eject it.
     assert!(dead.health.ejected, "{dead:?}");
 }
+
+#[tokio::test]
+async fn stopping_an_inbound_sidecar_sends_goaway_to_http2_clients() {
+    let a = Gate::start("a").await;
+    let mut mesh = Mesh::new(&manifests("    loadBalancer: {simple: ROUND_ROBIN}")).await;
+    let ra = mesh.replica("myapp", &[("app", "myapp")], 3000, &a.as_origin());
+    mesh.settle().await;
+    let inbound = mesh.proxy.start_inbound(&ra).await.expect("inbound")[0].listen;
+    let tcp = tokio::net::TcpStream::connect(inbound)
+        .await
+        .expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("h2 handshake");
+    let conn = tokio::spawn(conn);
+    let req = Request::get("http://myapp/hold")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let held = tokio::spawn(sender.send_request(req));
+    until("held stream at the replica", || a.arrived() == 1).await;
+    assert!(mesh.proxy.stop_inbound(&ra.replica));
+    a.release(1);
+    let resp = tokio::time::timeout(BOUND, held)
+        .await
+        .expect("bounded")
+        .expect("task")
+        .expect("the stream in flight finishes");
+    assert_eq!(resp.status(), StatusCode::OK);
+    // GOAWAY, then the connection ends cleanly.
+    let ended = tokio::time::timeout(BOUND, conn)
+        .await
+        .expect("connection closed");
+    assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
+}
