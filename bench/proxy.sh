@@ -13,8 +13,9 @@
 # an mTLS hop between two sidecars against the same hop in plaintext.
 #
 # Prints requests/s, p50, p99, the proxy's RSS (peak VmRSS sampled during the run) and CPU,
-# with ratios to direct and to each peer; writes the table to bench/results/proxy.md and into
-# BENCHMARKS.md between the `<!-- bench:proxy -->` markers.
+# with ratios to direct and to each peer; writes the table to bench/results/proxy.md and, with
+# UPDATE_BENCHMARKS=1 (a full run), into BENCHMARKS.md between the `<!-- bench:proxy -->`
+# markers.
 #
 # Environment: DURATION (seconds per run, 10), WARMUP (seconds, 2), REPEAT (runs per cell, the
 # best kept: 3), PROXY_CPU (1), LOAD_CPU
@@ -141,7 +142,7 @@ measure_once() {
     taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$url$path" >"$out.txt" 2>&1 || true
   fi
   local wall
-  wall=$(echo "$(date +%s.%N) - $start" | bc)
+  wall=$(python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$start")
   if [ -n "$sampler" ]; then
     t1=$(cpu_ticks "$pid")
     kill "$sampler" 2>/dev/null || true
@@ -364,7 +365,7 @@ mkdir -p "$here/results"
 { echo "# Proxy benchmark ($(date -u +%Y-%m-%d))"; echo; echo "Produced by \`bench/proxy.sh\`."; echo; cat "$run/table.md"; } >"$here/results/proxy.md"
 cp "$results" "$here/results/proxy.jsonl"
 bm="$repo/BENCHMARKS.md"
-if [ -f "$bm" ] && grep -q '<!-- bench:proxy -->' "$bm"; then
+if [ "${UPDATE_BENCHMARKS:-0}" = 1 ] && [ -f "$bm" ] && grep -q '<!-- bench:proxy -->' "$bm"; then
   python3 - "$bm" "$run/table.md" <<'PY'
 import sys, re
 bm, table = sys.argv[1:]
