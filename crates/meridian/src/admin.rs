@@ -111,6 +111,9 @@ struct Status {
     state_dir: String,
     uptime_seconds: u64,
     workloads: Vec<meridian_workloads::RolloutStatus>,
+    /// How functions' `MemorySize` is enforced here (cgroup v2 or rlimit), when any run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    functions_memory_limit: Option<String>,
 }
 
 async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) -> Response<Body> {
@@ -135,6 +138,10 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
                 state_dir: node.state_dir().display().to_string(),
                 uptime_seconds: node.started.elapsed().map_or(0, |d| d.as_secs()),
                 workloads: sup.workloads(),
+                functions_memory_limit: node
+                    .functions
+                    .as_ref()
+                    .map(|f| f.host.memory_enforcement().describe()),
             },
         ),
         (&Method::GET, ["api", "v1", "replicas"]) => json(StatusCode::OK, &sup.status()),

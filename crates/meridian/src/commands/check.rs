@@ -228,6 +228,13 @@ fn collect(args: &Args) -> Vec<Check> {
             "look at the node's output",
         ),
     });
+    checks.push(match status["functions_memory_limit"].as_str() {
+        Some(how) => pass(
+            "function memory limits",
+            format!("MemorySize is enforced by {how}"),
+        ),
+        None => skip("function memory limits", "no functions are loaded"),
+    });
     let workloads = status["workloads"].as_array().cloned().unwrap_or_default();
     let mut unready = Vec::new();
     for w in &workloads {
