@@ -12,8 +12,37 @@ pub(crate) struct Args {
     target: Target,
 }
 
+/// Outlier ejections per replica: `(callers ejecting it, longest time left in ms)`.
+/// Ejection is decided by each calling sidecar (as each Envoy does), so a replica may be
+/// out for one caller and in for another.
+fn ejections(target: &Target) -> std::collections::HashMap<String, (usize, u64)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(clusters) = target.json("GET", "/api/v1/clusters") else {
+        return out;
+    };
+    for c in clusters.as_array().map(Vec::as_slice).unwrap_or_default() {
+        for e in c["endpoints"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if e["health"]["ejected"] != true {
+                continue;
+            }
+            let replica = e["replica"].as_str().unwrap_or_default();
+            let replica = replica.rsplit_once(':').map_or(replica, |(r, _)| r);
+            let left = e["health"]["ejectionRemainingMs"].as_u64().unwrap_or(0);
+            let entry = out.entry(replica.to_owned()).or_insert((0, 0));
+            entry.0 += 1;
+            entry.1 = entry.1.max(left);
+        }
+    }
+    out
+}
+
 pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
     let replicas = args.target.json("GET", "/api/v1/replicas")?;
+    let ejected = ejections(&args.target);
     if format != OutputFormat::Table {
         print_structured(format, &replicas)?;
         return Ok(ExitCode::SUCCESS);
@@ -73,6 +102,12 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
                     .unwrap_or(0)
                     .to_string(),
                 age(r.get("created")),
+                match ejected.get(r["replica"].as_str().unwrap_or_default()) {
+                    Some((callers, left)) => {
+                        format!("{callers} caller(s), {}s", left.div_ceil(1000))
+                    }
+                    None => "-".into(),
+                },
                 if ports.is_empty() {
                     "-".into()
                 } else {
@@ -92,6 +127,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
             "READY",
             "RESTARTS",
             "AGE",
+            "EJECTED",
             "PORTS",
             "LAST ERROR",
         ],
