@@ -2,11 +2,11 @@
 //! documented examples (API Gateway developer guide; SAM's AwsProxy.json and HttpApi.json),
 //! and the response mapping back.
 
-mod common;
+mod harness;
 
 use std::collections::BTreeSet;
 
-use common::*;
+use harness::*;
 use serde_json::Value;
 
 const TEMPLATE: &str = r#"

@@ -2,11 +2,11 @@
 //! through Meridian's bootstrap, a `provided` runtime built with the Rust `lambda_runtime`
 //! crate, and the official Python runtime interface client (awslambdaric).
 
-mod common;
+mod harness;
 
 use std::time::Duration;
 
-use common::*;
+use harness::*;
 
 #[tokio::test]
 async fn the_course_template_answers_through_the_gateway() {

@@ -2,11 +2,11 @@
 //! concurrency limits, scale to zero, hot reload, the Invoke API's invocation types and
 //! errors, memory limits, process cleanup, streaming, and boto3 as a real client.
 
-mod common;
+mod harness;
 
 use std::time::Duration;
 
-use common::*;
+use harness::*;
 
 const TEMPLATE: &str = r#"
 Transform: AWS::Serverless-2016-10-31

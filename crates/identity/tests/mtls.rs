@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod harness;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::{EchoServer, Mesh, bounded, connect, echo};
+use harness::{EchoServer, Mesh, bounded, connect, echo};
 use meridian_identity::{
     ALPN_H2, ALPN_HTTP11, CertInfo, ClientAuth, ExpectedPeer, Rejection, SpiffeServerVerifier,
     TrustBundle, TrustDomain, TrustedRoot, WorkloadIdentity, peer_identity,

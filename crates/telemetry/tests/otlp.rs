@@ -1,9 +1,9 @@
 //! Spans of a gateway → myapp → ratings request reach a real OTLP/HTTP receiver whole: a
 //! Python server that decodes our protobuf with the official `opentelemetry-proto` package.
 
-mod common;
+mod harness;
 
-use common::{ChildGuard, eventually, get};
+use harness::{ChildGuard, eventually, get};
 use http::{HeaderMap, HeaderValue};
 use meridian_telemetry::ResponseFlags;
 use meridian_telemetry::metrics::Registry;
@@ -22,7 +22,7 @@ struct Receiver {
 }
 
 fn start_receiver(fail_first: u32) -> Option<Receiver> {
-    let python = common::tool("python3", "apt-get install -y python3")?;
+    let python = harness::tool("python3", "apt-get install -y python3")?;
     let probe = Command::new(&python)
         .args([
             "-c",

@@ -2,9 +2,9 @@
 //! `/federate` of two Meridian instances with different `region` external labels, and its own
 //! `/federate` is the reference for selector error messages.
 
-mod common;
+mod harness;
 
-use common::{ChildGuard, eventually, get, serve_admin};
+use harness::{ChildGuard, eventually, get, serve_admin};
 use meridian_telemetry::ResponseFlags;
 use meridian_telemetry::admin::AdminEndpoints;
 use meridian_telemetry::federate::Federation;
@@ -37,7 +37,7 @@ async fn start_prometheus(binary: &Path, scrape_configs: &str) -> Prometheus {
     .expect("write config");
     // Prometheus cannot report a port it picked; retry if the free port got taken meanwhile.
     for _attempt in 0..3 {
-        let port = common::free_port();
+        let port = harness::free_port();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
         let child = Command::new(binary)
             .arg(format!("--config.file={}", config.display()))
@@ -122,7 +122,7 @@ fn json(body: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_federates_two_regions() {
-    let Some(binary) = common::tool("prometheus", "apt-get install -y prometheus") else {
+    let Some(binary) = harness::tool("prometheus", "apt-get install -y prometheus") else {
         return;
     };
     let eu = serve_admin(region_instance("eu-west", 9)).await;
@@ -219,7 +219,7 @@ async fn prometheus_federates_two_regions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selector_errors_match_prometheus_federate() {
-    let Some(binary) = common::tool("prometheus", "apt-get install -y prometheus") else {
+    let Some(binary) = harness::tool("prometheus", "apt-get install -y prometheus") else {
         return;
     };
     let prom = start_prometheus(&binary, "").await;

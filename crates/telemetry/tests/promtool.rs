@@ -1,6 +1,6 @@
 //! The exposition passes `promtool check metrics` (Debian package `prometheus`).
 
-mod common;
+mod harness;
 
 use meridian_telemetry::ResponseFlags;
 use meridian_telemetry::metrics::{
@@ -124,7 +124,7 @@ fn promtool_check(promtool: &std::path::Path, text: &str) -> (Option<i32>, Vec<S
 
 #[test]
 fn promtool_reports_nothing_but_istios_own_unit() {
-    let Some(promtool) = common::tool("promtool", "apt-get install -y prometheus") else {
+    let Some(promtool) = harness::tool("promtool", "apt-get install -y prometheus") else {
         return;
     };
     let registry = busy_registry();
