@@ -30,6 +30,22 @@ struct Report<'a> {
     file_errors: Vec<&'a Diagnostic>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped: Vec<&'a meridian_config::load::Skipped>,
+    /// Compose files: their services, or their problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    compose: Vec<FileReport<'a>>,
+    /// SAM templates: their functions, or their problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    templates: Vec<FileReport<'a>>,
+}
+
+/// A Compose file or a template, and what it declares.
+#[derive(Serialize)]
+struct FileReport<'a> {
+    file: String,
+    valid: bool,
+    /// Compose services or function names.
+    declares: Vec<String>,
+    diagnostics: &'a [Diagnostic],
 }
 
 #[derive(Serialize)]
@@ -74,6 +90,42 @@ fn report(bundle: &Bundle) -> Report<'_> {
             .collect(),
         file_errors: bundle.file_errors.iter().collect(),
         skipped: bundle.skipped.iter().collect(),
+        compose: bundle
+            .compose
+            .iter()
+            .map(|c| FileReport {
+                file: c
+                    .diagnostics
+                    .first()
+                    .map(|d| d.file.display().to_string())
+                    .or_else(|| c.file.as_ref().map(|f| f.path.display().to_string()))
+                    .unwrap_or_default(),
+                valid: c.is_valid(),
+                declares: c
+                    .file
+                    .iter()
+                    .flat_map(|f| {
+                        f.services
+                            .iter()
+                            .map(|s| format!("{}/{}", f.project, s.name))
+                    })
+                    .collect(),
+                diagnostics: &c.diagnostics,
+            })
+            .collect(),
+        templates: bundle
+            .templates
+            .iter()
+            .map(|(path, t)| FileReport {
+                file: path.display().to_string(),
+                valid: t.is_ok(),
+                declares: t
+                    .as_ref()
+                    .map(|t| t.functions.iter().map(|f| f.name.clone()).collect())
+                    .unwrap_or_default(),
+                diagnostics: t.as_ref().err().map_or(&[], Vec::as_slice),
+            })
+            .collect(),
     }
 }
 
