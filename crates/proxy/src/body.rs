@@ -1,6 +1,6 @@
-//! Body types without boxing: what the proxy sends upstream and what it answers downstream.
-//! Upstream bodies stream frame by frame (trailers included) and hand their connection back
-//! to the pool when they end.
+//! Body types without boxing: what the proxy receives from clients, sends upstream and
+//! answers downstream. Upstream bodies stream frame by frame (trailers included) and hand
+//! their connection back to the pool when they end.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::h1::client::RawBody;
 use crate::pool::Lease;
 
 /// Why a response body stopped early.
@@ -19,10 +20,128 @@ pub enum BodyError {
     /// The upstream connection failed mid-body.
     #[error(transparent)]
     Upstream(#[from] hyper::Error),
+    /// The upstream connection failed mid-body (HTTP/1.1).
+    #[error("upstream connection: {0}")]
+    Io(#[source] std::io::Error),
+    /// The upstream closed its connection before the body ended.
+    #[error("upstream closed the connection before the body ended")]
+    Closed,
+    /// The upstream's chunked framing was invalid.
+    #[error("upstream body: {0}")]
+    Framing(&'static str),
     /// The route timeout elapsed before the body ended (Envoy's route timeout covers the
     /// whole response).
     #[error("upstream request timeout")]
     Timeout,
+}
+
+/// A request body as the client sent it: streamed by hyper, or already read whole by the
+/// HTTP/1.1 fast path.
+#[derive(Debug)]
+pub(crate) enum InBody {
+    /// hyper's body.
+    Incoming(Incoming),
+    /// The whole body (none when empty).
+    Buffered(Option<Bytes>),
+}
+
+impl InBody {
+    /// The body to send upstream, streamed or buffered as it came.
+    pub(crate) fn into_request_body(self) -> RequestBody {
+        match self {
+            InBody::Incoming(b) if b.is_end_stream() => RequestBody::Empty,
+            InBody::Incoming(b) => RequestBody::Stream(b),
+            InBody::Buffered(None) => RequestBody::Empty,
+            InBody::Buffered(b) => RequestBody::Full(b),
+        }
+    }
+}
+
+impl Body for InBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            InBody::Incoming(b) => Pin::new(b).poll_frame(cx),
+            InBody::Buffered(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            InBody::Incoming(b) => b.is_end_stream(),
+            InBody::Buffered(b) => b.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            InBody::Incoming(b) => b.size_hint(),
+            InBody::Buffered(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+}
+
+/// An upstream response body: read straight from an HTTP/1.1 connection, or from hyper's
+/// HTTP/2 client.
+#[derive(Debug)]
+pub struct UpstreamBody(Upstream);
+
+#[derive(Debug)]
+enum Upstream {
+    Http1(RawBody),
+    Hyper(Incoming),
+}
+
+impl UpstreamBody {
+    pub(crate) fn http1(body: RawBody) -> UpstreamBody {
+        UpstreamBody(Upstream::Http1(body))
+    }
+
+    pub(crate) fn hyper(body: Incoming) -> UpstreamBody {
+        UpstreamBody(Upstream::Hyper(body))
+    }
+
+    /// The HTTP/1.1 connection, once the body ended and the connection may be reused.
+    fn take_reusable(&mut self) -> Option<Box<crate::h1::client::Connection>> {
+        match &mut self.0 {
+            Upstream::Http1(b) => b.take_reusable(),
+            Upstream::Hyper(_) => None,
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut self.get_mut().0 {
+            Upstream::Http1(b) => Pin::new(b).poll_frame(cx),
+            Upstream::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(BodyError::from),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Upstream::Http1(b) => b.is_end_stream(),
+            Upstream::Hyper(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Upstream::Http1(b) => b.size_hint(),
+            Upstream::Hyper(b) => b.size_hint(),
+        }
+    }
 }
 
 /// A request body sent upstream.
@@ -87,7 +206,7 @@ pub enum ResponseBody {
     /// The upstream's body, streamed; its lease returns the connection when it ends.
     Upstream {
         /// The body.
-        body: Incoming,
+        body: UpstreamBody,
         /// The connection and the endpoint's active-request slot.
         lease: Option<Lease>,
         /// The route timeout's deadline, when the route has one.
@@ -114,7 +233,7 @@ impl ResponseBody {
 impl ResponseBody {
     /// A streamed upstream body.
     pub fn upstream(
-        body: Incoming,
+        body: UpstreamBody,
         lease: Lease,
         deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     ) -> ResponseBody {
@@ -149,10 +268,13 @@ impl Body for ResponseBody {
                     }
                     return Poll::Ready(Some(Err(BodyError::Timeout)));
                 }
-                let polled = Pin::new(body).poll_frame(cx).map_err(BodyError::from);
+                let polled = Pin::new(&mut *body).poll_frame(cx);
                 match &polled {
                     Poll::Ready(None) => {
-                        if let Some(l) = lease.take() {
+                        if let Some(mut l) = lease.take() {
+                            if let Some(conn) = body.take_reusable() {
+                                l.hold(conn);
+                            }
                             l.release(true);
                         }
                     }
@@ -186,11 +308,15 @@ impl Body for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         if let ResponseBody::Upstream { body, lease, .. } = self
-            && let Some(l) = lease.take()
+            && let Some(mut l) = lease.take()
         {
-            // A body hyper never polled because it was empty still leaves a reusable
-            // connection; one dropped half-way does not.
-            l.release(body.is_end_stream());
+            // A body never polled because it was empty still leaves a reusable connection;
+            // one dropped half-way does not.
+            let ended = body.is_end_stream();
+            if ended && let Some(conn) = body.take_reusable() {
+                l.hold(conn);
+            }
+            l.release(ended);
         }
     }
 }

@@ -13,7 +13,6 @@ use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use meridian_control::snapshot::{
     AbortStatus, CorsPolicy, HashKey, HttpRoute, LoadBalancer, RedirectPort, RequestView, RetryOn,
@@ -24,7 +23,7 @@ use rand::Rng;
 use crate::Caller;
 use crate::authn::Connection;
 use crate::balancer::{PickContext, hash64};
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::{InBody, RequestBody, ResponseBody, UpstreamBody};
 use crate::cluster::Resolved;
 use crate::error::ProxyError;
 use crate::headers::{self as hh, strip_hop_by_hop};
@@ -34,7 +33,7 @@ use crate::upstream::{self, SendOptions};
 
 /// Request bodies up to this size are buffered so they can be retried and mirrored; larger
 /// or unknown-length bodies stream (and are retried only if never sent).
-const BUFFER_LIMIT: u64 = 64 * 1024;
+pub(crate) const BUFFER_LIMIT: u64 = 64 * 1024;
 
 /// What a listener is for.
 #[derive(Debug)]
@@ -74,6 +73,8 @@ pub(crate) struct ListenerCtx {
     pub(crate) scheme: &'static str,
     /// Set when sidecars pass unknown hosts through (Istio's `ALLOW_ANY`).
     pub(crate) passthrough: Option<Arc<Passthrough>>,
+    /// HTTP/1.1 through Meridian's own codec ([`crate::h1`]) rather than hyper's.
+    pub(crate) fast_http1: bool,
 }
 
 /// Endpoints for hosts outside the registry, by address (`ALLOW_ANY`'s PassthroughCluster).
@@ -116,8 +117,18 @@ pub(crate) async fn handle(
     ctx: Arc<ListenerCtx>,
     peer: SocketAddr,
     conn: Arc<Connection>,
-    mut req: Request<Incoming>,
+    req: Request<hyper::body::Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    Ok(serve(&ctx, peer, &conn, req.map(InBody::Incoming)).await)
+}
+
+/// Serves one request, whichever codec read it.
+pub(crate) async fn serve(
+    ctx: &ListenerCtx,
+    peer: SocketAddr,
+    conn: &Arc<Connection>,
+    mut req: Request<InBody>,
+) -> Response<ResponseBody> {
     let start = Instant::now();
     let mut trace = Trace {
         flags: ResponseFlags::NONE,
@@ -170,15 +181,15 @@ pub(crate) async fn handle(
     };
     let denied = policy_port.and_then(|port| {
         let state = ctx.state.load();
-        crate::authz::check(&state.snapshot, &ctx.caller, &conn, peer, port, &req).err()
+        crate::authz::check(&state.snapshot, &ctx.caller, conn, peer, port, &req).err()
     });
     let result = match (&ctx.kind, &denied) {
         (_, Some(_)) => Ok(crate::authz::denied()),
         (ListenerKind::Inbound { endpoint, .. }, None) => {
-            set_client_cert_header(&mut req, &conn);
+            set_client_cert_header(&mut req, conn);
             inbound(endpoint, req, &mut trace).await
         }
-        (_, None) => outbound(&ctx, peer, req, &mut trace).await,
+        (_, None) => outbound(ctx, peer, req, &mut trace).await,
     };
     let mut resp = match result {
         Ok(r) => r,
@@ -240,7 +251,7 @@ pub(crate) async fn handle(
             response_code_details: denied,
         });
     }
-    Ok(resp)
+    resp
 }
 
 /// `X-Forwarded-Client-Cert` as Istio's inbound sidecar sets it: whatever the client sent is
@@ -287,12 +298,14 @@ fn respond(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
 
 async fn inbound(
     endpoint: &Arc<Endpoint>,
-    mut req: Request<Incoming>,
+    mut req: Request<InBody>,
     trace: &mut Trace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     trace.upstream = Some(endpoint.addr);
     trace.attempts = 1;
-    let upgrade = req.version() == Version::HTTP_11 && hh::is_upgrade(req.headers());
+    let upgrade = matches!(req.body(), InBody::Incoming(_))
+        && req.version() == Version::HTTP_11
+        && hh::is_upgrade(req.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers, upgrade);
@@ -304,15 +317,17 @@ async fn inbound(
     if protocol == Protocol::Http2 && parts.uri.authority().is_none() {
         parts.uri = absolute_uri("http", "localhost", &parts.uri)?;
     }
-    let body = if body.is_end_stream() {
-        RequestBody::Empty
-    } else {
-        RequestBody::Stream(body)
-    };
-    let req = Request::from_parts(parts, body);
+    let req = Request::from_parts(parts, body.into_request_body());
     trace.phase = Phase::UpstreamRequest;
     if let Some(on_upgrade) = on_upgrade {
-        return tunnel(endpoint, req, on_upgrade, Duration::from_secs(10), trace).await;
+        return Box::pin(tunnel(
+            endpoint,
+            req,
+            on_upgrade,
+            Duration::from_secs(10),
+            trace,
+        ))
+        .await;
     }
     let opts = SendOptions {
         protocol,
@@ -385,12 +400,15 @@ fn target_of(ctx: &ListenerCtx, parts: &http::request::Parts) -> Result<Target, 
 async fn outbound(
     ctx: &ListenerCtx,
     peer: SocketAddr,
-    mut req: Request<Incoming>,
+    mut req: Request<InBody>,
     trace: &mut Trace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let state = ctx.state.load_full();
     let snap = &state.snapshot;
-    let upgrade = req.version() == Version::HTTP_11 && hh::is_upgrade(req.headers());
+    // The fast path hands upgrades to hyper: a buffered body is never one.
+    let upgrade = matches!(req.body(), InBody::Incoming(_))
+        && req.version() == Version::HTTP_11
+        && hh::is_upgrade(req.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     let target = target_of(ctx, &parts)?;
@@ -409,7 +427,8 @@ async fn outbound(
     let Some(vh_index) = table.lookup(lookup_host) else {
         if let (ListenerKind::Outbound, Some(pass)) = (&ctx.kind, &ctx.passthrough) {
             let host = target.text()[..target.host_end].to_owned();
-            return passthrough(pass, &host, target.port, parts, body, trace).await;
+            // Boxed: rare, and its future would enlarge every request's.
+            return Box::pin(passthrough(pass, &host, target.port, parts, body, trace)).await;
         }
         return Err(ProxyError::NoRoute(target.text().to_owned()));
     };
@@ -670,17 +689,18 @@ async fn outbound(
     };
 
     // The body: small ones are buffered so retries and mirrors can replay them.
-    let body = if body.is_end_stream() {
-        RequestBody::Empty
-    } else if body.size_hint().upper().is_some_and(|n| n <= BUFFER_LIMIT) {
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| ProxyError::BadRequest(e.to_string()))?
-            .to_bytes();
-        RequestBody::Full(Some(bytes))
-    } else {
-        RequestBody::Stream(body)
+    let body = match body {
+        InBody::Incoming(b)
+            if !b.is_end_stream() && b.size_hint().upper().is_some_and(|n| n <= BUFFER_LIMIT) =>
+        {
+            let bytes = b
+                .collect()
+                .await
+                .map_err(|e| ProxyError::BadRequest(e.to_string()))?
+                .to_bytes();
+            RequestBody::Full(Some(bytes))
+        }
+        other => other.into_request_body(),
     };
 
     for mirror in &route.mirrors {
@@ -718,7 +738,7 @@ async fn outbound(
         trace.upstream = Some(ep.addr);
         trace.attempts = 1;
         let req = template.request(1, body);
-        return tunnel(&ep, req, on_upgrade, send.connect_timeout, trace).await;
+        return Box::pin(tunnel(&ep, req, on_upgrade, send.connect_timeout, trace)).await;
     }
 
     // PASSTHROUGH keeps the address the client named, when it named one of the endpoints.
@@ -726,7 +746,10 @@ async fn outbound(
         LoadBalancer::Passthrough => target.text().parse::<SocketAddr>().ok(),
         _ => None,
     };
-    let attempt = forward(
+    // The route timeout covers the whole response, as Envoy's: the head must arrive in
+    // time (tries and back-offs included), and the body must end by the same deadline.
+    let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
+    let (resp, lease) = forward(
         route,
         runtime,
         &cluster.name,
@@ -734,19 +757,10 @@ async fn outbound(
         body,
         send,
         Affinity { hash, original },
+        deadline,
         trace,
-    );
-    // The route timeout covers the whole response, as Envoy's: the head must arrive in
-    // time, and the body must end by the same deadline.
-    let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
-    let result = match deadline {
-        Some(d) => match tokio::time::timeout_at(d, attempt).await {
-            Ok(r) => r,
-            Err(_) => Err(ProxyError::Timeout),
-        },
-        None => attempt.await,
-    };
-    let (resp, lease) = result?;
+    )
+    .await?;
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers, false);
     dest.headers.response.apply(&mut rparts.headers);
@@ -773,7 +787,7 @@ async fn passthrough(
     host: &str,
     port: u16,
     mut parts: http::request::Parts,
-    body: Incoming,
+    body: InBody,
     trace: &mut Trace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     trace.phase = Phase::Balance;
@@ -806,11 +820,7 @@ async fn passthrough(
             .unwrap_or_else(|| PathAndQuery::from_static("/")),
     );
     parts.version = Version::HTTP_11;
-    let body = if body.is_end_stream() {
-        RequestBody::Empty
-    } else {
-        RequestBody::Stream(body)
-    };
+    let body = body.into_request_body();
     let opts = SendOptions {
         protocol: Protocol::Http1,
         connect_timeout: Duration::from_secs(10),
@@ -905,8 +915,9 @@ async fn forward(
     body: RequestBody,
     send: SendOptions,
     affinity: Affinity,
+    deadline: Option<tokio::time::Instant>,
     trace: &mut Trace,
-) -> Result<(Response<Incoming>, Lease), ProxyError> {
+) -> Result<(Response<UpstreamBody>, Lease), ProxyError> {
     let policy = &route.retry;
     let max_tries = 1 + policy.attempts;
     // The head is copied for a try only when a retry could follow a request that was sent;
@@ -972,9 +983,18 @@ async fn forward(
             }
         };
         trace.phase = Phase::UpstreamRequest;
-        let outcome = match policy.per_try_timeout {
-            Some(t) => match tokio::time::timeout(t, upstream::send(&ep, req, send)).await {
+        let try_deadline = policy
+            .per_try_timeout
+            .map(|t| tokio::time::Instant::now() + t);
+        let limit = match (try_deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let outcome = match limit {
+            Some(at) => match tokio::time::timeout_at(at, upstream::send(&ep, req, send)).await {
                 Ok(r) => r,
+                // The route's own timeout: the response is late, whatever tries are left.
+                Err(_) if deadline.is_some_and(|d| d <= at) => return Err(ProxyError::Timeout),
                 Err(_) => {
                     ep.cluster()
                         .detector
@@ -1005,7 +1025,7 @@ async fn forward(
                     drop(resp);
                     drop(lease);
                     tried.push(ep.addr);
-                    backoff(policy, attempt, trace).await;
+                    backoff(policy, attempt, deadline, trace).await?;
                     continue;
                 }
                 if wants && attempt > 1 {
@@ -1056,7 +1076,7 @@ async fn forward(
                 {
                     _retry_slot = Some(g);
                     tried.push(ep.addr);
-                    backoff(policy, attempt, trace).await;
+                    backoff(policy, attempt, deadline, trace).await?;
                     continue;
                 }
                 if retriable && attempt > 1 {
@@ -1107,18 +1127,30 @@ fn retry_set(items: &[RetryOn]) -> RetryOn {
 }
 
 /// Envoy's fully jittered exponential back-off: a random wait up to base × 2^(n-1), capped.
+/// Fails with the route's timeout when its deadline comes first.
 async fn backoff(
     policy: &meridian_control::snapshot::RetryPolicy,
     attempt: u32,
+    deadline: Option<tokio::time::Instant>,
     trace: &mut Trace,
-) {
+) -> Result<(), ProxyError> {
     trace.phase = Phase::RetryBackoff;
     let ceiling = policy
         .backoff_base
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
         .min(policy.backoff_max);
     let wait = rand::rng().random_range(0..=ceiling.as_micros().min(u128::from(u64::MAX)) as u64);
-    tokio::time::sleep(Duration::from_micros(wait)).await;
+    let until = tokio::time::Instant::now() + Duration::from_micros(wait);
+    match deadline {
+        Some(d) if d <= until => {
+            tokio::time::sleep_until(d).await;
+            Err(ProxyError::Timeout)
+        }
+        _ => {
+            tokio::time::sleep_until(until).await;
+            Ok(())
+        }
+    }
 }
 
 fn roll_percent(p: f64) -> bool {
@@ -1355,7 +1387,7 @@ async fn tunnel(
         strip_hop_by_hop(&mut parts.headers, false);
         return Ok(Response::from_parts(
             parts,
-            ResponseBody::upstream(body, lease, None),
+            ResponseBody::upstream(UpstreamBody::hyper(body), lease, None),
         ));
     }
     trace.phase = Phase::Tunnel;
@@ -1406,3 +1438,4 @@ mod tests {
         ));
     }
 }
+

@@ -42,6 +42,9 @@ pub enum ProxyError {
     /// The connection or stream was reset before response headers.
     #[error("upstream reset before headers: {0}")]
     UpstreamReset(String),
+    /// The upstream's response head or framing broke HTTP/1.1 (Envoy's `UPE`).
+    #[error("upstream protocol error: {0}")]
+    UpstreamProtocol(&'static str),
     /// HTTP/2 `REFUSED_STREAM`: the request was never processed.
     #[error("upstream refused the stream")]
     RefusedStream,
@@ -70,6 +73,7 @@ impl ProxyError {
             ProxyError::NoHealthyUpstream(_) | ProxyError::Overflow => ErrorSource::Internal,
             ProxyError::ConnectFailure { .. }
             | ProxyError::UpstreamReset(_)
+            | ProxyError::UpstreamProtocol(_)
             | ProxyError::RefusedStream
             | ProxyError::Timeout => ErrorSource::Upstream,
         }
@@ -109,6 +113,11 @@ impl ProxyError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 ResponseFlags::UC,
                 Bytes::from(format!("{BEFORE_HEADERS}connection termination")),
+            ),
+            ProxyError::UpstreamProtocol(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlags::UPE,
+                Bytes::from(format!("{BEFORE_HEADERS}protocol error")),
             ),
             ProxyError::RefusedStream => (
                 StatusCode::SERVICE_UNAVAILABLE,

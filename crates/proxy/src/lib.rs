@@ -25,6 +25,7 @@ pub mod body;
 mod cluster;
 mod downstream;
 pub mod error;
+mod h1;
 pub mod headers;
 mod listener;
 mod mtls;
@@ -52,6 +53,17 @@ pub use record::{
 pub use cluster::{ClusterStatus, EndpointStatus};
 pub use outlier::{DetectorStatus, EjectionReason, HealthStatus};
 pub use pool::LimitsStatus;
+
+/// Entry points for the fuzz targets under `fuzz/` and their regression corpora: each runs
+/// a parser over arbitrary bytes and panics when one of its properties does not hold.
+pub mod fuzz {
+    /// The HTTP/1.1 codec: request and response heads parse the same whole and in pieces
+    /// and survive being written back; chunked bodies decode the same however the bytes
+    /// arrive and survive re-encoding.
+    pub fn http1_codec(data: &[u8]) {
+        crate::h1::fuzzing::check(data);
+    }
+}
 
 use cluster::{InboundMap, Registry, Resolved};
 use downstream::{ListenerCtx, ListenerKind};
@@ -158,6 +170,9 @@ pub struct ProxyOptions {
     /// The mesh CA: with it, sidecars speak mTLS to each other (auto mTLS) and enforce
     /// PeerAuthentication; without it every hop is plaintext.
     pub mesh_identity: Option<MeshIdentity>,
+    /// Serve HTTP/1.1 with Meridian's own codec (the default). Off, every connection goes to
+    /// hyper's server: an escape hatch, and the reference the fast path is tested against.
+    pub fast_http1: bool,
 }
 
 impl Default for ProxyOptions {
@@ -167,6 +182,7 @@ impl Default for ProxyOptions {
             sink: None,
             outbound_traffic: OutboundTrafficPolicy::default(),
             mesh_identity: None,
+            fast_http1: true,
         }
     }
 }
@@ -585,6 +601,7 @@ impl Proxy {
             scheme,
             passthrough: (self.inner.options.outbound_traffic == OutboundTrafficPolicy::AllowAny)
                 .then(|| self.inner.passthrough.clone()),
+            fast_http1: self.inner.options.fast_http1,
         })
     }
 }

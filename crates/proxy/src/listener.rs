@@ -1,7 +1,8 @@
-//! Listeners: accept loops that serve HTTP/1.1 and HTTP/2 (h2c prior knowledge, or ALPN after
-//! the gateway's TLS handshake, where SNI picks the Gateway server) with upgrades. A listener
-//! given a stop signal closes gracefully when it fires: it stops accepting, and each of its
-//! connections finishes the requests in flight, then closes (HTTP/1.1 answers them with
+//! Listeners: accept loops that serve HTTP/1.1 (Meridian's own fast path, [`crate::h1`]) and,
+//! through hyper, HTTP/2 (h2c prior knowledge, or ALPN after the gateway's TLS handshake,
+//! where SNI picks the Gateway server), upgrades and what else the fast path leaves to it. A
+//! listener given a stop signal closes gracefully when it fires: it stops accepting, and each
+//! of its connections finishes the requests in flight, then closes (HTTP/1.1 answers them with
 //! `Connection: close`, HTTP/2 sends GOAWAY).
 
 use std::net::SocketAddr;
@@ -85,7 +86,8 @@ fn plain_connection(ctx: &ListenerCtx) -> Arc<Connection> {
     })
 }
 
-/// Serves HTTP/1.1 and HTTP/2 on an accepted (and, for TLS, terminated) connection.
+/// Serves HTTP/1.1 and HTTP/2 on an accepted (and, for TLS, terminated) connection: the fast
+/// path first, which hands the connection to hyper when it needs to.
 pub(crate) async fn serve<I>(
     io: I,
     ctx: Arc<ListenerCtx>,
@@ -95,7 +97,26 @@ pub(crate) async fn serve<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| handle(ctx.clone(), peer, connection.clone(), req));
+    if ctx.fast_http1 {
+        crate::h1::server::serve(io, ctx, peer, connection, stop).await;
+    } else {
+        serve_hyper(io, ctx, peer, connection, stop).await;
+    }
+}
+
+/// Serves a connection with hyper (HTTP/1.1 with upgrades, HTTP/2).
+pub(crate) async fn serve_hyper<I>(
+    io: I,
+    ctx: Arc<ListenerCtx>,
+    peer: SocketAddr,
+    connection: Arc<Connection>,
+    stop: Option<watch::Receiver<bool>>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // Boxed: hyper moves a stream's future several times (into its HTTP/2 stream task, the
+    // task cell...); a pointer moves cheaply, several kilobytes of state do not.
+    let svc = service_fn(move |req| Box::pin(handle(ctx.clone(), peer, connection.clone(), req)));
     let builder = auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     let Some(mut stop) = stop else {

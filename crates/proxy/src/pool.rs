@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use crate::body::RequestBody;
 use crate::error::ProxyError;
+use crate::h1::client::{Connection, Stream};
 use crate::outlier::{Detector, HostMonitor};
 use crate::upstream::Transport;
 
@@ -47,9 +48,9 @@ pub enum Protocol {
 
 /// A connection ready for one request.
 #[derive(Debug)]
-pub enum Conn {
-    /// An HTTP/1.1 connection and what the pool knows of it.
-    H1(http1::SendRequest<RequestBody>, ConnInfo),
+pub(crate) enum Conn {
+    /// An HTTP/1.1 connection, owned by the request until its response ends.
+    H1(Box<Connection>),
     /// A clone of one of the endpoint's HTTP/2 connections, and its stream slot.
     H2(http2::SendRequest<RequestBody>, Arc<H2Slot>),
 }
@@ -64,8 +65,7 @@ pub struct ConnInfo {
 }
 
 struct Idle {
-    sender: http1::SendRequest<RequestBody>,
-    info: ConnInfo,
+    conn: Box<Connection>,
     since: Instant,
 }
 
@@ -295,7 +295,8 @@ impl ClusterState {
 }
 
 /// Releases a connection's place in the breakers when the connection ends.
-struct ConnGuard {
+#[derive(Debug)]
+pub(crate) struct ConnGuard {
     limits: Arc<Limits>,
     endpoint: Weak<Endpoint>,
 }
@@ -443,7 +444,7 @@ impl Endpoint {
     /// else a wait as a pending request (bounded by `http1MaxPendingRequests`). The second
     /// value says whether it was reused (a reused HTTP/1.1 connection may have been closed by
     /// the peer; the caller retries once on a new one).
-    pub async fn checkout(
+    pub(crate) async fn checkout(
         &self,
         protocol: Protocol,
         connect_timeout: Duration,
@@ -458,7 +459,7 @@ impl Endpoint {
             if pending.is_some() {
                 freed.as_mut().enable();
             }
-            if let Some(c) = self.reuse(protocol, idle_timeout, &settings).await {
+            if let Some(c) = self.reuse(protocol, idle_timeout, &settings) {
                 return Ok((c, true));
             }
             let limits = &self.cluster.limits;
@@ -513,7 +514,7 @@ impl Endpoint {
         Ok(PendingGuard { endpoint: self })
     }
 
-    async fn reuse(
+    fn reuse(
         &self,
         protocol: Protocol,
         idle_timeout: Option<Duration>,
@@ -522,20 +523,18 @@ impl Endpoint {
         match protocol {
             Protocol::Http2 => self.shared_h2(settings),
             Protocol::Http1 => {
-                while let Some(idle) = self.pop_idle() {
+                let mut idle = self.idle.lock().ok()?;
+                while let Some(mut i) = idle.pop() {
                     let now = Instant::now();
-                    if idle.sender.is_closed()
-                        || idle_timeout.is_some_and(|t| now.duration_since(idle.since) > t)
+                    if idle_timeout.is_some_and(|t| now.duration_since(i.since) > t)
                         || settings
                             .max_connection_duration
-                            .is_some_and(|d| now.duration_since(idle.info.born) >= d)
+                            .is_some_and(|d| now.duration_since(i.conn.info.born) >= d)
+                        || !i.conn.is_usable()
                     {
                         continue;
                     }
-                    let mut sender = idle.sender;
-                    if sender.ready().await.is_ok() {
-                        return Some(Conn::H1(sender, idle.info));
-                    }
+                    return Some(Conn::H1(i.conn));
                 }
                 None
             }
@@ -564,35 +563,31 @@ impl Endpoint {
         Some(Conn::H2(c.sender.clone(), c.slot.clone()))
     }
 
-    fn pop_idle(&self) -> Option<Idle> {
-        self.idle.lock().ok()?.pop()
-    }
-
     /// Takes back an HTTP/1.1 connection after a complete exchange.
-    fn put_idle(&self, sender: http1::SendRequest<RequestBody>, info: ConnInfo) {
-        if sender.is_closed() || self.retired.load(Ordering::Relaxed) {
+    fn put_idle(&self, conn: Box<Connection>) {
+        if self.retired.load(Ordering::Relaxed) {
             return;
         }
         let now = Instant::now();
         if let Some(d) = self.cluster.settings.load().max_connection_duration
-            && now.duration_since(info.born) >= d
+            && now.duration_since(conn.info.born) >= d
         {
             return;
         }
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {
-            idle.push(Idle {
-                sender,
-                info,
-                since: now,
-            });
+            idle.push(Idle { conn, since: now });
         }
         self.wake();
     }
 
-    /// Opens a new connection outside the pool's accounting of pending requests (upgrades).
-    pub async fn connect(&self, protocol: Protocol, timeout: Duration) -> Result<Conn, ProxyError> {
+    /// Opens a dedicated HTTP/1.1 connection served by hyper, outside the pool's accounting
+    /// of pending requests (upgrades: the connection becomes a tunnel).
+    pub(crate) async fn connect_upgrade(
+        &self,
+        timeout: Duration,
+    ) -> Result<http1::SendRequest<RequestBody>, ProxyError> {
         self.cluster.limits.connections.acquire();
         self.connections.fetch_add(1, Ordering::AcqRel);
         let guard = ConnGuard {
@@ -600,16 +595,33 @@ impl Endpoint {
             endpoint: self.me.clone(),
         };
         let settings = self.cluster.settings();
-        Box::pin(self.open(protocol, timeout, guard, &settings)).await
+        let (stream, negotiated) = Box::pin(self.open_stream(timeout, &settings)).await?;
+        if negotiated == Some(Protocol::Http2) {
+            return Err(ProxyError::UpstreamReset(
+                "no http/1.1 connection".to_owned(),
+            ));
+        }
+        let (sender, conn) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ProxyError::ConnectFailure {
+                addr: self.addr.to_string(),
+                reason: e.to_string(),
+            })?;
+        tokio::spawn(async move {
+            let _guard = guard;
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender)
     }
 
-    async fn open(
+    /// A TCP connection, with the TLS handshake when the endpoint's transport has one; the
+    /// protocol ALPN chose, if any.
+    async fn open_stream(
         &self,
-        protocol: Protocol,
         timeout: Duration,
-        guard: ConnGuard,
         settings: &ConnectionPool,
-    ) -> Result<Conn, ProxyError> {
+    ) -> Result<(Stream, Option<Protocol>), ProxyError> {
         let fail = |reason: String| ProxyError::ConnectFailure {
             addr: self.addr.to_string(),
             reason,
@@ -622,30 +634,47 @@ impl Endpoint {
         let _ = tcp.set_nodelay(true);
         keepalive(&tcp, settings);
         match &self.transport {
-            Transport::Plain => {
-                self.handshake(TokioIo::new(tcp), protocol, guard, settings)
-                    .await
-            }
+            Transport::Plain => Ok((Stream::Plain(tcp), None)),
             Transport::Tls(tls) => {
                 let stream = tokio::time::timeout(timeout, tls.connect(tcp))
                     .await
                     .map_err(|_| fail("tls handshake timeout".to_owned()))?
                     .map_err(|e| fail(format!("tls handshake: {e}")))?;
                 let negotiated = match stream.get_ref().1.alpn_protocol() {
-                    Some(b"h2") => Protocol::Http2,
-                    Some(_) => Protocol::Http1,
-                    None => protocol,
+                    Some(b"h2") => Some(Protocol::Http2),
+                    Some(_) => Some(Protocol::Http1),
+                    None => None,
                 };
-                self.handshake(TokioIo::new(stream), negotiated, guard, settings)
+                Ok((Stream::Tls(Box::new(stream)), negotiated))
+            }
+        }
+    }
+
+    async fn open(
+        &self,
+        protocol: Protocol,
+        timeout: Duration,
+        guard: ConnGuard,
+        settings: &ConnectionPool,
+    ) -> Result<Conn, ProxyError> {
+        let (stream, negotiated) = self.open_stream(timeout, settings).await?;
+        let born = Instant::now();
+        match negotiated.unwrap_or(protocol) {
+            Protocol::Http1 => Ok(Conn::H1(Connection::new(
+                stream,
+                ConnInfo { uses: 0, born },
+                guard,
+            ))),
+            Protocol::Http2 => {
+                self.handshake_h2(TokioIo::new(stream), guard, settings)
                     .await
             }
         }
     }
 
-    async fn handshake<T>(
+    async fn handshake_h2<T>(
         &self,
         io: TokioIo<T>,
-        protocol: Protocol,
         guard: ConnGuard,
         settings: &ConnectionPool,
     ) -> Result<Conn, ProxyError>
@@ -657,43 +686,31 @@ impl Endpoint {
             reason: e.to_string(),
         };
         let born = Instant::now();
-        match protocol {
-            Protocol::Http1 => {
-                let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(fail)?;
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    let _ = conn.with_upgrades().await;
-                });
-                Ok(Conn::H1(sender, ConnInfo { uses: 0, born }))
-            }
-            Protocol::Http2 => {
-                let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-                    .adaptive_window(true)
-                    .handshake(io)
-                    .await
-                    .map_err(fail)?;
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    let _ = conn.await;
-                });
-                let slot = Arc::new(H2Slot {
-                    streams: AtomicU32::new(1),
-                    started: AtomicU32::new(1),
-                    born,
-                    last_used_ms: AtomicU64::new(0),
-                });
-                let keep = settings.max_requests_per_connection != 1
-                    && !self.retired.load(Ordering::Relaxed);
-                if keep && let Ok(mut conns) = self.h2.lock() {
-                    conns.push(H2Conn {
-                        sender: sender.clone(),
-                        slot: slot.clone(),
-                    });
-                }
-                self.wake();
-                Ok(Conn::H2(sender, slot))
-            }
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .adaptive_window(true)
+            .handshake(io)
+            .await
+            .map_err(fail)?;
+        tokio::spawn(async move {
+            let _guard = guard;
+            let _ = conn.await;
+        });
+        let slot = Arc::new(H2Slot {
+            streams: AtomicU32::new(1),
+            started: AtomicU32::new(1),
+            born,
+            last_used_ms: AtomicU64::new(0),
+        });
+        let keep =
+            settings.max_requests_per_connection != 1 && !self.retired.load(Ordering::Relaxed);
+        if keep && let Ok(mut conns) = self.h2.lock() {
+            conns.push(H2Conn {
+                sender: sender.clone(),
+                slot: slot.clone(),
+            });
         }
+        self.wake();
+        Ok(Conn::H2(sender, slot))
     }
 
     /// Closes connections idle past `idle_timeout` or open past `maxConnectionDuration`
@@ -707,12 +724,12 @@ impl Endpoint {
                 .is_some_and(|d| now.duration_since(born) >= d)
         };
         if let Ok(mut idle) = self.idle.lock() {
-            idle.retain(|i| {
-                !i.sender.is_closed()
+            idle.retain_mut(|i| {
+                i.conn.is_usable()
                     && settings
                         .idle_timeout
                         .is_none_or(|t| now.duration_since(i.since) < t)
-                    && !expired(i.info.born)
+                    && !expired(i.conn.info.born)
             });
         }
         if let Ok(mut conns) = self.h2.lock() {
@@ -785,7 +802,7 @@ fn keepalive(tcp: &TcpStream, settings: &ConnectionPool) {
 #[derive(Debug)]
 pub struct Lease {
     endpoint: Arc<Endpoint>,
-    conn: Option<(http1::SendRequest<RequestBody>, ConnInfo)>,
+    conn: Option<Box<Connection>>,
     stream: Option<Arc<H2Slot>>,
     max_requests_per_connection: u32,
 }
@@ -811,9 +828,9 @@ impl Lease {
         })
     }
 
-    /// Attaches the HTTP/1.1 connection that carried the request.
-    pub fn hold(&mut self, sender: http1::SendRequest<RequestBody>, info: ConnInfo) {
-        self.conn = Some((sender, info));
+    /// Attaches the HTTP/1.1 connection that carried the request, once its exchange ended.
+    pub(crate) fn hold(&mut self, conn: Box<Connection>) {
+        self.conn = Some(conn);
     }
 
     /// Attaches the HTTP/2 stream slot the request uses.
@@ -832,12 +849,12 @@ impl Lease {
     }
 
     fn finish(&mut self, reusable: bool) {
-        if let Some((sender, info)) = self.conn.take()
+        if let Some(conn) = self.conn.take()
             && reusable
             && (self.max_requests_per_connection == 0
-                || info.uses < self.max_requests_per_connection)
+                || conn.info.uses < self.max_requests_per_connection)
         {
-            self.endpoint.put_idle(sender, info);
+            self.endpoint.put_idle(conn);
         }
         if let Some(slot) = self.stream.take() {
             slot.streams.fetch_sub(1, Ordering::AcqRel);

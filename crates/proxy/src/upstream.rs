@@ -1,18 +1,19 @@
-//! Sending a request to an endpoint: the transport seam (plaintext now; TLS origination with
-//! ALPN; the mesh's mTLS comes with issue 6) and the error classification retries need.
+//! Sending a request to an endpoint: the transport seam (plaintext, TLS origination with ALPN,
+//! the mesh's mTLS), HTTP/1.1 through the proxy's own client ([`crate::h1::client`]) and
+//! HTTP/2 through hyper's, and the error classification retries need.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::body::RequestBody;
+use crate::body::{RequestBody, UpstreamBody};
 use crate::error::ProxyError;
+use crate::h1::client;
 use crate::headers::X_MERIDIAN_UNREACHED;
 use crate::outlier::Outcome;
 use crate::pool::{Conn, Endpoint, Lease, Protocol};
@@ -84,7 +85,7 @@ pub async fn send(
     endpoint: &Arc<Endpoint>,
     mut req: Request<RequestBody>,
     opts: SendOptions,
-) -> Result<(Response<Incoming>, Lease), SendFailure> {
+) -> Result<(Response<UpstreamBody>, Lease), SendFailure> {
     let mut lease = match Lease::new(endpoint.clone(), opts.max_requests_per_connection) {
         Ok(l) => l,
         Err(e) => return Err((e, Some(req))),
@@ -104,21 +105,33 @@ pub async fn send(
             }
         };
         let result = match conn {
-            Conn::H1(mut sender, mut info) => match sender.try_send_request(req).await {
+            Conn::H1(conn) => match client::exchange(conn, req, reused).await {
                 Ok(resp) => {
-                    info.uses += 1;
-                    lease.hold(sender, info);
+                    let resp = resp.map(UpstreamBody::http1);
                     return match unreached(endpoint, &resp) {
                         Some(e) => Err((e, None)),
                         None => Ok((resp, lease)),
                     };
                 }
-                Err(e) => e,
+                Err(client::Failure {
+                    request: Some(r),
+                    stale: true,
+                    ..
+                }) => {
+                    // A pooled connection the peer had closed: once more on a new one.
+                    req = r;
+                    continue;
+                }
+                Err(f) => {
+                    detector.record(endpoint, Outcome::ConnectFailed);
+                    return Err((f.error, f.request));
+                }
             },
             Conn::H2(mut sender, slot) => {
                 lease.hold_stream(slot);
                 match sender.try_send_request(req).await {
                     Ok(resp) => {
+                        let resp = resp.map(UpstreamBody::hyper);
                         return match unreached(endpoint, &resp) {
                             Some(e) => Err((e, None)),
                             None => Ok((resp, lease)),
@@ -145,7 +158,7 @@ pub async fn send(
 /// Counts an endpoint's answer for outlier detection. A replica's inbound sidecar saying the
 /// replica refused the connection makes it a connect failure instead: the request was never
 /// processed, so the caller may retry it as Istio's would.
-fn unreached(endpoint: &Endpoint, resp: &Response<Incoming>) -> Option<ProxyError> {
+fn unreached<B>(endpoint: &Endpoint, resp: &Response<B>) -> Option<ProxyError> {
     let detector = &endpoint.cluster().detector;
     if endpoint.is_sidecar() && resp.headers().contains_key(&X_MERIDIAN_UNREACHED) {
         detector.record(endpoint, Outcome::ConnectFailed);
@@ -163,20 +176,14 @@ pub async fn send_upgrade(
     endpoint: &Arc<Endpoint>,
     req: Request<RequestBody>,
     connect_timeout: Duration,
-) -> Result<(Response<Incoming>, Lease), SendFailure> {
+) -> Result<(Response<hyper::body::Incoming>, Lease), SendFailure> {
     let lease = match Lease::new(endpoint.clone(), 1) {
         Ok(l) => l,
         Err(e) => return Err((e, Some(req))),
     };
-    let conn = match endpoint.connect(Protocol::Http1, connect_timeout).await {
-        Ok(c) => c,
+    let mut sender = match endpoint.connect_upgrade(connect_timeout).await {
+        Ok(s) => s,
         Err(e) => return Err((e, Some(req))),
-    };
-    let Conn::H1(mut sender, _) = conn else {
-        return Err((
-            ProxyError::UpstreamReset("no http/1.1 connection".to_owned()),
-            Some(req),
-        ));
     };
     match sender.try_send_request(req).await {
         Ok(resp) => Ok((resp, lease)),

@@ -157,8 +157,12 @@ pub struct Mesh {
 
 impl Mesh {
     pub async fn new(yaml: &str) -> Mesh {
+        Mesh::with_options(yaml, ProxyOptions::default()).await
+    }
+
+    pub async fn with_options(yaml: &str, options: ProxyOptions) -> Mesh {
         let (publisher, watch) = meridian_control::endpoints::channel();
-        let proxy = Proxy::new(snapshot(yaml, 1), watch, ProxyOptions::default());
+        let proxy = Proxy::new(snapshot(yaml, 1), watch, options);
         Mesh {
             proxy,
             publisher,

@@ -1,0 +1,401 @@
+//! The downstream side of HTTP/1.1: one task per client connection reads a request head,
+//! parses it once, reads a `Content-Length` body (up to the buffering limit), serves the
+//! request through the shared lifecycle ([`crate::downstream::serve`]) and writes the response
+//! head and body itself, batching what is ready into one write. Requests are answered in
+//! order, so pipelined requests wait in the read buffer.
+//!
+//! RFC 9112 framing is enforced: conflicting `Content-Length` values, `Content-Length` with
+//! `Transfer-Encoding`, more than one `Host`, malformed heads (400) and oversized heads (431)
+//! are answered and the connection closed. A head the fast path does not serve goes, with
+//! every unread byte, to hyper ([`crate::listener::serve_hyper`]), which serves the connection
+//! from then on: HTTP/2 (prior knowledge), upgrades, `CONNECT`, HTTP/1.0, chunked or large
+//! request bodies, and expectations other than `100-continue`.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::watch;
+
+use super::client::put_trailers;
+use super::head::{self, RequestParse, Scratch, WireLength};
+use crate::authn::Connection;
+use crate::body::{BodyError, InBody, ResponseBody};
+use crate::downstream::{BUFFER_LIMIT, ListenerCtx};
+
+/// Read buffer size (grown for larger heads and bodies).
+const READ_SIZE: usize = 4 * 1024;
+
+/// Below this much spare room the read buffer grows before a read.
+const MIN_SPARE: usize = 1024;
+
+/// Body bytes gathered behind the head for one write; larger chunks are written from where
+/// they lie.
+const GATHER: usize = 16 * 1024;
+
+/// How long a client may take to finish a request head or body it started (an idle
+/// keep-alive connection waits for its next request without limit, as before).
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A client connection.
+struct Downstream<I> {
+    io: I,
+    /// Bytes read and not consumed.
+    buf: BytesMut,
+    /// The response being written.
+    out: Vec<u8>,
+    scratch: Scratch,
+}
+
+/// How reading the next request ended.
+// Returned once per request and matched at once: boxing the head would cost an
+// allocation per request for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    /// A request to serve.
+    Request(head::RequestHead),
+    /// A request for hyper: the connection goes there with its unread bytes.
+    HandOver(head::Elsewhere),
+    /// The connection is done (closed, failed, or refused with an error status).
+    Done,
+}
+
+/// Serves HTTP/1.1 on a connection until it closes; hands it to hyper on the first request
+/// the fast path does not serve.
+pub(crate) async fn serve<I>(
+    io: I,
+    ctx: Arc<ListenerCtx>,
+    peer: SocketAddr,
+    conn: Arc<Connection>,
+    mut stop: Option<watch::Receiver<bool>>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut d = Downstream {
+        io,
+        buf: BytesMut::with_capacity(READ_SIZE),
+        out: Vec::new(),
+        scratch: Scratch::default(),
+    };
+    loop {
+        let head = match d.next_request(&mut stop).await {
+            Ok(Next::Request(h)) => h,
+            Ok(Next::HandOver(why)) => {
+                tracing::trace!(%peer, reason = why.as_str(), "connection handed to hyper");
+                let Downstream { io, buf, .. } = d;
+                let io = Rewind {
+                    prefix: buf.freeze(),
+                    io,
+                };
+                crate::listener::serve_hyper(io, ctx, peer, conn, stop).await;
+                return;
+            }
+            Ok(Next::Done) | Err(_) => return,
+        };
+        let Ok(body) = d.read_body(&head).await else {
+            return;
+        };
+        let head_request = head.parts.method == Method::HEAD;
+        let req = Request::from_parts(head.parts, InBody::Buffered(body));
+        let resp = crate::downstream::serve(&ctx, peer, &conn, req).await;
+        // A stop order (the replica is leaving) closes the connection after this exchange.
+        let close = head.close || stop.as_ref().is_some_and(|s| *s.borrow());
+        if d.write_response(resp, head_request, close).await.is_err() || close {
+            let _ = d.io.shutdown().await;
+            return;
+        }
+    }
+}
+
+impl<I> Downstream<I>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Reads until a request head is complete.
+    async fn next_request(&mut self, stop: &mut Option<watch::Receiver<bool>>) -> io::Result<Next> {
+        loop {
+            match head::parse_request(&mut self.buf, &mut self.scratch, BUFFER_LIMIT) {
+                RequestParse::Complete(h) => return Ok(Next::Request(h)),
+                RequestParse::Elsewhere(why) => return Ok(Next::HandOver(why)),
+                RequestParse::Reject(r) => {
+                    tracing::debug!(reason = r.reason(), "request refused");
+                    self.refuse(r.status()).await;
+                    return Ok(Next::Done);
+                }
+                RequestParse::Partial => {}
+            }
+            let read = if self.buf.is_empty() {
+                // Idle between requests: wait without limit, unless told to stop.
+                match self.read_or_stop(stop).await {
+                    Some(r) => r,
+                    None => return Ok(Next::Done),
+                }
+            } else {
+                self.read_bounded().await
+            };
+            if read? == 0 {
+                return Ok(Next::Done);
+            }
+        }
+    }
+
+    fn reserve(&mut self) {
+        if self.buf.capacity() - self.buf.len() < MIN_SPARE {
+            self.buf.reserve(READ_SIZE);
+        }
+    }
+
+    /// A read while idle; `None` when a stop order came first.
+    async fn read_or_stop(
+        &mut self,
+        stop: &mut Option<watch::Receiver<bool>>,
+    ) -> Option<io::Result<usize>> {
+        self.reserve();
+        let Some(s) = stop else {
+            return Some(self.io.read_buf(&mut self.buf).await);
+        };
+        if *s.borrow() {
+            return None;
+        }
+        let stopped = tokio::select! {
+            r = self.io.read_buf(&mut self.buf) => return Some(r),
+            changed = s.wait_for(|v| *v) => changed.is_ok(),
+        };
+        if stopped {
+            return None;
+        }
+        // A dropped sender is no stop order: serve on.
+        *stop = None;
+        Some(self.io.read_buf(&mut self.buf).await)
+    }
+
+    /// A read in the middle of a request, bounded by [`READ_TIMEOUT`].
+    async fn read_bounded(&mut self) -> io::Result<usize> {
+        self.reserve();
+        match tokio::time::timeout(READ_TIMEOUT, self.io.read_buf(&mut self.buf)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request read timeout",
+            )),
+        }
+    }
+
+    /// Reads the request's `Content-Length` body (`100 Continue` first when asked for).
+    async fn read_body(&mut self, head: &head::RequestHead) -> io::Result<Option<Bytes>> {
+        if head.body_len == 0 {
+            return Ok(None);
+        }
+        let len = usize::try_from(head.body_len).unwrap_or(usize::MAX);
+        if self.buf.len() < len && head.expect_continue {
+            self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+            self.io.flush().await?;
+        }
+        while self.buf.len() < len {
+            self.buf.reserve(len - self.buf.len());
+            if self.read_bounded().await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(Some(self.buf.split_to(len).freeze()))
+    }
+
+    /// Answers a refused head with its status, then the connection closes.
+    async fn refuse(&mut self, status: StatusCode) {
+        self.out.clear();
+        head::write_response_head(
+            &mut self.out,
+            status,
+            &HeaderMap::new(),
+            WireLength::Length(0),
+            true,
+        );
+        let _ = self.io.write_all(&self.out).await;
+        let _ = self.io.shutdown().await;
+    }
+
+    /// Writes a response: the head, then the body in `Content-Length` when its size is
+    /// known, else chunked. What is ready goes out in one write; before waiting for more of
+    /// the body, what was gathered is sent, so a slow stream reaches the client as it comes.
+    async fn write_response(
+        &mut self,
+        resp: Response<ResponseBody>,
+        head_request: bool,
+        close: bool,
+    ) -> io::Result<()> {
+        let (parts, mut body) = resp.into_parts();
+        let code = parts.status.as_u16();
+        let bodiless = head_request || (100..200).contains(&code) || code == 204 || code == 304;
+        let length = if bodiless {
+            WireLength::AsIs
+        } else {
+            match body.size_hint().exact() {
+                Some(n) => WireLength::Length(n),
+                None => WireLength::Chunked,
+            }
+        };
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        head::write_response_head(&mut out, parts.status, &parts.headers, length, close);
+        head::recycle(parts.headers);
+        let written = if bodiless {
+            drop(body);
+            self.io.write_all(&out).await
+        } else {
+            self.write_body(&mut out, &mut body, length == WireLength::Chunked)
+                .await
+        };
+        self.out = out;
+        written?;
+        self.io.flush().await
+    }
+
+    async fn write_body(
+        &mut self,
+        out: &mut Vec<u8>,
+        body: &mut ResponseBody,
+        chunked: bool,
+    ) -> io::Result<()> {
+        let mut ended = false;
+        loop {
+            let frame = match poll_now(body) {
+                Poll::Ready(f) => f,
+                Poll::Pending => {
+                    if !out.is_empty() {
+                        self.io.write_all(out).await?;
+                        out.clear();
+                    }
+                    poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await
+                }
+            };
+            let frame = match frame {
+                None => break,
+                // Once the head is out, all the client can learn is that the body was cut,
+                // by the connection closing before its end: send what came, then close.
+                Some(Err(e)) => {
+                    let _ = self.io.write_all(out).await;
+                    return Err(io::Error::other(e));
+                }
+                Some(Ok(f)) => f,
+            };
+            match frame.into_data() {
+                Ok(data) => {
+                    if data.is_empty() {
+                        continue;
+                    }
+                    if chunked {
+                        head::put_hex(out, data.len() as u64);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    if out.len() + data.len() <= GATHER {
+                        out.extend_from_slice(&data);
+                    } else {
+                        write_both(&mut self.io, out, &data).await?;
+                        out.clear();
+                    }
+                    if chunked {
+                        out.extend_from_slice(b"\r\n");
+                    }
+                }
+                Err(frame) => {
+                    if let (Ok(trailers), true) = (frame.into_trailers(), chunked) {
+                        out.extend_from_slice(b"0\r\n");
+                        put_trailers(out, &trailers);
+                        out.extend_from_slice(b"\r\n");
+                        ended = true;
+                    }
+                }
+            }
+        }
+        if chunked && !ended {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        self.io.write_all(out).await
+    }
+}
+
+type Polled = Option<Result<Frame<Bytes>, BodyError>>;
+
+/// Polls a body once without a task's waker: what is ready now, or `Pending`.
+fn poll_now(body: &mut ResponseBody) -> Poll<Polled> {
+    let mut cx = Context::from_waker(Waker::noop());
+    Pin::new(body).poll_frame(&mut cx)
+}
+
+/// Writes two buffers, vectored where the stream supports it.
+async fn write_both<W: AsyncWrite + Unpin>(io: &mut W, a: &[u8], b: &[u8]) -> io::Result<()> {
+    let mut slices = [IoSlice::new(a), IoSlice::new(b)];
+    let mut bufs = &mut slices[..];
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let n = io.write_vectored(bufs).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut bufs, n);
+    }
+    Ok(())
+}
+
+/// A stream whose first bytes were already read: they are read again first (the hand-over
+/// to hyper).
+#[derive(Debug)]
+pub(crate) struct Rewind<I> {
+    prefix: Bytes,
+    io: I,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
