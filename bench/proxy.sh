@@ -85,7 +85,7 @@ wait_port() { # host:port
   return 1
 }
 pin() { taskset -a -p -c "$1" "$2" >/dev/null; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14 "," $15}' "/proc/$1/stat" 2>/dev/null || echo 0,0; } # user,system
 rss_sampler() { # pid outfile: peak VmRSS (kB) while it runs
   local peak=0 v
   while kill -0 "$1" 2>/dev/null; do
@@ -148,7 +148,7 @@ measure_once() {
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
   else
-    t0=0 t1=0
+    t0=0,0 t1=0,0
   fi
   python3 - "$name" "$scenario" "$out" "$wall" "$t0" "$t1" "$(getconf CLK_TCK)" <<'PY'
 import json, re, sys
@@ -182,9 +182,13 @@ else:
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if m: errors += sum(int(x) for x in m.groups())
 rss = int(open(out + ".rss").read().strip() or 0)
-cpu = (int(t1) - int(t0)) / int(tck) / float(wall) if float(wall) > 0 else 0
+(u0, s0), (u1, s1) = ([int(x) for x in t.split(",")] for t in (t0, t1))
+ticks = (u1 - u0) + (s1 - s0)
+cpu = ticks / int(tck) / float(wall) if float(wall) > 0 else 0
+kernel = (s1 - s0) / ticks if ticks else None
 print(json.dumps(dict(target=name, scenario=scenario, rps=rps, p50_us=p50, p99_us=p99,
-                      rss_kb=rss, cpu=round(cpu, 2), errors=errors)))
+                      rss_kb=rss, cpu=round(cpu, 2),
+                      kernel=None if kernel is None else round(kernel, 2), errors=errors)))
 PY
 }
 
@@ -323,14 +327,15 @@ out = []
 out.append(f"Machine: {machine}. Each proxy pinned to cpu {pcpu} (taskset), wrk/h2load and the "
            f"origin (the demo app, release build) on cpu {lcpu}; direct runs put the origin on cpu {pcpu}. "
            f"{dur} s per run after a warm-up, best of several runs (the machine is shared). RSS is the "
-           "proxy's peak VmRSS during the run; CPU is the proxy's share of a core; req/s per core = "
-           "req/s / CPU, which the other core's load disturbs least.\n")
+           "proxy's peak VmRSS during the run; CPU is the proxy's share of a core, and sys the part of "
+           "it spent in the kernel (on loopback, sending also runs the receiver's TCP stack); "
+           "req/s per core = req/s / CPU, which the other core's load disturbs least.\n")
 for s in ["h1-32", "h1-128", "h2", "100k"]:
     present = [t for t in targets if (t, s) in by]
     if not present: continue
     out.append(f"\n**{names[s]}**\n")
-    out.append("| target | req/s | p50 ms | p99 ms | RSS MB | CPU | req/s per core | errors | vs direct | Meridian vs it (req/s, per core) |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| target | req/s | p50 ms | p99 ms | RSS MB | CPU | sys | req/s per core | errors | vs direct | Meridian vs it (req/s, per core) |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     d = by.get(("direct", s), {}).get("rps")
     mr = by.get(("meridian", s), {})
     m = mr.get("rps")
@@ -348,7 +353,9 @@ for s in ["h1-32", "h1-128", "h2", "100k"]:
                 vm += f", {mc/pc:.2f}x"
         rss = f"{r['rss_kb']/1024:.1f}" if r["rss_kb"] else "–"
         pcs = rps(pc) if pc and t != "direct" else "–"
-        out.append(f"| {t} | {rps(r['rps'])} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {rss} | {r['cpu']} | {pcs} | {r['errors']} | {vd} | {vm} |")
+        k = r.get("kernel")
+        sys_share = "–" if k is None else f"{k*100:.0f}%"
+        out.append(f"| {t} | {rps(r['rps'])} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {rss} | {r['cpu']} | {sys_share} | {pcs} | {r['errors']} | {vd} | {vm} |")
 hop = {m: by.get((f"hop-{m}", "h1-32")) for m in ("plain", "mtls")}
 if hop["plain"] and hop["mtls"] and hop["plain"]["rps"] and hop["mtls"]["rps"]:
     out.append("\n**Two sidecars (client sidecar → server sidecar → origin), 32 conns**\n")

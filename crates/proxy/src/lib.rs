@@ -23,6 +23,7 @@ mod authz;
 pub mod balancer;
 pub mod body;
 mod cluster;
+mod coalesce;
 mod downstream;
 pub mod error;
 mod h1;

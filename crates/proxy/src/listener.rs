@@ -118,7 +118,8 @@ pub(crate) async fn serve_hyper<I>(
     // task cell...); a pointer moves cheaply, several kilobytes of state do not.
     let svc = service_fn(move |req| Box::pin(handle(ctx.clone(), peer, connection.clone(), req)));
     let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+    let io = TokioIo::new(crate::coalesce::Coalesce::new(io));
+    let conn = builder.serve_connection_with_upgrades(io, svc);
     let Some(mut stop) = stop else {
         let _ = conn.await;
         return;

@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::body::RequestBody;
+use crate::coalesce::Coalesce;
 use crate::error::ProxyError;
 use crate::h1::client::{Connection, Stream};
 use crate::outlier::{Detector, HostMonitor};
@@ -666,7 +667,7 @@ impl Endpoint {
                 guard,
             ))),
             Protocol::Http2 => {
-                self.handshake_h2(TokioIo::new(stream), guard, settings)
+                self.handshake_h2(TokioIo::new(Coalesce::new(stream)), guard, settings)
                     .await
             }
         }
