@@ -625,3 +625,63 @@ async fn the_fast_path_answers_as_hyper_does() {
         );
     }
 }
+
+/// An origin that takes one request and never answers; the first channel says the request
+/// arrived, the second what the origin read next (0: the proxy closed the connection).
+async fn silent_origin() -> (
+    Origin,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Receiver<usize>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let o = Origin {
+        name: "silent".to_owned(),
+        addr: listener.local_addr().expect("addr"),
+        hits: Arc::new(AtomicUsize::new(0)),
+        seen: Arc::default(),
+    };
+    let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+    let (next_tx, next) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let _ = arrived_tx.send(());
+        let n = tcp.read(&mut chunk).await.unwrap_or(0);
+        let _ = next_tx.send(n);
+    });
+    (o, arrived, next)
+}
+
+async fn a_client_that_leaves_cancels_its_request(fast_http1: bool) {
+    let (o, arrived, next) = silent_origin().await;
+    let (_mesh, addr) = sidecar_to(&o, fast_http1).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(b"GET /slow HTTP/1.1\r\nHost: myapp\r\n\r\n").await;
+    tokio::time::timeout(BOUND, arrived)
+        .await
+        .expect("the request reached the origin")
+        .expect("origin task");
+    drop(c);
+    let n = tokio::time::timeout(BOUND, next)
+        .await
+        .expect("the proxy closed the upstream connection (no route timeout is set)")
+        .expect("origin task");
+    assert_eq!(n, 0, "the upstream connection closed without more bytes");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_its_request_upstream() {
+    a_client_that_leaves_cancels_its_request(true).await;
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_its_request_upstream_through_hyper_too() {
+    a_client_that_leaves_cancels_its_request(false).await;
+}

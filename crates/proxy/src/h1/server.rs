@@ -2,7 +2,8 @@
 //! parses it once, reads a `Content-Length` body (up to the buffering limit), serves the
 //! request through the shared lifecycle ([`crate::downstream::serve`]) and writes the response
 //! head and body itself, batching what is ready into one write. Requests are answered in
-//! order, so pipelined requests wait in the read buffer.
+//! order, so pipelined requests wait in the read buffer. A client that closes its connection
+//! while a request is in flight cancels that request.
 //!
 //! RFC 9112 framing is enforced: conflicting `Content-Length` values, `Content-Length` with
 //! `Transfer-Encoding`, more than one `Host`, malformed heads (400) and oversized heads (431)
@@ -40,6 +41,9 @@ const MIN_SPARE: usize = 1024;
 /// Body bytes gathered behind the head for one write; larger chunks are written from where
 /// they lie.
 const GATHER: usize = 16 * 1024;
+
+/// The most bytes read ahead (pipelined requests) while a response is awaited.
+const PIPELINE_LIMIT: usize = 64 * 1024;
 
 /// How long a client may take to finish a request head or body it started (an idle
 /// keep-alive connection waits for its next request without limit, as before).
@@ -105,7 +109,16 @@ pub(crate) async fn serve<I>(
         };
         let head_request = head.parts.method == Method::HEAD;
         let req = Request::from_parts(head.parts, InBody::Buffered(body));
-        let resp = crate::downstream::serve(&ctx, peer, &conn, req).await;
+        // A client that leaves while its request is in flight cancels it, upstream
+        // connection included (as hyper and Envoy do): nobody is left to answer.
+        let resp = tokio::select! {
+            biased;
+            resp = crate::downstream::serve(&ctx, peer, &conn, req) => resp,
+            () = d.gone() => {
+                tracing::debug!(%peer, "client closed the connection before the response");
+                return;
+            }
+        };
         // A stop order (the replica is leaving) closes the connection after this exchange.
         let close = head.close || stop.as_ref().is_some_and(|s| *s.borrow());
         if d.write_response(resp, head_request, close).await.is_err() || close {
@@ -186,6 +199,22 @@ where
                 io::ErrorKind::TimedOut,
                 "request read timeout",
             )),
+        }
+    }
+
+    /// Resolves when the client closes the connection (or it fails). Bytes that arrive
+    /// meanwhile (pipelined requests) wait in the read buffer, up to [`PIPELINE_LIMIT`];
+    /// past it, reading stops until the response is out.
+    async fn gone(&mut self) {
+        loop {
+            if self.buf.len() >= PIPELINE_LIMIT {
+                return std::future::pending().await;
+            }
+            self.reserve();
+            match self.io.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
         }
     }
 
