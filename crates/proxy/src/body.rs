@@ -1,9 +1,11 @@
 //! Body types without boxing: what the proxy receives from clients, sends upstream and
 //! answers downstream. Upstream bodies stream frame by frame (trailers included) and hand
-//! their connection back to the pool when they end.
+//! their connection back to the pool when they end; a recorded response sends its request
+//! record when its body ends, with the bytes sent and the gRPC status of its trailers.
 
 use std::future::Future as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -12,6 +14,7 @@ use hyper::body::Incoming;
 
 use crate::h1::client::RawBody;
 use crate::pool::Lease;
+use crate::record::{RecordSink, RequestRecord, ResponseFlags};
 
 /// Why a response body stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +215,41 @@ pub enum ResponseBody {
         /// The route timeout's deadline, when the route has one.
         deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     },
+    /// A body whose request is recorded when it ends.
+    Recorded(Box<Recorded>),
+}
+
+/// A response body and the record of its request, completed and sent to the sink when the
+/// body ends or is dropped (Envoy logs and counts a request when its stream ends): the
+/// duration then runs to the last byte, and the bytes and gRPC status are what was sent.
+#[derive(Debug)]
+pub struct Recorded {
+    body: ResponseBody,
+    record: Option<RequestRecord>,
+    sink: Arc<dyn RecordSink>,
+}
+
+impl Recorded {
+    fn finish(&mut self) {
+        if let Some(mut r) = self.record.take() {
+            r.duration = r.start.elapsed();
+            self.sink.record(r);
+        }
+    }
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The `grpc-status` field of a trailers block or a trailers-only response's head.
+pub(crate) fn grpc_status(fields: &http::HeaderMap) -> Option<u8> {
+    fields
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 impl ResponseBody {
@@ -231,6 +269,16 @@ impl ResponseBody {
 }
 
 impl ResponseBody {
+    /// This body, sending `record` to `sink` when it ends (its duration, response bytes and
+    /// gRPC status are filled in then).
+    pub(crate) fn recorded(self, record: RequestRecord, sink: Arc<dyn RecordSink>) -> ResponseBody {
+        ResponseBody::Recorded(Box::new(Recorded {
+            body: self,
+            record: Some(record),
+            sink,
+        }))
+    }
+
     /// A streamed upstream body.
     pub fn upstream(
         body: UpstreamBody,
@@ -287,6 +335,29 @@ impl Body for ResponseBody {
                 }
                 polled
             }
+            ResponseBody::Recorded(r) => {
+                let polled = Pin::new(&mut r.body).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Some(rec) = r.record.as_mut() {
+                            if let Some(data) = frame.data_ref() {
+                                rec.response_bytes += data.len() as u64;
+                            } else if let Some(trailers) = frame.trailers_ref() {
+                                rec.grpc_status = grpc_status(trailers).or(rec.grpc_status);
+                            }
+                        }
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        if let (BodyError::Timeout, Some(rec)) = (e, r.record.as_mut()) {
+                            rec.flags.insert(ResponseFlags::UT);
+                        }
+                        r.finish();
+                    }
+                    Poll::Ready(None) => r.finish(),
+                    Poll::Pending => {}
+                }
+                polled
+            }
         }
     }
 
@@ -294,6 +365,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(b) => b.is_none(),
             ResponseBody::Upstream { body, .. } => body.is_end_stream(),
+            ResponseBody::Recorded(r) => r.body.is_end_stream(),
         }
     }
 
@@ -301,6 +373,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             ResponseBody::Upstream { body, .. } => body.size_hint(),
+            ResponseBody::Recorded(r) => r.body.size_hint(),
         }
     }
 }

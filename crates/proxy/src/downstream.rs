@@ -215,7 +215,7 @@ pub(crate) async fn serve(
     if let (Some(sink), Some((method, uri, protocol, request_id, authority, request_bytes))) =
         (&ctx.sink, head)
     {
-        sink.record(RequestRecord {
+        let record = RequestRecord {
             reporter: reporter_of(&ctx.kind),
             source_workload: Some(ctx.caller.workload.clone()),
             downstream: peer,
@@ -240,7 +240,8 @@ pub(crate) async fn serve(
             duration: start.elapsed(),
             phase: trace.phase,
             request_bytes,
-            response_bytes: resp.body().size_hint().exact().unwrap_or(0),
+            response_bytes: 0,
+            grpc_status: crate::body::grpc_status(resp.headers()),
             carry,
             source_principal: conn.principal.clone(),
             destination_principal: match &ctx.kind {
@@ -249,7 +250,14 @@ pub(crate) async fn serve(
             },
             connection_security: conn.security,
             response_code_details: denied,
-        });
+        };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            // A tunnel from here on: recorded at its head.
+            sink.record(record);
+        } else {
+            // Recorded when the body ends: the duration to the last byte, the bytes sent.
+            resp = resp.map(|b| b.recorded(record, sink.clone()));
+        }
     }
     resp
 }

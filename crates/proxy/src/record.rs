@@ -196,14 +196,17 @@ pub struct RequestRecord {
     pub request_id: Option<http::HeaderValue>,
     /// When the request head was read.
     pub start: Instant,
-    /// Time to the response head.
+    /// From the request head to the end of the response body (its last byte sent, or the
+    /// body dropped); to the response head for a protocol switch (`101`).
     pub duration: Duration,
     /// The last phase reached.
     pub phase: Phase,
     /// Request body bytes, as announced (`Content-Length`; 0 when unknown).
     pub request_bytes: u64,
-    /// Response body bytes, as announced (`Content-Length`; 0 when unknown).
+    /// Response body bytes sent.
     pub response_bytes: u64,
+    /// The `grpc-status` of the response's trailers (or of a trailers-only response's head).
+    pub grpc_status: Option<u8>,
     /// What the sink returned from [`RecordSink::arrive`] for this request.
     pub carry: Option<Carry>,
     /// The caller's SPIFFE ID proven by mTLS, as the destination saw it (Istio's
@@ -253,7 +256,8 @@ pub trait RecordSink: Send + Sync + fmt::Debug {
         None
     }
 
-    /// Called once per request when the response head is sent.
+    /// Called once per request when its response ends (when its head is sent, for a
+    /// protocol switch).
     fn record(&self, record: RequestRecord);
 }
 

@@ -457,17 +457,6 @@ async fn a_config_swap_under_load_drops_no_request() {
     assert_eq!(failures, 0);
 }
 
-#[derive(Debug, Default)]
-struct Records(std::sync::Mutex<Vec<meridian_proxy::RequestRecord>>);
-
-impl meridian_proxy::RecordSink for Records {
-    fn record(&self, record: meridian_proxy::RequestRecord) {
-        if let Ok(mut r) = self.0.lock() {
-            r.push(record);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_is_recorded_with_its_response_flags() {
     let yaml = format!(
@@ -485,7 +474,7 @@ spec:
     retries: {attempts: 2, retryOn: 5xx}
 "#
     );
-    let records = std::sync::Arc::new(Records::default());
+    let records = std::sync::Arc::new(harness::Records::default());
     let (publisher, watch) = meridian_control::endpoints::channel();
     let proxy = meridian_proxy::Proxy::new(
         snapshot(&yaml, 1),

@@ -598,3 +598,67 @@ spec:
     assert!(body.is_err(), "the body is cut at the route timeout");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_recorded_when_their_response_ends_with_bytes_sent_and_grpc_status() {
+    let yaml = format!(
+        "{GRPC_APP}\n---\n{}",
+        r#"apiVersion: v1
+kind: Service
+metadata: {name: slowbody}
+spec:
+  selector: {app: slowbody}
+  ports: [{port: 80, name: http}]
+"#
+    );
+    let records = Arc::new(harness::Records::default());
+    let mut mesh = Mesh::with_options(
+        &yaml,
+        meridian_proxy::ProxyOptions {
+            sink: Some(records.clone()),
+            ..meridian_proxy::ProxyOptions::default()
+        },
+    )
+    .await;
+    let grpc = harness::Origin {
+        name: "grpc".into(),
+        addr: grpc_origin().await,
+        hits: Arc::default(),
+        seen: Arc::default(),
+    };
+    mesh.replica("echo", &[("app", "echo")], 50051, &grpc);
+    let stall = std::time::Duration::from_millis(300);
+    let slow = harness::Origin {
+        name: "slow".into(),
+        addr: stalling_origin(stall).await,
+        hits: Arc::default(),
+        seen: Arc::default(),
+    };
+    mesh.replica("slowbody", &[("app", "slowbody")], 80, &slow);
+    mesh.settle().await;
+    let sidecar = mesh.sidecar(&[]).await;
+
+    // gRPC: the status comes in trailers, after the head; the body has no length.
+    let (msg, status) = grpc_call(sidecar, "echo:50051").await;
+    assert_eq!(status.as_deref(), Some("0"));
+    // A streamed body without length: "first" at once, "late" after the stall.
+    let r = Client::to(sidecar).get("http://slowbody/", &[]).await;
+    assert_eq!(r.body, "firstlate");
+
+    let deadline = std::time::Instant::now() + BOUND;
+    while records.0.lock().expect("records").len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let all = records.0.lock().expect("records");
+    assert_eq!(all.len(), 2, "{all:?}");
+    let (g, s) = (&all[0], &all[1]);
+    assert_eq!(g.grpc_status, Some(0));
+    assert_eq!(g.response_bytes, msg.len() as u64);
+    assert_eq!(s.grpc_status, None);
+    assert_eq!(s.response_bytes, "firstlate".len() as u64);
+    assert!(
+        s.duration >= stall,
+        "the duration runs to the last byte: {:?}",
+        s.duration
+    );
+}

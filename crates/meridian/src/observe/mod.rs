@@ -794,8 +794,8 @@ impl RecordSink for Observer {
             r.response_bytes,
         );
         if hop.as_ref().is_some_and(|h| h.grpc) {
-            // The gRPC status travels in trailers, after the record: left empty.
             http.protocol = meridian_telemetry::metrics::RequestProtocol::Grpc;
+            http.grpc_status = r.grpc_status;
         }
         resolved.istio.record(&http);
         let failed = r.status == 0 || r.status >= 500;

@@ -338,3 +338,15 @@ impl Client {
             .await
     }
 }
+
+/// A record sink that keeps every request record, in order.
+#[derive(Debug, Default)]
+pub struct Records(pub Mutex<Vec<meridian_proxy::RequestRecord>>);
+
+impl meridian_proxy::RecordSink for Records {
+    fn record(&self, record: meridian_proxy::RequestRecord) {
+        if let Ok(mut r) = self.0.lock() {
+            r.push(record);
+        }
+    }
+}
