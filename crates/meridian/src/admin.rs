@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | GET | `/metrics`, `/stats/prometheus`, `/federate` | telemetry |
 //! | GET | `/healthz` | liveness of the node |
-//! | GET | `/api/v1/status` | revision, uptime, workloads |
+//! | GET | `/api/v1/status` | revision, uptime, workloads, data plane sync (`endpoints`) |
 //! | GET | `/api/v1/replicas` | every replica (`meridian ps`) |
 //! | GET | `/api/v1/resources` | the resources in force (`meridian get resources`) |
 //! | GET | `/api/v1/snapshot` | the compiled snapshot the data plane serves (`meridian get snapshot`) |
@@ -111,6 +111,8 @@ struct Status {
     state_dir: String,
     uptime_seconds: u64,
     workloads: Vec<meridian_workloads::RolloutStatus>,
+    /// Whether routing and inbound sidecars have caught up with the ready replicas.
+    endpoints: crate::node::EndpointSync,
     /// How functions' `MemorySize` is enforced here (cgroup v2 or rlimit), when any run.
     #[serde(skip_serializing_if = "Option::is_none")]
     functions_memory_limit: Option<String>,
@@ -138,6 +140,7 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
                 state_dir: node.state_dir().display().to_string(),
                 uptime_seconds: node.started.elapsed().map_or(0, |d| d.as_secs()),
                 workloads: sup.workloads(),
+                endpoints: node.endpoint_sync(),
                 functions_memory_limit: node
                     .functions
                     .as_ref()

@@ -65,6 +65,19 @@ pub(crate) const FUNCTIONS_PORT: u16 = 3000;
 const FUNCTIONS_HOST: &str = "functions.meridian.internal";
 
 /// The running planes.
+/// See [`Node::endpoint_sync`].
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub(crate) struct EndpointSync {
+    /// The workloads' endpoint table version (ready replicas).
+    pub(crate) version: u64,
+    /// The version the proxy routes with.
+    pub(crate) routing: u64,
+    /// The version whose replicas all have inbound sidecars.
+    pub(crate) sidecars: u64,
+    /// Both caught up.
+    pub(crate) synced: bool,
+}
+
 pub(crate) struct Node {
     pub(crate) options: NodeOptions,
     pub(crate) registry: Registry,
@@ -75,6 +88,8 @@ pub(crate) struct Node {
     revision: ArcSwap<Revision>,
     sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
     pub(crate) started: SystemTime,
+    /// The endpoint table version whose replicas all have their inbound sidecars.
+    fronted: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Node {
@@ -162,6 +177,7 @@ impl Node {
             revision: ArcSwap::from(revision.clone()),
             sidecars: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
+            fronted: std::sync::atomic::AtomicU64::new(0),
         });
         node.clone().follow_endpoints();
         node.apply_planes(&revision, false).await?;
@@ -302,11 +318,28 @@ impl Node {
                         }
                     }
                 }
+                self.fronted
+                    .store(table.version, std::sync::atomic::Ordering::Release);
                 if watch.changed().await.is_err() {
                     return;
                 }
             }
         });
+    }
+
+    /// How far the data plane has caught up with the workloads' endpoint table (as
+    /// `istioctl proxy-status` tells SYNCED from STALE): the table's version, the version
+    /// routing was built from, and the version whose replicas all have inbound sidecars.
+    pub(crate) fn endpoint_sync(&self) -> EndpointSync {
+        let version = self.supervisor.endpoints().borrow().version;
+        let routing = self.proxy.endpoints_version();
+        let sidecars = self.fronted.load(std::sync::atomic::Ordering::Acquire);
+        EndpointSync {
+            version,
+            routing,
+            sidecars,
+            synced: routing >= version && sidecars >= version,
+        }
     }
 
     /// Where each Gateway port listens (declared → bound).

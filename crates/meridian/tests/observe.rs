@@ -446,6 +446,7 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
     let check = up.cli(&["check"]);
     assert!(check.contains("√ workloads"), "{check}");
     assert!(check.contains("√ mesh CA"), "{check}");
+    assert!(check.contains("√ data plane"), "{check}");
     assert!(check.contains("Status check results are √"), "{check}");
     let (status, _) = get(&up.admin, "/", &[]);
     assert_eq!(status, 302, "the admin root leads to the dashboard");

@@ -235,6 +235,24 @@ fn collect(args: &Args) -> Vec<Check> {
         ),
         None => skip("function memory limits", "no functions are loaded"),
     });
+    let sync = &status["endpoints"];
+    let version = sync["version"].as_u64().unwrap_or(0);
+    checks.push(if sync["synced"] == true {
+        pass(
+            "data plane",
+            format!("routing and inbound sidecars have endpoint table version {version}"),
+        )
+    } else {
+        fail(
+            "data plane",
+            format!(
+                "behind the workloads: endpoint table version {version}, routing has {}, inbound sidecars {}",
+                sync["routing"].as_u64().unwrap_or(0),
+                sync["sidecars"].as_u64().unwrap_or(0)
+            ),
+            "it catches up within milliseconds; if it stays behind, look for \"no inbound sidecar\" in the node's output",
+        )
+    });
     let workloads = status["workloads"].as_array().cloned().unwrap_or_default();
     let mut unready = Vec::new();
     for w in &workloads {

@@ -161,7 +161,8 @@ impl Up {
         serde_json::from_str(&self.cli(&a)).expect("json")
     }
 
-    /// Waits until each `(workload, n)` has `n` ready replicas.
+    /// Waits until each `(workload, n)` has `n` ready replicas and the data plane has caught
+    /// up with them (routing and inbound sidecars: `endpoints.synced`).
     pub(crate) fn wait_ready(&self, wanted: &[(&str, u64)]) {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
@@ -178,12 +179,12 @@ impl Up {
                     })
                     .unwrap_or(0)
             };
-            if wanted.iter().all(|(w, n)| ready(w) >= *n) {
+            if wanted.iter().all(|(w, n)| ready(w) >= *n) && status["endpoints"]["synced"] == true {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "workloads not ready after 90s: {status:#}"
+                "workloads not ready (or the data plane not in sync) after 90s: {status:#}"
             );
             std::thread::sleep(Duration::from_millis(200));
         }
