@@ -1,6 +1,6 @@
-//! Health probes: one check (HTTP GET, TCP connect, a command) and the Kubernetes state
-//! machines around it (thresholds, startup gating), plus Compose's healthcheck. Probes are
-//! timers: between checks nothing runs.
+//! Health probes: one check (HTTP or HTTPS GET, TCP connect, a command, gRPC health
+//! checking) and the Kubernetes state machines around it (thresholds, startup gating), plus
+//! Compose's healthcheck. Probes are timers: between checks nothing runs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use meridian_config::compose::{HealthTest, Healthcheck};
 use meridian_control::endpoints::PortMapping;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -66,12 +66,8 @@ pub(crate) async fn check(
             let port = t.port(port)?;
             let host = host.as_deref().unwrap_or("127.0.0.1");
             let url = format!("{}://{host}:{port}{path}", scheme.to_ascii_lowercase());
-            if scheme != "HTTP" {
-                return Err(format!(
-                    "Get \"{url}\": HTTPS probes are not supported yet (use scheme HTTP or a tcpSocket probe)"
-                ));
-            }
-            match tokio::time::timeout(timeout, http_get(host, port, path, headers)).await {
+            let tls = scheme == "HTTPS";
+            match tokio::time::timeout(timeout, http_get(host, port, path, headers, tls)).await {
                 Ok(Ok(status)) if (200..400).contains(&status) => Ok(()),
                 Ok(Ok(status)) => Err(format!("HTTP probe failed with statuscode: {status}")),
                 Ok(Err(e)) => Err(format!("Get \"{url}\": {e}")),
@@ -91,9 +87,93 @@ pub(crate) async fn check(
             }
         }
         ProbeAction::Exec(argv) => exec(argv, timeout, t).await,
-        ProbeAction::Grpc { port } => Err(format!(
-            "gRPC probes are not supported yet (port {port}); use an httpGet or tcpSocket probe"
-        )),
+        ProbeAction::Grpc { port, service } => {
+            let port = t.port(&PortRef::Number(*port))?;
+            let addr = format!("127.0.0.1:{port}");
+            match tokio::time::timeout(timeout, grpc_health(&addr, service)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!(
+                    "timeout: health rpc did not complete within {}s",
+                    timeout.as_secs_f64()
+                )),
+            }
+        }
+    }
+}
+
+/// TLS as the kubelet's HTTPS probes use it: the server's certificate is not verified
+/// (Kubernetes documents that it skips verification), the handshake's signatures are.
+fn probe_tls() -> tokio_rustls::TlsConnector {
+    static CONFIG: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> =
+        std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Some(Arc::new(config))
+    });
+    let config = config.clone().unwrap_or_else(|| {
+        // The default protocol versions are always available with the default provider.
+        Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        )
+    });
+    tokio_rustls::TlsConnector::from(config)
+}
+
+/// Accepts any server certificate; checks the handshake's signatures with the provider.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -102,11 +182,34 @@ async fn http_get(
     port: u16,
     path: &str,
     headers: &[(String, String)],
+    tls: bool,
 ) -> Result<u16, String> {
     let stream = TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    if !tls {
+        return http_exchange(stream, host, port, path, headers).await;
+    }
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("invalid host {host:?}: {e}"))?;
+    let stream = probe_tls()
+        .connect(name, stream)
+        .await
+        .map_err(|e| format!("tls handshake: {e}"))?;
+    http_exchange(stream, host, port, path, headers).await
+}
+
+async fn http_exchange<I>(
+    io: I,
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<u16, String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| e.to_string())?;
     let conn = tokio::spawn(conn);
@@ -124,6 +227,167 @@ async fn http_get(
     let _ = tokio::time::timeout(Duration::from_millis(200), resp.into_body().collect()).await;
     conn.abort();
     Ok(status)
+}
+
+/// The gRPC health checking protocol (`grpc.health.v1.Health/Check`) over h2c, as the
+/// kubelet's gRPC probe: passes only when the server answers `SERVING`.
+async fn grpc_health(addr: &str, service: &str) -> Result<(), String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("failed to connect service {addr:?}: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("failed to connect service {addr:?}: {e}"))?;
+    let conn = tokio::spawn(conn);
+    let result = async {
+        // HealthCheckRequest { service = 1 }, in one length-prefixed gRPC message.
+        let mut msg = Vec::new();
+        if !service.is_empty() {
+            msg.push(0x0a);
+            put_varint(&mut msg, service.len() as u64);
+            msg.extend_from_slice(service.as_bytes());
+        }
+        let mut body = vec![0u8];
+        body.extend_from_slice(&u32::try_from(msg.len()).unwrap_or(u32::MAX).to_be_bytes());
+        body.extend_from_slice(&msg);
+        let req = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .header(http::header::TE, "trailers")
+            .header(http::header::USER_AGENT, "meridian-probe/1")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("rpc error: {e}"))?;
+        if resp.status() != http::StatusCode::OK {
+            return Err(format!(
+                "rpc error: the server answered HTTP {} (not a gRPC server?)",
+                resp.status()
+            ));
+        }
+        // A trailers-only answer carries the status in its head.
+        let head = resp.headers().clone();
+        let collected = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("rpc error: {e}"))?;
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        let field = |name: &str| {
+            trailers
+                .get(name)
+                .or_else(|| head.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let code = field("grpc-status")
+            .and_then(|c| c.trim().parse::<u32>().ok())
+            .ok_or("rpc error: no grpc-status in the answer")?;
+        if code != 0 {
+            let desc = field("grpc-message").unwrap_or_default();
+            let name = grpc_code_name(code);
+            return Err(if code == 12 {
+                format!(
+                    "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): rpc error: code = {name} desc = {desc}"
+                )
+            } else {
+                format!("rpc error: code = {name} desc = {desc}")
+            });
+        }
+        let data = collected.to_bytes();
+        let status = health_status(&data).ok_or("rpc error: malformed HealthCheckResponse")?;
+        match status {
+            1 => Ok(()),
+            s => Err(format!(
+                "service unhealthy (responded with {:?})",
+                match s {
+                    0 => "UNKNOWN",
+                    2 => "NOT_SERVING",
+                    3 => "SERVICE_UNKNOWN",
+                    _ => "an unknown status",
+                }
+            )),
+        }
+    }
+    .await;
+    conn.abort();
+    result
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        n |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// `HealthCheckResponse.status` (field 1) from a gRPC message: its 5-byte prefix, then the
+/// protobuf fields (unknown ones skipped). An absent status is 0 (`UNKNOWN`).
+fn health_status(data: &[u8]) -> Option<u64> {
+    let (prefix, rest) = data.split_at_checked(5)?;
+    if prefix[0] != 0 {
+        return None; // compressed: never asked for
+    }
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+    let msg = rest.get(..len)?;
+    let mut at = 0;
+    let mut status = 0;
+    while at < msg.len() {
+        let key = varint(msg, &mut at)?;
+        match (key >> 3, key & 7) {
+            (1, 0) => status = varint(msg, &mut at)?,
+            (_, 0) => {
+                varint(msg, &mut at)?;
+            }
+            (_, 1) => at = at.checked_add(8)?,
+            (_, 2) => {
+                let n = usize::try_from(varint(msg, &mut at)?).ok()?;
+                at = at.checked_add(n)?;
+            }
+            (_, 5) => at = at.checked_add(4)?,
+            _ => return None,
+        }
+    }
+    (at == msg.len()).then_some(status)
+}
+
+fn grpc_code_name(code: u32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
+    ];
+    NAMES.get(code as usize).copied().unwrap_or("Unknown")
 }
 
 async fn exec(argv: &[String], timeout: Duration, t: &ProbeTarget) -> Result<(), String> {
@@ -363,5 +627,34 @@ async fn healthcheck(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_case::test_case;
+
+    #[test_case(&[0, 0, 0, 0, 2, 0x08, 0x01], Some(1) ; "serving")]
+    #[test_case(&[0, 0, 0, 0, 2, 0x08, 0x02], Some(2) ; "not serving")]
+    #[test_case(&[0, 0, 0, 0, 0], Some(0) ; "empty message is unknown")]
+    #[test_case(&[0, 0, 0, 0, 5, 0x12, 0x01, b'x', 0x08, 0x01], Some(1) ; "unknown field skipped")]
+    #[test_case(&[0, 0, 0, 0, 3, 0x08, 0x01], None ; "length beyond the data")]
+    #[test_case(&[1, 0, 0, 0, 2, 0x08, 0x01], None ; "compressed")]
+    #[test_case(&[0, 0, 0, 0, 2, 0x08, 0x80], None ; "varint cut")]
+    #[test_case(&[0, 0, 0], None ; "short prefix")]
+    fn health_responses_decode(data: &[u8], status: Option<u64>) {
+        assert_eq!(health_status(data), status);
+    }
+
+    #[test]
+    fn service_names_encode_as_field_one() {
+        let mut out = Vec::new();
+        put_varint(&mut out, 300);
+        assert_eq!(out, [0xac, 0x02]);
+        let mut at = 0;
+        assert_eq!(varint(&out, &mut at), Some(300));
+        assert_eq!(grpc_code_name(12), "Unimplemented");
+        assert_eq!(grpc_code_name(99), "Unknown");
     }
 }

@@ -183,10 +183,12 @@ pub enum ProbeAction {
     },
     /// Run a command; exit 0 passes.
     Exec(Vec<String>),
-    /// gRPC health checking (not supported yet: always fails with a message saying so).
+    /// gRPC health checking (`grpc.health.v1.Health/Check`); passes on `SERVING`.
     Grpc {
-        /// Port.
+        /// Port (a declared container port maps to the replica's).
         port: u16,
+        /// The service asked about (`""`: the server as a whole).
+        service: String,
     },
 }
 
@@ -522,6 +524,7 @@ fn probe(p: &Probe) -> Option<ProbeSpec> {
     } else if let Some(g) = &p.grpc {
         ProbeAction::Grpc {
             port: u16::try_from(g.port?).ok()?,
+            service: g.service.clone().unwrap_or_default(),
         }
     } else {
         return None;

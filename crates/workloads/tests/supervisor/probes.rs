@@ -153,3 +153,142 @@ async fn compose_healthcheck_gates_readiness_and_replaces_unhealthy_replicas() {
     );
     h.sup.shutdown().await;
 }
+
+/// As a replica: an HTTPS server on `$PORT` with a self-signed certificate, answering 200.
+pub(crate) async fn https_role() -> i32 {
+    use hyper_util::rt::TokioIo;
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("self-signed");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return 1;
+        };
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let svc = hyper::service::service_fn(|_req| async {
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                    bytes::Bytes::from_static(b"secure ok"),
+                )))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
+        });
+    }
+}
+
+/// As a replica: tonic's gRPC health service on `$PORT`; the first argument says the
+/// status of the server as a whole (`serving` or `not-serving`).
+pub(crate) async fn grpc_health_role(args: Vec<String>) -> i32 {
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let (reporter, service) = tonic_health::server::health_reporter();
+    let status = if args.first().map(String::as_str) == Some("serving") {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    };
+    reporter.set_service_status("", status).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    match tonic::transport::Server::builder()
+        .add_service(service)
+        .serve(addr)
+        .await
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("grpc-health: {e}");
+            1
+        }
+    }
+}
+
+#[tokio::test]
+async fn https_and_grpc_readiness() {
+    let h = Harness::start();
+    let https = Deployment::new("secure")
+        .role("https")
+        .container(&readiness(
+            "httpGet: {path: /readyz, port: 3000, scheme: HTTPS}",
+        ))
+        .yaml();
+    let grpc_ok = Deployment::new("grpcok")
+        .role("grpc-health")
+        .args(&["serving"])
+        .container(&readiness("grpc: {port: 3000}"))
+        .yaml();
+    let grpc_down = Deployment::new("grpcdown")
+        .role("grpc-health")
+        .args(&["not-serving"])
+        .container(&readiness("grpc: {port: 3000}"))
+        .yaml();
+    let grpc_on_https = Deployment::new("grpconhttps")
+        .role("https")
+        .container(&readiness("grpc: {port: 3000}"))
+        .yaml();
+    let all = format!("{https}---\n{grpc_ok}---\n{grpc_down}---\n{grpc_on_https}");
+    h.sup.apply(manifests(&all)).expect("apply");
+    // The failing ones are watched until their server answers (their first probes may find
+    // nothing listening yet).
+    let answered = |r: &&meridian_workloads::ReplicaStatus| {
+        !r.ready
+            && r.last_error
+                .as_deref()
+                .is_some_and(|e| !e.contains("Connection refused"))
+    };
+    let s = h
+        .wait_for(
+            "https and serving gRPC ready, the others failing",
+            30,
+            |s| {
+                ready_count(s, "secure") == 1
+                    && ready_count(s, "grpcok") == 1
+                    && ["grpcdown", "grpconhttps"]
+                        .iter()
+                        .all(|w| of(s, w).first().is_some_and(answered))
+            },
+        )
+        .await;
+    let error = |w: &str| of(&s, w)[0].last_error.clone().unwrap_or_default();
+    assert!(
+        error("grpcdown")
+            .contains("readiness probe failed: service unhealthy (responded with \"NOT_SERVING\")"),
+        "{}",
+        error("grpcdown")
+    );
+    // An HTTPS server is no gRPC server: the probe fails with the RPC's error.
+    assert!(
+        error("grpconhttps").contains("readiness probe failed: rpc error"),
+        "{}",
+        error("grpconhttps")
+    );
+    assert_eq!(h.ready_endpoints("grpcdown"), 0);
+    h.sup.shutdown().await;
+}

@@ -36,6 +36,8 @@ pub(crate) fn run_role() {
             2
         }),
         "supervisor" => rt.block_on(crate::orphans::supervisor_role(args)),
+        "https" => rt.block_on(crate::probes::https_role()),
+        "grpc-health" => rt.block_on(crate::probes::grpc_health_role(args)),
         _ => 2,
     };
     std::process::exit(code);
@@ -53,6 +55,7 @@ pub(crate) struct Deployment {
     container: String,
     spec: String,
     program: Option<String>,
+    role: String,
 }
 
 impl Deployment {
@@ -66,6 +69,7 @@ impl Deployment {
             container: String::new(),
             spec: String::new(),
             program: None,
+            role: "demo".into(),
         }
     }
 
@@ -104,6 +108,12 @@ impl Deployment {
         self
     }
 
+    /// Makes the replica act as another role of the test binary (`https`, `grpc-health`).
+    pub(crate) fn role(mut self, role: &str) -> Self {
+        self.role = role.into();
+        self
+    }
+
     /// Runs another program instead of the demo app.
     pub(crate) fn program(mut self, path: &str) -> Self {
         self.program = Some(path.into());
@@ -119,13 +129,14 @@ impl Deployment {
         });
         let args_json = serde_json::to_string(&self.args).expect("json");
         format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n{spec}  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n        version: {version}\n    spec:\n      terminationGracePeriodSeconds: 2\n      containers:\n      - name: {name}\n        command: [\"{exe}\", \"role\", \"--exact\", \"--nocapture\", \"-q\"]\n        env:\n        - name: {ROLE}\n          value: demo\n        - name: {ARGS}\n          value: '{args_json}'\n{env}{container}",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n{spec}  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n        version: {version}\n    spec:\n      terminationGracePeriodSeconds: 2\n      containers:\n      - name: {name}\n        command: [\"{exe}\", \"role\", \"--exact\", \"--nocapture\", \"-q\"]\n        env:\n        - name: {ROLE}\n          value: {role}\n        - name: {ARGS}\n          value: '{args_json}'\n{env}{container}",
             name = self.name,
             replicas = self.replicas,
             spec = self.spec,
             version = self.version,
             env = self.env,
             container = self.container,
+            role = self.role,
         )
     }
 }
