@@ -35,6 +35,26 @@ mod pre_exec {
     use nix::sys::signal::Signal;
     use nix::unistd::{Pid, getppid};
 
+    /// Caps the child's private writable memory (`RLIMIT_DATA`: heap and anonymous
+    /// mappings) at `bytes`; its children inherit the limit.
+    pub(super) fn limit_data(cmd: &mut tokio::process::Command, bytes: u64) {
+        // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
+        // async-signal-safe operations are sound. The closure makes one raw system call,
+        // `setrlimit`, which is async-signal-safe; it captures a `u64` by copy, does not
+        // allocate (the error is a tagged integer), takes no lock and touches no shared
+        // state.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_DATA,
+                    bytes,
+                    bytes,
+                )
+                .map_err(|e| io::Error::from_raw_os_error(e as i32))
+            });
+        }
+    }
+
     /// Makes the child die with its parent (see the module docs of `process`).
     pub(super) fn die_with_parent(cmd: &mut tokio::process::Command) {
         let parent: Pid = nix::unistd::getpid();
@@ -155,6 +175,14 @@ impl Drop for Group {
         signal_group(self.pgid, Signal::SIGKILL);
         self.watchdog.remove(self.pgid);
     }
+}
+
+/// Enforces a container's `resources.limits.memory` (or a Compose service's
+/// `deploy.resources.limits.memory`) as `RLIMIT_DATA` on its process and what it starts:
+/// past the limit allocations fail and the program reports it (Python's `MemoryError`,
+/// Node's "heap out of memory"), where Kubernetes' cgroup would OOM-kill it.
+pub(crate) fn limit_memory(cmd: &mut Command, bytes: u64) {
+    pre_exec::limit_data(cmd, bytes);
 }
 
 /// Forks processes from one long-lived thread (see the module docs).

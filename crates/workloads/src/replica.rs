@@ -435,6 +435,9 @@ fn command(
     if let Some(d) = &c.working_dir {
         cmd.current_dir(d);
     }
+    if let Some(bytes) = c.memory_limit {
+        crate::process::limit_memory(&mut cmd, bytes);
+    }
     let _ = r;
     Some(cmd)
 }

@@ -94,7 +94,7 @@ pub struct ContainerSpec {
     pub startup: Option<ProbeSpec>,
     /// Compose healthcheck: gates readiness, and restarts the process when unhealthy.
     pub healthcheck: Option<Healthcheck>,
-    /// Memory limit in bytes, when declared (recorded; not enforced yet).
+    /// Memory limit in bytes, when declared: `RLIMIT_DATA` on the process.
     pub memory_limit: Option<u64>,
 }
 

@@ -376,7 +376,7 @@ pub struct GrpcAction {
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceRequirements {
-    /// Hard limits (memory via cgroup v2 or rlimit, CPU via cgroup v2).
+    /// Hard limits (memory enforced as `RLIMIT_DATA` on the process; CPU recorded).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub limits: BTreeMap<String, Quantity>,
     /// Requests (used for placement).

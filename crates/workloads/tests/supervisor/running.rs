@@ -250,3 +250,62 @@ async fn compose_depends_on_waits_and_removed_workloads_stop() {
     }
     h.sup.shutdown().await;
 }
+
+#[tokio::test]
+async fn memory_limits_cap_what_a_replica_can_allocate() {
+    let h = Harness::start();
+    let limited = |name: &str, limit: &str| {
+        Deployment::new(name)
+            .role("hog")
+            .args(&["256"])
+            .container(&format!(
+                "        resources:\n          limits:\n            memory: {limit}\n"
+            ))
+            .yaml()
+    };
+    let all = format!(
+        "{}---\n{}",
+        limited("small", "64Mi"),
+        limited("roomy", "1Gi")
+    );
+    h.sup.apply(manifests(&all)).expect("apply");
+    // The small one's allocation is refused (the role exits 3 then); the roomy one holds it.
+    let s = h
+        .wait_for("the small one refused, the roomy one running", 30, |s| {
+            of(s, "small")
+                .first()
+                .is_some_and(|r| r.last_error.as_deref() == Some("small exited: exit code 3"))
+                && of(s, "roomy")
+                    .first()
+                    .is_some_and(|r| r.state == ReplicaState::Running)
+        })
+        .await;
+    let said = |replica: String, what: &'static str| {
+        let h = &h;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let mut log = h.sup.logs(&replica, &LogQuery::default()).expect("log");
+                while let Some(l) = log.next_line().await {
+                    if l.text.contains(what) {
+                        return true;
+                    }
+                }
+                if std::time::Instant::now() > deadline {
+                    return false;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let small = of(&s, "small")[0].replica.clone();
+    let roomy = of(&s, "roomy")[0].replica.clone();
+    assert!(
+        said(small, "cannot allocate 256 MiB").await,
+        "{}",
+        describe(&s)
+    );
+    assert!(said(roomy, "allocated 256 MiB").await, "{}", describe(&s));
+    assert_eq!(of(&s, "roomy")[0].restarts, 0, "{}", describe(&s));
+    h.sup.shutdown().await;
+}

@@ -37,10 +37,26 @@ pub(crate) fn run_role() {
         }),
         "supervisor" => rt.block_on(crate::orphans::supervisor_role(args)),
         "https" => rt.block_on(crate::probes::https_role()),
+        "hog" => hog(&args),
         "grpc-health" => rt.block_on(crate::probes::grpc_health_role(args)),
         _ => 2,
     };
     std::process::exit(code);
+}
+
+/// As a replica: allocates and touches the number of MiB in its first argument, says so,
+/// and stays; exits 3 when the allocation is refused.
+fn hog(args: &[String]) -> i32 {
+    let mib: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(64);
+    let mut v: Vec<u8> = Vec::new();
+    if v.try_reserve_exact(mib << 20).is_err() {
+        println!("cannot allocate {mib} MiB");
+        return 3;
+    }
+    v.resize(mib << 20, 1);
+    println!("allocated {mib} MiB ({} bytes touched)", v.len());
+    std::thread::sleep(std::time::Duration::from_secs(600));
+    0
 }
 
 /// A Deployment of the demo app, built like prose:
