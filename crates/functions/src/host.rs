@@ -353,10 +353,45 @@ impl FunctionHost {
         let fdir = cfg.state_dir.join("functions").join(&spec.name);
         std::fs::create_dir_all(&fdir).map_err(state_err(&fdir))?;
         let task_root = self.task_root(spec, &fdir.join(format!("gen-{generation}")))?;
-        let (program, args) =
+        let (mut program, args) =
             self.inner
                 .bootstraps
                 .command(spec.runtime, &task_root, spec.memory_mb);
+        // A custom runtime may come in a layer: Lambda runs /var/task/bootstrap, else
+        // /opt/bootstrap (the last layer that has one wins, as extraction order does).
+        if matches!(spec.runtime, Runtime::Provided(_))
+            && !program.exists()
+            && let Some(b) = spec
+                .layers
+                .iter()
+                .rev()
+                .map(|l| l.join("bootstrap"))
+                .find(|b| b.is_file())
+        {
+            program = b;
+        }
+        // What Lambda extracts into /opt, found where it lies: later layers first, so their
+        // files win over earlier ones' as they would in /opt.
+        let opt: Vec<String> = spec
+            .layers
+            .iter()
+            .rev()
+            .map(|l| std::fs::canonicalize(l).unwrap_or_else(|_| l.clone()))
+            .map(|l| l.display().to_string())
+            .collect();
+        let under = |sub: &str| -> String {
+            opt.iter()
+                .map(|l| format!("{l}/{sub}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        let with = |base: String, extra: String| -> String {
+            if extra.is_empty() {
+                base
+            } else {
+                format!("{base}:{extra}")
+            }
+        };
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in &cfg.extra_env {
             env.insert(k.clone(), v.clone());
@@ -383,6 +418,7 @@ impl FunctionHost {
         } else {
             format!("{host_path}:/usr/local/bin:/usr/bin/:/bin:/opt/bin")
         };
+        let path = with(path, under("bin"));
         let root = task_root.display().to_string();
         let runtime_dir = self.inner.bootstraps.runtime_dir.display().to_string();
         let reserved: [(&str, String); 14] = [
@@ -411,22 +447,66 @@ impl FunctionHost {
             env.insert(k.into(), v);
         }
         match spec.runtime {
-            Runtime::Node { .. } => {
+            Runtime::Node { major } => {
                 env.insert(
                     "AWS_EXECUTION_ENV".into(),
                     format!("AWS_Lambda_{}", spec.runtime),
                 );
-                env.insert("NODE_PATH".into(), format!("{root}/node_modules:{root}"));
+                // Lambda's order: /opt/nodejs/node<major>/node_modules, /opt/nodejs/node_modules,
+                // then the task's.
+                let layers = opt
+                    .iter()
+                    .flat_map(|l| {
+                        [
+                            format!("{l}/nodejs/node{major}/node_modules"),
+                            format!("{l}/nodejs/node_modules"),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+                    .join(":");
+                let task = format!("{root}/node_modules:{root}");
+                env.insert(
+                    "NODE_PATH".into(),
+                    if layers.is_empty() {
+                        task
+                    } else {
+                        format!("{layers}:{task}")
+                    },
+                );
             }
-            Runtime::Python { .. } => {
+            Runtime::Python { minor } => {
                 env.insert(
                     "AWS_EXECUTION_ENV".into(),
                     format!("AWS_Lambda_{}", spec.runtime),
                 );
-                env.insert("PYTHONPATH".into(), root.clone());
+                // The task first, then /opt/python/lib/python3.<minor>/site-packages and
+                // /opt/python, as Lambda's sys.path.
+                let layers = opt
+                    .iter()
+                    .flat_map(|l| {
+                        [
+                            format!("{l}/python/lib/python3.{minor}/site-packages"),
+                            format!("{l}/python"),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+                    .join(":");
+                env.insert("PYTHONPATH".into(), with(root.clone(), layers));
                 env.insert("PYTHONUNBUFFERED".into(), "1".into());
             }
             Runtime::Provided(_) => {}
+        }
+        if !opt.is_empty() {
+            let host = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+            let libs = under("lib");
+            env.insert(
+                "LD_LIBRARY_PATH".into(),
+                if host.is_empty() {
+                    format!("{root}:{root}/lib:{libs}")
+                } else {
+                    format!("{host}:{root}:{root}/lib:{libs}")
+                },
+            );
         }
         Ok(Blueprint {
             // Says which interpreter stands in for the runtime (the host's, which may be

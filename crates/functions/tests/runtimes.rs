@@ -515,3 +515,78 @@ async fn a_python_image_function_runs_natively() {
         "{v}"
     );
 }
+
+const LAYERED: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  NodeFn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      CodeUri: node
+      Layers: [!Ref Base, !Ref Override]
+  PyFn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: py
+      Layers: [!Ref Base, !Ref Override]
+  Base:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layers/base
+  Override:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layers/override
+"#;
+
+#[tokio::test]
+async fn layers_are_on_the_module_paths_in_lambda_order() {
+    let h = Harness::start(
+        LAYERED,
+        &[
+            (
+                "node/index.js",
+                "const greet = require('greet'); const only = require('only-in-base');\n\
+                 exports.handler = async () => ({ greet: greet(), only: only() });\n",
+            ),
+            (
+                "layers/base/nodejs/node_modules/greet/index.js",
+                "module.exports = () => 'base';\n",
+            ),
+            (
+                "layers/base/nodejs/node_modules/only-in-base/index.js",
+                "module.exports = () => 'from base';\n",
+            ),
+            (
+                "layers/override/nodejs/node20/node_modules/greet/index.js",
+                "module.exports = () => 'override';\n",
+            ),
+            (
+                "py/app.py",
+                "import shared, pinned\n\
+                 def handler(event, context):\n    return {'shared': shared.NAME, 'pinned': pinned.NAME}\n",
+            ),
+            ("layers/base/python/shared.py", "NAME = 'base'\n"),
+            ("layers/override/python/shared.py", "NAME = 'override'\n"),
+            (
+                "layers/base/python/lib/python3.11/site-packages/pinned.py",
+                "NAME = 'site-packages'\n",
+            ),
+        ],
+    )
+    .await;
+    let r = h.invoke("NodeFn", "{}", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["greet"], "override", "the later layer wins: {v}");
+    assert_eq!(v["only"], "from base", "{v}");
+    let r = h.invoke("PyFn", "{}", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["shared"], "override", "the later layer wins: {v}");
+    assert_eq!(v["pinned"], "site-packages", "{v}");
+}

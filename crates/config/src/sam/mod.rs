@@ -133,6 +133,7 @@ pub fn load_template_str(
         base,
         opts,
         diags: Vec::new(),
+        layers: BTreeMap::new(),
     }
     .compile(&root)
 }
@@ -166,7 +167,21 @@ struct Compiler<'a> {
     base: PathBuf,
     opts: &'a TemplateOptions,
     diags: Vec<Diagnostic>,
+    /// The template's layers, by the ARN `!Ref` gives them.
+    layers: BTreeMap<String, LocalLayer>,
 }
+
+/// An `AWS::Serverless::LayerVersion` of the template.
+#[derive(Debug, Clone)]
+struct LocalLayer {
+    id: String,
+    /// Its `ContentUri` folder; `None` when that is not a folder (reported at the layer).
+    dir: Option<PathBuf>,
+    compatible_runtimes: Vec<String>,
+}
+
+/// The most layers a function may use (Lambda's quota).
+const MAX_LAYERS: usize = 5;
 
 /// A resource being compiled: its logical id, its node and its findings.
 struct Res<'n> {
@@ -268,6 +283,13 @@ impl Compiler<'_> {
                 "AWS::Serverless::Api" | "AWS::Serverless::HttpApi" => {
                     synthetic_id(&stack_name, &id)
                 }
+                // A layer version's ARN, as `!Ref` gives it on AWS.
+                "AWS::Serverless::LayerVersion" | "AWS::Lambda::LayerVersion" => format!(
+                    "arn:aws:lambda:{}:{}:layer:{}:1",
+                    pseudo.region,
+                    pseudo.account_id,
+                    literal("LayerName").unwrap_or_else(|| id.clone())
+                ),
                 _ => id.clone(),
             };
             infos.insert(
@@ -321,6 +343,45 @@ impl Compiler<'_> {
                     c.key.span,
                     &FieldPath::root().field("Conditions").key(name),
                     &mut top,
+                );
+            }
+        }
+
+        // Layers first: a function may list one declared after it.
+        for r in resources
+            .iter()
+            .filter(|r| r.kind == "AWS::Serverless::LayerVersion")
+        {
+            let mut scratch = Findings::new();
+            let Some(props) = r.node.get("Properties") else {
+                continue;
+            };
+            let Some(evaluated) = ctx.eval(props, &FieldPath::root(), &mut scratch) else {
+                continue;
+            };
+            let dir = evaluated
+                .get("ContentUri")
+                .and_then(Node::as_str)
+                .map(|s| self.base.join(s))
+                .filter(|d| d.is_dir());
+            let compatible_runtimes = evaluated
+                .get("CompatibleRuntimes")
+                .and_then(Node::as_seq)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(info) = infos.get(&r.id) {
+                self.layers.insert(
+                    info.ref_value.clone(),
+                    LocalLayer {
+                        id: r.id.clone(),
+                        dir,
+                        compatible_runtimes,
+                    },
                 );
             }
         }
@@ -414,6 +475,7 @@ impl Compiler<'_> {
                         }
                     }
                 }
+                "AWS::Serverless::LayerVersion" => self.layer_version(&evaluated, &mut f),
                 "AWS::Serverless::Api" => {
                     if let Some(a) = self.rest_api(r, &evaluated, &infos, &mut f) {
                         apis.push(a);
@@ -857,13 +919,17 @@ impl Compiler<'_> {
                 .at_key();
             }
         }
-        if p.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-            f.warn(
-                &pp.field("Layers"),
-                "Layers are not fetched by Meridian; vendor their contents into the function's code",
-            )
-            .at_key();
-        }
+        let layer_refs: Vec<(usize, Option<String>)> = props
+            .get("Layers")
+            .and_then(Node::as_seq)
+            .map(|items| {
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (i, n.as_str().map(str::to_owned)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let architecture = p
             .architectures
             .as_ref()
@@ -1086,6 +1152,7 @@ impl Compiler<'_> {
                 }
             }
         }
+        let layers = self.function_layers(&layer_refs, runtime.as_ref(), &pp, f);
         let span = props.span;
         let spec = FunctionSpec {
             logical_id: r.id.clone(),
@@ -1100,12 +1167,108 @@ impl Compiler<'_> {
             routes: Vec::new(),
             working_dir,
             architecture,
+            layers,
             origin: Origin {
                 file: self.file.clone(),
                 span: r.node.get("Type").map_or(span, |t| t.span),
             },
         };
         Some((spec, routes))
+    }
+
+    /// Checks an `AWS::Serverless::LayerVersion` (its folder is read in a first pass).
+    fn layer_version(&mut self, props: &Node, f: &mut Findings) {
+        let pp = FieldPath::root().field("Properties");
+        let Some(_p): Option<raw::LayerVersionProps> = decode_at(props, &pp, f) else {
+            return;
+        };
+        match props.get("ContentUri") {
+            None => {
+                f.error(&pp, "required field \"ContentUri\" is missing")
+                    .at_key();
+            }
+            Some(n) => match n.as_str() {
+                Some(s) => {
+                    let dir = self.base.join(s);
+                    if dir.is_file() {
+                        f.error(
+                            &pp.field("ContentUri"),
+                            format!("ContentUri {s} is a file; Meridian reads layers from a folder"),
+                        )
+                        .hint("point ContentUri at the unpacked folder (nodejs/, python/, bin/, lib/ inside)");
+                    } else if !dir.is_dir() {
+                        f.error(
+                            &pp.field("ContentUri"),
+                            format!("ContentUri folder {} does not exist", dir.display()),
+                        );
+                    }
+                }
+                None => {
+                    f.error(
+                        &pp.field("ContentUri"),
+                        "ContentUri in S3 (Bucket/Key) cannot be used locally",
+                    )
+                    .hint("point ContentUri at the folder that holds the layer");
+                }
+            },
+        }
+    }
+
+    /// The folders of a function's `Layers`, each checked: a layer of this template with a
+    /// folder is used; one from elsewhere (an ARN) is reported, since Meridian does not
+    /// download layers.
+    fn function_layers(
+        &self,
+        refs: &[(usize, Option<String>)],
+        runtime: Option<&Runtime>,
+        pp: &FieldPath,
+        f: &mut Findings,
+    ) -> Vec<PathBuf> {
+        let lp = pp.field("Layers");
+        if refs.len() > MAX_LAYERS {
+            f.error(
+                &lp,
+                format!(
+                    "{} layers: a function can use at most {MAX_LAYERS}",
+                    refs.len()
+                ),
+            )
+            .at_key();
+        }
+        let mut dirs = Vec::new();
+        for (i, arn) in refs {
+            let Some(arn) = arn else {
+                f.error(&lp.index(*i), "expected a layer version ARN (a string)");
+                continue;
+            };
+            match self.layers.get(arn) {
+                Some(layer) => {
+                    if let Some(rt) = runtime
+                        && !layer.compatible_runtimes.is_empty()
+                        && !layer.compatible_runtimes.contains(&rt.to_string())
+                    {
+                        f.warn(
+                            &lp.index(*i),
+                            format!(
+                                "layer {} lists CompatibleRuntimes {} but the function runs {rt}",
+                                layer.id,
+                                layer.compatible_runtimes.join(", ")
+                            ),
+                        );
+                    }
+                    // A layer without its folder was reported where it is declared.
+                    dirs.extend(layer.dir.clone());
+                }
+                None => {
+                    f.warn(
+                        &lp.index(*i),
+                        format!("layer {arn} is not in this template: Meridian does not download layers"),
+                    )
+                    .hint("declare it as an AWS::Serverless::LayerVersion with a local ContentUri, or vendor its contents into the function's code");
+                }
+            }
+        }
+        dirs
     }
 
     #[allow(clippy::type_complexity)]

@@ -165,6 +165,22 @@ pub(crate) struct ResourceRaw {
     pub ignore_globals: Option<IgnoredAny>,
 }
 
+/// `AWS::Serverless::LayerVersion` properties.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct LayerVersionProps {
+    pub content_uri: Option<IgnoredAny>,
+    pub layer_name: Option<String>,
+    pub compatible_runtimes: Option<Vec<String>>,
+    // Accepted as AWS does, without effect on a local run.
+    pub description: Option<IgnoredAny>,
+    pub compatible_architectures: Option<IgnoredAny>,
+    pub license_info: Option<IgnoredAny>,
+    pub retention_policy: Option<IgnoredAny>,
+    pub publish_lambda_version: Option<IgnoredAny>,
+}
+
 /// `AWS::Serverless::Function` properties.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]

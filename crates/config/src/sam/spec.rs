@@ -175,6 +175,9 @@ pub struct FunctionSpec {
     pub working_dir: PathBuf,
     /// `x86_64` or `arm64` (a label; the host's architecture is used).
     pub architecture: String,
+    /// The folders of its `Layers` (the template's `AWS::Serverless::LayerVersion`s), in the
+    /// order listed: what Lambda extracts into `/opt`, later layers over earlier ones.
+    pub layers: Vec<PathBuf>,
     /// Where the function was declared.
     pub origin: Origin,
 }

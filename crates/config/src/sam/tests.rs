@@ -484,3 +484,71 @@ fn a_python_image_is_read_from_its_dockerfile() {
         w[0]
     );
 }
+
+const LAYERS: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: nodejs20.x
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      CodeUri: src/
+      Layers:
+        - !Ref Shared
+        - arn:aws:lambda:us-east-1:123456789012:layer:remote:3
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      LayerName: shared-deps
+      ContentUri: shared/
+      CompatibleRuntimes: [nodejs20.x]
+"#;
+
+#[test]
+fn layers_of_the_template_are_used_and_remote_ones_reported() {
+    let t = load("layers/template.yaml", LAYERS).expect("loads");
+    let f = t.function("Fn").expect("function");
+    assert_eq!(f.layers, vec![testdata("layers").join("shared/")]);
+    let w = render(&t.warnings);
+    assert_eq!(
+        w,
+        [
+            "template.yaml:14:11: warning: Fn: Properties.Layers[1]: layer arn:aws:lambda:us-east-1:123456789012:layer:remote:3 is not in this template: Meridian does not download layers (declare it as an AWS::Serverless::LayerVersion with a local ContentUri, or vendor its contents into the function's code)"
+        ]
+    );
+}
+
+#[test]
+fn layer_mistakes_have_positions() {
+    let text = LAYERS
+        .replace("ContentUri: shared/", "ContentUri: missing/")
+        .replace("CompatibleRuntimes", "CompatibleRuntime");
+    let e: Vec<String> = errors("layers/template.yaml", &text)
+        .into_iter()
+        .filter(|l| !l.contains(": warning: "))
+        .collect();
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("template.yaml:19:19: Shared: Properties.ContentUri: ContentUri folder")
+            && e[0].ends_with("layers/missing/ does not exist"),
+        "{}",
+        e[0]
+    );
+    assert_eq!(
+        e[1],
+        "template.yaml:20:7: Shared: Properties.CompatibleRuntime: unknown field \"CompatibleRuntime\" (did you mean \"CompatibleRuntimes\"?)"
+    );
+    let six = LAYERS.replace(
+        "        - !Ref Shared\n",
+        &"        - !Ref Shared\n".repeat(6),
+    );
+    let e = errors("layers/template.yaml", &six);
+    assert!(
+        e.iter()
+            .any(|l| l.contains("Properties.Layers: 7 layers: a function can use at most 5")),
+        "{e:?}"
+    );
+}
