@@ -590,3 +590,70 @@ async fn layers_are_on_the_module_paths_in_lambda_order() {
     assert_eq!(v["shared"], "override", "the later layer wins: {v}");
     assert_eq!(v["pinned"], "site-packages", "{v}");
 }
+
+/// The shell custom runtime of AWS's tutorial (curl against the Runtime API), shipped in a
+/// layer as `bootstrap`.
+const SHELL_RUNTIME: &str = r#"#!/bin/sh
+set -eu
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT="$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")"
+  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  curl -sS -X POST "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" \
+    -d "{\"runtime\":\"from the layer\",\"handler\":\"${_HANDLER}\",\"event\":$EVENT}" >/dev/null
+done
+"#;
+
+#[tokio::test]
+async fn a_custom_runtime_can_come_from_a_layer() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var_os("CI").is_none(), "curl is required in CI");
+        eprintln!("SKIPPED: curl is not installed");
+        return;
+    }
+    let h = Harness::start(
+        "",
+        &[
+            (
+                "fn/README",
+                "the code has no bootstrap: the layer brings it\n",
+            ),
+            ("runtime/bootstrap", SHELL_RUNTIME),
+        ],
+    )
+    .await;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        h.path().join("runtime/bootstrap"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    h.load(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Custom:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: my.handler
+      CodeUri: fn
+      Layers: [!Ref ShellRuntime]
+  ShellRuntime:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: runtime
+      CompatibleRuntimes: [provided.al2023]
+"#,
+    );
+    let r = h.invoke("Custom", r#"{"n": 7}"#, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["runtime"], "from the layer", "{v}");
+    assert_eq!(v["handler"], "my.handler", "{v}");
+    assert_eq!(v["event"]["n"], 7, "{v}");
+}
