@@ -5,6 +5,7 @@ mod admin;
 mod client;
 mod commands;
 mod dashboard;
+mod ingress;
 mod logging;
 mod node;
 mod observe;

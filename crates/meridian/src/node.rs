@@ -90,6 +90,8 @@ pub(crate) struct Node {
     pub(crate) started: SystemTime,
     /// The endpoint table version whose replicas all have their inbound sidecars.
     fronted: std::sync::atomic::AtomicU64,
+    /// Compose's published ports (Swarm's routing mesh).
+    pub(crate) ingress: crate::ingress::Ingress,
 }
 
 impl std::fmt::Debug for Node {
@@ -167,7 +169,10 @@ impl Node {
             .map_err(|e| {
                 anyhow::anyhow!("{e}; pass --gateway-port-offset, or --gateway-port DECLARED=PORT")
             })?;
+        let ingress =
+            crate::ingress::Ingress::new(options.gateway_ports.clone(), supervisor.endpoints());
         let node = Arc::new(Node {
+            ingress,
             options,
             registry,
             supervisor,
@@ -222,6 +227,11 @@ impl Node {
             let sidecar = self.sidecar_for(w, &snapshot).await?;
             w.extra_env = discovery_env(&sidecar, &snapshot, &w.id.namespace);
         }
+        // Published ports bind before anything changes: one that cannot bind refuses the
+        // revision whole.
+        self.ingress
+            .apply(&crate::ingress::published(&compose))
+            .await?;
         let summary = self
             .supervisor
             .apply(desired)

@@ -137,7 +137,8 @@ pub enum GatewayPorts {
 }
 
 impl GatewayPorts {
-    fn bind_port(&self, declared: u16) -> u16 {
+    /// The port a declared port binds under this policy (0: any free port).
+    pub fn bind_port(&self, declared: u16) -> u16 {
         match self {
             GatewayPorts::Declared => declared,
             GatewayPorts::Offset(o) => declared.saturating_add(*o),

@@ -45,8 +45,9 @@ pub(crate) struct Args {
     /// A node label, `key=value` (repeat for several), for placement constraints.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<(String, String)>,
-    /// Added to Gateway ports below 1024 (80 → 8080, 443 → 8443 with 8000), which need
-    /// privileges. Defaults to 0 when running as root and to 8000 otherwise.
+    /// Added to Gateway and Compose published ports below 1024 (80 → 8080, 443 → 8443 with
+    /// 8000), which need privileges. Defaults to 0 when running as root and to 8000
+    /// otherwise.
     #[arg(long, value_name = "N")]
     gateway_port_offset: Option<u16>,
     /// What sidecars do with requests for hosts the mesh does not know: REGISTRY_ONLY answers
@@ -54,8 +55,8 @@ pub(crate) struct Args {
     /// through.
     #[arg(long, value_enum, default_value_t = OutboundPolicy::RegistryOnly)]
     outbound_traffic_policy: OutboundPolicy,
-    /// Bind a Gateway port elsewhere: `DECLARED=PORT` (repeat; `PORT` 0 picks a free one).
-    /// With this flag, unlisted ports bind as declared.
+    /// Bind a Gateway port (or a Compose published port) elsewhere: `DECLARED=PORT` (repeat;
+    /// `PORT` 0 picks a free one). With this flag, unlisted ports bind as declared.
     #[arg(long = "gateway-port", value_name = "DECLARED=PORT", value_parser = parse_port_map)]
     gateway_port: Vec<(u16, u16)>,
     #[command(flatten)]
@@ -249,6 +250,12 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
                 println!("  function  {base}{path}  ({route} -> {})", fun.name);
             }
         }
+    }
+    for (published, (addr, target)) in node.ingress.addresses() {
+        println!(
+            "  published {addr}  (port {published} -> service {}:{})",
+            target.workload.name, target.port
+        );
     }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");
     for w in node.supervisor.workloads() {

@@ -60,6 +60,8 @@ pub(crate) struct Up {
     pub(crate) dir: PathBuf,
     pub(crate) gateway: String,
     pub(crate) admin: String,
+    /// The stdout lines read so far (the banner first).
+    pub(crate) banner: Vec<String>,
     lines: std::sync::mpsc::Receiver<String>,
 }
 
@@ -108,6 +110,7 @@ impl Up {
             dir: dir.to_path_buf(),
             gateway: String::new(),
             admin: String::new(),
+            banner: Vec::new(),
             lines,
         };
         let addr = |line: &str| {
@@ -117,20 +120,26 @@ impl Up {
                 .expect("address")
                 .to_owned()
         };
-        up.gateway = addr(&up.wait_line("  gateway "));
-        up.admin = addr(&up.wait_line("  admin "));
         up.wait_line("watching for changes");
+        let banner = up.banner.clone();
+        let line = |needle: &str| banner.iter().find(|l| l.contains(needle)).cloned();
+        up.gateway = line("  gateway ").map(|l| addr(&l)).unwrap_or_default();
+        up.admin = addr(&line("  admin ").expect("the banner names the admin address"));
         up
     }
 
-    /// Waits (bounded) for a stdout line containing `needle`.
+    /// Waits (bounded) for a stdout line containing `needle`; every line read is kept in
+    /// `banner`.
     pub(crate) fn wait_line(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
+                Ok(line) if line.contains(needle) => {
+                    self.banner.push(line.clone());
+                    return line;
+                }
+                Ok(line) => self.banner.push(line),
                 Err(e) => panic!(
                     "no {needle:?} from meridian up within 60s: {e}\n{}",
                     std::fs::read_to_string(self.dir.join("up.stderr")).unwrap_or_default()

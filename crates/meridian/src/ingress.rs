@@ -1,0 +1,211 @@
+//! Swarm's routing mesh for Compose `ports:`: each published port gets a TCP listener on the
+//! node, and every connection to it goes to one of the service's ready replicas (round robin),
+//! to the port the replica listens on for the declared `target`, as Docker's ingress network
+//! does with IPVS. Plain TCP: what the connection carries is the service's business.
+//!
+//! Published ports follow the node's Gateway port policy (`--gateway-port`,
+//! `--gateway-port-offset`): below 1024 they move up by the offset when not root.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use meridian_config::compose::ComposeFile;
+use meridian_control::endpoints::{EndpointState, EndpointWatch, WorkloadKind, WorkloadRef};
+use meridian_proxy::GatewayPorts;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// What a published port forwards to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The Compose service.
+    pub(crate) workload: WorkloadRef,
+    /// The container port (`target`).
+    pub(crate) port: u16,
+}
+
+/// A published port in service.
+#[derive(Debug)]
+struct Listener {
+    target: Arc<Mutex<Target>>,
+    bound: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The node's published ports.
+#[derive(Debug)]
+pub(crate) struct Ingress {
+    policy: GatewayPorts,
+    endpoints: EndpointWatch,
+    listeners: Mutex<BTreeMap<u16, Listener>>,
+}
+
+/// The published TCP ports of Compose files: published → target.
+pub(crate) fn published(files: &[ComposeFile]) -> BTreeMap<u16, Target> {
+    let mut out = BTreeMap::new();
+    for file in files {
+        for s in &file.services {
+            for p in &s.ports {
+                let Some(published) = p.published else {
+                    continue;
+                };
+                if p.protocol != "tcp" {
+                    tracing::warn!(service = %s.name, published, "only TCP ports are published");
+                    continue;
+                }
+                out.insert(
+                    published,
+                    Target {
+                        workload: WorkloadRef {
+                            kind: WorkloadKind::ComposeService,
+                            namespace: meridian_config::k8s::meta::DEFAULT_NAMESPACE.to_owned(),
+                            name: s.name.clone(),
+                        },
+                        port: p.target,
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+impl Ingress {
+    pub(crate) fn new(policy: GatewayPorts, endpoints: EndpointWatch) -> Ingress {
+        Ingress {
+            policy,
+            endpoints,
+            listeners: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Serves exactly `wanted`: new ports start listening, removed ones close (connections
+    /// in progress go on), changed targets apply to new connections.
+    pub(crate) async fn apply(&self, wanted: &BTreeMap<u16, Target>) -> anyhow::Result<()> {
+        let have: Vec<u16> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        // New ports bind first: if one cannot, nothing changes.
+        let mut fresh = BTreeMap::new();
+        for (published, target) in wanted.iter().filter(|(p, _)| !have.contains(p)) {
+            let port = self.policy.bind_port(*published);
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot publish port {published} of service {} on 127.0.0.1:{port}: {e}",
+                        target.workload.name
+                    )
+                })?;
+            let bound = listener.local_addr()?;
+            let target = Arc::new(Mutex::new(target.clone()));
+            let task = tokio::spawn(serve(listener, target.clone(), self.endpoints.clone()));
+            fresh.insert(
+                *published,
+                Listener {
+                    target,
+                    bound,
+                    task,
+                },
+            );
+        }
+        let mut listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        listeners.retain(|p, _| wanted.contains_key(p));
+        for (published, l) in &*listeners {
+            if let Some(target) = wanted.get(published) {
+                *l.target
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = target.clone();
+            }
+        }
+        listeners.extend(fresh);
+        Ok(())
+    }
+
+    /// Published port → where it listens and what it forwards to.
+    pub(crate) fn addresses(&self) -> BTreeMap<u16, (SocketAddr, Target)> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(p, l)| {
+                let target = l
+                    .target
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                (*p, (l.bound, target))
+            })
+            .collect()
+    }
+}
+
+async fn serve(listener: TcpListener, target: Arc<Mutex<Target>>, endpoints: EndpointWatch) {
+    let next = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (client, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors, say: wait rather than spin.
+                tracing::warn!(error = %e, "published port: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = client.set_nodelay(true);
+        let target = target
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let endpoints = endpoints.clone();
+        let next = next.clone();
+        tokio::spawn(async move {
+            // The ready replicas' addresses for the target port, in a stable order.
+            let candidates: Vec<SocketAddr> = {
+                let table = endpoints.borrow();
+                table
+                    .replicas
+                    .iter()
+                    .filter(|r| r.workload == target.workload && r.state == EndpointState::Ready)
+                    .filter_map(|r| {
+                        r.ports
+                            .iter()
+                            .find(|m| m.declared == target.port)
+                            .map(|m| SocketAddr::new(r.ip, m.actual))
+                    })
+                    .collect()
+            };
+            if candidates.is_empty() {
+                tracing::debug!(%peer, service = %target.workload.name, "no ready replica for a published port");
+                return;
+            }
+            let first = next.fetch_add(1, Ordering::Relaxed);
+            // A replica that refuses the connection is skipped for the next one.
+            for i in 0..candidates.len() {
+                let addr = candidates[(first + i) % candidates.len()];
+                let Ok(mut upstream) = TcpStream::connect(addr).await else {
+                    continue;
+                };
+                let _ = upstream.set_nodelay(true);
+                let mut client = client;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                return;
+            }
+        });
+    }
+}

@@ -1,0 +1,53 @@
+//! Compose's published ports through a real `meridian up`, as Swarm's routing mesh: the port
+//! listens on the node and connections spread over the service's ready replicas.
+
+mod observe_support;
+
+use std::collections::BTreeMap;
+
+use observe_support::{Up, get};
+
+const COMPOSE: &str = r#"services:
+  web:
+    command: ["meridian", "demo-app", "--service", "web"]
+    ports:
+      - "9300:3000"
+    deploy:
+      replicas: 2
+"#;
+
+#[test]
+fn published_ports_spread_connections_over_the_ready_replicas() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(tmp.path().join("app")).expect("mkdir");
+    std::fs::write(tmp.path().join("app/docker-compose.yml"), COMPOSE).expect("write");
+    // The published port binds wherever --gateway-port says (here: any free port).
+    let up = Up::start(tmp.path(), "app", &["--gateway-port", "9300=0"]);
+    up.wait_ready(&[("web", 2)]);
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.contains("  published "))
+        .unwrap_or_else(|| panic!("no published line in {:#?}", up.banner));
+    assert!(line.contains("(port 9300 -> service web:3000)"), "{line}");
+    let addr = line
+        .split_whitespace()
+        .nth(1)
+        .expect("an address")
+        .to_owned();
+    let mut replicas: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..20 {
+        let (status, body) = get(&addr, "/", &[]);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["service"], "web", "{v}");
+        *replicas
+            .entry(v["replica"].as_str().expect("replica").to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(replicas.len(), 2, "both replicas answer: {replicas:?}");
+    assert!(
+        replicas.values().all(|n| *n == 10),
+        "round robin: {replicas:?}"
+    );
+}
