@@ -370,8 +370,9 @@ impl FunctionHost {
         {
             program = b;
         }
-        // What Lambda extracts into /opt, found where it lies: later layers first, so their
-        // files win over earlier ones' as they would in /opt.
+        // What Lambda extracts into /opt, found where it lies. Each /opt path becomes the
+        // same path in every layer, later layers first, so their files win over earlier ones'
+        // as they would in the merged /opt.
         let opt: Vec<String> = spec
             .layers
             .iter()
@@ -454,16 +455,10 @@ impl FunctionHost {
                 );
                 // Lambda's order: /opt/nodejs/node<major>/node_modules, /opt/nodejs/node_modules,
                 // then the task's.
-                let layers = opt
-                    .iter()
-                    .flat_map(|l| {
-                        [
-                            format!("{l}/nodejs/node{major}/node_modules"),
-                            format!("{l}/nodejs/node_modules"),
-                        ]
-                    })
-                    .collect::<Vec<_>>()
-                    .join(":");
+                let layers = with(
+                    under(&format!("nodejs/node{major}/node_modules")),
+                    under("nodejs/node_modules"),
+                );
                 let task = format!("{root}/node_modules:{root}");
                 env.insert(
                     "NODE_PATH".into(),
@@ -481,16 +476,10 @@ impl FunctionHost {
                 );
                 // The task first, then /opt/python/lib/python3.<minor>/site-packages and
                 // /opt/python, as Lambda's sys.path.
-                let layers = opt
-                    .iter()
-                    .flat_map(|l| {
-                        [
-                            format!("{l}/python/lib/python3.{minor}/site-packages"),
-                            format!("{l}/python"),
-                        ]
-                    })
-                    .collect::<Vec<_>>()
-                    .join(":");
+                let layers = with(
+                    under(&format!("python/lib/python3.{minor}/site-packages")),
+                    under("python"),
+                );
                 env.insert("PYTHONPATH".into(), with(root.clone(), layers));
                 env.insert("PYTHONUNBUFFERED".into(), "1".into());
             }

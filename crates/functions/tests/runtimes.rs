@@ -551,7 +551,8 @@ async fn layers_are_on_the_module_paths_in_lambda_order() {
             (
                 "node/index.js",
                 "const greet = require('greet'); const only = require('only-in-base');\n\
-                 exports.handler = async () => ({ greet: greet(), only: only() });\n",
+                 const corner = require('corner');\n\
+                 exports.handler = async () => ({ greet: greet(), only: only(), corner: corner() });\n",
             ),
             (
                 "layers/base/nodejs/node_modules/greet/index.js",
@@ -564,6 +565,16 @@ async fn layers_are_on_the_module_paths_in_lambda_order() {
             (
                 "layers/override/nodejs/node20/node_modules/greet/index.js",
                 "module.exports = () => 'override';\n",
+            ),
+            // In the merged /opt, nodejs/node20/node_modules comes before nodejs/node_modules,
+            // whichever layer brought each.
+            (
+                "layers/base/nodejs/node20/node_modules/corner/index.js",
+                "module.exports = () => 'node20 of base';\n",
+            ),
+            (
+                "layers/override/nodejs/node_modules/corner/index.js",
+                "module.exports = () => 'generic of override';\n",
             ),
             (
                 "py/app.py",
@@ -584,6 +595,7 @@ async fn layers_are_on_the_module_paths_in_lambda_order() {
     let v = r.json();
     assert_eq!(v["greet"], "override", "the later layer wins: {v}");
     assert_eq!(v["only"], "from base", "{v}");
+    assert_eq!(v["corner"], "node20 of base", "{v}");
     let r = h.invoke("PyFn", "{}", &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
