@@ -654,6 +654,8 @@ spec:
     let (g, s) = (&all[0], &all[1]);
     assert_eq!(g.grpc_status, Some(0));
     assert_eq!(g.response_bytes, msg.len() as u64);
+    assert_eq!(g.flags.to_string(), "-", "complete responses carry no flag");
+    assert_eq!(s.flags.to_string(), "-", "complete responses carry no flag");
     assert_eq!(s.grpc_status, None);
     assert_eq!(s.response_bytes, "firstlate".len() as u64);
     assert!(
