@@ -11,130 +11,17 @@
 //! request in flight inside a process that is SIGKILLed is lost in any mesh unless the route
 //! retries resets; Istio's default policy does not.
 
+mod observe_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-fn meridian() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_meridian"))
-}
-
-/// A running `meridian up`, killed when dropped.
-struct Up {
-    child: Child,
-    dir: PathBuf,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Up {
-    fn start(dir: &Path) -> Up {
-        let mut child = meridian()
-            .current_dir(dir)
-            .args([
-                "up",
-                "examples",
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--gateway-port",
-                "80=0",
-                "--gateway-port",
-                "3000=0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn meridian up");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Up {
-            child,
-            dir: dir.to_path_buf(),
-            lines,
-        }
-    }
-
-    fn wait_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no {needle:?} from meridian up: {e}"),
-            }
-        }
-    }
-
-    fn replicas(&self) -> Vec<serde_json::Value> {
-        let out = meridian()
-            .current_dir(&self.dir)
-            .args(["ps", "-o", "json"])
-            .output()
-            .expect("ps");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout)
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    }
-
-    fn ready(&self, workload: &str) -> Vec<serde_json::Value> {
-        self.replicas()
-            .into_iter()
-            .filter(|r| r["workload"]["name"] == workload && r["ready"] == true)
-            .collect()
-    }
-
-    fn wait_ready(&self, workload: &str, n: usize, bound: Duration) {
-        let deadline = Instant::now() + bound;
-        while self.ready(workload).len() < n {
-            assert!(
-                Instant::now() < deadline,
-                "{workload}: not {n} ready within {bound:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn rss_kb(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use observe_support::Up;
 
 /// A keep-alive HTTP/1.1 client that reads `Content-Length` and chunked bodies. Any error or
 /// non-2xx status is a failed request.
@@ -252,25 +139,9 @@ fn copy_mesh_examples(to: &Path) {
 fn chaos(seconds: u64) {
     let tmp = tempfile::tempdir().expect("tempdir");
     copy_mesh_examples(tmp.path());
-    let mut up = Up::start(tmp.path());
-    let gateway = up
-        .wait_line("gateway")
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("gateway address")
-        .trim_end_matches('/')
-        .to_owned();
-    let admin = up
-        .wait_line("admin")
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("admin address")
-        .trim_end_matches('/')
-        .to_owned();
-    up.wait_ready("myapp", 3, Duration::from_secs(60));
-    up.wait_ready("myapp-v2", 1, Duration::from_secs(60));
+    let up = Up::start(tmp.path(), "examples", &["--gateway-port", "3000=0"]);
+    let (gateway, admin) = (up.gateway.clone(), up.admin.clone());
+    up.wait_ready(&[("myapp", 3), ("myapp-v2", 1)]);
     // The route answers before the load starts.
     let mut probe = Client {
         addr: gateway.clone(),
@@ -329,7 +200,7 @@ fn chaos(seconds: u64) {
     let mut kills = 0;
     while start.elapsed() < Duration::from_secs(seconds) {
         if start.elapsed() >= next_kill {
-            let victims = up.ready("myapp");
+            let victims = up.ready_replicas("myapp");
             if let Some(pid) = victims.first().and_then(|r| r["pid"].as_u64()) {
                 let _ = Command::new("kill")
                     .args(["-KILL", &pid.to_string()])
@@ -351,7 +222,7 @@ fn chaos(seconds: u64) {
         std::thread::sleep(Duration::from_millis(100));
     }
     // The rolling update completes under load before the load stops.
-    up.wait_ready("myapp", 3, Duration::from_secs(60));
+    up.wait_ready(&[("myapp", 3)]);
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().expect("client");

@@ -5,7 +5,7 @@ mod observe_support;
 
 use std::collections::BTreeMap;
 
-use observe_support::{Up, get};
+use observe_support::{Up, app_dir, get};
 
 const COMPOSE: &str = r#"services:
   web:
@@ -18,9 +18,7 @@ const COMPOSE: &str = r#"services:
 
 #[test]
 fn published_ports_spread_connections_over_the_ready_replicas() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(tmp.path().join("app")).expect("mkdir");
-    std::fs::write(tmp.path().join("app/docker-compose.yml"), COMPOSE).expect("write");
+    let tmp = app_dir("docker-compose.yml", COMPOSE);
     // The published port binds wherever --gateway-port says (here: any free port).
     let up = Up::start(tmp.path(), "app", &["--gateway-port", "9300=0"]);
     up.wait_ready(&[("web", 2)]);

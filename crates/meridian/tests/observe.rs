@@ -7,43 +7,7 @@ mod observe_support;
 
 use std::time::Duration;
 
-use observe_support::{Up, course_examples, get, load, sample_sum, tool};
-
-/// A service that fails a fifth of its requests, beside the course's files.
-const RATINGS: &str = r#"apiVersion: v1
-kind: Service
-metadata:
-  name: ratings
-spec:
-  selector:
-    app: ratings
-  ports:
-  - port: 80
-    name: http
-    targetPort: 3000
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ratings
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: ratings
-  template:
-    metadata:
-      labels:
-        app: ratings
-        version: v1
-    spec:
-      containers:
-      - name: ratings
-        image: ratings:v1
-        command: ["meridian", "demo-app", "--service", "ratings", "--fail-percent", "20", "--fail-status", "500"]
-        ports:
-        - containerPort: 3000
-"#;
+use observe_support::{Up, course_examples, demo_service, get, load, sample_sum, tool};
 
 fn row<'a>(rows: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
     rows["rows"]
@@ -58,7 +22,9 @@ fn row<'a>(rows: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_jso
 fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let examples = course_examples(tmp.path());
-    std::fs::write(examples.join("mesh/ratings.yaml"), RATINGS).expect("write");
+    // A service that fails a fifth of its requests, beside the course's files.
+    let ratings = demo_service("ratings", &["--fail-percent", "20", "--fail-status", "500"]);
+    std::fs::write(examples.join("mesh/ratings.yaml"), ratings).expect("write");
     let log = tmp.path().join("access.log");
     let up = Up::start(
         tmp.path(),

@@ -11,76 +11,10 @@ mod observe_support;
 
 use std::process::Command;
 
-use observe_support::{Up, get, tool};
-
-const WEB: &str = r#"apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector:
-    app: web
-  ports:
-  - port: 80
-    name: http
-    targetPort: 3000
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-        version: v1
-    spec:
-      containers:
-      - name: web
-        image: web:v1
-        command: ["meridian", "demo-app", "--service", "web"]
-        ports:
-        - containerPort: 3000
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: web
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-  - port:
-      number: 80
-      name: http
-      protocol: HTTP
-    hosts:
-    - "web.example.com"
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: web
-spec:
-  hosts:
-  - "web.example.com"
-  gateways:
-  - web
-  http:
-  - route:
-    - destination:
-        host: web
-"#;
+use observe_support::{Up, app_dir, get, tool, web_app};
 
 fn node(extra: &[&str]) -> (tempfile::TempDir, Up) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(tmp.path().join("app")).expect("mkdir");
-    std::fs::write(tmp.path().join("app/web.yaml"), WEB).expect("write");
+    let tmp = app_dir("web.yaml", &web_app());
     let up = Up::start_pinned(tmp.path(), "app", extra, 0);
     up.wait_ready(&[("web", 1)]);
     (tmp, up)

@@ -10,105 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use observe_support::{Up, get, tool};
-
-const MANIFESTS: &str = r#"apiVersion: v1
-kind: Service
-metadata:
-  name: front
-spec:
-  selector:
-    app: front
-  ports:
-  - port: 80
-    name: http
-    targetPort: 3000
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: front
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: front
-  template:
-    metadata:
-      labels:
-        app: front
-        version: v1
-    spec:
-      containers:
-      - name: front
-        image: front:v1
-        command: ["meridian", "demo-app", "--service", "front", "--call", "http://ratings/"]
-        ports:
-        - containerPort: 3000
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: ratings
-spec:
-  selector:
-    app: ratings
-  ports:
-  - port: 80
-    name: http
-    targetPort: 3000
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ratings
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: ratings
-  template:
-    metadata:
-      labels:
-        app: ratings
-        version: v1
-    spec:
-      containers:
-      - name: ratings
-        image: ratings:v1
-        command: ["meridian", "demo-app", "--service", "ratings"]
-        ports:
-        - containerPort: 3000
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: front-gateway
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-  - port:
-      number: 80
-      name: http
-      protocol: HTTP
-    hosts:
-    - "front.example.com"
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: front
-spec:
-  hosts:
-  - "front.example.com"
-  gateways:
-  - front-gateway
-  http:
-  - route:
-    - destination:
-        host: front
-"#;
+use observe_support::{Up, app_dir, demo_service, gateway_route, get, tool};
 
 /// The Python OTLP receiver shared with the telemetry crate's tests.
 struct Receiver {
@@ -185,9 +87,13 @@ const CLIENT: u64 = 3;
 #[test]
 fn a_trace_crosses_gateway_front_and_ratings_whole() {
     let Some(receiver) = receiver() else { return };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(tmp.path().join("app")).expect("mkdir");
-    std::fs::write(tmp.path().join("app/app.yaml"), MANIFESTS).expect("write");
+    let manifests = format!(
+        "{}---\n{}---\n{}",
+        demo_service("front", &["--call", "http://ratings/"]),
+        demo_service("ratings", &[]),
+        gateway_route("front-gateway", "front.example.com", "front")
+    );
+    let tmp = app_dir("app.yaml", &manifests);
     let endpoint = format!("http://{}/v1/traces", receiver.url);
     let up = Up::start(
         tmp.path(),

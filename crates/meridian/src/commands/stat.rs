@@ -90,99 +90,54 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
             millis(&r["p99_ms"]),
         ]
     };
-    let (header, table): (Vec<&str>, Vec<Vec<String>>) = match kind {
-        "route" | "routes" | "rt" => (
-            vec![
-                "SERVICE",
-                "SUBSET",
-                "WEIGHT",
-                "SHARE",
-                "SUCCESS",
-                "RPS",
-                "LATENCY_P50",
-                "LATENCY_P95",
-                "LATENCY_P99",
-            ],
-            rows.iter()
-                .map(|r| {
-                    let weights: Vec<String> = r["weights"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|w| w.as_str().map(str::to_owned))
-                        .collect();
-                    let mut row = vec![
-                        s(r, "service"),
-                        s(r, "subset"),
-                        if weights.is_empty() {
-                            "-".to_owned()
-                        } else {
-                            weights.join(" ")
-                        },
-                        percent(&r["share"]),
-                    ];
-                    row.extend(golden(r));
-                    row
-                })
-                .collect(),
-        ),
-        "edge" | "edges" => (
-            vec![
-                "SRC",
-                "DST",
-                "SUCCESS",
-                "RPS",
-                "LATENCY_P50",
-                "LATENCY_P95",
-                "LATENCY_P99",
-            ],
-            rows.iter()
-                .map(|r| {
-                    let mut row = vec![s(r, "source"), s(r, "service")];
-                    row.extend(golden(r));
-                    row
-                })
-                .collect(),
-        ),
-        "svc" | "service" | "services" => (
-            vec![
-                "NAMESPACE",
-                "NAME",
-                "SUCCESS",
-                "RPS",
-                "LATENCY_P50",
-                "LATENCY_P95",
-                "LATENCY_P99",
-            ],
-            rows.iter()
-                .map(|r| {
-                    let mut row = vec![s(r, "namespace"), s(r, "name")];
-                    row.extend(golden(r));
-                    row
-                })
-                .collect(),
-        ),
-        _ => (
-            vec![
-                "NAMESPACE",
-                "NAME",
-                "MESHED",
-                "SUCCESS",
-                "RPS",
-                "LATENCY_P50",
-                "LATENCY_P95",
-                "LATENCY_P99",
-            ],
-            rows.iter()
-                .map(|r| {
-                    let mut row = vec![s(r, "namespace"), s(r, "name"), s(r, "meshed")];
-                    row.extend(golden(r));
-                    row
-                })
-                .collect(),
-        ),
+    // Each kind's leading columns; the golden signals follow in every kind.
+    let lead = |r: &serde_json::Value| -> Vec<String> {
+        match kind {
+            "route" | "routes" | "rt" => {
+                let weights: Vec<String> = r["weights"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|w| w.as_str().map(str::to_owned))
+                    .collect();
+                vec![
+                    s(r, "service"),
+                    s(r, "subset"),
+                    if weights.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        weights.join(" ")
+                    },
+                    percent(&r["share"]),
+                ]
+            }
+            "edge" | "edges" => vec![s(r, "source"), s(r, "service")],
+            "svc" | "service" | "services" => vec![s(r, "namespace"), s(r, "name")],
+            _ => vec![s(r, "namespace"), s(r, "name"), s(r, "meshed")],
+        }
     };
+    let mut header: Vec<&str> = match kind {
+        "route" | "routes" | "rt" => vec!["SERVICE", "SUBSET", "WEIGHT", "SHARE"],
+        "edge" | "edges" => vec!["SRC", "DST"],
+        "svc" | "service" | "services" => vec!["NAMESPACE", "NAME"],
+        _ => vec!["NAMESPACE", "NAME", "MESHED"],
+    };
+    header.extend([
+        "SUCCESS",
+        "RPS",
+        "LATENCY_P50",
+        "LATENCY_P95",
+        "LATENCY_P99",
+    ]);
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = lead(r);
+            row.extend(golden(r));
+            row
+        })
+        .collect();
     if table.is_empty() {
         println!("no {kind} seen yet");
     } else {

@@ -170,6 +170,29 @@ impl Up {
         serde_json::from_str(&self.cli(&a)).expect("json")
     }
 
+    /// The ready replicas of `workload`, as `meridian ps -o json` lists them.
+    pub(crate) fn ready_replicas(&self, workload: &str) -> Vec<serde_json::Value> {
+        self.cli_json(&["ps"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r["workload"]["name"] == workload && r["ready"] == true)
+            .collect()
+    }
+
+    /// The resident memory of the `meridian up` process, in KiB.
+    pub(crate) fn rss_kb(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
     /// Waits until each `(workload, n)` has `n` ready replicas and the data plane has caught
     /// up with them (routing and inbound sidecars: `endpoints.synced`).
     pub(crate) fn wait_ready(&self, wanted: &[(&str, u64)]) {
@@ -363,4 +386,102 @@ pub(crate) fn sample_sum(metrics: &str, name: &str, labels: &[(&str, &str)]) -> 
         })
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum()
+}
+
+/// A Service (port 80 to the replicas' 3000) and a one-replica Deployment of the demo app
+/// named `name` (labels `app: name`, `version: v1`), with these extra demo-app flags.
+pub(crate) fn demo_service(name: &str, flags: &[&str]) -> String {
+    let mut command = vec!["meridian", "demo-app", "--service", name];
+    command.extend_from_slice(flags);
+    // A JSON array is a YAML flow sequence.
+    let command = serde_json::to_string(&command).expect("json");
+    format!(
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+spec:
+  selector:
+    app: {name}
+  ports:
+  - port: 80
+    name: http
+    targetPort: 3000
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+        version: v1
+    spec:
+      containers:
+      - name: {name}
+        image: {name}:v1
+        command: {command}
+        ports:
+        - containerPort: 3000
+"#
+    )
+}
+
+/// A Gateway `gateway` serving `host` on port 80 and a VirtualService (named after the
+/// service) routing it to `service`.
+pub(crate) fn gateway_route(gateway: &str, host: &str, service: &str) -> String {
+    format!(
+        r#"apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: {gateway}
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "{host}"
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: {service}
+spec:
+  hosts:
+  - "{host}"
+  gateways:
+  - {gateway}
+  http:
+  - route:
+    - destination:
+        host: {service}
+"#
+    )
+}
+
+/// The `web` demo service behind a Gateway for `web.example.com`.
+pub(crate) fn web_app() -> String {
+    format!(
+        "{}---\n{}",
+        demo_service("web", &[]),
+        gateway_route("web", "web.example.com", "web")
+    )
+}
+
+/// A temporary folder with `app/<file>` holding `contents` (start `meridian up` on "app").
+pub(crate) fn app_dir(file: &str, contents: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(tmp.path().join("app")).expect("mkdir");
+    std::fs::write(tmp.path().join("app").join(file), contents).expect("write");
+    tmp
 }
