@@ -156,16 +156,28 @@ spec:
 
 const SERVICE: &str = "myapp.default.svc.cluster.local";
 
-#[tokio::test]
-async fn pending_requests_overflow_at_exactly_the_configured_limits() {
+/// One held origin behind `myapp` with this traffic policy; the mesh and a sidecar to it.
+async fn one_origin(traffic_policy: &str) -> (Gate, Mesh, SocketAddr) {
     let origin = Gate::start("a").await;
-    let mut mesh = Mesh::new(&manifests(
-        "    connectionPool:\n      tcp: {maxConnections: 1}\n      http: {http1MaxPendingRequests: 1}",
-    ))
-    .await;
+    let mut mesh = Mesh::new(&manifests(traffic_policy)).await;
     mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
     mesh.settle().await;
     let sidecar = mesh.sidecar(&[]).await;
+    (origin, mesh, sidecar)
+}
+
+/// `n` requests the origin holds until released.
+fn hold(sidecar: SocketAddr, n: usize) -> Vec<tokio::task::JoinHandle<harness::Reply>> {
+    (0..n)
+        .map(|_| {
+            tokio::spawn(async move { Client::to(sidecar).get("http://myapp/hold", &[]).await })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pending_requests_overflow_at_exactly_the_configured_limits() {
+    let (origin, mesh, sidecar) = one_origin("    connectionPool:\n      tcp: {maxConnections: 1}\n      http: {http1MaxPendingRequests: 1}").await;
 
     // One request holds the only connection...
     let first =
@@ -207,19 +219,9 @@ async fn pending_requests_overflow_at_exactly_the_configured_limits() {
 
 #[tokio::test]
 async fn requests_overflow_at_exactly_http2_max_requests() {
-    let origin = Gate::start("a").await;
-    let mut mesh = Mesh::new(&manifests(
-        "    connectionPool:\n      http: {http2MaxRequests: 2}",
-    ))
-    .await;
-    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
-    mesh.settle().await;
-    let sidecar = mesh.sidecar(&[]).await;
-    let held: Vec<_> = (0..2)
-        .map(|_| {
-            tokio::spawn(async move { Client::to(sidecar).get("http://myapp/hold", &[]).await })
-        })
-        .collect();
+    let (origin, mesh, sidecar) =
+        one_origin("    connectionPool:\n      http: {http2MaxRequests: 2}").await;
+    let held = hold(sidecar, 2);
     until("two requests in flight", || origin.arrived() == 2).await;
     let over = Client::to(sidecar).get("http://myapp/", &[]).await;
     assert_eq!(over.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -379,14 +381,8 @@ async fn stopping_an_inbound_sidecar_finishes_in_flight_requests_with_connection
 
 #[tokio::test]
 async fn idle_connections_close_after_the_idle_timeout() {
-    let origin = Gate::start("a").await;
-    let mut mesh = Mesh::new(&manifests(
-        "    connectionPool:\n      http: {idleTimeout: 1s}",
-    ))
-    .await;
-    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
-    mesh.settle().await;
-    let sidecar = mesh.sidecar(&[]).await;
+    let (origin, mesh, sidecar) =
+        one_origin("    connectionPool:\n      http: {idleTimeout: 1s}").await;
     assert_eq!(
         Client::to(sidecar).get("http://myapp/", &[]).await.status,
         StatusCode::OK
@@ -402,14 +398,8 @@ async fn idle_connections_close_after_the_idle_timeout() {
 
 #[tokio::test]
 async fn connections_close_after_max_connection_duration() {
-    let origin = Gate::start("a").await;
-    let mut mesh = Mesh::new(&manifests(
-        "    connectionPool:\n      tcp: {maxConnectionDuration: 1s}",
-    ))
-    .await;
-    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
-    mesh.settle().await;
-    let sidecar = mesh.sidecar(&[]).await;
+    let (origin, _mesh, sidecar) =
+        one_origin("    connectionPool:\n      tcp: {maxConnectionDuration: 1s}").await;
     let mut client = Client::to(sidecar);
     assert_eq!(
         client.get("http://myapp/", &[]).await.status,
@@ -429,14 +419,8 @@ async fn connections_close_after_max_connection_duration() {
 
 #[tokio::test]
 async fn max_requests_per_connection_bounds_reuse() {
-    let origin = Gate::start("a").await;
-    let mut mesh = Mesh::new(&manifests(
-        "    connectionPool:\n      http: {maxRequestsPerConnection: 2}",
-    ))
-    .await;
-    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
-    mesh.settle().await;
-    let sidecar = mesh.sidecar(&[]).await;
+    let (origin, _mesh, sidecar) =
+        one_origin("    connectionPool:\n      http: {maxRequestsPerConnection: 2}").await;
     let mut client = Client::to(sidecar);
     for _ in 0..6 {
         assert_eq!(
@@ -453,19 +437,11 @@ async fn max_requests_per_connection_bounds_reuse() {
 
 #[tokio::test]
 async fn http2_upstreams_open_a_connection_per_max_concurrent_streams() {
-    let origin = Gate::start("a").await;
-    let mut mesh = Mesh::new(&manifests(
+    let (origin, _mesh, sidecar) = one_origin(
         "    connectionPool:\n      http: {h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 1}",
-    ))
+    )
     .await;
-    mesh.replica("myapp", &[("app", "myapp")], 3000, &origin.as_origin());
-    mesh.settle().await;
-    let sidecar = mesh.sidecar(&[]).await;
-    let held: Vec<_> = (0..2)
-        .map(|_| {
-            tokio::spawn(async move { Client::to(sidecar).get("http://myapp/hold", &[]).await })
-        })
-        .collect();
+    let held = hold(sidecar, 2);
     until("both streams at the origin", || origin.arrived() == 2).await;
     assert_eq!(
         origin.accepted.load(Ordering::SeqCst),
