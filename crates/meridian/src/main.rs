@@ -5,7 +5,6 @@ mod admin;
 mod client;
 mod commands;
 mod dashboard;
-mod ingress;
 mod logging;
 mod node;
 mod observe;

@@ -91,7 +91,7 @@ pub(crate) struct Node {
     /// The endpoint table version whose replicas all have their inbound sidecars.
     fronted: std::sync::atomic::AtomicU64,
     /// Compose's published ports (Swarm's routing mesh).
-    pub(crate) ingress: crate::ingress::Ingress,
+    pub(crate) ingress: meridian_proxy::ingress::Ingress,
 }
 
 impl std::fmt::Debug for Node {
@@ -169,8 +169,10 @@ impl Node {
             .map_err(|e| {
                 anyhow::anyhow!("{e}; pass --gateway-port-offset, or --gateway-port DECLARED=PORT")
             })?;
-        let ingress =
-            crate::ingress::Ingress::new(options.gateway_ports.clone(), supervisor.endpoints());
+        let ingress = meridian_proxy::ingress::Ingress::new(
+            options.gateway_ports.clone(),
+            supervisor.endpoints(),
+        );
         let node = Arc::new(Node {
             ingress,
             options,
@@ -230,7 +232,7 @@ impl Node {
         // Published ports bind before anything changes: one that cannot bind refuses the
         // revision whole.
         self.ingress
-            .apply(&crate::ingress::published(&compose))
+            .apply(&meridian_proxy::ingress::published(&compose))
             .await?;
         let summary = self
             .supervisor

@@ -1,6 +1,7 @@
 //! The data plane: Meridian's in-process sidecars and its ingress gateway. Each workload gets
 //! an outbound listener (its `HTTP_PROXY`, plus a local port per upstream service), each
-//! replica an inbound listener in front of its real port, and each Gateway port a listener.
+//! replica an inbound listener in front of its real port, and each Gateway port a listener;
+//! Compose's published ports get plain TCP listeners ([`ingress`]).
 //! Requests are routed with Istio's semantics from a compiled
 //! [`meridian_control::snapshot::Snapshot`] read through one atomic load per request, and
 //! balanced over the replicas of the endpoint table the workloads plane publishes.
@@ -28,6 +29,7 @@ mod downstream;
 pub mod error;
 mod h1;
 pub mod headers;
+pub mod ingress;
 mod listener;
 mod mtls;
 pub mod outlier;

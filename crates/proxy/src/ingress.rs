@@ -11,19 +11,34 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::GatewayPorts;
 use meridian_config::compose::ComposeFile;
 use meridian_control::endpoints::{EndpointState, EndpointWatch, WorkloadKind, WorkloadRef};
-use meridian_proxy::GatewayPorts;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+/// A published port that could not listen.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot publish port {published} of service {service} on 127.0.0.1:{port}: {source}")]
+pub struct PublishError {
+    /// The port as published.
+    pub published: u16,
+    /// The Compose service.
+    pub service: String,
+    /// The port it tried to bind.
+    pub port: u16,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// What a published port forwards to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
+pub struct Target {
     /// The Compose service.
-    pub(crate) workload: WorkloadRef,
+    pub workload: WorkloadRef,
     /// The container port (`target`).
-    pub(crate) port: u16,
+    pub port: u16,
 }
 
 /// A published port in service.
@@ -42,14 +57,14 @@ impl Drop for Listener {
 
 /// The node's published ports.
 #[derive(Debug)]
-pub(crate) struct Ingress {
+pub struct Ingress {
     policy: GatewayPorts,
     endpoints: EndpointWatch,
     listeners: Mutex<BTreeMap<u16, Listener>>,
 }
 
 /// The published TCP ports of Compose files: published → target.
-pub(crate) fn published(files: &[ComposeFile]) -> BTreeMap<u16, Target> {
+pub fn published(files: &[ComposeFile]) -> BTreeMap<u16, Target> {
     let mut out = BTreeMap::new();
     for file in files {
         for s in &file.services {
@@ -79,7 +94,9 @@ pub(crate) fn published(files: &[ComposeFile]) -> BTreeMap<u16, Target> {
 }
 
 impl Ingress {
-    pub(crate) fn new(policy: GatewayPorts, endpoints: EndpointWatch) -> Ingress {
+    /// Published ports bind under `policy`; connections go to the ready replicas of
+    /// `endpoints`.
+    pub fn new(policy: GatewayPorts, endpoints: EndpointWatch) -> Ingress {
         Ingress {
             policy,
             endpoints,
@@ -89,7 +106,7 @@ impl Ingress {
 
     /// Serves exactly `wanted`: new ports start listening, removed ones close (connections
     /// in progress go on), changed targets apply to new connections.
-    pub(crate) async fn apply(&self, wanted: &BTreeMap<u16, Target>) -> anyhow::Result<()> {
+    pub async fn apply(&self, wanted: &BTreeMap<u16, Target>) -> Result<(), PublishError> {
         let have: Vec<u16> = self
             .listeners
             .lock()
@@ -101,15 +118,16 @@ impl Ingress {
         let mut fresh = BTreeMap::new();
         for (published, target) in wanted.iter().filter(|(p, _)| !have.contains(p)) {
             let port = self.policy.bind_port(*published);
+            let fail = |source| PublishError {
+                published: *published,
+                service: target.workload.name.clone(),
+                port,
+                source,
+            };
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot publish port {published} of service {} on 127.0.0.1:{port}: {e}",
-                        target.workload.name
-                    )
-                })?;
-            let bound = listener.local_addr()?;
+                .map_err(fail)?;
+            let bound = listener.local_addr().map_err(fail)?;
             let target = Arc::new(Mutex::new(target.clone()));
             let task = tokio::spawn(serve(listener, target.clone(), self.endpoints.clone()));
             fresh.insert(
@@ -138,7 +156,7 @@ impl Ingress {
     }
 
     /// Published port → where it listens and what it forwards to.
-    pub(crate) fn addresses(&self) -> BTreeMap<u16, (SocketAddr, Target)> {
+    pub fn addresses(&self) -> BTreeMap<u16, (SocketAddr, Target)> {
         self.listeners
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
