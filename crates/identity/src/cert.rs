@@ -136,6 +136,10 @@ pub struct CertInfo {
     pub is_ca: bool,
     /// SHA-256 of the DER, colon-separated upper-case hex (as `openssl x509 -fingerprint`).
     pub fingerprint_sha256: String,
+    /// SHA-256 of the DER (what Istio's `verifyCertificateHash` pins).
+    pub sha256: [u8; 32],
+    /// SHA-256 of the DER SubjectPublicKeyInfo (what `verifyCertificateSpki` pins).
+    pub spki_sha256: [u8; 32],
 }
 
 impl CertInfo {
@@ -170,6 +174,8 @@ impl CertInfo {
             sans,
             is_ca: cert.is_ca(),
             fingerprint_sha256: fingerprint_sha256(der),
+            sha256: sha256(der),
+            spki_sha256: sha256(cert.public_key().raw),
         })
     }
 
@@ -184,6 +190,14 @@ impl CertInfo {
             return Err(Error::NoCertificate);
         }
         ders.iter().map(|der| Self::from_der(der)).collect()
+    }
+
+    /// The SAN values without their type (`URI:`, `DNS:`, `IP:`, `EMAIL:`), as Envoy matches
+    /// `match_subject_alt_names` against any type.
+    pub fn san_values(&self) -> impl Iterator<Item = &str> {
+        self.sans
+            .iter()
+            .map(|s| s.split_once(':').map_or(s.as_str(), |(_, v)| v))
     }
 
     /// The SPIFFE ID when the certificate has exactly one URI SAN and it is a valid one.
@@ -220,6 +234,14 @@ impl CertInfo {
             ("sha256 fingerprint", self.fingerprint_sha256.clone()),
         ]
     }
+}
+
+/// SHA-256 of bytes.
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// SHA-256 fingerprint of DER bytes as colon-separated upper-case hex.

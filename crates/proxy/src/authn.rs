@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::HeaderValue;
 use meridian_control::snapshot::MtlsMode;
@@ -18,9 +17,6 @@ use tokio::sync::watch;
 
 use crate::downstream::{ListenerCtx, ListenerKind};
 use crate::record::ConnectionSecurity;
-
-/// How long a client may take to send its first byte or finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -42,6 +38,9 @@ pub(crate) struct Connection {
     pub(crate) sni: Option<String>,
     /// The address the client connected to.
     pub(crate) local: Option<SocketAddr>,
+    /// The client's address as a PROXY protocol header named it (gateway listeners that
+    /// expect one).
+    pub(crate) proxied: Option<SocketAddr>,
     /// `X-Forwarded-Client-Cert` to hand the workload (mTLS only).
     pub(crate) xfcc: Option<HeaderValue>,
 }
@@ -98,11 +97,12 @@ pub(crate) async fn accept(
     let (mode, policy) = mode;
     let policy = policy.as_deref().unwrap_or("default");
     let mut first = [0u8; 1];
-    let is_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
-        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE_RECORD,
-        // Closed before a byte, an error, or silence: nothing to serve.
-        _ => return,
-    };
+    let is_tls =
+        match tokio::time::timeout(ctx.limits.tls_handshake_timeout, tcp.peek(&mut first)).await {
+            Ok(Ok(1)) => first[0] == TLS_HANDSHAKE_RECORD,
+            // Closed before a byte, an error, or silence: nothing to serve.
+            _ => return,
+        };
     let workload = &ctx.caller.workload;
     match (mode, is_tls) {
         (MtlsMode::Strict, false) => {
@@ -149,23 +149,24 @@ async fn terminate(
     };
     let workload = &ctx.caller.workload;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            let reason = Rejection::from_io_error(&e);
-            let label = reason
-                .as_ref()
-                .map_or("handshake_failed", Rejection::as_str);
-            let why = reason.map_or_else(|| e.to_string(), |r| r.to_string());
-            tracing::warn!(%peer, %workload, reason = label, "refused mtls connection: {why}");
-            return;
-        }
-        Err(_) => {
-            tracing::warn!(%peer, %workload, reason = "handshake_timeout",
+    let stream =
+        match tokio::time::timeout(ctx.limits.tls_handshake_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let reason = Rejection::from_io_error(&e);
+                let label = reason
+                    .as_ref()
+                    .map_or("handshake_failed", Rejection::as_str);
+                let why = reason.map_or_else(|| e.to_string(), |r| r.to_string());
+                tracing::warn!(%peer, %workload, reason = label, "refused mtls connection: {why}");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(%peer, %workload, reason = "handshake_timeout",
                 "refused mtls connection: the handshake did not finish in time");
-            return;
-        }
-    };
+                return;
+            }
+        };
     let (_, server) = stream.get_ref();
     let identity = match peer_identity(server) {
         Ok(id) => id,
@@ -198,6 +199,7 @@ async fn terminate(
         sni: server.server_name().map(str::to_owned),
         peer: identity,
         local,
+        proxied: None,
         xfcc,
     });
     crate::listener::serve(stream, Arc::clone(ctx), peer, conn, stop).await;

@@ -16,18 +16,27 @@ use meridian_control::snapshot::{AuthzDecision, AuthzRequest, Snapshot};
 use crate::Caller;
 use crate::authn::Connection;
 use crate::body::ResponseBody;
-use crate::headers as hh;
 
 /// Envoy's RBAC denial body.
 const DENIED_BODY: &str = "RBAC: access denied";
+
+/// The addresses a request's rules see.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Addresses {
+    /// The connection's peer (`source.ip`).
+    pub(crate) source: SocketAddr,
+    /// The trusted client address (`remote.ip`, [`crate::forwarded`]).
+    pub(crate) client: IpAddr,
+    /// The declared port the request arrived on (`destination.port`).
+    pub(crate) port: u16,
+}
 
 /// Checks a request; `Err(details)` when a policy denies it.
 pub(crate) fn check<B>(
     snapshot: &Snapshot,
     workload: &Caller,
     conn: &Connection,
-    peer: SocketAddr,
-    port: u16,
+    at: Addresses,
     req: &Request<B>,
 ) -> Result<(), String> {
     if snapshot.authorization.is_empty() {
@@ -45,10 +54,11 @@ pub(crate) fn check<B>(
         .unwrap_or_default();
     let view = AuthzRequest {
         principal: conn.authz_principal(),
-        source_ip: peer.ip(),
-        remote_ip: remote_ip(req.headers()).unwrap_or(peer.ip()),
-        destination_ip: conn.local.map_or(peer.ip(), |l| l.ip()),
-        destination_port: port,
+        source_ip: at.source.ip(),
+        remote_ip: at.client,
+        // Every listener that checks policies knows the address it was reached at.
+        destination_ip: conn.local.map_or(at.source.ip(), |l| l.ip()),
+        destination_port: at.port,
         sni: conn.sni.as_deref(),
         host,
         method: req.method().as_str(),
@@ -72,17 +82,6 @@ pub(crate) fn check<B>(
     }
 }
 
-/// Envoy's client address with no trusted hops: the rightmost `X-Forwarded-For` entry.
-fn remote_ip(headers: &http::HeaderMap) -> Option<IpAddr> {
-    headers
-        .get_all(&hh::X_FORWARDED_FOR)
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|ip| ip.trim().parse().ok())
-}
-
 /// Envoy's RBAC reply.
 pub(crate) fn denied() -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::full(Bytes::from_static(
@@ -92,20 +91,4 @@ pub(crate) fn denied() -> Response<ResponseBody> {
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rightmost_forwarded_for_is_the_client() {
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            "203.0.113.9, 10.0.0.1".parse().expect("value"),
-        );
-        assert_eq!(remote_ip(&h), Some("10.0.0.1".parse().expect("ip")));
-        assert_eq!(remote_ip(&http::HeaderMap::new()), None);
-    }
 }

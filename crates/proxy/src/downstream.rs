@@ -75,6 +75,10 @@ pub(crate) struct ListenerCtx {
     pub(crate) passthrough: Option<Arc<Passthrough>>,
     /// HTTP/1.1 through Meridian's own codec ([`crate::h1`]) rather than hyper's.
     pub(crate) fast_http1: bool,
+    /// Bounds on this listener's connections.
+    pub(crate) limits: crate::limits::ConnectionLimits,
+    /// How a gateway listener learns its clients' addresses.
+    pub(crate) topology: crate::forwarded::GatewayTopology,
 }
 
 /// Endpoints for hosts outside the registry, by address (`ALLOW_ANY`'s PassthroughCluster).
@@ -174,22 +178,36 @@ pub(crate) async fn serve(
         None => None,
     };
     let version = req.version();
+    // One load of the routing state: authorization and routing decide on the same one.
+    let state = ctx.state.load_full();
+    let client = client_address(ctx, conn, peer, req.headers());
     // AuthorizationPolicy at the inbound sidecar and at the gateway, before anything else.
     let policy_port = match &ctx.kind {
         ListenerKind::Inbound { port, .. } | ListenerKind::Gateway { port } => Some(*port),
         _ => None,
     };
     let denied = policy_port.and_then(|port| {
-        let state = ctx.state.load();
-        crate::authz::check(&state.snapshot, &ctx.caller, conn, peer, port, &req).err()
+        let at = crate::authz::Addresses {
+            source: peer,
+            client,
+            port,
+        };
+        crate::authz::check(&state.snapshot, &ctx.caller, conn, at, &req).err()
     });
     let result = match (&ctx.kind, &denied) {
         (_, Some(_)) => Ok(crate::authz::denied()),
         (ListenerKind::Inbound { endpoint, .. }, None) => {
+            drop(state);
             set_client_cert_header(&mut req, conn);
             inbound(endpoint, req, &mut trace).await
         }
-        (_, None) => outbound(ctx, peer, req, &mut trace).await,
+        (_, None) => {
+            let from = Downstream {
+                client,
+                remote: conn.proxied.map_or(peer.ip(), |a| a.ip()),
+            };
+            outbound(ctx, state, from, req, &mut trace).await
+        }
     };
     let mut resp = match result {
         Ok(r) => r,
@@ -260,6 +278,33 @@ pub(crate) async fn serve(
         }
     }
     resp
+}
+
+/// Who sent a request, as the gateway's and sidecars' rules need it.
+#[derive(Debug, Clone, Copy)]
+struct Downstream {
+    /// The trusted client address ([`crate::forwarded`]).
+    client: std::net::IpAddr,
+    /// The downstream remote address: the PROXY protocol's source, else the peer's.
+    remote: std::net::IpAddr,
+}
+
+/// The trusted client address: at the gateway by its topology, at a sidecar the rightmost
+/// `X-Forwarded-For` entry.
+fn client_address(
+    ctx: &ListenerCtx,
+    conn: &Connection,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> std::net::IpAddr {
+    match ctx.kind {
+        ListenerKind::Gateway { .. } => crate::forwarded::gateway_client(
+            headers,
+            conn.proxied.map_or(peer.ip(), |a| a.ip()),
+            ctx.topology.num_trusted_proxies,
+        ),
+        _ => crate::forwarded::sidecar_client(headers, peer.ip()),
+    }
 }
 
 /// `X-Forwarded-Client-Cert` as Istio's inbound sidecar sets it: whatever the client sent is
@@ -407,11 +452,11 @@ fn target_of(ctx: &ListenerCtx, parts: &http::request::Parts) -> Result<Target, 
 #[allow(clippy::too_many_lines)]
 async fn outbound(
     ctx: &ListenerCtx,
-    peer: SocketAddr,
+    state: Arc<Resolved>,
+    from: Downstream,
     mut req: Request<InBody>,
     trace: &mut Trace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    let state = ctx.state.load_full();
     let snap = &state.snapshot;
     // The fast path hands upgrades to hyper: a buffered body is never one.
     let upgrade = matches!(req.body(), InBody::Incoming(_))
@@ -587,11 +632,21 @@ async fn outbound(
             .insert(hh::X_REQUEST_ID.clone(), hh::new_request_id());
     }
     if let ListenerKind::Gateway { .. } = ctx.kind {
-        append_forwarded_for(&mut parts.headers, peer);
-        parts.headers.insert(
-            hh::X_FORWARDED_PROTO.clone(),
-            HeaderValue::from_static(ctx.scheme),
-        );
+        crate::forwarded::append(&mut parts.headers, from.remote);
+        if let Ok(v) = HeaderValue::from_str(&from.client.to_string()) {
+            parts
+                .headers
+                .insert(hh::X_ENVOY_EXTERNAL_ADDRESS.clone(), v);
+        }
+        // Only proxies the topology trusts may say which scheme the client used.
+        if ctx.topology.num_trusted_proxies == 0
+            || !parts.headers.contains_key(&hh::X_FORWARDED_PROTO)
+        {
+            parts.headers.insert(
+                hh::X_FORWARDED_PROTO.clone(),
+                HeaderValue::from_static(ctx.scheme),
+            );
+        }
     } else if !parts.headers.contains_key(&hh::X_FORWARDED_PROTO) {
         parts.headers.insert(
             hh::X_FORWARDED_PROTO.clone(),
@@ -690,7 +745,7 @@ async fn outbound(
             &ch.key,
             &template.headers,
             &template.uri,
-            peer,
+            from.client,
             &mut set_cookie,
         ),
         _ => None,
@@ -1165,20 +1220,6 @@ fn roll_percent(p: f64) -> bool {
     p >= 100.0 || (p > 0.0 && rand::rng().random::<f64>() * 100.0 < p)
 }
 
-fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let value = match headers
-        .get(&hh::X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(prev) => format!("{prev}, {ip}"),
-        None => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(hh::X_FORWARDED_FOR.clone(), v);
-    }
-}
-
 fn redirect_response(code: u16, location: &str) -> Response<ResponseBody> {
     let mut resp = respond(
         StatusCode::from_u16(code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
@@ -1246,12 +1287,13 @@ fn hash_of(
     key: &HashKey,
     headers: &HeaderMap,
     uri: &Uri,
-    peer: SocketAddr,
+    client: std::net::IpAddr,
     set_cookie: &mut Option<HeaderValue>,
 ) -> Option<u64> {
     match key {
         HashKey::Header(name) => headers.get(name.as_str()).map(|v| hash64(v.as_bytes())),
-        HashKey::SourceIp => Some(hash64(peer.ip().to_string().as_bytes())),
+        // Envoy's `use_source_ip` hashes the downstream remote address, the trusted client.
+        HashKey::SourceIp => Some(hash64(client.to_string().as_bytes())),
         HashKey::QueryParameter(name) => uri.query().and_then(|q| {
             q.split('&').find_map(|pair| {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

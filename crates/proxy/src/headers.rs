@@ -9,6 +9,9 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `x-forwarded-proto`.
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `x-envoy-external-address`: the trusted client address, set by the gateway.
+pub static X_ENVOY_EXTERNAL_ADDRESS: HeaderName =
+    HeaderName::from_static("x-envoy-external-address");
 /// `x-envoy-attempt-count`.
 pub static X_ENVOY_ATTEMPT_COUNT: HeaderName = HeaderName::from_static("x-envoy-attempt-count");
 /// `x-envoy-overloaded`.
@@ -52,19 +55,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    if let Some(conn) = headers.get(header::CONNECTION)
-        && let Ok(list) = conn.to_str()
-    {
-        let named: Vec<HeaderName> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"))
-            .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
-            .filter_map(|t| HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()).ok())
-            .collect();
-        for n in named {
-            headers.remove(n);
-        }
+    // Every `Connection` field line counts: a second one's tokens are as hop-by-hop as the
+    // first's (RFC 9110 §5.3), and forwarding them would leak internal headers upstream.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"))
+        .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
+        .filter_map(|t| HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
     }
     if !upgrade {
         headers.remove(header::CONNECTION);
@@ -95,12 +99,11 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && headers
-            .get(header::CONNECTION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-            })
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
 /// A new request id (UUID v4 text). The bits come from a per-thread SplitMix64 sequence
@@ -153,6 +156,25 @@ mod tests {
         assert!(!h.contains_key("keep-alive"));
         assert!(h.contains_key(header::TE));
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn every_connection_field_line_names_hop_by_hop_headers() {
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, "keep-alive".parse().unwrap());
+        h.append(header::CONNECTION, "x-internal, x-other".parse().unwrap());
+        h.insert("x-internal", "secret".parse().unwrap());
+        h.insert("x-other", "1".parse().unwrap());
+        h.insert("x-kept", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h, false);
+        assert!(!h.contains_key("x-internal"));
+        assert!(!h.contains_key("x-other"));
+        assert!(h.contains_key("x-kept"));
+        let mut up = HeaderMap::new();
+        up.append(header::CONNECTION, "keep-alive".parse().unwrap());
+        up.append(header::CONNECTION, "Upgrade".parse().unwrap());
+        up.insert(header::UPGRADE, "websocket".parse().unwrap());
+        assert!(is_upgrade(&up));
     }
 
     #[test]

@@ -27,14 +27,18 @@ mod cluster;
 mod coalesce;
 mod downstream;
 pub mod error;
+pub mod forwarded;
 mod h1;
 pub mod headers;
 pub mod ingress;
+pub mod limits;
 mod listener;
 mod mtls;
 pub mod outlier;
 pub mod pool;
+mod proxy_protocol;
 pub mod record;
+mod rewind;
 mod tls;
 pub mod upstream;
 
@@ -48,6 +52,8 @@ use meridian_control::snapshot::Snapshot;
 use tokio::sync::watch;
 
 pub use error::{Error, ErrorSource, ProxyError};
+pub use forwarded::GatewayTopology;
+pub use limits::ConnectionLimits;
 pub use mtls::MeshIdentity;
 pub use record::{
     Arrival, Carry, ConnectionSecurity, Phase, RecordSink, Reporter, RequestRecord, ResponseFlags,
@@ -177,6 +183,12 @@ pub struct ProxyOptions {
     /// Serve HTTP/1.1 with Meridian's own codec (the default). Off, every connection goes to
     /// hyper's server: an escape hatch, and the reference the fast path is tested against.
     pub fast_http1: bool,
+    /// How the gateway learns its clients' addresses (trusted proxies, PROXY protocol).
+    pub gateway_topology: GatewayTopology,
+    /// Bounds on the gateway's client connections.
+    pub edge_limits: ConnectionLimits,
+    /// Bounds on sidecar listeners' connections.
+    pub mesh_limits: ConnectionLimits,
 }
 
 impl Default for ProxyOptions {
@@ -187,6 +199,9 @@ impl Default for ProxyOptions {
             outbound_traffic: OutboundTrafficPolicy::default(),
             mesh_identity: None,
             fast_http1: true,
+            gateway_topology: GatewayTopology::default(),
+            edge_limits: ConnectionLimits::EDGE,
+            mesh_limits: ConnectionLimits::MESH,
         }
     }
 }
@@ -597,7 +612,13 @@ impl Proxy {
         caller: Arc<Caller>,
         scheme: &'static str,
     ) -> Arc<ListenerCtx> {
+        let options = &self.inner.options;
         Arc::new(ListenerCtx {
+            limits: match kind {
+                ListenerKind::Gateway { .. } => options.edge_limits,
+                _ => options.mesh_limits,
+            },
+            topology: options.gateway_topology,
             state: self.state_for(&kind, &caller),
             sink: self.inner.options.sink.clone(),
             kind,

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use harness::{BOUND, Behaviour, Client, Mesh, origin};
+use harness::{BOUND, Behaviour, Client, Mesh, Pki, origin};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -203,54 +203,6 @@ async fn websocket_upgrades_pass_through_a_sidecar_and_the_gateway() {
     websocket_echo(sidecar, "http://ws/chat", None).await;
     let gateway = mesh.gateway().await;
     websocket_echo(gateway[&80], "/chat", Some("ws.example.com")).await;
-}
-
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "test ca");
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = params.self_signed(&key).expect("ca");
-        Pki {
-            dir: tempfile::tempdir().expect("tempdir"),
-            ca_pem: cert.pem(),
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// Issues a leaf and writes `name.crt`/`name.key`; returns (cert path, key path, pem, key pem).
-    fn leaf(&self, name: &str, sans: &[&str]) -> (String, String, String, String) {
-        let params =
-            rcgen::CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-                .expect("params");
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = params.signed_by(&key, &self.issuer).expect("sign");
-        let crt = self.dir.path().join(format!("{name}.crt"));
-        let k = self.dir.path().join(format!("{name}.key"));
-        std::fs::write(&crt, cert.pem()).expect("write");
-        std::fs::write(&k, key.serialize_pem()).expect("write");
-        (
-            crt.display().to_string(),
-            k.display().to_string(),
-            cert.pem(),
-            key.serialize_pem(),
-        )
-    }
-
-    fn ca_file(&self) -> String {
-        let p = self.dir.path().join("ca.crt");
-        std::fs::write(&p, &self.ca_pem).expect("write");
-        p.display().to_string()
-    }
 }
 
 fn client_config(pki: &Pki, client: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {

@@ -16,7 +16,7 @@ use meridian_config::{Bundle, Object, Resource};
 use super::cluster::{
     Cluster, EndpointSource, LoadBalancer, PolicyLayers, TargetPort, UpstreamProtocol, cluster_name,
 };
-use super::gateway::{GatewayListener, GatewayServer, ServerTls, ServerTlsMode};
+use super::gateway::{GatewayListener, GatewayServer, ServerTls, ServerTlsMode, TlsVersion};
 use super::matcher::{
     HeaderMatcher, Pattern, QueryMatcher, RequestMatch, StringMatcher, UriMatcher,
 };
@@ -1277,9 +1277,28 @@ fn server_tls(s: &net::Server, dir: Option<&Path>) -> Result<Option<ServerTls>, 
         server_certificate: resolve(cert),
         private_key: resolve(key),
         ca_certificates: t.ca_certificates.as_deref().map(resolve),
+        ca_crl: t.ca_crl.as_deref().map(resolve),
         subject_alt_names: t.subject_alt_names.clone(),
-        min_protocol_version: t.min_protocol_version.map(|v| format!("{v:?}")),
-        max_protocol_version: t.max_protocol_version.map(|v| format!("{v:?}")),
+        // Validation refused malformed hashes; none is dropped here.
+        verify_certificate_spki: t
+            .verify_certificate_spki
+            .iter()
+            .filter_map(|h| net::decode_spki_hash(h))
+            .collect(),
+        verify_certificate_hash: t
+            .verify_certificate_hash
+            .iter()
+            .filter_map(|h| net::decode_cert_hash(h))
+            .collect(),
+        min_protocol_version: match t.min_protocol_version {
+            Some(net::TlsProtocol::Tlsv13) => TlsVersion::Tls13,
+            _ => TlsVersion::Tls12,
+        },
+        max_protocol_version: match t.max_protocol_version {
+            Some(net::TlsProtocol::Tlsv12) => TlsVersion::Tls12,
+            _ => TlsVersion::Tls13,
+        },
+        cipher_suites: t.cipher_suites.clone(),
     }))
 }
 

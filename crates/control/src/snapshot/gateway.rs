@@ -80,6 +80,8 @@ pub enum ServerTlsMode {
 }
 
 /// TLS settings of a server, with certificate paths resolved against the manifest's folder.
+/// Every field is enforced by the gateway; what Meridian cannot enforce is refused when the
+/// Gateway is validated.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerTls {
@@ -92,13 +94,47 @@ pub struct ServerTls {
     /// CA bundle for client certificates (MUTUAL).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_certificates: Option<String>,
-    /// Accepted client certificate names.
+    /// Certificate revocation lists (PEM) for client certificates; reread when the file
+    /// changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_crl: Option<String>,
+    /// Accepted client certificate names: a client certificate must carry one of them as a
+    /// DNS, URI, IP or email SAN.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subject_alt_names: Vec<String>,
-    /// Lowest TLS version (`TLSV1_2`, `TLSV1_3`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_protocol_version: Option<String>,
+    /// SHA-256 hashes of the SubjectPublicKeyInfo of accepted client certificates.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "hex_list")]
+    pub verify_certificate_spki: Vec<[u8; 32]>,
+    /// SHA-256 hashes of accepted client certificates.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "hex_list")]
+    pub verify_certificate_hash: Vec<[u8; 32]>,
+    /// Lowest TLS version.
+    pub min_protocol_version: TlsVersion,
     /// Highest TLS version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_protocol_version: Option<String>,
+    pub max_protocol_version: TlsVersion,
+    /// TLS 1.2 cipher suites, by their OpenSSL names, in preference order (empty: the
+    /// defaults).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cipher_suites: Vec<String>,
+}
+
+/// TLS versions the gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    #[serde(rename = "TLSV1_2")]
+    Tls12,
+    /// TLS 1.3.
+    #[serde(rename = "TLSV1_3")]
+    Tls13,
+}
+
+fn hex_list<S: serde::Serializer>(v: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+    use std::fmt::Write as _;
+    s.collect_seq(v.iter().map(|h| {
+        h.iter().fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+    }))
 }

@@ -30,7 +30,7 @@ pub use cluster::{
 };
 pub use compile::compile;
 pub use format::duration_text;
-pub use gateway::{GatewayListener, GatewayServer, ServerTls, ServerTlsMode};
+pub use gateway::{GatewayListener, GatewayServer, ServerTls, ServerTlsMode, TlsVersion};
 pub use matcher::{
     HeaderMatcher, Pattern, QueryMatcher, RequestMatch, RequestView, StringMatcher, UriMatcher,
 };

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body::{Body, Frame};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::client::put_trailers;
@@ -31,6 +31,8 @@ use super::head::{self, RequestParse, Scratch, WireLength};
 use crate::authn::Connection;
 use crate::body::{BodyError, InBody, ResponseBody};
 use crate::downstream::{BUFFER_LIMIT, ListenerCtx};
+use crate::limits::ConnectionLimits;
+use crate::rewind::Rewind;
 
 /// Read buffer size (grown for larger heads and bodies).
 const READ_SIZE: usize = 4 * 1024;
@@ -45,9 +47,9 @@ const GATHER: usize = 16 * 1024;
 /// The most bytes read ahead (pipelined requests) while a response is awaited.
 const PIPELINE_LIMIT: usize = 64 * 1024;
 
-/// How long a client may take to finish a request head or body it started (an idle
-/// keep-alive connection waits for its next request without limit, as before).
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may leave a request body it started without sending more of it (each
+/// read; the head has a deadline of its own, [`ConnectionLimits::request_head_timeout`]).
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A client connection.
 struct Downstream<I> {
@@ -57,6 +59,9 @@ struct Downstream<I> {
     /// The response being written.
     out: Vec<u8>,
     scratch: Scratch,
+    limits: ConnectionLimits,
+    /// When the head being read must be complete; `None` while idle between requests.
+    head_deadline: Option<tokio::time::Instant>,
 }
 
 /// How reading the next request ended.
@@ -88,6 +93,9 @@ pub(crate) async fn serve<I>(
         buf: BytesMut::with_capacity(READ_SIZE),
         out: Vec::new(),
         scratch: Scratch::default(),
+        limits: ctx.limits,
+        // The first request's head is due from accept (as nginx's client_header_timeout).
+        head_deadline: Some(tokio::time::Instant::now() + ctx.limits.request_head_timeout),
     };
     loop {
         let head = match d.next_request(&mut stop).await {
@@ -95,10 +103,7 @@ pub(crate) async fn serve<I>(
             Ok(Next::HandOver(why)) => {
                 tracing::trace!(%peer, reason = why.as_str(), "connection handed to hyper");
                 let Downstream { io, buf, .. } = d;
-                let io = Rewind {
-                    prefix: buf.freeze(),
-                    io,
-                };
+                let io = Rewind::new(buf.freeze(), io);
                 crate::listener::serve_hyper(io, ctx, peer, conn, stop).await;
                 return;
             }
@@ -132,11 +137,19 @@ impl<I> Downstream<I>
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
-    /// Reads until a request head is complete.
+    /// Reads until a request head is complete: idle until its first byte (at most the idle
+    /// timeout), then the whole head by its deadline, however the bytes trickle in.
     async fn next_request(&mut self, stop: &mut Option<watch::Receiver<bool>>) -> io::Result<Next> {
         loop {
+            if !self.buf.is_empty() && self.head_deadline.is_none() {
+                self.head_deadline =
+                    Some(tokio::time::Instant::now() + self.limits.request_head_timeout);
+            }
             match head::parse_request(&mut self.buf, &mut self.scratch, BUFFER_LIMIT) {
-                RequestParse::Complete(h) => return Ok(Next::Request(h)),
+                RequestParse::Complete(h) => {
+                    self.head_deadline = None;
+                    return Ok(Next::Request(h));
+                }
                 RequestParse::Elsewhere(why) => return Ok(Next::HandOver(why)),
                 RequestParse::Reject(r) => {
                     tracing::debug!(reason = r.reason(), "request refused");
@@ -145,17 +158,46 @@ where
                 }
                 RequestParse::Partial => {}
             }
-            let read = if self.buf.is_empty() {
-                // Idle between requests: wait without limit, unless told to stop.
-                match self.read_or_stop(stop).await {
+            let read = match self.head_deadline {
+                Some(deadline) => match self.read_until(deadline, stop).await {
                     Some(r) => r,
                     None => return Ok(Next::Done),
+                },
+                None => {
+                    let idle = tokio::time::Instant::now() + self.limits.idle_timeout;
+                    match self.read_until(idle, stop).await {
+                        Some(r) => r,
+                        None => return Ok(Next::Done),
+                    }
                 }
-            } else {
-                self.read_bounded().await
             };
             if read? == 0 {
                 return Ok(Next::Done);
+            }
+        }
+    }
+
+    /// A read by `deadline`; `None` when the deadline passed (the connection closes quietly,
+    /// as nginx and Envoy close it) or a stop order came while no request had begun.
+    async fn read_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+        stop: &mut Option<watch::Receiver<bool>>,
+    ) -> Option<io::Result<usize>> {
+        let idle = self.buf.is_empty();
+        let read = tokio::time::timeout_at(deadline, async {
+            if idle {
+                self.read_or_stop(stop).await
+            } else {
+                self.reserve();
+                Some(self.io.read_buf(&mut self.buf).await)
+            }
+        });
+        match read.await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::debug!(idle, "connection closed: no request in time");
+                None
             }
         }
     }
@@ -190,10 +232,10 @@ where
         Some(self.io.read_buf(&mut self.buf).await)
     }
 
-    /// A read in the middle of a request, bounded by [`READ_TIMEOUT`].
+    /// A read in the middle of a request body, bounded by [`BODY_READ_TIMEOUT`].
     async fn read_bounded(&mut self) -> io::Result<usize> {
         self.reserve();
-        match tokio::time::timeout(READ_TIMEOUT, self.io.read_buf(&mut self.buf)).await {
+        match tokio::time::timeout(BODY_READ_TIMEOUT, self.io.read_buf(&mut self.buf)).await {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -372,59 +414,4 @@ async fn write_both<W: AsyncWrite + Unpin>(io: &mut W, a: &[u8], b: &[u8]) -> io
         IoSlice::advance_slices(&mut bufs, n);
     }
     Ok(())
-}
-
-/// A stream whose first bytes were already read: they are read again first (the hand-over
-/// to hyper).
-#[derive(Debug)]
-pub(crate) struct Rewind<I> {
-    prefix: Bytes,
-    io: I,
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.io).poll_read(cx, buf)
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
 }

@@ -350,3 +350,92 @@ impl meridian_proxy::RecordSink for Records {
         }
     }
 }
+
+/// A test certificate authority writing PEM files into a folder of its own: leaves for
+/// servers and clients (with chosen serial numbers), and revocation lists.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    next_serial: std::sync::atomic::AtomicU64,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "test ca");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("ca");
+        Pki {
+            dir: tempfile::tempdir().expect("tempdir"),
+            ca_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+            next_serial: std::sync::atomic::AtomicU64::new(1000),
+        }
+    }
+
+    /// Issues a leaf and writes `name.crt`/`name.key`; returns (cert path, key path, pem, key pem).
+    pub fn leaf(&self, name: &str, sans: &[&str]) -> (String, String, String, String) {
+        let (crt, key, pem, key_pem, _) = self.leaf_with_serial(name, sans);
+        (crt, key, pem, key_pem)
+    }
+
+    /// Like [`Pki::leaf`], also returning the certificate's serial number.
+    pub fn leaf_with_serial(
+        &self,
+        name: &str,
+        sans: &[&str],
+    ) -> (String, String, String, String, u64) {
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .expect("params");
+        let serial = self.next_serial.fetch_add(1, Ordering::SeqCst);
+        params.serial_number = Some(rcgen::SerialNumber::from(serial));
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign");
+        let crt = self.dir.path().join(format!("{name}.crt"));
+        let k = self.dir.path().join(format!("{name}.key"));
+        std::fs::write(&crt, cert.pem()).expect("write");
+        std::fs::write(&k, key.serialize_pem()).expect("write");
+        (
+            crt.display().to_string(),
+            k.display().to_string(),
+            cert.pem(),
+            key.serialize_pem(),
+            serial,
+        )
+    }
+
+    pub fn ca_file(&self) -> String {
+        let p = self.dir.path().join("ca.crt");
+        std::fs::write(&p, &self.ca_pem).expect("write");
+        p.display().to_string()
+    }
+
+    /// Writes (or rewrites) `name` with a revocation list revoking `serials`.
+    pub fn write_crl(&self, name: &str, crl_number: u64, serials: &[u64]) -> String {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2025, 1, 1),
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: rcgen::SerialNumber::from(crl_number),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|s| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(*s),
+                    revocation_time: rcgen::date_time_ymd(2025, 6, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.issuer).expect("crl");
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, crl.pem().expect("pem")).expect("write");
+        p.display().to_string()
+    }
+}

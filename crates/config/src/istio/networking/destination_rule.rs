@@ -670,12 +670,40 @@ impl LoadBalancerSettings {
             }
             if let Some(m) = &ch.maglev
                 && let Some(t) = m.table_size
-                && !is_prime(t)
             {
-                f.error(
-                    &cp.field("maglev").field("tableSize"),
-                    format!("table size {t} must be a prime number"),
-                );
+                // Envoy's bound (MaglevLbConfig.table_size): each endpoint change builds a
+                // table of this many entries, so it bounds memory and time per change.
+                if t > MAX_MAGLEV_TABLE_SIZE {
+                    f.error(
+                        &cp.field("maglev").field("tableSize"),
+                        format!(
+                            "table size {t} is too large: value must be less than or equal to {MAX_MAGLEV_TABLE_SIZE}"
+                        ),
+                    );
+                } else if !is_prime(t) {
+                    f.error(
+                        &cp.field("maglev").field("tableSize"),
+                        format!("table size {t} must be a prime number"),
+                    );
+                }
+            }
+            let ring_sizes = [
+                (cp.field("minimumRingSize"), ch.minimum_ring_size),
+                (
+                    cp.field("ringHash").field("minimumRingSize"),
+                    ch.ring_hash.as_ref().and_then(|r| r.minimum_ring_size),
+                ),
+            ];
+            for (field, size) in ring_sizes {
+                if let Some(n) = size
+                    && n > MAX_RING_SIZE
+                {
+                    // Envoy's bound (RingHashLbConfig.minimum_ring_size).
+                    f.error(
+                        &field,
+                        format!("ring size {n} is too large: value must be less than or equal to {MAX_RING_SIZE}"),
+                    );
+                }
             }
         }
         if self.warmup_duration_secs.is_some() && self.warmup.is_some() {
@@ -767,6 +795,14 @@ impl LoadBalancerSettings {
     }
 }
 
+/// Envoy's largest Maglev table.
+pub const MAX_MAGLEV_TABLE_SIZE: u64 = 5_000_011;
+
+/// Envoy's largest hash ring.
+pub const MAX_RING_SIZE: u64 = 8_388_608;
+
+/// Trial division: callers bound `n` first (at most [`MAX_MAGLEV_TABLE_SIZE`], so at most
+/// about 2,200 divisions).
 fn is_prime(n: u64) -> bool {
     if n < 2 {
         return false;

@@ -406,6 +406,8 @@ impl ServerTlsSettings {
                 }
             }
         }
+        self.validate_client_checks(f, at, mode);
+        self.validate_versions_and_ciphers(f, at);
         if let (Some(min), Some(max)) = (self.min_protocol_version, self.max_protocol_version)
             && min != TlsProtocol::TlsAuto
             && max != TlsProtocol::TlsAuto
@@ -414,6 +416,143 @@ impl ServerTlsSettings {
             f.error(
                 &at.field("minProtocolVersion"),
                 "minProtocolVersion should not be higher than maxProtocolVersion",
+            );
+        }
+    }
+}
+
+/// The TLS 1.2 cipher suites Meridian's TLS (rustls) serves, by the OpenSSL/BoringSSL names
+/// Istio and Envoy use. TLS 1.3 suites are not configurable (as in Envoy).
+pub const SUPPORTED_CIPHER_SUITES: &[&str] = &[
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+];
+
+/// A `verifyCertificateSpki` entry: the base64 of a SHA-256 hash.
+pub fn decode_spki_hash(s: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
+    bytes.try_into().ok()
+}
+
+/// A `verifyCertificateHash` entry: a SHA-256 hash in hex, with or without colons.
+pub fn decode_cert_hash(s: &str) -> Option<[u8; 32]> {
+    let hex: Vec<u8> = s.bytes().filter(|b| *b != b':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl ServerTlsSettings {
+    /// What verifies client certificates: only meaningful when the gateway asks for one.
+    fn validate_client_checks(&self, f: &mut Findings, at: &FieldPath, mode: ServerTlsMode) {
+        let verifies_clients =
+            matches!(mode, ServerTlsMode::Mutual | ServerTlsMode::OptionalMutual);
+        for (field, set) in [
+            ("subjectAltNames", !self.subject_alt_names.is_empty()),
+            (
+                "verifyCertificateSpki",
+                !self.verify_certificate_spki.is_empty(),
+            ),
+            (
+                "verifyCertificateHash",
+                !self.verify_certificate_hash.is_empty(),
+            ),
+            ("caCrl", self.ca_crl.is_some()),
+        ] {
+            if set && !verifies_clients {
+                f.warn(
+                    &at.field(field),
+                    format!(
+                        "{field} checks client certificates, which a {} server does not ask for; it has no effect",
+                        mode_name(mode)
+                    ),
+                );
+            }
+        }
+        for (i, v) in self.verify_certificate_spki.iter().enumerate() {
+            if decode_spki_hash(v).is_none() {
+                f.error(
+                    &at.field("verifyCertificateSpki").index(i),
+                    format!("{v:?} is not a base64-encoded SHA-256 hash"),
+                )
+                .hint("openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64");
+            }
+        }
+        for (i, v) in self.verify_certificate_hash.iter().enumerate() {
+            if decode_cert_hash(v).is_none() {
+                f.error(
+                    &at.field("verifyCertificateHash").index(i),
+                    format!("{v:?} is not a hex-encoded SHA-256 hash (64 digits, colons allowed)"),
+                )
+                .hint("openssl x509 -noout -fingerprint -sha256");
+            }
+        }
+        if self.credential_names.len() > 1 || self.tls_certificates.len() > 1 {
+            let field = if self.credential_names.len() > 1 {
+                "credentialNames"
+            } else {
+                "tlsCertificates"
+            };
+            f.warn(
+                &at.field(field).index(1),
+                "only the first certificate is served; a second one (RSA beside ECDSA) is not",
+            );
+        }
+    }
+
+    fn validate_versions_and_ciphers(&self, f: &mut Findings, at: &FieldPath) {
+        let old =
+            |v: Option<TlsProtocol>| matches!(v, Some(TlsProtocol::Tlsv10 | TlsProtocol::Tlsv11));
+        if old(self.max_protocol_version) {
+            f.error(
+                &at.field("maxProtocolVersion"),
+                "TLS 1.0 and 1.1 are not served (Meridian's TLS speaks TLS 1.2 and 1.3)",
+            )
+            .hint("use TLSV1_2 or TLSV1_3");
+        }
+        if old(self.min_protocol_version) {
+            f.warn(
+                &at.field("minProtocolVersion"),
+                "TLS 1.0 and 1.1 are not served (Meridian's TLS speaks TLS 1.2 and 1.3): the minimum is TLS 1.2",
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in self.cipher_suites.iter().enumerate() {
+            let here = at.field("cipherSuites").index(i);
+            if !seen.insert(c.as_str()) {
+                f.warn(
+                    &here,
+                    format!("cipher suite {c:?} is listed more than once"),
+                );
+            } else if !SUPPORTED_CIPHER_SUITES.contains(&c.as_str()) {
+                let hint =
+                    match crate::diag::did_you_mean(c, SUPPORTED_CIPHER_SUITES.iter().copied()) {
+                        Some(s) => format!("did you mean {s:?}?"),
+                        None => format!("supported: {}", SUPPORTED_CIPHER_SUITES.join(", ")),
+                    };
+                f.error(
+                    &here,
+                    format!("cipher suite {c:?} is not served by Meridian's TLS"),
+                )
+                .hint(hint);
+            }
+        }
+        if !self.cipher_suites.is_empty() && self.min_protocol_version == Some(TlsProtocol::Tlsv13)
+        {
+            f.warn(
+                &at.field("cipherSuites"),
+                "cipherSuites apply to TLS 1.2 only; with minProtocolVersion TLSV1_3 they have no effect",
             );
         }
     }
