@@ -114,6 +114,13 @@ struct Inner {
     generation: AtomicU64,
 }
 
+/// Functions and APIs prepared to go in force (see [`FunctionHost::prepare_load`]).
+#[derive(Debug)]
+pub struct PreparedFunctions {
+    generation: u64,
+    registry: Registry,
+}
+
 /// Runs functions: the entry point of the plane. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct FunctionHost {
@@ -196,6 +203,29 @@ impl FunctionHost {
         apis: Vec<ApiSpec>,
         keep_unchanged: bool,
     ) -> Result<(), FunctionsError> {
+        let prepared = self.prepare(functions, apis, keep_unchanged)?;
+        self.commit(prepared);
+        Ok(())
+    }
+
+    /// Prepares the functions and APIs to put in force with [`FunctionHost::commit`],
+    /// without changing what serves: every function's code is assembled (layers, task root)
+    /// and its routes built, so what can fail fails here. Like [`FunctionHost::load`] (code
+    /// may have changed: every function gets new environments).
+    pub fn prepare_load(
+        &self,
+        functions: Vec<FunctionSpec>,
+        apis: Vec<ApiSpec>,
+    ) -> Result<PreparedFunctions, FunctionsError> {
+        self.prepare(functions, apis, false)
+    }
+
+    fn prepare(
+        &self,
+        functions: Vec<FunctionSpec>,
+        apis: Vec<ApiSpec>,
+        keep_unchanged: bool,
+    ) -> Result<PreparedFunctions, FunctionsError> {
         let generation = self.inner.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let old = self.inner.registry.load_full();
         let mut pools: BTreeMap<String, Arc<Pool>> = BTreeMap::new();
@@ -233,12 +263,25 @@ impl FunctionHost {
             &apis,
             &self.inner.config,
         );
-        let in_use: Vec<u64> = pools.values().map(|p| p.generation).collect();
-        self.inner.registry.store(Arc::new(Registry {
-            pools,
-            aliases,
-            router,
-        }));
+        Ok(PreparedFunctions {
+            generation,
+            registry: Registry {
+                pools,
+                aliases,
+                router,
+            },
+        })
+    }
+
+    /// Puts prepared functions in force. Invocations that start afterwards use the new
+    /// environments; those in flight finish on the old ones, which then stop. Cannot fail.
+    pub fn commit(&self, prepared: PreparedFunctions) {
+        let PreparedFunctions {
+            generation,
+            registry,
+        } = prepared;
+        let in_use: Vec<u64> = registry.pools.values().map(|p| p.generation).collect();
+        let old = self.inner.registry.swap(Arc::new(registry));
         for (name, p) in &old.pools {
             let kept = self
                 .registry()
@@ -250,7 +293,6 @@ impl FunctionHost {
             }
         }
         self.prune_generations(generation, &in_use);
-        Ok(())
     }
 
     /// Removes assembled task roots that no pool runs from any more (keeping the previous

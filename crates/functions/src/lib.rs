@@ -29,7 +29,7 @@ pub mod sample;
 pub use apigw::{ApiGateway, ClientAddr, RouteInfo};
 pub use endpoint::{Endpoint, serve};
 pub use error::{FunctionsError, ThrottleReason};
-pub use host::{FunctionHost, FunctionStatus, HostConfig};
+pub use host::{FunctionHost, FunctionStatus, HostConfig, PreparedFunctions};
 pub use invocation::{InvokeRequest, InvokeResult, Outcome};
 pub use memory::MemoryEnforcement;
 pub use sample::{SampleEvent, SampleOptions, generate_event};

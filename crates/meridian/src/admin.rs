@@ -108,6 +108,9 @@ fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
 #[derive(Serialize)]
 struct Status {
     revision: u64,
+    /// The last revision that could not be put in force, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<crate::node::Refusal>,
     state_dir: String,
     uptime_seconds: u64,
     workloads: Vec<meridian_workloads::RolloutStatus>,
@@ -137,6 +140,7 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
             StatusCode::OK,
             &Status {
                 revision: node.revision().number,
+                refused: node.refusal(),
                 state_dir: node.state_dir().display().to_string(),
                 uptime_seconds: node.started.elapsed().map_or(0, |d| d.as_secs()),
                 workloads: sup.workloads(),

@@ -2,11 +2,9 @@
 //! desired state they serve. A new revision is applied to each plane in turn; an invalid one
 //! never gets here (the store refuses it), so the last good one keeps serving.
 //!
-//! Order matters when applying: the snapshot goes to the data plane first (so routes to new
-//! services exist), then each new workload gets its sidecar's outbound listeners (their
-//! addresses become the replicas' `HTTP_PROXY` and `<SERVICE>_SERVICE_HOST/_PORT`), and only
-//! then does the supervisor start or roll replicas. Inbound sidecar listeners follow the
-//! endpoint table: a replica is put behind one as soon as it appears.
+//! A revision applies whole or not at all ([`Node::apply`]): whatever can fail is staged on
+//! every plane before the first one changes. Inbound sidecar listeners follow the endpoint
+//! table: a replica is put behind one as soon as it appears.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -36,10 +34,14 @@ pub(crate) struct NodeOptions {
     pub(crate) gateway_ports: GatewayPorts,
     /// What sidecars do with hosts outside the registry.
     pub(crate) outbound_traffic: meridian_proxy::OutboundTrafficPolicy,
-    /// Tracing and access logs (issue 7).
+    /// Tracing and access logs.
     pub(crate) observe: crate::observe::Flags,
     /// The mesh CA: trust domain, workload certificate lifetime, folder.
     pub(crate) mesh_ca: crate::commands::ca::MeshCaArgs,
+    /// How the gateway learns its clients' addresses.
+    pub(crate) gateway_topology: meridian_proxy::GatewayTopology,
+    /// Bounds on the gateway's client connections.
+    pub(crate) edge_limits: meridian_proxy::ConnectionLimits,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -92,6 +94,18 @@ pub(crate) struct Node {
     fronted: std::sync::atomic::AtomicU64,
     /// Compose's published ports (Swarm's routing mesh).
     pub(crate) ingress: meridian_proxy::ingress::Ingress,
+    /// The last revision refused while applying.
+    refused: Mutex<Option<Refusal>>,
+}
+
+/// A valid revision that could not be put in force (a port taken, a certificate file
+/// unreadable...): the previous one keeps serving.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Refusal {
+    /// The refused revision.
+    pub(crate) revision: u64,
+    /// Why, with its causes.
+    pub(crate) reason: String,
 }
 
 impl std::fmt::Debug for Node {
@@ -143,6 +157,8 @@ impl Node {
             None
         };
         let snapshot = Arc::new(compile(&revision, functions.as_ref())?);
+        // A Gateway certificate that cannot be read stops the node before anything serves.
+        meridian_proxy::check_gateway_tls(&snapshot)?;
         let observer = Arc::new(crate::observe::Observer::new(
             &registry,
             &options.observe,
@@ -159,6 +175,8 @@ impl Node {
                     ca: ca.clone(),
                     workload_cert_ttl: options.mesh_ca.workload_cert_ttl,
                 }),
+                gateway_topology: options.gateway_topology,
+                edge_limits: options.edge_limits,
                 ..ProxyOptions::default()
             },
         );
@@ -185,9 +203,11 @@ impl Node {
             sidecars: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
             fronted: std::sync::atomic::AtomicU64::new(0),
+            refused: Mutex::new(None),
         });
         node.clone().follow_endpoints();
-        node.apply_planes(&revision, false).await?;
+        let summary = node.apply_planes(&revision).await?;
+        tracing::debug!(revision = revision.number, %summary, "first revision applied");
         Ok(node)
     }
 
@@ -196,77 +216,146 @@ impl Node {
         self.revision.load_full()
     }
 
-    /// Applies a new valid revision to every plane.
-    pub(crate) async fn apply(&self, revision: Arc<Revision>) -> anyhow::Result<()> {
-        self.apply_planes(&revision, true).await?;
-        self.revision.store(revision);
-        Ok(())
+    /// Applies a new valid revision to every plane, whole or not at all: every step that can
+    /// fail runs first (see [`Node::apply_planes`]); when one does, nothing changed, the
+    /// refusal is kept for `meridian check`, and the last revision keeps serving.
+    pub(crate) async fn apply(
+        &self,
+        revision: Arc<Revision>,
+    ) -> anyhow::Result<meridian_workloads::ApplySummary> {
+        match self.apply_planes(&revision).await {
+            Ok(summary) => {
+                self.revision.store(revision);
+                *self.lock_refusal() = None;
+                Ok(summary)
+            }
+            Err(e) => {
+                self.registry.control().config_applied(false);
+                *self.lock_refusal() = Some(Refusal {
+                    revision: revision.number,
+                    reason: format!("{e:#}"),
+                });
+                Err(e)
+            }
+        }
     }
 
-    async fn apply_planes(&self, revision: &Revision, swap: bool) -> anyhow::Result<()> {
-        if let Some(f) = &self.functions {
-            // Replaces every function: code may have changed on disk. Invocations in flight
-            // finish on the old environments.
-            let (fns, apis) = revision.bundle.sam_templates().fold(
-                (Vec::new(), Vec::new()),
-                |(mut f, mut a), t| {
-                    f.extend(t.functions.iter().cloned());
-                    a.extend(t.apis.iter().cloned());
-                    (f, a)
-                },
-            );
-            f.host
-                .load(fns, apis)
-                .context("the functions host refused the templates")?;
-        }
+    /// The last revision refused while applying (cleared by the next applied one).
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        self.lock_refusal().clone()
+    }
+
+    fn lock_refusal(&self) -> std::sync::MutexGuard<'_, Option<Refusal>> {
+        self.refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stages a revision on every plane, then puts it in force. Staging does all that can
+    /// fail and changes nothing that serves: the snapshot compiles; the functions' code is
+    /// assembled; the data plane builds the Gateways' TLS configurations and binds new
+    /// Gateway ports; each workload's new sidecar listeners bind (their addresses go into
+    /// the replicas' environment); new published ports bind. Only then, in an order that
+    /// cannot fail: functions, the snapshot (routes to new services exist before their
+    /// replicas start), sidecar listeners, published ports, and the supervisor, which starts,
+    /// rolls or scales replicas. A refused revision drops what was staged (ports unbound).
+    async fn apply_planes(
+        &self,
+        revision: &Revision,
+    ) -> anyhow::Result<meridian_workloads::ApplySummary> {
         let snapshot = Arc::new(compile(revision, self.functions.as_ref())?);
-        if swap {
-            self.proxy.swap(snapshot.clone());
-        }
+        let functions = match &self.functions {
+            Some(f) => {
+                let (fns, apis) = revision.bundle.sam_templates().fold(
+                    (Vec::new(), Vec::new()),
+                    |(mut f, mut a), t| {
+                        f.extend(t.functions.iter().cloned());
+                        a.extend(t.apis.iter().cloned());
+                        (f, a)
+                    },
+                );
+                // Every function is replaced: code may have changed on disk.
+                Some(
+                    f.host
+                        .prepare_load(fns, apis)
+                        .context("the functions host refused the templates")?,
+                )
+            }
+            None => None,
+        };
+        let staged = self
+            .proxy
+            .stage(snapshot.clone())
+            .await
+            .context("the data plane cannot serve the revision")?;
         let compose: Vec<_> = revision.bundle.compose_files().cloned().collect();
         let mut desired = DesiredState::from_config(revision.bundle.resources(), &compose);
+        let mut sidecars = Vec::new();
         for w in &mut desired.workloads {
-            let sidecar = self.sidecar_for(w, &snapshot).await?;
+            let (sidecar, fresh) = self.stage_sidecar(w, &snapshot).await?;
             w.extra_env = discovery_env(&sidecar, &snapshot, &w.id.namespace);
+            sidecars.push((w.id.clone(), sidecar, fresh));
         }
-        // Published ports bind before anything changes: one that cannot bind refuses the
-        // revision whole.
-        self.ingress
-            .apply(&meridian_proxy::ingress::published(&compose))
+        let ports = self
+            .ingress
+            .stage(&meridian_proxy::ingress::published(&compose))
             .await?;
+
+        // In force from here; nothing below fails but a supervisor shutting down.
+        if let (Some(f), Some(prepared)) = (&self.functions, functions) {
+            f.host.commit(prepared);
+        }
+        self.proxy.commit(staged);
+        for (id, sidecar, fresh) in sidecars {
+            for listener in fresh {
+                self.proxy.serve(listener);
+            }
+            self.lock_sidecars().insert(id, sidecar);
+        }
+        self.ingress.commit(ports);
         let summary = self
             .supervisor
             .apply(desired)
             .context("the process supervisor refused the new desired state")?;
-        tracing::info!(revision = revision.number, ?summary, "applied");
         self.registry.control().config_applied(true);
         self.registry
             .control()
             .snapshot_version
             .set(i64::try_from(revision.number).unwrap_or(i64::MAX));
-        Ok(())
+        Ok(summary)
     }
 
-    /// The workload's sidecar, started on first use; upstream ports are added for services
-    /// that appeared since.
-    async fn sidecar_for(&self, w: &WorkloadSpec, snapshot: &Snapshot) -> anyhow::Result<Sidecar> {
+    /// The workload's sidecar with listeners for what it lacks: on first use its outbound
+    /// listener, and a local port per service that appeared since. The new listeners are
+    /// bound, not serving (see [`Node::apply_planes`]).
+    async fn stage_sidecar(
+        &self,
+        w: &WorkloadSpec,
+        snapshot: &Snapshot,
+    ) -> anyhow::Result<(Sidecar, Vec<meridian_proxy::BoundListener>)> {
         let caller = Caller::new(&w.id, w.labels.clone(), &w.service_account);
+        let mut fresh = Vec::new();
         let existing = self.lock_sidecars().get(&w.id).cloned();
         let mut sidecar = match existing {
             Some(s) => s,
-            None => Sidecar {
-                http_proxy: self
+            None => {
+                let bound = self
                     .proxy
-                    .start_outbound(caller.clone())
+                    .bind_outbound(caller.clone())
                     .await
                     .with_context(|| {
                         format!(
                             "cannot start the sidecar of {}/{}",
                             w.id.namespace, w.id.name
                         )
-                    })?,
-                upstreams: BTreeMap::new(),
-            },
+                    })?;
+                let http_proxy = bound.addr();
+                fresh.push(bound);
+                Sidecar {
+                    http_proxy,
+                    upstreams: BTreeMap::new(),
+                }
+            }
         };
         for (fqdn, svc) in &snapshot.services {
             for p in &svc.ports {
@@ -274,18 +363,18 @@ impl Node {
                 if sidecar.upstreams.contains_key(&key) {
                     continue;
                 }
-                let addr = self
+                let bound = self
                     .proxy
-                    .start_upstream_port(caller.clone(), fqdn, p.port)
+                    .bind_upstream_port(caller.clone(), fqdn, p.port)
                     .await
                     .with_context(|| {
                         format!("cannot start the local port for {fqdn}:{}", p.port)
                     })?;
-                sidecar.upstreams.insert(key, addr);
+                sidecar.upstreams.insert(key, bound.addr());
+                fresh.push(bound);
             }
         }
-        self.lock_sidecars().insert(w.id.clone(), sidecar.clone());
-        Ok(sidecar)
+        Ok((sidecar, fresh))
     }
 
     fn lock_sidecars(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, Sidecar>> {

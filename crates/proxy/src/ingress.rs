@@ -93,6 +93,13 @@ pub fn published(files: &[ComposeFile]) -> BTreeMap<u16, Target> {
     out
 }
 
+/// Published ports bound and not yet serving (see [`Ingress::stage`]).
+#[derive(Debug)]
+pub struct StagedPorts {
+    wanted: BTreeMap<u16, Target>,
+    fresh: Vec<(u16, TcpListener, SocketAddr)>,
+}
+
 impl Ingress {
     /// Published ports bind under `policy`; connections go to the ready replicas of
     /// `endpoints`.
@@ -105,8 +112,17 @@ impl Ingress {
     }
 
     /// Serves exactly `wanted`: new ports start listening, removed ones close (connections
-    /// in progress go on), changed targets apply to new connections.
+    /// in progress go on), changed targets apply to new connections. If a new port cannot
+    /// bind, nothing changes.
     pub async fn apply(&self, wanted: &BTreeMap<u16, Target>) -> Result<(), PublishError> {
+        let staged = self.stage(wanted).await?;
+        self.commit(staged);
+        Ok(())
+    }
+
+    /// Binds the ports of `wanted` that are not listening yet, without serving them or
+    /// changing anything else; dropping the result releases them.
+    pub async fn stage(&self, wanted: &BTreeMap<u16, Target>) -> Result<StagedPorts, PublishError> {
         let have: Vec<u16> = self
             .listeners
             .lock()
@@ -114,8 +130,7 @@ impl Ingress {
             .keys()
             .copied()
             .collect();
-        // New ports bind first: if one cannot, nothing changes.
-        let mut fresh = BTreeMap::new();
+        let mut fresh = Vec::new();
         for (published, target) in wanted.iter().filter(|(p, _)| !have.contains(p)) {
             let port = self.policy.bind_port(*published);
             let fail = |source| PublishError {
@@ -128,17 +143,17 @@ impl Ingress {
                 .await
                 .map_err(fail)?;
             let bound = listener.local_addr().map_err(fail)?;
-            let target = Arc::new(Mutex::new(target.clone()));
-            let task = tokio::spawn(serve(listener, target.clone(), self.endpoints.clone()));
-            fresh.insert(
-                *published,
-                Listener {
-                    target,
-                    bound,
-                    task,
-                },
-            );
+            fresh.push((*published, listener, bound));
         }
+        Ok(StagedPorts {
+            wanted: wanted.clone(),
+            fresh,
+        })
+    }
+
+    /// Puts staged ports in force: new ones serve, removed ones close, targets change.
+    pub fn commit(&self, staged: StagedPorts) {
+        let StagedPorts { wanted, fresh } = staged;
         let mut listeners = self
             .listeners
             .lock()
@@ -151,8 +166,21 @@ impl Ingress {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = target.clone();
             }
         }
-        listeners.extend(fresh);
-        Ok(())
+        for (published, listener, bound) in fresh {
+            let Some(target) = wanted.get(&published) else {
+                continue;
+            };
+            let target = Arc::new(Mutex::new(target.clone()));
+            let task = tokio::spawn(serve(listener, target.clone(), self.endpoints.clone()));
+            listeners.insert(
+                published,
+                Listener {
+                    target,
+                    bound,
+                    task,
+                },
+            );
+        }
     }
 
     /// Published port → where it listens and what it forwards to.

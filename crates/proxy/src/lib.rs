@@ -49,6 +49,7 @@ use std::sync::{Arc, Mutex, Weak};
 use arc_swap::ArcSwap;
 use meridian_control::endpoints::{EndpointTable, EndpointWatch, ReplicaEndpoint, WorkloadRef};
 use meridian_control::snapshot::Snapshot;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use error::{Error, ErrorSource, ProxyError};
@@ -206,6 +207,41 @@ impl Default for ProxyOptions {
     }
 }
 
+/// A snapshot prepared to go in force (see [`Proxy::stage`]): its Gateway TLS
+/// configurations built and its new Gateway ports bound.
+pub struct StagedSnapshot {
+    snapshot: Arc<Snapshot>,
+    tls: HashMap<(u16, usize), Arc<rustls::ServerConfig>>,
+    ports: Vec<(u16, bool, TcpListener)>,
+}
+
+impl std::fmt::Debug for StagedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedSnapshot")
+            .field("version", &self.snapshot.version)
+            .field("new_ports", &self.ports.len())
+            .finish()
+    }
+}
+
+/// A sidecar listener bound but not yet serving (see [`Proxy::bind_outbound`]): its
+/// address is known, so replicas can be told it before anything changes; dropping it
+/// releases the port.
+#[derive(Debug)]
+pub struct BoundListener {
+    addr: SocketAddr,
+    listener: TcpListener,
+    kind: ListenerKind,
+    caller: Caller,
+}
+
+impl BoundListener {
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
 /// An inbound listener in front of one replica port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboundListener {
@@ -297,18 +333,35 @@ impl Proxy {
         self.inner.state.load().snapshot.clone()
     }
 
-    /// Puts a new snapshot in force. In-flight requests finish on the one they started
-    /// with; connections stay open; new Gateway ports start listening.
-    pub fn swap(&self, snapshot: Arc<Snapshot>) {
-        let new_ports = {
-            let Ok(mut r) = self.inner.rebuild.lock() else {
-                return;
-            };
-            r.snapshot = snapshot;
-            self.inner.publish(&mut r);
+    /// Puts a new snapshot in force (see [`Proxy::stage`] and [`Proxy::commit`]); what
+    /// cannot be prepared is logged and left out.
+    pub async fn swap(&self, snapshot: Arc<Snapshot>) {
+        match self.stage(snapshot.clone()).await {
+            Ok(staged) => self.commit(staged),
+            Err(e) => {
+                tracing::warn!(error = %e, "snapshot served without what could not be prepared");
+                if let Ok(mut r) = self.inner.rebuild.lock() {
+                    r.snapshot = snapshot;
+                    self.inner.publish(&mut r);
+                }
+            }
+        }
+    }
+
+    /// Prepares a snapshot without putting it in force: every Gateway server's TLS
+    /// configuration is built (certificate, key and CA files read) and every new Gateway
+    /// port is bound. Nothing serves differently until [`Proxy::commit`]; dropping the
+    /// result releases the ports.
+    pub async fn stage(&self, snapshot: Arc<Snapshot>) -> Result<StagedSnapshot, Error> {
+        let tls = try_gateway_tls(&snapshot)?;
+        let wanted: Vec<(u16, bool, u16)> = {
+            let r = self
+                .inner
+                .rebuild
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match &r.gateway {
-                Some((ports, bound)) => r
-                    .snapshot
+                Some((ports, bound)) => snapshot
                     .gateways
                     .iter()
                     .filter(|g| !bound.contains_key(&g.port))
@@ -317,13 +370,34 @@ impl Proxy {
                 None => Vec::new(),
             }
         };
-        for (declared, tls, port) in new_ports {
-            let proxy = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = proxy.start_gateway_port(declared, tls, port).await {
-                    tracing::warn!(error = %e, port = declared, "gateway port not started");
-                }
-            });
+        let mut ports = Vec::new();
+        for (declared, tls, port) in wanted {
+            let at = SocketAddr::new(self.inner.options.bind, port);
+            let listener = listener::bind(at).await?;
+            ports.push((declared, tls, listener));
+        }
+        Ok(StagedSnapshot {
+            snapshot,
+            tls,
+            ports,
+        })
+    }
+
+    /// Puts a staged snapshot in force: in-flight requests finish on the one they started
+    /// with, connections stay open, the new Gateway ports start serving. Cannot fail.
+    pub fn commit(&self, staged: StagedSnapshot) {
+        let StagedSnapshot {
+            snapshot,
+            tls,
+            ports,
+        } = staged;
+        if let Ok(mut r) = self.inner.rebuild.lock() {
+            r.tls = (snapshot.version, tls);
+            r.snapshot = snapshot;
+            self.inner.publish(&mut r);
+        }
+        for (declared, tls, listener) in ports {
+            self.serve_gateway_port(declared, tls, listener);
         }
     }
 
@@ -361,10 +435,13 @@ impl Proxy {
         port: u16,
     ) -> Result<SocketAddr, Error> {
         let listener = listener::bind(SocketAddr::new(self.inner.options.bind, port)).await?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: SocketAddr::new(self.inner.options.bind, port),
-            source,
-        })?;
+        Ok(self.serve_gateway_port(declared, tls, listener))
+    }
+
+    fn serve_gateway_port(&self, declared: u16, tls: bool, listener: TcpListener) -> SocketAddr {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::new(self.inner.options.bind, 0));
         let ctx = self.ctx(
             ListenerKind::Gateway { port: declared },
             Arc::new(Caller::ingress_gateway()),
@@ -382,7 +459,7 @@ impl Proxy {
         {
             bound.insert(declared, addr);
         }
-        Ok(addr)
+        addr
     }
 
     /// Starts a workload's outbound listener (its `HTTP_PROXY`): absolute-form requests
@@ -411,14 +488,60 @@ impl Proxy {
     }
 
     async fn start_local(&self, kind: ListenerKind, caller: Caller) -> Result<SocketAddr, Error> {
+        let bound = self.bind_local(kind, caller).await?;
+        let addr = bound.addr;
+        self.serve(bound);
+        Ok(addr)
+    }
+
+    /// Binds a workload's outbound listener without serving it yet (see
+    /// [`Proxy::start_outbound`] and [`Proxy::serve`]).
+    pub async fn bind_outbound(&self, caller: Caller) -> Result<BoundListener, Error> {
+        self.bind_local(ListenerKind::Outbound, caller).await
+    }
+
+    /// Binds a workload's local port for one service without serving it yet (see
+    /// [`Proxy::start_upstream_port`] and [`Proxy::serve`]).
+    pub async fn bind_upstream_port(
+        &self,
+        caller: Caller,
+        host: &str,
+        port: u16,
+    ) -> Result<BoundListener, Error> {
+        self.bind_local(
+            ListenerKind::Upstream {
+                host: host.to_ascii_lowercase(),
+                port,
+            },
+            caller,
+        )
+        .await
+    }
+
+    async fn bind_local(&self, kind: ListenerKind, caller: Caller) -> Result<BoundListener, Error> {
         let at = SocketAddr::new(self.inner.options.bind, 0);
         let listener = listener::bind(at).await?;
         let addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr: at, source })?;
-        let ctx = self.ctx(kind, Arc::new(caller), "http");
-        listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe(), None);
-        Ok(addr)
+        Ok(BoundListener {
+            addr,
+            listener,
+            kind,
+            caller,
+        })
+    }
+
+    /// Serves a bound listener: from now on its address answers.
+    pub fn serve(&self, bound: BoundListener) {
+        let ctx = self.ctx(bound.kind, Arc::new(bound.caller), "http");
+        listener::spawn(
+            bound.listener,
+            ctx,
+            None,
+            self.inner.shutdown.subscribe(),
+            None,
+        );
     }
 
     /// Starts an inbound listener in front of each port of a replica; from then on the
@@ -668,6 +791,27 @@ fn inbound_tls(m: &mtls::Mtls, replica: &ReplicaEndpoint) -> Result<authn::Inbou
         permissive: m.server_config(&id, false)?,
         id,
     })
+}
+
+/// Every Gateway server's TLS configuration; the first that cannot be built is the error.
+fn try_gateway_tls(
+    snapshot: &Snapshot,
+) -> Result<HashMap<(u16, usize), Arc<rustls::ServerConfig>>, Error> {
+    let mut out = HashMap::new();
+    for g in &snapshot.gateways {
+        for (i, s) in g.servers.iter().enumerate() {
+            if let Some(t) = &s.tls {
+                out.insert((g.port, i), tls::server_config(t)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks that every Gateway server's TLS configuration can be built (its files read and
+/// valid), as [`Proxy::stage`] does; for a node's first snapshot.
+pub fn check_gateway_tls(snapshot: &Snapshot) -> Result<(), Error> {
+    try_gateway_tls(snapshot).map(|_| ())
 }
 
 fn gateway_tls(snapshot: &Snapshot) -> HashMap<(u16, usize), Arc<rustls::ServerConfig>> {

@@ -447,7 +447,8 @@ async fn a_config_swap_under_load_drops_no_request() {
     }
     for i in 0..40 {
         mesh.proxy
-            .swap(if i % 2 == 0 { b.clone() } else { a.clone() });
+            .swap(if i % 2 == 0 { b.clone() } else { a.clone() })
+            .await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut failures = 0;
@@ -605,7 +606,7 @@ async fn a_swap_that_adds_a_gateway_port_starts_its_listener() {
         "  - port:\n      number: 80\n      name: http\n      protocol: HTTP\n    hosts:\n    - \"myapp.example.com\"\n  - port:\n      number: 8081\n      name: http-alt\n      protocol: HTTP\n    hosts:\n    - \"myapp.example.com\"",
     );
     assert_ne!(more, course(), "the gateway gained a server");
-    mesh.proxy.swap(snapshot(&more, 2));
+    mesh.proxy.swap(snapshot(&more, 2)).await;
     let deadline = Instant::now() + harness::BOUND;
     while !mesh.proxy.gateway_addresses().contains_key(&8081) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -440,7 +440,8 @@ spec:
     3000: {mode: DISABLE}
 ";
     mesh.proxy
-        .swap(snapshot(&format!("{SERVICE}---\n{disable}"), 2));
+        .swap(snapshot(&format!("{SERVICE}---\n{disable}"), 2))
+        .await;
     let reply = Client::to(sidecar).get("http://myapp/second", &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.header("echo-x-forwarded-client-cert").is_none());

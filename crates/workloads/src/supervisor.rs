@@ -338,6 +338,27 @@ pub struct ApplySummary {
     pub removed: Vec<WorkloadRef>,
 }
 
+impl std::fmt::Display for ApplySummary {
+    /// `2 created, 1 rolled`, or `no workload changed`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [
+            (self.created.len(), "created"),
+            (self.rolled.len(), "rolled"),
+            (self.scaled.len(), "scaled"),
+            (self.removed.len(), "removed"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if parts.is_empty() {
+            f.write_str("no workload changed")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
 impl Supervisor {
     /// Starts a supervisor (within a tokio runtime) that publishes replicas to `endpoints`.
     pub fn start(

@@ -211,10 +211,21 @@ fn collect(args: &Args) -> Vec<Check> {
         return checks;
     };
     let revision = status["revision"].as_u64().unwrap_or(0);
-    checks.push(pass(
-        "configuration",
-        format!("revision {revision} is valid and in force"),
-    ));
+    let refused = &status["refused"];
+    checks.push(match refused["revision"].as_u64() {
+        Some(n) => fail(
+            "configuration",
+            format!(
+                "revision {n} was refused: {}; revision {revision} is still in force",
+                refused["reason"].as_str().unwrap_or("no reason given")
+            ),
+            "fix what the reason names; the next change to the files is applied again",
+        ),
+        None => pass(
+            "configuration",
+            format!("revision {revision} is valid and in force"),
+        ),
+    });
     checks.push(match args.target.send("GET", "/metrics") {
         Ok((200, _)) => pass("metrics", "/metrics answers (Prometheus text format)"),
         Ok((code, _)) => fail(

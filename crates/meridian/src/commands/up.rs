@@ -60,7 +60,66 @@ pub(crate) struct Args {
     #[arg(long = "gateway-port", value_name = "DECLARED=PORT", value_parser = parse_port_map)]
     gateway_port: Vec<(u16, u16)>,
     #[command(flatten)]
+    edge: EdgeArgs,
+    #[command(flatten)]
     observe: crate::observe::Flags,
+}
+
+/// How the gateway meets its clients: who they are behind proxies, and what one client may
+/// hold. Defaults follow Envoy's and nginx's edge recommendations.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct EdgeArgs {
+    /// Proxies in front of the gateway whose `X-Forwarded-For` entries are trusted (Istio's
+    /// `gatewayTopology.numTrustedProxies`); 0 takes the connection's peer as the client.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    num_trusted_proxies: u32,
+    /// Gateway connections open with a PROXY protocol header (v1 or v2) naming the client
+    /// (Istio's `gatewayTopology.proxyProtocol`); connections without one are refused.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// Time a client has to send a whole request head.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    request_head_timeout: std::time::Duration,
+    /// Time a gateway connection may stay idle between requests.
+    #[arg(long, value_name = "DURATION", default_value = "75s", value_parser = parse_duration)]
+    idle_timeout: std::time::Duration,
+    /// Time to finish a TLS handshake (and a PROXY protocol header).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    tls_handshake_timeout: std::time::Duration,
+    /// Connections open at once per gateway listener; more are closed at accept.
+    #[arg(long, value_name = "N", default_value_t = 16_384)]
+    max_connections: usize,
+    /// HTTP/2 streams open at once per gateway connection.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    max_concurrent_streams: u32,
+}
+
+impl EdgeArgs {
+    fn topology(&self) -> meridian_proxy::GatewayTopology {
+        meridian_proxy::GatewayTopology {
+            num_trusted_proxies: self.num_trusted_proxies,
+            proxy_protocol: self.proxy_protocol,
+        }
+    }
+
+    fn limits(&self) -> meridian_proxy::ConnectionLimits {
+        meridian_proxy::ConnectionLimits {
+            request_head_timeout: self.request_head_timeout,
+            idle_timeout: self.idle_timeout,
+            tls_handshake_timeout: self.tls_handshake_timeout,
+            max_connections: self.max_connections.max(1),
+            max_concurrent_streams: self.max_concurrent_streams.max(1),
+        }
+    }
+}
+
+/// A positive duration in Go's syntax (`500ms`, `10s`, `1h30m`), as Istio writes them.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = meridian_config::duration::parse(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(d)
 }
 
 /// `--outbound-traffic-policy`, spelled as Istio's mesh config spells it.
@@ -157,6 +216,8 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
             OutboundPolicy::AllowAny => meridian_proxy::OutboundTrafficPolicy::AllowAny,
         },
         observe: args.observe.clone(),
+        gateway_topology: args.edge.topology(),
+        edge_limits: args.edge.limits(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -187,8 +248,11 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
                     Some(Change::Accepted(rev)) => {
                         let n = rev.number;
                         match node.apply(rev).await {
-                            Ok(()) => println!("applied revision {n}"),
-                            Err(e) => eprintln!("error: revision {n} not applied: {e:#}"),
+                            Ok(summary) => println!("applied revision {n}: {summary}"),
+                            Err(e) => eprintln!(
+                                "error: revision {n} refused, nothing changed; still serving revision {}: {e:#}",
+                                node.revision().number
+                            ),
                         }
                     }
                     Some(Change::Refused(diags)) => {
