@@ -7,7 +7,9 @@ mod observe_support;
 
 use std::time::Duration;
 
-use observe_support::{Up, course_examples, demo_service, get, load, sample_sum, tool};
+use observe_support::{
+    Up, app_dir, course_examples, demo_service, gateway_route, get, load, sample_sum, tool,
+};
 
 fn row<'a>(rows: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
     rows["rows"]
@@ -416,4 +418,92 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
     assert!(check.contains("Status check results are √"), "{check}");
     let (status, _) = get(&up.admin, "/", &[]);
     assert_eq!(status, 302, "the admin root leads to the dashboard");
+}
+
+/// A caller that is no mesh peer cannot name itself: peer metadata sent over plaintext (or
+/// naming a workload the node does not run) becomes no label value and no series, however
+/// many ids it invents; the gateway's mTLS hop keeps its real source.
+#[test]
+fn spoofed_peer_metadata_mints_no_labels() {
+    let manifests = format!(
+        "{}---\n{}",
+        demo_service("myapp", &[]),
+        gateway_route("edge", "myapp.example.com", "myapp")
+    );
+    let tmp = app_dir("app.yaml", &manifests);
+    let log = tmp.path().join("access.log");
+    let log_arg = log.display().to_string();
+    let up = Up::start(
+        tmp.path(),
+        "app",
+        &["--access-log", &log_arg, "--access-log-format", "json"],
+    );
+    up.wait_ready(&[("myapp", 1)]);
+    // Through the gateway: the inbound sidecar's address shows in the gateway's log line.
+    let (status, _) = get(&up.gateway, "/", &[("Host", "myapp.example.com")]);
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let inbound = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["route_name"] == "gateway")
+            .and_then(|l| l["upstream_host"].as_str().map(str::to_owned));
+        if let Some(addr) = found {
+            break addr;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no gateway line in the access log"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Plaintext straight to the inbound sidecar (PERMISSIVE by default), each request
+    // claiming to come from another workload.
+    // Half of them claim to be the gateway, a workload this node does run.
+    for i in 0..50 {
+        let id = if i % 2 == 0 {
+            "router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local"
+                .to_owned()
+        } else {
+            format!("sidecar~10.0.0.1~evil-{i}.default~default.svc.cluster.local")
+        };
+        let (status, _) = get(
+            &inbound,
+            "/",
+            &[("Host", "myapp"), ("x-envoy-peer-metadata-id", id.as_str())],
+        );
+        assert_eq!(status, 200);
+    }
+    let metrics = up.metrics();
+    assert!(
+        !metrics.contains("evil-"),
+        "a spoofed id became a label value"
+    );
+    assert!(
+        sample_sum(
+            &metrics,
+            "istio_requests_total",
+            &[
+                ("reporter", "destination"),
+                ("source_workload", "unknown"),
+                ("destination_workload", "myapp")
+            ]
+        ) >= 50.0,
+        "the plaintext requests are counted with an unknown source"
+    );
+    assert_eq!(
+        sample_sum(
+            &metrics,
+            "istio_requests_total",
+            &[
+                ("reporter", "destination"),
+                ("source_workload", "istio-ingressgateway"),
+                ("destination_workload", "myapp")
+            ]
+        ),
+        1.0,
+        "only the gateway's own mTLS hop counts as the gateway"
+    );
 }

@@ -5,8 +5,9 @@
 //! Peer metadata uses Istio's header `x-envoy-peer-metadata-id`, holding the caller proxy's
 //! Envoy node id (`sidecar~<ip>~<workload>.<namespace>~<namespace>.svc.cluster.local`, or
 //! `router~…` for the gateway). The client side sets it, the server side reads and removes it
-//! before the request reaches the application, as Istio's metadata exchange does. Once mTLS
-//! carries identities (issue 6), the certificate is the one to trust; the header only names.
+//! before the request reaches the application, as Istio's metadata exchange does. The header
+//! only names: the recorder trusts it from a peer that proved an identity over mutual TLS,
+//! and only for a workload the node runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,7 +23,8 @@ use super::directory::TRUST_DOMAIN;
 /// Istio's peer metadata id header.
 pub(crate) static PEER_ID: HeaderName = HeaderName::from_static("x-envoy-peer-metadata-id");
 
-/// Interned peer ids beyond this many are not cached (spoofed ids cannot grow memory).
+/// Interned peer ids beyond this many are not cached, so ids a client invents cannot grow
+/// this map (they are dropped when recorded, see `Observer::record`).
 const MAX_PEERS: usize = 1024;
 
 /// The Envoy node id of a workload's proxy.

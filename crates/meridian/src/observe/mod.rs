@@ -79,6 +79,10 @@ pub(crate) enum LogFormat {
 /// Recent failed requests kept for the dashboard.
 const RECENT_ERRORS: usize = 64;
 
+/// Distinct label sets recorded before new ones fold (see [`Observer::resolve`]); each costs
+/// a few Istio series and a cache entry.
+const MAX_LABEL_SETS: usize = 4096;
+
 /// What a request record is resolved by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -171,6 +175,8 @@ pub(crate) struct Observer {
     directory: ArcSwap<Directory>,
     cache: ArcSwap<HashMap<Key, Arc<Resolved>, KeyHash>>,
     cache_write: Mutex<()>,
+    /// `meridian_telemetry_label_sets_folded_total`.
+    folded: meridian_telemetry::metrics::Counter,
     stats: Stats,
     tap: Tap,
     errors: ArrayQueue<Arc<TapEvent>>,
@@ -227,8 +233,13 @@ impl Observer {
                 &cluster_label,
             )?),
         };
+        let folded = registry.counter(
+            "meridian_telemetry_label_sets_folded_total",
+            "Requests recorded under their workload's coarsest labels because the number of distinct label sets reached its cap.",
+        )?;
         Ok(Observer {
             registry: registry.clone(),
+            folded,
             cluster_label,
             sources: Mutex::new(Sources::default()),
             directory: ArcSwap::default(),
@@ -409,9 +420,33 @@ impl Observer {
     }
 
     fn resolve(&self, key: Key) -> Arc<Resolved> {
-        if let Some(r) = self.cache.load().get(&key) {
+        let cache = self.cache.load();
+        if let Some(r) = cache.get(&key) {
             return r.clone();
         }
+        // Past the cap, a new label set folds into its workload's coarsest one (no caller,
+        // cluster, endpoint or principals), counted, so series stay bounded whatever clients
+        // send.
+        let key = if cache.len() >= MAX_LABEL_SETS {
+            self.folded.inc();
+            let coarse = Key {
+                destination: key.destination,
+                workload: key.workload,
+                peer: None,
+                cluster: None,
+                upstream: None,
+                security: key.security,
+                source_principal: None,
+                destination_principal: None,
+            };
+            if let Some(r) = cache.get(&coarse) {
+                return r.clone();
+            }
+            coarse
+        } else {
+            key
+        };
+        drop(cache);
         let resolved = Arc::new(self.labels(&key));
         let _w = self
             .cache_write
@@ -771,6 +806,13 @@ impl RecordSink for Observer {
                 }
             }
         }
+        // Peer metadata names the caller; only a peer that proved an identity over mutual
+        // TLS may name one, and only a workload this node knows (anything else would let a
+        // plaintext caller mint label values, and metric series, at will).
+        let peer = peer.filter(|p| {
+            r.connection_security == ConnectionSecurity::MutualTls
+                && self.directory.load().workload(p).is_some()
+        });
         let key = Key {
             destination: r.reporter == Reporter::Destination,
             workload: r
