@@ -86,6 +86,16 @@ pub enum CaSource {
     },
 }
 
+impl std::fmt::Display for CaSource {
+    /// `generated in DIR` or `plugged in from DIR`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaSource::Generated { dir } => write!(f, "generated in {}", dir.display()),
+            CaSource::Plugged { dir } => write!(f, "plugged in from {}", dir.display()),
+        }
+    }
+}
+
 /// The mesh CA. Issuing is lock-free; rotation swaps the signer and the trust bundle atomically.
 pub struct CertificateAuthority {
     pub(crate) trust_domain: TrustDomain,

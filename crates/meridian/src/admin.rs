@@ -1,19 +1,11 @@
-//! The admin listener: Prometheus metrics and federation (from the telemetry plane) and the
-//! JSON API that `meridian ps`, `logs`, `scale` and `rollout` talk to.
+//! The admin listener: Prometheus metrics and federation (from the telemetry plane), the
+//! dashboard and its API, and the JSON API that `meridian ps`, `logs`, `scale`, `rollout` and
+//! `ca` talk to, whose requests [`meridian_admin::AdminRequest`] lists.
 //!
-//! | method | path | |
-//! |---|---|---|
-//! | GET | `/metrics`, `/stats/prometheus`, `/federate` | telemetry |
-//! | GET | `/healthz` | liveness of the node |
-//! | GET | `/api/v1/status` | revision, uptime, workloads, data plane sync (`endpoints`) |
-//! | GET | `/api/v1/replicas` | every replica (`meridian ps`) |
-//! | GET | `/api/v1/resources` | the resources in force (`meridian get resources`) |
-//! | GET | `/api/v1/snapshot` | the compiled snapshot the data plane serves (`meridian get snapshot`) |
-//! | GET | `/api/v1/logs/{replica}?follow&since=SECS&tail=N` | log lines, streamed |
-//! | POST | `/api/v1/workloads/{name}/scale?replicas=N` | scale |
-//! | POST | `/api/v1/workloads/{name}/rollout/{restart,undo,resume}[?revision=N]` | rollouts |
-//! | GET | `/api/v1/workloads/{name}/rollout/status?timeout=SECS` | progress lines until done |
-//! | GET | `/api/v1/workloads/{name}/rollout/history` | revisions |
+//! Who may call it is [`meridian_admin::access`]'s: every request names the admin address in
+//! `Host` and comes from no foreign `Origin`; state-changing ones carry the node's token. The
+//! Prometheus endpoints skip the `Host` check (a federating Prometheus may name this node by
+//! a DNS name) but not the `Origin` one.
 //!
 //! Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
 
@@ -27,6 +19,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use meridian_admin::{AdminRequest, AdminToken, LogOptions};
 use meridian_telemetry::admin::AdminEndpoints;
 use meridian_telemetry::federate::Federation;
 use meridian_workloads::{LogQuery, RolloutPhase};
@@ -37,9 +30,19 @@ use crate::node::Node;
 
 type Body = BoxBody<Bytes, Infallible>;
 
-/// Serves the admin API on `listener` until the process ends.
-pub(crate) fn serve(listener: TcpListener, node: Arc<Node>, federation: Federation) {
+/// Serves the admin API on `listener` until the process ends; state-changing requests need
+/// `token`.
+pub(crate) fn serve(
+    listener: TcpListener,
+    node: Arc<Node>,
+    federation: Federation,
+    token: AdminToken,
+) {
     let telemetry = Arc::new(AdminEndpoints::new(node.registry.clone(), federation));
+    let admin = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let token = Arc::new(token);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -47,13 +50,23 @@ pub(crate) fn serve(listener: TcpListener, node: Arc<Node>, federation: Federati
             };
             let node = node.clone();
             let telemetry = telemetry.clone();
+            let token = token.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let node = node.clone();
                     let telemetry = telemetry.clone();
-                    async move { Ok::<_, Infallible>(route(req, &node, &telemetry).await) }
+                    let token = token.clone();
+                    async move {
+                        Ok::<_, Infallible>(route(req, &node, &telemetry, admin, &token).await)
+                    }
                 });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(10));
+                let _ = builder
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
@@ -98,13 +111,6 @@ fn error(status: StatusCode, message: &str) -> Response<Body> {
     json(status, &serde_json::json!({ "error": message }))
 }
 
-fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == key).then_some(v)
-    })
-}
-
 #[derive(Serialize)]
 struct Status {
     revision: u64,
@@ -121,22 +127,71 @@ struct Status {
     functions_memory_limit: Option<String>,
 }
 
-async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) -> Response<Body> {
+async fn route(
+    req: Request<Incoming>,
+    node: &Node,
+    telemetry: &AdminEndpoints,
+    admin: SocketAddr,
+    token: &AdminToken,
+) -> Response<Body> {
+    // Prometheus' endpoints: open to any Host, never to a foreign page.
     if let Some(r) = telemetry.respond(req.method(), req.uri()) {
+        let foreign = req
+            .headers()
+            .get_all(header::ORIGIN)
+            .iter()
+            .any(|o| o.as_bytes() != format!("http://{admin}").as_bytes());
+        if foreign {
+            return error(
+                StatusCode::FORBIDDEN,
+                "a web page of another origin may not read metrics",
+            );
+        }
         return r.map(|b| Full::new(b).boxed());
+    }
+    if let Err(refusal) = meridian_admin::check(req.method(), req.headers(), admin, token) {
+        return error(refusal.status(), &refusal.to_string());
     }
     if let Some(r) = crate::observe::api::respond(&req, node) {
         return r;
     }
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().map(str::to_owned);
-    let q = query.as_deref();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (parts, body) = req.into_parts();
+    let body = if parts.method == Method::POST {
+        match http_body_util::Limited::new(body, meridian_admin::request::MAX_BODY)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the body is larger than the admin API takes (64 KiB)",
+                );
+            }
+        }
+    } else {
+        Bytes::new()
+    };
+    let path = parts.uri.path();
+    let request = match AdminRequest::parse(&parts.method, path, parts.uri.query(), &body) {
+        Ok(Some(r)) => r,
+        Ok(None) if path.starts_with("/api/") => {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("no such API: {} {path}", parts.method),
+            );
+        }
+        Ok(None) => return full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+        Err(e) => return error(e.status, &e.message),
+    };
+    answer(request, node).await
+}
+
+async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
     let sup = &node.supervisor;
-    match (&method, segs.as_slice()) {
-        (&Method::GET, ["healthz"]) => full(StatusCode::OK, "text/plain", "ok\n"),
-        (&Method::GET, ["api", "v1", "status"]) => json(
+    match request {
+        AdminRequest::Health => full(StatusCode::OK, "text/plain", "ok\n"),
+        AdminRequest::Status => json(
             StatusCode::OK,
             &Status {
                 revision: node.revision().number,
@@ -151,9 +206,9 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
                     .map(|f| f.host.memory_enforcement().describe()),
             },
         ),
-        (&Method::GET, ["api", "v1", "replicas"]) => json(StatusCode::OK, &sup.status()),
-        (&Method::GET, ["api", "v1", "snapshot"]) => json(StatusCode::OK, &*node.proxy.snapshot()),
-        (&Method::GET, ["api", "v1", "resources"]) => {
+        AdminRequest::Replicas => json(StatusCode::OK, &sup.status()),
+        AdminRequest::Snapshot => json(StatusCode::OK, &*node.proxy.snapshot()),
+        AdminRequest::Resources => {
             let rev = node.revision();
             let resources: Vec<&meridian_config::Resource> = rev.bundle.resources().collect();
             json(
@@ -161,7 +216,7 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
                 &serde_json::json!({ "revision": rev.number, "resources": resources }),
             )
         }
-        (&Method::GET, ["api", "v1", "functions"]) => json(
+        AdminRequest::Functions => json(
             StatusCode::OK,
             &node
                 .functions
@@ -169,155 +224,161 @@ async fn route(req: Request<Incoming>, node: &Node, telemetry: &AdminEndpoints) 
                 .map(|f| f.host.functions())
                 .unwrap_or_default(),
         ),
-        (&Method::GET, ["api", "v1", "logs", replica]) => logs(node, replica, q),
-        (&Method::GET, ["api", "v1", "clusters"]) => clusters(node, q),
-        (&Method::POST, ["api", "v1", "workloads", name, "scale"]) => {
-            let Some(n) = query_param(q, "replicas").and_then(|v| v.parse::<u32>().ok()) else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "replicas=N is required (a whole number)",
-                );
-            };
-            match sup.resolve(name).and_then(|id| sup.scale(&id, n)) {
+        AdminRequest::Logs { replica, options } => logs(node, &replica, &options),
+        AdminRequest::Clusters { name } => clusters(node, name.as_deref()),
+        AdminRequest::Scale { workload, replicas } => {
+            match sup
+                .resolve(&workload)
+                .and_then(|id| sup.scale(&id, replicas))
+            {
                 Ok(()) => json(
                     StatusCode::OK,
-                    &serde_json::json!({ "workload": name, "replicas": n }),
+                    &serde_json::json!({ "workload": workload, "replicas": replicas }),
                 ),
                 Err(e) => error(StatusCode::NOT_FOUND, &e.to_string()),
             }
         }
-        (&Method::POST, ["api", "v1", "workloads", name, "rollout", action]) => {
-            let id = match sup.resolve(name) {
-                Ok(id) => id,
-                Err(e) => return error(StatusCode::NOT_FOUND, &e.to_string()),
-            };
-            let result = match *action {
-                "restart" => sup
-                    .rollout_restart(&id)
-                    .map(|rev| serde_json::json!({ "revision": rev })),
-                "undo" => {
-                    let to = query_param(q, "revision").and_then(|v| v.parse::<u64>().ok());
-                    sup.rollout_undo(&id, to)
-                        .map(|rev| serde_json::json!({ "revision": rev }))
-                }
-                "resume" => sup
-                    .rollout_resume(&id)
-                    .map(|()| serde_json::json!({ "resumed": true })),
-                other => {
-                    return error(
-                        StatusCode::NOT_FOUND,
-                        &format!("unknown rollout action \"{other}\"; use restart, undo or resume"),
-                    );
-                }
-            };
-            match result {
-                Ok(v) => json(StatusCode::OK, &v),
-                Err(e) => error(StatusCode::CONFLICT, &e.to_string()),
-            }
-        }
-        (&Method::GET, ["api", "v1", "workloads", name, "rollout", "history"]) => {
-            match sup.resolve(name).and_then(|id| sup.rollout_history(&id)) {
+        AdminRequest::RolloutRestart { workload } => rollout(node, &workload, |id| {
+            sup.rollout_restart(id)
+                .map(|rev| serde_json::json!({ "revision": rev }))
+        }),
+        AdminRequest::RolloutUndo { workload, revision } => rollout(node, &workload, |id| {
+            sup.rollout_undo(id, revision)
+                .map(|rev| serde_json::json!({ "revision": rev }))
+        }),
+        AdminRequest::RolloutResume { workload } => rollout(node, &workload, |id| {
+            sup.rollout_resume(id)
+                .map(|()| serde_json::json!({ "resumed": true }))
+        }),
+        AdminRequest::RolloutHistory { workload } => {
+            match sup
+                .resolve(&workload)
+                .and_then(|id| sup.rollout_history(&id))
+            {
                 Ok(h) => json(StatusCode::OK, &h),
                 Err(e) => error(StatusCode::NOT_FOUND, &e.to_string()),
             }
         }
-        (&Method::GET, ["api", "v1", "workloads", name, "rollout", "status"]) => {
-            rollout_status(node, name, q).await
-        }
-        (_, ["api", "v1", "ca", rest @ ..]) => ca_api(node, &method, rest),
-        (_, ["api", ..]) => error(
+        AdminRequest::RolloutStatus {
+            workload,
+            timeout_secs,
+        } => rollout_status(node, &workload, timeout_secs).await,
+        AdminRequest::CaRoots => ca_roots(node),
+        AdminRequest::CaWorkload { workload } => ca_workload(node, &workload),
+        AdminRequest::CaReload => ca_reload(node),
+        _ => error(
             StatusCode::NOT_FOUND,
-            &format!("no such API: {method} {path}"),
+            "this node does not serve that request",
         ),
-        _ => full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+    }
+}
+
+/// A rollout action on a workload found by name.
+fn rollout(
+    node: &Node,
+    workload: &str,
+    action: impl FnOnce(
+        &meridian_control::endpoints::WorkloadRef,
+    ) -> Result<serde_json::Value, meridian_workloads::WorkloadError>,
+) -> Response<Body> {
+    let id = match node.supervisor.resolve(workload) {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::NOT_FOUND, &e.to_string()),
+    };
+    match action(&id) {
+        Ok(v) => json(StatusCode::OK, &v),
+        Err(e) => error(StatusCode::CONFLICT, &e.to_string()),
     }
 }
 
 /// Upstream clusters: circuit breakers (gauges, thresholds, overflows), outlier detection
 /// counters, and each endpoint with its ejection state. `?name=` narrows to clusters whose
 /// name contains it.
-fn clusters(node: &Node, q: Option<&str>) -> Response<Body> {
+fn clusters(node: &Node, name: Option<&str>) -> Response<Body> {
     let mut all = node.proxy.clusters();
-    if let Some(name) = query_param(q, "name").filter(|n| !n.is_empty()) {
+    if let Some(name) = name {
         all.retain(|c| c.name.contains(name));
     }
     json(StatusCode::OK, &all)
 }
 
-/// The mesh CA: `GET roots`, `GET workloads/{name}` (its current certificate), `POST reload`
-/// (after `meridian ca rotate`).
-fn ca_api(node: &Node, method: &Method, rest: &[&str]) -> Response<Body> {
+fn ca_roots(node: &Node) -> Response<Body> {
     use crate::commands::ca::CertView;
     let Some(ca) = node.proxy.certificate_authority() else {
         return error(StatusCode::NOT_FOUND, "this node runs without a mesh CA");
     };
-    match (method, rest) {
-        (&Method::GET, ["roots"]) => match ca.root_infos() {
-            Ok(roots) => json(
-                StatusCode::OK,
-                &serde_json::json!({
-                    "trustDomain": ca.trust_domain().as_str(),
-                    "source": format!("{:?}", ca.source()),
-                    "roots": roots.iter().map(|(i, until)| CertView::new(i, *until)).collect::<Vec<_>>(),
-                    "pem": ca.trust_bundle().to_pem(),
-                }),
-            ),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        },
-        (&Method::GET, ["workloads", name]) => {
-            let sup = &node.supervisor;
-            let id = match sup.resolve(name) {
-                Ok(id) => id,
-                Err(e) => return error(StatusCode::NOT_FOUND, &e.to_string()),
-            };
-            let table = sup.endpoints().borrow().clone();
-            let sa = table
-                .replicas
-                .iter()
-                .find(|r| r.workload == id)
-                .map_or_else(|| "default".to_owned(), |r| r.service_account.clone());
-            let Some(identity) = node.proxy.workload_identity(&id.namespace, &sa) else {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    &format!(
-                        "{}/{} has no certificate yet (no sidecar started)",
-                        id.namespace, id.name
-                    ),
-                );
-            };
-            let cert = identity.certificate();
-            match cert.info() {
-                Ok(info) => json(
-                    StatusCode::OK,
-                    &serde_json::json!({
-                        "workload": format!("{}/{}", id.namespace, id.name),
-                        "identity": identity.id().as_str(),
-                        "certificate": CertView::new(&info, None),
-                        "workloadCertTtl": format!("{:?}", node.options.mesh_ca.workload_cert_ttl),
-                        "chainPem": cert.chain_pem(),
-                    }),
-                ),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-            }
-        }
-        (&Method::POST, ["reload"]) => match ca.reload() {
-            Ok(changed) => json(StatusCode::OK, &serde_json::json!({ "changed": changed })),
-            Err(e) => error(StatusCode::CONFLICT, &e.to_string()),
-        },
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "no such CA API: use GET roots, GET workloads/{name}, POST reload",
+    match ca.root_infos() {
+        Ok(roots) => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "trustDomain": ca.trust_domain().as_str(),
+                "source": ca.source().to_string(),
+                "roots": roots.iter().map(|(i, until)| CertView::new(i, *until)).collect::<Vec<_>>(),
+                "pem": ca.trust_bundle().to_pem(),
+            }),
         ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
-fn logs(node: &Node, replica: &str, q: Option<&str>) -> Response<Body> {
+fn ca_workload(node: &Node, name: &str) -> Response<Body> {
+    use crate::commands::ca::CertView;
+    if node.proxy.certificate_authority().is_none() {
+        return error(StatusCode::NOT_FOUND, "this node runs without a mesh CA");
+    }
+    let sup = &node.supervisor;
+    let id = match sup.resolve(name) {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::NOT_FOUND, &e.to_string()),
+    };
+    let table = sup.endpoints().borrow().clone();
+    let sa = table
+        .replicas
+        .iter()
+        .find(|r| r.workload == id)
+        .map_or_else(|| "default".to_owned(), |r| r.service_account.clone());
+    let Some(identity) = node.proxy.workload_identity(&id.namespace, &sa) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "{}/{} has no certificate yet (no sidecar started)",
+                id.namespace, id.name
+            ),
+        );
+    };
+    let cert = identity.certificate();
+    match cert.info() {
+        Ok(info) => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "workload": format!("{}/{}", id.namespace, id.name),
+                "identity": identity.id().as_str(),
+                "certificate": CertView::new(&info, None),
+                "workloadCertTtl": meridian_config::duration::format(node.options.mesh_ca.workload_cert_ttl),
+                "chainPem": cert.chain_pem(),
+            }),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+fn ca_reload(node: &Node) -> Response<Body> {
+    let Some(ca) = node.proxy.certificate_authority() else {
+        return error(StatusCode::NOT_FOUND, "this node runs without a mesh CA");
+    };
+    match ca.reload() {
+        Ok(changed) => json(StatusCode::OK, &serde_json::json!({ "changed": changed })),
+        Err(e) => error(StatusCode::CONFLICT, &e.to_string()),
+    }
+}
+
+fn logs(node: &Node, replica: &str, options: &LogOptions) -> Response<Body> {
     let query = LogQuery {
-        follow: query_param(q, "follow").is_some(),
-        since: query_param(q, "since")
-            .and_then(|s| s.parse::<u64>().ok())
+        follow: options.follow,
+        since: options
+            .since_secs
             .and_then(|secs| SystemTime::now().checked_sub(Duration::from_secs(secs))),
-        tail: query_param(q, "tail").and_then(|s| s.parse().ok()),
+        tail: options.tail,
     };
     // `meridian logs myapp` means a replica of the workload, as `kubectl logs deploy/myapp`.
     let sup = &node.supervisor;
@@ -352,17 +413,13 @@ fn logs(node: &Node, replica: &str, q: Option<&str>) -> Response<Body> {
 }
 
 /// Progress lines of a rollout until it completes, stalls or `timeout` passes.
-async fn rollout_status(node: &Node, name: &str, q: Option<&str>) -> Response<Body> {
+async fn rollout_status(node: &Node, name: &str, timeout_secs: Option<u64>) -> Response<Body> {
     let sup = &node.supervisor;
     let id = match sup.resolve(name) {
         Ok(id) => id,
         Err(e) => return error(StatusCode::NOT_FOUND, &e.to_string()),
     };
-    let timeout = Duration::from_secs(
-        query_param(q, "timeout")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(600),
-    );
+    let timeout = Duration::from_secs(timeout_secs.unwrap_or(600));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(64);
     let sup = sup.clone();
     tokio::spawn(async move {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use meridian_admin::{AdminRequest, AdminToken};
 
 /// Where to find the node: `--admin`, else the run file in `--state-dir`.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,21 +40,53 @@ impl Target {
         }
     }
 
-    /// Sends a request; returns the status and a reader positioned at the body.
+    /// Sends a request without a body; returns the status and a reader positioned at the
+    /// body of the answer.
     pub(crate) fn send(
         &self,
         method: &str,
         path: &str,
     ) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+        self.exchange(method, path, &[])
+    }
+
+    /// Sends a typed admin request (its parameters where the API takes them, the node's
+    /// token with it).
+    pub(crate) fn request(
+        &self,
+        req: &AdminRequest,
+    ) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+        let (path, body) = req.render();
+        self.exchange(req.method().as_str(), &path, &body)
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
         let addr = self.addr()?;
+        // The token goes with every request when it can be read; only state-changing ones
+        // need it, and their refusal names the file.
+        let auth = AdminToken::for_client(&self.state_dir)
+            .map(|t| format!("Authorization: {}\r\n", t.bearer()))
+            .unwrap_or_default();
         let mut s =
             TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| {
                 format!("cannot reach Meridian's admin API at {addr}; is `meridian up` running?")
             })?;
+        let content_type = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/json\r\n"
+        };
         write!(
             s,
-            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}{content_type}Content-Length: {}\r\n\r\n",
+            body.len()
         )?;
+        s.write_all(body)?;
         let mut r = BufReader::new(s);
         let mut status_line = String::new();
         r.read_line(&mut status_line)?;
@@ -71,25 +104,21 @@ impl Target {
         Ok((status, r))
     }
 
-    /// A JSON answer; a non-2xx status becomes the API's error message.
-    pub(crate) fn json(&self, method: &str, path: &str) -> anyhow::Result<serde_json::Value> {
-        let (status, mut r) = self.send(method, path)?;
-        let mut body = String::new();
-        r.read_to_string(&mut body)?;
-        let v: serde_json::Value =
-            serde_json::from_str(&body).with_context(|| format!("answer is not JSON: {body}"))?;
-        if !(200..300).contains(&status) {
-            bail!(
-                "{}",
-                v.get("error").and_then(|e| e.as_str()).unwrap_or(&body)
-            );
-        }
-        Ok(v)
+    /// The JSON answer to a typed request; a non-2xx status becomes the API's error message.
+    pub(crate) fn call(&self, req: &AdminRequest) -> anyhow::Result<serde_json::Value> {
+        let (status, r) = self.request(req)?;
+        json_answer(status, r)
     }
 
-    /// Copies a streamed text answer to stdout as it arrives.
-    pub(crate) fn stream(&self, path: &str) -> anyhow::Result<()> {
-        let (status, mut r) = self.send("GET", path)?;
+    /// A JSON answer; a non-2xx status becomes the API's error message.
+    pub(crate) fn json(&self, method: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+        let (status, r) = self.send(method, path)?;
+        json_answer(status, r)
+    }
+
+    /// Copies the streamed text answer to a typed request to stdout as it arrives.
+    pub(crate) fn stream(&self, req: &AdminRequest) -> anyhow::Result<()> {
+        let (status, mut r) = self.request(req)?;
         if !(200..300).contains(&status) {
             let mut body = String::new();
             r.read_to_string(&mut body)?;
@@ -113,4 +142,18 @@ impl Target {
         }
         Ok(())
     }
+}
+
+fn json_answer(status: u16, mut r: BufReader<TcpStream>) -> anyhow::Result<serde_json::Value> {
+    let mut body = String::new();
+    r.read_to_string(&mut body)?;
+    let v: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("answer is not JSON: {body}"))?;
+    if !(200..300).contains(&status) {
+        bail!(
+            "{}",
+            v.get("error").and_then(|e| e.as_str()).unwrap_or(&body)
+        );
+    }
+    Ok(v)
 }

@@ -103,23 +103,6 @@ impl Client {
     }
 }
 
-fn admin_post(admin: &str, path: &str) -> u16 {
-    let mut s = TcpStream::connect(admin).expect("admin");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
 fn copy_mesh_examples(to: &Path) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mesh");
     let dest = to.join("examples/mesh");
@@ -140,7 +123,7 @@ fn chaos(seconds: u64) {
     let tmp = tempfile::tempdir().expect("tempdir");
     copy_mesh_examples(tmp.path());
     let up = Up::start(tmp.path(), "examples", &["--gateway-port", "3000=0"]);
-    let (gateway, admin) = (up.gateway.clone(), up.admin.clone());
+    let gateway = up.gateway.clone();
     up.wait_ready(&[("myapp", 3), ("myapp-v2", 1)]);
     // The route answers before the load starts.
     let mut probe = Client {
@@ -214,8 +197,7 @@ fn chaos(seconds: u64) {
             next_kill += Duration::from_secs(10);
         }
         if !rolled && start.elapsed() >= rollout_at {
-            let status = admin_post(&admin, "/api/v1/workloads/myapp/rollout/restart");
-            assert_eq!(status, 200, "rollout restart");
+            up.cli(&["rollout", "restart", "myapp"]);
             eprintln!("chaos: t={:?} rolling update of myapp", start.elapsed());
             rolled = true;
         }

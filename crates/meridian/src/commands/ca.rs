@@ -161,7 +161,9 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
     match &args.command {
         Command::Root { target, ca } => root(target, ca, format),
         Command::Inspect { workload, target } => {
-            let v = target.json("GET", &format!("/api/v1/ca/workloads/{workload}"))?;
+            let v = target.call(&meridian_admin::AdminRequest::CaWorkload {
+                workload: workload.clone(),
+            })?;
             if format == OutputFormat::Table {
                 let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("-").to_owned();
                 println!("workload      {}", s("workload"));
@@ -191,7 +193,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         } => {
             let authority = ca.load(&target.state_dir)?;
             let rotation = authority.rotate(overlap.unwrap_or(DEFAULT_ROOT_OVERLAP))?;
-            let reloaded = target.json("POST", "/api/v1/ca/reload");
+            let reloaded = target.call(&meridian_admin::AdminRequest::CaReload);
             let view = serde_json::json!({
                 "retiredRoot": CertView::new(&rotation.retired_root, Some(rotation.retired_root_trusted_until)),
                 "newRoot": CertView::new(&rotation.new_root, None),
@@ -224,7 +226,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
 }
 
 fn root(target: &Target, ca: &MeshCaArgs, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let v = match target.json("GET", "/api/v1/ca/roots") {
+    let v = match target.call(&meridian_admin::AdminRequest::CaRoots) {
         Ok(v) => v,
         Err(_) => {
             // No node running: read the files (never creating a CA here).

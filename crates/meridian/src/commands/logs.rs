@@ -28,17 +28,13 @@ fn parse_since(s: &str) -> Result<u64, String> {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut q = Vec::new();
-    if args.follow {
-        q.push("follow=1".to_owned());
-    }
-    if let Some(s) = args.since {
-        q.push(format!("since={s}"));
-    }
-    if let Some(t) = args.tail {
-        q.push(format!("tail={t}"));
-    }
-    let path = format!("/api/v1/logs/{}?{}", args.replica, q.join("&"));
-    args.target.stream(&path)?;
+    args.target.stream(&meridian_admin::AdminRequest::Logs {
+        replica: args.replica.clone(),
+        options: meridian_admin::LogOptions {
+            follow: args.follow,
+            since_secs: args.since,
+            tail: args.tail,
+        },
+    })?;
     Ok(ExitCode::SUCCESS)
 }

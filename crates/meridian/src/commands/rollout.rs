@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use meridian_admin::AdminRequest;
+
 use crate::client::Target;
 use crate::output::{OutputFormat, print_structured};
 
@@ -52,42 +54,37 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
     let t = &args.target;
     match &args.action {
         Action::Status { workload, timeout } => {
-            t.stream(&format!(
-                "/api/v1/workloads/{workload}/rollout/status?timeout={timeout}"
-            ))?;
+            t.stream(&AdminRequest::RolloutStatus {
+                workload: workload.clone(),
+                timeout_secs: Some(*timeout),
+            })?;
         }
         Action::Restart { workload } => {
-            let v = t.json(
-                "POST",
-                &format!("/api/v1/workloads/{workload}/rollout/restart"),
-            )?;
+            let v = t.call(&AdminRequest::RolloutRestart {
+                workload: workload.clone(),
+            })?;
             println!("{workload} restarting (revision {})", v["revision"]);
         }
         Action::Undo {
             workload,
             to_revision,
         } => {
-            let q = to_revision
-                .map(|r| format!("?revision={r}"))
-                .unwrap_or_default();
-            let v = t.json(
-                "POST",
-                &format!("/api/v1/workloads/{workload}/rollout/undo{q}"),
-            )?;
+            let v = t.call(&AdminRequest::RolloutUndo {
+                workload: workload.clone(),
+                revision: *to_revision,
+            })?;
             println!("{workload} rolled back (revision {})", v["revision"]);
         }
         Action::Resume { workload } => {
-            t.json(
-                "POST",
-                &format!("/api/v1/workloads/{workload}/rollout/resume"),
-            )?;
+            t.call(&AdminRequest::RolloutResume {
+                workload: workload.clone(),
+            })?;
             println!("{workload} resumed");
         }
         Action::History { workload } => {
-            let v = t.json(
-                "GET",
-                &format!("/api/v1/workloads/{workload}/rollout/history"),
-            )?;
+            let v = t.call(&AdminRequest::RolloutHistory {
+                workload: workload.clone(),
+            })?;
             print_structured(
                 if format == OutputFormat::Table {
                     OutputFormat::Yaml

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use meridian_admin::AdminRequest;
+
 use crate::client::Target;
 
 #[derive(Debug, clap::Args)]
@@ -16,13 +18,10 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    args.target.json(
-        "POST",
-        &format!(
-            "/api/v1/workloads/{}/scale?replicas={}",
-            args.workload, args.replicas
-        ),
-    )?;
+    args.target.call(&AdminRequest::Scale {
+        workload: args.workload.clone(),
+        replicas: args.replicas,
+    })?;
     println!("{} scaled to {}", args.workload, args.replicas);
     Ok(ExitCode::SUCCESS)
 }

@@ -234,7 +234,9 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
             .map(|r| vec![("region", r.as_str())])
             .unwrap_or_default();
         let federation = Federation::new(&external).context("invalid federation labels")?;
-        crate::admin::serve(listener, node.clone(), federation);
+        let token = meridian_admin::AdminToken::load_or_create(&state_dir)
+            .context("cannot keep the admin token")?;
+        crate::admin::serve(listener, node.clone(), federation, token);
         let run_file = RunFile::write(&state_dir, admin_addr)?;
         print_banner(&node, admin_addr, &store, format);
 
