@@ -28,6 +28,7 @@ mod coalesce;
 mod downstream;
 pub mod error;
 pub mod forwarded;
+mod fuzzing;
 mod h1;
 pub mod headers;
 pub mod ingress;
@@ -72,6 +73,12 @@ pub mod fuzz {
     /// arrive and survive re-encoding.
     pub fn http1_codec(data: &[u8]) {
         crate::h1::fuzzing::check(data);
+    }
+
+    /// How a gateway connection starts: a PROXY protocol header parses the same whole and
+    /// byte by byte; a TLS ClientHello's SNI picks the Gateway server Istio's rules pick.
+    pub fn gateway_connection_start(data: &[u8]) {
+        crate::fuzzing::check(data);
     }
 }
 

@@ -69,7 +69,21 @@ pub(crate) async fn read<I: AsyncRead + Unpin>(
 
 /// Parses a complete header at the start of `bytes`: what it says and its length; `None`
 /// while more bytes could complete it.
+pub(crate) fn parse_prefix(bytes: &[u8]) -> Result<Option<(Source, usize)>, ProxyHeaderError> {
+    if bytes.len() > MAX_HEADER {
+        return parse(&bytes[..MAX_HEADER]);
+    }
+    parse(bytes)
+}
+
 fn parse(bytes: &[u8]) -> Result<Option<(Source, usize)>, ProxyHeaderError> {
+    // A v1 header is text up to CRLF (107 bytes at most); until its line ends, a cut address
+    // would read as an invalid one.
+    let v1_prefix = b"PROXY ";
+    let n = bytes.len().min(v1_prefix.len());
+    if bytes[..n] == v1_prefix[..n] && !bytes.contains(&b'\n') && bytes.len() < 108 {
+        return Ok(None);
+    }
     let result = HeaderResult::parse(bytes);
     if result.is_incomplete() {
         return Ok(None);
@@ -152,6 +166,28 @@ mod tests {
         assert_eq!(source, Source::Client(src));
         // What followed in the last piece is kept.
         assert!(b"\x16\x03\x01".starts_with(&rest));
+        drop(writer.await);
+    }
+
+    #[tokio::test]
+    async fn v1_header_arriving_in_pieces() {
+        let wire = b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443\r\nGET".to_vec();
+        let (client, mut server) = tokio::io::duplex(64);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut client = client;
+            for chunk in wire.chunks(3) {
+                client.write_all(chunk).await.expect("write");
+                tokio::task::yield_now().await;
+            }
+            client
+        });
+        let (source, rest) = read(&mut server).await.expect("header");
+        assert_eq!(
+            source,
+            Source::Client("[2001:db8::7]:4000".parse().expect("addr"))
+        );
+        assert!(b"GET".starts_with(&rest));
         drop(writer.await);
     }
 
