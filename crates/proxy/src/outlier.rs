@@ -174,6 +174,9 @@ pub struct Detector {
     ejected: AtomicU32,
     panic: AtomicBool,
     counters: Counters,
+    /// Held while an ejection is decided and recorded, so that concurrent ejections count
+    /// each other against maxEjectionPercent (ejections are rare; no request waits on it).
+    deciding: Mutex<()>,
 }
 
 impl Detector {
@@ -285,6 +288,10 @@ impl Detector {
         cfg: &OutlierDetection,
         now: Instant,
     ) {
+        let _deciding = self
+            .deciding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let monitor = &endpoint.monitor;
         let Ok(mut state) = monitor.ejection.lock() else {
             return;
@@ -309,7 +316,13 @@ impl Detector {
             .map(|m| m.iter().filter(|w| w.strong_count() > 0).count())
             .unwrap_or(0)
             .max(1);
-        let ejected = self.ejected.load(Ordering::Relaxed) as usize;
+        // Counted from the members, not the cached count: under `deciding`, every ejection
+        // decided before this one is visible here.
+        let ejected = self
+            .live_members()
+            .iter()
+            .filter(|m| m.monitor.is_ejected())
+            .count();
         // Envoy: the ejection may not take the ejected share past maxEjectionPercent.
         let percent = 100.0 * (ejected + 1) as f64 / total as f64;
         if percent > f64::from(cfg.max_ejection_percent.min(100)) {
@@ -604,6 +617,32 @@ mod tests {
         let ejected = eps.iter().filter(|e| e.is_ejected()).count();
         assert_eq!(ejected, expected);
         assert_eq!(c.detector.ejected_now() as usize, expected);
+    }
+
+    #[test]
+    fn concurrent_ejections_respect_max_ejection_percent() {
+        // Eight endpoints failing at once from eight threads, a cap of 25%: never more than
+        // two ejected, however the threads interleave.
+        for _ in 0..50 {
+            let cfg = OutlierDetection {
+                max_ejection_percent: 25,
+                ..config()
+            };
+            let (c, eps) = cluster(8, &cfg);
+            let barrier = std::sync::Barrier::new(eps.len());
+            std::thread::scope(|scope| {
+                for e in &eps {
+                    let (c, barrier) = (&c, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        fail(c, e, 3, 500);
+                    });
+                }
+            });
+            let ejected = eps.iter().filter(|e| e.is_ejected()).count();
+            assert_eq!(ejected, 2);
+            assert_eq!(c.detector.ejected_now(), 2);
+        }
     }
 
     #[test_case(4, 2, 50, false; "1.4 x 50% = 70% healthy is above 50")]
