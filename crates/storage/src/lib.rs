@@ -9,3 +9,6 @@
 
 pub mod dynamo;
 pub mod engine;
+pub mod keys;
+pub mod server;
+pub mod sigv4;
