@@ -311,3 +311,52 @@ pub fn long_type_name(v: &AttributeValue) -> &'static str {
         AttributeValue::Bs(_) => "BS",
     }
 }
+
+/// Runs `src` through every expression parser and, when it parses, through evaluation on a
+/// sample item: the entry point of the fuzz target and of its regression replay. Never
+/// panics; returns how many parsers accepted the input.
+pub fn exercise(src: &str) -> usize {
+    use super::number::Number;
+    use super::types::Item;
+    let values: HashMap<String, AttributeValue> = [
+        (":s", AttributeValue::S("abc".into())),
+        (":n", AttributeValue::N(Number::from(7))),
+        (":l", AttributeValue::L(vec![AttributeValue::Null])),
+        (":ss", AttributeValue::Ss(vec!["x".into()])),
+        (":ns", AttributeValue::Ns(vec![Number::from(1)])),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let names: HashMap<String, String> = [("#a", "a"), ("#b", "b"), ("#s", "status")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let mut item = Item::new();
+    item.insert("a".into(), AttributeValue::N(Number::from(1)));
+    item.insert(
+        "b".into(),
+        AttributeValue::L(vec![AttributeValue::S("abcdef".into())]),
+    );
+    item.insert("m".into(), AttributeValue::M(item.clone()));
+    let mut accepted = 0;
+    for kind in [Kind::Condition, Kind::Filter, Kind::KeyCondition] {
+        let ph = Placeholders::new(names.clone(), values.clone());
+        if let Ok(c) = parse_condition(src, kind, &ph) {
+            let _ = eval::evaluate(&c, &item);
+            let _ = ph.check_all_used();
+            accepted += 1;
+        }
+    }
+    let ph = Placeholders::new(names.clone(), values.clone());
+    if let Ok(u) = parse_update(src, &ph) {
+        let _ = eval::apply_update(&item, &u);
+        accepted += 1;
+    }
+    let ph = Placeholders::new(names, values);
+    if let Ok(p) = parse_projection(src, &ph) {
+        let _ = eval::project(&item, &p);
+        accepted += 1;
+    }
+    accepted
+}

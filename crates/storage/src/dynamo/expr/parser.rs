@@ -30,7 +30,12 @@ struct Parser<'a> {
     pos: usize,
     kind: Kind,
     ph: &'a Placeholders,
+    /// Nesting of parentheses and NOTs, bounded so that no input can exhaust the stack.
+    depth: usize,
 }
+
+/// The deepest nesting of parentheses and `NOT` accepted.
+const MAX_NESTING: usize = 128;
 
 /// Parses a condition, filter or key condition expression.
 pub fn parse_condition(src: &str, kind: Kind, ph: &Placeholders) -> Result<Condition> {
@@ -119,6 +124,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             kind,
             ph,
+            depth: 0,
         })
     }
 
@@ -345,11 +351,20 @@ impl<'a> Parser<'a> {
     }
 
     fn not_expr(&mut self) -> Result<(Condition, bool)> {
-        if self.eat_keyword("NOT") {
-            let (c, _) = self.not_expr()?;
-            return Ok((Condition::Not(Box::new(c)), false));
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.kind.invalid(format!(
+                "The expression has too many nested levels; maximum: {MAX_NESTING}"
+            )));
         }
-        self.primary()
+        let out = if self.eat_keyword("NOT") {
+            self.not_expr()
+                .map(|(c, _)| (Condition::Not(Box::new(c)), false))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        out
     }
 
     fn primary(&mut self) -> Result<(Condition, bool)> {
@@ -819,6 +834,15 @@ mod tests {
             err(parse_update("ADD a :l", &p)),
             "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: LIST"
         );
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let p = ph(&[], &[(":v", n(1))]);
+        let deep = format!("{}a = :v{}", "(".repeat(2000), ")".repeat(2000));
+        assert!(parse_condition(&deep, Kind::Condition, &p).is_err());
+        let nots = format!("{}a = :v", "NOT ".repeat(1000));
+        assert!(parse_condition(&nots, Kind::Condition, &p).is_err());
     }
 
     #[test]
