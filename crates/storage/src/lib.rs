@@ -1,2 +1,14 @@
-//! The embedded durable store behind the DynamoDB- and S3-compatible APIs, and the
-//! cross-region replication log.
+//! Meridian's storage plane: one embedded crash-safe engine ([`engine`], redb) under the
+//! DynamoDB-compatible API ([`dynamo`]), with SigV4 request signing ([`sigv4`]) checked
+//! against the access keys kept in the state directory ([`keys`]). Later the S3-compatible
+//! API and the cross-region replication log share the same engine, keys and signatures.
+//!
+//! In the data flow it is a plane: `meridian up` opens the engine under the state
+//! directory, creates the tables a SAM template declares, and serves the endpoint that
+//! functions reach through `AWS_ENDPOINT_URL_DYNAMODB`.
+
+pub mod dynamo;
+pub mod engine;
+pub mod keys;
+pub mod server;
+pub mod sigv4;

@@ -1,0 +1,90 @@
+//! A standalone DynamoDB-compatible endpoint on Meridian's storage engine, for tests and
+//! benchmarks that need a process of their own (the `kill -9` durability test).
+//!
+//! `meridian-tables --state-dir DIR [--addr 127.0.0.1:0] [--key AK:SK]...` prints
+//! `listening http://ADDR` once it serves, then `key AK SK` for each long-term key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use meridian_storage::dynamo::Dynamo;
+use meridian_storage::dynamo::api::Service;
+use meridian_storage::engine::Engine;
+use meridian_storage::keys::KeyStore;
+use meridian_storage::server::Endpoint;
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: meridian-tables --state-dir DIR [--addr HOST:PORT] [--key ACCESS_KEY:SECRET]..."
+    );
+    std::process::exit(2);
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut state: Option<PathBuf> = None;
+    let mut addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut extra = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--state-dir" => state = args.next().map(PathBuf::from),
+            "--addr" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => addr = v,
+                None => usage(),
+            },
+            "--key" => match args
+                .next()
+                .and_then(|v| v.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
+            {
+                Some(k) => extra.push(k),
+                None => usage(),
+            },
+            _ => usage(),
+        }
+    }
+    let Some(state) = state else { usage() };
+    let dir = state.join("storage");
+    let keys = match KeyStore::open(&dir) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    for (ak, sk) in &extra {
+        keys.add(ak, sk);
+    }
+    let engine = match Engine::open(&dir.join("meridian.redb")) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let dynamo = match Dynamo::open(engine, "us-east-1") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let service = Service {
+        dynamo,
+        keys: Arc::new(keys),
+    };
+    let keys = service.keys.long_term();
+    let endpoint = match Endpoint::start(service, addr).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("listening {}", endpoint.url());
+    for (ak, sk) in keys {
+        println!("key {ak} {sk}");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

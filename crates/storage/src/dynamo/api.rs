@@ -1,0 +1,245 @@
+//! The DynamoDB JSON 1.0 protocol over HTTP: `POST /` with `X-Amz-Target:
+//! DynamoDB_20120810.<Operation>`, a SigV4-signed JSON body of at most 16 MB, answered with
+//! `application/x-amz-json-1.0`, `x-amzn-RequestId` and the `x-amz-crc32` the SDKs verify.
+//! Authentication (SigV4 against the key store) and authorization (a session credential's
+//! policy, per table) happen here, before the operation runs.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use rand::Rng as _;
+use serde_json::Value;
+
+use super::Dynamo;
+use super::error::Error;
+use crate::keys::{Credential, KeyStore};
+use crate::sigv4::{self, AuthError, SignedRequest};
+
+/// DynamoDB's request size limit.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+
+/// What serves the API: the tables and the keys that may use them.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The tables.
+    pub dynamo: Arc<Dynamo>,
+    /// The credentials.
+    pub keys: Arc<KeyStore>,
+}
+
+fn request_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..52)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A response with the headers DynamoDB sends.
+pub fn respond(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let crc = crc32fast::hash(&body);
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+        h.insert("x-amzn-requestid", v);
+    }
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
+    resp
+}
+
+/// An error response.
+pub fn error_response(e: &Error) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    respond(status, serde_json::to_vec(&e.to_json()).unwrap_or_default())
+}
+
+fn auth_error(e: AuthError) -> Error {
+    match e {
+        AuthError::Missing => Error::MissingAuthenticationToken,
+        AuthError::Incomplete(m) => Error::IncompleteSignature(m),
+        AuthError::UnknownKey => Error::UnrecognizedClient,
+        AuthError::Mismatch => Error::InvalidSignature(AuthError::Mismatch.to_string()),
+        AuthError::Expired(m) => Error::InvalidSignature(format!("Signature expired: {m}")),
+    }
+}
+
+/// Checks the signature; returns the caller's credential.
+fn authenticate(
+    keys: &KeyStore,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Arc<Credential>, Error> {
+    let Some(header) = parts.headers.get(http::header::AUTHORIZATION) else {
+        return Err(Error::MissingAuthenticationToken);
+    };
+    let header = header
+        .to_str()
+        .map_err(|_| Error::IncompleteSignature("Authorization header is not ASCII".into()))?;
+    let auth = sigv4::parse_authorization(header).map_err(auth_error)?;
+    let cred = keys
+        .lookup(&auth.access_key)
+        .ok_or(Error::UnrecognizedClient)?;
+    if let Some(token) = &cred.session_token {
+        let sent = parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok());
+        if sent != Some(token.as_str()) {
+            return Err(Error::UnrecognizedClient);
+        }
+    }
+    let req = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        authority: parts.uri.authority().map(|a| a.as_str()),
+        body,
+    };
+    sigv4::verify(
+        &req,
+        &auth,
+        &cred.secret_access_key,
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(auth_error)?;
+    Ok(cred)
+}
+
+/// The table ARNs (and index ARNs) an operation touches, for policy checks.
+fn resources(dynamo: &Dynamo, body: &Value) -> Vec<String> {
+    let arn = |t: &str| {
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{t}",
+            dynamo.region, dynamo.account
+        )
+    };
+    let mut out = Vec::new();
+    if let Some(t) = body.get("TableName").and_then(Value::as_str) {
+        match body.get("IndexName").and_then(Value::as_str) {
+            Some(i) => out.push(format!("{}/index/{i}", arn(t))),
+            None => out.push(arn(t)),
+        }
+    }
+    if let Some(Value::Object(m)) = body.get("RequestItems") {
+        out.extend(m.keys().map(|t| arn(t)));
+    }
+    if let Some(Value::Array(items)) = body.get("TransactItems") {
+        for a in items {
+            if let Value::Object(m) = a {
+                for spec in m.values() {
+                    if let Some(t) = spec.get("TableName").and_then(Value::as_str) {
+                        out.push(arn(t));
+                    }
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push("*".into());
+    }
+    out
+}
+
+fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Result<(), Error> {
+    let Some(policy) = &cred.policy else {
+        return Ok(());
+    };
+    let action = format!("dynamodb:{op}");
+    for r in resources(dynamo, body) {
+        if !policy.allows(&action, &r) {
+            return Err(Error::AccessDenied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {r} because no identity-based policy allows the {action} action",
+                cred.principal
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Serves one HTTP request.
+pub async fn handle<B>(service: &Service, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match serve(service, req).await {
+        Ok(resp) => resp,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn serve<B>(service: &Service, req: Request<B>) -> Result<Response<Full<Bytes>>, Error>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    if parts.method == http::Method::GET && parts.uri.path() == "/" {
+        // DynamoDB answers a plain GET with its health line; load balancers rely on it.
+        let mut resp = Response::new(Full::new(Bytes::from(format!(
+            "healthy: dynamodb.{}.amazonaws.com ",
+            service.dynamo.region
+        ))));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain"),
+        );
+        return Ok(resp);
+    }
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Error::RequestTooLarge);
+    }
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(Error::RequestTooLarge);
+        }
+        Err(e) => {
+            return Err(Error::Serialization(format!(
+                "could not read the request body: {e}"
+            )));
+        }
+    };
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    if parts.method != http::Method::POST || !super::OPERATIONS.contains(&op) {
+        // Coral checks the signature before it looks for the operation.
+        authenticate(&service.keys, &parts, &body)?;
+        return Err(Error::UnknownOperation(String::new()));
+    }
+    let cred = authenticate(&service.keys, &parts, &body)?;
+    let json: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Serialization(format!("Malformed JSON: {e}")))?
+    };
+    authorize(&service.dynamo, &cred, op, &json)?;
+    let out = service.dynamo.call(op, &json).await?;
+    Ok(respond(
+        StatusCode::OK,
+        serde_json::to_vec(&out).unwrap_or_default(),
+    ))
+}

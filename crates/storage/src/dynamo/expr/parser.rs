@@ -1,0 +1,855 @@
+//! A recursive-descent parser for DynamoDB's expressions.
+//!
+//! Precedence, loosest first, as DynamoDB's developer guide states it: `OR`, `AND`, `NOT`,
+//! parentheses, functions, `BETWEEN`, `IN`, comparators. Operands are never parenthesised, so
+//! `(` always opens a condition. Keywords are case-insensitive; function names are not.
+
+use super::lexer::{Spanned, Tok, tokenize};
+use super::reserved::is_reserved;
+use super::{
+    Action, Cmp, Condition, Kind, MAX_EXPRESSION_BYTES, MAX_PATH_DEPTH, Operand, Path,
+    Placeholders, SetOperand, SetValue, Step, Update, describe_value, long_type_name,
+};
+use crate::dynamo::error::Error;
+use crate::dynamo::types::AttributeValue;
+
+type Result<T> = std::result::Result<T, Error>;
+
+const CONDITION_FUNCTIONS: [&str; 5] = [
+    "attribute_exists",
+    "attribute_not_exists",
+    "attribute_type",
+    "begins_with",
+    "contains",
+];
+const TYPE_NAMES: [&str; 10] = ["B", "NULL", "SS", "BOOL", "L", "BS", "N", "NS", "S", "M"];
+
+struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Spanned>,
+    pos: usize,
+    kind: Kind,
+    ph: &'a Placeholders,
+    /// Nesting of parentheses and NOTs, bounded so that no input can exhaust the stack.
+    depth: usize,
+}
+
+/// The deepest nesting of parentheses and `NOT` accepted.
+const MAX_NESTING: usize = 128;
+
+/// Parses a condition, filter or key condition expression.
+pub fn parse_condition(src: &str, kind: Kind, ph: &Placeholders) -> Result<Condition> {
+    let mut p = Parser::new(src, kind, ph)?;
+    let (c, _) = p.or_expr()?;
+    p.expect_end()?;
+    Ok(c)
+}
+
+/// Parses an update expression and checks its paths and operand types.
+pub fn parse_update(src: &str, ph: &Placeholders) -> Result<Update> {
+    let mut p = Parser::new(src, Kind::Update, ph)?;
+    let update = p.update()?;
+    let paths: Vec<&Path> = update.paths().collect();
+    check_overlaps(Kind::Update, &paths)?;
+    Ok(update)
+}
+
+/// Parses a projection expression into its paths.
+pub fn parse_projection(src: &str, ph: &Placeholders) -> Result<Vec<Path>> {
+    let mut p = Parser::new(src, Kind::Projection, ph)?;
+    let mut paths = vec![p.path()?];
+    while p.eat_sym(",") {
+        paths.push(p.path()?);
+    }
+    p.expect_end()?;
+    let refs: Vec<&Path> = paths.iter().collect();
+    check_overlaps(Kind::Projection, &refs)?;
+    Ok(paths)
+}
+
+/// Two paths that are the same conflict; one inside the other overlap. DynamoDB refuses both.
+fn check_overlaps(kind: Kind, paths: &[&Path]) -> Result<()> {
+    for (i, a) in paths.iter().enumerate() {
+        for b in &paths[..i] {
+            let (short, long) = if a.0.len() <= b.0.len() {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            if long.0.starts_with(&short.0) {
+                let what = if a.0.len() == b.0.len() {
+                    "conflict"
+                } else {
+                    "overlap"
+                };
+                return Err(kind.invalid(format!(
+                    "Two document paths {what} with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
+                    b.display_list(),
+                    a.display_list()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str, kind: Kind, ph: &'a Placeholders) -> Result<Self> {
+        if src.len() > MAX_EXPRESSION_BYTES {
+            return Err(kind.invalid(format!(
+                "Expression size has exceeded the maximum allowed size; expression size: {}",
+                src.len()
+            )));
+        }
+        let toks = tokenize(src).map_err(|bad| {
+            let near_end = src[bad.at..]
+                .char_indices()
+                .nth(2)
+                .map_or(src.len(), |(i, _)| bad.at + i);
+            let near = src[bad.at..near_end]
+                .split_whitespace()
+                .next()
+                .unwrap_or(&bad.token);
+            kind.invalid(format!(
+                "Syntax error; token: \"{}\", near: \"{near}\"",
+                bad.token
+            ))
+        })?;
+        if toks.is_empty() {
+            return Err(kind.invalid("The expression can not be empty;"));
+        }
+        Ok(Self {
+            src,
+            toks,
+            pos: 0,
+            kind,
+            ph,
+            depth: 0,
+        })
+    }
+
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|t| &t.tok)
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<&Tok> {
+        self.toks.get(self.pos + offset).map(|t| &t.tok)
+    }
+
+    fn eat_sym(&mut self, sym: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Sym(s)) if *s == sym) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_keyword(&mut self, kw: &str) -> bool {
+        if self.peek().is_some_and(|t| t.is_keyword(kw)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_sym(&mut self, sym: &str) -> Result<()> {
+        if self.eat_sym(sym) {
+            Ok(())
+        } else {
+            Err(self.syntax_error())
+        }
+    }
+
+    fn expect_end(&self) -> Result<()> {
+        if self.pos < self.toks.len() {
+            Err(self.syntax_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `Syntax error; token: "<tok>", near: "<tok> <next>"`, the window DynamoDB quotes.
+    fn syntax_error(&self) -> Error {
+        match self.toks.get(self.pos) {
+            Some(t) => {
+                let end = self.toks.get(self.pos + 1).map_or(t.end, |n| n.end);
+                self.kind.invalid(format!(
+                    "Syntax error; token: \"{}\", near: \"{}\"",
+                    t.tok.text(),
+                    &self.src[t.start..end]
+                ))
+            }
+            None => {
+                let near = self.toks.last().map_or("", |t| &self.src[t.start..t.end]);
+                self.kind
+                    .invalid(format!("Syntax error; token: \"<EOF>\", near: \"{near}\""))
+            }
+        }
+    }
+
+    // ---- paths and operands ----
+
+    fn name(&mut self) -> Result<String> {
+        match self.peek().cloned() {
+            Some(Tok::Ident(name)) => {
+                if is_reserved(&name) {
+                    return Err(self.kind.invalid(format!(
+                        "Attribute name is a reserved keyword; reserved keyword: {name}"
+                    )));
+                }
+                self.pos += 1;
+                Ok(name)
+            }
+            Some(Tok::NamePlaceholder(ph)) => {
+                self.pos += 1;
+                self.ph.name(&ph).ok_or_else(|| {
+                    self.kind.invalid(format!(
+                        "An expression attribute name used in the document path is not defined; attribute name: {ph}"
+                    ))
+                })
+            }
+            _ => Err(self.syntax_error()),
+        }
+    }
+
+    fn path(&mut self) -> Result<Path> {
+        let mut steps = vec![Step::Key(self.name()?)];
+        loop {
+            if self.eat_sym(".") {
+                steps.push(Step::Key(self.name()?));
+            } else if self.eat_sym("[") {
+                let Some(Tok::Int(n)) = self.peek().cloned() else {
+                    return Err(self.syntax_error());
+                };
+                let index: usize = n.parse().map_err(|_| {
+                    self.kind.invalid(format!(
+                        "List index is not within the allowable range; index: {n}"
+                    ))
+                })?;
+                self.pos += 1;
+                self.expect_sym("]")?;
+                steps.push(Step::Index(index));
+            } else {
+                break;
+            }
+        }
+        if steps.len() > MAX_PATH_DEPTH {
+            return Err(self.kind.invalid(format!(
+                "The document path has too many nesting levels; nesting levels: {}",
+                steps.len()
+            )));
+        }
+        Ok(Path(steps))
+    }
+
+    fn value(&mut self) -> Result<(String, AttributeValue)> {
+        let Some(Tok::ValuePlaceholder(ph)) = self.peek().cloned() else {
+            return Err(self.syntax_error());
+        };
+        self.pos += 1;
+        let v = self.ph.value(&ph).ok_or_else(|| {
+            self.kind.invalid(format!(
+                "An expression attribute value used in expression is not defined; attribute value: {ph}"
+            ))
+        })?;
+        Ok((ph, v))
+    }
+
+    fn is_call(&self) -> bool {
+        matches!(self.peek(), Some(Tok::Ident(_))) && matches!(self.peek_at(1), Some(Tok::Sym("(")))
+    }
+
+    fn operand(&mut self) -> Result<Operand> {
+        match self.peek() {
+            Some(Tok::ValuePlaceholder(_)) => {
+                let (ph, v) = self.value()?;
+                Ok(Operand::Value(ph, v))
+            }
+            Some(Tok::Ident(name)) if self.is_call() => {
+                let name = name.clone();
+                if name != "size" {
+                    if CONDITION_FUNCTIONS.contains(&name.as_str()) {
+                        return Err(self.kind.invalid(format!(
+                            "The function is not allowed to be used this way in an expression; function: {name}"
+                        )));
+                    }
+                    return Err(self
+                        .kind
+                        .invalid(format!("Invalid function name; function: {name}")));
+                }
+                self.pos += 2;
+                let args = self.args("size")?;
+                self.require_count("size", &args, 1)?;
+                match args.into_iter().next() {
+                    Some(Operand::Path(p)) => Ok(Operand::Size(p)),
+                    _ => Err(self.kind.invalid(
+                        "Operator or function requires a document path; operator or function: size",
+                    )),
+                }
+            }
+            Some(Tok::Ident(_) | Tok::NamePlaceholder(_)) => Ok(Operand::Path(self.path()?)),
+            _ => Err(self.syntax_error()),
+        }
+    }
+
+    /// The arguments after `name(`, through the closing `)`.
+    fn args(&mut self, _name: &str) -> Result<Vec<Operand>> {
+        let mut args = Vec::new();
+        if self.eat_sym(")") {
+            return Ok(args);
+        }
+        loop {
+            args.push(self.operand()?);
+            if self.eat_sym(")") {
+                return Ok(args);
+            }
+            self.expect_sym(",")?;
+        }
+    }
+
+    fn require_count(&self, name: &str, args: &[Operand], n: usize) -> Result<()> {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(self.kind.invalid(format!(
+                "Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {}",
+                args.len()
+            )))
+        }
+    }
+
+    fn operand_type_error(&self, op: &str, v: &AttributeValue) -> Error {
+        self.kind.invalid(format!(
+            "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
+            v.type_name()
+        ))
+    }
+
+    // ---- conditions ----
+
+    /// Returns the condition and whether it was exactly one parenthesised group.
+    fn or_expr(&mut self) -> Result<(Condition, bool)> {
+        let (mut left, mut grouped) = self.and_expr()?;
+        while self.eat_keyword("OR") {
+            let (right, _) = self.and_expr()?;
+            left = Condition::Or(Box::new(left), Box::new(right));
+            grouped = false;
+        }
+        Ok((left, grouped))
+    }
+
+    fn and_expr(&mut self) -> Result<(Condition, bool)> {
+        let (mut left, mut grouped) = self.not_expr()?;
+        while self.eat_keyword("AND") {
+            let (right, _) = self.not_expr()?;
+            left = Condition::And(Box::new(left), Box::new(right));
+            grouped = false;
+        }
+        Ok((left, grouped))
+    }
+
+    fn not_expr(&mut self) -> Result<(Condition, bool)> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.kind.invalid(format!(
+                "The expression has too many nested levels; maximum: {MAX_NESTING}"
+            )));
+        }
+        let out = if self.eat_keyword("NOT") {
+            self.not_expr()
+                .map(|(c, _)| (Condition::Not(Box::new(c)), false))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        out
+    }
+
+    fn primary(&mut self) -> Result<(Condition, bool)> {
+        if self.eat_sym("(") {
+            let (inner, grouped) = self.or_expr()?;
+            self.expect_sym(")")?;
+            if grouped {
+                return Err(self
+                    .kind
+                    .invalid("The expression has redundant parentheses;"));
+            }
+            return Ok((inner, true));
+        }
+        if let Some(Tok::Ident(name)) = self.peek()
+            && self.is_call()
+            && CONDITION_FUNCTIONS.contains(&name.as_str())
+        {
+            let name = name.clone();
+            self.pos += 2;
+            let args = self.args(&name)?;
+            return Ok((self.function(&name, args)?, false));
+        }
+        let left = self.operand()?;
+        let cmp = match self.peek() {
+            Some(Tok::Sym("=")) => Some(Cmp::Eq),
+            Some(Tok::Sym("<>")) => Some(Cmp::Ne),
+            Some(Tok::Sym("<")) => Some(Cmp::Lt),
+            Some(Tok::Sym("<=")) => Some(Cmp::Le),
+            Some(Tok::Sym(">")) => Some(Cmp::Gt),
+            Some(Tok::Sym(">=")) => Some(Cmp::Ge),
+            _ => None,
+        };
+        if let Some(cmp) = cmp {
+            self.pos += 1;
+            let right = self.operand()?;
+            if !matches!(cmp, Cmp::Eq | Cmp::Ne) {
+                for side in [&left, &right] {
+                    if let Operand::Value(_, v) = side
+                        && !matches!(
+                            v,
+                            AttributeValue::S(_) | AttributeValue::N(_) | AttributeValue::B(_)
+                        )
+                    {
+                        return Err(self.operand_type_error(cmp.as_str(), v));
+                    }
+                }
+            }
+            return Ok((Condition::Compare(left, cmp, right), false));
+        }
+        if self.eat_keyword("BETWEEN") {
+            let low = self.operand()?;
+            if !self.eat_keyword("AND") {
+                return Err(self.syntax_error());
+            }
+            let high = self.operand()?;
+            for side in [&left, &low, &high] {
+                if let Operand::Value(_, v) = side
+                    && !matches!(
+                        v,
+                        AttributeValue::S(_) | AttributeValue::N(_) | AttributeValue::B(_)
+                    )
+                {
+                    return Err(self.operand_type_error("BETWEEN", v));
+                }
+            }
+            if let (Operand::Value(_, lo), Operand::Value(_, hi)) = (&low, &high)
+                && super::eval::compare_values(lo, hi) == Some(std::cmp::Ordering::Greater)
+            {
+                return Err(self.kind.invalid(format!(
+                        "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower operand: AttributeValue: {}, upper operand: AttributeValue: {}",
+                        describe_value(lo),
+                        describe_value(hi)
+                    )));
+            }
+            return Ok((Condition::Between(left, low, high), false));
+        }
+        if self.eat_keyword("IN") {
+            self.expect_sym("(")?;
+            let mut list = vec![self.operand()?];
+            while self.eat_sym(",") {
+                list.push(self.operand()?);
+            }
+            self.expect_sym(")")?;
+            if list.len() > 100 {
+                return Err(self.kind.invalid(format!(
+                    "The IN operator is provided with too many operands; number of operands: {}",
+                    list.len()
+                )));
+            }
+            return Ok((Condition::In(left, list), false));
+        }
+        if let Operand::Size(_) = left
+            && (self.peek().is_none() || matches!(self.peek(), Some(Tok::Sym(")"))))
+        {
+            return Err(self.kind.invalid(
+                "The function is not allowed to be used this way in an expression; function: size",
+            ));
+        }
+        Err(self.syntax_error())
+    }
+
+    fn function(&self, name: &str, args: Vec<Operand>) -> Result<Condition> {
+        let need_path = |op: Operand| -> Result<Path> {
+            match op {
+                Operand::Path(p) => Ok(p),
+                _ => Err(self.kind.invalid(format!(
+                    "Operator or function requires a document path; operator or function: {name}"
+                ))),
+            }
+        };
+        match name {
+            "attribute_exists" | "attribute_not_exists" => {
+                self.require_count(name, &args, 1)?;
+                let mut it = args.into_iter();
+                let p = need_path(it.next().ok_or_else(|| self.syntax_error())?)?;
+                Ok(if name == "attribute_exists" {
+                    Condition::Exists(p)
+                } else {
+                    Condition::NotExists(p)
+                })
+            }
+            "attribute_type" => {
+                self.require_count(name, &args, 2)?;
+                let mut it = args.into_iter();
+                let p = need_path(it.next().ok_or_else(|| self.syntax_error())?)?;
+                let t = it.next().ok_or_else(|| self.syntax_error())?;
+                if let Operand::Value(_, v) = &t {
+                    match v {
+                        AttributeValue::S(s) if TYPE_NAMES.contains(&s.as_str()) => {}
+                        AttributeValue::S(s) => {
+                            return Err(self.kind.invalid(format!(
+                                "Invalid attribute type name found; type: {s}, valid types: {{ B,NULL,SS,BOOL,L,BS,N,NS,S,M }}"
+                            )));
+                        }
+                        other => return Err(self.operand_type_error(name, other)),
+                    }
+                }
+                Ok(Condition::Type(p, t))
+            }
+            "begins_with" | "contains" => {
+                self.require_count(name, &args, 2)?;
+                let mut it = args.into_iter();
+                let a = it.next().ok_or_else(|| self.syntax_error())?;
+                let b = it.next().ok_or_else(|| self.syntax_error())?;
+                if name == "begins_with" {
+                    for side in [&a, &b] {
+                        if let Operand::Value(_, v) = side
+                            && !matches!(v, AttributeValue::S(_) | AttributeValue::B(_))
+                        {
+                            return Err(self.operand_type_error(name, v));
+                        }
+                    }
+                    Ok(Condition::BeginsWith(a, b))
+                } else {
+                    Ok(Condition::Contains(a, b))
+                }
+            }
+            _ => Err(self
+                .kind
+                .invalid(format!("Invalid function name; function: {name}"))),
+        }
+    }
+
+    // ---- updates ----
+
+    fn update(&mut self) -> Result<Update> {
+        let mut update = Update::default();
+        let mut seen: Vec<&'static str> = Vec::new();
+        while self.peek().is_some() {
+            let clause = ["SET", "REMOVE", "ADD", "DELETE"]
+                .into_iter()
+                .find(|kw| self.peek().is_some_and(|t| t.is_keyword(kw)))
+                .ok_or_else(|| self.syntax_error())?;
+            if seen.contains(&clause) {
+                return Err(self.kind.invalid(format!(
+                    "The \"{clause}\" section can only be used once in an update expression;"
+                )));
+            }
+            seen.push(clause);
+            self.pos += 1;
+            loop {
+                let action = match clause {
+                    "SET" => {
+                        let path = self.path()?;
+                        self.expect_sym("=")?;
+                        Action::Set(path, self.set_value()?)
+                    }
+                    "REMOVE" => Action::Remove(self.path()?),
+                    _ => {
+                        let path = self.path()?;
+                        let (_, v) = self.value()?;
+                        let ok = match clause {
+                            "ADD" => matches!(
+                                v,
+                                AttributeValue::N(_)
+                                    | AttributeValue::Ss(_)
+                                    | AttributeValue::Ns(_)
+                                    | AttributeValue::Bs(_)
+                            ),
+                            _ => matches!(
+                                v,
+                                AttributeValue::Ss(_)
+                                    | AttributeValue::Ns(_)
+                                    | AttributeValue::Bs(_)
+                            ),
+                        };
+                        if !ok {
+                            return Err(self.kind.invalid(format!(
+                                "Incorrect operand type for operator or function; operator: {clause}, operand type: {}",
+                                long_type_name(&v)
+                            )));
+                        }
+                        if clause == "ADD" {
+                            Action::Add(path, v)
+                        } else {
+                            Action::Delete(path, v)
+                        }
+                    }
+                };
+                update.actions.push(action);
+                if !self.eat_sym(",") {
+                    break;
+                }
+            }
+        }
+        Ok(update)
+    }
+
+    fn set_value(&mut self) -> Result<SetValue> {
+        let left = self.set_operand()?;
+        let op = if self.eat_sym("+") {
+            "+"
+        } else if self.eat_sym("-") {
+            "-"
+        } else {
+            return Ok(SetValue::Operand(left));
+        };
+        let right = self.set_operand()?;
+        for side in [&left, &right] {
+            if let SetOperand::Value(_, v) = side
+                && !matches!(v, AttributeValue::N(_))
+            {
+                return Err(self.kind.invalid(format!(
+                        "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
+                        long_type_name(v)
+                    )));
+            }
+        }
+        Ok(if op == "+" {
+            SetValue::Plus(left, right)
+        } else {
+            SetValue::Minus(left, right)
+        })
+    }
+
+    fn set_operand(&mut self) -> Result<SetOperand> {
+        match self.peek() {
+            Some(Tok::ValuePlaceholder(_)) => {
+                let (ph, v) = self.value()?;
+                Ok(SetOperand::Value(ph, v))
+            }
+            Some(Tok::Ident(name)) if self.is_call() => {
+                let name = name.clone();
+                self.pos += 2;
+                match name.as_str() {
+                    "if_not_exists" => {
+                        let path = match self.set_operand()? {
+                            SetOperand::Path(p) => p,
+                            _ => {
+                                return Err(self.kind.invalid(
+                                    "Operator or function requires a document path; operator or function: if_not_exists",
+                                ));
+                            }
+                        };
+                        self.expect_sym(",")?;
+                        let fallback = self.set_operand()?;
+                        self.expect_sym(")")?;
+                        Ok(SetOperand::IfNotExists(path, Box::new(fallback)))
+                    }
+                    "list_append" => {
+                        let a = self.set_operand()?;
+                        self.expect_sym(",")?;
+                        let b = self.set_operand()?;
+                        self.expect_sym(")")?;
+                        for side in [&a, &b] {
+                            if let SetOperand::Value(_, v) = side
+                                && !matches!(v, AttributeValue::L(_))
+                            {
+                                return Err(self.kind.invalid(format!(
+                                        "Incorrect operand type for operator or function; operator or function: list_append, operand type: {}",
+                                        v.type_name()
+                                    )));
+                            }
+                        }
+                        Ok(SetOperand::ListAppend(Box::new(a), Box::new(b)))
+                    }
+                    other if CONDITION_FUNCTIONS.contains(&other) || other == "size" => {
+                        Err(self.kind.invalid(format!(
+                            "The function is not allowed in an update expression; function: {other}"
+                        )))
+                    }
+                    other => Err(self
+                        .kind
+                        .invalid(format!("Invalid function name; function: {other}"))),
+                }
+            }
+            Some(Tok::Ident(_) | Tok::NamePlaceholder(_)) => Ok(SetOperand::Path(self.path()?)),
+            _ => Err(self.syntax_error()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamo::number::Number;
+    use std::collections::HashMap;
+
+    fn ph(names: &[(&str, &str)], values: &[(&str, AttributeValue)]) -> Placeholders {
+        Placeholders::new(
+            names
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            values
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.clone()))
+                .collect::<HashMap<_, _>>(),
+        )
+    }
+
+    fn n(v: i64) -> AttributeValue {
+        AttributeValue::N(Number::from(v))
+    }
+
+    fn err(r: Result<impl std::fmt::Debug>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn precedence_is_not_and_or() {
+        let p = ph(&[], &[(":v", n(1))]);
+        let c = parse_condition("a = :v OR b = :v AND NOT c = :v", Kind::Condition, &p).unwrap();
+        let Condition::Or(_, right) = c else {
+            panic!("{c:?}")
+        };
+        assert!(matches!(*right, Condition::And(_, _)));
+    }
+
+    #[test]
+    fn every_form_parses() {
+        let p = ph(
+            &[("#n", "name")],
+            &[
+                (":a", n(1)),
+                (":b", n(2)),
+                (":s", AttributeValue::S("S".into())),
+            ],
+        );
+        for src in [
+            "attribute_exists(#n) AND attribute_not_exists(x.y[2])",
+            "a BETWEEN :a AND :b",
+            "a IN (:a, :b)",
+            "begins_with(#n, :s) OR contains(l, :a)",
+            "size(l) > :a",
+            "attribute_type(a, :s)",
+            "(a = :a) and (b <> :b)",
+        ] {
+            parse_condition(src, Kind::Condition, &p).unwrap_or_else(|e| panic!("{src}: {e}"));
+        }
+    }
+
+    #[test]
+    fn syntax_errors_quote_the_token() {
+        let p = ph(&[], &[(":v", n(1))]);
+        assert_eq!(
+            err(parse_condition("a = ", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"=\""
+        );
+        assert_eq!(
+            err(parse_condition("a = :v :v", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Syntax error; token: \":v\", near: \":v\""
+        );
+        assert_eq!(
+            err(parse_condition("a ! :v", Kind::Filter, &p)),
+            "Invalid FilterExpression: Syntax error; token: \"!\", near: \"!\""
+        );
+        assert_eq!(
+            err(parse_condition("", Kind::Condition, &p)),
+            "Invalid ConditionExpression: The expression can not be empty;"
+        );
+    }
+
+    #[test]
+    fn placeholders_and_reserved_words() {
+        let p = ph(&[], &[]);
+        assert_eq!(
+            err(parse_condition("status = :v", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status"
+        );
+        assert_eq!(
+            err(parse_condition("#s = :v", Kind::Condition, &p)),
+            "Invalid ConditionExpression: An expression attribute name used in the document path is not defined; attribute name: #s"
+        );
+        assert_eq!(
+            err(parse_condition("a = :v", Kind::Condition, &p)),
+            "Invalid ConditionExpression: An expression attribute value used in expression is not defined; attribute value: :v"
+        );
+        let p = ph(&[("#a", "a"), ("#b", "b")], &[(":v", n(1)), (":w", n(2))]);
+        parse_condition("#a = :v", Kind::Condition, &p).unwrap();
+        assert_eq!(
+            err(p.check_all_used()),
+            "Value provided in ExpressionAttributeNames unused in expressions: keys: {#b}"
+        );
+    }
+
+    #[test]
+    fn functions_are_checked() {
+        let p = ph(&[], &[(":v", n(1))]);
+        assert_eq!(
+            err(parse_condition("foo(a)", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Invalid function name; function: foo"
+        );
+        assert_eq!(
+            err(parse_condition("begins_with(a)", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 1"
+        );
+        assert_eq!(
+            err(parse_condition("begins_with(a, :v)", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"
+        );
+        assert_eq!(
+            err(parse_condition("attribute_exists(:v)", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Operator or function requires a document path; operator or function: attribute_exists"
+        );
+        assert_eq!(
+            err(parse_condition("((a = :v))", Kind::Condition, &p)),
+            "Invalid ConditionExpression: The expression has redundant parentheses;"
+        );
+    }
+
+    #[test]
+    fn updates_parse_and_refuse_overlaps() {
+        let p = ph(
+            &[],
+            &[
+                (":v", n(1)),
+                (":l", AttributeValue::L(vec![])),
+                (":s", AttributeValue::Ns(vec![Number::from(1)])),
+            ],
+        );
+        let u = parse_update(
+            "SET a = a + :v, b = if_not_exists(b, :v), c = list_append(c, :l) REMOVE d[1] ADD e :v DELETE f :s",
+            &p,
+        )
+        .unwrap();
+        assert_eq!(u.actions.len(), 6);
+        assert_eq!(
+            err(parse_update("SET a = :v REMOVE a.b", &p)),
+            "Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a, b]"
+        );
+        assert_eq!(
+            err(parse_update("SET a = :v SET b = :v", &p)),
+            "Invalid UpdateExpression: The \"SET\" section can only be used once in an update expression;"
+        );
+        assert_eq!(
+            err(parse_update("ADD a :l", &p)),
+            "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: LIST"
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let p = ph(&[], &[(":v", n(1))]);
+        let deep = format!("{}a = :v{}", "(".repeat(2000), ")".repeat(2000));
+        assert!(parse_condition(&deep, Kind::Condition, &p).is_err());
+        let nots = format!("{}a = :v", "NOT ".repeat(1000));
+        assert!(parse_condition(&nots, Kind::Condition, &p).is_err());
+    }
+
+    #[test]
+    fn projections_are_paths() {
+        let p = ph(&[("#n", "name")], &[]);
+        let paths = parse_projection("#n, a.b[0].c, d", &p).unwrap();
+        assert_eq!(paths.len(), 3);
+        assert_eq!(paths[1].display_list(), "[a, b, [0], c]");
+    }
+}

@@ -1,0 +1,608 @@
+//! Single-item operations (PutItem, GetItem, UpdateItem, DeleteItem) and the write path that
+//! batches and transactions share: a write is first checked against the item as it is
+//! (condition, update, new size, index key types) and only then applied, so a refused write
+//! changes nothing in its group commit.
+
+use std::sync::Arc;
+
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use serde_json::{Value, json};
+
+use super::Dynamo;
+use super::error::Error;
+use super::expr::{self, Condition, Kind, Path, Placeholders, Update, eval};
+use super::index;
+use super::input::{Input, refuse_mixed, refuse_orphan_placeholders};
+use super::legacy;
+use super::stored::{decode_item, encode_item};
+use super::table::{SIZES, TableDef, still_exists};
+use super::types::{AttributeValue, Item, MAX_ITEM_SIZE, item_size, item_to_json};
+use crate::engine::EngineError;
+
+const MAX_HASH_KEY: usize = 2048;
+const MAX_RANGE_KEY: usize = 1024;
+
+/// Write units per index: name, whether local, units.
+pub(crate) type IndexUnits = Vec<(String, bool, f64)>;
+/// An item before and after a write.
+pub(crate) type Images = (Option<Item>, Option<Item>);
+/// Write units of one table: its definition, table units, index units.
+pub(crate) type TableUnits = (Arc<TableDef>, f64, IndexUnits);
+
+/// What a write does to its item.
+#[derive(Debug, Clone)]
+pub(crate) enum Mutation {
+    /// Replace it.
+    Put(Item),
+    /// Remove it.
+    Delete,
+    /// Apply update actions (creating it from its key when absent).
+    Update(Update),
+    /// Change nothing (a transaction's ConditionCheck).
+    Check,
+}
+
+/// A write, validated and ready for the writer.
+#[derive(Debug, Clone)]
+pub(crate) struct Write {
+    pub def: Arc<TableDef>,
+    pub key: Item,
+    pub storage_key: Vec<u8>,
+    pub condition: Option<Condition>,
+    pub mutation: Mutation,
+    pub old_on_failure: bool,
+}
+
+/// The result of one applied write.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Written {
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+    pub table_units: f64,
+    pub index_units: Vec<(String, bool, f64)>,
+}
+
+fn is_empty_key(v: &AttributeValue) -> Option<&'static str> {
+    match v {
+        AttributeValue::S(s) if s.is_empty() => Some("string"),
+        AttributeValue::B(b) if b.is_empty() => Some("binary"),
+        _ => None,
+    }
+}
+
+fn key_part_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::B(b) => b.len(),
+        other => other.size(),
+    }
+}
+
+/// Checks a `Key` parameter: exactly the key attributes, with their types.
+pub(crate) fn check_key(def: &TableDef, key: &Item) -> Result<(), Error> {
+    let expected = 1 + usize::from(def.key.range.is_some());
+    let mismatch = || Error::validation("The provided key element does not match the schema");
+    if key.len() != expected {
+        return Err(mismatch());
+    }
+    for attr in std::iter::once(&def.key.hash).chain(def.key.range.as_ref()) {
+        let v = key.get(&attr.name).ok_or_else(mismatch)?;
+        if !attr.ty.matches(v) {
+            return Err(mismatch());
+        }
+        if let Some(kind) = is_empty_key(v) {
+            return Err(Error::validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {}",
+                attr.name
+            )));
+        }
+    }
+    check_key_sizes(def, key)
+}
+
+fn check_key_sizes(def: &TableDef, item: &Item) -> Result<(), Error> {
+    if let Some(v) = item.get(&def.key.hash.name)
+        && key_part_size(v) > MAX_HASH_KEY
+    {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
+    }
+    if let Some(r) = &def.key.range
+        && let Some(v) = item.get(&r.name)
+        && key_part_size(v) > MAX_RANGE_KEY
+    {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an item to put: key attributes present with their types, sizes, index keys.
+pub(crate) fn check_item(def: &TableDef, item: &Item) -> Result<(), Error> {
+    for attr in std::iter::once(&def.key.hash).chain(def.key.range.as_ref()) {
+        let Some(v) = item.get(&attr.name) else {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: Missing the key {} in the item",
+                attr.name
+            )));
+        };
+        if !attr.ty.matches(v) {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
+                attr.name,
+                attr.ty.as_str(),
+                v.type_name()
+            )));
+        }
+        if let Some(kind) = is_empty_key(v) {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {}",
+                attr.name
+            )));
+        }
+    }
+    if item_size(item) > MAX_ITEM_SIZE {
+        return Err(Error::validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
+    }
+    check_key_sizes(def, item)?;
+    index::check_index_keys(def, item)
+}
+
+/// The ReturnConsumedCapacity answer, or `None` for NONE.
+pub(crate) fn consumed(
+    def: &TableDef,
+    mode: Option<&str>,
+    table_units: f64,
+    index_units: &[(String, bool, f64)],
+) -> Option<Value> {
+    let total: f64 = table_units + index_units.iter().map(|(_, _, u)| u).sum::<f64>();
+    match mode {
+        Some("TOTAL") => Some(json!({"TableName": def.name, "CapacityUnits": total})),
+        Some("INDEXES") => {
+            let mut v = json!({"TableName": def.name, "CapacityUnits": total, "Table": {"CapacityUnits": table_units}});
+            let gsi: serde_json::Map<String, Value> = index_units
+                .iter()
+                .filter(|(_, local, _)| !local)
+                .map(|(n, _, u)| (n.clone(), json!({"CapacityUnits": u})))
+                .collect();
+            let lsi: serde_json::Map<String, Value> = index_units
+                .iter()
+                .filter(|(_, local, _)| *local)
+                .map(|(n, _, u)| (n.clone(), json!({"CapacityUnits": u})))
+                .collect();
+            if !gsi.is_empty() {
+                v["GlobalSecondaryIndexes"] = Value::Object(gsi);
+            }
+            if !lsi.is_empty() {
+                v["LocalSecondaryIndexes"] = Value::Object(lsi);
+            }
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+/// Reads ReturnConsumedCapacity.
+pub(crate) fn capacity_mode<'a>(input: &mut Input<'a>) -> Result<Option<&'a str>, Error> {
+    input.enum_value(
+        "ReturnConsumedCapacity",
+        "returnConsumedCapacity",
+        &["INDEXES", "TOTAL", "NONE"],
+    )
+}
+
+/// Parses the condition of a write: ConditionExpression or Expected.
+pub(crate) fn write_condition(
+    input: &Input<'_>,
+    ph: &Placeholders,
+) -> Result<Option<Condition>, Error> {
+    refuse_mixed(
+        input,
+        &["Expected", "ConditionalOperator"],
+        &["ConditionExpression"],
+    )?;
+    if let Some(src) = input.string("ConditionExpression")? {
+        return expr::parse_condition(src, Kind::Condition, ph).map(Some);
+    }
+    if let Some(e) = input.raw("Expected") {
+        return legacy::expected(e, input.string("ConditionalOperator")?);
+    }
+    if input.has("ConditionalOperator") {
+        return Err(Error::validation(
+            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
+        ));
+    }
+    Ok(None)
+}
+
+pub(crate) fn open_items<'t>(
+    txn: &'t WriteTransaction,
+    def: &TableDef,
+) -> Result<redb::Table<'t, &'static [u8], &'static [u8]>, EngineError> {
+    Ok(txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&def.items_table()))?)
+}
+
+/// The current item under `key`, inside the write transaction.
+pub(crate) fn read_current(
+    txn: &WriteTransaction,
+    def: &TableDef,
+    key: &[u8],
+) -> Result<Option<Item>, EngineError> {
+    let items = open_items(txn, def)?;
+    let found = items.get(key)?;
+    match found {
+        Some(v) => decode_item(v.value())
+            .map(Some)
+            .map_err(|reason| EngineError::Corrupt {
+                table: def.items_table(),
+                reason,
+            }),
+        None => Ok(None),
+    }
+}
+
+/// Checks a write against the item as it is: the table still exists, the condition holds,
+/// the update applies, the new item is valid. Writes nothing.
+pub(crate) fn check_write(
+    txn: &WriteTransaction,
+    w: &Write,
+) -> Result<Result<Images, Error>, EngineError> {
+    if !still_exists(txn, &w.def)? {
+        return Ok(Err(Error::table_not_found(&w.def.name)));
+    }
+    let old = read_current(txn, &w.def, &w.storage_key)?;
+    if let Some(c) = &w.condition {
+        let empty = Item::new();
+        if !eval::evaluate(c, old.as_ref().unwrap_or(&empty)) {
+            let item = if w.old_on_failure { old } else { None };
+            return Ok(Err(Error::ConditionalCheckFailed { item }));
+        }
+    }
+    let new = match &w.mutation {
+        Mutation::Put(item) => Some(item.clone()),
+        Mutation::Delete => None,
+        Mutation::Check => return Ok(Ok((old.clone(), old))),
+        Mutation::Update(u) => {
+            let base = old.clone().unwrap_or_else(|| w.key.clone());
+            let new = match eval::apply_update(&base, u) {
+                Ok(n) => n,
+                Err(e) => return Ok(Err(e)),
+            };
+            if item_size(&new) > MAX_ITEM_SIZE {
+                return Ok(Err(Error::validation(
+                    "Item size to update has exceeded the maximum allowed size",
+                )));
+            }
+            if let Err(e) = index::check_index_keys(&w.def, &new) {
+                return Ok(Err(e));
+            }
+            Some(new)
+        }
+    };
+    Ok(Ok((old, new)))
+}
+
+/// Applies a checked write: the item, its index entries, the table size and the stream.
+pub(crate) fn apply_write(
+    txn: &WriteTransaction,
+    def: &TableDef,
+    key: &[u8],
+    old: Option<Item>,
+    new: Option<Item>,
+) -> Result<Written, EngineError> {
+    {
+        let mut items = open_items(txn, def)?;
+        match &new {
+            Some(n) => {
+                items.insert(key, encode_item(n).as_slice())?;
+            }
+            None => {
+                items.remove(key)?;
+            }
+        }
+    }
+    let index_units = index::update_indexes(txn, def, key, old.as_ref(), new.as_ref())?;
+    let (old_size, new_size) = (
+        old.as_ref().map_or(0, item_size),
+        new.as_ref().map_or(0, item_size),
+    );
+    if old_size != new_size {
+        let mut sizes = txn.open_table(SIZES)?;
+        let current = sizes.get(def.uid.as_str())?.map_or(0, |v| v.value());
+        let next = (current + new_size as u64).saturating_sub(old_size as u64);
+        sizes.insert(def.uid.as_str(), next)?;
+    }
+    super::stream::record(txn, def, old.as_ref(), new.as_ref(), false)?;
+    let table_units = index::write_units(old_size.max(new_size));
+    Ok(Written {
+        old,
+        new,
+        table_units,
+        index_units,
+    })
+}
+
+/// Checks and applies one write; a refusal leaves everything as it was.
+pub(crate) fn run_write(
+    txn: &WriteTransaction,
+    w: &Write,
+) -> Result<Result<Written, Error>, EngineError> {
+    let (old, new) = match check_write(txn, w)? {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    if matches!(w.mutation, Mutation::Check) {
+        return Ok(Ok(Written {
+            old,
+            new,
+            ..Default::default()
+        }));
+    }
+    if old.is_none() && new.is_none() {
+        return Ok(Ok(Written {
+            table_units: 1.0,
+            ..Default::default()
+        }));
+    }
+    apply_write(txn, &w.def, &w.storage_key, old, new).map(Ok)
+}
+
+fn return_values<'a>(input: &mut Input<'a>, allowed: &[&str]) -> Result<&'a str, Error> {
+    let v = input.enum_value(
+        "ReturnValues",
+        "returnValues",
+        &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"],
+    )?;
+    input.finish()?;
+    let v = v.unwrap_or("NONE");
+    if !allowed.contains(&v) {
+        return Err(Error::validation("Return values set to invalid value"));
+    }
+    Ok(v)
+}
+
+fn old_on_failure(input: &mut Input<'_>) -> Result<bool, Error> {
+    Ok(input.enum_value(
+        "ReturnValuesOnConditionCheckFailure",
+        "returnValuesOnConditionCheckFailure",
+        &["ALL_OLD", "NONE"],
+    )? == Some("ALL_OLD"))
+}
+
+/// The projection of a read: ProjectionExpression or AttributesToGet.
+pub(crate) fn read_projection(
+    input: &Input<'_>,
+    ph: &Placeholders,
+) -> Result<Option<Vec<Path>>, Error> {
+    refuse_mixed(input, &["AttributesToGet"], &["ProjectionExpression"])?;
+    if let Some(src) = input.string("ProjectionExpression")? {
+        return expr::parse_projection(src, ph).map(Some);
+    }
+    if let Some(a) = input.raw("AttributesToGet") {
+        return legacy::attributes_to_get(a).map(Some);
+    }
+    Ok(None)
+}
+
+impl Dynamo {
+    /// PutItem.
+    pub(crate) async fn put_item(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        if !input.has("Item") {
+            input.violation(
+                "Value null at 'item' failed to satisfy constraint: Member must not be null".into(),
+            );
+        }
+        let capacity = capacity_mode(&mut input)?;
+        let on_failure = old_on_failure(&mut input)?;
+        let rv = return_values(&mut input, &["NONE", "ALL_OLD"])?;
+        let item = input.item("Item")?.unwrap_or_default();
+        let def = self.table(&name)?;
+        check_item(&def, &item)?;
+        refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
+        let ph = input.placeholders()?;
+        let condition = write_condition(&input, &ph)?;
+        ph.check_all_used()?;
+        let w = Write {
+            storage_key: def.storage_key(&item),
+            key: def.key_of(&item),
+            def: def.clone(),
+            condition,
+            mutation: Mutation::Put(item),
+            old_on_failure: on_failure,
+        };
+        let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
+        let mut out = json!({});
+        if rv == "ALL_OLD"
+            && let Some(old) = &written.old
+        {
+            out["Attributes"] = item_to_json(old);
+        }
+        if let Some(c) = consumed(&def, capacity, written.table_units, &written.index_units) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    /// DeleteItem.
+    pub(crate) async fn delete_item(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        if !input.has("Key") {
+            input.violation(
+                "Value null at 'key' failed to satisfy constraint: Member must not be null".into(),
+            );
+        }
+        let capacity = capacity_mode(&mut input)?;
+        let on_failure = old_on_failure(&mut input)?;
+        let rv = return_values(&mut input, &["NONE", "ALL_OLD"])?;
+        let key = input.item("Key")?.unwrap_or_default();
+        let def = self.table(&name)?;
+        check_key(&def, &key)?;
+        refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
+        let ph = input.placeholders()?;
+        let condition = write_condition(&input, &ph)?;
+        ph.check_all_used()?;
+        let w = Write {
+            storage_key: def.storage_key(&key),
+            key,
+            def: def.clone(),
+            condition,
+            mutation: Mutation::Delete,
+            old_on_failure: on_failure,
+        };
+        let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
+        let mut out = json!({});
+        if rv == "ALL_OLD"
+            && let Some(old) = &written.old
+        {
+            out["Attributes"] = item_to_json(old);
+        }
+        if let Some(c) = consumed(&def, capacity, written.table_units, &written.index_units) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    /// UpdateItem.
+    pub(crate) async fn update_item(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        if !input.has("Key") {
+            input.violation(
+                "Value null at 'key' failed to satisfy constraint: Member must not be null".into(),
+            );
+        }
+        let capacity = capacity_mode(&mut input)?;
+        let on_failure = old_on_failure(&mut input)?;
+        let rv = return_values(
+            &mut input,
+            &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+        )?;
+        let key = input.item("Key")?.unwrap_or_default();
+        let def = self.table(&name)?;
+        check_key(&def, &key)?;
+        refuse_mixed(
+            &input,
+            &["AttributeUpdates", "Expected"],
+            &["UpdateExpression", "ConditionExpression"],
+        )?;
+        refuse_orphan_placeholders(&input, &["ConditionExpression", "UpdateExpression"])?;
+        let ph = input.placeholders()?;
+        let key_names: Vec<&str> = def.key.names().collect();
+        let update = if let Some(src) = input.string("UpdateExpression")? {
+            let u = expr::parse_update(src, &ph)?;
+            if let Some(p) = u.paths().find(|p| key_names.contains(&p.root())) {
+                return Err(Error::validation(format!(
+                    "One or more parameter values were invalid: Cannot update attribute {}. This attribute is part of the key",
+                    p.root()
+                )));
+            }
+            u
+        } else if let Some(a) = input.raw("AttributeUpdates") {
+            legacy::attribute_updates(a, &key_names)?
+        } else {
+            Update::default()
+        };
+        let condition = write_condition(&input, &ph)?;
+        ph.check_all_used()?;
+        let paths: Vec<Path> = update.paths().cloned().collect();
+        let w = Write {
+            storage_key: def.storage_key(&key),
+            key,
+            def: def.clone(),
+            condition,
+            mutation: Mutation::Update(update),
+            old_on_failure: on_failure,
+        };
+        let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
+        let mut out = json!({});
+        let attrs = match rv {
+            "ALL_OLD" => written.old.clone(),
+            "ALL_NEW" => written.new.clone(),
+            "UPDATED_OLD" => written.old.as_ref().map(|o| eval::project(o, &paths)),
+            "UPDATED_NEW" => written.new.as_ref().map(|n| eval::project(n, &paths)),
+            _ => None,
+        };
+        if let Some(a) = attrs.filter(|a| !a.is_empty()) {
+            out["Attributes"] = item_to_json(&a);
+        }
+        if let Some(c) = consumed(&def, capacity, written.table_units, &written.index_units) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    /// GetItem.
+    pub(crate) async fn get_item(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        if !input.has("Key") {
+            input.violation(
+                "Value null at 'key' failed to satisfy constraint: Member must not be null".into(),
+            );
+        }
+        let capacity = capacity_mode(&mut input)?;
+        input.finish()?;
+        let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
+        let key = input.item("Key")?.unwrap_or_default();
+        let def = self.table(&name)?;
+        check_key(&def, &key)?;
+        refuse_orphan_placeholders(&input, &["ProjectionExpression"])?;
+        let ph = input.placeholders()?;
+        let projection = read_projection(&input, &ph)?;
+        ph.check_all_used()?;
+        let storage_key = def.storage_key(&key);
+        let item = self.get_one(&def, storage_key).await?;
+        let mut out = json!({});
+        let size = item.as_ref().map_or(0, item_size);
+        if let Some(item) = item {
+            let item = match &projection {
+                Some(p) => eval::project(&item, p),
+                None => item,
+            };
+            out["Item"] = item_to_json(&item);
+        }
+        let units = read_units(size, consistent);
+        if let Some(c) = consumed(&def, capacity, units, &[]) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    /// Reads one item by storage key.
+    pub(crate) async fn get_one(
+        &self,
+        def: &Arc<TableDef>,
+        key: Vec<u8>,
+    ) -> Result<Option<Item>, Error> {
+        let def = def.clone();
+        let found = self
+            .engine
+            .read(move |txn| {
+                let t = match txn
+                    .open_table(TableDefinition::<&[u8], &[u8]>::new(&def.items_table()))
+                {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => {
+                        return Ok(Err(Error::table_not_found(&def.name)));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(Ok(index::base_item(&t, &key)?))
+            })
+            .await??;
+        Ok(found)
+    }
+}
+
+/// Read units: 4 KB per unit, at least one, halved for eventually consistent reads.
+pub(crate) fn read_units(size: usize, consistent: bool) -> f64 {
+    let units = size.div_ceil(4096).max(1) as f64;
+    if consistent { units } else { units / 2.0 }
+}

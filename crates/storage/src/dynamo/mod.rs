@@ -1,0 +1,99 @@
+//! The DynamoDB-compatible API: the data types, the expression language, tables and items
+//! on the engine, and the JSON 1.0 protocol.
+
+pub mod api;
+mod batch;
+pub mod error;
+pub mod expr;
+mod index;
+mod input;
+mod item;
+mod legacy;
+pub mod number;
+mod query;
+pub mod stored;
+mod stream;
+pub mod table;
+mod transact;
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+
+use crate::engine::{Engine, EngineError};
+use error::Error;
+use table::TableDef;
+
+/// The account id in ARNs (the one the AWS SDKs' test suites expect from local emulators).
+pub const ACCOUNT: &str = "123456789012";
+
+/// The DynamoDB service over one engine.
+#[derive(Debug)]
+pub struct Dynamo {
+    engine: Engine,
+    catalog: ArcSwap<HashMap<String, Arc<TableDef>>>,
+    region: String,
+    account: String,
+}
+
+/// The operations served, as named in `X-Amz-Target`.
+pub const OPERATIONS: &[&str] = &[
+    "CreateTable",
+    "DeleteTable",
+    "DescribeTable",
+    "ListTables",
+    "UpdateTable",
+    "PutItem",
+    "GetItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "TransactGetItems",
+];
+
+impl Dynamo {
+    /// Opens the service on `engine`, loading the table catalog.
+    pub fn open(engine: Engine, region: &str) -> Result<Arc<Self>, EngineError> {
+        let catalog = engine.read_blocking(table::load_catalog)?;
+        Ok(Arc::new(Self {
+            engine,
+            catalog: ArcSwap::from_pointee(catalog),
+            region: region.to_owned(),
+            account: ACCOUNT.to_owned(),
+        }))
+    }
+
+    /// The region in ARNs.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Runs one operation on its JSON input.
+    pub async fn call(&self, operation: &str, body: &Value) -> Result<Value, Error> {
+        match operation {
+            "CreateTable" => self.create_table(body).await,
+            "DeleteTable" => self.delete_table(body).await,
+            "DescribeTable" => self.describe_table(body).await,
+            "ListTables" => self.list_tables(body).await,
+            "UpdateTable" => self.update_table(body).await,
+            "PutItem" => self.put_item(body).await,
+            "GetItem" => self.get_item(body).await,
+            "UpdateItem" => self.update_item(body).await,
+            "DeleteItem" => self.delete_item(body).await,
+            "Query" => self.query(body).await,
+            "Scan" => self.scan(body).await,
+            "BatchGetItem" => self.batch_get_item(body).await,
+            "BatchWriteItem" => self.batch_write_item(body).await,
+            "TransactWriteItems" => self.transact_write_items(body).await,
+            "TransactGetItems" => self.transact_get_items(body).await,
+            _ => Err(Error::UnknownOperation(String::new())),
+        }
+    }
+}

@@ -1,0 +1,735 @@
+//! Query and Scan: a key condition (or a Scan segment) becomes a byte range over the table's
+//! or index's keys, read forward or backward on one snapshot, with DynamoDB's paging: at most
+//! `Limit` items evaluated and at most 1 MB read per page, `LastEvaluatedKey` to resume.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use redb::{ReadableTable, TableDefinition};
+use serde_json::{Value, json};
+
+use super::Dynamo;
+use super::error::Error;
+use super::expr::{self, Cmp, Condition, Kind, Operand, Path, Placeholders, eval};
+use super::index;
+use super::input::{Input, refuse_mixed, refuse_orphan_placeholders};
+use super::item::{capacity_mode, consumed, read_projection, read_units};
+use super::legacy;
+use super::stored::{self, prefix_end};
+use super::table::{IndexDef, KeySchema, TableDef};
+use super::types::{AttributeValue, Item, item_size, item_to_json};
+use crate::engine::EngineError;
+
+/// One entry of a range read.
+type Entry<'a> = Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
+/// A page is cut once this many bytes were read.
+const PAGE_BYTES: usize = 1024 * 1024;
+
+/// The sort key part of a key condition.
+#[derive(Debug, Clone)]
+enum RangeCond {
+    Cmp(Cmp, AttributeValue),
+    Between(AttributeValue, AttributeValue),
+    BeginsWith(AttributeValue),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Select {
+    AllAttributes,
+    AllProjected,
+    Specific,
+    Count,
+}
+
+/// Everything a page read needs, owned so it can move to the blocking pool.
+#[derive(Debug)]
+struct Plan {
+    def: Arc<TableDef>,
+    index: Option<IndexDef>,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    forward: bool,
+    limit: Option<usize>,
+    filter: Option<Condition>,
+    projection: Option<Vec<Path>>,
+    select: Select,
+}
+
+#[derive(Debug, Default)]
+struct Page {
+    items: Vec<Item>,
+    scanned: usize,
+    read_bytes: usize,
+    last: Option<Item>,
+}
+
+fn value_of(op: &Operand) -> Option<&AttributeValue> {
+    match op {
+        Operand::Value(_, v) => Some(v),
+        _ => None,
+    }
+}
+
+fn path_of(op: &Operand) -> Option<&str> {
+    match op {
+        Operand::Path(p) if p.is_top_level() => Some(p.root()),
+        _ => None,
+    }
+}
+
+fn unsupported() -> Error {
+    Error::validation("Query key condition not supported")
+}
+
+/// Splits a key condition into the partition value and the sort key condition.
+fn analyse_key_condition(
+    cond: &Condition,
+    key: &KeySchema,
+) -> Result<(AttributeValue, Option<RangeCond>), Error> {
+    let mut parts = Vec::new();
+    fn flatten<'a>(c: &'a Condition, out: &mut Vec<&'a Condition>) {
+        if let Condition::And(a, b) = c {
+            flatten(a, out);
+            flatten(b, out);
+        } else {
+            out.push(c);
+        }
+    }
+    flatten(cond, &mut parts);
+    if parts.len() > 2 {
+        return Err(Error::validation("Conditions can be of length 1 or 2 only"));
+    }
+    let mut hash: Option<AttributeValue> = None;
+    let mut range: Option<RangeCond> = None;
+    for p in parts {
+        let (attr, rc) = match p {
+            Condition::Compare(a, cmp, b) => {
+                if *cmp == Cmp::Ne {
+                    return Err(unsupported());
+                }
+                match (path_of(a), value_of(b), path_of(b), value_of(a)) {
+                    (Some(n), Some(v), _, _) => (n, RangeCond::Cmp(*cmp, v.clone())),
+                    (_, _, Some(n), Some(v)) => {
+                        // `:v < sk` reads as `sk > :v`.
+                        let flipped = match cmp {
+                            Cmp::Lt => Cmp::Gt,
+                            Cmp::Le => Cmp::Ge,
+                            Cmp::Gt => Cmp::Lt,
+                            Cmp::Ge => Cmp::Le,
+                            other => *other,
+                        };
+                        (n, RangeCond::Cmp(flipped, v.clone()))
+                    }
+                    _ => return Err(unsupported()),
+                }
+            }
+            Condition::Between(a, lo, hi) => match (path_of(a), value_of(lo), value_of(hi)) {
+                (Some(n), Some(lo), Some(hi)) => (n, RangeCond::Between(lo.clone(), hi.clone())),
+                _ => return Err(unsupported()),
+            },
+            Condition::BeginsWith(a, b) => match (path_of(a), value_of(b)) {
+                (Some(n), Some(v)) => (n, RangeCond::BeginsWith(v.clone())),
+                _ => return Err(unsupported()),
+            },
+            _ => return Err(unsupported()),
+        };
+        if attr == key.hash.name {
+            let RangeCond::Cmp(Cmp::Eq, v) = rc else {
+                return Err(unsupported());
+            };
+            if hash.is_some() {
+                return Err(unsupported());
+            }
+            if !key.hash.ty.matches(&v) {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: Condition parameter type does not match schema type",
+                ));
+            }
+            hash = Some(v);
+        } else if key.range.as_ref().is_some_and(|r| r.name == attr) {
+            if range.is_some() {
+                return Err(unsupported());
+            }
+            let ty = key.range.as_ref().map(|r| r.ty);
+            let ok = |v: &AttributeValue| ty.is_some_and(|t| t.matches(v));
+            let typed = match &rc {
+                RangeCond::Cmp(_, v) | RangeCond::BeginsWith(v) => ok(v),
+                RangeCond::Between(a, b) => ok(a) && ok(b),
+            };
+            if !typed {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: Condition parameter type does not match schema type",
+                ));
+            }
+            if matches!(&rc, RangeCond::BeginsWith(AttributeValue::N(_))) {
+                return Err(Error::validation(
+                    "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+                ));
+            }
+            range = Some(rc);
+        } else {
+            return Err(Error::validation(format!(
+                "Query condition missed key schema element: {}",
+                key.range
+                    .as_ref()
+                    .map_or(key.hash.name.as_str(), |r| if hash.is_none() {
+                        key.hash.name.as_str()
+                    } else {
+                        r.name.as_str()
+                    })
+            )));
+        }
+    }
+    let hash = hash.ok_or_else(|| {
+        Error::validation(format!(
+            "Query condition missed key schema element: {}",
+            key.hash.name
+        ))
+    })?;
+    Ok((hash, range))
+}
+
+/// The byte range of one partition under a sort key condition.
+fn range_bounds(prefix: Vec<u8>, rc: Option<&RangeCond>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let with = |v: &AttributeValue| {
+        let mut k = prefix.clone();
+        stored::encode_sort_key(v, &mut k);
+        k
+    };
+    let after = |k: Vec<u8>| prefix_end(&k).map_or(Bound::Unbounded, Bound::Excluded);
+    let partition_end = after(prefix.clone());
+    let end_as_start = |b: Bound<Vec<u8>>| match b {
+        Bound::Excluded(k) => Bound::Included(k),
+        other => other,
+    };
+    match rc {
+        None => (Bound::Included(prefix.clone()), partition_end),
+        Some(RangeCond::Cmp(cmp, v)) => {
+            let k = with(v);
+            match cmp {
+                Cmp::Eq => (Bound::Included(k.clone()), after(k)),
+                Cmp::Lt => (Bound::Included(prefix.clone()), Bound::Excluded(k)),
+                Cmp::Le => (Bound::Included(prefix.clone()), after(k)),
+                Cmp::Gt => (end_as_start(after(k)), partition_end),
+                _ => (Bound::Included(k), partition_end),
+            }
+        }
+        Some(RangeCond::Between(lo, hi)) => (Bound::Included(with(lo)), after(with(hi))),
+        Some(RangeCond::BeginsWith(v)) => {
+            let mut k = prefix.clone();
+            stored::sort_key_prefix(v, &mut k);
+            (Bound::Included(k.clone()), after(k))
+        }
+    }
+}
+
+fn tighten_lower(current: Bound<Vec<u8>>, after: Vec<u8>) -> Bound<Vec<u8>> {
+    match &current {
+        Bound::Included(k) | Bound::Excluded(k) if k > &after => current,
+        _ => Bound::Excluded(after),
+    }
+}
+
+fn tighten_upper(current: Bound<Vec<u8>>, before: Vec<u8>) -> Bound<Vec<u8>> {
+    match &current {
+        Bound::Included(k) | Bound::Excluded(k) if k < &before => current,
+        _ => Bound::Excluded(before),
+    }
+}
+
+/// The roots of the attribute paths a condition reads.
+fn condition_roots<'a>(c: &'a Condition, out: &mut Vec<&'a str>) {
+    let op = |o: &'a Operand, out: &mut Vec<&'a str>| match o {
+        Operand::Path(p) | Operand::Size(p) => out.push(p.root()),
+        Operand::Value(..) => {}
+    };
+    match c {
+        Condition::And(a, b) | Condition::Or(a, b) => {
+            condition_roots(a, out);
+            condition_roots(b, out);
+        }
+        Condition::Not(a) => condition_roots(a, out),
+        Condition::Exists(p) | Condition::NotExists(p) => out.push(p.root()),
+        Condition::Type(p, t) => {
+            out.push(p.root());
+            op(t, out);
+        }
+        Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
+            op(a, out);
+            op(b, out);
+        }
+        Condition::Between(a, b, c) => {
+            op(a, out);
+            op(b, out);
+            op(c, out);
+        }
+        Condition::In(a, l) => {
+            op(a, out);
+            for x in l {
+                op(x, out);
+            }
+        }
+    }
+}
+
+fn parse_select(input: &mut Input<'_>) -> Result<Option<Select>, Error> {
+    let s = input.enum_value(
+        "Select",
+        "select",
+        &[
+            "SPECIFIC_ATTRIBUTES",
+            "COUNT",
+            "ALL_ATTRIBUTES",
+            "ALL_PROJECTED_ATTRIBUTES",
+        ],
+    )?;
+    Ok(s.map(|s| match s {
+        "COUNT" => Select::Count,
+        "ALL_PROJECTED_ATTRIBUTES" => Select::AllProjected,
+        "SPECIFIC_ATTRIBUTES" => Select::Specific,
+        _ => Select::AllAttributes,
+    }))
+}
+
+fn parse_limit(input: &mut Input<'_>) -> Result<Option<usize>, Error> {
+    let l = input.integer("Limit")?;
+    if let Some(l) = l
+        && l < 1
+    {
+        input.violation(format!(
+                "Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            ));
+    }
+    Ok(l.map(|l| l.max(1) as usize))
+}
+
+/// Common to Query and Scan: index, select, projection, consistency.
+struct Common {
+    index: Option<IndexDef>,
+    select: Select,
+    projection: Option<Vec<Path>>,
+}
+
+fn common(
+    input: &Input<'_>,
+    def: &TableDef,
+    index_name: Option<&str>,
+    select: Option<Select>,
+    consistent: bool,
+    ph: &Placeholders,
+) -> Result<Common, Error> {
+    let index = match index_name {
+        Some(n) => Some(def.index(n).cloned().ok_or_else(|| {
+            Error::validation(format!("The table does not have the specified index: {n}"))
+        })?),
+        None => None,
+    };
+    if consistent && index.as_ref().is_some_and(|i| !i.local) {
+        return Err(Error::validation(
+            "Consistent reads are not supported on global secondary indexes",
+        ));
+    }
+    let projection = read_projection(input, ph)?;
+    let select = match (select, &projection) {
+        (Some(Select::Specific), None) => {
+            return Err(Error::validation(
+                "1 validation error detected: SPECIFIC_ATTRIBUTES requires ProjectionExpression or AttributesToGet",
+            ));
+        }
+        (Some(s), Some(_)) if s != Select::Specific => {
+            let what = if input.has("AttributesToGet") {
+                "AttributesToGet"
+            } else {
+                "ProjectionExpression"
+            };
+            let sel = match s {
+                Select::Count => "COUNT",
+                Select::AllProjected => "ALL_PROJECTED_ATTRIBUTES",
+                _ => "ALL_ATTRIBUTES",
+            };
+            return Err(Error::validation(format!(
+                "Cannot specify the {what} when choosing to get {sel}"
+            )));
+        }
+        (Some(s), _) => s,
+        (None, Some(_)) => Select::Specific,
+        (None, None) => {
+            if index.is_some() {
+                Select::AllProjected
+            } else {
+                Select::AllAttributes
+            }
+        }
+    };
+    if select == Select::AllProjected && index.is_none() {
+        return Err(Error::validation(
+            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
+        ));
+    }
+    if let (Select::AllAttributes, Some(i)) = (select, &index)
+        && !i.local
+        && i.projection != super::table::Projection::All
+    {
+        return Err(Error::validation(format!(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+            i.name
+        )));
+    }
+    Ok(Common {
+        index,
+        select,
+        projection,
+    })
+}
+
+/// The storage (or index) key to resume after.
+fn start_key(def: &TableDef, index: Option<&IndexDef>, esk: &Item) -> Result<Vec<u8>, Error> {
+    let invalid = || {
+        Error::validation(
+            "The provided starting key is invalid: The provided key element does not match the schema",
+        )
+    };
+    for attr in std::iter::once(&def.key.hash).chain(def.key.range.as_ref()) {
+        match esk.get(&attr.name) {
+            Some(v) if attr.ty.matches(v) => {}
+            _ => return Err(invalid()),
+        }
+    }
+    let base = def.storage_key(esk);
+    match index {
+        None => {
+            if esk.len() != def.key.names().count() {
+                return Err(invalid());
+            }
+            Ok(base)
+        }
+        Some(i) => index::index_key(i, esk, &base).ok_or_else(invalid),
+    }
+}
+
+fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Error>, EngineError> {
+    let items = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(
+        &plan.def.items_table(),
+    )) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            return Ok(Err(Error::table_not_found(&plan.def.name)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let index_table = match &plan.index {
+        Some(i) => match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(
+            &i.engine_table(&plan.def.uid),
+        )) {
+            Ok(t) => Some(t),
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Ok(Err(Error::validation(format!(
+                    "The table does not have the specified index: {}",
+                    i.name
+                ))));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let bounds = (
+        match &plan.lower {
+            Bound::Included(k) => Bound::Included(k.as_slice()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
+        },
+        match &plan.upper {
+            Bound::Included(k) => Bound::Included(k.as_slice()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
+        },
+    );
+    if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
+        (&plan.lower, &plan.upper)
+        && a > b
+    {
+        return Ok(Ok(Page::default()));
+    }
+    let source = index_table.as_ref().unwrap_or(&items);
+    let range = source.range(bounds)?;
+    let mut page = Page::default();
+    let mut visit = |entry: Entry<'_>| -> Result<bool, EngineError> {
+        let (_k, v) = entry?;
+        let item = match &plan.index {
+            Some(_) => match index::base_item(&items, v.value())? {
+                Some(i) => i,
+                None => return Ok(true),
+            },
+            None => stored::decode_item(v.value()).map_err(|reason| EngineError::Corrupt {
+                table: plan.def.items_table(),
+                reason,
+            })?,
+        };
+        let visible = match (&plan.index, plan.select) {
+            (Some(i), Select::AllProjected | Select::Specific | Select::Count) => {
+                i.project(&plan.def.key, &item)
+            }
+            _ => item,
+        };
+        page.scanned += 1;
+        page.read_bytes += item_size(&visible);
+        let matched = plan
+            .filter
+            .as_ref()
+            .is_none_or(|f| eval::evaluate(f, &visible));
+        let mut key = plan.def.key_of(&visible);
+        if let Some(i) = &plan.index {
+            for n in i.key.names() {
+                if let Some(v) = visible.get(n) {
+                    key.insert(n.to_owned(), v.clone());
+                }
+            }
+        }
+        if matched {
+            let out = match (&plan.projection, plan.select) {
+                (_, Select::Count) => Item::new(),
+                (Some(p), _) => eval::project(&visible, p),
+                (None, _) => visible,
+            };
+            page.items.push(out);
+        }
+        let full = plan.limit.is_some_and(|l| page.scanned >= l) || page.read_bytes >= PAGE_BYTES;
+        if full {
+            page.last = Some(key);
+            return Ok(false);
+        }
+        Ok(true)
+    };
+    if plan.forward {
+        for entry in range {
+            if !visit(entry)? {
+                break;
+            }
+        }
+    } else {
+        for entry in range.rev() {
+            if !visit(entry)? {
+                break;
+            }
+        }
+    }
+    Ok(Ok(page))
+}
+
+impl Dynamo {
+    async fn read_page(&self, plan: Plan) -> Result<Page, Error> {
+        self.engine.read(move |txn| run_page(&plan, txn)).await?
+    }
+
+    fn page_response(
+        def: &TableDef,
+        page: Page,
+        select: Select,
+        capacity: Option<&str>,
+        consistent: bool,
+    ) -> Value {
+        let mut out = json!({ "Count": page.items.len(), "ScannedCount": page.scanned });
+        if select != Select::Count {
+            out["Items"] = Value::Array(page.items.iter().map(item_to_json).collect());
+        }
+        if let Some(last) = &page.last {
+            out["LastEvaluatedKey"] = item_to_json(last);
+        }
+        if let Some(c) = consumed(def, capacity, read_units(page.read_bytes, consistent), &[]) {
+            out["ConsumedCapacity"] = c;
+        }
+        out
+    }
+
+    /// Query.
+    pub(crate) async fn query(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        let select = parse_select(&mut input)?;
+        let limit = parse_limit(&mut input)?;
+        let capacity = capacity_mode(&mut input)?;
+        input.finish()?;
+        let def = self.table(&name)?;
+        let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
+        let forward = input.boolean("ScanIndexForward")?.unwrap_or(true);
+        refuse_mixed(&input, &["KeyConditions"], &["KeyConditionExpression"])?;
+        refuse_mixed(
+            &input,
+            &["QueryFilter", "ConditionalOperator"],
+            &["FilterExpression"],
+        )?;
+        refuse_mixed(&input, &["AttributesToGet"], &["ProjectionExpression"])?;
+        refuse_orphan_placeholders(
+            &input,
+            &[
+                "KeyConditionExpression",
+                "FilterExpression",
+                "ProjectionExpression",
+            ],
+        )?;
+        let ph = input.placeholders()?;
+        let key_condition = if let Some(src) = input.string("KeyConditionExpression")? {
+            expr::parse_condition(src, Kind::KeyCondition, &ph)?
+        } else if let Some(kc) = input.raw("KeyConditions") {
+            legacy::filter(kc, None)?.ok_or_else(|| {
+                Error::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+            })?
+        } else {
+            return Err(Error::validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        };
+        let filter = if let Some(src) = input.string("FilterExpression")? {
+            Some(expr::parse_condition(src, Kind::Filter, &ph)?)
+        } else if let Some(f) = input.raw("QueryFilter") {
+            legacy::filter(f, input.string("ConditionalOperator")?)?
+        } else {
+            None
+        };
+        let index_name = input.string("IndexName")?;
+        let c = common(&input, &def, index_name, select, consistent, &ph)?;
+        ph.check_all_used()?;
+        let key_schema = c.index.as_ref().map_or(&def.key, |i| &i.key);
+        let (hash, range) = analyse_key_condition(&key_condition, key_schema)?;
+        if let Some(f) = &filter {
+            let mut roots = Vec::new();
+            condition_roots(f, &mut roots);
+            if let Some(k) = roots.iter().find(|r| key_schema.names().any(|n| n == **r)) {
+                let what = if input.has("QueryFilter") {
+                    "QueryFilter"
+                } else {
+                    "Filter Expression"
+                };
+                return Err(Error::validation(format!(
+                    "{what} can only contain non-primary key attributes: Primary key attribute: {k}"
+                )));
+            }
+        }
+        let (mut lower, mut upper) = range_bounds(index::query_prefix(&hash), range.as_ref());
+        if let Some(esk) = input.item("ExclusiveStartKey")? {
+            let k = start_key(&def, c.index.as_ref(), &esk)?;
+            if forward {
+                lower = tighten_lower(lower, k);
+            } else {
+                upper = tighten_upper(upper, k);
+            }
+        }
+        let plan = Plan {
+            def: def.clone(),
+            index: c.index,
+            lower,
+            upper,
+            forward,
+            limit,
+            filter,
+            projection: c.projection,
+            select: c.select,
+        };
+        let page = self.read_page(plan).await?;
+        Ok(Self::page_response(
+            &def, page, c.select, capacity, consistent,
+        ))
+    }
+
+    /// Scan.
+    pub(crate) async fn scan(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        let select = parse_select(&mut input)?;
+        let limit = parse_limit(&mut input)?;
+        let capacity = capacity_mode(&mut input)?;
+        let segment = input.integer("Segment")?;
+        let total = input.integer("TotalSegments")?;
+        if let Some(t) = total {
+            if t < 1 {
+                input.violation(format!("Value '{t}' at 'totalSegments' failed to satisfy constraint: Member must have value greater than or equal to 1"));
+            } else if t > 1_000_000 {
+                input.violation(format!("Value '{t}' at 'totalSegments' failed to satisfy constraint: Member must have value less than or equal to 1000000"));
+            }
+        }
+        if let Some(s) = segment
+            && s < 0
+        {
+            input.violation(format!("Value '{s}' at 'segment' failed to satisfy constraint: Member must have value greater than or equal to 0"));
+        }
+        input.finish()?;
+        let (segment, total) = match (segment, total) {
+            (Some(s), Some(t)) if s >= t => {
+                return Err(Error::validation(format!(
+                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"
+                )));
+            }
+            (Some(s), Some(t)) => (s as u128, t as u128),
+            (Some(_), None) => {
+                return Err(Error::validation(
+                    "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::validation(
+                    "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
+                ));
+            }
+            (None, None) => (0, 1),
+        };
+        let def = self.table(&name)?;
+        let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
+        refuse_mixed(
+            &input,
+            &["ScanFilter", "ConditionalOperator"],
+            &["FilterExpression"],
+        )?;
+        refuse_mixed(&input, &["AttributesToGet"], &["ProjectionExpression"])?;
+        refuse_orphan_placeholders(&input, &["FilterExpression", "ProjectionExpression"])?;
+        let ph = input.placeholders()?;
+        let filter = if let Some(src) = input.string("FilterExpression")? {
+            Some(expr::parse_condition(src, Kind::Filter, &ph)?)
+        } else if let Some(f) = input.raw("ScanFilter") {
+            legacy::filter(f, input.string("ConditionalOperator")?)?
+        } else {
+            None
+        };
+        let index_name = input.string("IndexName")?;
+        let c = common(&input, &def, index_name, select, consistent, &ph)?;
+        ph.check_all_used()?;
+        // Segment i of n is the i-th slice of the 64-bit hash space keys start with.
+        let span = (1u128 << 64) / total;
+        let start = (segment * span) as u64;
+        let mut lower = if segment == 0 {
+            Bound::Unbounded
+        } else {
+            Bound::Included(start.to_be_bytes().to_vec())
+        };
+        let upper = if segment + 1 == total {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded((((segment + 1) * span) as u64).to_be_bytes().to_vec())
+        };
+        if let Some(esk) = input.item("ExclusiveStartKey")? {
+            let k = start_key(&def, c.index.as_ref(), &esk)?;
+            lower = tighten_lower(lower, k);
+        }
+        let plan = Plan {
+            def: def.clone(),
+            index: c.index,
+            lower,
+            upper,
+            forward: true,
+            limit,
+            filter,
+            projection: c.projection,
+            select: c.select,
+        };
+        let page = self.read_page(plan).await?;
+        Ok(Self::page_response(
+            &def, page, c.select, capacity, consistent,
+        ))
+    }
+}

@@ -1,0 +1,1306 @@
+//! Tables: their definitions (key schema, indexes, billing, streams, TTL, tags), the catalog
+//! that keeps them in the engine and in memory, and the control-plane operations
+//! (CreateTable, DescribeTable, ListTables, DeleteTable, UpdateTable).
+//!
+//! A table is ACTIVE as soon as its creation commits; CreateTable answers `CREATING` and
+//! DeleteTable `DELETING`, as DynamoDB does, so SDK waiters behave the same.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Dynamo;
+use super::error::Error;
+use super::input::{Input, check_table_name};
+use super::stored::{self, decode_item};
+use super::types::{AttributeValue, Item, ScalarType};
+use crate::engine::{EngineError, Plane};
+
+/// `dynamo/catalog`: table name → JSON definition.
+pub(crate) const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("dynamo/catalog");
+/// `dynamo/uids`: table name → uid, the cheap check that a table still exists.
+pub(crate) const UIDS: TableDefinition<&str, &str> = TableDefinition::new("dynamo/uids");
+/// `dynamo/sizes`: table uid → total item bytes.
+pub(crate) const SIZES: TableDefinition<&str, u64> = TableDefinition::new("dynamo/sizes");
+
+const MAX_GSI: usize = 20;
+const MAX_LSI: usize = 5;
+
+/// A key attribute: its name and scalar type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyAttr {
+    /// Attribute name.
+    pub name: String,
+    /// S, N or B.
+    #[serde(with = "scalar_serde")]
+    pub ty: ScalarType,
+}
+
+mod scalar_serde {
+    use super::ScalarType;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &ScalarType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ScalarType, D::Error> {
+        let s = String::deserialize(d)?;
+        ScalarType::parse(&s).ok_or_else(|| serde::de::Error::custom("bad scalar type"))
+    }
+}
+
+/// A key schema: a partition key and an optional sort key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySchema {
+    /// The HASH key.
+    pub hash: KeyAttr,
+    /// The RANGE key.
+    pub range: Option<KeyAttr>,
+}
+
+impl KeySchema {
+    /// The key attribute names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
+    }
+
+    fn to_json(&self) -> Value {
+        let mut v = vec![json!({"AttributeName": self.hash.name, "KeyType": "HASH"})];
+        if let Some(r) = &self.range {
+            v.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
+        }
+        Value::Array(v)
+    }
+}
+
+/// Which attributes an index keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projection {
+    /// Every attribute.
+    All,
+    /// The table's and the index's keys.
+    KeysOnly,
+    /// The keys and these attributes.
+    Include(Vec<String>),
+}
+
+/// A global or local secondary index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexDef {
+    /// IndexName.
+    pub name: String,
+    /// The index's key.
+    pub key: KeySchema,
+    /// Its projection.
+    pub projection: Projection,
+    /// Local (same partition key, consistent reads) or global.
+    pub local: bool,
+    /// Provisioned units, when the table is provisioned.
+    pub throughput: Option<(i64, i64)>,
+}
+
+impl IndexDef {
+    /// The engine table holding its entries.
+    pub fn engine_table(&self, table_uid: &str) -> String {
+        Plane::Dynamo.table(&format!("index/{table_uid}/{}", self.name))
+    }
+
+    /// The item as the index shows it.
+    pub fn project(&self, table_key: &KeySchema, item: &Item) -> Item {
+        match &self.projection {
+            Projection::All => item.clone(),
+            Projection::KeysOnly | Projection::Include(_) => item
+                .iter()
+                .filter(|(k, _)| {
+                    table_key.names().any(|n| n == k.as_str())
+                        || self.key.names().any(|n| n == k.as_str())
+                        || matches!(&self.projection, Projection::Include(a) if a.contains(k))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// Whether an attribute is in the projection.
+    pub fn projects(&self, table_key: &KeySchema, attr: &str) -> bool {
+        match &self.projection {
+            Projection::All => true,
+            Projection::KeysOnly => table_key.names().chain(self.key.names()).any(|n| n == attr),
+            Projection::Include(a) => {
+                a.iter().any(|x| x == attr)
+                    || table_key.names().chain(self.key.names()).any(|n| n == attr)
+            }
+        }
+    }
+}
+
+/// Stream settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamSpec {
+    /// KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES.
+    pub view_type: String,
+    /// The label of the current stream (its creation time).
+    pub label: String,
+}
+
+/// A table's definition, as kept in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableDef {
+    /// TableName.
+    pub name: String,
+    /// Fixed at creation; names the table's engine tables.
+    pub uid: String,
+    /// The primary key.
+    pub key: KeySchema,
+    /// AttributeDefinitions.
+    pub attributes: Vec<KeyAttr>,
+    /// Secondary indexes, global and local.
+    pub indexes: Vec<IndexDef>,
+    /// PROVISIONED (with units) or PAY_PER_REQUEST (`None`).
+    pub throughput: Option<(i64, i64)>,
+    /// Seconds since the epoch.
+    pub created: f64,
+    /// The stream, when enabled.
+    pub stream: Option<StreamSpec>,
+    /// The TTL attribute, when enabled.
+    pub ttl_attribute: Option<String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// DeletionProtectionEnabled.
+    pub deletion_protection: bool,
+    /// STANDARD or STANDARD_INFREQUENT_ACCESS.
+    pub table_class: Option<String>,
+}
+
+impl TableDef {
+    /// The engine table holding the items.
+    pub fn items_table(&self) -> String {
+        Plane::Dynamo.table(&format!("items/{}", self.uid))
+    }
+
+    /// A secondary index by name.
+    pub fn index(&self, name: &str) -> Option<&IndexDef> {
+        self.indexes.iter().find(|i| i.name == name)
+    }
+
+    /// The ARN.
+    pub fn arn(&self, d: &Dynamo) -> String {
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{}",
+            d.region, d.account, self.name
+        )
+    }
+
+    /// The storage key of `item`'s primary key (the key attributes are checked first).
+    pub fn storage_key(&self, item: &Item) -> Vec<u8> {
+        let hash = item
+            .get(&self.key.hash.name)
+            .cloned()
+            .unwrap_or(AttributeValue::Null);
+        let range = self.key.range.as_ref().and_then(|r| item.get(&r.name));
+        stored::primary_key(&hash, range)
+    }
+
+    /// The primary key attributes of `item`.
+    pub fn key_of(&self, item: &Item) -> Item {
+        self.key
+            .names()
+            .filter_map(|n| item.get(n).map(|v| (n.to_owned(), v.clone())))
+            .collect()
+    }
+}
+
+/// Reads the whole catalog (at startup).
+pub(crate) fn load_catalog(
+    txn: &redb::ReadTransaction,
+) -> Result<HashMap<String, Arc<TableDef>>, EngineError> {
+    let table = match txn.open_table(CATALOG) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(HashMap::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = HashMap::new();
+    for entry in table.iter()? {
+        let (k, v) = entry?;
+        let def: TableDef =
+            serde_json::from_slice(v.value()).map_err(|e| EngineError::Corrupt {
+                table: "dynamo/catalog".into(),
+                reason: e.to_string(),
+            })?;
+        out.insert(k.value().to_owned(), Arc::new(def));
+    }
+    Ok(out)
+}
+
+pub(crate) fn save_def(txn: &redb::WriteTransaction, def: &TableDef) -> Result<(), EngineError> {
+    let bytes = serde_json::to_vec(def).map_err(|e| EngineError::Storage(e.to_string()))?;
+    txn.open_table(CATALOG)?
+        .insert(def.name.as_str(), bytes.as_slice())?;
+    txn.open_table(UIDS)?
+        .insert(def.name.as_str(), def.uid.as_str())?;
+    Ok(())
+}
+
+/// Whether the catalog still holds this very table (not one deleted and re-created).
+pub(crate) fn still_exists(
+    txn: &redb::WriteTransaction,
+    def: &TableDef,
+) -> Result<bool, EngineError> {
+    let uids = txn.open_table(UIDS)?;
+    Ok(uids
+        .get(def.name.as_str())?
+        .is_some_and(|v| v.value() == def.uid))
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Parses a KeySchema array.
+fn parse_key_schema(
+    v: &Value,
+    path: &str,
+    attrs: &[KeyAttr],
+    violations: &mut Vec<String>,
+) -> Result<Option<(String, Option<String>)>, Error> {
+    let Value::Array(elems) = v else {
+        return Err(super::types::shape_error(v, "list"));
+    };
+    if elems.is_empty() {
+        violations.push(format!(
+            "Value '[]' at '{path}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        ));
+        return Ok(None);
+    }
+    if elems.len() > 2 {
+        violations.push(format!(
+            "Value '{}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to 2",
+            describe_key_elems(elems)
+        ));
+        return Ok(None);
+    }
+    let mut hash = None;
+    let mut range = None;
+    for (i, e) in elems.iter().enumerate() {
+        let name = e
+            .get("AttributeName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kt = e.get("KeyType").and_then(Value::as_str).unwrap_or_default();
+        if name.is_empty() {
+            violations.push(format!(
+                "Value null at '{path}.{}.member.attributeName' failed to satisfy constraint: Member must not be null",
+                i + 1
+            ));
+            continue;
+        }
+        match kt {
+            "HASH" => {
+                if i != 0 {
+                    return Err(Error::validation(
+                        "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+                    ));
+                }
+                hash = Some(name.to_owned());
+            }
+            "RANGE" => {
+                if i == 0 {
+                    return Err(Error::validation(
+                        "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+                    ));
+                }
+                range = Some(name.to_owned());
+            }
+            other => violations.push(format!(
+                "Value '{other}' at '{path}.{}.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]",
+                i + 1
+            )),
+        }
+    }
+    if elems.len() == 2 && range.is_none() && hash.is_some() && violations.is_empty() {
+        return Err(Error::validation(
+            "Too many hash keys specified.  All Dynamo DB tables must have exactly one hash key",
+        ));
+    }
+    if let (Some(h), Some(r)) = (&hash, &range)
+        && h == r
+    {
+        return Err(Error::validation(format!(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name. The name is {h}"
+        )));
+    }
+    let _ = attrs;
+    Ok(hash.map(|h| (h, range)))
+}
+
+fn describe_key_elems(elems: &[Value]) -> String {
+    let parts: Vec<String> = elems
+        .iter()
+        .map(|e| {
+            format!(
+                "KeySchemaElement(attributeName={}, keyType={})",
+                e.get("AttributeName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("null"),
+                e.get("KeyType").and_then(Value::as_str).unwrap_or("null")
+            )
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn resolve_key(
+    names: (String, Option<String>),
+    attrs: &[KeyAttr],
+) -> Result<KeySchema, Vec<String>> {
+    let find = |n: &str| attrs.iter().find(|a| a.name == n).cloned();
+    let mut missing = Vec::new();
+    let hash = find(&names.0);
+    if hash.is_none() {
+        missing.push(names.0.clone());
+    }
+    let range = match &names.1 {
+        Some(r) => {
+            let f = find(r);
+            if f.is_none() {
+                missing.push(r.clone());
+            }
+            f
+        }
+        None => None,
+    };
+    match hash {
+        Some(hash) if missing.is_empty() => Ok(KeySchema { hash, range }),
+        _ => Err(missing),
+    }
+}
+
+fn parse_projection(v: Option<&Value>, path: &str) -> Result<Projection, Error> {
+    let Some(v) = v else {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value null at '{path}.projection' failed to satisfy constraint: Member must not be null"
+        )));
+    };
+    let ty = v.get("ProjectionType").and_then(Value::as_str);
+    let non_key: Option<Vec<String>> =
+        v.get("NonKeyAttributes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            });
+    match (ty, non_key) {
+        (Some("ALL"), None) => Ok(Projection::All),
+        (Some("KEYS_ONLY"), None) => Ok(Projection::KeysOnly),
+        (Some("INCLUDE"), Some(a)) if !a.is_empty() => Ok(Projection::Include(a)),
+        (Some("INCLUDE"), _) => Err(Error::validation(
+            "One or more parameter values were invalid: ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
+        )),
+        (Some("ALL" | "KEYS_ONLY"), Some(_)) => Err(Error::validation(format!(
+            "One or more parameter values were invalid: ProjectionType is {}, but NonKeyAttributes is specified",
+            ty.unwrap_or_default()
+        ))),
+        (None, _) => Err(Error::validation(
+            "One or more parameter values were invalid: Unknown ProjectionType: null",
+        )),
+        (Some(other), _) => Err(Error::validation(format!(
+            "1 validation error detected: Value '{other}' at '{path}.projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"
+        ))),
+    }
+}
+
+fn parse_throughput(v: Option<&Value>) -> Result<Option<(i64, i64)>, Error> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let r = v.get("ReadCapacityUnits").and_then(Value::as_i64);
+    let w = v.get("WriteCapacityUnits").and_then(Value::as_i64);
+    match (r, w) {
+        (Some(r), Some(w)) if r >= 1 && w >= 1 => Ok(Some((r, w))),
+        (Some(r), Some(w)) => Err(Error::validation(format!(
+            "One or more parameter values were invalid: {} for {}CapacityUnits must be positive",
+            if r < 1 { r } else { w },
+            if r < 1 { "Read" } else { "Write" }
+        ))),
+        _ => Err(Error::validation(
+            "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+        )),
+    }
+}
+
+fn parse_attribute_definitions(input: &mut Input<'_>) -> Result<Vec<KeyAttr>, Error> {
+    let Some(defs) = input.array("AttributeDefinitions")? else {
+        input.violation(
+            "Value null at 'attributeDefinitions' failed to satisfy constraint: Member must not be null".into(),
+        );
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<KeyAttr> = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        let name = d.get("AttributeName").and_then(Value::as_str);
+        let ty = d.get("AttributeType").and_then(Value::as_str);
+        match (name, ty.and_then(ScalarType::parse)) {
+            (Some(n), Some(t)) => {
+                if out.iter().any(|a| a.name == n) {
+                    return Err(Error::validation(format!(
+                        "Cannot have two attributes with the same name; attribute name: {n}"
+                    )));
+                }
+                out.push(KeyAttr { name: n.to_owned(), ty: t });
+            }
+            (_, None) => input.violation(format!(
+                "Value '{}' at 'attributeDefinitions.{}.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]",
+                ty.unwrap_or("null"),
+                i + 1
+            )),
+            (None, _) => input.violation(format!(
+                "Value null at 'attributeDefinitions.{}.member.attributeName' failed to satisfy constraint: Member must not be null",
+                i + 1
+            )),
+        }
+    }
+    Ok(out)
+}
+
+fn parse_index(
+    v: &Value,
+    path: &str,
+    attrs: &[KeyAttr],
+    local: bool,
+    used: &mut Vec<String>,
+) -> Result<IndexDef, Error> {
+    let name = v
+        .get("IndexName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut violations = Vec::new();
+    if name.len() < 3 || name.len() > 255 {
+        violations.push(format!(
+            "Value '{name}' at '{path}.indexName' failed to satisfy constraint: Member must have length greater than or equal to 3"
+        ));
+    }
+    let key_v = v.get("KeySchema").cloned().unwrap_or(Value::Null);
+    if key_v.is_null() {
+        violations.push(format!(
+            "Value null at '{path}.keySchema' failed to satisfy constraint: Member must not be null"
+        ));
+    }
+    let names = if key_v.is_null() {
+        None
+    } else {
+        parse_key_schema(&key_v, &format!("{path}.keySchema"), attrs, &mut violations)?
+    };
+    if !violations.is_empty() {
+        let n = violations.len();
+        return Err(Error::validation(format!(
+            "{n} validation error{} detected: {}",
+            if n == 1 { "" } else { "s" },
+            violations.join("; ")
+        )));
+    }
+    let Some(names) = names else {
+        return Err(Error::validation("Invalid KeySchema"));
+    };
+    for n in std::iter::once(&names.0).chain(names.1.as_ref()) {
+        used.push(n.clone());
+    }
+    let key = resolve_key(names, attrs).map_err(|missing| {
+        Error::validation(format!(
+            "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+            missing.join(", "),
+            attrs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let projection = parse_projection(v.get("Projection"), path)?;
+    let throughput = parse_throughput(v.get("ProvisionedThroughput"))?;
+    Ok(IndexDef {
+        name,
+        key,
+        projection,
+        local,
+        throughput,
+    })
+}
+
+impl Dynamo {
+    /// CreateTable.
+    pub(crate) async fn create_table(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        let attrs = parse_attribute_definitions(&mut input)?;
+        let mut key_violations = Vec::new();
+        let key_names = match input.raw("KeySchema") {
+            None => {
+                input.violation("Value null at 'keySchema' failed to satisfy constraint: Member must not be null".into());
+                None
+            }
+            Some(v) => parse_key_schema(v, "keySchema", &attrs, &mut key_violations)?,
+        };
+        for v in key_violations {
+            input.violation(v);
+        }
+        let billing = input.enum_value(
+            "BillingMode",
+            "billingMode",
+            &["PROVISIONED", "PAY_PER_REQUEST"],
+        )?;
+        input.finish()?;
+        let Some(key_names) = key_names else {
+            return Err(Error::validation("Invalid KeySchema"));
+        };
+        let mut used: Vec<String> = std::iter::once(key_names.0.clone())
+            .chain(key_names.1.clone())
+            .collect();
+        let key = resolve_key(key_names, &attrs).map_err(|missing| {
+            Error::validation(format!(
+                "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                missing.join(", "),
+                attrs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let throughput_given = parse_throughput(input.raw("ProvisionedThroughput"))?;
+        let throughput = match billing {
+            Some("PAY_PER_REQUEST") => {
+                if throughput_given.is_some() {
+                    return Err(Error::validation(
+                        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                    ));
+                }
+                None
+            }
+            _ => match throughput_given {
+                Some(t) => Some(t),
+                None => {
+                    return Err(Error::validation(
+                        "No provisioned throughput specified for the table",
+                    ));
+                }
+            },
+        };
+        let mut indexes: Vec<IndexDef> = Vec::new();
+        if let Some(lsis) = input.array("LocalSecondaryIndexes")? {
+            if lsis.is_empty() {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: List of LocalSecondaryIndexes is empty",
+                ));
+            }
+            if lsis.len() > MAX_LSI {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+                ));
+            }
+            if key.range.is_none() {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+                ));
+            }
+            for (i, l) in lsis.iter().enumerate() {
+                let idx = parse_index(
+                    l,
+                    &format!("localSecondaryIndexes.{}.member", i + 1),
+                    &attrs,
+                    true,
+                    &mut used,
+                )?;
+                if idx.key.hash.name != key.hash.name {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
+                        idx.name, idx.key.hash.name, key.hash.name
+                    )));
+                }
+                if idx.key.range.is_none() {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: Index KeySchema does not have a range key for index: {}",
+                        idx.name
+                    )));
+                }
+                if idx.throughput.is_some() {
+                    return Err(Error::validation(
+                        "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index",
+                    ));
+                }
+                indexes.push(idx);
+            }
+        }
+        if let Some(gsis) = input.array("GlobalSecondaryIndexes")? {
+            if gsis.is_empty() {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: List of GlobalSecondaryIndexes is empty",
+                ));
+            }
+            if gsis.len() > MAX_GSI {
+                return Err(Error::LimitExceeded(format!(
+                    "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of {MAX_GSI}"
+                )));
+            }
+            for (i, g) in gsis.iter().enumerate() {
+                let mut idx = parse_index(
+                    g,
+                    &format!("globalSecondaryIndexes.{}.member", i + 1),
+                    &attrs,
+                    false,
+                    &mut used,
+                )?;
+                match (throughput.is_some(), idx.throughput.is_some()) {
+                    (true, false) => {
+                        return Err(Error::validation(format!(
+                            "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {}",
+                            idx.name
+                        )));
+                    }
+                    (false, true) => {
+                        return Err(Error::validation(format!(
+                            "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: {} when BillingMode is PAY_PER_REQUEST",
+                            idx.name
+                        )));
+                    }
+                    _ => {}
+                }
+                if throughput.is_none() {
+                    idx.throughput = None;
+                }
+                indexes.push(idx);
+            }
+        }
+        for (i, idx) in indexes.iter().enumerate() {
+            if indexes[..i].iter().any(|o| o.name == idx.name) {
+                return Err(Error::validation(format!(
+                    "One or more parameter values were invalid: Duplicate index name: {}",
+                    idx.name
+                )));
+            }
+        }
+        used.sort();
+        used.dedup();
+        if attrs.len() != used.len() || attrs.iter().any(|a| !used.contains(&a.name)) {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+            ));
+        }
+        let stream = parse_stream_spec(input.raw("StreamSpecification"))?;
+        let mut tags = BTreeMap::new();
+        if let Some(t) = input.array("Tags")? {
+            for tag in t {
+                if let (Some(k), Some(v)) = (
+                    tag.get("Key").and_then(Value::as_str),
+                    tag.get("Value").and_then(Value::as_str),
+                ) {
+                    tags.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let def = TableDef {
+            name: name.clone(),
+            uid: uuid::Uuid::new_v4().simple().to_string(),
+            key,
+            attributes: attrs,
+            indexes,
+            throughput,
+            created: now_secs(),
+            stream,
+            ttl_attribute: None,
+            tags,
+            deletion_protection: input.boolean("DeletionProtectionEnabled")?.unwrap_or(false),
+            table_class: input.string("TableClass")?.map(str::to_owned),
+        };
+        self.create_def(def.clone()).await?;
+        Ok(json!({ "TableDescription": self.describe(&def, Some("CREATING"), 0, 0) }))
+    }
+
+    /// Creates a table from a definition (CreateTable, and tables declared in templates).
+    pub async fn create_def(&self, def: TableDef) -> Result<(), Error> {
+        let stored = def.clone();
+        self.engine
+            .write(move |txn| {
+                if txn
+                    .open_table(CATALOG)?
+                    .get(stored.name.as_str())?
+                    .is_some()
+                {
+                    return Ok(Err(Error::ResourceInUse(format!(
+                        "Table already exists: {}",
+                        stored.name
+                    ))));
+                }
+                save_def(txn, &stored)?;
+                // Create the engine tables now, so that a read finds an empty table.
+                let items_name = stored.items_table();
+                let items: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&items_name);
+                txn.open_table(items)?;
+                for idx in &stored.indexes {
+                    let name = idx.engine_table(&stored.uid);
+                    let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+                    txn.open_table(t)?;
+                }
+                Ok(Ok(()))
+            })
+            .await??;
+        self.set_def(Arc::new(def));
+        Ok(())
+    }
+
+    pub(crate) fn set_def(&self, def: Arc<TableDef>) {
+        self.catalog.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.insert(def.name.clone(), def.clone());
+            m
+        });
+    }
+
+    fn drop_def(&self, name: &str) {
+        self.catalog.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.remove(name);
+            m
+        });
+    }
+
+    /// The definition of a table, or ResourceNotFoundException.
+    pub fn table(&self, name: &str) -> Result<Arc<TableDef>, Error> {
+        self.catalog
+            .load()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::table_not_found(name))
+    }
+
+    /// Every table, sorted by name.
+    pub fn tables(&self) -> Vec<Arc<TableDef>> {
+        let mut v: Vec<_> = self.catalog.load().values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Item count and size of a table and of each index.
+    pub async fn counts(
+        &self,
+        def: &Arc<TableDef>,
+    ) -> Result<(u64, u64, HashMap<String, u64>), Error> {
+        let def = def.clone();
+        Ok(self
+            .engine
+            .read(move |txn| {
+                let items_name = def.items_table();
+                let items: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&items_name);
+                let count = match txn.open_table(items) {
+                    Ok(t) => t.len()?,
+                    Err(redb::TableError::TableDoesNotExist(_)) => 0,
+                    Err(e) => return Err(e.into()),
+                };
+                let size = match txn.open_table(SIZES) {
+                    Ok(t) => t.get(def.uid.as_str())?.map_or(0, |v| v.value()),
+                    Err(redb::TableError::TableDoesNotExist(_)) => 0,
+                    Err(e) => return Err(e.into()),
+                };
+                let mut idx = HashMap::new();
+                for i in &def.indexes {
+                    let name = i.engine_table(&def.uid);
+                    let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+                    let n = match txn.open_table(t) {
+                        Ok(t) => t.len()?,
+                        Err(redb::TableError::TableDoesNotExist(_)) => 0,
+                        Err(e) => return Err(e.into()),
+                    };
+                    idx.insert(i.name.clone(), n);
+                }
+                Ok((count, size, idx))
+            })
+            .await?)
+    }
+
+    /// The TableDescription DynamoDB returns.
+    pub(crate) fn describe(
+        &self,
+        def: &TableDef,
+        status: Option<&str>,
+        count: u64,
+        size: u64,
+    ) -> Value {
+        self.describe_with(def, status, count, size, &HashMap::new())
+    }
+
+    fn describe_with(
+        &self,
+        def: &TableDef,
+        status: Option<&str>,
+        count: u64,
+        size: u64,
+        index_counts: &HashMap<String, u64>,
+    ) -> Value {
+        let arn = def.arn(self);
+        let throughput = |t: Option<(i64, i64)>| {
+            let (r, w) = t.unwrap_or((0, 0));
+            json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": r, "WriteCapacityUnits": w})
+        };
+        let attrs: Vec<Value> = def
+            .attributes
+            .iter()
+            .map(|a| json!({"AttributeName": a.name, "AttributeType": a.ty.as_str()}))
+            .collect();
+        let mut t = json!({
+            "AttributeDefinitions": attrs,
+            "TableName": def.name,
+            "KeySchema": def.key.to_json(),
+            "TableStatus": status.unwrap_or("ACTIVE"),
+            "CreationDateTime": def.created,
+            "ProvisionedThroughput": throughput(def.throughput),
+            "TableSizeBytes": size,
+            "ItemCount": count,
+            "TableArn": arn,
+            "TableId": uid_as_uuid(&def.uid),
+            "DeletionProtectionEnabled": def.deletion_protection,
+        });
+        if def.throughput.is_none() {
+            t["BillingModeSummary"] = json!({
+                "BillingMode": "PAY_PER_REQUEST",
+                "LastUpdateToPayPerRequestDateTime": def.created,
+            });
+        }
+        if let Some(class) = &def.table_class {
+            t["TableClassSummary"] = json!({"TableClass": class});
+        }
+        let index_json = |i: &IndexDef| {
+            let mut p = json!({"ProjectionType": match i.projection {
+                Projection::All => "ALL",
+                Projection::KeysOnly => "KEYS_ONLY",
+                Projection::Include(_) => "INCLUDE",
+            }});
+            if let Projection::Include(a) = &i.projection {
+                p["NonKeyAttributes"] = json!(a);
+            }
+            let mut v = json!({
+                "IndexName": i.name,
+                "KeySchema": i.key.to_json(),
+                "Projection": p,
+                "IndexSizeBytes": 0,
+                "ItemCount": index_counts.get(&i.name).copied().unwrap_or(0),
+                "IndexArn": format!("{arn}/index/{}", i.name),
+            });
+            if !i.local {
+                v["IndexStatus"] = json!("ACTIVE");
+                v["ProvisionedThroughput"] = throughput(i.throughput);
+            }
+            v
+        };
+        let gsis: Vec<Value> = def
+            .indexes
+            .iter()
+            .filter(|i| !i.local)
+            .map(index_json)
+            .collect();
+        let lsis: Vec<Value> = def
+            .indexes
+            .iter()
+            .filter(|i| i.local)
+            .map(index_json)
+            .collect();
+        if !gsis.is_empty() {
+            t["GlobalSecondaryIndexes"] = Value::Array(gsis);
+        }
+        if !lsis.is_empty() {
+            t["LocalSecondaryIndexes"] = Value::Array(lsis);
+        }
+        if let Some(s) = &def.stream {
+            t["StreamSpecification"] =
+                json!({"StreamEnabled": true, "StreamViewType": s.view_type});
+            t["LatestStreamLabel"] = json!(s.label);
+            t["LatestStreamArn"] = json!(format!("{arn}/stream/{}", s.label));
+        }
+        t
+    }
+
+    /// DescribeTable.
+    pub(crate) async fn describe_table(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        input.finish()?;
+        let def = self.table(&name)?;
+        let (count, size, idx) = self.counts(&def).await?;
+        Ok(json!({ "Table": self.describe_with(&def, None, count, size, &idx) }))
+    }
+
+    /// ListTables.
+    pub(crate) async fn list_tables(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let start = input.string("ExclusiveStartTableName")?;
+        if let Some(s) = start {
+            let mut v = Vec::new();
+            check_table_name(s, "exclusiveStartTableName", &mut v);
+            for m in v {
+                input.violation(m);
+            }
+        }
+        let limit = input.integer("Limit")?;
+        if let Some(l) = limit {
+            if l < 1 {
+                input.violation(format!(
+                    "Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+                ));
+            } else if l > 100 {
+                input.violation(format!(
+                    "Value '{l}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
+                ));
+            }
+        }
+        input.finish()?;
+        let limit = limit.unwrap_or(100) as usize;
+        let names: Vec<String> = self
+            .tables()
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|n| start.is_none_or(|s| n.as_str() > s))
+            .collect();
+        let page: Vec<&String> = names.iter().take(limit).collect();
+        let mut out = json!({ "TableNames": page });
+        if names.len() > limit
+            && let Some(last) = page.last()
+        {
+            out["LastEvaluatedTableName"] = json!(last);
+        }
+        Ok(out)
+    }
+
+    /// DeleteTable.
+    pub(crate) async fn delete_table(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        input.finish()?;
+        let def = self.table(&name)?;
+        if def.deletion_protection {
+            return Err(Error::validation("Resource cannot be deleted as it is currently protected against deletions. Disable deletion protection first.".to_string()));
+        }
+        let (count, size, _) = self.counts(&def).await?;
+        let gone = def.clone();
+        self.engine
+            .write(move |txn| {
+                if !still_exists(txn, &gone)? {
+                    return Ok(Err(Error::table_not_found(&gone.name)));
+                }
+                txn.open_table(CATALOG)?.remove(gone.name.as_str())?;
+                txn.open_table(UIDS)?.remove(gone.name.as_str())?;
+                txn.open_table(SIZES)?.remove(gone.uid.as_str())?;
+                let items_name = gone.items_table();
+                let items: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&items_name);
+                txn.delete_table(items)?;
+                for idx in &gone.indexes {
+                    let n = idx.engine_table(&gone.uid);
+                    let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&n);
+                    txn.delete_table(t)?;
+                }
+                super::stream::delete_stream_tables(txn, &gone)?;
+                Ok(Ok(()))
+            })
+            .await??;
+        self.drop_def(&name);
+        Ok(json!({ "TableDescription": self.describe(&def, Some("DELETING"), count, size) }))
+    }
+
+    /// UpdateTable: billing, throughput, streams, deletion protection, and GSIs created
+    /// (back-filled in the same commit) or deleted.
+    pub(crate) async fn update_table(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let name = input.table_name()?;
+        let billing = input.enum_value(
+            "BillingMode",
+            "billingMode",
+            &["PROVISIONED", "PAY_PER_REQUEST"],
+        )?;
+        input.finish()?;
+        let old = self.table(&name)?;
+        let mut def = (*old).clone();
+        let mut changed = false;
+        let mut new_attrs = def.attributes.clone();
+        if let Some(defs) = input.array("AttributeDefinitions")? {
+            for d in defs {
+                if let (Some(n), Some(t)) = (
+                    d.get("AttributeName").and_then(Value::as_str),
+                    d.get("AttributeType")
+                        .and_then(Value::as_str)
+                        .and_then(ScalarType::parse),
+                ) {
+                    if let Some(existing) = new_attrs.iter().find(|a| a.name == n) {
+                        if existing.ty != t {
+                            return Err(Error::validation(format!(
+                                "One or more parameter values were invalid: Attribute type of {n} does not match the existing attribute type"
+                            )));
+                        }
+                    } else {
+                        new_attrs.push(KeyAttr {
+                            name: n.to_owned(),
+                            ty: t,
+                        });
+                    }
+                }
+            }
+        }
+        let pt = parse_throughput(input.raw("ProvisionedThroughput"))?;
+        match billing {
+            Some("PAY_PER_REQUEST") => {
+                if pt.is_some() {
+                    return Err(Error::validation(
+                        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                    ));
+                }
+                def.throughput = None;
+                for i in &mut def.indexes {
+                    i.throughput = None;
+                }
+                changed = true;
+            }
+            Some(_) => {
+                let Some(pt) = pt.or(def.throughput) else {
+                    return Err(Error::validation(
+                        "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                    ));
+                };
+                def.throughput = Some(pt);
+                for i in &mut def.indexes {
+                    if !i.local {
+                        i.throughput = i.throughput.or(Some(pt));
+                    }
+                }
+                changed = true;
+            }
+            None => {
+                if let Some(pt) = pt {
+                    if def.throughput.is_none() {
+                        return Err(Error::validation(
+                            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                        ));
+                    }
+                    def.throughput = Some(pt);
+                    changed = true;
+                }
+            }
+        }
+        if let Some(p) = input.boolean("DeletionProtectionEnabled")? {
+            def.deletion_protection = p;
+            changed = true;
+        }
+        if let Some(c) = input.string("TableClass")? {
+            def.table_class = Some(c.to_owned());
+            changed = true;
+        }
+        if let Some(spec) = input.raw("StreamSpecification") {
+            let enabled = spec
+                .get("StreamEnabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if enabled && def.stream.is_some() {
+                return Err(Error::validation(format!(
+                    "Table already has an enabled stream: {}",
+                    def.arn(self)
+                )));
+            }
+            if !enabled && def.stream.is_none() {
+                return Err(Error::validation("Stream is already disabled"));
+            }
+            def.stream = parse_stream_spec(Some(spec))?;
+            changed = true;
+        }
+        let mut created: Vec<IndexDef> = Vec::new();
+        let mut deleted: Vec<IndexDef> = Vec::new();
+        if let Some(updates) = input.array("GlobalSecondaryIndexUpdates")? {
+            let structural = updates
+                .iter()
+                .filter(|u| u.get("Create").is_some() || u.get("Delete").is_some())
+                .count();
+            if structural > 1 {
+                return Err(Error::LimitExceeded(
+                    "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table".into(),
+                ));
+            }
+            for (i, u) in updates.iter().enumerate() {
+                if let Some(c) = u.get("Create") {
+                    let mut used = Vec::new();
+                    let mut idx = parse_index(
+                        c,
+                        &format!("globalSecondaryIndexUpdates.{}.member.create", i + 1),
+                        &new_attrs,
+                        false,
+                        &mut used,
+                    )?;
+                    if def.index(&idx.name).is_some() {
+                        return Err(Error::validation(format!(
+                            "One or more parameter values were invalid: Index with name: {} already exists",
+                            idx.name
+                        )));
+                    }
+                    if def.indexes.iter().filter(|i| !i.local).count() >= MAX_GSI {
+                        return Err(Error::LimitExceeded(format!(
+                            "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of {MAX_GSI}"
+                        )));
+                    }
+                    if def.throughput.is_some() && idx.throughput.is_none() {
+                        return Err(Error::validation(format!(
+                            "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {}",
+                            idx.name
+                        )));
+                    }
+                    if def.throughput.is_none() {
+                        idx.throughput = None;
+                    }
+                    def.indexes.push(idx.clone());
+                    created.push(idx);
+                } else if let Some(d) = u.get("Delete") {
+                    let n = d
+                        .get("IndexName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let Some(pos) = def.indexes.iter().position(|i| i.name == n && !i.local) else {
+                        return Err(Error::ResourceNotFound(format!(
+                            "Requested resource not found: Index: {n} not found for table: {}",
+                            def.name
+                        )));
+                    };
+                    deleted.push(def.indexes.remove(pos));
+                } else if let Some(up) = u.get("Update") {
+                    let n = up
+                        .get("IndexName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let tp = parse_throughput(up.get("ProvisionedThroughput"))?;
+                    let Some(idx) = def.indexes.iter_mut().find(|i| i.name == n && !i.local) else {
+                        return Err(Error::ResourceNotFound(format!(
+                            "Requested resource not found: Index: {n} not found for table: {}",
+                            def.name
+                        )));
+                    };
+                    idx.throughput = tp;
+                }
+            }
+            changed = true;
+        }
+        if !changed {
+            return Err(Error::validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            ));
+        }
+        // Keep only the attribute definitions a key still uses.
+        def.attributes = new_attrs
+            .into_iter()
+            .filter(|a| {
+                def.key
+                    .names()
+                    .chain(def.indexes.iter().flat_map(|i| i.key.names()))
+                    .any(|n| n == a.name)
+            })
+            .collect();
+        let stored = def.clone();
+        let expected = old.clone();
+        self.engine
+            .write(move |txn| {
+                if !still_exists(txn, &expected)? {
+                    return Ok(Err(Error::table_not_found(&expected.name)));
+                }
+                for idx in &deleted {
+                    let n = idx.engine_table(&stored.uid);
+                    let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&n);
+                    txn.delete_table(t)?;
+                }
+                for idx in &created {
+                    super::index::backfill(txn, &stored, idx)?;
+                }
+                if stored.stream.is_none() && expected.stream.is_some() {
+                    super::stream::delete_stream_tables(txn, &expected)?;
+                }
+                save_def(txn, &stored)?;
+                Ok(Ok(()))
+            })
+            .await??;
+        let def = Arc::new(def);
+        self.set_def(def.clone());
+        let (count, size, idx) = self.counts(&def).await?;
+        let mut desc = self.describe_with(&def, Some("UPDATING"), count, size, &idx);
+        if let Some(gsis) = desc
+            .get_mut("GlobalSecondaryIndexes")
+            .and_then(Value::as_array_mut)
+        {
+            for g in gsis {
+                if g.get("IndexName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| input_created(body, n))
+                {
+                    g["IndexStatus"] = json!("CREATING");
+                    g["Backfilling"] = json!(false);
+                }
+            }
+        }
+        Ok(json!({ "TableDescription": desc }))
+    }
+}
+
+fn input_created(body: &Value, index: &str) -> bool {
+    body.get("GlobalSecondaryIndexUpdates")
+        .and_then(Value::as_array)
+        .is_some_and(|u| {
+            u.iter()
+                .any(|u| u.pointer("/Create/IndexName").and_then(Value::as_str) == Some(index))
+        })
+}
+
+fn parse_stream_spec(v: Option<&Value>) -> Result<Option<StreamSpec>, Error> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let enabled = v.get("StreamEnabled").and_then(Value::as_bool);
+    let view = v.get("StreamViewType").and_then(Value::as_str);
+    match (enabled, view) {
+        (
+            Some(true),
+            Some(view @ ("KEYS_ONLY" | "NEW_IMAGE" | "OLD_IMAGE" | "NEW_AND_OLD_IMAGES")),
+        ) => {
+            let label = time::OffsetDateTime::now_utc()
+                .format(&time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]"
+                ))
+                .unwrap_or_default();
+            Ok(Some(StreamSpec {
+                view_type: view.to_owned(),
+                label,
+            }))
+        }
+        (Some(true), _) => Err(Error::validation(
+            "One or more parameter values were invalid: You must specify a StreamViewType when you enable a stream",
+        )),
+        (Some(false), Some(_)) => Err(Error::validation(
+            "One or more parameter values were invalid: You cannot modify or specify a StreamViewType when disabling a stream",
+        )),
+        (Some(false), None) => Ok(None),
+        (None, _) => Err(Error::validation(
+            "1 validation error detected: Value null at 'streamSpecification.streamEnabled' failed to satisfy constraint: Member must not be null",
+        )),
+    }
+}
+
+/// The table id formatted as DynamoDB's TableId (a UUID).
+fn uid_as_uuid(uid: &str) -> String {
+    uuid::Uuid::parse_str(uid)
+        .map(|u| u.hyphenated().to_string())
+        .unwrap_or_else(|_| uid.to_owned())
+}
+
+/// Reads every item of a table in storage order (used by the index backfill and tools).
+pub(crate) fn for_each_item(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    mut f: impl FnMut(&[u8], Item) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    for entry in table.iter()? {
+        let (k, v) = entry?;
+        let item = decode_item(v.value()).map_err(|reason| EngineError::Corrupt {
+            table: "dynamo/items".into(),
+            reason,
+        })?;
+        f(k.value(), item)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,340 @@
+//! Access keys: the long-term keys kept in the state directory (`storage/keys.json`, mode
+//! 0600, created with one random key on first start), keys given by flag or file, and
+//! short-lived session credentials issued to functions with a policy that scopes them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+/// Why the key file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Reading or writing the file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not the expected JSON.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One allow or deny statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    /// Allow (`true`) or Deny.
+    pub allow: bool,
+    /// Action patterns (`dynamodb:GetItem`, `dynamodb:*`).
+    pub actions: Vec<String>,
+    /// Resource ARN patterns (`*` and `?` wildcards).
+    pub resources: Vec<String>,
+}
+
+/// An IAM-style identity policy: denied unless a statement allows and none denies.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Policy {
+    /// The statements.
+    pub statements: Vec<Statement>,
+}
+
+/// `*` matches any run, `?` one character; case-sensitive as IAM is for resources.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+impl Policy {
+    /// Whether `action` on `resource` is allowed: an explicit deny wins, then an allow.
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        let matches = |s: &Statement| {
+            s.actions
+                .iter()
+                .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+                && s.resources.iter().any(|r| wildcard_match(r, resource))
+        };
+        if self.statements.iter().any(|s| !s.allow && matches(s)) {
+            return false;
+        }
+        self.statements.iter().any(|s| s.allow && matches(s))
+    }
+}
+
+/// A credential Meridian accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret_access_key: String,
+    /// Present for session credentials; the request must carry it.
+    pub session_token: Option<String>,
+    /// `None` for full access (the operator's keys).
+    pub policy: Option<Policy>,
+    /// When a session credential stops working.
+    pub expires: Option<SystemTime>,
+    /// Who this is, for AccessDenied messages (`arn:aws:sts::...:assumed-role/...`).
+    pub principal: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyFile {
+    keys: Vec<StoredKey>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredKey {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+/// The credentials Meridian knows.
+#[derive(Debug)]
+pub struct KeyStore {
+    keys: ArcSwap<HashMap<String, Arc<Credential>>>,
+    file: Option<PathBuf>,
+}
+
+fn random_string(len: usize, alphabet: &[u8]) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+impl KeyStore {
+    /// A store with no keys (tests add their own).
+    pub fn empty() -> Self {
+        Self {
+            keys: ArcSwap::from_pointee(HashMap::new()),
+            file: None,
+        }
+    }
+
+    /// Loads `<dir>/keys.json`, creating it with one random key when absent.
+    pub fn open(dir: &Path) -> Result<Self, KeyError> {
+        let path = dir.join("keys.json");
+        let io = |source| KeyError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let file: KeyFile = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| KeyError::Format {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let file = KeyFile {
+                    keys: vec![StoredKey {
+                        access_key_id: format!("AKIA{}", random_string(16, UPPER)),
+                        secret_access_key: random_string(40, SECRET),
+                    }],
+                };
+                write_private(&path, &serde_json::to_vec_pretty(&file).unwrap_or_default())
+                    .map_err(io)?;
+                file
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let store = Self {
+            keys: ArcSwap::from_pointee(HashMap::new()),
+            file: Some(path),
+        };
+        for k in file.keys {
+            store.add(&k.access_key_id, &k.secret_access_key);
+        }
+        Ok(store)
+    }
+
+    /// The key file, when there is one.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Adds a long-term key with full access.
+    pub fn add(&self, access_key_id: &str, secret: &str) {
+        self.insert(Credential {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret.to_owned(),
+            session_token: None,
+            policy: None,
+            expires: None,
+            principal: format!("arn:aws:iam::{}:root", crate::dynamo::ACCOUNT),
+        });
+    }
+
+    fn insert(&self, c: Credential) {
+        let c = Arc::new(c);
+        self.keys.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.insert(c.access_key_id.clone(), c.clone());
+            m
+        });
+    }
+
+    /// The long-term keys (for the banner and `meridian check`), sorted.
+    pub fn long_term(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .keys
+            .load()
+            .values()
+            .filter(|c| c.session_token.is_none())
+            .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Issues session credentials limited by `policy`, valid for `ttl`.
+    pub fn issue_session(&self, role: &str, policy: Policy, ttl: Duration) -> Arc<Credential> {
+        let now = SystemTime::now();
+        // Forget expired sessions while adding one, so the map stays bounded.
+        self.keys.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.retain(|_, c| c.expires.is_none_or(|e| e > now));
+            m
+        });
+        let c = Credential {
+            access_key_id: format!("ASIA{}", random_string(16, UPPER)),
+            secret_access_key: random_string(40, SECRET),
+            session_token: Some(random_string(96, SECRET)),
+            policy: Some(policy),
+            expires: Some(now + ttl),
+            principal: format!(
+                "arn:aws:sts::{}:assumed-role/{role}/{role}",
+                crate::dynamo::ACCOUNT
+            ),
+        };
+        self.insert(c.clone());
+        Arc::new(c)
+    }
+
+    /// The credential for an access key, if known and not expired.
+    pub fn lookup(&self, access_key_id: &str) -> Option<Arc<Credential>> {
+        let c = self.keys.load().get(access_key_id).cloned()?;
+        match c.expires {
+            Some(e) if e <= SystemTime::now() => None,
+            _ => Some(c),
+        }
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match(
+            "arn:aws:dynamodb:*:*:table/Users",
+            "arn:aws:dynamodb:us-east-1:1:table/Users"
+        ));
+        assert!(wildcard_match(
+            "arn:aws:dynamodb:*:*:table/Users/index/*",
+            "arn:aws:dynamodb:r:1:table/Users/index/byEmail"
+        ));
+        assert!(!wildcard_match(
+            "arn:aws:dynamodb:*:*:table/Users",
+            "arn:aws:dynamodb:r:1:table/Other"
+        ));
+        assert!(wildcard_match("dynamodb:*", "dynamodb:GetItem"));
+        assert!(wildcard_match("a?c", "abc"));
+    }
+
+    #[test]
+    fn deny_wins_over_allow() {
+        let p = Policy {
+            statements: vec![
+                Statement {
+                    allow: true,
+                    actions: vec!["dynamodb:*".into()],
+                    resources: vec!["*".into()],
+                },
+                Statement {
+                    allow: false,
+                    actions: vec!["dynamodb:DeleteItem".into()],
+                    resources: vec!["*".into()],
+                },
+            ],
+        };
+        assert!(p.allows("dynamodb:GetItem", "arn:x"));
+        assert!(!p.allows("dynamodb:DeleteItem", "arn:x"));
+        assert!(!Policy::default().allows("dynamodb:GetItem", "arn:x"));
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = KeyStore::open(dir.path()).unwrap().long_term();
+        let again = KeyStore::open(dir.path()).unwrap().long_term();
+        assert_eq!(first, again);
+        assert_eq!(first.len(), 1);
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("keys.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn sessions_expire() {
+        let store = KeyStore::empty();
+        let c = store.issue_session("fn", Policy::default(), Duration::from_secs(0));
+        assert!(store.lookup(&c.access_key_id).is_none());
+        let c = store.issue_session("fn", Policy::default(), Duration::from_secs(60));
+        assert_eq!(
+            store.lookup(&c.access_key_id).unwrap().session_token,
+            c.session_token
+        );
+    }
+}

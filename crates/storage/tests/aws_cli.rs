@@ -1,0 +1,136 @@
+//! The AWS CLI (`aws dynamodb ... --endpoint-url`) against the endpoint.
+
+mod harness;
+
+use std::process::Command;
+
+use harness::{Server, aws_env, tool};
+
+fn aws(url: &str, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let Some(aws) = tool("aws", ".ci/install-test-deps installs awscli from PyPI") else {
+        return serde_json::Value::Null;
+    };
+    let mut cmd = Command::new(aws);
+    cmd.arg("dynamodb")
+        .args(args)
+        .args(["--endpoint-url", url, "--output", "json"]);
+    aws_env(&mut cmd, home);
+    let out = cmd.output().expect("aws runs");
+    assert!(
+        out.status.success(),
+        "aws dynamodb {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).expect("aws prints JSON")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aws_cli_creates_writes_reads_and_queries() {
+    if tool("aws", ".ci/install-test-deps installs awscli from PyPI").is_none() {
+        return;
+    }
+    let server = Server::start().await;
+    let url = server.url();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let created = aws(
+            &url,
+            &h,
+            &[
+                "create-table",
+                "--table-name",
+                "Users",
+                "--attribute-definitions",
+                "AttributeName=userId,AttributeType=S",
+                "--key-schema",
+                "AttributeName=userId,KeyType=HASH",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+            ],
+        );
+        assert_eq!(created["TableDescription"]["TableStatus"], "CREATING");
+        aws(&url, &h, &["wait", "table-exists", "--table-name", "Users"]);
+        aws(
+            &url,
+            &h,
+            &[
+                "put-item",
+                "--table-name",
+                "Users",
+                "--item",
+                r#"{"userId": {"S": "u1"}, "name": {"S": "Ada"}, "age": {"N": "36"}}"#,
+            ],
+        );
+        let got = aws(
+            &url,
+            &h,
+            &[
+                "get-item",
+                "--table-name",
+                "Users",
+                "--key",
+                r#"{"userId": {"S": "u1"}}"#,
+            ],
+        );
+        assert_eq!(got["Item"]["name"]["S"], "Ada");
+        let updated = aws(
+            &url,
+            &h,
+            &[
+                "update-item",
+                "--table-name",
+                "Users",
+                "--key",
+                r#"{"userId": {"S": "u1"}}"#,
+                "--update-expression",
+                "SET age = age + :one",
+                "--expression-attribute-values",
+                r#"{":one": {"N": "1"}}"#,
+                "--return-values",
+                "UPDATED_NEW",
+            ],
+        );
+        assert_eq!(updated["Attributes"]["age"]["N"], "37");
+        let q = aws(
+            &url,
+            &h,
+            &[
+                "query",
+                "--table-name",
+                "Users",
+                "--key-condition-expression",
+                "userId = :u",
+                "--expression-attribute-values",
+                r#"{":u": {"S": "u1"}}"#,
+            ],
+        );
+        assert_eq!(q["Count"], 1);
+        let s = aws(&url, &h, &["scan", "--table-name", "Users"]);
+        assert_eq!(s["Items"][0]["userId"]["S"], "u1");
+        let listed = aws(&url, &h, &["list-tables"]);
+        assert_eq!(listed["TableNames"][0], "Users");
+        aws(
+            &url,
+            &h,
+            &[
+                "delete-item",
+                "--table-name",
+                "Users",
+                "--key",
+                r#"{"userId": {"S": "u1"}}"#,
+            ],
+        );
+        let described = aws(&url, &h, &["describe-table", "--table-name", "Users"]);
+        assert_eq!(described["Table"]["ItemCount"], 0);
+        aws(&url, &h, &["delete-table", "--table-name", "Users"]);
+        aws(&url, &h, &["list-tables"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["TableNames"], serde_json::json!([]));
+}

@@ -1,0 +1,246 @@
+//! boto3 (the real AWS SDK for Python) against the endpoint: tables, items, conditions,
+//! updates, queries, scans, batches, transactions, indexes, the legacy parameters and
+//! DynamoDB's errors, each asserted in the script.
+
+mod harness;
+
+use harness::{Server, boto3, run_python};
+
+const PRELUDE: &str = r#"
+import os, boto3, botocore
+from boto3.dynamodb.conditions import Key, Attr
+from decimal import Decimal
+c = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"],
+                 config=botocore.config.Config(retries={"max_attempts": 0}))
+r = boto3.resource("dynamodb", endpoint_url=os.environ["ENDPOINT"])
+def refused(code, fn, *args, contains=None, **kw):
+    try:
+        fn(*args, **kw)
+    except botocore.exceptions.ClientError as e:
+        got = e.response["Error"]["Code"]
+        msg = e.response["Error"]["Message"]
+        assert got == code, f"expected {code}, got {got}: {msg}"
+        if contains is not None:
+            assert contains in msg, f"{contains!r} not in {msg!r}"
+        return e.response
+    raise AssertionError(f"expected {code}")
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn items_conditions_and_updates() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    let script = format!(
+        "{PRELUDE}{}",
+        r##"
+t = r.create_table(TableName="Users", KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+t.wait_until_exists()
+t.reload()
+assert t.table_status == "ACTIVE"
+assert "Users" in c.list_tables()["TableNames"]
+refused("ResourceInUseException", c.create_table, TableName="Users",
+    KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+t.put_item(Item={"userId": "u1", "name": "Ada", "age": 36, "tags": {"a", "b"}, "n": Decimal("12345678901234567890.123456789012345678")})
+got = t.get_item(Key={"userId": "u1"}, ConsistentRead=True)["Item"]
+assert got["name"] == "Ada" and got["age"] == 36 and got["tags"] == {"a", "b"}, got
+assert got["n"] == Decimal("12345678901234567890.123456789012345678"), got["n"]
+
+# conditions
+refused("ConditionalCheckFailedException", t.put_item, Item={"userId": "u1"},
+        ConditionExpression="attribute_not_exists(userId)")
+e = refused("ConditionalCheckFailedException", t.put_item, Item={"userId": "u1"},
+        ConditionExpression="attribute_not_exists(userId)", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+assert e["Item"]["name"] == {"S": "Ada"}, e
+t.put_item(Item={"userId": "u2", "name": "Bob"}, ConditionExpression="attribute_not_exists(userId)")
+old = t.put_item(Item={"userId": "u2", "name": "Bo"}, ReturnValues="ALL_OLD")["Attributes"]
+assert old["name"] == "Bob"
+
+# updates
+out = t.update_item(Key={"userId": "u1"},
+    UpdateExpression="SET age = age + :one, #n = :name, visits = if_not_exists(visits, :zero) + :one, l = list_append(if_not_exists(l, :empty), :l) REMOVE tags ADD tally :one",
+    ExpressionAttributeNames={"#n": "name"},
+    ExpressionAttributeValues={":one": 1, ":name": "Ada L", ":zero": 0, ":empty": [], ":l": ["x"]},
+    ConditionExpression="age > :zero",
+    ReturnValues="UPDATED_NEW")["Attributes"]
+assert out == {"age": 37, "name": "Ada L", "visits": 1, "l": ["x"], "tally": 1}, out
+item = t.get_item(Key={"userId": "u1"})["Item"]
+assert "tags" not in item and item["age"] == 37
+out = t.update_item(Key={"userId": "u1"}, UpdateExpression="SET l[0] = :v, m = :m",
+    ExpressionAttributeValues={":v": "y", ":m": {"deep": {"k": 1}}}, ReturnValues="ALL_NEW")["Attributes"]
+assert out["l"] == ["y"] and out["m"]["deep"]["k"] == 1
+t.update_item(Key={"userId": "u1"}, UpdateExpression="SET m.deep.k = m.deep.k + :one", ExpressionAttributeValues={":one": 1})
+assert t.get_item(Key={"userId": "u1"}, ProjectionExpression="m.deep.k")["Item"] == {"m": {"deep": {"k": 2}}}
+# an update on a missing item creates it
+t.update_item(Key={"userId": "u9"}, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": "new"})
+assert t.get_item(Key={"userId": "u9"})["Item"] == {"userId": "u9", "v": "new"}
+
+# errors, in DynamoDB's words
+refused("ValidationException", t.update_item, Key={"userId": "u1"}, UpdateExpression="SET a = ",
+        contains='Invalid UpdateExpression: Syntax error; token: "<EOF>", near: "="')
+refused("ValidationException", t.update_item, Key={"userId": "u1"}, UpdateExpression="SET userId = :v",
+        ExpressionAttributeValues={":v": "x"}, contains="This attribute is part of the key")
+refused("ValidationException", t.get_item, Key={"userId": 5}, contains="The provided key element does not match the schema")
+refused("ValidationException", t.put_item, Item={"name": "x"}, contains="Missing the key userId in the item")
+refused("ValidationException", t.put_item, Item={"userId": "big", "blob": "x" * 410000}, contains="Item size has exceeded the maximum allowed size")
+refused("ValidationException", t.put_item, Item={"userId": "u3"}, ConditionExpression="a = :v",
+        ExpressionAttributeValues={":v": "1", ":w": "2"}, contains="unused in expressions: keys: {:w}")
+refused("ValidationException", t.put_item, Item={"userId": "u3"}, ConditionExpression="status = :v",
+        ExpressionAttributeValues={":v": "1"}, contains="reserved keyword; reserved keyword: status")
+refused("ResourceNotFoundException", c.get_item, TableName="Nope", Key={"userId": {"S": "x"}})
+refused("ValidationException", t.update_item, Key={"userId": "u1"}, UpdateExpression="SET x = nothere + :one",
+        ExpressionAttributeValues={":one": 1}, contains="The provided expression refers to an attribute that does not exist in the item")
+refused("ValidationException", c.put_item, TableName="Users", Item={"userId": {"S": "u4"}, "n": {"N": "1e200"}},
+        contains="Number overflow")
+refused("ValidationException", c.put_item, TableName="Users", Item={"userId": {"S": "u4"}, "s": {"SS": ["a", "a"]}},
+        contains="contains duplicates")
+
+# legacy parameters
+c.put_item(TableName="Users", Item={"userId": {"S": "L1"}, "v": {"N": "1"}}, Expected={"userId": {"Exists": False}})
+refused("ConditionalCheckFailedException", c.put_item, TableName="Users", Item={"userId": {"S": "L1"}},
+        Expected={"v": {"Value": {"N": "2"}}})
+c.update_item(TableName="Users", Key={"userId": {"S": "L1"}},
+    AttributeUpdates={"v": {"Action": "ADD", "Value": {"N": "5"}}, "w": {"Action": "PUT", "Value": {"S": "x"}}})
+got = c.get_item(TableName="Users", Key={"userId": {"S": "L1"}}, AttributesToGet=["v", "w"])["Item"]
+assert got == {"v": {"N": "6"}, "w": {"S": "x"}}, got
+
+# delete
+gone = t.delete_item(Key={"userId": "u2"}, ReturnValues="ALL_OLD")["Attributes"]
+assert gone["name"] == "Bo"
+assert "Item" not in t.get_item(Key={"userId": "u2"})
+t.delete()
+refused("ResourceNotFoundException", c.describe_table, TableName="Users")
+print("ok")
+"##
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    assert_eq!(out.trim(), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_scans_and_indexes() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    let script = format!(
+        "{PRELUDE}{}",
+        r##"
+c.create_table(TableName="Orders",
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                          {"AttributeName": "status", "AttributeType": "S"}, {"AttributeName": "total", "AttributeType": "N"}],
+    GlobalSecondaryIndexes=[{"IndexName": "byStatus", "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "total", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+    LocalSecondaryIndexes=[{"IndexName": "byTotal", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "total", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "ALL"}}],
+    BillingMode="PAY_PER_REQUEST")
+t = r.Table("Orders")
+with t.batch_writer() as b:
+    for i in range(120):
+        item = {"pk": "c1" if i < 100 else "c2", "sk": i, "total": 1000 - i, "note": "x" * 10}
+        if i % 2 == 0:
+            item["status"] = "open"
+        b.put_item(Item=item)
+q = t.query(KeyConditionExpression=Key("pk").eq("c1") & Key("sk").between(10, 19))
+assert [i["sk"] for i in q["Items"]] == list(range(10, 20)), q["Items"]
+q = t.query(KeyConditionExpression=Key("pk").eq("c1") & Key("sk").lt(5), ScanIndexForward=False)
+assert [i["sk"] for i in q["Items"]] == [4, 3, 2, 1, 0]
+# paging with Limit and LastEvaluatedKey
+seen, start = [], None
+while True:
+    kw = {"ExclusiveStartKey": start} if start else {}
+    page = t.query(KeyConditionExpression=Key("pk").eq("c1"), Limit=30, **kw)
+    seen += [i["sk"] for i in page["Items"]]
+    start = page.get("LastEvaluatedKey")
+    if not start:
+        break
+assert seen == list(range(100)), seen
+# filter and count
+q = t.query(KeyConditionExpression=Key("pk").eq("c1"), FilterExpression=Attr("total").lte(910) & Attr("status").exists(), Select="COUNT")
+assert q["Count"] == 5 and q["ScannedCount"] == 100, q
+# the GSI is sparse and keys-only
+q = t.query(IndexName="byStatus", KeyConditionExpression=Key("status").eq("open") & Key("total").gt(990))
+assert sorted(int(i["total"]) for i in q["Items"]) == [992, 994, 996, 998, 1000], q["Items"]
+assert set(q["Items"][0].keys()) == {"pk", "sk", "status", "total"}, q["Items"][0]
+refused("ValidationException", t.query, IndexName="byStatus", KeyConditionExpression=Key("status").eq("open"), ConsistentRead=True)
+# the LSI orders a partition by total
+q = t.query(IndexName="byTotal", KeyConditionExpression=Key("pk").eq("c2"), Limit=3)
+assert [int(i["total"]) for i in q["Items"]] == [881, 882, 883], q["Items"]
+# parallel scan segments cover the table exactly once
+keys = []
+for seg in range(4):
+    start = None
+    while True:
+        kw = {"ExclusiveStartKey": start} if start else {}
+        page = t.scan(Segment=seg, TotalSegments=4, Limit=7, **kw)
+        keys += [(i["pk"], i["sk"]) for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+assert len(keys) == 120 and len(set(keys)) == 120
+refused("ValidationException", t.query, KeyConditionExpression="sk = :v", ExpressionAttributeValues={":v": 1},
+        contains="Query condition missed key schema element: pk")
+# a GSI added later is back-filled
+c.update_table(TableName="Orders", AttributeDefinitions=[{"AttributeName": "note", "AttributeType": "S"}],
+    GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "byNote", "KeySchema": [{"AttributeName": "note", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"}}}])
+q = t.query(IndexName="byNote", KeyConditionExpression=Key("note").eq("x" * 10), Select="COUNT")
+assert q["Count"] == 120, q
+d = c.describe_table(TableName="Orders")["Table"]
+assert d["ItemCount"] == 120 and len(d["GlobalSecondaryIndexes"]) == 2, d
+print("ok")
+"##
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    assert_eq!(out.trim(), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_and_transactions() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    let script = format!(
+        "{PRELUDE}{}",
+        r##"
+c.create_table(TableName="Acc", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+c.batch_write_item(RequestItems={"Acc": [{"PutRequest": {"Item": {"id": {"S": f"a{i}"}, "bal": {"N": "100"}}}} for i in range(25)]})
+got = c.batch_get_item(RequestItems={"Acc": {"Keys": [{"id": {"S": f"a{i}"}} for i in range(30)]}})
+assert len(got["Responses"]["Acc"]) == 25 and got["UnprocessedKeys"] == {}, got
+refused("ValidationException", c.batch_write_item,
+    RequestItems={"Acc": [{"PutRequest": {"Item": {"id": {"S": f"b{i}"}}}} for i in range(26)]})
+refused("ValidationException", c.batch_get_item, RequestItems={"Acc": {"Keys": [{"id": {"S": "a1"}}, {"id": {"S": "a1"}}]}},
+        contains="Provided list of item keys contains duplicates")
+
+def transfer(token=None, amount="30"):
+    kw = {"ClientRequestToken": token} if token else {}
+    return c.transact_write_items(TransactItems=[
+        {"Update": {"TableName": "Acc", "Key": {"id": {"S": "a1"}}, "UpdateExpression": "SET bal = bal - :v",
+                    "ConditionExpression": "bal >= :v", "ExpressionAttributeValues": {":v": {"N": amount}}}},
+        {"Update": {"TableName": "Acc", "Key": {"id": {"S": "a2"}}, "UpdateExpression": "SET bal = bal + :v",
+                    "ExpressionAttributeValues": {":v": {"N": amount}}}},
+    ], **kw)
+transfer("tok-1")
+transfer("tok-1")  # the same token within 10 minutes applies once
+def bal(i):
+    return c.get_item(TableName="Acc", Key={"id": {"S": i}})["Item"]["bal"]["N"]
+assert (bal("a1"), bal("a2")) == ("70", "130"), (bal("a1"), bal("a2"))
+refused("IdempotentParameterMismatchException", transfer, "tok-1", "5")
+e = refused("TransactionCanceledException", transfer, None, "1000")
+reasons = [r["Code"] for r in e["CancellationReasons"]]
+assert reasons == ["ConditionalCheckFailed", "None"], e
+assert (bal("a1"), bal("a2")) == ("70", "130")
+refused("ValidationException", c.transact_write_items, TransactItems=[
+    {"Delete": {"TableName": "Acc", "Key": {"id": {"S": "a3"}}}},
+    {"ConditionCheck": {"TableName": "Acc", "Key": {"id": {"S": "a3"}}, "ConditionExpression": "attribute_exists(id)"}}],
+    contains="multiple operations on one item")
+got = c.transact_get_items(TransactItems=[{"Get": {"TableName": "Acc", "Key": {"id": {"S": "a1"}}}},
+                                          {"Get": {"TableName": "Acc", "Key": {"id": {"S": "zz"}}}}])
+assert got["Responses"][0]["Item"]["bal"]["N"] == "70" and got["Responses"][1] == {}, got
+print("ok")
+"##
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    assert_eq!(out.trim(), "ok");
+}
