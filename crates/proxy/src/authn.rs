@@ -18,6 +18,20 @@ use tokio::sync::watch;
 use crate::downstream::{ListenerCtx, ListenerKind};
 use crate::record::ConnectionSecurity;
 
+/// Refused connections are logged at most every ten seconds with how many were not (a port
+/// scan or a misconfigured client repeats them at will); each is logged at debug.
+static REFUSALS: std::sync::LazyLock<crate::limits::LogThrottle> =
+    std::sync::LazyLock::new(crate::limits::LogThrottle::new);
+
+macro_rules! refused {
+    ($($arg:tt)*) => {
+        match REFUSALS.due() {
+            Some(not_logged) => tracing::warn!(not_logged, $($arg)*),
+            None => tracing::debug!($($arg)*),
+        }
+    };
+}
+
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
@@ -106,11 +120,11 @@ pub(crate) async fn accept(
     let workload = &ctx.caller.workload;
     match (mode, is_tls) {
         (MtlsMode::Strict, false) => {
-            tracing::warn!(%peer, %workload, port, policy, reason = "plaintext_on_strict",
+            refused!(%peer, %workload, port, policy, reason = "plaintext_on_strict",
                 "refused connection: plaintext on a port whose PeerAuthentication is STRICT requires mtls");
         }
         (MtlsMode::Disable, true) => {
-            tracing::warn!(%peer, %workload, port, policy, reason = "tls_on_disable",
+            refused!(%peer, %workload, port, policy, reason = "tls_on_disable",
                 "refused connection: tls on a port whose PeerAuthentication is DISABLE accepts plaintext only");
         }
         (_, false) => {
@@ -123,7 +137,7 @@ pub(crate) async fn accept(
         }
         (_, true) => {
             let Some(tls) = tls else {
-                tracing::warn!(%peer, %workload, port, reason = "no_mesh_identity",
+                refused!(%peer, %workload, port, reason = "no_mesh_identity",
                     "refused tls connection: this node runs without a mesh certificate authority");
                 return;
             };
@@ -158,11 +172,11 @@ async fn terminate(
                     .as_ref()
                     .map_or("handshake_failed", Rejection::as_str);
                 let why = reason.map_or_else(|| e.to_string(), |r| r.to_string());
-                tracing::warn!(%peer, %workload, reason = label, "refused mtls connection: {why}");
+                refused!(%peer, %workload, reason = label, "refused mtls connection: {why}");
                 return;
             }
             Err(_) => {
-                tracing::warn!(%peer, %workload, reason = "handshake_timeout",
+                refused!(%peer, %workload, reason = "handshake_timeout",
                 "refused mtls connection: the handshake did not finish in time");
                 return;
             }
@@ -173,7 +187,7 @@ async fn terminate(
         Err(r) => {
             // The verifier accepted the chain, so this is a resumed session whose
             // certificate no longer reads as one identity; refuse rather than guess.
-            tracing::warn!(%peer, %workload, reason = r.as_str(), "refused mtls connection: {r}");
+            refused!(%peer, %workload, reason = r.as_str(), "refused mtls connection: {r}");
             return;
         }
     };

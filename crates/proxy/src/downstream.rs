@@ -777,6 +777,7 @@ async fn outbound(
                 authority.to_str().unwrap_or_default(),
                 copy,
                 target.port,
+                route.timeout,
             );
         }
     }
@@ -1337,6 +1338,7 @@ fn spawn_mirror(
     authority: &str,
     body: RequestBody,
     port: u16,
+    timeout: Option<Duration>,
 ) {
     let Some(ci) = dest.target.resolve(port) else {
         return;
@@ -1403,12 +1405,54 @@ fn spawn_mirror(
         idle_timeout: cluster.policy.connection_pool.idle_timeout,
         max_requests_per_connection: cluster.policy.connection_pool.max_requests_per_connection,
     };
+    // Fire and forget, but bounded: at most MIRRORS_IN_FLIGHT at once across the proxy
+    // (more are dropped), each cut at the route's timeout (Envoy's default of 15 s when the
+    // route has none), so a slow shadow cluster cannot pile up tasks and connections.
+    let Some(slot) = MirrorSlot::take() else {
+        tracing::debug!(cluster = %cluster.name, "mirror dropped: too many in flight");
+        return;
+    };
+    let deadline = timeout.unwrap_or(DEFAULT_MIRROR_TIMEOUT);
     tokio::spawn(async move {
-        if let Ok((resp, lease)) = upstream::send(&ep, req, opts).await {
-            let mut body = ResponseBody::upstream(resp.into_body(), lease, None);
-            while let Some(Ok(_)) = body.frame().await {}
-        }
+        let _slot = slot;
+        let _ = tokio::time::timeout(deadline, async move {
+            if let Ok((resp, lease)) = upstream::send(&ep, req, opts).await {
+                let mut body = ResponseBody::upstream(resp.into_body(), lease, None);
+                while let Some(Ok(_)) = body.frame().await {}
+            }
+        })
+        .await;
     });
+}
+
+/// Mirrored requests in flight at most, proxy-wide.
+const MIRRORS_IN_FLIGHT: usize = 1024;
+
+/// A mirrored request's deadline when its route has no timeout (Envoy's default route
+/// timeout).
+const DEFAULT_MIRROR_TIMEOUT: Duration = Duration::from_secs(15);
+
+static MIRRORS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One of the [`MIRRORS_IN_FLIGHT`] slots, given back when dropped.
+struct MirrorSlot;
+
+impl MirrorSlot {
+    fn take() -> Option<MirrorSlot> {
+        use std::sync::atomic::Ordering;
+        MIRRORS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MIRRORS_IN_FLIGHT).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| MirrorSlot)
+    }
+}
+
+impl Drop for MirrorSlot {
+    fn drop(&mut self) {
+        MIRRORS.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 fn absolute_uri(scheme: &str, authority: &str, uri: &Uri) -> Result<Uri, ProxyError> {

@@ -74,13 +74,8 @@ pub(crate) struct ConnectionBudget {
     permits: Arc<Semaphore>,
     max: usize,
     refused: AtomicU64,
-    /// Milliseconds since `epoch` when the last refusal was logged (0: never).
-    logged_at: AtomicU64,
-    epoch: std::time::Instant,
+    log: LogThrottle,
 }
-
-/// How often refusals are logged at most.
-const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl ConnectionBudget {
     pub(crate) fn new(max: usize) -> ConnectionBudget {
@@ -89,8 +84,7 @@ impl ConnectionBudget {
             permits: Arc::new(Semaphore::new(max)),
             max,
             refused: AtomicU64::new(0),
-            logged_at: AtomicU64::new(0),
-            epoch: std::time::Instant::now(),
+            log: LogThrottle::new(),
         }
     }
 
@@ -100,17 +94,7 @@ impl ConnectionBudget {
             return Some(p);
         }
         let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = u64::try_from(self.epoch.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let last = self.logged_at.load(Ordering::Relaxed);
-        let due = last == 0 || now.saturating_sub(last) >= LOG_EVERY.as_millis() as u64;
-        if due
-            && self
-                .logged_at
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.log.due().is_some() {
             tracing::warn!(
                 listener,
                 limit = self.max,
@@ -128,6 +112,51 @@ impl ConnectionBudget {
     }
 }
 
+/// How often a throttled event is logged at most.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// At most one log line per ten seconds for an event that a client can repeat at will (a
+/// refused connection, a port scan): the first is logged, then one per interval saying how
+/// many were not.
+#[derive(Debug)]
+pub(crate) struct LogThrottle {
+    /// Milliseconds since `epoch` when a line was last logged (0: never).
+    logged_at: AtomicU64,
+    suppressed: AtomicU64,
+    epoch: std::time::Instant,
+}
+
+impl LogThrottle {
+    pub(crate) fn new() -> LogThrottle {
+        LogThrottle {
+            logged_at: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+        }
+    }
+
+    /// `Some(n)` when a line is due now (n: the events not logged since the last one);
+    /// `None` when this one should not be logged.
+    pub(crate) fn due(&self) -> Option<u64> {
+        let now = u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let last = self.logged_at.load(Ordering::Relaxed);
+        let interval = u64::try_from(LOG_EVERY.as_millis()).unwrap_or(u64::MAX);
+        let due = last == 0 || now.saturating_sub(last) >= interval;
+        if due
+            && self
+                .logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.suppressed.swap(0, Ordering::Relaxed));
+        }
+        self.suppressed.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +171,20 @@ mod tests {
         assert_eq!(b.refused(), 2);
         drop(one);
         assert!(b.admit("test").is_some());
+    }
+
+    #[test]
+    fn a_throttled_log_says_how_many_it_left_out() {
+        let t = LogThrottle::new();
+        assert_eq!(t.due(), Some(0), "the first is logged");
+        assert_eq!(t.due(), None);
+        assert_eq!(t.due(), None);
+        // A line is due again once the interval has passed.
+        t.logged_at.store(1, Ordering::Relaxed);
+        let later = LogThrottle {
+            epoch: std::time::Instant::now() - LOG_EVERY * 2,
+            ..t
+        };
+        assert_eq!(later.due(), Some(2));
     }
 }

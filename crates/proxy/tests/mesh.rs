@@ -256,6 +256,71 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_that_never_answers_is_cut_at_the_route_timeout() {
+    let yaml = format!(
+        "{APP}\n---\n{}",
+        r#"apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: myapp}
+spec:
+  host: myapp
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: myapp}
+spec:
+  hosts: [myapp]
+  http:
+  - route: [{destination: {host: myapp, subset: v1}}]
+    timeout: 1s
+    mirror: {host: myapp, subset: v2}
+"#
+    );
+    let mut mesh = Mesh::new(&yaml).await;
+    let v1 = origin("v1", Behaviour::default()).await;
+    // The shadow: reads the request, never answers, and reports when the proxy hangs up.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let shadow = harness::Origin {
+        name: "v2".into(),
+        addr: silent.local_addr().expect("addr"),
+        hits: Default::default(),
+        seen: Default::default(),
+    };
+    let (hung_up, mut closed) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let Ok((mut tcp, _)) = silent.accept().await else {
+            return;
+        };
+        let mut buf = vec![0u8; 4096];
+        while tcp.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        let _ = hung_up.send(()).await;
+    });
+    mesh.replica("myapp", &[("app", "myapp"), ("version", "v1")], 3000, &v1);
+    mesh.replica(
+        "myapp",
+        &[("app", "myapp"), ("version", "v2")],
+        3000,
+        &shadow,
+    );
+    mesh.settle().await;
+    let mut client = Client::to(mesh.sidecar(&[]).await);
+    let r = client.get("http://myapp/", &[]).await;
+    assert_eq!(r.body, "v1", "the mirror does not hold the response");
+    assert!(
+        tokio::time::timeout(harness::BOUND, closed.recv())
+            .await
+            .is_ok(),
+        "the mirrored request was never cut"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consistent_hash_keeps_a_users_requests_on_one_replica() {
     let yaml = format!(
         "{APP}\n---\n{}",
