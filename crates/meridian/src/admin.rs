@@ -235,6 +235,9 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
                     StatusCode::OK,
                     &serde_json::json!({ "workload": workload, "replicas": replicas }),
                 ),
+                Err(e @ meridian_workloads::WorkloadError::TooManyReplicas { .. }) => {
+                    error(StatusCode::BAD_REQUEST, &e.to_string())
+                }
                 Err(e) => error(StatusCode::NOT_FOUND, &e.to_string()),
             }
         }

@@ -97,4 +97,13 @@ fn hostile_pages_cannot_change_or_read_the_node() {
     assert_eq!(status, 200);
     up.cli(&["scale", "web", "--replicas", "2"]);
     up.wait_ready(&[("web", 2)]);
+    // More replicas than a node runs is refused, not attempted.
+    let out = observe_support::meridian()
+        .current_dir(tmp.path())
+        .args(["scale", "web", "--replicas", "100000"])
+        .output()
+        .expect("scale");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at most 1024"), "{err}");
 }

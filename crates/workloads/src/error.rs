@@ -26,6 +26,14 @@ pub enum WorkloadError {
     /// No replica by that name.
     #[error("no replica named \"{0}\" (see `meridian ps`)")]
     UnknownReplica(String),
+    /// More replicas than one node runs.
+    #[error("{replicas} replicas is more than one node runs (at most {max} per workload)")]
+    TooManyReplicas {
+        /// Asked for.
+        replicas: u32,
+        /// The bound.
+        max: u32,
+    },
     /// `rollout undo --to-revision N` with an N that is not kept.
     #[error("workload {workload} has no revision {revision} (kept: {kept})")]
     UnknownRevision {

@@ -573,6 +573,10 @@ impl Supervisor {
 
     /// Sets a workload's replica count (until an `apply` brings a different count).
     pub fn scale(&self, id: &WorkloadRef, replicas: u32) -> Result<(), WorkloadError> {
+        let max = meridian_config::k8s::deployment::MAX_REPLICAS;
+        if replicas > max {
+            return Err(WorkloadError::TooManyReplicas { replicas, max });
+        }
         self.with_workload(id, |w| {
             let mut s = (*w.desired).clone();
             s.replicas = replicas;

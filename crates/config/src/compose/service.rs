@@ -773,6 +773,16 @@ fn deploy(
             1
         }
         (DeployMode::Global, None) => 1,
+        (DeployMode::Replicated, Some(r)) if r > crate::k8s::deployment::MAX_REPLICAS => {
+            f.error(
+                &at.field("replicas"),
+                format!(
+                    "{r} replicas is more than one node runs (at most {} per service)",
+                    crate::k8s::deployment::MAX_REPLICAS
+                ),
+            );
+            1
+        }
         (DeployMode::Replicated, r) => r.unwrap_or(1),
     };
     let mut labels = BTreeMap::new();

@@ -384,6 +384,10 @@ pub struct ResourceRequirements {
     pub requests: BTreeMap<String, Quantity>,
 }
 
+/// The most replicas of one workload a node runs: each is a process with listeners and log
+/// files, so the bound keeps a typo (`replicas: 30000`) from exhausting the machine.
+pub const MAX_REPLICAS: u32 = 1024;
+
 /// How a Deployment replaces replicas.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -429,10 +433,15 @@ impl DeploymentSpec {
     }
 
     pub(crate) fn validate(&self, f: &mut Findings, at: &FieldPath) {
-        if let Some(r) = self.replicas
-            && r < 0
-        {
-            f.error(&at.field("replicas"), "must be greater than or equal to 0");
+        if let Some(r) = self.replicas {
+            if r < 0 {
+                f.error(&at.field("replicas"), "must be greater than or equal to 0");
+            } else if r.unsigned_abs() > MAX_REPLICAS {
+                f.error(
+                    &at.field("replicas"),
+                    format!("{r} replicas is more than one node runs (at most {MAX_REPLICAS} per workload)"),
+                );
+            }
         }
         for (field, v) in [
             ("minReadySeconds", self.min_ready_seconds),
