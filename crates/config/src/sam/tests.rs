@@ -355,7 +355,7 @@ Resources:
         "template.yaml:19:21: Fn: Properties.Environment.Variables.URL: !Sub: ${Nope} is not a parameter, resource, pseudo parameter or variable",
         "template.yaml:20:24: Fn: Properties.Environment.Variables.ATT: !GetAtt Fn.Bogus: AWS::Serverless::Function has no attribute \"Bogus\" (supported: Arn)",
         "template.yaml:25:19: Fn: Properties.Events[A].Properties.Path: path \"users/{id}\" must start with /",
-        "template.yaml:26:21: Fn: Properties.Events[A].Properties.Method: unsupported method \"GTE\" (one of: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, ANY)",
+        "template.yaml:26:21: Fn: Properties.Events[A].Properties.Method: unsupported method \"GTE\" (did you mean \"get\"?)",
         "template.yaml:30:19: Fn: Properties.Events[B].Properties.Path: greedy parameter {rest+} must be the last segment of \"/a/{rest+}/b\"",
         "template.yaml:37:29: Fn: Properties.Events[C].Properties.RestApiId: \"Fn\" is not an AWS::Serverless::Api of this template (use !Ref to an AWS::Serverless::Api resource)",
         "template.yaml:41:16: Other: Properties.Runtime: runtime \"java17\" is not supported by Meridian (supported: nodejs18.x, nodejs20.x, nodejs22.x, python3.9, python3.10, python3.11, python3.12, python3.13, provided, provided.al2, provided.al2023)",
