@@ -84,6 +84,9 @@ pub struct FunctionStatus {
     pub cold_starts: u64,
     /// Throttled invocations.
     pub throttles: u64,
+    /// Lines of its output dropped because its log could not keep up (noted in the log).
+    #[serde(default)]
+    pub log_lines_dropped: u64,
     /// Route keys that invoke it (`GET /hello`).
     pub routes: Vec<String>,
 }
@@ -242,11 +245,11 @@ impl FunctionHost {
                 continue;
             }
             let spec = Arc::new(spec);
-            let blueprint = self.blueprint(&spec, generation)?;
             let stats = old
                 .pools
                 .get(&spec.name)
                 .map_or_else(|| Arc::new(Stats::default()), |p| p.stats.clone());
+            let blueprint = self.blueprint(&spec, generation, &stats)?;
             pools.insert(
                 spec.name.clone(),
                 Arc::new(Pool::new(
@@ -384,13 +387,19 @@ impl FunctionHost {
                     errors: p.stats.errors.load(Ordering::Relaxed),
                     cold_starts: p.stats.cold_starts.load(Ordering::Relaxed),
                     throttles: p.stats.throttles.load(Ordering::Relaxed),
+                    log_lines_dropped: p.stats.log_dropped.load(Ordering::Relaxed),
                     routes: p.spec.routes.iter().map(|r| r.route_key()).collect(),
                 }
             })
             .collect()
     }
 
-    fn blueprint(&self, spec: &FunctionSpec, generation: u64) -> Result<Blueprint, FunctionsError> {
+    fn blueprint(
+        &self,
+        spec: &FunctionSpec,
+        generation: u64,
+        stats: &Stats,
+    ) -> Result<Blueprint, FunctionsError> {
         let cfg = &self.inner.config;
         let fdir = cfg.state_dir.join("functions").join(&spec.name);
         std::fs::create_dir_all(&fdir).map_err(state_err(&fdir))?;
@@ -552,6 +561,7 @@ impl FunctionHost {
             timeout: spec.timeout,
             log_file: fdir.join("function.log"),
             echo_logs: cfg.echo_logs,
+            log_dropped: stats.log_dropped.clone(),
             memory: self.inner.memory.clone(),
             idle_timeout: cfg.idle_timeout,
         })

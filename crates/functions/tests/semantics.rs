@@ -90,6 +90,11 @@ def handler(event, context):
         return len(blobs)
     if what == "marker":
         print("MARKER " + event["id"])
+    if what == "flood":
+        for i in range(300000):
+            print("flooding the log with line", i)
+    if what == "long":
+        print("LONG" + "y" * 100000 + "\nAFTER")
     return {"statusCode": 200, "body": "py " + str(what), "pid": os.getpid()}
 "#;
 
@@ -466,6 +471,82 @@ async fn invoke_api_types_and_errors() {
         .map(|f| f["FunctionName"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(names.contains(&"Py".to_owned()) && names.contains(&"Node".to_owned()));
+}
+
+#[tokio::test]
+async fn a_log_line_over_16_kib_is_cut_with_a_note_and_stays_in_its_invocation() {
+    let h = harness().await;
+    let r = h
+        .invoke("Py", r#"{"what":"long"}"#, &[("x-amz-log-type", "Tail")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let logs = h.logs_with("Py", "AFTER").await;
+    let long = logs
+        .lines()
+        .find(|l| l.starts_with("LONG"))
+        .expect("the long line");
+    let kept = 16 * 1024;
+    assert_eq!(
+        long,
+        format!(
+            "LONG{} [{} more bytes of this line dropped]",
+            "y".repeat(kept - 4),
+            100_004 - kept
+        )
+    );
+    // What the handler printed before it returned is framed by its START and END.
+    let end = logs.find("END RequestId").expect("END");
+    assert!(logs.find("AFTER").expect("AFTER") < end, "{logs}");
+}
+
+/// The function's log is a FIFO nobody reads: its writer blocks as on a stalled disk. A
+/// handler that floods its output is still answered, what could not be written is counted,
+/// and the log says so once it can be written again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_log_never_holds_an_invocation() {
+    use std::io::BufRead;
+    use std::os::unix::fs::OpenOptionsExt;
+    let h = harness().await;
+    let path = h.path().join("state/functions/Py/function.log");
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&path)
+        .expect("open the fifo for reading");
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        h.invoke("Py", r#"{"what":"flood"}"#, &[]),
+    )
+    .await
+    .expect("answered although its log is stalled");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let py = h
+        .host
+        .functions()
+        .into_iter()
+        .find(|f| f.name == "Py")
+        .expect("Py");
+    assert!(py.log_lines_dropped > 0, "{py:?}");
+    // Reading the log again lets the writer catch up and note the loss.
+    nix::fcntl::fcntl(
+        &reader,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .expect("blocking reads");
+    let noted = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            std::io::BufReader::new(reader)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| l.contains("lines of function output dropped"))
+        }),
+    )
+    .await
+    .expect("the writer catches up")
+    .expect("join");
+    assert!(noted, "the log notes the lines it lost");
 }
 
 #[tokio::test]

@@ -46,26 +46,25 @@ enum Msg<R> {
     Flush(oneshot::Sender<()>),
 }
 
+/// Records dropped and not yet told to the sink.
 #[derive(Debug, Default)]
-struct Drops {
-    /// Dropped and not yet told to the sink.
-    unreported: AtomicU64,
-    /// Dropped since the writer started.
-    total: AtomicU64,
-}
+struct Unreported(AtomicU64);
 
 /// The producer side of a writer thread. Cheap to clone; the thread ends when the last
 /// clone is dropped.
 pub struct Writer<R> {
     tx: mpsc::Sender<Msg<R>>,
-    drops: Arc<Drops>,
+    unreported: Arc<Unreported>,
+    /// Dropped since the writer started (shared with whoever gave the counter).
+    total: Arc<AtomicU64>,
 }
 
 impl<R> Clone for Writer<R> {
     fn clone(&self) -> Self {
         Writer {
             tx: self.tx.clone(),
-            drops: self.drops.clone(),
+            unreported: self.unreported.clone(),
+            total: self.total.clone(),
         }
     }
 }
@@ -74,7 +73,7 @@ impl<R> std::fmt::Debug for Writer<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")
             .field("capacity", &self.tx.max_capacity())
-            .field("dropped", &self.drops.total.load(Ordering::Relaxed))
+            .field("dropped", &self.total.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -85,14 +84,29 @@ const STACK: usize = 256 * 1024;
 impl<R: Send + 'static> Writer<R> {
     /// Starts a thread named `name` that owns `sink`, with room for `capacity` records.
     pub fn spawn<S: Sink<Record = R>>(name: &str, sink: S, capacity: usize) -> io::Result<Self> {
+        Writer::spawn_counted(name, sink, capacity, Arc::default())
+    }
+
+    /// Like [`Writer::spawn`], adding the records it drops to `total` (a count shared by
+    /// several writers, such as the environments of one function).
+    pub fn spawn_counted<S: Sink<Record = R>>(
+        name: &str,
+        sink: S,
+        capacity: usize,
+        total: Arc<AtomicU64>,
+    ) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let drops = Arc::new(Drops::default());
-        let seen = drops.clone();
+        let unreported = Arc::new(Unreported::default());
+        let seen = unreported.clone();
         std::thread::Builder::new()
             .name(name.to_owned())
             .stack_size(STACK)
             .spawn(move || run(sink, rx, &seen))?;
-        Ok(Writer { tx, drops })
+        Ok(Writer {
+            tx,
+            unreported,
+            total,
+        })
     }
 
     /// Queues a record without waiting; false (and counted) when the queue is full.
@@ -110,7 +124,7 @@ impl<R: Send + 'static> Writer<R> {
     /// was none. While earlier drops are still unreported (the writer is behind), does not
     /// wait.
     pub async fn write(&self, record: R, patience: Duration) -> bool {
-        if self.drops.unreported.load(Ordering::Acquire) > 0 {
+        if self.unreported.0.load(Ordering::Acquire) > 0 {
             return self.try_write(record);
         }
         match self.tx.send_timeout(Msg::Record(record), patience).await {
@@ -123,13 +137,13 @@ impl<R: Send + 'static> Writer<R> {
     }
 
     fn count_drop(&self) {
-        self.drops.unreported.fetch_add(1, Ordering::AcqRel);
-        self.drops.total.fetch_add(1, Ordering::Relaxed);
+        self.unreported.0.fetch_add(1, Ordering::AcqRel);
+        self.total.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Records dropped since the writer started.
+    /// Records dropped since the writer started (or in the shared count it was given).
     pub fn dropped(&self) -> u64 {
-        self.drops.total.load(Ordering::Relaxed)
+        self.total.load(Ordering::Relaxed)
     }
 
     /// Waits until every record queued before the call is written and flushed.
@@ -141,9 +155,9 @@ impl<R: Send + 'static> Writer<R> {
     }
 }
 
-fn run<S: Sink>(mut sink: S, mut rx: mpsc::Receiver<Msg<S::Record>>, drops: &Drops) {
+fn run<S: Sink>(mut sink: S, mut rx: mpsc::Receiver<Msg<S::Record>>, unreported: &Unreported) {
     let report = |sink: &mut S| {
-        let n = drops.unreported.swap(0, Ordering::AcqRel);
+        let n = unreported.0.swap(0, Ordering::AcqRel);
         if n > 0 {
             sink.dropped(n);
         }
