@@ -223,7 +223,18 @@ impl FunctionHost {
         self.prepare(functions, apis, false)
     }
 
+    /// Assembles code (files, links, interpreter probes) without holding up the runtime it
+    /// is called from (see [`off_runtime`]).
     fn prepare(
+        &self,
+        functions: Vec<FunctionSpec>,
+        apis: Vec<ApiSpec>,
+        keep_unchanged: bool,
+    ) -> Result<PreparedFunctions, FunctionsError> {
+        off_runtime(|| self.prepare_here(functions, apis, keep_unchanged))
+    }
+
+    fn prepare_here(
         &self,
         functions: Vec<FunctionSpec>,
         apis: Vec<ApiSpec>,
@@ -295,7 +306,13 @@ impl FunctionHost {
                 p.drain();
             }
         }
-        self.prune_generations(generation, &in_use);
+        // Deleting old task roots is file work: on a runtime, on its blocking pool.
+        let host = self.clone();
+        let prune = move || host.prune_generations(generation, &in_use);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(prune)),
+            Err(_) => prune(),
+        }
     }
 
     /// Removes assembled task roots that no pool runs from any more (keeping the previous
@@ -613,6 +630,20 @@ impl FunctionHost {
                 Ok(root)
             }
         }
+    }
+}
+
+/// Runs file and process work (assembling task roots, probing interpreters) so that it does
+/// not stall the runtime it is called from, whose other tasks serve the data plane: on a
+/// worker of a multi-thread runtime, the worker hands its other tasks to a new thread first
+/// (`block_in_place`); elsewhere (a current-thread runtime, no runtime) it simply runs.
+fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

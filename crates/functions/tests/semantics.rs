@@ -857,3 +857,69 @@ async fn update_keeps_unchanged_functions_warm() {
     h.host.load(t.functions, t.apis).expect("load");
     assert_ne!(py_pid(h.invoke("Py", "{}", &[]).await), first);
 }
+
+/// Preparing functions is file and process work. Here writing the handler of the inline
+/// function blocks (its file is a FIFO) until a task of the runtime opens the reading end:
+/// preparing on the runtime's only worker must let that task run, or it never would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn preparing_functions_does_not_hold_the_runtime() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = meridian_functions::FunctionHost::new(config(dir.path())).expect("host");
+    let template = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(event, context):\n    return 1\n"
+"#;
+    let t = meridian_config::sam::load_template_str(
+        &dir.path().join("template.yaml"),
+        template,
+        &meridian_config::sam::TemplateOptions::default(),
+    )
+    .expect("template");
+    let gen_dir = dir.path().join("state/functions/Fn/gen-1");
+    std::fs::create_dir_all(&gen_dir).expect("mkdir");
+    let fifo = gen_dir.join("index.py");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let open_reader = move |fifo: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(fifo)
+            .expect("open the fifo for reading")
+    };
+    // From the main thread, both go to the runtime's queue: preparing first, then the task
+    // that lets it finish.
+    let (functions, apis) = (t.functions.clone(), t.apis.clone());
+    let preparing = tokio::spawn(async move { host.prepare_load(functions, apis).map(drop) });
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    tokio::spawn(async move {
+        let _ = opened_tx.send(open_reader(&path));
+    });
+    // If no task of the runtime ever runs, a thread opens the FIFO after 20 s, so that the
+    // test ends, and fails.
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
+    let rescue = std::thread::spawn(move || {
+        let (reader, rescued) = match opened.recv_timeout(Duration::from_secs(20)) {
+            Ok(reader) => (reader, false),
+            Err(_) => (open_reader(&fifo), true),
+        };
+        let _ = done.recv_timeout(Duration::from_secs(60));
+        drop(reader);
+        rescued
+    });
+    let prepared = preparing.await.expect("join");
+    let _ = done_tx.send(());
+    let rescued = rescue.join().expect("rescue thread");
+    assert!(
+        !rescued,
+        "the runtime's other task could not run while preparing"
+    );
+    prepared.expect("prepared");
+}
