@@ -45,6 +45,9 @@ impl Reply {
 pub fn config(dir: &Path) -> HostConfig {
     let mut c = HostConfig::new(dir.join("state"));
     c.idle_timeout = Duration::from_secs(60);
+    // Lambda waits a minute before retrying a failed asynchronous event; the timing itself
+    // is tested on a paused clock (event_queue's unit tests).
+    c.async_retry_delay = Duration::from_millis(200);
     c
 }
 
@@ -61,6 +64,19 @@ impl Harness {
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         write_files(dir.path(), files);
+        Self::start_in_with(dir, template, tweak).await
+    }
+
+    /// Starts a host on the folder (and state) of an earlier one, as a restart would.
+    pub async fn start_in(dir: tempfile::TempDir, template: &str) -> Self {
+        Self::start_in_with(dir, template, |_| {}).await
+    }
+
+    async fn start_in_with(
+        dir: tempfile::TempDir,
+        template: &str,
+        tweak: impl FnOnce(&mut HostConfig),
+    ) -> Self {
         let mut cfg = config(dir.path());
         tweak(&mut cfg);
         let host = FunctionHost::new(cfg).expect("host");
