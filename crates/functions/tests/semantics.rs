@@ -29,6 +29,12 @@ Resources:
     Properties:
       Runtime: python3.11
       Handler: app.handler
+  Wide:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      Timeout: 30
   Limited:
     Type: AWS::Serverless::Function
     Properties:
@@ -85,6 +91,10 @@ def handler(event, context):
         os._exit(3)
     if what == "sleep":
         time.sleep(float(event.get("secs", 1)))
+    if what == "wait":
+        # Held until the test lets it go: a busy slot for as long as the test needs.
+        while not os.path.exists(event["file"]):
+            time.sleep(0.01)
     if what == "memory":
         blobs = [bytearray(10 * 1024 * 1024) for _ in range(40)]
         return len(blobs)
@@ -230,18 +240,57 @@ async fn malformed_responses_and_function_errors_behind_the_gateway() {
     assert_eq!(r.text(), "ok fine");
 }
 
+/// `n` invocations of `function` at once, each holding its slot until `release` is called;
+/// returns once the function runs all of them.
+async fn holding<'a>(
+    h: &'a Harness,
+    function: &'a str,
+    n: usize,
+) -> (
+    impl std::future::Future<Output = Vec<Reply>> + 'a,
+    impl FnOnce() + 'a,
+) {
+    let file = h.path().join(format!("release-{function}"));
+    let payload = serde_json::json!({"what": "wait", "file": file}).to_string();
+    let busy = |h: &Harness| {
+        h.host
+            .functions()
+            .into_iter()
+            .find(|f| f.name == function)
+            .is_some_and(|f| f.busy == n)
+    };
+    let started: Vec<_> = (0..n)
+        .map(|_| {
+            let (addr, payload) = (h.endpoint.addr, payload.clone());
+            let path = format!("/2015-03-31/functions/{function}/invocations");
+            tokio::spawn(async move {
+                request(addr, "POST", &path, &[], bytes::Bytes::from(payload)).await
+            })
+        })
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(30), || busy(h)).await,
+        "{function} never ran {n} at once"
+    );
+    let release = move || std::fs::write(&file, "go").expect("release");
+    let replies = async move {
+        let mut out = Vec::new();
+        for s in started {
+            out.push(s.await.expect("join"));
+        }
+        out
+    };
+    (replies, release)
+}
+
 #[tokio::test]
 async fn reserved_concurrency_throttles_with_429() {
     let h = harness().await;
-    let slow = h.invoke("Limited", r#"{"what":"sleep","secs":1.5}"#, &[]);
-    let throttled = async {
-        // Let the first take the only slot.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let invoke = h.invoke("Limited", "{}", &[]).await;
-        let gateway = h.get("/limited").await;
-        (invoke, gateway)
-    };
-    let (first, (second, via_gateway)) = tokio::join!(slow, throttled);
+    let (first, release) = holding(&h, "Limited", 1).await;
+    let second = h.invoke("Limited", "{}", &[]).await;
+    let via_gateway = h.get("/limited").await;
+    release();
+    let first = first.await.remove(0);
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(second.status, 429);
     assert_eq!(
@@ -280,19 +329,49 @@ async fn the_host_cap_throttles_too() {
         |c| c.max_concurrency = 1,
     )
     .await;
-    let slow = h.invoke("Py", r#"{"what":"sleep","secs":1}"#, &[]);
-    let other = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        h.invoke("Node", "{}", &[]).await
-    };
-    let (a, b) = tokio::join!(slow, other);
-    assert_eq!(a.status, 200);
+    let (a, release) = holding(&h, "Wide", 1).await;
+    let b = h.invoke("Node", "{}", &[]).await;
+    release();
+    assert_eq!(a.await[0].status, 200);
     assert_eq!(b.status, 429);
     assert_eq!(b.json()["Reason"], "ConcurrentInvocationLimitExceeded");
 }
 
+fn wide(h: &Harness) -> meridian_functions::FunctionStatus {
+    h.host
+        .functions()
+        .into_iter()
+        .find(|f| f.name == "Wide")
+        .expect("Wide")
+}
+
+/// Three invocations at once, on three instances; their pids.
+async fn three_at_once(h: &Harness) -> std::collections::BTreeSet<i64> {
+    let (replies, release) = holding(h, "Wide", 3).await;
+    release();
+    let pids: std::collections::BTreeSet<i64> = replies
+        .await
+        .iter()
+        .map(|r| r.json()["pid"].as_i64().expect("pid"))
+        .collect();
+    assert_eq!(pids.len(), 3, "one request at a time per instance");
+    pids
+}
+
 #[tokio::test]
-async fn scale_out_then_scale_to_zero() {
+async fn scale_out_then_warm_reuse() {
+    let h = harness().await;
+    let pids = three_at_once(&h).await;
+    assert_eq!(wide(&h).instances, 3);
+    assert_eq!(wide(&h).warm, 3);
+    // Warm reuse (the idle timeout is a minute).
+    let r = h.invoke("Wide", "{}", &[]).await;
+    assert!(pids.contains(&r.json()["pid"].as_i64().expect("pid")));
+    assert_eq!(wide(&h).cold_starts, 3);
+}
+
+#[tokio::test]
+async fn idle_instances_scale_to_zero() {
     let h = Harness::start_with(
         TEMPLATE,
         &[
@@ -303,28 +382,9 @@ async fn scale_out_then_scale_to_zero() {
         |c| c.idle_timeout = Duration::from_millis(400),
     )
     .await;
-    // Three at once: three instances.
-    let one = || h.invoke("Py", r#"{"what":"sleep","secs":0.5}"#, &[]);
-    let (a, b, c) = tokio::join!(one(), one(), one());
-    let pids: std::collections::BTreeSet<i64> = [a, b, c]
-        .iter()
-        .map(|r| r.json()["pid"].as_i64().expect("pid"))
-        .collect();
-    assert_eq!(pids.len(), 3, "one request at a time per instance");
-    let py = |h: &Harness| {
-        h.host
-            .functions()
-            .into_iter()
-            .find(|f| f.name == "Py")
-            .expect("Py")
-    };
-    assert_eq!(py(&h).instances, 3);
-    assert_eq!(py(&h).warm, 3);
-    // Warm reuse within the idle timeout.
-    let r = h.invoke("Py", "{}", &[]).await;
-    assert!(pids.contains(&r.json()["pid"].as_i64().expect("pid")));
-    // Then all of them stop, and their processes are gone.
-    assert!(eventually(Duration::from_secs(5), || py(&h).instances == 0).await);
+    let pids = three_at_once(&h).await;
+    // All of them stop once idle, and their processes are gone.
+    assert!(eventually(Duration::from_secs(5), || wide(&h).instances == 0).await);
     for pid in &pids {
         let gone = eventually(Duration::from_secs(3), || {
             !std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -334,9 +394,9 @@ async fn scale_out_then_scale_to_zero() {
         .await;
         assert!(gone, "process {pid} outlived its instance");
     }
-    let r = h.invoke("Py", "{}", &[]).await;
+    let r = h.invoke("Wide", "{}", &[]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(py(&h).cold_starts, 4);
+    assert_eq!(wide(&h).cold_starts, 4);
 }
 
 #[tokio::test]
@@ -358,7 +418,7 @@ Resources:
 "#;
     let app = |v: &str| {
         format!(
-            "import time\ndef handler(e, c):\n    time.sleep((e or {{}}).get('secs', 0) if isinstance(e, dict) and 'secs' in e else 0)\n    return {{'statusCode': 200, 'body': '{v}'}}\n"
+            "import os, time\ndef handler(e, c):\n    while isinstance(e, dict) and 'file' in e and not os.path.exists(e['file']):\n        time.sleep(0.01)\n    return {{'statusCode': 200, 'body': '{v}'}}\n"
         )
     };
     let h = Harness::start(
@@ -368,19 +428,16 @@ Resources:
     .await;
     assert_eq!(h.get("/v").await.text(), "v1");
     // An invocation in flight across the reload finishes on the old code.
-    let inflight = h.invoke("Fn", r#"{"secs": 1}"#, &[]);
-    let reload_and_load = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        h.load(&template.replace("CodeUri: v1", "CodeUri: v2"));
-        let mut bodies = Vec::new();
-        for _ in 0..10 {
-            let r = h.get("/v").await;
-            assert_eq!(r.status, 200, "{}", r.text());
-            bodies.push(r.text());
-        }
-        bodies
-    };
-    let (old, bodies) = tokio::join!(inflight, reload_and_load);
+    let (inflight, release) = holding(&h, "Fn", 1).await;
+    h.load(&template.replace("CodeUri: v1", "CodeUri: v2"));
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        let r = h.get("/v").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        bodies.push(r.text());
+    }
+    release();
+    let old = inflight.await.remove(0);
     assert_eq!(old.status, 200);
     assert_eq!(old.json()["body"], "v1");
     assert!(bodies.iter().all(|b| b == "v2"), "{bodies:?}");
@@ -728,7 +785,7 @@ print(json.dumps(out))
         "Function not found: arn:aws:lambda:us-east-1:123456789012:function:Missing"
     );
     assert!(
-        v["functions"].as_array().is_some_and(|f| f.len() == 7),
+        v["functions"].as_array().is_some_and(|f| f.len() == 8),
         "{v}"
     );
     assert_eq!(v["stream"]["status"], 200, "{v}");
@@ -796,36 +853,36 @@ async fn runtime_processes_die_with_meridian() {
 #[tokio::test]
 async fn a_client_that_disconnects_does_not_kill_the_invocation() {
     let h = harness().await;
-    let gone = tokio::time::timeout(
-        Duration::from_millis(300),
-        h.invoke("Py", r#"{"what":"marker","id":"early"}"#, &[]),
-    )
-    .await;
-    assert!(gone.is_ok(), "a quick invocation answers");
-    let dropped = tokio::time::timeout(
-        Duration::from_millis(300),
-        h.invoke("Py", r#"{"what":"sleep","secs":0.8}"#, &[]),
-    )
-    .await;
-    assert!(dropped.is_err(), "the client gave up");
-    // The invocation still completes on its instance, which stays warm.
-    let py = |h: &Harness| {
-        h.host
-            .functions()
-            .into_iter()
-            .find(|f| f.name == "Py")
-            .expect("Py")
-    };
-    // Its REPORT line is written by the log writer shortly after it ends.
+    assert_eq!(h.invoke("Wide", "{}", &[]).await.status, 200, "warm");
+    // A client that gives up while its invocation runs.
+    let file = h.path().join("release-gone");
+    let payload = serde_json::json!({"what": "wait", "file": file}).to_string();
+    let addr = h.endpoint.addr;
+    let client = tokio::spawn(async move {
+        request(
+            addr,
+            "POST",
+            "/2015-03-31/functions/Wide/invocations",
+            &[],
+            bytes::Bytes::from(payload),
+        )
+        .await
+    });
+    assert!(eventually(Duration::from_secs(30), || wide(&h).busy == 1).await);
+    client.abort();
+    assert!(client.await.is_err(), "the client gave up");
+    std::fs::write(&file, "go").expect("release");
+    // The invocation still completes on its instance (its REPORT line is written), which
+    // stays warm.
     assert!(
-        eventually(Duration::from_secs(5), || {
-            py(&h).busy == 0 && h.logs("Py").matches("REPORT RequestId").count() >= 2
+        eventually(Duration::from_secs(10), || {
+            wide(&h).busy == 0 && h.logs("Wide").matches("REPORT RequestId").count() >= 2
         })
         .await
     );
-    let r = h.invoke("Py", "{}", &[]).await;
+    let r = h.invoke("Wide", "{}", &[]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(py(&h).cold_starts, 1);
+    assert_eq!(wide(&h).cold_starts, 1);
 }
 
 #[tokio::test]
