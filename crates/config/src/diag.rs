@@ -243,24 +243,27 @@ impl Finding {
     }
 }
 
-/// The closest candidate to `word`, if close enough to be a likely typo.
+/// The closest candidate to `word`, if close enough to be a likely typo: at most a third of
+/// the word's length in edits (insertions, deletions, substitutions, swapped neighbours), so
+/// a word of one or two characters is only ever matched regardless of case (`v3` is not a
+/// typo of `v1`). Case differences are free. The first of equally close candidates wins.
+///
+/// A prefix-weighted score (Jaro-Winkler) is not used: it rates a longer name that merely
+/// starts with the word as close (`databse` would suggest `databse-typo`), which is a
+/// completion, not a correction.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
+    let most = lower.chars().count() / 3;
     candidates
         .into_iter()
-        .map(|c| {
-            let score = if c.eq_ignore_ascii_case(word) {
-                1.0
-            } else {
-                strsim::jaro_winkler(&lower, &c.to_ascii_lowercase())
-            };
-            (c, score)
+        .filter_map(|c| {
+            let d = strsim::osa_distance(&lower, &c.to_ascii_lowercase());
+            (d <= most).then_some((c, d))
         })
-        .filter(|(_, s)| *s >= 0.8)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .min_by_key(|(_, d)| *d)
         .map(|(c, _)| c)
 }
 
@@ -280,5 +283,22 @@ mod tests {
         assert_eq!(did_you_mean("Weight", fields), Some("weight"));
         assert_eq!(did_you_mean("destinaton", fields), Some("destination"));
         assert_eq!(did_you_mean("zzz", fields), None);
+    }
+
+    #[test]
+    fn a_longer_name_that_starts_with_the_word_is_not_a_typo() {
+        assert_eq!(did_you_mean("databse", ["api", "databse-typo"]), None);
+        assert_eq!(
+            did_you_mean("databse", ["api", "database"]),
+            Some("database")
+        );
+        assert_eq!(did_you_mean("dest", ["destination"]), None);
+    }
+
+    #[test]
+    fn short_words_allow_one_edit() {
+        assert_eq!(did_you_mean("tpc", ["tcp", "udp"]), Some("tcp"));
+        assert_eq!(did_you_mean("v3", ["v1", "v2"]), None);
+        assert_eq!(did_you_mean("V1", ["v1", "v2"]), Some("v1"));
     }
 }

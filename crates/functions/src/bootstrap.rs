@@ -126,7 +126,8 @@ fn is_in_shims(exe: &Path) -> bool {
 
 /// The real interpreter behind a version manager's shim (pyenv, asdf, nodenv, volta keep
 /// them in a `shims` folder): a shim is a script that costs tens of milliseconds on every
-/// cold start and depends on the caller's environment. Resolved once per path.
+/// cold start and depends on the caller's environment. Resolved once per path, by running
+/// the shim: blocking work, done while functions are prepared, off the runtime.
 pub fn resolve_shim(exe: PathBuf) -> PathBuf {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};

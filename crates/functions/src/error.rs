@@ -46,6 +46,16 @@ pub enum FunctionsError {
         /// Which limit.
         reason: ThrottleReason,
     },
+    /// A function's asynchronous event queue holds as much as it may.
+    #[error("the asynchronous event queue of {function} is full ({events} events, {bytes} bytes)")]
+    EventQueueFull {
+        /// The function.
+        function: String,
+        /// Events held.
+        events: usize,
+        /// Bytes held.
+        bytes: u64,
+    },
     /// The request payload is over Lambda's limit.
     #[error("request payload of {size} bytes is larger than the {limit} byte limit")]
     PayloadTooLarge {
@@ -87,7 +97,7 @@ impl FunctionsError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Throttled { .. } | Self::EventQueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidRequestContent { .. } | Self::InvalidInvocationType { .. } => {
                 StatusCode::BAD_REQUEST
@@ -102,7 +112,7 @@ impl FunctionsError {
     pub fn aws_type(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "ResourceNotFoundException",
-            Self::Throttled { .. } => "TooManyRequestsException",
+            Self::Throttled { .. } | Self::EventQueueFull { .. } => "TooManyRequestsException",
             Self::PayloadTooLarge { .. } => "RequestTooLargeException",
             Self::InvalidRequestContent { .. } => "InvalidRequestContentException",
             Self::InvalidInvocationType { .. } => "InvalidParameterValueException",
@@ -116,7 +126,7 @@ impl FunctionsError {
     pub fn aws_body(&self) -> Bytes {
         let message = match self {
             Self::NotFound { arn } => format!("Function not found: {arn}"),
-            Self::Throttled { .. } => "Rate Exceeded.".to_owned(),
+            Self::Throttled { .. } | Self::EventQueueFull { .. } => "Rate Exceeded.".to_owned(),
             Self::PayloadTooLarge { limit, .. } => format!(
                 "Request must be smaller than {limit} bytes for the InvokeFunction operation"
             ),
@@ -131,8 +141,16 @@ impl FunctionsError {
             "User"
         };
         let mut v = serde_json::json!({ "Type": kind, "message": message });
-        if let Self::Throttled { reason } = self {
-            v["Reason"] = serde_json::Value::from(reason.as_str());
+        match self {
+            Self::Throttled { reason } => {
+                v["Reason"] = serde_json::Value::from(reason.as_str());
+            }
+            // Lambda refuses asynchronous invocations it cannot take in with its
+            // per-function invocation limit.
+            Self::EventQueueFull { .. } => {
+                v["Reason"] = serde_json::Value::from("FunctionInvocationRateLimitExceeded");
+            }
+            _ => {}
         }
         Bytes::from(v.to_string())
     }

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -14,6 +14,7 @@ use meridian_config::sam::{ApiSpec, Code, FunctionSpec, Runtime, Template};
 use crate::apigw::Router;
 use crate::bootstrap::Bootstraps;
 use crate::error::FunctionsError;
+use crate::event_queue::{self, Deliver, EventQueue, QueueLimits, Settings};
 use crate::instance::Blueprint;
 use crate::invocation::{InvokeRequest, InvokeResult};
 use crate::memory::MemoryEnforcement;
@@ -39,6 +40,11 @@ pub struct HostConfig {
     /// Copy function logs to this process's stderr as they are written (the CLI's
     /// `invoke`).
     pub echo_logs: bool,
+    /// Bounds of each function's asynchronous event queue.
+    pub async_queue: QueueLimits,
+    /// How long a failed asynchronous event waits before its first retry (Lambda: one
+    /// minute); the second retry waits twice as long.
+    pub async_retry_delay: Duration,
 }
 
 impl HostConfig {
@@ -57,6 +63,8 @@ impl HostConfig {
             max_concurrency: 64,
             extra_env: BTreeMap::new(),
             echo_logs: false,
+            async_queue: QueueLimits::default(),
+            async_retry_delay: event_queue::RETRY_DELAY,
         }
     }
 }
@@ -84,6 +92,12 @@ pub struct FunctionStatus {
     pub cold_starts: u64,
     /// Throttled invocations.
     pub throttles: u64,
+    /// Lines of its output dropped because its log could not keep up (noted in the log).
+    #[serde(default)]
+    pub log_lines_dropped: u64,
+    /// Asynchronous events waiting or being delivered.
+    #[serde(default)]
+    pub queued_events: usize,
     /// Route keys that invoke it (`GET /hello`).
     pub routes: Vec<String>,
 }
@@ -112,6 +126,55 @@ struct Inner {
     global: Arc<Concurrency>,
     registry: ArcSwap<Registry>,
     generation: AtomicU64,
+    /// Each function's asynchronous event queue, by function name. They outlive reloads.
+    queues: Mutex<BTreeMap<String, QueueTask>>,
+}
+
+/// A function's event queue and the task that delivers from it (stopped when dropped).
+#[derive(Debug)]
+struct QueueTask {
+    queue: Arc<EventQueue>,
+    dispatcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for QueueTask {
+    fn drop(&mut self) {
+        self.queue.stop();
+        if let Some(task) = &self.dispatcher {
+            task.abort();
+        }
+    }
+}
+
+/// The host as its queues see it: held weakly, so that a queue never keeps it alive.
+#[derive(Debug)]
+struct HostRef(Weak<Inner>);
+
+impl HostRef {
+    fn host(&self) -> Result<FunctionHost, FunctionsError> {
+        self.0
+            .upgrade()
+            .map(|inner| FunctionHost { inner })
+            .ok_or(FunctionsError::ShuttingDown)
+    }
+}
+
+impl Deliver for HostRef {
+    async fn invoke(
+        &self,
+        function: &str,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, FunctionsError> {
+        self.host()?.invoke(function, req).await
+    }
+
+    async fn forward(&self, function: &str, record: bytes::Bytes) -> Result<(), FunctionsError> {
+        let req = InvokeRequest {
+            payload: record,
+            ..InvokeRequest::default()
+        };
+        self.host()?.enqueue(function, req).await.map(drop)
+    }
 }
 
 /// Functions and APIs prepared to go in force (see [`FunctionHost::prepare_load`]).
@@ -119,6 +182,8 @@ struct Inner {
 pub struct PreparedFunctions {
     generation: u64,
     registry: Registry,
+    /// Every function's queue (opened from disk when new) and its settings.
+    queues: BTreeMap<String, (Arc<EventQueue>, Settings)>,
 }
 
 /// Runs functions: the entry point of the plane. Cheap to clone.
@@ -157,8 +222,50 @@ impl FunctionHost {
                     router: Router::default(),
                 }),
                 generation: AtomicU64::new(0),
+                queues: Mutex::new(BTreeMap::new()),
             }),
         })
+    }
+
+    fn lock_queues(&self) -> MutexGuard<'_, BTreeMap<String, QueueTask>> {
+        // Inserts and removals are single calls: a poisoned lock is still consistent.
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A function's queue settings, from its `EventInvokeConfig` and concurrency.
+    fn queue_settings(&self, spec: &FunctionSpec) -> Settings {
+        let cfg = &self.inner.config;
+        let e = &spec.event_invoke;
+        Settings {
+            max_age: e.maximum_event_age,
+            max_retries: u32::from(e.maximum_retry_attempts),
+            on_success: e.on_success.clone(),
+            on_failure: e.on_failure.clone(),
+            concurrency: spec
+                .reserved_concurrency
+                .map_or(self.inner.global.cap, |n| n as usize),
+            retry_delay: cfg.async_retry_delay,
+            limits: cfg.async_queue,
+        }
+    }
+
+    /// Accepts an asynchronous (`Event`) invocation of a function (by name or logical id):
+    /// returns its request id once the event is on disk, as Lambda answers 202 once the
+    /// event is queued; refuses it (429) when the function's queue is full.
+    pub async fn enqueue(&self, name: &str, req: InvokeRequest) -> Result<String, FunctionsError> {
+        let not_found = || FunctionsError::NotFound {
+            arn: self.arn(name),
+        };
+        let function = self.function(name).ok_or_else(not_found)?;
+        let queue = self
+            .lock_queues()
+            .get(&function.name)
+            .map(|q| q.queue.clone())
+            .ok_or_else(not_found)?;
+        queue.push(req).await
     }
 
     /// The configuration.
@@ -220,7 +327,18 @@ impl FunctionHost {
         self.prepare(functions, apis, false)
     }
 
+    /// Assembles code (files, links, interpreter probes) without holding up the runtime it
+    /// is called from (see [`off_runtime`]).
     fn prepare(
+        &self,
+        functions: Vec<FunctionSpec>,
+        apis: Vec<ApiSpec>,
+        keep_unchanged: bool,
+    ) -> Result<PreparedFunctions, FunctionsError> {
+        off_runtime(|| self.prepare_here(functions, apis, keep_unchanged))
+    }
+
+    fn prepare_here(
         &self,
         functions: Vec<FunctionSpec>,
         apis: Vec<ApiSpec>,
@@ -242,11 +360,11 @@ impl FunctionHost {
                 continue;
             }
             let spec = Arc::new(spec);
-            let blueprint = self.blueprint(&spec, generation)?;
             let stats = old
                 .pools
                 .get(&spec.name)
                 .map_or_else(|| Arc::new(Stats::default()), |p| p.stats.clone());
+            let blueprint = self.blueprint(&spec, generation, &stats)?;
             pools.insert(
                 spec.name.clone(),
                 Arc::new(Pool::new(
@@ -263,6 +381,29 @@ impl FunctionHost {
             &apis,
             &self.inner.config,
         );
+        let mut queues = BTreeMap::new();
+        for p in pools.values() {
+            let name = &p.spec.name;
+            let settings = self.queue_settings(&p.spec);
+            let held = self.lock_queues().get(name).map(|q| q.queue.clone());
+            let queue = match held {
+                Some(q) => q,
+                None => {
+                    let dir = self
+                        .inner
+                        .config
+                        .state_dir
+                        .join("functions")
+                        .join(name)
+                        .join("events");
+                    let opened =
+                        EventQueue::open(name, &self.arn(name), dir.clone(), settings.clone())
+                            .map_err(state_err(&dir))?;
+                    Arc::new(opened)
+                }
+            };
+            queues.insert(name.clone(), (queue, settings));
+        }
         Ok(PreparedFunctions {
             generation,
             registry: Registry {
@@ -270,6 +411,7 @@ impl FunctionHost {
                 aliases,
                 router,
             },
+            queues,
         })
     }
 
@@ -279,7 +421,20 @@ impl FunctionHost {
         let PreparedFunctions {
             generation,
             registry,
+            queues,
         } = prepared;
+        {
+            // Queues of functions gone stop (their events stay on disk); new ones start.
+            let mut held = self.lock_queues();
+            held.retain(|name, _| queues.contains_key(name));
+            for (name, (queue, settings)) in queues {
+                queue.configure(settings);
+                held.entry(name).or_insert_with(|| QueueTask {
+                    dispatcher: self.start_delivery(&queue),
+                    queue,
+                });
+            }
+        }
         let in_use: Vec<u64> = registry.pools.values().map(|p| p.generation).collect();
         let old = self.inner.registry.swap(Arc::new(registry));
         for (name, p) in &old.pools {
@@ -292,7 +447,13 @@ impl FunctionHost {
                 p.drain();
             }
         }
-        self.prune_generations(generation, &in_use);
+        // Deleting old task roots is file work: on a runtime, on its blocking pool.
+        let host = self.clone();
+        let prune = move || host.prune_generations(generation, &in_use);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(prune)),
+            Err(_) => prune(),
+        }
     }
 
     /// Removes assembled task roots that no pool runs from any more (keeping the previous
@@ -320,8 +481,16 @@ impl FunctionHost {
         }
     }
 
-    /// Stops every environment.
+    /// Starts delivering a queue's events, when there is a runtime to do it on.
+    fn start_delivery(&self, queue: &Arc<EventQueue>) -> Option<tokio::task::JoinHandle<()>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let host = Arc::new(HostRef(Arc::downgrade(&self.inner)));
+        Some(runtime.spawn(queue.clone().run(host)))
+    }
+
+    /// Stops every environment and the delivery of queued events (which stay on disk).
     pub fn shutdown(&self) {
+        self.lock_queues().clear();
         let old = self.inner.registry.swap(Arc::new(Registry {
             pools: BTreeMap::new(),
             aliases: BTreeMap::new(),
@@ -384,13 +553,23 @@ impl FunctionHost {
                     errors: p.stats.errors.load(Ordering::Relaxed),
                     cold_starts: p.stats.cold_starts.load(Ordering::Relaxed),
                     throttles: p.stats.throttles.load(Ordering::Relaxed),
+                    log_lines_dropped: p.stats.log_dropped.load(Ordering::Relaxed),
+                    queued_events: self
+                        .lock_queues()
+                        .get(&p.spec.name)
+                        .map_or(0, |q| q.queue.len()),
                     routes: p.spec.routes.iter().map(|r| r.route_key()).collect(),
                 }
             })
             .collect()
     }
 
-    fn blueprint(&self, spec: &FunctionSpec, generation: u64) -> Result<Blueprint, FunctionsError> {
+    fn blueprint(
+        &self,
+        spec: &FunctionSpec,
+        generation: u64,
+        stats: &Stats,
+    ) -> Result<Blueprint, FunctionsError> {
         let cfg = &self.inner.config;
         let fdir = cfg.state_dir.join("functions").join(&spec.name);
         std::fs::create_dir_all(&fdir).map_err(state_err(&fdir))?;
@@ -552,6 +731,7 @@ impl FunctionHost {
             timeout: spec.timeout,
             log_file: fdir.join("function.log"),
             echo_logs: cfg.echo_logs,
+            log_dropped: stats.log_dropped.clone(),
             memory: self.inner.memory.clone(),
             idle_timeout: cfg.idle_timeout,
         })
@@ -603,6 +783,20 @@ impl FunctionHost {
                 Ok(root)
             }
         }
+    }
+}
+
+/// Runs file and process work (assembling task roots, probing interpreters) so that it does
+/// not stall the runtime it is called from, whose other tasks serve the data plane: on a
+/// worker of a multi-thread runtime, the worker hands its other tasks to a new thread first
+/// (`block_in_place`); elsewhere (a current-thread runtime, no runtime) it simply runs.
+fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

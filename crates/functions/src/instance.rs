@@ -11,6 +11,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use meridian_telemetry::writer::Writer;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::net::TcpListener;
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 use crate::invocation::{
     Dispatch, InvokeRequest, InvokeResult, Outcome, RuntimeReply, new_trace_id,
 };
-use crate::logs::{self, LogMsg, Report};
+use crate::logs::{self, LogMsg, PATIENCE, Pump, Report};
 use crate::memory::{InstanceCgroup, MemoryEnforcement, peak_rss};
 use crate::runtime_api::RuntimeApi;
 
@@ -40,6 +41,8 @@ pub(crate) struct Blueprint {
     pub timeout: Duration,
     pub log_file: PathBuf,
     pub echo_logs: bool,
+    /// The function's count of log lines dropped.
+    pub log_dropped: Arc<AtomicU64>,
     pub memory: MemoryEnforcement,
     pub idle_timeout: Duration,
 }
@@ -57,7 +60,9 @@ pub(crate) struct Instance {
     tx: mpsc::Sender<Dispatch>,
     pid: u32,
     exit: watch::Receiver<Option<String>>,
-    log: mpsc::UnboundedSender<LogMsg>,
+    log: Writer<LogMsg>,
+    /// The readers of the runtime's stdout and stderr.
+    pumps: Vec<Pump>,
     cgroup: Option<InstanceCgroup>,
     api_task: JoinHandle<()>,
     spawned_at: Instant,
@@ -146,6 +151,14 @@ impl Instance {
         let api = Arc::new(RuntimeApi::new(rx, &bp.arn));
         let api_task = tokio::spawn(api.serve(listener));
 
+        let log =
+            match logs::spawn_writer(bp.log_file.clone(), bp.echo_logs, bp.log_dropped.clone()) {
+                Ok(w) => w,
+                Err(e) => {
+                    api_task.abort();
+                    return Err(SpawnFailure(format!("cannot start the log writer: {e}")));
+                }
+            };
         let stream = log_stream_name(id);
         let mut cmd = Command::new(&bp.program);
         cmd.args(&bp.args)
@@ -183,17 +196,16 @@ impl Instance {
         if let Some(cg) = &cgroup {
             cg.add(pid);
         }
-        let (log_tx, log_rx) = mpsc::unbounded_channel();
-        logs::spawn_writer(bp.log_file.clone(), bp.echo_logs, log_rx);
-        let _ = log_tx.send(LogMsg::Platform(format!(
+        log.try_write(LogMsg::Platform(format!(
             "INIT_START Runtime Version: {} Log Stream: {stream}",
             bp.runtime_label
         )));
+        let mut pumps = Vec::with_capacity(2);
         if let Some(out) = child.stdout.take() {
-            logs::pump(out, log_tx.clone());
+            pumps.push(logs::pump(out, log.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            logs::pump(err, log_tx.clone());
+            pumps.push(logs::pump(err, log.clone()));
         }
         let (exit_tx, exit_rx) = watch::channel(None);
         tokio::spawn(async move {
@@ -213,7 +225,8 @@ impl Instance {
             tx,
             pid,
             exit: exit_rx,
-            log: log_tx,
+            log,
+            pumps,
             cgroup,
             api_task,
             spawned_at: now,
@@ -344,29 +357,35 @@ impl Instance {
             } else {
                 self.timeout
             };
-            let deadline = tokio::select! {
+            /// How phase 1 ended.
+            enum Taken {
+                Started(crate::invocation::Deadline),
+                Answered(Option<RuntimeReply>),
+                Crashed,
+                TimedOut,
+            }
+            let taken = tokio::select! {
                 biased;
-                r = &mut reply_rx => {
+                r = &mut reply_rx => Taken::Answered(r.ok()),
+                d = started_rx => d.map_or(Taken::Crashed, Taken::Started),
+                _ = exit.wait_for(Option::is_some) => Taken::Crashed,
+                () = tokio::time::sleep(budget) => Taken::TimedOut,
+            };
+            let deadline = match taken {
+                Taken::Started(d) => d,
+                Taken::Answered(r) => {
                     alive = false;
-                    let _ = self.log.send(LogMsg::Start { request_id: request_id.clone() });
-                    break 'run self.reply_outcome(r.ok(), &request_id, &mut alive, &mut content_type);
+                    self.log_start(&request_id).await;
+                    break 'run self.reply_outcome(r, &request_id, &mut alive, &mut content_type);
                 }
-                d = started_rx => match d {
-                    Ok(d) => d,
-                    Err(_) => {
-                        alive = false;
-                        let _ = self.log.send(LogMsg::Start { request_id: request_id.clone() });
-                        break 'run self.crash_outcome(&request_id);
-                    }
-                },
-                _ = exit.wait_for(Option::is_some) => {
+                Taken::Crashed => {
                     alive = false;
-                    let _ = self.log.send(LogMsg::Start { request_id: request_id.clone() });
+                    self.log_start(&request_id).await;
                     break 'run self.crash_outcome(&request_id);
                 }
-                () = tokio::time::sleep(budget) => {
+                Taken::TimedOut => {
                     alive = false;
-                    let _ = self.log.send(LogMsg::Start { request_id: request_id.clone() });
+                    self.log_start(&request_id).await;
                     break 'run self.timeout_outcome(&request_id);
                 }
             };
@@ -374,9 +393,7 @@ impl Instance {
                 init_duration =
                     Some(begin.saturating_duration_since(self.spawned_at) + begin.elapsed());
             }
-            let _ = self.log.send(LogMsg::Start {
-                request_id: request_id.clone(),
-            });
+            self.log_start(&request_id).await;
             let invoked = Instant::now();
             // Phase 2: the handler runs until the deadline.
             let o = tokio::select! {
@@ -409,11 +426,20 @@ impl Instance {
         } else {
             (None, None)
         };
-        let _ = self.log.send(LogMsg::End {
-            request_id: request_id.clone(),
-            report,
-            logs: logs_tx,
-        });
+        // What the runtime printed before it answered belongs to this invocation.
+        for p in &self.pumps {
+            p.sync().await;
+        }
+        self.log
+            .write(
+                LogMsg::End {
+                    request_id: request_id.clone(),
+                    report,
+                    logs: logs_tx,
+                },
+                PATIENCE,
+            )
+            .await;
         let logs = match logs_rx {
             Some(rx) => tokio::time::timeout(Duration::from_millis(500), rx)
                 .await
@@ -433,6 +459,13 @@ impl Instance {
             },
             alive,
         )
+    }
+
+    async fn log_start(&self, request_id: &str) {
+        let start = LogMsg::Start {
+            request_id: request_id.to_owned(),
+        };
+        self.log.write(start, PATIENCE).await;
     }
 
     fn reply_outcome(
@@ -456,7 +489,7 @@ impl Instance {
             },
             Some(RuntimeReply::InitError { error_type, body }) => {
                 *alive = false;
-                let _ = self.log.send(LogMsg::Platform(format!(
+                self.log.try_write(LogMsg::Platform(format!(
                     "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
                     self.spawned_at.elapsed().as_secs_f64() * 1000.0
                 )));
@@ -487,7 +520,7 @@ impl Instance {
             "Runtime.ExitError"
         };
         let message = format!("Runtime exited with error: {how}");
-        let _ = self.log.send(LogMsg::Platform(format!(
+        self.log.try_write(LogMsg::Platform(format!(
             "RequestId: {request_id} Error: {message}\n{error_type}"
         )));
         Outcome::platform_error(error_type, request_id, &message)
@@ -498,7 +531,7 @@ impl Instance {
         let ts = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let _ = self.log.send(LogMsg::Platform(format!(
+        self.log.try_write(LogMsg::Platform(format!(
             "{ts} {request_id} Task timed out after {secs:.2} seconds"
         )));
         Outcome::platform_error(

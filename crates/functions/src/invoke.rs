@@ -262,34 +262,8 @@ where
             value: "Event".into(),
         }),
         InvocationType::Event => {
-            let host = host.clone();
-            let name = name.to_owned();
-            tokio::spawn(async move {
-                // As Lambda's async queue does: throttled events wait and retry, and a
-                // function error is retried twice (after 1 s and 2 s here, where Lambda waits
-                // about a minute, then two).
-                let mut throttled = 0u32;
-                let mut failed = 0u32;
-                loop {
-                    match host.invoke(&name, request.clone()).await {
-                        Err(FunctionsError::Throttled { .. }) if throttled < 5 => {
-                            throttled += 1;
-                            tokio::time::sleep(std::time::Duration::from_millis(200 << throttled))
-                                .await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(function = %name, error = %e, "asynchronous invocation dropped");
-                            break;
-                        }
-                        Ok(r) if r.outcome.is_error() && failed < 2 => {
-                            failed += 1;
-                            tokio::time::sleep(std::time::Duration::from_secs(u64::from(failed)))
-                                .await;
-                        }
-                        Ok(_) => break,
-                    }
-                }
-            });
+            // 202 only once the event is on disk: it survives a restart.
+            host.enqueue(name, request).await?;
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::ACCEPTED;
             id_header(&mut r);

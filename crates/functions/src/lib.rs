@@ -14,6 +14,7 @@ pub mod apigw;
 pub mod bootstrap;
 pub mod endpoint;
 pub mod error;
+pub mod event_queue;
 pub(crate) mod event_stream;
 pub mod host;
 pub(crate) mod instance;

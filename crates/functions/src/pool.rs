@@ -26,6 +26,8 @@ pub(crate) struct Stats {
     pub errors: AtomicU64,
     pub cold_starts: AtomicU64,
     pub throttles: AtomicU64,
+    /// Log lines dropped because the log could not keep up, across environments.
+    pub log_dropped: Arc<AtomicU64>,
 }
 
 /// One function's environments.

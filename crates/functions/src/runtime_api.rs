@@ -28,6 +28,10 @@ pub const MAX_STREAMED_BYTES: usize = 200 * 1024 * 1024;
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
+/// How long to wait after a failed `accept` (out of file descriptors, a listener in error)
+/// before the next: such a failure returns at once, so retrying at once would spin.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The state behind one environment's Runtime API.
 #[derive(Debug)]
 pub(crate) struct RuntimeApi {
@@ -96,8 +100,13 @@ impl RuntimeApi {
     /// Serves the API on `listener` until the task is aborted.
     pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "runtime api: accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
             };
             let _ = stream.set_nodelay(true);
             let api = self.clone();
@@ -315,5 +324,67 @@ impl RuntimeApi {
             None => *self.init_error.lock().await = Some((error_type, body)),
         }
         accepted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing::span;
+
+    /// Counts the warnings logged on this thread.
+    struct Warnings(Arc<AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+            *m.level() == tracing::Level::WARN
+        }
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            span::Id::from_u64(1)
+        }
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+    }
+
+    async fn run_a_while() {
+        for _ in 0..200 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_accept_backs_off_instead_of_spinning() {
+        let warnings = Arc::new(AtomicUsize::new(0));
+        let _guard = tracing::subscriber::set_default(Warnings(warnings.clone()));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        // A listening socket shut down for reading fails every accept (EINVAL), at once.
+        socket2::SockRef::from(&listener)
+            .shutdown(std::net::Shutdown::Read)
+            .expect("shutdown");
+        let (_tx, rx) = mpsc::channel(1);
+        let api = Arc::new(RuntimeApi::new(rx, "arn:aws:lambda:us-east-1:1:function:f"));
+        let server = tokio::spawn(api.serve(listener));
+        // The clock is paused: without a pause between attempts the loop would fail again
+        // and again while this task yields.
+        run_a_while().await;
+        assert_eq!(
+            warnings.load(Ordering::SeqCst),
+            1,
+            "one failure, then a pause"
+        );
+        tokio::time::advance(ACCEPT_BACKOFF).await;
+        run_a_while().await;
+        assert_eq!(
+            warnings.load(Ordering::SeqCst),
+            2,
+            "tried again after the pause"
+        );
+        server.abort();
     }
 }

@@ -369,17 +369,39 @@ Resources:
     let _ = Duration::ZERO;
 }
 
-/// The official Node.js runtime interface client (npm `aws-lambda-ric`), when installed:
-/// `MERIDIAN_NODE_RIC` names its package folder (`npm install aws-lambda-ric`).
+/// The official Node.js runtime interface client (npm `aws-lambda-ric`), installed from the
+/// lock file in `tests/node-ric` (`npm ci --prefix crates/functions/tests/node-ric`, which
+/// `.ci/install-test-deps` runs); `MERIDIAN_NODE_RIC` may name another package folder.
+fn node_ric() -> Option<std::path::PathBuf> {
+    let pkg = std::env::var_os("MERIDIAN_NODE_RIC")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/node-ric/node_modules/aws-lambda-ric")
+        });
+    // 3.x keeps its entry point in bin/, 4.x at the top.
+    let entry = ["bin/index.mjs", "index.mjs"]
+        .iter()
+        .map(|e| pkg.join(e))
+        .find(|e| e.is_file());
+    if entry.is_none() {
+        missing(&format!(
+            "aws-lambda-ric is not installed in {} (npm ci --prefix crates/functions/tests/node-ric)",
+            pkg.display()
+        ));
+    }
+    entry
+}
+
 #[tokio::test]
-async fn aws_lambda_ric_for_node_when_installed() {
-    let Some(pkg) = std::env::var_os("MERIDIAN_NODE_RIC").map(std::path::PathBuf::from) else {
-        eprintln!("SKIPPED: set MERIDIAN_NODE_RIC to an installed aws-lambda-ric package folder");
+async fn aws_lambda_ric_for_node() {
+    let (Some(entry), Some(node)) = (node_ric(), tool("node", "apt-get install nodejs")) else {
         return;
     };
     let bootstrap = format!(
-        "#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\"\nexec node {} \"$_HANDLER\"\n",
-        pkg.join("index.mjs").display()
+        "#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\"\nexec {} {} \"$_HANDLER\"\n",
+        node.display(),
+        entry.display()
     );
     let h = Harness::start(
         r#"
@@ -449,13 +471,16 @@ async fn cli_invoke_prints_the_result_and_the_logs() {
     );
 }
 
-/// The AWS CLI, when installed (`pip install awscli`).
+/// The AWS CLI (`pip install awscli`, which `.ci/install-test-deps` runs).
 #[tokio::test]
-async fn aws_cli_invoke_when_installed() {
-    let Ok(version) = std::process::Command::new("aws").arg("--version").output() else {
-        eprintln!("SKIPPED: the aws CLI is not installed");
+async fn aws_cli_invoke() {
+    let Some(aws) = tool("aws", "pip install awscli") else {
         return;
     };
+    let version = std::process::Command::new(&aws)
+        .arg("--version")
+        .output()
+        .expect("aws --version");
     // AWS CLI v2 reads --payload as base64 unless told otherwise; v1 takes it raw.
     let v1 = String::from_utf8_lossy(&version.stdout).starts_with("aws-cli/1.")
         || String::from_utf8_lossy(&version.stderr).starts_with("aws-cli/1.");
@@ -466,7 +491,7 @@ async fn aws_cli_invoke_when_installed() {
     };
     let h = Harness::start(PY_TEMPLATE, &[("src/app.py", PY_APP)]).await;
     let out_file = h.path().join("out.json");
-    let out = tokio::process::Command::new("aws")
+    let out = tokio::process::Command::new(&aws)
         .args(["lambda", "invoke", "--function-name", "Py"])
         .args(binary_format)
         .args([
@@ -618,13 +643,7 @@ done
 
 #[tokio::test]
 async fn a_custom_runtime_can_come_from_a_layer() {
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(std::env::var_os("CI").is_none(), "curl is required in CI");
-        eprintln!("SKIPPED: curl is not installed");
+    if tool("curl", "apt-get install curl").is_none() {
         return;
     }
     let h = Harness::start(

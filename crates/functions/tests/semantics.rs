@@ -29,6 +29,12 @@ Resources:
     Properties:
       Runtime: python3.11
       Handler: app.handler
+  Wide:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      Timeout: 30
   Limited:
     Type: AWS::Serverless::Function
     Properties:
@@ -85,11 +91,20 @@ def handler(event, context):
         os._exit(3)
     if what == "sleep":
         time.sleep(float(event.get("secs", 1)))
+    if what == "wait":
+        # Held until the test lets it go: a busy slot for as long as the test needs.
+        while not os.path.exists(event["file"]):
+            time.sleep(0.01)
     if what == "memory":
         blobs = [bytearray(10 * 1024 * 1024) for _ in range(40)]
         return len(blobs)
     if what == "marker":
         print("MARKER " + event["id"])
+    if what == "flood":
+        for i in range(300000):
+            print("flooding the log with line", i)
+    if what == "long":
+        print("LONG" + "y" * 100000 + "\nAFTER")
     return {"statusCode": 200, "body": "py " + str(what), "pid": os.getpid()}
 "#;
 
@@ -225,18 +240,57 @@ async fn malformed_responses_and_function_errors_behind_the_gateway() {
     assert_eq!(r.text(), "ok fine");
 }
 
+/// `n` invocations of `function` at once, each holding its slot until `release` is called;
+/// returns once the function runs all of them.
+async fn holding<'a>(
+    h: &'a Harness,
+    function: &'a str,
+    n: usize,
+) -> (
+    impl std::future::Future<Output = Vec<Reply>> + 'a,
+    impl FnOnce() + 'a,
+) {
+    let file = h.path().join(format!("release-{function}"));
+    let payload = serde_json::json!({"what": "wait", "file": file}).to_string();
+    let busy = |h: &Harness| {
+        h.host
+            .functions()
+            .into_iter()
+            .find(|f| f.name == function)
+            .is_some_and(|f| f.busy == n)
+    };
+    let started: Vec<_> = (0..n)
+        .map(|_| {
+            let (addr, payload) = (h.endpoint.addr, payload.clone());
+            let path = format!("/2015-03-31/functions/{function}/invocations");
+            tokio::spawn(async move {
+                request(addr, "POST", &path, &[], bytes::Bytes::from(payload)).await
+            })
+        })
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(30), || busy(h)).await,
+        "{function} never ran {n} at once"
+    );
+    let release = move || std::fs::write(&file, "go").expect("release");
+    let replies = async move {
+        let mut out = Vec::new();
+        for s in started {
+            out.push(s.await.expect("join"));
+        }
+        out
+    };
+    (replies, release)
+}
+
 #[tokio::test]
 async fn reserved_concurrency_throttles_with_429() {
     let h = harness().await;
-    let slow = h.invoke("Limited", r#"{"what":"sleep","secs":1.5}"#, &[]);
-    let throttled = async {
-        // Let the first take the only slot.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let invoke = h.invoke("Limited", "{}", &[]).await;
-        let gateway = h.get("/limited").await;
-        (invoke, gateway)
-    };
-    let (first, (second, via_gateway)) = tokio::join!(slow, throttled);
+    let (first, release) = holding(&h, "Limited", 1).await;
+    let second = h.invoke("Limited", "{}", &[]).await;
+    let via_gateway = h.get("/limited").await;
+    release();
+    let first = first.await.remove(0);
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(second.status, 429);
     assert_eq!(
@@ -275,19 +329,49 @@ async fn the_host_cap_throttles_too() {
         |c| c.max_concurrency = 1,
     )
     .await;
-    let slow = h.invoke("Py", r#"{"what":"sleep","secs":1}"#, &[]);
-    let other = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        h.invoke("Node", "{}", &[]).await
-    };
-    let (a, b) = tokio::join!(slow, other);
-    assert_eq!(a.status, 200);
+    let (a, release) = holding(&h, "Wide", 1).await;
+    let b = h.invoke("Node", "{}", &[]).await;
+    release();
+    assert_eq!(a.await[0].status, 200);
     assert_eq!(b.status, 429);
     assert_eq!(b.json()["Reason"], "ConcurrentInvocationLimitExceeded");
 }
 
+fn wide(h: &Harness) -> meridian_functions::FunctionStatus {
+    h.host
+        .functions()
+        .into_iter()
+        .find(|f| f.name == "Wide")
+        .expect("Wide")
+}
+
+/// Three invocations at once, on three instances; their pids.
+async fn three_at_once(h: &Harness) -> std::collections::BTreeSet<i64> {
+    let (replies, release) = holding(h, "Wide", 3).await;
+    release();
+    let pids: std::collections::BTreeSet<i64> = replies
+        .await
+        .iter()
+        .map(|r| r.json()["pid"].as_i64().expect("pid"))
+        .collect();
+    assert_eq!(pids.len(), 3, "one request at a time per instance");
+    pids
+}
+
 #[tokio::test]
-async fn scale_out_then_scale_to_zero() {
+async fn scale_out_then_warm_reuse() {
+    let h = harness().await;
+    let pids = three_at_once(&h).await;
+    assert_eq!(wide(&h).instances, 3);
+    assert_eq!(wide(&h).warm, 3);
+    // Warm reuse (the idle timeout is a minute).
+    let r = h.invoke("Wide", "{}", &[]).await;
+    assert!(pids.contains(&r.json()["pid"].as_i64().expect("pid")));
+    assert_eq!(wide(&h).cold_starts, 3);
+}
+
+#[tokio::test]
+async fn idle_instances_scale_to_zero() {
     let h = Harness::start_with(
         TEMPLATE,
         &[
@@ -298,28 +382,9 @@ async fn scale_out_then_scale_to_zero() {
         |c| c.idle_timeout = Duration::from_millis(400),
     )
     .await;
-    // Three at once: three instances.
-    let one = || h.invoke("Py", r#"{"what":"sleep","secs":0.5}"#, &[]);
-    let (a, b, c) = tokio::join!(one(), one(), one());
-    let pids: std::collections::BTreeSet<i64> = [a, b, c]
-        .iter()
-        .map(|r| r.json()["pid"].as_i64().expect("pid"))
-        .collect();
-    assert_eq!(pids.len(), 3, "one request at a time per instance");
-    let py = |h: &Harness| {
-        h.host
-            .functions()
-            .into_iter()
-            .find(|f| f.name == "Py")
-            .expect("Py")
-    };
-    assert_eq!(py(&h).instances, 3);
-    assert_eq!(py(&h).warm, 3);
-    // Warm reuse within the idle timeout.
-    let r = h.invoke("Py", "{}", &[]).await;
-    assert!(pids.contains(&r.json()["pid"].as_i64().expect("pid")));
-    // Then all of them stop, and their processes are gone.
-    assert!(eventually(Duration::from_secs(5), || py(&h).instances == 0).await);
+    let pids = three_at_once(&h).await;
+    // All of them stop once idle, and their processes are gone.
+    assert!(eventually(Duration::from_secs(5), || wide(&h).instances == 0).await);
     for pid in &pids {
         let gone = eventually(Duration::from_secs(3), || {
             !std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -329,9 +394,9 @@ async fn scale_out_then_scale_to_zero() {
         .await;
         assert!(gone, "process {pid} outlived its instance");
     }
-    let r = h.invoke("Py", "{}", &[]).await;
+    let r = h.invoke("Wide", "{}", &[]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(py(&h).cold_starts, 4);
+    assert_eq!(wide(&h).cold_starts, 4);
 }
 
 #[tokio::test]
@@ -353,7 +418,7 @@ Resources:
 "#;
     let app = |v: &str| {
         format!(
-            "import time\ndef handler(e, c):\n    time.sleep((e or {{}}).get('secs', 0) if isinstance(e, dict) and 'secs' in e else 0)\n    return {{'statusCode': 200, 'body': '{v}'}}\n"
+            "import os, time\ndef handler(e, c):\n    while isinstance(e, dict) and 'file' in e and not os.path.exists(e['file']):\n        time.sleep(0.01)\n    return {{'statusCode': 200, 'body': '{v}'}}\n"
         )
     };
     let h = Harness::start(
@@ -363,19 +428,16 @@ Resources:
     .await;
     assert_eq!(h.get("/v").await.text(), "v1");
     // An invocation in flight across the reload finishes on the old code.
-    let inflight = h.invoke("Fn", r#"{"secs": 1}"#, &[]);
-    let reload_and_load = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        h.load(&template.replace("CodeUri: v1", "CodeUri: v2"));
-        let mut bodies = Vec::new();
-        for _ in 0..10 {
-            let r = h.get("/v").await;
-            assert_eq!(r.status, 200, "{}", r.text());
-            bodies.push(r.text());
-        }
-        bodies
-    };
-    let (old, bodies) = tokio::join!(inflight, reload_and_load);
+    let (inflight, release) = holding(&h, "Fn", 1).await;
+    h.load(&template.replace("CodeUri: v1", "CodeUri: v2"));
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        let r = h.get("/v").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        bodies.push(r.text());
+    }
+    release();
+    let old = inflight.await.remove(0);
     assert_eq!(old.status, 200);
     assert_eq!(old.json()["body"], "v1");
     assert!(bodies.iter().all(|b| b == "v2"), "{bodies:?}");
@@ -466,6 +528,82 @@ async fn invoke_api_types_and_errors() {
         .map(|f| f["FunctionName"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(names.contains(&"Py".to_owned()) && names.contains(&"Node".to_owned()));
+}
+
+#[tokio::test]
+async fn a_log_line_over_16_kib_is_cut_with_a_note_and_stays_in_its_invocation() {
+    let h = harness().await;
+    let r = h
+        .invoke("Py", r#"{"what":"long"}"#, &[("x-amz-log-type", "Tail")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let logs = h.logs_with("Py", "AFTER").await;
+    let long = logs
+        .lines()
+        .find(|l| l.starts_with("LONG"))
+        .expect("the long line");
+    let kept = 16 * 1024;
+    assert_eq!(
+        long,
+        format!(
+            "LONG{} [{} more bytes of this line dropped]",
+            "y".repeat(kept - 4),
+            100_004 - kept
+        )
+    );
+    // What the handler printed before it returned is framed by its START and END.
+    let end = logs.find("END RequestId").expect("END");
+    assert!(logs.find("AFTER").expect("AFTER") < end, "{logs}");
+}
+
+/// The function's log is a FIFO nobody reads: its writer blocks as on a stalled disk. A
+/// handler that floods its output is still answered, what could not be written is counted,
+/// and the log says so once it can be written again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_log_never_holds_an_invocation() {
+    use std::io::BufRead;
+    use std::os::unix::fs::OpenOptionsExt;
+    let h = harness().await;
+    let path = h.path().join("state/functions/Py/function.log");
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&path)
+        .expect("open the fifo for reading");
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        h.invoke("Py", r#"{"what":"flood"}"#, &[]),
+    )
+    .await
+    .expect("answered although its log is stalled");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let py = h
+        .host
+        .functions()
+        .into_iter()
+        .find(|f| f.name == "Py")
+        .expect("Py");
+    assert!(py.log_lines_dropped > 0, "{py:?}");
+    // Reading the log again lets the writer catch up and note the loss.
+    nix::fcntl::fcntl(
+        &reader,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .expect("blocking reads");
+    let noted = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            std::io::BufReader::new(reader)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| l.contains("lines of function output dropped"))
+        }),
+    )
+    .await
+    .expect("the writer catches up")
+    .expect("join");
+    assert!(noted, "the log notes the lines it lost");
 }
 
 #[tokio::test]
@@ -647,7 +785,7 @@ print(json.dumps(out))
         "Function not found: arn:aws:lambda:us-east-1:123456789012:function:Missing"
     );
     assert!(
-        v["functions"].as_array().is_some_and(|f| f.len() == 7),
+        v["functions"].as_array().is_some_and(|f| f.len() == 8),
         "{v}"
     );
     assert_eq!(v["stream"]["status"], 200, "{v}");
@@ -715,36 +853,36 @@ async fn runtime_processes_die_with_meridian() {
 #[tokio::test]
 async fn a_client_that_disconnects_does_not_kill_the_invocation() {
     let h = harness().await;
-    let gone = tokio::time::timeout(
-        Duration::from_millis(300),
-        h.invoke("Py", r#"{"what":"marker","id":"early"}"#, &[]),
-    )
-    .await;
-    assert!(gone.is_ok(), "a quick invocation answers");
-    let dropped = tokio::time::timeout(
-        Duration::from_millis(300),
-        h.invoke("Py", r#"{"what":"sleep","secs":0.8}"#, &[]),
-    )
-    .await;
-    assert!(dropped.is_err(), "the client gave up");
-    // The invocation still completes on its instance, which stays warm.
-    let py = |h: &Harness| {
-        h.host
-            .functions()
-            .into_iter()
-            .find(|f| f.name == "Py")
-            .expect("Py")
-    };
-    // Its REPORT line is written by the log writer shortly after it ends.
+    assert_eq!(h.invoke("Wide", "{}", &[]).await.status, 200, "warm");
+    // A client that gives up while its invocation runs.
+    let file = h.path().join("release-gone");
+    let payload = serde_json::json!({"what": "wait", "file": file}).to_string();
+    let addr = h.endpoint.addr;
+    let client = tokio::spawn(async move {
+        request(
+            addr,
+            "POST",
+            "/2015-03-31/functions/Wide/invocations",
+            &[],
+            bytes::Bytes::from(payload),
+        )
+        .await
+    });
+    assert!(eventually(Duration::from_secs(30), || wide(&h).busy == 1).await);
+    client.abort();
+    assert!(client.await.is_err(), "the client gave up");
+    std::fs::write(&file, "go").expect("release");
+    // The invocation still completes on its instance (its REPORT line is written), which
+    // stays warm.
     assert!(
-        eventually(Duration::from_secs(5), || {
-            py(&h).busy == 0 && h.logs("Py").matches("REPORT RequestId").count() >= 2
+        eventually(Duration::from_secs(10), || {
+            wide(&h).busy == 0 && h.logs("Wide").matches("REPORT RequestId").count() >= 2
         })
         .await
     );
-    let r = h.invoke("Py", "{}", &[]).await;
+    let r = h.invoke("Wide", "{}", &[]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(py(&h).cold_starts, 1);
+    assert_eq!(wide(&h).cold_starts, 1);
 }
 
 #[tokio::test]
@@ -775,4 +913,70 @@ async fn update_keeps_unchanged_functions_warm() {
     // load() replaces everything.
     h.host.load(t.functions, t.apis).expect("load");
     assert_ne!(py_pid(h.invoke("Py", "{}", &[]).await), first);
+}
+
+/// Preparing functions is file and process work. Here writing the handler of the inline
+/// function blocks (its file is a FIFO) until a task of the runtime opens the reading end:
+/// preparing on the runtime's only worker must let that task run, or it never would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn preparing_functions_does_not_hold_the_runtime() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = meridian_functions::FunctionHost::new(config(dir.path())).expect("host");
+    let template = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(event, context):\n    return 1\n"
+"#;
+    let t = meridian_config::sam::load_template_str(
+        &dir.path().join("template.yaml"),
+        template,
+        &meridian_config::sam::TemplateOptions::default(),
+    )
+    .expect("template");
+    let gen_dir = dir.path().join("state/functions/Fn/gen-1");
+    std::fs::create_dir_all(&gen_dir).expect("mkdir");
+    let fifo = gen_dir.join("index.py");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let open_reader = move |fifo: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(fifo)
+            .expect("open the fifo for reading")
+    };
+    // From the main thread, both go to the runtime's queue: preparing first, then the task
+    // that lets it finish.
+    let (functions, apis) = (t.functions.clone(), t.apis.clone());
+    let preparing = tokio::spawn(async move { host.prepare_load(functions, apis).map(drop) });
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    tokio::spawn(async move {
+        let _ = opened_tx.send(open_reader(&path));
+    });
+    // If no task of the runtime ever runs, a thread opens the FIFO after 20 s, so that the
+    // test ends, and fails.
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
+    let rescue = std::thread::spawn(move || {
+        let (reader, rescued) = match opened.recv_timeout(Duration::from_secs(20)) {
+            Ok(reader) => (reader, false),
+            Err(_) => (open_reader(&fifo), true),
+        };
+        let _ = done.recv_timeout(Duration::from_secs(60));
+        drop(reader);
+        rescued
+    });
+    let prepared = preparing.await.expect("join");
+    let _ = done_tx.send(());
+    let rescued = rescue.join().expect("rescue thread");
+    assert!(
+        !rescued,
+        "the runtime's other task could not run while preparing"
+    );
+    prepared.expect("prepared");
 }

@@ -8,7 +8,8 @@ mod observe_support;
 use std::time::Duration;
 
 use observe_support::{
-    Up, app_dir, course_examples, demo_service, gateway_route, get, load, sample_sum, tool,
+    Up, app_dir, course_examples, demo_service, eventually, gateway_route, get, load, sample_sum,
+    tool,
 };
 
 fn row<'a>(rows: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
@@ -203,25 +204,24 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         .lines()
         .filter(|l| l.starts_with("meridian_workload_"))
         .collect();
-    // The supervisor's numbers are sampled once a second.
-    std::thread::sleep(Duration::from_millis(1500));
-    let m = up.metrics();
-    assert_eq!(
-        sample_sum(
-            &m,
-            "meridian_workload_ready_replicas",
-            &[("workload", "myapp")]
-        ),
-        3.0,
-        "{workload_lines:#?}"
-    );
-    assert_eq!(
-        sample_sum(
-            &m,
-            "meridian_workload_desired_replicas",
-            &[("workload", "app")]
-        ),
-        6.0
+    // The supervisor's numbers are sampled once a second: wait for the next sample.
+    let m = eventually(
+        &format!("the workload gauges (first seen: {workload_lines:#?})"),
+        Duration::from_secs(30),
+        || {
+            let m = up.metrics();
+            let ready = sample_sum(
+                &m,
+                "meridian_workload_ready_replicas",
+                &[("workload", "myapp")],
+            );
+            let desired = sample_sum(
+                &m,
+                "meridian_workload_desired_replicas",
+                &[("workload", "app")],
+            );
+            (ready == 3.0 && desired == 6.0).then_some(m)
+        },
     );
     // Pool usage per cluster, from the proxy's own status (issue 5).
     assert!(
@@ -285,13 +285,25 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         "source and destination both saw the gRPC call"
     );
 
-    // The access log: Istio's JSON keys, a line per request and listener.
-    std::thread::sleep(Duration::from_millis(500));
-    let text = std::fs::read_to_string(&log).expect("access log");
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    // The access log: Istio's JSON keys, a line per request and listener. Its thread writes
+    // the lines in order: once both lines of the last request (gRPC) are in, all are.
+    let lines: Vec<serde_json::Value> = eventually(
+        "the access log's last lines",
+        Duration::from_secs(30),
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+            let lines: Vec<serde_json::Value> = complete
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("a JSON line"))
+                .collect();
+            let grpc = lines
+                .iter()
+                .filter(|l| l["path"] == "/grpc.health.v1.Health/Check")
+                .count();
+            (grpc >= 2).then_some(lines)
+        },
+    );
     assert!(lines.len() >= 2 * 1500, "{} lines", lines.len());
     let nr = lines
         .iter()

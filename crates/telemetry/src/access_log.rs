@@ -15,13 +15,13 @@
 //! absent values as `null`.
 
 use crate::metrics::{Counter, Registry};
+use crate::writer::{Sink, Writer};
 use crate::{Error, ResponseFlags};
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot};
 
 /// What is known about one request (or TCP connection) when it ends.
 #[derive(Debug, Clone, Copy)]
@@ -279,16 +279,34 @@ pub fn write_json(out: &mut String, e: &AccessLogEntry<'_>) {
     out.push_str("}\n");
 }
 
-enum Msg {
-    Line(Vec<u8>),
-    Flush(oneshot::Sender<()>),
+/// The access log's sink: lines into a buffered writer; failed writes are counted.
+struct LineSink {
+    out: BufWriter<Box<dyn Write + Send>>,
+    errors: Counter,
+}
+
+impl Sink for LineSink {
+    type Record = Vec<u8>;
+
+    fn write(&mut self, line: Vec<u8>) {
+        if self.out.write_all(&line).is_err() {
+            self.errors.inc();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.out.flush().is_err() {
+            self.errors.inc();
+        }
+    }
 }
 
 /// A background writer shared by listeners: lines go through a bounded queue to a thread that
-/// owns the sink. A full queue drops the line and counts it; the request path never blocks.
+/// owns the sink ([`crate::writer`]). A full queue drops the line and counts it; the request
+/// path never blocks.
 #[derive(Debug, Clone)]
 pub struct AccessLogWriter {
-    tx: mpsc::Sender<Msg>,
+    writer: Writer<Vec<u8>>,
     dropped: Counter,
 }
 
@@ -299,46 +317,13 @@ impl AccessLogWriter {
         capacity: usize,
         registry: &Registry,
     ) -> Result<AccessLogWriter, Error> {
-        let (tx, mut rx) = mpsc::channel::<Msg>(capacity.max(1));
-        let errors = registry.telemetry().access_log_write_errors.clone();
-        std::thread::Builder::new()
-            .name("access-log".into())
-            .spawn(move || {
-                let mut out = BufWriter::with_capacity(64 * 1024, sink);
-                let write = |out: &mut BufWriter<Box<dyn Write + Send>>, line: &[u8]| {
-                    if out.write_all(line).is_err() {
-                        errors.inc();
-                    }
-                };
-                while let Some(msg) = rx.blocking_recv() {
-                    match msg {
-                        Msg::Line(line) => write(&mut out, &line),
-                        Msg::Flush(done) => {
-                            let _ = out.flush();
-                            let _ = done.send(());
-                            continue;
-                        }
-                    }
-                    // Take whatever else is queued, then flush once the queue is empty.
-                    loop {
-                        match rx.try_recv() {
-                            Ok(Msg::Line(line)) => write(&mut out, &line),
-                            Ok(Msg::Flush(done)) => {
-                                let _ = out.flush();
-                                let _ = done.send(());
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    if out.flush().is_err() {
-                        errors.inc();
-                    }
-                }
-                let _ = out.flush();
-            })
-            .map_err(Error::WriterThread)?;
+        let sink = LineSink {
+            out: BufWriter::with_capacity(64 * 1024, sink),
+            errors: registry.telemetry().access_log_write_errors.clone(),
+        };
+        let writer = Writer::spawn("access-log", sink, capacity).map_err(Error::WriterThread)?;
         Ok(AccessLogWriter {
-            tx,
+            writer,
             dropped: registry.telemetry().access_log_dropped.clone(),
         })
     }
@@ -360,17 +345,14 @@ impl AccessLogWriter {
 
     /// Queues one line; never blocks.
     pub fn write_line(&self, line: Vec<u8>) {
-        if self.tx.try_send(Msg::Line(line)).is_err() {
+        if !self.writer.try_write(line) {
             self.dropped.inc();
         }
     }
 
     /// Waits until every line queued before the call is written and flushed.
     pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
+        self.writer.flush().await;
     }
 }
 

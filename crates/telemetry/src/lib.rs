@@ -35,6 +35,7 @@ pub mod process;
 mod response_flags;
 pub mod selector;
 pub mod trace;
+pub mod writer;
 
 pub use error::{Error, SelectorErrorKind};
 pub use response_flags::ResponseFlags;

@@ -4,7 +4,10 @@
 //! The lexer and parser follow Prometheus' PromQL lexer and grammar for this subset, and word
 //! their errors the same way (`1:7: parse error: unexpected identifier "b" in label matching,
 //! expected string`), so an operator sees what Prometheus would show. Regexes are fully
-//! anchored (`^(?:re)$`) and compiled by the `regex` crate, whose syntax is RE2's.
+//! anchored (`^(?:re)$`) and compiled by the `regex` crate, whose syntax is RE2's; a pattern
+//! Go's parser refuses is refused with Go's words ([`regexp`]).
+
+mod regexp;
 
 use crate::error::go_quote;
 use crate::{Error, SelectorErrorKind};
@@ -104,16 +107,23 @@ impl fmt::Display for Matcher {
 }
 
 fn compile(value: &str) -> Result<Regex, SelectorErrorKind> {
-    let anchored = format!("^(?:{value})$");
+    let anchored = regexp::anchored(value);
+    if let Some((reason, fragment)) = regexp::go_error(&anchored) {
+        return Err(SelectorErrorKind::Regex(format!("{reason}: `{fragment}`")));
+    }
     Regex::new(&anchored).map_err(|e| {
-        // The regex crate's message draws a caret under the pattern; keep its last line.
-        let text = e.to_string();
-        let reason = text
-            .lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("error: "))
-            .unwrap_or(text.as_str())
-            .to_owned();
+        let reason = match e {
+            regex::Error::CompiledTooBig(_) => "expression too large".to_owned(),
+            // The regex crate's message draws a caret under the pattern; keep its last line.
+            other => {
+                let text = other.to_string();
+                text.lines()
+                    .rev()
+                    .find_map(|l| l.strip_prefix("error: "))
+                    .unwrap_or(text.as_str())
+                    .to_owned()
+            }
+        };
         SelectorErrorKind::Regex(format!("{reason}: `{anchored}`"))
     })
 }
@@ -770,10 +780,6 @@ mod tests {
         r#"1:7: parse error: unexpected identifier "b" in label matching, expected string"#
     )]
     #[test_case(
-        r#"foo{a=~"("}"#,
-        "1:5: parse error: error parsing regexp: unclosed group: `^(?:()$`"
-    )]
-    #[test_case(
         r#"foo{a>"b"}"#,
         "1:6: parse error: unexpected character inside braces: '>'"
     )]
@@ -843,6 +849,40 @@ mod tests {
     fn errors_read_like_prometheus(input: &str, message: &str) {
         let err = Selector::parse(input).expect_err("must not parse");
         assert_eq!(err.to_string(), message);
+    }
+
+    /// Read off Prometheus 2.42's `/api/v1/query?query=foo{a=~"<pattern>"}`.
+    #[test_case("(", "missing closing ): `^(?:()$`")]
+    #[test_case("a)", "unexpected ): `^(?:a))$`")]
+    #[test_case("[a", "missing closing ]: `[a)$`")]
+    #[test_case("*foo", "missing argument to repetition operator: `*`")]
+    #[test_case("a|*", "missing argument to repetition operator: `*`")]
+    #[test_case("a**", "invalid nested repetition operator: `**`")]
+    #[test_case("a*+", "invalid nested repetition operator: `*+`")]
+    #[test_case("x{2}{3}", "invalid nested repetition operator: `{2}{3}`")]
+    #[test_case(r"\q", r"invalid escape sequence: `\q`")]
+    #[test_case(r"\1", r"invalid escape sequence: `\1`")]
+    #[test_case(r"\8", r"invalid escape sequence: `\8`")]
+    #[test_case(r"\xZ", r"invalid escape sequence: `\xZ)`")]
+    #[test_case(r"\x{110000}", r"invalid escape sequence: `\x{110000`")]
+    #[test_case("[z-a]", "invalid character class range: `z-a`")]
+    #[test_case(r"\pX", r"invalid character class range: `\pX`")]
+    #[test_case(r"\p{Foo}", r"invalid character class range: `\p{Foo}`")]
+    #[test_case("a{2,1}", "invalid repeat count: `{2,1}`")]
+    #[test_case("x{1001}", "invalid repeat count: `{1001}`")]
+    #[test_case(r"a\", r"missing closing ): `^(?:a\)$`" ; "trailing backslash escapes the anchor")]
+    #[test_case("(?=a)", "invalid or unsupported Perl syntax: `(?=`")]
+    #[test_case("(?z)", "invalid or unsupported Perl syntax: `(?z`")]
+    #[test_case("(?i", "missing closing ): `^(?:(?i)$`")]
+    #[test_case("(?P<>a)", "invalid named capture: `(?P<>`")]
+    fn regex_errors_read_like_prometheus(pattern: &str, reason: &str) {
+        // A raw (backtick) string, so the pattern needs no escaping.
+        let input = format!("foo{{a=~`{pattern}`}}");
+        let err = Selector::parse(&input).expect_err("must not parse");
+        assert_eq!(
+            err.to_string(),
+            format!("1:5: parse error: error parsing regexp: {reason}")
+        );
     }
 
     #[test_case("up", &[("__name__", "up")], true)]

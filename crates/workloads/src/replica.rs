@@ -263,6 +263,7 @@ impl Replica {
             } else {
                 Vec::new()
             },
+            log_lines_dropped: self.log.dropped(),
         }
     }
 

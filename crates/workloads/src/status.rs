@@ -103,6 +103,8 @@ pub struct ReplicaStatus {
     pub last_exit: Option<LastExit>,
     /// The last lines of its log (filled for crash loops and failures).
     pub log_tail: Vec<String>,
+    /// Lines of its output dropped because its log could not keep up (noted in the log).
+    pub log_lines_dropped: u64,
 }
 
 /// Where a rollout is.

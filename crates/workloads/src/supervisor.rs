@@ -262,7 +262,7 @@ impl Inner {
         let log = LogFile::create(path.clone(), self.opts.log_max_bytes).unwrap_or_else(|e| {
             // A replica without a log file still runs; its output is dropped.
             tracing::error!(replica = %name, "cannot open log file {}: {e}", path.display());
-            LogFile::disabled(path)
+            LogFile::disabled()
         });
         let r = Arc::new(Replica::new(
             name,

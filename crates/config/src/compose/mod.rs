@@ -201,8 +201,14 @@ fn decode_file(
         for (i, d) in s.depends_on.iter().enumerate() {
             if !services.iter().any(|o| o.name == d.service) {
                 let names = services.iter().map(|o| o.name.as_str());
-                let hint = crate::diag::did_you_mean(&d.service, names)
-                    .map(|c| format!("did you mean \"{c}\"?"));
+                let hint = match crate::diag::did_you_mean(&d.service, names.clone()) {
+                    Some(c) => Some(format!("did you mean \"{c}\"?")),
+                    None if services.len() > 1 => Some(format!(
+                        "defined services: {}",
+                        names.collect::<Vec<_>>().join(", ")
+                    )),
+                    None => None,
+                };
                 let at = sp.field(s.name.clone()).field("depends_on");
                 let at = if root
                     .get("services")

@@ -42,9 +42,15 @@ fn condition(part: &str, whole: &str) -> Result<Condition, ConstraintError> {
         (Some(e), _) => (e, ConstraintOp::Eq),
         (None, Some(n)) => (n, ConstraintOp::Ne),
         (None, None) => {
+            // The hint shows the fix on the user's own attribute.
+            let attribute = part
+                .split_whitespace()
+                .next()
+                .filter(|a| a.starts_with("node.") || a.starts_with("engine."))
+                .unwrap_or("node.labels.region");
             return Err(ConstraintError {
                 message: format!("constraint \"{whole}\" has no == or != operator"),
-                hint: "write it as node.labels.region == us-east".into(),
+                hint: format!("write it as {attribute} == VALUE"),
             });
         }
     };

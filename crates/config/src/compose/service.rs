@@ -566,9 +566,16 @@ fn ports(n: &Node, at: &FieldPath, f: &mut Findings) -> Vec<PortSpec> {
                 let Some(long) = decode_at::<Long>(item, &p, f) else {
                     continue;
                 };
-                let Some(target) = long.target.filter(|t| *t > 0) else {
-                    f.error(&p.field("target"), "required field \"target\" is missing");
-                    continue;
+                let target = match long.target {
+                    Some(0) => {
+                        f.error(&p.field("target"), "0 is not a port number (1 to 65535)");
+                        continue;
+                    }
+                    Some(t) => t,
+                    None => {
+                        f.error(&p.field("target"), "required field \"target\" is missing");
+                        continue;
+                    }
                 };
                 let published = match item.get("published") {
                     None => None,

@@ -32,8 +32,9 @@ use intrinsic::{Ctx, Param, Pseudo, ResInfo};
 use raw::{Num, Text};
 
 pub use spec::{
-    ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, FunctionSpec, KeyAttribute, Origin, OutputSpec,
-    ParameterValue, PayloadFormat, ProvidedOs, RouteMethod, Runtime, TableSpec, Template,
+    ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, EventInvokeConfig, FunctionSpec, KeyAttribute,
+    Origin, OutputSpec, ParameterValue, PayloadFormat, ProvidedOs, RouteMethod, Runtime, TableSpec,
+    Template,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -881,6 +882,13 @@ impl Compiler<'_> {
                 100_000,
             )
         });
+        let event_invoke = event_invoke_config(
+            f,
+            &pp.field("EventInvokeConfig"),
+            p.event_invoke_config.as_ref(),
+            infos,
+            &self.opts.region,
+        );
         let mut environment = BTreeMap::new();
         let mut env_size = 0;
         if let Some(vars) = p.environment.as_ref().and_then(|e| e.variables.as_ref()) {
@@ -1164,6 +1172,7 @@ impl Compiler<'_> {
             timeout: Duration::from_secs(u64::try_from(timeout).unwrap_or(3)),
             environment,
             reserved_concurrency: reserved.map(|n| u32::try_from(n).unwrap_or(0)),
+            event_invoke,
             routes: Vec::new(),
             working_dir,
             architecture,
@@ -1714,6 +1723,159 @@ fn int_in(
             default
         }
     }
+}
+
+/// Lambda's bounds on `MaximumEventAgeInSeconds`.
+const EVENT_AGE_SECONDS: (i64, i64) = (60, 21_600);
+
+/// Destination types SAM knows (`Type` of `OnSuccess`/`OnFailure`).
+const DESTINATION_TYPES: [&str; 5] = ["SQS", "SNS", "S3", "Lambda", "EventBridge"];
+
+/// Reads `EventInvokeConfig`. Lambda destinations must name a function of this template
+/// (by name, `!Ref` or `!GetAtt ...Arn`); the other types are accepted with a warning that
+/// Meridian does not deliver to them.
+fn event_invoke_config(
+    f: &mut Findings,
+    path: &FieldPath,
+    raw: Option<&raw::EventInvokeConfigRaw>,
+    infos: &BTreeMap<String, ResInfo>,
+    region: &str,
+) -> EventInvokeConfig {
+    let mut config = EventInvokeConfig::default();
+    let Some(raw) = raw else {
+        return config;
+    };
+    let default_age = i64::try_from(config.maximum_event_age.as_secs()).unwrap_or(21_600);
+    let age = int_in(
+        f,
+        &path.field("MaximumEventAgeInSeconds"),
+        raw.maximum_event_age_in_seconds.as_ref(),
+        default_age,
+        EVENT_AGE_SECONDS.0,
+        EVENT_AGE_SECONDS.1,
+    );
+    config.maximum_event_age = Duration::from_secs(u64::try_from(age).unwrap_or(21_600));
+    let retries = int_in(
+        f,
+        &path.field("MaximumRetryAttempts"),
+        raw.maximum_retry_attempts.as_ref(),
+        i64::from(config.maximum_retry_attempts),
+        0,
+        2,
+    );
+    config.maximum_retry_attempts = u8::try_from(retries).unwrap_or(2);
+    if let Some(d) = &raw.destination_config {
+        let dpath = path.field("DestinationConfig");
+        config.on_success = destination(
+            f,
+            &dpath.field("OnSuccess"),
+            d.on_success.as_ref(),
+            infos,
+            region,
+        );
+        config.on_failure = destination(
+            f,
+            &dpath.field("OnFailure"),
+            d.on_failure.as_ref(),
+            infos,
+            region,
+        );
+    }
+    config
+}
+
+/// The function a `Type: Lambda` destination names, if it is one of this template's.
+fn destination(
+    f: &mut Findings,
+    path: &FieldPath,
+    raw: Option<&raw::DestinationRaw>,
+    infos: &BTreeMap<String, ResInfo>,
+    region: &str,
+) -> Option<String> {
+    let raw = raw?;
+    let kind = match raw.kind.as_deref() {
+        Some(k) => k,
+        None => {
+            f.error(path, "required field \"Type\" is missing").at_key();
+            return None;
+        }
+    };
+    if !DESTINATION_TYPES.contains(&kind) {
+        let hint = did_you_mean(kind, DESTINATION_TYPES).map_or_else(
+            || format!("one of: {}", DESTINATION_TYPES.join(", ")),
+            |c| format!("did you mean \"{c}\"?"),
+        );
+        f.error(
+            &path.field("Type"),
+            format!("unsupported destination type \"{kind}\""),
+        )
+        .hint(hint);
+        return None;
+    }
+    if kind != "Lambda" {
+        f.warn(
+            &path.field("Type"),
+            format!(
+                "{kind} destinations are accepted but not delivered by Meridian (Lambda destinations are)"
+            ),
+        );
+        return None;
+    }
+    let value = match &raw.destination {
+        None => {
+            f.error(
+                path,
+                "required field \"Destination\" is missing (the function that receives the records)",
+            )
+            .at_key();
+            return None;
+        }
+        Some(Text(Err(got))) => {
+            f.error(
+                &path.field("Destination"),
+                format!("expected a function name or ARN, got {got}"),
+            );
+            return None;
+        }
+        Some(Text(Ok(v))) => v,
+    };
+    // `!GetAtt Fn.Arn` gives an ARN, `!Ref Fn` the name; a qualifier is allowed.
+    let name = match value.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.split(':').collect();
+            match parts.as_slice() {
+                [_, "lambda", _, _, "function", name, ..] => *name,
+                _ => {
+                    f.error(
+                        &path.field("Destination"),
+                        format!("\"{value}\" is not the ARN of a Lambda function"),
+                    )
+                    .hint(format!(
+                        "arn:aws:lambda:{region}:<account>:function:<name>, or !GetAtt <Function>.Arn"
+                    ));
+                    return None;
+                }
+            }
+        }
+        None => value.as_str(),
+    };
+    let functions = infos
+        .values()
+        .filter(|i| i.kind == "AWS::Serverless::Function")
+        .map(|i| i.ref_value.as_str());
+    if functions.clone().any(|n| n == name) {
+        return Some(name.to_owned());
+    }
+    let finding = f.warn(
+        &path.field("Destination"),
+        format!(
+            "function \"{name}\" is not in this template: Meridian does not deliver records to it"
+        ),
+    );
+    if let Some(c) = did_you_mean(name, functions) {
+        finding.hint(format!("did you mean \"{c}\"?"));
+    }
+    None
 }
 
 fn valid_function_name(n: &str) -> bool {

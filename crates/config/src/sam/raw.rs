@@ -218,7 +218,7 @@ pub(crate) struct FunctionProps {
     pub version_description: Option<IgnoredAny>,
     pub deployment_preference: Option<IgnoredAny>,
     pub dead_letter_queue: Option<IgnoredAny>,
-    pub event_invoke_config: Option<IgnoredAny>,
+    pub event_invoke_config: Option<EventInvokeConfigRaw>,
     pub function_url_config: Option<IgnoredAny>,
     pub kms_key_arn: Option<IgnoredAny>,
     pub provisioned_concurrency_config: Option<IgnoredAny>,
@@ -229,6 +229,32 @@ pub(crate) struct FunctionProps {
     pub code_signing_config_arn: Option<IgnoredAny>,
     pub file_system_configs: Option<IgnoredAny>,
     pub recursive_loop: Option<IgnoredAny>,
+}
+
+/// `EventInvokeConfig`: asynchronous invocations' retries, age and destinations.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct EventInvokeConfigRaw {
+    pub maximum_event_age_in_seconds: Option<Num>,
+    pub maximum_retry_attempts: Option<Num>,
+    pub destination_config: Option<DestinationConfigRaw>,
+}
+
+/// `EventInvokeConfig.DestinationConfig`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DestinationConfigRaw {
+    pub on_success: Option<DestinationRaw>,
+    pub on_failure: Option<DestinationRaw>,
+}
+
+/// `OnSuccess` / `OnFailure`: SAM adds `Type` to CloudFormation's `Destination`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DestinationRaw {
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+    pub destination: Option<Text>,
 }
 
 /// `Environment`.

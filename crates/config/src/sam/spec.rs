@@ -168,6 +168,8 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
     /// `ReservedConcurrentExecutions`: the most invocations at once (0 throttles all).
     pub reserved_concurrency: Option<u32>,
+    /// `EventInvokeConfig`: how asynchronous invocations are retried, kept and reported.
+    pub event_invoke: EventInvokeConfig,
     /// The API routes that invoke it.
     pub routes: Vec<ApiRoute>,
     /// Working directory of an image function (`WORKDIR`), relative to the task root;
@@ -180,6 +182,41 @@ pub struct FunctionSpec {
     pub layers: Vec<PathBuf>,
     /// Where the function was declared.
     pub origin: Origin,
+}
+
+/// A function's `EventInvokeConfig`, as Lambda applies it to asynchronous (`Event`)
+/// invocations.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventInvokeConfig {
+    /// `MaximumEventAgeInSeconds`: how long an event may wait in the queue (60 s to 6 h;
+    /// 6 h by default).
+    pub maximum_event_age: Duration,
+    /// `MaximumRetryAttempts`: retries after a function error (0 to 2; 2 by default).
+    pub maximum_retry_attempts: u8,
+    /// `DestinationConfig.OnSuccess` of `Type: Lambda`: the function (of this template) that
+    /// receives the record of each successful invocation.
+    pub on_success: Option<String>,
+    /// `DestinationConfig.OnFailure` of `Type: Lambda`: the function (of this template) that
+    /// receives the record of each event that failed every attempt or expired.
+    pub on_failure: Option<String>,
+}
+
+impl EventInvokeConfig {
+    /// Lambda's default maximum event age: 6 hours.
+    pub const DEFAULT_MAXIMUM_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+    /// Lambda's default number of retries after a function error.
+    pub const DEFAULT_MAXIMUM_RETRY_ATTEMPTS: u8 = 2;
+}
+
+impl Default for EventInvokeConfig {
+    fn default() -> Self {
+        EventInvokeConfig {
+            maximum_event_age: Self::DEFAULT_MAXIMUM_EVENT_AGE,
+            maximum_retry_attempts: Self::DEFAULT_MAXIMUM_RETRY_ATTEMPTS,
+            on_success: None,
+            on_failure: None,
+        }
+    }
 }
 
 /// Which API Gateway flavour a route belongs to.

@@ -355,7 +355,7 @@ Resources:
         "template.yaml:19:21: Fn: Properties.Environment.Variables.URL: !Sub: ${Nope} is not a parameter, resource, pseudo parameter or variable",
         "template.yaml:20:24: Fn: Properties.Environment.Variables.ATT: !GetAtt Fn.Bogus: AWS::Serverless::Function has no attribute \"Bogus\" (supported: Arn)",
         "template.yaml:25:19: Fn: Properties.Events[A].Properties.Path: path \"users/{id}\" must start with /",
-        "template.yaml:26:21: Fn: Properties.Events[A].Properties.Method: unsupported method \"GTE\" (one of: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, ANY)",
+        "template.yaml:26:21: Fn: Properties.Events[A].Properties.Method: unsupported method \"GTE\" (did you mean \"get\"?)",
         "template.yaml:30:19: Fn: Properties.Events[B].Properties.Path: greedy parameter {rest+} must be the last segment of \"/a/{rest+}/b\"",
         "template.yaml:37:29: Fn: Properties.Events[C].Properties.RestApiId: \"Fn\" is not an AWS::Serverless::Api of this template (use !Ref to an AWS::Serverless::Api resource)",
         "template.yaml:41:16: Other: Properties.Runtime: runtime \"java17\" is not supported by Meridian (supported: nodejs18.x, nodejs20.x, nodejs22.x, python3.9, python3.10, python3.11, python3.12, python3.13, provided, provided.al2, provided.al2023)",
@@ -550,5 +550,103 @@ fn layer_mistakes_have_positions() {
         e.iter()
             .any(|l| l.contains("Properties.Layers: 7 layers: a function can use at most 5")),
         "{e:?}"
+    );
+}
+
+#[test]
+fn event_invoke_config_is_read_with_lambdas_bounds_and_destinations() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      EventInvokeConfig:
+        MaximumEventAgeInSeconds: 120
+        MaximumRetryAttempts: 1
+        DestinationConfig:
+          OnFailure:
+            Type: Lambda
+            Destination: !GetAtt Failures.Arn
+          OnSuccess:
+            Type: SQS
+            Destination: arn:aws:sqs:us-east-1:123456789012:done
+  ByRef:
+    Type: AWS::Serverless::Function
+    Properties:
+      EventInvokeConfig:
+        DestinationConfig:
+          OnFailure: {Type: Lambda, Destination: !Ref Failures}
+          OnSuccess: {Type: Lambda, Destination: "arn:aws:lambda:us-east-1:123456789012:function:Elsewhere"}
+  Failures:
+    Type: AWS::Serverless::Function
+  Plain:
+    Type: AWS::Serverless::Function
+"#;
+    let t = load("x/template.yaml", text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let worker = &t.function("Worker").expect("Worker").event_invoke;
+    assert_eq!(worker.maximum_event_age, Duration::from_secs(120));
+    assert_eq!(worker.maximum_retry_attempts, 1);
+    assert_eq!(worker.on_failure.as_deref(), Some("Failures"));
+    assert_eq!(worker.on_success, None);
+    let by_ref = &t.function("ByRef").expect("ByRef").event_invoke;
+    assert_eq!(by_ref.on_failure.as_deref(), Some("Failures"));
+    assert_eq!(by_ref.on_success, None);
+    assert_eq!(
+        t.function("Plain").expect("Plain").event_invoke,
+        EventInvokeConfig {
+            maximum_event_age: Duration::from_secs(21_600),
+            maximum_retry_attempts: 2,
+            on_success: None,
+            on_failure: None,
+        }
+    );
+    assert_eq!(
+        render(&t.warnings),
+        vec![
+            "template.yaml:16:19: warning: Worker: Properties.EventInvokeConfig.DestinationConfig.OnSuccess.Type: SQS destinations are accepted but not delivered by Meridian (Lambda destinations are)",
+            "template.yaml:24:50: warning: ByRef: Properties.EventInvokeConfig.DestinationConfig.OnSuccess.Destination: function \"Elsewhere\" is not in this template: Meridian does not deliver records to it",
+        ]
+    );
+}
+
+#[test]
+fn event_invoke_config_errors_have_exact_positions() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      EventInvokeConfig:
+        MaximumEventAgeInSeconds: 30
+        MaximumRetryAttempts: 3
+        DestinationConfig:
+          OnFailure:
+            Type: Lamda
+          OnSuccess:
+            Type: Lambda
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      EventInvokeConfig:
+        MaximumEventAgeInSeconds: 21601
+        DestinationConfig:
+          OnFailure: {Type: Lambda, Destination: "arn:aws:sqs:us-east-1:1:q"}
+          OnSucess: {Type: Lambda}
+"#;
+    assert_eq!(
+        errors("x/template.yaml", text),
+        vec![
+            "template.yaml:9:35: Worker: Properties.EventInvokeConfig.MaximumEventAgeInSeconds: 30 is out of range (60 to 21600)",
+            "template.yaml:10:31: Worker: Properties.EventInvokeConfig.MaximumRetryAttempts: 3 is out of range (0 to 2)",
+            "template.yaml:13:19: Worker: Properties.EventInvokeConfig.DestinationConfig.OnFailure.Type: unsupported destination type \"Lamda\" (did you mean \"Lambda\"?)",
+            "template.yaml:14:11: Worker: Properties.EventInvokeConfig.DestinationConfig.OnSuccess: required field \"Destination\" is missing (the function that receives the records)",
+            "template.yaml:20:35: Other: Properties.EventInvokeConfig.MaximumEventAgeInSeconds: 21601 is out of range (60 to 21600)",
+            "template.yaml:22:50: Other: Properties.EventInvokeConfig.DestinationConfig.OnFailure.Destination: \"arn:aws:sqs:us-east-1:1:q\" is not the ARN of a Lambda function (arn:aws:lambda:us-east-1:<account>:function:<name>, or !GetAtt <Function>.Arn)",
+            "template.yaml:23:11: Other: Properties.EventInvokeConfig.DestinationConfig.OnSucess: unknown field \"OnSucess\" (did you mean \"OnSuccess\"?)",
+        ]
     );
 }

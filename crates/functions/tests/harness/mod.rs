@@ -45,6 +45,9 @@ impl Reply {
 pub fn config(dir: &Path) -> HostConfig {
     let mut c = HostConfig::new(dir.join("state"));
     c.idle_timeout = Duration::from_secs(60);
+    // Lambda waits a minute before retrying a failed asynchronous event; the timing itself
+    // is tested on a paused clock (event_queue's unit tests).
+    c.async_retry_delay = Duration::from_millis(200);
     c
 }
 
@@ -61,6 +64,19 @@ impl Harness {
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         write_files(dir.path(), files);
+        Self::start_in_with(dir, template, tweak).await
+    }
+
+    /// Starts a host on the folder (and state) of an earlier one, as a restart would.
+    pub async fn start_in(dir: tempfile::TempDir, template: &str) -> Self {
+        Self::start_in_with(dir, template, |_| {}).await
+    }
+
+    async fn start_in_with(
+        dir: tempfile::TempDir,
+        template: &str,
+        tweak: impl FnOnce(&mut HostConfig),
+    ) -> Self {
         let mut cfg = config(dir.path());
         tweak(&mut cfg);
         let host = FunctionHost::new(cfg).expect("host");
@@ -222,6 +238,29 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
     cond()
 }
 
+/// A program found on PATH: `None` (the test is skipped, with a message) when missing, and
+/// a failure under CI (`CI` set), where `.ci/install-test-deps` installs every peer.
+pub fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        missing(&format!("{name} is not on PATH ({install_hint})"));
+    }
+    found
+}
+
+/// Says that a peer is missing: a failure under CI, a skip message otherwise.
+pub fn missing(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "required in CI and missing: {what}"
+    );
+    eprintln!("SKIPPED: {what}");
+}
+
 /// True when a Python module can be imported. Under CI (`CI` set) a missing module is a
 /// failure, as for the other real peers (.ci/install-test-deps installs them).
 pub fn python_has(module: &str) -> bool {
@@ -230,11 +269,9 @@ pub fn python_has(module: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python module {module} is missing (pip install {module})"
-        );
-        eprintln!("SKIPPED: python module {module} is not installed (pip install {module})");
+        missing(&format!(
+            "python module {module} is not installed (pip install {module})"
+        ));
     }
     ok
 }

@@ -86,7 +86,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if !(secs.is_finite() && secs >= 1.0) {
         return Err(format!("\"{text}\" is shorter than one second"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("\"{text}\" is too long"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -290,5 +290,12 @@ mod tests {
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         assert!(parse_duration("500ms").is_err());
         assert!(parse_duration("1y").is_err());
+    }
+
+    #[test]
+    fn huge_durations_are_refused_not_a_panic() {
+        let e = parse_duration("99999999999999999999d").expect_err("too long");
+        assert!(e.contains("is too long"), "{e}");
+        assert!(parse_duration("1e400").is_err());
     }
 }
