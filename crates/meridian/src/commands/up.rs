@@ -302,7 +302,17 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
             continue;
         }
         let hosts = gateway_hosts(&rev, declared);
-        println!("  gateway   http://{addr}  (Gateway port {declared}; hosts {hosts})");
+        let scheme = if node
+            .proxy
+            .snapshot()
+            .gateway(declared)
+            .is_some_and(|g| g.tls)
+        {
+            "https"
+        } else {
+            "http"
+        };
+        println!("  gateway   {scheme}://{addr}  (Gateway port {declared}; hosts {hosts})");
     }
     if let Some(f) = &node.functions {
         let api = node
