@@ -206,11 +206,19 @@ fn replication(insts: &[&Instance], out: &mut Vec<Diagnostic>) {
             _ => None,
         })
         .collect();
+    // Buckets with versioning on. A versioning resource that did not decode has its own
+    // error; counting its bucket as versioned keeps that one mistake from being reported
+    // twice.
     let versioned: Vec<String> = insts
         .iter()
         .filter_map(|i| match &i.spec {
             Spec::S3Versioning(v) if v.status == "Enabled" => Some(v.bucket.clone()),
             Spec::S3Bucket(b) if b.versioning_enabled => Some(b.name.clone()),
+            Spec::NotServed if i.type_name == "aws_s3_bucket_versioning" => i
+                .attributes
+                .get("bucket")
+                .and_then(super::value::Value::as_str)
+                .map(str::to_owned),
             _ => None,
         })
         .collect();

@@ -278,12 +278,24 @@ pub fn read(dir: &Path, sources: &[Source], diags: &mut Vec<Diagnostic>) -> Conf
             sink.error(e.span, &FieldPath::root(), e.message.clone());
         }
         for a in &body.attrs {
-            sink.error(
-                a.span,
-                &FieldPath::root(),
-                format!("an argument named \"{}\" is not expected here", a.name),
-            )
-            .hint("top-level arguments are not allowed; did you mean a locals block?");
+            match crate::diag::did_you_mean(&a.name, TOP.iter().map(|(t, _)| *t)) {
+                Some(c) => {
+                    sink.error(
+                        a.span,
+                        &FieldPath::root(),
+                        format!("unsupported block type \"{}\"", a.name),
+                    )
+                    .hint(format!("did you mean \"{c}\"?"));
+                }
+                None => {
+                    sink.error(
+                        a.span,
+                        &FieldPath::root(),
+                        format!("an argument named \"{}\" is not expected here", a.name),
+                    )
+                    .hint("top-level arguments are not allowed; did you mean a locals block?");
+                }
+            }
         }
         for b in &body.blocks {
             top_block(&mut cfg, &file, b, &mut sink);

@@ -311,6 +311,7 @@ impl<'a> Evaluator<'a> {
             ExprKind::Literal(v) => Ok(v.clone()),
             ExprKind::Template(parts) => self.template(parts, e.span),
             ExprKind::Tuple(items) => {
+                self.check_len(items.len(), e.span)?;
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
                     out.push(self.eval(i)?);
@@ -318,6 +319,7 @@ impl<'a> Evaluator<'a> {
                 Ok(Value::tuple(out))
             }
             ExprKind::Object(items) => {
+                self.check_len(items.len(), e.span)?;
                 let mut out = BTreeMap::new();
                 for (k, v) in items {
                     let (key, kspan) = match k {

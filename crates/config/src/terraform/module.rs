@@ -266,13 +266,14 @@ impl Values<'_> {
         if !same_type.is_empty() {
             return Err(e.hint(format!("declared {t} {what}s: {}", same_type.join(", "))));
         }
-        let types: Vec<&str> = cfg
+        // Another type with this name (aws_lb.web for aws_alb.web).
+        let same_name: Vec<&str> = cfg
             .resources
             .iter()
-            .filter(|r| r.mode == mode)
+            .filter(|r| r.mode == mode && r.name == n)
             .map(|r| r.type_name.as_str())
             .collect();
-        if let Some(c) = did_you_mean(t, types.iter().copied()) {
+        if let Some(c) = did_you_mean(t, same_name.iter().copied()) {
             return Err(e.hint(format!("did you mean {c}.{n}?")));
         }
         Err(e)
@@ -926,8 +927,13 @@ impl<'c, 'a, 'x> Eval<'c, 'a, 'x> {
                         &FieldPath::root(),
                         format!("{what} \"{}\" is not served by Meridian; it is loaded, and what refers to it sees unknown values", decl.type_name),
                     );
-                    if decl.mode == Mode::Managed {
-                        d.suggest(&decl.type_name, resources::managed_names());
+                    // Only a near miss (a typo) gets a suggestion: aws_instance is a real type,
+                    // not a misspelt aws_db_instance.
+                    if decl.mode == Mode::Managed
+                        && let Some(c) = resources::managed_names()
+                            .find(|c| strsim::levenshtein(c, &decl.type_name) <= 2)
+                    {
+                        d.hint(format!("did you mean \"{c}\"?"));
                     }
                 }
                 Some(k) => {

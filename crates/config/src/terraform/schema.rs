@@ -449,6 +449,11 @@ impl Spans {
     }
 }
 
+/// Meta-arguments every resource block takes, suggested for typos at the top level.
+const META_ARGS: &[&str] = &["count", "for_each", "provider", "depends_on"];
+/// Meta-blocks every resource block takes.
+const META_BLOCKS: &[&str] = &["lifecycle", "provisioner", "connection", "dynamic"];
+
 /// Decodes a body against a schema; `path` names the body in messages.
 pub fn decode(
     ev: &mut Evaluator<'_>,
@@ -487,6 +492,7 @@ pub fn decode(
                 .hint(format!("write it as a block: {} {{ ... }}", a.name));
             } else {
                 let d = sink.error(a.span, &field, format!("unknown argument \"{}\"", a.name));
+                let meta: &[&str] = if path.is_root() { META_ARGS } else { &[] };
                 d.suggest(
                     &a.name,
                     schema
@@ -494,7 +500,8 @@ pub fn decode(
                         .iter()
                         .filter(|x| x.mode != Mode::Computed)
                         .map(|x| x.name)
-                        .chain(schema.blocks.iter().map(|b| b.name)),
+                        .chain(schema.blocks.iter().map(|b| b.name))
+                        .chain(meta.iter().copied()),
                 );
             }
             continue;
@@ -583,15 +590,21 @@ pub fn decode(
                     &field,
                     format!("unknown block type \"{}\"", b.ident),
                 );
+                let meta: &[&str] = if path.is_root() { META_BLOCKS } else { &[] };
                 d.suggest(
                     &b.ident,
-                    schema.blocks.iter().map(|x| x.name).chain(
-                        schema
-                            .attrs
-                            .iter()
-                            .filter(|x| x.mode != Mode::Computed)
-                            .map(|x| x.name),
-                    ),
+                    schema
+                        .blocks
+                        .iter()
+                        .map(|x| x.name)
+                        .chain(
+                            schema
+                                .attrs
+                                .iter()
+                                .filter(|x| x.mode != Mode::Computed)
+                                .map(|x| x.name),
+                        )
+                        .chain(meta.iter().copied()),
                 );
             }
             continue;

@@ -361,12 +361,11 @@ fn parse_error(e: &hcl_edit::parser::Error, at: Option<Span>) -> SyntaxError {
         Some(at) => Span::new(at.line.saturating_add(line - 1), col),
         None => Span::new(line, col),
     };
-    let msg = e.message();
-    // hcl-edit says "invalid expression; expected `\"`, ..."; keep its words, drop the
-    // backticks that read as Markdown.
+    // hcl-edit quotes tokens with backticks ("expected `\"`, `[`"); quote them the way the
+    // rest of Meridian's messages do.
     SyntaxError {
         span,
-        message: msg.replace('`', ""),
+        message: e.message().replace('`', "'"),
     }
 }
 

@@ -396,7 +396,10 @@ fn record_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
             i.error(
                 sink,
                 "records",
-                format!("\"{v}\" is not an address for a {rtype} record"),
+                format!(
+                    "\"{v}\" is not an address for {} {rtype} record",
+                    article(&rtype)
+                ),
             );
         }
     }
@@ -537,14 +540,14 @@ fn health_check_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
         i.error(
             sink,
             "type",
-            format!("a {t} health check needs fqdn or ip_address"),
+            format!("{} {t} health check needs fqdn or ip_address", article(&t)),
         );
     }
     if t.ends_with("STR_MATCH") && r.os("search_string").is_none() {
         i.error(
             sink,
             "type",
-            format!("a {t} health check needs search_string"),
+            format!("{} {t} health check needs search_string", article(&t)),
         );
     }
     if t == "TCP" && r.oi("port").is_none() {
@@ -580,6 +583,14 @@ fn health_check_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
         children: r.list("child_healthchecks"),
         child_health_threshold: r.i("child_health_threshold"),
     })
+}
+
+/// "a" or "an" before an upper-case name, as it is read aloud (an A record, an HTTP check).
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('A' | 'E' | 'F' | 'H' | 'I' | 'L' | 'M' | 'N' | 'O' | 'R' | 'S' | 'X') => "an",
+        _ => "a",
+    }
 }
 
 /// `aws_route53_health_check`.

@@ -23,11 +23,20 @@ fn policy_doc(i: &Inst<'_>, sink: &mut Sink<'_>, key: &str) -> serde_json::Value
     for (n, s) in statements.iter().enumerate() {
         match s.get("Effect").and_then(serde_json::Value::as_str) {
             Some("Allow" | "Deny") => {}
-            other => {
+            Some(other) => {
                 i.error(
                     sink,
                     key,
-                    format!("statement {n} has Effect {other:?}; it must be \"Allow\" or \"Deny\""),
+                    format!(
+                        "statement {n} has Effect \"{other}\"; it must be \"Allow\" or \"Deny\""
+                    ),
+                );
+            }
+            None => {
+                i.error(
+                    sink,
+                    key,
+                    format!("statement {n} has no Effect; it must be \"Allow\" or \"Deny\""),
                 );
             }
         }

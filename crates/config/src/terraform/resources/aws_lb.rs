@@ -361,10 +361,11 @@ fn listener_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
     let r = i.r();
     let protocol = r.os("protocol").unwrap_or_else(|| "HTTP".into());
     if (protocol == "HTTPS" || protocol == "TLS") && r.os("certificate_arn").is_none() {
+        let article = if protocol == "HTTPS" { "an" } else { "a" };
         i.error(
             sink,
             "protocol",
-            format!("a {protocol} listener needs certificate_arn"),
+            format!("{article} {protocol} listener needs certificate_arn"),
         );
     }
     let mut actions = Vec::new();

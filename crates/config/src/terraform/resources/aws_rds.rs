@@ -557,21 +557,16 @@ fn table_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
                 .suggest(k, attributes.keys().map(String::as_str));
         }
     }
-    let unused: Vec<&String> = attributes
-        .keys()
-        .filter(|a| !keys.iter().any(|(k, _)| k == *a))
-        .collect();
-    if !unused.is_empty() {
-        let names: Vec<String> = unused.iter().map(|s| format!("\"{s}\"")).collect();
-        i.error(
-            sink,
-            "attribute",
-            format!(
-                "all attributes must be keys of the table or an index; not used: {}",
-                names.join(", ")
-            ),
-        )
-        .hint("declare only key attributes; DynamoDB is schemaless for the rest");
+    for (n, a) in r.blocks("attribute").iter().enumerate() {
+        let name = a.s("name");
+        if !keys.iter().any(|(k, _)| *k == name) {
+            i.error(
+                sink,
+                &format!("attribute[{n}].name"),
+                format!("attribute \"{name}\" is not a key of the table or of an index"),
+            )
+            .hint("declare only key attributes; DynamoDB is schemaless for the rest");
+        }
     }
     let billing = r.s("billing_mode");
     if billing == "PROVISIONED"
@@ -613,7 +608,7 @@ fn table_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
         .then(|| r.os("stream_view_type"))
         .flatten();
     if !replicas.is_empty() && stream.as_deref() != Some("NEW_AND_OLD_IMAGES") {
-        i.error(sink, "replica", "a table with replicas needs stream_enabled = true and stream_view_type = \"NEW_AND_OLD_IMAGES\"");
+        i.error(sink, "replica[0]", "a table with replicas needs stream_enabled = true and stream_view_type = \"NEW_AND_OLD_IMAGES\"");
     }
     if r.b("stream_enabled") && r.os("stream_view_type").is_none() {
         i.error(

@@ -422,10 +422,16 @@ impl Spec {
 /// Checks an AWS region name.
 pub fn check_region(v: &Value) -> Result<(), String> {
     let s = v.as_str().unwrap_or_default();
-    let ok = s.split('-').count() >= 3
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && s.chars().last().is_some_and(|c| c.is_ascii_digit());
+    // <area>-[gov-|iso...-]<direction>-<number>, as every AWS region is named.
+    let parts: Vec<&str> = s.split('-').collect();
+    let letters = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase());
+    let ok = (3..=4).contains(&parts.len())
+        && parts[0].len() == 2
+        && letters(parts[0])
+        && parts[1..parts.len() - 1].iter().all(|p| letters(p))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
     if ok {
         Ok(())
     } else {
