@@ -312,6 +312,15 @@ fn file_error(file: &Path, span: Span, message: String) -> Diagnostic {
 #[allow(clippy::result_large_err)]
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let err = |span, msg: String| file_error(path, span, msg);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let what = if crate::terraform::is_tf(path) || name.contains(".tfvars") {
+        "a Terraform file"
+    } else {
+        "a manifest file"
+    };
     let file =
         fs::File::open(path).map_err(|e| err(Span::default(), format!("cannot read file: {e}")))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -319,7 +328,7 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         return Err(err(
             Span::new(1, 1),
             format!(
-                "file is {:.1} MiB, larger than the {} MiB limit for a manifest file",
+                "file is {:.1} MiB, larger than the {} MiB limit for {what}",
                 len as f64 / 1_048_576.0,
                 MAX_FILE_BYTES / 1_048_576
             ),
@@ -334,7 +343,7 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         return Err(err(
             Span::new(1, 1),
             format!(
-                "file is larger than the {} MiB limit for a manifest file",
+                "file is larger than the {} MiB limit for {what}",
                 MAX_FILE_BYTES / 1_048_576
             ),
         ));

@@ -643,6 +643,11 @@ impl<'c, 'a, 'x> Eval<'c, 'a, 'x> {
             Some(input) => (input.value(&v.ty), input.file.clone(), input.span),
             None => match &v.default {
                 Some(d) => (super::vars::constant(d), v.file.clone(), d.span),
+                // The calling module block already reported the missing argument.
+                None if !self.is_root => {
+                    self.values.vars.insert(v.name.clone(), Value::Unknown);
+                    return;
+                }
                 None => {
                     let what = if self.is_root {
                         "set it in terraform.tfvars, with -var, or with TF_VAR_".to_owned()
@@ -1114,6 +1119,8 @@ impl<'c, 'a, 'x> Eval<'c, 'a, 'x> {
             let mut sink = self.sink(file, Some(address.to_owned()));
             let field = FieldPath::root().field("count");
             let n = match r {
+                // An unknown that comes from an earlier error is that error's business.
+                Ok(Value::Unknown) if sink.out.iter().any(Diagnostic::is_error) => return None,
                 Ok(Value::Unknown) => {
                     sink.error(c.span, &field, "count depends on a value Meridian cannot know")
                         .hint("count must be known before anything is created; it may not depend on a resource type Meridian does not serve");
@@ -1163,6 +1170,7 @@ impl<'c, 'a, 'x> Eval<'c, 'a, 'x> {
             let mut sink = self.sink(file, Some(address.to_owned()));
             let field = FieldPath::root().field("for_each");
             let v = match r {
+                Ok(Value::Unknown) if sink.out.iter().any(Diagnostic::is_error) => return None,
                 Ok(Value::Unknown) => {
                     sink.error(
                         f.span,

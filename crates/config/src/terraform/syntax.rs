@@ -267,6 +267,9 @@ impl Expr {
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// Lines that are all ASCII, where a column is a byte count (a megabyte-long line of
+    /// ASCII must not cost a character count per node).
+    ascii: Vec<bool>,
     /// Added to every line (a JSON string's template starts inside a larger file).
     line_offset: u32,
     /// Added to columns of the first line.
@@ -278,9 +281,18 @@ impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let ascii = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                let end = starts.get(i + 1).copied().unwrap_or(text.len());
+                text.as_bytes()[s..end].is_ascii()
+            })
+            .collect();
         Self {
             text,
             starts,
+            ascii,
             line_offset: 0,
             col_offset: 0,
         }
@@ -299,10 +311,13 @@ impl<'a> LineIndex<'a> {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset).max(1) - 1;
         let start = self.starts[line];
-        let col = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let col = if self.ascii.get(line).copied().unwrap_or(false) {
+            offset - start
+        } else {
+            self.text
+                .get(start..offset)
+                .map_or(offset - start, |s| s.chars().count())
+        };
         let col = u32::try_from(col + 1).unwrap_or(u32::MAX);
         let col = if line == 0 {
             col.saturating_add(self.col_offset)

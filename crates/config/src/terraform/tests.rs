@@ -109,3 +109,123 @@ fn the_course_folders_load_with_their_completing_files() {
         assert!(l.is_valid(), "{dir}: {d:#?}");
     }
 }
+
+#[test]
+fn child_modules_take_inputs_providers_and_give_outputs() {
+    let (l, d, _dir) = load(&[
+        (
+            "main.tf",
+            r#"
+provider "aws" {
+  alias  = "west"
+  region = "us-west-2"
+}
+
+module "site" {
+  source    = "./modules/site"
+  for_each  = toset(["blue", "green"])
+  name      = "site-${each.key}"
+  providers = { aws = aws.west }
+}
+
+module "plain" {
+  source = "./modules/site"
+  name   = "plain-site"
+}
+
+output "domains" {
+  value = { for k, m in module.site : k => m.domain }
+}
+
+output "plain_region" {
+  value = module.plain.region
+}
+"#,
+        ),
+        (
+            "modules/site/main.tf",
+            r#"
+variable "name" {
+  type = string
+}
+
+resource "aws_s3_bucket" "b" {
+  bucket = var.name
+}
+
+output "domain" {
+  value = aws_s3_bucket.b.bucket_regional_domain_name
+}
+
+output "region" {
+  value = aws_s3_bucket.b.region
+}
+"#,
+        ),
+    ]);
+    assert!(d.is_empty(), "{d:#?}");
+    let m = l.valid().expect("valid");
+    let mut addrs: Vec<&str> = m.instances.iter().map(|i| i.address.as_str()).collect();
+    addrs.sort_unstable();
+    assert_eq!(
+        addrs,
+        vec![
+            "module.plain.aws_s3_bucket.b",
+            "module.site[\"blue\"].aws_s3_bucket.b",
+            "module.site[\"green\"].aws_s3_bucket.b",
+        ]
+    );
+    let out = outputs_json(m);
+    assert_eq!(
+        out["domains"]["value"]["blue"],
+        "site-blue.s3.us-west-2.localhost"
+    );
+    assert_eq!(out["plain_region"]["value"], "us-east-1");
+}
+
+#[test]
+fn module_mistakes_are_reported_where_they_are() {
+    let (_, d, _dir) = load(&[
+        (
+            "main.tf",
+            "module \"m\" {\n  source = \"./m\"\n  nmae   = \"x\"\n}\n\nmodule \"remote\" {\n  source  = \"terraform-aws-modules/s3-bucket/aws\"\n  version = \"4.0.0\"\n}\n",
+        ),
+        (
+            "m/main.tf",
+            "variable \"name\" {}\n\nresource \"aws_s3_bucket\" \"b\" {\n  bucket = var.name\n}\n",
+        ),
+    ]);
+    assert_eq!(
+        d,
+        vec![
+            "main.tf:1:1: module.m: required variable \"name\" of module \"m\" is not set",
+            "main.tf:3:3: module.m: nmae: module \"m\" has no variable \"nmae\" (did you mean \"name\"?)",
+            "main.tf:7:13: module[remote].source: module source \"terraform-aws-modules/s3-bucket/aws\" is not a local path (Meridian reads local modules only (./ or ../); copy the module beside the configuration)",
+        ]
+    );
+}
+
+#[test]
+fn json_variables_files_and_auto_tfvars_apply_in_order() {
+    let (l, d, _dir) = load(&[
+        (
+            "main.tf",
+            "variable \"a\" {}\nvariable \"b\" {}\nvariable \"c\" {\n  type = list(string)\n}\noutput \"all\" {\n  value = [var.a, var.b, var.c]\n}\n",
+        ),
+        (
+            "terraform.tfvars",
+            "a = \"from-tfvars\"\nb = \"from-tfvars\"\nc = [\"x\"]\n",
+        ),
+        ("terraform.tfvars.json", "{\"b\": \"from-json\"}"),
+        ("z.auto.tfvars", "c = [\"auto\", 2]\nunused = 1\n"),
+    ]);
+    assert_eq!(
+        d,
+        vec!["z.auto.tfvars:2:1: warning: unused: value for undeclared variable \"unused\""]
+    );
+    let out = outputs_json(l.valid().expect("valid"));
+    assert_eq!(
+        out["all"]["value"],
+        serde_json::json!(["from-tfvars", "from-json", ["auto", "2"]])
+    );
+}

@@ -267,7 +267,19 @@ fn read_file(path: &Path, out: &mut HashMap<String, Input>, diags: &mut Vec<Diag
                     },
                 );
             }
-            Err(e) => sink.eval_error(&FieldPath::root().field(a.name.clone()), e),
+            Err(e) => {
+                sink.eval_error(&FieldPath::root().field(a.name.clone()), e);
+                // The variable is given, wrongly: it must not also be reported as missing.
+                out.insert(
+                    a.name.clone(),
+                    Input {
+                        given: Given::Value(Value::Unknown),
+                        file: file.clone(),
+                        span: a.span,
+                        from_file: true,
+                    },
+                );
+            }
         }
     }
 }
