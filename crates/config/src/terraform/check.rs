@@ -9,7 +9,8 @@
 //!   declared bucket.
 //! * A CloudFront behaviour must target a declared origin (or origin group); an origin that
 //!   no behaviour targets receives no requests and is reported.
-//! * Front Door parts must belong to a declared profile.
+//! * Front Door parts must refer to declared profiles, endpoints, origin groups and origins.
+//! * A record's health check must be a declared one.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,6 +41,7 @@ pub fn module(m: &Module, out: &mut Vec<Diagnostic>) {
     replicas(&insts, out);
     replication(&insts, out);
     frontdoor_parts(&insts, out);
+    health_checks(&insts, out);
 }
 
 /// DNS names Meridian serves, with their zone id: load balancers, distributions, buckets,
@@ -254,5 +256,108 @@ fn replication(insts: &[&Instance], out: &mut Vec<Diagnostic>) {
 }
 
 fn frontdoor_parts(insts: &[&Instance], out: &mut Vec<Diagnostic>) {
-    let _ = (insts, out);
+    use super::resources::azure::FrontDoorPart as P;
+    let ids = |want: fn(&P) -> bool| -> Vec<String> {
+        insts
+            .iter()
+            .filter_map(|i| match &i.spec {
+                Spec::FrontDoorPart(p) if want(p) => i
+                    .attributes
+                    .get("id")
+                    .and_then(super::value::Value::as_str)
+                    .map(str::to_owned),
+                _ => None,
+            })
+            .collect()
+    };
+    let profiles = ids(|p| matches!(p, P::Profile { .. }));
+    let endpoints = ids(|p| matches!(p, P::Endpoint { .. }));
+    let groups = ids(|p| matches!(p, P::OriginGroup { .. }));
+    let origins = ids(|p| matches!(p, P::Origin { .. }));
+    for i in insts {
+        let Spec::FrontDoorPart(p) = &i.spec else {
+            continue;
+        };
+        let mut refs: Vec<(&str, &str, &Vec<String>, &str)> = Vec::new();
+        match p {
+            P::Endpoint { profile_id, .. } | P::OriginGroup { profile_id, .. } => {
+                refs.push(("cdn_frontdoor_profile_id", profile_id, &profiles, "profile"));
+            }
+            P::Origin {
+                origin_group_id, ..
+            } => {
+                refs.push((
+                    "cdn_frontdoor_origin_group_id",
+                    origin_group_id,
+                    &groups,
+                    "origin group",
+                ));
+            }
+            P::Route {
+                endpoint_id,
+                origin_group_id,
+                origin_ids,
+                ..
+            } => {
+                refs.push((
+                    "cdn_frontdoor_endpoint_id",
+                    endpoint_id,
+                    &endpoints,
+                    "endpoint",
+                ));
+                refs.push((
+                    "cdn_frontdoor_origin_group_id",
+                    origin_group_id,
+                    &groups,
+                    "origin group",
+                ));
+                for o in origin_ids {
+                    refs.push(("cdn_frontdoor_origin_ids", o, &origins, "origin"));
+                }
+            }
+            P::Profile { .. } => {}
+        }
+        for (field, id, known, what) in refs {
+            if !known.iter().any(|k| k == id) {
+                sink(i, out)
+                    .error(
+                        at(i, field),
+                        &field_path(field),
+                        format!(
+                            "{what} \"{id}\" is not a Front Door {what} this configuration declares"
+                        ),
+                    )
+                    .hint(format!(
+                        "refer to it with its resource's id (azurerm_cdn_frontdoor_{}.<name>.id)",
+                        what.replace(' ', "_")
+                    ));
+            }
+        }
+    }
+}
+
+/// A record's `health_check_id` must be a health check this configuration declares.
+fn health_checks(insts: &[&Instance], out: &mut Vec<Diagnostic>) {
+    let ids: Vec<&str> = insts
+        .iter()
+        .filter_map(|i| match &i.spec {
+            Spec::HealthCheck(h) => Some(h.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    for i in insts {
+        let Spec::Record(r) = &i.spec else { continue };
+        let Some(id) = &r.health_check_id else {
+            continue;
+        };
+        if !ids.contains(&id.as_str()) {
+            sink(i, out)
+                .error(
+                    at(i, "health_check_id"),
+                    &field_path("health_check_id"),
+                    format!("health check \"{id}\" is not one this configuration declares"),
+                )
+                .hint("refer to it with aws_route53_health_check.<name>.id");
+        }
+    }
 }

@@ -108,6 +108,45 @@ pub fn evaluate_root(cfg: &Config, mut diags: Vec<Diagnostic>, opts: &Options) -
     }
 }
 
+/// The fuzz target's entry point, shared with the test that replays its corpus.
+pub mod fuzz {
+    use std::path::{Path, PathBuf};
+
+    use super::{CliInputs, Options, Source, load_sources};
+
+    /// Loads `data` as a module of one file: JSON syntax when it starts with `{`, native
+    /// syntax otherwise. The folder does not exist, so nothing else is read.
+    pub fn load(data: &[u8]) {
+        let Ok(text) = crate::load::decode_utf8(data.to_vec()) else {
+            return;
+        };
+        let name = if text.trim_start().starts_with('{') {
+            "fuzz.tf.json"
+        } else {
+            "fuzz.tf"
+        };
+        let dir = Path::new("/nonexistent/meridian-fuzz");
+        let opts = Options {
+            inputs: CliInputs {
+                env: Some(Default::default()),
+                ..CliInputs::default()
+            },
+            ..Options::default()
+        };
+        let src = Source {
+            path: PathBuf::from(dir).join(name),
+            text,
+        };
+        let loaded = load_sources(dir, &[src], &opts);
+        for d in &loaded.diagnostics {
+            let _ = d.to_string();
+        }
+        if let Some(m) = &loaded.module {
+            let _ = super::outputs_json(m).to_string();
+        }
+    }
+}
+
 /// `terraform output -json`: every output with its sensitivity, type and value.
 pub fn outputs_json(m: &Module) -> serde_json::Value {
     let mut out = serde_json::Map::new();

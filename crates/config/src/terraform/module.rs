@@ -886,11 +886,9 @@ impl<'c, 'a, 'x> Eval<'c, 'a, 'x> {
                     "for_each" => for_each = Some(a.expr.clone()),
                     "provider" => {}
                     "depends_on" => {
-                        config::depends_on(
-                            &a.expr,
-                            &FieldPath::root().field("depends_on"),
-                            &mut sink,
-                        );
+                        let field = FieldPath::root().field("depends_on");
+                        let deps = config::depends_on(&a.expr, &field, &mut sink);
+                        check_depends(&self.values, &deps, &field, &mut sink);
                     }
                     _ => body.attrs.push(a.clone()),
                 }
@@ -1380,7 +1378,9 @@ impl<'c, 'a, 'x> Eval<'c, 'a, 'x> {
                     "count" => count = Some(a.expr.clone()),
                     "for_each" => for_each = Some(a.expr.clone()),
                     "depends_on" => {
-                        config::depends_on(&a.expr, &here.field("depends_on"), &mut sink);
+                        let field = here.field("depends_on");
+                        let deps = config::depends_on(&a.expr, &field, &mut sink);
+                        check_depends(&self.values, &deps, &field, &mut sink);
                     }
                     "providers" => match &a.expr.kind {
                         ExprKind::Object(items) => {
@@ -1544,6 +1544,34 @@ impl<'c, 'a, 'x> Eval<'c, 'a, 'x> {
             list.into_iter().next().unwrap_or(Value::Unknown)
         };
         self.values.modules.insert(m.name.clone(), value);
+    }
+}
+
+/// Each `depends_on` entry must name something declared.
+fn check_depends(values: &Values<'_>, deps: &[Expr], field: &FieldPath, sink: &mut Sink<'_>) {
+    for d in deps {
+        let Some(path) = d.static_path() else {
+            continue;
+        };
+        let ops: Vec<super::syntax::Traverser> = path[1..]
+            .iter()
+            .map(|(n, s)| super::syntax::Traverser::Attr(n.clone(), *s))
+            .collect();
+        match super::eval::parse_ref(&path[0].0, path[0].1, &ops) {
+            Ok(Some((r, _))) => {
+                if let Err(e) = values.lookup(&r, d.span) {
+                    sink.eval_error(field, e);
+                }
+            }
+            Ok(None) => {
+                sink.error(
+                    d.span,
+                    field,
+                    format!("depends_on cannot refer to {}", path[0].0),
+                );
+            }
+            Err(e) => sink.eval_error(field, e),
+        }
     }
 }
 
