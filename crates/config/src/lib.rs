@@ -21,6 +21,7 @@ pub mod node;
 pub mod path;
 pub mod resource;
 pub mod sam;
+pub mod terraform;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{Bundle, LoadOptions, LoadedDoc, load_paths, load_str};

@@ -78,6 +78,8 @@ pub struct Bundle {
     pub compose: Vec<crate::compose::Loaded>,
     /// SAM/CloudFormation templates: the template, or every problem found in it.
     pub templates: Vec<(PathBuf, Result<crate::sam::Template, Vec<Diagnostic>>)>,
+    /// Terraform root modules (a folder of `.tf` files each), loaded (valid or not).
+    pub terraform: Vec<crate::terraform::Loaded>,
 }
 
 impl Bundle {
@@ -100,6 +102,14 @@ impl Bundle {
                 Ok(_) => [].iter(),
                 Err(d) => d.iter(),
             }))
+            .chain(self.terraform.iter().flat_map(|t| t.diagnostics.iter()))
+    }
+
+    /// The valid Terraform root modules.
+    pub fn terraform_modules(&self) -> impl Iterator<Item = &crate::terraform::Module> {
+        self.terraform
+            .iter()
+            .filter_map(crate::terraform::Loaded::valid)
     }
 
     /// The valid Compose files.
@@ -135,31 +145,111 @@ pub struct LoadOptions {
     /// Variables for `${VAR}` interpolation in Compose files; the process environment when
     /// `None`.
     pub compose_env: Option<crate::compose::Environment>,
+    /// Terraform inputs (`-var`, `-var-file`, `TF_VAR_*`), account and default region.
+    pub terraform: crate::terraform::Options,
 }
 
-/// Loads files and folders (folders recursively, `*.yaml`, `*.yml`, `*.json`), then runs the
+/// Loads files and folders (folders recursively, `*.yaml`, `*.yml`, `*.json`; each folder
+/// holding `.tf` or `.tf.json` files is a Terraform root module), then runs the
 /// cross-resource analysis.
 pub fn load_paths(paths: &[PathBuf], opts: LoadOptions) -> Bundle {
     let mut bundle = Bundle::default();
+    let mut tf_files: Vec<PathBuf> = Vec::new();
     for p in paths {
         if p.is_dir() {
             let mut files = Vec::new();
             collect_dir(p, &mut files, &mut bundle);
             files.sort();
             for f in files {
-                load_file(&f, true, &opts, &mut bundle);
+                if crate::terraform::is_tf(&f) {
+                    tf_files.push(f);
+                } else {
+                    load_file(&f, true, &opts, &mut bundle);
+                }
             }
+        } else if crate::terraform::is_tf(p) {
+            tf_files.push(p.clone());
         } else {
             load_file(p, false, &opts, &mut bundle);
         }
     }
+    load_terraform(tf_files, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
     bundle
 }
 
-/// Loads manifests from text (`-f -`, tests, the admin API).
+/// Groups `.tf` files by folder (one module each) and loads every folder that no other
+/// loaded module calls as a child module.
+fn load_terraform(mut files: Vec<PathBuf>, opts: &LoadOptions, bundle: &mut Bundle) {
+    files.sort();
+    files.dedup();
+    let mut by_dir: Vec<(PathBuf, Vec<crate::terraform::Source>)> = Vec::new();
+    for f in files {
+        let dir = f
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let text = match read_text(&f) {
+            Ok(t) => t,
+            Err(d) => {
+                bundle.file_errors.push(d);
+                continue;
+            }
+        };
+        let src = crate::terraform::Source { path: f, text };
+        match by_dir.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, v)) => v.push(src),
+            None => by_dir.push((dir, vec![src])),
+        }
+    }
+    let mut configs = Vec::new();
+    for (dir, sources) in &by_dir {
+        let mut diags = Vec::new();
+        let cfg = crate::terraform::read_config(dir, sources, &mut diags);
+        configs.push((cfg, diags));
+    }
+    // Folders that a loaded module calls are that module's business, not roots.
+    let called: Vec<PathBuf> = configs
+        .iter()
+        .flat_map(|(c, _)| {
+            c.modules
+                .iter()
+                .filter_map(|m| m.source.as_ref()?.canonicalize().ok())
+        })
+        .collect();
+    for (cfg, diags) in configs {
+        let canon = cfg.dir.canonicalize().unwrap_or_else(|_| cfg.dir.clone());
+        if called.contains(&canon) {
+            continue;
+        }
+        bundle.terraform.push(crate::terraform::evaluate_root(
+            &cfg,
+            diags,
+            &opts.terraform,
+        ));
+    }
+}
+
+/// Loads manifests from text (`-f -`, tests, the admin API). A `.tf`/`.tf.json` path is read
+/// as a Terraform module of that one file.
 pub fn load_str(file: &Path, text: &str, opts: LoadOptions) -> Bundle {
     let mut bundle = Bundle::default();
+    if crate::terraform::is_tf(file) {
+        let dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let src = crate::terraform::Source {
+            path: file.to_path_buf(),
+            text: text.to_owned(),
+        };
+        bundle.terraform.push(crate::terraform::load_sources(
+            &dir,
+            &[src],
+            &opts.terraform,
+        ));
+        return bundle;
+    }
     load_text(Arc::from(file), text, false, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
     bundle
@@ -191,7 +281,11 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, bundle: &mut Bundle) {
                     .extension()
                     .and_then(|e| e.to_str())
                     .unwrap_or_default();
-                if matches!(ext, "yaml" | "yml" | "json") {
+                // Variables files are inputs of the Terraform module beside them.
+                let tfvars = name.ends_with(".tfvars.json");
+                if (matches!(ext, "yaml" | "yml" | "json") && !tfvars)
+                    || crate::terraform::is_tf(&path)
+                {
                     out.push(path);
                 }
             }
@@ -218,6 +312,15 @@ fn file_error(file: &Path, span: Span, message: String) -> Diagnostic {
 #[allow(clippy::result_large_err)]
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let err = |span, msg: String| file_error(path, span, msg);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let what = if crate::terraform::is_tf(path) || name.contains(".tfvars") {
+        "a Terraform file"
+    } else {
+        "a manifest file"
+    };
     let file =
         fs::File::open(path).map_err(|e| err(Span::default(), format!("cannot read file: {e}")))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -225,7 +328,7 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         return Err(err(
             Span::new(1, 1),
             format!(
-                "file is {:.1} MiB, larger than the {} MiB limit for a manifest file",
+                "file is {:.1} MiB, larger than the {} MiB limit for {what}",
                 len as f64 / 1_048_576.0,
                 MAX_FILE_BYTES / 1_048_576
             ),
@@ -240,7 +343,7 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         return Err(err(
             Span::new(1, 1),
             format!(
-                "file is larger than the {} MiB limit for a manifest file",
+                "file is larger than the {} MiB limit for {what}",
                 MAX_FILE_BYTES / 1_048_576
             ),
         ));

@@ -25,3 +25,18 @@ fn fuzz_regressions_load_without_panicking() {
     }
     assert!(n > 0, "the regressions folder holds inputs");
 }
+
+#[test]
+fn terraform_fuzz_regressions_load_without_panicking() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/parse_terraform");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("regressions folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        meridian_config::terraform::fuzz::load(&std::fs::read(&path).expect("read"));
+        n += 1;
+    }
+    assert!(n > 0, "the regressions folder holds inputs");
+}

@@ -62,6 +62,14 @@ impl FileStore {
         }
     }
 
+    /// A store over these paths, loaded with `options` (Terraform inputs, template values).
+    pub fn with_options(paths: Vec<PathBuf>, options: LoadOptions) -> Self {
+        Self {
+            options,
+            ..Self::new(paths)
+        }
+    }
+
     /// The paths.
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths

@@ -36,12 +36,17 @@ enum Command {
     ///
     /// Reads Kubernetes Services and Deployments and Istio VirtualServices, DestinationRules,
     /// Gateways, ServiceEntries, PeerAuthentications and AuthorizationPolicies from YAML or
-    /// JSON files (folders are read recursively). Each object is checked as the API server
-    /// and Istio's webhook would, then against the others as `istioctl analyze` does.
+    /// JSON files (folders are read recursively), Compose files, SAM templates, and
+    /// Terraform (each folder of .tf files is one module). Each object is checked as the API
+    /// server and Istio's webhook would, then against the others as `istioctl analyze` does;
+    /// Terraform as `terraform validate` would, plus what a running system would refuse.
     /// Exits 0 only when every object is valid.
     Validate(commands::validate::Args),
     /// Run everything declared in the given files and folders, and keep it in sync with them.
     Up(commands::up::Args),
+    /// Print the outputs of the Terraform modules in the given folders (like `terraform
+    /// output`; `-o json` like `terraform output -json`).
+    Outputs(commands::outputs::Args),
     /// List the replicas of the running node: state, readiness, restarts, ports.
     Ps(commands::ps::Args),
     /// Print a replica's output (stdout and stderr).
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, cli.output),
         Command::Up(args) => commands::up::run(&args, cli.output),
+        Command::Outputs(args) => commands::outputs::run(&args, cli.output),
         Command::Ps(args) => commands::ps::run(&args, cli.output),
         Command::Logs(args) => commands::logs::run(&args),
         Command::Scale(args) => commands::scale::run(&args),

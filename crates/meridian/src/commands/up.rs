@@ -63,6 +63,8 @@ pub(crate) struct Args {
     edge: EdgeArgs,
     #[command(flatten)]
     observe: crate::observe::Flags,
+    #[command(flatten)]
+    vars: crate::commands::terraform::VarArgs,
 }
 
 /// How the gateway meets its clients: who they are behind proxies, and what one client may
@@ -182,7 +184,7 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 
 pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
     crate::logging::init();
-    let store = FileStore::new(args.paths.clone());
+    let store = FileStore::with_options(args.paths.clone(), args.vars.load_options());
     let bundle = store.load();
     for d in bundle.diagnostics() {
         eprintln!("{d}");
@@ -334,6 +336,7 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         );
     }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");
+    print_terraform(&rev.bundle);
     for w in node.supervisor.workloads() {
         println!(
             "  workload  {}/{}  {} replica(s)",
@@ -341,6 +344,29 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         );
     }
     println!("watching for changes; Ctrl-C stops (`meridian ps` in another terminal)");
+}
+
+/// Terraform resources are loaded and checked; the planes that serve them (edge, global,
+/// replication) are not wired yet, so each is listed as such, with the module's outputs.
+fn print_terraform(bundle: &meridian_config::Bundle) {
+    for m in bundle.terraform_modules() {
+        for i in m.instances.iter().filter(|i| i.spec.is_served()) {
+            let region = if i.region.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", i.region)
+            };
+            println!("  terraform {}{region}: loaded, not served yet", i.address);
+        }
+        for o in &m.outputs {
+            let v = if o.sensitive {
+                "<sensitive>".to_owned()
+            } else {
+                crate::commands::terraform::show(&o.value)
+            };
+            println!("  output    {} = {v}", o.name);
+        }
+    }
 }
 
 /// The hosts served on a declared Gateway port, for the banner.

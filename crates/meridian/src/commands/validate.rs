@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use meridian_config::{Bundle, Diagnostic, LoadOptions, load_paths};
+use meridian_config::{Bundle, Diagnostic, load_paths};
 use serde::Serialize;
 
 use crate::output::{OutputFormat, print_structured};
@@ -18,6 +18,8 @@ pub(crate) struct Args {
         required = true
     )]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    vars: crate::commands::terraform::VarArgs,
 }
 
 #[derive(Serialize)]
@@ -36,6 +38,9 @@ struct Report<'a> {
     /// SAM templates: their functions, or their problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     templates: Vec<FileReport<'a>>,
+    /// Terraform modules: their resources, or their problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    terraform: Vec<FileReport<'a>>,
 }
 
 /// A Compose file or a template, and what it declares.
@@ -58,7 +63,7 @@ struct ResourceReport<'a> {
 }
 
 pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let bundle = load_paths(&args.files, LoadOptions::default());
+    let bundle = load_paths(&args.files, args.vars.load_options());
     let ok = bundle.is_valid();
     match format {
         OutputFormat::Table => print_table(&bundle),
@@ -126,6 +131,20 @@ fn report(bundle: &Bundle) -> Report<'_> {
                 diagnostics: t.as_ref().err().map_or(&[], Vec::as_slice),
             })
             .collect(),
+        terraform: bundle
+            .terraform
+            .iter()
+            .map(|t| FileReport {
+                file: t.dir.display().to_string(),
+                valid: t.is_valid(),
+                declares: t
+                    .module
+                    .iter()
+                    .flat_map(|m| m.instances.iter().map(|i| i.address.clone()))
+                    .collect(),
+                diagnostics: &t.diagnostics,
+            })
+            .collect(),
     }
 }
 
@@ -173,12 +192,37 @@ fn print_table(bundle: &Bundle) {
             }
         }
     }
+    for t in &bundle.terraform {
+        for d in &t.diagnostics {
+            eprintln!("{d}");
+        }
+        if let Some(m) = t.valid() {
+            for i in &m.instances {
+                let what = match i.mode {
+                    meridian_config::terraform::Mode::Managed => "resource",
+                    meridian_config::terraform::Mode::Data => "data source",
+                };
+                println!(
+                    "terraform {what} {} ({}:{}, {}) validated",
+                    i.address,
+                    i.file.display(),
+                    i.span.line,
+                    if i.region.is_empty() {
+                        "no region"
+                    } else {
+                        i.region.as_str()
+                    }
+                );
+            }
+        }
+    }
     let errors = bundle.error_count();
     if errors > 0 {
         let bad = bundle.docs.iter().filter(|d| !d.is_valid()).count()
             + bundle.file_errors.len()
             + bundle.compose.iter().filter(|c| !c.is_valid()).count()
-            + bundle.templates.iter().filter(|(_, t)| t.is_err()).count();
+            + bundle.templates.iter().filter(|(_, t)| t.is_err()).count()
+            + bundle.terraform.iter().filter(|t| !t.is_valid()).count();
         eprintln!(
             "error: {errors} error{} in {bad} {}",
             if errors == 1 { "" } else { "s" },
