@@ -80,6 +80,10 @@ pub struct Bundle {
     pub templates: Vec<(PathBuf, Result<crate::sam::Template, Vec<Diagnostic>>)>,
     /// Terraform root modules (a folder of `.tf` files each), loaded (valid or not).
     pub terraform: Vec<crate::terraform::Loaded>,
+    /// The files whose content makes this configuration: every manifest, template and
+    /// Terraform file read, and the variables and template files beside a Terraform module.
+    /// Files of a folder scan that are no configuration (logs, scripts) are not inputs.
+    pub inputs: Vec<PathBuf>,
 }
 
 impl Bundle {
@@ -165,14 +169,42 @@ pub fn load_paths(paths: &[PathBuf], opts: LoadOptions) -> Bundle {
                     tf_files.push(f);
                 } else {
                     load_file(&f, true, &opts, &mut bundle);
+                    bundle.inputs.push(f);
                 }
             }
         } else if crate::terraform::is_tf(p) {
             tf_files.push(p.clone());
         } else {
             load_file(p, false, &opts, &mut bundle);
+            bundle.inputs.push(p.clone());
         }
     }
+    for dir in tf_files.iter().filter_map(|f| f.parent()) {
+        let beside = fs::read_dir(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        });
+        for entry in beside.into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let terraform_input = [
+                ".tf",
+                ".tf.json",
+                ".tfvars",
+                ".tfvars.json",
+                ".tftpl",
+                ".tpl",
+            ]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+            if terraform_input && entry.file_type().is_ok_and(|t| t.is_file()) {
+                bundle.inputs.push(entry.path());
+            }
+        }
+    }
+    bundle.inputs.sort();
+    bundle.inputs.dedup();
     load_terraform(tf_files, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
     bundle

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::hash::{Hash, Hasher};
+
+use meridian_config::sam::Code;
 use meridian_config::{Bundle, Diagnostic, LoadOptions, load_paths};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
@@ -80,9 +83,13 @@ impl FileStore {
         load_paths(&self.paths, self.options.clone())
     }
 
-    /// Watches the paths; every burst of changes is reloaded and reported on the returned
-    /// channel, numbered from `first_revision + 1`. The watcher lives as long as the receiver.
-    pub fn watch(self, first_revision: u64) -> Result<mpsc::Receiver<Change>, StoreError> {
+    /// Watches the paths; every burst of changes that alters the configuration's content is
+    /// reloaded and reported on the returned channel, numbered from `first.number + 1`. A
+    /// burst that leaves every input as it was (a log written into a watched folder, a file
+    /// saved unchanged) is no change. The watcher lives as long as the receiver.
+    pub fn watch(self, first: &Revision) -> Result<mpsc::Receiver<Change>, StoreError> {
+        let first_revision = first.number;
+        let mut last_inputs = fingerprint(&first.bundle);
         let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             if let Ok(ev) = res
@@ -121,9 +128,19 @@ impl FileStore {
                     }
                 }
                 let store = self.clone();
-                let Ok(bundle) = tokio::task::spawn_blocking(move || store.load()).await else {
+                let Ok((bundle, inputs)) = tokio::task::spawn_blocking(move || {
+                    let bundle = store.load();
+                    let inputs = fingerprint(&bundle);
+                    (bundle, inputs)
+                })
+                .await
+                else {
                     continue;
                 };
+                if inputs == last_inputs {
+                    continue;
+                }
+                last_inputs = inputs;
                 let change = if bundle.is_valid() {
                     number += 1;
                     Change::Accepted(Arc::new(Revision { number, bundle }))
@@ -142,6 +159,64 @@ impl FileStore {
             }
         });
         Ok(rx)
+    }
+}
+
+/// A digest of everything the configuration is made of: the content of every input file, and
+/// the size and modification time of every file of a function's code (code folders can be
+/// large; a rewrite changes one or the other).
+fn fingerprint(bundle: &Bundle) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for f in &bundle.inputs {
+        f.hash(&mut h);
+        std::fs::read(f).ok().hash(&mut h);
+    }
+    for t in bundle.sam_templates() {
+        for f in &t.functions {
+            let mut roots: Vec<&Path> = f.layers.iter().map(PathBuf::as_path).collect();
+            match &f.code {
+                Code::Dir(d) => roots.push(d),
+                Code::Layout(copies) => roots.extend(copies.iter().map(|c| c.src.as_path())),
+                Code::Inline(text) => text.hash(&mut h),
+            }
+            for root in roots {
+                stat_tree(root, &mut h, 0);
+            }
+        }
+    }
+    h.finish()
+}
+
+/// Hashes path, size and modification time of every file under `path`, skipping hidden
+/// folders and installed dependencies, to a bounded depth.
+fn stat_tree(path: &Path, h: &mut std::hash::DefaultHasher, depth: usize) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    path.hash(h);
+    if meta.is_file() {
+        meta.len().hash(h);
+        meta.modified().ok().hash(h);
+        return;
+    }
+    if depth >= 16 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    let mut children: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name != "node_modules" && name != "target"
+        })
+        .map(|e| e.path())
+        .collect();
+    children.sort();
+    for c in children {
+        stat_tree(&c, h, depth + 1);
     }
 }
 
@@ -183,8 +258,12 @@ mod tests {
         let file = dir.path().join("svc.yaml");
         std::fs::write(&file, GOOD).expect("write");
         let store = FileStore::new(vec![dir.path().to_path_buf()]);
-        assert!(store.load().is_valid());
-        let mut rx = store.watch(1).expect("watch");
+        let first = Revision {
+            number: 1,
+            bundle: store.load(),
+        };
+        assert!(first.bundle.is_valid());
+        let mut rx = store.watch(&first).expect("watch");
 
         std::fs::write(&file, BAD).expect("write");
         match next(&mut rx).await {
@@ -203,6 +282,39 @@ mod tests {
                 assert_eq!(
                     r.bundle.resources().next().map(|r| r.id().name),
                     Some("b".to_owned())
+                );
+            }
+            Change::Refused(d) => panic!("refused a valid change: {d:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn files_that_are_no_configuration_make_no_revision() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("svc.yaml");
+        std::fs::write(&file, GOOD).expect("write");
+        let store = FileStore::new(vec![dir.path().to_path_buf()]);
+        let first = Revision {
+            number: 1,
+            bundle: store.load(),
+        };
+        let mut rx = store.watch(&first).expect("watch");
+
+        // A log written beside the manifests, and the manifest saved unchanged.
+        std::fs::write(dir.path().join("up.log"), "request served\n").expect("write");
+        std::fs::write(&file, GOOD).expect("write");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        std::fs::write(dir.path().join("up.log"), "request served\nagain\n").expect("write");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+
+        std::fs::write(&file, GOOD.replace("name: a", "name: c")).expect("write");
+        match next(&mut rx).await {
+            Change::Accepted(r) => {
+                // Had the log made a revision, this one would not be the second.
+                assert_eq!(r.number, 2);
+                assert_eq!(
+                    r.bundle.resources().next().map(|r| r.id().name),
+                    Some("c".to_owned())
                 );
             }
             Change::Refused(d) => panic!("refused a valid change: {d:?}"),

@@ -143,7 +143,7 @@ impl CertificateAuthority {
             },
             loaded,
         );
-        tracing::info!(ca = ?ca, "certificate authority ready");
+        ca.log_ready();
         Ok(ca)
     }
 
@@ -166,7 +166,7 @@ impl CertificateAuthority {
             },
             loaded,
         );
-        tracing::info!(ca = ?ca, "certificate authority ready with plugged-in certificates");
+        ca.log_ready();
         Ok(ca)
     }
 
@@ -194,8 +194,24 @@ impl CertificateAuthority {
             write_bundle_file(dir, &self.bundle)?;
         }
         self.rotations.send_modify(|generation| *generation += 1);
-        tracing::info!(ca = ?self, "certificate authority reloaded changed ca files");
+        tracing::info!(
+            trust_domain = %self.trust_domain,
+            signer_expires = %rfc3339(self.signer.load().not_after),
+            "certificate authority reloaded its changed files ({})",
+            self.source
+        );
         Ok(true)
+    }
+
+    /// One line for operators: the trust domain, where the key comes from, when the signer
+    /// expires.
+    fn log_ready(&self) {
+        tracing::info!(
+            trust_domain = %self.trust_domain,
+            signer_expires = %rfc3339(self.signer.load().not_after),
+            "certificate authority ready ({})",
+            self.source
+        );
     }
 
     fn assemble(trust_domain: TrustDomain, source: CaSource, loaded: Loaded) -> Self {

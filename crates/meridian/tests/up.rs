@@ -29,6 +29,8 @@ struct Up {
     child: Child,
     dir: PathBuf,
     lines: std::sync::mpsc::Receiver<String>,
+    /// Every stdout line read so far.
+    seen: Vec<String>,
 }
 
 impl Up {
@@ -64,6 +66,7 @@ impl Up {
             child,
             dir: dir.to_path_buf(),
             lines,
+            seen: Vec::new(),
         }
     }
 
@@ -73,8 +76,12 @@ impl Up {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     panic!("no {needle:?} within 60s")
                 }
@@ -183,6 +190,27 @@ fn get_path(addr: &str, path: &str, host: &str, headers: &[(&str, &str)]) -> (u1
     (status, body)
 }
 
+/// Whether the line holds Rust's Debug form of a struct: `Name { field: ...`.
+fn struct_dump(line: &str) -> bool {
+    line.match_indices(" { ").any(|(i, _)| {
+        let name = line[..i].rsplit(|c: char| !c.is_alphanumeric()).next();
+        let field = line[i + 3..].split(": ").next();
+        name.is_some_and(|n| n.starts_with(|c: char| c.is_ascii_uppercase()))
+            && field.is_some_and(|f| {
+                !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            })
+    })
+}
+
+#[test]
+fn struct_dumps_are_recognised() {
+    assert!(struct_dump(
+        "INFO ready ca=CertificateAuthority { trust_domain: \"cluster.local\" }"
+    ));
+    assert!(!struct_dump("applied revision 2: 1 created"));
+    assert!(!struct_dump("spec: { ports: [80] }"));
+}
+
 fn alive(pid: u64) -> bool {
     Command::new("kill")
         .args(["-0", &pid.to_string()])
@@ -285,11 +313,15 @@ fn up_runs_the_course_examples_and_follows_changes() {
     let (status, body) = get_path(api, &path, "localhost", &[]);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Hello from Lambda!"), "{body}");
+    // A file that is no configuration, written into a watched folder, makes no revision.
+    std::fs::write(up.dir.join("examples/mesh/notes.log"), "a log line\n").expect("write");
+    std::thread::sleep(Duration::from_secs(1));
     // Editing the handler's code reaches new invocations.
     let handler = up.dir.join("examples/lambda/app/index.js");
     let code = std::fs::read_to_string(&handler).expect("read");
     std::fs::write(&handler, code.replace("Hello from Lambda!", "Hello again!")).expect("write");
-    up.wait_line("applied revision 2");
+    let applied = up.wait_line("applied revision");
+    assert!(applied.starts_with("applied revision 2: "), "{applied}");
     let (status, body) = get_path(api, &path, "localhost", &[]);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Hello again!"), "{body}");
@@ -316,6 +348,12 @@ fn up_runs_the_course_examples_and_follows_changes() {
     assert!(pids.len() >= 11, "{pids:?}");
     let status = up.stop();
     assert!(status.success(), "{status:?}");
+    // Output to files is for people: no colour codes, no struct dumps.
+    let stderr = std::fs::read_to_string(up.dir.join("up.stderr")).expect("stderr");
+    for line in stderr.lines().chain(up.seen.iter().map(String::as_str)) {
+        assert!(!line.contains('\x1b'), "escape code in {line:?}");
+        assert!(!struct_dump(line), "struct dump in {line:?}");
+    }
     assert!(
         !up.dir.join(".meridian/run.json").exists(),
         "the run file is removed on stop"

@@ -243,7 +243,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         print_banner(&node, admin_addr, &store, format);
 
         let mut changes = store
-            .watch(1)
+            .watch(&node.revision())
             .context("cannot watch the files for changes")?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
@@ -347,16 +347,24 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
 }
 
 /// Terraform resources are loaded and checked; the planes that serve them (edge, global,
-/// replication) are not wired yet, so each is listed as such, with the module's outputs.
+/// replication) are not wired yet, so each file says what it holds, with the module's outputs.
 fn print_terraform(bundle: &meridian_config::Bundle) {
     for m in bundle.terraform_modules() {
+        let mut by_file: Vec<(&std::path::Path, Vec<&str>)> = Vec::new();
         for i in m.instances.iter().filter(|i| i.spec.is_served()) {
-            let region = if i.region.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", i.region)
-            };
-            println!("  terraform {}{region}: loaded, not served yet", i.address);
+            let name = i.address.as_str();
+            match by_file.iter_mut().find(|(f, _)| *f == &*i.file) {
+                Some((_, names)) => names.push(name),
+                None => by_file.push((&i.file, vec![name])),
+            }
+        }
+        for (file, names) in by_file {
+            println!(
+                "  terraform {}: {} loaded, not served yet ({})",
+                display_path(file),
+                plural(names.len(), "resource"),
+                names.join(", ")
+            );
         }
         for o in &m.outputs {
             let v = if o.sensitive {
@@ -366,6 +374,22 @@ fn print_terraform(bundle: &meridian_config::Bundle) {
             };
             println!("  output    {} = {v}", o.name);
         }
+    }
+}
+
+/// A path relative to the working directory when it lies under it, as the user typed it.
+fn display_path(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
