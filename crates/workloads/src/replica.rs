@@ -50,6 +50,9 @@ pub(crate) struct Runtime {
     pub(crate) started: Option<SystemTime>,
     pub(crate) ready_since: Option<Instant>,
     pub(crate) last_error: Option<String>,
+    /// True when `last_error` is a probe failure of the running process (cleared once the
+    /// process is ready); false when it says why the previous process ended.
+    pub(crate) error_is_probe: bool,
     pub(crate) last_exit: Option<LastExit>,
 }
 
@@ -170,6 +173,7 @@ impl Replica {
                 started: None,
                 ready_since: None,
                 last_error: None,
+                error_is_probe: false,
                 last_exit: None,
             }),
             stop: watch::channel(false).0,
@@ -329,6 +333,12 @@ impl ProbeSink for Sink<'_> {
             if let Some(c) = rt.containers.get_mut(i) {
                 c.ready = ready;
             }
+            // A probe's complaint about this process is over once it is ready; why the
+            // previous process ended stays.
+            if ready && rt.error_is_probe && rt.containers.iter().all(|c| c.ready) {
+                rt.last_error = None;
+                rt.error_is_probe = false;
+            }
         }) {
             let word = if ready { "ready" } else { "not ready" };
             self.replica.log.line(
@@ -347,7 +357,10 @@ impl ProbeSink for Sink<'_> {
     fn probe_failed(&self, which: &'static str, message: &str) {
         let text = format!("{which} probe failed: {message}");
         self.replica.log.line(Stream::Meridian, &text);
-        self.replica.update(|rt| rt.last_error = Some(text));
+        self.replica.update(|rt| {
+            rt.last_error = Some(text);
+            rt.error_is_probe = true;
+        });
     }
 }
 
@@ -373,6 +386,7 @@ pub(crate) async fn run(inner: Arc<Inner>, r: Arc<Replica>, pending: Option<Stri
         r.update(|rt| {
             rt.phase = Some(state);
             rt.last_error = Some(text);
+            rt.error_is_probe = false;
         });
         inner.replica_changed(&r);
         stopped(&mut stop).await;
@@ -502,7 +516,7 @@ async fn run_init(inner: &Arc<Inner>, r: &Arc<Replica>, stop: &mut watch::Receiv
                             Ok(s) => {
                                 let text = format!("init container {} failed: {}", c.name, describe_exit(&s));
                                 r.log.line(Stream::Meridian, &text);
-                                r.update(|rt| { rt.last_error = Some(text); rt.last_exit = Some(exit_info(&s)); });
+                                r.update(|rt| { rt.last_error = Some(text); rt.error_is_probe = false; rt.last_exit = Some(exit_info(&s)); });
                                 false
                             }
                             Err(_) => false,
@@ -516,7 +530,10 @@ async fn run_init(inner: &Arc<Inner>, r: &Arc<Replica>, stop: &mut watch::Receiv
                 Err(e) => {
                     let text = spawn_error(c, &e);
                     r.log.line(Stream::Meridian, &text);
-                    r.update(|rt| rt.last_error = Some(text));
+                    r.update(|rt| {
+                        rt.last_error = Some(text);
+                        rt.error_is_probe = false;
+                    });
                     false
                 }
             };
@@ -582,6 +599,7 @@ async fn container_loop(
                 r.log.line(Stream::Meridian, &text);
                 r.update(|rt| {
                     rt.last_error = Some(text);
+                    rt.error_is_probe = false;
                     rt.last_exit = Some(LastExit {
                         code: None,
                         signal: None,
@@ -644,6 +662,7 @@ async fn container_loop(
                                     rt.last_exit = Some(exit_info(&s));
                                     if !success {
                                         rt.last_error = Some(text);
+                                        rt.error_is_probe = false;
                                     }
                                 });
                                 if success { Ending::Success } else { Ending::Failure }
@@ -655,6 +674,7 @@ async fn container_loop(
                         r.log.line(Stream::Meridian, &format!("restarting {}: {}", c.name, reason.message));
                         r.update(|rt| {
                             rt.last_error = Some(reason.message.clone());
+                            rt.error_is_probe = false;
                             if let Some(cr) = rt.containers.get_mut(i) { cr.ready = false; }
                         });
                         inner.replica_changed(&r);

@@ -19,10 +19,14 @@ async fn http_readiness_gates_the_endpoint() {
         .container(&readiness("httpGet: {path: /readyz, port: 3000}"))
         .yaml();
     h.sup.apply(manifests(&yaml)).expect("apply");
-    h.wait_for("running, not ready", 30, |s| {
-        of(s, "slow")
-            .first()
-            .is_some_and(|r| r.state == ReplicaState::Running && !r.ready)
+    h.wait_for("running, not ready, the probe's answer shown", 30, |s| {
+        of(s, "slow").first().is_some_and(|r| {
+            r.state == ReplicaState::Running
+                && !r.ready
+                && r.last_error.as_deref().is_some_and(|e| {
+                    e.contains("readiness probe failed: HTTP probe failed with statuscode: 503")
+                })
+        })
     })
     .await;
     assert_eq!(
@@ -34,13 +38,7 @@ async fn http_readiness_gates_the_endpoint() {
         .wait_for("ready", 30, |s| ready_count(s, "slow") == 1)
         .await;
     assert_eq!(h.ready_endpoints("slow"), 1);
-    assert!(
-        s[0].last_error.as_deref().is_some_and(
-            |e| e.contains("readiness probe failed: HTTP probe failed with statuscode: 503")
-        ),
-        "{:?}",
-        s[0].last_error
-    );
+    assert_eq!(s[0].last_error, None, "ready: no current error");
     h.sup.shutdown().await;
 }
 
@@ -121,6 +119,34 @@ async fn failing_startup_probe_restarts_and_holds_readiness() {
         "{:?}",
         s[0].last_error
     );
+    h.sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_replica_that_becomes_ready_shows_no_error() {
+    let h = Harness::start();
+    let flag = tempfile::NamedTempFile::new().expect("tempfile");
+    let path = flag.path().to_owned();
+    std::fs::remove_file(&path).expect("remove");
+    let readiness = format!(
+        "        readinessProbe:\n          exec: {{command: [\"test\", \"-f\", \"{}\"]}}\n          periodSeconds: 1\n",
+        path.display()
+    );
+    let yaml = Deployment::new("late").container(&readiness).yaml();
+    h.sup.apply(manifests(&yaml)).expect("apply");
+    h.wait_for("a failing readiness probe", 30, |s| {
+        of(s, "late").first().is_some_and(|r| {
+            r.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("readiness probe failed"))
+        })
+    })
+    .await;
+    std::fs::write(&path, "").expect("create");
+    let s = h
+        .wait_for("ready", 30, |s| ready_count(s, "late") == 1)
+        .await;
+    assert_eq!(of(&s, "late")[0].last_error, None);
     h.sup.shutdown().await;
 }
 
