@@ -356,7 +356,7 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
         move || {
             observe_support::meridian()
                 .current_dir(dir)
-                .args(["top", "--duration", "3", "-o", "json"])
+                .args(["top", "--duration", "3s", "-o", "json"])
                 .output()
                 .expect("top")
         }

@@ -22,9 +22,7 @@ pub(crate) struct Args {
 }
 
 fn parse_since(s: &str) -> Result<u64, String> {
-    meridian_config::duration::parse(s)
-        .map(|d| d.as_secs())
-        .map_err(|e| format!("{e} (use 30s, 5m, 1h)"))
+    super::duration::parse(s).map(|d| d.as_secs())
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@ pub(crate) mod ca;
 pub(crate) mod check;
 pub(crate) mod dashboard;
 pub(crate) mod demo_app;
+pub(crate) mod duration;
 pub(crate) mod functions;
 pub(crate) mod generate_event;
 pub(crate) mod get;

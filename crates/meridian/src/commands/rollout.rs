@@ -21,9 +21,9 @@ enum Action {
     Status {
         /// The workload.
         workload: String,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 600)]
-        timeout: u64,
+        /// Give up after this long (`10m`, `90s`).
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration::positive)]
+        timeout: std::time::Duration,
     },
     /// Replace every replica, one batch at a time, with the same template.
     Restart {
@@ -56,7 +56,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         Action::Status { workload, timeout } => {
             t.stream(&AdminRequest::RolloutStatus {
                 workload: workload.clone(),
-                timeout_secs: Some(*timeout),
+                timeout_secs: Some(timeout.as_secs().max(1)),
             })?;
         }
         Action::Restart { workload } => {

@@ -17,9 +17,9 @@ use crate::output::{OutputFormat, print_structured, print_table};
 pub(crate) struct Args {
     #[command(flatten)]
     filters: Filters,
-    /// Stop after this many seconds (default: until interrupted).
-    #[arg(long, value_name = "SECS")]
-    duration: Option<u64>,
+    /// Stop after this long (`30s`, `5m`; default: until interrupted).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::positive)]
+    duration: Option<std::time::Duration>,
     /// Rows shown.
     #[arg(long, default_value_t = 20)]
     rows: usize,
@@ -140,9 +140,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
             buf.clear();
         }
     });
-    let deadline = args
-        .duration
-        .map(|d| Instant::now() + Duration::from_secs(d));
+    let deadline = args.duration.map(|d| Instant::now() + d);
     let live = std::io::stdout().is_terminal() && format == OutputFormat::Table;
     loop {
         std::thread::sleep(Duration::from_secs(1));

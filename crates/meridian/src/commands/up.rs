@@ -80,13 +80,13 @@ pub(crate) struct EdgeArgs {
     #[arg(long)]
     proxy_protocol: bool,
     /// Time a client has to send a whole request head.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::duration::positive)]
     request_head_timeout: std::time::Duration,
     /// Time a gateway connection may stay idle between requests.
-    #[arg(long, value_name = "DURATION", default_value = "75s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "75s", value_parser = super::duration::positive)]
     idle_timeout: std::time::Duration,
     /// Time to finish a TLS handshake (and a PROXY protocol header).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::duration::positive)]
     tls_handshake_timeout: std::time::Duration,
     /// Connections open at once per gateway listener; more are closed at accept.
     #[arg(long, value_name = "N", default_value_t = 16_384)]
@@ -113,15 +113,6 @@ impl EdgeArgs {
             max_concurrent_streams: self.max_concurrent_streams.max(1),
         }
     }
-}
-
-/// A positive duration in Go's syntax (`500ms`, `10s`, `1h30m`), as Istio writes them.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let d = meridian_config::duration::parse(s).map_err(|e| e.to_string())?;
-    if d.is_zero() {
-        return Err("must be greater than zero".to_owned());
-    }
-    Ok(d)
 }
 
 /// `--outbound-traffic-policy`, spelled as Istio's mesh config spells it.
