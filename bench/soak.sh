@@ -83,7 +83,7 @@ spec:
 EOF
 
 log "meridian up (release) on CPU $NODE_CPU"
-(cd "$run" && PATH="$(dirname "$meridian"):$PATH" taskset -c "$NODE_CPU" "$meridian" up app \
+(cd "$run" && PATH="$(dirname "$meridian"):$PATH" exec taskset -c "$NODE_CPU" "$meridian" up app \
   --admin-addr 127.0.0.1:0 --gateway-port 80=0 >"$run/up.out" 2>"$run/up.err") &
 pids+=($!)
 node_pid=$!

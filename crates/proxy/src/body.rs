@@ -349,7 +349,7 @@ impl Body for ResponseBody {
                     }
                     Poll::Ready(Some(Err(e))) => {
                         if let (BodyError::Timeout, Some(rec)) = (e, r.record.as_mut()) {
-                            rec.flags.insert(ResponseFlags::UT);
+                            rec.flags.insert(ResponseFlags::UPSTREAM_REQUEST_TIMEOUT);
                         }
                         r.finish();
                     }

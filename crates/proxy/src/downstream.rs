@@ -608,7 +608,7 @@ async fn outbound(
         if let Some(delay) = &fault.delay
             && roll_percent(delay.percentage)
         {
-            trace.flags.insert(ResponseFlags::DI);
+            trace.flags.insert(ResponseFlags::DELAY_INJECTED);
             tokio::time::sleep(delay.duration).await;
         }
         if let Some(abort) = &fault.abort
@@ -617,7 +617,7 @@ async fn outbound(
             return match abort.status {
                 AbortStatus::Http(status) => Err(ProxyError::FaultAbort(status)),
                 AbortStatus::Grpc(code) => {
-                    trace.flags.insert(ResponseFlags::FI);
+                    trace.flags.insert(ResponseFlags::FAULT_INJECTED);
                     Ok(grpc_abort(code))
                 }
             };
@@ -1093,7 +1093,9 @@ async fn forward(
                     continue;
                 }
                 if wants && attempt > 1 {
-                    trace.flags.insert(ResponseFlags::URX);
+                    trace
+                        .flags
+                        .insert(ResponseFlags::UPSTREAM_RETRY_LIMIT_EXCEEDED);
                 }
                 return Ok((resp, lease));
             }
@@ -1144,7 +1146,9 @@ async fn forward(
                     continue;
                 }
                 if retriable && attempt > 1 {
-                    trace.flags.insert(ResponseFlags::URX);
+                    trace
+                        .flags
+                        .insert(ResponseFlags::UPSTREAM_RETRY_LIMIT_EXCEEDED);
                 }
                 return Err(e);
             }

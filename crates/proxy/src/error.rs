@@ -93,55 +93,59 @@ impl ProxyError {
         const BEFORE_HEADERS: &str =
             "upstream connect error or disconnect/reset before headers. reset reason: ";
         match self {
-            ProxyError::NoRoute(_) => (StatusCode::NOT_FOUND, ResponseFlags::NR, Bytes::new()),
+            ProxyError::NoRoute(_) => (
+                StatusCode::NOT_FOUND,
+                ResponseFlags::NO_ROUTE_FOUND,
+                Bytes::new(),
+            ),
             ProxyError::NoCluster(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlags::NC,
+                ResponseFlags::NO_CLUSTER_FOUND,
                 Bytes::new(),
             ),
             ProxyError::NoHealthyUpstream(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlags::UH,
+                ResponseFlags::NO_HEALTHY_UPSTREAM,
                 Bytes::from_static(b"no healthy upstream"),
             ),
             ProxyError::ConnectFailure { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlags::UF,
+                ResponseFlags::UPSTREAM_CONNECTION_FAILURE,
                 Bytes::from(format!("{BEFORE_HEADERS}connection failure")),
             ),
             ProxyError::UpstreamReset(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlags::UC,
+                ResponseFlags::UPSTREAM_CONNECTION_TERMINATION,
                 Bytes::from(format!("{BEFORE_HEADERS}connection termination")),
             ),
             ProxyError::UpstreamProtocol(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlags::UPE,
+                ResponseFlags::UPSTREAM_PROTOCOL_ERROR,
                 Bytes::from(format!("{BEFORE_HEADERS}protocol error")),
             ),
             ProxyError::RefusedStream => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlags::UR,
+                ResponseFlags::UPSTREAM_REMOTE_RESET,
                 Bytes::from(format!("{BEFORE_HEADERS}remote refused stream reset")),
             ),
             ProxyError::Timeout => (
                 StatusCode::GATEWAY_TIMEOUT,
-                ResponseFlags::UT,
+                ResponseFlags::UPSTREAM_REQUEST_TIMEOUT,
                 Bytes::from_static(b"upstream request timeout"),
             ),
             ProxyError::FaultAbort(status) => (
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                ResponseFlags::FI,
+                ResponseFlags::FAULT_INJECTED,
                 Bytes::from_static(b"fault filter abort"),
             ),
             ProxyError::Overflow => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlags::UO,
+                ResponseFlags::UPSTREAM_OVERFLOW,
                 Bytes::from(format!("{BEFORE_HEADERS}overflow")),
             ),
             ProxyError::BadRequest(_) => (
                 StatusCode::BAD_REQUEST,
-                ResponseFlags::DPE,
+                ResponseFlags::DOWNSTREAM_PROTOCOL_ERROR,
                 Bytes::from_static(b"bad request"),
             ),
         }

@@ -65,67 +65,8 @@ impl fmt::Display for Phase {
     }
 }
 
-/// Envoy's response flags (`%RESPONSE_FLAGS%`), as a bit set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct ResponseFlags(u32);
-
-macro_rules! flags {
-    ($($name:ident = $bit:expr;)*) => {
-        impl ResponseFlags {
-            $(
-                #[doc = concat!("`", stringify!($name), "`.")]
-                pub const $name: ResponseFlags = ResponseFlags(1 << $bit);
-            )*
-            const TABLE: &'static [(ResponseFlags, &'static str)] =
-                &[$((ResponseFlags::$name, stringify!($name)),)*];
-        }
-    };
-}
-
-flags! {
-    UH = 0; UF = 1; UO = 2; NR = 3; URX = 4; UT = 5; UR = 6; UC = 7; NC = 8; DC = 9;
-    DI = 10; FI = 11; DPE = 12; UPE = 13; LR = 14;
-}
-
-impl ResponseFlags {
-    /// No flag.
-    pub const NONE: ResponseFlags = ResponseFlags(0);
-
-    /// Adds flags.
-    pub fn insert(&mut self, other: ResponseFlags) {
-        self.0 |= other.0;
-    }
-
-    /// Whether all of `other` is set.
-    pub fn contains(self, other: ResponseFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// True when no flag is set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-}
-
-impl fmt::Display for ResponseFlags {
-    /// Comma-separated short codes, `-` when empty (as Envoy's access log).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_empty() {
-            return f.write_str("-");
-        }
-        let mut first = true;
-        for (flag, name) in Self::TABLE {
-            if self.contains(*flag) {
-                if !first {
-                    f.write_str(",")?;
-                }
-                f.write_str(name)?;
-                first = false;
-            }
-        }
-        Ok(())
-    }
-}
+/// Envoy's response flags (`%RESPONSE_FLAGS%`): telemetry's vocabulary, shared by every plane.
+pub use meridian_telemetry::ResponseFlags;
 
 /// Which side of the mesh produced the record (Istio's `reporter`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,8 +208,8 @@ mod tests {
 
     #[test]
     fn flags_print_as_envoy() {
-        let mut f = ResponseFlags::UF;
-        f.insert(ResponseFlags::URX);
+        let mut f = ResponseFlags::UPSTREAM_CONNECTION_FAILURE;
+        f.insert(ResponseFlags::UPSTREAM_RETRY_LIMIT_EXCEEDED);
         assert_eq!(f.to_string(), "UF,URX");
         assert_eq!(ResponseFlags::NONE.to_string(), "-");
         assert_eq!(Phase::UpstreamRequest.as_str(), "upstream_request");

@@ -653,39 +653,6 @@ impl Observer {
     }
 }
 
-/// The proxy's flags, in telemetry's bit layout.
-fn telemetry_flags(f: meridian_proxy::ResponseFlags) -> meridian_telemetry::ResponseFlags {
-    use meridian_proxy::ResponseFlags as P;
-    use meridian_telemetry::ResponseFlags as T;
-    const TABLE: [(P, T); 15] = [
-        (P::UH, T::NO_HEALTHY_UPSTREAM),
-        (P::UF, T::UPSTREAM_CONNECTION_FAILURE),
-        (P::UO, T::UPSTREAM_OVERFLOW),
-        (P::NR, T::NO_ROUTE_FOUND),
-        (P::URX, T::UPSTREAM_RETRY_LIMIT_EXCEEDED),
-        (P::UT, T::UPSTREAM_REQUEST_TIMEOUT),
-        (P::UR, T::UPSTREAM_REMOTE_RESET),
-        (P::UC, T::UPSTREAM_CONNECTION_TERMINATION),
-        (P::NC, T::NO_CLUSTER_FOUND),
-        (P::DC, T::DOWNSTREAM_CONNECTION_TERMINATION),
-        (P::DI, T::DELAY_INJECTED),
-        (P::FI, T::FAULT_INJECTED),
-        (P::DPE, T::DOWNSTREAM_PROTOCOL_ERROR),
-        (P::UPE, T::UPSTREAM_PROTOCOL_ERROR),
-        (P::LR, T::LOCAL_RESET),
-    ];
-    let mut out = T::NONE;
-    if f.is_empty() {
-        return out;
-    }
-    for (p, t) in TABLE {
-        if f.contains(p) {
-            out.insert(t);
-        }
-    }
-    out
-}
-
 fn protocol_text(v: http::Version) -> &'static str {
     match v {
         http::Version::HTTP_09 => "HTTP/0.9",
@@ -827,7 +794,7 @@ impl RecordSink for Observer {
             destination_principal: r.destination_principal.take(),
         };
         let resolved = self.resolve(key);
-        let flags = telemetry_flags(r.flags);
+        let flags = r.flags;
         let mut http = HttpRecord::http(
             r.status,
             flags,
@@ -929,7 +896,7 @@ impl Observer {
             path: Some(&r.path),
             protocol: Some(protocol_text(r.protocol)),
             response_code: r.status,
-            response_flags: telemetry_flags(r.flags),
+            response_flags: r.flags,
             response_code_details: Some(match (&r.response_code_details, r.flags.is_empty()) {
                 (Some(d), _) => d.as_str(),
                 (None, true) => "via_upstream",
