@@ -12,9 +12,11 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use meridian_config::compose::{HealthTest, Healthcheck};
 use meridian_control::endpoints::PortMapping;
+use prost::Message as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, MissedTickBehavior};
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 use crate::process::{Spawner, describe_exit, signal_group};
 use crate::workload::{PortRef, ProbeAction, ProbeSpec};
@@ -241,13 +243,11 @@ async fn grpc_health(addr: &str, service: &str) -> Result<(), String> {
             .map_err(|e| format!("failed to connect service {addr:?}: {e}"))?;
     let conn = tokio::spawn(conn);
     let result = async {
-        // HealthCheckRequest { service = 1 }, in one length-prefixed gRPC message.
-        let mut msg = Vec::new();
-        if !service.is_empty() {
-            msg.push(0x0a);
-            put_varint(&mut msg, service.len() as u64);
-            msg.extend_from_slice(service.as_bytes());
+        // A HealthCheckRequest in one length-prefixed gRPC message.
+        let msg = HealthCheckRequest {
+            service: service.to_owned(),
         }
+        .encode_to_vec();
         let mut body = vec![0u8];
         body.extend_from_slice(&u32::try_from(msg.len()).unwrap_or(u32::MAX).to_be_bytes());
         body.extend_from_slice(&msg);
@@ -316,55 +316,16 @@ async fn grpc_health(addr: &str, service: &str) -> Result<(), String> {
     result
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
-    let mut n = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*at)?;
-        *at += 1;
-        n |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(n);
-        }
-    }
-    None
-}
-
 /// `HealthCheckResponse.status` (field 1) from a gRPC message: its 5-byte prefix, then the
 /// protobuf fields (unknown ones skipped). An absent status is 0 (`UNKNOWN`).
-fn health_status(data: &[u8]) -> Option<u64> {
+fn health_status(data: &[u8]) -> Option<i32> {
     let (prefix, rest) = data.split_at_checked(5)?;
     if prefix[0] != 0 {
         return None; // compressed: never asked for
     }
     let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
     let msg = rest.get(..len)?;
-    let mut at = 0;
-    let mut status = 0;
-    while at < msg.len() {
-        let key = varint(msg, &mut at)?;
-        match (key >> 3, key & 7) {
-            (1, 0) => status = varint(msg, &mut at)?,
-            (_, 0) => {
-                varint(msg, &mut at)?;
-            }
-            (_, 1) => at = at.checked_add(8)?,
-            (_, 2) => {
-                let n = usize::try_from(varint(msg, &mut at)?).ok()?;
-                at = at.checked_add(n)?;
-            }
-            (_, 5) => at = at.checked_add(4)?,
-            _ => return None,
-        }
-    }
-    (at == msg.len()).then_some(status)
+    HealthCheckResponse::decode(msg).ok().map(|r| r.status)
 }
 
 fn grpc_code_name(code: u32) -> &'static str {
@@ -643,17 +604,12 @@ mod tests {
     #[test_case(&[1, 0, 0, 0, 2, 0x08, 0x01], None ; "compressed")]
     #[test_case(&[0, 0, 0, 0, 2, 0x08, 0x80], None ; "varint cut")]
     #[test_case(&[0, 0, 0], None ; "short prefix")]
-    fn health_responses_decode(data: &[u8], status: Option<u64>) {
+    fn health_responses_decode(data: &[u8], status: Option<i32>) {
         assert_eq!(health_status(data), status);
     }
 
     #[test]
-    fn service_names_encode_as_field_one() {
-        let mut out = Vec::new();
-        put_varint(&mut out, 300);
-        assert_eq!(out, [0xac, 0x02]);
-        let mut at = 0;
-        assert_eq!(varint(&out, &mut at), Some(300));
+    fn grpc_codes_are_named() {
         assert_eq!(grpc_code_name(12), "Unimplemented");
         assert_eq!(grpc_code_name(99), "Unknown");
     }

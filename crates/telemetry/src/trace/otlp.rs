@@ -267,12 +267,8 @@ impl Worker {
 
 // --- protobuf encoding of opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest ---
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+fn put_varint(buf: &mut Vec<u8>, v: u64) {
+    prost::encoding::encode_varint(v, buf);
 }
 
 fn put_key(buf: &mut Vec<u8>, field: u32, wire: u8) {
