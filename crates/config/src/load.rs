@@ -103,7 +103,7 @@ impl Bundle {
             .chain(self.docs.iter().flat_map(|d| d.diagnostics.iter()))
             .chain(self.compose.iter().flat_map(|c| c.diagnostics.iter()))
             .chain(self.templates.iter().flat_map(|(_, t)| match t {
-                Ok(_) => [].iter(),
+                Ok(t) => t.warnings.iter(),
                 Err(d) => d.iter(),
             }))
             .chain(self.terraform.iter().flat_map(|t| t.diagnostics.iter()))

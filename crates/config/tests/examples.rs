@@ -111,3 +111,45 @@ fn a_typo_in_any_field_of_the_course_manifests_is_reported_at_its_line() {
     }
     assert!(checked > 50, "checked {checked} keys");
 }
+
+#[test]
+fn a_clean_template_still_shows_its_warnings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("src")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("src/app.js"),
+        "exports.handler = async () => 1;\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "AWSTemplateFormatVersion: '2010-09-09'\n\
+         Transform: AWS::Serverless-2016-10-31\n\
+         Resources:\n  \
+           Worker:\n    \
+             Type: AWS::Serverless::Function\n    \
+             Properties:\n      \
+               CodeUri: src/\n      \
+               Handler: app.handler\n      \
+               Runtime: nodejs20.x\n      \
+               Events:\n        \
+                 Jobs:\n          \
+                   Type: SQS\n          \
+                   Properties:\n            \
+                     Queue: arn:aws:sqs:us-east-1:123456789012:jobs\n",
+    )
+    .expect("write");
+    let bundle = load_paths(&[dir.path().to_path_buf()], LoadOptions::default());
+    assert!(bundle.is_valid());
+    assert_eq!(bundle.sam_templates().count(), 1);
+    let warnings: Vec<String> = bundle
+        .diagnostics()
+        .filter(|d| !d.is_error())
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("template.yaml:12:17:")
+            && w.contains("SQS events are accepted but not delivered")),
+        "{warnings:#?}"
+    );
+}

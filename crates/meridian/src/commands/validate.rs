@@ -128,7 +128,10 @@ fn report(bundle: &Bundle) -> Report<'_> {
                     .as_ref()
                     .map(|t| t.functions.iter().map(|f| f.name.clone()).collect())
                     .unwrap_or_default(),
-                diagnostics: t.as_ref().err().map_or(&[], Vec::as_slice),
+                diagnostics: match t {
+                    Ok(t) => t.warnings.as_slice(),
+                    Err(d) => d.as_slice(),
+                },
             })
             .collect(),
         terraform: bundle
@@ -181,6 +184,9 @@ fn print_table(bundle: &Bundle) {
     for (file, t) in &bundle.templates {
         match t {
             Ok(t) => {
+                for d in &t.warnings {
+                    eprintln!("{d}");
+                }
                 for f in &t.functions {
                     println!("function {} ({}) validated", f.name, file.display());
                 }

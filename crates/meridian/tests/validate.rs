@@ -1,0 +1,49 @@
+//! `meridian validate` as a user runs it: what is accepted but not served is said, even when
+//! the file has no error.
+
+use std::process::Command;
+
+#[test]
+fn a_clean_template_prints_its_warnings_and_passes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("src")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("src/app.js"),
+        "exports.handler = async () => 1;\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "Transform: AWS::Serverless-2016-10-31\n\
+         Resources:\n  \
+           Worker:\n    \
+             Type: AWS::Serverless::Function\n    \
+             Properties:\n      \
+               CodeUri: src/\n      \
+               Handler: app.handler\n      \
+               Runtime: nodejs20.x\n      \
+               Events:\n        \
+                 Jobs:\n          \
+                   Type: SQS\n          \
+                   Properties: {Queue: arn:aws:sqs:us-east-1:123456789012:jobs}\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .current_dir(dir.path())
+        .args(["validate", "-f", "."])
+        .output()
+        .expect("validate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("function Worker (./template.yaml) validated"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(
+            "./template.yaml:11:17: warning: Worker: Properties.Events[Jobs].Type: SQS events are accepted but not delivered by Meridian"
+        ),
+        "{stderr}"
+    );
+}
