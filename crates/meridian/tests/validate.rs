@@ -47,3 +47,39 @@ fn a_clean_template_prints_its_warnings_and_passes() {
         "{stderr}"
     );
 }
+
+#[test]
+fn what_the_data_plane_does_not_serve_is_a_note() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("gateway.yaml"),
+        "apiVersion: networking.istio.io/v1\n\
+         kind: Gateway\n\
+         metadata: {name: gw}\n\
+         spec:\n  \
+           selector: {istio: ingressgateway}\n  \
+           servers:\n  \
+           - port: {number: 443, name: https, protocol: HTTPS}\n    \
+             hosts: [a.example.com]\n    \
+             tls: {mode: SIMPLE, credentialName: my-cert}\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: []\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .current_dir(dir.path())
+        .args(["validate", "-f", "."])
+        .output()
+        .expect("validate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: gateway default/gw port 443: credentialName \"my-cert\" needs a secret store"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("skipped ./prometheus.yml: not a Kubernetes/Istio manifest"),
+        "{stderr}"
+    );
+}

@@ -177,6 +177,9 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
     crate::logging::init();
     let store = FileStore::with_options(args.paths.clone(), args.vars.load_options());
     let bundle = store.load();
+    for s in &bundle.skipped {
+        eprintln!("skipped {}: {}", s.file.display(), s.reason);
+    }
     for d in bundle.diagnostics() {
         eprintln!("{d}");
     }
@@ -232,6 +235,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         crate::admin::serve(listener, node.clone(), federation, token);
         let run_file = RunFile::write(&state_dir, admin_addr)?;
         print_banner(&node, admin_addr, &store, format);
+        print_notes(&node.proxy.snapshot().notes, &[]);
 
         let mut changes = store
             .watch(&node.revision())
@@ -242,8 +246,14 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
                 change = changes.recv() => match change {
                     Some(Change::Accepted(rev)) => {
                         let n = rev.number;
+                        let before = node.revision();
+                        let notes_before = node.proxy.snapshot().notes.clone();
+                        print_new_warnings(&before.bundle, &rev.bundle);
                         match node.apply(rev).await {
-                            Ok(summary) => println!("applied revision {n}: {summary}"),
+                            Ok(summary) => {
+                                println!("applied revision {n}: {summary}");
+                                print_notes(&node.proxy.snapshot().notes, &notes_before);
+                            }
                             Err(e) => eprintln!(
                                 "error: revision {n} refused, nothing changed; still serving revision {}: {e:#}",
                                 node.revision().number
@@ -272,6 +282,29 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the data plane accepted but does not serve, each once: notes already printed for the
+/// previous revision are not repeated.
+fn print_notes(notes: &[String], already: &[String]) {
+    for n in notes.iter().filter(|n| !already.contains(n)) {
+        eprintln!("note: {n}");
+    }
+}
+
+/// The warnings of a new revision that the previous one did not have.
+fn print_new_warnings(before: &meridian_config::Bundle, after: &meridian_config::Bundle) {
+    let old: std::collections::HashSet<String> = before
+        .diagnostics()
+        .filter(|d| !d.is_error())
+        .map(ToString::to_string)
+        .collect();
+    for d in after.diagnostics().filter(|d| !d.is_error()) {
+        let text = d.to_string();
+        if !old.contains(&text) {
+            eprintln!("{text}");
+        }
+    }
 }
 
 fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: OutputFormat) {

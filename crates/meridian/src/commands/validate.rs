@@ -41,6 +41,9 @@ struct Report<'a> {
     /// Terraform modules: their resources, or their problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     terraform: Vec<FileReport<'a>>,
+    /// What is accepted but not served.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 /// A Compose file or a template, and what it declares.
@@ -65,15 +68,36 @@ struct ResourceReport<'a> {
 pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
     let bundle = load_paths(&args.files, args.vars.load_options());
     let ok = bundle.is_valid();
+    let notes = if ok { notes(&bundle) } else { Vec::new() };
     match format {
-        OutputFormat::Table => print_table(&bundle),
-        _ => print_structured(format, &report(&bundle))?,
+        OutputFormat::Table => {
+            print_table(&bundle);
+            for n in &notes {
+                eprintln!("note: {n}");
+            }
+        }
+        _ => {
+            let mut report = report(&bundle);
+            report.notes = notes;
+            print_structured(format, &report)?
+        }
     }
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What the data plane would accept but not serve: the snapshot compiler's notes, from the
+/// same compiler `meridian up` runs.
+fn notes(bundle: &Bundle) -> Vec<String> {
+    match meridian_control::snapshot::compile(bundle, 1) {
+        Ok(snapshot) => snapshot.notes,
+        Err(e) => vec![format!(
+            "the data plane cannot compile this configuration: {e}"
+        )],
+    }
 }
 
 fn report(bundle: &Bundle) -> Report<'_> {
@@ -95,6 +119,7 @@ fn report(bundle: &Bundle) -> Report<'_> {
             .collect(),
         file_errors: bundle.file_errors.iter().collect(),
         skipped: bundle.skipped.iter().collect(),
+        notes: Vec::new(),
         compose: bundle
             .compose
             .iter()
@@ -162,6 +187,9 @@ pub(crate) fn display_name(doc: &meridian_config::LoadedDoc) -> String {
 fn print_table(bundle: &Bundle) {
     for d in &bundle.file_errors {
         eprintln!("{d}");
+    }
+    for s in &bundle.skipped {
+        eprintln!("skipped {}: {}", s.file.display(), s.reason);
     }
     for doc in &bundle.docs {
         for d in &doc.diagnostics {
