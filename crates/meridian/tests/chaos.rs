@@ -1,4 +1,4 @@
-//! Chaos on loopback (issue 5): steady load through the gateway of a real `meridian up` to the
+//! Chaos on loopback: steady load through the gateway of a real `meridian up` to the
 //! course's myapp while one replica is SIGKILLed every 10 s and a rolling update runs. The
 //! client must see zero failed requests; the RSS of the Meridian process is reported at the
 //! start and the end of the load.

@@ -223,7 +223,7 @@ fn the_canary_shows_in_stat_metrics_logs_tap_and_check() {
             (ready == 3.0 && desired == 6.0).then_some(m)
         },
     );
-    // Pool usage per cluster, from the proxy's own status (issue 5).
+    // Pool usage per cluster, from the proxy's own status.
     assert!(
         m.contains(
             "meridian_proxy_upstream_pool_connections{cluster=\"outbound|80|v1|myapp.default.svc.cluster.local\""

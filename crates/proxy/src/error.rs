@@ -54,7 +54,7 @@ pub enum ProxyError {
     /// A fault abort.
     #[error("fault filter abort")]
     FaultAbort(u16),
-    /// A connection pool limit was hit (issue 5's circuit breaking).
+    /// A connection pool limit was hit (circuit breaking).
     #[error("upstream overflow")]
     Overflow,
     /// The client sent something unusable.

@@ -1,4 +1,4 @@
-//! Issue 5 end to end: connection-pool circuit breakers answer 503 `UO` at exactly their
+//! Resilience end to end: connection-pool circuit breakers answer 503 `UO` at exactly their
 //! limits, outlier detection ejects after N consecutive errors, draining loses no request,
 //! and a replica's inbound sidecar closes gracefully. Real origins and clients on 127.0.0.1.
 

@@ -80,7 +80,7 @@ fn state_dir(dir: &Path) -> Check {
     }
 }
 
-/// Certificates of the mesh CA in the state folder, if issue 6's CA has written any.
+/// Certificates of the mesh CA in the state folder, if the CA has written any.
 fn ca(dir: &Path) -> Check {
     let name = "mesh CA";
     let mut pems = Vec::new();
