@@ -1111,29 +1111,7 @@ async fn forward(
                         spare = Some(body);
                     }
                 }
-                let on = policy.retry_on;
-                let retriable = match &e {
-                    ProxyError::ConnectFailure { .. } => on.intersects(retry_set(&[
-                        RetryOn::CONNECT_FAILURE,
-                        RetryOn::FIVE_XX,
-                        RetryOn::GATEWAY_ERROR,
-                        RetryOn::RESET,
-                    ])),
-                    ProxyError::RefusedStream => on.intersects(retry_set(&[
-                        RetryOn::REFUSED_STREAM,
-                        RetryOn::FIVE_XX,
-                        RetryOn::RESET,
-                    ])),
-                    ProxyError::UpstreamReset(_) => {
-                        on.intersects(retry_set(&[RetryOn::RESET, RetryOn::FIVE_XX]))
-                    }
-                    ProxyError::Timeout => on.intersects(retry_set(&[
-                        RetryOn::FIVE_XX,
-                        RetryOn::GATEWAY_ERROR,
-                        RetryOn::RESET,
-                    ])),
-                    _ => false,
-                };
+                let retriable = policy.retry_on.intersects(e.retried_on());
                 if retriable
                     && can_retry
                     && spare.is_some()

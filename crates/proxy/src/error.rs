@@ -1,22 +1,12 @@
 //! Data-plane errors and the one place they become what Envoy/Istio users know: a status, a
-//! response flag and Envoy's body text. Each error knows who caused it and whether a retry is
-//! safe (as pingora's errors do).
+//! response flag and Envoy's body text, and the `retryOn` conditions that retry them.
 
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::record::ResponseFlags;
+use meridian_control::snapshot::RetryOn;
 
-/// Who caused an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorSource {
-    /// The client.
-    Downstream,
-    /// The upstream endpoint.
-    Upstream,
-    /// The proxy or its config.
-    Internal,
-}
+use crate::record::ResponseFlags;
 
 /// What went wrong while proxying a request.
 #[derive(Debug, thiserror::Error)]
@@ -63,29 +53,31 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
-    /// Who caused it.
-    pub fn source_side(&self) -> ErrorSource {
+    /// The `retryOn` conditions under which Envoy retries this error (as its router does):
+    /// a failed connect or a refused stream never reached the application; a reset or a
+    /// timeout may have. Errors that are not the upstream's (no route, overflow, a fault, a
+    /// bad request) are never retried.
+    pub fn retried_on(&self) -> RetryOn {
         match self {
-            ProxyError::NoRoute(_) | ProxyError::NoCluster(_) | ProxyError::FaultAbort(_) => {
-                ErrorSource::Internal
-            }
-            ProxyError::BadRequest(_) => ErrorSource::Downstream,
-            ProxyError::NoHealthyUpstream(_) | ProxyError::Overflow => ErrorSource::Internal,
-            ProxyError::ConnectFailure { .. }
-            | ProxyError::UpstreamReset(_)
+            ProxyError::ConnectFailure { .. } => RetryOn::CONNECT_FAILURE
+                .union(RetryOn::FIVE_XX)
+                .union(RetryOn::GATEWAY_ERROR)
+                .union(RetryOn::RESET),
+            ProxyError::RefusedStream => RetryOn::REFUSED_STREAM
+                .union(RetryOn::FIVE_XX)
+                .union(RetryOn::RESET),
+            ProxyError::UpstreamReset(_) => RetryOn::RESET.union(RetryOn::FIVE_XX),
+            ProxyError::Timeout => RetryOn::FIVE_XX
+                .union(RetryOn::GATEWAY_ERROR)
+                .union(RetryOn::RESET),
+            ProxyError::NoRoute(_)
+            | ProxyError::NoCluster(_)
+            | ProxyError::NoHealthyUpstream(_)
             | ProxyError::UpstreamProtocol(_)
-            | ProxyError::RefusedStream
-            | ProxyError::Timeout => ErrorSource::Upstream,
+            | ProxyError::FaultAbort(_)
+            | ProxyError::Overflow
+            | ProxyError::BadRequest(_) => RetryOn::NONE,
         }
-    }
-
-    /// Whether the request may be sent again without risk of doing it twice: connection
-    /// failures and refused streams never reached the application.
-    pub fn retry_safe(&self) -> bool {
-        matches!(
-            self,
-            ProxyError::ConnectFailure { .. } | ProxyError::RefusedStream
-        )
     }
 
     /// The local reply users know: status, response flag and body.
@@ -199,9 +191,33 @@ mod tests {
     }
 
     #[test]
-    fn only_unprocessed_failures_are_retry_safe() {
-        assert!(ProxyError::RefusedStream.retry_safe());
-        assert!(!ProxyError::UpstreamReset("x".into()).retry_safe());
-        assert_eq!(ProxyError::Timeout.source_side(), ErrorSource::Upstream);
+    fn retry_conditions_follow_envoys_router() {
+        let connect = ProxyError::ConnectFailure {
+            addr: "a".into(),
+            reason: "refused".into(),
+        };
+        assert!(connect.retried_on().contains(RetryOn::CONNECT_FAILURE));
+        assert!(
+            !ProxyError::UpstreamReset("x".into())
+                .retried_on()
+                .contains(RetryOn::CONNECT_FAILURE)
+        );
+        assert!(
+            ProxyError::UpstreamReset("x".into())
+                .retried_on()
+                .contains(RetryOn::RESET)
+        );
+        assert!(
+            ProxyError::RefusedStream
+                .retried_on()
+                .contains(RetryOn::REFUSED_STREAM)
+        );
+        assert!(
+            !ProxyError::Timeout
+                .retried_on()
+                .contains(RetryOn::REFUSED_STREAM)
+        );
+        assert_eq!(ProxyError::Overflow.retried_on(), RetryOn::NONE);
+        assert_eq!(ProxyError::NoRoute("h".into()).retried_on(), RetryOn::NONE);
     }
 }

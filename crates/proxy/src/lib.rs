@@ -53,7 +53,7 @@ use meridian_control::snapshot::Snapshot;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use error::{Error, ErrorSource, ProxyError};
+pub use error::{Error, ProxyError};
 pub use forwarded::GatewayTopology;
 pub use limits::ConnectionLimits;
 pub use mtls::MeshIdentity;

@@ -271,6 +271,11 @@ impl RetryOn {
         self.0 |= other.0;
     }
 
+    /// Both sets of conditions.
+    pub const fn union(self, other: RetryOn) -> RetryOn {
+        RetryOn(self.0 | other.0)
+    }
+
     /// A condition by its Envoy name.
     pub fn from_name(name: &str) -> Option<RetryOn> {
         Self::TABLE
