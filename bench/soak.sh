@@ -119,13 +119,17 @@ window() { # $1: name, $2: attack (0/1)
   fi
   local out
   out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WINDOW}s" --latency -H 'Host: web' "http://$gateway/")
+  # The node's footprint while the attackers still hold their connections.
+  local rss fd
+  rss=$(rss_kb)
+  fd=$(fds)
   [ -n "$attackers" ] && kill "$attackers" 2>/dev/null && wait "$attackers" 2>/dev/null || true
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$rps" "$p50" "$p99" "$(rss_kb)" "$(fds)" >>"$results"
-  log "window $1 attack=$2: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, RSS $(rss_kb) KiB, $(fds) fds"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$rps" "$p50" "$p99" "$rss" "$fd" >>"$results"
+  log "window $1 attack=$2: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, RSS $rss KiB, $fd fds"
 }
 
 log "start: RSS $(rss_kb) KiB, $(fds) fds"
@@ -141,13 +145,13 @@ end_fds=$(fds)
 
 summary=$(awk -F'\t' -v s_rss="$start_rss" -v e_rss="$end_rss" -v s_fd="$start_fds" -v e_fd="$end_fds" '
   NR > 1 && $2 == 0 { q99 += $5; qrps += $3; nq++ }
-  NR > 1 && $2 == 1 { a99 += $5; arps += $3; na++; if ($6 > peak) peak = $6 }
+  NR > 1 && $2 == 1 { a99 += $5; arps += $3; na++; if ($6 > peak) peak = $6; if ($7 > peakfd) peakfd = $7 }
   END {
     printf "| windows (quiet/attacked) | %d / %d |\n", nq, na
     printf "| requests/s, quiet / attacked | %.0f / %.0f (%.3fx) |\n", qrps/nq, arps/na, (arps/na)/(qrps/nq)
     printf "| p99 ms, quiet / attacked (mean of windows) | %.2f / %.2f (%.3fx) |\n", q99/nq, a99/na, (a99/na)/(q99/nq)
     printf "| RSS KiB, start / peak under attack / end | %d / %d / %d |\n", s_rss, peak, e_rss
-    printf "| open descriptors, start / end | %d / %d |\n", s_fd, e_fd
+    printf "| open descriptors, start / peak under attack / end | %d / %d / %d |\n", s_fd, peakfd, e_fd
   }' "$results")
 table="$run/soak.md"
 {
