@@ -22,6 +22,7 @@ pub mod path;
 pub mod resource;
 pub mod sam;
 pub mod terraform;
+mod unserved;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{Bundle, LoadOptions, LoadedDoc, load_paths, load_str};

@@ -490,6 +490,11 @@ fn load_text(
         let resource = tm
             .as_ref()
             .and_then(|tm| decode_resource(&root, tm, &mut f));
+        // What is accepted but not served, once the document is valid (an invalid one is
+        // not served at all).
+        if let Some(r) = resource.as_ref().filter(|_| !f.has_errors()) {
+            crate::unserved::check(r, &mut f);
+        }
         let label = id.as_ref().map(ToString::to_string);
         let diagnostics = f.locate(&file, &root, label.as_deref());
         bundle.docs.push(LoadedDoc {

@@ -54,19 +54,34 @@ fn documents(path: &Path) -> usize {
         .map_or(1, |docs| docs.iter().filter(|d| d.root.is_some()).count())
 }
 
+/// A valid fixture has no error; its warnings (what is accepted but not served) are exactly
+/// those of its `.expected` file, or none when it has no such file.
 #[test]
-fn valid_fixtures_have_no_diagnostics() {
+fn valid_fixtures_have_no_errors_and_only_the_expected_warnings() {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let files = files("valid");
     assert!(!files.is_empty());
     for f in files {
         let bundle = load_paths(std::slice::from_ref(&f), LoadOptions::default());
-        let diags: Vec<String> = bundle.diagnostics().map(ToString::to_string).collect();
-        assert!(diags.is_empty(), "{}:\n{}", f.display(), diags.join("\n"));
+        let errors: Vec<String> = bundle
+            .diagnostics()
+            .filter(|d| d.is_error())
+            .map(ToString::to_string)
+            .collect();
+        assert!(errors.is_empty(), "{}:\n{}", f.display(), errors.join("\n"));
         assert!(
             bundle.resources().count() > 0,
             "{} holds resources",
             f.display()
         );
+        let got = render(&f);
+        let expected_path = f.with_extension("expected");
+        if update && !got.is_empty() {
+            fs::write(&expected_path, &got).expect("write expected");
+            continue;
+        }
+        let want = fs::read_to_string(&expected_path).unwrap_or_default();
+        assert_eq!(got, want, "{}", f.display());
     }
 }
 

@@ -1,0 +1,147 @@
+//! What Meridian accepts because Istio does, but does not serve yet. Each is a warning at its
+//! field, so that a valid configuration is never silently half-applied: the user reads what
+//! runs and what does not before the first request.
+
+use crate::diag::Findings;
+use crate::istio::networking::{LoadBalancerSettings, Resolution, TrafficPolicy};
+use crate::path::FieldPath;
+use crate::resource::Resource;
+
+/// Warns about every field of `resource` that is accepted but not served.
+pub(crate) fn check(resource: &Resource, f: &mut Findings) {
+    let spec = FieldPath::root().field("spec");
+    match resource {
+        Resource::VirtualService(vs) => {
+            for (i, _) in vs.spec.tcp.iter().enumerate() {
+                f.warn(
+                    &spec.field("tcp").index(i),
+                    "TCP routes are not served yet: Meridian's sidecars and gateway route HTTP, HTTP/2 and gRPC; connections this route matches are not forwarded",
+                );
+            }
+            for (i, _) in vs.spec.tls.iter().enumerate() {
+                f.warn(
+                    &spec.field("tls").index(i),
+                    "TLS (SNI) routes are not served yet: Meridian's sidecars and gateway route HTTP, HTTP/2 and gRPC; connections this route matches are not forwarded",
+                );
+            }
+            for (i, route) in vs.spec.http.iter().enumerate() {
+                let at = spec.field("http").index(i);
+                if route
+                    .retries
+                    .as_ref()
+                    .is_some_and(|r| r.retry_remote_localities.is_some())
+                {
+                    f.warn(
+                        &at.field("retries").field("retryRemoteLocalities"),
+                        "not served: every endpoint is in this node's locality, so retries go to any endpoint",
+                    );
+                }
+                if route
+                    .fault
+                    .as_ref()
+                    .and_then(|fault| fault.abort.as_ref())
+                    .is_some_and(|a| a.http2_error.is_some())
+                {
+                    f.warn(
+                        &at.field("fault").field("abort").field("http2Error"),
+                        "not served (Istio does not support it either): the abort answers with httpStatus or grpcStatus only",
+                    );
+                }
+            }
+        }
+        Resource::DestinationRule(dr) => {
+            if let Some(tp) = &dr.spec.traffic_policy {
+                traffic_policy(tp, &spec.field("trafficPolicy"), f);
+            }
+            for (i, subset) in dr.spec.subsets.iter().enumerate() {
+                if let Some(tp) = &subset.traffic_policy {
+                    traffic_policy(
+                        tp,
+                        &spec.field("subsets").index(i).field("trafficPolicy"),
+                        f,
+                    );
+                }
+            }
+        }
+        Resource::ServiceEntry(se) => {
+            for (i, h) in se.spec.hosts.iter().enumerate() {
+                if h.starts_with('*') {
+                    f.warn(
+                        &spec.field("hosts").index(i),
+                        format!(
+                            "wildcard host \"{h}\" is not served: Meridian needs a name to connect to, so only exact hosts become destinations"
+                        ),
+                    );
+                }
+            }
+            if !se.spec.addresses.is_empty() {
+                f.warn(
+                    &spec.field("addresses"),
+                    "not served: Meridian's sidecars take traffic by host name (HTTP_PROXY and the service's port variables), not by capturing IP addresses",
+                );
+            }
+            if se.spec.resolution == Some(Resolution::None) && se.spec.endpoints.is_empty() {
+                f.warn(
+                    &spec.field("resolution"),
+                    "NONE forwards to the original destination, which Meridian does not capture: the hosts are resolved by DNS instead",
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn traffic_policy(tp: &TrafficPolicy, at: &FieldPath, f: &mut Findings) {
+    if tp.tunnel.is_some() {
+        f.warn(
+            &at.field("tunnel"),
+            "not served yet: requests go to the endpoints directly, not through a CONNECT tunnel",
+        );
+    }
+    if tp.proxy_protocol.is_some() {
+        f.warn(
+            &at.field("proxyProtocol"),
+            "not served yet: no PROXY protocol header is sent to the upstream",
+        );
+    }
+    if tp.retry_budget.is_some() {
+        f.warn(
+            &at.field("retryBudget"),
+            "not served yet: retries are bounded by each route's attempts and the node's concurrent-retry limit",
+        );
+    }
+    if let Some(lb) = &tp.load_balancer {
+        load_balancer(lb, &at.field("loadBalancer"), f);
+    }
+    for (i, p) in tp.port_level_settings.iter().enumerate() {
+        if let Some(lb) = &p.load_balancer {
+            load_balancer(
+                lb,
+                &at.field("portLevelSettings").index(i).field("loadBalancer"),
+                f,
+            );
+        }
+    }
+}
+
+fn load_balancer(lb: &LoadBalancerSettings, at: &FieldPath, f: &mut Findings) {
+    if lb.locality_lb_setting.is_some() {
+        f.warn(
+            &at.field("localityLbSetting"),
+            "not served: every endpoint is in this node's locality, so locality weights and failover do not apply",
+        );
+    }
+    if lb
+        .consistent_hash
+        .as_ref()
+        .and_then(|c| c.http_cookie.as_ref())
+        .is_some_and(|c| !c.attributes.is_empty())
+    {
+        f.warn(
+            &at.field("consistentHash")
+                .field("httpCookie")
+                .field("attributes"),
+            "not served yet: a generated cookie carries Path and Max-Age only",
+        );
+    }
+}
