@@ -549,6 +549,7 @@ fn ports(n: &Node, at: &FieldPath, f: &mut Findings) -> Vec<PortSpec> {
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let p = at.index(i);
+        let before = out.len();
         match &item.value {
             Value::Map(_) => {
                 #[derive(serde::Deserialize)]
@@ -620,8 +621,35 @@ fn ports(n: &Node, at: &FieldPath, f: &mut Findings) -> Vec<PortSpec> {
                 f.error(&p, "expected a port, got a list");
             }
         }
+        unserved_publishing(&out[before..], &p, f);
     }
     out
+}
+
+/// Published ports listen on the node's loopback address, TCP only: a host address other
+/// than loopback and UDP are said, not silently changed.
+fn unserved_publishing(ports: &[PortSpec], at: &FieldPath, f: &mut Findings) {
+    let Some(first) = ports.iter().find(|p| p.published.is_some()) else {
+        return;
+    };
+    if let Some(ip) = first
+        .host_ip
+        .as_deref()
+        .filter(|ip| !matches!(*ip, "127.0.0.1" | "::1" | "localhost"))
+    {
+        f.warn(
+            at,
+            format!(
+                "published on 127.0.0.1, not {ip}: Meridian publishes ports on the node's loopback address (put a gateway in front to serve other addresses)"
+            ),
+        );
+    }
+    if first.protocol == "udp" {
+        f.warn(
+            at,
+            "UDP ports are not published: Meridian's routing mesh forwards TCP",
+        );
+    }
 }
 
 fn port_range(s: &str) -> Result<(u16, u16), String> {
