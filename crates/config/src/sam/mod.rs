@@ -13,8 +13,10 @@
 
 pub mod dockerfile;
 mod intrinsic;
+mod policy;
 mod raw;
 mod spec;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -32,9 +34,10 @@ use intrinsic::{Ctx, Param, Pseudo, ResInfo};
 use raw::{Num, Text};
 
 pub use spec::{
-    ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, EventInvokeConfig, FunctionSpec, KeyAttribute,
-    Origin, OutputSpec, ParameterValue, PayloadFormat, ProvidedOs, RouteMethod, Runtime, TableSpec,
-    Template,
+    ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, Effect, EventInvokeConfig, FunctionSpec,
+    IndexProjection, IndexSpec, KeyAttribute, Origin, OutputSpec, ParameterValue, Patterns,
+    PayloadFormat, PolicyStatement, ProvidedOs, RouteMethod, Runtime, TableSpec, Template,
+    Throughput,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -1161,6 +1164,15 @@ impl Compiler<'_> {
             }
         }
         let layers = self.function_layers(&layer_refs, runtime.as_ref(), &pp, f);
+        let policies = self.policies(props.get("Policies"), &pp.field("Policies"), f);
+        if props.get("Role").is_some() {
+            f.warn(
+                &pp.field("Role"),
+                "Meridian does not read roles: the function gets the permissions of its Policies only",
+            )
+            .at_key()
+            .hint("grant what it needs with Policies (a policy template or statements)");
+        }
         let span = props.span;
         let spec = FunctionSpec {
             logical_id: r.id.clone(),
@@ -1176,6 +1188,7 @@ impl Compiler<'_> {
             routes: Vec::new(),
             working_dir,
             architecture,
+            policies,
             layers,
             origin: Origin {
                 file: self.file.clone(),
@@ -1460,153 +1473,6 @@ impl Compiler<'_> {
             stage_variables: text_map(p.stage_variables),
             binary_media_types: Vec::new(),
             implicit: false,
-        })
-    }
-
-    fn simple_table(
-        &mut self,
-        r: &Res<'_>,
-        props: &Node,
-        infos: &BTreeMap<String, ResInfo>,
-        f: &mut Findings,
-    ) -> Option<TableSpec> {
-        let pp = FieldPath::root().field("Properties");
-        let p: raw::SimpleTableProps = decode_at(props, &pp, f)?;
-        let (name, kind) = match &p.primary_key {
-            Some(k) => (
-                k.name.clone().unwrap_or_else(|| "id".into()),
-                k.kind.clone().unwrap_or_else(|| "String".into()),
-            ),
-            None => ("id".into(), "String".into()),
-        };
-        let attribute_type = match kind.as_str() {
-            "String" => "S",
-            "Number" => "N",
-            "Binary" => "B",
-            other => {
-                f.error(
-                    &pp.field("PrimaryKey").field("Type"),
-                    format!("unsupported key type \"{other}\" (String, Number or Binary)"),
-                );
-                return None;
-            }
-        };
-        Some(TableSpec {
-            logical_id: r.id.clone(),
-            name: infos
-                .get(&r.id)
-                .map(|i| i.ref_value.clone())
-                .unwrap_or_default(),
-            hash_key: KeyAttribute {
-                name,
-                attribute_type: attribute_type.into(),
-            },
-            range_key: None,
-            billing_mode: if p.provisioned_throughput.is_some() {
-                "PROVISIONED".into()
-            } else {
-                "PAY_PER_REQUEST".into()
-            },
-            origin: Origin {
-                file: self.file.clone(),
-                span: r.node.span,
-            },
-        })
-    }
-
-    fn dynamodb_table(
-        &mut self,
-        r: &Res<'_>,
-        props: &Node,
-        infos: &BTreeMap<String, ResInfo>,
-        f: &mut Findings,
-    ) -> Option<TableSpec> {
-        let pp = FieldPath::root().field("Properties");
-        let p: raw::TableProps = decode_at(props, &pp, f)?;
-        let defs: BTreeMap<String, String> = p
-            .attribute_definitions
-            .iter()
-            .flatten()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                let t = d.attribute_type.clone().unwrap_or_default();
-                if !matches!(t.as_str(), "S" | "N" | "B") {
-                    f.error(
-                        &pp.field("AttributeDefinitions")
-                            .index(i)
-                            .field("AttributeType"),
-                        format!("unsupported attribute type \"{t}\" (S, N or B)"),
-                    );
-                }
-                Some((d.attribute_name.clone()?, t))
-            })
-            .collect();
-        let Some(schema) = &p.key_schema else {
-            f.error(&pp, "required field \"KeySchema\" is missing")
-                .at_key();
-            return None;
-        };
-        let mut hash = None;
-        let mut range = None;
-        for (i, k) in schema.iter().enumerate() {
-            let kp = pp.field("KeySchema").index(i);
-            let name = k.attribute_name.clone().unwrap_or_default();
-            let attribute_type = match defs.get(&name) {
-                Some(t) => t.clone(),
-                None => {
-                    f.error(
-                        &kp.field("AttributeName"),
-                        format!("key attribute \"{name}\" is not in AttributeDefinitions"),
-                    );
-                    String::new()
-                }
-            };
-            let attr = KeyAttribute {
-                name,
-                attribute_type,
-            };
-            match k.key_type.as_deref() {
-                Some("HASH") => hash = Some(attr),
-                Some("RANGE") => range = Some(attr),
-                other => {
-                    f.error(
-                        &kp.field("KeyType"),
-                        format!(
-                            "unsupported key type \"{}\" (HASH or RANGE)",
-                            other.unwrap_or_default()
-                        ),
-                    );
-                }
-            }
-        }
-        let Some(hash_key) = hash else {
-            f.error(&pp.field("KeySchema"), "KeySchema needs a HASH key")
-                .at_key();
-            return None;
-        };
-        let billing_mode = p
-            .billing_mode
-            .clone()
-            .unwrap_or_else(|| "PROVISIONED".into());
-        if !matches!(billing_mode.as_str(), "PROVISIONED" | "PAY_PER_REQUEST") {
-            f.error(
-                &pp.field("BillingMode"),
-                format!("unsupported value \"{billing_mode}\" (PROVISIONED or PAY_PER_REQUEST)"),
-            );
-        }
-        Some(TableSpec {
-            logical_id: r.id.clone(),
-            name: infos
-                .get(&r.id)
-                .map(|i| i.ref_value.clone())
-                .unwrap_or_default(),
-            hash_key,
-            range_key: range,
-            billing_mode,
-            origin: Origin {
-                file: self.file.clone(),
-                span: r.node.span,
-            },
         })
     }
 }
