@@ -3,6 +3,7 @@
 
 pub mod api;
 mod batch;
+pub mod declared;
 pub mod error;
 pub mod expr;
 mod index;
