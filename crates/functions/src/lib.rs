@@ -12,6 +12,8 @@
 
 pub mod apigw;
 pub mod bootstrap;
+pub mod credentials;
+pub mod dependencies;
 pub mod endpoint;
 pub mod error;
 pub mod event_queue;
@@ -28,6 +30,7 @@ pub mod runtime_api;
 pub mod sample;
 
 pub use apigw::{ApiGateway, ClientAddr, RouteInfo};
+pub use credentials::{CredentialSource, SessionCredentials};
 pub use endpoint::{Endpoint, serve};
 pub use error::{FunctionsError, ThrottleReason};
 pub use host::{FunctionHost, FunctionStatus, HostConfig, PreparedFunctions};
