@@ -159,6 +159,7 @@ impl Node {
                 region: AWS_REGION.to_owned(),
                 dynamodb_addr: options.dynamodb_addr,
                 access_keys: options.access_keys.clone(),
+                ttl_sweep: meridian_storage::plane::SWEEP_INTERVAL,
             })
             .await
             .context("cannot start the storage plane")?,

@@ -50,7 +50,13 @@ pub struct PlaneOptions {
     pub dynamodb_addr: SocketAddr,
     /// Long-term keys given by flag, in addition to those in the key file.
     pub access_keys: Vec<(String, String)>,
+    /// How often expired items are deleted ([`SWEEP_INTERVAL`] unless a test says).
+    pub ttl_sweep: Duration,
 }
+
+/// How often the TTL sweep runs: DynamoDB deletes within days; locally an expired item
+/// should go while someone is watching.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A table as `meridian tables ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -77,6 +83,13 @@ pub struct StoragePlane {
     /// The credentials.
     pub keys: Arc<KeyStore>,
     endpoint: Endpoint,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StoragePlane {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+    }
 }
 
 /// How long a function's credentials last: Lambda's longest role session. An execution
@@ -111,10 +124,12 @@ impl StoragePlane {
             },
             source,
         })?;
+        let sweeper = crate::dynamo::ttl::spawn_sweeper(dynamo.clone(), opts.ttl_sweep);
         Ok(Self {
             dynamo,
             keys,
             endpoint,
+            sweeper,
         })
     }
 

@@ -42,6 +42,11 @@ pub use spec::{
 
 /// The transform that makes a CloudFormation template a SAM template.
 pub const SERVERLESS_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
+
+/// The stream label of a table declared in a template: `!GetAtt T.StreamArn` resolves
+/// before the table exists, so the storage plane gives a declared table's stream this label
+/// and the ARN a template computes is the stream's real one.
+pub const DECLARED_STREAM_LABEL: &str = "1970-01-01T00:00:00.000";
 /// The implicit REST API SAM creates for `Api` events without `RestApiId`.
 pub const IMPLICIT_REST_API: &str = "ServerlessRestApi";
 /// The implicit HTTP API SAM creates for `HttpApi` events without `ApiId`.

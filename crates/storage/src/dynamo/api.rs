@@ -159,6 +159,23 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
                 }
             }
         }
+        // A stream's operations act on the stream's ARN (a shard iterator begins with it).
+        "DescribeStream" | "GetShardIterator" | "GetRecords" => {
+            let arn = body
+                .get("StreamArn")
+                .or_else(|| body.get("ShardIterator"))
+                .and_then(Value::as_str)
+                .and_then(|s| s.split('|').next())
+                .unwrap_or("*");
+            out.push((action(op), arn.to_owned()));
+        }
+        "ListStreams" => {
+            let resource = body
+                .get("TableName")
+                .and_then(Value::as_str)
+                .map_or_else(|| "*".to_owned(), |t| format!("{}/stream/*", arn(t)));
+            out.push((action(op), resource));
+        }
         _ => {
             let resource = match (
                 body.get("TableName").and_then(Value::as_str),
@@ -256,8 +273,22 @@ where
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    if parts.method != http::Method::POST || !super::OPERATIONS.contains(&op) {
+    // The Streams API shares the endpoint, the signature's service and the keys.
+    let (op, streams) = match target.strip_prefix(TARGET_PREFIX) {
+        Some(op) => (op, false),
+        None => (
+            target
+                .strip_prefix(super::stream::TARGET_PREFIX)
+                .unwrap_or(""),
+            true,
+        ),
+    };
+    let served = if streams {
+        super::stream::OPERATIONS
+    } else {
+        super::OPERATIONS
+    };
+    if parts.method != http::Method::POST || !served.contains(&op) {
         // Coral checks the signature before it looks for the operation.
         authenticate(&service.keys, &parts, &body)?;
         return Err(Error::UnknownOperation(String::new()));
@@ -270,7 +301,11 @@ where
             .map_err(|e| Error::Serialization(format!("Malformed JSON: {e}")))?
     };
     authorize(&service.dynamo, &cred, op, &json)?;
-    let out = service.dynamo.call(op, &json).await?;
+    let out = if streams {
+        service.dynamo.call_streams(op, &json).await?
+    } else {
+        service.dynamo.call(op, &json).await?
+    };
     Ok(respond(
         StatusCode::OK,
         serde_json::to_vec(&out).unwrap_or_default(),

@@ -269,6 +269,9 @@ impl Dynamo {
                 }
             };
             new.ttl_attribute.clone_from(&spec.ttl_attribute);
+            if let Some(stream) = &mut new.stream {
+                meridian_config::sam::DECLARED_STREAM_LABEL.clone_into(&mut stream.label);
+            }
             match self.table(&spec.name) {
                 Err(_) => steps.push(Step::Create(new)),
                 Ok(old) => match diff(&old, new, spec) {
@@ -426,6 +429,11 @@ Resources:
         assert_eq!(q["Count"], 1);
         let def = d.table("Orders").unwrap();
         assert_eq!(def.ttl_attribute.as_deref(), Some("expires"));
+        assert_eq!(
+            def.stream.as_ref().unwrap().label,
+            meridian_config::sam::DECLARED_STREAM_LABEL,
+            "the stream's ARN is the one !GetAtt Orders.StreamArn gives"
+        );
         let label = def.stream.as_ref().unwrap().label.clone();
         assert!(apply(&d, &second).await.is_empty());
         assert_eq!(

@@ -13,9 +13,10 @@ mod legacy;
 pub mod number;
 mod query;
 pub mod stored;
-mod stream;
+pub mod stream;
 pub mod table;
 mod transact;
+pub mod ttl;
 pub mod types;
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub const OPERATIONS: &[&str] = &[
     "BatchWriteItem",
     "TransactWriteItems",
     "TransactGetItems",
+    "UpdateTimeToLive",
+    "DescribeTimeToLive",
 ];
 
 impl Dynamo {
@@ -94,6 +97,8 @@ impl Dynamo {
             "BatchWriteItem" => self.batch_write_item(body).await,
             "TransactWriteItems" => self.transact_write_items(body).await,
             "TransactGetItems" => self.transact_get_items(body).await,
+            "UpdateTimeToLive" => self.update_time_to_live(body).await,
+            "DescribeTimeToLive" => self.describe_time_to_live(body).await,
             _ => Err(Error::UnknownOperation(String::new())),
         }
     }

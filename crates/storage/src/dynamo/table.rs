@@ -68,7 +68,7 @@ impl KeySchema {
         std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
     }
 
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut v = vec![json!({"AttributeName": self.hash.name, "KeyType": "HASH"})];
         if let Some(r) = &self.range {
             v.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
@@ -1267,7 +1267,7 @@ pub(crate) fn write_table_update(
         super::index::backfill(txn, new, idx)?;
     }
     let stream_replaced = match (&old.stream, &new.stream) {
-        (Some(o), Some(n)) => o.label != n.label,
+        (Some(o), Some(n)) => o.label != n.label || o.view_type != n.view_type,
         (Some(_), None) => true,
         _ => false,
     };

@@ -58,6 +58,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     /// The keys it accepts (tests issue session credentials here).
     pub keys: Arc<KeyStore>,
+    /// The tables (tests run the TTL sweep here).
+    pub dynamo: Arc<Dynamo>,
 }
 
 impl Server {
@@ -68,7 +70,7 @@ impl Server {
         let keys = Arc::new(KeyStore::empty());
         keys.add(ACCESS_KEY, SECRET_KEY);
         let service = Service {
-            dynamo,
+            dynamo: dynamo.clone(),
             keys: keys.clone(),
         };
         let endpoint = Endpoint::start(service, "127.0.0.1:0".parse().expect("addr"))
@@ -78,6 +80,7 @@ impl Server {
             endpoint,
             dir,
             keys,
+            dynamo,
         }
     }
 
