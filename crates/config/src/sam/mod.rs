@@ -36,8 +36,8 @@ use raw::{Num, Text};
 pub use spec::{
     ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, Effect, EventInvokeConfig, FunctionSpec,
     IndexProjection, IndexSpec, KeyAttribute, Origin, OutputSpec, ParameterValue, Patterns,
-    PayloadFormat, PolicyStatement, ProvidedOs, RouteMethod, Runtime, TableSpec, Template,
-    Throughput,
+    PayloadFormat, PolicyStatement, ProvidedOs, RouteMethod, Runtime, StreamEvent, TableSpec,
+    Template, Throughput,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -1055,6 +1055,7 @@ impl Compiler<'_> {
 
         // Events.
         let mut routes = Vec::new();
+        let mut stream_events = Vec::new();
         if let Some(events) = &p.events {
             for (ename, ev) in events {
                 let epath = pp.field("Events").key(ename.clone());
@@ -1155,10 +1156,19 @@ impl Compiler<'_> {
                             ));
                         }
                     }
+                    Some("DynamoDB") => {
+                        let Some(d) = decode_at::<raw::DynamoDbEventProps>(&eprops, &ppath, f)
+                        else {
+                            continue;
+                        };
+                        if let Some(e) = stream_event(ename, &d, &ppath, f) {
+                            stream_events.push(e);
+                        }
+                    }
                     Some(other) => {
                         f.warn(
                             &epath.field("Type"),
-                            format!("{other} events are accepted but not delivered by Meridian (Api and HttpApi are)"),
+                            format!("{other} events are accepted but not delivered by Meridian (Api, HttpApi and DynamoDB are)"),
                         );
                     }
                     None => {
@@ -1194,6 +1204,7 @@ impl Compiler<'_> {
             working_dir,
             architecture,
             policies,
+            stream_events,
             layers,
             origin: Origin {
                 file: self.file.clone(),
@@ -1600,6 +1611,129 @@ fn int_in(
 const EVENT_AGE_SECONDS: (i64, i64) = (60, 21_600);
 
 /// Destination types SAM knows (`Type` of `OnSuccess`/`OnFailure`).
+/// A `DynamoDB` event checked as Lambda's CreateEventSourceMapping checks it.
+fn stream_event(
+    name: &str,
+    d: &raw::DynamoDbEventProps,
+    path: &FieldPath,
+    f: &mut Findings,
+) -> Option<StreamEvent> {
+    let text = |t: &Option<raw::Text>| t.as_ref().and_then(|t| t.0.clone().ok());
+    let Some(arn) = text(&d.stream) else {
+        f.error(
+            path,
+            "required field \"Stream\" is missing (the table's stream: !GetAtt <Table>.StreamArn)",
+        );
+        return None;
+    };
+    let table = arn
+        .strip_prefix("arn:aws:dynamodb:")
+        .and_then(|r| r.split_once(":table/"))
+        .and_then(|(_, r)| r.split_once("/stream/"))
+        .map(|(t, _)| t.to_owned());
+    let Some(table) = table else {
+        f.error(
+            &path.field("Stream"),
+            format!("\"{arn}\" is not the ARN of a DynamoDB stream (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>, or !GetAtt <Table>.StreamArn)"),
+        );
+        return None;
+    };
+    let from_oldest = match text(&d.starting_position).as_deref() {
+        Some("TRIM_HORIZON") => true,
+        Some("LATEST") => false,
+        Some(other) => {
+            let e = f.error(
+                &path.field("StartingPosition"),
+                format!("unsupported starting position \"{other}\" for a DynamoDB stream (TRIM_HORIZON or LATEST)"),
+            );
+            if let Some(c) = did_you_mean(other, ["TRIM_HORIZON", "LATEST"]) {
+                e.hint(format!("did you mean \"{c}\"?"));
+            }
+            return None;
+        }
+        None => {
+            f.error(
+                path,
+                "required field \"StartingPosition\" is missing (TRIM_HORIZON or LATEST)",
+            );
+            return None;
+        }
+    };
+    let bounded = |n: &Option<raw::Num>,
+                   field: &'static str,
+                   lo: i64,
+                   hi: i64,
+                   default: i64,
+                   f: &mut Findings| {
+        match n.as_ref().map(|n| n.0.clone()) {
+            None => Some(default),
+            Some(Ok(v)) if (lo..=hi).contains(&v) => Some(v),
+            Some(Ok(v)) => {
+                f.error(
+                    &path.field(field),
+                    format!("{v} is out of range ({lo} to {hi})"),
+                );
+                None
+            }
+            Some(Err(got)) => {
+                f.error(
+                    &path.field(field),
+                    format!("expected an integer, got {got}"),
+                );
+                None
+            }
+        }
+    };
+    let batch = bounded(&d.batch_size, "BatchSize", 1, 10_000, 100, f)?;
+    let retries = bounded(
+        &d.maximum_retry_attempts,
+        "MaximumRetryAttempts",
+        -1,
+        10_000,
+        -1,
+        f,
+    )?;
+    for (given, field) in [
+        (
+            d.bisect_batch_on_function_error.is_some(),
+            "BisectBatchOnFunctionError",
+        ),
+        (d.destination_config.is_some(), "DestinationConfig"),
+        (d.filter_criteria.is_some(), "FilterCriteria"),
+        (d.function_response_types.is_some(), "FunctionResponseTypes"),
+        (
+            d.maximum_batching_window_in_seconds.is_some(),
+            "MaximumBatchingWindowInSeconds",
+        ),
+        (
+            d.maximum_record_age_in_seconds.is_some(),
+            "MaximumRecordAgeInSeconds",
+        ),
+        (d.parallelization_factor.is_some(), "ParallelizationFactor"),
+        (
+            d.tumbling_window_in_seconds.is_some(),
+            "TumblingWindowInSeconds",
+        ),
+    ] {
+        if given {
+            f.warn(
+                &path.field(field),
+                format!("{field} is accepted but not applied by Meridian (batches are read in order, one at a time, and retried whole)"),
+            )
+            .at_key();
+        }
+    }
+    Some(StreamEvent {
+        event: name.to_owned(),
+        stream_arn: arn,
+        table,
+        from_oldest,
+        batch_size: u32::try_from(batch).unwrap_or(100),
+        maximum_retry_attempts: u32::try_from(retries).ok(),
+        enabled: d.enabled.unwrap_or(true),
+    })
+}
+
 const DESTINATION_TYPES: [&str; 5] = ["SQS", "SNS", "S3", "Lambda", "EventBridge"];
 
 /// Reads `EventInvokeConfig`. Lambda destinations must name a function of this template

@@ -313,6 +313,29 @@ pub(crate) struct HttpApiEventProps {
     pub route_settings: Option<IgnoredAny>,
 }
 
+/// Properties of a `DynamoDB` event (an event source mapping on a table's stream).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct DynamoDbEventProps {
+    pub stream: Option<Text>,
+    pub starting_position: Option<Text>,
+    pub batch_size: Option<Num>,
+    pub maximum_retry_attempts: Option<Num>,
+    pub enabled: Option<bool>,
+    pub bisect_batch_on_function_error: Option<IgnoredAny>,
+    pub destination_config: Option<IgnoredAny>,
+    pub filter_criteria: Option<IgnoredAny>,
+    pub function_response_types: Option<IgnoredAny>,
+    pub kms_key_arn: Option<IgnoredAny>,
+    pub maximum_batching_window_in_seconds: Option<IgnoredAny>,
+    pub maximum_record_age_in_seconds: Option<IgnoredAny>,
+    pub metrics_config: Option<IgnoredAny>,
+    pub parallelization_factor: Option<IgnoredAny>,
+    pub starting_position_timestamp: Option<IgnoredAny>,
+    pub tumbling_window_in_seconds: Option<IgnoredAny>,
+}
+
 /// `AWS::Serverless::Api` properties.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]

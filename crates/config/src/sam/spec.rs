@@ -180,6 +180,8 @@ pub struct FunctionSpec {
     /// Its permissions (`Policies`), as IAM statements: what the short-lived credentials
     /// in its environment allow.
     pub policies: Vec<PolicyStatement>,
+    /// Its `DynamoDB` events: the table streams it reads in batches.
+    pub stream_events: Vec<StreamEvent>,
     /// The folders of its `Layers` (the template's `AWS::Serverless::LayerVersion`s), in the
     /// order listed: what Lambda extracts into `/opt`, later layers over earlier ones.
     pub layers: Vec<PathBuf>,
@@ -266,6 +268,28 @@ impl From<RouteMethod> for String {
     fn from(m: RouteMethod) -> String {
         m.to_string()
     }
+}
+
+/// A `DynamoDB` event: an event source mapping that invokes the function with batches of a
+/// table's stream records, as Lambda's poller does.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamEvent {
+    /// The event's name in `Events`.
+    pub event: String,
+    /// `Stream`: the stream's ARN.
+    pub stream_arn: String,
+    /// The table the ARN names.
+    pub table: String,
+    /// `StartingPosition`: read from the oldest record (`TRIM_HORIZON`) or only new ones
+    /// (`LATEST`).
+    pub from_oldest: bool,
+    /// `BatchSize`: the most records per invocation (1 to 10,000; 100 by default).
+    pub batch_size: u32,
+    /// `MaximumRetryAttempts`: retries of a failed batch before it is skipped; `None`
+    /// (-1, the default) retries until it succeeds.
+    pub maximum_retry_attempts: Option<u32>,
+    /// `Enabled`.
+    pub enabled: bool,
 }
 
 /// An API route (`Events` of type `Api` or `HttpApi`) that invokes a function.

@@ -894,3 +894,95 @@ Resources:
         assert!(g.starts_with(w), "\n got: {g}\nwant: {w}");
     }
 }
+
+#[test]
+fn dynamodb_events_map_a_stream_to_the_function() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Reactor:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            MaximumRetryAttempts: 2
+            FilterCriteria: {Filters: [{Pattern: "{}"}]}
+"#;
+    let t = load("x/template.yaml", text).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(
+        t.function("Reactor").expect("fn").stream_events,
+        vec![StreamEvent {
+            event: "Changes".into(),
+            stream_arn: format!(
+                "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/{DECLARED_STREAM_LABEL}"
+            ),
+            table: "Orders".into(),
+            from_oldest: true,
+            batch_size: 10,
+            maximum_retry_attempts: Some(2),
+            enabled: true,
+        }]
+    );
+    assert_eq!(
+        render(&t.warnings),
+        vec![
+            "template.yaml:24:13: warning: Reactor: Properties.Events[Changes].Properties.FilterCriteria: FilterCriteria is accepted but not applied by Meridian (batches are read in order, one at a time, and retried whole)"
+        ]
+    );
+}
+
+#[test]
+fn dynamodb_event_mistakes_have_positions() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Reactor:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        A:
+          Type: DynamoDB
+          Properties:
+            Stream: arn:aws:dynamodb:us-east-1:123456789012:table/Orders
+            StartingPosition: LATEST
+        B:
+          Type: DynamoDB
+          Properties:
+            Stream: arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/x
+            StartingPosition: TRIM_HORIZN
+        C:
+          Type: DynamoDB
+          Properties:
+            Stream: arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/x
+            StartingPosition: LATEST
+            BatchSize: 0
+        D:
+          Type: DynamoDB
+          Properties:
+            StartingPosition: LATEST
+"#;
+    assert_eq!(
+        errors("x/template.yaml", text),
+        vec![
+            "template.yaml:12:21: Reactor: Properties.Events[A].Properties.Stream: \"arn:aws:dynamodb:us-east-1:123456789012:table/Orders\" is not the ARN of a DynamoDB stream (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>, or !GetAtt <Table>.StreamArn)",
+            "template.yaml:18:31: Reactor: Properties.Events[B].Properties.StartingPosition: unsupported starting position \"TRIM_HORIZN\" for a DynamoDB stream (TRIM_HORIZON or LATEST) (did you mean \"TRIM_HORIZON\"?)",
+            "template.yaml:24:24: Reactor: Properties.Events[C].Properties.BatchSize: 0 is out of range (1 to 10000)",
+            "template.yaml:28:13: Reactor: Properties.Events[D].Properties: required field \"Stream\" is missing (the table's stream: !GetAtt <Table>.StreamArn)",
+        ]
+    );
+}
