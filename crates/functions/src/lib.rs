@@ -28,6 +28,7 @@ pub mod memory;
 pub(crate) mod pool;
 pub mod runtime_api;
 pub mod sample;
+pub mod stream_events;
 
 pub use apigw::{ApiGateway, ClientAddr, RouteInfo};
 pub use credentials::{CredentialSource, SessionCredentials};

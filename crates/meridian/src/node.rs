@@ -63,6 +63,8 @@ struct Sidecar {
 pub(crate) struct Functions {
     pub(crate) host: FunctionHost,
     endpoint: Endpoint,
+    /// The pollers of the functions' `DynamoDB` events.
+    streams: meridian_functions::stream_events::StreamPollers,
 }
 
 /// Declared port of the functions' API Gateway (`sam local start-api`'s default).
@@ -170,7 +172,15 @@ impl Node {
             let endpoint = Endpoint::start(host.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
                 .await
                 .context("cannot start the functions endpoint")?;
-            Some(Functions { host, endpoint })
+            let streams = meridian_functions::stream_events::StreamPollers::new(
+                host.clone(),
+                Arc::new(TableStreams(storage.clone())),
+            );
+            Some(Functions {
+                host,
+                endpoint,
+                streams,
+            })
         } else {
             None
         };
@@ -314,11 +324,12 @@ impl Node {
                     }
                 }
                 // Every function is replaced: code may have changed on disk.
-                Some(
+                Some((
                     f.host
-                        .prepare_load(fns, apis)
+                        .prepare_load(fns.clone(), apis)
                         .context("the functions host refused the templates")?,
-                )
+                    fns,
+                ))
             }
             None => None,
         };
@@ -353,8 +364,9 @@ impl Node {
         }
 
         // In force from here; nothing below fails but a supervisor shutting down.
-        if let (Some(f), Some(prepared)) = (&self.functions, functions) {
+        if let (Some(f), Some((prepared, specs))) = (&self.functions, functions) {
             f.host.commit(prepared);
+            f.streams.sync(&specs);
         }
         self.proxy.commit(staged);
         for (id, sidecar, fresh) in sidecars {
@@ -558,6 +570,50 @@ impl meridian_functions::CredentialSource for FunctionCredentials {
 
     fn lifetime(&self) -> std::time::Duration {
         meridian_storage::plane::SESSION_TTL
+    }
+}
+
+/// The functions' `DynamoDB` events read the storage plane's streams.
+#[derive(Debug)]
+struct TableStreams(Arc<StoragePlane>);
+
+impl meridian_functions::stream_events::StreamSource for TableStreams {
+    fn read<'a>(
+        &'a self,
+        mapping: &'a str,
+        table: &'a str,
+        from_oldest: bool,
+        limit: usize,
+    ) -> meridian_functions::stream_events::BoxFuture<
+        'a,
+        Result<meridian_functions::stream_events::StreamBatch, String>,
+    > {
+        Box::pin(async move {
+            self.0
+                .dynamo
+                .mapping_batch(mapping, table, from_oldest, limit)
+                .await
+                .map(|b| meridian_functions::stream_events::StreamBatch {
+                    records: b.records,
+                    last: b.last,
+                })
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn commit<'a>(
+        &'a self,
+        mapping: &'a str,
+        table: &'a str,
+        position: u64,
+    ) -> meridian_functions::stream_events::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .dynamo
+                .commit_mapping(mapping, table, position)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

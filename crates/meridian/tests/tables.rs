@@ -364,3 +364,176 @@ print(json.dumps(t.get_item(Key={{"userId": "{id}"}})["Item"]))"#
     );
     assert_eq!(found["Count"], 1, "{found}");
 }
+
+const STREAM_APP: &str = r#"
+import json, os
+def record(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        for r in event["Records"]:
+            f.write(json.dumps(r) + "\n")
+def flaky(event, context):
+    keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+    with open(os.environ["OUT"], "a") as f:
+        f.write(" ".join(keys) + "\n")
+    if "poison" in keys:
+        raise ValueError("poison")
+"#;
+
+fn stream_template(out: &Path) -> String {
+    format!(
+        r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {{Runtime: python3.11, CodeUri: fn/}}
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{{AttributeName: pk, AttributeType: S}}]
+      KeySchema: [{{AttributeName: pk, KeyType: HASH}}]
+      StreamSpecification: {{StreamViewType: NEW_AND_OLD_IMAGES}}
+  Recorder:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.record
+      Environment: {{Variables: {{OUT: {out}/records}}}}
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+  Flaky:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.flaky
+      Environment: {{Variables: {{OUT: {out}/attempts}}}}
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 1
+            MaximumRetryAttempts: 1
+"#,
+        out = out.display()
+    )
+}
+
+#[test]
+fn a_dynamodb_event_delivers_the_tables_changes_in_order() {
+    let (Some(aws_cli), Some(_python)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("python3", "apt-get install python3"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(app.join("fn")).expect("mkdir");
+    std::fs::write(app.join("fn/app.py"), STREAM_APP).expect("write");
+    std::fs::write(app.join("template.yaml"), stream_template(tmp.path())).expect("write");
+    let up = Up::start(tmp.path(), "app", &["--gateway-port", "3000=0"]);
+    let endpoint = banner_url(&up, "  dynamodb ");
+    let key = access_key(&up);
+    let home = tempfile::tempdir().expect("home");
+    let run = |args: &[&str]| {
+        let mut all = vec!["dynamodb"];
+        all.extend_from_slice(args);
+        all.extend(["--table-name", "Orders", "--endpoint-url", &endpoint]);
+        let mut cmd = Command::new(&aws_cli);
+        cmd.args(&all);
+        aws_env(&mut cmd, home.path(), &key);
+        let out = cmd.output().expect("aws runs");
+        assert!(
+            out.status.success(),
+            "aws {all:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&[
+        "put-item",
+        "--item",
+        r#"{"pk": {"S": "a"}, "n": {"N": "1"}}"#,
+    ]);
+    run(&[
+        "update-item",
+        "--key",
+        r#"{"pk": {"S": "a"}}"#,
+        "--update-expression",
+        "SET n = :two",
+        "--expression-attribute-values",
+        r#"{":two": {"N": "2"}}"#,
+    ]);
+    run(&["delete-item", "--key", r#"{"pk": {"S": "a"}}"#]);
+    run(&["put-item", "--item", r#"{"pk": {"S": "poison"}}"#]);
+    run(&["put-item", "--item", r#"{"pk": {"S": "after"}}"#]);
+    let described: serde_json::Value =
+        serde_json::from_str(&run(&["describe-table"])).expect("json");
+    let stream_arn = described["Table"]["LatestStreamArn"]
+        .as_str()
+        .expect("a stream")
+        .to_owned();
+    assert!(
+        stream_arn.ends_with(":table/Orders/stream/1970-01-01T00:00:00.000"),
+        "the ARN !GetAtt Orders.StreamArn gives: {stream_arn}"
+    );
+
+    let records: Vec<serde_json::Value> =
+        eventually("five records delivered", Duration::from_secs(60), || {
+            let text = std::fs::read_to_string(tmp.path().join("records")).ok()?;
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("json line"))
+                .collect();
+            (lines.len() >= 5).then_some(lines)
+        });
+    let seen: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["eventName"].as_str().unwrap_or("").to_owned(),
+                r["dynamodb"]["Keys"]["pk"]["S"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("INSERT", "a"),
+            ("MODIFY", "a"),
+            ("REMOVE", "a"),
+            ("INSERT", "poison"),
+            ("INSERT", "after")
+        ]
+        .map(|(e, k)| (e.to_owned(), k.to_owned()))
+    );
+    assert_eq!(records[1]["dynamodb"]["OldImage"]["n"]["N"], "1");
+    assert_eq!(records[1]["dynamodb"]["NewImage"]["n"]["N"], "2");
+    for r in &records {
+        assert_eq!(r["eventSourceARN"], stream_arn.as_str(), "{r}");
+        assert_eq!(r["eventSource"], "aws:dynamodb");
+    }
+
+    // The poison batch is tried twice (MaximumRetryAttempts: 1), then skipped; the next
+    // batch is delivered.
+    let attempts = eventually(
+        "the batch after the poison",
+        Duration::from_secs(60),
+        || {
+            let text = std::fs::read_to_string(tmp.path().join("attempts")).ok()?;
+            text.contains("after").then_some(text)
+        },
+    );
+    assert_eq!(
+        attempts.lines().collect::<Vec<_>>(),
+        ["a", "a", "a", "poison", "poison", "after"]
+    );
+}

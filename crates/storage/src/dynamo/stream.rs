@@ -499,3 +499,118 @@ fn required(input: &mut Input<'_>, field: &str, path: &str) -> Result<String, Er
     }
     Ok(v.unwrap_or_default())
 }
+
+/// Where each event source mapping has read a stream to: mapping key → `<label> <position>`.
+const MAPPINGS: TableDefinition<&str, &str> = TableDefinition::new("dynamo/mappings");
+
+/// A batch of a stream for an event source mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// The records, as Lambda's event carries them.
+    pub records: Vec<Value>,
+    /// The position of the last record (what to commit once the batch is processed).
+    pub last: u64,
+}
+
+impl Dynamo {
+    /// The next records of `table`'s stream after the mapping's committed position, as
+    /// Lambda's DynamoDB event records (`eventSourceARN`, lower-case `userIdentity`).
+    /// A mapping seen for the first time starts at the oldest record, or after the newest
+    /// (`LATEST`), and that start is committed so a restart keeps it.
+    pub async fn mapping_batch(
+        &self,
+        key: &str,
+        table: &str,
+        from_oldest: bool,
+        limit: usize,
+    ) -> Result<Batch, Error> {
+        let def = self.table(table)?;
+        let Some(stream) = def.stream.clone() else {
+            return Err(Error::ResourceNotFound(format!(
+                "Table {table} has no stream enabled"
+            )));
+        };
+        let name = stream_table(&def);
+        let (k, label) = (key.to_owned(), stream.label.clone());
+        let committed = self
+            .engine
+            .read(move |txn| {
+                let m = match txn.open_table(MAPPINGS) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(m.get(k.as_str())?.and_then(|v| {
+                    let (l, p) = v.value().rsplit_once(' ')?;
+                    (l == label).then(|| p.parse::<u64>().ok()).flatten()
+                }))
+            })
+            .await?;
+        let after = match committed {
+            Some(p) => p,
+            None => {
+                let start = if from_oldest {
+                    0
+                } else {
+                    self.log_bounds(&def).await?.map_or(0, |(_, last)| last)
+                };
+                self.commit_mapping(key, table, start).await?;
+                start
+            }
+        };
+        let changes = self
+            .engine
+            .read(move |txn| {
+                let t = match txn.open_table(TableDefinition::<u64, &[u8]>::new(&name)) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                    Err(e) => return Err(e.into()),
+                };
+                let mut out = Vec::new();
+                for entry in t.range(after + 1..)?.take(limit) {
+                    let (k, v) = entry?;
+                    out.push(decode_change(k.value(), v.value()).map_err(|reason| {
+                        EngineError::Corrupt {
+                            table: name.clone(),
+                            reason,
+                        }
+                    })?);
+                }
+                Ok(out)
+            })
+            .await?;
+        let arn = self.stream_arn(&def, &stream);
+        let records = changes
+            .iter()
+            .map(|c| {
+                let mut r = self.record_json(&def, &stream, c);
+                r["eventSourceARN"] = json!(arn);
+                if c.by_ttl {
+                    r["userIdentity"] =
+                        json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+                }
+                r
+            })
+            .collect();
+        Ok(Batch {
+            records,
+            last: changes.last().map_or(after, |c| c.position),
+        })
+    }
+
+    /// Durably records that a mapping has processed `table`'s stream up to `position`.
+    pub async fn commit_mapping(&self, key: &str, table: &str, position: u64) -> Result<(), Error> {
+        let def = self.table(table)?;
+        let Some(stream) = def.stream.clone() else {
+            return Ok(());
+        };
+        let (k, v) = (key.to_owned(), format!("{} {position}", stream.label));
+        self.engine
+            .write(move |txn| {
+                txn.open_table(MAPPINGS)?.insert(k.as_str(), v.as_str())?;
+                Ok(Ok::<(), Error>(()))
+            })
+            .await??;
+        Ok(())
+    }
+}
