@@ -169,6 +169,13 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
                 .unwrap_or("*");
             out.push((action(op), arn.to_owned()));
         }
+        "TagResource" | "UntagResource" | "ListTagsOfResource" => {
+            let arn = body
+                .get("ResourceArn")
+                .and_then(Value::as_str)
+                .unwrap_or("*");
+            out.push((action(op), arn.to_owned()));
+        }
         "ListStreams" => {
             let resource = body
                 .get("TableName")
@@ -301,7 +308,13 @@ where
             .map_err(|e| Error::Serialization(format!("Malformed JSON: {e}")))?
     };
     authorize(&service.dynamo, &cred, op, &json)?;
-    let out = if streams {
+    let out = if op == "DescribeEndpoints" && !streams {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        service.dynamo.describe_endpoints(host)
+    } else if streams {
         service.dynamo.call_streams(op, &json).await?
     } else {
         service.dynamo.call(op, &json).await?

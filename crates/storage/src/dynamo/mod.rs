@@ -15,6 +15,7 @@ mod query;
 pub mod stored;
 pub mod stream;
 pub mod table;
+mod tags;
 mod transact;
 pub mod ttl;
 pub mod types;
@@ -60,6 +61,10 @@ pub const OPERATIONS: &[&str] = &[
     "TransactGetItems",
     "UpdateTimeToLive",
     "DescribeTimeToLive",
+    "TagResource",
+    "UntagResource",
+    "ListTagsOfResource",
+    "DescribeEndpoints",
 ];
 
 impl Dynamo {
@@ -72,6 +77,17 @@ impl Dynamo {
             region: region.to_owned(),
             account: ACCOUNT.to_owned(),
         }))
+    }
+
+    /// DescribeEndpoints: where the SDKs' endpoint discovery should send requests, the
+    /// address the client reached (`address`, from its Host header), cached for a day as
+    /// DynamoDB says.
+    pub fn describe_endpoints(&self, address: Option<&str>) -> Value {
+        let address = address.map_or_else(
+            || format!("dynamodb.{}.amazonaws.com", self.region),
+            str::to_owned,
+        );
+        serde_json::json!({"Endpoints": [{"Address": address, "CachePeriodInMinutes": 1440}]})
     }
 
     /// The region in ARNs.
@@ -99,6 +115,10 @@ impl Dynamo {
             "TransactGetItems" => self.transact_get_items(body).await,
             "UpdateTimeToLive" => self.update_time_to_live(body).await,
             "DescribeTimeToLive" => self.describe_time_to_live(body).await,
+            "TagResource" => self.tag_resource(body).await,
+            "UntagResource" => self.untag_resource(body).await,
+            "ListTagsOfResource" => self.list_tags_of_resource(body),
+            "DescribeEndpoints" => Ok(self.describe_endpoints(None)),
             _ => Err(Error::UnknownOperation(String::new())),
         }
     }
