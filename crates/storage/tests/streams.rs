@@ -143,6 +143,31 @@ for call, code in [
 print("read")
 "#;
 
+const TRIMMED: &str = r#"
+import os, boto3
+from botocore.exceptions import ClientError
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"])
+streams = boto3.client("dynamodbstreams", endpoint_url=os.environ["ENDPOINT"])
+arn = ddb.describe_table(TableName="Both")["Table"]["LatestStreamArn"]
+shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+def read(**how):
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **how)["ShardIterator"]
+    return streams.get_records(ShardIterator=it)["Records"]
+# A day later only the newest record is left, and positions go on from it.
+kept = read(ShardIteratorType="TRIM_HORIZON")
+assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in kept] == ["new"], kept
+ddb.put_item(TableName="Both", Item={"pk": {"S": "next"}})
+both = read(ShardIteratorType="TRIM_HORIZON")
+seqs = [r["dynamodb"]["SequenceNumber"] for r in both]
+assert len(seqs) == 2 and seqs[0] < seqs[1], both
+try:
+    read(ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber="000000000000000000001")
+    raise SystemExit("read a trimmed record")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "TrimmedDataAccessException", e.response
+print("trimmed")
+"#;
+
 #[tokio::test]
 async fn ttl_deletions_show_in_streams_of_every_view_type() {
     let Some(python) = boto3() else { return };
@@ -160,4 +185,12 @@ async fn ttl_deletions_show_in_streams_of_every_view_type() {
         "nothing left to sweep"
     );
     assert!(run_python(&python, &url, READ).await.contains("read"));
+    // Records are kept 24 hours: a day later, a trim leaves each stream its newest.
+    let trimmed = server
+        .dynamo
+        .trim_streams(now + 2 * 24 * 3600)
+        .await
+        .expect("trim");
+    assert!(trimmed > 0);
+    assert!(run_python(&python, &url, TRIMMED).await.contains("trimmed"));
 }

@@ -90,6 +90,9 @@ pub enum Error {
     /// A stream's shard iterator older than 15 minutes (400).
     #[error("{0}")]
     ExpiredIterator(String),
+    /// A position of a stream older than its oldest record (400).
+    #[error("{0}")]
+    TrimmedDataAccess(String),
     /// The server failed; the client may retry (500).
     #[error("{0}")]
     Internal(String),
@@ -128,6 +131,7 @@ impl Error {
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::RequestTooLarge => "RequestEntityTooLarge",
             Self::ExpiredIterator(_) => "ExpiredIteratorException",
+            Self::TrimmedDataAccess(_) => "TrimmedDataAccessException",
             Self::Internal(_) => "InternalServerError",
         }
     }

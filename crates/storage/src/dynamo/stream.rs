@@ -10,7 +10,7 @@ use super::Dynamo;
 use super::error::Error;
 use super::input::Input;
 use super::stored::decode_item;
-use super::table::{StreamSpec, TableDef};
+use super::table::{StreamSpec, TableDef, still_exists};
 use super::types::{Item, item_size, item_to_json};
 use crate::engine::{EngineError, Plane};
 
@@ -97,8 +97,9 @@ pub(crate) fn record(
 // node's table does not need to). Sequence numbers are the log's positions as 21 decimal
 // digits, so they sort as text and as numbers. A shard iterator is
 // `<stream arn>|<shard>|<next position>|<issued, ms>`: opaque to clients, and it expires
-// after 15 minutes as DynamoDB's do. Records are kept while the stream is (DynamoDB keeps
-// them 24 hours); disabling the stream drops them.
+// after 15 minutes as DynamoDB's do. Records are kept 24 hours, as DynamoDB keeps them
+// (the background sweep trims older ones; the newest always stays, so positions never
+// restart); disabling the stream drops them.
 // ---------------------------------------------------------------------------------------
 
 /// The prefix of the Streams API's `X-Amz-Target`.
@@ -111,6 +112,11 @@ pub const OPERATIONS: &[&str] = &[
     "GetShardIterator",
     "GetRecords",
 ];
+
+/// How long a stream keeps a record.
+pub const RETENTION_SECS: u64 = 24 * 3600;
+/// The most records one trim removes from one stream.
+const TRIM_BATCH: usize = 10_000;
 
 /// How long a shard iterator stays valid.
 const ITERATOR_LIFETIME_MS: u128 = 15 * 60 * 1000;
@@ -363,11 +369,21 @@ impl Dynamo {
             s.parse::<u64>()
                 .map_err(|_| Error::validation(format!("Invalid SequenceNumber: {s}")))
         };
+        let trimmed = |p: u64| {
+            if bounds.is_some_and(|(first, _)| p < first) {
+                Err(Error::TrimmedDataAccess(
+                    "The operation attempted to read past the oldest stream record in a shard"
+                        .into(),
+                ))
+            } else {
+                Ok(p)
+            }
+        };
         let next = match kind.unwrap_or_default() {
             "TRIM_HORIZON" => bounds.map_or(1, |(f, _)| f),
             "LATEST" => bounds.map_or(1, |(_, l)| l + 1),
-            "AT_SEQUENCE_NUMBER" => at(sequence.as_ref())?,
-            _ => at(sequence.as_ref())? + 1,
+            "AT_SEQUENCE_NUMBER" => trimmed(at(sequence.as_ref())?)?,
+            _ => trimmed(at(sequence.as_ref())? + 1)?,
         };
         Ok(json!({"ShardIterator": format!("{arn}|{shard}|{next}|{}", now_ms())}))
     }
@@ -404,6 +420,15 @@ impl Dynamo {
         let (def, stream) = self.stream_of(arn)?;
         if shard != shard_id(&def, &stream) {
             return Err(invalid());
+        }
+        if self
+            .log_bounds(&def)
+            .await?
+            .is_some_and(|(first, _)| next < first)
+        {
+            return Err(Error::TrimmedDataAccess(
+                "The operation attempted to read past the oldest stream record in a shard".into(),
+            ));
         }
         let name = stream_table(&def);
         let changes = self
@@ -612,5 +637,51 @@ impl Dynamo {
             })
             .await??;
         Ok(())
+    }
+}
+
+impl Dynamo {
+    /// Drops stream records older than `now - RETENTION_SECS` (epoch seconds), keeping each
+    /// stream's newest; returns how many went.
+    pub async fn trim_streams(&self, now: u64) -> Result<usize, Error> {
+        let cutoff = now.saturating_sub(RETENTION_SECS);
+        let mut trimmed = 0;
+        for def in self.tables() {
+            if def.stream.is_none() {
+                continue;
+            }
+            let name = stream_table(&def);
+            let def = def.clone();
+            trimmed += self
+                .engine
+                .write(move |txn| {
+                    if !still_exists(txn, &def)? {
+                        return Ok(Ok::<usize, Error>(0));
+                    }
+                    let mut t = txn.open_table(TableDefinition::<u64, &[u8]>::new(&name))?;
+                    let Some(last) = t.last()?.map(|(k, _)| k.value()) else {
+                        return Ok(Ok(0));
+                    };
+                    let mut old = Vec::new();
+                    for entry in t.range(..last)?.take(TRIM_BATCH) {
+                        let (k, v) = entry?;
+                        let at = v
+                            .value()
+                            .get(2..10)
+                            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                            .map_or(0, u64::from_be_bytes);
+                        if at >= cutoff {
+                            break;
+                        }
+                        old.push(k.value());
+                    }
+                    for k in &old {
+                        t.remove(k)?;
+                    }
+                    Ok(Ok(old.len()))
+                })
+                .await??;
+        }
+        Ok(trimmed)
     }
 }

@@ -197,8 +197,8 @@ impl Dynamo {
     }
 }
 
-/// Sweeps every `every` until the returned task is aborted; a failed sweep is logged and
-/// the next one tries again.
+/// Sweeps every `every` until the returned task is aborted (expired items, and stream
+/// records past their 24 hours); a failed sweep is logged and the next one tries again.
 pub fn spawn_sweeper(
     dynamo: Arc<Dynamo>,
     every: std::time::Duration,
@@ -215,6 +215,11 @@ pub fn spawn_sweeper(
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(deleted = n, "expired items deleted (TTL)"),
                 Err(e) => tracing::warn!(error = %e, "the TTL sweep failed; it runs again"),
+            }
+            match dynamo.trim_streams(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(trimmed = n, "stream records past 24 hours dropped"),
+                Err(e) => tracing::warn!(error = %e, "trimming the streams failed; it runs again"),
             }
         }
     })
