@@ -9,6 +9,8 @@
 //! | GET | `/api/v1/resources` | [`AdminRequest::Resources`] |
 //! | GET | `/api/v1/snapshot` | [`AdminRequest::Snapshot`] |
 //! | GET | `/api/v1/functions` | [`AdminRequest::Functions`] |
+//! | GET | `/api/v1/tables` | [`AdminRequest::Tables`] |
+//! | GET | `/api/v1/tables/{name}/scan[?limit=N]` | [`AdminRequest::TableScan`] |
 //! | GET | `/api/v1/clusters[?name=]` | [`AdminRequest::Clusters`] |
 //! | GET | `/api/v1/logs/{replica}[?follow&since=SECS&tail=N]` | [`AdminRequest::Logs`] |
 //! | POST | `/api/v1/workloads/{name}/scale` `{"replicas": N}` | [`AdminRequest::Scale`] |
@@ -57,6 +59,15 @@ pub enum AdminRequest {
     Snapshot,
     /// The functions loaded.
     Functions,
+    /// The DynamoDB tables: items, size, indexes, stream.
+    Tables,
+    /// One page of a table's items (a DynamoDB Scan).
+    TableScan {
+        /// The table.
+        table: String,
+        /// The most items to return.
+        limit: Option<u32>,
+    },
     /// Upstream clusters whose name contains the filter.
     Clusters {
         /// Name filter.
@@ -250,6 +261,11 @@ impl AdminRequest {
             ["api", "v1", "resources"] => read(AdminRequest::Resources),
             ["api", "v1", "snapshot"] => read(AdminRequest::Snapshot),
             ["api", "v1", "functions"] => read(AdminRequest::Functions),
+            ["api", "v1", "tables"] => read(AdminRequest::Tables),
+            ["api", "v1", "tables", t, "scan"] if !t.is_empty() => read(AdminRequest::TableScan {
+                table: (*t).to_owned(),
+                limit: number(&pairs, "limit")?,
+            }),
             ["api", "v1", "clusters"] => read(AdminRequest::Clusters {
                 name: pairs
                     .iter()
@@ -335,6 +351,12 @@ impl AdminRequest {
         )
     }
 
+    /// Whether the request needs the token: it changes state, or reads a table's items
+    /// (which the DynamoDB API gives only to signed requests).
+    pub fn needs_token(&self) -> bool {
+        self.changes_state() || matches!(self, AdminRequest::TableScan { .. })
+    }
+
     /// The method to send it with.
     pub fn method(&self) -> Method {
         if self.changes_state() {
@@ -354,6 +376,10 @@ impl AdminRequest {
             AdminRequest::Resources => "/api/v1/resources".to_owned(),
             AdminRequest::Snapshot => "/api/v1/snapshot".to_owned(),
             AdminRequest::Functions => "/api/v1/functions".to_owned(),
+            AdminRequest::Tables => "/api/v1/tables".to_owned(),
+            AdminRequest::TableScan { table, .. } => {
+                format!("/api/v1/tables/{}/scan", encode_segment(table))
+            }
             AdminRequest::Clusters { .. } => "/api/v1/clusters".to_owned(),
             AdminRequest::Logs { replica, .. } => {
                 format!("/api/v1/logs/{}", encode_segment(replica))
@@ -396,6 +422,9 @@ impl AdminRequest {
                 ..
             } => {
                 query.append_pair("timeout", &t.to_string());
+            }
+            AdminRequest::TableScan { limit: Some(n), .. } => {
+                query.append_pair("limit", &n.to_string());
             }
             AdminRequest::Scale { replicas, .. } => {
                 body = serde_json::json!({ "replicas": replicas })
@@ -545,6 +574,15 @@ mod tests {
                 workload: "default/web".into(),
             },
             AdminRequest::CaReload,
+            AdminRequest::Tables,
+            AdminRequest::TableScan {
+                table: "my.Table-1".into(),
+                limit: Some(10),
+            },
+            AdminRequest::TableScan {
+                table: "Users".into(),
+                limit: None,
+            },
         ];
         for r in all {
             let (path, body) = r.render();

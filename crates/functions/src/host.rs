@@ -45,6 +45,9 @@ pub struct HostConfig {
     /// How long a failed asynchronous event waits before its first retry (Lambda: one
     /// minute); the second retry waits twice as long.
     pub async_retry_delay: Duration,
+    /// Who issues each execution environment's AWS credentials. Without one, functions get
+    /// this process's `AWS_*` credentials (or placeholders).
+    pub credentials: Option<Arc<dyn crate::CredentialSource>>,
 }
 
 impl HostConfig {
@@ -65,6 +68,7 @@ impl HostConfig {
             echo_logs: false,
             async_queue: QueueLimits::default(),
             async_retry_delay: event_queue::RETRY_DELAY,
+            credentials: None,
         }
     }
 }
@@ -364,7 +368,16 @@ impl FunctionHost {
                 .pools
                 .get(&spec.name)
                 .map_or_else(|| Arc::new(Stats::default()), |p| p.stats.clone());
-            let blueprint = self.blueprint(&spec, generation, &stats)?;
+            let mut blueprint = self.blueprint(&spec, generation, &stats)?;
+            blueprint.session =
+                self.inner
+                    .config
+                    .credentials
+                    .clone()
+                    .map(|source| crate::credentials::Session {
+                        source,
+                        function: spec.clone(),
+                    });
             pools.insert(
                 spec.name.clone(),
                 Arc::new(Pool::new(
@@ -734,6 +747,7 @@ impl FunctionHost {
             log_dropped: stats.log_dropped.clone(),
             memory: self.inner.memory.clone(),
             idle_timeout: cfg.idle_timeout,
+            session: None,
         })
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct Blueprint {
     pub log_dropped: Arc<AtomicU64>,
     pub memory: MemoryEnforcement,
     pub idle_timeout: Duration,
+    /// Where each environment's AWS credentials come from, when the node issues them.
+    pub session: Option<crate::credentials::Session>,
 }
 
 const BUSY: u8 = 0;
@@ -71,6 +73,8 @@ pub(crate) struct Instance {
     live: Arc<std::sync::atomic::AtomicUsize>,
     memory_mb: u32,
     timeout: Duration,
+    /// Retired at its next acquisition once this old (its credentials are about to expire).
+    max_age: Option<Duration>,
 }
 
 /// Why an environment could not start; reported as Lambda's `Runtime.InvalidEntrypoint`.
@@ -167,6 +171,11 @@ impl Instance {
             .envs(bp.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_LOG_STREAM_NAME", &stream)
+            .envs(
+                bp.session
+                    .iter()
+                    .flat_map(|s| s.source.issue(&s.function).env()),
+            )
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -234,6 +243,10 @@ impl Instance {
             live,
             memory_mb: bp.memory_mb,
             timeout: bp.timeout,
+            max_age: bp
+                .session
+                .as_ref()
+                .map(crate::credentials::Session::max_age),
         });
         Self::reaper(Arc::downgrade(&inst), bp.idle_timeout);
         Ok(inst)
@@ -275,8 +288,22 @@ impl Instance {
         self.epoch.elapsed().saturating_sub(last)
     }
 
-    /// Takes an idle instance for an invocation. False if it was retired meanwhile.
+    /// Takes an idle instance for an invocation. False if it was retired meanwhile, or is
+    /// retired now because its credentials are about to expire.
     pub(crate) fn try_acquire(&self) -> bool {
+        if self
+            .max_age
+            .is_some_and(|age| self.spawned_at.elapsed() >= age)
+        {
+            if self
+                .state
+                .compare_exchange(IDLE, GONE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.kill();
+            }
+            return false;
+        }
         self.state
             .compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()

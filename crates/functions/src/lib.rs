@@ -12,6 +12,8 @@
 
 pub mod apigw;
 pub mod bootstrap;
+pub mod credentials;
+pub mod dependencies;
 pub mod endpoint;
 pub mod error;
 pub mod event_queue;
@@ -26,8 +28,10 @@ pub mod memory;
 pub(crate) mod pool;
 pub mod runtime_api;
 pub mod sample;
+pub mod stream_events;
 
 pub use apigw::{ApiGateway, ClientAddr, RouteInfo};
+pub use credentials::{CredentialSource, SessionCredentials};
 pub use endpoint::{Endpoint, serve};
 pub use error::{FunctionsError, ThrottleReason};
 pub use host::{FunctionHost, FunctionStatus, HostConfig, PreparedFunctions};

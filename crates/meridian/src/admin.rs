@@ -125,6 +125,17 @@ struct Status {
     /// How functions' `MemorySize` is enforced here (cgroup v2 or rlimit), when any run.
     #[serde(skip_serializing_if = "Option::is_none")]
     functions_memory_limit: Option<String>,
+    /// The DynamoDB API: where it listens and which key to use.
+    dynamodb: DynamoStatus,
+}
+
+#[derive(Serialize)]
+struct DynamoStatus {
+    url: String,
+    access_key_id: Option<String>,
+    /// The file that holds the access keys' secrets.
+    key_file: Option<String>,
+    tables: usize,
 }
 
 async fn route(
@@ -184,6 +195,18 @@ async fn route(
         Ok(None) => return full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
         Err(e) => return error(e.status, &e.message),
     };
+    let authorized = || {
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .is_some_and(|a| token.accepts(a.as_bytes()))
+    };
+    if request.needs_token() && !authorized() {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "reading a table's items needs the node's token (Authorization: Bearer, from <state>/admin.token); `meridian tables scan` sends it",
+        );
+    }
     answer(request, node).await
 }
 
@@ -204,6 +227,15 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
                     .functions
                     .as_ref()
                     .map(|f| f.host.memory_enforcement().describe()),
+                dynamodb: {
+                    let (id, file) = node.storage.access_key();
+                    DynamoStatus {
+                        url: node.storage.dynamodb_url(),
+                        access_key_id: id,
+                        key_file: file.map(|f| f.display().to_string()),
+                        tables: node.storage.dynamo.tables().len(),
+                    }
+                },
             },
         ),
         AdminRequest::Replicas => json(StatusCode::OK, &sup.status()),
@@ -224,6 +256,27 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
                 .map(|f| f.host.functions())
                 .unwrap_or_default(),
         ),
+        AdminRequest::Tables => match node.storage.tables().await {
+            Ok(t) => json(StatusCode::OK, &t),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
+        AdminRequest::TableScan { table, limit } => {
+            let mut input = serde_json::json!({ "TableName": table });
+            if let Some(n) = limit {
+                input["Limit"] = serde_json::json!(n);
+            }
+            match node.storage.dynamo.call("Scan", &input).await {
+                Ok(v) => json(StatusCode::OK, &v),
+                Err(e) => {
+                    let status = if e.type_name() == "ResourceNotFoundException" {
+                        StatusCode::NOT_FOUND
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    };
+                    error(status, &e.to_string())
+                }
+            }
+        }
         AdminRequest::Logs { replica, options } => logs(node, &replica, &options),
         AdminRequest::Clusters { name } => clusters(node, name.as_deref()),
         AdminRequest::Scale { workload, replicas } => {

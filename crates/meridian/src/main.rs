@@ -43,7 +43,7 @@ enum Command {
     /// Exits 0 only when every object is valid.
     Validate(commands::validate::Args),
     /// Run everything declared in the given files and folders, and keep it in sync with them.
-    Up(commands::up::Args),
+    Up(Box<commands::up::Args>),
     /// Print the outputs of the Terraform modules in the given folders (like `terraform
     /// output`; `-o json` like `terraform output -json`).
     Outputs(commands::outputs::Args),
@@ -65,6 +65,8 @@ enum Command {
     Invoke(commands::invoke::Args),
     /// The functions of the running node.
     Functions(commands::functions::Args),
+    /// The DynamoDB tables of the running node: `ls`, `scan NAME`.
+    Tables(commands::tables::Args),
     /// Print a sample event (`apigateway aws-proxy`, `apigateway http-api`).
     GenerateEvent(commands::generate_event::Args),
     /// Show what the running node serves: the resources in force, or the compiled snapshot.
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::DemoApp(args) => commands::demo_app::run(args),
         Command::Invoke(args) => commands::invoke::run(&args),
         Command::Functions(args) => commands::functions::run(&args, cli.output),
+        Command::Tables(args) => commands::tables::run(&args, cli.output),
         Command::GenerateEvent(args) => commands::generate_event::run(&args),
         Command::Get(args) => commands::get::run(&args, cli.output),
         Command::Stat(args) => commands::stat::run(&args, cli.output),

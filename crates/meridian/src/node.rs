@@ -20,6 +20,7 @@ use meridian_control::snapshot::{self, Snapshot};
 use meridian_control::store::Revision;
 use meridian_functions::{Endpoint, FunctionHost, HostConfig};
 use meridian_proxy::{Caller, GatewayPorts, Proxy, ProxyOptions};
+use meridian_storage::plane::{PlaneOptions, StoragePlane};
 use meridian_telemetry::metrics::Registry;
 use meridian_workloads::{DesiredState, NodeInfo, Supervisor, SupervisorOptions, WorkloadSpec};
 
@@ -42,6 +43,10 @@ pub(crate) struct NodeOptions {
     pub(crate) gateway_topology: meridian_proxy::GatewayTopology,
     /// Bounds on the gateway's client connections.
     pub(crate) edge_limits: meridian_proxy::ConnectionLimits,
+    /// Where the DynamoDB API listens.
+    pub(crate) dynamodb_addr: SocketAddr,
+    /// Access keys given by flag (`--access-key`).
+    pub(crate) access_keys: Vec<(String, String)>,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -58,6 +63,8 @@ struct Sidecar {
 pub(crate) struct Functions {
     pub(crate) host: FunctionHost,
     endpoint: Endpoint,
+    /// The pollers of the functions' `DynamoDB` events.
+    streams: meridian_functions::stream_events::StreamPollers,
 }
 
 /// Declared port of the functions' API Gateway (`sam local start-api`'s default).
@@ -87,6 +94,8 @@ pub(crate) struct Node {
     pub(crate) proxy: Proxy,
     pub(crate) observer: Arc<crate::observe::Observer>,
     pub(crate) functions: Option<Functions>,
+    /// Tables (and, later, buckets) with their API endpoints and access keys.
+    pub(crate) storage: Arc<StoragePlane>,
     revision: ArcSwap<Revision>,
     sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
     pub(crate) started: SystemTime,
@@ -146,13 +155,32 @@ impl Node {
             publisher,
         )
         .context("cannot start the process supervisor")?;
+        let storage = Arc::new(
+            StoragePlane::start(PlaneOptions {
+                state_dir: options.state_dir.clone(),
+                region: AWS_REGION.to_owned(),
+                dynamodb_addr: options.dynamodb_addr,
+                access_keys: options.access_keys.clone(),
+                ttl_sweep: meridian_storage::plane::SWEEP_INTERVAL,
+            })
+            .await
+            .context("cannot start the storage plane")?,
+        );
         let functions = if revision.bundle.sam_templates().next().is_some() {
-            let host = FunctionHost::new(HostConfig::new(&options.state_dir))
+            let host = FunctionHost::new(functions_config(&options.state_dir, &storage))
                 .context("cannot start the functions host")?;
             let endpoint = Endpoint::start(host.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
                 .await
                 .context("cannot start the functions endpoint")?;
-            Some(Functions { host, endpoint })
+            let streams = meridian_functions::stream_events::StreamPollers::new(
+                host.clone(),
+                Arc::new(TableStreams(storage.clone())),
+            );
+            Some(Functions {
+                host,
+                endpoint,
+                streams,
+            })
         } else {
             None
         };
@@ -199,6 +227,7 @@ impl Node {
             proxy,
             observer,
             functions,
+            storage,
             revision: ArcSwap::from(revision.clone()),
             sidecars: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
@@ -263,6 +292,16 @@ impl Node {
         &self,
         revision: &Revision,
     ) -> anyhow::Result<meridian_workloads::ApplySummary> {
+        let declared: Vec<&meridian_config::sam::TableSpec> = revision
+            .bundle
+            .sam_templates()
+            .flat_map(|t| t.tables.iter())
+            .collect();
+        let tables = self
+            .storage
+            .dynamo
+            .plan_declared(&declared)
+            .context("the templates' tables cannot be applied")?;
         let snapshot = Arc::new(compile(revision, self.functions.as_ref())?);
         let functions = match &self.functions {
             Some(f) => {
@@ -274,12 +313,23 @@ impl Node {
                         (f, a)
                     },
                 );
+                for outcome in meridian_functions::dependencies::install(&fns).await {
+                    match outcome {
+                        meridian_functions::dependencies::Install::Installed(dir) => {
+                            tracing::info!(dir = %dir.display(), "function packages installed");
+                        }
+                        meridian_functions::dependencies::Install::Failed { dir, reason } => {
+                            tracing::warn!(dir = %dir.display(), %reason, "function packages not installed; its functions fail to import them");
+                        }
+                    }
+                }
                 // Every function is replaced: code may have changed on disk.
-                Some(
+                Some((
                     f.host
-                        .prepare_load(fns, apis)
+                        .prepare_load(fns.clone(), apis)
                         .context("the functions host refused the templates")?,
-                )
+                    fns,
+                ))
             }
             None => None,
         };
@@ -301,9 +351,22 @@ impl Node {
             .stage(&meridian_proxy::ingress::published(&compose))
             .await?;
 
+        // Tables first, in one durable commit: if the disk refuses it, nothing else has
+        // changed and what was staged is dropped.
+        let table_changes = tables.summary();
+        self.storage
+            .dynamo
+            .apply_declared(tables)
+            .await
+            .context("the templates' tables could not be written")?;
+        for change in table_changes {
+            tracing::info!(%change, "table");
+        }
+
         // In force from here; nothing below fails but a supervisor shutting down.
-        if let (Some(f), Some(prepared)) = (&self.functions, functions) {
+        if let (Some(f), Some((prepared, specs))) = (&self.functions, functions) {
             f.host.commit(prepared);
+            f.streams.sync(&specs);
         }
         self.proxy.commit(staged);
         for (id, sidecar, fresh) in sidecars {
@@ -460,6 +523,97 @@ impl Node {
     /// The state folder.
     pub(crate) fn state_dir(&self) -> &Path {
         &self.options.state_dir
+    }
+}
+
+/// The AWS region of the node's ARNs, signatures and functions (`AWS_REGION`), the one SAM
+/// templates are read for.
+pub(crate) const AWS_REGION: &str = "us-east-1";
+
+/// The functions host's settings: the AWS endpoints of this node in every function's
+/// environment (the SDKs' service-specific and global endpoint variables), and credentials
+/// scoped to each function's `Policies`.
+fn functions_config(state_dir: &Path, storage: &Arc<StoragePlane>) -> HostConfig {
+    let mut config = HostConfig::new(state_dir);
+    config.region = AWS_REGION.to_owned();
+    let url = storage.dynamodb_url();
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    ] {
+        config.extra_env.insert(var.to_owned(), url.clone());
+    }
+    config.credentials = Some(Arc::new(FunctionCredentials(storage.clone())));
+    config
+}
+
+/// Issues each execution environment a session of the storage plane that allows what its
+/// function's `Policies` allow, and nothing else.
+#[derive(Debug)]
+struct FunctionCredentials(Arc<StoragePlane>);
+
+impl meridian_functions::CredentialSource for FunctionCredentials {
+    fn issue(
+        &self,
+        function: &meridian_config::sam::FunctionSpec,
+    ) -> meridian_functions::SessionCredentials {
+        let c = self
+            .0
+            .function_credentials(&function.name, &function.policies);
+        meridian_functions::SessionCredentials {
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key.clone(),
+            session_token: c.session_token.clone(),
+        }
+    }
+
+    fn lifetime(&self) -> std::time::Duration {
+        meridian_storage::plane::SESSION_TTL
+    }
+}
+
+/// The functions' `DynamoDB` events read the storage plane's streams.
+#[derive(Debug)]
+struct TableStreams(Arc<StoragePlane>);
+
+impl meridian_functions::stream_events::StreamSource for TableStreams {
+    fn read<'a>(
+        &'a self,
+        mapping: &'a str,
+        table: &'a str,
+        from_oldest: bool,
+        limit: usize,
+    ) -> meridian_functions::stream_events::BoxFuture<
+        'a,
+        Result<meridian_functions::stream_events::StreamBatch, String>,
+    > {
+        Box::pin(async move {
+            self.0
+                .dynamo
+                .mapping_batch(mapping, table, from_oldest, limit)
+                .await
+                .map(|b| meridian_functions::stream_events::StreamBatch {
+                    records: b.records,
+                    last: b.last,
+                })
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn commit<'a>(
+        &'a self,
+        mapping: &'a str,
+        table: &'a str,
+        position: u64,
+    ) -> meridian_functions::stream_events::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .dynamo
+                .commit_mapping(mapping, table, position)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

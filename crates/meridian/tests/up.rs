@@ -7,21 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod observe_support;
+
+use observe_support::copy_dir;
+
 fn meridian() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meridian"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).expect("copy");
-        }
-    }
 }
 
 /// A running `meridian up`, stopped (SIGTERM) when dropped.
@@ -41,6 +32,8 @@ impl Up {
                 "up",
                 "examples",
                 "--admin-addr",
+                "127.0.0.1:0",
+                "--dynamodb-addr",
                 "127.0.0.1:0",
                 "--gateway-port",
                 "80=0",
@@ -234,7 +227,7 @@ fn up_runs_the_course_examples_and_follows_changes() {
         .and_then(|r| r.split_whitespace().next())
         .expect("gateway address")
         .to_owned();
-    let function_line = up.wait_line("function");
+    let function_line = up.wait_line("(GET /hello -> MyFunction)");
     let hello = function_line
         .split_whitespace()
         .nth(1)

@@ -40,8 +40,39 @@ pub struct Statement {
     pub allow: bool,
     /// Action patterns (`dynamodb:GetItem`, `dynamodb:*`).
     pub actions: Vec<String>,
+    /// `NotAction`: the statement covers every action but those listed.
+    #[serde(default)]
+    pub not_actions: bool,
     /// Resource ARN patterns (`*` and `?` wildcards).
     pub resources: Vec<String>,
+    /// `NotResource`: the statement covers every resource but those listed.
+    #[serde(default)]
+    pub not_resources: bool,
+}
+
+impl Statement {
+    /// An Allow of `actions` on `resources`.
+    pub fn allow(actions: &[&str], resources: &[&str]) -> Self {
+        Self {
+            allow: true,
+            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+            not_actions: false,
+            resources: resources.iter().map(|r| (*r).to_owned()).collect(),
+            not_resources: false,
+        }
+    }
+
+    /// Whether the statement covers `action` on `resource`: action names are
+    /// case-insensitive, resource ARNs case-sensitive, as in IAM.
+    fn covers(&self, action: &str, resource: &str) -> bool {
+        let action = action.to_ascii_lowercase();
+        let named = self
+            .actions
+            .iter()
+            .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action));
+        let on = self.resources.iter().any(|r| wildcard_match(r, resource));
+        named != self.not_actions && on != self.not_resources
+    }
 }
 
 /// An IAM-style identity policy: denied unless a statement allows and none denies.
@@ -49,6 +80,17 @@ pub struct Statement {
 pub struct Policy {
     /// The statements.
     pub statements: Vec<Statement>,
+}
+
+/// The outcome of a policy check; the two denials read differently in AccessDenied messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// A statement allows and none denies.
+    Allow,
+    /// No statement allows.
+    ImplicitDeny,
+    /// A Deny statement covers the request.
+    ExplicitDeny,
 }
 
 /// `*` matches any run, `?` one character; case-sensitive as IAM is for resources.
@@ -80,16 +122,52 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 impl Policy {
     /// Whether `action` on `resource` is allowed: an explicit deny wins, then an allow.
     pub fn allows(&self, action: &str, resource: &str) -> bool {
-        let matches = |s: &Statement| {
-            s.actions
-                .iter()
-                .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
-                && s.resources.iter().any(|r| wildcard_match(r, resource))
-        };
-        if self.statements.iter().any(|s| !s.allow && matches(s)) {
-            return false;
+        self.decide(action, resource) == Decision::Allow
+    }
+
+    /// IAM's evaluation for an identity policy: an explicit deny wins, then an allow,
+    /// else the implicit deny.
+    pub fn decide(&self, action: &str, resource: &str) -> Decision {
+        if self
+            .statements
+            .iter()
+            .any(|s| !s.allow && s.covers(action, resource))
+        {
+            Decision::ExplicitDeny
+        } else if self
+            .statements
+            .iter()
+            .any(|s| s.allow && s.covers(action, resource))
+        {
+            Decision::Allow
+        } else {
+            Decision::ImplicitDeny
         }
-        self.statements.iter().any(|s| s.allow && matches(s))
+    }
+
+    /// The policy of a function's IAM statements (its SAM `Policies`, expanded).
+    pub fn from_statements(statements: &[meridian_config::sam::PolicyStatement]) -> Self {
+        use meridian_config::sam::{Effect, Patterns};
+        let split = |p: &Patterns| match p {
+            Patterns::AnyOf(v) => (v.clone(), false),
+            Patterns::NoneOf(v) => (v.clone(), true),
+        };
+        Self {
+            statements: statements
+                .iter()
+                .map(|s| {
+                    let (actions, not_actions) = split(&s.actions);
+                    let (resources, not_resources) = split(&s.resources);
+                    Statement {
+                        allow: s.effect == Effect::Allow,
+                        actions,
+                        not_actions,
+                        resources,
+                        not_resources,
+                    }
+                })
+                .collect(),
+        }
     }
 }
 
@@ -292,23 +370,33 @@ mod tests {
 
     #[test]
     fn deny_wins_over_allow() {
+        let mut deny = Statement::allow(&["dynamodb:DeleteItem"], &["*"]);
+        deny.allow = false;
         let p = Policy {
-            statements: vec![
-                Statement {
-                    allow: true,
-                    actions: vec!["dynamodb:*".into()],
-                    resources: vec!["*".into()],
-                },
-                Statement {
-                    allow: false,
-                    actions: vec!["dynamodb:DeleteItem".into()],
-                    resources: vec!["*".into()],
-                },
-            ],
+            statements: vec![Statement::allow(&["dynamodb:*"], &["*"]), deny],
         };
         assert!(p.allows("dynamodb:GetItem", "arn:x"));
         assert!(!p.allows("dynamodb:DeleteItem", "arn:x"));
         assert!(!Policy::default().allows("dynamodb:GetItem", "arn:x"));
+    }
+
+    #[test]
+    fn not_action_and_not_resource_cover_the_rest() {
+        let mut s = Statement::allow(&["dynamodb:DeleteItem"], &["arn:t/Users"]);
+        s.not_actions = true;
+        let p = Policy {
+            statements: vec![s.clone()],
+        };
+        assert!(p.allows("dynamodb:GetItem", "arn:t/Users"));
+        assert!(!p.allows("dynamodb:DeleteItem", "arn:t/Users"));
+        assert!(!p.allows("dynamodb:GetItem", "arn:t/Other"));
+        s.not_actions = false;
+        s.not_resources = true;
+        let p = Policy {
+            statements: vec![s],
+        };
+        assert!(p.allows("dynamodb:deleteitem", "arn:t/Other"));
+        assert!(!p.allows("dynamodb:DeleteItem", "arn:t/Users"));
     }
 
     #[test]

@@ -10,5 +10,6 @@
 pub mod dynamo;
 pub mod engine;
 pub mod keys;
+pub mod plane;
 pub mod server;
 pub mod sigv4;

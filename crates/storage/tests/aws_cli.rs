@@ -134,3 +134,130 @@ async fn the_aws_cli_creates_writes_reads_and_queries() {
     .unwrap();
     assert_eq!(out["TableNames"], serde_json::json!([]));
 }
+
+/// The AWS CLI's failure: its stderr (`An error occurred (Type) when calling ...: message`).
+fn aws_fails(url: &str, home: &std::path::Path, args: &[&str]) -> String {
+    let aws = tool("aws", ".ci/install-test-deps installs awscli from PyPI").expect("aws");
+    let mut cmd = Command::new(aws);
+    cmd.arg("dynamodb")
+        .args(args)
+        .args(["--endpoint-url", url, "--output", "json"]);
+    aws_env(&mut cmd, home);
+    let out = cmd.output().expect("aws runs");
+    assert!(!out.status.success(), "aws dynamodb {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aws_cli_tags_tables_sets_ttl_and_discovers_the_endpoint() {
+    if tool("aws", ".ci/install-test-deps installs awscli from PyPI").is_none() {
+        return;
+    }
+    let server = Server::start().await;
+    let url = server.url();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        aws(
+            &url,
+            &h,
+            &[
+                "create-table",
+                "--table-name",
+                "Tagged",
+                "--attribute-definitions",
+                "AttributeName=id,AttributeType=S",
+                "--key-schema",
+                "AttributeName=id,KeyType=HASH",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+                "--tags",
+                "Key=team,Value=shop",
+            ],
+        );
+        let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Tagged";
+        aws(
+            &url,
+            &h,
+            &[
+                "tag-resource",
+                "--resource-arn",
+                arn,
+                "--tags",
+                "Key=env,Value=dev",
+                "Key=team,Value=ops",
+            ],
+        );
+        let listed = aws(&url, &h, &["list-tags-of-resource", "--resource-arn", arn]);
+        assert_eq!(
+            listed["Tags"],
+            serde_json::json!([{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "ops"}])
+        );
+        aws(
+            &url,
+            &h,
+            &["untag-resource", "--resource-arn", arn, "--tag-keys", "env"],
+        );
+        let listed = aws(&url, &h, &["list-tags-of-resource", "--resource-arn", arn]);
+        assert_eq!(
+            listed["Tags"],
+            serde_json::json!([{"Key": "team", "Value": "ops"}])
+        );
+        assert_eq!(
+            aws_fails(
+                &url,
+                &h,
+                &[
+                    "list-tags-of-resource",
+                    "--resource-arn",
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/Nope"
+                ]
+            ),
+            "An error occurred (ResourceNotFoundException) when calling the ListTagsOfResource operation: Requested resource not found: ResourcArn: arn:aws:dynamodb:us-east-1:123456789012:table/Nope not found"
+        );
+        assert!(
+            aws_fails(
+                &url,
+                &h,
+                &[
+                    "tag-resource",
+                    "--resource-arn",
+                    arn,
+                    "--tags",
+                    "Key=aws:x,Value=y"
+                ]
+            )
+            .contains("Tag keys starting with 'aws:' are reserved for system use")
+        );
+
+        let ttl = aws(
+            &url,
+            &h,
+            &[
+                "update-time-to-live",
+                "--table-name",
+                "Tagged",
+                "--time-to-live-specification",
+                "Enabled=true,AttributeName=expires",
+            ],
+        );
+        assert_eq!(
+            ttl["TimeToLiveSpecification"],
+            serde_json::json!({"Enabled": true, "AttributeName": "expires"})
+        );
+        let described = aws(&url, &h, &["describe-time-to-live", "--table-name", "Tagged"]);
+        assert_eq!(
+            described["TimeToLiveDescription"]["TimeToLiveStatus"],
+            "ENABLED"
+        );
+
+        let endpoints = aws(&url, &h, &["describe-endpoints"]);
+        let address = url.strip_prefix("http://").expect("http url");
+        assert_eq!(
+            endpoints["Endpoints"],
+            serde_json::json!([{"Address": address, "CachePeriodInMinutes": 1440}])
+        );
+    })
+    .await
+    .unwrap();
+}

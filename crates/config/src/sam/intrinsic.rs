@@ -596,7 +596,8 @@ impl<'a> Ctx<'a> {
             (_, "Arn") => format!("arn:aws:dynamodb:{region}:{account}:table/{name}"),
             (_, "StreamArn") => {
                 format!(
-                    "arn:aws:dynamodb:{region}:{account}:table/{name}/stream/1970-01-01T00:00:00.000"
+                    "arn:aws:dynamodb:{region}:{account}:table/{name}/stream/{}",
+                    super::DECLARED_STREAM_LABEL
                 )
             }
             (_, "RootResourceId") => format!("{name}root"),

@@ -13,8 +13,10 @@
 
 pub mod dockerfile;
 mod intrinsic;
+mod policy;
 mod raw;
 mod spec;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -32,13 +34,19 @@ use intrinsic::{Ctx, Param, Pseudo, ResInfo};
 use raw::{Num, Text};
 
 pub use spec::{
-    ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, EventInvokeConfig, FunctionSpec, KeyAttribute,
-    Origin, OutputSpec, ParameterValue, PayloadFormat, ProvidedOs, RouteMethod, Runtime, TableSpec,
-    Template,
+    ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, Effect, EventInvokeConfig, FunctionSpec,
+    IndexProjection, IndexSpec, KeyAttribute, Origin, OutputSpec, ParameterValue, Patterns,
+    PayloadFormat, PolicyStatement, ProvidedOs, RouteMethod, Runtime, StreamEvent, TableSpec,
+    Template, Throughput,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
 pub const SERVERLESS_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
+
+/// The stream label of a table declared in a template: `!GetAtt T.StreamArn` resolves
+/// before the table exists, so the storage plane gives a declared table's stream this label
+/// and the ARN a template computes is the stream's real one.
+pub const DECLARED_STREAM_LABEL: &str = "1970-01-01T00:00:00.000";
 /// The implicit REST API SAM creates for `Api` events without `RestApiId`.
 pub const IMPLICIT_REST_API: &str = "ServerlessRestApi";
 /// The implicit HTTP API SAM creates for `HttpApi` events without `ApiId`.
@@ -1047,6 +1055,7 @@ impl Compiler<'_> {
 
         // Events.
         let mut routes = Vec::new();
+        let mut stream_events = Vec::new();
         if let Some(events) = &p.events {
             for (ename, ev) in events {
                 let epath = pp.field("Events").key(ename.clone());
@@ -1147,10 +1156,19 @@ impl Compiler<'_> {
                             ));
                         }
                     }
+                    Some("DynamoDB") => {
+                        let Some(d) = decode_at::<raw::DynamoDbEventProps>(&eprops, &ppath, f)
+                        else {
+                            continue;
+                        };
+                        if let Some(e) = stream_event(ename, &d, &ppath, f) {
+                            stream_events.push(e);
+                        }
+                    }
                     Some(other) => {
                         f.warn(
                             &epath.field("Type"),
-                            format!("{other} events are accepted but not delivered by Meridian (Api and HttpApi are)"),
+                            format!("{other} events are accepted but not delivered by Meridian (Api, HttpApi and DynamoDB are)"),
                         );
                     }
                     None => {
@@ -1161,6 +1179,15 @@ impl Compiler<'_> {
             }
         }
         let layers = self.function_layers(&layer_refs, runtime.as_ref(), &pp, f);
+        let policies = self.policies(props.get("Policies"), &pp.field("Policies"), f);
+        if props.get("Role").is_some() {
+            f.warn(
+                &pp.field("Role"),
+                "Meridian does not read roles: the function gets the permissions of its Policies only",
+            )
+            .at_key()
+            .hint("grant what it needs with Policies (a policy template or statements)");
+        }
         let span = props.span;
         let spec = FunctionSpec {
             logical_id: r.id.clone(),
@@ -1176,6 +1203,8 @@ impl Compiler<'_> {
             routes: Vec::new(),
             working_dir,
             architecture,
+            policies,
+            stream_events,
             layers,
             origin: Origin {
                 file: self.file.clone(),
@@ -1462,153 +1491,6 @@ impl Compiler<'_> {
             implicit: false,
         })
     }
-
-    fn simple_table(
-        &mut self,
-        r: &Res<'_>,
-        props: &Node,
-        infos: &BTreeMap<String, ResInfo>,
-        f: &mut Findings,
-    ) -> Option<TableSpec> {
-        let pp = FieldPath::root().field("Properties");
-        let p: raw::SimpleTableProps = decode_at(props, &pp, f)?;
-        let (name, kind) = match &p.primary_key {
-            Some(k) => (
-                k.name.clone().unwrap_or_else(|| "id".into()),
-                k.kind.clone().unwrap_or_else(|| "String".into()),
-            ),
-            None => ("id".into(), "String".into()),
-        };
-        let attribute_type = match kind.as_str() {
-            "String" => "S",
-            "Number" => "N",
-            "Binary" => "B",
-            other => {
-                f.error(
-                    &pp.field("PrimaryKey").field("Type"),
-                    format!("unsupported key type \"{other}\" (String, Number or Binary)"),
-                );
-                return None;
-            }
-        };
-        Some(TableSpec {
-            logical_id: r.id.clone(),
-            name: infos
-                .get(&r.id)
-                .map(|i| i.ref_value.clone())
-                .unwrap_or_default(),
-            hash_key: KeyAttribute {
-                name,
-                attribute_type: attribute_type.into(),
-            },
-            range_key: None,
-            billing_mode: if p.provisioned_throughput.is_some() {
-                "PROVISIONED".into()
-            } else {
-                "PAY_PER_REQUEST".into()
-            },
-            origin: Origin {
-                file: self.file.clone(),
-                span: r.node.span,
-            },
-        })
-    }
-
-    fn dynamodb_table(
-        &mut self,
-        r: &Res<'_>,
-        props: &Node,
-        infos: &BTreeMap<String, ResInfo>,
-        f: &mut Findings,
-    ) -> Option<TableSpec> {
-        let pp = FieldPath::root().field("Properties");
-        let p: raw::TableProps = decode_at(props, &pp, f)?;
-        let defs: BTreeMap<String, String> = p
-            .attribute_definitions
-            .iter()
-            .flatten()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                let t = d.attribute_type.clone().unwrap_or_default();
-                if !matches!(t.as_str(), "S" | "N" | "B") {
-                    f.error(
-                        &pp.field("AttributeDefinitions")
-                            .index(i)
-                            .field("AttributeType"),
-                        format!("unsupported attribute type \"{t}\" (S, N or B)"),
-                    );
-                }
-                Some((d.attribute_name.clone()?, t))
-            })
-            .collect();
-        let Some(schema) = &p.key_schema else {
-            f.error(&pp, "required field \"KeySchema\" is missing")
-                .at_key();
-            return None;
-        };
-        let mut hash = None;
-        let mut range = None;
-        for (i, k) in schema.iter().enumerate() {
-            let kp = pp.field("KeySchema").index(i);
-            let name = k.attribute_name.clone().unwrap_or_default();
-            let attribute_type = match defs.get(&name) {
-                Some(t) => t.clone(),
-                None => {
-                    f.error(
-                        &kp.field("AttributeName"),
-                        format!("key attribute \"{name}\" is not in AttributeDefinitions"),
-                    );
-                    String::new()
-                }
-            };
-            let attr = KeyAttribute {
-                name,
-                attribute_type,
-            };
-            match k.key_type.as_deref() {
-                Some("HASH") => hash = Some(attr),
-                Some("RANGE") => range = Some(attr),
-                other => {
-                    f.error(
-                        &kp.field("KeyType"),
-                        format!(
-                            "unsupported key type \"{}\" (HASH or RANGE)",
-                            other.unwrap_or_default()
-                        ),
-                    );
-                }
-            }
-        }
-        let Some(hash_key) = hash else {
-            f.error(&pp.field("KeySchema"), "KeySchema needs a HASH key")
-                .at_key();
-            return None;
-        };
-        let billing_mode = p
-            .billing_mode
-            .clone()
-            .unwrap_or_else(|| "PROVISIONED".into());
-        if !matches!(billing_mode.as_str(), "PROVISIONED" | "PAY_PER_REQUEST") {
-            f.error(
-                &pp.field("BillingMode"),
-                format!("unsupported value \"{billing_mode}\" (PROVISIONED or PAY_PER_REQUEST)"),
-            );
-        }
-        Some(TableSpec {
-            logical_id: r.id.clone(),
-            name: infos
-                .get(&r.id)
-                .map(|i| i.ref_value.clone())
-                .unwrap_or_default(),
-            hash_key,
-            range_key: range,
-            billing_mode,
-            origin: Origin {
-                file: self.file.clone(),
-                span: r.node.span,
-            },
-        })
-    }
 }
 
 fn transforms(root: &Node) -> Vec<String> {
@@ -1729,6 +1611,129 @@ fn int_in(
 const EVENT_AGE_SECONDS: (i64, i64) = (60, 21_600);
 
 /// Destination types SAM knows (`Type` of `OnSuccess`/`OnFailure`).
+/// A `DynamoDB` event checked as Lambda's CreateEventSourceMapping checks it.
+fn stream_event(
+    name: &str,
+    d: &raw::DynamoDbEventProps,
+    path: &FieldPath,
+    f: &mut Findings,
+) -> Option<StreamEvent> {
+    let text = |t: &Option<raw::Text>| t.as_ref().and_then(|t| t.0.clone().ok());
+    let Some(arn) = text(&d.stream) else {
+        f.error(
+            path,
+            "required field \"Stream\" is missing (the table's stream: !GetAtt <Table>.StreamArn)",
+        );
+        return None;
+    };
+    let table = arn
+        .strip_prefix("arn:aws:dynamodb:")
+        .and_then(|r| r.split_once(":table/"))
+        .and_then(|(_, r)| r.split_once("/stream/"))
+        .map(|(t, _)| t.to_owned());
+    let Some(table) = table else {
+        f.error(
+            &path.field("Stream"),
+            format!("\"{arn}\" is not the ARN of a DynamoDB stream (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>, or !GetAtt <Table>.StreamArn)"),
+        );
+        return None;
+    };
+    let from_oldest = match text(&d.starting_position).as_deref() {
+        Some("TRIM_HORIZON") => true,
+        Some("LATEST") => false,
+        Some(other) => {
+            let e = f.error(
+                &path.field("StartingPosition"),
+                format!("unsupported starting position \"{other}\" for a DynamoDB stream (TRIM_HORIZON or LATEST)"),
+            );
+            if let Some(c) = did_you_mean(other, ["TRIM_HORIZON", "LATEST"]) {
+                e.hint(format!("did you mean \"{c}\"?"));
+            }
+            return None;
+        }
+        None => {
+            f.error(
+                path,
+                "required field \"StartingPosition\" is missing (TRIM_HORIZON or LATEST)",
+            );
+            return None;
+        }
+    };
+    let bounded = |n: &Option<raw::Num>,
+                   field: &'static str,
+                   lo: i64,
+                   hi: i64,
+                   default: i64,
+                   f: &mut Findings| {
+        match n.as_ref().map(|n| n.0.clone()) {
+            None => Some(default),
+            Some(Ok(v)) if (lo..=hi).contains(&v) => Some(v),
+            Some(Ok(v)) => {
+                f.error(
+                    &path.field(field),
+                    format!("{v} is out of range ({lo} to {hi})"),
+                );
+                None
+            }
+            Some(Err(got)) => {
+                f.error(
+                    &path.field(field),
+                    format!("expected an integer, got {got}"),
+                );
+                None
+            }
+        }
+    };
+    let batch = bounded(&d.batch_size, "BatchSize", 1, 10_000, 100, f)?;
+    let retries = bounded(
+        &d.maximum_retry_attempts,
+        "MaximumRetryAttempts",
+        -1,
+        10_000,
+        -1,
+        f,
+    )?;
+    for (given, field) in [
+        (
+            d.bisect_batch_on_function_error.is_some(),
+            "BisectBatchOnFunctionError",
+        ),
+        (d.destination_config.is_some(), "DestinationConfig"),
+        (d.filter_criteria.is_some(), "FilterCriteria"),
+        (d.function_response_types.is_some(), "FunctionResponseTypes"),
+        (
+            d.maximum_batching_window_in_seconds.is_some(),
+            "MaximumBatchingWindowInSeconds",
+        ),
+        (
+            d.maximum_record_age_in_seconds.is_some(),
+            "MaximumRecordAgeInSeconds",
+        ),
+        (d.parallelization_factor.is_some(), "ParallelizationFactor"),
+        (
+            d.tumbling_window_in_seconds.is_some(),
+            "TumblingWindowInSeconds",
+        ),
+    ] {
+        if given {
+            f.warn(
+                &path.field(field),
+                format!("{field} is accepted but not applied by Meridian (batches are read in order, one at a time, and retried whole)"),
+            )
+            .at_key();
+        }
+    }
+    Some(StreamEvent {
+        event: name.to_owned(),
+        stream_arn: arn,
+        table,
+        from_oldest,
+        batch_size: u32::try_from(batch).unwrap_or(100),
+        maximum_retry_attempts: u32::try_from(retries).ok(),
+        enabled: d.enabled.unwrap_or(true),
+    })
+}
+
 const DESTINATION_TYPES: [&str; 5] = ["SQS", "SNS", "S3", "Lambda", "EventBridge"];
 
 /// Reads `EventInvokeConfig`. Lambda destinations must name a function of this template

@@ -202,8 +202,9 @@ pub(crate) struct FunctionProps {
     pub architectures: Option<Vec<String>>,
     pub description: Option<String>,
     pub layers: Option<Vec<IgnoredAny>>,
-    // Accepted as AWS does, without effect on a local run.
+    // Read from the node by `policy`: a string, a map or a list of either.
     pub policies: Option<IgnoredAny>,
+    // Accepted as AWS does, without effect on a local run.
     pub role: Option<IgnoredAny>,
     pub role_path: Option<IgnoredAny>,
     pub permissions_boundary: Option<IgnoredAny>,
@@ -312,6 +313,29 @@ pub(crate) struct HttpApiEventProps {
     pub route_settings: Option<IgnoredAny>,
 }
 
+/// Properties of a `DynamoDB` event (an event source mapping on a table's stream).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct DynamoDbEventProps {
+    pub stream: Option<Text>,
+    pub starting_position: Option<Text>,
+    pub batch_size: Option<Num>,
+    pub maximum_retry_attempts: Option<Num>,
+    pub enabled: Option<bool>,
+    pub bisect_batch_on_function_error: Option<IgnoredAny>,
+    pub destination_config: Option<IgnoredAny>,
+    pub filter_criteria: Option<IgnoredAny>,
+    pub function_response_types: Option<IgnoredAny>,
+    pub kms_key_arn: Option<IgnoredAny>,
+    pub maximum_batching_window_in_seconds: Option<IgnoredAny>,
+    pub maximum_record_age_in_seconds: Option<IgnoredAny>,
+    pub metrics_config: Option<IgnoredAny>,
+    pub parallelization_factor: Option<IgnoredAny>,
+    pub starting_position_timestamp: Option<IgnoredAny>,
+    pub tumbling_window_in_seconds: Option<IgnoredAny>,
+}
+
 /// `AWS::Serverless::Api` properties.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -378,8 +402,9 @@ pub(crate) struct HttpApiProps {
 pub(crate) struct SimpleTableProps {
     pub primary_key: Option<PrimaryKeyRaw>,
     pub table_name: Option<String>,
-    pub provisioned_throughput: Option<IgnoredAny>,
-    pub tags: Option<IgnoredAny>,
+    pub provisioned_throughput: Option<ThroughputRaw>,
+    pub tags: Option<BTreeMap<String, Text>>,
+    // Accepted as AWS does, without effect on a local run.
     #[serde(rename = "SSESpecification")]
     pub sse_specification: Option<IgnoredAny>,
     pub point_in_time_recovery_specification: Option<IgnoredAny>,
@@ -403,17 +428,18 @@ pub(crate) struct TableProps {
     pub billing_mode: Option<String>,
     pub attribute_definitions: Option<Vec<AttributeDefinitionRaw>>,
     pub key_schema: Option<Vec<KeySchemaRaw>>,
-    pub provisioned_throughput: Option<IgnoredAny>,
-    pub global_secondary_indexes: Option<IgnoredAny>,
-    pub local_secondary_indexes: Option<IgnoredAny>,
-    pub stream_specification: Option<IgnoredAny>,
-    pub time_to_live_specification: Option<IgnoredAny>,
-    pub tags: Option<IgnoredAny>,
+    pub provisioned_throughput: Option<ThroughputRaw>,
+    pub global_secondary_indexes: Option<Vec<IndexRaw>>,
+    pub local_secondary_indexes: Option<Vec<IndexRaw>>,
+    pub stream_specification: Option<StreamSpecificationRaw>,
+    pub time_to_live_specification: Option<TimeToLiveRaw>,
+    pub tags: Option<Vec<TagRaw>>,
+    pub deletion_protection_enabled: Option<Text>,
+    pub table_class: Option<String>,
+    // Accepted as AWS does, without effect on a local run.
     #[serde(rename = "SSESpecification")]
     pub sse_specification: Option<IgnoredAny>,
     pub point_in_time_recovery_specification: Option<IgnoredAny>,
-    pub deletion_protection_enabled: Option<IgnoredAny>,
-    pub table_class: Option<IgnoredAny>,
     pub contributor_insights_specification: Option<IgnoredAny>,
     pub kinesis_stream_specification: Option<IgnoredAny>,
     pub import_source_specification: Option<IgnoredAny>,
@@ -436,6 +462,62 @@ pub(crate) struct AttributeDefinitionRaw {
 pub(crate) struct KeySchemaRaw {
     pub attribute_name: Option<String>,
     pub key_type: Option<String>,
+}
+
+/// `ProvisionedThroughput`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ThroughputRaw {
+    pub read_capacity_units: Option<Num>,
+    pub write_capacity_units: Option<Num>,
+}
+
+/// One `GlobalSecondaryIndexes` or `LocalSecondaryIndexes` item.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct IndexRaw {
+    pub index_name: Option<String>,
+    pub key_schema: Option<Vec<KeySchemaRaw>>,
+    pub projection: Option<ProjectionRaw>,
+    pub provisioned_throughput: Option<ThroughputRaw>,
+    // Accepted as AWS does, without effect on a local run.
+    pub contributor_insights_specification: Option<IgnoredAny>,
+    pub on_demand_throughput: Option<IgnoredAny>,
+    pub warm_throughput: Option<IgnoredAny>,
+}
+
+/// An index's `Projection`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ProjectionRaw {
+    pub projection_type: Option<String>,
+    pub non_key_attributes: Option<Vec<String>>,
+}
+
+/// `StreamSpecification`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct StreamSpecificationRaw {
+    pub stream_view_type: Option<String>,
+    pub resource_policy: Option<IgnoredAny>,
+}
+
+/// `TimeToLiveSpecification`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct TimeToLiveRaw {
+    pub attribute_name: Option<String>,
+    pub enabled: Option<Text>,
+}
+
+/// One `Tags` item of a CloudFormation resource.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct TagRaw {
+    pub key: Option<String>,
+    pub value: Option<Text>,
 }
 
 /// One `Outputs` entry.

@@ -177,6 +177,11 @@ pub struct FunctionSpec {
     pub working_dir: PathBuf,
     /// `x86_64` or `arm64` (a label; the host's architecture is used).
     pub architecture: String,
+    /// Its permissions (`Policies`), as IAM statements: what the short-lived credentials
+    /// in its environment allow.
+    pub policies: Vec<PolicyStatement>,
+    /// Its `DynamoDB` events: the table streams it reads in batches.
+    pub stream_events: Vec<StreamEvent>,
     /// The folders of its `Layers` (the template's `AWS::Serverless::LayerVersion`s), in the
     /// order listed: what Lambda extracts into `/opt`, later layers over earlier ones.
     pub layers: Vec<PathBuf>,
@@ -265,6 +270,28 @@ impl From<RouteMethod> for String {
     }
 }
 
+/// A `DynamoDB` event: an event source mapping that invokes the function with batches of a
+/// table's stream records, as Lambda's poller does.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamEvent {
+    /// The event's name in `Events`.
+    pub event: String,
+    /// `Stream`: the stream's ARN.
+    pub stream_arn: String,
+    /// The table the ARN names.
+    pub table: String,
+    /// `StartingPosition`: read from the oldest record (`TRIM_HORIZON`) or only new ones
+    /// (`LATEST`).
+    pub from_oldest: bool,
+    /// `BatchSize`: the most records per invocation (1 to 10,000; 100 by default).
+    pub batch_size: u32,
+    /// `MaximumRetryAttempts`: retries of a failed batch before it is skipped; `None`
+    /// (-1, the default) retries until it succeeds.
+    pub maximum_retry_attempts: Option<u32>,
+    /// `Enabled`.
+    pub enabled: bool,
+}
+
 /// An API route (`Events` of type `Api` or `HttpApi`) that invokes a function.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiRoute {
@@ -322,8 +349,44 @@ pub struct KeyAttribute {
     pub attribute_type: String,
 }
 
-/// A DynamoDB table (`AWS::DynamoDB::Table` or `AWS::Serverless::SimpleTable`): the model
-/// only, for the storage plane.
+/// Read and write capacity units of a provisioned table or index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Throughput {
+    /// `ReadCapacityUnits`.
+    pub read: u64,
+    /// `WriteCapacityUnits`.
+    pub write: u64,
+}
+
+/// Which attributes a secondary index keeps.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IndexProjection {
+    /// Every attribute.
+    All,
+    /// The table's and the index's keys.
+    KeysOnly,
+    /// The keys and these attributes (`NonKeyAttributes`).
+    Include(Vec<String>),
+}
+
+/// A global or local secondary index of a table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexSpec {
+    /// `IndexName`.
+    pub name: String,
+    /// The index's partition key.
+    pub hash_key: KeyAttribute,
+    /// The index's sort key.
+    pub range_key: Option<KeyAttribute>,
+    /// `Projection`.
+    pub projection: IndexProjection,
+    /// `ProvisionedThroughput` of a global index of a provisioned table.
+    pub throughput: Option<Throughput>,
+}
+
+/// A DynamoDB table (`AWS::DynamoDB::Table` or `AWS::Serverless::SimpleTable`), as the
+/// storage plane creates it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TableSpec {
     /// Logical id.
@@ -336,8 +399,80 @@ pub struct TableSpec {
     pub range_key: Option<KeyAttribute>,
     /// `PAY_PER_REQUEST` or `PROVISIONED`.
     pub billing_mode: String,
+    /// The capacity of a `PROVISIONED` table.
+    pub throughput: Option<Throughput>,
+    /// `GlobalSecondaryIndexes`.
+    pub global_indexes: Vec<IndexSpec>,
+    /// `LocalSecondaryIndexes`.
+    pub local_indexes: Vec<IndexSpec>,
+    /// `StreamSpecification.StreamViewType` (`KEYS_ONLY`, `NEW_IMAGE`, `OLD_IMAGE`,
+    /// `NEW_AND_OLD_IMAGES`) when the table has a stream.
+    pub stream_view_type: Option<String>,
+    /// The TTL attribute, when `TimeToLiveSpecification` enables it.
+    pub ttl_attribute: Option<String>,
+    /// `Tags`.
+    pub tags: BTreeMap<String, String>,
+    /// `DeletionProtectionEnabled`.
+    pub deletion_protection: bool,
+    /// `TableClass` (`STANDARD`, `STANDARD_INFREQUENT_ACCESS`).
+    pub table_class: Option<String>,
     /// Where it was declared.
     pub origin: Origin,
+    /// Where its key is declared (`KeySchema`, or a SimpleTable's `PrimaryKey`).
+    pub key_origin: Origin,
+}
+
+impl TableSpec {
+    /// Every attribute a key of the table or of an index uses, with its type, once.
+    pub fn key_attributes(&self) -> Vec<KeyAttribute> {
+        let mut out: Vec<KeyAttribute> = Vec::new();
+        let keys = std::iter::once(&self.hash_key)
+            .chain(self.range_key.as_ref())
+            .chain(
+                self.global_indexes
+                    .iter()
+                    .chain(&self.local_indexes)
+                    .flat_map(|i| std::iter::once(&i.hash_key).chain(i.range_key.as_ref())),
+            );
+        for k in keys {
+            if !out.iter().any(|o| o.name == k.name) {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Whether an IAM statement allows or denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Effect {
+    /// `Allow`.
+    Allow,
+    /// `Deny`.
+    Deny,
+}
+
+/// The actions or resources an IAM statement names: `Action`/`Resource` (those listed) or
+/// `NotAction`/`NotResource` (all but those listed). Patterns take `*` and `?`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Patterns {
+    /// Any of these.
+    AnyOf(Vec<String>),
+    /// Anything but these.
+    NoneOf(Vec<String>),
+}
+
+/// One statement of a function's permissions, after SAM's policy templates and the managed
+/// policies Meridian knows were expanded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyStatement {
+    /// Allow or Deny.
+    pub effect: Effect,
+    /// The actions (`dynamodb:GetItem`, `dynamodb:*`).
+    pub actions: Patterns,
+    /// The resource ARNs.
+    pub resources: Patterns,
 }
 
 /// A resolved template output.

@@ -360,6 +360,7 @@ Resources:
         "template.yaml:37:29: Fn: Properties.Events[C].Properties.RestApiId: \"Fn\" is not an AWS::Serverless::Api of this template (use !Ref to an AWS::Serverless::Api resource)",
         "template.yaml:41:16: Other: Properties.Runtime: runtime \"java17\" is not supported by Meridian (supported: nodejs18.x, nodejs20.x, nodejs22.x, python3.9, python3.10, python3.11, python3.12, python3.13, provided, provided.al2, provided.al2023)",
         "template.yaml:43:16: Other: Properties.CodeUri: CodeUri folder ",
+        "template.yaml:46:5: Table: Properties: a PROVISIONED table needs ProvisionedThroughput (or BillingMode: PAY_PER_REQUEST)",
         "template.yaml:48:26: Table: Properties.KeySchema[0].AttributeName: key attribute \"pk\" is not in AttributeDefinitions",
     ];
     assert_eq!(got.len(), want.len(), "{got:#?}");
@@ -612,6 +613,106 @@ Resources:
 }
 
 #[test]
+fn the_course_function_gets_the_crud_policy_on_its_table() {
+    let t = load_template(
+        &testdata("course/dynamodb-template.yaml"),
+        &TemplateOptions::default(),
+    )
+    .map_err(|d| render(&d))
+    .expect("loads");
+    let f = t.function("CreateUserFunction").expect("function");
+    assert_eq!(f.policies.len(), 1);
+    let p = &f.policies[0];
+    assert_eq!(p.effect, Effect::Allow);
+    let Patterns::AnyOf(actions) = &p.actions else {
+        panic!("{p:?}")
+    };
+    assert_eq!(actions.len(), 10);
+    assert!(actions.contains(&"dynamodb:PutItem".to_owned()));
+    assert!(actions.contains(&"dynamodb:ConditionCheckItem".to_owned()));
+    assert_eq!(
+        p.resources,
+        Patterns::AnyOf(vec![
+            "arn:aws:dynamodb:us-east-1:123456789012:table/Users".into(),
+            "arn:aws:dynamodb:us-east-1:123456789012:table/Users/index/*".into(),
+        ])
+    );
+}
+
+#[test]
+fn policies_expand_templates_managed_policies_and_documents() {
+    let text = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  T:
+    Type: AWS::Serverless::SimpleTable
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: "def handler(e, c): return 1"
+      Policies:
+        - AWSLambdaBasicExecutionRole
+        - arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess
+        - DynamoDBReadPolicy: {TableName: !Ref T}
+        - DynamoDBStreamReadPolicy: {TableName: !Ref T, StreamName: "*"}
+        - SQSPollerPolicy: {QueueName: q}
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Deny
+              NotAction: dynamodb:GetItem
+              Resource: !GetAtt T.Arn
+            - Effect: Allow
+              Action: [dynamodb:PutItem]
+              Resource: "*"
+              Condition: {StringEquals: {"aws:username": x}}
+  Single:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: "def handler(e, c): return 1"
+      Policies: DynamoDBCrudPolicy
+"#;
+    // A bare template name is a managed policy name to SAM; Meridian does not know it.
+    let t = load("template.yaml", text).expect("loads");
+    let stmts = &t.function("Fn").expect("fn").policies;
+    let table = "arn:aws:dynamodb:us-east-1:123456789012:table/testdata-T";
+    assert_eq!(stmts.len(), 5, "{stmts:#?}");
+    assert_eq!(stmts[0].resources, Patterns::AnyOf(vec!["*".into()]));
+    assert_eq!(
+        stmts[1].resources,
+        Patterns::AnyOf(vec![table.into(), format!("{table}/index/*")])
+    );
+    assert_eq!(
+        stmts[2].resources,
+        Patterns::AnyOf(vec![format!("{table}/stream/*")])
+    );
+    assert_eq!(
+        stmts[4],
+        PolicyStatement {
+            effect: Effect::Deny,
+            actions: Patterns::NoneOf(vec!["dynamodb:GetItem".into()]),
+            resources: Patterns::AnyOf(vec![table.into()]),
+        }
+    );
+    assert!(t.function("Single").expect("single").policies.is_empty());
+    let w = render(&t.warnings);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("Fn: Properties.Policies[5].Statement[1].Condition: Meridian does not evaluate policy conditions: this Allow grants nothing here")),
+        "{w:#?}"
+    );
+    assert!(
+        w.iter().any(|w| w.contains(
+            "Single: Properties.Policies: managed policy DynamoDBCrudPolicy is not known to Meridian"
+        )),
+        "{w:#?}"
+    );
+}
+
+#[test]
 fn event_invoke_config_errors_have_exact_positions() {
     let text = r#"Transform: AWS::Serverless-2016-10-31
 Globals:
@@ -647,6 +748,241 @@ Resources:
             "template.yaml:20:35: Other: Properties.EventInvokeConfig.MaximumEventAgeInSeconds: 21601 is out of range (60 to 21600)",
             "template.yaml:22:50: Other: Properties.EventInvokeConfig.DestinationConfig.OnFailure.Destination: \"arn:aws:sqs:us-east-1:1:q\" is not the ARN of a Lambda function (arn:aws:lambda:us-east-1:<account>:function:<name>, or !GetAtt <Function>.Arn)",
             "template.yaml:23:11: Other: Properties.EventInvokeConfig.DestinationConfig.OnSucess: unknown field \"OnSucess\" (did you mean \"OnSuccess\"?)",
+        ]
+    );
+}
+
+#[test]
+fn policy_mistakes_have_positions() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: "x"
+      Policies:
+        - DynamoDBCrudPolcy: {TableName: t}
+        - DynamoDBReadPolicy: {Table: t}
+        - Statement:
+            - Effect: Permit
+              Action: "*"
+              Resource: "*"
+            - Effect: Allow
+              Principal: "*"
+              Action: "*"
+              Resource: "*"
+            - Effect: Allow
+              Resource: "*"
+"#;
+    let got = errors("template.yaml", text);
+    let want = vec![
+        "template.yaml:10:11: Fn: Properties.Policies[0][DynamoDBCrudPolcy]: unknown policy template \"DynamoDBCrudPolcy\" (did you mean \"DynamoDBCrudPolicy\"?)",
+        "template.yaml:11:11: Fn: Properties.Policies[1][DynamoDBReadPolicy]: DynamoDBReadPolicy needs the parameter TableName",
+        "template.yaml:13:23: Fn: Properties.Policies[2].Statement[0].Effect: unsupported effect \"Permit\" (Allow or Deny)",
+        "template.yaml:17:15: Fn: Properties.Policies[2].Statement[1].Principal: a function's policy is an identity policy, which has no Principal",
+        "template.yaml:20:15: Fn: Properties.Policies[2].Statement[2]: a statement needs Action (or NotAction)",
+        "template.yaml:11:32: warning: Fn: Properties.Policies[1][DynamoDBReadPolicy].Table: DynamoDBReadPolicy has no parameter Table; it is ignored",
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert!(g.starts_with(w), "\n got: {g}\nwant: {w}");
+    }
+}
+
+#[test]
+fn tables_carry_indexes_streams_ttl_and_tags() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Orders
+      BillingMode: PROVISIONED
+      ProvisionedThroughput: {ReadCapacityUnits: 5, WriteCapacityUnits: "2"}
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+        - {AttributeName: sk, AttributeType: N}
+        - {AttributeName: email, AttributeType: S}
+        - {AttributeName: created, AttributeType: N}
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+        - {AttributeName: sk, KeyType: RANGE}
+      GlobalSecondaryIndexes:
+        - IndexName: byEmail
+          KeySchema: [{AttributeName: email, KeyType: HASH}]
+          Projection: {ProjectionType: INCLUDE, NonKeyAttributes: [name]}
+          ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}
+      LocalSecondaryIndexes:
+        - IndexName: byCreated
+          KeySchema:
+            - {AttributeName: pk, KeyType: HASH}
+            - {AttributeName: created, KeyType: RANGE}
+          Projection: {ProjectionType: KEYS_ONLY}
+      StreamSpecification: {StreamViewType: NEW_AND_OLD_IMAGES}
+      TimeToLiveSpecification: {AttributeName: expires, Enabled: true}
+      Tags: [{Key: team, Value: shop}]
+      DeletionProtectionEnabled: "false"
+      TableClass: STANDARD
+"#;
+    let t = load("template.yaml", text).expect("loads");
+    let o = &t.tables[0];
+    assert_eq!(o.throughput, Some(Throughput { read: 5, write: 2 }));
+    assert_eq!(
+        o.range_key.as_ref().map(|k| k.attribute_type.as_str()),
+        Some("N")
+    );
+    assert_eq!(o.global_indexes[0].name, "byEmail");
+    assert_eq!(
+        o.global_indexes[0].projection,
+        IndexProjection::Include(vec!["name".into()])
+    );
+    assert_eq!(
+        o.local_indexes[0]
+            .range_key
+            .as_ref()
+            .map(|k| k.name.as_str()),
+        Some("created")
+    );
+    assert_eq!(o.stream_view_type.as_deref(), Some("NEW_AND_OLD_IMAGES"));
+    assert_eq!(o.ttl_attribute.as_deref(), Some("expires"));
+    assert_eq!(o.tags.get("team").map(String::as_str), Some("shop"));
+    assert_eq!(o.key_attributes().len(), 4);
+    assert_eq!(o.key_origin.span, crate::node::Span::new(15, 9));
+}
+
+#[test]
+fn table_mistakes_are_refused_as_dynamodb_would() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  A:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}
+      AttributeDefinitions:
+        - {AttributeName: id, AttributeType: S}
+        - {AttributeName: extra, AttributeType: S}
+      KeySchema:
+        - {AttributeName: id, KeyType: RANGE}
+  B:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: b
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      LocalSecondaryIndexes:
+        - IndexName: lsi
+          KeySchema: [{AttributeName: id, KeyType: HASH}]
+          Projection: {ProjectionType: ALL}
+      StreamSpecification: {StreamViewType: NEW_IMAGES}
+"#;
+    let got = errors("template.yaml", text);
+    let want = vec![
+        "template.yaml:7:7: A: Properties.ProvisionedThroughput: ProvisionedThroughput cannot be set when BillingMode is PAY_PER_REQUEST",
+        "template.yaml:10:27: A: Properties.AttributeDefinitions[1].AttributeName: attribute \"extra\" is defined but no key or index uses it",
+        "template.yaml:12:40: A: Properties.KeySchema[0].KeyType: the first KeySchema element must be the HASH key",
+        "template.yaml:15:5: B: Properties: a PROVISIONED table needs ProvisionedThroughput",
+        "template.yaml:16:18: B: Properties.TableName: \"b\" is not a valid table name",
+        "template.yaml:19:7: B: Properties.LocalSecondaryIndexes: local secondary indexes need a table with a RANGE key",
+        "template.yaml:21:22: B: Properties.LocalSecondaryIndexes[0].KeySchema: a local secondary index needs a RANGE key",
+        "template.yaml:23:45: B: Properties.StreamSpecification.StreamViewType: unsupported stream view type \"NEW_IMAGES\" (did you mean \"NEW_IMAGE\"?)",
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert!(g.starts_with(w), "\n got: {g}\nwant: {w}");
+    }
+}
+
+#[test]
+fn dynamodb_events_map_a_stream_to_the_function() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Reactor:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            MaximumRetryAttempts: 2
+            FilterCriteria: {Filters: [{Pattern: "{}"}]}
+"#;
+    let t = load("x/template.yaml", text).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(
+        t.function("Reactor").expect("fn").stream_events,
+        vec![StreamEvent {
+            event: "Changes".into(),
+            stream_arn: format!(
+                "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/{DECLARED_STREAM_LABEL}"
+            ),
+            table: "Orders".into(),
+            from_oldest: true,
+            batch_size: 10,
+            maximum_retry_attempts: Some(2),
+            enabled: true,
+        }]
+    );
+    assert_eq!(
+        render(&t.warnings),
+        vec![
+            "template.yaml:24:13: warning: Reactor: Properties.Events[Changes].Properties.FilterCriteria: FilterCriteria is accepted but not applied by Meridian (batches are read in order, one at a time, and retried whole)"
+        ]
+    );
+}
+
+#[test]
+fn dynamodb_event_mistakes_have_positions() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Reactor:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        A:
+          Type: DynamoDB
+          Properties:
+            Stream: arn:aws:dynamodb:us-east-1:123456789012:table/Orders
+            StartingPosition: LATEST
+        B:
+          Type: DynamoDB
+          Properties:
+            Stream: arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/x
+            StartingPosition: TRIM_HORIZN
+        C:
+          Type: DynamoDB
+          Properties:
+            Stream: arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/x
+            StartingPosition: LATEST
+            BatchSize: 0
+        D:
+          Type: DynamoDB
+          Properties:
+            StartingPosition: LATEST
+"#;
+    assert_eq!(
+        errors("x/template.yaml", text),
+        vec![
+            "template.yaml:12:21: Reactor: Properties.Events[A].Properties.Stream: \"arn:aws:dynamodb:us-east-1:123456789012:table/Orders\" is not the ARN of a DynamoDB stream (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>, or !GetAtt <Table>.StreamArn)",
+            "template.yaml:18:31: Reactor: Properties.Events[B].Properties.StartingPosition: unsupported starting position \"TRIM_HORIZN\" for a DynamoDB stream (TRIM_HORIZON or LATEST) (did you mean \"TRIM_HORIZON\"?)",
+            "template.yaml:24:24: Reactor: Properties.Events[C].Properties.BatchSize: 0 is out of range (1 to 10000)",
+            "template.yaml:28:13: Reactor: Properties.Events[D].Properties: required field \"Stream\" is missing (the table's stream: !GetAtt <Table>.StreamArn)",
         ]
     );
 }

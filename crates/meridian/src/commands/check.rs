@@ -167,6 +167,60 @@ fn port_free(addr: &str) -> bool {
         .is_some_and(|a| TcpListener::bind(a).is_ok())
 }
 
+/// The DynamoDB API answers its health line (a plain GET, as load balancers probe it).
+fn dynamodb(status: &serde_json::Value) -> Check {
+    let name = "DynamoDB API";
+    let Some(url) = status["url"].as_str() else {
+        return fail(
+            name,
+            "the node reports no DynamoDB endpoint",
+            "upgrade the running node, or restart `meridian up`",
+        );
+    };
+    let key = status["access_key_id"].as_str().unwrap_or("-");
+    let file = status["key_file"].as_str().unwrap_or("-");
+    let probe = url
+        .strip_prefix("http://")
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+        .map(|addr| -> std::io::Result<String> {
+            use std::io::{Read as _, Write as _};
+            let mut s =
+                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            write!(s, "GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+            let mut answer = String::new();
+            s.read_to_string(&mut answer)?;
+            Ok(answer)
+        });
+    match probe {
+        Some(Ok(answer)) if answer.contains("healthy: dynamodb") => pass(
+            name,
+            format!(
+                "{url} answers; {} table(s); access key {key} (secrets in {file})",
+                status["tables"].as_u64().unwrap_or(0)
+            ),
+        ),
+        Some(Ok(answer)) => fail(
+            name,
+            format!(
+                "{url} answered something else: {}",
+                answer.lines().next().unwrap_or("")
+            ),
+            "another program may hold the port; restart `meridian up` with --dynamodb-addr",
+        ),
+        Some(Err(e)) => fail(
+            name,
+            format!("{url} does not answer: {e}"),
+            "look at the node's output",
+        ),
+        None => fail(
+            name,
+            format!("unexpected endpoint {url}"),
+            "look at the node's output",
+        ),
+    }
+}
+
 fn collect(args: &Args) -> Vec<Check> {
     let mut checks = vec![state_dir(args.target.state_dir())];
     let status = args.target.json("GET", "/api/v1/status");
@@ -192,6 +246,11 @@ fn collect(args: &Args) -> Vec<Check> {
             for (what, addr, flag) in [
                 ("admin port", "127.0.0.1:15000", "--admin-addr 127.0.0.1:0"),
                 ("gateway port", "127.0.0.1:8080", "--gateway-port 80=0"),
+                (
+                    "DynamoDB port",
+                    "127.0.0.1:8000",
+                    "--dynamodb-addr 127.0.0.1:0",
+                ),
             ] {
                 checks.push(if port_free(addr) {
                     pass(what, format!("{addr} is free"))
@@ -246,6 +305,7 @@ fn collect(args: &Args) -> Vec<Check> {
         ),
         None => skip("function memory limits", "no functions are loaded"),
     });
+    checks.push(dynamodb(&status["dynamodb"]));
     let sync = &status["endpoints"];
     let version = sync["version"].as_u64().unwrap_or(0);
     checks.push(if sync["synced"] == true {

@@ -15,6 +15,7 @@ pub(crate) mod ps;
 pub(crate) mod rollout;
 pub(crate) mod scale;
 pub(crate) mod stat;
+pub(crate) mod tables;
 pub(crate) mod tap;
 pub(crate) mod terraform;
 pub(crate) mod top;

@@ -39,6 +39,19 @@ pub(crate) struct Args {
         env = "MERIDIAN_ADMIN_ADDR"
     )]
     admin_addr: SocketAddr,
+    /// Address of the DynamoDB-compatible API (DynamoDB Local's port by default;
+    /// `127.0.0.1:0` picks a free port). Functions reach it through `AWS_ENDPOINT_URL_DYNAMODB`.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8000",
+        env = "MERIDIAN_DYNAMODB_ADDR"
+    )]
+    dynamodb_addr: SocketAddr,
+    /// An access key the storage APIs accept, `ACCESS_KEY_ID:SECRET` (repeat for several), in
+    /// addition to those in `<state>/storage/keys.json` (created with one random key).
+    #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = parse_access_key)]
+    access_keys: Vec<(String, String)>,
     /// This node's region (a node label, used by placement and as the metrics' `region`).
     #[arg(long)]
     region: Option<String>,
@@ -163,6 +176,21 @@ fn nix_is_root() -> bool {
         .unwrap_or(false)
 }
 
+fn parse_access_key(s: &str) -> Result<(String, String), String> {
+    let (id, secret) = s
+        .split_once(':')
+        .ok_or_else(|| "expected ACCESS_KEY_ID:SECRET".to_owned())?;
+    if id.len() < 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "\"{id}\" is not an access key id (16 to 128 letters and digits, like AKIAIOSFODNN7EXAMPLE)"
+        ));
+    }
+    if secret.is_empty() {
+        return Err("the secret is empty".to_owned());
+    }
+    Ok((id.to_owned(), secret.to_owned()))
+}
+
 fn parse_label(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
@@ -214,6 +242,8 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         observe: args.observe.clone(),
         gateway_topology: args.edge.topology(),
         edge_limits: args.edge.limits(),
+        dynamodb_addr: args.dynamodb_addr,
+        access_keys: args.access_keys.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -357,6 +387,21 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         println!(
             "  published {addr}  (port {published} -> service {}:{})",
             target.workload.name, target.port
+        );
+    }
+    let (key_id, key_file) = node.storage.access_key();
+    println!(
+        "  dynamodb  {}  (access key {}; secrets in {})",
+        node.storage.dynamodb_url(),
+        key_id.as_deref().unwrap_or("-"),
+        key_file.map_or_else(|| "-".to_owned(), |p| p.display().to_string())
+    );
+    for t in rev.bundle.sam_templates().flat_map(|t| t.tables.iter()) {
+        println!(
+            "  table     {}  ({} in {})",
+            t.name,
+            t.logical_id,
+            t.origin.file.display()
         );
     }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");

@@ -46,15 +46,28 @@ pub(crate) fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> 
     }
 }
 
+/// Copies a folder, keeping each file's modification time: the node compares a lock
+/// file's with npm's record of the install (`node_modules/.package-lock.json`), and an
+/// install done by `.ci/install-test-deps` must still count in the copy.
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read_dir") {
         let e = e.expect("entry");
         let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
+        let ty = e.file_type().expect("type");
+        if ty.is_dir() {
             copy_dir(&e.path(), &dest);
+        } else if ty.is_symlink() {
+            let target = std::fs::read_link(e.path()).expect("readlink");
+            std::os::unix::fs::symlink(target, &dest).expect("symlink");
         } else {
-            std::fs::copy(e.path(), dest).expect("copy");
+            std::fs::copy(e.path(), &dest).expect("copy");
+            let modified = e.metadata().and_then(|m| m.modified()).expect("mtime");
+            std::fs::File::options()
+                .write(true)
+                .open(&dest)
+                .and_then(|f| f.set_modified(modified))
+                .expect("set mtime");
         }
     }
 }
@@ -101,6 +114,8 @@ impl Up {
                 "up",
                 path,
                 "--admin-addr",
+                "127.0.0.1:0",
+                "--dynamodb-addr",
                 "127.0.0.1:0",
                 "--gateway-port",
                 "80=0",

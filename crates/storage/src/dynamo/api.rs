@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::Dynamo;
 use super::error::Error;
-use crate::keys::{Credential, KeyStore};
+use crate::keys::{Credential, Decision, KeyStore};
 use crate::sigv4::{self, AuthError, SignedRequest};
 
 /// DynamoDB's request size limit.
@@ -115,37 +115,90 @@ fn authenticate(
     Ok(cred)
 }
 
-/// The table ARNs (and index ARNs) an operation touches, for policy checks.
-fn resources(dynamo: &Dynamo, body: &Value) -> Vec<String> {
+/// The IAM actions an operation needs, each with the resource it needs it on, as DynamoDB
+/// authorizes them: a query or scan of an index needs its action on the index's ARN; a
+/// batch needs its action on every table it names; a transaction needs the item action of
+/// each part (IAM has no `TransactWriteItems` action); an operation on no table needs its
+/// action on `*`.
+fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)> {
     let arn = |t: &str| {
         format!(
             "arn:aws:dynamodb:{}:{}:table/{t}",
             dynamo.region, dynamo.account
         )
     };
+    let action = |a: &str| format!("dynamodb:{a}");
     let mut out = Vec::new();
-    if let Some(t) = body.get("TableName").and_then(Value::as_str) {
-        match body.get("IndexName").and_then(Value::as_str) {
-            Some(i) => out.push(format!("{}/index/{i}", arn(t))),
-            None => out.push(arn(t)),
+    match op {
+        "BatchGetItem" | "BatchWriteItem" => {
+            if let Some(Value::Object(m)) = body.get("RequestItems") {
+                out.extend(m.keys().map(|t| (action(op), arn(t))));
+            }
         }
-    }
-    if let Some(Value::Object(m)) = body.get("RequestItems") {
-        out.extend(m.keys().map(|t| arn(t)));
-    }
-    if let Some(Value::Array(items)) = body.get("TransactItems") {
-        for a in items {
-            if let Value::Object(m) = a {
-                for spec in m.values() {
+        "TransactWriteItems" | "TransactGetItems" => {
+            for part in body
+                .get("TransactItems")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Value::Object(m) = part else { continue };
+                for (kind, spec) in m {
+                    let item_action = match kind.as_str() {
+                        "Put" => "PutItem",
+                        "Update" => "UpdateItem",
+                        "Delete" => "DeleteItem",
+                        "ConditionCheck" => "ConditionCheckItem",
+                        "Get" => "GetItem",
+                        // The operation refuses it with the right message.
+                        _ => continue,
+                    };
                     if let Some(t) = spec.get("TableName").and_then(Value::as_str) {
-                        out.push(arn(t));
+                        out.push((action(item_action), arn(t)));
                     }
                 }
             }
         }
+        // A stream's operations act on the stream's ARN (a shard iterator begins with it).
+        "DescribeStream" | "GetShardIterator" | "GetRecords" => {
+            let arn = body
+                .get("StreamArn")
+                .or_else(|| body.get("ShardIterator"))
+                .and_then(Value::as_str)
+                .and_then(|s| s.split('|').next())
+                .unwrap_or("*");
+            out.push((action(op), arn.to_owned()));
+        }
+        "TagResource" | "UntagResource" | "ListTagsOfResource" => {
+            let arn = body
+                .get("ResourceArn")
+                .and_then(Value::as_str)
+                .unwrap_or("*");
+            out.push((action(op), arn.to_owned()));
+        }
+        "ListStreams" => {
+            let resource = body
+                .get("TableName")
+                .and_then(Value::as_str)
+                .map_or_else(|| "*".to_owned(), |t| format!("{}/stream/*", arn(t)));
+            out.push((action(op), resource));
+        }
+        _ => {
+            let resource = match (
+                body.get("TableName").and_then(Value::as_str),
+                body.get("IndexName").and_then(Value::as_str),
+            ) {
+                (Some(t), Some(i)) if matches!(op, "Query" | "Scan") => {
+                    format!("{}/index/{i}", arn(t))
+                }
+                (Some(t), _) => arn(t),
+                (None, _) => "*".to_owned(),
+            };
+            out.push((action(op), resource));
+        }
     }
     if out.is_empty() {
-        out.push("*".into());
+        out.push((action(op), "*".to_owned()));
     }
     out
 }
@@ -154,14 +207,18 @@ fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Resu
     let Some(policy) = &cred.policy else {
         return Ok(());
     };
-    let action = format!("dynamodb:{op}");
-    for r in resources(dynamo, body) {
-        if !policy.allows(&action, &r) {
-            return Err(Error::AccessDenied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {r} because no identity-based policy allows the {action} action",
-                cred.principal
-            )));
-        }
+    for (action, resource) in permissions(dynamo, op, body) {
+        let why = match policy.decide(&action, &resource) {
+            Decision::Allow => continue,
+            Decision::ImplicitDeny => {
+                format!("because no identity-based policy allows the {action} action")
+            }
+            Decision::ExplicitDeny => "with an explicit deny in an identity-based policy".into(),
+        };
+        return Err(Error::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+            cred.principal
+        )));
     }
     Ok(())
 }
@@ -223,8 +280,22 @@ where
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    if parts.method != http::Method::POST || !super::OPERATIONS.contains(&op) {
+    // The Streams API shares the endpoint, the signature's service and the keys.
+    let (op, streams) = match target.strip_prefix(TARGET_PREFIX) {
+        Some(op) => (op, false),
+        None => (
+            target
+                .strip_prefix(super::stream::TARGET_PREFIX)
+                .unwrap_or(""),
+            true,
+        ),
+    };
+    let served = if streams {
+        super::stream::OPERATIONS
+    } else {
+        super::OPERATIONS
+    };
+    if parts.method != http::Method::POST || !served.contains(&op) {
         // Coral checks the signature before it looks for the operation.
         authenticate(&service.keys, &parts, &body)?;
         return Err(Error::UnknownOperation(String::new()));
@@ -237,7 +308,17 @@ where
             .map_err(|e| Error::Serialization(format!("Malformed JSON: {e}")))?
     };
     authorize(&service.dynamo, &cred, op, &json)?;
-    let out = service.dynamo.call(op, &json).await?;
+    let out = if op == "DescribeEndpoints" && !streams {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        service.dynamo.describe_endpoints(host)
+    } else if streams {
+        service.dynamo.call_streams(op, &json).await?
+    } else {
+        service.dynamo.call(op, &json).await?
+    };
     Ok(respond(
         StatusCode::OK,
         serde_json::to_vec(&out).unwrap_or_default(),

@@ -87,6 +87,12 @@ pub enum Error {
     /// A request body over DynamoDB's 16 MB (413).
     #[error("Request must be smaller than 16777216 bytes for the DynamoDB operation")]
     RequestTooLarge,
+    /// A stream's shard iterator older than 15 minutes (400).
+    #[error("{0}")]
+    ExpiredIterator(String),
+    /// A position of a stream older than its oldest record (400).
+    #[error("{0}")]
+    TrimmedDataAccess(String),
     /// The server failed; the client may retry (500).
     #[error("{0}")]
     Internal(String),
@@ -124,6 +130,8 @@ impl Error {
             Self::IncompleteSignature(_) => "IncompleteSignatureException",
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::RequestTooLarge => "RequestEntityTooLarge",
+            Self::ExpiredIterator(_) => "ExpiredIteratorException",
+            Self::TrimmedDataAccess(_) => "TrimmedDataAccessException",
             Self::Internal(_) => "InternalServerError",
         }
     }

@@ -294,6 +294,19 @@ pub(crate) fn apply_write(
     old: Option<Item>,
     new: Option<Item>,
 ) -> Result<Written, EngineError> {
+    apply_write_as(txn, def, key, old, new, false)
+}
+
+/// [`apply_write`], by the TTL sweep (`by_ttl`: the stream record names the service) or by
+/// a caller.
+pub(crate) fn apply_write_as(
+    txn: &WriteTransaction,
+    def: &TableDef,
+    key: &[u8],
+    old: Option<Item>,
+    new: Option<Item>,
+    by_ttl: bool,
+) -> Result<Written, EngineError> {
     {
         let mut items = open_items(txn, def)?;
         match &new {
@@ -316,7 +329,7 @@ pub(crate) fn apply_write(
         let next = (current + new_size as u64).saturating_sub(old_size as u64);
         sizes.insert(def.uid.as_str(), next)?;
     }
-    super::stream::record(txn, def, old.as_ref(), new.as_ref(), false)?;
+    super::stream::record(txn, def, old.as_ref(), new.as_ref(), by_ttl)?;
     let table_units = index::write_units(old_size.max(new_size));
     Ok(Written {
         old,

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod batch;
+pub mod declared;
 pub mod error;
 pub mod expr;
 mod index;
@@ -12,9 +13,11 @@ mod legacy;
 pub mod number;
 mod query;
 pub mod stored;
-mod stream;
+pub mod stream;
 pub mod table;
+mod tags;
 mod transact;
+pub mod ttl;
 pub mod types;
 
 use std::collections::HashMap;
@@ -56,6 +59,12 @@ pub const OPERATIONS: &[&str] = &[
     "BatchWriteItem",
     "TransactWriteItems",
     "TransactGetItems",
+    "UpdateTimeToLive",
+    "DescribeTimeToLive",
+    "TagResource",
+    "UntagResource",
+    "ListTagsOfResource",
+    "DescribeEndpoints",
 ];
 
 impl Dynamo {
@@ -68,6 +77,17 @@ impl Dynamo {
             region: region.to_owned(),
             account: ACCOUNT.to_owned(),
         }))
+    }
+
+    /// DescribeEndpoints: where the SDKs' endpoint discovery should send requests, the
+    /// address the client reached (`address`, from its Host header), cached for a day as
+    /// DynamoDB says.
+    pub fn describe_endpoints(&self, address: Option<&str>) -> Value {
+        let address = address.map_or_else(
+            || format!("dynamodb.{}.amazonaws.com", self.region),
+            str::to_owned,
+        );
+        serde_json::json!({"Endpoints": [{"Address": address, "CachePeriodInMinutes": 1440}]})
     }
 
     /// The region in ARNs.
@@ -93,6 +113,12 @@ impl Dynamo {
             "BatchWriteItem" => self.batch_write_item(body).await,
             "TransactWriteItems" => self.transact_write_items(body).await,
             "TransactGetItems" => self.transact_get_items(body).await,
+            "UpdateTimeToLive" => self.update_time_to_live(body).await,
+            "DescribeTimeToLive" => self.describe_time_to_live(body).await,
+            "TagResource" => self.tag_resource(body).await,
+            "UntagResource" => self.untag_resource(body).await,
+            "ListTagsOfResource" => self.list_tags_of_resource(body),
+            "DescribeEndpoints" => Ok(self.describe_endpoints(None)),
             _ => Err(Error::UnknownOperation(String::new())),
         }
     }

@@ -68,7 +68,7 @@ impl KeySchema {
         std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
     }
 
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut v = vec![json!({"AttributeName": self.hash.name, "KeyType": "HASH"})];
         if let Some(r) = &self.range {
             v.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
@@ -534,6 +534,14 @@ fn parse_index(
 impl Dynamo {
     /// CreateTable.
     pub(crate) async fn create_table(&self, body: &Value) -> Result<Value, Error> {
+        let def = self.parse_create_table(body)?;
+        self.create_def(def.clone()).await?;
+        Ok(json!({ "TableDescription": self.describe(&def, Some("CREATING"), 0, 0) }))
+    }
+
+    /// A CreateTable request checked as DynamoDB checks it, into the definition it would
+    /// create (with a fresh uid); nothing is written.
+    pub(crate) fn parse_create_table(&self, body: &Value) -> Result<TableDef, Error> {
         let mut input = Input::new(body)?;
         let name = input.table_name()?;
         let attrs = parse_attribute_definitions(&mut input)?;
@@ -712,8 +720,7 @@ impl Dynamo {
             deletion_protection: input.boolean("DeletionProtectionEnabled")?.unwrap_or(false),
             table_class: input.string("TableClass")?.map(str::to_owned),
         };
-        self.create_def(def.clone()).await?;
-        Ok(json!({ "TableDescription": self.describe(&def, Some("CREATING"), 0, 0) }))
+        Ok(def)
     }
 
     /// Creates a table from a definition (CreateTable, and tables declared in templates).
@@ -721,26 +728,10 @@ impl Dynamo {
         let stored = def.clone();
         self.engine
             .write(move |txn| {
-                if txn
-                    .open_table(CATALOG)?
-                    .get(stored.name.as_str())?
-                    .is_some()
-                {
-                    return Ok(Err(Error::ResourceInUse(format!(
-                        "Table already exists: {}",
-                        stored.name
-                    ))));
+                if let Some(refusal) = name_taken(txn, &stored.name)? {
+                    return Ok(Err(refusal));
                 }
-                save_def(txn, &stored)?;
-                // Create the engine tables now, so that a read finds an empty table.
-                let items_name = stored.items_table();
-                let items: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&items_name);
-                txn.open_table(items)?;
-                for idx in &stored.indexes {
-                    let name = idx.engine_table(&stored.uid);
-                    let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
-                    txn.open_table(t)?;
-                }
+                write_new_table(txn, &stored)?;
                 Ok(Ok(()))
             })
             .await??;
@@ -1202,18 +1193,7 @@ impl Dynamo {
                 if !still_exists(txn, &expected)? {
                     return Ok(Err(Error::table_not_found(&expected.name)));
                 }
-                for idx in &deleted {
-                    let n = idx.engine_table(&stored.uid);
-                    let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&n);
-                    txn.delete_table(t)?;
-                }
-                for idx in &created {
-                    super::index::backfill(txn, &stored, idx)?;
-                }
-                if stored.stream.is_none() && expected.stream.is_some() {
-                    super::stream::delete_stream_tables(txn, &expected)?;
-                }
-                save_def(txn, &stored)?;
+                write_table_update(txn, &expected, &stored, &created, &deleted)?;
                 Ok(Ok(()))
             })
             .await??;
@@ -1237,6 +1217,64 @@ impl Dynamo {
         }
         Ok(json!({ "TableDescription": desc }))
     }
+}
+
+/// ResourceInUseException when a table of this name exists.
+pub(crate) fn name_taken(
+    txn: &redb::WriteTransaction,
+    name: &str,
+) -> Result<Option<Error>, EngineError> {
+    Ok(txn
+        .open_table(CATALOG)?
+        .get(name)?
+        .is_some()
+        .then(|| Error::ResourceInUse(format!("Table already exists: {name}"))))
+}
+
+/// Writes a new table: its catalog entry and its (empty) engine tables, so that a read
+/// finds an empty table.
+pub(crate) fn write_new_table(
+    txn: &redb::WriteTransaction,
+    def: &TableDef,
+) -> Result<(), EngineError> {
+    save_def(txn, def)?;
+    let items_name = def.items_table();
+    let items: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&items_name);
+    txn.open_table(items)?;
+    for idx in &def.indexes {
+        let name = idx.engine_table(&def.uid);
+        let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+        txn.open_table(t)?;
+    }
+    Ok(())
+}
+
+/// Writes a changed definition of an existing table: dropped indexes' entries deleted,
+/// new ones back-filled, the stream's records dropped when it is disabled or replaced.
+pub(crate) fn write_table_update(
+    txn: &redb::WriteTransaction,
+    old: &TableDef,
+    new: &TableDef,
+    created: &[IndexDef],
+    deleted: &[IndexDef],
+) -> Result<(), EngineError> {
+    for idx in deleted {
+        let n = idx.engine_table(&new.uid);
+        let t: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&n);
+        txn.delete_table(t)?;
+    }
+    for idx in created {
+        super::index::backfill(txn, new, idx)?;
+    }
+    let stream_replaced = match (&old.stream, &new.stream) {
+        (Some(o), Some(n)) => o.label != n.label || o.view_type != n.view_type,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if stream_replaced {
+        super::stream::delete_stream_tables(txn, old)?;
+    }
+    save_def(txn, new)
 }
 
 fn input_created(body: &Value, index: &str) -> bool {

@@ -56,6 +56,10 @@ pub fn boto3() -> Option<PathBuf> {
 pub struct Server {
     pub endpoint: Endpoint,
     pub dir: tempfile::TempDir,
+    /// The keys it accepts (tests issue session credentials here).
+    pub keys: Arc<KeyStore>,
+    /// The tables (tests run the TTL sweep here).
+    pub dynamo: Arc<Dynamo>,
 }
 
 impl Server {
@@ -63,16 +67,21 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = Engine::open(&dir.path().join("meridian.redb")).expect("engine");
         let dynamo = Dynamo::open(engine, "us-east-1").expect("dynamo");
-        let keys = KeyStore::empty();
+        let keys = Arc::new(KeyStore::empty());
         keys.add(ACCESS_KEY, SECRET_KEY);
         let service = Service {
-            dynamo,
-            keys: Arc::new(keys),
+            dynamo: dynamo.clone(),
+            keys: keys.clone(),
         };
         let endpoint = Endpoint::start(service, "127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("listen");
-        Self { endpoint, dir }
+        Self {
+            endpoint,
+            dir,
+            keys,
+            dynamo,
+        }
     }
 
     pub fn url(&self) -> String {

@@ -647,7 +647,7 @@ pub static DYNAMODB_TABLE: Kind = Kind {
     computed: |c| {
         let name = c.s("name").unwrap_or_default();
         let region = c.region.to_owned();
-        let label = "1970-01-01T00:00:00.000";
+        let label = crate::sam::DECLARED_STREAM_LABEL;
         c.set(
             "arn",
             format!("arn:aws:dynamodb:{region}:{}:table/{name}", c.account),

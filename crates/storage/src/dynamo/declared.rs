@@ -1,0 +1,511 @@
+//! Tables declared in templates (`AWS::DynamoDB::Table`, `AWS::Serverless::SimpleTable`):
+//! planned against the tables that exist, then applied in one commit, so that a revision's
+//! tables appear, change, or stay as they were together.
+//!
+//! Planning changes nothing and is where a revision is refused: each declaration is checked
+//! as DynamoDB checks a CreateTable request, and a change DynamoDB cannot make to an existing
+//! table (its key schema, its local indexes) is refused with the declaration's position. What
+//! DynamoDB can change on a live table is applied live, as CloudFormation would: global
+//! indexes added (back-filled), removed or replaced, the stream enabled, disabled or given
+//! another view type, TTL, tags, billing and capacity, deletion protection, table class.
+//!
+//! A table no longer declared is kept with its items (deleting data because a file changed is
+//! not undoable); `aws dynamodb delete-table` removes it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use meridian_config::sam::{IndexProjection, IndexSpec, TableSpec};
+use serde_json::{Value, json};
+
+use super::Dynamo;
+use super::error::Error;
+use super::table::{self, IndexDef, TableDef};
+
+/// Why declared tables cannot be applied; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct PlanRefusal(pub Vec<String>);
+
+/// One table's change.
+#[derive(Debug, Clone)]
+enum Step {
+    Create(TableDef),
+    Update {
+        old: Arc<TableDef>,
+        new: TableDef,
+        created: Vec<IndexDef>,
+        deleted: Vec<IndexDef>,
+        what: Vec<String>,
+    },
+}
+
+/// What applying a revision's tables changes, computed by [`Dynamo::plan_declared`].
+#[derive(Debug, Clone, Default)]
+pub struct TablePlan {
+    steps: Vec<Step>,
+}
+
+impl TablePlan {
+    /// True when the tables are already as declared.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// One line per changed table (`created Users`, `Orders: index byEmail added`).
+    pub fn summary(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Create(d) => format!("created {}", d.name),
+                Step::Update { new, what, .. } => format!("{}: {}", new.name, what.join(", ")),
+            })
+            .collect()
+    }
+}
+
+fn key_schema(hash: &str, range: Option<&str>) -> Value {
+    let mut v = vec![json!({"AttributeName": hash, "KeyType": "HASH"})];
+    if let Some(r) = range {
+        v.push(json!({"AttributeName": r, "KeyType": "RANGE"}));
+    }
+    Value::Array(v)
+}
+
+fn index_json(i: &IndexSpec) -> Value {
+    let projection = match &i.projection {
+        IndexProjection::All => json!({"ProjectionType": "ALL"}),
+        IndexProjection::KeysOnly => json!({"ProjectionType": "KEYS_ONLY"}),
+        IndexProjection::Include(a) => {
+            json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": a})
+        }
+    };
+    let mut v = json!({
+        "IndexName": i.name,
+        "KeySchema": key_schema(&i.hash_key.name, i.range_key.as_ref().map(|k| k.name.as_str())),
+        "Projection": projection,
+    });
+    if let Some(t) = i.throughput {
+        v["ProvisionedThroughput"] =
+            json!({"ReadCapacityUnits": t.read, "WriteCapacityUnits": t.write});
+    }
+    v
+}
+
+/// The CreateTable request a declaration stands for.
+fn create_request(spec: &TableSpec) -> Value {
+    let attrs: Vec<Value> = spec
+        .key_attributes()
+        .iter()
+        .map(|a| json!({"AttributeName": a.name, "AttributeType": a.attribute_type}))
+        .collect();
+    let mut req = json!({
+        "TableName": spec.name,
+        "AttributeDefinitions": attrs,
+        "KeySchema": key_schema(&spec.hash_key.name, spec.range_key.as_ref().map(|k| k.name.as_str())),
+        "BillingMode": spec.billing_mode,
+        "DeletionProtectionEnabled": spec.deletion_protection,
+    });
+    if let Some(t) = spec.throughput {
+        req["ProvisionedThroughput"] =
+            json!({"ReadCapacityUnits": t.read, "WriteCapacityUnits": t.write});
+    }
+    if !spec.global_indexes.is_empty() {
+        req["GlobalSecondaryIndexes"] =
+            Value::Array(spec.global_indexes.iter().map(index_json).collect());
+    }
+    if !spec.local_indexes.is_empty() {
+        req["LocalSecondaryIndexes"] =
+            Value::Array(spec.local_indexes.iter().map(index_json).collect());
+    }
+    if let Some(v) = &spec.stream_view_type {
+        req["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": v});
+    }
+    if !spec.tags.is_empty() {
+        req["Tags"] = Value::Array(
+            spec.tags
+                .iter()
+                .map(|(k, v)| json!({"Key": k, "Value": v}))
+                .collect(),
+        );
+    }
+    if let Some(c) = &spec.table_class {
+        req["TableClass"] = json!(c);
+    }
+    req
+}
+
+fn describe_key(def: &TableDef) -> String {
+    let attr = |a: &table::KeyAttr| format!("{} ({})", a.name, a.ty.as_str());
+    match &def.key.range {
+        Some(r) => format!("HASH {}, RANGE {}", attr(&def.key.hash), attr(r)),
+        None => format!("HASH {}", attr(&def.key.hash)),
+    }
+}
+
+/// The changes from `old` to the declared `new` (which has a fresh uid and stream label),
+/// or why DynamoDB cannot make them.
+fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Option<Step>, String> {
+    if old.key != new.key {
+        return Err(format!(
+            "{}: {}: table {} exists with key {}; the template declares {}. A table's key cannot change: delete the table (aws dynamodb delete-table --table-name {}) to create it anew, or give the new one another TableName",
+            spec.key_origin,
+            spec.logical_id,
+            old.name,
+            describe_key(old),
+            describe_key(&new),
+            old.name
+        ));
+    }
+    let locals = |d: &TableDef| {
+        let mut v: Vec<IndexDef> = d.indexes.iter().filter(|i| i.local).cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    };
+    if locals(old) != locals(&new) {
+        return Err(format!(
+            "{}: {}: the local secondary indexes of table {} differ from the template's; DynamoDB creates them with the table only: delete the table to create it anew, or give the new one another TableName",
+            spec.origin, spec.logical_id, old.name
+        ));
+    }
+    new.uid.clone_from(&old.uid);
+    new.created = old.created;
+    let mut what = Vec::new();
+    let mut created = Vec::new();
+    let mut deleted = Vec::new();
+    for o in old.indexes.iter().filter(|i| !i.local) {
+        match new.index(&o.name) {
+            None => {
+                deleted.push(o.clone());
+                what.push(format!("index {} removed", o.name));
+            }
+            Some(n) if n.key != o.key || n.projection != o.projection => {
+                deleted.push(o.clone());
+                created.push(n.clone());
+                what.push(format!("index {} replaced", o.name));
+            }
+            Some(n) if n.throughput != o.throughput => {
+                what.push(format!("index {} capacity", o.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for n in new.indexes.iter().filter(|i| !i.local) {
+        if old.index(&n.name).is_none() {
+            created.push(n.clone());
+            what.push(format!("index {} added", n.name));
+        }
+    }
+    match (&old.stream, &new.stream) {
+        (Some(o), Some(n)) if o.view_type == n.view_type => new.stream = old.stream.clone(),
+        (Some(_), Some(n)) => what.push(format!("stream {}", n.view_type)),
+        (None, Some(n)) => what.push(format!("stream {} enabled", n.view_type)),
+        (Some(_), None) => what.push("stream disabled".into()),
+        (None, None) => {}
+    }
+    if old.ttl_attribute != new.ttl_attribute {
+        what.push(match &new.ttl_attribute {
+            Some(a) => format!("TTL on {a}"),
+            None => "TTL disabled".into(),
+        });
+    }
+    if old.tags != new.tags {
+        what.push("tags".into());
+    }
+    if old.throughput != new.throughput {
+        what.push(match new.throughput {
+            Some((r, w)) => format!("capacity {r}/{w}"),
+            None => "PAY_PER_REQUEST".into(),
+        });
+    }
+    if old.deletion_protection != new.deletion_protection {
+        what.push(format!("deletion protection {}", new.deletion_protection));
+    }
+    // A template without TableClass leaves the table's as it is.
+    if spec.table_class.is_none() {
+        new.table_class.clone_from(&old.table_class);
+    }
+    if old.table_class != new.table_class {
+        what.push("table class".into());
+    }
+    if what.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Step::Update {
+        old: old.clone(),
+        new,
+        created,
+        deleted,
+        what,
+    }))
+}
+
+impl Dynamo {
+    /// Plans the tables of a revision against the catalog. Changes nothing; refuses, with
+    /// every reason and its position, what DynamoDB would refuse.
+    pub fn plan_declared(&self, specs: &[&TableSpec]) -> Result<TablePlan, PlanRefusal> {
+        let mut refusals = Vec::new();
+        let mut steps = Vec::new();
+        let mut seen: HashMap<&str, &TableSpec> = HashMap::new();
+        for spec in specs {
+            if let Some(first) = seen.insert(spec.name.as_str(), spec) {
+                refusals.push(format!(
+                    "{}: {}: table {} is also declared at {} ({})",
+                    spec.origin, spec.logical_id, spec.name, first.origin, first.logical_id
+                ));
+                continue;
+            }
+            let mut new = match self.parse_create_table(&create_request(spec)) {
+                Ok(d) => d,
+                Err(e) => {
+                    refusals.push(format!(
+                        "{}: {}: DynamoDB refuses the table: {} ({})",
+                        spec.origin,
+                        spec.logical_id,
+                        e,
+                        e.type_name()
+                    ));
+                    continue;
+                }
+            };
+            new.ttl_attribute.clone_from(&spec.ttl_attribute);
+            if let Some(stream) = &mut new.stream {
+                meridian_config::sam::DECLARED_STREAM_LABEL.clone_into(&mut stream.label);
+            }
+            match self.table(&spec.name) {
+                Err(_) => steps.push(Step::Create(new)),
+                Ok(old) => match diff(&old, new, spec) {
+                    Ok(Some(step)) => steps.push(step),
+                    Ok(None) => {}
+                    Err(r) => refusals.push(r),
+                },
+            }
+        }
+        if refusals.is_empty() {
+            Ok(TablePlan { steps })
+        } else {
+            Err(PlanRefusal(refusals))
+        }
+    }
+
+    /// Applies a plan in one commit: every table is created or changed, or none is (a table
+    /// created or changed through the API since the plan refuses the whole plan).
+    pub async fn apply_declared(&self, plan: TablePlan) -> Result<(), Error> {
+        if plan.steps.is_empty() {
+            return Ok(());
+        }
+        let steps = plan.steps.clone();
+        self.engine
+            .write(move |txn| {
+                // Every check before the first write: a refusal leaves the commit as it was.
+                for step in &steps {
+                    match step {
+                        Step::Create(def) => {
+                            if let Some(refusal) = table::name_taken(txn, &def.name)? {
+                                return Ok(Err(refusal));
+                            }
+                        }
+                        Step::Update { old, .. } => {
+                            if !table::still_exists(txn, old)? {
+                                return Ok(Err(Error::table_not_found(&old.name)));
+                            }
+                        }
+                    }
+                }
+                for step in &steps {
+                    match step {
+                        Step::Create(def) => table::write_new_table(txn, def)?,
+                        Step::Update {
+                            old,
+                            new,
+                            created,
+                            deleted,
+                            ..
+                        } => table::write_table_update(txn, old, new, created, deleted)?,
+                    }
+                }
+                Ok(Ok(()))
+            })
+            .await??;
+        for step in plan.steps {
+            let def = match step {
+                Step::Create(def) | Step::Update { new: def, .. } => def,
+            };
+            self.set_def(Arc::new(def));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use meridian_config::sam::{TemplateOptions, load_template_str};
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::Engine;
+
+    const ORDERS: &str = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+        - {AttributeName: sk, AttributeType: S}
+%ATTRS%
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+        - {AttributeName: sk, KeyType: RANGE}
+%REST%
+"#;
+
+    fn template(attrs: &str, rest: &str) -> Vec<TableSpec> {
+        let text = ORDERS.replace("%ATTRS%", attrs).replace("%REST%", rest);
+        load_template_str(
+            Path::new("template.yaml"),
+            &text,
+            &TemplateOptions::default(),
+        )
+        .unwrap_or_else(|d| panic!("{d:#?}"))
+        .tables
+    }
+
+    async fn open() -> (tempfile::TempDir, Arc<Dynamo>) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&dir.path().join("db.redb")).unwrap();
+        (dir, Dynamo::open(engine, "us-east-1").unwrap())
+    }
+
+    async fn apply(d: &Dynamo, specs: &[TableSpec]) -> Vec<String> {
+        let refs: Vec<&TableSpec> = specs.iter().collect();
+        let plan = d.plan_declared(&refs).unwrap();
+        let summary = plan.summary();
+        d.apply_declared(plan).await.unwrap();
+        summary
+    }
+
+    #[tokio::test]
+    async fn declared_tables_are_created_once_then_changed_live() {
+        let (_dir, d) = open().await;
+        let first = template("", "");
+        assert_eq!(apply(&d, &first).await, vec!["created Orders"]);
+        assert!(apply(&d, &first).await.is_empty(), "a second plan is empty");
+        d.call(
+            "PutItem",
+            &json!({"TableName": "Orders", "Item": {"pk": {"S": "a"}, "sk": {"S": "1"}, "email": {"S": "x@y"}}}),
+        )
+        .await
+        .unwrap();
+
+        let second = template(
+            "        - {AttributeName: email, AttributeType: S}",
+            "      GlobalSecondaryIndexes:
+        - IndexName: byEmail
+          KeySchema: [{AttributeName: email, KeyType: HASH}]
+          Projection: {ProjectionType: ALL}
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+      TimeToLiveSpecification: {AttributeName: expires, Enabled: true}
+      Tags: [{Key: team, Value: shop}]",
+        );
+        assert_eq!(
+            apply(&d, &second).await,
+            vec!["Orders: index byEmail added, stream NEW_IMAGE enabled, TTL on expires, tags"]
+        );
+        // The new index was back-filled with the existing item.
+        let q = d
+            .call(
+                "Query",
+                &json!({"TableName": "Orders", "IndexName": "byEmail",
+                    "KeyConditionExpression": "email = :e",
+                    "ExpressionAttributeValues": {":e": {"S": "x@y"}}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(q["Count"], 1);
+        let def = d.table("Orders").unwrap();
+        assert_eq!(def.ttl_attribute.as_deref(), Some("expires"));
+        assert_eq!(
+            def.stream.as_ref().unwrap().label,
+            meridian_config::sam::DECLARED_STREAM_LABEL,
+            "the stream's ARN is the one !GetAtt Orders.StreamArn gives"
+        );
+        let label = def.stream.as_ref().unwrap().label.clone();
+        assert!(apply(&d, &second).await.is_empty());
+        assert_eq!(
+            d.table("Orders").unwrap().stream.as_ref().unwrap().label,
+            label,
+            "an unchanged stream keeps its ARN"
+        );
+        // Back to the first declaration: the index, stream, TTL and tags go; items stay.
+        assert_eq!(
+            apply(&d, &first).await,
+            vec!["Orders: index byEmail removed, stream disabled, TTL disabled, tags"]
+        );
+        let got = d
+            .call(
+                "GetItem",
+                &json!({"TableName": "Orders", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(got["Item"]["email"]["S"], "x@y");
+    }
+
+    #[tokio::test]
+    async fn a_key_change_is_refused_at_the_key_schema_and_nothing_changes() {
+        let (_dir, d) = open().await;
+        apply(&d, &template("", "")).await;
+        let text = ORDERS.replace("%ATTRS%", "").replace("%REST%", "").replace(
+            "{AttributeName: sk, AttributeType: S}",
+            "{AttributeName: sk, AttributeType: N}",
+        );
+        let changed = load_template_str(
+            Path::new("template.yaml"),
+            &text,
+            &TemplateOptions::default(),
+        )
+        .unwrap()
+        .tables;
+        let mut both = template("", "");
+        both[0].name = "Other".into();
+        both.push(changed[0].clone());
+        let refs: Vec<&TableSpec> = both.iter().collect();
+        let err = d.plan_declared(&refs).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(
+            err.0[0].starts_with(
+                "template.yaml:13:9: Orders: table Orders exists with key HASH pk (S), RANGE sk (S); the template declares HASH pk (S), RANGE sk (N). A table's key cannot change"
+            ),
+            "{err}"
+        );
+        // Refused whole: the other table was not created.
+        assert!(d.table("Other").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_table_made_through_the_api_since_the_plan_refuses_the_whole_plan() {
+        let (_dir, d) = open().await;
+        let specs = template("", "");
+        let mut two = specs.clone();
+        two[0].name = "First".into();
+        two.push(specs[0].clone());
+        let refs: Vec<&TableSpec> = two.iter().collect();
+        let plan = d.plan_declared(&refs).unwrap();
+        d.call(
+            "CreateTable",
+            &json!({"TableName": "Orders", "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}),
+        )
+        .await
+        .unwrap();
+        let err = d.apply_declared(plan).await.unwrap_err();
+        assert_eq!(err.type_name(), "ResourceInUseException");
+        assert!(d.table("First").is_err(), "nothing of the plan was written");
+    }
+}

@@ -1,0 +1,164 @@
+//! Tags on tables: TagResource, UntagResource, ListTagsOfResource, addressed by the table's
+//! ARN as DynamoDB addresses them, with its limits (keys of 1 to 128 characters, values of
+//! at most 256, 50 tags per table; `aws:` keys are AWS's own).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::Dynamo;
+use super::error::Error;
+use super::input::Input;
+use super::table::{TableDef, save_def, still_exists};
+
+/// The most tags a table may carry.
+const MAX_TAGS: usize = 50;
+
+impl Dynamo {
+    /// The table a `ResourceArn` names.
+    fn tagged_table(&self, arn: &str) -> Result<Arc<TableDef>, Error> {
+        let prefix = format!("arn:aws:dynamodb:{}:{}:table/", self.region, self.account);
+        let Some(name) = arn.strip_prefix(&prefix).filter(|n| !n.contains('/')) else {
+            return Err(Error::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            )));
+        };
+        self.table(name).map_err(|_| {
+            // DynamoDB's own spelling.
+            Error::ResourceNotFound(format!(
+                "Requested resource not found: ResourcArn: {arn} not found"
+            ))
+        })
+    }
+
+    async fn save_tags(
+        &self,
+        old: Arc<TableDef>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<(), Error> {
+        let mut def = TableDef::clone(&old);
+        def.tags = tags;
+        let stored = def.clone();
+        self.engine
+            .write(move |txn| {
+                if !still_exists(txn, &old)? {
+                    return Ok(Err(Error::table_not_found(&old.name)));
+                }
+                save_def(txn, &stored)?;
+                Ok(Ok(()))
+            })
+            .await??;
+        self.set_def(Arc::new(def));
+        Ok(())
+    }
+
+    /// TagResource.
+    pub(crate) async fn tag_resource(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let arn = arn_member(&mut input)?;
+        let given = input.array("Tags")?;
+        if given.is_none() {
+            input.violation(
+                "Value null at 'tags' failed to satisfy constraint: Member must not be null".into(),
+            );
+        }
+        let mut new = Vec::new();
+        for (i, tag) in given.into_iter().flatten().enumerate() {
+            let key = tag.get("Key").and_then(Value::as_str);
+            let value = tag.get("Value").and_then(Value::as_str);
+            match (key, value) {
+                (Some(k), Some(v)) => {
+                    if k.is_empty() || k.chars().count() > 128 {
+                        input.violation(format!("Value '{k}' at 'tags.{}.member.key' failed to satisfy constraint: Member must have length less than or equal to 128, Member must have length greater than or equal to 1", i + 1));
+                    }
+                    if v.chars().count() > 256 {
+                        input.violation(format!("Value '{v}' at 'tags.{}.member.value' failed to satisfy constraint: Member must have length less than or equal to 256", i + 1));
+                    }
+                    new.push((k.to_owned(), v.to_owned()));
+                }
+                (None, _) => input.violation(format!(
+                    "Value null at 'tags.{}.member.key' failed to satisfy constraint: Member must not be null",
+                    i + 1
+                )),
+                (_, None) => input.violation(format!(
+                    "Value null at 'tags.{}.member.value' failed to satisfy constraint: Member must not be null",
+                    i + 1
+                )),
+            }
+        }
+        input.finish()?;
+        let def = self.tagged_table(&arn)?;
+        if new.iter().any(|(k, _)| k.starts_with("aws:")) {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Tag keys starting with 'aws:' are reserved for system use",
+            ));
+        }
+        let mut tags = def.tags.clone();
+        tags.extend(new);
+        if tags.len() > MAX_TAGS {
+            return Err(Error::LimitExceeded(format!(
+                "The number of tags for the resource exceeds the limit of {MAX_TAGS}"
+            )));
+        }
+        self.save_tags(def, tags).await?;
+        Ok(json!({}))
+    }
+
+    /// UntagResource.
+    pub(crate) async fn untag_resource(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let arn = arn_member(&mut input)?;
+        let keys = input.array("TagKeys")?;
+        if keys.is_none() {
+            input.violation(
+                "Value null at 'tagKeys' failed to satisfy constraint: Member must not be null"
+                    .into(),
+            );
+        }
+        let keys: Vec<String> = keys
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        input.finish()?;
+        let def = self.tagged_table(&arn)?;
+        let mut tags = def.tags.clone();
+        for k in &keys {
+            tags.remove(k);
+        }
+        self.save_tags(def, tags).await?;
+        Ok(json!({}))
+    }
+
+    /// ListTagsOfResource (one page: a table has at most 50 tags).
+    pub(crate) fn list_tags_of_resource(&self, body: &Value) -> Result<Value, Error> {
+        let mut input = Input::new(body)?;
+        let arn = arn_member(&mut input)?;
+        let _ = input.string("NextToken")?;
+        input.finish()?;
+        let def = self.tagged_table(&arn)?;
+        let tags: Vec<Value> = def
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect();
+        Ok(json!({ "Tags": tags }))
+    }
+}
+
+fn arn_member(input: &mut Input<'_>) -> Result<String, Error> {
+    let arn = input.string("ResourceArn")?.map(str::to_owned);
+    match &arn {
+        None => input.violation(
+            "Value null at 'resourceArn' failed to satisfy constraint: Member must not be null"
+                .into(),
+        ),
+        Some(a) if a.is_empty() || a.len() > 1283 => input.violation(format!(
+            "Value '{a}' at 'resourceArn' failed to satisfy constraint: Member must have length less than or equal to 1283, Member must have length greater than or equal to 1"
+        )),
+        Some(_) => {}
+    }
+    Ok(arn.unwrap_or_default())
+}
