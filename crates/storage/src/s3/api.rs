@@ -178,8 +178,10 @@ fn decode(s: &str) -> Result<String> {
     String::from_utf8(out).map_err(|_| Error::invalid_request("Invalid URI: not UTF-8"))
 }
 
-/// The bucket and key a request names.
-fn route(domain: &str, host: Option<&str>, path: &str) -> Result<(Option<String>, Option<String>)> {
+/// The bucket and key a request names, and whether the host named the bucket.
+type Route = (Option<String>, Option<String>, bool);
+
+fn route(domain: &str, host: Option<&str>, path: &str) -> Result<Route> {
     let host = host.map(|h| {
         // Strip the port (not inside an IPv6 literal).
         match h.rfind(':') {
@@ -194,20 +196,20 @@ fn route(domain: &str, host: Option<&str>, path: &str) -> Result<(Option<String>
     let path = path.strip_prefix('/').unwrap_or(path);
     if let Some(bucket) = virtual_bucket {
         let key = decode(path)?;
-        return Ok((Some(bucket), (!key.is_empty()).then_some(key)));
+        return Ok((Some(bucket), (!key.is_empty()).then_some(key), true));
     }
     let (bucket, key) = match path.split_once('/') {
         Some((b, k)) => (b, Some(k)),
         None => (path, None),
     };
     if bucket.is_empty() {
-        return Ok((None, None));
+        return Ok((None, None, false));
     }
     let key = match key {
         Some(k) if !k.is_empty() => Some(decode(k)?),
         _ => None,
     };
-    Ok((Some(decode(bucket)?), key))
+    Ok((Some(decode(bucket)?), key, false))
 }
 
 fn auth_error(e: AuthError, query: bool) -> Error {
@@ -231,11 +233,130 @@ fn auth_error(e: AuthError, query: bool) -> Error {
     }
 }
 
+/// The sub-resources a SigV2 signature covers.
+const V2_SUBRESOURCES: &[&str] = &[
+    "acl",
+    "cors",
+    "delete",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "partNumber",
+    "policy",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "restore",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
+];
+
+/// A SigV2 presigned URL (`AWSAccessKeyId`, `Expires`, `Signature`), which the AWS CLI v1
+/// and boto3 still make by default for endpoints outside AWS. Requests signed in headers
+/// must use SigV4.
+fn presigned_v2(
+    keys: &KeyStore,
+    parts: &http::request::Parts,
+    resource_path: &str,
+) -> Result<Option<Arc<Credential>>> {
+    let query = parts.uri.query().unwrap_or("");
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let (Some(access_key), Some(signature)) = (get("AWSAccessKeyId"), get("Signature")) else {
+        return Ok(None);
+    };
+    let Some(expires) = get("Expires").and_then(|e| e.parse::<i64>().ok()) else {
+        return Err(Error::new(
+            Code::AccessDenied,
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+        ));
+    };
+    let cred = keys
+        .lookup(access_key)
+        .ok_or_else(|| auth_error(AuthError::UnknownKey, true))?;
+    session_token(&cred, get("x-amz-security-token"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if now > expires {
+        return Err(Error::new(Code::AccessDenied, "Request has expired")
+            .with("Expires", super::iso8601(expires * 1000))
+            .with("ServerTime", super::iso8601(now * 1000)));
+    }
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let mut amz: Vec<(String, String)> = Vec::new();
+    for (name, value) in &parts.headers {
+        let n = name.as_str();
+        if n.starts_with("x-amz-") {
+            let v = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+            match amz.iter_mut().find(|(k, _)| k == n) {
+                Some((_, existing)) => {
+                    existing.push(',');
+                    existing.push_str(&v);
+                }
+                None => amz.push((n.to_owned(), v)),
+            }
+        }
+    }
+    amz.sort();
+    let mut to_sign = format!(
+        "{}\n{}\n{}\n{expires}\n",
+        parts.method.as_str(),
+        header("content-md5"),
+        header("content-type")
+    );
+    for (k, v) in &amz {
+        to_sign.push_str(&format!("{k}:{v}\n"));
+    }
+    to_sign.push_str(resource_path);
+    let mut subs: Vec<&(String, String)> = params
+        .iter()
+        .filter(|(k, _)| V2_SUBRESOURCES.contains(&k.as_str()))
+        .collect();
+    subs.sort();
+    for (i, (k, v)) in subs.iter().enumerate() {
+        to_sign.push(if i == 0 { '?' } else { '&' });
+        to_sign.push_str(k);
+        if !v.is_empty() {
+            to_sign.push('=');
+            to_sign.push_str(v);
+        }
+    }
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        cred.secret_access_key.as_bytes(),
+    );
+    let given = super::checksum::unbase64(signature).unwrap_or_default();
+    if aws_lc_rs::hmac::verify(&key, to_sign.as_bytes(), &given).is_err() {
+        return Err(auth_error(AuthError::Mismatch, true));
+    }
+    Ok(Some(cred))
+}
+
 /// Checks the request's signature; returns the caller's credential, the payload declaration
-/// and what signs the chunks of its body.
+/// and what signs the chunks of its body. `bucket_path` is `/<bucket>/<key>` as sent, the
+/// resource SigV2 signs.
 fn authenticate(
     keys: &KeyStore,
     parts: &http::request::Parts,
+    bucket_path: &str,
 ) -> Result<(Arc<Credential>, Payload, Option<ChunkSigning>)> {
     let query = parts.uri.query().unwrap_or("");
     let path = parts.uri.path();
@@ -249,6 +370,9 @@ fn authenticate(
         authority,
         body: b"",
     };
+    if let Some(cred) = presigned_v2(keys, parts, bucket_path)? {
+        return Ok((cred, Payload::Unsigned, None));
+    }
     if let Some(p) = sigv4::parse_presigned(query).map_err(|e| auth_error(e, true))? {
         let cred = keys
             .lookup(&p.auth.access_key)
@@ -406,6 +530,18 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
     let head = req.method() == Method::HEAD;
     let (parts, body) = req.into_parts();
     let resource = parts.uri.path().to_owned();
+    // hyper sends `100 Continue` only when a body is read; botocore, which sends
+    // `Expect: 100-continue` on every upload, misreads the next response on a connection where
+    // the final answer came without one (an empty body, an early refusal). S3 always answers
+    // 100 first; without that choice, such a connection is closed after its response.
+    let expect = parts
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_none_or(|v| v.as_bytes() == b"0");
     let mut response = match prepare(service, parts, body) {
         Ok(mut ctx) => {
             let resource = ctx.resource.clone();
@@ -423,12 +559,16 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
             error_response(&e, &resource, &rid, head)
         }
     };
+    let failed = !response.status().is_success();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&rid) {
         h.insert("x-amz-request-id", v.clone());
         h.insert("x-amz-id-2", v);
     }
     h.insert(http::header::SERVER, HeaderValue::from_static("Meridian"));
+    if expect && (empty || failed) {
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 
@@ -465,7 +605,7 @@ fn prepare(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-    let (bucket, key) = match route(&service.domain, host, parts.uri.path()) {
+    let (bucket, key, virtual_hosted) = match route(&service.domain, host, parts.uri.path()) {
         Ok(r) => r,
         Err(e) => return Err((e, Some(body))),
     };
@@ -484,7 +624,12 @@ fn prepare(
         (Some(b), None) => format!("/{b}"),
         _ => "/".to_owned(),
     };
-    let (cred, payload, signing) = match authenticate(&service.keys, &parts) {
+    let path = parts.uri.path();
+    let bucket_path = match (&bucket, virtual_hosted) {
+        (Some(b), true) => format!("/{b}{path}"),
+        _ => path.to_owned(),
+    };
+    let (cred, payload, signing) = match authenticate(&service.keys, &parts, &bucket_path) {
         Ok(a) => a,
         Err(e) => return Err((e, Some(body))),
     };
@@ -670,19 +815,22 @@ mod tests {
     #[test]
     fn routes_path_style_and_virtual_hosted_style() {
         let r = |host, path| route("localhost", host, path).unwrap();
-        assert_eq!(r(Some("127.0.0.1:9000"), "/"), (None, None));
-        assert_eq!(r(Some("127.0.0.1:9000"), "/b"), (Some("b".into()), None));
+        assert_eq!(r(Some("127.0.0.1:9000"), "/"), (None, None, false));
+        assert_eq!(
+            r(Some("127.0.0.1:9000"), "/b"),
+            (Some("b".into()), None, false)
+        );
         assert_eq!(
             r(Some("localhost:9000"), "/b/a%20b/c%2Bd+e"),
-            (Some("b".into()), Some("a b/c+d+e".into()))
+            (Some("b".into()), Some("a b/c+d+e".into()), false)
         );
         assert_eq!(
             r(Some("photos.localhost:9000"), "/x/y"),
-            (Some("photos".into()), Some("x/y".into()))
+            (Some("photos".into()), Some("x/y".into()), true)
         );
         assert_eq!(
             r(Some("photos.localhost"), "/"),
-            (Some("photos".into()), None)
+            (Some("photos".into()), None, true)
         );
         assert!(route("localhost", None, "/b/%ff").is_err());
     }
