@@ -492,6 +492,20 @@ impl ChunkSigning {
         self.chain(&to_sign, signature)
     }
 
+    /// Signs a trailer's canonical form (for tests and Meridian's own clients).
+    pub fn sign_trailer(&mut self, canonical_trailer: &[u8]) -> String {
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            self.previous,
+            sha256_hex(canonical_trailer)
+        );
+        let sig = hex(&hmac_sign(&self.key, to_sign.as_bytes()));
+        self.previous.clone_from(&sig);
+        sig
+    }
+
     /// Signs a chunk (for tests and Meridian's own clients), advancing the chain.
     pub fn sign_chunk(&mut self, data: &[u8]) -> String {
         let to_sign = format!(

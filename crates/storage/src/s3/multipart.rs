@@ -315,8 +315,9 @@ impl S3 {
                 };
                 let mut parts = txn.open_table(PARTS)?;
                 let stored = parts_of(&parts, &i)?;
+                // Every listed part must exist with its ETag before sizes are judged, as S3.
                 let mut chosen: Vec<&PartMeta> = Vec::with_capacity(listed.len());
-                for (idx, (n, etag, sums)) in listed.iter().enumerate() {
+                for (n, etag, sums) in &listed {
                     let found = stored.iter().find(|(m, _)| m == n).map(|(_, p)| p);
                     let invalid = || {
                         Error::new(
@@ -337,7 +338,12 @@ impl S3 {
                             }
                         }
                     }
-                    if idx + 1 < listed.len() && p.segment.len < MIN_PART {
+                    chosen.push(p);
+                }
+                let last = chosen.len() - 1;
+                for (idx, p) in chosen.iter().enumerate() {
+                    if idx < last && p.segment.len < MIN_PART {
+                        let (n, etag, _) = &listed[idx];
                         return Ok(Err(Error::new(
                             Code::EntityTooSmall,
                             "Your proposed upload is smaller than the minimum allowed size",
@@ -347,7 +353,6 @@ impl S3 {
                         .with("PartNumber", n.to_string())
                         .with("ETag", etag)));
                     }
-                    chosen.push(p);
                 }
                 let md5s: Vec<[u8; 16]> = chosen
                     .iter()

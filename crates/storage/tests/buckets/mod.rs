@@ -210,11 +210,13 @@ impl Req {
         self
     }
 
-    /// The request head and the signature it carries, for `authority`.
-    pub fn head(&self, authority: &str) -> (http::HeaderMap, String) {
+    /// The request head, the signature it carries and its time, for `authority`.
+    pub fn head(&self, authority: &str) -> (http::HeaderMap, String, String) {
         let amz = amz_date(self.clock_offset);
         let mut headers = http::HeaderMap::new();
-        headers.insert("host", authority.parse().expect("host"));
+        if !self.headers.iter().any(|(k, _)| k == "host") {
+            headers.insert("host", authority.parse().expect("host"));
+        }
         headers.insert("x-amz-date", amz.parse().expect("date"));
         let declared = match &self.payload {
             Payload::Signed => sigv4::sha256_hex(&self.body),
@@ -249,7 +251,7 @@ impl Req {
                 .to_owned();
             headers.insert("authorization", auth.parse().expect("auth"));
         }
-        (headers, seed)
+        (headers, seed, amz)
     }
 }
 
@@ -286,10 +288,57 @@ impl Resp {
 
 /// Sends `req` to `url` (http://host:port).
 pub async fn send(url: &str, req: Req) -> Resp {
+    send_built(url, req, |_, _, body| body).await
+}
+
+/// An `aws-chunked` body of `chunks` with `trailers`; its chunks (and trailer) are signed when
+/// `signing` is given.
+pub fn chunked_body(
+    chunks: &[&[u8]],
+    mut signing: Option<sigv4::ChunkSigning>,
+    trailers: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let empty: &[u8] = b"";
+    for c in chunks.iter().copied().chain(std::iter::once(empty)) {
+        out.extend_from_slice(format!("{:x}", c.len()).as_bytes());
+        if let Some(s) = &mut signing {
+            out.extend_from_slice(format!(";chunk-signature={}", s.sign_chunk(c)).as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        if !c.is_empty() {
+            out.extend_from_slice(c);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    let mut canonical = String::new();
+    for (k, v) in trailers {
+        out.extend_from_slice(format!("{k}:{v}\r\n").as_bytes());
+        canonical.push_str(&format!("{k}:{v}\n"));
+    }
+    if let (Some(s), false) = (&mut signing, trailers.is_empty()) {
+        let sig = s.sign_trailer(canonical.as_bytes());
+        out.extend_from_slice(format!("x-amz-trailer-signature:{sig}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Sends `req` with a body made once the head is signed (`seed` signature, `amz` time,
+/// `req.body`), for signed `aws-chunked` bodies.
+pub async fn send_built(
+    url: &str,
+    req: Req,
+    build: impl FnOnce(&str, &str, Vec<u8>) -> Vec<u8>,
+) -> Resp {
     use http_body_util::BodyExt as _;
     let uri: http::Uri = url.parse().expect("url");
     let authority = uri.authority().expect("authority").to_string();
-    let (headers, _) = req.head(&authority);
+    let (headers, seed, amz) = req.head(&authority);
+    let req = Req {
+        body: build(&seed, &amz, req.body.clone()),
+        ..req
+    };
     let stream = tokio::net::TcpStream::connect(&authority)
         .await
         .expect("connect");
