@@ -109,3 +109,52 @@ pub(crate) fn http_date(ms: i64) -> String {
     let secs = u64::try_from(ms / 1000).unwrap_or(0);
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
+
+/// Feeds `input` to every parser of untrusted S3 input (request XML, `aws-chunked` bodies
+/// whole and split, SigV4 headers and presigned queries, ranges, copy sources, bucket names)
+/// and checks that a chunked body decodes the same however it is split. Returns how many
+/// parsers accepted it. The entry point of the `s3_request` fuzz target and its regression
+/// replay.
+pub fn exercise(input: &[u8]) -> usize {
+    let mut accepted = 0;
+    if let Ok(doc) = xml::parse(input) {
+        accepted += 1;
+        let _ = doc.text_of("Key");
+    }
+    let split = input.first().map_or(1, |b| usize::from(*b % 17) + 1);
+    let whole = chunked::decode_all(input, input.len().max(1));
+    let pieces = chunked::decode_all(input, split);
+    assert_eq!(
+        whole, pieces,
+        "aws-chunked decoding depends on how the input is split"
+    );
+    if whole.is_ok() {
+        accepted += 1;
+    }
+    if let Ok(text) = std::str::from_utf8(input) {
+        if crate::sigv4::parse_authorization(text).is_ok() {
+            accepted += 1;
+        }
+        if let Ok(Some(_)) = crate::sigv4::parse_presigned(text) {
+            accepted += 1;
+        }
+        let _ = crate::sigv4::canonical_path(text);
+        if let Ok(Some(r)) = object::parse_range(Some(text), 1000) {
+            assert!(
+                r.start <= r.end && r.end < 1000,
+                "range {r:?} outside the object"
+            );
+            accepted += 1;
+        }
+        if object::copy_source(text).is_ok() {
+            accepted += 1;
+        }
+        if bucket::valid_bucket_name(text) {
+            accepted += 1;
+        }
+        if body::Payload::parse(text).is_ok() {
+            accepted += 1;
+        }
+    }
+    accepted
+}

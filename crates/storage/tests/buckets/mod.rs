@@ -291,6 +291,40 @@ pub async fn send(url: &str, req: Req) -> Resp {
     send_built(url, req, |_, _, body| body).await
 }
 
+/// Sends `req`; `None` when the connection fails (a server killed mid-request).
+pub async fn try_send(url: &str, req: Req) -> Option<Resp> {
+    use http_body_util::BodyExt as _;
+    let uri: http::Uri = url.parse().ok()?;
+    let authority = uri.authority()?.to_string();
+    let (headers, _, _) = req.head(&authority);
+    let stream = tokio::net::TcpStream::connect(&authority).await.ok()?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .ok()?;
+    tokio::spawn(conn);
+    let target = if req.query.is_empty() {
+        req.path.clone()
+    } else {
+        format!("{}?{}", req.path, req.query)
+    };
+    let mut r = http::Request::builder()
+        .method(req.method)
+        .uri(target)
+        .body(http_body_util::Full::new(bytes::Bytes::from(req.body)))
+        .ok()?;
+    *r.headers_mut() = headers;
+    let resp = sender.send_request(r).await.ok()?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.ok()?.to_bytes().to_vec();
+    Some(Resp {
+        status,
+        headers,
+        body,
+    })
+}
+
 /// An `aws-chunked` body of `chunks` with `trailers`; its chunks (and trailer) are signed when
 /// `signing` is given.
 pub fn chunked_body(
