@@ -178,6 +178,33 @@ fn decode(s: &str) -> Result<String> {
     String::from_utf8(out).map_err(|_| Error::invalid_request("Invalid URI: not UTF-8"))
 }
 
+/// The bucket a virtual-hosted name carries, in the shapes AWS gives them under `domain`:
+/// `<bucket>.<domain>`, `<bucket>.s3.<domain>` and `<bucket>.s3.<region>.<domain>` (the
+/// `bucket_domain_name` and `bucket_regional_domain_name` Terraform computes); `s3.<domain>`
+/// and `s3.<region>.<domain>` are path-style endpoints.
+fn virtual_host_bucket(domain: &str, host: &str) -> Option<String> {
+    let host = host.to_ascii_lowercase();
+    let name = host.strip_suffix(domain)?.strip_suffix('.')?;
+    if name.is_empty() || name == "s3" {
+        return None;
+    }
+    let region_like = |r: &str| !r.is_empty() && !r.contains('.');
+    if let Some(r) = name.strip_prefix("s3.")
+        && region_like(r)
+    {
+        return None;
+    }
+    if let Some(b) = name.strip_suffix(".s3") {
+        return Some(b.to_owned());
+    }
+    if let Some((b, r)) = name.rsplit_once(".s3.")
+        && region_like(r)
+    {
+        return Some(b.to_owned());
+    }
+    Some(name.to_owned())
+}
+
 /// The bucket and key a request names, and whether the host named the bucket.
 type Route = (Option<String>, Option<String>, bool);
 
@@ -189,10 +216,7 @@ fn route(domain: &str, host: Option<&str>, path: &str) -> Result<Route> {
             _ => h,
         }
     });
-    let virtual_bucket = host.and_then(|h| {
-        let b = h.strip_suffix(domain)?.strip_suffix('.')?;
-        (!b.is_empty()).then(|| b.to_ascii_lowercase())
-    });
+    let virtual_bucket = host.and_then(|h| virtual_host_bucket(domain, h));
     let path = path.strip_prefix('/').unwrap_or(path);
     if let Some(bucket) = virtual_bucket {
         let key = decode(path)?;
@@ -555,7 +579,9 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
             }
         }
         Err((e, body)) => {
-            drain_incoming(body).await;
+            if !expect {
+                drain_incoming(body).await;
+            }
             error_response(&e, &resource, &rid, head)
         }
     };
@@ -833,5 +859,20 @@ mod tests {
             (Some("photos".into()), None, true)
         );
         assert!(route("localhost", None, "/b/%ff").is_err());
+        for (host, bucket) in [
+            ("site.s3.localhost:9000", Some("site")),
+            ("site.s3.eu-west-1.localhost", Some("site")),
+            ("my.dotted.bucket.localhost", Some("my.dotted.bucket")),
+            ("s3.localhost:9000", None),
+            ("s3.us-east-1.localhost", None),
+            ("localhost", None),
+            ("example.com", None),
+        ] {
+            let want = match bucket {
+                Some(b) => (Some(b.to_owned()), Some("k".to_owned()), true),
+                None => (Some("k".to_owned()), None, false),
+            };
+            assert_eq!(r(Some(host), "/k"), want, "{host}");
+        }
     }
 }
