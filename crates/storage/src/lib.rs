@@ -1,7 +1,8 @@
 //! Meridian's storage plane: one embedded crash-safe engine ([`engine`], redb) under the
 //! DynamoDB-compatible API ([`dynamo`]), with SigV4 request signing ([`sigv4`]) checked
-//! against the access keys kept in the state directory ([`keys`]). Later the S3-compatible
-//! API and the cross-region replication log share the same engine, keys and signatures.
+//! against the access keys kept in the state directory ([`keys`]), and the S3-compatible API
+//! ([`s3`]) on the same engine, keys and signatures, with object bytes as files beside it.
+//! Later the cross-region replication log shares them too.
 //!
 //! In the data flow it is a plane: `meridian up` opens the engine under the state
 //! directory, creates the tables a SAM template declares, and serves the endpoint that
@@ -11,5 +12,6 @@ pub mod dynamo;
 pub mod engine;
 pub mod keys;
 pub mod plane;
+pub mod s3;
 pub mod server;
 pub mod sigv4;

@@ -184,6 +184,19 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A path in SigV4's canonical form: each segment decoded, then encoded once (`/` kept). S3
+/// signs the path as sent; this is the form clients that re-encode on the wire signed.
+pub fn canonical_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 8);
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        uri_encode(&percent_decode(segment), &mut out);
+    }
+    out
+}
+
 fn canonical_query(query: &str) -> String {
     let mut pairs: Vec<(String, String)> = query
         .split('&')
@@ -205,8 +218,26 @@ fn canonical_query(query: &str) -> String {
         .join("&")
 }
 
-/// The canonical request of SigV4.
+/// The canonical request of SigV4, with the payload hash the client declared in
+/// `x-amz-content-sha256` (or the hash of `req.body` when it declared none).
 pub fn canonical_request(req: &SignedRequest<'_>, signed_headers: &[String]) -> String {
+    let declared = req
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok());
+    match declared {
+        Some(h) => canonical_request_with(req, signed_headers, h),
+        None => canonical_request_with(req, signed_headers, &sha256_hex(req.body)),
+    }
+}
+
+/// The canonical request of SigV4 over `payload_hash` (a hex SHA-256, `UNSIGNED-PAYLOAD` or a
+/// `STREAMING-...` marker).
+pub fn canonical_request_with(
+    req: &SignedRequest<'_>,
+    signed_headers: &[String],
+    payload_hash: &str,
+) -> String {
     let mut out = String::with_capacity(256);
     out.push_str(req.method);
     out.push('\n');
@@ -239,14 +270,7 @@ pub fn canonical_request(req: &SignedRequest<'_>, signed_headers: &[String]) -> 
     out.push('\n');
     out.push_str(&signed_headers.join(";"));
     out.push('\n');
-    match req
-        .headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(h) => out.push_str(h),
-        None => out.push_str(&sha256_hex(req.body)),
-    }
+    out.push_str(payload_hash);
     out
 }
 
@@ -305,6 +329,19 @@ pub fn verify(
     secret: &str,
     now: time::OffsetDateTime,
 ) -> Result<(), AuthError> {
+    verify_header(req, auth, secret, now, None).map(|_| ())
+}
+
+/// Verifies a request signed in its `Authorization` header, over `payload_hash` when given
+/// (else the declared `x-amz-content-sha256` or the hash of `req.body`). Returns what signs the
+/// chunks of an `aws-chunked` body that follows.
+pub fn verify_header(
+    req: &SignedRequest<'_>,
+    auth: &Authorization,
+    secret: &str,
+    now: time::OffsetDateTime,
+    payload_hash: Option<&str>,
+) -> Result<ChunkSigning, AuthError> {
     let Some(amz_date) = request_time(req.headers) else {
         return Err(AuthError::Incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
@@ -339,7 +376,20 @@ pub fn verify(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    let canonical = canonical_request(req, &auth.signed_headers);
+    let canonical = match payload_hash {
+        Some(p) => canonical_request_with(req, &auth.signed_headers, p),
+        None => canonical_request(req, &auth.signed_headers),
+    };
+    check(&canonical, auth, &amz_date, secret)
+}
+
+/// Compares the signature of `canonical` with the one sent.
+fn check(
+    canonical: &str,
+    auth: &Authorization,
+    amz_date: &str,
+    secret: &str,
+) -> Result<ChunkSigning, AuthError> {
     let scope = format!(
         "{}/{}/{}/aws4_request",
         auth.date, auth.region, auth.service
@@ -357,7 +407,223 @@ pub fn verify(
         to_sign.as_bytes(),
         &given,
     )
-    .map_err(|_| AuthError::Mismatch)
+    .map_err(|_| AuthError::Mismatch)?;
+    Ok(ChunkSigning {
+        key,
+        amz_date: amz_date.to_owned(),
+        scope,
+        previous: auth.signature.to_ascii_lowercase(),
+    })
+}
+
+/// The hex SHA-256 of nothing, which every chunk's string to sign carries.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// The chain of signatures over an `aws-chunked` body
+/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`): each chunk is signed over the previous
+/// signature, starting from the request's own, so chunks can be neither altered, dropped
+/// nor reordered.
+#[derive(Clone)]
+pub struct ChunkSigning {
+    key: Vec<u8>,
+    amz_date: String,
+    scope: String,
+    previous: String,
+}
+
+impl std::fmt::Debug for ChunkSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkSigning")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkSigning {
+    /// The chain a client starts after signing a request's headers with `seed` (for tests and
+    /// Meridian's own clients).
+    pub fn new(secret: &str, amz_date: &str, region: &str, service: &str, seed: &str) -> Self {
+        let date = amz_date.get(..8).unwrap_or_default();
+        Self {
+            key: signing_key(secret, date, region, service),
+            amz_date: amz_date.to_owned(),
+            scope: format!("{date}/{region}/{service}/aws4_request"),
+            previous: seed.to_owned(),
+        }
+    }
+
+    fn chain(&mut self, to_sign: &str, signature: &str) -> bool {
+        let Some(given) = unhex(signature) else {
+            return false;
+        };
+        let ok = hmac::verify(
+            &hmac::Key::new(hmac::HMAC_SHA256, &self.key),
+            to_sign.as_bytes(),
+            &given,
+        )
+        .is_ok();
+        if ok {
+            self.previous = signature.to_ascii_lowercase();
+        }
+        ok
+    }
+
+    /// Checks one chunk's signature, given the SHA-256 of its data.
+    pub fn verify_chunk(&mut self, data_sha256: &[u8], signature: &str) -> bool {
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{}",
+            self.amz_date,
+            self.scope,
+            self.previous,
+            hex(data_sha256)
+        );
+        self.chain(&to_sign, signature)
+    }
+
+    /// Checks the trailer's signature, over its canonical form (`name:value\n` per header).
+    pub fn verify_trailer(&mut self, canonical_trailer: &[u8], signature: &str) -> bool {
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            self.previous,
+            sha256_hex(canonical_trailer)
+        );
+        self.chain(&to_sign, signature)
+    }
+
+    /// Signs a trailer's canonical form (for tests and Meridian's own clients).
+    pub fn sign_trailer(&mut self, canonical_trailer: &[u8]) -> String {
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            self.previous,
+            sha256_hex(canonical_trailer)
+        );
+        let sig = hex(&hmac_sign(&self.key, to_sign.as_bytes()));
+        self.previous.clone_from(&sig);
+        sig
+    }
+
+    /// Signs a chunk (for tests and Meridian's own clients), advancing the chain.
+    pub fn sign_chunk(&mut self, data: &[u8]) -> String {
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{}",
+            self.amz_date,
+            self.scope,
+            self.previous,
+            sha256_hex(data)
+        );
+        let sig = hex(&hmac_sign(&self.key, to_sign.as_bytes()));
+        self.previous.clone_from(&sig);
+        sig
+    }
+}
+
+/// The query parameters of a presigned URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    /// The credential and signature, as a header would carry them.
+    pub auth: Authorization,
+    /// `X-Amz-Date`.
+    pub amz_date: String,
+    /// When it was signed.
+    pub signed_at: time::OffsetDateTime,
+    /// `X-Amz-Expires`, in seconds.
+    pub expires: i64,
+    /// `X-Amz-Security-Token`, when sent.
+    pub security_token: Option<String>,
+}
+
+/// The longest validity of a presigned URL (seven days).
+pub const MAX_PRESIGN_SECS: i64 = 7 * 24 * 3600;
+
+/// Parses a presigned URL's query; `Ok(None)` when it carries no `X-Amz-Signature` or
+/// `X-Amz-Credential` (not presigned).
+pub fn parse_presigned(query: &str) -> Result<Option<Presigned>, AuthError> {
+    let get = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (Some(credential), Some(signature)) = (get("X-Amz-Credential"), get("X-Amz-Signature"))
+    else {
+        if get("X-Amz-Algorithm").is_some() {
+            return Err(AuthError::Incomplete(
+                "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let incomplete = || {
+        AuthError::Incomplete(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.".into(),
+        )
+    };
+    if get("X-Amz-Algorithm").as_deref() != Some("AWS4-HMAC-SHA256") {
+        return Err(AuthError::Incomplete(
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".into(),
+        ));
+    }
+    let amz_date = get("X-Amz-Date").ok_or_else(incomplete)?;
+    let signed = get("X-Amz-SignedHeaders").ok_or_else(incomplete)?;
+    let expires = get("X-Amz-Expires").ok_or_else(incomplete)?;
+    let Ok(expires) = expires.parse::<i64>() else {
+        return Err(AuthError::Incomplete(
+            "X-Amz-Expires should be a number".into(),
+        ));
+    };
+    if expires < 0 {
+        return Err(AuthError::Incomplete(
+            "X-Amz-Expires must be non-negative".into(),
+        ));
+    }
+    if expires > MAX_PRESIGN_SECS {
+        return Err(AuthError::Incomplete(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800".into(),
+        ));
+    }
+    let Some(signed_at) = parse_amz(&amz_date) else {
+        return Err(AuthError::Incomplete(format!(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\" ({amz_date})"
+        )));
+    };
+    let header = format!(
+        "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={signed}, Signature={signature}"
+    );
+    let auth = parse_authorization(&header)?;
+    Ok(Some(Presigned {
+        auth,
+        amz_date,
+        signed_at,
+        expires,
+        security_token: get("X-Amz-Security-Token"),
+    }))
+}
+
+/// Verifies a presigned request's signature (the caller checks its expiry): the payload is
+/// `UNSIGNED-PAYLOAD` unless the URL itself names a hash.
+pub fn verify_presigned(
+    req: &SignedRequest<'_>,
+    presigned: &Presigned,
+    secret: &str,
+) -> Result<(), AuthError> {
+    let payload = form_urlencoded::parse(req.query.as_bytes())
+        .find(|(k, _)| k == "X-Amz-Content-Sha256")
+        .map_or_else(|| "UNSIGNED-PAYLOAD".to_owned(), |(_, v)| v.into_owned());
+    let canonical = canonical_request_with(req, &presigned.auth.signed_headers, &payload);
+    check(&canonical, &presigned.auth, &presigned.amz_date, secret).map(|_| ())
+}
+
+/// Parses `yyyymmddThhmmssZ`.
+pub fn parse_amz_date(s: &str) -> Option<time::OffsetDateTime> {
+    parse_amz(s)
+}
+
+/// Formats `yyyymmddThhmmssZ`.
+pub fn format_amz_date(t: time::OffsetDateTime) -> String {
+    format_amz(t)
 }
 
 /// Signs a request (for tests and Meridian's own clients): returns the Authorization value.
@@ -440,6 +706,74 @@ mod tests {
             ),
             Err(AuthError::Expired(_))
         ));
+    }
+
+    /// The worked example of AWS's "Signature Calculations for the Authorization Header:
+    /// Transferring Payload in Multiple Chunks".
+    #[test]
+    fn chunk_signatures_match_the_aws_example() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let seed = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
+        let mut client = ChunkSigning::new(secret, "20130524T000000Z", "us-east-1", "s3", seed);
+        let mut server = client.clone();
+        let chunks: [(&[u8], &str); 3] = [
+            (
+                &[b'a'; 65536],
+                "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+            ),
+            (
+                &[b'a'; 1024],
+                "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+            ),
+            (
+                b"",
+                "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+            ),
+        ];
+        for (data, want) in chunks {
+            assert_eq!(client.sign_chunk(data), want);
+            let sha = digest::digest(&digest::SHA256, data);
+            assert!(server.verify_chunk(sha.as_ref(), want));
+        }
+        // A chunk replayed out of order no longer verifies.
+        let sha = digest::digest(&digest::SHA256, &[b'a'; 1024]);
+        assert!(!server.verify_chunk(
+            sha.as_ref(),
+            "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"
+        ));
+    }
+
+    #[test]
+    fn presigned_queries_parse_and_bound_expiry() {
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
+        let p = parse_presigned(q).unwrap().unwrap();
+        assert_eq!(p.auth.access_key, "AK");
+        assert_eq!(p.expires, 86400);
+        assert_eq!(parse_presigned("list-type=2").unwrap(), None);
+        assert!(parse_presigned(&q.replace("86400", "604801")).is_err());
+        assert!(parse_presigned(&q.replace("X-Amz-Date=20130524T000000Z&", "")).is_err());
+    }
+
+    /// The GET example of AWS's "Authenticating Requests: Using Query Parameters".
+    #[test]
+    fn presigned_signature_matches_the_aws_example() {
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "examplebucket.s3.amazonaws.com".parse().unwrap());
+        let req = SignedRequest {
+            method: "GET",
+            path: "/test.txt",
+            query: q,
+            headers: &headers,
+            authority: None,
+            body: b"",
+        };
+        let p = parse_presigned(q).unwrap().unwrap();
+        verify_presigned(&req, &p, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").unwrap();
+        assert_eq!(
+            verify_presigned(&req, &p, "wrong"),
+            Err(AuthError::Mismatch)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Replays every input the expression fuzzer ever crashed or hung on
-//! (`fuzz/regressions/dynamo_expressions/`), plus seeds for the grammar's corners, through
-//! the same entry point as the fuzz target.
+//! Replays every input the expression fuzzer and the S3 request fuzzer ever crashed or hung on
+//! (`fuzz/regressions/dynamo_expressions/`, `fuzz/regressions/s3_request/`), plus seeds for
+//! the grammars' corners, through the same entry points as the fuzz targets.
 
 use std::path::Path;
 
@@ -21,4 +21,20 @@ fn fuzz_regressions_parse_without_panicking() {
     assert!(n >= 5, "the regressions folder holds inputs");
     // The grammar seeds parse: a replay that rejects everything tests nothing.
     assert!(accepted >= 3, "only {accepted} parses accepted the seeds");
+}
+
+/// Replays `fuzz/regressions/s3_request/` through the S3 fuzz target's entry point.
+#[test]
+fn s3_fuzz_regressions_parse_without_panicking() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/s3_request");
+    let mut n = 0;
+    let mut accepted = 0;
+    for entry in std::fs::read_dir(&dir).expect("regressions folder") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        accepted += meridian_storage::s3::exercise(&bytes);
+        n += 1;
+    }
+    assert!(n >= 5, "the regressions folder holds inputs");
+    // The seeds parse: a replay that rejects everything tests nothing.
+    assert!(accepted >= 5, "only {accepted} parses accepted the seeds");
 }

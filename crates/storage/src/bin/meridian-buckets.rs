@@ -1,0 +1,80 @@
+//! A standalone S3-compatible endpoint on Meridian's storage engine, for tests and
+//! benchmarks that need a process of their own (the `kill -9` durability test).
+//!
+//! `meridian-buckets --state-dir DIR [--addr 127.0.0.1:0] [--region R] [--domain D]
+//! [--key AK:SK]...` prints `listening http://ADDR` once it serves, then `key AK SK` for each
+//! long-term key. Object files live in `DIR/storage/s3`, metadata in `DIR/storage/meridian.redb`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use meridian_storage::engine::Engine;
+use meridian_storage::keys::KeyStore;
+use meridian_storage::s3::S3;
+use meridian_storage::s3::api::{Endpoint, Service};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: meridian-buckets --state-dir DIR [--addr HOST:PORT] [--region REGION] [--domain DOMAIN] [--key ACCESS_KEY:SECRET]..."
+    );
+    std::process::exit(2);
+}
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("error: {e}");
+    std::process::exit(1);
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut state: Option<PathBuf> = None;
+    let mut addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut region = "us-east-1".to_owned();
+    let mut domain = "localhost".to_owned();
+    let mut extra = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--state-dir" => state = args.next().map(PathBuf::from),
+            "--addr" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => addr = v,
+                None => usage(),
+            },
+            "--region" => region = args.next().unwrap_or_else(|| usage()),
+            "--domain" => domain = args.next().unwrap_or_else(|| usage()),
+            "--key" => match args
+                .next()
+                .and_then(|v| v.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
+            {
+                Some(k) => extra.push(k),
+                None => usage(),
+            },
+            _ => usage(),
+        }
+    }
+    let Some(state) = state else { usage() };
+    let dir = state.join("storage");
+    let keys = KeyStore::open(&dir).unwrap_or_else(|e| fail(e));
+    for (ak, sk) in &extra {
+        keys.add(ak, sk);
+    }
+    let engine = Engine::open(&dir.join("meridian.redb")).unwrap_or_else(|e| fail(e));
+    let s3 = S3::open(engine, &dir.join("s3"), &region)
+        .await
+        .unwrap_or_else(|e| fail(e));
+    let service = Service {
+        s3,
+        keys: Arc::new(keys),
+        domain,
+    };
+    let keys = service.keys.long_term();
+    let endpoint = Endpoint::start(service, addr)
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
+    println!("listening {}", endpoint.url());
+    for (ak, sk) in keys {
+        println!("key {ak} {sk}");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

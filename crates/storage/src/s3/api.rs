@@ -1,0 +1,878 @@
+//! S3's REST protocol over HTTP: routing (path-style `/<bucket>/<key>` and virtual-hosted
+//! `<bucket>.<domain>/<key>`), authentication, dispatch by method and sub-resource, and the
+//! response wrapping every answer gets (`x-amz-request-id`, `x-amz-id-2`, S3's error
+//! document).
+//!
+//! Authentication, in order: a presigned query (`X-Amz-Signature`; expiry checked before the
+//! signature so an expired URL says so), else an `Authorization` header (SigV4 only; the
+//! payload declared in `x-amz-content-sha256`, which S3 requires), else the request is
+//! anonymous, which no bucket allows yet. A session credential's policy is then asked for the
+//! operation's `s3:` action on the bucket or object ARN.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::Rng as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::S3;
+use super::body::{Inbound, Payload};
+use super::checksum::Algorithm;
+use super::error::{Code, Error, Result};
+use crate::keys::{Credential, KeyStore};
+use crate::sigv4::{self, AuthError, ChunkSigning, SignedRequest};
+
+/// A response body: a small document or a file streaming out.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// The longest key S3 accepts, in bytes.
+pub const MAX_KEY: usize = 1024;
+
+/// What serves the API.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The buckets.
+    pub s3: Arc<S3>,
+    /// The credentials.
+    pub keys: Arc<KeyStore>,
+    /// The domain under which `<bucket>.<domain>` names a bucket (virtual-hosted style).
+    pub domain: String,
+}
+
+/// One request being served.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The method.
+    pub method: Method,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The bucket, when the request names one.
+    pub bucket: Option<String>,
+    /// The key, when the request names one.
+    pub key: Option<String>,
+    /// `/<bucket>/<key>`, for error documents.
+    pub resource: String,
+    body: Option<Incoming>,
+    payload: Payload,
+    signing: Option<ChunkSigning>,
+}
+
+impl Ctx {
+    /// A query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the query names a sub-resource (`?uploads`, `?location`...).
+    pub fn has(&self, name: &str) -> bool {
+        self.query.iter().any(|(k, _)| k == name)
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Takes the request body, checked as the headers declare it; `default` is the
+    /// checksum computed when the request names none.
+    pub fn body(&mut self, default: Option<Algorithm>) -> Result<Inbound> {
+        let Some(body) = self.body.take() else {
+            return Err(Error::internal("the request body was taken twice"));
+        };
+        Inbound::new(
+            body,
+            &self.headers,
+            self.payload.clone(),
+            self.signing.take(),
+            default,
+        )
+    }
+}
+
+fn request_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEF0123456789";
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A body of bytes.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|e| match e {}).boxed()
+}
+
+/// An empty response with `status`.
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+/// An XML document response.
+pub fn xml(status: StatusCode, doc: String) -> Response<Body> {
+    let mut r = Response::new(full(doc));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+/// Sets a header when the value is valid (stored values were valid when received).
+pub fn set(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (
+        http::header::HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        headers.insert(n, v);
+    }
+}
+
+fn error_response(e: &Error, resource: &str, rid: &str, head: bool) -> Response<Body> {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut r = if head || status == StatusCode::NOT_MODIFIED {
+        empty(status)
+    } else {
+        xml(status, e.to_xml(resource, rid))
+    };
+    for (k, v) in &e.headers {
+        set(r.headers_mut(), k, v);
+    }
+    r
+}
+
+/// Percent-decodes a path or query component into UTF-8.
+fn decode(s: &str) -> Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let b = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| Error::invalid_request("Invalid URI: bad percent-encoding"))?;
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::invalid_request("Invalid URI: not UTF-8"))
+}
+
+/// The bucket a virtual-hosted name carries, in the shapes AWS gives them under `domain`:
+/// `<bucket>.<domain>`, `<bucket>.s3.<domain>` and `<bucket>.s3.<region>.<domain>` (the
+/// `bucket_domain_name` and `bucket_regional_domain_name` Terraform computes); `s3.<domain>`
+/// and `s3.<region>.<domain>` are path-style endpoints.
+fn virtual_host_bucket(domain: &str, host: &str) -> Option<String> {
+    let host = host.to_ascii_lowercase();
+    let name = host.strip_suffix(domain)?.strip_suffix('.')?;
+    if name.is_empty() || name == "s3" {
+        return None;
+    }
+    let region_like = |r: &str| !r.is_empty() && !r.contains('.');
+    if let Some(r) = name.strip_prefix("s3.")
+        && region_like(r)
+    {
+        return None;
+    }
+    if let Some(b) = name.strip_suffix(".s3") {
+        return Some(b.to_owned());
+    }
+    if let Some((b, r)) = name.rsplit_once(".s3.")
+        && region_like(r)
+    {
+        return Some(b.to_owned());
+    }
+    Some(name.to_owned())
+}
+
+/// The bucket and key a request names, and whether the host named the bucket.
+type Route = (Option<String>, Option<String>, bool);
+
+fn route(domain: &str, host: Option<&str>, path: &str) -> Result<Route> {
+    let host = host.map(|h| {
+        // Strip the port (not inside an IPv6 literal).
+        match h.rfind(':') {
+            Some(i) if !h[i..].contains(']') => &h[..i],
+            _ => h,
+        }
+    });
+    let virtual_bucket = host.and_then(|h| virtual_host_bucket(domain, h));
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if let Some(bucket) = virtual_bucket {
+        let key = decode(path)?;
+        return Ok((Some(bucket), (!key.is_empty()).then_some(key), true));
+    }
+    let (bucket, key) = match path.split_once('/') {
+        Some((b, k)) => (b, Some(k)),
+        None => (path, None),
+    };
+    if bucket.is_empty() {
+        return Ok((None, None, false));
+    }
+    let key = match key {
+        Some(k) if !k.is_empty() => Some(decode(k)?),
+        _ => None,
+    };
+    Ok((Some(decode(bucket)?), key, false))
+}
+
+fn auth_error(e: AuthError, query: bool) -> Error {
+    match e {
+        AuthError::Missing => Error::access_denied(),
+        AuthError::Incomplete(m) if query => Error::new(Code::AuthorizationQueryParametersError, m),
+        AuthError::Incomplete(m) => Error::new(Code::AuthorizationHeaderMalformed, m),
+        AuthError::UnknownKey => Error::new(
+            Code::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        AuthError::Mismatch => Error::new(
+            Code::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        ),
+        AuthError::Expired(m) => Error::new(
+            Code::RequestTimeTooSkewed,
+            "The difference between the request time and the current time is too large.",
+        )
+        .with("Detail", m),
+    }
+}
+
+/// The sub-resources a SigV2 signature covers.
+const V2_SUBRESOURCES: &[&str] = &[
+    "acl",
+    "cors",
+    "delete",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "partNumber",
+    "policy",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "restore",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
+];
+
+/// A SigV2 presigned URL (`AWSAccessKeyId`, `Expires`, `Signature`), which the AWS CLI v1
+/// and boto3 still make by default for endpoints outside AWS. Requests signed in headers
+/// must use SigV4.
+fn presigned_v2(
+    keys: &KeyStore,
+    parts: &http::request::Parts,
+    resource_path: &str,
+) -> Result<Option<Arc<Credential>>> {
+    let query = parts.uri.query().unwrap_or("");
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let (Some(access_key), Some(signature)) = (get("AWSAccessKeyId"), get("Signature")) else {
+        return Ok(None);
+    };
+    let Some(expires) = get("Expires").and_then(|e| e.parse::<i64>().ok()) else {
+        return Err(Error::new(
+            Code::AccessDenied,
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+        ));
+    };
+    let cred = keys
+        .lookup(access_key)
+        .ok_or_else(|| auth_error(AuthError::UnknownKey, true))?;
+    session_token(&cred, get("x-amz-security-token"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if now > expires {
+        return Err(Error::new(Code::AccessDenied, "Request has expired")
+            .with("Expires", super::iso8601(expires * 1000))
+            .with("ServerTime", super::iso8601(now * 1000)));
+    }
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let mut amz: Vec<(String, String)> = Vec::new();
+    for (name, value) in &parts.headers {
+        let n = name.as_str();
+        if n.starts_with("x-amz-") {
+            let v = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+            match amz.iter_mut().find(|(k, _)| k == n) {
+                Some((_, existing)) => {
+                    existing.push(',');
+                    existing.push_str(&v);
+                }
+                None => amz.push((n.to_owned(), v)),
+            }
+        }
+    }
+    amz.sort();
+    let mut to_sign = format!(
+        "{}\n{}\n{}\n{expires}\n",
+        parts.method.as_str(),
+        header("content-md5"),
+        header("content-type")
+    );
+    for (k, v) in &amz {
+        to_sign.push_str(&format!("{k}:{v}\n"));
+    }
+    to_sign.push_str(resource_path);
+    let mut subs: Vec<&(String, String)> = params
+        .iter()
+        .filter(|(k, _)| V2_SUBRESOURCES.contains(&k.as_str()))
+        .collect();
+    subs.sort();
+    for (i, (k, v)) in subs.iter().enumerate() {
+        to_sign.push(if i == 0 { '?' } else { '&' });
+        to_sign.push_str(k);
+        if !v.is_empty() {
+            to_sign.push('=');
+            to_sign.push_str(v);
+        }
+    }
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        cred.secret_access_key.as_bytes(),
+    );
+    let given = super::checksum::unbase64(signature).unwrap_or_default();
+    if aws_lc_rs::hmac::verify(&key, to_sign.as_bytes(), &given).is_err() {
+        return Err(auth_error(AuthError::Mismatch, true));
+    }
+    Ok(Some(cred))
+}
+
+/// Checks the request's signature; returns the caller's credential, the payload declaration
+/// and what signs the chunks of its body. `bucket_path` is `/<bucket>/<key>` as sent, the
+/// resource SigV2 signs.
+fn authenticate(
+    keys: &KeyStore,
+    parts: &http::request::Parts,
+    bucket_path: &str,
+) -> Result<(Arc<Credential>, Payload, Option<ChunkSigning>)> {
+    let query = parts.uri.query().unwrap_or("");
+    let path = parts.uri.path();
+    let canonical = sigv4::canonical_path(path);
+    let authority = parts.uri.authority().map(|a| a.as_str());
+    let req = |path| SignedRequest {
+        method: parts.method.as_str(),
+        path,
+        query,
+        headers: &parts.headers,
+        authority,
+        body: b"",
+    };
+    if let Some(cred) = presigned_v2(keys, parts, bucket_path)? {
+        return Ok((cred, Payload::Unsigned, None));
+    }
+    if let Some(p) = sigv4::parse_presigned(query).map_err(|e| auth_error(e, true))? {
+        let cred = keys
+            .lookup(&p.auth.access_key)
+            .ok_or_else(|| auth_error(AuthError::UnknownKey, true))?;
+        session_token(&cred, p.security_token.as_deref())?;
+        let now = time::OffsetDateTime::now_utc();
+        if now > p.signed_at + time::Duration::seconds(p.expires) {
+            return Err(Error::new(Code::AccessDenied, "Request has expired")
+                .with("X-Amz-Expires", p.expires.to_string())
+                .with(
+                    "Expires",
+                    super::iso8601(
+                        ((p.signed_at + time::Duration::seconds(p.expires)).unix_timestamp())
+                            * 1000,
+                    ),
+                )
+                .with("ServerTime", super::iso8601(super::now_ms())));
+        }
+        if p.signed_at - now > time::Duration::seconds(sigv4::MAX_SKEW_SECS) {
+            return Err(Error::new(Code::AccessDenied, "Request is not valid yet"));
+        }
+        let result = sigv4::verify_presigned(&req(path), &p, &cred.secret_access_key);
+        let result = match result {
+            Err(AuthError::Mismatch) if canonical != path => {
+                sigv4::verify_presigned(&req(&canonical), &p, &cred.secret_access_key)
+            }
+            r => r,
+        };
+        result.map_err(|e| auth_error(e, true))?;
+        let payload = match parts
+            .headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(v) => Payload::parse(v)?,
+            None => Payload::Unsigned,
+        };
+        if matches!(payload, Payload::StreamingSigned { .. }) {
+            return Err(Error::invalid_request(
+                "Signed aws-chunked bodies need a signature in the Authorization header",
+            ));
+        }
+        return Ok((cred, payload, None));
+    }
+    let Some(header) = parts.headers.get(http::header::AUTHORIZATION) else {
+        return Err(Error::access_denied());
+    };
+    let header = header.to_str().map_err(|_| {
+        auth_error(
+            AuthError::Incomplete("Authorization is not ASCII".into()),
+            false,
+        )
+    })?;
+    if header.starts_with("AWS ") {
+        return Err(Error::invalid_request(
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        ));
+    }
+    let auth = sigv4::parse_authorization(header).map_err(|e| auth_error(e, false))?;
+    let cred = keys
+        .lookup(&auth.access_key)
+        .ok_or_else(|| auth_error(AuthError::UnknownKey, false))?;
+    session_token(
+        &cred,
+        parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    let Some(declared) = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(Error::invalid_request(
+            "Missing required header for this request: x-amz-content-sha256",
+        ));
+    };
+    let payload = Payload::parse(declared)?;
+    let now = time::OffsetDateTime::now_utc();
+    let result = sigv4::verify_header(&req(path), &auth, &cred.secret_access_key, now, None);
+    let result = match result {
+        Err(AuthError::Mismatch) if canonical != path => {
+            sigv4::verify_header(&req(&canonical), &auth, &cred.secret_access_key, now, None)
+        }
+        r => r,
+    };
+    let signing = result.map_err(|e| auth_error(e, false))?;
+    Ok((cred, payload, Some(signing)))
+}
+
+fn session_token(cred: &Credential, sent: Option<&str>) -> Result<()> {
+    if let Some(token) = &cred.session_token
+        && sent != Some(token.as_str())
+    {
+        return Err(Error::new(
+            Code::InvalidToken,
+            "The provided token is malformed or otherwise invalid.",
+        ));
+    }
+    if cred
+        .expires
+        .is_some_and(|e| e <= std::time::SystemTime::now())
+    {
+        return Err(Error::new(
+            Code::ExpiredToken,
+            "The provided token has expired.",
+        ));
+    }
+    Ok(())
+}
+
+/// The `s3:` action of a request, for policies.
+fn action(ctx: &Ctx) -> &'static str {
+    let m = &ctx.method;
+    match (&ctx.bucket, &ctx.key) {
+        (None, _) => "s3:ListAllMyBuckets",
+        (Some(_), None) => match *m {
+            Method::PUT => "s3:CreateBucket",
+            Method::DELETE => "s3:DeleteBucket",
+            Method::POST if ctx.has("delete") => "s3:DeleteObject",
+            _ if ctx.has("uploads") => "s3:ListBucketMultipartUploads",
+            _ if ctx.has("location") => "s3:GetBucketLocation",
+            _ => "s3:ListBucket",
+        },
+        (Some(_), Some(_)) => match *m {
+            Method::GET | Method::HEAD if ctx.has("uploadId") => "s3:ListMultipartUploadParts",
+            Method::GET | Method::HEAD => "s3:GetObject",
+            Method::DELETE if ctx.has("uploadId") => "s3:AbortMultipartUpload",
+            Method::DELETE => "s3:DeleteObject",
+            _ => "s3:PutObject",
+        },
+    }
+}
+
+fn authorize(cred: &Credential, ctx: &Ctx) -> Result<()> {
+    let Some(policy) = &cred.policy else {
+        return Ok(());
+    };
+    let resource = match (&ctx.bucket, &ctx.key) {
+        (None, _) => "*".to_owned(),
+        (Some(b), None) => format!("arn:aws:s3:::{b}"),
+        (Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
+    };
+    if policy.allows(action(ctx), &resource) {
+        Ok(())
+    } else {
+        Err(Error::access_denied())
+    }
+}
+
+/// Serves one HTTP request.
+pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response<Body> {
+    let rid = request_id();
+    let head = req.method() == Method::HEAD;
+    let (parts, body) = req.into_parts();
+    let resource = parts.uri.path().to_owned();
+    // hyper sends `100 Continue` only when a body is read; botocore, which sends
+    // `Expect: 100-continue` on every upload, misreads the next response on a connection where
+    // the final answer came without one (an empty body, an early refusal). S3 always answers
+    // 100 first; without that choice, such a connection is closed after its response.
+    let expect = parts
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_none_or(|v| v.as_bytes() == b"0");
+    let mut response = match prepare(service, parts, body) {
+        Ok(mut ctx) => {
+            let resource = ctx.resource.clone();
+            let result = dispatch(&service.s3, &mut ctx).await;
+            match result {
+                Ok(r) => r,
+                Err(e) => {
+                    drain(&mut ctx).await;
+                    error_response(&e, &resource, &rid, head)
+                }
+            }
+        }
+        Err((e, body)) => {
+            if !expect {
+                drain_incoming(body).await;
+            }
+            error_response(&e, &resource, &rid, head)
+        }
+    };
+    let failed = !response.status().is_success();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        h.insert("x-amz-request-id", v.clone());
+        h.insert("x-amz-id-2", v);
+    }
+    h.insert(http::header::SERVER, HeaderValue::from_static("Meridian"));
+    if expect && (empty || failed) {
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// The bound on what an early refusal reads of an unread body: enough for small uploads to
+/// get their error instead of a reset connection.
+const DRAIN_LIMIT: u64 = 8 << 20;
+
+async fn drain(ctx: &mut Ctx) {
+    if ctx.header("expect").is_some() {
+        return;
+    }
+    drain_incoming(ctx.body.take()).await;
+}
+
+async fn drain_incoming(body: Option<Incoming>) {
+    let Some(mut body) = body else { return };
+    let mut n = 0u64;
+    while n < DRAIN_LIMIT {
+        match body.frame().await {
+            Some(Ok(f)) => n += f.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn prepare(
+    service: &Service,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> std::result::Result<Ctx, (Error, Option<Incoming>)> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let (bucket, key, virtual_hosted) = match route(&service.domain, host, parts.uri.path()) {
+        Ok(r) => r,
+        Err(e) => return Err((e, Some(body))),
+    };
+    let query: Vec<(String, String)> = form_urlencoded::parse(
+        parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .replace('+', "%2B")
+            .as_bytes(),
+    )
+    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+    .collect();
+    let resource = match (&bucket, &key) {
+        (Some(b), Some(k)) => format!("/{b}/{k}"),
+        (Some(b), None) => format!("/{b}"),
+        _ => "/".to_owned(),
+    };
+    let path = parts.uri.path();
+    let bucket_path = match (&bucket, virtual_hosted) {
+        (Some(b), true) => format!("/{b}{path}"),
+        _ => path.to_owned(),
+    };
+    let (cred, payload, signing) = match authenticate(&service.keys, &parts, &bucket_path) {
+        Ok(a) => a,
+        Err(e) => return Err((e, Some(body))),
+    };
+    let ctx = Ctx {
+        method: parts.method,
+        headers: parts.headers,
+        query,
+        bucket,
+        key,
+        resource,
+        body: Some(body),
+        payload,
+        signing,
+    };
+    if let Err(e) = authorize(&cred, &ctx) {
+        return Err((e, ctx.body));
+    }
+    Ok(ctx)
+}
+
+fn not_implemented(what: &str) -> Error {
+    Error::new(
+        Code::NotImplemented,
+        format!(
+            "A header or query you provided implies functionality that is not implemented: {what}"
+        ),
+    )
+}
+
+/// The sub-resources of buckets not served yet; each is refused by name.
+const BUCKET_SUBRESOURCES: &[&str] = &[
+    "acl",
+    "analytics",
+    "accelerate",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "lifecycle",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "tagging",
+    "versions",
+    "website",
+];
+
+/// The sub-resources of objects not served yet.
+const OBJECT_SUBRESOURCES: &[&str] = &[
+    "acl",
+    "attributes",
+    "legal-hold",
+    "restore",
+    "retention",
+    "select",
+    "tagging",
+    "torrent",
+];
+
+async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
+    let Some(bucket) = ctx.bucket.clone() else {
+        return match ctx.method {
+            Method::GET => s3.list_buckets(ctx).await,
+            _ => Err(Error::new(
+                Code::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
+            )),
+        };
+    };
+    let Some(key) = ctx.key.clone() else {
+        if let Some(sub) = BUCKET_SUBRESOURCES.iter().find(|s| ctx.has(s)) {
+            return Err(not_implemented(&format!("?{sub}")));
+        }
+        return match ctx.method {
+            Method::PUT if ctx.has("versioning") => Err(not_implemented("?versioning")),
+            Method::PUT => s3.create_bucket(ctx, &bucket).await,
+            Method::DELETE => s3.delete_bucket(&bucket).await,
+            Method::HEAD => s3.head_bucket(&bucket).await,
+            Method::POST if ctx.has("delete") => s3.delete_objects(ctx, &bucket).await,
+            Method::GET if ctx.has("location") => s3.bucket_location(&bucket).await,
+            Method::GET if ctx.has("versioning") => s3.bucket_versioning(&bucket).await,
+            Method::GET if ctx.has("uploads") => s3.list_uploads(ctx, &bucket).await,
+            Method::GET if ctx.param("list-type") == Some("2") => {
+                s3.list_objects(ctx, &bucket, true).await
+            }
+            Method::GET => s3.list_objects(ctx, &bucket, false).await,
+            _ => Err(Error::new(
+                Code::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
+            )),
+        };
+    };
+    if key.len() > MAX_KEY {
+        return Err(Error::new(Code::KeyTooLongError, "Your key is too long")
+            .with("Size", key.len().to_string())
+            .with("MaxSizeAllowed", MAX_KEY.to_string()));
+    }
+    if let Some(sub) = OBJECT_SUBRESOURCES.iter().find(|s| ctx.has(s)) {
+        return Err(not_implemented(&format!("?{sub}")));
+    }
+    match ctx.method {
+        Method::PUT if ctx.has("uploadId") => s3.upload_part(ctx, &bucket, &key).await,
+        Method::PUT => s3.put_object(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("uploadId") => s3.list_parts(ctx, &bucket, &key).await,
+        Method::GET => s3.get_object(ctx, &bucket, &key, false).await,
+        Method::HEAD => s3.get_object(ctx, &bucket, &key, true).await,
+        Method::DELETE if ctx.has("uploadId") => s3.abort_upload(ctx, &bucket, &key).await,
+        Method::DELETE => s3.delete_object(&bucket, &key).await,
+        Method::POST if ctx.has("uploads") => s3.create_upload(ctx, &bucket, &key).await,
+        Method::POST if ctx.has("uploadId") => s3.complete_upload(ctx, &bucket, &key).await,
+        _ => Err(Error::new(
+            Code::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        )),
+    }
+}
+
+/// A running endpoint; stops when dropped.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Endpoint {
+    /// Binds `addr` (port 0 for any) and serves until dropped.
+    pub async fn start(service: Service, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(serve(listener, service, std::future::pending()));
+        Ok(Self { addr, task })
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves the S3 API on `listener` until `shutdown` completes.
+pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                let service = service.clone();
+                async move { Ok::<_, Infallible>(handle(&service, req).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_path_style_and_virtual_hosted_style() {
+        let r = |host, path| route("localhost", host, path).unwrap();
+        assert_eq!(r(Some("127.0.0.1:9000"), "/"), (None, None, false));
+        assert_eq!(
+            r(Some("127.0.0.1:9000"), "/b"),
+            (Some("b".into()), None, false)
+        );
+        assert_eq!(
+            r(Some("localhost:9000"), "/b/a%20b/c%2Bd+e"),
+            (Some("b".into()), Some("a b/c+d+e".into()), false)
+        );
+        assert_eq!(
+            r(Some("photos.localhost:9000"), "/x/y"),
+            (Some("photos".into()), Some("x/y".into()), true)
+        );
+        assert_eq!(
+            r(Some("photos.localhost"), "/"),
+            (Some("photos".into()), None, true)
+        );
+        assert!(route("localhost", None, "/b/%ff").is_err());
+        for (host, bucket) in [
+            ("site.s3.localhost:9000", Some("site")),
+            ("site.s3.eu-west-1.localhost", Some("site")),
+            ("my.dotted.bucket.localhost", Some("my.dotted.bucket")),
+            ("s3.localhost:9000", None),
+            ("s3.us-east-1.localhost", None),
+            ("localhost", None),
+            ("example.com", None),
+        ] {
+            let want = match bucket {
+                Some(b) => (Some(b.to_owned()), Some("k".to_owned()), true),
+                None => (Some("k".to_owned()), None, false),
+            };
+            assert_eq!(r(Some(host), "/k"), want, "{host}");
+        }
+    }
+}

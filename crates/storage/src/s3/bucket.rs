@@ -1,0 +1,547 @@
+//! Buckets: Create, Delete, Head, List, GetBucketLocation, GetBucketVersioning, and the
+//! object listings (ListObjectsV2 and V1) with prefix, delimiter, markers and URL encoding.
+//!
+//! A listing walks the bucket's rows from the later of the prefix and the marker, in key
+//! order (UTF-8 bytes, S3's order). With a delimiter, keys sharing the part of the key up to
+//! the first delimiter after the prefix roll up into one `CommonPrefixes` entry, which counts
+//! once against `max-keys`; a common prefix at or before the marker was already returned and
+//! is skipped, which is what makes a continuation from a common prefix resume after it.
+
+use std::ops::Bound;
+
+use http::{Response, StatusCode};
+use redb::ReadableTable;
+
+use super::api::{self, Body, Ctx, set};
+use super::checksum;
+use super::error::{Code, Error, Result};
+use super::store::{
+    self, BUCKETS, BucketMeta, OBJECTS, ObjectMeta, PARTS, UPLOADS, get_bucket, object_key,
+    successor,
+};
+use super::xml::{self, Writer};
+use super::{OWNER_ID, OWNER_NAME, S3, iso8601, now_ms};
+
+/// S3's bucket naming rules (general purpose buckets).
+pub fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    if !(3..=63).contains(&b.len()) {
+        return false;
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+    {
+        return false;
+    }
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return false;
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return false;
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return false;
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return false;
+        }
+    }
+    true
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub(crate) objects: Vec<(String, ObjectMeta)>,
+    pub(crate) prefixes: Vec<String>,
+    pub(crate) truncated: bool,
+    /// The last key or common prefix returned.
+    pub(crate) last: Option<String>,
+}
+
+/// Lists `bucket`'s rows after `marker` under `prefix`.
+pub(crate) fn list_page(
+    txn: &redb::ReadTransaction,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    marker: Option<&str>,
+    max: usize,
+) -> std::result::Result<Page, crate::engine::EngineError> {
+    let table = txn.open_table(OBJECTS)?;
+    let mut page = Page::default();
+    if max == 0 {
+        return Ok(page);
+    }
+    let lower = object_key(bucket, prefix);
+    let start = match marker {
+        Some(m) if m.as_bytes() >= prefix.as_bytes() => Bound::Excluded(object_key(bucket, m)),
+        _ => Bound::Included(lower.clone()),
+    };
+    let end = match successor(&lower) {
+        Some(s) => Bound::Excluded(s),
+        None => Bound::Unbounded,
+    };
+    let range = (
+        start.as_ref().map(Vec::as_slice),
+        end.as_ref().map(Vec::as_slice),
+    );
+    let skip = bucket.len() + 1;
+    let delimiter = delimiter.filter(|d| !d.is_empty());
+    let mut count = 0;
+    for entry in table.range(range)? {
+        let (k, v) = entry?;
+        let Ok(key) = std::str::from_utf8(&k.value()[skip..]) else {
+            continue;
+        };
+        if let Some(d) = delimiter
+            && let Some(i) = key[prefix.len()..].find(d)
+        {
+            let cp = &key[..prefix.len() + i + d.len()];
+            if marker.is_some_and(|m| cp.as_bytes() <= m.as_bytes())
+                || page.prefixes.last().is_some_and(|l| l == cp)
+            {
+                continue;
+            }
+            if count == max {
+                page.truncated = true;
+                break;
+            }
+            page.prefixes.push(cp.to_owned());
+            page.last = Some(cp.to_owned());
+            count += 1;
+            continue;
+        }
+        if count == max {
+            page.truncated = true;
+            break;
+        }
+        let meta: ObjectMeta = store::decode("s3/objects", v.value())?;
+        page.objects.push((key.to_owned(), meta));
+        page.last = Some(key.to_owned());
+        count += 1;
+    }
+    Ok(page)
+}
+
+/// Writes `s` for a listing: URL-encoded when the request asked `encoding-type=url`.
+fn enc(s: &str, url: bool) -> String {
+    if url {
+        form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace("%2F", "/")
+    } else {
+        s.to_owned()
+    }
+}
+
+fn owner(w: &mut Writer) {
+    w.open("Owner")
+        .elem("ID", OWNER_ID)
+        .elem("DisplayName", OWNER_NAME)
+        .close("Owner");
+}
+
+fn max_param(ctx: &Ctx, name: &str, cap: usize) -> Result<usize> {
+    match ctx.param(name) {
+        None => Ok(cap),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok((n as usize).min(cap)),
+            _ => Err(Error::invalid_argument(
+                format!("Provided {name} not an integer or within integer range"),
+                name,
+                v,
+            )),
+        },
+    }
+}
+
+impl S3 {
+    /// ListBuckets.
+    pub(crate) async fn list_buckets(&self, ctx: &Ctx) -> Result<Response<Body>> {
+        let prefix = ctx.param("prefix").unwrap_or("").to_owned();
+        let buckets = self
+            .engine
+            .read(move |txn| {
+                let t = txn.open_table(BUCKETS)?;
+                let mut out = Vec::new();
+                for e in t.iter()? {
+                    let (k, v) = e?;
+                    if !k.value().starts_with(&prefix) {
+                        continue;
+                    }
+                    let meta: BucketMeta = store::decode("s3/buckets", v.value())?;
+                    out.push((k.value().to_owned(), meta));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut w = Writer::new("ListAllMyBucketsResult");
+        owner(&mut w);
+        w.open("Buckets");
+        for (name, meta) in &buckets {
+            w.open("Bucket")
+                .elem("Name", name)
+                .elem("CreationDate", &iso8601(meta.created))
+                .elem("BucketRegion", &meta.region)
+                .close("Bucket");
+        }
+        w.close("Buckets");
+        if let Some(p) = ctx.param("prefix") {
+            w.elem("Prefix", p);
+        }
+        Ok(api::xml(StatusCode::OK, w.finish("ListAllMyBucketsResult")))
+    }
+
+    /// CreateBucket.
+    pub(crate) async fn create_bucket(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+    ) -> Result<Response<Body>> {
+        if !valid_bucket_name(bucket) {
+            return Err(Error::new(
+                Code::InvalidBucketName,
+                "The specified bucket is not valid.",
+            )
+            .with("BucketName", bucket));
+        }
+        if let Some(acl) = ctx.header("x-amz-acl")
+            && acl != "private"
+        {
+            return Err(Error::new(
+                Code::InvalidBucketAclWithObjectOwnership,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            ));
+        }
+        if ctx.header("x-amz-bucket-object-lock-enabled") == Some("true") {
+            return Err(Error::new(
+                Code::NotImplemented,
+                "A header you provided implies functionality that is not implemented",
+            )
+            .with("Header", "x-amz-bucket-object-lock-enabled"));
+        }
+        let mut inbound = ctx.body(None)?;
+        let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
+        inbound.finish()?;
+        let mut region = self.region.clone();
+        if !doc.iter().all(u8::is_ascii_whitespace) {
+            let root = xml::parse(&doc).map_err(|_| Error::malformed_xml())?;
+            if root.name != "CreateBucketConfiguration" {
+                return Err(Error::malformed_xml());
+            }
+            if let Some(c) = root.text_of("LocationConstraint") {
+                if c.is_empty() || (c == "us-east-1" && self.region == "us-east-1") {
+                    return Err(Error::new(
+                        Code::InvalidLocationConstraint,
+                        "The specified location-constraint is not valid",
+                    )
+                    .with("LocationConstraint", c));
+                }
+                if c != self.region {
+                    return Err(Error::new(
+                        Code::IllegalLocationConstraintException,
+                        format!(
+                            "The {c} location constraint is incompatible for the region specific endpoint this request was sent to."
+                        ),
+                    ));
+                }
+                region = c.to_owned();
+            }
+        }
+        let (b, legacy) = (bucket.to_owned(), self.region == "us-east-1");
+        let meta = BucketMeta {
+            created: now_ms(),
+            region,
+        };
+        self.engine
+            .write(move |txn| {
+                let mut t = txn.open_table(BUCKETS)?;
+                if get_bucket(&t, &b)?.is_some() {
+                    // us-east-1 answers a repeated create of one's own bucket with success.
+                    return Ok(if legacy {
+                        Ok(())
+                    } else {
+                        Err(Error::new(
+                            Code::BucketAlreadyOwnedByYou,
+                            "Your previous request to create the named bucket succeeded and you already own it.",
+                        )
+                        .with("BucketName", &b))
+                    });
+                }
+                t.insert(b.as_str(), store::encode(&meta).as_slice())?;
+                Ok(Ok(()))
+            })
+            .await??;
+        let mut r = api::empty(StatusCode::OK);
+        set(r.headers_mut(), "location", &format!("/{bucket}"));
+        Ok(r)
+    }
+
+    /// DeleteBucket: only an empty bucket; its unfinished multipart uploads go with it.
+    pub(crate) async fn delete_bucket(&self, bucket: &str) -> Result<Response<Body>> {
+        let b = bucket.to_owned();
+        let files = self
+            .engine
+            .write(move |txn| {
+                let mut t = txn.open_table(BUCKETS)?;
+                if get_bucket(&t, &b)?.is_none() {
+                    return Ok(Err(Error::no_such_bucket(&b)));
+                }
+                let lower = object_key(&b, "");
+                let upper = successor(&lower).unwrap_or_default();
+                let objects = txn.open_table(OBJECTS)?;
+                if objects
+                    .range(lower.as_slice()..upper.as_slice())?
+                    .next()
+                    .is_some()
+                {
+                    return Ok(Err(Error::new(
+                        Code::BucketNotEmpty,
+                        "The bucket you tried to delete is not empty",
+                    )
+                    .with("BucketName", &b)));
+                }
+                let mut uploads = txn.open_table(UPLOADS)?;
+                let mut parts = txn.open_table(PARTS)?;
+                let mut ids = Vec::new();
+                for e in uploads.range(lower.as_slice()..upper.as_slice())? {
+                    let (k, _) = e?;
+                    let k = k.value();
+                    if let Some(i) = k.iter().rposition(|&c| c == 0) {
+                        ids.push(String::from_utf8_lossy(&k[i + 1..]).into_owned());
+                    }
+                }
+                uploads.retain_in(lower.as_slice()..upper.as_slice(), |_, _| false)?;
+                let mut files = Vec::new();
+                for id in ids {
+                    let plo = store::part_key(&id, 0);
+                    let phi = store::part_key(&id, u32::MAX);
+                    for e in parts.range(plo.as_slice()..=phi.as_slice())? {
+                        let (_, v) = e?;
+                        let p: store::PartMeta = store::decode("s3/parts", v.value())?;
+                        files.push(p.segment.id);
+                    }
+                    parts.retain_in(plo.as_slice()..=phi.as_slice(), |_, _| false)?;
+                }
+                t.remove(b.as_str())?;
+                Ok(Ok(files))
+            })
+            .await??;
+        self.files.remove(files).await;
+        Ok(api::empty(StatusCode::NO_CONTENT))
+    }
+
+    async fn bucket_meta(&self, bucket: &str) -> Result<BucketMeta> {
+        let b = bucket.to_owned();
+        self.engine
+            .read(move |txn| get_bucket(&txn.open_table(BUCKETS)?, &b))
+            .await?
+            .ok_or_else(|| Error::no_such_bucket(bucket))
+    }
+
+    /// HeadBucket.
+    pub(crate) async fn head_bucket(&self, bucket: &str) -> Result<Response<Body>> {
+        let meta = self.bucket_meta(bucket).await?;
+        let mut r = api::empty(StatusCode::OK);
+        set(r.headers_mut(), "x-amz-bucket-region", &meta.region);
+        set(r.headers_mut(), "x-amz-access-point-alias", "false");
+        Ok(r)
+    }
+
+    /// GetBucketLocation: empty for us-east-1, as S3.
+    pub(crate) async fn bucket_location(&self, bucket: &str) -> Result<Response<Body>> {
+        let meta = self.bucket_meta(bucket).await?;
+        let mut doc = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{}\">",
+            xml::NS
+        );
+        if meta.region != "us-east-1" {
+            xml::escape(&meta.region, &mut doc);
+        }
+        doc.push_str("</LocationConstraint>");
+        Ok(api::xml(StatusCode::OK, doc))
+    }
+
+    /// GetBucketVersioning: buckets are unversioned (no Status), as a bucket that never had
+    /// versioning enabled.
+    pub(crate) async fn bucket_versioning(&self, bucket: &str) -> Result<Response<Body>> {
+        self.bucket_meta(bucket).await?;
+        let w = Writer::new("VersioningConfiguration");
+        Ok(api::xml(
+            StatusCode::OK,
+            w.finish("VersioningConfiguration"),
+        ))
+    }
+
+    /// ListObjectsV2 (`v2`) and ListObjects.
+    pub(crate) async fn list_objects(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        v2: bool,
+    ) -> Result<Response<Body>> {
+        let url = match ctx.param("encoding-type") {
+            None => false,
+            Some("url") => true,
+            Some(other) => {
+                return Err(Error::invalid_argument(
+                    "Invalid Encoding Method specified in Request",
+                    "encoding-type",
+                    other,
+                ));
+            }
+        };
+        let max = max_param(ctx, "max-keys", 1000)?;
+        let prefix = ctx.param("prefix").unwrap_or("").to_owned();
+        let delimiter = ctx.param("delimiter").map(str::to_owned);
+        let token = ctx.param("continuation-token");
+        let marker = if v2 {
+            match token {
+                Some(t) => Some(decode_token(t)?),
+                None => ctx.param("start-after").map(str::to_owned),
+            }
+        } else {
+            ctx.param("marker").map(str::to_owned)
+        };
+        let b = bucket.to_owned();
+        let (p, d, m) = (prefix.clone(), delimiter.clone(), marker.clone());
+        let page = self
+            .engine
+            .read(move |txn| {
+                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                    return Ok(None);
+                }
+                list_page(txn, &b, &p, d.as_deref(), m.as_deref(), max).map(Some)
+            })
+            .await?
+            .ok_or_else(|| Error::no_such_bucket(bucket))?;
+        let root = "ListBucketResult";
+        let mut w = Writer::new(root);
+        w.elem("Name", bucket).elem("Prefix", &enc(&prefix, url));
+        if v2 {
+            if let Some(t) = token {
+                w.elem("ContinuationToken", t);
+            }
+            if let Some(s) = ctx.param("start-after") {
+                w.elem("StartAfter", &enc(s, url));
+            }
+        } else {
+            w.elem("Marker", &enc(marker.as_deref().unwrap_or(""), url));
+            if page.truncated
+                && delimiter.is_some()
+                && let Some(l) = &page.last
+            {
+                w.elem("NextMarker", &enc(l, url));
+            }
+        }
+        if v2 {
+            w.elem(
+                "KeyCount",
+                &(page.objects.len() + page.prefixes.len()).to_string(),
+            );
+        }
+        w.elem("MaxKeys", &max.to_string());
+        if let Some(d) = &delimiter {
+            w.elem("Delimiter", &enc(d, url));
+        }
+        if url {
+            w.elem("EncodingType", "url");
+        }
+        w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
+        if v2
+            && page.truncated
+            && let Some(l) = &page.last
+        {
+            w.elem("NextContinuationToken", &encode_token(l));
+        }
+        let with_owner = !v2 || ctx.param("fetch-owner") == Some("true");
+        for (key, meta) in &page.objects {
+            w.open("Contents")
+                .elem("Key", &enc(key, url))
+                .elem("LastModified", &iso8601(meta.modified))
+                .elem("ETag", &format!("\"{}\"", meta.etag));
+            if let Some(c) = &meta.checksum {
+                w.elem("ChecksumAlgorithm", c.algorithm.as_str())
+                    .elem("ChecksumType", c.kind.as_str());
+            }
+            w.elem("Size", &meta.size.to_string());
+            if with_owner {
+                owner(&mut w);
+            }
+            let class = meta
+                .headers
+                .standard
+                .iter()
+                .find(|(k, _)| k == "x-amz-storage-class")
+                .map_or("STANDARD", |(_, v)| v.as_str());
+            w.elem("StorageClass", class).close("Contents");
+        }
+        for p in &page.prefixes {
+            w.open("CommonPrefixes")
+                .elem("Prefix", &enc(p, url))
+                .close("CommonPrefixes");
+        }
+        Ok(api::xml(StatusCode::OK, w.finish(root)))
+    }
+}
+
+/// A continuation token: the last key or common prefix returned, opaque to clients.
+fn encode_token(last: &str) -> String {
+    checksum::base64(last.as_bytes())
+}
+
+fn decode_token(token: &str) -> Result<String> {
+    checksum::unbase64(token)
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            Error::invalid_argument(
+                "The continuation token provided is incorrect",
+                "continuation-token",
+                token,
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_s3s_rules() {
+        for ok in ["abc", "my-bucket.logs", "a1b", "123", &"a".repeat(63)] {
+            assert!(valid_bucket_name(ok), "{ok}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "Abc",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a..b",
+            "a.-b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "abc--ol-s3",
+            "a b",
+        ] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn url_encoding_keeps_slashes() {
+        assert_eq!(enc("a b/c+d&é", true), "a+b/c%2Bd%26%C3%A9");
+        assert_eq!(enc("a b", false), "a b");
+    }
+}

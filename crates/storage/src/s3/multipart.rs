@@ -1,0 +1,703 @@
+//! Multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads.
+//!
+//! Each part is a durable file of its own with a row in `s3/parts`. Complete checks the list
+//! (ascending part numbers, each part uploaded with that ETag, every part but the last at
+//! least 5 MiB) inside the engine job that commits the object, so a part uploaded again or an
+//! abort racing the completion cannot slip between the check and the commit. The object's
+//! row names the parts' files in order: completion copies no bytes. Its ETag is
+//! `hex(md5(part md5s))-N`; its checksum is the parts' CRCs combined (full object) or the
+//! checksum of the parts' checksums (composite), as the upload declared.
+
+use http::{Response, StatusCode};
+use redb::ReadableTable;
+
+use super::api::{self, Body, Ctx, set};
+use super::checksum::{self, Algorithm, Checksum, Kind};
+use super::error::{Code, Error, Result};
+use super::object::{WriteCondition, stored_headers};
+use super::store::{
+    self, BUCKETS, OBJECTS, ObjectMeta, PARTS, PartMeta, Segment, UPLOADS, UploadMeta, get_bucket,
+    get_object, object_key, part_key, successor, upload_key,
+};
+use super::xml::{self, Writer};
+use super::{OWNER_ID, OWNER_NAME, S3, iso8601, now_ms};
+
+/// The smallest part that may be followed by another.
+pub const MIN_PART: u64 = 5 << 20;
+/// The largest part.
+pub const MAX_PART: u64 = 5 << 30;
+/// The most parts of an upload.
+pub const MAX_PARTS: u32 = 10_000;
+
+fn part_number(ctx: &Ctx) -> Result<u32> {
+    let raw = ctx.param("partNumber").unwrap_or("");
+    match raw.parse::<u32>() {
+        Ok(n) if (1..=MAX_PARTS).contains(&n) => Ok(n),
+        _ => Err(Error::invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            raw,
+        )),
+    }
+}
+
+fn upload_id(ctx: &Ctx) -> String {
+    ctx.param("uploadId").unwrap_or("").to_owned()
+}
+
+fn get_upload<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    bucket: &str,
+    key: &str,
+    id: &str,
+) -> std::result::Result<Option<UploadMeta>, crate::engine::EngineError> {
+    match table.get(upload_key(bucket, key, id).as_slice())? {
+        Some(v) => Ok(Some(store::decode("s3/uploads", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// The parts of upload `id`, in order.
+fn parts_of<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    id: &str,
+) -> std::result::Result<Vec<(u32, PartMeta)>, crate::engine::EngineError> {
+    let (lo, hi) = (part_key(id, 0), part_key(id, u32::MAX));
+    let mut out = Vec::new();
+    for e in table.range(lo.as_slice()..=hi.as_slice())? {
+        let (k, v) = e?;
+        let k = k.value();
+        let mut n = [0u8; 4];
+        n.copy_from_slice(&k[k.len() - 4..]);
+        out.push((u32::from_be_bytes(n), store::decode("s3/parts", v.value())?));
+    }
+    Ok(out)
+}
+
+/// A part as CompleteMultipartUpload lists it: number, ETag, checksums by element name.
+type Listed = (u32, String, Vec<(String, String)>);
+
+fn strip_etag(e: &str) -> &str {
+    e.trim().trim_matches('"')
+}
+
+impl S3 {
+    /// CreateMultipartUpload (`POST ?uploads`).
+    pub(crate) async fn create_upload(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Response<Body>> {
+        let headers = stored_headers(&ctx.headers)?;
+        let algorithm = match ctx.header("x-amz-checksum-algorithm") {
+            None => None,
+            Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
+                Error::invalid_request("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+            })?),
+        };
+        let kind = match ctx.header("x-amz-checksum-type") {
+            None => None,
+            Some(t) => Some(Kind::parse(t).ok_or_else(|| {
+                Error::invalid_request("Value for x-amz-checksum-type header is invalid.")
+            })?),
+        };
+        let checksum = match (algorithm, kind) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(Error::invalid_request(
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+                ));
+            }
+            (Some(a), k) => {
+                let k = k.unwrap_or(if a == Algorithm::Crc64Nvme {
+                    Kind::FullObject
+                } else {
+                    Kind::Composite
+                });
+                if (k == Kind::FullObject && !a.combines())
+                    || (k == Kind::Composite && a == Algorithm::Crc64Nvme)
+                {
+                    return Err(Error::invalid_request(format!(
+                        "The {} checksum type cannot be used with the {} checksum algorithm.",
+                        k.as_str(),
+                        a.as_str().to_ascii_lowercase()
+                    )));
+                }
+                Some((a, k))
+            }
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let meta = UploadMeta {
+            initiated: now_ms(),
+            headers,
+            checksum,
+        };
+        let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
+        self.engine
+            .write(move |txn| {
+                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                    return Ok(Err(Error::no_such_bucket(&b)));
+                }
+                txn.open_table(UPLOADS)?.insert(
+                    upload_key(&b, &k, &i).as_slice(),
+                    store::encode(&meta).as_slice(),
+                )?;
+                Ok(Ok(()))
+            })
+            .await??;
+        let mut w = Writer::new("InitiateMultipartUploadResult");
+        w.elem("Bucket", bucket)
+            .elem("Key", key)
+            .elem("UploadId", &id);
+        let mut r = api::xml(StatusCode::OK, w.finish("InitiateMultipartUploadResult"));
+        if let Some((a, k)) = checksum {
+            set(r.headers_mut(), "x-amz-checksum-algorithm", a.as_str());
+            set(r.headers_mut(), "x-amz-checksum-type", k.as_str());
+        }
+        Ok(r)
+    }
+
+    async fn upload(&self, bucket: &str, key: &str, id: &str) -> Result<UploadMeta> {
+        let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.to_owned());
+        let (found, upload) = self
+            .engine
+            .read(move |txn| {
+                let found = get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_some();
+                Ok((found, get_upload(&txn.open_table(UPLOADS)?, &b, &k, &i)?))
+            })
+            .await?;
+        if !found {
+            return Err(Error::no_such_bucket(bucket));
+        }
+        upload.ok_or_else(|| Error::no_such_upload(id))
+    }
+
+    /// UploadPart (`PUT ?partNumber&uploadId`).
+    pub(crate) async fn upload_part(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Response<Body>> {
+        if ctx.header("x-amz-copy-source").is_some() {
+            return Err(Error::new(
+                Code::NotImplemented,
+                "A header you provided implies functionality that is not implemented",
+            )
+            .with("Header", "x-amz-copy-source"));
+        }
+        let n = part_number(ctx)?;
+        let id = upload_id(ctx);
+        let upload = self.upload(bucket, key, &id).await?;
+        let algorithm = upload.checksum.map(|(a, _)| a);
+        if let (Some(want), Some((got, _, _))) = (
+            algorithm,
+            super::body::declared_checksum(&ctx.headers, None)?,
+        ) && want != got
+        {
+            return Err(Error::invalid_request(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                want.as_str().to_ascii_lowercase(),
+                got.as_str().to_ascii_lowercase()
+            )));
+        }
+        let mut inbound = ctx.body(Some(algorithm.unwrap_or(Algorithm::Crc64Nvme)))?;
+        if inbound.declared().is_some_and(|d| d > MAX_PART) {
+            return Err(Error::new(
+                Code::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size",
+            )
+            .with("ProposedSize", inbound.declared().unwrap_or(0).to_string())
+            .with("MaxSizeAllowed", MAX_PART.to_string()));
+        }
+        let staged = self.receive(&mut inbound).await?;
+        let received = inbound.finish()?;
+        let segment = staged.commit().await?;
+        let md5 = checksum::hex(&received.md5);
+        let part = PartMeta {
+            segment: segment.clone(),
+            md5: md5.clone(),
+            modified: now_ms(),
+            checksum: received.checksum.as_ref().map(|(_, v)| v.clone()),
+        };
+        let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
+        let outcome = self
+            .engine
+            .write(move |txn| {
+                if get_upload(&txn.open_table(UPLOADS)?, &b, &k, &i)?.is_none() {
+                    return Ok(Err(Error::no_such_upload(&i)));
+                }
+                let mut parts = txn.open_table(PARTS)?;
+                let old =
+                    parts.insert(part_key(&i, n).as_slice(), store::encode(&part).as_slice())?;
+                let old = match old {
+                    Some(v) => Some(store::decode::<PartMeta>("s3/parts", v.value())?.segment.id),
+                    None => None,
+                };
+                Ok(Ok(old))
+            })
+            .await;
+        match outcome {
+            Ok(Ok(old)) => self.files.remove(old.into_iter().collect()).await,
+            Ok(Err(e)) => {
+                self.files.remove(vec![segment.id]).await;
+                return Err(e);
+            }
+            Err(e) => {
+                self.files.remove(vec![segment.id]).await;
+                return Err(e.into());
+            }
+        }
+        let mut r = api::empty(StatusCode::OK);
+        set(r.headers_mut(), "etag", &format!("\"{md5}\""));
+        if let (Some(a), Some((_, v))) = (algorithm, &received.checksum) {
+            set(r.headers_mut(), a.header(), v);
+        }
+        Ok(r)
+    }
+
+    /// CompleteMultipartUpload (`POST ?uploadId`).
+    pub(crate) async fn complete_upload(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Response<Body>> {
+        let id = upload_id(ctx);
+        let condition = WriteCondition::from(&ctx.headers)?;
+        let mut inbound = ctx.body(None)?;
+        let doc = super::body::read_small(&mut inbound, 4 << 20).await?;
+        inbound.finish()?;
+        let root = xml::parse(&doc).map_err(|_| Error::malformed_xml())?;
+        if root.name != "CompleteMultipartUpload" {
+            return Err(Error::malformed_xml());
+        }
+        let mut listed: Vec<Listed> = Vec::new();
+        for p in root.children("Part") {
+            let n = p
+                .text_of("PartNumber")
+                .and_then(|n| n.parse::<u32>().ok())
+                .ok_or_else(Error::malformed_xml)?;
+            let etag = p.text_of("ETag").ok_or_else(Error::malformed_xml)?;
+            let sums = p
+                .children
+                .iter()
+                .filter(|c| c.name.starts_with("Checksum"))
+                .map(|c| (c.name.clone(), c.text.trim().to_owned()))
+                .collect();
+            listed.push((n, strip_etag(etag).to_owned(), sums));
+        }
+        if listed.is_empty() {
+            return Err(Error::malformed_xml());
+        }
+        if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(Error::new(
+                Code::InvalidPartOrder,
+                "The list of parts was not in ascending order. Parts must be ordered by part number.",
+            )
+            .with("UploadId", &id));
+        }
+        let expected_full = checksum::ALGORITHMS
+            .into_iter()
+            .find_map(|a| ctx.header(a.header()).map(|v| (a, v.to_owned())));
+        let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
+        let modified = now_ms();
+        let done = self
+            .engine
+            .write(move |txn| {
+                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                    return Ok(Err(Error::no_such_bucket(&b)));
+                }
+                let mut uploads = txn.open_table(UPLOADS)?;
+                let Some(upload) = get_upload(&uploads, &b, &k, &i)? else {
+                    return Ok(Err(Error::no_such_upload(&i)));
+                };
+                let mut parts = txn.open_table(PARTS)?;
+                let stored = parts_of(&parts, &i)?;
+                // Every listed part must exist with its ETag before sizes are judged, as S3.
+                let mut chosen: Vec<&PartMeta> = Vec::with_capacity(listed.len());
+                for (n, etag, sums) in &listed {
+                    let found = stored.iter().find(|(m, _)| m == n).map(|(_, p)| p);
+                    let invalid = || {
+                        Error::new(
+                            Code::InvalidPart,
+                            "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+                        )
+                        .with("UploadId", &i)
+                        .with("PartNumber", n.to_string())
+                        .with("ETag", etag)
+                    };
+                    let Some(p) = found.filter(|p| p.md5 == *etag) else {
+                        return Ok(Err(invalid()));
+                    };
+                    if let Some((a, _)) = upload.checksum {
+                        for (name, value) in sums {
+                            if name == a.element() && Some(value) != p.checksum.as_ref() {
+                                return Ok(Err(invalid()));
+                            }
+                        }
+                    }
+                    chosen.push(p);
+                }
+                let last = chosen.len() - 1;
+                for (idx, p) in chosen.iter().enumerate() {
+                    if idx < last && p.segment.len < MIN_PART {
+                        let (n, etag, _) = &listed[idx];
+                        return Ok(Err(Error::new(
+                            Code::EntityTooSmall,
+                            "Your proposed upload is smaller than the minimum allowed size",
+                        )
+                        .with("ProposedSize", p.segment.len.to_string())
+                        .with("MinSizeAllowed", MIN_PART.to_string())
+                        .with("PartNumber", n.to_string())
+                        .with("ETag", etag)));
+                    }
+                }
+                let md5s: Vec<[u8; 16]> = chosen
+                    .iter()
+                    .map(|p| {
+                        let mut a = [0u8; 16];
+                        if let Some(raw) = checksum::unhex(&p.md5)
+                            && raw.len() == 16
+                        {
+                            a.copy_from_slice(&raw);
+                        }
+                        a
+                    })
+                    .collect();
+                let etag = checksum::multipart_etag(&md5s);
+                let (algorithm, kind) = upload
+                    .checksum
+                    .unwrap_or((Algorithm::Crc64Nvme, Kind::FullObject));
+                let values: Option<Vec<String>> =
+                    chosen.iter().map(|p| p.checksum.clone()).collect();
+                let checksum = values.and_then(|values| {
+                    let value = match kind {
+                        Kind::FullObject => checksum::combine(
+                            algorithm,
+                            &values
+                                .iter()
+                                .cloned()
+                                .zip(chosen.iter().map(|p| p.segment.len))
+                                .collect::<Vec<_>>(),
+                        ),
+                        Kind::Composite => checksum::composite(algorithm, &values),
+                    }?;
+                    Some(Checksum {
+                        algorithm,
+                        value,
+                        kind,
+                    })
+                });
+                if let Some((a, want)) = &expected_full {
+                    let matches = checksum
+                        .as_ref()
+                        .is_some_and(|c| c.algorithm == *a && c.value == *want);
+                    if !matches {
+                        return Ok(Err(Error::new(
+                            Code::BadDigest,
+                            format!(
+                                "The {} you specified did not match the calculated checksum.",
+                                a.as_str()
+                            ),
+                        )));
+                    }
+                }
+                let mut objects = txn.open_table(OBJECTS)?;
+                let old = get_object(&objects, &b, &k)?;
+                if let Err(e) = condition.check(&k, old.as_ref()) {
+                    return Ok(Err(e));
+                }
+                let segments: Vec<Segment> = chosen.iter().map(|p| p.segment.clone()).collect();
+                let used: std::collections::HashSet<&str> =
+                    segments.iter().map(|s| s.id.as_str()).collect();
+                let mut unused: Vec<String> = stored
+                    .iter()
+                    .filter(|(_, p)| !used.contains(p.segment.id.as_str()))
+                    .map(|(_, p)| p.segment.id.clone())
+                    .collect();
+                let meta = ObjectMeta {
+                    size: segments.iter().map(|s| s.len).sum(),
+                    etag: etag.clone(),
+                    modified,
+                    segments,
+                    headers: upload.headers.clone(),
+                    checksum: checksum.clone(),
+                    parts: Some(chosen.len() as u32),
+                };
+                objects.insert(object_key(&b, &k).as_slice(), store::encode(&meta).as_slice())?;
+                if let Some(o) = old {
+                    unused.extend(o.segments.into_iter().map(|s| s.id));
+                }
+                uploads.remove(upload_key(&b, &k, &i).as_slice())?;
+                let (lo, hi) = (part_key(&i, 0), part_key(&i, u32::MAX));
+                parts.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
+                Ok(Ok((etag, checksum, unused)))
+            })
+            .await??;
+        let (etag, checksum, unused) = done;
+        self.files.remove(unused).await;
+        let mut w = Writer::new("CompleteMultipartUploadResult");
+        w.elem("Location", &format!("/{bucket}/{key}"))
+            .elem("Bucket", bucket)
+            .elem("Key", key)
+            .elem("ETag", &format!("\"{etag}\""));
+        if let Some(c) = &checksum {
+            w.elem(c.algorithm.element(), &c.value)
+                .elem("ChecksumType", c.kind.as_str());
+        }
+        Ok(api::xml(
+            StatusCode::OK,
+            w.finish("CompleteMultipartUploadResult"),
+        ))
+    }
+
+    /// AbortMultipartUpload (`DELETE ?uploadId`).
+    pub(crate) async fn abort_upload(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Response<Body>> {
+        let id = upload_id(ctx);
+        let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
+        let files = self
+            .engine
+            .write(move |txn| {
+                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                    return Ok(Err(Error::no_such_bucket(&b)));
+                }
+                let mut uploads = txn.open_table(UPLOADS)?;
+                if uploads.remove(upload_key(&b, &k, &i).as_slice())?.is_none() {
+                    return Ok(Err(Error::no_such_upload(&i)));
+                }
+                let mut parts = txn.open_table(PARTS)?;
+                let files: Vec<String> = parts_of(&parts, &i)?
+                    .into_iter()
+                    .map(|(_, p)| p.segment.id)
+                    .collect();
+                let (lo, hi) = (part_key(&i, 0), part_key(&i, u32::MAX));
+                parts.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
+                Ok(Ok(files))
+            })
+            .await??;
+        self.files.remove(files).await;
+        Ok(api::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// ListParts (`GET ?uploadId`).
+    pub(crate) async fn list_parts(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Response<Body>> {
+        let id = upload_id(ctx);
+        let marker = match ctx.param("part-number-marker") {
+            None => 0,
+            Some(m) => m.parse::<u32>().map_err(|_| {
+                Error::invalid_argument(
+                    "Provided part-number-marker not an integer or within integer range",
+                    "part-number-marker",
+                    m,
+                )
+            })?,
+        };
+        let max = match ctx.param("max-parts") {
+            None => 1000,
+            Some(m) => match m.parse::<i64>() {
+                Ok(n) if n >= 0 => (n as usize).min(1000),
+                _ => {
+                    return Err(Error::invalid_argument(
+                        "Provided max-parts not an integer or within integer range",
+                        "max-parts",
+                        m,
+                    ));
+                }
+            },
+        };
+        let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
+        let (found, upload, parts) = self
+            .engine
+            .read(move |txn| {
+                let found = get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_some();
+                let upload = get_upload(&txn.open_table(UPLOADS)?, &b, &k, &i)?;
+                let parts = match upload {
+                    Some(_) => parts_of(&txn.open_table(PARTS)?, &i)?,
+                    None => Vec::new(),
+                };
+                Ok((found, upload, parts))
+            })
+            .await?;
+        if !found {
+            return Err(Error::no_such_bucket(bucket));
+        }
+        let Some(upload) = upload else {
+            return Err(Error::no_such_upload(&id));
+        };
+        let after: Vec<&(u32, PartMeta)> = parts.iter().filter(|(n, _)| *n > marker).collect();
+        let truncated = after.len() > max;
+        let page = &after[..after.len().min(max)];
+        let mut w = Writer::new("ListPartsResult");
+        w.elem("Bucket", bucket)
+            .elem("Key", key)
+            .elem("UploadId", &id);
+        w.open("Initiator")
+            .elem("ID", OWNER_ID)
+            .elem("DisplayName", OWNER_NAME)
+            .close("Initiator");
+        w.open("Owner")
+            .elem("ID", OWNER_ID)
+            .elem("DisplayName", OWNER_NAME)
+            .close("Owner");
+        w.elem("StorageClass", "STANDARD")
+            .elem("PartNumberMarker", &marker.to_string());
+        if let Some((n, _)) = page.last() {
+            w.elem("NextPartNumberMarker", &n.to_string());
+        }
+        w.elem("MaxParts", &max.to_string())
+            .elem("IsTruncated", if truncated { "true" } else { "false" });
+        for (n, p) in page {
+            w.open("Part")
+                .elem("PartNumber", &n.to_string())
+                .elem("LastModified", &iso8601(p.modified))
+                .elem("ETag", &format!("\"{}\"", p.md5))
+                .elem("Size", &p.segment.len.to_string());
+            if let (Some((a, _)), Some(v)) = (upload.checksum, &p.checksum) {
+                w.elem(a.element(), v);
+            }
+            w.close("Part");
+        }
+        if let Some((a, k)) = upload.checksum {
+            w.elem("ChecksumAlgorithm", a.as_str())
+                .elem("ChecksumType", k.as_str());
+        }
+        Ok(api::xml(StatusCode::OK, w.finish("ListPartsResult")))
+    }
+
+    /// ListMultipartUploads (`GET ?uploads`).
+    pub(crate) async fn list_uploads(&self, ctx: &Ctx, bucket: &str) -> Result<Response<Body>> {
+        let prefix = ctx.param("prefix").unwrap_or("").to_owned();
+        let delimiter = ctx
+            .param("delimiter")
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
+        let key_marker = ctx.param("key-marker").unwrap_or("").to_owned();
+        let id_marker = ctx.param("upload-id-marker").unwrap_or("").to_owned();
+        let max = match ctx.param("max-uploads") {
+            None => 1000,
+            Some(m) => match m.parse::<i64>() {
+                Ok(n) if n >= 0 => (n as usize).min(1000),
+                _ => {
+                    return Err(Error::invalid_argument(
+                        "Provided max-uploads not an integer or within integer range",
+                        "max-uploads",
+                        m,
+                    ));
+                }
+            },
+        };
+        let (b, p) = (bucket.to_owned(), prefix.clone());
+        let rows = self
+            .engine
+            .read(move |txn| {
+                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                    return Ok(None);
+                }
+                let t = txn.open_table(UPLOADS)?;
+                let lo = object_key(&b, &p);
+                let hi = successor(&lo).unwrap_or_default();
+                let skip = b.len() + 1;
+                let mut out = Vec::new();
+                for e in t.range(lo.as_slice()..hi.as_slice())? {
+                    let (k, v) = e?;
+                    let rest = &k.value()[skip..];
+                    let Some(z) = rest.iter().rposition(|&c| c == 0) else {
+                        continue;
+                    };
+                    let key = String::from_utf8_lossy(&rest[..z]).into_owned();
+                    let id = String::from_utf8_lossy(&rest[z + 1..]).into_owned();
+                    let meta: UploadMeta = store::decode("s3/uploads", v.value())?;
+                    out.push((key, id, meta));
+                }
+                Ok(Some(out))
+            })
+            .await?
+            .ok_or_else(|| Error::no_such_bucket(bucket))?;
+        let mut uploads = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let mut truncated = false;
+        let mut next: Option<(String, String)> = None;
+        for (key, id, meta) in &rows {
+            let after = if id_marker.is_empty() || key != &key_marker {
+                key_marker.is_empty() || key.as_str() > key_marker.as_str()
+            } else {
+                id.as_str() > id_marker.as_str()
+            };
+            if !after {
+                continue;
+            }
+            if let Some(d) = &delimiter
+                && let Some(i) = key[prefix.len()..].find(d.as_str())
+            {
+                let cp = key[..prefix.len() + i + d.len()].to_owned();
+                if prefixes.last() == Some(&cp) {
+                    continue;
+                }
+                if uploads.len() + prefixes.len() == max {
+                    truncated = true;
+                    break;
+                }
+                prefixes.push(cp);
+                continue;
+            }
+            if uploads.len() + prefixes.len() == max {
+                truncated = true;
+                break;
+            }
+            next = Some((key.clone(), id.clone()));
+            uploads.push((key, id, meta));
+        }
+        let mut w = Writer::new("ListMultipartUploadsResult");
+        w.elem("Bucket", bucket)
+            .elem("KeyMarker", &key_marker)
+            .elem("UploadIdMarker", &id_marker);
+        if truncated && let Some((k, i)) = &next {
+            w.elem("NextKeyMarker", k).elem("NextUploadIdMarker", i);
+        }
+        w.elem("Prefix", &prefix);
+        if let Some(d) = &delimiter {
+            w.elem("Delimiter", d);
+        }
+        w.elem("MaxUploads", &max.to_string())
+            .elem("IsTruncated", if truncated { "true" } else { "false" });
+        for (key, id, meta) in uploads {
+            w.open("Upload").elem("Key", key).elem("UploadId", id);
+            w.open("Initiator")
+                .elem("ID", OWNER_ID)
+                .elem("DisplayName", OWNER_NAME)
+                .close("Initiator");
+            w.open("Owner")
+                .elem("ID", OWNER_ID)
+                .elem("DisplayName", OWNER_NAME)
+                .close("Owner");
+            w.elem("StorageClass", "STANDARD")
+                .elem("Initiated", &iso8601(meta.initiated));
+            if let Some((a, k)) = meta.checksum {
+                w.elem("ChecksumAlgorithm", a.as_str())
+                    .elem("ChecksumType", k.as_str());
+            }
+            w.close("Upload");
+        }
+        for p in &prefixes {
+            w.open("CommonPrefixes")
+                .elem("Prefix", p)
+                .close("CommonPrefixes");
+        }
+        Ok(api::xml(
+            StatusCode::OK,
+            w.finish("ListMultipartUploadsResult"),
+        ))
+    }
+}

@@ -1,0 +1,969 @@
+//! Objects: Put, Get, Head, Delete, DeleteObjects and Copy, with S3's headers, ranges and
+//! conditions.
+//!
+//! A write streams the body to a staged file ([`super::store::Staged`]), checks it
+//! ([`super::body::Inbound::finish`]), makes the file durable, and only then commits the row
+//! in one engine job that also re-checks the bucket and any write condition
+//! (`If-None-Match: *`, `If-Match`), so a condition holds at the moment the object becomes
+//! visible. A refused or failed write leaves no row, and its file is removed.
+//!
+//! A read takes a consistent row, opens every file it names, then streams: once open, a file
+//! stays readable even if an overwrite unlinks it. If a file vanished between the row read
+//! and the open (an overwrite committed in between), the row is read again.
+
+use bytes::BytesMut;
+use futures_util::StreamExt as _;
+use http::{HeaderMap, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+
+use super::api::{self, Body, Ctx, set};
+use super::body::Inbound;
+use super::checksum::{self, Algorithm, Checksum, Kind};
+use super::error::{Code, Error, Result};
+use super::store::{
+    self, BUCKETS, Headers, OBJECTS, ObjectMeta, Segment, get_bucket, get_object, object_key,
+};
+use super::xml::{self, Writer};
+use super::{S3, http_date, iso8601, now_ms};
+
+/// The most user metadata S3 stores per object, names and values together.
+const MAX_USER_METADATA: usize = 2048;
+/// The headers stored as they come and given back on reads.
+const STANDARD_HEADERS: &[&str] = &[
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-website-redirect-location",
+    "x-amz-storage-class",
+];
+const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+/// How long a file read is, per frame of a response.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The object headers a request sets (Put, CreateMultipartUpload, Copy with REPLACE).
+pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
+    refuse_unsupported(headers)?;
+    let text = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let mut out = Headers {
+        content_type: text("content-type").map(str::to_owned),
+        ..Headers::default()
+    };
+    for name in STANDARD_HEADERS {
+        let Some(v) = text(name) else { continue };
+        let v = if *name == "content-encoding" {
+            // `aws-chunked` is the transfer's encoding, not the object's.
+            let rest: Vec<&str> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                .collect();
+            if rest.is_empty() {
+                continue;
+            }
+            rest.join(",")
+        } else {
+            v.to_owned()
+        };
+        if *name == "x-amz-storage-class" && !STORAGE_CLASSES.contains(&v.as_str()) {
+            return Err(Error::new(
+                Code::InvalidStorageClass,
+                "The storage class you specified is not valid",
+            )
+            .with("StorageClassRequested", v));
+        }
+        out.standard.push(((*name).to_owned(), v));
+    }
+    let mut size = 0;
+    for (name, value) in headers {
+        if let Some(m) = name.as_str().strip_prefix("x-amz-meta-") {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            size += m.len() + v.len();
+            out.user.push((m.to_owned(), v));
+        }
+    }
+    if size > MAX_USER_METADATA {
+        return Err(Error::new(
+            Code::MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        )
+        .with("Size", size.to_string())
+        .with("MaxSizeAllowed", MAX_USER_METADATA.to_string()));
+    }
+    Ok(out)
+}
+
+/// Refuses the headers of features not served yet rather than ignoring them.
+pub(crate) fn refuse_unsupported(headers: &HeaderMap) -> Result<()> {
+    for name in [
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-tagging",
+        "x-amz-object-lock-mode",
+        "x-amz-object-lock-retain-until-date",
+        "x-amz-object-lock-legal-hold",
+        "x-amz-grant-read",
+        "x-amz-grant-write",
+        "x-amz-grant-read-acp",
+        "x-amz-grant-write-acp",
+        "x-amz-grant-full-control",
+    ] {
+        if headers.contains_key(name) {
+            return Err(Error::new(
+                Code::NotImplemented,
+                format!(
+                    "A header you provided implies functionality that is not implemented: {name}"
+                ),
+            )
+            .with("Header", name));
+        }
+    }
+    if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok())
+        && !matches!(acl, "private" | "bucket-owner-full-control")
+    {
+        return Err(Error::new(
+            Code::AccessControlListNotSupported,
+            "The bucket does not allow ACLs",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an `If-Match`/`If-None-Match` list matches `etag`.
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',').any(|t| {
+        let t = t.trim();
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        t == "*" || t.trim_matches('"') == etag
+    })
+}
+
+fn parse_http_date(s: &str) -> Option<i64> {
+    let t = httpdate::parse_http_date(s).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_secs()).ok()
+}
+
+/// What the read conditions decide.
+enum Condition {
+    Proceed,
+    NotModified,
+}
+
+/// RFC 7232's order as S3 applies it: If-Match, then If-Unmodified-Since (ignored when
+/// If-Match is present), then If-None-Match, then If-Modified-Since (ignored when
+/// If-None-Match is present).
+fn read_conditions(headers: &HeaderMap, prefix: &str, meta: &ObjectMeta) -> Result<Condition> {
+    let h = |n: &str| {
+        headers
+            .get(format!("{prefix}{n}"))
+            .and_then(|v| v.to_str().ok())
+    };
+    let modified = meta.modified / 1000;
+    let if_match = h("if-match");
+    if let Some(m) = if_match
+        && !etag_matches(m, &meta.etag)
+    {
+        return Err(Error::precondition(&format!("{prefix}If-Match")));
+    }
+    if if_match.is_none()
+        && let Some(t) = h("if-unmodified-since").and_then(parse_http_date)
+        && modified > t
+    {
+        return Err(Error::precondition(&format!("{prefix}If-Unmodified-Since")));
+    }
+    let if_none = h("if-none-match");
+    if let Some(m) = if_none
+        && etag_matches(m, &meta.etag)
+    {
+        return if prefix.is_empty() {
+            Ok(Condition::NotModified)
+        } else {
+            Err(Error::precondition(&format!("{prefix}If-None-Match")))
+        };
+    }
+    if if_none.is_none()
+        && let Some(t) = h("if-modified-since").and_then(parse_http_date)
+        && modified <= t
+    {
+        return if prefix.is_empty() {
+            Ok(Condition::NotModified)
+        } else {
+            Err(Error::precondition(&format!("{prefix}If-Modified-Since")))
+        };
+    }
+    Ok(Condition::Proceed)
+}
+
+/// A write's conditions on the object it replaces, checked inside the commit.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteCondition {
+    if_none_match: Option<String>,
+    if_match: Option<String>,
+}
+
+impl WriteCondition {
+    pub(crate) fn from(headers: &HeaderMap) -> Result<Self> {
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let c = Self {
+            if_none_match: h("if-none-match"),
+            if_match: h("if-match"),
+        };
+        if let Some(v) = &c.if_none_match
+            && v.trim() != "*"
+        {
+            return Err(Error::new(
+                Code::NotImplemented,
+                "A header you provided implies functionality that is not implemented",
+            )
+            .with("Header", "If-None-Match"));
+        }
+        Ok(c)
+    }
+
+    pub(crate) fn check(&self, key: &str, existing: Option<&ObjectMeta>) -> Result<()> {
+        if self.if_none_match.is_some() && existing.is_some() {
+            return Err(Error::precondition("If-None-Match"));
+        }
+        if let Some(m) = &self.if_match {
+            match existing {
+                None => return Err(Error::no_such_key(key)),
+                Some(o) if !etag_matches(m, &o.etag) => {
+                    return Err(Error::precondition("If-Match"));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A single byte range, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Range {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+/// Parses `Range: bytes=...` against an object of `size` bytes: `Ok(None)` when absent or not
+/// a single byte range (S3 then sends the whole object), `InvalidRange` when unsatisfiable.
+pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<Range>> {
+    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let unsatisfiable = || {
+        Error::new(Code::InvalidRange, "The requested range is not satisfiable")
+            .with("RangeRequested", format!("bytes={spec}"))
+            .with("ActualObjectSize", size.to_string())
+            .header("content-range", format!("bytes */{size}"))
+    };
+    let range = if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
+        if n == 0 || size == 0 {
+            return Err(unsatisfiable());
+        }
+        Range {
+            start: size.saturating_sub(n),
+            end: size - 1,
+        }
+    } else {
+        let Ok(start) = a.parse::<u64>() else {
+            return Ok(None);
+        };
+        let end = if b.is_empty() {
+            u64::MAX
+        } else {
+            match b.parse::<u64>() {
+                Ok(e) if e >= start => e,
+                _ => return Ok(None),
+            }
+        };
+        if start >= size {
+            return Err(unsatisfiable());
+        }
+        Range {
+            start,
+            end: end.min(size - 1),
+        }
+    };
+    Ok(Some(range))
+}
+
+/// Streams `range` of the object made of `files` (opened, in order, with their lengths).
+fn stream(files: Vec<(tokio::fs::File, u64)>, range: Range) -> Body {
+    struct State {
+        files: std::collections::VecDeque<(tokio::fs::File, u64)>,
+        skip: u64,
+        left: u64,
+        seeked: bool,
+    }
+    let state = State {
+        files: files.into(),
+        skip: range.start,
+        left: range.end + 1 - range.start,
+        seeked: false,
+    };
+    let s = futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if st.left == 0 {
+                return None;
+            }
+            let (file, len) = st.files.front_mut()?;
+            if !st.seeked {
+                if st.skip >= *len {
+                    st.skip -= *len;
+                    st.files.pop_front();
+                    continue;
+                }
+                if st.skip > 0
+                    && let Err(e) = file.seek(std::io::SeekFrom::Start(st.skip)).await
+                {
+                    st.left = 0;
+                    return Some((Err(e), st));
+                }
+                *len -= st.skip;
+                st.skip = 0;
+                st.seeked = true;
+            }
+            if *len == 0 {
+                st.files.pop_front();
+                st.seeked = false;
+                continue;
+            }
+            let want = (*len).min(st.left).min(READ_CHUNK as u64);
+            let mut buf = BytesMut::with_capacity(want as usize);
+            match file.take(want).read_buf(&mut buf).await {
+                Ok(0) => {
+                    st.left = 0;
+                    return Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "an object file is shorter than its record",
+                        )),
+                        st,
+                    ));
+                }
+                Ok(n) => {
+                    *len -= n as u64;
+                    st.left -= n as u64;
+                    return Some((Ok(buf.freeze()), st));
+                }
+                Err(e) => {
+                    st.left = 0;
+                    return Some((Err(e), st));
+                }
+            }
+        }
+    });
+    BodyExt::boxed(StreamBody::new(s.map(|r| r.map(hyper::body::Frame::data))))
+}
+
+/// The headers of GET and HEAD.
+fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta) {
+    set(h, "etag", &format!("\"{}\"", meta.etag));
+    set(h, "last-modified", &http_date(meta.modified));
+    set(h, "accept-ranges", "bytes");
+    set(
+        h,
+        "content-type",
+        meta.headers
+            .content_type
+            .as_deref()
+            .unwrap_or("binary/octet-stream"),
+    );
+    for (k, v) in &meta.headers.standard {
+        if k == "x-amz-storage-class" && v == "STANDARD" {
+            continue;
+        }
+        set(h, k, v);
+    }
+    for (k, v) in &meta.headers.user {
+        set(h, &format!("x-amz-meta-{k}"), v);
+    }
+    if let Some(n) = meta.parts {
+        set(h, "x-amz-mp-parts-count", &n.to_string());
+    }
+}
+
+fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
+    set(h, c.algorithm.header(), &c.value);
+    set(h, "x-amz-checksum-type", c.kind.as_str());
+}
+
+impl S3 {
+    /// Fails with NoSuchBucket unless `bucket` exists.
+    pub(crate) async fn require_bucket(&self, bucket: &str) -> Result<()> {
+        let b = bucket.to_owned();
+        let found = self
+            .engine
+            .read(move |txn| get_bucket(&txn.open_table(BUCKETS)?, &b))
+            .await?;
+        match found {
+            Some(_) => Ok(()),
+            None => Err(Error::no_such_bucket(bucket)),
+        }
+    }
+
+    /// Streams a request body into a durable file.
+    pub(crate) async fn receive(&self, inbound: &mut Inbound) -> Result<store::Staged> {
+        let mut staged = self.files.create().await?;
+        while let Some(d) = inbound.next().await? {
+            staged.write(&d).await?;
+        }
+        Ok(staged)
+    }
+
+    /// PutObject.
+    pub(crate) async fn put_object(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Response<Body>> {
+        if ctx.header("x-amz-copy-source").is_some() {
+            return self.copy_object(ctx, bucket, key).await;
+        }
+        let headers = stored_headers(&ctx.headers)?;
+        let condition = WriteCondition::from(&ctx.headers)?;
+        self.require_bucket(bucket).await?;
+        let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
+        let staged = self.receive(&mut inbound).await?;
+        let received = inbound.finish()?;
+        let segment = staged.commit().await?;
+        let etag = checksum::hex(&received.md5);
+        let checksum = received.checksum.as_ref().map(|(a, v)| Checksum {
+            algorithm: *a,
+            value: v.clone(),
+            kind: Kind::FullObject,
+        });
+        let meta = ObjectMeta {
+            size: received.size,
+            etag: etag.clone(),
+            modified: now_ms(),
+            segments: vec![segment.clone()],
+            headers,
+            checksum: checksum.clone(),
+            parts: None,
+        };
+        self.commit_object(bucket, key, meta, condition, vec![segment])
+            .await?;
+        let mut r = api::empty(StatusCode::OK);
+        set(r.headers_mut(), "etag", &format!("\"{etag}\""));
+        if let Some(c) = &checksum {
+            checksum_headers(r.headers_mut(), c);
+        }
+        Ok(r)
+    }
+
+    /// Commits `meta` as `bucket/key` when the bucket exists and `condition` holds; removes the
+    /// files it replaced, or on refusal `own` (the files the new row would have named).
+    pub(crate) async fn commit_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+        own: Vec<Segment>,
+    ) -> Result<()> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let outcome = self
+            .engine
+            .write(move |txn| {
+                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                    return Ok(Err(Error::no_such_bucket(&b)));
+                }
+                let mut objects = txn.open_table(OBJECTS)?;
+                let old = get_object(&objects, &b, &k)?;
+                if let Err(e) = condition.check(&k, old.as_ref()) {
+                    return Ok(Err(e));
+                }
+                objects.insert(
+                    object_key(&b, &k).as_slice(),
+                    store::encode(&meta).as_slice(),
+                )?;
+                Ok(Ok(old.map(|o| o.segments).unwrap_or_default()))
+            })
+            .await;
+        match outcome {
+            Ok(Ok(replaced)) => {
+                self.files
+                    .remove(replaced.into_iter().map(|s| s.id).collect())
+                    .await;
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.files
+                    .remove(own.into_iter().map(|s| s.id).collect())
+                    .await;
+                Err(e)
+            }
+            Err(e) => {
+                self.files
+                    .remove(own.into_iter().map(|s| s.id).collect())
+                    .await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Reads a row and opens its files (again if an overwrite unlinked one in between).
+    async fn open_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        open: bool,
+    ) -> Result<(ObjectMeta, Vec<(tokio::fs::File, u64)>)> {
+        let mut tries = 0;
+        loop {
+            let (b, k) = (bucket.to_owned(), key.to_owned());
+            let (found, meta) = self
+                .engine
+                .read(move |txn| {
+                    let found = get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_some();
+                    let meta = get_object(&txn.open_table(OBJECTS)?, &b, &k)?;
+                    Ok((found, meta))
+                })
+                .await?;
+            if !found {
+                return Err(Error::no_such_bucket(bucket));
+            }
+            let Some(meta) = meta else {
+                return Err(Error::no_such_key(key));
+            };
+            if !open {
+                return Ok((meta, Vec::new()));
+            }
+            let mut files = Vec::with_capacity(meta.segments.len());
+            let mut vanished = false;
+            for s in &meta.segments {
+                match tokio::fs::File::open(self.files.path(&s.id)).await {
+                    Ok(f) => files.push((f, s.len)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => {
+                        vanished = true;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !vanished {
+                return Ok((meta, files));
+            }
+            tries += 1;
+        }
+    }
+
+    /// GetObject and HeadObject.
+    pub(crate) async fn get_object(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+        key: &str,
+        head: bool,
+    ) -> Result<Response<Body>> {
+        let part_number = match ctx.param("partNumber") {
+            None => None,
+            Some(p) => match p.parse::<u32>() {
+                Ok(n) if (1..=10_000).contains(&n) => Some(n),
+                _ => {
+                    return Err(Error::invalid_argument(
+                        "Part number must be an integer between 1 and 10000, inclusive",
+                        "partNumber",
+                        p,
+                    ));
+                }
+            },
+        };
+        let (meta, files) = self.open_object(bucket, key, !head).await?;
+        let validators = |e: Error| {
+            e.header("etag", format!("\"{}\"", meta.etag))
+                .header("last-modified", http_date(meta.modified))
+        };
+        if let Condition::NotModified =
+            read_conditions(&ctx.headers, "", &meta).map_err(validators)?
+        {
+            return Err(validators(Error::new(Code::NotModified, "Not Modified")));
+        }
+        let mut range = parse_range(ctx.header("range"), meta.size)?;
+        if let Some(n) = part_number {
+            let bounds = match meta.parts {
+                Some(_) => {
+                    let idx = (n - 1) as usize;
+                    meta.segments.get(idx).map(|s| {
+                        let start: u64 = meta.segments[..idx].iter().map(|s| s.len).sum();
+                        (start, s.len)
+                    })
+                }
+                None if n == 1 => Some((0, meta.size)),
+                None => None,
+            };
+            let Some((start, len)) = bounds else {
+                return Err(Error::new(
+                    Code::InvalidPartNumber,
+                    "The requested partnumber is not satisfiable",
+                )
+                .with("PartNumberRequested", n.to_string())
+                .with("ActualPartCount", meta.parts.unwrap_or(1).to_string()));
+            };
+            if len > 0 {
+                range = Some(Range {
+                    start,
+                    end: start + len - 1,
+                });
+            }
+        }
+        let whole = Range {
+            start: 0,
+            end: meta.size.saturating_sub(1),
+        };
+        let (status, served) = match range {
+            Some(r) => (StatusCode::PARTIAL_CONTENT, r),
+            None => (StatusCode::OK, whole),
+        };
+        let length = if meta.size == 0 {
+            0
+        } else {
+            served.end + 1 - served.start
+        };
+        let mut r = if head || length == 0 {
+            api::empty(status)
+        } else {
+            let mut r = Response::new(stream(files, served));
+            *r.status_mut() = status;
+            r
+        };
+        let h = r.headers_mut();
+        object_headers(h, &meta);
+        set(h, "content-length", &length.to_string());
+        if range.is_some() {
+            set(
+                h,
+                "content-range",
+                &format!("bytes {}-{}/{}", served.start, served.end, meta.size),
+            );
+        }
+        if ctx.header("x-amz-checksum-mode") == Some("ENABLED")
+            && range.is_none()
+            && let Some(c) = &meta.checksum
+        {
+            checksum_headers(h, c);
+        }
+        for (param, header) in [
+            ("response-content-type", "content-type"),
+            ("response-content-language", "content-language"),
+            ("response-expires", "expires"),
+            ("response-cache-control", "cache-control"),
+            ("response-content-disposition", "content-disposition"),
+            ("response-content-encoding", "content-encoding"),
+        ] {
+            if let Some(v) = ctx.param(param) {
+                set(h, header, v);
+            }
+        }
+        Ok(r)
+    }
+
+    /// DeleteObject: 204 whether or not the key existed, as S3.
+    pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<Response<Body>> {
+        self.remove_objects(bucket, vec![key.to_owned()]).await?;
+        Ok(api::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// Removes `keys` in one commit; returns the keys that existed.
+    async fn remove_objects(&self, bucket: &str, keys: Vec<String>) -> Result<Vec<String>> {
+        let b = bucket.to_owned();
+        let outcome = self
+            .engine
+            .write(move |txn| {
+                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                    return Ok(Err(Error::no_such_bucket(&b)));
+                }
+                let mut objects = txn.open_table(OBJECTS)?;
+                let mut files = Vec::new();
+                let mut existed = Vec::new();
+                for k in keys {
+                    if let Some(v) = objects.remove(object_key(&b, &k).as_slice())? {
+                        let meta: ObjectMeta = store::decode("s3/objects", v.value())?;
+                        files.extend(meta.segments.into_iter().map(|s| s.id));
+                        existed.push(k);
+                    }
+                }
+                Ok(Ok((files, existed)))
+            })
+            .await??;
+        let (files, existed) = outcome;
+        self.files.remove(files).await;
+        Ok(existed)
+    }
+
+    /// DeleteObjects (`POST ?delete`).
+    pub(crate) async fn delete_objects(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+    ) -> Result<Response<Body>> {
+        self.require_bucket(bucket).await?;
+        let mut inbound = ctx.body(None)?;
+        let doc = super::body::read_small(&mut inbound, 2 << 20).await?;
+        inbound.finish()?;
+        let root = xml::parse(&doc).map_err(|_| Error::malformed_xml())?;
+        if root.name != "Delete" {
+            return Err(Error::malformed_xml());
+        }
+        let quiet = root.text_of("Quiet") == Some("true");
+        let mut keys = Vec::new();
+        let mut errors = Vec::new();
+        for o in root.children("Object") {
+            let Some(k) = o.child("Key").map(|k| k.text.clone()) else {
+                return Err(Error::malformed_xml());
+            };
+            if k.len() > api::MAX_KEY {
+                errors.push((k, "KeyTooLongError", "Your key is too long"));
+                continue;
+            }
+            keys.push(k);
+        }
+        if keys.len() + errors.len() > 1000 {
+            return Err(Error::malformed_xml());
+        }
+        if keys.is_empty() && errors.is_empty() {
+            return Err(Error::malformed_xml());
+        }
+        self.remove_objects(bucket, keys.clone()).await?;
+        let mut w = Writer::new("DeleteResult");
+        if !quiet {
+            for k in &keys {
+                w.open("Deleted").elem("Key", k).close("Deleted");
+            }
+        }
+        for (k, code, msg) in &errors {
+            w.open("Error")
+                .elem("Key", k)
+                .elem("Code", code)
+                .elem("Message", msg)
+                .close("Error");
+        }
+        Ok(api::xml(StatusCode::OK, w.finish("DeleteResult")))
+    }
+
+    /// CopyObject (`PUT` with `x-amz-copy-source`): the new object shares the source's files
+    /// through hard links.
+    async fn copy_object(&self, ctx: &mut Ctx, bucket: &str, key: &str) -> Result<Response<Body>> {
+        let (src_bucket, src_key) = copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+        let directive = ctx.header("x-amz-metadata-directive").unwrap_or("COPY");
+        if !matches!(directive, "COPY" | "REPLACE") {
+            return Err(Error::invalid_argument(
+                "Unknown metadata directive.",
+                "x-amz-metadata-directive",
+                directive,
+            ));
+        }
+        let replace = directive == "REPLACE";
+        let new_headers = stored_headers(&ctx.headers)?;
+        let condition = WriteCondition::from(&ctx.headers)?;
+        if src_bucket == bucket
+            && src_key == key
+            && !replace
+            && !ctx.headers.contains_key("x-amz-storage-class")
+        {
+            return Err(Error::invalid_request(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        self.require_bucket(bucket).await?;
+        let mut tries = 0;
+        let (source, segments) = loop {
+            let (source, _) = self.open_object(&src_bucket, &src_key, false).await?;
+            read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
+            let mut linked = Vec::with_capacity(source.segments.len());
+            let mut vanished = false;
+            for s in &source.segments {
+                match self.files.link(&s.id).await {
+                    Ok(id) => linked.push(Segment { id, len: s.len }),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => {
+                        vanished = true;
+                        break;
+                    }
+                    Err(e) => {
+                        self.files
+                            .remove(linked.into_iter().map(|s| s.id).collect())
+                            .await;
+                        return Err(e.into());
+                    }
+                }
+            }
+            if !vanished {
+                break (source, linked);
+            }
+            self.files
+                .remove(linked.into_iter().map(|s| s.id).collect())
+                .await;
+            tries += 1;
+        };
+        let mut headers = if replace {
+            new_headers
+        } else {
+            let mut h = source.headers.clone();
+            h.standard.retain(|(k, _)| k != "x-amz-storage-class");
+            h.standard.extend(
+                new_headers
+                    .standard
+                    .into_iter()
+                    .filter(|(k, _)| k == "x-amz-storage-class"),
+            );
+            h
+        };
+        headers.standard.dedup();
+        let modified = now_ms();
+        let meta = ObjectMeta {
+            size: source.size,
+            etag: source.etag.clone(),
+            modified,
+            segments: segments.clone(),
+            headers,
+            checksum: source.checksum.clone(),
+            parts: source.parts,
+        };
+        self.commit_object(bucket, key, meta, condition, segments)
+            .await?;
+        let mut w = Writer::new("CopyObjectResult");
+        w.elem("LastModified", &iso8601(modified))
+            .elem("ETag", &format!("\"{}\"", source.etag));
+        if let Some(c) = &source.checksum {
+            w.elem(c.algorithm.element(), &c.value);
+        }
+        Ok(api::xml(StatusCode::OK, w.finish("CopyObjectResult")))
+    }
+}
+
+/// Parses `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded, no versionId yet).
+pub(crate) fn copy_source(value: &str) -> Result<(String, String)> {
+    let invalid = || {
+        Error::invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            "x-amz-copy-source",
+            value,
+        )
+    };
+    let v = value.strip_prefix('/').unwrap_or(value);
+    let (path, query) = match v.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (v, None),
+    };
+    if let Some(q) = query
+        && q.starts_with("versionId=")
+        && q != "versionId=null"
+    {
+        return Err(Error::new(
+            Code::NoSuchVersion,
+            "The specified version does not exist.",
+        ));
+    }
+    let (b, k) = path.split_once('/').ok_or_else(invalid)?;
+    let decode = |s: &str| percent_decode(s).ok_or_else(invalid);
+    let (b, k) = (decode(b)?, decode(k)?);
+    if b.is_empty() || k.is_empty() {
+        return Err(invalid());
+    }
+    Ok((b, k))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_as_s3_reads_them() {
+        let r = |v: &str, size| parse_range(Some(v), size);
+        assert_eq!(
+            r("bytes=0-9", 100).unwrap(),
+            Some(Range { start: 0, end: 9 })
+        );
+        assert_eq!(
+            r("bytes=90-", 100).unwrap(),
+            Some(Range { start: 90, end: 99 })
+        );
+        assert_eq!(
+            r("bytes=-10", 100).unwrap(),
+            Some(Range { start: 90, end: 99 })
+        );
+        assert_eq!(
+            r("bytes=-1000", 100).unwrap(),
+            Some(Range { start: 0, end: 99 })
+        );
+        assert_eq!(
+            r("bytes=50-1000", 100).unwrap(),
+            Some(Range { start: 50, end: 99 })
+        );
+        assert_eq!(r("bytes=9-0", 100).unwrap(), None);
+        assert_eq!(r("bytes=0-1,3-4", 100).unwrap(), None);
+        assert_eq!(r("items=0-1", 100).unwrap(), None);
+        assert_eq!(r("bytes=100-", 100).unwrap_err().code, Code::InvalidRange);
+        assert_eq!(r("bytes=0-", 0).unwrap_err().code, Code::InvalidRange);
+    }
+
+    #[test]
+    fn copy_sources_decode() {
+        assert_eq!(
+            copy_source("/b/a%20b/c").unwrap(),
+            ("b".to_owned(), "a b/c".to_owned())
+        );
+        assert_eq!(
+            copy_source("b/k?versionId=null").unwrap(),
+            ("b".to_owned(), "k".to_owned())
+        );
+        assert!(copy_source("nokey").is_err());
+    }
+
+    #[test]
+    fn etag_lists_match() {
+        assert!(etag_matches("\"abc\"", "abc"));
+        assert!(etag_matches("\"x\", \"abc\"", "abc"));
+        assert!(etag_matches("*", "abc"));
+        assert!(!etag_matches("\"abd\"", "abc"));
+    }
+}

@@ -1,0 +1,333 @@
+//! Where buckets live: metadata rows in the engine, object bytes in files.
+//!
+//! | table | key → value (JSON) |
+//! |---|---|
+//! | `s3/buckets` | bucket name → [`BucketMeta`] |
+//! | `s3/objects` | `bucket \0 key` → [`ObjectMeta`] |
+//! | `s3/uploads` | `bucket \0 key \0 upload id` → [`UploadMeta`] |
+//! | `s3/parts` | `upload id \0 part number (4 bytes, big-endian)` → [`PartMeta`] |
+//!
+//! Bucket names hold no `\0`, so `bucket \0` bounds a bucket's rows and the rows sort by key
+//! bytes, which is S3's listing order (UTF-8 binary).
+//!
+//! The bytes: a body streams into `s3/tmp/<id>`, is fsynced, renamed to
+//! `s3/data/<id[..2]>/<id>` and the directory fsynced; only then does the row that names the
+//! file commit, and only after that commit is a request acknowledged. A file is never
+//! written again once named, so readers need no lock, and a copy is a hard link. A crash before
+//! the commit leaves a file no row names, never a row naming a missing or partial file; the
+//! temporary directory is emptied at start. Files a row stopped naming (an overwrite, a
+//! delete) are unlinked after the commit that dropped them; a reader that opened one keeps
+//! reading it, as Unix keeps an unlinked file until its last descriptor closes.
+
+use std::path::{Path, PathBuf};
+
+use redb::{ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt as _;
+
+use super::checksum::Checksum;
+use crate::engine::EngineError;
+
+pub(crate) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("s3/buckets");
+pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/objects");
+pub(crate) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/uploads");
+pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/parts");
+
+/// A bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketMeta {
+    /// Creation time, Unix milliseconds.
+    pub created: i64,
+    /// Its region (`LocationConstraint`).
+    pub region: String,
+}
+
+/// One file of an object's bytes (a whole object, or one part of a multipart one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// The file id under `s3/data`.
+    pub id: String,
+    /// Its length.
+    pub len: u64,
+}
+
+/// The headers stored with an object and given back on GET and HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headers {
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Content-Encoding`, `Content-Disposition`, `Content-Language`, `Cache-Control`,
+    /// `Expires`, `x-amz-website-redirect-location`, `x-amz-storage-class`: lower-case name
+    /// and value.
+    pub standard: Vec<(String, String)>,
+    /// User metadata: the name after `x-amz-meta-` (lower case) and the value.
+    pub user: Vec<(String, String)>,
+}
+
+/// An object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// Its length.
+    pub size: u64,
+    /// The ETag, unquoted.
+    pub etag: String,
+    /// Last modification, Unix milliseconds.
+    pub modified: i64,
+    /// Its bytes, in order.
+    pub segments: Vec<Segment>,
+    /// Stored headers.
+    pub headers: Headers,
+    /// The additional checksum.
+    pub checksum: Option<Checksum>,
+    /// For a multipart object, the number of parts.
+    pub parts: Option<u32>,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadMeta {
+    /// Initiation time, Unix milliseconds.
+    pub initiated: i64,
+    /// The headers the object will carry.
+    pub headers: Headers,
+    /// The checksum algorithm and type the parts carry.
+    pub checksum: Option<(super::checksum::Algorithm, super::checksum::Kind)>,
+}
+
+/// An uploaded part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartMeta {
+    /// Its bytes.
+    pub segment: Segment,
+    /// The part's MD5 in hex (its ETag).
+    pub md5: String,
+    /// Upload time, Unix milliseconds.
+    pub modified: i64,
+    /// Its checksum (base64), in the upload's algorithm.
+    pub checksum: Option<String>,
+}
+
+/// `bucket \0 key`.
+pub(crate) fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(bucket.len() + 1 + key.len());
+    k.extend_from_slice(bucket.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// `bucket \0 key \0 upload`.
+pub(crate) fn upload_key(bucket: &str, key: &str, upload: &str) -> Vec<u8> {
+    let mut k = object_key(bucket, key);
+    k.push(0);
+    k.extend_from_slice(upload.as_bytes());
+    k
+}
+
+/// `upload \0 part`.
+pub(crate) fn part_key(upload: &str, part: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(upload.len() + 5);
+    k.extend_from_slice(upload.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&part.to_be_bytes());
+    k
+}
+
+/// The first key after every key that starts with `prefix`, or `None` when none is
+/// (a prefix of only 0xFF bytes).
+pub(crate) fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xFF {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    table: &str,
+    bytes: &[u8],
+) -> Result<T, EngineError> {
+    serde_json::from_slice(bytes).map_err(|e| EngineError::Corrupt {
+        table: table.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // The stored types are plain structs of strings and numbers: serialization cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Reads a bucket in `txn`.
+pub(crate) fn get_bucket<T: ReadableTable<&'static str, &'static [u8]>>(
+    table: &T,
+    name: &str,
+) -> Result<Option<BucketMeta>, EngineError> {
+    match table.get(name)? {
+        Some(v) => Ok(Some(decode("s3/buckets", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads an object row.
+pub(crate) fn get_object<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<ObjectMeta>, EngineError> {
+    match table.get(object_key(bucket, key).as_slice())? {
+        Some(v) => Ok(Some(decode("s3/objects", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// The object files on disk.
+#[derive(Debug, Clone)]
+pub struct Files {
+    tmp: PathBuf,
+    data: PathBuf,
+}
+
+impl Files {
+    /// Prepares `dir/tmp` (emptied: what it holds was never acknowledged) and `dir/data`.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        let tmp = dir.join("tmp");
+        let data = dir.join("data");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        std::fs::create_dir_all(&data)?;
+        Ok(Self { tmp, data })
+    }
+
+    /// Where file `id` lives.
+    pub fn path(&self, id: &str) -> PathBuf {
+        let shard = id.get(..2).unwrap_or("00");
+        self.data.join(shard).join(id)
+    }
+
+    /// A new temporary file to stream a body into.
+    pub async fn create(&self) -> std::io::Result<Staged> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let path = self.tmp.join(&id);
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(Staged {
+            id,
+            path,
+            file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)),
+            files: self.clone(),
+        })
+    }
+
+    /// A new file id holding the same bytes as `id` (a hard link, fsynced).
+    pub async fn link(&self, id: &str) -> std::io::Result<String> {
+        let new = uuid::Uuid::new_v4().simple().to_string();
+        let (from, to) = (self.path(id), self.path(&new));
+        tokio::task::spawn_blocking(move || {
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::hard_link(&from, &to)?;
+            if let Some(dir) = to.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(new)
+    }
+
+    /// Unlinks files no row names any more (best effort: a leftover file is only space).
+    pub async fn remove(&self, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        let paths: Vec<PathBuf> = ids.iter().map(|id| self.path(id)).collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for p in paths {
+                if let Err(e) = std::fs::remove_file(&p)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %p.display(), error = %e, "cannot remove an object file");
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// A body being written; removed on drop unless [`Staged::commit`] moved it into place.
+#[derive(Debug)]
+pub struct Staged {
+    /// The file id it will have.
+    pub id: String,
+    path: PathBuf,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    files: Files,
+}
+
+impl Staged {
+    /// Appends bytes.
+    pub async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.write_all(data).await,
+            None => Err(std::io::Error::other("the file is closed")),
+        }
+    }
+
+    /// Flushes, fsyncs, renames into place and fsyncs the directory: once this returns the
+    /// bytes survive a crash.
+    pub async fn commit(mut self) -> std::io::Result<Segment> {
+        let Some(mut file) = self.file.take() else {
+            return Err(std::io::Error::other("the file is closed"));
+        };
+        file.flush().await?;
+        let file = file.into_inner();
+        file.sync_all().await?;
+        let len = file.metadata().await?.len();
+        drop(file);
+        let to = self.files.path(&self.id);
+        let from = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let dir = to.parent().map(Path::to_owned);
+            if let Some(d) = &dir {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::rename(&from, &to)?;
+            if let Some(d) = &dir {
+                std::fs::File::open(d)?.sync_all()?;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        // Renamed: nothing left to clean up on drop.
+        self.path = PathBuf::new();
+        Ok(Segment {
+            id: std::mem::take(&mut self.id),
+            len,
+        })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Creates the plane's tables so that readers never meet a missing one.
+pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), EngineError> {
+    txn.open_table(BUCKETS)?;
+    txn.open_table(OBJECTS)?;
+    txn.open_table(UPLOADS)?;
+    txn.open_table(PARTS)?;
+    Ok(())
+}
