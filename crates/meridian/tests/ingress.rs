@@ -33,17 +33,27 @@ fn published_ports_spread_connections_over_the_ready_replicas() {
         .nth(1)
         .expect("an address")
         .to_owned();
-    let mut replicas: BTreeMap<String, usize> = BTreeMap::new();
-    for _ in 0..20 {
-        let (status, body) = get(&addr, "/", &[]);
+    let replica_of = |addr: &str| {
+        let (status, body) = get(addr, "/", &[]);
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).expect("json");
         assert_eq!(v["service"], "web", "{v}");
-        *replicas
-            .entry(v["replica"].as_str().expect("replica").to_owned())
-            .or_default() += 1;
+        v["replica"].as_str().expect("replica").to_owned()
+    };
+    // Readiness reaches the routing mesh a moment after `ps` shows it: wait (bounded) until
+    // both replicas have answered, then measure the steady state.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        seen.insert(replica_of(&addr));
+        if seen.len() == 2 {
+            break;
+        }
     }
-    assert_eq!(replicas.len(), 2, "both replicas answer: {replicas:?}");
+    assert_eq!(seen.len(), 2, "both replicas answer: {seen:?}");
+    let mut replicas: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..20 {
+        *replicas.entry(replica_of(&addr)).or_default() += 1;
+    }
     assert!(
         replicas.values().all(|n| *n == 10),
         "round robin: {replicas:?}"

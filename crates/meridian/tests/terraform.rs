@@ -195,12 +195,14 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
     let text = seen.join("\n");
     assert!(
         text.contains(
-            "  terraform aws_cloudfront_distribution.cdn (us-east-1): loaded, not served yet"
+            "  terraform edge/cloudfront.tf (us-east-1): 4 resources loaded, not served yet (aws_s3_bucket.cdn_origin, aws_s3_bucket_public_access_block.cdn_origin, aws_cloudfront_origin_access_control.cdn, aws_cloudfront_distribution.cdn)"
         ),
         "{text}"
     );
     assert!(
-        text.contains("  terraform azurerm_frontdoor.main (global): loaded, not served yet"),
+        text.contains(
+            "  terraform edge/frontdoor.tf (global): 1 resource loaded, not served yet (azurerm_frontdoor.main)"
+        ),
         "{text}"
     );
     assert!(

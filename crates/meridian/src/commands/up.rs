@@ -419,17 +419,26 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
 /// replication) are not wired yet, so each file says what it holds, with the module's outputs.
 fn print_terraform(bundle: &meridian_config::Bundle) {
     for m in bundle.terraform_modules() {
-        let mut by_file: Vec<(&std::path::Path, Vec<&str>)> = Vec::new();
+        // One line per file and region.
+        let mut groups: Vec<(&std::path::Path, &str, Vec<&str>)> = Vec::new();
         for i in m.instances.iter().filter(|i| i.spec.is_served()) {
             let name = i.address.as_str();
-            match by_file.iter_mut().find(|(f, _)| *f == &*i.file) {
-                Some((_, names)) => names.push(name),
-                None => by_file.push((&i.file, vec![name])),
+            match groups
+                .iter_mut()
+                .find(|(f, r, _)| *f == &*i.file && *r == i.region)
+            {
+                Some((_, _, names)) => names.push(name),
+                None => groups.push((&i.file, &i.region, vec![name])),
             }
         }
-        for (file, names) in by_file {
+        for (file, region, names) in groups {
+            let region = if region.is_empty() {
+                String::new()
+            } else {
+                format!(" ({region})")
+            };
             println!(
-                "  terraform {}: {} loaded, not served yet ({})",
+                "  terraform {}{region}: {} loaded, not served yet ({})",
                 display_path(file),
                 plural(names.len(), "resource"),
                 names.join(", ")
