@@ -272,6 +272,20 @@ assert r["ETag"].endswith('-2"') and r["ChecksumSHA256"].endswith("-2"), r
 h = s3.head_object(Bucket="mpu", Key="hand", ChecksumMode="ENABLED")
 assert h["ChecksumSHA256"] == r["ChecksumSHA256"] and h["ChecksumType"] == "COMPOSITE", h
 
+# UploadPartCopy: ranges of an existing object become parts.
+u = s3.create_multipart_upload(Bucket="mpu", Key="copied")["UploadId"]
+r1 = s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=u, PartNumber=1,
+                         CopySource={"Bucket": "mpu", "Key": "big"}, CopySourceRange="bytes=0-5242879")
+r2 = s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=u, PartNumber=2,
+                         CopySource={"Bucket": "mpu", "Key": "big"}, CopySourceRange="bytes=10485760-10485859")
+assert err(s3.upload_part_copy, Bucket="mpu", Key="copied", UploadId=u, PartNumber=3,
+           CopySource={"Bucket": "mpu", "Key": "big"}, CopySourceRange="bytes=0-%d" % len(data)) == ("InvalidArgument", 400)
+s3.complete_multipart_upload(Bucket="mpu", Key="copied", UploadId=u, MultipartUpload={"Parts": [
+    {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]})
+got = s3.get_object(Bucket="mpu", Key="copied")["Body"].read()
+assert got == data[:5 << 20] + data[10 << 20:(10 << 20) + 100]
+s3.delete_object(Bucket="mpu", Key="copied")
+
 u, parts = upload([5 << 20])
 s3.abort_multipart_upload(Bucket="mpu", Key="hand", UploadId=u)
 assert err(s3.upload_part, Bucket="mpu", Key="hand", UploadId=u, PartNumber=1, Body=b"x") == ("NoSuchUpload", 404)
