@@ -529,6 +529,15 @@ async fn names_keys_xml_and_multipart_rules() {
     )
     .await;
     assert_eq!((g.status, g.body.len()), (412, 0));
+    // Unversioned: version `null` is the object, any other id is refused.
+    let g = send(&url, Req::new("GET", "/rules/r").query("versionId=null")).await;
+    assert_eq!((g.status, g.body.as_slice()), (200, &b"0123456789"[..]));
+    let g = send(
+        &url,
+        Req::new("GET", "/rules/r").query("versionId=3HL4kqtJlcpXroDTDmJ"),
+    )
+    .await;
+    assert_eq!((g.status, g.code()), (400, "InvalidArgument".into()));
     // Virtual-hosted style by Host header.
     let g = send(
         &url,

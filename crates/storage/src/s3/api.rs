@@ -763,6 +763,16 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
     if let Some(sub) = OBJECT_SUBRESOURCES.iter().find(|s| ctx.has(s)) {
         return Err(not_implemented(&format!("?{sub}")));
     }
+    // Buckets are unversioned: every object is version `null`, and no other id exists.
+    if let Some(v) = ctx.param("versionId")
+        && v != "null"
+    {
+        return Err(Error::invalid_argument(
+            "Invalid version id specified",
+            "versionId",
+            v,
+        ));
+    }
     match ctx.method {
         Method::PUT if ctx.has("uploadId") => s3.upload_part(ctx, &bucket, &key).await,
         Method::PUT => s3.put_object(ctx, &bucket, &key).await,
