@@ -265,10 +265,9 @@ impl S3 {
                 self.files.remove(vec![segment.id]).await;
                 Err(e)
             }
-            Err(e) => {
-                self.files.remove(vec![segment.id]).await;
-                Err(e.into())
-            }
+            // The engine failed: whether the group committed is not known for certain, so
+            // the file stays; the sweep at the next start removes it if no row names it.
+            Err(e) => Err(e.into()),
         }
     }
 

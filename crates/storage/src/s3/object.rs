@@ -539,12 +539,9 @@ impl S3 {
                     .await;
                 Err(e)
             }
-            Err(e) => {
-                self.files
-                    .remove(own.into_iter().map(|s| s.id).collect())
-                    .await;
-                Err(e.into())
-            }
+            // The engine failed: whether the group committed is not known for certain, so
+            // the files stay; the sweep at the next start removes them if no row names them.
+            Err(e) => Err(e.into()),
         }
     }
 
