@@ -130,6 +130,18 @@ async fn bodies_that_lie_are_refused_and_never_visible() {
     )
     .await;
     assert_eq!((r.status, r.code()), (400, "IncompleteBody".into()));
+    // ... and one longer than it declared.
+    let r = send(
+        &url,
+        Req::new("PUT", "/bad/chunked")
+            .payload(Payload::Declared(
+                "STREAMING-UNSIGNED-PAYLOAD-TRAILER".into(),
+            ))
+            .header("x-amz-decoded-content-length", "3")
+            .body(chunked_body(&[b"12345"], None, &[])),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
     // A malformed aws-chunked body.
     let r = send(
         &url,
