@@ -145,6 +145,7 @@ pub fn set(headers: &mut HeaderMap, name: &str, value: &str) {
 }
 
 fn error_response(e: &Error, resource: &str, rid: &str, head: bool) -> Response<Body> {
+    tracing::debug!(code = e.code.as_str(), resource, request_id = rid, message = %e.message, "S3 request refused");
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut r = if head || status == StatusCode::NOT_MODIFIED {
         empty(status)
@@ -620,7 +621,6 @@ async fn drain_incoming(body: Option<Incoming>) {
     }
 }
 
-#[allow(clippy::result_large_err)]
 fn prepare(
     service: &Service,
     parts: http::request::Parts,
