@@ -152,7 +152,8 @@ async fn boto3_lists_pages_and_encodes() {
         r#"
 s3.create_bucket(Bucket="list")
 keys = ["p/k%02d" % i for i in range(25)] + ["p/sub/a", "p/sub/b", "p/other/c", "top",
-        "sp ace", "uni/é/ü", "plus+sign", "amp&er<sand>", "tab\tkey"]
+        "sp ace", "uni/é/ü", "plus+sign", "amp&er<sand>", "tab\tkey",
+        "../etc/passwd", "a?b#c", "//double", "~tilde!*'()", "%41%42", "emoji😀"]
 for k in keys:
     s3.put_object(Bucket="list", Key=k, Body=k.encode())
 got = []
@@ -162,7 +163,7 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket="list", Paginati
     assert page["KeyCount"] <= 7
     got += [o["Key"] for o in page.get("Contents", [])]
 assert got == sorted(keys, key=lambda k: k.encode()), got
-assert pages == 5, pages
+assert pages == 6, pages
 
 r = s3.list_objects_v2(Bucket="list", Prefix="p/", Delimiter="/")
 assert [c["Prefix"] for c in r["CommonPrefixes"]] == ["p/other/", "p/sub/"], r
@@ -171,7 +172,8 @@ assert len(r["Contents"]) == 25 and r["KeyCount"] == 27 and not r["IsTruncated"]
 seen = []
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket="list", Delimiter="/", PaginationConfig={"PageSize": 2}):
     seen += [o["Key"] for o in page.get("Contents", [])] + [c["Prefix"] for c in page.get("CommonPrefixes", [])]
-assert sorted(seen) == sorted(["p/", "uni/", "top", "sp ace", "plus+sign", "amp&er<sand>", "tab\tkey"]), seen
+assert sorted(seen) == sorted(["p/", "uni/", "top", "sp ace", "plus+sign", "amp&er<sand>", "tab\tkey",
+                               "../", "a?b#c", "/", "~tilde!*'()", "%41%42", "emoji😀"]), seen
 assert len(seen) == len(set(seen)), seen
 r = s3.list_objects_v2(Bucket="list", StartAfter="p/k20", Prefix="p/k")
 assert [o["Key"] for o in r["Contents"]] == ["p/k%02d" % i for i in range(21, 25)]
