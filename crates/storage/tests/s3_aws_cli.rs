@@ -135,6 +135,41 @@ async fn aws_s3_syncs_copies_lists_presigns_and_removes() {
             ],
         );
         assert_eq!(std::fs::read(&one).unwrap(), files[6].1);
+        // A bucket-side copy above the multipart threshold: UploadPartCopy.
+        aws(
+            &url,
+            &h,
+            &[
+                "s3",
+                "cp",
+                "s3://cli-bucket/site/big.bin",
+                "s3://cli-bucket/copied/big.bin",
+            ],
+        );
+        let head = aws(
+            &url,
+            &h,
+            &[
+                "s3api",
+                "head-object",
+                "--bucket",
+                "cli-bucket",
+                "--key",
+                "copied/big.bin",
+            ],
+        );
+        assert!(head["PartsCount"].as_u64().unwrap_or(0) > 1, "{head}");
+        aws(
+            &url,
+            &h,
+            &[
+                "s3",
+                "cp",
+                "s3://cli-bucket/copied/big.bin",
+                one.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(std::fs::read(&one).unwrap(), files[6].1);
 
         // A presigned URL works for a plain HTTP client, and only for that object: the CLI
         // v1 presigns with SigV2 by default, and with SigV4 when configured to.

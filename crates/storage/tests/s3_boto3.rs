@@ -152,7 +152,8 @@ async fn boto3_lists_pages_and_encodes() {
         r#"
 s3.create_bucket(Bucket="list")
 keys = ["p/k%02d" % i for i in range(25)] + ["p/sub/a", "p/sub/b", "p/other/c", "top",
-        "sp ace", "uni/é/ü", "plus+sign", "amp&er<sand>", "tab\tkey"]
+        "sp ace", "uni/é/ü", "plus+sign", "amp&er<sand>", "tab\tkey",
+        "../etc/passwd", "a?b#c", "//double", "~tilde!*'()", "%41%42", "emoji😀"]
 for k in keys:
     s3.put_object(Bucket="list", Key=k, Body=k.encode())
 got = []
@@ -162,7 +163,7 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket="list", Paginati
     assert page["KeyCount"] <= 7
     got += [o["Key"] for o in page.get("Contents", [])]
 assert got == sorted(keys, key=lambda k: k.encode()), got
-assert pages == 5, pages
+assert pages == 6, pages
 
 r = s3.list_objects_v2(Bucket="list", Prefix="p/", Delimiter="/")
 assert [c["Prefix"] for c in r["CommonPrefixes"]] == ["p/other/", "p/sub/"], r
@@ -171,7 +172,8 @@ assert len(r["Contents"]) == 25 and r["KeyCount"] == 27 and not r["IsTruncated"]
 seen = []
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket="list", Delimiter="/", PaginationConfig={"PageSize": 2}):
     seen += [o["Key"] for o in page.get("Contents", [])] + [c["Prefix"] for c in page.get("CommonPrefixes", [])]
-assert sorted(seen) == sorted(["p/", "uni/", "top", "sp ace", "plus+sign", "amp&er<sand>", "tab\tkey"]), seen
+assert sorted(seen) == sorted(["p/", "uni/", "top", "sp ace", "plus+sign", "amp&er<sand>", "tab\tkey",
+                               "../", "a?b#c", "/", "~tilde!*'()", "%41%42", "emoji😀"]), seen
 assert len(seen) == len(set(seen)), seen
 r = s3.list_objects_v2(Bucket="list", StartAfter="p/k20", Prefix="p/k")
 assert [o["Key"] for o in r["Contents"]] == ["p/k%02d" % i for i in range(21, 25)]
@@ -271,6 +273,20 @@ r = s3.complete_multipart_upload(Bucket="mpu", Key="hand", UploadId=u, Multipart
 assert r["ETag"].endswith('-2"') and r["ChecksumSHA256"].endswith("-2"), r
 h = s3.head_object(Bucket="mpu", Key="hand", ChecksumMode="ENABLED")
 assert h["ChecksumSHA256"] == r["ChecksumSHA256"] and h["ChecksumType"] == "COMPOSITE", h
+
+# UploadPartCopy: ranges of an existing object become parts.
+u = s3.create_multipart_upload(Bucket="mpu", Key="copied")["UploadId"]
+r1 = s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=u, PartNumber=1,
+                         CopySource={"Bucket": "mpu", "Key": "big"}, CopySourceRange="bytes=0-5242879")
+r2 = s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=u, PartNumber=2,
+                         CopySource={"Bucket": "mpu", "Key": "big"}, CopySourceRange="bytes=10485760-10485859")
+assert err(s3.upload_part_copy, Bucket="mpu", Key="copied", UploadId=u, PartNumber=3,
+           CopySource={"Bucket": "mpu", "Key": "big"}, CopySourceRange="bytes=0-%d" % len(data)) == ("InvalidArgument", 400)
+s3.complete_multipart_upload(Bucket="mpu", Key="copied", UploadId=u, MultipartUpload={"Parts": [
+    {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]})
+got = s3.get_object(Bucket="mpu", Key="copied")["Body"].read()
+assert got == data[:5 << 20] + data[10 << 20:(10 << 20) + 100]
+s3.delete_object(Bucket="mpu", Key="copied")
 
 u, parts = upload([5 << 20])
 s3.abort_multipart_upload(Bucket="mpu", Key="hand", UploadId=u)

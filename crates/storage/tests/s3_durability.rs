@@ -153,6 +153,7 @@ async fn acknowledged_uploads_survive_kill_9_and_nothing_half_is_listed() {
 
     // Every listed object is whole, acknowledged or not.
     let mut listed = 0;
+    let mut segments = 0;
     let mut token: Option<String> = None;
     loop {
         let mut q = String::from("list-type=2&max-keys=100");
@@ -174,6 +175,7 @@ async fn acknowledged_uploads_survive_kill_9_and_nothing_half_is_listed() {
             assert_eq!(g.status, 200, "{k} is listed but unreadable");
             assert!(g.body == content(w, n), "{k} is listed but torn");
             listed += 1;
+            segments += if w == 0 { 2 } else { 1 };
         }
         match between(&text, "<NextContinuationToken>", "</NextContinuationToken>").first() {
             Some(t) => token = Some((*t).to_owned()),
@@ -185,8 +187,31 @@ async fn acknowledged_uploads_survive_kill_9_and_nothing_half_is_listed() {
         "{listed} listed for {} acknowledged",
         acked.len()
     );
+    // The files on disk are exactly those the records name: the objects' and the parts of
+    // uploads the kill left open. Bytes made durable by requests the kill cut short before
+    // their commit were swept at start.
+    let r = send(&url, Req::new("GET", "/dur").query("uploads")).await;
+    let text = r.text();
+    let mut open_parts = 0;
+    for upload in between(&text, "<Upload>", "</Upload>") {
+        let key = between(upload, "<Key>", "</Key>")[0];
+        let id = between(upload, "<UploadId>", "</UploadId>")[0];
+        let parts = send(
+            &url,
+            Req::new("GET", &format!("/dur/{key}")).query(&format!("uploadId={id}")),
+        )
+        .await;
+        open_parts += between(&parts.text(), "<Part>", "</Part>").len();
+    }
+    let (data, staged) = count_files(&state.path().join("storage/s3"));
+    assert_eq!(staged, 0);
+    assert_eq!(
+        data,
+        segments + open_parts,
+        "{data} files for {segments} object segments and {open_parts} open parts"
+    );
     eprintln!(
-        "{} acknowledged uploads, {listed} objects after restart",
+        "{} acknowledged uploads, {listed} objects after restart, {open_parts} parts of open uploads, {data} files",
         acked.len()
     );
 }

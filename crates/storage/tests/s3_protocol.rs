@@ -5,7 +5,9 @@
 
 mod buckets;
 
-use buckets::{ACCESS_KEY, Payload, Req, Server, chunked_body, presign, raw, send, send_built};
+use buckets::{
+    ACCESS_KEY, Payload, Req, Server, chunked_body, presign, raw, raw_stalled, send, send_built,
+};
 use meridian_storage::s3::checksum::{self, Algorithm};
 use meridian_storage::sigv4::{self, ChunkSigning};
 
@@ -130,6 +132,18 @@ async fn bodies_that_lie_are_refused_and_never_visible() {
     )
     .await;
     assert_eq!((r.status, r.code()), (400, "IncompleteBody".into()));
+    // ... and one longer than it declared.
+    let r = send(
+        &url,
+        Req::new("PUT", "/bad/chunked")
+            .payload(Payload::Declared(
+                "STREAMING-UNSIGNED-PAYLOAD-TRAILER".into(),
+            ))
+            .header("x-amz-decoded-content-length", "3")
+            .body(chunked_body(&[b"12345"], None, &[])),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
     // A malformed aws-chunked body.
     let r = send(
         &url,
@@ -529,6 +543,15 @@ async fn names_keys_xml_and_multipart_rules() {
     )
     .await;
     assert_eq!((g.status, g.body.len()), (412, 0));
+    // Unversioned: version `null` is the object, any other id is refused.
+    let g = send(&url, Req::new("GET", "/rules/r").query("versionId=null")).await;
+    assert_eq!((g.status, g.body.as_slice()), (200, &b"0123456789"[..]));
+    let g = send(
+        &url,
+        Req::new("GET", "/rules/r").query("versionId=3HL4kqtJlcpXroDTDmJ"),
+    )
+    .await;
+    assert_eq!((g.status, g.code()), (400, "InvalidArgument".into()));
     // Virtual-hosted style by Host header.
     let g = send(
         &url,
@@ -539,4 +562,26 @@ async fn names_keys_xml_and_multipart_rules() {
     )
     .await;
     assert_eq!(g.status, 200, "{}", g.text());
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_sending_is_ended_and_leaves_nothing() {
+    let server = Server::start_with(std::time::Duration::from_millis(500)).await;
+    let url = server.url();
+    bucket(&url, "stall").await;
+    let uri: http::Uri = url.parse().unwrap();
+    let authority = uri.authority().unwrap().to_string();
+    let (headers, _, _) = Req::new("PUT", "/stall/k")
+        .payload(Payload::Unsigned)
+        .head(&authority);
+    let mut head = String::from("PUT /stall/k HTTP/1.1\r\ncontent-length: 1000\r\n");
+    for (k, v) in &headers {
+        head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    let answer = raw_stalled(&url, &head, &[b'x'; 100]).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
+    empty(&url, "stall").await;
+    assert_eq!(server.files(), (0, 0));
 }

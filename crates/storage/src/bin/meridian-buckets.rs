@@ -67,6 +67,7 @@ async fn main() {
         s3,
         keys: Arc::new(keys),
         domain,
+        body_idle_timeout: meridian_storage::s3::api::BODY_IDLE_TIMEOUT,
     };
     let keys = service.keys.long_term();
     let endpoint = Endpoint::start(service, addr)

@@ -46,7 +46,12 @@ pub struct Service {
     pub keys: Arc<KeyStore>,
     /// The domain under which `<bucket>.<domain>` names a bucket (virtual-hosted style).
     pub domain: String,
+    /// How long an upload may send nothing before it is ended with `RequestTimeout`.
+    pub body_idle_timeout: std::time::Duration,
 }
+
+/// S3 ends an upload whose client sent nothing for about this long.
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// One request being served.
 #[derive(Debug)]
@@ -66,6 +71,7 @@ pub struct Ctx {
     body: Option<Incoming>,
     payload: Payload,
     signing: Option<ChunkSigning>,
+    idle: std::time::Duration,
 }
 
 impl Ctx {
@@ -99,6 +105,7 @@ impl Ctx {
             self.payload.clone(),
             self.signing.take(),
             default,
+            self.idle,
         )
     }
 }
@@ -145,6 +152,7 @@ pub fn set(headers: &mut HeaderMap, name: &str, value: &str) {
 }
 
 fn error_response(e: &Error, resource: &str, rid: &str, head: bool) -> Response<Body> {
+    tracing::debug!(code = e.code.as_str(), resource, request_id = rid, message = %e.message, "S3 request refused");
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut r = if head || status == StatusCode::NOT_MODIFIED {
         empty(status)
@@ -580,7 +588,7 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         }
         Err((e, body)) => {
             if !expect {
-                drain_incoming(body).await;
+                drain_incoming(body, service.body_idle_timeout).await;
             }
             error_response(&e, &resource, &rid, head)
         }
@@ -606,21 +614,21 @@ async fn drain(ctx: &mut Ctx) {
     if ctx.header("expect").is_some() {
         return;
     }
-    drain_incoming(ctx.body.take()).await;
+    drain_incoming(ctx.body.take(), ctx.idle).await;
 }
 
-async fn drain_incoming(body: Option<Incoming>) {
+/// Reads and drops up to [`DRAIN_LIMIT`] bytes of an unread body, each frame within `idle`.
+async fn drain_incoming(body: Option<Incoming>, idle: std::time::Duration) {
     let Some(mut body) = body else { return };
     let mut n = 0u64;
     while n < DRAIN_LIMIT {
-        match body.frame().await {
-            Some(Ok(f)) => n += f.data_ref().map_or(0, |d| d.len() as u64),
+        match tokio::time::timeout(idle, body.frame()).await {
+            Ok(Some(Ok(f))) => n += f.data_ref().map_or(0, |d| d.len() as u64),
             _ => return,
         }
     }
 }
 
-#[allow(clippy::result_large_err)]
 fn prepare(
     service: &Service,
     parts: http::request::Parts,
@@ -669,6 +677,7 @@ fn prepare(
         body: Some(body),
         payload,
         signing,
+        idle: service.body_idle_timeout,
     };
     if let Err(e) = authorize(&cred, &ctx) {
         return Err((e, ctx.body));
@@ -762,6 +771,16 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
     }
     if let Some(sub) = OBJECT_SUBRESOURCES.iter().find(|s| ctx.has(s)) {
         return Err(not_implemented(&format!("?{sub}")));
+    }
+    // Buckets are unversioned: every object is version `null`, and no other id exists.
+    if let Some(v) = ctx.param("versionId")
+        && v != "null"
+    {
+        return Err(Error::invalid_argument(
+            "Invalid version id specified",
+            "versionId",
+            v,
+        ));
     }
     match ctx.method {
         Method::PUT if ctx.has("uploadId") => s3.upload_part(ctx, &bucket, &key).await,

@@ -79,6 +79,7 @@ enum Expected {
 /// A request body being received.
 pub struct Inbound {
     body: Option<Incoming>,
+    idle: std::time::Duration,
     payload: Payload,
     decoder: Option<Decoder>,
     signing: Option<ChunkSigning>,
@@ -197,6 +198,7 @@ impl Inbound {
         payload: Payload,
         signing: Option<ChunkSigning>,
         default: Option<Algorithm>,
+        idle: std::time::Duration,
     ) -> Result<Self> {
         let chunked = payload.chunked();
         let length = |name: &str| -> Result<Option<u64>> {
@@ -268,6 +270,7 @@ impl Inbound {
         };
         Ok(Self {
             body: Some(body),
+            idle,
             decoder: chunked.then(Decoder::new),
             signing: if signed { signing } else { None },
             payload,
@@ -311,7 +314,15 @@ impl Inbound {
             return Ok(None);
         };
         loop {
-            match body.frame().await {
+            // A client that stops sending holds a connection and a staged file: after `idle`
+            // without a byte the upload ends, as S3 ends it.
+            let Ok(frame) = tokio::time::timeout(self.idle, body.frame()).await else {
+                return Err(Error::new(
+                    Code::RequestTimeout,
+                    "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+                ));
+            };
+            match frame {
                 None => {
                     self.body = None;
                     return Ok(None);
@@ -506,18 +517,6 @@ impl Inbound {
             md5,
             checksum,
         })
-    }
-
-    /// Reads and drops what is left of the body, up to `limit` bytes, so that the connection
-    /// can carry the error response and the next request.
-    pub async fn drain(mut self, limit: u64) {
-        let mut n = 0u64;
-        while n < limit {
-            match self.frame().await {
-                Ok(Some(d)) => n += d.len() as u64,
-                _ => return,
-            }
-        }
     }
 }
 

@@ -82,7 +82,7 @@ pub(crate) fn list_page(
         return Ok(page);
     }
     let lower = object_key(bucket, prefix);
-    let start = match marker {
+    let mut start = match marker {
         Some(m) if m.as_bytes() >= prefix.as_bytes() => Bound::Excluded(object_key(bucket, m)),
         _ => Bound::Included(lower.clone()),
     };
@@ -90,44 +90,58 @@ pub(crate) fn list_page(
         Some(s) => Bound::Excluded(s),
         None => Bound::Unbounded,
     };
-    let range = (
-        start.as_ref().map(Vec::as_slice),
-        end.as_ref().map(Vec::as_slice),
-    );
     let skip = bucket.len() + 1;
     let delimiter = delimiter.filter(|d| !d.is_empty());
     let mut count = 0;
-    for entry in table.range(range)? {
-        let (k, v) = entry?;
-        let Ok(key) = std::str::from_utf8(&k.value()[skip..]) else {
-            continue;
-        };
-        if let Some(d) = delimiter
-            && let Some(i) = key[prefix.len()..].find(d)
-        {
-            let cp = &key[..prefix.len() + i + d.len()];
-            if marker.is_some_and(|m| cp.as_bytes() <= m.as_bytes())
-                || page.prefixes.last().is_some_and(|l| l == cp)
-            {
+    // Once a common prefix is taken (or known taken before the marker), the walk resumes
+    // after every key under it instead of reading them one by one.
+    'walk: loop {
+        let range = (
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        );
+        let mut resume = None;
+        for entry in table.range(range)? {
+            let (k, v) = entry?;
+            let Ok(key) = std::str::from_utf8(&k.value()[skip..]) else {
                 continue;
+            };
+            if let Some(d) = delimiter
+                && let Some(i) = key[prefix.len()..].find(d)
+            {
+                let cp = &key[..prefix.len() + i + d.len()];
+                let seen = marker.is_some_and(|m| cp.as_bytes() <= m.as_bytes())
+                    || page.prefixes.last().is_some_and(|l| l == cp);
+                if !seen {
+                    if count == max {
+                        page.truncated = true;
+                        break 'walk;
+                    }
+                    page.prefixes.push(cp.to_owned());
+                    page.last = Some(cp.to_owned());
+                    count += 1;
+                }
+                match successor(&object_key(bucket, cp)) {
+                    Some(next) => {
+                        resume = Some(next);
+                        break;
+                    }
+                    None => break 'walk,
+                }
             }
             if count == max {
                 page.truncated = true;
-                break;
+                break 'walk;
             }
-            page.prefixes.push(cp.to_owned());
-            page.last = Some(cp.to_owned());
+            let meta: ObjectMeta = store::decode("s3/objects", v.value())?;
+            page.objects.push((key.to_owned(), meta));
+            page.last = Some(key.to_owned());
             count += 1;
-            continue;
         }
-        if count == max {
-            page.truncated = true;
-            break;
+        match resume {
+            Some(next) => start = Bound::Included(next),
+            None => break,
         }
-        let meta: ObjectMeta = store::decode("s3/objects", v.value())?;
-        page.objects.push((key.to_owned(), meta));
-        page.last = Some(key.to_owned());
-        count += 1;
     }
     Ok(page)
 }

@@ -92,6 +92,7 @@ codes! {
     OwnershipControlsNotFoundError = 404,
     PreconditionFailed = 412,
     RequestTimeTooSkewed = 403,
+    RequestTimeout = 400,
     ServerSideEncryptionConfigurationNotFoundError = 404,
     ServiceUnavailable = 503,
     SignatureDoesNotMatch = 403,

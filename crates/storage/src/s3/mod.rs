@@ -73,6 +73,23 @@ impl S3 {
             .write(|txn| store::create_tables(txn).map(Ok::<(), ()>))
             .await?
             .ok();
+        let live = engine.read(store::live_files).await?;
+        let swept = {
+            let files = files.clone();
+            tokio::task::spawn_blocking(move || files.sweep(&live))
+                .await
+                .map_err(|e| OpenError::Files {
+                    path: dir.to_owned(),
+                    source: std::io::Error::other(e),
+                })?
+                .map_err(|source| OpenError::Files {
+                    path: dir.to_owned(),
+                    source,
+                })?
+        };
+        if swept > 0 {
+            tracing::info!(files = swept, "removed object files no record names");
+        }
         Ok(Arc::new(Self {
             engine,
             files,

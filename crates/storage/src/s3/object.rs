@@ -160,7 +160,7 @@ fn parse_http_date(s: &str) -> Option<i64> {
 }
 
 /// What the read conditions decide.
-enum Condition {
+pub(crate) enum Condition {
     Proceed,
     NotModified,
 }
@@ -168,7 +168,11 @@ enum Condition {
 /// RFC 7232's order as S3 applies it: If-Match, then If-Unmodified-Since (ignored when
 /// If-Match is present), then If-None-Match, then If-Modified-Since (ignored when
 /// If-None-Match is present).
-fn read_conditions(headers: &HeaderMap, prefix: &str, meta: &ObjectMeta) -> Result<Condition> {
+pub(crate) fn read_conditions(
+    headers: &HeaderMap,
+    prefix: &str,
+    meta: &ObjectMeta,
+) -> Result<Condition> {
     let h = |n: &str| {
         headers
             .get(format!("{prefix}{n}"))
@@ -320,6 +324,16 @@ pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<Range
 
 /// Streams `range` of the object made of `files` (opened, in order, with their lengths).
 fn stream(files: Vec<(tokio::fs::File, u64)>, range: Range) -> Body {
+    BodyExt::boxed(StreamBody::new(
+        read_range(files, range).map(|r| r.map(hyper::body::Frame::data)),
+    ))
+}
+
+/// The bytes of `range` of the object made of `files`, in pieces of at most 256 KiB.
+pub(crate) fn read_range(
+    files: Vec<(tokio::fs::File, u64)>,
+    range: Range,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
     struct State {
         files: std::collections::VecDeque<(tokio::fs::File, u64)>,
         skip: u64,
@@ -332,7 +346,7 @@ fn stream(files: Vec<(tokio::fs::File, u64)>, range: Range) -> Body {
         left: range.end + 1 - range.start,
         seeked: false,
     };
-    let s = futures_util::stream::unfold(state, |mut st| async move {
+    futures_util::stream::unfold(state, |mut st| async move {
         loop {
             if st.left == 0 {
                 return None;
@@ -383,8 +397,7 @@ fn stream(files: Vec<(tokio::fs::File, u64)>, range: Range) -> Body {
                 }
             }
         }
-    });
-    BodyExt::boxed(StreamBody::new(s.map(|r| r.map(hyper::body::Frame::data))))
+    })
 }
 
 /// The headers of GET and HEAD.
@@ -526,17 +539,14 @@ impl S3 {
                     .await;
                 Err(e)
             }
-            Err(e) => {
-                self.files
-                    .remove(own.into_iter().map(|s| s.id).collect())
-                    .await;
-                Err(e.into())
-            }
+            // The engine failed: whether the group committed is not known for certain, so
+            // the files stay; the sweep at the next start removes them if no row names them.
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Reads a row and opens its files (again if an overwrite unlinked one in between).
-    async fn open_object(
+    pub(crate) async fn open_object(
         &self,
         bucket: &str,
         key: &str,

@@ -15,9 +15,10 @@
 //! file commit, and only after that commit is a request acknowledged. A file is never
 //! written again once named, so readers need no lock, and a copy is a hard link. A crash before
 //! the commit leaves a file no row names, never a row naming a missing or partial file; the
-//! temporary directory is emptied at start. Files a row stopped naming (an overwrite, a
-//! delete) are unlinked after the commit that dropped them; a reader that opened one keeps
-//! reading it, as Unix keeps an unlinked file until its last descriptor closes.
+//! temporary directory is emptied at start, and files no row names are removed then too
+//! ([`Files::sweep`]). Files a row stopped naming (an overwrite, a delete) are unlinked after
+//! the commit that dropped them; a reader that opened one keeps reading it, as Unix keeps an
+//! unlinked file until its last descriptor closes.
 
 use std::path::{Path, PathBuf};
 
@@ -261,6 +262,53 @@ impl Files {
     }
 }
 
+impl Files {
+    /// Removes the files under `data` that `live` does not name: bytes made durable by a
+    /// request that crashed before its row committed, or files a crash kept from being
+    /// unlinked after the commit that dropped them. Run at start, before any request, so no
+    /// write is in flight. Returns how many it removed.
+    pub fn sweep(&self, live: &std::collections::HashSet<String>) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for shard in std::fs::read_dir(&self.data)? {
+            let shard = shard?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&shard)? {
+                let f = f?.path();
+                let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                // Only names this module gives (32 hex digits) are ours to remove.
+                let ours = name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit());
+                if ours && !live.contains(name) {
+                    std::fs::remove_file(&f)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Every file id a row names (objects' segments and uploaded parts).
+pub(crate) fn live_files(
+    txn: &redb::ReadTransaction,
+) -> Result<std::collections::HashSet<String>, EngineError> {
+    let mut live = std::collections::HashSet::new();
+    for e in txn.open_table(OBJECTS)?.iter()? {
+        let (_, v) = e?;
+        let meta: ObjectMeta = decode("s3/objects", v.value())?;
+        live.extend(meta.segments.into_iter().map(|s| s.id));
+    }
+    for e in txn.open_table(PARTS)?.iter()? {
+        let (_, v) = e?;
+        let part: PartMeta = decode("s3/parts", v.value())?;
+        live.insert(part.segment.id);
+    }
+    Ok(live)
+}
+
 /// A body being written; removed on drop unless [`Staged::commit`] moved it into place.
 #[derive(Debug)]
 pub struct Staged {
@@ -330,4 +378,46 @@ pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), EngineEr
     txn.open_table(UPLOADS)?;
     txn.open_table(PARTS)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn staged_files_become_durable_or_vanish_and_sweep_keeps_only_live_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::open(dir.path()).unwrap();
+        let mut kept = files.create().await.unwrap();
+        kept.write(b"kept").await.unwrap();
+        let kept = kept.commit().await.unwrap();
+        let mut orphan = files.create().await.unwrap();
+        orphan.write(b"orphan").await.unwrap();
+        let orphan = orphan.commit().await.unwrap();
+        let mut dropped = files.create().await.unwrap();
+        dropped.write(b"never committed").await.unwrap();
+        drop(dropped);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        assert_eq!(std::fs::read(files.path(&kept.id)).unwrap(), b"kept");
+        assert_eq!(kept.len, 4);
+        let foreign = files.path(&kept.id).with_file_name("notes.txt");
+        std::fs::write(&foreign, b"not ours").unwrap();
+
+        let live = std::collections::HashSet::from([kept.id.clone()]);
+        assert_eq!(files.sweep(&live).unwrap(), 1);
+        assert!(files.path(&kept.id).exists());
+        assert!(!files.path(&orphan.id).exists());
+        assert!(foreign.exists());
+
+        // What a crash leaves in the staging directory is gone at the next open.
+        std::fs::write(dir.path().join("tmp/partial"), b"half").unwrap();
+        Files::open(dir.path()).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
 }

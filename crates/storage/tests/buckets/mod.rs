@@ -59,6 +59,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Self {
+        Self::start_with(meridian_storage::s3::api::BODY_IDLE_TIMEOUT).await
+    }
+
+    /// With uploads ended after `idle` without a byte.
+    pub async fn start_with(idle: Duration) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = Engine::open(&dir.path().join("meridian.redb")).expect("engine");
         let s3 = S3::open(engine, &dir.path().join("s3"), "us-east-1")
@@ -70,6 +75,7 @@ impl Server {
             s3,
             keys: Arc::new(keys),
             domain: "localhost".into(),
+            body_idle_timeout: idle,
         };
         let endpoint = Endpoint::start(service, "127.0.0.1:0".parse().expect("addr"))
             .await
@@ -423,6 +429,29 @@ pub async fn raw(url: &str, head: &str, body: &[u8]) -> String {
     s.shutdown().await.expect("shutdown");
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes `head` and part of a body on a fresh connection and then sends nothing more,
+/// keeping the connection open; returns what the server answers (bounded wait).
+pub async fn raw_stalled(url: &str, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let uri: http::Uri = url.parse().expect("url");
+    let authority = uri.authority().expect("authority").to_string();
+    let mut s = tokio::net::TcpStream::connect(&authority)
+        .await
+        .expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write head");
+    s.write_all(body).await.expect("write body");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&out).contains("</Error>") {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
     String::from_utf8_lossy(&out).into_owned()
 }
 
