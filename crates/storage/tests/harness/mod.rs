@@ -198,6 +198,11 @@ pub async fn call_with(
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    // As the SDKs do: the CRC-32 of the bytes received, when the server sends one.
+    if let Some(crc) = headers.get("x-amz-crc32") {
+        let crc: u32 = crc.to_str().expect("ascii").parse().expect("a number");
+        assert_eq!(crc, crc32fast::hash(&bytes), "x-amz-crc32 of the body");
+    }
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     (status, headers, json)
 }
