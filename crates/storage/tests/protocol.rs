@@ -214,6 +214,12 @@ async fn messages_are_dynamodbs_own_words() {
             "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
         ),
         (
+            "TransactGetItems",
+            r#"{"TransactItems": [{"Get": {"TableName": "Tbl", "Key": {"k": {"S": "a"}}}},
+                                  {"Get": {"TableName": "Tbl", "Key": {}}}]}"#,
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ValidationError]",
+        ),
+        (
             "ListTagsOfResource",
             r#"{"ResourceArn": "arn:aws:dynamodb:us-east-1:000000000000:table/Tbl"}"#,
             "User: arn:aws:iam::123456789012:root is not authorized to perform: dynamodb:ListTagsOfResource on resource: arn:aws:dynamodb:us-east-1:000000000000:table/Tbl because no resource-based policy allows the dynamodb:ListTagsOfResource action",

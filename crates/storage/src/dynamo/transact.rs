@@ -309,6 +309,9 @@ impl Dynamo {
         }
         input.finish()?;
         let mut gets: Vec<GetAction> = Vec::new();
+        // An action whose key is invalid cancels the transaction with a ValidationError
+        // reason for it, as DynamoDB reports per-action validation.
+        let mut invalid: Vec<Option<String>> = Vec::new();
         for a in actions {
             let Some(spec) = a.get("Get").filter(|v| !v.is_null()) else {
                 return Err(Error::validation(
@@ -320,7 +323,11 @@ impl Dynamo {
             sub.finish()?;
             let def = self.item_table(&name)?;
             let key = sub.item("Key")?.unwrap_or_default();
-            check_key(&def, &key)?;
+            if let Err(e) = check_key(&def, &key) {
+                invalid.push(Some(e.to_string()));
+                continue;
+            }
+            invalid.push(None);
             refuse_orphan_placeholders(&sub, &["ProjectionExpression"])?;
             let ph = sub.placeholders()?;
             let projection = match sub.string("ProjectionExpression")? {
@@ -338,6 +345,27 @@ impl Dynamo {
                 ));
             }
             gets.push((def, storage_key, projection));
+        }
+        if invalid.iter().any(Option::is_some) {
+            let reasons: Vec<CancellationReason> = invalid
+                .into_iter()
+                .map(|m| match m {
+                    Some(message) => CancellationReason {
+                        code: "ValidationError",
+                        message: Some(message),
+                        item: None,
+                    },
+                    None => CancellationReason::none(),
+                })
+                .collect();
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
+            return Err(Error::TransactionCanceled {
+                message: format!(
+                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                    codes.join(", ")
+                ),
+                reasons,
+            });
         }
         let lookups: Vec<(Arc<TableDef>, Vec<u8>)> = gets
             .iter()
