@@ -393,6 +393,7 @@ Resources:
       AttributeDefinitions: [{{AttributeName: pk, AttributeType: S}}]
       KeySchema: [{{AttributeName: pk, KeyType: HASH}}]
       StreamSpecification: {{StreamViewType: NEW_AND_OLD_IMAGES}}
+      TimeToLiveSpecification: {{AttributeName: expires, Enabled: true}}
   Recorder:
     Type: AWS::Serverless::Function
     Properties:
@@ -535,5 +536,27 @@ fn a_dynamodb_event_delivers_the_tables_changes_in_order() {
     assert_eq!(
         attempts.lines().collect::<Vec<_>>(),
         ["a", "a", "a", "poison", "poison", "after"]
+    );
+
+    // An expired item is deleted by the node's TTL sweep, and the function sees the
+    // deletion as the service's.
+    run(&[
+        "put-item",
+        "--item",
+        r#"{"pk": {"S": "stale"}, "expires": {"N": "1700000000"}}"#,
+    ]);
+    let removed = eventually("the expired item swept", Duration::from_secs(60), || {
+        let text = std::fs::read_to_string(tmp.path().join("records")).ok()?;
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+            .find(|r| r["eventName"] == "REMOVE" && r["dynamodb"]["Keys"]["pk"]["S"] == "stale")
+    });
+    assert_eq!(
+        removed["userIdentity"],
+        serde_json::json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"})
+    );
+    assert_eq!(
+        removed["dynamodb"]["OldImage"]["expires"]["N"],
+        "1700000000"
     );
 }

@@ -143,3 +143,110 @@ async fn a_body_over_16_mb_is_refused_without_reading_it_all() {
     let (status, _, _) = call(&server.url(), "ListTables", "{}").await;
     assert_eq!(status, 200);
 }
+
+/// Messages as real DynamoDB words them (each checked against the service by the
+/// nubo-db/dynamodb-conformance suite), where operations differ from one another.
+#[tokio::test]
+async fn messages_are_dynamodbs_own_words() {
+    let server = Server::start().await;
+    let url = server.url();
+    call(&url, "CreateTable", CREATE).await;
+    let lsi = r#"{"TableName": "Coll", "BillingMode": "PAY_PER_REQUEST",
+      "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"}, {"AttributeName": "l", "AttributeType": "S"}],
+      "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+      "LocalSecondaryIndexes": [{"IndexName": "byL", "Projection": {"ProjectionType": "ALL"},
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "l", "KeyType": "RANGE"}]}]}"#;
+    let (status, _, body) = call(&url, "CreateTable", lsi).await;
+    assert_eq!(status, 200, "{body}");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "GetItem",
+            r#"{"TableName": "Missing", "Key": {"k": {"S": "a"}}}"#,
+            "Requested resource not found",
+        ),
+        (
+            "DescribeTable",
+            r#"{"TableName": "Missing"}"#,
+            "Requested resource not found: Table: Missing not found",
+        ),
+        (
+            "Query",
+            r#"{"TableName": "Tbl", "KeyConditionExpression": "k = :k", "ExpressionAttributeValues": {":k": {"S": "a"}}, "Limit": 0}"#,
+            "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        ),
+        (
+            "Scan",
+            r#"{"TableName": "Tbl", "Limit": 0}"#,
+            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        ),
+        (
+            "BatchGetItem",
+            r#"{"RequestItems": {}}"#,
+            "The requestItems parameter is required for BatchGetItem",
+        ),
+        (
+            "BatchWriteItem",
+            r#"{"RequestItems": {}}"#,
+            "The requestItems parameter is required for BatchWriteItem",
+        ),
+        (
+            "PutItem",
+            r#"{"TableName": "", "Item": {"k": {"S": "a"}}}"#,
+            "1 validation error detected: Value '' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ),
+        (
+            "PutItem",
+            r#"{"TableName": "Tbl", "Item": {"k": {"S": "a"}}, "ExpressionAttributeValues": {":v": {"S": "x"}}}"#,
+            "ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null",
+        ),
+        (
+            "CreateTable",
+            r#"{"AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}"#,
+            "The parameter 'TableName' is required but was not present in the request",
+        ),
+        (
+            "TransactGetItems",
+            r#"{"TransactItems": []}"#,
+            "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ),
+        (
+            "TransactGetItems",
+            r#"{"TransactItems": [{"Get": {"TableName": "Tbl", "Key": {"k": {"S": "a"}}}},
+                                  {"Get": {"TableName": "Tbl", "Key": {}}}]}"#,
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ValidationError]",
+        ),
+        (
+            "ListTagsOfResource",
+            r#"{"ResourceArn": "arn:aws:dynamodb:us-east-1:000000000000:table/Tbl"}"#,
+            "User: arn:aws:iam::123456789012:root is not authorized to perform: dynamodb:ListTagsOfResource on resource: arn:aws:dynamodb:us-east-1:000000000000:table/Tbl because no resource-based policy allows the dynamodb:ListTagsOfResource action",
+        ),
+    ];
+    for (op, body, message) in cases {
+        let (status, _, answer) = call(&url, op, body).await;
+        assert_eq!(status, 400, "{op} {body}: {answer}");
+        assert_eq!(answer["message"], *message, "{op} {body}");
+    }
+    // A write to a table with a local index reports its item collection when asked.
+    let (_, _, answer) = call(
+        &url,
+        "PutItem",
+        r#"{"TableName": "Coll", "Item": {"pk": {"S": "p"}, "sk": {"S": "s"}},
+            "ReturnItemCollectionMetrics": "SIZE"}"#,
+    )
+    .await;
+    assert_eq!(
+        answer["ItemCollectionMetrics"],
+        serde_json::json!({"ItemCollectionKey": {"pk": {"S": "p"}}, "SizeEstimateRangeGB": [0.0, 1.0]})
+    );
+    let (_, _, answer) = call(
+        &url,
+        "PutItem",
+        r#"{"TableName": "Tbl", "Item": {"k": {"S": "p"}}, "ReturnItemCollectionMetrics": "SIZE"}"#,
+    )
+    .await;
+    assert!(
+        answer.get("ItemCollectionMetrics").is_none(),
+        "no local index, no metrics: {answer}"
+    );
+}

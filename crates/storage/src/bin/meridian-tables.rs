@@ -6,13 +6,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use meridian_storage::dynamo::Dynamo;
-use meridian_storage::dynamo::api::Service;
-use meridian_storage::engine::Engine;
-use meridian_storage::keys::KeyStore;
-use meridian_storage::server::Endpoint;
+use meridian_storage::plane::{PlaneOptions, SWEEP_INTERVAL, StoragePlane};
 
 fn usage() -> ! {
     eprintln!(
@@ -45,45 +40,23 @@ async fn main() {
         }
     }
     let Some(state) = state else { usage() };
-    let dir = state.join("storage");
-    let keys = match KeyStore::open(&dir) {
-        Ok(k) => k,
+    let plane = match StoragePlane::start(PlaneOptions {
+        state_dir: state,
+        region: "us-east-1".to_owned(),
+        dynamodb_addr: addr,
+        access_keys: extra,
+        ttl_sweep: SWEEP_INTERVAL,
+    })
+    .await
+    {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);
         }
     };
-    for (ak, sk) in &extra {
-        keys.add(ak, sk);
-    }
-    let engine = match Engine::open(&dir.join("meridian.redb")) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
-    let dynamo = match Dynamo::open(engine, "us-east-1") {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
-    let service = Service {
-        dynamo,
-        keys: Arc::new(keys),
-    };
-    let keys = service.keys.long_term();
-    let endpoint = match Endpoint::start(service, addr).await {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
-    println!("listening {}", endpoint.url());
-    for (ak, sk) in keys {
+    println!("listening {}", plane.dynamodb_url());
+    for (ak, sk) in plane.keys.long_term() {
         println!("key {ak} {sk}");
     }
     let _ = tokio::signal::ctrl_c().await;

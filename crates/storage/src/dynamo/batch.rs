@@ -51,7 +51,7 @@ impl Dynamo {
         input.finish()?;
         if requests.is_empty() {
             return Err(Error::validation(
-                "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                "The requestItems parameter is required for BatchGetItem",
             ));
         }
         let mut specs = Vec::new();
@@ -62,6 +62,11 @@ impl Dynamo {
             };
             let sub = Input::new(spec)?;
             let keys = sub.array("Keys")?.cloned().unwrap_or_default();
+            if keys.len() > MAX_GET {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value at 'RequestItems.{name}.member.Keys' failed to satisfy constraint: Member must have length less than or equal to {MAX_GET}"
+                )));
+            }
             total += keys.len();
             if total > MAX_GET {
                 return Err(Error::validation(
@@ -73,7 +78,7 @@ impl Dynamo {
                     "1 validation error detected: Value '[]' at 'requestItems.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
                 ));
             }
-            let def = self.table(name)?;
+            let def = self.item_table(name)?;
             let mut parsed: Vec<Item> = Vec::new();
             for k in &keys {
                 let key = item_from_json(k)?;
@@ -116,7 +121,7 @@ impl Dynamo {
                     {
                         Ok(t) => t,
                         Err(redb::TableError::TableDoesNotExist(_)) => {
-                            return Ok(Err(Error::table_not_found(&def.name)));
+                            return Ok(Err(Error::item_table_not_found()));
                         }
                         Err(e) => return Err(e.into()),
                     };
@@ -190,7 +195,7 @@ impl Dynamo {
         input.finish()?;
         if requests.is_empty() {
             return Err(Error::validation(
-                "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                "The requestItems parameter is required for BatchWriteItem",
             ));
         }
         let total: usize = requests
@@ -202,16 +207,30 @@ impl Dynamo {
                 .values()
                 .any(|v| v.as_array().is_some_and(Vec::is_empty))
         {
-            return Err(Error::validation(
-                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
-            ));
+            // DynamoDB echoes the request map before the constraint.
+            let echo: Vec<String> = requests
+                .iter()
+                .map(|(t, v)| {
+                    let list: Vec<String> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(Value::to_string)
+                        .collect();
+                    format!("{t}=[{}]", list.join(", "))
+                })
+                .collect();
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value '{{{}}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+                echo.join(", ")
+            )));
         }
         let mut writes = Vec::new();
         for (name, list) in requests {
             let Value::Array(list) = list else {
                 return Err(super::types::shape_error(list, "list"));
             };
-            let def = self.table(name)?;
+            let def = self.item_table(name)?;
             let mut seen: Vec<Vec<u8>> = Vec::new();
             for req in list {
                 let put = req.get("PutRequest").filter(|v| !v.is_null());
@@ -257,7 +276,7 @@ impl Dynamo {
                 // meanwhile, checked for every table before anything is written.
                 for w in &writes {
                     if !super::table::still_exists(txn, &w.def)? {
-                        return Ok(Err(Error::table_not_found(&w.def.name)));
+                        return Ok(Err(Error::item_table_not_found()));
                     }
                 }
                 let mut out = Vec::new();

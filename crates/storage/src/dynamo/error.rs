@@ -111,6 +111,12 @@ impl Error {
         ))
     }
 
+    /// `ResourceNotFoundException` for a table an item operation names (GetItem, Query,
+    /// batches, transactions...): DynamoDB does not name the table there.
+    pub fn item_table_not_found() -> Self {
+        Self::ResourceNotFound("Requested resource not found".into())
+    }
+
     /// The short name after `#` in `__type`.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -225,6 +225,12 @@ impl<'a> Input<'a> {
 
 /// Records the TableName constraints DynamoDB checks.
 pub(crate) fn check_table_name(n: &str, path: &str, out: &mut Vec<String>) {
+    if n.is_empty() {
+        out.push(format!(
+            "Value '' at '{path}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        ));
+        return;
+    }
     if n.len() < 3 {
         out.push(format!(
             "Value '{n}' at '{path}' failed to satisfy constraint: Member must have length greater than or equal to 3"
@@ -268,15 +274,18 @@ pub(crate) fn refuse_orphan_placeholders(
     expressions: &[&str],
 ) -> Result<(), Error> {
     if input.present(expressions).is_empty() {
-        if input.has("ExpressionAttributeNames") {
-            return Err(Error::validation(
-                "ExpressionAttributeNames can only be specified when using expressions",
-            ));
-        }
-        if input.has("ExpressionAttributeValues") {
-            return Err(Error::validation(
-                "ExpressionAttributeValues can only be specified when using expressions",
-            ));
+        // DynamoDB names the expressions that are missing: "X is null", "X and Y are null".
+        let missing = match expressions {
+            [one] => format!("{one} is null"),
+            [rest @ .., last] => format!("{} and {last} are null", rest.join(", ")),
+            [] => String::new(),
+        };
+        for member in ["ExpressionAttributeNames", "ExpressionAttributeValues"] {
+            if input.has(member) {
+                return Err(Error::validation(format!(
+                    "{member} can only be specified when using expressions: {missing}"
+                )));
+            }
         }
     }
     Ok(())

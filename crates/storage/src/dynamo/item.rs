@@ -252,7 +252,7 @@ pub(crate) fn check_write(
     w: &Write,
 ) -> Result<Result<Images, Error>, EngineError> {
     if !still_exists(txn, &w.def)? {
-        return Ok(Err(Error::table_not_found(&w.def.name)));
+        return Ok(Err(Error::item_table_not_found()));
     }
     let old = read_current(txn, &w.def, &w.storage_key)?;
     if let Some(c) = &w.condition {
@@ -364,6 +364,31 @@ pub(crate) fn run_write(
     apply_write(txn, &w.def, &w.storage_key, old, new).map(Ok)
 }
 
+/// `ReturnItemCollectionMetrics`: true for `SIZE`.
+fn wants_collection_metrics(input: &mut Input<'_>) -> Result<bool, Error> {
+    Ok(input.enum_value(
+        "ReturnItemCollectionMetrics",
+        "returnItemCollectionMetrics",
+        &["SIZE", "NONE"],
+    )? == Some("SIZE"))
+}
+
+/// The item collection metrics DynamoDB returns for a write to a table with local secondary
+/// indexes: the collection's hash key, and its size as a range in GB (a collection here
+/// stays far under the 10 GB an LSI allows, so the range is DynamoDB's lowest).
+fn collection_metrics(def: &TableDef, key: &Item) -> Option<Value> {
+    if !def.indexes.iter().any(|i| i.local) {
+        return None;
+    }
+    let hash = key.get(&def.key.hash.name)?;
+    let mut collection = Item::new();
+    collection.insert(def.key.hash.name.clone(), hash.clone());
+    Some(json!({
+        "ItemCollectionKey": item_to_json(&collection),
+        "SizeEstimateRangeGB": [0.0, 1.0],
+    }))
+}
+
 fn return_values<'a>(input: &mut Input<'a>, allowed: &[&str]) -> Result<&'a str, Error> {
     let v = input.enum_value(
         "ReturnValues",
@@ -412,10 +437,11 @@ impl Dynamo {
             );
         }
         let capacity = capacity_mode(&mut input)?;
+        let metrics = wants_collection_metrics(&mut input)?;
         let on_failure = old_on_failure(&mut input)?;
         let rv = return_values(&mut input, &["NONE", "ALL_OLD"])?;
         let item = input.item("Item")?.unwrap_or_default();
-        let def = self.table(&name)?;
+        let def = self.item_table(&name)?;
         check_item(&def, &item)?;
         refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
         let ph = input.placeholders()?;
@@ -429,8 +455,12 @@ impl Dynamo {
             mutation: Mutation::Put(item),
             old_on_failure: on_failure,
         };
+        let collection = metrics.then(|| collection_metrics(&def, &w.key)).flatten();
         let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
         let mut out = json!({});
+        if let Some(m) = collection {
+            out["ItemCollectionMetrics"] = m;
+        }
         if rv == "ALL_OLD"
             && let Some(old) = &written.old
         {
@@ -452,10 +482,11 @@ impl Dynamo {
             );
         }
         let capacity = capacity_mode(&mut input)?;
+        let metrics = wants_collection_metrics(&mut input)?;
         let on_failure = old_on_failure(&mut input)?;
         let rv = return_values(&mut input, &["NONE", "ALL_OLD"])?;
         let key = input.item("Key")?.unwrap_or_default();
-        let def = self.table(&name)?;
+        let def = self.item_table(&name)?;
         check_key(&def, &key)?;
         refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
         let ph = input.placeholders()?;
@@ -469,8 +500,12 @@ impl Dynamo {
             mutation: Mutation::Delete,
             old_on_failure: on_failure,
         };
+        let collection = metrics.then(|| collection_metrics(&def, &w.key)).flatten();
         let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
         let mut out = json!({});
+        if let Some(m) = collection {
+            out["ItemCollectionMetrics"] = m;
+        }
         if rv == "ALL_OLD"
             && let Some(old) = &written.old
         {
@@ -492,13 +527,14 @@ impl Dynamo {
             );
         }
         let capacity = capacity_mode(&mut input)?;
+        let metrics = wants_collection_metrics(&mut input)?;
         let on_failure = old_on_failure(&mut input)?;
         let rv = return_values(
             &mut input,
             &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
         )?;
         let key = input.item("Key")?.unwrap_or_default();
-        let def = self.table(&name)?;
+        let def = self.item_table(&name)?;
         check_key(&def, &key)?;
         refuse_mixed(
             &input,
@@ -533,8 +569,12 @@ impl Dynamo {
             mutation: Mutation::Update(update),
             old_on_failure: on_failure,
         };
+        let collection = metrics.then(|| collection_metrics(&def, &w.key)).flatten();
         let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
         let mut out = json!({});
+        if let Some(m) = collection {
+            out["ItemCollectionMetrics"] = m;
+        }
         let attrs = match rv {
             "ALL_OLD" => written.old.clone(),
             "ALL_NEW" => written.new.clone(),
@@ -564,7 +604,7 @@ impl Dynamo {
         input.finish()?;
         let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
         let key = input.item("Key")?.unwrap_or_default();
-        let def = self.table(&name)?;
+        let def = self.item_table(&name)?;
         check_key(&def, &key)?;
         refuse_orphan_placeholders(&input, &["ProjectionExpression"])?;
         let ph = input.placeholders()?;
@@ -603,7 +643,7 @@ impl Dynamo {
                 {
                     Ok(t) => t,
                     Err(redb::TableError::TableDoesNotExist(_)) => {
-                        return Ok(Err(Error::table_not_found(&def.name)));
+                        return Ok(Err(Error::item_table_not_found()));
                     }
                     Err(e) => return Err(e.into()),
                 };

@@ -298,14 +298,18 @@ fn parse_select(input: &mut Input<'_>) -> Result<Option<Select>, Error> {
     }))
 }
 
-fn parse_limit(input: &mut Input<'_>) -> Result<Option<usize>, Error> {
+/// `Limit`, at least 1. DynamoDB words the refusal differently per operation: Query names
+/// the member as written and no value, Scan the value and the member in camel case.
+fn parse_limit(input: &mut Input<'_>, query: bool) -> Result<Option<usize>, Error> {
     let l = input.integer("Limit")?;
     if let Some(l) = l
         && l < 1
     {
-        input.violation(format!(
-                "Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
-            ));
+        input.violation(if query {
+            "Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1".to_owned()
+        } else {
+            format!("Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1")
+        });
     }
     Ok(l.map(|l| l.max(1) as usize))
 }
@@ -420,7 +424,7 @@ fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Err
     )) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => {
-            return Ok(Err(Error::table_not_found(&plan.def.name)));
+            return Ok(Err(Error::item_table_not_found()));
         }
         Err(e) => return Err(e.into()),
     };
@@ -553,10 +557,10 @@ impl Dynamo {
         let mut input = Input::new(body)?;
         let name = input.table_name()?;
         let select = parse_select(&mut input)?;
-        let limit = parse_limit(&mut input)?;
+        let limit = parse_limit(&mut input, true)?;
         let capacity = capacity_mode(&mut input)?;
         input.finish()?;
-        let def = self.table(&name)?;
+        let def = self.item_table(&name)?;
         let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
         let forward = input.boolean("ScanIndexForward")?.unwrap_or(true);
         refuse_mixed(&input, &["KeyConditions"], &["KeyConditionExpression"])?;
@@ -643,7 +647,7 @@ impl Dynamo {
         let mut input = Input::new(body)?;
         let name = input.table_name()?;
         let select = parse_select(&mut input)?;
-        let limit = parse_limit(&mut input)?;
+        let limit = parse_limit(&mut input, false)?;
         let capacity = capacity_mode(&mut input)?;
         let segment = input.integer("Segment")?;
         let total = input.integer("TotalSegments")?;
@@ -679,7 +683,7 @@ impl Dynamo {
             }
             (None, None) => (0, 1),
         };
-        let def = self.table(&name)?;
+        let def = self.item_table(&name)?;
         let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
         refuse_mixed(
             &input,

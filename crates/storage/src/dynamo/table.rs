@@ -332,9 +332,11 @@ fn parse_key_schema(
     if let (Some(h), Some(r)) = (&hash, &range)
         && h == r
     {
-        return Err(Error::validation(format!(
-            "Both the Hash Key and the Range Key element in the KeySchema have the same name. The name is {h}"
-        )));
+        // What DynamoDB answers for one attribute used as both keys.
+        let _ = h;
+        return Err(Error::validation(
+            "Invalid KeySchema: Some index key attribute have no definition",
+        ));
     }
     let _ = attrs;
     Ok(hash.map(|h| (h, range)))
@@ -543,6 +545,11 @@ impl Dynamo {
     /// create (with a fresh uid); nothing is written.
     pub(crate) fn parse_create_table(&self, body: &Value) -> Result<TableDef, Error> {
         let mut input = Input::new(body)?;
+        if !input.has("TableName") {
+            return Err(Error::validation(
+                "The parameter 'TableName' is required but was not present in the request",
+            ));
+        }
         let name = input.table_name()?;
         let attrs = parse_attribute_definitions(&mut input)?;
         let mut key_violations = Vec::new();
@@ -762,6 +769,12 @@ impl Dynamo {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::table_not_found(name))
+    }
+
+    /// The definition of a table an item operation names, or ResourceNotFoundException in
+    /// the words DynamoDB uses for those operations.
+    pub(crate) fn item_table(&self, name: &str) -> Result<Arc<TableDef>, Error> {
+        self.table(name).map_err(|_| Error::item_table_not_found())
     }
 
     /// Every table, sorted by name.
@@ -1034,6 +1047,14 @@ impl Dynamo {
             }
         }
         let pt = parse_throughput(input.raw("ProvisionedThroughput"))?;
+        if let (Some((r, w)), Some((cr, cw))) = (pt, old.throughput)
+            && (r, w) == (cr, cw)
+            && billing != Some("PAY_PER_REQUEST")
+        {
+            return Err(Error::validation(format!(
+                "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {cr}. Requested ReadCapacityUnits: {r}. Current WriteCapacityUnits provisioned for the table: {cw}. Requested WriteCapacityUnits: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+            )));
+        }
         match billing {
             Some("PAY_PER_REQUEST") => {
                 if pt.is_some() {

@@ -16,14 +16,33 @@ use super::table::{TableDef, save_def, still_exists};
 const MAX_TAGS: usize = 50;
 
 impl Dynamo {
-    /// The table a `ResourceArn` names.
-    fn tagged_table(&self, arn: &str) -> Result<Arc<TableDef>, Error> {
-        let prefix = format!("arn:aws:dynamodb:{}:{}:table/", self.region, self.account);
-        let Some(name) = arn.strip_prefix(&prefix).filter(|n| !n.contains('/')) else {
-            return Err(Error::validation(format!(
-                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
-            )));
+    /// The table a `ResourceArn` names. A table of another account or region is not
+    /// this caller's to see: AccessDenied, as IAM answers it.
+    fn tagged_table(&self, arn: &str, op: &str) -> Result<Arc<TableDef>, Error> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let (region, account, name) = match parts.as_slice() {
+            ["arn", "aws", "dynamodb", region, account, resource] => {
+                match resource.strip_prefix("table/").filter(|n| !n.contains('/')) {
+                    Some(name) => (*region, *account, name),
+                    None => {
+                        return Err(Error::validation(format!(
+                            "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+                        )));
+                    }
+                }
+            }
+            _ => {
+                return Err(Error::validation(format!(
+                    "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+                )));
+            }
         };
+        if region != self.region || account != self.account {
+            return Err(Error::AccessDenied(format!(
+                "User: arn:aws:iam::{}:root is not authorized to perform: dynamodb:{op} on resource: {arn} because no resource-based policy allows the dynamodb:{op} action",
+                self.account
+            )));
+        }
         self.table(name).map_err(|_| {
             // DynamoDB's own spelling.
             Error::ResourceNotFound(format!(
@@ -88,7 +107,7 @@ impl Dynamo {
             }
         }
         input.finish()?;
-        let def = self.tagged_table(&arn)?;
+        let def = self.tagged_table(&arn, "TagResource")?;
         if new.iter().any(|(k, _)| k.starts_with("aws:")) {
             return Err(Error::validation(
                 "One or more parameter values were invalid: Tag keys starting with 'aws:' are reserved for system use",
@@ -123,7 +142,7 @@ impl Dynamo {
             .map(str::to_owned)
             .collect();
         input.finish()?;
-        let def = self.tagged_table(&arn)?;
+        let def = self.tagged_table(&arn, "UntagResource")?;
         let mut tags = def.tags.clone();
         for k in &keys {
             tags.remove(k);
@@ -138,7 +157,7 @@ impl Dynamo {
         let arn = arn_member(&mut input)?;
         let _ = input.string("NextToken")?;
         input.finish()?;
-        let def = self.tagged_table(&arn)?;
+        let def = self.tagged_table(&arn, "ListTagsOfResource")?;
         let tags: Vec<Value> = def
             .tags
             .iter()

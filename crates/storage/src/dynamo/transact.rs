@@ -21,6 +21,8 @@ use super::table::TableDef;
 use super::types::{Item, item_to_json};
 
 const MAX_ACTIONS: usize = 100;
+/// The most bytes of items one transaction may write.
+const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 
 /// One Get of TransactGetItems: the table, the storage key, the projection.
 type GetAction = (Arc<TableDef>, Vec<u8>, Option<Vec<Path>>);
@@ -72,7 +74,7 @@ impl Dynamo {
         if actions.is_empty() || actions.len() > MAX_ACTIONS {
             input.violation(format!(
                 "Value '{}' at 'transactItems' failed to satisfy constraint: Member must have length {} {}",
-                "[...]",
+                if actions.is_empty() { "[]" } else { "[...]" },
                 if actions.is_empty() { "greater than or equal to" } else { "less than or equal to" },
                 if actions.is_empty() { 1 } else { MAX_ACTIONS }
             ));
@@ -98,7 +100,7 @@ impl Dynamo {
                 &["ALL_OLD", "NONE"],
             )? == Some("ALL_OLD");
             sub.finish()?;
-            let def = self.table(&name)?;
+            let def = self.item_table(&name)?;
             let exprs: &[&str] = match kind.as_str() {
                 "Update" => &["ConditionExpression", "UpdateExpression"],
                 _ => &["ConditionExpression"],
@@ -167,6 +169,19 @@ impl Dynamo {
                 mutation,
                 old_on_failure: on_failure,
             });
+        }
+        // DynamoDB's 4 MB bound on what a transaction writes.
+        let written: usize = writes
+            .iter()
+            .map(|w| match &w.mutation {
+                Mutation::Put(item) => super::types::item_size(item),
+                _ => super::types::item_size(&w.key),
+            })
+            .sum();
+        if written > MAX_TRANSACTION_BYTES {
+            return Err(Error::validation(
+                "Transaction request cannot be larger than 4 MB",
+            ));
         }
         let request_digest = digest(body);
         let defs: Vec<Arc<TableDef>> = writes.iter().map(|w| w.def.clone()).collect();
@@ -286,13 +301,17 @@ impl Dynamo {
         };
         if actions.is_empty() || actions.len() > MAX_ACTIONS {
             input.violation(format!(
-                "Value '[...]' at 'transactItems' failed to satisfy constraint: Member must have length {} {}",
+                "Value '{}' at 'transactItems' failed to satisfy constraint: Member must have length {} {}",
+                if actions.is_empty() { "[]" } else { "[...]" },
                 if actions.is_empty() { "greater than or equal to" } else { "less than or equal to" },
                 if actions.is_empty() { 1 } else { MAX_ACTIONS }
             ));
         }
         input.finish()?;
         let mut gets: Vec<GetAction> = Vec::new();
+        // An action whose key is invalid cancels the transaction with a ValidationError
+        // reason for it, as DynamoDB reports per-action validation.
+        let mut invalid: Vec<Option<String>> = Vec::new();
         for a in actions {
             let Some(spec) = a.get("Get").filter(|v| !v.is_null()) else {
                 return Err(Error::validation(
@@ -302,9 +321,13 @@ impl Dynamo {
             let mut sub = Input::new(spec)?;
             let name = sub.table_name()?;
             sub.finish()?;
-            let def = self.table(&name)?;
+            let def = self.item_table(&name)?;
             let key = sub.item("Key")?.unwrap_or_default();
-            check_key(&def, &key)?;
+            if let Err(e) = check_key(&def, &key) {
+                invalid.push(Some(e.to_string()));
+                continue;
+            }
+            invalid.push(None);
             refuse_orphan_placeholders(&sub, &["ProjectionExpression"])?;
             let ph = sub.placeholders()?;
             let projection = match sub.string("ProjectionExpression")? {
@@ -323,6 +346,27 @@ impl Dynamo {
             }
             gets.push((def, storage_key, projection));
         }
+        if invalid.iter().any(Option::is_some) {
+            let reasons: Vec<CancellationReason> = invalid
+                .into_iter()
+                .map(|m| match m {
+                    Some(message) => CancellationReason {
+                        code: "ValidationError",
+                        message: Some(message),
+                        item: None,
+                    },
+                    None => CancellationReason::none(),
+                })
+                .collect();
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
+            return Err(Error::TransactionCanceled {
+                message: format!(
+                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                    codes.join(", ")
+                ),
+                reasons,
+            });
+        }
         let lookups: Vec<(Arc<TableDef>, Vec<u8>)> = gets
             .iter()
             .map(|(d, k, _)| (d.clone(), k.clone()))
@@ -337,7 +381,7 @@ impl Dynamo {
                     {
                         Ok(t) => t,
                         Err(redb::TableError::TableDoesNotExist(_)) => {
-                            return Ok(Err(Error::table_not_found(&def.name)));
+                            return Ok(Err(Error::item_table_not_found()));
                         }
                         Err(e) => return Err(e.into()),
                     };
