@@ -614,18 +614,48 @@ pub fn analyze(bundle: &mut Bundle) {
                 } else {
                     "port"
                 };
-                sink.push(
-                    *i,
-                    Severity::Error,
-                    at.field("ports").index(pi).field(field),
-                    format!("Service {} sends port {port} to target port {target}, which no selected container declares (they declare {})", s.name(), declared_list.join(", ")),
-                    "IST0101",
-                )
-                .hint(format!("set `targetPort: {}`", declared_list.first().map_or("<container port>", String::as_str)));
+                let they = declared_list.join(", ");
+                // Kubernetes sends the traffic to that port of the pod whether a container
+                // declares it or not (and `istioctl analyze` says nothing); a replica here
+                // is given only its declared ports, so say which change fits which app.
+                let (message, hint) = match &target {
+                    IntOrString::String(name) => (
+                        format!(
+                            "Service {} sends port {port} to target port \"{name}\", which no selected container names (they declare {they}); Kubernetes accepts this, but no replica is an endpoint of this port",
+                            s.name()
+                        ),
+                        format!(
+                            "name the container port the app serves this Service on (`name: {name}`)"
+                        ),
+                    ),
+                    IntOrString::Int(n) => {
+                        let fix = match declared_list.as_slice() {
+                            [one] => format!(
+                                "if the app listens on the port it is given in $PORT, set `targetPort: {one}`"
+                            ),
+                            _ => format!(
+                                "set `targetPort` to the declared port the app serves this Service on (one of {they})"
+                            ),
+                        };
+                        (
+                            format!(
+                                "Service {} sends port {port} to target port {n}, which no selected container declares (they declare {they}); Kubernetes accepts this, but a replica is given only its declared ports",
+                                s.name()
+                            ),
+                            format!(
+                                "{fix}; if it listens on {n} itself, declare `containerPort: {n}`"
+                            ),
+                        )
+                    }
+                };
+                sink.per_doc[*i]
+                    .warn(&at.field("ports").index(pi).field(field), message)
+                    .hint(hint);
             }
         }
     }
 
+    service_accounts(&docs, &mut sink);
     peer_authentications(bundle, &docs, &mut sink);
 
     for (i, findings) in sink.per_doc.into_iter().enumerate() {
@@ -640,6 +670,58 @@ pub fn analyze(bundle: &mut Bundle) {
         let mut located = findings.locate(&doc.file, node, label.as_deref());
         doc.diagnostics.append(&mut located);
         doc.diagnostics.sort_by_key(|d| d.span);
+    }
+}
+
+/// A pod's `serviceAccountName` is its identity (`spiffe://.../ns/<ns>/sa/<name>`), which
+/// AuthorizationPolicies match. Kubernetes creates no pod whose ServiceAccount does not exist;
+/// when the files declare ServiceAccounts in a namespace, a name that is none of them is most
+/// likely a slip, and policies written for the declared name would not match.
+fn service_accounts(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
+    let declared: Vec<(&str, &str)> = docs
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Resource::ServiceAccount(sa) => Some((sa.namespace(), sa.name())),
+            _ => None,
+        })
+        .collect();
+    for (i, r) in docs {
+        let Resource::Deployment(d) = r else { continue };
+        let Some(pod) = d.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+            continue;
+        };
+        let ns = d.namespace();
+        let sa = pod.service_account();
+        let in_ns: Vec<&str> = declared
+            .iter()
+            .filter(|(n, _)| *n == ns)
+            .map(|(_, name)| *name)
+            .collect();
+        if sa == "default" || in_ns.is_empty() || in_ns.contains(&sa) {
+            continue;
+        }
+        let field = if pod.service_account_name.is_some() {
+            "serviceAccountName"
+        } else {
+            "serviceAccount"
+        };
+        let finding = sink.per_doc[*i].warn(
+            &FieldPath::root()
+                .field("spec")
+                .field("template")
+                .field("spec")
+                .field(field),
+            format!(
+                "ServiceAccount \"{sa}\" is not declared in namespace \"{ns}\" (the files declare {}); Kubernetes would create no pod until it exists",
+                in_ns.join(", ")
+            ),
+        );
+        match crate::diag::did_you_mean(sa, in_ns.iter().copied()) {
+            Some(c) => finding.hint(format!("did you mean \"{c}\"?")),
+            None => finding.hint(format!(
+                "declare it: it names the replicas' identity, ns/{ns}/sa/{sa}"
+            )),
+        };
     }
 }
 

@@ -167,8 +167,9 @@ pub struct Container {
     /// Accepted; images are not pulled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<String>,
-    #[serde(default, skip_serializing)]
-    env_from: Option<IgnoredAny>,
+    /// Variables from every key of a ConfigMap or Secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFromSource>,
     #[serde(default, skip_serializing)]
     volume_mounts: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
@@ -186,7 +187,6 @@ pub struct Container {
 }
 
 const IGNORED_CONTAINER_FIELDS: &[&str] = &[
-    "envFrom",
     "volumeMounts",
     "securityContext",
     "lifecycle",
@@ -221,12 +221,52 @@ pub struct EnvVarSource {
     /// A container's resource (`limits.memory`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_field_ref: Option<ResourceFieldSelector>,
-    /// Not supported: there is no ConfigMap store (reported by validation).
-    #[serde(default, skip_serializing)]
-    pub config_map_key_ref: Option<IgnoredAny>,
-    /// Not supported: there is no Secret store (reported by validation).
-    #[serde(default, skip_serializing)]
-    pub secret_key_ref: Option<IgnoredAny>,
+    /// A key of a ConfigMap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<KeySelector>,
+    /// A key of a Secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<KeySelector>,
+}
+
+/// `configMapKeyRef` / `secretKeyRef`: a key of a ConfigMap or Secret of the pod's namespace.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeySelector {
+    /// The ConfigMap or Secret.
+    pub name: Option<String>,
+    /// The key.
+    pub key: Option<String>,
+    /// When true a missing object or key leaves the variable unset instead of holding the
+    /// pod back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
+}
+
+/// One `envFrom` entry: every key of a ConfigMap or Secret as a variable.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvFromSource {
+    /// Put in front of every key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// The ConfigMap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<ObjectRef>,
+    /// The Secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<ObjectRef>,
+}
+
+/// `configMapRef` / `secretRef` of `envFrom`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectRef {
+    /// The ConfigMap or Secret.
+    pub name: Option<String>,
+    /// When true a missing object is skipped instead of holding the pod back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
 }
 
 /// `fieldRef`.
@@ -721,9 +761,31 @@ impl Container {
                 if set != 1 {
                     f.error(&sp, "must specify exactly one of fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef");
                 }
-                if src.config_map_key_ref.is_some() || src.secret_key_ref.is_some() {
-                    f.error(&sp, "configMapKeyRef and secretKeyRef are not supported")
-                        .hint("put the value in `value`, or in the environment Meridian is started with");
+                for (field, r) in [
+                    ("configMapKeyRef", &src.config_map_key_ref),
+                    ("secretKeyRef", &src.secret_key_ref),
+                ] {
+                    let Some(r) = r else { continue };
+                    let rp = sp.field(field);
+                    for (sub, v) in [("name", &r.name), ("key", &r.key)] {
+                        if v.as_deref().is_none_or(str::is_empty) {
+                            f.error(
+                                &rp.field(sub),
+                                format!("required field \"{sub}\" is missing"),
+                            );
+                        }
+                    }
+                    let what = if field == "configMapKeyRef" {
+                        "ConfigMap"
+                    } else {
+                        "Secret"
+                    };
+                    f.warn(
+                        &rp,
+                        format!("{} is not set: Meridian does not pass {what} values to processes yet", e.name.as_deref().unwrap_or("the variable")),
+                    )
+                    .at_key()
+                    .hint("put the value in `value`, or export it in the environment `meridian up` starts from");
                 }
                 if let Some(fr) = &src.field_ref {
                     match fr.field_path.as_deref() {
@@ -765,6 +827,43 @@ impl Container {
                     }
                 }
             }
+        }
+        for (i, e) in self.env_from.iter().enumerate() {
+            let ep = at.field("envFrom").index(i);
+            match (&e.config_map_ref, &e.secret_ref) {
+                (Some(_), Some(_)) | (None, None) => {
+                    f.error(&ep, "must specify exactly one of configMapRef or secretRef");
+                }
+                (Some(r), None) | (None, Some(r)) => {
+                    let field = if e.config_map_ref.is_some() {
+                        "configMapRef"
+                    } else {
+                        "secretRef"
+                    };
+                    if r.name.as_deref().is_none_or(str::is_empty) {
+                        f.error(
+                            &ep.field(field).field("name"),
+                            "required field \"name\" is missing",
+                        );
+                    }
+                }
+            }
+            if let Some(p) = &e.prefix
+                && p.contains('=')
+            {
+                f.error(
+                    &ep.field("prefix"),
+                    format!("invalid prefix \"{p}\": must not contain '='"),
+                );
+            }
+        }
+        if !self.env_from.is_empty() {
+            f.warn(
+                &at.field("envFrom"),
+                "envFrom is not applied yet: Meridian does not pass ConfigMap or Secret keys to processes as variables",
+            )
+            .at_key()
+            .hint("list the variables under `env` with `value`, or export them in the environment `meridian up` starts from");
         }
         let mut port_numbers = Vec::new();
         for (i, p) in self.ports.iter().enumerate() {
@@ -852,7 +951,6 @@ impl Container {
             }
         }
         warn_ignored(f, at, IGNORED_CONTAINER_FIELDS, |name| match name {
-            "envFrom" => self.env_from.is_some(),
             "volumeMounts" => self.volume_mounts.is_some(),
             "securityContext" => self.security_context.is_some(),
             "lifecycle" => self.lifecycle.is_some(),
