@@ -603,12 +603,18 @@ pub fn analyze(bundle: &mut Bundle) {
                 .iter()
                 .any(|pod| pod.containers.iter().any(|c| !c.ports.is_empty()));
             if !declared && any_ports {
-                let declared_list: Vec<String> = selected
+                let mut declared_list: Vec<String> = Vec::new();
+                for n in selected
                     .iter()
                     .flat_map(|pod| pod.containers.iter())
                     .flat_map(|c| c.ports.iter())
-                    .filter_map(|cp| cp.container_port.map(|n| n.to_string()))
-                    .collect();
+                    .filter_map(|cp| cp.container_port)
+                {
+                    let n = n.to_string();
+                    if !declared_list.contains(&n) {
+                        declared_list.push(n);
+                    }
+                }
                 let field = if p.target_port.is_some() {
                     "targetPort"
                 } else {
@@ -634,7 +640,7 @@ pub fn analyze(bundle: &mut Bundle) {
                                 "if the app listens on the port it is given in $PORT, set `targetPort: {one}`"
                             ),
                             _ => format!(
-                                "set `targetPort` to the declared port the app serves this Service on (one of {they})"
+                                "set `targetPort` to the one of {they} that the app serves this Service on"
                             ),
                         };
                         (

@@ -108,6 +108,44 @@ pub struct PodSpec {
     automount_service_account_token: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     enable_service_links: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    active_deadline_seconds: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    ephemeral_containers: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    host_aliases: Option<IgnoredAny>,
+    #[serde(default, rename = "hostIPC", skip_serializing)]
+    host_ipc: Option<IgnoredAny>,
+    #[serde(default, rename = "hostPID", skip_serializing)]
+    host_pid: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    host_users: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    node_name: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    os: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    overhead: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    preemption_policy: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    priority: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    readiness_gates: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    resource_claims: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    resources: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    runtime_class_name: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    scheduling_gates: Option<IgnoredAny>,
+    #[serde(default, rename = "setHostnameAsFQDN", skip_serializing)]
+    set_hostname_as_fqdn: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    share_process_namespace: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    subdomain: Option<IgnoredAny>,
 }
 
 /// Pod fields that Meridian accepts but cannot apply to processes.
@@ -125,6 +163,25 @@ const IGNORED_POD_FIELDS: &[&str] = &[
     "topologySpreadConstraints",
     "automountServiceAccountToken",
     "enableServiceLinks",
+    "activeDeadlineSeconds",
+    "ephemeralContainers",
+    "hostAliases",
+    "hostIPC",
+    "hostPID",
+    "hostUsers",
+    "nodeName",
+    "os",
+    "overhead",
+    "preemptionPolicy",
+    "priority",
+    "readinessGates",
+    "resourceClaims",
+    "resources",
+    "runtimeClassName",
+    "schedulingGates",
+    "setHostnameAsFQDN",
+    "shareProcessNamespace",
+    "subdomain",
 ];
 
 /// A container: here, a process.
@@ -184,6 +241,12 @@ pub struct Container {
     stdin: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     tty: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    resize_policy: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    stdin_once: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    volume_devices: Option<IgnoredAny>,
 }
 
 const IGNORED_CONTAINER_FIELDS: &[&str] = &[
@@ -194,6 +257,9 @@ const IGNORED_CONTAINER_FIELDS: &[&str] = &[
     "terminationMessagePolicy",
     "stdin",
     "tty",
+    "resizePolicy",
+    "stdinOnce",
+    "volumeDevices",
 ];
 
 /// An environment variable.
@@ -605,6 +671,7 @@ impl PodSpec {
         self.service_account_name
             .as_deref()
             .or(self.service_account.as_deref())
+            .filter(|sa| !sa.is_empty())
             .unwrap_or("default")
     }
 
@@ -655,10 +722,12 @@ impl PodSpec {
             );
         }
         validate_labels(f, &at.field("nodeSelector"), &self.node_selector);
+        // An empty name is the API server's default, as if it were not written.
         if let Some(sa) = self
             .service_account_name
             .as_deref()
             .or(self.service_account.as_deref())
+            .filter(|sa| !sa.is_empty())
             && let Err(e) = super::meta::NameRule::Subdomain.check(sa)
         {
             f.error(
@@ -680,6 +749,25 @@ impl PodSpec {
             "topologySpreadConstraints" => self.topology_spread_constraints.is_some(),
             "automountServiceAccountToken" => self.automount_service_account_token.is_some(),
             "enableServiceLinks" => self.enable_service_links.is_some(),
+            "activeDeadlineSeconds" => self.active_deadline_seconds.is_some(),
+            "ephemeralContainers" => self.ephemeral_containers.is_some(),
+            "hostAliases" => self.host_aliases.is_some(),
+            "hostIPC" => self.host_ipc.is_some(),
+            "hostPID" => self.host_pid.is_some(),
+            "hostUsers" => self.host_users.is_some(),
+            "nodeName" => self.node_name.is_some(),
+            "os" => self.os.is_some(),
+            "overhead" => self.overhead.is_some(),
+            "preemptionPolicy" => self.preemption_policy.is_some(),
+            "priority" => self.priority.is_some(),
+            "readinessGates" => self.readiness_gates.is_some(),
+            "resourceClaims" => self.resource_claims.is_some(),
+            "resources" => self.resources.is_some(),
+            "runtimeClassName" => self.runtime_class_name.is_some(),
+            "schedulingGates" => self.scheduling_gates.is_some(),
+            "setHostnameAsFQDN" => self.set_hostname_as_fqdn.is_some(),
+            "shareProcessNamespace" => self.share_process_namespace.is_some(),
+            "subdomain" => self.subdomain.is_some(),
             _ => false,
         });
     }
@@ -958,6 +1046,9 @@ impl Container {
             "terminationMessagePolicy" => self.termination_message_policy.is_some(),
             "stdin" => self.stdin.is_some(),
             "tty" => self.tty.is_some(),
+            "resizePolicy" => self.resize_policy.is_some(),
+            "stdinOnce" => self.stdin_once.is_some(),
+            "volumeDevices" => self.volume_devices.is_some(),
             _ => false,
         });
     }
