@@ -662,6 +662,7 @@ pub fn analyze(bundle: &mut Bundle) {
     }
 
     service_accounts(&docs, &mut sink);
+    config_references(&docs, &mut sink);
     peer_authentications(bundle, &docs, &mut sink);
 
     for (i, findings) in sink.per_doc.into_iter().enumerate() {
@@ -728,6 +729,110 @@ fn service_accounts(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
                 "declare it: it names the replicas' identity, ns/{ns}/sa/{sa}"
             )),
         };
+    }
+}
+
+/// `configMapKeyRef`, `secretKeyRef` and `envFrom` name a ConfigMap or Secret of the pod's
+/// namespace. Kubernetes holds a pod back until a reference that is not `optional` resolves;
+/// Meridian starts the replicas without the variable, so say which one.
+fn config_references(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
+    use crate::k8s::deployment::Container;
+    let config_map = |ns: &str, name: &str| {
+        docs.iter().find_map(|(_, r)| match r {
+            Resource::ConfigMap(c) if c.namespace() == ns && c.name() == name => Some(c),
+            _ => None,
+        })
+    };
+    let secret = |ns: &str, name: &str| {
+        docs.iter().find_map(|(_, r)| match r {
+            Resource::Secret(s) if s.namespace() == ns && s.name() == name => Some(s),
+            _ => None,
+        })
+    };
+    for (i, r) in docs {
+        let Resource::Deployment(d) = r else { continue };
+        let Some(pod) = d.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+            continue;
+        };
+        let ns = d.namespace();
+        let at = FieldPath::root()
+            .field("spec")
+            .field("template")
+            .field("spec");
+        let lists: [(&str, &Vec<Container>); 2] = [
+            ("initContainers", &pod.init_containers),
+            ("containers", &pod.containers),
+        ];
+        for (list, containers) in lists {
+            for (ci, c) in containers.iter().enumerate() {
+                let cp = at.field(list).index(ci);
+                for (ei, e) in c.env.iter().enumerate() {
+                    let Some(src) = &e.value_from else { continue };
+                    let var = e.name.as_deref().unwrap_or_default();
+                    for (field, what, r) in [
+                        ("configMapKeyRef", "ConfigMap", &src.config_map_key_ref),
+                        ("secretKeyRef", "Secret", &src.secret_key_ref),
+                    ] {
+                        let Some(r) = r else { continue };
+                        let (Some(name), Some(key)) = (r.name.as_deref(), r.key.as_deref()) else {
+                            continue;
+                        };
+                        if r.optional == Some(true) {
+                            continue;
+                        }
+                        let rp = cp.field("env").index(ei).field("valueFrom").field(field);
+                        let has_key = if what == "ConfigMap" {
+                            config_map(ns, name).map(|c| c.spec.get(key).is_some())
+                        } else {
+                            secret(ns, name).map(|s| s.spec.data.contains_key(key))
+                        };
+                        let (path, message) = match has_key {
+                            None => (
+                                rp.field("name"),
+                                format!(
+                                    "{what} \"{name}\" is not declared in namespace \"{ns}\": Kubernetes would hold the pods back until it exists; Meridian starts them without {var}"
+                                ),
+                            ),
+                            Some(false) => (
+                                rp.field("key"),
+                                format!(
+                                    "{what} \"{name}\" has no key \"{key}\": Kubernetes would hold the pods back; Meridian starts them without {var}"
+                                ),
+                            ),
+                            Some(true) => continue,
+                        };
+                        sink.per_doc[*i]
+                            .warn(&path, message)
+                            .hint("declare it, or mark the reference `optional: true`");
+                    }
+                }
+                for (ei, e) in c.env_from.iter().enumerate() {
+                    for (field, what, r) in [
+                        ("configMapRef", "ConfigMap", &e.config_map_ref),
+                        ("secretRef", "Secret", &e.secret_ref),
+                    ] {
+                        let Some(r) = r else { continue };
+                        let Some(name) = r.name.as_deref() else {
+                            continue;
+                        };
+                        let declared = if what == "ConfigMap" {
+                            config_map(ns, name).is_some()
+                        } else {
+                            secret(ns, name).is_some()
+                        };
+                        if declared || r.optional == Some(true) {
+                            continue;
+                        }
+                        sink.per_doc[*i]
+                            .warn(
+                                &cp.field("envFrom").index(ei).field(field).field("name"),
+                                format!("{what} \"{name}\" is not declared in namespace \"{ns}\": Kubernetes would hold the pods back until it exists; Meridian starts them without its variables"),
+                            )
+                            .hint("declare it, or mark the reference `optional: true`");
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -863,17 +863,6 @@ impl Container {
                             );
                         }
                     }
-                    let what = if field == "configMapKeyRef" {
-                        "ConfigMap"
-                    } else {
-                        "Secret"
-                    };
-                    f.warn(
-                        &rp,
-                        format!("{} is not set: Meridian does not pass {what} values to processes yet", e.name.as_deref().unwrap_or("the variable")),
-                    )
-                    .at_key()
-                    .hint("put the value in `value`, or export it in the environment `meridian up` starts from");
                 }
                 if let Some(fr) = &src.field_ref {
                     match fr.field_path.as_deref() {
@@ -944,14 +933,6 @@ impl Container {
                     format!("invalid prefix \"{p}\": must not contain '='"),
                 );
             }
-        }
-        if !self.env_from.is_empty() {
-            f.warn(
-                &at.field("envFrom"),
-                "envFrom is not applied yet: Meridian does not pass ConfigMap or Secret keys to processes as variables",
-            )
-            .at_key()
-            .hint("list the variables under `env` with `value`, or export them in the environment `meridian up` starts from");
         }
         let mut port_numbers = Vec::new();
         for (i, p) in self.ports.iter().enumerate() {
