@@ -603,29 +603,66 @@ pub fn analyze(bundle: &mut Bundle) {
                 .iter()
                 .any(|pod| pod.containers.iter().any(|c| !c.ports.is_empty()));
             if !declared && any_ports {
-                let declared_list: Vec<String> = selected
+                let mut declared_list: Vec<String> = Vec::new();
+                for n in selected
                     .iter()
                     .flat_map(|pod| pod.containers.iter())
                     .flat_map(|c| c.ports.iter())
-                    .filter_map(|cp| cp.container_port.map(|n| n.to_string()))
-                    .collect();
+                    .filter_map(|cp| cp.container_port)
+                {
+                    let n = n.to_string();
+                    if !declared_list.contains(&n) {
+                        declared_list.push(n);
+                    }
+                }
                 let field = if p.target_port.is_some() {
                     "targetPort"
                 } else {
                     "port"
                 };
-                sink.push(
-                    *i,
-                    Severity::Error,
-                    at.field("ports").index(pi).field(field),
-                    format!("Service {} sends port {port} to target port {target}, which no selected container declares (they declare {})", s.name(), declared_list.join(", ")),
-                    "IST0101",
-                )
-                .hint(format!("set `targetPort: {}`", declared_list.first().map_or("<container port>", String::as_str)));
+                let they = declared_list.join(", ");
+                // Kubernetes sends the traffic to that port of the pod whether a container
+                // declares it or not (and `istioctl analyze` says nothing); a replica here
+                // is given only its declared ports, so say which change fits which app.
+                let (message, hint) = match &target {
+                    IntOrString::String(name) => (
+                        format!(
+                            "Service {} sends port {port} to target port \"{name}\", which no selected container names (they declare {they}); Kubernetes accepts this, but no replica is an endpoint of this port",
+                            s.name()
+                        ),
+                        format!(
+                            "name the container port the app serves this Service on (`name: {name}`)"
+                        ),
+                    ),
+                    IntOrString::Int(n) => {
+                        let fix = match declared_list.as_slice() {
+                            [one] => format!(
+                                "if the app listens on the port it is given in $PORT, set `targetPort: {one}`"
+                            ),
+                            _ => format!(
+                                "set `targetPort` to the one of {they} that the app serves this Service on"
+                            ),
+                        };
+                        (
+                            format!(
+                                "Service {} sends port {port} to target port {n}, which no selected container declares (they declare {they}); Kubernetes accepts this, but a replica is given only its declared ports",
+                                s.name()
+                            ),
+                            format!(
+                                "{fix}; if it listens on {n} itself, declare `containerPort: {n}`"
+                            ),
+                        )
+                    }
+                };
+                sink.per_doc[*i]
+                    .warn(&at.field("ports").index(pi).field(field), message)
+                    .hint(hint);
             }
         }
     }
 
+    service_accounts(&docs, &mut sink);
+    config_references(&docs, &mut sink);
     peer_authentications(bundle, &docs, &mut sink);
 
     for (i, findings) in sink.per_doc.into_iter().enumerate() {
@@ -640,6 +677,162 @@ pub fn analyze(bundle: &mut Bundle) {
         let mut located = findings.locate(&doc.file, node, label.as_deref());
         doc.diagnostics.append(&mut located);
         doc.diagnostics.sort_by_key(|d| d.span);
+    }
+}
+
+/// A pod's `serviceAccountName` is its identity (`spiffe://.../ns/<ns>/sa/<name>`), which
+/// AuthorizationPolicies match. Kubernetes creates no pod whose ServiceAccount does not exist;
+/// when the files declare ServiceAccounts in a namespace, a name that is none of them is most
+/// likely a slip, and policies written for the declared name would not match.
+fn service_accounts(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
+    let declared: Vec<(&str, &str)> = docs
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Resource::ServiceAccount(sa) => Some((sa.namespace(), sa.name())),
+            _ => None,
+        })
+        .collect();
+    for (i, r) in docs {
+        let Resource::Deployment(d) = r else { continue };
+        let Some(pod) = d.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+            continue;
+        };
+        let ns = d.namespace();
+        let sa = pod.service_account();
+        let in_ns: Vec<&str> = declared
+            .iter()
+            .filter(|(n, _)| *n == ns)
+            .map(|(_, name)| *name)
+            .collect();
+        if sa == "default" || in_ns.is_empty() || in_ns.contains(&sa) {
+            continue;
+        }
+        let field = if pod.service_account_name.is_some() {
+            "serviceAccountName"
+        } else {
+            "serviceAccount"
+        };
+        let finding = sink.per_doc[*i].warn(
+            &FieldPath::root()
+                .field("spec")
+                .field("template")
+                .field("spec")
+                .field(field),
+            format!(
+                "ServiceAccount \"{sa}\" is not declared in namespace \"{ns}\" (the files declare {}); Kubernetes would create no pod until it exists",
+                in_ns.join(", ")
+            ),
+        );
+        match crate::diag::did_you_mean(sa, in_ns.iter().copied()) {
+            Some(c) => finding.hint(format!("did you mean \"{c}\"?")),
+            None => finding.hint(format!(
+                "declare it: it names the replicas' identity, ns/{ns}/sa/{sa}"
+            )),
+        };
+    }
+}
+
+/// `configMapKeyRef`, `secretKeyRef` and `envFrom` name a ConfigMap or Secret of the pod's
+/// namespace. Kubernetes holds a pod back until a reference that is not `optional` resolves;
+/// Meridian starts the replicas without the variable, so say which one.
+fn config_references(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
+    use crate::k8s::deployment::Container;
+    let config_map = |ns: &str, name: &str| {
+        docs.iter().find_map(|(_, r)| match r {
+            Resource::ConfigMap(c) if c.namespace() == ns && c.name() == name => Some(c),
+            _ => None,
+        })
+    };
+    let secret = |ns: &str, name: &str| {
+        docs.iter().find_map(|(_, r)| match r {
+            Resource::Secret(s) if s.namespace() == ns && s.name() == name => Some(s),
+            _ => None,
+        })
+    };
+    for (i, r) in docs {
+        let Resource::Deployment(d) = r else { continue };
+        let Some(pod) = d.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+            continue;
+        };
+        let ns = d.namespace();
+        let at = FieldPath::root()
+            .field("spec")
+            .field("template")
+            .field("spec");
+        let lists: [(&str, &Vec<Container>); 2] = [
+            ("initContainers", &pod.init_containers),
+            ("containers", &pod.containers),
+        ];
+        for (list, containers) in lists {
+            for (ci, c) in containers.iter().enumerate() {
+                let cp = at.field(list).index(ci);
+                for (ei, e) in c.env.iter().enumerate() {
+                    let Some(src) = &e.value_from else { continue };
+                    let var = e.name.as_deref().unwrap_or_default();
+                    for (field, what, r) in [
+                        ("configMapKeyRef", "ConfigMap", &src.config_map_key_ref),
+                        ("secretKeyRef", "Secret", &src.secret_key_ref),
+                    ] {
+                        let Some(r) = r else { continue };
+                        let (Some(name), Some(key)) = (r.name.as_deref(), r.key.as_deref()) else {
+                            continue;
+                        };
+                        if r.optional == Some(true) {
+                            continue;
+                        }
+                        let rp = cp.field("env").index(ei).field("valueFrom").field(field);
+                        let has_key = if what == "ConfigMap" {
+                            config_map(ns, name).map(|c| c.spec.get(key).is_some())
+                        } else {
+                            secret(ns, name).map(|s| s.spec.data.contains_key(key))
+                        };
+                        let (path, message) = match has_key {
+                            None => (
+                                rp.field("name"),
+                                format!(
+                                    "{what} \"{name}\" is not declared in namespace \"{ns}\": Kubernetes would hold the pods back until it exists; Meridian starts them without {var}"
+                                ),
+                            ),
+                            Some(false) => (
+                                rp.field("key"),
+                                format!(
+                                    "{what} \"{name}\" has no key \"{key}\": Kubernetes would hold the pods back; Meridian starts them without {var}"
+                                ),
+                            ),
+                            Some(true) => continue,
+                        };
+                        sink.per_doc[*i]
+                            .warn(&path, message)
+                            .hint("declare it, or mark the reference `optional: true`");
+                    }
+                }
+                for (ei, e) in c.env_from.iter().enumerate() {
+                    for (field, what, r) in [
+                        ("configMapRef", "ConfigMap", &e.config_map_ref),
+                        ("secretRef", "Secret", &e.secret_ref),
+                    ] {
+                        let Some(r) = r else { continue };
+                        let Some(name) = r.name.as_deref() else {
+                            continue;
+                        };
+                        let declared = if what == "ConfigMap" {
+                            config_map(ns, name).is_some()
+                        } else {
+                            secret(ns, name).is_some()
+                        };
+                        if declared || r.optional == Some(true) {
+                            continue;
+                        }
+                        sink.per_doc[*i]
+                            .warn(
+                                &cp.field("envFrom").index(ei).field(field).field("name"),
+                                format!("{what} \"{name}\" is not declared in namespace \"{ns}\": Kubernetes would hold the pods back until it exists; Meridian starts them without its variables"),
+                            )
+                            .hint("declare it, or mark the reference `optional: true`");
+                    }
+                }
+            }
+        }
     }
 }
 

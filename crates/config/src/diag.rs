@@ -125,7 +125,8 @@ impl Findings {
         self.push(Severity::Warning, field, message)
     }
 
-    fn push(
+    /// Records a finding of the given severity about `field`.
+    pub fn push(
         &mut self,
         severity: Severity,
         field: &FieldPath,

@@ -18,6 +18,7 @@ pub mod istio;
 pub mod k8s;
 pub mod load;
 pub mod node;
+pub mod other_kinds;
 pub mod path;
 pub mod resource;
 pub mod sam;
@@ -26,4 +27,4 @@ mod unserved;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{Bundle, LoadOptions, LoadedDoc, load_paths, load_str};
-pub use resource::{Kind, Object, Resource, ResourceId};
+pub use resource::{IgnoredObject, Kind, Object, Resource, ResourceId};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Findings, Severity};
 use crate::node::{Document, Limits, Node, Span, parse_stream};
 use crate::path::FieldPath;
-use crate::resource::{Resource, ResourceId, decode_resource, type_meta};
+use crate::resource::{Envelope, IgnoredObject, Resource, ResourceId, decode_resource, type_meta};
 
 /// The largest manifest file accepted. Kubernetes stores objects of at most 1.5 MiB; a file of
 /// many objects may be bigger, but not by this much.
@@ -41,6 +41,8 @@ pub struct LoadedDoc {
     /// The decoded resource (present even with errors when decoding got that far; the
     /// resource is only used when [`LoadedDoc::is_valid`]).
     pub resource: Option<Resource>,
+    /// What it is when it is of a kind Meridian does not read (it has no `resource` then).
+    pub ignored: Option<IgnoredObject>,
     /// Its node tree, for locating findings of cross-resource checks.
     pub node: Option<Arc<Node>>,
     /// Problems found in it.
@@ -48,9 +50,11 @@ pub struct LoadedDoc {
 }
 
 impl LoadedDoc {
-    /// True when the document decoded and has no errors.
+    /// True when the document decoded (or is of a kind Meridian passes over) and has no
+    /// errors.
     pub fn is_valid(&self) -> bool {
-        self.resource.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+        (self.resource.is_some() || self.ignored.is_some())
+            && !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 }
 
@@ -151,6 +155,8 @@ pub struct LoadOptions {
     pub compose_env: Option<crate::compose::Environment>,
     /// Terraform inputs (`-var`, `-var-file`, `TF_VAR_*`), account and default region.
     pub terraform: crate::terraform::Options,
+    /// Objects of kinds Meridian does not read are errors rather than warnings.
+    pub strict: bool,
 }
 
 /// Loads files and folders (folders recursively, `*.yaml`, `*.yml`, `*.json`; each folder
@@ -485,17 +491,23 @@ fn load_text(
     for (index, doc) in docs.into_iter().enumerate() {
         let Some(root) = doc.root else { continue };
         let mut f = Findings::new();
-        let tm = type_meta(&root, &mut f);
-        let id = tm.as_ref().map(|t| t.id.clone());
-        let resource = tm
+        let (id, resource, ignored) = match type_meta(&root, opts.strict, &mut f) {
+            Envelope::Known(tm) => {
+                let r = decode_resource(&root, &tm, &mut f);
+                (Some(tm.id), r, None)
+            }
+            Envelope::Ignored(o) => (None, None, Some(o)),
+            Envelope::Broken => (None, None, None),
+        };
+        let label = id
             .as_ref()
-            .and_then(|tm| decode_resource(&root, tm, &mut f));
+            .map(ToString::to_string)
+            .or_else(|| ignored.as_ref().map(ToString::to_string));
         // What is accepted but not served, once the document is valid (an invalid one is
         // not served at all).
         if let Some(r) = resource.as_ref().filter(|_| !f.has_errors()) {
             crate::unserved::check(r, &mut f);
         }
-        let label = id.as_ref().map(ToString::to_string);
         let diagnostics = f.locate(&file, &root, label.as_deref());
         bundle.docs.push(LoadedDoc {
             file: file.clone(),
@@ -503,6 +515,7 @@ fn load_text(
             span: doc.span,
             id,
             resource,
+            ignored,
             node: Some(Arc::new(root)),
             diagnostics,
         });

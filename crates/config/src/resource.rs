@@ -5,20 +5,31 @@ use std::fmt;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::de::decode;
-use crate::diag::Findings;
+use crate::diag::{Findings, Severity};
 use crate::istio::networking::{
     DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec,
 };
 use crate::istio::security::{AuthorizationPolicySpec, PeerAuthenticationSpec};
+use crate::k8s::config_map::{ConfigMapData, RawConfigMap, RawSecret, SecretData};
 use crate::k8s::deployment::DeploymentSpec;
 use crate::k8s::meta::{NameRule, ObjectMeta};
+use crate::k8s::namespace::{NamespaceData, RawNamespace};
 use crate::k8s::service::ServiceSpec;
+use crate::k8s::service_account::{RawServiceAccount, ServiceAccountData};
 use crate::node::Node;
 use crate::path::FieldPath;
 
 /// Every kind Meridian reads from Kubernetes-style manifests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Kind {
+    /// `v1` Namespace.
+    Namespace,
+    /// `v1` ServiceAccount.
+    ServiceAccount,
+    /// `v1` ConfigMap.
+    ConfigMap,
+    /// `v1` Secret.
+    Secret,
     /// `v1` Service.
     Service,
     /// `apps/v1` Deployment.
@@ -39,7 +50,11 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in the order they are applied (workloads before the routes that use them).
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 12] = [
+        Kind::Namespace,
+        Kind::ServiceAccount,
+        Kind::ConfigMap,
+        Kind::Secret,
         Kind::Service,
         Kind::Deployment,
         Kind::ServiceEntry,
@@ -53,6 +68,10 @@ impl Kind {
     /// The `kind:` value.
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::Namespace => "Namespace",
+            Kind::ServiceAccount => "ServiceAccount",
+            Kind::ConfigMap => "ConfigMap",
+            Kind::Secret => "Secret",
             Kind::Service => "Service",
             Kind::Deployment => "Deployment",
             Kind::VirtualService => "VirtualService",
@@ -67,7 +86,11 @@ impl Kind {
     /// API group (empty for the core group).
     pub fn group(self) -> &'static str {
         match self {
-            Kind::Service => "",
+            Kind::Namespace
+            | Kind::ServiceAccount
+            | Kind::ConfigMap
+            | Kind::Secret
+            | Kind::Service => "",
             Kind::Deployment => "apps",
             Kind::VirtualService | Kind::DestinationRule | Kind::Gateway | Kind::ServiceEntry => {
                 "networking.istio.io"
@@ -79,7 +102,12 @@ impl Kind {
     /// Versions accepted within the group.
     pub fn versions(self) -> &'static [&'static str] {
         match self {
-            Kind::Service | Kind::Deployment => &["v1"],
+            Kind::Namespace
+            | Kind::ServiceAccount
+            | Kind::ConfigMap
+            | Kind::Secret
+            | Kind::Service
+            | Kind::Deployment => &["v1"],
             Kind::VirtualService | Kind::DestinationRule | Kind::Gateway | Kind::ServiceEntry => {
                 &["v1", "v1beta1", "v1alpha3"]
             }
@@ -106,6 +134,7 @@ impl Kind {
     fn name_rule(self) -> NameRule {
         match self {
             Kind::Service => NameRule::Rfc1035Label,
+            Kind::Namespace => NameRule::Label,
             _ => NameRule::Subdomain,
         }
     }
@@ -167,6 +196,14 @@ impl<S> Object<S> {
 #[serde(tag = "kind")]
 #[allow(clippy::large_enum_variant)]
 pub enum Resource {
+    /// A Namespace.
+    Namespace(Object<NamespaceData>),
+    /// A ServiceAccount.
+    ServiceAccount(Object<ServiceAccountData>),
+    /// A ConfigMap.
+    ConfigMap(Object<ConfigMapData>),
+    /// A Secret.
+    Secret(Object<SecretData>),
     /// A Service.
     Service(Object<ServiceSpec>),
     /// A Deployment.
@@ -188,6 +225,10 @@ pub enum Resource {
 macro_rules! each_kind {
     ($self:expr, $o:ident => $e:expr) => {
         match $self {
+            Resource::Namespace($o) => $e,
+            Resource::ServiceAccount($o) => $e,
+            Resource::ConfigMap($o) => $e,
+            Resource::Secret($o) => $e,
             Resource::Service($o) => $e,
             Resource::Deployment($o) => $e,
             Resource::VirtualService($o) => $e,
@@ -204,6 +245,10 @@ impl Resource {
     /// Its kind.
     pub fn kind(&self) -> Kind {
         match self {
+            Resource::Namespace(_) => Kind::Namespace,
+            Resource::ServiceAccount(_) => Kind::ServiceAccount,
+            Resource::ConfigMap(_) => Kind::ConfigMap,
+            Resource::Secret(_) => Kind::Secret,
             Resource::Service(_) => Kind::Service,
             Resource::Deployment(_) => Kind::Deployment,
             Resource::VirtualService(_) => Kind::VirtualService,
@@ -252,15 +297,63 @@ pub(crate) struct TypeMeta {
     pub(crate) id: ResourceId,
 }
 
-/// Reads `apiVersion`, `kind` and `metadata.name`/`namespace` from a document.
-pub(crate) fn type_meta(root: &Node, f: &mut Findings) -> Option<TypeMeta> {
+/// An object of a kind Meridian does not run or serve: kept (with a warning that says what
+/// Meridian does instead) so that files written for a cluster load as they are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredObject {
+    /// The `kind:` value.
+    pub kind: String,
+    /// The `apiVersion:` value.
+    pub api_version: String,
+    /// Namespace (`default` when the manifest names none).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl IgnoredObject {
+    /// The name `kubectl` prints (`ingress.networking.k8s.io/bookinfo`).
+    pub fn qualified_name(&self) -> String {
+        let kind = self.kind.to_ascii_lowercase();
+        match self.api_version.rsplit_once('/') {
+            Some((group, _)) => format!("{kind}.{group}/{}", self.name),
+            None => format!("{kind}/{}", self.name),
+        }
+    }
+}
+
+impl fmt::Display for IgnoredObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace == crate::k8s::meta::DEFAULT_NAMESPACE {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// What the envelope of a document says.
+#[derive(Debug)]
+pub(crate) enum Envelope {
+    /// A kind Meridian reads.
+    Known(TypeMeta),
+    /// A kind Meridian does not run or serve.
+    Ignored(IgnoredObject),
+    /// Too broken to say (the findings say why).
+    Broken,
+}
+
+/// Reads `apiVersion`, `kind` and `metadata.name`/`namespace` from a document. Kinds Meridian
+/// does not read are warnings (errors when `strict`).
+pub(crate) fn type_meta(root: &Node, strict: bool, f: &mut Findings) -> Envelope {
     let here = FieldPath::root();
     if root.as_map().is_none() {
         f.error(
             &here,
             format!("expected an object, got {}", root.kind_name()),
         );
-        return None;
+        return Envelope::Broken;
     }
     let api_version = root.get("apiVersion").and_then(Node::as_str);
     let kind_text = root.get("kind").and_then(Node::as_str);
@@ -269,32 +362,69 @@ pub(crate) fn type_meta(root: &Node, f: &mut Findings) -> Option<TypeMeta> {
     }
     let Some(kind_text) = kind_text else {
         f.error(&here.field("kind"), "required field \"kind\" is missing");
-        return None;
+        return Envelope::Broken;
     };
-    let Some(kind) = Kind::from_name(kind_text) else {
-        let known = Kind::ALL.map(Kind::as_str);
-        let hint = crate::diag::did_you_mean(kind_text, known)
-            .map(|k| format!("did you mean \"{k}\"?"))
-            .unwrap_or_else(|| format!("supported kinds: {}", known.join(", ")));
-        f.error(
-            &here.field("kind"),
-            format!("unsupported kind \"{kind_text}\""),
-        )
-        .hint(hint);
-        return None;
-    };
+    let known = Kind::from_name(kind_text);
     let Some(api_version) = api_version else {
-        f.error(
+        let finding = f.error(
             &here.field("apiVersion"),
             "required field \"apiVersion\" is missing",
-        )
-        .hint(format!(
-            "{kind} uses apiVersion {}",
-            preferred_api_version(kind)
-        ));
-        return None;
+        );
+        if let Some(kind) = known {
+            finding.hint(format!(
+                "{kind} uses apiVersion {}",
+                preferred_api_version(kind)
+            ));
+        }
+        return Envelope::Broken;
     };
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let meta = root.get("metadata");
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+        .unwrap_or("<unnamed>");
+    let namespace = meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Node::as_str)
+        .unwrap_or(crate::k8s::meta::DEFAULT_NAMESPACE);
+    let ignored = || {
+        Envelope::Ignored(IgnoredObject {
+            kind: kind_text.to_owned(),
+            api_version: api_version.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        })
+    };
+    let severity = if strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    if let Some(u) = crate::other_kinds::lookup(group, kind_text) {
+        let finding = f.push(
+            severity,
+            &here.field("kind"),
+            format!("{kind_text} {}: {}", u.what, u.instead),
+        );
+        if let Some(h) = u.hint {
+            finding.hint(h);
+        }
+        return ignored();
+    }
+    let Some(kind) = known else {
+        let names = Kind::ALL.map(Kind::as_str);
+        let hint = crate::diag::did_you_mean(kind_text, names)
+            .map(|k| format!("did you mean \"{k}\"?"))
+            .unwrap_or_else(|| format!("Meridian reads: {}", names.join(", ")));
+        f.push(
+            severity,
+            &here.field("kind"),
+            format!("unknown kind \"{kind_text}\" in apiVersion \"{api_version}\": Meridian does not read it and ignores the object"),
+        )
+        .hint(hint);
+        return ignored();
+    };
     if group != kind.group() || !kind.versions().contains(&version) {
         let accepted: Vec<String> = kind
             .versions()
@@ -312,18 +442,9 @@ pub(crate) fn type_meta(root: &Node, f: &mut Findings) -> Option<TypeMeta> {
             format!("no kind \"{kind}\" in apiVersion \"{api_version}\""),
         )
         .hint(format!("use {}", accepted.join(" or ")));
-        return None;
+        return Envelope::Broken;
     }
-    let meta = root.get("metadata");
-    let name = meta
-        .and_then(|m| m.get("name"))
-        .and_then(Node::as_str)
-        .unwrap_or("<unnamed>");
-    let namespace = meta
-        .and_then(|m| m.get("namespace"))
-        .and_then(Node::as_str)
-        .unwrap_or(crate::k8s::meta::DEFAULT_NAMESPACE);
-    Some(TypeMeta {
+    Envelope::Known(TypeMeta {
         kind,
         api_version: api_version.to_owned(),
         id: ResourceId {
@@ -409,7 +530,52 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
         Some(obj)
     }
 
+    /// Kinds without `spec`: the data sits beside the envelope.
+    fn body_object<D>(
+        meta: Option<ObjectMeta>,
+        data: D,
+        tm: &TypeMeta,
+        f: &mut Findings,
+    ) -> Object<D> {
+        let metadata = match meta {
+            Some(m) => {
+                m.validate(f, &FieldPath::root().field("metadata"), tm.kind.name_rule());
+                m
+            }
+            None => {
+                f.error(
+                    &FieldPath::root().field("metadata"),
+                    "required field \"metadata\" is missing",
+                )
+                .hint("add `metadata: {name: ...}`");
+                ObjectMeta::default()
+            }
+        };
+        Object {
+            api_version: tm.api_version.clone(),
+            metadata,
+            spec: data,
+        }
+    }
+
     Some(match tm.kind {
+        Kind::Namespace => {
+            let (m, d) = decode::<RawNamespace>(root, f)?.into_parts();
+            Resource::Namespace(body_object(m, d, tm, f))
+        }
+        Kind::ServiceAccount => {
+            let (m, d) = decode::<RawServiceAccount>(root, f)?.into_parts();
+            Resource::ServiceAccount(body_object(m, d, tm, f))
+        }
+        Kind::ConfigMap => {
+            let (m, d) = decode::<RawConfigMap>(root, f)?.into_parts();
+            d.validate(f, &FieldPath::root());
+            Resource::ConfigMap(body_object(m, d, tm, f))
+        }
+        Kind::Secret => {
+            let (m, d) = decode::<RawSecret>(root, f)?.into_parts(f);
+            Resource::Secret(body_object(m, d, tm, f))
+        }
         Kind::Service => {
             Resource::Service(object(root, tm, f, |o: &Object<ServiceSpec>, f, at| {
                 o.spec.validate(f, at);

@@ -34,13 +34,15 @@ struct Cli {
 enum Command {
     /// Check manifests without running them: every error at once, with file:line:col.
     ///
-    /// Reads Kubernetes Services and Deployments and Istio VirtualServices, DestinationRules,
-    /// Gateways, ServiceEntries, PeerAuthentications and AuthorizationPolicies from YAML or
-    /// JSON files (folders are read recursively), Compose files, SAM templates, and
-    /// Terraform (each folder of .tf files is one module). Each object is checked as the API
-    /// server and Istio's webhook would, then against the others as `istioctl analyze` does;
-    /// Terraform as `terraform validate` would, plus what a running system would refuse.
-    /// Exits 0 only when every object is valid.
+    /// Reads Kubernetes Services, Deployments, ServiceAccounts, Namespaces, ConfigMaps and
+    /// Secrets and Istio VirtualServices, DestinationRules, Gateways, ServiceEntries,
+    /// PeerAuthentications and AuthorizationPolicies from YAML or JSON files (folders are read
+    /// recursively), Compose files, SAM templates, and Terraform (each folder of .tf files is
+    /// one module). Other kinds (Ingress, the Gateway API, Job, Role...) are passed over with a
+    /// warning that says what Meridian does instead (errors with --strict). Each object is
+    /// checked as the API server and Istio's webhook would, then against the others as
+    /// `istioctl analyze` does; Terraform as `terraform validate` would, plus what a running
+    /// system would refuse. Exits 0 only when every object is valid.
     Validate(commands::validate::Args),
     /// Run everything declared in the given files and folders, and keep it in sync with them.
     Up(Box<commands::up::Args>),

@@ -357,3 +357,57 @@ fn up_runs_the_course_examples_and_follows_changes() {
         "replicas still running after stop: {left:?}"
     );
 }
+
+/// Kinds Meridian does not run are warnings for `up` (it starts), and `--strict` refuses them
+/// before anything starts.
+#[test]
+fn strict_up_refuses_kinds_it_does_not_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("ingress.yaml"),
+        "apiVersion: networking.k8s.io/v1\n\
+         kind: Ingress\n\
+         metadata: {name: web}\n\
+         spec: {rules: []}\n",
+    )
+    .expect("write");
+    let mut child = meridian()
+        .current_dir(dir.path())
+        .args([
+            "up",
+            "ingress.yaml",
+            "--strict",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--dynamodb-addr",
+            "127.0.0.1:0",
+            "--state-dir",
+            "state",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn meridian up");
+    // Bounded: a node that started instead of refusing is stopped and the test fails.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let status = status.expect("meridian up --strict kept running");
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ingress.yaml:2:7: Ingress/web: kind: Ingress is not served yet"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refusing to start"), "{stderr}");
+}

@@ -83,3 +83,56 @@ fn what_the_data_plane_does_not_serve_is_a_note() {
         "{stderr}"
     );
 }
+
+/// Files written for a cluster carry kinds Meridian does not run: they pass with a warning,
+/// and `--strict` refuses them.
+#[test]
+fn kinds_not_served_warn_and_strict_refuses_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: v1\n\
+         kind: ServiceAccount\n\
+         metadata: {name: web}\n\
+         ---\n\
+         apiVersion: networking.k8s.io/v1\n\
+         kind: Ingress\n\
+         metadata: {name: web}\n\
+         spec: {rules: []}\n",
+    )
+    .expect("write");
+    let run = |strict: bool| {
+        let mut args = vec!["validate", "-f", "app.yaml"];
+        if strict {
+            args.push("--strict");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("validate");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = run(false);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("serviceaccount/web validated"), "{stdout}");
+    assert!(
+        stdout.contains("ingress.networking.k8s.io/web ignored"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("app.yaml:6:7: warning: Ingress/web: kind: Ingress is not served yet"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = run(true);
+    assert!(!ok, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("app.yaml:6:7: Ingress/web: kind: Ingress is not served yet"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: 1 error in 1 place"), "{stderr}");
+}

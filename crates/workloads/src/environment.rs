@@ -1,6 +1,7 @@
 //! A replica process's environment, built the Kubernetes way: Meridian's variables (`PORT`,
 //! `POD_NAME`, ...), the caller's (service discovery, `HTTP_PROXY`), then the declared ones
-//! in order with `$(VAR)` expansion and `fieldRef` values.
+//! in order (`envFrom` before `env`) with `$(VAR)` expansion, `fieldRef` values, and
+//! ConfigMap and Secret values taken as they are.
 //!
 //! Variables every replica gets:
 //!
@@ -191,6 +192,9 @@ pub(crate) fn container_env(
         let (name, value) = match e {
             EnvEntry::Value { name, value } => (name, expand(value, &vars)),
             EnvEntry::Field { name, path } => (name, field_value(path, f)),
+            EnvEntry::Config { name, value } | EnvEntry::Secret { name, value } => {
+                (name, value.clone())
+            }
             EnvEntry::Resource {
                 name,
                 resource,
@@ -219,6 +223,81 @@ mod tests {
         assert_eq!(expand("$(B)", &vars), "$(B)");
         assert_eq!(expand("$(A", &vars), "$(A");
         assert_eq!(expand("cost $5", &vars), "cost $5");
+    }
+
+    /// ConfigMap and Secret values reach the process: `envFrom` first (with its prefix),
+    /// `env` over it, values as they are (no `$(VAR)` expansion), missing optional keys unset.
+    #[test]
+    fn config_maps_and_secrets_become_variables() {
+        let yaml = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {LOG_LEVEL: debug, GREETING: "hi $(POD_NAME)"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: credentials}
+data: {password: c2VjcmV0}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        command: [meridian, demo-app]
+        envFrom:
+        - configMapRef: {name: settings}
+          prefix: APP_
+        env:
+        - name: APP_LOG_LEVEL
+          value: info
+        - name: LEVEL
+          valueFrom: {configMapKeyRef: {name: settings, key: LOG_LEVEL}}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: credentials, key: password}}
+        - name: TOKEN
+          valueFrom: {secretKeyRef: {name: credentials, key: token, optional: true}}
+"#;
+        let bundle = meridian_config::load_str(
+            Path::new("app.yaml"),
+            yaml,
+            meridian_config::LoadOptions::default(),
+        );
+        assert!(
+            bundle.is_valid(),
+            "{:?}",
+            bundle.diagnostics().collect::<Vec<_>>()
+        );
+        let desired = crate::workload::DesiredState::from_config(bundle.resources(), &[]);
+        let spec = &desired.workloads[0];
+        let facts = ReplicaFacts {
+            spec,
+            replica: "web-abc",
+            uid: "u",
+            node_name: "node",
+            ports: &[],
+        };
+        let env = container_env(&spec.containers[0], &facts, None, None);
+        assert_eq!(env.get("APP_LOG_LEVEL").map(String::as_str), Some("info"));
+        assert_eq!(
+            env.get("APP_GREETING").map(String::as_str),
+            Some("hi $(POD_NAME)")
+        );
+        assert_eq!(env.get("LEVEL").map(String::as_str), Some("debug"));
+        assert_eq!(env.get("PASSWORD").map(String::as_str), Some("secret"));
+        assert!(!env.contains_key("TOKEN"));
+        let shown = serde_json::to_string(&spec.containers[0].env).expect("json");
+        assert!(
+            shown.contains(r#"{"secret":{"name":"PASSWORD"}}"#),
+            "{shown}"
+        );
+        assert!(!shown.contains(r#""value":"secret""#), "{shown}");
     }
 
     #[test]

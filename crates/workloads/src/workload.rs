@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use meridian_config::compose::{self, ComposeFile, DeployMode, Healthcheck, UpdateConfig};
+use meridian_config::k8s::config_map::{ConfigMapData, SecretData};
 use meridian_config::k8s::deployment::{Container, DeploymentSpec, Probe, StrategyType};
 use meridian_config::k8s::meta::IntOrString;
 use meridian_config::{Object, Resource};
@@ -115,6 +116,21 @@ pub enum EnvEntry {
         name: String,
         /// The field path.
         path: String,
+    },
+    /// A value of a ConfigMap (`configMapKeyRef`, `envFrom`), taken as it is.
+    Config {
+        /// Name.
+        name: String,
+        /// Value.
+        value: String,
+    },
+    /// A value of a Secret (`secretKeyRef`, `envFrom`), taken as it is and never shown.
+    Secret {
+        /// Name.
+        name: String,
+        /// Value.
+        #[serde(skip_serializing)]
+        value: String,
     },
     /// A resource amount (`limits.memory`, `requests.cpu`, ...).
     Resource {
@@ -290,7 +306,14 @@ impl WorkloadSpec {
 
     /// Builds a workload from a Deployment.
     pub fn from_deployment(d: &Object<DeploymentSpec>) -> Self {
+        Self::from_deployment_with(d, &ConfigSources::default())
+    }
+
+    /// A Deployment's workload, its variables from `configMapKeyRef`, `secretKeyRef` and
+    /// `envFrom` read from `sources`.
+    pub fn from_deployment_with(d: &Object<DeploymentSpec>, sources: &ConfigSources<'_>) -> Self {
         let spec = &d.spec;
+        let ns = d.namespace();
         let template = spec.template.clone().unwrap_or_default();
         let pod = template.spec.clone().unwrap_or_default();
         let strategy = match &spec.strategy {
@@ -324,8 +347,16 @@ impl WorkloadSpec {
             labels: template.metadata.labels.clone(),
             annotations: template.metadata.annotations.clone(),
             service_account: pod.service_account().to_owned(),
-            init_containers: pod.init_containers.iter().map(container).collect(),
-            containers: pod.containers.iter().map(container).collect(),
+            init_containers: pod
+                .init_containers
+                .iter()
+                .map(|c| container(c, ns, sources))
+                .collect(),
+            containers: pod
+                .containers
+                .iter()
+                .map(|c| container(c, ns, sources))
+                .collect(),
             node_selector: pod.node_selector.clone(),
             constraints: Vec::new(),
             max_replicas_per_node: None,
@@ -420,7 +451,72 @@ impl WorkloadSpec {
     }
 }
 
-fn container(c: &Container) -> ContainerSpec {
+/// The ConfigMaps and Secrets of a configuration, by namespace and name.
+#[derive(Debug, Default)]
+pub struct ConfigSources<'a> {
+    config_maps: BTreeMap<(&'a str, &'a str), &'a ConfigMapData>,
+    secrets: BTreeMap<(&'a str, &'a str), &'a SecretData>,
+}
+
+impl<'a> ConfigSources<'a> {
+    /// The ConfigMaps and Secrets among `resources`.
+    pub fn from_resources(resources: impl IntoIterator<Item = &'a Resource>) -> Self {
+        let mut s = Self::default();
+        for r in resources {
+            match r {
+                Resource::ConfigMap(c) => {
+                    s.config_maps.insert((c.namespace(), c.name()), &c.spec);
+                }
+                Resource::Secret(x) => {
+                    s.secrets.insert((x.namespace(), x.name()), &x.spec);
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Variables of one `envFrom` entry, in key order (as the kubelet adds them).
+    fn env_from(
+        &self,
+        ns: &str,
+        src: &meridian_config::k8s::deployment::EnvFromSource,
+    ) -> Vec<EnvEntry> {
+        let prefix = src.prefix.as_deref().unwrap_or("");
+        let mut out = Vec::new();
+        if let Some(cm) = src
+            .config_map_ref
+            .as_ref()
+            .and_then(|r| r.name.as_deref())
+            .and_then(|name| self.config_maps.get(&(ns, name)))
+        {
+            for (k, v) in &cm.data {
+                out.push(EnvEntry::Config {
+                    name: format!("{prefix}{k}"),
+                    value: v.clone(),
+                });
+            }
+        }
+        if let Some(secret) = src
+            .secret_ref
+            .as_ref()
+            .and_then(|r| r.name.as_deref())
+            .and_then(|name| self.secrets.get(&(ns, name)))
+        {
+            for k in secret.data.keys() {
+                if let Some(value) = secret.get(k) {
+                    out.push(EnvEntry::Secret {
+                        name: format!("{prefix}{k}"),
+                        value,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+fn container(c: &Container, ns: &str, sources: &ConfigSources<'_>) -> ContainerSpec {
     let argv = if c.command.is_empty() {
         None
     } else {
@@ -428,44 +524,64 @@ fn container(c: &Container) -> ContainerSpec {
     };
     let limits = c.resources.as_ref().map(|r| &r.limits);
     let requests = c.resources.as_ref().map(|r| &r.requests);
-    let env = c
-        .env
+    // `envFrom` first, then `env`, which overrides it: the kubelet's order.
+    let from: Vec<EnvEntry> = c
+        .env_from
         .iter()
-        .filter_map(|e| {
-            let name = e.name.clone()?;
-            Some(match &e.value_from {
-                Some(src) => {
-                    if let Some(path) = src.field_ref.as_ref().and_then(|f| f.field_path.clone()) {
-                        EnvEntry::Field { name, path }
-                    } else if let Some(r) = &src.resource_field_ref {
-                        let resource = r.resource.clone().unwrap_or_default();
-                        let (map, key) = match resource.split_once('.') {
-                            Some(("limits", k)) => (limits, k),
-                            Some((_, k)) => (requests, k),
-                            None => (limits, resource.as_str()),
-                        };
-                        EnvEntry::Resource {
-                            value: map.and_then(|m| m.get(key)).and_then(|q| q.value().ok()),
-                            divisor: r
-                                .divisor
-                                .as_ref()
-                                .and_then(|d| d.value().ok())
-                                .filter(|d| *d > 0.0)
-                                .unwrap_or(1.0),
-                            name,
-                            resource,
-                        }
-                    } else {
-                        return None;
-                    }
-                }
-                None => EnvEntry::Value {
-                    name,
-                    value: e.value.clone().unwrap_or_default(),
-                },
-            })
-        })
+        .flat_map(|src| sources.env_from(ns, src))
         .collect();
+    let declared = c.env.iter().filter_map(|e| {
+        let name = e.name.clone()?;
+        Some(match &e.value_from {
+            Some(src) => {
+                if let Some(r) = &src.config_map_key_ref {
+                    // A missing ConfigMap or key leaves the variable unset (validation
+                    // says so at the reference).
+                    let value = r
+                        .name
+                        .as_deref()
+                        .zip(r.key.as_deref())
+                        .and_then(|(n, k)| sources.config_maps.get(&(ns, n))?.get(k))?;
+                    EnvEntry::Config { name, value }
+                } else if let Some(r) = &src.secret_key_ref {
+                    let value = r
+                        .name
+                        .as_deref()
+                        .zip(r.key.as_deref())
+                        .and_then(|(n, k)| sources.secrets.get(&(ns, n))?.get(k))?;
+                    EnvEntry::Secret { name, value }
+                } else if let Some(path) = src.field_ref.as_ref().and_then(|f| f.field_path.clone())
+                {
+                    EnvEntry::Field { name, path }
+                } else if let Some(r) = &src.resource_field_ref {
+                    let resource = r.resource.clone().unwrap_or_default();
+                    let (map, key) = match resource.split_once('.') {
+                        Some(("limits", k)) => (limits, k),
+                        Some((_, k)) => (requests, k),
+                        None => (limits, resource.as_str()),
+                    };
+                    EnvEntry::Resource {
+                        value: map.and_then(|m| m.get(key)).and_then(|q| q.value().ok()),
+                        divisor: r
+                            .divisor
+                            .as_ref()
+                            .and_then(|d| d.value().ok())
+                            .filter(|d| *d > 0.0)
+                            .unwrap_or(1.0),
+                        name,
+                        resource,
+                    }
+                } else {
+                    return None;
+                }
+            }
+            None => EnvEntry::Value {
+                name,
+                value: e.value.clone().unwrap_or_default(),
+            },
+        })
+    });
+    let env = from.into_iter().chain(declared).collect();
     ContainerSpec {
         name: c.name.clone().unwrap_or_default(),
         image: c.image.clone(),
@@ -566,10 +682,12 @@ impl DesiredState {
         resources: impl IntoIterator<Item = &'a Resource>,
         compose: &[ComposeFile],
     ) -> Self {
+        let resources: Vec<&Resource> = resources.into_iter().collect();
+        let sources = ConfigSources::from_resources(resources.iter().copied());
         let mut workloads: Vec<WorkloadSpec> = resources
-            .into_iter()
+            .iter()
             .filter_map(|r| match r {
-                Resource::Deployment(d) => Some(WorkloadSpec::from_deployment(d)),
+                Resource::Deployment(d) => Some(WorkloadSpec::from_deployment_with(d, &sources)),
                 _ => None,
             })
             .collect();

@@ -108,6 +108,44 @@ pub struct PodSpec {
     automount_service_account_token: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     enable_service_links: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    active_deadline_seconds: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    ephemeral_containers: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    host_aliases: Option<IgnoredAny>,
+    #[serde(default, rename = "hostIPC", skip_serializing)]
+    host_ipc: Option<IgnoredAny>,
+    #[serde(default, rename = "hostPID", skip_serializing)]
+    host_pid: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    host_users: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    node_name: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    os: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    overhead: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    preemption_policy: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    priority: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    readiness_gates: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    resource_claims: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    resources: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    runtime_class_name: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    scheduling_gates: Option<IgnoredAny>,
+    #[serde(default, rename = "setHostnameAsFQDN", skip_serializing)]
+    set_hostname_as_fqdn: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    share_process_namespace: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    subdomain: Option<IgnoredAny>,
 }
 
 /// Pod fields that Meridian accepts but cannot apply to processes.
@@ -125,6 +163,25 @@ const IGNORED_POD_FIELDS: &[&str] = &[
     "topologySpreadConstraints",
     "automountServiceAccountToken",
     "enableServiceLinks",
+    "activeDeadlineSeconds",
+    "ephemeralContainers",
+    "hostAliases",
+    "hostIPC",
+    "hostPID",
+    "hostUsers",
+    "nodeName",
+    "os",
+    "overhead",
+    "preemptionPolicy",
+    "priority",
+    "readinessGates",
+    "resourceClaims",
+    "resources",
+    "runtimeClassName",
+    "schedulingGates",
+    "setHostnameAsFQDN",
+    "shareProcessNamespace",
+    "subdomain",
 ];
 
 /// A container: here, a process.
@@ -167,8 +224,9 @@ pub struct Container {
     /// Accepted; images are not pulled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<String>,
-    #[serde(default, skip_serializing)]
-    env_from: Option<IgnoredAny>,
+    /// Variables from every key of a ConfigMap or Secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFromSource>,
     #[serde(default, skip_serializing)]
     volume_mounts: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
@@ -183,10 +241,15 @@ pub struct Container {
     stdin: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     tty: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    resize_policy: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    stdin_once: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    volume_devices: Option<IgnoredAny>,
 }
 
 const IGNORED_CONTAINER_FIELDS: &[&str] = &[
-    "envFrom",
     "volumeMounts",
     "securityContext",
     "lifecycle",
@@ -194,6 +257,9 @@ const IGNORED_CONTAINER_FIELDS: &[&str] = &[
     "terminationMessagePolicy",
     "stdin",
     "tty",
+    "resizePolicy",
+    "stdinOnce",
+    "volumeDevices",
 ];
 
 /// An environment variable.
@@ -221,12 +287,52 @@ pub struct EnvVarSource {
     /// A container's resource (`limits.memory`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_field_ref: Option<ResourceFieldSelector>,
-    /// Not supported: there is no ConfigMap store (reported by validation).
-    #[serde(default, skip_serializing)]
-    pub config_map_key_ref: Option<IgnoredAny>,
-    /// Not supported: there is no Secret store (reported by validation).
-    #[serde(default, skip_serializing)]
-    pub secret_key_ref: Option<IgnoredAny>,
+    /// A key of a ConfigMap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<KeySelector>,
+    /// A key of a Secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<KeySelector>,
+}
+
+/// `configMapKeyRef` / `secretKeyRef`: a key of a ConfigMap or Secret of the pod's namespace.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeySelector {
+    /// The ConfigMap or Secret.
+    pub name: Option<String>,
+    /// The key.
+    pub key: Option<String>,
+    /// When true a missing object or key leaves the variable unset instead of holding the
+    /// pod back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
+}
+
+/// One `envFrom` entry: every key of a ConfigMap or Secret as a variable.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvFromSource {
+    /// Put in front of every key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// The ConfigMap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<ObjectRef>,
+    /// The Secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<ObjectRef>,
+}
+
+/// `configMapRef` / `secretRef` of `envFrom`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectRef {
+    /// The ConfigMap or Secret.
+    pub name: Option<String>,
+    /// When true a missing object is skipped instead of holding the pod back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
 }
 
 /// `fieldRef`.
@@ -565,6 +671,7 @@ impl PodSpec {
         self.service_account_name
             .as_deref()
             .or(self.service_account.as_deref())
+            .filter(|sa| !sa.is_empty())
             .unwrap_or("default")
     }
 
@@ -615,10 +722,12 @@ impl PodSpec {
             );
         }
         validate_labels(f, &at.field("nodeSelector"), &self.node_selector);
+        // An empty name is the API server's default, as if it were not written.
         if let Some(sa) = self
             .service_account_name
             .as_deref()
             .or(self.service_account.as_deref())
+            .filter(|sa| !sa.is_empty())
             && let Err(e) = super::meta::NameRule::Subdomain.check(sa)
         {
             f.error(
@@ -640,6 +749,25 @@ impl PodSpec {
             "topologySpreadConstraints" => self.topology_spread_constraints.is_some(),
             "automountServiceAccountToken" => self.automount_service_account_token.is_some(),
             "enableServiceLinks" => self.enable_service_links.is_some(),
+            "activeDeadlineSeconds" => self.active_deadline_seconds.is_some(),
+            "ephemeralContainers" => self.ephemeral_containers.is_some(),
+            "hostAliases" => self.host_aliases.is_some(),
+            "hostIPC" => self.host_ipc.is_some(),
+            "hostPID" => self.host_pid.is_some(),
+            "hostUsers" => self.host_users.is_some(),
+            "nodeName" => self.node_name.is_some(),
+            "os" => self.os.is_some(),
+            "overhead" => self.overhead.is_some(),
+            "preemptionPolicy" => self.preemption_policy.is_some(),
+            "priority" => self.priority.is_some(),
+            "readinessGates" => self.readiness_gates.is_some(),
+            "resourceClaims" => self.resource_claims.is_some(),
+            "resources" => self.resources.is_some(),
+            "runtimeClassName" => self.runtime_class_name.is_some(),
+            "schedulingGates" => self.scheduling_gates.is_some(),
+            "setHostnameAsFQDN" => self.set_hostname_as_fqdn.is_some(),
+            "shareProcessNamespace" => self.share_process_namespace.is_some(),
+            "subdomain" => self.subdomain.is_some(),
             _ => false,
         });
     }
@@ -721,9 +849,20 @@ impl Container {
                 if set != 1 {
                     f.error(&sp, "must specify exactly one of fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef");
                 }
-                if src.config_map_key_ref.is_some() || src.secret_key_ref.is_some() {
-                    f.error(&sp, "configMapKeyRef and secretKeyRef are not supported")
-                        .hint("put the value in `value`, or in the environment Meridian is started with");
+                for (field, r) in [
+                    ("configMapKeyRef", &src.config_map_key_ref),
+                    ("secretKeyRef", &src.secret_key_ref),
+                ] {
+                    let Some(r) = r else { continue };
+                    let rp = sp.field(field);
+                    for (sub, v) in [("name", &r.name), ("key", &r.key)] {
+                        if v.as_deref().is_none_or(str::is_empty) {
+                            f.error(
+                                &rp.field(sub),
+                                format!("required field \"{sub}\" is missing"),
+                            );
+                        }
+                    }
                 }
                 if let Some(fr) = &src.field_ref {
                     match fr.field_path.as_deref() {
@@ -764,6 +903,35 @@ impl Container {
                         }
                     }
                 }
+            }
+        }
+        for (i, e) in self.env_from.iter().enumerate() {
+            let ep = at.field("envFrom").index(i);
+            match (&e.config_map_ref, &e.secret_ref) {
+                (Some(_), Some(_)) | (None, None) => {
+                    f.error(&ep, "must specify exactly one of configMapRef or secretRef");
+                }
+                (Some(r), None) | (None, Some(r)) => {
+                    let field = if e.config_map_ref.is_some() {
+                        "configMapRef"
+                    } else {
+                        "secretRef"
+                    };
+                    if r.name.as_deref().is_none_or(str::is_empty) {
+                        f.error(
+                            &ep.field(field).field("name"),
+                            "required field \"name\" is missing",
+                        );
+                    }
+                }
+            }
+            if let Some(p) = &e.prefix
+                && p.contains('=')
+            {
+                f.error(
+                    &ep.field("prefix"),
+                    format!("invalid prefix \"{p}\": must not contain '='"),
+                );
             }
         }
         let mut port_numbers = Vec::new();
@@ -852,7 +1020,6 @@ impl Container {
             }
         }
         warn_ignored(f, at, IGNORED_CONTAINER_FIELDS, |name| match name {
-            "envFrom" => self.env_from.is_some(),
             "volumeMounts" => self.volume_mounts.is_some(),
             "securityContext" => self.security_context.is_some(),
             "lifecycle" => self.lifecycle.is_some(),
@@ -860,6 +1027,9 @@ impl Container {
             "terminationMessagePolicy" => self.termination_message_policy.is_some(),
             "stdin" => self.stdin.is_some(),
             "tty" => self.tty.is_some(),
+            "resizePolicy" => self.resize_policy.is_some(),
+            "stdinOnce" => self.stdin_once.is_some(),
+            "volumeDevices" => self.volume_devices.is_some(),
             _ => false,
         });
     }

@@ -78,6 +78,10 @@ pub(crate) struct Args {
     observe: crate::observe::Flags,
     #[command(flatten)]
     vars: crate::commands::terraform::VarArgs,
+    /// Refuse objects of kinds Meridian does not run or serve (Ingress, Job, HTTPRoute...),
+    /// instead of warning and passing over them.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// How the gateway meets its clients: who they are behind proxies, and what one client may
@@ -203,7 +207,9 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 
 pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
     crate::logging::init();
-    let store = FileStore::with_options(args.paths.clone(), args.vars.load_options());
+    let mut load = args.vars.load_options();
+    load.strict = args.strict;
+    let store = FileStore::with_options(args.paths.clone(), load);
     let bundle = store.load();
     for s in &bundle.skipped {
         eprintln!("skipped {}: {}", s.file.display(), s.reason);

@@ -20,6 +20,10 @@ pub(crate) struct Args {
     files: Vec<PathBuf>,
     #[command(flatten)]
     vars: crate::commands::terraform::VarArgs,
+    /// Refuse objects of kinds Meridian does not run or serve (Ingress, Job, HTTPRoute...),
+    /// instead of warning and passing over them.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Serialize)]
@@ -66,7 +70,9 @@ struct ResourceReport<'a> {
 }
 
 pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let bundle = load_paths(&args.files, args.vars.load_options());
+    let mut load = args.vars.load_options();
+    load.strict = args.strict;
+    let bundle = load_paths(&args.files, load);
     let ok = bundle.is_valid();
     let notes = if ok { notes(&bundle) } else { Vec::new() };
     match format {
@@ -178,9 +184,10 @@ fn report(bundle: &Bundle) -> Report<'_> {
 
 /// `virtualservice.networking.istio.io/myapp`, as kubectl names objects.
 pub(crate) fn display_name(doc: &meridian_config::LoadedDoc) -> String {
-    match &doc.id {
-        Some(id) => format!("{}/{}", id.kind.qualified_name(), id.name),
-        None => format!("{} (document {})", doc.file.display(), doc.index + 1),
+    match (&doc.id, &doc.ignored) {
+        (Some(id), _) => format!("{}/{}", id.kind.qualified_name(), id.name),
+        (None, Some(o)) => o.qualified_name(),
+        (None, None) => format!("{} (document {})", doc.file.display(), doc.index + 1),
     }
 }
 
@@ -196,7 +203,12 @@ fn print_table(bundle: &Bundle) {
             eprintln!("{d}");
         }
         if doc.is_valid() {
-            println!("{} validated", display_name(doc));
+            let what = if doc.ignored.is_some() {
+                "ignored"
+            } else {
+                "validated"
+            };
+            println!("{} {what}", display_name(doc));
         }
     }
     for c in &bundle.compose {
