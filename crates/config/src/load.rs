@@ -332,6 +332,23 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, bundle: &mut Bundle) {
     }
 }
 
+/// Files that tools keep beside code (npm, TypeScript, linters), never configuration.
+fn is_tooling_file(file: &Path) -> bool {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    matches!(
+        name,
+        "package.json"
+            | "package-lock.json"
+            | "npm-shrinkwrap.json"
+            | "tsconfig.json"
+            | "jsconfig.json"
+            | "composer.json"
+            | "composer.lock"
+            | ".eslintrc.json"
+            | ".prettierrc.json"
+    )
+}
+
 fn file_error(file: &Path, span: Span, message: String) -> Diagnostic {
     Diagnostic {
         severity: Severity::Error,
@@ -480,10 +497,15 @@ fn load_text(
             return;
         }
         None if from_scan => {
-            bundle.skipped.push(Skipped {
-                file: file.to_path_buf(),
-                reason: "not a Kubernetes/Istio manifest, Compose file or SAM template".into(),
-            });
+            // A package manager's or compiler's own files beside function code are what they
+            // say they are; any other file is named, so nothing is skipped without a word.
+            if !is_tooling_file(&file) {
+                bundle.skipped.push(Skipped {
+                    file: file.to_path_buf(),
+                    reason: "not a Kubernetes/Istio manifest, Compose file or SAM template"
+                        .into(),
+                });
+            }
             return;
         }
         None => {}
