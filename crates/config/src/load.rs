@@ -325,6 +325,12 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, bundle: &mut Bundle) {
                     || crate::terraform::is_tf(&path)
                 {
                     out.push(path);
+                } else if ext == "sh" {
+                    bundle.skipped.push(Skipped {
+                        file: path,
+                        reason: "a shell script: Meridian reads configuration files and does not run scripts"
+                            .into(),
+                    });
                 }
             }
             Err(_) => {}
@@ -332,9 +338,27 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, bundle: &mut Bundle) {
     }
 }
 
+/// Why a file of a folder scan is not read, in the words of what it is.
+fn skip_reason(file: &Path, text: &str) -> String {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name == "function.json" && text.contains("\"bindings\"") {
+        "an Azure Functions binding file: Azure Functions apps are not served yet".into()
+    } else if text.contains("scrape_configs") {
+        "a Prometheus configuration: Meridian does not run Prometheus; point it at the admin address's /metrics and /federate".into()
+    } else {
+        "not a Kubernetes/Istio manifest, Compose file or SAM template".into()
+    }
+}
+
 /// Files that tools keep beside code (npm, TypeScript, linters), never configuration.
 fn is_tooling_file(file: &Path) -> bool {
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     matches!(
         name,
         "package.json"
@@ -502,8 +526,7 @@ fn load_text(
             if !is_tooling_file(&file) {
                 bundle.skipped.push(Skipped {
                     file: file.to_path_buf(),
-                    reason: "not a Kubernetes/Istio manifest, Compose file or SAM template"
-                        .into(),
+                    reason: skip_reason(&file, text),
                 });
             }
             return;

@@ -65,6 +65,17 @@ fn what_the_data_plane_does_not_serve_is_a_note() {
     )
     .expect("write");
     std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: []\n").expect("write");
+    std::fs::write(
+        dir.path().join("install.sh"),
+        "#!/bin/sh\nistioctl install\n",
+    )
+    .expect("write");
+    std::fs::create_dir(dir.path().join("HttpTrigger")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("HttpTrigger/function.json"),
+        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"}]}"#,
+    )
+    .expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
         .current_dir(dir.path())
         .args(["validate", "-f", "."])
@@ -78,10 +89,13 @@ fn what_the_data_plane_does_not_serve_is_a_note() {
         ),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("skipped ./prometheus.yml: not a Kubernetes/Istio manifest"),
-        "{stderr}"
-    );
+    for line in [
+        "skipped ./prometheus.yml: a Prometheus configuration: Meridian does not run Prometheus",
+        "skipped ./install.sh: a shell script: Meridian reads configuration files and does not run scripts",
+        "skipped ./HttpTrigger/function.json: an Azure Functions binding file: Azure Functions apps are not served yet",
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing from:\n{stderr}");
+    }
 }
 
 /// Files written for a cluster carry kinds Meridian does not run: they pass with a warning,
