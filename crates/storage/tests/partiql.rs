@@ -86,16 +86,23 @@ assert sks("SELECT sk FROM Orders WHERE pk = 'a' AND n IS MISSING") == [1]
 assert sks("SELECT sk FROM Orders WHERE pk = 'a' AND tags IS NOT MISSING") == [1]
 assert sks("SELECT sk FROM Orders WHERE pk = 'a' AND attribute_exists(addr.city)") == [1]
 assert sks("SELECT sk FROM Orders WHERE pk = 'a' AND addr.city = 'Oslo' AND lines[1] = 'two'") == [1]
-# nested projection
-assert run("SELECT addr.city, lines[2] FROM Orders WHERE pk = 'a' AND sk = 1")["Items"] == [
-    {"addr": {"M": {"city": {"S": "Oslo"}}}, "lines": {"L": [{"BOOL": True}]}}]
+# a nested path is answered under its last name, as PartiQL does
+assert run("SELECT addr.city, \"addr\".zip, pk FROM Orders WHERE pk = 'a' AND sk = 1")["Items"] == [
+    {"city": {"S": "Oslo"}, "zip": {"S": "0150"}, "pk": {"S": "a"}}], run("SELECT addr.city FROM Orders WHERE pk = 'a' AND sk = 1")
 # a Scan without the partition key, and a key condition that only a Scan can serve
 assert sorted((i["pk"]["S"], int(i["sk"]["N"])) for i in run("SELECT pk, sk FROM Orders WHERE sk = 1")["Items"]) == [("a", 1), ("b", 1)]
 assert sks("SELECT * FROM Orders WHERE pk = 'a' AND (sk = 1 OR sk = 7)") == [1, 7]
 assert len(run("SELECT * FROM Orders")["Items"]) == 8
 # an index
 assert sks('SELECT * FROM "Orders"."byStatus" WHERE status = ?', {"S": "done"}) == [2, 4, 6]
-refused("ValidationException", run, 'SELECT * FROM "Orders"."nope" WHERE status = 1')
+e = refused("ValidationException", run, 'SELECT * FROM "Orders"."nope" WHERE status = 1')
+assert e["Error"]["Message"] == "The table does not have the specified index", e
+e = refused("ValidationException", run, 'SELECT * FROM "Orders"."byStatus"."x" WHERE status = 1')
+assert e["Error"]["Message"] == "A path may contain at most 2 components in the FROM clause", e
+e = refused("ValidationException", run, 'SELECT * FROM "Orders"."" WHERE status = 1')
+assert e["Error"]["Message"] == "Path component cannot be an empty string", e
+e = refused("ValidationException", run, 'SELECT * FROM "Orders"."byStatus" WHERE status = 1', ConsistentRead=True)
+assert e["Error"]["Message"] == "Strongly consistent read is not supported on Global Secondary Indexes", e
 
 # Limit and NextToken page through a Query and a Scan
 for statement in ["SELECT sk FROM Orders WHERE pk = 'a'", "SELECT sk FROM Orders"]:
@@ -122,6 +129,13 @@ run("UPDATE Orders SET n = n - 1 SET addr.city = 'Bergen' WHERE pk = 'a' AND sk 
 it = get("a", 1)
 assert it["n"] == {"N": "5"} and it["status"] == {"S": "done"} and it["note"] == {"S": "hi"}, it
 assert "tags" not in it and it["addr"]["M"]["city"] == {"S": "Bergen"}, it
+# RETURNING answers the item as UpdateItem's ReturnValues would
+out = run("UPDATE Orders SET n = 5 WHERE pk = 'a' AND sk = 1 RETURNING MODIFIED OLD *")["Items"]
+assert out == [{"n": {"N": "5"}}], out
+out = run("UPDATE Orders SET note = 'hi' WHERE pk = 'a' AND sk = 1 RETURNING MODIFIED NEW *")["Items"]
+assert out == [{"note": {"S": "hi"}}], out
+out = run("UPDATE Orders SET n = 5 WHERE pk = 'a' AND sk = 1 RETURNING ALL NEW *")["Items"]
+assert out[0]["pk"] == {"S": "a"} and out[0]["n"] == {"N": "5"}, out
 # with a condition: false leaves the item as it was
 refused("ConditionalCheckFailedException", run, "UPDATE Orders SET n = 100 WHERE pk = 'a' AND sk = 1 AND n > 50")
 assert get("a", 1)["n"] == {"N": "5"}
@@ -139,6 +153,11 @@ refused("ConditionalCheckFailedException", run, "DELETE FROM Orders WHERE pk = '
 assert get("a", 2) is not None
 run('DELETE FROM "Orders" WHERE pk = ? AND sk = ? AND n = 20', {"S": "a"}, {"N": "2"})
 assert get("a", 2) is None
+e = refused("ValidationException", run, "DELETE FROM Orders WHERE pk = 'a' AND sk = 3 RETURNING ALL NEW *")
+assert e["Error"]["Message"] == "Invalid returning clause: RETURNING ALL NEW *. Only RETURNING ALL OLD * is allowed in DELETE statements.", e
+out = run("DELETE FROM Orders WHERE pk = 'a' AND sk = 3 RETURNING ALL OLD *")["Items"]
+assert out[0]["sk"] == {"N": "3"} and out[0]["n"] == {"N": "30"}, out
+assert get("a", 3) is None
 refused("ValidationException", run, "DELETE FROM Orders WHERE sk = 3",
         contains="Where clause does not contain a mandatory equality on all key attributes")
 
@@ -147,6 +166,8 @@ for bad in ["SELEC * FROM Orders", "SELECT * FROM", "SELECT * FROM Orders WHERE"
             "INSERT INTO Orders VALUE 'x'", "UPDATE Orders WHERE pk = 'a'", "SELECT * FROM Orders WHERE pk == 'a'",
             "DELETE Orders WHERE pk = 'a' AND sk = 1"]:
     refused("ValidationException", run, bad, contains="Statement wasn't well formed, can't be processed")
+e = refused("ValidationException", run, "SLECT * FROM Orders")
+assert e["Error"]["Message"] == "Statement wasn't well formed, can't be processed: Expected data manipulation", e
 refused("ValidationException", run, "SELECT * FROM Orders WHERE pk = ?",
         contains="Number of parameters in request and statement don't match")
 refused("ValidationException", run, "SELECT * FROM Orders", {"S": "extra"},
@@ -200,6 +221,18 @@ assert out[0]["Item"] == {"n": {"N": "1"}}, out
 assert out[1]["Item"]["n"] == {"N": "2"}, out
 assert "Item" not in out[2] and "Error" not in out[2], out
 assert out[3]["Error"]["Code"] == "ValidationError", out
+assert "must specify the primary key in the where clause" in out[3]["Error"]["Message"], out
+# RETURNING in a batch answers the item
+out = c.batch_execute_statement(Statements=[
+    stmt("UPDATE Orders SET n = 7 WHERE pk = 'a' AND sk = 1 RETURNING MODIFIED NEW *"),
+    stmt("UPDATE Orders REMOVE nothing WHERE pk = 'a' AND sk = 2 RETURNING MODIFIED NEW *"),
+    stmt("DELETE FROM Orders WHERE pk = 'a' AND sk = 2 RETURNING MODIFIED OLD *"),
+])["Responses"]
+assert out[0]["Item"] == {"n": {"N": "7"}}, out
+assert "Item" not in out[1] and "Error" not in out[1] and out[1]["TableName"] == "Orders", out
+assert out[2]["Error"] == {"Code": "ValidationError", "Message":
+    "Invalid returning clause: RETURNING MODIFIED OLD *. Only RETURNING ALL OLD * is allowed in DELETE statements."}, out
+c.execute_statement(Statement="UPDATE Orders SET n = 1 WHERE pk = 'a' AND sk = 1")
 refused("ValidationException", c.batch_execute_statement, Statements=[
     stmt("SELECT * FROM Orders WHERE pk = 'a' AND sk = 1"),
     stmt("DELETE FROM Orders WHERE pk = 'a' AND sk = 1")])
@@ -234,7 +267,14 @@ refused("ValidationException", c.execute_transaction, TransactStatements=[stmt("
         contains="Where clause does not contain a mandatory equality on all key attributes")
 refused("ValidationException", c.execute_transaction, TransactStatements=[stmt("INSERT INTO Orders")],
         contains="Statement wasn't well formed, can't be processed")
-assert get("b", 1)["n"] == {"N": "10"}
+e = refused("ValidationException", c.execute_transaction, TransactStatements=[
+    stmt("INSERT INTO Orders VALUE {'pk': 'd', 'sk': 1}"),
+    stmt("UPDATE Orders SET n = 1 WHERE pk = 'b' AND sk = 1 RETURNING ALL NEW *")])
+assert e["Error"]["Message"] == "Validation failed in TransactStatements[1]: RETURNING clause is not supported in ExecuteTransaction.", e
+e = refused("ValidationException", c.execute_transaction, TransactStatements=[
+    stmt("SELECT * FROM Orders.byStatus WHERE status = 'open'")])
+assert e["Error"]["Message"] == "Validation failed in TransactStatements[0]: Reads on indices are not supported within transactions.", e
+assert get("b", 1)["n"] == {"N": "10"} and get("d", 1) is None
 print("ok")
 "##
     );

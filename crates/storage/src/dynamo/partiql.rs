@@ -18,6 +18,75 @@ const MALFORMED: &str = "Statement wasn't well formed, can't be processed: ";
 const KEY_EQUALITY: &str =
     "Where clause does not contain a mandatory equality on all key attributes";
 const DUPLICATE: &str = "Duplicate primary key exists in table";
+const READ_KEY: &str = "Select statements within BatchExecuteStatement and ExecuteTransaction must specify the primary key in the where clause";
+
+/// The answer of ExecuteStatement to a write: the item `RETURNING` asked for, if any.
+fn write_answer(out: &Value) -> Value {
+    let mut resp = json!({"Items": []});
+    if let Some(a) = out
+        .get("Attributes")
+        .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        resp["Items"] = json!([a]);
+    }
+    if let Some(c) = out.get("ConsumedCapacity") {
+        resp["ConsumedCapacity"] = c.clone();
+    }
+    resp
+}
+
+/// The ProjectionExpression of a SELECT: the top-level attributes its paths start at (the
+/// paths are walked on the answer by [`flatten`], on the items' real list positions).
+fn projection_roots(r: &mut Render, paths: &[Path]) -> String {
+    let mut roots: Vec<String> = Vec::new();
+    for p in paths {
+        if let Some(Step::Name(n)) = p.first() {
+            let k = r.name(n);
+            if !roots.contains(&k) {
+                roots.push(k);
+            }
+        }
+    }
+    roots.join(", ")
+}
+
+/// A SELECT's item as PartiQL answers it: each projected path under the name of its
+/// last component (`SELECT a.b` gives `{"b": ...}`).
+fn flatten(item: &Value, projection: Option<&[Path]>) -> Value {
+    let Some(paths) = projection else {
+        return item.clone();
+    };
+    let mut out = Map::new();
+    for path in paths {
+        let mut at = item;
+        let mut found = true;
+        for (n, step) in path.iter().enumerate() {
+            let next = match step {
+                Step::Name(name) if n == 0 => at.get(name),
+                Step::Name(name) => at.get("M").and_then(|m| m.get(name)),
+                Step::Index(i) => at
+                    .get("L")
+                    .and_then(Value::as_array)
+                    .and_then(|l| l.get(*i as usize)),
+            };
+            match next {
+                Some(v) => at = v,
+                None => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        let name = path.iter().rev().find_map(|s| match s {
+            Step::Name(n) => Some(n.clone()),
+            Step::Index(_) => None,
+        });
+        if let (true, Some(name)) = (found, name) {
+            out.insert(name, at.clone());
+        }
+    }
+    Value::Object(out)
+}
 
 fn malformed(what: impl std::fmt::Display) -> Error {
     Error::validation(format!("{MALFORMED}{what}"))
@@ -168,10 +237,13 @@ enum Stmt {
         set: Vec<(Path, Operand)>,
         remove: Vec<Path>,
         filter: Cond,
+        /// `RETURNING ...`, as the ReturnValues of UpdateItem.
+        returning: Option<&'static str>,
     },
     Delete {
         table: String,
         filter: Cond,
+        returning: Option<&'static str>,
     },
 }
 
@@ -282,7 +354,7 @@ impl Parser<'_> {
         } else if self.eat_word("DELETE") {
             self.delete()?
         } else {
-            return Err(self.unexpected("SELECT, INSERT, UPDATE or DELETE"));
+            return Err(malformed("Expected data manipulation"));
         };
         self.eat_sym(";");
         if self.peek().is_some() {
@@ -308,6 +380,16 @@ impl Parser<'_> {
         } else {
             None
         };
+        if self.is_sym(".") {
+            return Err(Error::validation(
+                "A path may contain at most 2 components in the FROM clause",
+            ));
+        }
+        if table.is_empty() || index.as_deref() == Some("") {
+            return Err(Error::validation(
+                "Path component cannot be an empty string",
+            ));
+        }
         let filter = if self.eat_word("WHERE") {
             Some(self.condition()?)
         } else {
@@ -364,11 +446,13 @@ impl Parser<'_> {
         }
         self.expect_word("WHERE")?;
         let filter = self.condition()?;
+        let returning = self.returning()?;
         Ok(Stmt::Update {
             table,
             set,
             remove,
             filter,
+            returning,
         })
     }
 
@@ -377,7 +461,46 @@ impl Parser<'_> {
         let table = self.table_name()?;
         self.expect_word("WHERE")?;
         let filter = self.condition()?;
-        Ok(Stmt::Delete { table, filter })
+        let returning = self.returning()?;
+        if let Some(r) = returning.filter(|r| *r != "ALL_OLD") {
+            return Err(Error::validation(format!(
+                "Invalid returning clause: RETURNING {} *. Only RETURNING ALL OLD * is allowed in DELETE statements.",
+                r.replace("UPDATED", "MODIFIED").replace('_', " ")
+            )));
+        }
+        Ok(Stmt::Delete {
+            table,
+            filter,
+            returning,
+        })
+    }
+
+    /// `RETURNING (ALL | MODIFIED) (OLD | NEW) *`, as a ReturnValues value.
+    fn returning(&mut self) -> Result<Option<&'static str>, Error> {
+        if !self.eat_word("RETURNING") {
+            return Ok(None);
+        }
+        let all = if self.eat_word("ALL") {
+            true
+        } else if self.eat_word("MODIFIED") {
+            false
+        } else {
+            return Err(self.unexpected("ALL or MODIFIED"));
+        };
+        let old = if self.eat_word("OLD") {
+            true
+        } else if self.eat_word("NEW") {
+            false
+        } else {
+            return Err(self.unexpected("OLD or NEW"));
+        };
+        self.expect_sym("*")?;
+        Ok(Some(match (all, old) {
+            (true, true) => "ALL_OLD",
+            (true, false) => "ALL_NEW",
+            (false, true) => "UPDATED_OLD",
+            (false, false) => "UPDATED_NEW",
+        }))
     }
 
     fn name(&mut self) -> Result<String, Error> {
@@ -659,8 +782,27 @@ fn set_of(members: Vec<Value>) -> Result<Value, Error> {
 
 fn is_keyword(w: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "BETWEEN", "IN", "IS", "MISSING", "INSERT",
-        "INTO", "VALUE", "UPDATE", "SET", "REMOVE", "DELETE", "TRUE", "FALSE", "NULL",
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "AND",
+        "OR",
+        "NOT",
+        "BETWEEN",
+        "IN",
+        "IS",
+        "MISSING",
+        "INSERT",
+        "INTO",
+        "VALUE",
+        "UPDATE",
+        "SET",
+        "REMOVE",
+        "DELETE",
+        "TRUE",
+        "FALSE",
+        "NULL",
+        "RETURNING",
     ];
     KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(w))
 }
@@ -946,6 +1088,7 @@ fn write_request(d: &Dynamo, stmt: Stmt, extra: &Value) -> Result<(&'static str,
             set,
             remove,
             filter,
+            returning,
         } => {
             let (key, rest) =
                 split_key(filter, &def.key).ok_or_else(|| Error::validation(KEY_EQUALITY))?;
@@ -967,16 +1110,24 @@ fn write_request(d: &Dynamo, stmt: Stmt, extra: &Value) -> Result<(&'static str,
                 Some(c) => format!("{exists} AND {c}"),
                 None => exists,
             };
-            (
-                "Update",
-                json!({"TableName": table, "Key": key, "UpdateExpression": update.trim(),
-                       "ConditionExpression": cond}),
-            )
+            let mut req = json!({"TableName": table, "Key": key,
+                "UpdateExpression": update.trim(), "ConditionExpression": cond});
+            if let Some(r) = returning {
+                req["ReturnValues"] = json!(r);
+            }
+            ("Update", req)
         }
-        Stmt::Delete { table, filter } => {
+        Stmt::Delete {
+            table,
+            filter,
+            returning,
+        } => {
             let (key, rest) =
                 split_key(filter, &def.key).ok_or_else(|| Error::validation(KEY_EQUALITY))?;
             let mut req = json!({"TableName": table, "Key": key});
+            if let Some(r) = returning {
+                req["ReturnValues"] = json!(r);
+            }
             if let Some(c) = r.conds(&rest) {
                 req["ConditionExpression"] = json!(c);
             }
@@ -984,8 +1135,13 @@ fn write_request(d: &Dynamo, stmt: Stmt, extra: &Value) -> Result<(&'static str,
         }
         Stmt::Select { .. } => return Err(Error::Internal("not a write statement".into())),
     };
-    if let Some(v) = extra.get("ReturnValuesOnConditionCheckFailure") {
-        req["ReturnValuesOnConditionCheckFailure"] = v.clone();
+    for k in [
+        "ReturnValuesOnConditionCheckFailure",
+        "ReturnConsumedCapacity",
+    ] {
+        if let Some(v) = extra.get(k) {
+            req[k] = v.clone();
+        }
     }
     r.finish(&mut req);
     Ok((kind, req))
@@ -993,7 +1149,7 @@ fn write_request(d: &Dynamo, stmt: Stmt, extra: &Value) -> Result<(&'static str,
 
 /// A SELECT naming the full primary key and nothing else, as a GetItem request (batches
 /// and transactions read only such statements).
-fn get_request(d: &Dynamo, stmt: Stmt) -> Result<Value, Error> {
+fn get_request(d: &Dynamo, stmt: Stmt) -> Result<(Value, Option<Vec<Path>>), Error> {
     let Stmt::Select {
         projection,
         table,
@@ -1005,22 +1161,19 @@ fn get_request(d: &Dynamo, stmt: Stmt) -> Result<Value, Error> {
     };
     let def = d.item_table(&table)?;
     let (key, rest) = match (index, filter) {
-        (None, Some(f)) => split_key(f, &def.key).ok_or_else(|| Error::validation(KEY_EQUALITY))?,
-        _ => return Err(Error::validation(KEY_EQUALITY)),
+        (None, Some(f)) => split_key(f, &def.key).ok_or_else(|| Error::validation(READ_KEY))?,
+        _ => return Err(Error::validation(READ_KEY)),
     };
     if !rest.is_empty() {
-        return Err(Error::validation(
-            "Where clause of a read in a batch or transaction may only name the key attributes",
-        ));
+        return Err(Error::validation(READ_KEY));
     }
     let mut r = Render::default();
     let mut req = json!({"TableName": table, "Key": key});
-    if let Some(paths) = projection {
-        let p: Vec<String> = paths.iter().map(|p| r.path(p)).collect();
-        req["ProjectionExpression"] = json!(p.join(", "));
+    if let Some(paths) = &projection {
+        req["ProjectionExpression"] = json!(projection_roots(&mut r, paths));
     }
     r.finish(&mut req);
-    Ok(req)
+    Ok((req, projection))
 }
 
 impl Dynamo {
@@ -1034,7 +1187,7 @@ impl Dynamo {
             Stmt::Insert { .. } => {
                 let (_, req) = write_request(self, stmt, body)?;
                 match self.put_item(&req).await {
-                    Ok(_) => Ok(json!({"Items": []})),
+                    Ok(out) => Ok(write_answer(&out)),
                     Err(Error::ConditionalCheckFailed { .. }) => {
                         Err(Error::DuplicateItem(DUPLICATE.into()))
                     }
@@ -1043,13 +1196,11 @@ impl Dynamo {
             }
             Stmt::Update { .. } => {
                 let (_, req) = write_request(self, stmt, body)?;
-                self.update_item(&req).await?;
-                Ok(json!({"Items": []}))
+                Ok(write_answer(&self.update_item(&req).await?))
             }
             Stmt::Delete { .. } => {
                 let (_, req) = write_request(self, stmt, body)?;
-                self.delete_item(&req).await?;
-                Ok(json!({"Items": []}))
+                Ok(write_answer(&self.delete_item(&req).await?))
             }
         }
     }
@@ -1069,11 +1220,18 @@ impl Dynamo {
         let def = self.item_table(&table)?;
         let key = match &index {
             Some(i) => match def.index(i) {
-                Some(ix) => ix.key.clone(),
+                Some(ix) => {
+                    if !ix.local && body.get("ConsistentRead") == Some(&Value::Bool(true)) {
+                        return Err(Error::validation(
+                            "Strongly consistent read is not supported on Global Secondary Indexes",
+                        ));
+                    }
+                    ix.key.clone()
+                }
                 None => {
-                    return Err(Error::validation(format!(
-                        "The table does not have the specified index: {i}"
-                    )));
+                    return Err(Error::validation(
+                        "The table does not have the specified index",
+                    ));
                 }
             },
             None => def.key.clone(),
@@ -1117,11 +1275,10 @@ impl Dynamo {
         if let Some(f) = r.conds(&all) {
             req["FilterExpression"] = json!(f);
         }
-        if let Some(paths) = projection {
-            let p: Vec<String> = paths.iter().map(|p| r.path(p)).collect();
-            req["ProjectionExpression"] = json!(p.join(", "));
+        if let Some(paths) = &projection {
+            req["ProjectionExpression"] = json!(projection_roots(&mut r, paths));
         }
-        for k in ["Limit", "ConsistentRead"] {
+        for k in ["Limit", "ConsistentRead", "ReturnConsumedCapacity"] {
             if let Some(v) = body.get(k) {
                 req[k] = v.clone();
             }
@@ -1135,7 +1292,17 @@ impl Dynamo {
         } else {
             self.scan(&req).await?
         };
-        let mut resp = json!({"Items": out.get("Items").cloned().unwrap_or(json!([]))});
+        let items: Vec<Value> = out
+            .get("Items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|i| flatten(i, projection.as_deref()))
+            .collect();
+        let mut resp = json!({ "Items": items });
+        if let Some(c) = out.get("ConsumedCapacity") {
+            resp["ConsumedCapacity"] = c.clone();
+        }
         if let Some(last) = out.get("LastEvaluatedKey") {
             resp["NextToken"] = json!(encode_token(last));
             resp["LastEvaluatedKey"] = last.clone();
@@ -1182,18 +1349,20 @@ impl Dynamo {
             let table = stmt.as_ref().ok().map(|s| s.table().to_owned());
             let result = match stmt {
                 Err(e) => Err(e),
-                Ok(s @ Stmt::Select { .. }) => {
-                    let get = get_request(self, s);
-                    match get {
-                        Ok(mut req) => {
-                            if let Some(c) = raw.get("ConsistentRead") {
-                                req["ConsistentRead"] = c.clone();
-                            }
-                            self.get_item(&req).await
+                Ok(s @ Stmt::Select { .. }) => match get_request(self, s) {
+                    Ok((mut req, projection)) => {
+                        if let Some(c) = raw.get("ConsistentRead") {
+                            req["ConsistentRead"] = c.clone();
                         }
-                        Err(e) => Err(e),
+                        self.get_item(&req).await.map(|mut out| {
+                            if let Some(item) = out.get("Item") {
+                                out["Item"] = flatten(item, projection.as_deref());
+                            }
+                            out
+                        })
                     }
-                }
+                    Err(e) => Err(e),
+                },
                 Ok(s) => {
                     let insert = matches!(s, Stmt::Insert { .. });
                     match write_request(self, s, raw) {
@@ -1209,7 +1378,13 @@ impl Dynamo {
                                 Err(Error::ConditionalCheckFailed { .. }) if insert => {
                                     Err(Error::DuplicateItem(DUPLICATE.into()))
                                 }
-                                other => other.map(|_| json!({})),
+                                // RETURNING's item, when it has any attribute.
+                                other => other.map(|out| match out.get("Attributes") {
+                                    Some(a) if a.as_object().is_some_and(|m| !m.is_empty()) => {
+                                        json!({ "Item": a })
+                                    }
+                                    _ => json!({}),
+                                }),
                             }
                         }
                         Err(e) => Err(e),
@@ -1256,8 +1431,26 @@ impl Dynamo {
             ));
         }
         let mut parsed = Vec::new();
-        for s in statements {
-            parsed.push(parse(statement_of(s)?, &params_of(s)?)?);
+        for (i, s) in statements.iter().enumerate() {
+            let stmt = parse(statement_of(s)?, &params_of(s)?)?;
+            let refused = match &stmt {
+                Stmt::Update {
+                    returning: Some(_), ..
+                }
+                | Stmt::Delete {
+                    returning: Some(_), ..
+                } => Some("RETURNING clause is not supported in ExecuteTransaction."),
+                Stmt::Select { index: Some(_), .. } => {
+                    Some("Reads on indices are not supported within transactions.")
+                }
+                _ => None,
+            };
+            if let Some(why) = refused {
+                return Err(Error::validation(format!(
+                    "Validation failed in TransactStatements[{i}]: {why}"
+                )));
+            }
+            parsed.push(stmt);
         }
         let reads = parsed
             .iter()
@@ -1270,13 +1463,27 @@ impl Dynamo {
         }
         if reads > 0 {
             let mut items = Vec::new();
+            let mut projections = Vec::new();
             for s in parsed {
-                items.push(json!({"Get": get_request(self, s)?}));
+                let (get, projection) = get_request(self, s)?;
+                items.push(json!({ "Get": get }));
+                projections.push(projection);
             }
             let out = self
                 .transact_get_items(&json!({"TransactItems": items}))
                 .await?;
-            return Ok(json!({"Responses": out.get("Responses").cloned().unwrap_or(json!([]))}));
+            let responses: Vec<Value> = out
+                .get("Responses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .zip(&projections)
+                .map(|(r, projection)| match r.get("Item") {
+                    Some(item) => json!({ "Item": flatten(item, projection.as_deref()) }),
+                    None => r.clone(),
+                })
+                .collect();
+            return Ok(json!({ "Responses": responses }));
         }
         let mut inserts = Vec::new();
         let mut items = Vec::new();
@@ -1286,11 +1493,16 @@ impl Dynamo {
             items.push(json!({ kind: req }));
         }
         let mut req = json!({"TransactItems": items});
-        if let Some(t) = body.get("ClientRequestToken") {
-            req["ClientRequestToken"] = t.clone();
+        for k in ["ClientRequestToken", "ReturnConsumedCapacity"] {
+            if let Some(v) = body.get(k) {
+                req[k] = v.clone();
+            }
         }
         match self.transact_write_items(&req).await {
-            Ok(_) => Ok(json!({})),
+            Ok(out) => Ok(match out.get("ConsumedCapacity") {
+                Some(c) => json!({ "ConsumedCapacity": c }),
+                None => json!({}),
+            }),
             Err(Error::TransactionCanceled { reasons, .. }) => {
                 let reasons: Vec<CancellationReason> = reasons
                     .into_iter()
