@@ -161,6 +161,21 @@ assert get("a", 3) is None
 refused("ValidationException", run, "DELETE FROM Orders WHERE sk = 3",
         contains="Where clause does not contain a mandatory equality on all key attributes")
 
+# comparisons of non-scalar values: sets and maps by content, lists by order
+c.put_item(TableName="Orders", Item={"pk": {"S": "cmp"}, "sk": {"N": "1"}, "ss": {"SS": ["a", "b", "c"]},
+    "l": {"L": [{"S": "a"}, {"S": "b"}]}, "m": {"M": {"x": {"N": "1"}, "y": {"N": "2"}}}, "flag": {"BOOL": True}})
+def hits(clause, *params):
+    return len(run(f"SELECT pk FROM Orders WHERE pk = 'cmp' AND sk = 1 AND {clause}", *params)["Items"])
+assert hits("ss = ?", {"SS": ["c", "a", "b"]}) == 1 and hits("ss <> ?", {"SS": ["a", "b", "d"]}) == 1
+assert hits("l = ?", {"L": [{"S": "b"}, {"S": "a"}]}) == 0 and hits("l = ?", {"L": [{"S": "a"}, {"S": "b"}]}) == 1
+assert hits("m = ?", {"M": {"y": {"N": "2"}, "x": {"N": "1"}}}) == 1
+assert hits("flag = ?", {"BOOL": True}) == 1 and hits("flag <> ?", {"BOOL": True}) == 0
+e = refused("ValidationException", hits, "flag < ?", {"BOOL": True})
+assert e["Error"]["Message"] == "Incorrect operand type for operator or function; operator or function: <, operand type: BOOL", e
+# a conditioned write on a set compares by content
+run("UPDATE Orders SET touched = 'yes' WHERE pk = 'cmp' AND sk = 1 AND ss = ?", {"SS": ["b", "c", "a"]})
+assert get("cmp", 1)["touched"] == {"S": "yes"}
+
 # syntax errors and bad parameters
 for bad in ["SELEC * FROM Orders", "SELECT * FROM", "SELECT * FROM Orders WHERE", "SELECT * FROM Orders WHERE pk = 'a",
             "INSERT INTO Orders VALUE 'x'", "UPDATE Orders WHERE pk = 'a'", "SELECT * FROM Orders WHERE pk == 'a'",

@@ -1179,6 +1179,10 @@ fn get_request(d: &Dynamo, stmt: Stmt) -> Result<(Value, Option<Vec<Path>>), Err
 impl Dynamo {
     /// ExecuteStatement: one statement, with `Limit` and `NextToken` for a SELECT.
     pub(crate) async fn execute_statement(&self, body: &Value) -> Result<Value, Error> {
+        self.execute_statement_inner(body).await.map_err(plain)
+    }
+
+    async fn execute_statement_inner(&self, body: &Value) -> Result<Value, Error> {
         let statement = statement_of(body)?;
         let params = params_of(body)?;
         let stmt = parse(statement, &params)?;
@@ -1403,6 +1407,7 @@ impl Dynamo {
                 }
                 Err(e @ Error::Internal(_)) => return Err(e),
                 Err(e) => {
+                    let e = plain(e);
                     one["Error"] = json!({"Code": batch_code(&e), "Message": e.to_string()});
                     if let Error::ConditionalCheckFailed { item: Some(item) } = &e {
                         one["Error"]["Item"] = super::types::item_to_json(item);
@@ -1417,6 +1422,10 @@ impl Dynamo {
     /// ExecuteTransaction: up to 100 statements, all reads (a TransactGetItems) or all
     /// writes (a TransactWriteItems), with its idempotency token.
     pub(crate) async fn execute_transaction(&self, body: &Value) -> Result<Value, Error> {
+        self.execute_transaction_inner(body).await.map_err(plain)
+    }
+
+    async fn execute_transaction_inner(&self, body: &Value) -> Result<Value, Error> {
         let statements = body
             .get("TransactStatements")
             .and_then(Value::as_array)
@@ -1530,6 +1539,27 @@ impl Dynamo {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// An error of the item operation a statement became, without the name of the
+/// expression PartiQL generated (`Invalid FilterExpression: ...`): the statement has none.
+fn plain(e: Error) -> Error {
+    const PREFIXES: &[&str] = &[
+        "Invalid FilterExpression: ",
+        "Invalid KeyConditionExpression: ",
+        "Invalid ConditionExpression: ",
+        "Invalid UpdateExpression: ",
+        "Invalid ProjectionExpression: ",
+    ];
+    match e {
+        Error::Validation(m) => Error::Validation(
+            PREFIXES
+                .iter()
+                .find_map(|p| m.strip_prefix(p))
+                .map_or_else(|| m.clone(), str::to_owned),
+        ),
+        other => other,
     }
 }
 
