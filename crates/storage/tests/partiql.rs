@@ -104,6 +104,10 @@ assert e["Error"]["Message"] == "Path component cannot be an empty string", e
 e = refused("ValidationException", run, 'SELECT * FROM "Orders"."byStatus" WHERE status = 1', ConsistentRead=True)
 assert e["Error"]["Message"] == "Strongly consistent read is not supported on Global Secondary Indexes", e
 
+# ReturnConsumedCapacity is answered as the Query's
+out = run("SELECT * FROM Orders WHERE pk = 'a'", ReturnConsumedCapacity="TOTAL")
+assert out["ConsumedCapacity"]["TableName"] == "Orders" and out["ConsumedCapacity"]["CapacityUnits"] > 0, out
+
 # Limit and NextToken page through a Query and a Scan
 for statement in ["SELECT sk FROM Orders WHERE pk = 'a'", "SELECT sk FROM Orders"]:
     seen, token, pages = [], None, 0
