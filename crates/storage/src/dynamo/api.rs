@@ -159,6 +159,37 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
                 }
             }
         }
+        // PartiQL needs dynamodb:PartiQL<Verb> on the table (or index) of every statement.
+        "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => {
+            let statements: Vec<&Value> = match op {
+                "ExecuteStatement" => vec![body],
+                "BatchExecuteStatement" => body
+                    .get("Statements")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                _ => body
+                    .get("TransactStatements")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            };
+            for s in statements {
+                let Some(text) = s.get("Statement").and_then(Value::as_str) else {
+                    continue;
+                };
+                // A statement that does not parse is refused by the operation itself.
+                if let Some((verb, table, index)) = super::partiql::permission(text) {
+                    let resource = match index {
+                        Some(i) => format!("{}/index/{i}", arn(&table)),
+                        None => arn(&table),
+                    };
+                    out.push((action(verb), resource));
+                }
+            }
+        }
         // A stream's operations act on the stream's ARN (a shard iterator begins with it).
         "DescribeStream" | "GetShardIterator" | "GetRecords" => {
             let arn = body

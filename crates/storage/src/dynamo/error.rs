@@ -49,6 +49,9 @@ pub enum Error {
         /// The item as it was, when `ReturnValuesOnConditionCheckFailure` is `ALL_OLD`.
         item: Option<Item>,
     },
+    /// A PartiQL INSERT of an item whose key exists (400).
+    #[error("{0}")]
+    DuplicateItem(String),
     /// A transaction was cancelled; the reasons are in request order (400).
     #[error("{message}")]
     TransactionCanceled {
@@ -125,6 +128,7 @@ impl Error {
             Self::ResourceNotFound(_) => "ResourceNotFoundException",
             Self::ResourceInUse(_) => "ResourceInUseException",
             Self::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
+            Self::DuplicateItem(_) => "DuplicateItemException",
             Self::TransactionCanceled { .. } => "TransactionCanceledException",
             Self::IdempotentParameterMismatch(_) => "IdempotentParameterMismatchException",
             Self::TransactionInProgress(_) => "TransactionInProgressException",

@@ -11,6 +11,7 @@ mod input;
 mod item;
 mod legacy;
 pub mod number;
+pub(crate) mod partiql;
 mod query;
 pub mod stored;
 pub mod stream;
@@ -65,6 +66,9 @@ pub const OPERATIONS: &[&str] = &[
     "UntagResource",
     "ListTagsOfResource",
     "DescribeEndpoints",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
 ];
 
 impl Dynamo {
@@ -119,6 +123,9 @@ impl Dynamo {
             "UntagResource" => self.untag_resource(body).await,
             "ListTagsOfResource" => self.list_tags_of_resource(body),
             "DescribeEndpoints" => Ok(self.describe_endpoints(None)),
+            "ExecuteStatement" => self.execute_statement(body).await,
+            "BatchExecuteStatement" => self.batch_execute_statement(body).await,
+            "ExecuteTransaction" => self.execute_transaction(body).await,
             _ => Err(Error::UnknownOperation(String::new())),
         }
     }
