@@ -11,6 +11,7 @@
 //! | GET | `/api/v1/functions` | [`AdminRequest::Functions`] |
 //! | GET | `/api/v1/tables` | [`AdminRequest::Tables`] |
 //! | GET | `/api/v1/tables/{name}/scan[?limit=N]` | [`AdminRequest::TableScan`] |
+//! | GET | `/api/v1/buckets` | [`AdminRequest::Buckets`] |
 //! | GET | `/api/v1/clusters[?name=]` | [`AdminRequest::Clusters`] |
 //! | GET | `/api/v1/logs/{replica}[?follow&since=SECS&tail=N]` | [`AdminRequest::Logs`] |
 //! | POST | `/api/v1/workloads/{name}/scale` `{"replicas": N}` | [`AdminRequest::Scale`] |
@@ -68,6 +69,8 @@ pub enum AdminRequest {
         /// The most items to return.
         limit: Option<u32>,
     },
+    /// The S3 buckets: objects and bytes.
+    Buckets,
     /// Upstream clusters whose name contains the filter.
     Clusters {
         /// Name filter.
@@ -262,6 +265,7 @@ impl AdminRequest {
             ["api", "v1", "snapshot"] => read(AdminRequest::Snapshot),
             ["api", "v1", "functions"] => read(AdminRequest::Functions),
             ["api", "v1", "tables"] => read(AdminRequest::Tables),
+            ["api", "v1", "buckets"] => read(AdminRequest::Buckets),
             ["api", "v1", "tables", t, "scan"] if !t.is_empty() => read(AdminRequest::TableScan {
                 table: (*t).to_owned(),
                 limit: number(&pairs, "limit")?,
@@ -377,6 +381,7 @@ impl AdminRequest {
             AdminRequest::Snapshot => "/api/v1/snapshot".to_owned(),
             AdminRequest::Functions => "/api/v1/functions".to_owned(),
             AdminRequest::Tables => "/api/v1/tables".to_owned(),
+            AdminRequest::Buckets => "/api/v1/buckets".to_owned(),
             AdminRequest::TableScan { table, .. } => {
                 format!("/api/v1/tables/{}/scan", encode_segment(table))
             }
@@ -575,6 +580,7 @@ mod tests {
             },
             AdminRequest::CaReload,
             AdminRequest::Tables,
+            AdminRequest::Buckets,
             AdminRequest::TableScan {
                 table: "my.Table-1".into(),
                 limit: Some(10),

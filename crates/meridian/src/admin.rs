@@ -127,6 +127,15 @@ struct Status {
     functions_memory_limit: Option<String>,
     /// The DynamoDB API: where it listens and which key to use.
     dynamodb: DynamoStatus,
+    /// The S3 API: where it listens and which key to use.
+    s3: S3Status,
+}
+
+#[derive(Serialize)]
+struct S3Status {
+    url: String,
+    access_key_id: Option<String>,
+    buckets: usize,
 }
 
 #[derive(Serialize)]
@@ -236,6 +245,11 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
                         tables: node.storage.dynamo.tables().len(),
                     }
                 },
+                s3: S3Status {
+                    url: node.storage.s3_url(),
+                    access_key_id: node.storage.access_key().0,
+                    buckets: node.storage.buckets().await.map_or(0, |b| b.len()),
+                },
             },
         ),
         AdminRequest::Replicas => json(StatusCode::OK, &sup.status()),
@@ -258,6 +272,10 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
         ),
         AdminRequest::Tables => match node.storage.tables().await {
             Ok(t) => json(StatusCode::OK, &t),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
+        AdminRequest::Buckets => match node.storage.buckets().await {
+            Ok(b) => json(StatusCode::OK, &b),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },
         AdminRequest::TableScan { table, limit } => {

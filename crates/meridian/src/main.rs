@@ -69,6 +69,8 @@ enum Command {
     Functions(commands::functions::Args),
     /// The DynamoDB tables of the running node: `ls`, `scan NAME`.
     Tables(commands::tables::Args),
+    /// The S3 buckets of the running node: `ls`.
+    Buckets(commands::buckets::Args),
     /// Print a sample event (`apigateway aws-proxy`, `apigateway http-api`).
     GenerateEvent(commands::generate_event::Args),
     /// Show what the running node serves: the resources in force, or the compiled snapshot.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => commands::invoke::run(&args),
         Command::Functions(args) => commands::functions::run(&args, cli.output),
         Command::Tables(args) => commands::tables::run(&args, cli.output),
+        Command::Buckets(args) => commands::buckets::run(&args, cli.output),
         Command::GenerateEvent(args) => commands::generate_event::run(&args),
         Command::Get(args) => commands::get::run(&args, cli.output),
         Command::Stat(args) => commands::stat::run(&args, cli.output),

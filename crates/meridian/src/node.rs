@@ -45,6 +45,8 @@ pub(crate) struct NodeOptions {
     pub(crate) edge_limits: meridian_proxy::ConnectionLimits,
     /// Where the DynamoDB API listens.
     pub(crate) dynamodb_addr: SocketAddr,
+    /// Where the S3 API listens.
+    pub(crate) s3_addr: SocketAddr,
     /// Access keys given by flag (`--access-key`).
     pub(crate) access_keys: Vec<(String, String)>,
 }
@@ -94,7 +96,7 @@ pub(crate) struct Node {
     pub(crate) proxy: Proxy,
     pub(crate) observer: Arc<crate::observe::Observer>,
     pub(crate) functions: Option<Functions>,
-    /// Tables (and, later, buckets) with their API endpoints and access keys.
+    /// Tables and buckets with their API endpoints and access keys.
     pub(crate) storage: Arc<StoragePlane>,
     revision: ArcSwap<Revision>,
     sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
@@ -160,6 +162,7 @@ impl Node {
                 state_dir: options.state_dir.clone(),
                 region: AWS_REGION.to_owned(),
                 dynamodb_addr: options.dynamodb_addr,
+                s3_addr: options.s3_addr,
                 access_keys: options.access_keys.clone(),
                 ttl_sweep: meridian_storage::plane::SWEEP_INTERVAL,
             })
@@ -362,6 +365,22 @@ impl Node {
         for change in table_changes {
             tracing::info!(%change, "table");
         }
+        // Declared buckets that do not exist yet; an existing one keeps its objects, and one
+        // no longer declared stays with them (deleting data is the user's call).
+        let buckets: Vec<String> = revision
+            .bundle
+            .sam_templates()
+            .flat_map(|t| t.buckets.iter().map(|b| b.name.clone()))
+            .collect();
+        let created = self
+            .storage
+            .s3
+            .ensure_buckets(&buckets)
+            .await
+            .context("the templates' buckets could not be created")?;
+        for name in created {
+            tracing::info!(bucket = %name, "bucket created");
+        }
 
         // In force from here; nothing below fails but a supervisor shutting down.
         if let (Some(f), Some((prepared, specs))) = (&self.functions, functions) {
@@ -531,7 +550,8 @@ impl Node {
 pub(crate) const AWS_REGION: &str = "us-east-1";
 
 /// The functions host's settings: the AWS endpoints of this node in every function's
-/// environment (the SDKs' service-specific and global endpoint variables), and credentials
+/// environment (the SDKs' service-specific and global endpoint variables; the global one is
+/// the DynamoDB endpoint, S3 has its own), and credentials
 /// scoped to each function's `Policies`.
 fn functions_config(state_dir: &Path, storage: &Arc<StoragePlane>) -> HostConfig {
     let mut config = HostConfig::new(state_dir);
@@ -544,6 +564,9 @@ fn functions_config(state_dir: &Path, storage: &Arc<StoragePlane>) -> HostConfig
     ] {
         config.extra_env.insert(var.to_owned(), url.clone());
     }
+    config
+        .extra_env
+        .insert("AWS_ENDPOINT_URL_S3".to_owned(), storage.s3_url());
     config.credentials = Some(Arc::new(FunctionCredentials(storage.clone())));
     config
 }

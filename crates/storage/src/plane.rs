@@ -1,7 +1,8 @@
 //! The storage plane as a node runs it: the engine in `<state>/storage/meridian.redb`, the
-//! access keys beside it, and the DynamoDB endpoint on a listener of its own. The binary
-//! starts one [`StoragePlane`], applies the tables of each revision through it
-//! ([`Dynamo::plan_declared`]), and asks it for the credentials each function runs with.
+//! access keys beside it, object files in `<state>/storage/s3`, and the DynamoDB and S3
+//! endpoints on listeners of their own. The binary starts one [`StoragePlane`], applies the
+//! tables and buckets of each revision through it ([`Dynamo::plan_declared`],
+//! [`S3::ensure_buckets`]), and asks it for the credentials each function runs with.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use crate::dynamo::Dynamo;
 use crate::dynamo::api::Service;
 use crate::engine::{Engine, EngineError};
 use crate::keys::{Credential, KeyError, KeyStore, Policy};
+use crate::s3::S3;
+use crate::s3::declared::BucketSummary;
 use crate::server::Endpoint;
 
 /// Why the plane could not start.
@@ -27,9 +30,14 @@ pub enum PlaneError {
     /// The engine could not open its file.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// The endpoint's address could not be bound.
-    #[error("cannot listen on {addr} for the DynamoDB API: {source}{hint}")]
+    /// The object directory could not be prepared.
+    #[error(transparent)]
+    Objects(#[from] crate::s3::OpenError),
+    /// An endpoint's address could not be bound.
+    #[error("cannot listen on {addr} for the {api} API: {source}{hint}")]
     Listen {
+        /// `DynamoDB` or `S3`.
+        api: &'static str,
         /// The address asked for.
         addr: SocketAddr,
         /// Why.
@@ -48,6 +56,8 @@ pub struct PlaneOptions {
     pub region: String,
     /// Where the DynamoDB endpoint listens (port 0 for any).
     pub dynamodb_addr: SocketAddr,
+    /// Where the S3 endpoint listens (port 0 for any).
+    pub s3_addr: SocketAddr,
     /// Long-term keys given by flag, in addition to those in the key file.
     pub access_keys: Vec<(String, String)>,
     /// How often expired items are deleted ([`SWEEP_INTERVAL`] unless a test says).
@@ -80,9 +90,12 @@ pub struct TableSummary {
 pub struct StoragePlane {
     /// The tables.
     pub dynamo: Arc<Dynamo>,
+    /// The buckets.
+    pub s3: Arc<S3>,
     /// The credentials.
     pub keys: Arc<KeyStore>,
     endpoint: Endpoint,
+    s3_endpoint: crate::s3::api::Endpoint,
     sweeper: tokio::task::JoinHandle<()>,
 }
 
@@ -105,7 +118,8 @@ impl StoragePlane {
             keys.add(id, secret);
         }
         let engine = Engine::open(&dir.join("meridian.redb"))?;
-        let dynamo = Dynamo::open(engine, &opts.region)?;
+        let dynamo = Dynamo::open(engine.clone(), &opts.region)?;
+        let s3 = S3::open(engine, &dir.join("s3"), &opts.region).await?;
         let keys = Arc::new(keys);
         let endpoint = Endpoint::start(
             Service {
@@ -116,6 +130,7 @@ impl StoragePlane {
         )
         .await
         .map_err(|source| PlaneError::Listen {
+            api: "DynamoDB",
             addr: opts.dynamodb_addr,
             hint: if source.kind() == std::io::ErrorKind::AddrInUse {
                 " (is another `meridian up` or DynamoDB Local running?); pass --dynamodb-addr 127.0.0.1:0 for any free port"
@@ -124,11 +139,33 @@ impl StoragePlane {
             },
             source,
         })?;
+        let s3_endpoint = crate::s3::api::Endpoint::start(
+            crate::s3::api::Service {
+                s3: s3.clone(),
+                keys: keys.clone(),
+                domain: "localhost".to_owned(),
+                body_idle_timeout: crate::s3::api::BODY_IDLE_TIMEOUT,
+            },
+            opts.s3_addr,
+        )
+        .await
+        .map_err(|source| PlaneError::Listen {
+            api: "S3",
+            addr: opts.s3_addr,
+            hint: if source.kind() == std::io::ErrorKind::AddrInUse {
+                " (is another `meridian up` or MinIO running?); pass --s3-addr 127.0.0.1:0 for any free port"
+            } else {
+                ""
+            },
+            source,
+        })?;
         let sweeper = crate::dynamo::ttl::spawn_sweeper(dynamo.clone(), opts.ttl_sweep);
         Ok(Self {
             dynamo,
+            s3,
             keys,
             endpoint,
+            s3_endpoint,
             sweeper,
         })
     }
@@ -141,6 +178,21 @@ impl StoragePlane {
     /// `http://<addr>` of the DynamoDB endpoint.
     pub fn dynamodb_url(&self) -> String {
         self.endpoint.url()
+    }
+
+    /// Where the S3 endpoint listens.
+    pub fn s3_addr(&self) -> SocketAddr {
+        self.s3_endpoint.addr
+    }
+
+    /// `http://<addr>` of the S3 endpoint.
+    pub fn s3_url(&self) -> String {
+        self.s3_endpoint.url()
+    }
+
+    /// Every bucket with its object count and bytes.
+    pub async fn buckets(&self) -> Result<Vec<BucketSummary>, EngineError> {
+        self.s3.summaries().await
     }
 
     /// The first long-term access key id (what the banner shows) and the file that holds

@@ -570,6 +570,13 @@ impl<'a> Ctx<'a> {
         let supported: &[&str] = match info.kind.as_str() {
             "AWS::Serverless::Function" | "AWS::Lambda::Function" => &["Arn"],
             "AWS::DynamoDB::Table" | "AWS::Serverless::SimpleTable" => &["Arn", "StreamArn"],
+            "AWS::S3::Bucket" => &[
+                "Arn",
+                "DomainName",
+                "DualStackDomainName",
+                "RegionalDomainName",
+                "WebsiteURL",
+            ],
             "AWS::Serverless::Api" | "AWS::ApiGateway::RestApi" => &["RootResourceId"],
             "AWS::Serverless::HttpApi" | "AWS::ApiGatewayV2::Api" => &["ApiEndpoint", "ApiId"],
             _ => return Ok(format!("{res}.{attr}")),
@@ -592,6 +599,17 @@ impl<'a> Ctx<'a> {
         Ok(match (info.kind.as_str(), attr) {
             (_, "Arn") if info.kind.contains("Function") => {
                 format!("arn:aws:lambda:{region}:{account}:function:{name}")
+            }
+            ("AWS::S3::Bucket", "Arn") => format!("arn:aws:s3:::{name}"),
+            ("AWS::S3::Bucket", "DomainName") => format!("{name}.s3.amazonaws.com"),
+            ("AWS::S3::Bucket", "DualStackDomainName") => {
+                format!("{name}.s3.dualstack.{region}.amazonaws.com")
+            }
+            ("AWS::S3::Bucket", "RegionalDomainName") => {
+                format!("{name}.s3.{region}.amazonaws.com")
+            }
+            ("AWS::S3::Bucket", "WebsiteURL") => {
+                format!("http://{name}.s3-website-{region}.amazonaws.com")
             }
             (_, "Arn") => format!("arn:aws:dynamodb:{region}:{account}:table/{name}"),
             (_, "StreamArn") => {

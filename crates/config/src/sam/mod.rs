@@ -11,6 +11,7 @@
 //! `PackageType: Image` are read from their Dockerfile when it builds on an AWS Lambda base
 //! image ([`dockerfile`]).
 
+mod bucket;
 pub mod dockerfile;
 mod intrinsic;
 mod policy;
@@ -34,10 +35,10 @@ use intrinsic::{Ctx, Param, Pseudo, ResInfo};
 use raw::{Num, Text};
 
 pub use spec::{
-    ApiKind, ApiRoute, ApiSpec, Code, CodeCopy, Effect, EventInvokeConfig, FunctionSpec,
-    IndexProjection, IndexSpec, KeyAttribute, Origin, OutputSpec, ParameterValue, Patterns,
-    PayloadFormat, PolicyStatement, ProvidedOs, RouteMethod, Runtime, StreamEvent, TableSpec,
-    Template, Throughput,
+    ApiKind, ApiRoute, ApiSpec, BucketSpec, Code, CodeCopy, Effect, EventInvokeConfig,
+    FunctionSpec, IndexProjection, IndexSpec, KeyAttribute, Origin, OutputSpec, ParameterValue,
+    Patterns, PayloadFormat, PolicyStatement, ProvidedOs, RouteMethod, Runtime, StreamEvent,
+    TableSpec, Template, Throughput,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -289,6 +290,8 @@ impl Compiler<'_> {
                 "AWS::DynamoDB::Table" | "AWS::Serverless::SimpleTable" => {
                     literal("TableName").unwrap_or_else(|| format!("{stack_name}-{id}"))
                 }
+                "AWS::S3::Bucket" => literal("BucketName")
+                    .unwrap_or_else(|| bucket::generated_bucket_name(&stack_name, &id)),
                 "AWS::Serverless::Api" | "AWS::Serverless::HttpApi" => {
                     synthetic_id(&stack_name, &id)
                 }
@@ -399,6 +402,7 @@ impl Compiler<'_> {
         let mut functions = Vec::new();
         let mut apis = Vec::new();
         let mut tables = Vec::new();
+        let mut buckets = Vec::new();
         let mut pending_routes: Vec<(usize, FieldPath, Node, ApiRoute, Option<String>)> =
             Vec::new();
         for r in &resources {
@@ -503,6 +507,11 @@ impl Compiler<'_> {
                 "AWS::DynamoDB::Table" => {
                     if let Some(t) = self.dynamodb_table(r, &evaluated, &infos, &mut f) {
                         tables.push(t);
+                    }
+                }
+                "AWS::S3::Bucket" => {
+                    if let Some(b) = self.s3_bucket(r, &evaluated, &infos, &mut f) {
+                        buckets.push(b);
                     }
                 }
                 "" => {}
@@ -660,6 +669,7 @@ impl Compiler<'_> {
             functions,
             apis,
             tables,
+            buckets,
             outputs,
             warnings: diags,
         })

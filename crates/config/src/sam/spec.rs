@@ -443,6 +443,17 @@ impl TableSpec {
     }
 }
 
+/// An S3 bucket (`AWS::S3::Bucket`), as the storage plane creates it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BucketSpec {
+    /// Logical id.
+    pub logical_id: String,
+    /// Bucket name (`BucketName`, else `<stack>-<logical id>` lower-cased).
+    pub name: String,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
 /// Whether an IAM statement allows or denies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Effect {
@@ -513,6 +524,8 @@ pub struct Template {
     pub apis: Vec<ApiSpec>,
     /// The tables.
     pub tables: Vec<TableSpec>,
+    /// The buckets.
+    pub buckets: Vec<BucketSpec>,
     /// Outputs.
     pub outputs: Vec<OutputSpec>,
     /// Warnings (accepted, but worth a look).

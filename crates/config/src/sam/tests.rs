@@ -986,3 +986,35 @@ Resources:
         ]
     );
 }
+
+#[test]
+fn buckets_are_decoded_with_their_names_and_attributes() {
+    let text = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Site:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub \"site-${AWS::Region}\"\n      VersioningConfiguration: {Status: Enabled}\n  Logs_Bucket:\n    Type: AWS::S3::Bucket\nOutputs:\n  Arn: {Value: !GetAtt Site.Arn}\n  Name: {Value: !Ref Logs_Bucket}\n  Domain: {Value: !GetAtt Site.RegionalDomainName}\n";
+    let t = load("x/template.yaml", text).expect("loads");
+    let names: Vec<&str> = t.buckets.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["site-us-east-1", "meridian-logsbucket"]);
+    let outputs: Vec<&str> = t.outputs.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(
+        outputs,
+        [
+            "arn:aws:s3:::site-us-east-1",
+            "meridian-logsbucket",
+            "site-us-east-1.s3.us-east-1.amazonaws.com"
+        ]
+    );
+}
+
+#[test]
+fn a_bucket_name_s3_refuses_is_an_error_at_its_position() {
+    let e = errors(
+        "x/template.yaml",
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: My_Bucket\n      Versioning: {Status: Enabled}\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "template.yaml:6:19: B: Properties.BucketName: \"My_Bucket\" is not a valid bucket name (3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)",
+            "template.yaml:7:7: B: Properties.Versioning: unknown field \"Versioning\"",
+        ]
+    );
+}

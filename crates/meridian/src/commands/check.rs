@@ -167,6 +167,62 @@ fn port_free(addr: &str) -> bool {
         .is_some_and(|a| TcpListener::bind(a).is_ok())
 }
 
+/// Sends `GET /` to an `http://ADDR` endpoint and reads the whole answer.
+fn get_root(url: &str) -> Option<std::io::Result<String>> {
+    url.strip_prefix("http://")
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+        .map(|addr| -> std::io::Result<String> {
+            use std::io::{Read as _, Write as _};
+            let mut s =
+                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            write!(s, "GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+            let mut answer = String::new();
+            s.read_to_string(&mut answer)?;
+            Ok(answer)
+        })
+}
+
+/// The S3 API answers an anonymous ListBuckets with S3's `AccessDenied` document.
+fn s3(status: &serde_json::Value) -> Check {
+    let name = "S3 API";
+    let Some(url) = status["url"].as_str() else {
+        return fail(
+            name,
+            "the node reports no S3 endpoint",
+            "upgrade the running node, or restart `meridian up`",
+        );
+    };
+    let key = status["access_key_id"].as_str().unwrap_or("-");
+    match get_root(url) {
+        Some(Ok(answer)) if answer.contains("<Code>AccessDenied</Code>") => pass(
+            name,
+            format!(
+                "{url} answers; {} bucket(s); access key {key}",
+                status["buckets"].as_u64().unwrap_or(0)
+            ),
+        ),
+        Some(Ok(answer)) => fail(
+            name,
+            format!(
+                "{url} answered something else: {}",
+                answer.lines().next().unwrap_or("")
+            ),
+            "another program may hold the port; restart `meridian up` with --s3-addr",
+        ),
+        Some(Err(e)) => fail(
+            name,
+            format!("{url} does not answer: {e}"),
+            "look at the node's output",
+        ),
+        None => fail(
+            name,
+            format!("{url} is not an http://ADDR endpoint"),
+            "upgrade the running node, or restart `meridian up`",
+        ),
+    }
+}
+
 /// The DynamoDB API answers its health line (a plain GET, as load balancers probe it).
 fn dynamodb(status: &serde_json::Value) -> Check {
     let name = "DynamoDB API";
@@ -179,20 +235,7 @@ fn dynamodb(status: &serde_json::Value) -> Check {
     };
     let key = status["access_key_id"].as_str().unwrap_or("-");
     let file = status["key_file"].as_str().unwrap_or("-");
-    let probe = url
-        .strip_prefix("http://")
-        .and_then(|a| a.parse::<SocketAddr>().ok())
-        .map(|addr| -> std::io::Result<String> {
-            use std::io::{Read as _, Write as _};
-            let mut s =
-                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))?;
-            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-            write!(s, "GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-            let mut answer = String::new();
-            s.read_to_string(&mut answer)?;
-            Ok(answer)
-        });
-    match probe {
+    match get_root(url) {
         Some(Ok(answer)) if answer.contains("healthy: dynamodb") => pass(
             name,
             format!(
@@ -251,6 +294,7 @@ fn collect(args: &Args) -> Vec<Check> {
                     "127.0.0.1:8000",
                     "--dynamodb-addr 127.0.0.1:0",
                 ),
+                ("S3 port", "127.0.0.1:9000", "--s3-addr 127.0.0.1:0"),
             ] {
                 checks.push(if port_free(addr) {
                     pass(what, format!("{addr} is free"))
@@ -306,6 +350,7 @@ fn collect(args: &Args) -> Vec<Check> {
         None => skip("function memory limits", "no functions are loaded"),
     });
     checks.push(dynamodb(&status["dynamodb"]));
+    checks.push(s3(&status["s3"]));
     let sync = &status["endpoints"];
     let version = sync["version"].as_u64().unwrap_or(0);
     checks.push(if sync["synced"] == true {

@@ -48,6 +48,15 @@ pub(crate) struct Args {
         env = "MERIDIAN_DYNAMODB_ADDR"
     )]
     dynamodb_addr: SocketAddr,
+    /// Address of the S3-compatible API (MinIO's port by default; `127.0.0.1:0` picks a free
+    /// port). Functions reach it through `AWS_ENDPOINT_URL_S3`.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9000",
+        env = "MERIDIAN_S3_ADDR"
+    )]
+    s3_addr: SocketAddr,
     /// An access key the storage APIs accept, `ACCESS_KEY_ID:SECRET` (repeat for several), in
     /// addition to those in `<state>/storage/keys.json` (created with one random key).
     #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = parse_access_key)]
@@ -249,6 +258,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         gateway_topology: args.edge.topology(),
         edge_limits: args.edge.limits(),
         dynamodb_addr: args.dynamodb_addr,
+        s3_addr: args.s3_addr,
         access_keys: args.access_keys.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -408,6 +418,19 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
             t.name,
             t.logical_id,
             t.origin.file.display()
+        );
+    }
+    println!(
+        "  s3        {}  (access key {})",
+        node.storage.s3_url(),
+        key_id.as_deref().unwrap_or("-"),
+    );
+    for b in rev.bundle.sam_templates().flat_map(|t| t.buckets.iter()) {
+        println!(
+            "  bucket    {}  ({} in {})",
+            b.name,
+            b.logical_id,
+            b.origin.file.display()
         );
     }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");

@@ -44,6 +44,7 @@ async fn main() {
         state_dir: state,
         region: "us-east-1".to_owned(),
         dynamodb_addr: addr,
+        s3_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         access_keys: extra,
         ttl_sweep: SWEEP_INTERVAL,
     })

@@ -19,6 +19,7 @@ pub mod body;
 pub mod bucket;
 pub mod checksum;
 pub mod chunked;
+pub mod declared;
 pub mod error;
 pub mod multipart;
 pub mod object;
