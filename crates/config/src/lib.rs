@@ -10,6 +10,7 @@
 //! [`Bundle`] into the snapshot the planes serve.
 
 pub mod analyze;
+pub mod azure;
 pub mod compose;
 pub mod de;
 pub mod diag;

@@ -84,6 +84,9 @@ pub struct Bundle {
     pub templates: Vec<(PathBuf, Result<crate::sam::Template, Vec<Diagnostic>>)>,
     /// Terraform root modules (a folder of `.tf` files each), loaded (valid or not).
     pub terraform: Vec<crate::terraform::Loaded>,
+    /// Azure Functions apps (a folder holding `host.json`, or an image's Dockerfile built on
+    /// Azure Functions' base images), loaded (valid or not).
+    pub azure: Vec<crate::azure::Loaded>,
     /// The files whose content makes this configuration: every manifest, template and
     /// Terraform file read, and the variables and template files beside a Terraform module.
     /// Files of a folder scan that are no configuration (logs, scripts) are not inputs.
@@ -111,6 +114,12 @@ impl Bundle {
                 Err(d) => d.iter(),
             }))
             .chain(self.terraform.iter().flat_map(|t| t.diagnostics.iter()))
+            .chain(self.azure.iter().flat_map(|a| a.diagnostics.iter()))
+    }
+
+    /// The valid Azure Functions apps.
+    pub fn function_apps(&self) -> impl Iterator<Item = &crate::azure::FunctionApp> {
+        self.azure.iter().filter_map(crate::azure::Loaded::valid)
     }
 
     /// The valid Terraform root modules.
@@ -294,6 +303,13 @@ pub fn load_str(file: &Path, text: &str, opts: LoadOptions) -> Bundle {
 }
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, bundle: &mut Bundle) {
+    // A function app is read as a whole: its JSON files are no manifests.
+    if crate::azure::is_app_root(dir) {
+        let app = crate::azure::load_app(dir);
+        bundle.inputs.extend(app.inputs.iter().cloned());
+        bundle.azure.push(app);
+        return;
+    }
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -345,7 +361,7 @@ fn skip_reason(file: &Path, text: &str) -> String {
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     if name == "function.json" && text.contains("\"bindings\"") {
-        "an Azure Functions binding file: Azure Functions apps are not served yet".into()
+        "an Azure Functions binding file outside a function app: put a host.json (version 2.0) in the app's folder".into()
     } else if text.contains("scrape_configs") {
         "a Prometheus configuration: Meridian does not run Prometheus; point it at the admin address's /metrics and /federate".into()
     } else {

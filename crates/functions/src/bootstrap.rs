@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use meridian_config::sam::Runtime;
+use meridian_config::sam::{Platform, Runtime};
 
 use crate::error::FunctionsError;
 
@@ -12,6 +12,8 @@ use crate::error::FunctionsError;
 pub const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.cjs");
 /// The Python bootstrap.
 pub const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python.py");
+/// The Azure Functions Node.js worker (both programming models).
+pub const AZURE_NODE_WORKER: &str = include_str!("bootstrap/azure-node.cjs");
 
 /// Where the bootstraps were written.
 #[derive(Debug, Clone)]
@@ -20,6 +22,7 @@ pub struct Bootstraps {
     pub runtime_dir: PathBuf,
     node: PathBuf,
     python: PathBuf,
+    azure_node: PathBuf,
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), FunctionsError> {
@@ -45,12 +48,15 @@ impl Bootstraps {
         })?;
         let node = runtime_dir.join("node-bootstrap.cjs");
         let python = runtime_dir.join("python-bootstrap.py");
+        let azure_node = runtime_dir.join("azure-node-worker.cjs");
         write_if_changed(&node, NODE_BOOTSTRAP)?;
         write_if_changed(&python, PYTHON_BOOTSTRAP)?;
+        write_if_changed(&azure_node, AZURE_NODE_WORKER)?;
         Ok(Self {
             runtime_dir,
             node,
             python,
+            azure_node,
         })
     }
 
@@ -59,11 +65,16 @@ impl Bootstraps {
     pub fn command(
         &self,
         runtime: Runtime,
+        platform: Platform,
         task_root: &Path,
         memory_mb: u32,
     ) -> (PathBuf, Vec<String>) {
-        match runtime {
-            Runtime::Node { major } => {
+        match (runtime, platform) {
+            (Runtime::Node { major }, Platform::AzureFunctions) => {
+                let node = find_interpreter(&[&format!("node{major}"), "node"]);
+                (node, vec![self.azure_node.display().to_string()])
+            }
+            (Runtime::Node { major }, Platform::Lambda) => {
                 let node = find_interpreter(&[&format!("node{major}"), "node"]);
                 // As the AWS Node runtime does: size the old generation to the memory limit,
                 // leaving room for the rest of the process.
@@ -76,11 +87,11 @@ impl Bootstraps {
                     ],
                 )
             }
-            Runtime::Python { minor } => {
+            (Runtime::Python { minor }, _) => {
                 let python = find_interpreter(&[&format!("python3.{minor}"), "python3"]);
                 (python, vec![self.python.display().to_string()])
             }
-            Runtime::Provided(_) => (task_root.join("bootstrap"), Vec::new()),
+            (Runtime::Provided(_), _) => (task_root.join("bootstrap"), Vec::new()),
         }
     }
 }

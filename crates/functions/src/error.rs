@@ -90,6 +90,15 @@ pub enum FunctionsError {
     /// The host stopped.
     #[error("the function host is shutting down")]
     ShuttingDown,
+    /// An Azure Functions app cannot be served (its worker could not index it, a route its
+    /// code declares does not parse).
+    #[error("function app {app}: {reason}")]
+    Azure {
+        /// The app.
+        app: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl FunctionsError {
@@ -102,9 +111,10 @@ impl FunctionsError {
             Self::InvalidRequestContent { .. } | Self::InvalidInvocationType { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            Self::StateDir { .. } | Self::RuntimeApiBind(_) | Self::ShuttingDown => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::StateDir { .. }
+            | Self::RuntimeApiBind(_)
+            | Self::ShuttingDown
+            | Self::Azure { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -116,9 +126,10 @@ impl FunctionsError {
             Self::PayloadTooLarge { .. } => "RequestTooLargeException",
             Self::InvalidRequestContent { .. } => "InvalidRequestContentException",
             Self::InvalidInvocationType { .. } => "InvalidParameterValueException",
-            Self::StateDir { .. } | Self::RuntimeApiBind(_) | Self::ShuttingDown => {
-                "ServiceException"
-            }
+            Self::StateDir { .. }
+            | Self::RuntimeApiBind(_)
+            | Self::ShuttingDown
+            | Self::Azure { .. } => "ServiceException",
         }
     }
 

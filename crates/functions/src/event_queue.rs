@@ -505,6 +505,7 @@ impl EventQueue {
             want_logs: false,
             // Retries keep the request id, as Lambda's do.
             request_id: Some(e.header.request_id.clone()),
+            azure: None,
         };
         let result = d.invoke(&self.function, req).await;
         let now = Instant::now();

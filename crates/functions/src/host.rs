@@ -272,6 +272,11 @@ impl FunctionHost {
         queue.push(req).await
     }
 
+    /// Where the runtimes' bootstraps and workers were written.
+    pub fn bootstraps(&self) -> &Bootstraps {
+        &self.inner.bootstraps
+    }
+
     /// The configuration.
     pub fn config(&self) -> &HostConfig {
         &self.inner.config
@@ -590,7 +595,7 @@ impl FunctionHost {
         let (mut program, args) =
             self.inner
                 .bootstraps
-                .command(spec.runtime, &task_root, spec.memory_mb);
+                .command(spec.runtime, spec.platform, &task_root, spec.memory_mb);
         // A custom runtime may come in a layer: Lambda runs /var/task/bootstrap, else
         // /opt/bootstrap (the last layer that has one wins, as extraction order does).
         if matches!(spec.runtime, Runtime::Provided(_))

@@ -402,25 +402,25 @@ impl Instance {
                 Taken::Started(d) => d,
                 Taken::Answered(r) => {
                     alive = false;
-                    self.log_start(&request_id).await;
+                    self.log_start(&request_id, req.azure.clone()).await;
                     break 'run self.reply_outcome(r, &request_id, &mut alive, &mut content_type);
                 }
                 Taken::Crashed => {
                     alive = false;
-                    self.log_start(&request_id).await;
+                    self.log_start(&request_id, req.azure.clone()).await;
                     break 'run self.crash_outcome(&request_id);
                 }
                 Taken::TimedOut => {
                     alive = false;
-                    self.log_start(&request_id).await;
-                    break 'run self.timeout_outcome(&request_id);
+                    self.log_start(&request_id, req.azure.clone()).await;
+                    break 'run self.timeout_outcome(&request_id, req.azure.as_ref());
                 }
             };
             if cold {
                 init_duration =
                     Some(begin.saturating_duration_since(self.spawned_at) + begin.elapsed());
             }
-            self.log_start(&request_id).await;
+            self.log_start(&request_id, req.azure.clone()).await;
             let invoked = Instant::now();
             // Phase 2: the handler runs until the deadline.
             let o = tokio::select! {
@@ -432,7 +432,7 @@ impl Instance {
                 }
                 () = tokio::time::sleep_until(deadline.at) => {
                     alive = false;
-                    self.timeout_outcome(&request_id)
+                    self.timeout_outcome(&request_id, req.azure.as_ref())
                 }
             };
             duration = invoked.elapsed();
@@ -462,6 +462,8 @@ impl Instance {
                 LogMsg::End {
                     request_id: request_id.clone(),
                     report,
+                    azure: req.azure.clone(),
+                    failed: outcome.is_error(),
                     logs: logs_tx,
                 },
                 PATIENCE,
@@ -488,9 +490,10 @@ impl Instance {
         )
     }
 
-    async fn log_start(&self, request_id: &str) {
+    async fn log_start(&self, request_id: &str, azure: Option<crate::invocation::AzureLabel>) {
         let start = LogMsg::Start {
             request_id: request_id.to_owned(),
+            azure,
         };
         self.log.write(start, PATIENCE).await;
     }
@@ -553,14 +556,31 @@ impl Instance {
         Outcome::platform_error(error_type, request_id, &message)
     }
 
-    fn timeout_outcome(&self, request_id: &str) -> Outcome {
+    fn timeout_outcome(
+        &self,
+        request_id: &str,
+        azure: Option<&crate::invocation::AzureLabel>,
+    ) -> Outcome {
         let secs = self.timeout.as_secs_f64();
-        let ts = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        self.log.try_write(LogMsg::Platform(format!(
-            "{ts} {request_id} Task timed out after {secs:.2} seconds"
-        )));
+        let line = match azure {
+            Some(a) => {
+                let s = self.timeout.as_secs();
+                format!(
+                    "Timeout value of {:02}:{:02}:{:02} exceeded by function '{}' (Id: '{request_id}'). Initiating cancellation.",
+                    s / 3600,
+                    (s / 60) % 60,
+                    s % 60,
+                    a.function
+                )
+            }
+            None => {
+                let ts = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                format!("{ts} {request_id} Task timed out after {secs:.2} seconds")
+            }
+        };
+        self.log.try_write(LogMsg::Platform(line));
         Outcome::platform_error(
             "Sandbox.Timedout",
             request_id,

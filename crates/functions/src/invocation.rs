@@ -21,6 +21,18 @@ pub struct InvokeRequest {
     pub want_logs: bool,
     /// The request id to use; a UUID is made when absent.
     pub request_id: Option<String>,
+    /// Set for an Azure Functions invocation: the log gets Azure's `Executing`/`Executed`
+    /// lines for this function instead of Lambda's `START`/`END`/`REPORT`.
+    pub azure: Option<AzureLabel>,
+}
+
+/// The function and trigger reason of an Azure Functions invocation, for its log lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AzureLabel {
+    /// `Functions.<name>`.
+    pub function: String,
+    /// Why it runs (`This function was programmatically called via the host APIs.`).
+    pub reason: String,
 }
 
 /// How an invocation ended, as Lambda reports it.

@@ -245,6 +245,7 @@ where
         trace_id,
         want_logs: tail,
         request_id: Some(request_id.clone()),
+        azure: None,
     };
     let id_header = |r: &mut Resp| {
         if let Ok(v) = HeaderValue::from_str(&request_id) {

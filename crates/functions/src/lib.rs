@@ -11,6 +11,7 @@
 //! the Lambda Invoke API ([`invoke`]); [`endpoint`] serves both on a listener.
 
 pub mod apigw;
+pub mod azure;
 pub mod bootstrap;
 pub mod credentials;
 pub mod dependencies;
@@ -35,6 +36,6 @@ pub use credentials::{CredentialSource, SessionCredentials};
 pub use endpoint::{Endpoint, serve};
 pub use error::{FunctionsError, ThrottleReason};
 pub use host::{FunctionHost, FunctionStatus, HostConfig, PreparedFunctions};
-pub use invocation::{InvokeRequest, InvokeResult, Outcome};
+pub use invocation::{AzureLabel, InvokeRequest, InvokeResult, Outcome};
 pub use memory::MemoryEnforcement;
 pub use sample::{SampleEvent, SampleOptions, generate_event};

@@ -54,11 +54,16 @@ pub(crate) enum LogMsg {
     /// A line the platform adds (INIT_START, timeouts, crashes).
     Platform(String),
     /// An invocation starts.
-    Start { request_id: String },
+    Start {
+        request_id: String,
+        azure: Option<crate::invocation::AzureLabel>,
+    },
     /// An invocation ended; `logs` receives its lines when asked for.
     End {
         request_id: String,
         report: Report,
+        azure: Option<crate::invocation::AzureLabel>,
+        failed: bool,
         logs: Option<oneshot::Sender<String>>,
     },
 }
@@ -120,17 +125,35 @@ impl Sink for FunctionLog {
     fn write(&mut self, msg: LogMsg) {
         match msg {
             LogMsg::Line(l) | LogMsg::Platform(l) => self.line(&l),
-            LogMsg::Start { request_id } => {
+            LogMsg::Start { request_id, azure } => {
                 self.current = Some((request_id.clone(), String::new()));
-                self.line(&format!("START RequestId: {request_id} Version: $LATEST"));
+                match azure {
+                    Some(a) => self.line(&format!(
+                        "Executing '{}' (Reason='{}', Id={request_id})",
+                        a.function, a.reason
+                    )),
+                    None => self.line(&format!("START RequestId: {request_id} Version: $LATEST")),
+                }
             }
             LogMsg::End {
                 request_id,
                 report,
+                azure,
+                failed,
                 logs,
             } => {
-                self.line(&format!("END RequestId: {request_id}"));
-                self.line(&report_line(&request_id, &report));
+                match azure {
+                    Some(a) => self.line(&format!(
+                        "Executed '{}' ({}, Id={request_id}, Duration={}ms)",
+                        a.function,
+                        if failed { "Failed" } else { "Succeeded" },
+                        report.duration.as_millis()
+                    )),
+                    None => {
+                        self.line(&format!("END RequestId: {request_id}"));
+                        self.line(&report_line(&request_id, &report));
+                    }
+                }
                 let kept = self.current.take().map(|(_, b)| b).unwrap_or_default();
                 if let Some(tx) = logs {
                     let _ = tx.send(kept);

@@ -65,6 +65,9 @@ struct Sidecar {
 pub(crate) struct Functions {
     pub(crate) host: FunctionHost,
     endpoint: Endpoint,
+    /// Azure Functions apps: the Functions host's HTTP surface over the same host.
+    pub(crate) azure: meridian_functions::azure::AzureApps,
+    azure_endpoint: meridian_functions::azure::AzureEndpoint,
     /// The pollers of the functions' `DynamoDB` events.
     streams: meridian_functions::stream_events::StreamPollers,
 }
@@ -74,6 +77,12 @@ pub(crate) const FUNCTIONS_PORT: u16 = 3000;
 
 /// The mesh host of the functions' internal endpoint.
 const FUNCTIONS_HOST: &str = "functions.meridian.internal";
+
+/// Declared port of the Azure Functions apps (`func start`'s default).
+pub(crate) const AZURE_FUNCTIONS_PORT: u16 = 7071;
+
+/// The mesh host of the Azure Functions apps' internal endpoint.
+const AZURE_FUNCTIONS_HOST: &str = "azure-functions.meridian.internal";
 
 /// The running planes.
 /// See [`Node::endpoint_sync`].
@@ -169,12 +178,21 @@ impl Node {
             .await
             .context("cannot start the storage plane")?,
         );
-        let functions = if revision.bundle.sam_templates().next().is_some() {
+        let functions = if revision.bundle.sam_templates().next().is_some()
+            || revision.bundle.function_apps().next().is_some()
+        {
             let host = FunctionHost::new(functions_config(&options.state_dir, &storage))
                 .context("cannot start the functions host")?;
             let endpoint = Endpoint::start(host.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
                 .await
                 .context("cannot start the functions endpoint")?;
+            let azure = meridian_functions::azure::AzureApps::new(host.clone());
+            let azure_endpoint = meridian_functions::azure::AzureEndpoint::start(
+                azure.clone(),
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            )
+            .await
+            .context("cannot start the Azure Functions endpoint")?;
             let streams = meridian_functions::stream_events::StreamPollers::new(
                 host.clone(),
                 Arc::new(TableStreams(storage.clone())),
@@ -182,6 +200,8 @@ impl Node {
             Some(Functions {
                 host,
                 endpoint,
+                azure,
+                azure_endpoint,
                 streams,
             })
         } else {
@@ -327,11 +347,20 @@ impl Node {
                     }
                 }
                 // Every function is replaced: code may have changed on disk.
+                // Azure Functions apps run on the same host, one worker pool per app.
+                let apps: Vec<meridian_config::azure::FunctionApp> =
+                    revision.bundle.function_apps().cloned().collect();
+                let azure = meridian_functions::azure::prepare(&apps, &f.host)
+                    .await
+                    .context("the Azure Functions apps cannot be served")?;
+                let mut all = fns.clone();
+                all.extend(azure.specs);
                 Some((
                     f.host
-                        .prepare_load(fns.clone(), apis)
+                        .prepare_load(all, apis)
                         .context("the functions host refused the templates")?,
                     fns,
+                    azure.table,
                 ))
             }
             None => None,
@@ -383,8 +412,9 @@ impl Node {
         }
 
         // In force from here; nothing below fails but a supervisor shutting down.
-        if let (Some(f), Some((prepared, specs))) = (&self.functions, functions) {
+        if let (Some(f), Some((prepared, specs, azure))) = (&self.functions, functions) {
             f.host.commit(prepared);
+            f.azure.commit(azure);
             f.streams.sync(&specs);
         }
         self.proxy.commit(staged);
@@ -648,9 +678,17 @@ fn compile(revision: &Revision, functions: Option<&Functions>) -> anyhow::Result
     // The functions' API joins the mesh as resources of its own: the internal endpoint as a
     // ServiceEntry, a Gateway port for the API, and a VirtualService routing it there. So API
     // traffic gets the gateway's metrics, logs and policies like any other.
+    let mut text = String::new();
+    if revision.bundle.sam_templates().next().is_some() {
+        text.push_str(&functions_resources(f.endpoint.addr));
+    }
+    if revision.bundle.function_apps().next().is_some() {
+        text.push_str("---\n");
+        text.push_str(&azure_resources(f.azure_endpoint.addr));
+    }
     let synthetic = load_str(
         Path::new("<meridian: functions>"),
-        &functions_resources(f.endpoint.addr),
+        &text,
         LoadOptions::default(),
     );
     if !synthetic.is_valid() {
@@ -703,6 +741,44 @@ spec:
   http:
   - route:
     - destination: {{host: {FUNCTIONS_HOST}, port: {{number: 80}}}}
+",
+        port = endpoint.port(),
+        ip = endpoint.ip(),
+    )
+}
+
+/// The Azure Functions apps' endpoint in the mesh, like the Lambda functions' (see
+/// [`functions_resources`]), on `func start`'s port.
+fn azure_resources(endpoint: SocketAddr) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: meridian-azure-functions, namespace: istio-system}}
+spec:
+  hosts: [{AZURE_FUNCTIONS_HOST}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: {port}}}]
+  endpoints: [{{address: {ip}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: meridian-azure-functions, namespace: istio-system}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: {AZURE_FUNCTIONS_PORT}, name: http-azure-functions, protocol: HTTP}}
+    hosts: [\"*\"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: meridian-azure-functions, namespace: istio-system}}
+spec:
+  hosts: [\"*\"]
+  gateways: [meridian-azure-functions]
+  http:
+  - route:
+    - destination: {{host: {AZURE_FUNCTIONS_HOST}, port: {{number: 80}}}}
 ",
         port = endpoint.port(),
         ip = endpoint.ip(),

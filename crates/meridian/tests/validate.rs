@@ -49,6 +49,45 @@ fn a_clean_template_prints_its_warnings_and_passes() {
 }
 
 #[test]
+fn the_course_azure_app_validates() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .current_dir(&examples)
+        .args(["validate", "-f", "azure"])
+        .output()
+        .expect("validate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(
+            "azure function azure/HttpTrigger (azure/HttpTrigger/function.json) validated"
+        ),
+        "{stdout}"
+    );
+    // A broken function.json is located as every other file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("host.json"), "{\"version\": \"2.0\"}\n").expect("write");
+    std::fs::create_dir(dir.path().join("Hello")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("Hello/function.json"),
+        "{\n  \"bindings\": [\n    {\"type\": \"httpTrigger\", \"direction\": \"in\", \"name\": \"req\", \"route\": \"a/{id:imt}\"}\n  ]\n}\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .current_dir(dir.path())
+        .args(["validate", "-f", "."])
+        .output()
+        .expect("validate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("./Hello/function.json:3:72: Hello: bindings[0].route: the route template 'a/{id:imt}' is invalid: the constraint 'imt' of parameter 'id' is not a route constraint (did you mean 'int'?)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn what_the_data_plane_does_not_serve_is_a_note() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
@@ -92,7 +131,7 @@ fn what_the_data_plane_does_not_serve_is_a_note() {
     for line in [
         "skipped ./prometheus.yml: a Prometheus configuration: Meridian does not run Prometheus",
         "skipped ./install.sh: a shell script: Meridian reads configuration files and does not run scripts",
-        "skipped ./HttpTrigger/function.json: an Azure Functions binding file: Azure Functions apps are not served yet",
+        "skipped ./HttpTrigger/function.json: an Azure Functions binding file outside a function app: put a host.json (version 2.0) in the app's folder",
     ] {
         assert!(stderr.contains(line), "{line:?} missing from:\n{stderr}");
     }

@@ -136,14 +136,14 @@ impl Reader<'_> {
 }
 
 /// One instruction: keyword, arguments, where the arguments start.
-struct Instruction {
-    keyword: String,
-    args: String,
-    span: Span,
-    args_span: Span,
+pub(crate) struct Instruction {
+    pub(crate) keyword: String,
+    pub(crate) args: String,
+    pub(crate) span: Span,
+    pub(crate) args_span: Span,
 }
 
-fn instructions(text: &str) -> Vec<Instruction> {
+pub(crate) fn instructions(text: &str) -> Vec<Instruction> {
     let mut out = Vec::new();
     let mut cur: Option<Instruction> = None;
     for (i, line) in text.lines().enumerate() {
@@ -184,7 +184,7 @@ fn instructions(text: &str) -> Vec<Instruction> {
 }
 
 /// Substitutes `$VAR`, `${VAR}` and `${VAR:-default}` from `vars`.
-fn substitute(s: &str, vars: &BTreeMap<String, String>) -> String {
+pub(crate) fn substitute(s: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -416,7 +416,7 @@ pub fn read_dockerfile(
     }
 }
 
-fn env_pairs(args: &str) -> Vec<(String, String)> {
+pub(crate) fn env_pairs(args: &str) -> Vec<(String, String)> {
     let t = args.trim();
     let first = t.split_whitespace().next().unwrap_or_default();
     if !first.contains('=') {

@@ -37,8 +37,8 @@ use raw::{Num, Text};
 pub use spec::{
     ApiKind, ApiRoute, ApiSpec, BucketSpec, Code, CodeCopy, Effect, EventInvokeConfig,
     FunctionSpec, IndexProjection, IndexSpec, KeyAttribute, Origin, OutputSpec, ParameterValue,
-    Patterns, PayloadFormat, PolicyStatement, ProvidedOs, RouteMethod, Runtime, StreamEvent,
-    TableSpec, Template, Throughput,
+    Patterns, PayloadFormat, Platform, PolicyStatement, ProvidedOs, RouteMethod, Runtime,
+    StreamEvent, TableSpec, Template, Throughput,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -1216,6 +1216,7 @@ impl Compiler<'_> {
             policies,
             stream_events,
             layers,
+            platform: Platform::Lambda,
             origin: Origin {
                 file: self.file.clone(),
                 span: r.node.get("Type").map_or(span, |t| t.span),

@@ -185,8 +185,21 @@ pub struct FunctionSpec {
     /// The folders of its `Layers` (the template's `AWS::Serverless::LayerVersion`s), in the
     /// order listed: what Lambda extracts into `/opt`, later layers over earlier ones.
     pub layers: Vec<PathBuf>,
+    /// The contract its process speaks with the platform.
+    pub platform: Platform,
     /// Where the function was declared.
     pub origin: Origin,
+}
+
+/// Which platform's contract a function's process speaks: Lambda's handler and Runtime API,
+/// or an Azure Functions app's worker (which Meridian runs through the same Runtime API).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub enum Platform {
+    /// An AWS Lambda function.
+    #[default]
+    Lambda,
+    /// An Azure Functions app: one worker process serves all its functions.
+    AzureFunctions,
 }
 
 /// A function's `EventInvokeConfig`, as Lambda applies it to asynchronous (`Event`)

@@ -370,7 +370,10 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         rev.number
     );
     for (declared, addr) in node.gateway_addresses() {
-        if node.functions.is_some() && declared == crate::node::FUNCTIONS_PORT {
+        if node.functions.is_some()
+            && (declared == crate::node::FUNCTIONS_PORT
+                || declared == crate::node::AZURE_FUNCTIONS_PORT)
+        {
             continue;
         }
         let hosts = gateway_hosts(&rev, declared);
@@ -397,6 +400,22 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
                 let base = api.map_or_else(|| "-".to_owned(), |a| format!("http://{a}"));
                 println!("  function  {base}{path}  ({route} -> {})", fun.name);
             }
+        }
+        let azure = node
+            .gateway_addresses()
+            .get(&crate::node::AZURE_FUNCTIONS_PORT)
+            .copied();
+        for r in f.azure.routes() {
+            let base = azure.map_or_else(|| "-".to_owned(), |a| format!("http://{a}"));
+            let methods = if r.methods.is_empty() {
+                "ANY".to_owned()
+            } else {
+                r.methods.join(",")
+            };
+            println!(
+                "  function  {base}{}  ({methods} -> {}/{}, authLevel {})",
+                r.path, r.app, r.function, r.auth_level
+            );
         }
     }
     for (published, (addr, target)) in node.ingress.addresses() {

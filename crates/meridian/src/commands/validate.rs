@@ -45,6 +45,9 @@ struct Report<'a> {
     /// Terraform modules: their resources, or their problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     terraform: Vec<FileReport<'a>>,
+    /// Azure Functions apps: their functions, or their problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    function_apps: Vec<FileReport<'a>>,
     /// What is accepted but not served.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     notes: Vec<String>,
@@ -179,6 +182,20 @@ fn report(bundle: &Bundle) -> Report<'_> {
                 diagnostics: &t.diagnostics,
             })
             .collect(),
+        function_apps: bundle
+            .azure
+            .iter()
+            .map(|a| FileReport {
+                file: a.root.display().to_string(),
+                valid: a.valid().is_some(),
+                declares: a
+                    .app
+                    .iter()
+                    .flat_map(|app| app.functions.iter().map(|f| f.name.clone()))
+                    .collect(),
+                diagnostics: &a.diagnostics,
+            })
+            .collect(),
     }
 }
 
@@ -219,6 +236,27 @@ fn print_table(bundle: &Bundle) {
             for s in &file.services {
                 println!("compose service {}/{} validated", file.project, s.name);
             }
+        }
+    }
+    for d in bundle.azure.iter().flat_map(|a| a.diagnostics.iter()) {
+        eprintln!("{d}");
+    }
+    for app in bundle.azure.iter().filter_map(|a| a.valid()) {
+        for f in &app.functions {
+            println!(
+                "azure function {}/{} ({}) validated",
+                app.name,
+                f.name,
+                f.origin.file.display()
+            );
+        }
+        if app.functions.is_empty() {
+            println!(
+                "function app {} ({}, {}) validated; its functions are declared in code",
+                app.name,
+                app.worker,
+                app.root.display()
+            );
         }
     }
     for (file, t) in &bundle.templates {
@@ -268,7 +306,8 @@ fn print_table(bundle: &Bundle) {
             + bundle.file_errors.len()
             + bundle.compose.iter().filter(|c| !c.is_valid()).count()
             + bundle.templates.iter().filter(|(_, t)| t.is_err()).count()
-            + bundle.terraform.iter().filter(|t| !t.is_valid()).count();
+            + bundle.terraform.iter().filter(|t| !t.is_valid()).count()
+            + bundle.azure.iter().filter(|a| a.valid().is_none()).count();
         eprintln!(
             "error: {errors} error{} in {bad} {}",
             if errors == 1 { "" } else { "s" },

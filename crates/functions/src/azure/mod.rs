@@ -1,0 +1,890 @@
+//! Azure Functions apps on the functions host: each app is one pool of warm worker processes
+//! (Meridian's Node worker, `bootstrap/azure-node.cjs`) that the host runs exactly as it runs
+//! a Lambda function, so instances, scale-out, timeouts, logs and metrics are the same
+//! machinery. In front sits the Functions host's HTTP surface: routes
+//! `/<routePrefix>/<route>` with ASP.NET templates, methods, key levels (`?code=` or
+//! `x-functions-key`), the admin API, and Azure's status codes.
+//!
+//! Apps of the code-first models (Node v4 with `@azure/functions`) declare their functions when
+//! loaded: [`prepare`] runs the worker once in indexing mode to learn them, as the host's
+//! indexing call does, before anything routes to them.
+
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use meridian_config::azure::{
+    AuthLevel, FunctionApp, FunctionDef, HttpTrigger, RouteTemplate, Trigger, Worker,
+};
+use meridian_config::sam::{Code, EventInvokeConfig, FunctionSpec, Platform, ProvidedOs, Runtime};
+
+use crate::error::FunctionsError;
+use crate::host::FunctionHost;
+use crate::invocation::{AzureLabel, InvokeRequest, Outcome};
+pub use keys::{Access, Keys};
+
+/// The largest request body the host accepts (Azure's limit: 100 MB).
+const MAX_REQUEST_BYTES: usize = 100 * 1024 * 1024;
+
+/// The longest `functionTimeout` honoured (`-1`, unbounded, becomes this).
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// How long indexing an app may take.
+const INDEX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The reason Azure logs for an HTTP-triggered invocation.
+const HTTP_REASON: &str = "This function was programmatically called via the host APIs.";
+
+/// An app's function as the router knows it.
+#[derive(Debug, Clone)]
+struct Func {
+    name: String,
+    http: Option<HttpTrigger>,
+    disabled: bool,
+}
+
+/// One app, in force.
+#[derive(Debug)]
+struct App {
+    name: String,
+    /// The pool that runs it (the app's name).
+    pool: String,
+    prefix: String,
+    timeout: Duration,
+    keys: Keys,
+    functions: Vec<Func>,
+}
+
+/// One route of the table.
+#[derive(Debug)]
+struct Route {
+    app: usize,
+    function: usize,
+    template: RouteTemplate,
+    precedence: Vec<u8>,
+}
+
+/// What the Azure surface serves: apps and their routes, swapped whole on reload.
+#[derive(Debug, Default)]
+pub struct Table {
+    apps: Vec<App>,
+    routes: Vec<Route>,
+}
+
+/// An app ready to be put in force: its worker's function spec and its routes.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The pools to run, one per app (given to the host with the other functions).
+    pub specs: Vec<FunctionSpec>,
+    /// The routes.
+    pub table: Table,
+}
+
+/// The Functions host surface of every app.
+#[derive(Debug, Clone)]
+pub struct AzureApps {
+    host: FunctionHost,
+    table: Arc<ArcSwap<Table>>,
+}
+
+/// One line per app and function, for banners and `meridian functions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The app.
+    pub app: String,
+    /// The function.
+    pub function: String,
+    /// `GET,POST` (empty: every method).
+    pub methods: Vec<String>,
+    /// `/api/HttpTrigger`.
+    pub path: String,
+    /// `anonymous`, `function` or `admin`.
+    pub auth_level: &'static str,
+}
+
+fn auth_name(a: AuthLevel) -> &'static str {
+    match a {
+        AuthLevel::Anonymous => "anonymous",
+        AuthLevel::Function => "function",
+        AuthLevel::Admin => "admin",
+    }
+}
+
+/// The worker's view of a function.json function (`MERIDIAN_AZURE_FUNCTIONS`).
+fn worker_metadata(f: &FunctionDef) -> serde_json::Value {
+    let mut bindings: Vec<serde_json::Value> = Vec::new();
+    let trigger = match &f.trigger {
+        Trigger::Http(h) => {
+            bindings.push(
+                serde_json::json!({"name": h.name, "type": "httpTrigger", "direction": "in"}),
+            );
+            h.name.clone()
+        }
+        Trigger::Timer(t) => {
+            bindings.push(
+                serde_json::json!({"name": t.name, "type": "timerTrigger", "direction": "in"}),
+            );
+            t.name.clone()
+        }
+        Trigger::Other { kind, name } => {
+            bindings.push(serde_json::json!({"name": name, "type": kind, "direction": "in"}));
+            name.clone()
+        }
+    };
+    for b in &f.bindings {
+        let dir = match b.direction {
+            meridian_config::azure::Direction::In => "in",
+            meridian_config::azure::Direction::Out => "out",
+            meridian_config::azure::Direction::InOut => "inout",
+        };
+        bindings.push(serde_json::json!({"name": b.name, "type": b.kind, "direction": dir}));
+    }
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    serde_json::json!({
+        "name": f.name,
+        "dir": abs(&f.dir),
+        "scriptFile": f.script_file.as_deref().map(abs),
+        "entryPoint": f.entry_point,
+        "trigger": trigger,
+        "bindings": bindings,
+    })
+}
+
+/// The function spec of an app's worker pool.
+pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
+    let runtime = match app.worker {
+        Worker::Node { major } => Runtime::Node {
+            major: major.unwrap_or(20),
+        },
+        Worker::Python { minor } => Runtime::Python {
+            minor: minor.unwrap_or(11),
+        },
+        Worker::Custom => Runtime::Provided(ProvidedOs::Al2023),
+    };
+    let mut environment = app.settings.clone();
+    let root = std::fs::canonicalize(&app.root).unwrap_or_else(|_| app.root.clone());
+    environment.insert("AzureWebJobsScriptRoot".into(), root.display().to_string());
+    environment.insert(
+        "FUNCTIONS_WORKER_RUNTIME".into(),
+        match app.worker {
+            Worker::Node { .. } => "node",
+            Worker::Python { .. } => "python",
+            Worker::Custom => "custom",
+        }
+        .into(),
+    );
+    environment.insert("FUNCTIONS_EXTENSION_VERSION".into(), "~4".into());
+    environment.insert("WEBSITE_SITE_NAME".into(), app.name.clone());
+    environment.insert("AZURE_FUNCTIONS_ENVIRONMENT".into(), "Development".into());
+    let meta: Vec<serde_json::Value> = app.functions.iter().map(worker_metadata).collect();
+    environment.insert(
+        "MERIDIAN_AZURE_FUNCTIONS".into(),
+        serde_json::Value::Array(meta).to_string(),
+    );
+    FunctionSpec {
+        logical_id: app.name.clone(),
+        name: app.name.clone(),
+        runtime,
+        handler: String::new(),
+        code: Code::Dir(root),
+        memory_mb: 1536,
+        timeout: app.host.function_timeout.min(MAX_TIMEOUT),
+        environment,
+        reserved_concurrency: app.host.max_concurrent_requests,
+        event_invoke: EventInvokeConfig::default(),
+        routes: Vec::new(),
+        working_dir: PathBuf::new(),
+        architecture: "x86_64".into(),
+        policies: Vec::new(),
+        stream_events: Vec::new(),
+        layers: Vec::new(),
+        platform: Platform::AzureFunctions,
+        origin: app.origin.clone(),
+    }
+}
+
+/// Indexes a code-first app: runs its worker in indexing mode and reads the functions it
+/// registered.
+async fn index(
+    app: &FunctionApp,
+    spec: &FunctionSpec,
+    host: &FunctionHost,
+) -> Result<Vec<Func>, FunctionsError> {
+    let worker = host.bootstraps().runtime_dir.join("azure-node-worker.cjs");
+    let Runtime::Node { major } = spec.runtime else {
+        return Ok(Vec::new());
+    };
+    let node = crate::bootstrap::find_interpreter(&[&format!("node{major}"), "node"]);
+    let mut cmd = tokio::process::Command::new(&node);
+    cmd.arg(&worker)
+        .arg("--index")
+        .current_dir(&app.root)
+        .env_clear()
+        .envs(&spec.environment)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let fail = |reason: String| FunctionsError::Azure {
+        app: app.name.clone(),
+        reason,
+    };
+    let out = tokio::time::timeout(INDEX_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| {
+            fail(format!(
+                "indexing took longer than {} s",
+                INDEX_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| fail(format!("cannot start {}: {e}", node.display())))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(last).map_err(|_| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        fail(format!("the worker did not index the app: {}", err.trim()))
+    })?;
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        return Err(fail(e.to_owned()));
+    }
+    let mut funcs = Vec::new();
+    for f in v["functions"].as_array().into_iter().flatten() {
+        let name = f["name"].as_str().unwrap_or_default().to_owned();
+        let bindings = f["bindings"].as_array().cloned().unwrap_or_default();
+        let trigger = bindings.iter().find(|b| {
+            b["direction"] == "in" && b["type"].as_str().is_some_and(|t| t.ends_with("Trigger"))
+        });
+        let http = match trigger {
+            Some(b) if b["type"] == "httpTrigger" => {
+                let auth_level = match b["authLevel"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
+                    Some("function") => AuthLevel::Function,
+                    Some("admin" | "system") => AuthLevel::Admin,
+                    _ => AuthLevel::Anonymous,
+                };
+                let methods = b["methods"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m.as_str().map(str::to_ascii_uppercase))
+                    .collect();
+                let route = match b["route"].as_str() {
+                    Some(r) => Some(RouteTemplate::parse(r).map_err(|e| {
+                        fail(format!(
+                            "function '{name}': the route template '{r}' is invalid: {e}"
+                        ))
+                    })?),
+                    None => None,
+                };
+                Some(HttpTrigger {
+                    name: b["name"].as_str().unwrap_or("request").to_owned(),
+                    auth_level,
+                    methods,
+                    route,
+                })
+            }
+            _ => None,
+        };
+        funcs.push(Func {
+            name,
+            http,
+            disabled: false,
+        });
+    }
+    Ok(funcs)
+}
+
+/// Builds the pools and routes of `apps`: keys are read or made under `state_dir`, code-first
+/// apps are indexed (their packages installed first). Nothing serves yet.
+pub async fn prepare(
+    apps: &[FunctionApp],
+    host: &FunctionHost,
+) -> Result<Prepared, FunctionsError> {
+    let mut table = Table::default();
+    let mut specs = Vec::new();
+    for app in apps {
+        let spec = worker_spec(app);
+        let mut functions: Vec<Func> = app
+            .functions
+            .iter()
+            .map(|f| Func {
+                name: f.name.clone(),
+                http: match &f.trigger {
+                    Trigger::Http(h) => Some(h.clone()),
+                    _ => None,
+                },
+                disabled: f.disabled
+                    || app
+                        .settings
+                        .get(&format!("AzureWebJobs.{}.Disabled", f.name))
+                        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+            })
+            .collect();
+        if app.functions.is_empty() && matches!(app.worker, Worker::Node { .. }) {
+            for outcome in crate::dependencies::install(std::slice::from_ref(&spec)).await {
+                if let crate::dependencies::Install::Failed { dir, reason } = outcome {
+                    tracing::warn!(dir = %dir.display(), %reason, "function app packages not installed");
+                }
+            }
+            functions = index(app, &spec, host).await?;
+        }
+        let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
+        let keys = Keys::load_or_create(&Keys::path(&host.config().state_dir, &app.name), &names)?;
+        let idx = table.apps.len();
+        for (fi, f) in functions.iter().enumerate() {
+            let Some(h) = &f.http else { continue };
+            let template = match &h.route {
+                Some(r) => r.clone(),
+                None => RouteTemplate::parse(&f.name).map_err(|e| FunctionsError::Azure {
+                    app: app.name.clone(),
+                    reason: e.to_string(),
+                })?,
+            };
+            table.routes.push(Route {
+                app: idx,
+                function: fi,
+                precedence: template.precedence(),
+                template,
+            });
+        }
+        table.apps.push(App {
+            name: app.name.clone(),
+            pool: spec.name.clone(),
+            prefix: app.host.route_prefix.clone(),
+            timeout: spec.timeout,
+            keys,
+            functions,
+        });
+        specs.push(spec);
+    }
+    table.routes.sort_by(|a, b| {
+        a.precedence
+            .cmp(&b.precedence)
+            .then_with(|| a.template.as_str().cmp(b.template.as_str()))
+    });
+    Ok(Prepared { specs, table })
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn empty(status: StatusCode) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+fn json(status: StatusCode, v: &serde_json::Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
+fn query_map(q: &str) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+        out.entry(k.into_owned())
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(&v);
+            })
+            .or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+fn key_of(parts: &http::request::Parts, query: &BTreeMap<String, String>) -> String {
+    parts
+        .headers
+        .get("x-functions-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query.get("code").cloned())
+        .unwrap_or_default()
+}
+
+impl AzureApps {
+    /// An empty surface over `host`.
+    pub fn new(host: FunctionHost) -> Self {
+        Self {
+            host,
+            table: Arc::new(ArcSwap::from_pointee(Table::default())),
+        }
+    }
+
+    /// Puts prepared routes in force (after the host has the pools).
+    pub fn commit(&self, table: Table) {
+        self.table.store(Arc::new(table));
+    }
+
+    /// True when at least one app is served.
+    pub fn is_empty(&self) -> bool {
+        self.table.load().apps.is_empty()
+    }
+
+    /// The HTTP functions in force.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        let t = self.table.load();
+        t.routes
+            .iter()
+            .filter_map(|r| {
+                let app = t.apps.get(r.app)?;
+                let f = app.functions.get(r.function)?;
+                let h = f.http.as_ref()?;
+                let route = r.template.as_str().trim_start_matches('/');
+                let path = if app.prefix.is_empty() {
+                    format!("/{route}")
+                } else {
+                    format!("/{}/{route}", app.prefix)
+                };
+                Some(RouteInfo {
+                    app: app.name.clone(),
+                    function: f.name.clone(),
+                    methods: h.methods.clone(),
+                    path,
+                    auth_level: auth_name(h.auth_level),
+                })
+            })
+            .collect()
+    }
+
+    /// The keys of an app, for `meridian functions keys`.
+    pub fn keys(&self, app: &str) -> Option<Keys> {
+        self.table
+            .load()
+            .apps
+            .iter()
+            .find(|a| a.name == app)
+            .map(|a| a.keys.clone())
+    }
+
+    /// Serves one request the way the Functions host does.
+    pub async fn handle<B>(&self, req: Request<B>) -> Resp
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        let query = query_map(parts.uri.query().unwrap_or_default());
+        if let Some(rest) = path.strip_prefix("/admin/") {
+            return self.admin(&parts, rest, &query, body).await;
+        }
+        let table = self.table.load_full();
+        let method = parts.method.as_str().to_ascii_uppercase();
+        let mut found = None;
+        for r in &table.routes {
+            let Some(app) = table.apps.get(r.app) else {
+                continue;
+            };
+            let Some(f) = app.functions.get(r.function) else {
+                continue;
+            };
+            let Some(h) = &f.http else { continue };
+            if f.disabled || (!h.methods.is_empty() && !h.methods.contains(&method)) {
+                continue;
+            }
+            let rest = if app.prefix.is_empty() {
+                Some(path.trim_start_matches('/'))
+            } else {
+                strip_prefix_ci(path.trim_start_matches('/'), &app.prefix)
+            };
+            let Some(rest) = rest else { continue };
+            if let Some(params) = r.template.matches(rest) {
+                found = Some((app, f, h, params));
+                break;
+            }
+        }
+        let Some((app, f, h, params)) = found else {
+            return empty(StatusCode::NOT_FOUND);
+        };
+        let allowed = match h.auth_level {
+            AuthLevel::Anonymous => true,
+            AuthLevel::Function => app.keys.access(&f.name, &key_of(&parts, &query)).is_some(),
+            AuthLevel::Admin => {
+                app.keys.access(&f.name, &key_of(&parts, &query)) == Some(Access::Admin)
+            }
+        };
+        if !allowed {
+            return empty(StatusCode::UNAUTHORIZED);
+        }
+        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => return empty(StatusCode::PAYLOAD_TOO_LARGE),
+        };
+        let mut headers = serde_json::Map::new();
+        for (k, v) in &parts.headers {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            match headers.get_mut(k.as_str()) {
+                Some(serde_json::Value::String(s)) => {
+                    s.push_str(", ");
+                    s.push_str(&v);
+                }
+                _ => {
+                    headers.insert(k.as_str().to_owned(), serde_json::Value::String(v));
+                }
+            }
+        }
+        let host_header = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        let url = format!(
+            "http://{host_header}{}",
+            parts.uri.path_and_query().map_or("/", |p| p.as_str())
+        );
+        let invocation_id = uuid::Uuid::new_v4().to_string();
+        let event = serde_json::json!({
+            "function": f.name,
+            "trigger": "http",
+            "invocationId": invocation_id,
+            "request": {
+                "method": method,
+                "url": url,
+                "headers": headers,
+                "query": query,
+                "params": params,
+                "body": if body.is_empty() { serde_json::Value::Null } else {
+                    serde_json::Value::String(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body))
+                },
+            },
+        });
+        self.invoke(app, &f.name, invocation_id, event, HTTP_REASON)
+            .await
+    }
+
+    async fn invoke(
+        &self,
+        app: &App,
+        function: &str,
+        invocation_id: String,
+        event: serde_json::Value,
+        reason: &str,
+    ) -> Resp {
+        let label = AzureLabel {
+            function: format!("Functions.{function}"),
+            reason: reason.to_owned(),
+        };
+        let result = self
+            .host
+            .invoke(
+                &app.pool,
+                InvokeRequest {
+                    payload: Bytes::from(event.to_string()),
+                    request_id: Some(invocation_id.clone()),
+                    azure: Some(label),
+                    ..InvokeRequest::default()
+                },
+            )
+            .await;
+        match result {
+            Ok(r) => match r.outcome {
+                Outcome::Success(p) => match worker_response(&p) {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        tracing::warn!(app = %app.name, function, id = %invocation_id, error = %e, "the worker's response is malformed");
+                        empty(StatusCode::INTERNAL_SERVER_ERROR)
+                    }
+                },
+                Outcome::FunctionError {
+                    error_type,
+                    payload,
+                } => {
+                    let message = serde_json::from_slice::<serde_json::Value>(&payload)
+                        .ok()
+                        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    if error_type == "Sandbox.Timedout" {
+                        tracing::warn!(
+                            app = %app.name,
+                            "Timeout value of {} exceeded by function 'Functions.{function}' (Id: '{invocation_id}')",
+                            timespan(app.timeout)
+                        );
+                    } else {
+                        tracing::warn!(
+                            app = %app.name,
+                            "Executed 'Functions.{function}' (Failed, Id={invocation_id}): {error_type}: {message}"
+                        );
+                    }
+                    empty(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            },
+            Err(FunctionsError::Throttled { .. }) => empty(StatusCode::TOO_MANY_REQUESTS),
+            Err(e) => {
+                tracing::warn!(app = %app.name, function, error = %e, "invocation failed");
+                empty(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    async fn admin<B>(
+        &self,
+        parts: &http::request::Parts,
+        rest: &str,
+        query: &BTreeMap<String, String>,
+        body: B,
+    ) -> Resp
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let table = self.table.load_full();
+        let key = key_of(parts, query);
+        // The admin API takes the master key of any app served here.
+        let Some(app_idx) = table
+            .apps
+            .iter()
+            .position(|a| a.keys.access("", &key) == Some(Access::Admin))
+        else {
+            return empty(StatusCode::UNAUTHORIZED);
+        };
+        let rest = rest.trim_end_matches('/');
+        match (&parts.method, rest) {
+            (&Method::GET, "host/status") => json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "id": table.apps.get(app_idx).map(|a| a.name.clone()),
+                    "state": "Running",
+                    "version": "4.1037.0",
+                    "versionDetails": concat!("Meridian ", env!("CARGO_PKG_VERSION")),
+                    "platformVersion": "",
+                    "instanceId": "meridian",
+                    "computerName": "",
+                    "processUptime": 0,
+                    "functionAppContentEditingState": "NotAllowed",
+                }),
+            ),
+            (&Method::GET, "functions") => {
+                let list: Vec<serde_json::Value> = table
+                    .apps
+                    .iter()
+                    .flat_map(|a| {
+                        a.functions.iter().map(move |f| {
+                            serde_json::json!({
+                                "name": f.name,
+                                "app": a.name,
+                                "isDisabled": f.disabled,
+                                "language": "node",
+                                "invoke_url_template": f.http.as_ref().map(|h| {
+                                    let route = h.route.as_ref().map_or(f.name.as_str(), |r| r.as_str());
+                                    if a.prefix.is_empty() { format!("/{route}") } else { format!("/{}/{route}", a.prefix) }
+                                }),
+                            })
+                        })
+                    })
+                    .collect();
+                json(StatusCode::OK, &serde_json::Value::Array(list))
+            }
+            (&Method::POST, r) if r.starts_with("functions/") => {
+                let name = &r["functions/".len()..];
+                let found = table.apps.iter().find_map(|a| {
+                    a.functions
+                        .iter()
+                        .find(|f| f.name.eq_ignore_ascii_case(name))
+                        .map(|f| (a, f.name.clone()))
+                });
+                let Some((app, fname)) = found else {
+                    return empty(StatusCode::NOT_FOUND);
+                };
+                let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+                    Ok(c) => c.to_bytes(),
+                    Err(_) => return empty(StatusCode::PAYLOAD_TOO_LARGE),
+                };
+                let input = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("input").cloned())
+                    .unwrap_or(serde_json::Value::Null);
+                let invocation_id = uuid::Uuid::new_v4().to_string();
+                let event = serde_json::json!({
+                    "function": fname,
+                    "trigger": "admin",
+                    "invocationId": invocation_id,
+                    "input": input,
+                });
+                let this = self.clone();
+                let table2 = table.clone();
+                let app_name = app.name.clone();
+                // Accepted at once, run in the background, as the host does.
+                tokio::spawn(async move {
+                    if let Some(app) = table2.apps.iter().find(|a| a.name == app_name) {
+                        let _ = this
+                            .invoke(
+                                app,
+                                &fname,
+                                invocation_id,
+                                event,
+                                "This function was programmatically called via the host APIs.",
+                            )
+                            .await;
+                    }
+                });
+                empty(StatusCode::ACCEPTED)
+            }
+            _ => empty(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = path.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = &path[prefix.len()..];
+    if rest.is_empty() {
+        Some(rest)
+    } else {
+        rest.strip_prefix('/')
+    }
+}
+
+/// `hh:mm:ss`, as Azure prints timeouts.
+fn timespan(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// The HTTP response the worker described (`{status, headers, cookies, body}`).
+fn worker_response(payload: &[u8]) -> Result<Resp, String> {
+    #[derive(serde::Deserialize)]
+    struct W {
+        #[serde(default)]
+        status: Option<u16>,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default)]
+        cookies: Vec<String>,
+        #[serde(default)]
+        body: Option<String>,
+    }
+    let w: W = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let body = match w.body {
+        Some(b) => base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b)
+            .map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let status = StatusCode::from_u16(w.status.unwrap_or(200)).map_err(|e| e.to_string())?;
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    for (k, v) in w.headers {
+        let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) else {
+            continue;
+        };
+        // The host sets these itself.
+        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        r.headers_mut().insert(name, value);
+    }
+    for c in w.cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(http::header::SET_COOKIE, v);
+        }
+    }
+    Ok(r)
+}
+
+/// A running listener serving the apps.
+#[derive(Debug)]
+pub struct AzureEndpoint {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AzureEndpoint {
+    /// Binds `addr` (port 0 for any) and serves `apps` until dropped.
+    pub async fn start(apps: AzureApps, addr: std::net::SocketAddr) -> std::io::Result<Self> {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let apps = apps.clone();
+                tokio::spawn(async move {
+                    let svc =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let apps = apps.clone();
+                            async move { Ok::<_, std::convert::Infallible>(apps.handle(req).await) }
+                        });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, task })
+    }
+}
+
+impl Drop for AzureEndpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The app folder a path belongs to, for messages.
+pub fn describe(app: &FunctionApp) -> String {
+    format!(
+        "{} ({}, {})",
+        app.name,
+        app.worker,
+        Path::new(&app.root).display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_responses_map_to_http() {
+        let r = worker_response(
+            br#"{"status": 201, "headers": {"Content-Type": "text/plain", "Content-Length": "99"}, "cookies": ["a=1; path=/", "b=2"], "body": "aGk="}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.headers()["content-type"], "text/plain");
+        assert!(r.headers().get("content-length").is_none());
+        assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
+        assert!(worker_response(b"{\"status\": 99}").is_err());
+        assert!(worker_response(b"not json").is_err());
+    }
+
+    #[test]
+    fn prefixes_and_queries() {
+        assert_eq!(strip_prefix_ci("API/Hello", "api"), Some("Hello"));
+        assert_eq!(strip_prefix_ci("api", "api"), Some(""));
+        assert_eq!(strip_prefix_ci("apix/Hello", "api"), None);
+        let q = query_map("name=Ada&x=1&x=2&e=%20");
+        assert_eq!(q["name"], "Ada");
+        assert_eq!(q["x"], "1,2");
+        assert_eq!(q["e"], " ");
+        assert_eq!(timespan(Duration::from_secs(3725)), "01:02:05");
+    }
+}

@@ -1,0 +1,420 @@
+//! Azure Functions apps served by the functions host, called with curl: the course's v3
+//! HttpTrigger unmodified, route templates and constraints, key levels, the admin API, a
+//! handler that throws, one that never answers (functionTimeout), and the v4 programming
+//! model with the real `@azure/functions` package from npm.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use meridian_config::azure::load_app;
+use meridian_functions::azure::{AzureApps, AzureEndpoint, prepare};
+use meridian_functions::{FunctionHost, HostConfig};
+
+struct App {
+    _dir: tempfile::TempDir,
+    state: PathBuf,
+    host: FunctionHost,
+    apps: AzureApps,
+    endpoint: AzureEndpoint,
+}
+
+async fn serve(root: &Path, dir: tempfile::TempDir) -> App {
+    let loaded = load_app(root);
+    let errors: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let app = loaded.app.unwrap_or_else(|| panic!("no app"));
+    let state = dir.path().join("state");
+    let mut cfg = HostConfig::new(&state);
+    cfg.idle_timeout = Duration::from_secs(60);
+    let host = FunctionHost::new(cfg).unwrap_or_else(|e| panic!("{e}"));
+    let prepared = prepare(std::slice::from_ref(&app), &host)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    host.load(prepared.specs, Vec::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let apps = AzureApps::new(host.clone());
+    apps.commit(prepared.table);
+    let endpoint = AzureEndpoint::start(
+        apps.clone(),
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    App {
+        _dir: dir,
+        state,
+        host,
+        apps,
+        endpoint,
+    }
+}
+
+struct Got {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+/// curl, off the runtime (the server runs on it).
+async fn curl(args: Vec<String>) -> Got {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "30",
+                "-D",
+                "-",
+                "-o",
+                "/dev/stderr",
+                "-w",
+                "%{http_code}",
+            ])
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("curl: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let status = stdout
+            .get(stdout.len().saturating_sub(3)..)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Got {
+            status,
+            headers: stdout,
+            body: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_course_http_trigger_answers_unmodified() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = serve(&examples().join("azure"), dir).await;
+    let base = format!("http://{}/api/HttpTrigger", app.endpoint.addr);
+
+    let got = curl(vec![format!("{base}?name=Ada")]).await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (200, "Hello, Ada!"),
+        "{}",
+        got.headers
+    );
+    assert!(
+        got.headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{}",
+        got.headers
+    );
+
+    let got = curl(vec![
+        "-X".into(),
+        "POST".into(),
+        "-H".into(),
+        "Content-Type: application/json".into(),
+        "--data".into(),
+        r#"{"name":"Grace"}"#.into(),
+        base.clone(),
+    ])
+    .await;
+    assert_eq!((got.status, got.body.as_str()), (200, "Hello, Grace!"));
+
+    let got = curl(vec![base.clone()]).await;
+    assert_eq!((got.status, got.body.as_str()), (200, "Hello, World!"));
+
+    // Routes are case-insensitive; other methods and paths are not found.
+    let got = curl(vec![format!(
+        "http://{}/API/httptrigger?name=x",
+        app.endpoint.addr
+    )])
+    .await;
+    assert_eq!((got.status, got.body.as_str()), (200, "Hello, x!"));
+    let got = curl(vec!["-X".into(), "PUT".into(), base.clone()]).await;
+    assert_eq!(got.status, 404);
+    let got = curl(vec![format!("http://{}/api/Nope", app.endpoint.addr)]).await;
+    assert_eq!(got.status, 404);
+
+    // Azure's invocation lines in the app's log, one warm worker for all of it.
+    let log = std::fs::read_to_string(app.state.join("functions/azure/function.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        log.contains("Executing 'Functions.HttpTrigger' (Reason='This function was programmatically called via the host APIs.', Id="),
+        "{log}"
+    );
+    assert!(
+        log.contains("HTTP trigger function processed a request."),
+        "{log}"
+    );
+    assert!(
+        log.contains("Executed 'Functions.HttpTrigger' (Succeeded, Id="),
+        "{log}"
+    );
+    let status = app.host.functions();
+    assert_eq!(status[0].cold_starts, 1, "{status:?}");
+    assert_eq!(status[0].invocations, 4, "{status:?}");
+}
+
+const HOST_JSON: &str = r#"{"version": "2.0", "functionTimeout": "00:00:02",
+  "extensions": {"http": {"routePrefix": "v1"}}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_keys_errors_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("app");
+    write(&root, "host.json", HOST_JSON);
+    write(
+        &root,
+        "Product/function.json",
+        r#"{"bindings": [
+  {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "function",
+   "methods": ["get"], "route": "products/{category:alpha}/{id:int?}"},
+  {"type": "http", "direction": "out", "name": "$return"}]}"#,
+    );
+    write(
+        &root,
+        "Product/index.js",
+        "module.exports = async function (context, req) {\n  return { body: { category: context.bindingData.category, id: req.params.id || null, q: req.query.q || null } };\n};\n",
+    );
+    write(
+        &root,
+        "Admin/function.json",
+        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "admin"},
+  {"type": "http", "direction": "out", "name": "res"}]}"#,
+    );
+    write(
+        &root,
+        "Admin/index.js",
+        "module.exports = function (context, req) { context.res = { status: 202, body: 'admin' }; context.done(); };\n",
+    );
+    write(
+        &root,
+        "Boom/function.json",
+        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
+  {"type": "http", "direction": "out", "name": "res"}]}"#,
+    );
+    write(
+        &root,
+        "Boom/index.js",
+        "module.exports = async function () { throw new Error('kaput'); };\n",
+    );
+    write(
+        &root,
+        "Slow/function.json",
+        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
+  {"type": "http", "direction": "out", "name": "res"}]}"#,
+    );
+    write(
+        &root,
+        "Slow/index.js",
+        "module.exports = function () { /* never calls done */ };\n",
+    );
+    let app = serve(&root, dir).await;
+    let a = app.endpoint.addr;
+    let keys = app.apps.keys("app").unwrap_or_else(|| panic!("no keys"));
+    let fkey = keys.functions["Product"]["default"].clone();
+
+    // Key levels: none is 401, the function's key or a host key opens it, the master key too.
+    let url = format!("http://{a}/v1/products/tools/42?q=hammer");
+    assert_eq!(curl(vec![url.clone()]).await.status, 401);
+    assert_eq!(curl(vec![format!("{url}&code=wrong")]).await.status, 401);
+    let got = curl(vec![format!("{url}&code={fkey}")]).await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    let v: serde_json::Value =
+        serde_json::from_str(&got.body).unwrap_or_else(|e| panic!("{e}: {}", got.body));
+    assert_eq!(
+        v,
+        serde_json::json!({"category": "tools", "id": "42", "q": "hammer"})
+    );
+    let got = curl(vec![
+        "-H".into(),
+        format!("x-functions-key: {}", keys.host["default"]),
+        format!("http://{a}/v1/products/tools"),
+    ])
+    .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&got.body).ok(),
+        Some(serde_json::json!({"category": "tools", "id": null, "q": null}))
+    );
+    // Constraints: not a number, not letters: no route.
+    assert_eq!(
+        curl(vec![format!("http://{a}/v1/products/tools/x?code={fkey}")])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        curl(vec![format!("http://{a}/v1/products/t00ls?code={fkey}")])
+            .await
+            .status,
+        404
+    );
+
+    // Admin level: only the master key.
+    assert_eq!(
+        curl(vec![format!("http://{a}/v1/Admin?code={fkey}")])
+            .await
+            .status,
+        401
+    );
+    let got = curl(vec![format!("http://{a}/v1/Admin?code={}", keys.master)]).await;
+    assert_eq!((got.status, got.body.as_str()), (202, "admin"));
+
+    // The admin API.
+    assert_eq!(
+        curl(vec![format!("http://{a}/admin/host/status")])
+            .await
+            .status,
+        401
+    );
+    let got = curl(vec![
+        "-H".into(),
+        format!("x-functions-key: {}", keys.master),
+        format!("http://{a}/admin/host/status"),
+    ])
+    .await;
+    assert_eq!(got.status, 200);
+    assert!(got.body.contains("\"state\":\"Running\""), "{}", got.body);
+    let got = curl(vec![
+        "-H".into(),
+        format!("x-functions-key: {}", keys.master),
+        format!("http://{a}/admin/functions"),
+    ])
+    .await;
+    assert!(
+        got.body
+            .contains("\"invoke_url_template\":\"/v1/products/{category:alpha}/{id:int?}\""),
+        "{}",
+        got.body
+    );
+
+    // A handler that throws: 500, and the app keeps serving.
+    let got = curl(vec![format!("http://{a}/v1/Boom")]).await;
+    assert_eq!((got.status, got.body.as_str()), (500, ""));
+    // One that never answers: 500 after functionTimeout.
+    let got = curl(vec![format!("http://{a}/v1/Slow")]).await;
+    assert_eq!(got.status, 500);
+    let got = curl(vec![format!("{url}&code={fkey}")]).await;
+    assert_eq!(got.status, 200);
+
+    let log = std::fs::read_to_string(app.state.join("functions/app/function.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        log.contains("Executed 'Functions.Boom' (Failed, Id="),
+        "{log}"
+    );
+    assert!(log.contains("kaput"), "{log}");
+    assert!(
+        log.contains("Timeout value of 00:00:02 exceeded by function 'Functions.Slow' (Id: '"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Executed 'Functions.Slow' (Failed, Id="),
+        "{log}"
+    );
+}
+
+/// A Node v4 app with the real `@azure/functions` from npm (`tests/azure-v4`, installed by
+/// `.ci/install-test-deps`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_v4_model_with_the_real_library() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/azure-v4");
+    if !root
+        .join("node_modules/@azure/functions/package.json")
+        .is_file()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "run .ci/install-test-deps"
+        );
+        eprintln!("skipped: npm ci --prefix {} first", root.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = serve(&root, dir).await;
+    let a = app.endpoint.addr;
+    let routes = app.apps.routes();
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.function == "hello" && r.path == "/api/hello/{name?}"),
+        "{routes:?}"
+    );
+    let got = curl(vec![format!("http://{a}/api/hello/Ada")]).await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (200, "Hello, Ada!"),
+        "{}",
+        got.headers
+    );
+    let got = curl(vec![
+        "-X".into(),
+        "POST".into(),
+        "--data".into(),
+        "Grace".into(),
+        format!("http://{a}/api/hello"),
+    ])
+    .await;
+    assert_eq!((got.status, got.body.as_str()), (200, "Hello, Grace!"));
+    let got = curl(vec![format!("http://{a}/api/items/7")]).await;
+    assert_eq!(got.status, 201, "{}", got.body);
+    assert!(
+        got.headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{}",
+        got.headers
+    );
+    assert!(
+        got.headers
+            .to_ascii_lowercase()
+            .contains("set-cookie: seen=1"),
+        "{}",
+        got.headers
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&got.body).ok(),
+        Some(serde_json::json!({"id": 7, "fn": "item"}))
+    );
+    assert_eq!(
+        curl(vec![format!("http://{a}/api/items/seven")])
+            .await
+            .status,
+        404
+    );
+    // authLevel 'function' declared in code.
+    assert_eq!(
+        curl(vec![format!("http://{a}/api/secret")]).await.status,
+        401
+    );
+    let keys = app
+        .apps
+        .keys("azure-v4")
+        .unwrap_or_else(|| panic!("no keys"));
+    let got = curl(vec![format!(
+        "http://{a}/api/secret?code={}",
+        keys.functions["secret"]["default"]
+    )])
+    .await;
+    assert_eq!((got.status, got.body.as_str()), (200, "shh"));
+}
