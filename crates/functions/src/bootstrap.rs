@@ -14,6 +14,8 @@ pub const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.cjs");
 pub const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python.py");
 /// The Azure Functions Node.js worker (both programming models).
 pub const AZURE_NODE_WORKER: &str = include_str!("bootstrap/azure-node.cjs");
+/// The Azure Functions Python worker (both programming models).
+pub const AZURE_PYTHON_WORKER: &str = include_str!("bootstrap/azure-python.py");
 
 /// Where the bootstraps were written.
 #[derive(Debug, Clone)]
@@ -23,6 +25,7 @@ pub struct Bootstraps {
     node: PathBuf,
     python: PathBuf,
     azure_node: PathBuf,
+    azure_python: PathBuf,
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), FunctionsError> {
@@ -51,12 +54,15 @@ impl Bootstraps {
         let azure_node = runtime_dir.join("azure-node-worker.cjs");
         write_if_changed(&node, NODE_BOOTSTRAP)?;
         write_if_changed(&python, PYTHON_BOOTSTRAP)?;
+        let azure_python = runtime_dir.join("azure-python-worker.py");
         write_if_changed(&azure_node, AZURE_NODE_WORKER)?;
+        write_if_changed(&azure_python, AZURE_PYTHON_WORKER)?;
         Ok(Self {
             runtime_dir,
             node,
             python,
             azure_node,
+            azure_python,
         })
     }
 
@@ -87,7 +93,11 @@ impl Bootstraps {
                     ],
                 )
             }
-            (Runtime::Python { minor }, _) => {
+            (Runtime::Python { minor }, Platform::AzureFunctions) => {
+                let python = find_interpreter(&[&format!("python3.{minor}"), "python3"]);
+                (python, vec![self.azure_python.display().to_string()])
+            }
+            (Runtime::Python { minor }, Platform::Lambda) => {
                 let python = find_interpreter(&[&format!("python3.{minor}"), "python3"]);
                 (python, vec![self.python.display().to_string()])
             }

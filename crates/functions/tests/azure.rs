@@ -418,3 +418,103 @@ async fn the_v4_model_with_the_real_library() {
     .await;
     assert_eq!((got.status, got.body.as_str()), (200, "shh"));
 }
+
+const PYTHON_APP: &str = r#"import json
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="greet/{name}", methods=["GET"])
+def greet(req: func.HttpRequest) -> func.HttpResponse:
+    name = req.route_params.get("name")
+    return func.HttpResponse(f"Hello, {name}!")
+
+
+@app.route(route="echo", methods=["POST"])
+async def echo(req: func.HttpRequest) -> func.HttpResponse:
+    data = req.get_json()
+    return func.HttpResponse(
+        json.dumps({"got": data, "q": req.params.get("q")}),
+        status_code=201,
+        mimetype="application/json",
+    )
+
+
+@app.route(route="private", auth_level=func.AuthLevel.FUNCTION)
+def private(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("ok")
+"#;
+
+/// The Python v2 model with the real `azure-functions` package from PyPI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_v2_model_with_the_real_package() {
+    let has_package = Command::new("python3")
+        .args(["-c", "import azure.functions"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_package {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "run .ci/install-test-deps"
+        );
+        eprintln!("skipped: pip install azure-functions first");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("pyapp");
+    write(&root, "host.json", r#"{"version": "2.0"}"#);
+    write(
+        &root,
+        "local.settings.json",
+        r#"{"IsEncrypted": false, "Values": {"FUNCTIONS_WORKER_RUNTIME": "python"}}"#,
+    );
+    write(&root, "function_app.py", PYTHON_APP);
+    let app = serve(&root, dir).await;
+    let a = app.endpoint.addr;
+    let got = curl(vec![format!("http://{a}/api/greet/Ada")]).await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (200, "Hello, Ada!"),
+        "{}",
+        got.headers
+    );
+    assert!(
+        got.headers
+            .to_ascii_lowercase()
+            .contains("content-type: text/plain; charset=utf-8"),
+        "{}",
+        got.headers
+    );
+    let got = curl(vec![
+        "-X".into(),
+        "POST".into(),
+        "-H".into(),
+        "content-type: application/json".into(),
+        "--data".into(),
+        r#"{"a": [1, 2]}"#.into(),
+        format!("http://{a}/api/echo?q=x"),
+    ])
+    .await;
+    assert_eq!(got.status, 201, "{}", got.body);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&got.body).ok(),
+        Some(serde_json::json!({"got": {"a": [1, 2]}, "q": "x"}))
+    );
+    assert_eq!(
+        curl(vec![format!("http://{a}/api/echo")]).await.status,
+        404,
+        "GET is not a method of echo"
+    );
+    assert_eq!(
+        curl(vec![format!("http://{a}/api/private")]).await.status,
+        401
+    );
+    let keys = app.apps.keys("pyapp").unwrap_or_else(|| panic!("no keys"));
+    let got = curl(vec![format!(
+        "http://{a}/api/private?code={}",
+        keys.functions["private"]["default"]
+    )])
+    .await;
+    assert_eq!((got.status, got.body.as_str()), (200, "ok"));
+}

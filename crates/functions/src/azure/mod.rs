@@ -183,6 +183,9 @@ pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
     environment.insert("FUNCTIONS_EXTENSION_VERSION".into(), "~4".into());
     environment.insert("WEBSITE_SITE_NAME".into(), app.name.clone());
     environment.insert("AZURE_FUNCTIONS_ENVIRONMENT".into(), "Development".into());
+    if matches!(app.worker, Worker::Python { .. }) {
+        environment.insert("PYTHONUNBUFFERED".into(), "1".into());
+    }
     let meta: Vec<serde_json::Value> = app.functions.iter().map(worker_metadata).collect();
     environment.insert(
         "MERIDIAN_AZURE_FUNCTIONS".into(),
@@ -217,14 +220,15 @@ async fn index(
     spec: &FunctionSpec,
     host: &FunctionHost,
 ) -> Result<Vec<Func>, FunctionsError> {
-    let worker = host.bootstraps().runtime_dir.join("azure-node-worker.cjs");
-    let Runtime::Node { major } = spec.runtime else {
+    let (program, mut args) =
+        host.bootstraps()
+            .command(spec.runtime, spec.platform, &app.root, spec.memory_mb);
+    if matches!(spec.runtime, Runtime::Provided(_)) {
         return Ok(Vec::new());
-    };
-    let node = crate::bootstrap::find_interpreter(&[&format!("node{major}"), "node"]);
-    let mut cmd = tokio::process::Command::new(&node);
-    cmd.arg(&worker)
-        .arg("--index")
+    }
+    args.push("--index".into());
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&args)
         .current_dir(&app.root)
         .env_clear()
         .envs(&spec.environment)
@@ -244,7 +248,7 @@ async fn index(
                 INDEX_TIMEOUT.as_secs()
             ))
         })?
-        .map_err(|e| fail(format!("cannot start {}: {e}", node.display())))?;
+        .map_err(|e| fail(format!("cannot start {}: {e}", program.display())))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout
         .lines()
@@ -334,7 +338,12 @@ pub async fn prepare(
                         .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
             })
             .collect();
-        if app.functions.is_empty() && matches!(app.worker, Worker::Node { .. }) {
+        let code_first = match app.worker {
+            Worker::Node { .. } => true,
+            Worker::Python { .. } => app.root.join("function_app.py").is_file(),
+            Worker::Custom => false,
+        };
+        if app.functions.is_empty() && code_first {
             for outcome in crate::dependencies::install(std::slice::from_ref(&spec)).await {
                 if let crate::dependencies::Install::Failed { dir, reason } = outcome {
                     tracing::warn!(dir = %dir.display(), %reason, "function app packages not installed");
