@@ -14,6 +14,8 @@ pub const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.cjs");
 pub const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python.py");
 /// The Azure Functions Node.js worker (both programming models).
 pub const AZURE_NODE_WORKER: &str = include_str!("bootstrap/azure-node.cjs");
+/// The bridge between the Runtime API and an Azure Functions custom handler.
+pub const AZURE_CUSTOM_BRIDGE: &str = include_str!("bootstrap/azure-custom.cjs");
 /// The Azure Functions Python worker (both programming models).
 pub const AZURE_PYTHON_WORKER: &str = include_str!("bootstrap/azure-python.py");
 
@@ -26,6 +28,7 @@ pub struct Bootstraps {
     python: PathBuf,
     azure_node: PathBuf,
     azure_python: PathBuf,
+    azure_custom: PathBuf,
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), FunctionsError> {
@@ -57,7 +60,10 @@ impl Bootstraps {
         let azure_python = runtime_dir.join("azure-python-worker.py");
         write_if_changed(&azure_node, AZURE_NODE_WORKER)?;
         write_if_changed(&azure_python, AZURE_PYTHON_WORKER)?;
+        let azure_custom = runtime_dir.join("azure-custom-bridge.cjs");
+        write_if_changed(&azure_custom, AZURE_CUSTOM_BRIDGE)?;
         Ok(Self {
+            azure_custom,
             runtime_dir,
             node,
             python,
@@ -101,7 +107,11 @@ impl Bootstraps {
                 let python = find_interpreter(&[&format!("python3.{minor}"), "python3"]);
                 (python, vec![self.python.display().to_string()])
             }
-            (Runtime::Provided(_), _) => (task_root.join("bootstrap"), Vec::new()),
+            (Runtime::Provided(_), Platform::AzureFunctions) => (
+                find_interpreter(&["node"]),
+                vec![self.azure_custom.display().to_string()],
+            ),
+            (Runtime::Provided(_), Platform::Lambda) => (task_root.join("bootstrap"), Vec::new()),
         }
     }
 }

@@ -518,3 +518,127 @@ async fn the_python_v2_model_with_the_real_package() {
     .await;
     assert_eq!((got.status, got.body.as_str()), (200, "ok"));
 }
+
+/// A custom handler: any executable serving HTTP on FUNCTIONS_CUSTOMHANDLER_PORT (here a
+/// Python one), in the JSON envelope and with enableProxyingHttpRequest.
+const HANDLER: &str = r#"#!/usr/bin/env python3
+import json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path == "/api/raw" or self.path.startswith("/api/raw?"):
+            return self.reply(200, b"raw " + body, {"X-Raw": "1"})
+        env = json.loads(body)
+        req = env["Data"]["req"]
+        name = req["Query"].get("name") or json.loads(req["Body"] or "{}").get("name", "World")
+        out = {"Outputs": {"res": {"statusCode": 200, "body": f"Hello, {name}! ({req['Method']} {self.path})",
+                                   "headers": {"Content-Type": "text/plain"}}},
+               "Logs": [f"custom handler saw {req['Url']}"], "ReturnValue": None}
+        self.reply(200, json.dumps(out).encode(), {"Content-Type": "application/json"})
+
+    do_GET = do_POST
+
+    def reply(self, status, body, headers):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])), H).serve_forever()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_handler_in_any_language() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("custom");
+    write(
+        &root,
+        "host.json",
+        r#"{"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "handler.py"}}}"#,
+    );
+    write(&root, "handler.py", HANDLER);
+    std::fs::set_permissions(
+        root.join("handler.py"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &root,
+        "hello/function.json",
+        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["get", "post"]},
+  {"type": "http", "direction": "out", "name": "res"}]}"#,
+    );
+    let app = serve(&root, dir).await;
+    let a = app.endpoint.addr;
+    let got = curl(vec![format!("http://{a}/api/hello?name=Ada")]).await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (200, "Hello, Ada! (GET /hello)"),
+        "{}",
+        std::fs::read_to_string(app.state.join("functions/custom/function.log"))
+            .unwrap_or_default()
+    );
+    let got = curl(vec![
+        "-X".into(),
+        "POST".into(),
+        "--data".into(),
+        r#"{"name": "Grace"}"#.into(),
+        format!("http://{a}/api/hello"),
+    ])
+    .await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (200, "Hello, Grace! (POST /hello)")
+    );
+    let log = std::fs::read_to_string(app.state.join("functions/custom/function.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(log.contains("custom handler saw http://"), "{log}");
+
+    // With enableProxyingHttpRequest the handler gets the request itself.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("proxied");
+    write(
+        &root,
+        "host.json",
+        r#"{"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "handler.py"}, "enableProxyingHttpRequest": true}}"#,
+    );
+    write(&root, "handler.py", HANDLER);
+    std::fs::set_permissions(
+        root.join("handler.py"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &root,
+        "raw/function.json",
+        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["post"]},
+  {"type": "http", "direction": "out", "name": "res"}]}"#,
+    );
+    let app = serve(&root, dir).await;
+    let got = curl(vec![
+        "-X".into(),
+        "POST".into(),
+        "--data".into(),
+        "abc".into(),
+        format!("http://{}/api/raw", app.endpoint.addr),
+    ])
+    .await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (200, "raw abc"),
+        "{}",
+        got.headers
+    );
+    assert!(
+        got.headers.to_ascii_lowercase().contains("x-raw: 1"),
+        "{}",
+        got.headers
+    );
+}

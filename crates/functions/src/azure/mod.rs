@@ -186,6 +186,18 @@ pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
     if matches!(app.worker, Worker::Python { .. }) {
         environment.insert("PYTHONUNBUFFERED".into(), "1".into());
     }
+    if let Some(ch) = &app.host.custom_handler {
+        environment.insert(
+            "MERIDIAN_AZURE_CUSTOM_HANDLER".into(),
+            serde_json::json!({
+                "executable": ch.executable,
+                "arguments": ch.arguments,
+                "workingDirectory": ch.working_directory,
+                "proxyHttp": ch.proxy_http,
+            })
+            .to_string(),
+        );
+    }
     let meta: Vec<serde_json::Value> = app.functions.iter().map(worker_metadata).collect();
     environment.insert(
         "MERIDIAN_AZURE_FUNCTIONS".into(),
