@@ -642,3 +642,46 @@ async fn a_custom_handler_in_any_language() {
         got.headers
     );
 }
+
+/// A timer trigger on a real worker: every second, and once at start (runOnStartup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_trigger_fires_on_schedule() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("timers");
+    write(&root, "host.json", r#"{"version": "2.0"}"#);
+    write(
+        &root,
+        "local.settings.json",
+        r#"{"Values": {"FUNCTIONS_WORKER_RUNTIME": "node", "TickSchedule": "*/1 * * * * *"}}"#,
+    );
+    write(
+        &root,
+        "Tick/function.json",
+        r#"{"bindings": [{"type": "timerTrigger", "direction": "in", "name": "myTimer",
+  "schedule": "%TickSchedule%", "runOnStartup": true}]}"#,
+    );
+    write(
+        &root,
+        "Tick/index.js",
+        "module.exports = async function (context, myTimer) {\n  context.log(`tick pastDue=${myTimer.isPastDue} next=${myTimer.scheduleStatus.next}`);\n};\n",
+    );
+    let app = serve(&root, dir).await;
+    let log_file = app.state.join("functions/timers/function.log");
+    let mut log = String::new();
+    for _ in 0..200 {
+        log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        if log.matches("Executed 'Functions.Tick' (Succeeded").count() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        log.matches("Executed 'Functions.Tick' (Succeeded").count() >= 3,
+        "{log}"
+    );
+    assert!(
+        log.contains("Executing 'Functions.Tick' (Reason='Timer fired at 20"),
+        "{log}"
+    );
+    assert!(log.contains("tick pastDue=false next=20"), "{log}");
+}

@@ -9,6 +9,7 @@
 //! Meridian does not serve are warnings naming the line; unknown ones are errors with a hint.
 
 pub mod route;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::path::FieldPath;
 use crate::sam::Origin;
 
 pub use route::{RouteError, RouteTemplate};
+pub use schedule::Schedule;
 
 /// Where Azure's base images keep the app (`AzureWebJobsScriptRoot`).
 pub const SCRIPT_ROOT: &str = "/home/site/wwwroot";
@@ -937,6 +939,13 @@ fn read_function(
                         .to_owned();
                     if schedule.is_empty() && b.get("schedule").is_none() {
                         f.error(&bat, "the timerTrigger binding has no 'schedule'");
+                    } else if !(schedule.starts_with('%') && schedule.ends_with('%'))
+                        && let Err(e) = Schedule::parse(&schedule)
+                    {
+                        f.error(
+                            &bat.field("schedule"),
+                            format!("the schedule '{schedule}' is invalid: {e}"),
+                        );
                     }
                     Trigger::Timer(TimerTrigger {
                         name: bname,

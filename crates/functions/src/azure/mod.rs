@@ -10,6 +10,7 @@
 //! indexing call does, before anything routes to them.
 
 pub mod keys;
+pub mod timer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ const HTTP_REASON: &str = "This function was programmatically called via the hos
 struct Func {
     name: String,
     http: Option<HttpTrigger>,
+    timer: Option<timer::TimerSpec>,
     disabled: bool,
 }
 
@@ -92,6 +94,8 @@ pub struct Prepared {
 pub struct AzureApps {
     host: FunctionHost,
     table: Arc<ArcSwap<Table>>,
+    /// The running timer triggers of the table in force.
+    timers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 /// One line per app and function, for banners and `meridian functions`.
@@ -315,13 +319,70 @@ async fn index(
             }
             _ => None,
         };
+        let timer = match trigger {
+            Some(b) if b["type"] == "timerTrigger" => Some(timer_spec(
+                app,
+                &host.config().state_dir,
+                &name,
+                b["schedule"].as_str().unwrap_or_default(),
+                b["runOnStartup"].as_bool().unwrap_or(false),
+                b["useMonitor"].as_bool(),
+            )?),
+            _ => None,
+        };
         funcs.push(Func {
             name,
             http,
+            timer,
             disabled: false,
         });
     }
     Ok(funcs)
+}
+
+/// A timer function's schedule (`%Setting%` resolved from the app settings) and monitor.
+fn timer_spec(
+    app: &FunctionApp,
+    state_dir: &Path,
+    function: &str,
+    schedule: &str,
+    run_on_startup: bool,
+    use_monitor: Option<bool>,
+) -> Result<timer::TimerSpec, FunctionsError> {
+    let fail = |reason: String| FunctionsError::Azure {
+        app: app.name.clone(),
+        reason,
+    };
+    let text = match schedule
+        .strip_prefix('%')
+        .and_then(|s| s.strip_suffix('%'))
+    {
+        Some(setting) => app.settings.get(setting).cloned().ok_or_else(|| {
+            fail(format!(
+                "function '{function}': the schedule names the app setting '{setting}', which is not set"
+            ))
+        })?,
+        None => schedule.to_owned(),
+    };
+    let schedule = meridian_config::azure::Schedule::parse(&text).map_err(|e| {
+        fail(format!(
+            "function '{function}': the schedule '{text}' is invalid: {e}"
+        ))
+    })?;
+    let monitor = use_monitor
+        .unwrap_or_else(|| schedule.at_least_a_minute())
+        .then(|| {
+            state_dir
+                .join("azure")
+                .join(&app.name)
+                .join("timers")
+                .join(format!("{function}.json"))
+        });
+    Ok(timer::TimerSpec {
+        schedule,
+        run_on_startup,
+        monitor,
+    })
 }
 
 /// Builds the pools and routes of `apps`: keys are read or made under `state_dir`, code-first
@@ -337,19 +398,32 @@ pub async fn prepare(
         let mut functions: Vec<Func> = app
             .functions
             .iter()
-            .map(|f| Func {
-                name: f.name.clone(),
-                http: match &f.trigger {
-                    Trigger::Http(h) => Some(h.clone()),
-                    _ => None,
-                },
-                disabled: f.disabled
-                    || app
-                        .settings
-                        .get(&format!("AzureWebJobs.{}.Disabled", f.name))
-                        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+            .map(|f| -> Result<Func, FunctionsError> {
+                Ok(Func {
+                    name: f.name.clone(),
+                    http: match &f.trigger {
+                        Trigger::Http(h) => Some(h.clone()),
+                        _ => None,
+                    },
+                    timer: match &f.trigger {
+                        Trigger::Timer(t) => Some(timer_spec(
+                            app,
+                            &host.config().state_dir,
+                            &f.name,
+                            &t.schedule,
+                            t.run_on_startup,
+                            t.use_monitor,
+                        )?),
+                        _ => None,
+                    },
+                    disabled: f.disabled
+                        || app
+                            .settings
+                            .get(&format!("AzureWebJobs.{}.Disabled", f.name))
+                            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+                })
             })
-            .collect();
+            .collect::<Result<_, FunctionsError>>()?;
         let code_first = match app.worker {
             Worker::Node { .. } => true,
             Worker::Python { .. } => app.root.join("function_app.py").is_file(),
@@ -362,6 +436,14 @@ pub async fn prepare(
                 }
             }
             functions = index(app, &spec, host).await?;
+            let disabled = |name: &str| {
+                app.settings
+                    .get(&format!("AzureWebJobs.{name}.Disabled"))
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+            };
+            for f in &mut functions {
+                f.disabled = disabled(&f.name);
+            }
         }
         let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
         let keys = Keys::load_or_create(&Keys::path(&host.config().state_dir, &app.name), &names)?;
@@ -447,12 +529,57 @@ impl AzureApps {
         Self {
             host,
             table: Arc::new(ArcSwap::from_pointee(Table::default())),
+            timers: Arc::new(std::sync::Mutex::new(Vec::new())),
         }
     }
 
-    /// Puts prepared routes in force (after the host has the pools).
+    /// Puts prepared routes in force (after the host has the pools) and starts the timer
+    /// triggers (those of the previous table stop).
     pub fn commit(&self, table: Table) {
-        self.table.store(Arc::new(table));
+        let table = Arc::new(table);
+        self.table.store(table.clone());
+        let mut timers = self
+            .timers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for t in timers.drain(..) {
+            t.abort();
+        }
+        for (ai, app) in table.apps.iter().enumerate() {
+            for f in &app.functions {
+                let Some(spec) = f.timer.clone().filter(|_| !f.disabled) else {
+                    continue;
+                };
+                let (this, table, name) = (self.clone(), table.clone(), f.name.clone());
+                timers.push(tokio::spawn(timer::run(
+                    spec,
+                    time::OffsetDateTime::now_utc(),
+                    move |firing| {
+                        let (this, table, name) = (this.clone(), table.clone(), name.clone());
+                        async move {
+                            let Some(app) = table.apps.get(ai) else {
+                                return;
+                            };
+                            let id = uuid::Uuid::new_v4().to_string();
+                            let reason = format!(
+                                "Timer fired at {}",
+                                firing
+                                    .at
+                                    .format(&time::format_description::well_known::Rfc3339)
+                                    .unwrap_or_default()
+                            );
+                            let event = serde_json::json!({
+                                "function": name,
+                                "trigger": "timer",
+                                "invocationId": id,
+                                "timer": firing.to_json(),
+                            });
+                            let _ = this.invoke(app, &name, id, event, &reason).await;
+                        }
+                    },
+                )));
+            }
+        }
     }
 
     /// True when at least one app is served.

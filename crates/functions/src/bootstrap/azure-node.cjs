@@ -211,6 +211,16 @@ async function loadApp() {
   for (const h of hooks.appStart) await h({ hookData: core.app.hookData, appHookData: core.app.hookData });
 }
 
+function camel(v) {
+  if (Array.isArray(v)) return v.map(camel);
+  if (v && typeof v === 'object') {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k.charAt(0).toLowerCase() + k.slice(1)] = camel(x);
+    return out;
+  }
+  return v;
+}
+
 // ---- HTTP data ----------------------------------------------------------------------------
 
 function headerValue(headers, name) {
@@ -349,8 +359,10 @@ async function invokeV3(meta, ev) {
     Object.assign(bindingData, ev.request.query, ev.request.params, { query: ev.request.query, headers: ev.request.headers, params: ev.request.params });
     args.push(req);
   } else if (ev.trigger === 'timer') {
-    bindings[trigger] = ev.timer;
-    args.push(ev.timer);
+    // The v3 worker hands TimerInfo over in camelCase (isPastDue, scheduleStatus).
+    const timer = camel(ev.timer);
+    bindings[trigger] = timer;
+    args.push(timer);
   } else {
     bindings[trigger] = ev.input;
     args.push(ev.input);

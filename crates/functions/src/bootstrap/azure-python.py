@@ -172,7 +172,21 @@ def invoke(ev):
             body=body,
         )
         return http_reply(call(fn, {tname: req}))
-    call(fn, {tname: ev.get("timer") if trigger == "timer" else ev.get("input")})
+    if trigger == "timer":
+        t = ev.get("timer") or {}
+        try:
+            from azure.functions.timer import TimerRequest
+
+            value = TimerRequest(
+                past_due=bool(t.get("IsPastDue")),
+                schedule_status=t.get("ScheduleStatus"),
+                schedule=t.get("Schedule"),
+            )
+        except (ImportError, TypeError):
+            value = t
+        call(fn, {tname: value})
+    else:
+        call(fn, {tname: ev.get("input")})
     return {}
 
 
