@@ -9,6 +9,8 @@
 //! | GET | `/api/v1/resources` | [`AdminRequest::Resources`] |
 //! | GET | `/api/v1/snapshot` | [`AdminRequest::Snapshot`] |
 //! | GET | `/api/v1/functions` | [`AdminRequest::Functions`] |
+//! | GET | `/api/v1/functions/keys` | [`AdminRequest::FunctionKeys`] |
+//! | POST | `/api/v1/functions/keys/rotate` `{"app", "function"?, "name"?}` | [`AdminRequest::RotateFunctionKey`] |
 //! | GET | `/api/v1/tables` | [`AdminRequest::Tables`] |
 //! | GET | `/api/v1/tables/{name}/scan[?limit=N]` | [`AdminRequest::TableScan`] |
 //! | GET | `/api/v1/buckets` | [`AdminRequest::Buckets`] |
@@ -60,6 +62,18 @@ pub enum AdminRequest {
     Snapshot,
     /// The functions loaded.
     Functions,
+    /// The Azure Functions apps' keys (master, host and function keys).
+    FunctionKeys,
+    /// Replaces one key of an Azure Functions app: the master key, a host key (no function),
+    /// or a function's key.
+    RotateFunctionKey {
+        /// The app.
+        app: String,
+        /// The function whose key to replace; `None` for a host key or the master key.
+        function: Option<String>,
+        /// The key's name (`default`), or `_master` for the master key.
+        name: String,
+    },
     /// The DynamoDB tables: items, size, indexes, stream.
     Tables,
     /// One page of a table's items (a DynamoDB Scan).
@@ -147,6 +161,16 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    app: String,
+    #[serde(default)]
+    function: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -264,6 +288,19 @@ impl AdminRequest {
             ["api", "v1", "resources"] => read(AdminRequest::Resources),
             ["api", "v1", "snapshot"] => read(AdminRequest::Snapshot),
             ["api", "v1", "functions"] => read(AdminRequest::Functions),
+            ["api", "v1", "functions", "keys"] => read(AdminRequest::FunctionKeys),
+            ["api", "v1", "functions", "keys", "rotate"] => {
+                writing()?;
+                let b: RotateBody = body(
+                    body_bytes,
+                    r#"{"app": "...", "function": "...", "name": "default"}"#,
+                )?;
+                write(AdminRequest::RotateFunctionKey {
+                    app: b.app,
+                    function: b.function,
+                    name: b.name.unwrap_or_else(|| "default".into()),
+                })
+            }
             ["api", "v1", "tables"] => read(AdminRequest::Tables),
             ["api", "v1", "buckets"] => read(AdminRequest::Buckets),
             ["api", "v1", "tables", t, "scan"] if !t.is_empty() => read(AdminRequest::TableScan {
@@ -352,13 +389,18 @@ impl AdminRequest {
                 | AdminRequest::RolloutUndo { .. }
                 | AdminRequest::RolloutResume { .. }
                 | AdminRequest::CaReload
+                | AdminRequest::RotateFunctionKey { .. }
         )
     }
 
     /// Whether the request needs the token: it changes state, or reads a table's items
     /// (which the DynamoDB API gives only to signed requests).
     pub fn needs_token(&self) -> bool {
-        self.changes_state() || matches!(self, AdminRequest::TableScan { .. })
+        self.changes_state()
+            || matches!(
+                self,
+                AdminRequest::TableScan { .. } | AdminRequest::FunctionKeys
+            )
     }
 
     /// The method to send it with.
@@ -380,6 +422,8 @@ impl AdminRequest {
             AdminRequest::Resources => "/api/v1/resources".to_owned(),
             AdminRequest::Snapshot => "/api/v1/snapshot".to_owned(),
             AdminRequest::Functions => "/api/v1/functions".to_owned(),
+            AdminRequest::FunctionKeys => "/api/v1/functions/keys".to_owned(),
+            AdminRequest::RotateFunctionKey { .. } => "/api/v1/functions/keys/rotate".to_owned(),
             AdminRequest::Tables => "/api/v1/tables".to_owned(),
             AdminRequest::Buckets => "/api/v1/buckets".to_owned(),
             AdminRequest::TableScan { table, .. } => {
@@ -433,6 +477,15 @@ impl AdminRequest {
             }
             AdminRequest::Scale { replicas, .. } => {
                 body = serde_json::json!({ "replicas": replicas })
+                    .to_string()
+                    .into_bytes();
+            }
+            AdminRequest::RotateFunctionKey {
+                app,
+                function,
+                name,
+            } => {
+                body = serde_json::json!({ "app": app, "function": function, "name": name })
                     .to_string()
                     .into_bytes();
             }
@@ -588,6 +641,17 @@ mod tests {
             AdminRequest::TableScan {
                 table: "Users".into(),
                 limit: None,
+            },
+            AdminRequest::FunctionKeys,
+            AdminRequest::RotateFunctionKey {
+                app: "azure".into(),
+                function: Some("HttpTrigger".into()),
+                name: "default".into(),
+            },
+            AdminRequest::RotateFunctionKey {
+                app: "azure".into(),
+                function: None,
+                name: "_master".into(),
             },
         ];
         for r in all {

@@ -213,7 +213,7 @@ async fn route(
     if request.needs_token() && !authorized() {
         return error(
             StatusCode::UNAUTHORIZED,
-            "reading a table's items needs the node's token (Authorization: Bearer, from <state>/admin.token); `meridian tables scan` sends it",
+            "this call needs the node's token (Authorization: Bearer, from <state>/admin.token); the meridian CLI sends it",
         );
     }
     answer(request, node).await
@@ -270,6 +270,30 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
                 .map(|f| f.host.functions())
                 .unwrap_or_default(),
         ),
+        AdminRequest::FunctionKeys => json(
+            StatusCode::OK,
+            &node
+                .functions
+                .as_ref()
+                .map(|f| f.azure.all_keys())
+                .unwrap_or_default(),
+        ),
+        AdminRequest::RotateFunctionKey {
+            app,
+            function,
+            name,
+        } => match node
+            .functions
+            .as_ref()
+            .map(|f| f.azure.rotate(&app, function.as_deref(), &name))
+        {
+            Some(Ok(value)) => json(
+                StatusCode::OK,
+                &serde_json::json!({"app": app, "function": function, "name": name, "value": value}),
+            ),
+            Some(Err(e)) => error(StatusCode::NOT_FOUND, &e.to_string()),
+            None => error(StatusCode::NOT_FOUND, "no function apps are served"),
+        },
         AdminRequest::Tables => match node.storage.tables().await {
             Ok(t) => json(StatusCode::OK, &t),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),

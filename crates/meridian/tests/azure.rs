@@ -65,4 +65,43 @@ fn the_course_app_answers_through_meridian_up() {
 
     let listed = up.cli(&["functions", "ls"]);
     assert!(listed.contains("azure"), "{listed}");
+
+    // Keys: listed, and a rotated key replaces the old one at once.
+    let keys = up.cli_json(&["functions", "keys"]);
+    let old = keys["azure"]["functions"]["HttpTrigger"]["default"]
+        .as_str()
+        .expect("a function key")
+        .to_owned();
+    let master = keys["azure"]["master"]
+        .as_str()
+        .expect("a master key")
+        .to_owned();
+    let table = up.cli(&["functions", "keys"]);
+    assert!(
+        table.contains("HttpTrigger") && table.contains(&old),
+        "{table}"
+    );
+    let admin_url = url.replace("/api/HttpTrigger", "/admin/host/status");
+    assert_eq!(call(&[&admin_url]).0, "401");
+    assert_eq!(
+        call(&["-H", &format!("x-functions-key: {master}"), &admin_url]).0,
+        "200"
+    );
+    let fresh = up.cli(&["functions", "keys", "rotate", "azure", "--name", "_master"]);
+    let fresh = fresh.trim();
+    assert!(!fresh.is_empty() && fresh != master);
+    assert_eq!(
+        call(&["-H", &format!("x-functions-key: {master}"), &admin_url]).0,
+        "401"
+    );
+    assert_eq!(
+        call(&["-H", &format!("x-functions-key: {fresh}"), &admin_url]).0,
+        "200"
+    );
+    let after = up.cli_json(&["functions", "keys"]);
+    assert_eq!(after["azure"]["master"], fresh);
+    assert_eq!(
+        after["azure"]["functions"]["HttpTrigger"]["default"],
+        old.as_str()
+    );
 }

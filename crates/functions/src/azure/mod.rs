@@ -60,8 +60,19 @@ struct App {
     pool: String,
     prefix: String,
     timeout: Duration,
-    keys: Keys,
+    keys: std::sync::RwLock<Keys>,
+    /// Where the keys are kept.
+    keys_file: PathBuf,
     functions: Vec<Func>,
+}
+
+impl App {
+    fn access(&self, function: &str, key: &str) -> Option<Access> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .access(function, key)
+    }
 }
 
 /// One route of the table.
@@ -446,7 +457,8 @@ pub async fn prepare(
             }
         }
         let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
-        let keys = Keys::load_or_create(&Keys::path(&host.config().state_dir, &app.name), &names)?;
+        let keys_file = Keys::path(&host.config().state_dir, &app.name);
+        let keys = Keys::load_or_create(&keys_file, &names)?;
         let idx = table.apps.len();
         for (fi, f) in functions.iter().enumerate() {
             let Some(h) = &f.http else { continue };
@@ -469,7 +481,8 @@ pub async fn prepare(
             pool: spec.name.clone(),
             prefix: app.host.route_prefix.clone(),
             timeout: spec.timeout,
-            keys,
+            keys: std::sync::RwLock::new(keys),
+            keys_file,
             functions,
         });
         specs.push(spec);
@@ -620,7 +633,77 @@ impl AzureApps {
             .apps
             .iter()
             .find(|a| a.name == app)
-            .map(|a| a.keys.clone())
+            .map(|a| {
+                a.keys
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            })
+    }
+
+    /// Every app's keys.
+    pub fn all_keys(&self) -> BTreeMap<String, Keys> {
+        self.table
+            .load()
+            .apps
+            .iter()
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    a.keys
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Replaces one key of `app` and keeps it: the master key (`name` `_master`), a host key
+    /// (no function) or a function's key; a key of that name is made if there was none.
+    /// Returns the new key; the old one stops working at once.
+    pub fn rotate(
+        &self,
+        app: &str,
+        function: Option<&str>,
+        name: &str,
+    ) -> Result<String, FunctionsError> {
+        let table = self.table.load_full();
+        let a = table
+            .apps
+            .iter()
+            .find(|a| a.name == app)
+            .ok_or_else(|| FunctionsError::Azure {
+                app: app.to_owned(),
+                reason: "no such function app".into(),
+            })?;
+        let mut keys = a
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = keys.clone();
+        let fresh = keys::new_key();
+        match function {
+            None if name == "_master" => next.master = fresh.clone(),
+            None => {
+                next.host.insert(name.to_owned(), fresh.clone());
+            }
+            Some(f) => {
+                let Some(real) = a.functions.iter().find(|x| x.name.eq_ignore_ascii_case(f)) else {
+                    return Err(FunctionsError::Azure {
+                        app: app.to_owned(),
+                        reason: format!("no function named '{f}'"),
+                    });
+                };
+                next.functions
+                    .entry(real.name.clone())
+                    .or_default()
+                    .insert(name.to_owned(), fresh.clone());
+            }
+        }
+        next.save(&a.keys_file)?;
+        *keys = next;
+        Ok(fresh)
     }
 
     /// Serves one request the way the Functions host does.
@@ -665,10 +748,8 @@ impl AzureApps {
         };
         let allowed = match h.auth_level {
             AuthLevel::Anonymous => true,
-            AuthLevel::Function => app.keys.access(&f.name, &key_of(&parts, &query)).is_some(),
-            AuthLevel::Admin => {
-                app.keys.access(&f.name, &key_of(&parts, &query)) == Some(Access::Admin)
-            }
+            AuthLevel::Function => app.access(&f.name, &key_of(&parts, &query)).is_some(),
+            AuthLevel::Admin => app.access(&f.name, &key_of(&parts, &query)) == Some(Access::Admin),
         };
         if !allowed {
             return empty(StatusCode::UNAUTHORIZED);
@@ -800,7 +881,7 @@ impl AzureApps {
         let Some(app_idx) = table
             .apps
             .iter()
-            .position(|a| a.keys.access("", &key) == Some(Access::Admin))
+            .position(|a| a.access("", &key) == Some(Access::Admin))
         else {
             return empty(StatusCode::UNAUTHORIZED);
         };
