@@ -873,7 +873,6 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "ownershipControls",
     "replication",
     "requestPayment",
-    "tagging",
     "website",
 ];
 
@@ -885,7 +884,6 @@ const OBJECT_SUBRESOURCES: &[&str] = &[
     "restore",
     "retention",
     "select",
-    "tagging",
     "torrent",
 ];
 
@@ -906,6 +904,9 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return match ctx.method {
             Method::PUT if ctx.has("versioning") => s3.put_bucket_versioning(ctx, &bucket).await,
             Method::GET if ctx.has("versions") => s3.list_versions(ctx, &bucket).await,
+            Method::PUT if ctx.has("tagging") => s3.put_bucket_tagging(ctx, &bucket).await,
+            Method::GET if ctx.has("tagging") => s3.get_bucket_tagging(&bucket).await,
+            Method::DELETE if ctx.has("tagging") => s3.delete_bucket_tagging(&bucket).await,
             Method::PUT if ctx.has("policy") => s3.put_bucket_policy(ctx, &bucket).await,
             Method::GET if ctx.has("policy") => s3.get_bucket_policy(&bucket).await,
             Method::DELETE if ctx.has("policy") => s3.delete_bucket_policy(&bucket).await,
@@ -945,6 +946,9 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return Err(not_implemented(&format!("?{sub}")));
     }
     match ctx.method {
+        Method::PUT if ctx.has("tagging") => s3.put_object_tagging(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("tagging") => s3.get_object_tagging(ctx, &bucket, &key).await,
+        Method::DELETE if ctx.has("tagging") => s3.delete_object_tagging(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("uploadId") => s3.upload_part(ctx, &bucket, &key).await,
         Method::PUT => s3.put_object(ctx, &bucket, &key).await,
         Method::GET if ctx.has("uploadId") => s3.list_parts(ctx, &bucket, &key).await,

@@ -26,6 +26,7 @@ pub mod multipart;
 pub mod object;
 pub mod policy;
 pub mod store;
+pub mod tagging;
 pub mod version;
 pub mod xml;
 

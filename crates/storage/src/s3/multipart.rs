@@ -132,6 +132,7 @@ impl S3 {
             initiated: now_ms(),
             headers,
             checksum,
+            tags: super::tagging::from_header(ctx.header("x-amz-tagging"))?.unwrap_or_default(),
         };
         let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
         self.engine
@@ -520,7 +521,7 @@ impl S3 {
                     checksum: checksum.clone(),
                     parts: Some(chosen.len() as u32),
                     version_id: None,
-                    tags: Vec::new(),
+                    tags: upload.tags.clone(),
                 };
                 let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
                 unused.extend(written.released);

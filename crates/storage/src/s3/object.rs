@@ -118,7 +118,6 @@ pub(crate) fn refuse_unsupported(headers: &HeaderMap) -> Result<()> {
         "x-amz-server-side-encryption",
         "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-server-side-encryption-aws-kms-key-id",
-        "x-amz-tagging",
         "x-amz-object-lock-mode",
         "x-amz-object-lock-retain-until-date",
         "x-amz-object-lock-legal-hold",
@@ -430,6 +429,9 @@ fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta) {
     if let Some(n) = meta.parts {
         set(h, "x-amz-mp-parts-count", &n.to_string());
     }
+    if !meta.tags.is_empty() {
+        set(h, "x-amz-tagging-count", &meta.tags.len().to_string());
+    }
 }
 
 fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
@@ -471,6 +473,7 @@ impl S3 {
             return self.copy_object(ctx, bucket, key).await;
         }
         let headers = stored_headers(&ctx.headers)?;
+        let tags = super::tagging::from_header(ctx.header("x-amz-tagging"))?.unwrap_or_default();
         let condition = WriteCondition::from(&ctx.headers)?;
         self.require_bucket(bucket).await?;
         let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
@@ -492,7 +495,7 @@ impl S3 {
             checksum: checksum.clone(),
             parts: None,
             version_id: None,
-            tags: Vec::new(),
+            tags,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, vec![segment])
@@ -924,6 +927,20 @@ impl S3 {
         }
         let replace = directive == "REPLACE";
         let new_headers = stored_headers(&ctx.headers)?;
+        let tag_directive = ctx.header("x-amz-tagging-directive").unwrap_or("COPY");
+        let new_tags = match tag_directive {
+            "COPY" => None,
+            "REPLACE" => {
+                Some(super::tagging::from_header(ctx.header("x-amz-tagging"))?.unwrap_or_default())
+            }
+            other => {
+                return Err(Error::invalid_argument(
+                    "Unknown tagging directive.",
+                    "x-amz-tagging-directive",
+                    other,
+                ));
+            }
+        };
         let condition = WriteCondition::from(&ctx.headers)?;
         if src_bucket == bucket
             && src_key == key
@@ -991,7 +1008,7 @@ impl S3 {
             checksum: source.checksum.clone(),
             parts: source.parts,
             version_id: None,
-            tags: source.tags.clone(),
+            tags: new_tags.unwrap_or_else(|| source.tags.clone()),
         };
         let version = self
             .commit_object(bucket, key, meta, condition, segments)

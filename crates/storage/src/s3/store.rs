@@ -154,6 +154,9 @@ pub struct UploadMeta {
     pub headers: Headers,
     /// The checksum algorithm and type the parts carry.
     pub checksum: Option<(super::checksum::Algorithm, super::checksum::Kind)>,
+    /// The tags the object will carry.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// An uploaded part.

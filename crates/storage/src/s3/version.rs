@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rand::Rng as _;
 use redb::{ReadableTable, Table};
 
+use super::error::{Code, Error};
 use super::store::{
     self, BucketMeta, OBJECTS, ObjectMeta, VERSIONS, VersionRow, Versioning, object_key, successor,
 };
@@ -323,6 +324,80 @@ pub(crate) fn delete(
             })
         }
     }
+}
+
+/// Changes `key`'s current object, or version `version`, with `change` (the tags), in the
+/// version row and the current-object copy alike. Returns the version id changed in a
+/// bucket whose versioning was set, or S3's error when there is no such object.
+pub(crate) fn update_object(
+    txn: &redb::WriteTransaction,
+    bucket_meta: &BucketMeta,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    change: impl FnOnce(&mut ObjectMeta),
+) -> Result<Result<Option<String>, Error>, EngineError> {
+    let no_key = || Error::no_such_key(key);
+    let no_version = |v: &str| {
+        Error::new(Code::NoSuchVersion, "The specified version does not exist.")
+            .with("Key", key)
+            .with("VersionId", v)
+    };
+    let mut objects = txn.open_table(OBJECTS)?;
+    if bucket_meta.versioning.is_none() {
+        if let Some(v) = version.filter(|v| *v != "null") {
+            return Ok(Err(no_version(v)));
+        }
+        let k = object_key(bucket, key);
+        let Some(mut meta) = objects
+            .get(k.as_slice())?
+            .map(|v| store::decode::<ObjectMeta>("s3/objects", v.value()))
+            .transpose()?
+        else {
+            return Ok(Err(no_key()));
+        };
+        change(&mut meta);
+        objects.insert(k.as_slice(), store::encode(&meta).as_slice())?;
+        return Ok(Ok(None));
+    }
+    let mut versions = txn.open_table(VERSIONS)?;
+    let found = match version {
+        Some(v) => match find(&versions, bucket, key, v)? {
+            Some(f) => f,
+            None => return Ok(Err(no_version(v))),
+        },
+        None => {
+            let (lo, hi) = key_bounds(bucket, key);
+            let first = versions.range(lo.as_slice()..hi.as_slice())?.next();
+            match first {
+                Some(e) => {
+                    let (k, v) = e?;
+                    (k.value().to_vec(), store::decode("s3/versions", v.value())?)
+                }
+                None => return Ok(Err(no_key())),
+            }
+        }
+    };
+    let (k, mut row) = found;
+    let id = row.version_id.clone().unwrap_or_else(|| "null".to_owned());
+    let Some(object) = row.object.as_mut() else {
+        return Ok(Err(if version.is_some() {
+            Error::new(
+                Code::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
+            )
+            .header("x-amz-delete-marker", "true")
+            .header("x-amz-version-id", id)
+        } else {
+            no_key()
+                .header("x-amz-delete-marker", "true")
+                .header("x-amz-version-id", id)
+        }));
+    };
+    change(object);
+    versions.insert(k.as_slice(), store::encode(&row).as_slice())?;
+    refresh_current(&versions, &mut objects, bucket, key)?;
+    Ok(Ok(Some(id)))
 }
 
 /// Sets a bucket's versioning; the first time, moves its objects into `s3/versions` as
