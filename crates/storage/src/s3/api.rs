@@ -735,25 +735,60 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         .headers
         .get(http::header::CONTENT_LENGTH)
         .is_none_or(|v| v.as_bytes() == b"0");
-    let mut response = match prepare(service, parts, body) {
-        Ok(mut ctx) => {
-            let resource = ctx.resource.clone();
-            let result = dispatch(&service.s3, &mut ctx).await;
-            match result {
-                Ok(r) => r,
-                Err(e) => {
-                    drain(&mut ctx).await;
-                    error_response(&e, &resource, &rid, head)
+    // A browser's preflight carries no credentials; the bucket's CORS rules answer it.
+    let origin = parts
+        .headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let cors_bucket = if origin.is_some() || parts.method == Method::OPTIONS {
+        route(&service.domain, host, parts.uri.path())
+            .ok()
+            .and_then(|(b, _, _)| b)
+    } else {
+        None
+    };
+    let method = parts.method.clone();
+    let mut response = if method == Method::OPTIONS {
+        let answer = match &cors_bucket {
+            Some(b) => service.s3.preflight(&parts.headers, b).await,
+            None => Err(Error::new(
+                Code::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
+            )),
+        };
+        answer.unwrap_or_else(|e| error_response(&e, &resource, &rid, false))
+    } else {
+        match prepare(service, parts, body) {
+            Ok(mut ctx) => {
+                let resource = ctx.resource.clone();
+                let result = dispatch(&service.s3, &mut ctx).await;
+                match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        drain(&mut ctx).await;
+                        error_response(&e, &resource, &rid, head)
+                    }
                 }
             }
-        }
-        Err((e, body)) => {
-            if !expect {
-                drain_incoming(body, service.body_idle_timeout).await;
+            Err((e, body)) => {
+                if !expect {
+                    drain_incoming(body, service.body_idle_timeout).await;
+                }
+                error_response(&e, &resource, &rid, head)
             }
-            error_response(&e, &resource, &rid, head)
         }
     };
+    if method != Method::OPTIONS
+        && let (Some(o), Some(b)) = (&origin, &cors_bucket)
+    {
+        service.s3.cors_response(b, o, &method, &mut response).await;
+    }
     let failed = !response.status().is_success();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -861,7 +896,6 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "acl",
     "analytics",
     "accelerate",
-    "cors",
     "encryption",
     "intelligent-tiering",
     "inventory",
@@ -904,6 +938,9 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return match ctx.method {
             Method::PUT if ctx.has("versioning") => s3.put_bucket_versioning(ctx, &bucket).await,
             Method::GET if ctx.has("versions") => s3.list_versions(ctx, &bucket).await,
+            Method::PUT if ctx.has("cors") => s3.put_bucket_cors(ctx, &bucket).await,
+            Method::GET if ctx.has("cors") => s3.get_bucket_cors(&bucket).await,
+            Method::DELETE if ctx.has("cors") => s3.delete_bucket_cors(&bucket).await,
             Method::PUT if ctx.has("tagging") => s3.put_bucket_tagging(ctx, &bucket).await,
             Method::GET if ctx.has("tagging") => s3.get_bucket_tagging(&bucket).await,
             Method::DELETE if ctx.has("tagging") => s3.delete_bucket_tagging(&bucket).await,

@@ -20,6 +20,7 @@ pub mod bucket;
 pub mod checksum;
 pub mod chunked;
 pub mod config;
+pub mod cors;
 pub mod declared;
 pub mod error;
 pub mod multipart;

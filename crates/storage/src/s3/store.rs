@@ -96,6 +96,9 @@ pub struct BucketMeta {
     /// The bucket's tags.
     #[serde(default)]
     pub tags: Option<Vec<(String, String)>>,
+    /// The CORS rules.
+    #[serde(default)]
+    pub cors: Option<Vec<super::cors::Rule>>,
 }
 
 /// One file of an object's bytes (a whole object, or one part of a multipart one).
