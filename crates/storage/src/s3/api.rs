@@ -899,7 +899,6 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "encryption",
     "intelligent-tiering",
     "inventory",
-    "lifecycle",
     "logging",
     "metrics",
     "notification",
@@ -938,6 +937,9 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return match ctx.method {
             Method::PUT if ctx.has("versioning") => s3.put_bucket_versioning(ctx, &bucket).await,
             Method::GET if ctx.has("versions") => s3.list_versions(ctx, &bucket).await,
+            Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
+            Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
+            Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
             Method::PUT if ctx.has("cors") => s3.put_bucket_cors(ctx, &bucket).await,
             Method::GET if ctx.has("cors") => s3.get_bucket_cors(&bucket).await,
             Method::DELETE if ctx.has("cors") => s3.delete_bucket_cors(&bucket).await,

@@ -23,6 +23,7 @@ pub mod config;
 pub mod cors;
 pub mod declared;
 pub mod error;
+pub mod lifecycle;
 pub mod multipart;
 pub mod object;
 pub mod policy;
@@ -111,12 +112,14 @@ impl S3 {
         if swept > 0 {
             tracing::info!(files = swept, "removed object files no record names");
         }
-        Ok(Arc::new(Self {
+        let s3 = Arc::new(Self {
             engine,
             files,
             region: region.to_owned(),
             access: std::sync::RwLock::new(access),
-        }))
+        });
+        s3.spawn_lifecycle(lifecycle::SWEEP_INTERVAL);
+        Ok(s3)
     }
 
     /// The region this endpoint serves.

@@ -99,6 +99,9 @@ pub struct BucketMeta {
     /// The CORS rules.
     #[serde(default)]
     pub cors: Option<Vec<super::cors::Rule>>,
+    /// The lifecycle configuration, as put.
+    #[serde(default)]
+    pub lifecycle: Option<String>,
 }
 
 /// One file of an object's bytes (a whole object, or one part of a multipart one).

@@ -56,6 +56,7 @@ pub struct Server {
     pub endpoint: Endpoint,
     pub dir: tempfile::TempDir,
     pub keys: Arc<KeyStore>,
+    pub s3: Arc<S3>,
 }
 
 impl Server {
@@ -73,7 +74,7 @@ impl Server {
         let keys = Arc::new(KeyStore::empty());
         keys.add(ACCESS_KEY, SECRET_KEY);
         let service = Service {
-            s3,
+            s3: s3.clone(),
             keys: keys.clone(),
             domain: "localhost".into(),
             body_idle_timeout: idle,
@@ -85,6 +86,7 @@ impl Server {
             endpoint,
             dir,
             keys,
+            s3,
         }
     }
 
