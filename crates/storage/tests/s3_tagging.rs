@@ -31,7 +31,7 @@ def tagset(d):
 
 s3.create_bucket(Bucket="tags")
 s3.put_object(Bucket="tags", Key="a", Body=b"x", Tagging="team=web&stage=two%20words")
-assert s3.get_object_tagging(Bucket="tags", Key="a")["TagSet"] == tagset({"team": "web", "stage": "two words"})
+assert s3.get_object_tagging(Bucket="tags", Key="a")["TagSet"] == tagset({"stage": "two words", "team": "web"})
 assert s3.head_object(Bucket="tags", Key="a")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
 s3.put_object_tagging(Bucket="tags", Key="a", Tagging={"TagSet": tagset({"only": "one"})})
 assert s3.get_object_tagging(Bucket="tags", Key="a")["TagSet"] == tagset({"only": "one"})

@@ -268,9 +268,11 @@ pub(crate) fn versions_page(
 /// Writes `s` for a listing: URL-encoded when the request asked `encoding-type=url`.
 fn enc(s: &str, url: bool) -> String {
     if url {
+        // Spaces as `%20`, as S3 (a literal `+` is already `%2B`).
         form_urlencoded::byte_serialize(s.as_bytes())
             .collect::<String>()
             .replace("%2F", "/")
+            .replace('+', "%20")
     } else {
         s.to_owned()
     }
@@ -738,7 +740,10 @@ impl S3 {
         };
         let max = max_param(ctx, "max-keys", 1000)?;
         let prefix = ctx.param("prefix").unwrap_or("").to_owned();
-        let delimiter = ctx.param("delimiter").map(str::to_owned);
+        let delimiter = ctx
+            .param("delimiter")
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
         let token = ctx.param("continuation-token");
         let marker = if v2 {
             match token {
@@ -877,7 +882,7 @@ mod tests {
 
     #[test]
     fn url_encoding_keeps_slashes() {
-        assert_eq!(enc("a b/c+d&é", true), "a+b/c%2Bd%26%C3%A9");
+        assert_eq!(enc("a b/c+d&é", true), "a%20b/c%2Bd%26%C3%A9");
         assert_eq!(enc("a b", false), "a b");
     }
 }

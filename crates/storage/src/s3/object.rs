@@ -80,7 +80,7 @@ pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
             if rest.is_empty() {
                 continue;
             }
-            rest.join(",")
+            rest.join(", ")
         } else {
             v.to_owned()
         };

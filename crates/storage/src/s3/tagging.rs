@@ -44,10 +44,12 @@ pub(crate) fn check(tags: &Tags, max: usize) -> Result<()> {
 /// The `x-amz-tagging` header: `k1=v1&k2=v2`, URL-encoded.
 pub(crate) fn from_header(value: Option<&str>) -> Result<Option<Tags>> {
     let Some(v) = value else { return Ok(None) };
-    let tags: Tags = form_urlencoded::parse(v.as_bytes())
+    let mut tags: Tags = form_urlencoded::parse(v.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     check(&tags, 10)?;
+    // S3 gives tags back in key order.
+    tags.sort();
     Ok(Some(tags))
 }
 
@@ -65,6 +67,7 @@ fn parse(doc: &[u8], max: usize) -> Result<Tags> {
         tags.push((k.text.clone(), v));
     }
     check(&tags, max)?;
+    tags.sort();
     Ok(tags)
 }
 
