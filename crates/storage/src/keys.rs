@@ -186,6 +186,20 @@ pub struct Credential {
     pub expires: Option<SystemTime>,
     /// Who this is, for AccessDenied messages (`arn:aws:sts::...:assumed-role/...`).
     pub principal: String,
+    /// For a credential standing for an AWS service principal, which one and for what.
+    pub service: Option<ServicePrincipal>,
+}
+
+/// An AWS service acting for one of its resources, as a bucket policy's
+/// `"Principal": {"Service": ...}` and `aws:SourceArn` condition see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePrincipal {
+    /// The service's principal name (`cloudfront.amazonaws.com`).
+    pub service: String,
+    /// The resource it acts for (`arn:aws:cloudfront::<account>:distribution/<id>`).
+    pub source_arn: String,
+    /// That resource's account.
+    pub source_account: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -275,6 +289,7 @@ impl KeyStore {
             policy: None,
             expires: None,
             principal: format!("arn:aws:iam::{}:root", crate::dynamo::ACCOUNT),
+            service: None,
         });
     }
 
@@ -293,7 +308,7 @@ impl KeyStore {
             .keys
             .load()
             .values()
-            .filter(|c| c.session_token.is_none())
+            .filter(|c| c.session_token.is_none() && c.service.is_none())
             .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
             .collect();
         v.sort();
@@ -319,6 +334,30 @@ impl KeyStore {
                 "arn:aws:sts::{}:assumed-role/{role}/{role}",
                 crate::dynamo::ACCOUNT
             ),
+            service: None,
+        };
+        self.insert(c.clone());
+        Arc::new(c)
+    }
+
+    /// Issues a credential for an AWS service principal acting for `source_arn` (a
+    /// CloudFront distribution reading its S3 origin with origin access control). Requests
+    /// signed with it are no one's in the account: only a bucket policy naming
+    /// `{"Service": service}` (and, usually, `aws:SourceArn`) lets them in. It does not
+    /// expire, is not listed with the long-term keys, and lives as long as the process.
+    pub fn issue_service(&self, service: &str, source_arn: &str) -> Arc<Credential> {
+        let c = Credential {
+            access_key_id: format!("AKIA{}", random_string(16, UPPER)),
+            secret_access_key: random_string(40, SECRET),
+            session_token: None,
+            policy: Some(Policy::default()),
+            expires: None,
+            principal: service.to_owned(),
+            service: Some(ServicePrincipal {
+                service: service.to_owned(),
+                source_arn: source_arn.to_owned(),
+                source_account: source_arn.split(':').nth(4).unwrap_or("").to_owned(),
+            }),
         };
         self.insert(c.clone());
         Arc::new(c)

@@ -6,8 +6,9 @@
 //! Authentication, in order: a presigned query (`X-Amz-Signature`; expiry checked before the
 //! signature so an expired URL says so), else an `Authorization` header (SigV4 only; the
 //! payload declared in `x-amz-content-sha256`, which S3 requires), else the request is
-//! anonymous, which no bucket allows yet. A session credential's policy is then asked for the
-//! operation's `s3:` action on the bucket or object ARN.
+//! anonymous. Authorization then asks [`super::policy::decide`] about the operation's `s3:`
+//! action on the bucket or object ARN: the caller's identity policy, the bucket policy and
+//! the public access block.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,7 +29,8 @@ use super::S3;
 use super::body::{Inbound, Payload};
 use super::checksum::Algorithm;
 use super::error::{Code, Error, Result};
-use crate::keys::{Credential, KeyStore};
+use super::policy::Caller;
+use crate::keys::{Credential, Decision, KeyStore};
 use crate::sigv4::{self, AuthError, ChunkSigning, SignedRequest};
 
 /// A response body: a small document or a file streaming out.
@@ -68,6 +70,8 @@ pub struct Ctx {
     pub key: Option<String>,
     /// `/<bucket>/<key>`, for error documents.
     pub resource: String,
+    /// Who asks.
+    pub caller: Caller,
     body: Option<Incoming>,
     payload: Payload,
     signing: Option<ChunkSigning>,
@@ -382,14 +386,14 @@ fn presigned_v2(
     Ok(Some(cred))
 }
 
-/// Checks the request's signature; returns the caller's credential, the payload declaration
-/// and what signs the chunks of its body. `bucket_path` is `/<bucket>/<key>` as sent, the
-/// resource SigV2 signs.
+/// Checks the request's signature; returns the caller's credential (`None` for an anonymous
+/// request), the payload declaration and what signs the chunks of its body. `bucket_path` is
+/// `/<bucket>/<key>` as sent, the resource SigV2 signs.
 fn authenticate(
     keys: &KeyStore,
     parts: &http::request::Parts,
     bucket_path: &str,
-) -> Result<(Arc<Credential>, Payload, Option<ChunkSigning>)> {
+) -> Result<(Option<Arc<Credential>>, Payload, Option<ChunkSigning>)> {
     let query = parts.uri.query().unwrap_or("");
     let path = parts.uri.path();
     let canonical = sigv4::canonical_path(path);
@@ -403,7 +407,7 @@ fn authenticate(
         body: b"",
     };
     if let Some(cred) = presigned_v2(keys, parts, bucket_path)? {
-        return Ok((cred, Payload::Unsigned, None));
+        return Ok((Some(cred), Payload::Unsigned, None));
     }
     if let Some(p) = sigv4::parse_presigned(query).map_err(|e| auth_error(e, true))? {
         let cred = keys
@@ -447,10 +451,19 @@ fn authenticate(
                 "Signed aws-chunked bodies need a signature in the Authorization header",
             ));
         }
-        return Ok((cred, payload, None));
+        return Ok((Some(cred), payload, None));
     }
     let Some(header) = parts.headers.get(http::header::AUTHORIZATION) else {
-        return Err(Error::access_denied());
+        // Anonymous: the body is taken as sent; only a bucket policy can let it in.
+        let payload = match parts
+            .headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(v) if v.starts_with("STREAMING-UNSIGNED") => Payload::parse(v)?,
+            _ => Payload::Unsigned,
+        };
+        return Ok((None, payload, None));
     };
     let header = header.to_str().map_err(|_| {
         auth_error(
@@ -493,7 +506,7 @@ fn authenticate(
         r => r,
     };
     let signing = result.map_err(|e| auth_error(e, false))?;
-    Ok((cred, payload, Some(signing)))
+    Ok((Some(cred), payload, Some(signing)))
 }
 
 fn session_token(cred: &Credential, sent: Option<&str>) -> Result<()> {
@@ -517,42 +530,190 @@ fn session_token(cred: &Credential, sent: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// The bucket sub-resources whose actions are `s3:Get<Name>`/`s3:Put<Name>`/`s3:Delete<Name>`
+/// on the bucket ARN, with the name S3's actions give them.
+const BUCKET_CONFIG_ACTIONS: &[(&str, &str)] = &[
+    ("policyStatus", "BucketPolicyStatus"),
+    ("policy", "BucketPolicy"),
+    ("publicAccessBlock", "BucketPublicAccessBlock"),
+    ("versioning", "BucketVersioning"),
+    ("tagging", "BucketTagging"),
+    ("cors", "BucketCORS"),
+    ("lifecycle", "LifecycleConfiguration"),
+    ("acl", "BucketAcl"),
+    ("encryption", "EncryptionConfiguration"),
+    ("ownershipControls", "BucketOwnershipControls"),
+    ("object-lock", "BucketObjectLockConfiguration"),
+    ("website", "BucketWebsite"),
+    ("notification", "BucketNotification"),
+    ("logging", "BucketLogging"),
+    ("replication", "ReplicationConfiguration"),
+];
+
 /// The `s3:` action of a request, for policies.
-fn action(ctx: &Ctx) -> &'static str {
+pub fn action(ctx: &Ctx) -> String {
     let m = &ctx.method;
+    let versioned = ctx.has("versionId");
     match (&ctx.bucket, &ctx.key) {
-        (None, _) => "s3:ListAllMyBuckets",
-        (Some(_), None) => match *m {
-            Method::PUT => "s3:CreateBucket",
-            Method::DELETE => "s3:DeleteBucket",
-            Method::POST if ctx.has("delete") => "s3:DeleteObject",
-            _ if ctx.has("uploads") => "s3:ListBucketMultipartUploads",
-            _ if ctx.has("location") => "s3:GetBucketLocation",
-            _ => "s3:ListBucket",
-        },
-        (Some(_), Some(_)) => match *m {
-            Method::GET | Method::HEAD if ctx.has("uploadId") => "s3:ListMultipartUploadParts",
-            Method::GET | Method::HEAD => "s3:GetObject",
-            Method::DELETE if ctx.has("uploadId") => "s3:AbortMultipartUpload",
-            Method::DELETE => "s3:DeleteObject",
-            _ => "s3:PutObject",
-        },
+        (None, _) => "s3:ListAllMyBuckets".to_owned(),
+        (Some(_), None) => {
+            if let Some((_, name)) = BUCKET_CONFIG_ACTIONS.iter().find(|(q, _)| ctx.has(q)) {
+                let verb = match *m {
+                    Method::PUT | Method::POST => "Put",
+                    Method::DELETE => "Delete",
+                    _ => "Get",
+                };
+                // S3 names the deletions of these configurations with their Put action.
+                let verb = match (*name, verb) {
+                    (
+                        "BucketCORS"
+                        | "LifecycleConfiguration"
+                        | "EncryptionConfiguration"
+                        | "BucketWebsite"
+                        | "ReplicationConfiguration"
+                        | "BucketTagging",
+                        "Delete",
+                    ) => "Put",
+                    (_, v) => v,
+                };
+                return format!("s3:{verb}{name}");
+            }
+            match *m {
+                Method::PUT => "s3:CreateBucket",
+                Method::DELETE => "s3:DeleteBucket",
+                Method::POST if ctx.has("delete") => "s3:DeleteObject",
+                _ if ctx.has("uploads") => "s3:ListBucketMultipartUploads",
+                _ if ctx.has("location") => "s3:GetBucketLocation",
+                _ if ctx.has("versions") => "s3:ListBucketVersions",
+                _ => "s3:ListBucket",
+            }
+            .to_owned()
+        }
+        (Some(_), Some(_)) => {
+            let a = if ctx.has("tagging") {
+                match *m {
+                    Method::PUT if versioned => "s3:PutObjectVersionTagging",
+                    Method::PUT => "s3:PutObjectTagging",
+                    Method::DELETE if versioned => "s3:DeleteObjectVersionTagging",
+                    Method::DELETE => "s3:DeleteObjectTagging",
+                    _ if versioned => "s3:GetObjectVersionTagging",
+                    _ => "s3:GetObjectTagging",
+                }
+            } else {
+                match *m {
+                    Method::GET | Method::HEAD if ctx.has("uploadId") => {
+                        "s3:ListMultipartUploadParts"
+                    }
+                    Method::GET | Method::HEAD if versioned => "s3:GetObjectVersion",
+                    Method::GET | Method::HEAD => "s3:GetObject",
+                    Method::DELETE if ctx.has("uploadId") => "s3:AbortMultipartUpload",
+                    Method::DELETE if versioned => "s3:DeleteObjectVersion",
+                    Method::DELETE => "s3:DeleteObject",
+                    _ => "s3:PutObject",
+                }
+            };
+            a.to_owned()
+        }
     }
 }
 
-fn authorize(cred: &Credential, ctx: &Ctx) -> Result<()> {
-    let Some(policy) = &cred.policy else {
+/// The condition keys a request carries, lower case.
+fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
+    let mut keys = vec![("aws:securetransport".to_owned(), "false".to_owned())];
+    let mut push = |k: &str, v: &str| keys.push((k.to_owned(), v.to_owned()));
+    match &ctx.caller {
+        Caller::Anonymous => push("aws:principaltype", "Anonymous"),
+        Caller::Account { arn, .. } => {
+            push("aws:principalarn", arn);
+            if let Some(a) = arn.split(':').nth(4) {
+                push("aws:principalaccount", a);
+            }
+            let kind = if arn.ends_with(":root") {
+                "Account"
+            } else {
+                "AssumedRole"
+            };
+            push("aws:principaltype", kind);
+        }
+        Caller::Service {
+            source_arn,
+            source_account,
+            ..
+        } => {
+            push("aws:sourcearn", source_arn);
+            push("aws:sourceaccount", source_account);
+            push("aws:principaltype", "AWSService");
+        }
+    }
+    if let Some(v) = ctx.header("referer") {
+        push("aws:referer", v);
+    }
+    if let Some(v) = ctx.header("user-agent") {
+        push("aws:useragent", v);
+    }
+    if ctx.key.is_none() {
+        for q in ["prefix", "delimiter", "max-keys"] {
+            if let Some(v) = ctx.param(q) {
+                push(&format!("s3:{q}"), v);
+            }
+        }
+    }
+    if let Some(v) = ctx.param("versionId") {
+        push("s3:versionid", v);
+    }
+    for h in [
+        "x-amz-acl",
+        "x-amz-server-side-encryption",
+        "x-amz-copy-source",
+        "x-amz-metadata-directive",
+    ] {
+        if let Some(v) = ctx.header(h) {
+            push(&format!("s3:{h}"), v);
+        }
+    }
+    keys
+}
+
+fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
+    let access = ctx.bucket.as_deref().and_then(|b| s3.access(b));
+    // The account's own keys skip the work when no bucket policy could deny them.
+    if matches!(ctx.caller, Caller::Account { policy: None, .. })
+        && access.as_ref().is_none_or(|a| a.policy.is_none())
+    {
         return Ok(());
-    };
+    }
     let resource = match (&ctx.bucket, &ctx.key) {
         (None, _) => "*".to_owned(),
         (Some(b), None) => format!("arn:aws:s3:::{b}"),
         (Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
     };
-    if policy.allows(action(ctx), &resource) {
-        Ok(())
-    } else {
-        Err(Error::access_denied())
+    let decision = super::policy::decide(
+        access.as_deref(),
+        &ctx.caller,
+        &action(ctx),
+        &resource,
+        &condition_keys(ctx),
+    );
+    match decision {
+        Decision::Allow => Ok(()),
+        _ => Err(Error::access_denied()),
+    }
+}
+
+fn caller_of(cred: Option<&Credential>) -> Caller {
+    match cred {
+        None => Caller::Anonymous,
+        Some(c) => match &c.service {
+            Some(s) => Caller::Service {
+                service: s.service.clone(),
+                source_arn: s.source_arn.clone(),
+                source_account: s.source_account.clone(),
+            },
+            None => Caller::Account {
+                arn: c.principal.clone(),
+                policy: c.policy.clone(),
+            },
+        },
     }
 }
 
@@ -574,25 +735,60 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         .headers
         .get(http::header::CONTENT_LENGTH)
         .is_none_or(|v| v.as_bytes() == b"0");
-    let mut response = match prepare(service, parts, body) {
-        Ok(mut ctx) => {
-            let resource = ctx.resource.clone();
-            let result = dispatch(&service.s3, &mut ctx).await;
-            match result {
-                Ok(r) => r,
-                Err(e) => {
-                    drain(&mut ctx).await;
-                    error_response(&e, &resource, &rid, head)
+    // A browser's preflight carries no credentials; the bucket's CORS rules answer it.
+    let origin = parts
+        .headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let cors_bucket = if origin.is_some() || parts.method == Method::OPTIONS {
+        route(&service.domain, host, parts.uri.path())
+            .ok()
+            .and_then(|(b, _, _)| b)
+    } else {
+        None
+    };
+    let method = parts.method.clone();
+    let mut response = if method == Method::OPTIONS {
+        let answer = match &cors_bucket {
+            Some(b) => service.s3.preflight(&parts.headers, b).await,
+            None => Err(Error::new(
+                Code::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
+            )),
+        };
+        answer.unwrap_or_else(|e| error_response(&e, &resource, &rid, false))
+    } else {
+        match prepare(service, parts, body) {
+            Ok(mut ctx) => {
+                let resource = ctx.resource.clone();
+                let result = dispatch(&service.s3, &mut ctx).await;
+                match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        drain(&mut ctx).await;
+                        error_response(&e, &resource, &rid, head)
+                    }
                 }
             }
-        }
-        Err((e, body)) => {
-            if !expect {
-                drain_incoming(body, service.body_idle_timeout).await;
+            Err((e, body)) => {
+                if !expect {
+                    drain_incoming(body, service.body_idle_timeout).await;
+                }
+                error_response(&e, &resource, &rid, head)
             }
-            error_response(&e, &resource, &rid, head)
         }
     };
+    if method != Method::OPTIONS
+        && let (Some(o), Some(b)) = (&origin, &cors_bucket)
+    {
+        service.s3.cors_response(b, o, &method, &mut response).await;
+    }
     let failed = !response.status().is_success();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -674,12 +870,13 @@ fn prepare(
         bucket,
         key,
         resource,
+        caller: caller_of(cred.as_deref()),
         body: Some(body),
         payload,
         signing,
         idle: service.body_idle_timeout,
     };
-    if let Err(e) = authorize(&cred, &ctx) {
+    if let Err(e) = authorize(&service.s3, &ctx) {
         return Err((e, ctx.body));
     }
     Ok(ctx)
@@ -699,23 +896,16 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "acl",
     "analytics",
     "accelerate",
-    "cors",
     "encryption",
     "intelligent-tiering",
     "inventory",
-    "lifecycle",
     "logging",
     "metrics",
     "notification",
     "object-lock",
     "ownershipControls",
-    "policy",
-    "policyStatus",
-    "publicAccessBlock",
     "replication",
     "requestPayment",
-    "tagging",
-    "versions",
     "website",
 ];
 
@@ -727,7 +917,6 @@ const OBJECT_SUBRESOURCES: &[&str] = &[
     "restore",
     "retention",
     "select",
-    "tagging",
     "torrent",
 ];
 
@@ -746,7 +935,30 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             return Err(not_implemented(&format!("?{sub}")));
         }
         return match ctx.method {
-            Method::PUT if ctx.has("versioning") => Err(not_implemented("?versioning")),
+            Method::PUT if ctx.has("versioning") => s3.put_bucket_versioning(ctx, &bucket).await,
+            Method::GET if ctx.has("versions") => s3.list_versions(ctx, &bucket).await,
+            Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
+            Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
+            Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
+            Method::PUT if ctx.has("cors") => s3.put_bucket_cors(ctx, &bucket).await,
+            Method::GET if ctx.has("cors") => s3.get_bucket_cors(&bucket).await,
+            Method::DELETE if ctx.has("cors") => s3.delete_bucket_cors(&bucket).await,
+            Method::PUT if ctx.has("tagging") => s3.put_bucket_tagging(ctx, &bucket).await,
+            Method::GET if ctx.has("tagging") => s3.get_bucket_tagging(&bucket).await,
+            Method::DELETE if ctx.has("tagging") => s3.delete_bucket_tagging(&bucket).await,
+            Method::PUT if ctx.has("policy") => s3.put_bucket_policy(ctx, &bucket).await,
+            Method::GET if ctx.has("policy") => s3.get_bucket_policy(&bucket).await,
+            Method::DELETE if ctx.has("policy") => s3.delete_bucket_policy(&bucket).await,
+            Method::GET if ctx.has("policyStatus") => s3.bucket_policy_status(&bucket).await,
+            Method::PUT if ctx.has("publicAccessBlock") => {
+                s3.put_public_access_block(ctx, &bucket).await
+            }
+            Method::GET if ctx.has("publicAccessBlock") => {
+                s3.get_public_access_block(&bucket).await
+            }
+            Method::DELETE if ctx.has("publicAccessBlock") => {
+                s3.delete_public_access_block(&bucket).await
+            }
             Method::PUT => s3.create_bucket(ctx, &bucket).await,
             Method::DELETE => s3.delete_bucket(&bucket).await,
             Method::HEAD => s3.head_bucket(&bucket).await,
@@ -772,24 +984,17 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
     if let Some(sub) = OBJECT_SUBRESOURCES.iter().find(|s| ctx.has(s)) {
         return Err(not_implemented(&format!("?{sub}")));
     }
-    // Buckets are unversioned: every object is version `null`, and no other id exists.
-    if let Some(v) = ctx.param("versionId")
-        && v != "null"
-    {
-        return Err(Error::invalid_argument(
-            "Invalid version id specified",
-            "versionId",
-            v,
-        ));
-    }
     match ctx.method {
+        Method::PUT if ctx.has("tagging") => s3.put_object_tagging(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("tagging") => s3.get_object_tagging(ctx, &bucket, &key).await,
+        Method::DELETE if ctx.has("tagging") => s3.delete_object_tagging(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("uploadId") => s3.upload_part(ctx, &bucket, &key).await,
         Method::PUT => s3.put_object(ctx, &bucket, &key).await,
         Method::GET if ctx.has("uploadId") => s3.list_parts(ctx, &bucket, &key).await,
         Method::GET => s3.get_object(ctx, &bucket, &key, false).await,
         Method::HEAD => s3.get_object(ctx, &bucket, &key, true).await,
         Method::DELETE if ctx.has("uploadId") => s3.abort_upload(ctx, &bucket, &key).await,
-        Method::DELETE => s3.delete_object(&bucket, &key).await,
+        Method::DELETE => s3.delete_object(ctx, &bucket, &key).await,
         Method::POST if ctx.has("uploads") => s3.create_upload(ctx, &bucket, &key).await,
         Method::POST if ctx.has("uploadId") => s3.complete_upload(ctx, &bucket, &key).await,
         _ => Err(Error::new(

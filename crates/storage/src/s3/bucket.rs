@@ -15,12 +15,13 @@ use redb::ReadableTable;
 use super::api::{self, Body, Ctx, set};
 use super::checksum;
 use super::error::{Code, Error, Result};
+use super::store::Versioning;
 use super::store::{
     self, BUCKETS, BucketMeta, OBJECTS, ObjectMeta, PARTS, UPLOADS, get_bucket, object_key,
     successor,
 };
 use super::xml::{self, Writer};
-use super::{OWNER_ID, OWNER_NAME, S3, iso8601, now_ms};
+use super::{OWNER_ID, OWNER_NAME, S3, iso8601, now_ms, version};
 
 /// S3's bucket naming rules (general purpose buckets).
 pub fn valid_bucket_name(name: &str) -> bool {
@@ -146,12 +147,132 @@ pub(crate) fn list_page(
     Ok(page)
 }
 
+/// One entry of a version listing.
+#[derive(Debug)]
+pub(crate) struct VersionEntry {
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
+    pub(crate) latest: bool,
+    pub(crate) modified: i64,
+    /// `None` for a delete marker.
+    pub(crate) object: Option<ObjectMeta>,
+}
+
+/// One page of a version listing.
+#[derive(Debug, Default)]
+pub(crate) struct VersionPage {
+    pub(crate) entries: Vec<VersionEntry>,
+    pub(crate) prefixes: Vec<String>,
+    pub(crate) truncated: bool,
+}
+
+/// Lists the versions of a versioned bucket's keys under `prefix`, after `key_marker`
+/// (all of that key's versions, or only those older than `version_marker`).
+pub(crate) fn versions_page(
+    txn: &redb::ReadTransaction,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    key_marker: Option<&str>,
+    version_marker: Option<&str>,
+    max: usize,
+) -> std::result::Result<VersionPage, crate::engine::EngineError> {
+    let table = txn.open_table(store::VERSIONS)?;
+    let mut page = VersionPage::default();
+    if max == 0 {
+        return Ok(page);
+    }
+    let lower = object_key(bucket, prefix);
+    let end = match successor(&lower) {
+        Some(s) => Bound::Excluded(s),
+        None => Bound::Unbounded,
+    };
+    // The key whose rows were partly returned already, so its next row is not its latest.
+    let mut previous: Option<String> = None;
+    let mut start = Bound::Included(lower.clone());
+    if let Some(m) = key_marker.filter(|m| m.as_bytes() >= prefix.as_bytes()) {
+        let after_key = {
+            let mut k = object_key(bucket, m);
+            k.push(1);
+            k
+        };
+        start = Bound::Included(after_key.clone());
+        if let Some(v) = version_marker
+            && let Some((k, _)) = version::find(&table, bucket, m, v)?
+        {
+            start = Bound::Excluded(k);
+            previous = Some(m.to_owned());
+        }
+    }
+    let skip = bucket.len() + 1;
+    let delimiter = delimiter.filter(|d| !d.is_empty());
+    let mut count = 0;
+    'walk: loop {
+        let range = (
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        );
+        let mut resume = None;
+        for entry in table.range(range)? {
+            let (k, v) = entry?;
+            let Some((key, _)) = version::split_key(k.value(), bucket.len()) else {
+                continue;
+            };
+            let _ = skip;
+            if let Some(d) = delimiter
+                && let Some(i) = key.get(prefix.len()..).and_then(|rest| rest.find(d))
+            {
+                let cp = &key[..prefix.len() + i + d.len()];
+                let seen = key_marker.is_some_and(|m| cp.as_bytes() <= m.as_bytes())
+                    || page.prefixes.last().is_some_and(|l| l == cp);
+                if !seen {
+                    if count == max {
+                        page.truncated = true;
+                        break 'walk;
+                    }
+                    page.prefixes.push(cp.to_owned());
+                    count += 1;
+                }
+                match successor(&object_key(bucket, cp)) {
+                    Some(next) => {
+                        resume = Some(next);
+                        break;
+                    }
+                    None => break 'walk,
+                }
+            }
+            if count == max {
+                page.truncated = true;
+                break 'walk;
+            }
+            let row: store::VersionRow = store::decode("s3/versions", v.value())?;
+            let latest = previous.as_deref() != Some(key);
+            previous = Some(key.to_owned());
+            page.entries.push(VersionEntry {
+                key: key.to_owned(),
+                version_id: row.version_id,
+                latest,
+                modified: row.modified,
+                object: row.object,
+            });
+            count += 1;
+        }
+        match resume {
+            Some(next) => start = Bound::Included(next),
+            None => break,
+        }
+    }
+    Ok(page)
+}
+
 /// Writes `s` for a listing: URL-encoded when the request asked `encoding-type=url`.
 fn enc(s: &str, url: bool) -> String {
     if url {
+        // Spaces as `%20`, as S3 (a literal `+` is already `%2B`).
         form_urlencoded::byte_serialize(s.as_bytes())
             .collect::<String>()
             .replace("%2F", "/")
+            .replace('+', "%20")
     } else {
         s.to_owned()
     }
@@ -275,6 +396,7 @@ impl S3 {
         let meta = BucketMeta {
             created: now_ms(),
             region,
+            ..BucketMeta::default()
         };
         self.engine
             .write(move |txn| {
@@ -313,10 +435,13 @@ impl S3 {
                 let lower = object_key(&b, "");
                 let upper = successor(&lower).unwrap_or_default();
                 let objects = txn.open_table(OBJECTS)?;
-                if objects
-                    .range(lower.as_slice()..upper.as_slice())?
-                    .next()
-                    .is_some()
+                let has_versions =
+                    version::bucket_has_versions(&txn.open_table(store::VERSIONS)?, &b)?;
+                if has_versions
+                    || objects
+                        .range(lower.as_slice()..upper.as_slice())?
+                        .next()
+                        .is_some()
                 {
                     return Ok(Err(Error::new(
                         Code::BucketNotEmpty,
@@ -350,11 +475,12 @@ impl S3 {
                 Ok(Ok(files))
             })
             .await??;
+        self.set_access(bucket, None);
         self.files.remove(files).await;
         Ok(api::empty(StatusCode::NO_CONTENT))
     }
 
-    async fn bucket_meta(&self, bucket: &str) -> Result<BucketMeta> {
+    pub(crate) async fn bucket_meta(&self, bucket: &str) -> Result<BucketMeta> {
         let b = bucket.to_owned();
         self.engine
             .read(move |txn| get_bucket(&txn.open_table(BUCKETS)?, &b))
@@ -385,15 +511,213 @@ impl S3 {
         Ok(api::xml(StatusCode::OK, doc))
     }
 
-    /// GetBucketVersioning: buckets are unversioned (no Status), as a bucket that never had
-    /// versioning enabled.
+    /// GetBucketVersioning: no Status for a bucket whose versioning was never set, as S3.
     pub(crate) async fn bucket_versioning(&self, bucket: &str) -> Result<Response<Body>> {
-        self.bucket_meta(bucket).await?;
-        let w = Writer::new("VersioningConfiguration");
+        let meta = self.bucket_meta(bucket).await?;
+        let mut w = Writer::new("VersioningConfiguration");
+        if let Some(v) = meta.versioning {
+            w.elem("Status", v.as_str());
+        }
         Ok(api::xml(
             StatusCode::OK,
             w.finish("VersioningConfiguration"),
         ))
+    }
+
+    /// PutBucketVersioning.
+    pub(crate) async fn put_bucket_versioning(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+    ) -> Result<Response<Body>> {
+        let mut inbound = ctx.body(None)?;
+        let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
+        inbound.finish()?;
+        let root = xml::parse(&doc).map_err(|_| Error::malformed_xml())?;
+        if root.name != "VersioningConfiguration" {
+            return Err(Error::malformed_xml());
+        }
+        if let Some(m) = root.text_of("MfaDelete")
+            && m == "Enabled"
+        {
+            return Err(Error::new(
+                Code::InvalidRequest,
+                "DevPay and Mfa are mutually exclusive authorization methods.",
+            ));
+        }
+        let status = match root.text_of("Status") {
+            None => None,
+            Some("Enabled") => Some(Versioning::Enabled),
+            Some("Suspended") => Some(Versioning::Suspended),
+            Some(_) => return Err(Error::malformed_xml()),
+        };
+        let b = bucket.to_owned();
+        self.engine
+            .write(move |txn| {
+                let mut t = txn.open_table(BUCKETS)?;
+                let Some(mut meta) = get_bucket(&t, &b)? else {
+                    return Ok(Err(Error::no_such_bucket(&b)));
+                };
+                let Some(status) = status else {
+                    return Ok(Ok(()));
+                };
+                version::set_versioning(txn, &b, &mut meta, status)?;
+                t.insert(b.as_str(), store::encode(&meta).as_slice())?;
+                Ok(Ok(()))
+            })
+            .await??;
+        Ok(api::empty(StatusCode::OK))
+    }
+
+    /// ListObjectVersions (`GET ?versions`).
+    pub(crate) async fn list_versions(&self, ctx: &Ctx, bucket: &str) -> Result<Response<Body>> {
+        let url = match ctx.param("encoding-type") {
+            None => false,
+            Some("url") => true,
+            Some(other) => {
+                return Err(Error::invalid_argument(
+                    "Invalid Encoding Method specified in Request",
+                    "encoding-type",
+                    other,
+                ));
+            }
+        };
+        let max = max_param(ctx, "max-keys", 1000)?;
+        let prefix = ctx.param("prefix").unwrap_or("").to_owned();
+        let delimiter = ctx.param("delimiter").map(str::to_owned);
+        let key_marker = ctx.param("key-marker").map(str::to_owned);
+        let version_marker = ctx.param("version-id-marker").map(str::to_owned);
+        if version_marker.is_some() && key_marker.is_none() {
+            return Err(Error::invalid_argument(
+                "A version-id marker cannot be specified without a key marker.",
+                "version-id-marker",
+                version_marker.as_deref().unwrap_or(""),
+            ));
+        }
+        if let Some(v) = &version_marker
+            && !v.is_empty()
+            && !version::well_formed(v)
+        {
+            return Err(Error::invalid_argument(
+                "Invalid version id specified",
+                "version-id-marker",
+                v,
+            ));
+        }
+        let b = bucket.to_owned();
+        let (p, d, km, vm) = (
+            prefix.clone(),
+            delimiter.clone(),
+            key_marker.clone(),
+            version_marker.clone().filter(|v| !v.is_empty()),
+        );
+        let page = self
+            .engine
+            .read(move |txn| {
+                let Some(meta) = get_bucket(&txn.open_table(BUCKETS)?, &b)? else {
+                    return Ok(None);
+                };
+                if meta.versioning.is_none() {
+                    // Every object is its key's only version, `null`.
+                    let page = list_page(txn, &b, &p, d.as_deref(), km.as_deref(), max)?;
+                    return Ok(Some(VersionPage {
+                        entries: page
+                            .objects
+                            .into_iter()
+                            .map(|(k, o)| VersionEntry {
+                                key: k,
+                                version_id: None,
+                                latest: true,
+                                modified: o.modified,
+                                object: Some(o),
+                            })
+                            .collect(),
+                        prefixes: page.prefixes,
+                        truncated: page.truncated,
+                    }));
+                }
+                versions_page(txn, &b, &p, d.as_deref(), km.as_deref(), vm.as_deref(), max)
+                    .map(Some)
+            })
+            .await?
+            .ok_or_else(|| Error::no_such_bucket(bucket))?;
+        let root = "ListVersionsResult";
+        let mut w = Writer::new(root);
+        w.elem("Name", bucket)
+            .elem("Prefix", &enc(&prefix, url))
+            .elem("KeyMarker", &enc(key_marker.as_deref().unwrap_or(""), url))
+            .elem("VersionIdMarker", version_marker.as_deref().unwrap_or(""));
+        if page.truncated {
+            // The last entry returned: a version, or a common prefix (no version marker).
+            let last_entry = page.entries.last();
+            let last_prefix = page.prefixes.last();
+            let prefix_is_last = match (last_entry, last_prefix) {
+                (Some(e), Some(p)) => p.as_str() > e.key.as_str(),
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if prefix_is_last {
+                if let Some(p) = last_prefix {
+                    w.elem("NextKeyMarker", &enc(p, url));
+                }
+            } else if let Some(e) = last_entry {
+                w.elem("NextKeyMarker", &enc(&e.key, url)).elem(
+                    "NextVersionIdMarker",
+                    e.version_id.as_deref().unwrap_or("null"),
+                );
+            }
+        }
+        w.elem("MaxKeys", &max.to_string());
+        if let Some(d) = &delimiter {
+            w.elem("Delimiter", &enc(d, url));
+        }
+        if url {
+            w.elem("EncodingType", "url");
+        }
+        w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
+        for e in &page.entries {
+            let id = e.version_id.as_deref().unwrap_or("null");
+            let latest = if e.latest { "true" } else { "false" };
+            match &e.object {
+                Some(o) => {
+                    w.open("Version")
+                        .elem("Key", &enc(&e.key, url))
+                        .elem("VersionId", id)
+                        .elem("IsLatest", latest)
+                        .elem("LastModified", &iso8601(o.modified))
+                        .elem("ETag", &format!("\"{}\"", o.etag));
+                    if let Some(c) = &o.checksum {
+                        w.elem("ChecksumAlgorithm", c.algorithm.as_str())
+                            .elem("ChecksumType", c.kind.as_str());
+                    }
+                    w.elem("Size", &o.size.to_string());
+                    let class = o
+                        .headers
+                        .standard
+                        .iter()
+                        .find(|(k, _)| k == "x-amz-storage-class")
+                        .map_or("STANDARD", |(_, v)| v.as_str());
+                    w.elem("StorageClass", class);
+                    owner(&mut w);
+                    w.close("Version");
+                }
+                None => {
+                    w.open("DeleteMarker")
+                        .elem("Key", &enc(&e.key, url))
+                        .elem("VersionId", id)
+                        .elem("IsLatest", latest)
+                        .elem("LastModified", &iso8601(e.modified));
+                    owner(&mut w);
+                    w.close("DeleteMarker");
+                }
+            }
+        }
+        for p in &page.prefixes {
+            w.open("CommonPrefixes")
+                .elem("Prefix", &enc(p, url))
+                .close("CommonPrefixes");
+        }
+        Ok(api::xml(StatusCode::OK, w.finish(root)))
     }
 
     /// ListObjectsV2 (`v2`) and ListObjects.
@@ -416,7 +740,10 @@ impl S3 {
         };
         let max = max_param(ctx, "max-keys", 1000)?;
         let prefix = ctx.param("prefix").unwrap_or("").to_owned();
-        let delimiter = ctx.param("delimiter").map(str::to_owned);
+        let delimiter = ctx
+            .param("delimiter")
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
         let token = ctx.param("continuation-token");
         let marker = if v2 {
             match token {
@@ -555,7 +882,7 @@ mod tests {
 
     #[test]
     fn url_encoding_keeps_slashes() {
-        assert_eq!(enc("a b/c+d&é", true), "a+b/c%2Bd%26%C3%A9");
+        assert_eq!(enc("a b/c+d&é", true), "a%20b/c%2Bd%26%C3%A9");
         assert_eq!(enc("a b", false), "a b");
     }
 }

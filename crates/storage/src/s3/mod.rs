@@ -19,11 +19,17 @@ pub mod body;
 pub mod bucket;
 pub mod checksum;
 pub mod chunked;
+pub mod config;
+pub mod cors;
 pub mod declared;
 pub mod error;
+pub mod lifecycle;
 pub mod multipart;
 pub mod object;
+pub mod policy;
 pub mod store;
+pub mod tagging;
+pub mod version;
 pub mod xml;
 
 use std::path::Path;
@@ -60,6 +66,8 @@ pub struct S3 {
     engine: Engine,
     files: Files,
     region: String,
+    /// Each bucket's policy and public access block, for the request path.
+    access: std::sync::RwLock<std::collections::HashMap<String, Arc<policy::Access>>>,
 }
 
 impl S3 {
@@ -75,6 +83,19 @@ impl S3 {
             .await?
             .ok();
         let live = engine.read(store::live_files).await?;
+        let access = engine
+            .read(|txn| {
+                let mut out = std::collections::HashMap::new();
+                for e in redb::ReadableTable::iter(&txn.open_table(store::BUCKETS)?)? {
+                    let (k, v) = e?;
+                    let meta: store::BucketMeta = store::decode("s3/buckets", v.value())?;
+                    if let Some(a) = config::access_of(k.value(), &meta) {
+                        out.insert(k.value().to_owned(), Arc::new(a));
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
         let swept = {
             let files = files.clone();
             tokio::task::spawn_blocking(move || files.sweep(&live))
@@ -91,11 +112,14 @@ impl S3 {
         if swept > 0 {
             tracing::info!(files = swept, "removed object files no record names");
         }
-        Ok(Arc::new(Self {
+        let s3 = Arc::new(Self {
             engine,
             files,
             region: region.to_owned(),
-        }))
+            access: std::sync::RwLock::new(access),
+        });
+        s3.spawn_lifecycle(lifecycle::SWEEP_INTERVAL);
+        Ok(s3)
     }
 
     /// The region this endpoint serves.

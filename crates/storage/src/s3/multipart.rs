@@ -132,6 +132,7 @@ impl S3 {
             initiated: now_ms(),
             headers,
             checksum,
+            tags: super::tagging::from_header(ctx.header("x-amz-tagging"))?.unwrap_or_default(),
         };
         let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
         self.engine
@@ -283,9 +284,11 @@ impl S3 {
         upload: &UploadMeta,
     ) -> Result<Response<Body>> {
         use futures_util::StreamExt as _;
-        let (src_bucket, src_key) =
+        let (src_bucket, src_key, src_version) =
             super::object::copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
-        let (source, files) = self.open_object(&src_bucket, &src_key, true).await?;
+        let (source, files) = self
+            .open_object(&src_bucket, &src_key, src_version.as_deref(), true)
+            .await?;
         super::object::read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
         let range = match ctx.header("x-amz-copy-source-range") {
             None => super::object::Range {
@@ -399,9 +402,9 @@ impl S3 {
         let done = self
             .engine
             .write(move |txn| {
-                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                let Some(bucket_meta) = get_bucket(&txn.open_table(BUCKETS)?, &b)? else {
                     return Ok(Err(Error::no_such_bucket(&b)));
-                }
+                };
                 let mut uploads = txn.open_table(UPLOADS)?;
                 let Some(upload) = get_upload(&uploads, &b, &k, &i)? else {
                     return Ok(Err(Error::no_such_upload(&i)));
@@ -497,8 +500,7 @@ impl S3 {
                         )));
                     }
                 }
-                let mut objects = txn.open_table(OBJECTS)?;
-                let old = get_object(&objects, &b, &k)?;
+                let old = get_object(&txn.open_table(OBJECTS)?, &b, &k)?;
                 if let Err(e) = condition.check(&k, old.as_ref()) {
                     return Ok(Err(e));
                 }
@@ -518,18 +520,18 @@ impl S3 {
                     headers: upload.headers.clone(),
                     checksum: checksum.clone(),
                     parts: Some(chosen.len() as u32),
+                    version_id: None,
+                    tags: upload.tags.clone(),
                 };
-                objects.insert(object_key(&b, &k).as_slice(), store::encode(&meta).as_slice())?;
-                if let Some(o) = old {
-                    unused.extend(o.segments.into_iter().map(|s| s.id));
-                }
+                let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
+                unused.extend(written.released);
                 uploads.remove(upload_key(&b, &k, &i).as_slice())?;
                 let (lo, hi) = (part_key(&i, 0), part_key(&i, u32::MAX));
                 parts.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
-                Ok(Ok((etag, checksum, unused)))
+                Ok(Ok((etag, checksum, unused, written.version_id)))
             })
             .await??;
-        let (etag, checksum, unused) = done;
+        let (etag, checksum, unused, version) = done;
         self.files.remove(unused).await;
         let mut w = Writer::new("CompleteMultipartUploadResult");
         w.elem("Location", &format!("/{bucket}/{key}"))
@@ -540,10 +542,11 @@ impl S3 {
             w.elem(c.algorithm.element(), &c.value)
                 .elem("ChecksumType", c.kind.as_str());
         }
-        Ok(api::xml(
-            StatusCode::OK,
-            w.finish("CompleteMultipartUploadResult"),
-        ))
+        let mut r = api::xml(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
+        if let Some(v) = &version {
+            api::set(r.headers_mut(), "x-amz-version-id", v);
+        }
+        Ok(r)
     }
 
     /// AbortMultipartUpload (`DELETE ?uploadId`).

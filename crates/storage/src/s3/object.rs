@@ -21,11 +21,16 @@ use super::api::{self, Body, Ctx, set};
 use super::body::Inbound;
 use super::checksum::{self, Algorithm, Checksum, Kind};
 use super::error::{Code, Error, Result};
-use super::store::{
-    self, BUCKETS, Headers, OBJECTS, ObjectMeta, Segment, get_bucket, get_object, object_key,
-};
+use super::store::{self, BUCKETS, Headers, OBJECTS, ObjectMeta, Segment, get_bucket, get_object};
 use super::xml::{self, Writer};
-use super::{S3, http_date, iso8601, now_ms};
+use super::{S3, http_date, iso8601, now_ms, version};
+
+/// `NoSuchVersion` for `key` and `version`.
+fn no_such_version(key: &str, version: &str) -> Error {
+    Error::new(Code::NoSuchVersion, "The specified version does not exist.")
+        .with("Key", key)
+        .with("VersionId", version)
+}
 
 /// The most user metadata S3 stores per object, names and values together.
 const MAX_USER_METADATA: usize = 2048;
@@ -75,7 +80,7 @@ pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
             if rest.is_empty() {
                 continue;
             }
-            rest.join(",")
+            rest.join(", ")
         } else {
             v.to_owned()
         };
@@ -113,7 +118,6 @@ pub(crate) fn refuse_unsupported(headers: &HeaderMap) -> Result<()> {
         "x-amz-server-side-encryption",
         "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-server-side-encryption-aws-kms-key-id",
-        "x-amz-tagging",
         "x-amz-object-lock-mode",
         "x-amz-object-lock-retain-until-date",
         "x-amz-object-lock-legal-hold",
@@ -425,6 +429,9 @@ fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta) {
     if let Some(n) = meta.parts {
         set(h, "x-amz-mp-parts-count", &n.to_string());
     }
+    if !meta.tags.is_empty() {
+        set(h, "x-amz-tagging-count", &meta.tags.len().to_string());
+    }
 }
 
 fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
@@ -466,6 +473,7 @@ impl S3 {
             return self.copy_object(ctx, bucket, key).await;
         }
         let headers = stored_headers(&ctx.headers)?;
+        let tags = super::tagging::from_header(ctx.header("x-amz-tagging"))?.unwrap_or_default();
         let condition = WriteCondition::from(&ctx.headers)?;
         self.require_bucket(bucket).await?;
         let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
@@ -486,19 +494,27 @@ impl S3 {
             headers,
             checksum: checksum.clone(),
             parts: None,
+            version_id: None,
+            tags,
         };
-        self.commit_object(bucket, key, meta, condition, vec![segment])
+        let version = self
+            .commit_object(bucket, key, meta, condition, vec![segment])
             .await?;
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "etag", &format!("\"{etag}\""));
+        if let Some(v) = &version {
+            set(r.headers_mut(), "x-amz-version-id", v);
+        }
         if let Some(c) = &checksum {
             checksum_headers(r.headers_mut(), c);
         }
         Ok(r)
     }
 
-    /// Commits `meta` as `bucket/key` when the bucket exists and `condition` holds; removes the
-    /// files it replaced, or on refusal `own` (the files the new row would have named).
+    /// Commits `meta` as `bucket/key` when the bucket exists and `condition` holds (a new
+    /// version in a versioned bucket); removes the files it replaced, or on refusal `own` (the
+    /// files the new row would have named). Returns the version id, in a bucket whose
+    /// versioning was set.
     pub(crate) async fn commit_object(
         &self,
         bucket: &str,
@@ -506,32 +522,26 @@ impl S3 {
         meta: ObjectMeta,
         condition: WriteCondition,
         own: Vec<Segment>,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let outcome = self
             .engine
             .write(move |txn| {
-                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                let Some(bucket_meta) = get_bucket(&txn.open_table(BUCKETS)?, &b)? else {
                     return Ok(Err(Error::no_such_bucket(&b)));
-                }
-                let mut objects = txn.open_table(OBJECTS)?;
-                let old = get_object(&objects, &b, &k)?;
+                };
+                let old = get_object(&txn.open_table(OBJECTS)?, &b, &k)?;
                 if let Err(e) = condition.check(&k, old.as_ref()) {
                     return Ok(Err(e));
                 }
-                objects.insert(
-                    object_key(&b, &k).as_slice(),
-                    store::encode(&meta).as_slice(),
-                )?;
-                Ok(Ok(old.map(|o| o.segments).unwrap_or_default()))
+                let written = version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
+                Ok(Ok(written))
             })
             .await;
         match outcome {
-            Ok(Ok(replaced)) => {
-                self.files
-                    .remove(replaced.into_iter().map(|s| s.id).collect())
-                    .await;
-                Ok(())
+            Ok(Ok(written)) => {
+                self.files.remove(written.released).await;
+                Ok(written.version_id)
             }
             Ok(Err(e)) => {
                 self.files
@@ -545,30 +555,90 @@ impl S3 {
         }
     }
 
-    /// Reads a row and opens its files (again if an overwrite unlinked one in between).
+    /// Reads a row (the current object, or version `version`) and opens its files (again if
+    /// an overwrite unlinked one in between). The row's version id is `Some` (`null`
+    /// included) in a bucket whose versioning was set.
     pub(crate) async fn open_object(
         &self,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         open: bool,
     ) -> Result<(ObjectMeta, Vec<(tokio::fs::File, u64)>)> {
+        if let Some(v) = version
+            && !version::well_formed(v)
+        {
+            return Err(Error::invalid_argument(
+                "Invalid version id specified",
+                "versionId",
+                v,
+            ));
+        }
         let mut tries = 0;
         loop {
-            let (b, k) = (bucket.to_owned(), key.to_owned());
-            let (found, meta) = self
+            let (b, k, v) = (
+                bucket.to_owned(),
+                key.to_owned(),
+                version.map(str::to_owned),
+            );
+            let found = self
                 .engine
                 .read(move |txn| {
-                    let found = get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_some();
-                    let meta = get_object(&txn.open_table(OBJECTS)?, &b, &k)?;
-                    Ok((found, meta))
+                    let Some(bm) = get_bucket(&txn.open_table(BUCKETS)?, &b)? else {
+                        return Ok(Err(Error::no_such_bucket(&b)));
+                    };
+                    let versioned = bm.versioning.is_some();
+                    let with_id = |mut o: ObjectMeta| {
+                        if versioned && o.version_id.is_none() {
+                            o.version_id = Some("null".to_owned());
+                        }
+                        o
+                    };
+                    let marker = |row: &store::VersionRow, e: Error| {
+                        e.header(
+                            "x-amz-version-id",
+                            row.version_id.clone().unwrap_or_else(|| "null".to_owned()),
+                        )
+                        .header("x-amz-delete-marker", "true")
+                    };
+                    match v.as_deref() {
+                        Some(id) if versioned => {
+                            let versions = txn.open_table(store::VERSIONS)?;
+                            match version::find(&versions, &b, &k, id)? {
+                                None => Ok(Err(no_such_version(&k, id))),
+                                Some((_, row)) => match &row.object {
+                                    Some(o) => Ok(Ok(with_id(o.clone()))),
+                                    None => Ok(Err(marker(
+                                        &row,
+                                        Error::new(
+                                            Code::MethodNotAllowed,
+                                            "The specified method is not allowed against this resource.",
+                                        )
+                                        .header("allow", "DELETE")
+                                        .header("last-modified", http_date(row.modified)),
+                                    ))),
+                                },
+                            }
+                        }
+                        Some(id) if id != "null" => Ok(Err(no_such_version(&k, id))),
+                        _ => match get_object(&txn.open_table(OBJECTS)?, &b, &k)? {
+                            Some(o) => Ok(Ok(with_id(o))),
+                            None if versioned && v.is_none() => {
+                                let versions = txn.open_table(store::VERSIONS)?;
+                                match version::newest(&versions, &b, &k)? {
+                                    Some(row) if row.object.is_none() => {
+                                        Ok(Err(marker(&row, Error::no_such_key(&k))))
+                                    }
+                                    _ => Ok(Err(Error::no_such_key(&k))),
+                                }
+                            }
+                            None if v.is_some() => Ok(Err(no_such_version(&k, "null"))),
+                            None => Ok(Err(Error::no_such_key(&k))),
+                        },
+                    }
                 })
                 .await?;
-            if !found {
-                return Err(Error::no_such_bucket(bucket));
-            }
-            let Some(meta) = meta else {
-                return Err(Error::no_such_key(key));
-            };
+            let meta = found?;
             if !open {
                 return Ok((meta, Vec::new()));
             }
@@ -612,7 +682,10 @@ impl S3 {
                 }
             },
         };
-        let (meta, files) = self.open_object(bucket, key, !head).await?;
+        let version = ctx.param("versionId").map(str::to_owned);
+        let (meta, files) = self
+            .open_object(bucket, key, version.as_deref(), !head)
+            .await?;
         let validators = |e: Error| {
             e.header("etag", format!("\"{}\"", meta.etag))
                 .header("last-modified", http_date(meta.modified))
@@ -672,6 +745,9 @@ impl S3 {
         };
         let h = r.headers_mut();
         object_headers(h, &meta);
+        if let Some(v) = &meta.version_id {
+            set(h, "x-amz-version-id", v);
+        }
         set(h, "content-length", &length.to_string());
         if range.is_some() {
             set(
@@ -701,37 +777,67 @@ impl S3 {
         Ok(r)
     }
 
-    /// DeleteObject: 204 whether or not the key existed, as S3.
-    pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<Response<Body>> {
-        self.remove_objects(bucket, vec![key.to_owned()]).await?;
-        Ok(api::empty(StatusCode::NO_CONTENT))
+    /// DeleteObject: 204 whether or not the key existed, as S3; a delete marker in a
+    /// versioned bucket, or with `versionId` that version.
+    pub(crate) async fn delete_object(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Response<Body>> {
+        let version = ctx.param("versionId").map(str::to_owned);
+        if let Some(v) = &version
+            && !version::well_formed(v)
+        {
+            return Err(Error::invalid_argument(
+                "Invalid version id specified",
+                "versionId",
+                v,
+            ));
+        }
+        let mut done = self
+            .remove_objects(bucket, vec![(key.to_owned(), version)])
+            .await?;
+        let mut r = api::empty(StatusCode::NO_CONTENT);
+        if let Some((_, d)) = done.pop() {
+            if let Some(v) = &d.version_id {
+                set(r.headers_mut(), "x-amz-version-id", v);
+            }
+            if d.marker {
+                set(r.headers_mut(), "x-amz-delete-marker", "true");
+            }
+        }
+        Ok(r)
     }
 
-    /// Removes `keys` in one commit; returns the keys that existed.
-    async fn remove_objects(&self, bucket: &str, keys: Vec<String>) -> Result<Vec<String>> {
+    /// Deletes `keys` (each the current object or one version) in one commit.
+    async fn remove_objects(
+        &self,
+        bucket: &str,
+        keys: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<(String, version::Deleted)>> {
         let b = bucket.to_owned();
         let outcome = self
             .engine
             .write(move |txn| {
-                if get_bucket(&txn.open_table(BUCKETS)?, &b)?.is_none() {
+                let Some(bucket_meta) = get_bucket(&txn.open_table(BUCKETS)?, &b)? else {
                     return Ok(Err(Error::no_such_bucket(&b)));
+                };
+                let mut done = Vec::with_capacity(keys.len());
+                for (k, v) in keys {
+                    let d = version::delete(txn, &bucket_meta, &b, &k, v.as_deref())?;
+                    done.push((k, d));
                 }
-                let mut objects = txn.open_table(OBJECTS)?;
-                let mut files = Vec::new();
-                let mut existed = Vec::new();
-                for k in keys {
-                    if let Some(v) = objects.remove(object_key(&b, &k).as_slice())? {
-                        let meta: ObjectMeta = store::decode("s3/objects", v.value())?;
-                        files.extend(meta.segments.into_iter().map(|s| s.id));
-                        existed.push(k);
-                    }
-                }
-                Ok(Ok((files, existed)))
+                Ok(Ok(done))
             })
             .await??;
-        let (files, existed) = outcome;
+        let mut done = outcome;
+        let files = done
+            .iter_mut()
+            .flat_map(|(_, d)| std::mem::take(&mut d.released))
+            .collect();
         self.files.remove(files).await;
-        Ok(existed)
+        Ok(done)
     }
 
     /// DeleteObjects (`POST ?delete`).
@@ -759,7 +865,14 @@ impl S3 {
                 errors.push((k, "KeyTooLongError", "Your key is too long"));
                 continue;
             }
-            keys.push(k);
+            let v = o.text_of("VersionId").map(str::to_owned);
+            if let Some(id) = &v
+                && !version::well_formed(id)
+            {
+                errors.push((k, "NoSuchVersion", "The specified version does not exist."));
+                continue;
+            }
+            keys.push((k, v));
         }
         if keys.len() + errors.len() > 1000 {
             return Err(Error::malformed_xml());
@@ -767,11 +880,26 @@ impl S3 {
         if keys.is_empty() && errors.is_empty() {
             return Err(Error::malformed_xml());
         }
-        self.remove_objects(bucket, keys.clone()).await?;
+        let asked: Vec<bool> = keys.iter().map(|(_, v)| v.is_some()).collect();
+        let done = self.remove_objects(bucket, keys).await?;
         let mut w = Writer::new("DeleteResult");
         if !quiet {
-            for k in &keys {
-                w.open("Deleted").elem("Key", k).close("Deleted");
+            for ((k, d), asked) in done.iter().zip(asked) {
+                w.open("Deleted").elem("Key", k);
+                match (&d.version_id, asked) {
+                    (Some(v), true) => {
+                        w.elem("VersionId", v);
+                        if d.marker {
+                            w.elem("DeleteMarker", "true");
+                        }
+                    }
+                    (Some(v), false) => {
+                        w.elem("DeleteMarker", "true")
+                            .elem("DeleteMarkerVersionId", v);
+                    }
+                    (None, _) => {}
+                }
+                w.close("Deleted");
             }
         }
         for (k, code, msg) in &errors {
@@ -787,7 +915,8 @@ impl S3 {
     /// CopyObject (`PUT` with `x-amz-copy-source`): the new object shares the source's files
     /// through hard links.
     async fn copy_object(&self, ctx: &mut Ctx, bucket: &str, key: &str) -> Result<Response<Body>> {
-        let (src_bucket, src_key) = copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+        let (src_bucket, src_key, src_version) =
+            copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
         let directive = ctx.header("x-amz-metadata-directive").unwrap_or("COPY");
         if !matches!(directive, "COPY" | "REPLACE") {
             return Err(Error::invalid_argument(
@@ -798,9 +927,24 @@ impl S3 {
         }
         let replace = directive == "REPLACE";
         let new_headers = stored_headers(&ctx.headers)?;
+        let tag_directive = ctx.header("x-amz-tagging-directive").unwrap_or("COPY");
+        let new_tags = match tag_directive {
+            "COPY" => None,
+            "REPLACE" => {
+                Some(super::tagging::from_header(ctx.header("x-amz-tagging"))?.unwrap_or_default())
+            }
+            other => {
+                return Err(Error::invalid_argument(
+                    "Unknown tagging directive.",
+                    "x-amz-tagging-directive",
+                    other,
+                ));
+            }
+        };
         let condition = WriteCondition::from(&ctx.headers)?;
         if src_bucket == bucket
             && src_key == key
+            && src_version.is_none()
             && !replace
             && !ctx.headers.contains_key("x-amz-storage-class")
         {
@@ -811,7 +955,9 @@ impl S3 {
         self.require_bucket(bucket).await?;
         let mut tries = 0;
         let (source, segments) = loop {
-            let (source, _) = self.open_object(&src_bucket, &src_key, false).await?;
+            let (source, _) = self
+                .open_object(&src_bucket, &src_key, src_version.as_deref(), false)
+                .await?;
             read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
             let mut linked = Vec::with_capacity(source.segments.len());
             let mut vanished = false;
@@ -861,8 +1007,11 @@ impl S3 {
             headers,
             checksum: source.checksum.clone(),
             parts: source.parts,
+            version_id: None,
+            tags: new_tags.unwrap_or_else(|| source.tags.clone()),
         };
-        self.commit_object(bucket, key, meta, condition, segments)
+        let version = self
+            .commit_object(bucket, key, meta, condition, segments)
             .await?;
         let mut w = Writer::new("CopyObjectResult");
         w.elem("LastModified", &iso8601(modified))
@@ -870,12 +1019,20 @@ impl S3 {
         if let Some(c) = &source.checksum {
             w.elem(c.algorithm.element(), &c.value);
         }
-        Ok(api::xml(StatusCode::OK, w.finish("CopyObjectResult")))
+        let mut r = api::xml(StatusCode::OK, w.finish("CopyObjectResult"));
+        if let Some(v) = &version {
+            set(r.headers_mut(), "x-amz-version-id", v);
+        }
+        if let Some(v) = &source.version_id {
+            set(r.headers_mut(), "x-amz-copy-source-version-id", v);
+        }
+        Ok(r)
     }
 }
 
-/// Parses `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded, no versionId yet).
-pub(crate) fn copy_source(value: &str) -> Result<(String, String)> {
+/// Parses `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded, optionally
+/// `?versionId=`).
+pub(crate) fn copy_source(value: &str) -> Result<(String, String, Option<String>)> {
     let invalid = || {
         Error::invalid_argument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
@@ -888,22 +1045,25 @@ pub(crate) fn copy_source(value: &str) -> Result<(String, String)> {
         Some((p, q)) => (p, Some(q)),
         None => (v, None),
     };
-    if let Some(q) = query
-        && q.starts_with("versionId=")
-        && q != "versionId=null"
-    {
-        return Err(Error::new(
-            Code::NoSuchVersion,
-            "The specified version does not exist.",
-        ));
-    }
+    let version = match query.map(|q| q.strip_prefix("versionId=")) {
+        None => None,
+        Some(Some(v)) if version::well_formed(v) => Some(v.to_owned()),
+        Some(Some(v)) => {
+            return Err(Error::invalid_argument(
+                "Invalid version id specified",
+                "x-amz-copy-source",
+                v,
+            ));
+        }
+        Some(None) => return Err(invalid()),
+    };
     let (b, k) = path.split_once('/').ok_or_else(invalid)?;
     let decode = |s: &str| percent_decode(s).ok_or_else(invalid);
     let (b, k) = (decode(b)?, decode(k)?);
     if b.is_empty() || k.is_empty() {
         return Err(invalid());
     }
-    Ok((b, k))
+    Ok((b, k, version))
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -960,11 +1120,11 @@ mod tests {
     fn copy_sources_decode() {
         assert_eq!(
             copy_source("/b/a%20b/c").unwrap(),
-            ("b".to_owned(), "a b/c".to_owned())
+            ("b".to_owned(), "a b/c".to_owned(), None)
         );
         assert_eq!(
             copy_source("b/k?versionId=null").unwrap(),
-            ("b".to_owned(), "k".to_owned())
+            ("b".to_owned(), "k".to_owned(), Some("null".to_owned()))
         );
         assert!(copy_source("nokey").is_err());
     }

@@ -6,6 +6,15 @@
 //! | `s3/objects` | `bucket \0 key` → [`ObjectMeta`] |
 //! | `s3/uploads` | `bucket \0 key \0 upload id` → [`UploadMeta`] |
 //! | `s3/parts` | `upload id \0 part number (4 bytes, big-endian)` → [`PartMeta`] |
+//! | `s3/versions` | `bucket \0 key \0 !seq (8 bytes, big-endian)` → [`VersionRow`] |
+//!
+//! A bucket whose versioning was never set keeps one row per key in `s3/objects`. Once
+//! versioning is set (Enabled or Suspended) `s3/versions` holds every version of every key of
+//! the bucket, delete markers included, newest first under each key (the sequence is stored
+//! inverted); `s3/objects` then holds a copy of each key's newest version when that version
+//! is an object, so reads and listings of current objects stay one lookup
+//! ([`super::version`]). Setting versioning the first time moves the existing objects into
+//! `s3/versions` as `null` versions in the same commit.
 //!
 //! Bucket names hold no `\0`, so `bucket \0` bounds a bucket's rows and the rows sort by key
 //! bytes, which is S3's listing order (UTF-8 binary).
@@ -33,14 +42,66 @@ pub(crate) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("s
 pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/objects");
 pub(crate) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/uploads");
 pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/parts");
+pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/versions");
+
+/// A bucket's versioning state, once set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    /// Every write makes a new version.
+    Enabled,
+    /// Writes replace the `null` version; older versions stay.
+    Suspended,
+}
+
+impl Versioning {
+    /// As S3 writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Suspended => "Suspended",
+        }
+    }
+}
+
+/// One version of a key in a bucket whose versioning was set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionRow {
+    /// The version id; `None` is the `null` version.
+    pub version_id: Option<String>,
+    /// The order of versions of a key (larger is newer).
+    pub seq: u64,
+    /// When it was made, Unix milliseconds.
+    pub modified: i64,
+    /// The object; `None` for a delete marker.
+    pub object: Option<ObjectMeta>,
+}
 
 /// A bucket.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BucketMeta {
     /// Creation time, Unix milliseconds.
     pub created: i64,
     /// Its region (`LocationConstraint`).
     pub region: String,
+    /// Versioning, once set.
+    #[serde(default)]
+    pub versioning: Option<Versioning>,
+    /// The bucket policy, as the JSON document sent.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// The public access block: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy,
+    /// RestrictPublicBuckets.
+    #[serde(default)]
+    pub public_access_block: Option<[bool; 4]>,
+    /// The bucket's tags.
+    #[serde(default)]
+    pub tags: Option<Vec<(String, String)>>,
+    /// The CORS rules.
+    #[serde(default)]
+    pub cors: Option<Vec<super::cors::Rule>>,
+    /// The lifecycle configuration, as put.
+    #[serde(default)]
+    pub lifecycle: Option<String>,
 }
 
 /// One file of an object's bytes (a whole object, or one part of a multipart one).
@@ -82,6 +143,12 @@ pub struct ObjectMeta {
     pub checksum: Option<Checksum>,
     /// For a multipart object, the number of parts.
     pub parts: Option<u32>,
+    /// Its version id in a versioned bucket; `None` is the `null` version.
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// The tags.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A multipart upload in progress.
@@ -93,6 +160,9 @@ pub struct UploadMeta {
     pub headers: Headers,
     /// The checksum algorithm and type the parts carry.
     pub checksum: Option<(super::checksum::Algorithm, super::checksum::Kind)>,
+    /// The tags the object will carry.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// An uploaded part.
@@ -301,6 +371,16 @@ pub(crate) fn live_files(
         let meta: ObjectMeta = decode("s3/objects", v.value())?;
         live.extend(meta.segments.into_iter().map(|s| s.id));
     }
+    for e in txn.open_table(VERSIONS)?.iter()? {
+        let (_, v) = e?;
+        let row: VersionRow = decode("s3/versions", v.value())?;
+        live.extend(
+            row.object
+                .into_iter()
+                .flat_map(|o| o.segments)
+                .map(|s| s.id),
+        );
+    }
     for e in txn.open_table(PARTS)?.iter()? {
         let (_, v) = e?;
         let part: PartMeta = decode("s3/parts", v.value())?;
@@ -377,6 +457,7 @@ pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), EngineEr
     txn.open_table(OBJECTS)?;
     txn.open_table(UPLOADS)?;
     txn.open_table(PARTS)?;
+    txn.open_table(VERSIONS)?;
     Ok(())
 }
 

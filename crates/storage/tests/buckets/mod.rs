@@ -55,6 +55,8 @@ pub fn boto3() -> Option<PathBuf> {
 pub struct Server {
     pub endpoint: Endpoint,
     pub dir: tempfile::TempDir,
+    pub keys: Arc<KeyStore>,
+    pub s3: Arc<S3>,
 }
 
 impl Server {
@@ -69,18 +71,23 @@ impl Server {
         let s3 = S3::open(engine, &dir.path().join("s3"), "us-east-1")
             .await
             .expect("s3");
-        let keys = KeyStore::empty();
+        let keys = Arc::new(KeyStore::empty());
         keys.add(ACCESS_KEY, SECRET_KEY);
         let service = Service {
-            s3,
-            keys: Arc::new(keys),
+            s3: s3.clone(),
+            keys: keys.clone(),
             domain: "localhost".into(),
             body_idle_timeout: idle,
         };
         let endpoint = Endpoint::start(service, "127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("listen");
-        Self { endpoint, dir }
+        Self {
+            endpoint,
+            dir,
+            keys,
+            s3,
+        }
     }
 
     pub fn url(&self) -> String {
