@@ -137,7 +137,7 @@ pub struct Table {
 }
 
 /// A check's status, for `meridian global health` and the admin API.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// Id.
     pub id: String,

@@ -18,10 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::Name;
 use meridian_config::terraform::Module;
 use meridian_config::terraform::resources::Spec;
 
+pub use hickory_proto::op::ResponseCode;
+pub use hickory_proto::rr::RecordType;
 pub use policy::{Location, Network};
 pub use zone::{Answer, Catalog};
 

@@ -21,7 +21,7 @@
 
 use std::net::IpAddr;
 
-use ipnet::IpNet;
+pub use ipnet::IpNet;
 use meridian_config::terraform::resources::aws_dns::Policy;
 
 /// At most this many records answer a multivalue query.

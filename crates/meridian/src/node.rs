@@ -49,6 +49,12 @@ pub(crate) struct NodeOptions {
     pub(crate) s3_addr: SocketAddr,
     /// Access keys given by flag (`--access-key`).
     pub(crate) access_keys: Vec<(String, String)>,
+    /// Where the authoritative DNS listens (UDP and TCP), once a Route 53 zone is declared.
+    pub(crate) dns_addr: SocketAddr,
+    /// Latency and location of networks, for the DNS's routing policies.
+    pub(crate) dns_network: meridian_global::Network,
+    /// Overrides every health check's interval (a drill on one machine).
+    pub(crate) health_check_interval: Option<std::time::Duration>,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -116,6 +122,12 @@ pub(crate) struct Node {
     pub(crate) ingress: meridian_proxy::ingress::Ingress,
     /// The last revision refused while applying.
     refused: Mutex<Option<Refusal>>,
+    /// The global plane: the zones the DNS answers and their health checks.
+    pub(crate) global: Arc<meridian_global::Plane>,
+    /// The DNS listener, bound when the first Route 53 zone is declared.
+    dns: Mutex<Option<meridian_global::server::Listener>>,
+    /// What the DNS serves, as of the last revision.
+    dns_summary: Mutex<meridian_global::Summary>,
 }
 
 /// A valid revision that could not be put in force (a port taken, a certificate file
@@ -242,6 +254,8 @@ impl Node {
             options.gateway_ports.clone(),
             supervisor.endpoints(),
         );
+        let (options_network, options_interval) =
+            (options.dns_network.clone(), options.health_check_interval);
         let node = Arc::new(Node {
             ingress,
             options,
@@ -256,6 +270,12 @@ impl Node {
             started: SystemTime::now(),
             fronted: std::sync::atomic::AtomicU64::new(0),
             refused: Mutex::new(None),
+            global: Arc::new(meridian_global::Plane::new(
+                options_network,
+                options_interval,
+            )),
+            dns: Mutex::new(None),
+            dns_summary: Mutex::new(meridian_global::Summary::default()),
         });
         node.clone().follow_endpoints();
         let summary = node.apply_planes(&revision).await?;
@@ -382,6 +402,7 @@ impl Node {
             .ingress
             .stage(&meridian_proxy::ingress::published(&compose))
             .await?;
+        let dns = self.stage_dns(revision).await?;
 
         // Tables first, in one durable commit: if the disk refuses it, nothing else has
         // changed and what was staged is dropped.
@@ -425,6 +446,10 @@ impl Node {
             self.lock_sidecars().insert(id, sidecar);
         }
         self.ingress.commit(ports);
+        if let Some(listener) = dns {
+            *lock(&self.dns) = Some(listener);
+        }
+        *lock(&self.dns_summary) = self.global.apply(revision.bundle.terraform_modules());
         let summary = self
             .supervisor
             .apply(desired)
@@ -487,6 +512,36 @@ impl Node {
             }
         }
         Ok((sidecar, fresh))
+    }
+
+    /// Binds the DNS listener when the revision declares the first Route 53 zone.
+    async fn stage_dns(
+        &self,
+        revision: &Revision,
+    ) -> anyhow::Result<Option<meridian_global::server::Listener>> {
+        let has_zone = revision.bundle.terraform_modules().any(|m| {
+            m.instances
+                .iter()
+                .any(|i| matches!(i.spec, meridian_config::terraform::resources::Spec::Zone(_)))
+        });
+        if !has_zone || lock(&self.dns).is_some() {
+            return Ok(None);
+        }
+        let addr = self.options.dns_addr;
+        let listener = meridian_global::server::Listener::bind(addr, self.global.shared())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}; pass --dns-addr (127.0.0.1:0 picks a free port)"))?;
+        Ok(Some(listener))
+    }
+
+    /// Where the DNS answers, once bound.
+    pub(crate) fn dns_addr(&self) -> Option<SocketAddr> {
+        lock(&self.dns).as_ref().map(|l| l.addr)
+    }
+
+    /// What the DNS serves.
+    pub(crate) fn dns_summary(&self) -> meridian_global::Summary {
+        lock(&self.dns_summary).clone()
     }
 
     fn lock_sidecars(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, Sidecar>> {
@@ -573,6 +628,12 @@ impl Node {
     pub(crate) fn state_dir(&self) -> &Path {
         &self.options.state_dir
     }
+}
+
+/// A lock whose holders cannot leave its value half-updated (whole assignments), so a
+/// poisoned one is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The AWS region of the node's ARNs, signatures and functions (`AWS_REGION`), the one SAM
