@@ -278,6 +278,7 @@ impl Node {
             dns_summary: Mutex::new(meridian_global::Summary::default()),
         });
         node.clone().follow_endpoints();
+        node.follow_load_balancers();
         let summary = node.apply_planes(&revision).await?;
         tracing::debug!(revision = revision.number, %summary, "first revision applied");
         Ok(node)
@@ -450,6 +451,9 @@ impl Node {
             *lock(&self.dns) = Some(listener);
         }
         *lock(&self.dns_summary) = self.global.apply(revision.bundle.terraform_modules());
+        // Load balancers start as their gateway's readiness says, not healthy by default.
+        let table = self.supervisor.endpoints().borrow().clone();
+        self.update_load_balancer_health(revision, &table);
         let summary = self
             .supervisor
             .apply(desired)
@@ -554,6 +558,52 @@ impl Node {
 
     /// Puts every replica behind an inbound sidecar listener as soon as it appears in the
     /// endpoint table, and closes that listener (gracefully) once the replica leaves it.
+    /// Keeps each load balancer's health in the DNS (what an alias with
+    /// `evaluate_target_health` follows): healthy while its region's gateway has a ready
+    /// endpoint. This node is the only gateway of its `--region`; a load balancer of another
+    /// region has no gateway here and is unhealthy. Without `--region` nothing is known and
+    /// every load balancer stays healthy.
+    fn follow_load_balancers(self: &Arc<Self>) {
+        let mut watch = self.supervisor.endpoints();
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(node) = weak.upgrade() else { return };
+                let table = watch.borrow_and_update().clone();
+                node.update_load_balancer_health(&node.revision(), &table);
+                drop(node);
+                // A new revision may declare new load balancers: look again every second.
+                tokio::select! {
+                    changed = watch.changed() => if changed.is_err() { return },
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+        });
+    }
+
+    fn update_load_balancer_health(&self, revision: &Revision, table: &endpoints::EndpointTable) {
+        let Some(local) = self.options.labels.get("region") else {
+            return;
+        };
+        let ready = table
+            .replicas
+            .iter()
+            .any(|r| r.state == endpoints::EndpointState::Ready);
+        for m in revision.bundle.terraform_modules() {
+            for i in &m.instances {
+                let meridian_config::terraform::resources::Spec::LoadBalancer(lb) = &i.spec else {
+                    continue;
+                };
+                let here = lb.region == *local
+                    || lb
+                        .region
+                        .strip_prefix(local.as_str())
+                        .is_some_and(|t| t.starts_with('-'));
+                self.global.set_target_health(&lb.dns_name, here && ready);
+            }
+        }
+    }
+
     fn follow_endpoints(self: Arc<Self>) {
         let mut watch = self.supervisor.endpoints();
         tokio::spawn(async move {

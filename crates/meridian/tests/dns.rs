@@ -98,17 +98,42 @@ fn dig(dns: SocketAddr, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+fn dns_query(up: &Up, name: &str) -> String {
+    let out = meridian()
+        .current_dir(&up.dir)
+        .args(["dns", "query", name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn until_reason(up: &Up, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = dns_query(up, "app.example.com");
+        if text.contains(want) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "never \"{want}\":\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn up_serves_the_course_zone_to_dig() {
     let tmp = tempfile::tempdir().unwrap();
     let global = tmp.path().join("global");
     std::fs::create_dir(&global).unwrap();
-    // The Terraform of the course's global folder (its Compose stack is another test's).
+    // The course's global folder: its Terraform and the Swarm stack that places 6 replicas
+    // on a us-east node.
     for e in std::fs::read_dir(examples().join("global")).unwrap() {
         let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "tf") {
-            std::fs::copy(e.path(), global.join(e.file_name())).unwrap();
-        }
+        std::fs::copy(e.path(), global.join(e.file_name())).unwrap();
     }
     let up = up(tmp.path(), "global", &["--region", "us-east"]);
 
@@ -133,26 +158,41 @@ fn up_serves_the_course_zone_to_dig() {
         "{nodata}"
     );
 
-    let why = meridian()
-        .current_dir(&up.dir)
-        .args(["dns", "query", "app.example.com"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&why.stdout);
-    assert!(
-        why.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&why.stderr)
+    // evaluate_target_health: the us-east-1 load balancer is healthy once this us-east
+    // node's replicas are ready; eu-west-1 has no gateway here.
+    let text = until_reason(
+        &up,
+        "aws_route53_record.primary (failover: PRIMARY healthy)",
     );
     assert!(
         text.contains("app.example.com A from 127.0.0.1: NOERROR"),
         "{text}"
     );
+    assert!(text.contains("alias → app-alb-primary-"), "{text}");
+
+    // No ready replica: both load balancers unhealthy, and Route 53 answers PRIMARY anyway.
+    let scaled = meridian()
+        .current_dir(&up.dir)
+        .args(["scale", "app", "--replicas", "0"])
+        .output()
+        .unwrap();
     assert!(
-        text.contains("aws_route53_record.primary (failover: PRIMARY healthy)"),
+        scaled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scaled.stderr)
+    );
+    until_reason(&up, "PRIMARY and SECONDARY unhealthy: PRIMARY regardless");
+    let health = meridian()
+        .current_dir(&up.dir)
+        .args(["global", "health"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&health.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("app-alb-primary-") && l.contains("unhealthy")),
         "{text}"
     );
-    assert!(text.contains("alias → app-alb-primary-"), "{text}");
 }
 
 const DRILL: &str = r#"
