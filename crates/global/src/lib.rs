@@ -8,6 +8,8 @@
 //! (hickory-server's UDP and TCP transport with our request handler). A query loads the
 //! catalog once; nothing on the query path takes a lock.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod policy;
 pub mod server;
