@@ -123,6 +123,7 @@ pub fn dns_message(data: &[u8]) {
             &mut Query {
                 addr,
                 dice: &mut dice,
+                explain: false,
             },
         );
         let mut msg = Message::new(0, MessageType::Response, OpCode::Query);

@@ -208,6 +208,7 @@ impl Plane {
             &mut zone::Query {
                 addr: from,
                 dice: &mut dice,
+                explain: true,
             },
         ))
     }

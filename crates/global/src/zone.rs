@@ -122,8 +122,18 @@ pub struct Answer {
     pub authority: Vec<Record>,
     /// Whether the querier's address chose the answer (client-subnet scope).
     pub by_address: bool,
-    /// Which records answered and why, one line per decision.
+    /// Which records answered and why, one line per decision (when the query asks).
     pub trace: Vec<String>,
+    pub(crate) explain: bool,
+}
+
+impl Answer {
+    /// Records a decision when the query wants them explained; the DNS path never formats.
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        if self.explain {
+            self.trace.push(line());
+        }
+    }
 }
 
 /// The zone data, before health and network are attached.
@@ -373,6 +383,8 @@ pub struct Query<'a> {
     pub addr: IpAddr,
     /// Random source.
     pub dice: &'a mut dyn DiceDebug,
+    /// Whether to say which records answered and why (`meridian dns query`).
+    pub explain: bool,
 }
 
 /// Dice that can be shown in a Debug dump.
@@ -417,11 +429,14 @@ impl Catalog {
 
     /// Answers `qname`/`qtype` for a querier.
     pub fn answer(&self, qname: &Name, qtype: RecordType, q: &mut Query<'_>) -> Answer {
-        let mut out = Answer::default();
+        let mut out = Answer {
+            explain: q.explain,
+            ..Answer::default()
+        };
         let lower = LowerName::new(qname);
         if self.zone_for(&lower).is_none() {
             out.rcode = ResponseCode::Refused;
-            out.trace.push(format!("{qname} is in no zone served here"));
+            out.note(|| format!("{qname} is in no zone served here"));
             return out;
         }
         out.authoritative = true;
@@ -434,7 +449,7 @@ impl Catalog {
                 Some(Found::Missing(z)) => {
                     out.rcode = ResponseCode::NXDomain;
                     out.authority.push(negative_soa(z));
-                    out.trace.push(format!("{owner}: no such name"));
+                    out.note(|| format!("{owner}: no such name"));
                     return out;
                 }
                 Some(Found::Sets(sets, z)) => (sets, z),
@@ -449,8 +464,7 @@ impl Catalog {
             }
             let Some(cname) = sets.iter().find(|s| s.rtype == RecordType::CNAME) else {
                 out.authority.push(negative_soa(zone));
-                out.trace
-                    .push(format!("{owner}: no {qtype} record (NODATA)"));
+                out.note(|| format!("{owner}: no {qtype} record (NODATA)"));
                 return out;
             };
             let records = self.rrset(cname, &owner, RecordType::CNAME, q, &mut out, 0);
@@ -463,7 +477,7 @@ impl Catalog {
             owner = next;
             current = LowerName::new(&owner);
         }
-        out.trace.push("CNAME chain longer than 8 links".into());
+        out.note(|| "CNAME chain longer than 8 links".into());
         out
     }
 
@@ -488,17 +502,15 @@ impl Catalog {
             .collect();
         let sel = policy::select(&cands, &self.network, q.addr, q.dice);
         out.by_address |= sel.by_address;
-        let labels: Vec<&str> = sel
-            .picked
-            .iter()
-            .map(|&i| set.members[i].label.as_str())
-            .collect();
         if !matches!(set.rtype, RecordType::SOA | RecordType::NS) {
-            out.trace.push(format!(
-                "{owner} {qtype}: {} ({})",
-                labels.join(", "),
-                sel.reason
-            ));
+            out.note(|| {
+                let labels: Vec<&str> = sel
+                    .picked
+                    .iter()
+                    .map(|&i| set.members[i].label.as_str())
+                    .collect();
+                format!("{owner} {qtype}: {} ({})", labels.join(", "), sel.reason)
+            });
         }
         let mut records = Vec::new();
         for i in sel.picked {
@@ -531,8 +543,7 @@ impl Catalog {
             return Vec::new();
         }
         if let Some(t) = self.targets.get(target) {
-            out.trace
-                .push(format!("alias → {} ({})", Name::from(target), t.what));
+            out.note(|| format!("alias → {} ({})", Name::from(target), t.what));
             return match qtype {
                 RecordType::A => t
                     .v4
