@@ -104,6 +104,41 @@ resource "aws_route53_record" "off" {
   }
 }
 
+resource "aws_route53_record" "lat_east" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "lat"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "us-east-1"
+  records        = ["192.0.2.51"]
+  latency_routing_policy {
+    region = "us-east-1"
+  }
+}
+
+resource "aws_route53_record" "lat_west" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "lat"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "eu-west-1"
+  records        = ["192.0.2.52"]
+  latency_routing_policy {
+    region = "eu-west-1"
+  }
+}
+
+resource "aws_route53_record" "multi" {
+  count            = 10
+  zone_id          = aws_route53_zone.main.zone_id
+  name             = "multi"
+  type             = "A"
+  ttl              = 60
+  set_identifier   = "m${count.index}"
+  records          = ["198.51.100.${count.index + 1}"]
+  multivalue_answer_routing_policy = true
+}
+
 resource "aws_route53_record" "geo_default" {
   zone_id        = aws_route53_zone.main.zone_id
   name           = "geo"
@@ -183,6 +218,10 @@ async fn serve(tf: &str, interval: Option<Duration>) -> Dns {
     assert!(errors.is_empty(), "{errors:#?}");
     let network = Network {
         local_region: Some("us-east".into()),
+        latency: vec![(
+            "10.9.0.0/16".parse().unwrap(),
+            vec![("us-east-1".into(), 90), ("eu-west-1".into(), 15)],
+        )],
         geo: vec![(
             "10.2.0.0/16".parse().unwrap(),
             Location {
@@ -552,4 +591,33 @@ async fn failover_when_the_primary_backend_is_killed() {
         back.as_secs_f64()
     );
     let _ = again.kill().await;
+}
+
+#[tokio::test]
+async fn latency_answers_the_nearest_region_for_the_client_subnet() {
+    let dns = serve(ZONE, None).await;
+    let a = dns.listener.addr;
+    // The querier itself (127.0.0.1) is on this us-east node: us-east-1.
+    assert_eq!(
+        dig(a, &["lat.example.com", "A", "+short"]).await.trim(),
+        "192.0.2.51"
+    );
+    // A resolver forwarding a client in 10.9.0.0/16, 15 ms from eu-west-1 in the map.
+    let eu = dig(a, &["lat.example.com", "A", "+subnet=10.9.4.0/24"]).await;
+    assert_eq!(section(&eu, "ANSWER")[0].3, "192.0.2.52", "{eu}");
+    assert!(eu.contains("CLIENT-SUBNET: 10.9.4.0/24/24"), "{eu}");
+}
+
+#[tokio::test]
+async fn multivalue_answers_eight_of_ten_and_varies() {
+    let dns = serve(ZONE, None).await;
+    let a = dns.listener.addr;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let out = dig(a, &["multi.example.com", "A"]).await;
+        let ans = section(&out, "ANSWER");
+        assert_eq!(ans.len(), 8, "{out}");
+        seen.extend(ans.into_iter().map(|r| r.3));
+    }
+    assert_eq!(seen.len(), 10, "every record answers some query: {seen:?}");
 }
