@@ -128,6 +128,8 @@ pub(crate) struct Node {
     dns: Mutex<Option<meridian_global::server::Listener>>,
     /// What the DNS serves, as of the last revision.
     dns_summary: Mutex<meridian_global::Summary>,
+    /// `meridian_dns_health_check_healthy{id,type}`: 1 healthy, 0 not.
+    dns_health: Option<meridian_telemetry::metrics::GaugeVec>,
 }
 
 /// A valid revision that could not be put in force (a port taken, a certificate file
@@ -256,6 +258,14 @@ impl Node {
         );
         let (options_network, options_interval) =
             (options.dns_network.clone(), options.health_check_interval);
+        let dns_health = registry
+            .gauge_vec(
+                "meridian_dns_health_check_healthy",
+                "Route 53 health checks and alias targets the DNS follows: 1 healthy, 0 unhealthy.",
+                &["id", "type"],
+            )
+            .map_err(|e| tracing::warn!(error = %e, "DNS health metric"))
+            .ok();
         let node = Arc::new(Node {
             ingress,
             options,
@@ -276,6 +286,7 @@ impl Node {
             )),
             dns: Mutex::new(None),
             dns_summary: Mutex::new(meridian_global::Summary::default()),
+            dns_health,
         });
         node.clone().follow_endpoints();
         node.follow_load_balancers();
@@ -571,6 +582,7 @@ impl Node {
                 let Some(node) = weak.upgrade() else { return };
                 let table = watch.borrow_and_update().clone();
                 node.update_load_balancer_health(&node.revision(), &table);
+                node.export_dns_health();
                 drop(node);
                 // A new revision may declare new load balancers: look again every second.
                 tokio::select! {
@@ -579,6 +591,16 @@ impl Node {
                 }
             }
         });
+    }
+
+    /// Publishes every check's status as a gauge (refreshed each second).
+    fn export_dns_health(&self) {
+        let Some(g) = &self.dns_health else { return };
+        for s in self.global.health() {
+            if let Ok(gauge) = g.with(&[&s.id, &s.kind]) {
+                gauge.set(i64::from(s.healthy));
+            }
+        }
     }
 
     fn update_load_balancer_health(&self, revision: &Revision, table: &endpoints::EndpointTable) {

@@ -321,6 +321,29 @@ fn failover_drill_when_the_primary_backend_dies() {
         "{text}"
     );
     assert!(text.contains(&format!("127.0.0.1:{port}/")), "{text}");
+    // The same status on /metrics (the admin address is in the run file); the gauge is
+    // refreshed every second, so poll it, bounded.
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(up.dir.join(".meridian/run.json")).unwrap())
+            .unwrap();
+    let admin = run["admin"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = Command::new("curl")
+            .args(["-sS", &format!("http://{admin}/metrics")])
+            .output()
+            .unwrap();
+        let metrics = String::from_utf8_lossy(&metrics.stdout).into_owned();
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with("meridian_dns_health_check_healthy{"))
+            .map(str::to_owned);
+        match line {
+            Some(l) if l.contains("type=\"HTTP\"") && l.ends_with(" 0") => break,
+            other => assert!(Instant::now() < deadline, "{other:?}\n{metrics}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let _back = backend(port, site.path());
     let back = answers_within(up.dns, "192.0.2.1", Duration::from_secs(30));
