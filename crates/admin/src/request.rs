@@ -15,6 +15,8 @@
 //! | GET | `/api/v1/tables/{name}/scan[?limit=N]` | [`AdminRequest::TableScan`] |
 //! | GET | `/api/v1/buckets` | [`AdminRequest::Buckets`] |
 //! | GET | `/api/v1/clusters[?name=]` | [`AdminRequest::Clusters`] |
+//! | GET | `/api/v1/global/health` | [`AdminRequest::GlobalHealth`] |
+//! | GET | `/api/v1/dns/query?name=N[&type=T&from=IP]` | [`AdminRequest::DnsQuery`] |
 //! | GET | `/api/v1/logs/{replica}[?follow&since=SECS&tail=N]` | [`AdminRequest::Logs`] |
 //! | POST | `/api/v1/workloads/{name}/scale` `{"replicas": N}` | [`AdminRequest::Scale`] |
 //! | POST | `/api/v1/workloads/{name}/rollout/restart` | [`AdminRequest::RolloutRestart`] |
@@ -85,6 +87,17 @@ pub enum AdminRequest {
     },
     /// The S3 buckets: objects and bytes.
     Buckets,
+    /// The Route 53 health checks and their statuses.
+    GlobalHealth,
+    /// How the DNS answers a query, and why (Route 53's "test DNS answer").
+    DnsQuery {
+        /// The name asked.
+        name: String,
+        /// The record type (A when absent).
+        rtype: Option<String>,
+        /// The querier's address (the node's loopback when absent).
+        from: Option<String>,
+    },
     /// Upstream clusters whose name contains the filter.
     Clusters {
         /// Name filter.
@@ -303,6 +316,24 @@ impl AdminRequest {
             }
             ["api", "v1", "tables"] => read(AdminRequest::Tables),
             ["api", "v1", "buckets"] => read(AdminRequest::Buckets),
+            ["api", "v1", "global", "health"] => read(AdminRequest::GlobalHealth),
+            ["api", "v1", "dns", "query"] => {
+                let get = |k: &str| {
+                    pairs
+                        .iter()
+                        .find(|(key, _)| key == k)
+                        .map(|(_, v)| v.clone())
+                        .filter(|v| !v.is_empty())
+                };
+                let Some(name) = get("name") else {
+                    return Err(ApiError::bad("name is required (?name=app.example.com)"));
+                };
+                read(AdminRequest::DnsQuery {
+                    name,
+                    rtype: get("type"),
+                    from: get("from"),
+                })
+            }
             ["api", "v1", "tables", t, "scan"] if !t.is_empty() => read(AdminRequest::TableScan {
                 table: (*t).to_owned(),
                 limit: number(&pairs, "limit")?,
@@ -426,6 +457,8 @@ impl AdminRequest {
             AdminRequest::RotateFunctionKey { .. } => "/api/v1/functions/keys/rotate".to_owned(),
             AdminRequest::Tables => "/api/v1/tables".to_owned(),
             AdminRequest::Buckets => "/api/v1/buckets".to_owned(),
+            AdminRequest::GlobalHealth => "/api/v1/global/health".to_owned(),
+            AdminRequest::DnsQuery { .. } => "/api/v1/dns/query".to_owned(),
             AdminRequest::TableScan { table, .. } => {
                 format!("/api/v1/tables/{}/scan", encode_segment(table))
             }
@@ -454,6 +487,15 @@ impl AdminRequest {
         match self {
             AdminRequest::Clusters { name: Some(n) } => {
                 query.append_pair("name", n);
+            }
+            AdminRequest::DnsQuery { name, rtype, from } => {
+                query.append_pair("name", name);
+                if let Some(t) = rtype {
+                    query.append_pair("type", t);
+                }
+                if let Some(f) = from {
+                    query.append_pair("from", f);
+                }
             }
             AdminRequest::Logs { options, .. } => {
                 if options.follow {
@@ -634,6 +676,17 @@ mod tests {
             AdminRequest::CaReload,
             AdminRequest::Tables,
             AdminRequest::Buckets,
+            AdminRequest::GlobalHealth,
+            AdminRequest::DnsQuery {
+                name: "app.example.com".into(),
+                rtype: Some("AAAA".into()),
+                from: Some("10.1.0.0/16".into()),
+            },
+            AdminRequest::DnsQuery {
+                name: "app.example.com".into(),
+                rtype: None,
+                from: None,
+            },
             AdminRequest::TableScan {
                 table: "my.Table-1".into(),
                 limit: Some(10),

@@ -302,6 +302,10 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
             Ok(b) => json(StatusCode::OK, &b),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },
+        AdminRequest::GlobalHealth => json(StatusCode::OK, &node.global.health()),
+        AdminRequest::DnsQuery { name, rtype, from } => {
+            dns_query(node, &name, rtype.as_deref(), from.as_deref())
+        }
         AdminRequest::TableScan { table, limit } => {
             let mut input = serde_json::json!({ "TableName": table });
             if let Some(n) = limit {
@@ -549,4 +553,66 @@ fn tokio_stream_from<T>(
     mut rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures_util::Stream<Item = T> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Route 53's "test DNS answer": what the DNS answers a querier, which records and why.
+fn dns_query(node: &Node, name: &str, rtype: Option<&str>, from: Option<&str>) -> Response<Body> {
+    let rtype = rtype.unwrap_or("A").to_ascii_uppercase();
+    let Ok(qtype) = rtype.parse::<meridian_global::RecordType>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("\"{rtype}\" is not a DNS record type"),
+        );
+    };
+    // An address, or a client subnet (its network address answers for it).
+    let addr = match from {
+        None => std::net::IpAddr::from([127, 0, 0, 1]),
+        Some(f) => match f.parse::<std::net::IpAddr>().ok().or_else(|| {
+            f.parse::<meridian_global::policy::IpNet>()
+                .ok()
+                .map(|n| n.network())
+        }) {
+            Some(a) => a,
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("\"{f}\" is not an IP address or a CIDR block"),
+                );
+            }
+        },
+    };
+    let Some(answer) = node.global.query(name, qtype, addr) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("\"{name}\" is not a DNS name"),
+        );
+    };
+    let records: Vec<String> = answer.answers.iter().map(ToString::to_string).collect();
+    let authority: Vec<String> = answer.authority.iter().map(ToString::to_string).collect();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "name": name,
+            "type": rtype,
+            "from": addr.to_string(),
+            "rcode": rcode_name(answer.rcode),
+            "answers": records,
+            "authority": authority,
+            "why": answer.trace,
+        }),
+    )
+}
+
+/// The RCODE as dig prints it.
+fn rcode_name(code: meridian_global::ResponseCode) -> String {
+    use meridian_global::ResponseCode as R;
+    match code {
+        R::NoError => "NOERROR".into(),
+        R::NXDomain => "NXDOMAIN".into(),
+        R::Refused => "REFUSED".into(),
+        R::ServFail => "SERVFAIL".into(),
+        R::FormErr => "FORMERR".into(),
+        R::NotImp => "NOTIMP".into(),
+        other => other.to_string(),
+    }
 }

@@ -71,6 +71,11 @@ enum Command {
     Tables(commands::tables::Args),
     /// The S3 buckets of the running node: `ls`.
     Buckets(commands::buckets::Args),
+    /// The authoritative DNS of the running node: `query NAME [--from IP|CIDR]` (which
+    /// records answer and why).
+    Dns(commands::global::DnsArgs),
+    /// The global plane of the running node: `health` (the Route 53 health checks).
+    Global(commands::global::GlobalArgs),
     /// Print a sample event (`apigateway aws-proxy`, `apigateway http-api`).
     GenerateEvent(commands::generate_event::Args),
     /// Show what the running node serves: the resources in force, or the compiled snapshot.
@@ -107,6 +112,8 @@ fn main() -> ExitCode {
         Command::Functions(args) => commands::functions::run(&args, cli.output),
         Command::Tables(args) => commands::tables::run(&args, cli.output),
         Command::Buckets(args) => commands::buckets::run(&args, cli.output),
+        Command::Dns(args) => commands::global::run_dns(&args, cli.output),
+        Command::Global(args) => commands::global::run_global(&args, cli.output),
         Command::GenerateEvent(args) => commands::generate_event::run(&args),
         Command::Get(args) => commands::get::run(&args, cli.output),
         Command::Stat(args) => commands::stat::run(&args, cli.output),

@@ -49,6 +49,12 @@ pub(crate) struct NodeOptions {
     pub(crate) s3_addr: SocketAddr,
     /// Access keys given by flag (`--access-key`).
     pub(crate) access_keys: Vec<(String, String)>,
+    /// Where the authoritative DNS listens (UDP and TCP), once a Route 53 zone is declared.
+    pub(crate) dns_addr: SocketAddr,
+    /// Latency and location of networks, for the DNS's routing policies.
+    pub(crate) dns_network: meridian_global::Network,
+    /// Overrides every health check's interval (a drill on one machine).
+    pub(crate) health_check_interval: Option<std::time::Duration>,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -116,6 +122,14 @@ pub(crate) struct Node {
     pub(crate) ingress: meridian_proxy::ingress::Ingress,
     /// The last revision refused while applying.
     refused: Mutex<Option<Refusal>>,
+    /// The global plane: the zones the DNS answers and their health checks.
+    pub(crate) global: Arc<meridian_global::Plane>,
+    /// The DNS listener, bound when the first Route 53 zone is declared.
+    dns: Mutex<Option<meridian_global::server::Listener>>,
+    /// What the DNS serves, as of the last revision.
+    dns_summary: Mutex<meridian_global::Summary>,
+    /// `meridian_dns_health_check_healthy{id,type}`: 1 healthy, 0 not.
+    dns_health: Option<meridian_telemetry::metrics::GaugeVec>,
 }
 
 /// A valid revision that could not be put in force (a port taken, a certificate file
@@ -242,6 +256,16 @@ impl Node {
             options.gateway_ports.clone(),
             supervisor.endpoints(),
         );
+        let (options_network, options_interval) =
+            (options.dns_network.clone(), options.health_check_interval);
+        let dns_health = registry
+            .gauge_vec(
+                "meridian_dns_health_check_healthy",
+                "Route 53 health checks and alias targets the DNS follows: 1 healthy, 0 unhealthy.",
+                &["id", "type"],
+            )
+            .map_err(|e| tracing::warn!(error = %e, "DNS health metric"))
+            .ok();
         let node = Arc::new(Node {
             ingress,
             options,
@@ -256,8 +280,16 @@ impl Node {
             started: SystemTime::now(),
             fronted: std::sync::atomic::AtomicU64::new(0),
             refused: Mutex::new(None),
+            global: Arc::new(meridian_global::Plane::new(
+                options_network,
+                options_interval,
+            )),
+            dns: Mutex::new(None),
+            dns_summary: Mutex::new(meridian_global::Summary::default()),
+            dns_health,
         });
         node.clone().follow_endpoints();
+        node.follow_load_balancers();
         let summary = node.apply_planes(&revision).await?;
         tracing::debug!(revision = revision.number, %summary, "first revision applied");
         Ok(node)
@@ -382,6 +414,7 @@ impl Node {
             .ingress
             .stage(&meridian_proxy::ingress::published(&compose))
             .await?;
+        let dns = self.stage_dns(revision).await?;
 
         // Tables first, in one durable commit: if the disk refuses it, nothing else has
         // changed and what was staged is dropped.
@@ -425,6 +458,13 @@ impl Node {
             self.lock_sidecars().insert(id, sidecar);
         }
         self.ingress.commit(ports);
+        if let Some(listener) = dns {
+            *lock(&self.dns) = Some(listener);
+        }
+        *lock(&self.dns_summary) = self.global.apply(revision.bundle.terraform_modules());
+        // Load balancers start as their gateway's readiness says, not healthy by default.
+        let table = self.supervisor.endpoints().borrow().clone();
+        self.update_load_balancer_health(revision, &table);
         let summary = self
             .supervisor
             .apply(desired)
@@ -489,6 +529,36 @@ impl Node {
         Ok((sidecar, fresh))
     }
 
+    /// Binds the DNS listener when the revision declares the first Route 53 zone.
+    async fn stage_dns(
+        &self,
+        revision: &Revision,
+    ) -> anyhow::Result<Option<meridian_global::server::Listener>> {
+        let has_zone = revision.bundle.terraform_modules().any(|m| {
+            m.instances
+                .iter()
+                .any(|i| matches!(i.spec, meridian_config::terraform::resources::Spec::Zone(_)))
+        });
+        if !has_zone || lock(&self.dns).is_some() {
+            return Ok(None);
+        }
+        let addr = self.options.dns_addr;
+        let listener = meridian_global::server::Listener::bind(addr, self.global.shared())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}; pass --dns-addr (127.0.0.1:0 picks a free port)"))?;
+        Ok(Some(listener))
+    }
+
+    /// Where the DNS answers, once bound.
+    pub(crate) fn dns_addr(&self) -> Option<SocketAddr> {
+        lock(&self.dns).as_ref().map(|l| l.addr)
+    }
+
+    /// What the DNS serves.
+    pub(crate) fn dns_summary(&self) -> meridian_global::Summary {
+        lock(&self.dns_summary).clone()
+    }
+
     fn lock_sidecars(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, Sidecar>> {
         // A panic while holding this lock cannot leave the map half-updated (inserts are
         // single calls), so a poisoned lock is still usable.
@@ -499,6 +569,63 @@ impl Node {
 
     /// Puts every replica behind an inbound sidecar listener as soon as it appears in the
     /// endpoint table, and closes that listener (gracefully) once the replica leaves it.
+    /// Keeps each load balancer's health in the DNS (what an alias with
+    /// `evaluate_target_health` follows): healthy while its region's gateway has a ready
+    /// endpoint. This node is the only gateway of its `--region`; a load balancer of another
+    /// region has no gateway here and is unhealthy. Without `--region` nothing is known and
+    /// every load balancer stays healthy.
+    fn follow_load_balancers(self: &Arc<Self>) {
+        let mut watch = self.supervisor.endpoints();
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(node) = weak.upgrade() else { return };
+                let table = watch.borrow_and_update().clone();
+                node.update_load_balancer_health(&node.revision(), &table);
+                node.export_dns_health();
+                drop(node);
+                // A new revision may declare new load balancers: look again every second.
+                tokio::select! {
+                    changed = watch.changed() => if changed.is_err() { return },
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+        });
+    }
+
+    /// Publishes every check's status as a gauge (refreshed each second).
+    fn export_dns_health(&self) {
+        let Some(g) = &self.dns_health else { return };
+        for s in self.global.health() {
+            if let Ok(gauge) = g.with(&[&s.id, &s.kind]) {
+                gauge.set(i64::from(s.healthy));
+            }
+        }
+    }
+
+    fn update_load_balancer_health(&self, revision: &Revision, table: &endpoints::EndpointTable) {
+        let Some(local) = self.options.labels.get("region") else {
+            return;
+        };
+        let ready = table
+            .replicas
+            .iter()
+            .any(|r| r.state == endpoints::EndpointState::Ready);
+        for m in revision.bundle.terraform_modules() {
+            for i in &m.instances {
+                let meridian_config::terraform::resources::Spec::LoadBalancer(lb) = &i.spec else {
+                    continue;
+                };
+                let here = lb.region == *local
+                    || lb
+                        .region
+                        .strip_prefix(local.as_str())
+                        .is_some_and(|t| t.starts_with('-'));
+                self.global.set_target_health(&lb.dns_name, here && ready);
+            }
+        }
+    }
+
     fn follow_endpoints(self: Arc<Self>) {
         let mut watch = self.supervisor.endpoints();
         tokio::spawn(async move {
@@ -573,6 +700,12 @@ impl Node {
     pub(crate) fn state_dir(&self) -> &Path {
         &self.options.state_dir
     }
+}
+
+/// A lock whose holders cannot leave its value half-updated (whole assignments), so a
+/// poisoned one is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The AWS region of the node's ARNs, signatures and functions (`AWS_REGION`), the one SAM

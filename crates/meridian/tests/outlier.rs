@@ -110,6 +110,8 @@ fn a_failing_replica_is_ejected_and_ps_shows_it() {
             "127.0.0.1:0",
             "--s3-addr",
             "127.0.0.1:0",
+            "--dns-addr",
+            "127.0.0.1:0",
             "--gateway-port",
             "80=0",
         ])

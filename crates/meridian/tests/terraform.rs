@@ -161,6 +161,7 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
         .current_dir(dir.path())
         .args(["up", "edge", "--admin-addr", "127.0.0.1:0"])
         .args(["--dynamodb-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0"])
+        .args(["--dns-addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

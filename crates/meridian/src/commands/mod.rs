@@ -9,6 +9,7 @@ pub(crate) mod duration;
 pub(crate) mod functions;
 pub(crate) mod generate_event;
 pub(crate) mod get;
+pub(crate) mod global;
 pub(crate) mod invoke;
 pub(crate) mod logs;
 pub(crate) mod outputs;

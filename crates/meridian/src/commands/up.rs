@@ -57,6 +57,27 @@ pub(crate) struct Args {
         env = "MERIDIAN_S3_ADDR"
     )]
     s3_addr: SocketAddr,
+    /// Address of the authoritative DNS serving the Route 53 zones (UDP and TCP; bound once a
+    /// zone is declared). Not 53, which needs root, nor 5353, which is mDNS's.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8053",
+        env = "MERIDIAN_DNS_ADDR"
+    )]
+    dns_addr: SocketAddr,
+    /// Latency from regions to a network, for latency records: `CIDR=REGION:MS,REGION:MS`
+    /// (repeat). A querier no entry covers is nearest to this node's `--region`.
+    #[arg(long = "dns-latency", value_name = "CIDR=REGION:MS,...", value_parser = parse_latency)]
+    dns_latency: Vec<(meridian_global::policy::IpNet, Vec<(String, u32)>)>,
+    /// Where a network is, for geolocation records: `CIDR=CONTINENT/COUNTRY[/SUBDIVISION]`
+    /// (repeat; `EU/FR`, `NA/US/WA`). An address no entry covers gets the default record.
+    #[arg(long = "dns-geo", value_name = "CIDR=CONTINENT/COUNTRY[/SUB]", value_parser = parse_geo)]
+    dns_geo: Vec<(meridian_global::policy::IpNet, meridian_global::Location)>,
+    /// Runs every Route 53 health check at this interval instead of its `request_interval`
+    /// (Route 53 allows 10 or 30 s; a failover drill on one machine may want 1s).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::positive)]
+    health_check_interval: Option<std::time::Duration>,
     /// An access key the storage APIs accept, `ACCESS_KEY_ID:SECRET` (repeat for several), in
     /// addition to those in `<state>/storage/keys.json` (created with one random key).
     #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = parse_access_key)]
@@ -204,6 +225,50 @@ fn parse_access_key(s: &str) -> Result<(String, String), String> {
     Ok((id.to_owned(), secret.to_owned()))
 }
 
+fn parse_latency(s: &str) -> Result<(meridian_global::policy::IpNet, Vec<(String, u32)>), String> {
+    let (net, rest) = s
+        .split_once('=')
+        .ok_or_else(|| format!("\"{s}\" is not CIDR=REGION:MS,..."))?;
+    let net = net
+        .parse()
+        .map_err(|_| format!("\"{net}\" is not a CIDR block (10.0.0.0/8)"))?;
+    let mut regions = Vec::new();
+    for part in rest.split(',') {
+        let (region, ms) = part
+            .split_once(':')
+            .ok_or_else(|| format!("\"{part}\" is not REGION:MS"))?;
+        let ms = ms
+            .trim_end_matches("ms")
+            .parse()
+            .map_err(|_| format!("\"{ms}\" is not a number of milliseconds"))?;
+        regions.push((region.to_owned(), ms));
+    }
+    Ok((net, regions))
+}
+
+fn parse_geo(
+    s: &str,
+) -> Result<(meridian_global::policy::IpNet, meridian_global::Location), String> {
+    let (net, rest) = s
+        .split_once('=')
+        .ok_or_else(|| format!("\"{s}\" is not CIDR=CONTINENT/COUNTRY[/SUBDIVISION]"))?;
+    let net = net
+        .parse()
+        .map_err(|_| format!("\"{net}\" is not a CIDR block (10.0.0.0/8)"))?;
+    let mut parts = rest.split('/');
+    let (Some(continent), Some(country)) = (parts.next(), parts.next()) else {
+        return Err(format!("\"{rest}\" is not CONTINENT/COUNTRY[/SUBDIVISION]"));
+    };
+    Ok((
+        net,
+        meridian_global::Location {
+            continent: continent.to_ascii_uppercase(),
+            country: country.to_ascii_uppercase(),
+            subdivision: parts.next().map(str::to_ascii_uppercase),
+        },
+    ))
+}
+
 fn parse_label(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
@@ -260,6 +325,14 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         dynamodb_addr: args.dynamodb_addr,
         s3_addr: args.s3_addr,
         access_keys: args.access_keys.clone(),
+        dns_addr: args.dns_addr,
+        dns_network: meridian_global::Network {
+            local_region: args.region.clone(),
+            latency: args.dns_latency.clone(),
+            geo: args.dns_geo.clone(),
+            cidr: Vec::new(),
+        },
+        health_check_interval: args.health_check_interval,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -453,6 +526,20 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         );
     }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");
+    if let Some(dns) = node.dns_addr() {
+        let s = node.dns_summary();
+        println!(
+            "  dns       {dns}  (udp+tcp; zones {}; {}, {}; `dig @{} -p {} NAME`)",
+            s.zones.join(", "),
+            plural(s.records, "record"),
+            plural(s.checks, "health check"),
+            dns.ip(),
+            dns.port()
+        );
+        for n in &s.notes {
+            eprintln!("note: dns: {n}");
+        }
+    }
     print_terraform(&rev.bundle);
     for w in node.supervisor.workloads() {
         println!(
@@ -466,10 +553,17 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
 /// Terraform resources are loaded and checked; the planes that serve them (edge, global,
 /// replication) are not wired yet, so each file says what it holds, with the module's outputs.
 fn print_terraform(bundle: &meridian_config::Bundle) {
+    use meridian_config::terraform::resources::Spec;
     for m in bundle.terraform_modules() {
         // One line per file and region.
         let mut groups: Vec<(&std::path::Path, &str, Vec<&str>)> = Vec::new();
-        for i in m.instances.iter().filter(|i| i.spec.is_served()) {
+        // The DNS serves zones, records and health checks (the banner's `dns` line).
+        let by_dns = |s: &Spec| matches!(s, Spec::Zone(_) | Spec::Record(_) | Spec::HealthCheck(_));
+        for i in m
+            .instances
+            .iter()
+            .filter(|i| i.spec.is_served() && !by_dns(&i.spec))
+        {
             let name = i.address.as_str();
             match groups
                 .iter_mut()
