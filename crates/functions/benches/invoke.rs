@@ -5,7 +5,10 @@
 //!   and Python handler (the handler's own time is ~0), p50/p99; and through API Gateway;
 //! * cold start of Node and Python (first invocation of a new environment) against the bare
 //!   same interpreter's bare start (spawn to its first byte of output);
-//! * requests per second of a trivial handler with N warm instances and N clients.
+//! * requests per second of a trivial handler with N warm instances and N clients;
+//! * the course's Azure Functions HttpTrigger (examples' azure app, Meridian's v3 worker):
+//!   warm overhead and cold start against the same logic as a Lambda handler behind the HTTP
+//!   API, and against bare Node.
 //!
 //! Run: `cargo bench -p meridian-functions --bench invoke`. Every loop is bounded.
 
@@ -39,7 +42,17 @@ Resources:
       Handler: app.handler
       Events:
         Api: {Type: Api, Properties: {Path: /py, Method: GET}}
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: hello.handler
+      Events:
+        Api: {Type: HttpApi, Properties: {Path: /hello, Method: GET}}
 "#;
+
+/// The course's HttpTrigger logic as a Lambda handler.
+const HELLO_JS: &str = "exports.handler = async (event) => {\n  const q = event.queryStringParameters || {};\n  let b = {};\n  try { b = JSON.parse(event.body || '{}'); } catch {}\n  const name = q.name || b.name || 'World';\n  return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: `Hello, ${name}!` };\n};\n";
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
@@ -185,6 +198,7 @@ fn main() {
             "exports.handler = async () => ({ statusCode: 200, body: 'ok' });\n",
         )
         .expect("write");
+        std::fs::write(dir.path().join("src/hello.js"), HELLO_JS).expect("write");
         std::fs::write(
             dir.path().join("src/app.py"),
             "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n",
@@ -251,6 +265,71 @@ fn main() {
                 println!("throughput {label:<7} {clients} clients: {rps:>8.0} req/s ({inst} warm instances)");
             }
         }
+        azure(&host, dir.path(), ep.addr, n, runs, np50).await;
         host.shutdown();
     });
+}
+
+/// The course's Azure Functions app against the same logic on the Lambda path.
+async fn azure(
+    host: &FunctionHost,
+    dir: &std::path::Path,
+    lambda: SocketAddr,
+    n: usize,
+    runs: usize,
+    bare_node_p50: f64,
+) {
+    use meridian_functions::azure::{AzureApps, AzureEndpoint, prepare};
+    load(host, dir);
+    let course = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure");
+    let loaded = meridian_config::azure::load_app(&course);
+    let app = loaded.valid().expect("the course's app is valid").clone();
+    let adir = tempfile::tempdir().expect("tempdir");
+    let ahost = FunctionHost::new(HostConfig::new(adir.path().join("state"))).expect("host");
+    let prepared = prepare(std::slice::from_ref(&app), &ahost)
+        .await
+        .expect("prepare");
+    let specs = prepared.specs.clone();
+    ahost.load(specs.clone(), Vec::new()).expect("load");
+    let apps = AzureApps::new(ahost.clone());
+    apps.commit(prepared.table);
+    let aep = AzureEndpoint::start(apps, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("endpoint");
+    warm_latency(
+        aep.addr,
+        "azure HttpTrigger (course, v3)",
+        "GET",
+        "/api/HttpTrigger?name=Ada",
+        n,
+    )
+    .await;
+    warm_latency(
+        lambda,
+        "same logic, Lambda via HTTP API",
+        "GET",
+        "/hello?name=Ada",
+        n,
+    )
+    .await;
+    let mut cold = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        // A reload gives the app a fresh worker: the next request starts one.
+        ahost.load(specs.clone(), Vec::new()).expect("load");
+        let mut send = connect(aep.addr).await;
+        let t = Instant::now();
+        assert_eq!(
+            call(&mut send, "GET", "/api/HttpTrigger?name=Ada", b"").await,
+            200
+        );
+        cold.push(t.elapsed());
+    }
+    let (a50, a99) = (pct(&mut cold, 0.5), pct(&mut cold, 0.99));
+    let (l50, l99) = cold_start(host, dir, "Hello", runs).await;
+    println!(
+        "cold azure HttpTrigger first request p50 {a50:>7.1} ms p99 {a99:>7.1} ms | lambda same logic p50 {l50:>7.1} ms p99 {l99:>7.1} ms | ratios {:.2} to lambda, {:.2} to bare node",
+        a50 / l50,
+        a50 / bare_node_p50
+    );
+    ahost.shutdown();
 }

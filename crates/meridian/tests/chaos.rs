@@ -122,7 +122,11 @@ fn copy_mesh_examples(to: &Path) {
 fn chaos(seconds: u64) {
     let tmp = tempfile::tempdir().expect("tempdir");
     copy_mesh_examples(tmp.path());
-    let up = Up::start(tmp.path(), "examples", &["--gateway-port", "3000=0"]);
+    let up = Up::start(
+        tmp.path(),
+        "examples",
+        &["--gateway-port", "3000=0", "--gateway-port", "7071=0"],
+    );
     let gateway = up.gateway.clone();
     up.wait_ready(&[("myapp", 3), ("myapp-v2", 1)]);
     // The route answers before the load starts.

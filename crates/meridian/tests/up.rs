@@ -43,6 +43,8 @@ impl Up {
                 "80=0",
                 "--gateway-port",
                 "3000=0",
+                "--gateway-port",
+                "7071=0",
             ])
             .args(extra)
             .stdout(Stdio::piped())
