@@ -54,8 +54,8 @@ pub(crate) enum ListenerKind {
     },
     /// A CloudFront distribution's edge (its cache in front of its origin).
     Edge {
-        /// The distribution.
-        edge: Arc<crate::cache::Edge>,
+        /// The distributions, by host.
+        edges: Arc<crate::cache::Edges>,
         /// Terminates TLS with this configuration.
         tls: Option<Arc<rustls::ServerConfig>>,
     },
@@ -203,9 +203,9 @@ pub(crate) async fn serve(
     });
     let result = match (&ctx.kind, &denied) {
         (_, Some(_)) => Ok(crate::authz::denied()),
-        (ListenerKind::Edge { edge, .. }, None) => {
+        (ListenerKind::Edge { edges, .. }, None) => {
             drop(state);
-            Ok(edge.serve(req, ctx.scheme).await)
+            Ok(edges.serve(req, ctx.scheme).await)
         }
         (ListenerKind::Inbound { endpoint, .. }, None) => {
             drop(state);

@@ -470,12 +470,12 @@ impl Proxy {
         addr
     }
 
-    /// Starts a CloudFront distribution's edge listener on `addr` (port 0: any), over TLS
-    /// with `tls`: its requests go through the data plane's lifecycle into the
-    /// distribution's cache ([`cache::Edge`]).
+    /// Starts an edge listener for CloudFront distributions on `addr` (port 0: any), over
+    /// TLS with `tls`: its requests go through the data plane's lifecycle into the cache of
+    /// the distribution their host names ([`cache::Edges`]).
     pub async fn start_edge(
         &self,
-        edge: Arc<cache::Edge>,
+        edges: Arc<cache::Edges>,
         addr: SocketAddr,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<SocketAddr, Error> {
@@ -485,7 +485,7 @@ impl Proxy {
             .map_err(|source| Error::Bind { addr, source })?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let ctx = self.ctx(
-            ListenerKind::Edge { edge, tls },
+            ListenerKind::Edge { edges, tls },
             Arc::new(Caller::ingress_gateway()),
             scheme,
         );

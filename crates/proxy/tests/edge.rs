@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use meridian_proxy::cache::{Edge, EdgeConfig, OriginConfig, ViewerProtocol};
+use meridian_proxy::cache::{Edge, EdgeConfig, Edges, OriginConfig, ViewerProtocol};
 use meridian_proxy::{Proxy, ProxyOptions};
 use tokio::net::TcpListener;
 
@@ -186,8 +186,10 @@ async fn start(cfg: EdgeConfig) -> (Arc<Edge>, SocketAddr, Proxy) {
     let (_publisher, watch) = meridian_control::endpoints::channel();
     let proxy = Proxy::new(harness::snapshot("", 1), watch, ProxyOptions::default());
     let edge = Edge::new(cfg).unwrap();
+    let edges = Arc::new(Edges::default());
+    edges.set(vec![(vec![], edge.clone())]);
     let addr = proxy
-        .start_edge(edge.clone(), "127.0.0.1:0".parse().unwrap(), None)
+        .start_edge(edges, "127.0.0.1:0".parse().unwrap(), None)
         .await
         .unwrap();
     (edge, addr, proxy)

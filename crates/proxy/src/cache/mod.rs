@@ -75,6 +75,68 @@ impl Default for Behavior {
     }
 }
 
+/// The distributions an edge listener serves, chosen by the request's host (a
+/// distribution's domain name or aliases), else the first.
+#[derive(Debug, Default)]
+pub struct Edges {
+    list: arc_swap::ArcSwap<Vec<(Vec<String>, Arc<Edge>)>>,
+}
+
+impl Edges {
+    /// Puts these distributions (with their host names) in force.
+    pub fn set(&self, list: Vec<(Vec<String>, Arc<Edge>)>) {
+        self.list.store(Arc::new(list));
+    }
+
+    /// The distributions in force.
+    pub fn all(&self) -> Vec<Arc<Edge>> {
+        self.list.load().iter().map(|(_, e)| e.clone()).collect()
+    }
+
+    /// The distribution with this id.
+    pub fn by_id(&self, id: &str) -> Option<Arc<Edge>> {
+        self.list
+            .load()
+            .iter()
+            .find(|(_, e)| e.cfg.id == id)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn pick(&self, host: &str) -> Option<Arc<Edge>> {
+        let host = host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        let list = self.list.load();
+        list.iter()
+            .find(|(names, _)| names.iter().any(|n| n.eq_ignore_ascii_case(host)))
+            .or_else(|| list.first())
+            .map(|(_, e)| e.clone())
+    }
+
+    /// Serves a viewer request with the distribution its host names.
+    pub(crate) async fn serve(&self, req: Request<InBody>, scheme: &str) -> Response<ResponseBody> {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("")
+            .to_owned();
+        match self.pick(&host) {
+            Some(edge) => edge.serve(req, scheme).await,
+            None => error_page(
+                StatusCode::FORBIDDEN,
+                "Bad request. We can't connect to the server for this app or website at this time.",
+                &cf_id(),
+            ),
+        }
+    }
+}
+
 /// Signs origin requests (origin access control: SigV4 as CloudFront's service
 /// principal). The seam the storage plane's credentials plug into.
 pub trait OriginSigner: Send + Sync + fmt::Debug {
@@ -263,7 +325,6 @@ impl Edge {
             format!("edge-origin|{}", cfg.id),
             Transport::Plain,
         );
-        let host: u32 = rand::random();
         Ok(Arc::new(Edge {
             memory: store::Memory::new(cfg.memory_bytes),
             disk,
@@ -271,8 +332,9 @@ impl Edge {
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             via: HeaderValue::from_str(&format!(
-                "1.1 {host:08x}{:024x}.cloudfront.net (CloudFront)",
-                u128::from(rand::random::<u64>())
+                "1.1 {:016x}{:016x}.cloudfront.net (CloudFront)",
+                rand::random::<u64>(),
+                rand::random::<u64>()
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("1.1 cloudfront.net (CloudFront)")),
             pop: HeaderValue::from_static("MRD50-C1"),
