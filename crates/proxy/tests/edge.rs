@@ -109,6 +109,11 @@ async fn answer(
                 *r.body_mut() = full("revalidated body");
             }
         }
+        "/aged" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("age", "50".parse().unwrap());
+            *r.body_mut() = full("aged");
+        }
         "/nostore" => {
             h.insert("cache-control", "no-store".parse().unwrap());
             *r.body_mut() = full("private");
@@ -467,4 +472,18 @@ async fn invalidations_and_unsafe_methods_drop_stored_copies() {
         (r.h("x-cache"), r.body.as_str()),
         ("Miss from cloudfront", "<html>index 4</html>")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_age_counts_against_freshness() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    cfg.behavior.ttls = meridian_proxy::cache::Ttls::RFC;
+    let (_edge, addr, _p) = start(cfg).await;
+    let url = format!("http://{addr}/aged");
+    curl(&[&url]).await;
+    let r = curl(&[&url]).await;
+    assert_eq!(r.h("x-cache"), "Hit from cloudfront");
+    let age: u64 = r.h("age").parse().unwrap();
+    assert!(age >= 50, "age {age}");
 }

@@ -42,6 +42,9 @@ pub struct KeyPolicy {
     pub gzip: bool,
     /// Brotli is an encoding of the key.
     pub brotli: bool,
+    /// Every viewer header goes to the origin (none is in the key: the origin's `Vary`
+    /// selects among variants), as a plain RFC 9111 reverse proxy does.
+    pub forward_all_headers: bool,
 }
 
 /// A request's key, and what of the request goes to the origin.

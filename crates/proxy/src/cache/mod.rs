@@ -526,7 +526,7 @@ impl Edge {
             &e.vary,
             headers,
             rk.encoding,
-            &self.cfg.behavior.key.headers,
+            &self.cfg.behavior.key,
         );
         let v = self.get(&secondary).await?;
         (v.vary == e.vary).then_some(v)
@@ -641,6 +641,30 @@ impl Edge {
             pq.push_str(q);
         }
         let mut headers = HeaderMap::new();
+        if b.key.forward_all_headers {
+            for (name, v) in viewer {
+                if !matches!(
+                    name.as_str(),
+                    "host"
+                        | "content-length"
+                        | "connection"
+                        | "keep-alive"
+                        | "te"
+                        | "trailer"
+                        | "transfer-encoding"
+                        | "upgrade"
+                        | "proxy-connection"
+                        | "if-none-match"
+                        | "if-modified-since"
+                        | "if-match"
+                        | "if-unmodified-since"
+                        | "if-range"
+                        | "range"
+                ) {
+                    headers.append(name.clone(), v.clone());
+                }
+            }
+        }
         for name in &b.key.headers {
             for v in viewer.get_all(name) {
                 headers.append(name.clone(), v.clone());
@@ -765,7 +789,11 @@ impl Edge {
             for name in rparts.headers.keys() {
                 if matches!(
                     name.as_str(),
-                    "content-length" | "content-encoding" | "content-range" | "transfer-encoding"
+                    "content-length"
+                        | "content-encoding"
+                        | "content-range"
+                        | "transfer-encoding"
+                        | "age"
                 ) {
                     continue;
                 }
@@ -787,7 +815,11 @@ impl Edge {
                         key: s.key.clone(),
                         path: s.path.clone(),
                         status: s.status,
-                        initial_age: policy::initial_age(&merged, request_time, response_time),
+                        initial_age: policy::initial_age(
+                            &rparts.headers,
+                            request_time,
+                            response_time,
+                        ),
                         headers: merged,
                         body: s.body.clone(),
                         response_time,
@@ -814,8 +846,9 @@ impl Edge {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let mut headers = rparts.headers;
-        headers.remove(header::AGE);
+        // The origin's (or an upstream cache's) Age counts; the stored copy gets its own.
         let initial_age = policy::initial_age(&headers, request_time, response_time);
+        headers.remove(header::AGE);
         let authorized = parts.headers.contains_key(header::AUTHORIZATION);
         let freshness = policy::decide(
             status.as_u16(),
@@ -902,7 +935,7 @@ impl Edge {
                 &vary,
                 &parts.headers,
                 rk.encoding,
-                &self.cfg.behavior.key.headers,
+                &self.cfg.behavior.key,
             )
         };
         let e = Arc::new(Entry {
@@ -972,6 +1005,10 @@ impl Edge {
             header::CONTENT_TYPE,
             header::CONTENT_LENGTH,
             header::AUTHORIZATION,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_UNMODIFIED_SINCE,
         ] {
             if let Some(v) = parts.headers.get(&name) {
                 req.headers_mut().insert(name, v.clone());
@@ -1085,7 +1122,7 @@ fn vary_key(
     names: &[HeaderName],
     headers: &HeaderMap,
     encoding: Option<&str>,
-    forwarded: &[HeaderName],
+    policy: &KeyPolicy,
 ) -> String {
     let mut k = format!("{primary}\nvary");
     for n in names {
@@ -1096,7 +1133,7 @@ fn vary_key(
             k.push_str(encoding.unwrap_or(""));
             continue;
         }
-        if !forwarded.contains(n) {
+        if !policy.forward_all_headers && !policy.headers.contains(n) {
             continue;
         }
         let values: Vec<String> = headers
@@ -1128,7 +1165,8 @@ pub fn invalidation_matches(pattern: &str, path: &str) -> bool {
 fn respond(e: &Entry, parts: &http::request::Parts, x: XCache, now: u64) -> Response<ResponseBody> {
     let mut headers = e.headers.clone();
     headers.insert(X_CACHE.clone(), x.value());
-    if x != XCache::Miss {
+    // A stored copy's age; a miss passes on the age the origin's answer arrived with.
+    if x != XCache::Miss || e.initial_age > 0 {
         headers.insert(header::AGE, HeaderValue::from(e.age(now)));
     }
     let head = parts.method == Method::HEAD;

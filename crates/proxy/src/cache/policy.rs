@@ -45,29 +45,46 @@ impl Directives {
     pub fn parse(headers: &HeaderMap, name: &HeaderName) -> Option<Directives> {
         let mut lines = headers.get_all(name).iter().peekable();
         lines.peek()?;
+        // `CDN-Cache-Control` is a Structured Field (RFC 9213): a value of the wrong type
+        // makes the directive ignored, where `Cache-Control` treats it as stale.
+        let structured = name == CDN_CACHE_CONTROL;
+        let seconds = |value: Option<&str>| {
+            if structured {
+                value
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .map(|v| delta(Some(v)))
+            } else {
+                Some(delta(value))
+            }
+        };
         let mut d = Directives::default();
         let mut seen: Vec<String> = Vec::new();
         for line in lines {
             let Ok(text) = std::str::from_utf8(line.as_bytes()) else {
                 continue;
             };
-            for (name, value) in split_directives(text) {
+            let items = split_directives(text);
+            // An invalid Structured Field is ignored whole.
+            if structured && !items.iter().all(|(n, _)| sf_key(n)) {
+                return None;
+            }
+            for (name, value) in items {
                 let name = name.to_ascii_lowercase();
                 if seen.contains(&name) {
                     continue;
                 }
                 seen.push(name.clone());
                 match name.as_str() {
-                    "max-age" => d.max_age = Some(delta(value)),
-                    "s-maxage" => d.s_maxage = Some(delta(value)),
+                    "max-age" => d.max_age = seconds(value),
+                    "s-maxage" => d.s_maxage = seconds(value),
                     "no-store" => d.no_store = true,
                     "no-cache" => d.no_cache = true,
                     "private" => d.private = true,
                     "public" => d.public = true,
                     "must-revalidate" => d.must_revalidate = true,
                     "proxy-revalidate" => d.proxy_revalidate = true,
-                    "stale-while-revalidate" => d.stale_while_revalidate = Some(delta(value)),
-                    "stale-if-error" => d.stale_if_error = Some(delta(value)),
+                    "stale-while-revalidate" => d.stale_while_revalidate = seconds(value),
+                    "stale-if-error" => d.stale_if_error = seconds(value),
                     _ => {}
                 }
             }
@@ -110,6 +127,16 @@ fn split_directives(text: &str) -> Vec<(&str, Option<&str>)> {
         i += 1;
     }
     out
+}
+
+/// A Structured Field key: `( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )`.
+fn sf_key(k: &str) -> bool {
+    let mut b = k.bytes();
+    b.next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == b'*')
+        && b.all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.' | b'*')
+        })
 }
 
 /// A delta-seconds value: digits, optionally quoted; anything else is 0 (stale).
@@ -298,7 +325,8 @@ pub fn initial_age(headers: &HeaderMap, request_time: u64, response_time: u64) -
     let age_value = headers
         .get(header::AGE)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+        // Of a list (`7200, 0`), the first value.
+        .map(|v| v.split(',').next().unwrap_or("").trim())
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .map_or(0, |v| {
             v.parse::<u64>().map_or(DELTA_MAX, |n| n.min(DELTA_MAX))
@@ -352,6 +380,15 @@ mod tests {
         assert!(d.public && d.no_cache && d.must_revalidate && !d.no_store);
         assert_eq!(d.stale_while_revalidate, Some(5));
         assert_eq!(d.stale_if_error, Some(9));
+    }
+
+    #[test_case("max-age=\"30\"" ; "string")]
+    #[test_case("max-age=30.0" ; "decimal")]
+    #[test_case("max-age=a" ; "token")]
+    #[test_case("max-age=10000, &&&&&" ; "an invalid field")]
+    fn cdn_cache_control_values_of_the_wrong_type_are_ignored(v: &str) {
+        let d = Directives::of_response(&headers(&[("cdn-cache-control", v)]));
+        assert_eq!(d.max_age, None);
     }
 
     #[test]
@@ -444,6 +481,7 @@ mod tests {
     #[test_case(&[], 100, 100, 0 ; "no date no age")]
     #[test_case(&[("age", "30")], 100, 102, 32 ; "age plus delay")]
     #[test_case(&[("age", "x")], 100, 100, 0 ; "invalid age ignored")]
+    #[test_case(&[("age", "7200, 0")], 100, 100, 7200 ; "the first of a list")]
     #[test_case(&[("date", "Thu, 01 Jan 1970 00:01:00 GMT")], 100, 100, 40 ; "apparent age by date")]
     fn initial_ages(pairs: &[(&str, &str)], request: u64, response: u64, want: u64) {
         assert_eq!(initial_age(&headers(pairs), request, response), want);
