@@ -329,3 +329,102 @@ impl OriginSigner for BucketSigner {
         }
     }
 }
+
+/// The distributions' cache metrics in Prometheus' text format 0.0.4.
+pub(crate) fn metrics_text(plane: &EdgePlane) -> String {
+    use std::fmt::Write as _;
+    let stats: Vec<(String, meridian_proxy::cache::CacheStats)> = plane
+        .edges
+        .all()
+        .iter()
+        .map(|e| (e.config().id.clone(), e.stats()))
+        .collect();
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    };
+    let by = |f: &dyn Fn(&meridian_proxy::cache::CacheStats) -> u64| -> Vec<(String, u64)> {
+        stats
+            .iter()
+            .map(|(id, s)| (format!("distribution=\"{id}\""), f(s)))
+            .collect()
+    };
+    let mut results = Vec::new();
+    for (id, s) in &stats {
+        for (result, n) in [
+            ("Hit", s.hits),
+            ("RefreshHit", s.refresh_hits),
+            ("Miss", s.misses),
+            ("Error", s.errors),
+        ] {
+            results.push((format!("distribution=\"{id}\",result=\"{result}\""), n));
+        }
+    }
+    family(
+        "meridian_cdn_requests_total",
+        "counter",
+        "Viewer requests a distribution answered, by X-Cache result.",
+        &results,
+    );
+    family(
+        "meridian_cdn_collapsed_requests_total",
+        "counter",
+        "Requests that waited for another request's origin fetch of the same key.",
+        &by(&|s| s.collapsed),
+    );
+    family(
+        "meridian_cdn_origin_requests_total",
+        "counter",
+        "Requests the edge sent to the origin.",
+        &by(&|s| s.origin_requests),
+    );
+    family(
+        "meridian_cdn_served_bytes_total",
+        "counter",
+        "Body bytes sent to viewers.",
+        &by(&|s| s.bytes_served),
+    );
+    family(
+        "meridian_cdn_origin_bytes_total",
+        "counter",
+        "Body bytes received from the origin.",
+        &by(&|s| s.bytes_from_origin),
+    );
+    let tiers = |f: &dyn Fn(&meridian_proxy::cache::TierStats) -> u64| -> Vec<(String, u64)> {
+        stats
+            .iter()
+            .flat_map(|(id, s)| {
+                [
+                    (
+                        format!("distribution=\"{id}\",tier=\"memory\""),
+                        f(&s.memory),
+                    ),
+                    (format!("distribution=\"{id}\",tier=\"disk\""), f(&s.disk)),
+                ]
+            })
+            .collect()
+    };
+    family(
+        "meridian_cdn_stored_objects",
+        "gauge",
+        "Objects stored, by tier.",
+        &tiers(&|t| t.objects),
+    );
+    family(
+        "meridian_cdn_stored_bytes",
+        "gauge",
+        "Bytes stored, by tier.",
+        &tiers(&|t| t.bytes),
+    );
+    family(
+        "meridian_cdn_evictions_total",
+        "counter",
+        "Objects evicted for space, by tier.",
+        &tiers(&|t| t.evictions),
+    );
+    out
+}

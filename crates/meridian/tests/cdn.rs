@@ -227,4 +227,21 @@ fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
         ],
     );
     assert!(listed.contains(&id), "{listed}");
+
+    // The cache's counters on /metrics.
+    let admin = banner_url(&up, "  admin ", "http://");
+    let (status, _, metrics) = curl(&curl_bin, &[&format!("{admin}/metrics")]);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "meridian_cdn_requests_total{{distribution=\"{dist}\",result=\"Hit\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "meridian_cdn_requests_total{{distribution=\"{dist}\",result=\"Miss\"}} 2"
+        )),
+        "{metrics}"
+    );
 }
