@@ -194,6 +194,12 @@ impl EdgePlane {
                 },
             );
             cfg.behavior = behavior(&d.default_behavior);
+            // Every behaviour reaches the default behaviour's origin.
+            cfg.ordered = d
+                .ordered_behaviors
+                .iter()
+                .map(|b| (b.path_pattern.clone().unwrap_or_default(), behavior(b)))
+                .collect();
             cfg.default_root_object = d.default_root_object.clone().filter(|r| !r.is_empty());
             cfg.memory_bytes = MEMORY_BYTES;
             cfg.disk = Some((state_dir.join("edge").join(&d.id), DISK_BYTES));

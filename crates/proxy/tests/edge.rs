@@ -487,3 +487,29 @@ async fn an_upstream_age_counts_against_freshness() {
     let age: u64 = r.h("age").parse().unwrap();
     assert!(age >= 50, "age {age}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_behaviours_apply_by_path_pattern_first_match() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    let mut strict = cfg.behavior.clone();
+    strict.allowed_methods = vec![Method::GET, Method::HEAD];
+    let mut cached_options = cfg.behavior.clone();
+    cached_options.cache_options = true;
+    cfg.ordered = vec![
+        ("/index.*".to_owned(), strict),
+        ("*".to_owned(), cached_options),
+    ];
+    let (_edge, addr, _p) = start(cfg).await;
+    let refused = curl(&["-X", "OPTIONS", &format!("http://{addr}/index.html")]).await;
+    assert_eq!(
+        refused.status, 403,
+        "the first matching behaviour allows GET and HEAD only"
+    );
+    let passed = curl(&["-X", "OPTIONS", &format!("http://{addr}/other")]).await;
+    assert_eq!(
+        passed.status, 404,
+        "the second behaviour sends OPTIONS to the origin"
+    );
+    assert_eq!(o.count("/other"), 1);
+}

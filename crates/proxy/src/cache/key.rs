@@ -58,6 +58,9 @@ pub struct RequestKey {
     pub origin_query: Option<String>,
     /// The normalised `Accept-Encoding` (`br,gzip`, `br`, `gzip` or none).
     pub encoding: Option<&'static str>,
+    /// The cache behaviour that applies (0: the default one, else the ordered one's
+    /// position plus one).
+    pub behavior: usize,
 }
 
 impl KeyPolicy {
@@ -138,6 +141,7 @@ impl KeyPolicy {
             path: inval_path,
             origin_query,
             encoding,
+            behavior: 0,
         }
     }
 

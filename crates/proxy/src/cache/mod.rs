@@ -168,6 +168,9 @@ pub struct EdgeConfig {
     pub origin: OriginConfig,
     /// The default cache behaviour.
     pub behavior: Behavior,
+    /// `ordered_cache_behavior`s: path patterns (CloudFront's `*` and `?`), first match
+    /// wins, the default behaviour otherwise.
+    pub ordered: Vec<(String, Behavior)>,
     /// `default_root_object`.
     pub default_root_object: Option<String>,
     /// Memory tier budget, bytes.
@@ -187,6 +190,7 @@ impl EdgeConfig {
             id: id.to_owned(),
             origin,
             behavior: Behavior::default(),
+            ordered: Vec::new(),
             default_root_object: None,
             memory_bytes: 64 << 20,
             disk: None,
@@ -347,6 +351,34 @@ impl Edge {
         &self.cfg
     }
 
+    /// The behaviour for a path: the first ordered one whose pattern matches, else the
+    /// default (0).
+    fn select(&self, path: &str) -> usize {
+        self.cfg
+            .ordered
+            .iter()
+            .position(|(pattern, _)| {
+                if pattern.starts_with('/') {
+                    key::wildcard(pattern, path)
+                } else {
+                    path.strip_prefix('/')
+                        .is_some_and(|p| key::wildcard(pattern, p))
+                }
+            })
+            .map_or(0, |i| i + 1)
+    }
+
+    fn behavior(&self, which: usize) -> &Behavior {
+        match which.checked_sub(1) {
+            Some(i) => self
+                .cfg
+                .ordered
+                .get(i)
+                .map_or(&self.cfg.behavior, |(_, b)| b),
+            None => &self.cfg.behavior,
+        }
+    }
+
     /// Counters and tier sizes.
     pub fn stats(&self) -> CacheStats {
         let c = &self.counters;
@@ -407,7 +439,12 @@ impl Edge {
         cf_id: &HeaderValue,
     ) -> Response<ResponseBody> {
         let (parts, body) = req.into_parts();
-        let b = &self.cfg.behavior;
+        let path = match (&self.cfg.default_root_object, parts.uri.path()) {
+            (Some(root), "/") => format!("/{root}"),
+            (_, p) => p.to_owned(),
+        };
+        let which = self.select(&path);
+        let b = self.behavior(which);
         if scheme != "https" {
             match b.viewer_protocol {
                 ViewerProtocol::AllowAll => {}
@@ -428,23 +465,24 @@ impl Edge {
                 cf_id,
             );
         }
-        let path = match (&self.cfg.default_root_object, parts.uri.path()) {
-            (Some(root), "/") => format!("/{root}"),
-            (_, p) => p.to_owned(),
-        };
         let cached = parts.method == Method::GET
             || parts.method == Method::HEAD
             || (parts.method == Method::OPTIONS && b.cache_options);
         if !cached {
-            return self.pass(parts, body, &path, cf_id).await;
+            return self.pass(parts, body, &path, which, cf_id).await;
         }
-        let rk = b.key.key(
+        let mut rk = b.key.key(
             &parts.method,
             &path,
             parts.uri.query(),
             &parts.headers,
             parts.version,
         );
+        // Behaviours key apart: their policies differ.
+        if which > 0 {
+            rk.key = format!("#{which} {}", rk.key);
+            rk.behavior = which;
+        }
         let now = policy::now_secs();
         if let Some(e) = self.lookup(&rk, &parts.headers).await {
             if e.fresh(now) {
@@ -526,7 +564,7 @@ impl Edge {
             &e.vary,
             headers,
             rk.encoding,
-            &self.cfg.behavior.key,
+            &self.behavior(rk.behavior).key,
         );
         let v = self.get(&secondary).await?;
         (v.vary == e.vary).then_some(v)
@@ -624,6 +662,7 @@ impl Edge {
     }
 
     /// The origin request for a viewer request (GET for HEAD, so the answer can be stored).
+    #[allow(clippy::too_many_arguments)]
     fn origin_request(
         &self,
         method: Method,
@@ -631,10 +670,11 @@ impl Edge {
         query: Option<&str>,
         viewer: &HeaderMap,
         encoding: Option<&'static str>,
+        which: usize,
         cf_id: &HeaderValue,
     ) -> Request<RequestBody> {
         let o = &self.cfg.origin;
-        let b = &self.cfg.behavior;
+        let b = self.behavior(which);
         let mut pq = format!("{}{}", o.path.trim_end_matches('/'), path);
         if let Some(q) = query {
             pq.push('?');
@@ -742,6 +782,7 @@ impl Edge {
             rk.origin_query.as_deref(),
             &parts.headers,
             rk.encoding,
+            rk.behavior,
             cf_id,
         );
         // A stale copy with validators is revalidated rather than fetched again.
@@ -808,7 +849,7 @@ impl Edge {
                 s.status.as_u16(),
                 &merged,
                 authorized,
-                &self.cfg.behavior.ttls,
+                &self.behavior(rk.behavior).ttls,
             ) {
                 Some(freshness) => {
                     let e = Arc::new(Entry {
@@ -854,7 +895,7 @@ impl Edge {
             status.as_u16(),
             &headers,
             authorized,
-            &self.cfg.behavior.ttls,
+            &self.behavior(rk.behavior).ttls,
         );
         let vary = vary_names(&headers);
         let storable = freshness.is_some() && vary.is_some();
@@ -900,7 +941,7 @@ impl Edge {
         self.counters
             .bytes_from_origin
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        if matches!(self.cfg.behavior.key.cookies, CookieKeys::None) {
+        if matches!(self.behavior(rk.behavior).key.cookies, CookieKeys::None) {
             headers.remove(header::SET_COOKIE);
         }
         let (Some(freshness), Some(vary)) = (freshness, vary) else {
@@ -935,7 +976,7 @@ impl Edge {
                 &vary,
                 &parts.headers,
                 rk.encoding,
-                &self.cfg.behavior.key,
+                &self.behavior(rk.behavior).key,
             )
         };
         let e = Arc::new(Entry {
@@ -991,6 +1032,7 @@ impl Edge {
         parts: http::request::Parts,
         body: InBody,
         path: &str,
+        which: usize,
         cf_id: &HeaderValue,
     ) -> Response<ResponseBody> {
         let mut req = self.origin_request(
@@ -999,6 +1041,7 @@ impl Edge {
             parts.uri.query(),
             &parts.headers,
             None,
+            which,
             cf_id,
         );
         for name in [
