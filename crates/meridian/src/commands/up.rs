@@ -91,7 +91,7 @@ pub(crate) struct Args {
     #[arg(
         long,
         value_name = "ADDR",
-        default_value = "127.0.0.1:8443",
+        default_value = "127.0.0.1:8481",
         env = "MERIDIAN_CDN_HTTPS_ADDR"
     )]
     cdn_https_addr: SocketAddr,
