@@ -292,6 +292,25 @@ impl CertificateAuthority {
         &self.source
     }
 
+    /// Issues a server certificate for DNS names and IP addresses (the edge's HTTPS
+    /// listener): the chain and its private key.
+    pub fn issue_server(
+        &self,
+        names: &[String],
+        ttl: Duration,
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+        let now = SystemTime::now();
+        let signer = self.signer.load();
+        let not_after = now
+            .checked_add(ttl)
+            .ok_or(Error::InvalidLifetime {
+                ttl,
+                reason: "ends beyond what the clock can represent",
+            })?
+            .min(signer.not_after);
+        signer.issue_server(names, now - CLOCK_SKEW, not_after)
+    }
+
     /// The certificate that signs leaves now (the root when generated, the intermediate when
     /// plugged in).
     pub fn signing_cert(&self) -> CertificateDer<'static> {
@@ -425,6 +444,53 @@ impl Signer {
 
     /// Signs a leaf for `id`: ECDSA P-256, one URI SAN, empty subject, digitalSignature,
     /// serverAuth + clientAuth.
+    pub(crate) fn issue_server(
+        &self,
+        names: &[String],
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+        let not_before = whole_seconds(not_before);
+        let not_after = whole_seconds(not_after);
+        if not_after <= not_before {
+            return Err(Error::InvalidValidity);
+        }
+        let subject = names.first().cloned().unwrap_or_default();
+        let signing = |source| Error::Signing {
+            subject: subject.clone(),
+            source,
+        };
+        let key =
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(Error::KeyGeneration)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, subject.clone());
+        let mut sans = Vec::new();
+        for n in names {
+            match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => sans.push(SanType::IpAddress(ip)),
+                Err(_) => sans.push(SanType::DnsName(n.as_str().try_into().map_err(signing)?)),
+            }
+        }
+        params.subject_alt_names = sans;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = not_before.into();
+        params.not_after = not_after.into();
+        let cert = params.signed_by(&key, &self.issuer).map_err(signing)?;
+        let mut chain = Vec::with_capacity(1 + self.intermediates.len());
+        chain.push(cert.der().clone());
+        chain.extend(self.intermediates.iter().cloned());
+        Ok((
+            chain,
+            PrivateKeyDer::from(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        ))
+    }
+
     pub(crate) fn issue(
         &self,
         id: &SpiffeId,

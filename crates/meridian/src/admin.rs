@@ -167,7 +167,22 @@ async fn route(
                 "a web page of another origin may not read metrics",
             );
         }
-        return r.map(|b| Full::new(b).boxed());
+        // The distributions' cache families follow the registry's on `/metrics`.
+        let cdn = match (&node.edge, req.uri().path(), req.method()) {
+            (Some(edge), "/metrics" | "/stats/prometheus", &Method::GET) => {
+                crate::edge::metrics_text(edge)
+            }
+            _ => String::new(),
+        };
+        return r.map(|b| {
+            if cdn.is_empty() {
+                Full::new(b).boxed()
+            } else {
+                let mut all = b.to_vec();
+                all.extend_from_slice(cdn.as_bytes());
+                Full::new(Bytes::from(all)).boxed()
+            }
+        });
     }
     if let Err(refusal) = meridian_admin::check(req.method(), req.headers(), admin, token) {
         return error(refusal.status(), &refusal.to_string());

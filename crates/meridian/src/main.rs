@@ -2,9 +2,11 @@
 //! it parses arguments and wires the planes' crates together.
 
 mod admin;
+mod cdn_api;
 mod client;
 mod commands;
 mod dashboard;
+mod edge;
 mod logging;
 mod node;
 mod observe;

@@ -55,6 +55,12 @@ pub(crate) struct NodeOptions {
     pub(crate) dns_network: meridian_global::Network,
     /// Overrides every health check's interval (a drill on one machine).
     pub(crate) health_check_interval: Option<std::time::Duration>,
+    /// Where the CloudFront distributions' edge listens (HTTP).
+    pub(crate) cdn_addr: SocketAddr,
+    /// Where the CloudFront distributions' edge listens (HTTPS).
+    pub(crate) cdn_https_addr: SocketAddr,
+    /// Where the CloudFront API (invalidations) listens.
+    pub(crate) cloudfront_addr: SocketAddr,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -113,6 +119,8 @@ pub(crate) struct Node {
     pub(crate) functions: Option<Functions>,
     /// Tables and buckets with their API endpoints and access keys.
     pub(crate) storage: Arc<StoragePlane>,
+    /// The Terraform modules' CloudFront distributions, when there are some.
+    pub(crate) edge: Option<crate::edge::EdgePlane>,
     revision: ArcSwap<Revision>,
     sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
     pub(crate) started: SystemTime,
@@ -252,6 +260,21 @@ impl Node {
             .map_err(|e| {
                 anyhow::anyhow!("{e}; pass --gateway-port-offset, or --gateway-port DECLARED=PORT")
             })?;
+        let edge = if crate::edge::distributions(&revision.bundle).is_empty() {
+            None
+        } else {
+            let tls =
+                crate::edge::tls_config(&ca).context("cannot issue the edge's certificate")?;
+            let mut plane = crate::edge::EdgePlane::start(
+                &proxy,
+                options.cdn_addr,
+                Some((options.cdn_https_addr, tls)),
+            )
+            .await?;
+            let api = crate::cdn_api::CdnApi::new(plane.edges.clone(), storage.keys.clone());
+            plane.api = Some(api.start(options.cloudfront_addr).await?);
+            Some(plane)
+        };
         let ingress = meridian_proxy::ingress::Ingress::new(
             options.gateway_ports.clone(),
             supervisor.endpoints(),
@@ -275,6 +298,7 @@ impl Node {
             observer,
             functions,
             storage,
+            edge,
             revision: ArcSwap::from(revision.clone()),
             sidecars: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
@@ -433,6 +457,7 @@ impl Node {
             .bundle
             .sam_templates()
             .flat_map(|t| t.buckets.iter().map(|b| b.name.clone()))
+            .chain(crate::edge::terraform_buckets(&revision.bundle))
             .collect();
         let created = self
             .storage
@@ -442,6 +467,15 @@ impl Node {
             .context("the templates' buckets could not be created")?;
         for name in created {
             tracing::info!(bucket = %name, "bucket created");
+        }
+        if let Some(edge) = &self.edge {
+            edge.apply(
+                &revision.bundle,
+                &self.storage,
+                AWS_REGION,
+                &self.options.state_dir,
+            )
+            .context("the distributions could not be served")?;
         }
 
         // In force from here; nothing below fails but a supervisor shutting down.

@@ -112,6 +112,12 @@ fn a_failing_replica_is_ejected_and_ps_shows_it() {
             "127.0.0.1:0",
             "--dns-addr",
             "127.0.0.1:0",
+            "--cdn-addr",
+            "127.0.0.1:0",
+            "--cdn-https-addr",
+            "127.0.0.1:0",
+            "--cloudfront-addr",
+            "127.0.0.1:0",
             "--gateway-port",
             "80=0",
         ])

@@ -162,6 +162,13 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
         .args(["up", "edge", "--admin-addr", "127.0.0.1:0"])
         .args(["--dynamodb-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0"])
         .args(["--dns-addr", "127.0.0.1:0"])
+        .args([
+            "--cdn-addr",
+            "127.0.0.1:0",
+            "--cdn-https-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--cloudfront-addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -196,7 +203,7 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
     let text = seen.join("\n");
     assert!(
         text.contains(
-            "  terraform edge/cloudfront.tf (us-east-1): 4 resources loaded, not served yet (aws_s3_bucket.cdn_origin, aws_s3_bucket_public_access_block.cdn_origin, aws_cloudfront_origin_access_control.cdn, aws_cloudfront_distribution.cdn)"
+            "  terraform edge/cloudfront.tf (us-east-1): 1 resource loaded, not served yet (aws_s3_bucket_public_access_block.cdn_origin)"
         ),
         "{text}"
     );
@@ -204,6 +211,11 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
         text.contains(
             "  terraform edge/frontdoor.tf (global): 1 resource loaded, not served yet (azurerm_frontdoor.main)"
         ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  cdn       http://127.0.0.1:")
+            && text.contains("-> bucket my-app-cdn-origin; https://127.0.0.1:"),
         "{text}"
     );
     assert!(

@@ -52,6 +52,13 @@ pub(crate) enum ListenerKind {
         /// The declared port.
         port: u16,
     },
+    /// A CloudFront distribution's edge (its cache in front of its origin).
+    Edge {
+        /// The distributions, by host.
+        edges: Arc<crate::cache::Edges>,
+        /// Terminates TLS with this configuration.
+        tls: Option<Arc<rustls::ServerConfig>>,
+    },
     /// In front of a replica.
     Inbound {
         /// The replica's own address.
@@ -196,6 +203,10 @@ pub(crate) async fn serve(
     });
     let result = match (&ctx.kind, &denied) {
         (_, Some(_)) => Ok(crate::authz::denied()),
+        (ListenerKind::Edge { edges, .. }, None) => {
+            drop(state);
+            Ok(edges.serve(req, ctx.scheme).await)
+        }
         (ListenerKind::Inbound { endpoint, .. }, None) => {
             drop(state);
             set_client_cert_header(&mut req, conn);

@@ -23,6 +23,7 @@ mod authn;
 mod authz;
 pub mod balancer;
 pub mod body;
+pub mod cache;
 mod cluster;
 mod coalesce;
 mod downstream;
@@ -469,6 +470,29 @@ impl Proxy {
         addr
     }
 
+    /// Starts an edge listener for CloudFront distributions on `addr` (port 0: any), over
+    /// TLS with `tls`: its requests go through the data plane's lifecycle into the cache of
+    /// the distribution their host names ([`cache::Edges`]).
+    pub async fn start_edge(
+        &self,
+        edges: Arc<cache::Edges>,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<SocketAddr, Error> {
+        let listener = listener::bind(addr).await?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let ctx = self.ctx(
+            ListenerKind::Edge { edges, tls },
+            Arc::new(Caller::ingress_gateway()),
+            scheme,
+        );
+        listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe(), None);
+        Ok(bound)
+    }
+
     /// Starts a workload's outbound listener (its `HTTP_PROXY`): absolute-form requests
     /// (`GET http://myapp/`) and origin-form ones with a `Host` header are routed as the
     /// calling workload.
@@ -745,7 +769,7 @@ impl Proxy {
         let options = &self.inner.options;
         Arc::new(ListenerCtx {
             limits: match kind {
-                ListenerKind::Gateway { .. } => options.edge_limits,
+                ListenerKind::Gateway { .. } | ListenerKind::Edge { .. } => options.edge_limits,
                 _ => options.mesh_limits,
             },
             topology: options.gateway_topology,

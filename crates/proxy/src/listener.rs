@@ -91,6 +91,23 @@ pub(crate) fn spawn(
                     (ListenerKind::Gateway { .. }, _) => {
                         gateway(tcp, ctx, peer, tls_port, stop).await
                     }
+                    (
+                        ListenerKind::Edge {
+                            tls: Some(config), ..
+                        },
+                        _,
+                    ) => {
+                        let config = config.clone();
+                        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                        let handshake = tokio::time::timeout(
+                            ctx.limits.tls_handshake_timeout,
+                            acceptor.accept(tcp),
+                        );
+                        if let Ok(Ok(tls)) = handshake.await {
+                            let conn = Connection::plain(ConnectionSecurity::Unknown);
+                            serve(tls, ctx, peer, conn, stop).await;
+                        }
+                    }
                     _ => {
                         let conn = Connection::plain(ConnectionSecurity::Unknown);
                         serve(tcp, ctx, peer, conn, stop).await;

@@ -78,6 +78,32 @@ pub(crate) struct Args {
     /// (Route 53 allows 10 or 30 s; a failover drill on one machine may want 1s).
     #[arg(long, value_name = "DURATION", value_parser = super::duration::positive)]
     health_check_interval: Option<std::time::Duration>,
+    /// Address of the CloudFront distributions' edge (HTTP; `127.0.0.1:0` picks a free
+    /// port). A distribution is chosen by its domain name (`Host`), else the first.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8480",
+        env = "MERIDIAN_CDN_ADDR"
+    )]
+    cdn_addr: SocketAddr,
+    /// Address of the edge's HTTPS listener (a certificate from Meridian's CA).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8481",
+        env = "MERIDIAN_CDN_HTTPS_ADDR"
+    )]
+    cdn_https_addr: SocketAddr,
+    /// Address of the CloudFront API for invalidations (`aws cloudfront
+    /// create-invalidation --endpoint-url http://ADDR`).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8482",
+        env = "MERIDIAN_CLOUDFRONT_ADDR"
+    )]
+    cloudfront_addr: SocketAddr,
     /// An access key the storage APIs accept, `ACCESS_KEY_ID:SECRET` (repeat for several), in
     /// addition to those in `<state>/storage/keys.json` (created with one random key).
     #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = parse_access_key)]
@@ -333,6 +359,9 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
             cidr: Vec::new(),
         },
         health_check_interval: args.health_check_interval,
+        cdn_addr: args.cdn_addr,
+        cdn_https_addr: args.cdn_https_addr,
+        cloudfront_addr: args.cloudfront_addr,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -525,6 +554,22 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
             b.origin.file.display()
         );
     }
+    if let Some(edge) = &node.edge {
+        for d in edge.served() {
+            let https = edge
+                .https
+                .map_or_else(String::new, |a| format!("; https://{a}"));
+            println!(
+                "  cdn       http://{}  ({} {} -> bucket {}{https})",
+                edge.http, d.id, d.domain, d.bucket
+            );
+        }
+        if let Some(api) = edge.api {
+            println!(
+                "  cloudfront http://{api}  (invalidations: aws cloudfront create-invalidation --endpoint-url http://{api})"
+            );
+        }
+    }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");
     if let Some(dns) = node.dns_addr() {
         let s = node.dns_summary();
@@ -557,12 +602,20 @@ fn print_terraform(bundle: &meridian_config::Bundle) {
     for m in bundle.terraform_modules() {
         // One line per file and region.
         let mut groups: Vec<(&std::path::Path, &str, Vec<&str>)> = Vec::new();
-        // The DNS serves zones, records and health checks (the banner's `dns` line).
+        // The DNS serves zones, records and health checks (the banner's `dns` line);
+        // buckets, distributions and their origin access controls are served too (the `s3`
+        // and `cdn` lines).
         let by_dns = |s: &Spec| matches!(s, Spec::Zone(_) | Spec::Record(_) | Spec::HealthCheck(_));
+        let by_edge = |s: &Spec| {
+            matches!(
+                s,
+                Spec::S3Bucket(_) | Spec::Distribution(_) | Spec::OriginAccessControl(_)
+            )
+        };
         for i in m
             .instances
             .iter()
-            .filter(|i| i.spec.is_served() && !by_dns(&i.spec))
+            .filter(|i| i.spec.is_served() && !by_dns(&i.spec) && !by_edge(&i.spec))
         {
             let name = i.address.as_str();
             match groups

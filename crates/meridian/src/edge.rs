@@ -1,0 +1,436 @@
+//! The edge plane at `meridian up`: the Terraform modules' `aws_cloudfront_distribution`s
+//! served by the data plane's cache ([`meridian_proxy::cache`]) on one HTTP and one HTTPS
+//! listener, each distribution chosen by its domain name, in front of its bucket on the
+//! node's S3 endpoint.
+//!
+//! Origin access control: the edge signs its origin requests with SigV4. Until buckets
+//! carry policies that name the distribution (`cloudfront.amazonaws.com` with
+//! `aws:SourceArn`), it signs with the node's own access key ([`BucketSigner`] is the seam
+//! where the service principal's credentials go).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use meridian_config::terraform::resources::Spec;
+use meridian_config::terraform::resources::aws_cdn::{Behavior as TfBehavior, Distribution};
+use meridian_proxy::cache::{
+    Behavior, CookieKeys, Edge, EdgeConfig, Edges, KeyPolicy, OriginConfig, OriginSigner,
+    QueryKeys, Ttls, ViewerProtocol,
+};
+use meridian_storage::plane::StoragePlane;
+
+/// Memory tier per distribution.
+const MEMORY_BYTES: u64 = 64 << 20;
+/// Disk tier per distribution.
+const DISK_BYTES: u64 = 1 << 30;
+
+/// A distribution as served: what the banner and `cdn ls` say.
+#[derive(Debug, Clone)]
+pub(crate) struct Served {
+    /// `E...`.
+    pub(crate) id: String,
+    /// `d....cloudfront.localhost`.
+    pub(crate) domain: String,
+    /// The origin bucket.
+    pub(crate) bucket: String,
+}
+
+/// The edge listeners and the distributions they serve.
+#[derive(Debug)]
+pub(crate) struct EdgePlane {
+    pub(crate) edges: Arc<Edges>,
+    pub(crate) http: SocketAddr,
+    pub(crate) https: Option<SocketAddr>,
+    /// The CloudFront API (invalidations).
+    pub(crate) api: Option<SocketAddr>,
+    served: std::sync::Mutex<Vec<Served>>,
+}
+
+/// The edge's TLS configuration: a certificate from Meridian's CA for `localhost`,
+/// `127.0.0.1` and every `*.cloudfront.localhost` distribution domain.
+pub(crate) fn tls_config(
+    ca: &meridian_identity::CertificateAuthority,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let names = [
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "*.cloudfront.localhost".to_owned(),
+    ];
+    let (chain, key) = ca.issue_server(&names, Duration::from_secs(365 * 86_400))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The distributions of a bundle's Terraform modules, with the buckets their origins name.
+pub(crate) fn distributions(
+    bundle: &meridian_config::Bundle,
+) -> Vec<(Distribution, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for m in bundle.terraform_modules() {
+        let buckets: Vec<(String, String)> = m
+            .instances
+            .iter()
+            .filter_map(|i| match &i.spec {
+                Spec::S3Bucket(b) => Some((b.regional_domain_name.clone(), b.name.clone())),
+                _ => None,
+            })
+            .collect();
+        for i in &m.instances {
+            if let Spec::Distribution(d) = &i.spec
+                && d.enabled
+            {
+                out.push(((**d).clone(), buckets.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The buckets the Terraform modules declare (created at `up` like the templates' ones).
+pub(crate) fn terraform_buckets(bundle: &meridian_config::Bundle) -> Vec<String> {
+    bundle
+        .terraform_modules()
+        .flat_map(|m| m.instances.iter())
+        .filter_map(|i| match &i.spec {
+            Spec::S3Bucket(b) => Some(b.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl EdgePlane {
+    /// Binds the edge's listeners (HTTP on `http`, HTTPS on `https` with a certificate
+    /// from `tls`).
+    pub(crate) async fn start(
+        proxy: &meridian_proxy::Proxy,
+        http: SocketAddr,
+        https: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    ) -> anyhow::Result<EdgePlane> {
+        let edges = Arc::new(Edges::default());
+        let http = proxy
+            .start_edge(edges.clone(), http, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}; pass --cdn-addr 127.0.0.1:0"))?;
+        let https = match https {
+            Some((addr, tls)) => Some(
+                proxy
+                    .start_edge(edges.clone(), addr, Some(tls))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}; pass --cdn-https-addr 127.0.0.1:0"))?,
+            ),
+            None => None,
+        };
+        Ok(EdgePlane {
+            edges,
+            http,
+            https,
+            api: None,
+            served: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Puts the bundle's distributions in force; one whose configuration did not change
+    /// keeps its cache.
+    pub(crate) fn apply(
+        &self,
+        bundle: &meridian_config::Bundle,
+        storage: &StoragePlane,
+        region: &str,
+        state_dir: &Path,
+    ) -> anyhow::Result<()> {
+        let (access_key, secret) = storage
+            .keys
+            .long_term()
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let mut list = Vec::new();
+        let mut served = Vec::new();
+        for (d, buckets) in distributions(bundle) {
+            let Some(origin) = d
+                .origins
+                .iter()
+                .find(|o| o.id == d.default_behavior.target_origin_id)
+            else {
+                continue;
+            };
+            let bucket = buckets
+                .iter()
+                .find(|(domain, _)| *domain == origin.domain_name)
+                .map(|(_, name)| name.clone())
+                .or_else(|| {
+                    origin
+                        .domain_name
+                        .split_once(".s3.")
+                        .map(|(b, _)| b.to_owned())
+                })
+                .unwrap_or_else(|| origin.domain_name.clone());
+            let signer: Option<Arc<dyn OriginSigner>> =
+                origin.origin_access_control_id.as_ref().map(|_| {
+                    Arc::new(BucketSigner {
+                        access_key: access_key.clone(),
+                        secret: secret.clone(),
+                        region: region.to_owned(),
+                    }) as Arc<dyn OriginSigner>
+                });
+            let s3 = storage.s3_addr();
+            let mut cfg = EdgeConfig::new(
+                &d.id,
+                OriginConfig {
+                    addr: s3,
+                    host: s3.to_string(),
+                    path: format!("/{bucket}{}", origin.path),
+                    signer,
+                    timeout: Duration::from_secs(30),
+                },
+            );
+            cfg.behavior = behavior(&d.default_behavior);
+            // Every behaviour reaches the default behaviour's origin.
+            cfg.ordered = d
+                .ordered_behaviors
+                .iter()
+                .map(|b| (b.path_pattern.clone().unwrap_or_default(), behavior(b)))
+                .collect();
+            cfg.default_root_object = d.default_root_object.clone().filter(|r| !r.is_empty());
+            cfg.memory_bytes = MEMORY_BYTES;
+            cfg.disk = Some((state_dir.join("edge").join(&d.id), DISK_BYTES));
+            cfg.https_port = self.https.map(|a| a.port());
+            let edge = match self.edges.by_id(&d.id) {
+                Some(e) if same(e.config(), &cfg) => e,
+                _ => Edge::new(cfg)?,
+            };
+            let mut names = vec![d.domain_name.clone()];
+            names.extend(d.aliases.iter().cloned());
+            served.push(Served {
+                id: d.id.clone(),
+                domain: d.domain_name.clone(),
+                bucket,
+            });
+            list.push((names, edge));
+        }
+        self.edges.set(list);
+        if let Ok(mut s) = self.served.lock() {
+            *s = served;
+        }
+        Ok(())
+    }
+
+    /// The distributions served.
+    pub(crate) fn served(&self) -> Vec<Served> {
+        self.served.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// Whether two configurations serve alike (so the cache carries over).
+fn same(a: &EdgeConfig, b: &EdgeConfig) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+/// A Terraform cache behaviour as the edge applies it.
+fn behavior(b: &TfBehavior) -> Behavior {
+    let methods: Vec<Method> = b
+        .allowed_methods
+        .iter()
+        .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
+        .collect();
+    let mut key = KeyPolicy::default();
+    if let Some(f) = &b.forwarded_values {
+        key.query = match (f.query_string, f.query_string_cache_keys.is_empty()) {
+            (false, _) => QueryKeys::None,
+            (true, true) => QueryKeys::All,
+            (true, false) => QueryKeys::Whitelist(f.query_string_cache_keys.clone()),
+        };
+        key.headers = f
+            .headers
+            .iter()
+            .filter(|h| *h != "*")
+            .filter_map(|h| HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).ok())
+            .collect();
+        key.cookies = match f.cookies.as_str() {
+            "all" => CookieKeys::All,
+            "whitelist" => CookieKeys::Whitelist(f.cookie_names.clone()),
+            _ => CookieKeys::None,
+        };
+    }
+    Behavior {
+        allowed_methods: if methods.is_empty() {
+            vec![Method::GET, Method::HEAD]
+        } else {
+            methods
+        },
+        cache_options: b.cached_methods.iter().any(|m| m == "OPTIONS"),
+        key,
+        ttls: Ttls {
+            min: u64::try_from(b.min_ttl).unwrap_or(0),
+            default: Some(u64::try_from(b.default_ttl).unwrap_or(0)),
+            max: u64::try_from(b.max_ttl).unwrap_or(0),
+            error_min: 10,
+        },
+        viewer_protocol: match b.viewer_protocol_policy.as_str() {
+            "redirect-to-https" => ViewerProtocol::RedirectToHttps,
+            "https-only" => ViewerProtocol::HttpsOnly,
+            _ => ViewerProtocol::AllowAll,
+        },
+        compress: b.compress,
+    }
+}
+
+/// SigV4 for the origin bucket (service `s3`, an empty payload).
+#[derive(Debug)]
+struct BucketSigner {
+    access_key: String,
+    secret: String,
+    region: String,
+}
+
+/// SHA-256 of an empty payload.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+impl OriginSigner for BucketSigner {
+    fn sign(&self, method: &Method, _host: &str, path_and_query: &str, headers: &mut HeaderMap) {
+        let amz = meridian_storage::sigv4::format_amz_date(time::OffsetDateTime::now_utc());
+        let Ok(date) = HeaderValue::from_str(&amz) else {
+            return;
+        };
+        headers.insert("x-amz-date", date);
+        headers.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_static(EMPTY_SHA256),
+        );
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let signed = [
+            "host".to_owned(),
+            "x-amz-content-sha256".to_owned(),
+            "x-amz-date".to_owned(),
+        ];
+        let auth = meridian_storage::sigv4::sign(
+            &meridian_storage::sigv4::SignedRequest {
+                method: method.as_str(),
+                path,
+                query,
+                headers,
+                authority: None,
+                body: b"",
+            },
+            &self.access_key,
+            &self.secret,
+            &self.region,
+            "s3",
+            &amz,
+            &signed,
+        );
+        if let Ok(v) = HeaderValue::from_str(&auth) {
+            headers.insert(header::AUTHORIZATION, v);
+        }
+    }
+}
+
+/// The distributions' cache metrics in Prometheus' text format 0.0.4.
+pub(crate) fn metrics_text(plane: &EdgePlane) -> String {
+    use std::fmt::Write as _;
+    let stats: Vec<(String, meridian_proxy::cache::CacheStats)> = plane
+        .edges
+        .all()
+        .iter()
+        .map(|e| (e.config().id.clone(), e.stats()))
+        .collect();
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    };
+    let by = |f: &dyn Fn(&meridian_proxy::cache::CacheStats) -> u64| -> Vec<(String, u64)> {
+        stats
+            .iter()
+            .map(|(id, s)| (format!("distribution=\"{id}\""), f(s)))
+            .collect()
+    };
+    let mut results = Vec::new();
+    for (id, s) in &stats {
+        for (result, n) in [
+            ("Hit", s.hits),
+            ("RefreshHit", s.refresh_hits),
+            ("Miss", s.misses),
+            ("Error", s.errors),
+        ] {
+            results.push((format!("distribution=\"{id}\",result=\"{result}\""), n));
+        }
+    }
+    family(
+        "meridian_cdn_requests_total",
+        "counter",
+        "Viewer requests a distribution answered, by X-Cache result.",
+        &results,
+    );
+    family(
+        "meridian_cdn_collapsed_requests_total",
+        "counter",
+        "Requests that waited for another request's origin fetch of the same key.",
+        &by(&|s| s.collapsed),
+    );
+    family(
+        "meridian_cdn_origin_requests_total",
+        "counter",
+        "Requests the edge sent to the origin.",
+        &by(&|s| s.origin_requests),
+    );
+    family(
+        "meridian_cdn_served_bytes_total",
+        "counter",
+        "Body bytes sent to viewers.",
+        &by(&|s| s.bytes_served),
+    );
+    family(
+        "meridian_cdn_origin_bytes_total",
+        "counter",
+        "Body bytes received from the origin.",
+        &by(&|s| s.bytes_from_origin),
+    );
+    let tiers = |f: &dyn Fn(&meridian_proxy::cache::TierStats) -> u64| -> Vec<(String, u64)> {
+        stats
+            .iter()
+            .flat_map(|(id, s)| {
+                [
+                    (
+                        format!("distribution=\"{id}\",tier=\"memory\""),
+                        f(&s.memory),
+                    ),
+                    (format!("distribution=\"{id}\",tier=\"disk\""), f(&s.disk)),
+                ]
+            })
+            .collect()
+    };
+    family(
+        "meridian_cdn_stored_objects",
+        "gauge",
+        "Objects stored, by tier.",
+        &tiers(&|t| t.objects),
+    );
+    family(
+        "meridian_cdn_stored_bytes",
+        "gauge",
+        "Bytes stored, by tier.",
+        &tiers(&|t| t.bytes),
+    );
+    family(
+        "meridian_cdn_evictions_total",
+        "counter",
+        "Objects evicted for space, by tier.",
+        &tiers(&|t| t.evictions),
+    );
+    out
+}

@@ -1,0 +1,237 @@
+//! The course's CloudFront distribution through a real `meridian up`: `examples/edge`'s
+//! `cloudfront.tf` in front of its private bucket. The AWS CLI puts `index.html`; the bucket
+//! refuses anonymous reads; curl gets the page over the edge's HTTPS (a certificate from
+//! Meridian's CA), a second request is a hit, HTTP redirects to HTTPS, and an invalidation
+//! made with `aws cloudfront create-invalidation` makes the next request a miss.
+
+mod observe_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use observe_support::{Up, tool};
+
+fn examples() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// The first `scheme://` address on the banner line containing `needle`.
+fn banner_url(up: &Up, needle: &str, scheme: &str) -> String {
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in the banner: {:#?}", up.banner));
+    line.split(|c: char| c.is_whitespace() || c == ';' || c == ')')
+        .find(|w| w.starts_with(scheme))
+        .unwrap_or_else(|| panic!("no {scheme} address in {line}"))
+        .to_owned()
+}
+
+fn access_key(up: &Up) -> (String, String) {
+    let keys: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(up.dir.join(".meridian/storage/keys.json")).expect("key file"),
+    )
+    .expect("json");
+    (
+        keys["keys"][0]["access_key_id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+        keys["keys"][0]["secret_access_key"]
+            .as_str()
+            .expect("secret")
+            .to_owned(),
+    )
+}
+
+fn aws(aws: &Path, home: &Path, key: &(String, String), args: &[&str]) -> String {
+    let out = Command::new(aws)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &key.1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("aws runs");
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `curl -si ARGS`: status, the head's text (lowercase names), the body.
+fn curl(curl: &Path, args: &[&str]) -> (u16, String, String) {
+    let out = Command::new(curl)
+        .args(["-s", "-i", "--max-time", "30"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[test]
+fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
+    let (Some(curl_bin), Some(aws_cli)) = (
+        tool("curl", "apt-get install curl"),
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let edge = tmp.path().join("edge");
+    std::fs::create_dir(&edge).expect("mkdir");
+    for e in std::fs::read_dir(examples().join("edge")).expect("edge") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), edge.join(e.file_name())).expect("copy");
+    }
+    // The harness binds the edge's listeners on free ports.
+    let up = Up::start(tmp.path(), "edge", &[]);
+    let cdn_line = up
+        .banner
+        .iter()
+        .find(|l| l.contains("  cdn "))
+        .unwrap_or_else(|| panic!("{:#?}", up.banner))
+        .clone();
+    assert!(
+        cdn_line.contains("-> bucket my-app-cdn-origin"),
+        "{cdn_line}"
+    );
+    let http = banner_url(&up, "  cdn ", "http://");
+    let https = banner_url(&up, "  cdn ", "https://");
+    let api = banner_url(&up, "  cloudfront ", "http://");
+    let s3 = banner_url(&up, "  s3 ", "http://");
+    let dist = cdn_line
+        .split_whitespace()
+        .find(|w| w.starts_with("(E"))
+        .map(|w| w.trim_start_matches('('))
+        .expect("distribution id")
+        .to_owned();
+    let key = access_key(&up);
+    let home = tempfile::tempdir().expect("home");
+    let page = tmp.path().join("index.html");
+    std::fs::write(&page, "<html>hello from the private bucket</html>").expect("write");
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3",
+            "cp",
+            page.to_str().expect("utf-8"),
+            "s3://my-app-cdn-origin/index.html",
+            "--content-type",
+            "text/html",
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+
+    // The bucket itself stays private.
+    let (status, _, _) = curl(&curl_bin, &[&format!("{s3}/my-app-cdn-origin/index.html")]);
+    assert_eq!(status, 403);
+
+    // HTTP redirects to the edge's HTTPS.
+    let (status, head, _) = curl(&curl_bin, &[&format!("{http}/")]);
+    assert_eq!(status, 301, "{head}");
+    assert!(head.contains("location: https://"), "{head}");
+
+    // The default root object over HTTPS, verified with Meridian's CA: a miss, then a hit.
+    let ca = up.dir.join(".meridian/ca/root-ca.pem");
+    let ca = ca.to_str().expect("utf-8");
+    let get = || curl(&curl_bin, &["--cacert", ca, &format!("{https}/")]);
+    let (status, head, body) = get();
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(body, "<html>hello from the private bucket</html>");
+    assert!(head.contains("x-cache: miss from cloudfront"), "{head}");
+    assert!(head.contains("x-amz-cf-id: "), "{head}");
+    let (_, head, _) = get();
+    assert!(head.contains("x-cache: hit from cloudfront"), "{head}");
+
+    // An invalidation with the AWS CLI, unmodified: Completed, and the next request misses.
+    let created = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "create-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--paths",
+            "/*",
+        ],
+    );
+    let created: serde_json::Value = serde_json::from_str(&created).expect("json");
+    assert_eq!(created["Invalidation"]["Status"], "Completed", "{created}");
+    let id = created["Invalidation"]["Id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (_, head, _) = get();
+    assert!(head.contains("x-cache: miss from cloudfront"), "{head}");
+    let got = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "get-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--id",
+            &id,
+        ],
+    );
+    assert!(got.contains("\"/*\""), "{got}");
+    let listed = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "list-invalidations",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+        ],
+    );
+    assert!(listed.contains(&id), "{listed}");
+
+    // The cache's counters on /metrics.
+    let admin = banner_url(&up, "  admin ", "http://");
+    let (status, _, metrics) = curl(&curl_bin, &[&format!("{admin}/metrics")]);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "meridian_cdn_requests_total{{distribution=\"{dist}\",result=\"Hit\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "meridian_cdn_requests_total{{distribution=\"{dist}\",result=\"Miss\"}} 2"
+        )),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,515 @@
+//! The edge cache with real listeners: a scriptable origin on 127.0.0.1:0, the proxy's edge
+//! listener in front of it, and curl as the viewer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use meridian_proxy::cache::{Edge, EdgeConfig, Edges, OriginConfig, ViewerProtocol};
+use meridian_proxy::{Proxy, ProxyOptions};
+use tokio::net::TcpListener;
+
+type OriginBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// What the origin saw: request counts by path, and the last request's headers by path.
+#[derive(Default)]
+struct Seen {
+    counts: HashMap<String, usize>,
+    headers: HashMap<String, HeaderMap>,
+}
+
+#[derive(Clone)]
+struct TestOrigin {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl TestOrigin {
+    fn count(&self, path: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .counts
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+    fn last(&self, path: &str) -> HeaderMap {
+        self.seen
+            .lock()
+            .unwrap()
+            .headers
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn full(b: impl Into<Bytes>) -> OriginBody {
+    http_body_util::Full::new(b.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    seen: Arc<Mutex<Seen>>,
+) -> Result<Response<OriginBody>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let n = {
+        let mut s = seen.lock().unwrap();
+        let c = s.counts.entry(path.clone()).or_default();
+        *c += 1;
+        let n = *c;
+        s.headers.insert(path.clone(), req.headers().clone());
+        n
+    };
+    let mut r = Response::new(full(""));
+    let h = r.headers_mut();
+    match path.as_str() {
+        "/index.html" => {
+            if req.method() == Method::POST {
+                *r.body_mut() = full("posted");
+                return Ok(r);
+            }
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("etag", "\"idx\"".parse().unwrap());
+            h.insert("content-type", "text/html".parse().unwrap());
+            *r.body_mut() = full(format!("<html>index {n}</html>"));
+        }
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            *r.body_mut() = full("slow");
+        }
+        "/reval" => {
+            h.insert("cache-control", "max-age=0".parse().unwrap());
+            h.insert("etag", "\"r1\"".parse().unwrap());
+            h.insert("x-version", n.to_string().parse().unwrap());
+            if req
+                .headers()
+                .get("if-none-match")
+                .is_some_and(|v| v == "\"r1\"")
+            {
+                *r.status_mut() = StatusCode::NOT_MODIFIED;
+            } else {
+                *r.body_mut() = full("revalidated body");
+            }
+        }
+        "/aged" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("age", "50".parse().unwrap());
+            *r.body_mut() = full("aged");
+        }
+        "/nostore" => {
+            h.insert("cache-control", "no-store".parse().unwrap());
+            *r.body_mut() = full("private");
+        }
+        "/vary" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("vary", "Accept-Language".parse().unwrap());
+            let lang = req
+                .headers()
+                .get("accept-language")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            *r.body_mut() = full(format!("lang={lang}"));
+        }
+        "/big" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            let body: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+            *r.body_mut() = full(body);
+        }
+        "/truncated" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("content-length", "100".parse().unwrap());
+            let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![
+                Ok(Frame::data(Bytes::from_static(b"only ten b"))),
+                Err(std::io::Error::other("origin died")),
+            ];
+            *r.body_mut() = StreamBody::new(futures_util::stream::iter(frames)).boxed();
+        }
+        _ => *r.status_mut() = StatusCode::NOT_FOUND,
+    }
+    Ok(r)
+}
+
+async fn test_origin() -> TestOrigin {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let s = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let s = s.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| answer(req, s.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    TestOrigin { addr, seen }
+}
+
+fn config(origin: SocketAddr) -> EdgeConfig {
+    let mut c = EdgeConfig::new(
+        "E2EDGETEST",
+        OriginConfig {
+            addr: origin,
+            host: "my-app-cdn-origin.s3.us-east-1.amazonaws.com".into(),
+            path: String::new(),
+            signer: None,
+            timeout: Duration::from_secs(5),
+        },
+    );
+    c.default_root_object = Some("index.html".into());
+    c.behavior.allowed_methods = vec![Method::GET, Method::HEAD, Method::OPTIONS];
+    c.behavior.ttls.default = Some(3600);
+    c.behavior.ttls.max = 86400;
+    c
+}
+
+async fn start(cfg: EdgeConfig) -> (Arc<Edge>, SocketAddr, Proxy) {
+    let (_publisher, watch) = meridian_control::endpoints::channel();
+    let proxy = Proxy::new(harness::snapshot("", 1), watch, ProxyOptions::default());
+    let edge = Edge::new(cfg).unwrap();
+    let edges = Arc::new(Edges::default());
+    edges.set(vec![(vec![], edge.clone())]);
+    let addr = proxy
+        .start_edge(edges, "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    (edge, addr, proxy)
+}
+
+/// A curl exchange: status, lowercase headers, body.
+struct Curl {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+async fn curl(args: &[&str]) -> Curl {
+    let mut cmd = vec!["-s", "-i", "--max-time", "20"];
+    cmd.extend_from_slice(args);
+    let cmd: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
+    let out = tokio::task::spawn_blocking(move || Command::new("curl").args(&cmd).output())
+        .await
+        .unwrap()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Curl {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+impl Curl {
+    fn h(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_request_is_a_hit_with_cloudfronts_headers() {
+    let o = test_origin().await;
+    let (_edge, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/");
+    let first = curl(&[&url]).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.body, "<html>index 1</html>",
+        "the default root object"
+    );
+    assert_eq!(first.h("x-cache"), "Miss from cloudfront");
+    assert!(
+        first.h("via").ends_with(".cloudfront.net (CloudFront)"),
+        "{}",
+        first.h("via")
+    );
+    assert_eq!(first.h("x-amz-cf-id").len(), 56);
+    let second = curl(&[&url]).await;
+    assert_eq!(second.h("x-cache"), "Hit from cloudfront");
+    assert_eq!(second.body, "<html>index 1</html>");
+    assert!(second.headers.contains_key("age"));
+    assert_ne!(first.h("x-amz-cf-id"), second.h("x-amz-cf-id"));
+    assert_eq!(o.count("/index.html"), 1);
+    let seen = o.last("/index.html");
+    assert_eq!(
+        seen.get("host").unwrap(),
+        "my-app-cdn-origin.s3.us-east-1.amazonaws.com"
+    );
+    assert_eq!(seen.get("user-agent").unwrap(), "Amazon CloudFront");
+    // A conditional viewer request is answered from the cache.
+    let nm = curl(&["-H", "If-None-Match: \"idx\"", &url]).await;
+    assert_eq!(nm.status, 304);
+    assert_eq!(o.count("/index.html"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_make_one_origin_request() {
+    let o = test_origin().await;
+    let (edge, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/slow");
+    let mut all = Vec::new();
+    for _ in 0..16 {
+        let url = url.clone();
+        all.push(tokio::spawn(async move { curl(&[&url]).await }));
+    }
+    for t in all {
+        let r = t.await.unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "slow"));
+    }
+    assert_eq!(o.count("/slow"), 1);
+    assert!(edge.stats().collapsed > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_copies_are_revalidated_and_304_updates_headers() {
+    let o = test_origin().await;
+    let (_edge, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/reval");
+    let first = curl(&[&url]).await;
+    assert_eq!((first.status, first.h("x-version")), (200, "1"));
+    let second = curl(&[&url]).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body, "revalidated body");
+    assert_eq!(second.h("x-cache"), "RefreshHit from cloudfront");
+    assert_eq!(
+        second.h("x-version"),
+        "2",
+        "the 304's fields replace the stored ones"
+    );
+    assert_eq!(o.last("/reval").get("if-none-match").unwrap(), "\"r1\"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_store_is_never_served_from_cache() {
+    let o = test_origin().await;
+    let (_edge, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/nostore");
+    for _ in 0..2 {
+        let r = curl(&[&url]).await;
+        assert_eq!((r.status, r.h("x-cache")), (200, "Miss from cloudfront"));
+    }
+    assert_eq!(o.count("/nostore"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variants_by_vary_are_stored_apart() {
+    let o = test_origin().await;
+    // Accept-Language is not forwarded by default: the origin's Vary cannot split the
+    // cache on a field the origin never saw.
+    let (_edge, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/vary");
+    let en = curl(&["-H", "Accept-Language: en", &url]).await;
+    let fr = curl(&["-H", "Accept-Language: fr", &url]).await;
+    assert_eq!((en.body.as_str(), fr.body.as_str()), ("lang=", "lang="));
+    assert_eq!(fr.h("x-cache"), "Hit from cloudfront");
+    let mut cfg = config(o.addr);
+    cfg.behavior.key.headers = vec![http::header::ACCEPT_LANGUAGE];
+    let (_edge, addr, _p) = start(cfg).await;
+    let url = format!("http://{addr}/vary");
+    let en = curl(&["-H", "Accept-Language: en", &url]).await;
+    let fr = curl(&["-H", "Accept-Language: fr", &url]).await;
+    assert_eq!((en.body.as_str(), fr.body.as_str()), ("lang=en", "lang=fr"));
+    let en2 = curl(&["-H", "Accept-Language: en", &url]).await;
+    assert_eq!(en2.body, "lang=en");
+    assert_eq!(en2.h("x-cache"), "Hit from cloudfront");
+    assert_eq!(o.count("/vary"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_and_head_are_served_from_the_full_object() {
+    let o = test_origin().await;
+    let (_edge, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/big");
+    let part = curl(&["-r", "26-30", &url]).await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, "abcde");
+    assert_eq!(part.h("content-range"), "bytes 26-30/100000");
+    let head = curl(&["-I", &url]).await;
+    assert_eq!((head.status, head.h("content-length")), (200, "100000"));
+    assert_eq!(head.h("x-cache"), "Hit from cloudfront");
+    let past = curl(&["-r", "200000-", &url]).await;
+    assert_eq!(
+        (past.status, past.h("content-range")),
+        (416, "bytes */100000")
+    );
+    assert_eq!(o.count("/big"), 1, "the origin sent the object once, whole");
+    assert!(o.last("/big").get("range").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_and_viewer_protocol_as_cloudfront() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    let (_e, addr, _p) = start(cfg.clone()).await;
+    let del = curl(&["-X", "DELETE", &format!("http://{addr}/index.html")]).await;
+    assert_eq!(del.status, 403);
+    assert!(
+        del.body
+            .contains("This distribution is not configured to allow the HTTP request method")
+    );
+    assert_eq!(del.h("x-cache"), "Error from cloudfront");
+    cfg.behavior.viewer_protocol = ViewerProtocol::RedirectToHttps;
+    cfg.https_port = Some(8443);
+    let (_e, addr, _p) = start(cfg).await;
+    let r = curl(&[
+        "-H",
+        "Host: d111111abcdef8.cloudfront.net",
+        &format!("http://{addr}/a?b=1"),
+    ])
+    .await;
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.h("location"),
+        "https://d111111abcdef8.cloudfront.net:8443/a?b=1"
+    );
+    assert_eq!(o.count("/a"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_tier_survives_a_restart() {
+    let o = test_origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(o.addr);
+    cfg.disk = Some((dir.path().to_owned(), 1 << 26));
+    {
+        let (_e, addr, p) = start(cfg.clone()).await;
+        assert_eq!(curl(&[&format!("http://{addr}/big")]).await.status, 200);
+        p.shutdown();
+    }
+    let (edge, addr, _p) = start(cfg).await;
+    assert_eq!(edge.stats().disk.objects, 1);
+    let r = curl(&[&format!("http://{addr}/big")]).await;
+    assert_eq!(
+        (r.status, r.h("x-cache"), r.body.len()),
+        (200, "Hit from cloudfront", 100_000)
+    );
+    assert_eq!(o.count("/big"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_bodies_and_dead_origins_are_errors_never_stored() {
+    let o = test_origin().await;
+    let (_e, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/truncated");
+    for _ in 0..2 {
+        let r = curl(&[&url]).await;
+        assert_eq!(r.status, 502, "{}", r.body);
+        assert!(r.body.contains("The request could not be satisfied"));
+    }
+    assert_eq!(o.count("/truncated"), 2, "nothing was stored");
+    // An origin that refuses connections.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (_e, addr, _p) = start(config(closed)).await;
+    let r = curl(&[&format!("http://{addr}/x")]).await;
+    assert_eq!((r.status, r.h("x-cache")), (502, "Error from cloudfront"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidations_and_unsafe_methods_drop_stored_copies() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    cfg.behavior.allowed_methods = vec![
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PUT,
+        Method::POST,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    let (edge, addr, _p) = start(cfg).await;
+    let url = format!("http://{addr}/index.html");
+    curl(&[&url]).await;
+    assert_eq!(curl(&[&url]).await.h("x-cache"), "Hit from cloudfront");
+    assert_eq!(edge.invalidate(&["/*".to_owned()]).await, 1);
+    let r = curl(&[&url]).await;
+    assert_eq!(
+        (r.h("x-cache"), r.body.as_str()),
+        ("Miss from cloudfront", "<html>index 2</html>")
+    );
+    let post = curl(&["-X", "POST", "-d", "x=1", &url]).await;
+    assert_eq!(post.body, "posted");
+    let r = curl(&[&url]).await;
+    assert_eq!(
+        (r.h("x-cache"), r.body.as_str()),
+        ("Miss from cloudfront", "<html>index 4</html>")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_age_counts_against_freshness() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    cfg.behavior.ttls = meridian_proxy::cache::Ttls::RFC;
+    let (_edge, addr, _p) = start(cfg).await;
+    let url = format!("http://{addr}/aged");
+    curl(&[&url]).await;
+    let r = curl(&[&url]).await;
+    assert_eq!(r.h("x-cache"), "Hit from cloudfront");
+    let age: u64 = r.h("age").parse().unwrap();
+    assert!(age >= 50, "age {age}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_behaviours_apply_by_path_pattern_first_match() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    let mut strict = cfg.behavior.clone();
+    strict.allowed_methods = vec![Method::GET, Method::HEAD];
+    let mut cached_options = cfg.behavior.clone();
+    cached_options.cache_options = true;
+    cfg.ordered = vec![
+        ("/index.*".to_owned(), strict),
+        ("*".to_owned(), cached_options),
+    ];
+    let (_edge, addr, _p) = start(cfg).await;
+    let refused = curl(&["-X", "OPTIONS", &format!("http://{addr}/index.html")]).await;
+    assert_eq!(
+        refused.status, 403,
+        "the first matching behaviour allows GET and HEAD only"
+    );
+    let passed = curl(&["-X", "OPTIONS", &format!("http://{addr}/other")]).await;
+    assert_eq!(
+        passed.status, 404,
+        "the second behaviour sends OPTIONS to the origin"
+    );
+    assert_eq!(o.count("/other"), 1);
+}
