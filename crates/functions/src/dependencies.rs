@@ -66,13 +66,32 @@ pub async fn install(functions: &[FunctionSpec]) -> Vec<Install> {
     out
 }
 
+/// Runs `npm install` once in a folder that has a `package.json` but neither a lock file nor
+/// `node_modules` (an image's `RUN npm install` step, for an app that ships no lock file).
+/// `None` when there is nothing to do.
+pub async fn npm_install_once(dir: &Path) -> Option<Install> {
+    if !dir.join("package.json").is_file()
+        || dir.join("package-lock.json").is_file()
+        || dir.join("node_modules").exists()
+    {
+        return None;
+    }
+    tracing::info!(dir = %dir.display(), "installing the app's packages (npm install)");
+    Some(npm(dir, &["install", "--omit=dev", "--no-audit", "--no-fund"]).await)
+}
+
 async fn npm_ci(dir: &Path) -> Install {
+    npm(dir, &["ci", "--omit=dev", "--no-audit", "--no-fund"]).await
+}
+
+async fn npm(dir: &Path, args: &[&str]) -> Install {
+    let verb = format!("npm {}", args.first().copied().unwrap_or_default());
     let fail = |reason: String| Install::Failed {
         dir: dir.to_path_buf(),
         reason,
     };
     let child = tokio::process::Command::new("npm")
-        .args(["ci", "--omit=dev", "--no-audit", "--no-fund"])
+        .args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -82,25 +101,24 @@ async fn npm_ci(dir: &Path) -> Install {
     let child = match child {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return fail(
-                "npm is not installed; install Node.js with npm, or run `npm ci` in this folder"
-                    .into(),
-            );
+            return fail(format!(
+                "npm is not installed; install Node.js with npm, or run `{verb}` in this folder"
+            ));
         }
         Err(e) => return fail(format!("cannot start npm: {e}")),
     };
     match tokio::time::timeout(INSTALL_TIMEOUT, child.wait_with_output()).await {
         Err(_) => fail(format!(
-            "npm ci did not finish within {} s",
+            "{verb} did not finish within {} s",
             INSTALL_TIMEOUT.as_secs()
         )),
-        Ok(Err(e)) => fail(format!("npm ci: {e}")),
+        Ok(Err(e)) => fail(format!("{verb}: {e}")),
         Ok(Ok(o)) if o.status.success() => Install::Installed(dir.to_path_buf()),
         Ok(Ok(o)) => {
             let text = String::from_utf8_lossy(&o.stderr);
             let tail: Vec<&str> = text.lines().rev().take(5).collect();
             fail(format!(
-                "npm ci failed ({}): {}",
+                "{verb} failed ({}): {}",
                 o.status,
                 tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
             ))

@@ -685,3 +685,53 @@ async fn a_timer_trigger_fires_on_schedule() {
     );
     assert!(log.contains("tick pastDue=false next=20"), "{log}");
 }
+
+/// The course's layout with packages: the Dockerfile's `RUN npm install` runs once for an app
+/// that ships a package.json without a lock file, and the function can require its package.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dockerfiles_npm_install_runs_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("withdeps");
+    write(
+        &root,
+        "Dockerfile",
+        "FROM mcr.microsoft.com/azure-functions/node:4\nCOPY . /home/site/wwwroot\nRUN cd /home/site/wwwroot && npm install\n",
+    );
+    write(
+        &root,
+        "package.json",
+        r#"{"name": "withdeps", "version": "1.0.0", "dependencies": {"greeting": "file:./greeting"}}"#,
+    );
+    write(
+        &root,
+        "greeting/package.json",
+        r#"{"name": "greeting", "version": "1.0.0", "main": "index.js"}"#,
+    );
+    write(
+        &root,
+        "greeting/index.js",
+        "module.exports = (n) => `Hi, ${n}!`;\n",
+    );
+    write(
+        &root,
+        "Hello/function.json",
+        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
+  {"type": "http", "direction": "out", "name": "res"}]}"#,
+    );
+    write(
+        &root,
+        "Hello/index.js",
+        "const greet = require('greeting');\nmodule.exports = async function (context, req) { context.res = { body: greet(req.query.name) }; };\n",
+    );
+    let app = serve(&root, dir).await;
+    assert!(
+        root.join("node_modules/greeting").exists(),
+        "npm install ran"
+    );
+    let got = curl(vec![format!(
+        "http://{}/api/Hello?name=Ada",
+        app.endpoint.addr
+    )])
+    .await;
+    assert_eq!((got.status, got.body.as_str()), (200, "Hi, Ada!"));
+}

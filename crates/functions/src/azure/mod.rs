@@ -435,6 +435,14 @@ pub async fn prepare(
                 })
             })
             .collect::<Result<_, FunctionsError>>()?;
+        // An image's `RUN npm install` for an app without a lock file (with one, `npm ci`
+        // runs as for every Node function).
+        if app.install_packages
+            && let Some(crate::dependencies::Install::Failed { dir, reason }) =
+                crate::dependencies::npm_install_once(&app.root).await
+        {
+            tracing::warn!(dir = %dir.display(), %reason, "function app packages not installed");
+        }
         let code_first = match app.worker {
             Worker::Node { .. } => true,
             Worker::Python { .. } => app.root.join("function_app.py").is_file(),
