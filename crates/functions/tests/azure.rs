@@ -554,24 +554,26 @@ class H(BaseHTTPRequestHandler):
 ThreadingHTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])), H).serve_forever()
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_custom_handler_in_any_language() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let root = dir.path().join("custom");
-    write(
-        &root,
-        "host.json",
-        r#"{"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "handler.py"}}}"#,
-    );
-    write(&root, "handler.py", HANDLER);
+/// A custom-handler app in `root`: host.json, the executable handler, one function.
+fn custom_app(root: &Path, host_json: &str, function: &str, function_json: &str) {
+    write(root, "host.json", host_json);
+    write(root, "handler.py", HANDLER);
     std::fs::set_permissions(
         root.join("handler.py"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    write(
+    write(root, &format!("{function}/function.json"), function_json);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_handler_in_any_language() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("custom");
+    custom_app(
         &root,
-        "hello/function.json",
+        r#"{"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "handler.py"}}}"#,
+        "hello",
         r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["get", "post"]},
   {"type": "http", "direction": "out", "name": "res"}]}"#,
     );
@@ -604,20 +606,10 @@ async fn a_custom_handler_in_any_language() {
     // With enableProxyingHttpRequest the handler gets the request itself.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let root = dir.path().join("proxied");
-    write(
+    custom_app(
         &root,
-        "host.json",
         r#"{"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "handler.py"}, "enableProxyingHttpRequest": true}}"#,
-    );
-    write(&root, "handler.py", HANDLER);
-    std::fs::set_permissions(
-        root.join("handler.py"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    write(
-        &root,
-        "raw/function.json",
+        "raw",
         r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["post"]},
   {"type": "http", "direction": "out", "name": "res"}]}"#,
     );

@@ -123,30 +123,22 @@ where
         .as_ref()
         .and_then(|s| parse(s.next.as_deref()))
         .is_some_and(|n| n <= clock.now());
-    if spec.run_on_startup || missed {
-        let at = clock.now();
-        let next = spec.schedule.next_after(at);
-        fire(Firing {
-            at,
-            past_due: missed,
-            last,
-            next,
-        })
-        .await;
-        last = Some(at);
-        if let Some(f) = &spec.monitor {
-            save(f, at, next, clock.now());
-        }
-    }
+    // runOnStartup, or an occurrence missed while down, fires once at start.
+    let mut at_start = spec.run_on_startup || missed;
     loop {
-        let Some(at) = spec.schedule.next_after(clock.now()) else {
-            return;
+        let (at, past_due) = if std::mem::take(&mut at_start) {
+            (clock.now(), missed)
+        } else {
+            let Some(at) = spec.schedule.next_after(clock.now()) else {
+                return;
+            };
+            tokio::time::sleep_until(clock.instant_of(at)).await;
+            (at, false)
         };
-        tokio::time::sleep_until(clock.instant_of(at)).await;
         let next = spec.schedule.next_after(at);
         fire(Firing {
             at,
-            past_due: false,
+            past_due,
             last,
             next,
         })
