@@ -90,6 +90,17 @@ async fn answer(
             h.insert("content-type", "text/html".parse().unwrap());
             *r.body_mut() = full(format!("<html>index {n}</html>"));
         }
+        "/app.css" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("etag", "\"css1\"".parse().unwrap());
+            h.insert("content-type", "text/css".parse().unwrap());
+            *r.body_mut() = full(".edge { color: teal; }\n".repeat(200));
+        }
+        "/logo.png" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("content-type", "image/png".parse().unwrap());
+            *r.body_mut() = full(vec![7u8; 5_000]);
+        }
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(400)).await;
             h.insert("cache-control", "max-age=60".parse().unwrap());
@@ -512,4 +523,48 @@ async fn ordered_behaviours_apply_by_path_pattern_first_match() {
         "the second behaviour sends OPTIONS to the origin"
     );
     assert_eq!(o.count("/other"), 1);
+}
+
+/// `compress = true`: the origin is asked for the identity encoding, and each viewer gets the
+/// encoding it accepts, stored apart; curl decodes what it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compress_true_serves_gzip_and_brotli_as_cloudfront() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    cfg.behavior.compress = true;
+    let (_edge, addr, _p) = start(cfg).await;
+    let url = format!("http://{addr}/app.css");
+    let css = ".edge { color: teal; }\n".repeat(200);
+    let gz = curl(&["--compressed", "-H", "Accept-Encoding: gzip", &url]).await;
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.h("content-encoding"), "gzip");
+    assert_eq!(gz.h("etag"), "W/\"css1\"");
+    assert_eq!(gz.body, css, "curl decodes it to the origin's bytes");
+    assert!(
+        o.last("/app.css").get("accept-encoding").is_none(),
+        "the origin is asked for the identity encoding"
+    );
+    let br = curl(&["--compressed", "-H", "Accept-Encoding: br, gzip", &url]).await;
+    assert_eq!(br.h("content-encoding"), "br");
+    assert_eq!(
+        br.h("x-cache"),
+        "Miss from cloudfront",
+        "another encoding, another object"
+    );
+    assert_eq!(br.body, css);
+    let plain = curl(&[&url]).await;
+    assert_eq!(plain.h("content-encoding"), "");
+    assert_eq!(plain.body, css);
+    let again = curl(&["--compressed", "-H", "Accept-Encoding: gzip", &url]).await;
+    assert_eq!(again.h("x-cache"), "Hit from cloudfront");
+    assert_eq!(again.body, css);
+    // Not on CloudFront's list of types: never compressed.
+    let png = curl(&[
+        "-H",
+        "Accept-Encoding: gzip",
+        &format!("http://{addr}/logo.png"),
+    ])
+    .await;
+    assert_eq!(png.h("content-encoding"), "");
+    assert_eq!(png.h("content-length"), "5000");
 }

@@ -6,6 +6,7 @@
 //! `If-None-Match`/`If-Modified-Since` when a stored copy has validators. Responses carry
 //! CloudFront's `X-Cache`, `Via`, `X-Amz-Cf-Pop` and `X-Amz-Cf-Id`.
 
+pub mod compress;
 pub mod key;
 pub mod policy;
 pub mod store;
@@ -319,7 +320,15 @@ impl Drop for Leading<'_> {
 
 impl Edge {
     /// An edge for `cfg`; opens its disk tier.
-    pub fn new(cfg: EdgeConfig) -> std::io::Result<Arc<Edge>> {
+    pub fn new(mut cfg: EdgeConfig) -> std::io::Result<Arc<Edge>> {
+        // With `compress = true` CloudFront normalises `Accept-Encoding` to gzip and Brotli and
+        // keys on it, whatever the rest of the key policy says.
+        for b in std::iter::once(&mut cfg.behavior).chain(cfg.ordered.iter_mut().map(|(_, b)| b)) {
+            if b.compress {
+                b.key.gzip = true;
+                b.key.brotli = true;
+            }
+        }
         let disk = match &cfg.disk {
             Some((dir, budget)) => Some(Arc::new(store::Disk::open(dir, *budget)?)),
             None => None,
@@ -944,6 +953,16 @@ impl Edge {
         if matches!(self.behavior(rk.behavior).key.cookies, CookieKeys::None) {
             headers.remove(header::SET_COOKIE);
         }
+        // `compress = true`: the origin was asked for the identity encoding; the edge
+        // compresses for the viewer's (normalised) encoding, which is part of the key.
+        let body = match rk.encoding {
+            // Brotli when the viewer takes both, as CloudFront prefers it.
+            Some(enc) if self.behavior(rk.behavior).compress => {
+                let enc = if enc.starts_with("br") { "br" } else { "gzip" };
+                compress::apply(status, &mut headers, body, enc, length.is_some())
+            }
+            _ => body,
+        };
         let (Some(freshness), Some(vary)) = (freshness, vary) else {
             if let Some(s) = &stale {
                 self.remove(&s.key).await;
