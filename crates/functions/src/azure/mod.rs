@@ -1085,16 +1085,6 @@ impl Drop for AzureEndpoint {
     }
 }
 
-/// The app folder a path belongs to, for messages.
-pub fn describe(app: &FunctionApp) -> String {
-    format!(
-        "{} ({}, {})",
-        app.name,
-        app.worker,
-        Path::new(&app.root).display()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
