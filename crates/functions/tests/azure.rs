@@ -102,6 +102,20 @@ fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// A function folder with the usual bindings: an `httpTrigger` named `req` at `auth_level`
+/// and an `http` output named `res`, and its `index.js`.
+fn http_function(root: &Path, name: &str, auth_level: &str, index_js: &str) {
+    write(
+        root,
+        &format!("{name}/function.json"),
+        &format!(
+            r#"{{"bindings": [{{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "{auth_level}"}},
+  {{"type": "http", "direction": "out", "name": "res"}}]}}"#
+        ),
+    );
+    write(root, &format!("{name}/index.js"), index_js);
+}
+
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
@@ -195,37 +209,22 @@ async fn routes_keys_errors_and_timeouts() {
         "Product/index.js",
         "module.exports = async function (context, req) {\n  return { body: { category: context.bindingData.category, id: req.params.id || null, q: req.query.q || null } };\n};\n",
     );
-    write(
+    http_function(
         &root,
-        "Admin/function.json",
-        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "admin"},
-  {"type": "http", "direction": "out", "name": "res"}]}"#,
-    );
-    write(
-        &root,
-        "Admin/index.js",
+        "Admin",
+        "admin",
         "module.exports = function (context, req) { context.res = { status: 202, body: 'admin' }; context.done(); };\n",
     );
-    write(
+    http_function(
         &root,
-        "Boom/function.json",
-        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
-  {"type": "http", "direction": "out", "name": "res"}]}"#,
-    );
-    write(
-        &root,
-        "Boom/index.js",
+        "Boom",
+        "anonymous",
         "module.exports = async function () { throw new Error('kaput'); };\n",
     );
-    write(
+    http_function(
         &root,
-        "Slow/function.json",
-        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
-  {"type": "http", "direction": "out", "name": "res"}]}"#,
-    );
-    write(
-        &root,
-        "Slow/index.js",
+        "Slow",
+        "anonymous",
         "module.exports = function () { /* never calls done */ };\n",
     );
     let app = serve(&root, dir).await;
@@ -704,15 +703,10 @@ async fn the_dockerfiles_npm_install_runs_once() {
         "greeting/index.js",
         "module.exports = (n) => `Hi, ${n}!`;\n",
     );
-    write(
+    http_function(
         &root,
-        "Hello/function.json",
-        r#"{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
-  {"type": "http", "direction": "out", "name": "res"}]}"#,
-    );
-    write(
-        &root,
-        "Hello/index.js",
+        "Hello",
+        "anonymous",
         "const greet = require('greeting');\nmodule.exports = async function (context, req) { context.res = { body: greet(req.query.name) }; };\n",
     );
     let app = serve(&root, dir).await;

@@ -72,6 +72,17 @@ pub enum Worker {
     Custom,
 }
 
+impl Worker {
+    /// Its `FUNCTIONS_WORKER_RUNTIME` value: `node`, `python` or `custom`.
+    pub fn runtime(self) -> &'static str {
+        match self {
+            Worker::Node { .. } => "node",
+            Worker::Python { .. } => "python",
+            Worker::Custom => "custom",
+        }
+    }
+}
+
 impl std::fmt::Display for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -95,6 +106,8 @@ pub struct HostSettings {
     pub max_concurrent_requests: Option<u32>,
     /// `customHandler`.
     pub custom_handler: Option<CustomHandler>,
+    /// `functions`: the only functions the host loads, when set.
+    pub functions: Option<Vec<String>>,
 }
 
 impl Default for HostSettings {
@@ -104,6 +117,7 @@ impl Default for HostSettings {
             function_timeout: DEFAULT_TIMEOUT,
             max_concurrent_requests: None,
             custom_handler: None,
+            functions: None,
         }
     }
 }
@@ -449,6 +463,9 @@ pub fn load_app(dir: &Path) -> Loaded {
         }
     }
 
+    if let Some(only) = &host.functions {
+        functions.retain(|d| only.iter().any(|n| n.eq_ignore_ascii_case(&d.name)));
+    }
     let worker = worker.unwrap_or_else(|| {
         if root.join("function_app.py").is_file() || root.join("requirements.txt").is_file() {
             Worker::Python { minor: None }
@@ -660,6 +677,56 @@ fn read_host(root: &Node, f: &mut Findings) -> HostSettings {
         f,
         "host.json",
     );
+    for (key, why) in [
+        (
+            "logging",
+            "Meridian writes every level to the app's function.log",
+        ),
+        ("retry", "a failed invocation is not run again"),
+        ("singleton", "invocations are not serialised by a lock"),
+        (
+            "concurrency",
+            "dynamic concurrency is not applied; maxConcurrentRequests bounds instances",
+        ),
+        (
+            "aggregator",
+            "there is no Application Insights to aggregate for",
+        ),
+        (
+            "healthMonitor",
+            "the worker pool restarts crashed workers itself",
+        ),
+        ("managedDependency", "PowerShell apps are not run"),
+        ("languageWorkers", "Meridian runs its own workers"),
+        (
+            "watchDirectories",
+            "the app is reloaded when its configuration files change",
+        ),
+        (
+            "watchFiles",
+            "the app is reloaded when its configuration files change",
+        ),
+    ] {
+        unserved(root, key, &at, f, why);
+    }
+    if let Some(list) = root.get("functions") {
+        match list.as_seq() {
+            Some(items) => {
+                h.functions = Some(
+                    items
+                        .iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect(),
+                );
+            }
+            None => {
+                f.error(
+                    &at.field("functions"),
+                    "'functions' must be an array of function names",
+                );
+            }
+        }
+    }
     match str_of(root, "version", &at, f) {
         Some("2.0") => {}
         Some(v) => {
@@ -694,8 +761,39 @@ fn read_host(root: &Node, f: &mut Findings) -> HostSettings {
             }
         }
     }
+    for e in root
+        .get("extensions")
+        .and_then(Node::as_map)
+        .unwrap_or_default()
+    {
+        if let Some(k) = e.key.as_str().filter(|k| *k != "http") {
+            let why = format!("the {k} extension's bindings are not run");
+            unserved(
+                root.get("extensions").unwrap_or(root),
+                k,
+                &at.field("extensions"),
+                f,
+                &why,
+            );
+        }
+    }
     if let Some(http) = root.get("extensions").and_then(|e| e.get("http")) {
         let at = at.field("extensions").field("http");
+        for e in http.as_map().unwrap_or_default() {
+            if let Some(k) = e
+                .key
+                .as_str()
+                .filter(|k| !matches!(*k, "routePrefix" | "maxConcurrentRequests"))
+            {
+                unserved(
+                    http,
+                    k,
+                    &at,
+                    f,
+                    "Meridian's gateway applies its own limits and headers",
+                );
+            }
+        }
         if let Some(p) = str_of(http, "routePrefix", &at, f) {
             h.route_prefix = p.trim_matches('/').to_owned();
         }
@@ -751,8 +849,33 @@ fn read_host(root: &Node, f: &mut Findings) -> HostSettings {
     h
 }
 
+/// Warns that `key` of `node`, when present, is accepted but not served, and why.
+fn unserved(node: &Node, key: &str, at: &FieldPath, f: &mut Findings, why: &str) {
+    if node.get(key).is_some() {
+        f.warn(
+            &at.field(key.to_owned()),
+            format!("'{key}' is not served: {why}"),
+        )
+        .at_key();
+    }
+}
+
 fn read_settings(root: &Node, f: &mut Findings, out: &mut BTreeMap<String, String>) {
     let at = FieldPath::root();
+    unserved(
+        root,
+        "Host",
+        &at,
+        f,
+        "the app listens on Gateway port 7071 (--gateway-port 7071=PORT), with the gateway's own CORS",
+    );
+    unserved(
+        root,
+        "ConnectionStrings",
+        &at,
+        f,
+        "no binding of Meridian reads them",
+    );
     if bool_of(root, "IsEncrypted", &at, f) == Some(true) {
         f.error(
             &at.field("IsEncrypted"),
@@ -817,7 +940,16 @@ fn read_function(
         f,
         "function.json",
     );
-    let disabled = bool_of(root, "disabled", &at, f).unwrap_or(false);
+    // `excluded` functions are not loaded at all; Meridian serves neither kind.
+    let disabled = bool_of(root, "disabled", &at, f).unwrap_or(false)
+        || bool_of(root, "excluded", &at, f).unwrap_or(false);
+    unserved(
+        root,
+        "retry",
+        &at,
+        f,
+        "a failed invocation is not run again",
+    );
     let script_file = str_of(root, "scriptFile", &at, f).map(|s| dir.join(s));
     if let Some(s) = &script_file
         && !s.is_file()

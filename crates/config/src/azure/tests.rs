@@ -114,7 +114,12 @@ fn host_json_settings_and_image_versions() {
         "import azure.functions as func\n",
     );
     let l = load_app(d.path());
-    assert_eq!(rendered(&l), Vec::<String>::new());
+    assert_eq!(
+        rendered(&l),
+        [
+            "host.json:3:3: 'logging' is not served: Meridian writes every level to the app's function.log"
+        ]
+    );
     let app = l.valid().unwrap_or_else(|| panic!("invalid"));
     assert_eq!(app.worker, Worker::Python { minor: None });
     assert_eq!(app.host.route_prefix, "");
@@ -234,6 +239,47 @@ fn same_route_twice_is_refused() {
         "{:#?}",
         rendered(&l)
     );
+}
+
+#[test]
+fn what_is_accepted_but_not_served_is_said_and_function_lists_apply() {
+    let d = tmp();
+    write(
+        d.path(),
+        "host.json",
+        r#"{"version": "2.0", "functions": ["Kept", "Gone"], "retry": {"strategy": "fixedDelay"},
+  "extensions": {"http": {"routePrefix": "api", "hsts": {"isEnabled": true}}, "queues": {"batchSize": 8}}}"#,
+    );
+    write(
+        d.path(),
+        "local.settings.json",
+        r#"{"Values": {}, "Host": {"LocalHttpPort": 7072}}"#,
+    );
+    write(d.path(), "Kept/function.json", COURSE_FUNCTION);
+    write(d.path(), "Dropped/function.json", COURSE_FUNCTION);
+    write(
+        d.path(),
+        "Gone/function.json",
+        r#"{"excluded": true, "bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"},
+  {"type": "http", "direction": "out", "name": "res"}]}"#,
+    );
+    let l = load_app(d.path());
+    let got = rendered(&l);
+    for want in [
+        "host.json:1:51: 'retry' is not served: a failed invocation is not run again",
+        "host.json:2:49: 'hsts' is not served: Meridian's gateway applies its own limits and headers",
+        "host.json:2:79: 'queues' is not served: the queues extension's bindings are not run",
+        "local.settings.json:1:16: 'Host' is not served: the app listens on Gateway port 7071 (--gateway-port 7071=PORT), with the gateway's own CORS",
+    ] {
+        assert!(got.iter().any(|g| g == want), "missing {want}\nin {got:#?}");
+    }
+    let app = l.valid().unwrap_or_else(|| panic!("{got:#?}"));
+    let names: Vec<(&str, bool)> = app
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.disabled))
+        .collect();
+    assert_eq!(names, [("Gone", true), ("Kept", false)]);
 }
 
 #[test]

@@ -40,7 +40,7 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// How long indexing an app may take.
 const INDEX_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The reason Azure logs for an HTTP-triggered invocation.
+/// The reason Azure logs for an invocation through the host's APIs (HTTP and admin).
 const HTTP_REASON: &str = "This function was programmatically called via the host APIs.";
 
 /// An app's function as the router knows it.
@@ -60,6 +60,8 @@ struct App {
     pool: String,
     prefix: String,
     timeout: Duration,
+    /// `node`, `python` or `custom`, as `/admin/functions` reports it.
+    language: &'static str,
     keys: std::sync::RwLock<Keys>,
     /// Where the keys are kept.
     keys_file: PathBuf,
@@ -188,12 +190,7 @@ pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
     environment.insert("AzureWebJobsScriptRoot".into(), root.display().to_string());
     environment.insert(
         "FUNCTIONS_WORKER_RUNTIME".into(),
-        match app.worker {
-            Worker::Node { .. } => "node",
-            Worker::Python { .. } => "python",
-            Worker::Custom => "custom",
-        }
-        .into(),
+        app.worker.runtime().into(),
     );
     environment.insert("FUNCTIONS_EXTENSION_VERSION".into(), "~4".into());
     environment.insert("WEBSITE_SITE_NAME".into(), app.name.clone());
@@ -489,6 +486,7 @@ pub async fn prepare(
             pool: spec.name.clone(),
             prefix: app.host.route_prefix.clone(),
             timeout: spec.timeout,
+            language: app.worker.runtime(),
             keys: std::sync::RwLock::new(keys),
             keys_file,
             functions,
@@ -919,7 +917,7 @@ impl AzureApps {
                                 "name": f.name,
                                 "app": a.name,
                                 "isDisabled": f.disabled,
-                                "language": "node",
+                                "language": a.language,
                                 "invoke_url_template": f.http.as_ref().map(|h| {
                                     let route = h.route.as_ref().map_or(f.name.as_str(), |r| r.as_str());
                                     if a.prefix.is_empty() { format!("/{route}") } else { format!("/{}/{route}", a.prefix) }
@@ -963,13 +961,7 @@ impl AzureApps {
                 tokio::spawn(async move {
                     if let Some(app) = table2.apps.iter().find(|a| a.name == app_name) {
                         let _ = this
-                            .invoke(
-                                app,
-                                &fname,
-                                invocation_id,
-                                event,
-                                "This function was programmatically called via the host APIs.",
-                            )
+                            .invoke(app, &fname, invocation_id, event, HTTP_REASON)
                             .await;
                     }
                 });
