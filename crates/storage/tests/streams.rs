@@ -194,3 +194,72 @@ async fn ttl_deletions_show_in_streams_of_every_view_type() {
     assert!(trimmed > 0);
     assert!(run_python(&python, &url, TRIMMED).await.contains("trimmed"));
 }
+
+const NO_CHANGE: &str = r#"
+import os, boto3
+from botocore.exceptions import ClientError
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"])
+from botocore.config import Config
+# Without the client's own checks, so that the server's answers to bad input are seen.
+streams = boto3.client("dynamodbstreams", endpoint_url=os.environ["ENDPOINT"],
+                       config=Config(parameter_validation=False))
+ddb.create_table(TableName="Tbl", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+key = {"pk": {"S": "a"}}
+ddb.put_item(TableName="Tbl", Item={"pk": {"S": "a"}, "x": {"N": "2"}})
+# None of these changes anything, and DynamoDB records none of them.
+ddb.put_item(TableName="Tbl", Item={"pk": {"S": "a"}, "x": {"N": "2"}})
+ddb.update_item(TableName="Tbl", Key=key, UpdateExpression="REMOVE g")
+ddb.delete_item(TableName="Tbl", Key={"pk": {"S": "missing"}})
+# An update that only removes does not create the item it names.
+ddb.update_item(TableName="Tbl", Key={"pk": {"S": "b"}}, UpdateExpression="REMOVE g")
+ddb.update_item(TableName="Tbl", Key={"pk": {"S": "c"}},
+                AttributeUpdates={"g": {"Action": "DELETE"}})
+for k in ["b", "c"]:
+    assert "Item" not in ddb.get_item(TableName="Tbl", Key={"pk": {"S": k}}, ConsistentRead=True), k
+# An update that sets something does.
+ddb.update_item(TableName="Tbl", Key={"pk": {"S": "d"}}, UpdateExpression="SET y = :one REMOVE g",
+                ExpressionAttributeValues={":one": {"N": "1"}})
+arn = ddb.describe_table(TableName="Tbl")["Table"]["LatestStreamArn"]
+shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+got = [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"])
+       for r in streams.get_records(ShardIterator=it)["Records"]]
+assert got == [("INSERT", "a"), ("INSERT", "d")], got
+
+# The one shard has no children; filters and ARNs are validated as DynamoDB does.
+children = streams.describe_stream(StreamArn=arn, ShardFilter={"Type": "CHILD_SHARDS", "ShardId": shard})
+assert children["StreamDescription"]["Shards"] == [], children
+after = streams.describe_stream(StreamArn=arn, ExclusiveStartShardId="shardId-zzzzzzzzzzzzzzzzzzzzz")
+assert after["StreamDescription"]["Shards"] == [], after
+for call, code, message in [
+    (lambda: streams.describe_stream(StreamArn=arn, ShardFilter={"Type": "foo", "ShardId": shard}),
+     "ValidationException", "Invalid ShardFilter.Type value - must be string `CHILD_SHARDS`"),
+    (lambda: streams.describe_stream(StreamArn=arn, ShardFilter={"Type": "CHILD_SHARDS"}),
+     "ValidationException", "1 validation error detected: Value null at 'shardFilter.shardId' failed to satisfy constraint: Member must not be null"),
+    (lambda: streams.describe_stream(StreamArn="not-an-arn"), "ValidationException", "Invalid StreamArn"),
+    (lambda: ddb.update_table(TableName="Tbl", StreamSpecification={"StreamEnabled": False})
+             and ddb.update_table(TableName="Tbl", StreamSpecification={"StreamEnabled": False}),
+     "ValidationException", "Table has no stream to disable: TableName: Tbl"),
+]:
+    try:
+        call()
+        raise SystemExit("accepted")
+    except ClientError as e:
+        assert e.response["Error"] == {"Code": code, "Message": message}, e.response
+print("unchanged")
+"#;
+
+#[tokio::test]
+async fn writes_that_change_nothing_leave_no_record() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    assert!(
+        run_python(&python, &server.url(), NO_CHANGE)
+            .await
+            .contains("unchanged")
+    );
+}

@@ -1,8 +1,9 @@
 //! A standalone DynamoDB-compatible endpoint on Meridian's storage engine, for tests and
 //! benchmarks that need a process of their own (the `kill -9` durability test).
 //!
-//! `meridian-tables --state-dir DIR [--addr 127.0.0.1:0] [--key AK:SK]...` prints
-//! `listening http://ADDR` once it serves, then `key AK SK` for each long-term key.
+//! `meridian-tables --state-dir DIR [--addr 127.0.0.1:0] [--key AK:SK]... [--ttl-sweep SECS]`
+//! prints `listening http://ADDR` once it serves, then `key AK SK` for each long-term key.
+//! `--ttl-sweep` sets how often expired items are deleted (5 s unless given).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use meridian_storage::plane::{PlaneOptions, SWEEP_INTERVAL, StoragePlane};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: meridian-tables --state-dir DIR [--addr HOST:PORT] [--key ACCESS_KEY:SECRET]..."
+        "usage: meridian-tables --state-dir DIR [--addr HOST:PORT] [--key ACCESS_KEY:SECRET]... [--ttl-sweep SECS]"
     );
     std::process::exit(2);
 }
@@ -22,6 +23,7 @@ async fn main() {
     let mut state: Option<PathBuf> = None;
     let mut addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut extra = Vec::new();
+    let mut ttl_sweep = SWEEP_INTERVAL;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--state-dir" => state = args.next().map(PathBuf::from),
@@ -36,6 +38,15 @@ async fn main() {
                 Some(k) => extra.push(k),
                 None => usage(),
             },
+            "--ttl-sweep" => match args
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+                .filter(|d| !d.is_zero())
+            {
+                Some(d) => ttl_sweep = d,
+                None => usage(),
+            },
             _ => usage(),
         }
     }
@@ -46,7 +57,7 @@ async fn main() {
         dynamodb_addr: addr,
         s3_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         access_keys: extra,
-        ttl_sweep: SWEEP_INTERVAL,
+        ttl_sweep,
     })
     .await
     {

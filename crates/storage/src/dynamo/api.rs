@@ -13,6 +13,7 @@ use rand::Rng as _;
 use serde_json::Value;
 
 use super::Dynamo;
+use super::encoding::Coding;
 use super::error::Error;
 use crate::keys::{Credential, Decision, KeyStore};
 use crate::sigv4::{self, AuthError, SignedRequest};
@@ -260,10 +261,41 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match serve(service, req).await {
+    let coding = super::encoding::accepted(req.headers());
+    let resp = match serve(service, req).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
+    };
+    match coding {
+        Some(coding) => compress_response(resp, coding),
+        None => resp,
     }
+}
+
+/// Compresses a response over the threshold; the CRC32 covers the bytes as sent.
+fn compress_response(resp: Response<Full<Bytes>>, coding: Coding) -> Response<Full<Bytes>> {
+    let (mut parts, body) = resp.into_parts();
+    // A `Full` body yields its one frame at once; nothing here waits.
+    let bytes = match futures_util::FutureExt::now_or_never(body.collect()) {
+        Some(Ok(collected)) => collected.to_bytes(),
+        _ => return Response::from_parts(parts, Full::new(Bytes::new())),
+    };
+    if bytes.len() <= super::encoding::RESPONSE_THRESHOLD {
+        return Response::from_parts(parts, Full::new(bytes));
+    }
+    let Ok(compressed) = super::encoding::compress(coding, &bytes) else {
+        return Response::from_parts(parts, Full::new(bytes));
+    };
+    parts.headers.insert(
+        http::header::CONTENT_ENCODING,
+        HeaderValue::from_static(coding.as_str()),
+    );
+    parts.headers.insert(
+        "x-amz-crc32",
+        HeaderValue::from(crc32fast::hash(&compressed)),
+    );
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Full::new(Bytes::from(compressed)))
 }
 
 async fn serve<B>(service: &Service, req: Request<B>) -> Result<Response<Full<Bytes>>, Error>
@@ -332,6 +364,7 @@ where
         return Err(Error::UnknownOperation(String::new()));
     }
     let cred = authenticate(&service.keys, &parts, &body)?;
+    let body = super::encoding::decode_request(&parts.headers, body, MAX_BODY)?;
     let json: Value = if body.is_empty() {
         Value::Object(Default::default())
     } else {

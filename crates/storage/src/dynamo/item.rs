@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Dynamo;
 use super::error::Error;
-use super::expr::{self, Condition, Kind, Path, Placeholders, Update, eval};
+use super::expr::{self, Action, Condition, Kind, Path, Placeholders, Update, eval};
 use super::index;
 use super::input::{Input, refuse_mixed, refuse_orphan_placeholders};
 use super::legacy;
@@ -280,7 +280,17 @@ pub(crate) fn check_write(
             if let Err(e) = index::check_index_keys(&w.def, &new) {
                 return Ok(Err(e));
             }
-            Some(new)
+            // An update that only removes, on an item that does not exist, creates nothing:
+            // DynamoDB writes the key-only item only when some action sets a value.
+            let only_removes = !u.actions.is_empty()
+                && u.actions
+                    .iter()
+                    .all(|a| matches!(a, Action::Remove(_) | Action::Delete(..)));
+            if old.is_none() && only_removes {
+                None
+            } else {
+                Some(new)
+            }
         }
     };
     Ok(Ok((old, new)))

@@ -4,6 +4,7 @@
 pub mod api;
 mod batch;
 pub mod declared;
+pub mod encoding;
 pub mod error;
 pub mod expr;
 mod index;

@@ -55,6 +55,8 @@ pub(crate) fn record(
     }
     let event = match (old, new) {
         (None, Some(_)) => EventName::Insert,
+        // A write that leaves the item as it was is no change, and DynamoDB records none.
+        (Some(o), Some(n)) if o == n => return Ok(()),
         (Some(_), Some(_)) => EventName::Modify,
         (Some(_), None) => EventName::Remove,
         (None, None) => return Ok(()),
@@ -218,6 +220,16 @@ impl Dynamo {
                 "Requested resource not found: Stream: {arn} not found"
             ))
         };
+        // A string that is no stream ARN at all is a validation error; a well-formed ARN of
+        // a stream that does not exist (here) is not found.
+        let well_formed = arn
+            .strip_prefix("arn:")
+            .and_then(|r| r.split_once(":table/"))
+            .and_then(|(_, r)| r.split_once("/stream/"))
+            .is_some_and(|(t, l)| !t.is_empty() && !l.is_empty());
+        if !well_formed {
+            return Err(Error::validation("Invalid StreamArn"));
+        }
         let prefix = format!("arn:aws:dynamodb:{}:{}:table/", self.region, self.account);
         let (table, label) = arn
             .strip_prefix(&prefix)
@@ -297,11 +309,21 @@ impl Dynamo {
         let arn = required(&mut input, "StreamArn", "streamArn")?;
         let _ = input.integer("Limit")?;
         let start = input.string("ExclusiveStartShardId")?.map(str::to_owned);
+        let filter = shard_filter(&mut input)?;
         input.finish()?;
         let (def, stream) = self.stream_of(&arn)?;
         let shard = shard_id(&def, &stream);
         let first = self.log_bounds(&def).await?.map_or(1, |(f, _)| f);
-        let shards = if start.as_deref() == Some(shard.as_str()) {
+        if let Some(parent) = &filter
+            && *parent != shard
+        {
+            return Err(Error::validation(format!(
+                "Invalid ShardFilter.ShardId value - shard {parent} not found"
+            )));
+        }
+        // Shards are listed in ShardId order after ExclusiveStartShardId. The one shard never
+        // closes, so it has no children for a CHILD_SHARDS filter.
+        let shards = if filter.is_some() || start.as_deref().is_some_and(|s| s >= shard.as_str()) {
             vec![]
         } else {
             vec![json!({
@@ -515,6 +537,32 @@ impl Dynamo {
 }
 
 /// A required string member.
+/// DescribeStream's `ShardFilter`: the shard whose children are asked for.
+fn shard_filter(input: &mut Input<'_>) -> Result<Option<String>, Error> {
+    let Some(filter) = input.raw("ShardFilter").cloned() else {
+        return Ok(None);
+    };
+    let Some(filter) = filter.as_object() else {
+        return Err(Error::validation(
+            "Invalid ShardFilter value - must be object",
+        ));
+    };
+    if filter.get("Type").and_then(Value::as_str) != Some("CHILD_SHARDS") {
+        return Err(Error::validation(
+            "Invalid ShardFilter.Type value - must be string `CHILD_SHARDS`",
+        ));
+    }
+    match filter.get("ShardId").and_then(Value::as_str) {
+        Some(id) if (28..=65).contains(&id.len()) => Ok(Some(id.to_owned())),
+        Some(id) => Err(Error::validation(format!(
+            "1 validation error detected: Value '{id}' at 'shardFilter.shardId' failed to satisfy constraint: Member must have length greater than or equal to 28"
+        ))),
+        None => Err(Error::validation(
+            "1 validation error detected: Value null at 'shardFilter.shardId' failed to satisfy constraint: Member must not be null",
+        )),
+    }
+}
+
 fn required(input: &mut Input<'_>, field: &str, path: &str) -> Result<String, Error> {
     let v = input.string(field)?.map(str::to_owned);
     if v.is_none() {

@@ -1114,7 +1114,10 @@ impl Dynamo {
                 )));
             }
             if !enabled && def.stream.is_none() {
-                return Err(Error::validation("Stream is already disabled"));
+                return Err(Error::validation(format!(
+                    "Table has no stream to disable: TableName: {}",
+                    def.name
+                )));
             }
             def.stream = parse_stream_spec(Some(spec))?;
             changed = true;
