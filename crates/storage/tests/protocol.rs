@@ -221,6 +221,47 @@ async fn messages_are_dynamodbs_own_words() {
             r#"{"ResourceArn": "arn:aws:dynamodb:us-east-1:000000000000:table/Tbl"}"#,
             "User: arn:aws:iam::123456789012:root is not authorized to perform: dynamodb:ListTagsOfResource on resource: arn:aws:dynamodb:us-east-1:000000000000:table/Tbl because no resource-based policy allows the dynamodb:ListTagsOfResource action",
         ),
+        (
+            "Query",
+            r#"{"TableName": "Coll", "KeyConditionExpression": "pk = :p AND pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}"#,
+            "KeyConditionExpressions must only contain one condition per key",
+        ),
+        (
+            "Query",
+            r#"{"TableName": "Coll", "KeyConditionExpression": "pk = :p AND sk <> :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}"#,
+            "Invalid operator used in KeyConditionExpression: <>",
+        ),
+        (
+            "Query",
+            r#"{"TableName": "Coll", "KeyConditionExpression": "sk = :p OR pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}"#,
+            "Invalid operator used in KeyConditionExpression: OR",
+        ),
+        (
+            "Query",
+            r#"{"TableName": "Coll", "KeyConditionExpression": "pk = :p AND sk.x < :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}"#,
+            "KeyConditionExpressions cannot have conditions on nested attributes",
+        ),
+        (
+            "Query",
+            r#"{"TableName": "Coll", "KeyConditionExpression": "pk = :p", "FilterExpression": "x = :p", "AttributesToGet": ["y"], "ExpressionAttributeValues": {":p": {"S": "a"}}}"#,
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {AttributesToGet} Expression parameters: {FilterExpression, KeyConditionExpression}",
+        ),
+        (
+            "CreateTable",
+            r#"{"TableName": "Dup", "BillingMode": "PAY_PER_REQUEST", "KeySchema": [{"AttributeName": "xyz", "KeyType": "HASH"}],
+              "AttributeDefinitions": [{"AttributeName": "xyz", "AttributeType": "S"}, {"AttributeName": "xyz", "AttributeType": "N"}]}"#,
+            "Attribute Name is duplicated: xyz",
+        ),
+        (
+            "UpdateTable",
+            r#"{"TableName": "Coll", "GlobalSecondaryIndexUpdates": [{}]}"#,
+            "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Update or GlobalSecondaryIndexUpdate.Delete must be provided",
+        ),
+        (
+            "UpdateItem",
+            r#"{"TableName": "Tbl", "Key": {"k": {"S": "a"}}, "UpdateExpression": "SET v = :big + :one", "ExpressionAttributeValues": {":big": {"N": "1e50"}, ":one": {"N": "1"}}}"#,
+            "Number overflow. Attempting to store a number with magnitude larger than supported range",
+        ),
     ];
     for (op, body, message) in cases {
         let (status, _, answer) = call(&url, op, body).await;

@@ -263,3 +263,43 @@ async fn writes_that_change_nothing_leave_no_record() {
             .contains("unchanged")
     );
 }
+
+const PATHS: &str = r#"
+import os, boto3
+from botocore.exceptions import ClientError
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"])
+ddb.create_table(TableName="Paths", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+key = {"pk": {"S": "a"}}
+ddb.put_item(TableName="Paths", Item={"pk": {"S": "a"}, "s": {"S": "hello"},
+                                      "l": {"L": [{"S": "one"}, {"S": "two"}]}})
+# On an item that exists, removing through a string or a missing attribute is refused.
+for expr in ["REMOVE s.c", "REMOVE s[0]", "REMOVE absent.c"]:
+    try:
+        ddb.update_item(TableName="Paths", Key=key, UpdateExpression=expr)
+        raise SystemExit("accepted " + expr)
+    except ClientError as e:
+        assert e.response["Error"] == {"Code": "ValidationException",
+            "Message": "The document path provided in the update expression is invalid for update"}, e.response
+# Past the end of a list, several SETs append in index order.
+ddb.update_item(TableName="Paths", Key=key, UpdateExpression="SET l[84] = :a, l[17] = :b",
+                ExpressionAttributeValues={":a": {"S": "a"}, ":b": {"S": "b"}})
+got = ddb.get_item(TableName="Paths", Key=key, ConsistentRead=True)["Item"]["l"]["L"]
+assert [v["S"] for v in got] == ["one", "two", "b", "a"], got
+# On an item that does not exist, removing anything is no error and creates nothing.
+ddb.update_item(TableName="Paths", Key={"pk": {"S": "none"}}, UpdateExpression="REMOVE x.y")
+assert "Item" not in ddb.get_item(TableName="Paths", Key={"pk": {"S": "none"}}, ConsistentRead=True)
+print("paths")
+"#;
+
+#[tokio::test]
+async fn update_paths_are_checked_against_the_stored_item() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    assert!(
+        run_python(&python, &server.url(), PATHS)
+            .await
+            .contains("paths")
+    );
+}

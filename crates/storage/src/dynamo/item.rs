@@ -268,7 +268,7 @@ pub(crate) fn check_write(
         Mutation::Check => return Ok(Ok((old.clone(), old))),
         Mutation::Update(u) => {
             let base = old.clone().unwrap_or_else(|| w.key.clone());
-            let new = match eval::apply_update(&base, u) {
+            let new = match eval::apply_update_to(&base, u, old.is_some()) {
                 Ok(n) => n,
                 Err(e) => return Ok(Err(e)),
             };

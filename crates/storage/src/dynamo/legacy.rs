@@ -235,7 +235,10 @@ pub(crate) fn attribute_updates(v: &Value, key_names: &[&str]) -> Result<Update,
     let Value::Object(m) = v else {
         return Err(super::types::shape_error(v, "map"));
     };
-    let mut update = Update::default();
+    let mut update = Update {
+        legacy: true,
+        ..Update::default()
+    };
     for (name, spec) in m {
         if key_names.contains(&name.as_str()) {
             return Err(Error::validation(format!(

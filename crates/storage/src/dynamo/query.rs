@@ -88,6 +88,28 @@ fn unsupported() -> Error {
     Error::validation("Query key condition not supported")
 }
 
+fn invalid_operator(op: &str) -> Error {
+    Error::validation(format!(
+        "Invalid operator used in KeyConditionExpression: {op}"
+    ))
+}
+
+fn one_per_key() -> Error {
+    Error::validation("KeyConditionExpressions must only contain one condition per key")
+}
+
+/// The error for a key condition on operands that are not an attribute and a value.
+fn bad_operands(operands: &[&Operand]) -> Error {
+    let nested = operands
+        .iter()
+        .any(|o| matches!(o, Operand::Path(p) if !p.is_top_level()));
+    if nested {
+        Error::validation("KeyConditionExpressions cannot have conditions on nested attributes")
+    } else {
+        unsupported()
+    }
+}
+
 /// Splits a key condition into the partition value and the sort key condition.
 fn analyse_key_condition(
     cond: &Condition,
@@ -112,7 +134,7 @@ fn analyse_key_condition(
         let (attr, rc) = match p {
             Condition::Compare(a, cmp, b) => {
                 if *cmp == Cmp::Ne {
-                    return Err(unsupported());
+                    return Err(invalid_operator("<>"));
                 }
                 match (path_of(a), value_of(b), path_of(b), value_of(a)) {
                     (Some(n), Some(v), _, _) => (n, RangeCond::Cmp(*cmp, v.clone())),
@@ -127,25 +149,32 @@ fn analyse_key_condition(
                         };
                         (n, RangeCond::Cmp(flipped, v.clone()))
                     }
-                    _ => return Err(unsupported()),
+                    _ => return Err(bad_operands(&[a, b])),
                 }
             }
             Condition::Between(a, lo, hi) => match (path_of(a), value_of(lo), value_of(hi)) {
                 (Some(n), Some(lo), Some(hi)) => (n, RangeCond::Between(lo.clone(), hi.clone())),
-                _ => return Err(unsupported()),
+                _ => return Err(bad_operands(&[a, lo, hi])),
             },
             Condition::BeginsWith(a, b) => match (path_of(a), value_of(b)) {
                 (Some(n), Some(v)) => (n, RangeCond::BeginsWith(v.clone())),
-                _ => return Err(unsupported()),
+                _ => return Err(bad_operands(&[a, b])),
             },
-            _ => return Err(unsupported()),
+            Condition::In(..) => return Err(invalid_operator("IN")),
+            Condition::Or(..) => return Err(invalid_operator("OR")),
+            Condition::Not(..) => return Err(invalid_operator("NOT")),
+            Condition::Exists(_) => return Err(invalid_operator("attribute_exists")),
+            Condition::NotExists(_) => return Err(invalid_operator("attribute_not_exists")),
+            Condition::Type(..) => return Err(invalid_operator("attribute_type")),
+            Condition::Contains(..) => return Err(invalid_operator("contains")),
+            Condition::And(..) => return Err(unsupported()),
         };
         if attr == key.hash.name {
             let RangeCond::Cmp(Cmp::Eq, v) = rc else {
                 return Err(unsupported());
             };
             if hash.is_some() {
-                return Err(unsupported());
+                return Err(one_per_key());
             }
             if !key.hash.ty.matches(&v) {
                 return Err(Error::validation(
@@ -155,7 +184,7 @@ fn analyse_key_condition(
             hash = Some(v);
         } else if key.range.as_ref().is_some_and(|r| r.name == attr) {
             if range.is_some() {
-                return Err(unsupported());
+                return Err(one_per_key());
             }
             let ty = key.range.as_ref().map(|r| r.ty);
             let ok = |v: &AttributeValue| ty.is_some_and(|t| t.matches(v));
@@ -563,13 +592,19 @@ impl Dynamo {
         let def = self.item_table(&name)?;
         let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
         let forward = input.boolean("ScanIndexForward")?.unwrap_or(true);
+        // KeyConditions goes with FilterExpression and ProjectionExpression, but the other
+        // legacy parameters go with no expression at all (each list named in alphabetical
+        // order, as DynamoDB names them).
         refuse_mixed(&input, &["KeyConditions"], &["KeyConditionExpression"])?;
         refuse_mixed(
             &input,
-            &["QueryFilter", "ConditionalOperator"],
-            &["FilterExpression"],
+            &["AttributesToGet", "ConditionalOperator", "QueryFilter"],
+            &[
+                "FilterExpression",
+                "KeyConditionExpression",
+                "ProjectionExpression",
+            ],
         )?;
-        refuse_mixed(&input, &["AttributesToGet"], &["ProjectionExpression"])?;
         refuse_orphan_placeholders(
             &input,
             &[
@@ -687,10 +722,9 @@ impl Dynamo {
         let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
         refuse_mixed(
             &input,
-            &["ScanFilter", "ConditionalOperator"],
-            &["FilterExpression"],
+            &["AttributesToGet", "ConditionalOperator", "ScanFilter"],
+            &["FilterExpression", "ProjectionExpression"],
         )?;
-        refuse_mixed(&input, &["AttributesToGet"], &["ProjectionExpression"])?;
         refuse_orphan_placeholders(&input, &["FilterExpression", "ProjectionExpression"])?;
         let ph = input.placeholders()?;
         let filter = if let Some(src) = input.string("FilterExpression")? {

@@ -301,6 +301,12 @@ fn parse_key_schema(
             ));
             continue;
         }
+        if name.len() > 255 {
+            violations.push(format!(
+                "Value '{name}' at '{path}.{}.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to 255",
+                i + 1
+            ));
+        }
         match kt {
             "HASH" => {
                 if i != 0 {
@@ -453,7 +459,7 @@ fn parse_attribute_definitions(input: &mut Input<'_>) -> Result<Vec<KeyAttr>, Er
             (Some(n), Some(t)) => {
                 if out.iter().any(|a| a.name == n) {
                     return Err(Error::validation(format!(
-                        "Cannot have two attributes with the same name; attribute name: {n}"
+                        "Attribute Name is duplicated: {n}"
                     )));
                 }
                 out.push(KeyAttr { name: n.to_owned(), ty: t });
@@ -702,16 +708,16 @@ impl Dynamo {
             ));
         }
         let stream = parse_stream_spec(input.raw("StreamSpecification"))?;
-        let mut tags = BTreeMap::new();
-        if let Some(t) = input.array("Tags")? {
-            for tag in t {
-                if let (Some(k), Some(v)) = (
-                    tag.get("Key").and_then(Value::as_str),
-                    tag.get("Value").and_then(Value::as_str),
-                ) {
-                    tags.insert(k.to_owned(), v.to_owned());
-                }
-            }
+        let given = input.array("Tags")?;
+        let tags: BTreeMap<String, String> = super::tags::read_tags(&mut input, given)
+            .into_iter()
+            .collect();
+        input.finish()?;
+        if tags.len() > super::tags::MAX_TAGS {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: The number of tags for the resource exceeds the limit of {}",
+                super::tags::MAX_TAGS
+            )));
         }
         let def = TableDef {
             name: name.clone(),
@@ -1124,7 +1130,31 @@ impl Dynamo {
         }
         let mut created: Vec<IndexDef> = Vec::new();
         let mut deleted: Vec<IndexDef> = Vec::new();
-        if let Some(updates) = input.array("GlobalSecondaryIndexUpdates")? {
+        if let Some(updates) = input
+            .array("GlobalSecondaryIndexUpdates")?
+            .filter(|u| !u.is_empty())
+        {
+            // Each update names exactly one operation.
+            for u in updates.iter() {
+                let ops = ["Create", "Update", "Delete"]
+                    .iter()
+                    .filter(|op| u.get(**op).is_some())
+                    .count();
+                let unknown = u.as_object().is_some_and(|m| {
+                    m.keys()
+                        .any(|k| !matches!(k.as_str(), "Create" | "Update" | "Delete"))
+                });
+                if ops == 0 || unknown {
+                    return Err(Error::validation(
+                        "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Update or GlobalSecondaryIndexUpdate.Delete must be provided",
+                    ));
+                }
+                if ops > 1 {
+                    return Err(Error::validation(
+                        "One or more parameter values were invalid: Only one of GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Update or GlobalSecondaryIndexUpdate.Delete can be provided",
+                    ));
+                }
+            }
             let structural = updates
                 .iter()
                 .filter(|u| u.get("Create").is_some() || u.get("Delete").is_some())

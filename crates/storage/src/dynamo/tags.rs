@@ -13,7 +13,56 @@ use super::input::Input;
 use super::table::{TableDef, save_def, still_exists};
 
 /// The most tags a table may carry.
-const MAX_TAGS: usize = 50;
+pub(crate) const MAX_TAGS: usize = 50;
+
+/// Whether a tag key or value uses only what DynamoDB allows: letters, numbers, spaces and
+/// `_ . : / = + - @`.
+fn allowed_tag_text(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_alphanumeric()
+            || c.is_whitespace()
+            || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    })
+}
+
+const TAG_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*";
+
+/// Reads a `Tags` list (TagResource, CreateTable), recording each constraint a tag breaks as
+/// DynamoDB's validation does.
+pub(crate) fn read_tags(
+    input: &mut Input<'_>,
+    given: Option<&Vec<Value>>,
+) -> Vec<(String, String)> {
+    let mut new = Vec::new();
+    for (i, tag) in given.into_iter().flatten().enumerate() {
+        let key = tag.get("Key").and_then(Value::as_str);
+        let value = tag.get("Value").and_then(Value::as_str);
+        match (key, value) {
+            (Some(k), Some(v)) => {
+                if k.is_empty() || k.chars().count() > 128 {
+                    input.violation(format!("Value '{k}' at 'tags.{}.member.key' failed to satisfy constraint: Member must have length less than or equal to 128, Member must have length greater than or equal to 1", i + 1));
+                } else if !allowed_tag_text(k) {
+                    input.violation(format!("Value '{k}' at 'tags.{}.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_PATTERN}", i + 1));
+                }
+                if v.chars().count() > 256 {
+                    input.violation(format!("Value '{v}' at 'tags.{}.member.value' failed to satisfy constraint: Member must have length less than or equal to 256", i + 1));
+                } else if !allowed_tag_text(v) {
+                    input.violation(format!("Value '{v}' at 'tags.{}.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_PATTERN}", i + 1));
+                }
+                new.push((k.to_owned(), v.to_owned()));
+            }
+            (None, _) => input.violation(format!(
+                "Value null at 'tags.{}.member.key' failed to satisfy constraint: Member must not be null",
+                i + 1
+            )),
+            (_, None) => input.violation(format!(
+                "Value null at 'tags.{}.member.value' failed to satisfy constraint: Member must not be null",
+                i + 1
+            )),
+        }
+    }
+    new
+}
 
 impl Dynamo {
     /// The table a `ResourceArn` names. A table of another account or region is not
@@ -82,30 +131,7 @@ impl Dynamo {
                 "Value null at 'tags' failed to satisfy constraint: Member must not be null".into(),
             );
         }
-        let mut new = Vec::new();
-        for (i, tag) in given.into_iter().flatten().enumerate() {
-            let key = tag.get("Key").and_then(Value::as_str);
-            let value = tag.get("Value").and_then(Value::as_str);
-            match (key, value) {
-                (Some(k), Some(v)) => {
-                    if k.is_empty() || k.chars().count() > 128 {
-                        input.violation(format!("Value '{k}' at 'tags.{}.member.key' failed to satisfy constraint: Member must have length less than or equal to 128, Member must have length greater than or equal to 1", i + 1));
-                    }
-                    if v.chars().count() > 256 {
-                        input.violation(format!("Value '{v}' at 'tags.{}.member.value' failed to satisfy constraint: Member must have length less than or equal to 256", i + 1));
-                    }
-                    new.push((k.to_owned(), v.to_owned()));
-                }
-                (None, _) => input.violation(format!(
-                    "Value null at 'tags.{}.member.key' failed to satisfy constraint: Member must not be null",
-                    i + 1
-                )),
-                (_, None) => input.violation(format!(
-                    "Value null at 'tags.{}.member.value' failed to satisfy constraint: Member must not be null",
-                    i + 1
-                )),
-            }
-        }
+        let new = read_tags(&mut input, given);
         input.finish()?;
         let def = self.tagged_table(&arn, "TagResource")?;
         if new.iter().any(|(k, _)| k.starts_with("aws:")) {

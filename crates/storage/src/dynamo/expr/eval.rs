@@ -13,6 +13,7 @@ use crate::dynamo::types::{AttributeValue, Item};
 const INVALID_PATH: &str =
     "The document path provided in the update expression is invalid for update";
 const WRONG_TYPE: &str = "An operand in the update expression has an incorrect data type";
+const LEGACY_WRONG_TYPE: &str = "Type mismatch for attribute to update";
 const MISSING: &str =
     "The provided expression refers to an attribute that does not exist in the item";
 
@@ -43,7 +44,7 @@ pub fn compare_values(a: &AttributeValue, b: &AttributeValue) -> Option<Ordering
     }
 }
 
-fn size_of(v: &AttributeValue) -> Option<usize> {
+pub(crate) fn size_of(v: &AttributeValue) -> Option<usize> {
     match v {
         AttributeValue::S(s) => Some(s.len()),
         AttributeValue::B(b) => Some(b.len()),
@@ -238,6 +239,16 @@ fn number_error(e: crate::dynamo::number::NumberError) -> Error {
     Error::validation(e.to_string())
 }
 
+/// A sum or difference that does not fit: DynamoDB reports a result needing more than 38
+/// digits as an overflow, whichever limit it passed.
+fn arithmetic_error(e: crate::dynamo::number::NumberError) -> Error {
+    use crate::dynamo::number::NumberError;
+    match e {
+        NumberError::Precision => number_error(NumberError::Overflow),
+        other => number_error(other),
+    }
+}
+
 fn set_value(v: &SetValue, item: &Item) -> Result<AttributeValue, Error> {
     match v {
         SetValue::Operand(op) => set_operand(op, item),
@@ -251,7 +262,7 @@ fn set_value(v: &SetValue, item: &Item) -> Result<AttributeValue, Error> {
             } else {
                 a.sub(&b)
             };
-            r.map(AttributeValue::N).map_err(number_error)
+            r.map(AttributeValue::N).map_err(arithmetic_error)
         }
     }
 }
@@ -305,38 +316,61 @@ fn assign(item: &mut Item, path: &Path, value: AttributeValue) -> Result<(), Err
     Ok(())
 }
 
-fn remove(item: &mut Item, path: &Path) -> Result<Option<AttributeValue>, Error> {
+/// Removes `path`. On an item that exists, a path through something that is not there, or
+/// that is not the map or list the path says, is refused as DynamoDB refuses it; on an item
+/// that does not exist yet (`lenient`), removing anything removes nothing. An index past the
+/// end of a list, or a key a map does not have, removes nothing either way.
+fn remove(item: &mut Item, path: &Path, lenient: bool) -> Result<Option<AttributeValue>, Error> {
     let last = path.0.last().cloned();
     let parent = match parent_mut(item, path) {
         Ok(p) => p,
-        // Removing under a parent that is not there removes nothing.
-        Err(_) => return Ok(None),
+        Err(_) if lenient => return Ok(None),
+        Err(e) => return Err(e),
     };
     Ok(match (parent, last) {
         (None, Some(Step::Key(k))) => item.remove(&k),
         (Some(AttributeValue::M(m)), Some(Step::Key(k))) => m.remove(&k),
-        (Some(AttributeValue::L(l)), Some(Step::Index(i))) if i < l.len() => Some(l.remove(i)),
-        _ => None,
+        (Some(AttributeValue::L(l)), Some(Step::Index(i))) => (i < l.len()).then(|| l.remove(i)),
+        _ if lenient => None,
+        _ => return Err(Error::validation(INVALID_PATH)),
     })
 }
 
 /// Applies `update` to `old` (empty when the item does not exist yet); every operand reads
 /// the item as it was before the update, as DynamoDB does.
 pub fn apply_update(old: &Item, update: &Update) -> Result<Item, Error> {
+    apply_update_to(old, update, !old.is_empty())
+}
+
+/// [`apply_update`] on `old`, which is the stored item when `exists`, or the key of an item
+/// that does not exist yet (where removing any path removes nothing).
+pub fn apply_update_to(old: &Item, update: &Update, exists: bool) -> Result<Item, Error> {
     let mut new = old.clone();
     let mut removals: Vec<&Path> = Vec::new();
+    // SETs in path order: paths never overlap, so order matters only for several indexes
+    // past the end of one list, which DynamoDB appends in index order.
+    let mut sets: Vec<(&Path, &SetValue)> = update
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Set(p, v) => Some((p, v)),
+            _ => None,
+        })
+        .collect();
+    sets.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, v) in sets {
+        let value = set_value(v, old)?;
+        assign(&mut new, path, value)?;
+    }
     for action in &update.actions {
         match action {
-            Action::Set(path, v) => {
-                let value = set_value(v, old)?;
-                assign(&mut new, path, value)?;
-            }
+            Action::Set(..) => {}
             Action::Remove(path) => removals.push(path),
             Action::Add(path, v) => {
                 let merged = match (resolve(old, path), v) {
                     (None, v) => v.clone(),
                     (Some(AttributeValue::N(a)), AttributeValue::N(b)) => {
-                        AttributeValue::N(a.add(b).map_err(number_error)?)
+                        AttributeValue::N(a.add(b).map_err(arithmetic_error)?)
                     }
                     (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b)) => {
                         AttributeValue::Ss(union(a, b))
@@ -347,7 +381,7 @@ pub fn apply_update(old: &Item, update: &Update) -> Result<Item, Error> {
                     (Some(AttributeValue::Bs(a)), AttributeValue::Bs(b)) => {
                         AttributeValue::Bs(union(a, b))
                     }
-                    _ => return Err(Error::validation(WRONG_TYPE)),
+                    _ => return Err(wrong_type(update)),
                 };
                 assign(&mut new, path, merged)?;
             }
@@ -366,12 +400,12 @@ pub fn apply_update(old: &Item, update: &Update) -> Result<Item, Error> {
                         let r: Vec<_> = a.iter().filter(|x| !b.contains(x)).cloned().collect();
                         (!r.is_empty()).then_some(AttributeValue::Bs(r))
                     }
-                    _ => return Err(Error::validation(WRONG_TYPE)),
+                    _ => return Err(wrong_type(update)),
                 };
                 match remaining {
                     Some(v) => assign(&mut new, path, v)?,
                     None => {
-                        remove(&mut new, path)?;
+                        remove(&mut new, path, false)?;
                     }
                 }
             }
@@ -379,10 +413,19 @@ pub fn apply_update(old: &Item, update: &Update) -> Result<Item, Error> {
     }
     // Later list indexes first, so that removing one does not shift the next.
     removals.sort_by(|a, b| b.cmp(a));
+    let lenient = !exists;
     for path in removals {
-        remove(&mut new, path)?;
+        remove(&mut new, path, lenient)?;
     }
     Ok(new)
+}
+
+fn wrong_type(update: &Update) -> Error {
+    Error::validation(if update.legacy {
+        LEGACY_WRONG_TYPE
+    } else {
+        WRONG_TYPE
+    })
 }
 
 fn union<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {

@@ -36,8 +36,10 @@ pub(super) struct BadChar {
     pub at: usize,
 }
 
+/// A name token starts with a letter (`_abc` is a syntax error to DynamoDB); placeholders
+/// after `#` and `:` may start with any name character.
 fn is_ident_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_'
+    c.is_ascii_alphabetic()
 }
 
 fn is_ident(c: char) -> bool {

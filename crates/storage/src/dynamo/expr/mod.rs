@@ -214,6 +214,8 @@ pub enum Action {
 pub struct Update {
     /// The actions.
     pub actions: Vec<Action>,
+    /// Built from the legacy `AttributeUpdates`, whose type errors DynamoDB words apart.
+    pub legacy: bool,
 }
 
 impl Update {

@@ -67,27 +67,23 @@ pub fn parse_projection(src: &str, ph: &Placeholders) -> Result<Vec<Path>> {
     Ok(paths)
 }
 
-/// Two paths that are the same conflict; one inside the other overlap. DynamoDB refuses both.
+/// Two paths of one expression may not overlap (one equal to, or a prefix of, the other), nor
+/// conflict (one goes into a map where the other goes into a list at the same place).
 fn check_overlaps(kind: Kind, paths: &[&Path]) -> Result<()> {
     for (i, a) in paths.iter().enumerate() {
         for b in &paths[..i] {
-            let (short, long) = if a.0.len() <= b.0.len() {
-                (a, b)
-            } else {
-                (b, a)
+            let common = a.0.iter().zip(&b.0).take_while(|(x, y)| x == y).count();
+            let what = match (a.0.get(common), b.0.get(common)) {
+                (None, _) | (_, None) => "overlap",
+                (Some(Step::Key(_)), Some(Step::Index(_)))
+                | (Some(Step::Index(_)), Some(Step::Key(_))) => "conflict",
+                _ => continue,
             };
-            if long.0.starts_with(&short.0) {
-                let what = if a.0.len() == b.0.len() {
-                    "conflict"
-                } else {
-                    "overlap"
-                };
-                return Err(kind.invalid(format!(
-                    "Two document paths {what} with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
-                    b.display_list(),
-                    a.display_list()
-                )));
-            }
+            return Err(kind.invalid(format!(
+                "Two document paths {what} with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
+                b.display_list(),
+                a.display_list()
+            )));
         }
     }
     Ok(())
@@ -261,7 +257,26 @@ impl<'a> Parser<'a> {
         matches!(self.peek(), Some(Tok::Ident(_))) && matches!(self.peek_at(1), Some(Tok::Sym("(")))
     }
 
+    /// One operand; function calls nest through here, so the nesting limit bounds the
+    /// recursion whatever the input.
     fn operand(&mut self) -> Result<Operand> {
+        self.enter()?;
+        let out = self.operand_inner();
+        self.depth -= 1;
+        out
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.kind.invalid(format!(
+                "The expression has too many nested levels; maximum: {MAX_NESTING}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn operand_inner(&mut self) -> Result<Operand> {
         match self.peek() {
             Some(Tok::ValuePlaceholder(_)) => {
                 let (ph, v) = self.value()?;
@@ -270,6 +285,13 @@ impl<'a> Parser<'a> {
             Some(Tok::Ident(name)) if self.is_call() => {
                 let name = name.clone();
                 if name != "size" {
+                    if self.kind == Kind::Condition
+                        && matches!(name.as_str(), "if_not_exists" | "list_append")
+                    {
+                        return Err(self.kind.invalid(format!(
+                            "The function is not allowed in a condition expression; function: {name}"
+                        )));
+                    }
                     if CONDITION_FUNCTIONS.contains(&name.as_str()) {
                         return Err(self.kind.invalid(format!(
                             "The function is not allowed to be used this way in an expression; function: {name}"
@@ -284,6 +306,18 @@ impl<'a> Parser<'a> {
                 self.require_count("size", &args, 1)?;
                 match args.into_iter().next() {
                     Some(Operand::Path(p)) => Ok(Operand::Size(p)),
+                    // The size of a value is known now: `size(:v)` is that number.
+                    Some(Operand::Value(ph, v)) => match super::eval::size_of(&v) {
+                        Some(n) => Ok(Operand::Value(
+                            ph,
+                            AttributeValue::N(crate::dynamo::number::Number::from(n as i64)),
+                        )),
+                        None => Err(self.operand_type_error("size", &v)),
+                    },
+                    // `size(size(a))`: the inner size is a number, which has no size.
+                    Some(Operand::Size(_)) => Err(self.kind.invalid(
+                        "Incorrect operand type for operator or function; operator or function: size, operand type: N",
+                    )),
                     _ => Err(self.kind.invalid(
                         "Operator or function requires a document path; operator or function: size",
                     )),
@@ -351,12 +385,7 @@ impl<'a> Parser<'a> {
     }
 
     fn not_expr(&mut self) -> Result<(Condition, bool)> {
-        self.depth += 1;
-        if self.depth > MAX_NESTING {
-            return Err(self.kind.invalid(format!(
-                "The expression has too many nested levels; maximum: {MAX_NESTING}"
-            )));
-        }
+        self.enter()?;
         let out = if self.eat_keyword("NOT") {
             self.not_expr()
                 .map(|(c, _)| (Condition::Not(Box::new(c)), false))
@@ -429,6 +458,15 @@ impl<'a> Parser<'a> {
                 {
                     return Err(self.operand_type_error("BETWEEN", v));
                 }
+            }
+            if let (Operand::Value(_, lo), Operand::Value(_, hi)) = (&low, &high)
+                && lo.type_name() != hi.type_name()
+            {
+                return Err(self.kind.invalid(format!(
+                        "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {}, upper bound operand: AttributeValue: {}",
+                        describe_value(lo),
+                        describe_value(hi)
+                    )));
             }
             if let (Operand::Value(_, lo), Operand::Value(_, hi)) = (&low, &high)
                 && super::eval::compare_values(lo, hi) == Some(std::cmp::Ordering::Greater)
@@ -621,6 +659,13 @@ impl<'a> Parser<'a> {
     }
 
     fn set_operand(&mut self) -> Result<SetOperand> {
+        self.enter()?;
+        let out = self.set_operand_inner();
+        self.depth -= 1;
+        out
+    }
+
+    fn set_operand_inner(&mut self) -> Result<SetOperand> {
         match self.peek() {
             Some(Tok::ValuePlaceholder(_)) => {
                 let (ph, v) = self.value()?;
@@ -843,6 +888,79 @@ mod tests {
         assert!(parse_condition(&deep, Kind::Condition, &p).is_err());
         let nots = format!("{}a = :v", "NOT ".repeat(1000));
         assert!(parse_condition(&nots, Kind::Condition, &p).is_err());
+    }
+
+    #[test]
+    fn equal_paths_overlap_and_map_against_list_conflicts() {
+        let p = ph(&[], &[(":v", n(1)), (":w", n(2))]);
+        assert_eq!(
+            err(parse_update("SET a.b = :v, a.b = :w", &p)),
+            "Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a, b]"
+        );
+        assert_eq!(
+            err(parse_update("SET a.b = :v, a[1] = :w", &p)),
+            "Invalid UpdateExpression: Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a, [1]]"
+        );
+        assert_eq!(
+            err(parse_projection("a, a", &p)),
+            "Invalid ProjectionExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a]"
+        );
+        parse_update("SET a.b = :v, a.c = :w", &p).unwrap();
+    }
+
+    #[test]
+    fn names_start_with_a_letter_and_function_nesting_is_bounded() {
+        let p = ph(&[], &[(":v", n(1))]);
+        assert_eq!(
+            err(parse_update("SET _123 = :v", &p)),
+            "Invalid UpdateExpression: Syntax error; token: \"_\", near: \"_1\""
+        );
+        parse_update("SET a_1 = :v", &p).unwrap();
+        let deep = format!("a < {}b{}", "size(".repeat(700), ")".repeat(700));
+        assert!(parse_condition(&deep, Kind::Condition, &p).is_err());
+        let deep = format!(
+            "SET a = {}b, :v{}",
+            "if_not_exists(".repeat(700),
+            ")".repeat(700)
+        );
+        assert!(parse_update(&deep, &p).is_err());
+    }
+
+    #[test]
+    fn size_of_a_value_and_functions_a_condition_cannot_use() {
+        let p = ph(
+            &[],
+            &[(":s", AttributeValue::S("abc".into())), (":n", n(3))],
+        );
+        let c = parse_condition("size(:s) = :n", Kind::Condition, &p).unwrap();
+        assert_eq!(
+            c,
+            Condition::Compare(
+                Operand::Value(":s".into(), n(3)),
+                Cmp::Eq,
+                Operand::Value(":n".into(), n(3))
+            )
+        );
+        assert_eq!(
+            err(parse_condition("size(:n) = :n", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: N"
+        );
+        assert_eq!(
+            err(parse_condition("size(size(a)) = :n", Kind::Condition, &p)),
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: N"
+        );
+        assert_eq!(
+            err(parse_condition(
+                "if_not_exists(a, a) = :n",
+                Kind::Condition,
+                &p
+            )),
+            "Invalid ConditionExpression: The function is not allowed in a condition expression; function: if_not_exists"
+        );
+        assert_eq!(
+            err(parse_condition("a BETWEEN :n AND :s", Kind::Condition, &p)),
+            "Invalid ConditionExpression: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:3}, upper bound operand: AttributeValue: {S:abc}"
+        );
     }
 
     #[test]
