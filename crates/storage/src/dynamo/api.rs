@@ -262,14 +262,60 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let coding = super::encoding::accepted(req.headers());
-    let resp = match serve(service, req).await {
+    let cors = req.headers().contains_key(http::header::ORIGIN);
+    if cors && req.method() == http::Method::OPTIONS {
+        return preflight(req.headers());
+    }
+    let mut resp = match serve(service, req).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
     };
+    if cors {
+        allow_origin(resp.headers_mut());
+    }
     match coding {
         Some(coding) => compress_response(resp, coding),
         None => resp,
     }
+}
+
+/// What a browser may read of a cross-origin answer: DynamoDB lets any origin call it (the
+/// signature, not the origin, is what authorizes a request).
+fn allow_origin(h: &mut http::HeaderMap) {
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-amzn-RequestId,x-amzn-ErrorType,x-amz-crc32,Date"),
+    );
+}
+
+/// A CORS preflight: the method and headers asked for are allowed, for a day.
+fn preflight(asked: &http::HeaderMap) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    let h = resp.headers_mut();
+    allow_origin(h);
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    for (request, allow) in [
+        (
+            http::header::ACCESS_CONTROL_REQUEST_METHOD,
+            http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        ),
+        (
+            http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        ),
+    ] {
+        if let Some(v) = asked.get(&request) {
+            h.insert(allow, v.clone());
+        }
+    }
+    resp
 }
 
 /// Compresses a response over the threshold; the CRC32 covers the bytes as sent.
