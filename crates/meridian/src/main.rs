@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod dashboard;
 mod edge;
+mod frontdoor;
 mod logging;
 mod node;
 mod observe;

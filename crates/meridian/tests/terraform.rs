@@ -167,6 +167,10 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
             "127.0.0.1:0",
             "--cdn-https-addr",
             "127.0.0.1:0",
+            "--frontdoor-addr",
+            "127.0.0.1:0",
+            "--frontdoor-https-addr",
+            "127.0.0.1:0",
         ])
         .args(["--cloudfront-addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())

@@ -342,6 +342,30 @@ impl FrontDoor {
             .collect()
     }
 
+    /// A `GET` of `path` on `host` over `scheme`, served as a listener's request would be
+    /// (routing, selection, failover; no socket): the status, for drills. The body is read
+    /// and dropped.
+    pub async fn drill(&self, host: &str, scheme: &str, path: &str) -> StatusCode {
+        let Some(frontend) = self.frontend(host) else {
+            return StatusCode::BAD_REQUEST;
+        };
+        let mut req = Request::new(InBody::Buffered(None));
+        if let Ok(uri) = path.parse() {
+            *req.uri_mut() = uri;
+        }
+        if let Ok(h) = HeaderValue::from_str(host) {
+            req.headers_mut().insert(header::HOST, h);
+        }
+        let resp = self
+            .serve(frontend, req, scheme, host, IpAddr::from([127, 0, 0, 1]))
+            .await;
+        let status = resp.status();
+        if resp.into_body().collect().await.is_err() {
+            return StatusCode::BAD_GATEWAY;
+        }
+        status
+    }
+
     /// The frontend answering `host`.
     fn frontend(&self, host: &str) -> Option<&Frontend> {
         self.cfg
