@@ -608,7 +608,11 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
                 fd.http,
                 d.name,
                 d.hosts.join(", "),
-                backends.join(", ")
+                if backends.is_empty() {
+                    "no backend reachable on this machine".to_owned()
+                } else {
+                    backends.join(", ")
+                }
             );
         }
         for n in fd.notes() {
