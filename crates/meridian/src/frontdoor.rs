@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use meridian_config::terraform::resources::Spec;
-use meridian_config::terraform::resources::azure::FrontDoor as TfFrontDoor;
+use meridian_config::terraform::resources::azure::{FrontDoor as TfFrontDoor, FrontDoorPart};
 use meridian_proxy::frontdoor::{
     Action, BackendConfig, FrontDoor, FrontDoorConfig, FrontDoors, Frontend, PoolConfig,
     ProbeConfig, Rule,
@@ -134,16 +134,189 @@ pub(crate) fn tls_config(
     Ok(Arc::new(config))
 }
 
-/// The Front Doors of a bundle's Terraform modules.
+/// The Front Doors of a bundle's Terraform modules: the classic ones, and each Front Door
+/// Standard/Premium profile with its endpoints, origin groups, origins and routes in the same
+/// shape (an endpoint is a frontend, an origin group a backend pool, a route a rule).
 pub(crate) fn front_doors(bundle: &meridian_config::Bundle) -> Vec<TfFrontDoor> {
-    bundle
+    let insts: Vec<&meridian_config::terraform::Instance> = bundle
         .terraform_modules()
         .flat_map(|m| m.instances.iter())
+        .collect();
+    let mut out: Vec<TfFrontDoor> = insts
+        .iter()
         .filter_map(|i| match &i.spec {
             Spec::FrontDoor(d) => Some((**d).clone()),
             _ => None,
         })
-        .collect()
+        .collect();
+    let parts: Vec<&FrontDoorPart> = insts
+        .iter()
+        .filter_map(|i| match &i.spec {
+            Spec::FrontDoorPart(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    for p in &parts {
+        let FrontDoorPart::Profile { id, name, .. } = p else {
+            continue;
+        };
+        out.push(standard_profile(id, name, &parts));
+    }
+    out
+}
+
+/// A Front Door Standard/Premium profile in the classic shape.
+fn standard_profile(profile: &str, name: &str, parts: &[&FrontDoorPart]) -> TfFrontDoor {
+    use meridian_config::terraform::resources::azure::{Backend, BackendPool, RoutingRule};
+    /// An origin group of the profile: id, probe, load balancing, affinity.
+    struct Group<'a> {
+        id: &'a String,
+        probe: &'a Option<(String, String, String, i64)>,
+        balancing: (i64, i64, i64),
+        sticky: bool,
+    }
+    let groups: Vec<Group<'_>> = parts
+        .iter()
+        .filter_map(|p| match p {
+            FrontDoorPart::OriginGroup {
+                id,
+                profile_id,
+                probe,
+                load_balancing,
+                session_affinity,
+            } if profile_id == profile => Some(Group {
+                id,
+                probe,
+                balancing: *load_balancing,
+                sticky: *session_affinity,
+            }),
+            _ => None,
+        })
+        .collect();
+    let backend_pools: Vec<BackendPool> = groups
+        .iter()
+        .map(|g| BackendPool {
+            name: g.id.clone(),
+            backends: parts
+                .iter()
+                .filter_map(|p| match p {
+                    FrontDoorPart::Origin {
+                        origin_group_id,
+                        host_name,
+                        host_header,
+                        http_port,
+                        https_port,
+                        priority,
+                        weight,
+                        enabled,
+                        ..
+                    } if origin_group_id == g.id => Some(Backend {
+                        address: host_name.clone(),
+                        host_header: host_header.clone().unwrap_or_else(|| host_name.clone()),
+                        http_port: *http_port,
+                        https_port: *https_port,
+                        priority: *priority,
+                        weight: *weight,
+                        enabled: *enabled,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            sample_size: g.balancing.0,
+            successful_samples_required: g.balancing.1,
+            additional_latency_ms: g.balancing.2,
+            probe_path: g.probe.as_ref().map_or_else(|| "/".into(), |p| p.1.clone()),
+            probe_protocol: g
+                .probe
+                .as_ref()
+                .map_or_else(|| "Http".into(), |p| p.0.clone()),
+            probe_method: g
+                .probe
+                .as_ref()
+                .map_or_else(|| "HEAD".into(), |p| p.2.clone()),
+            probe_interval: g.probe.as_ref().map_or(100, |p| p.3),
+            probe_enabled: g.probe.is_some(),
+        })
+        .collect();
+    let endpoints: Vec<(&String, &String)> = parts
+        .iter()
+        .filter_map(|p| match p {
+            FrontDoorPart::Endpoint {
+                id,
+                profile_id,
+                host_name,
+                enabled: true,
+            } if profile_id == profile => Some((id, host_name)),
+            _ => None,
+        })
+        .collect();
+    let mut routing_rules = Vec::new();
+    let mut affinity = Vec::new();
+    for p in parts {
+        let FrontDoorPart::Route {
+            id,
+            endpoint_id,
+            origin_group_id,
+            patterns,
+            supported_protocols,
+            forwarding_protocol,
+            https_redirect,
+            cache,
+            ..
+        } = p
+        else {
+            continue;
+        };
+        if !endpoints.iter().any(|(e, _)| *e == endpoint_id) {
+            continue;
+        }
+        if groups.iter().any(|g| g.id == origin_group_id && g.sticky) {
+            affinity.push(endpoint_id.clone());
+        }
+        let https = supported_protocols.iter().any(|p| p == "Https");
+        let redirect = *https_redirect && https;
+        // HTTP to HTTPS: a redirect rule for Http (301, as Front Door's documentation
+        // advises for it), the forwarding rule for Https.
+        if redirect {
+            routing_rules.push(RoutingRule {
+                name: format!("{id}#https-redirect"),
+                frontend_endpoints: vec![endpoint_id.clone()],
+                accepted_protocols: vec!["Http".into()],
+                patterns: patterns.clone(),
+                enabled: true,
+                forward: None,
+                redirect: Some(("HttpsOnly".into(), "Moved".into(), None)),
+            });
+        }
+        routing_rules.push(RoutingRule {
+            name: id.clone(),
+            frontend_endpoints: vec![endpoint_id.clone()],
+            accepted_protocols: supported_protocols
+                .iter()
+                .filter(|p| !(redirect && *p == "Http"))
+                .cloned()
+                .collect(),
+            patterns: patterns.clone(),
+            enabled: true,
+            forward: Some((
+                origin_group_id.clone(),
+                forwarding_protocol.clone(),
+                cache.is_some(),
+            )),
+            redirect: None,
+        });
+    }
+    TfFrontDoor {
+        name: name.to_owned(),
+        resource_group: String::new(),
+        cname: String::new(),
+        frontend_endpoints: endpoints
+            .iter()
+            .map(|(id, host)| ((*id).clone(), (*host).clone(), affinity.contains(id)))
+            .collect(),
+        routing_rules,
+        backend_pools,
+    }
 }
 
 /// Whether two region names are the same region (`us-east` is `us-east-1`'s prefix).

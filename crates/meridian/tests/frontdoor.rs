@@ -177,3 +177,169 @@ fn up_serves_the_course_front_door_and_survives_a_region_drill() {
         "{v}"
     );
 }
+
+const STANDARD: &str = r#"
+provider "azurerm" {
+  features {}
+}
+
+resource "azurerm_resource_group" "main" {
+  name     = "my-app-rg"
+  location = "East US"
+}
+
+resource "azurerm_cdn_frontdoor_profile" "main" {
+  name                = "my-app-afd"
+  resource_group_name = azurerm_resource_group.main.name
+  sku_name            = "Standard_AzureFrontDoor"
+}
+
+resource "azurerm_cdn_frontdoor_endpoint" "main" {
+  name                     = "my-app"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+}
+
+resource "azurerm_cdn_frontdoor_origin_group" "main" {
+  name                     = "main"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+  session_affinity_enabled = false
+  load_balancing {}
+  health_probe {
+    protocol            = "Http"
+    interval_in_seconds = 100
+  }
+}
+
+resource "azurerm_cdn_frontdoor_origin" "a" {
+  name                           = "a"
+  cdn_frontdoor_origin_group_id  = azurerm_cdn_frontdoor_origin_group.main.id
+  host_name                      = "127.0.0.1"
+  http_port                      = PORT_A
+  certificate_name_check_enabled = false
+}
+
+resource "azurerm_cdn_frontdoor_origin" "b" {
+  name                           = "b"
+  cdn_frontdoor_origin_group_id  = azurerm_cdn_frontdoor_origin_group.main.id
+  host_name                      = "localhost"
+  http_port                      = PORT_B
+  certificate_name_check_enabled = false
+}
+
+resource "azurerm_cdn_frontdoor_route" "main" {
+  name                          = "main"
+  cdn_frontdoor_endpoint_id     = azurerm_cdn_frontdoor_endpoint.main.id
+  cdn_frontdoor_origin_group_id = azurerm_cdn_frontdoor_origin_group.main.id
+  cdn_frontdoor_origin_ids      = [azurerm_cdn_frontdoor_origin.a.id, azurerm_cdn_frontdoor_origin.b.id]
+  patterns_to_match             = ["/*"]
+  supported_protocols           = ["Http", "Https"]
+  https_redirect_enabled        = false
+}
+"#;
+
+/// A python http.server on a free port, killed when dropped.
+struct Backend(std::process::Child);
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn backend(dir: &Path) -> (Backend, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    eventually("http.server listens", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    });
+    (Backend(child), port)
+}
+
+#[test]
+fn up_serves_a_front_door_standard_profile() {
+    let Some(curl) = tool("curl", "apt-get install curl") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let site = tempfile::tempdir().expect("site");
+    std::fs::write(site.path().join("index.html"), "hello").expect("write");
+    let (_a, port_a) = backend(site.path());
+    let (_b, port_b) = backend(site.path());
+    let afd = tmp.path().join("afd");
+    std::fs::create_dir(&afd).expect("mkdir");
+    std::fs::write(
+        afd.join("main.tf"),
+        STANDARD
+            .replace("PORT_A", &port_a.to_string())
+            .replace("PORT_B", &port_b.to_string()),
+    )
+    .expect("write");
+    let up = Up::start(tmp.path(), "afd", &["--gateway-port", "7071=0"]);
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.starts_with("  frontdoor "))
+        .cloned()
+        .unwrap_or_else(|| panic!("{:#?}", up.banner));
+    assert!(
+        line.contains(&format!("127.0.0.1 -> 127.0.0.1:{port_a}"))
+            && line.contains(&format!("localhost -> 127.0.0.1:{port_b}")),
+        "{line}"
+    );
+    let host = line
+        .split_whitespace()
+        .find(|w| w.contains(".z01.azurefd.localhost"))
+        .expect("endpoint host")
+        .trim_end_matches([':', ','])
+        .to_owned();
+    let http = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| c == ',' || c.is_whitespace()).next())
+        .expect("http address")
+        .to_owned();
+    let mut args: Vec<String> = vec![
+        "-sS".into(),
+        "-H".into(),
+        format!("Host: {host}"),
+        "-w".into(),
+        "%{http_code} %header{x-meridian-frontdoor-backend}\\n".into(),
+    ];
+    for _ in 0..10 {
+        args.extend([
+            "-o".into(),
+            "/dev/null".into(),
+            format!("http://{http}/index.html"),
+        ]);
+    }
+    let out = Command::new(&curl).args(&args).output().expect("curl");
+    let got = counts(
+        &String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let (c, b) = l.split_once(' ').unwrap_or((l, ""));
+                (c.parse().unwrap_or(0), b.to_owned())
+            })
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(got.get("200 127.0.0.1"), Some(&5), "{got:?}");
+    assert_eq!(got.get("200 localhost"), Some(&5), "{got:?}");
+}

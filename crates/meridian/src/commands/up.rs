@@ -662,7 +662,7 @@ fn print_terraform(bundle: &meridian_config::Bundle) {
             )
         };
         // The front door serves the Front Doors (the `frontdoor` line).
-        let by_frontdoor = |s: &Spec| matches!(s, Spec::FrontDoor(_));
+        let by_frontdoor = |s: &Spec| matches!(s, Spec::FrontDoor(_) | Spec::FrontDoorPart(_));
         for i in m.instances.iter().filter(|i| {
             i.spec.is_served() && !by_dns(&i.spec) && !by_edge(&i.spec) && !by_frontdoor(&i.spec)
         }) {
