@@ -9,7 +9,9 @@
 //!   succeeded. A new backend starts with a full window of successes (Front Door sends
 //!   traffic to a new backend before its first probe).
 //! * Suspect: a request the backend failed (connect error, reset, timeout) takes it out of
-//!   selection at once and wakes its prober; the next successful probe brings it back.
+//!   selection at once and wakes its prober; the next successful probe brings it back. Each
+//!   failed probe keeps it out for [`SUSPICION`] more; without probes (or once its prober
+//!   is gone) that is all, and the next request tries it again.
 //!   Front Door itself waits for its probes (about 90 s); this is what makes failover
 //!   take one failed request instead. A suspect backend is probed every second.
 //! * Only the prober writes the window. A prober that stops (its task ends or panics)
@@ -19,7 +21,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -47,7 +51,9 @@ impl ProbeConfig {
     }
 }
 
-/// A suspect backend without probes comes back after this long.
+/// How long a failed request, or a failed probe of a suspect backend, keeps it out.
+pub(crate) const SUSPICION: Duration = Duration::from_secs(30);
+/// The same for a backend without probes, which only requests can bring back.
 const UNPROBED_SUSPICION: Duration = Duration::from_secs(5);
 /// How often a suspect backend is probed.
 const SUSPECT_REPROBE: Duration = Duration::from_secs(1);
@@ -59,8 +65,8 @@ const MIN_GAP: Duration = Duration::from_millis(200);
 pub(crate) struct Health {
     /// The probe window's verdict.
     probed: AtomicBool,
-    /// A failed request took the backend out; the next good probe (or, without probes,
-    /// [`UNPROBED_SUSPICION`]) brings it back. Milliseconds since `epoch`, 0 when not.
+    /// A failed request took the backend out until then (see the module's notes).
+    /// Milliseconds since `epoch`, 0 when not.
     suspect_until: AtomicU64,
     /// The last successful probe's latency in microseconds, `u64::MAX` before one.
     latency_us: AtomicU64,
@@ -116,16 +122,23 @@ impl Health {
         }
     }
 
-    /// A request failed on this backend: out of selection until a probe succeeds.
+    /// A request failed on this backend: out of selection until a probe succeeds, or the
+    /// suspicion runs out.
     pub(crate) fn failed_request(&self, probed: bool) {
-        let until = if probed {
-            u64::MAX
+        self.suspect_for(if probed {
+            SUSPICION
         } else {
-            self.now_ms()
-                .saturating_add(u64::try_from(UNPROBED_SUSPICION.as_millis()).unwrap_or(0))
-        };
-        self.suspect_until.store(until, Ordering::Relaxed);
+            UNPROBED_SUSPICION
+        });
         self.wake.notify_one();
+    }
+
+    fn suspect_for(&self, d: Duration) {
+        let until = self
+            .now_ms()
+            .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .max(1);
+        self.suspect_until.store(until, Ordering::Relaxed);
     }
 
     /// Records a probe's outcome against the window.
@@ -139,6 +152,9 @@ impl Health {
             self.suspect_until.store(0, Ordering::Relaxed);
         } else {
             self.probe_failures.fetch_add(1, Ordering::Relaxed);
+            if self.suspect() {
+                self.suspect_for(SUSPICION);
+            }
         }
         let verdict = {
             let mut w = self
@@ -250,6 +266,26 @@ mod tests {
         assert!(!h.probed_healthy(), "1 of 4 again");
         h.record(true, ms, 2);
         assert!(h.probed_healthy(), "2 of 4");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn suspicion_runs_out_without_a_prober_and_failed_probes_extend_it() {
+        let h = Health::new(4);
+        h.failed_request(true);
+        tokio::time::advance(SUSPICION - Duration::from_secs(1)).await;
+        assert!(h.suspect());
+        // A failed probe while suspect: out for another SUSPICION.
+        h.record(false, Duration::ZERO, 2);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(h.suspect());
+        // No prober any more: the suspicion runs out and requests try it again.
+        tokio::time::advance(SUSPICION).await;
+        assert!(!h.suspect() && h.healthy());
+        // Without probes, a shorter suspicion.
+        h.failed_request(false);
+        assert!(h.suspect());
+        tokio::time::advance(UNPROBED_SUSPICION).await;
+        assert!(!h.suspect());
     }
 
     #[test]
