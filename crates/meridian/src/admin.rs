@@ -168,12 +168,18 @@ async fn route(
             );
         }
         // The distributions' cache families follow the registry's on `/metrics`.
-        let cdn = match (&node.edge, req.uri().path(), req.method()) {
+        let mut cdn = match (&node.edge, req.uri().path(), req.method()) {
             (Some(edge), "/metrics" | "/stats/prometheus", &Method::GET) => {
                 crate::edge::metrics_text(edge)
             }
             _ => String::new(),
         };
+        // And the front door's backends.
+        if let (Some(fd), "/metrics" | "/stats/prometheus", &Method::GET) =
+            (&node.frontdoor, req.uri().path(), req.method())
+        {
+            cdn.push_str(&crate::frontdoor::metrics_text(fd));
+        }
         return r.map(|b| {
             if cdn.is_empty() {
                 Full::new(b).boxed()

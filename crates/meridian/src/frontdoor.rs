@@ -716,6 +716,76 @@ fn front_door_id(group: &str, name: &str) -> String {
     )
 }
 
+/// The Front Doors' backends in Prometheus' text format 0.0.4.
+pub(crate) fn metrics_text(plane: &FrontDoorPlane) -> String {
+    use std::fmt::Write as _;
+    let all: Vec<_> = plane.doors.all().iter().flat_map(|d| d.status()).collect();
+    if all.is_empty() {
+        return String::new();
+    }
+    let esc = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    let labels = |b: &meridian_proxy::frontdoor::BackendStatus| {
+        format!(
+            "front_door=\"{}\",pool=\"{}\",backend=\"{}\"",
+            esc(&b.front_door),
+            esc(&b.pool),
+            esc(&b.backend)
+        )
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP meridian_frontdoor_backend_healthy Front Door backends in selection: 1 healthy by its probes and not suspected after a failed request, 0 not."
+    );
+    let _ = writeln!(out, "# TYPE meridian_frontdoor_backend_healthy gauge");
+    for b in &all {
+        let _ = writeln!(
+            out,
+            "meridian_frontdoor_backend_healthy{{{}}} {}",
+            labels(b),
+            u8::from(b.probed_healthy && !b.suspect)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP meridian_frontdoor_backend_requests_total Requests sent to a Front Door backend, by result (failed ones went to the next backend when they could)."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE meridian_frontdoor_backend_requests_total counter"
+    );
+    for b in &all {
+        for (result, n) in [("served", b.served), ("failed", b.failed)] {
+            let _ = writeln!(
+                out,
+                "meridian_frontdoor_backend_requests_total{{{},result=\"{result}\"}} {n}",
+                labels(b)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP meridian_frontdoor_backend_probes_total Health probes sent to a Front Door backend, by result."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE meridian_frontdoor_backend_probes_total counter"
+    );
+    for b in &all {
+        for (result, n) in [
+            ("success", b.probes.saturating_sub(b.probe_failures)),
+            ("failure", b.probe_failures),
+        ] {
+            let _ = writeln!(
+                out,
+                "meridian_frontdoor_backend_probes_total{{{},result=\"{result}\"}} {n}",
+                labels(b)
+            );
+        }
+    }
+    out
+}
+
 /// What a failover drill measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct DrillReport {

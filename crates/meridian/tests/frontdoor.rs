@@ -145,6 +145,25 @@ fn up_serves_the_course_front_door_and_survives_a_region_drill() {
         },
     );
 
+    // The same on /metrics.
+    let out = Command::new(&curl)
+        .args(["-sS", &format!("http://{}/metrics", up.admin)])
+        .output()
+        .expect("curl");
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    for backend in ["app-eastus", "app-westus"] {
+        assert!(
+            metrics.contains(&format!(
+                "meridian_frontdoor_backend_healthy{{front_door=\"my-app-frontdoor\",pool=\"main-backend-pool\",backend=\"{backend}.azurewebsites.net\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("meridian_frontdoor_backend_requests_total{front_door=\"my-app-frontdoor\",pool=\"main-backend-pool\",backend=\"app-eastus.azurewebsites.net\",result=\"served\"} 10"),
+        "{metrics}"
+    );
+
     // The drill, with curl asking all along: no request fails.
     let load = {
         let (curl, ca, https) = (curl.clone(), ca.clone(), https.clone());
