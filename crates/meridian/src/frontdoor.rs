@@ -157,16 +157,32 @@ pub(crate) fn front_doors(bundle: &meridian_config::Bundle) -> Vec<TfFrontDoor> 
         })
         .collect();
     for p in &parts {
-        let FrontDoorPart::Profile { id, name, .. } = p else {
+        let FrontDoorPart::Profile {
+            id,
+            name,
+            response_timeout_seconds,
+            ..
+        } = p
+        else {
             continue;
         };
-        out.push(standard_profile(id, name, &parts));
+        out.push(standard_profile(
+            id,
+            name,
+            *response_timeout_seconds,
+            &parts,
+        ));
     }
     out
 }
 
 /// A Front Door Standard/Premium profile in the classic shape.
-fn standard_profile(profile: &str, name: &str, parts: &[&FrontDoorPart]) -> TfFrontDoor {
+fn standard_profile(
+    profile: &str,
+    name: &str,
+    response_timeout: i64,
+    parts: &[&FrontDoorPart],
+) -> TfFrontDoor {
     use meridian_config::terraform::resources::azure::{Backend, BackendPool, RoutingRule};
     /// An origin group of the profile: id, probe, load balancing, affinity.
     struct Group<'a> {
@@ -286,6 +302,8 @@ fn standard_profile(profile: &str, name: &str, parts: &[&FrontDoorPart]) -> TfFr
                 enabled: true,
                 forward: None,
                 redirect: Some(("HttpsOnly".into(), "Moved".into(), None)),
+                custom_forwarding_path: None,
+                redirect_custom: (None, None, None),
             });
         }
         routing_rules.push(RoutingRule {
@@ -304,6 +322,8 @@ fn standard_profile(profile: &str, name: &str, parts: &[&FrontDoorPart]) -> TfFr
                 cache.is_some(),
             )),
             redirect: None,
+            custom_forwarding_path: None,
+            redirect_custom: (None, None, None),
         });
     }
     TfFrontDoor {
@@ -316,6 +336,8 @@ fn standard_profile(profile: &str, name: &str, parts: &[&FrontDoorPart]) -> TfFr
             .collect(),
         routing_rules,
         backend_pools,
+        send_receive_timeout_seconds: response_timeout,
+        session_affinity_ttl_seconds: Vec::new(),
     }
 }
 
@@ -511,10 +533,17 @@ impl FrontDoorPlane {
                     if *host == default_host && !d.cname.is_empty() {
                         hosts.push(d.cname.to_ascii_lowercase());
                     }
+                    let ttl = d
+                        .session_affinity_ttl_seconds
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map_or(0, |(_, t)| *t);
                     Frontend {
                         name: name.clone(),
                         hosts,
                         session_affinity: *affinity,
+                        affinity_ttl: (ttl > 0)
+                            .then(|| Duration::from_secs(u64::try_from(ttl).unwrap_or(0))),
                     }
                 })
                 .collect();
@@ -536,7 +565,10 @@ impl FrontDoorPlane {
                             d.name, r.name
                         ));
                     }
-                    Action::Forward { pool }
+                    Action::Forward {
+                        pool,
+                        path: r.custom_forwarding_path.clone().filter(|p| !p.is_empty()),
+                    }
                 } else if let Some((protocol, kind, host)) = &r.redirect {
                     Action::Redirect {
                         scheme: match protocol.as_str() {
@@ -551,6 +583,9 @@ impl FrontDoorPlane {
                             _ => StatusCode::FOUND,
                         },
                         host: host.clone().filter(|h| !h.is_empty()),
+                        path: r.redirect_custom.0.clone().filter(|p| !p.is_empty()),
+                        query: r.redirect_custom.1.clone().filter(|q| !q.is_empty()),
+                        fragment: r.redirect_custom.2.clone().filter(|f| !f.is_empty()),
                     }
                 } else {
                     continue;
@@ -577,7 +612,13 @@ impl FrontDoorPlane {
                 rules,
                 pools,
                 connect_timeout: Duration::from_secs(3),
-                timeout: Duration::from_secs(60),
+                // 0 is not a timeout Front Door would run with: its default, 60 s.
+                timeout: Duration::from_secs(
+                    u64::try_from(d.send_receive_timeout_seconds)
+                        .ok()
+                        .filter(|t| *t > 0)
+                        .unwrap_or(60),
+                ),
             };
             served.push(Served {
                 name: d.name.clone(),

@@ -120,6 +120,11 @@ impl Region {
                                 if let Some(h) = req.headers().get("host") {
                                     resp.headers_mut().insert("echo-host", h.clone());
                                 }
+                                if let Some(pq) = req.uri().path_and_query()
+                                    && let Ok(v) = pq.as_str().parse()
+                                {
+                                    resp.headers_mut().insert("echo-path", v);
+                                }
                                 if let Some(h) = req.headers().get("x-forwarded-for") {
                                     resp.headers_mut().insert("echo-xff", h.clone());
                                 }
@@ -216,6 +221,7 @@ fn door(pools: Vec<PoolConfig>, rules: Vec<Rule>, affinity: bool) -> FrontDoorCo
             name: "main-frontend".into(),
             hosts: vec![HOST.into()],
             session_affinity: affinity,
+            affinity_ttl: None,
         }],
         rules,
         pools,
@@ -231,7 +237,7 @@ fn forward_all(pool: usize) -> Rule {
         http: true,
         https: false,
         patterns: vec!["/*".into()],
-        action: Action::Forward { pool },
+        action: Action::Forward { pool, path: None },
     }
 }
 
@@ -414,6 +420,31 @@ async fn rules_match_by_pattern_protocol_and_host() {
             scheme: Some("https"),
             status: StatusCode::MOVED_PERMANENTLY,
             host: Some("www.example.com".into()),
+            path: None,
+            query: None,
+            fragment: None,
+        },
+        ..forward_all(0)
+    };
+    let rewrite = Rule {
+        name: "rewrite".into(),
+        patterns: vec!["/v2/*".into()],
+        action: Action::Forward {
+            pool: 1,
+            path: Some("/backend/".into()),
+        },
+        ..forward_all(0)
+    };
+    let moved_custom = Rule {
+        name: "moved-custom".into(),
+        patterns: vec!["/gone".into()],
+        action: Action::Redirect {
+            scheme: None,
+            status: StatusCode::TEMPORARY_REDIRECT,
+            host: None,
+            path: Some("/new".into()),
+            query: Some("from=gone".into()),
+            fragment: Some("top".into()),
         },
         ..forward_all(0)
     };
@@ -422,7 +453,15 @@ async fn rules_match_by_pattern_protocol_and_host() {
             pool("web", vec![a.backend(1, 50)], no_probe_soon()),
             pool("api", vec![b.backend(1, 50)], no_probe_soon()),
         ],
-        vec![forward_all(0), api, exact, https_only, moved],
+        vec![
+            forward_all(0),
+            api,
+            exact,
+            https_only,
+            moved,
+            rewrite,
+            moved_custom,
+        ],
         false,
     );
     let (_door, fd, _proxy) = start(cfg).await;
@@ -466,6 +505,25 @@ async fn rules_match_by_pattern_protocol_and_host() {
         String::from_utf8_lossy(&out.stdout),
         "301 https://www.example.com/old/page?q=1"
     );
+    // custom_path, custom_query_string, custom_fragment.
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %header{location}"])
+        .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
+        .arg(format!("http://{HOST}:{}/gone?q=1", fd.port()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("307 http://{HOST}:{}/new?from=gone#top", fd.port())
+    );
+    // custom_forwarding_path: the custom path, then what the wildcard matched.
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%header{echo-path}"])
+        .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
+        .arg(format!("http://{HOST}:{}/v2/users/7?x=1", fd.port()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/backend/users/7?x=1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,6 +640,8 @@ async fn session_affinity_keeps_a_client_on_its_backend() {
         vec![forward_all(0)],
         true,
     );
+    let mut cfg = cfg;
+    cfg.frontends[0].affinity_ttl = Some(Duration::from_secs(600));
     let (_door, fd, _proxy) = start(cfg).await;
     let jar = tempfile::NamedTempFile::new().unwrap();
     let jar = jar.path().to_str().unwrap().to_owned();
@@ -594,8 +654,14 @@ async fn session_affinity_keeps_a_client_on_its_backend() {
         "{got:?}"
     );
     let cookies = std::fs::read_to_string(&jar).unwrap();
-    // (ASLBSACORS is `Secure`: curl keeps it from https only.)
-    assert!(cookies.contains("\tASLBSA\t"), "{cookies}");
+    // (ASLBSACORS is `Secure`: curl keeps it from https only.) With a TTL, not a session
+    // cookie: an expiry, not 0.
+    let line = cookies
+        .lines()
+        .find(|l| l.contains("\tASLBSA\t"))
+        .unwrap_or_else(|| panic!("{cookies}"));
+    let expiry: u64 = line.split('\t').nth(4).unwrap().parse().unwrap();
+    assert!(expiry > 0, "{line}");
 
     // Without the cookie, clients spread.
     let got = counts(&curl_many(fd, "/", 20, &[]).await);

@@ -79,6 +79,8 @@ pub struct Frontend {
     pub hosts: Vec<String>,
     /// Session affinity by cookie.
     pub session_affinity: bool,
+    /// The affinity cookie's lifetime (`Max-Age`); a session cookie when `None`.
+    pub affinity_ttl: Option<Duration>,
 }
 
 /// A routing rule.
@@ -105,6 +107,9 @@ pub enum Action {
     Forward {
         /// The pool.
         pool: usize,
+        /// `custom_forwarding_path`: the path sent instead, followed by what the pattern's
+        /// wildcard matched.
+        path: Option<String>,
     },
     /// Redirects.
     Redirect {
@@ -114,6 +119,12 @@ pub enum Action {
         status: StatusCode,
         /// A host other than the request's.
         host: Option<String>,
+        /// A path other than the request's.
+        path: Option<String>,
+        /// A query string other than the request's (without `?`).
+        query: Option<String>,
+        /// A fragment (without `#`).
+        fragment: Option<String>,
     },
 }
 
@@ -374,8 +385,9 @@ impl FrontDoor {
             .find(|f| f.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
     }
 
-    /// The most specific rule for this frontend, protocol and path.
-    fn rule(&self, frontend: &str, scheme: &str, path: &str) -> Option<&Rule> {
+    /// The most specific rule for this frontend, protocol and path, with the pattern that
+    /// matched.
+    fn rule(&self, frontend: &str, scheme: &str, path: &str) -> Option<(&Rule, &str)> {
         self.cfg
             .rules
             .iter()
@@ -384,12 +396,12 @@ impl FrontDoor {
             .filter_map(|r| {
                 r.patterns
                     .iter()
-                    .filter_map(|p| specificity(p, path))
-                    .max()
-                    .map(|s| (s, r))
+                    .filter_map(|p| specificity(p, path).map(|s| (s, p.as_str())))
+                    .max_by_key(|(s, _)| *s)
+                    .map(|(s, p)| (s, r, p))
             })
-            .max_by_key(|(s, _)| *s)
-            .map(|(_, r)| r)
+            .max_by_key(|(s, _, _)| *s)
+            .map(|(_, r, p)| (r, p))
     }
 
     async fn serve(
@@ -401,7 +413,7 @@ impl FrontDoor {
         client: IpAddr,
     ) -> Response<ResponseBody> {
         let path = req.uri().path().to_owned();
-        let Some(rule) = self.rule(&frontend.name, scheme, &path) else {
+        let Some((rule, pattern)) = self.rule(&frontend.name, scheme, &path) else {
             return page(
                 StatusCode::BAD_REQUEST,
                 "no routing rule matches this request",
@@ -412,21 +424,43 @@ impl FrontDoor {
                 scheme: to,
                 status,
                 host: to_host,
+                path: to_path,
+                query,
+                fragment,
             } => {
-                let location = format!(
+                let mut location = format!(
                     "{}://{}{}",
                     to.unwrap_or(scheme),
                     to_host.as_deref().unwrap_or(host),
-                    req.uri().path_and_query().map_or("/", |p| p.as_str())
+                    to_path.as_deref().unwrap_or(&path)
                 );
+                match (query.as_deref(), req.uri().query()) {
+                    (Some(q), _) | (None, Some(q)) if !q.is_empty() => {
+                        location.push('?');
+                        location.push_str(q.trim_start_matches('?'));
+                    }
+                    _ => {}
+                }
+                if let Some(f) = fragment.as_deref().filter(|f| !f.is_empty()) {
+                    location.push('#');
+                    location.push_str(f.trim_start_matches('#'));
+                }
                 let mut r = page(*status, "");
                 if let Ok(v) = HeaderValue::from_str(&location) {
                     r.headers_mut().insert(header::LOCATION, v);
                 }
                 r
             }
-            Action::Forward { pool } => match self.pools.get(*pool) {
-                Some(p) => self.forward(p, frontend, req, scheme, host, client).await,
+            Action::Forward { pool, path: custom } => match self.pools.get(*pool) {
+                Some(p) => {
+                    let mut req = req;
+                    if let Some(custom) = custom
+                        && let Some(uri) = forwarded_uri(custom, pattern, req.uri())
+                    {
+                        *req.uri_mut() = uri;
+                    }
+                    self.forward(p, frontend, req, scheme, host, client).await
+                }
                 None => page(StatusCode::BAD_REQUEST, "no backend pool"),
             },
         }
@@ -518,7 +552,12 @@ impl FrontDoor {
                         && affinity != Some(i)
                         && !cacheable(rparts.status, &rparts.headers)
                     {
-                        set_affinity(&mut rparts.headers, &backend.cookie, scheme);
+                        set_affinity(
+                            &mut rparts.headers,
+                            &backend.cookie,
+                            scheme,
+                            frontend.affinity_ttl,
+                        );
                     }
                     rparts.headers.insert(X_AZURE_REF.clone(), azure_ref());
                     if let Ok(v) = HeaderValue::from_str(&backend.cfg.name) {
@@ -615,6 +654,31 @@ fn backend_request(
     req
 }
 
+/// The URI a backend gets under a `custom_forwarding_path`: the custom path, then what the
+/// pattern's wildcard matched (nothing for an exact pattern), then the query.
+fn forwarded_uri(custom: &str, pattern: &str, uri: &http::Uri) -> Option<http::Uri> {
+    let path = uri.path();
+    let rest = match pattern.strip_suffix('*') {
+        Some(prefix) => path.get(prefix.len()..).unwrap_or(""),
+        None => "",
+    };
+    let mut out = custom.to_owned();
+    if !out.starts_with('/') {
+        out.insert(0, '/');
+    }
+    if !rest.is_empty() {
+        if !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(rest.trim_start_matches('/'));
+    }
+    if let Some(q) = uri.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    out.parse().ok()
+}
+
 /// How specific a pattern is for `path`, when it matches: an exact pattern beats any
 /// wildcard, a longer wildcard prefix beats a shorter one. Classic patterns compare
 /// without case.
@@ -649,11 +713,12 @@ fn cacheable(status: StatusCode, headers: &HeaderMap) -> bool {
     cc.contains("public") || cc.contains("max-age") || headers.contains_key(header::EXPIRES)
 }
 
-fn set_affinity(headers: &mut HeaderMap, value: &str, scheme: &str) {
+fn set_affinity(headers: &mut HeaderMap, value: &str, scheme: &str, ttl: Option<Duration>) {
     let secure = if scheme == "https" { "; Secure" } else { "" };
+    let age = ttl.map_or_else(String::new, |t| format!("; Max-Age={}", t.as_secs()));
     for c in [
-        format!("{AFFINITY_COOKIE}={value}; Path=/{secure}"),
-        format!("{AFFINITY_COOKIE_CORS}={value}; Path=/; SameSite=None; Secure"),
+        format!("{AFFINITY_COOKIE}={value}; Path=/{age}{secure}"),
+        format!("{AFFINITY_COOKIE_CORS}={value}; Path=/{age}; SameSite=None; Secure"),
     ] {
         if let Ok(v) = HeaderValue::from_str(&c) {
             headers.append(header::SET_COOKIE, v);
@@ -789,6 +854,23 @@ mod tests {
         assert!(specificity("/a/b", "/a/b") > specificity("/a/*", "/a/b"));
         assert_eq!(specificity("/a/b", "/a/c"), None);
         assert_eq!(specificity("/API/*", "/api/x"), Some((1, 5)));
+    }
+
+    #[test]
+    fn a_custom_forwarding_path_keeps_what_the_wildcard_matched() {
+        let uri: http::Uri = "/api/v1/users?x=1".parse().unwrap();
+        assert_eq!(
+            forwarded_uri("/backend/", "/api/*", &uri).unwrap(),
+            "/backend/v1/users?x=1"
+        );
+        assert_eq!(
+            forwarded_uri("/b", "/*", &uri).unwrap(),
+            "/b/api/v1/users?x=1"
+        );
+        assert_eq!(
+            forwarded_uri("/exact", "/api/v1/users", &uri).unwrap(),
+            "/exact?x=1"
+        );
     }
 
     #[test]
