@@ -252,6 +252,14 @@ fn up_runs_the_course_examples_and_follows_changes() {
         .to_owned();
     let (api, path) = hello.split_once('/').expect("host/path");
     let path = format!("/{path}");
+    // The course's Front Door, in front of both regions' gateways.
+    let frontdoor_line = up.wait_line("  frontdoor ");
+    assert!(
+        frontdoor_line.contains("app-eastus.azurewebsites.net -> us-east-1 gateway 127.0.0.1:")
+            && frontdoor_line
+                .contains("app-westus.azurewebsites.net -> us-west-1 gateway 127.0.0.1:"),
+        "{frontdoor_line}"
+    );
     let admin_line = up.wait_line("admin");
     assert!(admin_line.contains("http://127.0.0.1:"), "{admin_line}");
     up.wait_line("watching for changes");

@@ -507,7 +507,13 @@ async fn rules_match_by_pattern_protocol_and_host() {
     );
     // custom_path, custom_query_string, custom_fragment.
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %header{location}"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %header{location}",
+        ])
         .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
         .arg(format!("http://{HOST}:{}/gone?q=1", fd.port()))
         .output()
