@@ -880,6 +880,11 @@ const DRILL_BOUND: Duration = Duration::from_secs(30);
 /// Takes `region`'s gateways out, measures how long the DNS answers and the Front Doors
 /// take to route around it, and puts it back.
 pub(crate) async fn failover_test(node: &Node, region: &str) -> anyhow::Result<DrillReport> {
+    // One drill at a time: two would put each other's regions back.
+    static DRILL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let Ok(_one) = DRILL.try_lock() else {
+        anyhow::bail!("a failover test is already running; try again when it has finished");
+    };
     let region = canonical_region(region);
     let names = dns_names(node, &region);
     let doors: Vec<(Arc<FrontDoor>, Vec<String>, String, &'static str)> = match &node.frontdoor {
