@@ -186,7 +186,63 @@ mod tests {
         assert_eq!(first, vec![1, 0, 1, 0]);
     }
 
+    fn arb_candidate() -> impl proptest::strategy::Strategy<Value = Candidate> {
+        use proptest::prelude::*;
+        (
+            any::<bool>(),
+            any::<bool>(),
+            1u8..=5,
+            1u32..=1000,
+            proptest::option::of(0u64..200),
+        )
+            .prop_map(|(enabled, healthy, priority, weight, latency)| Candidate {
+                enabled,
+                healthy,
+                priority,
+                weight,
+                latency: latency.map(Duration::from_millis),
+            })
+    }
+
     proptest::proptest! {
+        /// The documented rules, as invariants of any pool: the bucket holds only enabled,
+        /// untried backends; when one of them is healthy it holds only healthy ones, of the
+        /// lowest priority among them, within the band of the fastest of that group.
+        #[test]
+        fn the_bucket_follows_front_doors_rules(
+            cands in proptest::collection::vec(arb_candidate(), 1..8),
+            band_ms in 0u64..100,
+            tried in proptest::collection::vec(0usize..8, 0..3),
+        ) {
+            let band = Duration::from_millis(band_ms);
+            let b = bucket(&cands, band, &tried);
+            let open: Vec<usize> = (0..cands.len())
+                .filter(|i| cands[*i].enabled && !tried.contains(i))
+                .collect();
+            proptest::prop_assert!(b.iter().all(|i| open.contains(i)));
+            let healthy: Vec<usize> = open.iter().copied().filter(|i| cands[*i].healthy).collect();
+            if healthy.is_empty() {
+                proptest::prop_assert_eq!(b, open);
+            } else {
+                let first = healthy.iter().map(|i| cands[*i].priority).min().unwrap();
+                let group: Vec<usize> = healthy
+                    .iter()
+                    .copied()
+                    .filter(|i| cands[*i].priority == first)
+                    .collect();
+                let fastest = group.iter().filter_map(|i| cands[*i].latency).min();
+                proptest::prop_assert!(!b.is_empty());
+                for i in &group {
+                    let inside = match (fastest, cands[*i].latency) {
+                        (Some(f), Some(l)) => l <= f + band,
+                        _ => true,
+                    };
+                    proptest::prop_assert_eq!(b.contains(i), inside);
+                }
+                proptest::prop_assert!(b.iter().all(|i| group.contains(i)));
+            }
+        }
+
         #[test]
         fn every_cycle_matches_the_weights(weights in proptest::collection::vec(1u32..1000, 1..6), start in 0u64..10_000) {
             let cs: Vec<Candidate> = weights.iter().map(|w| c(1, *w, None, true)).collect();
