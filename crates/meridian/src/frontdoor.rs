@@ -473,14 +473,37 @@ impl FrontDoorPlane {
                         Some(Target::Region { region, .. }) => Some(region.clone()),
                         _ => None,
                     };
+                    let host_header = if b.host_header.is_empty() {
+                        b.address.clone()
+                    } else {
+                        b.host_header.clone()
+                    };
+                    if let Some(Target::Region { declared, .. }) = &target
+                        && let Some(g) = snapshot.gateway(*declared)
+                    {
+                        let hosts: Vec<&String> = g.servers.iter().flat_map(|s| &s.hosts).collect();
+                        let h = host_header.to_ascii_lowercase();
+                        let served = hosts.iter().any(|pat| {
+                            let pat = pat.rsplit_once('/').map_or(pat.as_str(), |(_, h)| h);
+                            pat == "*"
+                                || *pat == h
+                                || pat
+                                    .strip_prefix('*')
+                                    .is_some_and(|suffix| h.ends_with(suffix))
+                        });
+                        if !served {
+                            notes.push(format!(
+                                "frontdoor: {} backend {}: the Gateway on port {declared} serves {}, not host \"{host_header}\"; requests reach it and get 404 (bind a VirtualService to that host, or set host_header to a served one)",
+                                d.name,
+                                b.address,
+                                hosts.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                    }
                     backends_served.push((b.address.clone(), region, addr));
                     backends.push(BackendConfig {
                         name: b.address.clone(),
-                        host_header: if b.host_header.is_empty() {
-                            b.address.clone()
-                        } else {
-                            b.host_header.clone()
-                        },
+                        host_header,
                         addr,
                         priority: u8::try_from(b.priority.clamp(1, 5)).unwrap_or(1),
                         weight: u32::try_from(b.weight.clamp(1, 1000)).unwrap_or(50),
