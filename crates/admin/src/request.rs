@@ -17,6 +17,8 @@
 //! | GET | `/api/v1/clusters[?name=]` | [`AdminRequest::Clusters`] |
 //! | GET | `/api/v1/global/health` | [`AdminRequest::GlobalHealth`] |
 //! | GET | `/api/v1/dns/query?name=N[&type=T&from=IP]` | [`AdminRequest::DnsQuery`] |
+//! | GET | `/api/v1/global/frontdoor` | [`AdminRequest::FrontDoor`] |
+//! | POST | `/api/v1/global/failover-test` `{"region": R}` | [`AdminRequest::FailoverTest`] |
 //! | GET | `/api/v1/logs/{replica}[?follow&since=SECS&tail=N]` | [`AdminRequest::Logs`] |
 //! | POST | `/api/v1/workloads/{name}/scale` `{"replicas": N}` | [`AdminRequest::Scale`] |
 //! | POST | `/api/v1/workloads/{name}/rollout/restart` | [`AdminRequest::RolloutRestart`] |
@@ -97,6 +99,14 @@ pub enum AdminRequest {
         rtype: Option<String>,
         /// The querier's address (the node's loopback when absent).
         from: Option<String>,
+    },
+    /// The Front Doors' backends: region, gateway, health, counters.
+    FrontDoor,
+    /// Takes a region's gateway out, measures how long DNS and the front door take to
+    /// route around it, and puts it back.
+    FailoverTest {
+        /// The region (`us-east`, `eastus`, `us-east-1`).
+        region: String,
     },
     /// Upstream clusters whose name contains the filter.
     Clusters {
@@ -190,6 +200,12 @@ struct RotateBody {
 #[serde(deny_unknown_fields)]
 struct ScaleBody {
     replicas: u32,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegionBody {
+    region: String,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -317,6 +333,12 @@ impl AdminRequest {
             ["api", "v1", "tables"] => read(AdminRequest::Tables),
             ["api", "v1", "buckets"] => read(AdminRequest::Buckets),
             ["api", "v1", "global", "health"] => read(AdminRequest::GlobalHealth),
+            ["api", "v1", "global", "frontdoor"] => read(AdminRequest::FrontDoor),
+            ["api", "v1", "global", "failover-test"] => {
+                writing()?;
+                let b: RegionBody = body(body_bytes, r#"{"region": "us-east"}"#)?;
+                write(AdminRequest::FailoverTest { region: b.region })
+            }
             ["api", "v1", "dns", "query"] => {
                 let get = |k: &str| {
                     pairs
@@ -416,6 +438,7 @@ impl AdminRequest {
         matches!(
             self,
             AdminRequest::Scale { .. }
+                | AdminRequest::FailoverTest { .. }
                 | AdminRequest::RolloutRestart { .. }
                 | AdminRequest::RolloutUndo { .. }
                 | AdminRequest::RolloutResume { .. }
@@ -459,6 +482,8 @@ impl AdminRequest {
             AdminRequest::Buckets => "/api/v1/buckets".to_owned(),
             AdminRequest::GlobalHealth => "/api/v1/global/health".to_owned(),
             AdminRequest::DnsQuery { .. } => "/api/v1/dns/query".to_owned(),
+            AdminRequest::FrontDoor => "/api/v1/global/frontdoor".to_owned(),
+            AdminRequest::FailoverTest { .. } => "/api/v1/global/failover-test".to_owned(),
             AdminRequest::TableScan { table, .. } => {
                 format!("/api/v1/tables/{}/scan", encode_segment(table))
             }
@@ -519,6 +544,11 @@ impl AdminRequest {
             }
             AdminRequest::Scale { replicas, .. } => {
                 body = serde_json::json!({ "replicas": replicas })
+                    .to_string()
+                    .into_bytes();
+            }
+            AdminRequest::FailoverTest { region } => {
+                body = serde_json::json!({ "region": region })
                     .to_string()
                     .into_bytes();
             }
@@ -674,6 +704,10 @@ mod tests {
                 workload: "default/web".into(),
             },
             AdminRequest::CaReload,
+            AdminRequest::FrontDoor,
+            AdminRequest::FailoverTest {
+                region: "us-east".into(),
+            },
             AdminRequest::Tables,
             AdminRequest::Buckets,
             AdminRequest::GlobalHealth,

@@ -167,6 +167,10 @@ async fn the_course_http_trigger_answers_unmodified() {
     assert_eq!(got.status, 404);
     let got = curl(vec![format!("http://{}/api/Nope", app.endpoint.addr)]).await;
     assert_eq!(got.status, 404);
+    // The host's home page at `/`, which health probes find.
+    let got = curl(vec![format!("http://{}/", app.endpoint.addr)]).await;
+    assert_eq!(got.status, 200);
+    assert!(got.body.contains("app is up and running"), "{}", got.body);
 
     // Azure's invocation lines in the app's log, one warm worker for all of it.
     let log = std::fs::read_to_string(app.state.join("functions/azure/function.log"))

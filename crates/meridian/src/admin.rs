@@ -168,12 +168,18 @@ async fn route(
             );
         }
         // The distributions' cache families follow the registry's on `/metrics`.
-        let cdn = match (&node.edge, req.uri().path(), req.method()) {
+        let mut cdn = match (&node.edge, req.uri().path(), req.method()) {
             (Some(edge), "/metrics" | "/stats/prometheus", &Method::GET) => {
                 crate::edge::metrics_text(edge)
             }
             _ => String::new(),
         };
+        // And the front door's backends.
+        if let (Some(fd), "/metrics" | "/stats/prometheus", &Method::GET) =
+            (&node.frontdoor, req.uri().path(), req.method())
+        {
+            cdn.push_str(&crate::frontdoor::metrics_text(fd));
+        }
         return r.map(|b| {
             if cdn.is_empty() {
                 Full::new(b).boxed()
@@ -318,6 +324,39 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },
         AdminRequest::GlobalHealth => json(StatusCode::OK, &node.global.health()),
+        AdminRequest::FrontDoor => match &node.frontdoor {
+            Some(fd) => {
+                let backends: Vec<_> = fd.doors.all().iter().flat_map(|d| d.status()).collect();
+                let regions: Vec<_> = fd
+                    .regions()
+                    .await
+                    .into_iter()
+                    .map(|(region, port, addr, serving)| {
+                        serde_json::json!({ "region": region, "gateway_port": port, "addr": addr, "serving": serving })
+                    })
+                    .collect();
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "http": fd.http,
+                        "https": fd.https,
+                        "front_doors": fd.served(),
+                        "regions": regions,
+                        "backends": backends,
+                    }),
+                )
+            }
+            None => json(
+                StatusCode::OK,
+                &serde_json::json!({ "front_doors": [], "regions": [], "backends": [] }),
+            ),
+        },
+        AdminRequest::FailoverTest { region } => {
+            match crate::frontdoor::failover_test(node, &region).await {
+                Ok(report) => json(StatusCode::OK, &report),
+                Err(e) => error(StatusCode::BAD_REQUEST, &format!("{e:#}")),
+            }
+        }
         AdminRequest::DnsQuery { name, rtype, from } => {
             dns_query(node, &name, rtype.as_deref(), from.as_deref())
         }

@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod dashboard;
 mod edge;
+mod frontdoor;
 mod logging;
 mod node;
 mod observe;
@@ -76,7 +77,8 @@ enum Command {
     /// The authoritative DNS of the running node: `query NAME [--from IP|CIDR]` (which
     /// records answer and why).
     Dns(commands::global::DnsArgs),
-    /// The global plane of the running node: `health` (the Route 53 health checks).
+    /// The global plane of the running node: `health` (the Route 53 health checks), `frontdoor`
+    /// (the Front Doors' backends), `failover-test REGION` (a region drill).
     Global(commands::global::GlobalArgs),
     /// Print a sample event (`apigateway aws-proxy`, `apigateway http-api`).
     GenerateEvent(commands::generate_event::Args),

@@ -61,6 +61,10 @@ pub(crate) struct NodeOptions {
     pub(crate) cdn_https_addr: SocketAddr,
     /// Where the CloudFront API (invalidations) listens.
     pub(crate) cloudfront_addr: SocketAddr,
+    /// Where the Front Doors' front door listens (HTTP).
+    pub(crate) frontdoor_addr: SocketAddr,
+    /// Where the Front Doors' front door listens (HTTPS).
+    pub(crate) frontdoor_https_addr: SocketAddr,
 }
 
 /// A workload's sidecar: where its outbound traffic enters the mesh.
@@ -121,6 +125,10 @@ pub(crate) struct Node {
     pub(crate) storage: Arc<StoragePlane>,
     /// The Terraform modules' CloudFront distributions, when there are some.
     pub(crate) edge: Option<crate::edge::EdgePlane>,
+    /// The Terraform modules' Front Doors and the regions' gateways, when there are some.
+    pub(crate) frontdoor: Option<crate::frontdoor::FrontDoorPlane>,
+    /// Regions a failover drill took out: their load balancers are unhealthy meanwhile.
+    regions_out: Mutex<Vec<String>>,
     revision: ArcSwap<Revision>,
     sidecars: Mutex<HashMap<WorkloadRef, Sidecar>>,
     pub(crate) started: SystemTime,
@@ -275,6 +283,20 @@ impl Node {
             plane.api = Some(api.start(options.cloudfront_addr).await?);
             Some(plane)
         };
+        let frontdoor = if crate::frontdoor::front_doors(&revision.bundle).is_empty() {
+            None
+        } else {
+            let tls = crate::frontdoor::tls_config(&ca, &revision.bundle)
+                .context("cannot issue the front door's certificate")?;
+            Some(
+                crate::frontdoor::FrontDoorPlane::start(
+                    &proxy,
+                    options.frontdoor_addr,
+                    Some((options.frontdoor_https_addr, tls)),
+                )
+                .await?,
+            )
+        };
         let ingress = meridian_proxy::ingress::Ingress::new(
             options.gateway_ports.clone(),
             supervisor.endpoints(),
@@ -299,6 +321,8 @@ impl Node {
             functions,
             storage,
             edge,
+            frontdoor,
+            regions_out: Mutex::new(Vec::new()),
             revision: ArcSwap::from(revision.clone()),
             sidecars: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
@@ -485,6 +509,14 @@ impl Node {
             f.streams.sync(&specs);
         }
         self.proxy.commit(staged);
+        if let Some(fd) = &self.frontdoor {
+            fd.apply(
+                &revision.bundle,
+                &self.proxy,
+                self.options.health_check_interval,
+            )
+            .await;
+        }
         for (id, sidecar, fresh) in sidecars {
             for listener in fresh {
                 self.proxy.serve(listener);
@@ -637,10 +669,26 @@ impl Node {
         }
     }
 
+    /// Takes a region out (a failover drill) or puts it back: its load balancers follow at
+    /// once.
+    pub(crate) fn set_region_out(&self, region: &str, out: bool) {
+        {
+            let mut regions = lock(&self.regions_out);
+            regions.retain(|r| r != region);
+            if out {
+                regions.push(region.to_owned());
+            }
+        }
+        let table = self.supervisor.endpoints().borrow().clone();
+        self.update_load_balancer_health(&self.revision(), &table);
+    }
+
     fn update_load_balancer_health(&self, revision: &Revision, table: &endpoints::EndpointTable) {
-        let Some(local) = self.options.labels.get("region") else {
+        let out = lock(&self.regions_out).clone();
+        let local = self.options.labels.get("region");
+        if local.is_none() && out.is_empty() {
             return;
-        };
+        }
         let ready = table
             .replicas
             .iter()
@@ -650,12 +698,23 @@ impl Node {
                 let meridian_config::terraform::resources::Spec::LoadBalancer(lb) = &i.spec else {
                     continue;
                 };
-                let here = lb.region == *local
-                    || lb
-                        .region
-                        .strip_prefix(local.as_str())
-                        .is_some_and(|t| t.starts_with('-'));
-                self.global.set_target_health(&lb.dns_name, here && ready);
+                let taken_out = out
+                    .iter()
+                    .any(|r| crate::frontdoor::same_region(r, &lb.region));
+                // Without --region nothing is known but what a drill took out.
+                let healthy = match local {
+                    Some(local) => {
+                        let here = lb.region == *local
+                            || lb
+                                .region
+                                .strip_prefix(local.as_str())
+                                .is_some_and(|t| t.starts_with('-'));
+                        here && ready
+                    }
+                    None => true,
+                };
+                self.global
+                    .set_target_health(&lb.dns_name, healthy && !taken_out);
             }
         }
     }

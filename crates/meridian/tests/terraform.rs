@@ -167,6 +167,10 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
             "127.0.0.1:0",
             "--cdn-https-addr",
             "127.0.0.1:0",
+            "--frontdoor-addr",
+            "127.0.0.1:0",
+            "--frontdoor-https-addr",
+            "127.0.0.1:0",
         ])
         .args(["--cloudfront-addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -207,12 +211,17 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
         ),
         "{text}"
     );
+    // The Front Door is served; alone, the edge module declares no gateway or app for its
+    // backends to reach (the notes on stderr say so).
     assert!(
         text.contains(
-            "  terraform edge/frontdoor.tf (global): 1 resource loaded, not served yet (azurerm_frontdoor.main)"
+            "  frontdoor http://127.0.0.1:"
+        ) && text.contains(
+            "(my-app-frontdoor my-app-frontdoor.azurefd.net, my-app-frontdoor.azurefd.localhost: no backend reachable on this machine)"
         ),
         "{text}"
     );
+    assert!(!text.contains("azurerm_frontdoor.main"), "{text}");
     assert!(
         text.contains("  cdn       http://127.0.0.1:")
             && text.contains("-> bucket my-app-cdn-origin; https://127.0.0.1:"),

@@ -43,6 +43,10 @@ impl Up {
                 "127.0.0.1:0",
                 "--cdn-https-addr",
                 "127.0.0.1:0",
+                "--frontdoor-addr",
+                "127.0.0.1:0",
+                "--frontdoor-https-addr",
+                "127.0.0.1:0",
                 "--cloudfront-addr",
                 "127.0.0.1:0",
                 "--gateway-port",
@@ -248,6 +252,14 @@ fn up_runs_the_course_examples_and_follows_changes() {
         .to_owned();
     let (api, path) = hello.split_once('/').expect("host/path");
     let path = format!("/{path}");
+    // The course's Front Door, in front of both regions' gateways.
+    let frontdoor_line = up.wait_line("  frontdoor ");
+    assert!(
+        frontdoor_line.contains("app-eastus.azurewebsites.net -> us-east-1 gateway 127.0.0.1:")
+            && frontdoor_line
+                .contains("app-westus.azurewebsites.net -> us-west-1 gateway 127.0.0.1:"),
+        "{frontdoor_line}"
+    );
     let admin_line = up.wait_line("admin");
     assert!(admin_line.contains("http://127.0.0.1:"), "{admin_line}");
     up.wait_line("watching for changes");
@@ -400,6 +412,10 @@ fn strict_up_refuses_kinds_it_does_not_run() {
             "--cdn-addr",
             "127.0.0.1:0",
             "--cdn-https-addr",
+            "127.0.0.1:0",
+            "--frontdoor-addr",
+            "127.0.0.1:0",
+            "--frontdoor-https-addr",
             "127.0.0.1:0",
             "--cloudfront-addr",
             "127.0.0.1:0",

@@ -59,6 +59,13 @@ pub(crate) enum ListenerKind {
         /// Terminates TLS with this configuration.
         tls: Option<Arc<rustls::ServerConfig>>,
     },
+    /// A global front door (Azure Front Door's model) in front of regional gateways.
+    FrontDoor {
+        /// The Front Doors, by frontend host.
+        doors: Arc<crate::frontdoor::FrontDoors>,
+        /// Terminates TLS with this configuration.
+        tls: Option<Arc<rustls::ServerConfig>>,
+    },
     /// In front of a replica.
     Inbound {
         /// The replica's own address.
@@ -206,6 +213,10 @@ pub(crate) async fn serve(
         (ListenerKind::Edge { edges, .. }, None) => {
             drop(state);
             Ok(edges.serve(req, ctx.scheme).await)
+        }
+        (ListenerKind::FrontDoor { doors, .. }, None) => {
+            drop(state);
+            Ok(doors.serve(req, ctx.scheme, client).await)
         }
         (ListenerKind::Inbound { endpoint, .. }, None) => {
             drop(state);

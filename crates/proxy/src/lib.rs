@@ -29,6 +29,7 @@ mod coalesce;
 mod downstream;
 pub mod error;
 pub mod forwarded;
+pub mod frontdoor;
 mod fuzzing;
 mod h1;
 pub mod headers;
@@ -493,6 +494,59 @@ impl Proxy {
         Ok(bound)
     }
 
+    /// Starts a front door listener on `addr` (port 0: any), over TLS with `tls`: its
+    /// requests go through the data plane's lifecycle to the Front Door whose frontend host
+    /// they name ([`frontdoor::FrontDoors`]).
+    pub async fn start_front_door(
+        &self,
+        doors: Arc<frontdoor::FrontDoors>,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<SocketAddr, Error> {
+        let listener = listener::bind(addr).await?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let ctx = self.ctx(
+            ListenerKind::FrontDoor { doors, tls },
+            Arc::new(Caller::ingress_gateway()),
+            scheme,
+        );
+        listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe(), None);
+        Ok(bound)
+    }
+
+    /// Starts another listener of the ingress gateway for the declared port `declared` on
+    /// `addr` (port 0: any): the same Gateway servers and routes, on an address of its own,
+    /// as a region's gateway on a machine that runs several. It serves until `stop` turns
+    /// true, then closes gracefully (as an inbound listener does).
+    pub async fn start_gateway_replica(
+        &self,
+        declared: u16,
+        addr: SocketAddr,
+        stop: watch::Receiver<bool>,
+    ) -> Result<SocketAddr, Error> {
+        let listener = listener::bind(addr).await?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let tls = self.snapshot().gateway(declared).is_some_and(|g| g.tls);
+        let ctx = self.ctx(
+            ListenerKind::Gateway { port: declared },
+            Arc::new(Caller::ingress_gateway()),
+            if tls { "https" } else { "http" },
+        );
+        listener::spawn(
+            listener,
+            ctx,
+            tls.then_some(declared),
+            self.inner.shutdown.subscribe(),
+            Some(stop),
+        );
+        Ok(bound)
+    }
+
     /// Starts a workload's outbound listener (its `HTTP_PROXY`): absolute-form requests
     /// (`GET http://myapp/`) and origin-form ones with a `Host` header are routed as the
     /// calling workload.
@@ -769,7 +823,9 @@ impl Proxy {
         let options = &self.inner.options;
         Arc::new(ListenerCtx {
             limits: match kind {
-                ListenerKind::Gateway { .. } | ListenerKind::Edge { .. } => options.edge_limits,
+                ListenerKind::Gateway { .. }
+                | ListenerKind::Edge { .. }
+                | ListenerKind::FrontDoor { .. } => options.edge_limits,
                 _ => options.mesh_limits,
             },
             topology: options.gateway_topology,

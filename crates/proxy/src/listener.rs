@@ -94,6 +94,9 @@ pub(crate) fn spawn(
                     (
                         ListenerKind::Edge {
                             tls: Some(config), ..
+                        }
+                        | ListenerKind::FrontDoor {
+                            tls: Some(config), ..
                         },
                         _,
                     ) => {

@@ -503,6 +503,9 @@ pub async fn prepare(
 
 type Resp = Response<Full<Bytes>>;
 
+/// The Functions host's home page.
+const HOMEPAGE: &str = "<!DOCTYPE html><html><head><title>Your Azure Function App is up and running.</title></head><body><h1>Your Functions 4.0 app is up and running</h1></body></html>\n";
+
 fn empty(status: StatusCode) -> Resp {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = status;
@@ -750,6 +753,16 @@ impl AzureApps {
             }
         }
         let Some((app, f, h, params)) = found else {
+            // The Functions host's home page, where no function route takes `/`: what
+            // App Service's and Front Door's health probes of `/` find.
+            if path == "/" && matches!(method.as_str(), "GET" | "HEAD") {
+                let mut r = Response::new(Full::new(Bytes::from_static(HOMEPAGE.as_bytes())));
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                return r;
+            }
             return empty(StatusCode::NOT_FOUND);
         };
         let allowed = match h.auth_level {

@@ -74,8 +74,9 @@ pub(crate) struct Args {
     /// (repeat; `EU/FR`, `NA/US/WA`). An address no entry covers gets the default record.
     #[arg(long = "dns-geo", value_name = "CIDR=CONTINENT/COUNTRY[/SUB]", value_parser = parse_geo)]
     dns_geo: Vec<(meridian_global::policy::IpNet, meridian_global::Location)>,
-    /// Runs every Route 53 health check at this interval instead of its `request_interval`
-    /// (Route 53 allows 10 or 30 s; a failover drill on one machine may want 1s).
+    /// Runs every Route 53 health check and every Front Door health probe at this interval
+    /// instead of their own (Route 53 allows 10 or 30 s, the course's Front Door probes every
+    /// 120 s; a failover drill on one machine may want 1s).
     #[arg(long, value_name = "DURATION", value_parser = super::duration::positive)]
     health_check_interval: Option<std::time::Duration>,
     /// Address of the CloudFront distributions' edge (HTTP; `127.0.0.1:0` picks a free
@@ -104,6 +105,23 @@ pub(crate) struct Args {
         env = "MERIDIAN_CLOUDFRONT_ADDR"
     )]
     cloudfront_addr: SocketAddr,
+    /// Address of the Front Doors' front door (HTTP; `127.0.0.1:0` picks a free port). A
+    /// Front Door is chosen by its frontend host (`Host`).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8490",
+        env = "MERIDIAN_FRONTDOOR_ADDR"
+    )]
+    frontdoor_addr: SocketAddr,
+    /// Address of the front door's HTTPS listener (a certificate from Meridian's CA).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8491",
+        env = "MERIDIAN_FRONTDOOR_HTTPS_ADDR"
+    )]
+    frontdoor_https_addr: SocketAddr,
     /// An access key the storage APIs accept, `ACCESS_KEY_ID:SECRET` (repeat for several), in
     /// addition to those in `<state>/storage/keys.json` (created with one random key).
     #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = parse_access_key)]
@@ -362,6 +380,8 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         cdn_addr: args.cdn_addr,
         cdn_https_addr: args.cdn_https_addr,
         cloudfront_addr: args.cloudfront_addr,
+        frontdoor_addr: args.frontdoor_addr,
+        frontdoor_https_addr: args.frontdoor_https_addr,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -570,6 +590,35 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
             );
         }
     }
+    if let Some(fd) = &node.frontdoor {
+        for d in fd.served() {
+            let https = fd
+                .https
+                .map_or_else(String::new, |a| format!(", https://{a}"));
+            let backends: Vec<String> = d
+                .backends
+                .iter()
+                .map(|(name, region, addr)| match region {
+                    Some(r) => format!("{name} -> {r} gateway {addr}"),
+                    None => format!("{name} -> {addr}"),
+                })
+                .collect();
+            println!(
+                "  frontdoor http://{}{https}  ({} {}: {})",
+                fd.http,
+                d.name,
+                d.hosts.join(", "),
+                if backends.is_empty() {
+                    "no backend reachable on this machine".to_owned()
+                } else {
+                    backends.join(", ")
+                }
+            );
+        }
+        for n in fd.notes() {
+            eprintln!("note: {n}");
+        }
+    }
     println!("  admin     http://{admin}  (/metrics, /api/v1/status)");
     if let Some(dns) = node.dns_addr() {
         let s = node.dns_summary();
@@ -612,11 +661,11 @@ fn print_terraform(bundle: &meridian_config::Bundle) {
                 Spec::S3Bucket(_) | Spec::Distribution(_) | Spec::OriginAccessControl(_)
             )
         };
-        for i in m
-            .instances
-            .iter()
-            .filter(|i| i.spec.is_served() && !by_dns(&i.spec) && !by_edge(&i.spec))
-        {
+        // The front door serves the Front Doors (the `frontdoor` line).
+        let by_frontdoor = |s: &Spec| matches!(s, Spec::FrontDoor(_) | Spec::FrontDoorPart(_));
+        for i in m.instances.iter().filter(|i| {
+            i.spec.is_served() && !by_dns(&i.spec) && !by_edge(&i.spec) && !by_frontdoor(&i.spec)
+        }) {
             let name = i.address.as_str();
             match groups
                 .iter_mut()

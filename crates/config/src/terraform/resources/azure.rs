@@ -265,6 +265,10 @@ pub struct FrontDoor {
     pub routing_rules: Vec<RoutingRule>,
     /// Backend pools.
     pub backend_pools: Vec<BackendPool>,
+    /// How long a backend may take to answer (`backend_pools_send_receive_timeout_seconds`).
+    pub send_receive_timeout_seconds: i64,
+    /// `session_affinity_ttl_seconds` by frontend endpoint name (0: a session cookie).
+    pub session_affinity_ttl_seconds: Vec<(String, i64)>,
 }
 
 /// A routing rule.
@@ -284,6 +288,10 @@ pub struct RoutingRule {
     pub forward: Option<(String, String, bool)>,
     /// Redirect: protocol, type, host.
     pub redirect: Option<(String, String, Option<String>)>,
+    /// `forwarding_configuration.custom_forwarding_path`.
+    pub custom_forwarding_path: Option<String>,
+    /// `redirect_configuration`'s `custom_path`, `custom_query_string`, `custom_fragment`.
+    pub redirect_custom: (Option<String>, Option<String>, Option<String>),
 }
 
 /// A backend pool with its balancing and probe settings resolved.
@@ -421,6 +429,14 @@ fn frontdoor_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
                     x.os("custom_host"),
                 )
             }),
+            custom_forwarding_path: fwd.and_then(|f| f.os("custom_forwarding_path")),
+            redirect_custom: red.map_or((None, None, None), |x| {
+                (
+                    x.os("custom_path"),
+                    x.os("custom_query_string"),
+                    x.os("custom_fragment"),
+                )
+            }),
         });
     }
     let mut backend_pools = Vec::new();
@@ -492,6 +508,14 @@ fn frontdoor_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
         frontend_endpoints: fe,
         routing_rules: rules,
         backend_pools,
+        send_receive_timeout_seconds: r
+            .block("backend_pool_settings")
+            .map_or(60, |b| b.i("backend_pools_send_receive_timeout_seconds")),
+        session_affinity_ttl_seconds: r
+            .blocks("frontend_endpoint")
+            .iter()
+            .map(|f| (f.s("name"), f.i("session_affinity_ttl_seconds")))
+            .collect(),
     }))
 }
 

@@ -1,0 +1,364 @@
+//! The course's Front Door through a real `meridian up`: `examples/edge/frontdoor.tf` in
+//! front of `examples/azure`'s function app, whose two backends
+//! (`app-eastus.azurewebsites.net`, `app-westus.azurewebsites.net`) are two regions'
+//! gateways on this machine. curl reaches it over HTTPS (a certificate from Meridian's CA),
+//! the regions share requests 50/50, and `meridian global failover-test eastus` takes one
+//! region out while curl keeps asking: no request fails.
+
+mod observe_support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use observe_support::{Up, copy_dir, eventually, tool};
+
+const HOST: &str = "my-app-frontdoor.azurefd.net";
+
+/// The front door's HTTPS address from the banner.
+fn https_addr(up: &Up) -> String {
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.starts_with("  frontdoor "))
+        .unwrap_or_else(|| panic!("no frontdoor line in the banner: {:#?}", up.banner));
+    line.split("https://")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| c.is_whitespace() || c == ',').next())
+        .expect("https address")
+        .to_owned()
+}
+
+/// `n` GETs of the course's function through the front door in one curl process: status
+/// and backend of each.
+fn curl_many(curl: &Path, ca: &Path, addr: &str, n: usize) -> Vec<(u16, String)> {
+    let port = addr.rsplit_once(':').expect("port").1.to_owned();
+    let mut args: Vec<String> = vec![
+        "-sS".into(),
+        "--max-time".into(),
+        "60".into(),
+        "--cacert".into(),
+        ca.to_string_lossy().into_owned(),
+        "--resolve".into(),
+        format!("{HOST}:{port}:127.0.0.1"),
+        "-w".into(),
+        "%{http_code} %header{x-meridian-frontdoor-backend}\\n".into(),
+    ];
+    for _ in 0..n {
+        args.extend([
+            "-o".into(),
+            "/dev/null".into(),
+            format!("https://{HOST}:{port}/api/HttpTrigger?name=Ada"),
+        ]);
+    }
+    let out = Command::new(curl).args(&args).output().expect("curl runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (code, backend) = l.split_once(' ').unwrap_or((l, ""));
+            (code.parse().unwrap_or(0), backend.to_owned())
+        })
+        .collect()
+}
+
+fn counts(answers: &[(u16, String)]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for (code, b) in answers {
+        *m.entry(format!("{code} {b}")).or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn up_serves_the_course_front_door_and_survives_a_region_drill() {
+    let Some(curl) = tool("curl", "apt-get install curl") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let course = tmp.path().join("course");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    copy_dir(&examples.join("edge"), &course.join("edge"));
+    copy_dir(&examples.join("azure"), &course.join("azure"));
+    let up = Up::start(
+        tmp.path(),
+        "course",
+        &[
+            "--gateway-port",
+            "7071=0",
+            "--region",
+            "us-east",
+            "--health-check-interval",
+            "1s",
+        ],
+    );
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.starts_with("  frontdoor "))
+        .cloned()
+        .unwrap_or_else(|| panic!("{:#?}", up.banner));
+    assert!(
+        line.contains("app-eastus.azurewebsites.net -> us-east-1 gateway 127.0.0.1:")
+            && line.contains("app-westus.azurewebsites.net -> us-west-1 gateway 127.0.0.1:"),
+        "{line}"
+    );
+
+    // The course's function through the front door over HTTPS, 50/50 across the regions.
+    let ca = up.dir.join(".meridian/ca/root-ca.pem");
+    let https = https_addr(&up);
+    let got = counts(&curl_many(&curl, &ca, &https, 20));
+    assert_eq!(
+        got.get("200 app-eastus.azurewebsites.net"),
+        Some(&10),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.get("200 app-westus.azurewebsites.net"),
+        Some(&10),
+        "{got:?}"
+    );
+    // The course's rule accepts Https only.
+    let http = up
+        .banner
+        .iter()
+        .find(|l| l.starts_with("  frontdoor "))
+        .and_then(|l| l.split("http://").nth(1))
+        .and_then(|r| r.split(|c: char| c == ',' || c.is_whitespace()).next())
+        .expect("http address")
+        .to_owned();
+    let out = Command::new(&curl)
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("Host: {HOST}"))
+        .arg(format!("http://{http}/api/HttpTrigger"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "400");
+
+    // The probes (every second here) find the function host's home page.
+    eventually(
+        "both backends probed healthy",
+        Duration::from_secs(30),
+        || {
+            let text = up.cli(&["global", "frontdoor"]);
+            (text.matches(" healthy ").count() == 2 && !text.contains(" 0/0")).then_some(())
+        },
+    );
+
+    // The same on /metrics.
+    let out = Command::new(&curl)
+        .args(["-sS", &format!("http://{}/metrics", up.admin)])
+        .output()
+        .expect("curl");
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    for backend in ["app-eastus", "app-westus"] {
+        assert!(
+            metrics.contains(&format!(
+                "meridian_frontdoor_backend_healthy{{front_door=\"my-app-frontdoor\",pool=\"main-backend-pool\",backend=\"{backend}.azurewebsites.net\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("meridian_frontdoor_backend_requests_total{front_door=\"my-app-frontdoor\",pool=\"main-backend-pool\",backend=\"app-eastus.azurewebsites.net\",result=\"served\"} 10"),
+        "{metrics}"
+    );
+
+    // The drill, with curl asking all along: no request fails.
+    let load = {
+        let (curl, ca, https) = (curl.clone(), ca.clone(), https.clone());
+        std::thread::spawn(move || curl_many(&curl, &ca, &https, 300))
+    };
+    let report = up.cli(&["global", "failover-test", "eastus"]);
+    let during = load.join().expect("load thread");
+    println!("{report}");
+    assert!(
+        report.contains("failover test: region us-east-1"),
+        "{report}"
+    );
+    assert!(report.contains("stopped sending to the region"), "{report}");
+    assert!(report.contains(", 0 failed;"), "{report}");
+    assert!(
+        report.contains("the front door used the region again"),
+        "{report}"
+    );
+    let failed: Vec<&(u16, String)> = during.iter().filter(|(c, _)| *c != 200).collect();
+    assert_eq!(during.len(), 300);
+    assert!(failed.is_empty(), "{failed:?}");
+    let json = up.cli(&["global", "frontdoor", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert!(
+        v["regions"]
+            .as_array()
+            .expect("regions")
+            .iter()
+            .all(|r| r["serving"] == true),
+        "{v}"
+    );
+}
+
+const STANDARD: &str = r#"
+provider "azurerm" {
+  features {}
+}
+
+resource "azurerm_resource_group" "main" {
+  name     = "my-app-rg"
+  location = "East US"
+}
+
+resource "azurerm_cdn_frontdoor_profile" "main" {
+  name                = "my-app-afd"
+  resource_group_name = azurerm_resource_group.main.name
+  sku_name            = "Standard_AzureFrontDoor"
+}
+
+resource "azurerm_cdn_frontdoor_endpoint" "main" {
+  name                     = "my-app"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+}
+
+resource "azurerm_cdn_frontdoor_origin_group" "main" {
+  name                     = "main"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+  session_affinity_enabled = false
+  load_balancing {}
+  health_probe {
+    protocol            = "Http"
+    interval_in_seconds = 100
+  }
+}
+
+resource "azurerm_cdn_frontdoor_origin" "a" {
+  name                           = "a"
+  cdn_frontdoor_origin_group_id  = azurerm_cdn_frontdoor_origin_group.main.id
+  host_name                      = "127.0.0.1"
+  http_port                      = PORT_A
+  certificate_name_check_enabled = false
+}
+
+resource "azurerm_cdn_frontdoor_origin" "b" {
+  name                           = "b"
+  cdn_frontdoor_origin_group_id  = azurerm_cdn_frontdoor_origin_group.main.id
+  host_name                      = "localhost"
+  http_port                      = PORT_B
+  certificate_name_check_enabled = false
+}
+
+resource "azurerm_cdn_frontdoor_route" "main" {
+  name                          = "main"
+  cdn_frontdoor_endpoint_id     = azurerm_cdn_frontdoor_endpoint.main.id
+  cdn_frontdoor_origin_group_id = azurerm_cdn_frontdoor_origin_group.main.id
+  cdn_frontdoor_origin_ids      = [azurerm_cdn_frontdoor_origin.a.id, azurerm_cdn_frontdoor_origin.b.id]
+  patterns_to_match             = ["/*"]
+  supported_protocols           = ["Http", "Https"]
+  https_redirect_enabled        = false
+}
+"#;
+
+/// A python http.server on a free port, killed when dropped.
+struct Backend(std::process::Child);
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn backend(dir: &Path) -> (Backend, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    eventually("http.server listens", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    });
+    (Backend(child), port)
+}
+
+#[test]
+fn up_serves_a_front_door_standard_profile() {
+    let Some(curl) = tool("curl", "apt-get install curl") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let site = tempfile::tempdir().expect("site");
+    std::fs::write(site.path().join("index.html"), "hello").expect("write");
+    let (_a, port_a) = backend(site.path());
+    let (_b, port_b) = backend(site.path());
+    let afd = tmp.path().join("afd");
+    std::fs::create_dir(&afd).expect("mkdir");
+    std::fs::write(
+        afd.join("main.tf"),
+        STANDARD
+            .replace("PORT_A", &port_a.to_string())
+            .replace("PORT_B", &port_b.to_string()),
+    )
+    .expect("write");
+    let up = Up::start(tmp.path(), "afd", &["--gateway-port", "7071=0"]);
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.starts_with("  frontdoor "))
+        .cloned()
+        .unwrap_or_else(|| panic!("{:#?}", up.banner));
+    assert!(
+        line.contains(&format!("127.0.0.1 -> 127.0.0.1:{port_a}"))
+            && line.contains(&format!("localhost -> 127.0.0.1:{port_b}")),
+        "{line}"
+    );
+    let host = line
+        .split_whitespace()
+        .find(|w| w.contains(".z01.azurefd.localhost"))
+        .expect("endpoint host")
+        .trim_end_matches([':', ','])
+        .to_owned();
+    let http = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| c == ',' || c.is_whitespace()).next())
+        .expect("http address")
+        .to_owned();
+    let mut args: Vec<String> = vec![
+        "-sS".into(),
+        "-H".into(),
+        format!("Host: {host}"),
+        "-w".into(),
+        "%{http_code} %header{x-meridian-frontdoor-backend}\\n".into(),
+    ];
+    for _ in 0..10 {
+        args.extend([
+            "-o".into(),
+            "/dev/null".into(),
+            format!("http://{http}/index.html"),
+        ]);
+    }
+    let out = Command::new(&curl).args(&args).output().expect("curl");
+    let got = counts(
+        &String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let (c, b) = l.split_once(' ').unwrap_or((l, ""));
+                (c.parse().unwrap_or(0), b.to_owned())
+            })
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(got.get("200 127.0.0.1"), Some(&5), "{got:?}");
+    assert_eq!(got.get("200 localhost"), Some(&5), "{got:?}");
+}
