@@ -492,6 +492,9 @@ impl Node {
         for name in created {
             tracing::info!(bucket = %name, "bucket created");
         }
+        crate::edge::apply_bucket_policies(&revision.bundle, &self.storage, AWS_REGION)
+            .await
+            .context("the Terraform bucket policies could not be applied")?;
         if let Some(edge) = &self.edge {
             edge.apply(
                 &revision.bundle,

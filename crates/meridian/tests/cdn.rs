@@ -234,4 +234,68 @@ fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
         )),
         "{metrics}"
     );
+
+    // Origin access control: the edge signs as CloudFront's service principal for this
+    // distribution, which the example's bucket policy lets in. A policy naming another
+    // distribution refuses it, as S3 refuses CloudFront then.
+    let policy = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3api",
+            "get-bucket-policy",
+            "--bucket",
+            "my-app-cdn-origin",
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+    assert!(policy.contains(&format!("distribution/{dist}")), "{policy}");
+    let other = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::my-app-cdn-origin/*",
+            "Condition": {"StringEquals": {
+                "AWS:SourceArn": "arn:aws:cloudfront::123456789012:distribution/EOTHERDIST"
+            }}
+        }]
+    })
+    .to_string();
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "my-app-cdn-origin",
+            "--policy",
+            &other,
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "create-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--paths",
+            "/index.html",
+        ],
+    );
+    let (status, head, body) = get();
+    assert_eq!(status, 403, "{head}");
+    assert!(body.contains("AccessDenied"), "{body}");
 }
