@@ -42,6 +42,41 @@ pub(crate) struct Served {
     pub(crate) bucket: String,
 }
 
+/// A distribution and its cache's figures, as `meridian cdn ls` shows them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DistributionSummary {
+    /// `E...`.
+    pub(crate) id: String,
+    /// Its domain name.
+    pub(crate) domain: String,
+    /// The origin bucket.
+    pub(crate) origin: String,
+    /// Hits and refresh hits over every answered request.
+    pub(crate) hit_ratio: f64,
+    /// Served from cache.
+    pub(crate) hits: u64,
+    /// Revalidated with the origin.
+    pub(crate) refresh_hits: u64,
+    /// Fetched from the origin.
+    pub(crate) misses: u64,
+    /// Errors answered.
+    pub(crate) errors: u64,
+    /// Body bytes sent to viewers.
+    pub(crate) bytes_served: u64,
+    /// Body bytes fetched from the origin.
+    pub(crate) bytes_from_origin: u64,
+    /// Bytes served that the origin did not have to send.
+    pub(crate) bytes_saved: u64,
+    /// Objects in the memory tier.
+    pub(crate) memory_objects: u64,
+    /// Bytes in the memory tier.
+    pub(crate) memory_bytes: u64,
+    /// Objects in the disk tier.
+    pub(crate) disk_objects: u64,
+    /// Bytes in the disk tier.
+    pub(crate) disk_bytes: u64,
+}
+
 /// The edge listeners and the distributions they serve.
 #[derive(Debug)]
 pub(crate) struct EdgePlane {
@@ -50,6 +85,8 @@ pub(crate) struct EdgePlane {
     pub(crate) https: Option<SocketAddr>,
     /// The CloudFront API (invalidations).
     pub(crate) api: Option<SocketAddr>,
+    /// The API's state, for `meridian cdn invalidate`.
+    pub(crate) cdn_api: Option<Arc<crate::cdn_api::CdnApi>>,
     served: std::sync::Mutex<Vec<Served>>,
     /// The service principal's credential per distribution ARN, issued once.
     principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
@@ -220,6 +257,7 @@ impl EdgePlane {
             http,
             https,
             api: None,
+            cdn_api: None,
             served: std::sync::Mutex::new(Vec::new()),
             principals: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
@@ -348,6 +386,43 @@ impl EdgePlane {
                 (c.access_key_id.clone(), c.secret_access_key.clone())
             })
             .clone()
+    }
+
+    /// The distributions with their caches' figures, for `meridian cdn ls`.
+    pub(crate) fn summaries(&self) -> Vec<DistributionSummary> {
+        self.served()
+            .into_iter()
+            .map(|d| {
+                let s = self
+                    .edges
+                    .by_id(&d.id)
+                    .map(|e| e.stats())
+                    .unwrap_or_default();
+                let hits = s.hits + s.refresh_hits;
+                let answered = hits + s.misses + s.errors;
+                DistributionSummary {
+                    hit_ratio: if answered == 0 {
+                        0.0
+                    } else {
+                        hits as f64 / answered as f64
+                    },
+                    hits: s.hits,
+                    refresh_hits: s.refresh_hits,
+                    misses: s.misses,
+                    errors: s.errors,
+                    bytes_served: s.bytes_served,
+                    bytes_from_origin: s.bytes_from_origin,
+                    bytes_saved: s.bytes_served.saturating_sub(s.bytes_from_origin),
+                    memory_objects: s.memory.objects,
+                    memory_bytes: s.memory.bytes,
+                    disk_objects: s.disk.objects,
+                    disk_bytes: s.disk.bytes,
+                    id: d.id,
+                    domain: d.domain,
+                    origin: d.bucket,
+                }
+            })
+            .collect()
     }
 
     /// The distributions served.

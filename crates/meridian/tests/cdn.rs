@@ -299,3 +299,149 @@ fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
     assert_eq!(status, 403, "{head}");
     assert!(body.contains("AccessDenied"), "{body}");
 }
+
+#[test]
+fn cdn_ls_reports_the_cache_and_invalidations_survive_kill_9() {
+    let (Some(curl_bin), Some(aws_cli)) = (
+        tool("curl", "apt-get install curl"),
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let edge = tmp.path().join("edge");
+    std::fs::create_dir(&edge).expect("mkdir");
+    for e in std::fs::read_dir(examples().join("edge")).expect("edge") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), edge.join(e.file_name())).expect("copy");
+    }
+    let mut up = Up::start(tmp.path(), "edge", &[]);
+    let https = banner_url(&up, "  cdn ", "https://");
+    let api = banner_url(&up, "  cloudfront ", "http://");
+    let s3 = banner_url(&up, "  s3 ", "http://");
+    let key = access_key(&up);
+    let home = tempfile::tempdir().expect("home");
+    let page = tmp.path().join("index.html");
+    let text = "<html>figures</html>";
+    std::fs::write(&page, text).expect("write");
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3",
+            "cp",
+            page.to_str().expect("utf-8"),
+            "s3://my-app-cdn-origin/index.html",
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+    let ca = up.dir.join(".meridian/ca/root-ca.pem");
+    let ca = ca.to_str().expect("utf-8").to_owned();
+    let get = || curl(&curl_bin, &["--cacert", &ca, &format!("{https}/")]);
+    let (status, head, _) = get();
+    assert_eq!(status, 200, "{head}");
+    let (_, head, _) = get();
+    assert!(head.contains("x-cache: hit from cloudfront"), "{head}");
+
+    // `meridian cdn ls`: one miss, one hit; the hit's bytes are the bytes saved.
+    let listed = up.cli_json(&["cdn", "ls"]);
+    let d = &listed[0];
+    let dist = d["id"].as_str().expect("id").to_owned();
+    assert_eq!(d["origin"], "my-app-cdn-origin", "{listed}");
+    assert_eq!(
+        (d["hits"].as_u64(), d["misses"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(d["hit_ratio"].as_f64(), Some(0.5), "{listed}");
+    let n = text.len() as u64;
+    assert_eq!(d["bytes_served"].as_u64(), Some(2 * n), "{listed}");
+    assert_eq!(d["bytes_saved"].as_u64(), Some(n), "{listed}");
+    assert!(d["memory_objects"].as_u64() >= Some(1), "{listed}");
+    let table = up.cli(&["cdn", "ls"]);
+    assert!(
+        table.contains("HIT RATIO") && table.contains("50.0%"),
+        "{table}"
+    );
+
+    // `meridian cdn invalidate`: the next request misses.
+    let said = up.cli(&["cdn", "invalidate", &dist, "/index.html"]);
+    assert!(said.contains("Completed"), "{said}");
+    let (_, head, _) = get();
+    assert!(head.contains("x-cache: miss from cloudfront"), "{head}");
+
+    // An invalidation acknowledged to the AWS CLI survives kill -9: listed after the
+    // restart, and its CallerReference stays taken.
+    let batch = |paths: &str| {
+        format!(
+            "{{\"Paths\":{{\"Quantity\":1,\"Items\":[\"{paths}\"]}},\"CallerReference\":\"ref-1\"}}"
+        )
+    };
+    let created = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "create-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--invalidation-batch",
+            &batch("/*"),
+        ],
+    );
+    let created: serde_json::Value = serde_json::from_str(&created).expect("json");
+    let id = created["Invalidation"]["Id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    up.child.kill().expect("kill -9");
+    let _ = up.child.wait();
+    drop(up);
+    let up = Up::start(tmp.path(), "edge", &[]);
+    let api = banner_url(&up, "  cloudfront ", "http://");
+    let listed = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "list-invalidations",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+        ],
+    );
+    assert!(listed.contains(&id), "{listed}");
+    let out = Command::new(&aws_cli)
+        .args([
+            "cloudfront",
+            "create-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--invalidation-batch",
+            &batch("/other"),
+        ])
+        .env("AWS_ACCESS_KEY_ID", &key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &key.1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home.path())
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("aws runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("InvalidationBatchAlreadyExists"), "{err}");
+}
