@@ -125,9 +125,8 @@ impl Edges {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().authority().map(|a| a.as_str()))
-            .unwrap_or("")
-            .to_owned();
-        match self.pick(&host) {
+            .unwrap_or("");
+        match self.pick(host) {
             Some(edge) => edge.serve(req, scheme).await,
             None => error_page(
                 StatusCode::FORBIDDEN,
@@ -1518,20 +1517,14 @@ fn error_page(status: StatusCode, message: &str, cf_id: &HeaderValue) -> Respons
 /// A request id shaped like CloudFront's: 56 characters of URL-safe base64.
 fn cf_id() -> HeaderValue {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = String::with_capacity(56);
-    let mut bits: u64 = 0;
-    let mut have = 0;
-    while s.len() < 54 {
-        if have < 6 {
-            bits = rand::random();
-            have = 64;
-        }
-        s.push(char::from(ALPHABET[(bits & 63) as usize]));
-        bits >>= 6;
-        have -= 6;
+    // 54 characters of 6 bits from six 64-bit words (ten characters each).
+    let words: [u64; 6] = rand::random();
+    let mut id = [b'='; 56];
+    for (i, c) in id.iter_mut().take(54).enumerate() {
+        let w = words[i / 10] >> ((i % 10) * 6);
+        *c = ALPHABET[(w & 63) as usize];
     }
-    s.push_str("==");
-    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]
