@@ -445,3 +445,184 @@ fn cdn_ls_reports_the_cache_and_invalidations_survive_kill_9() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("InvalidationBatchAlreadyExists"), "{err}");
 }
+
+/// A distribution whose default behaviour targets an origin group of two private buckets,
+/// with a custom error response for a single-page app: Terraform to edge, through `up`.
+const SPA: &str = r#"
+provider "aws" {
+  region = "us-east-1"
+}
+
+resource "aws_s3_bucket" "primary" {
+  bucket = "site-primary"
+}
+
+resource "aws_s3_bucket" "backup" {
+  bucket = "site-backup"
+}
+
+resource "aws_cloudfront_origin_access_control" "oac" {
+  name                              = "site-oac"
+  origin_access_control_origin_type = "s3"
+  signing_behavior                  = "always"
+  signing_protocol                  = "sigv4"
+}
+
+resource "aws_cloudfront_distribution" "site" {
+  enabled             = true
+  default_root_object = "index.html"
+
+  origin {
+    domain_name              = aws_s3_bucket.primary.bucket_regional_domain_name
+    origin_id                = "primary"
+    origin_access_control_id = aws_cloudfront_origin_access_control.oac.id
+  }
+
+  origin {
+    domain_name              = aws_s3_bucket.backup.bucket_regional_domain_name
+    origin_id                = "backup"
+    origin_access_control_id = aws_cloudfront_origin_access_control.oac.id
+  }
+
+  origin_group {
+    origin_id = "both"
+    failover_criteria {
+      status_codes = [403, 404, 500, 502, 503, 504]
+    }
+    member {
+      origin_id = "primary"
+    }
+    member {
+      origin_id = "backup"
+    }
+  }
+
+  default_cache_behavior {
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    target_origin_id       = "both"
+    viewer_protocol_policy = "allow-all"
+    forwarded_values {
+      query_string = false
+      cookies {
+        forward = "none"
+      }
+    }
+  }
+
+  custom_error_response {
+    error_code            = 403
+    response_code         = 200
+    response_page_path    = "/index.html"
+    error_caching_min_ttl = 0
+  }
+
+  custom_error_response {
+    error_code            = 404
+    response_code         = 200
+    response_page_path    = "/index.html"
+    error_caching_min_ttl = 0
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+}
+
+data "aws_iam_policy_document" "read" {
+  for_each = toset(["site-primary", "site-backup"])
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::${each.key}/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.site.arn]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "primary" {
+  bucket = aws_s3_bucket.primary.id
+  policy = data.aws_iam_policy_document.read["site-primary"].json
+}
+
+resource "aws_s3_bucket_policy" "backup" {
+  bucket = aws_s3_bucket.backup.id
+  policy = data.aws_iam_policy_document.read["site-backup"].json
+}
+"#;
+
+#[test]
+fn origin_groups_and_custom_error_responses_from_terraform() {
+    let (Some(curl_bin), Some(aws_cli)) = (
+        tool("curl", "apt-get install curl"),
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = tmp.path().join("site");
+    std::fs::create_dir(&site).expect("mkdir");
+    std::fs::write(site.join("main.tf"), SPA).expect("write");
+    let up = Up::start(tmp.path(), "site", &[]);
+    let http = banner_url(&up, "  cdn ", "http://");
+    let s3 = banner_url(&up, "  s3 ", "http://");
+    let key = access_key(&up);
+    let home = tempfile::tempdir().expect("home");
+    let put = |bucket: &str, name: &str, text: &str| {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, text).expect("write");
+        aws(
+            &aws_cli,
+            home.path(),
+            &key,
+            &[
+                "s3",
+                "cp",
+                file.to_str().expect("utf-8"),
+                &format!("s3://{bucket}/{name}"),
+                "--endpoint-url",
+                &s3,
+            ],
+        );
+    };
+    put("site-primary", "index.html", "<html>app shell</html>");
+    put(
+        "site-backup",
+        "only-in-backup.txt",
+        "from the secondary origin",
+    );
+
+    let (status, head, body) = curl(&curl_bin, &[&format!("{http}/")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<html>app shell</html>"),
+        "{head}"
+    );
+    // Not in the primary bucket: the group fails over to the secondary.
+    let (status, head, body) = curl(&curl_bin, &[&format!("{http}/only-in-backup.txt")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "from the secondary origin"),
+        "{head}"
+    );
+    // In neither: the custom error response serves the app shell with 200.
+    let (status, head, body) = curl(&curl_bin, &[&format!("{http}/users/42/settings")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<html>app shell</html>"),
+        "{head}"
+    );
+    assert!(head.contains("x-cache: error from cloudfront"), "{head}");
+}
