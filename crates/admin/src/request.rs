@@ -16,6 +16,8 @@
 //! | GET | `/api/v1/buckets` | [`AdminRequest::Buckets`] |
 //! | GET | `/api/v1/clusters[?name=]` | [`AdminRequest::Clusters`] |
 //! | GET | `/api/v1/global/health` | [`AdminRequest::GlobalHealth`] |
+//! | GET | `/api/v1/cdn/distributions` | [`AdminRequest::Distributions`] |
+//! | POST | `/api/v1/cdn/distributions/{id}/invalidate` `{"paths": [...]}` | [`AdminRequest::Invalidate`] |
 //! | GET | `/api/v1/dns/query?name=N[&type=T&from=IP]` | [`AdminRequest::DnsQuery`] |
 //! | GET | `/api/v1/global/frontdoor` | [`AdminRequest::FrontDoor`] |
 //! | POST | `/api/v1/global/failover-test` `{"region": R}` | [`AdminRequest::FailoverTest`] |
@@ -91,6 +93,15 @@ pub enum AdminRequest {
     Buckets,
     /// The Route 53 health checks and their statuses.
     GlobalHealth,
+    /// The CloudFront distributions served, with their caches' figures.
+    Distributions,
+    /// Invalidates paths of a distribution (CloudFront's grammar: a trailing `*`).
+    Invalidate {
+        /// The distribution id.
+        distribution: String,
+        /// The paths.
+        paths: Vec<String>,
+    },
     /// How the DNS answers a query, and why (Route 53's "test DNS answer").
     DnsQuery {
         /// The name asked.
@@ -184,6 +195,12 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvalidateBody {
+    paths: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -339,6 +356,16 @@ impl AdminRequest {
                 let b: RegionBody = body(body_bytes, r#"{"region": "us-east"}"#)?;
                 write(AdminRequest::FailoverTest { region: b.region })
             }
+            ["api", "v1", "cdn", "distributions"] => read(AdminRequest::Distributions),
+            ["api", "v1", "cdn", "distributions", d, "invalidate"] if !d.is_empty() => {
+                writing()?;
+                let b: InvalidateBody =
+                    body(body_bytes, r#"{"paths": ["/index.html", "/images/*"]}"#)?;
+                write(AdminRequest::Invalidate {
+                    distribution: (*d).to_owned(),
+                    paths: b.paths,
+                })
+            }
             ["api", "v1", "dns", "query"] => {
                 let get = |k: &str| {
                     pairs
@@ -444,6 +471,7 @@ impl AdminRequest {
                 | AdminRequest::RolloutResume { .. }
                 | AdminRequest::CaReload
                 | AdminRequest::RotateFunctionKey { .. }
+                | AdminRequest::Invalidate { .. }
         )
     }
 
@@ -481,6 +509,11 @@ impl AdminRequest {
             AdminRequest::Tables => "/api/v1/tables".to_owned(),
             AdminRequest::Buckets => "/api/v1/buckets".to_owned(),
             AdminRequest::GlobalHealth => "/api/v1/global/health".to_owned(),
+            AdminRequest::Distributions => "/api/v1/cdn/distributions".to_owned(),
+            AdminRequest::Invalidate { distribution, .. } => format!(
+                "/api/v1/cdn/distributions/{}/invalidate",
+                encode_segment(distribution)
+            ),
             AdminRequest::DnsQuery { .. } => "/api/v1/dns/query".to_owned(),
             AdminRequest::FrontDoor => "/api/v1/global/frontdoor".to_owned(),
             AdminRequest::FailoverTest { .. } => "/api/v1/global/failover-test".to_owned(),
@@ -558,6 +591,11 @@ impl AdminRequest {
                 name,
             } => {
                 body = serde_json::json!({ "app": app, "function": function, "name": name })
+                    .to_string()
+                    .into_bytes();
+            }
+            AdminRequest::Invalidate { paths, .. } => {
+                body = serde_json::json!({ "paths": paths })
                     .to_string()
                     .into_bytes();
             }
@@ -711,6 +749,11 @@ mod tests {
             AdminRequest::Tables,
             AdminRequest::Buckets,
             AdminRequest::GlobalHealth,
+            AdminRequest::Distributions,
+            AdminRequest::Invalidate {
+                distribution: "E2EXAMPLE".into(),
+                paths: vec!["/index.html".into(), "/images/*".into()],
+            },
             AdminRequest::DnsQuery {
                 name: "app.example.com".into(),
                 rtype: Some("AAAA".into()),

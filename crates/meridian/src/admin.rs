@@ -357,6 +357,30 @@ async fn answer(request: AdminRequest, node: &Node) -> Response<Body> {
                 Err(e) => error(StatusCode::BAD_REQUEST, &format!("{e:#}")),
             }
         }
+        AdminRequest::Distributions => json(
+            StatusCode::OK,
+            &node
+                .edge
+                .as_ref()
+                .map(|e| e.summaries())
+                .unwrap_or_default(),
+        ),
+        AdminRequest::Invalidate {
+            distribution,
+            paths,
+        } => match node.edge.as_ref().and_then(|e| e.cdn_api.clone()) {
+            None => error(
+                StatusCode::NOT_FOUND,
+                "no CloudFront distribution is served",
+            ),
+            Some(api) => match api.invalidate(&distribution, paths).await {
+                Ok(id) => json(
+                    StatusCode::OK,
+                    &serde_json::json!({"distribution": distribution, "id": id, "status": "Completed"}),
+                ),
+                Err(message) => error(StatusCode::BAD_REQUEST, &message),
+            },
+        },
         AdminRequest::DnsQuery { name, rtype, from } => {
             dns_query(node, &name, rtype.as_deref(), from.as_deref())
         }

@@ -3,10 +3,16 @@
 //! CreateInvalidation, GetInvalidation and ListInvalidations. Requests are SigV4-signed
 //! with the node's access keys. An invalidation takes effect on this node's caches before
 //! it is answered, so it is `Completed` at once.
+//!
+//! The invalidations made are kept in the state directory (`edge/invalidations.json`,
+//! written whole to a temporary file, synced and renamed before the answer), so after a
+//! restart GetInvalidation and ListInvalidations still report them and a CallerReference
+//! stays taken.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -24,7 +30,7 @@ const XMLNS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
 const MAX_PATHS: usize = 3000;
 
 /// One invalidation as the API reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Invalidation {
     id: String,
     create_time: String,
@@ -38,15 +44,92 @@ pub(crate) struct CdnApi {
     edges: Arc<Edges>,
     keys: Arc<KeyStore>,
     invalidations: Mutex<HashMap<String, Vec<Invalidation>>>,
+    /// Where the invalidations are kept.
+    file: PathBuf,
+    /// One writer of the file at a time, in the order the invalidations were made.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl CdnApi {
-    pub(crate) fn new(edges: Arc<Edges>, keys: Arc<KeyStore>) -> Arc<CdnApi> {
-        Arc::new(CdnApi {
+    /// The API with the invalidations kept under `state_dir` (none yet: an empty list).
+    pub(crate) fn new(
+        edges: Arc<Edges>,
+        keys: Arc<KeyStore>,
+        state_dir: &Path,
+    ) -> anyhow::Result<Arc<CdnApi>> {
+        let file = state_dir.join("edge").join("invalidations.json");
+        let invalidations = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is not an invalidation list ({e}); move it away to start with none",
+                    file.display()
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", file.display()),
+        };
+        Ok(Arc::new(CdnApi {
             edges,
             keys,
-            invalidations: Mutex::new(HashMap::new()),
+            invalidations: Mutex::new(invalidations),
+            file,
+            writing: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// Writes the invalidation list durably: a temporary file, synced, renamed over the
+    /// old one, and the directory synced.
+    async fn persist(&self) -> std::io::Result<()> {
+        let _one = self.writing.lock().await;
+        let bytes = serde_json::to_vec_pretty(&*self.lock()).map_err(std::io::Error::other)?;
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let dir = file.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let tmp = file.with_extension("json.tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &file)?;
+            std::fs::File::open(dir)?.sync_all()
         })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// Invalidates `paths` of `dist` as CreateInvalidation does, for `meridian cdn
+    /// invalidate`; the invalidation's id.
+    pub(crate) async fn invalidate(
+        &self,
+        dist: &str,
+        paths: Vec<String>,
+    ) -> Result<String, String> {
+        let reference = format!("meridian-cli-{}", invalidation_id());
+        let batch: String = paths
+            .iter()
+            .map(|p| format!("<Path>{}</Path>", escape(p)))
+            .collect();
+        let body = format!(
+            "<InvalidationBatch><Paths><Quantity>{}</Quantity><Items>{batch}</Items></Paths><CallerReference>{reference}</CallerReference></InvalidationBatch>",
+            paths.len()
+        );
+        let resp = self.create(dist, body.as_bytes()).await;
+        let status = resp.status();
+        let text = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .unwrap_or_default();
+        if status == StatusCode::CREATED {
+            Ok(elements(&text, "Id").into_iter().next().unwrap_or_default())
+        } else {
+            Err(elements(&text, "Message")
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| status.to_string()))
+        }
     }
 
     /// Serves the API on `addr`; returns the bound address.
@@ -229,6 +312,16 @@ impl CdnApi {
             .entry(dist.to_owned())
             .or_default()
             .push(inv.clone());
+        if let Err(e) = self.persist().await {
+            // Effective in the caches but not recorded: say so rather than report it made.
+            tracing::error!(error = %e, "the invalidation could not be recorded");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Receiver",
+                "ServiceUnavailable",
+                "The invalidation could not be recorded.",
+            );
+        }
         created(dist, &inv)
     }
 

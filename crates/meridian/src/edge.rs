@@ -3,10 +3,11 @@
 //! listener, each distribution chosen by its domain name, in front of its bucket on the
 //! node's S3 endpoint.
 //!
-//! Origin access control: the edge signs its origin requests with SigV4. Until buckets
-//! carry policies that name the distribution (`cloudfront.amazonaws.com` with
-//! `aws:SourceArn`), it signs with the node's own access key ([`BucketSigner`] is the seam
-//! where the service principal's credentials go).
+//! Origin access control: the edge signs its origin requests with SigV4 as CloudFront's
+//! service principal (`cloudfront.amazonaws.com`) acting for the distribution, with a
+//! credential the storage plane issues for it ([`meridian_storage::keys::KeyStore::issue_service`]).
+//! That credential is no one's in the account: the bucket lets it in only through a policy
+//! naming the service and, usually, the distribution's ARN as `aws:SourceArn`, as S3 does.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,10 +17,12 @@ use std::time::Duration;
 use http::Method;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use meridian_config::terraform::resources::Spec;
-use meridian_config::terraform::resources::aws_cdn::{Behavior as TfBehavior, Distribution};
+use meridian_config::terraform::resources::aws_cdn::{
+    Behavior as TfBehavior, Distribution, Origin as TfOrigin,
+};
 use meridian_proxy::cache::{
-    Behavior, CookieKeys, Edge, EdgeConfig, Edges, KeyPolicy, OriginConfig, OriginSigner,
-    QueryKeys, Ttls, ViewerProtocol,
+    Behavior, CookieKeys, Edge, EdgeConfig, Edges, ErrorResponse, Failover, KeyPolicy,
+    OriginConfig, OriginSigner, QueryKeys, Ttls, ViewerProtocol,
 };
 use meridian_storage::plane::StoragePlane;
 
@@ -39,6 +42,41 @@ pub(crate) struct Served {
     pub(crate) bucket: String,
 }
 
+/// A distribution and its cache's figures, as `meridian cdn ls` shows them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DistributionSummary {
+    /// `E...`.
+    pub(crate) id: String,
+    /// Its domain name.
+    pub(crate) domain: String,
+    /// The origin bucket.
+    pub(crate) origin: String,
+    /// Hits and refresh hits over every answered request.
+    pub(crate) hit_ratio: f64,
+    /// Served from cache.
+    pub(crate) hits: u64,
+    /// Revalidated with the origin.
+    pub(crate) refresh_hits: u64,
+    /// Fetched from the origin.
+    pub(crate) misses: u64,
+    /// Errors answered.
+    pub(crate) errors: u64,
+    /// Body bytes sent to viewers.
+    pub(crate) bytes_served: u64,
+    /// Body bytes fetched from the origin.
+    pub(crate) bytes_from_origin: u64,
+    /// Bytes served that the origin did not have to send.
+    pub(crate) bytes_saved: u64,
+    /// Objects in the memory tier.
+    pub(crate) memory_objects: u64,
+    /// Bytes in the memory tier.
+    pub(crate) memory_bytes: u64,
+    /// Objects in the disk tier.
+    pub(crate) disk_objects: u64,
+    /// Bytes in the disk tier.
+    pub(crate) disk_bytes: u64,
+}
+
 /// The edge listeners and the distributions they serve.
 #[derive(Debug)]
 pub(crate) struct EdgePlane {
@@ -47,7 +85,11 @@ pub(crate) struct EdgePlane {
     pub(crate) https: Option<SocketAddr>,
     /// The CloudFront API (invalidations).
     pub(crate) api: Option<SocketAddr>,
+    /// The API's state, for `meridian cdn invalidate`.
+    pub(crate) cdn_api: Option<Arc<crate::cdn_api::CdnApi>>,
     served: std::sync::Mutex<Vec<Served>>,
+    /// The service principal's credential per distribution ARN, issued once.
+    principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 /// The edge's TLS configuration: a certificate from Meridian's CA for `localhost`,
@@ -95,6 +137,87 @@ pub(crate) fn distributions(
     out
 }
 
+/// The Terraform modules' `aws_s3_bucket_policy`s: bucket and policy document.
+pub(crate) fn terraform_bucket_policies(bundle: &meridian_config::Bundle) -> Vec<(String, String)> {
+    bundle
+        .terraform_modules()
+        .flat_map(|m| m.instances.iter())
+        .filter_map(|i| match &i.spec {
+            Spec::S3Policy(p) => Some((p.bucket.clone(), p.policy.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Puts the Terraform modules' bucket policies in force through the node's own S3 API
+/// (PutBucketPolicy signed with the account's key), so they are checked as any client's
+/// would be: a policy S3 refuses (malformed, or public under a public access block)
+/// fails the revision with S3's own error.
+pub(crate) async fn apply_bucket_policies(
+    bundle: &meridian_config::Bundle,
+    storage: &StoragePlane,
+    region: &str,
+) -> anyhow::Result<()> {
+    let policies = terraform_bucket_policies(bundle);
+    if policies.is_empty() {
+        return Ok(());
+    }
+    let (access_key, secret) = storage
+        .keys
+        .long_term()
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let signer = BucketSigner {
+        access_key,
+        secret,
+        region: region.to_owned(),
+    };
+    let addr = storage.s3_addr();
+    for (bucket, policy) in policies {
+        let path = format!("/{bucket}?policy=");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(&addr.to_string())?);
+        signer.sign_payload(&Method::PUT, &path, &mut headers, "UNSIGNED-PAYLOAD");
+        let mut req = format!("PUT {path} HTTP/1.1\r\n");
+        for (n, v) in &headers {
+            req.push_str(&format!("{n}: {}\r\n", v.to_str().unwrap_or_default()));
+        }
+        req.push_str(&format!(
+            "content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{policy}",
+            policy.len()
+        ));
+        let answer = async {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+            tcp.write_all(req.as_bytes()).await?;
+            let mut out = Vec::new();
+            tcp.read_to_end(&mut out).await?;
+            anyhow::Ok(String::from_utf8_lossy(&out).into_owned())
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(30), answer)
+            .await
+            .map_err(|_| anyhow::anyhow!("the S3 endpoint did not answer"))??;
+        let status = answer.split_whitespace().nth(1).unwrap_or("");
+        if !status.starts_with('2') {
+            let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            let code = xml_text(body, "Code");
+            let message = xml_text(body, "Message");
+            anyhow::bail!("the policy of bucket {bucket} was refused: {code}: {message}");
+        }
+        tracing::info!(%bucket, "bucket policy applied");
+    }
+    Ok(())
+}
+
+/// The text of the first `<tag>` in an S3 error document.
+fn xml_text<'a>(body: &'a str, tag: &str) -> &'a str {
+    let open = format!("<{tag}>");
+    body.split_once(open.as_str())
+        .and_then(|(_, rest)| rest.split_once('<'))
+        .map_or("", |(text, _)| text)
+}
+
 /// The buckets the Terraform modules declare (created at `up` like the templates' ones).
 pub(crate) fn terraform_buckets(bundle: &meridian_config::Bundle) -> Vec<String> {
     bundle
@@ -134,7 +257,9 @@ impl EdgePlane {
             http,
             https,
             api: None,
+            cdn_api: None,
             served: std::sync::Mutex::new(Vec::new()),
+            principals: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -147,52 +272,76 @@ impl EdgePlane {
         region: &str,
         state_dir: &Path,
     ) -> anyhow::Result<()> {
-        let (access_key, secret) = storage
-            .keys
-            .long_term()
-            .into_iter()
-            .next()
-            .unwrap_or_default();
         let mut list = Vec::new();
         let mut served = Vec::new();
         for (d, buckets) in distributions(bundle) {
-            let Some(origin) = d
-                .origins
-                .iter()
-                .find(|o| o.id == d.default_behavior.target_origin_id)
-            else {
+            // The default behaviour's target: an origin, or an origin group (primary and
+            // secondary members).
+            let target = &d.default_behavior.target_origin_id;
+            let group = d.origin_groups.iter().find(|g| g.id == *target);
+            let by_id = |id: &str| d.origins.iter().find(|o| o.id == id);
+            let (primary, secondary) = match group {
+                Some(g) => (
+                    g.members.first().and_then(|m| by_id(m)),
+                    g.members.get(1).and_then(|m| by_id(m)),
+                ),
+                None => (by_id(target), None),
+            };
+            let Some(origin) = primary else {
                 continue;
             };
-            let bucket = buckets
-                .iter()
-                .find(|(domain, _)| *domain == origin.domain_name)
-                .map(|(_, name)| name.clone())
-                .or_else(|| {
-                    origin
-                        .domain_name
-                        .split_once(".s3.")
-                        .map(|(b, _)| b.to_owned())
-                })
-                .unwrap_or_else(|| origin.domain_name.clone());
-            let signer: Option<Arc<dyn OriginSigner>> =
-                origin.origin_access_control_id.as_ref().map(|_| {
-                    Arc::new(BucketSigner {
-                        access_key: access_key.clone(),
-                        secret: secret.clone(),
-                        region: region.to_owned(),
-                    }) as Arc<dyn OriginSigner>
-                });
-            let s3 = storage.s3_addr();
-            let mut cfg = EdgeConfig::new(
-                &d.id,
+            let bucket_of = |o: &TfOrigin| {
+                buckets
+                    .iter()
+                    .find(|(domain, _)| *domain == o.domain_name)
+                    .map(|(_, name)| name.clone())
+                    .or_else(|| o.domain_name.split_once(".s3.").map(|(b, _)| b.to_owned()))
+                    .unwrap_or_else(|| o.domain_name.clone())
+            };
+            let bucket = bucket_of(origin);
+            let origin_config = |o: &TfOrigin| {
+                let signer: Option<Arc<dyn OriginSigner>> =
+                    o.origin_access_control_id.as_ref().map(|_| {
+                        let (access_key, secret) = self.principal(storage, &d.arn);
+                        Arc::new(BucketSigner {
+                            access_key,
+                            secret,
+                            region: region.to_owned(),
+                        }) as Arc<dyn OriginSigner>
+                    });
+                let s3 = storage.s3_addr();
                 OriginConfig {
                     addr: s3,
                     host: s3.to_string(),
-                    path: format!("/{bucket}{}", origin.path),
+                    path: format!("/{}{}", bucket_of(o), o.path),
                     signer,
                     timeout: Duration::from_secs(30),
-                },
-            );
+                }
+            };
+            let mut cfg = EdgeConfig::new(&d.id, origin_config(origin));
+            cfg.failover = match (group, secondary) {
+                (Some(g), Some(o)) => Some(Failover {
+                    origin: origin_config(o),
+                    status_codes: g
+                        .status_codes
+                        .iter()
+                        .filter_map(|c| u16::try_from(*c).ok())
+                        .collect(),
+                }),
+                _ => None,
+            };
+            cfg.error_responses = d
+                .custom_error_responses
+                .iter()
+                .filter_map(|e| {
+                    Some(ErrorResponse {
+                        error_code: u16::try_from(e.error_code).ok()?,
+                        response_code: e.response_code.and_then(|c| u16::try_from(c).ok()),
+                        page_path: e.response_page_path.clone().filter(|p| !p.is_empty()),
+                        min_ttl: u64::try_from(e.error_caching_min_ttl).ok(),
+                    })
+                })
+                .collect();
             cfg.behavior = behavior(&d.default_behavior);
             // Every behaviour reaches the default behaviour's origin.
             cfg.ordered = d
@@ -222,6 +371,58 @@ impl EdgePlane {
             *s = served;
         }
         Ok(())
+    }
+
+    /// The service principal's credential for a distribution: `cloudfront.amazonaws.com`
+    /// acting for its ARN, issued by the storage plane once per process.
+    fn principal(&self, storage: &StoragePlane, arn: &str) -> (String, String) {
+        let mut m = self
+            .principals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.entry(arn.to_owned())
+            .or_insert_with(|| {
+                let c = storage.keys.issue_service("cloudfront.amazonaws.com", arn);
+                (c.access_key_id.clone(), c.secret_access_key.clone())
+            })
+            .clone()
+    }
+
+    /// The distributions with their caches' figures, for `meridian cdn ls`.
+    pub(crate) fn summaries(&self) -> Vec<DistributionSummary> {
+        self.served()
+            .into_iter()
+            .map(|d| {
+                let s = self
+                    .edges
+                    .by_id(&d.id)
+                    .map(|e| e.stats())
+                    .unwrap_or_default();
+                let hits = s.hits + s.refresh_hits;
+                let answered = hits + s.misses + s.errors;
+                DistributionSummary {
+                    hit_ratio: if answered == 0 {
+                        0.0
+                    } else {
+                        hits as f64 / answered as f64
+                    },
+                    hits: s.hits,
+                    refresh_hits: s.refresh_hits,
+                    misses: s.misses,
+                    errors: s.errors,
+                    bytes_served: s.bytes_served,
+                    bytes_from_origin: s.bytes_from_origin,
+                    bytes_saved: s.bytes_served.saturating_sub(s.bytes_from_origin),
+                    memory_objects: s.memory.objects,
+                    memory_bytes: s.memory.bytes,
+                    disk_objects: s.disk.objects,
+                    disk_bytes: s.disk.bytes,
+                    id: d.id,
+                    domain: d.domain,
+                    origin: d.bucket,
+                }
+            })
+            .collect()
     }
 
     /// The distributions served.
@@ -297,15 +498,26 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 
 impl OriginSigner for BucketSigner {
     fn sign(&self, method: &Method, _host: &str, path_and_query: &str, headers: &mut HeaderMap) {
+        self.sign_payload(method, path_and_query, headers, EMPTY_SHA256);
+    }
+}
+
+impl BucketSigner {
+    /// Signs a request whose `x-amz-content-sha256` is `payload` (a hash, or
+    /// `UNSIGNED-PAYLOAD`).
+    fn sign_payload(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        headers: &mut HeaderMap,
+        payload: &'static str,
+    ) {
         let amz = meridian_storage::sigv4::format_amz_date(time::OffsetDateTime::now_utc());
         let Ok(date) = HeaderValue::from_str(&amz) else {
             return;
         };
         headers.insert("x-amz-date", date);
-        headers.insert(
-            "x-amz-content-sha256",
-            HeaderValue::from_static(EMPTY_SHA256),
-        );
+        headers.insert("x-amz-content-sha256", HeaderValue::from_static(payload));
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));

@@ -74,6 +74,9 @@ enum Command {
     Tables(commands::tables::Args),
     /// The S3 buckets of the running node: `ls`.
     Buckets(commands::buckets::Args),
+    /// The CloudFront distributions of the running node: `ls` (hit ratio, bytes served and
+    /// saved, objects stored), `invalidate DIST PATH...`.
+    Cdn(commands::cdn::Args),
     /// The authoritative DNS of the running node: `query NAME [--from IP|CIDR]` (which
     /// records answer and why).
     Dns(commands::global::DnsArgs),
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Functions(args) => commands::functions::run(&args, cli.output),
         Command::Tables(args) => commands::tables::run(&args, cli.output),
         Command::Buckets(args) => commands::buckets::run(&args, cli.output),
+        Command::Cdn(args) => commands::cdn::run(&args, cli.output),
         Command::Dns(args) => commands::global::run_dns(&args, cli.output),
         Command::Global(args) => commands::global::run_global(&args, cli.output),
         Command::GenerateEvent(args) => commands::generate_event::run(&args),

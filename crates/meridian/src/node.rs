@@ -279,8 +279,13 @@ impl Node {
                 Some((options.cdn_https_addr, tls)),
             )
             .await?;
-            let api = crate::cdn_api::CdnApi::new(plane.edges.clone(), storage.keys.clone());
+            let api = crate::cdn_api::CdnApi::new(
+                plane.edges.clone(),
+                storage.keys.clone(),
+                &options.state_dir,
+            )?;
             plane.api = Some(api.start(options.cloudfront_addr).await?);
+            plane.cdn_api = Some(api);
             Some(plane)
         };
         let frontdoor = if crate::frontdoor::front_doors(&revision.bundle).is_empty() {
@@ -492,6 +497,9 @@ impl Node {
         for name in created {
             tracing::info!(bucket = %name, "bucket created");
         }
+        crate::edge::apply_bucket_policies(&revision.bundle, &self.storage, AWS_REGION)
+            .await
+            .context("the Terraform bucket policies could not be applied")?;
         if let Some(edge) = &self.edge {
             edge.apply(
                 &revision.bundle,

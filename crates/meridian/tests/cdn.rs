@@ -234,4 +234,395 @@ fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
         )),
         "{metrics}"
     );
+
+    // Origin access control: the edge signs as CloudFront's service principal for this
+    // distribution, which the example's bucket policy lets in. A policy naming another
+    // distribution refuses it, as S3 refuses CloudFront then.
+    let policy = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3api",
+            "get-bucket-policy",
+            "--bucket",
+            "my-app-cdn-origin",
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+    assert!(policy.contains(&format!("distribution/{dist}")), "{policy}");
+    let other = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::my-app-cdn-origin/*",
+            "Condition": {"StringEquals": {
+                "AWS:SourceArn": "arn:aws:cloudfront::123456789012:distribution/EOTHERDIST"
+            }}
+        }]
+    })
+    .to_string();
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "my-app-cdn-origin",
+            "--policy",
+            &other,
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "create-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--paths",
+            "/index.html",
+        ],
+    );
+    let (status, head, body) = get();
+    assert_eq!(status, 403, "{head}");
+    assert!(body.contains("AccessDenied"), "{body}");
+}
+
+#[test]
+fn cdn_ls_reports_the_cache_and_invalidations_survive_kill_9() {
+    let (Some(curl_bin), Some(aws_cli)) = (
+        tool("curl", "apt-get install curl"),
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let edge = tmp.path().join("edge");
+    std::fs::create_dir(&edge).expect("mkdir");
+    for e in std::fs::read_dir(examples().join("edge")).expect("edge") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), edge.join(e.file_name())).expect("copy");
+    }
+    let mut up = Up::start(tmp.path(), "edge", &[]);
+    let https = banner_url(&up, "  cdn ", "https://");
+    let api = banner_url(&up, "  cloudfront ", "http://");
+    let s3 = banner_url(&up, "  s3 ", "http://");
+    let key = access_key(&up);
+    let home = tempfile::tempdir().expect("home");
+    let page = tmp.path().join("index.html");
+    let text = "<html>figures</html>";
+    std::fs::write(&page, text).expect("write");
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3",
+            "cp",
+            page.to_str().expect("utf-8"),
+            "s3://my-app-cdn-origin/index.html",
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+    let ca = up.dir.join(".meridian/ca/root-ca.pem");
+    let ca = ca.to_str().expect("utf-8").to_owned();
+    let get = || curl(&curl_bin, &["--cacert", &ca, &format!("{https}/")]);
+    let (status, head, _) = get();
+    assert_eq!(status, 200, "{head}");
+    let (_, head, _) = get();
+    assert!(head.contains("x-cache: hit from cloudfront"), "{head}");
+
+    // `meridian cdn ls`: one miss, one hit; the hit's bytes are the bytes saved.
+    let listed = up.cli_json(&["cdn", "ls"]);
+    let d = &listed[0];
+    let dist = d["id"].as_str().expect("id").to_owned();
+    assert_eq!(d["origin"], "my-app-cdn-origin", "{listed}");
+    assert_eq!(
+        (d["hits"].as_u64(), d["misses"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(d["hit_ratio"].as_f64(), Some(0.5), "{listed}");
+    let n = text.len() as u64;
+    assert_eq!(d["bytes_served"].as_u64(), Some(2 * n), "{listed}");
+    assert_eq!(d["bytes_saved"].as_u64(), Some(n), "{listed}");
+    assert!(d["memory_objects"].as_u64() >= Some(1), "{listed}");
+    let table = up.cli(&["cdn", "ls"]);
+    assert!(
+        table.contains("HIT RATIO") && table.contains("50.0%"),
+        "{table}"
+    );
+
+    // `meridian cdn invalidate`: the next request misses.
+    let said = up.cli(&["cdn", "invalidate", &dist, "/index.html"]);
+    assert!(said.contains("Completed"), "{said}");
+    let (_, head, _) = get();
+    assert!(head.contains("x-cache: miss from cloudfront"), "{head}");
+
+    // An invalidation acknowledged to the AWS CLI survives kill -9: listed after the
+    // restart, and its CallerReference stays taken.
+    let batch = |paths: &str| {
+        format!(
+            "{{\"Paths\":{{\"Quantity\":1,\"Items\":[\"{paths}\"]}},\"CallerReference\":\"ref-1\"}}"
+        )
+    };
+    let created = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "create-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--invalidation-batch",
+            &batch("/*"),
+        ],
+    );
+    let created: serde_json::Value = serde_json::from_str(&created).expect("json");
+    let id = created["Invalidation"]["Id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    up.child.kill().expect("kill -9");
+    let _ = up.child.wait();
+    drop(up);
+    let up = Up::start(tmp.path(), "edge", &[]);
+    let api = banner_url(&up, "  cloudfront ", "http://");
+    let listed = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "cloudfront",
+            "list-invalidations",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+        ],
+    );
+    assert!(listed.contains(&id), "{listed}");
+    let out = Command::new(&aws_cli)
+        .args([
+            "cloudfront",
+            "create-invalidation",
+            "--endpoint-url",
+            &api,
+            "--distribution-id",
+            &dist,
+            "--invalidation-batch",
+            &batch("/other"),
+        ])
+        .env("AWS_ACCESS_KEY_ID", &key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &key.1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home.path())
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("aws runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("InvalidationBatchAlreadyExists"), "{err}");
+}
+
+/// A distribution whose default behaviour targets an origin group of two private buckets,
+/// with a custom error response for a single-page app: Terraform to edge, through `up`.
+const SPA: &str = r#"
+provider "aws" {
+  region = "us-east-1"
+}
+
+resource "aws_s3_bucket" "primary" {
+  bucket = "site-primary"
+}
+
+resource "aws_s3_bucket" "backup" {
+  bucket = "site-backup"
+}
+
+resource "aws_cloudfront_origin_access_control" "oac" {
+  name                              = "site-oac"
+  origin_access_control_origin_type = "s3"
+  signing_behavior                  = "always"
+  signing_protocol                  = "sigv4"
+}
+
+resource "aws_cloudfront_distribution" "site" {
+  enabled             = true
+  default_root_object = "index.html"
+
+  origin {
+    domain_name              = aws_s3_bucket.primary.bucket_regional_domain_name
+    origin_id                = "primary"
+    origin_access_control_id = aws_cloudfront_origin_access_control.oac.id
+  }
+
+  origin {
+    domain_name              = aws_s3_bucket.backup.bucket_regional_domain_name
+    origin_id                = "backup"
+    origin_access_control_id = aws_cloudfront_origin_access_control.oac.id
+  }
+
+  origin_group {
+    origin_id = "both"
+    failover_criteria {
+      status_codes = [403, 404, 500, 502, 503, 504]
+    }
+    member {
+      origin_id = "primary"
+    }
+    member {
+      origin_id = "backup"
+    }
+  }
+
+  default_cache_behavior {
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    target_origin_id       = "both"
+    viewer_protocol_policy = "allow-all"
+    forwarded_values {
+      query_string = false
+      cookies {
+        forward = "none"
+      }
+    }
+  }
+
+  custom_error_response {
+    error_code            = 403
+    response_code         = 200
+    response_page_path    = "/index.html"
+    error_caching_min_ttl = 0
+  }
+
+  custom_error_response {
+    error_code            = 404
+    response_code         = 200
+    response_page_path    = "/index.html"
+    error_caching_min_ttl = 0
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+}
+
+data "aws_iam_policy_document" "read" {
+  for_each = toset(["site-primary", "site-backup"])
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::${each.key}/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.site.arn]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "primary" {
+  bucket = aws_s3_bucket.primary.id
+  policy = data.aws_iam_policy_document.read["site-primary"].json
+}
+
+resource "aws_s3_bucket_policy" "backup" {
+  bucket = aws_s3_bucket.backup.id
+  policy = data.aws_iam_policy_document.read["site-backup"].json
+}
+"#;
+
+#[test]
+fn origin_groups_and_custom_error_responses_from_terraform() {
+    let (Some(curl_bin), Some(aws_cli)) = (
+        tool("curl", "apt-get install curl"),
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = tmp.path().join("site");
+    std::fs::create_dir(&site).expect("mkdir");
+    std::fs::write(site.join("main.tf"), SPA).expect("write");
+    let up = Up::start(tmp.path(), "site", &[]);
+    let http = banner_url(&up, "  cdn ", "http://");
+    let s3 = banner_url(&up, "  s3 ", "http://");
+    let key = access_key(&up);
+    let home = tempfile::tempdir().expect("home");
+    let put = |bucket: &str, name: &str, text: &str| {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, text).expect("write");
+        aws(
+            &aws_cli,
+            home.path(),
+            &key,
+            &[
+                "s3",
+                "cp",
+                file.to_str().expect("utf-8"),
+                &format!("s3://{bucket}/{name}"),
+                "--endpoint-url",
+                &s3,
+            ],
+        );
+    };
+    put("site-primary", "index.html", "<html>app shell</html>");
+    put(
+        "site-backup",
+        "only-in-backup.txt",
+        "from the secondary origin",
+    );
+
+    let (status, head, body) = curl(&curl_bin, &[&format!("{http}/")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<html>app shell</html>"),
+        "{head}"
+    );
+    // Not in the primary bucket: the group fails over to the secondary.
+    let (status, head, body) = curl(&curl_bin, &[&format!("{http}/only-in-backup.txt")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "from the secondary origin"),
+        "{head}"
+    );
+    // In neither: the custom error response serves the app shell with 200.
+    let (status, head, body) = curl(&curl_bin, &[&format!("{http}/users/42/settings")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<html>app shell</html>"),
+        "{head}"
+    );
+    assert!(head.contains("x-cache: error from cloudfront"), "{head}");
 }

@@ -5,6 +5,7 @@
 //! it is a plain RFC 9111 shared cache: no default TTL (heuristic freshness only), every
 //! method allowed, query strings and request headers forwarded, the origin's `Vary`
 //! selecting variants; what the shared HTTP caching test suite expects of a reverse proxy.
+//! One thread, as the benchmarks pin each server to one core.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use http::Method;
 use meridian_proxy::cache::{CookieKeys, Edge, EdgeConfig, Edges, OriginConfig, QueryKeys, Ttls};
 use meridian_proxy::{Proxy, ProxyOptions};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(listen), Some(origin)) = (args.first(), args.get(1)) else {

@@ -18,7 +18,9 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use meridian_proxy::cache::{Edge, EdgeConfig, Edges, OriginConfig, ViewerProtocol};
+use meridian_proxy::cache::{
+    Edge, EdgeConfig, Edges, ErrorResponse, Failover, OriginConfig, ViewerProtocol,
+};
 use meridian_proxy::{Proxy, ProxyOptions};
 use tokio::net::TcpListener;
 
@@ -29,6 +31,8 @@ type OriginBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 struct Seen {
     counts: HashMap<String, usize>,
     headers: HashMap<String, HeaderMap>,
+    /// Every request is answered 503 (an origin group's failing primary).
+    down: bool,
 }
 
 #[derive(Clone)]
@@ -75,6 +79,11 @@ async fn answer(
         *c += 1;
         let n = *c;
         s.headers.insert(path.clone(), req.headers().clone());
+        if s.down {
+            let mut r = Response::new(full("primary is down"));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            return Ok(r);
+        }
         n
     };
     let mut r = Response::new(full(""));
@@ -153,7 +162,15 @@ async fn answer(
             ];
             *r.body_mut() = StreamBody::new(futures_util::stream::iter(frames)).boxed();
         }
-        _ => *r.status_mut() = StatusCode::NOT_FOUND,
+        "/errors/404.html" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("content-type", "text/html".parse().unwrap());
+            *r.body_mut() = full("<html>custom not found</html>");
+        }
+        _ => {
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            *r.body_mut() = full("origin's not found");
+        }
     }
     Ok(r)
 }
@@ -567,4 +584,113 @@ async fn compress_true_serves_gzip_and_brotli_as_cloudfront() {
     .await;
     assert_eq!(png.h("content-encoding"), "");
     assert_eq!(png.h("content-length"), "5000");
+}
+
+fn origin_at(addr: SocketAddr) -> OriginConfig {
+    OriginConfig {
+        addr,
+        host: "my-app-cdn-origin.s3.us-east-1.amazonaws.com".into(),
+        path: String::new(),
+        signer: None,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_error_responses_serve_the_page_and_cache_the_error() {
+    let o = test_origin().await;
+    let mut cfg = config(o.addr);
+    cfg.error_responses = vec![
+        ErrorResponse {
+            error_code: 404,
+            response_code: Some(200),
+            page_path: Some("/errors/404.html".into()),
+            min_ttl: Some(300),
+        },
+        ErrorResponse {
+            error_code: 503,
+            response_code: None,
+            page_path: None,
+            min_ttl: Some(0),
+        },
+    ];
+    let (_edge, addr, _p) = start(cfg).await;
+    let url = format!("http://{addr}/no/such/page");
+    let first = curl(&[&url]).await;
+    assert_eq!(first.status, 200, "the configured response code");
+    assert_eq!(first.body, "<html>custom not found</html>");
+    assert_eq!(first.h("x-cache"), "Error from cloudfront");
+    assert_eq!(first.h("content-type"), "text/html");
+    let second = curl(&[&url]).await;
+    assert_eq!(second.body, "<html>custom not found</html>");
+    assert_eq!(
+        o.count("/no/such/page"),
+        1,
+        "the 404 is cached for its error-caching minimum TTL"
+    );
+    assert_eq!(
+        o.count("/errors/404.html"),
+        1,
+        "the page is cached like any object"
+    );
+    let head = curl(&["-I", &url]).await;
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+
+    // Without a page the error is passed on; an error-caching minimum TTL of 0 does not
+    // cache it.
+    o.seen.lock().unwrap().down = true;
+    for _ in 0..2 {
+        let r = curl(&[&format!("http://{addr}/down")]).await;
+        assert_eq!(r.status, 503);
+        assert_eq!(r.body, "primary is down");
+    }
+    assert_eq!(o.count("/down"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_groups_fail_over_on_the_given_status_codes() {
+    let primary = test_origin().await;
+    primary.seen.lock().unwrap().down = true;
+    let secondary = test_origin().await;
+    let mut cfg = config(primary.addr);
+    cfg.failover = Some(Failover {
+        origin: origin_at(secondary.addr),
+        status_codes: vec![500, 503],
+    });
+    let (_edge, addr, _p) = start(cfg).await;
+    let r = curl(&[&format!("http://{addr}/index.html")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "<html>index 1</html>");
+    assert_eq!(
+        (primary.count("/index.html"), secondary.count("/index.html")),
+        (1, 1)
+    );
+    let again = curl(&[&format!("http://{addr}/index.html")]).await;
+    assert_eq!(again.h("x-cache"), "Hit from cloudfront");
+
+    // A status not in the criteria is the viewer's answer; a primary that cannot be
+    // reached fails over too.
+    let mut cfg = config(primary.addr);
+    cfg.failover = Some(Failover {
+        origin: origin_at(secondary.addr),
+        status_codes: vec![500],
+    });
+    let (_edge, addr, _p2) = start(cfg).await;
+    let r = curl(&[&format!("http://{addr}/app.css")]).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(secondary.count("/app.css"), 0);
+
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut cfg = config(closed);
+    cfg.failover = Some(Failover {
+        origin: origin_at(secondary.addr),
+        status_codes: vec![],
+    });
+    let (_edge, addr, _p3) = start(cfg).await;
+    let r = curl(&[&format!("http://{addr}/logo.png")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(secondary.count("/logo.png"), 1);
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod buckets;
 pub(crate) mod ca;
+pub(crate) mod cdn;
 pub(crate) mod check;
 pub(crate) mod dashboard;
 pub(crate) mod demo_app;

@@ -658,7 +658,10 @@ fn print_terraform(bundle: &meridian_config::Bundle) {
         let by_edge = |s: &Spec| {
             matches!(
                 s,
-                Spec::S3Bucket(_) | Spec::Distribution(_) | Spec::OriginAccessControl(_)
+                Spec::S3Bucket(_)
+                    | Spec::S3Policy(_)
+                    | Spec::Distribution(_)
+                    | Spec::OriginAccessControl(_)
             )
         };
         // The front door serves the Front Doors (the `frontdoor` line).

@@ -125,9 +125,8 @@ impl Edges {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().authority().map(|a| a.as_str()))
-            .unwrap_or("")
-            .to_owned();
-        match self.pick(&host) {
+            .unwrap_or("");
+        match self.pick(host) {
             Some(edge) => edge.serve(req, scheme).await,
             None => error_page(
                 StatusCode::FORBIDDEN,
@@ -160,6 +159,33 @@ pub struct OriginConfig {
     pub timeout: Duration,
 }
 
+/// `custom_error_response`: what viewers get when the origin (or the edge) answers with
+/// `error_code`, and how long that error is cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// `error_code`.
+    pub error_code: u16,
+    /// `response_code`: the status viewers get with the page (the error's own without it).
+    pub response_code: Option<u16>,
+    /// `response_page_path`: the object served instead of the error body, fetched through
+    /// the distribution (so through the behaviour its path selects, and cached).
+    pub page_path: Option<String>,
+    /// `error_caching_min_ttl`: how long the error is cached (the distribution's default,
+    /// CloudFront's 10 s, without it).
+    pub min_ttl: Option<u64>,
+}
+
+/// An origin group: the secondary origin a request fails over to when the primary cannot
+/// be reached, times out, or answers with one of `status_codes` (GET, HEAD and OPTIONS
+/// only, as CloudFront fails over).
+#[derive(Debug, Clone)]
+pub struct Failover {
+    /// The secondary origin.
+    pub origin: OriginConfig,
+    /// `failover_criteria.status_codes`.
+    pub status_codes: Vec<u16>,
+}
+
 /// A distribution as the edge serves it.
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
@@ -182,6 +208,10 @@ pub struct EdgeConfig {
     pub max_object_bytes: u64,
     /// The HTTPS port redirects point at (none: 443).
     pub https_port: Option<u16>,
+    /// `custom_error_response`s.
+    pub error_responses: Vec<ErrorResponse>,
+    /// The default behaviour's origin group, when it targets one.
+    pub failover: Option<Failover>,
 }
 
 impl EdgeConfig {
@@ -197,6 +227,8 @@ impl EdgeConfig {
             disk: None,
             max_object_bytes: 32 << 20,
             https_port: None,
+            error_responses: Vec::new(),
+            failover: None,
         }
     }
 }
@@ -289,6 +321,7 @@ static X_AMZ_CF_POP: HeaderName = HeaderName::from_static("x-amz-cf-pop");
 pub struct Edge {
     cfg: EdgeConfig,
     origin: Arc<Endpoint>,
+    secondary: Option<Arc<Endpoint>>,
     memory: store::Memory,
     disk: Option<Arc<store::Disk>>,
     inflight: Mutex<HashMap<String, watch::Receiver<Option<Fill>>>>,
@@ -338,10 +371,18 @@ impl Edge {
             format!("edge-origin|{}", cfg.id),
             Transport::Plain,
         );
+        let secondary = cfg.failover.as_ref().map(|f| {
+            Endpoint::standalone(
+                f.origin.addr,
+                format!("edge-origin-secondary|{}", cfg.id),
+                Transport::Plain,
+            )
+        });
         Ok(Arc::new(Edge {
             memory: store::Memory::new(cfg.memory_bytes),
             disk,
             origin,
+            secondary,
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             via: HeaderValue::from_str(&format!(
@@ -430,7 +471,13 @@ impl Edge {
         scheme: &str,
     ) -> Response<ResponseBody> {
         let cf_id = cf_id();
+        let head = req.method() == Method::HEAD;
         let mut resp = self.serve_inner(req, scheme, &cf_id).await;
+        if let Some(er) = self.error_response(resp.status())
+            && er.page_path.is_some()
+        {
+            resp = self.custom_error_page(er, resp, scheme, head, &cf_id).await;
+        }
         let h = resp.headers_mut();
         h.insert(header::VIA, self.via.clone());
         h.insert(X_AMZ_CF_POP.clone(), self.pop.clone());
@@ -439,6 +486,58 @@ impl Edge {
             self.counters.bytes_served.fetch_add(n, Ordering::Relaxed);
         }
         resp
+    }
+
+    /// The `custom_error_response` for a status.
+    fn error_response(&self, status: StatusCode) -> Option<&ErrorResponse> {
+        self.cfg
+            .error_responses
+            .iter()
+            .find(|e| e.error_code == status.as_u16())
+    }
+
+    /// An error answered with the configured page: the page is requested through the
+    /// distribution (cached like any object) and sent with the configured status. When
+    /// the page itself cannot be had, the viewer gets the error as it was.
+    async fn custom_error_page(
+        self: &Arc<Self>,
+        er: &ErrorResponse,
+        error: Response<ResponseBody>,
+        scheme: &str,
+        head: bool,
+        cf_id: &HeaderValue,
+    ) -> Response<ResponseBody> {
+        let Some(page) = &er.page_path else {
+            return error;
+        };
+        let Ok(uri) = Uri::try_from(page.as_str()) else {
+            return error;
+        };
+        let mut req = Request::new(InBody::Buffered(None));
+        *req.uri_mut() = uri;
+        let page_resp = self.serve_inner(req, scheme, cf_id).await;
+        if !page_resp.status().is_success() {
+            return error;
+        }
+        let (mut parts, body) = page_resp.into_parts();
+        parts.status = er
+            .response_code
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(error.status());
+        parts.headers.insert(X_CACHE.clone(), XCache::Error.value());
+        parts.headers.remove(header::AGE);
+        let body = if head { ResponseBody::empty() } else { body };
+        Response::from_parts(parts, body)
+    }
+
+    /// The TTLs a response with `status` is stored under: the behaviour's, with the
+    /// status's own error-caching minimum TTL.
+    fn ttls_for(&self, which: usize, status: StatusCode) -> Ttls {
+        let mut t = self.behavior(which).ttls;
+        if let Some(min) = self.error_response(status).and_then(|e| e.min_ttl) {
+            t.error_min = min;
+        }
+        t
     }
 
     async fn serve_inner(
@@ -674,6 +773,7 @@ impl Edge {
     #[allow(clippy::too_many_arguments)]
     fn origin_request(
         &self,
+        o: &OriginConfig,
         method: Method,
         path: &str,
         query: Option<&str>,
@@ -682,7 +782,6 @@ impl Edge {
         which: usize,
         cf_id: &HeaderValue,
     ) -> Request<RequestBody> {
-        let o = &self.cfg.origin;
         let b = self.behavior(which);
         let mut pq = format!("{}{}", o.path.trim_end_matches('/'), path);
         if let Some(q) = query {
@@ -771,6 +870,29 @@ impl Edge {
         }
     }
 
+    /// Sends an origin request within the origin's timeout; a failure is the status the
+    /// viewer would get for it (502 unreachable, 504 timed out).
+    async fn send(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        o: &OriginConfig,
+        req: Request<RequestBody>,
+    ) -> Result<(Response<crate::body::UpstreamBody>, crate::pool::Lease), StatusCode> {
+        self.counters
+            .origin_requests
+            .fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(
+            o.timeout,
+            upstream::send(endpoint, req, self.send_options()),
+        )
+        .await
+        {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(_)) => Err(StatusCode::BAD_GATEWAY),
+            Err(_) => Err(StatusCode::GATEWAY_TIMEOUT),
+        }
+    }
+
     /// Fetches (or revalidates) a key from the origin and stores what may be stored.
     async fn fetch(
         &self,
@@ -785,41 +907,49 @@ impl Edge {
             Method::GET
         };
         let path = rk.path.split_once('?').map_or(rk.path.as_str(), |(p, _)| p);
-        let mut req = self.origin_request(
-            method.clone(),
-            path,
-            rk.origin_query.as_deref(),
-            &parts.headers,
-            rk.encoding,
-            rk.behavior,
-            cf_id,
-        );
-        // A stale copy with validators is revalidated rather than fetched again.
-        if let Some(s) = &stale {
-            if let Some(etag) = s.headers.get(header::ETAG) {
-                req.headers_mut()
-                    .insert(header::IF_NONE_MATCH, etag.clone());
+        let request = |o: &OriginConfig| {
+            let mut req = self.origin_request(
+                o,
+                method.clone(),
+                path,
+                rk.origin_query.as_deref(),
+                &parts.headers,
+                rk.encoding,
+                rk.behavior,
+                cf_id,
+            );
+            // A stale copy with validators is revalidated rather than fetched again.
+            if let Some(s) = &stale {
+                if let Some(etag) = s.headers.get(header::ETAG) {
+                    req.headers_mut()
+                        .insert(header::IF_NONE_MATCH, etag.clone());
+                }
+                if let Some(lm) = s.headers.get(header::LAST_MODIFIED) {
+                    req.headers_mut()
+                        .insert(header::IF_MODIFIED_SINCE, lm.clone());
+                }
             }
-            if let Some(lm) = s.headers.get(header::LAST_MODIFIED) {
-                req.headers_mut()
-                    .insert(header::IF_MODIFIED_SINCE, lm.clone());
+            req
+        };
+        let request_time = policy::now_secs();
+        let mut sent = self
+            .send(&self.origin, &self.cfg.origin, request(&self.cfg.origin))
+            .await;
+        // An origin group: the secondary origin when the primary cannot be reached, times
+        // out, or answers with a failover status.
+        if let (Some(f), Some(secondary)) = (&self.cfg.failover, &self.secondary) {
+            let fail_over = match &sent {
+                Ok((r, _)) => f.status_codes.contains(&r.status().as_u16()),
+                Err(_) => true,
+            };
+            if fail_over {
+                drop(sent);
+                sent = self.send(secondary, &f.origin, request(&f.origin)).await;
             }
         }
-        let request_time = policy::now_secs();
-        self.counters
-            .origin_requests
-            .fetch_add(1, Ordering::Relaxed);
-        let sent = tokio::time::timeout(
-            self.cfg.origin.timeout,
-            upstream::send(&self.origin, req, self.send_options()),
-        )
-        .await;
         let (resp, lease) = match sent {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => return self.origin_failed(stale, parts, StatusCode::BAD_GATEWAY, cf_id),
-            Err(_) => {
-                return self.origin_failed(stale, parts, StatusCode::GATEWAY_TIMEOUT, cf_id);
-            }
+            Ok(r) => r,
+            Err(status) => return self.origin_failed(stale, parts, status, cf_id),
         };
         let (mut rparts, rbody) = resp.into_parts();
         strip_hop_by_hop(&mut rparts.headers, false);
@@ -858,7 +988,7 @@ impl Edge {
                 s.status.as_u16(),
                 &merged,
                 authorized,
-                &self.behavior(rk.behavior).ttls,
+                &self.ttls_for(rk.behavior, s.status),
             ) {
                 Some(freshness) => {
                     let e = Arc::new(Entry {
@@ -904,7 +1034,7 @@ impl Edge {
             status.as_u16(),
             &headers,
             authorized,
-            &self.behavior(rk.behavior).ttls,
+            &self.ttls_for(rk.behavior, status),
         );
         let vary = vary_names(&headers);
         let storable = freshness.is_some() && vary.is_some();
@@ -1055,6 +1185,7 @@ impl Edge {
         cf_id: &HeaderValue,
     ) -> Response<ResponseBody> {
         let mut req = self.origin_request(
+            &self.cfg.origin,
             parts.method.clone(),
             path,
             parts.uri.query(),
@@ -1386,20 +1517,14 @@ fn error_page(status: StatusCode, message: &str, cf_id: &HeaderValue) -> Respons
 /// A request id shaped like CloudFront's: 56 characters of URL-safe base64.
 fn cf_id() -> HeaderValue {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = String::with_capacity(56);
-    let mut bits: u64 = 0;
-    let mut have = 0;
-    while s.len() < 54 {
-        if have < 6 {
-            bits = rand::random();
-            have = 64;
-        }
-        s.push(char::from(ALPHABET[(bits & 63) as usize]));
-        bits >>= 6;
-        have -= 6;
+    // 54 characters of 6 bits from six 64-bit words (ten characters each).
+    let words: [u64; 6] = rand::random();
+    let mut id = [b'='; 56];
+    for (i, c) in id.iter_mut().take(54).enumerate() {
+        let w = words[i / 10] >> ((i % 10) * 6);
+        *c = ALPHABET[(w & 63) as usize];
     }
-    s.push_str("==");
-    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]

@@ -221,6 +221,11 @@ fn cloudfront_error_always(status: u16) -> bool {
     matches!(status, 404 | 414 | 500 | 501 | 502 | 503 | 504)
 }
 
+/// Errors CloudFront caches only when the origin gives them a lifetime.
+fn cloudfront_error_with_headers(status: u16) -> bool {
+    matches!(status, 400 | 403 | 405 | 412 | 415)
+}
+
 /// Successful statuses CloudFront caches for the default TTL.
 fn cloudfront_default_status(status: u16) -> bool {
     matches!(status, 200 | 203 | 204 | 300 | 301 | 308 | 410)
@@ -275,12 +280,21 @@ pub fn decide(
             if authorized && !(cc.public || cc.must_revalidate || cc.s_maxage.is_some()) {
                 return None;
             }
+            let error = cloudfront_error_always(status) || cloudfront_error_with_headers(status);
             let lifetime = match explicit {
+                // An error is cached for the greater of the origin's lifetime and the
+                // error-caching minimum TTL.
+                Some(v) if error => v.max(ttls.error_min),
                 Some(v) => ttls.clamp(v),
                 None if cloudfront_error_always(status) => ttls.error_min,
                 None if cloudfront_default_status(status) => default.max(ttls.min),
                 None => return None,
             };
+            // An error-caching minimum TTL of 0 (and no lifetime from the origin) means
+            // errors are not cached.
+            if error && lifetime == 0 {
+                return None;
+            }
             Some(fresh(lifetime, false))
         }
         None => {
@@ -432,6 +446,11 @@ mod tests {
     #[test_case(cf(30, 3600, 86400), 200, &[("cache-control", "no-store")], Some(30) ; "no-store with min TTL")]
     #[test_case(cf(0, 3600, 86400), 404, &[], Some(10) ; "404 error caching TTL")]
     #[test_case(cf(0, 3600, 86400), 503, &[], Some(10) ; "503 error caching TTL")]
+    #[test_case(cf(0, 3600, 86400), 404, &[("cache-control", "max-age=5")], Some(10) ; "error max-age under the error minimum")]
+    #[test_case(cf(0, 3600, 86400), 404, &[("cache-control", "max-age=300")], Some(300) ; "error max-age over the error minimum")]
+    #[test_case(cf(0, 3600, 86400), 403, &[], None ; "403 without headers is not cached")]
+    #[test_case(Ttls { error_min: 0, ..cf(0, 3600, 86400) }, 404, &[], None ; "error minimum 0 does not cache errors")]
+    #[test_case(cf(0, 3600, 86400), 403, &[("cache-control", "max-age=30")], Some(30) ; "403 with max-age is cached")]
     #[test_case(cf(0, 3600, 86400), 403, &[], None ; "403 only with max-age")]
     #[test_case(cf(0, 3600, 86400), 403, &[("cache-control", "max-age=20")], Some(20) ; "403 with max-age")]
     #[test_case(cf(0, 3600, 86400), 206, &[("cache-control", "max-age=20")], None ; "partial content not stored")]

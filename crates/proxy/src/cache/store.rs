@@ -134,21 +134,32 @@ impl Memory {
     }
 
     /// The object stored under `key`; a hit counts for its recency.
+    ///
+    /// A hit on a protected object in the newer half of its segment leaves the order as
+    /// it is: that object is far from eviction either way, and the hottest objects (hit
+    /// again and again) then cost a hash lookup and no reordering.
     pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
         let mut s = self.lock();
-        s.tick += 1;
-        let tick = s.tick;
         let Slru {
             map,
             probation,
             protected,
             probation_bytes,
             protected_bytes,
+            tick,
             ..
         } = &mut *s;
         let slot = map.get_mut(key)?;
-        let name = slot.name.clone();
         let entry = slot.entry.clone();
+        if slot.protected {
+            let oldest = protected.first_key_value().map_or(0, |(k, _)| *k);
+            if slot.stamp >= oldest + (*tick - oldest) / 2 {
+                return Some(entry);
+            }
+        }
+        *tick += 1;
+        let tick = *tick;
+        let name = slot.name.clone();
         if slot.protected {
             protected.remove(&slot.stamp);
         } else {
