@@ -480,18 +480,9 @@ impl Proxy {
         addr: SocketAddr,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<SocketAddr, Error> {
-        let listener = listener::bind(addr).await?;
-        let bound = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let ctx = self.ctx(
-            ListenerKind::Edge { edges, tls },
-            Arc::new(Caller::ingress_gateway()),
-            scheme,
-        );
-        listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe(), None);
-        Ok(bound)
+        let https = tls.is_some();
+        self.start_ingress(addr, https, ListenerKind::Edge { edges, tls })
+            .await
     }
 
     /// Starts a front door listener on `addr` (port 0: any), over TLS with `tls`: its
@@ -503,16 +494,25 @@ impl Proxy {
         addr: SocketAddr,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<SocketAddr, Error> {
+        let https = tls.is_some();
+        self.start_ingress(addr, https, ListenerKind::FrontDoor { doors, tls })
+            .await
+    }
+
+    /// Binds `addr` and serves it as an ingress listener of `kind` (the edge, a front door)
+    /// on the data plane's request lifecycle.
+    async fn start_ingress(
+        &self,
+        addr: SocketAddr,
+        https: bool,
+        kind: ListenerKind,
+    ) -> Result<SocketAddr, Error> {
         let listener = listener::bind(addr).await?;
         let bound = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let ctx = self.ctx(
-            ListenerKind::FrontDoor { doors, tls },
-            Arc::new(Caller::ingress_gateway()),
-            scheme,
-        );
+        let scheme = if https { "https" } else { "http" };
+        let ctx = self.ctx(kind, Arc::new(Caller::ingress_gateway()), scheme);
         listener::spawn(listener, ctx, None, self.inner.shutdown.subscribe(), None);
         Ok(bound)
     }
