@@ -664,6 +664,8 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     for h in [
         "x-amz-acl",
         "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-copy-source",
         "x-amz-metadata-directive",
     ] {
@@ -896,7 +898,6 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "acl",
     "analytics",
     "accelerate",
-    "encryption",
     "intelligent-tiering",
     "inventory",
     "logging",
@@ -940,6 +941,9 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
             Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
             Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
+            Method::PUT if ctx.has("encryption") => s3.put_bucket_encryption(ctx, &bucket).await,
+            Method::GET if ctx.has("encryption") => s3.get_bucket_encryption(&bucket).await,
+            Method::DELETE if ctx.has("encryption") => s3.delete_bucket_encryption(&bucket).await,
             Method::PUT if ctx.has("cors") => s3.put_bucket_cors(ctx, &bucket).await,
             Method::GET if ctx.has("cors") => s3.get_bucket_cors(&bucket).await,
             Method::DELETE if ctx.has("cors") => s3.delete_bucket_cors(&bucket).await,

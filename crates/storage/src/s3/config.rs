@@ -198,3 +198,47 @@ impl S3 {
         Ok(api::empty(StatusCode::NO_CONTENT))
     }
 }
+
+impl S3 {
+    /// PutBucketEncryption: the default encryption of the bucket's new objects.
+    pub(crate) async fn put_bucket_encryption(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+    ) -> Result<Response<Body>> {
+        self.require_bucket(bucket).await?;
+        let mut inbound = ctx.body(None)?;
+        let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
+        inbound.finish()?;
+        let config = super::sse::parse_config(&doc)?;
+        self.update_bucket(bucket, move |meta| {
+            meta.encryption = Some(config);
+            Ok(())
+        })
+        .await?;
+        Ok(api::empty(StatusCode::OK))
+    }
+
+    /// GetBucketEncryption.
+    pub(crate) async fn get_bucket_encryption(&self, bucket: &str) -> Result<Response<Body>> {
+        let meta = self.bucket_meta(bucket).await?;
+        let Some(d) = meta.encryption else {
+            return Err(Error::new(
+                Code::ServerSideEncryptionConfigurationNotFoundError,
+                "The server side encryption configuration was not found",
+            )
+            .with("BucketName", bucket));
+        };
+        Ok(api::xml(StatusCode::OK, super::sse::render_config(&d)))
+    }
+
+    /// DeleteBucketEncryption.
+    pub(crate) async fn delete_bucket_encryption(&self, bucket: &str) -> Result<Response<Body>> {
+        self.update_bucket(bucket, |meta| {
+            meta.encryption = None;
+            Ok(())
+        })
+        .await?;
+        Ok(api::empty(StatusCode::NO_CONTENT))
+    }
+}

@@ -12,7 +12,8 @@
 //! [`bucket`], [`object`] or [`multipart`]. A body streams through [`body::Inbound`], which
 //! decodes `aws-chunked` ([`chunked`]) and checks length, signatures, `Content-MD5` and the
 //! additional checksums ([`checksum`]) while the bytes go to disk; a response body streams
-//! from the files. Errors are S3's XML documents ([`error`]).
+//! from the files, and through [`sse`] when the object is encrypted at rest. Errors are S3's
+//! XML documents ([`error`]).
 
 pub mod api;
 pub mod body;
@@ -27,6 +28,7 @@ pub mod lifecycle;
 pub mod multipart;
 pub mod object;
 pub mod policy;
+pub mod sse;
 pub mod store;
 pub mod tagging;
 pub mod version;
@@ -65,6 +67,8 @@ pub enum OpenError {
 pub struct S3 {
     engine: Engine,
     files: Files,
+    /// The master key of server-side encryption.
+    sse_keys: sse::Keys,
     region: String,
     /// Each bucket's policy and public access block, for the request path.
     access: std::sync::RwLock<std::collections::HashMap<String, Arc<policy::Access>>>,
@@ -76,6 +80,10 @@ impl S3 {
     pub async fn open(engine: Engine, dir: &Path, region: &str) -> Result<Arc<Self>, OpenError> {
         let files = Files::open(dir).map_err(|source| OpenError::Files {
             path: dir.to_owned(),
+            source,
+        })?;
+        let sse_keys = sse::Keys::open(dir).map_err(|source| OpenError::Files {
+            path: dir.join("sse.key"),
             source,
         })?;
         engine
@@ -115,6 +123,7 @@ impl S3 {
         let s3 = Arc::new(Self {
             engine,
             files,
+            sse_keys,
             region: region.to_owned(),
             access: std::sync::RwLock::new(access),
         });
