@@ -590,7 +590,17 @@ pub fn action(ctx: &Ctx) -> String {
             .to_owned()
         }
         (Some(_), Some(_)) => {
-            let a = if ctx.has("tagging") {
+            let a = if ctx.has("retention") {
+                match *m {
+                    Method::PUT => "s3:PutObjectRetention",
+                    _ => "s3:GetObjectRetention",
+                }
+            } else if ctx.has("legal-hold") {
+                match *m {
+                    Method::PUT => "s3:PutObjectLegalHold",
+                    _ => "s3:GetObjectLegalHold",
+                }
+            } else if ctx.has("tagging") {
                 match *m {
                     Method::PUT if versioned => "s3:PutObjectVersionTagging",
                     Method::PUT => "s3:PutObjectTagging",
@@ -903,7 +913,6 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "logging",
     "metrics",
     "notification",
-    "object-lock",
     "ownershipControls",
     "replication",
     "requestPayment",
@@ -911,15 +920,7 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
 ];
 
 /// The sub-resources of objects not served yet.
-const OBJECT_SUBRESOURCES: &[&str] = &[
-    "acl",
-    "attributes",
-    "legal-hold",
-    "restore",
-    "retention",
-    "select",
-    "torrent",
-];
+const OBJECT_SUBRESOURCES: &[&str] = &["acl", "attributes", "restore", "select", "torrent"];
 
 async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
     let Some(bucket) = ctx.bucket.clone() else {
@@ -941,6 +942,8 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
             Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
             Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
+            Method::PUT if ctx.has("object-lock") => s3.put_object_lock_config(ctx, &bucket).await,
+            Method::GET if ctx.has("object-lock") => s3.get_object_lock_config(&bucket).await,
             Method::PUT if ctx.has("encryption") => s3.put_bucket_encryption(ctx, &bucket).await,
             Method::GET if ctx.has("encryption") => s3.get_bucket_encryption(&bucket).await,
             Method::DELETE if ctx.has("encryption") => s3.delete_bucket_encryption(&bucket).await,
@@ -989,6 +992,10 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return Err(not_implemented(&format!("?{sub}")));
     }
     match ctx.method {
+        Method::PUT if ctx.has("retention") => s3.put_object_retention(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("retention") => s3.get_object_retention(ctx, &bucket, &key).await,
+        Method::PUT if ctx.has("legal-hold") => s3.put_legal_hold(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("legal-hold") => s3.get_legal_hold(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("tagging") => s3.put_object_tagging(ctx, &bucket, &key).await,
         Method::GET if ctx.has("tagging") => s3.get_object_tagging(ctx, &bucket, &key).await,
         Method::DELETE if ctx.has("tagging") => s3.delete_object_tagging(ctx, &bucket, &key).await,

@@ -357,13 +357,10 @@ impl S3 {
                 "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
             ));
         }
-        if ctx.header("x-amz-bucket-object-lock-enabled") == Some("true") {
-            return Err(Error::new(
-                Code::NotImplemented,
-                "A header you provided implies functionality that is not implemented",
-            )
-            .with("Header", "x-amz-bucket-object-lock-enabled"));
-        }
+        // A bucket with Object Lock is created versioned, as S3 creates it.
+        let object_lock = ctx
+            .header("x-amz-bucket-object-lock-enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let mut inbound = ctx.body(None)?;
         let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
         inbound.finish()?;
@@ -396,6 +393,8 @@ impl S3 {
         let meta = BucketMeta {
             created: now_ms(),
             region,
+            versioning: object_lock.then_some(Versioning::Enabled),
+            object_lock: object_lock.then(super::lock::BucketLock::default),
             ..BucketMeta::default()
         };
         self.engine
@@ -561,6 +560,12 @@ impl S3 {
                 let Some(status) = status else {
                     return Ok(Ok(()));
                 };
+                if meta.object_lock.is_some() && status != Versioning::Enabled {
+                    return Ok(Err(Error::new(
+                        Code::InvalidBucketState,
+                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+                    )));
+                }
                 version::set_versioning(txn, &b, &mut meta, status)?;
                 t.insert(b.as_str(), store::encode(&meta).as_slice())?;
                 Ok(Ok(()))

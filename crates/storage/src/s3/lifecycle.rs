@@ -305,7 +305,9 @@ fn expire_bucket(
                     r.selects(key, o)
                         && r.noncurrent_days.is_some_and(|d| since + d * DAY_MS <= now)
                 });
-                if due {
+                // Object Lock keeps a protected version even from its lifecycle rules.
+                let locked = super::lock::check_delete(o, false, now).is_err();
+                if due && !locked {
                     noncurrent.push((
                         key.to_owned(),
                         row.version_id.clone().unwrap_or_else(|| "null".to_owned()),

@@ -25,6 +25,7 @@ pub mod cors;
 pub mod declared;
 pub mod error;
 pub mod lifecycle;
+pub mod lock;
 pub mod multipart;
 pub mod object;
 pub mod policy;

@@ -130,9 +130,13 @@ impl S3 {
         let bucket_meta = self.bucket_meta(bucket).await?;
         let (sse, _) =
             super::sse::requested(&ctx.headers, bucket_meta.encryption.as_ref(), &self.region)?;
+        let (retention, legal_hold) =
+            super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let meta = UploadMeta {
             sse: sse.clone(),
+            retention,
+            legal_hold,
             initiated: now_ms(),
             headers,
             checksum,
@@ -545,6 +549,8 @@ impl S3 {
                     version_id: None,
                     tags: upload.tags.clone(),
                     sse: upload.sse.clone(),
+                    retention: upload.retention,
+                    legal_hold: upload.legal_hold,
                 };
                 let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
                 unused.extend(written.released);

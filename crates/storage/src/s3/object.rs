@@ -116,9 +116,6 @@ pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
 /// Refuses the headers of features not served yet rather than ignoring them.
 pub(crate) fn refuse_unsupported(headers: &HeaderMap) -> Result<()> {
     for name in [
-        "x-amz-object-lock-mode",
-        "x-amz-object-lock-retain-until-date",
-        "x-amz-object-lock-legal-hold",
         "x-amz-grant-read",
         "x-amz-grant-write",
         "x-amz-grant-read-acp",
@@ -542,6 +539,7 @@ fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta) {
         set(h, "x-amz-tagging-count", &meta.tags.len().to_string());
     }
     super::sse::response_headers(h, meta.sse.as_ref());
+    super::lock::response_headers(h, meta);
 }
 
 fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
@@ -595,6 +593,8 @@ impl S3 {
         let sealing = sse
             .as_ref()
             .and_then(|e| self.sse_keys.object_key(e, customer.as_ref()));
+        let (retention, legal_hold) =
+            super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
         let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
         let staged = self.receive(&mut inbound, sealing).await?;
         let received = inbound.finish()?;
@@ -616,6 +616,8 @@ impl S3 {
             version_id: None,
             tags,
             sse: sse.clone(),
+            retention,
+            legal_hold,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, vec![segment])
@@ -920,11 +922,13 @@ impl S3 {
                 v,
             ));
         }
+        let bypass = super::lock::bypass(&ctx.headers);
         let mut done = self
-            .remove_objects(bucket, vec![(key.to_owned(), version)])
+            .remove_objects(bucket, vec![(key.to_owned(), version)], bypass)
             .await?;
         let mut r = api::empty(StatusCode::NO_CONTENT);
         if let Some((_, d)) = done.pop() {
+            let d = d?;
             if let Some(v) = &d.version_id {
                 set(r.headers_mut(), "x-amz-version-id", v);
             }
@@ -935,12 +939,14 @@ impl S3 {
         Ok(r)
     }
 
-    /// Deletes `keys` (each the current object or one version) in one commit.
+    /// Deletes `keys` (each the current object or one version) in one commit; a version
+    /// Object Lock protects is refused (unless `bypass` lifts its GOVERNANCE retention).
     async fn remove_objects(
         &self,
         bucket: &str,
         keys: Vec<(String, Option<String>)>,
-    ) -> Result<Vec<(String, version::Deleted)>> {
+        bypass: bool,
+    ) -> Result<Vec<(String, Result<version::Deleted>)>> {
         let b = bucket.to_owned();
         let outcome = self
             .engine
@@ -949,9 +955,20 @@ impl S3 {
                     return Ok(Err(Error::no_such_bucket(&b)));
                 };
                 let mut done = Vec::with_capacity(keys.len());
+                let now = now_ms();
                 for (k, v) in keys {
+                    if bucket_meta.object_lock.is_some()
+                        && let Some(id) = v.as_deref()
+                        && let Some((_, row)) =
+                            version::find(&txn.open_table(store::VERSIONS)?, &b, &k, id)?
+                        && let Some(o) = &row.object
+                        && let Err(e) = super::lock::check_delete(o, bypass, now)
+                    {
+                        done.push((k, Err(e)));
+                        continue;
+                    }
                     let d = version::delete(txn, &bucket_meta, &b, &k, v.as_deref())?;
-                    done.push((k, d));
+                    done.push((k, Ok(d)));
                 }
                 Ok(Ok(done))
             })
@@ -959,7 +976,8 @@ impl S3 {
         let mut done = outcome;
         let files = done
             .iter_mut()
-            .flat_map(|(_, d)| std::mem::take(&mut d.released))
+            .filter_map(|(_, d)| d.as_mut().ok())
+            .flat_map(|d| std::mem::take(&mut d.released))
             .collect();
         self.files.remove(files).await;
         Ok(done)
@@ -1005,11 +1023,22 @@ impl S3 {
         if keys.is_empty() && errors.is_empty() {
             return Err(Error::malformed_xml());
         }
-        let asked: Vec<bool> = keys.iter().map(|(_, v)| v.is_some()).collect();
-        let done = self.remove_objects(bucket, keys).await?;
+        let asked: Vec<Option<String>> = keys.iter().map(|(_, v)| v.clone()).collect();
+        let done = self
+            .remove_objects(bucket, keys, super::lock::bypass(&ctx.headers))
+            .await?;
         let mut w = Writer::new("DeleteResult");
-        if !quiet {
-            for ((k, d), asked) in done.iter().zip(asked) {
+        let mut refused = Vec::new();
+        for ((k, d), asked) in done.iter().zip(asked) {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => {
+                    refused.push((k, asked, e));
+                    continue;
+                }
+            };
+            let asked = asked.is_some();
+            if !quiet {
                 w.open("Deleted").elem("Key", k);
                 match (&d.version_id, asked) {
                     (Some(v), true) => {
@@ -1026,6 +1055,15 @@ impl S3 {
                 }
                 w.close("Deleted");
             }
+        }
+        for (k, version, e) in refused {
+            w.open("Error").elem("Key", k);
+            if let Some(v) = &version {
+                w.elem("VersionId", v);
+            }
+            w.elem("Code", e.code.as_str())
+                .elem("Message", &e.message)
+                .close("Error");
         }
         for (k, code, msg) in &errors {
             w.open("Error")
@@ -1071,6 +1109,8 @@ impl S3 {
         let (dest_sse, dest_customer) =
             super::sse::requested(&ctx.headers, dest_bucket.encryption.as_ref(), &self.region)?;
         let src_customer = super::sse::customer_key(&ctx.headers, true)?;
+        let (retention, legal_hold) =
+            super::lock::for_new_version(&ctx.headers, dest_bucket.object_lock.as_ref(), now_ms())?;
         let changes_encryption =
             ctx.headers.contains_key("x-amz-server-side-encryption") || dest_customer.is_some();
         if src_bucket == bucket
@@ -1146,6 +1186,8 @@ impl S3 {
             version_id: None,
             tags: new_tags.unwrap_or_else(|| source.tags.clone()),
             sse: dest_sse.clone(),
+            retention,
+            legal_hold,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, segments)

@@ -106,6 +106,9 @@ pub struct BucketMeta {
     /// The default encryption of new objects.
     #[serde(default)]
     pub encryption: Option<super::sse::BucketDefault>,
+    /// Object Lock, once enabled (it cannot be disabled).
+    #[serde(default)]
+    pub object_lock: Option<super::lock::BucketLock>,
 }
 
 /// One file of an object's bytes (a whole object, or one part of a multipart one).
@@ -156,6 +159,12 @@ pub struct ObjectMeta {
     /// How its files are encrypted, when they are.
     #[serde(default)]
     pub sse: Option<Encryption>,
+    /// Its Object Lock retention.
+    #[serde(default)]
+    pub retention: Option<super::lock::Retention>,
+    /// Its legal hold, once set.
+    #[serde(default)]
+    pub legal_hold: Option<bool>,
 }
 
 /// A multipart upload in progress.
@@ -173,6 +182,12 @@ pub struct UploadMeta {
     /// How its parts are encrypted, when they are.
     #[serde(default)]
     pub sse: Option<Encryption>,
+    /// The Object Lock retention the object will carry.
+    #[serde(default)]
+    pub retention: Option<super::lock::Retention>,
+    /// The legal hold the object will carry.
+    #[serde(default)]
+    pub legal_hold: Option<bool>,
 }
 
 /// An uploaded part.
