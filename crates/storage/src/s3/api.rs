@@ -686,7 +686,7 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     keys
 }
 
-fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
+pub(crate) fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
     let access = ctx.bucket.as_deref().and_then(|b| s3.access(b));
     // The account's own keys skip the work when no bucket policy could deny them.
     if matches!(ctx.caller, Caller::Account { policy: None, .. })
@@ -779,7 +779,12 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         match prepare(service, parts, body) {
             Ok(mut ctx) => {
                 let resource = ctx.resource.clone();
-                let result = dispatch(&service.s3, &mut ctx).await;
+                let result = match ctx.bucket.clone() {
+                    Some(b) if form_post(&ctx) => {
+                        service.s3.post_object(&service.keys, &mut ctx, &b).await
+                    }
+                    _ => dispatch(&service.s3, &mut ctx).await,
+                };
                 match result {
                     Ok(r) => r,
                     Err(e) => {
@@ -888,10 +893,22 @@ fn prepare(
         signing,
         idle: service.body_idle_timeout,
     };
-    if let Err(e) = authorize(&service.s3, &ctx) {
+    // A browser upload is signed by its form's policy, checked once the fields are read.
+    if !form_post(&ctx)
+        && let Err(e) = authorize(&service.s3, &ctx)
+    {
         return Err((e, ctx.body));
     }
     Ok(ctx)
+}
+
+/// Whether a request is a browser upload (PostObject).
+fn form_post(ctx: &Ctx) -> bool {
+    ctx.method == Method::POST
+        && ctx.bucket.is_some()
+        && ctx.key.is_none()
+        && ctx.query.is_empty()
+        && super::post::is_form(&ctx.headers)
 }
 
 fn not_implemented(what: &str) -> Error {

@@ -29,6 +29,7 @@ pub mod lock;
 pub mod multipart;
 pub mod object;
 pub mod policy;
+pub mod post;
 pub mod sse;
 pub mod store;
 pub mod tagging;
