@@ -72,6 +72,8 @@ pub struct Ctx {
     pub resource: String,
     /// Who asks.
     pub caller: Caller,
+    /// Set when only the object's own ACL can let this (anonymous) read in.
+    pub object_acl: std::sync::atomic::AtomicBool,
     body: Option<Incoming>,
     payload: Payload,
     signing: Option<ChunkSigning>,
@@ -590,7 +592,14 @@ pub fn action(ctx: &Ctx) -> String {
             .to_owned()
         }
         (Some(_), Some(_)) => {
-            let a = if ctx.has("retention") {
+            let a = if ctx.has("acl") {
+                match *m {
+                    Method::PUT if versioned => "s3:PutObjectVersionAcl",
+                    Method::PUT => "s3:PutObjectAcl",
+                    _ if versioned => "s3:GetObjectVersionAcl",
+                    _ => "s3:GetObjectAcl",
+                }
+            } else if ctx.has("retention") {
                 match *m {
                     Method::PUT => "s3:PutObjectRetention",
                     _ => "s3:GetObjectRetention",
@@ -708,6 +717,36 @@ pub(crate) fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
     );
     match decision {
         Decision::Allow => Ok(()),
+        Decision::ImplicitDeny if ctx.caller == Caller::Anonymous => {
+            // What the bucket's ACL grants everyone, where ACLs are in force. A read of an
+            // object may still be granted by the object's own ACL, which the read checks.
+            let Some(a) = access.as_deref().filter(|a| a.acls) else {
+                return Err(Error::access_denied());
+            };
+            let action = action(ctx);
+            let granted = match action.as_str() {
+                "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
+                    a.public[0]
+                }
+                "s3:PutObject"
+                | "s3:DeleteObject"
+                | "s3:DeleteObjectVersion"
+                | "s3:AbortMultipartUpload"
+                | "s3:ListMultipartUploadParts" => a.public[1],
+                "s3:GetBucketAcl" => a.public[2],
+                "s3:GetObject" | "s3:GetObjectVersion" => {
+                    ctx.object_acl
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    true
+                }
+                _ => false,
+            };
+            if granted {
+                Ok(())
+            } else {
+                Err(Error::access_denied())
+            }
+        }
         _ => Err(Error::access_denied()),
     }
 }
@@ -888,6 +927,7 @@ fn prepare(
         key,
         resource,
         caller: caller_of(cred.as_deref()),
+        object_acl: std::sync::atomic::AtomicBool::new(false),
         body: Some(body),
         payload,
         signing,
@@ -922,7 +962,6 @@ fn not_implemented(what: &str) -> Error {
 
 /// The sub-resources of buckets not served yet; each is refused by name.
 const BUCKET_SUBRESOURCES: &[&str] = &[
-    "acl",
     "analytics",
     "accelerate",
     "intelligent-tiering",
@@ -930,14 +969,13 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "logging",
     "metrics",
     "notification",
-    "ownershipControls",
     "replication",
     "requestPayment",
     "website",
 ];
 
 /// The sub-resources of objects not served yet.
-const OBJECT_SUBRESOURCES: &[&str] = &["acl", "attributes", "restore", "select", "torrent"];
+const OBJECT_SUBRESOURCES: &[&str] = &["attributes", "restore", "select", "torrent"];
 
 async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
     let Some(bucket) = ctx.bucket.clone() else {
@@ -959,6 +997,15 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
             Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
             Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
+            Method::PUT if ctx.has("acl") => s3.put_bucket_acl(ctx, &bucket).await,
+            Method::GET if ctx.has("acl") => s3.get_bucket_acl(&bucket).await,
+            Method::PUT if ctx.has("ownershipControls") => {
+                s3.put_ownership_controls(ctx, &bucket).await
+            }
+            Method::GET if ctx.has("ownershipControls") => s3.get_ownership_controls(&bucket).await,
+            Method::DELETE if ctx.has("ownershipControls") => {
+                s3.delete_ownership_controls(&bucket).await
+            }
             Method::PUT if ctx.has("object-lock") => s3.put_object_lock_config(ctx, &bucket).await,
             Method::GET if ctx.has("object-lock") => s3.get_object_lock_config(&bucket).await,
             Method::PUT if ctx.has("encryption") => s3.put_bucket_encryption(ctx, &bucket).await,
@@ -1009,6 +1056,8 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return Err(not_implemented(&format!("?{sub}")));
     }
     match ctx.method {
+        Method::PUT if ctx.has("acl") => s3.put_object_acl(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("acl") => s3.get_object_acl(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("retention") => s3.put_object_retention(ctx, &bucket, &key).await,
         Method::GET if ctx.has("retention") => s3.get_object_retention(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("legal-hold") => s3.put_legal_hold(ctx, &bucket, &key).await,

@@ -349,14 +349,8 @@ impl S3 {
             )
             .with("BucketName", bucket));
         }
-        if let Some(acl) = ctx.header("x-amz-acl")
-            && acl != "private"
-        {
-            return Err(Error::new(
-                Code::InvalidBucketAclWithObjectOwnership,
-                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
-            ));
-        }
+        let ownership = super::acl::ownership_header(&ctx.headers, self.default_ownership())?;
+        let acl = super::acl::for_new_bucket(&ctx.headers, &ownership)?;
         // A bucket with Object Lock is created versioned, as S3 creates it.
         let object_lock = ctx
             .header("x-amz-bucket-object-lock-enabled")
@@ -395,15 +389,19 @@ impl S3 {
             region,
             versioning: object_lock.then_some(Versioning::Enabled),
             object_lock: object_lock.then(super::lock::BucketLock::default),
+            ownership: Some(ownership),
+            acl,
             ..BucketMeta::default()
         };
-        self.engine
+        let access = super::config::access_of(bucket, &meta);
+        let created = self
+            .engine
             .write(move |txn| {
                 let mut t = txn.open_table(BUCKETS)?;
                 if get_bucket(&t, &b)?.is_some() {
                     // us-east-1 answers a repeated create of one's own bucket with success.
                     return Ok(if legacy {
-                        Ok(())
+                        Ok(false)
                     } else {
                         Err(Error::new(
                             Code::BucketAlreadyOwnedByYou,
@@ -413,9 +411,12 @@ impl S3 {
                     });
                 }
                 t.insert(b.as_str(), store::encode(&meta).as_slice())?;
-                Ok(Ok(()))
+                Ok(Ok(true))
             })
             .await??;
+        if created {
+            self.set_access(bucket, access);
+        }
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "location", &format!("/{bucket}"));
         Ok(r)

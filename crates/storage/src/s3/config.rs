@@ -15,10 +15,18 @@ use super::{S3, policy};
 
 /// The access settings of a bucket row.
 pub(crate) fn access_of(name: &str, meta: &BucketMeta) -> Option<Access> {
-    if meta.policy.is_none() && meta.public_access_block.is_none() {
+    let block = meta.public_access_block.unwrap_or_default();
+    let acls = super::acl::enabled(meta) && !block[1];
+    if meta.policy.is_none() && meta.public_access_block.is_none() && !acls {
         return None;
     }
     Some(Access {
+        acls,
+        public: if acls {
+            super::acl::public_grants(&meta.acl)
+        } else {
+            [false; 3]
+        },
         // A stored policy was valid when put; one that no longer parses grants nothing.
         policy: meta
             .policy

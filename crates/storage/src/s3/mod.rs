@@ -15,6 +15,7 @@
 //! from the files, and through [`sse`] when the object is encrypted at rest. Errors are S3's
 //! XML documents ([`error`]).
 
+pub mod acl;
 pub mod api;
 pub mod body;
 pub mod bucket;
@@ -71,6 +72,8 @@ pub struct S3 {
     files: Files,
     /// The master key of server-side encryption.
     sse_keys: sse::Keys,
+    /// The Object Ownership of buckets created without one, when not `BucketOwnerEnforced`.
+    default_ownership: std::sync::OnceLock<String>,
     region: String,
     /// Each bucket's policy and public access block, for the request path.
     access: std::sync::RwLock<std::collections::HashMap<String, Arc<policy::Access>>>,
@@ -126,11 +129,32 @@ impl S3 {
             engine,
             files,
             sse_keys,
+            default_ownership: std::sync::OnceLock::new(),
             region: region.to_owned(),
             access: std::sync::RwLock::new(access),
         });
         s3.spawn_lifecycle(lifecycle::SWEEP_INTERVAL);
         Ok(s3)
+    }
+
+    /// Sets the Object Ownership of buckets created without `x-amz-object-ownership`
+    /// (`BucketOwnerEnforced` unless set), once, before serving.
+    pub fn set_default_ownership(&self, ownership: &str) -> Result<(), String> {
+        if !acl::OWNERSHIPS.contains(&ownership) {
+            return Err(format!(
+                "unknown Object Ownership {ownership:?}: one of {}",
+                acl::OWNERSHIPS.join(", ")
+            ));
+        }
+        self.default_ownership
+            .set(ownership.to_owned())
+            .map_err(|_| "the default Object Ownership is already set".to_owned())
+    }
+
+    pub(crate) fn default_ownership(&self) -> &str {
+        self.default_ownership
+            .get()
+            .map_or(acl::ENFORCED, String::as_str)
     }
 
     /// The region this endpoint serves.

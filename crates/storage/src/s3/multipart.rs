@@ -133,10 +133,12 @@ impl S3 {
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
         let meta = UploadMeta {
             sse: sse.clone(),
             retention,
             legal_hold,
+            acl,
             initiated: now_ms(),
             headers,
             checksum,
@@ -551,6 +553,7 @@ impl S3 {
                     sse: upload.sse.clone(),
                     retention: upload.retention,
                     legal_hold: upload.legal_hold,
+                    acl: upload.acl.clone(),
                 };
                 let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
                 unused.extend(written.released);

@@ -63,7 +63,6 @@ const READ_CHUNK: usize = 256 * 1024;
 
 /// The object headers a request sets (Put, CreateMultipartUpload, Copy with REPLACE).
 pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
-    refuse_unsupported(headers)?;
     let text = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let mut out = Headers {
         content_type: text("content-type").map(str::to_owned),
@@ -111,36 +110,6 @@ pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
         .with("MaxSizeAllowed", MAX_USER_METADATA.to_string()));
     }
     Ok(out)
-}
-
-/// Refuses the headers of features not served yet rather than ignoring them.
-pub(crate) fn refuse_unsupported(headers: &HeaderMap) -> Result<()> {
-    for name in [
-        "x-amz-grant-read",
-        "x-amz-grant-write",
-        "x-amz-grant-read-acp",
-        "x-amz-grant-write-acp",
-        "x-amz-grant-full-control",
-    ] {
-        if headers.contains_key(name) {
-            return Err(Error::new(
-                Code::NotImplemented,
-                format!(
-                    "A header you provided implies functionality that is not implemented: {name}"
-                ),
-            )
-            .with("Header", name));
-        }
-    }
-    if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok())
-        && !matches!(acl, "private" | "bucket-owner-full-control")
-    {
-        return Err(Error::new(
-            Code::AccessControlListNotSupported,
-            "The bucket does not allow ACLs",
-        ));
-    }
-    Ok(())
 }
 
 /// Whether an `If-Match`/`If-None-Match` list matches `etag`.
@@ -595,6 +564,7 @@ impl S3 {
             .and_then(|e| self.sse_keys.object_key(e, customer.as_ref()));
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
+        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
         let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
         let staged = self.receive(&mut inbound, sealing).await?;
         let received = inbound.finish()?;
@@ -618,6 +588,7 @@ impl S3 {
             sse: sse.clone(),
             retention,
             legal_hold,
+            acl,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, vec![segment])
@@ -811,6 +782,11 @@ impl S3 {
         let (meta, files) = self
             .open_object(bucket, key, version.as_deref(), !head)
             .await?;
+        if ctx.object_acl.load(std::sync::atomic::Ordering::Relaxed)
+            && !super::acl::public_read(&meta.acl)
+        {
+            return Err(Error::access_denied());
+        }
         let sealed =
             super::sse::key_for_read(&self.sse_keys, meta.sse.as_ref(), customer.as_ref())?;
         let validators = |e: Error| {
@@ -1111,6 +1087,7 @@ impl S3 {
         let src_customer = super::sse::customer_key(&ctx.headers, true)?;
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, dest_bucket.object_lock.as_ref(), now_ms())?;
+        let acl = super::acl::for_new_object(&ctx.headers, &dest_bucket)?;
         let changes_encryption =
             ctx.headers.contains_key("x-amz-server-side-encryption") || dest_customer.is_some();
         if src_bucket == bucket
@@ -1188,6 +1165,7 @@ impl S3 {
             sse: dest_sse.clone(),
             retention,
             legal_hold,
+            acl,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, segments)

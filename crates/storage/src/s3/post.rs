@@ -345,7 +345,10 @@ fn check_policy(doc: &[u8], bucket: &str, fields: &[(String, String)]) -> Result
         .ok_or_else(|| invalid_policy("Policy missing expiration."))?
         .as_str()
         .ok_or_else(|| invalid_policy("Invalid 'expiration' value."))?;
-    let expires = super::lock::parse_time(expiration)
+    // ISO 8601 with its `T`: RFC 3339's space-separated form is not what S3 accepts.
+    let expires = Some(expiration)
+        .filter(|e| e.as_bytes().get(10) == Some(&b'T'))
+        .and_then(super::lock::parse_time)
         .ok_or_else(|| invalid_policy(&format!("Invalid 'expiration' value: '{expiration}'")))?;
     let conditions = obj
         .get("conditions")
@@ -366,6 +369,11 @@ fn check_policy(doc: &[u8], bucket: &str, fields: &[(String, String)]) -> Result
     let mut range = (0, u64::MAX);
     for c in conditions {
         match c {
+            serde_json::Value::Object(m) if m.is_empty() => {
+                return Err(invalid_policy(
+                    "Invalid Simple-Condition: an empty condition.",
+                ));
+            }
             serde_json::Value::Object(m) => {
                 for (k, want) in m {
                     let name = k.to_ascii_lowercase();
@@ -549,15 +557,31 @@ impl S3 {
             bucket_meta.object_lock.as_ref(),
             super::now_ms(),
         )?;
+        let acl = super::acl::for_new_object(&headers, &bucket_meta)?;
         // The file, up to the closing boundary.
         let delim = format!("\r\n--{boundary}");
         let mut staged = self.files.create_sealed(sealing).await?;
         let mut md5 = checksum::Md5::default();
+        let declared = checksum::ALGORITHMS
+            .into_iter()
+            .find_map(|a| field(&fields, a.header()).map(|v| (a, v.to_owned())));
+        if let Some((a, v)) = &declared
+            && !a.valid(v)
+        {
+            return Err(Error::invalid_request(format!(
+                "Value for {} header is invalid.",
+                a.header()
+            )));
+        }
+        let mut hasher = declared.as_ref().map(|(a, _)| checksum::Hasher::new(*a));
         let mut size: u64 = 0;
         loop {
             if let Some(i) = find(&reader.buf, delim.as_bytes()) {
                 let last = reader.buf.split_to(i);
                 md5.update(&last);
+                if let Some(h) = &mut hasher {
+                    h.update(&last);
+                }
                 size += last.len() as u64;
                 staged.write(&last).await?;
                 break;
@@ -567,6 +591,9 @@ impl S3 {
                 let n = reader.buf.len() - keep;
                 let chunk = reader.buf.split_to(n);
                 md5.update(&chunk);
+                if let Some(h) = &mut hasher {
+                    h.update(&chunk);
+                }
                 size += chunk.len() as u64;
                 if size > range.1 {
                     return Err(Error::new(
@@ -598,6 +625,26 @@ impl S3 {
                 "Your proposed upload is smaller than the minimum allowed size",
             ));
         }
+        let checksum = match (declared, hasher) {
+            (Some((algorithm, want)), Some(h)) => {
+                let value = h.finish_base64();
+                if value != want {
+                    return Err(Error::new(
+                        Code::BadDigest,
+                        format!(
+                            "The {} you specified did not match the calculated checksum.",
+                            algorithm.as_str()
+                        ),
+                    ));
+                }
+                Some(checksum::Checksum {
+                    algorithm,
+                    value,
+                    kind: checksum::Kind::FullObject,
+                })
+            }
+            _ => None,
+        };
         let segment = staged.commit().await?;
         let etag = checksum::hex(&md5.finish());
         let meta = ObjectMeta {
@@ -606,13 +653,14 @@ impl S3 {
             modified: super::now_ms(),
             segments: vec![segment.clone()],
             headers: stored,
-            checksum: None,
+            checksum,
             parts: None,
             version_id: None,
             tags,
             sse: sse.clone(),
             retention,
             legal_hold,
+            acl,
         };
         let version = self
             .commit_object(bucket, &key, meta, WriteCondition::default(), vec![segment])

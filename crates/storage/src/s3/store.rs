@@ -109,6 +109,17 @@ pub struct BucketMeta {
     /// Object Lock, once enabled (it cannot be disabled).
     #[serde(default)]
     pub object_lock: Option<super::lock::BucketLock>,
+    /// Object Ownership; `None` once the controls are deleted (S3 then acts as
+    /// `ObjectWriter`).
+    #[serde(default = "enforced")]
+    pub ownership: Option<String>,
+    /// The bucket's ACL beyond the owner's full control.
+    #[serde(default)]
+    pub acl: Vec<super::acl::Grant>,
+}
+
+fn enforced() -> Option<String> {
+    Some(super::acl::ENFORCED.to_owned())
 }
 
 /// One file of an object's bytes (a whole object, or one part of a multipart one).
@@ -165,6 +176,9 @@ pub struct ObjectMeta {
     /// Its legal hold, once set.
     #[serde(default)]
     pub legal_hold: Option<bool>,
+    /// Its ACL beyond the owner's full control.
+    #[serde(default)]
+    pub acl: Vec<super::acl::Grant>,
 }
 
 /// A multipart upload in progress.
@@ -188,6 +202,9 @@ pub struct UploadMeta {
     /// The legal hold the object will carry.
     #[serde(default)]
     pub legal_hold: Option<bool>,
+    /// The ACL the object will carry.
+    #[serde(default)]
+    pub acl: Vec<super::acl::Grant>,
 }
 
 /// An uploaded part.
