@@ -592,7 +592,13 @@ pub fn action(ctx: &Ctx) -> String {
             .to_owned()
         }
         (Some(_), Some(_)) => {
-            let a = if ctx.has("acl") {
+            let a = if ctx.has("attributes") {
+                if versioned {
+                    "s3:GetObjectVersionAttributes"
+                } else {
+                    "s3:GetObjectAttributes"
+                }
+            } else if ctx.has("acl") {
                 match *m {
                     Method::PUT if versioned => "s3:PutObjectVersionAcl",
                     Method::PUT => "s3:PutObjectAcl",
@@ -975,7 +981,7 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
 ];
 
 /// The sub-resources of objects not served yet.
-const OBJECT_SUBRESOURCES: &[&str] = &["attributes", "restore", "select", "torrent"];
+const OBJECT_SUBRESOURCES: &[&str] = &["restore", "select", "torrent"];
 
 async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
     let Some(bucket) = ctx.bucket.clone() else {
@@ -1056,6 +1062,7 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return Err(not_implemented(&format!("?{sub}")));
     }
     match ctx.method {
+        Method::GET if ctx.has("attributes") => s3.object_attributes(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("acl") => s3.put_object_acl(ctx, &bucket, &key).await,
         Method::GET if ctx.has("acl") => s3.get_object_acl(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("retention") => s3.put_object_retention(ctx, &bucket, &key).await,

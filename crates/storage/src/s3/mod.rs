@@ -17,6 +17,7 @@
 
 pub mod acl;
 pub mod api;
+pub mod attributes;
 pub mod body;
 pub mod bucket;
 pub mod checksum;

@@ -554,6 +554,11 @@ impl S3 {
                     retention: upload.retention,
                     legal_hold: upload.legal_hold,
                     acl: upload.acl.clone(),
+                    part_checksums: if upload.checksum.is_some() {
+                        chosen.iter().filter_map(|p| p.checksum.clone()).collect()
+                    } else {
+                        Vec::new()
+                    },
                 };
                 let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
                 unused.extend(written.released);

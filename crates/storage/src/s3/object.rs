@@ -589,6 +589,7 @@ impl S3 {
             retention,
             legal_hold,
             acl,
+            part_checksums: Vec::new(),
         };
         let version = self
             .commit_object(bucket, key, meta, condition, vec![segment])
@@ -1166,6 +1167,7 @@ impl S3 {
             retention,
             legal_hold,
             acl,
+            part_checksums: source.part_checksums.clone(),
         };
         let version = self
             .commit_object(bucket, key, meta, condition, segments)

@@ -661,6 +661,7 @@ impl S3 {
             retention,
             legal_hold,
             acl,
+            part_checksums: Vec::new(),
         };
         let version = self
             .commit_object(bucket, &key, meta, WriteCondition::default(), vec![segment])

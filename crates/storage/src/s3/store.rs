@@ -179,6 +179,9 @@ pub struct ObjectMeta {
     /// Its ACL beyond the owner's full control.
     #[serde(default)]
     pub acl: Vec<super::acl::Grant>,
+    /// For a multipart object uploaded with a checksum algorithm, each part's checksum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_checksums: Vec<String>,
 }
 
 /// A multipart upload in progress.
