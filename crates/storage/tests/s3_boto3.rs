@@ -306,3 +306,24 @@ print("ok")
     assert_eq!(staged, 0);
     assert_eq!(data, 5 + 2, "files left: {data}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn boto3_lists_buckets_in_pages() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    let script = r#"
+import boto3, os
+s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"])
+for b in ["pa", "pb", "pc", "q"]:
+    s3.create_bucket(Bucket=b + "-bucket")
+r = s3.list_buckets(MaxBuckets=2, Prefix="p")
+assert [b["Name"] for b in r["Buckets"]] == ["pa-bucket", "pb-bucket"], r
+r = s3.list_buckets(MaxBuckets=2, Prefix="p", ContinuationToken=r["ContinuationToken"])
+assert [b["Name"] for b in r["Buckets"]] == ["pc-bucket"] and "ContinuationToken" not in r, r
+names = [b["Name"] for p in s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 1}) for b in p["Buckets"]]
+assert names == ["pa-bucket", "pb-bucket", "pc-bucket", "q-bucket"], names
+print("ok")
+"#;
+    let out = run_python(&python, &server.url(), script).await;
+    assert!(out.contains("ok"), "{out}");
+}

@@ -303,20 +303,44 @@ impl S3 {
     /// ListBuckets.
     pub(crate) async fn list_buckets(&self, ctx: &Ctx) -> Result<Response<Body>> {
         let prefix = ctx.param("prefix").unwrap_or("").to_owned();
-        let buckets = self
+        let max = match ctx.param("max-buckets") {
+            None => usize::MAX,
+            Some(m) => match m.parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => {
+                    return Err(Error::invalid_argument(
+                        "Invalid maxBuckets value",
+                        "max-buckets",
+                        m,
+                    ));
+                }
+            },
+        };
+        let after = ctx
+            .param("continuation-token")
+            .map(decode_token)
+            .transpose()?;
+        let (buckets, more) = self
             .engine
             .read(move |txn| {
                 let t = txn.open_table(BUCKETS)?;
                 let mut out = Vec::new();
+                let mut more = false;
                 for e in t.iter()? {
                     let (k, v) = e?;
-                    if !k.value().starts_with(&prefix) {
+                    if !k.value().starts_with(&prefix)
+                        || after.as_deref().is_some_and(|a| k.value() <= a)
+                    {
                         continue;
+                    }
+                    if out.len() == max {
+                        more = true;
+                        break;
                     }
                     let meta: BucketMeta = store::decode("s3/buckets", v.value())?;
                     out.push((k.value().to_owned(), meta));
                 }
-                Ok(out)
+                Ok((out, more))
             })
             .await?;
         let mut w = Writer::new("ListAllMyBucketsResult");
@@ -330,6 +354,9 @@ impl S3 {
                 .close("Bucket");
         }
         w.close("Buckets");
+        if more && let Some((last, _)) = buckets.last() {
+            w.elem("ContinuationToken", &encode_token(last));
+        }
         if let Some(p) = ctx.param("prefix") {
             w.elem("Prefix", p);
         }
