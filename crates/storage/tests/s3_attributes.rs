@@ -63,3 +63,43 @@ print("ok")
     let out = run_python(&python, &server.url(), script).await;
     assert!(out.contains("ok"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn boto3_full_object_checksums_on_complete_and_part_checksums_on_reads() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    let script = r#"
+import boto3, os, zlib, base64
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], config=Config(retries={"total_max_attempts": 1}))
+s3.create_bucket(Bucket="sums")
+def crc(b):
+    return base64.b64encode(zlib.crc32(b).to_bytes(4, "big")).decode()
+bodies = [bytes([c]) * (5 << 20) for c in b"AB"] + [b"tail"]
+def upload():
+    u = s3.create_multipart_upload(Bucket="sums", Key="k", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")["UploadId"]
+    parts = []
+    for i, b in enumerate(bodies):
+        r = s3.upload_part(Bucket="sums", Key="k", UploadId=u, PartNumber=i + 1, Body=b, ChecksumAlgorithm="CRC32")
+        parts.append({"PartNumber": i + 1, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    return u, parts
+# The x-amz-checksum-crc32 of a Complete is the whole object's, checked against the parts.
+u, parts = upload()
+try:
+    s3.complete_multipart_upload(Bucket="sums", Key="k", UploadId=u, MultipartUpload={"Parts": parts}, ChecksumCRC32=crc(b"wrong"))
+    raise AssertionError("a wrong full-object checksum was accepted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "BadDigest", e.response
+whole = b"".join(bodies)
+r = s3.complete_multipart_upload(Bucket="sums", Key="k", UploadId=u, MultipartUpload={"Parts": parts}, ChecksumCRC32=crc(whole))
+assert r["ChecksumCRC32"] == crc(whole) and r["ChecksumType"] == "FULL_OBJECT", r
+g = s3.get_object(Bucket="sums", Key="k", PartNumber=2, ChecksumMode="ENABLED")
+assert g["ChecksumCRC32"] == crc(bodies[1]) and g["Body"].read() == bodies[1], g
+assert s3.head_object(Bucket="sums", Key="k", ChecksumMode="ENABLED")["ChecksumCRC32"] == crc(whole)
+print("ok")
+"#;
+    let out = run_python(&python, &server.url(), script).await;
+    assert!(out.contains("ok"), "{out}");
+}

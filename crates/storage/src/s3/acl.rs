@@ -155,11 +155,11 @@ pub fn enabled(meta: &BucketMeta) -> bool {
 
 /// Checks an ACL about to be set on `meta`'s bucket or one of its objects.
 fn check_settable(meta: &BucketMeta, grants: &[Grant]) -> Result<()> {
-    if !enabled(meta) && !grants.is_empty() {
-        return Err(not_supported());
-    }
     if meta.public_access_block.is_some_and(|b| b[0]) && is_public(grants) {
         return Err(Error::access_denied());
+    }
+    if !enabled(meta) && !grants.is_empty() {
+        return Err(not_supported());
     }
     Ok(())
 }

@@ -99,6 +99,26 @@ impl Ctx {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Takes the body of a request whose `x-amz-checksum-*` header names the object's
+    /// checksum rather than the body's (CompleteMultipartUpload).
+    pub fn body_of_document(&mut self) -> Result<Inbound> {
+        let Some(body) = self.body.take() else {
+            return Err(Error::internal("the request body was taken twice"));
+        };
+        let mut headers = self.headers.clone();
+        for a in super::checksum::ALGORITHMS {
+            headers.remove(a.header());
+        }
+        Inbound::new(
+            body,
+            &headers,
+            self.payload.clone(),
+            self.signing.take(),
+            None,
+            self.idle,
+        )
+    }
+
     /// Takes the request body, checked as the headers declare it; `default` is the
     /// checksum computed when the request names none.
     pub fn body(&mut self, default: Option<Algorithm>) -> Result<Inbound> {

@@ -390,7 +390,7 @@ impl S3 {
             let customer = super::sse::customer_key(&ctx.headers, false)?;
             super::sse::key_for_read(&self.sse_keys, Some(e), customer.as_ref())?;
         }
-        let mut inbound = ctx.body(None)?;
+        let mut inbound = ctx.body_of_document()?;
         let doc = super::body::read_small(&mut inbound, 4 << 20).await?;
         inbound.finish()?;
         let root = xml::parse(&doc).map_err(|_| Error::malformed_xml())?;

@@ -861,10 +861,25 @@ impl S3 {
             );
         }
         if ctx.header("x-amz-checksum-mode") == Some("ENABLED")
-            && range.is_none()
             && let Some(c) = &meta.checksum
         {
-            checksum_headers(h, c);
+            match part_number {
+                // A part of a multipart object: that part's own checksum, when kept.
+                Some(n) if meta.parts.is_some() => {
+                    if let Some(v) = meta.part_checksums.get(n as usize - 1) {
+                        checksum_headers(
+                            h,
+                            &Checksum {
+                                algorithm: c.algorithm,
+                                value: v.clone(),
+                                kind: c.kind,
+                            },
+                        );
+                    }
+                }
+                _ if range.is_none() || part_number.is_some() => checksum_headers(h, c),
+                _ => {}
+            }
         }
         for (param, header) in [
             ("response-content-type", "content-type"),

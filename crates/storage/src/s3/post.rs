@@ -330,6 +330,7 @@ fn exempt(name: &str) -> bool {
             | "x-amz-signature"
             | "x-amz-security-token"
     ) || name.starts_with("x-ignore-")
+        || name.starts_with("x-amz-checksum-")
 }
 
 /// Checks the policy document against the form: expiration, each condition, every field
@@ -509,7 +510,13 @@ impl S3 {
             buf: BytesMut::new(),
             eof: false,
         };
-        let (fields, filename, file_type) = read_fields(&mut reader, &boundary).await?;
+        let (mut fields, filename, file_type) = read_fields(&mut reader, &boundary).await?;
+        // `${filename}` in the key is the file's name, before the policy judges the key.
+        for (name, value) in &mut fields {
+            if name == "key" && value.contains("${filename}") {
+                *value = value.replace("${filename}", filename.as_deref().unwrap_or(""));
+            }
+        }
         let (cred, policy) = authenticate(keys, &fields)?;
         let range = match &policy {
             Some(doc) => check_policy(doc, bucket, &fields)?,
@@ -522,7 +529,7 @@ impl S3 {
                 "",
             ));
         };
-        let key = key.replace("${filename}", filename.as_deref().unwrap_or(""));
+        let key = key.to_owned();
         if key.is_empty() || key.len() > api::MAX_KEY {
             return Err(Error::invalid_argument(
                 "User key must have a length greater than 0.",
