@@ -107,7 +107,8 @@ assert err(s3.get_object, Bucket="nobucket", Key="k") == ("NoSuchBucket", 404)
 assert err(s3.put_object, Bucket="pyb", Key="k" * 1025, Body=b"x") == ("KeyTooLongError", 400)
 assert err(s3.put_object, Bucket="pyb", Key="big-meta", Body=b"x", Metadata={"m": "v" * 2100}) == ("MetadataTooLarge", 400)
 assert err(s3.delete_bucket, Bucket="pyb") == ("BucketNotEmpty", 409)
-assert err(s3.put_object, Bucket="pyb", Key="sse", Body=b"x", ServerSideEncryption="AES256") == ("NotImplemented", 501)
+assert s3.put_object(Bucket="pyb", Key="sse", Body=b"x", ServerSideEncryption="AES256")["ServerSideEncryption"] == "AES256"
+assert err(s3.get_object_torrent, Bucket="pyb", Key="sse") == ("NotImplemented", 501)
 
 # Empty bodies with Expect: 100-continue, then more requests on the same connections.
 for i in range(20):
