@@ -60,6 +60,9 @@ s3.put_object_acl(Bucket="legacy", Key="open", ACL="private")
 assert err(anon.get_object, Bucket="legacy", Key="open") == ("AccessDenied", 403)
 s3.put_object_acl(Bucket="legacy", Key="closed", GrantRead='uri="%s"' % ALL)
 assert anon.get_object(Bucket="legacy", Key="closed")["Body"].read() == b"owner"
+# Grants to no account are refused.
+assert err(s3.put_object_acl, Bucket="legacy", Key="closed", GrantRead='id="0123456789abcdef"') == ("InvalidArgument", 400)
+assert err(s3.put_object_acl, Bucket="legacy", Key="closed", GrantRead='emailAddress="nobody@example.com"') == ("UnresolvableGrantByEmailAddress", 400)
 # A public-read-write bucket takes anonymous writes.
 s3.put_bucket_acl(Bucket="legacy", ACL="public-read-write")
 anon.put_object(Bucket="legacy", Key="dropbox", Body=b"from anyone")

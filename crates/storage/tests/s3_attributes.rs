@@ -95,6 +95,19 @@ except ClientError as e:
 whole = b"".join(bodies)
 r = s3.complete_multipart_upload(Bucket="sums", Key="k", UploadId=u, MultipartUpload={"Parts": parts}, ChecksumCRC32=crc(whole))
 assert r["ChecksumCRC32"] == crc(whole) and r["ChecksumType"] == "FULL_OBJECT", r
+# A retried Complete (its answer lost) gets the same answer; the upload itself is gone.
+again = s3.complete_multipart_upload(Bucket="sums", Key="k", UploadId=u, MultipartUpload={"Parts": parts})
+assert again["ETag"] == r["ETag"] and again["ChecksumCRC32"] == r["ChecksumCRC32"], again
+try:
+    s3.abort_multipart_upload(Bucket="sums", Key="k", UploadId=u)
+    raise AssertionError("a finished upload was aborted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "NoSuchUpload", e.response
+try:
+    s3.complete_multipart_upload(Bucket="sums", Key="k", UploadId="0" * 32, MultipartUpload={"Parts": parts})
+    raise AssertionError("an unknown upload completed")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "NoSuchUpload", e.response
 g = s3.get_object(Bucket="sums", Key="k", PartNumber=2, ChecksumMode="ENABLED")
 assert g["ChecksumCRC32"] == crc(bodies[1]) and g["Body"].read() == bodies[1], g
 assert s3.head_object(Bucket="sums", Key="k", ChecksumMode="ENABLED")["ChecksumCRC32"] == crc(whole)

@@ -119,14 +119,34 @@ fn grant_headers(headers: &HeaderMap) -> Result<Option<Vec<Grant>>> {
     Ok(any.then_some(out))
 }
 
-/// Drops the grants that only restate the owner's full control.
-fn beyond_owner(grants: Vec<Grant>) -> Vec<Grant> {
-    grants
+/// Drops the grants that only restate the owner's full control; refuses grantees no account
+/// answers to (Meridian's one account is the only canonical user).
+fn beyond_owner(grants: Vec<Grant>) -> Result<Vec<Grant>> {
+    for g in &grants {
+        match &g.grantee {
+            Grantee::User(id) if id != OWNER_ID => {
+                return Err(Error::invalid_argument(
+                    "Invalid id",
+                    "CanonicalUser/ID",
+                    id,
+                ));
+            }
+            Grantee::Email(e) => {
+                return Err(Error::new(
+                    Code::UnresolvableGrantByEmailAddress,
+                    "The e-mail address you provided does not match any account on record.",
+                )
+                .with("EmailAddress", e));
+            }
+            _ => {}
+        }
+    }
+    Ok(grants
         .into_iter()
         .filter(|g| {
             !(g.grantee == Grantee::User(OWNER_ID.to_owned()) && g.permission == "FULL_CONTROL")
         })
-        .collect()
+        .collect())
 }
 
 /// The ACL a request sets with `x-amz-acl` or the grant headers, if it sets one.
@@ -138,7 +158,7 @@ fn requested(headers: &HeaderMap) -> Result<Option<Vec<Grant>>> {
             "Specifying both Canned ACLs and Header Grants is not allowed",
         )),
         (Some(c), None) => canned(c).map(Some),
-        (None, g) => Ok(g.map(beyond_owner)),
+        (None, g) => g.map(beyond_owner).transpose(),
     }
 }
 
@@ -247,7 +267,7 @@ fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>> {
             permission,
         });
     }
-    Ok(beyond_owner(out))
+    beyond_owner(out)
 }
 
 /// Writes an `AccessControlPolicy`: the owner's full control, then `grants`.

@@ -487,6 +487,8 @@ impl S3 {
                     }
                 }
                 uploads.retain_in(lower.as_slice()..upper.as_slice(), |_, _| false)?;
+                txn.open_table(store::COMPLETED)?
+                    .retain_in(lower.as_slice()..upper.as_slice(), |_, _| false)?;
                 let mut files = Vec::new();
                 for id in ids {
                     let plo = store::part_key(&id, 0);

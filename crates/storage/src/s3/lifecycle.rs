@@ -243,6 +243,9 @@ impl S3 {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(s3) = weak.upgrade() else { return };
+                if let Err(e) = s3.prune_completed(super::now_ms()).await {
+                    tracing::warn!(error = ?e, "cannot forget finished multipart uploads");
+                }
                 match s3.expire(super::now_ms()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, "lifecycle rules expired objects"),

@@ -81,6 +81,43 @@ fn strip_etag(e: &str) -> &str {
     e.trim().trim_matches('"')
 }
 
+/// How long a finished upload's answer is kept for retried Completes.
+const COMPLETED_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Reads and drops a request body that is not needed, checking it as sent.
+async fn drain_body(ctx: &mut Ctx) -> Result<()> {
+    let mut inbound = ctx.body_of_document()?;
+    super::body::read_small(&mut inbound, 4 << 20).await?;
+    inbound.finish()?;
+    Ok(())
+}
+
+/// The CompleteMultipartUploadResult document and headers.
+fn complete_response(
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    checksum: Option<&Checksum>,
+    version: Option<&str>,
+    sse: Option<&super::sse::Encryption>,
+) -> Response<Body> {
+    let mut w = Writer::new("CompleteMultipartUploadResult");
+    w.elem("Location", &format!("/{bucket}/{key}"))
+        .elem("Bucket", bucket)
+        .elem("Key", key)
+        .elem("ETag", &format!("\"{etag}\""));
+    if let Some(c) = checksum {
+        w.elem(c.algorithm.element(), &c.value)
+            .elem("ChecksumType", c.kind.as_str());
+    }
+    let mut r = api::xml(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
+    super::sse::response_headers(r.headers_mut(), sse);
+    if let Some(v) = version {
+        api::set(r.headers_mut(), "x-amz-version-id", v);
+    }
+    r
+}
+
 impl S3 {
     /// CreateMultipartUpload (`POST ?uploads`).
     pub(crate) async fn create_upload(
@@ -385,7 +422,26 @@ impl S3 {
     ) -> Result<Response<Body>> {
         let id = upload_id(ctx);
         let condition = WriteCondition::from(&ctx.headers)?;
-        let upload = self.upload(bucket, key, &id).await?;
+        let upload = match self.upload(bucket, key, &id).await {
+            Ok(u) => u,
+            Err(e) if e.code == Code::NoSuchUpload => {
+                return match self.completed(bucket, key, &id).await? {
+                    Some(done) => {
+                        drain_body(ctx).await?;
+                        Ok(complete_response(
+                            bucket,
+                            key,
+                            &done.etag,
+                            done.checksum.as_ref(),
+                            done.version_id.as_deref(),
+                            done.sse.as_ref(),
+                        ))
+                    }
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(e @ super::sse::Encryption::Customer { .. }) = &upload.sse {
             let customer = super::sse::customer_key(&ctx.headers, false)?;
             super::sse::key_for_read(&self.sse_keys, Some(e), customer.as_ref())?;
@@ -563,6 +619,17 @@ impl S3 {
                 let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
                 unused.extend(written.released);
                 uploads.remove(upload_key(&b, &k, &i).as_slice())?;
+                let done = store::Completed {
+                    at: modified,
+                    etag: etag.clone(),
+                    checksum: checksum.clone(),
+                    version_id: written.version_id.clone(),
+                    sse: upload.sse.clone(),
+                };
+                txn.open_table(store::COMPLETED)?.insert(
+                    upload_key(&b, &k, &i).as_slice(),
+                    store::encode(&done).as_slice(),
+                )?;
                 let (lo, hi) = (part_key(&i, 0), part_key(&i, u32::MAX));
                 parts.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
                 Ok(Ok((etag, checksum, unused, written.version_id, upload.sse)))
@@ -570,21 +637,52 @@ impl S3 {
             .await??;
         let (etag, checksum, unused, version, sse) = done;
         self.files.remove(unused).await;
-        let mut w = Writer::new("CompleteMultipartUploadResult");
-        w.elem("Location", &format!("/{bucket}/{key}"))
-            .elem("Bucket", bucket)
-            .elem("Key", key)
-            .elem("ETag", &format!("\"{etag}\""));
-        if let Some(c) = &checksum {
-            w.elem(c.algorithm.element(), &c.value)
-                .elem("ChecksumType", c.kind.as_str());
-        }
-        let mut r = api::xml(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
-        super::sse::response_headers(r.headers_mut(), sse.as_ref());
-        if let Some(v) = &version {
-            api::set(r.headers_mut(), "x-amz-version-id", v);
-        }
-        Ok(r)
+        Ok(complete_response(
+            bucket,
+            key,
+            &etag,
+            checksum.as_ref(),
+            version.as_deref(),
+            sse.as_ref(),
+        ))
+    }
+
+    /// What a finished upload answered, while it is kept.
+    async fn completed(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<store::Completed>> {
+        let k = upload_key(bucket, key, id);
+        Ok(self
+            .engine
+            .read(
+                move |txn| match txn.open_table(store::COMPLETED)?.get(k.as_slice())? {
+                    Some(v) => Ok(Some(store::decode::<store::Completed>(
+                        "s3/completed",
+                        v.value(),
+                    )?)),
+                    None => Ok(None),
+                },
+            )
+            .await?)
+    }
+
+    /// Forgets the answers of uploads finished more than [`COMPLETED_KEPT_MS`] ago.
+    pub(crate) async fn prune_completed(&self, now: i64) -> Result<()> {
+        self.engine
+            .write(move |txn| {
+                let mut t = txn.open_table(store::COMPLETED)?;
+                t.retain(|_, v| {
+                    store::decode::<store::Completed>("s3/completed", v)
+                        .is_ok_and(|c| c.at + COMPLETED_KEPT_MS > now)
+                })?;
+                Ok(Ok::<(), ()>(()))
+            })
+            .await?
+            .ok();
+        Ok(())
     }
 
     /// AbortMultipartUpload (`DELETE ?uploadId`).

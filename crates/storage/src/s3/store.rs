@@ -7,6 +7,7 @@
 //! | `s3/uploads` | `bucket \0 key \0 upload id` → [`UploadMeta`] |
 //! | `s3/parts` | `upload id \0 part number (4 bytes, big-endian)` → [`PartMeta`] |
 //! | `s3/versions` | `bucket \0 key \0 !seq (8 bytes, big-endian)` → [`VersionRow`] |
+//! | `s3/completed` | `bucket \0 key \0 upload id` → [`Completed`], for a day |
 //!
 //! A bucket whose versioning was never set keeps one row per key in `s3/objects`. Once
 //! versioning is set (Enabled or Suspended) `s3/versions` holds every version of every key of
@@ -44,6 +45,23 @@ pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 pub(crate) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/uploads");
 pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/parts");
 pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/versions");
+pub(crate) const COMPLETED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/completed");
+
+/// What a finished multipart upload answered, so that a client retrying its
+/// CompleteMultipartUpload (its first answer lost) gets the same answer, as S3 gives it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Completed {
+    /// When it completed, Unix milliseconds.
+    pub at: i64,
+    /// The object's ETag.
+    pub etag: String,
+    /// The object's checksum.
+    pub checksum: Option<Checksum>,
+    /// The version it made.
+    pub version_id: Option<String>,
+    /// Its encryption.
+    pub sse: Option<Encryption>,
+}
 
 /// A bucket's versioning state, once set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -585,6 +603,7 @@ pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), EngineEr
     txn.open_table(UPLOADS)?;
     txn.open_table(PARTS)?;
     txn.open_table(VERSIONS)?;
+    txn.open_table(COMPLETED)?;
     Ok(())
 }
 
