@@ -237,7 +237,7 @@ pub fn public_read(grants: &[Grant]) -> bool {
 }
 
 /// Parses an `AccessControlPolicy` document into the grants beyond the owner's.
-fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>> {
+pub(crate) fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>> {
     let root = xml::parse(doc).map_err(|_| Error::malformed_xml())?;
     if root.name != "AccessControlPolicy" {
         return Err(Error::malformed_xml());

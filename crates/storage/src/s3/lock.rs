@@ -74,13 +74,13 @@ impl DefaultRetention {
     fn retention(&self, now: i64) -> Retention {
         let day = 86_400_000i64;
         let span = match (self.days, self.years) {
-            (Some(d), _) => i64::from(d) * day,
-            (None, Some(y)) => i64::from(y) * 365 * day,
+            (Some(d), _) => i64::from(d).saturating_mul(day),
+            (None, Some(y)) => i64::from(y).saturating_mul(365).saturating_mul(day),
             (None, None) => 0,
         };
         Retention {
             mode: self.mode,
-            until: now + span,
+            until: now.saturating_add(span),
         }
     }
 }
@@ -130,6 +130,12 @@ pub fn parse_config(doc: &[u8]) -> Result<BucketLock> {
         }
     };
     let (days, years) = (period("Days")?, period("Years")?);
+    if days.is_some_and(|d| d > 36_500) || years.is_some_and(|y| y > 100) {
+        return Err(Error::new(
+            Code::InvalidRetentionPeriod,
+            "Default retention period is too large.",
+        ));
+    }
     if days.is_some() == years.is_some() {
         return Err(Error::malformed_xml());
     }
@@ -536,6 +542,16 @@ mod tests {
             code("<Mode>governance</Mode><Years>1</Years>"),
             Code::MalformedXML
         );
+        assert_eq!(
+            code("<Mode>COMPLIANCE</Mode><Years>4294967295</Years>"),
+            Code::InvalidRetentionPeriod
+        );
+        let far = DefaultRetention {
+            mode: Mode::Compliance,
+            days: None,
+            years: Some(u32::MAX),
+        };
+        assert_eq!(far.retention(0).until, i64::MAX);
     }
 
     #[test]

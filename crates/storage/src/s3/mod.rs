@@ -188,7 +188,8 @@ pub(crate) fn http_date(ms: i64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
-/// Feeds `input` to every parser of untrusted S3 input (request XML, `aws-chunked` bodies
+/// Feeds `input` to every parser of untrusted S3 input (request XML and the configuration
+/// documents read from it, POST policies and form part headers, `aws-chunked` bodies
 /// whole and split, SigV4 headers and presigned queries, ranges, copy sources, bucket names)
 /// and checks that a chunked body decodes the same however it is split. Returns how many
 /// parsers accepted it. The entry point of the `s3_request` fuzz target and its regression
@@ -198,6 +199,19 @@ pub fn exercise(input: &[u8]) -> usize {
     if let Ok(doc) = xml::parse(input) {
         accepted += 1;
         let _ = doc.text_of("Key");
+    }
+    for parsed in [
+        lock::parse_config(input).is_ok(),
+        lock::parse_retention(input).is_ok(),
+        lock::parse_legal_hold(input).is_ok(),
+        sse::parse_config(input).is_ok(),
+        acl::parse_policy(input).is_ok(),
+        post::check_policy(input, "bucket", &[("key".to_owned(), "k".to_owned())]).is_ok(),
+        post::part_head(input).is_ok(),
+    ] {
+        if parsed {
+            accepted += 1;
+        }
     }
     let split = input.first().map_or(1, |b| usize::from(*b % 17) + 1);
     let whole = chunked::decode_all(input, input.len().max(1));

@@ -125,7 +125,7 @@ impl Reader<'_> {
 }
 
 /// One part's `Content-Disposition` name and filename, and its `Content-Type`.
-fn part_head(head: &[u8]) -> Result<(String, Option<String>, Option<String>)> {
+pub(crate) fn part_head(head: &[u8]) -> Result<(String, Option<String>, Option<String>)> {
     let text = std::str::from_utf8(head).map_err(|_| malformed())?;
     let (mut name, mut filename, mut ctype) = (None, None, None);
     for line in text.split("\r\n") {
@@ -335,7 +335,11 @@ fn exempt(name: &str) -> bool {
 
 /// Checks the policy document against the form: expiration, each condition, every field
 /// covered. Returns the allowed range of the file's length.
-fn check_policy(doc: &[u8], bucket: &str, fields: &[(String, String)]) -> Result<(u64, u64)> {
+pub(crate) fn check_policy(
+    doc: &[u8],
+    bucket: &str,
+    fields: &[(String, String)],
+) -> Result<(u64, u64)> {
     let v: serde_json::Value = serde_json::from_slice(doc)
         .map_err(|_| invalid_policy("Policy could not be parsed as a valid JSON."))?;
     let obj = v
