@@ -107,7 +107,8 @@ assert err(s3.get_object, Bucket="nobucket", Key="k") == ("NoSuchBucket", 404)
 assert err(s3.put_object, Bucket="pyb", Key="k" * 1025, Body=b"x") == ("KeyTooLongError", 400)
 assert err(s3.put_object, Bucket="pyb", Key="big-meta", Body=b"x", Metadata={"m": "v" * 2100}) == ("MetadataTooLarge", 400)
 assert err(s3.delete_bucket, Bucket="pyb") == ("BucketNotEmpty", 409)
-assert err(s3.put_object, Bucket="pyb", Key="sse", Body=b"x", ServerSideEncryption="AES256") == ("NotImplemented", 501)
+assert s3.put_object(Bucket="pyb", Key="sse", Body=b"x", ServerSideEncryption="AES256")["ServerSideEncryption"] == "AES256"
+assert err(s3.get_object_torrent, Bucket="pyb", Key="sse") == ("NotImplemented", 501)
 
 # Empty bodies with Expect: 100-continue, then more requests on the same connections.
 for i in range(20):
@@ -305,4 +306,25 @@ print("ok")
     let (data, staged) = server.files();
     assert_eq!(staged, 0);
     assert_eq!(data, 5 + 2, "files left: {data}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn boto3_lists_buckets_in_pages() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    let script = r#"
+import boto3, os
+s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"])
+for b in ["pa", "pb", "pc", "q"]:
+    s3.create_bucket(Bucket=b + "-bucket")
+r = s3.list_buckets(MaxBuckets=2, Prefix="p")
+assert [b["Name"] for b in r["Buckets"]] == ["pa-bucket", "pb-bucket"], r
+r = s3.list_buckets(MaxBuckets=2, Prefix="p", ContinuationToken=r["ContinuationToken"])
+assert [b["Name"] for b in r["Buckets"]] == ["pc-bucket"] and "ContinuationToken" not in r, r
+names = [b["Name"] for p in s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 1}) for b in p["Buckets"]]
+assert names == ["pa-bucket", "pb-bucket", "pc-bucket", "q-bucket"], names
+print("ok")
+"#;
+    let out = run_python(&python, &server.url(), script).await;
+    assert!(out.contains("ok"), "{out}");
 }

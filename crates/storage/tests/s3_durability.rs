@@ -1,6 +1,8 @@
 //! `kill -9` while clients upload (single PUTs and multipart uploads): after a restart every
 //! acknowledged object is readable and intact, and every object listed is whole (each
 //! object's bytes are a function of its key, checked on read-back). Nothing stays staged.
+//! Even-numbered writers (the multipart one included) ask for SSE-S3, so encrypted writes
+//! are held to the same promise.
 
 mod buckets;
 
@@ -33,15 +35,29 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Whether writer `w` encrypts its objects (SSE-S3).
+fn sealed(w: usize) -> bool {
+    w.is_multiple_of(2)
+}
+
+fn with_sse(req: Req, w: usize) -> Req {
+    if sealed(w) {
+        req.header("x-amz-server-side-encryption", "AES256")
+    } else {
+        req
+    }
+}
+
 async fn put(url: &str, w: usize, n: usize) -> bool {
     let data = content(w, n);
     let path = format!("/dur/{}", key(w, n));
     if w != 0 {
-        return try_send(url, Req::new("PUT", &path).body(data))
+        return try_send(url, with_sse(Req::new("PUT", &path).body(data), w))
             .await
             .is_some_and(|r| r.status == 200);
     }
-    let Some(r) = try_send(url, Req::new("POST", &path).query("uploads")).await else {
+    let create = with_sse(Req::new("POST", &path).query("uploads"), w);
+    let Some(r) = try_send(url, create).await else {
         return false;
     };
     if r.status != 200 {
@@ -143,6 +159,8 @@ async fn acknowledged_uploads_survive_kill_9_and_nothing_half_is_listed() {
             continue;
         }
         assert!(r.body == content(*w, *n), "torn object {}", key(*w, *n));
+        let sse = r.header("x-amz-server-side-encryption");
+        assert_eq!(sse == "AES256", sealed(*w), "{} says {sse:?}", key(*w, *n));
     }
     assert!(
         lost.is_empty(),

@@ -2,8 +2,11 @@
 //! benchmarks that need a process of their own (the `kill -9` durability test).
 //!
 //! `meridian-buckets --state-dir DIR [--addr 127.0.0.1:0] [--region R] [--domain D]
-//! [--key AK:SK]...` prints `listening http://ADDR` once it serves, then `key AK SK` for each
-//! long-term key. Object files live in `DIR/storage/s3`, metadata in `DIR/storage/meridian.redb`.
+//! [--key AK:SK]... [--object-ownership O]` prints `listening http://ADDR` once it serves, then `key AK SK` for each
+//! long-term key. `--object-ownership` is the Object Ownership of buckets created without
+//! `x-amz-object-ownership` (default `BucketOwnerEnforced`, as AWS since April 2023;
+//! `ObjectWriter` is AWS's behaviour before, for tools that set ACLs on new buckets).
+//! Object files live in `DIR/storage/s3`, metadata in `DIR/storage/meridian.redb`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +19,7 @@ use meridian_storage::s3::api::{Endpoint, Service};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: meridian-buckets --state-dir DIR [--addr HOST:PORT] [--region REGION] [--domain DOMAIN] [--key ACCESS_KEY:SECRET]..."
+        "usage: meridian-buckets --state-dir DIR [--addr HOST:PORT] [--region REGION] [--domain DOMAIN] [--key ACCESS_KEY:SECRET]... [--object-ownership BucketOwnerEnforced|BucketOwnerPreferred|ObjectWriter]"
     );
     std::process::exit(2);
 }
@@ -34,6 +37,7 @@ async fn main() {
     let mut region = "us-east-1".to_owned();
     let mut domain = "localhost".to_owned();
     let mut extra = Vec::new();
+    let mut ownership: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--state-dir" => state = args.next().map(PathBuf::from),
@@ -43,6 +47,7 @@ async fn main() {
             },
             "--region" => region = args.next().unwrap_or_else(|| usage()),
             "--domain" => domain = args.next().unwrap_or_else(|| usage()),
+            "--object-ownership" => ownership = Some(args.next().unwrap_or_else(|| usage())),
             "--key" => match args
                 .next()
                 .and_then(|v| v.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
@@ -63,6 +68,9 @@ async fn main() {
     let s3 = S3::open(engine, &dir.join("s3"), &region)
         .await
         .unwrap_or_else(|e| fail(e));
+    if let Some(o) = ownership {
+        s3.set_default_ownership(&o).unwrap_or_else(|e| fail(e));
+    }
     let service = Service {
         s3,
         keys: Arc::new(keys),

@@ -72,6 +72,8 @@ pub struct Ctx {
     pub resource: String,
     /// Who asks.
     pub caller: Caller,
+    /// Set when only the object's own ACL can let this (anonymous) read in.
+    pub object_acl: std::sync::atomic::AtomicBool,
     body: Option<Incoming>,
     payload: Payload,
     signing: Option<ChunkSigning>,
@@ -95,6 +97,26 @@ impl Ctx {
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Takes the body of a request whose `x-amz-checksum-*` header names the object's
+    /// checksum rather than the body's (CompleteMultipartUpload).
+    pub fn body_of_document(&mut self) -> Result<Inbound> {
+        let Some(body) = self.body.take() else {
+            return Err(Error::internal("the request body was taken twice"));
+        };
+        let mut headers = self.headers.clone();
+        for a in super::checksum::ALGORITHMS {
+            headers.remove(a.header());
+        }
+        Inbound::new(
+            body,
+            &headers,
+            self.payload.clone(),
+            self.signing.take(),
+            None,
+            self.idle,
+        )
     }
 
     /// Takes the request body, checked as the headers declare it; `default` is the
@@ -590,7 +612,30 @@ pub fn action(ctx: &Ctx) -> String {
             .to_owned()
         }
         (Some(_), Some(_)) => {
-            let a = if ctx.has("tagging") {
+            let a = if ctx.has("attributes") {
+                if versioned {
+                    "s3:GetObjectVersionAttributes"
+                } else {
+                    "s3:GetObjectAttributes"
+                }
+            } else if ctx.has("acl") {
+                match *m {
+                    Method::PUT if versioned => "s3:PutObjectVersionAcl",
+                    Method::PUT => "s3:PutObjectAcl",
+                    _ if versioned => "s3:GetObjectVersionAcl",
+                    _ => "s3:GetObjectAcl",
+                }
+            } else if ctx.has("retention") {
+                match *m {
+                    Method::PUT => "s3:PutObjectRetention",
+                    _ => "s3:GetObjectRetention",
+                }
+            } else if ctx.has("legal-hold") {
+                match *m {
+                    Method::PUT => "s3:PutObjectLegalHold",
+                    _ => "s3:GetObjectLegalHold",
+                }
+            } else if ctx.has("tagging") {
                 match *m {
                     Method::PUT if versioned => "s3:PutObjectVersionTagging",
                     Method::PUT => "s3:PutObjectTagging",
@@ -664,6 +709,8 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     for h in [
         "x-amz-acl",
         "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-copy-source",
         "x-amz-metadata-directive",
     ] {
@@ -674,7 +721,7 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     keys
 }
 
-fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
+pub(crate) fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
     let access = ctx.bucket.as_deref().and_then(|b| s3.access(b));
     // The account's own keys skip the work when no bucket policy could deny them.
     if matches!(ctx.caller, Caller::Account { policy: None, .. })
@@ -696,6 +743,36 @@ fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
     );
     match decision {
         Decision::Allow => Ok(()),
+        Decision::ImplicitDeny if ctx.caller == Caller::Anonymous => {
+            // What the bucket's ACL grants everyone, where ACLs are in force. A read of an
+            // object may still be granted by the object's own ACL, which the read checks.
+            let Some(a) = access.as_deref().filter(|a| a.acls) else {
+                return Err(Error::access_denied());
+            };
+            let action = action(ctx);
+            let granted = match action.as_str() {
+                "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
+                    a.public[0]
+                }
+                "s3:PutObject"
+                | "s3:DeleteObject"
+                | "s3:DeleteObjectVersion"
+                | "s3:AbortMultipartUpload"
+                | "s3:ListMultipartUploadParts" => a.public[1],
+                "s3:GetBucketAcl" => a.public[2],
+                "s3:GetObject" | "s3:GetObjectVersion" => {
+                    ctx.object_acl
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    true
+                }
+                _ => false,
+            };
+            if granted {
+                Ok(())
+            } else {
+                Err(Error::access_denied())
+            }
+        }
         _ => Err(Error::access_denied()),
     }
 }
@@ -767,7 +844,12 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         match prepare(service, parts, body) {
             Ok(mut ctx) => {
                 let resource = ctx.resource.clone();
-                let result = dispatch(&service.s3, &mut ctx).await;
+                let result = match ctx.bucket.clone() {
+                    Some(b) if form_post(&ctx) => {
+                        service.s3.post_object(&service.keys, &mut ctx, &b).await
+                    }
+                    _ => dispatch(&service.s3, &mut ctx).await,
+                };
                 match result {
                     Ok(r) => r,
                     Err(e) => {
@@ -871,15 +953,28 @@ fn prepare(
         key,
         resource,
         caller: caller_of(cred.as_deref()),
+        object_acl: std::sync::atomic::AtomicBool::new(false),
         body: Some(body),
         payload,
         signing,
         idle: service.body_idle_timeout,
     };
-    if let Err(e) = authorize(&service.s3, &ctx) {
+    // A browser upload is signed by its form's policy, checked once the fields are read.
+    if !form_post(&ctx)
+        && let Err(e) = authorize(&service.s3, &ctx)
+    {
         return Err((e, ctx.body));
     }
     Ok(ctx)
+}
+
+/// Whether a request is a browser upload (PostObject).
+fn form_post(ctx: &Ctx) -> bool {
+    ctx.method == Method::POST
+        && ctx.bucket.is_some()
+        && ctx.key.is_none()
+        && ctx.query.is_empty()
+        && super::post::is_form(&ctx.headers)
 }
 
 fn not_implemented(what: &str) -> Error {
@@ -893,32 +988,20 @@ fn not_implemented(what: &str) -> Error {
 
 /// The sub-resources of buckets not served yet; each is refused by name.
 const BUCKET_SUBRESOURCES: &[&str] = &[
-    "acl",
     "analytics",
     "accelerate",
-    "encryption",
     "intelligent-tiering",
     "inventory",
     "logging",
     "metrics",
     "notification",
-    "object-lock",
-    "ownershipControls",
     "replication",
     "requestPayment",
     "website",
 ];
 
 /// The sub-resources of objects not served yet.
-const OBJECT_SUBRESOURCES: &[&str] = &[
-    "acl",
-    "attributes",
-    "legal-hold",
-    "restore",
-    "retention",
-    "select",
-    "torrent",
-];
+const OBJECT_SUBRESOURCES: &[&str] = &["restore", "select", "torrent"];
 
 async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
     let Some(bucket) = ctx.bucket.clone() else {
@@ -940,6 +1023,20 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
             Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
             Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
+            Method::PUT if ctx.has("acl") => s3.put_bucket_acl(ctx, &bucket).await,
+            Method::GET if ctx.has("acl") => s3.get_bucket_acl(&bucket).await,
+            Method::PUT if ctx.has("ownershipControls") => {
+                s3.put_ownership_controls(ctx, &bucket).await
+            }
+            Method::GET if ctx.has("ownershipControls") => s3.get_ownership_controls(&bucket).await,
+            Method::DELETE if ctx.has("ownershipControls") => {
+                s3.delete_ownership_controls(&bucket).await
+            }
+            Method::PUT if ctx.has("object-lock") => s3.put_object_lock_config(ctx, &bucket).await,
+            Method::GET if ctx.has("object-lock") => s3.get_object_lock_config(&bucket).await,
+            Method::PUT if ctx.has("encryption") => s3.put_bucket_encryption(ctx, &bucket).await,
+            Method::GET if ctx.has("encryption") => s3.get_bucket_encryption(&bucket).await,
+            Method::DELETE if ctx.has("encryption") => s3.delete_bucket_encryption(&bucket).await,
             Method::PUT if ctx.has("cors") => s3.put_bucket_cors(ctx, &bucket).await,
             Method::GET if ctx.has("cors") => s3.get_bucket_cors(&bucket).await,
             Method::DELETE if ctx.has("cors") => s3.delete_bucket_cors(&bucket).await,
@@ -985,6 +1082,13 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
         return Err(not_implemented(&format!("?{sub}")));
     }
     match ctx.method {
+        Method::GET if ctx.has("attributes") => s3.object_attributes(ctx, &bucket, &key).await,
+        Method::PUT if ctx.has("acl") => s3.put_object_acl(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("acl") => s3.get_object_acl(ctx, &bucket, &key).await,
+        Method::PUT if ctx.has("retention") => s3.put_object_retention(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("retention") => s3.get_object_retention(ctx, &bucket, &key).await,
+        Method::PUT if ctx.has("legal-hold") => s3.put_legal_hold(ctx, &bucket, &key).await,
+        Method::GET if ctx.has("legal-hold") => s3.get_legal_hold(ctx, &bucket, &key).await,
         Method::PUT if ctx.has("tagging") => s3.put_object_tagging(ctx, &bucket, &key).await,
         Method::GET if ctx.has("tagging") => s3.get_object_tagging(ctx, &bucket, &key).await,
         Method::DELETE if ctx.has("tagging") => s3.delete_object_tagging(ctx, &bucket, &key).await,

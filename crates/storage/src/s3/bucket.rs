@@ -303,20 +303,44 @@ impl S3 {
     /// ListBuckets.
     pub(crate) async fn list_buckets(&self, ctx: &Ctx) -> Result<Response<Body>> {
         let prefix = ctx.param("prefix").unwrap_or("").to_owned();
-        let buckets = self
+        let max = match ctx.param("max-buckets") {
+            None => usize::MAX,
+            Some(m) => match m.parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => {
+                    return Err(Error::invalid_argument(
+                        "Invalid maxBuckets value",
+                        "max-buckets",
+                        m,
+                    ));
+                }
+            },
+        };
+        let after = ctx
+            .param("continuation-token")
+            .map(decode_token)
+            .transpose()?;
+        let (buckets, more) = self
             .engine
             .read(move |txn| {
                 let t = txn.open_table(BUCKETS)?;
                 let mut out = Vec::new();
+                let mut more = false;
                 for e in t.iter()? {
                     let (k, v) = e?;
-                    if !k.value().starts_with(&prefix) {
+                    if !k.value().starts_with(&prefix)
+                        || after.as_deref().is_some_and(|a| k.value() <= a)
+                    {
                         continue;
+                    }
+                    if out.len() == max {
+                        more = true;
+                        break;
                     }
                     let meta: BucketMeta = store::decode("s3/buckets", v.value())?;
                     out.push((k.value().to_owned(), meta));
                 }
-                Ok(out)
+                Ok((out, more))
             })
             .await?;
         let mut w = Writer::new("ListAllMyBucketsResult");
@@ -330,6 +354,9 @@ impl S3 {
                 .close("Bucket");
         }
         w.close("Buckets");
+        if more && let Some((last, _)) = buckets.last() {
+            w.elem("ContinuationToken", &encode_token(last));
+        }
         if let Some(p) = ctx.param("prefix") {
             w.elem("Prefix", p);
         }
@@ -349,21 +376,12 @@ impl S3 {
             )
             .with("BucketName", bucket));
         }
-        if let Some(acl) = ctx.header("x-amz-acl")
-            && acl != "private"
-        {
-            return Err(Error::new(
-                Code::InvalidBucketAclWithObjectOwnership,
-                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
-            ));
-        }
-        if ctx.header("x-amz-bucket-object-lock-enabled") == Some("true") {
-            return Err(Error::new(
-                Code::NotImplemented,
-                "A header you provided implies functionality that is not implemented",
-            )
-            .with("Header", "x-amz-bucket-object-lock-enabled"));
-        }
+        let ownership = super::acl::ownership_header(&ctx.headers, self.default_ownership())?;
+        let acl = super::acl::for_new_bucket(&ctx.headers, &ownership)?;
+        // A bucket with Object Lock is created versioned, as S3 creates it.
+        let object_lock = ctx
+            .header("x-amz-bucket-object-lock-enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let mut inbound = ctx.body(None)?;
         let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
         inbound.finish()?;
@@ -396,15 +414,21 @@ impl S3 {
         let meta = BucketMeta {
             created: now_ms(),
             region,
+            versioning: object_lock.then_some(Versioning::Enabled),
+            object_lock: object_lock.then(super::lock::BucketLock::default),
+            ownership: Some(ownership),
+            acl,
             ..BucketMeta::default()
         };
-        self.engine
+        let access = super::config::access_of(bucket, &meta);
+        let created = self
+            .engine
             .write(move |txn| {
                 let mut t = txn.open_table(BUCKETS)?;
                 if get_bucket(&t, &b)?.is_some() {
                     // us-east-1 answers a repeated create of one's own bucket with success.
                     return Ok(if legacy {
-                        Ok(())
+                        Ok(false)
                     } else {
                         Err(Error::new(
                             Code::BucketAlreadyOwnedByYou,
@@ -414,9 +438,12 @@ impl S3 {
                     });
                 }
                 t.insert(b.as_str(), store::encode(&meta).as_slice())?;
-                Ok(Ok(()))
+                Ok(Ok(true))
             })
             .await??;
+        if created {
+            self.set_access(bucket, access);
+        }
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "location", &format!("/{bucket}"));
         Ok(r)
@@ -460,6 +487,8 @@ impl S3 {
                     }
                 }
                 uploads.retain_in(lower.as_slice()..upper.as_slice(), |_, _| false)?;
+                txn.open_table(store::COMPLETED)?
+                    .retain_in(lower.as_slice()..upper.as_slice(), |_, _| false)?;
                 let mut files = Vec::new();
                 for id in ids {
                     let plo = store::part_key(&id, 0);
@@ -561,6 +590,12 @@ impl S3 {
                 let Some(status) = status else {
                     return Ok(Ok(()));
                 };
+                if meta.object_lock.is_some() && status != Versioning::Enabled {
+                    return Ok(Err(Error::new(
+                        Code::InvalidBucketState,
+                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+                    )));
+                }
                 version::set_versioning(txn, &b, &mut meta, status)?;
                 t.insert(b.as_str(), store::encode(&meta).as_slice())?;
                 Ok(Ok(()))

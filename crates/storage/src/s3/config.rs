@@ -15,10 +15,18 @@ use super::{S3, policy};
 
 /// The access settings of a bucket row.
 pub(crate) fn access_of(name: &str, meta: &BucketMeta) -> Option<Access> {
-    if meta.policy.is_none() && meta.public_access_block.is_none() {
+    let block = meta.public_access_block.unwrap_or_default();
+    let acls = super::acl::enabled(meta) && !block[1];
+    if meta.policy.is_none() && meta.public_access_block.is_none() && !acls {
         return None;
     }
     Some(Access {
+        acls,
+        public: if acls {
+            super::acl::public_grants(&meta.acl)
+        } else {
+            [false; 3]
+        },
         // A stored policy was valid when put; one that no longer parses grants nothing.
         policy: meta
             .policy
@@ -192,6 +200,50 @@ impl S3 {
     pub(crate) async fn delete_public_access_block(&self, bucket: &str) -> Result<Response<Body>> {
         self.update_bucket(bucket, |meta| {
             meta.public_access_block = None;
+            Ok(())
+        })
+        .await?;
+        Ok(api::empty(StatusCode::NO_CONTENT))
+    }
+}
+
+impl S3 {
+    /// PutBucketEncryption: the default encryption of the bucket's new objects.
+    pub(crate) async fn put_bucket_encryption(
+        &self,
+        ctx: &mut Ctx,
+        bucket: &str,
+    ) -> Result<Response<Body>> {
+        self.require_bucket(bucket).await?;
+        let mut inbound = ctx.body(None)?;
+        let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
+        inbound.finish()?;
+        let config = super::sse::parse_config(&doc)?;
+        self.update_bucket(bucket, move |meta| {
+            meta.encryption = Some(config);
+            Ok(())
+        })
+        .await?;
+        Ok(api::empty(StatusCode::OK))
+    }
+
+    /// GetBucketEncryption.
+    pub(crate) async fn get_bucket_encryption(&self, bucket: &str) -> Result<Response<Body>> {
+        let meta = self.bucket_meta(bucket).await?;
+        let Some(d) = meta.encryption else {
+            return Err(Error::new(
+                Code::ServerSideEncryptionConfigurationNotFoundError,
+                "The server side encryption configuration was not found",
+            )
+            .with("BucketName", bucket));
+        };
+        Ok(api::xml(StatusCode::OK, super::sse::render_config(&d)))
+    }
+
+    /// DeleteBucketEncryption.
+    pub(crate) async fn delete_bucket_encryption(&self, bucket: &str) -> Result<Response<Body>> {
+        self.update_bucket(bucket, |meta| {
+            meta.encryption = None;
             Ok(())
         })
         .await?;

@@ -58,6 +58,7 @@ impl S3 {
                     let meta = BucketMeta {
                         created: now_ms(),
                         region: region.clone(),
+                        ownership: Some(super::acl::ENFORCED.to_owned()),
                         ..BucketMeta::default()
                     };
                     t.insert(name.as_str(), store::encode(&meta).as_slice())?;

@@ -99,6 +99,7 @@ codes! {
     SignatureDoesNotMatch = 403,
     TooManyParts = 400,
     UnexpectedContent = 400,
+    UnresolvableGrantByEmailAddress = 400,
     XAmzContentSHA256Mismatch = 400,
     NoSuchObjectLockConfiguration = 404,
     InvalidTargetBucketForLogging = 400,

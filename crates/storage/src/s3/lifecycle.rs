@@ -243,6 +243,9 @@ impl S3 {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(s3) = weak.upgrade() else { return };
+                if let Err(e) = s3.prune_completed(super::now_ms()).await {
+                    tracing::warn!(error = ?e, "cannot forget finished multipart uploads");
+                }
                 match s3.expire(super::now_ms()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, "lifecycle rules expired objects"),
@@ -305,7 +308,9 @@ fn expire_bucket(
                     r.selects(key, o)
                         && r.noncurrent_days.is_some_and(|d| since + d * DAY_MS <= now)
                 });
-                if due {
+                // Object Lock keeps a protected version even from its lifecycle rules.
+                let locked = super::lock::check_delete(o, false, now).is_err();
+                if due && !locked {
                     noncurrent.push((
                         key.to_owned(),
                         row.version_id.clone().unwrap_or_else(|| "null".to_owned()),

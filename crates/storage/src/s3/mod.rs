@@ -12,9 +12,12 @@
 //! [`bucket`], [`object`] or [`multipart`]. A body streams through [`body::Inbound`], which
 //! decodes `aws-chunked` ([`chunked`]) and checks length, signatures, `Content-MD5` and the
 //! additional checksums ([`checksum`]) while the bytes go to disk; a response body streams
-//! from the files. Errors are S3's XML documents ([`error`]).
+//! from the files, and through [`sse`] when the object is encrypted at rest. Errors are S3's
+//! XML documents ([`error`]).
 
+pub mod acl;
 pub mod api;
+pub mod attributes;
 pub mod body;
 pub mod bucket;
 pub mod checksum;
@@ -24,9 +27,12 @@ pub mod cors;
 pub mod declared;
 pub mod error;
 pub mod lifecycle;
+pub mod lock;
 pub mod multipart;
 pub mod object;
 pub mod policy;
+pub mod post;
+pub mod sse;
 pub mod store;
 pub mod tagging;
 pub mod version;
@@ -65,6 +71,10 @@ pub enum OpenError {
 pub struct S3 {
     engine: Engine,
     files: Files,
+    /// The master key of server-side encryption.
+    sse_keys: sse::Keys,
+    /// The Object Ownership of buckets created without one, when not `BucketOwnerEnforced`.
+    default_ownership: std::sync::OnceLock<String>,
     region: String,
     /// Each bucket's policy and public access block, for the request path.
     access: std::sync::RwLock<std::collections::HashMap<String, Arc<policy::Access>>>,
@@ -76,6 +86,10 @@ impl S3 {
     pub async fn open(engine: Engine, dir: &Path, region: &str) -> Result<Arc<Self>, OpenError> {
         let files = Files::open(dir).map_err(|source| OpenError::Files {
             path: dir.to_owned(),
+            source,
+        })?;
+        let sse_keys = sse::Keys::open(dir).map_err(|source| OpenError::Files {
+            path: dir.join("sse.key"),
             source,
         })?;
         engine
@@ -115,11 +129,33 @@ impl S3 {
         let s3 = Arc::new(Self {
             engine,
             files,
+            sse_keys,
+            default_ownership: std::sync::OnceLock::new(),
             region: region.to_owned(),
             access: std::sync::RwLock::new(access),
         });
         s3.spawn_lifecycle(lifecycle::SWEEP_INTERVAL);
         Ok(s3)
+    }
+
+    /// Sets the Object Ownership of buckets created without `x-amz-object-ownership`
+    /// (`BucketOwnerEnforced` unless set), once, before serving.
+    pub fn set_default_ownership(&self, ownership: &str) -> Result<(), String> {
+        if !acl::OWNERSHIPS.contains(&ownership) {
+            return Err(format!(
+                "unknown Object Ownership {ownership:?}: one of {}",
+                acl::OWNERSHIPS.join(", ")
+            ));
+        }
+        self.default_ownership
+            .set(ownership.to_owned())
+            .map_err(|_| "the default Object Ownership is already set".to_owned())
+    }
+
+    pub(crate) fn default_ownership(&self) -> &str {
+        self.default_ownership
+            .get()
+            .map_or(acl::ENFORCED, String::as_str)
     }
 
     /// The region this endpoint serves.
@@ -152,7 +188,8 @@ pub(crate) fn http_date(ms: i64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
-/// Feeds `input` to every parser of untrusted S3 input (request XML, `aws-chunked` bodies
+/// Feeds `input` to every parser of untrusted S3 input (request XML and the configuration
+/// documents read from it, POST policies and form part headers, `aws-chunked` bodies
 /// whole and split, SigV4 headers and presigned queries, ranges, copy sources, bucket names)
 /// and checks that a chunked body decodes the same however it is split. Returns how many
 /// parsers accepted it. The entry point of the `s3_request` fuzz target and its regression
@@ -162,6 +199,19 @@ pub fn exercise(input: &[u8]) -> usize {
     if let Ok(doc) = xml::parse(input) {
         accepted += 1;
         let _ = doc.text_of("Key");
+    }
+    for parsed in [
+        lock::parse_config(input).is_ok(),
+        lock::parse_retention(input).is_ok(),
+        lock::parse_legal_hold(input).is_ok(),
+        sse::parse_config(input).is_ok(),
+        acl::parse_policy(input).is_ok(),
+        post::check_policy(input, "bucket", &[("key".to_owned(), "k".to_owned())]).is_ok(),
+        post::part_head(input).is_ok(),
+    ] {
+        if parsed {
+            accepted += 1;
+        }
     }
     let split = input.first().map_or(1, |b| usize::from(*b % 17) + 1);
     let whole = chunked::decode_all(input, input.len().max(1));

@@ -81,6 +81,43 @@ fn strip_etag(e: &str) -> &str {
     e.trim().trim_matches('"')
 }
 
+/// How long a finished upload's answer is kept for retried Completes.
+const COMPLETED_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Reads and drops a request body that is not needed, checking it as sent.
+async fn drain_body(ctx: &mut Ctx) -> Result<()> {
+    let mut inbound = ctx.body_of_document()?;
+    super::body::read_small(&mut inbound, 4 << 20).await?;
+    inbound.finish()?;
+    Ok(())
+}
+
+/// The CompleteMultipartUploadResult document and headers.
+fn complete_response(
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    checksum: Option<&Checksum>,
+    version: Option<&str>,
+    sse: Option<&super::sse::Encryption>,
+) -> Response<Body> {
+    let mut w = Writer::new("CompleteMultipartUploadResult");
+    w.elem("Location", &format!("/{bucket}/{key}"))
+        .elem("Bucket", bucket)
+        .elem("Key", key)
+        .elem("ETag", &format!("\"{etag}\""));
+    if let Some(c) = checksum {
+        w.elem(c.algorithm.element(), &c.value)
+            .elem("ChecksumType", c.kind.as_str());
+    }
+    let mut r = api::xml(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
+    super::sse::response_headers(r.headers_mut(), sse);
+    if let Some(v) = version {
+        api::set(r.headers_mut(), "x-amz-version-id", v);
+    }
+    r
+}
+
 impl S3 {
     /// CreateMultipartUpload (`POST ?uploads`).
     pub(crate) async fn create_upload(
@@ -127,8 +164,18 @@ impl S3 {
                 Some((a, k))
             }
         };
+        let bucket_meta = self.bucket_meta(bucket).await?;
+        let (sse, _) =
+            super::sse::requested(&ctx.headers, bucket_meta.encryption.as_ref(), &self.region)?;
+        let (retention, legal_hold) =
+            super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
         let meta = UploadMeta {
+            sse: sse.clone(),
+            retention,
+            legal_hold,
+            acl,
             initiated: now_ms(),
             headers,
             checksum,
@@ -152,6 +199,7 @@ impl S3 {
             .elem("Key", key)
             .elem("UploadId", &id);
         let mut r = api::xml(StatusCode::OK, w.finish("InitiateMultipartUploadResult"));
+        super::sse::response_headers(r.headers_mut(), sse.as_ref());
         if let Some((a, k)) = checksum {
             set(r.headers_mut(), "x-amz-checksum-algorithm", a.as_str());
             set(r.headers_mut(), "x-amz-checksum-type", k.as_str());
@@ -210,7 +258,10 @@ impl S3 {
             .with("ProposedSize", inbound.declared().unwrap_or(0).to_string())
             .with("MaxSizeAllowed", MAX_PART.to_string()));
         }
-        let staged = self.receive(&mut inbound).await?;
+        let customer = super::sse::customer_key(&ctx.headers, false)?;
+        let sealing =
+            super::sse::key_for_read(&self.sse_keys, upload.sse.as_ref(), customer.as_ref())?;
+        let staged = self.receive(&mut inbound, sealing).await?;
         let received = inbound.finish()?;
         let segment = staged.commit().await?;
         let md5 = checksum::hex(&received.md5);
@@ -222,6 +273,7 @@ impl S3 {
         };
         self.store_part(bucket, key, &id, n, part).await?;
         let mut r = api::empty(StatusCode::OK);
+        super::sse::response_headers(r.headers_mut(), upload.sse.as_ref());
         set(r.headers_mut(), "etag", &format!("\"{md5}\""));
         if let (Some(a), Some((_, v))) = (algorithm, &received.checksum) {
             set(r.headers_mut(), a.header(), v);
@@ -286,10 +338,16 @@ impl S3 {
         use futures_util::StreamExt as _;
         let (src_bucket, src_key, src_version) =
             super::object::copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+        let src_customer = super::sse::customer_key(&ctx.headers, true)?;
+        let customer = super::sse::customer_key(&ctx.headers, false)?;
+        let sealing =
+            super::sse::key_for_read(&self.sse_keys, upload.sse.as_ref(), customer.as_ref())?;
         let (source, files) = self
             .open_object(&src_bucket, &src_key, src_version.as_deref(), true)
             .await?;
         super::object::read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
+        let src_sealed =
+            super::sse::key_for_read(&self.sse_keys, source.sse.as_ref(), src_customer.as_ref())?;
         let range = match ctx.header("x-amz-copy-source-range") {
             None => super::object::Range {
                 start: 0,
@@ -323,9 +381,9 @@ impl S3 {
         let algorithm = upload.checksum.map_or(Algorithm::Crc64Nvme, |(a, _)| a);
         let mut hasher = checksum::Hasher::new(algorithm);
         let mut md5 = checksum::Md5::default();
-        let mut staged = self.files.create().await?;
+        let mut staged = self.files.create_sealed(sealing).await?;
         if source.size > 0 {
-            let mut bytes = std::pin::pin!(super::object::read_range(files, range));
+            let mut bytes = super::object::read_range(files, range, src_sealed);
             while let Some(chunk) = bytes.next().await {
                 let chunk = chunk?;
                 md5.update(&chunk);
@@ -350,7 +408,9 @@ impl S3 {
         if upload.checksum.is_some() {
             w.elem(algorithm.element(), &value);
         }
-        Ok(api::xml(StatusCode::OK, w.finish("CopyPartResult")))
+        let mut r = api::xml(StatusCode::OK, w.finish("CopyPartResult"));
+        super::sse::response_headers(r.headers_mut(), upload.sse.as_ref());
+        Ok(r)
     }
 
     /// CompleteMultipartUpload (`POST ?uploadId`).
@@ -362,7 +422,31 @@ impl S3 {
     ) -> Result<Response<Body>> {
         let id = upload_id(ctx);
         let condition = WriteCondition::from(&ctx.headers)?;
-        let mut inbound = ctx.body(None)?;
+        let upload = match self.upload(bucket, key, &id).await {
+            Ok(u) => u,
+            Err(e) if e.code == Code::NoSuchUpload => {
+                return match self.completed(bucket, key, &id).await? {
+                    Some(done) => {
+                        drain_body(ctx).await?;
+                        Ok(complete_response(
+                            bucket,
+                            key,
+                            &done.etag,
+                            done.checksum.as_ref(),
+                            done.version_id.as_deref(),
+                            done.sse.as_ref(),
+                        ))
+                    }
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(e @ super::sse::Encryption::Customer { .. }) = &upload.sse {
+            let customer = super::sse::customer_key(&ctx.headers, false)?;
+            super::sse::key_for_read(&self.sse_keys, Some(e), customer.as_ref())?;
+        }
+        let mut inbound = ctx.body_of_document()?;
         let doc = super::body::read_small(&mut inbound, 4 << 20).await?;
         inbound.finish()?;
         let root = xml::parse(&doc).map_err(|_| Error::malformed_xml())?;
@@ -522,31 +606,83 @@ impl S3 {
                     parts: Some(chosen.len() as u32),
                     version_id: None,
                     tags: upload.tags.clone(),
+                    sse: upload.sse.clone(),
+                    retention: upload.retention,
+                    legal_hold: upload.legal_hold,
+                    acl: upload.acl.clone(),
+                    part_checksums: if upload.checksum.is_some() {
+                        chosen.iter().filter_map(|p| p.checksum.clone()).collect()
+                    } else {
+                        Vec::new()
+                    },
                 };
                 let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
                 unused.extend(written.released);
                 uploads.remove(upload_key(&b, &k, &i).as_slice())?;
+                let done = store::Completed {
+                    at: modified,
+                    etag: etag.clone(),
+                    checksum: checksum.clone(),
+                    version_id: written.version_id.clone(),
+                    sse: upload.sse.clone(),
+                };
+                txn.open_table(store::COMPLETED)?.insert(
+                    upload_key(&b, &k, &i).as_slice(),
+                    store::encode(&done).as_slice(),
+                )?;
                 let (lo, hi) = (part_key(&i, 0), part_key(&i, u32::MAX));
                 parts.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
-                Ok(Ok((etag, checksum, unused, written.version_id)))
+                Ok(Ok((etag, checksum, unused, written.version_id, upload.sse)))
             })
             .await??;
-        let (etag, checksum, unused, version) = done;
+        let (etag, checksum, unused, version, sse) = done;
         self.files.remove(unused).await;
-        let mut w = Writer::new("CompleteMultipartUploadResult");
-        w.elem("Location", &format!("/{bucket}/{key}"))
-            .elem("Bucket", bucket)
-            .elem("Key", key)
-            .elem("ETag", &format!("\"{etag}\""));
-        if let Some(c) = &checksum {
-            w.elem(c.algorithm.element(), &c.value)
-                .elem("ChecksumType", c.kind.as_str());
-        }
-        let mut r = api::xml(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
-        if let Some(v) = &version {
-            api::set(r.headers_mut(), "x-amz-version-id", v);
-        }
-        Ok(r)
+        Ok(complete_response(
+            bucket,
+            key,
+            &etag,
+            checksum.as_ref(),
+            version.as_deref(),
+            sse.as_ref(),
+        ))
+    }
+
+    /// What a finished upload answered, while it is kept.
+    async fn completed(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<store::Completed>> {
+        let k = upload_key(bucket, key, id);
+        Ok(self
+            .engine
+            .read(
+                move |txn| match txn.open_table(store::COMPLETED)?.get(k.as_slice())? {
+                    Some(v) => Ok(Some(store::decode::<store::Completed>(
+                        "s3/completed",
+                        v.value(),
+                    )?)),
+                    None => Ok(None),
+                },
+            )
+            .await?)
+    }
+
+    /// Forgets the answers of uploads finished more than [`COMPLETED_KEPT_MS`] ago.
+    pub(crate) async fn prune_completed(&self, now: i64) -> Result<()> {
+        self.engine
+            .write(move |txn| {
+                let mut t = txn.open_table(store::COMPLETED)?;
+                t.retain(|_, v| {
+                    store::decode::<store::Completed>("s3/completed", v)
+                        .is_ok_and(|c| c.at + COMPLETED_KEPT_MS > now)
+                })?;
+                Ok(Ok::<(), ()>(()))
+            })
+            .await?
+            .ok();
+        Ok(())
     }
 
     /// AbortMultipartUpload (`DELETE ?uploadId`).

@@ -21,6 +21,7 @@ use super::api::{self, Body, Ctx, set};
 use super::body::Inbound;
 use super::checksum::{self, Algorithm, Checksum, Kind};
 use super::error::{Code, Error, Result};
+use super::sse::{FileCipher, ObjectKey};
 use super::store::{self, BUCKETS, Headers, OBJECTS, ObjectMeta, Segment, get_bucket, get_object};
 use super::xml::{self, Writer};
 use super::{S3, http_date, iso8601, now_ms, version};
@@ -62,7 +63,6 @@ const READ_CHUNK: usize = 256 * 1024;
 
 /// The object headers a request sets (Put, CreateMultipartUpload, Copy with REPLACE).
 pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
-    refuse_unsupported(headers)?;
     let text = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let mut out = Headers {
         content_type: text("content-type").map(str::to_owned),
@@ -110,42 +110,6 @@ pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<Headers> {
         .with("MaxSizeAllowed", MAX_USER_METADATA.to_string()));
     }
     Ok(out)
-}
-
-/// Refuses the headers of features not served yet rather than ignoring them.
-pub(crate) fn refuse_unsupported(headers: &HeaderMap) -> Result<()> {
-    for name in [
-        "x-amz-server-side-encryption",
-        "x-amz-server-side-encryption-customer-algorithm",
-        "x-amz-server-side-encryption-aws-kms-key-id",
-        "x-amz-object-lock-mode",
-        "x-amz-object-lock-retain-until-date",
-        "x-amz-object-lock-legal-hold",
-        "x-amz-grant-read",
-        "x-amz-grant-write",
-        "x-amz-grant-read-acp",
-        "x-amz-grant-write-acp",
-        "x-amz-grant-full-control",
-    ] {
-        if headers.contains_key(name) {
-            return Err(Error::new(
-                Code::NotImplemented,
-                format!(
-                    "A header you provided implies functionality that is not implemented: {name}"
-                ),
-            )
-            .with("Header", name));
-        }
-    }
-    if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok())
-        && !matches!(acl, "private" | "bucket-owner-full-control")
-    {
-        return Err(Error::new(
-            Code::AccessControlListNotSupported,
-            "The bucket does not allow ACLs",
-        ));
-    }
-    Ok(())
 }
 
 /// Whether an `If-Match`/`If-None-Match` list matches `etag`.
@@ -326,15 +290,126 @@ pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<Range
     Ok(Some(range))
 }
 
-/// Streams `range` of the object made of `files` (opened, in order, with their lengths).
-fn stream(files: Vec<(tokio::fs::File, u64)>, range: Range) -> Body {
+/// Streams `range` of the object made of `files` (opened, in order, with their lengths),
+/// decrypted with `key` when the object is encrypted.
+fn stream(files: Vec<(tokio::fs::File, u64)>, range: Range, key: Option<ObjectKey>) -> Body {
     BodyExt::boxed(StreamBody::new(
-        read_range(files, range).map(|r| r.map(hyper::body::Frame::data)),
+        read_range(files, range, key).map(|r| r.map(hyper::body::Frame::data)),
     ))
 }
 
-/// The bytes of `range` of the object made of `files`, in pieces of at most 256 KiB.
+/// The bytes of `range` of the object made of `files` (their plaintext lengths), decrypted
+/// with `key` when the object is encrypted.
 pub(crate) fn read_range(
+    files: Vec<(tokio::fs::File, u64)>,
+    range: Range,
+    key: Option<ObjectKey>,
+) -> std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync>>
+{
+    match key {
+        None => Box::pin(read_plain(files, range)),
+        Some(key) => Box::pin(read_sealed(files, range, key)),
+    }
+}
+
+/// The bytes of `range` of encrypted files, one sealed segment (64 KiB) at a time: only the
+/// segments the range covers are read and opened.
+fn read_sealed(
+    files: Vec<(tokio::fs::File, u64)>,
+    range: Range,
+    key: ObjectKey,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    use super::sse::{SALT, SEGMENT, TAG};
+    struct Current {
+        cipher: FileCipher,
+        index: u64,
+        within: usize,
+    }
+    struct State {
+        files: std::collections::VecDeque<(tokio::fs::File, u64)>,
+        skip: u64,
+        left: u64,
+        current: Option<Current>,
+        key: ObjectKey,
+    }
+    async fn start(
+        file: &mut tokio::fs::File,
+        key: &ObjectKey,
+        at: u64,
+    ) -> std::io::Result<Current> {
+        let mut salt = [0u8; SALT];
+        file.read_exact(&mut salt).await?;
+        let cipher = FileCipher::new(key, &salt)?;
+        let (index, offset) = super::sse::segment_of(at);
+        file.seek(std::io::SeekFrom::Start(offset)).await?;
+        Ok(Current {
+            cipher,
+            index,
+            within: (at - index * SEGMENT as u64) as usize,
+        })
+    }
+    let state = State {
+        files: files.into(),
+        skip: range.start,
+        left: range.end + 1 - range.start,
+        current: None,
+        key,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if st.left == 0 {
+                return None;
+            }
+            let (file, len) = st.files.front_mut()?;
+            let len = *len;
+            if st.current.is_none() {
+                if st.skip >= len {
+                    st.skip -= len;
+                    st.files.pop_front();
+                    continue;
+                }
+                match start(file, &st.key, st.skip).await {
+                    Ok(c) => st.current = Some(c),
+                    Err(e) => {
+                        st.left = 0;
+                        return Some((Err(e), st));
+                    }
+                }
+                st.skip = 0;
+            }
+            let Some(cur) = st.current.as_mut() else {
+                continue;
+            };
+            let seg_start = cur.index * SEGMENT as u64;
+            if seg_start >= len {
+                st.files.pop_front();
+                st.current = None;
+                continue;
+            }
+            let plain = (len - seg_start).min(SEGMENT as u64) as usize;
+            let mut buf = vec![0u8; plain + TAG];
+            let opened = match file.read_exact(&mut buf).await {
+                Ok(_) => cur.cipher.open(cur.index, &mut buf),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = opened {
+                st.left = 0;
+                return Some((Err(e), st));
+            }
+            buf.truncate(plain);
+            let from = cur.within;
+            let take = ((plain - from) as u64).min(st.left) as usize;
+            cur.within = 0;
+            cur.index += 1;
+            st.left -= take as u64;
+            let bytes = bytes::Bytes::from(buf).slice(from..from + take);
+            return Some((Ok(bytes), st));
+        }
+    })
+}
+
+/// The bytes of `range` of files in the clear, in pieces of at most 256 KiB.
+fn read_plain(
     files: Vec<(tokio::fs::File, u64)>,
     range: Range,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
@@ -432,6 +507,8 @@ fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta) {
     if !meta.tags.is_empty() {
         set(h, "x-amz-tagging-count", &meta.tags.len().to_string());
     }
+    super::sse::response_headers(h, meta.sse.as_ref());
+    super::lock::response_headers(h, meta);
 }
 
 fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
@@ -453,9 +530,13 @@ impl S3 {
         }
     }
 
-    /// Streams a request body into a durable file.
-    pub(crate) async fn receive(&self, inbound: &mut Inbound) -> Result<store::Staged> {
-        let mut staged = self.files.create().await?;
+    /// Streams a request body into a durable file, encrypted under `key` when given.
+    pub(crate) async fn receive(
+        &self,
+        inbound: &mut Inbound,
+        key: Option<ObjectKey>,
+    ) -> Result<store::Staged> {
+        let mut staged = self.files.create_sealed(key).await?;
         while let Some(d) = inbound.next().await? {
             staged.write(&d).await?;
         }
@@ -475,9 +556,17 @@ impl S3 {
         let headers = stored_headers(&ctx.headers)?;
         let tags = super::tagging::from_header(ctx.header("x-amz-tagging"))?.unwrap_or_default();
         let condition = WriteCondition::from(&ctx.headers)?;
-        self.require_bucket(bucket).await?;
+        let bucket_meta = self.bucket_meta(bucket).await?;
+        let (sse, customer) =
+            super::sse::requested(&ctx.headers, bucket_meta.encryption.as_ref(), &self.region)?;
+        let sealing = sse
+            .as_ref()
+            .and_then(|e| self.sse_keys.object_key(e, customer.as_ref()));
+        let (retention, legal_hold) =
+            super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
+        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
         let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
-        let staged = self.receive(&mut inbound).await?;
+        let staged = self.receive(&mut inbound, sealing).await?;
         let received = inbound.finish()?;
         let segment = staged.commit().await?;
         let etag = checksum::hex(&received.md5);
@@ -496,12 +585,18 @@ impl S3 {
             parts: None,
             version_id: None,
             tags,
+            sse: sse.clone(),
+            retention,
+            legal_hold,
+            acl,
+            part_checksums: Vec::new(),
         };
         let version = self
             .commit_object(bucket, key, meta, condition, vec![segment])
             .await?;
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "etag", &format!("\"{etag}\""));
+        super::sse::response_headers(r.headers_mut(), sse.as_ref());
         if let Some(v) = &version {
             set(r.headers_mut(), "x-amz-version-id", v);
         }
@@ -683,9 +778,18 @@ impl S3 {
             },
         };
         let version = ctx.param("versionId").map(str::to_owned);
+        super::sse::refuse_on_read(&ctx.headers)?;
+        let customer = super::sse::customer_key(&ctx.headers, false)?;
         let (meta, files) = self
             .open_object(bucket, key, version.as_deref(), !head)
             .await?;
+        if ctx.object_acl.load(std::sync::atomic::Ordering::Relaxed)
+            && !super::acl::public_read(&meta.acl)
+        {
+            return Err(Error::access_denied());
+        }
+        let sealed =
+            super::sse::key_for_read(&self.sse_keys, meta.sse.as_ref(), customer.as_ref())?;
         let validators = |e: Error| {
             e.header("etag", format!("\"{}\"", meta.etag))
                 .header("last-modified", http_date(meta.modified))
@@ -739,7 +843,7 @@ impl S3 {
         let mut r = if head || length == 0 {
             api::empty(status)
         } else {
-            let mut r = Response::new(stream(files, served));
+            let mut r = Response::new(stream(files, served, sealed));
             *r.status_mut() = status;
             r
         };
@@ -757,10 +861,25 @@ impl S3 {
             );
         }
         if ctx.header("x-amz-checksum-mode") == Some("ENABLED")
-            && range.is_none()
             && let Some(c) = &meta.checksum
         {
-            checksum_headers(h, c);
+            match part_number {
+                // A part of a multipart object: that part's own checksum, when kept.
+                Some(n) if meta.parts.is_some() => {
+                    if let Some(v) = meta.part_checksums.get(n as usize - 1) {
+                        checksum_headers(
+                            h,
+                            &Checksum {
+                                algorithm: c.algorithm,
+                                value: v.clone(),
+                                kind: c.kind,
+                            },
+                        );
+                    }
+                }
+                _ if range.is_none() || part_number.is_some() => checksum_headers(h, c),
+                _ => {}
+            }
         }
         for (param, header) in [
             ("response-content-type", "content-type"),
@@ -795,11 +914,13 @@ impl S3 {
                 v,
             ));
         }
+        let bypass = super::lock::bypass(&ctx.headers);
         let mut done = self
-            .remove_objects(bucket, vec![(key.to_owned(), version)])
+            .remove_objects(bucket, vec![(key.to_owned(), version)], bypass)
             .await?;
         let mut r = api::empty(StatusCode::NO_CONTENT);
         if let Some((_, d)) = done.pop() {
+            let d = d?;
             if let Some(v) = &d.version_id {
                 set(r.headers_mut(), "x-amz-version-id", v);
             }
@@ -810,12 +931,14 @@ impl S3 {
         Ok(r)
     }
 
-    /// Deletes `keys` (each the current object or one version) in one commit.
+    /// Deletes `keys` (each the current object or one version) in one commit; a version
+    /// Object Lock protects is refused (unless `bypass` lifts its GOVERNANCE retention).
     async fn remove_objects(
         &self,
         bucket: &str,
         keys: Vec<(String, Option<String>)>,
-    ) -> Result<Vec<(String, version::Deleted)>> {
+        bypass: bool,
+    ) -> Result<Vec<(String, Result<version::Deleted>)>> {
         let b = bucket.to_owned();
         let outcome = self
             .engine
@@ -824,9 +947,20 @@ impl S3 {
                     return Ok(Err(Error::no_such_bucket(&b)));
                 };
                 let mut done = Vec::with_capacity(keys.len());
+                let now = now_ms();
                 for (k, v) in keys {
+                    if bucket_meta.object_lock.is_some()
+                        && let Some(id) = v.as_deref()
+                        && let Some((_, row)) =
+                            version::find(&txn.open_table(store::VERSIONS)?, &b, &k, id)?
+                        && let Some(o) = &row.object
+                        && let Err(e) = super::lock::check_delete(o, bypass, now)
+                    {
+                        done.push((k, Err(e)));
+                        continue;
+                    }
                     let d = version::delete(txn, &bucket_meta, &b, &k, v.as_deref())?;
-                    done.push((k, d));
+                    done.push((k, Ok(d)));
                 }
                 Ok(Ok(done))
             })
@@ -834,7 +968,8 @@ impl S3 {
         let mut done = outcome;
         let files = done
             .iter_mut()
-            .flat_map(|(_, d)| std::mem::take(&mut d.released))
+            .filter_map(|(_, d)| d.as_mut().ok())
+            .flat_map(|d| std::mem::take(&mut d.released))
             .collect();
         self.files.remove(files).await;
         Ok(done)
@@ -880,11 +1015,22 @@ impl S3 {
         if keys.is_empty() && errors.is_empty() {
             return Err(Error::malformed_xml());
         }
-        let asked: Vec<bool> = keys.iter().map(|(_, v)| v.is_some()).collect();
-        let done = self.remove_objects(bucket, keys).await?;
+        let asked: Vec<Option<String>> = keys.iter().map(|(_, v)| v.clone()).collect();
+        let done = self
+            .remove_objects(bucket, keys, super::lock::bypass(&ctx.headers))
+            .await?;
         let mut w = Writer::new("DeleteResult");
-        if !quiet {
-            for ((k, d), asked) in done.iter().zip(asked) {
+        let mut refused = Vec::new();
+        for ((k, d), asked) in done.iter().zip(asked) {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => {
+                    refused.push((k, asked, e));
+                    continue;
+                }
+            };
+            let asked = asked.is_some();
+            if !quiet {
                 w.open("Deleted").elem("Key", k);
                 match (&d.version_id, asked) {
                     (Some(v), true) => {
@@ -901,6 +1047,15 @@ impl S3 {
                 }
                 w.close("Deleted");
             }
+        }
+        for (k, version, e) in refused {
+            w.open("Error").elem("Key", k);
+            if let Some(v) = &version {
+                w.elem("VersionId", v);
+            }
+            w.elem("Code", e.code.as_str())
+                .elem("Message", &e.message)
+                .close("Error");
         }
         for (k, code, msg) in &errors {
             w.open("Error")
@@ -942,47 +1097,61 @@ impl S3 {
             }
         };
         let condition = WriteCondition::from(&ctx.headers)?;
+        let dest_bucket = self.bucket_meta(bucket).await?;
+        let (dest_sse, dest_customer) =
+            super::sse::requested(&ctx.headers, dest_bucket.encryption.as_ref(), &self.region)?;
+        let src_customer = super::sse::customer_key(&ctx.headers, true)?;
+        let (retention, legal_hold) =
+            super::lock::for_new_version(&ctx.headers, dest_bucket.object_lock.as_ref(), now_ms())?;
+        let acl = super::acl::for_new_object(&ctx.headers, &dest_bucket)?;
+        let changes_encryption =
+            ctx.headers.contains_key("x-amz-server-side-encryption") || dest_customer.is_some();
         if src_bucket == bucket
             && src_key == key
             && src_version.is_none()
             && !replace
+            && !changes_encryption
             && !ctx.headers.contains_key("x-amz-storage-class")
         {
             return Err(Error::invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
-        self.require_bucket(bucket).await?;
-        let mut tries = 0;
-        let (source, segments) = loop {
-            let (source, _) = self
-                .open_object(&src_bucket, &src_key, src_version.as_deref(), false)
+        let (probe, _) = self
+            .open_object(&src_bucket, &src_key, src_version.as_deref(), false)
+            .await?;
+        let src_sealed =
+            super::sse::key_for_read(&self.sse_keys, probe.sse.as_ref(), src_customer.as_ref())?;
+        let (source, segments) = if probe.sse == dest_sse {
+            self.link_source(
+                ctx,
+                &src_bucket,
+                &src_key,
+                src_version.as_deref(),
+                dest_sse.as_ref(),
+            )
+            .await?
+        } else {
+            let (source, files) = self
+                .open_object(&src_bucket, &src_key, src_version.as_deref(), true)
                 .await?;
             read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
-            let mut linked = Vec::with_capacity(source.segments.len());
-            let mut vanished = false;
-            for s in &source.segments {
-                match self.files.link(&s.id).await {
-                    Ok(id) => linked.push(Segment { id, len: s.len }),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => {
-                        vanished = true;
-                        break;
-                    }
+            let dest_key = dest_sse
+                .as_ref()
+                .and_then(|e| self.sse_keys.object_key(e, dest_customer.as_ref()));
+            let mut segments: Vec<Segment> = Vec::with_capacity(files.len());
+            for (file, len) in files {
+                match self.transcode(file, len, src_sealed, dest_key).await {
+                    Ok(s) => segments.push(s),
                     Err(e) => {
                         self.files
-                            .remove(linked.into_iter().map(|s| s.id).collect())
+                            .remove(segments.into_iter().map(|s| s.id).collect())
                             .await;
-                        return Err(e.into());
+                        return Err(e);
                     }
                 }
             }
-            if !vanished {
-                break (source, linked);
-            }
-            self.files
-                .remove(linked.into_iter().map(|s| s.id).collect())
-                .await;
-            tries += 1;
+            (source, segments)
         };
         let mut headers = if replace {
             new_headers
@@ -1009,6 +1178,11 @@ impl S3 {
             parts: source.parts,
             version_id: None,
             tags: new_tags.unwrap_or_else(|| source.tags.clone()),
+            sse: dest_sse.clone(),
+            retention,
+            legal_hold,
+            acl,
+            part_checksums: source.part_checksums.clone(),
         };
         let version = self
             .commit_object(bucket, key, meta, condition, segments)
@@ -1020,6 +1194,7 @@ impl S3 {
             w.elem(c.algorithm.element(), &c.value);
         }
         let mut r = api::xml(StatusCode::OK, w.finish("CopyObjectResult"));
+        super::sse::response_headers(r.headers_mut(), dest_sse.as_ref());
         if let Some(v) = &version {
             set(r.headers_mut(), "x-amz-version-id", v);
         }
@@ -1027,6 +1202,78 @@ impl S3 {
             set(r.headers_mut(), "x-amz-copy-source-version-id", v);
         }
         Ok(r)
+    }
+
+    /// A copy of one file of an object, decrypted with `from` and encrypted with `to` (either
+    /// absent for a file in the clear), made durable.
+    pub(crate) async fn transcode(
+        &self,
+        file: tokio::fs::File,
+        len: u64,
+        from: Option<ObjectKey>,
+        to: Option<ObjectKey>,
+    ) -> Result<Segment> {
+        let mut staged = self.files.create_sealed(to).await?;
+        if len > 0 {
+            let range = Range {
+                start: 0,
+                end: len - 1,
+            };
+            let mut bytes = read_range(vec![(file, len)], range, from);
+            while let Some(chunk) = bytes.next().await {
+                staged.write(&chunk?).await?;
+            }
+        }
+        Ok(staged.commit().await?)
+    }
+
+    /// The source of a copy whose encryption does not change, with its files hard-linked.
+    async fn link_source(
+        &self,
+        ctx: &Ctx,
+        src_bucket: &str,
+        src_key: &str,
+        src_version: Option<&str>,
+        expect: Option<&super::sse::Encryption>,
+    ) -> Result<(ObjectMeta, Vec<Segment>)> {
+        let mut tries = 0;
+        loop {
+            let (source, _) = self
+                .open_object(src_bucket, src_key, src_version, false)
+                .await?;
+            read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
+            if source.sse.as_ref() != expect {
+                // Overwritten with another encryption since the copy looked at it.
+                return Err(Error::new(
+                    Code::InternalError,
+                    "The source object changed during the copy. Please try again.",
+                ));
+            }
+            let mut linked = Vec::with_capacity(source.segments.len());
+            let mut vanished = false;
+            for s in &source.segments {
+                match self.files.link(&s.id).await {
+                    Ok(id) => linked.push(Segment { id, len: s.len }),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => {
+                        vanished = true;
+                        break;
+                    }
+                    Err(e) => {
+                        self.files
+                            .remove(linked.into_iter().map(|s| s.id).collect())
+                            .await;
+                        return Err(e.into());
+                    }
+                }
+            }
+            if !vanished {
+                return Ok((source, linked));
+            }
+            self.files
+                .remove(linked.into_iter().map(|s| s.id).collect())
+                .await;
+            tries += 1;
+        }
     }
 }
 

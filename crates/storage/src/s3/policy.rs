@@ -442,6 +442,11 @@ pub struct Access {
     pub policy: Option<BucketPolicy>,
     /// BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets.
     pub block: [bool; 4],
+    /// Whether ACLs are evaluated (Object Ownership allows them and the public access block
+    /// does not say to ignore public ones).
+    pub acls: bool,
+    /// What the bucket's ACL grants everyone: READ, WRITE, READ_ACP.
+    pub public: [bool; 3],
 }
 
 /// Whether `caller` may do `action` on `resource` given the bucket's `access`.
@@ -542,6 +547,8 @@ mod tests {
         let access = Access {
             policy: Some(p.clone()),
             block: [false; 4],
+            acls: false,
+            public: [false; 3],
         };
         let insecure = vec![("aws:securetransport".to_owned(), "false".to_owned())];
         let anon = Caller::Anonymous;
@@ -647,6 +654,8 @@ mod tests {
         let restricted = Access {
             policy: Some(p),
             block: [false, false, false, true],
+            acls: false,
+            public: [false; 3],
         };
         assert_eq!(
             decide(

@@ -7,6 +7,7 @@
 //! | `s3/uploads` | `bucket \0 key \0 upload id` → [`UploadMeta`] |
 //! | `s3/parts` | `upload id \0 part number (4 bytes, big-endian)` → [`PartMeta`] |
 //! | `s3/versions` | `bucket \0 key \0 !seq (8 bytes, big-endian)` → [`VersionRow`] |
+//! | `s3/completed` | `bucket \0 key \0 upload id` → [`Completed`], for a day |
 //!
 //! A bucket whose versioning was never set keeps one row per key in `s3/objects`. Once
 //! versioning is set (Enabled or Suspended) `s3/versions` holds every version of every key of
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
 use super::checksum::Checksum;
+use super::sse::{Encryption, FileCipher, ObjectKey, SEGMENT, TAG};
 use crate::engine::EngineError;
 
 pub(crate) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("s3/buckets");
@@ -43,6 +45,23 @@ pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 pub(crate) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/uploads");
 pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/parts");
 pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/versions");
+pub(crate) const COMPLETED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s3/completed");
+
+/// What a finished multipart upload answered, so that a client retrying its
+/// CompleteMultipartUpload (its first answer lost) gets the same answer, as S3 gives it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Completed {
+    /// When it completed, Unix milliseconds.
+    pub at: i64,
+    /// The object's ETag.
+    pub etag: String,
+    /// The object's checksum.
+    pub checksum: Option<Checksum>,
+    /// The version it made.
+    pub version_id: Option<String>,
+    /// Its encryption.
+    pub sse: Option<Encryption>,
+}
 
 /// A bucket's versioning state, once set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +121,23 @@ pub struct BucketMeta {
     /// The lifecycle configuration, as put.
     #[serde(default)]
     pub lifecycle: Option<String>,
+    /// The default encryption of new objects.
+    #[serde(default)]
+    pub encryption: Option<super::sse::BucketDefault>,
+    /// Object Lock, once enabled (it cannot be disabled).
+    #[serde(default)]
+    pub object_lock: Option<super::lock::BucketLock>,
+    /// Object Ownership; `None` once the controls are deleted (S3 then acts as
+    /// `ObjectWriter`).
+    #[serde(default = "enforced")]
+    pub ownership: Option<String>,
+    /// The bucket's ACL beyond the owner's full control.
+    #[serde(default)]
+    pub acl: Vec<super::acl::Grant>,
+}
+
+fn enforced() -> Option<String> {
+    Some(super::acl::ENFORCED.to_owned())
 }
 
 /// One file of an object's bytes (a whole object, or one part of a multipart one).
@@ -149,6 +185,21 @@ pub struct ObjectMeta {
     /// The tags.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// How its files are encrypted, when they are.
+    #[serde(default)]
+    pub sse: Option<Encryption>,
+    /// Its Object Lock retention.
+    #[serde(default)]
+    pub retention: Option<super::lock::Retention>,
+    /// Its legal hold, once set.
+    #[serde(default)]
+    pub legal_hold: Option<bool>,
+    /// Its ACL beyond the owner's full control.
+    #[serde(default)]
+    pub acl: Vec<super::acl::Grant>,
+    /// For a multipart object uploaded with a checksum algorithm, each part's checksum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_checksums: Vec<String>,
 }
 
 /// A multipart upload in progress.
@@ -163,6 +214,18 @@ pub struct UploadMeta {
     /// The tags the object will carry.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// How its parts are encrypted, when they are.
+    #[serde(default)]
+    pub sse: Option<Encryption>,
+    /// The Object Lock retention the object will carry.
+    #[serde(default)]
+    pub retention: Option<super::lock::Retention>,
+    /// The legal hold the object will carry.
+    #[serde(default)]
+    pub legal_hold: Option<bool>,
+    /// The ACL the object will carry.
+    #[serde(default)]
+    pub acl: Vec<super::acl::Grant>,
 }
 
 /// An uploaded part.
@@ -283,15 +346,34 @@ impl Files {
 
     /// A new temporary file to stream a body into.
     pub async fn create(&self) -> std::io::Result<Staged> {
+        self.create_sealed(None).await
+    }
+
+    /// A new temporary file to stream a body into, encrypted under `key` when given
+    /// ([`super::sse`]'s file format).
+    pub async fn create_sealed(&self, key: Option<ObjectKey>) -> std::io::Result<Staged> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let path = self.tmp.join(&id);
         let file = tokio::fs::File::create(&path).await?;
-        Ok(Staged {
+        let mut staged = Staged {
             id,
             path,
             file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)),
             files: self.clone(),
-        })
+            seal: None,
+        };
+        if let Some(key) = key {
+            let salt = FileCipher::salt();
+            let cipher = FileCipher::new(&key, &salt)?;
+            staged.write_raw(&salt).await?;
+            staged.seal = Some(Sealer {
+                cipher,
+                buf: Vec::with_capacity(SEGMENT + TAG),
+                index: 0,
+                plain: 0,
+            });
+        }
+        Ok(staged)
     }
 
     /// A new file id holding the same bytes as `id` (a hard link, fsynced).
@@ -389,35 +471,98 @@ pub(crate) fn live_files(
     Ok(live)
 }
 
+/// The encryption of a file being written: the segment filling up.
+struct Sealer {
+    cipher: FileCipher,
+    buf: Vec<u8>,
+    index: u64,
+    plain: u64,
+}
+
 /// A body being written; removed on drop unless [`Staged::commit`] moved it into place.
-#[derive(Debug)]
 pub struct Staged {
     /// The file id it will have.
     pub id: String,
     path: PathBuf,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     files: Files,
+    seal: Option<Sealer>,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("id", &self.id)
+            .field("sealed", &self.seal.is_some())
+            .finish()
+    }
 }
 
 impl Staged {
-    /// Appends bytes.
-    pub async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    async fn write_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
         match &mut self.file {
             Some(f) => f.write_all(data).await,
             None => Err(std::io::Error::other("the file is closed")),
         }
     }
 
+    /// Seals the segment in the buffer and writes it with its tag.
+    async fn seal_segment(&mut self) -> std::io::Result<()> {
+        let Some(s) = &mut self.seal else {
+            return Ok(());
+        };
+        let tag = s.cipher.seal(s.index, &mut s.buf);
+        s.index += 1;
+        s.buf.extend_from_slice(&tag);
+        let buf = std::mem::take(&mut s.buf);
+        let out = self.write_raw(&buf).await;
+        if let Some(s) = &mut self.seal {
+            s.buf = buf;
+            s.buf.clear();
+        }
+        out
+    }
+
+    /// Appends bytes (encrypting them when the file is sealed).
+    pub async fn write(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        if self.seal.is_none() {
+            return self.write_raw(data).await;
+        }
+        while !data.is_empty() {
+            let full = match &mut self.seal {
+                Some(s) => {
+                    let take = (SEGMENT - s.buf.len()).min(data.len());
+                    s.buf.extend_from_slice(&data[..take]);
+                    s.plain += take as u64;
+                    data = &data[take..];
+                    s.buf.len() == SEGMENT
+                }
+                None => false,
+            };
+            if full {
+                self.seal_segment().await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Flushes, fsyncs, renames into place and fsyncs the directory: once this returns the
     /// bytes survive a crash.
     pub async fn commit(mut self) -> std::io::Result<Segment> {
+        if self.seal.as_ref().is_some_and(|s| !s.buf.is_empty()) {
+            self.seal_segment().await?;
+        }
+        let plain = self.seal.as_ref().map(|s| s.plain);
         let Some(mut file) = self.file.take() else {
             return Err(std::io::Error::other("the file is closed"));
         };
         file.flush().await?;
         let file = file.into_inner();
         file.sync_all().await?;
-        let len = file.metadata().await?.len();
+        let len = match plain {
+            Some(n) => n,
+            None => file.metadata().await?.len(),
+        };
         drop(file);
         let to = self.files.path(&self.id);
         let from = self.path.clone();
@@ -458,6 +603,7 @@ pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), EngineEr
     txn.open_table(UPLOADS)?;
     txn.open_table(PARTS)?;
     txn.open_table(VERSIONS)?;
+    txn.open_table(COMPLETED)?;
     Ok(())
 }
 

@@ -108,6 +108,7 @@ impl S3 {
                 };
                 version::update_object(txn, &meta, &b, &k, version.as_deref(), |o| {
                     o.tags = tags;
+                    Ok(())
                 })
             })
             .await?

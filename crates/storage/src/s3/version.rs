@@ -335,7 +335,7 @@ pub(crate) fn update_object(
     bucket: &str,
     key: &str,
     version: Option<&str>,
-    change: impl FnOnce(&mut ObjectMeta),
+    change: impl FnOnce(&mut ObjectMeta) -> Result<(), Error>,
 ) -> Result<Result<Option<String>, Error>, EngineError> {
     let no_key = || Error::no_such_key(key);
     let no_version = |v: &str| {
@@ -356,7 +356,9 @@ pub(crate) fn update_object(
         else {
             return Ok(Err(no_key()));
         };
-        change(&mut meta);
+        if let Err(e) = change(&mut meta) {
+            return Ok(Err(e));
+        }
         objects.insert(k.as_slice(), store::encode(&meta).as_slice())?;
         return Ok(Ok(None));
     }
@@ -394,7 +396,9 @@ pub(crate) fn update_object(
                 .header("x-amz-version-id", id)
         }));
     };
-    change(object);
+    if let Err(e) = change(object) {
+        return Ok(Err(e));
+    }
     versions.insert(k.as_slice(), store::encode(&row).as_slice())?;
     refresh_current(&versions, &mut objects, bucket, key)?;
     Ok(Ok(Some(id)))
