@@ -121,6 +121,11 @@ storage_error!(
 type Completion = Box<dyn FnOnce(Result<(), EngineError>) + Send>;
 type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Completion) + Send>;
 
+/// The engine's own page cache. redb's default (1 GiB) makes the process grow with the
+/// data until it holds that much; a bounded cache keeps memory flat as tables grow, and
+/// pages beyond it come from the operating system's file cache.
+pub const CACHE_BYTES: usize = 128 * 1024 * 1024;
+
 /// A handle on the engine; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -148,16 +153,19 @@ impl Engine {
                 message: e.to_string(),
             })?;
         }
-        let db = Database::create(path).map_err(|e| EngineError::Open {
-            path: path.to_owned(),
-            message: match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    "another Meridian process has it open; stop it or pass another --state-dir"
-                        .to_owned()
-                }
-                other => other.to_string(),
-            },
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| EngineError::Open {
+                path: path.to_owned(),
+                message: match e {
+                    redb::DatabaseError::DatabaseAlreadyOpen => {
+                        "another Meridian process has it open; stop it or pass another --state-dir"
+                            .to_owned()
+                    }
+                    other => other.to_string(),
+                },
+            })?;
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer_db = db.clone();
