@@ -91,7 +91,7 @@ impl Dynamo {
                 parsed.push(key);
             }
             refuse_mixed(&sub, &["AttributesToGet"], &["ProjectionExpression"])?;
-            let ph = sub.placeholders()?;
+            let ph = sub.placeholders_in(false)?;
             let projection = super::item::read_projection(&sub, &ph)?;
             ph.check_all_used()?;
             specs.push(GetSpec {

@@ -171,8 +171,16 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// ExpressionAttributeNames and ExpressionAttributeValues, checked as DynamoDB does.
+    /// ExpressionAttributeNames and ExpressionAttributeValues of an operation's request,
+    /// checked as DynamoDB does.
     pub(crate) fn placeholders(&self) -> Result<Placeholders, Error> {
+        self.placeholders_in(true)
+    }
+
+    /// [`Self::placeholders`] of a request (`top_level`) or of one part of a batch or a
+    /// transaction, whose empty ExpressionAttributeValues DynamoDB reports without the
+    /// validation prefix.
+    pub(crate) fn placeholders_in(&self, top_level: bool) -> Result<Placeholders, Error> {
         let mut names = HashMap::new();
         if let Some(m) = self.object("ExpressionAttributeNames")? {
             if m.is_empty() {
@@ -195,9 +203,11 @@ impl<'a> Input<'a> {
         let mut values = HashMap::new();
         if let Some(m) = self.object("ExpressionAttributeValues")? {
             if m.is_empty() {
-                return Err(Error::validation(
-                    "ExpressionAttributeValues must not be empty",
-                ));
+                return Err(Error::validation(if top_level {
+                    "1 validation error detected: ExpressionAttributeValues must not be empty"
+                } else {
+                    "ExpressionAttributeValues must not be empty"
+                }));
             }
             for (k, v) in m {
                 if !k.starts_with(':') || k.len() < 2 {

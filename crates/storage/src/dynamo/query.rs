@@ -373,7 +373,7 @@ fn common(
     let select = match (select, &projection) {
         (Some(Select::Specific), None) => {
             return Err(Error::validation(
-                "1 validation error detected: SPECIFIC_ATTRIBUTES requires ProjectionExpression or AttributesToGet",
+                "1 validation error detected: Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
             ));
         }
         (Some(s), Some(_)) if s != Select::Specific => {
@@ -383,12 +383,12 @@ fn common(
                 "ProjectionExpression"
             };
             let sel = match s {
-                Select::Count => "COUNT",
+                Select::Count => "only the Count",
                 Select::AllProjected => "ALL_PROJECTED_ATTRIBUTES",
                 _ => "ALL_ATTRIBUTES",
             };
             return Err(Error::validation(format!(
-                "Cannot specify the {what} when choosing to get {sel}"
+                "1 validation error detected: Cannot specify the {what} when choosing to get {sel}"
             )));
         }
         (Some(s), _) => s,
@@ -403,7 +403,7 @@ fn common(
     };
     if select == Select::AllProjected && index.is_none() {
         return Err(Error::validation(
-            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
+            "1 validation error detected: ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
         ));
     }
     if let (Select::AllAttributes, Some(i)) = (select, &index)

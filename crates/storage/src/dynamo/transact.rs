@@ -106,7 +106,7 @@ impl Dynamo {
                 _ => &["ConditionExpression"],
             };
             refuse_orphan_placeholders(&sub, exprs)?;
-            let ph = sub.placeholders()?;
+            let ph = sub.placeholders_in(false)?;
             let condition = match sub.string("ConditionExpression")? {
                 Some(src) => Some(expr::parse_condition(src, Kind::Condition, &ph)?),
                 None => None,
@@ -329,7 +329,7 @@ impl Dynamo {
             }
             invalid.push(None);
             refuse_orphan_placeholders(&sub, &["ProjectionExpression"])?;
-            let ph = sub.placeholders()?;
+            let ph = sub.placeholders_in(false)?;
             let projection = match sub.string("ProjectionExpression")? {
                 Some(src) => Some(expr::parse_projection(src, &ph)?),
                 None => None,
