@@ -9,7 +9,7 @@ mod observe_support;
 use std::path::Path;
 use std::process::Command;
 
-use observe_support::{Up, tool};
+use observe_support::{Up, copy_dir, tool};
 
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -94,12 +94,7 @@ fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let edge = tmp.path().join("edge");
-    std::fs::create_dir(&edge).expect("mkdir");
-    for e in std::fs::read_dir(examples().join("edge")).expect("edge") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), edge.join(e.file_name())).expect("copy");
-    }
+    copy_dir(&examples().join("edge"), &tmp.path().join("edge"));
     // The harness binds the edge's listeners on free ports.
     let up = Up::start(tmp.path(), "edge", &[]);
     let cdn_line = up
@@ -309,12 +304,7 @@ fn cdn_ls_reports_the_cache_and_invalidations_survive_kill_9() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let edge = tmp.path().join("edge");
-    std::fs::create_dir(&edge).expect("mkdir");
-    for e in std::fs::read_dir(examples().join("edge")).expect("edge") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), edge.join(e.file_name())).expect("copy");
-    }
+    copy_dir(&examples().join("edge"), &tmp.path().join("edge"));
     let mut up = Up::start(tmp.path(), "edge", &[]);
     let https = banner_url(&up, "  cdn ", "https://");
     let api = banner_url(&up, "  cloudfront ", "http://");

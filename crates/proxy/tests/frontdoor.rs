@@ -285,6 +285,17 @@ async fn curl_many(fd: SocketAddr, path: &str, n: usize, extra: &[&str]) -> Vec<
         .collect()
 }
 
+/// What curl's `-w FORMAT` says of one request for `path` to the frontend host.
+fn curl_w(fd: SocketAddr, path: &str, format: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", format])
+        .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
+        .arg(format!("http://{HOST}:{}{path}", fd.port()))
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn counts(answers: &[(u16, String)]) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for (code, b) in answers {
@@ -489,47 +500,20 @@ async fn rules_match_by_pattern_protocol_and_host() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "400");
     // A redirect rule.
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{redirect_url}",
-        ])
-        .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
-        .arg(format!("http://{HOST}:{}/old/page?q=1", fd.port()))
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        curl_w(fd, "/old/page?q=1", "%{http_code} %{redirect_url}"),
         "301 https://www.example.com/old/page?q=1"
     );
     // custom_path, custom_query_string, custom_fragment.
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %header{location}",
-        ])
-        .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
-        .arg(format!("http://{HOST}:{}/gone?q=1", fd.port()))
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        curl_w(fd, "/gone?q=1", "%{http_code} %header{location}"),
         format!("307 http://{HOST}:{}/new?from=gone#top", fd.port())
     );
     // custom_forwarding_path: the custom path, then what the wildcard matched.
-    let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%header{echo-path}"])
-        .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
-        .arg(format!("http://{HOST}:{}/v2/users/7?x=1", fd.port()))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "/backend/users/7?x=1");
+    assert_eq!(
+        curl_w(fd, "/v2/users/7?x=1", "%header{echo-path}"),
+        "/backend/users/7?x=1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
