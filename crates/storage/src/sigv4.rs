@@ -246,25 +246,30 @@ pub fn canonical_request_with(
     out.push_str(&canonical_query(req.query));
     out.push('\n');
     for name in signed_headers {
-        let values: Vec<String> = req
-            .headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|v| {
-                String::from_utf8_lossy(v.as_bytes())
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect();
-        let value = if values.is_empty() && name == "host" {
-            req.authority.unwrap_or_default().to_owned()
-        } else {
-            values.join(",")
-        };
         out.push_str(name);
         out.push(':');
-        out.push_str(&value);
+        let mut values = req.headers.get_all(name.as_str()).iter().peekable();
+        if values.peek().is_none() && name == "host" {
+            out.push_str(req.authority.unwrap_or_default());
+        }
+        // Values joined by commas, each trimmed with its inner runs of whitespace made one
+        // space, as SigV4's canonical headers are.
+        let mut first = true;
+        for v in values {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            for (i, word) in String::from_utf8_lossy(v.as_bytes())
+                .split_whitespace()
+                .enumerate()
+            {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(word);
+            }
+        }
         out.push('\n');
     }
     out.push('\n');
@@ -286,6 +291,55 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec
     let k = hmac_sign(&k, region.as_bytes());
     let k = hmac_sign(&k, service.as_bytes());
     hmac_sign(&k, b"aws4_request")
+}
+
+/// A derived signing key, kept with the HMAC state it starts.
+struct CachedKey {
+    secret: String,
+    date: String,
+    region: String,
+    service: String,
+    key: Vec<u8>,
+    hmac: hmac::Key,
+}
+
+/// Derived signing keys: a client signs every request of a day, region and service with the
+/// same key, and deriving it costs four HMACs, as much as the rest of a small request's
+/// verification. A handful of keys are live at once; the oldest is dropped past the bound.
+static SIGNING_KEYS: std::sync::Mutex<Vec<CachedKey>> = std::sync::Mutex::new(Vec::new());
+const CACHED_KEYS: usize = 64;
+
+/// [`signing_key`] and its HMAC key, from the cache when it holds them.
+fn cached_signing_key(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> (Vec<u8>, hmac::Key) {
+    let hit = |c: &CachedKey| {
+        c.date == date && c.region == region && c.service == service && c.secret == secret
+    };
+    if let Ok(cache) = SIGNING_KEYS.lock()
+        && let Some(c) = cache.iter().find(|c| hit(c))
+    {
+        return (c.key.clone(), c.hmac.clone());
+    }
+    let key = signing_key(secret, date, region, service);
+    let hmac = hmac::Key::new(hmac::HMAC_SHA256, &key);
+    if let Ok(mut cache) = SIGNING_KEYS.lock() {
+        if cache.len() >= CACHED_KEYS {
+            cache.remove(0);
+        }
+        cache.push(CachedKey {
+            secret: secret.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            key: key.clone(),
+            hmac: hmac.clone(),
+        });
+    }
+    (key, hmac)
 }
 
 /// The request's `X-Amz-Date` (or `Date`) as `yyyymmddThhmmssZ`.
@@ -398,16 +452,11 @@ fn check(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         sha256_hex(canonical.as_bytes())
     );
-    let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
+    let (key, verifier) = cached_signing_key(secret, &auth.date, &auth.region, &auth.service);
     let Some(given) = unhex(&auth.signature) else {
         return Err(AuthError::Mismatch);
     };
-    hmac::verify(
-        &hmac::Key::new(hmac::HMAC_SHA256, &key),
-        to_sign.as_bytes(),
-        &given,
-    )
-    .map_err(|_| AuthError::Mismatch)?;
+    hmac::verify(&verifier, to_sign.as_bytes(), &given).map_err(|_| AuthError::Mismatch)?;
     Ok(ChunkSigning {
         key,
         amz_date: amz_date.to_owned(),
