@@ -501,6 +501,8 @@ impl S3 {
                     parts.retain_in(plo.as_slice()..=phi.as_slice(), |_, _| false)?;
                 }
                 t.remove(b.as_str())?;
+                txn.open_table(super::notification::NOTIFICATIONS)?
+                    .remove(b.as_str())?;
                 Ok(Ok(files))
             })
             .await??;

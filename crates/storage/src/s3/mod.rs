@@ -29,6 +29,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod lock;
 pub mod multipart;
+pub mod notification;
 pub mod object;
 pub mod policy;
 pub mod post;
@@ -78,6 +79,8 @@ pub struct S3 {
     region: String,
     /// Each bucket's policy and public access block, for the request path.
     access: std::sync::RwLock<std::collections::HashMap<String, Arc<policy::Access>>>,
+    /// Signalled after commits that may have queued event notifications.
+    events: tokio::sync::Notify,
 }
 
 impl S3 {
@@ -93,7 +96,10 @@ impl S3 {
             source,
         })?;
         engine
-            .write(|txn| store::create_tables(txn).map(Ok::<(), ()>))
+            .write(|txn| {
+                store::create_tables(txn)?;
+                notification::create_tables(txn).map(Ok::<(), ()>)
+            })
             .await?
             .ok();
         let live = engine.read(store::live_files).await?;
@@ -133,6 +139,7 @@ impl S3 {
             default_ownership: std::sync::OnceLock::new(),
             region: region.to_owned(),
             access: std::sync::RwLock::new(access),
+            events: tokio::sync::Notify::new(),
         });
         s3.spawn_lifecycle(lifecycle::SWEEP_INTERVAL);
         Ok(s3)

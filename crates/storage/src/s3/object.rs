@@ -21,6 +21,7 @@ use super::api::{self, Body, Ctx, set};
 use super::body::Inbound;
 use super::checksum::{self, Algorithm, Checksum, Kind};
 use super::error::{Code, Error, Result};
+use super::notification::{Change, Subject};
 use super::sse::{FileCipher, ObjectKey};
 use super::store::{self, BUCKETS, Headers, OBJECTS, ObjectMeta, Segment, get_bucket, get_object};
 use super::xml::{self, Writer};
@@ -592,7 +593,7 @@ impl S3 {
             part_checksums: Vec::new(),
         };
         let version = self
-            .commit_object(bucket, key, meta, condition, vec![segment])
+            .commit_object(bucket, key, meta, condition, vec![segment], Change::Put)
             .await?;
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "etag", &format!("\"{etag}\""));
@@ -617,8 +618,10 @@ impl S3 {
         meta: ObjectMeta,
         condition: WriteCondition,
         own: Vec<Segment>,
+        change: Change,
     ) -> Result<Option<String>> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
+        let raiser = self.raiser();
         let outcome = self
             .engine
             .write(move |txn| {
@@ -629,12 +632,20 @@ impl S3 {
                 if let Err(e) = condition.check(&k, old.as_ref()) {
                     return Ok(Err(e));
                 }
+                let (size, etag) = (meta.size, meta.etag.clone());
                 let written = version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
+                let subject = Subject {
+                    key: &k,
+                    object: Some((size, &etag)),
+                    version_id: written.version_id.as_deref(),
+                };
+                raiser.record(txn, &b, change, subject)?;
                 Ok(Ok(written))
             })
             .await;
         match outcome {
             Ok(Ok(written)) => {
+                self.events_changed();
                 self.files.remove(written.released).await;
                 Ok(written.version_id)
             }
@@ -940,6 +951,7 @@ impl S3 {
         bypass: bool,
     ) -> Result<Vec<(String, Result<version::Deleted>)>> {
         let b = bucket.to_owned();
+        let raiser = self.raiser();
         let outcome = self
             .engine
             .write(move |txn| {
@@ -960,11 +972,27 @@ impl S3 {
                         continue;
                     }
                     let d = version::delete(txn, &bucket_meta, &b, &k, v.as_deref())?;
+                    // A delete that changed nothing (no such key or version) raises nothing.
+                    let change = match (v.is_none() && d.marker, d.marker || !d.released.is_empty())
+                    {
+                        (true, _) => Some(Change::DeleteMarkerCreated),
+                        (false, true) => Some(Change::Delete),
+                        (false, false) => None,
+                    };
+                    if let Some(change) = change {
+                        let subject = Subject {
+                            key: &k,
+                            object: None,
+                            version_id: d.version_id.as_deref(),
+                        };
+                        raiser.record(txn, &b, change, subject)?;
+                    }
                     done.push((k, Ok(d)));
                 }
                 Ok(Ok(done))
             })
             .await??;
+        self.events_changed();
         let mut done = outcome;
         let files = done
             .iter_mut()
@@ -1185,7 +1213,7 @@ impl S3 {
             part_checksums: source.part_checksums.clone(),
         };
         let version = self
-            .commit_object(bucket, key, meta, condition, segments)
+            .commit_object(bucket, key, meta, condition, segments, Change::Copy)
             .await?;
         let mut w = Writer::new("CopyObjectResult");
         w.elem("LastModified", &iso8601(modified))
