@@ -21,6 +21,7 @@
 //! |---|---|
 //! | `s3/notifications` | bucket name → [`Config`] |
 //! | `s3/events` | sequence (8 bytes, big-endian) → [`Pending`] |
+//! | `s3/event-sequence` | `last` → the last sequence given |
 
 use std::future::Future;
 
@@ -41,6 +42,9 @@ use crate::engine::EngineError;
 pub(crate) const NOTIFICATIONS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("s3/notifications");
 pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("s3/events");
+/// The last sequence given, which only grows: the queue empties as events are delivered,
+/// and a change's `sequencer` must still sort after every earlier one.
+const SEQUENCE: TableDefinition<&str, u64> = TableDefinition::new("s3/event-sequence");
 
 /// Whether `event` is an event type S3 accepts in a configuration. Meridian raises the
 /// `ObjectCreated` and `ObjectRemoved` ones; the others are kept and never fire.
@@ -266,12 +270,13 @@ fn record(
     if targets.is_empty() {
         return Ok(());
     }
+    let mut sequence = txn.open_table(SEQUENCE)?;
+    let last = sequence.get("last")?.map_or(0, |v| v.value());
+    let first = last + 1;
+    sequence.insert("last", last + targets.len() as u64)?;
+    let sequencer = format!("{first:018X}");
     let mut events = txn.open_table(EVENTS)?;
-    let mut next = match events.last()? {
-        Some((k, _)) => k.value() + 1,
-        None => 1,
-    };
-    let sequencer = format!("{next:018X}");
+    let mut next = first;
     for t in targets {
         let mut object = serde_json::json!({ "key": encode_key(subject.key) });
         if change.created()
@@ -321,6 +326,7 @@ fn record(
 pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> std::result::Result<(), EngineError> {
     txn.open_table(NOTIFICATIONS)?;
     txn.open_table(EVENTS)?;
+    txn.open_table(SEQUENCE)?;
     Ok(())
 }
 
