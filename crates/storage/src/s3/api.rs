@@ -663,7 +663,7 @@ pub fn action(ctx: &Ctx) -> String {
 }
 
 /// The condition keys a request carries, lower case.
-fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
+pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     let mut keys = vec![("aws:securetransport".to_owned(), "false".to_owned())];
     let mut push = |k: &str, v: &str| keys.push((k.to_owned(), v.to_owned()));
     match &ctx.caller {

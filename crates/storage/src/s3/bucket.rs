@@ -525,6 +525,7 @@ impl S3 {
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "x-amz-bucket-region", &meta.region);
         set(r.headers_mut(), "x-amz-access-point-alias", "false");
+        set(r.headers_mut(), "content-type", "application/xml");
         Ok(r)
     }
 

@@ -926,8 +926,9 @@ impl S3 {
             ));
         }
         let bypass = super::lock::bypass(&ctx.headers);
+        let if_match = ctx.header("if-match").map(str::to_owned);
         let mut done = self
-            .remove_objects(bucket, vec![(key.to_owned(), version)], bypass)
+            .remove_objects(bucket, vec![(key.to_owned(), version, if_match)], bypass)
             .await?;
         let mut r = api::empty(StatusCode::NO_CONTENT);
         if let Some((_, d)) = done.pop() {
@@ -943,11 +944,13 @@ impl S3 {
     }
 
     /// Deletes `keys` (each the current object or one version) in one commit; a version
-    /// Object Lock protects is refused (unless `bypass` lifts its GOVERNANCE retention).
+    /// Object Lock protects is refused (unless `bypass` lifts its GOVERNANCE retention), as
+    /// is a key whose current object does not match its `If-Match` ETag (`NoSuchKey` when
+    /// there is none).
     async fn remove_objects(
         &self,
         bucket: &str,
-        keys: Vec<(String, Option<String>)>,
+        keys: Vec<(String, Option<String>, Option<String>)>,
         bypass: bool,
     ) -> Result<Vec<(String, Result<version::Deleted>)>> {
         let b = bucket.to_owned();
@@ -960,7 +963,20 @@ impl S3 {
                 };
                 let mut done = Vec::with_capacity(keys.len());
                 let now = now_ms();
-                for (k, v) in keys {
+                for (k, v, if_match) in keys {
+                    if let Some(want) = &if_match {
+                        let refusal = match get_object(&txn.open_table(OBJECTS)?, &b, &k)? {
+                            None => Some(Error::no_such_key(&k)),
+                            Some(o) if !etag_matches(want, &o.etag) => {
+                                Some(Error::precondition("If-Match"))
+                            }
+                            Some(_) => None,
+                        };
+                        if let Some(e) = refusal {
+                            done.push((k, Err(e)));
+                            continue;
+                        }
+                    }
                     if bucket_meta.object_lock.is_some()
                         && let Some(id) = v.as_deref()
                         && let Some((_, row)) =
@@ -1018,6 +1034,8 @@ impl S3 {
             return Err(Error::malformed_xml());
         }
         let quiet = root.text_of("Quiet") == Some("true");
+        let access = self.access(bucket);
+        let conditions = api::condition_keys(ctx);
         let mut keys = Vec::new();
         let mut errors = Vec::new();
         for o in root.children("Object") {
@@ -1035,7 +1053,28 @@ impl S3 {
                 errors.push((k, "NoSuchVersion", "The specified version does not exist."));
                 continue;
             }
-            keys.push((k, v));
+            // S3 authorizes each key's deletion: a bucket policy denying it refuses that key.
+            if let Some(access) = &access {
+                let action = if v.is_some() {
+                    "s3:DeleteObjectVersion"
+                } else {
+                    "s3:DeleteObject"
+                };
+                let resource = format!("arn:aws:s3:::{bucket}/{k}");
+                let decision = super::policy::decide(
+                    Some(access),
+                    &ctx.caller,
+                    action,
+                    &resource,
+                    &conditions,
+                );
+                if decision == crate::keys::Decision::ExplicitDeny {
+                    errors.push((k, "AccessDenied", "Access Denied"));
+                    continue;
+                }
+            }
+            let etag = o.text_of("ETag").map(str::to_owned);
+            keys.push((k, v, etag));
         }
         if keys.len() + errors.len() > 1000 {
             return Err(Error::malformed_xml());
@@ -1043,7 +1082,7 @@ impl S3 {
         if keys.is_empty() && errors.is_empty() {
             return Err(Error::malformed_xml());
         }
-        let asked: Vec<Option<String>> = keys.iter().map(|(_, v)| v.clone()).collect();
+        let asked: Vec<Option<String>> = keys.iter().map(|(_, v, _)| v.clone()).collect();
         let done = self
             .remove_objects(bucket, keys, super::lock::bypass(&ctx.headers))
             .await?;
