@@ -276,8 +276,7 @@ fn record(
     sequence.insert("last", last + targets.len() as u64)?;
     let sequencer = format!("{first:018X}");
     let mut events = txn.open_table(EVENTS)?;
-    let mut next = first;
-    for t in targets {
+    for (next, t) in (first..).zip(targets) {
         let mut object = serde_json::json!({ "key": encode_key(subject.key) });
         if change.created()
             && let Some((size, etag)) = subject.object
@@ -317,7 +316,6 @@ fn record(
             record,
         };
         events.insert(next, store::encode(&pending).as_slice())?;
-        next += 1;
     }
     Ok(())
 }
