@@ -196,8 +196,9 @@ pub(crate) fn http_date(ms: i64) -> String {
 }
 
 /// Feeds `input` to every parser of untrusted S3 input (request XML and the configuration
-/// documents read from it, POST policies and form part headers, `aws-chunked` bodies
-/// whole and split, SigV4 headers and presigned queries, ranges, copy sources, bucket names)
+/// documents read from it, notifications included; POST policies and form part headers,
+/// `aws-chunked` bodies whole and split, SigV4 headers and presigned queries, ranges, copy
+/// sources, bucket names)
 /// and checks that a chunked body decodes the same however it is split. Returns how many
 /// parsers accepted it. The entry point of the `s3_request` fuzz target and its regression
 /// replay.
@@ -215,6 +216,7 @@ pub fn exercise(input: &[u8]) -> usize {
         acl::parse_policy(input).is_ok(),
         post::check_policy(input, "bucket", &[("key".to_owned(), "k".to_owned())]).is_ok(),
         post::part_head(input).is_ok(),
+        notification::parse(input).is_ok(),
     ] {
         if parsed {
             accepted += 1;
