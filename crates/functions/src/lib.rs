@@ -13,6 +13,7 @@
 pub mod apigw;
 pub mod azure;
 pub mod bootstrap;
+pub mod bucket_events;
 pub mod credentials;
 pub mod dependencies;
 pub mod endpoint;

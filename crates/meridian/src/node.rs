@@ -86,6 +86,9 @@ pub(crate) struct Functions {
     azure_endpoint: meridian_functions::azure::AzureEndpoint,
     /// The pollers of the functions' `DynamoDB` events.
     streams: meridian_functions::stream_events::StreamPollers,
+    /// The delivery of the buckets' events to the functions, started once the functions of
+    /// the first revision are in force.
+    bucket_events: Mutex<Option<meridian_functions::bucket_events::BucketEventDelivery>>,
 }
 
 /// Declared port of the functions' API Gateway (`sam local start-api`'s default).
@@ -233,6 +236,7 @@ impl Node {
                 azure,
                 azure_endpoint,
                 streams,
+                bucket_events: Mutex::new(None),
             })
         } else {
             None
@@ -497,6 +501,36 @@ impl Node {
         for name in created {
             tracing::info!(bucket = %name, "bucket created");
         }
+        // The functions' `S3` events are the declared buckets' notification configurations.
+        if let Some(f) = &self.functions {
+            let declared: Vec<(
+                String,
+                Vec<meridian_storage::s3::notification::LambdaTarget>,
+            )> = revision
+                .bundle
+                .sam_templates()
+                .flat_map(|t| t.buckets.iter())
+                .map(|b| {
+                    let targets = b
+                        .notifications
+                        .iter()
+                        .map(|n| meridian_storage::s3::notification::LambdaTarget {
+                            id: n.id.clone(),
+                            function_arn: f.host.arn(&n.function),
+                            events: n.events.clone(),
+                            filter: n.filter.clone(),
+                        })
+                        .collect();
+                    (b.name.clone(), targets)
+                })
+                .collect();
+            self.storage
+                .s3
+                .declare_notifications(declared)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("the templates' bucket events could not be applied")?;
+        }
         crate::edge::apply_bucket_policies(&revision.bundle, &self.storage, AWS_REGION)
             .await
             .context("the Terraform bucket policies could not be applied")?;
@@ -515,6 +549,12 @@ impl Node {
             f.host.commit(prepared);
             f.azure.commit(azure);
             f.streams.sync(&specs);
+            lock(&f.bucket_events).get_or_insert_with(|| {
+                meridian_functions::bucket_events::BucketEventDelivery::start(
+                    f.host.clone(),
+                    Arc::new(BucketEvents(self.storage.clone())),
+                )
+            });
         }
         self.proxy.commit(staged);
         if let Some(fd) = &self.frontdoor {
@@ -901,6 +941,54 @@ impl meridian_functions::stream_events::StreamSource for TableStreams {
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+/// The functions' `S3` events wait in the storage plane's queue of bucket events.
+#[derive(Debug)]
+struct BucketEvents(Arc<StoragePlane>);
+
+impl meridian_functions::bucket_events::BucketEventSource for BucketEvents {
+    fn pending(
+        &self,
+        limit: usize,
+    ) -> meridian_functions::stream_events::BoxFuture<
+        '_,
+        Result<Vec<meridian_functions::bucket_events::BucketEvent>, String>,
+    > {
+        Box::pin(async move {
+            let events = self
+                .0
+                .s3
+                .pending_events(limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(events
+                .into_iter()
+                .map(|e| meridian_functions::bucket_events::BucketEvent {
+                    id: e.id,
+                    function_arn: e.function_arn,
+                    payload: e.payload,
+                })
+                .collect())
+        })
+    }
+
+    fn delivered(
+        &self,
+        ids: Vec<u64>,
+    ) -> meridian_functions::stream_events::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .s3
+                .events_delivered(ids)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn changed(&self) -> meridian_functions::stream_events::BoxFuture<'_, ()> {
+        Box::pin(self.0.s3.events_queued())
     }
 }
 

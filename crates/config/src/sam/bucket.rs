@@ -1,17 +1,19 @@
 //! Buckets: `AWS::S3::Bucket` into [`BucketSpec`]s, with the name checked as S3 checks a
 //! CreateBucket request, so that a name the storage plane would refuse is refused here with
 //! its `file:line:col`. The bucket's configuration documents (encryption, lifecycle, CORS,
-//! notifications...) are accepted and not applied.
+//! notifications...) are accepted and not applied; its notifications come from the
+//! functions' `Events: Type: S3`, checked as SAM and S3 check them.
 
 use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 
-use super::spec::{BucketSpec, Origin};
-use super::{Compiler, Res};
+use super::raw::{S3EventProps, Text};
+use super::spec::{BucketNotification, BucketSpec, KeyFilter, Origin, S3_EVENT_TYPES};
+use super::{Compiler, Res, ResInfo};
 use crate::de::decode_at;
-use crate::diag::Findings;
-use crate::node::Node;
+use crate::diag::{Findings, did_you_mean};
+use crate::node::{Entry, Node};
 use crate::path::FieldPath;
 
 /// `AWS::S3::Bucket` properties.
@@ -102,11 +104,222 @@ impl Compiler<'_> {
         Some(BucketSpec {
             logical_id: r.id.clone(),
             name,
+            notifications: Vec::new(),
             origin: Origin {
                 file: self.file.clone(),
                 span: r.node.span,
             },
         })
+    }
+}
+
+/// A function's `S3` event, kept until every bucket of the template is read.
+#[derive(Debug)]
+pub(super) struct PendingS3Event {
+    /// The bucket's logical id.
+    bucket: String,
+    /// The function's logical id.
+    function_id: String,
+    /// The event's name under `Events`.
+    event: String,
+    spec: BucketNotification,
+}
+
+impl Compiler<'_> {
+    /// An `S3` event checked as SAM checks it: `Bucket` a `!Ref` to an `AWS::S3::Bucket` of
+    /// the template, `Events` S3 event types, `Filter.S3Key.Rules` named `prefix` or
+    /// `suffix` once each.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn s3_event(
+        &self,
+        function_id: &str,
+        function: &str,
+        event: &str,
+        d: &S3EventProps,
+        tagged_ref: bool,
+        path: &FieldPath,
+        infos: &BTreeMap<String, ResInfo>,
+        f: &mut Findings,
+    ) -> Option<PendingS3Event> {
+        let bucket = match &d.bucket {
+            None => {
+                f.error(
+                    path,
+                    "required field \"Bucket\" is missing (!Ref to an AWS::S3::Bucket of this template)",
+                );
+                return None;
+            }
+            Some(Text(Err(got))) => {
+                f.error(
+                    &path.field("Bucket"),
+                    format!("expected a !Ref to an AWS::S3::Bucket, got {got}"),
+                );
+                return None;
+            }
+            Some(Text(Ok(v))) => v,
+        };
+        let found = infos
+            .iter()
+            .find(|(_, i)| i.ref_value == *bucket && i.kind == "AWS::S3::Bucket")
+            .map(|(id, _)| id.clone());
+        let Some(bucket_id) = found.filter(|_| tagged_ref) else {
+            f.error(
+                &path.field("Bucket"),
+                format!("\"{bucket}\" is not a !Ref to an AWS::S3::Bucket of this template"),
+            )
+            .hint("S3 events must reference a bucket declared in the same template: Bucket: !Ref <BucketLogicalId>");
+            return None;
+        };
+        let events: Vec<String> = match &d.events {
+            None => {
+                f.error(
+                    path,
+                    "required field \"Events\" is missing (an S3 event type such as s3:ObjectCreated:*, or a list)",
+                );
+                return None;
+            }
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, t) in list.0.iter().enumerate() {
+                    let at = if list.0.len() == 1 {
+                        path.field("Events")
+                    } else {
+                        path.field("Events").index(i)
+                    };
+                    match &t.0 {
+                        Ok(e) if S3_EVENT_TYPES.contains(&e.as_str()) => out.push(e.clone()),
+                        Ok(e) => {
+                            let err = f.error(&at, format!("\"{e}\" is not an S3 event type"));
+                            match did_you_mean(e, S3_EVENT_TYPES.iter().copied()) {
+                                Some(c) => err.hint(format!("did you mean \"{c}\"?")),
+                                None => {
+                                    err.hint("for example s3:ObjectCreated:* or s3:ObjectRemoved:*")
+                                }
+                            };
+                        }
+                        Err(got) => {
+                            f.error(&at, format!("expected an S3 event type, got {got}"));
+                        }
+                    }
+                }
+                if out.len() != list.0.len() {
+                    return None;
+                }
+                if out.is_empty() {
+                    f.error(
+                        &path.field("Events"),
+                        "at least one S3 event type is required",
+                    );
+                    return None;
+                }
+                out
+            }
+        };
+        let mut filter = KeyFilter::default();
+        let rules = d
+            .filter
+            .as_ref()
+            .and_then(|f| f.s3_key.as_ref())
+            .and_then(|k| k.rules.as_ref());
+        let rules_path = path.field("Filter").field("S3Key").field("Rules");
+        for (i, rule) in rules.into_iter().flatten().enumerate() {
+            let at = rules_path.index(i);
+            let name = match &rule.name {
+                Some(Text(Ok(n))) => n.clone(),
+                _ => {
+                    f.error(&at, "required field \"Name\" is missing (prefix or suffix)");
+                    return None;
+                }
+            };
+            let value = match &rule.value {
+                Some(Text(Ok(v))) => v.clone(),
+                _ => {
+                    f.error(&at, "required field \"Value\" is missing");
+                    return None;
+                }
+            };
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "prefix" => &mut filter.prefix,
+                "suffix" => &mut filter.suffix,
+                _ => {
+                    f.error(
+                        &at.field("Name"),
+                        format!("filter rule name \"{name}\" must be either prefix or suffix"),
+                    );
+                    return None;
+                }
+            };
+            if slot.is_some() {
+                f.error(
+                    &at.field("Name"),
+                    format!(
+                        "cannot specify more than one {} rule in a filter",
+                        name.to_ascii_lowercase()
+                    ),
+                );
+                return None;
+            }
+            *slot = Some(value);
+        }
+        Some(PendingS3Event {
+            bucket: bucket_id,
+            function_id: function_id.to_owned(),
+            event: event.to_owned(),
+            spec: BucketNotification {
+                id: format!("{function_id}{event}"),
+                function: function.to_owned(),
+                events,
+                filter,
+                origin: Origin {
+                    file: self.file.clone(),
+                    span: crate::node::Span::default(),
+                },
+            },
+        })
+    }
+
+    /// Gives each bucket the notifications its functions' `S3` events name, refusing two that
+    /// S3 would refuse as overlapping.
+    pub(super) fn attach_bucket_events(&mut self, buckets: &mut [BucketSpec], resources: &[Entry]) {
+        for p in std::mem::take(&mut self.bucket_events) {
+            let Some(b) = buckets.iter_mut().find(|b| b.logical_id == p.bucket) else {
+                continue;
+            };
+            let path = FieldPath::root()
+                .field("Properties")
+                .field("Events")
+                .key(p.event.clone())
+                .field("Properties")
+                .field("Events");
+            let fnode = resources
+                .iter()
+                .find(|e| e.key.as_str() == Some(p.function_id.as_str()))
+                .map(|e| &e.value);
+            let mut f = Findings::new();
+            let events = (p.spec.events.as_slice(), &p.spec.filter);
+            if let Some(other) = b.notifications.iter().find(|n| {
+                super::spec::s3_notifications_overlap((n.events.as_slice(), &n.filter), events)
+            }) {
+                f.error(
+                    &path,
+                    format!(
+                        "these events overlap those of {} on bucket {}: S3 refuses two configurations of a bucket that share an event type for the same keys",
+                        other.id, b.logical_id
+                    ),
+                )
+                .hint("give them Filter rules (prefix or suffix) that no key matches both");
+            }
+            let mut spec = p.spec;
+            if let Some(n) = fnode {
+                let (span, _) = n.locate(&path);
+                spec.origin.span = span;
+            }
+            if f.is_empty() {
+                b.notifications.push(spec);
+            } else if let Some(n) = fnode {
+                self.flush(f, n, Some(&p.function_id));
+            }
+        }
     }
 }
 

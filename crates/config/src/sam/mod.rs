@@ -35,10 +35,11 @@ use intrinsic::{Ctx, Param, Pseudo, ResInfo};
 use raw::{Num, Text};
 
 pub use spec::{
-    ApiKind, ApiRoute, ApiSpec, BucketSpec, Code, CodeCopy, Effect, EventInvokeConfig,
-    FunctionSpec, IndexProjection, IndexSpec, KeyAttribute, Origin, OutputSpec, ParameterValue,
-    Patterns, PayloadFormat, Platform, PolicyStatement, ProvidedOs, RouteMethod, Runtime,
-    StreamEvent, TableSpec, Template, Throughput,
+    ApiKind, ApiRoute, ApiSpec, BucketNotification, BucketSpec, Code, CodeCopy, Effect,
+    EventInvokeConfig, FunctionSpec, IndexProjection, IndexSpec, KeyAttribute, KeyFilter, Origin,
+    OutputSpec, ParameterValue, Patterns, PayloadFormat, Platform, PolicyStatement, ProvidedOs,
+    RouteMethod, Runtime, S3_EVENT_TYPES, StreamEvent, TableSpec, Template, Throughput,
+    s3_notifications_overlap,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -144,6 +145,7 @@ pub fn load_template_str(
         opts,
         diags: Vec::new(),
         layers: BTreeMap::new(),
+        bucket_events: Vec::new(),
     }
     .compile(&root)
 }
@@ -179,6 +181,9 @@ struct Compiler<'a> {
     diags: Vec<Diagnostic>,
     /// The template's layers, by the ARN `!Ref` gives them.
     layers: BTreeMap<String, LocalLayer>,
+    /// The functions' `S3` events, by the logical id of their bucket, until every bucket is
+    /// read.
+    bucket_events: Vec<bucket::PendingS3Event>,
 }
 
 /// An `AWS::Serverless::LayerVersion` of the template.
@@ -636,6 +641,8 @@ impl Compiler<'_> {
                 self.flush(f, fnode, Some(&fname));
             }
         }
+
+        self.attach_bucket_events(&mut buckets, res_entries);
 
         let outputs = self.outputs(root, &ctx, &mut top);
         self.flush(top, root, None);
@@ -1175,10 +1182,28 @@ impl Compiler<'_> {
                             stream_events.push(e);
                         }
                     }
+                    Some("S3") => {
+                        let Some(d) = decode_at::<raw::S3EventProps>(&eprops, &ppath, f) else {
+                            continue;
+                        };
+                        let tagged = r
+                            .node
+                            .get("Properties")
+                            .and_then(|p| p.get("Events"))
+                            .and_then(|e| e.get(ename))
+                            .and_then(|e| e.get("Properties"))
+                            .and_then(|p| p.get("Bucket"))
+                            .is_some_and(|b| b.tag.as_ref().is_some_and(|t| t.0 == "Ref"));
+                        if let Some(e) =
+                            self.s3_event(&r.id, &name, ename, &d, tagged, &ppath, infos, f)
+                        {
+                            self.bucket_events.push(e);
+                        }
+                    }
                     Some(other) => {
                         f.warn(
                             &epath.field("Type"),
-                            format!("{other} events are accepted but not delivered by Meridian (Api, HttpApi and DynamoDB are)"),
+                            format!("{other} events are accepted but not delivered by Meridian (Api, HttpApi, DynamoDB and S3 are)"),
                         );
                     }
                     None => {

@@ -313,6 +313,65 @@ pub(crate) struct HttpApiEventProps {
     pub route_settings: Option<IgnoredAny>,
 }
 
+/// Properties of an `S3` event (a Lambda destination of a bucket's notifications).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct S3EventProps {
+    pub bucket: Option<Text>,
+    pub events: Option<TextList>,
+    pub filter: Option<S3EventFilter>,
+}
+
+/// `Filter` of an `S3` event.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct S3EventFilter {
+    #[serde(rename = "S3Key")]
+    pub s3_key: Option<S3KeyRules>,
+}
+
+/// `Filter.S3Key` of an `S3` event.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct S3KeyRules {
+    pub rules: Option<Vec<S3KeyRule>>,
+}
+
+/// One rule of `Filter.S3Key.Rules`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct S3KeyRule {
+    pub name: Option<Text>,
+    pub value: Option<Text>,
+}
+
+/// A string or a list of strings (CloudFormation accepts either where one or many fit).
+#[derive(Debug)]
+pub(crate) struct TextList(pub Vec<Text>);
+
+impl<'x> serde::Deserialize<'x> for TextList {
+    fn deserialize<D: de::Deserializer<'x>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TextList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TextList, E> {
+                Ok(TextList(vec![Text(Ok(v.to_owned()))]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<TextList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element::<Text>()? {
+                    out.push(t);
+                }
+                Ok(TextList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Properties of a `DynamoDB` event (an event source mapping on a table's stream).
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]

@@ -463,7 +463,101 @@ pub struct BucketSpec {
     pub logical_id: String,
     /// Bucket name (`BucketName`, else `<stack>-<logical id>` lower-cased).
     pub name: String,
+    /// The Lambda destinations of its event notifications: what the template's functions'
+    /// `Events: Type: S3` compile to, as SAM writes them into the bucket's
+    /// `NotificationConfiguration`.
+    pub notifications: Vec<BucketNotification>,
     /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// The event types S3 accepts in a notification configuration (`Events` of an `S3` event).
+pub const S3_EVENT_TYPES: &[&str] = &[
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationNotTracked",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectAcl:Put",
+];
+
+/// The key filter of a notification: at most one prefix and one suffix.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyFilter {
+    /// Keys start with it.
+    pub prefix: Option<String>,
+    /// Keys end with it.
+    pub suffix: Option<String>,
+}
+
+impl KeyFilter {
+    /// Whether `key` passes.
+    pub fn matches(&self, key: &str) -> bool {
+        self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+    }
+
+    /// Whether some key passes both filters.
+    pub fn meets(&self, other: &KeyFilter) -> bool {
+        let prefixes = match (&self.prefix, &other.prefix) {
+            (Some(a), Some(b)) => a.starts_with(b.as_str()) || b.starts_with(a.as_str()),
+            _ => true,
+        };
+        let suffixes = match (&self.suffix, &other.suffix) {
+            (Some(a), Some(b)) => a.ends_with(b.as_str()) || b.ends_with(a.as_str()),
+            _ => true,
+        };
+        prefixes && suffixes
+    }
+}
+
+/// Whether S3 refuses two notification configurations of one bucket as overlapping: they
+/// share an event type (`s3:ObjectCreated:*` shares each `s3:ObjectCreated:` type) and some
+/// key passes both filters.
+pub fn s3_notifications_overlap(a: (&[String], &KeyFilter), b: (&[String], &KeyFilter)) -> bool {
+    let class = |e: &str| {
+        e.rsplit_once(':')
+            .map_or(e.to_owned(), |(c, _)| c.to_owned())
+    };
+    let share = |x: &str, y: &str| {
+        x == y || ((x.ends_with(":*") || y.ends_with(":*")) && class(x) == class(y))
+    };
+    a.0.iter().any(|x| b.0.iter().any(|y| share(x, y))) && a.1.meets(b.1)
+}
+
+/// A Lambda destination of a bucket's notifications (an `S3` event of a function).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BucketNotification {
+    /// The configuration id: the function's logical id and the event's name.
+    pub id: String,
+    /// The function's name.
+    pub function: String,
+    /// `Events`: S3 event types.
+    pub events: Vec<String>,
+    /// `Filter.S3Key.Rules`.
+    pub filter: KeyFilter,
+    /// Where the event was declared.
     pub origin: Origin,
 }
 

@@ -1018,3 +1018,128 @@ fn a_bucket_name_s3_refuses_is_an_error_at_its_position() {
         ]
     );
 }
+
+#[test]
+fn s3_events_become_their_buckets_notifications() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Thumbs:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: make-thumbs
+      Events:
+        Upload:
+          Type: S3
+          Properties:
+            Bucket: !Ref Photos
+            Events: s3:ObjectCreated:*
+            Filter:
+              S3Key:
+                Rules:
+                  - {Name: prefix, Value: incoming/}
+                  - {Name: Suffix, Value: .jpg}
+        Gone:
+          Type: S3
+          Properties:
+            Bucket: !Ref Photos
+            Events: [s3:ObjectRemoved:Delete, s3:ObjectRemoved:DeleteMarkerCreated]
+  Photos:
+    Type: AWS::S3::Bucket
+"#;
+    let t = load("x/template.yaml", text).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert!(t.warnings.is_empty(), "{:#?}", render(&t.warnings));
+    let b = &t.buckets[0];
+    let got: Vec<(&str, &str, Vec<&str>, &KeyFilter)> = b
+        .notifications
+        .iter()
+        .map(|n| {
+            (
+                n.id.as_str(),
+                n.function.as_str(),
+                n.events.iter().map(String::as_str).collect(),
+                &n.filter,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "ThumbsGone",
+                "make-thumbs",
+                vec![
+                    "s3:ObjectRemoved:Delete",
+                    "s3:ObjectRemoved:DeleteMarkerCreated"
+                ],
+                &KeyFilter::default()
+            ),
+            (
+                "ThumbsUpload",
+                "make-thumbs",
+                vec!["s3:ObjectCreated:*"],
+                &KeyFilter {
+                    prefix: Some("incoming/".into()),
+                    suffix: Some(".jpg".into())
+                }
+            ),
+        ]
+    );
+    assert_eq!(b.notifications[1].origin.span.line, 14);
+}
+
+#[test]
+fn s3_event_mistakes_have_positions() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, InlineCode: x}
+Resources:
+  Photos:
+    Type: AWS::S3::Bucket
+  Reactor:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        A:
+          Type: S3
+          Properties:
+            Bucket: reactor-photos
+            Events: s3:ObjectCreated:*
+        B:
+          Type: S3
+          Properties:
+            Bucket: !Ref Photos
+            Events: s3:ObjectCreated:Puts
+        C:
+          Type: S3
+          Properties:
+            Bucket: !Ref Photos
+            Events: s3:ObjectRemoved:*
+            Filter: {S3Key: {Rules: [{Name: middle, Value: x}]}}
+        D:
+          Type: S3
+          Properties:
+            Events: s3:ObjectRemoved:*
+        E:
+          Type: S3
+          Properties:
+            Bucket: !Ref Photos
+            Events: [s3:ObjectCreated:Put]
+        F:
+          Type: S3
+          Properties:
+            Bucket: !Ref Photos
+            Events: [s3:ObjectCreated:*]
+"#;
+    assert_eq!(
+        errors("x/template.yaml", text),
+        vec![
+            "template.yaml:14:21: Reactor: Properties.Events[A].Properties.Bucket: \"reactor-photos\" is not a !Ref to an AWS::S3::Bucket of this template (S3 events must reference a bucket declared in the same template: Bucket: !Ref <BucketLogicalId>)",
+            "template.yaml:20:21: Reactor: Properties.Events[B].Properties.Events: \"s3:ObjectCreated:Puts\" is not an S3 event type (did you mean \"s3:ObjectCreated:Put\"?)",
+            "template.yaml:26:45: Reactor: Properties.Events[C].Properties.Filter.S3Key.Rules[0].Name: filter rule name \"middle\" must be either prefix or suffix",
+            "template.yaml:30:13: Reactor: Properties.Events[D].Properties: required field \"Bucket\" is missing (!Ref to an AWS::S3::Bucket of this template)",
+            "template.yaml:40:21: Reactor: Properties.Events[F].Properties.Events: these events overlap those of ReactorE on bucket Photos: S3 refuses two configurations of a bucket that share an event type for the same keys (give them Filter rules (prefix or suffix) that no key matches both)",
+        ]
+    );
+}

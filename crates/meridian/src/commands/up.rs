@@ -573,6 +573,20 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
             b.logical_id,
             b.origin.file.display()
         );
+        for n in &b.notifications {
+            let mut keys = String::new();
+            if let Some(p) = &n.filter.prefix {
+                keys.push_str(&format!(" prefix {p}"));
+            }
+            if let Some(s) = &n.filter.suffix {
+                keys.push_str(&format!(" suffix {s}"));
+            }
+            println!(
+                "    events  {}{keys} -> function {}",
+                n.events.join(", "),
+                n.function
+            );
+        }
     }
     if let Some(edge) = &node.edge {
         for d in edge.served() {

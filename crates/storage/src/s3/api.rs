@@ -663,7 +663,7 @@ pub fn action(ctx: &Ctx) -> String {
 }
 
 /// The condition keys a request carries, lower case.
-fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
+pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     let mut keys = vec![("aws:securetransport".to_owned(), "false".to_owned())];
     let mut push = |k: &str, v: &str| keys.push((k.to_owned(), v.to_owned()));
     match &ctx.caller {
@@ -844,12 +844,16 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         match prepare(service, parts, body) {
             Ok(mut ctx) => {
                 let resource = ctx.resource.clone();
-                let result = match ctx.bucket.clone() {
-                    Some(b) if form_post(&ctx) => {
-                        service.s3.post_object(&service.keys, &mut ctx, &b).await
+                let origin = super::notification::Origin::new(&rid, &ctx.caller);
+                let result = super::notification::as_request(origin, async {
+                    match ctx.bucket.clone() {
+                        Some(b) if form_post(&ctx) => {
+                            service.s3.post_object(&service.keys, &mut ctx, &b).await
+                        }
+                        _ => dispatch(&service.s3, &mut ctx).await,
                     }
-                    _ => dispatch(&service.s3, &mut ctx).await,
-                };
+                })
+                .await;
                 match result {
                     Ok(r) => r,
                     Err(e) => {
@@ -994,7 +998,6 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
     "inventory",
     "logging",
     "metrics",
-    "notification",
     "replication",
     "requestPayment",
     "website",
@@ -1018,6 +1021,10 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             return Err(not_implemented(&format!("?{sub}")));
         }
         return match ctx.method {
+            Method::PUT if ctx.has("notification") => {
+                s3.put_bucket_notification(ctx, &bucket).await
+            }
+            Method::GET if ctx.has("notification") => s3.get_bucket_notification(&bucket).await,
             Method::PUT if ctx.has("versioning") => s3.put_bucket_versioning(ctx, &bucket).await,
             Method::GET if ctx.has("versions") => s3.list_versions(ctx, &bucket).await,
             Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
@@ -1145,7 +1152,7 @@ pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Futur
             () = &mut shutdown => return,
             a = listener.accept() => a,
         };
-        let Ok((stream, _peer)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -1153,7 +1160,10 @@ pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Futur
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
                 let service = service.clone();
-                async move { Ok::<_, Infallible>(handle(&service, req).await) }
+                async move {
+                    let answer = super::notification::PEER.scope(peer.ip(), handle(&service, req));
+                    Ok::<_, Infallible>(answer.await)
+                }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), svc)

@@ -501,6 +501,8 @@ impl S3 {
                     parts.retain_in(plo.as_slice()..=phi.as_slice(), |_, _| false)?;
                 }
                 t.remove(b.as_str())?;
+                txn.open_table(super::notification::NOTIFICATIONS)?
+                    .remove(b.as_str())?;
                 Ok(Ok(files))
             })
             .await??;
@@ -523,6 +525,7 @@ impl S3 {
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "x-amz-bucket-region", &meta.region);
         set(r.headers_mut(), "x-amz-access-point-alias", "false");
+        set(r.headers_mut(), "content-type", "application/xml");
         Ok(r)
     }
 

@@ -361,6 +361,12 @@ impl S3 {
         let mut inbound = ctx.body(None)?;
         let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
         inbound.finish()?;
+        if doc.is_empty() {
+            return Err(Error::new(
+                Code::MissingRequestBodyError,
+                "Request Body is empty",
+            ));
+        }
         let config = parse_config(&doc)?;
         self.update_bucket(bucket, move |meta| {
             if meta.object_lock.is_none()

@@ -29,6 +29,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod lock;
 pub mod multipart;
+pub mod notification;
 pub mod object;
 pub mod policy;
 pub mod post;
@@ -78,6 +79,8 @@ pub struct S3 {
     region: String,
     /// Each bucket's policy and public access block, for the request path.
     access: std::sync::RwLock<std::collections::HashMap<String, Arc<policy::Access>>>,
+    /// Signalled after commits that may have queued event notifications.
+    events: tokio::sync::Notify,
 }
 
 impl S3 {
@@ -93,7 +96,10 @@ impl S3 {
             source,
         })?;
         engine
-            .write(|txn| store::create_tables(txn).map(Ok::<(), ()>))
+            .write(|txn| {
+                store::create_tables(txn)?;
+                notification::create_tables(txn).map(Ok::<(), ()>)
+            })
             .await?
             .ok();
         let live = engine.read(store::live_files).await?;
@@ -133,6 +139,7 @@ impl S3 {
             default_ownership: std::sync::OnceLock::new(),
             region: region.to_owned(),
             access: std::sync::RwLock::new(access),
+            events: tokio::sync::Notify::new(),
         });
         s3.spawn_lifecycle(lifecycle::SWEEP_INTERVAL);
         Ok(s3)
@@ -189,8 +196,9 @@ pub(crate) fn http_date(ms: i64) -> String {
 }
 
 /// Feeds `input` to every parser of untrusted S3 input (request XML and the configuration
-/// documents read from it, POST policies and form part headers, `aws-chunked` bodies
-/// whole and split, SigV4 headers and presigned queries, ranges, copy sources, bucket names)
+/// documents read from it, notifications included; POST policies and form part headers,
+/// `aws-chunked` bodies whole and split, SigV4 headers and presigned queries, ranges, copy
+/// sources, bucket names)
 /// and checks that a chunked body decodes the same however it is split. Returns how many
 /// parsers accepted it. The entry point of the `s3_request` fuzz target and its regression
 /// replay.
@@ -208,6 +216,7 @@ pub fn exercise(input: &[u8]) -> usize {
         acl::parse_policy(input).is_ok(),
         post::check_policy(input, "bucket", &[("key".to_owned(), "k".to_owned())]).is_ok(),
         post::part_head(input).is_ok(),
+        notification::parse(input).is_ok(),
     ] {
         if parsed {
             accepted += 1;

@@ -483,6 +483,7 @@ impl S3 {
             .find_map(|a| ctx.header(a.header()).map(|v| (a, v.to_owned())));
         let (b, k, i) = (bucket.to_owned(), key.to_owned(), id.clone());
         let modified = now_ms();
+        let raiser = self.raiser();
         let done = self
             .engine
             .write(move |txn| {
@@ -616,7 +617,19 @@ impl S3 {
                         Vec::new()
                     },
                 };
+                let size = meta.size;
                 let written = super::version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
+                let subject = super::notification::Subject {
+                    key: &k,
+                    object: Some((size, &etag)),
+                    version_id: written.version_id.as_deref(),
+                };
+                raiser.record(
+                    txn,
+                    &b,
+                    super::notification::Change::CompleteMultipartUpload,
+                    subject,
+                )?;
                 unused.extend(written.released);
                 uploads.remove(upload_key(&b, &k, &i).as_slice())?;
                 let done = store::Completed {
@@ -636,6 +649,7 @@ impl S3 {
             })
             .await??;
         let (etag, checksum, unused, version, sse) = done;
+        self.events_changed();
         self.files.remove(unused).await;
         Ok(complete_response(
             bucket,

@@ -21,6 +21,7 @@ use super::api::{self, Body, Ctx, set};
 use super::body::Inbound;
 use super::checksum::{self, Algorithm, Checksum, Kind};
 use super::error::{Code, Error, Result};
+use super::notification::{Change, Subject};
 use super::sse::{FileCipher, ObjectKey};
 use super::store::{self, BUCKETS, Headers, OBJECTS, ObjectMeta, Segment, get_bucket, get_object};
 use super::xml::{self, Writer};
@@ -592,7 +593,7 @@ impl S3 {
             part_checksums: Vec::new(),
         };
         let version = self
-            .commit_object(bucket, key, meta, condition, vec![segment])
+            .commit_object(bucket, key, meta, condition, vec![segment], Change::Put)
             .await?;
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "etag", &format!("\"{etag}\""));
@@ -617,8 +618,10 @@ impl S3 {
         meta: ObjectMeta,
         condition: WriteCondition,
         own: Vec<Segment>,
+        change: Change,
     ) -> Result<Option<String>> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
+        let raiser = self.raiser();
         let outcome = self
             .engine
             .write(move |txn| {
@@ -629,12 +632,20 @@ impl S3 {
                 if let Err(e) = condition.check(&k, old.as_ref()) {
                     return Ok(Err(e));
                 }
+                let (size, etag) = (meta.size, meta.etag.clone());
                 let written = version::write_object(txn, &bucket_meta, &b, &k, meta, old)?;
+                let subject = Subject {
+                    key: &k,
+                    object: Some((size, &etag)),
+                    version_id: written.version_id.as_deref(),
+                };
+                raiser.record(txn, &b, change, subject)?;
                 Ok(Ok(written))
             })
             .await;
         match outcome {
             Ok(Ok(written)) => {
+                self.events_changed();
                 self.files.remove(written.released).await;
                 Ok(written.version_id)
             }
@@ -915,8 +926,9 @@ impl S3 {
             ));
         }
         let bypass = super::lock::bypass(&ctx.headers);
+        let if_match = ctx.header("if-match").map(str::to_owned);
         let mut done = self
-            .remove_objects(bucket, vec![(key.to_owned(), version)], bypass)
+            .remove_objects(bucket, vec![(key.to_owned(), version, if_match)], bypass)
             .await?;
         let mut r = api::empty(StatusCode::NO_CONTENT);
         if let Some((_, d)) = done.pop() {
@@ -932,14 +944,17 @@ impl S3 {
     }
 
     /// Deletes `keys` (each the current object or one version) in one commit; a version
-    /// Object Lock protects is refused (unless `bypass` lifts its GOVERNANCE retention).
+    /// Object Lock protects is refused (unless `bypass` lifts its GOVERNANCE retention), as
+    /// is a key whose current object does not match its `If-Match` ETag (`NoSuchKey` when
+    /// there is none).
     async fn remove_objects(
         &self,
         bucket: &str,
-        keys: Vec<(String, Option<String>)>,
+        keys: Vec<(String, Option<String>, Option<String>)>,
         bypass: bool,
     ) -> Result<Vec<(String, Result<version::Deleted>)>> {
         let b = bucket.to_owned();
+        let raiser = self.raiser();
         let outcome = self
             .engine
             .write(move |txn| {
@@ -948,7 +963,20 @@ impl S3 {
                 };
                 let mut done = Vec::with_capacity(keys.len());
                 let now = now_ms();
-                for (k, v) in keys {
+                for (k, v, if_match) in keys {
+                    if let Some(want) = &if_match {
+                        let refusal = match get_object(&txn.open_table(OBJECTS)?, &b, &k)? {
+                            None => Some(Error::no_such_key(&k)),
+                            Some(o) if !etag_matches(want, &o.etag) => {
+                                Some(Error::precondition("If-Match"))
+                            }
+                            Some(_) => None,
+                        };
+                        if let Some(e) = refusal {
+                            done.push((k, Err(e)));
+                            continue;
+                        }
+                    }
                     if bucket_meta.object_lock.is_some()
                         && let Some(id) = v.as_deref()
                         && let Some((_, row)) =
@@ -960,11 +988,27 @@ impl S3 {
                         continue;
                     }
                     let d = version::delete(txn, &bucket_meta, &b, &k, v.as_deref())?;
+                    // A delete that changed nothing (no such key or version) raises nothing.
+                    let change = match (v.is_none() && d.marker, d.marker || !d.released.is_empty())
+                    {
+                        (true, _) => Some(Change::DeleteMarkerCreated),
+                        (false, true) => Some(Change::Delete),
+                        (false, false) => None,
+                    };
+                    if let Some(change) = change {
+                        let subject = Subject {
+                            key: &k,
+                            object: None,
+                            version_id: d.version_id.as_deref(),
+                        };
+                        raiser.record(txn, &b, change, subject)?;
+                    }
                     done.push((k, Ok(d)));
                 }
                 Ok(Ok(done))
             })
             .await??;
+        self.events_changed();
         let mut done = outcome;
         let files = done
             .iter_mut()
@@ -990,6 +1034,8 @@ impl S3 {
             return Err(Error::malformed_xml());
         }
         let quiet = root.text_of("Quiet") == Some("true");
+        let access = self.access(bucket);
+        let conditions = api::condition_keys(ctx);
         let mut keys = Vec::new();
         let mut errors = Vec::new();
         for o in root.children("Object") {
@@ -1007,7 +1053,28 @@ impl S3 {
                 errors.push((k, "NoSuchVersion", "The specified version does not exist."));
                 continue;
             }
-            keys.push((k, v));
+            // S3 authorizes each key's deletion: a bucket policy denying it refuses that key.
+            if let Some(access) = &access {
+                let action = if v.is_some() {
+                    "s3:DeleteObjectVersion"
+                } else {
+                    "s3:DeleteObject"
+                };
+                let resource = format!("arn:aws:s3:::{bucket}/{k}");
+                let decision = super::policy::decide(
+                    Some(access),
+                    &ctx.caller,
+                    action,
+                    &resource,
+                    &conditions,
+                );
+                if decision == crate::keys::Decision::ExplicitDeny {
+                    errors.push((k, "AccessDenied", "Access Denied"));
+                    continue;
+                }
+            }
+            let etag = o.text_of("ETag").map(str::to_owned);
+            keys.push((k, v, etag));
         }
         if keys.len() + errors.len() > 1000 {
             return Err(Error::malformed_xml());
@@ -1015,7 +1082,7 @@ impl S3 {
         if keys.is_empty() && errors.is_empty() {
             return Err(Error::malformed_xml());
         }
-        let asked: Vec<Option<String>> = keys.iter().map(|(_, v)| v.clone()).collect();
+        let asked: Vec<Option<String>> = keys.iter().map(|(_, v, _)| v.clone()).collect();
         let done = self
             .remove_objects(bucket, keys, super::lock::bypass(&ctx.headers))
             .await?;
@@ -1185,7 +1252,7 @@ impl S3 {
             part_checksums: source.part_checksums.clone(),
         };
         let version = self
-            .commit_object(bucket, key, meta, condition, segments)
+            .commit_object(bucket, key, meta, condition, segments, Change::Copy)
             .await?;
         let mut w = Writer::new("CopyObjectResult");
         w.elem("LastModified", &iso8601(modified))

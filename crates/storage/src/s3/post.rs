@@ -675,7 +675,14 @@ impl S3 {
             part_checksums: Vec::new(),
         };
         let version = self
-            .commit_object(bucket, &key, meta, WriteCondition::default(), vec![segment])
+            .commit_object(
+                bucket,
+                &key,
+                meta,
+                WriteCondition::default(),
+                vec![segment],
+                super::notification::Change::Post,
+            )
             .await?;
         let location = format!("/{bucket}/{}", key);
         let quoted = format!("\"{etag}\"");

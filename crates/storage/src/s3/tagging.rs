@@ -37,6 +37,14 @@ pub(crate) fn check(tags: &Tags, max: usize) -> Result<()> {
         if tags[..i].iter().any(|(o, _)| o == k) {
             return Err(invalid("Cannot provide multiple Tags with the same key"));
         }
+        // The `aws:` prefix is reserved for tags AWS sets itself.
+        if k.starts_with("aws:") {
+            return Err(invalid(if max == 10 {
+                "Your TagKey cannot be prefixed with aws:"
+            } else {
+                "System tags cannot be added/updated by requester"
+            }));
+        }
     }
     Ok(())
 }

@@ -388,6 +388,8 @@ pub(crate) fn update_object(
                 Code::MethodNotAllowed,
                 "The specified method is not allowed against this resource.",
             )
+            .with("Method", "PUT")
+            .with("ResourceType", "DeleteMarker")
             .header("x-amz-delete-marker", "true")
             .header("x-amz-version-id", id)
         } else {

@@ -1,13 +1,15 @@
-"""A pytest plugin for running moto's own DynamoDB tests against Meridian.
+"""A pytest plugin for running moto's own tests of a service against Meridian.
 
 Keeps only the tests moto's authors mark as verified against AWS (`@aws_verified`,
-`@dynamodb_aws_verified`; with MOTO_TEST_ALLOW_AWS_REQUEST=true they call the endpoint
-AWS_ENDPOINT_URL names instead of moto's in-process mock) and writes each test's outcome to
-the JSON file MERIDIAN_OUTCOMES names.
+`@dynamodb_aws_verified`, `@s3_aws_verified`; with MOTO_TEST_ALLOW_AWS_REQUEST=true they call
+the endpoint AWS_ENDPOINT_URL names instead of moto's in-process mock) and writes each test's
+outcome, named without its `tests/test_<service>/` folder, to the JSON file MERIDIAN_OUTCOMES
+names.
 """
 import inspect
 import json
 import os
+import re
 
 _outcomes = {}
 
@@ -26,7 +28,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_runtest_logreport(report):
-    name = report.nodeid.split("tests/test_dynamodb/", 1)[-1]
+    name = re.sub(r"^tests/test_[a-z0-9]+/", "", report.nodeid)
     if report.failed:
         _outcomes[name] = "failed"
     elif report.when == "call" and report.passed:
