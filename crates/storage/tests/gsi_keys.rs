@@ -156,12 +156,12 @@ def create(ks, defs, name="Bad", lsi=None):
         kw["LocalSecondaryIndexes"] = [{"IndexName": "lsi", "KeySchema": ks, "Projection": {"ProjectionType": "ALL"}}]
     c.create_table(**kw)
 refused(create, [H(f"a{i}") for i in range(5)], [f"a{i}" for i in range(5)],
-        contains="The number of HASH key attributes (5) exceeds the limit of 4")
+        contains="The KeySchema exceeds the maximum allowed number of HASH key attributes")
 refused(create, [H("h")] + [R(f"r{i}") for i in range(5)], ["h"] + [f"r{i}" for i in range(5)],
-        contains="The number of RANGE key attributes (5) exceeds the limit of 4")
+        contains="The KeySchema exceeds the maximum allowed number of RANGE key attributes")
 refused(create, [H("a"), R("b"), H("c")], ["a", "b", "c"],
-        contains="HASH key attributes must precede RANGE key attributes")
-refused(create, [H("a"), H("b"), R("a")], ["a", "b"], contains="Two key attributes have the same name: a")
+        contains="All HASH key attributes must precede RANGE key attributes in the KeySchema")
+refused(create, [H("a"), H("b"), R("a")], ["a", "b"], contains="The KeySchema contains multiple key attributes with the same name")
 refused(create, [H("a"), H("b")], ["a"],
         contains="Some index key attributes are not defined in AttributeDefinitions. Keys: [b]")
 # A table's and a local index's key stay one HASH and at most one RANGE attribute.

@@ -5,6 +5,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
+use base64::Engine as _;
 use redb::{ReadableTable, TableDefinition};
 use serde_json::{Value, json};
 
@@ -234,19 +235,22 @@ fn analyse_key_condition(cond: &Condition, key: &KeySchema) -> Result<KeyConditi
             }
             range[at] = Some(rc);
         } else {
-            // DynamoDB names the first HASH attribute not given yet, else the sort key.
+            // DynamoDB names the first HASH attribute not given yet, else the sort key; a
+            // key with every HASH attribute given and no sort key has nothing to name.
             let missing = key
                 .hash
                 .iter()
                 .zip(&hash)
                 .find(|(_, v)| v.is_none())
                 .map(|(h, _)| h)
-                .or(key.sort())
-                .unwrap_or(key.partition());
-            return Err(Error::validation(format!(
-                "Query condition missed key schema element: {}",
-                missing.name
-            )));
+                .or(key.sort());
+            return Err(match missing {
+                Some(m) => Error::validation(format!(
+                    "Query condition missed key schema element: {}",
+                    m.name
+                )),
+                None => unsupported(),
+            });
         }
     }
     let mut values = Vec::with_capacity(hash.len());
@@ -323,6 +327,41 @@ fn range_bounds(prefix: Vec<u8>, rc: Option<&RangeCond>) -> (Bound<Vec<u8>>, Bou
             (Bound::Included(k.clone()), after(k))
         }
     }
+}
+
+/// Whether `key` lies between the bounds of a Query's key condition.
+fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    let above = match lower {
+        Bound::Included(l) => key >= l.as_slice(),
+        Bound::Excluded(l) => key > l.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match upper {
+        Bound::Included(u) => key <= u.as_slice(),
+        Bound::Excluded(u) => key < u.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+/// A key as DynamoDB's messages print it (Java's `toString` of its attribute values):
+/// `{p=AttributeValue: {S:abc}}`.
+fn java_key(key: &Item) -> String {
+    let parts: Vec<String> = key
+        .iter()
+        .map(|(name, v)| {
+            let value = match v {
+                AttributeValue::S(s) => format!("S:{s}"),
+                AttributeValue::N(n) => format!("N:{n}"),
+                AttributeValue::B(b) => {
+                    format!("B:{}", base64::engine::general_purpose::STANDARD.encode(b))
+                }
+                other => other.type_name().to_owned(),
+            };
+            format!("{name}=AttributeValue: {{{value}}}")
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 fn tighten_lower(current: Bound<Vec<u8>>, after: Vec<u8>) -> Bound<Vec<u8>> {
@@ -690,7 +729,7 @@ impl Dynamo {
         let key_condition = if let Some(src) = input.string("KeyConditionExpression")? {
             expr::parse_condition(src, Kind::KeyCondition, &ph)?
         } else if let Some(kc) = input.raw("KeyConditions") {
-            legacy::filter(kc, None)?.ok_or_else(|| {
+            legacy::filter(kc, "keyConditions", None)?.ok_or_else(|| {
                 Error::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
             })?
         } else {
@@ -701,7 +740,7 @@ impl Dynamo {
         let filter = if let Some(src) = input.string("FilterExpression")? {
             Some(expr::parse_condition(src, Kind::Filter, &ph)?)
         } else if let Some(f) = input.raw("QueryFilter") {
-            legacy::filter(f, input.string("ConditionalOperator")?)?
+            legacy::filter(f, "queryFilter", input.string("ConditionalOperator")?)?
         } else {
             None
         };
@@ -730,6 +769,18 @@ impl Dynamo {
         );
         if let Some(esk) = input.item("ExclusiveStartKey")? {
             let k = start_key(&def, c.index.as_ref(), &esk)?;
+            if c.index.is_none() && def.key.sort().is_none() {
+                // A Query on a table without a sort key reads one item: nothing to resume.
+                return Err(Error::validation(format!(
+                    "The provided exclusive start key is invalid: ExclusiveStartKey: {}",
+                    java_key(&esk)
+                )));
+            }
+            if !within(&k, &lower, &upper) {
+                return Err(Error::validation(
+                    "The provided starting key is outside query boundaries based on provided conditions",
+                ));
+            }
             if forward {
                 lower = tighten_lower(lower, k);
             } else {
@@ -806,7 +857,7 @@ impl Dynamo {
         let filter = if let Some(src) = input.string("FilterExpression")? {
             Some(expr::parse_condition(src, Kind::Filter, &ph)?)
         } else if let Some(f) = input.raw("ScanFilter") {
-            legacy::filter(f, input.string("ConditionalOperator")?)?
+            legacy::filter(f, "scanFilter", input.string("ConditionalOperator")?)?
         } else {
             None
         };

@@ -388,15 +388,24 @@ impl KeyNames {
     }
 }
 
+/// Which key a KeySchema array describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyOf {
+    Table,
+    LocalIndex,
+    GlobalIndex,
+}
+
 /// Parses a KeySchema array. A table's and a local index's key is one HASH and at most one
-/// RANGE element; with `multi` (a global secondary index) up to four of each, every HASH
-/// before every RANGE.
+/// RANGE element; a global secondary index's up to four of each, every HASH before every
+/// RANGE.
 fn parse_key_schema(
     v: &Value,
     path: &str,
-    multi: bool,
+    of: KeyOf,
     violations: &mut Vec<String>,
 ) -> Result<Option<KeyNames>, Error> {
+    let multi = of == KeyOf::GlobalIndex;
     let Value::Array(elems) = v else {
         return Err(super::types::shape_error(v, "list"));
     };
@@ -442,7 +451,7 @@ fn parse_key_schema(
                 }
                 if !names.range.is_empty() {
                     return Err(Error::validation(
-                        "Invalid KeySchema: HASH key attributes must precede RANGE key attributes",
+                        "One or more parameter values were invalid: All HASH key attributes must precede RANGE key attributes in the KeySchema",
                     ));
                 }
                 names.hash.push(name.to_owned());
@@ -464,37 +473,24 @@ fn parse_key_schema(
     if !violations.is_empty() {
         return Ok(None);
     }
-    if !multi {
-        if names.range.first().is_some_and(|r| names.hash.contains(r)) {
-            // What DynamoDB answers for one attribute used as both keys.
-            return Err(Error::validation(
-                "Invalid KeySchema: Some index key attribute have no definition",
-            ));
-        }
-        return Ok(Some(names));
-    }
     for (role, list) in [("HASH", &names.hash), ("RANGE", &names.range)] {
         if list.len() > MAX_KEY_ATTRS {
             return Err(Error::validation(format!(
-                "Invalid KeySchema: The number of {role} key attributes ({}) exceeds the limit of {MAX_KEY_ATTRS}",
-                list.len()
+                "One or more parameter values were invalid: The KeySchema exceeds the maximum allowed number of {role} key attributes"
             )));
         }
     }
     let all: Vec<&String> = names.all().collect();
-    if let Some(dup) = all
-        .iter()
-        .enumerate()
-        .find_map(|(i, n)| all[..i].contains(n).then_some(*n))
-    {
-        if names.hash.len() == 1 && names.range.len() == 1 {
-            return Err(Error::validation(
-                "Invalid KeySchema: Some index key attribute have no definition",
-            ));
-        }
-        return Err(Error::validation(format!(
-            "Invalid KeySchema: Two key attributes have the same name: {dup}"
-        )));
+    let repeated = all.iter().enumerate().any(|(i, n)| all[..i].contains(n));
+    if repeated {
+        return Err(Error::validation(match (all.len(), of) {
+            // What DynamoDB answers for one attribute used as both keys of a table.
+            (2, KeyOf::Table) => "Invalid KeySchema: Some index key attribute have no definition",
+            (2, _) => {
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+            }
+            _ => "The KeySchema contains multiple key attributes with the same name",
+        }));
     }
     Ok(Some(names))
 }
@@ -538,14 +534,25 @@ fn parse_projection(v: Option<&Value>, path: &str) -> Result<Projection, Error> 
         )));
     };
     let ty = v.get("ProjectionType").and_then(Value::as_str);
-    let non_key: Option<Vec<String>> =
-        v.get("NonKeyAttributes")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            });
+    let non_key: Option<Vec<String>> = match v.get("NonKeyAttributes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => {
+            let mut names: Vec<String> = Vec::with_capacity(a.len());
+            for n in a {
+                let Value::String(n) = n else {
+                    return Err(super::types::shape_error(n, "string"));
+                };
+                if names.contains(n) {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: Duplicate element in NonKeyAttributes: {n}"
+                    )));
+                }
+                names.push(n.clone());
+            }
+            Some(names)
+        }
+        Some(other) => return Err(super::types::shape_error(other, "list")),
+    };
     match (ty, non_key) {
         (Some("ALL"), None) => Ok(Projection::All),
         (Some("KEYS_ONLY"), None) => Ok(Projection::KeysOnly),
@@ -596,6 +603,9 @@ fn parse_attribute_definitions(input: &mut Input<'_>) -> Result<Vec<KeyAttr>, Er
     for (i, d) in defs.iter().enumerate() {
         let name = d.get("AttributeName").and_then(Value::as_str);
         let ty = d.get("AttributeType").and_then(Value::as_str);
+        if let Some(v) = long_definition_name(name, i) {
+            input.violation(v);
+        }
         match (name, ty.and_then(ScalarType::parse)) {
             (Some(n), Some(t)) => {
                 if out.iter().any(|a| a.name == n) {
@@ -619,6 +629,16 @@ fn parse_attribute_definitions(input: &mut Input<'_>) -> Result<Vec<KeyAttr>, Er
     Ok(out)
 }
 
+/// The constraint violation of an attribute definition's name longer than 255 bytes, which
+/// DynamoDB reports before any check of the keys against the definitions.
+fn long_definition_name(name: Option<&str>, at: usize) -> Option<String> {
+    let n = name.filter(|n| n.len() > 255)?;
+    Some(format!(
+        "Value '{n}' at 'attributeDefinitions.{}.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to 255",
+        at + 1
+    ))
+}
+
 fn parse_index(
     v: &Value,
     path: &str,
@@ -632,9 +652,21 @@ fn parse_index(
         .unwrap_or_default()
         .to_owned();
     let mut violations = Vec::new();
-    if name.len() < 3 || name.len() > 255 {
+    if name.len() < 3 {
         violations.push(format!(
             "Value '{name}' at '{path}.indexName' failed to satisfy constraint: Member must have length greater than or equal to 3"
+        ));
+    } else if name.len() > 255 {
+        violations.push(format!(
+            "Value '{name}' at '{path}.indexName' failed to satisfy constraint: Member must have length less than or equal to 255"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        violations.push(format!(
+            "Value '{name}' at '{path}.indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
         ));
     }
     let key_v = v.get("KeySchema").cloned().unwrap_or(Value::Null);
@@ -649,7 +681,11 @@ fn parse_index(
         parse_key_schema(
             &key_v,
             &format!("{path}.keySchema"),
-            !local,
+            if local {
+                KeyOf::LocalIndex
+            } else {
+                KeyOf::GlobalIndex
+            },
             &mut violations,
         )?
     };
@@ -708,7 +744,7 @@ impl Dynamo {
                 input.violation("Value null at 'keySchema' failed to satisfy constraint: Member must not be null".into());
                 None
             }
-            Some(v) => parse_key_schema(v, "keySchema", false, &mut key_violations)?,
+            Some(v) => parse_key_schema(v, "keySchema", KeyOf::Table, &mut key_violations)?,
         };
         for v in key_violations {
             input.violation(v);
@@ -1155,7 +1191,20 @@ impl Dynamo {
             })
             .await??;
         self.drop_def(&name);
-        Ok(json!({ "TableDescription": self.describe(&def, Some("DELETING"), count, size) }))
+        // DeleteTable's description leaves out the schema DescribeTable shows.
+        let mut desc = self.describe(&def, Some("DELETING"), count, size);
+        if let Some(fields) = desc.as_object_mut() {
+            for f in [
+                "CreationDateTime",
+                "KeySchema",
+                "AttributeDefinitions",
+                "GlobalSecondaryIndexes",
+                "LocalSecondaryIndexes",
+            ] {
+                fields.remove(f);
+            }
+        }
+        Ok(json!({ "TableDescription": desc }))
     }
 
     /// UpdateTable: billing, throughput, streams, deletion protection, and GSIs created
@@ -1174,6 +1223,21 @@ impl Dynamo {
         let mut changed = false;
         let mut new_attrs = def.attributes.clone();
         if let Some(defs) = input.array("AttributeDefinitions")? {
+            let long: Vec<String> = defs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    long_definition_name(d.get("AttributeName").and_then(Value::as_str), i)
+                })
+                .collect();
+            if !long.is_empty() {
+                return Err(Error::validation(format!(
+                    "{} validation error{} detected: {}",
+                    long.len(),
+                    if long.len() == 1 { "" } else { "s" },
+                    long.join("; ")
+                )));
+            }
             for d in defs {
                 if let (Some(n), Some(t)) = (
                     d.get("AttributeName").and_then(Value::as_str),
@@ -1183,8 +1247,22 @@ impl Dynamo {
                 ) {
                     if let Some(existing) = new_attrs.iter().find(|a| a.name == n) {
                         if existing.ty != t {
+                            let old_role = def
+                                .key
+                                .names()
+                                .zip(key_roles(&def.key))
+                                .chain(
+                                    def.indexes
+                                        .iter()
+                                        .flat_map(|i| i.key.names().zip(key_roles(&i.key))),
+                                )
+                                .find(|(a, _)| *a == n)
+                                .map_or("HASH", |(_, r)| r);
+                            let new_role = created_key_role(body, n).unwrap_or(old_role);
                             return Err(Error::validation(format!(
-                                "One or more parameter values were invalid: Attribute type of {n} does not match the existing attribute type"
+                                "One or more parameter values were invalid: Attributes cannot be redefined. Please check that your attribute has the same type as previously defined. Existing schema: Schema:[SchemaElement: key{{{n}:{}:{old_role}}}] New schema: Schema:[SchemaElement: key{{{n}:{}:{new_role}}}]",
+                                existing.ty.as_str(),
+                                t.as_str()
                             )));
                         }
                     } else {
@@ -1310,6 +1388,16 @@ impl Dynamo {
             }
             for (i, u) in updates.iter().enumerate() {
                 if let Some(c) = u.get("Create") {
+                    // The new index's key types come from this request's definitions, even
+                    // for attributes the table already defines.
+                    if !input.has("AttributeDefinitions") {
+                        return Err(Error::validation(format!(
+                            "One or more parameter values were invalid: AttributeDefinitions is not specified for index: {}",
+                            c.get("IndexName")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                        )));
+                    }
                     let mut used = Vec::new();
                     let mut idx = parse_index(
                         c,
@@ -1473,6 +1561,23 @@ pub(crate) fn write_table_update(
         super::stream::delete_stream_tables(txn, old)?;
     }
     save_def(txn, new)
+}
+
+/// The role (HASH or RANGE) of each attribute of a key, in KeySchema order.
+fn key_roles(key: &KeySchema) -> impl Iterator<Item = &'static str> {
+    std::iter::repeat_n("HASH", key.hash.len()).chain(std::iter::repeat_n("RANGE", key.range.len()))
+}
+
+/// The role `attr` has in the key of an index an UpdateTable request creates.
+fn created_key_role<'a>(body: &'a Value, attr: &str) -> Option<&'a str> {
+    body.get("GlobalSecondaryIndexUpdates")?
+        .as_array()?
+        .iter()
+        .filter_map(|u| u.pointer("/Create/KeySchema").and_then(Value::as_array))
+        .flatten()
+        .find(|e| e.get("AttributeName").and_then(Value::as_str) == Some(attr))?
+        .get("KeyType")
+        .and_then(Value::as_str)
 }
 
 fn input_created(body: &Value, index: &str) -> bool {
