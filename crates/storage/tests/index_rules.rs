@@ -91,6 +91,21 @@ refused(lambda: c.create_table(TableName="Bad", BillingMode="PAY_PER_REQUEST", K
         LocalSecondaryIndexes=[{"IndexName": "lsi", "KeySchema": [H("p"), R("p")], "Projection": ALL}]),
         contains="Both the Hash Key and the Range Key element in the KeySchema have the same name")
 assert "Bad" not in c.list_tables()["TableNames"]
+
+# A global index answers only with what it projects; a local one fetches the rest.
+u = r.create_table(TableName="Slim", BillingMode="PAY_PER_REQUEST", KeySchema=[H("p"), R("c")],
+    AttributeDefinitions=[S("p"), S("c"), S("x")],
+    GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": [H("x")],
+                             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a"]}}],
+    LocalSecondaryIndexes=[{"IndexName": "lsi", "KeySchema": [H("p"), R("x")], "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+u.wait_until_exists()
+u.put_item(Item={"p": "1", "c": "1", "x": "k", "a": "A", "b": "B"})
+gq = lambda **kw: u.query(IndexName="gsi", KeyConditionExpression="x = :x", ExpressionAttributeValues={":x": "k"}, **kw)
+refused(gq, ProjectionExpression="b, a", contains="Global secondary index gsi does not project b")
+assert gq(ProjectionExpression="a")["Items"] == [{"a": "A"}]
+lq = lambda **kw: u.query(IndexName="lsi", KeyConditionExpression="p = :p", ExpressionAttributeValues={":p": "1"}, **kw)
+assert lq(ProjectionExpression="b")["Items"] == [{"b": "B"}]
+assert set(lq()["Items"][0]) == {"p", "c", "x"}
 print("ok")
 "##
     );

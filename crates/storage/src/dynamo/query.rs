@@ -162,6 +162,7 @@ fn analyse_key_condition(cond: &Condition, key: &KeySchema) -> Result<KeyConditi
     };
     let mut hash: Vec<Option<AttributeValue>> = vec![None; key.hash.len()];
     let mut range: Vec<Option<RangeCond>> = vec![None; key.range.len()];
+    let mut other_attribute = false;
     for p in parts {
         let (attr, rc) = match p {
             Condition::Compare(a, cmp, b) => {
@@ -235,22 +236,23 @@ fn analyse_key_condition(cond: &Condition, key: &KeySchema) -> Result<KeyConditi
             }
             range[at] = Some(rc);
         } else {
-            // DynamoDB names the first HASH attribute not given yet, else the sort key; a
-            // key with every HASH attribute given and no sort key has nothing to name.
+            // With a sort key, DynamoDB names the first HASH attribute not given yet, else
+            // the sort key. Without one, a condition on another attribute is refused once
+            // every HASH attribute turns out to be given.
+            let Some(sort) = key.sort() else {
+                other_attribute = true;
+                continue;
+            };
             let missing = key
                 .hash
                 .iter()
                 .zip(&hash)
                 .find(|(_, v)| v.is_none())
-                .map(|(h, _)| h)
-                .or(key.sort());
-            return Err(match missing {
-                Some(m) => Error::validation(format!(
-                    "Query condition missed key schema element: {}",
-                    m.name
-                )),
-                None => unsupported(),
-            });
+                .map_or(sort, |(h, _)| h);
+            return Err(Error::validation(format!(
+                "Query condition missed key schema element: {}",
+                missing.name
+            )));
         }
     }
     let mut values = Vec::with_capacity(hash.len());
@@ -265,6 +267,9 @@ fn analyse_key_condition(cond: &Condition, key: &KeySchema) -> Result<KeyConditi
                 )));
             }
         }
+    }
+    if other_attribute {
+        return Err(unsupported());
     }
     for (later, cond) in range.iter().enumerate().skip(1) {
         if cond.is_none() {
@@ -520,6 +525,26 @@ fn common(
             i.name
         )));
     }
+    // A global index reads only what it projects; a local one fetches the rest from the
+    // table, as DynamoDB's do.
+    if let (Some(i), Some(paths)) = (&index, &projection)
+        && !i.local
+    {
+        let mut missing: Vec<&str> = paths
+            .iter()
+            .map(Path::root)
+            .filter(|a| !i.projects(&def.key, a))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: Global secondary index {} does not project {}",
+                i.name,
+                missing.join(", ")
+            )));
+        }
+    }
     Ok(Common {
         index,
         select,
@@ -618,6 +643,8 @@ fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Err
             })?,
         };
         let visible = match (&plan.index, plan.select) {
+            // A local index fetches the attributes asked for from the table.
+            (Some(i), Select::Specific) if i.local => item,
             (Some(i), Select::AllProjected | Select::Specific | Select::Count) => {
                 i.project(&plan.def.key, &item)
             }
