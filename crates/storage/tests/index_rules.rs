@@ -51,6 +51,7 @@ assert "Item" not in t.get_item(Key={"p": "long"})
 # A backfill leaves out the items whose value is too long for the new index's key.
 t.put_item(Item={"p": "big", "c": "k", "y": "b" * 1500})
 t.put_item(Item={"p": "small", "c": "k", "y": "b"})
+t.put_item(Item={"p": "empty", "c": "k", "y": ""})
 c.update_table(TableName="Docs", AttributeDefinitions=[S("c"), S("y")],
     GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "c-y", "KeySchema": [H("c"), R("y")], "Projection": ALL}}])
 got = t.query(IndexName="c-y", KeyConditionExpression="c = :c", ExpressionAttributeValues={":c": "k"})["Items"]

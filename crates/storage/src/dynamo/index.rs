@@ -154,10 +154,15 @@ pub(crate) fn backfill(
     let items = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&items_name))?;
     let name = idx.engine_table(&def.uid);
     let mut index = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
-    // An item already in the table whose value is too long for the new index's key is
-    // left out of the index, as DynamoDB's backfill leaves it.
+    // An item already in the table whose value cannot be in the new index's key (too long,
+    // or an empty string or binary) is left out of the index, as DynamoDB's backfill leaves it.
     for_each_item(&items, |key, item| {
-        if check_key_sizes(idx, &item).is_err() {
+        let empty = idx.key.attrs().any(|a| match item.get(&a.name) {
+            Some(AttributeValue::S(s)) => s.is_empty(),
+            Some(AttributeValue::B(b)) => b.is_empty(),
+            _ => false,
+        });
+        if empty || check_key_sizes(idx, &item).is_err() {
             return Ok(());
         }
         if let Some(k) = index_key(idx, &item, key) {
