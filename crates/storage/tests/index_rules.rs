@@ -1,7 +1,7 @@
 //! Secondary indexes' and Query's rules through boto3, each refusal in DynamoDB's words:
 //! index key sizes (on writes and on a backfill), index names, projections, UpdateTable's
-//! attribute definitions, starting keys, legacy comparison operators, and what DeleteTable
-//! describes.
+//! attribute definitions, starting keys, legacy comparison operators, a tag request's ARN,
+//! and what DeleteTable describes.
 
 mod harness;
 
@@ -155,6 +155,9 @@ refused(t.query, KeyConditions={"p": {"ComparisonOperator": "DOG", "AttributeVal
                  "Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]")
 refused(t.scan, ScanFilter={"x": {"ComparisonOperator": "eq", "AttributeValueList": ["k"]}},
         contains="Value 'eq' at 'scanFilter.x.member.comparisonOperator' failed to satisfy constraint")
+
+refused(c.tag_resource, ResourceArn="I_do_not_exist", Tags=[{"Key": "k", "Value": "v"}],
+        contains="One or more parameter values were invalid: ARNs must start with 'arn:': I_do_not_exist")
 
 gone = c.delete_table(TableName="Events")["TableDescription"]
 assert gone["TableStatus"] == "DELETING" and gone["TableName"] == "Events", gone

@@ -68,6 +68,11 @@ impl Dynamo {
     /// The table a `ResourceArn` names. A table of another account or region is not
     /// this caller's to see: AccessDenied, as IAM answers it.
     fn tagged_table(&self, arn: &str, op: &str) -> Result<Arc<TableDef>, Error> {
+        if !arn.starts_with("arn:") {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: ARNs must start with 'arn:': {arn}"
+            )));
+        }
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let (region, account, name) = match parts.as_slice() {
             ["arn", "aws", "dynamodb", region, account, resource] => {
