@@ -1,6 +1,6 @@
 //! Secondary indexes' and Query's rules through boto3, each refusal in DynamoDB's words:
 //! index key sizes (on writes and on a backfill), index names, projections, UpdateTable's
-//! attribute definitions, starting keys, legacy comparison operators, a tag request's ARN,
+//! attribute definitions, starting keys, legacy comparison operators, tag requests,
 //! and what DeleteTable describes.
 
 mod harness;
@@ -158,6 +158,11 @@ refused(t.scan, ScanFilter={"x": {"ComparisonOperator": "eq", "AttributeValueLis
 
 refused(c.tag_resource, ResourceArn="I_do_not_exist", Tags=[{"Key": "k", "Value": "v"}],
         contains="One or more parameter values were invalid: ARNs must start with 'arn:': I_do_not_exist")
+arn = c.describe_table(TableName="Events")["Table"]["TableArn"]
+refused(c.tag_resource, ResourceArn=arn, Tags=[], contains="Atleast one Tag needs to be provided as Input.")
+c.tag_resource(ResourceArn=arn, Tags=[{"Key": str(i), "Value": "v"} for i in range(50)])
+refused(c.tag_resource, ResourceArn=arn, Tags=[{"Key": "one-more", "Value": "v"}],
+        contains="Number of Tags exceed the current limit for the provided ResourceArn")
 
 gone = c.delete_table(TableName="Events")["TableDescription"]
 assert gone["TableStatus"] == "DELETING" and gone["TableName"] == "Events", gone

@@ -139,6 +139,11 @@ impl Dynamo {
         let new = read_tags(&mut input, given);
         input.finish()?;
         let def = self.tagged_table(&arn, "TagResource")?;
+        if new.is_empty() {
+            return Err(Error::validation(
+                "Atleast one Tag needs to be provided as Input.",
+            ));
+        }
         if new.iter().any(|(k, _)| k.starts_with("aws:")) {
             return Err(Error::validation(
                 "One or more parameter values were invalid: Tag keys starting with 'aws:' are reserved for system use",
@@ -147,9 +152,10 @@ impl Dynamo {
         let mut tags = def.tags.clone();
         tags.extend(new);
         if tags.len() > MAX_TAGS {
-            return Err(Error::LimitExceeded(format!(
-                "The number of tags for the resource exceeds the limit of {MAX_TAGS}"
-            )));
+            // A ValidationException, not a LimitExceededException, as DynamoDB answers today.
+            return Err(Error::validation(
+                "Number of Tags exceed the current limit for the provided ResourceArn",
+            ));
         }
         self.save_tags(def, tags).await?;
         Ok(json!({}))
