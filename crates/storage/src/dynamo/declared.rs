@@ -137,9 +137,9 @@ fn create_request(spec: &TableSpec) -> Value {
 
 fn describe_key(def: &TableDef) -> String {
     let attr = |a: &table::KeyAttr| format!("{} ({})", a.name, a.ty.as_str());
-    match &def.key.range {
-        Some(r) => format!("HASH {}, RANGE {}", attr(&def.key.hash), attr(r)),
-        None => format!("HASH {}", attr(&def.key.hash)),
+    match def.key.sort() {
+        Some(r) => format!("HASH {}, RANGE {}", attr(def.key.partition()), attr(r)),
+        None => format!("HASH {}", attr(def.key.partition())),
     }
 }
 

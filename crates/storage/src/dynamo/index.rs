@@ -5,34 +5,66 @@
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::error::Error;
+use super::item::{MAX_HASH_KEY, MAX_RANGE_KEY, key_part_size};
 use super::stored;
-use super::table::{IndexDef, KeySchema, TableDef, for_each_item};
+use super::table::{IndexDef, KeyAttr, KeySchema, TableDef, for_each_item};
 use super::types::{AttributeValue, Item};
 use crate::engine::EngineError;
 
-/// The index key of `item`, or `None` when the item lacks one of the index's key attributes.
+/// The index key of `item`, or `None` when the item lacks one of the index's key attributes
+/// (every HASH and every RANGE attribute of a multi-attribute key must be present). The
+/// RANGE values follow the partition prefix one after the other, each self-delimiting, so
+/// entries order by the first RANGE attribute, then the second, and so on.
 pub(crate) fn index_key(idx: &IndexDef, item: &Item, base_key: &[u8]) -> Option<Vec<u8>> {
-    let hash = item
-        .get(&idx.key.hash.name)
-        .filter(|v| idx.key.hash.ty.matches(v))?;
-    let range = match &idx.key.range {
-        Some(r) => Some(item.get(&r.name).filter(|v| r.ty.matches(v))?),
-        None => None,
-    };
-    let mut key = stored::primary_key(hash, range);
+    let typed = |a: &KeyAttr| item.get(&a.name).filter(|v| a.ty.matches(v));
+    let hash: Vec<&AttributeValue> = idx.key.hash.iter().map(typed).collect::<Option<_>>()?;
+    let range: Vec<&AttributeValue> = idx.key.range.iter().map(typed).collect::<Option<_>>()?;
+    let mut key = stored::composite_partition_prefix(&hash);
+    for v in range {
+        stored::encode_sort_key(v, &mut key);
+    }
     key.extend_from_slice(base_key);
     Some(key)
 }
 
-/// The index-side prefix for a Query on `idx` (or the table) with partition value `hash`.
-pub(crate) fn query_prefix(hash: &AttributeValue) -> Vec<u8> {
-    stored::partition_prefix(hash)
+/// The index-side prefix for a Query on `idx` (or the table) with the partition values
+/// `hash` (in KeySchema order) and equalities on the first RANGE attributes `range`.
+pub(crate) fn query_prefix(hash: &[AttributeValue], range: &[AttributeValue]) -> Vec<u8> {
+    let hash: Vec<&AttributeValue> = hash.iter().collect();
+    let mut prefix = stored::composite_partition_prefix(&hash);
+    for v in range {
+        stored::encode_sort_key(v, &mut prefix);
+    }
+    prefix
 }
 
-/// Refuses an item whose index key attributes have the wrong type or are empty.
+/// Refuses index key values longer than DynamoDB allows: each HASH attribute 2048 bytes,
+/// the RANGE attributes together 1024 bytes, as for a table's key.
+fn check_key_sizes(idx: &IndexDef, item: &Item) -> Result<(), Error> {
+    let size = |attrs: &[KeyAttr]| -> Vec<usize> {
+        attrs
+            .iter()
+            .filter_map(|a| item.get(&a.name).map(key_part_size))
+            .collect()
+    };
+    if size(&idx.key.hash).into_iter().any(|s| s > MAX_HASH_KEY) {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
+    }
+    if size(&idx.key.range).into_iter().sum::<usize>() > MAX_RANGE_KEY {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an item whose index key attributes have the wrong type, are empty or too long.
 pub(crate) fn check_index_keys(def: &TableDef, item: &Item) -> Result<(), Error> {
     for idx in &def.indexes {
-        for attr in std::iter::once(&idx.key.hash).chain(idx.key.range.as_ref()) {
+        check_key_sizes(idx, item)?;
+        for attr in idx.key.attrs() {
             let Some(v) = item.get(&attr.name) else {
                 continue;
             };
@@ -122,7 +154,17 @@ pub(crate) fn backfill(
     let items = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&items_name))?;
     let name = idx.engine_table(&def.uid);
     let mut index = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
+    // An item already in the table whose value cannot be in the new index's key (too long,
+    // or an empty string or binary) is left out of the index, as DynamoDB's backfill leaves it.
     for_each_item(&items, |key, item| {
+        let empty = idx.key.attrs().any(|a| match item.get(&a.name) {
+            Some(AttributeValue::S(s)) => s.is_empty(),
+            Some(AttributeValue::B(b)) => b.is_empty(),
+            _ => false,
+        });
+        if empty || check_key_sizes(idx, &item).is_err() {
+            return Ok(());
+        }
         if let Some(k) = index_key(idx, &item, key) {
             index.insert(k.as_slice(), key)?;
         }

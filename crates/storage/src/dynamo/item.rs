@@ -19,8 +19,8 @@ use super::table::{SIZES, TableDef, still_exists};
 use super::types::{AttributeValue, Item, MAX_ITEM_SIZE, item_size, item_to_json};
 use crate::engine::EngineError;
 
-const MAX_HASH_KEY: usize = 2048;
-const MAX_RANGE_KEY: usize = 1024;
+pub(crate) const MAX_HASH_KEY: usize = 2048;
+pub(crate) const MAX_RANGE_KEY: usize = 1024;
 
 /// Write units per index: name, whether local, units.
 pub(crate) type IndexUnits = Vec<(String, bool, f64)>;
@@ -70,7 +70,7 @@ fn is_empty_key(v: &AttributeValue) -> Option<&'static str> {
     }
 }
 
-fn key_part_size(v: &AttributeValue) -> usize {
+pub(crate) fn key_part_size(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::S(s) => s.len(),
         AttributeValue::B(b) => b.len(),
@@ -80,12 +80,12 @@ fn key_part_size(v: &AttributeValue) -> usize {
 
 /// Checks a `Key` parameter: exactly the key attributes, with their types.
 pub(crate) fn check_key(def: &TableDef, key: &Item) -> Result<(), Error> {
-    let expected = 1 + usize::from(def.key.range.is_some());
+    let expected = def.key.names().count();
     let mismatch = || Error::validation("The provided key element does not match the schema");
     if key.len() != expected {
         return Err(mismatch());
     }
-    for attr in std::iter::once(&def.key.hash).chain(def.key.range.as_ref()) {
+    for attr in def.key.attrs() {
         let v = key.get(&attr.name).ok_or_else(mismatch)?;
         if !attr.ty.matches(v) {
             return Err(mismatch());
@@ -101,14 +101,14 @@ pub(crate) fn check_key(def: &TableDef, key: &Item) -> Result<(), Error> {
 }
 
 fn check_key_sizes(def: &TableDef, item: &Item) -> Result<(), Error> {
-    if let Some(v) = item.get(&def.key.hash.name)
+    if let Some(v) = item.get(&def.key.partition().name)
         && key_part_size(v) > MAX_HASH_KEY
     {
         return Err(Error::validation(
             "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
         ));
     }
-    if let Some(r) = &def.key.range
+    if let Some(r) = def.key.sort()
         && let Some(v) = item.get(&r.name)
         && key_part_size(v) > MAX_RANGE_KEY
     {
@@ -121,7 +121,7 @@ fn check_key_sizes(def: &TableDef, item: &Item) -> Result<(), Error> {
 
 /// Checks an item to put: key attributes present with their types, sizes, index keys.
 pub(crate) fn check_item(def: &TableDef, item: &Item) -> Result<(), Error> {
-    for attr in std::iter::once(&def.key.hash).chain(def.key.range.as_ref()) {
+    for attr in def.key.attrs() {
         let Some(v) = item.get(&attr.name) else {
             return Err(Error::validation(format!(
                 "One or more parameter values were invalid: Missing the key {} in the item",
@@ -390,9 +390,9 @@ fn collection_metrics(def: &TableDef, key: &Item) -> Option<Value> {
     if !def.indexes.iter().any(|i| i.local) {
         return None;
     }
-    let hash = key.get(&def.key.hash.name)?;
+    let hash = key.get(&def.key.partition().name)?;
     let mut collection = Item::new();
-    collection.insert(def.key.hash.name.clone(), hash.clone());
+    collection.insert(def.key.partition().name.clone(), hash.clone());
     Some(json!({
         "ItemCollectionKey": item_to_json(&collection),
         "SizeEstimateRangeGB": [0.0, 1.0],

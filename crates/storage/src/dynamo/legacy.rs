@@ -210,8 +210,30 @@ pub(crate) fn expected(v: &Value, operator: Option<&str>) -> Result<Option<Condi
     combine(conds, operator)
 }
 
-/// `QueryFilter`, `ScanFilter` or `KeyConditions` as a condition.
-pub(crate) fn filter(v: &Value, operator: Option<&str>) -> Result<Option<Condition>, Error> {
+/// The comparison operators DynamoDB's model knows, in the order its messages list them.
+const OPERATORS: [&str; 13] = [
+    "IN",
+    "NULL",
+    "BETWEEN",
+    "LT",
+    "NOT_CONTAINS",
+    "EQ",
+    "GT",
+    "NOT_NULL",
+    "NE",
+    "LE",
+    "BEGINS_WITH",
+    "GE",
+    "CONTAINS",
+];
+
+/// `QueryFilter`, `ScanFilter` or `KeyConditions` (named `member`, in the request's camel
+/// case, for the messages) as a condition.
+pub(crate) fn filter(
+    v: &Value,
+    member: &str,
+    operator: Option<&str>,
+) -> Result<Option<Condition>, Error> {
     let Value::Object(m) = v else {
         return Err(super::types::shape_error(v, "map"));
     };
@@ -225,6 +247,12 @@ pub(crate) fn filter(v: &Value, operator: Option<&str>) -> Result<Option<Conditi
                 "1 validation error detected: Value null at 'comparisonOperator' failed to satisfy constraint: Member must not be null",
             ));
         };
+        if !OPERATORS.contains(&op) {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value '{op}' at '{member}.{name}.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                OPERATORS.join(", ")
+            )));
+        }
         conds.push(comparison(name, op, values(spec)?)?);
     }
     combine(conds, operator)

@@ -1077,7 +1077,10 @@ fn write_request(d: &Dynamo, stmt: Stmt, extra: &Value) -> Result<(&'static str,
     let mut r = Render::default();
     let (kind, mut req) = match stmt {
         Stmt::Insert { table, item } => {
-            let cond = format!("attribute_not_exists({})", r.name(&def.key.hash.name));
+            let cond = format!(
+                "attribute_not_exists({})",
+                r.name(&def.key.partition().name)
+            );
             (
                 "Put",
                 json!({"TableName": table, "Item": item, "ConditionExpression": cond}),
@@ -1105,7 +1108,7 @@ fn write_request(d: &Dynamo, stmt: Stmt, extra: &Value) -> Result<(&'static str,
                 update.push_str(&format!(" REMOVE {}", parts.join(", ")));
             }
             // PartiQL's UPDATE changes an existing item; it never creates one.
-            let exists = format!("attribute_exists({})", r.name(&def.key.hash.name));
+            let exists = format!("attribute_exists({})", r.name(&def.key.partition().name));
             let cond = match r.conds(&rest) {
                 Some(c) => format!("{exists} AND {c}"),
                 None => exists,
@@ -1249,31 +1252,50 @@ impl Dynamo {
         if let Some(f) = filter {
             conjuncts(f, &mut all);
         }
-        let hash_at = all
-            .iter()
-            .position(|c| equality(c).is_some_and(|(n, _)| n == key.hash.name));
-        let operation = if let Some(at) = hash_at {
-            let hash = all.remove(at);
-            let mut key_conds = vec![hash];
-            if let Some(at) = key
-                .range
-                .as_ref()
-                .and_then(|range| all.iter().position(|c| range_condition(c, &range.name)))
+        // A Query needs an equality on every HASH attribute; then the RANGE attributes
+        // are taken in order while they have equalities, and the next one may carry any
+        // sort key condition.
+        let mut key_conds = Vec::new();
+        let mut partition = true;
+        for h in &key.hash {
+            match all
+                .iter()
+                .position(|c| equality(c).is_some_and(|(n, _)| n == h.name))
             {
-                key_conds.push(all.remove(at));
+                Some(at) => key_conds.push(all.remove(at)),
+                None => {
+                    partition = false;
+                    break;
+                }
+            }
+        }
+        let operation = if partition {
+            for range in &key.range {
+                if let Some(at) = all
+                    .iter()
+                    .position(|c| equality(c).is_some_and(|(n, _)| n == range.name))
+                {
+                    key_conds.push(all.remove(at));
+                    continue;
+                }
+                if let Some(at) = all.iter().position(|c| range_condition(c, &range.name)) {
+                    key_conds.push(all.remove(at));
+                }
+                break;
             }
             let names: Vec<&str> = key.names().collect();
             if all.iter().any(|c| mentions(c, &names)) {
                 // A key attribute left in the filter: DynamoDB scans then.
-                let mut back = key_conds;
-                back.append(&mut all);
-                all = back;
+                key_conds.append(&mut all);
+                all = key_conds;
                 "Scan"
             } else {
                 req["KeyConditionExpression"] = json!(r.conds(&key_conds));
                 "Query"
             }
         } else {
+            key_conds.append(&mut all);
+            all = key_conds;
             "Scan"
         };
         if let Some(f) = r.conds(&all) {

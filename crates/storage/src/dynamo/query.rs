@@ -5,6 +5,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
+use base64::Engine as _;
 use redb::{ReadableTable, TableDefinition};
 use serde_json::{Value, json};
 
@@ -110,11 +111,36 @@ fn bad_operands(operands: &[&Operand]) -> Error {
     }
 }
 
-/// Splits a key condition into the partition value and the sort key condition.
-fn analyse_key_condition(
-    cond: &Condition,
-    key: &KeySchema,
-) -> Result<(AttributeValue, Option<RangeCond>), Error> {
+/// A key condition split by key attribute.
+#[derive(Debug)]
+struct KeyCondition {
+    /// The partition values, in KeySchema order.
+    hash: Vec<AttributeValue>,
+    /// Equalities on the first RANGE attributes, in KeySchema order.
+    range_eq: Vec<AttributeValue>,
+    /// The condition on the RANGE attribute after those, if any.
+    last: Option<RangeCond>,
+}
+
+/// What DynamoDB answers when one HASH attribute of a multi-attribute key has no equality.
+fn hash_equality(attr: &str) -> Error {
+    Error::validation(format!(
+        "Query key condition not supported: HASH key attributes {attr} must have equality conditions specified in the query"
+    ))
+}
+
+/// What DynamoDB answers when a condition on a RANGE attribute needs an equality on an
+/// earlier one.
+fn range_equality(earlier: &str, later: &str) -> Error {
+    Error::validation(format!(
+        "RANGE key attributes {earlier} must have equality conditions specified in the query because a condition is present on key attribute {later}"
+    ))
+}
+
+/// Splits a key condition by key attribute. Every HASH attribute needs an equality; the
+/// RANGE attributes named must be a left prefix of the key's, each with an equality but
+/// the last, which may carry any sort key condition (the clauses in any order).
+fn analyse_key_condition(cond: &Condition, key: &KeySchema) -> Result<KeyCondition, Error> {
     let mut parts = Vec::new();
     fn flatten<'a>(c: &'a Condition, out: &mut Vec<&'a Condition>) {
         if let Condition::And(a, b) = c {
@@ -125,11 +151,18 @@ fn analyse_key_condition(
         }
     }
     flatten(cond, &mut parts);
-    if parts.len() > 2 {
+    let multi_hash = key.hash.len() > 1;
+    if !key.is_multi_attribute() && parts.len() > 2 {
         return Err(Error::validation("Conditions can be of length 1 or 2 only"));
     }
-    let mut hash: Option<AttributeValue> = None;
-    let mut range: Option<RangeCond> = None;
+    let type_mismatch = || {
+        Error::validation(
+            "One or more parameter values were invalid: Condition parameter type does not match schema type",
+        )
+    };
+    let mut hash: Vec<Option<AttributeValue>> = vec![None; key.hash.len()];
+    let mut range: Vec<Option<RangeCond>> = vec![None; key.range.len()];
+    let mut other_attribute = false;
     for p in parts {
         let (attr, rc) = match p {
             Condition::Compare(a, cmp, b) => {
@@ -169,60 +202,102 @@ fn analyse_key_condition(
             Condition::Contains(..) => return Err(invalid_operator("contains")),
             Condition::And(..) => return Err(unsupported()),
         };
-        if attr == key.hash.name {
+        if let Some(at) = key.hash.iter().position(|h| h.name == attr) {
             let RangeCond::Cmp(Cmp::Eq, v) = rc else {
-                return Err(unsupported());
+                return Err(if multi_hash {
+                    hash_equality(attr)
+                } else {
+                    unsupported()
+                });
             };
-            if hash.is_some() {
+            if hash[at].is_some() {
                 return Err(one_per_key());
             }
-            if !key.hash.ty.matches(&v) {
-                return Err(Error::validation(
-                    "One or more parameter values were invalid: Condition parameter type does not match schema type",
-                ));
+            if !key.hash[at].ty.matches(&v) {
+                return Err(type_mismatch());
             }
-            hash = Some(v);
-        } else if key.range.as_ref().is_some_and(|r| r.name == attr) {
-            if range.is_some() {
+            hash[at] = Some(v);
+        } else if let Some(at) = key.range.iter().position(|r| r.name == attr) {
+            if range[at].is_some() {
                 return Err(one_per_key());
             }
-            let ty = key.range.as_ref().map(|r| r.ty);
-            let ok = |v: &AttributeValue| ty.is_some_and(|t| t.matches(v));
+            let ty = key.range[at].ty;
             let typed = match &rc {
-                RangeCond::Cmp(_, v) | RangeCond::BeginsWith(v) => ok(v),
-                RangeCond::Between(a, b) => ok(a) && ok(b),
+                RangeCond::Cmp(_, v) | RangeCond::BeginsWith(v) => ty.matches(v),
+                RangeCond::Between(a, b) => ty.matches(a) && ty.matches(b),
             };
             if !typed {
-                return Err(Error::validation(
-                    "One or more parameter values were invalid: Condition parameter type does not match schema type",
-                ));
+                return Err(type_mismatch());
             }
             if matches!(&rc, RangeCond::BeginsWith(AttributeValue::N(_))) {
                 return Err(Error::validation(
                     "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
                 ));
             }
-            range = Some(rc);
+            range[at] = Some(rc);
         } else {
+            // With a sort key, DynamoDB names the first HASH attribute not given yet, else
+            // the sort key. Without one, a condition on another attribute is refused once
+            // every HASH attribute turns out to be given.
+            let Some(sort) = key.sort() else {
+                other_attribute = true;
+                continue;
+            };
+            let missing = key
+                .hash
+                .iter()
+                .zip(&hash)
+                .find(|(_, v)| v.is_none())
+                .map_or(sort, |(h, _)| h);
             return Err(Error::validation(format!(
                 "Query condition missed key schema element: {}",
-                key.range
-                    .as_ref()
-                    .map_or(key.hash.name.as_str(), |r| if hash.is_none() {
-                        key.hash.name.as_str()
-                    } else {
-                        r.name.as_str()
-                    })
+                missing.name
             )));
         }
     }
-    let hash = hash.ok_or_else(|| {
-        Error::validation(format!(
-            "Query condition missed key schema element: {}",
-            key.hash.name
-        ))
-    })?;
-    Ok((hash, range))
+    let mut values = Vec::with_capacity(hash.len());
+    for (attr, v) in key.hash.iter().zip(hash) {
+        match v {
+            Some(v) => values.push(v),
+            None if multi_hash => return Err(hash_equality(&attr.name)),
+            None => {
+                return Err(Error::validation(format!(
+                    "Query condition missed key schema element: {}",
+                    attr.name
+                )));
+            }
+        }
+    }
+    if other_attribute {
+        return Err(unsupported());
+    }
+    for (later, cond) in range.iter().enumerate().skip(1) {
+        if cond.is_none() {
+            continue;
+        }
+        if let Some(earlier) =
+            (0..later).find(|&i| !matches!(range[i], Some(RangeCond::Cmp(Cmp::Eq, _))))
+        {
+            return Err(range_equality(
+                &key.range[earlier].name,
+                &key.range[later].name,
+            ));
+        }
+    }
+    let given = range.iter().take_while(|c| c.is_some()).count();
+    let mut conds = range.into_iter().take(given);
+    let mut range_eq = Vec::new();
+    for _ in 1..given {
+        if let Some(Some(RangeCond::Cmp(Cmp::Eq, v))) = conds.next() {
+            range_eq.push(v);
+        }
+    }
+    let last = conds.next().flatten();
+    Ok(KeyCondition {
+        hash: values,
+        range_eq,
+        last,
+    })
 }
 
 /// The byte range of one partition under a sort key condition.
@@ -257,6 +332,41 @@ fn range_bounds(prefix: Vec<u8>, rc: Option<&RangeCond>) -> (Bound<Vec<u8>>, Bou
             (Bound::Included(k.clone()), after(k))
         }
     }
+}
+
+/// Whether `key` lies between the bounds of a Query's key condition.
+fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    let above = match lower {
+        Bound::Included(l) => key >= l.as_slice(),
+        Bound::Excluded(l) => key > l.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match upper {
+        Bound::Included(u) => key <= u.as_slice(),
+        Bound::Excluded(u) => key < u.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+/// A key as DynamoDB's messages print it (Java's `toString` of its attribute values):
+/// `{p=AttributeValue: {S:abc}}`.
+fn java_key(key: &Item) -> String {
+    let parts: Vec<String> = key
+        .iter()
+        .map(|(name, v)| {
+            let value = match v {
+                AttributeValue::S(s) => format!("S:{s}"),
+                AttributeValue::N(n) => format!("N:{n}"),
+                AttributeValue::B(b) => {
+                    format!("B:{}", base64::engine::general_purpose::STANDARD.encode(b))
+                }
+                other => other.type_name().to_owned(),
+            };
+            format!("{name}=AttributeValue: {{{value}}}")
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 fn tighten_lower(current: Bound<Vec<u8>>, after: Vec<u8>) -> Bound<Vec<u8>> {
@@ -415,6 +525,26 @@ fn common(
             i.name
         )));
     }
+    // A global index reads only what it projects; a local one fetches the rest from the
+    // table, as DynamoDB's do.
+    if let (Some(i), Some(paths)) = (&index, &projection)
+        && !i.local
+    {
+        let mut missing: Vec<&str> = paths
+            .iter()
+            .map(Path::root)
+            .filter(|a| !i.projects(&def.key, a))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: Global secondary index {} does not project {}",
+                i.name,
+                missing.join(", ")
+            )));
+        }
+    }
     Ok(Common {
         index,
         select,
@@ -429,7 +559,7 @@ fn start_key(def: &TableDef, index: Option<&IndexDef>, esk: &Item) -> Result<Vec
             "The provided starting key is invalid: The provided key element does not match the schema",
         )
     };
-    for attr in std::iter::once(&def.key.hash).chain(def.key.range.as_ref()) {
+    for attr in def.key.attrs() {
         match esk.get(&attr.name) {
             Some(v) if attr.ty.matches(v) => {}
             _ => return Err(invalid()),
@@ -443,7 +573,14 @@ fn start_key(def: &TableDef, index: Option<&IndexDef>, esk: &Item) -> Result<Vec
             }
             Ok(base)
         }
-        Some(i) => index::index_key(i, esk, &base).ok_or_else(invalid),
+        Some(i) => {
+            // The table's and the index's key attributes, and nothing else.
+            let known = |n: &String| def.key.names().chain(i.key.names()).any(|k| k == n);
+            if !esk.keys().all(known) {
+                return Err(invalid());
+            }
+            index::index_key(i, esk, &base).ok_or_else(invalid)
+        }
     }
 }
 
@@ -506,6 +643,8 @@ fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Err
             })?,
         };
         let visible = match (&plan.index, plan.select) {
+            // A local index fetches the attributes asked for from the table.
+            (Some(i), Select::Specific) if i.local => item,
             (Some(i), Select::AllProjected | Select::Specific | Select::Count) => {
                 i.project(&plan.def.key, &item)
             }
@@ -617,7 +756,7 @@ impl Dynamo {
         let key_condition = if let Some(src) = input.string("KeyConditionExpression")? {
             expr::parse_condition(src, Kind::KeyCondition, &ph)?
         } else if let Some(kc) = input.raw("KeyConditions") {
-            legacy::filter(kc, None)?.ok_or_else(|| {
+            legacy::filter(kc, "keyConditions", None)?.ok_or_else(|| {
                 Error::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
             })?
         } else {
@@ -628,7 +767,7 @@ impl Dynamo {
         let filter = if let Some(src) = input.string("FilterExpression")? {
             Some(expr::parse_condition(src, Kind::Filter, &ph)?)
         } else if let Some(f) = input.raw("QueryFilter") {
-            legacy::filter(f, input.string("ConditionalOperator")?)?
+            legacy::filter(f, "queryFilter", input.string("ConditionalOperator")?)?
         } else {
             None
         };
@@ -636,7 +775,7 @@ impl Dynamo {
         let c = common(&input, &def, index_name, select, consistent, &ph)?;
         ph.check_all_used()?;
         let key_schema = c.index.as_ref().map_or(&def.key, |i| &i.key);
-        let (hash, range) = analyse_key_condition(&key_condition, key_schema)?;
+        let kc = analyse_key_condition(&key_condition, key_schema)?;
         if let Some(f) = &filter {
             let mut roots = Vec::new();
             condition_roots(f, &mut roots);
@@ -651,9 +790,24 @@ impl Dynamo {
                 )));
             }
         }
-        let (mut lower, mut upper) = range_bounds(index::query_prefix(&hash), range.as_ref());
+        let (mut lower, mut upper) = range_bounds(
+            index::query_prefix(&kc.hash, &kc.range_eq),
+            kc.last.as_ref(),
+        );
         if let Some(esk) = input.item("ExclusiveStartKey")? {
             let k = start_key(&def, c.index.as_ref(), &esk)?;
+            if c.index.is_none() && def.key.sort().is_none() {
+                // A Query on a table without a sort key reads one item: nothing to resume.
+                return Err(Error::validation(format!(
+                    "The provided exclusive start key is invalid: ExclusiveStartKey: {}",
+                    java_key(&esk)
+                )));
+            }
+            if !within(&k, &lower, &upper) {
+                return Err(Error::validation(
+                    "The provided starting key is outside query boundaries based on provided conditions",
+                ));
+            }
             if forward {
                 lower = tighten_lower(lower, k);
             } else {
@@ -730,7 +884,7 @@ impl Dynamo {
         let filter = if let Some(src) = input.string("FilterExpression")? {
             Some(expr::parse_condition(src, Kind::Filter, &ph)?)
         } else if let Some(f) = input.raw("ScanFilter") {
-            legacy::filter(f, input.string("ConditionalOperator")?)?
+            legacy::filter(f, "scanFilter", input.string("ConditionalOperator")?)?
         } else {
             None
         };

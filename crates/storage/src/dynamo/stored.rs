@@ -50,6 +50,25 @@ pub fn partition_prefix(pk: &AttributeValue) -> Vec<u8> {
     out
 }
 
+/// The partition prefix of a key with several HASH attributes: their values, each in the
+/// self-delimiting sort key encoding so no two tuples share bytes, hashed and prefixed as
+/// one partition key is. One attribute keeps [`partition_prefix`]'s layout, which indexes
+/// written before keys could have several attributes use.
+pub fn composite_partition_prefix(values: &[&AttributeValue]) -> Vec<u8> {
+    if let [one] = values {
+        return partition_prefix(one);
+    }
+    let mut bytes = Vec::new();
+    for v in values {
+        encode_sort_key(v, &mut bytes);
+    }
+    let mut out = Vec::with_capacity(12 + bytes.len());
+    out.extend_from_slice(&partition_hash(&bytes).to_be_bytes());
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(&bytes);
+    out
+}
+
 /// The full storage key of a primary key.
 pub fn primary_key(pk: &AttributeValue, sk: Option<&AttributeValue>) -> Vec<u8> {
     let mut out = partition_prefix(pk);
@@ -361,6 +380,43 @@ mod tests {
             let a = sk(&AttributeValue::S(pair[0].into()));
             let b = sk(&AttributeValue::S(pair[1].into()));
             assert!(a < b, "{:?} < {:?}", pair[0], pair[1]);
+        }
+    }
+
+    #[test]
+    fn one_hash_attribute_keeps_the_partition_layout_indexes_already_use() {
+        let v = AttributeValue::S("tenant".into());
+        assert_eq!(composite_partition_prefix(&[&v]), partition_prefix(&v));
+    }
+
+    #[test]
+    fn several_hash_attributes_never_share_a_partition_by_concatenation() {
+        let (a, bc) = (
+            AttributeValue::S("a".into()),
+            AttributeValue::S("bc".into()),
+        );
+        let (ab, c) = (
+            AttributeValue::S("ab".into()),
+            AttributeValue::S("c".into()),
+        );
+        assert_ne!(
+            composite_partition_prefix(&[&a, &bc]),
+            composite_partition_prefix(&[&ab, &c])
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn composite_sort_keys_order_as_tuples(
+            a in ".{0,4}", b in -1e6f64..1e6, c in ".{0,4}", d in -1e6f64..1e6,
+        ) {
+            let (x, y) = (Number::parse(&format!("{b}")).unwrap(), Number::parse(&format!("{d}")).unwrap());
+            let mut left = sk(&AttributeValue::S(a.clone()));
+            left.extend(sk(&AttributeValue::N(x.clone())));
+            let mut right = sk(&AttributeValue::S(c.clone()));
+            right.extend(sk(&AttributeValue::N(y.clone())));
+            let expected = a.as_bytes().cmp(c.as_bytes()).then(x.cmp(&y));
+            prop_assert_eq!(left.cmp(&right), expected);
         }
     }
 

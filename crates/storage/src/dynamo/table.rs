@@ -53,27 +53,139 @@ mod scalar_serde {
     }
 }
 
-/// A key schema: a partition key and an optional sort key.
+/// The most HASH, and the most RANGE, attributes a global secondary index's key may have
+/// (DynamoDB's multi-attribute keys); a table's and a local index's key have one of each.
+pub const MAX_KEY_ATTRS: usize = 4;
+
+/// A key schema: its partition (HASH) attributes and its sort (RANGE) attributes, in
+/// KeySchema order. A table or a local index has one HASH and at most one RANGE attribute;
+/// a global secondary index up to four of each. Items order by the RANGE attributes
+/// compared one after the other.
+///
+/// On disk a single attribute keeps the shape it had before keys could have several (an
+/// object for `hash`, an object or null for `range`), so catalogs written by either version
+/// load in the other as long as no index has a multi-attribute key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySchema {
-    /// The HASH key.
-    pub hash: KeyAttr,
-    /// The RANGE key.
-    pub range: Option<KeyAttr>,
+    /// The HASH attributes: at least one.
+    #[serde(with = "key_attrs_serde::hash")]
+    pub hash: Vec<KeyAttr>,
+    /// The RANGE attributes, possibly none.
+    #[serde(with = "key_attrs_serde::range", default)]
+    pub range: Vec<KeyAttr>,
+}
+
+mod key_attrs_serde {
+    use super::KeyAttr;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// One attribute as an object, several as a list; `None` for null.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(KeyAttr),
+        Many(Vec<KeyAttr>),
+    }
+
+    fn write<S: Serializer>(attrs: &[KeyAttr], s: S) -> Result<S::Ok, S::Error> {
+        match attrs {
+            [] => s.serialize_none(),
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub(super) mod hash {
+        use super::*;
+
+        pub(in super::super) fn serialize<S: Serializer>(
+            attrs: &[KeyAttr],
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            write(attrs, s)
+        }
+
+        pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<KeyAttr>, D::Error> {
+            let attrs = match OneOrMany::deserialize(d)? {
+                OneOrMany::One(a) => vec![a],
+                OneOrMany::Many(v) => v,
+            };
+            if attrs.is_empty() {
+                return Err(serde::de::Error::custom("a key needs a HASH attribute"));
+            }
+            Ok(attrs)
+        }
+    }
+
+    pub(super) mod range {
+        use super::*;
+
+        pub(in super::super) fn serialize<S: Serializer>(
+            attrs: &[KeyAttr],
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            write(attrs, s)
+        }
+
+        pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<KeyAttr>, D::Error> {
+            Ok(match Option::<OneOrMany>::deserialize(d)? {
+                None => Vec::new(),
+                Some(OneOrMany::One(a)) => vec![a],
+                Some(OneOrMany::Many(v)) => v,
+            })
+        }
+    }
 }
 
 impl KeySchema {
+    /// A table's (or local index's) key: one HASH and an optional RANGE attribute.
+    pub fn simple(hash: KeyAttr, range: Option<KeyAttr>) -> Self {
+        Self {
+            hash: vec![hash],
+            range: range.into_iter().collect(),
+        }
+    }
+
+    /// The first HASH attribute: a table's partition key.
+    pub fn partition(&self) -> &KeyAttr {
+        // Every constructor and the deserializer refuse an empty HASH list.
+        &self.hash[0]
+    }
+
+    /// The first RANGE attribute: a table's sort key.
+    pub fn sort(&self) -> Option<&KeyAttr> {
+        self.range.first()
+    }
+
+    /// Whether the key has more than one HASH or more than one RANGE attribute.
+    pub fn is_multi_attribute(&self) -> bool {
+        self.hash.len() > 1 || self.range.len() > 1
+    }
+
+    /// The key attributes, HASH first, in KeySchema order.
+    pub fn attrs(&self) -> impl Iterator<Item = &KeyAttr> {
+        self.hash.iter().chain(&self.range)
+    }
+
     /// The key attribute names.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
+        self.attrs().map(|a| a.name.as_str())
     }
 
     pub(crate) fn to_json(&self) -> Value {
-        let mut v = vec![json!({"AttributeName": self.hash.name, "KeyType": "HASH"})];
-        if let Some(r) = &self.range {
-            v.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
-        }
-        Value::Array(v)
+        let hash = self
+            .hash
+            .iter()
+            .map(|a| json!({"AttributeName": a.name, "KeyType": "HASH"}));
+        let range = self
+            .range
+            .iter()
+            .map(|a| json!({"AttributeName": a.name, "KeyType": "RANGE"}));
+        Value::Array(hash.chain(range).collect())
     }
 }
 
@@ -198,10 +310,10 @@ impl TableDef {
     /// The storage key of `item`'s primary key (the key attributes are checked first).
     pub fn storage_key(&self, item: &Item) -> Vec<u8> {
         let hash = item
-            .get(&self.key.hash.name)
+            .get(&self.key.partition().name)
             .cloned()
             .unwrap_or(AttributeValue::Null);
-        let range = self.key.range.as_ref().and_then(|r| item.get(&r.name));
+        let range = self.key.sort().and_then(|r| item.get(&r.name));
         stored::primary_key(&hash, range)
     }
 
@@ -263,13 +375,37 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Parses a KeySchema array.
+/// The attribute names a KeySchema array lists, by role, in order.
+#[derive(Debug, Clone, Default)]
+struct KeyNames {
+    hash: Vec<String>,
+    range: Vec<String>,
+}
+
+impl KeyNames {
+    fn all(&self) -> impl Iterator<Item = &String> {
+        self.hash.iter().chain(&self.range)
+    }
+}
+
+/// Which key a KeySchema array describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyOf {
+    Table,
+    LocalIndex,
+    GlobalIndex,
+}
+
+/// Parses a KeySchema array. A table's and a local index's key is one HASH and at most one
+/// RANGE element; a global secondary index's up to four of each, every HASH before every
+/// RANGE.
 fn parse_key_schema(
     v: &Value,
     path: &str,
-    attrs: &[KeyAttr],
+    of: KeyOf,
     violations: &mut Vec<String>,
-) -> Result<Option<(String, Option<String>)>, Error> {
+) -> Result<Option<KeyNames>, Error> {
+    let multi = of == KeyOf::GlobalIndex;
     let Value::Array(elems) = v else {
         return Err(super::types::shape_error(v, "list"));
     };
@@ -279,15 +415,14 @@ fn parse_key_schema(
         ));
         return Ok(None);
     }
-    if elems.len() > 2 {
+    if !multi && elems.len() > 2 {
         violations.push(format!(
             "Value '{}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to 2",
             describe_key_elems(elems)
         ));
         return Ok(None);
     }
-    let mut hash = None;
-    let mut range = None;
+    let mut names = KeyNames::default();
     for (i, e) in elems.iter().enumerate() {
         let name = e
             .get("AttributeName")
@@ -309,12 +444,17 @@ fn parse_key_schema(
         }
         match kt {
             "HASH" => {
-                if i != 0 {
+                if i != 0 && !multi {
                     return Err(Error::validation(
                         "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
                     ));
                 }
-                hash = Some(name.to_owned());
+                if !names.range.is_empty() {
+                    return Err(Error::validation(
+                        "One or more parameter values were invalid: All HASH key attributes must precede RANGE key attributes in the KeySchema",
+                    ));
+                }
+                names.hash.push(name.to_owned());
             }
             "RANGE" => {
                 if i == 0 {
@@ -322,7 +462,7 @@ fn parse_key_schema(
                         "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
                     ));
                 }
-                range = Some(name.to_owned());
+                names.range.push(name.to_owned());
             }
             other => violations.push(format!(
                 "Value '{other}' at '{path}.{}.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]",
@@ -330,22 +470,29 @@ fn parse_key_schema(
             )),
         }
     }
-    if elems.len() == 2 && range.is_none() && hash.is_some() && violations.is_empty() {
-        return Err(Error::validation(
-            "Too many hash keys specified.  All Dynamo DB tables must have exactly one hash key",
-        ));
+    if !violations.is_empty() {
+        return Ok(None);
     }
-    if let (Some(h), Some(r)) = (&hash, &range)
-        && h == r
-    {
-        // What DynamoDB answers for one attribute used as both keys.
-        let _ = h;
-        return Err(Error::validation(
-            "Invalid KeySchema: Some index key attribute have no definition",
-        ));
+    for (role, list) in [("HASH", &names.hash), ("RANGE", &names.range)] {
+        if list.len() > MAX_KEY_ATTRS {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: The KeySchema exceeds the maximum allowed number of {role} key attributes"
+            )));
+        }
     }
-    let _ = attrs;
-    Ok(hash.map(|h| (h, range)))
+    let all: Vec<&String> = names.all().collect();
+    let repeated = all.iter().enumerate().any(|(i, n)| all[..i].contains(n));
+    if repeated {
+        return Err(Error::validation(match (all.len(), of) {
+            // What DynamoDB answers for one attribute used as both keys of a table.
+            (2, KeyOf::Table) => "Invalid KeySchema: Some index key attribute have no definition",
+            (2, _) => {
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+            }
+            _ => "The KeySchema contains multiple key attributes with the same name",
+        }));
+    }
+    Ok(Some(names))
 }
 
 fn describe_key_elems(elems: &[Value]) -> String {
@@ -364,30 +511,20 @@ fn describe_key_elems(elems: &[Value]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-fn resolve_key(
-    names: (String, Option<String>),
-    attrs: &[KeyAttr],
-) -> Result<KeySchema, Vec<String>> {
-    let find = |n: &str| attrs.iter().find(|a| a.name == n).cloned();
-    let mut missing = Vec::new();
-    let hash = find(&names.0);
-    if hash.is_none() {
-        missing.push(names.0.clone());
+/// The key schema `names` describe, typed from the attribute definitions, or the names
+/// that have none.
+fn resolve_key(names: &KeyNames, attrs: &[KeyAttr]) -> Result<KeySchema, Vec<String>> {
+    let find = |n: &String| attrs.iter().find(|a| &a.name == n).cloned();
+    let missing: Vec<String> = names.all().filter(|n| find(n).is_none()).cloned().collect();
+    if !missing.is_empty() {
+        return Err(missing);
     }
-    let range = match &names.1 {
-        Some(r) => {
-            let f = find(r);
-            if f.is_none() {
-                missing.push(r.clone());
-            }
-            f
-        }
-        None => None,
-    };
-    match hash {
-        Some(hash) if missing.is_empty() => Ok(KeySchema { hash, range }),
-        _ => Err(missing),
+    let hash: Vec<KeyAttr> = names.hash.iter().filter_map(find).collect();
+    let range: Vec<KeyAttr> = names.range.iter().filter_map(find).collect();
+    if hash.is_empty() {
+        return Err(Vec::new());
     }
+    Ok(KeySchema { hash, range })
 }
 
 fn parse_projection(v: Option<&Value>, path: &str) -> Result<Projection, Error> {
@@ -397,14 +534,25 @@ fn parse_projection(v: Option<&Value>, path: &str) -> Result<Projection, Error> 
         )));
     };
     let ty = v.get("ProjectionType").and_then(Value::as_str);
-    let non_key: Option<Vec<String>> =
-        v.get("NonKeyAttributes")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            });
+    let non_key: Option<Vec<String>> = match v.get("NonKeyAttributes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => {
+            let mut names: Vec<String> = Vec::with_capacity(a.len());
+            for n in a {
+                let Value::String(n) = n else {
+                    return Err(super::types::shape_error(n, "string"));
+                };
+                if names.contains(n) {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: Duplicate element in NonKeyAttributes: {n}"
+                    )));
+                }
+                names.push(n.clone());
+            }
+            Some(names)
+        }
+        Some(other) => return Err(super::types::shape_error(other, "list")),
+    };
     match (ty, non_key) {
         (Some("ALL"), None) => Ok(Projection::All),
         (Some("KEYS_ONLY"), None) => Ok(Projection::KeysOnly),
@@ -455,6 +603,9 @@ fn parse_attribute_definitions(input: &mut Input<'_>) -> Result<Vec<KeyAttr>, Er
     for (i, d) in defs.iter().enumerate() {
         let name = d.get("AttributeName").and_then(Value::as_str);
         let ty = d.get("AttributeType").and_then(Value::as_str);
+        if let Some(v) = long_definition_name(name, i) {
+            input.violation(v);
+        }
         match (name, ty.and_then(ScalarType::parse)) {
             (Some(n), Some(t)) => {
                 if out.iter().any(|a| a.name == n) {
@@ -478,6 +629,16 @@ fn parse_attribute_definitions(input: &mut Input<'_>) -> Result<Vec<KeyAttr>, Er
     Ok(out)
 }
 
+/// The constraint violation of an attribute definition's name longer than 255 bytes, which
+/// DynamoDB reports before any check of the keys against the definitions.
+fn long_definition_name(name: Option<&str>, at: usize) -> Option<String> {
+    let n = name.filter(|n| n.len() > 255)?;
+    Some(format!(
+        "Value '{n}' at 'attributeDefinitions.{}.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to 255",
+        at + 1
+    ))
+}
+
 fn parse_index(
     v: &Value,
     path: &str,
@@ -491,9 +652,21 @@ fn parse_index(
         .unwrap_or_default()
         .to_owned();
     let mut violations = Vec::new();
-    if name.len() < 3 || name.len() > 255 {
+    if name.len() < 3 {
         violations.push(format!(
             "Value '{name}' at '{path}.indexName' failed to satisfy constraint: Member must have length greater than or equal to 3"
+        ));
+    } else if name.len() > 255 {
+        violations.push(format!(
+            "Value '{name}' at '{path}.indexName' failed to satisfy constraint: Member must have length less than or equal to 255"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        violations.push(format!(
+            "Value '{name}' at '{path}.indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
         ));
     }
     let key_v = v.get("KeySchema").cloned().unwrap_or(Value::Null);
@@ -505,7 +678,16 @@ fn parse_index(
     let names = if key_v.is_null() {
         None
     } else {
-        parse_key_schema(&key_v, &format!("{path}.keySchema"), attrs, &mut violations)?
+        parse_key_schema(
+            &key_v,
+            &format!("{path}.keySchema"),
+            if local {
+                KeyOf::LocalIndex
+            } else {
+                KeyOf::GlobalIndex
+            },
+            &mut violations,
+        )?
     };
     if !violations.is_empty() {
         let n = violations.len();
@@ -518,10 +700,8 @@ fn parse_index(
     let Some(names) = names else {
         return Err(Error::validation("Invalid KeySchema"));
     };
-    for n in std::iter::once(&names.0).chain(names.1.as_ref()) {
-        used.push(n.clone());
-    }
-    let key = resolve_key(names, attrs).map_err(|missing| {
+    used.extend(names.all().cloned());
+    let key = resolve_key(&names, attrs).map_err(|missing| {
         Error::validation(format!(
             "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
             missing.join(", "),
@@ -564,7 +744,7 @@ impl Dynamo {
                 input.violation("Value null at 'keySchema' failed to satisfy constraint: Member must not be null".into());
                 None
             }
-            Some(v) => parse_key_schema(v, "keySchema", &attrs, &mut key_violations)?,
+            Some(v) => parse_key_schema(v, "keySchema", KeyOf::Table, &mut key_violations)?,
         };
         for v in key_violations {
             input.violation(v);
@@ -578,10 +758,8 @@ impl Dynamo {
         let Some(key_names) = key_names else {
             return Err(Error::validation("Invalid KeySchema"));
         };
-        let mut used: Vec<String> = std::iter::once(key_names.0.clone())
-            .chain(key_names.1.clone())
-            .collect();
-        let key = resolve_key(key_names, &attrs).map_err(|missing| {
+        let mut used: Vec<String> = key_names.all().cloned().collect();
+        let key = resolve_key(&key_names, &attrs).map_err(|missing| {
             Error::validation(format!(
                 "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
                 missing.join(", "),
@@ -619,7 +797,7 @@ impl Dynamo {
                     "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of 5",
                 ));
             }
-            if key.range.is_none() {
+            if key.sort().is_none() {
                 return Err(Error::validation(
                     "One or more parameter values were invalid: Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
                 ));
@@ -632,13 +810,15 @@ impl Dynamo {
                     true,
                     &mut used,
                 )?;
-                if idx.key.hash.name != key.hash.name {
+                if idx.key.partition().name != key.partition().name {
                     return Err(Error::validation(format!(
                         "One or more parameter values were invalid: Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
-                        idx.name, idx.key.hash.name, key.hash.name
+                        idx.name,
+                        idx.key.partition().name,
+                        key.partition().name
                     )));
                 }
-                if idx.key.range.is_none() {
+                if idx.key.sort().is_none() {
                     return Err(Error::validation(format!(
                         "One or more parameter values were invalid: Index KeySchema does not have a range key for index: {}",
                         idx.name
@@ -1011,7 +1191,20 @@ impl Dynamo {
             })
             .await??;
         self.drop_def(&name);
-        Ok(json!({ "TableDescription": self.describe(&def, Some("DELETING"), count, size) }))
+        // DeleteTable's description leaves out the schema DescribeTable shows.
+        let mut desc = self.describe(&def, Some("DELETING"), count, size);
+        if let Some(fields) = desc.as_object_mut() {
+            for f in [
+                "CreationDateTime",
+                "KeySchema",
+                "AttributeDefinitions",
+                "GlobalSecondaryIndexes",
+                "LocalSecondaryIndexes",
+            ] {
+                fields.remove(f);
+            }
+        }
+        Ok(json!({ "TableDescription": desc }))
     }
 
     /// UpdateTable: billing, throughput, streams, deletion protection, and GSIs created
@@ -1030,6 +1223,21 @@ impl Dynamo {
         let mut changed = false;
         let mut new_attrs = def.attributes.clone();
         if let Some(defs) = input.array("AttributeDefinitions")? {
+            let long: Vec<String> = defs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    long_definition_name(d.get("AttributeName").and_then(Value::as_str), i)
+                })
+                .collect();
+            if !long.is_empty() {
+                return Err(Error::validation(format!(
+                    "{} validation error{} detected: {}",
+                    long.len(),
+                    if long.len() == 1 { "" } else { "s" },
+                    long.join("; ")
+                )));
+            }
             for d in defs {
                 if let (Some(n), Some(t)) = (
                     d.get("AttributeName").and_then(Value::as_str),
@@ -1039,8 +1247,22 @@ impl Dynamo {
                 ) {
                     if let Some(existing) = new_attrs.iter().find(|a| a.name == n) {
                         if existing.ty != t {
+                            let old_role = def
+                                .key
+                                .names()
+                                .zip(key_roles(&def.key))
+                                .chain(
+                                    def.indexes
+                                        .iter()
+                                        .flat_map(|i| i.key.names().zip(key_roles(&i.key))),
+                                )
+                                .find(|(a, _)| *a == n)
+                                .map_or("HASH", |(_, r)| r);
+                            let new_role = created_key_role(body, n).unwrap_or(old_role);
                             return Err(Error::validation(format!(
-                                "One or more parameter values were invalid: Attribute type of {n} does not match the existing attribute type"
+                                "One or more parameter values were invalid: Attributes cannot be redefined. Please check that your attribute has the same type as previously defined. Existing schema: Schema:[SchemaElement: key{{{n}:{}:{old_role}}}] New schema: Schema:[SchemaElement: key{{{n}:{}:{new_role}}}]",
+                                existing.ty.as_str(),
+                                t.as_str()
                             )));
                         }
                     } else {
@@ -1166,6 +1388,16 @@ impl Dynamo {
             }
             for (i, u) in updates.iter().enumerate() {
                 if let Some(c) = u.get("Create") {
+                    // The new index's key types come from this request's definitions, even
+                    // for attributes the table already defines.
+                    if !input.has("AttributeDefinitions") {
+                        return Err(Error::validation(format!(
+                            "One or more parameter values were invalid: AttributeDefinitions is not specified for index: {}",
+                            c.get("IndexName")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                        )));
+                    }
                     let mut used = Vec::new();
                     let mut idx = parse_index(
                         c,
@@ -1331,6 +1563,23 @@ pub(crate) fn write_table_update(
     save_def(txn, new)
 }
 
+/// The role (HASH or RANGE) of each attribute of a key, in KeySchema order.
+fn key_roles(key: &KeySchema) -> impl Iterator<Item = &'static str> {
+    std::iter::repeat_n("HASH", key.hash.len()).chain(std::iter::repeat_n("RANGE", key.range.len()))
+}
+
+/// The role `attr` has in the key of an index an UpdateTable request creates.
+fn created_key_role<'a>(body: &'a Value, attr: &str) -> Option<&'a str> {
+    body.get("GlobalSecondaryIndexUpdates")?
+        .as_array()?
+        .iter()
+        .filter_map(|u| u.pointer("/Create/KeySchema").and_then(Value::as_array))
+        .flatten()
+        .find(|e| e.get("AttributeName").and_then(Value::as_str) == Some(attr))?
+        .get("KeyType")
+        .and_then(Value::as_str)
+}
+
 fn input_created(body: &Value, index: &str) -> bool {
     body.get("GlobalSecondaryIndexUpdates")
         .and_then(Value::as_array)
@@ -1395,4 +1644,100 @@ pub(crate) fn for_each_item(
         f(k.value(), item)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::Engine;
+
+    /// A catalog entry exactly as the version before multi-attribute keys wrote it.
+    const OLD_ENTRY: &str = r#"{"name":"Orders","uid":"0f6bd7a1b0c04e4c9d7e1f2a3b4c5d6e",
+        "key":{"hash":{"name":"id","ty":"S"},"range":{"name":"at","ty":"N"}},
+        "attributes":[{"name":"id","ty":"S"},{"name":"at","ty":"N"},{"name":"status","ty":"S"}],
+        "indexes":[{"name":"by-status","key":{"hash":{"name":"status","ty":"S"},"range":null},
+            "projection":"KeysOnly","local":false,"throughput":null}],
+        "throughput":null,"created":1.5,"stream":null,"ttl_attribute":null,"tags":{},
+        "deletion_protection":false,"table_class":null}"#;
+
+    fn attr(name: &str, ty: ScalarType) -> KeyAttr {
+        KeyAttr {
+            name: name.to_owned(),
+            ty,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_catalog_written_before_multi_attribute_keys_loads_and_keeps_its_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meridian.redb");
+        {
+            // The file as the previous version left it.
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(CATALOG)
+                .unwrap()
+                .insert("Orders", OLD_ENTRY.as_bytes())
+                .unwrap();
+            txn.open_table(UIDS)
+                .unwrap()
+                .insert("Orders", "0f6bd7a1b0c04e4c9d7e1f2a3b4c5d6e")
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let d = Dynamo::open(Engine::open(&path).unwrap(), "us-east-1").unwrap();
+        let def = d.table("Orders").unwrap();
+        assert_eq!(
+            def.key,
+            KeySchema::simple(attr("id", ScalarType::S), Some(attr("at", ScalarType::N)))
+        );
+        assert_eq!(
+            def.indexes[0].key,
+            KeySchema::simple(attr("status", ScalarType::S), None)
+        );
+        // Saved again in the same shape, so the previous version still reads it.
+        let old: Value = serde_json::from_str(OLD_ENTRY).unwrap();
+        assert_eq!(serde_json::to_value(&*def).unwrap(), old);
+        // The table works as before: DescribeTable shows the old key schemas.
+        let desc = d
+            .call("DescribeTable", &json!({"TableName": "Orders"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            desc["Table"]["GlobalSecondaryIndexes"][0]["KeySchema"],
+            json!([{"AttributeName": "status", "KeyType": "HASH"}])
+        );
+    }
+
+    #[test]
+    fn a_multi_attribute_key_is_stored_as_lists_and_read_back() {
+        let key = KeySchema {
+            hash: vec![attr("h1", ScalarType::S), attr("h2", ScalarType::N)],
+            range: vec![attr("r1", ScalarType::B), attr("r2", ScalarType::S)],
+        };
+        let v = serde_json::to_value(&key).unwrap();
+        assert_eq!(
+            v,
+            json!({"hash": [{"name": "h1", "ty": "S"}, {"name": "h2", "ty": "N"}],
+                   "range": [{"name": "r1", "ty": "B"}, {"name": "r2", "ty": "S"}]})
+        );
+        assert_eq!(serde_json::from_value::<KeySchema>(v).unwrap(), key);
+        let one_hash_two_ranges = KeySchema {
+            hash: vec![attr("h", ScalarType::S)],
+            range: vec![attr("r1", ScalarType::S), attr("r2", ScalarType::N)],
+        };
+        let v = serde_json::to_value(&one_hash_two_ranges).unwrap();
+        assert_eq!(
+            serde_json::from_value::<KeySchema>(v).unwrap(),
+            one_hash_two_ranges
+        );
+    }
+
+    #[test]
+    fn a_stored_key_without_a_hash_attribute_is_refused() {
+        let err = serde_json::from_value::<KeySchema>(json!({"hash": [], "range": null}));
+        assert!(err.is_err());
+    }
 }

@@ -68,6 +68,11 @@ impl Dynamo {
     /// The table a `ResourceArn` names. A table of another account or region is not
     /// this caller's to see: AccessDenied, as IAM answers it.
     fn tagged_table(&self, arn: &str, op: &str) -> Result<Arc<TableDef>, Error> {
+        if !arn.starts_with("arn:") {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: ARNs must start with 'arn:': {arn}"
+            )));
+        }
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let (region, account, name) = match parts.as_slice() {
             ["arn", "aws", "dynamodb", region, account, resource] => {
@@ -134,6 +139,11 @@ impl Dynamo {
         let new = read_tags(&mut input, given);
         input.finish()?;
         let def = self.tagged_table(&arn, "TagResource")?;
+        if new.is_empty() {
+            return Err(Error::validation(
+                "Atleast one Tag needs to be provided as Input.",
+            ));
+        }
         if new.iter().any(|(k, _)| k.starts_with("aws:")) {
             return Err(Error::validation(
                 "One or more parameter values were invalid: Tag keys starting with 'aws:' are reserved for system use",
@@ -142,9 +152,10 @@ impl Dynamo {
         let mut tags = def.tags.clone();
         tags.extend(new);
         if tags.len() > MAX_TAGS {
-            return Err(Error::LimitExceeded(format!(
-                "The number of tags for the resource exceeds the limit of {MAX_TAGS}"
-            )));
+            // A ValidationException, not a LimitExceededException, as DynamoDB answers today.
+            return Err(Error::validation(
+                "Number of Tags exceed the current limit for the provided ResourceArn",
+            ));
         }
         self.save_tags(def, tags).await?;
         Ok(json!({}))
