@@ -72,6 +72,8 @@ pub struct Ctx {
     pub resource: String,
     /// Who asks.
     pub caller: Caller,
+    /// The accounts and their keys, for ACL grants naming accounts.
+    pub keys: Arc<KeyStore>,
     /// Set when only the object's own ACL can let this (anonymous) read in.
     pub object_acl: std::sync::atomic::AtomicBool,
     body: Option<Incoming>,
@@ -706,6 +708,14 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     if let Some(v) = ctx.param("versionId") {
         push("s3:versionid", v);
     }
+    // The tags a write sets (`x-amz-tagging`), as `s3:RequestObjectTag/<key>` and
+    // `s3:RequestObjectTagKeys`.
+    if let Some(tagging) = ctx.header("x-amz-tagging") {
+        for (k, v) in form_urlencoded::parse(tagging.as_bytes()) {
+            push(&format!("s3:requestobjecttag/{}", k.to_ascii_lowercase()), &v);
+            push("s3:requestobjecttagkeys", &k);
+        }
+    }
     for h in [
         "x-amz-acl",
         "x-amz-server-side-encryption",
@@ -721,11 +731,25 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     keys
 }
 
-pub(crate) fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
+pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
     let access = ctx.bucket.as_deref().and_then(|b| s3.access(b));
-    // The account's own keys skip the work when no bucket policy could deny them.
-    if matches!(ctx.caller, Caller::Account { policy: None, .. })
+    let owner = access
+        .as_ref()
+        .is_none_or(|a| ctx.caller.in_account(&a.owner.id));
+    // An account's own keys skip the work when no bucket policy could deny them.
+    if owner
+        && matches!(ctx.caller, Caller::Account { policy: None, .. })
         && access.as_ref().is_none_or(|a| a.policy.is_none())
+    {
+        return Ok(());
+    }
+    // Creating a bucket another account has is answered `BucketAlreadyExists` by the
+    // creation itself, as S3 answers it.
+    if !owner
+        && matches!(ctx.caller, Caller::Account { .. })
+        && ctx.key.is_none()
+        && ctx.method == Method::PUT
+        && action(ctx) == "s3:CreateBucket"
     {
         return Ok(());
     }
@@ -734,32 +758,43 @@ pub(crate) fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
         (Some(b), None) => format!("arn:aws:s3:::{b}"),
         (Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
     };
-    let decision = super::policy::decide(
-        access.as_deref(),
-        &ctx.caller,
-        &action(ctx),
-        &resource,
-        &condition_keys(ctx),
-    );
+    let mut keys = condition_keys(ctx);
+    // `s3:ExistingObjectTag/<key>`: the tags of the object the request names, read only
+    // when the bucket's policy asks about them.
+    if let (Some(b), Some(k), Some(a)) = (&ctx.bucket, &ctx.key, &access)
+        && a.policy.as_ref().is_some_and(|p| p.mentions("s3:existingobjecttag/"))
+        && let Ok((meta, _)) = s3.open_object(b, k, ctx.param("versionId"), false).await
+    {
+        for (k, v) in &meta.tags {
+            keys.push((
+                format!("s3:existingobjecttag/{}", k.to_ascii_lowercase()),
+                v.clone(),
+            ));
+        }
+    }
+    let decision =
+        super::policy::decide(access.as_deref(), &ctx.caller, &action(ctx), &resource, &keys);
     match decision {
         Decision::Allow => Ok(()),
-        Decision::ImplicitDeny if ctx.caller == Caller::Anonymous => {
-            // What the bucket's ACL grants everyone, where ACLs are in force. A read of an
-            // object may still be granted by the object's own ACL, which the read checks.
+        Decision::ImplicitDeny if !owner => {
+            // What the bucket's ACL grants this caller, where ACLs are in force. A read of
+            // an object may still be granted by the object's own ACL, which the read checks.
             let Some(a) = access.as_deref().filter(|a| a.acls) else {
                 return Err(Error::access_denied());
             };
             let action = action(ctx);
+            let grants = |p| super::acl::grants_to(&a.grants, &ctx.caller, p);
             let granted = match action.as_str() {
                 "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
-                    a.public[0]
+                    grants("READ")
                 }
                 "s3:PutObject"
                 | "s3:DeleteObject"
                 | "s3:DeleteObjectVersion"
                 | "s3:AbortMultipartUpload"
-                | "s3:ListMultipartUploadParts" => a.public[1],
-                "s3:GetBucketAcl" => a.public[2],
+                | "s3:ListMultipartUploadParts" => grants("WRITE"),
+                "s3:GetBucketAcl" => grants("READ_ACP"),
+                "s3:PutBucketAcl" => grants("WRITE_ACP"),
                 "s3:GetObject" | "s3:GetObjectVersion" => {
                     ctx.object_acl
                         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -789,6 +824,7 @@ fn caller_of(cred: Option<&Credential>) -> Caller {
             None => Caller::Account {
                 arn: c.principal.clone(),
                 policy: c.policy.clone(),
+                account: c.account.clone(),
             },
         },
     }
@@ -841,7 +877,7 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         };
         answer.unwrap_or_else(|e| error_response(&e, &resource, &rid, false))
     } else {
-        match prepare(service, parts, body) {
+        match prepare(service, parts, body).await {
             Ok(mut ctx) => {
                 let resource = ctx.resource.clone();
                 let result = match ctx.bucket.clone() {
@@ -907,7 +943,7 @@ async fn drain_incoming(body: Option<Incoming>, idle: std::time::Duration) {
     }
 }
 
-fn prepare(
+async fn prepare(
     service: &Service,
     parts: http::request::Parts,
     body: Incoming,
@@ -953,6 +989,7 @@ fn prepare(
         key,
         resource,
         caller: caller_of(cred.as_deref()),
+        keys: service.keys.clone(),
         object_acl: std::sync::atomic::AtomicBool::new(false),
         body: Some(body),
         payload,
@@ -961,7 +998,7 @@ fn prepare(
     };
     // A browser upload is signed by its form's policy, checked once the fields are read.
     if !form_post(&ctx)
-        && let Err(e) = authorize(&service.s3, &ctx)
+        && let Err(e) = authorize(&service.s3, &ctx).await
     {
         return Err((e, ctx.body));
     }
@@ -1024,7 +1061,7 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
             Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
             Method::PUT if ctx.has("acl") => s3.put_bucket_acl(ctx, &bucket).await,
-            Method::GET if ctx.has("acl") => s3.get_bucket_acl(&bucket).await,
+            Method::GET if ctx.has("acl") => s3.get_bucket_acl(ctx, &bucket).await,
             Method::PUT if ctx.has("ownershipControls") => {
                 s3.put_ownership_controls(ctx, &bucket).await
             }

@@ -20,7 +20,8 @@ use super::store::{
     get_object, object_key, part_key, successor, upload_key,
 };
 use super::xml::{self, Writer};
-use super::{OWNER_ID, OWNER_NAME, S3, iso8601, now_ms};
+use super::acl::owner_element;
+use super::{S3, iso8601, now_ms};
 
 /// The smallest part that may be followed by another.
 pub const MIN_PART: u64 = 5 << 20;
@@ -170,8 +171,10 @@ impl S3 {
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
+        let (acl, owner) =
+            super::acl::for_new_object(&ctx.headers, &ctx.keys, &bucket_meta, &ctx.caller)?;
         let meta = UploadMeta {
+            owner,
             sse: sse.clone(),
             retention,
             legal_hold,
@@ -610,6 +613,7 @@ impl S3 {
                     retention: upload.retention,
                     legal_hold: upload.legal_hold,
                     acl: upload.acl.clone(),
+                    owner: upload.owner.clone(),
                     part_checksums: if upload.checksum.is_some() {
                         chosen.iter().filter_map(|p| p.checksum.clone()).collect()
                     } else {
@@ -775,14 +779,10 @@ impl S3 {
         w.elem("Bucket", bucket)
             .elem("Key", key)
             .elem("UploadId", &id);
-        w.open("Initiator")
-            .elem("ID", OWNER_ID)
-            .elem("DisplayName", OWNER_NAME)
-            .close("Initiator");
-        w.open("Owner")
-            .elem("ID", OWNER_ID)
-            .elem("DisplayName", OWNER_NAME)
-            .close("Owner");
+        let bucket_owner = self.owner_of(bucket);
+        let owner = upload.owner.as_ref().unwrap_or(&bucket_owner);
+        owner_element(&mut w, "Initiator", owner);
+        owner_element(&mut w, "Owner", owner);
         w.elem("StorageClass", "STANDARD")
             .elem("PartNumberMarker", &marker.to_string());
         if let Some((n, _)) = page.last() {
@@ -810,6 +810,7 @@ impl S3 {
 
     /// ListMultipartUploads (`GET ?uploads`).
     pub(crate) async fn list_uploads(&self, ctx: &Ctx, bucket: &str) -> Result<Response<Body>> {
+        let bucket_owner = self.owner_of(bucket);
         let prefix = ctx.param("prefix").unwrap_or("").to_owned();
         let delimiter = ctx
             .param("delimiter")
@@ -906,14 +907,9 @@ impl S3 {
             .elem("IsTruncated", if truncated { "true" } else { "false" });
         for (key, id, meta) in uploads {
             w.open("Upload").elem("Key", key).elem("UploadId", id);
-            w.open("Initiator")
-                .elem("ID", OWNER_ID)
-                .elem("DisplayName", OWNER_NAME)
-                .close("Initiator");
-            w.open("Owner")
-                .elem("ID", OWNER_ID)
-                .elem("DisplayName", OWNER_NAME)
-                .close("Owner");
+            let owner = meta.owner.as_ref().unwrap_or(&bucket_owner);
+            owner_element(&mut w, "Initiator", owner);
+            owner_element(&mut w, "Owner", owner);
             w.elem("StorageClass", "STANDARD")
                 .elem("Initiated", &iso8601(meta.initiated));
             if let Some((a, k)) = meta.checksum {

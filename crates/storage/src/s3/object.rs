@@ -564,7 +564,8 @@ impl S3 {
             .and_then(|e| self.sse_keys.object_key(e, customer.as_ref()));
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
-        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
+        let (acl, owner) =
+            super::acl::for_new_object(&ctx.headers, &ctx.keys, &bucket_meta, &ctx.caller)?;
         let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
         let staged = self.receive(&mut inbound, sealing).await?;
         let received = inbound.finish()?;
@@ -590,6 +591,7 @@ impl S3 {
             legal_hold,
             acl,
             part_checksums: Vec::new(),
+            owner,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, vec![segment])
@@ -784,7 +786,7 @@ impl S3 {
             .open_object(bucket, key, version.as_deref(), !head)
             .await?;
         if ctx.object_acl.load(std::sync::atomic::Ordering::Relaxed)
-            && !super::acl::public_read(&meta.acl)
+            && !super::acl::grants_to(&meta.acl, &ctx.caller, "READ")
         {
             return Err(Error::access_denied());
         }
@@ -1103,7 +1105,8 @@ impl S3 {
         let src_customer = super::sse::customer_key(&ctx.headers, true)?;
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, dest_bucket.object_lock.as_ref(), now_ms())?;
-        let acl = super::acl::for_new_object(&ctx.headers, &dest_bucket)?;
+        let (acl, owner) =
+            super::acl::for_new_object(&ctx.headers, &ctx.keys, &dest_bucket, &ctx.caller)?;
         let changes_encryption =
             ctx.headers.contains_key("x-amz-server-side-encryption") || dest_customer.is_some();
         if src_bucket == bucket
@@ -1183,6 +1186,7 @@ impl S3 {
             legal_hold,
             acl,
             part_checksums: source.part_checksums.clone(),
+            owner,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, segments)
