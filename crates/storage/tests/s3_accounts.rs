@@ -1,10 +1,10 @@
 //! Accounts with boto3 against a `meridian-buckets` process whose flags declare a second
 //! account (`--account ID:DISPLAY_NAME`, `--key AK:SK@ID`): each account lists only its
 //! buckets and is named in their `Owner` elements; another account is refused
-//! (`AccessDenied`) until the owner's bucket policy names it, and then only for what the
-//! policy grants; a name another account holds is `BucketAlreadyExists`; an ACL grant to the
+//! (`AccessDenied`), copies from its objects included, until the owner's bucket policy names
+//! it, and then only for what the policy grants; a name another account holds is `BucketAlreadyExists`; an ACL grant to the
 //! other account's canonical id lets it in where ACLs are enabled. Ownership survives a
-//! restart.
+//! restart. `x-amz-expected-bucket-owner` refuses a request for another account's bucket.
 
 mod buckets;
 
@@ -72,9 +72,17 @@ for f, kw in [
     (alt.get_bucket_policy, dict(Bucket="mine")),
 ]:
     assert code(f, **kw) == "AccessDenied", (f, code(f, **kw))
+copy = dict(Bucket="theirs", Key="copied", CopySource={{"Bucket": "mine", "Key": "a"}})
+assert code(alt.copy_object, **copy) == "AccessDenied"
+upload = alt.create_multipart_upload(Bucket="theirs", Key="parts")["UploadId"]
+part_copy = dict(Bucket="theirs", Key="parts", UploadId=upload, PartNumber=1,
+    CopySource={{"Bucket": "mine", "Key": "a"}})
+assert code(alt.upload_part_copy, **part_copy) == "AccessDenied"
 assert code(alt.create_bucket, Bucket="mine") == "BucketAlreadyExists"
 assert code(main.create_bucket, Bucket="theirs") == "BucketAlreadyExists"
 assert code(main.create_bucket, Bucket="mine") == "OK"  # us-east-1 takes one's own again
+assert code(alt.list_objects_v2, Bucket="theirs", ExpectedBucketOwner="{ALT_ACCOUNT}") == "OK"
+assert code(main.list_objects_v2, Bucket="mine", ExpectedBucketOwner="{ALT_ACCOUNT}") == "AccessDenied"
 
 # A policy naming the account lets it read, and nothing more.
 main.put_bucket_policy(Bucket="mine", Policy=json.dumps({{
@@ -84,6 +92,12 @@ main.put_bucket_policy(Bucket="mine", Policy=json.dumps({{
         "Resource": ["arn:aws:s3:::mine", "arn:aws:s3:::mine/*"]}}],
 }}))
 assert alt.get_object(Bucket="mine", Key="a")["Body"].read() == b"hello"
+assert code(alt.copy_object, **copy) == "OK"
+assert alt.get_object(Bucket="theirs", Key="copied")["Body"].read() == b"hello"
+assert code(alt.upload_part_copy, **part_copy) == "OK"
+unknown = json.dumps({{"Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::nobody:root"}},
+    "Action": "s3:GetObject", "Resource": "arn:aws:s3:::mine/*"}}]}})
+assert code(main.put_bucket_policy, Bucket="mine", Policy=unknown) == "MalformedPolicy"
 listed = alt.list_objects(Bucket="mine")["Contents"]
 assert [o["Key"] for o in listed] == ["a"], listed
 assert listed[0]["Owner"]["DisplayName"] == "meridian", listed

@@ -289,6 +289,11 @@ pub fn grants_to(grants: &[Grant], caller: &Caller, permission: &str) -> bool {
     })
 }
 
+/// Whether an object's owner or ACL gives `caller` `permission`.
+pub fn object_grants(o: &super::store::ObjectMeta, caller: &Caller, permission: &str) -> bool {
+    o.owner.as_ref().is_some_and(|a| caller.in_account(&a.id)) || grants_to(&o.acl, caller, permission)
+}
+
 /// Parses an `AccessControlPolicy` document into its grants.
 pub(crate) fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>> {
     let root = xml::parse(doc).map_err(|_| Error::malformed_xml())?;

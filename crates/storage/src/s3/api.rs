@@ -731,8 +731,69 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     keys
 }
 
+/// Whether the caller may make the request `ctx` is; a read that only an object's own ACL
+/// could allow is marked on `ctx` for the read to check.
 pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
-    let access = ctx.bucket.as_deref().and_then(|b| s3.access(b));
+    let target = Target {
+        bucket: ctx.bucket.as_deref(),
+        key: ctx.key.as_deref(),
+        version: ctx.param("versionId"),
+        action: &action(ctx),
+    };
+    if authorize_on(s3, ctx, &target).await? == Verdict::ObjectAcl {
+        ctx.object_acl
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Whether the caller may read a copy's source (`s3:GetObject`, or `s3:GetObjectVersion`
+/// for a version); [`Verdict::ObjectAcl`] leaves it to the source object's ACL.
+pub(crate) async fn authorize_source(
+    s3: &S3,
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Verdict> {
+    let target = Target {
+        bucket: Some(bucket),
+        key: Some(key),
+        version,
+        action: if version.is_some() {
+            "s3:GetObjectVersion"
+        } else {
+            "s3:GetObject"
+        },
+    };
+    authorize_on(s3, ctx, &target).await
+}
+
+/// What a request asks to do, and on what.
+struct Target<'a> {
+    bucket: Option<&'a str>,
+    key: Option<&'a str>,
+    version: Option<&'a str>,
+    action: &'a str,
+}
+
+/// An authorization that let the request in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Allowed.
+    Allowed,
+    /// Allowed if the object's ACL grants the caller READ.
+    ObjectAcl,
+}
+
+async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict> {
+    let access = target.bucket.and_then(|b| s3.access(b));
+    // `x-amz-expected-bucket-owner`: the request is for this account's bucket only.
+    if let (Some(expected), Some(a)) = (ctx.header("x-amz-expected-bucket-owner"), &access)
+        && expected != a.owner.id
+    {
+        return Err(Error::access_denied());
+    }
     let owner = access
         .as_ref()
         .is_none_or(|a| ctx.caller.in_account(&a.owner.id));
@@ -741,19 +802,17 @@ pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
         && matches!(ctx.caller, Caller::Account { policy: None, .. })
         && access.as_ref().is_none_or(|a| a.policy.is_none())
     {
-        return Ok(());
+        return Ok(Verdict::Allowed);
     }
     // Creating a bucket another account has is answered `BucketAlreadyExists` by the
     // creation itself, as S3 answers it.
     if !owner
         && matches!(ctx.caller, Caller::Account { .. })
-        && ctx.key.is_none()
-        && ctx.method == Method::PUT
-        && action(ctx) == "s3:CreateBucket"
+        && target.action == "s3:CreateBucket"
     {
-        return Ok(());
+        return Ok(Verdict::Allowed);
     }
-    let resource = match (&ctx.bucket, &ctx.key) {
+    let resource = match (target.bucket, target.key) {
         (None, _) => "*".to_owned(),
         (Some(b), None) => format!("arn:aws:s3:::{b}"),
         (Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
@@ -761,9 +820,9 @@ pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
     let mut keys = condition_keys(ctx);
     // `s3:ExistingObjectTag/<key>`: the tags of the object the request names, read only
     // when the bucket's policy asks about them.
-    if let (Some(b), Some(k), Some(a)) = (&ctx.bucket, &ctx.key, &access)
+    if let (Some(b), Some(k), Some(a)) = (target.bucket, target.key, &access)
         && a.policy.as_ref().is_some_and(|p| p.mentions("s3:existingobjecttag/"))
-        && let Ok((meta, _)) = s3.open_object(b, k, ctx.param("versionId"), false).await
+        && let Ok((meta, _)) = s3.open_object(b, k, target.version, false).await
     {
         for (k, v) in &meta.tags {
             keys.push((
@@ -773,18 +832,18 @@ pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
         }
     }
     let decision =
-        super::policy::decide(access.as_deref(), &ctx.caller, &action(ctx), &resource, &keys);
+        super::policy::decide(access.as_deref(), &ctx.caller, target.action, &resource, &keys);
     match decision {
-        Decision::Allow => Ok(()),
+        Decision::Allow => Ok(Verdict::Allowed),
         Decision::ImplicitDeny if !owner => {
             // What the bucket's ACL grants this caller, where ACLs are in force. A read of
             // an object may still be granted by the object's own ACL, which the read checks.
             let Some(a) = access.as_deref().filter(|a| a.acls) else {
                 return Err(Error::access_denied());
             };
-            let action = action(ctx);
+            let action = target.action;
             let grants = |p| super::acl::grants_to(&a.grants, &ctx.caller, p);
-            let granted = match action.as_str() {
+            let granted = match action {
                 "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
                     grants("READ")
                 }
@@ -795,15 +854,11 @@ pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
                 | "s3:ListMultipartUploadParts" => grants("WRITE"),
                 "s3:GetBucketAcl" => grants("READ_ACP"),
                 "s3:PutBucketAcl" => grants("WRITE_ACP"),
-                "s3:GetObject" | "s3:GetObjectVersion" => {
-                    ctx.object_acl
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    true
-                }
+                "s3:GetObject" | "s3:GetObjectVersion" => return Ok(Verdict::ObjectAcl),
                 _ => false,
             };
             if granted {
-                Ok(())
+                Ok(Verdict::Allowed)
             } else {
                 Err(Error::access_denied())
             }

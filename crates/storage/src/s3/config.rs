@@ -94,6 +94,14 @@ impl S3 {
         let doc = super::body::read_small(&mut inbound, policy::MAX_POLICY + 1).await?;
         inbound.finish()?;
         let parsed = BucketPolicy::parse(&doc, bucket)?;
+        // S3 refuses a principal no account answers to: an account id is twelve digits, or
+        // one of the accounts this endpoint knows.
+        for account in parsed.named_accounts() {
+            let twelve_digits = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+            if !twelve_digits && ctx.keys.account(account).is_none() {
+                return Err(Error::new(Code::MalformedPolicy, "Invalid principal in policy"));
+            }
+        }
         let text = String::from_utf8(doc)
             .map_err(|_| Error::new(Code::MalformedPolicy, "This policy contains invalid Json"))?;
         let public = parsed.is_public();

@@ -345,9 +345,17 @@ impl S3 {
         let customer = super::sse::customer_key(&ctx.headers, false)?;
         let sealing =
             super::sse::key_for_read(&self.sse_keys, upload.sse.as_ref(), customer.as_ref())?;
+        let verdict =
+            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref())
+                .await?;
         let (source, files) = self
             .open_object(&src_bucket, &src_key, src_version.as_deref(), true)
             .await?;
+        if verdict == api::Verdict::ObjectAcl
+            && !super::acl::object_grants(&source, &ctx.caller, "READ")
+        {
+            return Err(Error::access_denied());
+        }
         super::object::read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
         let src_sealed =
             super::sse::key_for_read(&self.sse_keys, source.sse.as_ref(), src_customer.as_ref())?;

@@ -786,7 +786,7 @@ impl S3 {
             .open_object(bucket, key, version.as_deref(), !head)
             .await?;
         if ctx.object_acl.load(std::sync::atomic::Ordering::Relaxed)
-            && !super::acl::grants_to(&meta.acl, &ctx.caller, "READ")
+            && !super::acl::object_grants(&meta, &ctx.caller, "READ")
         {
             return Err(Error::access_denied());
         }
@@ -1120,9 +1120,17 @@ impl S3 {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
+        let verdict =
+            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref())
+                .await?;
         let (probe, _) = self
             .open_object(&src_bucket, &src_key, src_version.as_deref(), false)
             .await?;
+        if verdict == api::Verdict::ObjectAcl
+            && !super::acl::object_grants(&probe, &ctx.caller, "READ")
+        {
+            return Err(Error::access_denied());
+        }
         let src_sealed =
             super::sse::key_for_read(&self.sse_keys, probe.sse.as_ref(), src_customer.as_ref())?;
         let (source, segments) = if probe.sse == dest_sse {

@@ -179,6 +179,25 @@ impl BucketPolicy {
         Ok(Self { statements })
     }
 
+    /// The account ids its `AWS` principals name (`111122223333`,
+    /// `arn:aws:iam::111122223333:root`, `arn:aws:iam::111122223333:role/r`).
+    pub fn named_accounts(&self) -> impl Iterator<Item = &str> {
+        self.statements.iter().flat_map(|s| match &s.principals {
+            Principals::Anyone => Vec::new(),
+            Principals::Named(n) => n
+                .iter()
+                .filter(|(kind, _)| kind == "AWS")
+                .map(|(_, v)| {
+                    if v.starts_with("arn:") {
+                        v.split(':').nth(4).unwrap_or("")
+                    } else {
+                        v.as_str()
+                    }
+                })
+                .collect(),
+        })
+    }
+
     /// Whether a condition of the policy names a key starting with `prefix` (lower case).
     pub fn mentions(&self, prefix: &str) -> bool {
         self.statements
