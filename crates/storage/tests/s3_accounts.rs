@@ -93,6 +93,7 @@ main.put_bucket_policy(Bucket="mine", Policy=json.dumps({{
 }}))
 assert alt.get_object(Bucket="mine", Key="a")["Body"].read() == b"hello"
 assert code(alt.copy_object, **copy) == "OK"
+assert code(alt.copy_object, ExpectedSourceBucketOwner="{ALT_ACCOUNT}", **copy) == "AccessDenied"
 assert alt.get_object(Bucket="theirs", Key="copied")["Body"].read() == b"hello"
 assert code(alt.upload_part_copy, **part_copy) == "OK"
 unknown = json.dumps({{"Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::nobody:root"}},
@@ -102,6 +103,20 @@ listed = alt.list_objects(Bucket="mine")["Contents"]
 assert [o["Key"] for o in listed] == ["a"], listed
 assert listed[0]["Owner"]["DisplayName"] == "meridian", listed
 assert code(alt.put_object, Bucket="mine", Key="b", Body=b"x") == "AccessDenied"
+
+# Conditions on the request's grant headers and on the object's existing tags.
+main.put_object(Bucket="mine", Key="tagged", Body=b"t", Tagging="class=public")
+main.put_object(Bucket="mine", Key="untagged", Body=b"u")
+main.put_bucket_policy(Bucket="mine", Policy=json.dumps({{"Statement": [
+    {{"Effect": "Allow", "Principal": {{"AWS": "{ALT_ACCOUNT}"}}, "Action": "s3:GetObject",
+     "Resource": "arn:aws:s3:::mine/*", "Condition": {{"StringEquals": {{"s3:ExistingObjectTag/class": "public"}}}}}},
+    {{"Effect": "Allow", "Principal": {{"AWS": "{ALT_ACCOUNT}"}}, "Action": "s3:PutObject",
+     "Resource": "arn:aws:s3:::mine/*", "Condition": {{"StringEquals": {{"s3:RequestObjectTag/from": "alt"}}}}}},
+]}}))
+assert alt.get_object(Bucket="mine", Key="tagged")["Body"].read() == b"t"
+assert code(alt.get_object, Bucket="mine", Key="untagged") == "AccessDenied"
+assert code(alt.put_object, Bucket="mine", Key="in", Body=b"x") == "AccessDenied"
+assert code(alt.put_object, Bucket="mine", Key="in", Body=b"x", Tagging="from=alt") == "OK"
 
 # An ACL grant to the account's canonical id, on a bucket with ACLs enabled.
 main.create_bucket(Bucket="shared", ObjectOwnership="ObjectWriter")

@@ -723,6 +723,11 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
         "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-copy-source",
         "x-amz-metadata-directive",
+        "x-amz-grant-read",
+        "x-amz-grant-write",
+        "x-amz-grant-read-acp",
+        "x-amz-grant-write-acp",
+        "x-amz-grant-full-control",
     ] {
         if let Some(v) = ctx.header(h) {
             push(&format!("s3:{h}"), v);
@@ -739,6 +744,7 @@ pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
         key: ctx.key.as_deref(),
         version: ctx.param("versionId"),
         action: &action(ctx),
+        expected_owner: "x-amz-expected-bucket-owner",
     };
     if authorize_on(s3, ctx, &target).await? == Verdict::ObjectAcl {
         ctx.object_acl
@@ -765,6 +771,7 @@ pub(crate) async fn authorize_source(
         } else {
             "s3:GetObject"
         },
+        expected_owner: "x-amz-source-expected-bucket-owner",
     };
     authorize_on(s3, ctx, &target).await
 }
@@ -775,6 +782,8 @@ struct Target<'a> {
     key: Option<&'a str>,
     version: Option<&'a str>,
     action: &'a str,
+    /// The header naming the account that must own the bucket.
+    expected_owner: &'static str,
 }
 
 /// An authorization that let the request in.
@@ -788,8 +797,9 @@ pub(crate) enum Verdict {
 
 async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict> {
     let access = target.bucket.and_then(|b| s3.access(b));
-    // `x-amz-expected-bucket-owner`: the request is for this account's bucket only.
-    if let (Some(expected), Some(a)) = (ctx.header("x-amz-expected-bucket-owner"), &access)
+    // `x-amz-expected-bucket-owner` (`x-amz-source-expected-bucket-owner` for a copy's
+    // source): the request is for this account's bucket only.
+    if let (Some(expected), Some(a)) = (ctx.header(target.expected_owner), &access)
         && expected != a.owner.id
     {
         return Err(Error::access_denied());

@@ -20,8 +20,9 @@
 //! `Arn(Not)Equals`, `Arn(Not)Like`, `Bool`, `Null` and their `...IfExists` forms, on the keys
 //! the request has (`aws:SourceArn`, `aws:SourceAccount`, `aws:SecureTransport`,
 //! `aws:PrincipalType`, `aws:userid`, `s3:prefix`, `s3:delimiter`, `s3:max-keys`,
-//! `s3:VersionId`, `s3:x-amz-acl`...). A key the request lacks fails a positive operator and
-//! satisfies a negated one, as IAM.
+//! `s3:VersionId`, `s3:x-amz-acl`, `s3:x-amz-grant-*`, `s3:RequestObjectTag/<key>`, and
+//! `s3:ExistingObjectTag/<key>`, read from the object only when a policy asks...). A key the
+//! request lacks fails a positive operator and satisfies a negated one, as IAM.
 
 use serde_json::Value;
 
