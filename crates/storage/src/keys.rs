@@ -414,10 +414,12 @@ impl KeyStore {
     pub fn declare(&self, key: &KeyDeclaration) -> Result<(), DeclarationError> {
         let account = match &key.account {
             None => self.local.clone(),
-            Some(id) => self.account(id).ok_or_else(|| DeclarationError::UnknownAccount {
-                key: key.access_key_id.clone(),
-                account: id.clone(),
-            })?,
+            Some(id) => self
+                .account(id)
+                .ok_or_else(|| DeclarationError::UnknownAccount {
+                    key: key.access_key_id.clone(),
+                    account: id.clone(),
+                })?,
         };
         self.add_to(account, &key.access_key_id, &key.secret_access_key);
         Ok(())
@@ -498,10 +500,7 @@ impl KeyStore {
             session_token: Some(random_string(96, SECRET)),
             policy: Some(policy),
             expires: Some(now + ttl),
-            principal: format!(
-                "arn:aws:sts::{}:assumed-role/{role}/{role}",
-                self.local.id
-            ),
+            principal: format!("arn:aws:sts::{}:assumed-role/{role}/{role}", self.local.id),
             service: None,
             account: self.local.clone(),
         };
@@ -634,7 +633,9 @@ mod tests {
             ("AKIAMAIN:secret/with+slash==", &*store.local_account()),
             ("AKIAALT:nopq@111122223333", &alt),
         ] {
-            store.declare(&KeyDeclaration::parse(declared).unwrap()).unwrap();
+            store
+                .declare(&KeyDeclaration::parse(declared).unwrap())
+                .unwrap();
             let access = declared.split(':').next().unwrap();
             let c = store.lookup(access).unwrap();
             assert_eq!(&*c.account, account, "{declared}");

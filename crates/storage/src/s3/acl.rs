@@ -12,12 +12,12 @@
 use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use super::S3;
 use super::api::{self, Body, Ctx};
 use super::error::{Code, Error, Result};
+use super::policy::Caller;
 use super::store::{BUCKETS, BucketMeta, get_bucket};
 use super::xml::{self, Writer};
-use super::S3;
-use super::policy::Caller;
 use crate::keys::{Account, KeyStore};
 
 /// The `AllUsers` group.
@@ -210,7 +210,8 @@ fn settle(meta: &BucketMeta, acl: Requested) -> Result<Vec<Grant>> {
         .canned
         .as_deref()
         .is_none_or(|c| c == "bucket-owner-full-control");
-    if !enabled(meta) && !(grants.is_empty() && owner_only) {
+    let owner_alone = grants.is_empty() && owner_only;
+    if !enabled(meta) && !owner_alone {
         return Err(not_supported());
     }
     Ok(grants)
@@ -291,7 +292,8 @@ pub fn grants_to(grants: &[Grant], caller: &Caller, permission: &str) -> bool {
 
 /// Whether an object's owner or ACL gives `caller` `permission`.
 pub fn object_grants(o: &super::store::ObjectMeta, caller: &Caller, permission: &str) -> bool {
-    o.owner.as_ref().is_some_and(|a| caller.in_account(&a.id)) || grants_to(&o.acl, caller, permission)
+    o.owner.as_ref().is_some_and(|a| caller.in_account(&a.id))
+        || grants_to(&o.acl, caller, permission)
 }
 
 /// Parses an `AccessControlPolicy` document into its grants.
@@ -399,7 +401,10 @@ impl S3 {
     pub(crate) async fn get_bucket_acl(&self, ctx: &Ctx, bucket: &str) -> Result<Response<Body>> {
         let meta = self.bucket_meta(bucket).await?;
         let owner = super::store::owner(&meta);
-        Ok(api::xml(StatusCode::OK, render(&owner, &meta.acl, &ctx.keys)))
+        Ok(api::xml(
+            StatusCode::OK,
+            render(&owner, &meta.acl, &ctx.keys),
+        ))
     }
 
     /// PutBucketAcl.
@@ -553,7 +558,11 @@ mod tests {
             (&Caller::Anonymous, "READ_ACP", false),
             (&alt, "WRITE", true),
         ] {
-            assert_eq!(grants_to(&write, caller, permission), granted, "{permission}");
+            assert_eq!(
+                grants_to(&write, caller, permission),
+                granted,
+                "{permission}"
+            );
         }
         let to_alt = vec![Grant {
             grantee: Grantee::User("111122223333".into()),
@@ -576,9 +585,7 @@ mod tests {
             ..BucketMeta::default()
         };
         assert_eq!(
-            settle(&enforced, named("public-read"))
-                .unwrap_err()
-                .code,
+            settle(&enforced, named("public-read")).unwrap_err().code,
             Code::AccessControlListNotSupported
         );
         assert!(settle(&enforced, Requested::default()).is_ok());
@@ -607,9 +614,7 @@ mod tests {
             ..BucketMeta::default()
         };
         assert_eq!(
-            settle(&writer, named("public-read"))
-                .unwrap_err()
-                .code,
+            settle(&writer, named("public-read")).unwrap_err().code,
             Code::AccessDenied
         );
     }

@@ -712,7 +712,10 @@ fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     // `s3:RequestObjectTagKeys`.
     if let Some(tagging) = ctx.header("x-amz-tagging") {
         for (k, v) in form_urlencoded::parse(tagging.as_bytes()) {
-            push(&format!("s3:requestobjecttag/{}", k.to_ascii_lowercase()), &v);
+            push(
+                &format!("s3:requestobjecttag/{}", k.to_ascii_lowercase()),
+                &v,
+            );
             push("s3:requestobjecttagkeys", &k);
         }
     }
@@ -816,9 +819,7 @@ async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict
     }
     // Creating a bucket another account has is answered `BucketAlreadyExists` by the
     // creation itself, as S3 answers it.
-    if !owner
-        && matches!(ctx.caller, Caller::Account { .. })
-        && target.action == "s3:CreateBucket"
+    if !owner && matches!(ctx.caller, Caller::Account { .. }) && target.action == "s3:CreateBucket"
     {
         return Ok(Verdict::Allowed);
     }
@@ -831,7 +832,9 @@ async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict
     // `s3:ExistingObjectTag/<key>`: the tags of the object the request names, read only
     // when the bucket's policy asks about them.
     if let (Some(b), Some(k), Some(a)) = (target.bucket, target.key, &access)
-        && a.policy.as_ref().is_some_and(|p| p.mentions("s3:existingobjecttag/"))
+        && a.policy
+            .as_ref()
+            .is_some_and(|p| p.mentions("s3:existingobjecttag/"))
         && let Ok((meta, _)) = s3.open_object(b, k, target.version, false).await
     {
         for (k, v) in &meta.tags {
@@ -841,8 +844,13 @@ async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict
             ));
         }
     }
-    let decision =
-        super::policy::decide(access.as_deref(), &ctx.caller, target.action, &resource, &keys);
+    let decision = super::policy::decide(
+        access.as_deref(),
+        &ctx.caller,
+        target.action,
+        &resource,
+        &keys,
+    );
     match decision {
         Decision::Allow => Ok(Verdict::Allowed),
         Decision::ImplicitDeny if !owner => {

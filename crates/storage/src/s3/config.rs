@@ -99,7 +99,10 @@ impl S3 {
         for account in parsed.named_accounts() {
             let twelve_digits = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
             if !twelve_digits && ctx.keys.account(account).is_none() {
-                return Err(Error::new(Code::MalformedPolicy, "Invalid principal in policy"));
+                return Err(Error::new(
+                    Code::MalformedPolicy,
+                    "Invalid principal in policy",
+                ));
             }
         }
         let text = String::from_utf8(doc)

@@ -11,6 +11,7 @@
 use http::{Response, StatusCode};
 use redb::ReadableTable;
 
+use super::acl::owner_element;
 use super::api::{self, Body, Ctx, set};
 use super::checksum::{self, Algorithm, Checksum, Kind};
 use super::error::{Code, Error, Result};
@@ -20,7 +21,6 @@ use super::store::{
     get_object, object_key, part_key, successor, upload_key,
 };
 use super::xml::{self, Writer};
-use super::acl::owner_element;
 use super::{S3, iso8601, now_ms};
 
 /// The smallest part that may be followed by another.
@@ -346,8 +346,7 @@ impl S3 {
         let sealing =
             super::sse::key_for_read(&self.sse_keys, upload.sse.as_ref(), customer.as_ref())?;
         let verdict =
-            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref())
-                .await?;
+            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref()).await?;
         let (source, files) = self
             .open_object(&src_bucket, &src_key, src_version.as_deref(), true)
             .await?;

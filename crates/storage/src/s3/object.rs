@@ -1121,8 +1121,7 @@ impl S3 {
             ));
         }
         let verdict =
-            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref())
-                .await?;
+            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref()).await?;
         let (probe, _) = self
             .open_object(&src_bucket, &src_key, src_version.as_deref(), false)
             .await?;
