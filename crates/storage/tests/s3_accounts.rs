@@ -117,6 +117,10 @@ assert alt.get_object(Bucket="mine", Key="tagged")["Body"].read() == b"t"
 assert code(alt.get_object, Bucket="mine", Key="untagged") == "AccessDenied"
 assert code(alt.put_object, Bucket="mine", Key="in", Body=b"x") == "AccessDenied"
 assert code(alt.put_object, Bucket="mine", Key="in", Body=b"x", Tagging="from=alt") == "OK"
+# With ACLs disabled another account's `private` is not the bucket owner's full control.
+assert code(alt.put_object, Bucket="mine", Key="in", Body=b"x", Tagging="from=alt", ACL="private") == "AccessControlListNotSupported"
+assert code(alt.put_object, Bucket="mine", Key="in", Body=b"x", Tagging="from=alt",
+    ACL="bucket-owner-full-control") == "OK"
 
 # An ACL grant to the account's canonical id, on a bucket with ACLs enabled.
 main.create_bucket(Bucket="shared", ObjectOwnership="ObjectWriter")

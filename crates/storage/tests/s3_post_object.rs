@@ -72,14 +72,14 @@ def v2(policy_doc):
     sig = base64.b64encode(hmac.new(secret.encode(), policy, hashlib.sha1).digest())
     return {"AWSAccessKeyId": os.environ["AWS_ACCESS_KEY_ID"], "policy": policy.decode(), "signature": sig.decode()}
 exp = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-doc = {"expiration": exp, "conditions": [{"bucket": "forms"}, ["starts-with", "$key", "v2"], {"acl": "bucket-owner-full-control"}]}
-r = post(ep + "/forms", dict({"key": "v2obj", "acl": "bucket-owner-full-control"}, **v2(doc)), b"two")
+doc = {"expiration": exp, "conditions": [{"bucket": "forms"}, ["starts-with", "$key", "v2"], {"acl": "private"}]}
+r = post(ep + "/forms", dict({"key": "v2obj", "acl": "private"}, **v2(doc)), b"two")
 assert r.status == 204, (r.status, r.data)
 assert s3.get_object(Bucket="forms", Key="v2obj")["Body"].read() == b"two"
 old = dict(doc, expiration="2001-01-01T00:00:00Z")
-r = post(ep + "/forms", dict({"key": "v2obj", "acl": "bucket-owner-full-control"}, **v2(old)), b"two")
+r = post(ep + "/forms", dict({"key": "v2obj", "acl": "private"}, **v2(old)), b"two")
 assert r.status == 403 and b"Policy expired" in r.data, (r.status, r.data)
-r = post(ep + "/forms", dict({"key": "v2obj", "acl": "bucket-owner-full-control"}, **dict(v2(doc), AWSAccessKeyId="AKIANOSUCHKEY0000000")), b"two")
+r = post(ep + "/forms", dict({"key": "v2obj", "acl": "private"}, **dict(v2(doc), AWSAccessKeyId="AKIANOSUCHKEY0000000")), b"two")
 assert r.status == 403 and code(r) == "InvalidAccessKeyId", (r.status, r.data)
 nocond = {"expiration": exp}
 r = post(ep + "/forms", dict({"key": "v2obj"}, **v2(nocond)), b"two")

@@ -197,21 +197,27 @@ pub fn enabled(meta: &BucketMeta) -> bool {
 }
 
 /// Checks an ACL about to be set on `meta`'s bucket or one of its objects; returns its
-/// grants beyond the owner's.
-/// With ACLs disabled, only the forms that grant the bucket owner full control and nothing
-/// else are accepted: no ACL, `bucket-owner-full-control`, or grants to the owner alone (a
-/// canned `private` is refused too, as S3 refuses it).
-fn settle(meta: &BucketMeta, acl: Requested) -> Result<Vec<Grant>> {
-    let grants = beyond_owner(acl.grants, &super::store::owner(meta));
+/// grants beyond the owner's. `writer` is who writes the object it comes with, `None` for
+/// PutBucketAcl and PutObjectAcl.
+///
+/// With ACLs disabled, S3 accepts only the forms that leave the bucket owner in full control
+/// and grant no one else: no ACL, `bucket-owner-full-control`, grants to the owner alone, or,
+/// on an object the bucket owner's own account writes, `private` and `bucket-owner-read`
+/// (which then mean the same). A canned ACL on PutBucketAcl or PutObjectAcl, or `private` on
+/// another account's write, is refused.
+fn settle(meta: &BucketMeta, acl: Requested, writer: Option<&Caller>) -> Result<Vec<Grant>> {
+    let owner = super::store::owner(meta);
+    let grants = beyond_owner(acl.grants, &owner);
     if meta.public_access_block.is_some_and(|b| b[0]) && is_public(&grants) {
         return Err(Error::access_denied());
     }
-    let owner_only = acl
-        .canned
-        .as_deref()
-        .is_none_or(|c| c == "bucket-owner-full-control");
-    let owner_alone = grants.is_empty() && owner_only;
-    if !enabled(meta) && !owner_alone {
+    let owners_write = writer.is_some_and(|w| w.in_account(&owner.id));
+    let owner_only = match acl.canned.as_deref() {
+        None | Some("bucket-owner-full-control") => true,
+        Some("private" | "bucket-owner-read") => owners_write,
+        Some(_) => false,
+    };
+    if !enabled(meta) && !(grants.is_empty() && owner_only) {
         return Err(not_supported());
     }
     Ok(grants)
@@ -240,7 +246,7 @@ pub fn for_new_object(
         }
         _ => None,
     };
-    Ok((settle(meta, acl)?, owner))
+    Ok((settle(meta, acl, Some(writer))?, owner))
 }
 
 /// The ACL a bucket is created with for `owner`; refused unless its ownership allows it.
@@ -415,7 +421,7 @@ impl S3 {
     ) -> Result<Response<Body>> {
         let acl = Self::acl_of_request(ctx).await?;
         self.update_bucket(bucket, move |meta| {
-            meta.acl = settle(meta, acl)?;
+            meta.acl = settle(meta, acl, None)?;
             Ok(())
         })
         .await?;
@@ -456,7 +462,7 @@ impl S3 {
                 let Some(meta) = get_bucket(&txn.open_table(BUCKETS)?, &b)? else {
                     return Ok(Err(Error::no_such_bucket(&b)));
                 };
-                let grants = match settle(&meta, acl) {
+                let grants = match settle(&meta, acl, None) {
                     Ok(g) => g,
                     Err(e) => return Ok(Err(e)),
                 };
@@ -552,6 +558,11 @@ mod tests {
             policy: None,
             account: std::sync::Arc::new(Account::parse("111122223333:alt").unwrap()),
         };
+        let local = Caller::Account {
+            arn: Account::local().root_arn(),
+            policy: None,
+            account: std::sync::Arc::new(Account::local()),
+        };
         for (caller, permission, granted) in [
             (&Caller::Anonymous, "READ", true),
             (&Caller::Anonymous, "WRITE", true),
@@ -585,13 +596,24 @@ mod tests {
             ..BucketMeta::default()
         };
         assert_eq!(
-            settle(&enforced, named("public-read")).unwrap_err().code,
+            settle(&enforced, named("public-read"), Some(&local))
+                .unwrap_err()
+                .code,
             Code::AccessControlListNotSupported
         );
-        assert!(settle(&enforced, Requested::default()).is_ok());
-        assert!(settle(&enforced, named("bucket-owner-full-control")).is_ok());
+        assert!(settle(&enforced, Requested::default(), None).is_ok());
+        assert!(settle(&enforced, named("bucket-owner-full-control"), Some(&alt)).is_ok());
+        // `private` is the owner's full control when the owner writes, not when another
+        // account does, nor on Put*Acl.
+        assert!(settle(&enforced, named("private"), Some(&local)).is_ok());
         assert_eq!(
-            settle(&enforced, named("private")).unwrap_err().code,
+            settle(&enforced, named("private"), Some(&alt))
+                .unwrap_err()
+                .code,
+            Code::AccessControlListNotSupported
+        );
+        assert_eq!(
+            settle(&enforced, named("private"), None).unwrap_err().code,
             Code::AccessControlListNotSupported
         );
         let restated = vec![Grant {
@@ -604,7 +626,8 @@ mod tests {
                 Requested {
                     grants: restated,
                     canned: None
-                }
+                },
+                None
             ),
             Ok(Vec::new())
         );
@@ -614,7 +637,9 @@ mod tests {
             ..BucketMeta::default()
         };
         assert_eq!(
-            settle(&writer, named("public-read")).unwrap_err().code,
+            settle(&writer, named("public-read"), Some(&local))
+                .unwrap_err()
+                .code,
             Code::AccessDenied
         );
     }
