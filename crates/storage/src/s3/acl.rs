@@ -217,7 +217,8 @@ fn settle(meta: &BucketMeta, acl: Requested, writer: Option<&Caller>) -> Result<
         Some("private" | "bucket-owner-read") => owners_write,
         Some(_) => false,
     };
-    if !enabled(meta) && !(grants.is_empty() && owner_only) {
+    let owner_alone = grants.is_empty() && owner_only;
+    if !enabled(meta) && !owner_alone {
         return Err(not_supported());
     }
     Ok(grants)
