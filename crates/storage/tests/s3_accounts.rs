@@ -178,3 +178,51 @@ fn a_key_naming_an_undeclared_account_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_bucket_is_meridians_account_and_refused_to_another() {
+    let Some(python) = boto3() else { return };
+    let server = buckets::Server::start().await;
+    server.keys.add_account(
+        meridian_storage::keys::Account::parse(&format!("{ALT_ACCOUNT}:john.doe"))
+            .expect("account"),
+    );
+    server
+        .keys
+        .declare(
+            &meridian_storage::keys::KeyDeclaration::parse(&format!(
+                "{ALT_KEY}:{ALT_SECRET}@{ALT_ACCOUNT}"
+            ))
+            .expect("key"),
+        )
+        .expect("declare");
+    let created = server
+        .s3
+        .ensure_buckets(&["declared".to_owned()])
+        .await
+        .expect("ensure");
+    assert_eq!(created, ["declared"]);
+    let script = format!(
+        r#"
+import boto3, os
+from botocore.config import Config
+from botocore.exceptions import ClientError
+ep = os.environ["ENDPOINT"]
+cfg = Config(retries={{"total_max_attempts": 1}})
+main = boto3.client("s3", endpoint_url=ep, config=cfg)
+alt = boto3.client("s3", endpoint_url=ep, config=cfg,
+    aws_access_key_id="{ALT_KEY}", aws_secret_access_key="{ALT_SECRET}")
+main.put_object(Bucket="declared", Key="k", Body=b"v")
+assert [b["Name"] for b in main.list_buckets()["Buckets"]] == ["declared"]
+assert alt.list_buckets()["Buckets"] == []
+try:
+    alt.get_object(Bucket="declared", Key="k")
+    raise SystemExit("another account read a declared bucket")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "AccessDenied", e.response
+print("ok")
+"#
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    assert_eq!(out.trim(), "ok");
+}
