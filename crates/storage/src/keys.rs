@@ -1,6 +1,12 @@
 //! Access keys: the long-term keys kept in the state directory (`storage/keys.json`, mode
 //! 0600, created with one random key on first start), keys given by flag or file, and
 //! short-lived session credentials issued to functions with a policy that scopes them.
+//!
+//! Every key belongs to an [`Account`]. A node has one, Meridian's own ([`Account::local`]),
+//! which holds the key file's keys and every session; `meridian-buckets` can declare others
+//! (`--account ID:DISPLAY_NAME`, `--key ACCESS:SECRET@ID`), so the S3 plane sees what AWS
+//! accounts see of each other: buckets owned by their creator, refused to other accounts
+//! unless a bucket policy lets them in. The tables plane serves every key the same tables.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -171,6 +177,108 @@ impl Policy {
     }
 }
 
+/// An account: what owns buckets and objects, as S3's `Owner` elements and a bucket
+/// policy's `Principal` name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Account {
+    /// The account id in ARNs (`arn:aws:iam::<id>:root`).
+    pub id: String,
+    /// The canonical user id in `Owner` elements and ACL grants.
+    pub canonical_id: String,
+    /// The display name in `Owner` elements.
+    pub display_name: String,
+}
+
+/// The canonical user id of Meridian's own account.
+pub const LOCAL_CANONICAL_ID: &str =
+    "6d6572696469616e6d6572696469616e6d6572696469616e6d65726964696161";
+
+/// Why an `--account` or `--key` declaration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeclarationError {
+    /// Not `ID:DISPLAY_NAME`.
+    #[error("account {0:?} is not ID:DISPLAY_NAME (e.g. 111122223333:alice)")]
+    Account(String),
+    /// Not `ACCESS:SECRET` or `ACCESS:SECRET@ACCOUNT`.
+    #[error("key {0:?} is not ACCESS_KEY:SECRET or ACCESS_KEY:SECRET@ACCOUNT_ID")]
+    Key(String),
+    /// A key names an account no `--account` declared.
+    #[error("key {key} names account {account:?}, which no --account declares")]
+    UnknownAccount {
+        /// The access key id.
+        key: String,
+        /// The account it names.
+        account: String,
+    },
+}
+
+impl Account {
+    /// Meridian's own account: the owner of a node's buckets, holding the key file's keys.
+    pub fn local() -> Self {
+        Self {
+            id: crate::dynamo::ACCOUNT.to_owned(),
+            canonical_id: LOCAL_CANONICAL_ID.to_owned(),
+            display_name: "meridian".to_owned(),
+        }
+    }
+
+    /// Parses `ID:DISPLAY_NAME`. The id is both the account in ARNs and the canonical user
+    /// id in `Owner` elements, so an S3 client sees the id it was configured with.
+    pub fn parse(declared: &str) -> Result<Self, DeclarationError> {
+        match declared.split_once(':') {
+            Some((id, name))
+                if !id.is_empty()
+                    && !name.is_empty()
+                    && id.bytes().all(|b| b.is_ascii_graphic() && b != b'@') =>
+            {
+                Ok(Self {
+                    id: id.to_owned(),
+                    canonical_id: id.to_owned(),
+                    display_name: name.to_owned(),
+                })
+            }
+            _ => Err(DeclarationError::Account(declared.to_owned())),
+        }
+    }
+
+    /// `arn:aws:iam::<id>:root`, the account as a principal.
+    pub fn root_arn(&self) -> String {
+        format!("arn:aws:iam::{}:root", self.id)
+    }
+}
+
+/// A long-term key as declared: `ACCESS:SECRET` (Meridian's account) or
+/// `ACCESS:SECRET@ACCOUNT_ID` (a declared account's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDeclaration {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret_access_key: String,
+    /// The account id after `@`, if any.
+    pub account: Option<String>,
+}
+
+impl KeyDeclaration {
+    /// Parses `ACCESS:SECRET[@ACCOUNT_ID]`; a secret never holds `@` (AWS's are base64).
+    pub fn parse(declared: &str) -> Result<Self, DeclarationError> {
+        let (pair, account) = match declared.rsplit_once('@') {
+            Some((p, a)) if !a.is_empty() => (p, Some(a.to_owned())),
+            Some(_) => return Err(DeclarationError::Key(declared.to_owned())),
+            None => (declared, None),
+        };
+        match pair.split_once(':') {
+            Some((a, s)) if !a.is_empty() && !s.is_empty() => Ok(Self {
+                access_key_id: a.to_owned(),
+                secret_access_key: s.to_owned(),
+                account,
+            }),
+            _ => Err(DeclarationError::Key(declared.to_owned())),
+        }
+    }
+}
+
 /// A credential Meridian accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -188,6 +296,8 @@ pub struct Credential {
     pub principal: String,
     /// For a credential standing for an AWS service principal, which one and for what.
     pub service: Option<ServicePrincipal>,
+    /// The account the credential belongs to.
+    pub account: Arc<Account>,
 }
 
 /// An AWS service acting for one of its resources, as a bucket policy's
@@ -218,6 +328,9 @@ struct StoredKey {
 pub struct KeyStore {
     keys: ArcSwap<HashMap<String, Arc<Credential>>>,
     file: Option<PathBuf>,
+    local: Arc<Account>,
+    /// The accounts besides Meridian's, by id.
+    accounts: ArcSwap<HashMap<String, Arc<Account>>>,
 }
 
 fn random_string(len: usize, alphabet: &[u8]) -> String {
@@ -236,6 +349,8 @@ impl KeyStore {
         Self {
             keys: ArcSwap::from_pointee(HashMap::new()),
             file: None,
+            local: Arc::new(Account::local()),
+            accounts: ArcSwap::from_pointee(HashMap::new()),
         }
     }
 
@@ -266,8 +381,8 @@ impl KeyStore {
             Err(e) => return Err(io(e)),
         };
         let store = Self {
-            keys: ArcSwap::from_pointee(HashMap::new()),
             file: Some(path),
+            ..Self::empty()
         };
         for k in file.keys {
             store.add(&k.access_key_id, &k.secret_access_key);
@@ -280,17 +395,72 @@ impl KeyStore {
         self.file.as_deref()
     }
 
-    /// Adds a long-term key with full access.
+    /// Adds a long-term key of Meridian's account with full access.
     pub fn add(&self, access_key_id: &str, secret: &str) {
+        self.add_to(self.local.clone(), access_key_id, secret);
+    }
+
+    /// Declares an account besides Meridian's (replacing one with the same id).
+    pub fn add_account(&self, account: Account) {
+        let account = Arc::new(account);
+        self.accounts.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.insert(account.id.clone(), account.clone());
+            m
+        });
+    }
+
+    /// Adds a declared key: to Meridian's account, or to the declared account it names.
+    pub fn declare(&self, key: &KeyDeclaration) -> Result<(), DeclarationError> {
+        let account = match &key.account {
+            None => self.local.clone(),
+            Some(id) => self
+                .account(id)
+                .ok_or_else(|| DeclarationError::UnknownAccount {
+                    key: key.access_key_id.clone(),
+                    account: id.clone(),
+                })?,
+        };
+        self.add_to(account, &key.access_key_id, &key.secret_access_key);
+        Ok(())
+    }
+
+    fn add_to(&self, account: Arc<Account>, access_key_id: &str, secret: &str) {
         self.insert(Credential {
             access_key_id: access_key_id.to_owned(),
             secret_access_key: secret.to_owned(),
             session_token: None,
             policy: None,
             expires: None,
-            principal: format!("arn:aws:iam::{}:root", crate::dynamo::ACCOUNT),
+            principal: account.root_arn(),
             service: None,
+            account,
         });
+    }
+
+    /// Meridian's own account.
+    pub fn local_account(&self) -> Arc<Account> {
+        self.local.clone()
+    }
+
+    /// The account with this id: Meridian's or a declared one.
+    pub fn account(&self, id: &str) -> Option<Arc<Account>> {
+        if id == self.local.id {
+            return Some(self.local.clone());
+        }
+        self.accounts.load().get(id).cloned()
+    }
+
+    /// The account whose canonical user id this is, as ACL grants name accounts.
+    pub fn account_by_canonical_id(&self, canonical_id: &str) -> Option<Arc<Account>> {
+        if canonical_id == self.local.canonical_id {
+            return Some(self.local.clone());
+        }
+        self.accounts
+            .load()
+            .values()
+            .find(|a| a.canonical_id == canonical_id)
+            .cloned()
     }
 
     fn insert(&self, c: Credential) {
@@ -330,11 +500,9 @@ impl KeyStore {
             session_token: Some(random_string(96, SECRET)),
             policy: Some(policy),
             expires: Some(now + ttl),
-            principal: format!(
-                "arn:aws:sts::{}:assumed-role/{role}/{role}",
-                crate::dynamo::ACCOUNT
-            ),
+            principal: format!("arn:aws:sts::{}:assumed-role/{role}/{role}", self.local.id),
             service: None,
+            account: self.local.clone(),
         };
         self.insert(c.clone());
         Arc::new(c)
@@ -358,6 +526,7 @@ impl KeyStore {
                 source_arn: source_arn.to_owned(),
                 source_account: source_arn.split(':').nth(4).unwrap_or("").to_owned(),
             }),
+            account: self.local.clone(),
         };
         self.insert(c.clone());
         Arc::new(c)
@@ -451,6 +620,44 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn keys_are_declared_with_their_account() {
+        let store = KeyStore::empty();
+        let alt = Account::parse("111122223333:john.doe").unwrap();
+        assert_eq!(alt.canonical_id, "111122223333");
+        assert_eq!(alt.root_arn(), "arn:aws:iam::111122223333:root");
+        store.add_account(alt.clone());
+        for (declared, account) in [
+            ("AKIAMAIN:secret/with+slash==", &*store.local_account()),
+            ("AKIAALT:nopq@111122223333", &alt),
+        ] {
+            store
+                .declare(&KeyDeclaration::parse(declared).unwrap())
+                .unwrap();
+            let access = declared.split(':').next().unwrap();
+            let c = store.lookup(access).unwrap();
+            assert_eq!(&*c.account, account, "{declared}");
+            assert_eq!(c.principal, account.root_arn());
+        }
+        assert_eq!(
+            store.declare(&KeyDeclaration::parse("AKIAX:s@999").unwrap()),
+            Err(DeclarationError::UnknownAccount {
+                key: "AKIAX".into(),
+                account: "999".into()
+            })
+        );
+        for bad in ["AKIA", "AKIA:", ":s", "AKIA:s@"] {
+            assert!(KeyDeclaration::parse(bad).is_err(), "{bad}");
+        }
+        for bad in ["", "id", "id:", ":name"] {
+            assert!(Account::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            store.account_by_canonical_id("111122223333").as_deref(),
+            Some(&alt)
+        );
     }
 
     #[test]

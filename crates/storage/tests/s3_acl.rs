@@ -41,7 +41,14 @@ s3.put_object(Bucket="enforced", Key="k", Body=b"x", ACL="bucket-owner-full-cont
 acl = s3.get_bucket_acl(Bucket="enforced")
 assert len(acl["Grants"]) == 1 and acl["Grants"][0]["Permission"] == "FULL_CONTROL", acl
 assert acl["Owner"]["ID"] == acl["Grants"][0]["Grantee"]["ID"]
-s3.put_bucket_acl(Bucket="enforced", ACL="private")
+# Only the forms that leave the owner alone in control are accepted: on the owner's own
+# upload `private` is one; a canned ACL on PutBucketAcl is not.
+s3.put_object(Bucket="enforced", Key="p", Body=b"x", ACL="private")
+assert err(s3.put_bucket_acl, Bucket="enforced", ACL="private") == ("AccessControlListNotSupported", 400)
+s3.put_bucket_acl(Bucket="enforced", AccessControlPolicy={
+    "Owner": acl["Owner"],
+    "Grants": [{"Grantee": {"ID": acl["Owner"]["ID"], "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}],
+})
 assert err(s3.put_bucket_acl, Bucket="enforced", ACL="public-read") == ("AccessControlListNotSupported", 400)
 assert err(s3.put_object_acl, Bucket="enforced", Key="k", ACL="public-read") == ("AccessControlListNotSupported", 400)
 assert err(anon.get_object, Bucket="enforced", Key="k") == ("AccessDenied", 403)

@@ -5,18 +5,20 @@
 //! `ObjectWriter` (at creation with `x-amz-object-ownership`, by PutBucketOwnershipControls,
 //! or once the controls are deleted) ACLs are stored, returned, and their grants to the
 //! `AllUsers` group evaluated for anonymous requests, unless the public access block says
-//! `IgnorePublicAcls`; `BlockPublicAcls` refuses setting them. Meridian has one account,
-//! the owner of every bucket and object, so grants to other canonical users are stored and
-//! returned but give no one else access.
+//! `IgnorePublicAcls`; `BlockPublicAcls` refuses setting them. Grants name accounts by
+//! their canonical user id; a grant to an account Meridian does not know is refused. The
+//! bucket's owner owns its objects: a grant on an object adds to what its bucket grants.
 
 use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use super::S3;
 use super::api::{self, Body, Ctx};
 use super::error::{Code, Error, Result};
+use super::policy::Caller;
 use super::store::{BUCKETS, BucketMeta, get_bucket};
 use super::xml::{self, Writer};
-use super::{OWNER_ID, OWNER_NAME, S3};
+use crate::keys::{Account, KeyStore};
 
 /// The `AllUsers` group.
 pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
@@ -119,12 +121,11 @@ fn grant_headers(headers: &HeaderMap) -> Result<Option<Vec<Grant>>> {
     Ok(any.then_some(out))
 }
 
-/// Drops the grants that only restate the owner's full control; refuses grantees no account
-/// answers to (Meridian's one account is the only canonical user).
-fn beyond_owner(grants: Vec<Grant>) -> Result<Vec<Grant>> {
+/// Refuses grantees no account answers to.
+fn known_grantees(grants: Vec<Grant>, keys: &KeyStore) -> Result<Vec<Grant>> {
     for g in &grants {
         match &g.grantee {
-            Grantee::User(id) if id != OWNER_ID => {
+            Grantee::User(id) if keys.account_by_canonical_id(id).is_none() => {
                 return Err(Error::invalid_argument(
                     "Invalid id",
                     "CanonicalUser/ID",
@@ -141,25 +142,47 @@ fn beyond_owner(grants: Vec<Grant>) -> Result<Vec<Grant>> {
             _ => {}
         }
     }
-    Ok(grants
+    Ok(grants)
+}
+
+/// Drops the grants that only restate `owner`'s full control, which every ACL has.
+fn beyond_owner(grants: Vec<Grant>, owner: &Account) -> Vec<Grant> {
+    grants
         .into_iter()
         .filter(|g| {
-            !(g.grantee == Grantee::User(OWNER_ID.to_owned()) && g.permission == "FULL_CONTROL")
+            !(g.grantee == Grantee::User(owner.canonical_id.clone())
+                && g.permission == "FULL_CONTROL")
         })
-        .collect())
+        .collect()
 }
 
 /// The ACL a request sets with `x-amz-acl` or the grant headers, if it sets one.
-fn requested(headers: &HeaderMap) -> Result<Option<Vec<Grant>>> {
+fn requested(headers: &HeaderMap, keys: &KeyStore) -> Result<Option<Requested>> {
     let canned_acl = headers.get("x-amz-acl").and_then(|v| v.to_str().ok());
     let grants = grant_headers(headers)?;
     match (canned_acl, grants) {
         (Some(_), Some(_)) => Err(Error::invalid_request(
             "Specifying both Canned ACLs and Header Grants is not allowed",
         )),
-        (Some(c), None) => canned(c).map(Some),
-        (None, g) => g.map(beyond_owner).transpose(),
+        (Some(c), None) => Ok(Some(Requested {
+            grants: canned(c)?,
+            canned: Some(c.to_owned()),
+        })),
+        (None, g) => Ok(g
+            .map(|g| known_grantees(g, keys))
+            .transpose()?
+            .map(|grants| Requested {
+                grants,
+                canned: None,
+            })),
     }
+}
+
+/// An ACL a request sets: its grants, and the canned ACL it was named by.
+#[derive(Debug, Clone, Default)]
+struct Requested {
+    grants: Vec<Grant>,
+    canned: Option<String>,
 }
 
 fn is_public(grants: &[Grant]) -> bool {
@@ -173,27 +196,68 @@ pub fn enabled(meta: &BucketMeta) -> bool {
     meta.ownership.as_deref() != Some(ENFORCED)
 }
 
-/// Checks an ACL about to be set on `meta`'s bucket or one of its objects.
-fn check_settable(meta: &BucketMeta, grants: &[Grant]) -> Result<()> {
-    if meta.public_access_block.is_some_and(|b| b[0]) && is_public(grants) {
+/// Checks an ACL about to be set on `meta`'s bucket or one of its objects; returns its
+/// grants beyond the owner's. `writer` is who writes the object it comes with, `None` for
+/// PutBucketAcl and PutObjectAcl.
+///
+/// With ACLs disabled, S3 accepts only the forms that leave the bucket owner in full control
+/// and grant no one else: no ACL, `bucket-owner-full-control`, grants to the owner alone, or,
+/// on an object the bucket owner's own account writes, `private` and `bucket-owner-read`
+/// (which then mean the same). A canned ACL on PutBucketAcl or PutObjectAcl, or `private` on
+/// another account's write, is refused.
+fn settle(meta: &BucketMeta, acl: Requested, writer: Option<&Caller>) -> Result<Vec<Grant>> {
+    let owner = super::store::owner(meta);
+    let grants = beyond_owner(acl.grants, &owner);
+    if meta.public_access_block.is_some_and(|b| b[0]) && is_public(&grants) {
         return Err(Error::access_denied());
     }
-    if !enabled(meta) && !grants.is_empty() {
+    let owners_write = writer.is_some_and(|w| w.in_account(&owner.id));
+    let owner_only = match acl.canned.as_deref() {
+        None | Some("bucket-owner-full-control") => true,
+        Some("private" | "bucket-owner-read") => owners_write,
+        Some(_) => false,
+    };
+    let owner_alone = grants.is_empty() && owner_only;
+    if !enabled(meta) && !owner_alone {
         return Err(not_supported());
     }
-    Ok(())
-}
-
-/// The ACL of a new object (PutObject, CopyObject, CreateMultipartUpload, PostObject).
-pub fn for_new_object(headers: &HeaderMap, meta: &BucketMeta) -> Result<Vec<Grant>> {
-    let grants = requested(headers)?.unwrap_or_default();
-    check_settable(meta, &grants)?;
     Ok(grants)
 }
 
-/// The ACL a bucket is created with; refused unless its ownership allows it.
-pub fn for_new_bucket(headers: &HeaderMap, ownership: &str) -> Result<Vec<Grant>> {
-    let grants = requested(headers)?.unwrap_or_default();
+/// The ACL and owner of a new object (PutObject, CopyObject, CreateMultipartUpload,
+/// PostObject) that `writer` writes: the writer owns it when it is another account than the
+/// bucket's and the bucket's Object Ownership leaves it the object (`ObjectWriter`, or
+/// `BucketOwnerPreferred` without `bucket-owner-full-control`); `None` is the bucket owner.
+pub fn for_new_object(
+    headers: &HeaderMap,
+    keys: &KeyStore,
+    meta: &BucketMeta,
+    writer: &Caller,
+) -> Result<(Vec<Grant>, Option<Account>)> {
+    let acl = requested(headers, keys)?.unwrap_or_default();
+    let to_bucket_owner = acl.canned.as_deref() == Some("bucket-owner-full-control");
+    let keeps = match meta.ownership.as_deref() {
+        Some(ENFORCED) => false,
+        Some("BucketOwnerPreferred") => !to_bucket_owner,
+        _ => true,
+    };
+    let owner = match writer {
+        Caller::Account { account, .. } if keeps && account.id != super::store::owner(meta).id => {
+            Some((**account).clone())
+        }
+        _ => None,
+    };
+    Ok((settle(meta, acl, Some(writer))?, owner))
+}
+
+/// The ACL a bucket is created with for `owner`; refused unless its ownership allows it.
+pub fn for_new_bucket(
+    headers: &HeaderMap,
+    keys: &KeyStore,
+    ownership: &str,
+    owner: &Account,
+) -> Result<Vec<Grant>> {
+    let grants = beyond_owner(requested(headers, keys)?.unwrap_or_default().grants, owner);
     if ownership == ENFORCED && !grants.is_empty() {
         return Err(Error::new(
             Code::InvalidBucketAclWithObjectOwnership,
@@ -219,24 +283,27 @@ pub fn ownership_header(headers: &HeaderMap, default: &str) -> Result<String> {
     }
 }
 
-/// What the `AllUsers` group may do on a bucket through its ACL: READ (list), WRITE
-/// (put and delete objects), READ_ACP.
-pub fn public_grants(grants: &[Grant]) -> [bool; 3] {
-    let has = |p: &str| {
-        grants.iter().any(|g| {
-            g.grantee == Grantee::Group(ALL_USERS.to_owned())
-                && (g.permission == p || g.permission == "FULL_CONTROL")
-        })
-    };
-    [has("READ"), has("WRITE"), has("READ_ACP")]
+/// Whether `grants` give `caller` `permission` (`READ`, `WRITE`, `READ_ACP`,
+/// `WRITE_ACP`): to everyone, to any signed-in account, or to the caller's account.
+pub fn grants_to(grants: &[Grant], caller: &Caller, permission: &str) -> bool {
+    grants.iter().any(|g| {
+        let to_caller = match (&g.grantee, caller) {
+            (Grantee::Group(u), _) if u == ALL_USERS => true,
+            (Grantee::Group(u), Caller::Account { .. }) => u == AUTHENTICATED_USERS,
+            (Grantee::User(id), Caller::Account { account, .. }) => *id == account.canonical_id,
+            _ => false,
+        };
+        to_caller && (g.permission == permission || g.permission == "FULL_CONTROL")
+    })
 }
 
-/// Whether an object's ACL lets anyone read it.
-pub fn public_read(grants: &[Grant]) -> bool {
-    public_grants(grants)[0]
+/// Whether an object's owner or ACL gives `caller` `permission`.
+pub fn object_grants(o: &super::store::ObjectMeta, caller: &Caller, permission: &str) -> bool {
+    o.owner.as_ref().is_some_and(|a| caller.in_account(&a.id))
+        || grants_to(&o.acl, caller, permission)
 }
 
-/// Parses an `AccessControlPolicy` document into the grants beyond the owner's.
+/// Parses an `AccessControlPolicy` document into its grants.
 pub(crate) fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>> {
     let root = xml::parse(doc).map_err(|_| Error::malformed_xml())?;
     if root.name != "AccessControlPolicy" {
@@ -267,30 +334,36 @@ pub(crate) fn parse_policy(doc: &[u8]) -> Result<Vec<Grant>> {
             permission,
         });
     }
-    beyond_owner(out)
+    Ok(out)
 }
 
-/// Writes an `AccessControlPolicy`: the owner's full control, then `grants`.
-fn render(grants: &[Grant]) -> String {
+/// Writes an `Owner` (or `Initiator`) element naming `account`.
+pub(crate) fn owner_element(w: &mut Writer, tag: &str, account: &Account) {
+    w.open(tag)
+        .elem("ID", &account.canonical_id)
+        .elem("DisplayName", &account.display_name)
+        .close(tag);
+}
+
+/// Writes an `AccessControlPolicy`: `owner`'s full control, then `grants`; `keys` names
+/// the accounts grants are to.
+fn render(owner: &Account, grants: &[Grant], keys: &KeyStore) -> String {
     let mut w = Writer::new("AccessControlPolicy");
-    w.open("Owner")
-        .elem("ID", OWNER_ID)
-        .elem("DisplayName", OWNER_NAME)
-        .close("Owner");
+    owner_element(&mut w, "Owner", owner);
     w.open("AccessControlList");
-    let owner = Grant {
-        grantee: Grantee::User(OWNER_ID.to_owned()),
+    let owner_grant = Grant {
+        grantee: Grantee::User(owner.canonical_id.clone()),
         permission: "FULL_CONTROL".to_owned(),
     };
-    for g in std::iter::once(&owner).chain(grants) {
+    for g in std::iter::once(&owner_grant).chain(grants) {
         w.open("Grant");
         let xsi = [("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance")];
         match &g.grantee {
             Grantee::User(id) => {
                 w.open_with("Grantee", &[xsi[0], ("xsi:type", "CanonicalUser")])
                     .elem("ID", id);
-                if id == OWNER_ID {
-                    w.elem("DisplayName", OWNER_NAME);
+                if let Some(a) = keys.account_by_canonical_id(id) {
+                    w.elem("DisplayName", &a.display_name);
                 }
             }
             Grantee::Group(uri) => {
@@ -312,8 +385,8 @@ fn render(grants: &[Grant]) -> String {
 
 impl S3 {
     /// The ACL a Put*Acl request sets: its headers, else its body.
-    async fn acl_of_request(ctx: &mut Ctx) -> Result<Vec<Grant>> {
-        let from_headers = requested(&ctx.headers)?;
+    async fn acl_of_request(ctx: &mut Ctx) -> Result<Requested> {
+        let from_headers = requested(&ctx.headers, &ctx.keys)?;
         let mut inbound = ctx.body(None)?;
         let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
         inbound.finish()?;
@@ -324,14 +397,21 @@ impl S3 {
                 "Your request was missing a required header",
             )
             .with("MissingHeaderName", "x-amz-acl")),
-            None => parse_policy(&doc),
+            None => Ok(Requested {
+                grants: known_grantees(parse_policy(&doc)?, &ctx.keys)?,
+                canned: None,
+            }),
         }
     }
 
     /// GetBucketAcl.
-    pub(crate) async fn get_bucket_acl(&self, bucket: &str) -> Result<Response<Body>> {
+    pub(crate) async fn get_bucket_acl(&self, ctx: &Ctx, bucket: &str) -> Result<Response<Body>> {
         let meta = self.bucket_meta(bucket).await?;
-        Ok(api::xml(StatusCode::OK, render(&meta.acl)))
+        let owner = super::store::owner(&meta);
+        Ok(api::xml(
+            StatusCode::OK,
+            render(&owner, &meta.acl, &ctx.keys),
+        ))
     }
 
     /// PutBucketAcl.
@@ -340,10 +420,9 @@ impl S3 {
         ctx: &mut Ctx,
         bucket: &str,
     ) -> Result<Response<Body>> {
-        let grants = Self::acl_of_request(ctx).await?;
+        let acl = Self::acl_of_request(ctx).await?;
         self.update_bucket(bucket, move |meta| {
-            check_settable(meta, &grants)?;
-            meta.acl = grants;
+            meta.acl = settle(meta, acl, None)?;
             Ok(())
         })
         .await?;
@@ -360,7 +439,8 @@ impl S3 {
         let (o, _) = self
             .open_object(bucket, key, ctx.param("versionId"), false)
             .await?;
-        let mut r = api::xml(StatusCode::OK, render(&o.acl));
+        let owner = o.owner.clone().unwrap_or_else(|| self.owner_of(bucket));
+        let mut r = api::xml(StatusCode::OK, render(&owner, &o.acl, &ctx.keys));
         if let Some(v) = &o.version_id {
             api::set(r.headers_mut(), "x-amz-version-id", v);
         }
@@ -374,7 +454,7 @@ impl S3 {
         bucket: &str,
         key: &str,
     ) -> Result<Response<Body>> {
-        let grants = Self::acl_of_request(ctx).await?;
+        let acl = Self::acl_of_request(ctx).await?;
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let version = ctx.param("versionId").map(str::to_owned);
         let id = self
@@ -383,9 +463,10 @@ impl S3 {
                 let Some(meta) = get_bucket(&txn.open_table(BUCKETS)?, &b)? else {
                     return Ok(Err(Error::no_such_bucket(&b)));
                 };
-                if let Err(e) = check_settable(&meta, &grants) {
-                    return Ok(Err(e));
-                }
+                let grants = match settle(&meta, acl, None) {
+                    Ok(g) => g,
+                    Err(e) => return Ok(Err(e)),
+                };
                 super::version::update_object(txn, &meta, &b, &k, version.as_deref(), |o| {
                     o.acl = grants;
                     Ok(())
@@ -462,31 +543,102 @@ impl S3 {
 mod tests {
     use super::*;
 
+    fn named(acl: &str) -> Requested {
+        Requested {
+            grants: canned(acl).unwrap(),
+            canned: Some(acl.to_owned()),
+        }
+    }
+
     #[test]
     fn canned_acls_expand_to_grants_and_enforced_buckets_refuse_them() {
         assert!(canned("private").unwrap().is_empty());
-        assert_eq!(
-            public_grants(&canned("public-read-write").unwrap()),
-            [true, true, false]
-        );
+        let write = canned("public-read-write").unwrap();
+        let alt = Caller::Account {
+            arn: "arn:aws:iam::111122223333:root".into(),
+            policy: None,
+            account: std::sync::Arc::new(Account::parse("111122223333:alt").unwrap()),
+        };
+        let local = Caller::Account {
+            arn: Account::local().root_arn(),
+            policy: None,
+            account: std::sync::Arc::new(Account::local()),
+        };
+        for (caller, permission, granted) in [
+            (&Caller::Anonymous, "READ", true),
+            (&Caller::Anonymous, "WRITE", true),
+            (&Caller::Anonymous, "READ_ACP", false),
+            (&alt, "WRITE", true),
+        ] {
+            assert_eq!(
+                grants_to(&write, caller, permission),
+                granted,
+                "{permission}"
+            );
+        }
+        let to_alt = vec![Grant {
+            grantee: Grantee::User("111122223333".into()),
+            permission: "FULL_CONTROL".into(),
+        }];
+        assert!(grants_to(&to_alt, &alt, "WRITE_ACP"));
+        assert!(!grants_to(&to_alt, &Caller::Anonymous, "READ"));
+        assert!(!grants_to(
+            &canned("authenticated-read").unwrap(),
+            &Caller::Anonymous,
+            "READ"
+        ));
+        assert!(grants_to(
+            &canned("authenticated-read").unwrap(),
+            &alt,
+            "READ"
+        ));
         let enforced = BucketMeta {
             ownership: Some(ENFORCED.to_owned()),
             ..BucketMeta::default()
         };
         assert_eq!(
-            check_settable(&enforced, &canned("public-read").unwrap())
+            settle(&enforced, named("public-read"), Some(&local))
                 .unwrap_err()
                 .code,
             Code::AccessControlListNotSupported
         );
-        assert!(check_settable(&enforced, &[]).is_ok());
+        assert!(settle(&enforced, Requested::default(), None).is_ok());
+        assert!(settle(&enforced, named("bucket-owner-full-control"), Some(&alt)).is_ok());
+        // `private` is the owner's full control when the owner writes, not when another
+        // account does, nor on Put*Acl.
+        assert!(settle(&enforced, named("private"), Some(&local)).is_ok());
+        assert_eq!(
+            settle(&enforced, named("private"), Some(&alt))
+                .unwrap_err()
+                .code,
+            Code::AccessControlListNotSupported
+        );
+        assert_eq!(
+            settle(&enforced, named("private"), None).unwrap_err().code,
+            Code::AccessControlListNotSupported
+        );
+        let restated = vec![Grant {
+            grantee: Grantee::User(crate::keys::LOCAL_CANONICAL_ID.into()),
+            permission: "FULL_CONTROL".into(),
+        }];
+        assert_eq!(
+            settle(
+                &enforced,
+                Requested {
+                    grants: restated,
+                    canned: None
+                },
+                None
+            ),
+            Ok(Vec::new())
+        );
         let writer = BucketMeta {
             ownership: Some("ObjectWriter".to_owned()),
             public_access_block: Some([true, false, false, false]),
             ..BucketMeta::default()
         };
         assert_eq!(
-            check_settable(&writer, &canned("public-read").unwrap())
+            settle(&writer, named("public-read"), Some(&local))
                 .unwrap_err()
                 .code,
             Code::AccessDenied
@@ -495,9 +647,13 @@ mod tests {
 
     #[test]
     fn access_control_policies_round_trip() {
-        let doc = render(&canned("public-read").unwrap());
+        let doc = render(
+            &Account::local(),
+            &canned("public-read").unwrap(),
+            &KeyStore::empty(),
+        );
         assert_eq!(
-            parse_policy(doc.as_bytes()).unwrap(),
+            beyond_owner(parse_policy(doc.as_bytes()).unwrap(), &Account::local()),
             canned("public-read").unwrap()
         );
     }

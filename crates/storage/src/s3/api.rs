@@ -72,6 +72,8 @@ pub struct Ctx {
     pub resource: String,
     /// Who asks.
     pub caller: Caller,
+    /// The accounts and their keys, for ACL grants naming accounts.
+    pub keys: Arc<KeyStore>,
     /// Set when only the object's own ACL can let this (anonymous) read in.
     pub object_acl: std::sync::atomic::AtomicBool,
     body: Option<Incoming>,
@@ -706,6 +708,17 @@ pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     if let Some(v) = ctx.param("versionId") {
         push("s3:versionid", v);
     }
+    // The tags a write sets (`x-amz-tagging`), as `s3:RequestObjectTag/<key>` and
+    // `s3:RequestObjectTagKeys`.
+    if let Some(tagging) = ctx.header("x-amz-tagging") {
+        for (k, v) in form_urlencoded::parse(tagging.as_bytes()) {
+            push(
+                &format!("s3:requestobjecttag/{}", k.to_ascii_lowercase()),
+                &v,
+            );
+            push("s3:requestobjecttagkeys", &k);
+        }
+    }
     for h in [
         "x-amz-acl",
         "x-amz-server-side-encryption",
@@ -713,6 +726,11 @@ pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
         "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-copy-source",
         "x-amz-metadata-directive",
+        "x-amz-grant-read",
+        "x-amz-grant-write",
+        "x-amz-grant-read-acp",
+        "x-amz-grant-write-acp",
+        "x-amz-grant-full-control",
     ] {
         if let Some(v) = ctx.header(h) {
             push(&format!("s3:{h}"), v);
@@ -721,54 +739,144 @@ pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
     keys
 }
 
-pub(crate) fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
-    let access = ctx.bucket.as_deref().and_then(|b| s3.access(b));
-    // The account's own keys skip the work when no bucket policy could deny them.
-    if matches!(ctx.caller, Caller::Account { policy: None, .. })
+/// Whether the caller may make the request `ctx` is; a read that only an object's own ACL
+/// could allow is marked on `ctx` for the read to check.
+pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
+    let target = Target {
+        bucket: ctx.bucket.as_deref(),
+        key: ctx.key.as_deref(),
+        version: ctx.param("versionId"),
+        action: &action(ctx),
+        expected_owner: "x-amz-expected-bucket-owner",
+    };
+    if authorize_on(s3, ctx, &target).await? == Verdict::ObjectAcl {
+        ctx.object_acl
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Whether the caller may read a copy's source (`s3:GetObject`, or `s3:GetObjectVersion`
+/// for a version); [`Verdict::ObjectAcl`] leaves it to the source object's ACL.
+pub(crate) async fn authorize_source(
+    s3: &S3,
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Verdict> {
+    let target = Target {
+        bucket: Some(bucket),
+        key: Some(key),
+        version,
+        action: if version.is_some() {
+            "s3:GetObjectVersion"
+        } else {
+            "s3:GetObject"
+        },
+        expected_owner: "x-amz-source-expected-bucket-owner",
+    };
+    authorize_on(s3, ctx, &target).await
+}
+
+/// What a request asks to do, and on what.
+struct Target<'a> {
+    bucket: Option<&'a str>,
+    key: Option<&'a str>,
+    version: Option<&'a str>,
+    action: &'a str,
+    /// The header naming the account that must own the bucket.
+    expected_owner: &'static str,
+}
+
+/// An authorization that let the request in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Allowed.
+    Allowed,
+    /// Allowed if the object's ACL grants the caller READ.
+    ObjectAcl,
+}
+
+async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict> {
+    let access = target.bucket.and_then(|b| s3.access(b));
+    // `x-amz-expected-bucket-owner` (`x-amz-source-expected-bucket-owner` for a copy's
+    // source): the request is for this account's bucket only.
+    if let (Some(expected), Some(a)) = (ctx.header(target.expected_owner), &access)
+        && expected != a.owner.id
+    {
+        return Err(Error::access_denied());
+    }
+    let owner = access
+        .as_ref()
+        .is_none_or(|a| ctx.caller.in_account(&a.owner.id));
+    // An account's own keys skip the work when no bucket policy could deny them.
+    if owner
+        && matches!(ctx.caller, Caller::Account { policy: None, .. })
         && access.as_ref().is_none_or(|a| a.policy.is_none())
     {
-        return Ok(());
+        return Ok(Verdict::Allowed);
     }
-    let resource = match (&ctx.bucket, &ctx.key) {
+    // Creating a bucket another account has is answered `BucketAlreadyExists` by the
+    // creation itself, as S3 answers it.
+    if !owner && matches!(ctx.caller, Caller::Account { .. }) && target.action == "s3:CreateBucket"
+    {
+        return Ok(Verdict::Allowed);
+    }
+    let resource = match (target.bucket, target.key) {
         (None, _) => "*".to_owned(),
         (Some(b), None) => format!("arn:aws:s3:::{b}"),
         (Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
     };
+    let mut keys = condition_keys(ctx);
+    // `s3:ExistingObjectTag/<key>`: the tags of the object the request names, read only
+    // when the bucket's policy asks about them.
+    if let (Some(b), Some(k), Some(a)) = (target.bucket, target.key, &access)
+        && a.policy
+            .as_ref()
+            .is_some_and(|p| p.mentions("s3:existingobjecttag/"))
+        && let Ok((meta, _)) = s3.open_object(b, k, target.version, false).await
+    {
+        for (k, v) in &meta.tags {
+            keys.push((
+                format!("s3:existingobjecttag/{}", k.to_ascii_lowercase()),
+                v.clone(),
+            ));
+        }
+    }
     let decision = super::policy::decide(
         access.as_deref(),
         &ctx.caller,
-        &action(ctx),
+        target.action,
         &resource,
-        &condition_keys(ctx),
+        &keys,
     );
     match decision {
-        Decision::Allow => Ok(()),
-        Decision::ImplicitDeny if ctx.caller == Caller::Anonymous => {
-            // What the bucket's ACL grants everyone, where ACLs are in force. A read of an
-            // object may still be granted by the object's own ACL, which the read checks.
+        Decision::Allow => Ok(Verdict::Allowed),
+        Decision::ImplicitDeny if !owner => {
+            // What the bucket's ACL grants this caller, where ACLs are in force. A read of
+            // an object may still be granted by the object's own ACL, which the read checks.
             let Some(a) = access.as_deref().filter(|a| a.acls) else {
                 return Err(Error::access_denied());
             };
-            let action = action(ctx);
-            let granted = match action.as_str() {
+            let action = target.action;
+            let grants = |p| super::acl::grants_to(&a.grants, &ctx.caller, p);
+            let granted = match action {
                 "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
-                    a.public[0]
+                    grants("READ")
                 }
                 "s3:PutObject"
                 | "s3:DeleteObject"
                 | "s3:DeleteObjectVersion"
                 | "s3:AbortMultipartUpload"
-                | "s3:ListMultipartUploadParts" => a.public[1],
-                "s3:GetBucketAcl" => a.public[2],
-                "s3:GetObject" | "s3:GetObjectVersion" => {
-                    ctx.object_acl
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    true
-                }
+                | "s3:ListMultipartUploadParts" => grants("WRITE"),
+                "s3:GetBucketAcl" => grants("READ_ACP"),
+                "s3:PutBucketAcl" => grants("WRITE_ACP"),
+                "s3:GetObject" | "s3:GetObjectVersion" => return Ok(Verdict::ObjectAcl),
                 _ => false,
             };
             if granted {
-                Ok(())
+                Ok(Verdict::Allowed)
             } else {
                 Err(Error::access_denied())
             }
@@ -789,6 +897,7 @@ fn caller_of(cred: Option<&Credential>) -> Caller {
             None => Caller::Account {
                 arn: c.principal.clone(),
                 policy: c.policy.clone(),
+                account: c.account.clone(),
             },
         },
     }
@@ -841,7 +950,7 @@ pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response
         };
         answer.unwrap_or_else(|e| error_response(&e, &resource, &rid, false))
     } else {
-        match prepare(service, parts, body) {
+        match prepare(service, parts, body).await {
             Ok(mut ctx) => {
                 let resource = ctx.resource.clone();
                 let origin = super::notification::Origin::new(&rid, &ctx.caller);
@@ -911,7 +1020,7 @@ async fn drain_incoming(body: Option<Incoming>, idle: std::time::Duration) {
     }
 }
 
-fn prepare(
+async fn prepare(
     service: &Service,
     parts: http::request::Parts,
     body: Incoming,
@@ -957,6 +1066,7 @@ fn prepare(
         key,
         resource,
         caller: caller_of(cred.as_deref()),
+        keys: service.keys.clone(),
         object_acl: std::sync::atomic::AtomicBool::new(false),
         body: Some(body),
         payload,
@@ -965,7 +1075,7 @@ fn prepare(
     };
     // A browser upload is signed by its form's policy, checked once the fields are read.
     if !form_post(&ctx)
-        && let Err(e) = authorize(&service.s3, &ctx)
+        && let Err(e) = authorize(&service.s3, &ctx).await
     {
         return Err((e, ctx.body));
     }
@@ -1031,7 +1141,7 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
             Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
             Method::PUT if ctx.has("acl") => s3.put_bucket_acl(ctx, &bucket).await,
-            Method::GET if ctx.has("acl") => s3.get_bucket_acl(&bucket).await,
+            Method::GET if ctx.has("acl") => s3.get_bucket_acl(ctx, &bucket).await,
             Method::PUT if ctx.has("ownershipControls") => {
                 s3.put_ownership_controls(ctx, &bucket).await
             }

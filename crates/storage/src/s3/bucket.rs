@@ -12,16 +12,18 @@ use std::ops::Bound;
 use http::{Response, StatusCode};
 use redb::ReadableTable;
 
+use super::acl::owner_element;
 use super::api::{self, Body, Ctx, set};
 use super::checksum;
 use super::error::{Code, Error, Result};
+use super::policy::Caller;
 use super::store::Versioning;
 use super::store::{
     self, BUCKETS, BucketMeta, OBJECTS, ObjectMeta, PARTS, UPLOADS, get_bucket, object_key,
     successor,
 };
 use super::xml::{self, Writer};
-use super::{OWNER_ID, OWNER_NAME, S3, iso8601, now_ms, version};
+use super::{S3, iso8601, now_ms, version};
 
 /// S3's bucket naming rules (general purpose buckets).
 pub fn valid_bucket_name(name: &str) -> bool {
@@ -278,13 +280,6 @@ fn enc(s: &str, url: bool) -> String {
     }
 }
 
-fn owner(w: &mut Writer) {
-    w.open("Owner")
-        .elem("ID", OWNER_ID)
-        .elem("DisplayName", OWNER_NAME)
-        .close("Owner");
-}
-
 fn max_param(ctx: &Ctx, name: &str, cap: usize) -> Result<usize> {
     match ctx.param(name) {
         None => Ok(cap),
@@ -300,8 +295,13 @@ fn max_param(ctx: &Ctx, name: &str, cap: usize) -> Result<usize> {
 }
 
 impl S3 {
-    /// ListBuckets.
+    /// ListBuckets: the caller's account's buckets.
     pub(crate) async fn list_buckets(&self, ctx: &Ctx) -> Result<Response<Body>> {
+        let Caller::Account { account, .. } = &ctx.caller else {
+            return Err(Error::access_denied());
+        };
+        let account = account.clone();
+        let id = account.id.clone();
         let prefix = ctx.param("prefix").unwrap_or("").to_owned();
         let max = match ctx.param("max-buckets") {
             None => usize::MAX,
@@ -333,18 +333,21 @@ impl S3 {
                     {
                         continue;
                     }
+                    let meta: BucketMeta = store::decode("s3/buckets", v.value())?;
+                    if store::owner(&meta).id != id {
+                        continue;
+                    }
                     if out.len() == max {
                         more = true;
                         break;
                     }
-                    let meta: BucketMeta = store::decode("s3/buckets", v.value())?;
                     out.push((k.value().to_owned(), meta));
                 }
                 Ok((out, more))
             })
             .await?;
         let mut w = Writer::new("ListAllMyBucketsResult");
-        owner(&mut w);
+        owner_element(&mut w, "Owner", &account);
         w.open("Buckets");
         for (name, meta) in &buckets {
             w.open("Bucket")
@@ -376,8 +379,12 @@ impl S3 {
             )
             .with("BucketName", bucket));
         }
+        let Caller::Account { account, .. } = &ctx.caller else {
+            return Err(Error::access_denied());
+        };
+        let owner = (**account).clone();
         let ownership = super::acl::ownership_header(&ctx.headers, self.default_ownership())?;
-        let acl = super::acl::for_new_bucket(&ctx.headers, &ownership)?;
+        let acl = super::acl::for_new_bucket(&ctx.headers, &ctx.keys, &ownership, &owner)?;
         // A bucket with Object Lock is created versioned, as S3 creates it.
         let object_lock = ctx
             .header("x-amz-bucket-object-lock-enabled")
@@ -418,6 +425,8 @@ impl S3 {
             object_lock: object_lock.then(super::lock::BucketLock::default),
             ownership: Some(ownership),
             acl,
+            // Meridian's own account is written as no owner, as rows were before accounts.
+            owner: (owner != crate::keys::Account::local()).then(|| owner.clone()),
             ..BucketMeta::default()
         };
         let access = super::config::access_of(bucket, &meta);
@@ -425,7 +434,14 @@ impl S3 {
             .engine
             .write(move |txn| {
                 let mut t = txn.open_table(BUCKETS)?;
-                if get_bucket(&t, &b)?.is_some() {
+                if let Some(existing) = get_bucket(&t, &b)? {
+                    if store::owner(&existing).id != owner.id {
+                        return Ok(Err(Error::new(
+                            Code::BucketAlreadyExists,
+                            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+                        )
+                        .with("BucketName", &b)));
+                    }
                     // us-east-1 answers a repeated create of one's own bucket with success.
                     return Ok(if legacy {
                         Ok(false)
@@ -442,7 +458,7 @@ impl S3 {
             })
             .await??;
         if created {
-            self.set_access(bucket, access);
+            self.set_access(bucket, Some(access));
         }
         let mut r = api::empty(StatusCode::OK);
         set(r.headers_mut(), "location", &format!("/{bucket}"));
@@ -609,6 +625,7 @@ impl S3 {
 
     /// ListObjectVersions (`GET ?versions`).
     pub(crate) async fn list_versions(&self, ctx: &Ctx, bucket: &str) -> Result<Response<Body>> {
+        let bucket_owner = self.owner_of(bucket);
         let url = match ctx.param("encoding-type") {
             None => false,
             Some("url") => true,
@@ -736,7 +753,7 @@ impl S3 {
                         .find(|(k, _)| k == "x-amz-storage-class")
                         .map_or("STANDARD", |(_, v)| v.as_str());
                     w.elem("StorageClass", class);
-                    owner(&mut w);
+                    owner_element(&mut w, "Owner", o.owner.as_ref().unwrap_or(&bucket_owner));
                     w.close("Version");
                 }
                 None => {
@@ -745,7 +762,7 @@ impl S3 {
                         .elem("VersionId", id)
                         .elem("IsLatest", latest)
                         .elem("LastModified", &iso8601(e.modified));
-                    owner(&mut w);
+                    owner_element(&mut w, "Owner", &bucket_owner);
                     w.close("DeleteMarker");
                 }
             }
@@ -765,6 +782,7 @@ impl S3 {
         bucket: &str,
         v2: bool,
     ) -> Result<Response<Body>> {
+        let bucket_owner = self.owner_of(bucket);
         let url = match ctx.param("encoding-type") {
             None => false,
             Some("url") => true,
@@ -854,7 +872,11 @@ impl S3 {
             }
             w.elem("Size", &meta.size.to_string());
             if with_owner {
-                owner(&mut w);
+                owner_element(
+                    &mut w,
+                    "Owner",
+                    meta.owner.as_ref().unwrap_or(&bucket_owner),
+                );
             }
             let class = meta
                 .headers

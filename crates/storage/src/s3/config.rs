@@ -14,26 +14,20 @@ use super::xml::{self, Writer};
 use super::{S3, policy};
 
 /// The access settings of a bucket row.
-pub(crate) fn access_of(name: &str, meta: &BucketMeta) -> Option<Access> {
+pub(crate) fn access_of(name: &str, meta: &BucketMeta) -> Access {
     let block = meta.public_access_block.unwrap_or_default();
     let acls = super::acl::enabled(meta) && !block[1];
-    if meta.policy.is_none() && meta.public_access_block.is_none() && !acls {
-        return None;
-    }
-    Some(Access {
+    Access {
+        owner: store::owner(meta),
         acls,
-        public: if acls {
-            super::acl::public_grants(&meta.acl)
-        } else {
-            [false; 3]
-        },
+        grants: if acls { meta.acl.clone() } else { Vec::new() },
         // A stored policy was valid when put; one that no longer parses grants nothing.
         policy: meta
             .policy
             .as_deref()
             .and_then(|p| BucketPolicy::parse(p.as_bytes(), name).ok()),
         block: meta.public_access_block.unwrap_or_default(),
-    })
+    }
 }
 
 const BLOCK_FIELDS: [&str; 4] = [
@@ -44,7 +38,13 @@ const BLOCK_FIELDS: [&str; 4] = [
 ];
 
 impl S3 {
-    /// The access settings of `bucket`, if it has any.
+    /// The owner of `bucket` (Meridian's account for a bucket that is not there).
+    pub(crate) fn owner_of(&self, bucket: &str) -> crate::keys::Account {
+        self.access(bucket)
+            .map_or_else(crate::keys::Account::local, |a| a.owner.clone())
+    }
+
+    /// The access settings of `bucket`, when it exists.
     pub(crate) fn access(&self, bucket: &str) -> Option<Arc<Access>> {
         self.access.read().ok().and_then(|m| m.get(bucket).cloned())
     }
@@ -80,7 +80,7 @@ impl S3 {
                 Ok(Ok((value, meta)))
             })
             .await??;
-        self.set_access(bucket, access_of(bucket, &meta));
+        self.set_access(bucket, Some(access_of(bucket, &meta)));
         Ok(value)
     }
 
@@ -94,6 +94,17 @@ impl S3 {
         let doc = super::body::read_small(&mut inbound, policy::MAX_POLICY + 1).await?;
         inbound.finish()?;
         let parsed = BucketPolicy::parse(&doc, bucket)?;
+        // S3 refuses a principal no account answers to: an account id is twelve digits, or
+        // one of the accounts this endpoint knows.
+        for account in parsed.named_accounts() {
+            let twelve_digits = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+            if !twelve_digits && ctx.keys.account(account).is_none() {
+                return Err(Error::new(
+                    Code::MalformedPolicy,
+                    "Invalid principal in policy",
+                ));
+            }
+        }
         let text = String::from_utf8(doc)
             .map_err(|_| Error::new(Code::MalformedPolicy, "This policy contains invalid Json"))?;
         let public = parsed.is_public();

@@ -52,7 +52,9 @@ impl S3 {
                 let mut t = txn.open_table(BUCKETS)?;
                 let mut created = Vec::new();
                 for name in names {
-                    if store::get_bucket(&t, &name)?.is_some() || created.contains(&name) {
+                    if store::get_bucket(&t, &name)?.is_some()
+                        || created.iter().any(|(n, _)| *n == name)
+                    {
                         continue;
                     }
                     let meta = BucketMeta {
@@ -62,13 +64,17 @@ impl S3 {
                         ..BucketMeta::default()
                     };
                     t.insert(name.as_str(), store::encode(&meta).as_slice())?;
-                    created.push(name);
+                    created.push((name, meta));
                 }
                 Ok(Ok::<_, ()>(created))
             })
             .await?
             .unwrap_or_default();
-        Ok(created)
+        // The request path learns each new bucket's owner (Meridian's account) and settings.
+        for (name, meta) in &created {
+            self.set_access(name, Some(super::config::access_of(name, meta)));
+        }
+        Ok(created.into_iter().map(|(name, _)| name).collect())
     }
 
     /// Every bucket with the number and total size of its objects, by name.

@@ -2,7 +2,8 @@
 //! expirations.
 //!
 //! The configuration is kept as sent (S3 answers GetBucketLifecycleConfiguration with the
-//! rules as put) after validation; the sweep reads the rules it acts on: `Expiration`
+//! rules as put) after validation, with a generated `ID` in each rule sent without one, as S3
+//! gives them; the sweep reads the rules it acts on: `Expiration`
 //! (`Days` after an object's last modification, or a `Date`) on current objects, which in a
 //! versioned bucket adds a delete marker as S3 does, and `NoncurrentVersionExpiration`
 //! (`NoncurrentDays` after a version stopped being current), which removes the version.
@@ -170,6 +171,7 @@ impl S3 {
         inbound.finish()?;
         parse(&doc)?;
         let text = String::from_utf8(doc).map_err(|_| Error::malformed_xml())?;
+        let text = with_rule_ids(&text, generated_id);
         self.update_bucket(bucket, move |meta| {
             meta.lifecycle = Some(text);
             Ok(())
@@ -178,7 +180,8 @@ impl S3 {
         Ok(api::empty(StatusCode::OK))
     }
 
-    /// GetBucketLifecycleConfiguration: the rules as put.
+    /// GetBucketLifecycleConfiguration: the rules as put, with the ids S3 gives rules put
+    /// without one.
     pub(crate) async fn get_bucket_lifecycle(&self, bucket: &str) -> Result<Response<Body>> {
         match self.bucket_meta(bucket).await?.lifecycle {
             Some(doc) => Ok(api::xml(StatusCode::OK, doc)),
@@ -331,9 +334,53 @@ fn expire_bucket(
     Ok((count, files))
 }
 
+/// A rule id as S3 generates one for a rule put without (48 characters, base64 of random
+/// bytes).
+fn generated_id() -> String {
+    let bytes: [u8; 36] = rand::random();
+    super::checksum::base64(&bytes)
+}
+
+/// `doc` with an `<ID>` from `id` in each `<Rule>` that has none, as S3 stores rules.
+fn with_rule_ids(doc: &str, mut id: impl FnMut() -> String) -> String {
+    let mut out = String::with_capacity(doc.len());
+    let mut rest = doc;
+    while let Some(i) = rest.find("<Rule>") {
+        let (head, tail) = rest.split_at(i + "<Rule>".len());
+        out.push_str(head);
+        let end = tail.find("</Rule>").unwrap_or(tail.len());
+        if !tail[..end].contains("<ID>") {
+            out.push_str("<ID>");
+            xml::escape(&id(), &mut out);
+            out.push_str("</ID>");
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_put_without_an_id_get_one() {
+        let doc = "<LifecycleConfiguration><Rule><Status>Enabled</Status></Rule>\
+                   <Rule><ID>kept</ID><Status>Enabled</Status></Rule></LifecycleConfiguration>";
+        let mut n = 0;
+        let out = with_rule_ids(doc, || {
+            n += 1;
+            format!("gen{n}")
+        });
+        assert_eq!(
+            out,
+            "<LifecycleConfiguration><Rule><ID>gen1</ID><Status>Enabled</Status></Rule>\
+             <Rule><ID>kept</ID><Status>Enabled</Status></Rule></LifecycleConfiguration>"
+        );
+        assert_eq!(generated_id().len(), 48);
+        assert_eq!(parse(out.as_bytes()).unwrap().len(), 2);
+    }
 
     #[test]
     fn rules_are_validated_as_s3_does() {

@@ -45,11 +45,6 @@ use std::sync::Arc;
 use crate::engine::{Engine, EngineError};
 use store::Files;
 
-/// The canonical user id S3 writes as every object's and bucket's owner.
-pub const OWNER_ID: &str = "6d6572696469616e6d6572696469616e6d6572696469616e6d65726964696161";
-/// The owner's display name.
-pub const OWNER_NAME: &str = "meridian";
-
 /// Why the S3 plane could not open.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -109,9 +104,10 @@ impl S3 {
                 for e in redb::ReadableTable::iter(&txn.open_table(store::BUCKETS)?)? {
                     let (k, v) = e?;
                     let meta: store::BucketMeta = store::decode("s3/buckets", v.value())?;
-                    if let Some(a) = config::access_of(k.value(), &meta) {
-                        out.insert(k.value().to_owned(), Arc::new(a));
-                    }
+                    out.insert(
+                        k.value().to_owned(),
+                        Arc::new(config::access_of(k.value(), &meta)),
+                    );
                 }
                 Ok(out)
             })

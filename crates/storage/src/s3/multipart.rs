@@ -11,6 +11,7 @@
 use http::{Response, StatusCode};
 use redb::ReadableTable;
 
+use super::acl::owner_element;
 use super::api::{self, Body, Ctx, set};
 use super::checksum::{self, Algorithm, Checksum, Kind};
 use super::error::{Code, Error, Result};
@@ -20,7 +21,7 @@ use super::store::{
     get_object, object_key, part_key, successor, upload_key,
 };
 use super::xml::{self, Writer};
-use super::{OWNER_ID, OWNER_NAME, S3, iso8601, now_ms};
+use super::{S3, iso8601, now_ms};
 
 /// The smallest part that may be followed by another.
 pub const MIN_PART: u64 = 5 << 20;
@@ -170,8 +171,10 @@ impl S3 {
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
+        let (acl, owner) =
+            super::acl::for_new_object(&ctx.headers, &ctx.keys, &bucket_meta, &ctx.caller)?;
         let meta = UploadMeta {
+            owner,
             sse: sse.clone(),
             retention,
             legal_hold,
@@ -342,9 +345,16 @@ impl S3 {
         let customer = super::sse::customer_key(&ctx.headers, false)?;
         let sealing =
             super::sse::key_for_read(&self.sse_keys, upload.sse.as_ref(), customer.as_ref())?;
+        let verdict =
+            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref()).await?;
         let (source, files) = self
             .open_object(&src_bucket, &src_key, src_version.as_deref(), true)
             .await?;
+        if verdict == api::Verdict::ObjectAcl
+            && !super::acl::object_grants(&source, &ctx.caller, "READ")
+        {
+            return Err(Error::access_denied());
+        }
         super::object::read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
         let src_sealed =
             super::sse::key_for_read(&self.sse_keys, source.sse.as_ref(), src_customer.as_ref())?;
@@ -611,6 +621,7 @@ impl S3 {
                     retention: upload.retention,
                     legal_hold: upload.legal_hold,
                     acl: upload.acl.clone(),
+                    owner: upload.owner.clone(),
                     part_checksums: if upload.checksum.is_some() {
                         chosen.iter().filter_map(|p| p.checksum.clone()).collect()
                     } else {
@@ -789,14 +800,10 @@ impl S3 {
         w.elem("Bucket", bucket)
             .elem("Key", key)
             .elem("UploadId", &id);
-        w.open("Initiator")
-            .elem("ID", OWNER_ID)
-            .elem("DisplayName", OWNER_NAME)
-            .close("Initiator");
-        w.open("Owner")
-            .elem("ID", OWNER_ID)
-            .elem("DisplayName", OWNER_NAME)
-            .close("Owner");
+        let bucket_owner = self.owner_of(bucket);
+        let owner = upload.owner.as_ref().unwrap_or(&bucket_owner);
+        owner_element(&mut w, "Initiator", owner);
+        owner_element(&mut w, "Owner", owner);
         w.elem("StorageClass", "STANDARD")
             .elem("PartNumberMarker", &marker.to_string());
         if let Some((n, _)) = page.last() {
@@ -824,6 +831,7 @@ impl S3 {
 
     /// ListMultipartUploads (`GET ?uploads`).
     pub(crate) async fn list_uploads(&self, ctx: &Ctx, bucket: &str) -> Result<Response<Body>> {
+        let bucket_owner = self.owner_of(bucket);
         let prefix = ctx.param("prefix").unwrap_or("").to_owned();
         let delimiter = ctx
             .param("delimiter")
@@ -920,14 +928,9 @@ impl S3 {
             .elem("IsTruncated", if truncated { "true" } else { "false" });
         for (key, id, meta) in uploads {
             w.open("Upload").elem("Key", key).elem("UploadId", id);
-            w.open("Initiator")
-                .elem("ID", OWNER_ID)
-                .elem("DisplayName", OWNER_NAME)
-                .close("Initiator");
-            w.open("Owner")
-                .elem("ID", OWNER_ID)
-                .elem("DisplayName", OWNER_NAME)
-                .close("Owner");
+            let owner = meta.owner.as_ref().unwrap_or(&bucket_owner);
+            owner_element(&mut w, "Initiator", owner);
+            owner_element(&mut w, "Owner", owner);
             w.elem("StorageClass", "STANDARD")
                 .elem("Initiated", &iso8601(meta.initiated));
             if let Some((a, k)) = meta.checksum {

@@ -565,7 +565,8 @@ impl S3 {
             .and_then(|e| self.sse_keys.object_key(e, customer.as_ref()));
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, bucket_meta.object_lock.as_ref(), now_ms())?;
-        let acl = super::acl::for_new_object(&ctx.headers, &bucket_meta)?;
+        let (acl, owner) =
+            super::acl::for_new_object(&ctx.headers, &ctx.keys, &bucket_meta, &ctx.caller)?;
         let mut inbound = ctx.body(Some(Algorithm::Crc64Nvme))?;
         let staged = self.receive(&mut inbound, sealing).await?;
         let received = inbound.finish()?;
@@ -591,6 +592,7 @@ impl S3 {
             legal_hold,
             acl,
             part_checksums: Vec::new(),
+            owner,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, vec![segment], Change::Put)
@@ -795,7 +797,7 @@ impl S3 {
             .open_object(bucket, key, version.as_deref(), !head)
             .await?;
         if ctx.object_acl.load(std::sync::atomic::Ordering::Relaxed)
-            && !super::acl::public_read(&meta.acl)
+            && !super::acl::object_grants(&meta, &ctx.caller, "READ")
         {
             return Err(Error::access_denied());
         }
@@ -1170,7 +1172,8 @@ impl S3 {
         let src_customer = super::sse::customer_key(&ctx.headers, true)?;
         let (retention, legal_hold) =
             super::lock::for_new_version(&ctx.headers, dest_bucket.object_lock.as_ref(), now_ms())?;
-        let acl = super::acl::for_new_object(&ctx.headers, &dest_bucket)?;
+        let (acl, owner) =
+            super::acl::for_new_object(&ctx.headers, &ctx.keys, &dest_bucket, &ctx.caller)?;
         let changes_encryption =
             ctx.headers.contains_key("x-amz-server-side-encryption") || dest_customer.is_some();
         if src_bucket == bucket
@@ -1184,9 +1187,16 @@ impl S3 {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
+        let verdict =
+            api::authorize_source(self, ctx, &src_bucket, &src_key, src_version.as_deref()).await?;
         let (probe, _) = self
             .open_object(&src_bucket, &src_key, src_version.as_deref(), false)
             .await?;
+        if verdict == api::Verdict::ObjectAcl
+            && !super::acl::object_grants(&probe, &ctx.caller, "READ")
+        {
+            return Err(Error::access_denied());
+        }
         let src_sealed =
             super::sse::key_for_read(&self.sse_keys, probe.sse.as_ref(), src_customer.as_ref())?;
         let (source, segments) = if probe.sse == dest_sse {
@@ -1250,6 +1260,7 @@ impl S3 {
             legal_hold,
             acl,
             part_checksums: source.part_checksums.clone(),
+            owner,
         };
         let version = self
             .commit_object(bucket, key, meta, condition, segments, Change::Copy)

@@ -2,24 +2,27 @@
 //! (`MalformedPolicy`), and evaluation as IAM does for a resource policy in the bucket
 //! owner's account.
 //!
-//! Who asks ([`Caller`]): the account's own keys (full access, as the account root), a
-//! session limited by its identity policy, an AWS service principal (a credential issued by
-//! [`crate::keys::KeyStore::issue_service`], carrying the `aws:SourceArn` it acts for), or
-//! nobody (an anonymous request).
+//! Who asks ([`Caller`]): an account's own keys (full access to its account, as the account
+//! root), a session limited by its identity policy, an AWS service principal (a credential
+//! issued by [`crate::keys::KeyStore::issue_service`], carrying the `aws:SourceArn` it acts
+//! for), or nobody (an anonymous request).
 //!
-//! The decision ([`decide`]): an explicit Deny in the bucket policy refuses, whoever asks;
-//! otherwise the request is allowed when the caller's identity allows it (the account's
-//! keys; a session's policy) or a bucket policy statement allows it for this principal. With
-//! `RestrictPublicBuckets`, a public policy grants nothing to anonymous callers (only to
-//! service principals and the account). With `BlockPublicPolicy`, a public policy cannot be
-//! put.
+//! The decision ([`decide`]): an explicit Deny in the bucket policy refuses, whoever asks.
+//! For a caller of the bucket owner's account, the request is then allowed when its identity
+//! allows it (the account's keys; a session's policy) or a bucket policy statement allows it
+//! for this principal. A caller of another account needs both, as IAM's cross-account
+//! evaluation: its identity allows (an account's keys do) and the bucket policy grants it.
+//! With `RestrictPublicBuckets`, a public policy grants nothing to anonymous callers or other
+//! accounts (only to service principals and the owner's account). With `BlockPublicPolicy`, a
+//! public policy cannot be put.
 //!
 //! Conditions: the operators `String(Not)Equals(IgnoreCase)`, `String(Not)Like`,
 //! `Arn(Not)Equals`, `Arn(Not)Like`, `Bool`, `Null` and their `...IfExists` forms, on the keys
 //! the request has (`aws:SourceArn`, `aws:SourceAccount`, `aws:SecureTransport`,
 //! `aws:PrincipalType`, `aws:userid`, `s3:prefix`, `s3:delimiter`, `s3:max-keys`,
-//! `s3:VersionId`, `s3:x-amz-acl`...). A key the request lacks fails a positive operator and
-//! satisfies a negated one, as IAM.
+//! `s3:VersionId`, `s3:x-amz-acl`, `s3:x-amz-grant-*`, `s3:RequestObjectTag/<key>`, and
+//! `s3:ExistingObjectTag/<key>`, read from the object only when a policy asks...). A key the
+//! request lacks fails a positive operator and satisfies a negated one, as IAM.
 
 use serde_json::Value;
 
@@ -34,13 +37,15 @@ pub const MAX_POLICY: usize = 20 * 1024;
 pub enum Caller {
     /// No credentials.
     Anonymous,
-    /// An IAM principal of the account: its ARN, and `None` for full access or its identity
+    /// An IAM principal of an account: its ARN, and `None` for full access or its identity
     /// policy.
     Account {
         /// `arn:aws:iam::<account>:root`, `arn:aws:sts::<account>:assumed-role/...`.
         arn: String,
         /// The identity policy; `None` for the account's own keys.
         policy: Option<crate::keys::Policy>,
+        /// The account it belongs to.
+        account: std::sync::Arc<crate::keys::Account>,
     },
     /// An AWS service acting for one of its resources.
     Service {
@@ -173,6 +178,32 @@ impl BucketPolicy {
             .map(|s| statement(s, bucket))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { statements })
+    }
+
+    /// The account ids its `AWS` principals name (`111122223333`,
+    /// `arn:aws:iam::111122223333:root`, `arn:aws:iam::111122223333:role/r`).
+    pub fn named_accounts(&self) -> impl Iterator<Item = &str> {
+        self.statements.iter().flat_map(|s| match &s.principals {
+            Principals::Anyone => Vec::new(),
+            Principals::Named(n) => n
+                .iter()
+                .filter(|(kind, _)| kind == "AWS")
+                .map(|(_, v)| {
+                    if v.starts_with("arn:") {
+                        v.split(':').nth(4).unwrap_or("")
+                    } else {
+                        v.as_str()
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    /// Whether a condition of the policy names a key starting with `prefix` (lower case).
+    pub fn mentions(&self, prefix: &str) -> bool {
+        self.statements
+            .iter()
+            .any(|s| s.conditions.iter().any(|c| c.key.starts_with(prefix)))
     }
 
     /// Whether the policy grants access to anyone: an Allow for every principal (`*`) that
@@ -438,6 +469,8 @@ fn num(s: &str) -> Option<f64> {
 /// A bucket's access settings, as the request path needs them.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
+    /// The account that owns the bucket.
+    pub owner: crate::keys::Account,
     /// The policy.
     pub policy: Option<BucketPolicy>,
     /// BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets.
@@ -445,8 +478,15 @@ pub struct Access {
     /// Whether ACLs are evaluated (Object Ownership allows them and the public access block
     /// does not say to ignore public ones).
     pub acls: bool,
-    /// What the bucket's ACL grants everyone: READ, WRITE, READ_ACP.
-    pub public: [bool; 3],
+    /// The bucket's ACL beyond the owner's full control, when ACLs are evaluated.
+    pub grants: Vec<super::acl::Grant>,
+}
+
+impl Caller {
+    /// Whether the caller belongs to the account with id `owner`.
+    pub fn in_account(&self, owner: &str) -> bool {
+        matches!(self, Self::Account { account, .. } if account.id == owner)
+    }
 }
 
 /// Whether `caller` may do `action` on `resource` given the bucket's `access`.
@@ -464,6 +504,9 @@ pub fn decide(
     if bucket == Decision::ExplicitDeny {
         return Decision::ExplicitDeny;
     }
+    // Without a bucket (ListBuckets) or a bucket row (a name no one owns yet), the caller
+    // acts in its own account.
+    let own = access.is_none_or(|a| caller.in_account(&a.owner.id));
     let identity = match caller {
         Caller::Account { policy: None, .. } => Decision::Allow,
         Caller::Account {
@@ -474,14 +517,18 @@ pub fn decide(
     if identity == Decision::ExplicitDeny {
         return Decision::ExplicitDeny;
     }
-    if identity == Decision::Allow {
+    if own && identity == Decision::Allow {
         return Decision::Allow;
     }
-    // With RestrictPublicBuckets only service principals and the account may use what a
-    // public policy grants.
+    // With RestrictPublicBuckets only service principals and the owner's account may use
+    // what a public policy grants.
     let restricted = access.is_some_and(|a| a.block[3]);
-    if bucket == Decision::Allow && !(public && restricted && *caller == Caller::Anonymous) {
-        return Decision::Allow;
+    let outsider = !own && !matches!(caller, Caller::Service { .. });
+    if bucket == Decision::Allow && !(public && restricted && outsider) {
+        // Another account's principal also needs its own identity's allow.
+        if own || identity == Decision::Allow || !matches!(caller, Caller::Account { .. }) {
+            return Decision::Allow;
+        }
     }
     Decision::ImplicitDeny
 }
@@ -545,10 +592,11 @@ mod tests {
         )
         .unwrap();
         let access = Access {
+            owner: crate::keys::Account::local(),
             policy: Some(p.clone()),
             block: [false; 4],
             acls: false,
-            public: [false; 3],
+            grants: Vec::new(),
         };
         let insecure = vec![("aws:securetransport".to_owned(), "false".to_owned())];
         let anon = Caller::Anonymous;
@@ -634,6 +682,7 @@ mod tests {
         let root = Caller::Account {
             arn: "arn:aws:iam::123456789012:root".into(),
             policy: None,
+            account: std::sync::Arc::new(crate::keys::Account::local()),
         };
         assert_eq!(
             d(&root, "s3:ListBucket", "arn:aws:s3:::site", &list("other/")),
@@ -652,10 +701,11 @@ mod tests {
 
         // RestrictPublicBuckets: the public grant is void for anonymous callers only.
         let restricted = Access {
+            owner: crate::keys::Account::local(),
             policy: Some(p),
             block: [false, false, false, true],
             acls: false,
-            public: [false; 3],
+            grants: Vec::new(),
         };
         assert_eq!(
             decide(
@@ -684,6 +734,63 @@ mod tests {
         );
         assert_eq!(
             decide(None, &root, "s3:GetObject", "arn:aws:s3:::site/a", &[]),
+            Decision::Allow
+        );
+
+        // Another account: refused without a grant, let in by a statement naming it.
+        let alt = Caller::Account {
+            arn: "arn:aws:iam::111122223333:root".into(),
+            policy: None,
+            account: std::sync::Arc::new(crate::keys::Account::parse("111122223333:alt").unwrap()),
+        };
+        let owned = Access {
+            owner: crate::keys::Account::local(),
+            ..Access::default()
+        };
+        let object = "arn:aws:s3:::site/a";
+        assert_eq!(
+            decide(Some(&owned), &alt, "s3:GetObject", object, &[]),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            decide(None, &alt, "s3:ListAllMyBuckets", "*", &[]),
+            Decision::Allow
+        );
+        let granted = Access {
+            policy: Some(
+                parse(
+                    r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},
+                    "Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#,
+                )
+                .unwrap(),
+            ),
+            ..owned.clone()
+        };
+        assert_eq!(
+            decide(Some(&granted), &alt, "s3:GetObject", object, &[]),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(Some(&granted), &alt, "s3:PutObject", object, &[]),
+            Decision::ImplicitDeny
+        );
+        // A public policy under RestrictPublicBuckets lets no other account in.
+        let public = Access {
+            policy: Some(
+                parse(
+                    r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#,
+                )
+                .unwrap(),
+            ),
+            block: [false, false, false, true],
+            ..owned
+        };
+        assert_eq!(
+            decide(Some(&public), &alt, "s3:GetObject", object, &[]),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            decide(Some(&public), &root, "s3:GetObject", object, &[]),
             Decision::Allow
         );
     }

@@ -546,12 +546,13 @@ impl S3 {
             Some(c) => Caller::Account {
                 arn: c.principal.clone(),
                 policy: c.policy.clone(),
+                account: c.account.clone(),
             },
             None => Caller::Anonymous,
         };
         ctx.key = Some(key.clone());
         ctx.method = http::Method::PUT;
-        api::authorize(self, ctx)?;
+        api::authorize(self, ctx).await?;
         let headers = headers_of(&fields, file_type.as_deref());
         let stored = super::object::stored_headers(&headers)?;
         let tags = super::tagging::from_header(
@@ -568,7 +569,7 @@ impl S3 {
             bucket_meta.object_lock.as_ref(),
             super::now_ms(),
         )?;
-        let acl = super::acl::for_new_object(&headers, &bucket_meta)?;
+        let (acl, owner) = super::acl::for_new_object(&headers, keys, &bucket_meta, &ctx.caller)?;
         // The file, up to the closing boundary.
         let delim = format!("\r\n--{boundary}");
         let mut staged = self.files.create_sealed(sealing).await?;
@@ -673,6 +674,7 @@ impl S3 {
             legal_hold,
             acl,
             part_checksums: Vec::new(),
+            owner,
         };
         let version = self
             .commit_object(

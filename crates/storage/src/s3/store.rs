@@ -134,6 +134,16 @@ pub struct BucketMeta {
     /// The bucket's ACL beyond the owner's full control.
     #[serde(default)]
     pub acl: Vec<super::acl::Grant>,
+    /// The account that created it; `None` for Meridian's own account.
+    #[serde(default)]
+    pub owner: Option<crate::keys::Account>,
+}
+
+/// The account that owns a bucket.
+pub fn owner(meta: &BucketMeta) -> crate::keys::Account {
+    meta.owner
+        .clone()
+        .unwrap_or_else(crate::keys::Account::local)
 }
 
 fn enforced() -> Option<String> {
@@ -200,6 +210,10 @@ pub struct ObjectMeta {
     /// For a multipart object uploaded with a checksum algorithm, each part's checksum.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub part_checksums: Vec<String>,
+    /// The account that owns it when not the bucket's owner (another account's write to an
+    /// `ObjectWriter` or `BucketOwnerPreferred` bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<crate::keys::Account>,
 }
 
 /// A multipart upload in progress.
@@ -226,6 +240,10 @@ pub struct UploadMeta {
     /// The ACL the object will carry.
     #[serde(default)]
     pub acl: Vec<super::acl::Grant>,
+    /// The account that owns it when not the bucket's owner (another account's write to an
+    /// `ObjectWriter` or `BucketOwnerPreferred` bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<crate::keys::Account>,
 }
 
 /// An uploaded part.

@@ -506,11 +506,17 @@ pub struct Process {
 impl Process {
     /// Starts it on `state` and waits (bounded) for its `listening` line.
     pub fn start(state: &Path) -> Self {
+        Self::start_with(state, &[])
+    }
+
+    /// With more flags (`--account`, `--key`...) after the test key.
+    pub fn start_with(state: &Path, flags: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_meridian-buckets"))
             .arg("--state-dir")
             .arg(state)
             .arg("--key")
             .arg(format!("{ACCESS_KEY}:{SECRET_KEY}"))
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
