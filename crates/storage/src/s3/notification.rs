@@ -270,6 +270,10 @@ fn record(
     if targets.is_empty() {
         return Ok(());
     }
+    // The bucket owner's canonical id, as S3 names it in `ownerIdentity`.
+    let owner = store::get_bucket(&txn.open_table(store::BUCKETS)?, bucket)?
+        .map(|meta| store::owner(&meta).canonical_id)
+        .unwrap_or_else(|| crate::keys::LOCAL_CANONICAL_ID.to_owned());
     let mut sequence = txn.open_table(SEQUENCE)?;
     let last = sequence.get("last")?.map_or(0, |v| v.value());
     let first = last + 1;
@@ -305,7 +309,7 @@ fn record(
                 "configurationId": t.id,
                 "bucket": {
                     "name": bucket,
-                    "ownerIdentity": { "principalId": super::OWNER_ID },
+                    "ownerIdentity": { "principalId": owner },
                     "arn": format!("arn:aws:s3:::{bucket}"),
                 },
                 "object": object,
