@@ -1,7 +1,7 @@
 //! Lifecycle expiration: boto3 puts the rules (validated as S3), the sweep the server runs in
 //! the background is called with a clock moved forward, and boto3 sees what expired:
 //! current objects by prefix and by tag (`Days`, `Date`), noncurrent versions
-//! (`NoncurrentDays`).
+//! (`NoncurrentDays`), and the `LifecycleExpiration` events each expiry raises.
 
 mod buckets;
 
@@ -56,18 +56,41 @@ v2 = s3.put_object(Bucket="lcyv", Key="k", Body=b"2")["VersionId"]
 s3.put_bucket_lifecycle_configuration(Bucket="lcyv", LifecycleConfiguration={"Rules": [
     {"ID": "old", "Filter": {"Prefix": ""}, "Status": "Enabled",
      "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]})
-print("ok", v2)
+
+s3.create_bucket(Bucket="lcym")
+s3.put_bucket_versioning(Bucket="lcym", VersioningConfiguration={"Status": "Enabled"})
+s3.put_object(Bucket="lcym", Key="m", Body=b"m")
+s3.put_bucket_lifecycle_configuration(Bucket="lcym", LifecycleConfiguration={"Rules": [
+    {"ID": "all", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 30}}]})
+
+# Expirations raise S3's LifecycleExpiration events; ObjectRemoved ones are not raised by them.
+arn = "arn:aws:lambda:us-east-1:123456789012:function:Expired"
+for b, events in [("lcy", ["s3:LifecycleExpiration:*", "s3:ObjectRemoved:*"]),
+                  ("lcyv", ["s3:LifecycleExpiration:Delete"]),
+                  ("lcym", ["s3:LifecycleExpiration:DeleteMarkerCreated"])]:
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"Id": "gone", "LambdaFunctionArn": arn, "Events": events}]})
+print("ok", v1, v2)
 "#
     );
     let out = run_python(&python, &server.url(), &setup).await;
-    let v2 = out
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_owned();
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let [_, v1, v2] = words[..] else {
+        panic!("{out}")
+    };
+    let v2 = v2.to_owned();
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     // Today only the rule dated in the past applies.
     assert_eq!(server.s3.expire(now).await.unwrap(), 1);
+    assert_eq!(
+        lifecycle_events(&server).await,
+        vec![(
+            "LifecycleExpiration:Delete".to_owned(),
+            "lcy".to_owned(),
+            "keep/d".to_owned(),
+            None
+        )]
+    );
     let check = format!(
         "{PRELUDE}{}",
         r#"
@@ -80,8 +103,40 @@ print("ok")
             .await
             .contains("ok")
     );
-    // A month later: tmp/a is 30 days old and v1 has been noncurrent for more than a day.
-    assert_eq!(server.s3.expire(now + 31 * 86_400_000).await.unwrap(), 2);
+    // A month later: tmp/a and m are 30 days old and v1 has been noncurrent for more than a
+    // day; m, in a versioned bucket, gets a delete marker.
+    assert_eq!(server.s3.expire(now + 31 * 86_400_000).await.unwrap(), 3);
+    let events = lifecycle_events(&server).await;
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(
+        events[1],
+        (
+            "LifecycleExpiration:Delete".to_owned(),
+            "lcy".to_owned(),
+            "tmp/a".to_owned(),
+            None
+        )
+    );
+    let (name, bucket, key, marker) = &events[2];
+    assert_eq!(
+        (name.as_str(), bucket.as_str(), key.as_str()),
+        ("LifecycleExpiration:DeleteMarkerCreated", "lcym", "m")
+    );
+    assert!(
+        marker
+            .as_deref()
+            .is_some_and(|v| !v.is_empty() && v != "null"),
+        "the marker's version id: {events:?}"
+    );
+    assert_eq!(
+        events[3],
+        (
+            "LifecycleExpiration:Delete".to_owned(),
+            "lcyv".to_owned(),
+            "k".to_owned(),
+            Some(v1.to_owned())
+        )
+    );
     let check = format!(
         "{PRELUDE}{}",
         r#"
@@ -99,6 +154,29 @@ print("ok")
             .await
             .contains("ok")
     );
-    // The expired objects' files are gone: keep/c and v2 remain.
-    assert_eq!(server.files(), (2, 0));
+    // The expired objects' files are gone: keep/c, v2 and m (now behind its delete marker)
+    // remain.
+    assert_eq!(server.files(), (3, 0));
+}
+
+/// The queued events' (eventName, bucket, key, versionId), oldest first; each must name S3
+/// itself as the actor, as a lifecycle expiration's record does.
+async fn lifecycle_events(server: &Server) -> Vec<(String, String, String, Option<String>)> {
+    let pending = server.s3.pending_events(100).await.expect("pending events");
+    pending
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.payload).expect("payload");
+            let r = &v["Records"][0];
+            assert_eq!(r["userIdentity"]["principalId"], "s3.amazonaws.com", "{r}");
+            assert_eq!(r["eventSource"], "aws:s3", "{r}");
+            let s3 = &r["s3"];
+            (
+                r["eventName"].as_str().unwrap_or_default().to_owned(),
+                s3["bucket"]["name"].as_str().unwrap_or_default().to_owned(),
+                s3["object"]["key"].as_str().unwrap_or_default().to_owned(),
+                s3["object"]["versionId"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
 }

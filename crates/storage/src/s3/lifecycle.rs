@@ -19,6 +19,7 @@ use redb::ReadableTable as _;
 
 use super::api::{self, Body, Ctx};
 use super::error::{Code, Error, Result};
+use super::notification::{Change, Subject};
 use super::store::{self, BUCKETS, OBJECTS, ObjectMeta, VERSIONS, object_key, successor};
 use super::xml::{self, Element};
 use super::{S3, version};
@@ -228,13 +229,20 @@ impl S3 {
             if rules.is_empty() {
                 continue;
             }
+            // No request makes these changes: their events name S3 itself.
+            let raiser = self.raiser();
             let (n, files) = self
                 .engine
-                .write(move |txn| expire_bucket(txn, &bucket, &rules, now).map(Ok::<_, ()>))
+                .write(move |txn| {
+                    expire_bucket(txn, &raiser, &bucket, &rules, now).map(Ok::<_, ()>)
+                })
                 .await?
                 .unwrap_or_default();
             expired += n;
             self.files.remove(files).await;
+        }
+        if expired > 0 {
+            self.events_changed();
         }
         Ok(expired)
     }
@@ -262,6 +270,7 @@ impl S3 {
 /// Expires what `rules` select in `bucket`; returns the count and the files released.
 fn expire_bucket(
     txn: &redb::WriteTransaction,
+    raiser: &super::notification::Raiser,
     bucket: &str,
     rules: &[Rule],
     now: i64,
@@ -325,11 +334,26 @@ fn expire_bucket(
     }
     let mut files = Vec::new();
     let count = current.len() + noncurrent.len();
-    for (key, id) in noncurrent {
-        files.extend(version::delete(txn, &meta, bucket, &key, Some(&id))?.released);
-    }
-    for key in current {
-        files.extend(version::delete(txn, &meta, bucket, &key, None)?.released);
+    // Each expiry raises S3's `LifecycleExpiration` event: `Delete` when it removed an object
+    // or a version, `DeleteMarkerCreated` when it hid a versioned object behind a marker.
+    let deletes = noncurrent
+        .into_iter()
+        .map(|(key, id)| (key, Some(id)))
+        .chain(current.into_iter().map(|key| (key, None)));
+    for (key, id) in deletes {
+        let d = version::delete(txn, &meta, bucket, &key, id.as_deref())?;
+        let change = if id.is_none() && d.marker {
+            Change::LifecycleDeleteMarkerCreated
+        } else {
+            Change::LifecycleDelete
+        };
+        let subject = Subject {
+            key: &key,
+            object: None,
+            version_id: d.version_id.as_deref(),
+        };
+        raiser.record(txn, bucket, change, subject)?;
+        files.extend(d.released);
     }
     Ok((count, files))
 }

@@ -47,7 +47,8 @@ pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("s3/
 const SEQUENCE: TableDefinition<&str, u64> = TableDefinition::new("s3/event-sequence");
 
 /// Whether `event` is an event type S3 accepts in a configuration. Meridian raises the
-/// `ObjectCreated` and `ObjectRemoved` ones; the others are kept and never fire.
+/// `ObjectCreated`, `ObjectRemoved` and `LifecycleExpiration` ones; the others are kept and
+/// never fire.
 fn known_event_type(event: &str) -> bool {
     S3_EVENT_TYPES.contains(&event)
 }
@@ -171,6 +172,11 @@ pub(crate) enum Change {
     Delete,
     /// `ObjectRemoved:DeleteMarkerCreated`.
     DeleteMarkerCreated,
+    /// `LifecycleExpiration:Delete`: a lifecycle rule removed an object or a version.
+    LifecycleDelete,
+    /// `LifecycleExpiration:DeleteMarkerCreated`: a lifecycle rule expired the current
+    /// version of a versioned object.
+    LifecycleDeleteMarkerCreated,
 }
 
 impl Change {
@@ -183,11 +189,16 @@ impl Change {
             Change::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
             Change::Delete => "ObjectRemoved:Delete",
             Change::DeleteMarkerCreated => "ObjectRemoved:DeleteMarkerCreated",
+            Change::LifecycleDelete => "LifecycleExpiration:Delete",
+            Change::LifecycleDeleteMarkerCreated => "LifecycleExpiration:DeleteMarkerCreated",
         }
     }
 
     fn created(self) -> bool {
-        !matches!(self, Change::Delete | Change::DeleteMarkerCreated)
+        matches!(
+            self,
+            Change::Put | Change::Post | Change::Copy | Change::CompleteMultipartUpload
+        )
     }
 }
 
