@@ -7,100 +7,26 @@
 //! added to the list.
 
 mod harness;
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
+mod moto;
 
 use harness::{Server, aws_env, boto3};
-
-const MOTO_VERSION: &str = "5.2.6";
-
-fn suite() -> Option<PathBuf> {
-    let dir = std::env::var_os("MOTO_SUITE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| {
-                PathBuf::from(h)
-                    .join(".cache/meridian")
-                    .join(format!("moto-{MOTO_VERSION}"))
-            })
-        })?;
-    if dir.join("tests/test_dynamodb").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "moto's test suite is required in CI and is missing at {}: .ci/install-test-deps unpacks it",
-            dir.display()
-        );
-    }
-    eprintln!("SKIPPED: moto's test suite is not at {}", dir.display());
-    None
-}
 
 #[tokio::test]
 async fn motos_aws_verified_dynamodb_tests_keep_passing() {
     let Some(python) = boto3() else { return };
-    let Some(suite) = suite() else { return };
+    let Some(suite) = moto::suite("tests/test_dynamodb") else {
+        return;
+    };
     let server = Server::start().await;
-    let home = tempfile::tempdir().expect("tempdir");
-    let outcomes = home.path().join("outcomes.json");
-    let plugin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/moto");
-    let mut cmd = Command::new(&python);
-    cmd.current_dir(&suite)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "verified",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            "--color=no",
-            "tests/test_dynamodb",
-        ])
-        .env("PYTHONPATH", &plugin)
-        .env("MERIDIAN_OUTCOMES", &outcomes)
-        .env("MOTO_TEST_ALLOW_AWS_REQUEST", "true")
-        .env("AWS_ENDPOINT_URL", server.url());
-    aws_env(&mut cmd, home.path());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("join")
-        .expect("python3 -m pytest runs");
-    let log = String::from_utf8_lossy(&out.stdout);
-    let text = std::fs::read_to_string(&outcomes).unwrap_or_else(|e| {
-        panic!(
-            "pytest wrote no outcomes ({e}):\n{log}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let outcomes: BTreeMap<String, String> = serde_json::from_str(&text).expect("outcomes");
-    let expected = include_str!("moto/passing.txt");
-    let regressions: Vec<&str> = expected
-        .lines()
-        .filter(|t| !t.is_empty())
-        .filter(|t| outcomes.get(*t).map(String::as_str) != Some("passed"))
-        .collect();
-    let newly: Vec<&String> = outcomes
-        .iter()
-        .filter(|(t, o)| *o == "passed" && !expected.lines().any(|e| e == t.as_str()))
-        .map(|(t, _)| t)
-        .collect();
-    let passed = outcomes.values().filter(|o| *o == "passed").count();
-    eprintln!(
-        "moto {MOTO_VERSION}, AWS-verified DynamoDB tests: {passed} passed of {}",
-        outcomes.len()
-    );
-    for t in &newly {
-        eprintln!("now passing (add to tests/moto/passing.txt): {t}");
+    moto::Run {
+        python: &python,
+        suite: &suite,
+        tests: "tests/test_dynamodb",
+        endpoint: &server.url(),
+        passing: include_str!("moto/passing.txt"),
+        passing_file: "tests/moto/passing.txt",
+        what: "DynamoDB",
     }
-    assert!(
-        regressions.is_empty(),
-        "tests that passed before fail now:\n{}\n\npytest output:\n{log}",
-        regressions.join("\n")
-    );
+    .keep_passing(aws_env)
+    .await;
 }
