@@ -59,37 +59,6 @@ Resources:
     )
 }
 
-/// The address in the banner line that contains `needle`.
-fn banner_url(up: &Up, needle: &str) -> String {
-    let line = up
-        .banner
-        .iter()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no {needle:?} in the banner: {:#?}", up.banner));
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("an address")
-        .to_owned()
-}
-
-/// The node's key, from the file the banner names.
-fn access_key(up: &Up) -> (String, String) {
-    let line = up
-        .banner
-        .iter()
-        .find(|l| l.contains("  dynamodb "))
-        .expect("dynamodb line");
-    let file = line
-        .split("secrets in ")
-        .nth(1)
-        .and_then(|r| r.strip_suffix(')'))
-        .expect("the key file");
-    let keys: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(up.dir.join(file)).expect("key file")).expect("json");
-    let field = |f: &str| keys["keys"][0][f].as_str().expect(f).to_owned();
-    (field("access_key_id"), field("secret_access_key"))
-}
-
 /// The AWS CLI against the node's S3 endpoint.
 struct Cli<'a> {
     aws: &'a Path,
@@ -201,8 +170,8 @@ fn uploads_copies_and_deletes_reach_the_functions_in_s3s_record_shape() {
     let cli = Cli {
         aws: &aws_cli,
         home: home.path(),
-        key: access_key(&up),
-        endpoint: banner_url(&up, "  s3 "),
+        key: up.access_key(),
+        endpoint: up.banner_address("  s3 ", "http://"),
     };
 
     // The template's events are the bucket's notification configuration.
@@ -418,8 +387,8 @@ fn an_acknowledged_uploads_event_survives_a_kill_9() {
         let cli = Cli {
             aws: &aws_cli,
             home: home.path(),
-            key: access_key(&up),
-            endpoint: banner_url(&up, "  s3 "),
+            key: up.access_key(),
+            endpoint: up.banner_address("  s3 ", "http://"),
         };
         for i in 0..5 {
             cli.run(&[
@@ -471,8 +440,8 @@ fn the_uploads_example_writes_each_uploads_metadata_beside_it() {
     let cli = Cli {
         aws: &aws_cli,
         home: home.path(),
-        key: access_key(&up),
-        endpoint: banner_url(&up, "  s3 "),
+        key: up.access_key(),
+        endpoint: up.banner_address("  s3 ", "http://"),
     };
     let report = tmp.path().join("report 2026.txt");
     std::fs::write(&report, "quarterly numbers").expect("write");

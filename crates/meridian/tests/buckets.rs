@@ -61,17 +61,16 @@ Resources:
         Put: {Type: Api, Properties: {Path: /read-only/put, Method: post}}
 "#;
 
-/// The address in the banner line that contains `needle`.
-fn banner_url(up: &Up, needle: &str) -> String {
+/// The node's key, as a user finds it; the banner's `s3` line shows its id.
+fn access_key(up: &Up) -> (String, String) {
+    let key = up.access_key();
     let line = up
         .banner
         .iter()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no {needle:?} in the banner: {:#?}", up.banner));
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("an address")
-        .to_owned()
+        .find(|l| l.contains("  s3 "))
+        .expect("s3 line");
+    assert!(line.contains(&format!("(access key {})", key.0)), "{line}");
+    key
 }
 
 /// `curl -X POST URL`: the status and the body.
@@ -87,38 +86,6 @@ fn post(curl: &Path, url: &str) -> (u16, serde_json::Value) {
         status.trim().parse().unwrap_or(0),
         serde_json::from_str(body).unwrap_or_else(|_| serde_json::json!(body)),
     )
-}
-
-/// The node's key, as a user finds it: the id the `s3` line shows, the secret in the file
-/// the `dynamodb` line names.
-fn access_key(up: &Up) -> (String, String) {
-    let dynamo = up
-        .banner
-        .iter()
-        .find(|l| l.contains("  dynamodb "))
-        .expect("dynamodb line");
-    let file = dynamo
-        .split("secrets in ")
-        .nth(1)
-        .and_then(|r| r.strip_suffix(')'))
-        .expect("the key file");
-    let keys: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(up.dir.join(file)).expect("key file")).expect("json");
-    let id = keys["keys"][0]["access_key_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let s3 = up
-        .banner
-        .iter()
-        .find(|l| l.contains("  s3 "))
-        .expect("s3 line");
-    assert!(s3.contains(&format!("(access key {id})")), "{s3}");
-    let secret = keys["keys"][0]["secret_access_key"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
-    (id, secret)
 }
 
 fn aws(aws: &Path, home: &Path, key: &(String, String), args: &[&str]) -> String {
@@ -183,7 +150,7 @@ fn a_declared_bucket_takes_a_functions_object_and_the_aws_cli_lists_it() {
         "{:#?}",
         up.banner
     );
-    let endpoint = banner_url(&up, "  s3 ");
+    let endpoint = up.banner_address("  s3 ", "http://");
     let key = access_key(&up);
     let home = tempfile::tempdir().expect("home");
 
@@ -204,7 +171,10 @@ fn a_declared_bucket_takes_a_functions_object_and_the_aws_cli_lists_it() {
     assert!(generated.ends_with("-scratch"), "{generated}");
 
     // The writer puts an object with its scoped session.
-    let (status, body) = post(&curl, &banner_url(&up, "(POST /put -> Writer)"));
+    let (status, body) = post(
+        &curl,
+        &up.banner_address("(POST /put -> Writer)", "http://"),
+    );
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["bucket"], "meridian-uploads");
     let objects = aws(
@@ -241,7 +211,10 @@ fn a_declared_bucket_takes_a_functions_object_and_the_aws_cli_lists_it() {
     );
 
     // A read-only policy does not allow a put.
-    let (status, body) = post(&curl, &banner_url(&up, "(POST /read-only/put -> Reader)"));
+    let (status, body) = post(
+        &curl,
+        &up.banner_address("(POST /read-only/put -> Reader)", "http://"),
+    );
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["code"], "AccessDenied");
 

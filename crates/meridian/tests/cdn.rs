@@ -15,36 +15,6 @@ fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-/// The first `scheme://` address on the banner line containing `needle`.
-fn banner_url(up: &Up, needle: &str, scheme: &str) -> String {
-    let line = up
-        .banner
-        .iter()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no {needle:?} in the banner: {:#?}", up.banner));
-    line.split(|c: char| c.is_whitespace() || c == ';' || c == ')')
-        .find(|w| w.starts_with(scheme))
-        .unwrap_or_else(|| panic!("no {scheme} address in {line}"))
-        .to_owned()
-}
-
-fn access_key(up: &Up) -> (String, String) {
-    let keys: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(up.dir.join(".meridian/storage/keys.json")).expect("key file"),
-    )
-    .expect("json");
-    (
-        keys["keys"][0]["access_key_id"]
-            .as_str()
-            .expect("id")
-            .to_owned(),
-        keys["keys"][0]["secret_access_key"]
-            .as_str()
-            .expect("secret")
-            .to_owned(),
-    )
-}
-
 fn aws(aws: &Path, home: &Path, key: &(String, String), args: &[&str]) -> String {
     let out = Command::new(aws)
         .args(args)
@@ -107,17 +77,17 @@ fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
         cdn_line.contains("-> bucket my-app-cdn-origin"),
         "{cdn_line}"
     );
-    let http = banner_url(&up, "  cdn ", "http://");
-    let https = banner_url(&up, "  cdn ", "https://");
-    let api = banner_url(&up, "  cloudfront ", "http://");
-    let s3 = banner_url(&up, "  s3 ", "http://");
+    let http = up.banner_address("  cdn ", "http://");
+    let https = up.banner_address("  cdn ", "https://");
+    let api = up.banner_address("  cloudfront ", "http://");
+    let s3 = up.banner_address("  s3 ", "http://");
     let dist = cdn_line
         .split_whitespace()
         .find(|w| w.starts_with("(E"))
         .map(|w| w.trim_start_matches('('))
         .expect("distribution id")
         .to_owned();
-    let key = access_key(&up);
+    let key = up.access_key();
     let home = tempfile::tempdir().expect("home");
     let page = tmp.path().join("index.html");
     std::fs::write(&page, "<html>hello from the private bucket</html>").expect("write");
@@ -214,7 +184,7 @@ fn the_courses_distribution_serves_the_private_bucket_and_invalidates() {
     assert!(listed.contains(&id), "{listed}");
 
     // The cache's counters on /metrics.
-    let admin = banner_url(&up, "  admin ", "http://");
+    let admin = up.banner_address("  admin ", "http://");
     let (status, _, metrics) = curl(&curl_bin, &[&format!("{admin}/metrics")]);
     assert_eq!(status, 200);
     assert!(
@@ -306,10 +276,10 @@ fn cdn_ls_reports_the_cache_and_invalidations_survive_kill_9() {
     let tmp = tempfile::tempdir().expect("tempdir");
     copy_dir(&examples().join("edge"), &tmp.path().join("edge"));
     let mut up = Up::start(tmp.path(), "edge", &[]);
-    let https = banner_url(&up, "  cdn ", "https://");
-    let api = banner_url(&up, "  cloudfront ", "http://");
-    let s3 = banner_url(&up, "  s3 ", "http://");
-    let key = access_key(&up);
+    let https = up.banner_address("  cdn ", "https://");
+    let api = up.banner_address("  cloudfront ", "http://");
+    let s3 = up.banner_address("  s3 ", "http://");
+    let key = up.access_key();
     let home = tempfile::tempdir().expect("home");
     let page = tmp.path().join("index.html");
     let text = "<html>figures</html>";
@@ -392,7 +362,7 @@ fn cdn_ls_reports_the_cache_and_invalidations_survive_kill_9() {
     let _ = up.child.wait();
     drop(up);
     let up = Up::start(tmp.path(), "edge", &[]);
-    let api = banner_url(&up, "  cloudfront ", "http://");
+    let api = up.banner_address("  cloudfront ", "http://");
     let listed = aws(
         &aws_cli,
         home.path(),
@@ -566,9 +536,9 @@ fn origin_groups_and_custom_error_responses_from_terraform() {
     std::fs::create_dir(&site).expect("mkdir");
     std::fs::write(site.join("main.tf"), SPA).expect("write");
     let up = Up::start(tmp.path(), "site", &[]);
-    let http = banner_url(&up, "  cdn ", "http://");
-    let s3 = banner_url(&up, "  s3 ", "http://");
-    let key = access_key(&up);
+    let http = up.banner_address("  cdn ", "http://");
+    let s3 = up.banner_address("  s3 ", "http://");
+    let key = up.access_key();
     let home = tempfile::tempdir().expect("home");
     let put = |bucket: &str, name: &str, text: &str| {
         let file = tmp.path().join(name);

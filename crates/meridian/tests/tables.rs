@@ -53,17 +53,16 @@ fn lambda_app(dir: &Path) -> Option<PathBuf> {
     Some(app)
 }
 
-/// The address in the banner line that contains `needle`.
-fn banner_url(up: &Up, needle: &str) -> String {
+/// The node's key, as a user finds it; the banner's `dynamodb` line shows its id.
+fn access_key(up: &Up) -> (String, String) {
+    let key = up.access_key();
     let line = up
         .banner
         .iter()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no {needle:?} in the banner: {:#?}", up.banner));
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("an address")
-        .to_owned()
+        .find(|l| l.contains("  dynamodb "))
+        .expect("dynamodb line");
+    assert!(line.contains(&format!("access key {}", key.0)), "{line}");
+    key
 }
 
 /// `curl -X POST URL -d BODY`: the status and the body.
@@ -86,33 +85,6 @@ fn post(curl: &Path, url: &str, body: &str) -> (u16, serde_json::Value) {
         status.trim().parse().unwrap_or(0),
         serde_json::from_str(body).unwrap_or_else(|_| serde_json::json!(body)),
     )
-}
-
-/// The node's key, as a user finds it: the file the banner names.
-fn access_key(up: &Up) -> (String, String) {
-    let line = up
-        .banner
-        .iter()
-        .find(|l| l.contains("  dynamodb "))
-        .expect("dynamodb line");
-    let file = line
-        .split("secrets in ")
-        .nth(1)
-        .and_then(|r| r.strip_suffix(')'))
-        .expect("the key file");
-    let path = up.dir.join(file);
-    let keys: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("key file")).expect("json");
-    let id = keys["keys"][0]["access_key_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    assert!(line.contains(&format!("access key {id}")), "{line}");
-    let secret = keys["keys"][0]["secret_access_key"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
-    (id, secret)
 }
 
 /// An AWS client's environment: the node's key, nothing from the user's files.
@@ -163,9 +135,9 @@ fn the_course_dynamodb_template_runs_end_to_end() {
         "{:#?}",
         up.banner
     );
-    let endpoint = banner_url(&up, "  dynamodb ");
-    let users = banner_url(&up, "(POST /users -> CreateUserFunction)");
-    let refused = banner_url(&up, "(POST /unauthorized/users -> NoPolicyFunction)");
+    let endpoint = up.banner_address("  dynamodb ", "http://");
+    let users = up.banner_address("(POST /users -> CreateUserFunction)", "http://");
+    let refused = up.banner_address("(POST /unauthorized/users -> NoPolicyFunction)", "http://");
     let key = access_key(&up);
     let home = tempfile::tempdir().expect("home");
 
@@ -438,7 +410,7 @@ fn a_dynamodb_event_delivers_the_tables_changes_in_order() {
     std::fs::write(app.join("fn/app.py"), STREAM_APP).expect("write");
     std::fs::write(app.join("template.yaml"), stream_template(tmp.path())).expect("write");
     let up = Up::start(tmp.path(), "app", &["--gateway-port", "3000=0"]);
-    let endpoint = banner_url(&up, "  dynamodb ");
+    let endpoint = up.banner_address("  dynamodb ", "http://");
     let key = access_key(&up);
     let home = tempfile::tempdir().expect("home");
     let run = |args: &[&str]| {

@@ -94,6 +94,40 @@ pub(crate) struct Up {
 }
 
 impl Up {
+    /// The first `scheme` address (`http://`, `https://`) on the banner line containing
+    /// `needle`.
+    pub(crate) fn banner_address(&self, needle: &str, scheme: &str) -> String {
+        let line = self
+            .banner
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in the banner: {:#?}", self.banner));
+        line.split(|c: char| c.is_whitespace() || c == ';' || c == ')')
+            .find(|w| w.starts_with(scheme))
+            .unwrap_or_else(|| panic!("no {scheme} address in {line}"))
+            .to_owned()
+    }
+
+    /// The node's access key, as a user finds it: in the file the banner's `dynamodb` line
+    /// names.
+    pub(crate) fn access_key(&self) -> (String, String) {
+        let line = self
+            .banner
+            .iter()
+            .find(|l| l.contains("  dynamodb "))
+            .expect("dynamodb line");
+        let file = line
+            .split("secrets in ")
+            .nth(1)
+            .and_then(|r| r.strip_suffix(')'))
+            .expect("the key file");
+        let keys: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.dir.join(file)).expect("key file"))
+                .expect("json");
+        let field = |f: &str| keys["keys"][0][f].as_str().expect(f).to_owned();
+        (field("access_key_id"), field("secret_access_key"))
+    }
+
     /// Starts `meridian up PATH` in `dir` with free admin and gateway ports, and waits for
     /// its banner.
     pub(crate) fn start(dir: &Path, path: &str, extra: &[&str]) -> Up {
