@@ -37,14 +37,10 @@ GARAGE_VERSION=2.5.0
 SEAWEEDFS_VERSION=4.48
 run="$(mktemp -d /var/tmp/meridian-buckets-bench.XXXXXX)"
 pids=()
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
-log() { printf '== %s\n' "$*" >&2; }
 want() { [[ " $ONLY " == *" $1 "* ]]; }
-cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$run"
-}
 trap cleanup EXIT
 
 mkdir -p "$PEERS"
@@ -78,7 +74,6 @@ fi
 buckets="$target/release/meridian-buckets"
 load="$target/release/examples/s3-load"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # A free port P below 45,000 whose P + 10,000 is free too: SeaweedFS serves gRPC there.
 weed_port() {
   python3 - <<'PY'
@@ -92,14 +87,6 @@ while True:
     except OSError:
         pass
 PY
-}
-wait_port() {
-  for _ in $(seq 600); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  return 1
 }
 
 results="$run/results.jsonl"
@@ -134,21 +121,6 @@ measure() {
   record "$name" "$pid" "$("${l[@]}" --op multipart --size 1GiB --part-size 16MiB --clients 4)"
 }
 
-start() { # start NAME PORT CMD...: runs CMD on SERVER_CPU, sets $started_pid
-  local name="$1" port="$2"
-  shift 2
-  log "$name on 127.0.0.1:$port"
-  taskset -c "$SERVER_CPU" "$@" >"$run/$name.log" 2>&1 &
-  started_pid=$!
-  pids+=("$started_pid")
-  wait_port "$port"
-}
-stop() { # SIGTERM, and SIGKILL for a server still shutting down after 15 s
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 150); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 
 if want meridian; then
   port="$(free_port)"; mkdir -p "$run/meridian"

@@ -30,13 +30,9 @@ LOAD_CPU="${LOAD_CPU:-0}"
 PEERS="${PEERS:-$HOME/.cache/meridian/bench-peers}"
 run="$(mktemp -d /var/tmp/meridian-tables-bench.XXXXXX)"
 pids=()
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
-log() { printf '== %s\n' "$*" >&2; }
-cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$run"
-}
 trap cleanup EXIT
 
 mkdir -p "$PEERS"
@@ -63,15 +59,6 @@ fi
 tables="$target/release/meridian-tables"
 load="$target/release/examples/dynamo-load"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 300); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  return 1
-}
 
 results="$run/results.jsonl"
 : > "$results"
@@ -95,16 +82,6 @@ measure() {
   done
 }
 
-start() { # start NAME PORT CMD...: runs CMD on SERVER_CPU, sets $started_pid
-  local name="$1" port="$2"
-  shift 2
-  log "$name on 127.0.0.1:$port"
-  taskset -c "$SERVER_CPU" "$@" >"$run/$name.log" 2>&1 &
-  started_pid=$!
-  pids+=("$started_pid")
-  wait_port "$port"
-}
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 port="$(free_port)"; mkdir -p "$run/meridian"
 start meridian "$port" "$tables" --state-dir "$run/meridian" --addr "127.0.0.1:$port" --key bench:benchsecret
