@@ -20,6 +20,8 @@
 //! * `update`: UpdateItem `SET n = n + :one` on a random loaded item, conditioned on
 //!   `attribute_exists(pk)`.
 
+mod load;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,12 +32,10 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use meridian_storage::dynamo::Dynamo;
 use meridian_storage::engine::Engine;
 use meridian_storage::sigv4;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 
 const TABLE: &str = "bench";
 const QUERY_ITEMS: usize = 100;
@@ -133,21 +133,9 @@ struct Client {
 }
 
 impl Client {
-    async fn open(addr: &SocketAddr) -> Result<http1::SendRequest<Full<Bytes>>, String> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        Ok(sender)
-    }
-
     async fn connect(opts: &Options) -> Result<Self, String> {
         let sender = match &opts.target {
-            Target::Http { addr, .. } => Some(Self::open(addr).await?),
+            Target::Http { addr, .. } => Some(load::open(addr).await?),
             Target::InProcess(_) => None,
         };
         Ok(Self {
@@ -172,7 +160,7 @@ impl Client {
         // A server that closes its connections (moto's does, after every response) gets a
         // new one, and that cost is part of its figures.
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            self.sender = Some(Self::open(&addr).await?);
+            self.sender = Some(load::open(&addr).await?);
         }
         let host = &host;
         let Some(sender) = self.sender.as_mut() else {
@@ -214,7 +202,7 @@ impl Client {
         *req.headers_mut() = headers;
         // HTTP/1.1: the connection takes the next request once it has finished the last.
         if sender.ready().await.is_err() {
-            *sender = Self::open(&addr).await?;
+            *sender = load::open(&addr).await?;
             sender
                 .ready()
                 .await
@@ -374,13 +362,6 @@ async fn run(opts: Arc<Options>) -> Result<Value, String> {
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if all.is_empty() {
-            return 0.0;
-        }
-        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        f64::from(all[i]) / 1000.0
-    };
     let first_error = first_error.lock().ok().and_then(|mut e| e.take());
     Ok(json!({
         "op": opts.op,
@@ -390,8 +371,8 @@ async fn run(opts: Arc<Options>) -> Result<Value, String> {
         "first_error": first_error,
         "seconds": secs,
         "rps": all.len() as f64 / secs,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
+        "p50_ms": load::percentile(&all, 0.50),
+        "p99_ms": load::percentile(&all, 0.99),
     }))
 }
 
@@ -403,18 +384,7 @@ fn main() {
             usage()
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dynamo-load: {e}");
-            std::process::exit(1)
-        }
-    };
-    let outcome = rt.block_on(async {
+    load::main("dynamo-load", async {
         if opts.op == "setup" {
             setup(&opts)
                 .await
@@ -423,11 +393,4 @@ fn main() {
             run(opts.clone()).await
         }
     });
-    match outcome {
-        Ok(v) => println!("{v}"),
-        Err(e) => {
-            eprintln!("dynamo-load: {e}");
-            std::process::exit(1)
-        }
-    }
 }

@@ -24,6 +24,8 @@
 //!   (16 MiB), `--clients` parts in flight; one upload counts as one request;
 //! * `plain-get`: unsigned GETs of `--path` (a static server's copy of an object).
 
+mod load;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,10 +35,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use meridian_storage::sigv4;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -171,18 +171,6 @@ struct Client {
 }
 
 impl Client {
-    async fn open(addr: &SocketAddr) -> Result<http1::SendRequest<Full<Bytes>>, String> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        Ok(sender)
-    }
-
     fn new(opts: Arc<Options>) -> Self {
         Self { opts, sender: None }
     }
@@ -202,7 +190,7 @@ impl Client {
         // A server that closes its connections gets a new one, and that cost is part of its
         // figures.
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            self.sender = Some(Self::open(&addr).await?);
+            self.sender = Some(load::open(&addr).await?);
         }
         let Some(sender) = self.sender.as_mut() else {
             return Err("not connected".into());
@@ -249,7 +237,7 @@ impl Client {
         *req.headers_mut() = headers;
         // HTTP/1.1: the connection takes the next request once it has finished the last.
         if sender.ready().await.is_err() {
-            *sender = Self::open(&addr).await?;
+            *sender = load::open(&addr).await?;
             sender
                 .ready()
                 .await
@@ -515,13 +503,6 @@ fn stats(
     secs: f64,
 ) -> Value {
     all.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if all.is_empty() {
-            return 0.0;
-        }
-        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        f64::from(all[i]) / 1000.0
-    };
     let rps = all.len() as f64 / secs;
     let bytes = match opts.op.as_str() {
         "list" => 0.0,
@@ -537,8 +518,8 @@ fn stats(
         "seconds": secs,
         "rps": rps,
         "mib_s": rps * bytes / MIB,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
+        "p50_ms": load::percentile(&all, 0.50),
+        "p99_ms": load::percentile(&all, 0.99),
     })
 }
 
@@ -609,29 +590,11 @@ fn main() {
             usage()
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("s3-load: {e}");
-            std::process::exit(1)
-        }
-    };
-    let outcome = rt.block_on(async {
+    load::main("s3-load", async {
         if opts.op == "setup" {
             setup(opts.clone()).await
         } else {
             run(opts.clone()).await
         }
     });
-    match outcome {
-        Ok(v) => println!("{v}"),
-        Err(e) => {
-            eprintln!("s3-load: {e}");
-            std::process::exit(1)
-        }
-    }
 }
