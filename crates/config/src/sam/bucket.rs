@@ -10,6 +10,14 @@ use serde::de::IgnoredAny;
 
 use super::raw::{S3EventProps, Text};
 use super::spec::{BucketNotification, BucketSpec, KeyFilter, Origin, S3_EVENT_TYPES};
+
+/// The S3 event classes Meridian's buckets raise; the other event types a configuration may
+/// name (restores, replication, tiering, ACL and tagging changes) are kept and never fire.
+const RAISED_CLASSES: [&str; 3] = [
+    "s3:ObjectCreated:",
+    "s3:ObjectRemoved:",
+    "s3:LifecycleExpiration:",
+];
 use super::{Compiler, Res, ResInfo};
 use crate::de::decode_at;
 use crate::diag::{Findings, did_you_mean};
@@ -187,7 +195,17 @@ impl Compiler<'_> {
                         path.field("Events").index(i)
                     };
                     match &t.0 {
-                        Ok(e) if S3_EVENT_TYPES.contains(&e.as_str()) => out.push(e.clone()),
+                        Ok(e) if S3_EVENT_TYPES.contains(&e.as_str()) => {
+                            if !RAISED_CLASSES.iter().any(|c| e.starts_with(c)) {
+                                f.warn(
+                                    &at,
+                                    format!(
+                                        "{e} is accepted but never raised by Meridian (s3:ObjectCreated, s3:ObjectRemoved and s3:LifecycleExpiration events are)"
+                                    ),
+                                );
+                            }
+                            out.push(e.clone());
+                        }
                         Ok(e) => {
                             let err = f.error(&at, format!("\"{e}\" is not an S3 event type"));
                             match did_you_mean(e, S3_EVENT_TYPES.iter().copied()) {

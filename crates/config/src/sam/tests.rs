@@ -1090,6 +1090,31 @@ Resources:
 }
 
 #[test]
+fn s3_event_types_meridian_never_raises_are_reported() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Watch:
+    Type: AWS::Serverless::Function
+    Properties: {Runtime: python3.12, Handler: index.handler, InlineCode: x,
+      Events: {Restored: {Type: S3, Properties: {Bucket: !Ref Photos,
+        Events: [s3:ObjectRestore:Completed, s3:LifecycleExpiration:*]}}}}
+  Photos:
+    Type: AWS::S3::Bucket
+"#;
+    let t = load("x/template.yaml", text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let warnings = render(&t.warnings);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("s3:ObjectRestore:Completed is accepted but never raised"),
+        "{warnings:#?}"
+    );
+    assert_eq!(
+        t.buckets[0].notifications[0].events,
+        ["s3:ObjectRestore:Completed", "s3:LifecycleExpiration:*"]
+    );
+}
+
+#[test]
 fn s3_event_mistakes_have_positions() {
     let text = r#"Transform: AWS::Serverless-2016-10-31
 Globals:
