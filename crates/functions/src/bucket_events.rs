@@ -74,6 +74,15 @@ impl BucketEventDelivery {
     }
 }
 
+/// Whether a bucket event sent to `arn` would reach a function in force: the ARN names one of
+/// the host's functions, in its region and account (with or without a qualifier).
+pub fn invokable(host: &FunctionHost, arn: &str) -> bool {
+    function_name(arn).is_some_and(|name| {
+        host.function(name).is_some()
+            && (arn == host.arn(name) || arn.starts_with(&format!("{}:", host.arn(name))))
+    })
+}
+
 /// The function name of a Lambda ARN (`arn:aws:lambda:<region>:<account>:function:<name>`,
 /// with or without a qualifier).
 fn function_name(arn: &str) -> Option<&str> {

@@ -550,6 +550,15 @@ impl Node {
             f.azure.commit(azure);
             f.streams.sync(&specs);
             lock(&f.bucket_events).get_or_insert_with(|| {
+                let host = f.host.clone();
+                // Set once with the delivery; an error means it was set before, and the
+                // lookup it holds is the same host's.
+                let _ = self
+                    .storage
+                    .s3
+                    .set_function_check(Arc::new(move |arn: &str| {
+                        meridian_functions::bucket_events::invokable(&host, arn)
+                    }));
                 meridian_functions::bucket_events::BucketEventDelivery::start(
                     f.host.clone(),
                     Arc::new(BucketEvents(self.storage.clone())),

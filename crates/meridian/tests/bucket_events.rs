@@ -339,6 +339,16 @@ fn uploads_copies_and_deletes_reach_the_functions_in_s3s_record_shape() {
             && stderr.contains("The event is not supported for notifications"),
         "{stderr}"
     );
+    let missing = put_config(
+        r#"{"LambdaFunctionConfigurations": [{"LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:Missing", "Events": ["s3:ObjectCreated:*"]}]}"#,
+    );
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("(InvalidArgument)")
+            && stderr.contains("Unable to validate the following destination configurations"),
+        "{stderr}"
+    );
     let accepted = put_config(
         r#"{"LambdaFunctionConfigurations": [{"Id": "pngs", "LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:Created", "Events": ["s3:ObjectCreated:Put"], "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".png"}]}}}]}"#,
     );

@@ -28,6 +28,13 @@ def keys(b):
 async fn boto3_lifecycle_rules_and_the_expiration_sweep() {
     let Some(python) = boto3() else { return };
     let server = Server::start().await;
+    // The plane's functions, as the node's functions plane would answer: only `Expired`.
+    server
+        .s3
+        .set_function_check(std::sync::Arc::new(|arn: &str| {
+            arn.ends_with(":function:Expired")
+        }))
+        .expect("the check is set once");
     let setup = format!(
         "{PRELUDE}{}",
         r#"
@@ -62,6 +69,20 @@ s3.put_bucket_versioning(Bucket="lcym", VersioningConfiguration={"Status": "Enab
 s3.put_object(Bucket="lcym", Key="m", Body=b"m")
 s3.put_bucket_lifecycle_configuration(Bucket="lcym", LifecycleConfiguration={"Rules": [
     {"ID": "all", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 30}}]})
+
+# A destination that is no function is refused as S3 refuses it, naming it.
+missing = "arn:aws:lambda:us-east-1:123456789012:function:Missing"
+try:
+    s3.put_bucket_notification_configuration(Bucket="lcy", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": missing, "Events": ["s3:ObjectCreated:*"]}]})
+    raise SystemExit("a missing function was accepted")
+except ClientError as e:
+    err = e.response["Error"]
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+    assert err["Code"] == "InvalidArgument", err
+    assert err["Message"] == "Unable to validate the following destination configurations", err
+    assert err["ArgumentName1"] == missing, err
+assert s3.get_bucket_notification_configuration(Bucket="lcy").get("LambdaFunctionConfigurations") is None
 
 # Expirations raise S3's LifecycleExpiration events; ObjectRemoved ones are not raised by them.
 arn = "arn:aws:lambda:us-east-1:123456789012:function:Expired"

@@ -76,7 +76,26 @@ pub struct S3 {
     access: std::sync::RwLock<std::collections::HashMap<String, Arc<policy::Access>>>,
     /// Signalled after commits that may have queued event notifications.
     events: tokio::sync::Notify,
+    /// Which Lambda functions exist, for PutBucketNotificationConfiguration to validate its
+    /// destinations as S3 does; unset on a plane without functions, where none exist.
+    functions: Functions,
 }
+
+#[derive(Default)]
+struct Functions(std::sync::OnceLock<FunctionCheck>);
+
+impl std::fmt::Debug for Functions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Functions(set)"
+        } else {
+            "Functions(none)"
+        })
+    }
+}
+
+/// Tells whether a Lambda function ARN names a function that bucket events can invoke.
+pub type FunctionCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl S3 {
     /// Opens the plane: object files under `dir` (`dir/tmp`, `dir/data`), metadata in
@@ -136,6 +155,7 @@ impl S3 {
             region: region.to_owned(),
             access: std::sync::RwLock::new(access),
             events: tokio::sync::Notify::new(),
+            functions: Functions::default(),
         });
         s3.spawn_lifecycle(lifecycle::SWEEP_INTERVAL);
         Ok(s3)
@@ -153,6 +173,20 @@ impl S3 {
         self.default_ownership
             .set(ownership.to_owned())
             .map_err(|_| "the default Object Ownership is already set".to_owned())
+    }
+
+    /// Sets how notification destinations are validated: the functions plane's own
+    /// lookup, once, before serving. Without one, a configuration naming a function is
+    /// refused, as S3 refuses one whose function does not exist.
+    pub fn set_function_check(&self, check: FunctionCheck) -> Result<(), String> {
+        self.functions
+            .0
+            .set(check)
+            .map_err(|_| "the notification destinations' check is already set".to_owned())
+    }
+
+    pub(crate) fn function_exists(&self, arn: &str) -> bool {
+        self.functions.0.get().is_some_and(|check| check(arn))
     }
 
     pub(crate) fn default_ownership(&self) -> &str {

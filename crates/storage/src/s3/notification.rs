@@ -524,8 +524,46 @@ impl S3 {
         let doc = super::body::read_small(&mut inbound, 64 << 10).await?;
         inbound.finish()?;
         let config = parse(&doc)?;
+        self.check_destinations(&config)?;
         self.set_notifications(bucket, config).await?;
         Ok(api::empty(StatusCode::OK))
+    }
+
+    /// S3 checks that it may invoke each destination before it stores a configuration, and
+    /// names every one it cannot, numbered, in one `InvalidArgument`.
+    fn check_destinations(&self, config: &Config) -> Result<()> {
+        const NAMES: [(&str, &str); 10] = [
+            ("ArgumentName1", "ArgumentValue1"),
+            ("ArgumentName2", "ArgumentValue2"),
+            ("ArgumentName3", "ArgumentValue3"),
+            ("ArgumentName4", "ArgumentValue4"),
+            ("ArgumentName5", "ArgumentValue5"),
+            ("ArgumentName6", "ArgumentValue6"),
+            ("ArgumentName7", "ArgumentValue7"),
+            ("ArgumentName8", "ArgumentValue8"),
+            ("ArgumentName9", "ArgumentValue9"),
+            ("ArgumentName10", "ArgumentValue10"),
+        ];
+        let mut unknown: Vec<&str> = Vec::new();
+        for t in &config.lambda {
+            if !self.function_exists(&t.function_arn) && !unknown.contains(&t.function_arn.as_str())
+            {
+                unknown.push(&t.function_arn);
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let mut e = Error::new(
+            super::error::Code::InvalidArgument,
+            "Unable to validate the following destination configurations",
+        );
+        for (arn, (name, value)) in unknown.iter().zip(NAMES) {
+            e = e
+                .with(name, *arn)
+                .with(value, format!("Not authorized to invoke function [{arn}]"));
+        }
+        Err(e)
     }
 
     /// GetBucketNotificationConfiguration: an empty configuration when none was set.
