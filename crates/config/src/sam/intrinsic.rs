@@ -477,7 +477,10 @@ impl<'a> Ctx<'a> {
         }
         match self.scalar_ref(name) {
             Some(s) => Ok(Some(quoted(s, span))),
-            None => Err(self.unknown_ref(name, "!Ref", span, path, f)),
+            None => match self.published(name) {
+                Some(s) => Ok(Some(quoted(s, span))),
+                None => Err(self.unknown_ref(name, "!Ref", span, path, f)),
+            },
         }
     }
 
@@ -502,6 +505,22 @@ impl<'a> Ctx<'a> {
             }
         };
         Some(v)
+    }
+
+    /// `!Ref MyFunction.Alias` and `!Ref MyFunction.Version`: the alias and version SAM
+    /// publishes for a function with `AutoPublishAlias`.
+    fn published(&self, name: &str) -> Option<String> {
+        let (function, what) = name.rsplit_once('.')?;
+        let kind = match what {
+            "Alias" => "AWS::Lambda::Alias",
+            "Version" => "AWS::Lambda::Version",
+            _ => return None,
+        };
+        let prefix = format!("{function}{what}");
+        self.resources
+            .iter()
+            .find(|(id, info)| id.starts_with(&prefix) && info.kind == kind)
+            .map(|(_, info)| info.ref_value.clone())
     }
 
     fn unknown_ref(
@@ -579,6 +598,12 @@ impl<'a> Ctx<'a> {
             ],
             "AWS::Serverless::Api" | "AWS::ApiGateway::RestApi" => &["RootResourceId"],
             "AWS::Serverless::HttpApi" | "AWS::ApiGatewayV2::Api" => &["ApiEndpoint", "ApiId"],
+            "AWS::IAM::Role" => &["Arn", "RoleId"],
+            "AWS::Lambda::Url" => &["FunctionArn", "FunctionUrl"],
+            "AWS::Lambda::Version" => &["FunctionArn", "Version"],
+            "AWS::Lambda::Alias" => &["AliasArn"],
+            "AWS::Events::Rule" | "AWS::Scheduler::Schedule" => &["Arn"],
+            "AWS::Lambda::EventSourceMapping" => &["EventSourceMappingArn", "Id"],
             _ => return Ok(format!("{res}.{attr}")),
         };
         if !supported.contains(&attr) {
@@ -597,6 +622,28 @@ impl<'a> Ctx<'a> {
             ));
         }
         Ok(match (info.kind.as_str(), attr) {
+            ("AWS::IAM::Role", "Arn") => format!("arn:aws:iam::{account}:role/{name}"),
+            ("AWS::IAM::Role", "RoleId") => format!(
+                "AROA{}",
+                super::synthetic_id(&self.pseudo.stack_name, res).to_uppercase()
+            ),
+            ("AWS::Lambda::Url", "FunctionUrl") => format!(
+                "https://{}.lambda-url.{region}.on.aws/",
+                super::generated::url_id(&self.pseudo.stack_name, res)
+            ),
+            ("AWS::Lambda::Version", "Version") => "1".into(),
+            ("AWS::Lambda::Version", "FunctionArn") => name
+                .rsplit_once(':')
+                .map_or_else(|| name.clone(), |(f, _)| f.to_owned()),
+            ("AWS::Events::Rule", "Arn") => {
+                format!("arn:aws:events:{region}:{account}:rule/{name}")
+            }
+            ("AWS::Scheduler::Schedule", "Arn") => {
+                format!("arn:aws:scheduler:{region}:{account}:schedule/default/{name}")
+            }
+            ("AWS::Lambda::EventSourceMapping", "EventSourceMappingArn") => {
+                format!("arn:aws:lambda:{region}:{account}:event-source-mapping:{name}")
+            }
             (_, "Arn") if info.kind.contains("Function") => {
                 format!("arn:aws:lambda:{region}:{account}:function:{name}")
             }

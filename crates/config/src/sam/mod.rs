@@ -13,6 +13,7 @@
 
 mod bucket;
 pub mod dockerfile;
+mod generated;
 mod intrinsic;
 mod policy;
 mod raw;
@@ -334,6 +335,7 @@ impl Compiler<'_> {
                 "add \"Transform: {SERVERLESS_TRANSFORM}\" at the top level"
             ));
         }
+        generated::add(&resources, &mut infos, &stack_name, &pseudo);
         for implicit in [IMPLICIT_REST_API, IMPLICIT_HTTP_API] {
             infos.entry(implicit.into()).or_insert_with(|| ResInfo {
                 kind: if implicit == IMPLICIT_REST_API {
@@ -1069,6 +1071,24 @@ impl Compiler<'_> {
             }
             (runtime, handler, code, PathBuf::new())
         };
+
+        if p.function_url_config.is_some() {
+            f.warn(
+                &pp.field("FunctionUrlConfig"),
+                "function URLs are not served yet: reach the function through an Api or HttpApi event, or with `meridian invoke`",
+            );
+        }
+        if let Some(method) = metadata
+            .and_then(|m| m.get("BuildMethod"))
+            .and_then(Node::as_str)
+        {
+            f.warn(
+                &FieldPath::root().field("Metadata").field("BuildMethod"),
+                format!(
+                    "{method} builds are not run by Meridian: build first (`sam build`, or the {method} command its BuildProperties describe) and point CodeUri at the built code"
+                ),
+            );
+        }
 
         // Events.
         let mut routes = Vec::new();

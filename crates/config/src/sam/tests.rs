@@ -1168,3 +1168,131 @@ Resources:
         ]
     );
 }
+
+#[test]
+fn resources_the_transform_generates_can_be_referenced() {
+    // The shapes of `sam init`'s hello, response-streaming and SQS templates: outputs and
+    // variables naming the role, URL, permissions, stages, alias and mappings SAM adds.
+    let text = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: zip/src
+      Handler: app.handler
+      Runtime: python3.12
+      AutoPublishAlias: live
+      FunctionUrlConfig:
+        AuthType: NONE
+      Environment:
+        Variables:
+          ROLE: !GetAtt HelloRole.Arn
+          ROLE_NAME: !Ref HelloRole
+          URL: !GetAtt HelloUrl.FunctionUrl
+          ALIAS: !Ref Hello.Alias
+          VERSION: !Ref Hello.Version
+          STAGE: !Ref ServerlessRestApiProdStage
+          HTTP_STAGE: !Ref ServerlessHttpApiApiGatewayDefaultStage
+          PERMISSION: !Ref HelloGetPermissionProd
+          MAPPING: !Ref HelloQueueEvent
+          RULE: !GetAtt HelloTickEvent.Arn
+      Events:
+        Get:
+          Type: Api
+          Properties: {Path: /hello, Method: get}
+        Any:
+          Type: HttpApi
+        QueueEvent:
+          Type: SQS
+          Properties: {Queue: arn:aws:sqs:us-east-1:123456789012:q}
+        TickEvent:
+          Type: Schedule
+          Properties: {Schedule: rate(1 minute)}
+Outputs:
+  Role:
+    Value: !GetAtt HelloRole.Arn
+"#;
+    let t = load("template.yaml", text).expect("loads");
+    let f = t.function("Hello").expect("function");
+    let env = |k: &str| f.environment.get(k).cloned().unwrap_or_default();
+    let role = env("ROLE_NAME");
+    let suffix = role
+        .strip_prefix(&format!("{}-HelloRole-", t.stack_name))
+        .unwrap_or_else(|| panic!("{role}"));
+    assert!(
+        suffix.len() == 10
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+        "{role}"
+    );
+    assert_eq!(
+        env("ROLE"),
+        format!("arn:aws:iam::123456789012:role/{role}")
+    );
+    let url = env("URL");
+    let host = url
+        .strip_prefix("https://")
+        .and_then(|u| u.strip_suffix(".lambda-url.us-east-1.on.aws/"))
+        .unwrap_or_else(|| panic!("{url}"));
+    assert!(
+        host.len() == 32
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        "{host}"
+    );
+    assert_eq!(
+        env("ALIAS"),
+        "arn:aws:lambda:us-east-1:123456789012:function:Hello:live"
+    );
+    assert_eq!(
+        env("VERSION"),
+        "arn:aws:lambda:us-east-1:123456789012:function:Hello:1"
+    );
+    assert_eq!(env("STAGE"), "Prod");
+    assert_eq!(env("HTTP_STAGE"), "$default");
+    assert!(!env("PERMISSION").is_empty());
+    let mapping = env("MAPPING");
+    assert_eq!(
+        mapping.split('-').map(str::len).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{mapping}"
+    );
+    assert!(
+        env("RULE").starts_with("arn:aws:events:us-east-1:123456789012:rule/"),
+        "{}",
+        env("RULE")
+    );
+    let w = render(&t.warnings);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("Properties.FunctionUrlConfig: function URLs are not served yet")),
+        "{w:#?}"
+    );
+
+    // Attributes those resources do not have are refused with what they have.
+    let bad = text.replace(
+        "ROLE: !GetAtt HelloRole.Arn",
+        "ROLE: !GetAtt HelloRole.Name",
+    );
+    let e = errors("template.yaml", &bad);
+    assert!(
+        e.iter().any(|e| e
+            .contains("!GetAtt HelloRole.Name: AWS::IAM::Role has no attribute \"Name\"")
+            && e.contains("supported: Arn, RoleId")),
+        "{e:#?}"
+    );
+    // A function given its own role has no generated one.
+    let own = text.replace(
+        "      AutoPublishAlias: live\n",
+        "      AutoPublishAlias: live\n      Role: arn:aws:iam::123456789012:role/mine\n",
+    );
+    let e = errors("template.yaml", &own);
+    assert!(
+        e.iter()
+            .any(|e| e.contains("!GetAtt HelloRole: no parameter, resource or pseudo parameter")),
+        "{e:#?}"
+    );
+}
