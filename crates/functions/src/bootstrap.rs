@@ -1,4 +1,5 @@
-//! The runtime bootstraps Meridian ships for the managed runtimes (`nodejs*.x`, `python3.*`):
+//! The runtime bootstraps Meridian ships for the managed runtimes (`nodejs*.x`, `python3.*`,
+//! `ruby3.*`):
 //! small Runtime API clients embedded in the binary and written to the state directory, and
 //! the command that starts each runtime. `provided` runtimes start the user's `bootstrap`.
 
@@ -12,6 +13,8 @@ use crate::error::FunctionsError;
 pub const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.cjs");
 /// The Python bootstrap.
 pub const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python.py");
+/// The Ruby bootstrap.
+pub const RUBY_BOOTSTRAP: &str = include_str!("bootstrap/ruby.rb");
 /// The Azure Functions Node.js worker (both programming models).
 pub const AZURE_NODE_WORKER: &str = include_str!("bootstrap/azure-node.cjs");
 /// The bridge between the Runtime API and an Azure Functions custom handler.
@@ -26,6 +29,7 @@ pub struct Bootstraps {
     pub runtime_dir: PathBuf,
     node: PathBuf,
     python: PathBuf,
+    ruby: PathBuf,
     azure_node: PathBuf,
     azure_python: PathBuf,
     azure_custom: PathBuf,
@@ -57,6 +61,8 @@ impl Bootstraps {
         let azure_node = runtime_dir.join("azure-node-worker.cjs");
         write_if_changed(&node, NODE_BOOTSTRAP)?;
         write_if_changed(&python, PYTHON_BOOTSTRAP)?;
+        let ruby = runtime_dir.join("ruby-bootstrap.rb");
+        write_if_changed(&ruby, RUBY_BOOTSTRAP)?;
         let azure_python = runtime_dir.join("azure-python-worker.py");
         write_if_changed(&azure_node, AZURE_NODE_WORKER)?;
         write_if_changed(&azure_python, AZURE_PYTHON_WORKER)?;
@@ -67,6 +73,7 @@ impl Bootstraps {
             runtime_dir,
             node,
             python,
+            ruby,
             azure_node,
             azure_python,
         })
@@ -106,6 +113,10 @@ impl Bootstraps {
             (Runtime::Python { minor }, Platform::Lambda) => {
                 let python = find_interpreter(&[&format!("python3.{minor}"), "python3"]);
                 (python, vec![self.python.display().to_string()])
+            }
+            (Runtime::Ruby { major, minor }, _) => {
+                let ruby = find_interpreter(&[&format!("ruby{major}.{minor}"), "ruby"]);
+                (ruby, vec![self.ruby.display().to_string()])
             }
             (Runtime::Provided(_), Platform::AzureFunctions) => (
                 find_interpreter(&["node"]),
@@ -174,6 +185,8 @@ pub fn resolve_shim(exe: PathBuf) -> PathBuf {
     let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let probe: &[&str] = if name.starts_with("node") {
         &["-e", "process.stdout.write(process.execPath)"]
+    } else if name.starts_with("ruby") {
+        &["-e", "print RbConfig.ruby"]
     } else {
         &["-c", "import sys; sys.stdout.write(sys.executable)"]
     };

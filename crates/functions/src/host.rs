@@ -722,6 +722,24 @@ impl FunctionHost {
                 env.insert("PYTHONPATH".into(), with(root.clone(), layers));
                 env.insert("PYTHONUNBUFFERED".into(), "1".into());
             }
+            Runtime::Ruby { major, minor } => {
+                env.insert(
+                    "AWS_EXECUTION_ENV".into(),
+                    format!("AWS_Lambda_{}", spec.runtime),
+                );
+                // As Lambda's: the task and /opt/ruby/lib on the load path, gems vendored
+                // with the function (`bundle config set path vendor/bundle`) and from
+                // layers' /opt/ruby/gems.
+                env.insert("RUBYLIB".into(), with(root.clone(), under("ruby/lib")));
+                let abi = format!("{major}.{minor}.0");
+                env.insert(
+                    "GEM_PATH".into(),
+                    with(
+                        format!("{root}/vendor/bundle/ruby/{abi}"),
+                        under(&format!("ruby/gems/{abi}")),
+                    ),
+                );
+            }
             Runtime::Provided(_) => {}
         }
         if !opt.is_empty() {
@@ -765,6 +783,7 @@ impl FunctionHost {
                 let file = match spec.runtime {
                     Runtime::Node { .. } => "index.js",
                     Runtime::Python { .. } => "index.py",
+                    Runtime::Ruby { .. } => "index.rb",
                     Runtime::Provided(_) => "bootstrap",
                 };
                 let path = gen_dir.join(file);

@@ -688,3 +688,130 @@ Resources:
     assert_eq!(v["handler"], "my.handler", "{v}");
     assert_eq!(v["event"]["n"], 7, "{v}");
 }
+
+const RUBY_TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Rb:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.lambda_handler
+      Runtime: ruby3.3
+      Timeout: 3
+      Environment:
+        Variables:
+          GREETING: hi
+  RbClass:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.Greeter::Handler.process
+      Runtime: ruby3.3
+  RbFails:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.fails
+      Runtime: ruby3.3
+"#;
+
+const RUBY_APP: &str = r#"
+require 'json'
+
+def lambda_handler(event:, context:)
+  puts "puts works"
+  {
+    event: event,
+    greeting: ENV['GREETING'],
+    execution_env: ENV['AWS_EXECUTION_ENV'],
+    function_name: context.function_name,
+    request_id: context.aws_request_id,
+    arn: context.invoked_function_arn,
+    left: context.get_remaining_time_in_millis,
+  }
+end
+
+def fails(event:, context:)
+  raise ArgumentError, "no #{event['what']}"
+end
+
+module Greeter
+  class Handler
+    def self.process(event:, context:)
+      "hello #{event['name']}"
+    end
+  end
+end
+"#;
+
+/// A Ruby that runs `ruby -e`, or `None` (the test is skipped with a note) when there is none.
+fn ruby() -> bool {
+    let found = std::process::Command::new("ruby")
+        .args(["-e", "exit 0"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: no ruby on PATH (.ci/install-test-deps installs it)");
+    }
+    found
+}
+
+#[tokio::test]
+async fn ruby_handlers_as_the_aws_ruby_runtime_calls_them() {
+    if !ruby() {
+        return;
+    }
+    let h = Harness::start(RUBY_TEMPLATE, &[("src/app.rb", RUBY_APP)]).await;
+    let r = h
+        .invoke("Rb", r#"{"a": 1}"#, &[("x-amz-log-type", "Tail")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.header("x-amz-function-error").is_none(), "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["event"]["a"], 1);
+    assert_eq!(v["greeting"], "hi");
+    assert_eq!(v["execution_env"], "AWS_Lambda_ruby3.3");
+    assert_eq!(v["function_name"], "Rb");
+    assert_eq!(
+        v["arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:Rb"
+    );
+    assert_eq!(
+        v["request_id"].as_str(),
+        r.header("x-amzn-requestid").as_deref()
+    );
+    assert!(
+        v["left"].as_i64().is_some_and(|ms| ms > 0 && ms <= 3000),
+        "{v}"
+    );
+    use base64::Engine;
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(r.header("x-amz-log-result").expect("log result"))
+        .expect("base64");
+    assert!(
+        String::from_utf8_lossy(&tail).contains("puts works"),
+        "{}",
+        String::from_utf8_lossy(&tail)
+    );
+
+    let r = h.invoke("RbClass", r#"{"name": "Ada"}"#, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), serde_json::json!("hello Ada"));
+
+    let r = h.invoke("RbFails", r#"{"what": "luck"}"#, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("x-amz-function-error").as_deref(),
+        Some("Unhandled")
+    );
+    let v = r.json();
+    assert_eq!(v["errorType"], "Function<ArgumentError>", "{v}");
+    assert_eq!(v["errorMessage"], "no luck", "{v}");
+    assert!(
+        v["stackTrace"].as_array().is_some_and(|t| t
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains("app.rb")))),
+        "{v}"
+    );
+}

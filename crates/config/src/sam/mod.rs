@@ -2114,6 +2114,15 @@ fn missing_handler_module(rt: Runtime, handler: &str, dir: &Path) -> Option<Stri
                 )
             })
         }
+        Runtime::Ruby { .. } => {
+            let file = handler.split_once('.').map(|(f, _)| f)?;
+            (!dir.join(format!("{file}.rb")).is_file()).then(|| {
+                format!(
+                    "handler file {file}.rb not found in {}; invocations will fail with Init<LoadError>",
+                    dir.display()
+                )
+            })
+        }
         Runtime::Provided(_) => (!dir.join("bootstrap").is_file()).then(|| {
             format!(
                 "no bootstrap executable in {}; a provided runtime starts <code>/bootstrap",

@@ -24,6 +24,13 @@ pub enum Runtime {
         /// Minor version of Python 3.
         minor: u8,
     },
+    /// `ruby<major>.<minor>`.
+    Ruby {
+        /// Major version (3).
+        major: u8,
+        /// Minor version.
+        minor: u8,
+    },
     /// `provided`, `provided.al2` or `provided.al2023`: the user's `bootstrap` executable.
     Provided(ProvidedOs),
 }
@@ -46,11 +53,16 @@ impl Runtime {
         "nodejs18.x",
         "nodejs20.x",
         "nodejs22.x",
+        "nodejs24.x",
         "python3.9",
         "python3.10",
         "python3.11",
         "python3.12",
         "python3.13",
+        "python3.14",
+        "ruby3.2",
+        "ruby3.3",
+        "ruby3.4",
         "provided",
         "provided.al2",
         "provided.al2023",
@@ -69,6 +81,11 @@ impl Runtime {
             return (8..=14)
                 .contains(&minor)
                 .then_some(Runtime::Python { minor });
+        }
+        if let Some((major, minor)) = s.strip_prefix("ruby").and_then(|v| v.split_once('.')) {
+            let (major, minor): (u8, u8) = (major.parse().ok()?, minor.parse().ok()?);
+            return (major == 3 && (2..=4).contains(&minor))
+                .then_some(Runtime::Ruby { major, minor });
         }
         match s {
             "provided" => Some(Runtime::Provided(ProvidedOs::Al1)),
@@ -89,6 +106,7 @@ impl fmt::Display for Runtime {
         match self {
             Runtime::Node { major } => write!(f, "nodejs{major}.x"),
             Runtime::Python { minor } => write!(f, "python3.{minor}"),
+            Runtime::Ruby { major, minor } => write!(f, "ruby{major}.{minor}"),
             Runtime::Provided(ProvidedOs::Al1) => f.write_str("provided"),
             Runtime::Provided(ProvidedOs::Al2) => f.write_str("provided.al2"),
             Runtime::Provided(ProvidedOs::Al2023) => f.write_str("provided.al2023"),

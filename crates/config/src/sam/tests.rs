@@ -358,7 +358,7 @@ Resources:
         "template.yaml:26:21: Fn: Properties.Events[A].Properties.Method: unsupported method \"GTE\" (did you mean \"get\"?)",
         "template.yaml:30:19: Fn: Properties.Events[B].Properties.Path: greedy parameter {rest+} must be the last segment of \"/a/{rest+}/b\"",
         "template.yaml:37:29: Fn: Properties.Events[C].Properties.RestApiId: \"Fn\" is not an AWS::Serverless::Api of this template (use !Ref to an AWS::Serverless::Api resource)",
-        "template.yaml:41:16: Other: Properties.Runtime: runtime \"java17\" is not supported by Meridian (supported: nodejs18.x, nodejs20.x, nodejs22.x, python3.9, python3.10, python3.11, python3.12, python3.13, provided, provided.al2, provided.al2023)",
+        "template.yaml:41:16: Other: Properties.Runtime: runtime \"java17\" is not supported by Meridian (supported: nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, python3.9, python3.10, python3.11, python3.12, python3.13, python3.14, ruby3.2, ruby3.3, ruby3.4, provided, provided.al2, provided.al2023)",
         "template.yaml:43:16: Other: Properties.CodeUri: CodeUri folder ",
         "template.yaml:46:5: Table: Properties: a PROVISIONED table needs ProvisionedThroughput (or BillingMode: PAY_PER_REQUEST)",
         "template.yaml:48:26: Table: Properties.KeySchema[0].AttributeName: key attribute \"pk\" is not in AttributeDefinitions",
