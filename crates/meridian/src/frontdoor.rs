@@ -505,6 +505,7 @@ impl FrontDoorPlane {
                         name: b.address.clone(),
                         host_header,
                         addr,
+                        https_addr: None,
                         priority: u8::try_from(b.priority.clamp(1, 5)).unwrap_or(1),
                         weight: u32::try_from(b.weight.clamp(1, 1000)).unwrap_or(50),
                         enabled: b.enabled,
@@ -544,6 +545,7 @@ impl FrontDoorPlane {
                         },
                         method,
                         interval,
+                        https: false,
                     }),
                 });
             }
@@ -591,6 +593,8 @@ impl FrontDoorPlane {
                     Action::Forward {
                         pool,
                         path: r.custom_forwarding_path.clone().filter(|p| !p.is_empty()),
+                        protocol: meridian_proxy::frontdoor::Forwarding::HttpOnly,
+                        cache: None,
                     }
                 } else if let Some((protocol, kind, host)) = &r.redirect {
                     Action::Redirect {
@@ -642,6 +646,7 @@ impl FrontDoorPlane {
                         .filter(|t| *t > 0)
                         .unwrap_or(60),
                 ),
+                backend_tls: None,
             };
             served.push(Served {
                 name: d.name.clone(),
