@@ -237,6 +237,7 @@ impl Region {
             host_header: format!("app-{}.azurewebsites.net", self.name),
             addr: self.addr,
             https_addr: None,
+            certificate_name_check: true,
             priority,
             weight,
             enabled: true,
@@ -1188,6 +1189,7 @@ fn https_door(
         .unwrap();
     let backend = BackendConfig {
         https_addr: Some(region.addr),
+        certificate_name_check: check_names,
         ..region.backend(1, 50)
     };
     let mut p = pool("p", vec![backend], Some(probe(Duration::from_millis(200))));
@@ -1204,7 +1206,7 @@ fn https_door(
         ..forward_all(0)
     };
     FrontDoorConfig {
-        backend_tls: Some(BackendTls::new(roots, check_names).unwrap()),
+        backend_tls: Some(BackendTls::new(roots).unwrap()),
         ..door(vec![p], vec![rule], false)
     }
 }

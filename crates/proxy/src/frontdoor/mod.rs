@@ -211,6 +211,8 @@ pub struct BackendConfig {
     pub addr: SocketAddr,
     /// Where its HTTPS listener is reached, when it has one here.
     pub https_addr: Option<SocketAddr>,
+    /// Its certificate must name its host header (else only its chain is verified).
+    pub certificate_name_check: bool,
     /// 1 (first) to 5.
     pub priority: u8,
     /// 1 to 1000.
@@ -370,7 +372,9 @@ impl FrontDoor {
                     .map(|b| {
                         let health = Arc::new(probe::Health::new(p.sample_size));
                         let tls = match (&cfg.backend_tls, b.https_addr) {
-                            (Some(t), Some(addr)) => t.transport(&b.host_header).map(|t| (addr, t)),
+                            (Some(t), Some(addr)) => t
+                                .transport(&b.host_header, b.certificate_name_check)
+                                .map(|t| (addr, t)),
                             _ => None,
                         };
                         if let Some(pc) = &p.probe {

@@ -14,11 +14,12 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::upstream::{TlsTransport, Transport};
 
-/// The TLS client a Front Door reaches its backends with. Equal only to itself (a new
-/// one restarts the Front Door's pools).
+/// The TLS clients a Front Door reaches its backends with, with and without the name
+/// check. Equal only to itself (a new one restarts the Front Door's pools).
 #[derive(Clone)]
 pub struct BackendTls {
-    config: Arc<rustls::ClientConfig>,
+    names_checked: Arc<rustls::ClientConfig>,
+    chain_only: Arc<rustls::ClientConfig>,
 }
 
 impl std::fmt::Debug for BackendTls {
@@ -29,18 +30,15 @@ impl std::fmt::Debug for BackendTls {
 
 impl PartialEq for BackendTls {
     fn eq(&self, other: &BackendTls) -> bool {
-        Arc::ptr_eq(&self.config, &other.config)
+        Arc::ptr_eq(&self.names_checked, &other.names_checked)
     }
 }
 
 impl Eq for BackendTls {}
 
 impl BackendTls {
-    /// Verifies backends against `roots`; their names too when `check_names`.
-    pub fn new(
-        roots: rustls::RootCertStore,
-        check_names: bool,
-    ) -> Result<BackendTls, rustls::Error> {
+    /// Verifies backends against `roots`.
+    pub fn new(roots: rustls::RootCertStore) -> Result<BackendTls, rustls::Error> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
@@ -48,29 +46,38 @@ impl BackendTls {
         )
         .build()
         .map_err(|e| rustls::Error::General(e.to_string()))?;
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainVerifier {
-                inner: webpki,
-                check_names,
-            }));
-        let mut config = builder.with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = |check_names: bool| -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+            let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ChainVerifier {
+                    inner: webpki.clone(),
+                    check_names,
+                }))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(Arc::new(config))
+        };
         Ok(BackendTls {
-            config: Arc::new(config),
+            names_checked: config(true)?,
+            chain_only: config(false)?,
         })
     }
 
-    /// The transport to a backend whose host header is `host` (its SNI and the name
-    /// verified); `None` when `host` is no valid server name.
-    pub(crate) fn transport(&self, host: &str) -> Option<Transport> {
+    /// The transport to a backend whose host header is `host` (its SNI, and the name
+    /// verified when `check_name`); `None` when `host` is no valid server name.
+    pub(crate) fn transport(&self, host: &str, check_name: bool) -> Option<Transport> {
         let host = host
             .rsplit_once(':')
             .filter(|(h, p)| !h.ends_with(']') && p.bytes().all(|b| b.is_ascii_digit()))
             .map_or(host, |(h, _)| h);
         let name = ServerName::try_from(host.to_owned()).ok()?;
-        Some(Transport::Tls(TlsTransport::new(self.config.clone(), name)))
+        let config = if check_name {
+            &self.names_checked
+        } else {
+            &self.chain_only
+        };
+        Some(Transport::Tls(TlsTransport::new(config.clone(), name)))
     }
 }
 
