@@ -915,6 +915,57 @@ pub(crate) fn metrics_text(plane: &FrontDoorPlane) -> String {
             );
         }
     }
+    let caches: Vec<(String, String, meridian_proxy::cache::CacheStats)> = plane
+        .doors
+        .all()
+        .iter()
+        .flat_map(|d| {
+            let name = d.config().name.clone();
+            d.cache_stats()
+                .into_iter()
+                .map(move |(rule, s)| (name.clone(), rule, s))
+        })
+        .collect();
+    if !caches.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP meridian_frontdoor_cache_requests_total GET requests of Front Door rules with caching, by result: hit (TCP_HIT), miss (a backend answered), revalidated (a backend said 304), collapsed (waited for another request's fetch), error (no backend answered)."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE meridian_frontdoor_cache_requests_total counter"
+        );
+        for (door, rule, s) in &caches {
+            for (result, n) in [
+                ("hit", s.hits),
+                ("miss", s.misses),
+                ("revalidated", s.refresh_hits),
+                ("collapsed", s.collapsed),
+                ("error", s.errors),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "meridian_frontdoor_cache_requests_total{{front_door=\"{}\",rule=\"{}\",result=\"{result}\"}} {n}",
+                    esc(door),
+                    esc(rule)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP meridian_frontdoor_cache_bytes Bytes stored in the memory tier of a Front Door rule's cache."
+        );
+        let _ = writeln!(out, "# TYPE meridian_frontdoor_cache_bytes gauge");
+        for (door, rule, s) in &caches {
+            let _ = writeln!(
+                out,
+                "meridian_frontdoor_cache_bytes{{front_door=\"{}\",rule=\"{}\"}} {}",
+                esc(door),
+                esc(rule),
+                s.memory.bytes
+            );
+        }
+    }
     out
 }
 

@@ -624,6 +624,19 @@ fn up_caches_a_route_and_reaches_origins_over_https() {
     assert_eq!(get("/static/index.html?v=1"), "200 TCP_HIT");
     assert_eq!(get("/static/index.html?v=2"), "200 TCP_MISS");
     assert_eq!(get("/static/index.html?v=2"), "200 TCP_HIT");
+    let metrics = Command::new(&curl)
+        .args(["-s", &format!("http://{}/metrics", up.admin)])
+        .output()
+        .expect("curl");
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    for result in ["hit", "miss"] {
+        assert!(
+            metrics.lines().any(|l| l
+                .starts_with("meridian_frontdoor_cache_requests_total{front_door=\"my-app-afd\"")
+                && l.ends_with(&format!("result=\"{result}\"}} 2"))),
+            "{metrics}"
+        );
+    }
     // HTTPS to the origin whose certificate names it; refused to the other (name check on).
     eventually("the HTTPS origin answers", Duration::from_secs(40), || {
         (get("/secure/index.html") == "200 CONFIG_NOCACHE").then_some(())

@@ -1267,3 +1267,37 @@ async fn backends_are_reached_over_https_with_their_certificate_verified() {
     assert_eq!(curl_w(fd, "/", "%{http_code}"), "200");
     assert_eq!((plain.hits(), good.hits() - before), (1, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caching_rule_sets_the_affinity_cookie_only_on_answers_it_does_not_share() {
+    let (a, b) = (Region::start("eastus").await, Region::start("westus").await);
+    let cfg = door(
+        vec![pool(
+            "p",
+            vec![a.backend(1, 50), b.backend(1, 50)],
+            no_probe_soon(),
+        )],
+        vec![cached("cached", "/*", QueryKeys::All, false)],
+        true,
+    );
+    let (_door, fd, _proxy) = start(cfg).await;
+    let f = "%{http_code} %header{x-cache} %header{set-cookie}";
+    // Stored and shared: no cookie, on the miss or the hit.
+    assert_eq!(curl_w(fd, "/shared", f), "200 TCP_MISS ");
+    assert_eq!(curl_w(fd, "/shared", f), "200 TCP_HIT ");
+    // Not stored (Cache-Control: private): Front Door's cookie, and the client sticks.
+    let jar = tempfile::NamedTempFile::new().unwrap();
+    let jar = jar.path().to_str().unwrap().to_owned();
+    let first = curl_many(fd, "/private", 1, &["-c", &jar]).await;
+    assert!(
+        std::fs::read_to_string(&jar)
+            .unwrap()
+            .contains("\tASLBSA\t")
+    );
+    let got = counts(&curl_many(fd, "/private", 10, &["-b", &jar]).await);
+    assert_eq!(
+        got.get(&format!("200 {}", first[0].1)),
+        Some(&10),
+        "{got:?}"
+    );
+}

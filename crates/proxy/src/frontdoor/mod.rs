@@ -631,8 +631,42 @@ impl FrontDoor {
                     // drill that must see the backends, goes to them.
                     match cache {
                         Some(edge) if use_cache && req.method() == Method::GET => {
+                            let affinity = viewer.affinity;
+                            let authorized = req.headers().contains_key(header::AUTHORIZATION);
                             req.extensions_mut().insert(viewer);
                             let mut resp = edge.serve(req, scheme).await;
+                            // An answer the cache shares gets no affinity cookie (every client
+                            // of the copy would get it); one it does not share does, as on a
+                            // rule without caching. The backend that answered names itself.
+                            let answered = resp
+                                .headers()
+                                .get(&X_MERIDIAN_BACKEND)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|n| p.backends.iter().position(|b| b.cfg.name == n));
+                            let shared = match &rule.action {
+                                Action::Forward { cache: Some(c), .. } => {
+                                    cache::front_door::decide(
+                                        resp.status(),
+                                        resp.headers(),
+                                        authorized,
+                                        &c.caching,
+                                    )
+                                    .is_some()
+                                }
+                                _ => false,
+                            };
+                            if frontend.session_affinity
+                                && let Some(i) = answered
+                                && affinity != Some(i)
+                                && !shared
+                            {
+                                set_affinity(
+                                    resp.headers_mut(),
+                                    &p.backends[i].cookie,
+                                    scheme,
+                                    frontend.affinity_ttl,
+                                );
+                            }
                             resp.headers_mut().insert(X_AZURE_REF.clone(), azure_ref());
                             resp
                         }
