@@ -135,14 +135,7 @@ pub(crate) fn tls_config(
             }
         }
     }
-    let (chain, key) = ca.issue_server(&names, Duration::from_secs(365 * 86_400))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    crate::edge::server_tls(ca, &names)
 }
 
 /// How the front door reaches backends over HTTPS: their certificates verified against
@@ -430,19 +423,13 @@ impl FrontDoorPlane {
         backend_tls: Option<BackendTls>,
     ) -> anyhow::Result<FrontDoorPlane> {
         let doors = Arc::new(FrontDoors::default());
-        let http = proxy
-            .start_front_door(doors.clone(), http, None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}; pass --frontdoor-addr 127.0.0.1:0"))?;
-        let https = match https {
-            Some((addr, tls)) => Some(
-                proxy
-                    .start_front_door(doors.clone(), addr, Some(tls))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}; pass --frontdoor-https-addr 127.0.0.1:0"))?,
-            ),
-            None => None,
-        };
+        let (http, https) = crate::edge::bind_listeners(
+            http,
+            https,
+            ["--frontdoor-addr", "--frontdoor-https-addr"],
+            |a, t| proxy.start_front_door(doors.clone(), a, t),
+        )
+        .await?;
         Ok(FrontDoorPlane {
             doors,
             http,
