@@ -895,17 +895,21 @@ impl Edge {
                 }
             }
         }
+        if let Dialect::FrontDoor(_) = &self.cfg.dialect {
+            // The forwarder sets the backend's host and Front Door's forwarding fields. The
+            // client's `Accept-Encoding` goes as the key normalised it (below), so that the
+            // variant stored is the one the key names.
+            for name in front_door::NOT_FORWARDED {
+                headers.remove(*name);
+            }
+            headers.remove(header::ACCEPT_ENCODING);
+        }
         if let Some(e) = encoding
             && !b.compress
         {
             headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(e));
         }
-        if let Dialect::FrontDoor(_) = &self.cfg.dialect {
-            // The forwarder sets the backend's host and Front Door's forwarding fields.
-            for name in front_door::NOT_FORWARDED {
-                headers.remove(*name);
-            }
-        } else {
+        if self.cfg.dialect == Dialect::CloudFront {
             if let Ok(v) = HeaderValue::from_str(&o.host) {
                 headers.insert(header::HOST, v);
             }

@@ -874,8 +874,11 @@ fn rule_cache(
             query: c.query.clone(),
             unordered_query: true,
             // Front Door forwards the client's fields (less a few, see the cache's
-            // `front_door` module); its key is the URL alone.
+            // `front_door` module); its key is the URL and the encodings the client takes
+            // (Brotli, gzip), so that a compressed copy only reaches clients that take it.
             forward_all_headers: true,
+            gzip: true,
+            brotli: true,
             ..KeyPolicy::default()
         },
         compress: c.compression,
