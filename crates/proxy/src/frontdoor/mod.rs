@@ -80,7 +80,7 @@ pub struct FrontDoorConfig {
     /// 60 s by default).
     pub timeout: Duration,
     /// How backends are reached over HTTPS (the roots their certificates are verified
-    /// against, and whether their names are); `None`: backends only over HTTP.
+    /// against); `None`: backends only over HTTP.
     pub backend_tls: Option<BackendTls>,
 }
 
@@ -146,7 +146,9 @@ pub enum Action {
     },
 }
 
-/// How a rule reaches its backends (`forwarding_protocol`).
+/// How a rule reaches its backends (`forwarding_protocol`). A backend without an HTTPS
+/// address ([`BackendConfig::https_addr`]) is reached over HTTP whatever the rule says;
+/// the caller says so to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Forwarding {
     /// HTTP.
