@@ -1283,6 +1283,36 @@ mod tests {
     }
 
     #[test]
+    fn route_caching_maps_to_the_cache_key() {
+        use meridian_config::terraform::resources::azure::RouteCaching;
+        let names = vec!["id".to_owned()];
+        for (behaviour, want) in [
+            ("IgnoreQueryString", QueryKeys::Whitelist(Vec::new())),
+            ("UseQueryString", QueryKeys::All),
+            (
+                "IgnoreSpecifiedQueryStrings",
+                QueryKeys::Except(names.clone()),
+            ),
+            (
+                "IncludeSpecifiedQueryStrings",
+                QueryKeys::Whitelist(names.clone()),
+            ),
+        ] {
+            let c = route_cache(&RouteCaching {
+                query_string_caching_behavior: behaviour.into(),
+                query_strings: names.clone(),
+                compression: true,
+                content_types_to_compress: vec!["text/html".into()],
+                duration_seconds: Some(300),
+            });
+            assert_eq!(c.query, want, "{behaviour}");
+            assert!(c.compression);
+            assert_eq!(c.caching.min_duration, Some(300));
+            assert_eq!(c.caching.content_types, vec!["text/html".to_owned()]);
+        }
+    }
+
+    #[test]
     fn regions_match_as_the_dns_matches_them() {
         assert!(same_region("us-east", "us-east-1"));
         assert!(same_region("us-east-1", "us-east"));

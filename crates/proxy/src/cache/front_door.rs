@@ -313,6 +313,44 @@ mod tests {
     }
 
     #[test]
+    fn compresses_its_list_or_the_routes_between_1_kb_and_8_mb() {
+        let body = |n: usize| Bytes::from("a".repeat(n));
+        let run = |c: &Caching, ct: &str, n: usize| {
+            let mut headers = h(&[("content-type", ct)]);
+            let out = compress(c, StatusCode::OK, &mut headers, body(n), "gzip");
+            (
+                out.len() < n,
+                headers.contains_key(header::CONTENT_ENCODING),
+            )
+        };
+        let default = Caching::default();
+        assert_eq!(
+            run(&default, "text/plain; charset=utf-8", 2048),
+            (true, true)
+        );
+        assert_eq!(
+            run(&default, "text/plain", 1023),
+            (false, false),
+            "under 1 KB"
+        );
+        assert_eq!(
+            run(&default, "image/png", 2048),
+            (false, false),
+            "not on the list"
+        );
+        let route = Caching {
+            content_types: vec!["image/png".into()],
+            ..Caching::default()
+        };
+        assert_eq!(run(&route, "image/png", 2048), (true, true));
+        assert_eq!(
+            run(&route, "text/plain", 2048),
+            (false, false),
+            "the route's list only"
+        );
+    }
+
+    #[test]
     fn x_cache_in_front_doors_words() {
         for (edge, cc, want) in [
             ("Hit from cloudfront", "", "TCP_HIT"),
