@@ -102,7 +102,16 @@ pub(crate) fn tls_config(
         "127.0.0.1".to_owned(),
         "*.cloudfront.localhost".to_owned(),
     ];
-    let (chain, key) = ca.issue_server(&names, Duration::from_secs(365 * 86_400))?;
+    server_tls(ca, &names)
+}
+
+/// The TLS configuration of an HTTPS listener of the edge or the front door: a year's
+/// certificate from Meridian's CA for `names`, HTTP/1.1.
+pub(crate) fn server_tls(
+    ca: &meridian_identity::CertificateAuthority,
+    names: &[String],
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let (chain, key) = ca.issue_server(names, Duration::from_secs(365 * 86_400))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -110,6 +119,34 @@ pub(crate) fn tls_config(
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Binds a plane's HTTP listener and, when asked, its HTTPS one (the edge's and the front
+/// door's alike); a bind that fails names the flag (`flags`: HTTP's, HTTPS') that moves it.
+pub(crate) async fn bind_listeners<F, Fut, E>(
+    http: SocketAddr,
+    https: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    flags: [&str; 2],
+    bind: F,
+) -> anyhow::Result<(SocketAddr, Option<SocketAddr>)>
+where
+    F: Fn(SocketAddr, Option<Arc<rustls::ServerConfig>>) -> Fut,
+    Fut: std::future::Future<Output = Result<SocketAddr, E>>,
+    E: std::fmt::Display,
+{
+    let [http_flag, https_flag] = flags;
+    let http = bind(http, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; pass {http_flag} 127.0.0.1:0"))?;
+    let https = match https {
+        Some((addr, tls)) => Some(
+            bind(addr, Some(tls))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}; pass {https_flag} 127.0.0.1:0"))?,
+        ),
+        None => None,
+    };
+    Ok((http, https))
 }
 
 /// The distributions of a bundle's Terraform modules, with the buckets their origins name.
@@ -239,19 +276,11 @@ impl EdgePlane {
         https: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
     ) -> anyhow::Result<EdgePlane> {
         let edges = Arc::new(Edges::default());
-        let http = proxy
-            .start_edge(edges.clone(), http, None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}; pass --cdn-addr 127.0.0.1:0"))?;
-        let https = match https {
-            Some((addr, tls)) => Some(
-                proxy
-                    .start_edge(edges.clone(), addr, Some(tls))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}; pass --cdn-https-addr 127.0.0.1:0"))?,
-            ),
-            None => None,
-        };
+        let (http, https) =
+            bind_listeners(http, https, ["--cdn-addr", "--cdn-https-addr"], |a, t| {
+                proxy.start_edge(edges.clone(), a, t)
+            })
+            .await?;
         Ok(EdgePlane {
             edges,
             http,

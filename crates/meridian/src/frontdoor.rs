@@ -15,6 +15,13 @@
 //! Azure Functions apps it reaches their Gateway port (7071), else the Gateway port of its
 //! `http_port` (or the first one). An IP address or `localhost` is reached as it is.
 //!
+//! A rule with caching (classic `cache_enabled`, a route's `cache` block) is served through
+//! the edge cache with Front Door's rules (`meridian_proxy::cache::front_door`). A rule
+//! forwarding over HTTPS reaches an address on this machine on its `https_port`, verifying
+//! the certificate against Meridian's CA and the system's roots (its name too with the name
+//! check on); a region's gateway serves HTTP only, so backends in regions stay on HTTP and
+//! a note says so.
+//!
 //! Regions sharing a machine are equally far from a client: backends get the same latency,
 //! so Front Door's latency band holds them all and the weights decide (the course's 50/50).
 
@@ -25,9 +32,11 @@ use std::time::{Duration, Instant};
 use http::{Method, StatusCode};
 use meridian_config::terraform::resources::Spec;
 use meridian_config::terraform::resources::azure::{FrontDoor as TfFrontDoor, FrontDoorPart};
+use meridian_proxy::cache::QueryKeys;
+use meridian_proxy::cache::front_door::Caching;
 use meridian_proxy::frontdoor::{
-    Action, BackendConfig, FrontDoor, FrontDoorConfig, FrontDoors, Frontend, PoolConfig,
-    ProbeConfig, Rule,
+    Action, BackendConfig, BackendTls, Forwarding, FrontDoor, FrontDoorConfig, FrontDoors,
+    Frontend, PoolConfig, ProbeConfig, RouteCache, Rule,
 };
 use tokio::sync::watch;
 
@@ -100,6 +109,8 @@ pub(crate) struct FrontDoorPlane {
     pub(crate) http: SocketAddr,
     pub(crate) https: Option<SocketAddr>,
     regions: tokio::sync::Mutex<Vec<RegionGateway>>,
+    /// How backends are reached over HTTPS.
+    backend_tls: Option<BackendTls>,
     served: std::sync::Mutex<Vec<Served>>,
     notes: std::sync::Mutex<Vec<String>>,
 }
@@ -124,14 +135,44 @@ pub(crate) fn tls_config(
             }
         }
     }
-    let (chain, key) = ca.issue_server(&names, Duration::from_secs(365 * 86_400))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    crate::edge::server_tls(ca, &names)
+}
+
+/// How the front door reaches backends over HTTPS: their certificates verified against
+/// Meridian's CA (what `meridian` issues on this machine) and the system's roots.
+pub(crate) fn backend_tls(
+    ca: &meridian_identity::CertificateAuthority,
+) -> anyhow::Result<BackendTls> {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for r in ca.trust_bundle().roots() {
+        roots.add(r.cert)?;
+    }
+    // Debian's bundle; a machine without one trusts Meridian's CA alone.
+    if let Ok(iter) =
+        rustls_pki_types::CertificateDer::pem_file_iter("/etc/ssl/certs/ca-certificates.crt")
+    {
+        let (added, ignored) = roots.add_parsable_certificates(iter.flatten());
+        tracing::debug!(added, ignored, "front door: system roots for backends");
+    }
+    Ok(BackendTls::new(roots)?)
+}
+
+/// A rule's caching as the front door serves it.
+fn route_cache(c: &meridian_config::terraform::resources::azure::RouteCaching) -> RouteCache {
+    RouteCache {
+        query: match c.query_string_caching_behavior.as_str() {
+            "UseQueryString" => QueryKeys::All,
+            "IgnoreSpecifiedQueryStrings" => QueryKeys::Except(c.query_strings.clone()),
+            "IncludeSpecifiedQueryStrings" => QueryKeys::Whitelist(c.query_strings.clone()),
+            _ => QueryKeys::Whitelist(Vec::new()),
+        },
+        compression: c.compression,
+        caching: Caching {
+            min_duration: c.duration_seconds,
+            content_types: c.content_types_to_compress.clone(),
+        },
+    }
 }
 
 /// The Front Doors of a bundle's Terraform modules: the classic ones, and each Front Door
@@ -225,6 +266,7 @@ fn standard_profile(
                         priority,
                         weight,
                         enabled,
+                        certificate_name_check,
                         ..
                     } if origin_group_id == g.id => Some(Backend {
                         address: host_name.clone(),
@@ -234,6 +276,7 @@ fn standard_profile(
                         priority: *priority,
                         weight: *weight,
                         enabled: *enabled,
+                        certificate_name_check: *certificate_name_check,
                     }),
                     _ => None,
                 })
@@ -301,6 +344,7 @@ fn standard_profile(
                 patterns: patterns.clone(),
                 enabled: true,
                 forward: None,
+                cache: None,
                 redirect: Some(("HttpsOnly".into(), "Moved".into(), None)),
                 custom_forwarding_path: None,
                 redirect_custom: (None, None, None),
@@ -316,11 +360,8 @@ fn standard_profile(
                 .collect(),
             patterns: patterns.clone(),
             enabled: true,
-            forward: Some((
-                origin_group_id.clone(),
-                forwarding_protocol.clone(),
-                cache.is_some(),
-            )),
+            forward: Some((origin_group_id.clone(), forwarding_protocol.clone())),
+            cache: cache.clone(),
             redirect: None,
             custom_forwarding_path: None,
             redirect_custom: (None, None, None),
@@ -379,26 +420,22 @@ impl FrontDoorPlane {
         proxy: &meridian_proxy::Proxy,
         http: SocketAddr,
         https: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+        backend_tls: Option<BackendTls>,
     ) -> anyhow::Result<FrontDoorPlane> {
         let doors = Arc::new(FrontDoors::default());
-        let http = proxy
-            .start_front_door(doors.clone(), http, None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}; pass --frontdoor-addr 127.0.0.1:0"))?;
-        let https = match https {
-            Some((addr, tls)) => Some(
-                proxy
-                    .start_front_door(doors.clone(), addr, Some(tls))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}; pass --frontdoor-https-addr 127.0.0.1:0"))?,
-            ),
-            None => None,
-        };
+        let (http, https) = crate::edge::bind_listeners(
+            http,
+            https,
+            ["--frontdoor-addr", "--frontdoor-https-addr"],
+            |a, t| proxy.start_front_door(doors.clone(), a, t),
+        )
+        .await?;
         Ok(FrontDoorPlane {
             doors,
             http,
             https,
             regions: tokio::sync::Mutex::new(Vec::new()),
+            backend_tls,
             served: std::sync::Mutex::new(Vec::new()),
             notes: std::sync::Mutex::new(Vec::new()),
         })
@@ -500,11 +537,21 @@ impl FrontDoorPlane {
                             ));
                         }
                     }
+                    // An address on this machine is reached on its HTTPS port too; a region's
+                    // gateway serves HTTP only.
+                    let https_addr = match &target {
+                        Some(Target::Direct(a)) => u16::try_from(b.https_port)
+                            .ok()
+                            .map(|p| SocketAddr::new(a.ip(), p)),
+                        _ => None,
+                    };
                     backends_served.push((b.address.clone(), region, addr));
                     backends.push(BackendConfig {
                         name: b.address.clone(),
                         host_header,
                         addr,
+                        https_addr,
+                        certificate_name_check: b.certificate_name_check,
                         priority: u8::try_from(b.priority.clamp(1, 5)).unwrap_or(1),
                         weight: u32::try_from(b.weight.clamp(1, 1000)).unwrap_or(50),
                         enabled: b.enabled,
@@ -519,9 +566,11 @@ impl FrontDoorPlane {
                 let interval = probe_interval.unwrap_or_else(|| {
                     Duration::from_secs(u64::try_from(p.probe_interval.max(1)).unwrap_or(120))
                 });
-                if p.probe_protocol.eq_ignore_ascii_case("Https") {
+                let probe_https = p.probe_protocol.eq_ignore_ascii_case("Https");
+                let http_only = backends.iter().any(|b| b.https_addr.is_none());
+                if probe_https && http_only {
                     notes.push(format!(
-                        "frontdoor: {} pool {}: probes go over HTTP (the regions' gateways on this machine serve HTTP)",
+                        "frontdoor: {} pool {}: probes of the backends in regions go over HTTP (the regions' gateways on this machine serve HTTP)",
                         d.name, p.name
                     ));
                 }
@@ -544,6 +593,7 @@ impl FrontDoorPlane {
                         },
                         method,
                         interval,
+                        https: probe_https,
                     }),
                 });
             }
@@ -572,25 +622,29 @@ impl FrontDoorPlane {
                 .collect();
             let mut rules = Vec::new();
             for r in d.routing_rules.iter().filter(|r| r.enabled) {
-                let action = if let Some((pool, protocol, cache)) = &r.forward {
+                let action = if let Some((pool, protocol)) = &r.forward {
                     let Some(pool) = d.backend_pools.iter().position(|p| p.name == *pool) else {
                         continue;
                     };
-                    if protocol != "HttpOnly" {
+                    let protocol = match protocol.as_str() {
+                        "HttpsOnly" => Forwarding::HttpsOnly,
+                        "MatchRequest" => Forwarding::MatchRequest,
+                        _ => Forwarding::HttpOnly,
+                    };
+                    let in_regions = pools
+                        .get(pool)
+                        .is_some_and(|p| p.backends.iter().any(|b| b.https_addr.is_none()));
+                    if protocol != Forwarding::HttpOnly && in_regions {
                         notes.push(format!(
-                            "frontdoor: {} rule {}: forwarding_protocol {protocol}: backends are reached over HTTP (the regions' gateways on this machine serve HTTP)",
-                            d.name, r.name
-                        ));
-                    }
-                    if *cache {
-                        notes.push(format!(
-                            "frontdoor: {} rule {}: cache_enabled is not served yet; requests go to the backends uncached",
+                            "frontdoor: {} rule {}: forwarding_protocol {protocol:?}: the backends in regions are reached over HTTP (the regions' gateways on this machine serve HTTP); addresses on this machine over HTTPS",
                             d.name, r.name
                         ));
                     }
                     Action::Forward {
                         pool,
                         path: r.custom_forwarding_path.clone().filter(|p| !p.is_empty()),
+                        protocol,
+                        cache: r.cache.as_ref().map(route_cache),
                     }
                 } else if let Some((protocol, kind, host)) = &r.redirect {
                     Action::Redirect {
@@ -642,6 +696,7 @@ impl FrontDoorPlane {
                         .filter(|t| *t > 0)
                         .unwrap_or(60),
                 ),
+                backend_tls: self.backend_tls.clone(),
             };
             served.push(Served {
                 name: d.name.clone(),
@@ -844,6 +899,57 @@ pub(crate) fn metrics_text(plane: &FrontDoorPlane) -> String {
                 out,
                 "meridian_frontdoor_backend_probes_total{{{},result=\"{result}\"}} {n}",
                 labels(b)
+            );
+        }
+    }
+    let caches: Vec<(String, String, meridian_proxy::cache::CacheStats)> = plane
+        .doors
+        .all()
+        .iter()
+        .flat_map(|d| {
+            let name = d.config().name.clone();
+            d.cache_stats()
+                .into_iter()
+                .map(move |(rule, s)| (name.clone(), rule, s))
+        })
+        .collect();
+    if !caches.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP meridian_frontdoor_cache_requests_total GET requests of Front Door rules with caching, by result: hit (TCP_HIT), miss (a backend answered), revalidated (a backend said 304), collapsed (waited for another request's fetch), error (no backend answered)."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE meridian_frontdoor_cache_requests_total counter"
+        );
+        for (door, rule, s) in &caches {
+            for (result, n) in [
+                ("hit", s.hits),
+                ("miss", s.misses),
+                ("revalidated", s.refresh_hits),
+                ("collapsed", s.collapsed),
+                ("error", s.errors),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "meridian_frontdoor_cache_requests_total{{front_door=\"{}\",rule=\"{}\",result=\"{result}\"}} {n}",
+                    esc(door),
+                    esc(rule)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP meridian_frontdoor_cache_bytes Bytes stored in the memory tier of a Front Door rule's cache."
+        );
+        let _ = writeln!(out, "# TYPE meridian_frontdoor_cache_bytes gauge");
+        for (door, rule, s) in &caches {
+            let _ = writeln!(
+                out,
+                "meridian_frontdoor_cache_bytes{{front_door=\"{}\",rule=\"{}\"}} {}",
+                esc(door),
+                esc(rule),
+                s.memory.bytes
             );
         }
     }
@@ -1174,6 +1280,36 @@ mod tests {
         );
         assert_eq!(region_of("example.com", &lbs), None);
         assert_eq!(region_of("app-nowhere.azurewebsites.net", &lbs), None);
+    }
+
+    #[test]
+    fn route_caching_maps_to_the_cache_key() {
+        use meridian_config::terraform::resources::azure::RouteCaching;
+        let names = vec!["id".to_owned()];
+        for (behaviour, want) in [
+            ("IgnoreQueryString", QueryKeys::Whitelist(Vec::new())),
+            ("UseQueryString", QueryKeys::All),
+            (
+                "IgnoreSpecifiedQueryStrings",
+                QueryKeys::Except(names.clone()),
+            ),
+            (
+                "IncludeSpecifiedQueryStrings",
+                QueryKeys::Whitelist(names.clone()),
+            ),
+        ] {
+            let c = route_cache(&RouteCaching {
+                query_string_caching_behavior: behaviour.into(),
+                query_strings: names.clone(),
+                compression: true,
+                content_types_to_compress: vec!["text/html".into()],
+                duration_seconds: Some(300),
+            });
+            assert_eq!(c.query, want, "{behaviour}");
+            assert!(c.compression);
+            assert_eq!(c.caching.min_duration, Some(300));
+            assert_eq!(c.caching.content_types, vec!["text/html".to_owned()]);
+        }
     }
 
     #[test]

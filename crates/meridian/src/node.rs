@@ -302,6 +302,10 @@ impl Node {
                     &proxy,
                     options.frontdoor_addr,
                     Some((options.frontdoor_https_addr, tls)),
+                    Some(
+                        crate::frontdoor::backend_tls(&ca)
+                            .context("cannot build the front door's TLS client for backends")?,
+                    ),
                 )
                 .await?,
             )

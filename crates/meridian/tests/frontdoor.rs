@@ -362,3 +362,284 @@ fn up_serves_a_front_door_standard_profile() {
     assert_eq!(got.get("200 127.0.0.1"), Some(&5), "{got:?}");
     assert_eq!(got.get("200 localhost"), Some(&5), "{got:?}");
 }
+
+/// A Standard profile with a caching route over HTTP origins and two routes over HTTPS to
+/// origins on this machine: one whose certificate (from Meridian's CA) names it, one whose
+/// certificate names another host, with the name check on.
+const CACHING_AND_HTTPS: &str = r#"
+provider "azurerm" {
+  features {}
+}
+
+resource "azurerm_resource_group" "main" {
+  name     = "my-app-rg"
+  location = "East US"
+}
+
+resource "azurerm_cdn_frontdoor_profile" "main" {
+  name                = "my-app-afd"
+  resource_group_name = azurerm_resource_group.main.name
+  sku_name            = "Standard_AzureFrontDoor"
+}
+
+resource "azurerm_cdn_frontdoor_endpoint" "main" {
+  name                     = "my-app"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+}
+
+resource "azurerm_cdn_frontdoor_origin_group" "static" {
+  name                     = "static"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+  load_balancing {}
+}
+
+resource "azurerm_cdn_frontdoor_origin" "static" {
+  name                           = "static"
+  cdn_frontdoor_origin_group_id  = azurerm_cdn_frontdoor_origin_group.static.id
+  host_name                      = "127.0.0.1"
+  http_port                      = HTTP_PORT
+  certificate_name_check_enabled = true
+}
+
+resource "azurerm_cdn_frontdoor_route" "static" {
+  name                          = "static"
+  cdn_frontdoor_endpoint_id     = azurerm_cdn_frontdoor_endpoint.main.id
+  cdn_frontdoor_origin_group_id = azurerm_cdn_frontdoor_origin_group.static.id
+  cdn_frontdoor_origin_ids      = [azurerm_cdn_frontdoor_origin.static.id]
+  patterns_to_match             = ["/static/*"]
+  supported_protocols           = ["Http", "Https"]
+  https_redirect_enabled        = false
+  forwarding_protocol           = "HttpOnly"
+  cache {
+    query_string_caching_behavior = "UseQueryString"
+  }
+}
+
+resource "azurerm_cdn_frontdoor_origin_group" "secure" {
+  name                     = "secure"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+  load_balancing {}
+}
+
+resource "azurerm_cdn_frontdoor_origin" "secure" {
+  name                           = "secure"
+  cdn_frontdoor_origin_group_id  = azurerm_cdn_frontdoor_origin_group.secure.id
+  host_name                      = "localhost"
+  https_port                     = GOOD_PORT
+  certificate_name_check_enabled = true
+}
+
+resource "azurerm_cdn_frontdoor_route" "secure" {
+  name                          = "secure"
+  cdn_frontdoor_endpoint_id     = azurerm_cdn_frontdoor_endpoint.main.id
+  cdn_frontdoor_origin_group_id = azurerm_cdn_frontdoor_origin_group.secure.id
+  cdn_frontdoor_origin_ids      = [azurerm_cdn_frontdoor_origin.secure.id]
+  patterns_to_match             = ["/secure/*"]
+  supported_protocols           = ["Http", "Https"]
+  https_redirect_enabled        = false
+  forwarding_protocol           = "HttpsOnly"
+}
+
+resource "azurerm_cdn_frontdoor_origin_group" "wrong" {
+  name                     = "wrong"
+  cdn_frontdoor_profile_id = azurerm_cdn_frontdoor_profile.main.id
+  load_balancing {}
+}
+
+resource "azurerm_cdn_frontdoor_origin" "wrong" {
+  name                           = "wrong"
+  cdn_frontdoor_origin_group_id  = azurerm_cdn_frontdoor_origin_group.wrong.id
+  host_name                      = "localhost"
+  https_port                     = WRONG_PORT
+  certificate_name_check_enabled = true
+}
+
+resource "azurerm_cdn_frontdoor_route" "wrong" {
+  name                          = "wrong"
+  cdn_frontdoor_endpoint_id     = azurerm_cdn_frontdoor_endpoint.main.id
+  cdn_frontdoor_origin_group_id = azurerm_cdn_frontdoor_origin_group.wrong.id
+  cdn_frontdoor_origin_ids      = [azurerm_cdn_frontdoor_origin.wrong.id]
+  patterns_to_match             = ["/wrong/*"]
+  supported_protocols           = ["Http", "Https"]
+  https_redirect_enabled        = false
+  forwarding_protocol           = "HttpsOnly"
+}
+"#;
+
+/// Python's http.server over TLS with `cert`/`key`, serving `dir`.
+fn tls_backend(dir: &Path, port: u16, cert: &Path, key: &Path) -> Backend {
+    let script = "import http.server, ssl, sys\n\
+        s = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)\n\
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+        c.load_cert_chain(sys.argv[2], sys.argv[3])\n\
+        s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+        s.serve_forever()\n";
+    let child = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .arg(cert)
+        .arg(key)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    eventually("the TLS backend listens", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    });
+    Backend(child)
+}
+
+/// A certificate for `name` signed by Meridian's CA (its root file holds the key too).
+fn issue(
+    openssl: &Path,
+    root: &Path,
+    dir: &Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let crt = dir.join(format!("{name}.crt"));
+    let ext = dir.join(format!("{name}.ext"));
+    std::fs::write(&ext, format!("subjectAltName=DNS:{name}\n")).expect("ext");
+    let run = |args: &[&str]| {
+        let out = Command::new(openssl).args(args).output().expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let p = |p: &Path| p.to_string_lossy().into_owned();
+    run(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        &p(&key),
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        &p(&key),
+        "-subj",
+        &format!("/CN={name}"),
+        "-out",
+        &p(&csr),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &p(&csr),
+        "-CA",
+        &p(root),
+        "-CAkey",
+        &p(root),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &p(&ext),
+        "-out",
+        &p(&crt),
+    ]);
+    (crt, key)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+#[test]
+fn up_caches_a_route_and_reaches_origins_over_https() {
+    let (Some(curl), Some(openssl)) = (
+        tool("curl", "apt-get install curl"),
+        tool("openssl", "apt-get install openssl"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let site = tempfile::tempdir().expect("site");
+    for d in ["static", "secure", "wrong"] {
+        std::fs::create_dir(site.path().join(d)).expect("mkdir");
+        std::fs::write(site.path().join(d).join("index.html"), d).expect("write");
+    }
+    let (_plain, http_port) = backend(site.path());
+    let (good_port, wrong_port) = (free_port(), free_port());
+    let afd = tmp.path().join("afd");
+    std::fs::create_dir(&afd).expect("mkdir");
+    std::fs::write(
+        afd.join("main.tf"),
+        CACHING_AND_HTTPS
+            .replace("HTTP_PORT", &http_port.to_string())
+            .replace("GOOD_PORT", &good_port.to_string())
+            .replace("WRONG_PORT", &wrong_port.to_string()),
+    )
+    .expect("write");
+    let up = Up::start(tmp.path(), "afd", &["--gateway-port", "7071=0"]);
+    // The backends' certificates come from the CA `meridian up` generated.
+    let root = tmp.path().join(".meridian/ca/root-ca.pem");
+    let (crt, key) = issue(&openssl, &root, site.path(), "localhost");
+    let (wrong_crt, wrong_key) = issue(&openssl, &root, site.path(), "wrong.example.com");
+    let _good = tls_backend(site.path(), good_port, &crt, &key);
+    let _wrong = tls_backend(site.path(), wrong_port, &wrong_crt, &wrong_key);
+
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.starts_with("  frontdoor "))
+        .cloned()
+        .unwrap_or_else(|| panic!("{:#?}", up.banner));
+    let host = line
+        .split_whitespace()
+        .find(|w| w.contains(".z01.azurefd.localhost"))
+        .expect("endpoint host")
+        .trim_end_matches([':', ','])
+        .to_owned();
+    let http = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| c == ',' || c.is_whitespace()).next())
+        .expect("http address")
+        .to_owned();
+    let get = |path: &str| {
+        let out = Command::new(&curl)
+            .args(["-s", "-o", "/dev/null", "-H", &format!("Host: {host}")])
+            .args(["-w", "%{http_code} %header{x-cache}"])
+            .arg(format!("http://{http}{path}"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Caching: a miss, then hits; UseQueryString keys each query apart.
+    assert_eq!(get("/static/index.html?v=1"), "200 TCP_MISS");
+    assert_eq!(get("/static/index.html?v=1"), "200 TCP_HIT");
+    assert_eq!(get("/static/index.html?v=2"), "200 TCP_MISS");
+    assert_eq!(get("/static/index.html?v=2"), "200 TCP_HIT");
+    let metrics = Command::new(&curl)
+        .args(["-s", &format!("http://{}/metrics", up.admin)])
+        .output()
+        .expect("curl");
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    for result in ["hit", "miss"] {
+        assert!(
+            metrics.lines().any(|l| l
+                .starts_with("meridian_frontdoor_cache_requests_total{front_door=\"my-app-afd\"")
+                && l.ends_with(&format!("result=\"{result}\"}} 2"))),
+            "{metrics}"
+        );
+    }
+    // HTTPS to the origin whose certificate names it; refused to the other (name check on).
+    eventually("the HTTPS origin answers", Duration::from_secs(40), || {
+        (get("/secure/index.html") == "200 CONFIG_NOCACHE").then_some(())
+    });
+    assert_eq!(get("/wrong/index.html"), "503 CONFIG_NOCACHE");
+}

@@ -20,9 +20,10 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use meridian_proxy::cache::QueryKeys;
 use meridian_proxy::frontdoor::{
-    Action, BackendConfig, FrontDoor, FrontDoorConfig, FrontDoors, Frontend, PoolConfig,
-    ProbeConfig, Rule,
+    Action, BackendConfig, BackendTls, Forwarding, FrontDoor, FrontDoorConfig, FrontDoors,
+    Frontend, PoolConfig, ProbeConfig, RouteCache, Rule,
 };
 use meridian_proxy::{Proxy, ProxyOptions};
 use tokio::net::TcpListener;
@@ -50,6 +51,8 @@ struct Region {
     hits: Arc<AtomicUsize>,
     probes: Arc<Mutex<Vec<(Method, String, String)>>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Speaks HTTPS with this certificate.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Region {
@@ -58,6 +61,34 @@ impl Region {
     }
 
     async fn with_delay(name: &'static str, delay: Duration) -> Region {
+        Region::listening(name, delay, None).await
+    }
+
+    /// A region whose backend speaks only HTTPS, with a certificate for `sans` from `pki`.
+    async fn tls(name: &'static str, pki: &harness::Pki, sans: &[&str]) -> Region {
+        use rustls_pki_types::pem::PemObject as _;
+        let (_, _, pem, key) = pki.leaf(name, sans);
+        let chain = rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Region::listening(name, Duration::ZERO, Some(acceptor)).await
+    }
+
+    async fn listening(
+        name: &'static str,
+        delay: Duration,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Region {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let r = Region {
             name,
@@ -67,6 +98,7 @@ impl Region {
             hits: Arc::new(AtomicUsize::new(0)),
             probes: Arc::new(Mutex::new(Vec::new())),
             tasks: Arc::new(Mutex::new(Vec::new())),
+            tls,
         };
         r.serve(listener);
         r
@@ -81,6 +113,7 @@ impl Region {
             self.tasks.clone(),
             self.delay,
         );
+        let tls = self.tls.clone();
         let accept = tokio::spawn({
             let tasks = tasks.clone();
             async move {
@@ -89,6 +122,7 @@ impl Region {
                         return;
                     };
                     let (mode, hits, probes) = (mode.clone(), hits.clone(), probes.clone());
+                    let tls = tls.clone();
                     let conn = tokio::spawn(async move {
                         let svc = service_fn(move |req: Request<Incoming>| {
                             let (mode, hits, probes) = (mode.clone(), hits.clone(), probes.clone());
@@ -113,9 +147,23 @@ impl Region {
                                 if !delay.is_zero() {
                                     tokio::time::sleep(delay).await;
                                 }
-                                let mut resp = Response::new(Full::new(Bytes::from(name)));
+                                let path = req.uri().path();
+                                let body = if path.starts_with("/big") {
+                                    Bytes::from(format!("{name} ").repeat(1024))
+                                } else {
+                                    Bytes::from(name)
+                                };
+                                let mut resp = Response::new(Full::new(body));
                                 if m == Mode::Failing {
                                     *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                                }
+                                if path.starts_with("/big") {
+                                    resp.headers_mut()
+                                        .insert("content-type", "text/plain".parse().unwrap());
+                                }
+                                if path.contains("private") {
+                                    resp.headers_mut()
+                                        .insert("cache-control", "private".parse().unwrap());
                                 }
                                 if let Some(h) = req.headers().get("host") {
                                     resp.headers_mut().insert("echo-host", h.clone());
@@ -128,12 +176,23 @@ impl Region {
                                 if let Some(h) = req.headers().get("x-forwarded-for") {
                                     resp.headers_mut().insert("echo-xff", h.clone());
                                 }
+                                if let Some(h) = req.headers().get("accept-encoding") {
+                                    resp.headers_mut().insert("echo-ae", h.clone());
+                                }
                                 Ok::<_, Infallible>(resp)
                             }
                         });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(tcp), svc)
-                            .await;
+                        let http = hyper::server::conn::http1::Builder::new();
+                        match tls {
+                            Some(acceptor) => {
+                                if let Ok(stream) = acceptor.accept(tcp).await {
+                                    let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                                }
+                            }
+                            None => {
+                                let _ = http.serve_connection(TokioIo::new(tcp), svc).await;
+                            }
+                        }
                     });
                     tasks.lock().unwrap().push(conn);
                 }
@@ -180,6 +239,8 @@ impl Region {
             name: format!("app-{}.azurewebsites.net", self.name),
             host_header: format!("app-{}.azurewebsites.net", self.name),
             addr: self.addr,
+            https_addr: None,
+            certificate_name_check: true,
             priority,
             weight,
             enabled: true,
@@ -205,6 +266,7 @@ fn probe(interval: Duration) -> ProbeConfig {
         path: "/health".into(),
         method: Method::HEAD,
         interval,
+        https: false,
     }
 }
 
@@ -227,6 +289,7 @@ fn door(pools: Vec<PoolConfig>, rules: Vec<Rule>, affinity: bool) -> FrontDoorCo
         pools,
         connect_timeout: Duration::from_secs(2),
         timeout: Duration::from_secs(2),
+        backend_tls: None,
     }
 }
 
@@ -237,7 +300,12 @@ fn forward_all(pool: usize) -> Rule {
         http: true,
         https: false,
         patterns: vec!["/*".into()],
-        action: Action::Forward { pool, path: None },
+        action: Action::Forward {
+            pool,
+            path: None,
+            protocol: Forwarding::HttpOnly,
+            cache: None,
+        },
     }
 }
 
@@ -443,6 +511,8 @@ async fn rules_match_by_pattern_protocol_and_host() {
         action: Action::Forward {
             pool: 1,
             path: Some("/backend/".into()),
+            protocol: Forwarding::HttpOnly,
+            cache: None,
         },
         ..forward_all(0)
     };
@@ -864,4 +934,400 @@ async fn a_region_killed_under_load_costs_no_client_a_request() {
     // Back up: the next probe (woken by the failure) finds it and traffic returns.
     east.revive().await;
     until("eastus back", || door.status().iter().all(|s| !s.suspect)).await;
+}
+
+/// A rule for `pattern` that caches, keyed by `query`.
+fn cached(name: &str, pattern: &str, query: QueryKeys, compression: bool) -> Rule {
+    Rule {
+        name: name.into(),
+        patterns: vec![pattern.into()],
+        action: Action::Forward {
+            pool: 0,
+            path: None,
+            protocol: Forwarding::HttpOnly,
+            cache: Some(RouteCache {
+                query,
+                compression,
+                ..RouteCache::default()
+            }),
+        },
+        ..forward_all(0)
+    }
+}
+
+/// curl's `-w FORMAT` for one request for `path` with extra arguments.
+fn curl_with(fd: SocketAddr, path: &str, extra: &[&str], format: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", format])
+        .args(["--resolve", &format!("{HOST}:{}:127.0.0.1", fd.port())])
+        .args(extra)
+        .arg(format!("http://{HOST}:{}{path}", fd.port()))
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caching_rule_serves_hits_and_keys_query_strings_as_front_door_does() {
+    let east = Region::start("eastus").await;
+    let rules = vec![
+        cached(
+            "ignore",
+            "/ignore/*",
+            QueryKeys::Whitelist(Vec::new()),
+            false,
+        ),
+        cached("use", "/use/*", QueryKeys::All, false),
+        cached(
+            "except",
+            "/except/*",
+            QueryKeys::Except(vec!["utm".into()]),
+            false,
+        ),
+        cached(
+            "only",
+            "/only/*",
+            QueryKeys::Whitelist(vec!["id".into()]),
+            false,
+        ),
+        Rule {
+            name: "nocache".into(),
+            patterns: vec!["/nocache/*".into()],
+            ..forward_all(0)
+        },
+    ];
+    let cfg = door(
+        vec![pool("p", vec![east.backend(1, 50)], no_probe_soon())],
+        rules,
+        false,
+    );
+    let (door, fd, _proxy) = start(cfg).await;
+    let w = |path: &str| curl_w(fd, path, "%{http_code} %header{x-cache} %header{echo-path}");
+    // IgnoreQueryString: the first request's query goes to the backend; later ones are
+    // answered with what it stored, whatever their query.
+    assert_eq!(w("/ignore/a?x=1"), "200 TCP_MISS /ignore/a?x=1");
+    assert_eq!(w("/ignore/a?x=2"), "200 TCP_HIT /ignore/a?x=1");
+    assert_eq!(w("/ignore/a"), "200 TCP_HIT /ignore/a?x=1");
+    // UseQueryString: every unique URL, parameters in any order.
+    assert_eq!(w("/use/a?x=1&y=2"), "200 TCP_MISS /use/a?x=1&y=2");
+    assert_eq!(w("/use/a?y=2&x=1"), "200 TCP_HIT /use/a?x=1&y=2");
+    assert_eq!(w("/use/a?x=2"), "200 TCP_MISS /use/a?x=2");
+    // IgnoreSpecifiedQueryStrings / IncludeSpecifiedQueryStrings.
+    assert_eq!(
+        w("/except/a?id=1&utm=a"),
+        "200 TCP_MISS /except/a?id=1&utm=a"
+    );
+    assert_eq!(
+        w("/except/a?utm=b&id=1"),
+        "200 TCP_HIT /except/a?id=1&utm=a"
+    );
+    assert_eq!(
+        w("/except/a?id=2&utm=a"),
+        "200 TCP_MISS /except/a?id=2&utm=a"
+    );
+    assert_eq!(w("/only/a?id=1&z=1"), "200 TCP_MISS /only/a?id=1&z=1");
+    assert_eq!(w("/only/a?z=2&id=1"), "200 TCP_HIT /only/a?id=1&z=1");
+    assert_eq!(w("/only/a?id=2"), "200 TCP_MISS /only/a?id=2");
+    // Cache-Control: private is honoured; a rule without caching says so.
+    assert_eq!(w("/use/private"), "200 PRIVATE_NOSTORE /use/private");
+    assert_eq!(w("/use/private"), "200 PRIVATE_NOSTORE /use/private");
+    assert_eq!(w("/nocache/a"), "200 CONFIG_NOCACHE /nocache/a");
+    assert_eq!(w("/nocache/a"), "200 CONFIG_NOCACHE /nocache/a");
+    // Without compression on the route, the backend gets the encodings the client takes
+    // (normalised) and each is a variant of its own.
+    let ae = |extra: &[&str]| {
+        curl_with(
+            fd,
+            "/use/ae",
+            extra,
+            "%{http_code} %header{x-cache} %header{echo-ae}",
+        )
+    };
+    assert_eq!(
+        ae(&["-H", "Accept-Encoding: gzip, deflate"]),
+        "200 TCP_MISS gzip"
+    );
+    assert_eq!(ae(&[]), "200 TCP_MISS ");
+    assert_eq!(ae(&["-H", "Accept-Encoding: gzip"]), "200 TCP_HIT gzip");
+    assert_eq!(ae(&[]), "200 TCP_HIT ");
+    assert_eq!(east.hits(), 13, "one backend request per miss");
+    // Only GET is cached: HEAD and POST reach the backend every time.
+    let other = |m: &str| curl_with(fd, "/use/a?x=1&y=2", &["-X", m], "%{http_code}");
+    assert_eq!(other("POST"), "200");
+    assert_eq!(
+        curl_with(fd, "/use/a?x=1&y=2", &["-I"], "%{http_code}"),
+        "200"
+    );
+    assert_eq!(east.hits(), 15);
+    // Front Door's headers, not CloudFront's.
+    let h = curl_w(
+        fd,
+        "/use/a?x=1&y=2",
+        "%header{x-azure-ref}|%header{x-amz-cf-id}|%header{via}",
+    );
+    let (azure_ref, rest) = h.split_once('|').unwrap();
+    assert!(azure_ref.len() > 10, "{h}");
+    assert_eq!(rest, "|");
+    let stats = door.cache_stats();
+    let use_rule = stats.iter().find(|(n, _)| n == "use").unwrap();
+    // Misses: two URLs, two encodings of a third, the private answer twice.
+    assert_eq!((use_rule.1.hits, use_rule.1.misses), (4, 6), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caching_rule_compresses_listed_types_and_collapses_concurrent_misses() {
+    let east = Region::with_delay("eastus", Duration::from_millis(300)).await;
+    let cfg = door(
+        vec![pool("p", vec![east.backend(1, 50)], no_probe_soon())],
+        vec![cached("zip", "/*", QueryKeys::Whitelist(Vec::new()), true)],
+        false,
+    );
+    let (_door, fd, _proxy) = start(cfg).await;
+    let f = "%{http_code} %header{content-encoding} %header{x-cache} %{size_download}";
+    // Brotli before gzip; the plain copy is a variant of its own.
+    assert_eq!(
+        curl_with(fd, "/big", &["-H", "Accept-Encoding: gzip, br"], f)
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>(),
+        ["200", "br", "TCP_MISS"]
+    );
+    assert_eq!(
+        curl_with(fd, "/big", &["-H", "Accept-Encoding: gzip"], f)
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>(),
+        ["200", "gzip", "TCP_MISS"]
+    );
+    let plain = curl_with(fd, "/big", &[], f);
+    assert!(plain.starts_with("200  TCP_MISS 7168"), "{plain}");
+    let compressed = curl_with(fd, "/big", &["--compressed"], f);
+    assert!(compressed.starts_with("200 br TCP_HIT"), "{compressed}");
+    // A body under 1 KB is not compressed.
+    assert!(
+        curl_with(fd, "/small", &["-H", "Accept-Encoding: gzip"], f).starts_with("200  TCP_MISS"),
+    );
+    let before = east.hits();
+    // Five clients at once for one key: one backend request.
+    let clients: Vec<_> = (0..5)
+        .map(|_| tokio::task::spawn_blocking(move || curl_w(fd, "/together", "%{http_code}")))
+        .collect();
+    for c in clients {
+        assert_eq!(c.await.unwrap(), "200");
+    }
+    assert_eq!(east.hits() - before, 1, "concurrent misses collapse");
+}
+
+/// The failover test's load with caching on: every request a new URL (so a miss the pool
+/// must answer) while one region dies, and a URL cached before the death still a hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_killed_under_load_with_caching_on_costs_no_client_a_request() {
+    let east = Region::with_delay("eastus", Duration::from_millis(2)).await;
+    let west = Region::with_delay("westus", Duration::from_millis(2)).await;
+    let cfg = door(
+        vec![pool(
+            "main-backend-pool",
+            vec![east.backend(1, 50), west.backend(1, 50)],
+            Some(probe(Duration::from_secs(120))),
+        )],
+        vec![cached("cached", "/*", QueryKeys::All, false)],
+        false,
+    );
+    let (door, fd, _proxy) = start(cfg).await;
+    // Fill a few URLs before the death; some from each region.
+    for i in 0..10 {
+        assert!(curl_w(fd, &format!("/kept?{i}"), "%{http_code}") == "200");
+    }
+
+    const PER_CLIENT: usize = 300;
+    let failures = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for c in 0..4 {
+        let (failures, done) = (failures.clone(), done.clone());
+        clients.push(tokio::spawn(async move {
+            let mut client = harness::Client::to(fd);
+            for i in 0..PER_CLIENT {
+                let req = Request::get(format!("/load?c={c}&i={i}"))
+                    .header("host", HOST)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+                let reply = client.send(req).await;
+                if reply.status != StatusCode::OK || reply.header("x-cache") != Some("TCP_MISS") {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    until("a quarter of the load ran", || {
+        done.load(Ordering::SeqCst) >= PER_CLIENT
+    })
+    .await;
+    let before = (east.hits(), west.hits());
+    assert!(
+        before.0 > 0 && before.1 > 0,
+        "both regions served: {before:?}"
+    );
+    east.kill();
+    for c in clients {
+        tokio::time::timeout(Duration::from_secs(60), c)
+            .await
+            .expect("the load loop ends")
+            .unwrap();
+    }
+    let status = door.status();
+    let dead = status
+        .iter()
+        .find(|s| s.backend.contains("eastus"))
+        .unwrap();
+    println!(
+        "front door failover with caching on: {} client requests (each a cache miss), {} failed; {} request(s) the killed region failed in flight, each retried on the other region",
+        4 * PER_CLIENT,
+        failures.load(Ordering::SeqCst),
+        dead.failed,
+    );
+    assert_eq!(failures.load(Ordering::SeqCst), 0, "{status:?}");
+    assert!(
+        status
+            .iter()
+            .any(|s| s.backend.contains("eastus") && s.suspect),
+        "the dead region left selection: {status:?}"
+    );
+    assert!(west.hits() > before.1, "the other region took the load");
+    // What was stored before the death is still served, whoever filled it.
+    for i in 0..10 {
+        assert_eq!(
+            curl_w(fd, &format!("/kept?{i}"), "%{http_code} %header{x-cache}"),
+            "200 TCP_HIT"
+        );
+    }
+}
+
+/// Front Door configured to reach `region` over HTTPS only, verifying against `pki`'s root
+/// (names too when `check_names`), probing over HTTPS.
+fn https_door(
+    region: &Region,
+    pki: &harness::Pki,
+    check_names: bool,
+    protocol: Forwarding,
+) -> FrontDoorConfig {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let backend = BackendConfig {
+        https_addr: Some(region.addr),
+        certificate_name_check: check_names,
+        ..region.backend(1, 50)
+    };
+    let mut p = pool("p", vec![backend], Some(probe(Duration::from_millis(200))));
+    if let Some(pr) = &mut p.probe {
+        pr.https = true;
+    }
+    let rule = Rule {
+        action: Action::Forward {
+            pool: 0,
+            path: None,
+            protocol,
+            cache: None,
+        },
+        ..forward_all(0)
+    };
+    FrontDoorConfig {
+        backend_tls: Some(BackendTls::new(roots).unwrap()),
+        ..door(vec![p], vec![rule], false)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_are_reached_over_https_with_their_certificate_verified() {
+    let pki = harness::Pki::new();
+    let good = Region::tls("eastus", &pki, &["app-eastus.azurewebsites.net"]).await;
+    let (door, fd, _proxy) = start(https_door(&good, &pki, true, Forwarding::HttpsOnly)).await;
+    assert_eq!(
+        curl_many(fd, "/", 3, &[]).await,
+        vec![(200, "app-eastus.azurewebsites.net".into()); 3]
+    );
+    // Probes go over HTTPS too, and succeed.
+    until("probed over HTTPS", || door.status()[0].probes >= 2).await;
+    assert!(
+        good.probes.lock().unwrap().len() >= 2,
+        "the probes reached it"
+    );
+    let s = &door.status()[0];
+    assert!(
+        s.probes >= 2 && s.probe_failures == 0 && s.probed_healthy,
+        "{s:?}"
+    );
+
+    // A certificate for another name: refused with the name check on, as Front Door does
+    // (503 when no backend is left), accepted with it off.
+    let wrong = Region::tls("westus", &pki, &["other.example.com"]).await;
+    let (door, fd, _p2) = start(https_door(&wrong, &pki, true, Forwarding::HttpsOnly)).await;
+    assert_eq!(curl_w(fd, "/", "%{http_code}"), "503");
+    assert_eq!(wrong.hits(), 0);
+    until("its probes fail", || door.status()[0].probe_failures >= 1).await;
+    let (_door, fd, _p3) = start(https_door(&wrong, &pki, false, Forwarding::HttpsOnly)).await;
+    assert_eq!(curl_w(fd, "/", "%{http_code}"), "200");
+
+    // A certificate from a root the front door does not trust: refused even without the
+    // name check.
+    let stranger = harness::Pki::new();
+    let untrusted = Region::tls(
+        "northeurope",
+        &stranger,
+        &["app-northeurope.azurewebsites.net"],
+    )
+    .await;
+    let (_door, fd, _p4) = start(https_door(&untrusted, &pki, false, Forwarding::HttpsOnly)).await;
+    assert_eq!(curl_w(fd, "/", "%{http_code}"), "503");
+    assert_eq!(untrusted.hits(), 0);
+
+    // MatchRequest: an HTTP client's request goes to the backend's HTTP address.
+    let plain = Region::start("eastus2").await;
+    let mut cfg = https_door(&good, &pki, true, Forwarding::MatchRequest);
+    cfg.pools[0].backends[0].addr = plain.addr;
+    if let Some(pr) = &mut cfg.pools[0].probe {
+        pr.https = false;
+    }
+    let (_door, fd, _p5) = start(cfg).await;
+    let before = good.hits();
+    assert_eq!(curl_w(fd, "/", "%{http_code}"), "200");
+    assert_eq!((plain.hits(), good.hits() - before), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caching_rule_sets_the_affinity_cookie_only_on_answers_it_does_not_share() {
+    let (a, b) = (Region::start("eastus").await, Region::start("westus").await);
+    let cfg = door(
+        vec![pool(
+            "p",
+            vec![a.backend(1, 50), b.backend(1, 50)],
+            no_probe_soon(),
+        )],
+        vec![cached("cached", "/*", QueryKeys::All, false)],
+        true,
+    );
+    let (_door, fd, _proxy) = start(cfg).await;
+    let f = "%{http_code} %header{x-cache} %header{set-cookie}";
+    // Stored and shared: no cookie, on the miss or the hit.
+    assert_eq!(curl_w(fd, "/shared", f), "200 TCP_MISS ");
+    assert_eq!(curl_w(fd, "/shared", f), "200 TCP_HIT ");
+    // Not stored (Cache-Control: private): Front Door's cookie, and the client sticks.
+    let jar = tempfile::NamedTempFile::new().unwrap();
+    let jar = jar.path().to_str().unwrap().to_owned();
+    let first = curl_many(fd, "/private", 1, &["-c", &jar]).await;
+    assert!(
+        std::fs::read_to_string(&jar)
+            .unwrap()
+            .contains("\tASLBSA\t")
+    );
+    let got = counts(&curl_many(fd, "/private", 10, &["-b", &jar]).await);
+    assert_eq!(
+        got.get(&format!("200 {}", first[0].1)),
+        Some(&10),
+        "{got:?}"
+    );
 }

@@ -68,6 +68,11 @@ const TYPES: &[&str] = &[
 ];
 
 fn compressible_type(headers: &HeaderMap) -> bool {
+    type_in(headers, TYPES.iter().copied())
+}
+
+/// Whether the response's media type (without parameters) is one of `types`.
+pub(crate) fn type_in<'a>(headers: &HeaderMap, mut types: impl Iterator<Item = &'a str>) -> bool {
     let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -75,10 +80,10 @@ fn compressible_type(headers: &HeaderMap) -> bool {
         return false;
     };
     let essence = ct.split(';').next().unwrap_or_default().trim();
-    TYPES.iter().any(|t| t.eq_ignore_ascii_case(essence))
+    types.any(|t| t.eq_ignore_ascii_case(essence))
 }
 
-fn no_transform(headers: &HeaderMap) -> bool {
+pub(crate) fn no_transform(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::CACHE_CONTROL)
         .iter()
@@ -106,6 +111,13 @@ pub fn apply(
     {
         return body;
     }
+    encode(headers, body, encoding)
+}
+
+/// Compresses `body` with `encoding` (`br` or `gzip`) and updates the headers
+/// (`Content-Encoding`, `Vary`, a weak `ETag`, no `Content-Length`); the body as it is when
+/// the encoder fails or the encoding is neither.
+pub fn encode(headers: &mut HeaderMap, body: Bytes, encoding: &str) -> Bytes {
     let encoded = match encoding {
         "br" => {
             let mut out = Vec::with_capacity(body.len() / 3);

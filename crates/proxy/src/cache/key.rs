@@ -15,6 +15,9 @@ pub enum QueryKeys {
     All,
     /// All are forwarded; only these are in the key.
     Whitelist(Vec<String>),
+    /// All are forwarded; all but these are in the key (Front Door's
+    /// `IgnoreSpecifiedQueryStrings`).
+    Except(Vec<String>),
 }
 
 /// Which cookies are in the key (and forwarded to the origin).
@@ -45,6 +48,9 @@ pub struct KeyPolicy {
     /// Every viewer header goes to the origin (none is in the key: the origin's `Vary`
     /// selects among variants), as a plain RFC 9111 reverse proxy does.
     pub forward_all_headers: bool,
+    /// The key's query parameters are sorted, so that their order does not matter (Front
+    /// Door's); CloudFront keys them in the viewer's order.
+    pub unordered_query: bool,
 }
 
 /// A request's key, and what of the request goes to the origin.
@@ -82,12 +88,13 @@ impl KeyPolicy {
         let (key_query, origin_query) = match (&self.query, query) {
             (QueryKeys::None, _) | (_, None) => (None, None),
             (QueryKeys::All, Some(q)) => (Some(q.to_owned()), Some(q.to_owned())),
-            (QueryKeys::Whitelist(names), Some(q)) => {
+            (QueryKeys::Whitelist(names) | QueryKeys::Except(names), Some(q)) => {
+                let keep = matches!(self.query, QueryKeys::Whitelist(_));
                 let kept: Vec<&str> = q
                     .split('&')
                     .filter(|p| {
                         let name = p.split_once('=').map_or(*p, |(n, _)| n);
-                        names.iter().any(|w| w == name)
+                        !p.is_empty() && names.iter().any(|w| w == name) == keep
                     })
                     .collect();
                 (
@@ -95,6 +102,14 @@ impl KeyPolicy {
                     Some(q.to_owned()),
                 )
             }
+        };
+        let key_query = match key_query {
+            Some(q) if self.unordered_query => {
+                let mut params: Vec<&str> = q.split('&').filter(|p| !p.is_empty()).collect();
+                params.sort_unstable();
+                (!params.is_empty()).then(|| params.join("&"))
+            }
+            other => other,
         };
         let mut inval_path = path.to_owned();
         if let Some(q) = &key_query {
@@ -308,6 +323,30 @@ mod tests {
         );
         assert_eq!(k.key, "/a?y=2");
         assert_eq!(k.origin_query.as_deref(), Some("x=1&y=2"));
+    }
+
+    #[test_case(QueryKeys::Whitelist(Vec::new()), "/a" ; "IgnoreQueryString")]
+    #[test_case(QueryKeys::All, "/a?a=3&x=1&y=2" ; "UseQueryString")]
+    #[test_case(QueryKeys::Except(vec!["y".into()]), "/a?a=3&x=1" ; "IgnoreSpecifiedQueryStrings")]
+    #[test_case(QueryKeys::Whitelist(vec!["y".into(), "a".into()]), "/a?a=3&y=2" ; "IncludeSpecifiedQueryStrings")]
+    fn front_door_query_behaviours(query: QueryKeys, want: &str) {
+        let p = KeyPolicy {
+            query,
+            unordered_query: true,
+            ..KeyPolicy::default()
+        };
+        for q in ["y=2&x=1&a=3", "a=3&x=1&y=2"] {
+            let k = p.key(
+                &Method::GET,
+                "/a",
+                Some(q),
+                &HeaderMap::new(),
+                Version::HTTP_11,
+            );
+            assert_eq!(k.key, want, "{q}");
+            // The backend gets the query as the client sent it.
+            assert_eq!(k.origin_query.as_deref(), Some(q));
+        }
     }
 
     #[test]

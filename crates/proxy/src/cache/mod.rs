@@ -7,14 +7,17 @@
 //! CloudFront's `X-Cache`, `Via`, `X-Amz-Cf-Pop` and `X-Amz-Cf-Id`.
 
 pub mod compress;
+pub mod front_door;
 pub mod key;
 pub mod policy;
 pub mod store;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -186,6 +189,31 @@ pub struct Failover {
     pub status_codes: Vec<u16>,
 }
 
+/// Whose cache an edge is: the rules and headers it follows where CDNs differ.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// CloudFront's: its TTLs, `X-Cache: Hit from cloudfront`, `Via`, `X-Amz-Cf-*`.
+    #[default]
+    CloudFront,
+    /// Azure Front Door's caching ([`front_door`]).
+    FrontDoor(front_door::Caching),
+}
+
+/// Sends an edge's origin requests in the origin's place: a front door's backend pool,
+/// with its own selection and failover. `viewer` is the request the fetch is for (the
+/// first of those collapsed onto it), whose extensions carry what the forwarder needs.
+pub trait Forwarder: Send + Sync + fmt::Debug {
+    /// The origin's response, or the status the viewer gets when no backend answered.
+    fn forward<'a>(
+        &'a self,
+        req: Request<RequestBody>,
+        viewer: &'a http::request::Parts,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, StatusCode>> + Send + 'a>>;
+
+    /// The page a viewer gets for `status` when no stored copy can answer instead.
+    fn error_page(&self, status: StatusCode) -> Response<ResponseBody>;
+}
+
 /// A distribution as the edge serves it.
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
@@ -212,6 +240,11 @@ pub struct EdgeConfig {
     pub error_responses: Vec<ErrorResponse>,
     /// The default behaviour's origin group, when it targets one.
     pub failover: Option<Failover>,
+    /// Whose caching rules and headers apply.
+    pub dialect: Dialect,
+    /// Sends origin requests instead of the origin endpoint (the origin's address is then
+    /// unused).
+    pub forwarder: Option<Arc<dyn Forwarder>>,
 }
 
 impl EdgeConfig {
@@ -229,6 +262,8 @@ impl EdgeConfig {
             https_port: None,
             error_responses: Vec::new(),
             failover: None,
+            dialect: Dialect::CloudFront,
+            forwarder: None,
         }
     }
 }
@@ -479,9 +514,14 @@ impl Edge {
             resp = self.custom_error_page(er, resp, scheme, head, &cf_id).await;
         }
         let h = resp.headers_mut();
-        h.insert(header::VIA, self.via.clone());
-        h.insert(X_AMZ_CF_POP.clone(), self.pop.clone());
-        h.insert(X_AMZ_CF_ID.clone(), cf_id);
+        match &self.cfg.dialect {
+            Dialect::CloudFront => {
+                h.insert(header::VIA, self.via.clone());
+                h.insert(X_AMZ_CF_POP.clone(), self.pop.clone());
+                h.insert(X_AMZ_CF_ID.clone(), cf_id);
+            }
+            Dialect::FrontDoor(_) => front_door::x_cache(h),
+        }
         if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
             self.counters.bytes_served.fetch_add(n, Ordering::Relaxed);
         }
@@ -538,6 +578,25 @@ impl Edge {
             t.error_min = min;
         }
         t
+    }
+
+    /// Whether a response may be stored, and for how long, by the dialect's rules.
+    fn decide(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        authorized: bool,
+        which: usize,
+    ) -> Option<Freshness> {
+        match &self.cfg.dialect {
+            Dialect::CloudFront => policy::decide(
+                status.as_u16(),
+                headers,
+                authorized,
+                &self.ttls_for(which, status),
+            ),
+            Dialect::FrontDoor(c) => front_door::decide(status, headers, authorized, c),
+        }
     }
 
     async fn serve_inner(
@@ -836,20 +895,31 @@ impl Edge {
                 }
             }
         }
+        if let Dialect::FrontDoor(_) = &self.cfg.dialect {
+            // The forwarder sets the backend's host and Front Door's forwarding fields. The
+            // client's `Accept-Encoding` goes as the key normalised it (below), so that the
+            // variant stored is the one the key names.
+            for name in front_door::NOT_FORWARDED {
+                headers.remove(*name);
+            }
+            headers.remove(header::ACCEPT_ENCODING);
+        }
         if let Some(e) = encoding
             && !b.compress
         {
             headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(e));
         }
-        if let Ok(v) = HeaderValue::from_str(&o.host) {
-            headers.insert(header::HOST, v);
+        if self.cfg.dialect == Dialect::CloudFront {
+            if let Ok(v) = HeaderValue::from_str(&o.host) {
+                headers.insert(header::HOST, v);
+            }
+            headers.insert(
+                header::USER_AGENT,
+                HeaderValue::from_static("Amazon CloudFront"),
+            );
+            headers.insert(header::VIA, self.via.clone());
+            headers.insert(X_AMZ_CF_ID.clone(), cf_id.clone());
         }
-        headers.insert(
-            header::USER_AGENT,
-            HeaderValue::from_static("Amazon CloudFront"),
-        );
-        headers.insert(header::VIA, self.via.clone());
-        headers.insert(X_AMZ_CF_ID.clone(), cf_id.clone());
         if let Some(signer) = &o.signer {
             signer.sign(&method, &o.host, &pq, &mut headers);
         }
@@ -877,17 +947,21 @@ impl Edge {
         endpoint: &Arc<Endpoint>,
         o: &OriginConfig,
         req: Request<RequestBody>,
-    ) -> Result<(Response<crate::body::UpstreamBody>, crate::pool::Lease), StatusCode> {
+        viewer: &http::request::Parts,
+    ) -> Result<Response<ResponseBody>, StatusCode> {
         self.counters
             .origin_requests
             .fetch_add(1, Ordering::Relaxed);
+        if let Some(forwarder) = &self.cfg.forwarder {
+            return forwarder.forward(req, viewer).await;
+        }
         match tokio::time::timeout(
             o.timeout,
             upstream::send(endpoint, req, self.send_options()),
         )
         .await
         {
-            Ok(Ok(r)) => Ok(r),
+            Ok(Ok((r, lease))) => Ok(r.map(|b| ResponseBody::upstream(b, lease, None))),
             Ok(Err(_)) => Err(StatusCode::BAD_GATEWAY),
             Err(_) => Err(StatusCode::GATEWAY_TIMEOUT),
         }
@@ -933,21 +1007,28 @@ impl Edge {
         };
         let request_time = policy::now_secs();
         let mut sent = self
-            .send(&self.origin, &self.cfg.origin, request(&self.cfg.origin))
+            .send(
+                &self.origin,
+                &self.cfg.origin,
+                request(&self.cfg.origin),
+                parts,
+            )
             .await;
         // An origin group: the secondary origin when the primary cannot be reached, times
         // out, or answers with a failover status.
         if let (Some(f), Some(secondary)) = (&self.cfg.failover, &self.secondary) {
             let fail_over = match &sent {
-                Ok((r, _)) => f.status_codes.contains(&r.status().as_u16()),
+                Ok(r) => f.status_codes.contains(&r.status().as_u16()),
                 Err(_) => true,
             };
             if fail_over {
                 drop(sent);
-                sent = self.send(secondary, &f.origin, request(&f.origin)).await;
+                sent = self
+                    .send(secondary, &f.origin, request(&f.origin), parts)
+                    .await;
             }
         }
-        let (resp, lease) = match sent {
+        let resp = match sent {
             Ok(r) => r,
             Err(status) => return self.origin_failed(stale, parts, status, cf_id),
         };
@@ -964,7 +1045,7 @@ impl Edge {
         if status == StatusCode::NOT_MODIFIED
             && let Some(s) = stale
         {
-            drop(ResponseBody::upstream(rbody, lease, None).collect().await);
+            drop(rbody.collect().await);
             let mut merged = s.headers.clone();
             for name in rparts.headers.keys() {
                 if matches!(
@@ -984,12 +1065,7 @@ impl Edge {
             }
             let authorized = parts.headers.contains_key(header::AUTHORIZATION);
             self.counters.refresh_hits.fetch_add(1, Ordering::Relaxed);
-            return match policy::decide(
-                s.status.as_u16(),
-                &merged,
-                authorized,
-                &self.ttls_for(rk.behavior, s.status),
-            ) {
+            return match self.decide(s.status, &merged, authorized, rk.behavior) {
                 Some(freshness) => {
                     let e = Arc::new(Entry {
                         key: s.key.clone(),
@@ -1030,12 +1106,7 @@ impl Edge {
         let initial_age = policy::initial_age(&headers, request_time, response_time);
         headers.remove(header::AGE);
         let authorized = parts.headers.contains_key(header::AUTHORIZATION);
-        let freshness = policy::decide(
-            status.as_u16(),
-            &headers,
-            authorized,
-            &self.ttls_for(rk.behavior, status),
-        );
+        let freshness = self.decide(status, &headers, authorized, rk.behavior);
         let vary = vary_names(&headers);
         let storable = freshness.is_some() && vary.is_some();
         if length.is_some_and(|n| n > self.cfg.max_object_bytes)
@@ -1045,7 +1116,7 @@ impl Edge {
             if !storable && let Some(s) = &stale {
                 self.remove(&s.key).await;
             }
-            let mut r = Response::new(ResponseBody::upstream(rbody, lease, None));
+            let mut r = Response::new(rbody);
             *r.status_mut() = status;
             *r.headers_mut() = headers;
             r.headers_mut()
@@ -1055,7 +1126,7 @@ impl Edge {
             }
             return Fetched::Response(r);
         }
-        let body = match ResponseBody::upstream(rbody, lease, None).collect().await {
+        let body = match rbody.collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
                 // A truncated body is never stored, and never passed on as whole.
@@ -1089,7 +1160,14 @@ impl Edge {
             // Brotli when the viewer takes both, as CloudFront prefers it.
             Some(enc) if self.behavior(rk.behavior).compress => {
                 let enc = if enc.starts_with("br") { "br" } else { "gzip" };
-                compress::apply(status, &mut headers, body, enc, length.is_some())
+                match &self.cfg.dialect {
+                    Dialect::CloudFront => {
+                        compress::apply(status, &mut headers, body, enc, length.is_some())
+                    }
+                    Dialect::FrontDoor(c) => {
+                        front_door::compress(c, status, &mut headers, body, enc)
+                    }
+                }
             }
             _ => body,
         };
@@ -1166,6 +1244,9 @@ impl Edge {
             return Fetched::Stored(s, XCache::Hit);
         }
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        if let Some(forwarder) = &self.cfg.forwarder {
+            return Fetched::Response(forwarder.error_page(status));
+        }
         let msg = if status == StatusCode::GATEWAY_TIMEOUT {
             "CloudFront attempted to establish a connection with the origin, but either the attempt failed or the origin closed the connection."
         } else {

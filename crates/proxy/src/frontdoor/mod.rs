@@ -12,6 +12,11 @@
 //! idempotent one, the request goes to the next backend at once and the failed one leaves
 //! selection until a probe brings it back, so a region going down costs no client an error.
 //!
+//! A rule with caching serves `GET` through the edge cache ([`crate::cache`]: memory tier,
+//! request collapsing, RFC 9111) in Front Door's dialect ([`crate::cache::front_door`]);
+//! the cache's misses go to the rule's pool through the same selection and failover. A
+//! rule forwarding over HTTPS reaches its backends over TLS ([`tls`]).
+//!
 //! Route matching follows the classic rules: the host must be a frontend host of the Front
 //! Door (else 400), a rule must accept the request's protocol and list that frontend, and
 //! the most specific pattern wins (an exact path over a wildcard, a longer wildcard prefix
@@ -19,7 +24,9 @@
 
 pub mod probe;
 pub mod select;
+pub mod tls;
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +46,9 @@ use crate::pool::{Endpoint, Protocol};
 use crate::upstream::{self, SendOptions, Transport};
 
 pub use probe::ProbeConfig;
+pub use tls::BackendTls;
+
+use crate::cache::{self, Edge, EdgeConfig, KeyPolicy, OriginConfig, QueryKeys};
 
 /// Front Door's session affinity cookie.
 pub const AFFINITY_COOKIE: &str = "ASLBSA";
@@ -49,6 +59,7 @@ static X_AZURE_REF: HeaderName = HeaderName::from_static("x-azure-ref");
 static X_AZURE_FDID: HeaderName = HeaderName::from_static("x-azure-fdid");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_MERIDIAN_BACKEND: HeaderName = HeaderName::from_static("x-meridian-frontdoor-backend");
+static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// A Front Door as the data plane serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +79,9 @@ pub struct FrontDoorConfig {
     /// How long a backend may take to answer (`backend_pools_send_receive_timeout_seconds`,
     /// 60 s by default).
     pub timeout: Duration,
+    /// How backends are reached over HTTPS (the roots their certificates are verified
+    /// against); `None`: backends only over HTTP.
+    pub backend_tls: Option<BackendTls>,
 }
 
 /// A frontend endpoint: the host names it answers.
@@ -110,6 +124,10 @@ pub enum Action {
         /// `custom_forwarding_path`: the path sent instead, followed by what the pattern's
         /// wildcard matched.
         path: Option<String>,
+        /// `forwarding_protocol`.
+        protocol: Forwarding,
+        /// Caching through the edge cache, when the rule enables it.
+        cache: Option<RouteCache>,
     },
     /// Redirects.
     Redirect {
@@ -126,6 +144,45 @@ pub enum Action {
         /// A fragment (without `#`).
         fragment: Option<String>,
     },
+}
+
+/// How a rule reaches its backends (`forwarding_protocol`). A backend without an HTTPS
+/// address ([`BackendConfig::https_addr`]) is reached over HTTP whatever the rule says;
+/// the caller says so to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Forwarding {
+    /// HTTP.
+    #[default]
+    HttpOnly,
+    /// HTTPS.
+    HttpsOnly,
+    /// The client's protocol.
+    MatchRequest,
+}
+
+impl Forwarding {
+    fn https(self, scheme: &str) -> bool {
+        match self {
+            Forwarding::HttpOnly => false,
+            Forwarding::HttpsOnly => true,
+            Forwarding::MatchRequest => scheme == "https",
+        }
+    }
+}
+
+/// A rule's caching (classic `cache_enabled` and its settings; a Standard/Premium route's
+/// `cache` block): served through the edge cache with Front Door's rules
+/// ([`crate::cache::front_door`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RouteCache {
+    /// Query strings in the key: `Whitelist([])` ignores them all (`IgnoreQueryString`,
+    /// classic `StripAll`), `All` uses them (`UseQueryString`, `StripNone`), `Whitelist`
+    /// and `Except` include or ignore the named ones.
+    pub query: QueryKeys,
+    /// Compression (`compression_enabled`, classic `cache_use_dynamic_compression`).
+    pub compression: bool,
+    /// Duration and content types.
+    pub caching: cache::front_door::Caching,
 }
 
 /// A backend pool with its load balancing and probe settings.
@@ -154,6 +211,10 @@ pub struct BackendConfig {
     pub host_header: String,
     /// Where it is reached on this machine.
     pub addr: SocketAddr,
+    /// Where its HTTPS listener is reached, when it has one here.
+    pub https_addr: Option<SocketAddr>,
+    /// Its certificate must name its host header (else only its chain is verified).
+    pub certificate_name_check: bool,
     /// 1 (first) to 5.
     pub priority: u8,
     /// 1 to 1000.
@@ -171,6 +232,8 @@ pub struct BackendConfig {
 struct Backend {
     cfg: BackendConfig,
     endpoint: Arc<Endpoint>,
+    /// Over TLS, when the backend has an HTTPS address and the door a TLS configuration.
+    tls_endpoint: Option<Arc<Endpoint>>,
     health: Arc<probe::Health>,
     /// The affinity cookie's value that names it.
     cookie: String,
@@ -183,6 +246,28 @@ struct Pool {
     cfg: PoolConfig,
     backends: Vec<Backend>,
     draws: AtomicU64,
+    /// The door's name, id and timeouts, which every send needs.
+    door: Arc<DoorSettings>,
+}
+
+#[derive(Debug)]
+struct DoorSettings {
+    name: String,
+    id: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+/// Who asked, and how: what a backend request is built from. Travels in the request's
+/// extensions through the edge cache to the pool's forwarder.
+#[derive(Debug, Clone)]
+struct Viewer {
+    /// The frontend host as the client named it (with its port).
+    host: String,
+    scheme: &'static str,
+    client: IpAddr,
+    /// The backend the affinity cookie names.
+    affinity: Option<usize>,
 }
 
 impl Pool {
@@ -255,7 +340,9 @@ pub struct BackendStatus {
 #[derive(Debug)]
 pub struct FrontDoor {
     cfg: FrontDoorConfig,
-    pools: Vec<Pool>,
+    pools: Vec<Arc<Pool>>,
+    /// Each rule's edge cache (by index into the rules), for rules with caching.
+    caches: Vec<Option<Arc<Edge>>>,
     probers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -269,19 +356,38 @@ impl FrontDoor {
     /// A Front Door for `cfg`, its probers started. Needs a Tokio runtime.
     pub fn start(cfg: FrontDoorConfig) -> Arc<FrontDoor> {
         let mut probers = Vec::new();
-        let pools = cfg
+        let door = Arc::new(DoorSettings {
+            name: cfg.name.clone(),
+            id: cfg.id.clone(),
+            connect_timeout: cfg.connect_timeout,
+            timeout: cfg.timeout,
+        });
+        let pools: Vec<Arc<Pool>> = cfg
             .pools
             .iter()
             .map(|p| Pool {
                 cfg: p.clone(),
+                door: door.clone(),
                 backends: p
                     .backends
                     .iter()
                     .map(|b| {
                         let health = Arc::new(probe::Health::new(p.sample_size));
+                        let tls = match (&cfg.backend_tls, b.https_addr) {
+                            (Some(t), Some(addr)) => t
+                                .transport(&b.host_header, b.certificate_name_check)
+                                .map(|t| (addr, t)),
+                            _ => None,
+                        };
                         if let Some(pc) = &p.probe {
+                            let endpoint = match (&tls, pc.https) {
+                                (Some((addr, t)), true) => {
+                                    probe::endpoint(*addr, &b.name, t.clone())
+                                }
+                                _ => probe::endpoint(b.addr, &b.name, Transport::Plain),
+                            };
                             let prober = probe::Prober {
-                                endpoint: probe::endpoint(b.addr, &b.name),
+                                endpoint,
                                 host: b.host_header.clone(),
                                 config: pc.clone(),
                                 required: p.successful_samples_required,
@@ -295,6 +401,13 @@ impl FrontDoor {
                                 format!("frontdoor|{}|{}|{}", cfg.name, p.name, b.name),
                                 Transport::Plain,
                             ),
+                            tls_endpoint: tls.map(|(addr, t)| {
+                                Endpoint::standalone(
+                                    addr,
+                                    format!("frontdoor-tls|{}|{}|{}", cfg.name, p.name, b.name),
+                                    t,
+                                )
+                            }),
                             cookie: affinity_value(&cfg.name, &p.name, &b.name),
                             cfg: b.clone(),
                             health,
@@ -305,12 +418,40 @@ impl FrontDoor {
                     .collect(),
                 draws: AtomicU64::new(0),
             })
+            .map(Arc::new)
+            .collect();
+        let caches = cfg
+            .rules
+            .iter()
+            .map(|r| match &r.action {
+                Action::Forward {
+                    pool,
+                    protocol,
+                    cache: Some(c),
+                    ..
+                } => {
+                    let pool = pools.get(*pool)?.clone();
+                    rule_cache(&cfg, &r.name, c, pool, *protocol)
+                }
+                _ => None,
+            })
             .collect();
         Arc::new(FrontDoor {
             cfg,
             pools,
+            caches,
             probers: std::sync::Mutex::new(probers),
         })
+    }
+
+    /// Counters and sizes of each caching rule's cache: the rule's name and its stats.
+    pub fn cache_stats(&self) -> Vec<(String, cache::CacheStats)> {
+        self.cfg
+            .rules
+            .iter()
+            .zip(&self.caches)
+            .filter_map(|(r, c)| Some((r.name.clone(), c.as_ref()?.stats())))
+            .collect()
     }
 
     /// The configuration.
@@ -368,7 +509,14 @@ impl FrontDoor {
             req.headers_mut().insert(header::HOST, h);
         }
         let resp = self
-            .serve(frontend, req, scheme, host, IpAddr::from([127, 0, 0, 1]))
+            .serve(
+                frontend,
+                req,
+                scheme,
+                host,
+                IpAddr::from([127, 0, 0, 1]),
+                false,
+            )
             .await;
         let status = resp.status();
         if resp.into_body().collect().await.is_err() {
@@ -411,6 +559,7 @@ impl FrontDoor {
         scheme: &str,
         host: &str,
         client: IpAddr,
+        use_cache: bool,
     ) -> Response<ResponseBody> {
         let path = req.uri().path().to_owned();
         let Some((rule, pattern)) = self.rule(&frontend.name, scheme, &path) else {
@@ -451,7 +600,12 @@ impl FrontDoor {
                 }
                 r
             }
-            Action::Forward { pool, path: custom } => match self.pools.get(*pool) {
+            Action::Forward {
+                pool,
+                path: custom,
+                protocol,
+                ..
+            } => match self.pools.get(*pool) {
                 Some(p) => {
                     let mut req = req;
                     if let Some(custom) = custom
@@ -459,7 +613,79 @@ impl FrontDoor {
                     {
                         *req.uri_mut() = uri;
                     }
-                    self.forward(p, frontend, req, scheme, host, client).await
+                    let viewer = Viewer {
+                        host: host.to_owned(),
+                        scheme: if scheme == "https" { "https" } else { "http" },
+                        client,
+                        affinity: frontend
+                            .session_affinity
+                            .then(|| cookie(req.headers(), AFFINITY_COOKIE))
+                            .flatten()
+                            .and_then(|v| p.backends.iter().position(|b| b.cookie == v)),
+                    };
+                    let cache = self
+                        .cfg
+                        .rules
+                        .iter()
+                        .position(|r| std::ptr::eq(r, rule))
+                        .and_then(|i| self.caches.get(i)?.as_ref());
+                    // Only GET is cached (Front Door's caching doc); everything else, and a
+                    // drill that must see the backends, goes to them.
+                    match cache {
+                        Some(edge) if use_cache && req.method() == Method::GET => {
+                            let affinity = viewer.affinity;
+                            let authorized = req.headers().contains_key(header::AUTHORIZATION);
+                            req.extensions_mut().insert(viewer);
+                            let mut resp = edge.serve(req, scheme).await;
+                            // An answer the cache shares gets no affinity cookie (every client
+                            // of the copy would get it); one it does not share does, as on a
+                            // rule without caching. The backend that answered names itself.
+                            let answered = resp
+                                .headers()
+                                .get(&X_MERIDIAN_BACKEND)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|n| p.backends.iter().position(|b| b.cfg.name == n));
+                            let shared = match &rule.action {
+                                Action::Forward { cache: Some(c), .. } => {
+                                    cache::front_door::decide(
+                                        resp.status(),
+                                        resp.headers(),
+                                        authorized,
+                                        &c.caching,
+                                    )
+                                    .is_some()
+                                }
+                                _ => false,
+                            };
+                            if frontend.session_affinity
+                                && let Some(i) = answered
+                                && affinity != Some(i)
+                                && !shared
+                            {
+                                set_affinity(
+                                    resp.headers_mut(),
+                                    &p.backends[i].cookie,
+                                    scheme,
+                                    frontend.affinity_ttl,
+                                );
+                            }
+                            resp.headers_mut().insert(X_AZURE_REF.clone(), azure_ref());
+                            resp
+                        }
+                        _ => {
+                            let mut resp = self.forward(p, frontend, req, &viewer, *protocol).await;
+                            // Front Door's words: a rule without caching is `CONFIG_NOCACHE`; a
+                            // method a caching rule does not cache came from the backend.
+                            let x = if cache.is_some() {
+                                "TCP_MISS"
+                            } else {
+                                "CONFIG_NOCACHE"
+                            };
+                            resp.headers_mut()
+                                .insert(X_CACHE.clone(), HeaderValue::from_static(x));
+                            resp
+                        }
+                    }
                 }
                 None => page(StatusCode::BAD_REQUEST, "no backend pool"),
             },
@@ -472,68 +698,101 @@ impl FrontDoor {
         pool: &Pool,
         frontend: &Frontend,
         req: Request<InBody>,
-        scheme: &str,
-        host: &str,
-        client: IpAddr,
+        viewer: &Viewer,
+        protocol: Forwarding,
     ) -> Response<ResponseBody> {
         let (parts, body) = req.into_parts();
-        let idempotent = matches!(
-            parts.method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
-        );
         // A body small enough is read whole so that it can go to the next backend.
-        let mut body = match body {
-            InBody::Buffered(b) => Some(RequestBody::Full(b)),
-            InBody::Incoming(b) if b.is_end_stream() => Some(RequestBody::Empty),
+        let body = match body {
+            InBody::Buffered(b) => RequestBody::Full(b),
+            InBody::Incoming(b) if b.is_end_stream() => RequestBody::Empty,
             InBody::Incoming(b) => {
                 if b.size_hint().upper().is_some_and(|u| u <= BUFFER_LIMIT) {
                     match b.collect().await {
-                        Ok(c) => Some(RequestBody::Full(Some(c.to_bytes()))),
+                        Ok(c) => RequestBody::Full(Some(c.to_bytes())),
                         Err(_) => {
                             return page(StatusCode::BAD_REQUEST, "the request body broke off");
                         }
                     }
                 } else {
                     // Streamed: goes to one backend, or to the next only if never sent.
-                    Some(RequestBody::Stream(b))
+                    RequestBody::Stream(b)
                 }
             }
         };
-        let affinity = frontend
-            .session_affinity
-            .then(|| cookie(&parts.headers, AFFINITY_COOKIE))
-            .flatten()
-            .and_then(|v| pool.backends.iter().position(|b| b.cookie == v));
+        match pool.send(&parts, body, viewer, protocol).await {
+            Ok((mut resp, i)) => {
+                let backend = &pool.backends[i];
+                if frontend.session_affinity
+                    && viewer.affinity != Some(i)
+                    && !cacheable(resp.status(), resp.headers())
+                {
+                    set_affinity(
+                        resp.headers_mut(),
+                        &backend.cookie,
+                        viewer.scheme,
+                        frontend.affinity_ttl,
+                    );
+                }
+                resp.headers_mut().insert(X_AZURE_REF.clone(), azure_ref());
+                resp
+            }
+            Err(status) => page(status, "no backend of the pool could answer"),
+        }
+    }
+}
+
+impl Pool {
+    /// Sends a request to the backends in selection order until one answers: its response
+    /// (hop-by-hop fields stripped, the backend named) and the backend's index, or the
+    /// status the client gets when none could.
+    async fn send(
+        &self,
+        parts: &http::request::Parts,
+        body: RequestBody,
+        viewer: &Viewer,
+        protocol: Forwarding,
+    ) -> Result<(Response<ResponseBody>, usize), StatusCode> {
+        let idempotent = matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        );
+        let mut body = Some(body);
         let opts = SendOptions {
             protocol: Protocol::Http1,
-            connect_timeout: self.cfg.connect_timeout,
+            connect_timeout: self.door.connect_timeout,
             idle_timeout: Some(Duration::from_secs(60)),
             max_requests_per_connection: 0,
         };
+        let https = protocol.https(viewer.scheme);
         let mut tried = Vec::new();
-        let mut last = ProxyError::NoHealthyUpstream(pool.cfg.name.clone());
-        while let Some(i) = pool.pick(&tried, affinity) {
+        let mut last = ProxyError::NoHealthyUpstream(self.cfg.name.clone());
+        while let Some(i) = self.pick(&tried, viewer.affinity) {
             tried.push(i);
-            let backend = &pool.backends[i];
+            let backend = &self.backends[i];
             let Some(this_body) = body.take() else { break };
             body = this_body.try_clone();
             let upstream_req = backend_request(
-                &parts,
+                parts,
                 this_body,
                 &backend.cfg.host_header,
-                host,
-                scheme,
-                client,
-                &self.cfg.id,
+                &viewer.host,
+                viewer.scheme,
+                viewer.client,
+                &self.door.id,
             );
+            let endpoint = match (&backend.tls_endpoint, https) {
+                (Some(tls), true) => tls,
+                _ => &backend.endpoint,
+            };
             let sent = tokio::time::timeout(
-                self.cfg.timeout,
-                upstream::send(&backend.endpoint, upstream_req, opts),
+                self.door.timeout,
+                upstream::send(endpoint, upstream_req, opts),
             )
             .await;
             match sent {
                 Ok(Ok((resp, lease))) => {
-                    let more = pool.has_next(&tried);
+                    let more = self.has_next(&tried);
                     if resp.status().is_server_error() && idempotent && more && body.is_some() {
                         // Another backend may answer: this one's 5xx is not the client's.
                         backend.failed.fetch_add(1, Ordering::Relaxed);
@@ -548,31 +807,19 @@ impl FrontDoor {
                     backend.served.fetch_add(1, Ordering::Relaxed);
                     let (mut rparts, rbody) = resp.into_parts();
                     strip_hop_by_hop(&mut rparts.headers, false);
-                    if frontend.session_affinity
-                        && affinity != Some(i)
-                        && !cacheable(rparts.status, &rparts.headers)
-                    {
-                        set_affinity(
-                            &mut rparts.headers,
-                            &backend.cookie,
-                            scheme,
-                            frontend.affinity_ttl,
-                        );
-                    }
-                    rparts.headers.insert(X_AZURE_REF.clone(), azure_ref());
                     if let Ok(v) = HeaderValue::from_str(&backend.cfg.name) {
                         rparts.headers.insert(X_MERIDIAN_BACKEND.clone(), v);
                     }
                     rparts.version = Version::HTTP_11;
-                    return Response::from_parts(
-                        rparts,
-                        ResponseBody::upstream(rbody, lease, None),
-                    );
+                    return Ok((
+                        Response::from_parts(rparts, ResponseBody::upstream(rbody, lease, None)),
+                        i,
+                    ));
                 }
                 Ok(Err((e, unsent))) => {
                     backend.failed.fetch_add(1, Ordering::Relaxed);
-                    backend.health.failed_request(pool.cfg.probe.is_some());
-                    tracing::debug!(front_door = %self.cfg.name, backend = %backend.cfg.name, error = %e, "backend failed; next backend");
+                    backend.health.failed_request(self.cfg.probe.is_some());
+                    tracing::debug!(front_door = %self.door.name, backend = %backend.cfg.name, error = %e, "backend failed; next backend");
                     // Never sent: any method may go elsewhere, with its body back.
                     if let Some(r) = unsent
                         && body.is_none()
@@ -587,7 +834,7 @@ impl FrontDoor {
                 }
                 Err(_) => {
                     backend.failed.fetch_add(1, Ordering::Relaxed);
-                    backend.health.failed_request(pool.cfg.probe.is_some());
+                    backend.health.failed_request(self.cfg.probe.is_some());
                     last = ProxyError::Timeout;
                     if !idempotent {
                         break;
@@ -595,14 +842,96 @@ impl FrontDoor {
                 }
             }
         }
-        let status = match last {
+        tracing::debug!(front_door = %self.door.name, error = %last, "no backend answered");
+        Err(match last {
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::NoHealthyUpstream(_) | ProxyError::ConnectFailure { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             _ => StatusCode::BAD_GATEWAY,
-        };
-        tracing::debug!(front_door = %self.cfg.name, error = %last, "no backend answered");
+        })
+    }
+}
+
+/// The edge cache of a rule with caching: Front Door's rules, its backend requests sent
+/// through the rule's pool (selection, failover) by [`PoolForwarder`].
+fn rule_cache(
+    cfg: &FrontDoorConfig,
+    rule: &str,
+    c: &RouteCache,
+    pool: Arc<Pool>,
+    protocol: Forwarding,
+) -> Option<Arc<Edge>> {
+    let origin = OriginConfig {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        host: String::new(),
+        path: String::new(),
+        signer: None,
+        timeout: cfg.timeout,
+    };
+    let mut ec = EdgeConfig::new(&format!("{}|{rule}", cfg.name), origin);
+    ec.behavior = cache::Behavior {
+        allowed_methods: vec![Method::GET],
+        key: KeyPolicy {
+            query: c.query.clone(),
+            unordered_query: true,
+            // Front Door forwards the client's fields (less a few, see the cache's
+            // `front_door` module); its key is the URL and the encodings the client takes
+            // (Brotli, gzip), so that a compressed copy only reaches clients that take it.
+            forward_all_headers: true,
+            gzip: true,
+            brotli: true,
+            ..KeyPolicy::default()
+        },
+        compress: c.compression,
+        ..cache::Behavior::default()
+    };
+    ec.dialect = cache::Dialect::FrontDoor(c.caching.clone());
+    ec.forwarder = Some(Arc::new(PoolForwarder { pool, protocol }));
+    match Edge::new(ec) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::warn!(front_door = %cfg.name, rule, error = %e, "no cache for the rule; it forwards uncached");
+            None
+        }
+    }
+}
+
+/// Sends a rule's cache fills to its pool.
+#[derive(Debug)]
+struct PoolForwarder {
+    pool: Arc<Pool>,
+    protocol: Forwarding,
+}
+
+impl cache::Forwarder for PoolForwarder {
+    fn forward<'a>(
+        &'a self,
+        req: Request<RequestBody>,
+        viewer: &'a http::request::Parts,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<Response<ResponseBody>, StatusCode>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let v = viewer
+                .extensions
+                .get::<Viewer>()
+                .cloned()
+                .unwrap_or(Viewer {
+                    host: String::new(),
+                    scheme: "http",
+                    client: IpAddr::from([127, 0, 0, 1]),
+                    affinity: None,
+                });
+            let (parts, body) = req.into_parts();
+            self.pool
+                .send(&parts, body, &v, self.protocol)
+                .await
+                .map(|(r, _)| r)
+        })
+    }
+
+    fn error_page(&self, status: StatusCode) -> Response<ResponseBody> {
         page(status, "no backend of the pool could answer")
     }
 }
@@ -833,7 +1162,9 @@ impl FrontDoors {
         let list = self.list.load();
         for door in list.iter() {
             if let Some(frontend) = door.frontend(host) {
-                return door.serve(frontend, req, scheme, &authority, client).await;
+                return door
+                    .serve(frontend, req, scheme, &authority, client, true)
+                    .await;
             }
         }
         page(

@@ -42,6 +42,9 @@ pub struct ProbeConfig {
     pub method: Method,
     /// Between probes.
     pub interval: Duration,
+    /// Over HTTPS (`protocol = "Https"`), to the backend's HTTPS address with the
+    /// verification its requests get.
+    pub https: bool,
 }
 
 impl ProbeConfig {
@@ -244,8 +247,12 @@ impl Prober {
 }
 
 /// A standalone endpoint for probes, apart from the pool requests use.
-pub(crate) fn endpoint(addr: std::net::SocketAddr, name: &str) -> Arc<Endpoint> {
-    Endpoint::standalone(addr, format!("frontdoor-probe|{name}"), Transport::Plain)
+pub(crate) fn endpoint(
+    addr: std::net::SocketAddr,
+    name: &str,
+    transport: Transport,
+) -> Arc<Endpoint> {
+    Endpoint::standalone(addr, format!("frontdoor-probe|{name}"), transport)
 }
 
 #[cfg(test)]

@@ -284,14 +284,70 @@ pub struct RoutingRule {
     pub patterns: Vec<String>,
     /// Enabled.
     pub enabled: bool,
-    /// Forwarding: backend pool, protocol, caching on.
-    pub forward: Option<(String, String, bool)>,
+    /// Forwarding: backend pool, protocol.
+    pub forward: Option<(String, String)>,
+    /// Caching, when the rule enables it.
+    pub cache: Option<RouteCaching>,
     /// Redirect: protocol, type, host.
     pub redirect: Option<(String, String, Option<String>)>,
     /// `forwarding_configuration.custom_forwarding_path`.
     pub custom_forwarding_path: Option<String>,
     /// `redirect_configuration`'s `custom_path`, `custom_query_string`, `custom_fragment`.
     pub redirect_custom: (Option<String>, Option<String>, Option<String>),
+}
+
+/// A routing rule's or route's caching, in Standard/Premium's words (classic's settings
+/// mapped: `StripAll` is `IgnoreQueryString`, `StripNone` `UseQueryString`, `StripOnly`
+/// `IgnoreSpecifiedQueryStrings`, `StripAllExcept` `IncludeSpecifiedQueryStrings`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RouteCaching {
+    /// `IgnoreQueryString`, `UseQueryString`, `IgnoreSpecifiedQueryStrings` or
+    /// `IncludeSpecifiedQueryStrings`.
+    pub query_string_caching_behavior: String,
+    /// The query strings those two name.
+    pub query_strings: Vec<String>,
+    /// Compression (`compression_enabled`, classic `cache_use_dynamic_compression`).
+    pub compression: bool,
+    /// `content_types_to_compress` (Front Door's list when empty).
+    pub content_types_to_compress: Vec<String>,
+    /// Classic `cache_duration`, in seconds.
+    pub duration_seconds: Option<u64>,
+}
+
+/// An ISO 8601 duration as classic `cache_duration` takes it (`P1DT2H`, `PT30M`):
+/// days, then hours, minutes and seconds after `T`; seconds.
+pub fn iso8601_seconds(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let mut total: u64 = 0;
+    let mut parse = |part: &str, units: &[(char, u64)]| -> Option<()> {
+        let mut num = String::new();
+        let mut last = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let at = units.iter().position(|(u, _)| *u == c)?;
+            if num.is_empty() || (last > 0 && at < last) {
+                return None;
+            }
+            last = at + 1;
+            let n: u64 = num.parse().ok()?;
+            total = total.checked_add(n.checked_mul(units[at].1)?)?;
+            num.clear();
+        }
+        num.is_empty().then_some(())
+    };
+    parse(date, &[('D', 86_400)])?;
+    if let Some(t) = time {
+        parse(t, &[('H', 3_600), ('M', 60), ('S', 1)])?;
+    }
+    (date.len() + time.map_or(0, str::len) > 0).then_some(total)
 }
 
 /// A backend pool with its balancing and probe settings resolved.
@@ -336,6 +392,10 @@ pub struct Backend {
     pub weight: i64,
     /// Enabled.
     pub enabled: bool,
+    /// Its HTTPS certificate must name its host header (classic
+    /// `enforce_backend_pools_certificate_name_check`, an origin's
+    /// `certificate_name_check_enabled`).
+    pub certificate_name_check: bool,
 }
 
 #[allow(clippy::too_many_lines)]
@@ -415,12 +475,36 @@ fn frontdoor_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
             accepted_protocols: rr.list("accepted_protocols"),
             patterns: rr.list("patterns_to_match"),
             enabled: rr.b("enabled"),
-            forward: fwd.map(|f| {
-                (
-                    f.s("backend_pool_name"),
-                    f.s("forwarding_protocol"),
-                    f.b("cache_enabled"),
-                )
+            forward: fwd.map(|f| (f.s("backend_pool_name"), f.s("forwarding_protocol"))),
+            cache: fwd.filter(|f| f.b("cache_enabled")).map(|f| {
+                let duration = f.os("cache_duration");
+                let duration_seconds = duration.as_deref().and_then(|d| {
+                    let secs = iso8601_seconds(d).filter(|s| *s < 366 * 86_400);
+                    if secs.is_none() {
+                        i.error(
+                            sink,
+                            &format!("routing_rule[{n}].forwarding_configuration.cache_duration"),
+                            format!("cache_duration \"{d}\" is not an ISO 8601 duration under 366 days (e.g. P1DT2H, PT30M)"),
+                        );
+                    }
+                    secs
+                });
+                RouteCaching {
+                    query_string_caching_behavior: match f
+                        .s("cache_query_parameter_strip_directive")
+                        .as_str()
+                    {
+                        "StripNone" => "UseQueryString",
+                        "StripOnly" => "IgnoreSpecifiedQueryStrings",
+                        "StripAllExcept" => "IncludeSpecifiedQueryStrings",
+                        _ => "IgnoreQueryString",
+                    }
+                    .to_owned(),
+                    query_strings: f.list("cache_query_parameters"),
+                    compression: f.b("cache_use_dynamic_compression"),
+                    content_types_to_compress: Vec::new(),
+                    duration_seconds,
+                }
             }),
             redirect: red.map(|x| {
                 (
@@ -439,6 +523,10 @@ fn frontdoor_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
             }),
         });
     }
+    // Front Door enforces the name check unless told otherwise.
+    let name_check = r
+        .block("backend_pool_settings")
+        .is_none_or(|b| b.b("enforce_backend_pools_certificate_name_check"));
     let mut backend_pools = Vec::new();
     for (n, p) in r.blocks("backend_pool").iter().enumerate() {
         let lb_name = p.s("load_balancing_name");
@@ -480,6 +568,7 @@ fn frontdoor_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
                     priority: b.i("priority"),
                     weight: b.i("weight"),
                     enabled: b.b("enabled"),
+                    certificate_name_check: name_check,
                 })
                 .collect(),
             sample_size: lb.map_or(4, |l| l.i("sample_size")),
@@ -589,6 +678,8 @@ pub enum FrontDoorPart {
         weight: i64,
         /// Enabled.
         enabled: bool,
+        /// `certificate_name_check_enabled`.
+        certificate_name_check: bool,
     },
     /// `azurerm_cdn_frontdoor_route`.
     Route {
@@ -608,8 +699,8 @@ pub enum FrontDoorPart {
         forwarding_protocol: String,
         /// Redirect HTTP to HTTPS.
         https_redirect: bool,
-        /// Caching: query string behaviour and compression, when on.
-        cache: Option<(String, bool)>,
+        /// Caching, when on.
+        cache: Option<RouteCaching>,
     },
 }
 
@@ -835,6 +926,7 @@ pub static FD_ORIGIN: Kind = Kind {
             priority: r.i("priority"),
             weight: r.i("weight"),
             enabled: r.b("enabled"),
+            certificate_name_check: r.b("certificate_name_check_enabled"),
         })
     },
     deprecated: None,
@@ -908,11 +1000,12 @@ fn route_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
         supported_protocols: protocols,
         forwarding_protocol: r.s("forwarding_protocol"),
         https_redirect: r.b("https_redirect_enabled"),
-        cache: r.block("cache").map(|c| {
-            (
-                c.s("query_string_caching_behavior"),
-                c.b("compression_enabled"),
-            )
+        cache: r.block("cache").map(|c| RouteCaching {
+            query_string_caching_behavior: c.s("query_string_caching_behavior"),
+            query_strings: c.list("query_strings"),
+            compression: c.b("compression_enabled"),
+            content_types_to_compress: c.list("content_types_to_compress"),
+            duration_seconds: None,
         }),
     })
 }
@@ -929,3 +1022,21 @@ pub static FD_ROUTE: Kind = Kind {
     spec: route_spec,
     deprecated: None,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::iso8601_seconds;
+
+    #[test]
+    fn cache_durations_read_as_iso_8601() {
+        assert_eq!(iso8601_seconds("P1DT2H"), Some(93_600));
+        assert_eq!(iso8601_seconds("PT30M"), Some(1_800));
+        assert_eq!(iso8601_seconds("PT1H2M3S"), Some(3_723));
+        assert_eq!(iso8601_seconds("P365D"), Some(365 * 86_400));
+        for bad in [
+            "", "P", "PT", "1D", "P1H", "PT1D", "PT2M1H", "P1DT", "PTH", "P1.5D",
+        ] {
+            assert_eq!(iso8601_seconds(bad), None, "{bad}");
+        }
+    }
+}
