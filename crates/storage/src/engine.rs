@@ -236,6 +236,17 @@ impl Engine {
         .map_err(|e| EngineError::Storage(format!("read task failed: {e}")))?
     }
 
+    /// Runs a point read `f` (a lookup or two) on a snapshot in place, on the runtime's
+    /// thread: a B-tree descent over pages the engine's cache or the OS's holds takes
+    /// microseconds, less than handing it to the blocking pool and back (two thread
+    /// switches a request). Scans and anything unbounded go through [`Engine::read`].
+    pub fn read_point<T>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        self.read_blocking(f)
+    }
+
     /// Runs `f` on a snapshot on the calling thread (for callers already off the runtime).
     pub fn read_blocking<T>(
         &self,

@@ -644,22 +644,16 @@ impl Dynamo {
         def: &Arc<TableDef>,
         key: Vec<u8>,
     ) -> Result<Option<Item>, Error> {
-        let def = def.clone();
-        let found = self
-            .engine
-            .read(move |txn| {
-                let t = match txn
-                    .open_table(TableDefinition::<&[u8], &[u8]>::new(&def.items_table()))
-                {
-                    Ok(t) => t,
-                    Err(redb::TableError::TableDoesNotExist(_)) => {
-                        return Ok(Err(Error::item_table_not_found()));
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                Ok(Ok(index::base_item(&t, &key)?))
-            })
-            .await??;
+        let found = self.engine.read_point(|txn| {
+            let t = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&def.items_table())) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => {
+                    return Ok(Err(Error::item_table_not_found()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Ok(Ok(index::base_item(&t, &key)?))
+        })??;
         Ok(found)
     }
 }
