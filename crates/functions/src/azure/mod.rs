@@ -9,6 +9,7 @@
 //! loaded: [`prepare`] runs the worker once in indexing mode to learn them, as the host's
 //! indexing call does, before anything routes to them.
 
+pub mod blob;
 pub mod keys;
 pub mod timer;
 
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
 use meridian_config::azure::{
-    AuthLevel, FunctionApp, FunctionDef, HttpTrigger, RouteTemplate, Trigger, Worker,
+    AuthLevel, BlobPath, FunctionApp, FunctionDef, HttpTrigger, RouteTemplate, Trigger, Worker,
 };
 use meridian_config::sam::{Code, EventInvokeConfig, FunctionSpec, Platform, ProvidedOs, Runtime};
 
@@ -49,7 +50,27 @@ struct Func {
     name: String,
     http: Option<HttpTrigger>,
     timer: Option<timer::TimerSpec>,
+    blob: Option<blob::BlobTriggerSpec>,
+    /// `blob` inputs and outputs.
+    blobs: Vec<blob::BlobBinding>,
     disabled: bool,
+}
+
+/// What an app's blob triggers watch in one container, for the node to declare as the
+/// bucket's notification configuration: one per app and container, since S3 refuses two
+/// configurations with overlapping filters and an app's triggers often share a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobWatch {
+    /// The app's worker pool (the function the events are queued for).
+    pub pool: String,
+    /// The container: a bucket of that name.
+    pub container: String,
+    /// The key prefix every trigger of the app on this container starts with.
+    pub prefix: String,
+    /// The configuration's id, which each event carries: `azure/<app>`.
+    pub id: String,
+    /// The functions, for the banner.
+    pub functions: Vec<String>,
 }
 
 /// One app, in force.
@@ -93,6 +114,45 @@ pub struct Table {
     routes: Vec<Route>,
 }
 
+impl Table {
+    /// What the blob triggers of the functions that are not disabled watch.
+    pub fn blob_watches(&self) -> Vec<BlobWatch> {
+        let mut out: Vec<BlobWatch> = Vec::new();
+        for a in &self.apps {
+            for f in a.functions.iter().filter(|f| !f.disabled) {
+                let Some(b) = &f.blob else { continue };
+                let Some(container) = b.path.container_name() else {
+                    continue;
+                };
+                let prefix = b.path.prefix();
+                match out
+                    .iter_mut()
+                    .find(|w| w.pool == a.pool && w.container == container)
+                {
+                    Some(w) => {
+                        let common = w
+                            .prefix
+                            .char_indices()
+                            .zip(prefix.chars())
+                            .find(|((_, x), y)| x != y)
+                            .map_or(w.prefix.len().min(prefix.len()), |((i, _), _)| i);
+                        w.prefix.truncate(common);
+                        w.functions.push(f.name.clone());
+                    }
+                    None => out.push(BlobWatch {
+                        pool: a.pool.clone(),
+                        container: container.to_owned(),
+                        prefix: prefix.to_owned(),
+                        id: format!("azure/{}", a.name),
+                        functions: vec![f.name.clone()],
+                    }),
+                }
+            }
+        }
+        out
+    }
+}
+
 /// An app ready to be put in force: its worker's function spec and its routes.
 #[derive(Debug)]
 pub struct Prepared {
@@ -109,6 +169,8 @@ pub struct AzureApps {
     table: Arc<ArcSwap<Table>>,
     /// The running timer triggers of the table in force.
     timers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Where the blob bindings read and write (set once the storage plane is up).
+    blobs: Arc<std::sync::OnceLock<Arc<dyn blob::BlobStore>>>,
 }
 
 /// One line per app and function, for banners and `meridian functions`.
@@ -150,6 +212,13 @@ fn worker_metadata(f: &FunctionDef) -> serde_json::Value {
             );
             t.name.clone()
         }
+        Trigger::Blob(b) => {
+            bindings.push(serde_json::json!({
+                "name": b.name, "type": "blobTrigger", "direction": "in",
+                "path": b.path.as_str(), "dataType": b.data_type,
+            }));
+            b.name.clone()
+        }
         Trigger::Other { kind, name } => {
             bindings.push(serde_json::json!({"name": name, "type": kind, "direction": "in"}));
             name.clone()
@@ -161,7 +230,10 @@ fn worker_metadata(f: &FunctionDef) -> serde_json::Value {
             meridian_config::azure::Direction::Out => "out",
             meridian_config::azure::Direction::InOut => "inout",
         };
-        bindings.push(serde_json::json!({"name": b.name, "type": b.kind, "direction": dir}));
+        bindings.push(serde_json::json!({
+            "name": b.name, "type": b.kind, "direction": dir,
+            "path": b.path.as_ref().map(|p| p.as_str()), "dataType": b.data_type,
+        }));
     }
     let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     serde_json::json!({
@@ -225,7 +297,11 @@ pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
         timeout: app.host.function_timeout.min(MAX_TIMEOUT),
         environment,
         reserved_concurrency: app.host.max_concurrent_requests,
-        event_invoke: EventInvokeConfig::default(),
+        // Queued events are blob triggers', tried five times as the host tries a blob.
+        event_invoke: EventInvokeConfig {
+            maximum_retry_attempts: 4,
+            ..EventInvokeConfig::default()
+        },
         routes: Vec::new(),
         working_dir: PathBuf::new(),
         architecture: "x86_64".into(),
@@ -338,14 +414,74 @@ async fn index(
             )?),
             _ => None,
         };
+        let (blob, blobs) = indexed_blobs(app, &name, &bindings)?;
         funcs.push(Func {
             name,
             http,
             timer,
+            blob,
+            blobs,
             disabled: false,
         });
     }
     Ok(funcs)
+}
+
+/// The blob trigger and bindings a code-first function declared, their paths checked as
+/// `function.json`'s are.
+fn indexed_blobs(
+    app: &FunctionApp,
+    function: &str,
+    bindings: &[serde_json::Value],
+) -> Result<(Option<blob::BlobTriggerSpec>, Vec<blob::BlobBinding>), FunctionsError> {
+    let fail = |path: &str, e: meridian_config::azure::BlobPathError| FunctionsError::Azure {
+        app: app.name.clone(),
+        reason: format!("function '{function}': the blob path '{path}' is invalid: {e}"),
+    };
+    let mut trigger = None;
+    let mut out = Vec::new();
+    for b in bindings {
+        let kind = b["type"].as_str().unwrap_or_default();
+        let path = b["path"].as_str().unwrap_or_default();
+        if kind.eq_ignore_ascii_case("blobTrigger") {
+            trigger = Some(blob::BlobTriggerSpec {
+                path: BlobPath::parse_trigger(path).map_err(|e| fail(path, e))?,
+                data_type: b["dataType"].as_str().map(str::to_owned),
+            });
+        } else if kind.eq_ignore_ascii_case("blob") {
+            out.push(blob::BlobBinding {
+                name: b["name"].as_str().unwrap_or_default().to_owned(),
+                output: b["direction"] == "out",
+                path: BlobPath::parse(path).map_err(|e| fail(path, e))?,
+                data_type: b["dataType"].as_str().map(str::to_owned),
+            });
+        }
+    }
+    Ok((trigger, out))
+}
+
+/// The blob trigger and bindings of a `function.json` function.
+fn declared_blobs(f: &FunctionDef) -> (Option<blob::BlobTriggerSpec>, Vec<blob::BlobBinding>) {
+    let trigger = match &f.trigger {
+        Trigger::Blob(b) => Some(blob::BlobTriggerSpec {
+            path: b.path.clone(),
+            data_type: b.data_type.clone(),
+        }),
+        _ => None,
+    };
+    let bindings = f
+        .bindings
+        .iter()
+        .filter_map(|b| {
+            Some(blob::BlobBinding {
+                name: b.name.clone(),
+                output: b.direction == meridian_config::azure::Direction::Out,
+                path: b.path.clone()?,
+                data_type: b.data_type.clone(),
+            })
+        })
+        .collect();
+    (trigger, bindings)
 }
 
 /// A timer function's schedule (`%Setting%` resolved from the app settings) and monitor.
@@ -407,7 +543,10 @@ pub async fn prepare(
             .functions
             .iter()
             .map(|f| -> Result<Func, FunctionsError> {
+                let (blob, blobs) = declared_blobs(f);
                 Ok(Func {
+                    blob,
+                    blobs,
                     name: f.name.clone(),
                     http: match &f.trigger {
                         Trigger::Http(h) => Some(h.clone()),
@@ -552,7 +691,18 @@ impl AzureApps {
             host,
             table: Arc::new(ArcSwap::from_pointee(Table::default())),
             timers: Arc::new(std::sync::Mutex::new(Vec::new())),
+            blobs: Arc::new(std::sync::OnceLock::new()),
         }
+    }
+
+    /// Serves the blob trigger and bindings from `store` (once; later calls keep the first),
+    /// and runs the apps' queued blob events through them.
+    pub fn serve_blobs(&self, store: Arc<dyn blob::BlobStore>) {
+        let _ = self.blobs.set(store);
+        self.host.run_queued_with(Arc::new(QueuedBlobEvents {
+            table: self.table.clone(),
+            blobs: self.blobs.clone(),
+        }));
     }
 
     /// Puts prepared routes in force (after the host has the pools) and starts the timer
@@ -596,7 +746,9 @@ impl AzureApps {
                                 "invocationId": id,
                                 "timer": firing.to_json(),
                             });
-                            let _ = this.invoke(app, &name, id, event, &reason).await;
+                            let _ = this
+                                .invoke(app, &name, id, event, &reason, &BTreeMap::new())
+                                .await;
                         }
                     },
                 )));
@@ -607,6 +759,11 @@ impl AzureApps {
     /// True when at least one app is served.
     pub fn is_empty(&self) -> bool {
         self.table.load().apps.is_empty()
+    }
+
+    /// What the blob triggers in force watch.
+    pub fn blob_watches(&self) -> Vec<BlobWatch> {
+        self.table.load().blob_watches()
     }
 
     /// The HTTP functions in force.
@@ -815,8 +972,100 @@ impl AzureApps {
                 },
             },
         });
-        self.invoke(app, &f.name, invocation_id, event, HTTP_REASON)
+        // Route parameters and query values fill the other bindings' paths.
+        let mut data = query.clone();
+        data.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.invoke(app, &f.name, invocation_id, event, HTTP_REASON, &data)
             .await
+    }
+
+    /// Runs a function: reads its `blob` inputs, invokes it, writes its `blob` outputs. A
+    /// binding that fails is the invocation's failure, as the host reports it.
+    async fn call(
+        &self,
+        app: &App,
+        function: &str,
+        invocation_id: &str,
+        mut event: serde_json::Value,
+        reason: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let bindings = app
+            .functions
+            .iter()
+            .find(|f| f.name == function)
+            .map(|f| f.blobs.clone())
+            .unwrap_or_default();
+        let failed = |e: String| binding_failure(function, invocation_id, &e);
+        if bindings.iter().any(|b| !b.output) {
+            let Some(store) = self.blobs.get() else {
+                return Ok(failed(NO_STORE.to_owned()));
+            };
+            let mut inputs = serde_json::Map::new();
+            for b in bindings.iter().filter(|b| !b.output) {
+                let (container, name) = match blob::resolve(&b.path, data) {
+                    Ok(r) => r,
+                    Err(e) => return Ok(failed(format!("binding '{}': {e}", b.name))),
+                };
+                let value = match store.get(&container, &name).await {
+                    Ok(Some(found)) => blob::to_worker(&found.data, b.data_type.as_deref()),
+                    Ok(None) => serde_json::Value::Null,
+                    Err(e) => {
+                        return Ok(failed(format!(
+                            "binding '{}': cannot read {container}/{name}: {e}",
+                            b.name
+                        )));
+                    }
+                };
+                inputs.insert(b.name.clone(), value);
+            }
+            event["inputs"] = serde_json::Value::Object(inputs);
+        }
+        let label = AzureLabel {
+            function: format!("Functions.{function}"),
+            reason: reason.to_owned(),
+        };
+        let mut result = self
+            .host
+            .invoke(
+                &app.pool,
+                InvokeRequest {
+                    payload: Bytes::from(event.to_string()),
+                    request_id: Some(invocation_id.to_owned()),
+                    azure: Some(label),
+                    ..InvokeRequest::default()
+                },
+            )
+            .await?;
+        let outputs: Vec<&blob::BlobBinding> = bindings.iter().filter(|b| b.output).collect();
+        if outputs.is_empty() || result.outcome.is_error() {
+            return Ok(result);
+        }
+        let reply: serde_json::Value =
+            serde_json::from_slice(result.outcome.payload()).unwrap_or_default();
+        let Some(store) = self.blobs.get() else {
+            return Ok(failed(NO_STORE.to_owned()));
+        };
+        for b in outputs {
+            // An output the function did not set writes nothing, as the host does.
+            let Some(value) = reply["outputs"].get(&b.name).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let bytes = match blob::from_worker(value) {
+                Ok(b) => b,
+                Err(e) => return Ok(failed(format!("binding '{}': {e}", b.name))),
+            };
+            let (container, name) = match blob::resolve(&b.path, data) {
+                Ok(r) => r,
+                Err(e) => return Ok(failed(format!("binding '{}': {e}", b.name))),
+            };
+            if let Err(e) = store.put(&container, &name, bytes).await {
+                let e = format!("binding '{}': cannot write {container}/{name}: {e}", b.name);
+                result.outcome = failed(e).outcome;
+                return Ok(result);
+            }
+        }
+        Ok(result)
     }
 
     async fn invoke(
@@ -826,22 +1075,10 @@ impl AzureApps {
         invocation_id: String,
         event: serde_json::Value,
         reason: &str,
+        data: &BTreeMap<String, String>,
     ) -> Resp {
-        let label = AzureLabel {
-            function: format!("Functions.{function}"),
-            reason: reason.to_owned(),
-        };
         let result = self
-            .host
-            .invoke(
-                &app.pool,
-                InvokeRequest {
-                    payload: Bytes::from(event.to_string()),
-                    request_id: Some(invocation_id.clone()),
-                    azure: Some(label),
-                    ..InvokeRequest::default()
-                },
-            )
+            .call(app, function, &invocation_id, event, reason, data)
             .await;
         match result {
             Ok(r) => match r.outcome {
@@ -974,7 +1211,14 @@ impl AzureApps {
                 tokio::spawn(async move {
                     if let Some(app) = table2.apps.iter().find(|a| a.name == app_name) {
                         let _ = this
-                            .invoke(app, &fname, invocation_id, event, HTTP_REASON)
+                            .invoke(
+                                app,
+                                &fname,
+                                invocation_id,
+                                event,
+                                HTTP_REASON,
+                                &BTreeMap::new(),
+                            )
                             .await;
                     }
                 });
@@ -1045,6 +1289,255 @@ fn worker_response(payload: &[u8]) -> Result<Resp, String> {
         }
     }
     Ok(r)
+}
+
+/// The Azure apps' queued events (their blob triggers' bucket events), run through the
+/// bindings: see [`blob`].
+#[derive(Debug)]
+struct QueuedBlobEvents {
+    table: Arc<ArcSwap<Table>>,
+    blobs: Arc<std::sync::OnceLock<Arc<dyn blob::BlobStore>>>,
+}
+
+impl crate::host::QueuedInvoker for QueuedBlobEvents {
+    fn invoke(
+        &self,
+        host: FunctionHost,
+        req: InvokeRequest,
+    ) -> crate::stream_events::BoxFuture<
+        'static,
+        Result<crate::invocation::InvokeResult, FunctionsError>,
+    > {
+        let apps = AzureApps {
+            host,
+            table: self.table.clone(),
+            timers: Arc::default(),
+            blobs: self.blobs.clone(),
+        };
+        Box::pin(async move { apps.blob_event(req).await })
+    }
+}
+
+/// How many times the host tries a blob before its poison message.
+const BLOB_TRIES: u32 = 5;
+
+impl AzureApps {
+    /// Runs a blob trigger for one queued bucket event (S3's record, whose
+    /// `configurationId` is `<app>/<function>`).
+    async fn blob_event(
+        &self,
+        req: InvokeRequest,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let request_id = req.request_id.clone().unwrap_or_default();
+        let skipped = || crate::invocation::InvokeResult {
+            request_id: request_id.clone(),
+            outcome: Outcome::Success(Bytes::new()),
+            logs: None,
+            cold_start: false,
+            init_duration: None,
+            duration: Duration::ZERO,
+            content_type: None,
+        };
+        let mut event: serde_json::Value = serde_json::from_slice(&req.payload).unwrap_or_default();
+        let record = &event["Records"][0];
+        let id = record["s3"]["configurationId"].as_str().unwrap_or_default();
+        let container = record["s3"]["bucket"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let blob_name = blob::event_key(record["s3"]["object"]["key"].as_str().unwrap_or_default());
+        let table = self.table.load_full();
+        let Some(app) = id
+            .strip_prefix("azure/")
+            .and_then(|a| table.apps.iter().find(|x| x.name == a))
+        else {
+            tracing::warn!(id, "a blob event names no app served here; dropped");
+            return Ok(skipped());
+        };
+        // The functions whose pattern takes this blob: the notification watches only the
+        // patterns' common prefix.
+        let chosen = event["azureFunction"].as_str();
+        let targets: Vec<(&Func, BTreeMap<String, String>)> = app
+            .functions
+            .iter()
+            .filter(|f| !f.disabled && chosen.is_none_or(|c| c == f.name))
+            .filter_map(|f| {
+                let t = f.blob.as_ref()?;
+                if t.path.container_name() != Some(container.as_str()) {
+                    return None;
+                }
+                Some((f, t.path.matches(&blob_name)?))
+            })
+            .collect();
+        if targets.len() > 1 {
+            // One event per function, each tried and retried on its own, as the host keeps
+            // a receipt per function and blob.
+            for (f, _) in &targets {
+                event["azureFunction"] = serde_json::Value::from(f.name.clone());
+                self.host
+                    .enqueue(
+                        &app.pool,
+                        InvokeRequest {
+                            payload: Bytes::from(event.to_string()),
+                            ..InvokeRequest::default()
+                        },
+                    )
+                    .await?;
+            }
+            return Ok(skipped());
+        }
+        let Some((func, captures)) = targets.into_iter().next() else {
+            tracing::debug!(app = %app.name, blob = %blob_name, "no blob trigger's pattern takes this blob");
+            return Ok(skipped());
+        };
+        let Some(trigger) = func.blob.as_ref() else {
+            return Ok(skipped());
+        };
+        let container = container.as_str();
+        let Some(store) = self.blobs.get() else {
+            return Ok(binding_failure(&func.name, &request_id, NO_STORE));
+        };
+        let found =
+            store
+                .get(container, &blob_name)
+                .await
+                .map_err(|reason| FunctionsError::Azure {
+                    app: app.name.clone(),
+                    reason: format!("cannot read {container}/{blob_name}: {reason}"),
+                })?;
+        let Some(found) = found else {
+            // Deleted before its trigger ran: the host's scan would not see it either.
+            tracing::info!(app = %app.name, function = %func.name, blob = %format!("{container}/{blob_name}"), "blob gone before its trigger ran; skipped");
+            return Ok(skipped());
+        };
+        let url = store.url(container, &blob_name);
+        let metadata = blob::trigger_metadata(container, &blob_name, &url, &found, &captures);
+        let mut data = captures.clone();
+        data.insert("BlobTrigger".into(), format!("{container}/{blob_name}"));
+        let invocation_id = uuid::Uuid::new_v4().to_string();
+        let attempt = req.attempt.max(1);
+        let event = serde_json::json!({
+            "function": func.name,
+            "trigger": "blob",
+            "invocationId": invocation_id,
+            "blob": blob::to_worker(&found.data, trigger.data_type.as_deref()),
+            "triggerMetadata": metadata,
+            "retryContext": {"retryCount": attempt - 1, "maxRetryCount": BLOB_TRIES - 1},
+        });
+        let reason = format!("New blob detected(LogsAndContainerScan): {container}/{blob_name}");
+        let result = self
+            .call(app, &func.name, &invocation_id, event, &reason, &data)
+            .await?;
+        if let Outcome::FunctionError {
+            error_type,
+            payload,
+        } = &result.outcome
+        {
+            let message = serde_json::from_slice::<serde_json::Value>(payload)
+                .ok()
+                .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            tracing::warn!(
+                app = %app.name,
+                "Executed 'Functions.{}' (Failed, Id={invocation_id}, try {attempt} of {BLOB_TRIES}): {error_type}: {message}",
+                func.name
+            );
+            if attempt >= BLOB_TRIES {
+                self.poison(
+                    app,
+                    &func.name,
+                    container,
+                    &blob_name,
+                    &found.etag,
+                    &request_id,
+                )
+                .await;
+            }
+        }
+        Ok(result)
+    }
+
+    /// Writes the host's poison message for a blob that failed every try.
+    async fn poison(
+        &self,
+        app: &App,
+        function: &str,
+        container: &str,
+        blob_name: &str,
+        etag: &str,
+        request_id: &str,
+    ) {
+        let dir = self
+            .host
+            .config()
+            .state_dir
+            .join("azure")
+            .join(&app.name)
+            .join(POISON_QUEUE);
+        let message = serde_json::json!({
+            "Type": "BlobTrigger",
+            "FunctionId": format!("Host.Functions.{function}"),
+            "BlobType": "BlockBlob",
+            "ContainerName": container,
+            "BlobName": blob_name,
+            "ETag": etag,
+        });
+        let file = dir.join(format!("{request_id}.json"));
+        let written = tokio::task::spawn_blocking({
+            let file = file.clone();
+            move || {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(&file, message.to_string())
+            }
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => tracing::warn!(
+                app = %app.name,
+                file = %file.display(),
+                "Message has reached MaxDequeueCount of {BLOB_TRIES}. Moving message to queue '{POISON_QUEUE}'. (blob {container}/{blob_name}, function 'Functions.{function}')"
+            ),
+            _ => tracing::warn!(
+                app = %app.name,
+                file = %file.display(),
+                "blob {container}/{blob_name} failed {BLOB_TRIES} times in 'Functions.{function}'; its poison message cannot be written"
+            ),
+        }
+    }
+}
+
+/// Where the host puts blobs that failed every try (a queue there; a folder here).
+const POISON_QUEUE: &str = "webjobs-blobtrigger-poison";
+
+/// What a blob binding answers without Meridian's storage.
+const NO_STORE: &str =
+    "blob bindings need Meridian's buckets, which this node does not serve (run `meridian up`)";
+
+/// A failed invocation for a binding that failed (`error` says which and why).
+fn binding_failure(
+    function: &str,
+    invocation_id: &str,
+    error: &str,
+) -> crate::invocation::InvokeResult {
+    let message = format!("Exception while executing function: Functions.{function}: {error}");
+    crate::invocation::InvokeResult {
+        request_id: invocation_id.to_owned(),
+        outcome: Outcome::FunctionError {
+            error_type: "Microsoft.Azure.WebJobs.Host.FunctionInvocationException".into(),
+            payload: Bytes::from(
+                serde_json::json!({
+                    "errorType": "Microsoft.Azure.WebJobs.Host.FunctionInvocationException",
+                    "errorMessage": message,
+                })
+                .to_string(),
+            ),
+        },
+        logs: None,
+        cold_start: false,
+        init_duration: None,
+        duration: Duration::ZERO,
+        content_type: None,
+    }
 }
 
 /// A running listener serving the apps.
