@@ -1,0 +1,402 @@
+//! Azure blob triggers and bindings through a real `meridian up`: a blob uploaded with the
+//! AWS CLI to the bucket of a trigger's container runs the function with its bytes and the
+//! host's binding data; the function's `blob` input is read and its `blob` output written
+//! where the AWS CLI reads it back, in the v3 model (`function.json`) and the v4 model (the
+//! real `@azure/functions`); a failing function is tried five times and then poisoned; an
+//! acknowledged upload's trigger survives a `kill -9`.
+
+mod observe_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use observe_support::{Up, copy_dir, eventually, tool};
+
+/// The AWS CLI against the node's S3 endpoint.
+struct Cli {
+    aws: PathBuf,
+    home: tempfile::TempDir,
+    key: (String, String),
+    endpoint: String,
+}
+
+impl Cli {
+    fn new(aws: &Path, up: &Up) -> Self {
+        Self {
+            aws: aws.to_path_buf(),
+            home: tempfile::tempdir().expect("home"),
+            key: up.access_key(),
+            endpoint: up.banner_address("  s3 ", "http://"),
+        }
+    }
+
+    fn output(&self, args: &[&str]) -> std::process::Output {
+        let home = self.home.path();
+        Command::new(&self.aws)
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint])
+            .env("AWS_ACCESS_KEY_ID", &self.key.0)
+            .env("AWS_SECRET_ACCESS_KEY", &self.key.1)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", home.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("HOME", home)
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3")
+            .output()
+            .expect("aws runs")
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Uploads `bytes` as `s3://bucket/key`.
+    fn put(&self, dir: &Path, bucket: &str, key: &str, bytes: &[u8]) {
+        let file = dir.join("upload.bin");
+        std::fs::write(&file, bytes).expect("write");
+        self.run(&[
+            "s3",
+            "cp",
+            file.to_str().expect("path"),
+            &format!("s3://{bucket}/{key}"),
+        ]);
+    }
+
+    /// The object's bytes, once it exists.
+    fn wait_for(&self, dir: &Path, bucket: &str, key: &str) -> Vec<u8> {
+        let file = dir.join("download.bin");
+        eventually(
+            &format!("s3://{bucket}/{key} to be written"),
+            Duration::from_secs(90),
+            || {
+                let out = self.output(&[
+                    "s3api",
+                    "get-object",
+                    "--bucket",
+                    bucket,
+                    "--key",
+                    key,
+                    file.to_str().expect("path"),
+                ]);
+                out.status
+                    .success()
+                    .then(|| std::fs::read(&file).expect("read"))
+            },
+        )
+    }
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+/// A v3 app: `Copy` copies each blob of `samples-workitems` matching `{name}.{ext}` to
+/// `samples-out` with what it was given; `Fail` always throws.
+fn v3_app(root: &Path) {
+    write(root, "host.json", r#"{"version": "2.0"}"#);
+    write(
+        root,
+        "local.settings.json",
+        r#"{"IsEncrypted": false, "Values": {"FUNCTIONS_WORKER_RUNTIME": "node", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}}"#,
+    );
+    write(
+        root,
+        "Copy/function.json",
+        r#"{
+  "bindings": [
+    {"type": "blobTrigger", "direction": "in", "name": "myBlob",
+     "path": "samples-workitems/{name}.{ext}", "connection": "AzureWebJobsStorage"},
+    {"type": "blob", "direction": "in", "name": "note", "dataType": "string",
+     "path": "samples-notes/{name}.txt", "connection": "AzureWebJobsStorage"},
+    {"type": "blob", "direction": "out", "name": "outBlob",
+     "path": "samples-out/{name}-copy.{ext}", "connection": "AzureWebJobsStorage"}
+  ]
+}"#,
+    );
+    write(
+        root,
+        "Copy/index.js",
+        r#"module.exports = async function (context, myBlob, note) {
+  context.log(`JavaScript blob trigger function processed blob "${context.bindingData.name}" with size ${myBlob.length} bytes`);
+  const d = context.bindingData;
+  context.bindings.outBlob = JSON.stringify({
+    isBuffer: Buffer.isBuffer(myBlob), text: myBlob.toString(), name: d.name, ext: d.ext,
+    blobTrigger: d.blobTrigger, uri: d.uri, length: d.properties.contentLength,
+    etag: d.properties.eTag, metadata: d.metadata, note, noteBinding: context.bindings.note,
+  });
+};
+"#,
+    );
+    write(
+        root,
+        "Fail/function.json",
+        r#"{"bindings": [{"type": "blobTrigger", "direction": "in", "name": "b", "path": "poison-me/{name}"}]}"#,
+    );
+    write(
+        root,
+        "Fail/index.js",
+        r#"module.exports = async function (context, b) {
+  require('fs').appendFileSync(process.env.TRIES, `${context.bindingData.name} ${context.executionContext.retryContext.retryCount}\n`);
+  throw new Error('cannot process ' + context.bindingData.name);
+};
+"#,
+    );
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+}
+
+/// Every file under `dir` whose path contains `needle`.
+fn find_files(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().contains(needle) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
+    let (Some(aws), Some(_node)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("node", "apt-get install nodejs"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    v3_app(&tmp.path().join("app"));
+    let tries = tmp.path().join("tries");
+    let settings = tmp.path().join("app/local.settings.json");
+    let text = std::fs::read_to_string(&settings).expect("settings");
+    std::fs::write(
+        &settings,
+        text.replace(
+            "\"node\",",
+            &format!("\"node\", \"TRIES\": \"{}\",", tries.display()),
+        ),
+    )
+    .expect("write");
+    let up = Up::start(tmp.path(), "app", &["--gateway-port", "7071=0"]);
+    // The containers did not exist: they are made, and the banner says what watches them.
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.contains("bucket    samples-workitems"))
+        .unwrap_or_else(|| panic!("no container line: {:#?}", up.banner));
+    assert!(
+        line.contains("blobTrigger container of app app: Copy"),
+        "{line}"
+    );
+    let cli = Cli::new(&aws, &up);
+    let buckets = cli.run(&["s3api", "list-buckets", "--query", "Buckets[].Name"]);
+    assert!(buckets.contains("samples-workitems"), "{buckets}");
+    assert!(buckets.contains("poison-me"), "{buckets}");
+
+    // The input's container exists; the output's is made by the binding, as the host does.
+    cli.run(&["s3", "mb", "s3://samples-notes"]);
+    cli.put(tmp.path(), "samples-notes", "photo.txt", b"a note");
+    cli.put(
+        tmp.path(),
+        "samples-workitems",
+        "photo.jpg",
+        b"\x00\x01jpeg bytes",
+    );
+    let got = json(&cli.wait_for(tmp.path(), "samples-out", "photo-copy.jpg"));
+    assert_eq!(got["isBuffer"], true, "{got}");
+    assert_eq!(got["text"], "\u{0}\u{1}jpeg bytes", "{got}");
+    assert_eq!(got["name"], "photo");
+    assert_eq!(got["ext"], "jpg");
+    assert_eq!(got["blobTrigger"], "samples-workitems/photo.jpg");
+    assert!(
+        got["uri"].as_str().is_some_and(
+            |u| u.starts_with("http://") && u.ends_with("/samples-workitems/photo.jpg")
+        ),
+        "{got}"
+    );
+    assert_eq!(got["length"], 12);
+    assert!(got["etag"].as_str().is_some_and(|e| e.len() > 2), "{got}");
+    assert_eq!(got["note"], "a note");
+    assert_eq!(got["noteBinding"], "a note");
+
+    // A dotted name captures greedily; a blob in a folder keeps its path; a missing input
+    // is null; user metadata reaches the binding data.
+    cli.run(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        "samples-workitems",
+        "--key",
+        "dir/archive.tar.gz",
+        "--metadata",
+        "owner=ada",
+    ]);
+    let got = json(&cli.wait_for(tmp.path(), "samples-out", "dir/archive.tar-copy.gz"));
+    assert_eq!(got["name"], "dir/archive.tar");
+    assert_eq!(got["ext"], "gz");
+    assert_eq!(got["note"], serde_json::Value::Null);
+    assert_eq!(got["metadata"]["owner"], "ada", "{got}");
+    // A blob the pattern does not take (no extension) runs nothing.
+    cli.put(tmp.path(), "samples-workitems", "noext", b"x");
+
+    // Five tries, then the host's poison message.
+    cli.put(tmp.path(), "poison-me", "bad.txt", b"bad");
+    let poison = eventually("the poison message", Duration::from_secs(120), || {
+        find_files(tmp.path(), "webjobs-blobtrigger-poison")
+            .into_iter()
+            .next()
+    });
+    let message = json(&std::fs::read(&poison).expect("read"));
+    assert_eq!(message["FunctionId"], "Host.Functions.Fail");
+    assert_eq!(message["ContainerName"], "poison-me");
+    assert_eq!(message["BlobName"], "bad.txt");
+    let tried = std::fs::read_to_string(&tries).expect("tries");
+    assert_eq!(
+        tried.lines().collect::<Vec<_>>(),
+        [
+            "bad.txt 0",
+            "bad.txt 1",
+            "bad.txt 2",
+            "bad.txt 3",
+            "bad.txt 4"
+        ]
+    );
+    let log = std::fs::read_to_string(tmp.path().join("up.stderr")).expect("log");
+    assert!(
+        log.contains("Moving message to queue 'webjobs-blobtrigger-poison'"),
+        "{log}"
+    );
+    let outs = cli.run(&["s3", "ls", "--recursive", "s3://samples-out"]);
+    assert!(!outs.contains("noext"), "{outs}");
+}
+
+#[test]
+fn an_acknowledged_uploads_blob_trigger_survives_a_kill_9() {
+    let (Some(aws), Some(_node)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("node", "apt-get install nodejs"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    v3_app(&tmp.path().join("app"));
+    {
+        let mut up = Up::start(tmp.path(), "app", &["--gateway-port", "7071=0"]);
+        let cli = Cli::new(&aws, &up);
+        for i in 0..5 {
+            cli.put(
+                tmp.path(),
+                "samples-workitems",
+                &format!("{i}.bin"),
+                b"kept",
+            );
+        }
+        up.child.kill().expect("kill -9");
+        up.child.wait().expect("wait");
+    }
+    let up = Up::start(tmp.path(), "app", &["--gateway-port", "7071=0"]);
+    let cli = Cli::new(&aws, &up);
+    for i in 0..5 {
+        let got = json(&cli.wait_for(tmp.path(), "samples-out", &format!("{i}-copy.bin")));
+        assert_eq!(got["text"], "kept");
+    }
+}
+
+#[test]
+fn a_v4_blob_trigger_with_the_real_library() {
+    let (Some(aws), Some(_node)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("node", "apt-get install nodejs"),
+    ) else {
+        return;
+    };
+    let v4 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/tests/azure-v4");
+    if !v4
+        .join("node_modules/@azure/functions/package.json")
+        .is_file()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "run .ci/install-test-deps"
+        );
+        eprintln!("SKIPPED: npm ci --prefix {} first", v4.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("v4");
+    copy_dir(&v4, &root);
+    write(
+        &root,
+        "src/functions/blobs.js",
+        r#"const { app, input, output } = require('@azure/functions');
+
+const note = input.storageBlob({ path: 'v4-notes/{name}.txt', connection: 'AzureWebJobsStorage' });
+const copy = output.storageBlob({ path: 'v4-out/{name}.{ext}.json', connection: 'AzureWebJobsStorage' });
+
+app.storageBlob('copyBlob', {
+  path: 'v4-in/{name}.{ext}',
+  connection: 'AzureWebJobsStorage',
+  extraInputs: [note],
+  extraOutputs: [copy],
+  handler: async (blob, context) => {
+    context.log(`Storage blob function processed blob "${context.triggerMetadata.name}" with size ${blob.length} bytes`);
+    const m = context.triggerMetadata;
+    const n = context.extraInputs.get(note);
+    context.extraOutputs.set(copy, {
+      isBuffer: Buffer.isBuffer(blob), text: blob.toString(), name: m.name, ext: m.ext,
+      blobTrigger: m.blobTrigger, length: m.properties.contentLength,
+      note: n === undefined || n === null ? null : n.toString(),
+    });
+  },
+});
+
+app.storageBlob('echoBlob', {
+  path: 'v4-echo/{name}',
+  connection: 'AzureWebJobsStorage',
+  return: output.storageBlob({ path: 'v4-out/echo-{name}', connection: 'AzureWebJobsStorage' }),
+  handler: async (blob) => Buffer.concat([Buffer.from('echo:'), blob]),
+});
+"#,
+    );
+    let up = Up::start(tmp.path(), "v4", &["--gateway-port", "7071=0"]);
+    let cli = Cli::new(&aws, &up);
+    cli.run(&["s3", "mb", "s3://v4-notes"]);
+    cli.put(tmp.path(), "v4-notes", "report.txt", b"v4 note");
+    cli.put(tmp.path(), "v4-in", "report.csv", b"a,b\n1,2\n");
+    let got = json(&cli.wait_for(tmp.path(), "v4-out", "report.csv.json"));
+    assert_eq!(got["isBuffer"], true, "{got}");
+    assert_eq!(got["text"], "a,b\n1,2\n");
+    assert_eq!(got["name"], "report");
+    assert_eq!(got["ext"], "csv");
+    assert_eq!(got["blobTrigger"], "v4-in/report.csv");
+    assert_eq!(got["length"], 8);
+    assert_eq!(got["note"], "v4 note");
+
+    cli.put(tmp.path(), "v4-echo", "x.bin", b"\xffbytes");
+    assert_eq!(
+        cli.wait_for(tmp.path(), "v4-out", "echo-x.bin"),
+        b"echo:\xffbytes"
+    );
+}
