@@ -400,3 +400,66 @@ app.storageBlob('echoBlob', {
         b"echo:\xffbytes"
     );
 }
+
+const PYTHON_APP: &str = r#"import json
+import azure.functions as func
+
+app = func.FunctionApp()
+
+
+@app.blob_trigger(arg_name="myblob", path="py-in/{name}", connection="AzureWebJobsStorage")
+@app.blob_input(arg_name="note", path="py-notes/{name}.txt", connection="AzureWebJobsStorage")
+@app.blob_output(arg_name="out", path="py-out/{name}.json", connection="AzureWebJobsStorage")
+def copy(myblob: func.InputStream, note: str, out: func.Out[str]):
+    out.set(json.dumps({
+        "name": myblob.name, "length": myblob.length, "uri": myblob.uri,
+        "text": myblob.read().decode(), "note": note,
+    }))
+"#;
+
+#[test]
+fn a_python_v2_blob_trigger_with_the_real_package() {
+    let (Some(aws), Some(python)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("python3", "apt-get install python3"),
+    ) else {
+        return;
+    };
+    let has_package = Command::new(&python)
+        .args(["-c", "import azure.functions"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_package {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "run .ci/install-test-deps (pip install azure-functions)"
+        );
+        eprintln!("SKIPPED: pip install azure-functions first");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("py");
+    write(&root, "host.json", r#"{"version": "2.0"}"#);
+    write(
+        &root,
+        "local.settings.json",
+        r#"{"Values": {"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}}"#,
+    );
+    write(&root, "function_app.py", PYTHON_APP);
+    let up = Up::start(tmp.path(), "py", &["--gateway-port", "7071=0"]);
+    let cli = Cli::new(&aws, &up);
+    cli.run(&["s3", "mb", "s3://py-notes"]);
+    cli.put(tmp.path(), "py-notes", "data.txt", "a note ✓".as_bytes());
+    cli.put(tmp.path(), "py-in", "data", b"python bytes");
+    let got = json(&cli.wait_for(tmp.path(), "py-out", "data.json"));
+    assert_eq!(got["name"], "py-in/data", "{got}");
+    assert_eq!(got["length"], 12);
+    assert_eq!(got["text"], "python bytes");
+    assert_eq!(got["note"], "a note ✓");
+    assert!(
+        got["uri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/py-in/data")),
+        "{got}"
+    );
+}
