@@ -142,6 +142,36 @@ fn v3_app(root: &Path) {
     );
     write(
         root,
+        "Note/function.json",
+        r#"{
+  "bindings": [
+    {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous",
+     "methods": ["get", "put"], "route": "notes/{name}"},
+    {"type": "blob", "direction": "in", "name": "note", "dataType": "string", "path": "samples-notes/{name}.txt"},
+    {"type": "blob", "direction": "out", "name": "saved", "path": "samples-notes/{name}.txt"},
+    {"type": "blob", "direction": "out", "name": "audit", "path": "samples-audit/{DateTime:yyyy}/{rand-guid}.log"},
+    {"type": "http", "direction": "out", "name": "res"}
+  ]
+}"#,
+    );
+    write(
+        root,
+        "Note/index.js",
+        r#"module.exports = async function (context, req) {
+  if (req.method === 'PUT') {
+    context.bindings.saved = req.rawBody;
+    context.bindings.audit = `saved ${context.bindingData.name}`;
+    context.res = { status: 201, body: '' };
+  } else if (context.bindings.note === null) {
+    context.res = { status: 404, body: 'no note ' + context.bindingData.name };
+  } else {
+    context.res = { body: context.bindings.note };
+  }
+};
+"#,
+    );
+    write(
+        root,
         "Fail/function.json",
         r#"{"bindings": [{"type": "blobTrigger", "direction": "in", "name": "b", "path": "poison-me/{name}"}]}"#,
     );
@@ -258,6 +288,36 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
     assert_eq!(got["ext"], "gz");
     assert_eq!(got["note"], serde_json::Value::Null);
     assert_eq!(got["metadata"]["owner"], "ada", "{got}");
+    // An HTTP function reads and writes blobs named by its route.
+    let notes = up.banner_address("/api/notes/", "http://");
+    let curl = |args: &[&str]| -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "60", "-w", " %{http_code}"])
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let base = notes.trim_end_matches("{name}");
+    assert_eq!(curl(&[&format!("{base}photo")]), "a note 200");
+    assert_eq!(curl(&[&format!("{base}other")]), "no note other 404");
+    assert_eq!(
+        curl(&[
+            "-X",
+            "PUT",
+            "--data-binary",
+            "written over http",
+            &format!("{base}other")
+        ]),
+        " 201"
+    );
+    assert_eq!(curl(&[&format!("{base}other")]), "written over http 200");
+    let audit = cli.run(&["s3", "ls", "--recursive", "s3://samples-audit"]);
+    assert!(
+        audit.trim().lines().count() == 1 && audit.contains(".log"),
+        "{audit}"
+    );
+
     // A blob the pattern does not take (no extension) runs nothing.
     cli.put(tmp.path(), "samples-workitems", "noext", b"x");
 
@@ -290,6 +350,35 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
     );
     let outs = cli.run(&["s3", "ls", "--recursive", "s3://samples-out"]);
     assert!(!outs.contains("noext"), "{outs}");
+}
+
+#[test]
+fn bad_blob_paths_are_located_by_meridian_validate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(tmp.path(), "host.json", r#"{"version": "2.0"}"#);
+    write(
+        tmp.path(),
+        "Bad/function.json",
+        r#"{
+  "bindings": [
+    {"type": "blobTrigger", "direction": "in", "name": "b", "path": "{container}/{name}"},
+    {"type": "blob", "direction": "out", "name": "o", "path": "out/{name"}
+  ]
+}"#,
+    );
+    let out = observe_support::meridian()
+        .current_dir(tmp.path())
+        .args(["validate", "-f", "."])
+        .output()
+        .expect("validate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for want in [
+        "./Bad/function.json:3:69: Bad: bindings[0].path: the container of a blobTrigger path cannot hold binding expressions ('{container}/{name}')",
+        "./Bad/function.json:4:63: Bad: bindings[1].path: the binding expression at offset 4 of 'out/{name' is malformed: '{' without '}'",
+    ] {
+        assert!(stderr.contains(want), "missing {want}\n{stderr}");
+    }
 }
 
 #[test]
