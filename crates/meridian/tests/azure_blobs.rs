@@ -552,3 +552,25 @@ fn a_python_v2_blob_trigger_with_the_real_package() {
         "{got}"
     );
 }
+
+#[test]
+fn the_blob_example_summarises_each_upload() {
+    let (Some(aws), Some(_node)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("node", "apt-get install nodejs"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure-blobs"),
+        &tmp.path().join("azure-blobs"),
+    );
+    let up = Up::start(tmp.path(), "azure-blobs", &["--gateway-port", "7071=0"]);
+    let cli = Cli::new(&aws, &up);
+    cli.put(tmp.path(), "samples-workitems", "report.txt", b"a\nb\nc\n");
+    let got = json(&cli.wait_for(tmp.path(), "samples-summaries", "report.txt.json"));
+    assert_eq!(got["name"], "report.txt", "{got}");
+    assert_eq!(got["size"], 6);
+    assert_eq!(got["lines"], 3);
+}
