@@ -2,8 +2,9 @@
 //! AWS CLI to the bucket of a trigger's container runs the function with its bytes and the
 //! host's binding data; the function's `blob` input is read and its `blob` output written
 //! where the AWS CLI reads it back, in the v3 model (`function.json`) and the v4 model (the
-//! real `@azure/functions`); a failing function is tried five times and then poisoned; an
-//! acknowledged upload's trigger survives a `kill -9`.
+//! real `@azure/functions`) and Python v2 (the real `azure-functions`); a failing function
+//! is tried five times and then poisoned; each function's invocations show on `/metrics`;
+//! an acknowledged upload's trigger survives a `kill -9`.
 
 mod observe_support;
 
@@ -350,6 +351,32 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
     );
     let outs = cli.run(&["s3", "ls", "--recursive", "s3://samples-out"]);
     assert!(!outs.contains("noext"), "{outs}");
+
+    // The app on /metrics like any workload: its pool, and each function by outcome.
+    let metrics = up.metrics();
+    for want in [
+        "meridian_azure_function_invocations_total{app=\"app\",function=\"Fail\",outcome=\"Failed\"} 5",
+        "meridian_azure_function_invocations_total{app=\"app\",function=\"Fail\",outcome=\"Succeeded\"} 0",
+        "meridian_azure_function_invocations_total{app=\"app\",function=\"Note\",outcome=\"Succeeded\"} 4",
+        "meridian_function_queued_events{function=\"app\",platform=\"azure\"} ",
+    ] {
+        assert!(metrics.contains(want), "missing {want}");
+    }
+    let copies = observe_support::sample_sum(
+        &metrics,
+        "meridian_azure_function_invocations_total",
+        &[("function", "Copy"), ("outcome", "Succeeded")],
+    );
+    assert!(copies >= 2.0, "{copies}");
+    let pool = observe_support::sample_sum(
+        &metrics,
+        "meridian_function_invocations_total",
+        &[("function", "app"), ("platform", "azure")],
+    );
+    assert!(pool >= 11.0, "{pool}");
+    // Its HTTP traffic in `meridian stat`, as the gateway's service.
+    let stat = up.cli(&["stat", "svc"]);
+    assert!(stat.contains("azure-functions.meridian.internal"), "{stat}");
 }
 
 #[test]

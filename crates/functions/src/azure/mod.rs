@@ -54,6 +54,28 @@ struct Func {
     /// `blob` inputs and outputs.
     blobs: Vec<blob::BlobBinding>,
     disabled: bool,
+    /// Its invocations by outcome.
+    counts: Arc<Counts>,
+}
+
+/// An Azure function's invocations by outcome.
+#[derive(Debug, Default)]
+struct Counts {
+    succeeded: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+/// One Azure function's invocations, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationCount {
+    /// The app.
+    pub app: String,
+    /// The function.
+    pub function: String,
+    /// Invocations that succeeded.
+    pub succeeded: u64,
+    /// Invocations that failed (the function's error, a timeout, a binding, a refusal).
+    pub failed: u64,
 }
 
 /// What an app's blob triggers watch in one container, for the node to declare as the
@@ -422,6 +444,7 @@ async fn index(
             blob,
             blobs,
             disabled: false,
+            counts: Arc::default(),
         });
     }
     Ok(funcs)
@@ -547,6 +570,7 @@ pub async fn prepare(
                 Ok(Func {
                     blob,
                     blobs,
+                    counts: Arc::default(),
                     name: f.name.clone(),
                     http: match &f.trigger {
                         Trigger::Http(h) => Some(h.clone()),
@@ -759,6 +783,23 @@ impl AzureApps {
     /// True when at least one app is served.
     pub fn is_empty(&self) -> bool {
         self.table.load().apps.is_empty()
+    }
+
+    /// Each function's invocations by outcome, since its app was last loaded.
+    pub fn invocation_counts(&self) -> Vec<InvocationCount> {
+        use std::sync::atomic::Ordering;
+        let t = self.table.load();
+        t.apps
+            .iter()
+            .flat_map(|a| {
+                a.functions.iter().map(|f| InvocationCount {
+                    app: a.name.clone(),
+                    function: f.name.clone(),
+                    succeeded: f.counts.succeeded.load(Ordering::Relaxed),
+                    failed: f.counts.failed.load(Ordering::Relaxed),
+                })
+            })
+            .collect()
     }
 
     /// What the blob triggers in force watch.
@@ -982,6 +1023,28 @@ impl AzureApps {
     /// Runs a function: reads its `blob` inputs, invokes it, writes its `blob` outputs. A
     /// binding that fails is the invocation's failure, as the host reports it.
     async fn call(
+        &self,
+        app: &App,
+        function: &str,
+        invocation_id: &str,
+        event: serde_json::Value,
+        reason: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let result = self
+            .call_once(app, function, invocation_id, event, reason, data)
+            .await;
+        if let Some(f) = app.functions.iter().find(|f| f.name == function) {
+            let counter = match &result {
+                Ok(r) if !r.outcome.is_error() => &f.counts.succeeded,
+                _ => &f.counts.failed,
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn call_once(
         &self,
         app: &App,
         function: &str,
