@@ -515,6 +515,12 @@ app.storageBlob('echoBlob', {
         cli.wait_for(tmp.path(), "v4-out", "echo-x.bin"),
         b"echo:\xffbytes"
     );
+    // Past Lambda's 6 MB reply: the host has no such cap on a blob.
+    let big: Vec<u8> = (0..7 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    cli.put(tmp.path(), "v4-echo", "big.bin", &big);
+    let echoed = cli.wait_for(tmp.path(), "v4-out", "echo-big.bin");
+    assert_eq!(echoed.len(), big.len() + 5);
+    assert!(echoed[5..] == big[..], "the 7 MiB blob came back changed");
 }
 
 const PYTHON_APP: &str = r#"import json

@@ -623,7 +623,12 @@ async function main() {
       } else {
         throw new Error(`Function '${ev.function}' does not exist in this app`);
       }
-      await request('POST', `/invocation/${id}/response`, { 'Content-Type': 'application/json' }, JSON.stringify(reply));
+      // The Functions host has no 6 MB cap on a reply (blob outputs, HTTP bodies): the
+      // streaming response mode lifts Lambda's to 200 MB.
+      await request('POST', `/invocation/${id}/response`, {
+        'Content-Type': 'application/json',
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      }, JSON.stringify(reply));
     } catch (e) {
       console.error(`Exception: ${(e && e.stack) || e}`);
       await postError(`/invocation/${id}/error`, e);

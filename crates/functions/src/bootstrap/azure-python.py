@@ -278,7 +278,14 @@ def main():
         try:
             ev = json.loads(body)
             reply = invoke(ev)
-            request("POST", f"/invocation/{rid}/response", json.dumps(reply).encode(), {"Content-Type": "application/json"})
+            # The Functions host has no 6 MB cap on a reply (blob outputs, HTTP bodies): the
+            # streaming response mode lifts Lambda's to 200 MB.
+            request(
+                "POST",
+                f"/invocation/{rid}/response",
+                json.dumps(reply).encode(),
+                {"Content-Type": "application/json", "Lambda-Runtime-Function-Response-Mode": "streaming"},
+            )
         except Exception as e:
             print("Exception: " + "".join(traceback.format_exception(type(e), e, e.__traceback__)), file=sys.stderr, flush=True)
             post_error(f"/invocation/{rid}/error", e)
