@@ -319,6 +319,30 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
         "{audit}"
     );
 
+    // The admin API runs a blob-triggered function on the blob its input names.
+    cli.run(&["s3", "rm", "s3://samples-out/photo-copy.jpg"]);
+    let master = up.cli_json(&["functions", "keys"])["app"]["master"]
+        .as_str()
+        .expect("a master key")
+        .to_owned();
+    let host = base.split("/api/").next().expect("the app's address");
+    assert_eq!(
+        curl(&[
+            "-X",
+            "POST",
+            "-H",
+            &format!("x-functions-key: {master}"),
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"input": "samples-workitems/photo.jpg"}"#,
+            &format!("{host}/admin/functions/Copy"),
+        ]),
+        " 202"
+    );
+    let got = json(&cli.wait_for(tmp.path(), "samples-out", "photo-copy.jpg"));
+    assert_eq!(got["name"], "photo");
+
     // A blob the pattern does not take (no extension) runs nothing.
     cli.put(tmp.path(), "samples-workitems", "noext", b"x");
 
@@ -367,13 +391,13 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
         "meridian_azure_function_invocations_total",
         &[("function", "Copy"), ("outcome", "Succeeded")],
     );
-    assert!(copies >= 2.0, "{copies}");
+    assert!(copies >= 3.0, "{copies}");
     let pool = observe_support::sample_sum(
         &metrics,
         "meridian_function_invocations_total",
         &[("function", "app"), ("platform", "azure")],
     );
-    assert!(pool >= 11.0, "{pool}");
+    assert!(pool >= 12.0, "{pool}");
     // Its HTTP traffic in `meridian stat`, as the gateway's service.
     let stat = up.cli(&["stat", "svc"]);
     assert!(stat.contains("azure-functions.meridian.internal"), "{stat}");

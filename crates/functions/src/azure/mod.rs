@@ -1270,6 +1270,20 @@ impl AzureApps {
                 let this = self.clone();
                 let table2 = table.clone();
                 let app_name = app.name.clone();
+                // A blob-triggered function takes the blob's path (`container/name`) as its
+                // input, and runs on that blob.
+                let blob_path = app
+                    .functions
+                    .iter()
+                    .find(|f| f.name == fname)
+                    .and_then(|f| f.blob.as_ref())
+                    .map(|_| input.as_str().unwrap_or_default().to_owned());
+                if let Some(path) = blob_path {
+                    tokio::spawn(async move {
+                        this.admin_blob(&table2, &app_name, &fname, &path).await;
+                    });
+                    return empty(StatusCode::ACCEPTED);
+                }
                 // Accepted at once, run in the background, as the host does.
                 tokio::spawn(async move {
                     if let Some(app) = table2.apps.iter().find(|a| a.name == app_name) {
@@ -1381,6 +1395,19 @@ impl crate::host::QueuedInvoker for QueuedBlobEvents {
     }
 }
 
+/// The answer for a queued event that runs nothing (no function takes it).
+fn skipped(request_id: &str) -> crate::invocation::InvokeResult {
+    crate::invocation::InvokeResult {
+        request_id: request_id.to_owned(),
+        outcome: Outcome::Success(Bytes::new()),
+        logs: None,
+        cold_start: false,
+        init_duration: None,
+        duration: Duration::ZERO,
+        content_type: None,
+    }
+}
+
 /// How many times the host tries a blob before its poison message.
 const BLOB_TRIES: u32 = 5;
 
@@ -1392,15 +1419,7 @@ impl AzureApps {
         req: InvokeRequest,
     ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
         let request_id = req.request_id.clone().unwrap_or_default();
-        let skipped = || crate::invocation::InvokeResult {
-            request_id: request_id.clone(),
-            outcome: Outcome::Success(Bytes::new()),
-            logs: None,
-            cold_start: false,
-            init_duration: None,
-            duration: Duration::ZERO,
-            content_type: None,
-        };
+        let skipped = || skipped(&request_id);
         let mut event: serde_json::Value = serde_json::from_slice(&req.payload).unwrap_or_default();
         let record = &event["Records"][0];
         let id = record["s3"]["configurationId"].as_str().unwrap_or_default();
@@ -1456,7 +1475,34 @@ impl AzureApps {
         let Some(trigger) = func.blob.as_ref() else {
             return Ok(skipped());
         };
-        let container = container.as_str();
+        let reason = format!("New blob detected(LogsAndContainerScan): {container}/{blob_name}");
+        let attempt = req.attempt.max(1);
+        self.run_blob(
+            app,
+            func,
+            trigger,
+            (&container, &blob_name),
+            captures,
+            (attempt, &request_id),
+            &reason,
+        )
+        .await
+    }
+
+    /// Runs a blob-triggered function for one blob: reads it, invokes with its bytes and
+    /// metadata, and on the last failing try writes the poison message.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_blob(
+        &self,
+        app: &App,
+        func: &Func,
+        trigger: &blob::BlobTriggerSpec,
+        (container, blob_name): (&str, &str),
+        captures: BTreeMap<String, String>,
+        (attempt, request_id): (u32, &str),
+        reason: &str,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let blob_name = blob_name.to_owned();
         let Some(store) = self.blobs.get() else {
             return Ok(binding_failure(&func.name, &request_id, NO_STORE));
         };
@@ -1471,14 +1517,13 @@ impl AzureApps {
         let Some(found) = found else {
             // Deleted before its trigger ran: the host's scan would not see it either.
             tracing::info!(app = %app.name, function = %func.name, blob = %format!("{container}/{blob_name}"), "blob gone before its trigger ran; skipped");
-            return Ok(skipped());
+            return Ok(skipped(request_id));
         };
         let url = store.url(container, &blob_name);
         let metadata = blob::trigger_metadata(container, &blob_name, &url, &found, &captures);
         let mut data = captures.clone();
         data.insert("BlobTrigger".into(), format!("{container}/{blob_name}"));
         let invocation_id = uuid::Uuid::new_v4().to_string();
-        let attempt = req.attempt.max(1);
         let event = serde_json::json!({
             "function": func.name,
             "trigger": "blob",
@@ -1487,9 +1532,8 @@ impl AzureApps {
             "triggerMetadata": metadata,
             "retryContext": {"retryCount": attempt - 1, "maxRetryCount": BLOB_TRIES - 1},
         });
-        let reason = format!("New blob detected(LogsAndContainerScan): {container}/{blob_name}");
         let result = self
-            .call(app, &func.name, &invocation_id, event, &reason, &data)
+            .call(app, &func.name, &invocation_id, event, reason, &data)
             .await?;
         if let Outcome::FunctionError {
             error_type,
@@ -1512,12 +1556,52 @@ impl AzureApps {
                     container,
                     &blob_name,
                     &found.etag,
-                    &request_id,
+                    request_id,
                 )
                 .await;
             }
         }
         Ok(result)
+    }
+
+    /// Runs a blob-triggered function on the blob the admin API named.
+    async fn admin_blob(&self, table: &Table, app: &str, function: &str, path: &str) {
+        let Some(app) = table.apps.iter().find(|a| a.name == app) else {
+            return;
+        };
+        let Some(func) = app.functions.iter().find(|f| f.name == function) else {
+            return;
+        };
+        let Some(trigger) = func.blob.as_ref() else {
+            return;
+        };
+        let (container, name) = path.split_once('/').unwrap_or((path, ""));
+        let captures = (trigger.path.container_name() == Some(container))
+            .then(|| trigger.path.matches(name))
+            .flatten();
+        let Some(captures) = captures else {
+            tracing::warn!(
+                app = %app.name,
+                "Executed 'Functions.{function}' (Failed): the input '{path}' is not a blob the trigger's path '{}' takes",
+                trigger.path
+            );
+            return;
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let result = self
+            .run_blob(
+                app,
+                func,
+                trigger,
+                (container, name),
+                captures,
+                (1, &id),
+                HTTP_REASON,
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(app = %app.name, function, error = %e, "invocation failed");
+        }
     }
 
     /// Writes the host's poison message for a blob that failed every try.
