@@ -1472,15 +1472,11 @@ impl AzureApps {
             tracing::debug!(app = %app.name, blob = %blob_name, "no blob trigger's pattern takes this blob");
             return Ok(skipped());
         };
-        let Some(trigger) = func.blob.as_ref() else {
-            return Ok(skipped());
-        };
         let reason = format!("New blob detected(LogsAndContainerScan): {container}/{blob_name}");
         let attempt = req.attempt.max(1);
         self.run_blob(
             app,
             func,
-            trigger,
             (&container, &blob_name),
             captures,
             (attempt, &request_id),
@@ -1491,20 +1487,21 @@ impl AzureApps {
 
     /// Runs a blob-triggered function for one blob: reads it, invokes with its bytes and
     /// metadata, and on the last failing try writes the poison message.
-    #[allow(clippy::too_many_arguments)]
     async fn run_blob(
         &self,
         app: &App,
         func: &Func,
-        trigger: &blob::BlobTriggerSpec,
         (container, blob_name): (&str, &str),
         captures: BTreeMap<String, String>,
         (attempt, request_id): (u32, &str),
         reason: &str,
     ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
         let blob_name = blob_name.to_owned();
+        let Some(trigger) = func.blob.as_ref() else {
+            return Ok(skipped(request_id));
+        };
         let Some(store) = self.blobs.get() else {
-            return Ok(binding_failure(&func.name, &request_id, NO_STORE));
+            return Ok(binding_failure(&func.name, request_id, NO_STORE));
         };
         let found =
             store
@@ -1592,7 +1589,6 @@ impl AzureApps {
             .run_blob(
                 app,
                 func,
-                trigger,
                 (container, name),
                 captures,
                 (1, &id),
