@@ -105,7 +105,9 @@ fn write(root: &Path, rel: &str, text: &str) {
 }
 
 /// A v3 app: `Copy` copies each blob of `samples-workitems` matching `{name}.{ext}` to
-/// `samples-out` with what it was given; `Fail` always throws.
+/// `samples-out` with what it was given; `Mirror`, on the same container, returns each blob
+/// to `samples-mirror` (`$return`); `Note` is an HTTP function with blob bindings; `Fail`
+/// always throws.
 fn v3_app(root: &Path) {
     write(root, "host.json", r#"{"version": "2.0"}"#);
     write(
@@ -140,6 +142,19 @@ fn v3_app(root: &Path) {
   });
 };
 "#,
+    );
+    write(
+        root,
+        "Mirror/function.json",
+        r#"{"bindings": [
+    {"type": "blobTrigger", "direction": "in", "name": "b", "path": "samples-workitems/{name}"},
+    {"type": "blob", "direction": "out", "name": "$return", "path": "samples-mirror/{name}"}
+]}"#,
+    );
+    write(
+        root,
+        "Mirror/index.js",
+        "module.exports = async function (context, b) { return b; };\n",
     );
     write(
         root,
@@ -238,7 +253,7 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
         .find(|l| l.contains("bucket    samples-workitems"))
         .unwrap_or_else(|| panic!("no container line: {:#?}", up.banner));
     assert!(
-        line.contains("blobTrigger container of app app: Copy"),
+        line.contains("blobTrigger container of app app: Copy, Mirror"),
         "{line}"
     );
     let cli = Cli::new(&aws, &up);
@@ -271,6 +286,11 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
     assert!(got["etag"].as_str().is_some_and(|e| e.len() > 2), "{got}");
     assert_eq!(got["note"], "a note");
     assert_eq!(got["noteBinding"], "a note");
+    // Both functions on the container got the blob.
+    assert_eq!(
+        cli.wait_for(tmp.path(), "samples-mirror", "photo.jpg"),
+        b"\x00\x01jpeg bytes"
+    );
 
     // A dotted name captures greedily; a blob in a folder keeps its path; a missing input
     // is null; user metadata reaches the binding data.
@@ -343,8 +363,9 @@ fn a_v3_blob_trigger_reads_its_input_and_writes_its_output() {
     let got = json(&cli.wait_for(tmp.path(), "samples-out", "photo-copy.jpg"));
     assert_eq!(got["name"], "photo");
 
-    // A blob the pattern does not take (no extension) runs nothing.
+    // A blob Copy's pattern does not take (no extension) runs only Mirror.
     cli.put(tmp.path(), "samples-workitems", "noext", b"x");
+    assert_eq!(cli.wait_for(tmp.path(), "samples-mirror", "noext"), b"x");
 
     // Five tries, then the host's poison message.
     cli.put(tmp.path(), "poison-me", "bad.txt", b"bad");
@@ -461,6 +482,10 @@ fn an_acknowledged_uploads_blob_trigger_survives_a_kill_9() {
     for i in 0..5 {
         let got = json(&cli.wait_for(tmp.path(), "samples-out", &format!("{i}-copy.bin")));
         assert_eq!(got["text"], "kept");
+        assert_eq!(
+            cli.wait_for(tmp.path(), "samples-mirror", &format!("{i}.bin")),
+            b"kept"
+        );
     }
 }
 
