@@ -38,21 +38,23 @@ impl BucketBlobs {
 
     /// `/<bucket>/<key>`, each key byte outside S3's unreserved set percent-encoded.
     fn path(container: &str, blob: &str) -> String {
-        let mut p = format!("/{container}/");
-        for b in blob.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-                p.push(char::from(b));
-            } else {
-                p.push_str(&format!("%{b:02X}"));
-            }
-        }
-        p
+        format!("/{container}/{}", encode(blob, false))
     }
 
     async fn send(
         &self,
         method: Method,
         path: &str,
+        body: Bytes,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+        self.send_query(method, path, "", body).await
+    }
+
+    async fn send_query(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
         body: Bytes,
     ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
         let (access_key, secret) = self
@@ -83,7 +85,7 @@ impl BucketBlobs {
             &meridian_storage::sigv4::SignedRequest {
                 method: method.as_str(),
                 path,
-                query: "",
+                query,
                 headers: &headers,
                 authority: None,
                 body: b"",
@@ -105,9 +107,14 @@ impl BucketBlobs {
                 HeaderValue::from_static("application/octet-stream"),
             );
         }
+        let uri = if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        };
         let mut req = Request::builder()
             .method(method)
-            .uri(path)
+            .uri(uri)
             .body(Full::new(body))
             .map_err(|e| e.to_string())?;
         *req.headers_mut() = headers;
@@ -130,6 +137,43 @@ impl BucketBlobs {
             .await
             .map_err(|_| "the S3 endpoint did not answer in time".to_owned())?
     }
+}
+
+/// `s` percent-encoded outside S3's unreserved set (and `/`, unless `slash` asks for it).
+fn encode(s: &str, slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (b == b'/' && !slash)
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of each `<tag>` element of a ListObjectsV2 answer, unescaped.
+fn elements(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some((_, after)) = rest.split_once(open.as_str()) {
+        let Some((text, tail)) = after.split_once(close.as_str()) else {
+            break;
+        };
+        out.push(
+            text.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        );
+        rest = tail;
+    }
+    out
 }
 
 /// The S3 error code of an error response (`NoSuchKey`), for messages.
@@ -226,6 +270,40 @@ impl BlobStore for BucketBlobs {
         })
     }
 
+    fn list<'a>(
+        &'a self,
+        container: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let mut names = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let mut query = format!("list-type=2&prefix={}", encode(prefix, true));
+                if let Some(t) = &token {
+                    query = format!("continuation-token={}&{query}", encode(t, true));
+                }
+                let (status, _, body) = self
+                    .send_query(Method::GET, &format!("/{container}"), &query, Bytes::new())
+                    .await?;
+                if status == StatusCode::NOT_FOUND {
+                    return Ok(names);
+                }
+                if !status.is_success() {
+                    return Err(format!("S3 answered {status}: {}", error_code(&body)));
+                }
+                let xml = String::from_utf8_lossy(&body);
+                names.extend(elements(&xml, "Key"));
+                token = elements(&xml, "NextContinuationToken").into_iter().next();
+                if elements(&xml, "IsTruncated").first().map(String::as_str) != Some("true")
+                    || token.is_none()
+                {
+                    return Ok(names);
+                }
+            }
+        })
+    }
+
     fn url(&self, container: &str, blob: &str) -> String {
         format!("http://{}{}", self.addr, Self::path(container, blob))
     }
@@ -234,6 +312,14 @@ impl BlobStore for BucketBlobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_answers_are_read() {
+        let xml = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a&amp;b.txt</Key></Contents><Contents><Key>c/d</Key></Contents></ListBucketResult>";
+        assert_eq!(elements(xml, "Key"), ["a&b.txt", "c/d"]);
+        assert_eq!(elements(xml, "IsTruncated"), ["false"]);
+        assert_eq!(encode("a b/c", true), "a%20b%2Fc");
+    }
 
     #[test]
     fn keys_are_encoded_and_dates_converted() {

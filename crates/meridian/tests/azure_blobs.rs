@@ -656,3 +656,54 @@ fn the_blob_example_summarises_each_upload() {
     assert_eq!(got["size"], 6);
     assert_eq!(got["lines"], 3);
 }
+
+#[test]
+fn a_new_trigger_takes_the_blobs_already_in_its_container() {
+    let (Some(aws), Some(_node)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("node", "apt-get install nodejs"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("app");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure-blobs"),
+        &root,
+    );
+    let up = Up::start(tmp.path(), "app", &["--gateway-port", "7071=0"]);
+    let cli = Cli::new(&aws, &up);
+    cli.run(&["s3", "mb", "s3://archive"]);
+    cli.put(tmp.path(), "archive", "old/1.txt", b"one");
+    cli.put(tmp.path(), "archive", "old/2.txt", b"two");
+    cli.put(tmp.path(), "archive", "skip.txt", b"not under old/");
+    // A function added while the node runs: the host's first scan finds what is there.
+    write(
+        &root,
+        "Archive/function.json",
+        r#"{"bindings": [
+    {"type": "blobTrigger", "direction": "in", "name": "b", "path": "archive/old/{name}"},
+    {"type": "blob", "direction": "out", "name": "$return", "path": "archive-copies/{name}"}
+]}"#,
+    );
+    write(
+        &root,
+        "Archive/index.js",
+        "module.exports = async function (context, b) { return b; };\n",
+    );
+    assert_eq!(cli.wait_for(tmp.path(), "archive-copies", "1.txt"), b"one");
+    assert_eq!(cli.wait_for(tmp.path(), "archive-copies", "2.txt"), b"two");
+    // New blobs arrive by their events.
+    cli.put(tmp.path(), "archive", "old/3.txt", b"three");
+    assert_eq!(
+        cli.wait_for(tmp.path(), "archive-copies", "3.txt"),
+        b"three"
+    );
+    let copies = cli.run(&["s3", "ls", "s3://archive-copies"]);
+    assert!(!copies.contains("skip.txt"), "{copies}");
+    let log = std::fs::read_to_string(tmp.path().join("up.stderr")).expect("log");
+    assert!(
+        log.contains("blob trigger 'Functions.Archive': 2 blob(s) already in archive queued"),
+        "{log}"
+    );
+}

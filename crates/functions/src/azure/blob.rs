@@ -14,6 +14,9 @@
 //!   visibility timeout being zero; a short wait keeps a failing function from spinning).
 //!   After the fifth failure the host's poison message (`webjobs-blobtrigger-poison`) is
 //!   written under the state directory and logged.
+//! * The first time a trigger is in force, the blobs already in its container are queued
+//!   for it too, as the host's first scan finds the blobs that have no receipt yet; a marker
+//!   under `<state>/azure/<app>/blobscan/` keeps later starts and reloads from doing it again.
 //! * `blob` inputs are read before the invocation and `blob` outputs written after it, with
 //!   their paths resolved from the invocation's binding data; a missing input is `null`,
 //!   a path that cannot be resolved or an output that cannot be written fails the invocation.
@@ -56,6 +59,14 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
         blob: &'a str,
         data: Bytes,
     ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// The names of the blobs in a container that start with `prefix` (none when the
+    /// container does not exist).
+    fn list<'a>(
+        &'a self,
+        container: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>>;
 
     /// The blob's URL.
     fn url(&self, container: &str, blob: &str) -> String;

@@ -741,6 +741,29 @@ impl AzureApps {
         for t in timers.drain(..) {
             t.abort();
         }
+        for app in &table.apps {
+            for f in app.functions.iter().filter(|f| !f.disabled) {
+                if let Some(b) = &f.blob {
+                    let marker = self
+                        .host
+                        .config()
+                        .state_dir
+                        .join("azure")
+                        .join(&app.name)
+                        .join("blobscan")
+                        .join(format!("{}.done", f.name));
+                    if !marker.exists() {
+                        tokio::spawn(self.clone().first_scan(
+                            app.name.clone(),
+                            app.pool.clone(),
+                            f.name.clone(),
+                            b.path.clone(),
+                            marker,
+                        ));
+                    }
+                }
+            }
+        }
         for (ai, app) in table.apps.iter().enumerate() {
             for f in &app.functions {
                 let Some(spec) = f.timer.clone().filter(|_| !f.disabled) else {
@@ -1559,6 +1582,71 @@ impl AzureApps {
             }
         }
         Ok(result)
+    }
+
+    /// Queues the blobs already in a trigger's container for it, once (see [`blob`]).
+    async fn first_scan(
+        self,
+        app: String,
+        pool: String,
+        function: String,
+        path: BlobPath,
+        marker: PathBuf,
+    ) {
+        let Some(store) = self.blobs.get() else {
+            return;
+        };
+        let Some(container) = path.container_name() else {
+            return;
+        };
+        let names = match store.list(container, path.prefix()).await {
+            Ok(n) => n,
+            Err(reason) => {
+                tracing::warn!(%app, %function, %reason, "cannot list the blob trigger's container; its existing blobs are not scanned");
+                return;
+            }
+        };
+        let mut queued = 0;
+        for name in names.iter().filter(|n| path.matches(n).is_some()) {
+            let key: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+            let event = serde_json::json!({
+                "Records": [{
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "configurationId": format!("azure/{app}"),
+                        "bucket": {"name": container},
+                        "object": {"key": key},
+                    },
+                }],
+                "azureFunction": function,
+            });
+            let req = InvokeRequest {
+                payload: Bytes::from(event.to_string()),
+                ..InvokeRequest::default()
+            };
+            if let Err(e) = self.host.enqueue(&pool, req).await {
+                tracing::warn!(%app, %function, error = %e, "cannot queue an existing blob for its trigger; the scan runs again at the next start");
+                return;
+            }
+            queued += 1;
+        }
+        let written = tokio::task::spawn_blocking(move || {
+            if let Some(dir) = marker.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&marker, b"")
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::warn!(%app, %function, "the blob scan's marker cannot be written; the scan runs again at the next start");
+        }
+        if queued > 0 {
+            tracing::info!(
+                %app,
+                "blob trigger 'Functions.{function}': {queued} blob(s) already in {container} queued, as the host's first scan finds them"
+            );
+        }
     }
 
     /// Runs a blob-triggered function on the blob the admin API named.
