@@ -8,6 +8,10 @@
 //! Apps of the code-first models (Node v4 with `@azure/functions`) declare their functions when
 //! loaded: [`prepare`] runs the worker once in indexing mode to learn them, as the host's
 //! indexing call does, before anything routes to them.
+//!
+//! Every invocation, whatever its trigger, goes through one path that reads the function's
+//! `blob` inputs first and writes its `blob` outputs after; blob triggers arrive as the
+//! app's queued bucket events ([`blob`]).
 
 pub mod blob;
 pub mod keys;
