@@ -506,6 +506,7 @@ impl EventQueue {
             // Retries keep the request id, as Lambda's do.
             request_id: Some(e.header.request_id.clone()),
             azure: None,
+            attempt: e.header.attempts + 1,
         };
         let result = d.invoke(&self.function, req).await;
         let now = Instant::now();

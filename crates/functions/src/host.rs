@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use meridian_config::sam::{ApiSpec, Code, FunctionSpec, Runtime, Template};
+use meridian_config::sam::{ApiSpec, Code, FunctionSpec, Platform, Runtime, Template};
 
 use crate::apigw::Router;
 use crate::bootstrap::Bootstraps;
@@ -73,6 +73,10 @@ impl HostConfig {
     }
 }
 
+/// The longest wait before an Azure app's queued event is tried again (times the tries so
+/// far).
+const AZURE_RETRY_DELAY: Duration = Duration::from_secs(2);
+
 /// What `meridian functions ls` shows for one function.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionStatus {
@@ -132,6 +136,19 @@ struct Inner {
     generation: AtomicU64,
     /// Each function's asynchronous event queue, by function name. They outlive reloads.
     queues: Mutex<BTreeMap<String, QueueTask>>,
+    /// Who runs the queued events of Azure Functions apps.
+    queued_azure: std::sync::OnceLock<Arc<dyn QueuedInvoker>>,
+}
+
+/// Runs the queued events of Azure Functions apps' pools: an event there is a bucket event
+/// for a blob trigger, which needs the blob and the bindings before the worker sees it.
+pub(crate) trait QueuedInvoker: Send + Sync + std::fmt::Debug {
+    /// Runs one queued event of an app's pool.
+    fn invoke(
+        &self,
+        host: FunctionHost,
+        req: InvokeRequest,
+    ) -> crate::stream_events::BoxFuture<'static, Result<InvokeResult, FunctionsError>>;
 }
 
 /// A function's event queue and the task that delivers from it (stopped when dropped).
@@ -169,7 +186,15 @@ impl Deliver for HostRef {
         function: &str,
         req: InvokeRequest,
     ) -> Result<InvokeResult, FunctionsError> {
-        self.host()?.invoke(function, req).await
+        let host = self.host()?;
+        if let Some(azure) = host.inner.queued_azure.get()
+            && host
+                .function(function)
+                .is_some_and(|s| s.platform == Platform::AzureFunctions)
+        {
+            return azure.invoke(host.clone(), req).await;
+        }
+        host.invoke(function, req).await
     }
 
     async fn forward(&self, function: &str, record: bytes::Bytes) -> Result<(), FunctionsError> {
@@ -227,6 +252,7 @@ impl FunctionHost {
                 }),
                 generation: AtomicU64::new(0),
                 queues: Mutex::new(BTreeMap::new()),
+                queued_azure: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -251,7 +277,13 @@ impl FunctionHost {
             concurrency: spec
                 .reserved_concurrency
                 .map_or(self.inner.global.cap, |n| n as usize),
-            retry_delay: cfg.async_retry_delay,
+            // The Functions host retries a failed blob at once (its queue's visibility
+            // timeout is zero); a few seconds keep a failing function from spinning.
+            retry_delay: if spec.platform == Platform::AzureFunctions {
+                cfg.async_retry_delay.min(AZURE_RETRY_DELAY)
+            } else {
+                cfg.async_retry_delay
+            },
             limits: cfg.async_queue,
         }
     }
@@ -270,6 +302,12 @@ impl FunctionHost {
             .map(|q| q.queue.clone())
             .ok_or_else(not_found)?;
         queue.push(req).await
+    }
+
+    /// Runs the queued events of Azure Functions apps with `invoker` (the first one set
+    /// stays).
+    pub(crate) fn run_queued_with(&self, invoker: Arc<dyn QueuedInvoker>) {
+        let _ = self.inner.queued_azure.set(invoker);
     }
 
     /// Where the runtimes' bootstraps and workers were written.

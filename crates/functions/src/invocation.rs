@@ -24,6 +24,8 @@ pub struct InvokeRequest {
     /// Set for an Azure Functions invocation: the log gets Azure's `Executing`/`Executed`
     /// lines for this function instead of Lambda's `START`/`END`/`REPORT`.
     pub azure: Option<AzureLabel>,
+    /// Which try of a queued event this is (1 for the first); 0 outside the queue.
+    pub attempt: u32,
 }
 
 /// The function and trigger reason of an Azure Functions invocation, for its log lines.

@@ -246,6 +246,7 @@ where
         want_logs: tail,
         request_id: Some(request_id.clone()),
         azure: None,
+        attempt: 0,
     };
     let id_header = |r: &mut Resp| {
         if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -27,6 +27,7 @@ pub mod invoke;
 pub mod local;
 pub(crate) mod logs;
 pub mod memory;
+pub mod metrics;
 pub(crate) mod pool;
 pub mod runtime_api;
 pub mod sample;

@@ -174,6 +174,12 @@ async fn route(
             }
             _ => String::new(),
         };
+        // The functions' pools and Azure functions.
+        if let (Some(f), "/metrics" | "/stats/prometheus", &Method::GET) =
+            (&node.functions, req.uri().path(), req.method())
+        {
+            cdn.push_str(&meridian_functions::metrics::text(&f.host, &f.azure));
+        }
         // And the front door's backends.
         if let (Some(fd), "/metrics" | "/stats/prometheus", &Method::GET) =
             (&node.frontdoor, req.uri().path(), req.method())

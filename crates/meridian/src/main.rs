@@ -2,6 +2,7 @@
 //! it parses arguments and wires the planes' crates together.
 
 mod admin;
+mod azure_blobs;
 mod cdn_api;
 mod client;
 mod commands;

@@ -220,6 +220,10 @@ impl Node {
                 .await
                 .context("cannot start the functions endpoint")?;
             let azure = meridian_functions::azure::AzureApps::new(host.clone());
+            azure.serve_blobs(Arc::new(crate::azure_blobs::BucketBlobs::new(
+                storage.clone(),
+                AWS_REGION,
+            )));
             let azure_endpoint = meridian_functions::azure::AzureEndpoint::start(
                 azure.clone(),
                 SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -488,13 +492,20 @@ impl Node {
         for change in table_changes {
             tracing::info!(%change, "table");
         }
+        // What the Azure apps' blob triggers watch: their containers are buckets.
+        let blob_watches = functions
+            .as_ref()
+            .map(|(_, _, azure)| azure.blob_watches())
+            .unwrap_or_default();
         // Declared buckets that do not exist yet; an existing one keeps its objects, and one
-        // no longer declared stays with them (deleting data is the user's call).
+        // no longer declared stays with them (deleting data is the user's call). A blob
+        // trigger's container is made too, as the Functions host makes it on Azurite.
         let buckets: Vec<String> = revision
             .bundle
             .sam_templates()
             .flat_map(|t| t.buckets.iter().map(|b| b.name.clone()))
             .chain(crate::edge::terraform_buckets(&revision.bundle))
+            .chain(blob_watches.iter().map(|w| w.container.clone()))
             .collect();
         let created = self
             .storage
@@ -503,7 +514,14 @@ impl Node {
             .await
             .context("the templates' buckets could not be created")?;
         for name in created {
-            tracing::info!(bucket = %name, "bucket created");
+            match blob_watches.iter().find(|w| w.container == name) {
+                Some(w) => tracing::info!(
+                    bucket = %name,
+                    app = %w.pool,
+                    "bucket created: the container of a blobTrigger did not exist"
+                ),
+                None => tracing::info!(bucket = %name, "bucket created"),
+            }
         }
         // The functions' `S3` events are the declared buckets' notification configurations.
         if let Some(f) = &self.functions {
@@ -528,6 +546,25 @@ impl Node {
                     (b.name.clone(), targets)
                 })
                 .collect();
+            // A blob trigger is an `s3:ObjectCreated:*` configuration on its container
+            // (the bucket's whole configuration is declared at once, so it joins the
+            // template's targets for the same bucket).
+            let mut declared = declared;
+            for w in &blob_watches {
+                let target = meridian_storage::s3::notification::LambdaTarget {
+                    id: w.id.clone(),
+                    function_arn: f.host.arn(&w.pool),
+                    events: vec!["s3:ObjectCreated:*".to_owned()],
+                    filter: meridian_config::sam::KeyFilter {
+                        prefix: (!w.prefix.is_empty()).then(|| w.prefix.clone()),
+                        suffix: None,
+                    },
+                };
+                match declared.iter_mut().find(|(b, _)| *b == w.container) {
+                    Some((_, targets)) => targets.push(target),
+                    None => declared.push((w.container.clone(), vec![target])),
+                }
+            }
             self.storage
                 .s3
                 .declare_notifications(declared)

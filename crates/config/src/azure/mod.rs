@@ -8,6 +8,7 @@
 //! `route` (ASP.NET's template syntax, [`route`]) are checked. Binding types the host knows but
 //! Meridian does not serve are warnings naming the line; unknown ones are errors with a hint.
 
+pub mod blob;
 pub mod route;
 pub mod schedule;
 
@@ -22,6 +23,7 @@ use crate::node::{Node, Span, Value, parse_stream};
 use crate::path::FieldPath;
 use crate::sam::Origin;
 
+pub use blob::{BlobPath, BlobPathError};
 pub use route::{RouteError, RouteTemplate};
 pub use schedule::Schedule;
 
@@ -164,6 +166,8 @@ pub enum Trigger {
     Http(HttpTrigger),
     /// `timerTrigger`.
     Timer(TimerTrigger),
+    /// `blobTrigger`: objects written to a bucket of Meridian's storage.
+    Blob(BlobTrigger),
     /// A trigger Meridian does not run (reported as a warning); the function is served by the
     /// admin API only.
     Other {
@@ -200,6 +204,17 @@ pub struct TimerTrigger {
     pub use_monitor: Option<bool>,
 }
 
+/// A `blobTrigger` binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobTrigger {
+    /// The binding's name (`myBlob`).
+    pub name: String,
+    /// `path`: the container (a bucket) and the blob name pattern.
+    pub path: BlobPath,
+    /// `dataType` (`binary`, `string`, `stream`), as written.
+    pub data_type: Option<String>,
+}
+
 /// Who may call an HTTP function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AuthLevel {
@@ -220,6 +235,10 @@ pub struct Binding {
     pub kind: String,
     /// `direction`.
     pub direction: Direction,
+    /// `path` of a `blob` binding.
+    pub path: Option<BlobPath>,
+    /// `dataType` (`binary`, `string`, `stream`), as written.
+    pub data_type: Option<String>,
 }
 
 /// A binding's direction.
@@ -256,7 +275,7 @@ impl Loaded {
 }
 
 /// Binding types the Functions host and its extension bundles know, triggers first. Only
-/// `httpTrigger`, `http` and `timerTrigger` are served.
+/// `httpTrigger`, `http`, `timerTrigger`, `blobTrigger` and `blob` are served.
 const TRIGGERS: &[&str] = &[
     "httpTrigger",
     "timerTrigger",
@@ -1086,6 +1105,14 @@ fn read_function(
                         use_monitor: bool_of(b, "useMonitor", &bat, f),
                     })
                 }
+                "blobTrigger" => match read_blob_path(b, &bat, true, f) {
+                    Some(path) => Trigger::Blob(BlobTrigger {
+                        name: bname,
+                        path,
+                        data_type: str_of(b, "dataType", &bat, f).map(str::to_owned),
+                    }),
+                    None => continue,
+                },
                 other => {
                     f.warn(
                         &bat.field("type"),
@@ -1098,16 +1125,33 @@ fn read_function(
                 }
             });
         } else {
-            if canonical != "http" {
+            let path = if canonical == "blob" {
+                match read_blob_path(b, &bat, false, f) {
+                    Some(p) => Some(p),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            if canonical != "http" && canonical != "blob" {
                 f.warn(
                     &bat.field("type"),
                     format!("'{canonical}' bindings are not served: the '{bname}' {} binding of function '{name}' is neither read nor written", if direction == Direction::Out { "output" } else { "input" }),
                 );
             }
+            if canonical == "blob" && direction == Direction::InOut {
+                f.error(
+                    &bat.field("direction"),
+                    "a 'blob' binding is 'in' or 'out'; 'inout' is for the C# model's streams",
+                );
+                continue;
+            }
             others.push(Binding {
                 name: bname,
                 kind: canonical.to_owned(),
                 direction,
+                path,
+                data_type: str_of(b, "dataType", &bat, f).map(str::to_owned),
             });
         }
     }
@@ -1142,6 +1186,32 @@ fn read_function(
             span: root.span,
         },
     })
+}
+
+/// A `blobTrigger`'s or `blob` binding's `path`, checked; errors point at it.
+fn read_blob_path(b: &Node, at: &FieldPath, trigger: bool, f: &mut Findings) -> Option<BlobPath> {
+    let kind = if trigger { "blobTrigger" } else { "blob" };
+    let Some(text) = str_of(b, "path", at, f) else {
+        if b.get("path").is_none() {
+            f.error(
+                at,
+                format!("the '{kind}' binding has no 'path' ('container/blob')"),
+            );
+        }
+        return None;
+    };
+    let parsed = if trigger {
+        BlobPath::parse_trigger(text)
+    } else {
+        BlobPath::parse(text)
+    };
+    match parsed {
+        Ok(p) => Some(p),
+        Err(e) => {
+            f.error(&at.field("path"), e.to_string());
+            None
+        }
+    }
 }
 
 fn read_http_trigger(b: &Node, at: &FieldPath, name: String, f: &mut Findings) -> HttpTrigger {

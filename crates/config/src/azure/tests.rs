@@ -296,3 +296,62 @@ fn timespans() {
     assert_eq!(parse_timespan("00:61:00"), None);
     assert_eq!(parse_timespan("300"), None);
 }
+
+#[test]
+fn blob_bindings_are_read_and_bad_paths_point_at_their_line() {
+    let d = tmp();
+    write(d.path(), "host.json", r#"{"version": "2.0"}"#);
+    write(
+        d.path(),
+        "Thumb/function.json",
+        r#"{
+  "bindings": [
+    {"type": "blobTrigger", "direction": "in", "name": "myBlob",
+     "path": "samples-workitems/{name}.{ext}", "connection": "AzureWebJobsStorage"},
+    {"type": "blob", "direction": "in", "name": "meta", "path": "samples-meta/{name}.json"},
+    {"type": "blob", "direction": "out", "name": "thumb", "path": "thumbs/{name}-{rand-guid}.{ext}"}
+  ]
+}"#,
+    );
+    write(
+        d.path(),
+        "Bad/function.json",
+        r#"{
+  "bindings": [
+    {"type": "blobTrigger", "direction": "in", "name": "b", "path": "Samples/{name}"},
+    {"type": "blob", "direction": "out", "name": "o", "path": "out/{name"},
+    {"type": "blob", "direction": "in", "name": "i"}
+  ]
+}"#,
+    );
+    let l = load_app(d.path());
+    let got = rendered(&l);
+    let want = [
+        "function.json:3:69: the container name 'Samples' is invalid: container names have 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit",
+        "function.json:4:63: the binding expression at offset 4 of 'out/{name' is malformed: '{' without '}'",
+        "function.json:5:5: the 'blob' binding has no 'path' ('container/blob')",
+    ];
+    for w in want {
+        assert!(got.iter().any(|g| g == w), "missing {w}\nin {got:#?}");
+    }
+    assert!(
+        !got.iter().any(|g| g.contains("not served")),
+        "blob bindings are served: {got:#?}"
+    );
+    let app = l.app.as_ref().expect("the app is described");
+    let thumb = app
+        .functions
+        .iter()
+        .find(|f| f.name == "Thumb")
+        .expect("Thumb");
+    let Trigger::Blob(t) = &thumb.trigger else {
+        panic!("a blob trigger: {:?}", thumb.trigger)
+    };
+    assert_eq!(t.name, "myBlob");
+    assert_eq!(t.path.container_name(), Some("samples-workitems"));
+    assert_eq!(thumb.bindings.len(), 2);
+    assert_eq!(
+        thumb.bindings[1].path.as_ref().map(|p| p.as_str()),
+        Some("thumbs/{name}-{rand-guid}.{ext}")
+    );
+}

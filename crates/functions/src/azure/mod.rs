@@ -8,7 +8,12 @@
 //! Apps of the code-first models (Node v4 with `@azure/functions`) declare their functions when
 //! loaded: [`prepare`] runs the worker once in indexing mode to learn them, as the host's
 //! indexing call does, before anything routes to them.
+//!
+//! Every invocation, whatever its trigger, goes through one path that reads the function's
+//! `blob` inputs first and writes its `blob` outputs after; blob triggers arrive as the
+//! app's queued bucket events ([`blob`]).
 
+pub mod blob;
 pub mod keys;
 pub mod timer;
 
@@ -22,7 +27,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
 use meridian_config::azure::{
-    AuthLevel, FunctionApp, FunctionDef, HttpTrigger, RouteTemplate, Trigger, Worker,
+    AuthLevel, BlobPath, FunctionApp, FunctionDef, HttpTrigger, RouteTemplate, Trigger, Worker,
 };
 use meridian_config::sam::{Code, EventInvokeConfig, FunctionSpec, Platform, ProvidedOs, Runtime};
 
@@ -49,7 +54,49 @@ struct Func {
     name: String,
     http: Option<HttpTrigger>,
     timer: Option<timer::TimerSpec>,
+    blob: Option<blob::BlobTriggerSpec>,
+    /// `blob` inputs and outputs.
+    blobs: Vec<blob::BlobBinding>,
     disabled: bool,
+    /// Its invocations by outcome.
+    counts: Arc<Counts>,
+}
+
+/// An Azure function's invocations by outcome.
+#[derive(Debug, Default)]
+struct Counts {
+    succeeded: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+/// One Azure function's invocations, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationCount {
+    /// The app.
+    pub app: String,
+    /// The function.
+    pub function: String,
+    /// Invocations that succeeded.
+    pub succeeded: u64,
+    /// Invocations that failed (the function's error, a timeout, a binding, a refusal).
+    pub failed: u64,
+}
+
+/// What an app's blob triggers watch in one container, for the node to declare as the
+/// bucket's notification configuration: one per app and container, since S3 refuses two
+/// configurations with overlapping filters and an app's triggers often share a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobWatch {
+    /// The app's worker pool (the function the events are queued for).
+    pub pool: String,
+    /// The container: a bucket of that name.
+    pub container: String,
+    /// The key prefix every trigger of the app on this container starts with.
+    pub prefix: String,
+    /// The configuration's id, which each event carries: `azure/<app>`.
+    pub id: String,
+    /// The functions, for the banner.
+    pub functions: Vec<String>,
 }
 
 /// One app, in force.
@@ -93,6 +140,45 @@ pub struct Table {
     routes: Vec<Route>,
 }
 
+impl Table {
+    /// What the blob triggers of the functions that are not disabled watch.
+    pub fn blob_watches(&self) -> Vec<BlobWatch> {
+        let mut out: Vec<BlobWatch> = Vec::new();
+        for a in &self.apps {
+            for f in a.functions.iter().filter(|f| !f.disabled) {
+                let Some(b) = &f.blob else { continue };
+                let Some(container) = b.path.container_name() else {
+                    continue;
+                };
+                let prefix = b.path.prefix();
+                match out
+                    .iter_mut()
+                    .find(|w| w.pool == a.pool && w.container == container)
+                {
+                    Some(w) => {
+                        let common = w
+                            .prefix
+                            .char_indices()
+                            .zip(prefix.chars())
+                            .find(|((_, x), y)| x != y)
+                            .map_or(w.prefix.len().min(prefix.len()), |((i, _), _)| i);
+                        w.prefix.truncate(common);
+                        w.functions.push(f.name.clone());
+                    }
+                    None => out.push(BlobWatch {
+                        pool: a.pool.clone(),
+                        container: container.to_owned(),
+                        prefix: prefix.to_owned(),
+                        id: format!("azure/{}", a.name),
+                        functions: vec![f.name.clone()],
+                    }),
+                }
+            }
+        }
+        out
+    }
+}
+
 /// An app ready to be put in force: its worker's function spec and its routes.
 #[derive(Debug)]
 pub struct Prepared {
@@ -109,6 +195,8 @@ pub struct AzureApps {
     table: Arc<ArcSwap<Table>>,
     /// The running timer triggers of the table in force.
     timers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Where the blob bindings read and write (set once the storage plane is up).
+    blobs: Arc<std::sync::OnceLock<Arc<dyn blob::BlobStore>>>,
 }
 
 /// One line per app and function, for banners and `meridian functions`.
@@ -150,6 +238,13 @@ fn worker_metadata(f: &FunctionDef) -> serde_json::Value {
             );
             t.name.clone()
         }
+        Trigger::Blob(b) => {
+            bindings.push(serde_json::json!({
+                "name": b.name, "type": "blobTrigger", "direction": "in",
+                "path": b.path.as_str(), "dataType": b.data_type,
+            }));
+            b.name.clone()
+        }
         Trigger::Other { kind, name } => {
             bindings.push(serde_json::json!({"name": name, "type": kind, "direction": "in"}));
             name.clone()
@@ -161,7 +256,10 @@ fn worker_metadata(f: &FunctionDef) -> serde_json::Value {
             meridian_config::azure::Direction::Out => "out",
             meridian_config::azure::Direction::InOut => "inout",
         };
-        bindings.push(serde_json::json!({"name": b.name, "type": b.kind, "direction": dir}));
+        bindings.push(serde_json::json!({
+            "name": b.name, "type": b.kind, "direction": dir,
+            "path": b.path.as_ref().map(|p| p.as_str()), "dataType": b.data_type,
+        }));
     }
     let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     serde_json::json!({
@@ -225,7 +323,11 @@ pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
         timeout: app.host.function_timeout.min(MAX_TIMEOUT),
         environment,
         reserved_concurrency: app.host.max_concurrent_requests,
-        event_invoke: EventInvokeConfig::default(),
+        // Queued events are blob triggers', tried five times as the host tries a blob.
+        event_invoke: EventInvokeConfig {
+            maximum_retry_attempts: 4,
+            ..EventInvokeConfig::default()
+        },
         routes: Vec::new(),
         working_dir: PathBuf::new(),
         architecture: "x86_64".into(),
@@ -338,14 +440,75 @@ async fn index(
             )?),
             _ => None,
         };
+        let (blob, blobs) = indexed_blobs(app, &name, &bindings)?;
         funcs.push(Func {
             name,
             http,
             timer,
+            blob,
+            blobs,
             disabled: false,
+            counts: Arc::default(),
         });
     }
     Ok(funcs)
+}
+
+/// The blob trigger and bindings a code-first function declared, their paths checked as
+/// `function.json`'s are.
+fn indexed_blobs(
+    app: &FunctionApp,
+    function: &str,
+    bindings: &[serde_json::Value],
+) -> Result<(Option<blob::BlobTriggerSpec>, Vec<blob::BlobBinding>), FunctionsError> {
+    let fail = |path: &str, e: meridian_config::azure::BlobPathError| FunctionsError::Azure {
+        app: app.name.clone(),
+        reason: format!("function '{function}': the blob path '{path}' is invalid: {e}"),
+    };
+    let mut trigger = None;
+    let mut out = Vec::new();
+    for b in bindings {
+        let kind = b["type"].as_str().unwrap_or_default();
+        let path = b["path"].as_str().unwrap_or_default();
+        if kind.eq_ignore_ascii_case("blobTrigger") {
+            trigger = Some(blob::BlobTriggerSpec {
+                path: BlobPath::parse_trigger(path).map_err(|e| fail(path, e))?,
+                data_type: b["dataType"].as_str().map(str::to_owned),
+            });
+        } else if kind.eq_ignore_ascii_case("blob") {
+            out.push(blob::BlobBinding {
+                name: b["name"].as_str().unwrap_or_default().to_owned(),
+                output: b["direction"] == "out",
+                path: BlobPath::parse(path).map_err(|e| fail(path, e))?,
+                data_type: b["dataType"].as_str().map(str::to_owned),
+            });
+        }
+    }
+    Ok((trigger, out))
+}
+
+/// The blob trigger and bindings of a `function.json` function.
+fn declared_blobs(f: &FunctionDef) -> (Option<blob::BlobTriggerSpec>, Vec<blob::BlobBinding>) {
+    let trigger = match &f.trigger {
+        Trigger::Blob(b) => Some(blob::BlobTriggerSpec {
+            path: b.path.clone(),
+            data_type: b.data_type.clone(),
+        }),
+        _ => None,
+    };
+    let bindings = f
+        .bindings
+        .iter()
+        .filter_map(|b| {
+            Some(blob::BlobBinding {
+                name: b.name.clone(),
+                output: b.direction == meridian_config::azure::Direction::Out,
+                path: b.path.clone()?,
+                data_type: b.data_type.clone(),
+            })
+        })
+        .collect();
+    (trigger, bindings)
 }
 
 /// A timer function's schedule (`%Setting%` resolved from the app settings) and monitor.
@@ -407,7 +570,11 @@ pub async fn prepare(
             .functions
             .iter()
             .map(|f| -> Result<Func, FunctionsError> {
+                let (blob, blobs) = declared_blobs(f);
                 Ok(Func {
+                    blob,
+                    blobs,
+                    counts: Arc::default(),
                     name: f.name.clone(),
                     http: match &f.trigger {
                         Trigger::Http(h) => Some(h.clone()),
@@ -552,7 +719,18 @@ impl AzureApps {
             host,
             table: Arc::new(ArcSwap::from_pointee(Table::default())),
             timers: Arc::new(std::sync::Mutex::new(Vec::new())),
+            blobs: Arc::new(std::sync::OnceLock::new()),
         }
+    }
+
+    /// Serves the blob trigger and bindings from `store` (once; later calls keep the first),
+    /// and runs the apps' queued blob events through them.
+    pub fn serve_blobs(&self, store: Arc<dyn blob::BlobStore>) {
+        let _ = self.blobs.set(store);
+        self.host.run_queued_with(Arc::new(QueuedBlobEvents {
+            table: self.table.clone(),
+            blobs: self.blobs.clone(),
+        }));
     }
 
     /// Puts prepared routes in force (after the host has the pools) and starts the timer
@@ -566,6 +744,29 @@ impl AzureApps {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for t in timers.drain(..) {
             t.abort();
+        }
+        for app in &table.apps {
+            for f in app.functions.iter().filter(|f| !f.disabled) {
+                if let Some(b) = &f.blob {
+                    let marker = self
+                        .host
+                        .config()
+                        .state_dir
+                        .join("azure")
+                        .join(&app.name)
+                        .join("blobscan")
+                        .join(format!("{}.done", f.name));
+                    if !marker.exists() {
+                        tokio::spawn(self.clone().first_scan(
+                            app.name.clone(),
+                            app.pool.clone(),
+                            f.name.clone(),
+                            b.path.clone(),
+                            marker,
+                        ));
+                    }
+                }
+            }
         }
         for (ai, app) in table.apps.iter().enumerate() {
             for f in &app.functions {
@@ -596,7 +797,9 @@ impl AzureApps {
                                 "invocationId": id,
                                 "timer": firing.to_json(),
                             });
-                            let _ = this.invoke(app, &name, id, event, &reason).await;
+                            let _ = this
+                                .invoke(app, &name, id, event, &reason, &BTreeMap::new())
+                                .await;
                         }
                     },
                 )));
@@ -607,6 +810,28 @@ impl AzureApps {
     /// True when at least one app is served.
     pub fn is_empty(&self) -> bool {
         self.table.load().apps.is_empty()
+    }
+
+    /// Each function's invocations by outcome, since its app was last loaded.
+    pub fn invocation_counts(&self) -> Vec<InvocationCount> {
+        use std::sync::atomic::Ordering;
+        let t = self.table.load();
+        t.apps
+            .iter()
+            .flat_map(|a| {
+                a.functions.iter().map(|f| InvocationCount {
+                    app: a.name.clone(),
+                    function: f.name.clone(),
+                    succeeded: f.counts.succeeded.load(Ordering::Relaxed),
+                    failed: f.counts.failed.load(Ordering::Relaxed),
+                })
+            })
+            .collect()
+    }
+
+    /// What the blob triggers in force watch.
+    pub fn blob_watches(&self) -> Vec<BlobWatch> {
+        self.table.load().blob_watches()
     }
 
     /// The HTTP functions in force.
@@ -815,8 +1040,122 @@ impl AzureApps {
                 },
             },
         });
-        self.invoke(app, &f.name, invocation_id, event, HTTP_REASON)
+        // Route parameters and query values fill the other bindings' paths.
+        let mut data = query.clone();
+        data.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.invoke(app, &f.name, invocation_id, event, HTTP_REASON, &data)
             .await
+    }
+
+    /// Runs a function: reads its `blob` inputs, invokes it, writes its `blob` outputs. A
+    /// binding that fails is the invocation's failure, as the host reports it.
+    async fn call(
+        &self,
+        app: &App,
+        function: &str,
+        invocation_id: &str,
+        event: serde_json::Value,
+        reason: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let result = self
+            .call_once(app, function, invocation_id, event, reason, data)
+            .await;
+        if let Some(f) = app.functions.iter().find(|f| f.name == function) {
+            let counter = match &result {
+                Ok(r) if !r.outcome.is_error() => &f.counts.succeeded,
+                _ => &f.counts.failed,
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn call_once(
+        &self,
+        app: &App,
+        function: &str,
+        invocation_id: &str,
+        mut event: serde_json::Value,
+        reason: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let bindings = app
+            .functions
+            .iter()
+            .find(|f| f.name == function)
+            .map(|f| f.blobs.clone())
+            .unwrap_or_default();
+        let failed = |e: String| binding_failure(function, invocation_id, &e);
+        if bindings.iter().any(|b| !b.output) {
+            let Some(store) = self.blobs.get() else {
+                return Ok(failed(NO_STORE.to_owned()));
+            };
+            let mut inputs = serde_json::Map::new();
+            for b in bindings.iter().filter(|b| !b.output) {
+                let (container, name) = match blob::resolve(&b.path, data) {
+                    Ok(r) => r,
+                    Err(e) => return Ok(failed(format!("binding '{}': {e}", b.name))),
+                };
+                let value = match store.get(&container, &name).await {
+                    Ok(Some(found)) => blob::to_worker(&found.data, b.data_type.as_deref()),
+                    Ok(None) => serde_json::Value::Null,
+                    Err(e) => {
+                        return Ok(failed(format!(
+                            "binding '{}': cannot read {container}/{name}: {e}",
+                            b.name
+                        )));
+                    }
+                };
+                inputs.insert(b.name.clone(), value);
+            }
+            event["inputs"] = serde_json::Value::Object(inputs);
+        }
+        let label = AzureLabel {
+            function: format!("Functions.{function}"),
+            reason: reason.to_owned(),
+        };
+        let mut result = self
+            .host
+            .invoke(
+                &app.pool,
+                InvokeRequest {
+                    payload: Bytes::from(event.to_string()),
+                    request_id: Some(invocation_id.to_owned()),
+                    azure: Some(label),
+                    ..InvokeRequest::default()
+                },
+            )
+            .await?;
+        let outputs: Vec<&blob::BlobBinding> = bindings.iter().filter(|b| b.output).collect();
+        if outputs.is_empty() || result.outcome.is_error() {
+            return Ok(result);
+        }
+        let reply: serde_json::Value =
+            serde_json::from_slice(result.outcome.payload()).unwrap_or_default();
+        let Some(store) = self.blobs.get() else {
+            return Ok(failed(NO_STORE.to_owned()));
+        };
+        for b in outputs {
+            // An output the function did not set writes nothing, as the host does.
+            let Some(value) = reply["outputs"].get(&b.name).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let bytes = match blob::from_worker(value) {
+                Ok(b) => b,
+                Err(e) => return Ok(failed(format!("binding '{}': {e}", b.name))),
+            };
+            let (container, name) = match blob::resolve(&b.path, data) {
+                Ok(r) => r,
+                Err(e) => return Ok(failed(format!("binding '{}': {e}", b.name))),
+            };
+            if let Err(e) = store.put(&container, &name, bytes).await {
+                let e = format!("binding '{}': cannot write {container}/{name}: {e}", b.name);
+                result.outcome = failed(e).outcome;
+                return Ok(result);
+            }
+        }
+        Ok(result)
     }
 
     async fn invoke(
@@ -826,22 +1165,10 @@ impl AzureApps {
         invocation_id: String,
         event: serde_json::Value,
         reason: &str,
+        data: &BTreeMap<String, String>,
     ) -> Resp {
-        let label = AzureLabel {
-            function: format!("Functions.{function}"),
-            reason: reason.to_owned(),
-        };
         let result = self
-            .host
-            .invoke(
-                &app.pool,
-                InvokeRequest {
-                    payload: Bytes::from(event.to_string()),
-                    request_id: Some(invocation_id.clone()),
-                    azure: Some(label),
-                    ..InvokeRequest::default()
-                },
-            )
+            .call(app, function, &invocation_id, event, reason, data)
             .await;
         match result {
             Ok(r) => match r.outcome {
@@ -970,11 +1297,32 @@ impl AzureApps {
                 let this = self.clone();
                 let table2 = table.clone();
                 let app_name = app.name.clone();
+                // A blob-triggered function takes the blob's path (`container/name`) as its
+                // input, and runs on that blob.
+                let blob_path = app
+                    .functions
+                    .iter()
+                    .find(|f| f.name == fname)
+                    .and_then(|f| f.blob.as_ref())
+                    .map(|_| input.as_str().unwrap_or_default().to_owned());
+                if let Some(path) = blob_path {
+                    tokio::spawn(async move {
+                        this.admin_blob(&table2, &app_name, &fname, &path).await;
+                    });
+                    return empty(StatusCode::ACCEPTED);
+                }
                 // Accepted at once, run in the background, as the host does.
                 tokio::spawn(async move {
                     if let Some(app) = table2.apps.iter().find(|a| a.name == app_name) {
                         let _ = this
-                            .invoke(app, &fname, invocation_id, event, HTTP_REASON)
+                            .invoke(
+                                app,
+                                &fname,
+                                invocation_id,
+                                event,
+                                HTTP_REASON,
+                                &BTreeMap::new(),
+                            )
                             .await;
                     }
                 });
@@ -1045,6 +1393,386 @@ fn worker_response(payload: &[u8]) -> Result<Resp, String> {
         }
     }
     Ok(r)
+}
+
+/// The Azure apps' queued events (their blob triggers' bucket events), run through the
+/// bindings: see [`blob`].
+#[derive(Debug)]
+struct QueuedBlobEvents {
+    table: Arc<ArcSwap<Table>>,
+    blobs: Arc<std::sync::OnceLock<Arc<dyn blob::BlobStore>>>,
+}
+
+impl crate::host::QueuedInvoker for QueuedBlobEvents {
+    fn invoke(
+        &self,
+        host: FunctionHost,
+        req: InvokeRequest,
+    ) -> crate::stream_events::BoxFuture<
+        'static,
+        Result<crate::invocation::InvokeResult, FunctionsError>,
+    > {
+        let apps = AzureApps {
+            host,
+            table: self.table.clone(),
+            timers: Arc::default(),
+            blobs: self.blobs.clone(),
+        };
+        Box::pin(async move { apps.blob_event(req).await })
+    }
+}
+
+/// The answer for a queued event that runs nothing (no function takes it).
+fn skipped(request_id: &str) -> crate::invocation::InvokeResult {
+    crate::invocation::InvokeResult {
+        request_id: request_id.to_owned(),
+        outcome: Outcome::Success(Bytes::new()),
+        logs: None,
+        cold_start: false,
+        init_duration: None,
+        duration: Duration::ZERO,
+        content_type: None,
+    }
+}
+
+/// How many times the host tries a blob before its poison message.
+const BLOB_TRIES: u32 = 5;
+
+impl AzureApps {
+    /// Runs a blob trigger for one queued bucket event (S3's record, whose
+    /// `configurationId` is `<app>/<function>`).
+    async fn blob_event(
+        &self,
+        req: InvokeRequest,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let request_id = req.request_id.clone().unwrap_or_default();
+        let skipped = || skipped(&request_id);
+        let mut event: serde_json::Value = serde_json::from_slice(&req.payload).unwrap_or_default();
+        let record = &event["Records"][0];
+        let id = record["s3"]["configurationId"].as_str().unwrap_or_default();
+        let container = record["s3"]["bucket"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let blob_name = blob::event_key(record["s3"]["object"]["key"].as_str().unwrap_or_default());
+        let table = self.table.load_full();
+        let Some(app) = id
+            .strip_prefix("azure/")
+            .and_then(|a| table.apps.iter().find(|x| x.name == a))
+        else {
+            tracing::warn!(id, "a blob event names no app served here; dropped");
+            return Ok(skipped());
+        };
+        // The functions whose pattern takes this blob: the notification watches only the
+        // patterns' common prefix.
+        let chosen = event["azureFunction"].as_str();
+        let targets: Vec<(&Func, BTreeMap<String, String>)> = app
+            .functions
+            .iter()
+            .filter(|f| !f.disabled && chosen.is_none_or(|c| c == f.name))
+            .filter_map(|f| {
+                let t = f.blob.as_ref()?;
+                if t.path.container_name() != Some(container.as_str()) {
+                    return None;
+                }
+                Some((f, t.path.matches(&blob_name)?))
+            })
+            .collect();
+        if targets.len() > 1 {
+            // One event per function, each tried and retried on its own, as the host keeps
+            // a receipt per function and blob.
+            for (f, _) in &targets {
+                event["azureFunction"] = serde_json::Value::from(f.name.clone());
+                self.host
+                    .enqueue(
+                        &app.pool,
+                        InvokeRequest {
+                            payload: Bytes::from(event.to_string()),
+                            ..InvokeRequest::default()
+                        },
+                    )
+                    .await?;
+            }
+            return Ok(skipped());
+        }
+        let Some((func, captures)) = targets.into_iter().next() else {
+            tracing::debug!(app = %app.name, blob = %blob_name, "no blob trigger's pattern takes this blob");
+            return Ok(skipped());
+        };
+        let reason = format!("New blob detected(LogsAndContainerScan): {container}/{blob_name}");
+        let attempt = req.attempt.max(1);
+        self.run_blob(
+            app,
+            func,
+            (&container, &blob_name),
+            captures,
+            (attempt, &request_id),
+            &reason,
+        )
+        .await
+    }
+
+    /// Runs a blob-triggered function for one blob: reads it, invokes with its bytes and
+    /// metadata, and on the last failing try writes the poison message.
+    async fn run_blob(
+        &self,
+        app: &App,
+        func: &Func,
+        (container, blob_name): (&str, &str),
+        captures: BTreeMap<String, String>,
+        (attempt, request_id): (u32, &str),
+        reason: &str,
+    ) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+        let blob_name = blob_name.to_owned();
+        let Some(trigger) = func.blob.as_ref() else {
+            return Ok(skipped(request_id));
+        };
+        let Some(store) = self.blobs.get() else {
+            return Ok(binding_failure(&func.name, request_id, NO_STORE));
+        };
+        let found =
+            store
+                .get(container, &blob_name)
+                .await
+                .map_err(|reason| FunctionsError::Azure {
+                    app: app.name.clone(),
+                    reason: format!("cannot read {container}/{blob_name}: {reason}"),
+                })?;
+        let Some(found) = found else {
+            // Deleted before its trigger ran: the host's scan would not see it either.
+            tracing::info!(app = %app.name, function = %func.name, blob = %format!("{container}/{blob_name}"), "blob gone before its trigger ran; skipped");
+            return Ok(skipped(request_id));
+        };
+        let url = store.url(container, &blob_name);
+        let metadata = blob::trigger_metadata(container, &blob_name, &url, &found, &captures);
+        let mut data = captures.clone();
+        data.insert("BlobTrigger".into(), format!("{container}/{blob_name}"));
+        let invocation_id = uuid::Uuid::new_v4().to_string();
+        let event = serde_json::json!({
+            "function": func.name,
+            "trigger": "blob",
+            "invocationId": invocation_id,
+            "blob": blob::to_worker(&found.data, trigger.data_type.as_deref()),
+            "triggerMetadata": metadata,
+            "retryContext": {"retryCount": attempt - 1, "maxRetryCount": BLOB_TRIES - 1},
+        });
+        let result = self
+            .call(app, &func.name, &invocation_id, event, reason, &data)
+            .await?;
+        if let Outcome::FunctionError {
+            error_type,
+            payload,
+        } = &result.outcome
+        {
+            let message = serde_json::from_slice::<serde_json::Value>(payload)
+                .ok()
+                .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            tracing::warn!(
+                app = %app.name,
+                "Executed 'Functions.{}' (Failed, Id={invocation_id}, try {attempt} of {BLOB_TRIES}): {error_type}: {message}",
+                func.name
+            );
+            if attempt >= BLOB_TRIES {
+                self.poison(
+                    app,
+                    &func.name,
+                    container,
+                    &blob_name,
+                    &found.etag,
+                    request_id,
+                )
+                .await;
+            }
+        }
+        Ok(result)
+    }
+
+    /// Queues the blobs already in a trigger's container for it, once (see [`blob`]).
+    async fn first_scan(
+        self,
+        app: String,
+        pool: String,
+        function: String,
+        path: BlobPath,
+        marker: PathBuf,
+    ) {
+        let Some(store) = self.blobs.get() else {
+            return;
+        };
+        let Some(container) = path.container_name() else {
+            return;
+        };
+        let names = match store.list(container, path.prefix()).await {
+            Ok(n) => n,
+            Err(reason) => {
+                tracing::warn!(%app, %function, %reason, "cannot list the blob trigger's container; its existing blobs are not scanned");
+                return;
+            }
+        };
+        let mut queued = 0;
+        for name in names.iter().filter(|n| path.matches(n).is_some()) {
+            let key: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+            let event = serde_json::json!({
+                "Records": [{
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "configurationId": format!("azure/{app}"),
+                        "bucket": {"name": container},
+                        "object": {"key": key},
+                    },
+                }],
+                "azureFunction": function,
+            });
+            let req = InvokeRequest {
+                payload: Bytes::from(event.to_string()),
+                ..InvokeRequest::default()
+            };
+            if let Err(e) = self.host.enqueue(&pool, req).await {
+                tracing::warn!(%app, %function, error = %e, "cannot queue an existing blob for its trigger; the scan runs again at the next start");
+                return;
+            }
+            queued += 1;
+        }
+        let written = tokio::task::spawn_blocking(move || {
+            if let Some(dir) = marker.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&marker, b"")
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::warn!(%app, %function, "the blob scan's marker cannot be written; the scan runs again at the next start");
+        }
+        if queued > 0 {
+            tracing::info!(
+                %app,
+                "blob trigger 'Functions.{function}': {queued} blob(s) already in {container} queued, as the host's first scan finds them"
+            );
+        }
+    }
+
+    /// Runs a blob-triggered function on the blob the admin API named.
+    async fn admin_blob(&self, table: &Table, app: &str, function: &str, path: &str) {
+        let Some(app) = table.apps.iter().find(|a| a.name == app) else {
+            return;
+        };
+        let Some(func) = app.functions.iter().find(|f| f.name == function) else {
+            return;
+        };
+        let Some(trigger) = func.blob.as_ref() else {
+            return;
+        };
+        let (container, name) = path.split_once('/').unwrap_or((path, ""));
+        let captures = (trigger.path.container_name() == Some(container))
+            .then(|| trigger.path.matches(name))
+            .flatten();
+        let Some(captures) = captures else {
+            tracing::warn!(
+                app = %app.name,
+                "Executed 'Functions.{function}' (Failed): the input '{path}' is not a blob the trigger's path '{}' takes",
+                trigger.path
+            );
+            return;
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let result = self
+            .run_blob(
+                app,
+                func,
+                (container, name),
+                captures,
+                (1, &id),
+                HTTP_REASON,
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(app = %app.name, function, error = %e, "invocation failed");
+        }
+    }
+
+    /// Writes the host's poison message for a blob that failed every try.
+    async fn poison(
+        &self,
+        app: &App,
+        function: &str,
+        container: &str,
+        blob_name: &str,
+        etag: &str,
+        request_id: &str,
+    ) {
+        let dir = self
+            .host
+            .config()
+            .state_dir
+            .join("azure")
+            .join(&app.name)
+            .join(POISON_QUEUE);
+        let message = serde_json::json!({
+            "Type": "BlobTrigger",
+            "FunctionId": format!("Host.Functions.{function}"),
+            "BlobType": "BlockBlob",
+            "ContainerName": container,
+            "BlobName": blob_name,
+            "ETag": etag,
+        });
+        let file = dir.join(format!("{request_id}.json"));
+        let written = tokio::task::spawn_blocking({
+            let file = file.clone();
+            move || {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(&file, message.to_string())
+            }
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => tracing::warn!(
+                app = %app.name,
+                file = %file.display(),
+                "Message has reached MaxDequeueCount of {BLOB_TRIES}. Moving message to queue '{POISON_QUEUE}'. (blob {container}/{blob_name}, function 'Functions.{function}')"
+            ),
+            _ => tracing::warn!(
+                app = %app.name,
+                file = %file.display(),
+                "blob {container}/{blob_name} failed {BLOB_TRIES} times in 'Functions.{function}'; its poison message cannot be written"
+            ),
+        }
+    }
+}
+
+/// Where the host puts blobs that failed every try (a queue there; a folder here).
+const POISON_QUEUE: &str = "webjobs-blobtrigger-poison";
+
+/// What a blob binding answers without Meridian's storage.
+const NO_STORE: &str =
+    "blob bindings need Meridian's buckets, which this node does not serve (run `meridian up`)";
+
+/// A failed invocation for a binding that failed (`error` says which and why).
+fn binding_failure(
+    function: &str,
+    invocation_id: &str,
+    error: &str,
+) -> crate::invocation::InvokeResult {
+    let message = format!("Exception while executing function: Functions.{function}: {error}");
+    crate::invocation::InvokeResult {
+        request_id: invocation_id.to_owned(),
+        outcome: Outcome::FunctionError {
+            error_type: "Microsoft.Azure.WebJobs.Host.FunctionInvocationException".into(),
+            payload: Bytes::from(
+                serde_json::json!({
+                    "errorType": "Microsoft.Azure.WebJobs.Host.FunctionInvocationException",
+                    "errorMessage": message,
+                })
+                .to_string(),
+            ),
+        },
+        logs: None,
+        cold_start: false,
+        init_duration: None,
+        duration: Duration::ZERO,
+        content_type: None,
+    }
 }
 
 /// A running listener serving the apps.

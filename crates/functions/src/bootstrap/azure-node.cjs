@@ -221,6 +221,41 @@ function camel(v) {
   return v;
 }
 
+// ---- Blob data ----------------------------------------------------------------------------
+
+// A blob from Meridian: `{bytes: base64}` (a Buffer) or `{string}` (`dataType: string`).
+function fromBlob(v) {
+  if (v === null || v === undefined) return null;
+  if (v.bytes !== undefined) return Buffer.from(v.bytes, 'base64');
+  return v.string;
+}
+
+// An output value as Meridian writes it: bytes as they are, strings as UTF-8, other values
+// as JSON, as the host serialises a binding's value.
+function toBlob(v) {
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return { bytes: Buffer.from(v).toString('base64') };
+  if (v instanceof ArrayBuffer) return { bytes: Buffer.from(v).toString('base64') };
+  if (typeof v === 'string') return { string: v };
+  return { json: JSON.stringify(v) };
+}
+
+// An RpcTypedData output of the v4 library as Meridian writes it.
+function rpcToBlob(d) {
+  if (!d) return undefined;
+  if (d.bytes !== undefined) return { bytes: Buffer.from(d.bytes).toString('base64') };
+  if (d.stream !== undefined) return { bytes: Buffer.from(d.stream).toString('base64') };
+  if (d.string !== undefined) return { string: d.string };
+  if (d.json !== undefined) return { json: d.json };
+  if (d.int !== undefined || d.double !== undefined) return { string: String(d.int !== undefined ? d.int : d.double) };
+  return undefined;
+}
+
+function blobRpc(v) {
+  if (v === null || v === undefined) return null;
+  if (v.bytes !== undefined) return { bytes: Buffer.from(v.bytes, 'base64') };
+  return { string: v.string };
+}
+
 // ---- HTTP data ----------------------------------------------------------------------------
 
 function headerValue(headers, name) {
@@ -363,14 +398,25 @@ async function invokeV3(meta, ev) {
     const timer = camel(ev.timer);
     bindings[trigger] = timer;
     args.push(timer);
+  } else if (ev.trigger === 'blob') {
+    const blob = fromBlob(ev.blob);
+    bindings[trigger] = blob;
+    Object.assign(bindingData, camel(ev.triggerMetadata || {}));
+    args.push(blob);
   } else {
     bindings[trigger] = ev.input;
     args.push(ev.input);
   }
+  // The other input bindings follow the trigger as arguments, in their order.
+  for (const b of meta.bindings) {
+    if (b.direction !== 'in' || b.name === trigger) continue;
+    if (ev.inputs && b.name in ev.inputs) bindings[b.name] = fromBlob(ev.inputs[b.name]);
+    args.push(bindings[b.name]);
+  }
   const httpOut = meta.bindings.find((b) => b.type === 'http' && b.direction === 'out');
   const context = {
     invocationId,
-    executionContext: { invocationId, functionName: meta.name, functionDirectory: meta.dir, retryContext: null },
+    executionContext: { invocationId, functionName: meta.name, functionDirectory: meta.dir, retryContext: ev.retryContext || null },
     bindings,
     bindingData,
     bindingDefinitions: meta.bindings.map((b) => ({ name: b.name, type: b.type, direction: b.direction })),
@@ -389,7 +435,18 @@ async function invokeV3(meta, ev) {
   }
   // A returned object fills the output bindings by name, or `$return`.
   const hasReturn = meta.bindings.some((b) => b.name === '$return' && b.direction === 'out');
-  if (ev.trigger !== 'http') return {};
+  if (result && typeof result === 'object' && !hasReturn && !Buffer.isBuffer(result)) {
+    for (const [k, v] of Object.entries(result)) {
+      if (meta.bindings.some((b) => b.name === k && b.direction === 'out' && b.type !== 'http')) bindings[k] = v;
+    }
+  }
+  const outputs = {};
+  for (const b of meta.bindings) {
+    if (b.direction !== 'out' || b.type !== 'blob') continue;
+    const v = b.name === '$return' ? result : bindings[b.name];
+    if (v !== undefined && v !== null) outputs[b.name] = toBlob(v);
+  }
+  if (ev.trigger !== 'http') return { outputs };
   let res;
   if (hasReturn && httpOut && httpOut.name === '$return') {
     res = result;
@@ -402,7 +459,7 @@ async function invokeV3(meta, ev) {
     const named = httpOut ? bindings[httpOut.name] : undefined;
     res = named !== undefined && named !== req ? named : context.res;
   }
-  return v3ToHttp(res);
+  return Object.assign(v3ToHttp(res), { outputs });
 }
 
 // ---- v4: the library's invocation model ---------------------------------------------------
@@ -429,12 +486,20 @@ async function invokeV4(entry, ev) {
     });
   } else if (ev.trigger === 'timer') {
     inputData.push({ name: triggerName, data: { json: JSON.stringify(ev.timer) } });
+  } else if (ev.trigger === 'blob') {
+    inputData.push({ name: triggerName, data: blobRpc(ev.blob) });
   } else if (ev.input !== undefined) {
     inputData.push({ name: triggerName, data: { json: JSON.stringify(ev.input) } });
   }
+  for (const [name, v] of Object.entries(ev.inputs || {})) inputData.push({ name, data: blobRpc(v) });
+  // The host's trigger metadata: strings as strings, the rest as JSON.
+  const triggerMetadata = {};
+  for (const [k, v] of Object.entries(ev.triggerMetadata || {})) {
+    triggerMetadata[k] = typeof v === 'string' ? { string: v } : { json: JSON.stringify(v) };
+  }
   const coreCtx = {
     invocationId: ev.invocationId,
-    request: { invocationId: ev.invocationId, functionId: meta.name, inputData, triggerMetadata: {} },
+    request: { invocationId: ev.invocationId, functionId: meta.name, inputData, triggerMetadata, retryContext: ev.retryContext },
     metadata: meta,
     state: undefined,
     log: (level, category, msg) => core.log(level, category, msg),
@@ -465,14 +530,21 @@ async function invokeV4(entry, ev) {
   }
   if (error) throw error;
   const response = await model.getResponse(context, result);
-  if (ev.trigger !== 'http') return {};
+  const outputs = {};
+  for (const [name, b] of Object.entries(meta.bindings)) {
+    if (b.direction !== 'out' || String(b.type).toLowerCase() !== 'blob') continue;
+    const d = name === '$return' ? response.returnValue : ((response.outputData || []).find((o) => o.name === name) || {}).data;
+    const v = rpcToBlob(d);
+    if (v !== undefined) outputs[name] = v;
+  }
+  if (ev.trigger !== 'http') return { outputs };
   const httpName = Object.keys(meta.bindings).find((k) => meta.bindings[k].direction === 'out' && String(meta.bindings[k].type).toLowerCase() === 'http');
   let rpc;
   if (httpName === '$return') rpc = response.returnValue;
   else rpc = (response.outputData || []).find((o) => o.name === httpName);
   rpc = rpc && rpc.data ? rpc.data : rpc;
   const h = rpc && rpc.http;
-  if (!h) return { status: 200, headers: {}, cookies: [], body: '' };
+  if (!h) return { status: 200, headers: {}, cookies: [], body: '', outputs };
   const headers = {};
   for (const [k, v] of Object.entries(h.headers || {})) headers[k] = String(v);
   let bytes = Buffer.alloc(0);
@@ -488,7 +560,7 @@ async function invokeV4(entry, ev) {
     maxAge: c.maxAge && c.maxAge.value, secure: c.secure && c.secure.value, httpOnly: c.httpOnly && c.httpOnly.value,
     sameSite: c.sameSite === 1 ? 'Lax' : c.sameSite === 2 ? 'Strict' : c.sameSite === 3 ? 'None' : undefined,
   })).filter(Boolean);
-  return { status: Number(h.statusCode) || 200, headers, cookies, body: bytes.toString('base64') };
+  return { status: Number(h.statusCode) || 200, headers, cookies, body: bytes.toString('base64'), outputs };
 }
 
 // ---- Indexing -----------------------------------------------------------------------------
@@ -500,6 +572,7 @@ function indexV4() {
       name, type: b.type, direction: b.direction,
       authLevel: b.authLevel, methods: b.methods, route: b.route,
       schedule: b.schedule, runOnStartup: b.runOnStartup, useMonitor: b.useMonitor,
+      path: b.path, dataType: b.dataType, connection: b.connection,
     }));
     fns.push({ name: metadata.name, bindings });
   }
@@ -550,7 +623,12 @@ async function main() {
       } else {
         throw new Error(`Function '${ev.function}' does not exist in this app`);
       }
-      await request('POST', `/invocation/${id}/response`, { 'Content-Type': 'application/json' }, JSON.stringify(reply));
+      // The Functions host has no 6 MB cap on a reply (blob outputs, HTTP bodies): the
+      // streaming response mode lifts Lambda's to 200 MB.
+      await request('POST', `/invocation/${id}/response`, {
+        'Content-Type': 'application/json',
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      }, JSON.stringify(reply));
     } catch (e) {
       console.error(`Exception: ${(e && e.stack) || e}`);
       await postError(`/invocation/${id}/error`, e);

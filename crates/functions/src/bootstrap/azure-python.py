@@ -139,6 +139,55 @@ def http_reply(result):
     return {"status": int(result.status_code), "headers": headers, "body": base64.b64encode(body).decode()}
 
 
+class Out:
+    """An output binding's value holder (`func.Out[T]`), as the host's worker gives it."""
+
+    def __init__(self):
+        self._value = None
+
+    def set(self, value):
+        self._value = value
+
+    def get(self):
+        return self._value
+
+
+def blob_value(fn, name, value, metadata):
+    """A blob for parameter `name`: text or bytes when annotated so, else an InputStream made
+    by the package's own converter."""
+    if value is None:
+        return None
+    text = value.get("string")
+    raw = base64.b64decode(value["bytes"]) if "bytes" in value else text.encode()
+    param = inspect.signature(fn).parameters.get(name)
+    annotation = param.annotation if param is not None else None
+    if annotation is str:
+        return text if text is not None else raw.decode("utf-8", "replace")
+    if annotation is bytes:
+        return raw
+    from azure.functions.blob import BlobConverter
+    from azure.functions.meta import Datum
+
+    datum = Datum(text, "string") if text is not None else Datum(raw, "bytes")
+    meta = {
+        k: Datum(v, "string") if isinstance(v, str) else Datum(json.dumps(v), "json")
+        for k, v in (metadata or {}).items()
+    }
+    return BlobConverter.decode(datum, trigger_metadata=meta)
+
+
+def blob_output(value):
+    if value is None:
+        return None
+    if hasattr(value, "read"):
+        value = value.read()
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, str):
+        return {"string": value}
+    return {"json": json.dumps(value)}
+
+
 def invoke(ev):
     import azure.functions as func
 
@@ -160,6 +209,22 @@ def invoke(ev):
         (b["name"] for b in bindings if str(b.get("direction", "")).lower() == "in" and str(b.get("type", "")).endswith("Trigger")),
         "req",
     )
+    # blob inputs by parameter name; blob outputs as Out holders.
+    extra = {}
+    for name, value in (ev.get("inputs") or {}).items():
+        extra[name] = blob_value(fn, name, value, None)
+    outs = {
+        b["name"]: Out()
+        for b in bindings
+        if str(b.get("direction", "")).lower() == "out" and b.get("type") == "blob" and b["name"] != "$return"
+    }
+    extra.update(outs)
+
+    def outputs(result):
+        got = {name: blob_output(o.get()) for name, o in outs.items()}
+        if any(b["name"] == "$return" and b.get("type") == "blob" for b in bindings):
+            got["$return"] = blob_output(result)
+        return {k: v for k, v in got.items() if v is not None}
     if trigger == "http":
         r = ev["request"]
         body = base64.b64decode(r["body"]) if r.get("body") else b""
@@ -171,7 +236,9 @@ def invoke(ev):
             route_params=r.get("params") or {},
             body=body,
         )
-        return http_reply(call(fn, {tname: req}))
+        reply = http_reply(call(fn, {tname: req, **extra}))
+        reply["outputs"] = outputs(None)
+        return reply
     if trigger == "timer":
         t = ev.get("timer") or {}
         try:
@@ -184,10 +251,11 @@ def invoke(ev):
             )
         except (ImportError, TypeError):
             value = t
-        call(fn, {tname: value})
-    else:
-        call(fn, {tname: ev.get("input")})
-    return {}
+        return {"outputs": outputs(call(fn, {tname: value, **extra}))}
+    if trigger == "blob":
+        blob = blob_value(fn, tname, ev.get("blob"), ev.get("triggerMetadata"))
+        return {"outputs": outputs(call(fn, {tname: blob, **extra}))}
+    return {"outputs": outputs(call(fn, {tname: ev.get("input"), **extra}))}
 
 
 def main():
@@ -210,7 +278,14 @@ def main():
         try:
             ev = json.loads(body)
             reply = invoke(ev)
-            request("POST", f"/invocation/{rid}/response", json.dumps(reply).encode(), {"Content-Type": "application/json"})
+            # The Functions host has no 6 MB cap on a reply (blob outputs, HTTP bodies): the
+            # streaming response mode lifts Lambda's to 200 MB.
+            request(
+                "POST",
+                f"/invocation/{rid}/response",
+                json.dumps(reply).encode(),
+                {"Content-Type": "application/json", "Lambda-Runtime-Function-Response-Mode": "streaming"},
+            )
         except Exception as e:
             print("Exception: " + "".join(traceback.format_exception(type(e), e, e.__traceback__)), file=sys.stderr, flush=True)
             post_error(f"/invocation/{rid}/error", e)

@@ -588,6 +588,21 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
             );
         }
     }
+    if let Some(f) = &node.functions {
+        for w in f.azure.blob_watches() {
+            println!(
+                "  bucket    {}  (blobTrigger container of app {}: {}; objects created{} -> functions)",
+                w.container,
+                w.pool,
+                w.functions.join(", "),
+                if w.prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" under {}", w.prefix)
+                }
+            );
+        }
+    }
     if let Some(edge) = &node.edge {
         for d in edge.served() {
             let https = edge
