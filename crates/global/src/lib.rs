@@ -12,7 +12,9 @@
 pub mod fuzzing;
 pub mod health;
 pub mod policy;
+mod rrl;
 pub mod server;
+mod wire;
 pub mod zone;
 
 use std::net::{IpAddr, Ipv4Addr};
