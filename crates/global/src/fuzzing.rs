@@ -212,6 +212,13 @@ fn fast_path_agrees(data: &[u8]) {
         },
     );
     assert_eq!(fast.metadata.id, req.metadata.id);
+    let mut header = Metadata::response_from_request(&req.metadata);
+    header.response_code = full.rcode;
+    header.authoritative = full.authoritative;
+    assert_eq!(
+        fast.metadata, header,
+        "the header as hickory's response builder makes it"
+    );
     assert_eq!(fast.metadata.response_code, full.rcode);
     assert_eq!(fast.metadata.authoritative, full.authoritative);
     assert_eq!(fast.queries.len(), 1);

@@ -5,8 +5,10 @@
 //! a revision (`aws_route53_zone`, `aws_route53_record`, `aws_route53_health_check`, and the
 //! names aliases point at: load balancers, distributions, buckets) into a [`zone::Catalog`],
 //! starts the health checkers, and swaps the catalog into the running [`server::Listener`]
-//! (hickory-server's UDP and TCP transport with our request handler). A query loads the
-//! catalog once; nothing on the query path takes a lock.
+//! (hickory-server's TCP transport with our request handler, and a UDP thread of our own
+//! that answers the common queries in batches without allocating). A query loads the
+//! catalog once; nothing on the query path takes a lock. UDP answers are rate limited per
+//! client network and answer (RRL, on by default).
 
 #[doc(hidden)]
 pub mod fuzzing;
