@@ -85,6 +85,8 @@ impl Plane {
         let mut checks = Vec::new();
         let mut externals = Vec::new();
         let mut summary = Summary::default();
+        // IP-based routing: the configured CIDR map, and the collections' locations.
+        let mut network = self.network.clone();
         let loopback = |what: String, health: Option<usize>| zone::Target {
             what,
             v4: vec![Ipv4Addr::LOCALHOST],
@@ -113,6 +115,20 @@ impl Plane {
                 }
                 Spec::LoadBalancer(lb) => {
                     externals.push(lb.dns_name.to_ascii_lowercase());
+                }
+                Spec::CidrLocation(l) => {
+                    for block in &l.cidr_blocks {
+                        match block.parse::<policy::IpNet>() {
+                            Ok(net) => network.cidr.push((
+                                net.trunc(),
+                                l.collection_id.clone(),
+                                l.name.clone(),
+                            )),
+                            Err(_) => summary
+                                .notes
+                                .push(format!("{}: {block:?} is not a CIDR block", i.address)),
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -170,7 +186,7 @@ impl Plane {
         }
         summary.notes.append(&mut b.notes);
         summary.checks = checks.len();
-        let catalog = b.finish(Arc::clone(&table), self.network.clone());
+        let catalog = b.finish(Arc::clone(&table), network);
         let running = table.start();
         self.catalog.store(Arc::new(catalog));
         if let Ok(mut c) = self.checkers.lock() {

@@ -689,7 +689,11 @@ async fn flood(
         let q = query_bytes(sent as u16, name);
         sock.send(&q).await.unwrap();
         sent += 1;
-        if sent % 64 == 0 {
+        if sent >= n {
+            // Past the burst, a steady trickle: enough to keep one answer's bucket empty,
+            // far from filling the server's socket buffer (which would drop other queries).
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        } else if sent % 64 == 0 {
             tokio::task::yield_now().await;
         }
     }
@@ -776,4 +780,96 @@ async fn a_real_client_behind_a_flooded_address_gets_its_answer_over_tcp() {
     assert!(f.truncated > 0, "{f:?}");
     assert!(out.contains("Truncated, retrying in TCP mode"), "{out}");
     assert_eq!(section(&out, "ANSWER")[0].3, "192.0.2.10", "{out}");
+}
+
+const CIDR: &str = r#"
+resource "aws_route53_cidr_collection" "clients" {
+  name = "clients"
+}
+
+resource "aws_route53_cidr_location" "wide" {
+  cidr_collection_id = aws_route53_cidr_collection.clients.id
+  name               = "wide"
+  cidr_blocks        = ["10.0.0.0/8"]
+}
+
+resource "aws_route53_cidr_location" "narrow" {
+  cidr_collection_id = aws_route53_cidr_collection.clients.id
+  name               = "narrow"
+  cidr_blocks        = ["10.1.0.0/16", "2001:db8:1::/48"]
+}
+
+resource "aws_route53_record" "ip_wide" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "ip"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "wide"
+  records        = ["192.0.2.81"]
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.clients.id
+    location_name = "wide"
+  }
+}
+
+resource "aws_route53_record" "ip_narrow" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "ip"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "narrow"
+  records        = ["192.0.2.82"]
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.clients.id
+    location_name = "narrow"
+  }
+}
+
+resource "aws_route53_record" "ip_default" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "ip"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "default"
+  records        = ["192.0.2.80"]
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.clients.id
+    location_name = "*"
+  }
+}
+"#;
+
+#[tokio::test]
+async fn ip_based_routing_answers_the_longest_matching_cidr_location() {
+    let dns = serve(&format!("{ZONE}{CIDR}"), None).await;
+    let a = dns.listener.addr;
+    let answer = |out: &str| section(out, "ANSWER")[0].3.clone();
+    // 10.1.2.0/24 is in both 10.0.0.0/8 and 10.1.0.0/16: the longer prefix wins.
+    let narrow = dig(a, &["ip.example.com", "A", "+subnet=10.1.2.0/24"]).await;
+    assert_eq!(answer(&narrow), "192.0.2.82", "{narrow}");
+    assert!(narrow.contains("CLIENT-SUBNET: 10.1.2.0/24/24"), "{narrow}");
+    let wide = dig(a, &["ip.example.com", "A", "+subnet=10.200.0.0/16"]).await;
+    assert_eq!(answer(&wide), "192.0.2.81", "{wide}");
+    let v6 = dig(a, &["ip.example.com", "A", "+subnet=2001:db8:1:5::/64"]).await;
+    assert_eq!(answer(&v6), "192.0.2.82", "{v6}");
+    // Outside every location (and the resolver's own 127.0.0.1): the `*` default.
+    let other = dig(a, &["ip.example.com", "A", "+subnet=198.51.100.0/24"]).await;
+    assert_eq!(answer(&other), "192.0.2.80", "{other}");
+    let local = dig(a, &["ip.example.com", "A"]).await;
+    assert_eq!(answer(&local), "192.0.2.80", "{local}");
+    // And `meridian dns query` says why.
+    let why = dns
+        .plane
+        .query(
+            "ip.example.com",
+            meridian_global::RecordType::A,
+            "10.1.9.9".parse().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(why.answers[0].data.to_string(), "192.0.2.82");
+    assert!(
+        why.trace.iter().any(|l| l.contains("CIDR location narrow")),
+        "{:?}",
+        why.trace
+    );
 }
