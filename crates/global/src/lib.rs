@@ -2,11 +2,12 @@
 //! policies, and the health checks that steer them.
 //!
 //! It sits after `config` in the data flow: `Plane::apply` compiles the Terraform modules of
-//! a revision (`aws_route53_zone`, `aws_route53_record`, `aws_route53_health_check`, and the
-//! names aliases point at: load balancers, distributions, buckets) into a [`zone::Catalog`],
+//! a revision (`aws_route53_zone`, `aws_route53_record`, `aws_route53_health_check`, the
+//! CIDR collections' locations, and the names aliases point at: load balancers,
+//! distributions, buckets) into a [`zone::Catalog`],
 //! starts the health checkers, and swaps the catalog into the running [`server::Listener`]
 //! (hickory-server's TCP transport with our request handler, and a UDP thread of our own
-//! that answers the common queries in batches without allocating). A query loads the
+//! that answers the common queries in batches, allocating nothing per query). A query loads the
 //! catalog once; nothing on the query path takes a lock. UDP answers are rate limited per
 //! client network and answer (RRL, on by default).
 

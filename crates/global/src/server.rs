@@ -3,10 +3,10 @@
 //!
 //! UDP runs on one thread of its own (hickory's UDP loop spawns a task per datagram): it
 //! blocks in `recvmmsg` for up to 32 datagrams, answers them, and sends the answers with
-//! one `sendmmsg`. A query of the usual shape (see the `wire` module) is answered without
-//! allocating: its name is looked up by its wire form, the answer borrows the catalog's
-//! records, and the message is written from their precomputed wire forms into a reused
-//! buffer. Every other datagram goes through hickory's request parser (a malformed one with
+//! one `sendmmsg`. A query of the usual shape (see the `wire` module) is answered with no
+//! allocation of its own (the lists an answer borrows into are allocated once per batch):
+//! its name is looked up by its wire form, the answer borrows the catalog's records, and
+//! the message is written from their precomputed wire forms into a reused buffer. Every other datagram goes through hickory's request parser (a malformed one with
 //! a readable header gets FORMERR) and the full handler, encoded by hickory's encoder with
 //! the requester's size as the limit (512 bytes without EDNS, else its EDNS payload size),
 //! which truncates and sets TC so the client retries over TCP; an answer the fast path

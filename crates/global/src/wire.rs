@@ -1,5 +1,5 @@
 //! The UDP fast path's wire format: a strict reader for the common query and a writer for
-//! its answer, so that a query costs no allocation and no full message build.
+//! its answer, so that a query costs no allocation of its own and no full message build.
 //!
 //! The reader accepts only the usual shape: a QUERY with exactly one question whose name
 //! is uncompressed, class IN, a type that is not a meta type (ANY, AXFR, IXFR, OPT), no
