@@ -1,11 +1,15 @@
 //! The DNS message path for the fuzzer: bytes off the wire are parsed as the listener parses
 //! them and every question is answered from a small catalog; nothing may panic, and every
-//! answer must encode and parse back.
+//! answer must encode and parse back. A message the UDP fast path reads must read the same
+//! with hickory's parser, and the fast path's answer must parse back with hickory as the
+//! full handler's answer.
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use hickory_proto::op::{Message, MessageType, Metadata, OpCode};
+use hickory_proto::rr::Record;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::serialize::binary::BinDecodable;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
@@ -14,7 +18,8 @@ use meridian_config::terraform::resources::aws_dns::{self, Alias, Policy};
 use crate::health::Table;
 use crate::policy::Network;
 use crate::server::SplitMix;
-use crate::zone::{Builder, Catalog, Query};
+use crate::wire;
+use crate::zone::{Builder, Catalog, Lookup, Query, key_of};
 
 fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
@@ -108,8 +113,10 @@ fn catalog() -> &'static Catalog {
     })
 }
 
-/// Parses `data` as a query and answers it; panics only if an answer does not round-trip.
+/// Parses `data` as a query and answers it; panics only if an answer does not round-trip,
+/// or if the fast path and hickory disagree.
 pub fn dns_message(data: &[u8]) {
+    fast_path_agrees(data);
     let src = std::net::SocketAddr::from(([192, 0, 2, 53], 5353));
     let Ok(req) = Request::from_bytes(data.to_vec(), src, Protocol::Udp) else {
         return;
@@ -139,4 +146,93 @@ pub fn dns_message(data: &[u8]) {
             );
         }
     }
+}
+
+/// Whether the UDP fast path reads `data` (else the full handler answers it).
+pub fn fast_path_reads(data: &[u8]) -> bool {
+    wire::read(data).is_some()
+}
+
+/// What the UDP fast path reads, hickory reads the same; what it answers, the full
+/// handler answers.
+fn fast_path_agrees(data: &[u8]) {
+    let Some(q) = wire::read(data) else { return };
+    let src = std::net::SocketAddr::from(([192, 0, 2, 53], 5353));
+    let Ok(req) = Request::from_bytes(data.to_vec(), src, Protocol::Udp) else {
+        panic!("the fast path reads a message hickory refuses");
+    };
+    assert_eq!(req.queries.queries().len(), 1, "one question");
+    let hq = &req.queries.queries()[0];
+    let name = hq.original().name();
+    assert_eq!(&*key_of(name), q.key(), "the name");
+    assert_eq!(hq.query_type(), q.qtype, "the type");
+    assert_eq!(req.metadata.op_code, OpCode::Query);
+    assert_eq!(req.metadata.message_type, MessageType::Query);
+    let edns = req.edns.as_ref();
+    assert_eq!(edns.is_some(), q.edns.is_some(), "OPT present");
+    assert!(edns.is_none_or(|e| e.version() == 0), "EDNS version 0");
+    let subnet = edns.and_then(|e| match e.option(EdnsCode::Subnet) {
+        Some(EdnsOption::Subnet(cs)) => Some((cs.addr(), cs.source_prefix())),
+        _ => None,
+    });
+    assert_eq!(
+        subnet,
+        q.subnet.map(|s| (s.addr, s.source)),
+        "client subnet"
+    );
+
+    // The same dice both ways, so that weighted and multivalue choose alike.
+    let addr = q.subnet.map_or(src.ip(), |s| s.addr);
+    let mut lookup = Lookup::default();
+    catalog().lookup(
+        q.key(),
+        None,
+        q.qtype,
+        &mut Query {
+            addr,
+            dice: &mut SplitMix(7),
+            explain: false,
+        },
+        &mut lookup,
+    );
+    let mut out = Vec::new();
+    if !wire::write(&q, &lookup, 0, &mut out) {
+        return;
+    }
+    let Ok(fast) = Message::from_bytes(&out) else {
+        panic!("the fast path's answer does not parse");
+    };
+    let full = catalog().answer(
+        name,
+        q.qtype,
+        &mut Query {
+            addr,
+            dice: &mut SplitMix(7),
+            explain: false,
+        },
+    );
+    assert_eq!(fast.metadata.id, req.metadata.id);
+    let mut header = Metadata::response_from_request(&req.metadata);
+    header.response_code = full.rcode;
+    header.authoritative = full.authoritative;
+    assert_eq!(
+        fast.metadata, header,
+        "the header as hickory's response builder makes it"
+    );
+    assert_eq!(fast.metadata.response_code, full.rcode);
+    assert_eq!(fast.metadata.authoritative, full.authoritative);
+    assert_eq!(fast.queries.len(), 1);
+    assert_eq!(fast.queries[0].name(), name, "the question as asked");
+    let same = |a: &[Record], b: &[Record]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.name == y.name && x.ttl == y.ttl && x.data == y.data)
+    };
+    assert!(same(&fast.answers, &full.answers), "answer section");
+    assert!(
+        same(&fast.authorities, &full.authority),
+        "authority section"
+    );
+    assert_eq!(fast.edns.is_some(), q.edns.is_some(), "OPT in the answer");
 }

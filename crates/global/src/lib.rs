@@ -2,17 +2,22 @@
 //! policies, and the health checks that steer them.
 //!
 //! It sits after `config` in the data flow: `Plane::apply` compiles the Terraform modules of
-//! a revision (`aws_route53_zone`, `aws_route53_record`, `aws_route53_health_check`, and the
-//! names aliases point at: load balancers, distributions, buckets) into a [`zone::Catalog`],
+//! a revision (`aws_route53_zone`, `aws_route53_record`, `aws_route53_health_check`, the
+//! CIDR collections' locations, and the names aliases point at: load balancers,
+//! distributions, buckets) into a [`zone::Catalog`],
 //! starts the health checkers, and swaps the catalog into the running [`server::Listener`]
-//! (hickory-server's UDP and TCP transport with our request handler). A query loads the
-//! catalog once; nothing on the query path takes a lock.
+//! (hickory-server's TCP transport with our request handler, and a UDP thread of our own
+//! that answers the common queries in batches, allocating nothing per query). A query loads the
+//! catalog once; nothing on the query path takes a lock. UDP answers are rate limited per
+//! client network and answer (RRL, on by default).
 
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
 pub mod policy;
+mod rrl;
 pub mod server;
+mod wire;
 pub mod zone;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -81,6 +86,8 @@ impl Plane {
         let mut checks = Vec::new();
         let mut externals = Vec::new();
         let mut summary = Summary::default();
+        // IP-based routing: the configured CIDR map, and the collections' locations.
+        let mut network = self.network.clone();
         let loopback = |what: String, health: Option<usize>| zone::Target {
             what,
             v4: vec![Ipv4Addr::LOCALHOST],
@@ -109,6 +116,20 @@ impl Plane {
                 }
                 Spec::LoadBalancer(lb) => {
                     externals.push(lb.dns_name.to_ascii_lowercase());
+                }
+                Spec::CidrLocation(l) => {
+                    for block in &l.cidr_blocks {
+                        match block.parse::<policy::IpNet>() {
+                            Ok(net) => network.cidr.push((
+                                net.trunc(),
+                                l.collection_id.clone(),
+                                l.name.clone(),
+                            )),
+                            Err(_) => summary
+                                .notes
+                                .push(format!("{}: {block:?} is not a CIDR block", i.address)),
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -166,7 +187,7 @@ impl Plane {
         }
         summary.notes.append(&mut b.notes);
         summary.checks = checks.len();
-        let catalog = b.finish(Arc::clone(&table), self.network.clone());
+        let catalog = b.finish(Arc::clone(&table), network);
         let running = table.start();
         self.catalog.store(Arc::new(catalog));
         if let Ok(mut c) = self.checkers.lock() {

@@ -103,13 +103,129 @@ fn longest<T>(table: &[(IpNet, T)], addr: IpAddr) -> Option<&(IpNet, T)> {
 
 /// Which records answer, and why (the reason is what `meridian dns query` shows).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
+pub struct Selection<'a> {
     /// Indexes of the chosen candidates.
-    pub picked: Vec<usize>,
-    /// Why, in a few words.
-    pub reason: String,
+    pub picked: Picked,
+    /// Why, in a few words (formatted only when shown).
+    pub reason: Reason<'a>,
+    /// Whether every record was unhealthy, so all were treated as healthy.
+    pub all_down: bool,
     /// Whether the querier's address decided it (then the client-subnet scope is echoed).
     pub by_address: bool,
+}
+
+/// The chosen candidates: a range of them, or up to [`MULTIVALUE_MAX`] indexes, held
+/// inline so that choosing allocates nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Picked {
+    /// Candidates `start..end`.
+    Range(std::ops::Range<usize>),
+    /// These candidates, in order.
+    Few {
+        /// How many of `idx` count.
+        len: usize,
+        /// The indexes.
+        idx: [usize; MULTIVALUE_MAX],
+    },
+}
+
+impl Picked {
+    fn none() -> Self {
+        Picked::Range(0..0)
+    }
+
+    fn one(i: usize) -> Self {
+        Picked::Range(i..i + 1)
+    }
+
+    /// The chosen indexes.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let (range, few) = match self {
+            Picked::Range(r) => (r.clone(), &[][..]),
+            Picked::Few { len, idx } => (0..0, &idx[..*len]),
+        };
+        range.chain(few.iter().copied())
+    }
+
+    /// The chosen indexes, collected.
+    pub fn to_vec(&self) -> Vec<usize> {
+        self.iter().collect()
+    }
+}
+
+/// Why a policy chose what it chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason<'a> {
+    /// The group is empty.
+    NoRecords,
+    /// One simple record.
+    Simple,
+    /// Several simple records.
+    SimpleMany,
+    /// Weighted among the healthy non-zero weights (or all non-zero ones, all down).
+    Weighted,
+    /// Every non-zero weight unhealthy: the healthy weight-0 records, equally.
+    WeightedZeroOnly,
+    /// Every weight 0: equally.
+    WeightedAllZero,
+    /// Failover's decision, in words.
+    Failover(&'static str),
+    /// The lowest latency, when known.
+    Latency(Option<u32>),
+    /// Geolocation: the rank of the matching location, and whether it was unhealthy
+    /// while another record of the group was healthy.
+    Geolocation(u8, bool),
+    /// Geolocation: nothing covers the querier.
+    GeolocationNone,
+    /// Multivalue: how many answered.
+    Multivalue(usize),
+    /// IP-based: the querier's CIDR location.
+    CidrLocation(&'a str),
+    /// IP-based: the `*` default.
+    CidrDefault,
+    /// IP-based: nothing matches.
+    CidrNone,
+}
+
+impl std::fmt::Display for Selection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.reason {
+            Reason::NoRecords => f.write_str("no records")?,
+            Reason::Simple => f.write_str("simple record")?,
+            Reason::SimpleMany => f.write_str("simple records")?,
+            Reason::Weighted => f.write_str("weighted")?,
+            Reason::WeightedZeroOnly => f.write_str("weighted: only weight-0 records healthy")?,
+            Reason::WeightedAllZero => f.write_str("weighted: all weights 0")?,
+            Reason::Failover(why) => write!(f, "failover: {why}")?,
+            Reason::Latency(Some(ms)) => write!(f, "lowest latency ({ms} ms)")?,
+            Reason::Latency(None) => {
+                f.write_str("no latency known for this network: first record")?;
+            }
+            Reason::Geolocation(rank, unhealthy) => {
+                let word = match rank {
+                    3 => "subdivision",
+                    2 => "country",
+                    1 => "continent",
+                    _ => "default (*)",
+                };
+                write!(f, "geolocation: {word}")?;
+                if unhealthy {
+                    return f.write_str(" (no covering record healthy)");
+                }
+            }
+            Reason::GeolocationNone => {
+                f.write_str("geolocation: no record for this location and no default")?;
+            }
+            Reason::Multivalue(n) => write!(f, "multivalue: {n} record(s)")?,
+            Reason::CidrLocation(l) => write!(f, "CIDR location {l}")?,
+            Reason::CidrDefault => f.write_str("default CIDR record (*)")?,
+            Reason::CidrNone => f.write_str("no CIDR location matches and no default")?,
+        }
+        if self.all_down && !matches!(self.reason, Reason::Failover(_)) {
+            f.write_str(" (no record healthy: all treated as healthy)")?;
+        }
+        Ok(())
+    }
 }
 
 /// A small random source; the server seeds one per query.
@@ -119,39 +235,47 @@ pub trait Dice {
 }
 
 /// Picks the records of one group that answer a query from `addr`.
-pub fn select(
-    cands: &[Candidate<'_>],
-    net: &Network,
+pub fn select<'a>(
+    cands: &[Candidate<'a>],
+    net: &'a Network,
     addr: IpAddr,
     dice: &mut dyn Dice,
-) -> Selection {
+) -> Selection<'a> {
     let Some(first) = cands.first() else {
         return Selection {
-            picked: Vec::new(),
-            reason: "no records".into(),
+            picked: Picked::none(),
+            reason: Reason::NoRecords,
+            all_down: false,
             by_address: false,
         };
     };
     let any_healthy = cands.iter().any(|c| c.healthy);
     // Route 53: with no healthy record, every record counts as healthy.
     let ok = |c: &Candidate<'_>| c.healthy || !any_healthy;
-    let all_down = if any_healthy {
-        ""
-    } else {
-        " (no record healthy: all treated as healthy)"
-    };
-    let sel = |picked: Vec<usize>, reason: String, by_address: bool| Selection {
+    let sel = |picked: Picked, reason: Reason<'a>, by_address: bool| Selection {
         picked,
-        reason: format!("{reason}{all_down}"),
+        reason,
+        all_down: !any_healthy,
         by_address,
     };
     match first.policy {
         Policy::Simple | Policy::Geoproximity { .. } if cands.len() == 1 => {
-            sel(vec![0], "simple record".into(), false)
+            sel(Picked::one(0), Reason::Simple, false)
         }
-        Policy::Simple => sel((0..cands.len()).collect(), "simple records".into(), false),
-        Policy::Weighted { .. } => weighted(cands, any_healthy, dice, all_down),
-        Policy::Failover { .. } => failover(cands),
+        Policy::Simple => sel(Picked::Range(0..cands.len()), Reason::SimpleMany, false),
+        Policy::Weighted { .. } => {
+            let (picked, reason) = weighted(cands, any_healthy, dice);
+            sel(Picked::one(picked), reason, false)
+        }
+        Policy::Failover { .. } => {
+            let (picked, why) = failover(cands);
+            Selection {
+                picked,
+                reason: Reason::Failover(why),
+                all_down: false,
+                by_address: false,
+            }
+        }
         Policy::Latency { .. } | Policy::Geoproximity { .. } => {
             let mut best: Option<(usize, Option<u32>)> = None;
             for (i, c) in cands.iter().enumerate().filter(|(_, c)| ok(c)) {
@@ -173,139 +297,116 @@ pub fn select(
                 }
             }
             match best {
-                Some((i, ms)) => sel(
-                    vec![i],
-                    match ms {
-                        Some(ms) => format!("lowest latency ({ms} ms)"),
-                        None => "no latency known for this network: first record".into(),
-                    },
-                    true,
-                ),
-                None => sel(Vec::new(), "no records".into(), true),
+                Some((i, ms)) => sel(Picked::one(i), Reason::Latency(ms), true),
+                None => sel(Picked::none(), Reason::NoRecords, true),
             }
         }
-        Policy::Geolocation { .. } => geolocation(cands, net.location(addr), any_healthy, all_down),
+        Policy::Geolocation { .. } => {
+            let (picked, reason) = geolocation(cands, net.location(addr), any_healthy);
+            sel(picked, reason, true)
+        }
         Policy::Multivalue => {
+            // A partial Fisher-Yates shuffle over the usable records: a different random
+            // eight per query.
             let mut pool: Vec<usize> = (0..cands.len()).filter(|&i| ok(&cands[i])).collect();
-            // A partial Fisher-Yates shuffle: a different random eight per query.
             let n = pool.len().min(MULTIVALUE_MAX);
-            for i in 0..n {
+            let mut idx = [0; MULTIVALUE_MAX];
+            for (i, slot) in idx.iter_mut().enumerate().take(n) {
                 let j = i + usize::try_from(dice.below((pool.len() - i) as u64)).unwrap_or(0);
                 pool.swap(i, j);
+                *slot = pool[i];
             }
-            pool.truncate(n);
-            sel(pool, format!("multivalue: {n} record(s)"), false)
+            sel(Picked::Few { len: n, idx }, Reason::Multivalue(n), false)
         }
         Policy::Cidr { collection_id, .. } => {
             let here = net.cidr_location(addr, collection_id);
             let find = |want: &str| {
-                cands.iter().enumerate().find(|(_, c)| {
+                cands.iter().position(|c| {
                     ok(c)
                         && matches!(c.policy, Policy::Cidr { location_name, .. } if location_name == want)
                 })
             };
-            if let Some((i, _)) = here.and_then(find) {
-                return sel(
-                    vec![i],
-                    format!("CIDR location {}", here.unwrap_or("")),
-                    true,
-                );
+            if let Some(l) = here
+                && let Some(i) = find(l)
+            {
+                return sel(Picked::one(i), Reason::CidrLocation(l), true);
             }
             match find("*") {
-                Some((i, _)) => sel(vec![i], "default CIDR record (*)".into(), true),
-                None => sel(
-                    Vec::new(),
-                    "no CIDR location matches and no default".into(),
-                    true,
-                ),
+                Some(i) => sel(Picked::one(i), Reason::CidrDefault, true),
+                None => sel(Picked::none(), Reason::CidrNone, true),
             }
         }
     }
 }
 
+/// Which candidates a weighted choice is among.
+type Pool<'f> = &'f dyn Fn(&Candidate<'_>) -> bool;
+
+/// One record by weight, without collecting the pool: the pool is a predicate, walked twice
+/// (once for the total, once for the roll).
 fn weighted(
     cands: &[Candidate<'_>],
     any_healthy: bool,
     dice: &mut dyn Dice,
-    all_down: &str,
-) -> Selection {
+) -> (usize, Reason<'static>) {
     let weight = |c: &Candidate<'_>| match c.policy {
         Policy::Weighted { weight } => u64::try_from(*weight).unwrap_or(0),
         _ => 0,
     };
-    let healthy_nonzero: Vec<usize> = (0..cands.len())
-        .filter(|&i| cands[i].healthy && weight(&cands[i]) > 0)
-        .collect();
-    let (pool, by_weight, reason) = if !healthy_nonzero.is_empty() {
-        (healthy_nonzero, true, "weighted")
+    let any_healthy_nonzero = cands.iter().any(|c| c.healthy && weight(c) > 0);
+    let any_nonzero = cands.iter().any(|c| weight(c) > 0);
+    // Which records are in the pool, and whether they share by weight or equally.
+    let (in_pool, by_weight, reason): (Pool<'_>, bool, Reason<'static>) = if any_healthy_nonzero {
+        (&|c| c.healthy && weight(c) > 0, true, Reason::Weighted)
     } else if any_healthy {
-        // Every non-zero record is unhealthy: the healthy zero-weight ones, with equal chance.
-        let zero: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].healthy).collect();
-        (zero, false, "weighted: only weight-0 records healthy")
+        // Every non-zero record is unhealthy: the healthy zero-weight ones, equally.
+        (&|c| c.healthy, false, Reason::WeightedZeroOnly)
+    } else if any_nonzero {
+        (&|c| weight(c) > 0, true, Reason::Weighted)
     } else {
-        let nonzero: Vec<usize> = (0..cands.len())
-            .filter(|&i| weight(&cands[i]) > 0)
-            .collect();
-        if nonzero.is_empty() {
-            ((0..cands.len()).collect(), false, "weighted: all weights 0")
-        } else {
-            (nonzero, true, "weighted")
-        }
+        (&|_| true, false, Reason::WeightedAllZero)
     };
-    let total: u64 = if by_weight {
-        pool.iter().map(|&i| weight(&cands[i])).sum()
-    } else {
-        pool.len() as u64
-    };
+    let share = |c: &Candidate<'_>| if by_weight { weight(c) } else { 1 };
+    let total: u64 = cands.iter().filter(|c| in_pool(c)).map(share).sum();
     let mut roll = dice.below(total.max(1));
-    let mut picked = pool[0];
-    for &i in &pool {
-        let w = if by_weight { weight(&cands[i]) } else { 1 };
+    let mut picked = cands.iter().position(in_pool).unwrap_or(0);
+    for (i, c) in cands.iter().enumerate().filter(|(_, c)| in_pool(c)) {
+        let w = share(c);
         if roll < w {
             picked = i;
             break;
         }
         roll -= w;
     }
-    Selection {
-        picked: vec![picked],
-        reason: format!("{reason}{all_down}"),
-        by_address: false,
-    }
+    (picked, reason)
 }
 
-fn failover(cands: &[Candidate<'_>]) -> Selection {
+fn failover(cands: &[Candidate<'_>]) -> (Picked, &'static str) {
     let role = |want: bool| {
         cands
             .iter()
             .position(|c| matches!(c.policy, Policy::Failover { primary } if *primary == want))
     };
     let (primary, secondary) = (role(true), role(false));
-    let one = |i: usize, reason: &str| Selection {
-        picked: vec![i],
-        reason: reason.into(),
-        by_address: false,
-    };
     match (primary, secondary) {
-        (Some(p), _) if cands[p].healthy => one(p, "failover: PRIMARY healthy"),
-        (Some(_), Some(s)) if !cands[s].checked => one(
-            s,
-            "failover: PRIMARY unhealthy, SECONDARY has no health check",
+        (Some(p), _) if cands[p].healthy => (Picked::one(p), "PRIMARY healthy"),
+        (Some(_), Some(s)) if !cands[s].checked => (
+            Picked::one(s),
+            "PRIMARY unhealthy, SECONDARY has no health check",
         ),
         (Some(_), Some(s)) if cands[s].healthy => {
-            one(s, "failover: PRIMARY unhealthy, SECONDARY healthy")
+            (Picked::one(s), "PRIMARY unhealthy, SECONDARY healthy")
         }
-        (Some(p), Some(_)) => one(
-            p,
-            "failover: PRIMARY and SECONDARY unhealthy: PRIMARY regardless",
+        (Some(p), Some(_)) => (
+            Picked::one(p),
+            "PRIMARY and SECONDARY unhealthy: PRIMARY regardless",
         ),
-        (Some(p), None) => one(p, "failover: only a PRIMARY (unhealthy: answered anyway)"),
-        (None, Some(s)) => one(s, "failover: only a SECONDARY"),
-        (None, None) => Selection {
-            picked: Vec::new(),
-            reason: "failover: no records".into(),
-            by_address: false,
-        },
+        (Some(p), None) => (
+            Picked::one(p),
+            "only a PRIMARY (unhealthy: answered anyway)",
+        ),
+        (None, Some(s)) => (Picked::one(s), "only a SECONDARY"),
+        (None, None) => (Picked::none(), "no records"),
     }
 }
 
@@ -313,8 +414,7 @@ fn geolocation(
     cands: &[Candidate<'_>],
     here: Option<&Location>,
     any_healthy: bool,
-    all_down: &str,
-) -> Selection {
+) -> (Picked, Reason<'static>) {
     // Specificity of each record for this location: 3 subdivision, 2 country, 1 continent,
     // 0 the default; None when it does not cover the location.
     let rank = |c: &Candidate<'_>| -> Option<u8> {
@@ -342,43 +442,25 @@ fn geolocation(
             _ => None,
         }
     };
-    let mut covering: Vec<(usize, u8)> = cands
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| rank(c).map(|r| (i, r)))
-        .collect();
-    covering.sort_by_key(|c| std::cmp::Reverse(c.1));
-    let word = |r: u8| match r {
-        3 => "subdivision",
-        2 => "country",
-        1 => "continent",
-        _ => "default (*)",
-    };
     // The most specific healthy record; when none of the covering ones is healthy (or none
-    // in the whole group), the most specific one as if healthy.
-    let pick = covering
-        .iter()
-        .find(|(i, _)| cands[*i].healthy)
-        .or(covering.first());
-    match pick {
-        Some(&(i, r)) => Selection {
-            picked: vec![i],
-            reason: format!(
-                "geolocation: {}{}",
-                word(r),
-                if any_healthy && !cands[i].healthy {
-                    " (no covering record healthy)"
-                } else {
-                    all_down
-                }
-            ),
-            by_address: true,
-        },
-        None => Selection {
-            picked: Vec::new(),
-            reason: "geolocation: no record for this location and no default".into(),
-            by_address: true,
-        },
+    // in the whole group), the most specific one as if healthy. Ties keep the first.
+    let mut best_healthy: Option<(usize, u8)> = None;
+    let mut best_any: Option<(usize, u8)> = None;
+    for (i, c) in cands.iter().enumerate() {
+        let Some(r) = rank(c) else { continue };
+        if best_any.is_none_or(|(_, b)| r > b) {
+            best_any = Some((i, r));
+        }
+        if c.healthy && best_healthy.is_none_or(|(_, b)| r > b) {
+            best_healthy = Some((i, r));
+        }
+    }
+    match best_healthy.or(best_any) {
+        Some((i, r)) => (
+            Picked::one(i),
+            Reason::Geolocation(r, any_healthy && !cands[i].healthy),
+        ),
+        None => (Picked::none(), Reason::GeolocationNone),
     }
 }
 
@@ -461,6 +543,7 @@ mod tests {
             &mut Fixed(vec![roll], 0),
         )
         .picked
+        .to_vec()
     }
 
     thread_local! {

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use meridian_config::{LoadOptions, load_paths};
-use meridian_global::server::Listener;
+use meridian_global::server::{Listener, Options, RateLimit};
 use meridian_global::{Location, Network, Plane};
 
 const ZONE: &str = r#"
@@ -207,6 +207,10 @@ struct Dns {
 }
 
 async fn serve(tf: &str, interval: Option<Duration>) -> Dns {
+    serve_with(tf, interval, Options::default()).await
+}
+
+async fn serve_with(tf: &str, interval: Option<Duration>, options: Options) -> Dns {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.tf"), tf).unwrap();
     let bundle = load_paths(&[dir.path().to_path_buf()], LoadOptions::default());
@@ -235,7 +239,7 @@ async fn serve(tf: &str, interval: Option<Duration>) -> Dns {
     let plane = Plane::new(network, interval);
     let summary = plane.apply(bundle.terraform_modules());
     assert!(summary.notes.is_empty(), "{:#?}", summary.notes);
-    let listener = Listener::bind("127.0.0.1:0".parse().unwrap(), plane.shared())
+    let listener = Listener::bind_with("127.0.0.1:0".parse().unwrap(), plane.shared(), options)
         .await
         .unwrap();
     Dns {
@@ -465,7 +469,11 @@ async fn bad_queries_get_their_rcode() {
 
 #[tokio::test]
 async fn weighted_shares_over_ten_thousand_queries() {
-    let dns = serve(ZONE, None).await;
+    // dig asks one name 10,000 times from one address: far over the default rate limit.
+    let options = Options {
+        rate_limit: RateLimit::off(),
+    };
+    let dns = serve_with(ZONE, None, options).await;
     let a = dns.listener.addr;
     let dir = tempfile::tempdir().unwrap();
     let batch: PathBuf = dir.path().join("queries");
@@ -620,4 +628,248 @@ async fn multivalue_answers_eight_of_ten_and_varies() {
         seen.extend(ans.into_iter().map(|r| r.3));
     }
     assert_eq!(seen.len(), 10, "every record answers some query: {seen:?}");
+}
+
+/// A query for `name` (A, IN), as the flood sends it.
+fn query_bytes(id: u16, name: &str) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// What a flood from one address got back.
+#[derive(Debug, Default)]
+struct Flood {
+    sent: usize,
+    answers: usize,
+    truncated: usize,
+}
+
+/// Sends `n` queries for `name` from 127.0.0.1 as fast as the socket takes them (and more
+/// until `until` is set, if given), and counts the replies until none has come for half a
+/// second.
+async fn flood(
+    to: SocketAddr,
+    name: &str,
+    n: usize,
+    until: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Flood {
+    let sock = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    sock.connect(to).await.unwrap();
+    let rx = std::sync::Arc::clone(&sock);
+    let counter = tokio::spawn(async move {
+        let mut f = Flood::default();
+        let mut buf = [0u8; 2048];
+        while let Ok(Ok(len)) =
+            tokio::time::timeout(Duration::from_millis(500), rx.recv(&mut buf)).await
+        {
+            if len < 12 {
+                continue;
+            }
+            if buf[2] & 0x02 != 0 {
+                f.truncated += 1;
+            } else if u16::from_be_bytes([buf[6], buf[7]]) > 0 {
+                f.answers += 1;
+            }
+        }
+        f
+    });
+    let more = || {
+        until
+            .as_ref()
+            .is_some_and(|u| !u.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let mut sent = 0;
+    while sent < n || more() {
+        let q = query_bytes(sent as u16, name);
+        sock.send(&q).await.unwrap();
+        sent += 1;
+        if sent >= n {
+            // Past the burst, a steady trickle: enough to keep one answer's bucket empty,
+            // far from filling the server's socket buffer (which would drop other queries).
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        } else if sent % 64 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let mut f = counter.await.unwrap();
+    f.sent = sent;
+    f
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_is_rate_limited_and_slips_truncated_answers() {
+    let rate = 20;
+    let options = Options {
+        rate_limit: RateLimit {
+            responses_per_second: rate,
+            slip: 2,
+            ..RateLimit::default()
+        },
+    };
+    let dns = serve_with(ZONE, None, options).await;
+    let a = dns.listener.addr;
+    let start = Instant::now();
+    let f = flood(a, "www.example.com", 3_000, None).await;
+    let took = start.elapsed().as_secs_f64();
+    let stats = dns.listener.stats();
+    let limited = stats
+        .rate_limited
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let slipped = stats.slipped.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "flood of {} queries in {took:.2} s: {f:?}, limited {limited}, slipped {slipped}",
+        f.sent
+    );
+    // One second's worth at once, then the rate: never more full answers than that.
+    let bound = f64::from(rate) * (1.0 + took);
+    assert!(
+        f.answers as f64 <= bound,
+        "{} full answers, bound {bound}",
+        f.answers
+    );
+    assert!(limited > 100, "{limited} limited of 3,000");
+    // Slip 2: every second limited answer goes out truncated, the others are dropped.
+    assert_eq!(slipped, limited / 2);
+    assert!(f.truncated > 0, "the flood saw truncated answers: {f:?}");
+
+    // Another network (127.0.1.0/24) is answered as usual, over UDP, meanwhile.
+    let other = dig(a, &["-b", "127.0.1.1", "www.example.com", "A"]).await;
+    assert_eq!(status(&other), "NOERROR", "{other}");
+    assert!(!other.contains("Truncated"), "{other}");
+    assert_eq!(section(&other, "ANSWER")[0].3, "192.0.2.10", "{other}");
+}
+
+#[tokio::test]
+async fn a_real_client_behind_a_flooded_address_gets_its_answer_over_tcp() {
+    // Slip 1: every limited answer is sent truncated, none dropped.
+    let options = Options {
+        rate_limit: RateLimit {
+            responses_per_second: 1,
+            slip: 1,
+            ..RateLimit::default()
+        },
+    };
+    let dns = serve_with(ZONE, None, options).await;
+    let a = dns.listener.addr;
+    // 127.0.0.0/24 floods this answer, and dig asks for it from there meanwhile.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooding = tokio::spawn(flood(
+        a,
+        "www.example.com",
+        200,
+        Some(std::sync::Arc::clone(&stop)),
+    ));
+    while dns
+        .listener
+        .stats()
+        .slipped
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        tokio::task::yield_now().await;
+    }
+    let out = dig(a, &["www.example.com", "A"]).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let f = flooding.await.unwrap();
+    assert!(f.truncated > 0, "{f:?}");
+    assert!(out.contains("Truncated, retrying in TCP mode"), "{out}");
+    assert_eq!(section(&out, "ANSWER")[0].3, "192.0.2.10", "{out}");
+}
+
+const CIDR: &str = r#"
+resource "aws_route53_cidr_collection" "clients" {
+  name = "clients"
+}
+
+resource "aws_route53_cidr_location" "wide" {
+  cidr_collection_id = aws_route53_cidr_collection.clients.id
+  name               = "wide"
+  cidr_blocks        = ["10.0.0.0/8"]
+}
+
+resource "aws_route53_cidr_location" "narrow" {
+  cidr_collection_id = aws_route53_cidr_collection.clients.id
+  name               = "narrow"
+  cidr_blocks        = ["10.1.0.0/16", "2001:db8:1::/48"]
+}
+
+resource "aws_route53_record" "ip_wide" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "ip"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "wide"
+  records        = ["192.0.2.81"]
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.clients.id
+    location_name = "wide"
+  }
+}
+
+resource "aws_route53_record" "ip_narrow" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "ip"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "narrow"
+  records        = ["192.0.2.82"]
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.clients.id
+    location_name = "narrow"
+  }
+}
+
+resource "aws_route53_record" "ip_default" {
+  zone_id        = aws_route53_zone.main.zone_id
+  name           = "ip"
+  type           = "A"
+  ttl            = 60
+  set_identifier = "default"
+  records        = ["192.0.2.80"]
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.clients.id
+    location_name = "*"
+  }
+}
+"#;
+
+#[tokio::test]
+async fn ip_based_routing_answers_the_longest_matching_cidr_location() {
+    let dns = serve(&format!("{ZONE}{CIDR}"), None).await;
+    let a = dns.listener.addr;
+    let answer = |out: &str| section(out, "ANSWER")[0].3.clone();
+    // 10.1.2.0/24 is in both 10.0.0.0/8 and 10.1.0.0/16: the longer prefix wins.
+    let narrow = dig(a, &["ip.example.com", "A", "+subnet=10.1.2.0/24"]).await;
+    assert_eq!(answer(&narrow), "192.0.2.82", "{narrow}");
+    assert!(narrow.contains("CLIENT-SUBNET: 10.1.2.0/24/24"), "{narrow}");
+    let wide = dig(a, &["ip.example.com", "A", "+subnet=10.200.0.0/16"]).await;
+    assert_eq!(answer(&wide), "192.0.2.81", "{wide}");
+    let v6 = dig(a, &["ip.example.com", "A", "+subnet=2001:db8:1:5::/64"]).await;
+    assert_eq!(answer(&v6), "192.0.2.82", "{v6}");
+    // Outside every location (and the resolver's own 127.0.0.1): the `*` default.
+    let other = dig(a, &["ip.example.com", "A", "+subnet=198.51.100.0/24"]).await;
+    assert_eq!(answer(&other), "192.0.2.80", "{other}");
+    let local = dig(a, &["ip.example.com", "A"]).await;
+    assert_eq!(answer(&local), "192.0.2.80", "{local}");
+    // And `meridian dns query` says why.
+    let why = dns
+        .plane
+        .query(
+            "ip.example.com",
+            meridian_global::RecordType::A,
+            "10.1.9.9".parse().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(why.answers[0].data.to_string(), "192.0.2.82");
+    assert!(
+        why.trace.iter().any(|l| l.contains("CIDR location narrow")),
+        "{:?}",
+        why.trace
+    );
 }

@@ -613,3 +613,120 @@ pub static HEALTH_CHECK: Kind = Kind {
     spec: health_check_spec,
     deprecated: None,
 };
+
+static CIDR_COLLECTION_SCHEMA: Schema = Schema {
+    attrs: &[
+        req("name", Ty::Str),
+        computed("id", Ty::Str),
+        computed("arn", Ty::Str),
+        computed("version", Ty::Int),
+    ],
+    blocks: &[],
+};
+
+/// A CIDR collection: named locations of CIDR blocks that IP-based records route by.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CidrCollection {
+    /// Its id (what `cidr_routing_policy.collection_id` names).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// `aws_route53_cidr_collection`.
+pub static CIDR_COLLECTION: Kind = Kind {
+    name: "aws_route53_cidr_collection",
+    schema: &CIDR_COLLECTION_SCHEMA,
+    computed: |c| {
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            c.ident("a", 8, b"0123456789abcdef"),
+            c.ident("b", 4, b"0123456789abcdef"),
+            c.ident("c", 4, b"0123456789abcdef"),
+            c.ident("d", 4, b"0123456789abcdef"),
+            c.ident("e", 12, b"0123456789abcdef")
+        );
+        c.set("arn", format!("arn:aws:route53:::cidrcollection/{id}"));
+        c.set("id", id);
+        c.set("version", Value::from_json(&serde_json::json!(1)));
+    },
+    spec: |i, _| {
+        let r = i.r();
+        Spec::CidrCollection(CidrCollection {
+            id: r.s("id"),
+            name: r.s("name"),
+        })
+    },
+    deprecated: None,
+};
+
+static CIDR_LOCATION_SCHEMA: Schema = Schema {
+    attrs: &[
+        req("cidr_collection_id", Ty::Str),
+        req("name", Ty::Str),
+        req("cidr_blocks", Ty::SetStr),
+        computed("id", Ty::Str),
+    ],
+    blocks: &[],
+};
+
+/// One location of a CIDR collection: the blocks a querier must be in to get its records.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CidrLocation {
+    /// The collection's id.
+    pub collection_id: String,
+    /// The location's name (`cidr_routing_policy.location_name`).
+    pub name: String,
+    /// Its CIDR blocks, as written.
+    pub cidr_blocks: Vec<String>,
+}
+
+/// Whether `s` is an IPv4 or IPv6 CIDR block (`192.0.2.0/24`, `2001:db8::/48`).
+fn is_cidr(s: &str) -> bool {
+    let Some((addr, len)) = s.split_once('/') else {
+        return false;
+    };
+    let max = match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => 32,
+        Ok(std::net::IpAddr::V6(_)) => 128,
+        Err(_) => return false,
+    };
+    len.parse::<u8>().is_ok_and(|l| l <= max)
+}
+
+/// `aws_route53_cidr_location`.
+pub static CIDR_LOCATION: Kind = Kind {
+    name: "aws_route53_cidr_location",
+    schema: &CIDR_LOCATION_SCHEMA,
+    computed: |c| {
+        let id = format!(
+            "{},{}",
+            c.s("cidr_collection_id").unwrap_or_default(),
+            c.s("name").unwrap_or_default()
+        );
+        c.set("id", id);
+    },
+    spec: |i, sink| {
+        let r = i.r();
+        let name = r.s("name");
+        if name == "*" {
+            i.error(
+                sink,
+                "name",
+                "\"*\" is the default location of every collection; a location cannot take it",
+            );
+        }
+        let cidr_blocks = r.list("cidr_blocks");
+        for b in &cidr_blocks {
+            if !is_cidr(b) {
+                i.error(sink, "cidr_blocks", format!("\"{b}\" is not a CIDR block"));
+            }
+        }
+        Spec::CidrLocation(CidrLocation {
+            collection_id: r.s("cidr_collection_id"),
+            name,
+            cidr_blocks,
+        })
+    },
+    deprecated: None,
+};

@@ -77,6 +77,8 @@ static MANAGED: &[&Kind] = &[
     &aws_dns::ZONE,
     &aws_dns::RECORD,
     &aws_dns::HEALTH_CHECK,
+    &aws_dns::CIDR_COLLECTION,
+    &aws_dns::CIDR_LOCATION,
     &aws_lb::LB,
     &aws_lb::ALB,
     &aws_lb::LISTENER,
@@ -384,6 +386,10 @@ pub enum Spec {
     Record(aws_dns::Record),
     /// `aws_route53_health_check`.
     HealthCheck(aws_dns::HealthCheck),
+    /// `aws_route53_cidr_collection`.
+    CidrCollection(aws_dns::CidrCollection),
+    /// `aws_route53_cidr_location`.
+    CidrLocation(aws_dns::CidrLocation),
     /// `aws_lb` / `aws_alb`.
     LoadBalancer(aws_lb::LoadBalancer),
     /// `aws_lb_listener`.
