@@ -149,6 +149,10 @@ pub(crate) struct Node {
     dns_summary: Mutex<meridian_global::Summary>,
     /// `meridian_dns_health_check_healthy{id,type}`: 1 healthy, 0 not.
     dns_health: Option<meridian_telemetry::metrics::GaugeVec>,
+    /// `meridian_dns_udp_responses_total{outcome}`: the DNS listener's UDP answers
+    /// (`answered`), the ones response rate limiting dropped (`rate_limited`) and, of those,
+    /// the ones sent truncated instead (`slipped`).
+    dns_udp: Option<meridian_telemetry::metrics::CounterVec>,
 }
 
 /// A valid revision that could not be put in force (a port taken, a certificate file
@@ -328,7 +332,16 @@ impl Node {
             )
             .map_err(|e| tracing::warn!(error = %e, "DNS health metric"))
             .ok();
+        let dns_udp = registry
+            .counter_vec(
+                "meridian_dns_udp_responses_total",
+                "UDP answers of the authoritative DNS: answered (slipped ones included), rate_limited (dropped by response rate limiting) and slipped (of those, sent truncated so that clients retry over TCP).",
+                &["outcome"],
+            )
+            .map_err(|e| tracing::warn!(error = %e, "DNS response metric"))
+            .ok();
         let node = Arc::new(Node {
+            dns_udp,
             ingress,
             options,
             registry,
@@ -757,8 +770,25 @@ impl Node {
         });
     }
 
-    /// Publishes every check's status as a gauge (refreshed each second).
+    /// Publishes every check's status as a gauge, and the DNS listener's UDP counters
+    /// (refreshed each second).
     fn export_dns_health(&self) {
+        if let Some(c) = &self.dns_udp
+            && let Some(listener) = lock(&self.dns).as_ref()
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            let stats = listener.stats();
+            for (outcome, now) in [
+                ("answered", stats.answered.load(Relaxed)),
+                ("rate_limited", stats.rate_limited.load(Relaxed)),
+                ("slipped", stats.slipped.load(Relaxed)),
+            ] {
+                // The listener's counters only grow; the family follows them.
+                if let Ok(counter) = c.with(&[outcome]) {
+                    counter.add(now.saturating_sub(counter.get()));
+                }
+            }
+        }
         let Some(g) = &self.dns_health else { return };
         for s in self.global.health() {
             if let Ok(gauge) = g.with(&[&s.id, &s.kind]) {

@@ -338,9 +338,23 @@ fn failover_drill_when_the_primary_backend_dies() {
             .lines()
             .find(|l| l.starts_with("meridian_dns_health_check_healthy{"))
             .map(str::to_owned);
+        // The UDP answers dig got so far are counted too.
+        let answered = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("meridian_dns_udp_responses_total{outcome=\"answered\"} "))
+            .and_then(|n| n.trim().parse::<u64>().ok());
         match line {
-            Some(l) if l.contains("type=\"HTTP\"") && l.ends_with(" 0") => break,
-            other => assert!(Instant::now() < deadline, "{other:?}\n{metrics}"),
+            Some(l)
+                if l.contains("type=\"HTTP\"")
+                    && l.ends_with(" 0")
+                    && answered.is_some_and(|n| n > 0) =>
+            {
+                break;
+            }
+            other => assert!(
+                Instant::now() < deadline,
+                "{other:?} {answered:?}\n{metrics}"
+            ),
         }
         std::thread::sleep(Duration::from_millis(200));
     }

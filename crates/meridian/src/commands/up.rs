@@ -683,7 +683,16 @@ fn print_terraform(bundle: &meridian_config::Bundle) {
         // The DNS serves zones, records and health checks (the banner's `dns` line);
         // buckets, distributions and their origin access controls are served too (the `s3`
         // and `cdn` lines).
-        let by_dns = |s: &Spec| matches!(s, Spec::Zone(_) | Spec::Record(_) | Spec::HealthCheck(_));
+        let by_dns = |s: &Spec| {
+            matches!(
+                s,
+                Spec::Zone(_)
+                    | Spec::Record(_)
+                    | Spec::HealthCheck(_)
+                    | Spec::CidrCollection(_)
+                    | Spec::CidrLocation(_)
+            )
+        };
         let by_edge = |s: &Spec| {
             matches!(
                 s,
