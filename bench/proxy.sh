@@ -36,7 +36,7 @@ results="$run/results.jsonl"
 : >"$results"
 pids=()
 
-log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+log() { printf '== %s\n' "$*" >&2; }
 cleanup() {
   for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
