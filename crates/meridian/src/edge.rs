@@ -18,11 +18,11 @@ use http::Method;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use meridian_config::terraform::resources::Spec;
 use meridian_config::terraform::resources::aws_cdn::{
-    Behavior as TfBehavior, Distribution, Origin as TfOrigin,
+    Behavior as TfBehavior, CachePolicy, Distribution, Origin as TfOrigin,
 };
 use meridian_proxy::cache::{
     Behavior, CookieKeys, Edge, EdgeConfig, Edges, ErrorResponse, Failover, KeyPolicy,
-    OriginConfig, OriginSigner, QueryKeys, Ttls, ViewerProtocol,
+    OriginConfig, OriginProtocol, OriginSigner, QueryKeys, Target, Ttls, ViewerProtocol,
 };
 use meridian_storage::plane::StoragePlane;
 
@@ -38,8 +38,11 @@ pub(crate) struct Served {
     pub(crate) id: String,
     /// `d....cloudfront.localhost`.
     pub(crate) domain: String,
-    /// The origin bucket.
-    pub(crate) bucket: String,
+    /// The default behaviour's origin: a bucket's name, or a custom origin's URL (and the
+    /// gateway that answers it).
+    pub(crate) origin: String,
+    /// The origin is a bucket.
+    pub(crate) bucket: bool,
 }
 
 /// A distribution and its cache's figures, as `meridian cdn ls` shows them.
@@ -49,7 +52,7 @@ pub(crate) struct DistributionSummary {
     pub(crate) id: String,
     /// Its domain name.
     pub(crate) domain: String,
-    /// The origin bucket.
+    /// The default behaviour's origin.
     pub(crate) origin: String,
     /// Hits and refresh hits over every answered request.
     pub(crate) hit_ratio: f64,
@@ -88,6 +91,11 @@ pub(crate) struct EdgePlane {
     /// The API's state, for `meridian cdn invalidate`.
     pub(crate) cdn_api: Option<Arc<crate::cdn_api::CdnApi>>,
     served: std::sync::Mutex<Vec<Served>>,
+    /// What the last revision's distributions declare that is not served as declared.
+    notes: std::sync::Mutex<Vec<String>>,
+    /// How custom origins are reached over HTTPS: certificates verified against Meridian's
+    /// CA and the system's roots.
+    pub(crate) origin_tls: Option<meridian_proxy::frontdoor::BackendTls>,
     /// The service principal's credential per distribution ARN, issued once.
     principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
@@ -288,37 +296,28 @@ impl EdgePlane {
             api: None,
             cdn_api: None,
             served: std::sync::Mutex::new(Vec::new()),
+            notes: std::sync::Mutex::new(Vec::new()),
+            origin_tls: None,
             principals: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
     /// Puts the bundle's distributions in force; one whose configuration did not change
-    /// keeps its cache.
+    /// keeps its cache. Custom origins are reached where this machine answers their names
+    /// (`gateways`: the mesh's ingress listeners, by declared port).
     pub(crate) fn apply(
         &self,
         bundle: &meridian_config::Bundle,
         storage: &StoragePlane,
+        gateways: &Gateways,
         region: &str,
         state_dir: &Path,
     ) -> anyhow::Result<()> {
         let mut list = Vec::new();
         let mut served = Vec::new();
+        let mut notes = Vec::new();
+        let policies = cache_policies(bundle);
         for (d, buckets) in distributions(bundle) {
-            // The default behaviour's target: an origin, or an origin group (primary and
-            // secondary members).
-            let target = &d.default_behavior.target_origin_id;
-            let group = d.origin_groups.iter().find(|g| g.id == *target);
-            let by_id = |id: &str| d.origins.iter().find(|o| o.id == id);
-            let (primary, secondary) = match group {
-                Some(g) => (
-                    g.members.first().and_then(|m| by_id(m)),
-                    g.members.get(1).and_then(|m| by_id(m)),
-                ),
-                None => (by_id(target), None),
-            };
-            let Some(origin) = primary else {
-                continue;
-            };
             let bucket_of = |o: &TfOrigin| {
                 buckets
                     .iter()
@@ -327,38 +326,97 @@ impl EdgePlane {
                     .or_else(|| o.domain_name.split_once(".s3.").map(|(b, _)| b.to_owned()))
                     .unwrap_or_else(|| o.domain_name.clone())
             };
-            let bucket = bucket_of(origin);
-            let origin_config = |o: &TfOrigin| {
-                let signer: Option<Arc<dyn OriginSigner>> =
-                    o.origin_access_control_id.as_ref().map(|_| {
-                        let (access_key, secret) = self.principal(storage, &d.arn);
-                        Arc::new(BucketSigner {
-                            access_key,
-                            secret,
-                            region: region.to_owned(),
-                        }) as Arc<dyn OriginSigner>
-                    });
-                let s3 = storage.s3_addr();
-                OriginConfig {
-                    addr: s3,
-                    host: s3.to_string(),
-                    path: format!("/{}{}", bucket_of(o), o.path),
-                    signer,
-                    timeout: Duration::from_secs(30),
+            let mut described = std::collections::HashMap::new();
+            let mut origin_notes = Vec::new();
+            let mut origin_config = |o: &TfOrigin| {
+                let (config, description) = match &o.custom {
+                    Some(custom) => {
+                        let (config, description, note) =
+                            custom_origin(o, custom, gateways, self.origin_tls.as_ref());
+                        if let Some(note) = note {
+                            origin_notes.push(format!("cdn: {} origin {}: {note}", d.id, o.id));
+                        }
+                        (config, description)
+                    }
+                    None => {
+                        let signer: Option<Arc<dyn OriginSigner>> =
+                            o.origin_access_control_id.as_ref().map(|_| {
+                                let (access_key, secret) = self.principal(storage, &d.arn);
+                                Arc::new(BucketSigner {
+                                    access_key,
+                                    secret,
+                                    region: region.to_owned(),
+                                }) as Arc<dyn OriginSigner>
+                            });
+                        let s3 = storage.s3_addr();
+                        let bucket = bucket_of(o);
+                        let config = OriginConfig {
+                            path: format!("/{bucket}{}", o.path),
+                            signer,
+                            connect_timeout: seconds(o.connection_timeout, 10),
+                            connection_attempts: u32::try_from(o.connection_attempts.clamp(1, 3))
+                                .unwrap_or(3),
+                            headers: origin_headers(o),
+                            ..OriginConfig::new(s3, s3.to_string())
+                        };
+                        (config, bucket)
+                    }
+                };
+                described.insert(o.id.clone(), description);
+                config
+            };
+            // A behaviour's target: an origin, or an origin group (primary and secondary
+            // members).
+            let mut target = |id: &str| -> Option<Target> {
+                let by_id = |id: &str| d.origins.iter().find(|o| o.id == id);
+                match d.origin_groups.iter().find(|g| g.id == id) {
+                    Some(g) => {
+                        let primary = g.members.first().and_then(|m| by_id(m))?;
+                        let origin = origin_config(primary);
+                        let failover = g.members.get(1).and_then(|m| by_id(m)).map(|o| Failover {
+                            origin: origin_config(o),
+                            status_codes: g
+                                .status_codes
+                                .iter()
+                                .filter_map(|c| u16::try_from(*c).ok())
+                                .collect(),
+                        });
+                        Some(Target { origin, failover })
+                    }
+                    None => by_id(id).map(|o| Target {
+                        origin: origin_config(o),
+                        failover: None,
+                    }),
                 }
             };
-            let mut cfg = EdgeConfig::new(&d.id, origin_config(origin));
-            cfg.failover = match (group, secondary) {
-                (Some(g), Some(o)) => Some(Failover {
-                    origin: origin_config(o),
-                    status_codes: g
-                        .status_codes
-                        .iter()
-                        .filter_map(|c| u16::try_from(*c).ok())
-                        .collect(),
-                }),
-                _ => None,
+            let default_target = d.default_behavior.target_origin_id.clone();
+            let Some(first) = target(&default_target) else {
+                continue;
             };
+            // The other origins behaviours target, each once, in order of first use.
+            let mut target_ids: Vec<String> = Vec::new();
+            let mut targets = Vec::new();
+            let mut ordered = Vec::new();
+            for b in &d.ordered_behaviors {
+                let mut behavior = behavior_with(b, &policies, &mut notes, &d.id);
+                if b.target_origin_id != default_target {
+                    let at = match target_ids.iter().position(|t| *t == b.target_origin_id) {
+                        Some(at) => Some(at),
+                        None => target(&b.target_origin_id).map(|t| {
+                            target_ids.push(b.target_origin_id.clone());
+                            targets.push(t);
+                            targets.len() - 1
+                        }),
+                    };
+                    behavior.target = at.map_or(0, |at| at + 1);
+                }
+                ordered.push((b.path_pattern.clone().unwrap_or_default(), behavior));
+            }
+            notes.append(&mut origin_notes);
+            let mut cfg = EdgeConfig::new(&d.id, first.origin);
+            cfg.failover = first.failover;
+            cfg.targets = targets;
+            cfg.ordered = ordered;
             cfg.error_responses = d
                 .custom_error_responses
                 .iter()
@@ -371,27 +429,33 @@ impl EdgePlane {
                     })
                 })
                 .collect();
-            cfg.behavior = behavior(&d.default_behavior);
-            // Every behaviour reaches the default behaviour's origin.
-            cfg.ordered = d
-                .ordered_behaviors
-                .iter()
-                .map(|b| (b.path_pattern.clone().unwrap_or_default(), behavior(b)))
-                .collect();
+            cfg.behavior = behavior_with(&d.default_behavior, &policies, &mut notes, &d.id);
             cfg.default_root_object = d.default_root_object.clone().filter(|r| !r.is_empty());
             cfg.memory_bytes = MEMORY_BYTES;
             cfg.disk = Some((state_dir.join("edge").join(&d.id), DISK_BYTES));
             cfg.https_port = self.https.map(|a| a.port());
+            notes.extend(unserved(&d));
             let edge = match self.edges.by_id(&d.id) {
                 Some(e) if same(e.config(), &cfg) => e,
                 _ => Edge::new(cfg)?,
             };
             let mut names = vec![d.domain_name.clone()];
             names.extend(d.aliases.iter().cloned());
+            let origin = d
+                .origin_groups
+                .iter()
+                .find(|g| g.id == default_target)
+                .and_then(|g| g.members.first())
+                .unwrap_or(&default_target);
             served.push(Served {
                 id: d.id.clone(),
                 domain: d.domain_name.clone(),
-                bucket,
+                origin: described.remove(origin).unwrap_or_default(),
+                bucket: d
+                    .origins
+                    .iter()
+                    .find(|o| o.id == *origin)
+                    .is_some_and(|o| o.custom.is_none()),
             });
             list.push((names, edge));
         }
@@ -399,7 +463,15 @@ impl EdgePlane {
         if let Ok(mut s) = self.served.lock() {
             *s = served;
         }
+        if let Ok(mut n) = self.notes.lock() {
+            *n = notes;
+        }
         Ok(())
+    }
+
+    /// What the last revision's distributions declare that is not served as declared.
+    pub(crate) fn notes(&self) -> Vec<String> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     /// The service principal's credential for a distribution: `cloudfront.amazonaws.com`
@@ -448,7 +520,7 @@ impl EdgePlane {
                     disk_bytes: s.disk.bytes,
                     id: d.id,
                     domain: d.domain,
-                    origin: d.bucket,
+                    origin: d.origin,
                 }
             })
             .collect()
@@ -460,12 +532,319 @@ impl EdgePlane {
     }
 }
 
+/// The mesh's ingress listeners: declared port, bound address and the hosts its servers
+/// answer (Istio's `namespace/host` patterns, `*` wildcards).
+pub(crate) type Gateways = Vec<(u16, SocketAddr, Vec<String>)>;
+
+/// The ingress listeners of a proxy's snapshot, for [`EdgePlane::apply`].
+pub(crate) fn gateways(proxy: &meridian_proxy::Proxy) -> Gateways {
+    let bound = proxy.gateway_addresses();
+    proxy
+        .snapshot()
+        .gateways
+        .iter()
+        .filter_map(|g| {
+            let addr = *bound.get(&g.port)?;
+            let hosts = g.servers.iter().flat_map(|s| s.hosts.iter().cloned());
+            Some((g.port, addr, hosts.collect()))
+        })
+        .collect()
+}
+
+/// Whether a gateway host pattern (`ns/host`, `*.suffix`, `*`) answers `host`.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.rsplit_once('/').map_or(pattern, |(_, h)| h);
+    pattern == "*"
+        || pattern.eq_ignore_ascii_case(host)
+        || pattern.strip_prefix('*').is_some_and(|suffix| {
+            host.len() > suffix.len()
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        })
+}
+
+/// Seconds from Terraform, `default` when out of range.
+fn seconds(value: i64, default: u64) -> Duration {
+    Duration::from_secs(
+        u64::try_from(value)
+            .ok()
+            .filter(|s| *s > 0)
+            .unwrap_or(default),
+    )
+}
+
+/// An origin's `custom_header`s (names CloudFront would refuse never reach here: the
+/// Terraform schema checks them).
+fn origin_headers(o: &TfOrigin) -> Vec<(HeaderName, HeaderValue)> {
+    o.custom_headers
+        .iter()
+        .filter_map(|(n, v)| {
+            Some((
+                HeaderName::from_bytes(n.as_bytes()).ok()?,
+                HeaderValue::from_str(v).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// A `custom_origin_config` origin as the edge reaches it on this machine, what `cdn ls`
+/// calls it, and a note when it is not reached as declared. Its domain name is reached
+/// directly when it is an address or `localhost` (`*.localhost`), through the mesh's
+/// ingress gateway when a Gateway serves that host (the gateway's port equal to
+/// `http_port` first); any other name has no address here, and its behaviours answer 502
+/// as CloudFront does when it cannot connect.
+fn custom_origin(
+    o: &TfOrigin,
+    custom: &meridian_config::terraform::resources::aws_cdn::CustomOrigin,
+    gateways: &Gateways,
+    tls: Option<&meridian_proxy::frontdoor::BackendTls>,
+) -> (OriginConfig, String, Option<String>) {
+    let host = o.domain_name.trim_end_matches('.').to_ascii_lowercase();
+    let http_port = u16::try_from(custom.http_port).unwrap_or(80);
+    let https_port = u16::try_from(custom.https_port).unwrap_or(443);
+    let mut protocol = match custom.protocol_policy.as_str() {
+        "https-only" => OriginProtocol::HttpsOnly,
+        "match-viewer" => OriginProtocol::MatchViewer,
+        _ => OriginProtocol::HttpOnly,
+    };
+    let direct = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) if host == "localhost" || host.ends_with(".localhost") => {
+            Some(std::net::IpAddr::from([127, 0, 0, 1]))
+        }
+        Err(_) => None,
+    };
+    let mut note = None;
+    let (addr, https, description) = match direct {
+        Some(ip) => {
+            let https = tls.map(|t| (SocketAddr::new(ip, https_port), t.clone()));
+            if https.is_none() && protocol != OriginProtocol::HttpOnly {
+                note = Some("no TLS client for origins; reached over HTTP".to_owned());
+                protocol = OriginProtocol::HttpOnly;
+            }
+            let scheme = match protocol {
+                OriginProtocol::HttpOnly => format!("http://{host}:{http_port}"),
+                OriginProtocol::HttpsOnly => format!("https://{host}:{https_port}"),
+                OriginProtocol::MatchViewer => {
+                    format!("http://{host}:{http_port} and https://{host}:{https_port}")
+                }
+            };
+            (SocketAddr::new(ip, http_port), https, scheme)
+        }
+        None => {
+            let serving = gateways
+                .iter()
+                .filter(|(_, _, hosts)| hosts.iter().any(|p| host_matches(p, &host)));
+            let gateway = serving
+                .clone()
+                .find(|(port, _, _)| *port == http_port)
+                .or_else(|| serving.clone().next());
+            match gateway {
+                Some((port, addr, _)) => {
+                    if protocol != OriginProtocol::HttpOnly {
+                        note = Some(format!(
+                            "{host} is the mesh's gateway on port {port}, reached over HTTP (origin_protocol_policy {:?} asks for HTTPS)",
+                            custom.protocol_policy
+                        ));
+                        protocol = OriginProtocol::HttpOnly;
+                    }
+                    (*addr, None, format!("http://{host} -> gateway {addr}"))
+                }
+                None => {
+                    note = Some(format!(
+                        "no address on this machine answers {host} (an address, localhost, or a host a Gateway serves); its behaviours answer 502"
+                    ));
+                    // No HTTPS address: every request fails as a refused connection.
+                    protocol = OriginProtocol::HttpsOnly;
+                    (
+                        SocketAddr::from(([127, 0, 0, 1], http_port)),
+                        None,
+                        format!("{host} (unreachable)"),
+                    )
+                }
+            }
+        }
+    };
+    let config = OriginConfig {
+        path: o.path.clone(),
+        timeout: seconds(custom.read_timeout, 30),
+        connect_timeout: seconds(o.connection_timeout, 10),
+        connection_attempts: u32::try_from(o.connection_attempts.clamp(1, 3)).unwrap_or(3),
+        keepalive: seconds(custom.keepalive_timeout, 5),
+        protocol,
+        https,
+        headers: origin_headers(o),
+        ..OriginConfig::new(addr, host)
+    };
+    (config, description, note)
+}
+
+/// What a distribution declares that the edge does not serve, one note each.
+fn unserved(d: &Distribution) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut note = |what: String| notes.push(format!("cdn: {}: {what}", d.id));
+    if d.geo_restriction.0 != "none" {
+        note(format!(
+            "restrictions.geo_restriction ({}) is not enforced: every viewer is served",
+            d.geo_restriction.0
+        ));
+    }
+    if let Some((bucket, _)) = &d.logging {
+        note(format!(
+            "logging_config: standard logs are not written to {bucket}"
+        ));
+    }
+    for b in std::iter::once(&d.default_behavior).chain(&d.ordered_behaviors) {
+        let name = b.path_pattern.as_deref().unwrap_or("default");
+        if !b.functions.is_empty() {
+            note(format!(
+                "behavior {name}: function_association is not run (no CloudFront Functions runtime)"
+            ));
+        }
+        if !b.lambdas.is_empty() {
+            note(format!(
+                "behavior {name}: lambda_function_association (Lambda@Edge) is not run"
+            ));
+        }
+        if b.response_headers_policy_id.is_some() {
+            note(format!(
+                "behavior {name}: response_headers_policy_id is not applied"
+            ));
+        }
+    }
+    for o in &d.origins {
+        if o.shield_region.is_some() {
+            note(format!(
+                "origin {}: origin_shield has no effect on one node",
+                o.id
+            ));
+        }
+    }
+    notes
+}
+
 /// Whether two configurations serve alike (so the cache carries over).
 fn same(a: &EdgeConfig, b: &EdgeConfig) -> bool {
     format!("{a:?}") == format!("{b:?}")
 }
 
-/// A Terraform cache behaviour as the edge applies it.
+/// A CloudFront managed cache policy: none of them keys on headers, cookies or query
+/// strings.
+struct ManagedPolicy {
+    id: &'static str,
+    /// Min, default and max TTL.
+    ttls: (u64, u64, u64),
+    /// The normalised `Accept-Encoding` (gzip, Brotli) is in the key.
+    encodings: bool,
+}
+
+/// The managed cache policies the edge knows by id (CachingOptimized, CachingDisabled,
+/// CachingOptimizedForUncompressedObjects).
+const MANAGED_CACHE_POLICIES: &[ManagedPolicy] = &[
+    ManagedPolicy {
+        id: "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        ttls: (1, 86_400, 31_536_000),
+        encodings: true,
+    },
+    ManagedPolicy {
+        id: "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+        ttls: (0, 0, 0),
+        encodings: false,
+    },
+    ManagedPolicy {
+        id: "b2884449-e4de-46a7-ac36-70bc7f1ddd6d",
+        ttls: (1, 86_400, 31_536_000),
+        encodings: false,
+    },
+];
+
+/// The cache policies of a bundle's Terraform modules.
+pub(crate) fn cache_policies(bundle: &meridian_config::Bundle) -> Vec<CachePolicy> {
+    bundle
+        .terraform_modules()
+        .flat_map(|m| m.instances.iter())
+        .filter_map(|i| match &i.spec {
+            Spec::CachePolicy(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A cache policy's key and TTLs over a behaviour's (headers, cookies and query strings in
+/// the key are the ones forwarded, as CloudFront forwards them); `None` when the id is no
+/// policy the edge knows.
+fn apply_cache_policy(id: &str, policies: &[CachePolicy], b: &mut Behavior) -> Option<()> {
+    let ttls = |(min, default, max): (u64, u64, u64)| Ttls {
+        min,
+        default: Some(default),
+        max,
+        error_min: 10,
+    };
+    if let Some(m) = MANAGED_CACHE_POLICIES.iter().find(|m| m.id == id) {
+        b.ttls = ttls(m.ttls);
+        b.key = KeyPolicy {
+            gzip: m.encodings,
+            brotli: m.encodings,
+            ..KeyPolicy::default()
+        };
+        return Some(());
+    }
+    let p = policies.iter().find(|p| p.id == id)?;
+    let (min, default, max) = p.ttls;
+    b.ttls = ttls((
+        u64::try_from(min).unwrap_or(0),
+        u64::try_from(default).unwrap_or(0),
+        u64::try_from(max).unwrap_or(0),
+    ));
+    let names = |list: &[String]| -> Vec<HeaderName> {
+        list.iter()
+            .filter_map(|h| HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).ok())
+            .collect()
+    };
+    b.key = KeyPolicy {
+        query: match p.query_strings.0.as_str() {
+            "all" => QueryKeys::All,
+            "whitelist" => QueryKeys::Whitelist(p.query_strings.1.clone()),
+            "allExcept" => QueryKeys::Except(p.query_strings.1.clone()),
+            _ => QueryKeys::None,
+        },
+        headers: match p.headers.0.as_str() {
+            "whitelist" => names(&p.headers.1),
+            _ => Vec::new(),
+        },
+        cookies: match p.cookies.0.as_str() {
+            "all" => CookieKeys::All,
+            "whitelist" => CookieKeys::Whitelist(p.cookies.1.clone()),
+            _ => CookieKeys::None,
+        },
+        gzip: p.gzip,
+        brotli: p.brotli,
+        forward_keyed_query_only: true,
+        ..KeyPolicy::default()
+    };
+    Some(())
+}
+
+/// A Terraform cache behaviour as the edge applies it: its `cache_policy_id` when it names
+/// a policy the edge knows, its `forwarded_values` and TTLs otherwise.
+fn behavior_with(
+    b: &TfBehavior,
+    policies: &[CachePolicy],
+    notes: &mut Vec<String>,
+    id: &str,
+) -> Behavior {
+    let mut out = behavior(b);
+    if let Some(policy) = &b.cache_policy_id
+        && apply_cache_policy(policy, policies, &mut out).is_none()
+    {
+        notes.push(format!(
+            "cdn: {id}: behavior {}: cache_policy_id {policy} is no aws_cloudfront_cache_policy of the configuration nor a managed policy Meridian knows (CachingOptimized, CachingDisabled, CachingOptimizedForUncompressedObjects); the object's own headers and CloudFront's default TTLs apply",
+            b.path_pattern.as_deref().unwrap_or("default")
+        ));
+    }
+    out
+}
+
+/// A Terraform cache behaviour as the edge applies it, without its cache policy.
 fn behavior(b: &TfBehavior) -> Behavior {
     let methods: Vec<Method> = b
         .allowed_methods
@@ -511,6 +890,7 @@ fn behavior(b: &TfBehavior) -> Behavior {
             _ => ViewerProtocol::AllowAll,
         },
         compress: b.compress,
+        target: 0,
     }
 }
 

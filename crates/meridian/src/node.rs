@@ -297,6 +297,10 @@ impl Node {
                 &options.state_dir,
             )?;
             plane.api = Some(api.start(options.cloudfront_addr).await?);
+            plane.origin_tls = Some(
+                crate::frontdoor::backend_tls(&ca)
+                    .context("cannot build the edge's TLS client for origins")?,
+            );
             plane.cdn_api = Some(api);
             Some(plane)
         };
@@ -592,6 +596,7 @@ impl Node {
             edge.apply(
                 &revision.bundle,
                 &self.storage,
+                &crate::edge::gateways(&self.proxy),
                 AWS_REGION,
                 &self.options.state_dir,
             )

@@ -586,3 +586,342 @@ fn origin_groups_and_custom_error_responses_from_terraform() {
     );
     assert!(head.contains("x-cache: error from cloudfront"), "{head}");
 }
+
+/// An HTTP/1.1 origin on `127.0.0.1:0` that keeps connections alive and answers every GET
+/// with what it received (`host`, `x-origin-secret`, the request target) and
+/// `Cache-Control: max-age=600`. Counts connections and requests.
+struct Origin {
+    port: u16,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Origin {
+    fn start() -> Origin {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (c, r) = (connections.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                c.fetch_add(1, Ordering::SeqCst);
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    let mut writer = stream.try_clone().expect("clone");
+                    let mut reader = BufReader::new(stream);
+                    loop {
+                        let mut target = String::new();
+                        let mut fields = Vec::new();
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        target.push_str(line.split_whitespace().nth(1).unwrap_or(""));
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some((n, v)) = line.trim_end().split_once(':') {
+                                fields.push((n.to_ascii_lowercase(), v.trim().to_owned()));
+                            }
+                        }
+                        let field = |n: &str| {
+                            fields
+                                .iter()
+                                .find(|(k, _)| k == n)
+                                .map_or("-", |(_, v)| v.as_str())
+                                .to_owned()
+                        };
+                        let n = r.fetch_add(1, Ordering::SeqCst) + 1;
+                        let body = format!(
+                            "origin request {n} for {target} host={} secret={}",
+                            field("host"),
+                            field("x-origin-secret")
+                        );
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncache-control: max-age=600\r\ncontent-length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        if writer.write_all(head.as_bytes()).is_err()
+                            || writer.write_all(body.as_bytes()).is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Origin {
+            port,
+            connections,
+            requests,
+        }
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering;
+        (
+            self.connections.load(Ordering::SeqCst),
+            self.requests.load(Ordering::SeqCst),
+        )
+    }
+}
+
+#[test]
+fn custom_origins_serve_their_behaviours_with_their_cache_policies() {
+    let (Some(curl_bin), Some(aws_cli)) = (
+        tool("curl", "apt-get install curl"),
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+    ) else {
+        return;
+    };
+    let origin = Origin::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = tmp.path().join("site");
+    std::fs::create_dir(&site).expect("mkdir");
+    std::fs::write(
+        site.join("main.tf"),
+        CUSTOM_ORIGINS.replace("ORIGIN_PORT", &origin.port.to_string()),
+    )
+    .expect("write");
+    let up = Up::start(tmp.path(), "site", &[]);
+    let http = up.banner_address("  cdn ", "http://");
+    let s3 = up.banner_address("  s3 ", "http://");
+    let key = up.access_key();
+    let home = tempfile::tempdir().expect("home");
+    let page = tmp.path().join("index.html");
+    std::fs::write(&page, "<html>from the bucket</html>").expect("write");
+    aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "s3",
+            "cp",
+            page.to_str().expect("utf-8"),
+            "s3://mixed-site/index.html",
+            "--endpoint-url",
+            &s3,
+        ],
+    );
+
+    // The default behaviour stays on the bucket.
+    let (status, head, body) = curl(&curl_bin, &[&format!("{http}/")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<html>from the bucket</html>"),
+        "{head}"
+    );
+    assert_eq!(origin.counts().1, 0, "the custom origin saw no request yet");
+
+    // `/api/*` reaches the custom origin with its custom header and its own host, and the
+    // managed CachingDisabled policy makes every request a miss despite `max-age=600`.
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let (status, head, body) = curl(&curl_bin, &[&format!("{http}/api/users")]);
+        assert_eq!(status, 200, "{head}{body}");
+        assert!(head.contains("x-cache: miss from cloudfront"), "{head}");
+        bodies.push(body);
+    }
+    assert_eq!(
+        bodies,
+        [1, 2, 3]
+            .map(|n| format!("origin request {n} for /api/users host=localhost secret=s3cr3t"))
+    );
+    // Three misses, one kept-alive connection.
+    assert_eq!(origin.counts(), (1, 3));
+
+    // `/static/*` keys on the policy's one query string and caches by its TTLs.
+    let get = |path: &str| {
+        let (status, head, body) = curl(&curl_bin, &[&format!("{http}{path}")]);
+        assert_eq!(status, 200, "{path}: {head}{body}");
+        let x_cache = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-cache: "))
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        (x_cache, body)
+    };
+    let (x, first) = get("/static/app.js?v=1&utm=a");
+    assert_eq!(x, "miss from cloudfront");
+    assert_eq!(
+        first, "origin request 4 for /static/app.js?v=1 host=localhost secret=s3cr3t",
+        "only the key's query string is forwarded"
+    );
+    assert_eq!(
+        get("/static/app.js?v=1&utm=b"),
+        ("hit from cloudfront".to_owned(), first.clone()),
+        "a query string outside the key shares the stored copy"
+    );
+    let (x, other) = get("/static/app.js?v=2");
+    assert_eq!(x, "miss from cloudfront");
+    assert!(
+        other.starts_with("origin request 5 for /static/app.js?v=2"),
+        "{other}"
+    );
+
+    // An origin whose name no address here answers: its behaviour answers 502, and up said
+    // why.
+    let (status, head, _) = curl(&curl_bin, &[&format!("{http}/partner/feed")]);
+    assert_eq!(status, 502, "{head}");
+    let stderr = std::fs::read_to_string(tmp.path().join("up.stderr")).expect("stderr");
+    assert!(
+        stderr.contains("origin partner: no address on this machine answers api.partner.example"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("restrictions.geo_restriction (whitelist) is not enforced"),
+        "{stderr}"
+    );
+    assert_eq!(origin.counts().1, 5, "the origin saw exactly the misses");
+}
+
+/// A distribution with a bucket for its default behaviour, a custom origin on this machine
+/// for `/api/*` (managed CachingDisabled) and `/static/*` (a cache policy keyed on `v`),
+/// and a custom origin no address here answers for `/partner/*`.
+const CUSTOM_ORIGINS: &str = r#"
+resource "aws_s3_bucket" "site" {
+  bucket = "mixed-site"
+}
+
+resource "aws_cloudfront_origin_access_control" "oac" {
+  name                              = "mixed-site"
+  origin_access_control_origin_type = "s3"
+  signing_behavior                  = "always"
+  signing_protocol                  = "sigv4"
+}
+
+resource "aws_cloudfront_cache_policy" "static" {
+  name        = "static-by-version"
+  min_ttl     = 0
+  default_ttl = 60
+  max_ttl     = 3600
+  parameters_in_cache_key_and_forwarded_to_origin {
+    cookies_config {
+      cookie_behavior = "none"
+    }
+    headers_config {
+      header_behavior = "none"
+    }
+    query_strings_config {
+      query_string_behavior = "whitelist"
+      query_strings {
+        items = ["v"]
+      }
+    }
+  }
+}
+
+resource "aws_cloudfront_distribution" "mixed" {
+  enabled             = true
+  default_root_object = "index.html"
+
+  origin {
+    domain_name              = aws_s3_bucket.site.bucket_regional_domain_name
+    origin_id                = "bucket"
+    origin_access_control_id = aws_cloudfront_origin_access_control.oac.id
+  }
+
+  origin {
+    domain_name = "localhost"
+    origin_id   = "app"
+    custom_origin_config {
+      http_port              = ORIGIN_PORT
+      https_port             = 443
+      origin_protocol_policy = "http-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+    }
+    custom_header {
+      name  = "X-Origin-Secret"
+      value = "s3cr3t"
+    }
+  }
+
+  origin {
+    domain_name = "api.partner.example"
+    origin_id   = "partner"
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "https-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+    }
+  }
+
+  default_cache_behavior {
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    target_origin_id       = "bucket"
+    viewer_protocol_policy = "allow-all"
+    cache_policy_id        = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+  }
+
+  ordered_cache_behavior {
+    path_pattern           = "/api/*"
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    target_origin_id       = "app"
+    viewer_protocol_policy = "allow-all"
+    cache_policy_id        = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+  }
+
+  ordered_cache_behavior {
+    path_pattern           = "/static/*"
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    target_origin_id       = "app"
+    viewer_protocol_policy = "allow-all"
+    cache_policy_id        = aws_cloudfront_cache_policy.static.id
+  }
+
+  ordered_cache_behavior {
+    path_pattern           = "/partner/*"
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    target_origin_id       = "partner"
+    viewer_protocol_policy = "allow-all"
+    cache_policy_id        = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "whitelist"
+      locations        = ["ES", "PT"]
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+}
+
+data "aws_iam_policy_document" "read" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.site.arn}/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.mixed.arn]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "site" {
+  bucket = aws_s3_bucket.site.id
+  policy = data.aws_iam_policy_document.read.json
+}
+"#;

@@ -9,11 +9,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::Method;
 use meridian_proxy::cache::{CookieKeys, Edge, EdgeConfig, Edges, OriginConfig, QueryKeys, Ttls};
 use meridian_proxy::{Proxy, ProxyOptions};
+
+/// The allocator `meridian` itself runs with, so the benchmark measures what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -32,16 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let snapshot = meridian_control::snapshot::compile(&bundle, 1)?;
     let (_publisher, watch) = meridian_control::endpoints::channel();
     let proxy = Proxy::new(Arc::new(snapshot), watch, ProxyOptions::default());
-    let mut cfg = EdgeConfig::new(
-        "EEXAMPLE",
-        OriginConfig {
-            addr: origin,
-            host: origin.to_string(),
-            path: String::new(),
-            signer: None,
-            timeout: Duration::from_secs(30),
-        },
-    );
+    let mut cfg = EdgeConfig::new("EEXAMPLE", OriginConfig::new(origin, origin.to_string()));
     if rfc {
         cfg.behavior.ttls = Ttls::RFC;
         cfg.behavior.allowed_methods = vec![

@@ -19,8 +19,10 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use meridian_proxy::cache::{
-    Edge, EdgeConfig, Edges, ErrorResponse, Failover, OriginConfig, ViewerProtocol,
+    Edge, EdgeConfig, Edges, ErrorResponse, Failover, OriginConfig, OriginProtocol, Target,
+    ViewerProtocol,
 };
+use meridian_proxy::frontdoor::BackendTls;
 use meridian_proxy::{Proxy, ProxyOptions};
 use tokio::net::TcpListener;
 
@@ -176,6 +178,29 @@ async fn answer(
 }
 
 async fn test_origin() -> TestOrigin {
+    test_origin_with(None).await
+}
+
+/// The test origin over HTTPS, with a certificate from `pki` for `sans`.
+async fn tls_origin(pki: &harness::Pki, sans: &[&str]) -> TestOrigin {
+    use rustls_pki_types::pem::PemObject as _;
+    let (_, _, pem, key) = pki.leaf("origin", sans);
+    let chain = rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    test_origin_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+}
+
+async fn test_origin_with(tls: Option<tokio_rustls::TlsAcceptor>) -> TestOrigin {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -185,12 +210,17 @@ async fn test_origin() -> TestOrigin {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
-            let s = s.clone();
+            let (s, tls) = (s.clone(), tls.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| answer(req, s.clone()));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                let _ = match tls {
+                    Some(tls) => match tls.accept(tcp).await {
+                        Ok(stream) => http.serve_connection(TokioIo::new(stream), svc).await,
+                        Err(_) => return,
+                    },
+                    None => http.serve_connection(TokioIo::new(tcp), svc).await,
+                };
             });
         }
     });
@@ -198,16 +228,7 @@ async fn test_origin() -> TestOrigin {
 }
 
 fn config(origin: SocketAddr) -> EdgeConfig {
-    let mut c = EdgeConfig::new(
-        "E2EDGETEST",
-        OriginConfig {
-            addr: origin,
-            host: "my-app-cdn-origin.s3.us-east-1.amazonaws.com".into(),
-            path: String::new(),
-            signer: None,
-            timeout: Duration::from_secs(5),
-        },
-    );
+    let mut c = EdgeConfig::new("E2EDGETEST", origin_at(origin));
     c.default_root_object = Some("index.html".into());
     c.behavior.allowed_methods = vec![Method::GET, Method::HEAD, Method::OPTIONS];
     c.behavior.ttls.default = Some(3600);
@@ -588,11 +609,8 @@ async fn compress_true_serves_gzip_and_brotli_as_cloudfront() {
 
 fn origin_at(addr: SocketAddr) -> OriginConfig {
     OriginConfig {
-        addr,
-        host: "my-app-cdn-origin.s3.us-east-1.amazonaws.com".into(),
-        path: String::new(),
-        signer: None,
         timeout: Duration::from_secs(5),
+        ..OriginConfig::new(addr, "my-app-cdn-origin.s3.us-east-1.amazonaws.com")
     }
 }
 
@@ -693,4 +711,93 @@ async fn origin_groups_fail_over_on_the_given_status_codes() {
     let r = curl(&[&format!("http://{addr}/logo.png")]).await;
     assert_eq!(r.status, 200);
     assert_eq!(secondary.count("/logo.png"), 1);
+}
+
+/// Custom origins over HTTPS: the origin's certificate is verified against the trusted
+/// roots and must name the origin's domain (502 otherwise, as CloudFront answers an origin
+/// whose certificate does not match); `match-viewer` follows the viewer's protocol; custom
+/// headers reach the origin; a behaviour reaches its own origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_origins_are_verified_and_behaviours_reach_their_own_origins() {
+    use rustls_pki_types::pem::PemObject as _;
+    let pki = harness::Pki::new();
+    let secure = tls_origin(&pki, &["app.example.com"]).await;
+    let plain = test_origin().await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let tls = BackendTls::new(roots).unwrap();
+    let https_origin = |host: &str, protocol: OriginProtocol| OriginConfig {
+        protocol,
+        https: Some((secure.addr, tls.clone())),
+        headers: vec![(
+            "x-origin-verify".parse().unwrap(),
+            "from-the-edge".parse().unwrap(),
+        )],
+        ..OriginConfig::new(plain.addr, host)
+    };
+
+    // https-only with the right name: over TLS, with the custom header.
+    let (_e, addr, _p) = start(EdgeConfig::new(
+        "EHTTPS",
+        https_origin("app.example.com", OriginProtocol::HttpsOnly),
+    ))
+    .await;
+    let r = curl(&[&format!("http://{addr}/index.html")]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "<html>index 1</html>"));
+    assert_eq!(
+        (secure.count("/index.html"), plain.count("/index.html")),
+        (1, 0)
+    );
+    assert_eq!(
+        secure.last("/index.html")["x-origin-verify"],
+        "from-the-edge"
+    );
+    assert_eq!(secure.last("/index.html")["host"], "app.example.com");
+
+    // A certificate that does not name the origin's domain: 502, nothing reaches it.
+    let (_e, addr, _p) = start(EdgeConfig::new(
+        "EWRONG",
+        https_origin("other.example.com", OriginProtocol::HttpsOnly),
+    ))
+    .await;
+    let r = curl(&[&format!("http://{addr}/app.css")]).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(secure.count("/app.css"), 0);
+
+    // match-viewer: an HTTP viewer's request goes over HTTP.
+    let (_e, addr, _p) = start(EdgeConfig::new(
+        "EMATCH",
+        https_origin("app.example.com", OriginProtocol::MatchViewer),
+    ))
+    .await;
+    let r = curl(&[&format!("http://{addr}/logo.png")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (plain.count("/logo.png"), secure.count("/logo.png")),
+        (1, 0)
+    );
+
+    // A behaviour with its own origin: `/app.css` from the HTTPS origin, the rest from the
+    // plain one.
+    let mut cfg = config(plain.addr);
+    let mut css = cfg.behavior.clone();
+    css.target = 1;
+    cfg.ordered = vec![("*.css".to_owned(), css)];
+    cfg.targets = vec![Target {
+        origin: https_origin("app.example.com", OriginProtocol::HttpsOnly),
+        failover: None,
+    }];
+    let (_e, addr, _p) = start(cfg).await;
+    let r = curl(&[&format!("http://{addr}/app.css")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!((secure.count("/app.css"), plain.count("/app.css")), (1, 0));
+    let r = curl(&[&format!("http://{addr}/")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        plain.count("/index.html"),
+        1,
+        "the default behaviour's origin"
+    );
 }

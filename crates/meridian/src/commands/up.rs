@@ -609,9 +609,16 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
                 .https
                 .map_or_else(String::new, |a| format!("; https://{a}"));
             println!(
-                "  cdn       http://{}  ({} {} -> bucket {}{https})",
-                edge.http, d.id, d.domain, d.bucket
+                "  cdn       http://{}  ({} {} -> {}{}{https})",
+                edge.http,
+                d.id,
+                d.domain,
+                if d.bucket { "bucket " } else { "" },
+                d.origin
             );
+        }
+        for n in edge.notes() {
+            eprintln!("note: {n}");
         }
         if let Some(api) = edge.api {
             println!(

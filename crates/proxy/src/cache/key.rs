@@ -51,6 +51,9 @@ pub struct KeyPolicy {
     /// The key's query parameters are sorted, so that their order does not matter (Front
     /// Door's); CloudFront keys them in the viewer's order.
     pub unordered_query: bool,
+    /// The origin gets only the query strings in the key (a cache policy's whitelist or
+    /// exception list, with no origin request policy), not all of them (`forwarded_values`).
+    pub forward_keyed_query_only: bool,
 }
 
 /// A request's key, and what of the request goes to the origin.
@@ -97,10 +100,13 @@ impl KeyPolicy {
                         !p.is_empty() && names.iter().any(|w| w == name) == keep
                     })
                     .collect();
-                (
-                    (!kept.is_empty()).then(|| kept.join("&")),
-                    Some(q.to_owned()),
-                )
+                let keyed = (!kept.is_empty()).then(|| kept.join("&"));
+                let forwarded = if self.forward_keyed_query_only {
+                    keyed.clone()
+                } else {
+                    Some(q.to_owned())
+                };
+                (keyed, forwarded)
             }
         };
         let key_query = match key_query {
@@ -322,7 +328,28 @@ mod tests {
             Version::HTTP_11,
         );
         assert_eq!(k.key, "/a?y=2");
-        assert_eq!(k.origin_query.as_deref(), Some("x=1&y=2"));
+        assert_eq!(
+            k.origin_query.as_deref(),
+            Some("x=1&y=2"),
+            "all go to the origin"
+        );
+        // A cache policy forwards only what it keys on.
+        let policy = KeyPolicy {
+            query: QueryKeys::Whitelist(vec!["y".into()]),
+            forward_keyed_query_only: true,
+            ..KeyPolicy::default()
+        };
+        let k = policy.key(
+            &Method::GET,
+            "/a",
+            Some("x=1&y=2"),
+            &HeaderMap::new(),
+            Version::HTTP_11,
+        );
+        assert_eq!(
+            (k.key.as_str(), k.origin_query.as_deref()),
+            ("/a?y=2", Some("y=2"))
+        );
     }
 
     #[test_case(QueryKeys::Whitelist(Vec::new()), "/a" ; "IgnoreQueryString")]

@@ -29,6 +29,7 @@ use http_body_util::BodyExt as _;
 use tokio::sync::watch;
 
 use crate::body::{InBody, RequestBody, ResponseBody};
+use crate::frontdoor::BackendTls;
 use crate::headers::strip_hop_by_hop;
 use crate::pool::{Endpoint, Protocol};
 use crate::upstream::{self, SendOptions, Transport};
@@ -64,6 +65,9 @@ pub struct Behavior {
     pub viewer_protocol: ViewerProtocol,
     /// `compress`.
     pub compress: bool,
+    /// `target_origin_id`: 0 for the distribution's origin ([`EdgeConfig::origin`], with its
+    /// failover), `n` for [`EdgeConfig::targets`]`[n - 1]`.
+    pub target: usize,
 }
 
 impl Default for Behavior {
@@ -75,6 +79,7 @@ impl Default for Behavior {
             ttls: Ttls::CLOUDFRONT,
             viewer_protocol: ViewerProtocol::AllowAll,
             compress: false,
+            target: 0,
         }
     }
 }
@@ -147,19 +152,83 @@ pub trait OriginSigner: Send + Sync + fmt::Debug {
     fn sign(&self, method: &Method, host: &str, path_and_query: &str, headers: &mut HeaderMap);
 }
 
+/// `origin_protocol_policy`: how the edge reaches an origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OriginProtocol {
+    /// HTTP whatever the viewer used (`http-only`; buckets).
+    #[default]
+    HttpOnly,
+    /// HTTPS whatever the viewer used.
+    HttpsOnly,
+    /// The viewer's protocol (one stored copy serves both, as CloudFront caches it).
+    MatchViewer,
+}
+
 /// The origin a distribution fetches from.
 #[derive(Debug, Clone)]
 pub struct OriginConfig {
-    /// Where it listens.
+    /// Where it listens for HTTP.
     pub addr: SocketAddr,
-    /// The `Host` its requests carry.
+    /// The `Host` its requests carry (and the name its certificate must show over HTTPS).
     pub host: String,
     /// `origin_path`, prefixed to every request's path.
     pub path: String,
     /// Origin access control.
     pub signer: Option<Arc<dyn OriginSigner>>,
-    /// Response timeout (CloudFront's default 30 s).
+    /// Response timeout (`origin_read_timeout`, CloudFront's default 30 s).
     pub timeout: Duration,
+    /// `connection_timeout`: how long one connection attempt may take (10 s).
+    pub connect_timeout: Duration,
+    /// `connection_attempts`: how many times the edge tries to connect before it answers 502
+    /// (or fails over), 1 to 3.
+    pub connection_attempts: u32,
+    /// `origin_keepalive_timeout`: how long an idle connection to the origin is kept (5 s).
+    pub keepalive: Duration,
+    /// `origin_protocol_policy`.
+    pub protocol: OriginProtocol,
+    /// Where it listens for HTTPS, and the TLS client that verifies it (the certificate must
+    /// name [`OriginConfig::host`]); needed unless the protocol is `http-only`.
+    pub https: Option<(SocketAddr, BackendTls)>,
+    /// `custom_header`s added to every origin request.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl OriginConfig {
+    /// An origin reached over HTTP at `addr` with `Host: host`, with CloudFront's defaults.
+    pub fn new(addr: SocketAddr, host: impl Into<String>) -> OriginConfig {
+        OriginConfig {
+            addr,
+            host: host.into(),
+            path: String::new(),
+            signer: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            connection_attempts: 3,
+            keepalive: Duration::from_secs(5),
+            protocol: OriginProtocol::HttpOnly,
+            https: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Whether a request for a viewer that came over HTTPS (`https`) goes over HTTPS.
+    fn uses_https(&self, https: bool) -> bool {
+        match self.protocol {
+            OriginProtocol::HttpOnly => false,
+            OriginProtocol::HttpsOnly => true,
+            OriginProtocol::MatchViewer => https,
+        }
+    }
+}
+
+/// A behaviour's origin other than the distribution's first: an origin, or an origin
+/// group's primary with its failover.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The origin (an origin group's primary member).
+    pub origin: OriginConfig,
+    /// The group's secondary.
+    pub failover: Option<Failover>,
 }
 
 /// `custom_error_response`: what viewers get when the origin (or the edge) answers with
@@ -226,6 +295,8 @@ pub struct EdgeConfig {
     /// `ordered_cache_behavior`s: path patterns (CloudFront's `*` and `?`), first match
     /// wins, the default behaviour otherwise.
     pub ordered: Vec<(String, Behavior)>,
+    /// The origins behaviours target besides [`EdgeConfig::origin`] ([`Behavior::target`]).
+    pub targets: Vec<Target>,
     /// `default_root_object`.
     pub default_root_object: Option<String>,
     /// Memory tier budget, bytes.
@@ -255,6 +326,7 @@ impl EdgeConfig {
             origin,
             behavior: Behavior::default(),
             ordered: Vec::new(),
+            targets: Vec::new(),
             default_root_object: None,
             memory_bytes: 64 << 20,
             disk: None,
@@ -355,8 +427,8 @@ static X_AMZ_CF_POP: HeaderName = HeaderName::from_static("x-amz-cf-pop");
 /// A distribution's edge: configuration, tiers, the fetches in flight.
 pub struct Edge {
     cfg: EdgeConfig,
-    origin: Arc<Endpoint>,
-    secondary: Option<Arc<Endpoint>>,
+    /// Connections per target (0: the distribution's origin), primary and secondary.
+    pools: Vec<(OriginPools, Option<OriginPools>)>,
     memory: store::Memory,
     disk: Option<Arc<store::Disk>>,
     inflight: Mutex<HashMap<String, watch::Receiver<Option<Fill>>>>,
@@ -370,6 +442,42 @@ impl fmt::Debug for Edge {
         f.debug_struct("Edge").field("id", &self.cfg.id).finish()
     }
 }
+
+/// The connections to one origin: over HTTP, and over HTTPS when its protocol policy
+/// allows it.
+struct OriginPools {
+    http: Arc<Endpoint>,
+    https: Option<Arc<Endpoint>>,
+}
+
+impl OriginPools {
+    fn new(o: &OriginConfig, key: &str) -> OriginPools {
+        let https = match (&o.https, o.protocol) {
+            (_, OriginProtocol::HttpOnly) | (None, _) => None,
+            (Some((addr, tls)), _) => tls
+                .transport(&o.host, true)
+                .map(|t| Endpoint::standalone(*addr, format!("{key}|https"), t)),
+        };
+        OriginPools {
+            http: Endpoint::standalone(o.addr, key.to_owned(), Transport::Plain),
+            https,
+        }
+    }
+
+    /// The endpoint a request for a viewer that came over HTTPS (`https`) goes to; none
+    /// when the origin must be reached over HTTPS and has no HTTPS address.
+    fn pick(&self, o: &OriginConfig, https: bool) -> Option<&Arc<Endpoint>> {
+        if o.uses_https(https) {
+            self.https.as_ref()
+        } else {
+            Some(&self.http)
+        }
+    }
+}
+
+/// The protocol a viewer used, kept on its request for the origin fetch.
+#[derive(Debug, Clone, Copy)]
+struct ViewerHttps(bool);
 
 /// Removes a key's in-flight fetch when its leader finishes or is cancelled (its waiters
 /// then see the channel close and fetch for themselves).
@@ -401,23 +509,25 @@ impl Edge {
             Some((dir, budget)) => Some(Arc::new(store::Disk::open(dir, *budget)?)),
             None => None,
         };
-        let origin = Endpoint::standalone(
-            cfg.origin.addr,
-            format!("edge-origin|{}", cfg.id),
-            Transport::Plain,
-        );
-        let secondary = cfg.failover.as_ref().map(|f| {
-            Endpoint::standalone(
-                f.origin.addr,
-                format!("edge-origin-secondary|{}", cfg.id),
-                Transport::Plain,
-            )
-        });
+        let pools = std::iter::once((&cfg.origin, cfg.failover.as_ref()))
+            .chain(cfg.targets.iter().map(|t| (&t.origin, t.failover.as_ref())))
+            .enumerate()
+            .map(|(n, (origin, failover))| {
+                (
+                    OriginPools::new(origin, &format!("edge-origin|{}|{n}", cfg.id)),
+                    failover.map(|f| {
+                        OriginPools::new(
+                            &f.origin,
+                            &format!("edge-origin-secondary|{}|{n}", cfg.id),
+                        )
+                    }),
+                )
+            })
+            .collect();
         Ok(Arc::new(Edge {
             memory: store::Memory::new(cfg.memory_bytes),
             disk,
-            origin,
-            secondary,
+            pools,
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             via: HeaderValue::from_str(&format!(
@@ -461,6 +571,15 @@ impl Edge {
                 .get(i)
                 .map_or(&self.cfg.behavior, |(_, b)| b),
             None => &self.cfg.behavior,
+        }
+    }
+
+    /// The origin (with its failover and connections) a behaviour targets.
+    fn target(&self, which: usize) -> (&OriginConfig, Option<&Failover>, usize) {
+        let t = self.behavior(which).target;
+        match t.checked_sub(1).and_then(|i| self.cfg.targets.get(i)) {
+            Some(target) => (&target.origin, target.failover.as_ref(), t),
+            None => (&self.cfg.origin, self.cfg.failover.as_ref(), 0),
         }
     }
 
@@ -605,7 +724,8 @@ impl Edge {
         scheme: &str,
         cf_id: &HeaderValue,
     ) -> Response<ResponseBody> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(ViewerHttps(scheme == "https"));
         let path = match (&self.cfg.default_root_object, parts.uri.path()) {
             (Some(root), "/") => format!("/{root}"),
             (_, p) => p.to_owned(),
@@ -920,6 +1040,9 @@ impl Edge {
             headers.insert(header::VIA, self.via.clone());
             headers.insert(X_AMZ_CF_ID.clone(), cf_id.clone());
         }
+        for (name, value) in &o.headers {
+            headers.insert(name.clone(), value.clone());
+        }
         if let Some(signer) = &o.signer {
             signer.sign(&method, &o.host, &pq, &mut headers);
         }
@@ -931,20 +1054,21 @@ impl Edge {
         req
     }
 
-    fn send_options(&self) -> SendOptions {
+    fn send_options(o: &OriginConfig) -> SendOptions {
         SendOptions {
             protocol: Protocol::Http1,
-            connect_timeout: Duration::from_secs(10),
-            idle_timeout: Some(Duration::from_secs(60)),
+            connect_timeout: o.connect_timeout,
+            idle_timeout: Some(o.keepalive),
             max_requests_per_connection: 0,
         }
     }
 
-    /// Sends an origin request within the origin's timeout; a failure is the status the
-    /// viewer would get for it (502 unreachable, 504 timed out).
+    /// Sends an origin request within the origin's timeouts, connecting up to its
+    /// `connection_attempts` times; a failure is the status the viewer would get for it
+    /// (502 unreachable, 504 timed out).
     async fn send(
         &self,
-        endpoint: &Arc<Endpoint>,
+        pools: &OriginPools,
         o: &OriginConfig,
         req: Request<RequestBody>,
         viewer: &http::request::Parts,
@@ -955,15 +1079,28 @@ impl Edge {
         if let Some(forwarder) = &self.cfg.forwarder {
             return forwarder.forward(req, viewer).await;
         }
-        match tokio::time::timeout(
-            o.timeout,
-            upstream::send(endpoint, req, self.send_options()),
-        )
-        .await
-        {
-            Ok(Ok((r, lease))) => Ok(r.map(|b| ResponseBody::upstream(b, lease, None))),
-            Ok(Err(_)) => Err(StatusCode::BAD_GATEWAY),
-            Err(_) => Err(StatusCode::GATEWAY_TIMEOUT),
+        let https = viewer.extensions.get::<ViewerHttps>().is_some_and(|v| v.0);
+        let Some(endpoint) = pools.pick(o, https) else {
+            return Err(StatusCode::BAD_GATEWAY);
+        };
+        let mut req = req;
+        let mut attempts = o.connection_attempts.max(1);
+        loop {
+            attempts -= 1;
+            match tokio::time::timeout(
+                o.timeout,
+                upstream::send(endpoint, req, Self::send_options(o)),
+            )
+            .await
+            {
+                Ok(Ok((r, lease))) => {
+                    return Ok(r.map(|b| ResponseBody::upstream(b, lease, None)));
+                }
+                // Not sent (the connection failed): another attempt while there are some.
+                Ok(Err((_, Some(unsent)))) if attempts > 0 => req = unsent,
+                Ok(Err(_)) => return Err(StatusCode::BAD_GATEWAY),
+                Err(_) => return Err(StatusCode::GATEWAY_TIMEOUT),
+            }
         }
     }
 
@@ -1006,17 +1143,14 @@ impl Edge {
             req
         };
         let request_time = policy::now_secs();
-        let mut sent = self
-            .send(
-                &self.origin,
-                &self.cfg.origin,
-                request(&self.cfg.origin),
-                parts,
-            )
-            .await;
+        let (origin, failover, t) = self.target(rk.behavior);
+        let Some((primary, secondary)) = self.pools.get(t) else {
+            return self.origin_failed(stale, parts, StatusCode::BAD_GATEWAY, cf_id);
+        };
+        let mut sent = self.send(primary, origin, request(origin), parts).await;
         // An origin group: the secondary origin when the primary cannot be reached, times
         // out, or answers with a failover status.
-        if let (Some(f), Some(secondary)) = (&self.cfg.failover, &self.secondary) {
+        if let (Some(f), Some(secondary)) = (failover, secondary) {
             let fail_over = match &sent {
                 Ok(r) => f.status_codes.contains(&r.status().as_u16()),
                 Err(_) => true,
@@ -1265,8 +1399,9 @@ impl Edge {
         which: usize,
         cf_id: &HeaderValue,
     ) -> Response<ResponseBody> {
+        let (origin, _, t) = self.target(which);
         let mut req = self.origin_request(
-            &self.cfg.origin,
+            origin,
             parts.method.clone(),
             path,
             parts.uri.query(),
@@ -1292,14 +1427,21 @@ impl Edge {
         self.counters
             .origin_requests
             .fetch_add(1, Ordering::Relaxed);
-        let sent = tokio::time::timeout(
-            self.cfg.origin.timeout,
-            upstream::send(&self.origin, req, self.send_options()),
-        )
-        .await;
+        let https = parts.extensions.get::<ViewerHttps>().is_some_and(|v| v.0);
+        let endpoint = self.pools.get(t).and_then(|(p, _)| p.pick(origin, https));
+        let sent = match endpoint {
+            Some(endpoint) => Some(
+                tokio::time::timeout(
+                    origin.timeout,
+                    upstream::send(endpoint, req, Self::send_options(origin)),
+                )
+                .await,
+            ),
+            None => None,
+        };
         let (resp, lease) = match sent {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => {
+            Some(Ok(Ok(r))) => r,
+            None | Some(Ok(Err(_))) => {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
                 return error_page(
                     StatusCode::BAD_GATEWAY,
@@ -1307,7 +1449,7 @@ impl Edge {
                     cf_id,
                 );
             }
-            Err(_) => {
+            Some(Err(_)) => {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
                 return error_page(
                     StatusCode::GATEWAY_TIMEOUT,

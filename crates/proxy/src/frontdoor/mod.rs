@@ -863,11 +863,8 @@ fn rule_cache(
     protocol: Forwarding,
 ) -> Option<Arc<Edge>> {
     let origin = OriginConfig {
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-        host: String::new(),
-        path: String::new(),
-        signer: None,
         timeout: cfg.timeout,
+        ..OriginConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), "")
     };
     let mut ec = EdgeConfig::new(&format!("{}|{rule}", cfg.name), origin);
     ec.behavior = cache::Behavior {
