@@ -21,7 +21,7 @@ use meridian_config::terraform::resources::aws_cdn::{
     Behavior as TfBehavior, CachePolicy, Distribution, Origin as TfOrigin,
 };
 use meridian_proxy::cache::{
-    Behavior, CookieKeys, Edge, EdgeConfig, Edges, ErrorResponse, Failover, KeyPolicy,
+    Behavior, CookieKeys, Edge, EdgeConfig, Edges, ErrorResponse, Failover, KeyPolicy, LogConfig,
     OriginConfig, OriginProtocol, OriginSigner, QueryKeys, Target, Ttls, ViewerProtocol,
 };
 use meridian_storage::plane::StoragePlane;
@@ -96,6 +96,8 @@ pub(crate) struct EdgePlane {
     /// How custom origins are reached over HTTPS: certificates verified against Meridian's
     /// CA and the system's roots.
     pub(crate) origin_tls: Option<meridian_proxy::frontdoor::BackendTls>,
+    /// The distributions' standard logs, written by [`crate::edge_logs::spawn`].
+    pub(crate) logs: Arc<crate::edge_logs::Logs>,
     /// The service principal's credential per distribution ARN, issued once.
     principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
@@ -298,6 +300,7 @@ impl EdgePlane {
             served: std::sync::Mutex::new(Vec::new()),
             notes: std::sync::Mutex::new(Vec::new()),
             origin_tls: None,
+            logs: Arc::default(),
             principals: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -434,6 +437,16 @@ impl EdgePlane {
             cfg.memory_bytes = MEMORY_BYTES;
             cfg.disk = Some((state_dir.join("edge").join(&d.id), DISK_BYTES));
             cfg.https_port = self.https.map(|a| a.port());
+            cfg.log = d
+                .logging
+                .as_ref()
+                .map(|(bucket, prefix, cookies)| LogConfig {
+                    sink: self
+                        .logs
+                        .buffer(&d.id, &crate::edge_logs::bucket_of(bucket), prefix),
+                    domain: d.domain_name.clone(),
+                    cookies: *cookies,
+                });
             notes.extend(unserved(&d));
             let edge = match self.edges.by_id(&d.id) {
                 Some(e) if same(e.config(), &cfg) => e,
@@ -686,11 +699,6 @@ fn unserved(d: &Distribution) -> Vec<String> {
         note(format!(
             "restrictions.geo_restriction ({}) is not enforced: every viewer is served",
             d.geo_restriction.0
-        ));
-    }
-    if let Some((bucket, _)) = &d.logging {
-        note(format!(
-            "logging_config: standard logs are not written to {bucket}"
         ));
     }
     for b in std::iter::once(&d.default_behavior).chain(&d.ordered_behaviors) {

@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod dashboard;
 mod edge;
+mod edge_logs;
 mod frontdoor;
 mod logging;
 mod node;

@@ -59,6 +59,8 @@ pub(crate) struct NodeOptions {
     pub(crate) cdn_addr: SocketAddr,
     /// Where the CloudFront distributions' edge listens (HTTPS).
     pub(crate) cdn_https_addr: SocketAddr,
+    /// How often the distributions' standard logs are written to their buckets.
+    pub(crate) cdn_log_interval: std::time::Duration,
     /// Where the CloudFront API (invalidations) listens.
     pub(crate) cloudfront_addr: SocketAddr,
     /// Where the Front Doors' front door listens (HTTP).
@@ -297,6 +299,12 @@ impl Node {
                 &options.state_dir,
             )?;
             plane.api = Some(api.start(options.cloudfront_addr).await?);
+            crate::edge_logs::spawn(
+                plane.logs.clone(),
+                storage.clone(),
+                AWS_REGION,
+                options.cdn_log_interval,
+            );
             plane.origin_tls = Some(
                 crate::frontdoor::backend_tls(&ca)
                     .context("cannot build the edge's TLS client for origins")?,

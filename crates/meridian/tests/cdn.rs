@@ -692,7 +692,7 @@ fn custom_origins_serve_their_behaviours_with_their_cache_policies() {
         CUSTOM_ORIGINS.replace("ORIGIN_PORT", &origin.port.to_string()),
     )
     .expect("write");
-    let up = Up::start(tmp.path(), "site", &[]);
+    let up = Up::start(tmp.path(), "site", &["--cdn-log-interval", "1s"]);
     let http = up.banner_address("  cdn ", "http://");
     let s3 = up.banner_address("  s3 ", "http://");
     let key = up.access_key();
@@ -783,6 +783,90 @@ fn custom_origins_serve_their_behaviours_with_their_cache_policies() {
         "{stderr}"
     );
     assert_eq!(origin.counts().1, 5, "the origin saw exactly the misses");
+
+    // The standard logs reach the logging bucket as CloudFront names and writes them: one
+    // line per request, in order, with CloudFront's result types.
+    let listed =
+        observe_support::eventually("the log file", std::time::Duration::from_secs(20), || {
+            let out = aws(
+                &aws_cli,
+                home.path(),
+                &key,
+                &[
+                    "s3api",
+                    "list-objects-v2",
+                    "--bucket",
+                    "mixed-logs",
+                    "--prefix",
+                    "cdn/",
+                    "--endpoint-url",
+                    &s3,
+                ],
+            );
+            let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+            let keys: Vec<String> = v["Contents"]
+                .as_array()?
+                .iter()
+                .filter_map(|o| o["Key"].as_str().map(str::to_owned))
+                .collect();
+            (!keys.is_empty()).then_some(keys)
+        });
+    let mut lines = Vec::new();
+    for name in &listed {
+        let file_name = name.rsplit('/').next().expect("name");
+        let parts: Vec<&str> = file_name.split('.').collect();
+        assert_eq!(parts.len(), 4, "DIST.YYYY-MM-DD-HH.UNIQUE.gz: {name}");
+        assert!(parts[0].starts_with('E') && parts[3] == "gz", "{name}");
+        assert_eq!(parts[1].len(), "2026-12-06-09".len(), "{name}");
+        let local = tmp.path().join(file_name);
+        aws(
+            &aws_cli,
+            home.path(),
+            &key,
+            &[
+                "s3",
+                "cp",
+                &format!("s3://mixed-logs/{name}"),
+                local.to_str().expect("utf-8"),
+                "--endpoint-url",
+                &s3,
+            ],
+        );
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&local).expect("open")),
+            &mut text,
+        )
+        .expect("gzip");
+        let mut file_lines = text.lines();
+        assert_eq!(file_lines.next(), Some("#Version: 1.0"));
+        assert!(
+            file_lines
+                .next()
+                .is_some_and(|l| l.starts_with("#Fields: date time x-edge-location sc-bytes c-ip"))
+        );
+        lines.extend(file_lines.map(str::to_owned));
+    }
+    let seen: Vec<(String, String, String)> = lines
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 33, "{l}");
+            (f[7].to_owned(), f[8].to_owned(), f[13].to_owned())
+        })
+        .collect();
+    let want = [
+        ("/", "200", "Miss"),
+        ("/api/users", "200", "Miss"),
+        ("/api/users", "200", "Miss"),
+        ("/api/users", "200", "Miss"),
+        ("/static/app.js", "200", "Miss"),
+        ("/static/app.js", "200", "Hit"),
+        ("/static/app.js", "200", "Miss"),
+        ("/partner/feed", "502", "Error"),
+    ]
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+    assert_eq!(seen, want);
 }
 
 /// A distribution with a bucket for its default behaviour, a custom origin on this machine
@@ -821,9 +905,18 @@ resource "aws_cloudfront_cache_policy" "static" {
   }
 }
 
+resource "aws_s3_bucket" "logs" {
+  bucket = "mixed-logs"
+}
+
 resource "aws_cloudfront_distribution" "mixed" {
   enabled             = true
   default_root_object = "index.html"
+
+  logging_config {
+    bucket = aws_s3_bucket.logs.bucket_domain_name
+    prefix = "cdn/"
+  }
 
   origin {
     domain_name              = aws_s3_bucket.site.bucket_regional_domain_name

@@ -212,7 +212,7 @@ pub(crate) async fn serve(
         (_, Some(_)) => Ok(crate::authz::denied()),
         (ListenerKind::Edge { edges, .. }, None) => {
             drop(state);
-            Ok(edges.serve(req, ctx.scheme).await)
+            Ok(edges.serve(req, ctx.scheme, peer).await)
         }
         (ListenerKind::FrontDoor { doors, .. }, None) => {
             drop(state);

@@ -96,6 +96,10 @@ pub(crate) struct Args {
         env = "MERIDIAN_CDN_HTTPS_ADDR"
     )]
     cdn_https_addr: SocketAddr,
+    /// How often distributions with a `logging_config` write their standard logs to its
+    /// bucket (CloudFront delivers several times an hour).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::duration::positive)]
+    cdn_log_interval: std::time::Duration,
     /// Address of the CloudFront API for invalidations (`aws cloudfront
     /// create-invalidation --endpoint-url http://ADDR`).
     #[arg(
@@ -379,6 +383,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         health_check_interval: args.health_check_interval,
         cdn_addr: args.cdn_addr,
         cdn_https_addr: args.cdn_https_addr,
+        cdn_log_interval: args.cdn_log_interval,
         cloudfront_addr: args.cloudfront_addr,
         frontdoor_addr: args.frontdoor_addr,
         frontdoor_https_addr: args.frontdoor_https_addr,

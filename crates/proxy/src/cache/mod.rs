@@ -9,6 +9,7 @@
 pub mod compress;
 pub mod front_door;
 pub mod key;
+pub mod log;
 pub mod policy;
 pub mod store;
 
@@ -126,8 +127,13 @@ impl Edges {
             .map(|(_, e)| e.clone())
     }
 
-    /// Serves a viewer request with the distribution its host names.
-    pub(crate) async fn serve(&self, req: Request<InBody>, scheme: &str) -> Response<ResponseBody> {
+    /// Serves a viewer request (from `peer`) with the distribution its host names.
+    pub(crate) async fn serve(
+        &self,
+        req: Request<InBody>,
+        scheme: &str,
+        peer: SocketAddr,
+    ) -> Response<ResponseBody> {
         let host = req
             .headers()
             .get(header::HOST)
@@ -135,7 +141,7 @@ impl Edges {
             .or_else(|| req.uri().authority().map(|a| a.as_str()))
             .unwrap_or("");
         match self.pick(host) {
-            Some(edge) => edge.serve(req, scheme).await,
+            Some(edge) => edge.serve(req, scheme, peer).await,
             None => error_page(
                 StatusCode::FORBIDDEN,
                 "Bad request. We can't connect to the server for this app or website at this time.",
@@ -316,6 +322,19 @@ pub struct EdgeConfig {
     /// Sends origin requests instead of the origin endpoint (the origin's address is then
     /// unused).
     pub forwarder: Option<Arc<dyn Forwarder>>,
+    /// Standard access logs (`logging_config`).
+    pub log: Option<LogConfig>,
+}
+
+/// Where a distribution's standard log lines go, and what they say.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Takes the lines.
+    pub sink: Arc<dyn log::AccessLog>,
+    /// The distribution's domain name (`cs(Host)`).
+    pub domain: String,
+    /// `include_cookies`.
+    pub cookies: bool,
 }
 
 impl EdgeConfig {
@@ -336,6 +355,7 @@ impl EdgeConfig {
             failover: None,
             dialect: Dialect::CloudFront,
             forwarder: None,
+            log: None,
         }
     }
 }
@@ -618,8 +638,66 @@ impl Edge {
         n
     }
 
-    /// Serves one viewer request that arrived over `scheme`.
+    /// Serves one viewer request that arrived over `scheme` from `peer`.
     pub(crate) async fn serve(
+        self: &Arc<Self>,
+        req: Request<InBody>,
+        scheme: &str,
+        peer: SocketAddr,
+    ) -> Response<ResponseBody> {
+        let logged = self.cfg.log.as_ref().map(|_| {
+            (
+                req.method().clone(),
+                req.uri().clone(),
+                req.version(),
+                req.headers().clone(),
+                std::time::Instant::now(),
+            )
+        });
+        let resp = self.serve_viewer(req, scheme).await;
+        if let (Some(log), Some((method, uri, version, headers, started))) = (&self.cfg.log, logged)
+        {
+            let h = resp.headers();
+            let result = match h.get(&X_CACHE).and_then(|v| v.to_str().ok()) {
+                Some(x) if x.starts_with("RefreshHit") => "RefreshHit",
+                Some(x) if x.starts_with("Hit") => "Hit",
+                Some(x) if x.starts_with("Miss") => "Miss",
+                _ if resp.status().is_redirection() => "Redirect",
+                _ if resp.status().as_u16() >= 400 => "Error",
+                _ => "Miss",
+            };
+            let request_id = h
+                .get(&X_AMZ_CF_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let line = log::line(
+                time::OffsetDateTime::now_utc(),
+                self.pop.to_str().unwrap_or(""),
+                &log.domain,
+                log.cookies,
+                &log::Request {
+                    method: &method,
+                    uri: &uri,
+                    version,
+                    headers: &headers,
+                    scheme,
+                    peer,
+                },
+                &log::Answer {
+                    status: resp.status(),
+                    headers: h,
+                    body: http_body::Body::size_hint(resp.body()).exact(),
+                    request_id,
+                    taken: started.elapsed(),
+                    result,
+                },
+            );
+            log.sink.record(line);
+        }
+        resp
+    }
+
+    async fn serve_viewer(
         self: &Arc<Self>,
         req: Request<InBody>,
         scheme: &str,

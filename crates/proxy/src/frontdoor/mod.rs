@@ -636,7 +636,8 @@ impl FrontDoor {
                             let affinity = viewer.affinity;
                             let authorized = req.headers().contains_key(header::AUTHORIZATION);
                             req.extensions_mut().insert(viewer);
-                            let mut resp = edge.serve(req, scheme).await;
+                            let mut resp =
+                                edge.serve(req, scheme, SocketAddr::new(client, 0)).await;
                             // An answer the cache shares gets no affinity cookie (every client
                             // of the copy would get it); one it does not share does, as on a
                             // rule without caching. The backend that answered names itself.

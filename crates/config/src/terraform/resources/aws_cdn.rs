@@ -318,8 +318,8 @@ pub struct Distribution {
     pub geo_restriction: (String, Vec<String>),
     /// `viewer_certificate`.
     pub viewer_certificate: ViewerCertificate,
-    /// `logging_config`: bucket and prefix.
-    pub logging: Option<(String, String)>,
+    /// `logging_config`: bucket (its domain name), prefix, `include_cookies`.
+    pub logging: Option<(String, String, bool)>,
 }
 
 /// An origin.
@@ -831,7 +831,7 @@ fn distribution_spec(i: &Inst<'_>, sink: &mut Sink<'_>) -> Spec {
         viewer_certificate: cert,
         logging: r
             .block("logging_config")
-            .map(|l| (l.s("bucket"), l.s("prefix"))),
+            .map(|l| (l.s("bucket"), l.s("prefix"), l.b("include_cookies"))),
     }))
 }
 
