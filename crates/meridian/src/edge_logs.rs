@@ -6,7 +6,7 @@
 //! through the node's own S3 API ([`crate::azure_blobs::BucketBlobs`]), so the bucket's
 //! versioning and notifications apply as to any writer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub(crate) struct Buffer {
     id: String,
     bucket: String,
     prefix: String,
-    lines: Mutex<Vec<String>>,
+    lines: Mutex<VecDeque<String>>,
     dropped: std::sync::atomic::AtomicU64,
 }
 
@@ -33,11 +33,11 @@ impl AccessLog for Buffer {
     fn record(&self, line: String) {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         if lines.len() >= MAX_BUFFERED {
-            lines.remove(0);
+            lines.pop_front();
             self.dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        lines.push(line);
+        lines.push_back(line);
     }
 }
 
@@ -69,12 +69,16 @@ impl Logs {
                     id: id.to_owned(),
                     bucket: bucket.to_owned(),
                     prefix: prefix.to_owned(),
-                    lines: Mutex::new(Vec::new()),
+                    lines: Mutex::new(VecDeque::new()),
                     dropped: std::sync::atomic::AtomicU64::new(0),
                 });
                 // A replaced buffer's lines are still written by the next flush.
                 if let Some(old) = buffers.insert(id.to_owned(), b.clone()) {
-                    buffers.insert(format!("{id}|retired"), old);
+                    let mut n = 0;
+                    while buffers.contains_key(&format!("{id}|retired{n}")) {
+                        n += 1;
+                    }
+                    buffers.insert(format!("{id}|retired{n}"), old);
                 }
                 b
             }
@@ -91,7 +95,7 @@ impl Logs {
         for (key, buffer) in buffers {
             let lines =
                 std::mem::take(&mut *buffer.lines.lock().unwrap_or_else(PoisonError::into_inner));
-            if key.ends_with("|retired") {
+            if key.contains("|retired") {
                 self.buffers
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -118,9 +122,9 @@ impl Logs {
                 if let Err(e) = store.put(&buffer.bucket, &name, data).await {
                     tracing::warn!(distribution = %buffer.id, bucket = %buffer.bucket, error = %e, "cdn: a standard log file could not be written; its lines are kept for the next try");
                     let mut kept = buffer.lines.lock().unwrap_or_else(PoisonError::into_inner);
-                    let newer = std::mem::take(&mut *kept);
-                    *kept = lines;
-                    kept.extend(newer);
+                    for line in lines.into_iter().rev() {
+                        kept.push_front(line);
+                    }
                 }
             }
         }
@@ -129,7 +133,7 @@ impl Logs {
 
 /// Lines grouped by the hour they fall in (`YYYY-MM-DD-HH`, from their date and time
 /// fields), in order.
-fn by_hour(lines: Vec<String>) -> Vec<(String, Vec<String>)> {
+fn by_hour(lines: impl IntoIterator<Item = String>) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for line in lines {
         let mut f = line.split('\t');
