@@ -76,6 +76,55 @@ fn the_dashboard_shows_the_live_service_graph_in_chromium() {
         );
     }
 
+    // The course's distribution: a page in its private bucket, asked for twice over the
+    // edge's HTTPS (a miss, then a hit), for the CDN row.
+    let (Some(aws), Some(curl)) = (
+        tool("aws", ".ci/install-test-deps installs the AWS CLI"),
+        tool("curl", "apt-get install curl"),
+    ) else {
+        return;
+    };
+    let s3 = up.banner_address("  s3 ", "http://");
+    let cdn = up.banner_address("  cdn ", "https://");
+    let key = up.access_key();
+    let page = tmp.path().join("index.html");
+    std::fs::write(&page, "<html>course site</html>").expect("write");
+    let home = tempfile::tempdir().expect("home");
+    let copied = Command::new(&aws)
+        .args(["s3", "cp", page.to_str().expect("utf-8")])
+        .arg(format!("s3://{}/index.html", course_bucket(&up)))
+        .args(["--endpoint-url", &s3])
+        .env("AWS_ACCESS_KEY_ID", &key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &key.1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .output()
+        .expect("aws runs");
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    for _ in 0..2 {
+        let out = Command::new(&curl)
+            .args([
+                "-sk",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("{cdn}/"),
+            ])
+            .output()
+            .expect("curl runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    }
+
     // `meridian dashboard` prints the URL the browser opens.
     let url = up.cli(&["dashboard"]).trim().to_owned();
     assert_eq!(url, format!("http://{}/dashboard/", up.admin));
@@ -140,6 +189,21 @@ fn the_dashboard_shows_the_live_service_graph_in_chromium() {
         Some(0),
         "every script is served by the binary"
     );
+    // One row per distribution: the miss and the hit.
+    let rows = seen["distributions"].as_array().expect("distributions");
+    assert_eq!(rows.len(), 1, "{seen}");
+    let cells: Vec<&str> = rows[0]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(cells[0].starts_with('E'), "{cells:?}");
+    assert_eq!(
+        (cells[1], cells[2], cells[3]),
+        (course_bucket(&up).as_str(), "50.0%", "1 / 1 / 0"),
+        "{cells:?}"
+    );
     assert_eq!(seen["errors"].as_array().map(Vec::len), Some(0), "{seen}");
     assert!(sent > 0);
     let png = std::fs::read(&screenshot).expect("screenshot");
@@ -149,4 +213,19 @@ fn the_dashboard_shows_the_live_service_graph_in_chromium() {
         screenshot.display()
     );
     eprintln!("screenshot: {}", screenshot.display());
+}
+
+/// The bucket behind the course's distribution, as the banner names it.
+fn course_bucket(up: &Up) -> String {
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.contains("  cdn "))
+        .expect("a cdn line");
+    line.split("-> bucket ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .expect("the bucket")
+        .trim()
+        .to_owned()
 }

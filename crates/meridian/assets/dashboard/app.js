@@ -1,5 +1,6 @@
 // Meridian dashboard: polls /api/v1/graph and draws the service graph with Cytoscape.js
-// (vendored), the canary splits, the replicas and the recent errors.
+// (vendored), the canary splits, the replicas and the recent errors; and
+// /api/v1/cdn/distributions for a row per CloudFront distribution the edge serves.
 "use strict";
 
 const POLL_MS = 2000;
@@ -178,7 +179,40 @@ function updateErrors(g) {
     .join("");
 }
 
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n || 0;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
+  return (u === 0 ? v.toFixed(0) : v.toFixed(1)) + " " + units[u];
+}
+
+async function pollDistributions() {
+  const panel = document.getElementById("cdn-panel");
+  let list = [];
+  try {
+    const r = await fetch("/api/v1/cdn/distributions", { cache: "no-store" });
+    if (r.ok) list = await r.json();
+  } catch (err) {
+    list = [];
+  }
+  panel.hidden = !list.length;
+  document.querySelector("#cdn tbody").innerHTML = list
+    .map((d) => {
+      const answered = d.hits + d.refresh_hits + d.misses + d.errors;
+      const ratio = answered ? pct(d.hit_ratio) : "–";
+      const stored = `${d.memory_objects + d.disk_objects} · ${bytes(d.memory_bytes + d.disk_bytes)}`;
+      const errors = `<span class="${d.errors ? "bad" : "muted"}">${d.errors}</span>`;
+      return `<tr data-id="${esc(d.id)}" title="${esc(d.domain)}"><td>${esc(d.id)}</td><td>${esc(d.origin)}</td><td>${ratio}</td><td>${d.hits + d.refresh_hits} / ${d.misses} / ${errors}</td><td>${bytes(d.bytes_served)}</td><td>${bytes(d.bytes_saved)}</td><td>${stored}</td></tr>`;
+    })
+    .join("");
+}
+
 async function poll() {
+  pollDistributions();
   const w = document.getElementById("window").value;
   try {
     const r = await fetch(`/api/v1/graph?window=${w}`, { cache: "no-store" });

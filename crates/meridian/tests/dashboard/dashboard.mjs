@@ -50,6 +50,9 @@ try {
     })),
     splits: [...document.querySelectorAll("#splits .split")].map((s) => s.innerText),
     replicas: document.querySelectorAll("#replicas tbody tr").length,
+    distributions: [...document.querySelectorAll("#cdn tbody tr")].map((r) =>
+      [...r.cells].map((c) => c.textContent),
+    ),
     status: document.getElementById("status").textContent,
     cdn: [...document.scripts].map((s) => s.src).filter((s) => s && !s.startsWith(location.origin)),
   }));
