@@ -222,9 +222,16 @@ impl Node {
         {
             let host = FunctionHost::new(functions_config(&options.state_dir, &storage))
                 .context("cannot start the functions host")?;
-            let endpoint = Endpoint::start(host.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-                .await
-                .context("cannot start the functions endpoint")?;
+            let endpoint = Endpoint::start_with(
+                host.clone(),
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                Some(function_url_verifier(
+                    storage.clone(),
+                    host.config().account_id.clone(),
+                )),
+            )
+            .await
+            .context("cannot start the functions endpoint")?;
             let azure = meridian_functions::azure::AzureApps::new(host.clone());
             azure.serve_blobs(Arc::new(crate::azure_blobs::BucketBlobs::new(
                 storage.clone(),
@@ -1124,6 +1131,49 @@ fn compile(revision: &Revision, functions: Option<&Functions>) -> anyhow::Result
         ..Bundle::default()
     };
     snapshot::compile(&combined, revision.number).context("cannot compile the snapshot")
+}
+
+/// Checks `AWS_IAM` function URL requests: a SigV4 signature for the `lambda` service with
+/// one of the node's keys; the caller's account is the node's.
+fn function_url_verifier(
+    storage: Arc<StoragePlane>,
+    account: String,
+) -> meridian_functions::apigw::url::Verifier {
+    use meridian_storage::sigv4;
+    Arc::new(move |parts, body| {
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| sigv4::AuthError::Missing.to_string())?;
+        let auth = sigv4::parse_authorization(header).map_err(|e| e.to_string())?;
+        if auth.service != "lambda" {
+            return Err(format!(
+                "signed for the service {}, not lambda",
+                auth.service
+            ));
+        }
+        let key = storage
+            .keys
+            .lookup(&auth.access_key)
+            .ok_or_else(|| sigv4::AuthError::UnknownKey.to_string())?;
+        let req = sigv4::SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or_default(),
+            headers: &parts.headers,
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            body,
+        };
+        sigv4::verify(
+            &req,
+            &auth,
+            &key.secret_access_key,
+            time::OffsetDateTime::now_utc(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(account.clone())
+    })
 }
 
 fn functions_resources(endpoint: SocketAddr) -> String {

@@ -37,10 +37,10 @@ use raw::{Num, Text};
 
 pub use spec::{
     ApiKind, ApiRoute, ApiSpec, BucketNotification, BucketSpec, Code, CodeCopy, Effect,
-    EventInvokeConfig, FunctionSpec, IndexProjection, IndexSpec, KeyAttribute, KeyFilter, Origin,
-    OutputSpec, ParameterValue, Patterns, PayloadFormat, Platform, PolicyStatement, ProvidedOs,
-    RouteMethod, Runtime, S3_EVENT_TYPES, StreamEvent, TableSpec, Template, Throughput,
-    s3_notifications_overlap,
+    EventInvokeConfig, FunctionSpec, FunctionUrl, IndexProjection, IndexSpec, KeyAttribute,
+    KeyFilter, Origin, OutputSpec, ParameterValue, Patterns, PayloadFormat, Platform,
+    PolicyStatement, ProvidedOs, RouteMethod, Runtime, S3_EVENT_TYPES, StreamEvent, TableSpec,
+    Template, Throughput, UrlCors, s3_notifications_overlap,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -485,9 +485,13 @@ impl Compiler<'_> {
             match r.kind.as_str() {
                 "AWS::Serverless::Function" => {
                     let metadata = r.node.get("Metadata");
-                    if let Some((spec, routes)) =
+                    if let Some((mut spec, routes)) =
                         self.function(r, &evaluated, metadata, &infos, &mut f)
                     {
+                        // The URL `!GetAtt <Fn>Url.FunctionUrl` names.
+                        if let Some(url) = &mut spec.url {
+                            url.id = generated::url_id(&stack_name, &format!("{}Url", r.id));
+                        }
                         let idx = functions.len();
                         functions.push(spec);
                         for (path, node, route, api_ref) in routes {
@@ -1072,12 +1076,10 @@ impl Compiler<'_> {
             (runtime, handler, code, PathBuf::new())
         };
 
-        if p.function_url_config.is_some() {
-            f.warn(
-                &pp.field("FunctionUrlConfig"),
-                "function URLs are not served yet: reach the function through an Api or HttpApi event, or with `meridian invoke`",
-            );
-        }
+        let url = p
+            .function_url_config
+            .as_ref()
+            .map(|u| function_url(f, &pp.field("FunctionUrlConfig"), u));
         if let Some(method) = metadata
             .and_then(|m| m.get("BuildMethod"))
             .and_then(Node::as_str)
@@ -1262,6 +1264,7 @@ impl Compiler<'_> {
             stream_events,
             layers,
             platform: Platform::Lambda,
+            url,
             origin: Origin {
                 file: self.file.clone(),
                 span: r.node.get("Type").map_or(span, |t| t.span),
@@ -1791,6 +1794,73 @@ fn stream_event(
 }
 
 const DESTINATION_TYPES: [&str; 5] = ["SQS", "SNS", "S3", "Lambda", "EventBridge"];
+
+/// Reads `FunctionUrlConfig` as Lambda validates it: `AuthType` is required (`NONE` or
+/// `AWS_IAM`), `InvokeMode` is `BUFFERED` or `RESPONSE_STREAM`, `Cors.MaxAge` is 0 to
+/// 86400.
+fn function_url(
+    f: &mut Findings,
+    path: &FieldPath,
+    raw: &raw::FunctionUrlConfigRaw,
+) -> FunctionUrl {
+    let mut one_of =
+        |field: &'static str, value: Option<&str>, allowed: [&str; 2]| -> Option<usize> {
+            let value = value?;
+            match allowed.iter().position(|a| *a == value) {
+                Some(at) => Some(at),
+                None => {
+                    f.error(&path.field(field), format!("unsupported value \"{value}\""))
+                        .hint(did_you_mean(value, allowed).map_or_else(
+                            || format!("one of: {}", allowed.join(", ")),
+                            |c| format!("did you mean \"{c}\"?"),
+                        ));
+                    None
+                }
+            }
+        };
+    let auth = one_of("AuthType", raw.auth_type.as_deref(), ["NONE", "AWS_IAM"]);
+    let mode = one_of(
+        "InvokeMode",
+        raw.invoke_mode.as_deref(),
+        ["BUFFERED", "RESPONSE_STREAM"],
+    );
+    if raw.auth_type.is_none() {
+        f.error(path, "required field \"AuthType\" is missing")
+            .at_key()
+            .hint("AuthType: NONE (anyone may call it) or AWS_IAM (signed requests only)");
+    }
+    let streaming = mode == Some(1);
+    if streaming {
+        f.warn(
+            &path.field("InvokeMode"),
+            "RESPONSE_STREAM is served buffered: the response reaches the client whole, when the function returns",
+        );
+    }
+    let cors = raw.cors.as_ref().map(|c| UrlCors {
+        allow_credentials: c.allow_credentials.unwrap_or(false),
+        allow_headers: c.allow_headers.clone().unwrap_or_default(),
+        allow_methods: c.allow_methods.clone().unwrap_or_default(),
+        allow_origins: c.allow_origins.clone().unwrap_or_default(),
+        expose_headers: c.expose_headers.clone().unwrap_or_default(),
+        max_age: c.max_age.as_ref().map(|m| {
+            u32::try_from(int_in(
+                f,
+                &path.field("Cors").field("MaxAge"),
+                Some(m),
+                0,
+                0,
+                86_400,
+            ))
+            .unwrap_or(0)
+        }),
+    });
+    FunctionUrl {
+        id: String::new(),
+        iam: auth == Some(1),
+        streaming,
+        cors,
+    }
+}
 
 /// Reads `EventInvokeConfig`. Lambda destinations must name a function of this template
 /// (by name, `!Ref` or `!GetAtt ...Arn`); the other types are accepted with a warning that

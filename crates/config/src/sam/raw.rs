@@ -220,7 +220,7 @@ pub(crate) struct FunctionProps {
     pub deployment_preference: Option<IgnoredAny>,
     pub dead_letter_queue: Option<IgnoredAny>,
     pub event_invoke_config: Option<EventInvokeConfigRaw>,
-    pub function_url_config: Option<IgnoredAny>,
+    pub function_url_config: Option<FunctionUrlConfigRaw>,
     pub kms_key_arn: Option<IgnoredAny>,
     pub provisioned_concurrency_config: Option<IgnoredAny>,
     pub ephemeral_storage: Option<IgnoredAny>,
@@ -230,6 +230,27 @@ pub(crate) struct FunctionProps {
     pub code_signing_config_arn: Option<IgnoredAny>,
     pub file_system_configs: Option<IgnoredAny>,
     pub recursive_loop: Option<IgnoredAny>,
+}
+
+/// `FunctionUrlConfig`: the function's own HTTPS endpoint.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct FunctionUrlConfigRaw {
+    pub auth_type: Option<String>,
+    pub invoke_mode: Option<String>,
+    pub cors: Option<UrlCorsRaw>,
+}
+
+/// `FunctionUrlConfig.Cors`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct UrlCorsRaw {
+    pub allow_credentials: Option<bool>,
+    pub allow_headers: Option<Vec<String>>,
+    pub allow_methods: Option<Vec<String>>,
+    pub allow_origins: Option<Vec<String>>,
+    pub expose_headers: Option<Vec<String>>,
+    pub max_age: Option<Num>,
 }
 
 /// `EventInvokeConfig`: asynchronous invocations' retries, age and destinations.

@@ -205,6 +205,8 @@ pub struct FunctionSpec {
     pub layers: Vec<PathBuf>,
     /// The contract its process speaks with the platform.
     pub platform: Platform,
+    /// `FunctionUrlConfig`: its own HTTP endpoint.
+    pub url: Option<FunctionUrl>,
     /// Where the function was declared.
     pub origin: Origin,
 }
@@ -670,4 +672,36 @@ impl Template {
     pub fn api(&self, logical_id: &str) -> Option<&ApiSpec> {
         self.apis.iter().find(|a| a.logical_id == logical_id)
     }
+}
+
+/// `FunctionUrlConfig`: a function's own endpoint, called with the payload 2.0 event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionUrl {
+    /// The URL's id: its host is `<id>.lambda-url.<region>.on.aws`, as
+    /// `!GetAtt <Fn>Url.FunctionUrl` says.
+    pub id: String,
+    /// `AuthType: AWS_IAM`: requests must be signed (SigV4, service `lambda`) with a key the
+    /// node knows; `NONE` lets anyone call it.
+    pub iam: bool,
+    /// `InvokeMode: RESPONSE_STREAM` (served buffered: the whole response at once).
+    pub streaming: bool,
+    /// `Cors`.
+    pub cors: Option<UrlCors>,
+}
+
+/// A function URL's `Cors`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct UrlCors {
+    /// `AllowCredentials`.
+    pub allow_credentials: bool,
+    /// `AllowHeaders`.
+    pub allow_headers: Vec<String>,
+    /// `AllowMethods` (`*` for all).
+    pub allow_methods: Vec<String>,
+    /// `AllowOrigins` (`*` for all).
+    pub allow_origins: Vec<String>,
+    /// `ExposeHeaders`.
+    pub expose_headers: Vec<String>,
+    /// `MaxAge`, seconds.
+    pub max_age: Option<u32>,
 }

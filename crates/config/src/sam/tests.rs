@@ -1265,12 +1265,13 @@ Outputs:
         "{}",
         env("RULE")
     );
-    let w = render(&t.warnings);
-    assert!(
-        w.iter()
-            .any(|w| w.contains("Properties.FunctionUrlConfig: function URLs are not served yet")),
-        "{w:#?}"
+    // The URL is served: its id is the one the attribute names.
+    let served = f.url.as_ref().expect("a function URL");
+    assert_eq!(
+        format!("{}.lambda-url.us-east-1.on.aws/", served.id),
+        url["https://".len()..]
     );
+    assert!(!served.iam && !served.streaming);
 
     // Attributes those resources do not have are refused with what they have.
     let bad = text.replace(
@@ -1294,5 +1295,53 @@ Outputs:
         e.iter()
             .any(|e| e.contains("!GetAtt HelloRole: no parameter, resource or pseudo parameter")),
         "{e:#?}"
+    );
+}
+
+#[test]
+fn function_url_config_is_checked_as_lambda_checks_it() {
+    let template = |config: &str| {
+        format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      InlineCode: \"def h(e, c): return 1\"\n      Handler: index.h\n      Runtime: python3.12\n      FunctionUrlConfig:\n{config}"
+        )
+    };
+    let e = errors("template.yaml", &template("        InvokeMode: BUFFERED\n"));
+    assert!(
+        e.iter().any(|e| e.starts_with("template.yaml:9:7: ")
+            && e.contains("required field \"AuthType\" is missing")),
+        "{e:#?}"
+    );
+    let e = errors("template.yaml", &template("        AuthType: AWS_IAMM\n"));
+    assert!(
+        e.iter().any(|e| e.starts_with("template.yaml:10:19: ")
+            && e.contains("unsupported value \"AWS_IAMM\"")
+            && e.contains("did you mean \"AWS_IAM\"?")),
+        "{e:#?}"
+    );
+    let e = errors(
+        "template.yaml",
+        &template("        AuthType: NONE\n        Cors:\n          MaxAge: 90000\n"),
+    );
+    assert!(e.iter().any(|e| e.contains("MaxAge")), "{e:#?}");
+    let t = load(
+        "template.yaml",
+        &template(
+            "        AuthType: AWS_IAM\n        InvokeMode: RESPONSE_STREAM\n        Cors:\n          AllowOrigins: [\"https://app.example\"]\n          MaxAge: 300\n",
+        ),
+    )
+    .expect("loads");
+    let url = t.function("Fn").and_then(|f| f.url.clone()).expect("url");
+    assert!(url.iam && url.streaming);
+    let cors = url.cors.expect("cors");
+    assert_eq!(
+        (cors.allow_origins, cors.max_age),
+        (vec!["https://app.example".to_owned()], Some(300))
+    );
+    assert!(
+        render(&t.warnings)
+            .iter()
+            .any(|w| w.contains("RESPONSE_STREAM is served buffered")),
+        "{:#?}",
+        t.warnings
     );
 }

@@ -45,7 +45,7 @@ pub(crate) fn request_time(t: OffsetDateTime) -> String {
     )
 }
 
-fn epoch_ms(t: OffsetDateTime) -> i64 {
+pub(crate) fn epoch_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
@@ -64,7 +64,7 @@ pub(crate) fn title_case(name: &str) -> String {
     out
 }
 
-fn text_content_type(ct: &str) -> bool {
+pub(crate) fn text_content_type(ct: &str) -> bool {
     let ct = ct.to_ascii_lowercase();
     ct.starts_with("text/")
         || [
@@ -120,7 +120,7 @@ fn event_body(info: &RequestInfo<'_>, m: &Matched<'_>) -> (Option<String>, bool)
 }
 
 /// Query parameters in order, decoded.
-fn query_pairs(raw: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(raw: &str) -> Vec<(String, String)> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
@@ -138,7 +138,7 @@ fn null_if_empty(m: Map<String, Value>) -> Value {
     }
 }
 
-fn user_agent(h: &HeaderMap) -> Value {
+pub(crate) fn user_agent(h: &HeaderMap) -> Value {
     h.get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map_or(Value::Null, |s| Value::String(s.to_owned()))

@@ -7,6 +7,7 @@
 pub(crate) mod event;
 mod response;
 pub(crate) mod route;
+pub mod url;
 
 use std::net::SocketAddr;
 

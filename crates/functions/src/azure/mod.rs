@@ -335,6 +335,7 @@ pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
         stream_events: Vec::new(),
         layers: Vec::new(),
         platform: Platform::AzureFunctions,
+        url: None,
         origin: app.origin.clone(),
     }
 }

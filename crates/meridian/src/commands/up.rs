@@ -528,6 +528,25 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
                 println!("  function  {base}{path}  ({route} -> {})", fun.name);
             }
         }
+        let urls = meridian_functions::apigw::url::FunctionUrls::new(f.host.clone(), None);
+        for u in urls.urls() {
+            let base = api.map_or_else(
+                || "-".to_owned(),
+                |a| {
+                    format!(
+                        "http://{}.lambda-url.{}.localhost:{}/",
+                        u.id,
+                        crate::node::AWS_REGION,
+                        a.port()
+                    )
+                },
+            );
+            println!(
+                "  function  {base}  (function URL -> {}, AuthType {})",
+                u.function,
+                if u.iam { "AWS_IAM" } else { "NONE" }
+            );
+        }
         let azure = node
             .gateway_addresses()
             .get(&crate::node::AZURE_FUNCTIONS_PORT)

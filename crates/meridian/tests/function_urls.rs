@@ -1,0 +1,204 @@
+//! Function URLs (`FunctionUrlConfig`) through a real `meridian up`: the URL the banner
+//! prints (the one `!GetAtt <Fn>Url.FunctionUrl` names, on this machine) reaches the
+//! function with Lambda's payload 2.0 event and maps its answer; CORS as configured;
+//! `AuthType: AWS_IAM` refuses unsigned requests and takes ones curl signs with SigV4 for
+//! `lambda` with the node's key.
+
+mod observe_support;
+
+use std::process::Command;
+
+use observe_support::{Up, tool};
+
+const HANDLER: &str = r#"
+import json, os
+def echo(event, context):
+    rc = event["requestContext"]
+    return {
+        "statusCode": 201,
+        "headers": {"content-type": "application/json", "x-served-by": "function-url"},
+        "body": json.dumps({
+            "rawPath": event["rawPath"],
+            "rawQueryString": event["rawQueryString"],
+            "query": event.get("queryStringParameters"),
+            "routeKey": event["routeKey"],
+            "domainName": rc["domainName"],
+            "accountId": rc["accountId"],
+            "method": rc["http"]["method"],
+            "body": event.get("body"),
+            "isBase64Encoded": event["isBase64Encoded"],
+            "selfUrl": os.environ["SELF_URL"],
+        }),
+    }
+
+def private(event, context):
+    return "only for signed callers"
+"#;
+
+const TEMPLATE: &str = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.echo
+      CodeUri: fn/
+      Environment:
+        Variables:
+          SELF_URL: !GetAtt EchoUrl.FunctionUrl
+      FunctionUrlConfig:
+        AuthType: NONE
+        Cors:
+          AllowOrigins: ["https://app.example"]
+          AllowMethods: ["GET", "POST"]
+          MaxAge: 300
+  Private:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.private
+      CodeUri: fn/
+      FunctionUrlConfig:
+        AuthType: AWS_IAM
+"#;
+
+/// `curl -si ARGS`: status, lowercase head, body.
+fn curl(curl: &std::path::Path, args: &[&str]) -> (u16, String, String) {
+    let out = Command::new(curl)
+        .args(["-s", "-i", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// The URL the banner prints for a function's URL.
+fn url_of(up: &Up, function: &str) -> String {
+    let needle = format!("(function URL -> {function},");
+    let line = up
+        .banner
+        .iter()
+        .find(|l| l.contains(&needle))
+        .unwrap_or_else(|| panic!("no {needle} in {:#?}", up.banner));
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("url")
+        .to_owned()
+}
+
+#[test]
+fn function_urls_serve_lambdas_event_with_cors_and_iam_auth() {
+    let Some(curl_bin) = tool("curl", "apt-get install curl") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(app.join("fn")).expect("mkdir");
+    std::fs::write(app.join("fn/app.py"), HANDLER).expect("write");
+    std::fs::write(app.join("template.yaml"), TEMPLATE).expect("write");
+    let up = Up::start(tmp.path(), "app", &["--gateway-port", "3000=0"]);
+    let echo = url_of(&up, "Echo");
+    let id = echo
+        .strip_prefix("http://")
+        .and_then(|u| u.split_once(".lambda-url.us-east-1.localhost:"))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("{echo}"));
+
+    let (status, head, body) = curl(
+        &curl_bin,
+        &[
+            &format!("{echo}orders/7?x=1&x=2"),
+            "-H",
+            "Origin: https://app.example",
+            "-H",
+            "content-type: application/json",
+            "--data",
+            r#"{"n":1}"#,
+        ],
+    );
+    assert_eq!(status, 201, "{head}{body}");
+    assert!(head.contains("x-served-by: function-url"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example"),
+        "{head}"
+    );
+    let ev: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        ev,
+        serde_json::json!({
+            "rawPath": "/orders/7",
+            "rawQueryString": "x=1&x=2",
+            "query": {"x": "1,2"},
+            "routeKey": "$default",
+            "domainName": format!("{id}.lambda-url.us-east-1.on.aws"),
+            "accountId": "anonymous",
+            "method": "POST",
+            "body": "{\"n\":1}",
+            "isBase64Encoded": false,
+            // What `!GetAtt EchoUrl.FunctionUrl` gave the function names the same URL.
+            "selfUrl": format!("https://{id}.lambda-url.us-east-1.on.aws/"),
+        })
+    );
+    // A preflight from an allowed origin is answered without the function; another
+    // origin gets no CORS fields.
+    let (status, head, _) = curl(
+        &curl_bin,
+        &[
+            "-X",
+            "OPTIONS",
+            &echo,
+            "-H",
+            "Origin: https://app.example",
+            "-H",
+            "Access-Control-Request-Method: POST",
+        ],
+    );
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("access-control-allow-methods: get,post"),
+        "{head}"
+    );
+    assert!(head.contains("access-control-max-age: 300"), "{head}");
+    let (_, head, _) = curl(&curl_bin, &[&echo, "-H", "Origin: https://evil.example"]);
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+
+    // AWS_IAM: unsigned is refused, signed with the node's key is served.
+    let private = url_of(&up, "Private");
+    let (status, _, body) = curl(&curl_bin, &[&private]);
+    assert_eq!((status, body.as_str()), (403, r#"{"Message":"Forbidden"}"#));
+    let (key, secret) = up.access_key();
+    let (status, head, body) = curl(
+        &curl_bin,
+        &[
+            &private,
+            "--aws-sigv4",
+            "aws:amz:us-east-1:lambda",
+            "--user",
+            &format!("{key}:{secret}"),
+        ],
+    );
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "only for signed callers"),
+        "{head}"
+    );
+    // Signed for another service: refused.
+    let (status, _, _) = curl(
+        &curl_bin,
+        &[
+            &private,
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+            &format!("{key}:{secret}"),
+        ],
+    );
+    assert_eq!(status, 403);
+}
