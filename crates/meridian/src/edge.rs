@@ -549,7 +549,10 @@ impl EdgePlane {
 /// answer (Istio's `namespace/host` patterns, `*` wildcards).
 pub(crate) type Gateways = Vec<(u16, SocketAddr, Vec<String>)>;
 
-/// The ingress listeners of a proxy's snapshot, for [`EdgePlane::apply`].
+/// The ingress listeners of a proxy's snapshot, for [`EdgePlane::apply`]. The node's own
+/// gateways for the functions answer every host, but as origins they stand for what they
+/// serve: function URLs (`*.lambda-url.<region>.on.aws`) on the Lambda functions' port,
+/// function apps (`*.azurewebsites.net`) on the Azure one.
 pub(crate) fn gateways(proxy: &meridian_proxy::Proxy) -> Gateways {
     let bound = proxy.gateway_addresses();
     proxy
@@ -558,8 +561,18 @@ pub(crate) fn gateways(proxy: &meridian_proxy::Proxy) -> Gateways {
         .iter()
         .filter_map(|g| {
             let addr = *bound.get(&g.port)?;
-            let hosts = g.servers.iter().flat_map(|s| s.hosts.iter().cloned());
-            Some((g.port, addr, hosts.collect()))
+            let hosts = match g.port {
+                crate::node::FUNCTIONS_PORT => {
+                    vec![format!("*.lambda-url.{}.on.aws", crate::node::AWS_REGION)]
+                }
+                crate::node::AZURE_FUNCTIONS_PORT => vec!["*.azurewebsites.net".to_owned()],
+                _ => g
+                    .servers
+                    .iter()
+                    .flat_map(|s| s.hosts.iter().cloned())
+                    .collect(),
+            };
+            Some((g.port, addr, hosts))
         })
         .collect()
 }
@@ -603,8 +616,9 @@ fn origin_headers(o: &TfOrigin) -> Vec<(HeaderName, HeaderValue)> {
 /// calls it, and a note when it is not reached as declared. Its domain name is reached
 /// directly when it is an address or `localhost` (`*.localhost`), through the mesh's
 /// ingress gateway when a Gateway serves that host (the gateway's port equal to
-/// `http_port` first); any other name has no address here, and its behaviours answer 502
-/// as CloudFront does when it cannot connect.
+/// `http_port` first; a function URL's or function app's host through the functions'
+/// gateways); any other name has no address here, and its behaviours answer 502 as
+/// CloudFront does when it cannot connect.
 fn custom_origin(
     o: &TfOrigin,
     custom: &meridian_config::terraform::resources::aws_cdn::CustomOrigin,

@@ -201,4 +201,73 @@ fn function_urls_serve_lambdas_event_with_cors_and_iam_auth() {
         ],
     );
     assert_eq!(status, 403);
+
+    // A CloudFront distribution in front of the function URL, as Terraform writes one
+    // (`https-only` to `<id>.lambda-url.us-east-1.on.aws`): the same folder started again
+    // (same stack, same URL id) serves it through the edge.
+    drop(up);
+    std::fs::write(app.join("main.tf"), DISTRIBUTION.replace("URL_ID", &id)).expect("write");
+    let up = Up::start(tmp.path(), "app", &["--gateway-port", "3000=0"]);
+    let cdn = up.banner_address("  cdn ", "http://");
+    assert!(
+        up.banner.iter().any(|l| l.contains(&format!(
+            "-> http://{id}.lambda-url.us-east-1.on.aws -> gateway"
+        ))),
+        "{:#?}",
+        up.banner
+    );
+    let (status, head, body) = curl(&curl_bin, &[&format!("{cdn}/via/edge?x=9")]);
+    assert_eq!(status, 201, "{head}{body}");
+    assert!(head.contains("x-cache: miss from cloudfront"), "{head}");
+    let ev: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (&ev["rawPath"], &ev["rawQueryString"], &ev["domainName"]),
+        (
+            &serde_json::json!("/via/edge"),
+            // CachingDisabled keys on no query string, so CloudFront forwards none.
+            &serde_json::json!(""),
+            &serde_json::json!(format!("{id}.lambda-url.us-east-1.on.aws"))
+        )
+    );
+    let stderr = std::fs::read_to_string(tmp.path().join("up.stderr")).expect("stderr");
+    assert!(
+        stderr.contains("reached over HTTP (origin_protocol_policy \"https-only\" asks for HTTPS)"),
+        "{stderr}"
+    );
 }
+
+/// A distribution whose one origin is the Echo function's URL.
+const DISTRIBUTION: &str = r#"
+resource "aws_cloudfront_distribution" "api" {
+  enabled = true
+
+  origin {
+    domain_name = "URL_ID.lambda-url.us-east-1.on.aws"
+    origin_id   = "echo"
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "https-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+    }
+  }
+
+  default_cache_behavior {
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    target_origin_id       = "echo"
+    viewer_protocol_policy = "allow-all"
+    cache_policy_id        = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+}
+"#;
