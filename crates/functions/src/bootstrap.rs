@@ -127,6 +127,66 @@ impl Bootstraps {
     }
 }
 
+/// What runs a function of `runtime` when that version's interpreter is not installed: a
+/// sentence naming the interpreter and version that run it instead, `None` when the
+/// version asked for is the one found (or the runtime brings its own `bootstrap`).
+pub fn runtime_substitute(runtime: Runtime) -> Option<String> {
+    let (names, wanted): (Vec<String>, String) = match runtime {
+        Runtime::Node { major } => (
+            vec![format!("node{major}"), "node".into()],
+            major.to_string(),
+        ),
+        Runtime::Python { minor } => (
+            vec![format!("python3.{minor}"), "python3".into()],
+            format!("3.{minor}"),
+        ),
+        Runtime::Ruby { major, minor } => (
+            vec![format!("ruby{major}.{minor}"), "ruby".into()],
+            format!("{major}.{minor}"),
+        ),
+        Runtime::Provided(_) => return None,
+    };
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let exe = find_interpreter(&names);
+    if !exe.is_absolute() {
+        return Some(format!(
+            "{runtime} needs {}, which is not installed; the function cannot start",
+            names.join(" or ")
+        ));
+    }
+    let found = interpreter_version(&exe)?;
+    // Node is matched on its major version, the others on major.minor.
+    let same = found == wanted || found.starts_with(&format!("{wanted}."));
+    (!same).then(|| {
+        format!(
+            "{runtime} is not installed here; {} {found} runs it instead",
+            exe.display()
+        )
+    })
+}
+
+/// An interpreter's version from its `--version` (`v20.20.2`, `Python 3.11.7`,
+/// `ruby 3.1.2p20 ...`).
+fn interpreter_version(exe: &Path) -> Option<String> {
+    let out = std::process::Command::new(exe)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let word = text.split_whitespace().find(|w| {
+        w.trim_start_matches('v')
+            .starts_with(|c: char| c.is_ascii_digit())
+    })?;
+    let version: String = word
+        .trim_start_matches('v')
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    (!version.is_empty()).then_some(version)
+}
+
 /// The first of `names` found on `PATH`, else the last name as is (spawning it then fails
 /// with a clear error).
 pub fn find_executable(names: &[&str]) -> PathBuf {
@@ -202,4 +262,38 @@ pub fn resolve_shim(exe: PathBuf) -> PathBuf {
         c.insert(exe, real.clone());
     }
     real
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The installed `python3`'s minor version, from its own answer.
+    fn python_minor() -> Option<u8> {
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.version_info.minor)"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    #[test]
+    fn a_runtime_without_its_interpreter_names_what_runs_instead() {
+        let Some(minor) = python_minor() else {
+            eprintln!("SKIPPED: no python3");
+            return;
+        };
+        assert_eq!(runtime_substitute(Runtime::Python { minor }), None);
+        let other = runtime_substitute(Runtime::Python { minor: 99 }).expect("a substitute");
+        assert!(
+            other.starts_with("python3.99 is not installed here; ")
+                && other.contains(&format!(" 3.{minor}"))
+                && other.ends_with(" runs it instead"),
+            "{other}"
+        );
+        assert_eq!(
+            runtime_substitute(Runtime::Provided(meridian_config::sam::ProvidedOs::Al2023)),
+            None
+        );
+    }
 }

@@ -1265,6 +1265,9 @@ impl Compiler<'_> {
             layers,
             platform: Platform::Lambda,
             url,
+            runtime_at: props
+                .get("Runtime")
+                .map_or_else(|| r.node.get("Type").map_or(span, |t| t.span), |n| n.span),
             origin: Origin {
                 file: self.file.clone(),
                 span: r.node.get("Type").map_or(span, |t| t.span),

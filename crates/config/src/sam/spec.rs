@@ -207,6 +207,8 @@ pub struct FunctionSpec {
     pub platform: Platform,
     /// `FunctionUrlConfig`: its own HTTP endpoint.
     pub url: Option<FunctionUrl>,
+    /// Where its `Runtime` is written (the function's position when it has none).
+    pub runtime_at: crate::node::Span,
     /// Where the function was declared.
     pub origin: Origin,
 }

@@ -409,6 +409,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         let run_file = RunFile::write(&state_dir, admin_addr)?;
         print_banner(&node, admin_addr, &store, format);
         print_notes(&node.proxy.snapshot().notes, &[]);
+        print_runtime_substitutes(&revision.bundle);
 
         let mut changes = store
             .watch(&node.revision())
@@ -455,6 +456,23 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A warning at each function's `Runtime` whose version is not the interpreter that runs it.
+fn print_runtime_substitutes(bundle: &meridian_config::Bundle) {
+    for t in bundle.sam_templates() {
+        for f in &t.functions {
+            if let Some(what) = meridian_functions::bootstrap::runtime_substitute(f.runtime) {
+                eprintln!(
+                    "{}:{}:{}: warning: {}: Properties.Runtime: {what}",
+                    f.origin.file.display(),
+                    f.runtime_at.line,
+                    f.runtime_at.col,
+                    f.logical_id
+                );
+            }
+        }
+    }
 }
 
 /// What the data plane accepted but does not serve, each once: notes already printed for the
