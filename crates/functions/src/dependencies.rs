@@ -47,6 +47,8 @@ pub fn pending(functions: &[FunctionSpec]) -> Vec<PathBuf> {
     let dirs: BTreeSet<PathBuf> = functions
         .iter()
         .filter(|f| matches!(f.runtime, Runtime::Node { .. }))
+        // A function with a build installs its packages, dev ones too, for the build.
+        .filter(|f| f.build.is_none())
         .filter_map(|f| match &f.code {
             Code::Dir(d) => Some(d.clone()),
             _ => None,
@@ -84,7 +86,7 @@ async fn npm_ci(dir: &Path) -> Install {
     npm(dir, &["ci", "--omit=dev", "--no-audit", "--no-fund"]).await
 }
 
-async fn npm(dir: &Path, args: &[&str]) -> Install {
+pub(crate) async fn npm(dir: &Path, args: &[&str]) -> Install {
     let verb = format!("npm {}", args.first().copied().unwrap_or_default());
     let fail = |reason: String| Install::Failed {
         dir: dir.to_path_buf(),

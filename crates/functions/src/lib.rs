@@ -14,6 +14,7 @@ pub mod apigw;
 pub mod azure;
 pub mod bootstrap;
 pub mod bucket_events;
+pub mod build;
 pub mod credentials;
 pub mod dependencies;
 pub mod endpoint;

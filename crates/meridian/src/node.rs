@@ -457,7 +457,7 @@ impl Node {
         let snapshot = Arc::new(compile(revision, self.functions.as_ref())?);
         let functions = match &self.functions {
             Some(f) => {
-                let (fns, apis) = revision.bundle.sam_templates().fold(
+                let (mut fns, apis) = revision.bundle.sam_templates().fold(
                     (Vec::new(), Vec::new()),
                     |(mut f, mut a), t| {
                         f.extend(t.functions.iter().cloned());
@@ -472,6 +472,17 @@ impl Node {
                         }
                         meridian_functions::dependencies::Install::Failed { dir, reason } => {
                             tracing::warn!(dir = %dir.display(), %reason, "function packages not installed; its functions fail to import them");
+                        }
+                    }
+                }
+                let out = self.options.state_dir.join("build");
+                for outcome in meridian_functions::build::run(&mut fns, &out).await {
+                    match outcome {
+                        meridian_functions::build::Built::Built { function, dir } => {
+                            tracing::info!(%function, dir = %dir.display(), "function built");
+                        }
+                        meridian_functions::build::Built::Failed { function, reason } => {
+                            tracing::warn!(%function, %reason, "function not built; it runs its unbuilt code");
                         }
                     }
                 }

@@ -36,7 +36,7 @@ use intrinsic::{Ctx, Param, Pseudo, ResInfo};
 use raw::{Num, Text};
 
 pub use spec::{
-    ApiKind, ApiRoute, ApiSpec, BucketNotification, BucketSpec, Code, CodeCopy, Effect,
+    ApiKind, ApiRoute, ApiSpec, BucketNotification, BucketSpec, Build, Code, CodeCopy, Effect,
     EventInvokeConfig, FunctionSpec, FunctionUrl, IndexProjection, IndexSpec, KeyAttribute,
     KeyFilter, Origin, OutputSpec, ParameterValue, Patterns, PayloadFormat, Platform,
     PolicyStatement, ProvidedOs, RouteMethod, Runtime, S3_EVENT_TYPES, StreamEvent, TableSpec,
@@ -1068,7 +1068,13 @@ impl Compiler<'_> {
                 },
                 (None, None) => Some(Code::Dir(self.base.clone())),
             };
-            if let (Some(rt), Some(Code::Dir(dir))) = (runtime, &code)
+            // A build (esbuild, makefile) makes the handler's module; the sources need not
+            // have it.
+            let built = metadata
+                .and_then(|m| m.get("BuildMethod"))
+                .and_then(Node::as_str)
+                .is_some_and(|m| matches!(m, "esbuild" | "makefile"));
+            if let (Some(rt), Some(Code::Dir(dir)), false) = (runtime, &code, built)
                 && let Some(missing) = missing_handler_module(rt, &handler, dir)
             {
                 f.warn(&pp.field("Handler"), missing);
@@ -1080,17 +1086,8 @@ impl Compiler<'_> {
             .function_url_config
             .as_ref()
             .map(|u| function_url(f, &pp.field("FunctionUrlConfig"), u));
-        if let Some(method) = metadata
-            .and_then(|m| m.get("BuildMethod"))
-            .and_then(Node::as_str)
-        {
-            f.warn(
-                &FieldPath::root().field("Metadata").field("BuildMethod"),
-                format!(
-                    "{method} builds are not run by Meridian: build first (`sam build`, or the {method} command its BuildProperties describe) and point CodeUri at the built code"
-                ),
-            );
-        }
+        let build =
+            metadata.and_then(|m| build_metadata(f, m, &runtime_name(p.runtime.as_deref())));
 
         // Events.
         let mut routes = Vec::new();
@@ -1265,6 +1262,7 @@ impl Compiler<'_> {
             layers,
             platform: Platform::Lambda,
             url,
+            build,
             runtime_at: props
                 .get("Runtime")
                 .map_or_else(|| r.node.get("Type").map_or(span, |t| t.span), |n| n.span),
@@ -1797,6 +1795,75 @@ fn stream_event(
 }
 
 const DESTINATION_TYPES: [&str; 5] = ["SQS", "SNS", "S3", "Lambda", "EventBridge"];
+
+fn runtime_name(r: Option<&str>) -> String {
+    r.unwrap_or_default().to_owned()
+}
+
+/// Reads `Metadata.BuildMethod` and `BuildProperties` as `sam build` does: `esbuild` (Node,
+/// TypeScript) and `makefile` are run at `up`; other methods are a warning saying to build
+/// first.
+fn build_metadata(f: &mut Findings, metadata: &Node, runtime: &str) -> Option<Build> {
+    let method = metadata.get("BuildMethod").and_then(Node::as_str)?;
+    let path = FieldPath::root().field("Metadata");
+    let props = metadata.get("BuildProperties");
+    let list = |name: &str| -> Vec<String> {
+        props
+            .and_then(|p| p.get(name))
+            .map(|n| match n.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                None => n.as_str().map(|s| vec![s.to_owned()]).unwrap_or_default(),
+            })
+            .unwrap_or_default()
+    };
+    let text = |name: &str| -> Option<String> {
+        props
+            .and_then(|p| p.get(name))
+            .and_then(|n| n.as_str().map(str::to_owned))
+    };
+    let flag = |name: &str| -> Option<bool> {
+        props
+            .and_then(|p| p.get(name))
+            .and_then(|n| n.as_str())
+            .and_then(|s| match s {
+                "true" | "True" | "TRUE" => Some(true),
+                "false" | "False" | "FALSE" => Some(false),
+                _ => None,
+            })
+    };
+    match method {
+        "esbuild" => {
+            if !runtime.starts_with("nodejs") {
+                f.warn(
+                    &path.field("BuildMethod"),
+                    format!("esbuild builds Node functions; this one's runtime is {runtime:?}"),
+                );
+            }
+            Some(Build::Esbuild {
+                entry_points: list("EntryPoints"),
+                minify: flag("Minify").unwrap_or(true),
+                sourcemap: flag("Sourcemap").unwrap_or(false),
+                target: text("Target").unwrap_or_else(|| "es2020".into()),
+                format: text("Format").unwrap_or_else(|| "cjs".into()),
+                external: list("External"),
+                main_fields: list("MainFields"),
+            })
+        }
+        "makefile" => Some(Build::Makefile),
+        other => {
+            f.warn(
+                &path.field("BuildMethod"),
+                format!(
+                    "{other} builds are not run by Meridian: build first (`sam build`) and point CodeUri at the built code"
+                ),
+            );
+            None
+        }
+    }
+}
 
 /// Reads `FunctionUrlConfig` as Lambda validates it: `AuthType` is required (`NONE` or
 /// `AWS_IAM`), `InvokeMode` is `BUFFERED` or `RESPONSE_STREAM`, `Cors.MaxAge` is 0 to

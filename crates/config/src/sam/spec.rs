@@ -207,6 +207,8 @@ pub struct FunctionSpec {
     pub platform: Platform,
     /// `FunctionUrlConfig`: its own HTTP endpoint.
     pub url: Option<FunctionUrl>,
+    /// `Metadata.BuildMethod`: the build `sam build` would run on its code.
+    pub build: Option<Build>,
     /// Where its `Runtime` is written (the function's position when it has none).
     pub runtime_at: crate::node::Span,
     /// Where the function was declared.
@@ -706,4 +708,28 @@ pub struct UrlCors {
     pub expose_headers: Vec<String>,
     /// `MaxAge`, seconds.
     pub max_age: Option<u32>,
+}
+
+/// A function's build, as `sam build` runs it (`Metadata.BuildMethod`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Build {
+    /// `esbuild`: the entry points bundled for Node (`BuildProperties`).
+    Esbuild {
+        /// `EntryPoints` (the handler's module when empty).
+        entry_points: Vec<String>,
+        /// `Minify` (true by default, as `sam build`).
+        minify: bool,
+        /// `Sourcemap`.
+        sourcemap: bool,
+        /// `Target` (`es2020` by default).
+        target: String,
+        /// `Format`: `cjs` (default) or `esm`.
+        format: String,
+        /// `External`: packages left out of the bundle.
+        external: Vec<String>,
+        /// `MainFields`.
+        main_fields: Vec<String>,
+    },
+    /// `makefile`: `make build-<LogicalId>` in the code folder with `ARTIFACTS_DIR`.
+    Makefile,
 }

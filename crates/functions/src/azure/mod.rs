@@ -336,6 +336,7 @@ pub fn worker_spec(app: &FunctionApp) -> FunctionSpec {
         layers: Vec::new(),
         platform: Platform::AzureFunctions,
         url: None,
+        build: None,
         runtime_at: app.origin.span,
         origin: app.origin.clone(),
     }
