@@ -16,11 +16,20 @@ pub(crate) struct Args {
     /// Only rows whose name contains this.
     #[arg(value_name = "NAME")]
     name: Option<String>,
-    /// The window, in seconds (at most 60).
-    #[arg(long, short = 't', value_name = "SECS", default_value_t = 60)]
-    window: u64,
+    /// The window (at most 1m; a bare number of seconds still works).
+    #[arg(long, short = 't', value_name = "DURATION", default_value = "1m", value_parser = window)]
+    window: std::time::Duration,
     #[command(flatten)]
     target: Target,
+}
+
+/// A window: a positive duration of whole seconds, at most a minute (what the node keeps).
+fn window(text: &str) -> Result<std::time::Duration, String> {
+    let d = super::duration::positive(text)?;
+    if d > std::time::Duration::from_secs(60) || d.subsec_nanos() != 0 {
+        return Err("the window is whole seconds, at most 1m".to_owned());
+    }
+    Ok(d)
 }
 
 /// `98.50%`, or `-` without requests.
@@ -52,7 +61,7 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
     };
     let mut v = args.target.json(
         "GET",
-        &format!("/api/v1/stat?kind={kind}&window={}", args.window),
+        &format!("/api/v1/stat?kind={kind}&window={}", args.window.as_secs()),
     )?;
     if let (Some(n), Some(rows)) = (&name, v.get_mut("rows").and_then(|r| r.as_array_mut())) {
         rows.retain(|r| {
