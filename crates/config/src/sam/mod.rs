@@ -13,6 +13,7 @@
 
 mod bucket;
 pub mod dockerfile;
+mod gateway;
 mod generated;
 mod intrinsic;
 mod policy;
@@ -298,9 +299,10 @@ impl Compiler<'_> {
                 }
                 "AWS::S3::Bucket" => literal("BucketName")
                     .unwrap_or_else(|| bucket::generated_bucket_name(&stack_name, &id)),
-                "AWS::Serverless::Api" | "AWS::Serverless::HttpApi" => {
-                    synthetic_id(&stack_name, &id)
-                }
+                "AWS::Serverless::Api"
+                | "AWS::Serverless::HttpApi"
+                | "AWS::ApiGateway::RestApi"
+                | "AWS::ApiGatewayV2::Api" => synthetic_id(&stack_name, &id),
                 // A layer version's ARN, as `!Ref` gives it on AWS.
                 "AWS::Serverless::LayerVersion" | "AWS::Lambda::LayerVersion" => format!(
                     "arn:aws:lambda:{}:{}:layer:{}:1",
@@ -410,6 +412,8 @@ impl Compiler<'_> {
         let mut apis = Vec::new();
         let mut tables = Vec::new();
         let mut buckets = Vec::new();
+        let mut raw_gateway: Vec<gateway::Raw> = Vec::new();
+        let mut gateway_views: BTreeMap<String, Node> = BTreeMap::new();
         let mut pending_routes: Vec<(usize, FieldPath, Node, ApiRoute, Option<String>)> =
             Vec::new();
         for r in &resources {
@@ -526,6 +530,14 @@ impl Compiler<'_> {
                     }
                 }
                 "" => {}
+                kind if gateway::KINDS.contains(&kind) => {
+                    raw_gateway.push(gateway::Raw {
+                        id: r.id.clone(),
+                        kind: kind.to_owned(),
+                        props: evaluated.clone(),
+                    });
+                    gateway_views.insert(r.id.clone(), view.clone());
+                }
                 other => {
                     if other.starts_with("AWS::Serverless::")
                         && !matches!(
@@ -560,6 +572,29 @@ impl Compiler<'_> {
                 }
             }
             self.flush(f, &view, Some(&r.id));
+        }
+
+        // APIs written as raw CloudFormation.
+        let resolved =
+            gateway::resolve(&raw_gateway, &functions, |id| synthetic_id(&stack_name, id));
+        apis.extend(resolved.apis);
+        for (id, found) in resolved.findings {
+            if let Some(view) = gateway_views.get(&id) {
+                self.flush(found, view, Some(&id));
+            }
+        }
+        for (idx, id, route) in resolved.routes {
+            let node = gateway_views
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| empty_map(root.span));
+            pending_routes.push((
+                idx,
+                FieldPath::root().field("Properties"),
+                node,
+                route,
+                None,
+            ));
         }
 
         // Routes: attach to their APIs, create the implicit APIs that are used, refuse

@@ -1345,3 +1345,137 @@ fn function_url_config_is_checked_as_lambda_checks_it() {
         t.warnings
     );
 }
+
+/// REST and HTTP APIs written as raw CloudFormation, in the shapes serverless-patterns uses.
+const RAW_APIS: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Items:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def h(e, c): return {'statusCode': 200, 'body': e.get('path') or e.get('rawPath')}"
+      Handler: index.h
+      Runtime: python3.12
+  Rest:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: items
+  ItemsResource:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref Rest
+      ParentId: !GetAtt Rest.RootResourceId
+      PathPart: items
+  ItemResource:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref Rest
+      ParentId: !Ref ItemsResource
+      PathPart: "{id}"
+  GetItem:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Rest
+      ResourceId: !Ref ItemResource
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration:
+        Type: AWS_PROXY
+        IntegrationHttpMethod: POST
+        Uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+  MockRoot:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Rest
+      ResourceId: !GetAtt Rest.RootResourceId
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: GetItem
+    Properties:
+      RestApiId: !Ref Rest
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Rest
+      DeploymentId: !Ref Deployment
+      StageName: dev
+  Quick:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: quick
+      ProtocolType: HTTP
+      Target: !GetAtt Items.Arn
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: http
+      ProtocolType: HTTP
+  HttpIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Http
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !GetAtt Items.Arn
+      PayloadFormatVersion: "2.0"
+  HttpRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Http
+      RouteKey: POST /orders
+      Target: !Sub integrations/${HttpIntegration}
+  HttpStage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref Http
+      StageName: $default
+      AutoDeploy: true
+"#;
+
+#[test]
+fn raw_api_gateway_resources_become_routes() {
+    let t = load("template.yaml", RAW_APIS).expect("loads");
+    let f = t.function("Items").expect("function");
+    let mut routes: Vec<(String, String, String)> = f
+        .routes
+        .iter()
+        .map(|r| (r.api.clone(), r.method.to_string(), r.route_key()))
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            ("Http".into(), "POST".into(), "POST /orders".into()),
+            ("Quick".into(), "ANY".into(), "$default".into()),
+            ("Rest".into(), "GET".into(), "GET /items/{id}".into()),
+        ]
+    );
+    let rest = t
+        .apis
+        .iter()
+        .find(|a| a.logical_id == "Rest")
+        .expect("rest api");
+    assert_eq!((rest.kind, rest.stage.as_str()), (ApiKind::Rest, "dev"));
+    let http = t
+        .apis
+        .iter()
+        .find(|a| a.logical_id == "Http")
+        .expect("http api");
+    assert_eq!(http.kind, ApiKind::Http);
+    // The MOCK integration is said, at its line, not served.
+    let w = render(&t.warnings);
+    assert!(
+        w.iter().any(|w| w.contains(
+            "MockRoot: Properties.Integration.Type: \"MOCK\" integrations are not served"
+        )),
+        "{w:#?}"
+    );
+    assert!(
+        !w.iter().any(|w| w.contains("is accepted but not run")
+            && (w.contains("AWS::ApiGateway::") || w.contains("AWS::ApiGatewayV2::"))),
+        "{w:#?}"
+    );
+}
