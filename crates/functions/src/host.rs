@@ -886,5 +886,6 @@ fn absolute(p: &std::path::Path) -> PathBuf {
 fn same_function(a: &FunctionSpec, b: &FunctionSpec) -> bool {
     let mut b = b.clone();
     b.origin = a.origin.clone();
+    b.runtime_at = a.runtime_at;
     *a == b
 }

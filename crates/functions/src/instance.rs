@@ -4,7 +4,6 @@
 //! The process runs in its own process group with a parent-death signal, so it never
 //! outlives Meridian; dropping the last handle to an instance kills the group.
 
-use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -108,36 +107,6 @@ fn log_stream_name(id: u64) -> String {
     )
 }
 
-/// Makes the child die with its parent and applies the memory rlimit. Runs in the forked
-/// child before exec, so it only makes system calls (async-signal-safe, no allocation).
-#[allow(unsafe_code)]
-fn harden(cmd: &mut Command, data_limit: Option<u64>) {
-    let parent = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec; it calls prctl, getppid and setrlimit
-    // only, which are async-signal-safe system calls, allocates nothing and takes no lock.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-                .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
-            // The parent may have died before the signal was armed.
-            if nix::unistd::getppid() != parent {
-                return Err(io::Error::from_raw_os_error(
-                    nix::errno::Errno::ESRCH as i32,
-                ));
-            }
-            if let Some(bytes) = data_limit {
-                nix::sys::resource::setrlimit(
-                    nix::sys::resource::Resource::RLIMIT_DATA,
-                    bytes,
-                    bytes,
-                )
-                .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
-            }
-            Ok(())
-        });
-    }
-}
-
 impl Instance {
     /// Starts an environment. It is busy (reserved for the invocation that asked for it).
     pub(crate) async fn spawn(
@@ -190,7 +159,10 @@ impl Instance {
         let data_limit = cgroup
             .is_none()
             .then(|| u64::from(bp.memory_mb) * 1024 * 1024);
-        harden(&mut cmd, data_limit);
+        meridian_workloads::pre_exec::die_with_parent(&mut cmd);
+        if let Some(bytes) = data_limit {
+            meridian_workloads::pre_exec::limit_data(&mut cmd, bytes);
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {

@@ -29,6 +29,7 @@ mod error;
 mod logs;
 mod placement;
 mod ports;
+pub mod pre_exec;
 mod probe;
 mod process;
 mod replica;

@@ -25,61 +25,6 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-mod pre_exec {
-    //! The one place this crate uses `unsafe`.
-    #![allow(unsafe_code)]
-
-    use std::io;
-
-    use nix::sys::prctl;
-    use nix::sys::signal::Signal;
-    use nix::unistd::{Pid, getppid};
-
-    /// Caps the child's private writable memory (`RLIMIT_DATA`: heap and anonymous
-    /// mappings) at `bytes`; its children inherit the limit.
-    pub(super) fn limit_data(cmd: &mut tokio::process::Command, bytes: u64) {
-        // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
-        // async-signal-safe operations are sound. The closure makes one raw system call,
-        // `setrlimit`, which is async-signal-safe; it captures a `u64` by copy, does not
-        // allocate (the error is a tagged integer), takes no lock and touches no shared
-        // state.
-        unsafe {
-            cmd.pre_exec(move || {
-                nix::sys::resource::setrlimit(
-                    nix::sys::resource::Resource::RLIMIT_DATA,
-                    bytes,
-                    bytes,
-                )
-                .map_err(|e| io::Error::from_raw_os_error(e as i32))
-            });
-        }
-    }
-
-    /// Makes the child die with its parent (see the module docs of `process`).
-    pub(super) fn die_with_parent(cmd: &mut tokio::process::Command) {
-        let parent: Pid = nix::unistd::getpid();
-        // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
-        // async-signal-safe operations are sound (the parent's other threads may have held
-        // locks, e.g. the allocator's, at the time of the fork). The closure only makes two
-        // raw system calls, `prctl(PR_SET_PDEATHSIG)` and `getppid`, both async-signal-safe;
-        // it captures a `Pid` (a plain integer) by copy, does not allocate (an
-        // `io::Error::from_raw_os_error` is a tagged integer, not a heap value), takes no
-        // lock and touches no shared state.
-        unsafe {
-            cmd.pre_exec(move || {
-                prctl::set_pdeathsig(Signal::SIGKILL)
-                    .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
-                // The parent may have died before the prctl took effect; then our parent is
-                // now a reaper and nobody would kill us.
-                if getppid() != parent {
-                    return Err(io::Error::from_raw_os_error(nix::libc::ESRCH));
-                }
-                Ok(())
-            });
-        }
-    }
-}
-
 struct Job {
     cmd: Command,
     reply: oneshot::Sender<io::Result<Child>>,
@@ -182,7 +127,7 @@ impl Drop for Group {
 /// past the limit allocations fail and the program reports it (Python's `MemoryError`,
 /// Node's "heap out of memory"), where Kubernetes' cgroup would OOM-kill it.
 pub(crate) fn limit_memory(cmd: &mut Command, bytes: u64) {
-    pre_exec::limit_data(cmd, bytes);
+    crate::pre_exec::limit_data(cmd, bytes);
 }
 
 /// Forks processes from one long-lived thread (see the module docs).
@@ -222,7 +167,7 @@ impl Spawner {
     /// group is killed when the returned [`Group`] is dropped.
     pub(crate) async fn spawn(&self, mut cmd: Command) -> io::Result<(Child, Group)> {
         cmd.process_group(0).kill_on_drop(true);
-        pre_exec::die_with_parent(&mut cmd);
+        crate::pre_exec::die_with_parent(&mut cmd);
         let (reply, rx) = oneshot::channel();
         {
             let jobs = self
