@@ -50,14 +50,20 @@ impl Sink<'_> {
         severity: Severity,
         field: FieldPath,
         message: String,
-        code: &'static str,
+        code: impl Into<Option<&'static str>>,
     ) -> &mut Finding {
         let f = &mut self.per_doc[doc];
         let finding = match severity {
             Severity::Error => f.error(&field, message),
             Severity::Warning => f.warn(&field, message),
         };
-        finding.code(code)
+        // Checks of Meridian's own (merged DestinationRules, PeerAuthentication conflicts)
+        // carry no code: `istioctl analyze` has none for them (IST0104 and IST0113 are
+        // retired).
+        match code.into() {
+            Some(code) => finding.code(code),
+            None => finding,
+        }
     }
 }
 
@@ -1133,7 +1139,7 @@ fn merged_rule_conflicts(
         for (si, s) in this.spec.subsets.iter().enumerate() {
             if other.spec.subsets.iter().any(|o| o.name == s.name) {
                 sink.push(doc, Severity::Error, at.field("subsets").index(si).field("name"),
-                    format!("subset \"{}\" of host \"{host}\" is also defined by DestinationRule {where_}", s.name.as_deref().unwrap_or_default()), "IST0104");
+                    format!("subset \"{}\" of host \"{host}\" is also defined by DestinationRule {where_}", s.name.as_deref().unwrap_or_default()), None);
             }
         }
         if let (Some(a), Some(b)) = (&this.spec.traffic_policy, &other.spec.traffic_policy) {
@@ -1168,7 +1174,7 @@ fn merged_rule_conflicts(
             for (field, both) in fields {
                 if both {
                     sink.push(doc, Severity::Error, at.field("trafficPolicy").field(field),
-                        format!("trafficPolicy.{field} for host \"{host}\" is also set by DestinationRule {where_}"), "IST0104")
+                        format!("trafficPolicy.{field} for host \"{host}\" is also set by DestinationRule {where_}"), None)
                         .hint("set each policy field in one DestinationRule per host");
                 }
             }
@@ -1181,7 +1187,7 @@ fn merged_rule_conflicts(
             .any(|&j| rule(j).is_some_and(|r| r.spec.traffic_policy.is_some()))
     {
         sink.push(doc, Severity::Warning, at.field("trafficPolicy"),
-            format!("this rule is merged with DestinationRule {} for host \"{host}\": Meridian combines their traffic policies field by field, where Istio would keep only the first rule's trafficPolicy", merged_with.join(", ")), "IST0104");
+            format!("this rule is merged with DestinationRule {} for host \"{host}\": Meridian combines their traffic policies field by field, where Istio would keep only the first rule's trafficPolicy", merged_with.join(", ")), None);
     }
 }
 
@@ -1261,7 +1267,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                             prev.file.display(),
                             prev.span.line
                         ),
-                        "IST0113",
+                        None,
                     )
                     .hint("keep one PeerAuthentication without selector per namespace");
                 } else {
@@ -1277,7 +1283,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                         Severity::Error,
                         FieldPath::root().field("spec").field("selector"),
                         format!("conflicting PeerAuthentication: the same workloads are selected by {} at {}:{}", prev.id.as_ref().map(ToString::to_string).unwrap_or_default(), prev.file.display(), prev.span.line),
-                        "IST0113",
+                        None,
                     );
                 } else {
                     by_selector.insert(key, *i);
@@ -1290,7 +1296,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                 Severity::Warning,
                 FieldPath::root().field("spec").field("selector"),
                 "policies with a selector are ignored in the root namespace".into(),
-                "IST0113",
+                None,
             );
         }
         // DISABLE at a port while the workload's mode is STRICT is legal; a DestinationRule
@@ -1321,7 +1327,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                         Severity::Error,
                         FieldPath::root().field("spec").field("trafficPolicy").field("tls").field("mode"),
                         format!("TLS is DISABLEd towards \"{host}\" but PeerAuthentication {} requires STRICT mTLS: every request would be refused", pa.name()),
-                        "IST0113",
+                        None,
                     )
                     .hint("use ISTIO_MUTUAL, or drop the tls block to let Meridian pick mTLS automatically");
                 }
