@@ -2,7 +2,7 @@
 //! subsets, gateways, delegates, ports, selectors), objects that conflict, and duplicates.
 //! Each finding lands on the document and field it is about, with Istio's message code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::diag::{Finding, Findings, Severity};
 use crate::istio::networking::{Destination, DestinationRuleSpec, VirtualServiceSpec};
@@ -984,20 +984,47 @@ fn config_references(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
 
 /// VirtualService hosts bound to the mesh, by (scope, host): the namespace they are exported
 /// to (`*`: all) and the host, qualified. Each holds (document, host index, `ns/name`).
-type MeshHosts = BTreeMap<(String, String), Vec<(usize, usize, String)>>;
+type MeshHosts = BTreeMap<(String, String), Vec<MeshHost>>;
+
+/// A host of a VirtualService bound to the mesh: (document, host index, `ns/name`).
+type MeshHost = (usize, usize, String);
 
 /// Two VirtualServices bound to the mesh that a namespace sees both of, for one host, leave
 /// which one applies undefined. A host exported everywhere conflicts with the same host
 /// exported everywhere, and with any host it overlaps (`*.x` and `a.x`) exported to a
 /// namespace. Each VirtualService is reported once, at its first host in conflict.
 fn mesh_host_conflicts(sink: &mut Sink<'_>, mesh_hosts: &MeshHosts) {
-    let mut reported: Vec<usize> = Vec::new();
+    // Hosts exported everywhere, by name, and those of them that are wildcards: a host kept
+    // to a namespace is looked up here rather than compared with every other host, as
+    // bundles may hold thousands of namespace-private VirtualServices.
+    let everywhere: BTreeMap<&str, &Vec<MeshHost>> = mesh_hosts
+        .iter()
+        .filter(|((scope, _), _)| scope == ALL_NAMESPACES)
+        .map(|((_, host), list)| (host.as_str(), list))
+        .collect();
+    let wildcards: Vec<(&str, &Vec<MeshHost>)> = everywhere
+        .iter()
+        .filter(|(host, _)| host.starts_with('*'))
+        .map(|(host, list)| (*host, *list))
+        .collect();
+    let mut reported: HashSet<usize> = HashSet::new();
     for ((scope, host), list) in mesh_hosts {
-        let mut list: Vec<&(usize, usize, String)> = list.iter().collect();
+        let mut list: Vec<&MeshHost> = list.iter().collect();
         if scope != ALL_NAMESPACES {
-            for ((other_scope, other), more) in mesh_hosts {
-                if other_scope == ALL_NAMESPACES && hosts_overlap(host, other) {
-                    list.extend(more);
+            if host.starts_with('*') {
+                for (other, more) in &everywhere {
+                    if hosts_overlap(host, other) {
+                        list.extend(more.iter());
+                    }
+                }
+            } else {
+                if let Some(more) = everywhere.get(host.as_str()) {
+                    list.extend(more.iter());
+                }
+                for (other, more) in &wildcards {
+                    if hosts_overlap(host, other) {
+                        list.extend(more.iter());
+                    }
                 }
             }
         }
@@ -1009,10 +1036,9 @@ fn mesh_host_conflicts(sink: &mut Sink<'_>, mesh_hosts: &MeshHosts) {
         names.dedup();
         let names = names.join(",");
         for (doc, hi, _) in list {
-            if reported.contains(doc) {
+            if !reported.insert(*doc) {
                 continue;
             }
-            reported.push(*doc);
             let seen_in = if scope == ALL_NAMESPACES {
                 String::new()
             } else {
