@@ -706,10 +706,10 @@ pub fn analyze(bundle: &mut Bundle) {
             continue;
         }
         let at = FieldPath::root().field("spec");
-        let selected: Vec<&crate::k8s::deployment::PodSpec> = workloads
+        let selected: Vec<PodSpecRef<'_>> = workloads
             .selected_by(&s.spec.selector)
             .filter(|(ns, _, _)| *ns == s.namespace())
-            .filter_map(|(_, _, pod)| *pod)
+            .map(|(_, _, pod)| *pod)
             .collect();
         if selected.is_empty() {
             if !docs
@@ -726,6 +726,12 @@ pub fn analyze(bundle: &mut Bundle) {
                 "IST0101",
             )
             .hint("the selector must match the pod template labels of a Deployment");
+            continue;
+        }
+        // Target ports are checked against the Deployments' containers; a Pod's are not read.
+        let selected: Vec<&crate::k8s::deployment::PodSpec> =
+            selected.into_iter().flatten().collect();
+        if selected.is_empty() {
             continue;
         }
         for (pi, p) in s.spec.ports.iter().enumerate() {
@@ -1696,6 +1702,16 @@ spec:
   nodeName: node-a
   containers: [{name: httpbin, image: httpbin}]
 ---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: other}
+spec:
+  selector: {matchLabels: {app: other}}
+  template:
+    metadata: {labels: {app: other}}
+    spec:
+      containers: [{name: other, image: other}]
+---
 apiVersion: v1
 kind: Node
 metadata:
@@ -1730,6 +1746,8 @@ spec:
             "{found:?}"
         );
         assert_eq!(count(&found, "IST0101", "Gateway/private"), 0);
+        // The Service selects the Pod, though the files also declare a Deployment.
+        assert_eq!(count(&found, "IST0101", "Service/httpbin"), 0);
     }
 
     #[test]
