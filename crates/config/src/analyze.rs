@@ -2,7 +2,7 @@
 //! subsets, gateways, delegates, ports, selectors), objects that conflict, and duplicates.
 //! Each finding lands on the document and field it is about, with Istio's message code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::diag::{Finding, Findings, Severity};
 use crate::istio::networking::{Destination, DestinationRuleSpec, VirtualServiceSpec};
@@ -38,17 +38,6 @@ pub fn qualify_host(host: &str, namespace: &str) -> String {
     }
 }
 
-/// Whether `pattern` (possibly `*.x`) covers `host`.
-fn host_matches(pattern: &str, host: &str) -> bool {
-    if pattern == "*" {
-        return true;
-    }
-    match pattern.strip_prefix('*') {
-        Some(suffix) => host.ends_with(suffix),
-        None => pattern == host,
-    }
-}
-
 struct Sink<'a> {
     per_doc: Vec<Findings>,
     _bundle: std::marker::PhantomData<&'a ()>,
@@ -61,36 +50,38 @@ impl Sink<'_> {
         severity: Severity,
         field: FieldPath,
         message: String,
-        code: &'static str,
+        code: impl Into<Option<&'static str>>,
     ) -> &mut Finding {
         let f = &mut self.per_doc[doc];
         let finding = match severity {
             Severity::Error => f.error(&field, message),
             Severity::Warning => f.warn(&field, message),
         };
-        finding.code(code)
+        // Checks of Meridian's own (merged DestinationRules, PeerAuthentication conflicts)
+        // carry no code: `istioctl analyze` has none for them (IST0104 and IST0113 are
+        // retired).
+        match code.into() {
+            Some(code) => finding.code(code),
+            None => finding,
+        }
     }
 }
 
-/// Pod templates of every Deployment, indexed by label so that selecting them is not a scan
-/// of all workloads per selector (10,000-resource bundles have thousands of each).
+/// The pod spec of a Deployment's template, or none for a Pod (a kind Meridian passes over
+/// but whose labels Services, Gateways and subsets select).
+type PodSpecRef<'a> = Option<&'a crate::k8s::deployment::PodSpec>;
+
+/// Pod templates of every Deployment and the labels of every Pod, indexed by label so that
+/// selecting them is not a scan of all workloads per selector (10,000-resource bundles have
+/// thousands of each).
 #[derive(Default)]
 struct Workloads<'a> {
-    all: Vec<(
-        &'a str,
-        &'a BTreeMap<String, String>,
-        &'a crate::k8s::deployment::PodSpec,
-    )>,
+    all: Vec<(&'a str, &'a BTreeMap<String, String>, PodSpecRef<'a>)>,
     by_label: HashMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 impl<'a> Workloads<'a> {
-    fn add(
-        &mut self,
-        ns: &'a str,
-        labels: &'a BTreeMap<String, String>,
-        pod: &'a crate::k8s::deployment::PodSpec,
-    ) {
+    fn add(&mut self, ns: &'a str, labels: &'a BTreeMap<String, String>, pod: PodSpecRef<'a>) {
         let i = self.all.len();
         for (k, v) in labels {
             self.by_label
@@ -109,13 +100,8 @@ impl<'a> Workloads<'a> {
     fn selected_by<'s>(
         &'s self,
         selector: &'s BTreeMap<String, String>,
-    ) -> impl Iterator<
-        Item = &'s (
-            &'a str,
-            &'a BTreeMap<String, String>,
-            &'a crate::k8s::deployment::PodSpec,
-        ),
-    > + 's {
+    ) -> impl Iterator<Item = &'s (&'a str, &'a BTreeMap<String, String>, PodSpecRef<'a>)> + 's
+    {
         let candidates: Box<dyn Iterator<Item = usize> + 's> = match selector.iter().next() {
             Some((k, v)) => Box::new(
                 self.by_label
@@ -132,12 +118,164 @@ impl<'a> Workloads<'a> {
     }
 }
 
+/// The labels of every Pod in the files (namespace, labels), with the topology labels the
+/// mesh adds from the Pod's Node (region, zone, subzone and hostname), as Istio does before
+/// matching subsets.
+fn pod_labels(bundle: &Bundle) -> Vec<(String, BTreeMap<String, String>)> {
+    const LOCALITY: [&str; 3] = [
+        "topology.kubernetes.io/region",
+        "topology.kubernetes.io/zone",
+        "topology.istio.io/subzone",
+    ];
+    let string_map = |n: Option<&crate::node::Node>| -> BTreeMap<String, String> {
+        n.and_then(crate::node::Node::as_map)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some((e.key.as_str()?.to_owned(), e.value.as_str()?.to_owned())))
+            .collect()
+    };
+    let passed_over = |kind: &'static str| {
+        bundle.docs.iter().filter_map(move |d| {
+            let o = d.ignored.as_ref()?;
+            (o.kind == kind && o.api_version == "v1").then_some((o, d.node.as_deref()?))
+        })
+    };
+    let nodes: HashMap<&str, BTreeMap<String, String>> = passed_over("Node")
+        .map(|(o, n)| {
+            (
+                o.name.as_str(),
+                string_map(n.get("metadata").and_then(|m| m.get("labels"))),
+            )
+        })
+        .collect();
+    passed_over("Pod")
+        .map(|(o, n)| {
+            let mut labels = string_map(n.get("metadata").and_then(|m| m.get("labels")));
+            let node_name = n
+                .get("spec")
+                .and_then(|s| s.get("nodeName"))
+                .and_then(crate::node::Node::as_str);
+            if let Some(node_name) = node_name {
+                if let Some(node) = nodes.get(node_name) {
+                    for key in LOCALITY {
+                        if let Some(v) = node.get(key).filter(|v| !v.is_empty()) {
+                            labels.insert(key.to_owned(), v.clone());
+                        }
+                    }
+                }
+                labels.insert("kubernetes.io/hostname".to_owned(), node_name.to_owned());
+            }
+            (o.namespace.clone(), labels)
+        })
+        .collect()
+}
+
 /// A service the mesh knows: from a Service or a ServiceEntry.
 struct KnownHost {
     /// Service ports (number, name, target port).
     ports: Vec<(u32, Option<String>, Option<IntOrString>)>,
     /// Pod selector, for Services.
     selector: Option<BTreeMap<String, String>>,
+}
+
+/// The annotation that limits where a Service is visible, as `exportTo` does for Istio kinds.
+const EXPORT_TO_ANNOTATION: &str = "networking.istio.io/exportTo";
+
+/// The scope of an object visible in every namespace.
+const ALL_NAMESPACES: &str = "*";
+
+/// The namespaces an object is visible in, from its `exportTo` (`.` is its own namespace);
+/// `["*"]` when the list is empty or holds `*`.
+fn export_scopes<'a>(export_to: impl IntoIterator<Item = &'a str>, ns: &'a str) -> Vec<&'a str> {
+    let mut scopes: Vec<&str> = Vec::new();
+    for e in export_to {
+        let e = if e == "." { ns } else { e };
+        if e == ALL_NAMESPACES {
+            return vec![ALL_NAMESPACES];
+        }
+        if !scopes.contains(&e) {
+            scopes.push(e);
+        }
+    }
+    if scopes.is_empty() {
+        scopes.push(ALL_NAMESPACES);
+    }
+    scopes
+}
+
+/// Expands a host as `istioctl analyze` does: a name without dots (and not a wildcard) is a
+/// Service in `namespace`; any other name is taken as written.
+fn fqdn(host: &str, namespace: &str) -> String {
+    let h = host.to_ascii_lowercase();
+    if h.starts_with('*') || h.contains('.') {
+        h
+    } else {
+        format!("{h}.{namespace}.{CLUSTER_DOMAIN}")
+    }
+}
+
+/// Whether two hosts, either possibly a wildcard (`*.x`), have a name in common.
+fn hosts_overlap(a: &str, b: &str) -> bool {
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (Some(a), Some(b)) => a.ends_with(b) || b.ends_with(a),
+        (Some(a), None) => b.ends_with(a),
+        (None, Some(b)) => a.ends_with(b),
+        (None, None) => a == b,
+    }
+}
+
+/// Every host a destination may name, by the namespace it is visible in (`*`: all).
+#[derive(Default)]
+struct Registry {
+    known: Vec<KnownHost>,
+    by_scope: HashMap<(String, String), usize>,
+    /// Wildcard hosts (`*.example.com`), with their scope, for the suffix scan.
+    wildcards: Vec<(String, String, usize)>,
+}
+
+impl Registry {
+    fn add(&mut self, scopes: &[&str], fqdn: String, host: KnownHost) {
+        let i = self.known.len();
+        self.known.push(host);
+        for scope in scopes {
+            if fqdn.starts_with('*') {
+                self.wildcards.push(((*scope).to_owned(), fqdn.clone(), i));
+            }
+            self.by_scope.insert(((*scope).to_owned(), fqdn.clone()), i);
+        }
+    }
+
+    /// The service `host` names for an object of namespace `ns` whose own `exportTo` is
+    /// `export_to`: one visible everywhere, then one visible where the object is exported
+    /// (its own namespace when it names none), then a wildcard host visible everywhere or
+    /// in `ns` whose suffix the host ends with. These are `istioctl analyze`'s rules.
+    fn lookup(&self, ns: &str, export_to: &[String], host: &str) -> Option<&KnownHost> {
+        let name = fqdn(host, ns);
+        let get = |scope: &str| {
+            self.by_scope
+                .get(&(scope.to_owned(), name.clone()))
+                .map(|&i| &self.known[i])
+        };
+        if let Some(k) = get(ALL_NAMESPACES) {
+            return Some(k);
+        }
+        let found = if export_to.is_empty() {
+            get(ns)
+        } else {
+            export_to
+                .iter()
+                .find_map(|e| get(if e == "." { ns } else { e.as_str() }))
+        };
+        if found.is_some() {
+            return found;
+        }
+        let bare = host.trim_start_matches('*').to_ascii_lowercase();
+        self.wildcards
+            .iter()
+            .filter(|(scope, _, _)| scope == ALL_NAMESPACES || scope == ns)
+            .find(|(_, w, _)| bare.ends_with(w.trim_start_matches('*')))
+            .map(|&(_, _, i)| &self.known[i])
+    }
 }
 
 /// Runs every cross-resource check and adds findings to the documents they are about.
@@ -155,16 +293,29 @@ pub fn analyze(bundle: &mut Bundle) {
 
     duplicates(bundle, &mut sink);
 
-    // The registry: every host a destination may name.
-    let mut hosts: HashMap<String, KnownHost> = HashMap::new();
-    let mut wildcard_hosts: Vec<String> = Vec::new();
+    // The registry: every host a destination may name, where it is visible.
+    let mut registry = Registry::default();
     let mut workloads = Workloads::default();
+    let pods = pod_labels(bundle);
+    for (ns, labels) in &pods {
+        workloads.add(ns, labels, None);
+    }
     for (_, r) in &docs {
         match r {
             Resource::Service(s) => {
-                let fqdn = format!("{}.{}.{CLUSTER_DOMAIN}", s.name(), s.namespace());
-                hosts.insert(
-                    fqdn,
+                let ns = s.namespace();
+                let scopes = export_scopes(
+                    s.metadata
+                        .annotations
+                        .get(EXPORT_TO_ANNOTATION)
+                        .map(|a| a.split(',').map(str::trim).filter(|e| !e.is_empty()))
+                        .into_iter()
+                        .flatten(),
+                    ns,
+                );
+                registry.add(
+                    &scopes,
+                    format!("{}.{ns}.{CLUSTER_DOMAIN}", s.name()),
                     KnownHost {
                         ports: s
                             .spec
@@ -180,6 +331,8 @@ pub fn analyze(bundle: &mut Bundle) {
                 );
             }
             Resource::ServiceEntry(se) => {
+                let ns = se.namespace();
+                let scopes = export_scopes(se.spec.export_to.iter().map(String::as_str), ns);
                 for h in &se.spec.hosts {
                     let ports = se
                         .spec
@@ -187,32 +340,26 @@ pub fn analyze(bundle: &mut Bundle) {
                         .iter()
                         .filter_map(|p| p.number.map(|n| (n, p.name.clone(), None)))
                         .collect();
-                    if h.contains('*') {
-                        wildcard_hosts.push(h.to_ascii_lowercase());
-                    } else {
-                        hosts.insert(
-                            qualify_host(h, se.namespace()),
-                            KnownHost {
-                                ports,
-                                selector: None,
-                            },
-                        );
-                    }
+                    registry.add(
+                        &scopes,
+                        fqdn(h, ns),
+                        KnownHost {
+                            ports,
+                            selector: None,
+                        },
+                    );
                 }
             }
             Resource::Deployment(d) => {
                 if let Some(t) = &d.spec.template
                     && let Some(pod) = &t.spec
                 {
-                    workloads.add(d.namespace(), &t.metadata.labels, pod);
+                    workloads.add(d.namespace(), &t.metadata.labels, Some(pod));
                 }
             }
             _ => {}
         }
     }
-    let host_known = |fqdn: &str| {
-        hosts.contains_key(fqdn) || wildcard_hosts.iter().any(|w| host_matches(w, fqdn))
-    };
 
     // Subsets by host.
     let mut subsets: HashMap<String, Vec<(&str, usize)>> = HashMap::new();
@@ -221,7 +368,7 @@ pub fn analyze(bundle: &mut Bundle) {
         if let Resource::DestinationRule(dr) = r
             && let Some(h) = &dr.spec.host
         {
-            let fqdn = qualify_host(h, dr.namespace());
+            let fqdn = fqdn(h, dr.namespace());
             rules_by_host.entry(fqdn.clone()).or_default().push(*i);
             for s in &dr.spec.subsets {
                 if let Some(n) = &s.name {
@@ -243,6 +390,7 @@ pub fn analyze(bundle: &mut Bundle) {
             _ => None,
         })
         .collect();
+    let api_gateways = api_gateway_listeners(bundle);
     let virtual_services: HashMap<(String, String), (usize, &Object<VirtualServiceSpec>)> = docs
         .iter()
         .filter_map(|(i, r)| match r {
@@ -253,33 +401,26 @@ pub fn analyze(bundle: &mut Bundle) {
         })
         .collect();
 
+    // A destination of a VirtualService of namespace `ns` exported to `export_to`: its host
+    // must be visible there, its subset defined by a DestinationRule for the host, and its
+    // port one of the service's (required when the service has several).
     let check_destination = |sink: &mut Sink<'_>,
                              doc: usize,
                              at: FieldPath,
                              d: &Destination,
-                             ns: &str| {
+                             ns: &str,
+                             export_to: &[String]| {
         let Some(host) = d.host.as_deref() else {
             return;
         };
-        let fqdn = qualify_host(host, ns);
-        if !host_known(&fqdn) {
-            sink.push(
-                doc,
-                Severity::Error,
-                at.field("host"),
-                format!("Referenced host not found: \"{host}\""),
-                "IST0101",
-            )
-            .hint("declare a Service with this name, or a ServiceEntry for an outside host");
-            return;
-        }
         if let Some(subset) = &d.subset {
+            let name = fqdn(host, ns);
             let defined = subsets
-                .get(&fqdn)
+                .get(&name)
                 .is_some_and(|s| s.iter().any(|(n, _)| n == subset));
             if !defined {
                 let known: Vec<&str> = subsets
-                    .get(&fqdn)
+                    .get(&name)
                     .map(|s| s.iter().map(|(n, _)| *n).collect())
                     .unwrap_or_default();
                 let hint = if known.is_empty() {
@@ -303,42 +444,51 @@ pub fn analyze(bundle: &mut Bundle) {
                 .hint(hint);
             }
         }
-        if let Some(known) = hosts.get(&fqdn) {
-            match d.port.and_then(|p| p.number) {
-                Some(port)
-                    if !known.ports.is_empty()
-                        && !known.ports.iter().any(|(n, _, _)| *n == port) =>
-                {
-                    let list: Vec<String> =
-                        known.ports.iter().map(|(n, _, _)| n.to_string()).collect();
-                    sink.push(
-                        doc,
-                        Severity::Error,
-                        at.field("port").field("number"),
-                        format!(
-                            "Referenced port {port} not found on host \"{host}\" (ports: {})",
-                            list.join(", ")
-                        ),
-                        "IST0101",
-                    );
-                }
-                None if known.ports.len() > 1 => {
-                    sink.push(
-                        doc,
-                        Severity::Error,
-                        at.clone(),
-                        format!("This VirtualService routes to a service \"{host}\" with more than one port, but does not specify which to use"),
-                        "IST0112",
-                    )
-                    .hint("add `port: {number: N}` to the destination");
-                }
-                _ => {}
+        let Some(known) = registry.lookup(ns, export_to, host) else {
+            sink.push(
+                doc,
+                Severity::Error,
+                at.field("host"),
+                format!("Referenced host not found: \"{host}\""),
+                "IST0101",
+            )
+            .hint(if export_to.is_empty() {
+                format!("declare a Service with this name, or a ServiceEntry for an outside host, visible in namespace \"{ns}\" (see their `exportTo`)")
+            } else {
+                format!("declare a Service with this name, or a ServiceEntry for an outside host, visible in namespace \"{ns}\" or where this VirtualService is exported ({})", export_to.join(", "))
+            });
+            return;
+        };
+        match d.port.and_then(|p| p.number) {
+            Some(port) if !known.ports.iter().any(|(n, _, _)| *n == port) => {
+                let list: Vec<String> = known.ports.iter().map(|(n, _, _)| n.to_string()).collect();
+                sink.push(
+                    doc,
+                    Severity::Error,
+                    at.field("port").field("number"),
+                    format!(
+                        "Referenced port {port} not found on host \"{host}\" (ports: {})",
+                        list.join(", ")
+                    ),
+                    "IST0101",
+                );
             }
+            None if known.ports.len() > 1 => {
+                sink.push(
+                    doc,
+                    Severity::Error,
+                    at.clone(),
+                    format!("This VirtualService routes to a service \"{host}\" with more than one port, but does not specify which to use"),
+                    "IST0112",
+                )
+                .hint("add `port: {number: N}` to the destination");
+            }
+            _ => {}
         }
     };
 
     // VirtualServices.
-    let mut mesh_hosts: HashMap<String, Vec<(usize, usize, String)>> = HashMap::new();
+    let mut mesh_hosts: MeshHosts = BTreeMap::new();
     for (i, r) in &docs {
         let Resource::VirtualService(vs) = r else {
             continue;
@@ -356,11 +506,12 @@ pub fn analyze(bundle: &mut Bundle) {
                         rp.field("route").index(di).field("destination"),
                         dest,
                         ns,
+                        &spec.export_to,
                     );
                 }
             }
             if let Some(m) = &route.mirror {
-                check_destination(&mut sink, *i, rp.field("mirror"), m, ns);
+                check_destination(&mut sink, *i, rp.field("mirror"), m, ns, &spec.export_to);
             }
             for (mi, m) in route.mirrors.iter().enumerate() {
                 if let Some(dest) = &m.destination {
@@ -370,6 +521,7 @@ pub fn analyze(bundle: &mut Bundle) {
                         rp.field("mirrors").index(mi).field("destination"),
                         dest,
                         ns,
+                        &spec.export_to,
                     );
                 }
             }
@@ -422,19 +574,32 @@ pub fn analyze(bundle: &mut Bundle) {
                                 .field("destination"),
                             dest,
                             ns,
+                            &spec.export_to,
                         );
                     }
                 }
             }
         }
-        // Gateways referenced.
+        // Gateways referenced: each must exist, and serve at least one of the hosts.
         for (gi, g) in spec.gateways.iter().enumerate() {
-            if g == "mesh" {
+            // `~` marks a Gateway generated from a Gateway API one, which validation already
+            // refuses to name.
+            if g == "mesh" || g.contains('~') {
                 continue;
             }
             let (gns, gname) = g.split_once('/').unwrap_or((ns, g));
-            match gateways.get(&(gns.to_owned(), gname.to_owned())) {
-                None => {
+            let key = (gns.to_owned(), gname.to_owned());
+            let served = match (gateways.get(&key), api_gateways.get(&key)) {
+                (Some((_, gw)), _) => gw
+                    .spec
+                    .servers
+                    .iter()
+                    .any(|server| gateway_serves(&server.hosts, gns, ns, &spec.hosts)),
+                (None, Some(listeners)) => listeners.iter().any(|l| match l {
+                    None => true,
+                    Some(l) => spec.hosts.iter().any(|h| hosts_overlap(l, h)),
+                }),
+                (None, None) => {
                     let known: Vec<&str> = gateways.keys().map(|(_, n)| n.as_str()).collect();
                     let f = sink.push(
                         *i,
@@ -446,62 +611,37 @@ pub fn analyze(bundle: &mut Bundle) {
                     if let Some(c) = crate::diag::did_you_mean(gname, known) {
                         f.hint(format!("did you mean \"{c}\"?"));
                     }
+                    false
                 }
-                Some((_, gw)) => {
-                    let served: Vec<&str> = gw
-                        .spec
-                        .servers
-                        .iter()
-                        .flat_map(|s| s.hosts.iter())
-                        .map(|h| h.split_once('/').map_or(h.as_str(), |(_, h)| h))
-                        .collect();
-                    let missing: Vec<&String> = spec
-                        .hosts
-                        .iter()
-                        .filter(|h| {
-                            !served
-                                .iter()
-                                .any(|s| crate::istio::networking::host_subset_of(h, s))
-                        })
-                        .collect();
-                    if !missing.is_empty() && !spec.hosts.is_empty() {
-                        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                        sink.push(
-                            *i,
-                            Severity::Warning,
-                            at.field("gateways").index(gi),
-                            format!("one or more host(s) [{}] defined in VirtualService {ns}/{} not found in Gateway {gns}/{gname}", names.join(", "), vs.name()),
-                            "IST0132",
-                        );
-                    }
-                }
+            };
+            if !served {
+                sink.push(
+                    *i,
+                    Severity::Warning,
+                    at.field("gateways").index(gi),
+                    format!(
+                        "one or more host [{}] defined in VirtualService {ns}/{} not found in Gateway {gns}/{gname}",
+                        spec.hosts.join(", "),
+                        vs.name()
+                    ),
+                    "IST0132",
+                )
+                .hint("none of these hosts is among the hosts of the Gateway's servers visible from this namespace: the Gateway routes none of their requests here");
             }
         }
         if spec.applies_to_mesh() {
+            let scopes = export_scopes(spec.export_to.iter().map(String::as_str), ns);
             for (hi, h) in spec.hosts.iter().enumerate() {
-                mesh_hosts.entry(qualify_host(h, ns)).or_default().push((
-                    *i,
-                    hi,
-                    format!("{ns}/{}", vs.name()),
-                ));
+                for scope in &scopes {
+                    mesh_hosts
+                        .entry(((*scope).to_owned(), fqdn(h, ns)))
+                        .or_default()
+                        .push((*i, hi, format!("{ns}/{}", vs.name())));
+                }
             }
         }
     }
-    for (host, list) in &mesh_hosts {
-        if list.len() > 1 {
-            let names: Vec<&str> = list.iter().map(|(_, _, n)| n.as_str()).collect();
-            for (doc, hi, _) in list {
-                sink.push(
-                    *doc,
-                    Severity::Error,
-                    FieldPath::root().field("spec").field("hosts").index(*hi),
-                    format!("The VirtualServices {} associated with mesh define the same host {host} which can lead to undefined behavior", names.join(",")),
-                    "IST0109",
-                )
-                .hint("merge the rules into one VirtualService per host");
-            }
-        }
-    }
+    mesh_host_conflicts(&mut sink, &mesh_hosts);
 
     // DestinationRules: host known, several rules for one host, subsets that select nothing.
     for (i, r) in &docs {
@@ -510,24 +650,28 @@ pub fn analyze(bundle: &mut Bundle) {
         };
         let at = FieldPath::root().field("spec");
         let Some(host) = &dr.spec.host else { continue };
-        let fqdn = qualify_host(host, dr.namespace());
-        if !fqdn.contains('*') && !host_known(&fqdn) {
+        let name = fqdn(host, dr.namespace());
+        let known = registry.lookup(dr.namespace(), &dr.spec.export_to, host);
+        // A wildcard rule (`*.example.com`) applies to whatever hosts it covers, if any.
+        if known.is_none() && !name.starts_with('*') {
             sink.push(
                 *i,
                 Severity::Warning,
                 at.field("host"),
-                format!("Referenced host not found: \"{host}\""),
-                "IST0101",
+                format!("host \"{host}\" matches no Service or ServiceEntry visible in namespace \"{}\"", dr.namespace()),
+                "IST0174",
             )
-            .hint("the rule has no effect until a Service or ServiceEntry with this host exists");
+            .hint("the rule has no effect until a Service or ServiceEntry with this host is visible in its namespace");
         }
-        if let Some(others) = rules_by_host.get(&fqdn)
+        if let Some(others) = rules_by_host.get(&name)
             && others.len() > 1
             && others[0] != *i
         {
             merged_rule_conflicts(bundle, &mut sink, *i, others, host);
         }
-        subsets_select_something(&mut sink, *i, dr, &hosts, &fqdn, &workloads);
+        if let Some(known) = known {
+            subsets_select_something(&mut sink, *i, dr, known, &workloads);
+        }
     }
 
     // Gateways: the selector must match a gateway workload.
@@ -562,7 +706,7 @@ pub fn analyze(bundle: &mut Bundle) {
             continue;
         }
         let at = FieldPath::root().field("spec");
-        let selected: Vec<&crate::k8s::deployment::PodSpec> = workloads
+        let selected: Vec<PodSpecRef<'_>> = workloads
             .selected_by(&s.spec.selector)
             .filter(|(ns, _, _)| *ns == s.namespace())
             .map(|(_, _, pod)| *pod)
@@ -582,6 +726,12 @@ pub fn analyze(bundle: &mut Bundle) {
                 "IST0101",
             )
             .hint("the selector must match the pod template labels of a Deployment");
+            continue;
+        }
+        // Target ports are checked against the Deployments' containers; a Pod's are not read.
+        let selected: Vec<&crate::k8s::deployment::PodSpec> =
+            selected.into_iter().flatten().collect();
+        if selected.is_empty() {
             continue;
         }
         for (pi, p) in s.spec.ports.iter().enumerate() {
@@ -667,9 +817,11 @@ pub fn analyze(bundle: &mut Bundle) {
 
     for (i, findings) in sink.per_doc.into_iter().enumerate() {
         let doc = &mut bundle.docs[i];
-        // A document with errors of its own may hold placeholders where values failed to
-        // decode; what the cross-checks say about it would be noise until those are fixed.
-        if findings.is_empty() || doc.diagnostics.iter().any(crate::Diagnostic::is_error) {
+        // A document where values failed to decode holds placeholders for them; what the
+        // cross-checks say about it would be noise until those are fixed. One that decoded
+        // but breaks a rule of its own is still checked against the others, as
+        // `istioctl analyze` does, so that every error shows at once.
+        if findings.is_empty() || !doc.complete {
             continue;
         }
         let Some(node) = &doc.node else { continue };
@@ -836,6 +988,131 @@ fn config_references(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
     }
 }
 
+/// VirtualService hosts bound to the mesh, by (scope, host): the namespace they are exported
+/// to (`*`: all) and the host, qualified. Each holds (document, host index, `ns/name`).
+type MeshHosts = BTreeMap<(String, String), Vec<MeshHost>>;
+
+/// A host of a VirtualService bound to the mesh: (document, host index, `ns/name`).
+type MeshHost = (usize, usize, String);
+
+/// Two VirtualServices bound to the mesh that a namespace sees both of, for one host, leave
+/// which one applies undefined. A host exported everywhere conflicts with the same host
+/// exported everywhere, and with any host it overlaps (`*.x` and `a.x`) exported to a
+/// namespace. Each VirtualService is reported once, at its first host in conflict.
+fn mesh_host_conflicts(sink: &mut Sink<'_>, mesh_hosts: &MeshHosts) {
+    // Hosts exported everywhere, by name, and those of them that are wildcards: a host kept
+    // to a namespace is looked up here rather than compared with every other host, as
+    // bundles may hold thousands of namespace-private VirtualServices.
+    let everywhere: BTreeMap<&str, &Vec<MeshHost>> = mesh_hosts
+        .iter()
+        .filter(|((scope, _), _)| scope == ALL_NAMESPACES)
+        .map(|((_, host), list)| (host.as_str(), list))
+        .collect();
+    let wildcards: Vec<(&str, &Vec<MeshHost>)> = everywhere
+        .iter()
+        .filter(|(host, _)| host.starts_with('*'))
+        .map(|(host, list)| (*host, *list))
+        .collect();
+    let mut reported: HashSet<usize> = HashSet::new();
+    for ((scope, host), list) in mesh_hosts {
+        let mut list: Vec<&MeshHost> = list.iter().collect();
+        if scope != ALL_NAMESPACES {
+            if host.starts_with('*') {
+                for (other, more) in &everywhere {
+                    if hosts_overlap(host, other) {
+                        list.extend(more.iter());
+                    }
+                }
+            } else {
+                if let Some(more) = everywhere.get(host.as_str()) {
+                    list.extend(more.iter());
+                }
+                for (other, more) in &wildcards {
+                    if hosts_overlap(host, other) {
+                        list.extend(more.iter());
+                    }
+                }
+            }
+        }
+        if list.len() < 2 {
+            continue;
+        }
+        let mut names: Vec<&str> = list.iter().map(|(_, _, n)| n.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let names = names.join(",");
+        for (doc, hi, _) in list {
+            if !reported.insert(*doc) {
+                continue;
+            }
+            let seen_in = if scope == ALL_NAMESPACES {
+                String::new()
+            } else {
+                format!(" (as namespace \"{scope}\" sees them)")
+            };
+            sink.push(
+                *doc,
+                Severity::Error,
+                FieldPath::root().field("spec").field("hosts").index(*hi),
+                format!("The VirtualServices {names} associated with mesh define the same host {host}{seen_in} which can lead to undefined behavior"),
+                "IST0109",
+            )
+            .hint("merge the rules into one VirtualService per host, or narrow their `exportTo`");
+        }
+    }
+}
+
+/// Whether a server of a Gateway of namespace `gw_ns` serves one of `vs_hosts` for a
+/// VirtualService of namespace `vs_ns`: its hosts are `ns/host` (`.` is the Gateway's
+/// namespace, `*` any), and only those of the VirtualService's namespace or `*` count.
+fn gateway_serves(server_hosts: &[String], gw_ns: &str, vs_ns: &str, vs_hosts: &[String]) -> bool {
+    server_hosts.iter().any(|h| {
+        let visible = match h.split_once('/') {
+            None => Some(h.as_str()),
+            Some(("*", host)) => Some(host),
+            Some((".", host)) => (gw_ns == vs_ns).then_some(host),
+            Some((ns, host)) => (ns == vs_ns).then_some(host),
+        };
+        visible.is_some_and(|g| {
+            let g = g.to_ascii_lowercase();
+            vs_hosts
+                .iter()
+                .any(|v| hosts_overlap(&g, &v.to_ascii_lowercase()))
+        })
+    })
+}
+
+/// The listeners of each Gateway API Gateway (passed over, but VirtualServices may bind to
+/// it): its hostnames, `None` for a listener without one (it accepts every host).
+fn api_gateway_listeners(bundle: &Bundle) -> HashMap<(String, String), Vec<Option<String>>> {
+    bundle
+        .docs
+        .iter()
+        .filter_map(|d| {
+            let o = d.ignored.as_ref()?;
+            if o.kind != "Gateway" || !o.api_version.starts_with("gateway.networking.k8s.io/") {
+                return None;
+            }
+            let listeners = d
+                .node
+                .as_deref()?
+                .get("spec")
+                .and_then(|s| s.get("listeners"))
+                .and_then(crate::node::Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .map(|l| {
+                    l.get("hostname")
+                        .and_then(crate::node::Node::as_str)
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_ascii_lowercase)
+                })
+                .collect();
+            Some(((o.namespace.clone(), o.name.clone()), listeners))
+        })
+        .collect()
+}
+
 fn duplicates(bundle: &Bundle, sink: &mut Sink<'_>) {
     let mut first: HashMap<(Kind, &str, &str), usize> = HashMap::new();
     for (i, d) in bundle.docs.iter().enumerate() {
@@ -894,7 +1171,7 @@ fn merged_rule_conflicts(
         for (si, s) in this.spec.subsets.iter().enumerate() {
             if other.spec.subsets.iter().any(|o| o.name == s.name) {
                 sink.push(doc, Severity::Error, at.field("subsets").index(si).field("name"),
-                    format!("subset \"{}\" of host \"{host}\" is also defined by DestinationRule {where_}", s.name.as_deref().unwrap_or_default()), "IST0104");
+                    format!("subset \"{}\" of host \"{host}\" is also defined by DestinationRule {where_}", s.name.as_deref().unwrap_or_default()), None);
             }
         }
         if let (Some(a), Some(b)) = (&this.spec.traffic_policy, &other.spec.traffic_policy) {
@@ -929,7 +1206,7 @@ fn merged_rule_conflicts(
             for (field, both) in fields {
                 if both {
                     sink.push(doc, Severity::Error, at.field("trafficPolicy").field(field),
-                        format!("trafficPolicy.{field} for host \"{host}\" is also set by DestinationRule {where_}"), "IST0104")
+                        format!("trafficPolicy.{field} for host \"{host}\" is also set by DestinationRule {where_}"), None)
                         .hint("set each policy field in one DestinationRule per host");
                 }
             }
@@ -942,19 +1219,19 @@ fn merged_rule_conflicts(
             .any(|&j| rule(j).is_some_and(|r| r.spec.traffic_policy.is_some()))
     {
         sink.push(doc, Severity::Warning, at.field("trafficPolicy"),
-            format!("this rule is merged with DestinationRule {} for host \"{host}\": Meridian combines their traffic policies field by field, where Istio would keep only the first rule's trafficPolicy", merged_with.join(", ")), "IST0104");
+            format!("this rule is merged with DestinationRule {} for host \"{host}\": Meridian combines their traffic policies field by field, where Istio would keep only the first rule's trafficPolicy", merged_with.join(", ")), None);
     }
 }
 
+/// Every subset should select a workload of its host: requests routed to one that selects
+/// none get 503 UH (no healthy upstream).
 fn subsets_select_something(
     sink: &mut Sink<'_>,
     doc: usize,
     dr: &Object<DestinationRuleSpec>,
-    hosts: &HashMap<String, KnownHost>,
-    fqdn: &str,
+    known: &KnownHost,
     workloads: &Workloads<'_>,
 ) {
-    let Some(known) = hosts.get(fqdn) else { return };
     let Some(selector) = &known.selector else {
         return;
     };
@@ -978,7 +1255,7 @@ fn subsets_select_something(
                 Severity::Warning,
                 FieldPath::root().field("spec").field("subsets").index(si).field("labels"),
                 format!("subset \"{}\" selects no workload of \"{}\": requests routed to it get 503 (no healthy upstream)", s.name.as_deref().unwrap_or_default(), dr.spec.host.as_deref().unwrap_or_default()),
-                "IST0101",
+                "IST0173",
             );
         }
     }
@@ -1022,7 +1299,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                             prev.file.display(),
                             prev.span.line
                         ),
-                        "IST0113",
+                        None,
                     )
                     .hint("keep one PeerAuthentication without selector per namespace");
                 } else {
@@ -1038,7 +1315,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                         Severity::Error,
                         FieldPath::root().field("spec").field("selector"),
                         format!("conflicting PeerAuthentication: the same workloads are selected by {} at {}:{}", prev.id.as_ref().map(ToString::to_string).unwrap_or_default(), prev.file.display(), prev.span.line),
-                        "IST0113",
+                        None,
                     );
                 } else {
                     by_selector.insert(key, *i);
@@ -1051,7 +1328,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                 Severity::Warning,
                 FieldPath::root().field("spec").field("selector"),
                 "policies with a selector are ignored in the root namespace".into(),
-                "IST0113",
+                None,
             );
         }
         // DISABLE at a port while the workload's mode is STRICT is legal; a DestinationRule
@@ -1082,7 +1359,7 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
                         Severity::Error,
                         FieldPath::root().field("spec").field("trafficPolicy").field("tls").field("mode"),
                         format!("TLS is DISABLEd towards \"{host}\" but PeerAuthentication {} requires STRICT mTLS: every request would be refused", pa.name()),
-                        "IST0113",
+                        None,
                     )
                     .hint("use ISTIO_MUTUAL, or drop the tls block to let Meridian pick mTLS automatically");
                 }
@@ -1094,6 +1371,384 @@ fn peer_authentications(bundle: &Bundle, docs: &[(usize, &Resource)], sink: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `(code, Kind/name)` of every finding with a code, in file order.
+    fn codes(yaml: &str) -> Vec<(&'static str, String)> {
+        let bundle = crate::load::load_str(
+            std::path::Path::new("case.yaml"),
+            yaml,
+            crate::LoadOptions::default(),
+        );
+        bundle
+            .diagnostics()
+            .filter_map(|d| Some((d.code?, d.resource.clone().unwrap_or_default())))
+            .collect()
+    }
+
+    fn count(found: &[(&str, String)], code: &str, resource: &str) -> usize {
+        found
+            .iter()
+            .filter(|(c, r)| *c == code && r == resource)
+            .count()
+    }
+
+    #[test]
+    fn objects_that_break_a_rule_of_their_own_are_still_cross_checked() {
+        // No servers and no routes are errors of their own; the missing Gateway, and the
+        // hosts no server serves, are still said.
+        let found = codes(
+            "apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: empty}
+spec:
+  selector: {istio: ingressgateway}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bound}
+spec:
+  hosts: [\"*\"]
+  gateways: [empty]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: typo}
+spec:
+  hosts: [\"*\"]
+  gateways: [emtpy]
+",
+        );
+        assert_eq!(count(&found, "IST0132", "VirtualService/bound"), 1);
+        assert_eq!(count(&found, "IST0101", "VirtualService/typo"), 1);
+        assert_eq!(count(&found, "IST0132", "VirtualService/typo"), 1);
+    }
+
+    const RATINGS_ROUTE: &str = "  http:
+  - route:
+    - destination: {host: ratings.a.svc.cluster.local}
+";
+
+    #[test]
+    fn mesh_host_conflicts_follow_export_to() {
+        let vs = |ns: &str, name: &str, hosts: &str, export: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  hosts: {hosts}
+  exportTo: {export}
+{RATINGS_ROUTE}---
+"
+            )
+        };
+        let mut yaml = String::new();
+        // The same host, both exported everywhere: a conflict, said once per rule even
+        // though they share two hosts.
+        yaml += &vs("a", "shared", "[ratings, ratings.example.com]", "[]");
+        yaml += &vs(
+            "b",
+            "shared",
+            "[ratings.a.svc.cluster.local, ratings.example.com]",
+            "[\"*\"]",
+        );
+        // Each kept to its own namespace: no namespace sees both.
+        yaml += &vs("c", "private", "[api.example.com]", "[.]");
+        yaml += &vs("d", "private", "[api.example.com]", "[.]");
+        // Kept to namespace e, but a rule exported everywhere covers the host there.
+        yaml += &vs("e", "narrow", "[\"*.shop.example.org\"]", "[.]");
+        yaml += &vs("f", "wide", "[\"*.example.org\"]", "[\"*\"]");
+        let found = codes(&yaml);
+        for r in ["a/shared", "b/shared", "e/narrow", "f/wide"] {
+            assert_eq!(
+                count(&found, "IST0109", &format!("VirtualService/{r}")),
+                1,
+                "{r}: {found:?}"
+            );
+        }
+        for r in ["c/private", "d/private"] {
+            assert_eq!(
+                count(&found, "IST0109", &format!("VirtualService/{r}")),
+                0,
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn destination_hosts_must_be_visible_where_the_route_is() {
+        let found = codes(
+            "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: everything, namespace: hidden}
+spec:
+  hosts: [\"*\"]
+  exportTo: [.]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partner, namespace: other}
+spec:
+  hosts: [api.partner.com]
+  exportTo: [shop]
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: stock
+  namespace: shop
+  annotations: {networking.istio.io/exportTo: \"., ops\"}
+spec:
+  ports: [{port: 80, name: http}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: outside, namespace: shop}
+spec:
+  hosts: [outside]
+  http:
+  - route:
+    - destination: {host: api.partner.com}
+    - destination: {host: nowhere.example.com}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: stock, namespace: ops}
+spec:
+  hosts: [stock-ops]
+  http:
+  - route:
+    - destination: {host: stock.shop.svc.cluster.local}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: stock, namespace: web}
+spec:
+  hosts: [stock-web]
+  http:
+  - route:
+    - destination: {host: stock.shop.svc.cluster.local}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: exported-elsewhere, namespace: shop}
+spec:
+  hosts: [stock-elsewhere]
+  exportTo: [web]
+  http:
+  - route:
+    - destination: {host: stock}
+",
+        );
+        // The namespace-private `*` of namespace hidden covers nothing elsewhere.
+        assert_eq!(
+            count(&found, "IST0101", "VirtualService/shop/outside"),
+            1,
+            "{found:?}"
+        );
+        assert_eq!(count(&found, "IST0101", "VirtualService/ops/stock"), 0);
+        assert_eq!(count(&found, "IST0101", "VirtualService/web/stock"), 1);
+        // A rule exported elsewhere looks its hosts up where it is exported.
+        assert_eq!(
+            count(&found, "IST0101", "VirtualService/shop/exported-elsewhere"),
+            1
+        );
+    }
+
+    #[test]
+    fn subsets_are_checked_whether_the_host_is_known_or_not() {
+        let found = codes(
+            "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v2}
+    mirror: {host: reviews, subset: v3}
+",
+        );
+        // Two subsets not found, one host not found twice; and the rule's host is unknown.
+        assert_eq!(
+            count(&found, "IST0101", "VirtualService/reviews"),
+            4,
+            "{found:?}"
+        );
+        assert_eq!(count(&found, "IST0174", "DestinationRule/reviews"), 1);
+    }
+
+    #[test]
+    fn a_gateway_needs_to_serve_one_host_of_each_bound_rule_in_its_namespace() {
+        let gateway = |name: &str, host: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: {name}, namespace: edge}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 80, name: http, protocol: HTTP}}
+    hosts: [\"{host}\"]
+---
+"
+            )
+        };
+        let vs = |ns: &str, name: &str, gw: &str, hosts: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  hosts: {hosts}
+  gateways: [edge/{gw}]
+{RATINGS_ROUTE}---
+"
+            )
+        };
+        let mut yaml = gateway("own", "./shop.example.com");
+        yaml += &gateway("any", "*/shop.example.com");
+        yaml += &gateway("web", "web/*.example.com");
+        yaml += &vs("edge", "own-here", "own", "[shop.example.com]");
+        yaml += &vs("web", "own-elsewhere", "own", "[shop.example.com]");
+        yaml += &vs("web", "any", "any", "[shop.example.com, other.example.org]");
+        yaml += &vs("web", "web-ok", "web", "[a.example.com]");
+        yaml += &vs("ops", "web-other-ns", "web", "[a.example.com]");
+        let found = codes(&yaml);
+        let n = |r: &str| count(&found, "IST0132", &format!("VirtualService/{r}"));
+        assert_eq!(n("edge/own-here"), 0, "{found:?}");
+        assert_eq!(n("web/own-elsewhere"), 1);
+        // One host of the rule served is enough.
+        assert_eq!(n("web/any"), 0);
+        assert_eq!(n("web/web-ok"), 0);
+        assert_eq!(n("ops/web-other-ns"), 1);
+    }
+
+    #[test]
+    fn rules_may_bind_to_gateway_api_gateways() {
+        let found = codes(
+            "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: sites}
+spec:
+  hosts: [shop.example.com, blog.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, hostname: shop.example.com, port: 80, protocol: HTTP}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: served}
+spec:
+  hosts: [shop.example.com]
+  gateways: [public]
+  http:
+  - route:
+    - destination: {host: shop.example.com}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: not-served}
+spec:
+  hosts: [blog.example.com]
+  gateways: [default/public]
+  http:
+  - route:
+    - destination: {host: blog.example.com}
+",
+        );
+        assert_eq!(
+            count(&found, "IST0132", "VirtualService/served"),
+            0,
+            "{found:?}"
+        );
+        assert_eq!(count(&found, "IST0132", "VirtualService/not-served"), 1);
+        // The Gateway exists, and the destinations are known.
+        assert!(!found.iter().any(|(c, _)| *c == "IST0101"), "{found:?}");
+    }
+
+    #[test]
+    fn pods_and_their_node_topology_count_as_workloads() {
+        let found = codes(
+            "apiVersion: v1
+kind: Service
+metadata: {name: httpbin}
+spec:
+  ports: [{name: http, port: 8000}]
+  selector: {app: httpbin}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: httpbin-1
+  labels: {app: httpbin, version: v1}
+spec:
+  nodeName: node-a
+  containers: [{name: httpbin, image: httpbin}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: other}
+spec:
+  selector: {matchLabels: {app: other}}
+  template:
+    metadata: {labels: {app: other}}
+    spec:
+      containers: [{name: other, image: other}]
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  labels: {topology.kubernetes.io/region: eu-west-1, topology.kubernetes.io/zone: \"\"}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin}
+spec:
+  host: httpbin
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: eu, labels: {topology.kubernetes.io/region: eu-west-1}}
+  - {name: no-zone, labels: {topology.kubernetes.io/zone: \"\"}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: private}
+spec:
+  selector: {app: httpbin}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [\"*\"]
+",
+        );
+        // An empty topology label of the Node is not added to the Pod's.
+        assert_eq!(
+            count(&found, "IST0173", "DestinationRule/httpbin"),
+            2,
+            "{found:?}"
+        );
+        assert_eq!(count(&found, "IST0101", "Gateway/private"), 0);
+        // The Service selects the Pod, though the files also declare a Deployment.
+        assert_eq!(count(&found, "IST0101", "Service/httpbin"), 0);
+    }
 
     #[test]
     fn hosts_qualify_like_istio() {
@@ -1114,7 +1769,9 @@ mod tests {
             qualify_host("api.example.com", "default"),
             "api.example.com"
         );
-        assert!(host_matches("*.example.com", "api.example.com"));
-        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(hosts_overlap("*.example.com", "api.example.com"));
+        assert!(hosts_overlap("*.example.com", "*.api.example.com"));
+        assert!(!hosts_overlap("*.example.com", "example.com"));
+        assert!(hosts_overlap("*", "example.com"));
     }
 }

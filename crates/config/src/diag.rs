@@ -155,6 +155,14 @@ impl Findings {
         self.0.iter().any(|f| f.severity == Severity::Error)
     }
 
+    /// How many errors were recorded.
+    pub fn error_count(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
     /// The findings, in the order they were found.
     pub fn into_vec(self) -> Vec<Finding> {
         self.0

@@ -45,6 +45,9 @@ pub struct LoadedDoc {
     pub ignored: Option<IgnoredObject>,
     /// Its node tree, for locating findings of cross-resource checks.
     pub node: Option<Arc<Node>>,
+    /// False when a value failed to decode and a placeholder stands in for it in `resource`;
+    /// what the cross-resource checks say about such a document is not shown.
+    pub complete: bool,
     /// Problems found in it.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -552,7 +555,7 @@ fn load_text(
     for (index, doc) in docs.into_iter().enumerate() {
         let Some(root) = doc.root else { continue };
         let mut f = Findings::new();
-        let (id, resource, ignored) = match type_meta(&root, opts.strict, &mut f) {
+        let (id, decoded, ignored) = match type_meta(&root, opts.strict, &mut f) {
             Envelope::Known(tm) => {
                 let r = decode_resource(&root, &tm, &mut f);
                 (Some(tm.id), r, None)
@@ -560,6 +563,8 @@ fn load_text(
             Envelope::Ignored(o) => (None, None, Some(o)),
             Envelope::Broken => (None, None, None),
         };
+        let complete = decoded.as_ref().is_some_and(|d| d.complete);
+        let resource = decoded.map(|d| d.resource);
         let label = id
             .as_ref()
             .map(ToString::to_string)
@@ -578,6 +583,7 @@ fn load_text(
             resource,
             ignored,
             node: Some(Arc::new(root)),
+            complete,
             diagnostics,
         });
     }

@@ -485,15 +485,47 @@ fn preferred_api_version(kind: Kind) -> String {
     }
 }
 
+/// A document of a known kind, decoded and validated.
+pub(crate) struct Decoded {
+    /// The resource.
+    pub resource: Resource,
+    /// False when a value failed to decode and a placeholder stands in for it.
+    pub complete: bool,
+}
+
 /// Decodes and validates one document of a known kind.
-pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> Option<Resource> {
+pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> Option<Decoded> {
+    let mut complete = true;
+    let resource = decode_kind(root, tm, f, &mut complete)?;
+    Some(Decoded { resource, complete })
+}
+
+/// Decodes `node`, clearing `complete` when the decoder had to put placeholders in.
+fn decode_counted<T: DeserializeOwned>(
+    node: &Node,
+    f: &mut Findings,
+    complete: &mut bool,
+) -> Option<T> {
+    let before = f.error_count();
+    let decoded = decode(node, f);
+    *complete &= f.error_count() == before;
+    decoded
+}
+
+fn decode_kind(
+    root: &Node,
+    tm: &TypeMeta,
+    f: &mut Findings,
+    complete: &mut bool,
+) -> Option<Resource> {
     fn object<S: DeserializeOwned + Default>(
         root: &Node,
         tm: &TypeMeta,
         f: &mut Findings,
+        complete: &mut bool,
         validate: impl FnOnce(&Object<S>, &mut Findings, &FieldPath),
     ) -> Option<Object<S>> {
-        let raw: RawObject<S> = decode(root, f)?;
+        let raw: RawObject<S> = decode_counted(root, f, complete)?;
         let root_path = FieldPath::root();
         let metadata = match raw.metadata {
             Some(m) => {
@@ -560,36 +592,45 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
 
     Some(match tm.kind {
         Kind::Namespace => {
-            let (m, d) = decode::<RawNamespace>(root, f)?.into_parts();
+            let (m, d) = decode_counted::<RawNamespace>(root, f, complete)?.into_parts();
             Resource::Namespace(body_object(m, d, tm, f))
         }
         Kind::ServiceAccount => {
-            let (m, d) = decode::<RawServiceAccount>(root, f)?.into_parts();
+            let (m, d) = decode_counted::<RawServiceAccount>(root, f, complete)?.into_parts();
             Resource::ServiceAccount(body_object(m, d, tm, f))
         }
         Kind::ConfigMap => {
-            let (m, d) = decode::<RawConfigMap>(root, f)?.into_parts();
+            let (m, d) = decode_counted::<RawConfigMap>(root, f, complete)?.into_parts();
             d.validate(f, &FieldPath::root());
             Resource::ConfigMap(body_object(m, d, tm, f))
         }
         Kind::Secret => {
-            let (m, d) = decode::<RawSecret>(root, f)?.into_parts(f);
+            let (m, d) = decode_counted::<RawSecret>(root, f, complete)?.into_parts(f);
             Resource::Secret(body_object(m, d, tm, f))
         }
-        Kind::Service => {
-            Resource::Service(object(root, tm, f, |o: &Object<ServiceSpec>, f, at| {
+        Kind::Service => Resource::Service(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<ServiceSpec>, f, at| {
                 o.spec.validate(f, at);
-            })?)
-        }
-        Kind::Deployment => {
-            Resource::Deployment(object(root, tm, f, |o: &Object<DeploymentSpec>, f, at| {
+            },
+        )?),
+        Kind::Deployment => Resource::Deployment(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<DeploymentSpec>, f, at| {
                 o.spec.validate(f, at);
-            })?)
-        }
+            },
+        )?),
         Kind::VirtualService => Resource::VirtualService(object(
             root,
             tm,
             f,
+            complete,
             |o: &Object<VirtualServiceSpec>, f, at| {
                 o.spec.validate(f, at);
             },
@@ -598,19 +639,25 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
             root,
             tm,
             f,
+            complete,
             |o: &Object<DestinationRuleSpec>, f, at| {
                 o.spec.validate(f, at);
             },
         )?),
-        Kind::Gateway => {
-            Resource::Gateway(object(root, tm, f, |o: &Object<GatewaySpec>, f, at| {
+        Kind::Gateway => Resource::Gateway(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<GatewaySpec>, f, at| {
                 o.spec.validate(f, at);
-            })?)
-        }
+            },
+        )?),
         Kind::ServiceEntry => Resource::ServiceEntry(object(
             root,
             tm,
             f,
+            complete,
             |o: &Object<ServiceEntrySpec>, f, at| {
                 o.spec.validate(f, at);
             },
@@ -619,6 +666,7 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
             root,
             tm,
             f,
+            complete,
             |o: &Object<PeerAuthenticationSpec>, f, at| {
                 o.spec.validate(f, at);
             },
@@ -627,6 +675,7 @@ pub(crate) fn decode_resource(root: &Node, tm: &TypeMeta, f: &mut Findings) -> O
             root,
             tm,
             f,
+            complete,
             |o: &Object<AuthorizationPolicySpec>, f, at| {
                 o.spec.validate(f, at);
             },

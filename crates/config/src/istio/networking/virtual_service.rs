@@ -453,7 +453,7 @@ pub struct TlsRoute {
 }
 
 /// TLS match conditions.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TlsMatchAttributes {
     /// SNI values.
@@ -489,7 +489,7 @@ pub struct TcpRoute {
 }
 
 /// L4 match conditions.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct L4MatchAttributes {
     /// Destination IP subnets.
@@ -597,6 +597,8 @@ impl VirtualServiceSpec {
             r.validate(f, &rp, delegate);
         }
         unreachable_rules(f, at, &self.http);
+        unreachable_l4_rules(f, at, "tcp", self.tcp.iter().map(|r| r.matches.as_slice()));
+        unreachable_l4_rules(f, at, "tls", self.tls.iter().map(|r| r.matches.as_slice()));
         for (i, r) in self.tls.iter().enumerate() {
             let rp = at.field("tls").index(i);
             if r.matches.is_empty() {
@@ -716,34 +718,213 @@ pub fn host_subset_of(a: &str, b: &str) -> bool {
     }
 }
 
-/// Reports rules that can never match because an earlier rule matches everything (IST0130),
-/// and matches that repeat an earlier one (IST0131).
+/// Reports rules that can never match (IST0130) and matches that never apply (IST0131), as
+/// Istio's validation does: a rule after one without matches (only the last rule may have
+/// none), or after one with a match that accepts every request; a match equal to an earlier
+/// one (its `name`, for logs only, aside); and a `uri.prefix` match covered by an earlier
+/// one with a shorter prefix and conditions no narrower.
 fn unreachable_rules(f: &mut Findings, at: &FieldPath, rules: &[HttpRoute]) {
+    let mut no_match_at: Option<usize> = None;
     let mut catch_all_at: Option<usize> = None;
-    let mut seen: Vec<(usize, usize, &HttpMatchRequest)> = Vec::new();
+    let mut seen: Vec<(usize, usize, HttpMatchRequest)> = Vec::new();
+    let mut prefixed: Vec<(usize, usize, &HttpMatchRequest)> = Vec::new();
     for (i, r) in rules.iter().enumerate() {
         let rp = at.field("http").index(i);
+        if r.matches.is_empty() {
+            if let Some(first) = no_match_at.or(catch_all_at) {
+                f.warn(
+                    &rp,
+                    format!(
+                        "http[{i}] is unreachable: http[{first}] before it matches every request"
+                    ),
+                )
+                .code("IST0130")
+                .hint("only the last rule can have no matches; put catch-all rules last");
+            }
+            no_match_at.get_or_insert(i);
+            continue;
+        }
+        if let Some(first) = no_match_at {
+            // Each match of the rule is one that can never apply.
+            for j in 0..r.matches.len() {
+                f.warn(
+                    &rp.field("match").index(j),
+                    format!("http[{i}] is unreachable: http[{first}] before it has no match, so it takes every request"),
+                )
+                .code("IST0130")
+                .hint("only the last rule can have no matches; put catch-all rules last");
+            }
+            continue;
+        }
         if let Some(first) = catch_all_at {
             f.warn(
                 &rp,
                 format!("http[{i}] is unreachable: http[{first}] before it matches every request"),
             )
             .code("IST0130")
-            .hint("only the last rule can have no matches; put catch-all rules last");
+            .hint("put catch-all rules last");
             continue;
         }
-        if r.matches.is_empty() || r.matches.iter().any(HttpMatchRequest::is_catch_all) {
-            catch_all_at = Some(i);
-        }
+        let mut repeated = 0;
         for (j, m) in r.matches.iter().enumerate() {
-            if let Some((pi, pj, _)) = seen.iter().find(|(_, _, prev)| *prev == m) {
+            let unnamed = HttpMatchRequest {
+                name: None,
+                ..m.clone()
+            };
+            if let Some((pi, pj, _)) = seen.iter().find(|(_, _, prev)| *prev == unnamed) {
                 f.warn(
                     &rp.field("match").index(j),
                     format!("this match is the same as http[{pi}].match[{pj}], which wins over it"),
                 )
                 .code("IST0131");
+                repeated += 1;
+                continue;
             }
-            seen.push((i, j, m));
+            seen.push((i, j, unnamed));
+            if m.uri
+                .as_ref()
+                .and_then(|u| u.prefix.as_deref())
+                .is_some_and(|p| !p.is_empty())
+            {
+                prefixed.push((i, j, m));
+            }
+        }
+        if repeated == r.matches.len() {
+            f.warn(
+                &rp,
+                format!("http[{i}] is unreachable: each of its matches repeats an earlier one"),
+            )
+            .code("IST0130");
+        }
+        if r.matches.iter().any(HttpMatchRequest::is_catch_all) {
+            catch_all_at = Some(i);
+        }
+    }
+    for (k, (bi, bj, b)) in prefixed.iter().enumerate() {
+        let covered_by = prefixed[..k]
+            .iter()
+            .find(|(_, _, a)| prefix_match_covers(a, b));
+        if let Some((ai, aj, a)) = covered_by {
+            f.warn(
+                &at.field("http").index(*bi).field("match").index(*bj),
+                format!(
+                    "this match never applies: http[{ai}].match[{aj}] before it (prefix \"{}\") takes every request it would",
+                    a.uri.as_ref().and_then(|u| u.prefix.as_deref()).unwrap_or_default()
+                ),
+            )
+            .code("IST0131")
+            .hint("put the longer prefix first");
+        }
+    }
+}
+
+/// Whether every request `b` matches is matched by `a`, both `uri.prefix` matches with
+/// different prefixes: `a`'s prefix starts `b`'s, and each other condition of `a` is one `b`
+/// has too, no wider.
+fn prefix_match_covers(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
+    let prefix = |m: &HttpMatchRequest| {
+        m.uri
+            .as_ref()
+            .and_then(|u| u.prefix.clone())
+            .unwrap_or_default()
+    };
+    let (pa, pb) = (prefix(a), prefix(b));
+    let same_case = a.ignore_uri_case == b.ignore_uri_case;
+    let one = |x: &Option<StringMatch>, y: &Option<StringMatch>| match (x, y) {
+        (None, _) => true,
+        (Some(x), Some(y)) => string_match_covers(x, y),
+        (Some(_), None) => false,
+    };
+    let map = |x: &BTreeMap<String, StringMatch>, y: &BTreeMap<String, StringMatch>| {
+        x.iter()
+            .all(|(k, xm)| y.get(k).is_some_and(|ym| string_match_covers(xm, ym)))
+    };
+    pa != pb
+        && pb.starts_with(&pa)
+        && same_case
+        && (a.port.is_none() || a.port == b.port)
+        && one(&a.method, &b.method)
+        && one(&a.authority, &b.authority)
+        && one(&a.scheme, &b.scheme)
+        && map(&a.headers, &b.headers)
+        && map(&a.query_params, &b.query_params)
+        // A header `b` refuses is one `a` may accept: only the same refusals compare.
+        && a.without_headers == b.without_headers
+        && a.source_labels.iter().all(|(k, v)| b.source_labels.get(k) == Some(v))
+        && (a.gateways.is_empty() || a.gateways == b.gateways)
+        && (a.source_namespace.is_none() || a.source_namespace == b.source_namespace)
+}
+
+/// Whether every value `b` accepts, `a` accepts (an empty match means "present").
+fn string_match_covers(a: &StringMatch, b: &StringMatch) -> bool {
+    match (a.exact.as_deref(), a.prefix.as_deref(), a.regex.as_deref()) {
+        (None, None, None) => true,
+        (Some(x), _, _) => b.exact.as_deref() == Some(x),
+        (_, Some(p), _) => b
+            .exact
+            .as_deref()
+            .or(b.prefix.as_deref())
+            .is_some_and(|v| v.starts_with(p)),
+        (_, _, Some(r)) => b.regex.as_deref() == Some(r),
+    }
+}
+
+/// TCP and TLS rules: as for HTTP, without prefixes: a rule after one without matches, a
+/// match equal to an earlier one.
+fn unreachable_l4_rules<'a, M: PartialEq + 'a>(
+    f: &mut Findings,
+    at: &FieldPath,
+    kind: &'static str,
+    rules: impl Iterator<Item = &'a [M]>,
+) {
+    let mut no_match_at: Option<usize> = None;
+    let mut seen: Vec<(usize, usize, &M)> = Vec::new();
+    for (i, matches) in rules.enumerate() {
+        let rp = at.field(kind).index(i);
+        if matches.is_empty() {
+            if let Some(first) = no_match_at {
+                f.warn(
+                    &rp,
+                    format!("{kind}[{i}] is unreachable: {kind}[{first}] before it has no match, so it takes every connection"),
+                )
+                .code("IST0130")
+                .hint("only the last rule can have no matches");
+            }
+            no_match_at.get_or_insert(i);
+            continue;
+        }
+        if let Some(first) = no_match_at {
+            for j in 0..matches.len() {
+                f.warn(
+                    &rp.field("match").index(j),
+                    format!("{kind}[{i}] is unreachable: {kind}[{first}] before it has no match, so it takes every connection"),
+                )
+                .code("IST0130")
+                .hint("only the last rule can have no matches");
+            }
+            continue;
+        }
+        let mut repeated = 0;
+        for (j, m) in matches.iter().enumerate() {
+            if let Some((pi, pj, _)) = seen.iter().find(|(_, _, prev)| *prev == m) {
+                f.warn(
+                    &rp.field("match").index(j),
+                    format!(
+                        "this match is the same as {kind}[{pi}].match[{pj}], which wins over it"
+                    ),
+                )
+                .code("IST0131");
+                repeated += 1;
+            } else {
+                seen.push((i, j, m));
+            }
+        }
+        if repeated == matches.len() {
+            f.warn(
+                &rp,
+                format!("{kind}[{i}] is unreachable: each of its matches repeats an earlier one"),
+            )
+            .code("IST0130");
         }
     }
 }
@@ -1322,5 +1503,157 @@ impl CorsPolicy {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `(code, field)` of every IST0130/IST0131 finding of a VirtualService with this spec,
+    /// in file order.
+    fn rule_findings(spec: &str) -> Vec<(&'static str, String)> {
+        let yaml = format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: shop}}\nspec:\n{spec}"
+        );
+        let bundle = crate::load::load_str(
+            std::path::Path::new("vs.yaml"),
+            &yaml,
+            crate::LoadOptions::default(),
+        );
+        bundle
+            .diagnostics()
+            .filter_map(|d| {
+                let code = d.code.filter(|c| matches!(*c, "IST0130" | "IST0131"))?;
+                Some((code, d.field.to_string()))
+            })
+            .collect()
+    }
+
+    fn pairs(list: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        list.iter().map(|(c, f)| (*c, (*f).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_match_that_repeats_an_earlier_one_but_for_its_name_never_applies() {
+        let found = rule_findings(
+            "  hosts: [shop]
+  http:
+  - name: orders to v1
+    match:
+    - name: orders
+      uri: {prefix: /api/orders}
+    route: [{destination: {host: shop}}]
+  - match:
+    - uri: {prefix: /api/orders}
+    route: [{destination: {host: shop}}]
+  - match:
+    - uri: {prefix: /api/orders}
+    - uri: {prefix: /api/carts}
+    route: [{destination: {host: shop}}]
+",
+        );
+        assert_eq!(
+            found,
+            pairs(&[
+                ("IST0130", "spec.http[1]"),
+                ("IST0131", "spec.http[1].match[0]"),
+                // One of two matches repeated: the rule still serves the other.
+                ("IST0131", "spec.http[2].match[0]"),
+            ])
+        );
+    }
+
+    #[test]
+    fn rules_after_one_without_matches_never_apply() {
+        let found = rule_findings(
+            "  hosts: [shop]
+  http:
+  - route: [{destination: {host: shop}}]
+  - route: [{destination: {host: shop}}]
+  - match:
+    - uri: {prefix: /a}
+    - uri: {prefix: /b}
+    route: [{destination: {host: shop}}]
+",
+        );
+        assert_eq!(
+            found,
+            pairs(&[
+                ("IST0130", "spec.http[1]"),
+                ("IST0130", "spec.http[2].match[0]"),
+                ("IST0130", "spec.http[2].match[1]"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_longer_prefix_after_a_shorter_one_with_conditions_no_narrower_never_applies() {
+        let found = rule_findings(
+            "  hosts: [shop]
+  http:
+  - match:
+    - uri: {prefix: /api/prod}
+      method: {exact: GET}
+    - uri: {prefix: /beta}
+      headers: {x-beta: {exact: \"1\"}}
+    route: [{destination: {host: shop}}]
+  - match:
+    - uri: {prefix: /api/product}
+      method: {exact: GET}
+    - uri: {prefix: /api/products}
+      method: {exact: POST}
+    - uri: {exact: /api/prod}
+    - uri: {prefix: /beta/new}
+    - uri: {prefix: /beta/old}
+      headers: {x-beta: {exact: \"1\"}, x-user: {prefix: a}}
+    route: [{destination: {host: shop}}]
+  - match:
+    - uri: {prefix: /v1/item}
+    - uri: {prefix: /v1/items}
+      method: {exact: GET}
+    route: [{destination: {host: shop}}]
+",
+        );
+        assert_eq!(
+            found,
+            pairs(&[
+                // GET /api/prod... before GET /api/product...
+                ("IST0131", "spec.http[1].match[0]"),
+                // The header the earlier rule needs, and one more.
+                ("IST0131", "spec.http[1].match[4]"),
+                // Within one rule too; no method means every method.
+                ("IST0131", "spec.http[2].match[1]"),
+            ]),
+            "a POST, an exact path, and a request without the header are not taken earlier"
+        );
+    }
+
+    #[test]
+    fn tcp_and_tls_rules_are_checked_like_http_ones() {
+        let found = rule_findings(
+            "  hosts: [shop.example.com]
+  gateways: [edge]
+  tcp:
+  - match: [{port: 31400}]
+    route: [{destination: {host: shop, port: {number: 9000}}}]
+  - match: [{port: 31400}, {port: 31401}]
+    route: [{destination: {host: shop, port: {number: 9001}}}]
+  - route: [{destination: {host: shop, port: {number: 9000}}}]
+  - route: [{destination: {host: shop, port: {number: 9001}}}]
+  tls:
+  - match: [{port: 443, sniHosts: [shop.example.com]}]
+    route: [{destination: {host: shop}}]
+  - match: [{port: 443, sniHosts: [shop.example.com]}]
+    route: [{destination: {host: shop}}]
+",
+        );
+        assert_eq!(
+            found,
+            pairs(&[
+                ("IST0131", "spec.tcp[1].match[0]"),
+                ("IST0130", "spec.tcp[3]"),
+                ("IST0130", "spec.tls[1]"),
+                ("IST0131", "spec.tls[1].match[0]"),
+            ])
+        );
     }
 }
