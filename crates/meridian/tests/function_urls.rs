@@ -35,6 +35,18 @@ def private(event, context):
     return "only for signed callers"
 "#;
 
+const STREAMING: &str = r#"
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  stream = awslambda.HttpResponseStream.from(stream, {
+    statusCode: 202,
+    headers: { "content-type": "text/html" },
+  });
+  stream.write("<p>streamed ");
+  stream.write(event.rawPath + "</p>");
+  stream.end();
+});
+"#;
+
 const TEMPLATE: &str = r#"Transform: AWS::Serverless-2016-10-31
 Resources:
   Echo:
@@ -52,6 +64,15 @@ Resources:
           AllowOrigins: ["https://app.example"]
           AllowMethods: ["GET", "POST"]
           MaxAge: 300
+  Stream:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      CodeUri: stream/
+      FunctionUrlConfig:
+        AuthType: NONE
+        InvokeMode: RESPONSE_STREAM
   Private:
     Type: AWS::Serverless::Function
     Properties:
@@ -102,6 +123,8 @@ fn function_urls_serve_lambdas_event_with_cors_and_iam_auth() {
     let app = tmp.path().join("app");
     std::fs::create_dir_all(app.join("fn")).expect("mkdir");
     std::fs::write(app.join("fn/app.py"), HANDLER).expect("write");
+    std::fs::create_dir_all(app.join("stream")).expect("mkdir");
+    std::fs::write(app.join("stream/index.js"), STREAMING).expect("write");
     std::fs::write(app.join("template.yaml"), TEMPLATE).expect("write");
     let up = Up::start(tmp.path(), "app", &["--gateway-port", "3000=0"]);
     let echo = url_of(&up, "Echo");
@@ -168,6 +191,16 @@ fn function_urls_serve_lambdas_event_with_cors_and_iam_auth() {
     assert!(head.contains("access-control-max-age: 300"), "{head}");
     let (_, head, _) = curl(&curl_bin, &[&echo, "-H", "Origin: https://evil.example"]);
     assert!(!head.contains("access-control-allow-origin"), "{head}");
+
+    // RESPONSE_STREAM: the streamed prelude and body, sent whole.
+    let stream = url_of(&up, "Stream");
+    let (status, head, body) = curl(&curl_bin, &[&format!("{stream}page")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (202, "<p>streamed /page</p>"),
+        "{head}"
+    );
+    assert!(head.contains("content-type: text/html"), "{head}");
 
     // AWS_IAM: unsigned is refused, signed with the node's key is served.
     let private = url_of(&up, "Private");

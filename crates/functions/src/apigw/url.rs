@@ -180,6 +180,10 @@ impl FunctionUrls {
             .await;
         let mut resp = match result {
             Ok(r) => match &r.outcome {
+                // A streamed response (`streamifyResponse`), sent whole.
+                Outcome::Success(p) if r.content_type.is_some() => {
+                    streamed(r.content_type.as_deref().unwrap_or_default(), p)
+                }
                 Outcome::Success(p) => response::v2(p).unwrap_or_else(|e| {
                     tracing::warn!(%function, "function URL: malformed response ({e})");
                     response::message(StatusCode::BAD_GATEWAY, "Internal Server Error")
@@ -204,6 +208,64 @@ impl FunctionUrls {
         }
         resp
     }
+}
+
+/// The content type of a streamed response that starts with an HTTP prelude.
+const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
+
+/// A streamed response as a function URL answers it: with `HttpResponseStream.from`, a JSON
+/// prelude (`statusCode`, `headers`, `cookies`) and eight NUL bytes before the body;
+/// otherwise 200 with the stream's content type.
+fn streamed(content_type: &str, payload: &Bytes) -> GatewayResponse {
+    let (prelude, body) = if content_type == HTTP_INTEGRATION {
+        match payload.windows(8).position(|w| w == [0u8; 8]) {
+            Some(at) => (
+                serde_json::from_slice::<Value>(&payload[..at]).ok(),
+                payload.slice(at + 8..),
+            ),
+            None => (None, payload.clone()),
+        }
+    } else {
+        (None, payload.clone())
+    };
+    let mut r = http::Response::new(Full::new(body));
+    let Some(prelude) = prelude else {
+        let ct = if content_type == HTTP_INTEGRATION {
+            "application/octet-stream"
+        } else {
+            content_type
+        };
+        if let Ok(v) = HeaderValue::from_str(ct) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        return r;
+    };
+    *r.status_mut() = prelude["statusCode"]
+        .as_u64()
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::OK);
+    let h = r.headers_mut();
+    if let Some(fields) = prelude["headers"].as_object() {
+        for (name, value) in fields {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&text),
+            ) {
+                h.insert(n, v);
+            }
+        }
+    }
+    for cookie in prelude["cookies"].as_array().into_iter().flatten() {
+        if let Some(v) = cookie.as_str().and_then(|c| HeaderValue::from_str(c).ok()) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    r
 }
 
 /// What the function URL event is made of.
@@ -421,6 +483,41 @@ mod tests {
         assert_eq!(rc["http"]["method"], "POST");
         assert_eq!(rc["http"]["userAgent"], "curl/8");
         assert!(ev.get("pathParameters").is_none() && ev.get("stageVariables").is_none());
+    }
+
+    #[test]
+    fn streamed_responses_are_answered_with_their_prelude() {
+        let mut payload =
+            br#"{"statusCode":201,"headers":{"content-type":"text/html"},"cookies":["a=1"]}"#
+                .to_vec();
+        payload.extend([0u8; 8]);
+        payload.extend(b"<p>hi</p>");
+        let r = streamed(HTTP_INTEGRATION, &Bytes::from(payload));
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/html");
+        assert_eq!(r.headers()[header::SET_COOKIE], "a=1");
+        let body = body_text(r);
+        assert_eq!(body, "<p>hi</p>");
+        let plain = streamed("text/plain", &Bytes::from_static(b"hi"));
+        assert_eq!(
+            (
+                plain.status(),
+                plain.headers()[header::CONTENT_TYPE].to_str().unwrap()
+            ),
+            (StatusCode::OK, "text/plain")
+        );
+    }
+
+    fn body_text(r: GatewayResponse) -> String {
+        let bytes = collected(r.into_body());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    fn collected(body: Full<Bytes>) -> Bytes {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async { body.collect().await.unwrap().to_bytes() })
     }
 
     #[test]
