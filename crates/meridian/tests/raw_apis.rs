@@ -16,6 +16,7 @@ def h(event, context):
             "version": event.get("version", "1.0"),
             "path": event.get("path") or event.get("rawPath"),
             "id": (event.get("pathParameters") or {}).get("id"),
+            "fields": sorted(k.lower() for k in (event.get("headers") or {})),
         }),
     }
 "#;
@@ -100,18 +101,37 @@ fn raw_rest_and_http_apis_serve_their_routes() {
 
     let (status, body) = get(&addr, "/items/42", &[]);
     assert_eq!(status, 200, "{body}");
+    let mut rest = json(&body);
+    // The function sees the client's fields and API Gateway's, not the mesh gateway's.
+    let fields = rest["fields"].take();
+    let fields: Vec<&str> = fields
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(
+        fields.contains(&"x-forwarded-port") && fields.contains(&"x-amzn-trace-id"),
+        "{fields:?}"
+    );
+    assert!(
+        !fields.iter().any(|f| f.starts_with("x-envoy-")),
+        "{fields:?}"
+    );
     assert_eq!(
-        json(&body),
-        serde_json::json!({"version": "1.0", "path": "/items/42", "id": "42"})
+        rest,
+        serde_json::json!({"version": "1.0", "path": "/items/42", "id": "42", "fields": null})
     );
     // The HTTP API's route, payload 2.0.
     let out = std::process::Command::new("curl")
         .args(["-s", "-X", "POST", &format!("http://{addr}/orders")])
         .output()
         .expect("curl");
+    let mut http = json(&String::from_utf8_lossy(&out.stdout));
+    http["fields"].take();
     assert_eq!(
-        json(&String::from_utf8_lossy(&out.stdout)),
-        serde_json::json!({"version": "2.0", "path": "/orders", "id": null})
+        http,
+        serde_json::json!({"version": "2.0", "path": "/orders", "id": null, "fields": null})
     );
     // No route: the REST API's answer.
     let (status, _) = get(&addr, "/nothing", &[]);

@@ -29,6 +29,39 @@ pub(crate) struct RequestInfo<'a> {
     pub account_id: &'a str,
 }
 
+/// The request's fields as API Gateway (and a function URL) hands them to the function:
+/// the mesh gateway's own fields (`x-envoy-*`) are not the client's and go; the forwarding
+/// fields API Gateway adds are there (`X-Forwarded-Port` from the address the client
+/// reached, `X-Amzn-Trace-Id` when the client sent none).
+pub(crate) fn client_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out: HeaderMap = headers
+        .iter()
+        .filter(|(n, _)| !n.as_str().starts_with("x-envoy-"))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    if !out.contains_key("x-forwarded-port") {
+        let port = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.rsplit_once(':'))
+            .map(|(_, p)| p)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or("80");
+        if let Ok(v) = http::HeaderValue::from_str(port) {
+            out.insert("x-forwarded-port", v);
+        }
+    }
+    if !out.contains_key("x-amzn-trace-id") {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let r: u128 = rand::random();
+        let id = format!("Root=1-{now:08x}-{:024x}", r & ((1u128 << 96) - 1));
+        if let Ok(v) = http::HeaderValue::from_str(&id) {
+            out.insert("x-amzn-trace-id", v);
+        }
+    }
+    out
+}
+
 /// `09/Apr/2015:12:34:56 +0000`, as `requestTime` is written.
 pub(crate) fn request_time(t: OffsetDateTime) -> String {
     const MONTHS: [&str; 12] = [
@@ -345,6 +378,24 @@ pub(crate) fn build(info: &RequestInfo<'_>, m: &Matched<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn functions_see_the_clients_fields_and_api_gateways() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "127.0.0.1:3000".parse().unwrap());
+        h.insert("x-envoy-peer-metadata-id", "router~x".parse().unwrap());
+        h.insert("x-envoy-attempt-count", "1".parse().unwrap());
+        h.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        let out = client_headers(&h);
+        assert!(out.keys().all(|k| !k.as_str().starts_with("x-envoy-")));
+        assert_eq!(out["x-forwarded-port"], "3000");
+        assert_eq!(out["x-forwarded-for"], "10.0.0.1");
+        let trace = out["x-amzn-trace-id"].to_str().unwrap();
+        assert!(
+            trace.starts_with("Root=1-") && trace.len() == 7 + 8 + 1 + 24,
+            "{trace}"
+        );
+    }
 
     #[test]
     fn request_time_format() {

@@ -134,7 +134,8 @@ impl ApiGateway {
             http::Version::HTTP_10 => "HTTP/1.0",
             _ => "HTTP/1.1",
         };
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        parts.headers = event::client_headers(&parts.headers);
         let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
             Ok(c) => c.to_bytes(),
             Err(e) => {

@@ -118,7 +118,7 @@ impl FunctionUrls {
             .extensions()
             .get::<ClientAddr>()
             .map_or_else(|| "127.0.0.1".to_owned(), |a| a.0.ip().to_string());
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let origin = parts
             .headers
             .get(header::ORIGIN)
@@ -151,6 +151,7 @@ impl FunctionUrls {
         } else {
             "anonymous".to_owned()
         };
+        parts.headers = super::event::client_headers(&parts.headers);
         let config = self.host.config();
         let request_id = uuid::Uuid::new_v4().to_string();
         let event = event(&EventInfo {
