@@ -103,6 +103,7 @@ pub fn generate_event(kind: SampleEvent, opts: &SampleOptions) -> serde_json::Va
         stage_variables: [("baz".to_owned(), "qux".to_owned())].into_iter().collect(),
         binary_media_types: Vec::new(),
         implicit: true,
+        cors: None,
     };
     let router = Router::single("sample", api, route, &opts.region, &opts.account_id);
     let path = if opts.path.starts_with('/') {

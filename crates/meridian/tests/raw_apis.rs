@@ -67,6 +67,10 @@ Resources:
     Properties:
       Name: http
       ProtocolType: HTTP
+      CorsConfiguration:
+        AllowOrigins: ["https://shop.example"]
+        AllowMethods: [GET, POST]
+        MaxAge: 600
   HttpIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
@@ -133,6 +137,48 @@ fn raw_rest_and_http_apis_serve_their_routes() {
         http,
         serde_json::json!({"version": "2.0", "path": "/orders", "id": null, "fields": null})
     );
+    // The HTTP API's CORS: the preflight is answered without the function, and the
+    // response to an allowed origin carries the fields.
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-i",
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: https://shop.example",
+            "-H",
+            "Access-Control-Request-Method: POST",
+            &format!("http://{addr}/orders"),
+        ])
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://shop.example")
+            && head.contains("access-control-allow-methods: get,post")
+            && head.contains("access-control-max-age: 600"),
+        "{head}"
+    );
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-i",
+            "-X",
+            "POST",
+            "-H",
+            "Origin: https://shop.example",
+            &format!("http://{addr}/orders"),
+        ])
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(
+        head.contains("access-control-allow-origin: https://shop.example"),
+        "{head}"
+    );
+
     // No route: the REST API's answer.
     let (status, _) = get(&addr, "/nothing", &[]);
     assert_eq!(status, 403);

@@ -151,6 +151,7 @@ pub(super) fn resolve(
                 })
                 .unwrap_or_default(),
             implicit: false,
+            cors: None,
         });
         out.findings.push((r.id.clone(), f));
     }
@@ -184,6 +185,7 @@ pub(super) fn resolve(
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
             implicit: false,
+            cors: r.props.get("CorsConfiguration").and_then(super::http_cors),
         });
         // Quick create: a `Target` makes a route (`RouteKey`, `$default` without one) to it.
         if let Some(target) = text(&r.props, "Target") {

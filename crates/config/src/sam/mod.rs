@@ -37,11 +37,11 @@ use intrinsic::{Ctx, Param, Pseudo, ResInfo};
 use raw::{Num, Text};
 
 pub use spec::{
-    ApiKind, ApiRoute, ApiSpec, BucketNotification, BucketSpec, Build, Code, CodeCopy, Effect,
-    EventInvokeConfig, FunctionSpec, FunctionUrl, IndexProjection, IndexSpec, KeyAttribute,
+    ApiKind, ApiRoute, ApiSpec, BucketNotification, BucketSpec, Build, Code, CodeCopy, Cors,
+    Effect, EventInvokeConfig, FunctionSpec, FunctionUrl, IndexProjection, IndexSpec, KeyAttribute,
     KeyFilter, Origin, OutputSpec, ParameterValue, Patterns, PayloadFormat, Platform,
     PolicyStatement, ProvidedOs, RouteMethod, Runtime, S3_EVENT_TYPES, StreamEvent, TableSpec,
-    Template, Throughput, UrlCors, s3_notifications_overlap,
+    Template, Throughput, s3_notifications_overlap,
 };
 
 /// The transform that makes a CloudFormation template a SAM template.
@@ -636,6 +636,14 @@ impl Compiler<'_> {
                     })
                 });
                 let mut gf = Findings::new();
+                let cors = g.and_then(|g| {
+                    let ev = ctx.eval(g, &FieldPath::root(), &mut Findings::new())?;
+                    if kind == ApiKind::Rest {
+                        ev.get("Cors").and_then(rest_cors)
+                    } else {
+                        ev.get("CorsConfiguration").and_then(http_cors)
+                    }
+                });
                 let (stage, vars, binary) = match g {
                     Some(g) => {
                         let ev = ctx
@@ -671,6 +679,7 @@ impl Compiler<'_> {
                     stage_variables: vars,
                     binary_media_types: binary,
                     implicit: true,
+                    cors,
                 });
             }
             functions[idx].routes.push(route);
@@ -1561,6 +1570,7 @@ impl Compiler<'_> {
             stage_variables: text_map(p.variables),
             binary_media_types: p.binary_media_types.unwrap_or_default(),
             implicit: false,
+            cors: props.get("Cors").and_then(rest_cors),
         })
     }
 
@@ -1584,8 +1594,91 @@ impl Compiler<'_> {
             stage_variables: text_map(p.stage_variables),
             binary_media_types: Vec::new(),
             implicit: false,
+            cors: props.get("CorsConfiguration").and_then(http_cors),
         })
     }
+}
+
+/// A list of strings, or one string.
+fn strings(n: Option<&Node>) -> Vec<String> {
+    match n {
+        Some(n) => match n.as_seq() {
+            Some(items) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            None => n.as_str().map(|s| vec![s.to_owned()]).unwrap_or_default(),
+        },
+        None => Vec::new(),
+    }
+}
+
+/// An HTTP API's `CorsConfiguration`: `true` (every origin) or the object of
+/// `AllowOrigins`, `AllowMethods`, `AllowHeaders`, `ExposeHeaders`, `MaxAge`,
+/// `AllowCredentials`.
+pub(super) fn http_cors(n: &Node) -> Option<Cors> {
+    match n.as_str() {
+        Some("true") => {
+            return Some(Cors {
+                allow_origins: vec!["*".into()],
+                allow_methods: vec!["*".into()],
+                allow_headers: vec!["*".into()],
+                ..Cors::default()
+            });
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    n.as_map()?;
+    Some(Cors {
+        allow_credentials: n.get("AllowCredentials").and_then(Node::as_str) == Some("true"),
+        allow_headers: strings(n.get("AllowHeaders")),
+        allow_methods: strings(n.get("AllowMethods")),
+        allow_origins: strings(n.get("AllowOrigins")),
+        expose_headers: strings(n.get("ExposeHeaders")),
+        max_age: n
+            .get("MaxAge")
+            .and_then(Node::as_str)
+            .and_then(|m| m.parse().ok()),
+    })
+}
+
+/// A REST API's `Cors`: an origin (`"'*'"`, quoted as API Gateway's mapping values are), or
+/// the object of `AllowOrigin`, `AllowMethods`, `AllowHeaders`, `MaxAge` (quoted, comma
+/// separated) and `AllowCredentials`.
+fn rest_cors(n: &Node) -> Option<Cors> {
+    let unquote = |s: &str| s.trim().trim_matches('\'').to_owned();
+    let list = |s: Option<&str>| -> Vec<String> {
+        s.map(|s| {
+            unquote(s)
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    if let Some(origin) = n.as_str() {
+        return Some(Cors {
+            allow_origins: vec![unquote(origin)],
+            allow_methods: vec!["*".into()],
+            ..Cors::default()
+        });
+    }
+    n.as_map()?;
+    let text = |k: &str| n.get(k).and_then(Node::as_str);
+    let mut methods = list(text("AllowMethods"));
+    if methods.is_empty() {
+        methods.push("*".into());
+    }
+    Some(Cors {
+        allow_credentials: text("AllowCredentials") == Some("true"),
+        allow_headers: list(text("AllowHeaders")),
+        allow_methods: methods,
+        allow_origins: list(text("AllowOrigin")),
+        expose_headers: Vec::new(),
+        max_age: text("MaxAge").and_then(|m| unquote(m).parse().ok()),
+    })
 }
 
 fn transforms(root: &Node) -> Vec<String> {
@@ -1941,7 +2034,7 @@ fn function_url(
             "RESPONSE_STREAM is served buffered: the response reaches the client whole, when the function returns",
         );
     }
-    let cors = raw.cors.as_ref().map(|c| UrlCors {
+    let cors = raw.cors.as_ref().map(|c| Cors {
         allow_credentials: c.allow_credentials.unwrap_or(false),
         allow_headers: c.allow_headers.clone().unwrap_or_default(),
         allow_methods: c.allow_methods.clone().unwrap_or_default(),

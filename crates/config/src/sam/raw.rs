@@ -238,13 +238,13 @@ pub(crate) struct FunctionProps {
 pub(crate) struct FunctionUrlConfigRaw {
     pub auth_type: Option<String>,
     pub invoke_mode: Option<String>,
-    pub cors: Option<UrlCorsRaw>,
+    pub cors: Option<CorsRaw>,
 }
 
 /// `FunctionUrlConfig.Cors`.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub(crate) struct UrlCorsRaw {
+pub(crate) struct CorsRaw {
     pub allow_credentials: Option<bool>,
     pub allow_headers: Option<Vec<String>>,
     pub allow_methods: Option<Vec<String>>,

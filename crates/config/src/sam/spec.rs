@@ -375,6 +375,8 @@ pub struct ApiSpec {
     pub binary_media_types: Vec<String>,
     /// True for the APIs SAM creates implicitly.
     pub implicit: bool,
+    /// `Cors` (REST) or `CorsConfiguration` (HTTP).
+    pub cors: Option<Cors>,
 }
 
 /// A table's key attribute.
@@ -690,12 +692,13 @@ pub struct FunctionUrl {
     /// `InvokeMode: RESPONSE_STREAM` (served buffered: the whole response at once).
     pub streaming: bool,
     /// `Cors`.
-    pub cors: Option<UrlCors>,
+    pub cors: Option<Cors>,
 }
 
-/// A function URL's `Cors`.
+/// CORS as API Gateway and function URLs apply it in the function's place: a function URL's
+/// `Cors`, an HTTP API's `CorsConfiguration`, a REST API's `Cors` (SAM's preflight method).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct UrlCors {
+pub struct Cors {
     /// `AllowCredentials`.
     pub allow_credentials: bool,
     /// `AllowHeaders`.

@@ -1479,3 +1479,53 @@ fn raw_api_gateway_resources_become_routes() {
         "{w:#?}"
     );
 }
+
+#[test]
+fn api_cors_is_read_as_sam_writes_it() {
+    let text = r#"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Api:
+    Cors:
+      AllowOrigin: "'https://app.example'"
+      AllowMethods: "'GET,POST'"
+      AllowHeaders: "'Content-Type,X-Api-Key'"
+      MaxAge: "'300'"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def h(e, c): return 1"
+      Handler: index.h
+      Runtime: python3.12
+      Events:
+        Rest:
+          Type: Api
+          Properties: {Path: /r, Method: get}
+        Http:
+          Type: HttpApi
+          Properties: {Path: /h, Method: get, ApiId: !Ref Http}
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration: true
+"#;
+    let t = load("template.yaml", text).expect("loads");
+    let rest = t
+        .apis
+        .iter()
+        .find(|a| a.kind == ApiKind::Rest)
+        .and_then(|a| a.cors.clone())
+        .expect("rest cors");
+    assert_eq!(rest.allow_origins, ["https://app.example"]);
+    assert_eq!(rest.allow_methods, ["GET", "POST"]);
+    assert_eq!(rest.allow_headers, ["Content-Type", "X-Api-Key"]);
+    assert_eq!(rest.max_age, Some(300));
+    let http = t
+        .apis
+        .iter()
+        .find(|a| a.logical_id == "Http")
+        .and_then(|a| a.cors.clone())
+        .expect("http cors");
+    assert_eq!(http.allow_origins, ["*"]);
+}

@@ -4,6 +4,7 @@
 //! [`ApiGateway::handle`] takes any `http::Request` so the mesh gateway can mount it; the
 //! client address comes from a [`ClientAddr`] extension when the caller sets one.
 
+mod cors;
 pub(crate) mod event;
 mod response;
 pub(crate) mod route;
@@ -115,6 +116,27 @@ impl ApiGateway {
         let router = &registry.router;
         let method = req.method().as_str().to_owned();
         let path = req.uri().path().to_owned();
+        let origin = req
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // A preflight for an API with CORS is answered in the function's place.
+        if cors::is_preflight(req.method(), req.headers())
+            && let Some(origin) = &origin
+        {
+            let wanted = req
+                .headers()
+                .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if let Some(c) = router
+                .find(wanted, &path)
+                .and_then(|m| m.route.api.cors.clone())
+            {
+                return cors::preflight(&c, origin, req.headers());
+            }
+        }
         let Some(matched) = router.find(&method, &path) else {
             tracing::debug!(phase = GatewayPhase::Route.as_str(), %method, %path, "no route");
             return if router.has_rest() || router.is_empty() {
@@ -124,6 +146,14 @@ impl ApiGateway {
             };
         };
         let kind = matched.route.route.kind;
+        // An HTTP API adds the CORS fields to its responses (a REST API leaves them to the
+        // function).
+        let cors = matched
+            .route
+            .api
+            .cors
+            .clone()
+            .filter(|_| kind == ApiKind::Http);
         let payload_format = matched.route.route.payload;
         let source_ip = req
             .extensions()
@@ -222,6 +252,9 @@ impl ApiGateway {
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert(id_header, v);
+        }
+        if let (Some(c), Some(origin)) = (&cors, &origin) {
+            cors::add_cors(c, origin, resp.headers_mut());
         }
         resp
     }

@@ -91,6 +91,7 @@ impl Router {
                             stage_variables: Default::default(),
                             binary_media_types: Vec::new(),
                             implicit: true,
+                            cors: None,
                         })
                     });
                 routes.push(Route {

@@ -14,8 +14,9 @@ use http::{HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use serde_json::{Map, Value, json};
 
-use meridian_config::sam::{FunctionUrl, UrlCors};
+use meridian_config::sam::FunctionUrl;
 
+use super::cors::{add_cors, preflight};
 use super::event::{epoch_ms, query_pairs, request_time, text_content_type, user_agent};
 use super::{ClientAddr, GatewayResponse, MAX_REQUEST_BYTES, response};
 use crate::error::FunctionsError;
@@ -125,10 +126,7 @@ impl FunctionUrls {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         // A preflight is Lambda's to answer when the URL has a CORS configuration.
-        if parts.method == http::Method::OPTIONS
-            && parts
-                .headers
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        if super::cors::is_preflight(&parts.method, &parts.headers)
             && let (Some(cors), Some(origin)) = (&url.cors, &origin)
         {
             return preflight(cors, origin, &parts.headers);
@@ -378,65 +376,6 @@ fn event(info: &EventInfo<'_>) -> Value {
     Value::Object(ev)
 }
 
-fn allowed(list: &[String], value: &str) -> bool {
-    list.iter()
-        .any(|a| a == "*" || a.eq_ignore_ascii_case(value))
-}
-
-/// The preflight answer: the CORS fields when the origin (and method) are allowed, none
-/// otherwise (the browser then refuses), without invoking the function.
-fn preflight(cors: &UrlCors, origin: &str, headers: &http::HeaderMap) -> GatewayResponse {
-    let mut r = http::Response::new(Full::new(Bytes::new()));
-    let method = headers
-        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if allowed(&cors.allow_origins, origin) && allowed(&cors.allow_methods, method) {
-        let h = r.headers_mut();
-        add_cors(cors, origin, h);
-        if let Ok(v) = HeaderValue::from_str(&cors.allow_methods.join(",")) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
-        }
-        if !cors.allow_headers.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&cors.allow_headers.join(","))
-        {
-            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
-        }
-        if let Some(age) = cors.max_age {
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
-        }
-    }
-    r
-}
-
-/// The CORS fields of a response to an allowed origin.
-fn add_cors(cors: &UrlCors, origin: &str, h: &mut http::HeaderMap) {
-    if !allowed(&cors.allow_origins, origin) {
-        return;
-    }
-    let value = if cors.allow_origins.iter().any(|o| o == "*") && !cors.allow_credentials {
-        HeaderValue::from_static("*")
-    } else {
-        match HeaderValue::from_str(origin) {
-            Ok(v) => v,
-            Err(_) => return,
-        }
-    };
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-    if cors.allow_credentials {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-    }
-    if !cors.expose_headers.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&cors.expose_headers.join(","))
-    {
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
-    }
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,38 +458,5 @@ mod tests {
             .build()
             .unwrap()
             .block_on(async { body.collect().await.unwrap().to_bytes() })
-    }
-
-    #[test]
-    fn cors_answers_preflights_for_allowed_origins_only() {
-        let cors = UrlCors {
-            allow_origins: vec!["https://app.example".into()],
-            allow_methods: vec!["GET".into(), "POST".into()],
-            allow_headers: vec!["content-type".into()],
-            max_age: Some(300),
-            ..UrlCors::default()
-        };
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            header::ACCESS_CONTROL_REQUEST_METHOD,
-            HeaderValue::from_static("POST"),
-        );
-        let ok = preflight(&cors, "https://app.example", &h);
-        assert_eq!(
-            ok.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
-            "https://app.example"
-        );
-        assert_eq!(
-            ok.headers()[header::ACCESS_CONTROL_ALLOW_METHODS],
-            "GET,POST"
-        );
-        assert_eq!(ok.headers()[header::ACCESS_CONTROL_MAX_AGE], "300");
-        let refused = preflight(&cors, "https://evil.example", &h);
-        assert!(
-            refused
-                .headers()
-                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
-                .is_none()
-        );
     }
 }
