@@ -20,13 +20,24 @@ use meridian_proxy::cache::log::{AccessLog, FIELDS};
 const MAX_BUFFERED: usize = 1_000_000;
 
 /// One distribution's log: where its files go and the lines not yet written.
-#[derive(Debug)]
 pub(crate) struct Buffer {
     id: String,
     bucket: String,
     prefix: String,
     lines: Mutex<VecDeque<String>>,
     dropped: std::sync::atomic::AtomicU64,
+}
+
+/// Where the lines go, not the lines: an edge's configuration is compared by its `Debug`
+/// form, which the buffered lines must not change.
+impl std::fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Buffer")
+            .field("id", &self.id)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AccessLog for Buffer {
