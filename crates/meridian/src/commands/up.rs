@@ -458,6 +458,36 @@ pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a bundle holds, in words: `9 resources, 2 functions, 12 Terraform resources`; the
+/// kinds it has none of are left out.
+fn bundle_summary(bundle: &meridian_config::Bundle) -> String {
+    let functions: usize = bundle
+        .sam_templates()
+        .map(|t| t.functions.len())
+        .sum::<usize>()
+        + bundle
+            .function_apps()
+            .map(|a| a.functions.len())
+            .sum::<usize>();
+    let services: usize = bundle.compose_files().map(|c| c.services.len()).sum();
+    let terraform: usize = bundle.terraform_modules().map(|m| m.instances.len()).sum();
+    let parts: Vec<String> = [
+        (bundle.resources().count(), "resource"),
+        (services, "Compose service"),
+        (functions, "function"),
+        (terraform, "Terraform resource"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| plural(n, what))
+    .collect();
+    if parts.is_empty() {
+        "nothing to run".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// A warning at each function's `Runtime` whose version is not the interpreter that runs it.
 fn print_runtime_substitutes(bundle: &meridian_config::Bundle) {
     for t in bundle.sam_templates() {
@@ -509,8 +539,8 @@ fn print_banner(node: &Node, admin: SocketAddr, store: &FileStore, format: Outpu
         .map(|p| p.display().to_string())
         .collect();
     println!(
-        "meridian up: {} resources from {} (revision {})",
-        rev.bundle.resources().count(),
+        "meridian up: {} from {} (revision {})",
+        bundle_summary(&rev.bundle),
         paths.join(", "),
         rev.number
     );
