@@ -41,4 +41,26 @@ fn an_esbuild_function_is_built_at_up_and_serves_its_route() {
     assert!(built.join("app.js.map").is_file());
     // Nothing was written beside the sources but the packages.
     assert!(!app.join("hello-world/app.js").exists());
+
+    drop(up);
+
+    // `meridian invoke` builds too, as `sam local invoke` runs what `sam build` made.
+    std::fs::remove_dir_all(tmp.path().join(".meridian/build")).expect("clear the build");
+    std::fs::write(tmp.path().join("event.json"), r#"{"path": "/from-invoke"}"#).expect("write");
+    let out = observe_support::meridian()
+        .current_dir(tmp.path())
+        .args(["invoke", "-t", "app/template.yaml", "-e", "event.json"])
+        .output()
+        .expect("meridian invoke");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the result on stdout");
+    let body: serde_json::Value =
+        serde_json::from_str(result["body"].as_str().expect("body")).expect("json body");
+    assert_eq!(body["path"], "/from-invoke");
 }

@@ -37,7 +37,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("\"{p}\" is not Name=Value"))?;
         opts.parameter_overrides.insert(k.to_owned(), v.to_owned());
     }
-    let template = match load_template(&args.template, &opts) {
+    let mut template = match load_template(&args.template, &opts) {
         Ok(t) => t,
         Err(diags) => {
             for d in &diags {
@@ -71,6 +71,33 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // As `sam local invoke` after `sam build`, and as `up` prepares them: the packages
+        // installed, the builds run, a missing interpreter version said.
+        for outcome in meridian_functions::dependencies::install(&template.functions).await {
+            if let meridian_functions::dependencies::Install::Failed { dir, reason } = outcome {
+                eprintln!(
+                    "warning: {}: packages not installed: {reason}",
+                    dir.display()
+                );
+            }
+        }
+        let out = args.state_dir.join("build");
+        for outcome in meridian_functions::build::run(&mut template.functions, &out).await {
+            if let meridian_functions::build::Built::Failed { function, reason } = outcome {
+                eprintln!("warning: {function}: not built, its unbuilt code runs: {reason}");
+            }
+        }
+        for f in template.functions.iter().filter(|f| f.name == name) {
+            if let Some(what) = meridian_functions::bootstrap::runtime_substitute(f.runtime) {
+                eprintln!(
+                    "{}:{}:{}: warning: {}: Properties.Runtime: {what}",
+                    f.origin.file.display(),
+                    f.runtime_at.line,
+                    f.runtime_at.col,
+                    f.logical_id
+                );
+            }
+        }
         let host = FunctionHost::new(HostConfig::new(&args.state_dir))?;
         host.load_template(&template)?;
         if host.function(&name).is_none() {
