@@ -583,6 +583,8 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     pattern == "*"
         || pattern.eq_ignore_ascii_case(host)
         || pattern.strip_prefix('*').is_some_and(|suffix| {
+            // Bytes, not characters: a name from a file may hold any text.
+            let (host, suffix) = (host.as_bytes(), suffix.as_bytes());
             host.len() > suffix.len()
                 && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
         })
@@ -1076,4 +1078,23 @@ pub(crate) fn metrics_text(plane: &EdgePlane) -> String {
         &tiers(&|t| t.evictions),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_host_patterns_match_as_istio_writes_them() {
+        assert!(host_matches("*", "api.example.com"));
+        assert!(host_matches("prod/api.example.com", "API.example.com"));
+        assert!(host_matches(
+            "*.lambda-url.us-east-1.on.aws",
+            "abc.lambda-url.us-east-1.on.aws"
+        ));
+        assert!(!host_matches("*.example.com", "example.com"));
+        // Any text, split anywhere, never panics.
+        assert!(!host_matches("*.com", "ñandú.cóm"));
+        assert!(!host_matches("*é.com", "xé.co"));
+    }
 }
