@@ -284,38 +284,55 @@ fn resource_id(path: &str) -> String {
         .collect()
 }
 
-/// Payload format 2.0 (HTTP APIs).
-pub(crate) fn v2(info: &RequestInfo<'_>, m: &Matched<'_>) -> Value {
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    let mut cookies = Vec::new();
-    for (name, value) in info.headers {
+/// A payload 2.0 event's `headers` (repeated fields joined with commas, `Cookie` left out),
+/// `cookies` and `queryStringParameters` (repeated names joined with commas), as HTTP APIs
+/// and function URLs fill them.
+pub(crate) struct V2Fields {
+    pub headers: BTreeMap<String, String>,
+    pub cookies: Vec<Value>,
+    pub query: BTreeMap<String, String>,
+}
+
+pub(crate) fn v2_fields(headers: &HeaderMap, raw_query: &str) -> V2Fields {
+    let join = |map: &mut BTreeMap<String, String>, k: String, v: String| {
+        map.entry(k)
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(&v);
+            })
+            .or_insert(v);
+    };
+    let mut out = V2Fields {
+        headers: BTreeMap::new(),
+        cookies: Vec::new(),
+        query: BTreeMap::new(),
+    };
+    for (name, value) in headers {
         let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == http::header::COOKIE {
-            cookies.extend(
+            out.cookies.extend(
                 v.split(';')
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .map(|c| Value::String(c.to_owned())),
             );
-            continue;
+        } else {
+            join(&mut out.headers, name.as_str().to_owned(), v);
         }
-        headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|e| {
-                e.push(',');
-                e.push_str(&v);
-            })
-            .or_insert(v);
     }
-    let mut qs: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in query_pairs(info.raw_query) {
-        qs.entry(k)
-            .and_modify(|e| {
-                e.push(',');
-                e.push_str(&v);
-            })
-            .or_insert(v);
+    for (k, v) in query_pairs(raw_query) {
+        join(&mut out.query, k, v);
     }
+    out
+}
+
+/// Payload format 2.0 (HTTP APIs).
+pub(crate) fn v2(info: &RequestInfo<'_>, m: &Matched<'_>) -> Value {
+    let V2Fields {
+        headers,
+        cookies,
+        query: qs,
+    } = v2_fields(info.headers, info.raw_query);
     let api = &m.route.api;
     let route_key = m.route.route.route_key();
     let (body, b64) = event_body(info, m);

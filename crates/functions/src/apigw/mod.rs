@@ -47,6 +47,28 @@ pub struct RouteInfo {
     pub stage: String,
 }
 
+/// Invokes `function` with an API event, carrying the request's `X-Amzn-Trace-Id` on.
+pub(crate) async fn invoke_with_event(
+    host: &FunctionHost,
+    function: &str,
+    event: &serde_json::Value,
+    headers: &http::HeaderMap,
+) -> Result<crate::invocation::InvokeResult, FunctionsError> {
+    let trace_id = headers
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    host.invoke(
+        function,
+        InvokeRequest {
+            payload: Bytes::from(event.to_string()),
+            trace_id,
+            ..InvokeRequest::default()
+        },
+    )
+    .await
+}
+
 /// The API Gateway of a [`FunctionHost`]: always serves the routes in force.
 #[derive(Debug, Clone)]
 pub struct ApiGateway {
@@ -190,22 +212,7 @@ impl ApiGateway {
         let ev = event::build(&info, &matched);
         let function = matched.route.function.clone();
         drop(registry);
-        let trace_id = parts
-            .headers
-            .get("x-amzn-trace-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let result = self
-            .host
-            .invoke(
-                &function,
-                InvokeRequest {
-                    payload: Bytes::from(ev.to_string()),
-                    trace_id,
-                    ..InvokeRequest::default()
-                },
-            )
-            .await;
+        let result = invoke_with_event(&self.host, &function, &ev, &parts.headers).await;
         let mut resp = match result {
             Ok(r) => match &r.outcome {
                 Outcome::Success(p) => {

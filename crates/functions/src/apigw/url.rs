@@ -5,7 +5,6 @@
 //! service with a key the node knows ([`Verifier`]); `Cors` answers preflights and adds the
 //! CORS fields to responses, as Lambda does in the function's place.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -17,11 +16,11 @@ use serde_json::{Map, Value, json};
 use meridian_config::sam::FunctionUrl;
 
 use super::cors::{add_cors, preflight};
-use super::event::{epoch_ms, query_pairs, request_time, text_content_type, user_agent};
-use super::{ClientAddr, GatewayResponse, MAX_REQUEST_BYTES, response};
+use super::event::{V2Fields, epoch_ms, request_time, text_content_type, user_agent, v2_fields};
+use super::{ClientAddr, GatewayResponse, MAX_REQUEST_BYTES, invoke_with_event, response};
 use crate::error::FunctionsError;
 use crate::host::FunctionHost;
-use crate::invocation::{InvokeRequest, Outcome};
+use crate::invocation::Outcome;
 
 /// Checks an `AWS_IAM` function URL's request: the caller's account id when its SigV4
 /// signature (service `lambda`) is good, else the reason it is refused.
@@ -161,22 +160,7 @@ impl FunctionUrls {
             source_ip: &source_ip,
             request_id: &request_id,
         });
-        let trace_id = parts
-            .headers
-            .get("x-amzn-trace-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let result = self
-            .host
-            .invoke(
-                &function,
-                InvokeRequest {
-                    payload: Bytes::from(event.to_string()),
-                    trace_id,
-                    ..InvokeRequest::default()
-                },
-            )
-            .await;
+        let result = invoke_with_event(&self.host, &function, &event, &parts.headers).await;
         let mut resp = match result {
             Ok(r) => match &r.outcome {
                 // A streamed response (`streamifyResponse`), sent whole.
@@ -281,37 +265,12 @@ struct EventInfo<'a> {
 /// The payload 2.0 event of a function URL request, as Lambda builds it.
 fn event(info: &EventInfo<'_>) -> Value {
     let p = info.parts;
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    let mut cookies = Vec::new();
-    for (name, value) in &p.headers {
-        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        if name == header::COOKIE {
-            cookies.extend(
-                v.split(';')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(|c| Value::String(c.to_owned())),
-            );
-            continue;
-        }
-        headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|e| {
-                e.push(',');
-                e.push_str(&v);
-            })
-            .or_insert(v);
-    }
     let raw_query = p.uri.query().unwrap_or_default();
-    let mut qs: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in query_pairs(raw_query) {
-        qs.entry(k)
-            .and_modify(|e| {
-                e.push(',');
-                e.push_str(&v);
-            })
-            .or_insert(v);
-    }
+    let V2Fields {
+        headers,
+        cookies,
+        query: qs,
+    } = v2_fields(&p.headers, raw_query);
     let now = time::OffsetDateTime::now_utc();
     let protocol = match p.version {
         http::Version::HTTP_2 => "HTTP/2.0",
