@@ -9,7 +9,7 @@ mod observe_support;
 use std::path::Path;
 use std::process::Command;
 
-use observe_support::{Up, copy_dir, tool};
+use observe_support::{Up, copy_dir, curl, tool};
 
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -36,23 +36,6 @@ fn aws(aws: &Path, home: &Path, key: &(String, String), args: &[&str]) -> String
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `curl -si ARGS`: status, the head's text (lowercase names), the body.
-fn curl(curl: &Path, args: &[&str]) -> (u16, String, String) {
-    let out = Command::new(curl)
-        .args(["-s", "-i", "--max-time", "30"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
 #[test]

@@ -6,9 +6,7 @@
 
 mod observe_support;
 
-use std::process::Command;
-
-use observe_support::{Up, tool};
+use observe_support::{Up, curl, tool};
 
 const HANDLER: &str = r#"
 import json, os
@@ -82,23 +80,6 @@ Resources:
       FunctionUrlConfig:
         AuthType: AWS_IAM
 "#;
-
-/// `curl -si ARGS`: status, lowercase head, body.
-fn curl(curl: &std::path::Path, args: &[&str]) -> (u16, String, String) {
-    let out = Command::new(curl)
-        .args(["-s", "-i", "--max-time", "60"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
 
 /// The URL the banner prints for a function's URL.
 fn url_of(up: &Up, function: &str) -> String {

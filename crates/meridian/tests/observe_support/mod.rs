@@ -563,3 +563,21 @@ pub(crate) fn app_dir(file: &str, contents: &str) -> tempfile::TempDir {
     std::fs::write(tmp.path().join("app").join(file), contents).expect("write");
     tmp
 }
+
+/// `curl -si ARGS` with the `curl` at `curl`: status, the head's text (lowercase names and
+/// values), the body.
+pub(crate) fn curl(curl: &Path, args: &[&str]) -> (u16, String, String) {
+    let out = Command::new(curl)
+        .args(["-s", "-i", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
