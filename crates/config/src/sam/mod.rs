@@ -1024,6 +1024,14 @@ impl Compiler<'_> {
                 format!("unsupported architecture \"{architecture}\" (x86_64 or arm64)"),
             );
         }
+        // Lambda takes exactly one architecture per function.
+        if let Some(list) = p.architectures.as_ref().filter(|a| a.len() != 1) {
+            f.error(
+                &pp.field("Architectures"),
+                format!("Architectures takes exactly one value, not {}", list.len()),
+            )
+            .hint("x86_64 or arm64");
+        }
 
         let (runtime, handler, code, working_dir) = if is_image {
             self.image_function(r, &p, props, metadata, &mut environment, f)?

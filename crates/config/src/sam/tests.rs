@@ -1529,3 +1529,19 @@ Resources:
         .expect("http cors");
     assert_eq!(http.allow_origins, ["*"]);
 }
+
+#[test]
+fn a_function_takes_one_architecture() {
+    let text = |archs: &str| {
+        format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      InlineCode: \"def h(e, c): return 1\"\n      Handler: index.h\n      Runtime: python3.12\n      Architectures: {archs}\n"
+        )
+    };
+    let e = errors("template.yaml", &text("[x86_64, arm64]"));
+    assert!(
+        e.iter().any(|e| e.starts_with("template.yaml:9:22: ")
+            && e.contains("Architectures takes exactly one value, not 2")),
+        "{e:#?}"
+    );
+    assert!(load("template.yaml", &text("[arm64]")).is_ok());
+}
