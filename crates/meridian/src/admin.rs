@@ -199,7 +199,7 @@ async fn route(
     if let Err(refusal) = meridian_admin::check(req.method(), req.headers(), admin, token) {
         return error(refusal.status(), &refusal.to_string());
     }
-    if let Some(r) = crate::observe::api::respond(&req, node) {
+    if let Some(r) = crate::observe_api::respond(&req, node) {
         return r;
     }
     let (parts, body) = req.into_parts();

@@ -12,7 +12,7 @@ mod edge_logs;
 mod frontdoor;
 mod logging;
 mod node;
-mod observe;
+mod observe_api;
 mod output;
 mod run_file;
 

@@ -36,7 +36,7 @@ pub(crate) struct NodeOptions {
     /// What sidecars do with hosts outside the registry.
     pub(crate) outbound_traffic: meridian_proxy::OutboundTrafficPolicy,
     /// Tracing and access logs.
-    pub(crate) observe: crate::observe::Flags,
+    pub(crate) observe: meridian_observe::Flags,
     /// The mesh CA: trust domain, workload certificate lifetime, folder.
     pub(crate) mesh_ca: crate::commands::ca::MeshCaArgs,
     /// How the gateway learns its clients' addresses.
@@ -124,7 +124,7 @@ pub(crate) struct Node {
     pub(crate) registry: Registry,
     pub(crate) supervisor: Supervisor,
     pub(crate) proxy: Proxy,
-    pub(crate) observer: Arc<crate::observe::Observer>,
+    pub(crate) observer: Arc<meridian_observe::Observer>,
     pub(crate) functions: Option<Functions>,
     /// Tables and buckets with their API endpoints and access keys.
     pub(crate) storage: Arc<StoragePlane>,
@@ -261,7 +261,7 @@ impl Node {
         let snapshot = Arc::new(compile(&revision, functions.as_ref())?);
         // A Gateway certificate that cannot be read stops the node before anything serves.
         meridian_proxy::check_gateway_tls(&snapshot)?;
-        let observer = Arc::new(crate::observe::Observer::new(
+        let observer = Arc::new(meridian_observe::Observer::new(
             &registry,
             &options.observe,
             options.labels.get("region").map(String::as_str),

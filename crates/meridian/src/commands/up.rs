@@ -153,7 +153,7 @@ pub(crate) struct Args {
     #[command(flatten)]
     edge: EdgeArgs,
     #[command(flatten)]
-    observe: crate::observe::Flags,
+    observe: meridian_observe::Flags,
     #[command(flatten)]
     vars: crate::commands::terraform::VarArgs,
     /// Refuse objects of kinds Meridian does not run or serve (Ingress, Job, HTTPRoute...),

@@ -29,12 +29,12 @@ fn bounds() -> &'static [u64; BUCKETS] {
 
 /// A latency's bucket, found once per request for all the keys it counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LatencyBucket(usize);
+pub struct LatencyBucket(usize);
 
 impl LatencyBucket {
     /// The bucket of `latency` (index `BUCKETS` is "slower than every bound").
     #[inline]
-    pub(crate) fn of(latency: Duration) -> LatencyBucket {
+    pub fn of(latency: Duration) -> LatencyBucket {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         let b = bounds();
         // Index from the geometric series (one log), checked against the table.
@@ -59,7 +59,7 @@ const HISTORY: usize = 61;
 
 /// Cumulative counters of one stat key (a workload, a service, a route, an edge).
 #[derive(Debug)]
-pub(crate) struct Golden {
+pub struct Golden {
     requests: AtomicU64,
     failures: AtomicU64,
     latency: [AtomicU64; BUCKETS],
@@ -78,21 +78,23 @@ struct Snap {
 
 /// What a window shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub(crate) struct Signals {
+pub struct Signals {
     /// Requests in the window.
-    pub(crate) requests: u64,
+    pub requests: u64,
     /// Failed requests (5xx or no response) in the window.
-    pub(crate) failures: u64,
+    pub failures: u64,
     /// Requests per second.
-    pub(crate) rps: f64,
+    pub rps: f64,
     /// Share of requests that did not fail, 0 to 1 (`None` without requests).
-    pub(crate) success_rate: Option<f64>,
+    pub success_rate: Option<f64>,
     /// Latency percentiles in milliseconds.
-    pub(crate) p50_ms: Option<f64>,
-    pub(crate) p95_ms: Option<f64>,
-    pub(crate) p99_ms: Option<f64>,
+    pub p50_ms: Option<f64>,
+    /// The 95th percentile latency in milliseconds.
+    pub p95_ms: Option<f64>,
+    /// The 99th percentile latency in milliseconds.
+    pub p99_ms: Option<f64>,
     /// Seconds the window really covers (less than asked just after start).
-    pub(crate) seconds: f64,
+    pub seconds: f64,
 }
 
 impl Golden {
@@ -108,7 +110,7 @@ impl Golden {
 
     /// Counts one request: three relaxed adds.
     #[inline]
-    pub(crate) fn record(&self, failed: bool, latency: LatencyBucket) {
+    pub fn record(&self, failed: bool, latency: LatencyBucket) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         if failed {
             self.failures.fetch_add(1, Ordering::Relaxed);
@@ -135,7 +137,7 @@ impl Golden {
     }
 
     /// Keeps a snapshot (the ticker calls this once a second).
-    pub(crate) fn tick(&self, at: Instant) {
+    pub fn tick(&self, at: Instant) {
         let snap = self.snap(at);
         let mut h = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         if h.len() == HISTORY {
@@ -145,7 +147,7 @@ impl Golden {
     }
 
     /// The signals over (at most) the last `window`, ending now.
-    pub(crate) fn window(&self, window: Duration) -> Signals {
+    pub fn window(&self, window: Duration) -> Signals {
         let now = Instant::now();
         let newest = self.snap(now);
         let h = self.history.lock().unwrap_or_else(PoisonError::into_inner);

@@ -9,54 +9,61 @@ use tokio::sync::broadcast;
 
 /// One request as seen by one proxy.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub(crate) struct TapEvent {
+pub struct TapEvent {
     /// Unix time in milliseconds when the request arrived.
-    pub(crate) time_ms: u64,
+    pub time_ms: u64,
     /// `source` (client side, gateway) or `destination` (server side).
-    pub(crate) reporter: String,
+    pub reporter: String,
     /// Calling workload, `namespace/name` (`unknown` when the caller is not meshed).
-    pub(crate) source: String,
+    pub source: String,
     /// Serving workload, `namespace/name`.
-    pub(crate) destination: String,
+    pub destination: String,
     /// Serving replica, when known.
-    pub(crate) replica: Option<String>,
+    pub replica: Option<String>,
     /// Destination service FQDN.
-    pub(crate) service: String,
+    pub service: String,
     /// Cluster (`outbound|80|v2|myapp.default.svc.cluster.local`), client side.
-    pub(crate) route: Option<String>,
-    pub(crate) method: String,
-    pub(crate) authority: String,
-    pub(crate) path: String,
-    pub(crate) status: u16,
+    pub route: Option<String>,
+    /// The request method.
+    pub method: String,
+    /// The request's authority (`Host`).
+    pub authority: String,
+    /// The request path.
+    pub path: String,
+    /// The response status (0 when there was none).
+    pub status: u16,
     /// Envoy response flags, `-` when none.
-    pub(crate) flags: String,
-    pub(crate) latency_ms: f64,
-    pub(crate) upstream: Option<String>,
-    pub(crate) request_id: Option<String>,
+    pub flags: String,
+    /// Time from arrival to the end of the response, in milliseconds.
+    pub latency_ms: f64,
+    /// The upstream address the request went to, if any.
+    pub upstream: Option<String>,
+    /// `x-request-id`, if any.
+    pub request_id: Option<String>,
 }
 
 impl TapEvent {
     /// Whether the request failed as golden metrics count it (5xx or no response).
-    pub(crate) fn failed(&self) -> bool {
+    pub fn failed(&self) -> bool {
         self.status == 0 || self.status >= 500
     }
 }
 
 /// What a watcher wants to see.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct TapFilter {
+pub struct TapFilter {
     /// Requests from or to this workload (`name` or `namespace/name`).
-    pub(crate) workload: Option<String>,
+    pub workload: Option<String>,
     /// Requests to this service (short name or FQDN) or workload.
-    pub(crate) to: Option<String>,
+    pub to: Option<String>,
     /// HTTP method.
-    pub(crate) method: Option<String>,
+    pub method: Option<String>,
     /// Path prefix.
-    pub(crate) path: Option<String>,
+    pub path: Option<String>,
     /// Only failed requests.
-    pub(crate) errors: bool,
+    pub errors: bool,
     /// Only this reporter.
-    pub(crate) reporter: Option<String>,
+    pub reporter: Option<String>,
 }
 
 fn names(id: &str, wanted: &str) -> bool {
@@ -67,7 +74,7 @@ fn names(id: &str, wanted: &str) -> bool {
 
 impl TapFilter {
     /// Whether `e` passes.
-    pub(crate) fn matches(&self, e: &TapEvent) -> bool {
+    pub fn matches(&self, e: &TapEvent) -> bool {
         if let Some(w) = &self.workload
             && !(names(&e.source, w) || names(&e.destination, w))
         {
@@ -102,15 +109,16 @@ impl TapFilter {
 
 /// The stream of tap events.
 #[derive(Debug)]
-pub(crate) struct Tap {
+pub struct Tap {
     tx: broadcast::Sender<Arc<TapEvent>>,
     watchers: Arc<AtomicUsize>,
 }
 
 /// A watcher; the count drops with it.
 #[derive(Debug)]
-pub(crate) struct Watcher {
-    pub(crate) rx: broadcast::Receiver<Arc<TapEvent>>,
+pub struct Watcher {
+    /// The events, from the moment of watching.
+    pub rx: broadcast::Receiver<Arc<TapEvent>>,
     watchers: Arc<AtomicUsize>,
 }
 
@@ -133,15 +141,17 @@ impl Default for Tap {
 impl Tap {
     /// Whether anyone watches (one atomic load).
     #[inline]
-    pub(crate) fn watched(&self) -> bool {
+    pub fn watched(&self) -> bool {
         self.watchers.load(Ordering::Relaxed) > 0
     }
 
-    pub(crate) fn send(&self, e: Arc<TapEvent>) {
+    /// Hands an event to every watcher (none may be listening).
+    pub fn send(&self, e: Arc<TapEvent>) {
         let _ = self.tx.send(e);
     }
 
-    pub(crate) fn watch(&self) -> Watcher {
+    /// A new watcher.
+    pub fn watch(&self) -> Watcher {
         self.watchers.fetch_add(1, Ordering::Relaxed);
         Watcher {
             rx: self.tx.subscribe(),

@@ -11,28 +11,35 @@ use meridian_control::endpoints::{EndpointTable, ReplicaEndpoint};
 use meridian_control::snapshot::{EndpointSource, Snapshot, TargetPort, UpstreamTls};
 
 /// The mesh's trust domain, for principals (Istio's default).
-pub(crate) const TRUST_DOMAIN: &str = "cluster.local";
+pub const TRUST_DOMAIN: &str = "cluster.local";
 
 /// The built-in ingress gateway's workload name, as the proxy names its caller.
-pub(crate) const GATEWAY_WORKLOAD: &str = "istio-system/istio-ingressgateway";
+pub const GATEWAY_WORKLOAD: &str = "istio-system/istio-ingressgateway";
 
 /// A workload (Deployment, Compose service, or the gateway) and its identity labels.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub(crate) struct WorkloadInfo {
-    pub(crate) name: String,
-    pub(crate) namespace: String,
-    pub(crate) app: String,
-    pub(crate) version: String,
-    pub(crate) canonical_service: String,
-    pub(crate) canonical_revision: String,
-    pub(crate) service_account: String,
+pub struct WorkloadInfo {
+    /// The workload's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// The `app` label.
+    pub app: String,
+    /// The `version` label.
+    pub version: String,
+    /// Istio's canonical service name.
+    pub canonical_service: String,
+    /// Istio's canonical revision.
+    pub canonical_revision: String,
+    /// The service account its identity names.
+    pub service_account: String,
     /// `deployment`, `compose` or `gateway`.
-    pub(crate) kind: &'static str,
+    pub kind: &'static str,
 }
 
 impl WorkloadInfo {
     /// `namespace/name`, the proxy's spelling.
-    pub(crate) fn id(&self) -> String {
+    pub fn id(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
 
@@ -68,7 +75,7 @@ impl WorkloadInfo {
     }
 
     /// The built-in ingress gateway, labelled as Istio's.
-    pub(crate) fn gateway() -> WorkloadInfo {
+    pub fn gateway() -> WorkloadInfo {
         WorkloadInfo {
             name: "istio-ingressgateway".into(),
             namespace: "istio-system".into(),
@@ -84,53 +91,67 @@ impl WorkloadInfo {
 
 /// A replica, found by its own address or by its inbound sidecar's.
 #[derive(Debug, Clone)]
-pub(crate) struct ReplicaInfo {
-    pub(crate) name: String,
-    pub(crate) workload: Arc<WorkloadInfo>,
+pub struct ReplicaInfo {
+    /// The replica's name.
+    pub name: String,
+    /// The workload it belongs to.
+    pub workload: Arc<WorkloadInfo>,
     /// The Service whose port targets this replica port, if any.
-    pub(crate) service: Option<String>,
+    pub service: Option<String>,
 }
 
 /// A service of the registry.
 #[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct ServiceInfo {
-    pub(crate) fqdn: String,
-    pub(crate) name: String,
-    pub(crate) namespace: String,
+pub struct ServiceInfo {
+    /// The fully qualified name the registry keys it by.
+    pub fqdn: String,
+    /// The service's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
 }
 
 /// A cluster, as metrics name its parts.
 #[derive(Debug, Clone)]
-pub(crate) struct ClusterInfo {
-    pub(crate) service: String,
-    pub(crate) subset: Option<String>,
+pub struct ClusterInfo {
+    /// The service FQDN the cluster sends to.
+    pub service: String,
+    /// The DestinationRule subset, if any.
+    pub subset: Option<String>,
     /// DestinationRule asks for Istio mTLS.
-    pub(crate) mtls: bool,
+    pub mtls: bool,
 }
 
 /// The resolved view, immutable once built.
 #[derive(Debug, Default)]
-pub(crate) struct Directory {
-    pub(crate) workloads: HashMap<String, Arc<WorkloadInfo>>,
-    pub(crate) replicas: HashMap<SocketAddr, Arc<ReplicaInfo>>,
-    pub(crate) services: BTreeMap<String, ServiceInfo>,
-    pub(crate) clusters: HashMap<String, ClusterInfo>,
+pub struct Directory {
+    /// Workloads by `namespace/name`.
+    pub workloads: HashMap<String, Arc<WorkloadInfo>>,
+    /// Replicas by their own address and by their inbound sidecars' addresses.
+    pub replicas: HashMap<SocketAddr, Arc<ReplicaInfo>>,
+    /// Services by FQDN.
+    pub services: BTreeMap<String, ServiceInfo>,
+    /// Clusters by name.
+    pub clusters: HashMap<String, ClusterInfo>,
     /// Workload (`namespace/name`) → the service and port in front of it, for inbound span
     /// names.
-    pub(crate) served_as: HashMap<String, (String, u16)>,
+    pub served_as: HashMap<String, (String, u16)>,
 }
 
 /// Everything the directory is built from.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Sources {
-    pub(crate) table: Arc<EndpointTable>,
-    pub(crate) snapshot: Option<Arc<Snapshot>>,
+pub struct Sources {
+    /// The supervisor's endpoint table.
+    pub table: Arc<EndpointTable>,
+    /// The proxy's snapshot, once attached.
+    pub snapshot: Option<Arc<Snapshot>>,
     /// Inbound sidecar listeners: listen address → (replica, declared port).
-    pub(crate) inbound: HashMap<SocketAddr, (String, u16)>,
+    pub inbound: HashMap<SocketAddr, (String, u16)>,
 }
 
 impl Directory {
-    pub(crate) fn build(src: &Sources) -> Directory {
+    /// The directory of `src`.
+    pub fn build(src: &Sources) -> Directory {
         let mut d = Directory::default();
         let gw = Arc::new(WorkloadInfo::gateway());
         d.workloads.insert(GATEWAY_WORKLOAD.to_owned(), gw);
@@ -212,13 +233,13 @@ impl Directory {
     }
 
     /// A workload by the proxy's `namespace/name`.
-    pub(crate) fn workload(&self, id: &str) -> Option<&Arc<WorkloadInfo>> {
+    pub fn workload(&self, id: &str) -> Option<&Arc<WorkloadInfo>> {
         self.workloads.get(id)
     }
 
     /// The FQDN for a host as a caller in `namespace` names it (`myapp`, `myapp.ns`,
     /// `myapp.ns.svc.cluster.local`, with or without a port).
-    pub(crate) fn service_for_host(&self, host: &str, namespace: &str) -> Option<&ServiceInfo> {
+    pub fn service_for_host(&self, host: &str, namespace: &str) -> Option<&ServiceInfo> {
         let host = meridian_control::snapshot::split_authority(host).0;
         if let Some(s) = self.services.get(host) {
             return Some(s);

@@ -9,13 +9,16 @@
 //! pre-registered handles; recording is then relaxed atomic adds. Labels are resolved (under
 //! a lock) only the first time a route/peer pair is seen, and again after the workloads, the
 //! sidecars or the snapshot change.
+//!
+//! The binary builds one [`Observer`] from `meridian up`'s [`Flags`], hands it to the proxy as
+//! its [`RecordSink`], and serves what it keeps (golden signals, the tap, recent errors) on the
+//! admin listener (`observe_api.rs` there).
 
-pub(crate) mod api;
-pub(crate) mod directory;
+pub mod directory;
 mod hop;
 mod stats;
-pub(crate) mod tap;
-pub(crate) mod window;
+pub mod tap;
+pub mod window;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -40,36 +43,36 @@ use meridian_telemetry::trace::{HopRequest, HopResponse, NodeInfo, ProxySpan};
 use meridian_workloads::Supervisor;
 
 use directory::{Directory, GATEWAY_WORKLOAD, Sources, WorkloadInfo};
-pub(crate) use stats::StatKey;
+pub use stats::StatKey;
 use stats::Stats;
 use tap::{Tap, TapEvent};
 use window::Golden;
 
 /// `meridian up`'s observability flags.
 #[derive(Debug, Clone, clap::Args)]
-pub(crate) struct Flags {
+pub struct Flags {
     /// Export a span per proxy hop over OTLP/HTTP to this collector (e.g.
     /// `http://127.0.0.1:4318/v1/traces`).
     #[arg(long, value_name = "URL", env = "MERIDIAN_TRACING_ENDPOINT")]
-    pub(crate) tracing_endpoint: Option<String>,
+    pub tracing_endpoint: Option<String>,
     /// Percentage of new traces to sample (Istio's default is 1); a caller's decision wins.
     #[arg(long, value_name = "PERCENT", default_value_t = 1.0)]
-    pub(crate) tracing_sampling: f64,
+    pub tracing_sampling: f64,
     /// Write an access log line per request and listener: `stdout` or a file path.
     #[arg(long, value_name = "stdout|FILE")]
-    pub(crate) access_log: Option<String>,
+    pub access_log: Option<String>,
     /// Access log format: Envoy's default text line, or Istio's JSON.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub(crate) access_log_format: LogFormat,
+    pub access_log_format: LogFormat,
     /// Record nothing per request (no Istio metrics, stats, tap, logs or spans): for
     /// measuring what telemetry costs.
     #[arg(long, hide = true)]
-    pub(crate) no_request_telemetry: bool,
+    pub no_request_telemetry: bool,
 }
 
 /// `--access-log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum LogFormat {
+pub enum LogFormat {
     /// Envoy's default format.
     Text,
     /// Istio's JSON keys.
@@ -168,7 +171,7 @@ struct Attached {
 }
 
 /// The sink handed to the proxy.
-pub(crate) struct Observer {
+pub struct Observer {
     registry: Registry,
     cluster_label: String,
     sources: Mutex<Sources>,
@@ -202,7 +205,7 @@ impl std::fmt::Debug for Observer {
 impl Observer {
     /// An observer recording into `registry`; `region` becomes the `*_cluster` labels.
     /// Must run inside the tokio runtime (exporters and writers start here).
-    pub(crate) fn new(
+    pub fn new(
         registry: &Registry,
         flags: &Flags,
         region: Option<&str>,
@@ -259,7 +262,7 @@ impl Observer {
 
     /// Follows the proxy's snapshot and the supervisor's endpoint table and workloads from
     /// now on (the ticker runs once a second until the process ends).
-    pub(crate) fn attach(self: &Arc<Self>, proxy: Proxy, supervisor: Supervisor) {
+    pub fn attach(self: &Arc<Self>, proxy: Proxy, supervisor: Supervisor) {
         let mut endpoints = supervisor.endpoints();
         if self
             .attached
@@ -302,7 +305,7 @@ impl Observer {
     }
 
     /// An inbound sidecar listener started in front of a replica port.
-    pub(crate) fn inbound_started(&self, replica: &str, declared: u16, listen: SocketAddr) {
+    pub fn inbound_started(&self, replica: &str, declared: u16, listen: SocketAddr) {
         self.sources
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -407,7 +410,7 @@ impl Observer {
     }
 
     /// Replicas some cluster has ejected now (outlier detection).
-    pub(crate) fn ejected(&self) -> std::collections::HashSet<String> {
+    pub fn ejected(&self) -> std::collections::HashSet<String> {
         self.ejected
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -415,7 +418,7 @@ impl Observer {
     }
 
     /// The current directory.
-    pub(crate) fn directory(&self) -> Arc<Directory> {
+    pub fn directory(&self) -> Arc<Directory> {
         self.directory.load_full()
     }
 
@@ -594,12 +597,12 @@ impl Observer {
     }
 
     /// The stat table.
-    pub(crate) fn stats(&self) -> Vec<(StatKey, Arc<Golden>)> {
+    pub fn stats(&self) -> Vec<(StatKey, Arc<Golden>)> {
         self.stats.all()
     }
 
     /// (caller, workload) pairs whose requests arrived over mutual TLS.
-    pub(crate) fn mtls_pairs(&self) -> std::collections::HashSet<(String, String)> {
+    pub fn mtls_pairs(&self) -> std::collections::HashSet<(String, String)> {
         self.mtls_pairs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -607,7 +610,7 @@ impl Observer {
     }
 
     /// Recent failed requests, oldest first.
-    pub(crate) fn recent_errors(&self) -> Vec<Arc<TapEvent>> {
+    pub fn recent_errors(&self) -> Vec<Arc<TapEvent>> {
         // Pop and push back: the queue is the only storage, and it stays bounded.
         let mut out = Vec::with_capacity(self.errors.len());
         while let Some(e) = self.errors.pop() {
@@ -620,7 +623,7 @@ impl Observer {
     }
 
     /// A live tap.
-    pub(crate) fn watch(&self) -> tap::Watcher {
+    pub fn watch(&self) -> tap::Watcher {
         self.tap.watch()
     }
 

@@ -11,7 +11,7 @@ use super::window::Golden;
 
 /// What a [`Golden`] counts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum StatKey {
+pub enum StatKey {
     /// Requests a workload served (destination side), by `namespace/name`.
     Deploy(String),
     /// Requests a replica served.

@@ -18,10 +18,11 @@ use hyper::body::Frame;
 use meridian_control::snapshot::{ClusterTarget, RouteAction, Snapshot};
 use serde::Serialize;
 
-use super::StatKey;
-use super::directory::GATEWAY_WORKLOAD;
-use super::tap::TapFilter;
-use super::window::Signals;
+use meridian_observe::StatKey;
+use meridian_observe::directory::GATEWAY_WORKLOAD;
+use meridian_observe::tap::{TapEvent, TapFilter};
+use meridian_observe::window::Signals;
+
 use crate::node::Node;
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -455,7 +456,7 @@ struct Graph {
     edges: Vec<GraphEdge>,
     splits: Vec<Split>,
     replicas: Vec<ReplicaRow>,
-    errors: Vec<super::tap::TapEvent>,
+    errors: Vec<TapEvent>,
 }
 
 fn graph(node: &Node, window: Duration) -> Graph {
@@ -678,8 +679,7 @@ fn graph(node: &Node, window: Duration) -> Graph {
             last_error: r.last_error,
         })
         .collect();
-    let mut errors: Vec<super::tap::TapEvent> =
-        obs.recent_errors().iter().map(|e| (**e).clone()).collect();
+    let mut errors: Vec<TapEvent> = obs.recent_errors().iter().map(|e| (**e).clone()).collect();
     errors.reverse();
     errors.truncate(20);
     Graph {
