@@ -167,6 +167,12 @@ impl Up {
                 "127.0.0.1:0",
                 "--gateway-port",
                 "80=0",
+                // The functions' gateways too, so that tests running at once never share
+                // a port (a test's own `--gateway-port` for them comes later and wins).
+                "--gateway-port",
+                "3000=0",
+                "--gateway-port",
+                "7071=0",
             ])
             .args(extra)
             .stdout(Stdio::piped())
