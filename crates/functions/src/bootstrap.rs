@@ -3,7 +3,9 @@
 //! small Runtime API clients embedded in the binary and written to the state directory, and
 //! the command that starts each runtime. `provided` runtimes start the user's `bootstrap`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use meridian_config::sam::{Platform, Runtime};
 
@@ -166,8 +168,21 @@ pub fn runtime_substitute(runtime: Runtime) -> Option<String> {
 }
 
 /// An interpreter's version from its `--version` (`v20.20.2`, `Python 3.11.7`,
-/// `ruby 3.1.2p20 ...`).
+/// `ruby 3.1.2p20 ...`), asked once per interpreter.
 fn interpreter_version(exe: &Path) -> Option<String> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Option<String>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(v) = cache.lock().ok().and_then(|c| c.get(exe).cloned()) {
+        return v;
+    }
+    let version = ask_version(exe);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(exe.to_path_buf(), version.clone());
+    }
+    version
+}
+
+fn ask_version(exe: &Path) -> Option<String> {
     let out = std::process::Command::new(exe)
         .arg("--version")
         .stdin(std::process::Stdio::null())
@@ -231,8 +246,6 @@ fn is_in_shims(exe: &Path) -> bool {
 /// cold start and depends on the caller's environment. Resolved once per path, by running
 /// the shim: blocking work, done while functions are prepared, off the runtime.
 pub fn resolve_shim(exe: PathBuf) -> PathBuf {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
     // Only consulted when functions are loaded, never per invocation.
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
     if !is_in_shims(&exe) {

@@ -1,44 +1,35 @@
-//! The Azure apps' blob bindings on the node's buckets: each read and write is an S3
-//! request to the node's own S3 endpoint, signed with its first long-term key, so that
-//! bucket policies, versioning and notifications (an output blob can trigger another
-//! function) apply as to any client's request. An output's missing container is made, as
-//! the host's output binding makes it.
+//! The Azure apps' blob bindings on the node's buckets: each read and write is a request
+//! to the node's own S3 API ([`crate::node_s3`]), so that bucket policies, versioning and
+//! notifications (an output blob can trigger another function) apply as to any client's
+//! request. An output's missing container is made, as the host's output binding makes it.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt as _, Full};
+use http::{HeaderMap, Method, StatusCode};
 use meridian_functions::azure::blob::{Blob, BlobStore};
 use meridian_functions::stream_events::BoxFuture;
 use meridian_storage::plane::StoragePlane;
 
-/// How long one request to the S3 endpoint may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+use crate::node_s3::{NodeS3, elements, encode, error_code, object_path};
 
 /// The node's buckets as blob containers.
 #[derive(Debug)]
 pub(crate) struct BucketBlobs {
-    addr: SocketAddr,
-    region: String,
-    storage: Arc<StoragePlane>,
+    s3: NodeS3,
 }
 
 impl BucketBlobs {
     pub(crate) fn new(storage: Arc<StoragePlane>, region: &str) -> Self {
         Self {
-            addr: storage.s3_addr(),
-            region: region.to_owned(),
-            storage,
+            s3: NodeS3::new(storage, region),
         }
     }
 
-    /// `/<bucket>/<key>`, each key byte outside S3's unreserved set percent-encoded.
+    /// `/<bucket>/<key>`.
     fn path(container: &str, blob: &str) -> String {
-        format!("/{container}/{}", encode(blob, false))
+        object_path(container, blob)
     }
 
     async fn send(
@@ -47,7 +38,7 @@ impl BucketBlobs {
         path: &str,
         body: Bytes,
     ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
-        self.send_query(method, path, "", body).await
+        self.s3.send(method, path, "", body).await
     }
 
     async fn send_query(
@@ -57,131 +48,8 @@ impl BucketBlobs {
         query: &str,
         body: Bytes,
     ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
-        let (access_key, secret) = self
-            .storage
-            .keys
-            .long_term()
-            .into_iter()
-            .next()
-            .ok_or_else(|| "the node has no access key to sign with".to_owned())?;
-        let mut headers = HeaderMap::new();
-        let host = HeaderValue::from_str(&self.addr.to_string()).map_err(|e| e.to_string())?;
-        headers.insert(header::HOST, host);
-        let amz = meridian_storage::sigv4::format_amz_date(time::OffsetDateTime::now_utc());
-        headers.insert(
-            "x-amz-date",
-            HeaderValue::from_str(&amz).map_err(|e| e.to_string())?,
-        );
-        headers.insert(
-            "x-amz-content-sha256",
-            HeaderValue::from_static("UNSIGNED-PAYLOAD"),
-        );
-        let signed = [
-            "host".to_owned(),
-            "x-amz-content-sha256".to_owned(),
-            "x-amz-date".to_owned(),
-        ];
-        let auth = meridian_storage::sigv4::sign(
-            &meridian_storage::sigv4::SignedRequest {
-                method: method.as_str(),
-                path,
-                query,
-                headers: &headers,
-                authority: None,
-                body: b"",
-            },
-            &access_key,
-            &secret,
-            &self.region,
-            "s3",
-            &amz,
-            &signed,
-        );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&auth).map_err(|e| e.to_string())?,
-        );
-        if method == Method::PUT {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-        }
-        let uri = if query.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}?{query}")
-        };
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
-        *req.headers_mut() = headers;
-        let exchange = async {
-            let tcp = tokio::net::TcpStream::connect(self.addr)
-                .await
-                .map_err(|e| format!("cannot reach the S3 endpoint {}: {e}", self.addr))?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let conn = tokio::spawn(conn);
-            let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-            let (parts, body) = resp.into_parts();
-            let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-            conn.abort();
-            Ok::<_, String>((parts.status, parts.headers, body))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| "the S3 endpoint did not answer in time".to_owned())?
+        self.s3.send(method, path, query, body).await
     }
-}
-
-/// `s` percent-encoded outside S3's unreserved set (and `/`, unless `slash` asks for it).
-fn encode(s: &str, slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (b == b'/' && !slash)
-        {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The text of each `<tag>` element of a ListObjectsV2 answer, unescaped.
-fn elements(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some((_, after)) = rest.split_once(open.as_str()) {
-        let Some((text, tail)) = after.split_once(close.as_str()) else {
-            break;
-        };
-        out.push(
-            text.replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&quot;", "\"")
-                .replace("&apos;", "'")
-                .replace("&amp;", "&"),
-        );
-        rest = tail;
-    }
-    out
-}
-
-/// The S3 error code of an error response (`NoSuchKey`), for messages.
-fn error_code(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    text.split_once("<Code>")
-        .and_then(|(_, r)| r.split_once("</Code>"))
-        .map_or_else(|| text.trim().to_owned(), |(c, _)| c.to_owned())
 }
 
 /// `Last-Modified` (an HTTP date) as RFC 3339, as the host's `LastModified` is shown.
@@ -305,7 +173,7 @@ impl BlobStore for BucketBlobs {
     }
 
     fn url(&self, container: &str, blob: &str) -> String {
-        format!("http://{}{}", self.addr, Self::path(container, blob))
+        format!("http://{}{}", self.s3.addr(), Self::path(container, blob))
     }
 }
 

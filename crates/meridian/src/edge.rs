@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use meridian_config::terraform::resources::Spec;
 use meridian_config::terraform::resources::aws_cdn::{
     Behavior as TfBehavior, CachePolicy, Distribution, Origin as TfOrigin,
@@ -25,6 +25,8 @@ use meridian_proxy::cache::{
     OriginConfig, OriginProtocol, OriginSigner, QueryKeys, Target, Ttls, ViewerProtocol,
 };
 use meridian_storage::plane::StoragePlane;
+
+use crate::node_s3::{NodeS3, Signer, elements, error_code};
 
 /// Memory tier per distribution.
 const MEMORY_BYTES: u64 = 64 << 20;
@@ -202,67 +204,33 @@ pub(crate) fn terraform_bucket_policies(bundle: &meridian_config::Bundle) -> Vec
 /// fails the revision with S3's own error.
 pub(crate) async fn apply_bucket_policies(
     bundle: &meridian_config::Bundle,
-    storage: &StoragePlane,
+    storage: &Arc<StoragePlane>,
     region: &str,
 ) -> anyhow::Result<()> {
     let policies = terraform_bucket_policies(bundle);
     if policies.is_empty() {
         return Ok(());
     }
-    let (access_key, secret) = storage
-        .keys
-        .long_term()
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let signer = BucketSigner {
-        access_key,
-        secret,
-        region: region.to_owned(),
-    };
-    let addr = storage.s3_addr();
+    let s3 = NodeS3::new(storage.clone(), region);
     for (bucket, policy) in policies {
-        let path = format!("/{bucket}?policy=");
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_str(&addr.to_string())?);
-        signer.sign_payload(&Method::PUT, &path, &mut headers, "UNSIGNED-PAYLOAD");
-        let mut req = format!("PUT {path} HTTP/1.1\r\n");
-        for (n, v) in &headers {
-            req.push_str(&format!("{n}: {}\r\n", v.to_str().unwrap_or_default()));
-        }
-        req.push_str(&format!(
-            "content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{policy}",
-            policy.len()
-        ));
-        let answer = async {
-            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-            let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-            tcp.write_all(req.as_bytes()).await?;
-            let mut out = Vec::new();
-            tcp.read_to_end(&mut out).await?;
-            anyhow::Ok(String::from_utf8_lossy(&out).into_owned())
-        };
-        let answer = tokio::time::timeout(Duration::from_secs(30), answer)
+        let (status, _, body) = s3
+            .send(Method::PUT, &format!("/{bucket}"), "policy=", policy.into())
             .await
-            .map_err(|_| anyhow::anyhow!("the S3 endpoint did not answer"))??;
-        let status = answer.split_whitespace().nth(1).unwrap_or("");
-        if !status.starts_with('2') {
-            let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-            let code = xml_text(body, "Code");
-            let message = xml_text(body, "Message");
-            anyhow::bail!("the policy of bucket {bucket} was refused: {code}: {message}");
+            .map_err(|e| anyhow::anyhow!(e))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            let message = elements(&text, "Message")
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            anyhow::bail!(
+                "the policy of bucket {bucket} was refused: {}: {message}",
+                error_code(&body)
+            );
         }
         tracing::info!(%bucket, "bucket policy applied");
     }
     Ok(())
-}
-
-/// The text of the first `<tag>` in an S3 error document.
-fn xml_text<'a>(body: &'a str, tag: &str) -> &'a str {
-    let open = format!("<{tag}>");
-    body.split_once(open.as_str())
-        .and_then(|(_, rest)| rest.split_once('<'))
-        .map_or("", |(text, _)| text)
 }
 
 /// The buckets the Terraform modules declare (created at `up` like the templates' ones).
@@ -345,7 +313,7 @@ impl EdgePlane {
                         let signer: Option<Arc<dyn OriginSigner>> =
                             o.origin_access_control_id.as_ref().map(|_| {
                                 let (access_key, secret) = self.principal(storage, &d.arn);
-                                Arc::new(BucketSigner {
+                                Arc::new(Signer {
                                     access_key,
                                     secret,
                                     region: region.to_owned(),
@@ -918,66 +886,16 @@ fn behavior(b: &TfBehavior) -> Behavior {
     }
 }
 
-/// SigV4 for the origin bucket (service `s3`, an empty payload).
-#[derive(Debug)]
-struct BucketSigner {
-    access_key: String,
-    secret: String,
-    region: String,
-}
-
 /// SHA-256 of an empty payload.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-impl OriginSigner for BucketSigner {
+/// Origin access control: the edge's origin requests (no body) signed for the bucket.
+impl OriginSigner for Signer {
     fn sign(&self, method: &Method, _host: &str, path_and_query: &str, headers: &mut HeaderMap) {
-        self.sign_payload(method, path_and_query, headers, EMPTY_SHA256);
-    }
-}
-
-impl BucketSigner {
-    /// Signs a request whose `x-amz-content-sha256` is `payload` (a hash, or
-    /// `UNSIGNED-PAYLOAD`).
-    fn sign_payload(
-        &self,
-        method: &Method,
-        path_and_query: &str,
-        headers: &mut HeaderMap,
-        payload: &'static str,
-    ) {
-        let amz = meridian_storage::sigv4::format_amz_date(time::OffsetDateTime::now_utc());
-        let Ok(date) = HeaderValue::from_str(&amz) else {
-            return;
-        };
-        headers.insert("x-amz-date", date);
-        headers.insert("x-amz-content-sha256", HeaderValue::from_static(payload));
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        let signed = [
-            "host".to_owned(),
-            "x-amz-content-sha256".to_owned(),
-            "x-amz-date".to_owned(),
-        ];
-        let auth = meridian_storage::sigv4::sign(
-            &meridian_storage::sigv4::SignedRequest {
-                method: method.as_str(),
-                path,
-                query,
-                headers,
-                authority: None,
-                body: b"",
-            },
-            &self.access_key,
-            &self.secret,
-            &self.region,
-            "s3",
-            &amz,
-            &signed,
-        );
-        if let Ok(v) = HeaderValue::from_str(&auth) {
-            headers.insert(header::AUTHORIZATION, v);
-        }
+        Signer::sign(self, method, path, query, headers, EMPTY_SHA256);
     }
 }
 

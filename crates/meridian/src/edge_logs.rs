@@ -3,8 +3,9 @@
 //! its bucket as CloudFront names its files,
 //! `<prefix><distribution id>.<YYYY-MM-DD-HH>.<unique id>.gz` (one file per hour the lines
 //! fall in), gzip text starting with `#Version: 1.0` and the `#Fields:` line. The files go
-//! through the node's own S3 API ([`crate::azure_blobs::BucketBlobs`]), so the bucket's
-//! versioning and notifications apply as to any writer.
+//! through the node's own S3 API ([`crate::node_s3`]), so the bucket's policy, versioning
+//! and notifications apply as to any writer; a bucket that does not exist keeps the lines
+//! for the next try, as a write S3 refuses does.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
@@ -12,8 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use meridian_functions::azure::blob::BlobStore as _;
 use meridian_proxy::cache::log::{AccessLog, FIELDS};
+
+use crate::node_s3::{NodeS3, error_code, object_path};
 
 /// Lines a distribution keeps while its bucket cannot be written; older ones are dropped
 /// (and counted) beyond this.
@@ -98,7 +100,7 @@ impl Logs {
 
     /// Writes every buffered line; lines a write fails for stay buffered for the next
     /// flush.
-    pub(crate) async fn flush(&self, store: &crate::azure_blobs::BucketBlobs) {
+    pub(crate) async fn flush(&self, s3: &NodeS3) {
         let buffers: Vec<(String, Arc<Buffer>)> = {
             let b = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
             b.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -130,7 +132,22 @@ impl Logs {
                         continue;
                     }
                 };
-                if let Err(e) = store.put(&buffer.bucket, &name, data).await {
+                let written = match s3
+                    .send(
+                        http::Method::PUT,
+                        &object_path(&buffer.bucket, &name),
+                        "",
+                        data,
+                    )
+                    .await
+                {
+                    Ok((status, _, _)) if status.is_success() => Ok(()),
+                    Ok((status, _, body)) => {
+                        Err(format!("S3 answered {status}: {}", error_code(&body)))
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = written {
                     tracing::warn!(distribution = %buffer.id, bucket = %buffer.bucket, error = %e, "cdn: a standard log file could not be written; its lines are kept for the next try");
                     let mut kept = buffer.lines.lock().unwrap_or_else(PoisonError::into_inner);
                     for line in lines.into_iter().rev() {
@@ -178,14 +195,14 @@ pub(crate) fn spawn(
     region: &str,
     interval: Duration,
 ) {
-    let store = crate::azure_blobs::BucketBlobs::new(storage, region);
+    let s3 = NodeS3::new(storage, region);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tick.tick().await;
-            logs.flush(&store).await;
+            logs.flush(&s3).await;
         }
     });
 }

@@ -12,6 +12,7 @@ mod edge_logs;
 mod frontdoor;
 mod logging;
 mod node;
+mod node_s3;
 mod observe_api;
 mod output;
 mod run_file;
