@@ -185,7 +185,10 @@ pub(super) fn resolve(
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
             implicit: false,
-            cors: r.props.get("CorsConfiguration").and_then(super::http_cors),
+            cors: r
+                .props
+                .get("CorsConfiguration")
+                .and_then(super::cors::http_cors),
         });
         // Quick create: a `Target` makes a route (`RouteKey`, `$default` without one) to it.
         if let Some(target) = text(&r.props, "Target") {

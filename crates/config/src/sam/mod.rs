@@ -12,6 +12,8 @@
 //! image ([`dockerfile`]).
 
 mod bucket;
+mod build;
+mod cors;
 pub mod dockerfile;
 mod gateway;
 mod generated;
@@ -639,9 +641,9 @@ impl Compiler<'_> {
                 let cors = g.and_then(|g| {
                     let ev = ctx.eval(g, &FieldPath::root(), &mut Findings::new())?;
                     if kind == ApiKind::Rest {
-                        ev.get("Cors").and_then(rest_cors)
+                        ev.get("Cors").and_then(cors::rest_cors)
                     } else {
-                        ev.get("CorsConfiguration").and_then(http_cors)
+                        ev.get("CorsConfiguration").and_then(cors::http_cors)
                     }
                 });
                 let (stage, vars, binary) = match g {
@@ -1137,9 +1139,9 @@ impl Compiler<'_> {
         let url = p
             .function_url_config
             .as_ref()
-            .map(|u| function_url(f, &pp.field("FunctionUrlConfig"), u));
+            .map(|u| build::function_url(f, &pp.field("FunctionUrlConfig"), u));
         let build =
-            metadata.and_then(|m| build_metadata(f, m, &runtime_name(p.runtime.as_deref())));
+            metadata.and_then(|m| build::metadata(f, m, p.runtime.as_deref().unwrap_or_default()));
 
         // Events.
         let mut routes = Vec::new();
@@ -1578,7 +1580,7 @@ impl Compiler<'_> {
             stage_variables: text_map(p.variables),
             binary_media_types: p.binary_media_types.unwrap_or_default(),
             implicit: false,
-            cors: props.get("Cors").and_then(rest_cors),
+            cors: props.get("Cors").and_then(cors::rest_cors),
         })
     }
 
@@ -1602,91 +1604,9 @@ impl Compiler<'_> {
             stage_variables: text_map(p.stage_variables),
             binary_media_types: Vec::new(),
             implicit: false,
-            cors: props.get("CorsConfiguration").and_then(http_cors),
+            cors: props.get("CorsConfiguration").and_then(cors::http_cors),
         })
     }
-}
-
-/// A list of strings, or one string.
-fn strings(n: Option<&Node>) -> Vec<String> {
-    match n {
-        Some(n) => match n.as_seq() {
-            Some(items) => items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect(),
-            None => n.as_str().map(|s| vec![s.to_owned()]).unwrap_or_default(),
-        },
-        None => Vec::new(),
-    }
-}
-
-/// An HTTP API's `CorsConfiguration`: `true` (every origin) or the object of
-/// `AllowOrigins`, `AllowMethods`, `AllowHeaders`, `ExposeHeaders`, `MaxAge`,
-/// `AllowCredentials`.
-pub(super) fn http_cors(n: &Node) -> Option<Cors> {
-    match n.as_str() {
-        Some("true") => {
-            return Some(Cors {
-                allow_origins: vec!["*".into()],
-                allow_methods: vec!["*".into()],
-                allow_headers: vec!["*".into()],
-                ..Cors::default()
-            });
-        }
-        Some(_) => return None,
-        None => {}
-    }
-    n.as_map()?;
-    Some(Cors {
-        allow_credentials: n.get("AllowCredentials").and_then(Node::as_str) == Some("true"),
-        allow_headers: strings(n.get("AllowHeaders")),
-        allow_methods: strings(n.get("AllowMethods")),
-        allow_origins: strings(n.get("AllowOrigins")),
-        expose_headers: strings(n.get("ExposeHeaders")),
-        max_age: n
-            .get("MaxAge")
-            .and_then(Node::as_str)
-            .and_then(|m| m.parse().ok()),
-    })
-}
-
-/// A REST API's `Cors`: an origin (`"'*'"`, quoted as API Gateway's mapping values are), or
-/// the object of `AllowOrigin`, `AllowMethods`, `AllowHeaders`, `MaxAge` (quoted, comma
-/// separated) and `AllowCredentials`.
-fn rest_cors(n: &Node) -> Option<Cors> {
-    let unquote = |s: &str| s.trim().trim_matches('\'').to_owned();
-    let list = |s: Option<&str>| -> Vec<String> {
-        s.map(|s| {
-            unquote(s)
-                .split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-    };
-    if let Some(origin) = n.as_str() {
-        return Some(Cors {
-            allow_origins: vec![unquote(origin)],
-            allow_methods: vec!["*".into()],
-            ..Cors::default()
-        });
-    }
-    n.as_map()?;
-    let text = |k: &str| n.get(k).and_then(Node::as_str);
-    let mut methods = list(text("AllowMethods"));
-    if methods.is_empty() {
-        methods.push("*".into());
-    }
-    Some(Cors {
-        allow_credentials: text("AllowCredentials") == Some("true"),
-        allow_headers: list(text("AllowHeaders")),
-        allow_methods: methods,
-        allow_origins: list(text("AllowOrigin")),
-        expose_headers: Vec::new(),
-        max_age: text("MaxAge").and_then(|m| unquote(m).parse().ok()),
-    })
 }
 
 fn transforms(root: &Node) -> Vec<String> {
@@ -1931,142 +1851,6 @@ fn stream_event(
 }
 
 const DESTINATION_TYPES: [&str; 5] = ["SQS", "SNS", "S3", "Lambda", "EventBridge"];
-
-fn runtime_name(r: Option<&str>) -> String {
-    r.unwrap_or_default().to_owned()
-}
-
-/// Reads `Metadata.BuildMethod` and `BuildProperties` as `sam build` does: `esbuild` (Node,
-/// TypeScript) and `makefile` are run at `up`; other methods are a warning saying to build
-/// first.
-fn build_metadata(f: &mut Findings, metadata: &Node, runtime: &str) -> Option<Build> {
-    let method = metadata.get("BuildMethod").and_then(Node::as_str)?;
-    let path = FieldPath::root().field("Metadata");
-    let props = metadata.get("BuildProperties");
-    let list = |name: &str| -> Vec<String> {
-        props
-            .and_then(|p| p.get(name))
-            .map(|n| match n.as_seq() {
-                Some(items) => items
-                    .iter()
-                    .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect(),
-                None => n.as_str().map(|s| vec![s.to_owned()]).unwrap_or_default(),
-            })
-            .unwrap_or_default()
-    };
-    let text = |name: &str| -> Option<String> {
-        props
-            .and_then(|p| p.get(name))
-            .and_then(|n| n.as_str().map(str::to_owned))
-    };
-    let flag = |name: &str| -> Option<bool> {
-        props
-            .and_then(|p| p.get(name))
-            .and_then(|n| n.as_str())
-            .and_then(|s| match s {
-                "true" | "True" | "TRUE" => Some(true),
-                "false" | "False" | "FALSE" => Some(false),
-                _ => None,
-            })
-    };
-    match method {
-        "esbuild" => {
-            if !runtime.starts_with("nodejs") {
-                f.warn(
-                    &path.field("BuildMethod"),
-                    format!("esbuild builds Node functions; this one's runtime is {runtime:?}"),
-                );
-            }
-            Some(Build::Esbuild {
-                entry_points: list("EntryPoints"),
-                minify: flag("Minify").unwrap_or(true),
-                sourcemap: flag("Sourcemap").unwrap_or(false),
-                target: text("Target").unwrap_or_else(|| "es2020".into()),
-                format: text("Format").unwrap_or_else(|| "cjs".into()),
-                external: list("External"),
-                main_fields: list("MainFields"),
-            })
-        }
-        "makefile" => Some(Build::Makefile),
-        other => {
-            f.warn(
-                &path.field("BuildMethod"),
-                format!(
-                    "{other} builds are not run by Meridian: build first (`sam build`) and point CodeUri at the built code"
-                ),
-            );
-            None
-        }
-    }
-}
-
-/// Reads `FunctionUrlConfig` as Lambda validates it: `AuthType` is required (`NONE` or
-/// `AWS_IAM`), `InvokeMode` is `BUFFERED` or `RESPONSE_STREAM`, `Cors.MaxAge` is 0 to
-/// 86400.
-fn function_url(
-    f: &mut Findings,
-    path: &FieldPath,
-    raw: &raw::FunctionUrlConfigRaw,
-) -> FunctionUrl {
-    let mut one_of =
-        |field: &'static str, value: Option<&str>, allowed: [&str; 2]| -> Option<usize> {
-            let value = value?;
-            match allowed.iter().position(|a| *a == value) {
-                Some(at) => Some(at),
-                None => {
-                    f.error(&path.field(field), format!("unsupported value \"{value}\""))
-                        .hint(did_you_mean(value, allowed).map_or_else(
-                            || format!("one of: {}", allowed.join(", ")),
-                            |c| format!("did you mean \"{c}\"?"),
-                        ));
-                    None
-                }
-            }
-        };
-    let auth = one_of("AuthType", raw.auth_type.as_deref(), ["NONE", "AWS_IAM"]);
-    let mode = one_of(
-        "InvokeMode",
-        raw.invoke_mode.as_deref(),
-        ["BUFFERED", "RESPONSE_STREAM"],
-    );
-    if raw.auth_type.is_none() {
-        f.error(path, "required field \"AuthType\" is missing")
-            .at_key()
-            .hint("AuthType: NONE (anyone may call it) or AWS_IAM (signed requests only)");
-    }
-    let streaming = mode == Some(1);
-    if streaming {
-        f.warn(
-            &path.field("InvokeMode"),
-            "RESPONSE_STREAM is served buffered: the response reaches the client whole, when the function returns",
-        );
-    }
-    let cors = raw.cors.as_ref().map(|c| Cors {
-        allow_credentials: c.allow_credentials.unwrap_or(false),
-        allow_headers: c.allow_headers.clone().unwrap_or_default(),
-        allow_methods: c.allow_methods.clone().unwrap_or_default(),
-        allow_origins: c.allow_origins.clone().unwrap_or_default(),
-        expose_headers: c.expose_headers.clone().unwrap_or_default(),
-        max_age: c.max_age.as_ref().map(|m| {
-            u32::try_from(int_in(
-                f,
-                &path.field("Cors").field("MaxAge"),
-                Some(m),
-                0,
-                0,
-                86_400,
-            ))
-            .unwrap_or(0)
-        }),
-    });
-    FunctionUrl {
-        id: String::new(),
-        iam: auth == Some(1),
-        streaming,
-        cors,
-    }
-}
 
 /// Reads `EventInvokeConfig`. Lambda destinations must name a function of this template
 /// (by name, `!Ref` or `!GetAtt ...Arn`); the other types are accepted with a warning that
