@@ -51,6 +51,23 @@ pub(super) fn metadata(f: &mut Findings, metadata: &Node, runtime: &str) -> Opti
                     format!("esbuild builds Node functions; this one's runtime is {runtime:?}"),
                 );
             }
+            const READ: [&str; 7] = [
+                "EntryPoints",
+                "Minify",
+                "Sourcemap",
+                "Target",
+                "Format",
+                "External",
+                "MainFields",
+            ];
+            for e in props.and_then(Node::as_map).unwrap_or_default() {
+                if let Some(key) = e.key.as_str().filter(|k| !READ.contains(k)) {
+                    f.warn(
+                        &path.field("BuildProperties").field(key.to_owned()),
+                        format!("{key} is not applied by the esbuild build Meridian runs"),
+                    );
+                }
+            }
             Some(Build::Esbuild {
                 entry_points: list("EntryPoints"),
                 minify: flag("Minify").unwrap_or(true),

@@ -116,6 +116,40 @@ pub(super) fn resolve(
             .find_map(|r| text(&r.props, "StageName").map(str::to_owned))
     };
 
+    // What the stages and methods set that is not run here.
+    for r in raw {
+        let mut f = Findings::new();
+        let mut unrun = |field: &'static str, what: &str| {
+            if r.props.get(field).is_some() {
+                f.warn(&props.field(field), format!("{what} is not applied"));
+            }
+        };
+        match r.kind.as_str() {
+            "AWS::ApiGateway::Stage" | "AWS::ApiGateway::Deployment" => {
+                unrun(
+                    "MethodSettings",
+                    "MethodSettings (caching, throttling, logging)",
+                );
+                unrun("CacheClusterEnabled", "the stage cache");
+                unrun(
+                    "StageDescription",
+                    "StageDescription (caching, throttling, logging)",
+                );
+            }
+            "AWS::ApiGateway::Method" => {
+                unrun("RequestValidatorId", "request validation");
+                unrun("RequestModels", "request models");
+            }
+            "AWS::ApiGatewayV2::Route" | "AWS::ApiGatewayV2::Stage" => {
+                unrun("AuthorizerId", "the authorizer");
+                unrun("DefaultRouteSettings", "DefaultRouteSettings (throttling)");
+                unrun("RouteSettings", "RouteSettings (throttling)");
+            }
+            _ => {}
+        }
+        out.findings.push((r.id.clone(), f));
+    }
+
     // REST APIs and their resource trees.
     let mut resources: BTreeMap<String, (String, String)> = BTreeMap::new();
     for r in raw.iter().filter(|r| r.kind == "AWS::ApiGateway::Resource") {

@@ -1403,6 +1403,10 @@ Resources:
       RestApiId: !Ref Rest
       DeploymentId: !Ref Deployment
       StageName: dev
+      MethodSettings:
+        - HttpMethod: "*"
+          ResourcePath: "/*"
+          CachingEnabled: true
   Quick:
     Type: AWS::ApiGatewayV2::Api
     Properties:
@@ -1478,6 +1482,13 @@ fn raw_api_gateway_resources_become_routes() {
             && (w.contains("AWS::ApiGateway::") || w.contains("AWS::ApiGatewayV2::"))),
         "{w:#?}"
     );
+    // What a stage sets that is not run here is said at its field.
+    assert!(
+        w.iter().any(|w| w.contains(
+            "Stage: Properties.MethodSettings: MethodSettings (caching, throttling, logging) is not applied"
+        )),
+        "{w:#?}"
+    );
 }
 
 #[test]
@@ -1544,4 +1555,36 @@ fn a_function_takes_one_architecture() {
         "{e:#?}"
     );
     assert!(load("template.yaml", &text("[arm64]")).is_ok());
+}
+
+#[test]
+fn build_properties_the_build_does_not_apply_are_said() {
+    let text = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: nodejs20.x
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties:
+        Minify: false
+        EntryPoints: [app.ts]
+        Banner: "/* built */"
+"#;
+    let t = load("template.yaml", text).expect("loads");
+    let f = t.function("Fn").expect("function");
+    assert!(matches!(
+        &f.build,
+        Some(Build::Esbuild { minify: false, entry_points, .. }) if entry_points == &["app.ts"]
+    ));
+    let w = render(&t.warnings);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("Metadata.BuildProperties.Banner: Banner is not applied")),
+        "{w:#?}"
+    );
 }

@@ -205,6 +205,11 @@ pub(super) fn unserved(d: &Distribution) -> Vec<String> {
                 "behavior {name}: response_headers_policy_id is not applied"
             ));
         }
+        if b.origin_request_policy_id.is_some() {
+            note(format!(
+                "behavior {name}: origin_request_policy_id is not applied: the origin gets what the cache key names"
+            ));
+        }
     }
     for o in &d.origins {
         if o.shield_region.is_some() {
