@@ -330,9 +330,9 @@ impl Compiler<'_> {
         if let Some(span) = uses_serverless
             && !transforms.iter().any(|t| t == SERVERLESS_TRANSFORM)
         {
-            let e = top.error(
+            let e = top.warn(
                 &FieldPath::root().field("Transform"),
-                "AWS::Serverless resources need the SAM transform",
+                "AWS::Serverless resources need the SAM transform to deploy: CloudFormation refuses this template without it; Meridian runs it as `sam local` does",
             );
             e.span = Some(span);
             e.hint(format!(
