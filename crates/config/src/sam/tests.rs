@@ -1,6 +1,7 @@
 //! Golden tests: templates in, functions or exact `file:line:col` messages out.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::*;
 
