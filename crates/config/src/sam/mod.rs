@@ -11,7 +11,7 @@
 //! `PackageType: Image` are read from their Dockerfile when it builds on an AWS Lambda base
 //! image ([`dockerfile`]).
 
-mod bucket;
+pub(crate) mod bucket;
 mod build;
 mod cors;
 pub mod dockerfile;
@@ -19,11 +19,12 @@ mod gateway;
 mod generated;
 mod intrinsic;
 mod policy;
-mod raw;
+pub(crate) mod raw;
 mod spec;
 mod table;
 #[cfg(test)]
 mod tests;
+mod unapplied;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -239,6 +240,7 @@ impl Compiler<'_> {
             stack_name: stack_name.clone(),
         };
 
+        unapplied::template(root, &mut top);
         let params = self.parameters(root, &mut top);
         let transforms = transforms(root);
 
@@ -488,6 +490,22 @@ impl Compiler<'_> {
                 tag: None,
                 value: Value::Map(view_entries),
             };
+            let not_applied = match r.kind.as_str() {
+                "AWS::Serverless::Function" => unapplied::FUNCTION,
+                "AWS::Serverless::LayerVersion" => unapplied::LAYER_VERSION,
+                "AWS::Serverless::Api" => unapplied::API,
+                "AWS::Serverless::HttpApi" => unapplied::HTTP_API,
+                "AWS::Serverless::SimpleTable" | "AWS::DynamoDB::Table" => unapplied::TABLE,
+                "AWS::S3::Bucket" => unapplied::BUCKET,
+                _ => &[],
+            };
+            unapplied::check(&evaluated, &ppath, not_applied, &mut f);
+            if matches!(
+                r.kind.as_str(),
+                "AWS::Serverless::SimpleTable" | "AWS::DynamoDB::Table"
+            ) {
+                unapplied::table_parts(&evaluated, &ppath, &mut f);
+            }
             match r.kind.as_str() {
                 "AWS::Serverless::Function" => {
                     let metadata = r.node.get("Metadata");
@@ -819,6 +837,26 @@ impl Compiler<'_> {
                             format!("invalid pattern {pat}"),
                         );
                     }
+                }
+            }
+            if kind == "String" {
+                let length = i64::try_from(value.chars().count()).unwrap_or(i64::MAX);
+                let bound = |b: &Option<Num>| b.as_ref().and_then(|n| n.0.as_ref().ok()).copied();
+                if let Some(min) = bound(&p.min_length)
+                    && length < min
+                {
+                    f.error(
+                        &vpath,
+                        format!("\"{value}\" is shorter than MinLength {min}"),
+                    );
+                }
+                if let Some(max) = bound(&p.max_length)
+                    && length > max
+                {
+                    f.error(
+                        &vpath,
+                        format!("\"{value}\" is longer than MaxLength {max}"),
+                    );
                 }
             }
             if kind == "Number" {
@@ -1164,6 +1202,7 @@ impl Compiler<'_> {
                         let Some(a) = decode_at::<raw::ApiEventProps>(&eprops, &ppath, f) else {
                             continue;
                         };
+                        unapplied::check(&eprops, &ppath, unapplied::API_EVENT, f);
                         let path = route_path(f, &ppath, a.path.as_deref(), true);
                         let method = route_method(f, &ppath, a.method.as_deref(), true);
                         let api = api_ref(
@@ -1195,6 +1234,7 @@ impl Compiler<'_> {
                         else {
                             continue;
                         };
+                        unapplied::check(&eprops, &ppath, unapplied::HTTP_API_EVENT, f);
                         let (path, method) = if a.path.is_none() && a.method.is_none() {
                             (Some(None), Some(RouteMethod::Any))
                         } else {
@@ -1809,6 +1849,31 @@ fn stream_event(
         -1,
         f,
     )?;
+    for (given, field, missing) in [
+        (
+            d.kms_key_arn.is_some(),
+            "KmsKeyArn",
+            "filter criteria are not encrypted with a customer key",
+        ),
+        (
+            d.metrics_config.is_some(),
+            "MetricsConfig",
+            "no event source mapping metrics are recorded",
+        ),
+        (
+            d.starting_position_timestamp.is_some(),
+            "StartingPositionTimestamp",
+            "reading starts at StartingPosition, not at a time",
+        ),
+    ] {
+        if given {
+            f.warn(
+                &path.field(field),
+                format!("{field} is accepted but not applied by Meridian: {missing}"),
+            )
+            .at_key();
+        }
+    }
     for (given, field) in [
         (
             d.bisect_batch_on_function_error.is_some(),
