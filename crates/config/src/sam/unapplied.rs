@@ -74,7 +74,7 @@ pub(super) const FUNCTION: &[Unapplied] = &[
     ),
     (
         "ImageUri",
-        "the image is not pulled: Meridian runs the function from the Dockerfile named in Metadata",
+        "the image is not pulled: Meridian runs the function natively from its Dockerfile (Metadata.Dockerfile, or the Dockerfile beside the template)",
     ),
 ];
 
