@@ -174,7 +174,6 @@ fn every_noted_field_warns_at_its_line() {
         for field in e.fields() {
             let out = proof::run(doc, dir.path());
             let key = format!("{}.{field}", e.ty);
-            let wire = field.rsplit('@').next().unwrap_or(field);
             let problem = if out.line == 0 {
                 Some("its document marks no line with #<".to_owned())
             } else if severity == Severity::Warning
@@ -185,10 +184,13 @@ fn every_noted_field_warns_at_its_line() {
             {
                 Some("its document does not load without errors".to_owned())
             } else {
-                match out.at_field(wire) {
+                match out.at_field(field) {
                     Some(d) if d.severity == severity => None,
                     Some(d) => Some(format!("the finding at its line is a {:?}", d.severity)),
-                    None => Some(format!("no {severity:?} names {wire} at line {}", out.line)),
+                    None => Some(format!(
+                        "no {severity:?} names {field} at line {}",
+                        out.line
+                    )),
                 }
             };
             if let Some(p) = problem {
