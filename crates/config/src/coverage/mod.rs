@@ -135,6 +135,19 @@ fn every_accepted_field_is_served_or_noted() {
 }
 
 #[test]
+fn every_kind_is_walked() {
+    let walked: Vec<&str> = roots().iter().map(|(name, _)| *name).collect();
+    for kind in crate::resource::Kind::ALL {
+        assert!(
+            walked.contains(&kind.as_str()),
+            "kind {kind} is accepted but its fields are not walked: add \
+             `root::<RawObject<Its spec type>>(\"{kind}\")` to roots() in \
+             crates/config/src/coverage/mod.rs, then classify what the test lists"
+        );
+    }
+}
+
+#[test]
 fn every_classification_says_why() {
     for (key, class) in classified() {
         let why = match class {
