@@ -58,6 +58,18 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
             }
         }
         Resource::DestinationRule(dr) => {
+            if exported_narrowly(&dr.spec.export_to) {
+                f.warn(
+                    &spec.field("exportTo"),
+                    "not served: the rule applies to the sidecars of every namespace",
+                );
+            }
+            if dr.spec.workload_selector.is_some() {
+                f.warn(
+                    &spec.field("workloadSelector"),
+                    "not served: the rule applies to every workload's sidecar that calls the host",
+                );
+            }
             if let Some(tp) = &dr.spec.traffic_policy {
                 traffic_policy(tp, &spec.field("trafficPolicy"), f);
             }
@@ -124,6 +136,12 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
             }
         }
         Resource::ServiceEntry(se) => {
+            if exported_narrowly(&se.spec.export_to) {
+                f.warn(
+                    &spec.field("exportTo"),
+                    "not served: the entry is visible from every namespace",
+                );
+            }
             if se.spec.location == Some(Location::MeshInternal) {
                 f.warn(
                     &spec.field("location"),
@@ -200,6 +218,11 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
         }
         _ => {}
     }
+}
+
+/// True when `exportTo` hides the object from some namespace (empty and `*` hide nothing).
+fn exported_narrowly(export_to: &[String]) -> bool {
+    !export_to.is_empty() && !export_to.iter().any(|e| e == "*")
 }
 
 fn traffic_policy(tp: &TrafficPolicy, at: &FieldPath, f: &mut Findings) {

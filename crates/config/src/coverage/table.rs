@@ -185,6 +185,26 @@ spec:
     LINE
 ";
 
+const DR_EXPORT: &str = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: web
+spec:
+  host: web
+  exportTo: [.] #<
+";
+
+const DR_SELECTOR: &str = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: web
+spec:
+  host: web
+  workloadSelector: {matchLabels: {app: client}} #<
+";
+
 fn dr(line: &str) -> &'static str {
     Box::leak(DR.replace("LINE", &format!("{line} #<")).into_boxed_str())
 }
@@ -519,16 +539,16 @@ pub(super) fn entries() -> Vec<Entry> {
         // --- DestinationRule.
         served(
             "DestinationRuleSpec",
-            &[
-                "host",
-                "trafficPolicy",
-                "subsets",
-                "exportTo",
-                "workloadSelector",
-            ],
+            &["host", "trafficPolicy", "subsets"],
             CLUSTERS,
         ),
-        served("WorkloadSelector", &["matchLabels"], CLUSTERS),
+        noted("DestinationRuleSpec", "exportTo", Yaml(DR_EXPORT)),
+        noted("DestinationRuleSpec", "workloadSelector", Yaml(DR_SELECTOR)),
+        served(
+            "WorkloadSelector",
+            &["matchLabels"],
+            "proxy: which sidecars a PeerAuthentication or AuthorizationPolicy applies to",
+        ),
         served("Subset", &["name", "labels", "trafficPolicy"], CLUSTERS),
         served(
             "TrafficPolicy",
@@ -746,9 +766,13 @@ pub(super) fn entries() -> Vec<Entry> {
                 "resolution",
                 "endpoints",
                 "workloadSelector",
-                "exportTo",
             ],
             ENTRIES,
+        ),
+        noted(
+            "ServiceEntrySpec",
+            "exportTo",
+            Yaml(se("exportTo: [.]", "")),
         ),
         noted(
             "ServiceEntrySpec",
