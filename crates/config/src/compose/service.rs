@@ -978,20 +978,36 @@ fn unserved_deploy(raw: Option<&RawDeploy>, node: &Node, at: &FieldPath, f: &mut
         )
         .at_key();
     }
-    for kind in ["limits", "reservations"] {
-        let Some(amounts) = node.get("resources").and_then(|r| r.get(kind)) else {
-            continue;
-        };
-        for field in ["generic_resources", "devices"] {
-            if amounts.get(field).is_some() {
-                f.warn(
-                    &at.field("resources").field(kind).field(field),
-                    format!(
-                        "{field} are not reserved: processes get no devices or named resources"
-                    ),
-                )
-                .at_key();
-            }
+    let resources = node.get("resources");
+    if resources.and_then(|r| r.get("reservations")).is_some() {
+        f.warn(
+            &at.field("resources").field("reservations"),
+            "reservations are not applied: replicas are placed without reserving CPU, memory, devices or named resources",
+        )
+        .at_key();
+    }
+    // Only a memory limit is enforced on a replica's processes.
+    let Some(limits) = resources.and_then(|r| r.get("limits")) else {
+        return;
+    };
+    for (field, missing) in [
+        ("cpus", "the replicas' CPU time is not limited"),
+        (
+            "pids",
+            "the number of the replicas' processes is not limited",
+        ),
+        (
+            "generic_resources",
+            "processes get no devices or named resources",
+        ),
+        ("devices", "processes get no devices or named resources"),
+    ] {
+        if limits.get(field).is_some() {
+            f.warn(
+                &at.field("resources").field("limits").field(field),
+                format!("{field} is not applied: {missing} (only memory is)"),
+            )
+            .at_key();
         }
     }
 }

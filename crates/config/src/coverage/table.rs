@@ -1228,19 +1228,38 @@ pub(super) fn entries() -> Vec<Entry> {
             &["condition", "delay", "max_attempts", "window"],
             COMPOSE,
         ),
-        served("RawResources", &["limits", "reservations"], COMPOSE),
-        served("RawAmounts", &["cpus", "memory", "pids"], COMPOSE),
+        served("RawResources", &["limits"], COMPOSE),
+        noted(
+            "RawResources",
+            "reservations",
+            ComposeDeploy("resources: {reservations: {memory: 64M}}"),
+        ),
+        served(
+            "RawAmounts",
+            &["memory"],
+            "workloads: the replicas' memory limit (workloads/src/replica.rs)",
+        ),
+        noted(
+            "RawAmounts",
+            "cpus",
+            ComposeDeploy("resources: {limits: {cpus: \"0.5\"}}"),
+        ),
+        noted(
+            "RawAmounts",
+            "pids",
+            ComposeDeploy("resources: {limits: {pids: 100}}"),
+        ),
         noted(
             "RawAmounts",
             "generic_resources",
             ComposeDeploy(
-                "resources: {reservations: {generic_resources: [{discrete_resource_spec: {kind: gpu, value: 1}}]}}",
+                "resources: {limits: {generic_resources: [{discrete_resource_spec: {kind: gpu, value: 1}}]}}",
             ),
         ),
         noted(
             "RawAmounts",
             "devices",
-            ComposeDeploy("resources: {reservations: {devices: [{capabilities: [gpu]}]}}"),
+            ComposeDeploy("resources: {limits: {devices: [{capabilities: [gpu]}]}}"),
         ),
         served(
             "RawHealthcheck",
