@@ -14,6 +14,7 @@ use crate::path::FieldPath;
 
 use super::intrinsic::ResInfo;
 use super::raw::{self, Text};
+use super::unapplied;
 use super::{
     ApiKind, ApiRoute, Code, Compiler, EventInvokeConfig, FunctionSpec, IMPLICIT_HTTP_API,
     IMPLICIT_REST_API, MAX_LAYERS, Origin, PayloadFormat, PendingRoute, Platform, RESERVED_ENV,
@@ -286,6 +287,7 @@ impl Compiler<'_> {
                         let Some(a) = decode_at::<raw::ApiEventProps>(&eprops, &ppath, f) else {
                             continue;
                         };
+                        unapplied::check(&eprops, &ppath, unapplied::API_EVENT, f);
                         let path = route_path(f, &ppath, a.path.as_deref(), true);
                         let method = route_method(f, &ppath, a.method.as_deref(), true);
                         let api = api_ref(
@@ -317,6 +319,7 @@ impl Compiler<'_> {
                         else {
                             continue;
                         };
+                        unapplied::check(&eprops, &ppath, unapplied::HTTP_API_EVENT, f);
                         let (path, method) = if a.path.is_none() && a.method.is_none() {
                             (Some(None), Some(RouteMethod::Any))
                         } else {
@@ -754,6 +757,31 @@ fn stream_event(
         -1,
         f,
     )?;
+    for (given, field, missing) in [
+        (
+            d.kms_key_arn.is_some(),
+            "KmsKeyArn",
+            "filter criteria are not encrypted with a customer key",
+        ),
+        (
+            d.metrics_config.is_some(),
+            "MetricsConfig",
+            "no event source mapping metrics are recorded",
+        ),
+        (
+            d.starting_position_timestamp.is_some(),
+            "StartingPositionTimestamp",
+            "reading starts at StartingPosition, not at a time",
+        ),
+    ] {
+        if given {
+            f.warn(
+                &path.field(field),
+                format!("{field} is accepted but not applied by Meridian: {missing}"),
+            )
+            .at_key();
+        }
+    }
     for (given, field) in [
         (
             d.bisect_batch_on_function_error.is_some(),

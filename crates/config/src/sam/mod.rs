@@ -12,7 +12,7 @@
 //! image ([`dockerfile`]).
 
 mod api;
-mod bucket;
+pub(crate) mod bucket;
 mod build;
 mod cors;
 pub mod dockerfile;
@@ -21,11 +21,12 @@ mod gateway;
 mod generated;
 mod intrinsic;
 mod policy;
-mod raw;
+pub(crate) mod raw;
 mod spec;
 mod table;
 #[cfg(test)]
 mod tests;
+mod unapplied;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -240,6 +241,7 @@ impl Compiler<'_> {
             stack_name: stack_name.clone(),
         };
 
+        unapplied::template(root, &mut top);
         let params = self.parameters(root, &mut top);
         let transforms = transforms(root);
 
@@ -489,6 +491,22 @@ impl Compiler<'_> {
                 tag: None,
                 value: Value::Map(view_entries),
             };
+            let not_applied = match r.kind.as_str() {
+                "AWS::Serverless::Function" => unapplied::FUNCTION,
+                "AWS::Serverless::LayerVersion" => unapplied::LAYER_VERSION,
+                "AWS::Serverless::Api" => unapplied::API,
+                "AWS::Serverless::HttpApi" => unapplied::HTTP_API,
+                "AWS::Serverless::SimpleTable" | "AWS::DynamoDB::Table" => unapplied::TABLE,
+                "AWS::S3::Bucket" => unapplied::BUCKET,
+                _ => &[],
+            };
+            unapplied::check(&evaluated, &ppath, not_applied, &mut f);
+            if matches!(
+                r.kind.as_str(),
+                "AWS::Serverless::SimpleTable" | "AWS::DynamoDB::Table"
+            ) {
+                unapplied::table_parts(&evaluated, &ppath, &mut f);
+            }
             match r.kind.as_str() {
                 "AWS::Serverless::Function" => {
                     let metadata = r.node.get("Metadata");
@@ -820,6 +838,26 @@ impl Compiler<'_> {
                             format!("invalid pattern {pat}"),
                         );
                     }
+                }
+            }
+            if kind == "String" {
+                let length = i64::try_from(value.chars().count()).unwrap_or(i64::MAX);
+                let bound = |b: &Option<Num>| b.as_ref().and_then(|n| n.0.as_ref().ok()).copied();
+                if let Some(min) = bound(&p.min_length)
+                    && length < min
+                {
+                    f.error(
+                        &vpath,
+                        format!("\"{value}\" is shorter than MinLength {min}"),
+                    );
+                }
+                if let Some(max) = bound(&p.max_length)
+                    && length > max
+                {
+                    f.error(
+                        &vpath,
+                        format!("\"{value}\" is longer than MaxLength {max}"),
+                    );
                 }
             }
             if kind == "Number" {
