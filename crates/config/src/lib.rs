@@ -15,6 +15,7 @@ pub mod compose;
 pub mod de;
 pub mod diag;
 pub mod duration;
+pub mod gateway_api;
 pub mod istio;
 pub mod k8s;
 pub mod load;

@@ -38,10 +38,12 @@ pub fn compile(bundle: &Bundle, version: u64) -> Result<Snapshot, SnapshotError>
     }
     let mut c = Compiler::default();
     c.snapshot.version = version;
+    // Gateway API objects are served as the Istio objects they translate to.
     for doc in &bundle.docs {
-        let Some(r) = &doc.resource else { continue };
         let dir = doc.file.parent().map(Path::to_path_buf);
-        c.resources.push((r, dir));
+        for r in doc.resource.iter().chain(&doc.translated) {
+            c.resources.push((r, dir.clone()));
+        }
     }
     c.collect_destination_rules();
     c.build_clusters();
