@@ -399,3 +399,43 @@ spec:
     // `/api` → `/v1`, `/api/x` → `/v1/x`.
     assert_eq!(rewrites, [Some("/v1".to_owned()), Some("/v1/".to_owned())]);
 }
+
+#[test]
+fn an_invalid_backend_beside_valid_ones_gives_them_its_share() {
+    let b = load(&format!(
+        "{SERVICES}---\n{}",
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: web, port: 80}, {name: gone, port: 80}, {name: web, port: 81}]
+    filters:
+    - type: CORS
+      cors: {allowOrigins: ["https://*.example.com"], allowMethods: [GET], maxAge: 60}
+"#
+    ));
+    let s = said(&b);
+    assert!(
+        s.iter().any(|l| l.contains("backendRefs[1].name: backend Service default/gone not found (BackendNotFound): its share of requests goes to the rule's other backends")),
+        "{s:#?}"
+    );
+    assert!(
+        s.iter()
+            .any(|l| l.contains("backendRefs[2].port: Service default/web has no port 81")),
+        "{s:#?}"
+    );
+    let vs = virtual_services(&b);
+    let rule = &vs[0].spec.http[0];
+    assert_eq!(rule.route.len(), 1);
+    let cors = rule.cors_policy.as_ref().expect("cors");
+    assert_eq!(
+        cors.allow_origins[0].regex.as_deref(),
+        Some(r"https://.*\.example\.com")
+    );
+    assert_eq!(
+        cors.max_age.as_ref().map(ToString::to_string).as_deref(),
+        Some("60s")
+    );
+}

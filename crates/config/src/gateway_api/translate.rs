@@ -13,10 +13,13 @@
 //!   counts; ties by route namespace/name, then rule order), because the proxy takes the
 //!   first rule that matches.
 //! * A reference to another namespace (a backend, a mirror, a certificate) holds only when a
-//!   ReferenceGrant there allows it; what does not resolve answers 500, as the specification
-//!   says, and a warning at the reference says why (Istio's status reasons:
-//!   `BackendNotFound`, `RefNotPermitted`, `NoMatchingParent`, `NotAllowedByListeners`,
-//!   `NoMatchingListenerHostname`).
+//!   ReferenceGrant there allows it. A rule none of whose backends resolves answers 500, as
+//!   the specification says; beside valid backends, an invalid one's share goes to them (the
+//!   proxy picks among backends it can reach). A warning at the reference says why (Istio's
+//!   status reasons: `BackendNotFound`, `RefNotPermitted`, `NoMatchingParent`,
+//!   `NotAllowedByListeners`, `NoMatchingListenerHostname`).
+//! * Filters become the VirtualService's headers, redirect, rewrite, mirrors and corsPolicy;
+//!   an extension filter Meridian does not have answers 500, as the specification says.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -267,7 +270,14 @@ struct Entry {
 /// A backend resolved to a destination, or why it is not.
 enum Resolved {
     Ok(net::Destination),
-    Invalid,
+    Invalid(Refusal),
+}
+
+/// Why a reference does not resolve: a warning at `at`.
+struct Refusal {
+    at: FieldPath,
+    message: String,
+    hint: Option<String>,
 }
 
 struct Translator<'a> {
@@ -315,29 +325,38 @@ impl<'a> Translator<'a> {
         labels
     }
 
-    /// Resolves a backend of a route; a warning at `at` says why one does not resolve.
-    fn backend(&mut self, route: &RouteView<'_>, at: &FieldPath, b: &BackendRef) -> Resolved {
+    /// Resolves a backend of a route, or says why it does not resolve.
+    fn backend(&self, route: &RouteView<'_>, at: &FieldPath, b: &BackendRef) -> Resolved {
         let group = b.group.as_deref().unwrap_or_default();
         let kind = b.kind.as_deref().unwrap_or("Service");
         let name = b.name.as_deref().unwrap_or_default();
         let ns = b.namespace.as_deref().unwrap_or(route.ns);
-        let f = &mut self.findings[route.doc];
         if !group.is_empty() || kind != "Service" {
-            f.warn(
-                &at.field("kind"),
-                format!("backend kind {kind}{} is not served (InvalidKind): Meridian's gateway forwards to Services; requests for it are answered 500", if group.is_empty() { String::new() } else { format!(".{group}") }),
-            );
-            return Resolved::Invalid;
+            let qualified = if group.is_empty() {
+                kind.to_owned()
+            } else {
+                format!("{kind}.{group}")
+            };
+            return Resolved::Invalid(Refusal {
+                at: at.field("kind"),
+                message: format!(
+                    "backend kind {qualified} is not served (InvalidKind): Meridian's gateway forwards to Services"
+                ),
+                hint: None,
+            });
         }
         if ns != route.ns && !self.granted((GROUP, route.kind), route.ns, ("", "Service"), ns, name)
         {
-            self.findings[route.doc]
-                .warn(
-                    &at.field("namespace"),
-                    format!("backend Service {ns}/{name} is in another namespace and no ReferenceGrant there allows it (RefNotPermitted): requests for it are answered 500"),
-                )
-                .hint(format!("add a ReferenceGrant in namespace \"{ns}\" with `from: [{{group: {GROUP}, kind: {}, namespace: {}}}]` and `to: [{{group: \"\", kind: Service}}]`", route.kind, route.ns));
-            return Resolved::Invalid;
+            return Resolved::Invalid(Refusal {
+                at: at.field("namespace"),
+                message: format!(
+                    "backend Service {ns}/{name} is in another namespace and no ReferenceGrant there allows it (RefNotPermitted)"
+                ),
+                hint: Some(format!(
+                    "add a ReferenceGrant in namespace \"{ns}\" with `from: [{{group: {GROUP}, kind: {}, namespace: {}}}]` and `to: [{{group: \"\", kind: Service}}]`",
+                    route.kind, route.ns
+                )),
+            });
         }
         let Some(svc) = self.services.get(&(ns, name)) else {
             let known: Vec<&str> = self
@@ -346,14 +365,12 @@ impl<'a> Translator<'a> {
                 .filter(|(n, _)| *n == ns)
                 .map(|(_, s)| *s)
                 .collect();
-            let finding = self.findings[route.doc].warn(
-                &at.field("name"),
-                format!("backend Service {ns}/{name} not found (BackendNotFound): requests for it are answered 500"),
-            );
-            if let Some(c) = crate::diag::did_you_mean(name, known) {
-                finding.hint(format!("did you mean \"{c}\"?"));
-            }
-            return Resolved::Invalid;
+            return Resolved::Invalid(Refusal {
+                at: at.field("name"),
+                message: format!("backend Service {ns}/{name} not found (BackendNotFound)"),
+                hint: crate::diag::did_you_mean(name, known)
+                    .map(|c| format!("did you mean \"{c}\"?")),
+            });
         };
         let port = b.port.unwrap_or_default();
         if !svc
@@ -368,21 +385,25 @@ impl<'a> Translator<'a> {
                 .iter()
                 .filter_map(|p| p.port.map(|n| n.to_string()))
                 .collect();
-            self.findings[route.doc]
-                .warn(
-                    &at.field("port"),
-                    format!(
-                        "Service {ns}/{name} has no port {port}: requests for it are answered 500"
-                    ),
-                )
-                .hint(format!("its ports: {}", ports.join(", ")));
-            return Resolved::Invalid;
+            return Resolved::Invalid(Refusal {
+                at: at.field("port"),
+                message: format!("Service {ns}/{name} has no port {port} (BackendNotFound)"),
+                hint: Some(format!("its ports: {}", ports.join(", "))),
+            });
         }
         Resolved::Ok(net::Destination {
             host: Some(format!("{name}.{ns}.{CLUSTER_DOMAIN}")),
             subset: None,
             port: Some(net::PortSelector { number: Some(port) }),
         })
+    }
+
+    /// A warning for a backend that does not resolve, with what follows from it.
+    fn refuse(&mut self, doc: usize, r: Refusal, consequence: &str) {
+        let finding = self.findings[doc].warn(&r.at, format!("{}: {consequence}", r.message));
+        if let Some(h) = r.hint {
+            finding.hint(h);
+        }
     }
 
     /// The parts of an Istio rule that do not depend on the match: action, filters, timeouts.
@@ -408,11 +429,21 @@ impl<'a> Translator<'a> {
             if let Some(m) = &filter.response_header_modifier {
                 headers.response = Some(header_ops(m));
             }
-            if let Some(m) = &filter.request_mirror
-                && let Some(b) = &m.backend_ref
-                && let Resolved::Ok(d) =
-                    self.backend(route, &fp.field("requestMirror").field("backendRef"), b)
-            {
+            let mirror = filter.request_mirror.as_ref().and_then(|m| {
+                let resolved = self.backend(
+                    route,
+                    &fp.field("requestMirror").field("backendRef"),
+                    m.backend_ref.as_ref()?,
+                );
+                match resolved {
+                    Resolved::Ok(d) => Some((m, d)),
+                    Resolved::Invalid(r) => {
+                        self.refuse(route.doc, r, "no copies are sent");
+                        None
+                    }
+                }
+            });
+            if let Some((m, d)) = mirror {
                 let percentage = match (m.percent, m.fraction) {
                     (Some(p), _) => f64::from(p),
                     (None, Some(fr)) => {
@@ -481,11 +512,8 @@ impl<'a> Translator<'a> {
                 }
                 out.rewrite = Some(rewrite);
             }
-            if filter.cors.is_some() {
-                self.findings[route.doc].warn(
-                    &fp.field("cors"),
-                    "not applied yet: CORS filters of Gateway API routes are not served; use a VirtualService's corsPolicy",
-                );
+            if let Some(c) = &filter.cors {
+                out.cors_policy = Some(cors(c));
             }
             if let Some(e) = &filter.extension_ref {
                 self.findings[route.doc].warn(
@@ -537,14 +565,31 @@ impl<'a> Translator<'a> {
         if out.redirect.is_some() {
             return (out, prefix_replace);
         }
-        let mut any_invalid = false;
-        for (j, b) in rule.backends.iter().enumerate() {
+        let resolved: Vec<Resolved> = rule
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(j, b)| self.backend(route, &at.field("backendRefs").index(j), &b.backend()))
+            .collect();
+        let serving = rule
+            .backends
+            .iter()
+            .zip(&resolved)
+            .any(|(b, r)| matches!(r, Resolved::Ok(_)) && b.weight.unwrap_or(1) > 0);
+        // The specification answers 500 for the share of an invalid backend; the proxy picks
+        // among backends it can reach, so that share goes to the valid ones, and says so.
+        let consequence = if serving {
+            "its share of requests goes to the rule's other backends"
+        } else {
+            "the rule answers 500, as the specification says"
+        };
+        for (j, (b, r)) in rule.backends.iter().zip(resolved).enumerate() {
             let bp = at.field("backendRefs").index(j);
             let weight = b.weight.unwrap_or(1);
-            let dest = match self.backend(route, &bp, &b.backend()) {
+            let dest = match r {
                 Resolved::Ok(d) => d,
-                Resolved::Invalid => {
-                    any_invalid = true;
+                Resolved::Invalid(r) => {
+                    self.refuse(route.doc, r, consequence);
                     continue;
                 }
             };
@@ -581,11 +626,37 @@ impl<'a> Translator<'a> {
             // No backend, only invalid ones, or only zero weights: 500, as specified.
             out.route.clear();
             out.direct_response = Some(internal_error());
-        } else if any_invalid {
-            // The share of an invalid backend cannot be answered 500 on its own; the valid
-            // backends take it, and the warning at the reference says the backend is not used.
         }
         (out, prefix_replace)
+    }
+}
+
+/// A CORS filter as Istio's `corsPolicy`: `*` and `*.` wildcards in origins become regexes.
+fn cors(c: &CorsFilter) -> net::CorsPolicy {
+    let origin = |o: &String| {
+        if o.contains('*') {
+            let pattern: Vec<String> = o.split('*').map(regex_escape).collect();
+            net::StringMatch {
+                regex: Some(pattern.join(".*")),
+                ..Default::default()
+            }
+        } else {
+            net::StringMatch {
+                exact: Some(o.clone()),
+                ..Default::default()
+            }
+        }
+    };
+    net::CorsPolicy {
+        allow_origins: c.allow_origins.iter().map(origin).collect(),
+        allow_methods: c.allow_methods.clone(),
+        allow_headers: c.allow_headers.clone(),
+        expose_headers: c.expose_headers.clone(),
+        max_age: c
+            .max_age
+            .map(|s| crate::duration::DurationText(format!("{s}s"))),
+        allow_credentials: c.allow_credentials,
+        ..Default::default()
     }
 }
 
@@ -1082,7 +1153,7 @@ pub(crate) fn translate(bundle: &mut Bundle) {
     // One VirtualService per listener and host, its rules in order of precedence.
     let mut counts: HashMap<String, usize> = HashMap::new();
     for (bucket, mut entries) in buckets {
-        entries.sort_by(|a, b| b.rank.cmp(&a.rank));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.rank));
         let Some(doc) = entries.first().map(|e| e.doc) else {
             continue;
         };
