@@ -300,7 +300,8 @@ mod tests {
         for (g, kinds, _) in TABLE {
             for k in *kinds {
                 assert!(seen.insert((*g, *k)), "{g}/{k} twice");
-                let served = crate::Kind::from_name(k).is_some_and(|kind| kind.group() == *g);
+                let served =
+                    crate::Kind::from_group_name(g, k).is_some_and(|kind| kind.group() == *g);
                 assert!(!served, "{g}/{k} is served");
             }
         }

@@ -1,7 +1,8 @@
 //! The Kubernetes Gateway API through a real `meridian up`: a Gateway of class `istio` and an
 //! HTTPRoute to demo workloads, served by Meridian's gateway as Istio serves them — weighted
 //! backends, path and header matches, a redirect, header modifiers, a prefix rewrite, and a
-//! backend in another namespace with and without a ReferenceGrant there.
+//! backend in another namespace with and without a ReferenceGrant there, and a mesh route
+//! (an HTTPRoute whose parent is a Service) that a replica's calls follow.
 
 mod observe_support;
 
@@ -9,8 +10,9 @@ use std::collections::BTreeMap;
 
 use observe_support::{Up, app_dir, curl, get, tool};
 
-/// A demo Deployment and its Service (port 80 → the replica's 3000).
-fn workload(name: &str, namespace: &str, service: &str, version: &str) -> String {
+/// A demo Deployment and its Service (port 80 → the replica's 3000); its pods are labelled
+/// `tier: <service>` too.
+fn workload(name: &str, namespace: &str, service: &str, version: &str, extra: &str) -> String {
     format!(
         r#"---
 apiVersion: v1
@@ -27,11 +29,11 @@ spec:
   replicas: 1
   selector: {{matchLabels: {{app: {name}}}}}
   template:
-    metadata: {{labels: {{app: {name}}}}}
+    metadata: {{labels: {{app: {name}, tier: {service}}}}}
     spec:
       containers:
       - name: app
-        command: [meridian, demo-app, --service, {service}, --version, {version}]
+        command: [meridian, demo-app, --service, {service}, --version, {version}{extra}]
         ports: [{{containerPort: 3000}}]
         readinessProbe: {{httpGet: {{path: /readyz, port: 3000}}, periodSeconds: 1}}
 "#
@@ -89,7 +91,24 @@ spec:
     backendRefs: [{name: api, namespace: other, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /secret}}]
     backendRefs: [{name: secret, namespace: vault, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /client}}]
+    backendRefs: [{name: client, port: 80}]
   - backendRefs: [{name: web-v1, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {tier: web}
+  ports: [{name: http, port: 80, targetPort: 3000}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web-mesh}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 80}]
+  rules:
+  - backendRefs: [{name: web-v2, port: 80}]
 ---
 apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
@@ -101,10 +120,17 @@ spec:
 
 fn manifests() -> String {
     let mut m = String::new();
-    m.push_str(&workload("web-v1", "default", "web", "v1"));
-    m.push_str(&workload("web-v2", "default", "web", "v2"));
-    m.push_str(&workload("api", "other", "api", "v1"));
-    m.push_str(&workload("secret", "vault", "secret", "v1"));
+    m.push_str(&workload("web-v1", "default", "web", "v1", ""));
+    m.push_str(&workload("web-v2", "default", "web", "v2", ""));
+    m.push_str(&workload("api", "other", "api", "v1", ""));
+    m.push_str(&workload("secret", "vault", "secret", "v1", ""));
+    m.push_str(&workload(
+        "client",
+        "default",
+        "client",
+        "v1",
+        ", --call, \"http://web/\"",
+    ));
     m.push_str(ROUTES);
     m
 }
@@ -146,7 +172,13 @@ fn an_http_route_is_served_by_the_gateway_as_istio_serves_it() {
     );
 
     let up = Up::start(tmp.path(), "app", &[]);
-    up.wait_ready(&[("web-v1", 1), ("web-v2", 1), ("api", 1), ("secret", 1)]);
+    up.wait_ready(&[
+        ("web-v1", 1),
+        ("web-v2", 1),
+        ("api", 1),
+        ("secret", 1),
+        ("client", 1),
+    ]);
     assert!(!up.gateway.is_empty(), "a gateway line: {:#?}", up.banner);
     let gw = up.gateway.clone();
     let host = [("Host", "web.example.com")];
@@ -215,6 +247,17 @@ fn an_http_route_is_served_by_the_gateway_as_istio_serves_it() {
     // Another namespace without a ReferenceGrant: not served, 500 as the specification says.
     let (status, body) = get(&gw, "/secret", &host);
     assert_eq!(status, 500, "{body}");
+
+    // A mesh route: the client's calls to the Service `web` (both versions behind it) all go
+    // to v2, as the HTTPRoute whose parent is that Service says.
+    for _ in 0..10 {
+        let (status, body) = get(&gw, "/client", &host);
+        assert_eq!(status, 200, "{body}");
+        let v = json(&body);
+        assert_eq!(v["service"], "client", "{v}");
+        assert_eq!(v["upstream"][0]["status"], 200, "{v}");
+        assert_eq!(v["upstream"][0]["body"]["version"], "v2", "{v}");
+    }
 
     // A host no route names.
     let (status, _) = get(&gw, "/", &[("Host", "other.example.com")]);
