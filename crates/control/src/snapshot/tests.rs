@@ -506,3 +506,38 @@ spec:
     assert_eq!(host_of("/v2x"), "web.default.svc.cluster.local");
     assert!(listener.routes.lookup("other.example.com").is_none());
 }
+
+/// A VirtualService may name a Gateway API Gateway, as in Istio: its rules are served on that
+/// Gateway's listeners.
+#[test]
+fn a_virtual_service_binds_to_a_gateway_api_gateway_by_name() {
+    let s = snapshot(
+        r#"apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: web}}]
+"#,
+    );
+    let listener = &s.gateways[0];
+    assert_eq!(listener.port, 80);
+    let vh = listener.routes.lookup("web.example.com").expect("bound");
+    assert!(s.route(vh, &req("/").view()).is_some());
+}
