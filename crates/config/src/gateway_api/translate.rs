@@ -819,6 +819,16 @@ pub(crate) fn translate(bundle: &mut Bundle) {
                         timeouts: r.timeouts.as_ref(),
                         retry: r.retry.as_ref(),
                     })
+                    // The API server gives a route without rules one that matches every
+                    // path and has no backend (so it answers 500).
+                    .chain(o.spec.rules.is_empty().then(|| RuleView {
+                        name: None,
+                        matches: vec![http_match(&HttpRouteMatch::default())],
+                        filters: &[],
+                        backends: &[],
+                        timeouts: None,
+                        retry: None,
+                    }))
                     .collect(),
             }),
             Resource::GrpcRoute(o) => routes.push(RouteView {
