@@ -93,6 +93,9 @@ spec:
     backendRefs: [{name: secret, namespace: vault, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /client}}]
     backendRefs: [{name: client, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /slow}}]
+    backendRefs: [{name: slow, port: 80}]
+    timeouts: {request: 300ms}
   - backendRefs: [{name: web-v1, port: 80}]
 ---
 apiVersion: v1
@@ -130,6 +133,13 @@ fn manifests() -> String {
         "client",
         "v1",
         ", --call, \"http://web/\"",
+    ));
+    m.push_str(&workload(
+        "slow",
+        "default",
+        "slow",
+        "v1",
+        ", --latency, 3s",
     ));
     m.push_str(ROUTES);
     m
@@ -178,6 +188,7 @@ fn an_http_route_is_served_by_the_gateway_as_istio_serves_it() {
         ("api", 1),
         ("secret", 1),
         ("client", 1),
+        ("slow", 1),
     ]);
     assert!(!up.gateway.is_empty(), "a gateway line: {:#?}", up.banner);
     let gw = up.gateway.clone();
@@ -258,6 +269,16 @@ fn an_http_route_is_served_by_the_gateway_as_istio_serves_it() {
         assert_eq!(v["upstream"][0]["status"], 200, "{v}");
         assert_eq!(v["upstream"][0]["body"]["version"], "v2", "{v}");
     }
+
+    // `timeouts.request`: a backend slower than the rule allows is answered 504 in time.
+    let started = std::time::Instant::now();
+    let (status, body) = get(&gw, "/slow", &host);
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A host no route names.
     let (status, _) = get(&gw, "/", &[("Host", "other.example.com")]);
