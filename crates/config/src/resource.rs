@@ -6,6 +6,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::de::decode;
 use crate::diag::{Findings, Severity};
+use crate::gateway_api as gw;
 use crate::istio::networking::{
     DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec,
 };
@@ -46,11 +47,22 @@ pub enum Kind {
     PeerAuthentication,
     /// `security.istio.io` AuthorizationPolicy.
     AuthorizationPolicy,
+    /// `gateway.networking.k8s.io` GatewayClass.
+    GatewayClass,
+    /// `gateway.networking.k8s.io` Gateway (Istio's Gateway shares the name; the group tells
+    /// them apart).
+    KubernetesGateway,
+    /// `gateway.networking.k8s.io` HTTPRoute.
+    HttpRoute,
+    /// `gateway.networking.k8s.io` GRPCRoute.
+    GrpcRoute,
+    /// `gateway.networking.k8s.io` ReferenceGrant.
+    ReferenceGrant,
 }
 
 impl Kind {
     /// All kinds, in the order they are applied (workloads before the routes that use them).
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Namespace,
         Kind::ServiceAccount,
         Kind::ConfigMap,
@@ -61,6 +73,11 @@ impl Kind {
         Kind::DestinationRule,
         Kind::Gateway,
         Kind::VirtualService,
+        Kind::ReferenceGrant,
+        Kind::GatewayClass,
+        Kind::KubernetesGateway,
+        Kind::HttpRoute,
+        Kind::GrpcRoute,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
     ];
@@ -80,6 +97,11 @@ impl Kind {
             Kind::ServiceEntry => "ServiceEntry",
             Kind::PeerAuthentication => "PeerAuthentication",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::KubernetesGateway => "Gateway",
+            Kind::HttpRoute => "HTTPRoute",
+            Kind::GrpcRoute => "GRPCRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
         }
     }
 
@@ -96,6 +118,11 @@ impl Kind {
                 "networking.istio.io"
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy => "security.istio.io",
+            Kind::GatewayClass
+            | Kind::KubernetesGateway
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::ReferenceGrant => gw::GROUP,
         }
     }
 
@@ -112,6 +139,11 @@ impl Kind {
                 &["v1", "v1beta1", "v1alpha3"]
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy => &["v1", "v1beta1"],
+            Kind::GatewayClass
+            | Kind::KubernetesGateway
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::ReferenceGrant => &["v1", "v1beta1", "v1alpha2"],
         }
     }
 
@@ -126,9 +158,18 @@ impl Kind {
         }
     }
 
-    /// Looks a kind up by its `kind:` value.
+    /// Looks a kind up by its `kind:` value (the first of that name: Istio's Gateway before
+    /// the Gateway API's).
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Looks a kind up by API group and `kind:` value, falling back to the name alone.
+    pub fn from_group_name(group: &str, name: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name && k.group() == group)
+            .or_else(|| Kind::from_name(name))
     }
 
     fn name_rule(self) -> NameRule {
@@ -220,6 +261,16 @@ pub enum Resource {
     PeerAuthentication(Object<PeerAuthenticationSpec>),
     /// An AuthorizationPolicy.
     AuthorizationPolicy(Object<AuthorizationPolicySpec>),
+    /// A Gateway API GatewayClass.
+    GatewayClass(Object<gw::GatewayClassSpec>),
+    /// A Gateway API Gateway.
+    KubernetesGateway(Object<gw::GatewaySpec>),
+    /// A Gateway API HTTPRoute.
+    HttpRoute(Object<gw::HttpRouteSpec>),
+    /// A Gateway API GRPCRoute.
+    GrpcRoute(Object<gw::GrpcRouteSpec>),
+    /// A Gateway API ReferenceGrant.
+    ReferenceGrant(Object<gw::ReferenceGrantSpec>),
 }
 
 macro_rules! each_kind {
@@ -237,6 +288,11 @@ macro_rules! each_kind {
             Resource::ServiceEntry($o) => $e,
             Resource::PeerAuthentication($o) => $e,
             Resource::AuthorizationPolicy($o) => $e,
+            Resource::GatewayClass($o) => $e,
+            Resource::KubernetesGateway($o) => $e,
+            Resource::HttpRoute($o) => $e,
+            Resource::GrpcRoute($o) => $e,
+            Resource::ReferenceGrant($o) => $e,
         }
     };
 }
@@ -257,6 +313,11 @@ impl Resource {
             Resource::ServiceEntry(_) => Kind::ServiceEntry,
             Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
+            Resource::GatewayClass(_) => Kind::GatewayClass,
+            Resource::KubernetesGateway(_) => Kind::KubernetesGateway,
+            Resource::HttpRoute(_) => Kind::HttpRoute,
+            Resource::GrpcRoute(_) => Kind::GrpcRoute,
+            Resource::ReferenceGrant(_) => Kind::ReferenceGrant,
         }
     }
 
@@ -364,7 +425,11 @@ pub(crate) fn type_meta(root: &Node, strict: bool, f: &mut Findings) -> Envelope
         f.error(&here.field("kind"), "required field \"kind\" is missing");
         return Envelope::Broken;
     };
-    let known = Kind::from_name(kind_text);
+    let (group, version) = api_version
+        .unwrap_or_default()
+        .rsplit_once('/')
+        .unwrap_or(("", api_version.unwrap_or_default()));
+    let known = Kind::from_group_name(group, kind_text);
     let Some(api_version) = api_version else {
         let finding = f.error(
             &here.field("apiVersion"),
@@ -378,7 +443,6 @@ pub(crate) fn type_meta(root: &Node, strict: bool, f: &mut Findings) -> Envelope
         }
         return Envelope::Broken;
     };
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let meta = root.get("metadata");
     let name = meta
         .and_then(|m| m.get("name"))
@@ -413,8 +477,14 @@ pub(crate) fn type_meta(root: &Node, strict: bool, f: &mut Findings) -> Envelope
         return ignored();
     }
     let Some(kind) = known else {
-        let names = Kind::ALL.map(Kind::as_str);
-        let hint = crate::diag::did_you_mean(kind_text, names)
+        // Both Gateways share a name; list it once.
+        let mut names: Vec<&str> = Vec::new();
+        for k in Kind::ALL.map(Kind::as_str) {
+            if !names.contains(&k) {
+                names.push(k);
+            }
+        }
+        let hint = crate::diag::did_you_mean(kind_text, names.iter().copied())
             .map(|k| format!("did you mean \"{k}\"?"))
             .unwrap_or_else(|| format!("Meridian reads: {}", names.join(", ")));
         f.push(
@@ -681,6 +751,41 @@ fn decode_kind(
             |o: &Object<AuthorizationPolicySpec>, f, at| {
                 o.spec.validate(f, at);
             },
+        )?),
+        Kind::GatewayClass => Resource::GatewayClass(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::GatewayClassSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::KubernetesGateway => Resource::KubernetesGateway(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::GatewaySpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::HttpRoute => Resource::HttpRoute(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::HttpRouteSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::GrpcRoute => Resource::GrpcRoute(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::GrpcRouteSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::ReferenceGrant => Resource::ReferenceGrant(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::ReferenceGrantSpec>, f, at| o.spec.validate(f, at),
         )?),
     })
 }

@@ -448,8 +448,7 @@ impl Compiler<'_> {
                         .and_then(|e| e.get("Properties"))
                         .and_then(|p| p.get("Bucket"))
                         .is_some_and(|b| b.tag.as_ref().is_some_and(|t| t.0 == "Ref"));
-                    if let Some(e) =
-                        self.s3_event(&r.id, name, ename, &d, tagged, &ppath, infos, f)
+                    if let Some(e) = self.s3_event(&r.id, name, ename, &d, tagged, &ppath, infos, f)
                     {
                         self.bucket_events.push(e);
                     }
