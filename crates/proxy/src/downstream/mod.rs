@@ -15,11 +15,12 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use meridian_control::snapshot::{
-    AbortStatus, CorsPolicy, HashKey, HttpRoute, LoadBalancer, RedirectPort, RequestView, RetryOn,
-    RouteAction, RouteDestination, UnmatchedPreflights, UpstreamProtocol, split_authority,
+    AbortStatus, CorsPolicy, HashKey, HttpRoute, LoadBalancer, RetryOn, RouteDestination,
+    UnmatchedPreflights, UpstreamProtocol, split_authority,
 };
 use rand::Rng;
 
+use self::route::{Action, Matched, Routing};
 use crate::Caller;
 use crate::authn::Connection;
 use crate::balancer::{PickContext, hash64};
@@ -30,6 +31,8 @@ use crate::headers::{self as hh, strip_hop_by_hop};
 use crate::pool::{Endpoint, Lease, Protocol};
 use crate::record::{Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
 use crate::upstream::{self, SendOptions};
+
+mod route;
 
 /// Request bodies up to this size are buffered so they can be retried and mirrored; larger
 /// or unknown-length bodies stream (and are retried only if never sent).
@@ -423,54 +426,6 @@ async fn inbound(
     ))
 }
 
-/// The request fields routing and forwarding need, extracted once. The authority is a
-/// `HeaderValue` so that the common case (a `Host` header) costs a reference count, not a copy.
-struct Target {
-    authority: HeaderValue,
-    host_end: usize,
-    port: u16,
-}
-
-impl Target {
-    fn text(&self) -> &str {
-        self.authority.to_str().unwrap_or_default()
-    }
-}
-
-fn target_of(ctx: &ListenerCtx, parts: &http::request::Parts) -> Result<Target, ProxyError> {
-    let authority = match parts.uri.authority() {
-        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
-        None => parts.headers.get(header::HOST).cloned(),
-    }
-    .filter(|a| a.to_str().is_ok());
-    match &ctx.kind {
-        ListenerKind::Upstream { host, port } => Ok(Target {
-            authority: match authority {
-                Some(a) => a,
-                None => HeaderValue::from_str(&format!("{host}:{port}"))
-                    .map_err(|_| ProxyError::BadRequest("invalid host".to_owned()))?,
-            },
-            host_end: 0,
-            port: *port,
-        }),
-        _ => {
-            let authority =
-                authority.ok_or_else(|| ProxyError::BadRequest("no host".to_owned()))?;
-            let (host, port) = split_authority(authority.to_str().unwrap_or_default());
-            let default_port = if ctx.scheme == "https" { 443 } else { 80 };
-            let port = match &ctx.kind {
-                ListenerKind::Gateway { port } => *port,
-                _ => port.unwrap_or(default_port),
-            };
-            Ok(Target {
-                host_end: host.len(),
-                authority,
-                port,
-            })
-        }
-    }
-}
-
 #[allow(clippy::too_many_lines)]
 async fn outbound(
     ctx: &ListenerCtx,
@@ -486,49 +441,20 @@ async fn outbound(
         && hh::is_upgrade(req.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
-    let target = target_of(ctx, &parts)?;
+    let target = route::target_of(ctx, &parts)?;
     trace.phase = Phase::Route;
-    let table = match &ctx.kind {
-        ListenerKind::Gateway { port } => match snap.gateway(*port) {
-            Some(g) => &g.routes,
-            None => return Err(ProxyError::NoRoute(target.text().to_owned())),
-        },
-        _ => snap.mesh_table(&ctx.caller.namespace),
-    };
-    let lookup_host = match &ctx.kind {
-        ListenerKind::Upstream { host, .. } => host.as_str(),
-        _ => &target.text()[..target.host_end],
-    };
-    let Some(vh_index) = table.lookup(lookup_host) else {
-        if let (ListenerKind::Outbound, Some(pass)) = (&ctx.kind, &ctx.passthrough) {
-            let host = target.text()[..target.host_end].to_owned();
+    let Matched {
+        host: vh,
+        route,
+        matched,
+    } = match route::route(ctx, snap, &target, &parts)? {
+        Routing::Route(m) => m,
+        Routing::Passthrough(pass) => {
+            let host = target.host().to_owned();
             // Boxed: rare, and its future would enlarge every request's.
             return Box::pin(passthrough(pass, &host, target.port, parts, body, trace)).await;
         }
-        return Err(ProxyError::NoRoute(target.text().to_owned()));
-    };
-    let Some(vh) = snap.virtual_host(vh_index) else {
-        return Err(ProxyError::NoRoute(target.text().to_owned()));
-    };
-    if vh.https_redirect {
-        let (host, _) = split_authority(target.text());
-        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        return Ok(redirect_response(301, &format!("https://{host}{pq}")));
-    }
-    let path = parts.uri.path();
-    let view = RequestView {
-        method: parts.method.as_str(),
-        scheme: ctx.scheme,
-        authority: target.text(),
-        path,
-        query: parts.uri.query(),
-        headers: &parts.headers,
-        port: target.port,
-        source_labels: &ctx.caller.labels,
-        source_namespace: &ctx.caller.namespace,
-    };
-    let Some((route, matched)) = snap.route(vh_index, &view) else {
-        return Err(ProxyError::NoRoute(target.text().to_owned()));
+        Routing::Redirect(resp) => return Ok(resp),
     };
 
     trace.phase = Phase::Cors;
@@ -553,68 +479,11 @@ async fn outbound(
         }
     }
 
-    let destinations = match &route.action {
-        RouteAction::Redirect(r) => {
-            let (host, port) = split_authority(target.text());
-            let scheme = r.scheme.as_deref().unwrap_or(ctx.scheme);
-            let host = r.authority.as_deref().unwrap_or(host);
-            let port = match r.port {
-                RedirectPort::Keep => port,
-                RedirectPort::Port(p) => Some(p),
-                RedirectPort::ProtocolDefault => None,
-                RedirectPort::RequestPort => Some(target.port),
-            };
-            let port = port.filter(|p| !matches!((scheme, p), ("http", 80) | ("https", 443)));
-            let path = r.uri.as_deref().unwrap_or(parts.uri.path());
-            let query = match (
-                r.uri.as_deref().is_some_and(|u| u.contains('?')),
-                parts.uri.query(),
-            ) {
-                (false, Some(q)) => format!("?{q}"),
-                _ => String::new(),
-            };
-            let location = match port {
-                Some(p) => format!("{scheme}://{host}:{p}{path}{query}"),
-                None => format!("{scheme}://{host}{path}{query}"),
-            };
-            return Ok(redirect_response(r.code, &location));
-        }
-        RouteAction::DirectResponse(d) => {
-            let mut resp = respond(
-                StatusCode::from_u16(d.status).unwrap_or(StatusCode::OK),
-                d.body.clone(),
-            );
-            if !d.body.is_empty() {
-                resp.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            }
-            route.headers.response.apply(resp.headers_mut());
-            return Ok(resp);
-        }
-        RouteAction::Forward(w) => w,
+    let forward_to = match route::action(route, ctx.scheme, &target, &parts.uri) {
+        Action::Forward(w) => w,
+        Action::Reply(resp) => return Ok(resp),
     };
-
-    let dest = if destinations.destinations.len() == 1 {
-        destinations.destinations.first()
-    } else {
-        let roll = rand::rng().random_range(0..destinations.total_weight.max(1));
-        destinations.pick(roll)
-    };
-    let Some(dest) = dest else {
-        return Err(ProxyError::NoCluster(format!(
-            "{}: no destination",
-            vh.name
-        )));
-    };
-    let cluster_index = match dest.target.resolve(target.port) {
-        Some(c) => c,
-        None => {
-            return Err(ProxyError::NoCluster(match &dest.target {
-                meridian_control::snapshot::ClusterTarget::Missing(m) => m.clone(),
-                _ => format!("{} has no port {}", dest.host, target.port),
-            }));
-        }
-    };
+    let (dest, cluster_index) = route::destination(vh, forward_to, target.port)?;
     if ctx.sink.is_some() {
         trace.cluster = Some((state.clone(), cluster_index));
     }
@@ -1223,17 +1092,6 @@ async fn backoff(
 
 fn roll_percent(p: f64) -> bool {
     p >= 100.0 || (p > 0.0 && rand::rng().random::<f64>() * 100.0 < p)
-}
-
-fn redirect_response(code: u16, location: &str) -> Response<ResponseBody> {
-    let mut resp = respond(
-        StatusCode::from_u16(code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
-        Bytes::new(),
-    );
-    if let Ok(v) = HeaderValue::from_str(location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    resp
 }
 
 fn grpc_abort(code: u32) -> Response<ResponseBody> {
