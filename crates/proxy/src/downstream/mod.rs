@@ -15,11 +15,11 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use meridian_control::snapshot::{
-    AbortStatus, CorsPolicy, HashKey, HttpRoute, LoadBalancer, RetryOn, RouteDestination,
-    UnmatchedPreflights, UpstreamProtocol, split_authority,
+    HashKey, HttpRoute, LoadBalancer, RetryOn, RouteDestination, UpstreamProtocol, split_authority,
 };
 use rand::Rng;
 
+use self::policy::Cors;
 use self::route::{Action, Matched, Routing};
 use crate::Caller;
 use crate::authn::Connection;
@@ -32,6 +32,7 @@ use crate::pool::{Endpoint, Lease, Protocol};
 use crate::record::{Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
 use crate::upstream::{self, SendOptions};
 
+mod policy;
 mod route;
 
 /// Request bodies up to this size are buffered so they can be retried and mirrored; larger
@@ -458,26 +459,10 @@ async fn outbound(
     };
 
     trace.phase = Phase::Cors;
-    let mut cors_origin: Option<HeaderValue> = None;
-    if let Some(cors) = &route.cors
-        && let Some(origin) = parts.headers.get(header::ORIGIN)
-    {
-        let allowed = origin.to_str().is_ok_and(|o| cors.allows(o));
-        let preflight = parts.method == Method::OPTIONS
-            && parts
-                .headers
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        if preflight {
-            if allowed {
-                return Ok(preflight_response(cors, origin.clone()));
-            }
-            if cors.unmatched_preflights == UnmatchedPreflights::Ignore {
-                return Ok(respond(StatusCode::OK, Bytes::new()));
-            }
-        } else if allowed {
-            cors_origin = Some(origin.clone());
-        }
-    }
+    let cors_origin = match policy::cors(route, &parts) {
+        Cors::Forward(origin) => origin,
+        Cors::Reply(resp) => return Ok(resp),
+    };
 
     let forward_to = match route::action(route, ctx.scheme, &target, &parts.uri) {
         Action::Forward(w) => w,
@@ -495,24 +480,10 @@ async fn outbound(
     };
 
     trace.phase = Phase::Fault;
-    if let Some(fault) = &route.fault {
-        if let Some(delay) = &fault.delay
-            && roll_percent(delay.percentage)
-        {
-            trace.flags.insert(ResponseFlags::DELAY_INJECTED);
-            tokio::time::sleep(delay.duration).await;
-        }
-        if let Some(abort) = &fault.abort
-            && roll_percent(abort.percentage)
-        {
-            return match abort.status {
-                AbortStatus::Http(status) => Err(ProxyError::FaultAbort(status)),
-                AbortStatus::Grpc(code) => {
-                    trace.flags.insert(ResponseFlags::FAULT_INJECTED);
-                    Ok(grpc_abort(code))
-                }
-            };
-        }
+    if let Some(fault) = &route.fault
+        && let Some(resp) = policy::inject(fault, trace).await?
+    {
+        return Ok(resp);
     }
 
     // The request as sent upstream.
@@ -721,7 +692,7 @@ async fn outbound(
     dest.headers.response.apply(&mut rparts.headers);
     route.headers.response.apply(&mut rparts.headers);
     if let (Some(origin), Some(cors)) = (cors_origin, &route.cors) {
-        cors_response_headers(cors, origin, &mut rparts.headers);
+        policy::cors_response_headers(cors, origin, &mut rparts.headers);
     }
     if let Some(c) = set_cookie {
         rparts.headers.append(header::SET_COOKIE, c);
@@ -1092,56 +1063,6 @@ async fn backoff(
 
 fn roll_percent(p: f64) -> bool {
     p >= 100.0 || (p > 0.0 && rand::rng().random::<f64>() * 100.0 < p)
-}
-
-fn grpc_abort(code: u32) -> Response<ResponseBody> {
-    let mut resp = respond(StatusCode::OK, Bytes::new());
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    h.insert("grpc-status", HeaderValue::from(code));
-    h.insert(
-        "grpc-message",
-        HeaderValue::from_static("fault filter abort"),
-    );
-    resp
-}
-
-fn preflight_response(cors: &CorsPolicy, origin: HeaderValue) -> Response<ResponseBody> {
-    let mut resp = respond(StatusCode::OK, Bytes::new());
-    let h = resp.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    if let Some(v) = &cors.allow_methods {
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v.clone());
-    }
-    if let Some(v) = &cors.allow_headers {
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v.clone());
-    }
-    if let Some(v) = &cors.max_age {
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, v.clone());
-    }
-    if cors.allow_credentials {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-    }
-    resp
-}
-
-fn cors_response_headers(cors: &CorsPolicy, origin: HeaderValue, h: &mut HeaderMap) {
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    if let Some(v) = &cors.expose_headers {
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
-    }
-    if cors.allow_credentials {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-    }
 }
 
 /// The consistent-hash key of a request; a missing cookie with a ttl is generated (and set
