@@ -20,7 +20,8 @@ use meridian_control::snapshot::{
 use rand::Rng;
 
 use self::policy::Cors;
-use self::route::{Action, Matched, Routing};
+use self::rewrite::UpstreamHead;
+use self::route::{Action, Routing};
 use crate::Caller;
 use crate::authn::Connection;
 use crate::balancer::{PickContext, hash64};
@@ -33,6 +34,7 @@ use crate::record::{Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
 use crate::upstream::{self, SendOptions};
 
 mod policy;
+mod rewrite;
 mod route;
 
 /// Request bodies up to this size are buffered so they can be retried and mirrored; larger
@@ -441,14 +443,10 @@ async fn outbound(
         && req.version() == Version::HTTP_11
         && hh::is_upgrade(req.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let (mut parts, body) = req.into_parts();
+    let (parts, body) = req.into_parts();
     let target = route::target_of(ctx, &parts)?;
     trace.phase = Phase::Route;
-    let Matched {
-        host: vh,
-        route,
-        matched,
-    } = match route::route(ctx, snap, &target, &parts)? {
+    let matched = match route::route(ctx, snap, &target, &parts)? {
         Routing::Route(m) => m,
         Routing::Passthrough(pass) => {
             let host = target.host().to_owned();
@@ -457,6 +455,7 @@ async fn outbound(
         }
         Routing::Redirect(resp) => return Ok(resp),
     };
+    let route = matched.route;
 
     trace.phase = Phase::Cors;
     let cors_origin = match policy::cors(route, &parts) {
@@ -468,7 +467,7 @@ async fn outbound(
         Action::Forward(w) => w,
         Action::Reply(resp) => return Ok(resp),
     };
-    let (dest, cluster_index) = route::destination(vh, forward_to, target.port)?;
+    let (dest, cluster_index) = route::destination(matched.host, forward_to, target.port)?;
     if ctx.sink.is_some() {
         trace.cluster = Some((state.clone(), cluster_index));
     }
@@ -486,119 +485,20 @@ async fn outbound(
         return Ok(resp);
     }
 
-    // The request as sent upstream.
-    strip_hop_by_hop(&mut parts.headers, upgrade);
-    if !parts.headers.contains_key(&hh::X_REQUEST_ID) {
-        parts
-            .headers
-            .insert(hh::X_REQUEST_ID.clone(), hh::new_request_id());
-    }
-    if let ListenerKind::Gateway { .. } = ctx.kind {
-        crate::forwarded::append(&mut parts.headers, from.remote);
-        if let Ok(v) = HeaderValue::from_str(&from.client.to_string()) {
-            parts
-                .headers
-                .insert(hh::X_ENVOY_EXTERNAL_ADDRESS.clone(), v);
-        }
-        // Only proxies the topology trusts may say which scheme the client used.
-        if ctx.topology.num_trusted_proxies == 0
-            || !parts.headers.contains_key(&hh::X_FORWARDED_PROTO)
-        {
-            parts.headers.insert(
-                hh::X_FORWARDED_PROTO.clone(),
-                HeaderValue::from_static(ctx.scheme),
-            );
-        }
-    } else if !parts.headers.contains_key(&hh::X_FORWARDED_PROTO) {
-        parts.headers.insert(
-            hh::X_FORWARDED_PROTO.clone(),
-            HeaderValue::from_static(ctx.scheme),
-        );
-    }
-    route.headers.request.apply(&mut parts.headers);
-    dest.headers.request.apply(&mut parts.headers);
-    let mut authority: Option<HeaderValue> = dest
-        .headers
-        .request
-        .authority
-        .clone()
-        .or_else(|| route.headers.request.authority.clone());
-    let mut new_path: Option<String> = None;
-    if let Some(rw) = &route.rewrite {
-        if let Some(a) = &rw.authority {
-            authority = Some(a.clone());
-        }
-        let path = parts.uri.path();
-        if let Some(uri) = &rw.uri {
-            let prefix = matched
-                .and_then(|m| route.matches.get(m))
-                .and_then(|m| m.uri.as_ref())
-                .and_then(|u| u.matcher.prefix());
-            new_path = Some(match prefix {
-                Some(p) if path.len() >= p.len() => format!("{uri}{}", &path[p.len()..]),
-                _ => uri.clone(),
-            });
-        } else if let Some(rr) = &rw.uri_regex {
-            new_path = Some(
-                rr.pattern
-                    .regex()
-                    .replace_all(path, rr.replacement.as_str())
-                    .into_owned(),
-            );
-        }
-    }
-    let authority = match authority {
-        Some(a) => a,
-        None => target.authority.clone(),
-    };
-    // Unchanged paths reuse the request's bytes.
-    let path_and_query = match (&new_path, parts.uri.query()) {
-        (Some(p), Some(q)) => PathAndQuery::try_from(format!("{p}?{q}")),
-        (Some(p), None) => PathAndQuery::try_from(p.as_str()),
-        (None, _) => Ok(parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"))),
-    }
-    .map_err(|e| ProxyError::BadRequest(e.to_string()))?;
-    let protocol = match cluster.protocol {
-        UpstreamProtocol::Http1 => Protocol::Http1,
-        UpstreamProtocol::Http2 => Protocol::Http2,
-        UpstreamProtocol::Client if parts.version == Version::HTTP_2 => Protocol::Http2,
-        UpstreamProtocol::Client => Protocol::Http1,
-    };
-    let protocol = if upgrade { Protocol::Http1 } else { protocol };
-    let uri = match protocol {
-        Protocol::Http1 => Uri::from(path_and_query),
-        Protocol::Http2 => {
-            let mut p = http::uri::Parts::default();
-            p.scheme = Some(http::uri::Scheme::HTTP);
-            p.authority = Some(
-                http::uri::Authority::try_from(authority.as_bytes())
-                    .map_err(|e| ProxyError::BadRequest(e.to_string()))?,
-            );
-            p.path_and_query = Some(path_and_query);
-            Uri::from_parts(p).map_err(|e| ProxyError::BadRequest(e.to_string()))?
-        }
-    };
-    match protocol {
-        Protocol::Http1 => {
-            parts.headers.insert(header::HOST, authority.clone());
-        }
-        Protocol::Http2 => {
-            parts.headers.remove(header::HOST);
-        }
-    }
-    let template = Template {
-        method: parts.method.clone(),
-        uri,
-        version: match protocol {
-            Protocol::Http1 => Version::HTTP_11,
-            Protocol::Http2 => Version::HTTP_2,
-        },
-        headers: parts.headers,
-    };
+    let UpstreamHead {
+        template,
+        authority,
+        protocol,
+    } = rewrite::upstream_head(
+        ctx,
+        from,
+        &matched,
+        dest,
+        &target,
+        cluster.protocol,
+        upgrade,
+        parts,
+    )?;
 
     // Hash key (consistent hashing) and a cookie to set when one is generated.
     let mut set_cookie: Option<HeaderValue> = None;
