@@ -11,11 +11,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
-use http_body_util::BodyExt;
-use hyper_util::rt::TokioIo;
-use meridian_control::snapshot::{
-    LoadBalancer, RouteDestination, UpstreamProtocol, split_authority,
-};
+use meridian_control::snapshot::LoadBalancer;
 use rand::Rng;
 
 use self::forward::{Affinity, Template};
@@ -26,7 +22,7 @@ use self::route::{Action, Routing};
 use crate::Caller;
 use crate::authn::Connection;
 use crate::balancer::PickContext;
-use crate::body::{InBody, RequestBody, ResponseBody, UpstreamBody};
+use crate::body::{InBody, ResponseBody};
 use crate::cluster::Resolved;
 use crate::error::ProxyError;
 use crate::headers::{self as hh, strip_hop_by_hop};
@@ -35,10 +31,12 @@ use crate::record::{Phase, RecordSink, Reporter, RequestRecord, ResponseFlags};
 use crate::upstream::{self, SendOptions};
 
 mod forward;
+mod mirror;
 mod passthrough;
 mod policy;
 mod rewrite;
 mod route;
+mod tunnel;
 
 /// Request bodies up to this size are buffered so they can be retried and mirrored; larger
 /// or unknown-length bodies stream (and are retried only if never sent).
@@ -381,7 +379,7 @@ async fn inbound(
     let req = Request::from_parts(parts, body.into_request_body());
     trace.phase = Phase::UpstreamRequest;
     if let Some(on_upgrade) = on_upgrade {
-        return Box::pin(tunnel(
+        return Box::pin(tunnel::forward(
             endpoint,
             req,
             on_upgrade,
@@ -491,21 +489,7 @@ async fn outbound(
     let (hash, set_cookie) = forward::hash_key(runtime, &template, from.client);
     let body = forward::replayable(body).await?;
 
-    for mirror in &route.mirrors {
-        if roll_percent(mirror.percentage)
-            && let Some(copy) = body.try_clone()
-        {
-            spawn_mirror(
-                &state,
-                &mirror.destination,
-                &template,
-                authority.to_str().unwrap_or_default(),
-                copy,
-                target.port,
-                route.timeout,
-            );
-        }
-    }
+    mirror::spawn_all(&state, route, &template, &authority, &body, target.port);
 
     let send = SendOptions {
         protocol,
@@ -527,7 +511,14 @@ async fn outbound(
         trace.upstream = Some(ep.addr);
         trace.attempts = 1;
         let req = template.request(1, body);
-        return Box::pin(tunnel(&ep, req, on_upgrade, send.connect_timeout, trace)).await;
+        return Box::pin(tunnel::forward(
+            &ep,
+            req,
+            on_upgrade,
+            send.connect_timeout,
+            trace,
+        ))
+        .await;
     }
 
     // PASSTHROUGH keeps the address the client named, when it named one of the endpoints.
@@ -572,132 +563,6 @@ fn roll_percent(p: f64) -> bool {
     p >= 100.0 || (p > 0.0 && rand::rng().random::<f64>() * 100.0 < p)
 }
 
-/// Fire and forget: the copy goes to the mirror's cluster with `-shadow` on its host; the
-/// response is read and dropped, and never delays or changes the client's.
-fn spawn_mirror(
-    state: &Arc<Resolved>,
-    dest: &RouteDestination,
-    template: &Template,
-    authority: &str,
-    body: RequestBody,
-    port: u16,
-    timeout: Option<Duration>,
-) {
-    let Some(ci) = dest.target.resolve(port) else {
-        return;
-    };
-    let (Some(cluster), Some(runtime)) = (state.snapshot.cluster(ci), state.clusters.get(ci))
-    else {
-        return;
-    };
-    let Some(ep) = runtime.balancer.pick(PickContext::default()).cloned() else {
-        return;
-    };
-    let (host, port_part) = split_authority(authority);
-    let shadow = match port_part {
-        Some(p) => format!("{host}-shadow:{p}"),
-        None => format!("{host}-shadow"),
-    };
-    let Ok(shadow) = HeaderValue::from_str(&shadow) else {
-        return;
-    };
-    let protocol = match cluster.protocol {
-        UpstreamProtocol::Http2 => Protocol::Http2,
-        _ => Protocol::Http1,
-    };
-    let mut req = template.request(1, body);
-    *req.version_mut() = match protocol {
-        Protocol::Http1 => Version::HTTP_11,
-        Protocol::Http2 => Version::HTTP_2,
-    };
-    match protocol {
-        Protocol::Http1 => {
-            let pq = template
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_owned();
-            if let Ok(u) = Uri::try_from(pq) {
-                *req.uri_mut() = u;
-            }
-            req.headers_mut().insert(header::HOST, shadow);
-        }
-        Protocol::Http2 => {
-            let pq = template.uri.path_and_query().map_or("/", |p| p.as_str());
-            if let Ok(u) = absolute_uri(
-                "http",
-                shadow.to_str().unwrap_or_default(),
-                &Uri::from_static("/"),
-            )
-            .and_then(|u| {
-                Uri::builder()
-                    .scheme("http")
-                    .authority(u.authority().map_or("", |a| a.as_str()))
-                    .path_and_query(pq)
-                    .build()
-                    .map_err(|e| ProxyError::BadRequest(e.to_string()))
-            }) {
-                *req.uri_mut() = u;
-            }
-            req.headers_mut().remove(header::HOST);
-        }
-    }
-    let opts = SendOptions {
-        protocol,
-        connect_timeout: cluster.policy.connection_pool.connect_timeout,
-        idle_timeout: cluster.policy.connection_pool.idle_timeout,
-        max_requests_per_connection: cluster.policy.connection_pool.max_requests_per_connection,
-    };
-    // Fire and forget, but bounded: at most MIRRORS_IN_FLIGHT at once across the proxy
-    // (more are dropped), each cut at the route's timeout (Envoy's default of 15 s when the
-    // route has none), so a slow shadow cluster cannot pile up tasks and connections.
-    let Some(slot) = MirrorSlot::take() else {
-        tracing::debug!(cluster = %cluster.name, "mirror dropped: too many in flight");
-        return;
-    };
-    let deadline = timeout.unwrap_or(DEFAULT_MIRROR_TIMEOUT);
-    tokio::spawn(async move {
-        let _slot = slot;
-        let _ = tokio::time::timeout(deadline, async move {
-            if let Ok((resp, lease)) = upstream::send(&ep, req, opts).await {
-                let mut body = ResponseBody::upstream(resp.into_body(), lease, None);
-                while let Some(Ok(_)) = body.frame().await {}
-            }
-        })
-        .await;
-    });
-}
-
-/// Mirrored requests in flight at most, proxy-wide.
-const MIRRORS_IN_FLIGHT: usize = 1024;
-
-/// A mirrored request's deadline when its route has no timeout (Envoy's default route
-/// timeout).
-const DEFAULT_MIRROR_TIMEOUT: Duration = Duration::from_secs(15);
-
-static MIRRORS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// One of the [`MIRRORS_IN_FLIGHT`] slots, given back when dropped.
-struct MirrorSlot;
-
-impl MirrorSlot {
-    fn take() -> Option<MirrorSlot> {
-        use std::sync::atomic::Ordering;
-        MIRRORS
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MIRRORS_IN_FLIGHT).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| MirrorSlot)
-    }
-}
-
-impl Drop for MirrorSlot {
-    fn drop(&mut self) {
-        MIRRORS.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-}
-
 fn absolute_uri(scheme: &str, authority: &str, uri: &Uri) -> Result<Uri, ProxyError> {
     Uri::builder()
         .scheme(scheme)
@@ -705,39 +570,4 @@ fn absolute_uri(scheme: &str, authority: &str, uri: &Uri) -> Result<Uri, ProxyEr
         .path_and_query(uri.path_and_query().map_or("/", |p| p.as_str()))
         .build()
         .map_err(|e| ProxyError::BadRequest(e.to_string()))
-}
-
-/// Forwards an upgrade handshake on its own connection; on `101` the two upgraded
-/// connections are spliced until either side closes.
-async fn tunnel(
-    ep: &Arc<Endpoint>,
-    req: Request<RequestBody>,
-    downstream: hyper::upgrade::OnUpgrade,
-    connect_timeout: Duration,
-    trace: &mut Trace,
-) -> Result<Response<ResponseBody>, ProxyError> {
-    let (mut resp, lease) = upstream::send_upgrade(ep, req, connect_timeout)
-        .await
-        .map_err(|(e, _)| e)?;
-    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        let (mut parts, body) = resp.into_parts();
-        strip_hop_by_hop(&mut parts.headers, false);
-        return Ok(Response::from_parts(
-            parts,
-            ResponseBody::upstream(UpstreamBody::hyper(body), lease, None),
-        ));
-    }
-    trace.phase = Phase::Tunnel;
-    let upstream = hyper::upgrade::on(&mut resp);
-    tokio::spawn(async move {
-        let _lease = lease;
-        let (down, up) = tokio::join!(downstream, upstream);
-        if let (Ok(down), Ok(up)) = (down, up) {
-            let mut down = TokioIo::new(down);
-            let mut up = TokioIo::new(up);
-            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
-        }
-    });
-    let (parts, _) = resp.into_parts();
-    Ok(Response::from_parts(parts, ResponseBody::empty()))
 }
