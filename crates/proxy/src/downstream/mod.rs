@@ -20,10 +20,10 @@ use self::policy::Cors;
 use self::rewrite::UpstreamHead;
 use self::route::{Action, Routing};
 use crate::Caller;
-use crate::authn::Connection;
 use crate::balancer::PickContext;
 use crate::body::{InBody, ResponseBody};
 use crate::cluster::Resolved;
+use crate::connection::{Connection, X_FORWARDED_CLIENT_CERT};
 use crate::error::ProxyError;
 use crate::headers::{self as hh, strip_hop_by_hop};
 use crate::pool::{Endpoint, Protocol};
@@ -80,7 +80,7 @@ pub(crate) enum ListenerKind {
         /// The declared (container) port: PeerAuthentication's and AuthorizationPolicy's.
         port: u16,
         /// The workload identity's TLS configurations, when the mesh has a CA.
-        tls: Option<Arc<crate::authn::InboundTls>>,
+        tls: Option<Arc<crate::mtls::InboundTls>>,
     },
 }
 
@@ -317,9 +317,9 @@ fn client_address(
 /// dropped (it could be forged), and an mTLS peer is described to the workload.
 fn set_client_cert_header<B>(req: &mut Request<B>, conn: &Connection) {
     let headers = req.headers_mut();
-    headers.remove(&crate::authn::X_FORWARDED_CLIENT_CERT);
+    headers.remove(&X_FORWARDED_CLIENT_CERT);
     if let Some(xfcc) = &conn.xfcc {
-        headers.insert(crate::authn::X_FORWARDED_CLIENT_CERT.clone(), xfcc.clone());
+        headers.insert(X_FORWARDED_CLIENT_CERT.clone(), xfcc.clone());
     }
 }
 
