@@ -1,6 +1,19 @@
-//! A request's lifecycle, from the listener that accepted it to the response head: route,
-//! CORS, redirect or direct response, fault, mirror, balance, connect, send with retries and
-//! timeouts, and the response's header rules. Reads the routing state once.
+//! A request's lifecycle, from the server that read it ([`crate::server`], [`crate::h1`]) to
+//! the response head, on one load of the routing state: authorization, then by listener kind
+//! the edge cache, the front door, the inbound sidecar's forward to its replica, or
+//! `outbound`, whose steps each have a module:
+//!
+//! * `route`: the authority the request names, its virtual host and first matching route,
+//!   what a route answers itself (HTTPS redirect, redirect, direct response), the weighted
+//!   destination and its cluster;
+//! * `policy`: the route's CORS and fault injection;
+//! * `rewrite`: the request head as sent upstream (forwarding headers, header rules, rewrites,
+//!   protocol);
+//! * `forward`: the consistent-hash key, the body kept replayable, tries, retries and back-off;
+//! * `mirror`, `tunnel`, `passthrough`: shadow copies, upgrades, and hosts outside the
+//!   registry under `ALLOW_ANY`.
+//!
+//! Then the response's header rules, and the request's record.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
