@@ -27,7 +27,7 @@ use http_body::Body as _;
 use meridian_control::snapshot::LoadBalancer;
 use rand::Rng;
 
-use self::forward::{Affinity, Template};
+use self::forward::Affinity;
 pub(crate) use self::passthrough::Passthrough;
 use self::policy::Cors;
 use self::rewrite::UpstreamHead;

@@ -9,8 +9,9 @@ use http::uri::PathAndQuery;
 use http::{Uri, Version};
 use meridian_control::snapshot::{RouteDestination, UpstreamProtocol};
 
+use super::forward::Template;
 use super::route::{Matched, Target};
-use super::{Downstream, ListenerCtx, ListenerKind, Template};
+use super::{Downstream, ListenerCtx, ListenerKind};
 use crate::error::ProxyError;
 use crate::headers::{self as hh, strip_hop_by_hop};
 use crate::pool::Protocol;
