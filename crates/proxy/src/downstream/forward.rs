@@ -81,6 +81,7 @@ impl Template {
 
 /// The consistent-hash key of a request when its cluster balances by one, with the cookie to
 /// set on the response when the key is a cookie generated here.
+#[inline(always)]
 pub(super) fn hash_key(
     runtime: &ClusterRuntime,
     template: &Template,

@@ -22,6 +22,7 @@ use crate::upstream::{self, SendOptions};
 
 /// Sends a copy of the request to each of the route's mirrors its percentage draws, when the
 /// body can be copied (buffered).
+#[inline(always)]
 pub(super) fn spawn_all(
     state: &Arc<Resolved>,
     route: &HttpRoute,

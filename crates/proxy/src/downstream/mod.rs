@@ -14,6 +14,10 @@
 //!   registry under `ALLOW_ANY`.
 //!
 //! Then the response's header rules, and the request's record.
+//!
+//! The steps that run on every request are `#[inline(always)]`: each has one call site, in
+//! `outbound`, and inlined it compiles as the one body it was, without a call or a copy of
+//! the head it returns (callgrind counted about 300 more instructions per request without).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -22,6 +22,7 @@ pub(super) enum Cors {
 
 /// The route's CORS policy for a request with an `Origin`: a preflight is answered (allowed,
 /// or ignored when the policy says so), an allowed origin is kept for the response.
+#[inline(always)]
 pub(super) fn cors(route: &HttpRoute, parts: &http::request::Parts) -> Cors {
     if let Some(cors) = &route.cors
         && let Some(origin) = parts.headers.get(header::ORIGIN)

@@ -27,6 +27,7 @@ pub(super) struct UpstreamHead {
 /// Turns the downstream request head into the upstream one. An upgrade keeps its
 /// `Connection`/`Upgrade` headers and goes over HTTP/1.1.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub(super) fn upstream_head(
     ctx: &ListenerCtx,
     from: Downstream,

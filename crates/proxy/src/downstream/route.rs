@@ -97,6 +97,7 @@ pub(super) enum Routing<'a> {
 
 /// Looks the request up in the listener's table (the gateway port's, or the mesh table of
 /// the caller's namespace): its virtual host, then the first route that matches.
+#[inline(always)]
 pub(super) fn route<'a>(
     ctx: &'a ListenerCtx,
     snap: &'a Snapshot,
@@ -161,6 +162,7 @@ pub(super) enum Action<'a> {
 }
 
 /// The route's action; a redirect's `Location` is built from the request as it arrived.
+#[inline(always)]
 pub(super) fn action<'a>(
     route: &'a HttpRoute,
     scheme: &str,
@@ -211,6 +213,7 @@ pub(super) fn action<'a>(
 
 /// The destination the request goes to, drawn by weight, and its cluster for the request's
 /// port.
+#[inline(always)]
 pub(super) fn destination<'a>(
     host: &VirtualHost,
     forward: &'a WeightedDestinations,
