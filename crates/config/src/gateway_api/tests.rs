@@ -439,3 +439,55 @@ spec:
         Some("60s")
     );
 }
+
+#[test]
+fn an_https_listener_takes_its_certificate_secret_as_credential_name() {
+    let b = load(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: https
+    port: 443
+    protocol: HTTPS
+    hostname: web.example.com
+    tls: {certificateRefs: [{name: web-cert}]}
+  - name: other
+    port: 8443
+    protocol: HTTPS
+    tls: {certificateRefs: [{name: cert, namespace: certs}]}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gateways, namespace: certs}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: default}]
+  to: [{group: "", kind: Secret}]
+"#,
+    );
+    let tls: Vec<(u32, Option<String>)> = translated(&b)
+        .into_iter()
+        .filter_map(|r| match r {
+            Resource::Gateway(g) => Some(g),
+            _ => None,
+        })
+        .flat_map(|g| g.spec.servers.iter())
+        .map(|s| {
+            (
+                s.port.as_ref().and_then(|p| p.number).unwrap_or_default(),
+                s.tls.as_ref().and_then(|t| t.credential_name.clone()),
+            )
+        })
+        .collect();
+    assert_eq!(tls, [(443, Some("web-cert".to_owned()))]);
+    // A Secret of another namespace (even granted) is not read by the gateway yet.
+    assert!(
+        said(&b).iter().any(|l| l.contains(
+            "certs/cert is in another namespace, which Meridian's gateway does not read"
+        )),
+        "{:#?}",
+        said(&b)
+    );
+}
