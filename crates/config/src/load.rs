@@ -50,6 +50,9 @@ pub struct LoadedDoc {
     pub complete: bool,
     /// Problems found in it.
     pub diagnostics: Vec<Diagnostic>,
+    /// For an object Meridian made from another (a Gateway or VirtualService from an
+    /// Ingress), the object it was made from; `file`, `span` and `node` are that object's.
+    pub derived_from: Option<ResourceId>,
 }
 
 impl LoadedDoc {
@@ -225,6 +228,7 @@ pub fn load_paths(paths: &[PathBuf], opts: LoadOptions) -> Bundle {
     bundle.inputs.dedup();
     load_terraform(tf_files, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
+    crate::k8s::ingress::serve(&mut bundle, opts.strict);
     bundle
 }
 
@@ -302,6 +306,7 @@ pub fn load_str(file: &Path, text: &str, opts: LoadOptions) -> Bundle {
     }
     load_text(Arc::from(file), text, false, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
+    crate::k8s::ingress::serve(&mut bundle, opts.strict);
     bundle
 }
 
@@ -585,6 +590,7 @@ fn load_text(
             node: Some(Arc::new(root)),
             complete,
             diagnostics,
+            derived_from: None,
         });
     }
 }

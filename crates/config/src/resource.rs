@@ -12,6 +12,7 @@ use crate::istio::networking::{
 use crate::istio::security::{AuthorizationPolicySpec, PeerAuthenticationSpec};
 use crate::k8s::config_map::{ConfigMapData, RawConfigMap, RawSecret, SecretData};
 use crate::k8s::deployment::DeploymentSpec;
+use crate::k8s::ingress::{IngressClassSpec, IngressSpec};
 use crate::k8s::meta::{NameRule, ObjectMeta};
 use crate::k8s::namespace::{NamespaceData, RawNamespace};
 use crate::k8s::service::ServiceSpec;
@@ -46,11 +47,15 @@ pub enum Kind {
     PeerAuthentication,
     /// `security.istio.io` AuthorizationPolicy.
     AuthorizationPolicy,
+    /// `networking.k8s.io/v1` IngressClass.
+    IngressClass,
+    /// `networking.k8s.io/v1` Ingress, served as Istio's ingress serves it.
+    Ingress,
 }
 
 impl Kind {
     /// All kinds, in the order they are applied (workloads before the routes that use them).
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Namespace,
         Kind::ServiceAccount,
         Kind::ConfigMap,
@@ -63,6 +68,8 @@ impl Kind {
         Kind::VirtualService,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
+        Kind::IngressClass,
+        Kind::Ingress,
     ];
 
     /// The `kind:` value.
@@ -80,6 +87,8 @@ impl Kind {
             Kind::ServiceEntry => "ServiceEntry",
             Kind::PeerAuthentication => "PeerAuthentication",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
+            Kind::IngressClass => "IngressClass",
+            Kind::Ingress => "Ingress",
         }
     }
 
@@ -96,6 +105,7 @@ impl Kind {
                 "networking.istio.io"
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy => "security.istio.io",
+            Kind::IngressClass | Kind::Ingress => "networking.k8s.io",
         }
     }
 
@@ -107,7 +117,9 @@ impl Kind {
             | Kind::ConfigMap
             | Kind::Secret
             | Kind::Service
-            | Kind::Deployment => &["v1"],
+            | Kind::Deployment
+            | Kind::IngressClass
+            | Kind::Ingress => &["v1"],
             Kind::VirtualService | Kind::DestinationRule | Kind::Gateway | Kind::ServiceEntry => {
                 &["v1", "v1beta1", "v1alpha3"]
             }
@@ -220,6 +232,10 @@ pub enum Resource {
     PeerAuthentication(Object<PeerAuthenticationSpec>),
     /// An AuthorizationPolicy.
     AuthorizationPolicy(Object<AuthorizationPolicySpec>),
+    /// An IngressClass.
+    IngressClass(Object<IngressClassSpec>),
+    /// An Ingress.
+    Ingress(Object<IngressSpec>),
 }
 
 macro_rules! each_kind {
@@ -237,6 +253,8 @@ macro_rules! each_kind {
             Resource::ServiceEntry($o) => $e,
             Resource::PeerAuthentication($o) => $e,
             Resource::AuthorizationPolicy($o) => $e,
+            Resource::IngressClass($o) => $e,
+            Resource::Ingress($o) => $e,
         }
     };
 }
@@ -257,6 +275,8 @@ impl Resource {
             Resource::ServiceEntry(_) => Kind::ServiceEntry,
             Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
+            Resource::IngressClass(_) => Kind::IngressClass,
+            Resource::Ingress(_) => Kind::Ingress,
         }
     }
 
@@ -678,6 +698,24 @@ fn decode_kind(
             complete,
             |o: &Object<AuthorizationPolicySpec>, f, at| {
                 o.spec.validate(f, at);
+            },
+        )?),
+        Kind::IngressClass => Resource::IngressClass(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<IngressClassSpec>, f, at| {
+                o.spec.validate(f, at);
+            },
+        )?),
+        Kind::Ingress => Resource::Ingress(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<IngressSpec>, f, at| {
+                crate::k8s::ingress::validate(o, f, at);
             },
         )?),
     })

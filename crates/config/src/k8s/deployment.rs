@@ -1058,7 +1058,7 @@ fn is_supported_field_path(p: &str) -> bool {
 
 /// An IANA_SVC_NAME: up to 15 characters, lower-case alphanumerics and `-`, at least one
 /// letter, no `--`.
-fn check_port_name(n: &str) -> Result<(), String> {
+pub(crate) fn check_port_name(n: &str) -> Result<(), String> {
     if n.is_empty() || n.len() > 15 {
         return Err("must be no more than 15 characters".into());
     }

@@ -219,7 +219,14 @@ fn print_table(bundle: &Bundle) {
         for d in &doc.diagnostics {
             eprintln!("{d}");
         }
-        if doc.is_valid() {
+        if let Some(from) = &doc.derived_from {
+            println!(
+                "{} made from {}/{}",
+                display_name(doc),
+                from.kind.qualified_name(),
+                from.name
+            );
+        } else if doc.is_valid() {
             let what = if doc.ignored.is_some() {
                 "ignored"
             } else {
