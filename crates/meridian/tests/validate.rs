@@ -173,10 +173,7 @@ fn kinds_not_served_warn_and_strict_refuses_them() {
     let (ok, stdout, stderr) = run(false);
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("serviceaccount/web validated"), "{stdout}");
-    assert!(
-        stdout.contains("job.batch/web ignored"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("job.batch/web ignored"), "{stdout}");
     assert!(
         stderr.contains("app.yaml:6:7: warning: Job/web: kind: Job is not run"),
         "{stderr}"
