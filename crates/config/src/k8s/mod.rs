@@ -9,3 +9,4 @@ pub mod meta;
 pub mod namespace;
 pub mod service;
 pub mod service_account;
+pub mod volume;
