@@ -12,6 +12,8 @@
 pub mod analyze;
 pub mod azure;
 pub mod compose;
+#[cfg(test)]
+mod coverage;
 pub mod de;
 pub mod diag;
 pub mod duration;

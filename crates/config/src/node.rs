@@ -393,7 +393,55 @@ enum Frame {
 }
 
 /// Parses a whole YAML (or JSON) stream into documents.
+///
+/// A flow collection closed at its key's indentation or left of it
+/// (`args: [` … newline … `]` under `args`) is accepted, as Kubernetes' YAML parser (go-yaml)
+/// and libyaml accept it: yaml-rust2 refuses it as "invalid indentation", so such a closing
+/// bracket is moved right, one column at a time, until the stream parses. Only that bracket's
+/// line changes, and only its column.
 pub fn parse_stream(text: &str, limits: Limits) -> Result<Vec<Document>, SyntaxError> {
+    /// How many columns closing brackets may be moved in one stream, in all.
+    const MAX_SHIFTS: usize = 256;
+    let mut patched: Option<String> = None;
+    for _ in 0..MAX_SHIFTS {
+        let current = patched.as_deref().unwrap_or(text);
+        match parse_once(current, limits) {
+            Err(e) if e.message == "invalid indentation" => {
+                match shift_closing_bracket(current, e.span) {
+                    Some(next) => patched = Some(next),
+                    None => return Err(e),
+                }
+            }
+            done => return done,
+        }
+    }
+    parse_once(patched.as_deref().unwrap_or(text), limits)
+}
+
+/// `text` with one space inserted before the `]` or `}` at `at`, if that is what stands there.
+fn shift_closing_bracket(text: &str, at: Span) -> Option<String> {
+    let (line, col) = (
+        usize::try_from(at.line).ok()?,
+        usize::try_from(at.col).ok()?,
+    );
+    let line_start = if line <= 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let line = &text[line_start..];
+    let (offset, c) = line.char_indices().nth(col.checked_sub(1)?)?;
+    if !matches!(c, ']' | '}') || !line[..offset].chars().all(|c| c == ' ') {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 1);
+    out.push_str(&text[..line_start + offset]);
+    out.push(' ');
+    out.push_str(&text[line_start + offset..]);
+    Some(out)
+}
+
+fn parse_once(text: &str, limits: Limits) -> Result<Vec<Document>, SyntaxError> {
     let mut parser = Parser::new_from_str(text).keep_tags(true);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -701,6 +749,41 @@ mod tests {
         assert_eq!(n.locate_value(&path), (Span::new(4, 8), true));
         let missing = FieldPath::root().field("b").index(1).field("zz");
         assert_eq!(n.locate(&missing), (Span::new(4, 5), false));
+    }
+
+    #[test]
+    fn a_flow_collection_may_close_at_its_keys_indentation() {
+        // As the SPIRE quickstart writes a container's args, which kubectl applies.
+        let n = one(
+            "spec:\n  args: [\n    \"run\",\n    \"-config\", \"x.conf\"\n  ]\n  env: {\n    A: b\n}\n  next: 1\n",
+        );
+        let args: Vec<&str> = n
+            .get("spec")
+            .and_then(|s| s.get("args"))
+            .and_then(Node::as_seq)
+            .expect("a sequence")
+            .iter()
+            .filter_map(Node::as_str)
+            .collect();
+        assert_eq!(args, ["run", "-config", "x.conf"]);
+        let spec = n.get("spec").expect("spec");
+        assert_eq!(
+            spec.get("env")
+                .and_then(|e| e.get("A"))
+                .and_then(Node::as_str),
+            Some("b")
+        );
+        // Positions of what follows are the source's.
+        assert_eq!(
+            spec.locate(&FieldPath::root().field("next")),
+            (Span::new(9, 3), true)
+        );
+    }
+
+    #[test]
+    fn other_bad_indentation_is_still_refused() {
+        let err = parse_stream("a:\n  b: 1\n c: 2\n", Limits::default()).expect_err("refused");
+        assert_eq!(err.span.line, 3);
     }
 
     #[test]

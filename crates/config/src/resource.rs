@@ -298,7 +298,7 @@ impl Resource {
 /// The envelope as written: everything optional so that each missing part is a finding.
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawObject<S> {
+pub(crate) struct RawObject<S> {
     #[allow(dead_code)]
     api_version: Option<IgnoredAny>,
     #[allow(dead_code)]
@@ -616,7 +616,9 @@ fn decode_kind(
             Resource::Namespace(body_object(m, d, tm, f))
         }
         Kind::ServiceAccount => {
-            let (m, d) = decode_counted::<RawServiceAccount>(root, f, complete)?.into_parts();
+            let raw = decode_counted::<RawServiceAccount>(root, f, complete)?;
+            raw.unserved(f);
+            let (m, d) = raw.into_parts();
             Resource::ServiceAccount(body_object(m, d, tm, f))
         }
         Kind::ConfigMap => {

@@ -3,7 +3,7 @@
 //! runs and what does not before the first request.
 
 use crate::diag::Findings;
-use crate::istio::networking::{LoadBalancerSettings, Resolution, TrafficPolicy};
+use crate::istio::networking::{LoadBalancerSettings, Location, Resolution, TrafficPolicy};
 use crate::path::FieldPath;
 use crate::resource::Resource;
 
@@ -26,6 +26,14 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
             }
             for (i, route) in vs.spec.http.iter().enumerate() {
                 let at = spec.field("http").index(i);
+                for (j, m) in route.matches.iter().enumerate() {
+                    if m.stat_prefix.is_some() {
+                        f.warn(
+                            &at.field("match").index(j).field("statPrefix"),
+                            "not served: the route's metrics carry the route's name, no per-match prefix",
+                        );
+                    }
+                }
                 if route
                     .retries
                     .as_ref()
@@ -50,6 +58,18 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
             }
         }
         Resource::DestinationRule(dr) => {
+            if exported_narrowly(&dr.spec.export_to) {
+                f.warn(
+                    &spec.field("exportTo"),
+                    "not served: the rule applies to the sidecars of every namespace",
+                );
+            }
+            if dr.spec.workload_selector.is_some() {
+                f.warn(
+                    &spec.field("workloadSelector"),
+                    "not served: the rule applies to every workload's sidecar that calls the host",
+                );
+            }
             if let Some(tp) = &dr.spec.traffic_policy {
                 traffic_policy(tp, &spec.field("trafficPolicy"), f);
             }
@@ -63,7 +83,107 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
                 }
             }
         }
+        Resource::Gateway(gw) => {
+            for (i, s) in gw.spec.servers.iter().enumerate() {
+                let at = spec.field("servers").index(i);
+                if s.bind.is_some() {
+                    f.warn(
+                        &at.field("bind"),
+                        "not served: the gateway listens on Meridian's gateway address, not on this one",
+                    );
+                }
+                if s.default_endpoint.is_some() {
+                    f.warn(
+                        &at.field("defaultEndpoint"),
+                        "not served: the gateway forwards to the destinations of the routes bound to it",
+                    );
+                }
+                if s.port.as_ref().is_some_and(|p| p.target_port.is_some()) {
+                    f.warn(
+                        &at.field("port").field("targetPort"),
+                        "not served: the gateway listens on the port's number",
+                    );
+                }
+            }
+        }
+        Resource::AuthorizationPolicy(ap) => {
+            if ap.spec.target_ref.is_some() {
+                f.warn(
+                    &spec.field("targetRef"),
+                    "not served: targetRef attaches the policy to a waypoint or Gateway API gateway, which Meridian does not run, so the policy is ignored; use a selector to enforce it at sidecars",
+                );
+            }
+            if !ap.spec.target_refs.is_empty() {
+                f.warn(
+                    &spec.field("targetRefs"),
+                    "not served: targetRefs attach the policy to waypoints or Gateway API gateways, which Meridian does not run, so the policy is ignored; use a selector to enforce it at sidecars",
+                );
+            }
+            if ap.spec.provider.is_some() {
+                f.warn(
+                    &spec.field("provider"),
+                    "not served: Meridian has no external authorizer client, so requests a CUSTOM policy's rules match are denied (403)",
+                );
+            }
+        }
         Resource::ServiceEntry(se) => {
+            if exported_narrowly(&se.spec.export_to) {
+                f.warn(
+                    &spec.field("exportTo"),
+                    "not served: the entry is visible from every namespace",
+                );
+            }
+            if se.spec.location == Some(Location::MeshInternal) {
+                f.warn(
+                    &spec.field("location"),
+                    "not read: Meridian reaches these endpoints the same way whether they are inside or outside the mesh",
+                );
+            }
+            if !se.spec.subject_alt_names.is_empty() {
+                f.warn(
+                    &spec.field("subjectAltNames"),
+                    "not served: the endpoints' certificates are checked by the DestinationRule's tls settings only",
+                );
+            }
+            for (i, e) in se.spec.endpoints.iter().enumerate() {
+                let at = spec.field("endpoints").index(i);
+                for (field, set, what) in [
+                    (
+                        "ports",
+                        !e.ports.is_empty(),
+                        "each endpoint is reached on the service port's targetPort (or number)",
+                    ),
+                    (
+                        "labels",
+                        !e.labels.is_empty(),
+                        "DestinationRule subsets do not select ServiceEntry endpoints",
+                    ),
+                    (
+                        "network",
+                        e.network.is_some(),
+                        "every endpoint is reached directly, with no network gateway",
+                    ),
+                    (
+                        "locality",
+                        e.locality.is_some(),
+                        "every endpoint is in this node's locality",
+                    ),
+                    (
+                        "weight",
+                        e.weight.is_some(),
+                        "requests are balanced over the endpoints by the DestinationRule's load balancer, without weights",
+                    ),
+                    (
+                        "serviceAccount",
+                        e.service_account.is_some(),
+                        "the endpoint's identity is not checked against it",
+                    ),
+                ] {
+                    if set {
+                        f.warn(&at.field(field), format!("not served: {what}"));
+                    }
+                }
+            }
             for (i, h) in se.spec.hosts.iter().enumerate() {
                 if h.starts_with('*') {
                     f.warn(
@@ -89,6 +209,11 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
         }
         _ => {}
     }
+}
+
+/// True when `exportTo` hides the object from some namespace (empty and `*` hide nothing).
+fn exported_narrowly(export_to: &[String]) -> bool {
+    !export_to.is_empty() && !export_to.iter().any(|e| e == "*")
 }
 
 fn traffic_policy(tp: &TrafficPolicy, at: &FieldPath, f: &mut Findings) {

@@ -2,14 +2,10 @@
 //! its sidecar when `HTTP_PROXY` is set, as a meshed application does) and passes on the
 //! headers Istio asks applications to propagate so that a trace stays whole.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, Request, Uri, header};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use meridian_http_client::Body;
 
 /// The headers Istio's documentation lists for applications to copy from the incoming
 /// request to their outgoing ones.
@@ -80,43 +76,22 @@ pub(crate) async fn call(uri: &Uri, incoming: &HeaderMap) -> CallResult {
 async fn send(uri: &Uri, incoming: &HeaderMap) -> Result<(u16, serde_json::Value), String> {
     let env = |k: &str| std::env::var(k).ok();
     let target = connect_target(uri, &env).ok_or_else(|| format!("cannot call {uri}"))?;
-    let addr: SocketAddr = match target.parse() {
-        Ok(a) => a,
-        Err(_) => tokio::net::lookup_host(&target)
-            .await
-            .map_err(|e| format!("{target}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{target}: no address"))?,
-    };
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
     let authority = uri.authority().map_or("", |a| a.as_str());
     let mut req = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(header::HOST, authority)
-        .body(Empty::<Bytes>::new())
+        .body(Body::default())
         .map_err(|e| e.to_string())?;
     for name in PROPAGATED {
         for v in incoming.get_all(name) {
             req.headers_mut().append(name, v.clone());
         }
     }
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
+    let resp = meridian_http_client::request(target.as_str(), req, usize::MAX)
         .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    let body = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
-    Ok((status, body))
+        .map_err(|e| e.to_string())?;
+    let body = serde_json::from_slice(resp.body())
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(resp.body()).into()));
+    Ok((resp.status().as_u16(), body))
 }
 
 #[cfg(test)]

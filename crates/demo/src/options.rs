@@ -103,23 +103,11 @@ fn invalid(flag: &str, value: &str, reason: &'static str) -> OptionsError {
     }
 }
 
-/// `50ms`, `1.5s`, `2m`, `250us`.
+/// A duration in Go's syntax, as every Meridian flag and manifest takes it: `50ms`, `1.5s`,
+/// `2m`, `250us`, `1h30m`.
 fn duration(flag: &str, v: &str) -> Result<Duration, OptionsError> {
-    let bad = || invalid(flag, v, "expected a duration like 50ms, 1.5s or 2m");
-    let split = v
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(bad)?;
-    let (num, unit) = v.split_at(split);
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "us" => n / 1e6,
-        "ms" => n / 1e3,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(bad()),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| bad())
+    meridian_config::duration::parse(v)
+        .map_err(|_| invalid(flag, v, "expected a duration like 50ms, 1.5s or 2m"))
 }
 
 impl Options {

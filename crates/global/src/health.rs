@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt;
 use meridian_config::terraform::resources::aws_dns::HealthCheck;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use meridian_http_client::{Body, Connection, Protocol};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -404,81 +405,56 @@ pub async fn probe(c: &Check) -> Result<(), String> {
 }
 
 /// Sends a GET and judges the answer: 2xx/3xx within 2 s, then the search string in the
-/// first 5,120 bytes of the body.
-async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
-    host: &str,
-    path: &str,
-    search: Option<&str>,
-) -> Result<(), String> {
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Amazon-Route53-Health-Check-Service\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    );
+/// first 5,120 bytes of the body, read within 2 s of the status.
+async fn http_get<S>(s: S, host: &str, path: &str, search: Option<&str>) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let req = http::Request::get(path)
+        .header(http::header::HOST, host)
+        .header(
+            http::header::USER_AGENT,
+            "Amazon-Route53-Health-Check-Service",
+        )
+        .header(http::header::ACCEPT, "*/*")
+        .header(http::header::CONNECTION, "close")
+        .body(Body::default())
+        .map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + HTTP_RESPONSE;
-    let io = async {
-        s.write_all(req.as_bytes()).await?;
-        let mut buf = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 2048];
-        // Read the head.
-        let head_end = loop {
-            if let Some(p) = find(&buf, b"\r\n\r\n") {
-                break p + 4;
-            }
-            if buf.len() > 16 * 1024 {
-                return Err(std::io::Error::other("response head larger than 16 KiB"));
-            }
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::Error::other("connection closed before a response"));
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        Ok::<_, std::io::Error>((buf, head_end, s))
+    let answer = async {
+        let mut conn = Connection::handshake(s, Protocol::Http1).await?;
+        let resp = conn.send(req).await?;
+        Ok::<_, meridian_http_client::Error>((conn, resp))
     };
-    let (mut buf, head_end, mut s) = tokio::time::timeout_at(deadline, io)
+    let (_conn, resp) = tokio::time::timeout_at(deadline, answer)
         .await
         .map_err(|_| "no response status within 2 s".to_owned())?
         .map_err(|e| e.to_string())?;
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| "malformed status line".to_owned())?;
+    let status = resp.status().as_u16();
     if !(200..400).contains(&status) {
         return Err(format!("status {status}"));
     }
     let Some(needle) = search else {
         return Ok(());
     };
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    // Route 53 allows the body 2 s after the status; read at most what the window needs.
+    // Route 53 allows the body 2 s after the status; read at most what the window needs,
+    // and search what arrived when the time is up.
     let body_deadline = tokio::time::Instant::now() + HTTP_RESPONSE;
-    let mut chunk = [0u8; 2048];
-    let body = loop {
-        let raw = &buf[head_end..];
-        let body = if chunked { dechunk(raw) } else { raw.to_vec() };
-        if body.len() >= SEARCH_WINDOW {
-            break body;
+    let mut body = resp.into_body();
+    let mut window = Vec::with_capacity(SEARCH_WINDOW);
+    while window.len() < SEARCH_WINDOW {
+        match tokio::time::timeout_at(body_deadline, body.frame()).await {
+            Err(_) | Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = SEARCH_WINDOW - window.len();
+                    window.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
         }
-        match tokio::time::timeout_at(body_deadline, s.read(&mut chunk)).await {
-            Ok(Ok(0)) | Err(_) => break body,
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Ok(Err(e)) => return Err(e.to_string()),
-        }
-        if buf.len() > head_end + 4 * SEARCH_WINDOW {
-            break if chunked {
-                dechunk(&buf[head_end..])
-            } else {
-                buf[head_end..].to_vec()
-            };
-        }
-    };
-    let window = &body[..body.len().min(SEARCH_WINDOW)];
-    if find(window, needle.as_bytes()).is_some() {
+    }
+    if find(&window, needle.as_bytes()).is_some() {
         Ok(())
     } else {
         Err(format!(
@@ -492,28 +468,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
         return Some(0);
     }
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Decodes as much of a chunked body as has arrived.
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = find(raw, b"\r\n") {
-        let size = std::str::from_utf8(&raw[..eol])
-            .ok()
-            .and_then(|l| usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok());
-        let Some(size) = size else { break };
-        if size == 0 {
-            break;
-        }
-        let data = &raw[eol + 2..];
-        let take = size.min(data.len());
-        out.extend_from_slice(&data[..take]);
-        if take < size || data.len() < size + 2 {
-            break;
-        }
-        raw = &data[size + 2..];
-    }
-    out
 }
 
 mod tls {
@@ -617,6 +571,7 @@ mod tls {
 mod tests {
     use super::*;
     use test_case::test_case;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     fn check(kind: &str, port: u16, search: Option<&str>, threshold: i64) -> HealthCheck {

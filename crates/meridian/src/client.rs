@@ -1,14 +1,17 @@
-//! A small HTTP/1.0 client for the admin API of a running node (loopback only), used by
-//! `meridian ps`, `logs`, `scale` and `rollout`. HTTP/1.0 keeps streamed answers (logs,
-//! rollout progress) close-delimited, so they can be copied to the terminal as they come.
+//! The CLI's way to the admin API of a running node (loopback only), used by `meridian ps`,
+//! `logs`, `scale`, `rollout`, `tap` and the rest: the node's HTTP client in its blocking
+//! form, whose body reader hands streamed answers (logs, rollout progress, tap events) over
+//! as they come.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use meridian_admin::{AdminRequest, AdminToken};
+use meridian_http_client::blocking::{self, BodyReader};
+use meridian_http_client::{Body, Error as ClientError};
 
 /// Where to find the node: `--admin`, else the run file in `--state-dir`.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,7 +49,7 @@ impl Target {
         &self,
         method: &str,
         path: &str,
-    ) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+    ) -> anyhow::Result<(u16, BufReader<BodyReader>)> {
         self.exchange(method, path, &[])
     }
 
@@ -55,7 +58,7 @@ impl Target {
     pub(crate) fn request(
         &self,
         req: &AdminRequest,
-    ) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+    ) -> anyhow::Result<(u16, BufReader<BodyReader>)> {
         let (path, body) = req.render();
         self.exchange(req.method().as_str(), &path, &body)
     }
@@ -65,43 +68,29 @@ impl Target {
         method: &str,
         path: &str,
         body: &[u8],
-    ) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+    ) -> anyhow::Result<(u16, BufReader<BodyReader>)> {
         let addr = self.addr()?;
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, addr.to_string());
         // The token goes with every request when it can be read; only state-changing ones
         // need it, and their refusal names the file.
-        let auth = AdminToken::for_client(&self.state_dir)
-            .map(|t| format!("Authorization: {}\r\n", t.bearer()))
-            .unwrap_or_default();
-        let mut s =
-            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| {
-                format!("cannot reach Meridian's admin API at {addr}; is `meridian up` running?")
-            })?;
-        let content_type = if body.is_empty() {
-            ""
-        } else {
-            "Content-Type: application/json\r\n"
-        };
-        write!(
-            s,
-            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}{content_type}Content-Length: {}\r\n\r\n",
-            body.len()
-        )?;
-        s.write_all(body)?;
-        let mut r = BufReader::new(s);
-        let mut status_line = String::new();
-        r.read_line(&mut status_line)?;
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .with_context(|| format!("unexpected answer from {addr}: {status_line:?}"))?;
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-                break;
-            }
+        if let Ok(token) = AdminToken::for_client(&self.state_dir) {
+            req = req.header(http::header::AUTHORIZATION, token.bearer());
         }
-        Ok((status, r))
+        if !body.is_empty() {
+            req = req.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let req = req.body(Body::from(body.to_vec()))?;
+        let (head, body) =
+            blocking::request(addr, req, Duration::from_secs(5)).map_err(|e| match e {
+                ClientError::Connect { .. } => anyhow::anyhow!(
+                    "cannot reach Meridian's admin API at {addr}; is `meridian up` running? ({e})"
+                ),
+                e => anyhow::anyhow!("the admin API at {addr}: {e}"),
+            })?;
+        Ok((head.status.as_u16(), BufReader::new(body)))
     }
 
     /// The JSON answer to a typed request; a non-2xx status becomes the API's error message.
@@ -144,7 +133,7 @@ impl Target {
     }
 }
 
-fn json_answer(status: u16, mut r: BufReader<TcpStream>) -> anyhow::Result<serde_json::Value> {
+fn json_answer(status: u16, mut r: BufReader<BodyReader>) -> anyhow::Result<serde_json::Value> {
     let mut body = String::new();
     r.read_to_string(&mut body)?;
     let v: serde_json::Value =

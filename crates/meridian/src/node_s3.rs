@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use meridian_storage::plane::StoragePlane;
 
 /// How long one request to the S3 endpoint may take.
@@ -135,18 +135,15 @@ impl NodeS3 {
             .map_err(|e| e.to_string())?;
         *req.headers_mut() = headers;
         let exchange = async {
-            let tcp = tokio::net::TcpStream::connect(self.addr)
+            let resp = meridian_http_client::request(self.addr, req, usize::MAX)
                 .await
-                .map_err(|e| format!("cannot reach the S3 endpoint {}: {e}", self.addr))?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let conn = tokio::spawn(conn);
-            let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    meridian_http_client::Error::Connect { source, .. } => {
+                        format!("cannot reach the S3 endpoint {}: {source}", self.addr)
+                    }
+                    e => e.to_string(),
+                })?;
             let (parts, body) = resp.into_parts();
-            let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-            conn.abort();
             Ok::<_, String>((parts.status, parts.headers, body))
         };
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)

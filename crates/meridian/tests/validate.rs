@@ -124,7 +124,7 @@ fn what_the_data_plane_does_not_serve_is_a_note() {
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains(
-            "note: gateway default/gw port 443: credentialName \"my-cert\" needs a secret store"
+            "note: gateway default/gw port 443: credentialName \"my-cert\": no Secret \"my-cert\" in namespace default or istio-system; the server is not served"
         ),
         "{stderr}"
     );

@@ -1,5 +1,5 @@
 //! Gateway TLS: rustls server configs (aws-lc-rs only) built from a server's certificate
-//! files, one per Gateway server so SNI picks the server and its client-certificate policy.
+//! files or the Secret its `credentialName` names, one per Gateway server so SNI picks the server and its client-certificate policy.
 
 use std::sync::Arc;
 
@@ -32,12 +32,21 @@ fn tls_error(path: &str, reason: impl std::fmt::Display) -> Error {
 /// (reread when the file changes), then its SANs, certificate hash and SPKI hash against
 /// the lists given.
 pub(crate) fn server_config(tls: &ServerTls) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let certs = load_certs(&tls.server_certificate)?;
+    let (certs, key) = match &tls.credential {
+        Some(c) => (
+            pem_certs(&c.certificate_chain, &tls.server_certificate)?,
+            PrivateKeyDer::from_pem_slice(&c.private_key)
+                .map_err(|e| tls_error(&tls.private_key, e))?,
+        ),
+        None => (
+            load_certs(&tls.server_certificate)?,
+            PrivateKeyDer::from_pem_file(&tls.private_key)
+                .map_err(|e| tls_error(&tls.private_key, e))?,
+        ),
+    };
     if certs.is_empty() {
-        return Err(tls_error(&tls.server_certificate, "no certificate in file"));
+        return Err(tls_error(&tls.server_certificate, "no certificate in it"));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.private_key)
-        .map_err(|e| tls_error(&tls.private_key, e))?;
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
         (TlsVersion::Tls12, &rustls::version::TLS12),
         (TlsVersion::Tls13, &rustls::version::TLS13),
@@ -153,7 +162,15 @@ impl ClientVerifier {
             .as_deref()
             .ok_or_else(|| tls_error(&tls.server_certificate, "MUTUAL needs caCertificates"))?;
         let mut roots = rustls::RootCertStore::empty();
-        for c in load_certs(ca)? {
+        let ca_certs = match tls
+            .credential
+            .as_ref()
+            .and_then(|c| c.ca_certificates.as_ref())
+        {
+            Some(pem) => pem_certs(pem, ca)?,
+            None => load_certs(ca)?,
+        };
+        for c in ca_certs {
             roots.add(c).map_err(|e| tls_error(ca, e))?;
         }
         let roots = Arc::new(roots);
@@ -320,6 +337,13 @@ impl ClientCertVerifier for ClientVerifier {
             .signature_verification_algorithms
             .supported_schemes()
     }
+}
+
+/// The certificates of a PEM text held in memory (a Secret's); `source` names it in errors.
+fn pem_certs(pem: &[u8], source: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| tls_error(source, e))
 }
 
 fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, Error> {

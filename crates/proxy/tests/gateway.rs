@@ -320,6 +320,68 @@ spec:
     );
 }
 
+/// A Secret with the PEM files' contents under `data` (base64), as `kubectl create secret`
+/// writes it.
+fn tls_secret(name: &str, namespace: &str, keys: &[(&str, &str)]) -> String {
+    use base64::Engine as _;
+    let data: Vec<String> = keys
+        .iter()
+        .map(|(k, file)| {
+            let pem = std::fs::read(file).expect("pem");
+            format!(
+                "  {k}: {}",
+                base64::engine::general_purpose::STANDARD.encode(pem)
+            )
+        })
+        .collect();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}}}\ntype: kubernetes.io/tls\ndata:\n{}\n",
+        data.join("\n")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_name_serves_the_certificates_of_a_secret() {
+    if !have_curl() {
+        return;
+    }
+    let pki = Pki::new();
+    let (crt, key, _, _) = pki.leaf("server", &["api.example.com", "blocked.example.com"]);
+    let ca = pki.ca_file();
+    // SIMPLE: the Secret in istio-system, where Istio's docs put it.
+    let secret = tls_secret(
+        "api-cert",
+        "istio-system",
+        &[("tls.crt", crt.as_str()), ("tls.key", key.as_str())],
+    );
+    let yaml = tls_gateway("{mode: SIMPLE, credentialName: api-cert}", &secret);
+    let (_m, _, addr) = gateway(&yaml, ProxyOptions::default(), 443).await;
+    assert_eq!(curl_tls(addr, "api.example.com", &ca, &[]).await, Ok(200));
+
+    // MUTUAL: client certificates checked against `ca.crt` of the `<name>-cacert` Secret.
+    let (client_crt, client_key, _, _) = pki.leaf("client", &["spiffe://example.com/client"]);
+    let secrets = format!(
+        "{}---\n{}",
+        tls_secret(
+            "api-cert",
+            "default",
+            &[("tls.crt", crt.as_str()), ("tls.key", key.as_str())]
+        ),
+        tls_secret("api-cert-cacert", "default", &[("ca.crt", ca.as_str())])
+    );
+    let yaml = tls_gateway("{mode: MUTUAL, credentialName: api-cert}", &secrets);
+    let (_m, _, addr) = gateway(&yaml, ProxyOptions::default(), 443).await;
+    let client = ["--cert", &client_crt, "--key", &client_key];
+    assert_eq!(
+        curl_tls(addr, "api.example.com", &ca, &client).await,
+        Ok(200)
+    );
+    assert!(
+        curl_tls(addr, "api.example.com", &ca, &[]).await.is_err(),
+        "no client certificate is refused"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_enforces_names_pins_and_revocation() {
     if !have_curl() {

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http_body_util::BodyExt;
 use meridian_config::compose::{HealthTest, Healthcheck};
 use meridian_control::endpoints::PortMapping;
+use meridian_http_client::{Body, Connection, Error as ClientError, Protocol, Tls};
 use prost::Message as _;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, MissedTickBehavior};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
@@ -186,81 +186,76 @@ async fn http_get(
     headers: &[(String, String)],
     tls: bool,
 ) -> Result<u16, String> {
-    let stream = TcpStream::connect((host, port))
+    let tls = if tls {
+        let server_name = rustls_pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("invalid host {host:?}: {e}"))?;
+        Some(Tls {
+            connector: probe_tls(),
+            server_name,
+        })
+    } else {
+        None
+    };
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut conn = Connection::connect(addr.as_str(), tls.as_ref(), Protocol::Http1)
         .await
-        .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
-    if !tls {
-        return http_exchange(stream, host, port, path, headers).await;
-    }
-    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|e| format!("invalid host {host:?}: {e}"))?;
-    let stream = probe_tls()
-        .connect(name, stream)
-        .await
-        .map_err(|e| format!("tls handshake: {e}"))?;
-    http_exchange(stream, host, port, path, headers).await
-}
-
-async fn http_exchange<I>(
-    io: I,
-    host: &str,
-    port: u16,
-    path: &str,
-    headers: &[(String, String)],
-) -> Result<u16, String>
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| e.to_string())?;
-    let conn = tokio::spawn(conn);
-    let mut req = http::Request::get(path).header(http::header::HOST, format!("{host}:{port}"));
-    req = req
+        .map_err(|e| match e {
+            ClientError::Connect { source, .. } => format!("dial tcp {host}:{port}: {source}"),
+            e => e.to_string(),
+        })?;
+    let mut req = http::Request::get(path)
+        .header(http::header::HOST, format!("{host}:{port}"))
         .header(http::header::USER_AGENT, "meridian-probe/1")
         .header(http::header::ACCEPT, "*/*");
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
-    let req = req.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let req = req.body(Body::default()).map_err(|e| e.to_string())?;
+    let resp = conn.send(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     // Read (a bounded amount of) the body so the server sees a normal exchange.
-    let _ = tokio::time::timeout(Duration::from_millis(200), resp.into_body().collect()).await;
-    conn.abort();
+    let _ = tokio::time::timeout(
+        Duration::from_millis(200),
+        meridian_http_client::read_body(resp.into_body(), 64 * 1024),
+    )
+    .await;
     Ok(status)
 }
 
 /// The gRPC health checking protocol (`grpc.health.v1.Health/Check`) over h2c, as the
 /// kubelet's gRPC probe: passes only when the server answers `SERVING`.
 async fn grpc_health(addr: &str, service: &str) -> Result<(), String> {
-    let stream = TcpStream::connect(addr)
+    let mut conn = Connection::connect(addr, None, Protocol::Http2)
         .await
-        .map_err(|e| format!("failed to connect service {addr:?}: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("failed to connect service {addr:?}: {e}"))?;
-    let conn = tokio::spawn(conn);
-    let result = async {
-        // A HealthCheckRequest in one length-prefixed gRPC message.
-        let msg = HealthCheckRequest {
-            service: service.to_owned(),
-        }
-        .encode_to_vec();
-        let mut body = vec![0u8];
-        body.extend_from_slice(&u32::try_from(msg.len()).unwrap_or(u32::MAX).to_be_bytes());
-        body.extend_from_slice(&msg);
-        let req = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
-            .header(http::header::CONTENT_TYPE, "application/grpc")
-            .header(http::header::TE, "trailers")
-            .header(http::header::USER_AGENT, "meridian-probe/1")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("rpc error: {e}"))?;
+        .map_err(|e| match e {
+            ClientError::Connect { source, .. } => {
+                format!("failed to connect service {addr:?}: {source}")
+            }
+            e => format!("failed to connect service {addr:?}: {e}"),
+        })?;
+    // A HealthCheckRequest in one length-prefixed gRPC message.
+    let msg = HealthCheckRequest {
+        service: service.to_owned(),
+    }
+    .encode_to_vec();
+    let mut body = vec![0u8];
+    body.extend_from_slice(&u32::try_from(msg.len()).unwrap_or(u32::MAX).to_be_bytes());
+    body.extend_from_slice(&msg);
+    let req = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .header(http::header::TE, "trailers")
+        .header(http::header::USER_AGENT, "meridian-probe/1")
+        .body(Body::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = conn
+        .send(req)
+        .await
+        .map_err(|e| format!("rpc error: {e}"))?;
+    {
         if resp.status() != http::StatusCode::OK {
             return Err(format!(
                 "rpc error: the server answered HTTP {} (not a gRPC server?)",
@@ -311,9 +306,6 @@ async fn grpc_health(addr: &str, service: &str) -> Result<(), String> {
             )),
         }
     }
-    .await;
-    conn.abort();
-    result
 }
 
 /// `HealthCheckResponse.status` (field 1) from a gRPC message: its 5-byte prefix, then the

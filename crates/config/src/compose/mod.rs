@@ -11,7 +11,7 @@
 mod interpolate;
 mod model;
 mod placement;
-mod service;
+pub(crate) mod service;
 mod shell;
 
 use std::path::Path;
@@ -58,7 +58,7 @@ impl Loaded {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct RawFile {
+pub(crate) struct RawFile {
     version: Option<IgnoredAny>,
     name: Option<String>,
     services: Option<IgnoredAny>,
@@ -158,6 +158,19 @@ fn decode_file(
         )
         .at_key()
         .hint("remove it");
+    }
+    if root.get("networks").is_some() {
+        f.warn(&here.field("networks"), service::NO_NETWORKS)
+            .at_key();
+    }
+    for key in ["volumes", "configs", "secrets"] {
+        if root.get(key).is_some() {
+            f.warn(
+                &here.field(key),
+                format!("top-level {key} are ignored: Meridian runs services as processes, not containers"),
+            )
+            .at_key();
+        }
     }
     if root.get("include").is_some() {
         f.error(&here.field("include"), "include is not supported")

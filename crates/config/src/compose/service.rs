@@ -20,6 +20,9 @@ use crate::diag::{Findings, did_you_mean};
 use crate::node::{Node, Resolved, Value};
 use crate::path::FieldPath;
 
+/// What becomes of Compose networks, at the service and at the top level.
+pub(crate) const NO_NETWORKS: &str = "networks are ignored: every service reaches the others by name through Meridian, on no network of its own";
+
 /// A service as written; shapes that vary are read from the node tree.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,7 +84,7 @@ pub(crate) struct RawService {
 }
 
 /// Service fields that only mean something for containers: accepted, reported as ignored.
-const IGNORED_SERVICE_FIELDS: &[&str] = &[
+pub(crate) const IGNORED_SERVICE_FIELDS: &[&str] = &[
     "build",
     "container_name",
     "hostname",
@@ -249,6 +252,9 @@ pub(crate) fn service(
             )
             .at_key();
         }
+    }
+    if node.get("networks").is_some() {
+        f.warn(&at.field("networks"), NO_NETWORKS).at_key();
     }
     let command = node
         .get("command")
@@ -910,6 +916,7 @@ fn deploy(
             }
         }
     };
+    unserved_deploy(raw, node, at, f);
     let resources = match raw.and_then(|r| r.resources.as_ref()) {
         None => Resources::default(),
         Some(r) => {
@@ -948,6 +955,60 @@ fn deploy(
         rollback_config,
         restart_policy,
         resources,
+    }
+}
+
+/// Warns about the `deploy` settings Swarm applies and Meridian does not.
+fn unserved_deploy(raw: Option<&RawDeploy>, node: &Node, at: &FieldPath, f: &mut Findings) {
+    if raw.is_some_and(|r| r.endpoint_mode.is_some()) {
+        f.warn(
+            &at.field("endpoint_mode"),
+            "endpoint_mode is not applied: the service's name leads to its replicas through Meridian's sidecars, neither a virtual IP nor round-robin DNS",
+        )
+        .at_key();
+    }
+    if node
+        .get("placement")
+        .and_then(|p| p.get("preferences"))
+        .is_some()
+    {
+        f.warn(
+            &at.field("placement").field("preferences"),
+            "preferences are not applied: replicas are spread over the nodes the constraints allow, not by a label",
+        )
+        .at_key();
+    }
+    let resources = node.get("resources");
+    if resources.and_then(|r| r.get("reservations")).is_some() {
+        f.warn(
+            &at.field("resources").field("reservations"),
+            "reservations are not applied: replicas are placed without reserving CPU, memory, devices or named resources",
+        )
+        .at_key();
+    }
+    // Only a memory limit is enforced on a replica's processes.
+    let Some(limits) = resources.and_then(|r| r.get("limits")) else {
+        return;
+    };
+    for (field, missing) in [
+        ("cpus", "the replicas' CPU time is not limited"),
+        (
+            "pids",
+            "the number of the replicas' processes is not limited",
+        ),
+        (
+            "generic_resources",
+            "processes get no devices or named resources",
+        ),
+        ("devices", "processes get no devices or named resources"),
+    ] {
+        if limits.get(field).is_some() {
+            f.warn(
+                &at.field("resources").field("limits").field(field),
+                format!("{field} is not applied: {missing} (only memory is)"),
+            )
+            .at_key();
+        }
     }
 }
 

@@ -150,7 +150,7 @@ pub struct PodSpec {
 }
 
 /// Pod fields that Meridian accepts but cannot apply to processes.
-const IGNORED_POD_FIELDS: &[&str] = &[
+pub(crate) const IGNORED_POD_FIELDS: &[&str] = &[
     "affinity",
     "tolerations",
     "securityContext",
@@ -250,7 +250,7 @@ pub struct Container {
     volume_devices: Option<IgnoredAny>,
 }
 
-const IGNORED_CONTAINER_FIELDS: &[&str] = &[
+pub(crate) const IGNORED_CONTAINER_FIELDS: &[&str] = &[
     "securityContext",
     "lifecycle",
     "terminationMessagePath",
@@ -972,6 +972,10 @@ impl Container {
             {
                 f.error(&pp.field("name"), format!("invalid port name \"{n}\": {e}"));
             }
+            warn_ignored(f, &pp, &["hostPort", "hostIP"], |name| match name {
+                "hostPort" => p.host_port.is_some(),
+                _ => p.host_ip.is_some(),
+            });
             if let Some(proto) = &p.protocol
                 && !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP")
             {

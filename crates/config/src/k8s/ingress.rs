@@ -35,9 +35,9 @@
 //!   each host of the Ingress's rules and on `*`.
 //!
 //! What Istio does not serve either is said at its field: `resource` backends, controller
-//! annotations (`nginx.ingress.kubernetes.io/...`), rules without `http`. Meridian's gateway
-//! reads certificates from files, so the 443 servers are declared and not served until it
-//! reads Secrets; that is a warning at the `tls` entry.
+//! annotations (`nginx.ingress.kubernetes.io/...`), rules without `http`, and a `tls` entry
+//! whose Secret is not in `istio-system`, where Istio's gateway reads an Ingress's
+//! certificates (the gateway's `credentialName` lookup).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -595,6 +595,7 @@ fn gateway_name(ingress: &str, namespace: &str) -> String {
 pub(crate) fn serve(bundle: &mut Bundle, strict: bool) {
     let mut classes = Vec::new();
     let mut services: HashMap<(&str, &str), &ServiceSpec> = HashMap::new();
+    let mut secrets: Vec<(&str, &str)> = Vec::new();
     for r in bundle.resources() {
         match r {
             Resource::IngressClass(c) => classes.push(ClassInfo {
@@ -609,6 +610,7 @@ pub(crate) fn serve(bundle: &mut Bundle, strict: bool) {
             Resource::Service(s) => {
                 services.insert((s.namespace(), s.name()), &s.spec);
             }
+            Resource::Secret(s) => secrets.push((s.namespace(), s.name())),
             _ => {}
         }
     }
@@ -644,6 +646,7 @@ pub(crate) fn serve(bundle: &mut Bundle, strict: bool) {
                 let cx = Convert {
                     ingress: ing,
                     services: &services,
+                    secrets: &secrets,
                 };
                 let (one, mut own_rules) = cx.convert(i, &mut f);
                 served.push(one);
@@ -774,6 +777,7 @@ fn virtual_services(served: &[Served], mut rules: Vec<HostRules>) -> Vec<(usize,
 struct Convert<'a> {
     ingress: &'a Object<IngressSpec>,
     services: &'a HashMap<(&'a str, &'a str), &'a ServiceSpec>,
+    secrets: &'a [(&'a str, &'a str)],
 }
 
 impl Convert<'_> {
@@ -822,11 +826,22 @@ impl Convert<'_> {
                 }),
                 ..Server::default()
             });
-            f.warn(
-                &at.field("secretName"),
-                format!("HTTPS on port 443 is not served yet: the Gateway made from this Ingress names credentialName \"{secret}\", and Meridian's gateway reads certificates from files, not from Secrets"),
-            )
-            .hint("serve HTTPS with a networking.istio.io Gateway whose server gives serverCertificate and privateKey files; port 80 is served");
+            // Istio's gateway reads an Ingress's certificate from its own namespace.
+            if !self.secrets.contains(&(ROOT_NAMESPACE, secret)) {
+                let finding = f.warn(
+                    &at.field("secretName"),
+                    format!("no Secret \"{secret}\" in namespace {ROOT_NAMESPACE}, where Istio's ingress gateway reads an Ingress's certificates: HTTPS on port 443 is not served for these hosts"),
+                );
+                if self.secrets.contains(&(namespace.as_str(), secret)) {
+                    finding.hint(format!(
+                        "the Secret is in namespace \"{namespace}\"; declare it in {ROOT_NAMESPACE}, the gateway's namespace"
+                    ));
+                } else {
+                    finding.hint(format!(
+                        "declare a kubernetes.io/tls Secret \"{secret}\" in {ROOT_NAMESPACE}"
+                    ));
+                }
+            }
         }
         servers.push(Server {
             port: Some(Port {

@@ -41,7 +41,7 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing)]
     external_traffic_policy: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
-    internal_traffic_policy: Option<IgnoredAny>,
+    internal_traffic_policy: Option<String>,
     #[serde(default, skip_serializing)]
     ip_families: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
@@ -132,8 +132,106 @@ impl ServicePort {
     }
 }
 
+/// What Meridian does instead of a Service field it does not serve.
+const NO_CLUSTER_IP: &str =
+    "the service is reached by its name through the sidecars; Meridian assigns no cluster IP";
+const NO_NODE_PORTS: &str = "Meridian opens no node ports or external load balancers; expose the service through an Istio Gateway";
+const NO_TOPOLOGY: &str = "requests are balanced over every ready replica, wherever it runs";
+
 impl ServiceSpec {
+    /// Warns about each field that is accepted and not served.
+    fn unserved(&self, f: &mut Findings, at: &FieldPath) {
+        let mut warn = |field: &'static str, set: bool, what: &str| {
+            if set {
+                f.warn(&at.field(field), format!("{field} is not served: {what}"))
+                    .at_key();
+            }
+        };
+        match self.service_type {
+            Some(ServiceType::NodePort | ServiceType::LoadBalancer) => {
+                warn(
+                    "type",
+                    true,
+                    "the service is served as ClusterIP; Meridian opens no node ports or external load balancers, expose it through an Istio Gateway",
+                );
+            }
+            Some(ServiceType::ExternalName) => {
+                warn(
+                    "type",
+                    true,
+                    "no DNS alias is made, so the service has no endpoints; declare the outside host with a ServiceEntry",
+                );
+            }
+            Some(ServiceType::ClusterIP) | None => {}
+        }
+        warn(
+            "externalName",
+            self.external_name.is_some() && self.service_type != Some(ServiceType::ExternalName),
+            "it only means something for type ExternalName",
+        );
+        warn(
+            "sessionAffinity",
+            self.session_affinity == Some(SessionAffinity::ClientIp),
+            "requests are balanced over the replicas; pin a client with a DestinationRule's consistentHash useSourceIp",
+        );
+        warn(
+            "sessionAffinityConfig",
+            self.session_affinity_config.is_some(),
+            "session affinity is not applied",
+        );
+        warn(
+            "publishNotReadyAddresses",
+            self.publish_not_ready_addresses == Some(true),
+            "only ready replicas receive traffic",
+        );
+        // clusterIPs, ipFamilies and ipFamilyPolicy only say how an API server allocates the
+        // address: one warning, at the address, is enough for a Service exported from a cluster.
+        warn("clusterIP", self.cluster_ip.is_some(), NO_CLUSTER_IP);
+        for (field, set) in [
+            ("externalIPs", self.external_ips.is_some()),
+            (
+                "externalTrafficPolicy",
+                self.external_traffic_policy.is_some(),
+            ),
+            ("loadBalancerIP", self.load_balancer_ip.is_some()),
+            (
+                "loadBalancerSourceRanges",
+                self.load_balancer_source_ranges.is_some(),
+            ),
+            ("loadBalancerClass", self.load_balancer_class.is_some()),
+            (
+                "allocateLoadBalancerNodePorts",
+                self.allocate_load_balancer_node_ports.is_some(),
+            ),
+            ("healthCheckNodePort", self.health_check_node_port.is_some()),
+        ] {
+            warn(field, set, NO_NODE_PORTS);
+        }
+        for (field, set) in [
+            (
+                "internalTrafficPolicy",
+                // `Cluster` is the default, and what Meridian does.
+                self.internal_traffic_policy
+                    .as_deref()
+                    .is_some_and(|p| p != "Cluster"),
+            ),
+            ("trafficDistribution", self.traffic_distribution.is_some()),
+        ] {
+            warn(field, set, NO_TOPOLOGY);
+        }
+        for (i, p) in self.ports.iter().enumerate() {
+            if p.node_port.is_some() {
+                f.warn(
+                    &at.field("ports").index(i).field("nodePort"),
+                    format!("nodePort is not served: {NO_NODE_PORTS}"),
+                )
+                .at_key();
+            }
+        }
+    }
+
     pub(crate) fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        self.unserved(f, at);
         validate_labels(f, &at.field("selector"), &self.selector);
         let external = self.service_type == Some(ServiceType::ExternalName);
         if external && self.external_name.is_none() {

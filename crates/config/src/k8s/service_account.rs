@@ -5,6 +5,8 @@
 use serde::de::IgnoredAny;
 
 use super::meta::ObjectMeta;
+use crate::diag::Findings;
+use crate::path::FieldPath;
 
 /// What a ServiceAccount holds besides its name. Kubernetes API tokens and image pull
 /// secrets have no use here: Meridian has no API server and pulls no images.
@@ -26,13 +28,38 @@ pub(crate) struct RawServiceAccount {
     kind: Option<IgnoredAny>,
     pub(crate) metadata: Option<ObjectMeta>,
     automount_service_account_token: Option<bool>,
-    #[allow(dead_code)]
     secrets: Option<IgnoredAny>,
-    #[allow(dead_code)]
     image_pull_secrets: Option<IgnoredAny>,
 }
 
 impl RawServiceAccount {
+    /// Warns about the fields that only mean something to a Kubernetes API server or kubelet.
+    pub(crate) fn unserved(&self, f: &mut Findings) {
+        let root = FieldPath::root();
+        for (field, set, what) in [
+            (
+                "automountServiceAccountToken",
+                self.automount_service_account_token.is_some(),
+                "Meridian has no API server, so no token is mounted into the replicas",
+            ),
+            (
+                "secrets",
+                self.secrets.is_some(),
+                "Meridian has no API server, so no token secrets are made",
+            ),
+            (
+                "imagePullSecrets",
+                self.image_pull_secrets.is_some(),
+                "Meridian runs processes and pulls no images",
+            ),
+        ] {
+            if set {
+                f.warn(&root.field(field), format!("{field} is ignored: {what}"))
+                    .at_key();
+            }
+        }
+    }
+
     pub(crate) fn into_parts(self) -> (Option<ObjectMeta>, ServiceAccountData) {
         (
             self.metadata,

@@ -49,7 +49,7 @@ pub struct Volume {
     host_path: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     persistent_volume_claim: Option<IgnoredAny>,
-    #[serde(default, skip_serializing)]
+    #[serde(default, rename = "downwardAPI", skip_serializing)]
     downward_api: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     ephemeral: Option<IgnoredAny>,
@@ -156,7 +156,7 @@ pub struct VolumeProjection {
     /// Keys of a Secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<Projection>,
-    #[serde(default, skip_serializing)]
+    #[serde(default, rename = "downwardAPI", skip_serializing)]
     downward_api: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     service_account_token: Option<IgnoredAny>,
@@ -227,6 +227,36 @@ pub struct VolumeMount {
     #[serde(default, skip_serializing)]
     recursive_read_only: Option<IgnoredAny>,
 }
+
+/// The volume kinds Meridian does not provide, by field name.
+pub(crate) const UNSERVED_KINDS: [&str; 26] = [
+    "hostPath",
+    "persistentVolumeClaim",
+    "downwardAPI",
+    "ephemeral",
+    "csi",
+    "nfs",
+    "image",
+    "gitRepo",
+    "awsElasticBlockStore",
+    "gcePersistentDisk",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "glusterfs",
+    "iscsi",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
+];
 
 /// What a volume is, for serving it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -419,6 +449,21 @@ pub(crate) fn validate_volumes(volumes: &[Volume], f: &mut Findings, at: &FieldP
             }
             VolumeKind::Files | VolumeKind::EmptyDir => {}
         }
+        if let Some(e) = &v.empty_dir {
+            let ep = vp.field("emptyDir");
+            if e.medium.as_deref().is_some_and(|m| !m.is_empty()) {
+                f.warn(
+                    &ep.field("medium"),
+                    "not served: an emptyDir is a folder on the node's disk under the replica's root, not a tmpfs",
+                );
+            }
+            if e.size_limit.is_some() {
+                f.warn(
+                    &ep.field("sizeLimit"),
+                    "not enforced: the folder may grow as far as the node's disk",
+                );
+            }
+        }
     }
 }
 
@@ -493,6 +538,23 @@ pub(crate) fn validate_mounts(
             f.warn(
                 &mp.field("subPathExpr"),
                 "not served: the whole volume is mounted at mountPath",
+            );
+        }
+        if m.read_only == Some(true) || m.recursive_read_only.is_some() {
+            let field = if m.read_only == Some(true) {
+                "readOnly"
+            } else {
+                "recursiveReadOnly"
+            };
+            f.warn(
+                &mp.field(field),
+                "not enforced: the files keep their own modes, and the replica runs as the user that started Meridian",
+            );
+        }
+        if m.mount_propagation.is_some() {
+            f.warn(
+                &mp.field("mountPropagation"),
+                "not served: a mount is a link under the replica's root, so there are no mounts to propagate",
             );
         }
     }

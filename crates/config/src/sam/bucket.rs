@@ -28,7 +28,7 @@ use crate::path::FieldPath;
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 #[allow(dead_code)]
-struct BucketProps {
+pub(crate) struct BucketProps {
     bucket_name: Option<String>,
     abac_status: Option<IgnoredAny>,
     accelerate_configuration: Option<IgnoredAny>,

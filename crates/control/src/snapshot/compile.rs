@@ -10,13 +10,16 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use meridian_config::analyze::{is_builtin_gateway_selector, qualify_host};
 use meridian_config::istio::networking as net;
+use meridian_config::k8s::config_map::SecretData;
 use meridian_config::k8s::meta::IntOrString;
 use meridian_config::{Bundle, Object, Resource};
 
 use super::cluster::{
     Cluster, EndpointSource, LoadBalancer, PolicyLayers, TargetPort, UpstreamProtocol, cluster_name,
 };
-use super::gateway::{GatewayListener, GatewayServer, ServerTls, ServerTlsMode, TlsVersion};
+use super::gateway::{
+    Credential, GatewayListener, GatewayServer, ServerTls, ServerTlsMode, TlsVersion,
+};
 use super::matcher::{
     HeaderMatcher, Pattern, QueryMatcher, RequestMatch, StringMatcher, UriMatcher,
 };
@@ -652,7 +655,8 @@ impl<'a> Compiler<'a> {
                     continue;
                 };
                 let protocol = port.protocol_upper();
-                let tls = match server_tls(s, dir.as_deref()) {
+                let secret = |ns: &str, name: &str| find_secret(&self.resources, ns, name);
+                let tls = match server_tls(s, dir.as_deref(), gw.namespace(), &secret) {
                     Ok(t) => t,
                     Err(note) => {
                         notes.push(format!("gateway {id} port {number}: {note}"));
@@ -1240,7 +1244,67 @@ fn compile_headers(h: Option<&net::Headers>) -> HeaderRules {
     }
 }
 
-fn server_tls(s: &net::Server, dir: Option<&Path>) -> Result<Option<ServerTls>, String> {
+/// A Secret of the bundle by namespace and name.
+fn find_secret<'r>(
+    resources: &[(&'r Resource, Option<std::path::PathBuf>)],
+    namespace: &str,
+    name: &str,
+) -> Option<&'r Object<SecretData>> {
+    resources.iter().find_map(|(r, _)| match r {
+        Resource::Secret(s) if s.namespace() == namespace && s.name() == name => Some(s),
+        _ => None,
+    })
+}
+
+/// Where Istio's ingress gateway runs, and where its documentation puts the Secrets that
+/// `credentialName` names.
+const GATEWAY_NAMESPACE: &str = "istio-system";
+
+/// The credential a server's `credentialName` names, as Istio's gateway reads it: a Secret in
+/// the Gateway's namespace (else in `istio-system`) with `tls.crt`/`tls.key` (or Istio's
+/// generic `cert`/`key`), and for client certificates `ca.crt` (or `cacert`) in it or in the
+/// Secret `<name>-cacert`.
+fn credential<'r>(
+    name: &str,
+    namespace: &str,
+    mutual: bool,
+    secret: &dyn Fn(&str, &str) -> Option<&'r Object<SecretData>>,
+) -> Result<Credential, String> {
+    let found = |n: &str| secret(namespace, n).or_else(|| secret(GATEWAY_NAMESPACE, n));
+    let s = found(name).ok_or_else(|| {
+        format!(
+            "credentialName \"{name}\": no Secret \"{name}\" in namespace {namespace} or {GATEWAY_NAMESPACE}; the server is not served"
+        )
+    })?;
+    let id = format!("{}/{}", s.namespace(), s.name());
+    let key = |obj: &Object<SecretData>, keys: &[&str]| {
+        keys.iter().find_map(|k| obj.spec.data.get(*k).cloned())
+    };
+    let certificate_chain = key(s, &["tls.crt", "cert"])
+        .ok_or_else(|| format!("Secret {id} has no tls.crt (or cert); the server is not served"))?;
+    let private_key = key(s, &["tls.key", "key"])
+        .ok_or_else(|| format!("Secret {id} has no tls.key (or key); the server is not served"))?;
+    let ca_certificates = key(s, &["ca.crt", "cacert"])
+        .or_else(|| found(&format!("{name}-cacert")).and_then(|ca| key(ca, &["ca.crt", "cacert"])));
+    if mutual && ca_certificates.is_none() {
+        return Err(format!(
+            "Secret {id} has no ca.crt (nor is there a Secret {name}-cacert) for MUTUAL; the server is not served"
+        ));
+    }
+    Ok(Credential {
+        secret: id,
+        certificate_chain,
+        private_key,
+        ca_certificates,
+    })
+}
+
+fn server_tls<'r>(
+    s: &net::Server,
+    dir: Option<&Path>,
+    namespace: &str,
+    secret: &dyn Fn(&str, &str) -> Option<&'r Object<SecretData>>,
+) -> Result<Option<ServerTls>, String> {
     let Some(t) = &s.tls else { return Ok(None) };
     let mode = match t.mode {
         None if t.server_certificate.is_none() && t.credential_name.is_none() => return Ok(None),
@@ -1264,19 +1328,31 @@ fn server_tls(s: &net::Server, dir: Option<&Path>) -> Result<Option<ServerTls>, 
                     .zip(c.private_key.as_deref())
             })
         });
-    let Some((cert, key)) = pair else {
-        return Err(match &t.credential_name {
-            Some(name) => format!(
-                "credentialName \"{name}\" needs a secret store; give serverCertificate and privateKey files"
-            ),
-            None => "TLS needs serverCertificate and privateKey".to_owned(),
-        });
+    let credential_name = t.credential_name.as_ref().or(t.credential_names.first());
+    let (cert, key, ca, credential) = match (pair, credential_name) {
+        (Some((cert, key)), _) => (
+            resolve(cert),
+            resolve(key),
+            t.ca_certificates.as_deref().map(resolve),
+            None,
+        ),
+        (None, Some(name)) => {
+            let c = credential(name, namespace, mode != ServerTlsMode::Simple, secret)?;
+            let label = |k: &str| format!("Secret {} ({k})", c.secret);
+            (
+                label("tls.crt"),
+                label("tls.key"),
+                c.ca_certificates.is_some().then(|| label("ca.crt")),
+                Some(std::sync::Arc::new(c)),
+            )
+        }
+        (None, None) => return Err("TLS needs serverCertificate and privateKey".to_owned()),
     };
     Ok(Some(ServerTls {
         mode,
-        server_certificate: resolve(cert),
-        private_key: resolve(key),
-        ca_certificates: t.ca_certificates.as_deref().map(resolve),
+        server_certificate: cert,
+        private_key: key,
+        ca_certificates: ca,
         ca_crl: t.ca_crl.as_deref().map(resolve),
         subject_alt_names: t.subject_alt_names.clone(),
         // Validation refused malformed hashes; none is dropped here.
@@ -1299,6 +1375,7 @@ fn server_tls(s: &net::Server, dir: Option<&Path>) -> Result<Option<ServerTls>, 
             _ => TlsVersion::Tls13,
         },
         cipher_suites: t.cipher_suites.clone(),
+        credential,
     }))
 }
 

@@ -116,6 +116,35 @@ pub struct ServerTls {
     /// defaults).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cipher_suites: Vec<String>,
+    /// The certificates of a Kubernetes Secret named by `credentialName`, read from the
+    /// bundle when the snapshot was compiled; when set, `server_certificate`,
+    /// `private_key` and `ca_certificates` name the Secret's keys instead of files. Never
+    /// serialized: the key stays out of every dump.
+    #[serde(skip)]
+    pub credential: Option<std::sync::Arc<Credential>>,
+}
+
+/// A TLS credential from a Kubernetes Secret, in PEM.
+#[derive(Clone)]
+pub struct Credential {
+    /// `namespace/name` of the Secret.
+    pub secret: String,
+    /// The certificate chain (`tls.crt`, or `cert` in Istio's generic form).
+    pub certificate_chain: Vec<u8>,
+    /// The private key (`tls.key`, or `key`).
+    pub private_key: Vec<u8>,
+    /// The CA bundle for client certificates (`ca.crt` or `cacert`, in the same Secret or
+    /// in `<name>-cacert`).
+    pub ca_certificates: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("secret", &self.secret)
+            .field("private_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// TLS versions the gateway speaks.

@@ -30,7 +30,9 @@ pub use cluster::{
 };
 pub use compile::compile;
 pub use format::duration_text;
-pub use gateway::{GatewayListener, GatewayServer, ServerTls, ServerTlsMode, TlsVersion};
+pub use gateway::{
+    Credential, GatewayListener, GatewayServer, ServerTls, ServerTlsMode, TlsVersion,
+};
 pub use matcher::{
     HeaderMatcher, Pattern, QueryMatcher, RequestMatch, RequestView, StringMatcher, UriMatcher,
 };

@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::client::Target;
 use crate::output::{OutputFormat, print_structured};
@@ -167,101 +167,101 @@ fn port_free(addr: &str) -> bool {
         .is_some_and(|a| TcpListener::bind(a).is_ok())
 }
 
-/// Sends `GET /` to an `http://ADDR` endpoint and reads the whole answer.
-fn get_root(url: &str) -> Option<std::io::Result<String>> {
-    url.strip_prefix("http://")
-        .and_then(|a| a.parse::<SocketAddr>().ok())
-        .map(|addr| -> std::io::Result<String> {
-            use std::io::{Read as _, Write as _};
-            let mut s =
-                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))?;
-            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-            write!(s, "GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-            let mut answer = String::new();
-            s.read_to_string(&mut answer)?;
-            Ok(answer)
-        })
+/// Sends `GET /` to an `http://ADDR` endpoint; its status and body.
+fn get_root(url: &str) -> Option<anyhow::Result<(u16, String)>> {
+    let addr = url.strip_prefix("http://")?.parse::<SocketAddr>().ok()?;
+    Some((|| {
+        let req = http::Request::get("/")
+            .header(http::header::HOST, addr.to_string())
+            .body(meridian_http_client::Body::default())?;
+        let (head, mut body) =
+            meridian_http_client::blocking::request(addr, req, Duration::from_secs(5))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut body, &mut text)?;
+        Ok((head.status.as_u16(), text))
+    })())
 }
 
-/// The S3 API answers an anonymous ListBuckets with S3's `AccessDenied` document.
-fn s3(status: &serde_json::Value) -> Check {
-    let name = "S3 API";
+/// A storage endpoint the node reports in `status`: its plain `GET /` must answer with
+/// `expect` in the body.
+struct Endpoint<'a> {
+    name: &'a str,
+    /// The flag that moves it to another address.
+    flag: &'a str,
+    expect: &'a str,
+    /// What a healthy endpoint reports beside its address.
+    detail: String,
+}
+
+fn endpoint(status: &serde_json::Value, e: Endpoint<'_>) -> Check {
     let Some(url) = status["url"].as_str() else {
         return fail(
-            name,
-            "the node reports no S3 endpoint",
+            e.name,
+            format!("the node reports no {} endpoint", e.name),
             "upgrade the running node, or restart `meridian up`",
         );
     };
-    let key = status["access_key_id"].as_str().unwrap_or("-");
     match get_root(url) {
-        Some(Ok(answer)) if answer.contains("<Code>AccessDenied</Code>") => pass(
-            name,
+        Some(Ok((_, body))) if body.contains(e.expect) => {
+            pass(e.name, format!("{url} answers; {}", e.detail))
+        }
+        Some(Ok((code, body))) => fail(
+            e.name,
             format!(
-                "{url} answers; {} bucket(s); access key {key}",
-                status["buckets"].as_u64().unwrap_or(0)
+                "{url} answered something else: HTTP {code} {}",
+                body.lines().next().unwrap_or("")
+            ),
+            format!(
+                "another program may hold the port; restart `meridian up` with {}",
+                e.flag
             ),
         ),
-        Some(Ok(answer)) => fail(
-            name,
-            format!(
-                "{url} answered something else: {}",
-                answer.lines().next().unwrap_or("")
-            ),
-            "another program may hold the port; restart `meridian up` with --s3-addr",
-        ),
-        Some(Err(e)) => fail(
-            name,
-            format!("{url} does not answer: {e}"),
+        Some(Err(err)) => fail(
+            e.name,
+            format!("{url} does not answer: {err:#}"),
             "look at the node's output",
         ),
         None => fail(
-            name,
+            e.name,
             format!("{url} is not an http://ADDR endpoint"),
             "upgrade the running node, or restart `meridian up`",
         ),
     }
 }
 
+/// The S3 API answers an anonymous ListBuckets with S3's `AccessDenied` document.
+fn s3(status: &serde_json::Value) -> Check {
+    endpoint(
+        status,
+        Endpoint {
+            name: "S3 API",
+            flag: "--s3-addr",
+            expect: "<Code>AccessDenied</Code>",
+            detail: format!(
+                "{} bucket(s); access key {}",
+                status["buckets"].as_u64().unwrap_or(0),
+                status["access_key_id"].as_str().unwrap_or("-")
+            ),
+        },
+    )
+}
+
 /// The DynamoDB API answers its health line (a plain GET, as load balancers probe it).
 fn dynamodb(status: &serde_json::Value) -> Check {
-    let name = "DynamoDB API";
-    let Some(url) = status["url"].as_str() else {
-        return fail(
-            name,
-            "the node reports no DynamoDB endpoint",
-            "upgrade the running node, or restart `meridian up`",
-        );
-    };
-    let key = status["access_key_id"].as_str().unwrap_or("-");
-    let file = status["key_file"].as_str().unwrap_or("-");
-    match get_root(url) {
-        Some(Ok(answer)) if answer.contains("healthy: dynamodb") => pass(
-            name,
-            format!(
-                "{url} answers; {} table(s); access key {key} (secrets in {file})",
-                status["tables"].as_u64().unwrap_or(0)
+    endpoint(
+        status,
+        Endpoint {
+            name: "DynamoDB API",
+            flag: "--dynamodb-addr",
+            expect: "healthy: dynamodb",
+            detail: format!(
+                "{} table(s); access key {} (secrets in {})",
+                status["tables"].as_u64().unwrap_or(0),
+                status["access_key_id"].as_str().unwrap_or("-"),
+                status["key_file"].as_str().unwrap_or("-")
             ),
-        ),
-        Some(Ok(answer)) => fail(
-            name,
-            format!(
-                "{url} answered something else: {}",
-                answer.lines().next().unwrap_or("")
-            ),
-            "another program may hold the port; restart `meridian up` with --dynamodb-addr",
-        ),
-        Some(Err(e)) => fail(
-            name,
-            format!("{url} does not answer: {e}"),
-            "look at the node's output",
-        ),
-        None => fail(
-            name,
-            format!("unexpected endpoint {url}"),
-            "look at the node's output",
-        ),
-    }
+        },
+    )
 }
 
 fn collect(args: &Args) -> Vec<Check> {

@@ -1391,6 +1391,8 @@ pub(crate) fn copy_source(value: &str) -> Result<(String, String, Option<String>
     Ok((b, k, version))
 }
 
+/// Strict `%XX` decoding: a malformed escape or bytes that are not UTF-8 refuse the copy
+/// source, as S3 does, where the lenient decoders of `percent-encoding` would keep them.
 fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

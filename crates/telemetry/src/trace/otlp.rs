@@ -1,4 +1,4 @@
-//! OTLP/HTTP trace export with protobuf encoding, written by hand over hyper's client.
+//! OTLP/HTTP trace export with protobuf encoding, written by hand over the node's HTTP client.
 //!
 //! Why not `opentelemetry-otlp`: its HTTP transport brings reqwest (a second HTTP stack beside
 //! our hyper) and its SDK brings its own span model and batch processor, while our spans are
@@ -15,13 +15,11 @@ use crate::Error;
 use crate::metrics::{Counter, Registry};
 use bytes::Bytes;
 use http::{Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
+use meridian_http_client::{Connection, Protocol};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 /// Where and how to export.
@@ -166,7 +164,7 @@ struct Worker {
     config: OtlpConfig,
     target: Target,
     resource: Vec<u8>,
-    conn: Option<SendRequest<Full<Bytes>>>,
+    conn: Option<Connection>,
     stats: Arc<Stats>,
 }
 
@@ -233,34 +231,18 @@ impl Worker {
         self.stats.dropped_export_failed.add(n);
     }
 
-    async fn post(&mut self, body: Bytes) -> Result<u16, hyper::Error> {
-        let mut sender = match self.conn.take() {
-            Some(s) if !s.is_closed() => s,
-            _ => {
-                let Ok(stream) = TcpStream::connect(&self.target.authority).await else {
-                    // Reported as a failed attempt by the caller.
-                    return Ok(0);
-                };
-                let _ = stream.set_nodelay(true);
-                let (sender, conn) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-                tokio::spawn(conn);
-                sender
-            }
+    async fn post(&mut self, body: Bytes) -> Result<u16, meridian_http_client::Error> {
+        let mut conn = match self.conn.take() {
+            Some(c) if !c.is_closed() => c,
+            _ => Connection::connect(self.target.authority.as_str(), None, Protocol::Http1).await?,
         };
         let req = Request::post(self.target.path.as_str())
             .header(http::header::HOST, self.target.authority.as_str())
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-            .body(Full::new(body));
-        let Ok(req) = req else {
-            return Ok(0);
-        };
-        sender.ready().await?;
-        let resp = sender.send_request(req).await?;
-        let status = resp.status().as_u16();
-        // Read the body so the connection can carry the next batch.
-        let _ = resp.into_body().collect().await;
-        self.conn = Some(sender);
+            .body(Full::new(body))?;
+        // The answer is read whole so that the connection can carry the next batch.
+        let status = conn.exchange(req, usize::MAX).await?.status().as_u16();
+        self.conn = Some(conn);
         Ok(status)
     }
 }

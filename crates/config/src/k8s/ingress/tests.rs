@@ -461,7 +461,7 @@ spec:
     let m = messages(&b);
     for want in [
         "metadata.annotations[\"nginx.ingress.kubernetes.io/rewrite-target\"]: annotation \"nginx.ingress.kubernetes.io/rewrite-target\" is not served",
-        "spec.tls[0].secretName: HTTPS on port 443 is not served yet",
+        "spec.tls[0].secretName: no Secret \"shop-cert\" in namespace istio-system, where Istio's ingress gateway reads an Ingress's certificates",
         "spec.tls[1]: not served: Istio serves HTTPS for an Ingress TLS entry only when it names a secretName",
         "spec.rules[0].http.paths[0].backend.resource: not served: a backend of kind \"Bucket\"",
         "spec.rules[0].http.paths[1].backend.service.port.name: not served: service \"web\" has no port named \"grpc\"",
