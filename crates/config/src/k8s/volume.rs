@@ -280,46 +280,38 @@ impl Volume {
         if self.empty_dir.is_some() {
             return VolumeKind::EmptyDir;
         }
-        let others: [(&'static str, bool); 27] = [
-            ("hostPath", self.host_path.is_some()),
-            (
-                "persistentVolumeClaim",
-                self.persistent_volume_claim.is_some(),
-            ),
-            ("downwardAPI", self.downward_api.is_some()),
-            ("ephemeral", self.ephemeral.is_some()),
-            ("csi", self.csi.is_some()),
-            ("nfs", self.nfs.is_some()),
-            ("image", self.image.is_some()),
-            ("gitRepo", self.git_repo.is_some()),
-            (
-                "awsElasticBlockStore",
-                self.aws_elastic_block_store.is_some(),
-            ),
-            ("gcePersistentDisk", self.gce_persistent_disk.is_some()),
-            ("azureDisk", self.azure_disk.is_some()),
-            ("azureFile", self.azure_file.is_some()),
-            ("cephfs", self.cephfs.is_some()),
-            ("cinder", self.cinder.is_some()),
-            ("fc", self.fc.is_some()),
-            ("flexVolume", self.flex_volume.is_some()),
-            ("flocker", self.flocker.is_some()),
-            ("glusterfs", self.glusterfs.is_some()),
-            ("iscsi", self.iscsi.is_some()),
-            (
-                "photonPersistentDisk",
-                self.photon_persistent_disk.is_some(),
-            ),
-            ("portworxVolume", self.portworx_volume.is_some()),
-            ("quobyte", self.quobyte.is_some()),
-            ("rbd", self.rbd.is_some()),
-            ("scaleIO", self.scale_io.is_some()),
-            ("storageos", self.storageos.is_some()),
-            ("vsphereVolume", self.vsphere_volume.is_some()),
-            ("", false),
+        // In the order of UNSERVED_KINDS.
+        let set: [bool; 26] = [
+            self.host_path.is_some(),
+            self.persistent_volume_claim.is_some(),
+            self.downward_api.is_some(),
+            self.ephemeral.is_some(),
+            self.csi.is_some(),
+            self.nfs.is_some(),
+            self.image.is_some(),
+            self.git_repo.is_some(),
+            self.aws_elastic_block_store.is_some(),
+            self.gce_persistent_disk.is_some(),
+            self.azure_disk.is_some(),
+            self.azure_file.is_some(),
+            self.cephfs.is_some(),
+            self.cinder.is_some(),
+            self.fc.is_some(),
+            self.flex_volume.is_some(),
+            self.flocker.is_some(),
+            self.glusterfs.is_some(),
+            self.iscsi.is_some(),
+            self.photon_persistent_disk.is_some(),
+            self.portworx_volume.is_some(),
+            self.quobyte.is_some(),
+            self.rbd.is_some(),
+            self.scale_io.is_some(),
+            self.storageos.is_some(),
+            self.vsphere_volume.is_some(),
         ];
-        others
+        UNSERVED_KINDS
             .into_iter()
+            .zip(set)
             .find(|(_, set)| *set)
             .map_or(VolumeKind::None, |(name, _)| VolumeKind::Unserved(name))
     }
