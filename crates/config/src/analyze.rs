@@ -280,6 +280,7 @@ impl Registry {
 
 /// Runs every cross-resource check and adds findings to the documents they are about.
 pub fn analyze(bundle: &mut Bundle) {
+    crate::gateway_api::translate(bundle);
     let mut sink = Sink {
         per_doc: bundle.docs.iter().map(|_| Findings::new()).collect(),
         _bundle: std::marker::PhantomData,
@@ -1095,33 +1096,28 @@ fn gateway_serves(server_hosts: &[String], gw_ns: &str, vs_ns: &str, vs_hosts: &
     })
 }
 
-/// The listeners of each Gateway API Gateway (passed over, but VirtualServices may bind to
-/// it): its hostnames, `None` for a listener without one (it accepts every host).
+/// The listeners of each Gateway API Gateway (VirtualServices may bind to it by name, as in
+/// Istio): its hostnames, `None` for a listener without one (it accepts every host).
 fn api_gateway_listeners(bundle: &Bundle) -> HashMap<(String, String), Vec<Option<String>>> {
     bundle
         .docs
         .iter()
-        .filter_map(|d| {
-            let o = d.ignored.as_ref()?;
-            if o.kind != "Gateway" || !o.api_version.starts_with("gateway.networking.k8s.io/") {
-                return None;
+        .filter_map(|d| match d.resource.as_ref()? {
+            Resource::KubernetesGateway(g) => {
+                let listeners = g
+                    .spec
+                    .listeners
+                    .iter()
+                    .map(|l| {
+                        l.hostname
+                            .as_deref()
+                            .filter(|h| !h.is_empty())
+                            .map(str::to_ascii_lowercase)
+                    })
+                    .collect();
+                Some(((g.namespace().to_owned(), g.name().to_owned()), listeners))
             }
-            let listeners = d
-                .node
-                .as_deref()?
-                .get("spec")
-                .and_then(|s| s.get("listeners"))
-                .and_then(crate::node::Node::as_seq)
-                .unwrap_or_default()
-                .iter()
-                .map(|l| {
-                    l.get("hostname")
-                        .and_then(crate::node::Node::as_str)
-                        .filter(|h| !h.is_empty())
-                        .map(str::to_ascii_lowercase)
-                })
-                .collect();
-            Some(((o.namespace.clone(), o.name.clone()), listeners))
+            _ => None,
         })
         .collect()
 }

@@ -17,6 +17,7 @@ mod coverage;
 pub mod de;
 pub mod diag;
 pub mod duration;
+pub mod gateway_api;
 pub mod istio;
 pub mod k8s;
 pub mod load;

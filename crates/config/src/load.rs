@@ -50,9 +50,9 @@ pub struct LoadedDoc {
     pub complete: bool,
     /// Problems found in it.
     pub diagnostics: Vec<Diagnostic>,
-    /// For an object Meridian made from another (a Gateway or VirtualService from an
-    /// Ingress), the object it was made from; `file`, `span` and `node` are that object's.
-    pub derived_from: Option<ResourceId>,
+    /// What Meridian serves a Gateway API object as: the Istio Gateways and VirtualServices
+    /// Istio's controller would make of it (empty for other kinds).
+    pub translated: Vec<Resource>,
 }
 
 impl LoadedDoc {
@@ -106,6 +106,15 @@ impl Bundle {
             .iter()
             .filter(|d| d.is_valid())
             .filter_map(|d| d.resource.as_ref())
+    }
+
+    /// What is served: the resources of valid documents and what their Gateway API objects
+    /// translate to, each with the document it comes from.
+    pub fn served(&self) -> impl Iterator<Item = (&LoadedDoc, &Resource)> {
+        self.docs
+            .iter()
+            .filter(|d| d.is_valid())
+            .flat_map(|d| d.resource.iter().chain(&d.translated).map(move |r| (d, r)))
     }
 
     /// Every diagnostic: file errors first, then per manifest document, Compose file and
@@ -590,7 +599,7 @@ fn load_text(
             node: Some(Arc::new(root)),
             complete,
             diagnostics,
-            derived_from: None,
+            translated: Vec::new(),
         });
     }
 }

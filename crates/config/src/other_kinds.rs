@@ -31,9 +31,9 @@ const NOT_RUN: Unserved = u(
 
 const GATEWAY_API: Unserved = u(
     "(Kubernetes Gateway API) is not served yet",
-    "Meridian's gateway serves Istio Gateways (networking.istio.io) and the VirtualServices bound to them",
+    "Meridian's gateway serves Gateway API Gateways with their HTTPRoutes and GRPCRoutes, and Istio Gateways with their VirtualServices",
     Some(
-        "write the route as a networking.istio.io Gateway and VirtualService; Istio's samples ship both forms",
+        "route HTTP and gRPC with an HTTPRoute or GRPCRoute; TCP and TLS routes are not served yet",
     ),
 );
 
@@ -141,14 +141,9 @@ const TABLE: &[(&str, &[&str], Unserved)] = &[
     (
         "gateway.networking.k8s.io",
         &[
-            "Gateway",
-            "GatewayClass",
-            "HTTPRoute",
-            "GRPCRoute",
             "TCPRoute",
             "TLSRoute",
             "UDPRoute",
-            "ReferenceGrant",
             "BackendTLSPolicy",
             "BackendLBPolicy",
             "ListenerSet",
@@ -280,9 +275,10 @@ mod tests {
     #[test]
     fn the_group_decides() {
         assert_eq!(
-            lookup("gateway.networking.k8s.io", "Gateway"),
+            lookup("gateway.networking.k8s.io", "TCPRoute"),
             Some(GATEWAY_API)
         );
+        assert_eq!(lookup("gateway.networking.k8s.io", "Gateway"), None);
         assert_eq!(lookup("networking.istio.io", "Gateway"), None);
         assert_eq!(lookup("", "Pod"), Some(NOT_RUN));
         assert_eq!(lookup("apps", "Pod"), None);
@@ -295,7 +291,8 @@ mod tests {
         for (g, kinds, _) in TABLE {
             for k in *kinds {
                 assert!(seen.insert((*g, *k)), "{g}/{k} twice");
-                let served = crate::Kind::from_name(k).is_some_and(|kind| kind.group() == *g);
+                let served =
+                    crate::Kind::from_group_name(g, k).is_some_and(|kind| kind.group() == *g);
                 assert!(!served, "{g}/{k} is served");
             }
         }

@@ -6,6 +6,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::de::decode;
 use crate::diag::{Findings, Severity};
+use crate::gateway_api as gw;
 use crate::istio::networking::{
     DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec,
 };
@@ -51,11 +52,22 @@ pub enum Kind {
     IngressClass,
     /// `networking.k8s.io/v1` Ingress, served as Istio's ingress serves it.
     Ingress,
+    /// `gateway.networking.k8s.io` GatewayClass.
+    GatewayClass,
+    /// `gateway.networking.k8s.io` Gateway (Istio's Gateway shares the name; the group tells
+    /// them apart).
+    KubernetesGateway,
+    /// `gateway.networking.k8s.io` HTTPRoute.
+    HttpRoute,
+    /// `gateway.networking.k8s.io` GRPCRoute.
+    GrpcRoute,
+    /// `gateway.networking.k8s.io` ReferenceGrant.
+    ReferenceGrant,
 }
 
 impl Kind {
     /// All kinds, in the order they are applied (workloads before the routes that use them).
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Namespace,
         Kind::ServiceAccount,
         Kind::ConfigMap,
@@ -66,6 +78,11 @@ impl Kind {
         Kind::DestinationRule,
         Kind::Gateway,
         Kind::VirtualService,
+        Kind::ReferenceGrant,
+        Kind::GatewayClass,
+        Kind::KubernetesGateway,
+        Kind::HttpRoute,
+        Kind::GrpcRoute,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
         Kind::IngressClass,
@@ -89,6 +106,11 @@ impl Kind {
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::IngressClass => "IngressClass",
             Kind::Ingress => "Ingress",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::KubernetesGateway => "Gateway",
+            Kind::HttpRoute => "HTTPRoute",
+            Kind::GrpcRoute => "GRPCRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
         }
     }
 
@@ -106,6 +128,11 @@ impl Kind {
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy => "security.istio.io",
             Kind::IngressClass | Kind::Ingress => "networking.k8s.io",
+            Kind::GatewayClass
+            | Kind::KubernetesGateway
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::ReferenceGrant => gw::GROUP,
         }
     }
 
@@ -124,6 +151,11 @@ impl Kind {
                 &["v1", "v1beta1", "v1alpha3"]
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy => &["v1", "v1beta1"],
+            Kind::GatewayClass
+            | Kind::KubernetesGateway
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::ReferenceGrant => &["v1", "v1beta1", "v1alpha2"],
         }
     }
 
@@ -138,9 +170,18 @@ impl Kind {
         }
     }
 
-    /// Looks a kind up by its `kind:` value.
+    /// Looks a kind up by its `kind:` value (the first of that name: Istio's Gateway before
+    /// the Gateway API's).
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Looks a kind up by API group and `kind:` value, falling back to the name alone.
+    pub fn from_group_name(group: &str, name: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name && k.group() == group)
+            .or_else(|| Kind::from_name(name))
     }
 
     fn name_rule(self) -> NameRule {
@@ -236,6 +277,16 @@ pub enum Resource {
     IngressClass(Object<IngressClassSpec>),
     /// An Ingress.
     Ingress(Object<IngressSpec>),
+    /// A Gateway API GatewayClass.
+    GatewayClass(Object<gw::GatewayClassSpec>),
+    /// A Gateway API Gateway.
+    KubernetesGateway(Object<gw::GatewaySpec>),
+    /// A Gateway API HTTPRoute.
+    HttpRoute(Object<gw::HttpRouteSpec>),
+    /// A Gateway API GRPCRoute.
+    GrpcRoute(Object<gw::GrpcRouteSpec>),
+    /// A Gateway API ReferenceGrant.
+    ReferenceGrant(Object<gw::ReferenceGrantSpec>),
 }
 
 macro_rules! each_kind {
@@ -255,6 +306,11 @@ macro_rules! each_kind {
             Resource::AuthorizationPolicy($o) => $e,
             Resource::IngressClass($o) => $e,
             Resource::Ingress($o) => $e,
+            Resource::GatewayClass($o) => $e,
+            Resource::KubernetesGateway($o) => $e,
+            Resource::HttpRoute($o) => $e,
+            Resource::GrpcRoute($o) => $e,
+            Resource::ReferenceGrant($o) => $e,
         }
     };
 }
@@ -277,6 +333,11 @@ impl Resource {
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
             Resource::IngressClass(_) => Kind::IngressClass,
             Resource::Ingress(_) => Kind::Ingress,
+            Resource::GatewayClass(_) => Kind::GatewayClass,
+            Resource::KubernetesGateway(_) => Kind::KubernetesGateway,
+            Resource::HttpRoute(_) => Kind::HttpRoute,
+            Resource::GrpcRoute(_) => Kind::GrpcRoute,
+            Resource::ReferenceGrant(_) => Kind::ReferenceGrant,
         }
     }
 
@@ -384,7 +445,11 @@ pub(crate) fn type_meta(root: &Node, strict: bool, f: &mut Findings) -> Envelope
         f.error(&here.field("kind"), "required field \"kind\" is missing");
         return Envelope::Broken;
     };
-    let known = Kind::from_name(kind_text);
+    let (group, version) = api_version
+        .unwrap_or_default()
+        .rsplit_once('/')
+        .unwrap_or(("", api_version.unwrap_or_default()));
+    let known = Kind::from_group_name(group, kind_text);
     let Some(api_version) = api_version else {
         let finding = f.error(
             &here.field("apiVersion"),
@@ -398,7 +463,6 @@ pub(crate) fn type_meta(root: &Node, strict: bool, f: &mut Findings) -> Envelope
         }
         return Envelope::Broken;
     };
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let meta = root.get("metadata");
     let name = meta
         .and_then(|m| m.get("name"))
@@ -433,8 +497,14 @@ pub(crate) fn type_meta(root: &Node, strict: bool, f: &mut Findings) -> Envelope
         return ignored();
     }
     let Some(kind) = known else {
-        let names = Kind::ALL.map(Kind::as_str);
-        let hint = crate::diag::did_you_mean(kind_text, names)
+        // Both Gateways share a name; list it once.
+        let mut names: Vec<&str> = Vec::new();
+        for k in Kind::ALL.map(Kind::as_str) {
+            if !names.contains(&k) {
+                names.push(k);
+            }
+        }
+        let hint = crate::diag::did_you_mean(kind_text, names.iter().copied())
             .map(|k| format!("did you mean \"{k}\"?"))
             .unwrap_or_else(|| format!("Meridian reads: {}", names.join(", ")));
         f.push(
@@ -702,23 +772,54 @@ fn decode_kind(
                 o.spec.validate(f, at);
             },
         )?),
+        Kind::GatewayClass => Resource::GatewayClass(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::GatewayClassSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::KubernetesGateway => Resource::KubernetesGateway(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::GatewaySpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::HttpRoute => Resource::HttpRoute(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::HttpRouteSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::GrpcRoute => Resource::GrpcRoute(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::GrpcRouteSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::ReferenceGrant => Resource::ReferenceGrant(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<gw::ReferenceGrantSpec>, f, at| o.spec.validate(f, at),
+        )?),
         Kind::IngressClass => Resource::IngressClass(object(
             root,
             tm,
             f,
             complete,
-            |o: &Object<IngressClassSpec>, f, at| {
-                o.spec.validate(f, at);
-            },
+            |o: &Object<IngressClassSpec>, f, at| o.spec.validate(f, at),
         )?),
         Kind::Ingress => Resource::Ingress(object(
             root,
             tm,
             f,
             complete,
-            |o: &Object<IngressSpec>, f, at| {
-                crate::k8s::ingress::validate(o, f, at);
-            },
+            |o: &Object<IngressSpec>, f, at| crate::k8s::ingress::validate(o, f, at),
         )?),
     })
 }

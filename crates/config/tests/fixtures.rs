@@ -192,10 +192,8 @@ fn kinds_passed_over_are_decoded_or_named() {
     assert_eq!(
         ignored,
         [
-            "gateway.gateway.networking.k8s.io/front",
-            "httproute.gateway.networking.k8s.io/front",
-            "grpcroute.gateway.networking.k8s.io/rpc",
-            "referencegrant.gateway.networking.k8s.io/allow",
+            "tcproute.gateway.networking.k8s.io/front",
+            "tlsroute.gateway.networking.k8s.io/rpc",
             "pod/debug",
             "statefulset.apps/db",
             "daemonset.apps/agent",

@@ -3,19 +3,21 @@
 //! snapshot gives the workload port, and, when it is TLS, terminated with the workload's
 //! identity. STRICT refuses plaintext and certificate-less TLS at the connection; PERMISSIVE
 //! accepts both on the same port; DISABLE accepts plaintext only. Every refusal is logged with
-//! its reason. What the handshake proved (the peer's SPIFFE ID) travels with each request of
-//! the connection as a [`Connection`].
+//! its reason. [`accept`] returns the stream with what its handshake proved (the peer's SPIFFE
+//! ID, as a [`Connection`]) to the listener, which serves it ([`crate::server`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::HeaderValue;
 use meridian_control::snapshot::MtlsMode;
-use meridian_identity::{Rejection, SpiffeId, fingerprint_sha256, peer_identity};
+use meridian_identity::{Rejection, fingerprint_sha256, peer_identity};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 
+use crate::connection::Connection;
 use crate::downstream::{ListenerCtx, ListenerKind};
+use crate::mtls::InboundTls;
 use crate::record::ConnectionSecurity;
 
 /// Refused connections are logged at most every ten seconds with how many were not (a port
@@ -35,67 +37,26 @@ macro_rules! refused {
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
-/// Envoy's header describing the client certificate to the workload.
-pub(crate) static X_FORWARDED_CLIENT_CERT: http::HeaderName =
-    http::HeaderName::from_static("x-forwarded-client-cert");
-
-/// What the connection a request arrived on established.
-#[derive(Debug, Default)]
-pub(crate) struct Connection {
-    /// The peer's verified SPIFFE ID (mTLS only).
-    pub(crate) peer: Option<SpiffeId>,
-    /// The same, shared for records (`spiffe://…`).
-    pub(crate) principal: Option<Arc<str>>,
-    /// Istio's `connection_security_policy`.
-    pub(crate) security: ConnectionSecurity,
-    /// SNI the client asked for.
-    pub(crate) sni: Option<String>,
-    /// The address the client connected to.
-    pub(crate) local: Option<SocketAddr>,
-    /// The client's address as a PROXY protocol header named it (gateway listeners that
-    /// expect one).
-    pub(crate) proxied: Option<SocketAddr>,
-    /// `X-Forwarded-Client-Cert` to hand the workload (mTLS only).
-    pub(crate) xfcc: Option<HeaderValue>,
+/// A connection PeerAuthentication let in, with what its handshake proved.
+// Returned once per connection and matched at once: boxing the TLS stream would cost an
+// allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Accepted {
+    /// Plaintext, on a port that accepts it.
+    Plaintext(TcpStream, Arc<Connection>),
+    /// TLS terminated with the workload's identity; mutual when the peer sent a certificate.
+    Tls(TlsStream<TcpStream>, Arc<Connection>),
 }
 
-impl Connection {
-    /// A connection with nothing proven (outbound listeners, the gateway, plaintext).
-    pub(crate) fn plain(security: ConnectionSecurity) -> Arc<Connection> {
-        Arc::new(Connection {
-            security,
-            ..Connection::default()
-        })
-    }
-
-    /// The principal as AuthorizationPolicy writes it (without `spiffe://`).
-    pub(crate) fn authz_principal(&self) -> Option<&str> {
-        self.peer
-            .as_ref()
-            .map(|p| p.as_str().trim_start_matches("spiffe://"))
-    }
-}
-
-/// The server configurations of one inbound listener's workload identity.
-#[derive(Debug)]
-pub(crate) struct InboundTls {
-    /// The workload's SPIFFE ID.
-    pub(crate) id: SpiffeId,
-    /// Client certificate required.
-    pub(crate) strict: Arc<rustls::ServerConfig>,
-    /// Client certificate verified when offered.
-    pub(crate) permissive: Arc<rustls::ServerConfig>,
-}
-
-/// Accepts one connection on an inbound listener under the port's PeerAuthentication.
+/// Accepts one connection on an inbound listener under the port's PeerAuthentication;
+/// `None` when it is refused (and logged) or closes first.
 pub(crate) async fn accept(
     tcp: TcpStream,
-    ctx: Arc<ListenerCtx>,
+    ctx: &ListenerCtx,
     peer: SocketAddr,
-    stop: Option<watch::Receiver<bool>>,
-) {
+) -> Option<Accepted> {
     let ListenerKind::Inbound { port, tls, .. } = &ctx.kind else {
-        return;
+        return None;
     };
     let port = *port;
     let local = tcp.local_addr().ok();
@@ -115,17 +76,19 @@ pub(crate) async fn accept(
         match tokio::time::timeout(ctx.limits.tls_handshake_timeout, tcp.peek(&mut first)).await {
             Ok(Ok(1)) => first[0] == TLS_HANDSHAKE_RECORD,
             // Closed before a byte, an error, or silence: nothing to serve.
-            _ => return,
+            _ => return None,
         };
     let workload = &ctx.caller.workload;
     match (mode, is_tls) {
         (MtlsMode::Strict, false) => {
             refused!(%peer, %workload, port, policy, reason = "plaintext_on_strict",
                 "refused connection: plaintext on a port whose PeerAuthentication is STRICT requires mtls");
+            None
         }
         (MtlsMode::Disable, true) => {
             refused!(%peer, %workload, port, policy, reason = "tls_on_disable",
                 "refused connection: tls on a port whose PeerAuthentication is DISABLE accepts plaintext only");
+            None
         }
         (_, false) => {
             let conn = Arc::new(Connection {
@@ -133,29 +96,30 @@ pub(crate) async fn accept(
                 local,
                 ..Connection::default()
             });
-            crate::listener::serve(tcp, ctx, peer, conn, stop).await;
+            Some(Accepted::Plaintext(tcp, conn))
         }
         (_, true) => {
             let Some(tls) = tls else {
                 refused!(%peer, %workload, port, reason = "no_mesh_identity",
                     "refused tls connection: this node runs without a mesh certificate authority");
-                return;
+                return None;
             };
             let strict = mode == MtlsMode::Strict;
-            terminate(tcp, &ctx, peer, local, tls, strict, stop).await;
+            terminate(tcp, ctx, peer, local, tls, strict).await
         }
     }
 }
 
+/// Terminates TLS with the workload's identity (a client certificate required when
+/// `strict`), and reads the peer's SPIFFE ID from the verified chain.
 async fn terminate(
     tcp: TcpStream,
-    ctx: &Arc<ListenerCtx>,
+    ctx: &ListenerCtx,
     peer: SocketAddr,
     local: Option<SocketAddr>,
     tls: &InboundTls,
     strict: bool,
-    stop: Option<watch::Receiver<bool>>,
-) {
+) -> Option<Accepted> {
     let config = if strict {
         Arc::clone(&tls.strict)
     } else {
@@ -173,12 +137,12 @@ async fn terminate(
                     .map_or("handshake_failed", Rejection::as_str);
                 let why = reason.map_or_else(|| e.to_string(), |r| r.to_string());
                 refused!(%peer, %workload, reason = label, "refused mtls connection: {why}");
-                return;
+                return None;
             }
             Err(_) => {
                 refused!(%peer, %workload, reason = "handshake_timeout",
                 "refused mtls connection: the handshake did not finish in time");
-                return;
+                return None;
             }
         };
     let (_, server) = stream.get_ref();
@@ -188,7 +152,7 @@ async fn terminate(
             // The verifier accepted the chain, so this is a resumed session whose
             // certificate no longer reads as one identity; refuse rather than guess.
             refused!(%peer, %workload, reason = r.as_str(), "refused mtls connection: {r}");
-            return;
+            return None;
         }
     };
     let xfcc = match (
@@ -216,5 +180,5 @@ async fn terminate(
         proxied: None,
         xfcc,
     });
-    crate::listener::serve(stream, Arc::clone(ctx), peer, conn, stop).await;
+    Some(Accepted::Tls(stream, conn))
 }

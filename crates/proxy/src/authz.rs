@@ -14,8 +14,8 @@ use http::{Request, Response, StatusCode};
 use meridian_control::snapshot::{AuthzDecision, AuthzRequest, Snapshot};
 
 use crate::Caller;
-use crate::authn::Connection;
 use crate::body::ResponseBody;
+use crate::connection::Connection;
 
 /// Envoy's RBAC denial body.
 const DENIED_BODY: &str = "RBAC: access denied";

@@ -26,6 +26,7 @@ pub mod body;
 pub mod cache;
 mod cluster;
 mod coalesce;
+mod connection;
 mod downstream;
 pub mod error;
 pub mod forwarded;
@@ -42,6 +43,7 @@ pub mod pool;
 mod proxy_protocol;
 pub mod record;
 mod rewind;
+mod server;
 mod tls;
 pub mod upstream;
 
@@ -871,9 +873,9 @@ impl Inner {
 }
 
 /// The server configurations of a replica's identity (STRICT and PERMISSIVE).
-fn inbound_tls(m: &mtls::Mtls, replica: &ReplicaEndpoint) -> Result<authn::InboundTls, Error> {
+fn inbound_tls(m: &mtls::Mtls, replica: &ReplicaEndpoint) -> Result<mtls::InboundTls, Error> {
     let id = m.workload_id(&replica.workload.namespace, &replica.service_account)?;
-    Ok(authn::InboundTls {
+    Ok(mtls::InboundTls {
         strict: m.server_config(&id, true)?,
         permissive: m.server_config(&id, false)?,
         id,

@@ -27,6 +27,17 @@ use rustls_pki_types::ServerName;
 use crate::error::Error;
 use crate::upstream::{TlsTransport, Transport};
 
+/// The server configurations of one inbound listener's workload identity.
+#[derive(Debug)]
+pub(crate) struct InboundTls {
+    /// The workload's SPIFFE ID.
+    pub(crate) id: meridian_identity::SpiffeId,
+    /// Client certificate required.
+    pub(crate) strict: Arc<rustls::ServerConfig>,
+    /// Client certificate verified when offered.
+    pub(crate) permissive: Arc<rustls::ServerConfig>,
+}
+
 /// How the proxy gets its workloads' certificates.
 #[derive(Clone)]
 pub struct MeshIdentity {

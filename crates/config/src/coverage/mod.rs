@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 
 use crate::diag::Severity;
+use crate::gateway_api;
 use crate::istio::networking::{
     DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec,
 };
@@ -45,6 +46,11 @@ fn roots() -> Vec<(&'static str, Walker)> {
         root::<RawObject<ServiceEntrySpec>>("ServiceEntry"),
         root::<RawObject<PeerAuthenticationSpec>>("PeerAuthentication"),
         root::<RawObject<AuthorizationPolicySpec>>("AuthorizationPolicy"),
+        root::<RawObject<gateway_api::GatewayClassSpec>>("GatewayClass"),
+        root::<RawObject<gateway_api::GatewaySpec>>("Gateway (gateway.networking.k8s.io)"),
+        root::<RawObject<gateway_api::HttpRouteSpec>>("HTTPRoute"),
+        root::<RawObject<gateway_api::GrpcRouteSpec>>("GRPCRoute"),
+        root::<RawObject<gateway_api::ReferenceGrantSpec>>("ReferenceGrant"),
         root::<RawObject<k8s::service::ServiceSpec>>("Service"),
         root::<RawObject<k8s::deployment::DeploymentSpec>>("Deployment"),
         root::<RawObject<k8s::ingress::IngressSpec>>("Ingress"),

@@ -44,6 +44,9 @@ impl Entry {
     }
 }
 
+/// Served by the gateway through the Gateway API's translation.
+const GATEWAY_API: &str = "Gateway API: the gateway serves it as Istio's translation of it";
+
 const fn served(ty: &'static str, fields: &'static [&'static str], by: &'static str) -> Entry {
     Entry {
         ty,
@@ -326,9 +329,363 @@ fn globals(n: &str) -> &'static str {
 
 /// The classification. Adding a kind: walk its raw type in `mod.rs` (one line) and add its
 /// structs here.
+/// A Gateway API Gateway of Istio's class with one HTTP listener; `SPEC` is a line of its
+/// spec, `LISTENER` one of its listener.
+const K8S_GW: &str = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: web
+spec:
+  gatewayClassName: istio
+  SPEC
+  listeners:
+  - name: https
+    port: 443
+    protocol: HTTPS
+    LISTENER
+";
+
+fn k8s_gw_spec(line: &str) -> &'static str {
+    let doc = K8S_GW
+        .replace("SPEC", &format!("{line} #<"))
+        .replace("LISTENER", "tls: {certificateRefs: [{name: cert}]}");
+    Box::leak(doc.into_boxed_str())
+}
+
+fn k8s_gw_listener(line: &str) -> &'static str {
+    let doc = K8S_GW
+        .replace("  SPEC\n", "")
+        .replace("LISTENER", &format!("{line} #<"));
+    Box::leak(doc.into_boxed_str())
+}
+
+/// An HTTPRoute with one rule to a Service of the document; `RULE` is a line of the rule.
+const K8S_ROUTE: &str = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web
+spec:
+  parentRefs: [{name: web}]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+    RULE
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: web
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80, name: http}]}
+";
+
+fn k8s_route_rule(line: &str) -> &'static str {
+    Box::leak(
+        K8S_ROUTE
+            .replace("RULE", &format!("{line} #<"))
+            .into_boxed_str(),
+    )
+}
+
+/// A GRPCRoute of the same shape.
+fn k8s_grpc_rule(line: &str) -> &'static str {
+    let doc = K8S_ROUTE
+        .replacen("kind: HTTPRoute", "kind: GRPCRoute", 1)
+        .replace("RULE", &format!("{line} #<"));
+    Box::leak(doc.into_boxed_str())
+}
+
 pub(super) fn entries() -> Vec<Entry> {
     let fn_noted = |field: &'static str| noted("FunctionProps", field, Function(line(field)));
     let mut v = vec![
+        // --- Gateway API (translated into Istio Gateways and VirtualServices).
+        served(
+            "GatewayClassSpec",
+            &["controllerName"],
+            "Gateway API: a class of another controller is not served, with a warning",
+        ),
+        inert("GatewayClassSpec", &["description"], "a description"),
+        inert(
+            "GatewayClassSpec",
+            &["parametersRef"],
+            "Istio's controller reads no GatewayClass parameters",
+        ),
+        inert(
+            "ParametersReference",
+            &["group", "kind", "name", "namespace"],
+            "Istio's controller reads no GatewayClass parameters",
+        ),
+        served(
+            "GatewaySpec@Gateway (gateway.networking.k8s.io)",
+            &["gatewayClassName", "listeners"],
+            GATEWAY_API,
+        ),
+        noted(
+            "GatewaySpec@Gateway (gateway.networking.k8s.io)",
+            "addresses",
+            Yaml(k8s_gw_spec("addresses: [{value: 10.0.0.1}]")),
+        ),
+        within(
+            "GatewayAddress",
+            &["type", "value"],
+            "GatewaySpec@Gateway (gateway.networking.k8s.io).addresses",
+        ),
+        inert(
+            "GatewaySpec@Gateway (gateway.networking.k8s.io)",
+            &["infrastructure"],
+            "labels and annotations for the deployment a controller would create; Meridian's gateway is built in",
+        ),
+        inert(
+            "GatewayInfrastructure",
+            &["labels", "annotations"],
+            "labels and annotations for the deployment a controller would create; Meridian's gateway is built in",
+        ),
+        noted(
+            "GatewayInfrastructure",
+            "parametersRef",
+            Yaml(k8s_gw_spec(
+                "infrastructure: {parametersRef: {group: \"\", kind: ConfigMap, name: p}}",
+            )),
+        ),
+        noted(
+            "GatewaySpec@Gateway (gateway.networking.k8s.io)",
+            "backendTLS",
+            Yaml(k8s_gw_spec(
+                "backendTLS: {clientCertificateRef: {name: client}}",
+            )),
+        ),
+        within(
+            "GatewayBackendTls",
+            &["clientCertificateRef"],
+            "GatewaySpec@Gateway (gateway.networking.k8s.io).backendTLS",
+        ),
+        noted(
+            "GatewaySpec@Gateway (gateway.networking.k8s.io)",
+            "allowedListeners",
+            Yaml(k8s_gw_spec("allowedListeners: {namespaces: {from: Same}}")),
+        ),
+        within(
+            "AllowedListeners",
+            &["namespaces"],
+            "GatewaySpec@Gateway (gateway.networking.k8s.io).allowedListeners",
+        ),
+        served(
+            "Listener",
+            &[
+                "name",
+                "hostname",
+                "port",
+                "protocol",
+                "tls",
+                "allowedRoutes",
+            ],
+            GATEWAY_API,
+        ),
+        served(
+            "GatewayTlsConfig",
+            &["mode", "certificateRefs"],
+            GATEWAY_API,
+        ),
+        inert(
+            "GatewayTlsConfig",
+            &["options"],
+            "implementation-specific TLS options; Istio's gateway defines none",
+        ),
+        noted(
+            "GatewayTlsConfig",
+            "frontendValidation",
+            Yaml(k8s_gw_listener(
+                "tls: {certificateRefs: [{name: cert}], frontendValidation: {caCertificateRefs: [{name: ca, kind: ConfigMap, group: \"\"}]}}",
+            )),
+        ),
+        within(
+            "FrontendTlsValidation",
+            &["caCertificateRefs", "mode"],
+            "GatewayTlsConfig.frontendValidation",
+        ),
+        served(
+            "SecretObjectReference",
+            &["group", "kind", "name", "namespace"],
+            GATEWAY_API,
+        ),
+        served("AllowedRoutes", &["namespaces", "kinds"], GATEWAY_API),
+        served("RouteNamespaces", &["from", "selector"], GATEWAY_API),
+        served("RouteGroupKind", &["group", "kind"], GATEWAY_API),
+        served("ReferenceGrantSpec", &["from", "to"], GATEWAY_API),
+        served(
+            "ReferenceGrantFrom",
+            &["group", "kind", "namespace"],
+            GATEWAY_API,
+        ),
+        served("ReferenceGrantTo", &["group", "kind", "name"], GATEWAY_API),
+        served(
+            "HttpRouteSpec",
+            &["parentRefs", "hostnames", "rules"],
+            GATEWAY_API,
+        ),
+        served(
+            "GrpcRouteSpec",
+            &["parentRefs", "hostnames", "rules"],
+            GATEWAY_API,
+        ),
+        served(
+            "ParentReference",
+            &["group", "kind", "name", "namespace", "port", "sectionName"],
+            GATEWAY_API,
+        ),
+        served(
+            "HttpRouteRule",
+            &[
+                "name",
+                "matches",
+                "filters",
+                "backendRefs",
+                "timeouts",
+                "retry",
+            ],
+            GATEWAY_API,
+        ),
+        noted(
+            "HttpRouteRule",
+            "sessionPersistence",
+            Yaml(k8s_route_rule("sessionPersistence: {sessionName: s}")),
+        ),
+        served(
+            "GrpcRouteRule",
+            &["name", "matches", "filters", "backendRefs"],
+            GATEWAY_API,
+        ),
+        noted(
+            "GrpcRouteRule",
+            "sessionPersistence",
+            Yaml(k8s_grpc_rule("sessionPersistence: {sessionName: s}")),
+        ),
+        within(
+            "SessionPersistence",
+            &[
+                "sessionName",
+                "absoluteTimeout",
+                "idleTimeout",
+                "type",
+                "cookieConfig",
+            ],
+            "HttpRouteRule.sessionPersistence",
+        ),
+        within(
+            "CookieConfig",
+            &["lifetimeType"],
+            "HttpRouteRule.sessionPersistence",
+        ),
+        served(
+            "HttpRouteMatch",
+            &["path", "headers", "queryParams", "method"],
+            GATEWAY_API,
+        ),
+        served("HttpPathMatch", &["type", "value"], GATEWAY_API),
+        served("HttpHeaderMatch", &["type", "name", "value"], GATEWAY_API),
+        served("GrpcRouteMatch", &["method", "headers"], GATEWAY_API),
+        served(
+            "GrpcMethodMatch",
+            &["type", "service", "method"],
+            GATEWAY_API,
+        ),
+        served(
+            "HttpRouteFilter",
+            &[
+                "type",
+                "requestHeaderModifier",
+                "responseHeaderModifier",
+                "requestMirror",
+                "requestRedirect",
+                "urlRewrite",
+                "cors",
+            ],
+            GATEWAY_API,
+        ),
+        noted(
+            "HttpRouteFilter",
+            "extensionRef",
+            Yaml(k8s_route_rule(
+                "filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Filter, name: f}}]",
+            )),
+        ),
+        within(
+            "LocalObjectReference",
+            &["group", "kind", "name"],
+            "HttpRouteFilter.extensionRef",
+        ),
+        noted(
+            "HttpRouteFilter",
+            "externalAuth",
+            Yaml(k8s_route_rule(
+                "filters: [{type: ExternalAuth, externalAuth: {protocol: HTTP, backendRef: {name: auth, port: 80}}}]",
+            )),
+        ),
+        served("HeaderModifier", &["set", "add", "remove"], GATEWAY_API),
+        served(
+            "RequestMirror",
+            &["backendRef", "percent", "fraction"],
+            GATEWAY_API,
+        ),
+        served("Fraction", &["numerator", "denominator"], GATEWAY_API),
+        served(
+            "BackendRef",
+            &["group", "kind", "name", "namespace", "port"],
+            GATEWAY_API,
+        ),
+        served(
+            "RequestRedirect",
+            &["scheme", "hostname", "path", "port", "statusCode"],
+            GATEWAY_API,
+        ),
+        served("UrlRewrite", &["hostname", "path"], GATEWAY_API),
+        served(
+            "HttpPathModifier",
+            &["type", "replaceFullPath", "replacePrefixMatch"],
+            GATEWAY_API,
+        ),
+        served(
+            "CorsFilter",
+            &[
+                "allowOrigins",
+                "allowCredentials",
+                "allowMethods",
+                "allowHeaders",
+                "exposeHeaders",
+                "maxAge",
+            ],
+            GATEWAY_API,
+        ),
+        served(
+            "HttpBackendRef",
+            &[
+                "group",
+                "kind",
+                "name",
+                "namespace",
+                "port",
+                "weight",
+                "filters",
+            ],
+            GATEWAY_API,
+        ),
+        served(
+            "HttpRouteTimeouts",
+            &["request", "backendRequest"],
+            GATEWAY_API,
+        ),
+        served(
+            "HttpRouteRetry",
+            &["attempts", "backoff", "codes"],
+            GATEWAY_API,
+        ),
         // --- Kubernetes envelope, shared by every manifest kind.
         served(
             "RawObject",

@@ -3,6 +3,6 @@
 
 pub mod networking;
 pub mod security;
-mod validation;
+pub(crate) mod validation;
 
 pub use validation::{check_dns_name, check_header_name, check_wildcard_host};

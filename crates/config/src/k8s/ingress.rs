@@ -41,7 +41,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use crate::analyze::{CLUSTER_DOMAIN, ROOT_NAMESPACE};
 use crate::diag::{Findings, Severity};
@@ -51,7 +50,7 @@ use crate::istio::networking::{
 };
 use crate::k8s::meta::{NameRule, ObjectMeta};
 use crate::k8s::service::ServiceSpec;
-use crate::load::{Bundle, LoadedDoc};
+use crate::load::Bundle;
 use crate::path::FieldPath;
 use crate::resource::{Object, Resource};
 
@@ -588,9 +587,9 @@ fn gateway_name(ingress: &str, namespace: &str) -> String {
     format!("{ingress}-{GENERATED}-{namespace}")
 }
 
-/// Serves the Ingresses of a loaded bundle: decides each one's class and appends the Gateways
-/// and VirtualServices made from those of Istio's class as documents of their own, located
-/// at their Ingress. Findings land on the Ingress they are about. Runs after the
+/// Serves the Ingresses of a loaded bundle: decides each one's class and puts the Gateways
+/// and VirtualServices made from those of Istio's class beside their Ingress
+/// (`LoadedDoc::translated`). Findings land on the Ingress they are about. Runs after the
 /// cross-resource analysis, which checks what was written rather than what is made of it.
 pub(crate) fn serve(bundle: &mut Bundle, strict: bool) {
     let mut classes = Vec::new();
@@ -667,37 +666,21 @@ pub(crate) fn serve(bundle: &mut Bundle, strict: bool) {
         doc.diagnostics.append(&mut located);
         doc.diagnostics.sort_by_key(|d| d.span);
     }
-    let mut new_docs = Vec::new();
+    // What is made of an Ingress is served beside it, as the Gateway API's translations are.
     for s in &served {
         let mut metadata = ObjectMeta::default();
         metadata.name = Some(gateway_name(&s.name, &s.namespace));
         metadata.namespace = Some(ROOT_NAMESPACE.to_owned());
-        let resource = Resource::Gateway(Object {
-            api_version: "networking.istio.io/v1".into(),
-            metadata,
-            spec: s.gateway.clone(),
-        });
-        new_docs.push(derived_doc(&bundle.docs[s.doc], resource));
+        bundle.docs[s.doc]
+            .translated
+            .push(Resource::Gateway(Object {
+                api_version: "networking.istio.io/v1".into(),
+                metadata,
+                spec: s.gateway.clone(),
+            }));
     }
     for (doc, resource) in derived {
-        new_docs.push(derived_doc(&bundle.docs[doc], resource));
-    }
-    bundle.docs.append(&mut new_docs);
-}
-
-/// A document for an object made from the Ingress of `from`: it points at the Ingress.
-fn derived_doc(from: &LoadedDoc, resource: Resource) -> LoadedDoc {
-    LoadedDoc {
-        file: Arc::clone(&from.file),
-        index: from.index,
-        span: from.span,
-        id: Some(resource.id()),
-        resource: Some(resource),
-        ignored: None,
-        node: from.node.clone(),
-        complete: true,
-        diagnostics: Vec::new(),
-        derived_from: from.id.clone(),
+        bundle.docs[doc].translated.push(resource);
     }
 }
 

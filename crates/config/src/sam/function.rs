@@ -266,151 +266,10 @@ impl Compiler<'_> {
         let build =
             metadata.and_then(|m| build::metadata(f, m, p.runtime.as_deref().unwrap_or_default()));
 
-        // Events.
-        let mut routes = Vec::new();
-        let mut stream_events = Vec::new();
-        if let Some(events) = &p.events {
-            for (ename, ev) in events {
-                let epath = pp.field("Events").key(ename.clone());
-                let enode = props
-                    .get("Events")
-                    .and_then(|e| e.get(ename))
-                    .cloned()
-                    .unwrap_or_else(|| empty_map(props.span));
-                let eprops = enode
-                    .get("Properties")
-                    .cloned()
-                    .unwrap_or_else(|| empty_map(enode.span));
-                let ppath = epath.field("Properties");
-                match ev.kind.as_deref() {
-                    Some("Api") => {
-                        let Some(a) = decode_at::<raw::ApiEventProps>(&eprops, &ppath, f) else {
-                            continue;
-                        };
-                        unapplied::check(&eprops, &ppath, unapplied::API_EVENT, f);
-                        let path = route_path(f, &ppath, a.path.as_deref(), true);
-                        let method = route_method(f, &ppath, a.method.as_deref(), true);
-                        let api = api_ref(
-                            f,
-                            &ppath.field("RestApiId"),
-                            a.rest_api_id.as_ref(),
-                            infos,
-                            "AWS::Serverless::Api",
-                        )
-                        .unwrap_or_else(|| IMPLICIT_REST_API.into());
-                        if let (Some(path), Some(method)) = (path, method) {
-                            routes.push((
-                                epath.clone(),
-                                enode.clone(),
-                                ApiRoute {
-                                    event: ename.clone(),
-                                    kind: ApiKind::Rest,
-                                    api,
-                                    method,
-                                    path,
-                                    payload: PayloadFormat::V1,
-                                },
-                                None,
-                            ));
-                        }
-                    }
-                    Some("HttpApi") => {
-                        let Some(a) = decode_at::<raw::HttpApiEventProps>(&eprops, &ppath, f)
-                        else {
-                            continue;
-                        };
-                        unapplied::check(&eprops, &ppath, unapplied::HTTP_API_EVENT, f);
-                        let (path, method) = if a.path.is_none() && a.method.is_none() {
-                            (Some(None), Some(RouteMethod::Any))
-                        } else {
-                            (
-                                route_path(f, &ppath, a.path.as_deref(), true),
-                                route_method(f, &ppath, a.method.as_deref().or(Some("ANY")), false),
-                            )
-                        };
-                        let payload = match a.payload_format_version.as_ref().map(|t| t.0.clone()) {
-                            None => PayloadFormat::V2,
-                            Some(Ok(v)) if v == "2.0" => PayloadFormat::V2,
-                            Some(Ok(v)) if v == "1.0" => PayloadFormat::V1,
-                            Some(Ok(v)) => {
-                                f.error(
-                                    &ppath.field("PayloadFormatVersion"),
-                                    format!("unsupported payload format version \"{v}\" (\"1.0\" or \"2.0\")"),
-                                );
-                                PayloadFormat::V2
-                            }
-                            Some(Err(got)) => {
-                                f.error(
-                                    &ppath.field("PayloadFormatVersion"),
-                                    format!("expected \"1.0\" or \"2.0\", got {got}"),
-                                );
-                                PayloadFormat::V2
-                            }
-                        };
-                        let api = api_ref(
-                            f,
-                            &ppath.field("ApiId"),
-                            a.api_id.as_ref(),
-                            infos,
-                            "AWS::Serverless::HttpApi",
-                        )
-                        .unwrap_or_else(|| IMPLICIT_HTTP_API.into());
-                        if let (Some(path), Some(method)) = (path, method) {
-                            routes.push((
-                                epath.clone(),
-                                enode.clone(),
-                                ApiRoute {
-                                    event: ename.clone(),
-                                    kind: ApiKind::Http,
-                                    api,
-                                    method,
-                                    path,
-                                    payload,
-                                },
-                                None,
-                            ));
-                        }
-                    }
-                    Some("DynamoDB") => {
-                        let Some(d) = decode_at::<raw::DynamoDbEventProps>(&eprops, &ppath, f)
-                        else {
-                            continue;
-                        };
-                        if let Some(e) = stream_event(ename, &d, &ppath, f) {
-                            stream_events.push(e);
-                        }
-                    }
-                    Some("S3") => {
-                        let Some(d) = decode_at::<raw::S3EventProps>(&eprops, &ppath, f) else {
-                            continue;
-                        };
-                        let tagged = r
-                            .node
-                            .get("Properties")
-                            .and_then(|p| p.get("Events"))
-                            .and_then(|e| e.get(ename))
-                            .and_then(|e| e.get("Properties"))
-                            .and_then(|p| p.get("Bucket"))
-                            .is_some_and(|b| b.tag.as_ref().is_some_and(|t| t.0 == "Ref"));
-                        if let Some(e) =
-                            self.s3_event(&r.id, &name, ename, &d, tagged, &ppath, infos, f)
-                        {
-                            self.bucket_events.push(e);
-                        }
-                    }
-                    Some(other) => {
-                        f.warn(
-                            &epath.field("Type"),
-                            format!("{other} events are accepted but not delivered by Meridian (Api, HttpApi, DynamoDB and S3 are)"),
-                        );
-                    }
-                    None => {
-                        f.error(&epath, "required field \"Type\" is missing")
-                            .at_key();
-                    }
-                }
-            }
-        }
+        let (routes, stream_events) = match &p.events {
+            Some(events) => self.events(r, &name, events, props, &pp, infos, f),
+            None => (Vec::new(), Vec::new()),
+        };
         let layers = self.function_layers(&layer_refs, runtime.as_ref(), &pp, f);
         let policies = self.policies(props.get("Policies"), &pp.field("Policies"), f);
         if props.get("Role").is_some() {
@@ -451,6 +310,162 @@ impl Compiler<'_> {
             },
         };
         Some((spec, routes))
+    }
+
+    /// A function's `Events`: API routes (attached to their APIs later), DynamoDB stream
+    /// mappings, and bucket notifications (kept on the compiler until the buckets are read);
+    /// other event types are warnings that they are not delivered.
+    #[allow(clippy::too_many_arguments)]
+    fn events(
+        &mut self,
+        r: &Res<'_>,
+        name: &str,
+        events: &BTreeMap<String, raw::EventRaw>,
+        props: &Node,
+        pp: &FieldPath,
+        infos: &BTreeMap<String, ResInfo>,
+        f: &mut Findings,
+    ) -> (Vec<PendingRoute>, Vec<StreamEvent>) {
+        let mut routes = Vec::new();
+        let mut stream_events = Vec::new();
+        for (ename, ev) in events {
+            let epath = pp.field("Events").key(ename.clone());
+            let enode = props
+                .get("Events")
+                .and_then(|e| e.get(ename))
+                .cloned()
+                .unwrap_or_else(|| empty_map(props.span));
+            let eprops = enode
+                .get("Properties")
+                .cloned()
+                .unwrap_or_else(|| empty_map(enode.span));
+            let ppath = epath.field("Properties");
+            match ev.kind.as_deref() {
+                Some("Api") => {
+                    let Some(a) = decode_at::<raw::ApiEventProps>(&eprops, &ppath, f) else {
+                        continue;
+                    };
+                    unapplied::check(&eprops, &ppath, unapplied::API_EVENT, f);
+                    let path = route_path(f, &ppath, a.path.as_deref(), true);
+                    let method = route_method(f, &ppath, a.method.as_deref(), true);
+                    let api = api_ref(
+                        f,
+                        &ppath.field("RestApiId"),
+                        a.rest_api_id.as_ref(),
+                        infos,
+                        "AWS::Serverless::Api",
+                    )
+                    .unwrap_or_else(|| IMPLICIT_REST_API.into());
+                    if let (Some(path), Some(method)) = (path, method) {
+                        routes.push((
+                            epath.clone(),
+                            enode.clone(),
+                            ApiRoute {
+                                event: ename.clone(),
+                                kind: ApiKind::Rest,
+                                api,
+                                method,
+                                path,
+                                payload: PayloadFormat::V1,
+                            },
+                            None,
+                        ));
+                    }
+                }
+                Some("HttpApi") => {
+                    let Some(a) = decode_at::<raw::HttpApiEventProps>(&eprops, &ppath, f) else {
+                        continue;
+                    };
+                    unapplied::check(&eprops, &ppath, unapplied::HTTP_API_EVENT, f);
+                    let (path, method) = if a.path.is_none() && a.method.is_none() {
+                        (Some(None), Some(RouteMethod::Any))
+                    } else {
+                        (
+                            route_path(f, &ppath, a.path.as_deref(), true),
+                            route_method(f, &ppath, a.method.as_deref().or(Some("ANY")), false),
+                        )
+                    };
+                    let payload = match a.payload_format_version.as_ref().map(|t| t.0.clone()) {
+                        None => PayloadFormat::V2,
+                        Some(Ok(v)) if v == "2.0" => PayloadFormat::V2,
+                        Some(Ok(v)) if v == "1.0" => PayloadFormat::V1,
+                        Some(Ok(v)) => {
+                            f.error(
+                                &ppath.field("PayloadFormatVersion"),
+                                format!("unsupported payload format version \"{v}\" (\"1.0\" or \"2.0\")"),
+                            );
+                            PayloadFormat::V2
+                        }
+                        Some(Err(got)) => {
+                            f.error(
+                                &ppath.field("PayloadFormatVersion"),
+                                format!("expected \"1.0\" or \"2.0\", got {got}"),
+                            );
+                            PayloadFormat::V2
+                        }
+                    };
+                    let api = api_ref(
+                        f,
+                        &ppath.field("ApiId"),
+                        a.api_id.as_ref(),
+                        infos,
+                        "AWS::Serverless::HttpApi",
+                    )
+                    .unwrap_or_else(|| IMPLICIT_HTTP_API.into());
+                    if let (Some(path), Some(method)) = (path, method) {
+                        routes.push((
+                            epath.clone(),
+                            enode.clone(),
+                            ApiRoute {
+                                event: ename.clone(),
+                                kind: ApiKind::Http,
+                                api,
+                                method,
+                                path,
+                                payload,
+                            },
+                            None,
+                        ));
+                    }
+                }
+                Some("DynamoDB") => {
+                    let Some(d) = decode_at::<raw::DynamoDbEventProps>(&eprops, &ppath, f) else {
+                        continue;
+                    };
+                    if let Some(e) = stream_event(ename, &d, &ppath, f) {
+                        stream_events.push(e);
+                    }
+                }
+                Some("S3") => {
+                    let Some(d) = decode_at::<raw::S3EventProps>(&eprops, &ppath, f) else {
+                        continue;
+                    };
+                    let tagged = r
+                        .node
+                        .get("Properties")
+                        .and_then(|p| p.get("Events"))
+                        .and_then(|e| e.get(ename))
+                        .and_then(|e| e.get("Properties"))
+                        .and_then(|p| p.get("Bucket"))
+                        .is_some_and(|b| b.tag.as_ref().is_some_and(|t| t.0 == "Ref"));
+                    if let Some(e) = self.s3_event(&r.id, name, ename, &d, tagged, &ppath, infos, f)
+                    {
+                        self.bucket_events.push(e);
+                    }
+                }
+                Some(other) => {
+                    f.warn(
+                        &epath.field("Type"),
+                        format!("{other} events are accepted but not delivered by Meridian (Api, HttpApi, DynamoDB and S3 are)"),
+                    );
+                }
+                None => {
+                    f.error(&epath, "required field \"Type\" is missing")
+                        .at_key();
+                }
+            }
+        }
+        (routes, stream_events)
     }
 
     /// Checks an `AWS::Serverless::LayerVersion` (its folder is read in a first pass).

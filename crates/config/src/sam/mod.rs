@@ -295,28 +295,7 @@ impl Compiler<'_> {
                 }
                 v.as_str().map(str::to_owned)
             };
-            let ref_value = match kind.as_str() {
-                "AWS::Serverless::Function" | "AWS::Lambda::Function" => {
-                    literal("FunctionName").unwrap_or_else(|| id.clone())
-                }
-                "AWS::DynamoDB::Table" | "AWS::Serverless::SimpleTable" => {
-                    literal("TableName").unwrap_or_else(|| format!("{stack_name}-{id}"))
-                }
-                "AWS::S3::Bucket" => literal("BucketName")
-                    .unwrap_or_else(|| bucket::generated_bucket_name(&stack_name, &id)),
-                "AWS::Serverless::Api"
-                | "AWS::Serverless::HttpApi"
-                | "AWS::ApiGateway::RestApi"
-                | "AWS::ApiGatewayV2::Api" => synthetic_id(&stack_name, &id),
-                // A layer version's ARN, as `!Ref` gives it on AWS.
-                "AWS::Serverless::LayerVersion" | "AWS::Lambda::LayerVersion" => format!(
-                    "arn:aws:lambda:{}:{}:layer:{}:1",
-                    pseudo.region,
-                    pseudo.account_id,
-                    literal("LayerName").unwrap_or_else(|| id.clone())
-                ),
-                _ => id.clone(),
-            };
+            let ref_value = ref_value(&kind, &id, &literal, &stack_name, &pseudo);
             infos.insert(
                 id.clone(),
                 ResInfo {
@@ -374,43 +353,7 @@ impl Compiler<'_> {
         }
 
         // Layers first: a function may list one declared after it.
-        for r in resources
-            .iter()
-            .filter(|r| r.kind == "AWS::Serverless::LayerVersion")
-        {
-            let mut scratch = Findings::new();
-            let Some(props) = r.node.get("Properties") else {
-                continue;
-            };
-            let Some(evaluated) = ctx.eval(props, &FieldPath::root(), &mut scratch) else {
-                continue;
-            };
-            let dir = evaluated
-                .get("ContentUri")
-                .and_then(Node::as_str)
-                .map(|s| self.base.join(s))
-                .filter(|d| d.is_dir());
-            let compatible_runtimes = evaluated
-                .get("CompatibleRuntimes")
-                .and_then(Node::as_seq)
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter_map(|n| n.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some(info) = infos.get(&r.id) {
-                self.layers.insert(
-                    info.ref_value.clone(),
-                    LocalLayer {
-                        id: r.id.clone(),
-                        dir,
-                        compatible_runtimes,
-                    },
-                );
-            }
-        }
+        self.local_layers(&resources, &ctx, &infos);
 
         let globals = root.get("Globals");
         let mut functions = Vec::new();
@@ -467,30 +410,7 @@ impl Compiler<'_> {
             let evaluated = ctx
                 .eval(&props, &ppath, &mut f)
                 .unwrap_or_else(|| empty_map(props.span));
-            // Findings are located in a tree of the evaluated properties (their spans are the
-            // source's) beside the resource's other keys.
-            let mut view_entries: Vec<Entry> = r
-                .node
-                .as_map()
-                .unwrap_or_default()
-                .iter()
-                .filter(|e| e.key.as_str() != Some("Properties"))
-                .cloned()
-                .collect();
-            let pkey = r
-                .node
-                .entry("Properties")
-                .map(|e| e.key.clone())
-                .unwrap_or_else(|| key_node("Properties", r.node.span));
-            view_entries.push(Entry {
-                key: pkey,
-                value: evaluated.clone(),
-            });
-            let view = Node {
-                span: r.node.span,
-                tag: None,
-                value: Value::Map(view_entries),
-            };
+            let view = resource_view(r.node, &evaluated);
             let not_applied = match r.kind.as_str() {
                 "AWS::Serverless::Function" => unapplied::FUNCTION,
                 "AWS::Serverless::LayerVersion" => unapplied::LAYER_VERSION,
@@ -559,38 +479,7 @@ impl Compiler<'_> {
                     });
                     gateway_views.insert(r.id.clone(), view.clone());
                 }
-                other => {
-                    if other.starts_with("AWS::Serverless::")
-                        && !matches!(
-                            other,
-                            "AWS::Serverless::LayerVersion"
-                                | "AWS::Serverless::Application"
-                                | "AWS::Serverless::StateMachine"
-                                | "AWS::Serverless::Connector"
-                                | "AWS::Serverless::GraphQLApi"
-                                | "AWS::Serverless::CapacityProvider"
-                        )
-                    {
-                        let known = [
-                            "AWS::Serverless::Function",
-                            "AWS::Serverless::Api",
-                            "AWS::Serverless::HttpApi",
-                            "AWS::Serverless::SimpleTable",
-                        ];
-                        let e = f.error(
-                            &FieldPath::root().field("Type"),
-                            format!("unknown SAM resource type \"{other}\""),
-                        );
-                        if let Some(c) = did_you_mean(other, known) {
-                            e.hint(format!("did you mean \"{c}\"?"));
-                        }
-                    } else {
-                        f.warn(
-                            &FieldPath::root().field("Type"),
-                            format!("{other} is accepted but not run by Meridian"),
-                        );
-                    }
-                }
+                other => not_run(other, &mut f),
             }
             self.flush(f, &view, Some(&r.id));
         }
@@ -643,65 +532,7 @@ impl Compiler<'_> {
             if (route.api == IMPLICIT_REST_API || route.api == IMPLICIT_HTTP_API)
                 && !apis.iter().any(|a: &ApiSpec| a.logical_id == route.api)
             {
-                let (kind, stage) = if route.api == IMPLICIT_REST_API {
-                    (ApiKind::Rest, "Prod")
-                } else {
-                    (ApiKind::Http, "$default")
-                };
-                // The implicit APIs take their settings from Globals.
-                let g = globals.and_then(|g| {
-                    g.get(if kind == ApiKind::Rest {
-                        "Api"
-                    } else {
-                        "HttpApi"
-                    })
-                });
-                let mut gf = Findings::new();
-                let cors = g.and_then(|g| {
-                    let ev = ctx.eval(g, &FieldPath::root(), &mut Findings::new())?;
-                    if kind == ApiKind::Rest {
-                        ev.get("Cors").and_then(cors::rest_cors)
-                    } else {
-                        ev.get("CorsConfiguration").and_then(cors::http_cors)
-                    }
-                });
-                let (stage, vars, binary) = match g {
-                    Some(g) => {
-                        let ev = ctx
-                            .eval(g, &FieldPath::root(), &mut gf)
-                            .unwrap_or_else(|| empty_map(g.span));
-                        if kind == ApiKind::Rest {
-                            let p: Option<raw::ApiProps> =
-                                decode_at(&ev, &FieldPath::root(), &mut gf);
-                            let p = p.unwrap_or_default();
-                            (
-                                text_or(p.stage_name, stage),
-                                text_map(p.variables),
-                                p.binary_media_types.unwrap_or_default(),
-                            )
-                        } else {
-                            let p: Option<raw::HttpApiProps> =
-                                decode_at(&ev, &FieldPath::root(), &mut gf);
-                            let p = p.unwrap_or_default();
-                            (
-                                text_or(p.stage_name, stage),
-                                text_map(p.stage_variables),
-                                Vec::new(),
-                            )
-                        }
-                    }
-                    None => (stage.to_owned(), BTreeMap::new(), Vec::new()),
-                };
-                apis.push(ApiSpec {
-                    logical_id: route.api.clone(),
-                    id: synthetic_id(&stack_name, &route.api),
-                    kind,
-                    stage,
-                    stage_variables: vars,
-                    binary_media_types: binary,
-                    implicit: true,
-                    cors,
-                });
+                apis.push(api::implicit_api(&route.api, globals, &ctx, &stack_name));
             }
             functions[idx].routes.push(route);
             if !f.is_empty() {
@@ -751,6 +582,52 @@ impl Compiler<'_> {
             outputs,
             warnings: diags,
         })
+    }
+
+    /// The template's `AWS::Serverless::LayerVersion` folders, by the ARN `!Ref` gives them.
+    fn local_layers(
+        &mut self,
+        resources: &[Res<'_>],
+        ctx: &Ctx<'_>,
+        infos: &BTreeMap<String, ResInfo>,
+    ) {
+        for r in resources
+            .iter()
+            .filter(|r| r.kind == "AWS::Serverless::LayerVersion")
+        {
+            let mut scratch = Findings::new();
+            let Some(props) = r.node.get("Properties") else {
+                continue;
+            };
+            let Some(evaluated) = ctx.eval(props, &FieldPath::root(), &mut scratch) else {
+                continue;
+            };
+            let dir = evaluated
+                .get("ContentUri")
+                .and_then(Node::as_str)
+                .map(|s| self.base.join(s))
+                .filter(|d| d.is_dir());
+            let compatible_runtimes = evaluated
+                .get("CompatibleRuntimes")
+                .and_then(Node::as_seq)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(info) = infos.get(&r.id) {
+                self.layers.insert(
+                    info.ref_value.clone(),
+                    LocalLayer {
+                        id: r.id.clone(),
+                        dir,
+                        compatible_runtimes,
+                    },
+                );
+            }
+        }
     }
 
     fn parameters(&self, root: &Node, f: &mut Findings) -> BTreeMap<String, Param> {
@@ -1050,5 +927,101 @@ fn int_in(
             f.error(path, format!("expected an integer, got {got}"));
             default
         }
+    }
+}
+
+/// What `!Ref` gives for a resource: its name (given, or the one CloudFormation would make),
+/// an API's id, a layer version's ARN, else the logical id. `literal` reads a name property
+/// written as text or with intrinsics over parameters only.
+fn ref_value(
+    kind: &str,
+    id: &str,
+    literal: &dyn Fn(&str) -> Option<String>,
+    stack_name: &str,
+    pseudo: &Pseudo,
+) -> String {
+    match kind {
+        "AWS::Serverless::Function" | "AWS::Lambda::Function" => {
+            literal("FunctionName").unwrap_or_else(|| id.to_owned())
+        }
+        "AWS::DynamoDB::Table" | "AWS::Serverless::SimpleTable" => {
+            literal("TableName").unwrap_or_else(|| format!("{stack_name}-{id}"))
+        }
+        "AWS::S3::Bucket" => {
+            literal("BucketName").unwrap_or_else(|| bucket::generated_bucket_name(stack_name, id))
+        }
+        "AWS::Serverless::Api"
+        | "AWS::Serverless::HttpApi"
+        | "AWS::ApiGateway::RestApi"
+        | "AWS::ApiGatewayV2::Api" => synthetic_id(stack_name, id),
+        // A layer version's ARN, as `!Ref` gives it on AWS.
+        "AWS::Serverless::LayerVersion" | "AWS::Lambda::LayerVersion" => format!(
+            "arn:aws:lambda:{}:{}:layer:{}:1",
+            pseudo.region,
+            pseudo.account_id,
+            literal("LayerName").unwrap_or_else(|| id.to_owned())
+        ),
+        _ => id.to_owned(),
+    }
+}
+
+/// The resource's node with its `Properties` replaced by their evaluated tree (whose spans
+/// are the source's): findings about evaluated properties are located in it, beside the
+/// resource's other keys.
+fn resource_view(node: &Node, evaluated: &Node) -> Node {
+    let mut view_entries: Vec<Entry> = node
+        .as_map()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.key.as_str() != Some("Properties"))
+        .cloned()
+        .collect();
+    let pkey = node
+        .entry("Properties")
+        .map(|e| e.key.clone())
+        .unwrap_or_else(|| key_node("Properties", node.span));
+    view_entries.push(Entry {
+        key: pkey,
+        value: evaluated.clone(),
+    });
+    Node {
+        span: node.span,
+        tag: None,
+        value: Value::Map(view_entries),
+    }
+}
+
+/// A resource type no plane runs: an unknown SAM type is an error (with the nearest known
+/// one), any other type a warning that it is accepted and not run.
+fn not_run(kind: &str, f: &mut Findings) {
+    if kind.starts_with("AWS::Serverless::")
+        && !matches!(
+            kind,
+            "AWS::Serverless::LayerVersion"
+                | "AWS::Serverless::Application"
+                | "AWS::Serverless::StateMachine"
+                | "AWS::Serverless::Connector"
+                | "AWS::Serverless::GraphQLApi"
+                | "AWS::Serverless::CapacityProvider"
+        )
+    {
+        let known = [
+            "AWS::Serverless::Function",
+            "AWS::Serverless::Api",
+            "AWS::Serverless::HttpApi",
+            "AWS::Serverless::SimpleTable",
+        ];
+        let e = f.error(
+            &FieldPath::root().field("Type"),
+            format!("unknown SAM resource type \"{kind}\""),
+        );
+        if let Some(c) = did_you_mean(kind, known) {
+            e.hint(format!("did you mean \"{c}\"?"));
+        }
+    } else {
+        f.warn(
+            &FieldPath::root().field("Type"),
+            format!("{kind} is accepted but not run by Meridian"),
+        );
     }
 }

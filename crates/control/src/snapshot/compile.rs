@@ -41,10 +41,24 @@ pub fn compile(bundle: &Bundle, version: u64) -> Result<Snapshot, SnapshotError>
     }
     let mut c = Compiler::default();
     c.snapshot.version = version;
+    // Gateway API objects are served as the Istio objects they translate to. A
+    // VirtualService may name a Gateway API Gateway, as in Istio: it binds to the Istio
+    // Gateways made of its listeners.
     for doc in &bundle.docs {
-        let Some(r) = &doc.resource else { continue };
         let dir = doc.file.parent().map(Path::to_path_buf);
-        c.resources.push((r, dir));
+        for r in doc.resource.iter().chain(&doc.translated) {
+            c.resources.push((r, dir.clone()));
+        }
+        if let Some(Resource::KubernetesGateway(g)) = &doc.resource {
+            let made = doc.translated.iter().filter_map(|t| match t {
+                Resource::Gateway(i) => Some(format!("{}/{}", i.namespace(), i.name())),
+                _ => None,
+            });
+            c.api_gateways
+                .entry(format!("{}/{}", g.namespace(), g.name()))
+                .or_default()
+                .extend(made);
+        }
     }
     c.collect_destination_rules();
     c.build_clusters();
@@ -106,6 +120,8 @@ struct Compiler<'a> {
     virtual_services: Vec<CompiledVs>,
     delegates: HashMap<String, usize>,
     namespaces: BTreeSet<String>,
+    /// `namespace/name` of each Gateway API Gateway → its Istio Gateways.
+    api_gateways: HashMap<String, Vec<String>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -260,7 +276,7 @@ impl<'a> Compiler<'a> {
             vs.spec
                 .gateways
                 .iter()
-                .map(|g| qualify_gateway(g, ns))
+                .flat_map(|g| self.gateway_ids(g, ns))
                 .collect()
         };
         let rules = vs
@@ -287,7 +303,10 @@ impl<'a> Compiler<'a> {
             .map(|m| {
                 (
                     compile_match(m),
-                    m.gateways.iter().map(|g| qualify_gateway(g, ns)).collect(),
+                    m.gateways
+                        .iter()
+                        .flat_map(|g| self.gateway_ids(g, ns))
+                        .collect(),
                 )
             })
             .collect();
@@ -368,6 +387,16 @@ impl<'a> Compiler<'a> {
                     d.name.as_deref()?
                 ))
             }),
+        }
+    }
+
+    /// The gateways a VirtualService's `gateways` entry names: the Istio Gateway, or the
+    /// Istio Gateways made of a Gateway API Gateway of that name.
+    fn gateway_ids(&self, g: &str, ns: &str) -> Vec<String> {
+        let id = qualify_gateway(g, ns);
+        match self.api_gateways.get(&id) {
+            Some(made) => made.clone(),
+            None => vec![id],
         }
     }
 

@@ -448,3 +448,96 @@ fn snapshots_serialize() {
     assert!(json.contains("outbound|9080|v1|reviews.default.svc.cluster.local"));
     assert!(json.contains("/items/[0-9]+"));
 }
+
+/// The Gateway API's Gateway and HTTPRoute are served through the Istio objects they
+/// translate to: a listener on the declared port, and the route's rules in precedence order.
+#[test]
+fn gateway_api_routes_compile_to_a_gateway_listener() {
+    let s = snapshot(
+        r#"apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-v2}
+spec:
+  selector: {app: web, version: v2}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [web.example.com]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+  - matches: [{path: {value: /v2}}]
+    backendRefs: [{name: web-v2, port: 80}]
+"#,
+    );
+    assert_eq!(s.gateways.len(), 1);
+    let listener = &s.gateways[0];
+    assert_eq!(listener.port, 80);
+    let vh = listener
+        .routes
+        .lookup("web.example.com")
+        .expect("the route's host");
+    let host_of = |path: &'static str| {
+        let (route, _) = s.route(vh, &req(path).view()).expect("a route");
+        match &route.action {
+            RouteAction::Forward(w) => w.destinations[0].host.clone(),
+            _ => String::new(),
+        }
+    };
+    assert_eq!(host_of("/v2/x"), "web-v2.default.svc.cluster.local");
+    assert_eq!(host_of("/v2"), "web-v2.default.svc.cluster.local");
+    assert_eq!(host_of("/v2x"), "web.default.svc.cluster.local");
+    assert!(listener.routes.lookup("other.example.com").is_none());
+}
+
+/// A VirtualService may name a Gateway API Gateway, as in Istio: its rules are served on that
+/// Gateway's listeners.
+#[test]
+fn a_virtual_service_binds_to_a_gateway_api_gateway_by_name() {
+    let s = snapshot(
+        r#"apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: web}}]
+"#,
+    );
+    let listener = &s.gateways[0];
+    assert_eq!(listener.port, 80);
+    let vh = listener.routes.lookup("web.example.com").expect("bound");
+    assert!(s.route(vh, &req("/").view()).is_some());
+}

@@ -839,8 +839,8 @@ fn plural(n: usize, noun: &str) -> String {
 fn gateway_hosts(rev: &Revision, port: u16) -> String {
     let mut hosts: Vec<String> = rev
         .bundle
-        .resources()
-        .filter_map(|r| match r {
+        .served()
+        .filter_map(|(_, r)| match r {
             meridian_config::Resource::Gateway(g) => Some(g),
             _ => None,
         })

@@ -219,14 +219,7 @@ fn print_table(bundle: &Bundle) {
         for d in &doc.diagnostics {
             eprintln!("{d}");
         }
-        if let Some(from) = &doc.derived_from {
-            println!(
-                "{} made from {}/{}",
-                display_name(doc),
-                from.kind.qualified_name(),
-                from.name
-            );
-        } else if doc.is_valid() {
+        if doc.is_valid() {
             let what = if doc.ignored.is_some() {
                 "ignored"
             } else {

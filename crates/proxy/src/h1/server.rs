@@ -7,10 +7,10 @@
 //!
 //! RFC 9112 framing is enforced: conflicting `Content-Length` values, `Content-Length` with
 //! `Transfer-Encoding`, more than one `Host`, malformed heads (400) and oversized heads (431)
-//! are answered and the connection closed. A head the fast path does not serve goes, with
-//! every unread byte, to hyper ([`crate::listener::serve_hyper`]), which serves the connection
-//! from then on: HTTP/2 (prior knowledge), upgrades, `CONNECT`, HTTP/1.0, chunked or large
-//! request bodies, and expectations other than `100-continue`.
+//! are answered and the connection closed. At a head the fast path does not serve, the
+//! connection is given back with every unread byte, for hyper to serve from then on
+//! ([`crate::server`]): HTTP/2 (prior knowledge), upgrades, `CONNECT`, HTTP/1.0, chunked or
+//! large request bodies, and expectations other than `100-continue`.
 
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
@@ -28,8 +28,8 @@ use tokio::sync::watch;
 
 use super::client::put_trailers;
 use super::head::{self, RequestParse, Scratch, WireLength};
-use crate::authn::Connection;
 use crate::body::{BodyError, InBody, ResponseBody};
+use crate::connection::Connection;
 use crate::downstream::{BUFFER_LIMIT, ListenerCtx};
 use crate::limits::ConnectionLimits;
 use crate::rewind::Rewind;
@@ -77,15 +77,17 @@ enum Next {
     Done,
 }
 
-/// Serves HTTP/1.1 on a connection until it closes; hands it to hyper on the first request
-/// the fast path does not serve.
+/// Serves HTTP/1.1 on a connection until it closes (`None`), or until the first request the
+/// fast path does not serve: then the connection comes back with its unread bytes, that
+/// request first, for hyper.
 pub(crate) async fn serve<I>(
     io: I,
-    ctx: Arc<ListenerCtx>,
+    ctx: &ListenerCtx,
     peer: SocketAddr,
-    conn: Arc<Connection>,
-    mut stop: Option<watch::Receiver<bool>>,
-) where
+    conn: &Arc<Connection>,
+    stop: &mut Option<watch::Receiver<bool>>,
+) -> Option<Rewind<I>>
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut d = Downstream {
@@ -98,19 +100,17 @@ pub(crate) async fn serve<I>(
         head_deadline: Some(tokio::time::Instant::now() + ctx.limits.request_head_timeout),
     };
     loop {
-        let head = match d.next_request(&mut stop).await {
+        let head = match d.next_request(stop).await {
             Ok(Next::Request(h)) => h,
             Ok(Next::HandOver(why)) => {
                 tracing::trace!(%peer, reason = why.as_str(), "connection handed to hyper");
                 let Downstream { io, buf, .. } = d;
-                let io = Rewind::new(buf.freeze(), io);
-                crate::listener::serve_hyper(io, ctx, peer, conn, stop).await;
-                return;
+                return Some(Rewind::new(buf.freeze(), io));
             }
-            Ok(Next::Done) | Err(_) => return,
+            Ok(Next::Done) | Err(_) => return None,
         };
         let Ok(body) = d.read_body(&head).await else {
-            return;
+            return None;
         };
         let head_request = head.parts.method == Method::HEAD;
         let req = Request::from_parts(head.parts, InBody::Buffered(body));
@@ -118,17 +118,17 @@ pub(crate) async fn serve<I>(
         // connection included (as hyper and Envoy do): nobody is left to answer.
         let resp = tokio::select! {
             biased;
-            resp = crate::downstream::serve(&ctx, peer, &conn, req) => resp,
+            resp = crate::downstream::serve(ctx, peer, conn, req) => resp,
             () = d.gone() => {
                 tracing::debug!(%peer, "client closed the connection before the response");
-                return;
+                return None;
             }
         };
         // A stop order (the replica is leaving) closes the connection after this exchange.
         let close = head.close || stop.as_ref().is_some_and(|s| *s.borrow());
         if d.write_response(resp, head_request, close).await.is_err() || close {
             let _ = d.io.shutdown().await;
-            return;
+            return None;
         }
     }
 }
