@@ -986,6 +986,19 @@ fn config_references(docs: &[(usize, &Resource)], sink: &mut Sink<'_>) {
                 }
             }
         }
+        for (vi, v) in pod.volumes.iter().enumerate() {
+            let config_map = |name: &str| config_map(ns, name).map(|c| c.spec.files());
+            let secret = |name: &str| secret(ns, name).map(|s| s.spec.data.clone());
+            let (_, problems) = crate::k8s::volume::volume_files(v, &config_map, &secret);
+            for p in problems {
+                sink.per_doc[*i]
+                    .warn(
+                        &at.field("volumes").index(vi),
+                        format!("{p} in namespace \"{ns}\": Kubernetes would hold the pods back until it exists; Meridian starts them without its files"),
+                    )
+                    .hint("declare it, or mark the source `optional: true`");
+            }
+        }
     }
 }
 

@@ -237,6 +237,7 @@ pub fn load_paths(paths: &[PathBuf], opts: LoadOptions) -> Bundle {
     bundle.inputs.dedup();
     load_terraform(tf_files, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
+    crate::k8s::ingress::serve(&mut bundle, opts.strict);
     bundle
 }
 
@@ -314,6 +315,7 @@ pub fn load_str(file: &Path, text: &str, opts: LoadOptions) -> Bundle {
     }
     load_text(Arc::from(file), text, false, &opts, &mut bundle);
     crate::analyze::analyze(&mut bundle);
+    crate::k8s::ingress::serve(&mut bundle, opts.strict);
     bundle
 }
 

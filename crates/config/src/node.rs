@@ -253,6 +253,15 @@ fn resolve_plain(s: &str) -> Resolved<'_> {
         .or_else(|| bytes.strip_prefix(b"+"));
     let unsigned = digits.unwrap_or(bytes);
     if !unsigned.is_empty() && unsigned.iter().all(u8::is_ascii_digit) {
+        // `0644` is octal to go-yaml (YAML 1.1 and its v3 too), which kubectl and Compose
+        // read with: file modes (`defaultMode: 0400`) are written this way.
+        if unsigned.len() > 1
+            && unsigned[0] == b'0'
+            && unsigned.iter().all(|b| (b'0'..=b'7').contains(b))
+            && let Ok(u) = i64::from_str_radix(&s[s.len() - unsigned.len()..], 8)
+        {
+            return Resolved::Int(if bytes[0] == b'-' { -u } else { u });
+        }
         if let Ok(i) = s.parse::<i64>() {
             return Resolved::Int(i);
         }
@@ -709,6 +718,9 @@ mod tests {
     #[test_case("1", Resolved::Int(1))]
     #[test_case("-7", Resolved::Int(-7))]
     #[test_case("0x1F", Resolved::Int(31))]
+    #[test_case("0644", Resolved::Int(0o644); "leading zero is octal as go-yaml reads it")]
+    #[test_case("0", Resolved::Int(0))]
+    #[test_case("089", Resolved::Int(89); "not octal digits")]
     #[test_case("1.5", Resolved::Float(1.5))]
     #[test_case("1e3", Resolved::Float(1000.0))]
     #[test_case("true", Resolved::Bool(true))]

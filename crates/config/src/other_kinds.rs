@@ -1,7 +1,7 @@
 //! Kinds other than those Meridian reads: the ones it recognises and does not run or serve,
 //! each with what Meridian does instead. Files written for a cluster hold them next to the
-//! kinds Meridian reads (Istio's samples ship a Role beside a Deployment, an Ingress beside a
-//! Gateway); they load with a warning that says so, and fail only when strict mode asks for
+//! kinds Meridian reads (Istio's samples ship a Role beside a Deployment, an HTTPRoute beside
+//! a Service); they load with a warning that says so, and fail only when strict mode asks for
 //! every object to be used.
 
 /// Why a kind is passed over.
@@ -127,15 +127,6 @@ const TABLE: &[(&str, &[&str], Unserved)] = &[
             "is not applied",
             "replicas run as processes of the user who started Meridian",
             None,
-        ),
-    ),
-    (
-        "networking.k8s.io",
-        &["Ingress", "IngressClass"],
-        u(
-            "is not served yet",
-            "Meridian's gateway serves Istio Gateways (networking.istio.io) and the VirtualServices bound to them",
-            Some("write the rules as a networking.istio.io Gateway and a VirtualService"),
         ),
     ),
     (

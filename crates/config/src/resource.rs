@@ -13,6 +13,7 @@ use crate::istio::networking::{
 use crate::istio::security::{AuthorizationPolicySpec, PeerAuthenticationSpec};
 use crate::k8s::config_map::{ConfigMapData, RawConfigMap, RawSecret, SecretData};
 use crate::k8s::deployment::DeploymentSpec;
+use crate::k8s::ingress::{IngressClassSpec, IngressSpec};
 use crate::k8s::meta::{NameRule, ObjectMeta};
 use crate::k8s::namespace::{NamespaceData, RawNamespace};
 use crate::k8s::service::ServiceSpec;
@@ -47,6 +48,10 @@ pub enum Kind {
     PeerAuthentication,
     /// `security.istio.io` AuthorizationPolicy.
     AuthorizationPolicy,
+    /// `networking.k8s.io/v1` IngressClass.
+    IngressClass,
+    /// `networking.k8s.io/v1` Ingress, served as Istio's ingress serves it.
+    Ingress,
     /// `gateway.networking.k8s.io` GatewayClass.
     GatewayClass,
     /// `gateway.networking.k8s.io` Gateway (Istio's Gateway shares the name; the group tells
@@ -62,7 +67,7 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in the order they are applied (workloads before the routes that use them).
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Namespace,
         Kind::ServiceAccount,
         Kind::ConfigMap,
@@ -80,6 +85,8 @@ impl Kind {
         Kind::GrpcRoute,
         Kind::PeerAuthentication,
         Kind::AuthorizationPolicy,
+        Kind::IngressClass,
+        Kind::Ingress,
     ];
 
     /// The `kind:` value.
@@ -97,6 +104,8 @@ impl Kind {
             Kind::ServiceEntry => "ServiceEntry",
             Kind::PeerAuthentication => "PeerAuthentication",
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
+            Kind::IngressClass => "IngressClass",
+            Kind::Ingress => "Ingress",
             Kind::GatewayClass => "GatewayClass",
             Kind::KubernetesGateway => "Gateway",
             Kind::HttpRoute => "HTTPRoute",
@@ -118,6 +127,7 @@ impl Kind {
                 "networking.istio.io"
             }
             Kind::PeerAuthentication | Kind::AuthorizationPolicy => "security.istio.io",
+            Kind::IngressClass | Kind::Ingress => "networking.k8s.io",
             Kind::GatewayClass
             | Kind::KubernetesGateway
             | Kind::HttpRoute
@@ -134,7 +144,9 @@ impl Kind {
             | Kind::ConfigMap
             | Kind::Secret
             | Kind::Service
-            | Kind::Deployment => &["v1"],
+            | Kind::Deployment
+            | Kind::IngressClass
+            | Kind::Ingress => &["v1"],
             Kind::VirtualService | Kind::DestinationRule | Kind::Gateway | Kind::ServiceEntry => {
                 &["v1", "v1beta1", "v1alpha3"]
             }
@@ -261,6 +273,10 @@ pub enum Resource {
     PeerAuthentication(Object<PeerAuthenticationSpec>),
     /// An AuthorizationPolicy.
     AuthorizationPolicy(Object<AuthorizationPolicySpec>),
+    /// An IngressClass.
+    IngressClass(Object<IngressClassSpec>),
+    /// An Ingress.
+    Ingress(Object<IngressSpec>),
     /// A Gateway API GatewayClass.
     GatewayClass(Object<gw::GatewayClassSpec>),
     /// A Gateway API Gateway.
@@ -288,6 +304,8 @@ macro_rules! each_kind {
             Resource::ServiceEntry($o) => $e,
             Resource::PeerAuthentication($o) => $e,
             Resource::AuthorizationPolicy($o) => $e,
+            Resource::IngressClass($o) => $e,
+            Resource::Ingress($o) => $e,
             Resource::GatewayClass($o) => $e,
             Resource::KubernetesGateway($o) => $e,
             Resource::HttpRoute($o) => $e,
@@ -313,6 +331,8 @@ impl Resource {
             Resource::ServiceEntry(_) => Kind::ServiceEntry,
             Resource::PeerAuthentication(_) => Kind::PeerAuthentication,
             Resource::AuthorizationPolicy(_) => Kind::AuthorizationPolicy,
+            Resource::IngressClass(_) => Kind::IngressClass,
+            Resource::Ingress(_) => Kind::Ingress,
             Resource::GatewayClass(_) => Kind::GatewayClass,
             Resource::KubernetesGateway(_) => Kind::KubernetesGateway,
             Resource::HttpRoute(_) => Kind::HttpRoute,
@@ -786,6 +806,20 @@ fn decode_kind(
             f,
             complete,
             |o: &Object<gw::ReferenceGrantSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::IngressClass => Resource::IngressClass(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<IngressClassSpec>, f, at| o.spec.validate(f, at),
+        )?),
+        Kind::Ingress => Resource::Ingress(object(
+            root,
+            tm,
+            f,
+            complete,
+            |o: &Object<IngressSpec>, f, at| crate::k8s::ingress::validate(o, f, at),
         )?),
     })
 }

@@ -180,6 +180,7 @@ fn kinds_passed_over_are_decoded_or_named() {
         "Secret",
         "ServiceAccount",
         "Deployment",
+        "Ingress",
     ] {
         assert!(kinds.contains(&k), "{k} not decoded: {kinds:?}");
     }
@@ -191,7 +192,6 @@ fn kinds_passed_over_are_decoded_or_named() {
     assert_eq!(
         ignored,
         [
-            "ingress.networking.k8s.io/front",
             "tcproute.gateway.networking.k8s.io/front",
             "tlsroute.gateway.networking.k8s.io/rpc",
             "pod/debug",

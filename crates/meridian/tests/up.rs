@@ -388,18 +388,18 @@ fn up_runs_the_course_examples_and_follows_changes() {
 fn strict_up_refuses_kinds_it_does_not_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
-        dir.path().join("ingress.yaml"),
-        "apiVersion: networking.k8s.io/v1\n\
-         kind: Ingress\n\
+        dir.path().join("job.yaml"),
+        "apiVersion: batch/v1\n\
+         kind: Job\n\
          metadata: {name: web}\n\
-         spec: {rules: []}\n",
+         spec: {}\n",
     )
     .expect("write");
     let mut child = meridian()
         .current_dir(dir.path())
         .args([
             "up",
-            "ingress.yaml",
+            "job.yaml",
             "--strict",
             "--admin-addr",
             "127.0.0.1:0",
@@ -444,7 +444,7 @@ fn strict_up_refuses_kinds_it_does_not_run() {
     let status = status.expect("meridian up --strict kept running");
     assert!(!status.success(), "{stderr}");
     assert!(
-        stderr.contains("ingress.yaml:2:7: Ingress/web: kind: Ingress is not served yet"),
+        stderr.contains("job.yaml:2:7: Job/web: kind: Job is not run"),
         "{stderr}"
     );
     assert!(stderr.contains("refusing to start"), "{stderr}");

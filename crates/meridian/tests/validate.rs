@@ -148,10 +148,10 @@ fn kinds_not_served_warn_and_strict_refuses_them() {
          kind: ServiceAccount\n\
          metadata: {name: web}\n\
          ---\n\
-         apiVersion: networking.k8s.io/v1\n\
-         kind: Ingress\n\
+         apiVersion: batch/v1\n\
+         kind: Job\n\
          metadata: {name: web}\n\
-         spec: {rules: []}\n",
+         spec: {}\n",
     )
     .expect("write");
     let run = |strict: bool| {
@@ -173,18 +173,15 @@ fn kinds_not_served_warn_and_strict_refuses_them() {
     let (ok, stdout, stderr) = run(false);
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("serviceaccount/web validated"), "{stdout}");
+    assert!(stdout.contains("job.batch/web ignored"), "{stdout}");
     assert!(
-        stdout.contains("ingress.networking.k8s.io/web ignored"),
-        "{stdout}"
-    );
-    assert!(
-        stderr.contains("app.yaml:6:7: warning: Ingress/web: kind: Ingress is not served yet"),
+        stderr.contains("app.yaml:6:7: warning: Job/web: kind: Job is not run"),
         "{stderr}"
     );
     let (ok, stdout, stderr) = run(true);
     assert!(!ok, "{stdout}\n{stderr}");
     assert!(
-        stderr.contains("app.yaml:6:7: Ingress/web: kind: Ingress is not served yet"),
+        stderr.contains("app.yaml:6:7: Job/web: kind: Job is not run"),
         "{stderr}"
     );
     assert!(stderr.contains("error: 1 error in 1 place"), "{stderr}");

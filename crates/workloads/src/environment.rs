@@ -16,6 +16,7 @@
 //! | `NODE_NAME` | the node's host name |
 //! | `MERIDIAN_WORKLOAD` | the Deployment or Compose service name |
 //! | `MERIDIAN_VERSION` | the replica's `version` label, when it has one |
+//! | `MERIDIAN_ROOT` | the replica's root folder, when its pod has volumes (`crate::volumes`) |
 //! | `PATH` | the folder of the running `meridian` executable, then the inherited `PATH` |
 //!
 //! Meridian's own environment is inherited unless the supervisor is told otherwise. `PORT`
@@ -38,6 +39,8 @@ pub(crate) struct ReplicaFacts<'a> {
     pub(crate) uid: &'a str,
     pub(crate) node_name: &'a str,
     pub(crate) ports: &'a [PortMapping],
+    /// The replica's root, when it has volumes (`MERIDIAN_ROOT`).
+    pub(crate) root: Option<std::path::PathBuf>,
 }
 
 /// Expands `$(VAR)` references to variables defined so far; `$$(VAR)` is a literal
@@ -171,6 +174,9 @@ pub(crate) fn container_env(
     vars.insert("POD_IP".into(), "127.0.0.1".into());
     vars.insert("NODE_NAME".into(), f.node_name.to_owned());
     vars.insert("MERIDIAN_WORKLOAD".into(), f.spec.id.name.clone());
+    if let Some(root) = &f.root {
+        vars.insert("MERIDIAN_ROOT".into(), root.to_string_lossy().into_owned());
+    }
     if let Some(v) = f.spec.version() {
         vars.insert("MERIDIAN_VERSION".into(), v.to_owned());
     }
@@ -282,6 +288,7 @@ spec:
             uid: "u",
             node_name: "node",
             ports: &[],
+            root: None,
         };
         let env = container_env(&spec.containers[0], &facts, None, None);
         assert_eq!(env.get("APP_LOG_LEVEL").map(String::as_str), Some("info"));

@@ -21,6 +21,7 @@
 //! | `MERIDIAN_WORKLOAD`, `MERIDIAN_VERSION` | the workload's name and `version` label |
 //! | `PATH` | the folder of the running `meridian` first |
 //! | caller's | [`WorkloadSpec::extra_env`] (`<SERVICE>_SERVICE_HOST`/`_PORT`, `HTTP_PROXY`) |
+//! | `MERIDIAN_ROOT` | for a replica with volumes, its root: a `mountPath` `/etc/config` is `$MERIDIAN_ROOT/etc/config` (see `volumes`) |
 //!
 //! then the declared `env` (with `$(VAR)` and `fieldRef`); `PORT` and `PORT_*` always win.
 
@@ -37,6 +38,7 @@ mod restart;
 mod rollout;
 mod status;
 mod supervisor;
+mod volumes;
 mod workload;
 
 pub use error::WorkloadError;
@@ -48,6 +50,6 @@ pub use status::{
 };
 pub use supervisor::{ApplySummary, Supervisor, SupervisorOptions};
 pub use workload::{
-    ContainerSpec, DesiredState, EnvEntry, PortDecl, PortRef, ProbeAction, ProbeSpec, RestartRule,
-    Strategy, WorkloadSpec,
+    ContainerSpec, DesiredState, EnvEntry, MountSpec, PortDecl, PortRef, ProbeAction, ProbeSpec,
+    RestartRule, Strategy, VolumeSpec, WorkloadSpec,
 };

@@ -397,6 +397,23 @@ pub(crate) async fn run(inner: Arc<Inner>, r: Arc<Replica>, pending: Option<Stri
         inner.replica_finished(&r);
         return;
     }
+    if r.spec.has_volumes() {
+        let root = inner.root_dir.join(&r.name);
+        let spec = r.spec.clone();
+        let laid_out = tokio::task::spawn_blocking(move || {
+            crate::volumes::prepare(&root, &spec).map(|()| root)
+        })
+        .await;
+        let text = match laid_out {
+            Ok(Ok(root)) => format!(
+                "volumes are under {} ($MERIDIAN_ROOT): a mountPath such as /etc/config is $MERIDIAN_ROOT/etc/config",
+                root.display()
+            ),
+            Ok(Err(e)) => format!("cannot lay out the replica's volumes: {e}"),
+            Err(e) => format!("cannot lay out the replica's volumes: {e}"),
+        };
+        r.log.line(Stream::Meridian, &text);
+    }
     if !r.spec.init_containers.is_empty() {
         r.update(|rt| rt.phase = Some(ReplicaState::Initializing));
         inner.replica_changed(&r);
@@ -427,6 +444,7 @@ fn facts<'a>(inner: &'a Inner, r: &'a Replica) -> ReplicaFacts<'a> {
         uid: &r.uid,
         node_name: &inner.opts.node.hostname,
         ports: &r.ports,
+        root: r.spec.has_volumes().then(|| inner.root_dir.join(&r.name)),
     }
 }
 

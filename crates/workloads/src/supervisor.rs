@@ -153,6 +153,8 @@ pub(crate) struct Inner {
     pub(crate) changed: watch::Sender<u64>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) log_dir: PathBuf,
+    /// Where replicas' roots live (`<state_dir>/replicas/<replica>`, `crate::volumes`).
+    pub(crate) root_dir: PathBuf,
     pub(crate) exe_dir: Option<PathBuf>,
     pub(crate) inherited_path: Option<OsString>,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -198,6 +200,11 @@ impl Inner {
 
     /// A replica's task ended: forget it.
     pub(crate) fn replica_finished(&self, r: &Arc<Replica>) {
+        if r.spec.has_volumes()
+            && let Err(e) = crate::volumes::remove(&self.root_dir.join(&r.name))
+        {
+            tracing::warn!(replica = %r.name, "cannot remove the replica's root: {e}");
+        }
         {
             let mut st = self.lock();
             if let Some(w) = st.workloads.get_mut(r.workload()) {
@@ -373,6 +380,7 @@ impl Supervisor {
         let spawner = Spawner::start(tokio::runtime::Handle::current(), &opts.state_dir)
             .map_err(WorkloadError::Spawner)?;
         let exe_dir = opts.exe_dir.clone();
+        let root_dir = opts.state_dir.join("replicas");
         Ok(Self {
             inner: Arc::new(Inner {
                 opts,
@@ -383,6 +391,7 @@ impl Supervisor {
                 changed: watch::channel(0).0,
                 events: broadcast::channel(1024).0,
                 log_dir,
+                root_dir,
                 exe_dir,
                 inherited_path: std::env::var_os("PATH"),
                 tasks: Mutex::new(Vec::new()),
@@ -406,6 +415,7 @@ impl Supervisor {
     pub fn apply(&self, desired: DesiredState) -> Result<ApplySummary, WorkloadError> {
         let mut summary = ApplySummary::default();
         let mut to_start = Vec::new();
+        let mut refresh: Vec<(PathBuf, Arc<WorkloadSpec>)> = Vec::new();
         {
             let mut st = self.inner.lock();
             if st.shutting_down {
@@ -478,6 +488,16 @@ impl Supervisor {
                                 s = cur;
                             }
                             w.desired = Arc::new(s);
+                            // New ConfigMap or Secret data reaches the running replicas'
+                            // volumes in place.
+                            for r in &w.replicas {
+                                if r.spec.has_volumes() && r.spec.volumes != w.desired.volumes {
+                                    refresh.push((
+                                        self.inner.root_dir.join(&r.name),
+                                        w.desired.clone(),
+                                    ));
+                                }
+                            }
                         }
                         w.kick.notify_one();
                     }
@@ -505,6 +525,13 @@ impl Supervisor {
                     w.controller = Some(task);
                 }
             }
+        }
+        for (root, spec) in refresh {
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = crate::volumes::update(&root, &spec.volumes) {
+                    tracing::warn!(root = %root.display(), "cannot update the replica's volumes: {e}");
+                }
+            });
         }
         self.inner.changed.send_modify(|n| *n += 1);
         Ok(summary)

@@ -10,6 +10,7 @@ use meridian_config::compose::{self, ComposeFile, DeployMode, Healthcheck, Updat
 use meridian_config::k8s::config_map::{ConfigMapData, SecretData};
 use meridian_config::k8s::deployment::{Container, DeploymentSpec, Probe, StrategyType};
 use meridian_config::k8s::meta::IntOrString;
+use meridian_config::k8s::volume::{MountedFile, VolumeKind, volume_files};
 use meridian_config::{Object, Resource};
 use meridian_control::endpoints::{WorkloadKind, WorkloadRef};
 
@@ -31,6 +32,9 @@ pub struct WorkloadSpec {
     pub init_containers: Vec<ContainerSpec>,
     /// The processes of each replica.
     pub containers: Vec<ContainerSpec>,
+    /// The pod's volumes, laid out under each replica's root (`crate::volumes`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeSpec>,
     /// Node labels a node must have (`nodeSelector`).
     pub node_selector: BTreeMap<String, String>,
     /// Swarm placement constraints (all must hold).
@@ -97,6 +101,38 @@ pub struct ContainerSpec {
     pub healthcheck: Option<Healthcheck>,
     /// Memory limit in bytes, when declared: `RLIMIT_DATA` on the process.
     pub memory_limit: Option<u64>,
+    /// Volumes mounted, as links under the replica's root (`crate::volumes`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountSpec>,
+}
+
+/// A volume of a replica: a folder under its root with these files (none for `emptyDir`
+/// and the kinds Meridian does not provide).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VolumeSpec {
+    /// The volume's name.
+    pub name: String,
+    /// The volume as the pod template declares it: part of the template, so changing it
+    /// rolls the replicas out.
+    pub source: meridian_config::k8s::volume::Volume,
+    /// Its files, from the ConfigMaps and Secrets of the revision. Not part of the template:
+    /// as the kubelet does, a new revision of a ConfigMap or Secret updates the files of the
+    /// running replicas (`crate::volumes::update`) rather than replacing them.
+    #[serde(skip)]
+    pub files: Vec<MountedFile>,
+}
+
+/// A volume mounted into a container.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MountSpec {
+    /// The volume.
+    pub volume: String,
+    /// `mountPath`, taken as relative to the replica's root.
+    pub mount_path: String,
+    /// The file or folder of the volume mounted there, rather than all of it.
+    pub sub_path: Option<String>,
+    /// Accepted (files keep their own modes).
+    pub read_only: bool,
 }
 
 /// An environment entry.
@@ -251,6 +287,17 @@ pub enum Strategy {
 }
 
 impl WorkloadSpec {
+    /// True when replicas get a root folder (`MERIDIAN_ROOT`): the pod declares volumes or
+    /// mounts.
+    pub fn has_volumes(&self) -> bool {
+        !self.volumes.is_empty()
+            || self
+                .init_containers
+                .iter()
+                .chain(&self.containers)
+                .any(|c| !c.mounts.is_empty())
+    }
+
     /// The workload's label `version`, shown by `ps`.
     pub fn version(&self) -> Option<&str> {
         self.labels.get("version").map(String::as_str)
@@ -267,6 +314,8 @@ impl WorkloadSpec {
             service_account: &'a str,
             init_containers: &'a [ContainerSpec],
             containers: &'a [ContainerSpec],
+            #[serde(skip_serializing_if = "<[VolumeSpec]>::is_empty")]
+            volumes: &'a [VolumeSpec],
             node_selector: &'a BTreeMap<String, String>,
             constraints: &'a [compose::Constraint],
             restart: &'a RestartRule,
@@ -280,6 +329,7 @@ impl WorkloadSpec {
             service_account: &self.service_account,
             init_containers: &self.init_containers,
             containers: &self.containers,
+            volumes: &self.volumes,
             node_selector: &self.node_selector,
             constraints: &self.constraints,
             restart: &self.restart,
@@ -357,6 +407,7 @@ impl WorkloadSpec {
                 .iter()
                 .map(|c| container(c, ns, sources))
                 .collect(),
+            volumes: pod.volumes.iter().map(|v| volume(v, ns, sources)).collect(),
             node_selector: pod.node_selector.clone(),
             constraints: Vec::new(),
             max_replicas_per_node: None,
@@ -414,6 +465,7 @@ impl WorkloadSpec {
             startup: None,
             healthcheck: s.healthcheck.clone(),
             memory_limit: s.deploy.resources.limits.memory,
+            mounts: Vec::new(),
         };
         WorkloadSpec {
             id: WorkloadRef {
@@ -430,6 +482,7 @@ impl WorkloadSpec {
             service_account: "default".into(),
             init_containers: Vec::new(),
             containers: vec![c],
+            volumes: Vec::new(),
             node_selector: BTreeMap::new(),
             constraints: s.deploy.placement.constraints.clone(),
             max_replicas_per_node: s.deploy.placement.max_replicas_per_node,
@@ -607,6 +660,40 @@ fn container(c: &Container, ns: &str, sources: &ConfigSources<'_>) -> ContainerS
             .and_then(|l| l.get("memory"))
             .and_then(|q| q.value().ok())
             .map(|v| v as u64),
+        mounts: c
+            .volume_mounts
+            .iter()
+            .filter_map(|m| {
+                Some(MountSpec {
+                    volume: m.name.clone()?,
+                    mount_path: m.mount_path.clone()?,
+                    sub_path: m.sub_path.clone().filter(|s| !s.is_empty()),
+                    read_only: m.read_only == Some(true),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// A volume's files, read from the ConfigMaps and Secrets of the configuration. What is
+/// missing is left out (validation warns about it where it is referenced).
+fn volume(
+    v: &meridian_config::k8s::volume::Volume,
+    ns: &str,
+    sources: &ConfigSources<'_>,
+) -> VolumeSpec {
+    let files = match v.kind() {
+        VolumeKind::Files => {
+            let config_map = |name: &str| sources.config_maps.get(&(ns, name)).map(|c| c.files());
+            let secret = |name: &str| sources.secrets.get(&(ns, name)).map(|s| s.data.clone());
+            volume_files(v, &config_map, &secret).0
+        }
+        VolumeKind::EmptyDir | VolumeKind::Unserved(_) | VolumeKind::None => Vec::new(),
+    };
+    VolumeSpec {
+        name: v.name.clone().unwrap_or_default(),
+        source: v.clone(),
+        files,
     }
 }
 

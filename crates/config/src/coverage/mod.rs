@@ -53,6 +53,8 @@ fn roots() -> Vec<(&'static str, Walker)> {
         root::<RawObject<gateway_api::ReferenceGrantSpec>>("ReferenceGrant"),
         root::<RawObject<k8s::service::ServiceSpec>>("Service"),
         root::<RawObject<k8s::deployment::DeploymentSpec>>("Deployment"),
+        root::<RawObject<k8s::ingress::IngressSpec>>("Ingress"),
+        root::<RawObject<k8s::ingress::IngressClassSpec>>("IngressClass"),
         root::<k8s::service_account::RawServiceAccount>("ServiceAccount"),
         root::<k8s::namespace::RawNamespace>("Namespace"),
         root::<k8s::config_map::RawConfigMap>("ConfigMap"),

@@ -1363,9 +1363,81 @@ pub(super) fn entries() -> Vec<Entry> {
                 "serviceAccountName",
                 "serviceAccount",
                 "hostname",
+                "volumes",
             ],
             WORKLOADS,
         ),
+        served(
+            "Volume",
+            &["name", "configMap", "secret", "projected", "emptyDir"],
+            WORKLOADS,
+        ),
+        served(
+            "ConfigMapVolumeSource",
+            &["name", "items", "defaultMode", "optional"],
+            WORKLOADS,
+        ),
+        served(
+            "SecretVolumeSource",
+            &["secretName", "items", "defaultMode", "optional"],
+            WORKLOADS,
+        ),
+        served(
+            "ProjectedVolumeSource",
+            &["sources", "defaultMode"],
+            WORKLOADS,
+        ),
+        served("VolumeProjection", &["configMap", "secret"], WORKLOADS),
+        served("Projection", &["name", "items", "optional"], WORKLOADS),
+        served("KeyToPath", &["key", "path", "mode"], WORKLOADS),
+        served(
+            "IngressSpec",
+            &["ingressClassName", "defaultBackend", "tls", "rules"],
+            INGRESS,
+        ),
+        served("IngressBackend", &["service"], INGRESS),
+        noted("IngressBackend", "resource", Yaml(INGRESS_RESOURCE_BACKEND)),
+        within(
+            "TypedLocalObjectReference",
+            &["apiGroup", "kind", "name"],
+            "IngressBackend.resource",
+        ),
+        served("IngressServiceBackend", &["name", "port"], INGRESS),
+        served("ServiceBackendPort", &["name", "number"], INGRESS),
+        served("IngressTls", &["hosts", "secretName"], INGRESS),
+        served("IngressRule", &["host", "http"], INGRESS),
+        served("HttpIngressRuleValue", &["paths"], INGRESS),
+        served("HttpIngressPath", &["path", "pathType", "backend"], INGRESS),
+        served("IngressClassSpec", &["controller"], INGRESS),
+        inert(
+            "IngressClassSpec",
+            &["parameters"],
+            "Istio's ingress controller reads no IngressClass parameters",
+        ),
+        inert(
+            "IngressClassParametersReference",
+            &["apiGroup", "kind", "name", "namespace", "scope"],
+            "Istio's ingress controller reads no IngressClass parameters",
+        ),
+        noted(
+            "EmptyDirVolumeSource",
+            "medium",
+            Pod("volumes: [{name: v, emptyDir: {medium: Memory}}]"),
+        ),
+        noted(
+            "EmptyDirVolumeSource",
+            "sizeLimit",
+            Pod("volumes: [{name: v, emptyDir: {sizeLimit: 1Gi}}]"),
+        ),
+        served("VolumeMount", &["name", "mountPath", "subPath"], WORKLOADS),
+        noted("VolumeMount", "readOnly", Yaml(MOUNT_READ_ONLY)),
+        noted(
+            "VolumeMount",
+            "recursiveReadOnly",
+            Yaml(MOUNT_RECURSIVE_READ_ONLY),
+        ),
+        noted("VolumeMount", "subPathExpr", Yaml(MOUNT_SUB_PATH_EXPR)),
+        noted("VolumeMount", "mountPropagation", Yaml(MOUNT_PROPAGATION)),
         served(
             "Container",
             &[
@@ -1380,6 +1452,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 "startupProbe",
                 "resources",
                 "envFrom",
+                "volumeMounts",
             ],
             WORKLOADS,
         ),
@@ -2147,6 +2220,23 @@ pub(super) fn entries() -> Vec<Entry> {
     for field in super::IGNORED_POD_FIELDS {
         v.push(noted("PodSpec", field, Pod(line(field))));
     }
+    for kind in crate::k8s::volume::UNSERVED_KINDS {
+        let doc = format!("volumes: [{{name: v, {kind}: {{}}}}]");
+        v.push(noted("Volume", kind, Pod(Box::leak(doc.into_boxed_str()))));
+    }
+    for source in [
+        "downwardAPI",
+        "serviceAccountToken",
+        "clusterTrustBundle",
+        "podCertificate",
+    ] {
+        let doc = format!("volumes: [{{name: v, projected: {{sources: [{{{source}: {{}}}}]}}}}]");
+        v.push(noted(
+            "VolumeProjection",
+            source,
+            Pod(Box::leak(doc.into_boxed_str())),
+        ));
+    }
     for field in super::IGNORED_CONTAINER_FIELDS {
         v.push(noted("Container", field, Container(line(field))));
     }
@@ -2258,6 +2348,85 @@ fn line(field: &str) -> &'static str {
     };
     Box::leak(format!("{field}: {value}").into_boxed_str())
 }
+
+const INGRESS: &str = "gateway: an Ingress of Istio's class made into a Gateway and VirtualServices (config/src/k8s/ingress.rs)";
+
+const INGRESS_RESOURCE_BACKEND: &str = "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  ingressClassName: istio
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {resource: {kind: Bucket, name: b}} #<
+";
+
+const MOUNT_READ_ONLY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+      - name: app
+        command: [sleep, \"1\"]
+        volumeMounts:
+        - {name: v, mountPath: /x, readOnly: true} #<
+      volumes: [{name: v, emptyDir: {}}]
+";
+
+const MOUNT_RECURSIVE_READ_ONLY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+      - name: app
+        command: [sleep, \"1\"]
+        volumeMounts:
+        - {name: v, mountPath: /x, recursiveReadOnly: Disabled} #<
+      volumes: [{name: v, emptyDir: {}}]
+";
+
+const MOUNT_SUB_PATH_EXPR: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+      - name: app
+        command: [sleep, \"1\"]
+        volumeMounts:
+        - {name: v, mountPath: /x, subPathExpr: $(POD_NAME)} #<
+      volumes: [{name: v, emptyDir: {}}]
+";
+
+const MOUNT_PROPAGATION: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+      - name: app
+        command: [sleep, \"1\"]
+        volumeMounts:
+        - {name: v, mountPath: /x, mountPropagation: None} #<
+      volumes: [{name: v, emptyDir: {}}]
+";
 
 const GW_TARGET_PORT: &str = "\
 apiVersion: networking.istio.io/v1

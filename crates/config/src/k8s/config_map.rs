@@ -73,6 +73,21 @@ impl ConfigMapData {
         }
     }
 
+    /// Every key with its bytes (`binaryData` decoded), as a volume's files hold them.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut out: BTreeMap<String, Vec<u8>> = self
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect();
+        for (k, v) in &self.binary_data {
+            if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(v) {
+                out.insert(k.clone(), b);
+            }
+        }
+        out
+    }
+
     /// The value of `key` as text (binary values decoded when they are UTF-8).
     pub fn get(&self, key: &str) -> Option<String> {
         self.data.get(key).cloned().or_else(|| {

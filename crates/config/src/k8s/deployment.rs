@@ -82,8 +82,9 @@ pub struct PodSpec {
     /// Host name for the replica (informational).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
-    #[serde(default, skip_serializing)]
-    volumes: Option<IgnoredAny>,
+    /// Volumes, served as folders under each replica's root (`super::volume`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<super::volume::Volume>,
     #[serde(default, skip_serializing)]
     affinity: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
@@ -150,7 +151,6 @@ pub struct PodSpec {
 
 /// Pod fields that Meridian accepts but cannot apply to processes.
 pub(crate) const IGNORED_POD_FIELDS: &[&str] = &[
-    "volumes",
     "affinity",
     "tolerations",
     "securityContext",
@@ -227,8 +227,9 @@ pub struct Container {
     /// Variables from every key of a ConfigMap or Secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_from: Vec<EnvFromSource>,
-    #[serde(default, skip_serializing)]
-    volume_mounts: Option<IgnoredAny>,
+    /// Volumes mounted, under the replica's root (`super::volume`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounts: Vec<super::volume::VolumeMount>,
     #[serde(default, skip_serializing)]
     security_context: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
@@ -250,7 +251,6 @@ pub struct Container {
 }
 
 pub(crate) const IGNORED_CONTAINER_FIELDS: &[&str] = &[
-    "volumeMounts",
     "securityContext",
     "lifecycle",
     "terminationMessagePath",
@@ -702,8 +702,15 @@ impl PodSpec {
                     }
                 }
                 c.validate(f, &cp, field == "initContainers");
+                super::volume::validate_mounts(
+                    &c.volume_mounts,
+                    &self.volumes,
+                    f,
+                    &cp.field("volumeMounts"),
+                );
             }
         }
+        super::volume::validate_volumes(&self.volumes, f, &at.field("volumes"));
         if let Some(p) = &self.restart_policy
             && p != "Always"
         {
@@ -736,7 +743,6 @@ impl PodSpec {
             );
         }
         warn_ignored(f, at, IGNORED_POD_FIELDS, |name| match name {
-            "volumes" => self.volumes.is_some(),
             "affinity" => self.affinity.is_some(),
             "tolerations" => self.tolerations.is_some(),
             "securityContext" => self.security_context.is_some(),
@@ -1024,7 +1030,6 @@ impl Container {
             }
         }
         warn_ignored(f, at, IGNORED_CONTAINER_FIELDS, |name| match name {
-            "volumeMounts" => self.volume_mounts.is_some(),
             "securityContext" => self.security_context.is_some(),
             "lifecycle" => self.lifecycle.is_some(),
             "terminationMessagePath" => self.termination_message_path.is_some(),
@@ -1062,7 +1067,7 @@ fn is_supported_field_path(p: &str) -> bool {
 
 /// An IANA_SVC_NAME: up to 15 characters, lower-case alphanumerics and `-`, at least one
 /// letter, no `--`.
-fn check_port_name(n: &str) -> Result<(), String> {
+pub(crate) fn check_port_name(n: &str) -> Result<(), String> {
     if n.is_empty() || n.len() > 15 {
         return Err("must be no more than 15 characters".into());
     }
