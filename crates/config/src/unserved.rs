@@ -217,6 +217,19 @@ fn exported_narrowly(export_to: &[String]) -> bool {
 }
 
 fn traffic_policy(tp: &TrafficPolicy, at: &FieldPath, f: &mut Findings) {
+    if tp
+        .connection_pool
+        .as_ref()
+        .and_then(|c| c.http.as_ref())
+        .is_some_and(|h| h.http2_keep_alive.is_some())
+    {
+        f.warn(
+            &at.field("connectionPool")
+                .field("http")
+                .field("http2KeepAlive"),
+            "not served yet: upstream HTTP/2 connections are not pinged; an idle one closes after idleTimeout",
+        );
+    }
     if tp.tunnel.is_some() {
         f.warn(
             &at.field("tunnel"),

@@ -1042,6 +1042,18 @@ pub(super) fn entries() -> Vec<Entry> {
             ],
             CLUSTERS,
         ),
+        noted(
+            "HttpSettings",
+            "http2KeepAlive",
+            Yaml(dr(
+                "connectionPool: {http: {http2KeepAlive: {interval: 15s, timeout: 5s}}}",
+            )),
+        ),
+        within(
+            "Http2KeepAlive",
+            &["interval", "timeout"],
+            "HttpSettings.http2KeepAlive",
+        ),
         served(
             "OutlierDetection",
             &[
@@ -1214,6 +1226,8 @@ pub(super) fn entries() -> Vec<Entry> {
                 "notPrincipals",
                 "requestPrincipals",
                 "notRequestPrincipals",
+                "trustDomains",
+                "notTrustDomains",
                 "namespaces",
                 "notNamespaces",
                 "serviceAccounts",

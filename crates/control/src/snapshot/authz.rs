@@ -263,6 +263,8 @@ pub struct SourceMatch {
     pub principals: Field<ValuePattern>,
     /// JWT principals: never present in Meridian (no JWT authentication).
     pub request_principals: Field<ValuePattern>,
+    /// Trust domains of the peer identities (from the principal).
+    pub trust_domains: Field<ValuePattern>,
     /// Peer namespaces (from the principal).
     pub namespaces: Field<ValuePattern>,
     /// Peer service accounts as `namespace/name`.
@@ -303,6 +305,8 @@ pub enum ConditionKey {
     SourceNamespace,
     /// `source.principal`.
     SourcePrincipal,
+    /// `source.trustDomain`.
+    SourceTrustDomain,
     /// `source.serviceAccount`.
     SourceServiceAccount,
     /// `destination.port`.
@@ -352,6 +356,12 @@ pub struct AuthzRequest<'a> {
 }
 
 impl AuthzRequest<'_> {
+    /// The trust domain of the peer's identity: the principal's first segment
+    /// (`cluster.local` of `cluster.local/ns/default/sa/sleep`).
+    fn trust_domain(&self) -> Option<&str> {
+        self.principal?.split('/').next().filter(|t| !t.is_empty())
+    }
+
     fn namespace(&self) -> Option<&str> {
         let p = self.principal?;
         let rest = &p[p.find("/ns/")? + 4..];
@@ -494,6 +504,7 @@ impl SourceMatch {
     fn matches(&self, req: &AuthzRequest<'_>) -> bool {
         self.principals.matches(req.principal)
             && self.request_principals.matches(None)
+            && self.trust_domains.matches(req.trust_domain())
             && self.namespaces.matches(req.namespace())
             && self
                 .service_accounts
@@ -534,6 +545,7 @@ impl ConditionMatch {
             }
             ConditionKey::SourceNamespace => req.namespace(),
             ConditionKey::SourcePrincipal => req.principal,
+            ConditionKey::SourceTrustDomain => req.trust_domain(),
             ConditionKey::SourceServiceAccount => {
                 sa = req.service_account();
                 sa.as_deref()
@@ -631,6 +643,7 @@ fn compile_source(s: &Source, namespace: &str) -> SourceMatch {
     SourceMatch {
         principals: Field::strings(&s.principals, &s.not_principals, false),
         request_principals: Field::strings(&s.request_principals, &s.not_request_principals, false),
+        trust_domains: Field::strings(&s.trust_domains, &s.not_trust_domains, false),
         namespaces: Field::strings(&s.namespaces, &s.not_namespaces, false),
         service_accounts: Field::strings(
             &qualify(&s.service_accounts),
@@ -663,6 +676,7 @@ fn compile_condition(c: &Condition) -> Option<ConditionMatch> {
         "destination.ip" => ConditionKey::DestinationIp,
         "source.namespace" => ConditionKey::SourceNamespace,
         "source.principal" => ConditionKey::SourcePrincipal,
+        "source.trustDomain" => ConditionKey::SourceTrustDomain,
         "source.serviceAccount" => ConditionKey::SourceServiceAccount,
         "destination.port" => ConditionKey::DestinationPort,
         "connection.sni" => ConditionKey::ConnectionSni,

@@ -205,7 +205,9 @@ fn compile_one(name: &str, spec: &PeerAuthenticationSpec) -> PeerAuthnPolicy {
             .port_level_mtls
             .iter()
             .flatten()
-            .filter_map(|(port, m)| Some((u16::try_from(*port).ok()?, MtlsMode::from_spec(m.mode))))
+            .filter_map(|(port, m)| {
+                Some((u16::try_from(port.0).ok()?, MtlsMode::from_spec(m.mode)))
+            })
             .collect(),
     }
 }

@@ -377,6 +377,22 @@ pub struct HttpSettings {
     /// Streams per HTTP/2 connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent_streams: Option<i32>,
+    /// HTTP/2 PING keep-alive on upstream connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_keep_alive: Option<Http2KeepAlive>,
+}
+
+/// `connectionPool.http.http2KeepAlive`: how often upstream HTTP/2 connections are pinged
+/// and how long a PING may go unanswered.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Http2KeepAlive {
+    /// Time between PINGs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<DurationText>,
+    /// How long to wait for a PING's answer before closing the connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
 }
 
 /// `h2UpgradePolicy`.

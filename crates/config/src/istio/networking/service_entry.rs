@@ -131,6 +131,20 @@ impl ServiceEntrySpec {
             let hp = at.field("hosts").index(i);
             if h == "*" {
                 f.error(&hp, "hostname cannot be wildcard");
+            } else if let Some(rest) = partial_wildcard(h) {
+                // Istio's ValidatePartialWildCardDomain lets a ServiceEntry's first label be
+                // `*x`; routing matches wildcards by whole labels only.
+                match v::check_dns_name(&format!("x{rest}")) {
+                    Err(e) => {
+                        f.error(&hp, format!("invalid host \"{h}\": {e}"));
+                    }
+                    Ok(()) => {
+                        f.warn(
+                            &hp,
+                            format!("a partial wildcard (\"{h}\") is accepted, as Istio accepts it, but not served: Meridian's wildcards match whole labels (\"*.example.com\"), so no request matches this host"),
+                        );
+                    }
+                }
             } else if let Err(e) = v::check_wildcard_host(h) {
                 f.error(&hp, e);
             }
@@ -252,4 +266,11 @@ impl ServiceEntrySpec {
         }
         v::export_to(f, &at.field("exportTo"), &self.export_to);
     }
+}
+
+/// The rest of a host whose first label is a partial wildcard (`*x.example.com` gives
+/// `x.example.com`'s part after the `*`), as Istio's ValidatePartialWildCardDomain allows.
+fn partial_wildcard(host: &str) -> Option<&str> {
+    let rest = host.strip_prefix('*')?;
+    (!rest.is_empty() && !rest.starts_with('.') && !rest.contains('*')).then_some(rest)
 }

@@ -104,6 +104,12 @@ pub struct Source {
     /// JWT principals that do not match.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_request_principals: Vec<String>,
+    /// Trust domains of the peer identities (`cluster.local`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_domains: Vec<String>,
+    /// Trust domains that do not match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_trust_domains: Vec<String>,
     /// Peer namespaces.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
@@ -181,6 +187,7 @@ const CONDITION_KEYS: &[&str] = &[
     "remote.ip",
     "source.namespace",
     "source.principal",
+    "source.trustDomain",
     "source.serviceAccount",
     "request.auth.principal",
     "request.auth.audiences",
@@ -326,6 +333,8 @@ impl Source {
             ("notPrincipals", &self.not_principals),
             ("requestPrincipals", &self.request_principals),
             ("notRequestPrincipals", &self.not_request_principals),
+            ("trustDomains", &self.trust_domains),
+            ("notTrustDomains", &self.not_trust_domains),
             ("namespaces", &self.namespaces),
             ("notNamespaces", &self.not_namespaces),
             ("serviceAccounts", &self.service_accounts),

@@ -20,7 +20,42 @@ pub struct PeerAuthenticationSpec {
     pub mtls: Option<MutualTls>,
     /// Per workload port overrides (only with a selector).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub port_level_mtls: Option<BTreeMap<u32, MutualTls>>,
+    pub port_level_mtls: Option<BTreeMap<PortKey, MutualTls>>,
+}
+
+/// A port as a map key: a number, or (as JSON and Istio's own examples write protobuf map
+/// keys) a string holding one, `"8080"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct PortKey(pub u32);
+
+impl<'de> serde::Deserialize<'de> for PortKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PortKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a port number")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PortKey, E> {
+                u32::try_from(v)
+                    .map(PortKey)
+                    .map_err(|_| E::custom(format!("port {v} is out of range")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PortKey, E> {
+                u32::try_from(v)
+                    .map(PortKey)
+                    .map_err(|_| E::custom(format!("port {v} is out of range")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PortKey, E> {
+                v.trim()
+                    .parse()
+                    .map(PortKey)
+                    .map_err(|_| E::custom(format!("{v:?} is not a port number")))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `mtls`.
@@ -69,7 +104,7 @@ impl PeerAuthenticationSpec {
                     "portLevelMtls must have at least one port when it is set",
                 );
             }
-            for port in ports.keys() {
+            for PortKey(port) in ports.keys() {
                 if !(1..=65535).contains(port) {
                     f.error(&pp.key(port.to_string()), "port must be between 1-65535")
                         .at_key();

@@ -182,6 +182,9 @@ fn scope_selector_namespace_and_root() {
 #[test_case("principals: [\"*\"]", true; "any authenticated principal")]
 #[test_case("principals: [cluster.local/ns/default/sa/other]", false; "other principal")]
 #[test_case("notPrincipals: [cluster.local/ns/default/sa/sleep]", false; "not principal")]
+#[test_case("trustDomains: [cluster.local]", true; "trust domain")]
+#[test_case("trustDomains: [example.org]", false; "other trust domain")]
+#[test_case("notTrustDomains: [cluster.local]", false; "not trust domain")]
 #[test_case("namespaces: [default]", true; "namespace")]
 #[test_case("notNamespaces: [default]", false; "not namespace")]
 #[test_case("serviceAccounts: [sleep]", true; "service account in the policy namespace")]
@@ -209,6 +212,7 @@ fn plaintext_peers_have_no_principal() {
         ("notPrincipals: [cluster.local/ns/default/sa/sleep]", true),
         ("namespaces: [default]", false),
         ("notNamespaces: [default]", true),
+        ("trustDomains: [cluster.local]", false),
     ] {
         let (p, _) = compiled(&policy(
             "default",
@@ -253,6 +257,8 @@ fn operations(op: &str, method: &'static str, path: &'static str, expected: bool
 #[test_case("source.ip", "[127.0.0.1]", true; "source ip")]
 #[test_case("remote.ip", "[10.0.0.0/8]", false; "remote ip")]
 #[test_case("source.namespace", "[default]", true; "source namespace")]
+#[test_case("source.trustDomain", "[cluster.local]", true; "source trust domain")]
+#[test_case("source.trustDomain", "[example.org]", false; "other source trust domain")]
 #[test_case("source.principal", "[cluster.local/ns/default/sa/sleep]", true; "source principal")]
 #[test_case("source.serviceAccount", "[default/sleep]", true; "source service account")]
 #[test_case("destination.port", "[\"3000\"]", true; "destination port")]
