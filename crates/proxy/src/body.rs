@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use crate::h1::client::RawBody;
 use crate::pool::Lease;
 use crate::record::{RecordSink, RequestRecord, ResponseFlags};
+use crate::sealed::SealedFile;
 
 /// Why a response body stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +218,20 @@ pub enum ResponseBody {
     },
     /// A body whose request is recorded when it ends.
     Recorded(Box<Recorded>),
+    /// A cached body mapped from a sealed file: read as bytes, or sent from the file
+    /// ([`ResponseBody::take_file`]).
+    Sealed(Option<FileRegion>),
+}
+
+/// Bytes of a sealed file, and a view of them.
+#[derive(Debug)]
+pub struct FileRegion {
+    /// The bytes (a view of the file's mapping).
+    pub(crate) bytes: Bytes,
+    /// The file.
+    pub(crate) file: Arc<SealedFile>,
+    /// Where `bytes` start in the file.
+    pub(crate) offset: usize,
 }
 
 /// A response body and the record of its request, completed and sent to the sink when the
@@ -266,6 +281,39 @@ impl ResponseBody {
     pub fn empty() -> ResponseBody {
         ResponseBody::Full(None)
     }
+
+    /// `bytes`, which are those of `file` from `offset` on.
+    pub(crate) fn sealed(bytes: Bytes, file: Arc<SealedFile>, offset: usize) -> ResponseBody {
+        debug_assert!(offset + bytes.len() <= file.len());
+        if bytes.is_empty() {
+            return ResponseBody::Full(None);
+        }
+        ResponseBody::Sealed(Some(FileRegion {
+            bytes,
+            file,
+            offset,
+        }))
+    }
+
+    /// The whole rest of the body as a region of a sealed file, taken out (the body is then
+    /// at its end), when that is what it is: the writer sends it from the file and reports
+    /// the bytes with [`ResponseBody::sent`].
+    pub(crate) fn take_file(&mut self) -> Option<FileRegion> {
+        match self {
+            ResponseBody::Sealed(r) => r.take(),
+            ResponseBody::Recorded(r) => r.body.take_file(),
+            ResponseBody::Full(_) | ResponseBody::Upstream { .. } => None,
+        }
+    }
+
+    /// Counts `n` bytes sent from a region [`ResponseBody::take_file`] gave.
+    pub(crate) fn sent(&mut self, n: usize) {
+        if let ResponseBody::Recorded(r) = self
+            && let Some(rec) = r.record.as_mut()
+        {
+            rec.response_bytes += n as u64;
+        }
+    }
 }
 
 impl ResponseBody {
@@ -303,6 +351,7 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Sealed(r) => Poll::Ready(r.take().map(|r| Ok(Frame::data(r.bytes)))),
             ResponseBody::Upstream {
                 body,
                 lease,
@@ -364,6 +413,7 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match self {
             ResponseBody::Full(b) => b.is_none(),
+            ResponseBody::Sealed(r) => r.is_none(),
             ResponseBody::Upstream { body, .. } => body.is_end_stream(),
             ResponseBody::Recorded(r) => r.body.is_end_stream(),
         }
@@ -372,6 +422,9 @@ impl Body for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ResponseBody::Sealed(r) => {
+                SizeHint::with_exact(r.as_ref().map_or(0, |r| r.bytes.len() as u64))
+            }
             ResponseBody::Upstream { body, .. } => body.size_hint(),
             ResponseBody::Recorded(r) => r.body.size_hint(),
         }

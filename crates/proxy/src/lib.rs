@@ -43,6 +43,7 @@ pub mod pool;
 mod proxy_protocol;
 pub mod record;
 mod rewind;
+mod sealed;
 mod server;
 mod tls;
 pub mod upstream;

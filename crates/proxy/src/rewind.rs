@@ -21,6 +21,11 @@ impl<I> Rewind<I> {
     pub(crate) fn new(prefix: Bytes, io: I) -> Rewind<I> {
         Rewind { prefix, io }
     }
+
+    /// The stream under it.
+    pub(crate) fn get_ref(&self) -> &I {
+        &self.io
+    }
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::connection::Connection;
 use crate::downstream::{ListenerCtx, handle};
+use crate::h1::sendfile::FileSink;
 
 /// Serves HTTP/1.1 and HTTP/2 on an accepted (and, for TLS, terminated) connection until it
 /// closes: the fast path first, then hyper when the fast path hands the connection over.
@@ -29,7 +30,7 @@ pub(crate) async fn serve<I>(
     connection: Arc<Connection>,
     mut stop: Option<watch::Receiver<bool>>,
 ) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    I: AsyncRead + AsyncWrite + FileSink + Unpin + Send + 'static,
 {
     if !ctx.fast_http1 {
         serve_hyper(io, ctx, peer, connection, stop).await;

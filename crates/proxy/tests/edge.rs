@@ -155,6 +155,11 @@ async fn answer(
             let body: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
             *r.body_mut() = full(body);
         }
+        "/large.bin" => {
+            h.insert("cache-control", "max-age=60".parse().unwrap());
+            h.insert("content-type", "application/octet-stream".parse().unwrap());
+            *r.body_mut() = full(large_body());
+        }
         "/truncated" => {
             h.insert("cache-control", "max-age=60".parse().unwrap());
             h.insert("content-length", "100".parse().unwrap());
@@ -175,6 +180,19 @@ async fn answer(
         }
     }
     Ok(r)
+}
+
+/// 300 KiB that do not repeat with any short period (a slice at the wrong offset differs).
+fn large_body() -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..300 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
 }
 
 async fn test_origin() -> TestOrigin {
@@ -417,6 +435,55 @@ async fn ranges_and_head_are_served_from_the_full_object() {
     );
     assert_eq!(o.count("/big"), 1, "the origin sent the object once, whole");
     assert!(o.last("/big").get("range").is_none());
+}
+
+/// Runs curl with `args`, writing each response body to a file of its own, and gives the
+/// bodies back in order.
+async fn curl_bodies(args: &[&str], n: usize) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "--fail", "--max-time", "20"]).args(args);
+    for i in 0..n {
+        cmd.arg("-o").arg(dir.path().join(i.to_string()));
+    }
+    let status = tokio::task::spawn_blocking(move || cmd.status())
+        .await
+        .unwrap()
+        .expect("curl runs");
+    assert!(status.success(), "curl: {status}");
+    (0..n)
+        .map(|i| std::fs::read(dir.path().join(i.to_string())).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_objects_are_served_whole_and_in_ranges_over_http1_and_http2() {
+    let o = test_origin().await;
+    let (edge, addr, _p) = start(config(o.addr)).await;
+    let url = format!("http://{addr}/large.bin");
+    let want = large_body();
+    // A miss and three hits on one keep-alive connection: each response's framing must
+    // leave the next one intact.
+    let bodies = curl_bodies(&[&url, &url, &url, &url], 4).await;
+    for (i, b) in bodies.iter().enumerate() {
+        assert_eq!(b.len(), want.len(), "response {i}");
+        assert!(b == &want, "response {i} differs from the origin's bytes");
+    }
+    // Ranges from the stored object, at an offset inside it and at its end.
+    let middle = curl_bodies(&["-r", "100000-199999", &url], 1).await;
+    assert!(middle[0] == want[100_000..200_000], "the middle range");
+    let end = curl_bodies(&["-r", "307000-", &url], 1).await;
+    assert!(end[0] == want[307_000..], "the last bytes");
+    // HTTP/2 reads the same stored bytes through hyper.
+    let h2 = curl_bodies(&["--http2-prior-knowledge", &url], 1).await;
+    assert!(h2[0] == want, "over HTTP/2");
+    assert_eq!(o.count("/large.bin"), 1, "one origin fetch");
+    let stats = edge.stats();
+    assert_eq!(stats.hits, 6);
+    assert_eq!(
+        stats.bytes_served,
+        4 * want.len() as u64 + 100_000 + (want.len() as u64 - 307_000) + want.len() as u64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

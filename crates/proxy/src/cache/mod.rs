@@ -942,7 +942,7 @@ impl Edge {
         let disk = self.disk.clone()?;
         let k = key.to_owned();
         let e = Arc::new(
-            tokio::task::spawn_blocking(move || disk.get(&k))
+            tokio::task::spawn_blocking(move || disk.get(&k).map(Entry::sealed))
                 .await
                 .ok()??,
         );
@@ -1290,6 +1290,7 @@ impl Edge {
                         ),
                         headers: merged,
                         body: s.body.clone(),
+                        file: s.file.clone(),
                         response_time,
                         freshness,
                         vary: s.vary.clone(),
@@ -1393,6 +1394,7 @@ impl Edge {
                 status,
                 headers,
                 body,
+                file: None,
                 response_time,
                 initial_age,
                 freshness: Freshness {
@@ -1418,22 +1420,27 @@ impl Edge {
                 &self.behavior(rk.behavior).key,
             )
         };
-        let e = Arc::new(Entry {
-            key: storage_key,
-            path: rk.path.clone(),
-            status,
-            headers,
-            body,
-            response_time,
-            initial_age,
-            freshness,
-            vary: vary.clone(),
-        });
+        let e = Arc::new(
+            Entry {
+                key: storage_key,
+                path: rk.path.clone(),
+                status,
+                headers,
+                body,
+                file: None,
+                response_time,
+                initial_age,
+                freshness,
+                vary: vary.clone(),
+            }
+            .sealed(),
+        );
         if !vary.is_empty() {
             // The key's own slot says which request fields select among the variants.
             let marker = Arc::new(Entry {
                 key: rk.key.clone(),
                 body: Bytes::new(),
+                file: None,
                 headers: HeaderMap::new(),
                 ..(*e).clone()
             });
@@ -1684,7 +1691,8 @@ fn respond(e: &Entry, parts: &http::request::Parts, x: XCache, now: u64) -> Resp
     } else {
         None
     };
-    let (status, body) = match range {
+    // The body, and where it starts in the stored one.
+    let (status, body, offset) = match range {
         Some(Some(Ok((a, b)))) => {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{len}")) {
                 headers.insert(header::CONTENT_RANGE, v);
@@ -1692,6 +1700,7 @@ fn respond(e: &Entry, parts: &http::request::Parts, x: XCache, now: u64) -> Resp
             (
                 StatusCode::PARTIAL_CONTENT,
                 e.body.slice(a as usize..=b as usize),
+                a as usize,
             )
         }
         Some(Some(Err(()))) => {
@@ -1699,15 +1708,15 @@ fn respond(e: &Entry, parts: &http::request::Parts, x: XCache, now: u64) -> Resp
                 headers.insert(header::CONTENT_RANGE, v);
             }
             headers.remove(header::CONTENT_TYPE);
-            (StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new())
+            (StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new(), 0)
         }
-        _ => (e.status, e.body.clone()),
+        _ => (e.status, e.body.clone(), 0),
     };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let mut r = Response::new(if head {
-        ResponseBody::empty()
-    } else {
-        ResponseBody::full(body)
+    let mut r = Response::new(match &e.file {
+        _ if head => ResponseBody::empty(),
+        Some(file) => ResponseBody::sealed(body, file.clone(), offset),
+        None => ResponseBody::full(body),
     });
     *r.status_mut() = status;
     *r.headers_mut() = headers;

@@ -26,6 +26,7 @@ use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::policy::Freshness;
+use crate::sealed::SealedFile;
 
 /// A stored response.
 #[derive(Debug, Clone)]
@@ -40,6 +41,9 @@ pub struct Entry {
     pub headers: HeaderMap,
     /// The whole body.
     pub body: Bytes,
+    /// The file `body` is mapped from, for large bodies ([`crate::sealed`]): sent to plain
+    /// HTTP/1.1 clients with `sendfile(2)`.
+    pub file: Option<Arc<SealedFile>>,
     /// When it was received (seconds since the epoch).
     pub response_time: u64,
     /// Its corrected initial age.
@@ -51,6 +55,16 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// This entry with a large body moved into a sealed file, as the memory tier keeps it.
+    #[must_use]
+    pub fn sealed(self) -> Entry {
+        if self.file.is_some() {
+            return self;
+        }
+        let (body, file) = crate::sealed::seal(self.body);
+        Entry { body, file, ..self }
+    }
+
     /// Its current age (RFC 9111 §4.2.3).
     pub fn age(&self, now: u64) -> u64 {
         self.initial_age
@@ -639,6 +653,7 @@ fn decode(data: &[u8]) -> Result<Entry, Corrupt> {
         status,
         headers,
         body,
+        file: None,
         response_time,
         initial_age,
         freshness: Freshness {
@@ -665,6 +680,7 @@ mod tests {
             status: StatusCode::OK,
             headers,
             body: Bytes::from(vec![b'a'; body_len]),
+            file: None,
             response_time: 100,
             initial_age: 3,
             freshness: Freshness {

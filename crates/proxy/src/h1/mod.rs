@@ -10,4 +10,5 @@ pub(crate) mod chunked;
 pub(crate) mod client;
 pub(crate) mod fuzzing;
 pub(crate) mod head;
+pub(crate) mod sendfile;
 pub(crate) mod server;

@@ -28,6 +28,7 @@ use tokio::sync::watch;
 
 use super::client::put_trailers;
 use super::head::{self, RequestParse, Scratch, WireLength};
+use super::sendfile::FileSink;
 use crate::body::{BodyError, InBody, ResponseBody};
 use crate::connection::Connection;
 use crate::downstream::{BUFFER_LIMIT, ListenerCtx};
@@ -88,7 +89,7 @@ pub(crate) async fn serve<I>(
     stop: &mut Option<watch::Receiver<bool>>,
 ) -> Option<Rewind<I>>
 where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    I: AsyncRead + AsyncWrite + FileSink + Unpin + Send + 'static,
 {
     let mut d = Downstream {
         io,
@@ -135,7 +136,7 @@ where
 
 impl<I> Downstream<I>
 where
-    I: AsyncRead + AsyncWrite + Unpin,
+    I: AsyncRead + AsyncWrite + FileSink + Unpin,
 {
     /// Reads until a request head is complete: idle until its first byte (at most the idle
     /// timeout), then the whole head by its deadline, however the bytes trickle in.
@@ -320,6 +321,14 @@ where
         let written = if bodiless {
             drop(body);
             self.io.write_all(&out).await
+        } else if let Some(sock) = self.io.tcp()
+            && let Some(region) = body.take_file()
+        {
+            let sent = super::sendfile::send_file(sock, &out, &region).await;
+            if sent.is_ok() {
+                body.sent(region.bytes.len());
+            }
+            sent
         } else {
             self.write_body(&mut out, &mut body, length == WireLength::Chunked)
                 .await
