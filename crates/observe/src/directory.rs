@@ -136,6 +136,8 @@ pub struct Directory {
     /// Workload (`namespace/name`) → the service and port in front of it, for inbound span
     /// names.
     pub served_as: HashMap<String, (String, u16)>,
+    /// The version of the endpoint table it was built from.
+    pub table_version: u64,
 }
 
 /// Everything the directory is built from.
@@ -152,7 +154,10 @@ pub struct Sources {
 impl Directory {
     /// The directory of `src`.
     pub fn build(src: &Sources) -> Directory {
-        let mut d = Directory::default();
+        let mut d = Directory {
+            table_version: src.table.version,
+            ..Directory::default()
+        };
         let gw = Arc::new(WorkloadInfo::gateway());
         d.workloads.insert(GATEWAY_WORKLOAD.to_owned(), gw);
         if let Some(snap) = &src.snapshot {

@@ -450,6 +450,14 @@ impl Observer {
             key
         };
         drop(cache);
+        // A replica published a moment ago can be chosen by the proxy before the task that
+        // follows the endpoint table has rebuilt the directory: when the table has moved on,
+        // rebuild first, so the new replica's first requests get its labels, not "unknown".
+        if let Some(a) = self.attached.get()
+            && a.supervisor.endpoints().borrow().version != self.directory.load().table_version
+        {
+            self.refresh();
+        }
         let resolved = Arc::new(self.labels(&key));
         let _w = self
             .cache_write
