@@ -1,7 +1,7 @@
 //! HTTPS from certificates kept in Kubernetes Secrets, through a real `meridian up`: a
 //! Kubernetes Ingress whose `tls` names a Secret in `istio-system` (as Istio's ingress reads
-//! it) and a Gateway API Gateway whose HTTPS listener names one in its own namespace, each
-//! checked with curl, verifying the certificate, through the gateway port it maps to.
+//! it) and a Gateway API Gateway whose HTTPS listeners name one in its own namespace and one
+//! in another namespace that a ReferenceGrant there allows, each checked with curl, verifying the certificate, through the gateway port it maps to.
 
 mod observe_support;
 
@@ -86,6 +86,18 @@ spec:
     protocol: HTTPS
     hostname: docs.example.com
     tls: {certificateRefs: [{name: docs-cert}]}
+  - name: wiki
+    port: 9444
+    protocol: HTTPS
+    hostname: wiki.example.com
+    tls: {certificateRefs: [{name: wiki-cert, namespace: certs}]}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gateways, namespace: certs}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: default}]
+  to: [{group: "", kind: Secret}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -107,11 +119,16 @@ fn certificates_from_secrets_serve_https_for_an_ingress_and_a_gateway_api_listen
     let certs = tempfile::tempdir().expect("tempdir");
     let (shop_crt, shop_key) = certificate(certs.path(), &openssl, "shop.example.com");
     let (docs_crt, docs_key) = certificate(certs.path(), &openssl, "docs.example.com");
+    let (wiki_crt, wiki_key) = certificate(certs.path(), &openssl, "wiki.example.com");
     let manifests = [
         demo_service("shop", &[]),
         demo_service("docs", &[]),
         tls_secret("shop-cert", "istio-system", &shop_crt, &shop_key),
         tls_secret("docs-cert", "default", &docs_crt, &docs_key),
+        // The granted Secret in another namespace, and one of the same name in the Gateway's
+        // own namespace that must not be the one read.
+        tls_secret("wiki-cert", "certs", &wiki_crt, &wiki_key),
+        tls_secret("wiki-cert", "default", &docs_crt, &docs_key),
         INGRESS.to_owned(),
         GATEWAY_API.to_owned(),
     ]
@@ -120,13 +137,21 @@ fn certificates_from_secrets_serve_https_for_an_ingress_and_a_gateway_api_listen
     let up = Up::start(
         tmp.path(),
         "app",
-        &["--gateway-port", "443=0", "--gateway-port", "9443=0"],
+        &[
+            "--gateway-port",
+            "443=0",
+            "--gateway-port",
+            "9443=0",
+            "--gateway-port",
+            "9444=0",
+        ],
     );
     up.wait_ready(&[("shop", 1), ("docs", 1)]);
 
     // The banner says https for both ports, at the addresses they were given.
     let shop = up.banner_address("Gateway port 443;", "https://");
     let docs = up.banner_address("Gateway port 9443;", "https://");
+    let wiki = up.banner_address("Gateway port 9444;", "https://");
     let answer = |base: &str, host: &str, ca: &str| {
         let port = base.rsplit(':').next().unwrap_or_default().to_owned();
         let url = format!("https://{host}:{port}/hello");
@@ -144,6 +169,10 @@ fn certificates_from_secrets_serve_https_for_an_ingress_and_a_gateway_api_listen
     assert_eq!(status, 200, "{body}");
     assert_eq!(service(&body), "shop");
     let (status, body) = answer(&docs, "docs.example.com", &docs_crt);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(service(&body), "docs");
+    // A listener's granted reference to a Secret of another namespace reads that Secret.
+    let (status, body) = answer(&wiki, "wiki.example.com", &wiki_crt);
     assert_eq!(status, 200, "{body}");
     assert_eq!(service(&body), "docs");
     // Each listener presents its own Secret's certificate: the other one's CA fails.

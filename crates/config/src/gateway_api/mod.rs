@@ -8,7 +8,7 @@ mod translate;
 mod validate;
 
 pub use spec::*;
-pub use translate::{CLASS, CONTROLLER, GROUP};
+pub use translate::{CLASS, CONTROLLER, CROSS_NAMESPACE_CREDENTIAL, GROUP};
 
 pub(crate) use translate::translate;
 

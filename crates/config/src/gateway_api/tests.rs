@@ -481,13 +481,12 @@ spec:
             )
         })
         .collect();
-    assert_eq!(tls, [(443, Some("web-cert".to_owned()))]);
-    // A Secret of another namespace (even granted) is not read by the gateway yet.
-    assert!(
-        said(&b).iter().any(|l| l.contains(
-            "certs/cert is in another namespace, which Meridian's gateway does not read"
-        )),
-        "{:#?}",
-        said(&b)
+    assert_eq!(
+        tls,
+        [
+            (443, Some("web-cert".to_owned())),
+            (8443, Some("kubernetes-gateway://certs/cert".to_owned()))
+        ]
     );
+    assert!(said(&b).is_empty(), "{:#?}", said(&b));
 }

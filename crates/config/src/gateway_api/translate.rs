@@ -1220,6 +1220,10 @@ pub(crate) fn translate(bundle: &mut Bundle) {
     }
 }
 
+/// The prefix of a `credentialName` that names a Secret in another namespace
+/// (`kubernetes-gateway://NAMESPACE/NAME`), as Istio's Gateway API translation writes it.
+pub const CROSS_NAMESPACE_CREDENTIAL: &str = "kubernetes-gateway://";
+
 /// The TLS of an HTTPS listener that terminates: its first certificate, by name, as Istio's
 /// `credentialName` (the gateway reads the Secret's `tls.crt` and `tls.key`).
 fn certificate(
@@ -1254,17 +1258,13 @@ fn certificate(
             ),
         ));
     }
-    if ns != g.namespace() {
-        // The gateway looks a credential up in the Gateway's namespace (and istio-system),
-        // as Istio's does for `credentialName`; another namespace's Secret has no name there.
-        return Err((
-            at.field("namespace"),
-            format!(
-                "the certificate Secret {ns}/{name} is in another namespace, which Meridian's gateway does not read certificates from yet: put the Secret in {}",
-                g.namespace()
-            ),
-        ));
-    }
+    // A granted Secret of another namespace is named as Istio's translation names it: the
+    // gateway reads exactly that Secret, not one of the same name in its own namespace.
+    let name = if ns == g.namespace() {
+        name
+    } else {
+        format!("{CROSS_NAMESPACE_CREDENTIAL}{ns}/{name}")
+    };
     Ok(Some(net::ServerTlsSettings {
         mode: Some(net::ServerTlsMode::Simple),
         credential_name: Some(name),

@@ -1299,10 +1299,23 @@ fn credential<'r>(
     mutual: bool,
     secret: &dyn Fn(&str, &str) -> Option<&'r Object<SecretData>>,
 ) -> Result<Credential, String> {
-    let found = |n: &str| secret(namespace, n).or_else(|| secret(GATEWAY_NAMESPACE, n));
+    // `kubernetes-gateway://NAMESPACE/NAME` (a Gateway API listener's granted reference to
+    // another namespace) names exactly one Secret; a plain name is looked up in the Gateway's
+    // namespace, then in istio-system.
+    let exact = name
+        .strip_prefix(meridian_config::gateway_api::CROSS_NAMESPACE_CREDENTIAL)
+        .and_then(|r| r.split_once('/'));
+    let found = |n: &str| match exact {
+        Some((ns, _)) => secret(ns, n),
+        None => secret(namespace, n).or_else(|| secret(GATEWAY_NAMESPACE, n)),
+    };
+    let (name, looked_in) = match exact {
+        Some((ns, n)) => (n, ns.to_owned()),
+        None => (name, format!("{namespace} or {GATEWAY_NAMESPACE}")),
+    };
     let s = found(name).ok_or_else(|| {
         format!(
-            "credentialName \"{name}\": no Secret \"{name}\" in namespace {namespace} or {GATEWAY_NAMESPACE}; the server is not served"
+            "credentialName \"{name}\": no Secret \"{name}\" in namespace {looked_in}; the server is not served"
         )
     })?;
     let id = format!("{}/{}", s.namespace(), s.name());
