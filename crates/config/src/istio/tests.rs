@@ -121,3 +121,155 @@ fn more_than_two_tls_certificates_is_a_warning() {
             .any(|(_, _, m)| m == "SIMPLE TLS can support up to 2 server certificates")
     );
 }
+
+// ---- VirtualService -----------------------------------------------------------------------
+
+const VIRTUAL_SERVICE: &str = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  http:
+";
+
+#[test_case("abc%123", "Un-terminated variable expression" ; "unterminated variable")]
+#[test_case("%START_TIME%%", "Un-escaped %" ; "trailing percent")]
+fn header_values_follow_envoys_syntax(value: &str, message: &str) {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route: [{{destination: {{host: shop.example.com}}}}]\n    headers:\n      request:\n        set: {{x-shop: \"{value}\"}}\n"
+    );
+    assert_one_error(
+        &doc,
+        "10:23",
+        "spec.http[0].headers.request.set[x-shop]",
+        message,
+    );
+}
+
+#[test_case("%HOSTNAME%" ; "variable")]
+#[test_case("100%%" ; "escaped percent")]
+#[test_case("%DOWNSTREAM_PEER_CERT_V_END(%b %d %H:%M:%S %Y %Z)%" ; "variable with arguments")]
+fn header_values_istio_accepts_are_accepted_with_a_warning(value: &str) {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route: [{{destination: {{host: shop.example.com}}}}]\n    headers:\n      request:\n        set: {{x-shop: \"{value}\"}}\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+    assert!(
+        findings(&doc, Severity::Warning)
+            .iter()
+            .any(|(_, _, m)| m.contains("Meridian does not")),
+    );
+}
+
+#[test]
+fn a_null_header_match_is_refused() {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route: [{{destination: {{host: shop.example.com}}}}]\n    match:\n    - headers:\n        x-shop: null\n"
+    );
+    let found = errors(&doc);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "spec.http[0].match[0]");
+    assert_eq!(found[0].2, "header match x-shop cannot be null");
+}
+
+#[test]
+fn the_authority_is_rewritten_in_one_place() {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route: [{{destination: {{host: shop.example.com}}}}]\n    rewrite: {{authority: a.example.com}}\n    headers:\n      request:\n        set: {{\":authority\": b.example.com}}\n"
+    );
+    assert_one_error(
+        &doc,
+        "11:15",
+        "spec.http[0].headers.request.set[\":authority\"]",
+        "authority header cannot be set multiple times: have \"a.example.com\", attempting to set \"b.example.com\"",
+    );
+}
+
+#[test_case("{perTryTimeout: 2s}", "8:30", "perTryTimeout" ; "per try timeout")]
+#[test_case("{attempts: 0, retryOn: 5xx}", "8:37", "retryOn" ; "retry on")]
+#[test_case("{retryRemoteLocalities: false}", "8:38", "retryRemoteLocalities" ; "remote localities")]
+fn a_retry_policy_with_zero_attempts_is_refused(retries: &str, at: &str, field: &str) {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route: [{{destination: {{host: shop.example.com}}}}]\n    retries: {retries}\n"
+    );
+    assert_one_error(
+        &doc,
+        at,
+        &format!("spec.http[0].retries.{field}"),
+        "http retry policy configured when attempts are set to 0 (disabled)",
+    );
+}
+
+#[test]
+fn weights_above_100_are_split_in_proportion() {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route:\n    - {{destination: {{host: a.example.com}}, weight: 550}}\n    - {{destination: {{host: b.example.com}}, weight: 500}}\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+}
+
+#[test]
+fn status_600_is_a_status_istio_accepts() {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route: [{{destination: {{host: shop.example.com}}}}]\n    fault: {{abort: {{httpStatus: 600, percentage: {{value: 1}}}}}}\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+    let doc = format!("{VIRTUAL_SERVICE}  - directResponse: {{status: 601}}\n");
+    assert_one_error(
+        &doc,
+        "7:30",
+        "spec.http[0].directResponse.status",
+        "status 601 is not in range 200-600",
+    );
+}
+
+#[test]
+fn a_direct_response_over_1_mb_is_refused() {
+    let body = "a".repeat(1024 * 1024 + 1);
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - directResponse: {{status: 200, body: {{string: \"{body}\"}}}}\n"
+    );
+    assert_one_error(
+        &doc,
+        "7:41",
+        "spec.http[0].directResponse.body",
+        "must be less than 1MB",
+    );
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - directResponse: {{status: 200, body: {{string: \"{}\"}}}}\n",
+        "a".repeat(200 * 1024)
+    );
+    assert_eq!(errors(&doc), vec![]);
+}
+
+#[test]
+fn a_port_selector_without_a_number_is_refused() {
+    let doc = format!(
+        "{VIRTUAL_SERVICE}  - route: [{{destination: {{host: shop.example.com, port: {{}}}}}}]\n"
+    );
+    assert_one_error(
+        &doc,
+        "7:58",
+        "spec.http[0].route[0].destination.port",
+        "port number is required",
+    );
+}
+
+#[test]
+fn an_ip_address_as_sni_host_is_a_warning() {
+    let doc = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  tls:
+  - match: [{port: 999, sniHosts: [1.1.1.1]}]
+    route: [{destination: {host: shop.example.com}}]
+";
+    assert_eq!(errors(doc), vec![]);
+    assert!(
+        findings(doc, Severity::Warning)
+            .iter()
+            .any(|(_, _, m)| m.contains("goes against SNI spec"))
+    );
+}
