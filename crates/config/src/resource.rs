@@ -725,6 +725,13 @@ fn decode_kind(
             complete,
             |o: &Object<VirtualServiceSpec>, f, at| {
                 o.spec.validate(f, at);
+                crate::istio::validation::export_to_in_namespace(
+                    f,
+                    &at.field("exportTo"),
+                    &o.spec.export_to,
+                    o.metadata.namespace(),
+                    false,
+                );
             },
         )?),
         Kind::DestinationRule => Resource::DestinationRule(object(
@@ -734,6 +741,13 @@ fn decode_kind(
             complete,
             |o: &Object<DestinationRuleSpec>, f, at| {
                 o.spec.validate(f, at);
+                crate::istio::validation::export_to_in_namespace(
+                    f,
+                    &at.field("exportTo"),
+                    &o.spec.export_to,
+                    o.metadata.namespace(),
+                    o.spec.workload_selector.is_some(),
+                );
             },
         )?),
         Kind::Gateway => Resource::Gateway(object(

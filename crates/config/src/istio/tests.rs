@@ -273,3 +273,59 @@ spec:
             .any(|(_, _, m)| m.contains("goes against SNI spec"))
     );
 }
+
+// ---- DestinationRule ----------------------------------------------------------------------
+
+const DESTINATION_RULE: &str = "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr, namespace: shop}
+spec:
+  host: shop.example.com
+";
+
+#[test_case("trafficPolicy: {}", "6:18", "spec.trafficPolicy", "traffic policy must have at least one field" ; "empty traffic policy")]
+#[test_case("trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}}", "6:88", "spec.trafficPolicy.connectionPool.http.useClientProtocol", "use client protocol must not be true when H2UpgradePolicy is UPGRADE" ; "upgrade and client protocol")]
+#[test_case("trafficPolicy: {connectionPool: {http: {http2KeepAlive: {timeout: 5s}}}}", "6:59", "spec.trafficPolicy.connectionPool.http.http2KeepAlive.interval", "http2 keepalive interval is required" ; "keepalive without interval")]
+#[test_case("trafficPolicy: {connectionPool: {http: {http2KeepAlive: {interval: 15.000000005s, timeout: 5s}}}}", "6:70", "spec.trafficPolicy.connectionPool.http.http2KeepAlive.interval", "only durations to ms precision are supported" ; "keepalive interval below a millisecond")]
+#[test_case("trafficPolicy: {outlierDetection: {consecutiveLocalOriginFailures: 10}}", "6:70", "spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures", "split external local origin errors is set to false" ; "local origin failures")]
+#[test_case("trafficPolicy: {tls: {mode: SIMPLE, credentialName: shop, insecureSkipVerify: true}}", "6:81", "spec.trafficPolicy.tls.insecureSkipVerify", "cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true" ; "insecure skip verify")]
+fn destination_rules_istio_refuses(spec: &str, at: &str, field: &str, message: &str) {
+    assert_one_error(&format!("{DESTINATION_RULE}  {spec}\n"), at, field, message);
+}
+
+#[test_case("[{name: SameSite, value: Strict}, {name: SameSite, value: Lax}]", "9:96", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[1].name", "duplicate cookie attribute name: SameSite" ; "duplicate")]
+#[test_case("[{name: SameSite, value: Strict}, {value: x}]", "9:89", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[1]", "cookie attribute name cannot be empty" ; "empty")]
+fn cookie_attributes(attributes: &str, at: &str, field: &str, message: &str) {
+    let doc = format!(
+        "{DESTINATION_RULE}  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        httpCookie: {{name: shop, ttl: 1h, attributes: {attributes}}}\n"
+    );
+    assert_one_error(&doc, at, field, message);
+}
+
+#[test_case("shop", &["."], None ; "dot")]
+#[test_case("shop", &[".", "shop"], Some("duplicate entries in exportTo: . and current namespace shop") ; "dot and own namespace")]
+#[test_case("shop", &["*"], Some("cannot have exportTo beyond current namespace") ; "public")]
+#[test_case("shop", &["other"], Some("cannot have exportTo beyond current namespace") ; "other namespace")]
+#[test_case("shop", &[".", "other"], Some("cannot have multiple entries in exportTo") ; "own and other")]
+fn export_of_a_destination_rule_with_a_selector(
+    namespace: &str,
+    export_to: &[&str],
+    error: Option<&str>,
+) {
+    let doc = format!(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: dr, namespace: {namespace}}}\nspec:\n  host: shop.example.com\n  workloadSelector: {{matchLabels: {{app: shop}}}}\n  exportTo: [{}]\n",
+        export_to
+            .iter()
+            .map(|e| format!("\"{e}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let found = errors(&doc);
+    match error {
+        None => assert_eq!(found, vec![]),
+        Some(m) => {
+            assert_eq!(found.len(), 1, "{found:#?}");
+            assert!(found[0].2.contains(m), "{:?}", found[0]);
+        }
+    }
+}

@@ -274,6 +274,41 @@ pub(crate) fn export_to(f: &mut Findings, at: &FieldPath, list: &[String]) {
     }
 }
 
+/// The `exportTo` rules that need the object's namespace: `.` is that namespace, so naming
+/// both is a duplicate; a DestinationRule with a `workloadSelector` applies to workloads of its
+/// own namespace only, so it may be exported nowhere else.
+pub(crate) fn export_to_in_namespace(
+    f: &mut Findings,
+    at: &FieldPath,
+    list: &[String],
+    namespace: &str,
+    selector_rule: bool,
+) {
+    let own = |e: &str| e == "." || e == namespace;
+    if list.iter().any(|e| e == ".") && list.iter().any(|e| e == namespace) {
+        let i = list.iter().rposition(|e| own(e)).unwrap_or(0);
+        f.error(
+            &at.index(i),
+            format!("duplicate entries in exportTo: . and current namespace {namespace}"),
+        );
+    }
+    if selector_rule && !list.is_empty() {
+        if !list.iter().any(|e| own(e)) {
+            f.error(
+                at,
+                "destination rule with workload selector cannot have exportTo beyond current namespace",
+            )
+            .hint("remove exportTo, or export to \".\" only");
+        } else if list.iter().any(|e| !own(e)) {
+            f.error(
+                at,
+                "destination rule with workload selector cannot have multiple entries in exportTo",
+            )
+            .hint("remove exportTo, or export to \".\" only");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
