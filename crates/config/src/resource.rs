@@ -766,6 +766,14 @@ fn decode_kind(
             complete,
             |o: &Object<ServiceEntrySpec>, f, at| {
                 o.spec.validate(f, at);
+                o.spec.validate_waypoint(f, at, &o.metadata.labels);
+                crate::istio::validation::export_to_in_namespace(
+                    f,
+                    &at.field("exportTo"),
+                    &o.spec.export_to,
+                    o.metadata.namespace(),
+                    false,
+                );
             },
         )?),
         Kind::PeerAuthentication => Resource::PeerAuthentication(object(

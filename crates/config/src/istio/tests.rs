@@ -329,3 +329,54 @@ fn export_of_a_destination_rule_with_a_selector(
         }
     }
 }
+
+// ---- ServiceEntry -------------------------------------------------------------------------
+
+const SERVICE_ENTRY: &str = "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se, namespace: shop}
+spec:
+";
+
+#[test_case("hosts: [\"*.google.com\"]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n", "5:11", "spec.hosts[0]", "hosts must be FQDN" ; "dns wildcard without endpoints")]
+#[test_case("hosts: [google.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n  endpoints: [{address: \"unix:///var/run/google.sock\"}]\n", "8:25", "spec.endpoints[0].address", "is not a valid FQDN or an IP address" ; "dns unix endpoint")]
+#[test_case("hosts: [uds.cluster.local]\n  ports: [{number: 80, name: grpc, protocol: GRPC}]\n  resolution: STATIC\n  endpoints: [{address: \"unix://./relative.sock\"}]\n", "8:25", "spec.endpoints[0].address", "is not an absolute path to a file" ; "relative socket path")]
+#[test_case("hosts: [uds.cluster.local]\n  ports: [{number: 80, name: grpc, protocol: GRPC}, {number: 81, name: http, protocol: HTTP}]\n  resolution: STATIC\n  endpoints: [{address: \"unix:///run/shop.sock\"}]\n", "8:25", "spec.endpoints[0].address", "exactly 1 service port required for unix endpoints" ; "unix socket and two ports")]
+#[test_case("hosts: [google.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DYNAMIC_DNS\n", "5:11", "spec.hosts[0]", "host must be wildcarded for resolution mode DYNAMIC_DNS" ; "dynamic dns without wildcard")]
+#[test_case("hosts: [\"*.google.com\"]\n  ports: [{number: 81, name: tcp, protocol: TCP}]\n  resolution: DYNAMIC_DNS\n", "6:45", "spec.ports[0].protocol", "only HTTP, TLS, GRPC, and HTTP2 protocols are supported" ; "dynamic dns tcp")]
+#[test_case("hosts: [\"*.google.com\"]\n  addresses: [10.10.10.10]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DYNAMIC_DNS\n", "6:14", "spec.addresses", "addresses cannot be set for resolution type DYNAMIC_DNS" ; "dynamic dns addresses")]
+#[test_case("hosts: [\"*.google.com\"]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DYNAMIC_DNS\n  endpoints: [{address: in.google.com}]\n", "8:14", "spec.endpoints", "endpoints cannot be set for resolution type DYNAMIC_DNS" ; "dynamic dns endpoints")]
+#[test_case("hosts: [google.com]\n  ports: [{number: 80, name: \"toolongtoolongtoolongtoolongtoolongtoolongtoolongtoolongtoolongtoolong\", protocol: HTTP}]\n  resolution: DNS\n", "6:30", "spec.ports[0].name", "invalid port name" ; "long port name")]
+fn service_entries_istio_refuses(spec: &str, at: &str, field: &str, message: &str) {
+    assert_one_error(&format!("{SERVICE_ENTRY}  {spec}"), at, field, message);
+}
+
+#[test]
+fn static_without_endpoints_is_a_warning() {
+    let doc = format!(
+        "{SERVICE_ENTRY}  hosts: [google.com]\n  addresses: [172.1.2.16]\n  ports: [{{number: 80, name: http, protocol: HTTP}}]\n  resolution: STATIC\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+    assert!(
+        findings(&doc, Severity::Warning)
+            .iter()
+            .any(|(_, f, _)| f == "spec.resolution")
+    );
+}
+
+#[test]
+fn dynamic_dns_inside_the_mesh_is_refused_behind_a_waypoint() {
+    let spec = "spec:\n  hosts: [\"*.google.com\"]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DYNAMIC_DNS\n  location: MESH_INTERNAL\n";
+    let with = |labels: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: se, namespace: shop, labels: {labels}}}\n{spec}"
+        )
+    };
+    assert_one_error(
+        &with("{istio.io/use-waypoint: waypoint}"),
+        "8:13",
+        "spec.location",
+        "location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported when using waypoints",
+    );
+    assert_eq!(errors(&with("{istio.io/use-waypoint: none}")), vec![]);
+}
