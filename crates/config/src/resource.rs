@@ -792,6 +792,11 @@ fn decode_kind(
             complete,
             |o: &Object<AuthorizationPolicySpec>, f, at| {
                 o.spec.validate(f, at);
+                crate::istio::security::authorization_policy::validate_dry_run(
+                    f,
+                    &o.spec,
+                    &o.metadata.annotations,
+                );
             },
         )?),
         Kind::GatewayClass => Resource::GatewayClass(object(

@@ -380,3 +380,43 @@ fn dynamic_dns_inside_the_mesh_is_refused_behind_a_waypoint() {
     );
     assert_eq!(errors(&with("{istio.io/use-waypoint: none}")), vec![]);
 }
+
+// ---- AuthorizationPolicy ------------------------------------------------------------------
+
+const AUTHZ: &str = "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: authz, namespace: shop}
+spec:
+";
+
+#[test_case("action: DENY\n", "5:11", "spec.action", "DENY action without `rules` is meaningless" ; "deny without rules")]
+#[test_case("rules: [{from: []}]\n", "5:11", "spec.rules[0]", "`from` must not be empty" ; "from empty")]
+#[test_case("rules: [{to: []}]\n", "5:11", "spec.rules[0]", "`to` must not be empty" ; "to empty")]
+#[test_case("rules: [{from: [{source: {}}]}]\n", "5:28", "spec.rules[0].from[0].source", "`from.source` must not be empty" ; "source empty")]
+#[test_case("rules: [{to: [{operation: {}}]}]\n", "5:29", "spec.rules[0].to[0].operation", "`to.operation` must not be empty" ; "operation empty")]
+#[test_case("rules: [{when: [{key: \"request.headers[x-shop]\", values: [v1, \"\"]}]}]\n", "5:65", "spec.rules[0].when[0].values[1]", "empty value is not allowed" ; "empty value")]
+#[test_case("action: CUSTOM\n  provider: {name: ext}\n  rules: [{when: [{key: source.principal, values: [a]}]}]\n", "7:25", "spec.rules[0].when[0].key", "source.principal is currently not supported with CUSTOM action" ; "custom on principal")]
+#[test_case("action: CUSTOM\n  provider: {name: ext}\n  rules: [{from: [{source: {namespaces: [ns]}}]}]\n", "7:29", "spec.rules[0].from[0].source.namespaces", "from.namespaces is currently not supported with CUSTOM action" ; "custom on namespaces")]
+#[test_case("targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: gw, namespace: other}\n  rules: [{}]\n", "5:85", "spec.targetRef.namespace", "targetRef namespace must not be set" ; "target in another namespace")]
+fn authorization_policies_istio_refuses(spec: &str, at: &str, field: &str, message: &str) {
+    assert_one_error(&format!("{AUTHZ}  {spec}"), at, field, message);
+}
+
+#[test_case("ALLOW", "\"true\"", None ; "allow")]
+#[test_case("DENY", "\"false\"", None ; "deny")]
+#[test_case("ALLOW", "foo", Some("has an invalid value (foo)") ; "not a boolean")]
+#[test_case("AUDIT", "\"true\"", Some("only supports action ALLOW/DENY, found action AUDIT") ; "audit")]
+fn dry_run_annotation(action: &str, value: &str, error: Option<&str>) {
+    let doc = format!(
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: authz\n  namespace: shop\n  annotations: {{istio.io/dry-run: {value}}}\nspec:\n  action: {action}\n  rules: [{{}}]\n"
+    );
+    let found = errors(&doc);
+    match error {
+        None => assert_eq!(found, vec![]),
+        Some(m) => {
+            assert_eq!(found.len(), 1, "{found:#?}");
+            assert_eq!(found[0].1, "metadata.annotations[\"istio.io/dry-run\"]");
+            assert!(found[0].2.contains(m), "{:?}", found[0]);
+        }
+    }
+}
