@@ -242,6 +242,23 @@ fn a_direct_response_over_1_mb_is_refused() {
     assert_eq!(errors(&doc), vec![]);
 }
 
+#[test_case("  - match: [{uri: {prefix: /shop/}}]\n    redirect: {prefixRewrite: /store/}\n" ; "prefix match")]
+#[test_case("  - redirect: {prefixRewrite: /store/, authority: example.org}\n" ; "no match")]
+fn a_redirect_prefix_rewrite_istio_accepts(rule: &str) {
+    assert_eq!(errors(&format!("{VIRTUAL_SERVICE}{rule}")), vec![]);
+}
+
+#[test_case("  - redirect: {uri: /new, prefixRewrite: /store/}\n", "7:42", "redirect may only specify one of uri or prefix_rewrite" ; "with uri")]
+#[test_case("  - match: [{uri: {exact: /shop}}]\n    redirect: {prefixRewrite: /store/}\n", "8:31", "redirect prefix_rewrite requires all URI matches to use prefix match type" ; "exact match")]
+fn a_redirect_prefix_rewrite_istio_refuses(rule: &str, at: &str, message: &str) {
+    assert_one_error(
+        &format!("{VIRTUAL_SERVICE}{rule}"),
+        at,
+        "spec.http[0].redirect.prefixRewrite",
+        message,
+    );
+}
+
 #[test]
 fn a_port_selector_without_a_number_is_refused() {
     let doc = format!(

@@ -224,6 +224,10 @@ pub struct HttpRedirect {
     /// Status code; 301 when omitted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_code: Option<u32>,
+    /// Replaces the matched URI prefix (the rule's matches are all prefix matches, or it has
+    /// none and its prefix is `/`), keeping the rest of the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_rewrite: Option<String>,
 }
 
 /// How a redirect picks its port.
@@ -1137,7 +1141,7 @@ impl HttpRoute {
             }
         }
         if let Some(r) = &self.redirect {
-            r.validate(f, &at.field("redirect"));
+            r.validate(f, &at.field("redirect"), &self.matches);
         }
         if let Some(d) = &self.direct_response {
             d.validate(f, &at.field("directResponse"));
@@ -1259,8 +1263,27 @@ impl HttpMatchRequest {
 }
 
 impl HttpRedirect {
-    fn validate(&self, f: &mut Findings, at: &FieldPath) {
-        if self.uri.as_deref().is_none_or(str::is_empty)
+    fn validate(&self, f: &mut Findings, at: &FieldPath, matches: &[HttpMatchRequest]) {
+        let uri = self.uri.as_deref().filter(|u| !u.is_empty());
+        let prefix_rewrite = self.prefix_rewrite.as_deref().filter(|p| !p.is_empty());
+        if uri.is_some() && prefix_rewrite.is_some() {
+            f.error(
+                &at.field("prefixRewrite"),
+                "redirect may only specify one of uri or prefix_rewrite",
+            );
+        }
+        if prefix_rewrite.is_some()
+            && let Some(i) = matches
+                .iter()
+                .position(|m| m.uri.as_ref().is_some_and(|u| u.prefix.is_none()))
+        {
+            f.error(
+                &at.field("prefixRewrite"),
+                format!("redirect prefix_rewrite requires all URI matches to use prefix match type (match[{i}].uri is not a prefix match)"),
+            );
+        }
+        if uri.is_none()
+            && prefix_rewrite.is_none()
             && self.authority.as_deref().is_none_or(str::is_empty)
             && self.scheme.is_none()
             && self.port.is_none()
