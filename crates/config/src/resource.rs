@@ -725,6 +725,13 @@ fn decode_kind(
             complete,
             |o: &Object<VirtualServiceSpec>, f, at| {
                 o.spec.validate(f, at);
+                crate::istio::validation::export_to_in_namespace(
+                    f,
+                    &at.field("exportTo"),
+                    &o.spec.export_to,
+                    o.metadata.namespace(),
+                    false,
+                );
             },
         )?),
         Kind::DestinationRule => Resource::DestinationRule(object(
@@ -734,6 +741,13 @@ fn decode_kind(
             complete,
             |o: &Object<DestinationRuleSpec>, f, at| {
                 o.spec.validate(f, at);
+                crate::istio::validation::export_to_in_namespace(
+                    f,
+                    &at.field("exportTo"),
+                    &o.spec.export_to,
+                    o.metadata.namespace(),
+                    o.spec.workload_selector.is_some(),
+                );
             },
         )?),
         Kind::Gateway => Resource::Gateway(object(
@@ -752,6 +766,14 @@ fn decode_kind(
             complete,
             |o: &Object<ServiceEntrySpec>, f, at| {
                 o.spec.validate(f, at);
+                o.spec.validate_waypoint(f, at, &o.metadata.labels);
+                crate::istio::validation::export_to_in_namespace(
+                    f,
+                    &at.field("exportTo"),
+                    &o.spec.export_to,
+                    o.metadata.namespace(),
+                    false,
+                );
             },
         )?),
         Kind::PeerAuthentication => Resource::PeerAuthentication(object(
@@ -770,6 +792,11 @@ fn decode_kind(
             complete,
             |o: &Object<AuthorizationPolicySpec>, f, at| {
                 o.spec.validate(f, at);
+                crate::istio::security::authorization_policy::validate_dry_run(
+                    f,
+                    &o.spec,
+                    &o.metadata.annotations,
+                );
             },
         )?),
         Kind::GatewayClass => Resource::GatewayClass(object(

@@ -370,6 +370,8 @@ spec:
   http:
   - match: [{uri: {prefix: /old}}]
     redirect: {uri: /new, authority: example.org, redirectCode: 302}
+  - match: [{uri: {prefix: /shop/}}]
+    redirect: {prefixRewrite: /store/, redirectCode: 308}
   - match: [{uri: {exact: /health}}]
     directResponse: {status: 200, body: {string: ok}}
   - match: [{uri: {prefix: /v1/}}]
@@ -402,6 +404,11 @@ spec:
     let r = client.get("http://myapp/old?q=1", &[]).await;
     assert_eq!(r.status, 302);
     assert_eq!(r.header("location"), Some("http://example.org/new?q=1"));
+
+    // The matched prefix is replaced, the rest of the path and the query kept.
+    let r = client.get("http://myapp/shop/items/7?q=1", &[]).await;
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some("http://myapp/store/items/7?q=1"));
 
     let r = client.get("http://myapp/health", &[]).await;
     assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "ok"));

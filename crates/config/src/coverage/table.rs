@@ -819,6 +819,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 "derivePort",
                 "scheme",
                 "redirectCode",
+                "prefixRewrite",
             ],
             ROUTES,
         ),

@@ -6,3 +6,6 @@ pub mod security;
 pub(crate) mod validation;
 
 pub use validation::{check_dns_name, check_header_name, check_wildcard_host};
+
+#[cfg(test)]
+mod tests;

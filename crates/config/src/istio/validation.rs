@@ -27,6 +27,102 @@ pub fn check_wildcard_host(host: &str) -> Result<(), String> {
     check_dns_name(rest).map_err(|e| format!("invalid host \"{host}\": {e}"))
 }
 
+/// A header value as Envoy reads it: no control characters but tab, and each `%` either
+/// doubled (`%%`) or opening a `%VARIABLE%` / `%VARIABLE(args)%` expression (Istio's check).
+pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
+    if value
+        .chars()
+        .any(|c| (c.is_ascii_control() && c != '\t') || c == '\u{7f}')
+    {
+        return Err(format!("header value configuration {value} is invalid"));
+    }
+    #[derive(PartialEq)]
+    enum State {
+        Literal,
+        Name,
+        ExpectArray,
+        ExpectString,
+        InString,
+        ExpectDelimiterOrEnd,
+        ExpectArgsEnd,
+        ExpectVariableEnd,
+    }
+    let bad = |why: &str| {
+        Err(format!(
+            "header value configuration: invalid header configuration. {why}"
+        ))
+    };
+    let bytes = value.as_bytes();
+    let mut state = State::Literal;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let ch = bytes[pos];
+        let next = bytes.get(pos + 1).copied();
+        match state {
+            State::Literal => {
+                if ch == b'%' {
+                    match next {
+                        None => return bad("Un-escaped %"),
+                        Some(b'%') => pos += 1,
+                        Some(_) => state = State::Name,
+                    }
+                }
+            }
+            State::Name => {
+                if ch == b'%' {
+                    state = State::Literal;
+                } else if ch == b'(' {
+                    state = State::ExpectArray;
+                }
+            }
+            State::ExpectArray => {
+                if ch == b'[' {
+                    state = State::ExpectString;
+                } else if ch != b' ' {
+                    state = State::InString;
+                }
+            }
+            State::ExpectDelimiterOrEnd => match ch {
+                b',' => state = State::ExpectString,
+                b']' => state = State::ExpectArgsEnd,
+                b' ' => {}
+                _ => return bad("Expecting ',', ']', or whitespace"),
+            },
+            State::ExpectString => match ch {
+                b'"' => state = State::InString,
+                b' ' => {}
+                _ => return bad("Expecting '\"'"),
+            },
+            State::InString => match ch {
+                b'\\' => {
+                    if next.is_none() {
+                        return bad("Un-terminated backslash in JSON string");
+                    }
+                    pos += 1;
+                }
+                b')' => state = State::ExpectVariableEnd,
+                b'"' => state = State::ExpectDelimiterOrEnd,
+                _ => {}
+            },
+            State::ExpectArgsEnd => match ch {
+                b')' => state = State::ExpectVariableEnd,
+                b' ' => {}
+                _ => return bad("Expecting ')' or whitespace"),
+            },
+            State::ExpectVariableEnd => match ch {
+                b'%' => state = State::Literal,
+                b' ' => {}
+                _ => return bad("Expecting '%' or whitespace"),
+            },
+        }
+        pos += 1;
+    }
+    if state != State::Literal {
+        return bad(&format!("Un-terminated variable expression '{value}'"));
+    }
+    Ok(())
+}
+
 /// A DNS name: labels of letters, digits and `-`, up to 63 characters each and 255 in all.
 pub fn check_dns_name(name: &str) -> Result<(), String> {
     let name = name.strip_suffix('.').unwrap_or(name);
@@ -175,6 +271,41 @@ pub(crate) fn export_to(f: &mut Findings, at: &FieldPath, list: &[String]) {
             at,
             "if ~ is specified in exportTo, nothing else can be specified",
         );
+    }
+}
+
+/// The `exportTo` rules that need the object's namespace: `.` is that namespace, so naming
+/// both is a duplicate; a DestinationRule with a `workloadSelector` applies to workloads of its
+/// own namespace only, so it may be exported nowhere else.
+pub(crate) fn export_to_in_namespace(
+    f: &mut Findings,
+    at: &FieldPath,
+    list: &[String],
+    namespace: &str,
+    selector_rule: bool,
+) {
+    let own = |e: &str| e == "." || e == namespace;
+    if list.iter().any(|e| e == ".") && list.iter().any(|e| e == namespace) {
+        let i = list.iter().rposition(|e| own(e)).unwrap_or(0);
+        f.error(
+            &at.index(i),
+            format!("duplicate entries in exportTo: . and current namespace {namespace}"),
+        );
+    }
+    if selector_rule && !list.is_empty() {
+        if !list.iter().any(|e| own(e)) {
+            f.error(
+                at,
+                "destination rule with workload selector cannot have exportTo beyond current namespace",
+            )
+            .hint("remove exportTo, or export to \".\" only");
+        } else if list.iter().any(|e| !own(e)) {
+            f.error(
+                at,
+                "destination rule with workload selector cannot have multiple entries in exportTo",
+            )
+            .hint("remove exportTo, or export to \".\" only");
+        }
     }
 }
 

@@ -1074,6 +1074,7 @@ fn compile_redirect(r: &net::HttpRedirect) -> Redirect {
     };
     Redirect {
         uri: r.uri.clone(),
+        prefix_rewrite: r.prefix_rewrite.clone(),
         authority: r.authority.clone(),
         scheme: r.scheme.clone(),
         port,

@@ -194,6 +194,9 @@ pub struct Redirect {
     /// New path (query kept unless this has one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// Replaces the matched URI prefix (`/` for a rule without matches), keeping the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_rewrite: Option<String>,
     /// New host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,

@@ -466,7 +466,12 @@ async fn outbound(
         Cors::Reply(resp) => return Ok(resp),
     };
 
-    let forward_to = match route::action(route, ctx.scheme, &target, &parts.uri) {
+    let matched_prefix = matched
+        .matched
+        .and_then(|m| route.matches.get(m))
+        .and_then(|m| m.uri.as_ref())
+        .and_then(|u| u.matcher.prefix());
+    let forward_to = match route::action(route, ctx.scheme, &target, &parts.uri, matched_prefix) {
         Action::Forward(w) => w,
         Action::Reply(resp) => return Ok(resp),
     };

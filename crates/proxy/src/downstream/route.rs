@@ -162,12 +162,15 @@ pub(super) enum Action<'a> {
 }
 
 /// The route's action; a redirect's `Location` is built from the request as it arrived.
+/// `matched_prefix` is the URI prefix of the match that selected the route, if a prefix
+/// match did.
 #[inline(always)]
 pub(super) fn action<'a>(
     route: &'a HttpRoute,
     scheme: &str,
     target: &Target,
     uri: &Uri,
+    matched_prefix: Option<&str>,
 ) -> Action<'a> {
     match &route.action {
         RouteAction::Redirect(r) => {
@@ -181,7 +184,21 @@ pub(super) fn action<'a>(
                 RedirectPort::RequestPort => Some(target.port),
             };
             let port = port.filter(|p| !matches!((scheme, p), ("http", 80) | ("https", 443)));
-            let path = r.uri.as_deref().unwrap_or(uri.path());
+            let rewritten;
+            let path = match (&r.uri, &r.prefix_rewrite) {
+                (Some(u), _) => u.as_str(),
+                (None, Some(p)) => {
+                    // A rule without a URI match matches the prefix `/`, as in Envoy.
+                    let path = uri.path();
+                    let prefix = matched_prefix.unwrap_or("/");
+                    rewritten = match path.strip_prefix(prefix) {
+                        Some(rest) => format!("{p}{rest}"),
+                        None => p.clone(),
+                    };
+                    rewritten.as_str()
+                }
+                (None, None) => uri.path(),
+            };
             let query = match (
                 r.uri.as_deref().is_some_and(|u| u.contains('?')),
                 uri.query(),

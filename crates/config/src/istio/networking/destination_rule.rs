@@ -539,6 +539,17 @@ impl DestinationRuleSpec {
 
 impl TrafficPolicy {
     fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        if self.load_balancer.is_none()
+            && self.connection_pool.is_none()
+            && self.outlier_detection.is_none()
+            && self.tls.is_none()
+            && self.port_level_settings.is_empty()
+            && self.tunnel.is_none()
+            && self.proxy_protocol.is_none()
+            && self.retry_budget.is_none()
+        {
+            f.error(at, "traffic policy must have at least one field");
+        }
         if let Some(lb) = &self.load_balancer {
             lb.validate(f, &at.field("loadBalancer"));
         }
@@ -673,6 +684,22 @@ impl LoadBalancerSettings {
                     && let Err(e) = ttl.parse()
                 {
                     f.error(&kp.field("ttl"), e.to_string());
+                }
+                let mut names: Vec<&str> = Vec::new();
+                for (i, a) in c.attributes.iter().enumerate() {
+                    let ap = kp.field("attributes").index(i);
+                    match a.name.as_deref() {
+                        None | Some("") => {
+                            f.error(&ap, "cookie attribute name cannot be empty");
+                        }
+                        Some(n) if names.contains(&n) => {
+                            f.error(
+                                &ap.field("name"),
+                                format!("duplicate cookie attribute name: {n}"),
+                            );
+                        }
+                        Some(n) => names.push(n),
+                    }
                 }
             }
             if ch.ring_hash.is_some() && ch.maglev.is_some() {
@@ -857,10 +884,26 @@ impl ConnectionPoolSettings {
             if h.use_client_protocol == Some(true)
                 && h.h2_upgrade_policy == Some(H2UpgradePolicy::Upgrade)
             {
-                f.warn(
-                    &hp.field("h2UpgradePolicy"),
-                    "h2UpgradePolicy has no effect when useClientProtocol is true",
+                f.error(
+                    &hp.field("useClientProtocol"),
+                    "use client protocol must not be true when H2UpgradePolicy is UPGRADE",
                 );
+            }
+            if let Some(k) = &h.http2_keep_alive {
+                let kp = hp.field("http2KeepAlive");
+                for (field, d) in [("interval", &k.interval), ("timeout", &k.timeout)] {
+                    match d {
+                        None => {
+                            f.error(
+                                &kp.field(field),
+                                format!("http2 keepalive {field} is required"),
+                            );
+                        }
+                        Some(d) => {
+                            v::duration(f, &kp.field(field), Some(d));
+                        }
+                    }
+                }
             }
         }
         if let Some(t) = &self.tcp {
@@ -931,10 +974,11 @@ impl OutlierDetection {
         {
             f.warn(&at.field("consecutiveGatewayErrors"), "consecutiveGatewayErrors has no effect when it is not lower than consecutive5xxErrors (gateway errors are 5xx)");
         }
-        if self.consecutive_local_origin_failures.is_some()
+        if self.consecutive_local_origin_failures.unwrap_or(0) > 0
             && self.split_external_local_origin_errors != Some(true)
         {
-            f.warn(&at.field("consecutiveLocalOriginFailures"), "consecutiveLocalOriginFailures only applies when splitExternalLocalOriginErrors is true");
+            f.error(&at.field("consecutiveLocalOriginFailures"), "outlier detection consecutive local origin failures is specified, but split external local origin errors is set to false")
+                .hint("set splitExternalLocalOriginErrors: true");
         }
     }
 }
@@ -975,6 +1019,14 @@ impl ClientTlsSettings {
             f.error(&at.field("credentialName"), "credentialName cannot be combined with clientCertificate, privateKey or caCertificates");
         }
         if self.insecure_skip_verify == Some(true)
+            && self.mode == ClientTlsMode::Simple
+            && self.credential_name.is_some()
+        {
+            f.error(
+                &at.field("insecureSkipVerify"),
+                "cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true",
+            );
+        } else if self.insecure_skip_verify == Some(true)
             && (self.ca_certificates.is_some() || !self.subject_alt_names.is_empty())
         {
             f.error(

@@ -236,7 +236,6 @@ impl Server {
             if let Some(ns) = ns
                 && ns != "*"
                 && ns != "."
-                && ns != "~"
                 && let Err(e) = crate::k8s::meta::NameRule::Label.check(ns)
             {
                 f.error(
@@ -246,6 +245,14 @@ impl Server {
             }
             if let Err(e) = v::check_wildcard_host(host) {
                 f.error(&hp, e);
+            } else if host != "*" && !host.contains('.') {
+                f.error(
+                    &hp,
+                    format!("invalid host \"{h}\": short names (non FQDN) are not allowed"),
+                )
+                .hint(format!(
+                    "write the full name, such as \"{host}.example.com\""
+                ));
             }
         }
         let proto = match &self.port {
@@ -255,9 +262,23 @@ impl Server {
             }
             Some(p) => {
                 let pp = at.field("port");
+                let unix = self
+                    .bind
+                    .as_deref()
+                    .is_some_and(|b| b.starts_with("unix://"));
                 match p.number {
+                    None | Some(0) if unix => {
+                        f.error(&at.field("bind"), "a unix domain socket is not served: Meridian's gateways listen on TCP ports")
+                            .hint("remove `bind` and give the port a number");
+                    }
                     None | Some(0) => {
                         f.error(&pp.field("number"), "port number is required");
+                    }
+                    Some(n) if unix => {
+                        f.error(
+                            &pp.field("number"),
+                            format!("port number must be 0 for unix domain socket: {n}"),
+                        );
                     }
                     n => v::port(f, &pp.field("number"), n),
                 }
@@ -305,10 +326,17 @@ impl ServerTlsSettings {
     fn validate(&self, f: &mut Findings, at: &FieldPath, proto: &str) {
         let redirect_only = self.https_redirect == Some(true) && self.mode.is_none();
         if redirect_only {
-            if proto == "HTTPS" || proto == "TLS" {
-                f.error(at, "httpsRedirect belongs on the plain HTTP server; an HTTPS/TLS server needs a TLS mode");
+            if proto != "HTTPS" && proto != "TLS" {
+                return;
             }
-            return;
+            // Istio accepts it with a warning and reads the server as PASSTHROUGH.
+            f.warn(
+                &at.field("httpsRedirect"),
+                "tls.httpsRedirect should only be used with http servers",
+            )
+            .hint(
+                "an HTTPS/TLS server needs a TLS mode; put httpsRedirect on the plain HTTP server",
+            );
         }
         let mode = self.mode.unwrap_or(ServerTlsMode::Passthrough);
         let has_files = self.server_certificate.is_some() || self.private_key.is_some();
@@ -333,16 +361,31 @@ impl ServerTlsSettings {
                 "only one of credentialName or tlsCertificates can be set",
             );
         }
-        for (field, len) in [
-            ("credentialNames", self.credential_names.len()),
-            ("tlsCertificates", self.tls_certificates.len()),
-        ] {
-            if len > 2 {
-                f.error(
-                    &at.field(field),
-                    format!("{field} may hold at most 2 entries (one RSA and one ECDSA)"),
-                );
-            }
+        let file_pair = self.server_certificate.is_some() && self.private_key.is_some();
+        if file_pair && has_cred {
+            f.error(
+                at,
+                "only one of credential_name, credential_names, server_certificate/private_key, tls_certificates should be specified",
+            );
+        }
+        if self.credential_names.len() > 2 {
+            f.error(
+                &at.field("credentialNames"),
+                "credentialNames may hold at most 2 entries (one RSA and one ECDSA)",
+            );
+        }
+        if self.tls_certificates.len() > 2 {
+            f.warn(
+                &at.field("tlsCertificates"),
+                format!(
+                    "{} TLS can support up to 2 server certificates",
+                    if mode == ServerTlsMode::Simple {
+                        "SIMPLE"
+                    } else {
+                        "MUTUAL"
+                    }
+                ),
+            );
         }
         match mode {
             ServerTlsMode::Simple | ServerTlsMode::Mutual | ServerTlsMode::OptionalMutual => {
@@ -360,7 +403,10 @@ impl ServerTlsSettings {
                         );
                     }
                 }
-                if mode != ServerTlsMode::Simple && !has_cred && self.ca_certificates.is_none() {
+                // Certificates from a Secret carry their CA; files and tlsCertificates do not.
+                let from_secret =
+                    self.credential_name.is_some() || !self.credential_names.is_empty();
+                if mode != ServerTlsMode::Simple && !from_secret && self.ca_certificates.is_none() {
                     f.error(
                         &at.field("caCertificates"),
                         format!(

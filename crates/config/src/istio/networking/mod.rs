@@ -106,7 +106,12 @@ impl Destination {
             );
         }
         if let Some(p) = &self.port {
-            v::port(f, &at.field("port").field("number"), p.number);
+            match p.number {
+                None | Some(0) => {
+                    f.error(&at.field("port"), "port number is required");
+                }
+                n => v::port(f, &at.field("port").field("number"), n),
+            }
         }
     }
 }
@@ -166,6 +171,13 @@ impl Headers {
                     header_op_name(f, &hp, name, field == "request");
                     if value.contains(['\r', '\n', '\0']) {
                         f.error(&hp, format!("invalid header value for \"{name}\": control characters are not allowed"));
+                    } else if let Err(e) = v::check_header_value(value) {
+                        f.error(&hp, e).hint("write a literal % as %%");
+                    } else if value.contains('%') {
+                        f.warn(
+                            &hp,
+                            format!("Envoy reads % in header values as substitutions (%VARIABLE%, %% for %); Meridian does not: \"{value}\" is sent as written"),
+                        );
                     }
                 }
             }

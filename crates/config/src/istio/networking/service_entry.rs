@@ -196,6 +196,9 @@ impl ServiceEntrySpec {
                             format!("port names must be unique: \"{n}\""),
                         );
                     }
+                    if let Err(e) = crate::k8s::meta::NameRule::Label.check(n) {
+                        f.error(&pp.field("name"), format!("invalid port name: {n}: {e}"));
+                    }
                     names.push(n);
                 }
             }
@@ -225,10 +228,52 @@ impl ServiceEntrySpec {
                 );
             }
             Resolution::Static if self.endpoints.is_empty() && self.workload_selector.is_none() => {
-                f.error(
-                    &at.field("endpoints"),
-                    "endpoints must be provided if service entry resolution mode is STATIC",
-                );
+                f.warn(
+                    &at.field("resolution"),
+                    "resolution STATIC without endpoints or workloadSelector: no endpoint serves these hosts (503)",
+                )
+                .hint("list the endpoints, or select workloads with workloadSelector");
+            }
+            Resolution::Dns | Resolution::DnsRoundRobin if self.endpoints.is_empty() => {
+                // The hosts themselves are resolved: each must be a name DNS can answer.
+                if let Some((i, h)) = self.hosts.iter().enumerate().find(|(_, h)| h.contains('*')) {
+                    f.error(
+                        &at.field("hosts").index(i),
+                        format!("hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode {}: \"{h}\" is a wildcard", resolution_name(resolution)),
+                    )
+                    .hint("list endpoints to resolve, or use resolution NONE or DYNAMIC_DNS for a wildcard host");
+                }
+            }
+            Resolution::DynamicDns => {
+                for (i, h) in self.hosts.iter().enumerate() {
+                    if !h.starts_with('*') {
+                        f.error(
+                            &at.field("hosts").index(i),
+                            format!(
+                                "host must be wildcarded for resolution mode DYNAMIC_DNS: \"{h}\""
+                            ),
+                        );
+                    }
+                }
+                if !self.addresses.is_empty() {
+                    f.error(&at.field("addresses"), "addresses cannot be set for resolution type DYNAMIC_DNS. HTTP route domains will only be generated for hosts");
+                }
+                if !self.endpoints.is_empty() {
+                    f.error(&at.field("endpoints"), "endpoints cannot be set for resolution type DYNAMIC_DNS. Destination IP address determined from hosts");
+                }
+                for (i, p) in self.ports.iter().enumerate() {
+                    let proto = p
+                        .protocol
+                        .as_deref()
+                        .unwrap_or_default()
+                        .to_ascii_uppercase();
+                    if !matches!(proto.as_str(), "HTTP" | "TLS" | "GRPC" | "HTTP2") {
+                        f.error(
+                            &at.field("ports").index(i).field("protocol"),
+                            "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type DYNAMIC_DNS",
+                        );
+                    }
+                }
             }
             _ => {}
         }
@@ -240,9 +285,26 @@ impl ServiceEntrySpec {
                 }
                 Some(addr) => {
                     let is_ip = addr.parse::<std::net::IpAddr>().is_ok();
-                    if addr.starts_with("unix://") {
+                    if let Some(path) = addr.strip_prefix("unix://") {
+                        if resolution != Resolution::Static {
+                            f.error(&ep.field("address"), format!("endpoint address \"{addr}\" is not a valid FQDN or an IP address"))
+                                .hint("a unix domain socket endpoint needs resolution STATIC");
+                        } else if !path.starts_with('@')
+                            && (!path.starts_with('/') || path.ends_with('/'))
+                        {
+                            f.error(
+                                &ep.field("address"),
+                                format!("{path} is not an absolute path to a file"),
+                            );
+                        }
                         if !e.ports.is_empty() {
                             f.error(&ep.field("ports"), "UDS may not include ports");
+                        }
+                        if self.ports.len() != 1 {
+                            f.error(
+                                &ep.field("address"),
+                                "exactly 1 service port required for unix endpoints",
+                            );
                         }
                     } else if resolution == Resolution::Static && !is_ip {
                         f.error(&ep.field("address"), format!("endpoint address \"{addr}\" is not a valid IP address (resolution STATIC)"));
@@ -265,6 +327,40 @@ impl ServiceEntrySpec {
             validate_labels(f, &ep.field("labels"), &e.labels);
         }
         v::export_to(f, &at.field("exportTo"), &self.export_to);
+    }
+}
+
+impl ServiceEntrySpec {
+    /// DYNAMIC_DNS inside the mesh is served by sidecars only, not by a waypoint (the
+    /// `istio.io/use-waypoint` label, unless it is `none`).
+    pub(crate) fn validate_waypoint(
+        &self,
+        f: &mut Findings,
+        at: &FieldPath,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) {
+        let waypoint = labels
+            .get("istio.io/use-waypoint")
+            .is_some_and(|w| !w.is_empty() && !w.eq_ignore_ascii_case("none"));
+        if waypoint
+            && self.resolution == Some(Resolution::DynamicDns)
+            && self.location == Some(Location::MeshInternal)
+        {
+            f.error(
+                &at.field("location"),
+                "location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported when using waypoints",
+            );
+        }
+    }
+}
+
+fn resolution_name(r: Resolution) -> &'static str {
+    match r {
+        Resolution::None => "NONE",
+        Resolution::Static => "STATIC",
+        Resolution::Dns => "DNS",
+        Resolution::DnsRoundRobin => "DNS_ROUND_ROBIN",
+        Resolution::DynamicDns => "DYNAMIC_DNS",
     }
 }
 

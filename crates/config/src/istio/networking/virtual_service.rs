@@ -107,7 +107,11 @@ pub struct HttpMatchRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority: Option<StringMatch>,
     /// Headers (an empty match means "present").
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "non_null_header_matches",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub headers: BTreeMap<String, StringMatch>,
     /// Destination port.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,6 +137,24 @@ pub struct HttpMatchRequest {
     /// Stats prefix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stat_prefix: Option<String>,
+}
+
+/// `headers:` of a match, where `name: {}` means "present" but `name: null` is refused, as
+/// Istio refuses it (`{}` and `null` would otherwise read the same).
+fn non_null_header_matches<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, StringMatch>, D::Error> {
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    let raw = BTreeMap::<String, Option<StringMatch>>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(name, m)| match m {
+            Some(m) => Ok((name, m)),
+            None => Err(D::Error::custom(format!(
+                "header match {name} cannot be null"
+            ))),
+        })
+        .collect()
 }
 
 impl HttpMatchRequest {
@@ -202,6 +224,10 @@ pub struct HttpRedirect {
     /// Status code; 301 when omitted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_code: Option<u32>,
+    /// Replaces the matched URI prefix (the rule's matches are all prefix matches, or it has
+    /// none and its prefix is `/`), keeping the rest of the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_rewrite: Option<String>,
 }
 
 /// How a redirect picks its port.
@@ -617,9 +643,12 @@ impl VirtualServiceSpec {
                 }
                 for (k, sni) in m.sni_hosts.iter().enumerate() {
                     let sp = mp.field("sniHosts").index(k);
-                    if sni.parse::<IpAddr>().is_err()
-                        && let Err(e) = v::check_wildcard_host(sni)
-                    {
+                    if sni.parse::<IpAddr>().is_ok() {
+                        f.warn(
+                            &sp,
+                            format!("using an IP address (\"{sni}\") goes against SNI spec and most clients do not support this"),
+                        );
+                    } else if let Err(e) = v::check_wildcard_host(sni) {
                         f.error(&sp, e);
                     } else if !self.hosts.iter().any(|h| host_subset_of(sni, h)) {
                         f.error(&sp, format!(
@@ -950,12 +979,15 @@ fn route_destinations<'a>(
             any_weight = true;
             if w < 0 {
                 f.error(&p.field("weight"), format!("weight {w} < 0"));
-            } else if w > 100 {
-                f.error(&p.field("weight"), format!("weight {w} > 100"))
-                    .hint("weights are percentages of the traffic, 0 to 100");
             }
             total += i64::from(w.max(0));
         }
+    }
+    if total > i64::from(u32::MAX) {
+        f.error(
+            at,
+            format!("total destination weight {total} is more than {}", u32::MAX),
+        );
     }
     if count > 1 {
         if total == 0 {
@@ -1050,6 +1082,7 @@ impl HttpRoute {
         if let Some(h) = &self.headers {
             h.validate(f, &at.field("headers"));
         }
+        self.authority_set_once(f, at);
         if let Some(c) = &self.cors_policy {
             c.validate(f, &at.field("corsPolicy"));
         }
@@ -1108,7 +1141,7 @@ impl HttpRoute {
             }
         }
         if let Some(r) = &self.redirect {
-            r.validate(f, &at.field("redirect"));
+            r.validate(f, &at.field("redirect"), &self.matches);
         }
         if let Some(d) = &self.direct_response {
             d.validate(f, &at.field("directResponse"));
@@ -1132,6 +1165,37 @@ impl HttpRoute {
             }
         }
         v::duration_or_zero(f, &at.field("timeout"), self.timeout.as_ref());
+    }
+}
+
+impl HttpRoute {
+    /// The authority is rewritten in one place: `rewrite.authority` or one `:authority`/`host`
+    /// request header operation.
+    fn authority_set_once(&self, f: &mut Findings, at: &FieldPath) {
+        let mut current = self
+            .rewrite
+            .as_ref()
+            .and_then(|r| r.authority.as_deref())
+            .filter(|a| !a.is_empty());
+        let Some(ops) = self.headers.as_ref().and_then(|h| h.request.as_ref()) else {
+            return;
+        };
+        for (kind, map) in [("set", &ops.set), ("add", &ops.add)] {
+            for (name, value) in map {
+                if !name.eq_ignore_ascii_case(":authority") && !name.eq_ignore_ascii_case("host") {
+                    continue;
+                }
+                if let Some(have) = current {
+                    f.error(
+                        &at.field("headers").field("request").field(kind).key(name.clone()),
+                        format!("authority header cannot be set multiple times: have \"{have}\", attempting to set \"{value}\""),
+                    )
+                    .at_key();
+                    return;
+                }
+                current = Some(value);
+            }
+        }
     }
 }
 
@@ -1199,8 +1263,27 @@ impl HttpMatchRequest {
 }
 
 impl HttpRedirect {
-    fn validate(&self, f: &mut Findings, at: &FieldPath) {
-        if self.uri.as_deref().is_none_or(str::is_empty)
+    fn validate(&self, f: &mut Findings, at: &FieldPath, matches: &[HttpMatchRequest]) {
+        let uri = self.uri.as_deref().filter(|u| !u.is_empty());
+        let prefix_rewrite = self.prefix_rewrite.as_deref().filter(|p| !p.is_empty());
+        if uri.is_some() && prefix_rewrite.is_some() {
+            f.error(
+                &at.field("prefixRewrite"),
+                "redirect may only specify one of uri or prefix_rewrite",
+            );
+        }
+        if prefix_rewrite.is_some()
+            && let Some(i) = matches
+                .iter()
+                .position(|m| m.uri.as_ref().is_some_and(|u| u.prefix.is_none()))
+        {
+            f.error(
+                &at.field("prefixRewrite"),
+                format!("redirect prefix_rewrite requires all URI matches to use prefix match type (match[{i}].uri is not a prefix match)"),
+            );
+        }
+        if uri.is_none()
+            && prefix_rewrite.is_none()
             && self.authority.as_deref().is_none_or(str::is_empty)
             && self.scheme.is_none()
             && self.port.is_none()
@@ -1248,10 +1331,10 @@ impl HttpDirectResponse {
             None => {
                 f.error(&at.field("status"), "required field \"status\" is missing");
             }
-            Some(s) if !(200..=599).contains(&s) => {
+            Some(s) if !(200..=600).contains(&s) => {
                 f.error(
                     &at.field("status"),
-                    format!("status {s} is not in range 200-599"),
+                    format!("status {s} is not in range 200-600"),
                 );
             }
             _ => {}
@@ -1279,7 +1362,9 @@ impl HttpDirectResponse {
                 _ => 0,
             };
             if len > 1024 * 1024 {
-                f.warn(&bp, format!("direct response body is {len} bytes; bodies over 1 MB slow every config push"));
+                f.error(&bp, format!("large direct_responses may impact control plane performance, must be less than 1MB (this one is {len} bytes)"));
+            } else if len > 100 * 1024 {
+                f.warn(&bp, format!("large direct_responses may impact control plane performance (this one is {len} bytes)"));
             }
         }
     }
@@ -1291,6 +1376,28 @@ impl HttpRetry {
             && a < 0
         {
             f.error(&at.field("attempts"), "attempts cannot be negative");
+        }
+        if self.attempts.unwrap_or(0) == 0 {
+            for (field, set) in [
+                ("perTryTimeout", self.per_try_timeout.is_some()),
+                (
+                    "retryOn",
+                    self.retry_on.as_deref().is_some_and(|r| !r.is_empty()),
+                ),
+                (
+                    "retryRemoteLocalities",
+                    self.retry_remote_localities.is_some(),
+                ),
+            ] {
+                if set {
+                    f.error(
+                        &at.field(field),
+                        "http retry policy configured when attempts are set to 0 (disabled)",
+                    )
+                    .hint("set `attempts` to the number of retries, or remove the retry policy");
+                    break;
+                }
+            }
         }
         v::duration(f, &at.field("perTryTimeout"), self.per_try_timeout.as_ref());
         v::duration(f, &at.field("backoff"), self.backoff.as_ref());
@@ -1399,11 +1506,11 @@ impl HttpFaultInjection {
                 f.error(&ap, "abort must specify httpStatus or grpcStatus");
             }
             if let Some(s) = a.http_status
-                && !(200..=599).contains(&s)
+                && !(200..=600).contains(&s)
             {
                 f.error(
                     &ap.field("httpStatus"),
-                    format!("HTTP status {s} is not in range 200-599"),
+                    format!("HTTP status {s} is not in range 200-600"),
                 );
             }
             if let Some(g) = &a.grpc_status

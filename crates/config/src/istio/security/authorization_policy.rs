@@ -61,15 +61,46 @@ pub struct ExtensionProvider {
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
-    /// Sources; any may match (absent: any source).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Sources; any may match (absent: any source; `[]` is refused).
+    #[serde(
+        default,
+        deserialize_with = "non_empty_from",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub from: Vec<From>,
-    /// Operations; any may match (absent: any operation).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Operations; any may match (absent: any operation; `[]` is refused).
+    #[serde(
+        default,
+        deserialize_with = "non_empty_to",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub to: Vec<To>,
     /// Conditions; all must match.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<Condition>,
+}
+
+/// `from: []` would read as "any source" like an absent `from`; Istio refuses it, as it
+/// most likely means a list left unfinished.
+fn non_empty_from<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<From>, D::Error> {
+    non_empty(d, "from")
+}
+
+/// As [`non_empty_from`], for `to`.
+fn non_empty_to<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<To>, D::Error> {
+    non_empty(d, "to")
+}
+
+fn non_empty<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+    field: &str,
+) -> Result<Vec<T>, D::Error> {
+    use serde::de::Error as _;
+    let list = <Vec<T> as serde::Deserialize>::deserialize(d)?;
+    if list.is_empty() {
+        return Err(D::Error::custom(format!("`{field}` must not be empty")));
+    }
+    Ok(list)
 }
 
 /// `from`.
@@ -244,6 +275,20 @@ impl AuthorizationPolicySpec {
             }
             (_, None) => {}
         }
+        if self.rules.is_empty() && matches!(self.action, Action::Deny | Action::Custom) {
+            let action = if self.action == Action::Deny {
+                "DENY"
+            } else {
+                "CUSTOM"
+            };
+            f.error(
+                &at.field("action"),
+                format!("{action} action without `rules` is meaningless as it will never be triggered, add an empty rule `{{}}` if you want it be triggered for every request"),
+            );
+        }
+        if self.action == Action::Custom {
+            self.validate_custom_rules(f, at);
+        }
         for (i, rule) in self.rules.iter().enumerate() {
             let rp = at.field("rules").index(i);
             for (j, from) in rule.from.iter().enumerate() {
@@ -270,6 +315,115 @@ impl AuthorizationPolicySpec {
             for (j, c) in rule.when.iter().enumerate() {
                 c.validate(f, &rp.field("when").index(j));
             }
+        }
+    }
+}
+
+impl AuthorizationPolicySpec {
+    /// The external authorizer sees the request before the peer's identity and the request's
+    /// JWT are known to it, so CUSTOM rules may not match on them (Istio's rule).
+    fn validate_custom_rules(&self, f: &mut Findings, at: &FieldPath) {
+        for (i, rule) in self.rules.iter().enumerate() {
+            let rp = at.field("rules").index(i);
+            for (j, from) in rule.from.iter().enumerate() {
+                let Some(src) = &from.source else { continue };
+                let sp = rp.field("from").index(j).field("source");
+                for (field, set) in [
+                    ("namespaces", !src.namespaces.is_empty()),
+                    ("notNamespaces", !src.not_namespaces.is_empty()),
+                    ("serviceAccounts", !src.service_accounts.is_empty()),
+                    ("notServiceAccounts", !src.not_service_accounts.is_empty()),
+                    ("trustDomains", !src.trust_domains.is_empty()),
+                    ("notTrustDomains", !src.not_trust_domains.is_empty()),
+                    ("principals", !src.principals.is_empty()),
+                    ("notPrincipals", !src.not_principals.is_empty()),
+                    ("requestPrincipals", !src.request_principals.is_empty()),
+                    (
+                        "notRequestPrincipals",
+                        !src.not_request_principals.is_empty(),
+                    ),
+                ] {
+                    if set {
+                        f.error(
+                            &sp.field(field),
+                            format!("from.{field} is currently not supported with CUSTOM action"),
+                        )
+                        .at_key();
+                    }
+                }
+            }
+            for (j, c) in rule.when.iter().enumerate() {
+                let Some(key) = c.key.as_deref() else {
+                    continue;
+                };
+                if matches!(
+                    key,
+                    "source.namespace"
+                        | "source.serviceAccount"
+                        | "source.trustDomain"
+                        | "source.principal"
+                ) || key.starts_with("request.auth.")
+                {
+                    f.error(
+                        &rp.field("when").index(j).field("key"),
+                        format!("{key} is currently not supported with CUSTOM action"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `istio.io/dry-run` on an AuthorizationPolicy: `true` or `false`, and only for ALLOW and
+/// DENY policies (Istio's rule).
+pub(crate) fn validate_dry_run(
+    f: &mut Findings,
+    spec: &AuthorizationPolicySpec,
+    annotations: &std::collections::BTreeMap<String, String>,
+) {
+    const DRY_RUN: &str = "istio.io/dry-run";
+    let Some(value) = annotations.get(DRY_RUN) else {
+        return;
+    };
+    let at = FieldPath::root()
+        .field("metadata")
+        .field("annotations")
+        .key(DRY_RUN.to_string());
+    match spec.action {
+        Action::Allow | Action::Deny => {
+            if !matches!(
+                value.as_str(),
+                "1" | "t"
+                    | "T"
+                    | "TRUE"
+                    | "true"
+                    | "True"
+                    | "0"
+                    | "f"
+                    | "F"
+                    | "FALSE"
+                    | "false"
+                    | "False"
+            ) {
+                f.error(
+                    &at,
+                    format!(
+                        "annotation {DRY_RUN} has an invalid value ({value}): it is true or false"
+                    ),
+                );
+            }
+        }
+        Action::Audit | Action::Custom => {
+            let action = if spec.action == Action::Audit {
+                "AUDIT"
+            } else {
+                "CUSTOM"
+            };
+            f.error(
+                &at,
+                format!("the annotation {DRY_RUN} currently only supports action ALLOW/DENY, found action {action}"),
+            )
+            .at_key();
         }
     }
 }
@@ -316,6 +470,26 @@ pub fn parse_cidr(v: &str) -> Result<(IpAddr, u8), String> {
 
 impl Source {
     fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        let lists = [
+            &self.principals,
+            &self.not_principals,
+            &self.request_principals,
+            &self.not_request_principals,
+            &self.trust_domains,
+            &self.not_trust_domains,
+            &self.namespaces,
+            &self.not_namespaces,
+            &self.service_accounts,
+            &self.not_service_accounts,
+            &self.ip_blocks,
+            &self.not_ip_blocks,
+            &self.remote_ip_blocks,
+            &self.not_remote_ip_blocks,
+        ];
+        if lists.iter().all(|l| l.is_empty()) {
+            f.error(at, "`from.source` must not be empty")
+                .hint("name the sources to match, or remove `from` to match any source");
+        }
         if !self.service_accounts.is_empty() || !self.not_service_accounts.is_empty() {
             let conflict = !self.namespaces.is_empty()
                 || !self.not_namespaces.is_empty()
@@ -379,6 +553,20 @@ impl Source {
 
 impl Operation {
     fn validate(&self, f: &mut Findings, at: &FieldPath) {
+        let lists = [
+            &self.hosts,
+            &self.not_hosts,
+            &self.ports,
+            &self.not_ports,
+            &self.methods,
+            &self.not_methods,
+            &self.paths,
+            &self.not_paths,
+        ];
+        if lists.iter().all(|l| l.is_empty()) {
+            f.error(at, "`to.operation` must not be empty")
+                .hint("name the operations to match, or remove `to` to match any operation");
+        }
         for (field, values) in [
             ("hosts", &self.hosts),
             ("notHosts", &self.not_hosts),
@@ -439,6 +627,8 @@ impl Condition {
                         format!("invalid key \"{key}\": expected {base}[<name>]"),
                     );
                 }
+                non_empty_values(f, at, "values", &self.values);
+                non_empty_values(f, at, "notValues", &self.not_values);
                 if self.values.is_empty() && self.not_values.is_empty() {
                     f.error(
                         at,

@@ -1,6 +1,6 @@
 //! `security.istio.io`: PeerAuthentication (mTLS modes) and AuthorizationPolicy.
 
-mod authorization_policy;
+pub(crate) mod authorization_policy;
 mod peer_authentication;
 
 use std::collections::BTreeMap;
@@ -55,7 +55,7 @@ pub struct PolicyTargetReference {
     pub kind: Option<String>,
     /// Name of the target.
     pub name: Option<String>,
-    /// Namespace of the target; the policy's own when omitted.
+    /// Namespace of the target: refused when set, the target is in the policy's namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
@@ -85,6 +85,13 @@ impl PolicyTargetReference {
         }
         if self.name.as_deref().is_none_or(str::is_empty) {
             f.error(&at.field("name"), "required field \"name\" is missing");
+        }
+        if self.namespace.as_deref().is_some_and(|n| !n.is_empty()) {
+            f.error(
+                &at.field("namespace"),
+                "targetRef namespace must not be set; cross namespace referencing is not supported",
+            )
+            .hint("the target is looked up in the policy's own namespace; remove `namespace`");
         }
     }
 }
