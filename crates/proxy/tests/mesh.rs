@@ -468,14 +468,15 @@ spec:
 "#
     );
     let mut mesh = Mesh::new(&yaml).await;
-    // A replica whose port nothing listens on.
+    // A replica whose port nothing listens on: bound and never listening, held for the
+    // whole test, so no other test's listener can take the port meanwhile.
     let dead = origin("dead", Behaviour::default()).await;
     let mut dead_addr = dead.clone();
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
+    let closed = tokio::net::TcpSocket::new_v4().expect("socket");
+    closed
+        .bind("127.0.0.1:0".parse().expect("addr"))
         .expect("bind");
     dead_addr.addr = closed.local_addr().expect("addr");
-    drop(closed);
     mesh.replica("gone", &[("app", "gone")], 80, &dead_addr);
     mesh.settle().await;
     let mut client = Client::to(mesh.sidecar(&[]).await);
