@@ -160,6 +160,7 @@ impl Instance {
             .is_none()
             .then(|| u64::from(bp.memory_mb) * 1024 * 1024);
         meridian_workloads::pre_exec::die_with_parent(&mut cmd);
+        meridian_workloads::pre_exec::restore_open_files(&mut cmd);
         if let Some(bytes) = data_limit {
             meridian_workloads::pre_exec::limit_data(&mut cmd, bytes);
         }

@@ -168,6 +168,7 @@ impl Spawner {
     pub(crate) async fn spawn(&self, mut cmd: Command) -> io::Result<(Child, Group)> {
         cmd.process_group(0).kill_on_drop(true);
         crate::pre_exec::die_with_parent(&mut cmd);
+        crate::pre_exec::restore_open_files(&mut cmd);
         let (reply, rx) = oneshot::channel();
         {
             let jobs = self

@@ -329,6 +329,10 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 
 pub(crate) fn run(args: &Args, format: OutputFormat) -> anyhow::Result<ExitCode> {
     crate::logging::init();
+    match meridian_workloads::pre_exec::raise_open_files() {
+        Ok(n) => tracing::debug!(limit = n, "open files"),
+        Err(e) => tracing::warn!(error = %e, "the limit on open files stays as it is"),
+    }
     let mut load = args.vars.load_options();
     load.strict = args.strict;
     let store = FileStore::with_options(args.paths.clone(), load);
