@@ -33,7 +33,7 @@ pub struct ServiceSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_not_ready_addresses: Option<bool>,
     #[serde(default, rename = "clusterIP", skip_serializing)]
-    cluster_ip: Option<IgnoredAny>,
+    cluster_ip: Option<String>,
     #[serde(default, rename = "clusterIPs", skip_serializing)]
     cluster_ips: Option<IgnoredAny>,
     #[serde(default, rename = "externalIPs", skip_serializing)]
@@ -186,7 +186,15 @@ impl ServiceSpec {
         );
         // clusterIPs, ipFamilies and ipFamilyPolicy only say how an API server allocates the
         // address: one warning, at the address, is enough for a Service exported from a cluster.
-        warn("clusterIP", self.cluster_ip.is_some(), NO_CLUSTER_IP);
+        if self.cluster_ip.as_deref() == Some("None") {
+            warn(
+                "clusterIP",
+                true,
+                "None (headless) puts no replica addresses in DNS here: the name reaches every ready replica through the sidecars, balanced, and replicas get no names of their own",
+            );
+        } else {
+            warn("clusterIP", self.cluster_ip.is_some(), NO_CLUSTER_IP);
+        }
         for (field, set) in [
             ("externalIPs", self.external_ips.is_some()),
             (
