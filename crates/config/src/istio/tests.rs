@@ -122,6 +122,69 @@ fn more_than_two_tls_certificates_is_a_warning() {
     );
 }
 
+fn warnings(doc: &str) -> Vec<(String, String, String)> {
+    findings(doc, Severity::Warning)
+}
+
+fn https_server_with_cipher_suites(suites: &[&str]) -> String {
+    let mut doc = format!(
+        "{GATEWAY}  - hosts: [shop.example.com]\n    port: {{number: 443, name: https, protocol: HTTPS}}\n    tls:\n      mode: SIMPLE\n      credentialName: shop\n      cipherSuites:\n"
+    );
+    for s in suites {
+        doc.push_str(&format!("      - {s}\n"));
+    }
+    doc
+}
+
+#[test]
+fn a_cipher_suite_meridian_cannot_serve_is_left_out_with_a_warning() {
+    let doc = https_server_with_cipher_suites(&[
+        "ECDHE-ECDSA-AES128-SHA",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+    ]);
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![
+            (
+                "12:9".to_owned(),
+                "spec.servers[0].tls.cipherSuites[0]".to_owned(),
+                "cipher suite \"ECDHE-ECDSA-AES128-SHA\" is not offered: Meridian's TLS does not serve it".to_owned()
+            ),
+            (
+                "14:9".to_owned(),
+                "spec.servers[0].tls.cipherSuites[2]".to_owned(),
+                "cipher suite \"ECDHE-ECDSA-AES256-GCM-SHA384\" is listed more than once".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test_case(&["not-a-cipher-suite"] ; "unknown name")]
+#[test_case(&["-ECDHE-ECDSA-AES128-SHA"] ; "cipher list operation")]
+#[test_case(&["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA"] ; "duplicate cbc suite")]
+fn with_no_servable_cipher_suite_the_defaults_are_offered(suites: &[&str]) {
+    let doc = https_server_with_cipher_suites(suites);
+    assert_eq!(errors(&doc), vec![]);
+    let found = warnings(&doc);
+    assert!(
+        found.iter().any(|(at, field, m)| at == "12:9"
+            && field == "spec.servers[0].tls.cipherSuites[0]"
+            && m == &format!(
+                "cipher suite {:?} is not offered: Meridian's TLS does not serve it",
+                suites[0]
+            )),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|(at, field, m)| at == "12:9"
+            && field == "spec.servers[0].tls.cipherSuites"
+            && m.starts_with("none of the listed cipher suites is served: Meridian's TLS offers its default suites instead (ECDHE-ECDSA-AES128-GCM-SHA256, ")),
+        "{found:#?}"
+    );
+}
+
 // ---- VirtualService -----------------------------------------------------------------------
 
 const VIRTUAL_SERVICE: &str = "apiVersion: networking.istio.io/v1

@@ -1417,7 +1417,9 @@ fn server_tls<'r>(
             Some(net::TlsProtocol::Tlsv12) => TlsVersion::Tls12,
             _ => TlsVersion::Tls13,
         },
-        cipher_suites: t.cipher_suites.clone(),
+        // Validation warned about the suites Meridian's TLS cannot serve; they are left out,
+        // and with none left the server offers its defaults.
+        cipher_suites: net::served_cipher_suites(&t.cipher_suites),
         credential,
     }))
 }

@@ -541,3 +541,24 @@ spec:
     let vh = listener.routes.lookup("web.example.com").expect("bound");
     assert!(s.route(vh, &req("/").view()).is_some());
 }
+
+/// Cipher suites Meridian's TLS cannot serve are left out of what the server offers (as
+/// Istio leaves out the names it does not know); with none left it offers its defaults.
+#[test_case("[ECDHE-ECDSA-AES128-SHA, ECDHE-ECDSA-AES256-GCM-SHA384, ECDHE-ECDSA-AES256-GCM-SHA384]", &["ECDHE-ECDSA-AES256-GCM-SHA384"]; "unservable and duplicate left out")]
+#[test_case("[not-a-cipher-suite, -ECDHE-ECDSA-AES128-SHA]", &[]; "none servable gives the defaults")]
+fn a_gateway_offers_the_listed_cipher_suites_it_can_serve(listed: &str, offered: &[&str]) {
+    let s = snapshot(&format!(
+        r#"apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: edge}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 443, name: https, protocol: HTTPS}}
+    hosts: [api.example.com]
+    tls: {{mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem, cipherSuites: {listed}}}
+"#
+    ));
+    let tls = s.gateways[0].servers[0].tls.as_ref().expect("TLS server");
+    assert_eq!(tls.cipher_suites, offered);
+}
