@@ -269,6 +269,12 @@ fn load_balancer(lb: &LoadBalancerSettings, at: &FieldPath, f: &mut Findings) {
             "not served: every endpoint is in this node's locality, so locality weights and failover do not apply",
         );
     }
+    if lb.zone_aware_lb_setting.is_some() {
+        f.warn(
+            &at.field("zoneAwareLbSetting"),
+            "not served: every endpoint is in this node's locality, so zone-aware routing and region failover do not apply; requests are balanced over all endpoints",
+        );
+    }
     if lb
         .consistent_hash
         .as_ref()

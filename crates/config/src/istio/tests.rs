@@ -500,3 +500,29 @@ fn dry_run_annotation(action: &str, value: &str, error: Option<&str>) {
         }
     }
 }
+
+#[test]
+fn zone_aware_balancing_is_accepted_with_a_warning() {
+    let doc = format!(
+        "{DESTINATION_RULE}  trafficPolicy:\n    loadBalancer:\n      zoneAwareLbSetting:\n        failover: [{{from: us-east, to: eu-west}}]\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![(
+            "9:9".to_owned(),
+            "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting".to_owned(),
+            "not served: every endpoint is in this node's locality, so zone-aware routing and region failover do not apply; requests are balanced over all endpoints".to_owned()
+        )]
+    );
+}
+
+#[test_case("{localityLbSetting: {}, zoneAwareLbSetting: {}}", "6:77", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting", "only one of localityLbSetting and zoneAwareLbSetting can be set" ; "both settings")]
+#[test_case("{zoneAwareLbSetting: {failover: [{from: r1, to: r1}]}}", "6:66", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failover[0]", "zone aware lb failover settings must specify different regions" ; "same region")]
+#[test_case("{zoneAwareLbSetting: {failover: [{from: r1/z1, to: r2}]}}", "6:73", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failover[0].from", "zone aware lb failover only specifies region" ; "zone in failover")]
+#[test_case("{zoneAwareLbSetting: {failover: [{from: r1, to: '*'}]}}", "6:81", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failover[0].to", "zone aware lb failover region should not contain '*' wildcard" ; "wildcard in failover")]
+#[test_case("{zoneAwareLbSetting: {failoverPriority: [version, topology.kubernetes.io/zone]}}", "6:83", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failoverPriority[1]", "'failover_priority' for zone aware lb must not use topology label 'topology.kubernetes.io/zone'" ; "topology label")]
+fn zone_aware_balancing_istio_refuses(lb: &str, at: &str, field: &str, message: &str) {
+    let doc = format!("{DESTINATION_RULE}  trafficPolicy: {{loadBalancer: {lb}}}\n");
+    assert_one_error(&doc, at, field, message);
+}
