@@ -335,6 +335,23 @@ fn a_port_selector_without_a_number_is_refused() {
     );
 }
 
+#[test_case("*foo.baz" ; "wildcard prefix")]
+#[test_case("*-foo.baz" ; "wildcard dash")]
+fn a_partial_wildcard_destination_is_accepted_with_a_warning(host: &str) {
+    let doc = format!("{VIRTUAL_SERVICE}  - route:\n    - destination:\n        host: '{host}'\n");
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![(
+            "9:15".to_owned(),
+            "spec.http[0].route[0].destination.host".to_owned(),
+            format!(
+                "a partial wildcard destination (\"{host}\") is accepted, as Istio accepts it, but no service can be it: Meridian's wildcards match whole labels (\"*.example.com\"), so requests routed here are answered 503 (NC, no cluster)"
+            )
+        )]
+    );
+}
+
 #[test]
 fn an_ip_address_as_sni_host_is_a_warning() {
     let doc = "apiVersion: networking.istio.io/v1

@@ -27,6 +27,13 @@ pub fn check_wildcard_host(host: &str) -> Result<(), String> {
     check_dns_name(rest).map_err(|e| format!("invalid host \"{host}\": {e}"))
 }
 
+/// The rest of a host whose first label is a partial wildcard (`*x.example.com` gives
+/// `x.example.com`'s part after the `*`), as Istio's ValidatePartialWildCardDomain allows.
+pub(crate) fn partial_wildcard(host: &str) -> Option<&str> {
+    let rest = host.strip_prefix('*')?;
+    (!rest.is_empty() && !rest.starts_with('.') && !rest.contains('*')).then_some(rest)
+}
+
 /// A header value as Envoy reads it: no control characters but tab, and each `%` either
 /// doubled (`%%`) or opening a `%VARIABLE%` / `%VARIABLE(args)%` expression (Istio's check).
 pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
