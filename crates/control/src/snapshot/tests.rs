@@ -562,3 +562,41 @@ spec:
     let tls = s.gateways[0].servers[0].tls.as_ref().expect("TLS server");
     assert_eq!(tls.cipher_suites, offered);
 }
+
+/// A partial wildcard destination (`*foo.example.com`, accepted as Istio accepts it) names
+/// no service: no service is registered under such a name, so requests routed there find
+/// no cluster (503, `NC`).
+#[test]
+fn a_partial_wildcard_destination_finds_no_cluster() {
+    let s = snapshot(
+        r#"apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partial}
+spec:
+  hosts: ["*foo.example.com"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  http:
+  - route: [{destination: {host: "*foo.example.com"}}]
+"#,
+    );
+    let vh = s
+        .mesh_table("default")
+        .lookup("web.example.com")
+        .expect("the host");
+    let (route, _) = s.route(vh, &req("/").view()).expect("a route");
+    let RouteAction::Forward(w) = &route.action else {
+        panic!("a forward: {:?}", route.action);
+    };
+    assert!(
+        matches!(&w.destinations[0].target, ClusterTarget::Missing(m) if m == "no service \"*foo.example.com\""),
+        "{:?}",
+        w.destinations[0].target
+    );
+}
