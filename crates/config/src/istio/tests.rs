@@ -371,6 +371,61 @@ spec:
     );
 }
 
+fn sni_virtual_service(name: &str, gateways: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: vs, namespace: shop}}
+spec:
+  gateways: {gateways}
+  hosts: [{name}]
+  tls:
+  - match: [{{sniHosts: [{name}]}}]
+    route: [{{destination: {{host: istio.istio-system.svc.cluster.local}}}}]
+"
+    )
+}
+
+#[test]
+fn an_auto_passthrough_sni_name_is_accepted_with_a_warning() {
+    let name = "outbound_.15010_._.istiod.istio-system.svc.cluster.local";
+    let doc = sni_virtual_service(name, "[ns1/gateway]");
+    assert_eq!(errors(&doc), vec![]);
+    let message = format!(
+        "\"{name}\" is the SNI name of Istio's AUTO_PASSTHROUGH (multi-network east-west) gateways, accepted as Istio accepts it, but not served: Meridian runs no AUTO_PASSTHROUGH gateway, so no connection carries this name"
+    );
+    let found: Vec<_> = warnings(&doc)
+        .into_iter()
+        .filter(|(_, _, m)| m == &message)
+        .map(|(at, field, _)| (at, field))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("6:11".to_owned(), "spec.hosts[0]".to_owned()),
+            (
+                "8:25".to_owned(),
+                "spec.tls[0].match[0].sniHosts[0]".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test_case("outbound_.http_._.istiod.istio-system.svc.cluster.local", "[ns1/gateway]", "label \"http\" invalid" ; "port without digit")]
+#[test_case("outbound_.15010_._.1.2", "[ns1/gateway]", "label \"1.2\" invalid" ; "host without letter")]
+#[test_case("outbound_.15010_._.istiod.istio-system.svc.cluster.local", "[mesh]", "label \"outbound_\" must consist of alphanumeric characters" ; "bound to the mesh")]
+fn auto_passthrough_sni_names_istio_refuses(name: &str, gateways: &str, message: &str) {
+    let doc = sni_virtual_service(name, gateways);
+    let found = errors(&doc);
+    assert!(!found.is_empty());
+    for (at, field, m) in &found {
+        assert!(
+            m.contains(message),
+            "{at} {field}: {m:?} does not hold {message:?}"
+        );
+    }
+}
+
 // ---- DestinationRule ----------------------------------------------------------------------
 
 const DESTINATION_RULE: &str = "apiVersion: networking.istio.io/v1
