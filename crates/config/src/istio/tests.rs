@@ -66,6 +66,22 @@ fn a_unix_socket_bind_needs_port_zero() {
 }
 
 #[test]
+fn a_unix_socket_bind_with_port_zero_is_accepted_with_a_warning() {
+    let doc = format!(
+        "{GATEWAY}  - hosts: [shop.example.com]\n    port: {{number: 0, name: http, protocol: HTTP}}\n    bind: unix://@shop\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![(
+            "8:11".to_owned(),
+            "spec.servers[0].bind".to_owned(),
+            "a unix domain socket is not served: Meridian's gateways listen on TCP ports, so this server is left out".to_owned()
+        )]
+    );
+}
+
+#[test]
 fn https_redirect_on_an_https_server_is_a_warning() {
     let doc = format!(
         "{GATEWAY}  - hosts: [shop.example.com]\n    port: {{number: 443, name: https, protocol: HTTPS}}\n    tls: {{httpsRedirect: true}}\n"

@@ -600,3 +600,31 @@ spec:
         w.destinations[0].target
     );
 }
+
+/// A server bound to a unix domain socket (port 0, accepted as Istio accepts it) is left
+/// out with a note; the Gateway's TCP servers are served.
+#[test]
+fn a_unix_socket_server_is_left_out() {
+    let s = snapshot(
+        r#"apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 0, name: uds, protocol: HTTP}
+    hosts: [uds.example.com]
+    bind: unix://@edge
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [web.example.com]
+"#,
+    );
+    let ports: Vec<u16> = s.gateways.iter().map(|g| g.port).collect();
+    assert_eq!(ports, [80]);
+    assert_eq!(
+        s.notes,
+        [
+            "gateway default/edge port 0: a unix domain socket bind is not served; the server is left out"
+        ]
+    );
+}
