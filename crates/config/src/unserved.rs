@@ -86,7 +86,8 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
         Resource::Gateway(gw) => {
             for (i, s) in gw.spec.servers.iter().enumerate() {
                 let at = spec.field("servers").index(i);
-                if s.bind.is_some() {
+                // A unix socket bind has its own warning (the server is left out).
+                if s.bind.as_deref().is_some_and(|b| !b.starts_with("unix://")) {
                     f.warn(
                         &at.field("bind"),
                         "not served: the gateway listens on Meridian's gateway address, not on this one",
@@ -267,6 +268,12 @@ fn load_balancer(lb: &LoadBalancerSettings, at: &FieldPath, f: &mut Findings) {
         f.warn(
             &at.field("localityLbSetting"),
             "not served: every endpoint is in this node's locality, so locality weights and failover do not apply",
+        );
+    }
+    if lb.zone_aware_lb_setting.is_some() {
+        f.warn(
+            &at.field("zoneAwareLbSetting"),
+            "not served: every endpoint is in this node's locality, so zone-aware routing and region failover do not apply; requests are balanced over all endpoints",
         );
     }
     if lb

@@ -539,6 +539,80 @@ async fn tls_versions_and_cipher_suites_are_enforced() {
     );
 }
 
+/// As Istio, listed cipher suites the TLS cannot serve are left out (validation warns):
+/// the server offers the listed ones it can serve, or its defaults when none is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cipher_suites_meridian_cannot_serve_are_left_out() {
+    if !have_curl() {
+        return;
+    }
+    let pki = Pki::new();
+    let (crt, key, _, _) = pki.leaf("server", &["api.example.com"]);
+    let ca = pki.ca_file();
+    let files = format!(r#"serverCertificate: "{crt}", privateKey: "{key}""#);
+    let tls12 = |suite: &'static str| ["--tls-max", "1.2", "--ciphers", suite];
+
+    let yaml = tls_gateway(
+        &format!(
+            "{{mode: SIMPLE, {files}, cipherSuites: [ECDHE-ECDSA-AES128-SHA, ECDHE-ECDSA-AES256-GCM-SHA384]}}"
+        ),
+        "",
+    );
+    let (_m, _, addr) = gateway(&yaml, ProxyOptions::default(), 443).await;
+    assert_eq!(
+        curl_tls(
+            addr,
+            "api.example.com",
+            &ca,
+            &tls12("ECDHE-ECDSA-AES256-GCM-SHA384")
+        )
+        .await,
+        Ok(200),
+        "the servable suite listed is offered"
+    );
+    assert!(
+        curl_tls(
+            addr,
+            "api.example.com",
+            &ca,
+            &tls12("ECDHE-ECDSA-AES128-GCM-SHA256")
+        )
+        .await
+        .is_err(),
+        "a servable suite not listed is refused"
+    );
+
+    let yaml = tls_gateway(
+        &format!(
+            "{{mode: SIMPLE, {files}, cipherSuites: [ECDHE-ECDSA-AES128-SHA, not-a-cipher-suite]}}"
+        ),
+        "",
+    );
+    let (_m, _, addr) = gateway(&yaml, ProxyOptions::default(), 443).await;
+    for suite in [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+    ] {
+        assert_eq!(
+            curl_tls(addr, "api.example.com", &ca, &tls12(suite)).await,
+            Ok(200),
+            "no listed suite servable: the default {suite} is offered"
+        );
+    }
+    assert!(
+        curl_tls(
+            addr,
+            "api.example.com",
+            &ca,
+            &tls12("ECDHE-ECDSA-AES128-SHA")
+        )
+        .await
+        .is_err(),
+        "the CBC suite listed is still not offered"
+    );
+}
+
 fn tight(limits: ConnectionLimits) -> ProxyOptions {
     ProxyOptions {
         edge_limits: limits,

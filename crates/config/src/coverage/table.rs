@@ -973,6 +973,23 @@ pub(super) fn entries() -> Vec<Entry> {
             &["distribute", "failover", "failoverPriority", "enabled"],
             "LoadBalancerSettings.localityLbSetting",
         ),
+        noted(
+            "LoadBalancerSettings",
+            "zoneAwareLbSetting",
+            Yaml(dr(
+                "loadBalancer: {zoneAwareLbSetting: {failover: [{from: us-east, to: eu-west}]}}",
+            )),
+        ),
+        within(
+            "ZoneAwareLbSetting",
+            &["enabled", "failover", "failoverPriority"],
+            "LoadBalancerSettings.zoneAwareLbSetting",
+        ),
+        within(
+            "ZoneAwareFailover",
+            &["from", "to"],
+            "LoadBalancerSettings.zoneAwareLbSetting",
+        ),
         within(
             "LocalityDistribute",
             &["from", "to"],

@@ -66,6 +66,22 @@ fn a_unix_socket_bind_needs_port_zero() {
 }
 
 #[test]
+fn a_unix_socket_bind_with_port_zero_is_accepted_with_a_warning() {
+    let doc = format!(
+        "{GATEWAY}  - hosts: [shop.example.com]\n    port: {{number: 0, name: http, protocol: HTTP}}\n    bind: unix://@shop\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![(
+            "8:11".to_owned(),
+            "spec.servers[0].bind".to_owned(),
+            "a unix domain socket is not served: Meridian's gateways listen on TCP ports, so this server is left out".to_owned()
+        )]
+    );
+}
+
+#[test]
 fn https_redirect_on_an_https_server_is_a_warning() {
     let doc = format!(
         "{GATEWAY}  - hosts: [shop.example.com]\n    port: {{number: 443, name: https, protocol: HTTPS}}\n    tls: {{httpsRedirect: true}}\n"
@@ -119,6 +135,69 @@ fn more_than_two_tls_certificates_is_a_warning() {
         findings(&doc, Severity::Warning)
             .iter()
             .any(|(_, _, m)| m == "SIMPLE TLS can support up to 2 server certificates")
+    );
+}
+
+fn warnings(doc: &str) -> Vec<(String, String, String)> {
+    findings(doc, Severity::Warning)
+}
+
+fn https_server_with_cipher_suites(suites: &[&str]) -> String {
+    let mut doc = format!(
+        "{GATEWAY}  - hosts: [shop.example.com]\n    port: {{number: 443, name: https, protocol: HTTPS}}\n    tls:\n      mode: SIMPLE\n      credentialName: shop\n      cipherSuites:\n"
+    );
+    for s in suites {
+        doc.push_str(&format!("      - {s}\n"));
+    }
+    doc
+}
+
+#[test]
+fn a_cipher_suite_meridian_cannot_serve_is_left_out_with_a_warning() {
+    let doc = https_server_with_cipher_suites(&[
+        "ECDHE-ECDSA-AES128-SHA",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+    ]);
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![
+            (
+                "12:9".to_owned(),
+                "spec.servers[0].tls.cipherSuites[0]".to_owned(),
+                "cipher suite \"ECDHE-ECDSA-AES128-SHA\" is not offered: Meridian's TLS does not serve it".to_owned()
+            ),
+            (
+                "14:9".to_owned(),
+                "spec.servers[0].tls.cipherSuites[2]".to_owned(),
+                "cipher suite \"ECDHE-ECDSA-AES256-GCM-SHA384\" is listed more than once".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test_case(&["not-a-cipher-suite"] ; "unknown name")]
+#[test_case(&["-ECDHE-ECDSA-AES128-SHA"] ; "cipher list operation")]
+#[test_case(&["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA"] ; "duplicate cbc suite")]
+fn with_no_servable_cipher_suite_the_defaults_are_offered(suites: &[&str]) {
+    let doc = https_server_with_cipher_suites(suites);
+    assert_eq!(errors(&doc), vec![]);
+    let found = warnings(&doc);
+    assert!(
+        found.iter().any(|(at, field, m)| at == "12:9"
+            && field == "spec.servers[0].tls.cipherSuites[0]"
+            && m == &format!(
+                "cipher suite {:?} is not offered: Meridian's TLS does not serve it",
+                suites[0]
+            )),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|(at, field, m)| at == "12:9"
+            && field == "spec.servers[0].tls.cipherSuites"
+            && m.starts_with("none of the listed cipher suites is served: Meridian's TLS offers its default suites instead (ECDHE-ECDSA-AES128-GCM-SHA256, ")),
+        "{found:#?}"
     );
 }
 
@@ -272,6 +351,23 @@ fn a_port_selector_without_a_number_is_refused() {
     );
 }
 
+#[test_case("*foo.baz" ; "wildcard prefix")]
+#[test_case("*-foo.baz" ; "wildcard dash")]
+fn a_partial_wildcard_destination_is_accepted_with_a_warning(host: &str) {
+    let doc = format!("{VIRTUAL_SERVICE}  - route:\n    - destination:\n        host: '{host}'\n");
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![(
+            "9:15".to_owned(),
+            "spec.http[0].route[0].destination.host".to_owned(),
+            format!(
+                "a partial wildcard destination (\"{host}\") is accepted, as Istio accepts it, but no service can be it: Meridian's wildcards match whole labels (\"*.example.com\"), so requests routed here are answered 503 (NC, no cluster)"
+            )
+        )]
+    );
+}
+
 #[test]
 fn an_ip_address_as_sni_host_is_a_warning() {
     let doc = "apiVersion: networking.istio.io/v1
@@ -289,6 +385,61 @@ spec:
             .iter()
             .any(|(_, _, m)| m.contains("goes against SNI spec"))
     );
+}
+
+fn sni_virtual_service(name: &str, gateways: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: vs, namespace: shop}}
+spec:
+  gateways: {gateways}
+  hosts: [{name}]
+  tls:
+  - match: [{{sniHosts: [{name}]}}]
+    route: [{{destination: {{host: istio.istio-system.svc.cluster.local}}}}]
+"
+    )
+}
+
+#[test]
+fn an_auto_passthrough_sni_name_is_accepted_with_a_warning() {
+    let name = "outbound_.15010_._.istiod.istio-system.svc.cluster.local";
+    let doc = sni_virtual_service(name, "[ns1/gateway]");
+    assert_eq!(errors(&doc), vec![]);
+    let message = format!(
+        "\"{name}\" is the SNI name of Istio's AUTO_PASSTHROUGH (multi-network east-west) gateways, accepted as Istio accepts it, but not served: Meridian runs no AUTO_PASSTHROUGH gateway, so no connection carries this name"
+    );
+    let found: Vec<_> = warnings(&doc)
+        .into_iter()
+        .filter(|(_, _, m)| m == &message)
+        .map(|(at, field, _)| (at, field))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("6:11".to_owned(), "spec.hosts[0]".to_owned()),
+            (
+                "8:25".to_owned(),
+                "spec.tls[0].match[0].sniHosts[0]".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test_case("outbound_.http_._.istiod.istio-system.svc.cluster.local", "[ns1/gateway]", "label \"http\" invalid" ; "port without digit")]
+#[test_case("outbound_.15010_._.1.2", "[ns1/gateway]", "label \"1.2\" invalid" ; "host without letter")]
+#[test_case("outbound_.15010_._.istiod.istio-system.svc.cluster.local", "[mesh]", "label \"outbound_\" must consist of alphanumeric characters" ; "bound to the mesh")]
+fn auto_passthrough_sni_names_istio_refuses(name: &str, gateways: &str, message: &str) {
+    let doc = sni_virtual_service(name, gateways);
+    let found = errors(&doc);
+    assert!(!found.is_empty());
+    for (at, field, m) in &found {
+        assert!(
+            m.contains(message),
+            "{at} {field}: {m:?} does not hold {message:?}"
+        );
+    }
 }
 
 // ---- DestinationRule ----------------------------------------------------------------------
@@ -436,4 +587,30 @@ fn dry_run_annotation(action: &str, value: &str, error: Option<&str>) {
             assert!(found[0].2.contains(m), "{:?}", found[0]);
         }
     }
+}
+
+#[test]
+fn zone_aware_balancing_is_accepted_with_a_warning() {
+    let doc = format!(
+        "{DESTINATION_RULE}  trafficPolicy:\n    loadBalancer:\n      zoneAwareLbSetting:\n        failover: [{{from: us-east, to: eu-west}}]\n"
+    );
+    assert_eq!(errors(&doc), vec![]);
+    assert_eq!(
+        warnings(&doc),
+        vec![(
+            "9:9".to_owned(),
+            "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting".to_owned(),
+            "not served: every endpoint is in this node's locality, so zone-aware routing and region failover do not apply; requests are balanced over all endpoints".to_owned()
+        )]
+    );
+}
+
+#[test_case("{localityLbSetting: {}, zoneAwareLbSetting: {}}", "6:77", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting", "only one of localityLbSetting and zoneAwareLbSetting can be set" ; "both settings")]
+#[test_case("{zoneAwareLbSetting: {failover: [{from: r1, to: r1}]}}", "6:66", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failover[0]", "zone aware lb failover settings must specify different regions" ; "same region")]
+#[test_case("{zoneAwareLbSetting: {failover: [{from: r1/z1, to: r2}]}}", "6:73", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failover[0].from", "zone aware lb failover only specifies region" ; "zone in failover")]
+#[test_case("{zoneAwareLbSetting: {failover: [{from: r1, to: '*'}]}}", "6:81", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failover[0].to", "zone aware lb failover region should not contain '*' wildcard" ; "wildcard in failover")]
+#[test_case("{zoneAwareLbSetting: {failoverPriority: [version, topology.kubernetes.io/zone]}}", "6:83", "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failoverPriority[1]", "'failover_priority' for zone aware lb must not use topology label 'topology.kubernetes.io/zone'" ; "topology label")]
+fn zone_aware_balancing_istio_refuses(lb: &str, at: &str, field: &str, message: &str) {
+    let doc = format!("{DESTINATION_RULE}  trafficPolicy: {{loadBalancer: {lb}}}\n");
+    assert_one_error(&doc, at, field, message);
 }

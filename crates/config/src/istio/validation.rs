@@ -27,6 +27,41 @@ pub fn check_wildcard_host(host: &str) -> Result<(), String> {
     check_dns_name(rest).map_err(|e| format!("invalid host \"{host}\": {e}"))
 }
 
+/// The rest of a host whose first label is a partial wildcard (`*x.example.com` gives
+/// `x.example.com`'s part after the `*`), as Istio's ValidatePartialWildCardDomain allows.
+pub(crate) fn partial_wildcard(host: &str) -> Option<&str> {
+    let rest = host.strip_prefix('*')?;
+    (!rest.is_empty() && !rest.starts_with('.') && !rest.contains('*')).then_some(rest)
+}
+
+/// Istio's check of the SNI names its AUTO_PASSTHROUGH gateways carry
+/// (`outbound_.<PORT>_._.<HOSTNAME>`), which a VirtualService bound to a gateway may match
+/// on; `None` when `domain` is not such a name.
+pub(crate) fn auto_passthrough_sni(domain: &str) -> Option<Result<(), String>> {
+    const FORMAT: &str = "outbound_.<PORT>_._.<HOSTNAME>";
+    if !domain.starts_with("outbound_") {
+        return None;
+    }
+    let parts: Vec<&str> = domain.split('_').collect();
+    let [_, port, _, hostname, ..] = parts.as_slice() else {
+        return Some(Err(format!(
+            "domain name {domain} invalid, should follow '{FORMAT}' format"
+        )));
+    };
+    let (port, hostname) = (port.trim_matches('.'), hostname.trim_matches('.'));
+    if !port.bytes().any(|b| b.is_ascii_digit()) {
+        return Some(Err(format!(
+            "domain name {domain:?} invalid (label {port:?} invalid). should follow {FORMAT} format"
+        )));
+    }
+    if !hostname.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Some(Err(format!(
+            "domain name {domain:?} invalid (label {hostname:?} invalid). should follow {FORMAT} format"
+        )));
+    }
+    Some(Ok(()))
+}
+
 /// A header value as Envoy reads it: no control characters but tab, and each `%` either
 /// doubled (`%%`) or opening a `%VARIABLE%` / `%VARIABLE(args)%` expression (Istio's check).
 pub(crate) fn check_header_value(value: &str) -> Result<(), String> {

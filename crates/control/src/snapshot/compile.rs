@@ -683,6 +683,12 @@ impl<'a> Compiler<'a> {
                 let Some(number) = port.number.and_then(|n| u16::try_from(n).ok()) else {
                     continue;
                 };
+                if s.bind.as_deref().is_some_and(|b| b.starts_with("unix://")) {
+                    notes.push(format!(
+                        "gateway {id} port {number}: a unix domain socket bind is not served; the server is left out"
+                    ));
+                    continue;
+                }
                 let protocol = port.protocol_upper();
                 let secret = |ns: &str, name: &str| find_secret(&self.resources, ns, name);
                 let tls = match server_tls(s, dir.as_deref(), gw.namespace(), &secret) {
@@ -1417,7 +1423,9 @@ fn server_tls<'r>(
             Some(net::TlsProtocol::Tlsv12) => TlsVersion::Tls12,
             _ => TlsVersion::Tls13,
         },
-        cipher_suites: t.cipher_suites.clone(),
+        // Validation warned about the suites Meridian's TLS cannot serve; they are left out,
+        // and with none left the server offers its defaults.
+        cipher_suites: net::served_cipher_suites(&t.cipher_suites),
         credential,
     }))
 }

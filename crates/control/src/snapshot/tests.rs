@@ -541,3 +541,90 @@ spec:
     let vh = listener.routes.lookup("web.example.com").expect("bound");
     assert!(s.route(vh, &req("/").view()).is_some());
 }
+
+/// Cipher suites Meridian's TLS cannot serve are left out of what the server offers (as
+/// Istio leaves out the names it does not know); with none left it offers its defaults.
+#[test_case("[ECDHE-ECDSA-AES128-SHA, ECDHE-ECDSA-AES256-GCM-SHA384, ECDHE-ECDSA-AES256-GCM-SHA384]", &["ECDHE-ECDSA-AES256-GCM-SHA384"]; "unservable and duplicate left out")]
+#[test_case("[not-a-cipher-suite, -ECDHE-ECDSA-AES128-SHA]", &[]; "none servable gives the defaults")]
+fn a_gateway_offers_the_listed_cipher_suites_it_can_serve(listed: &str, offered: &[&str]) {
+    let s = snapshot(&format!(
+        r#"apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: edge}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 443, name: https, protocol: HTTPS}}
+    hosts: [api.example.com]
+    tls: {{mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem, cipherSuites: {listed}}}
+"#
+    ));
+    let tls = s.gateways[0].servers[0].tls.as_ref().expect("TLS server");
+    assert_eq!(tls.cipher_suites, offered);
+}
+
+/// A partial wildcard destination (`*foo.example.com`, accepted as Istio accepts it) names
+/// no service: no service is registered under such a name, so requests routed there find
+/// no cluster (503, `NC`).
+#[test]
+fn a_partial_wildcard_destination_finds_no_cluster() {
+    let s = snapshot(
+        r#"apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partial}
+spec:
+  hosts: ["*foo.example.com"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  http:
+  - route: [{destination: {host: "*foo.example.com"}}]
+"#,
+    );
+    let vh = s
+        .mesh_table("default")
+        .lookup("web.example.com")
+        .expect("the host");
+    let (route, _) = s.route(vh, &req("/").view()).expect("a route");
+    let RouteAction::Forward(w) = &route.action else {
+        panic!("a forward: {:?}", route.action);
+    };
+    assert!(
+        matches!(&w.destinations[0].target, ClusterTarget::Missing(m) if m == "no service \"*foo.example.com\""),
+        "{:?}",
+        w.destinations[0].target
+    );
+}
+
+/// A server bound to a unix domain socket (port 0, accepted as Istio accepts it) is left
+/// out with a note; the Gateway's TCP servers are served.
+#[test]
+fn a_unix_socket_server_is_left_out() {
+    let s = snapshot(
+        r#"apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 0, name: uds, protocol: HTTP}
+    hosts: [uds.example.com]
+    bind: unix://@edge
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [web.example.com]
+"#,
+    );
+    let ports: Vec<u16> = s.gateways.iter().map(|g| g.port).collect();
+    assert_eq!(ports, [80]);
+    assert_eq!(
+        s.notes,
+        [
+            "gateway default/edge port 0: a unix domain socket bind is not served; the server is left out"
+        ]
+    );
+}

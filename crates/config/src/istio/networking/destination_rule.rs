@@ -149,6 +149,10 @@ pub struct LoadBalancerSettings {
     /// Locality-aware balancing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locality_lb_setting: Option<LocalityLbSetting>,
+    /// Zone-aware balancing: region, zone and subzone tiers implicit, cross-region order
+    /// configurable (an alternative to `localityLbSetting`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_aware_lb_setting: Option<ZoneAwareLbSetting>,
     /// Deprecated slow-start window (use `warmup`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warmup_duration_secs: Option<DurationText>,
@@ -279,6 +283,39 @@ pub struct LocalityLbSetting {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+
+/// `zoneAwareLbSetting`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ZoneAwareLbSetting {
+    /// Enable or disable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Failover order between regions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failover: Vec<ZoneAwareFailover>,
+    /// Labels that rank endpoints for failover (topology labels excluded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failover_priority: Vec<String>,
+}
+
+/// A zone-aware `failover`: regions only.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ZoneAwareFailover {
+    /// Origin region.
+    pub from: Option<String>,
+    /// Region to fail over to.
+    pub to: Option<String>,
+}
+
+/// The topology labels a zone-aware `failoverPriority` may not name: those tiers are
+/// implicit.
+const TOPOLOGY_LABELS: [&str; 3] = [
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.istio.io/subzone",
+];
 
 /// `distribute`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -830,6 +867,47 @@ impl LoadBalancerSettings {
                         f.error(
                             &fp.field(field),
                             "locality lb failover only specifies region",
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(z) = &self.zone_aware_lb_setting {
+            let zp = at.field("zoneAwareLbSetting");
+            if self.locality_lb_setting.is_some() {
+                f.error(
+                    &zp,
+                    "only one of localityLbSetting and zoneAwareLbSetting can be set",
+                );
+            }
+            for (i, label) in z.failover_priority.iter().enumerate() {
+                if TOPOLOGY_LABELS.contains(&label.as_str()) {
+                    f.error(
+                        &zp.field("failoverPriority").index(i),
+                        format!("'failover_priority' for zone aware lb must not use topology label '{label}'; region- and zone-level routing are handled automatically"),
+                    );
+                }
+            }
+            for (i, fo) in z.failover.iter().enumerate() {
+                let fp = zp.field("failover").index(i);
+                if fo.from == fo.to {
+                    f.error(
+                        &fp,
+                        "zone aware lb failover settings must specify different regions",
+                    );
+                }
+                for (field, v) in [("from", &fo.from), ("to", &fo.to)] {
+                    let Some(v) = v.as_deref() else { continue };
+                    if v.contains('/') {
+                        f.error(
+                            &fp.field(field),
+                            "zone aware lb failover only specifies region; zone and subzone failover are handled automatically",
+                        );
+                    }
+                    if v.contains('*') {
+                        f.error(
+                            &fp.field(field),
+                            "zone aware lb failover region should not contain '*' wildcard",
                         );
                     }
                 }

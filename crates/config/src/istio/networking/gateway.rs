@@ -268,7 +268,8 @@ impl Server {
                     .is_some_and(|b| b.starts_with("unix://"));
                 match p.number {
                     None | Some(0) if unix => {
-                        f.error(&at.field("bind"), "a unix domain socket is not served: Meridian's gateways listen on TCP ports")
+                        // Istio accepts the bind; the server is left out of what runs.
+                        f.warn(&at.field("bind"), "a unix domain socket is not served: Meridian's gateways listen on TCP ports, so this server is left out")
                             .hint("remove `bind` and give the port a number");
                     }
                     None | Some(0) => {
@@ -478,6 +479,18 @@ pub const SUPPORTED_CIPHER_SUITES: &[&str] = &[
     "ECDHE-RSA-CHACHA20-POLY1305",
 ];
 
+/// The listed suites Meridian's TLS serves, in their order, each once: what a server offers
+/// (its defaults when this is empty).
+pub fn served_cipher_suites(listed: &[String]) -> Vec<String> {
+    let mut served: Vec<String> = Vec::new();
+    for c in listed {
+        if SUPPORTED_CIPHER_SUITES.contains(&c.as_str()) && !served.contains(c) {
+            served.push(c.clone());
+        }
+    }
+    served
+}
+
 /// A `verifyCertificateSpki` entry: the base64 of a SHA-256 hash.
 pub fn decode_spki_hash(s: &str) -> Option<[u8; 32]> {
     use base64::Engine as _;
@@ -573,6 +586,9 @@ impl ServerTlsSettings {
                 "TLS 1.0 and 1.1 are not served (Meridian's TLS speaks TLS 1.2 and 1.3): the minimum is TLS 1.2",
             );
         }
+        // As Istio (which leaves out the names BoringSSL does not know, and duplicates, with
+        // a warning), a suite Meridian's TLS cannot serve is left out with a warning: the
+        // server offers the listed suites it can serve, or its defaults when none remains.
         let mut seen = std::collections::BTreeSet::new();
         for (i, c) in self.cipher_suites.iter().enumerate() {
             let here = at.field("cipherSuites").index(i);
@@ -587,12 +603,21 @@ impl ServerTlsSettings {
                         Some(s) => format!("did you mean {s:?}?"),
                         None => format!("supported: {}", SUPPORTED_CIPHER_SUITES.join(", ")),
                     };
-                f.error(
+                f.warn(
                     &here,
-                    format!("cipher suite {c:?} is not served by Meridian's TLS"),
+                    format!("cipher suite {c:?} is not offered: Meridian's TLS does not serve it"),
                 )
                 .hint(hint);
             }
+        }
+        if !self.cipher_suites.is_empty() && served_cipher_suites(&self.cipher_suites).is_empty() {
+            f.warn(
+                &at.field("cipherSuites"),
+                format!(
+                    "none of the listed cipher suites is served: Meridian's TLS offers its default suites instead ({})",
+                    SUPPORTED_CIPHER_SUITES.join(", ")
+                ),
+            );
         }
         if !self.cipher_suites.is_empty() && self.min_protocol_version == Some(TlsProtocol::Tlsv13)
         {

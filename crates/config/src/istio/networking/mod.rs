@@ -87,7 +87,17 @@ impl Destination {
                 f.error(&at.field("host"), "destination.host is required");
             }
             Some(h) => {
-                if let Err(e) = v::check_wildcard_host(h) {
+                if let Some(rest) = v::partial_wildcard(h)
+                    && v::check_dns_name(&format!("x{rest}")).is_ok()
+                {
+                    // Istio accepts `*x` as the first label of a destination host; no
+                    // service is ever registered under such a name (a ServiceEntry's
+                    // partial wildcard host is not served), so the destination is missing.
+                    f.warn(
+                        &at.field("host"),
+                        format!("a partial wildcard destination (\"{h}\") is accepted, as Istio accepts it, but no service can be it: Meridian's wildcards match whole labels (\"*.example.com\"), so requests routed here are answered 503 (NC, no cluster)"),
+                    );
+                } else if let Err(e) = v::check_wildcard_host(h) {
                     f.error(&at.field("host"), e);
                 } else if h.contains('*') {
                     f.error(

@@ -131,7 +131,7 @@ impl ServiceEntrySpec {
             let hp = at.field("hosts").index(i);
             if h == "*" {
                 f.error(&hp, "hostname cannot be wildcard");
-            } else if let Some(rest) = partial_wildcard(h) {
+            } else if let Some(rest) = v::partial_wildcard(h) {
                 // Istio's ValidatePartialWildCardDomain lets a ServiceEntry's first label be
                 // `*x`; routing matches wildcards by whole labels only.
                 match v::check_dns_name(&format!("x{rest}")) {
@@ -362,11 +362,4 @@ fn resolution_name(r: Resolution) -> &'static str {
         Resolution::DnsRoundRobin => "DNS_ROUND_ROBIN",
         Resolution::DynamicDns => "DYNAMIC_DNS",
     }
-}
-
-/// The rest of a host whose first label is a partial wildcard (`*x.example.com` gives
-/// `x.example.com`'s part after the `*`), as Istio's ValidatePartialWildCardDomain allows.
-fn partial_wildcard(host: &str) -> Option<&str> {
-    let rest = host.strip_prefix('*')?;
-    (!rest.is_empty() && !rest.starts_with('.') && !rest.contains('*')).then_some(rest)
 }

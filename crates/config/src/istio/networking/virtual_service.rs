@@ -577,9 +577,28 @@ impl VirtualServiceSpec {
         let applies_to_gateway = self.gateways.iter().any(|g| g != "mesh");
         gateway_names(f, &at.field("gateways"), &self.gateways);
         let mut all_valid = true;
+        // As Istio: a VirtualService bound to a gateway that matches on SNI may name the
+        // SNI names of AUTO_PASSTHROUGH gateways as hosts.
+        let sni_routes = self
+            .tls
+            .iter()
+            .any(|r| r.matches.iter().any(|m| !m.sni_hosts.is_empty()));
         for (i, h) in self.hosts.iter().enumerate() {
             let hp = at.field("hosts").index(i);
             if h.parse::<IpAddr>().is_ok() {
+                continue;
+            }
+            if applies_to_gateway
+                && sni_routes
+                && let Some(checked) = v::auto_passthrough_sni(h)
+            {
+                match checked {
+                    Ok(()) => auto_passthrough_warning(f, &hp, h),
+                    Err(e) => {
+                        f.error(&hp, e);
+                        all_valid = false;
+                    }
+                }
                 continue;
             }
             if let Err(e) = v::check_wildcard_host(h) {
@@ -625,6 +644,9 @@ impl VirtualServiceSpec {
         unreachable_rules(f, at, &self.http);
         unreachable_l4_rules(f, at, "tcp", self.tcp.iter().map(|r| r.matches.as_slice()));
         unreachable_l4_rules(f, at, "tls", self.tls.iter().map(|r| r.matches.as_slice()));
+        // Istio checks SNI hosts with its gateway rules unless the VirtualService names the
+        // mesh among its gateways.
+        let sni_gateway = !self.gateways.iter().any(|g| g == "mesh");
         for (i, r) in self.tls.iter().enumerate() {
             let rp = at.field("tls").index(i);
             if r.matches.is_empty() {
@@ -648,7 +670,18 @@ impl VirtualServiceSpec {
                             &sp,
                             format!("using an IP address (\"{sni}\") goes against SNI spec and most clients do not support this"),
                         );
-                    } else if let Err(e) = v::check_wildcard_host(sni) {
+                        continue;
+                    }
+                    let checked = match sni_gateway.then(|| v::auto_passthrough_sni(sni)).flatten()
+                    {
+                        Some(Ok(())) => {
+                            auto_passthrough_warning(f, &sp, sni);
+                            Ok(())
+                        }
+                        Some(Err(e)) => Err(e),
+                        None => v::check_wildcard_host(sni),
+                    };
+                    if let Err(e) = checked {
                         f.error(&sp, e);
                     } else if !self.hosts.iter().any(|h| host_subset_of(sni, h)) {
                         f.error(&sp, format!(
@@ -1611,6 +1644,15 @@ impl CorsPolicy {
             }
         }
     }
+}
+
+/// An AUTO_PASSTHROUGH SNI name (`outbound_.<PORT>_._.<HOSTNAME>`) Istio accepts: Meridian
+/// runs no AUTO_PASSTHROUGH gateway (such a server is not served), so nothing carries it.
+fn auto_passthrough_warning(f: &mut Findings, at: &FieldPath, name: &str) {
+    f.warn(
+        at,
+        format!("\"{name}\" is the SNI name of Istio's AUTO_PASSTHROUGH (multi-network east-west) gateways, accepted as Istio accepts it, but not served: Meridian runs no AUTO_PASSTHROUGH gateway, so no connection carries this name"),
+    );
 }
 
 #[cfg(test)]
