@@ -185,12 +185,21 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
                     }
                 }
             }
+            // Wildcard hosts whose requests go where they name are served: each request to
+            // the host it names, resolved by DNS (as Envoy's original-destination and dynamic
+            // forward proxy clusters send them).
+            let dynamic = matches!(
+                se.spec.resolution,
+                Some(Resolution::None | Resolution::DynamicDns)
+            ) && se.spec.endpoints.is_empty()
+                && se.spec.workload_selector.is_none();
             for (i, h) in se.spec.hosts.iter().enumerate() {
-                if h.starts_with('*') {
+                let whole_labels = h == "*" || h.starts_with("*.");
+                if h.starts_with('*') && !(dynamic && whole_labels) {
                     f.warn(
                         &spec.field("hosts").index(i),
                         format!(
-                            "wildcard host \"{h}\" is not served: Meridian needs a name to connect to, so only exact hosts become destinations"
+                            "wildcard host \"{h}\" is not served: Meridian needs a name to connect to, so a wildcard host is served only with resolution NONE or DYNAMIC_DNS and no endpoints (each request then goes to the host it names)"
                         ),
                     );
                 }

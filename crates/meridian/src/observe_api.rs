@@ -151,7 +151,7 @@ fn weights(snap: &Snapshot) -> HashMap<String, Vec<String>> {
                 let clusters: Vec<usize> = match &d.target {
                     ClusterTarget::Cluster(c) => vec![*c],
                     ClusterTarget::ByPort(ports) => ports.iter().map(|(_, c)| *c).collect(),
-                    ClusterTarget::Missing(_) => Vec::new(),
+                    ClusterTarget::Missing(_) | ClusterTarget::Dynamic(_) => Vec::new(),
                 };
                 let pct = if w.destinations.len() == 1 {
                     100
@@ -585,7 +585,7 @@ fn graph(node: &Node, window: Duration) -> Graph {
                         .first()
                         .and_then(|(_, c)| snap.cluster(*c))
                         .map(|c| c.name.clone()),
-                    ClusterTarget::Missing(_) => None,
+                    ClusterTarget::Missing(_) | ClusterTarget::Dynamic(_) => None,
                 }
                 .unwrap_or_default();
                 let s = route_signals

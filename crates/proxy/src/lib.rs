@@ -839,6 +839,7 @@ impl Proxy {
             scheme,
             passthrough: (self.inner.options.outbound_traffic == OutboundTrafficPolicy::AllowAny)
                 .then(|| self.inner.passthrough.clone()),
+            dynamic: self.inner.passthrough.clone(),
             fast_http1: self.inner.options.fast_http1,
         })
     }

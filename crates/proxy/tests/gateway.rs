@@ -796,3 +796,62 @@ sys.stdin.read()
     }
     drop(idle);
 }
+
+/// A route to a wildcard destination (`*.example.com`, a host that ServiceEntries with
+/// `resolution: NONE` or `DYNAMIC_DNS` declare) sends each request to the host it names,
+/// resolved by DNS, at the destination's port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_destination_reaches_the_host_the_request_names() {
+    let target = origin("named-host", Behaviour::default()).await;
+    let yaml = format!(
+        r#"{SERVICE}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: anywhere}}
+spec:
+  hosts: ["*.example.com"]
+  ports: [{{number: {0}, name: http, protocol: HTTP}}]
+  resolution: DYNAMIC_DNS
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: edge}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 80, name: http, protocol: HTTP}}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: edge}}
+spec:
+  hosts: ["*"]
+  gateways: [edge]
+  http:
+  - route: [{{destination: {{host: "*.example.com", port: {{number: {0}}}}}}}]
+"#,
+        target.addr.port()
+    );
+    let (_mesh, app, addr) = gateway(&yaml, ProxyOptions::default(), 80).await;
+    let mut c = Client::to(addr);
+    // `localhost` is the one name this machine's DNS resolves for certain.
+    let r = c.get("/hello", &[("host", "localhost")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(target.hits(), 1);
+    assert_eq!(
+        app.hits(),
+        0,
+        "the service's replica is not the destination"
+    );
+    let seen = target.seen.lock().expect("seen")[0].clone();
+    assert_eq!(
+        seen.get("host").map(|v| v.as_bytes()),
+        Some(&b"localhost"[..])
+    );
+    // A name that does not resolve has no upstream.
+    let r = c.get("/hello", &[("host", "nothing.invalid")]).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(target.hits(), 1);
+}

@@ -614,3 +614,54 @@ fn zone_aware_balancing_istio_refuses(lb: &str, at: &str, field: &str, message: 
     let doc = format!("{DESTINATION_RULE}  trafficPolicy: {{loadBalancer: {lb}}}\n");
     assert_one_error(&doc, at, field, message);
 }
+
+// ---- Wildcard destinations ----------------------------------------------------------------
+
+#[test]
+fn a_wildcard_destination_is_accepted_and_says_which_route_steps_it_skips() {
+    let doc = "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: eu}
+spec:
+  hosts: [\"*.eu.example.com\"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DYNAMIC_DNS
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: eu}
+spec:
+  hosts: [\"*.eu.example.com\"]
+  http:
+  - timeout: 5s
+    route: [{destination: {host: \"*.eu.example.com\"}}]
+";
+    assert!(errors(doc).is_empty(), "{:#?}", errors(doc));
+    let warnings = findings(doc, Severity::Warning);
+    assert_eq!(
+        warnings,
+        [(
+            "15:5".to_owned(),
+            "spec.http[0].timeout".to_owned(),
+            "not applied: a wildcard destination sends each request straight to the host it names (resolved by DNS), without the route's timeout".to_owned()
+        )],
+    );
+}
+
+#[test]
+fn a_lone_star_is_no_destination() {
+    let doc = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: any}
+spec:
+  hosts: [shop.example.com]
+  http:
+  - route: [{destination: {host: \"*\"}}]
+";
+    assert_one_error(
+        doc,
+        "7:34",
+        "spec.http[0].route[0].destination.host",
+        "invalid destination host *",
+    );
+}

@@ -409,7 +409,7 @@ impl<'a> Compiler<'a> {
         match target {
             ClusterTarget::Cluster(c) => is_hash(*c),
             ClusterTarget::ByPort(ports) => ports.iter().any(|(_, c)| is_hash(*c)),
-            ClusterTarget::Missing(_) => false,
+            ClusterTarget::Missing(_) | ClusterTarget::Dynamic(_) => false,
         }
     }
 
@@ -427,6 +427,8 @@ impl<'a> Compiler<'a> {
             .and_then(|p| u16::try_from(p).ok());
         let subset = d.subset.clone();
         let target = match self.clusters.get(&host) {
+            // A whole-label wildcard; a partial one (`*x.example.com`) names no host.
+            None if host.starts_with("*.") => ClusterTarget::Dynamic(port),
             None => ClusterTarget::Missing(format!("no service \"{host}\"")),
             Some(ports) => {
                 let pick =
@@ -563,9 +565,66 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The route of a wildcard host a ServiceEntry declares and no VirtualService routes:
+    /// each request goes to the host it names.
+    fn dynamic_route(host: &str) -> HttpRoute {
+        HttpRoute {
+            name: Some("default".to_owned()),
+            origin: RouteOrigin {
+                virtual_service: "default".to_owned(),
+                index: 0,
+            },
+            matches: Vec::new(),
+            action: RouteAction::Forward(WeightedDestinations {
+                destinations: vec![RouteDestination {
+                    host: host.to_owned(),
+                    subset: None,
+                    target: ClusterTarget::Dynamic(None),
+                    weight: 100,
+                    headers: HeaderRules::default(),
+                }],
+                total_weight: 100,
+            }),
+            rewrite: None,
+            timeout: None,
+            retry: compile_retry(None, false),
+            fault: None,
+            mirrors: Vec::new(),
+            cors: None,
+            headers: HeaderRules::default(),
+        }
+    }
+
+    /// Wildcard hosts of ServiceEntries whose requests go where they name (`resolution:
+    /// NONE` or `DYNAMIC_DNS`, no endpoints): host, namespace and `exportTo`.
+    fn dynamic_hosts(&self) -> Vec<(String, String, Vec<String>)> {
+        let mut out = Vec::new();
+        for (r, _) in &self.resources {
+            let Resource::ServiceEntry(se) = r else {
+                continue;
+            };
+            let dynamic = matches!(
+                se.spec.resolution,
+                Some(net::Resolution::None | net::Resolution::DynamicDns)
+            ) && se.spec.endpoints.is_empty()
+                && se.spec.workload_selector.is_none();
+            if !dynamic {
+                continue;
+            }
+            for h in &se.spec.hosts {
+                let h = h.to_ascii_lowercase();
+                if h == "*" || h.starts_with("*.") {
+                    out.push((h, se.namespace().to_owned(), se.spec.export_to.clone()));
+                }
+            }
+        }
+        out
+    }
+
     fn build_mesh_tables(&mut self) {
         // (host, VirtualService index or none) → virtual host, so namespaces share them.
         let mut built: HashMap<(String, Option<usize>), usize> = HashMap::new();
+        let dynamic_hosts = self.dynamic_hosts();
         let mesh_vs: Vec<usize> = (0..self.virtual_services.len())
             .filter(|i| {
                 let vs = &self.virtual_services[*i];
@@ -647,6 +706,26 @@ impl<'a> Compiler<'a> {
                     };
                     table.insert(&h, vh);
                 }
+            }
+            // ServiceEntry wildcard hosts that no VirtualService routes.
+            for (h, se_ns, export_to) in &dynamic_hosts {
+                let exported = export_to.is_empty()
+                    || export_to.iter().any(|e| {
+                        e == "*" || (e == "." && ns.is_none_or(|n| n == se_ns)) || ns == Some(e)
+                    });
+                if !exported || table.get(h).is_some() {
+                    continue;
+                }
+                let key = (h.clone(), None);
+                let vh = match built.get(&key) {
+                    Some(v) => *v,
+                    None => {
+                        let v = self.push_host(h.clone(), vec![Self::dynamic_route(h)], false);
+                        built.insert(key, v);
+                        v
+                    }
+                };
+                table.insert(h, vh);
             }
             match ns {
                 Some(ns) => {

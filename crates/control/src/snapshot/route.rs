@@ -132,6 +132,11 @@ pub enum ClusterTarget {
     ByPort(Vec<(u16, usize)>),
     /// The host or subset is unknown: requests fail with 503 `NC`.
     Missing(String),
+    /// A wildcard host (`*.example.com`, as a ServiceEntry with `resolution: NONE` or
+    /// `DYNAMIC_DNS` declares it): the request goes to the host it names, resolved by DNS,
+    /// at this port (or the request's), as Envoy's original-destination and dynamic
+    /// forward proxy clusters send it.
+    Dynamic(Option<u16>),
 }
 
 impl ClusterTarget {
@@ -143,7 +148,7 @@ impl ClusterTarget {
                 [(_, only)] => Some(*only),
                 _ => ports.iter().find(|(p, _)| *p == port).map(|(_, c)| *c),
             },
-            ClusterTarget::Missing(_) => None,
+            ClusterTarget::Missing(_) | ClusterTarget::Dynamic(_) => None,
         }
     }
 }

@@ -601,6 +601,110 @@ spec:
     );
 }
 
+/// The target of the only destination of the route a request to `host` takes.
+fn only_target(s: &Snapshot, host: &str) -> ClusterTarget {
+    let vh = s.mesh_table("default").lookup(host).expect("the host");
+    let (route, _) = s.route(vh, &req("/").view()).expect("a route");
+    let RouteAction::Forward(w) = &route.action else {
+        panic!("a forward: {:?}", route.action);
+    };
+    w.destinations[0].target.clone()
+}
+
+#[test]
+fn a_wildcard_destination_goes_to_the_host_the_request_names() {
+    let s = snapshot(
+        r#"apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: eu}
+spec:
+  hosts: ["*.eu.example.com"]
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 8080, name: http-alt, protocol: HTTP}]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com, api.example.com]
+  http:
+  - match: [{uri: {prefix: /api}}]
+    route: [{destination: {host: "*.eu.example.com", port: {number: 8080}}}]
+  - route: [{destination: {host: "*.eu.example.com", port: {number: 80}}}]
+"#,
+    );
+    let vh = s
+        .mesh_table("default")
+        .lookup("web.example.com")
+        .expect("host");
+    let (api, _) = s.route(vh, &req("/api/x").view()).expect("a route");
+    let RouteAction::Forward(w) = &api.action else {
+        panic!("a forward: {:?}", api.action);
+    };
+    assert!(
+        matches!(w.destinations[0].target, ClusterTarget::Dynamic(Some(8080))),
+        "{:?}",
+        w.destinations[0].target
+    );
+    assert!(matches!(
+        only_target(&s, "web.example.com"),
+        ClusterTarget::Dynamic(Some(80))
+    ));
+}
+
+#[test]
+fn a_wildcard_service_entry_host_routes_requests_to_the_names_they_give() {
+    let s = snapshot(
+        r#"apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: eu}
+spec:
+  hosts: ["*.eu.example.com"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DYNAMIC_DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: private, namespace: other}
+spec:
+  hosts: ["*.private.example.com"]
+  exportTo: ["."]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: static}
+spec:
+  hosts: ["*.static.example.com"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 10.0.0.1}]
+"#,
+    );
+    assert!(matches!(
+        only_target(&s, "api.eu.example.com"),
+        ClusterTarget::Dynamic(None)
+    ));
+    // Exported to its own namespace only.
+    assert!(
+        s.mesh_table("default")
+            .lookup("a.private.example.com")
+            .is_none()
+    );
+    assert!(
+        s.mesh_table("other")
+            .lookup("a.private.example.com")
+            .is_some()
+    );
+    // Endpoints of its own: a wildcard name has nothing to connect to.
+    assert!(
+        s.mesh_table("default")
+            .lookup("a.static.example.com")
+            .is_none()
+    );
+}
+
 /// A server bound to a unix domain socket (port 0, accepted as Istio accepts it) is left
 /// out with a note; the Gateway's TCP servers are served.
 #[test]

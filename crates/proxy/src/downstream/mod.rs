@@ -111,6 +111,8 @@ pub(crate) struct ListenerCtx {
     pub(crate) scheme: &'static str,
     /// Set when sidecars pass unknown hosts through (Istio's `ALLOW_ANY`).
     pub(crate) passthrough: Option<Arc<Passthrough>>,
+    /// Endpoints of the hosts that wildcard destinations reach (the same map).
+    pub(crate) dynamic: Arc<Passthrough>,
     /// HTTP/1.1 through Meridian's own codec ([`crate::h1`]) rather than hyper's.
     pub(crate) fast_http1: bool,
     /// Bounds on this listener's connections.
@@ -475,7 +477,23 @@ async fn outbound(
         Action::Forward(w) => w,
         Action::Reply(resp) => return Ok(resp),
     };
-    let (dest, cluster_index) = route::destination(matched.host, forward_to, target.port)?;
+    let (dest, cluster_index) = match route::destination(matched.host, forward_to, target.port)? {
+        route::Picked::Cluster(dest, c) => (dest, c),
+        route::Picked::Dynamic(port) => {
+            // A wildcard destination: the host the request names, resolved by DNS. Boxed as
+            // the passthrough is.
+            let host = target.host().to_owned();
+            return Box::pin(passthrough::forward(
+                &ctx.dynamic,
+                &host,
+                port,
+                parts,
+                body,
+                trace,
+            ))
+            .await;
+        }
+    };
     if ctx.sink.is_some() {
         trace.cluster = Some((state.clone(), cluster_index));
     }

@@ -228,6 +228,14 @@ pub(super) fn action<'a>(
     }
 }
 
+/// The destination a request goes to.
+pub(super) enum Picked<'a> {
+    /// A cluster (index into the snapshot's clusters).
+    Cluster(&'a RouteDestination, usize),
+    /// A wildcard host: the host the request names, at this port.
+    Dynamic(u16),
+}
+
 /// The destination the request goes to, drawn by weight, and its cluster for the request's
 /// port.
 #[inline(always)]
@@ -235,7 +243,7 @@ pub(super) fn destination<'a>(
     host: &VirtualHost,
     forward: &'a WeightedDestinations,
     port: u16,
-) -> Result<(&'a RouteDestination, usize), ProxyError> {
+) -> Result<Picked<'a>, ProxyError> {
     let dest = if forward.destinations.len() == 1 {
         forward.destinations.first()
     } else {
@@ -248,8 +256,11 @@ pub(super) fn destination<'a>(
             host.name
         )));
     };
+    if let ClusterTarget::Dynamic(p) = &dest.target {
+        return Ok(Picked::Dynamic(p.unwrap_or(port)));
+    }
     match dest.target.resolve(port) {
-        Some(c) => Ok((dest, c)),
+        Some(c) => Ok(Picked::Cluster(dest, c)),
         None => Err(ProxyError::NoCluster(match &dest.target {
             ClusterTarget::Missing(m) => m.clone(),
             _ => format!("{} has no port {port}", dest.host),

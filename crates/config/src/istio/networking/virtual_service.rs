@@ -1034,7 +1034,49 @@ fn route_destinations<'a>(
 }
 
 impl HttpRoute {
+    /// A destination that is a wildcard host sends each request straight to the host it
+    /// names: the route's steps between the choice of destination and the upstream are not
+    /// applied to it, and each one set says so.
+    fn wildcard_destinations(&self, f: &mut Findings, at: &FieldPath) {
+        let is_wildcard = |r: &HttpRouteDestination| {
+            r.destination
+                .as_ref()
+                .and_then(|d| d.host.as_deref())
+                .is_some_and(|h| h.starts_with("*."))
+        };
+        if !self.route.iter().any(is_wildcard) {
+            return;
+        }
+        for (i, r) in self.route.iter().enumerate() {
+            if is_wildcard(r) && r.headers.is_some() {
+                f.warn(
+                    &at.field("route").index(i).field("headers"),
+                    "not applied: a wildcard destination sends each request straight to the host it names (resolved by DNS), without header rules",
+                )
+                .at_key();
+            }
+        }
+        for (field, set) in [
+            ("rewrite", self.rewrite.is_some()),
+            ("timeout", self.timeout.is_some()),
+            ("retries", self.retries.is_some()),
+            ("fault", self.fault.is_some()),
+            ("mirror", self.mirror.is_some()),
+            ("mirrors", !self.mirrors.is_empty()),
+            ("headers", self.headers.is_some()),
+        ] {
+            if set {
+                f.warn(
+                    &at.field(field),
+                    format!("not applied: a wildcard destination sends each request straight to the host it names (resolved by DNS), without the route's {field}"),
+                )
+                .at_key();
+            }
+        }
+    }
+
     fn validate(&self, f: &mut Findings, at: &FieldPath, in_delegate: bool) {
+        self.wildcard_destinations(f, at);
         if let Some(d) = &self.delegate {
             let dp = at.field("delegate");
             if in_delegate {
