@@ -53,6 +53,8 @@ pub(crate) async fn send_file(
         let n = write_with(sock, &mut || send(fd, head, more)).await?;
         head = &head[n..];
     }
+    // `sendfile` takes no `MSG_NOSIGNAL`: a client gone mid-body gives `EPIPE` because Rust
+    // programs start with `SIGPIPE` ignored (and nothing in Meridian restores it).
     let file = region.file.fd();
     let mut offset = i64::try_from(region.offset).map_err(io::Error::other)?;
     let end = offset + i64::try_from(region.bytes.len()).map_err(io::Error::other)?;
