@@ -799,7 +799,7 @@ sys.stdin.read()
 
 /// A route to a wildcard destination (`*.example.com`, a host that ServiceEntries with
 /// `resolution: NONE` or `DYNAMIC_DNS` declare) sends each request to the host it names,
-/// resolved by DNS, at the destination's port.
+/// resolved by DNS, at the destination's port, with the route's own steps applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wildcard_destination_reaches_the_host_the_request_names() {
     let target = origin("named-host", Behaviour::default()).await;
@@ -830,7 +830,11 @@ spec:
   hosts: ["*"]
   gateways: [edge]
   http:
-  - route: [{{destination: {{host: "*.example.com", port: {{number: {0}}}}}}}]
+  - timeout: 5s
+    headers:
+      request: {{set: {{x-route: wildcard}}}}
+      response: {{set: {{x-answered-by: wildcard-route}}}}
+    route: [{{destination: {{host: "*.example.com", port: {{number: {0}}}}}}}]
 "#,
         target.addr.port()
     );
@@ -849,6 +853,15 @@ spec:
     assert_eq!(
         seen.get("host").map(|v| v.as_bytes()),
         Some(&b"localhost"[..])
+    );
+    // The route's header rules apply, both ways.
+    assert_eq!(
+        seen.get("x-route").map(|v| v.as_bytes()),
+        Some(&b"wildcard"[..])
+    );
+    assert_eq!(
+        r.headers.get("x-answered-by").map(|v| v.as_bytes()),
+        Some(&b"wildcard-route"[..])
     );
     // A name that does not resolve has no upstream.
     let r = c.get("/hello", &[("host", "nothing.invalid")]).await;

@@ -618,7 +618,7 @@ fn zone_aware_balancing_istio_refuses(lb: &str, at: &str, field: &str, message: 
 // ---- Wildcard destinations ----------------------------------------------------------------
 
 #[test]
-fn a_wildcard_destination_is_accepted_and_says_which_route_steps_it_skips() {
+fn a_wildcard_destination_is_accepted_and_says_its_retries_are_not_applied() {
     let doc = "apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: eu}
@@ -634,6 +634,7 @@ spec:
   hosts: [\"*.eu.example.com\"]
   http:
   - timeout: 5s
+    retries: {attempts: 2}
     route: [{destination: {host: \"*.eu.example.com\"}}]
 ";
     assert!(errors(doc).is_empty(), "{:#?}", errors(doc));
@@ -641,9 +642,9 @@ spec:
     assert_eq!(
         warnings,
         [(
-            "15:5".to_owned(),
-            "spec.http[0].timeout".to_owned(),
-            "not applied: a wildcard destination sends each request straight to the host it names (resolved by DNS), without the route's timeout".to_owned()
+            "16:5".to_owned(),
+            "spec.http[0].retries".to_owned(),
+            "not applied: requests to a wildcard destination are retried only when the connection fails (Istio's default policy), not by the route's retries".to_owned()
         )],
     );
 }

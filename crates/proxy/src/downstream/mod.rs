@@ -479,16 +479,20 @@ async fn outbound(
     };
     let (dest, cluster_index) = match route::destination(matched.host, forward_to, target.port)? {
         route::Picked::Cluster(dest, c) => (dest, c),
-        route::Picked::Dynamic(port) => {
+        route::Picked::Dynamic(dest, port) => {
             // A wildcard destination: the host the request names, resolved by DNS. Boxed as
-            // the passthrough is.
-            let host = target.host().to_owned();
-            return Box::pin(passthrough::forward(
-                &ctx.dynamic,
-                &host,
+            // the passthrough is: rare, and its future would enlarge every request's.
+            return Box::pin(passthrough::wildcard(
+                ctx,
+                &state,
+                from,
+                &matched,
+                dest,
+                &target,
                 port,
                 parts,
                 body,
+                cors_origin,
                 trace,
             ))
             .await;

@@ -1,6 +1,8 @@
 //! Hosts outside the registry, under Istio's `ALLOW_ANY` (its PassthroughCluster): an
 //! outbound sidecar forwards the request to the address the host resolves to, over HTTP/1.1,
-//! retrying a connection failure as Istio's default retry policy does.
+//! retrying a connection failure as Istio's default retry policy does. Routes to a wildcard
+//! destination reach the host they name the same way, after the route's own steps
+//! ([`wildcard`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +12,13 @@ use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
 
-use super::Trace;
+use meridian_control::snapshot::{RouteDestination, UpstreamProtocol};
+
+use super::rewrite::{self, UpstreamHead};
+use super::route::{Matched, Target};
+use super::{Downstream, ListenerCtx, Trace, forward, mirror, policy};
 use crate::body::{InBody, ResponseBody};
+use crate::cluster::Resolved;
 use crate::error::ProxyError;
 use crate::headers::{self as hh, strip_hop_by_hop};
 use crate::pool::{Endpoint, Protocol};
@@ -108,5 +115,114 @@ pub(super) async fn forward(
     Ok(Response::from_parts(
         rparts,
         ResponseBody::upstream(rbody, lease, None),
+    ))
+}
+
+/// Sends a request a route sends to a wildcard destination (`*.example.com`) to the host it
+/// names after the route's rewrites and header rules, resolved by DNS, at `port`, as Envoy's
+/// dynamic forward proxy does. The route's fault, rewrite, header rules, mirrors and timeout
+/// apply as on any route; a failed connection is retried as Istio's default policy retries
+/// it.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn wildcard(
+    ctx: &ListenerCtx,
+    state: &Arc<Resolved>,
+    from: Downstream,
+    matched: &Matched<'_>,
+    dest: &RouteDestination,
+    target: &Target,
+    port: u16,
+    parts: http::request::Parts,
+    body: InBody,
+    cors_origin: Option<HeaderValue>,
+    trace: &mut Trace,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let route = matched.route;
+    trace.phase = Phase::Fault;
+    if let Some(fault) = &route.fault
+        && let Some(resp) = policy::inject(fault, trace).await?
+    {
+        return Ok(resp);
+    }
+    let UpstreamHead {
+        template,
+        authority,
+        ..
+    } = rewrite::upstream_head(
+        ctx,
+        from,
+        matched,
+        dest,
+        target,
+        UpstreamProtocol::Http1,
+        false,
+        parts,
+    )?;
+    let body = forward::replayable(body).await?;
+    mirror::spawn_all(state, route, &template, &authority, &body, target.port);
+
+    trace.phase = Phase::Balance;
+    let host = authority
+        .to_str()
+        .ok()
+        .and_then(|a| a.parse::<http::uri::Authority>().ok())
+        .map(|a| {
+            a.host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned()
+        })
+        .ok_or_else(|| ProxyError::NoHealthyUpstream("no host to resolve".to_owned()))?;
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ProxyError::NoHealthyUpstream(format!("{host}: no address")))?;
+    let ep = ctx
+        .dynamic
+        .endpoint(addr)
+        .ok_or_else(|| ProxyError::NoHealthyUpstream(host.clone()))?;
+    trace.upstream = Some(ep.addr);
+    trace.attempts = 1;
+    let opts = SendOptions {
+        protocol: Protocol::Http1,
+        connect_timeout: Duration::from_secs(10),
+        idle_timeout: Some(Duration::from_secs(3600)),
+        max_requests_per_connection: 0,
+    };
+    // The route timeout covers the whole response, as on any route.
+    let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
+    trace.phase = Phase::UpstreamRequest;
+    let send = async {
+        let mut outcome = upstream::send(&ep, template.request(1, body), opts).await;
+        for attempt in 2..=3 {
+            match outcome {
+                Err((ProxyError::ConnectFailure { .. }, Some(unsent))) => {
+                    trace.attempts = attempt;
+                    outcome = upstream::send(&ep, unsent, opts).await;
+                }
+                _ => break,
+            }
+        }
+        outcome.map_err(|(e, _)| e)
+    };
+    let (resp, lease) = match deadline {
+        Some(at) => tokio::time::timeout_at(at, send)
+            .await
+            .map_err(|_| ProxyError::Timeout)??,
+        None => send.await?,
+    };
+    let (mut rparts, rbody) = resp.into_parts();
+    strip_hop_by_hop(&mut rparts.headers, false);
+    dest.headers.response.apply(&mut rparts.headers);
+    route.headers.response.apply(&mut rparts.headers);
+    if let (Some(origin), Some(cors)) = (cors_origin, &route.cors) {
+        policy::cors_response_headers(cors, origin, &mut rparts.headers);
+    }
+    trace.phase = Phase::ResponseBody;
+    let deadline = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
+    Ok(Response::from_parts(
+        rparts,
+        ResponseBody::upstream(rbody, lease, deadline),
     ))
 }

@@ -233,7 +233,7 @@ pub(super) enum Picked<'a> {
     /// A cluster (index into the snapshot's clusters).
     Cluster(&'a RouteDestination, usize),
     /// A wildcard host: the host the request names, at this port.
-    Dynamic(u16),
+    Dynamic(&'a RouteDestination, u16),
 }
 
 /// The destination the request goes to, drawn by weight, and its cluster for the request's
@@ -257,7 +257,7 @@ pub(super) fn destination<'a>(
         )));
     };
     if let ClusterTarget::Dynamic(p) = &dest.target {
-        return Ok(Picked::Dynamic(p.unwrap_or(port)));
+        return Ok(Picked::Dynamic(dest, p.unwrap_or(port)));
     }
     match dest.target.resolve(port) {
         Some(c) => Ok(Picked::Cluster(dest, c)),

@@ -1034,44 +1034,21 @@ fn route_destinations<'a>(
 }
 
 impl HttpRoute {
-    /// A destination that is a wildcard host sends each request straight to the host it
-    /// names: the route's steps between the choice of destination and the upstream are not
-    /// applied to it, and each one set says so.
+    /// A destination that is a wildcard host is reached as Envoy's dynamic forward proxy
+    /// reaches it: the route's steps apply, but its retry policy does not.
     fn wildcard_destinations(&self, f: &mut Findings, at: &FieldPath) {
-        let is_wildcard = |r: &HttpRouteDestination| {
+        let wildcard = self.route.iter().any(|r| {
             r.destination
                 .as_ref()
                 .and_then(|d| d.host.as_deref())
                 .is_some_and(|h| h.starts_with("*."))
-        };
-        if !self.route.iter().any(is_wildcard) {
-            return;
-        }
-        for (i, r) in self.route.iter().enumerate() {
-            if is_wildcard(r) && r.headers.is_some() {
-                f.warn(
-                    &at.field("route").index(i).field("headers"),
-                    "not applied: a wildcard destination sends each request straight to the host it names (resolved by DNS), without header rules",
-                )
-                .at_key();
-            }
-        }
-        for (field, set) in [
-            ("rewrite", self.rewrite.is_some()),
-            ("timeout", self.timeout.is_some()),
-            ("retries", self.retries.is_some()),
-            ("fault", self.fault.is_some()),
-            ("mirror", self.mirror.is_some()),
-            ("mirrors", !self.mirrors.is_empty()),
-            ("headers", self.headers.is_some()),
-        ] {
-            if set {
-                f.warn(
-                    &at.field(field),
-                    format!("not applied: a wildcard destination sends each request straight to the host it names (resolved by DNS), without the route's {field}"),
-                )
-                .at_key();
-            }
+        });
+        if wildcard && self.retries.is_some() {
+            f.warn(
+                &at.field("retries"),
+                "not applied: requests to a wildcard destination are retried only when the connection fails (Istio's default policy), not by the route's retries",
+            )
+            .at_key();
         }
     }
 
