@@ -185,17 +185,9 @@ pub(crate) fn check(resource: &Resource, f: &mut Findings) {
                     }
                 }
             }
-            // Wildcard hosts whose requests go where they name are served: each request to
-            // the host it names, resolved by DNS (as Envoy's original-destination and dynamic
-            // forward proxy clusters send them).
-            let dynamic = matches!(
-                se.spec.resolution,
-                Some(Resolution::None | Resolution::DynamicDns)
-            ) && se.spec.endpoints.is_empty()
-                && se.spec.workload_selector.is_none();
+            let served: Vec<usize> = se.spec.named_by_request().map(|(i, _)| i).collect();
             for (i, h) in se.spec.hosts.iter().enumerate() {
-                let whole_labels = h == "*" || h.starts_with("*.");
-                if h.starts_with('*') && !(dynamic && whole_labels) {
+                if h.starts_with('*') && !served.contains(&i) {
                     f.warn(
                         &spec.field("hosts").index(i),
                         format!(

@@ -538,61 +538,7 @@ impl<'a> Compiler<'a> {
             ClusterTarget::ByPort(ports)
         };
         let hashing = self.hashes(&target);
-        HttpRoute {
-            name: Some("default".to_owned()),
-            origin: RouteOrigin {
-                virtual_service: "default".to_owned(),
-                index: 0,
-            },
-            matches: Vec::new(),
-            action: RouteAction::Forward(WeightedDestinations {
-                destinations: vec![RouteDestination {
-                    host: fqdn.to_owned(),
-                    subset: None,
-                    target,
-                    weight: 100,
-                    headers: HeaderRules::default(),
-                }],
-                total_weight: 100,
-            }),
-            rewrite: None,
-            timeout: None,
-            retry: compile_retry(None, hashing),
-            fault: None,
-            mirrors: Vec::new(),
-            cors: None,
-            headers: HeaderRules::default(),
-        }
-    }
-
-    /// The route of a wildcard host a ServiceEntry declares and no VirtualService routes:
-    /// each request goes to the host it names.
-    fn dynamic_route(host: &str) -> HttpRoute {
-        HttpRoute {
-            name: Some("default".to_owned()),
-            origin: RouteOrigin {
-                virtual_service: "default".to_owned(),
-                index: 0,
-            },
-            matches: Vec::new(),
-            action: RouteAction::Forward(WeightedDestinations {
-                destinations: vec![RouteDestination {
-                    host: host.to_owned(),
-                    subset: None,
-                    target: ClusterTarget::Dynamic(None),
-                    weight: 100,
-                    headers: HeaderRules::default(),
-                }],
-                total_weight: 100,
-            }),
-            rewrite: None,
-            timeout: None,
-            retry: compile_retry(None, false),
-            fault: None,
-            mirrors: Vec::new(),
-            cors: None,
-            headers: HeaderRules::default(),
-        }
+        forward_route(fqdn, target, hashing)
     }
 
     /// Wildcard hosts of ServiceEntries whose requests go where they name (`resolution:
@@ -603,19 +549,9 @@ impl<'a> Compiler<'a> {
             let Resource::ServiceEntry(se) = r else {
                 continue;
             };
-            let dynamic = matches!(
-                se.spec.resolution,
-                Some(net::Resolution::None | net::Resolution::DynamicDns)
-            ) && se.spec.endpoints.is_empty()
-                && se.spec.workload_selector.is_none();
-            if !dynamic {
-                continue;
-            }
-            for h in &se.spec.hosts {
-                let h = h.to_ascii_lowercase();
-                if h == "*" || h.starts_with("*.") {
-                    out.push((h, se.namespace().to_owned(), se.spec.export_to.clone()));
-                }
+            for (_, h) in se.spec.named_by_request() {
+                let host = h.to_ascii_lowercase();
+                out.push((host, se.namespace().to_owned(), se.spec.export_to.clone()));
             }
         }
         out
@@ -720,7 +656,11 @@ impl<'a> Compiler<'a> {
                 let vh = match built.get(&key) {
                     Some(v) => *v,
                     None => {
-                        let v = self.push_host(h.clone(), vec![Self::dynamic_route(h)], false);
+                        let v = self.push_host(
+                            h.clone(),
+                            vec![forward_route(h, ClusterTarget::Dynamic(None), false)],
+                            false,
+                        );
                         built.insert(key, v);
                         v
                     }
@@ -1007,6 +947,36 @@ fn service_ports(svc: &Object<meridian_config::k8s::service::ServiceSpec>) -> Se
         namespace: ns.to_owned(),
         ports,
         source: PortSource::Selector(svc.spec.selector.clone()),
+    }
+}
+
+/// A host's route when no VirtualService routes it: every request to `target`, with
+/// Istio's default retry policy.
+fn forward_route(host: &str, target: ClusterTarget, hashing: bool) -> HttpRoute {
+    HttpRoute {
+        name: Some("default".to_owned()),
+        origin: RouteOrigin {
+            virtual_service: "default".to_owned(),
+            index: 0,
+        },
+        matches: Vec::new(),
+        action: RouteAction::Forward(WeightedDestinations {
+            destinations: vec![RouteDestination {
+                host: host.to_owned(),
+                subset: None,
+                target,
+                weight: 100,
+                headers: HeaderRules::default(),
+            }],
+            total_weight: 100,
+        }),
+        rewrite: None,
+        timeout: None,
+        retry: compile_retry(None, hashing),
+        fault: None,
+        mirrors: Vec::new(),
+        cors: None,
+        headers: HeaderRules::default(),
     }
 }
 

@@ -586,18 +586,10 @@ spec:
   - route: [{destination: {host: "*foo.example.com"}}]
 "#,
     );
-    let vh = s
-        .mesh_table("default")
-        .lookup("web.example.com")
-        .expect("the host");
-    let (route, _) = s.route(vh, &req("/").view()).expect("a route");
-    let RouteAction::Forward(w) = &route.action else {
-        panic!("a forward: {:?}", route.action);
-    };
+    let target = only_target(&s, "web.example.com");
     assert!(
-        matches!(&w.destinations[0].target, ClusterTarget::Missing(m) if m == "no service \"*foo.example.com\""),
-        "{:?}",
-        w.destinations[0].target
+        matches!(&target, ClusterTarget::Missing(m) if m == "no service \"*foo.example.com\""),
+        "{target:?}"
     );
 }
 

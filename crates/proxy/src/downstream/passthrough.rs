@@ -17,11 +17,11 @@ use meridian_control::snapshot::{RouteDestination, UpstreamProtocol};
 use super::rewrite::{self, UpstreamHead};
 use super::route::{Matched, Target};
 use super::{Downstream, ListenerCtx, Trace, forward, mirror, policy};
-use crate::body::{InBody, ResponseBody};
+use crate::body::{InBody, RequestBody, ResponseBody, UpstreamBody};
 use crate::cluster::Resolved;
 use crate::error::ProxyError;
 use crate::headers::{self as hh, strip_hop_by_hop};
-use crate::pool::{Endpoint, Protocol};
+use crate::pool::{Endpoint, Lease, Protocol};
 use crate::record::Phase;
 use crate::upstream::{self, SendOptions};
 
@@ -46,6 +46,55 @@ impl Passthrough {
                 .clone(),
         )
     }
+
+    /// The endpoint of the first address `host` resolves to, at `port` (`what` names the
+    /// route kind in the error).
+    async fn resolve(
+        &self,
+        what: &str,
+        host: &str,
+        port: u16,
+        trace: &mut Trace,
+    ) -> Result<Arc<Endpoint>, ProxyError> {
+        trace.phase = Phase::Balance;
+        let no_upstream = || ProxyError::NoHealthyUpstream(format!("{what} {host}"));
+        let addr = tokio::net::lookup_host((host, port))
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(no_upstream)?;
+        let ep = self.endpoint(addr).ok_or_else(no_upstream)?;
+        trace.upstream = Some(ep.addr);
+        trace.attempts = 1;
+        Ok(ep)
+    }
+}
+
+/// Sends `req` over HTTP/1.1, trying twice more when the connection fails, as Istio's
+/// default retry policy does.
+async fn send(
+    ep: &Arc<Endpoint>,
+    req: Request<RequestBody>,
+    trace: &mut Trace,
+) -> Result<(Response<UpstreamBody>, Lease), ProxyError> {
+    let opts = SendOptions {
+        protocol: Protocol::Http1,
+        connect_timeout: Duration::from_secs(10),
+        idle_timeout: Some(Duration::from_secs(3600)),
+        max_requests_per_connection: 0,
+    };
+    trace.phase = Phase::UpstreamRequest;
+    let mut outcome = upstream::send(ep, req, opts).await;
+    for attempt in 2..=3 {
+        match outcome {
+            Err((ProxyError::ConnectFailure { .. }, Some(unsent))) => {
+                trace.attempts = attempt;
+                outcome = upstream::send(ep, unsent, opts).await;
+            }
+            _ => break,
+        }
+    }
+    outcome.map_err(|(e, _)| e)
 }
 
 /// Forwards a request for a host outside the registry to the address it names, as Istio's
@@ -59,17 +108,9 @@ pub(super) async fn forward(
     body: InBody,
     trace: &mut Trace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    trace.phase = Phase::Balance;
-    let addr = tokio::net::lookup_host((host, port))
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| ProxyError::NoHealthyUpstream(format!("PassthroughCluster {host}")))?;
     let ep = pass
-        .endpoint(addr)
-        .ok_or_else(|| ProxyError::NoHealthyUpstream("PassthroughCluster".to_owned()))?;
-    trace.upstream = Some(ep.addr);
-    trace.attempts = 1;
+        .resolve("PassthroughCluster", host, port, trace)
+        .await?;
     strip_hop_by_hop(&mut parts.headers, false);
     if !parts.headers.contains_key(&hh::X_REQUEST_ID) {
         parts
@@ -89,27 +130,8 @@ pub(super) async fn forward(
             .unwrap_or_else(|| PathAndQuery::from_static("/")),
     );
     parts.version = Version::HTTP_11;
-    let body = body.into_request_body();
-    let opts = SendOptions {
-        protocol: Protocol::Http1,
-        connect_timeout: Duration::from_secs(10),
-        idle_timeout: Some(Duration::from_secs(3600)),
-        max_requests_per_connection: 0,
-    };
-    trace.phase = Phase::UpstreamRequest;
-    let mut req = Request::from_parts(parts, body);
-    let mut outcome = upstream::send(&ep, req, opts).await;
-    for attempt in 2..=3 {
-        match outcome {
-            Err((ProxyError::ConnectFailure { .. }, Some(unsent))) => {
-                trace.attempts = attempt;
-                req = unsent;
-                outcome = upstream::send(&ep, req, opts).await;
-            }
-            _ => break,
-        }
-    }
-    let (resp, lease) = outcome.map_err(|(e, _)| e)?;
+    let req = Request::from_parts(parts, body.into_request_body());
+    let (resp, lease) = send(&ep, req, trace).await?;
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers, false);
     Ok(Response::from_parts(
@@ -161,7 +183,6 @@ pub(super) async fn wildcard(
     let body = forward::replayable(body).await?;
     mirror::spawn_all(state, route, &template, &authority, &body, target.port);
 
-    trace.phase = Phase::Balance;
     let host = authority
         .to_str()
         .ok()
@@ -173,39 +194,13 @@ pub(super) async fn wildcard(
                 .to_owned()
         })
         .ok_or_else(|| ProxyError::NoHealthyUpstream("no host to resolve".to_owned()))?;
-    let addr = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| ProxyError::NoHealthyUpstream(format!("{host}: no address")))?;
     let ep = ctx
         .dynamic
-        .endpoint(addr)
-        .ok_or_else(|| ProxyError::NoHealthyUpstream(host.clone()))?;
-    trace.upstream = Some(ep.addr);
-    trace.attempts = 1;
-    let opts = SendOptions {
-        protocol: Protocol::Http1,
-        connect_timeout: Duration::from_secs(10),
-        idle_timeout: Some(Duration::from_secs(3600)),
-        max_requests_per_connection: 0,
-    };
+        .resolve("wildcard destination", &host, port, trace)
+        .await?;
     // The route timeout covers the whole response, as on any route.
     let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
-    trace.phase = Phase::UpstreamRequest;
-    let send = async {
-        let mut outcome = upstream::send(&ep, template.request(1, body), opts).await;
-        for attempt in 2..=3 {
-            match outcome {
-                Err((ProxyError::ConnectFailure { .. }, Some(unsent))) => {
-                    trace.attempts = attempt;
-                    outcome = upstream::send(&ep, unsent, opts).await;
-                }
-                _ => break,
-            }
-        }
-        outcome.map_err(|(e, _)| e)
-    };
+    let send = send(&ep, template.request(1, body), trace);
     let (resp, lease) = match deadline {
         Some(at) => tokio::time::timeout_at(at, send)
             .await

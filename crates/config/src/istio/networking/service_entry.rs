@@ -331,6 +331,23 @@ impl ServiceEntrySpec {
 }
 
 impl ServiceEntrySpec {
+    /// The wildcard hosts (`*.example.com`) whose requests go to the host they name,
+    /// resolved by DNS: with `resolution: NONE` or `DYNAMIC_DNS` and neither endpoints nor
+    /// a workload selector, as Envoy's original-destination and dynamic forward proxy
+    /// clusters serve them. Other wildcard hosts have no name to connect to.
+    pub fn named_by_request(&self) -> impl Iterator<Item = (usize, &str)> {
+        let dynamic = matches!(
+            self.resolution,
+            Some(Resolution::None | Resolution::DynamicDns)
+        ) && self.endpoints.is_empty()
+            && self.workload_selector.is_none();
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter(move |(_, h)| dynamic && h.starts_with("*."))
+            .map(|(i, h)| (i, h.as_str()))
+    }
+
     /// DYNAMIC_DNS inside the mesh is served by sidecars only, not by a waypoint (the
     /// `istio.io/use-waypoint` label, unless it is `none`).
     pub(crate) fn validate_waypoint(
