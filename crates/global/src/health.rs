@@ -647,12 +647,24 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_connect_refused_is_unhealthy() {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        let t = Table::new(&[check("TCP", port, None, 1)], &[]);
+        // One socket holds the port, bound and never listening, for the whole test, so no
+        // other test can take it; a second one on the same port listens, then goes.
+        let reusable = || {
+            let s = tokio::net::TcpSocket::new_v4().unwrap();
+            s.set_reuseport(true).unwrap();
+            s
+        };
+        let held = reusable();
+        held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = held.local_addr().unwrap();
+        let listening = reusable();
+        listening.bind(addr).unwrap();
+        let l = listening.listen(8).unwrap();
+        let t = Table::new(&[check("TCP", addr.port(), None, 1)], &[]);
         probe(t.get(0).unwrap()).await.unwrap();
         drop(l);
         assert!(probe(t.get(0).unwrap()).await.is_err());
+        drop(held);
     }
 
     #[test]
