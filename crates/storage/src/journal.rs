@@ -28,8 +28,12 @@
 //!
 //! | bytes | content |
 //! |---|---|
-//! | 0..32 and 512..544 | two header slots (the current generation is in slot `generation % 2`): magic, generation, CRC |
+//! | 0..32 and 512..544 | two header slots (the current generation is in slot `generation % 2`): magic, generation, the database file's length at that checkpoint, CRC |
 //! | 4096.. | batches, each padded to 4 KiB: magic, generation, sequence, body length, CRC, body |
+//!
+//! A clean close checkpoints, so the journal only has batches to replay after a crash. If
+//! the database file is empty when the checkpoint says it had content, it was deleted on
+//! purpose: the journal is kept aside as `<database>.journal.orphaned` and not replayed.
 //!
 //! A body is a list of records: `1, offset, length, bytes` (a write) or `2, length` (the file
 //! resized). Writing a header slot is a single-sector write; if one is torn, the other slot
@@ -159,14 +163,30 @@ impl Journaled {
             .truncate(false)
             .open(path)?;
 
-        let generation = match current_generation(&journal_file)? {
-            Some(g) => g,
+        let Checkpoint { generation, db_len } = match current_checkpoint(&journal_file)? {
+            Some(c) => c,
             None if journal_file.metadata()?.len() > FIRST_BATCH => {
                 return Err(OpenError::Header { path: journal_path });
             }
-            None => 0,
+            None => Checkpoint::default(),
         };
-        let recovery = replay(&journal_file, &journal_path, &db_file, generation)?;
+        let recovery = if db_len > 0 && db_file.metadata()?.len() == 0 {
+            // The database file had content at the checkpoint and has none now: it was
+            // deleted or emptied on purpose, and the journal's pages belong to the file that
+            // was. Replaying them would build a database out of fragments.
+            let mut kept = journal_path.as_os_str().to_owned();
+            kept.push(".orphaned");
+            let kept = PathBuf::from(kept);
+            std::fs::copy(&journal_path, &kept)?;
+            tracing::warn!(
+                journal = %journal_path.display(),
+                kept = %kept.display(),
+                "the database file is gone or empty; its journal is not replayed"
+            );
+            Recovery::default()
+        } else {
+            replay(&journal_file, &journal_path, &db_file, generation)?
+        };
         // The new generation's batches will be replayed over what is on disk now, so the
         // file must hold on disk exactly what redb is about to read: the replayed pages, and
         // any writes a killed process left in the OS's cache, which redb may take as its
@@ -182,7 +202,7 @@ impl Journaled {
             failed: false,
             capacity: capacity.max(FIRST_BATCH + BLOCK as u64),
         };
-        journal.checkpoint()?;
+        journal.checkpoint(db_file.metadata()?.len())?;
         Ok((
             Self {
                 db: FileBackend::new(db_file),
@@ -208,14 +228,16 @@ impl Journaled {
 
 impl Journal {
     /// Starts the next generation: batches of the previous ones are never read again.
-    /// The database file must be durable up to here before this is called.
-    fn checkpoint(&mut self) -> io::Result<()> {
+    /// The database file must be durable up to here, `db_len` bytes long, before this is
+    /// called.
+    fn checkpoint(&mut self, db_len: u64) -> io::Result<()> {
         self.generation += 1;
         let mut slot = [0u8; SLOT_LEN];
         slot[..8].copy_from_slice(&SLOT_MAGIC);
         slot[8..16].copy_from_slice(&self.generation.to_le_bytes());
-        let crc = crc32fast::hash(&slot[..16]);
-        slot[16..20].copy_from_slice(&crc.to_le_bytes());
+        slot[16..24].copy_from_slice(&db_len.to_le_bytes());
+        let crc = crc32fast::hash(&slot[..24]);
+        slot[24..28].copy_from_slice(&crc.to_le_bytes());
         let at = SLOTS[(self.generation % 2) as usize];
         self.file.write_all_at(&slot, at)?;
         self.file.sync_data()?;
@@ -287,9 +309,17 @@ impl Journal {
     }
 }
 
-/// The generation in the newest readable header slot.
-fn current_generation(journal: &File) -> io::Result<Option<u64>> {
-    let mut best = None;
+/// What a header slot records.
+#[derive(Debug, Default, Clone, Copy)]
+struct Checkpoint {
+    generation: u64,
+    /// The database file's length when it was synced for this checkpoint.
+    db_len: u64,
+}
+
+/// The newest readable header slot.
+fn current_checkpoint(journal: &File) -> io::Result<Option<Checkpoint>> {
+    let mut best: Option<Checkpoint> = None;
     for at in SLOTS {
         let mut slot = [0u8; SLOT_LEN];
         match journal.read_exact_at(&mut slot, at) {
@@ -300,13 +330,16 @@ fn current_generation(journal: &File) -> io::Result<Option<u64>> {
         if slot[..8] != SLOT_MAGIC {
             continue;
         }
-        let crc = u32::from_le_bytes([slot[16], slot[17], slot[18], slot[19]]);
-        if crc32fast::hash(&slot[..16]) != crc {
+        let crc = u32::from_le_bytes([slot[24], slot[25], slot[26], slot[27]]);
+        if crc32fast::hash(&slot[..24]) != crc {
             continue;
         }
-        let generation = u64_at(&slot, 8);
-        if best.is_none_or(|b| generation > b) {
-            best = Some(generation);
+        let found = Checkpoint {
+            generation: u64_at(&slot, 8),
+            db_len: u64_at(&slot, 16),
+        };
+        if best.is_none_or(|b| found.generation > b.generation) {
+            best = Some(found);
         }
     }
     Ok(best)
@@ -400,6 +433,16 @@ fn apply(mut body: &[u8], db: &File) -> Result<u64, Apply> {
     Ok(written)
 }
 
+impl Journaled {
+    /// Syncs the database file, which holds every write so far, and starts a new
+    /// generation of the journal.
+    fn checkpoint(&self, journal: &mut Journal) -> Result<(), BackendError> {
+        self.db.sync_data()?;
+        let len = self.db.len()?;
+        journal.checkpoint(len).map_err(BackendError::Io)
+    }
+}
+
 impl StorageBackend for Journaled {
     fn len(&self) -> Result<u64, BackendError> {
         self.db.len()
@@ -425,10 +468,7 @@ impl StorageBackend for Journaled {
             Ok(true) => Ok(()),
             // Every write so far is in the database file: syncing it makes them all
             // durable, and the journal can start over.
-            Ok(false) => self
-                .db
-                .sync_data()
-                .and_then(|()| journal.checkpoint().map_err(BackendError::Io)),
+            Ok(false) => self.checkpoint(&mut journal),
             Err(e) => Err(BackendError::Io(e)),
         };
         if synced.is_err() {
@@ -450,7 +490,13 @@ impl StorageBackend for Journaled {
     }
 
     fn close(&self) -> Result<(), BackendError> {
-        self.db.close()
+        // A clean close leaves the journal with nothing to replay.
+        let checkpointed = match self.journal() {
+            Ok(mut journal) => self.checkpoint(&mut journal),
+            Err(e) => Err(e),
+        };
+        let closed = self.db.close();
+        checkpointed.and(closed)
     }
 
     fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
@@ -631,6 +677,36 @@ mod tests {
         drop(db);
         let (db, _) = open(&path, capacity);
         assert_eq!(keys(&db), (0..2000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_clean_close_leaves_nothing_to_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let (db, _) = open(&path, CAPACITY);
+        put(&db, 1);
+        drop(db);
+        let (db, recovery) = open(&path, CAPACITY);
+        assert_eq!(recovery, Recovery::default());
+        assert_eq!(keys(&db), vec![1]);
+    }
+
+    #[test]
+    fn a_deleted_database_file_does_not_get_its_journal_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let (db, _) = open(&path, CAPACITY);
+        put(&db, 1);
+        drop(db);
+        let (db, _) = open(&path, CAPACITY);
+        put(&db, 2);
+        // The operator deletes the database file after a crash, leaving the journal.
+        let copy = crash_copy(dir.path(), &path, b"", "copy.redb");
+        drop(db);
+        let (db, recovery) = open(&copy, CAPACITY);
+        assert_eq!(recovery, Recovery::default());
+        assert_eq!(keys(&db), Vec::<u64>::new());
+        assert!(dir.path().join("copy.redb.journal.orphaned").exists());
     }
 
     #[test]
