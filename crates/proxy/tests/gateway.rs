@@ -868,3 +868,62 @@ spec:
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(target.hits(), 1);
 }
+
+/// The route's retry policy applies to a wildcard destination as to any route: a 503 is
+/// tried again at the same resolved address, and a route without `5xx` in `retryOn` answers
+/// the 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_destination_is_retried_by_the_routes_policy() {
+    let target = origin(
+        "flaky-host",
+        Behaviour {
+            fail_every_other: true,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let yaml = format!(
+        r#"{SERVICE}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: anywhere}}
+spec:
+  hosts: ["*.example.com"]
+  ports: [{{number: {0}, name: http, protocol: HTTP}}]
+  resolution: DYNAMIC_DNS
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: edge}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 80, name: http, protocol: HTTP}}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: edge}}
+spec:
+  hosts: ["*"]
+  gateways: [edge]
+  http:
+  - match: [{{uri: {{prefix: /retried}}}}]
+    retries: {{attempts: 2, retryOn: 5xx}}
+    route: [{{destination: {{host: "*.example.com", port: {{number: {0}}}}}}}]
+  - route: [{{destination: {{host: "*.example.com", port: {{number: {0}}}}}}}]
+"#,
+        target.addr.port()
+    );
+    let (_mesh, _app, addr) = gateway(&yaml, ProxyOptions::default(), 80).await;
+    let mut c = Client::to(addr);
+    // The first try gets the origin's 503, the retry its 200.
+    let r = c.get("/retried", &[("host", "localhost")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(target.hits(), 2);
+    // Istio's default policy does not retry a 503 from a host that answered.
+    let r = c.get("/plain", &[("host", "localhost")]).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(target.hits(), 3);
+}

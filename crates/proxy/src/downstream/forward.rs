@@ -4,6 +4,7 @@
 //! retry policy, per-try timeout and deadline, with Envoy's jittered back-off ([`forward`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -19,13 +20,13 @@ use crate::body::{InBody, RequestBody, UpstreamBody};
 use crate::cluster::ClusterRuntime;
 use crate::error::ProxyError;
 use crate::headers as hh;
-use crate::pool::{Lease, Protocol};
+use crate::pool::{Endpoint, Lease, Protocol, RetryGuard};
 use crate::record::{Phase, ResponseFlags};
 use crate::upstream::{self, SendOptions};
 
 /// What ties a request to an endpoint: its consistent-hash key, and the address it named
 /// (PASSTHROUGH).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Affinity {
     pub(super) hash: Option<u64>,
     pub(super) original: Option<SocketAddr>,
@@ -118,11 +119,37 @@ pub(super) async fn replayable(body: InBody) -> Result<RequestBody, ProxyError> 
     })
 }
 
+/// Where a route's tries go.
+pub(super) enum Upstreams<'a> {
+    /// A cluster's endpoints, picked by its balancer for each try.
+    Cluster(&'a ClusterRuntime),
+    /// The one address a host name resolved to (a wildcard destination): every try goes
+    /// there, as through Envoy's dynamic forward proxy.
+    Host(&'a Arc<Endpoint>),
+}
+
+impl Upstreams<'_> {
+    fn pick(&self, cx: PickContext<'_>) -> Option<Arc<Endpoint>> {
+        match self {
+            Upstreams::Cluster(runtime) => runtime.balancer.pick(cx).cloned(),
+            Upstreams::Host(ep) => Some(Arc::clone(ep)),
+        }
+    }
+
+    /// A slot of the cluster's `maxRetries` breaker, held by the retry in flight.
+    fn try_retry(&self) -> Option<RetryGuard> {
+        match self {
+            Upstreams::Cluster(runtime) => runtime.state.limits.try_retry(),
+            Upstreams::Host(ep) => ep.cluster().limits.try_retry(),
+        }
+    }
+}
+
 /// Tries, retries and back-off under the route's policy.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn forward(
     route: &HttpRoute,
-    runtime: &crate::cluster::ClusterRuntime,
+    upstreams: Upstreams<'_>,
     cluster: &str,
     template: Template,
     body: RequestBody,
@@ -150,7 +177,7 @@ pub(super) async fn forward(
         attempt += 1;
         trace.attempts = attempt;
         trace.phase = Phase::Balance;
-        let Some(ep) = runtime.balancer.pick(PickContext {
+        let Some(ep) = upstreams.pick(PickContext {
             hash: affinity.hash,
             avoid: &tried,
             attempts: if policy.previous_hosts {
@@ -162,7 +189,6 @@ pub(super) async fn forward(
         }) else {
             return Err(ProxyError::NoHealthyUpstream(cluster.to_owned()));
         };
-        let ep = ep.clone();
         trace.upstream = Some(ep.addr);
         // Keep a copy for the next try when the body can be replayed.
         let body = match spare.take() {
@@ -232,7 +258,7 @@ pub(super) async fn forward(
                     && can_retry
                     && spare.is_some()
                     && head.is_some()
-                    && let Some(g) = runtime.state.limits.try_retry()
+                    && let Some(g) = upstreams.try_retry()
                 {
                     _retry_slot = Some(g);
                     drop(resp);
@@ -265,7 +291,7 @@ pub(super) async fn forward(
                     && can_retry
                     && spare.is_some()
                     && head.is_some()
-                    && let Some(g) = runtime.state.limits.try_retry()
+                    && let Some(g) = upstreams.try_retry()
                 {
                     _retry_slot = Some(g);
                     tried.push(ep.addr);

@@ -575,7 +575,7 @@ async fn outbound(
     let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
     let (resp, lease) = forward::forward(
         route,
-        runtime,
+        forward::Upstreams::Cluster(runtime),
         &cluster.name,
         template,
         body,

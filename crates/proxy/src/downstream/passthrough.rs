@@ -70,6 +70,14 @@ impl Passthrough {
     }
 }
 
+/// How hosts outside the registry are reached: HTTP/1.1 with Envoy's default timeouts.
+const HTTP1: SendOptions = SendOptions {
+    protocol: Protocol::Http1,
+    connect_timeout: Duration::from_secs(10),
+    idle_timeout: Some(Duration::from_secs(3600)),
+    max_requests_per_connection: 0,
+};
+
 /// Sends `req` over HTTP/1.1, trying twice more when the connection fails, as Istio's
 /// default retry policy does.
 async fn send(
@@ -77,12 +85,7 @@ async fn send(
     req: Request<RequestBody>,
     trace: &mut Trace,
 ) -> Result<(Response<UpstreamBody>, Lease), ProxyError> {
-    let opts = SendOptions {
-        protocol: Protocol::Http1,
-        connect_timeout: Duration::from_secs(10),
-        idle_timeout: Some(Duration::from_secs(3600)),
-        max_requests_per_connection: 0,
-    };
+    let opts = HTTP1;
     trace.phase = Phase::UpstreamRequest;
     let mut outcome = upstream::send(ep, req, opts).await;
     for attempt in 2..=3 {
@@ -142,9 +145,8 @@ pub(super) async fn forward(
 
 /// Sends a request a route sends to a wildcard destination (`*.example.com`) to the host it
 /// names after the route's rewrites and header rules, resolved by DNS, at `port`, as Envoy's
-/// dynamic forward proxy does. The route's fault, rewrite, header rules, mirrors and timeout
-/// apply as on any route; a failed connection is retried as Istio's default policy retries
-/// it.
+/// dynamic forward proxy does. The route's fault, rewrite, header rules, mirrors, timeout
+/// and retry policy apply as on any route.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn wildcard(
     ctx: &ListenerCtx,
@@ -198,15 +200,21 @@ pub(super) async fn wildcard(
         .dynamic
         .resolve("wildcard destination", &host, port, trace)
         .await?;
-    // The route timeout covers the whole response, as on any route.
+    // The route timeout covers the whole response, tries and back-offs included, as on
+    // any route; the route's retry policy applies, every try going to the address resolved.
     let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
-    let send = send(&ep, template.request(1, body), trace);
-    let (resp, lease) = match deadline {
-        Some(at) => tokio::time::timeout_at(at, send)
-            .await
-            .map_err(|_| ProxyError::Timeout)??,
-        None => send.await?,
-    };
+    let (resp, lease) = forward::forward(
+        route,
+        forward::Upstreams::Host(&ep),
+        &format!("wildcard destination {host}"),
+        template,
+        body,
+        HTTP1,
+        forward::Affinity::default(),
+        deadline,
+        trace,
+    )
+    .await?;
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers, false);
     dest.headers.response.apply(&mut rparts.headers);

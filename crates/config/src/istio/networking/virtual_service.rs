@@ -1034,26 +1034,7 @@ fn route_destinations<'a>(
 }
 
 impl HttpRoute {
-    /// A destination that is a wildcard host is reached as Envoy's dynamic forward proxy
-    /// reaches it: the route's steps apply, but its retry policy does not.
-    fn wildcard_destinations(&self, f: &mut Findings, at: &FieldPath) {
-        let wildcard = self.route.iter().any(|r| {
-            r.destination
-                .as_ref()
-                .and_then(|d| d.host.as_deref())
-                .is_some_and(|h| h.starts_with("*."))
-        });
-        if wildcard && self.retries.is_some() {
-            f.warn(
-                &at.field("retries"),
-                "not applied: requests to a wildcard destination are retried only when the connection fails (Istio's default policy), not by the route's retries",
-            )
-            .at_key();
-        }
-    }
-
     fn validate(&self, f: &mut Findings, at: &FieldPath, in_delegate: bool) {
-        self.wildcard_destinations(f, at);
         if let Some(d) = &self.delegate {
             let dp = at.field("delegate");
             if in_delegate {
