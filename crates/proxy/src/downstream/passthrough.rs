@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
@@ -25,11 +25,57 @@ use crate::pool::{Endpoint, Lease, Protocol};
 use crate::record::Phase;
 use crate::upstream::{self, SendOptions};
 
-/// Endpoints for hosts outside the registry, by address (`ALLOW_ANY`'s PassthroughCluster).
-/// Its lock is taken only for requests to such hosts.
+/// Endpoints for hosts outside the registry, by address (`ALLOW_ANY`'s PassthroughCluster),
+/// and the addresses their names resolved to. Its locks are taken only for requests to such
+/// hosts.
 #[derive(Debug, Default)]
 pub(crate) struct Passthrough {
     endpoints: std::sync::Mutex<std::collections::HashMap<SocketAddr, Arc<Endpoint>>>,
+    names: DnsCache,
+}
+
+/// How long a name's address is used before it is looked up again: Envoy's dynamic forward
+/// proxy refreshes its DNS cache at this rate by default (`dns_refresh_rate`).
+const DNS_REFRESH: Duration = Duration::from_secs(60);
+
+/// Names resolved, with when: a request to a wildcard or passthrough host does not wait for
+/// a lookup (a thread of the blocking pool each time) while its address is fresh. Failed
+/// lookups are not kept, so a name that starts resolving is reached at once.
+#[derive(Debug, Default)]
+struct DnsCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(String, u16), (SocketAddr, Instant)>>,
+}
+
+impl DnsCache {
+    /// The fresh address of `host:port` at `now`, if one is known.
+    fn fresh(&self, host: &str, port: u16, now: Instant) -> Option<SocketAddr> {
+        let entries = self.entries.lock().ok()?;
+        let (addr, at) = entries.get(&(host.to_owned(), port))?;
+        (now.saturating_duration_since(*at) < DNS_REFRESH).then_some(*addr)
+    }
+
+    fn remember(&self, host: &str, port: u16, addr: SocketAddr, now: Instant) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= 4096 {
+                entries.retain(|_, (_, at)| now.saturating_duration_since(*at) < DNS_REFRESH);
+                if entries.len() >= 4096 {
+                    entries.clear();
+                }
+            }
+            entries.insert((host.to_owned(), port), (addr, now));
+        }
+    }
+
+    /// The address of `host:port`: the cached one while fresh, otherwise looked up.
+    async fn resolve(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        let now = Instant::now();
+        if let Some(addr) = self.fresh(host, port, now) {
+            return Some(addr);
+        }
+        let addr = tokio::net::lookup_host((host, port)).await.ok()?.next()?;
+        self.remember(host, port, addr, now);
+        Some(addr)
+    }
 }
 
 impl Passthrough {
@@ -58,10 +104,10 @@ impl Passthrough {
     ) -> Result<Arc<Endpoint>, ProxyError> {
         trace.phase = Phase::Balance;
         let no_upstream = || ProxyError::NoHealthyUpstream(format!("{what} {host}"));
-        let addr = tokio::net::lookup_host((host, port))
+        let addr = self
+            .names
+            .resolve(host, port)
             .await
-            .ok()
-            .and_then(|mut a| a.next())
             .ok_or_else(no_upstream)?;
         let ep = self.endpoint(addr).ok_or_else(no_upstream)?;
         trace.upstream = Some(ep.addr);
@@ -228,4 +274,37 @@ pub(super) async fn wildcard(
         rparts,
         ResponseBody::upstream(rbody, lease, deadline),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolved_name_is_used_until_the_refresh_interval_and_then_looked_up_again() {
+        let cache = DnsCache::default();
+        let t0 = Instant::now();
+        let addr: SocketAddr = "192.0.2.7:80".parse().unwrap();
+        assert_eq!(cache.fresh("api.example.com", 80, t0), None);
+        cache.remember("api.example.com", 80, addr, t0);
+        assert_eq!(cache.fresh("api.example.com", 80, t0), Some(addr));
+        let later = t0 + DNS_REFRESH - Duration::from_millis(1);
+        assert_eq!(cache.fresh("api.example.com", 80, later), Some(addr));
+        // Another port of the same name is another entry.
+        assert_eq!(cache.fresh("api.example.com", 8080, t0), None);
+        assert_eq!(cache.fresh("api.example.com", 80, t0 + DNS_REFRESH), None);
+    }
+
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_is_not_remembered() {
+        let cache = DnsCache::default();
+        assert_eq!(cache.resolve("nothing.invalid", 80).await, None);
+        assert!(cache.entries.lock().unwrap().is_empty());
+        let addr = cache
+            .resolve("localhost", 80)
+            .await
+            .expect("localhost resolves");
+        assert!(addr.ip().is_loopback());
+        assert_eq!(cache.fresh("localhost", 80, Instant::now()), Some(addr));
+    }
 }
