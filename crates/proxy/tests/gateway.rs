@@ -799,7 +799,8 @@ sys.stdin.read()
 
 /// A route to a wildcard destination (`*.example.com`, a host that ServiceEntries with
 /// `resolution: NONE` or `DYNAMIC_DNS` declare) sends each request to the host it names,
-/// resolved by DNS, at the destination's port, with the route's own steps applied.
+/// resolved by DNS, at the destination's port, with the route's own steps applied; an upgrade
+/// is tunnelled there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wildcard_destination_reaches_the_host_the_request_names() {
     let target = origin("named-host", Behaviour::default()).await;
@@ -863,10 +864,38 @@ spec:
         r.headers.get("x-answered-by").map(|v| v.as_bytes()),
         Some(&b"wildcard-route"[..])
     );
+    // An upgrade is tunnelled to the host the request names.
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .expect("handshake");
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let req = http::Request::get("/socket")
+        .header("host", "localhost")
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("response");
+    assert_eq!(resp.status(), 101);
+    let mut io = hyper_util::rt::TokioIo::new(hyper::upgrade::on(resp).await.expect("upgraded"));
+    io.write_all(b"ping over the tunnel").await.expect("write");
+    let mut echoed = [0u8; 20];
+    tokio::time::timeout(BOUND, io.read_exact(&mut echoed))
+        .await
+        .expect("bound")
+        .expect("read");
+    assert_eq!(&echoed, b"ping over the tunnel");
+    assert_eq!(target.hits(), 2);
     // A name that does not resolve has no upstream.
     let r = c.get("/hello", &[("host", "nothing.invalid")]).await;
     assert_eq!(r.status, 503, "{}", r.body);
-    assert_eq!(target.hits(), 1);
+    assert_eq!(target.hits(), 2);
 }
 
 /// The route's retry policy applies to a wildcard destination as to any route: a 503 is

@@ -492,6 +492,7 @@ async fn outbound(
                 port,
                 parts,
                 body,
+                on_upgrade,
                 cors_origin,
                 trace,
             ))

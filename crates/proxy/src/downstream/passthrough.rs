@@ -16,7 +16,7 @@ use meridian_control::snapshot::{RouteDestination, UpstreamProtocol};
 
 use super::rewrite::{self, UpstreamHead};
 use super::route::{Matched, Target};
-use super::{Downstream, ListenerCtx, Trace, forward, mirror, policy};
+use super::{Downstream, ListenerCtx, Trace, forward, mirror, policy, tunnel};
 use crate::body::{InBody, RequestBody, ResponseBody, UpstreamBody};
 use crate::cluster::Resolved;
 use crate::error::ProxyError;
@@ -192,7 +192,7 @@ pub(super) async fn forward(
 /// Sends a request a route sends to a wildcard destination (`*.example.com`) to the host it
 /// names after the route's rewrites and header rules, resolved by DNS, at `port`, as Envoy's
 /// dynamic forward proxy does. The route's fault, rewrite, header rules, mirrors, timeout
-/// and retry policy apply as on any route.
+/// and retry policy apply as on any route, and an upgrade (WebSocket) is tunnelled.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn wildcard(
     ctx: &ListenerCtx,
@@ -204,6 +204,7 @@ pub(super) async fn wildcard(
     port: u16,
     parts: http::request::Parts,
     body: InBody,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     cors_origin: Option<HeaderValue>,
     trace: &mut Trace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
@@ -225,7 +226,7 @@ pub(super) async fn wildcard(
         dest,
         target,
         UpstreamProtocol::Http1,
-        false,
+        on_upgrade.is_some(),
         parts,
     )?;
     let body = forward::replayable(body).await?;
@@ -246,6 +247,17 @@ pub(super) async fn wildcard(
         .dynamic
         .resolve("wildcard destination", &host, port, trace)
         .await?;
+    if let Some(on_upgrade) = on_upgrade {
+        // A WebSocket or other upgrade: the connection is handed over once the host agrees.
+        return tunnel::forward(
+            &ep,
+            template.request(1, body),
+            on_upgrade,
+            HTTP1.connect_timeout,
+            trace,
+        )
+        .await;
+    }
     // The route timeout covers the whole response, tries and back-offs included, as on
     // any route; the route's retry policy applies, every try going to the address resolved.
     let deadline = route.timeout.map(|t| tokio::time::Instant::now() + t);
