@@ -868,3 +868,82 @@ async fn https_origins_are_verified_and_behaviours_reach_their_own_origins() {
         "the default behaviour's origin"
     );
 }
+
+/// An origin that sends `103 Early Hints` before each final response, counting requests.
+async fn hinting_origin() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    buf.drain(..end);
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let answer = "HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload; as=style\r\n\r\n\
+                                  HTTP/1.1 200 OK\r\ncache-control: max-age=100\r\ncontent-type: text/html\r\ncontent-length: 7\r\n\r\nhinted!";
+                    if tcp.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// A raw HTTP/1.1 exchange, every byte the edge wrote up to the end of the final body.
+async fn raw_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nhost: edge.test\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&text).ends_with("hinted!") {
+        let n = tokio::time::timeout(harness::BOUND, tcp.read(&mut chunk))
+            .await
+            .expect("bound")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&text));
+        text.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(text).unwrap()
+}
+
+/// `103 Early Hints` from the origin reach the viewer before the final response, and are not
+/// stored with it: the hit that follows has the final response only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_hints_are_relayed_and_never_cached() {
+    let (origin, count) = hinting_origin().await;
+    let (_edge, addr, _p) = start(config(origin)).await;
+    let miss = raw_get(addr, "/page").await;
+    assert!(miss.starts_with("HTTP/1.1 103 Early Hints\r\n"), "{miss}");
+    let (hints, final_response) = miss.split_once("\r\n\r\n").unwrap();
+    assert!(
+        hints.contains("link: </style.css>; rel=preload; as=style"),
+        "{hints}"
+    );
+    assert!(final_response.starts_with("HTTP/1.1 200 OK\r\n"), "{miss}");
+    assert!(
+        final_response.contains("x-cache: Miss from cloudfront"),
+        "{miss}"
+    );
+    let hit = raw_get(addr, "/page").await;
+    assert!(hit.starts_with("HTTP/1.1 200 OK\r\n"), "{hit}");
+    assert!(hit.contains("x-cache: Hit from cloudfront"), "{hit}");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

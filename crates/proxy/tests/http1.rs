@@ -468,7 +468,7 @@ async fn a_close_delimited_response_reaches_the_client_chunked_and_its_connectio
 }
 
 #[tokio::test]
-async fn interim_responses_are_skipped_and_head_responses_carry_no_body() {
+async fn early_hints_are_relayed_100_continue_is_not_and_head_responses_carry_no_body() {
     let (o, connections) = raw_origin(Arc::new(|_, _, head: &str| {
         if head.starts_with("HEAD") {
             return Act::Answer(answer("200 OK", "Content-Length: 1000\r\n", ""));
@@ -482,6 +482,10 @@ async fn interim_responses_are_skipped_and_head_responses_carry_no_body() {
     let (_mesh, addr) = sidecar_to(&o, true).await;
     let mut c = Raw::connect(addr).await;
     c.send(b"GET / HTTP/1.1\r\nHost: myapp\r\n\r\n").await;
+    // The origin's 100 Continue is hop-by-hop; its 103 comes through, then the response.
+    let r = c.response(true).await;
+    assert_eq!(r.status, 103);
+    assert_eq!(r.header("link"), Some("</s.css>"));
     let r = c.response(false).await;
     assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
     c.send(b"HEAD / HTTP/1.1\r\nHost: myapp\r\n\r\n").await;
@@ -489,6 +493,7 @@ async fn interim_responses_are_skipped_and_head_responses_carry_no_body() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("1000"));
     c.send(b"GET / HTTP/1.1\r\nHost: myapp\r\n\r\n").await;
+    assert_eq!(c.response(true).await.status, 103);
     assert_eq!(c.response(false).await.body, b"ok");
     assert_eq!(
         connections.load(Ordering::SeqCst),

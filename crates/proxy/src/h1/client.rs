@@ -278,7 +278,9 @@ pub(crate) async fn exchange(
                     });
                 }
                 if (100..200).contains(&code) {
-                    // Interim responses (100 Continue, 103 Early Hints) are not forwarded.
+                    // 103 Early Hints and the like go on to the client, when the task
+                    // serves one that can take them; 100 Continue is hop-by-hop.
+                    super::interim::relay(head.parts.status, head.parts.headers);
                     answered = true;
                     continue;
                 }

@@ -588,6 +588,17 @@ pub(crate) fn write_response_head(
     out.extend_from_slice(b"\r\n");
 }
 
+/// An interim (1xx) response head: the status line and the fields as they came.
+pub(crate) fn write_interim_head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    put_fields(out, headers, true);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// The current IMF-fixdate, formatted once a second per thread.
 fn put_date(out: &mut Vec<u8>) {
     thread_local! {

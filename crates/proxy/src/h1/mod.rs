@@ -10,5 +10,6 @@ pub(crate) mod chunked;
 pub(crate) mod client;
 pub(crate) mod fuzzing;
 pub(crate) mod head;
+pub(crate) mod interim;
 pub(crate) mod sendfile;
 pub(crate) mod server;

@@ -28,6 +28,7 @@ use tokio::sync::watch;
 
 use super::client::put_trailers;
 use super::head::{self, RequestParse, Scratch, WireLength};
+use super::interim;
 use super::sendfile::FileSink;
 use crate::body::{BodyError, InBody, ResponseBody};
 use crate::connection::Connection;
@@ -100,6 +101,7 @@ where
         // The first request's head is due from accept (as nginx's client_header_timeout).
         head_deadline: Some(tokio::time::Instant::now() + ctx.limits.request_head_timeout),
     };
+    let interim = Arc::new(interim::Queue::default());
     loop {
         let head = match d.next_request(stop).await {
             Ok(Next::Request(h)) => h,
@@ -116,15 +118,28 @@ where
         let head_request = head.parts.method == Method::HEAD;
         let req = Request::from_parts(head.parts, InBody::Buffered(body));
         // A client that leaves while its request is in flight cancels it, upstream
-        // connection included (as hyper and Envoy do): nobody is left to answer.
-        let resp = tokio::select! {
-            biased;
-            resp = crate::downstream::serve(ctx, peer, conn, req) => resp,
-            () = d.gone() => {
-                tracing::debug!(%peer, "client closed the connection before the response");
-                return None;
+        // connection included (as hyper and Envoy do): nobody is left to answer. Interim
+        // responses the upstream sends meanwhile are written as they come.
+        let serving = interim.scope(crate::downstream::serve(ctx, peer, conn, req));
+        tokio::pin!(serving);
+        let resp = loop {
+            tokio::select! {
+                biased;
+                resp = &mut serving => break resp,
+                () = interim.ready() => {
+                    if d.write_interim(&interim).await.is_err() {
+                        return None;
+                    }
+                }
+                () = d.gone() => {
+                    tracing::debug!(%peer, "client closed the connection before the response");
+                    return None;
+                }
             }
         };
+        if d.write_interim(&interim).await.is_err() {
+            return None;
+        }
         // A stop order (the replica is leaving) closes the connection after this exchange.
         let close = head.close || stop.as_ref().is_some_and(|s| *s.borrow());
         if d.write_response(resp, head_request, close).await.is_err() || close {
@@ -297,6 +312,20 @@ where
     /// Writes a response: the head, then the body in `Content-Length` when its size is
     /// known, else chunked. What is ready goes out in one write; before waiting for more of
     /// the body, what was gathered is sent, so a slow stream reaches the client as it comes.
+    /// Writes the interim heads queued (in order), if any.
+    async fn write_interim(&mut self, queue: &interim::Queue) -> io::Result<()> {
+        let heads = queue.take();
+        if heads.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::new();
+        for (status, headers) in &heads {
+            head::write_interim_head(&mut out, *status, headers);
+        }
+        self.io.write_all(&out).await?;
+        self.io.flush().await
+    }
+
     async fn write_response(
         &mut self,
         resp: Response<ResponseBody>,
