@@ -426,14 +426,11 @@ where
             .headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok());
-        service.dynamo.describe_endpoints(host)
+        serde_json::to_vec(&service.dynamo.describe_endpoints(host)).unwrap_or_default()
     } else if streams {
-        service.dynamo.call_streams(op, &json).await?
+        serde_json::to_vec(&service.dynamo.call_streams(op, &json).await?).unwrap_or_default()
     } else {
-        service.dynamo.call(op, &json).await?
+        service.dynamo.call_text(op, &json).await?
     };
-    Ok(respond(
-        StatusCode::OK,
-        serde_json::to_vec(&out).unwrap_or_default(),
-    ))
+    Ok(respond(StatusCode::OK, out))
 }
