@@ -666,6 +666,10 @@ fn run_page(
         reason,
     };
     let whole = plan.text && plan.whole_items();
+    if plan.text {
+        // Room for a page of small items without growing the buffer item by item.
+        page.text.reserve(16 * 1024);
+    }
     let mut visited = 0;
     let mut gave_up = false;
     let mut visit = |entry: Entry<'_>| -> Result<bool, EngineError> {
