@@ -17,21 +17,29 @@ use super::types::{AttributeValue, Item};
 
 /// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.
 pub(crate) fn string(s: &str, out: &mut Vec<u8>) {
-    // Most strings need no escape (serde_json escapes `"`, `\` and control characters only):
-    // a scan without early exit, which the compiler vectorises, then one copy. serde_json
-    // handles the rest, byte by byte.
-    let plain = !s.bytes().fold(false, |esc, b| {
-        esc | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if plain {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+    if !plain_ascii(s.as_bytes()) {
+        // Writing to a `Vec` cannot fail, and a `str` always serialises.
+        let _ = serde_json::to_writer(&mut *out, s);
         return;
     }
-    // Writing to a `Vec` cannot fail, and a `str` always serialises.
-    let _ = serde_json::to_writer(&mut *out, s);
+    quoted(s.as_bytes(), out);
+}
+
+/// Whether `b` is ASCII with nothing serde_json escapes (`"`, `\`, control characters):
+/// then it is valid UTF-8 and its JSON string is itself in quotes. Most strings are; the
+/// scan has no early exit, so the compiler vectorises it.
+pub(crate) fn plain_ascii(b: &[u8]) -> bool {
+    !b.iter().fold(false, |esc, &b| {
+        esc | (b < 0x20) | (b >= 0x80) | (b == b'"') | (b == b'\\')
+    })
+}
+
+/// Appends `b` in quotes, as it is (for [`plain_ascii`] bytes).
+pub(crate) fn quoted(b: &[u8], out: &mut Vec<u8>) {
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(b);
+    out.push(b'"');
 }
 
 /// Appends a JSON value as serde_json writes it.

@@ -312,6 +312,19 @@ impl Reader<'_> {
         std::str::from_utf8(self.bytes()?).map_err(|_| "a string is not UTF-8".to_owned())
     }
 
+    /// A string's JSON form; returns its length. Plain ASCII (the usual string) is copied
+    /// as it is, checked for UTF-8 and for escapes in one scan.
+    fn string_json(&mut self, out: &mut Vec<u8>) -> Result<usize, String> {
+        let b = self.bytes()?;
+        if answer::plain_ascii(b) {
+            answer::quoted(b, out);
+        } else {
+            let s = std::str::from_utf8(b).map_err(|_| "a string is not UTF-8".to_owned())?;
+            answer::string(s, out);
+        }
+        Ok(b.len())
+    }
+
     /// A number's JSON string; returns its size. Numbers are stored in their `Display` form,
     /// copied as they are; any other spelling goes through [`Number`] as decoding does.
     fn number_json(&mut self, out: &mut Vec<u8>) -> Result<usize, String> {
@@ -342,9 +355,7 @@ impl Reader<'_> {
             if i > 0 {
                 out.push(b',');
             }
-            let k = self.str()?;
-            size += k.len();
-            answer::string(k, out);
+            size += self.string_json(out)?;
             out.push(b':');
             size += self.value_json(depth + 1, out)?;
         }
@@ -365,10 +376,8 @@ impl Reader<'_> {
         };
         let size = match self.byte()? {
             0 => {
-                let s = self.str()?;
                 out.extend_from_slice(b"{\"S\":");
-                answer::string(s, out);
-                s.len()
+                self.string_json(out)?
             }
             1 => {
                 out.extend_from_slice(b"{\"N\":");
@@ -415,9 +424,7 @@ impl Reader<'_> {
                 let mut size = 0;
                 for i in 0..n {
                     comma(i, out);
-                    let s = self.str()?;
-                    answer::string(s, out);
-                    size += s.len();
+                    size += self.string_json(out)?;
                 }
                 out.push(b']');
                 size
