@@ -29,8 +29,9 @@ pub(crate) fn string(s: &str, out: &mut Vec<u8>) {
 /// then it is valid UTF-8 and its JSON string is itself in quotes. Most strings are; the
 /// scan has no early exit, so the compiler vectorises it.
 pub(crate) fn plain_ascii(b: &[u8]) -> bool {
+    // `b - 0x20 >= 0x60` (wrapping) is `b < 0x20 || b >= 0x80` in one comparison.
     !b.iter().fold(false, |esc, &b| {
-        esc | (b < 0x20) | (b >= 0x80) | (b == b'"') | (b == b'\\')
+        esc | (b.wrapping_sub(0x20) >= 0x60) | (b == b'"') | (b == b'\\')
     })
 }
 
