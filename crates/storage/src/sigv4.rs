@@ -279,6 +279,7 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec
 }
 
 /// A derived signing key, kept with the HMAC state it starts.
+#[derive(Clone)]
 struct CachedKey {
     secret: String,
     date: String,
@@ -291,40 +292,48 @@ struct CachedKey {
 /// Derived signing keys: a client signs every request of a day, region and service with the
 /// same key, and deriving it costs four HMACs, as much as the rest of a small request's
 /// verification. A handful of keys are live at once; the oldest is dropped past the bound.
-static SIGNING_KEYS: std::sync::Mutex<Vec<CachedKey>> = std::sync::Mutex::new(Vec::new());
+/// Read without a lock (a request only loads the list); a miss publishes a new list.
+static SIGNING_KEYS: std::sync::LazyLock<arc_swap::ArcSwap<Vec<CachedKey>>> =
+    std::sync::LazyLock::new(|| arc_swap::ArcSwap::from_pointee(Vec::new()));
 const CACHED_KEYS: usize = 64;
 
-/// [`signing_key`] and its HMAC key, from the cache when it holds them.
-fn cached_signing_key(
+/// Runs `f` on [`signing_key`] and its HMAC key, from the cache when it holds them.
+fn with_signing_key<R>(
     secret: &str,
     date: &str,
     region: &str,
     service: &str,
-) -> (Vec<u8>, hmac::Key) {
+    f: impl FnOnce(&[u8], &hmac::Key) -> R,
+) -> R {
     let hit = |c: &CachedKey| {
         c.date == date && c.region == region && c.service == service && c.secret == secret
     };
-    if let Ok(cache) = SIGNING_KEYS.lock()
-        && let Some(c) = cache.iter().find(|c| hit(c))
-    {
-        return (c.key.clone(), c.hmac.clone());
+    let cache = SIGNING_KEYS.load();
+    if let Some(c) = cache.iter().find(|c| hit(c)) {
+        return f(&c.key, &c.hmac);
     }
     let key = signing_key(secret, date, region, service);
     let hmac = hmac::Key::new(hmac::HMAC_SHA256, &key);
-    if let Ok(mut cache) = SIGNING_KEYS.lock() {
-        if cache.len() >= CACHED_KEYS {
-            cache.remove(0);
-        }
-        cache.push(CachedKey {
-            secret: secret.to_owned(),
-            date: date.to_owned(),
-            region: region.to_owned(),
-            service: service.to_owned(),
-            key: key.clone(),
-            hmac: hmac.clone(),
-        });
-    }
-    (key, hmac)
+    let out = f(&key, &hmac);
+    let entry = CachedKey {
+        secret: secret.to_owned(),
+        date: date.to_owned(),
+        region: region.to_owned(),
+        service: service.to_owned(),
+        key,
+        hmac,
+    };
+    SIGNING_KEYS.rcu(|cache| {
+        let mut next: Vec<CachedKey> = cache
+            .iter()
+            .filter(|c| !hit(c))
+            .skip((cache.len() + 1).saturating_sub(CACHED_KEYS))
+            .cloned()
+            .collect();
+        next.push(entry.clone());
+        next
+    });
+    out
 }
 
 /// The request's `X-Amz-Date` (or `Date`) as `yyyymmddThhmmssZ`.
@@ -355,10 +364,38 @@ fn format_amz(t: time::OffsetDateTime) -> String {
 }
 
 fn parse_amz(s: &str) -> Option<time::OffsetDateTime> {
+    // Every signed request carries one: read the fixed layout by hand, and leave anything
+    // else to the general parser, which decides as it always did.
+    if let Some(t) = parse_amz_fixed(s.as_bytes()) {
+        return Some(t);
+    }
     let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     time::PrimitiveDateTime::parse(s, &fmt)
         .ok()
         .map(|p| p.assume_utc())
+}
+
+/// `yyyymmddThhmmssZ` exactly, with a valid date and time; `None` for anything else.
+fn parse_amz_fixed(b: &[u8]) -> Option<time::OffsetDateTime> {
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0..4)?).ok()?;
+    let month = time::Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?;
+    let day = u8::try_from(num(6..8)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(num(9..11)?).ok()?,
+        u8::try_from(num(11..13)?).ok()?,
+        u8::try_from(num(13..15)?).ok()?,
+    )
+    .ok()?;
+    Some(time::PrimitiveDateTime::new(date, clock).assume_utc())
 }
 
 /// Verifies a request signed with `secret`, at `now`.
@@ -368,7 +405,8 @@ pub fn verify(
     secret: &str,
     now: time::OffsetDateTime,
 ) -> Result<(), AuthError> {
-    verify_header(req, auth, secret, now, None).map(|_| ())
+    let (amz_date, canonical) = signed_content(req, auth, now, None)?;
+    signature_matches(&canonical, auth, &amz_date, secret, |_| ())
 }
 
 /// Verifies a request signed in its `Authorization` header, over `payload_hash` when given
@@ -381,6 +419,17 @@ pub fn verify_header(
     now: time::OffsetDateTime,
     payload_hash: Option<&str>,
 ) -> Result<ChunkSigning, AuthError> {
+    let (amz_date, canonical) = signed_content(req, auth, now, payload_hash)?;
+    check(&canonical, auth, &amz_date, secret)
+}
+
+/// The request's time and canonical request, once its time and signed headers pass.
+fn signed_content(
+    req: &SignedRequest<'_>,
+    auth: &Authorization,
+    now: time::OffsetDateTime,
+    payload_hash: Option<&str>,
+) -> Result<(String, String), AuthError> {
     let Some(amz_date) = request_time(req.headers) else {
         return Err(AuthError::Incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
@@ -419,35 +468,59 @@ pub fn verify_header(
         Some(p) => canonical_request_with(req, &auth.signed_headers, p),
         None => canonical_request(req, &auth.signed_headers),
     };
-    check(&canonical, auth, &amz_date, secret)
+    Ok((amz_date, canonical))
 }
 
-/// Compares the signature of `canonical` with the one sent.
+/// Compares the signature of `canonical` with the one sent; returns what signs the chunks
+/// of a body that follows.
 fn check(
     canonical: &str,
     auth: &Authorization,
     amz_date: &str,
     secret: &str,
 ) -> Result<ChunkSigning, AuthError> {
-    let scope = format!(
-        "{}/{}/{}/aws4_request",
-        auth.date, auth.region, auth.service
-    );
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical.as_bytes())
-    );
-    let (key, verifier) = cached_signing_key(secret, &auth.date, &auth.region, &auth.service);
-    let Some(given) = unhex(&auth.signature) else {
-        return Err(AuthError::Mismatch);
-    };
-    hmac::verify(&verifier, to_sign.as_bytes(), &given).map_err(|_| AuthError::Mismatch)?;
+    let key = signature_matches(canonical, auth, amz_date, secret, <[u8]>::to_vec)?;
     Ok(ChunkSigning {
         key,
         amz_date: amz_date.to_owned(),
-        scope,
+        scope: format!(
+            "{}/{}/{}/aws4_request",
+            auth.date, auth.region, auth.service
+        ),
         previous: auth.signature.to_ascii_lowercase(),
     })
+}
+
+/// Compares the signature of `canonical` with the one sent; on a match, hands the signing
+/// key to `then`.
+fn signature_matches<R>(
+    canonical: &str,
+    auth: &Authorization,
+    amz_date: &str,
+    secret: &str,
+    then: impl FnOnce(&[u8]) -> R,
+) -> Result<R, AuthError> {
+    let Some(given) = unhex(&auth.signature) else {
+        return Err(AuthError::Mismatch);
+    };
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
+        auth.date,
+        auth.region,
+        auth.service,
+        sha256_hex(canonical.as_bytes())
+    );
+    with_signing_key(
+        secret,
+        &auth.date,
+        &auth.region,
+        &auth.service,
+        |key, verifier| {
+            hmac::verify(verifier, to_sign.as_bytes(), &given)
+                .map(|()| then(key))
+                .map_err(|_| AuthError::Mismatch)
+        },
+    )
 }
 
 /// The hex SHA-256 of nothing, which every chunk's string to sign carries.
@@ -647,7 +720,13 @@ pub fn verify_presigned(
         .find(|(k, _)| k == "X-Amz-Content-Sha256")
         .map_or_else(|| "UNSIGNED-PAYLOAD".to_owned(), |(_, v)| v.into_owned());
     let canonical = canonical_request_with(req, &presigned.auth.signed_headers, &payload);
-    check(&canonical, &presigned.auth, &presigned.amz_date, secret).map(|_| ())
+    signature_matches(
+        &canonical,
+        &presigned.auth,
+        &presigned.amz_date,
+        secret,
+        |_| (),
+    )
 }
 
 /// Parses `yyyymmddThhmmssZ`.
@@ -688,6 +767,49 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fixed_date_layout_reads_as_the_general_parser_reads_it() {
+        let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        let general = |s: &str| {
+            time::PrimitiveDateTime::parse(s, &fmt)
+                .ok()
+                .map(|p| p.assume_utc())
+        };
+        for s in [
+            "20150830T123600Z",
+            "20240229T235959Z",
+            "20230229T000000Z",
+            "20151330T000000Z",
+            "20150800T000000Z",
+            "20150830T240000Z",
+            "20150830T126000Z",
+            "20150830T123660Z",
+            "2015083OT123600Z",
+            "20150830 123600Z",
+            "20150830T123600",
+            "+20150830T123600Z",
+            "",
+        ] {
+            let fixed = parse_amz_fixed(s.as_bytes());
+            if fixed.is_some() {
+                assert_eq!(fixed, general(s), "{s}");
+            }
+            assert_eq!(parse_amz(s), general(s), "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_date_in_the_layout_reads_as_the_general_parser_reads_it(
+            s in "[0-9]{8}T[0-9]{6}Z",
+        ) {
+            let fmt =
+                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+            let general = time::PrimitiveDateTime::parse(&s, &fmt).ok().map(|p| p.assume_utc());
+            proptest::prop_assert_eq!(parse_amz(&s), general);
+        }
+    }
 
     /// The `get-vanilla` case of AWS's SigV4 test suite.
     #[test]

@@ -33,14 +33,14 @@ pub struct Service {
 
 /// A request id as DynamoDB's: 52 characters of `[A-Z0-9]`, one random byte each (the
 /// modulo's slight lean to the first letters does not matter to an identifier).
-fn request_id() -> String {
+fn request_id() -> [u8; 52] {
     const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut bytes = [0u8; 52];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    for b in &mut bytes {
+        *b = ALPHABET[usize::from(*b) % ALPHABET.len()];
+    }
     bytes
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect()
 }
 
 /// A response with the headers DynamoDB sends.
@@ -53,7 +53,7 @@ pub fn respond(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(CONTENT_TYPE),
     );
-    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+    if let Ok(v) = HeaderValue::from_bytes(&request_id()) {
         h.insert("x-amzn-requestid", v);
     }
     h.insert("x-amz-crc32", HeaderValue::from(crc));
@@ -426,14 +426,11 @@ where
             .headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok());
-        service.dynamo.describe_endpoints(host)
+        serde_json::to_vec(&service.dynamo.describe_endpoints(host)).unwrap_or_default()
     } else if streams {
-        service.dynamo.call_streams(op, &json).await?
+        serde_json::to_vec(&service.dynamo.call_streams(op, &json).await?).unwrap_or_default()
     } else {
-        service.dynamo.call(op, &json).await?
+        service.dynamo.call_text(op, &json).await?
     };
-    Ok(respond(
-        StatusCode::OK,
-        serde_json::to_vec(&out).unwrap_or_default(),
-    ))
+    Ok(respond(StatusCode::OK, out))
 }

@@ -9,12 +9,13 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde_json::{Value, json};
 
 use super::Dynamo;
+use super::answer;
 use super::error::Error;
 use super::expr::{self, Action, Condition, Kind, Path, Placeholders, Update, eval};
 use super::index;
 use super::input::{Input, refuse_mixed, refuse_orphan_placeholders};
 use super::legacy;
-use super::stored::{decode_item, encode_item};
+use super::stored::{decode_item, encode_item, write_item_json};
 use super::table::{SIZES, TableDef, still_exists};
 use super::types::{AttributeValue, Item, MAX_ITEM_SIZE, item_size, item_to_json};
 use crate::engine::EngineError;
@@ -603,6 +604,81 @@ impl Dynamo {
 
     /// GetItem.
     pub(crate) async fn get_item(&self, body: &Value) -> Result<Value, Error> {
+        let get = self.parse_get_item(body)?;
+        let item = self.get_one(&get.def, get.storage_key).await?;
+        let mut out = json!({});
+        let size = item.as_ref().map_or(0, item_size);
+        if let Some(item) = item {
+            let item = match &get.projection {
+                Some(p) => eval::project(&item, p),
+                None => item,
+            };
+            out["Item"] = item_to_json(&item);
+        }
+        let units = read_units(size, get.consistent);
+        if let Some(c) = consumed(&get.def, get.capacity, units, &[]) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    /// GetItem answered as JSON text: the same answer as [`Dynamo::get_item`]'s, with the item
+    /// written from its stored bytes while the snapshot is open (no [`Item`] is built unless
+    /// a projection needs one).
+    pub(crate) async fn get_item_text(&self, body: &Value) -> Result<Vec<u8>, Error> {
+        let get = self.parse_get_item(body)?;
+        let items_table = get.def.items_table();
+        let projection = get.projection.as_ref();
+        // The item's text and its size; `None` when there is no item.
+        let found = self.engine.read_point(|txn| {
+            let t = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&items_table)) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => {
+                    return Ok(Err(Error::item_table_not_found()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(stored) = t.get(get.storage_key.as_slice())? else {
+                return Ok(Ok(None));
+            };
+            let corrupt = |reason| EngineError::Corrupt {
+                table: "dynamo/items".into(),
+                reason,
+            };
+            let mut text = Vec::with_capacity(stored.value().len() * 2 + 64);
+            let size = match projection {
+                None => write_item_json(stored.value(), &mut text).map_err(corrupt)?,
+                Some(p) => {
+                    let item = decode_item(stored.value()).map_err(corrupt)?;
+                    answer::item(&eval::project(&item, p), &mut text);
+                    item_size(&item)
+                }
+            };
+            Ok(Ok(Some((text, size))))
+        })??;
+        let size = found.as_ref().map_or(0, |(_, size)| *size);
+        let units = read_units(size, get.consistent);
+        // Members in sorted order, as the tree answer serialises.
+        let mut out = Vec::with_capacity(found.as_ref().map_or(0, |(t, _)| t.len()) + 96);
+        out.push(b'{');
+        let capacity = consumed(&get.def, get.capacity, units, &[]);
+        if let Some(c) = &capacity {
+            out.extend_from_slice(b"\"ConsumedCapacity\":");
+            answer::value(c, &mut out);
+        }
+        if let Some((text, _)) = found {
+            if capacity.is_some() {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"Item\":");
+            out.extend_from_slice(&text);
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+
+    /// What GetItem's input asks for, checked.
+    fn parse_get_item<'a>(&self, body: &'a Value) -> Result<GetItem<'a>, Error> {
         let mut input = Input::new(body)?;
         let name = input.table_name()?;
         if !input.has("Key") {
@@ -621,21 +697,13 @@ impl Dynamo {
         let projection = read_projection(&input, &ph)?;
         ph.check_all_used()?;
         let storage_key = def.storage_key(&key);
-        let item = self.get_one(&def, storage_key).await?;
-        let mut out = json!({});
-        let size = item.as_ref().map_or(0, item_size);
-        if let Some(item) = item {
-            let item = match &projection {
-                Some(p) => eval::project(&item, p),
-                None => item,
-            };
-            out["Item"] = item_to_json(&item);
-        }
-        let units = read_units(size, consistent);
-        if let Some(c) = consumed(&def, capacity, units, &[]) {
-            out["ConsumedCapacity"] = c;
-        }
-        Ok(out)
+        Ok(GetItem {
+            def,
+            storage_key,
+            projection,
+            capacity,
+            consistent,
+        })
     }
 
     /// Reads one item by storage key.
@@ -656,6 +724,15 @@ impl Dynamo {
         })??;
         Ok(found)
     }
+}
+
+/// A checked GetItem input.
+struct GetItem<'a> {
+    def: Arc<TableDef>,
+    storage_key: Vec<u8>,
+    projection: Option<Vec<Path>>,
+    capacity: Option<&'a str>,
+    consistent: bool,
 }
 
 /// Read units: 4 KB per unit, at least one, halved for eventually consistent reads.

@@ -1,6 +1,7 @@
 //! The DynamoDB-compatible API: the data types, the expression language, tables and items
 //! on the engine, and the JSON 1.0 protocol.
 
+pub mod answer;
 pub mod api;
 mod batch;
 pub mod declared;
@@ -98,6 +99,18 @@ impl Dynamo {
     /// The region in ARNs.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// Runs one operation on its JSON input and answers with its JSON text: what serialising
+    /// [`Dynamo::call`]'s answer gives, with GetItem, Query and Scan writing their items
+    /// straight from the engine's bytes instead of through a `Value` tree.
+    pub async fn call_text(&self, operation: &str, body: &Value) -> Result<Vec<u8>, Error> {
+        match operation {
+            "GetItem" => self.get_item_text(body).await,
+            "Query" => self.query_text(body).await,
+            "Scan" => self.scan_text(body).await,
+            _ => Ok(serde_json::to_vec(&self.call(operation, body).await?).unwrap_or_default()),
+        }
     }
 
     /// Runs one operation on its JSON input.

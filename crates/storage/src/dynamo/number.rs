@@ -189,6 +189,52 @@ impl Number {
         int_digits.div_ceil(2) + frac_digits.div_ceil(2) + 1 + usize::from(self.negative)
     }
 
+    /// The size [`Number::size`] gives for the number `text` is the `Display` form of, as
+    /// stored items hold their numbers; `None` for any other text (another spelling, or out
+    /// of range), which the caller parses instead. Reads the text without allocating.
+    pub fn display_size(text: &str) -> Option<usize> {
+        let b = text.as_bytes();
+        if b == b"0" {
+            return Some(1);
+        }
+        let (negative, rest) = match b.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, b),
+        };
+        let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        // The three shapes `Display` writes: `0.` zeros digits, digits zeros, int `.` frac;
+        // the significant digits never start or end with `0`.
+        let (len, exponent) = if let Some(frac) = rest.strip_prefix(b"0.") {
+            let zeros = frac.iter().take_while(|&&c| c == b'0').count();
+            let sig = &frac[zeros..];
+            if !digits(sig) || sig.last() == Some(&b'0') {
+                return None;
+            }
+            (sig.len(), -i64::try_from(zeros).ok()?)
+        } else if let Some(point) = rest.iter().position(|&c| c == b'.') {
+            let (int, frac) = (&rest[..point], &rest[point + 1..]);
+            if !digits(int) || !digits(frac) || int[0] == b'0' || frac.last() == Some(&b'0') {
+                return None;
+            }
+            (int.len() + frac.len(), i64::try_from(int.len()).ok()?)
+        } else {
+            if !digits(rest) || rest[0] == b'0' {
+                return None;
+            }
+            let trailing = rest.iter().rev().take_while(|&&c| c == b'0').count();
+            (rest.len() - trailing, i64::try_from(rest.len()).ok()?)
+        };
+        if len > MAX_DIGITS
+            || exponent > i64::from(MAX_EXPONENT)
+            || exponent < i64::from(MIN_EXPONENT)
+        {
+            return None;
+        }
+        let int_digits = exponent.clamp(0, len as i64) as usize;
+        let frac_digits = len - int_digits;
+        Some(int_digits.div_ceil(2) + frac_digits.div_ceil(2) + 1 + usize::from(negative))
+    }
+
     /// The integer value if this is a whole number that fits `i64`.
     pub fn to_i64(&self) -> Option<i64> {
         if self.is_zero() {
@@ -508,5 +554,39 @@ mod tests {
             proptest::prop_assert_eq!(Number::from(a).add(&Number::from(b)).unwrap(), Number::from(a + b));
             proptest::prop_assert_eq!(Number::from(a).to_i64(), Some(a));
         }
+
+        #[test]
+        fn the_display_form_tells_its_size(
+            text in "-?[0-9]{1,40}(\\.[0-9]{1,40})?([eE][-+]?[0-9]{1,3})?",
+        ) {
+            if let Ok(n) = Number::parse(&text) {
+                proptest::prop_assert_eq!(Number::display_size(&n.to_string()), Some(n.size()));
+            }
+        }
+
+        #[test]
+        fn only_a_display_form_is_sized_without_parsing(text in "[-0-9.eE+]{0,12}") {
+            if let Some(size) = Number::display_size(&text) {
+                let n = Number::parse(&text);
+                proptest::prop_assert!(n.is_ok(), "{text}");
+                let n = n.unwrap();
+                proptest::prop_assert_eq!(n.to_string(), text);
+                proptest::prop_assert_eq!(n.size(), size);
+            }
+        }
+    }
+
+    #[test_case("0", Some(1))]
+    #[test_case("-0", None)]
+    #[test_case("1.50", None)]
+    #[test_case("01", None)]
+    #[test_case("1e2", None)]
+    #[test_case("100", Some(2))]
+    #[test_case("-0.0015", Some(3))]
+    #[test_case("12.345", Some(4))]
+    #[test_case(".5", None)]
+    #[test_case("5.", None)]
+    fn display_sizes(text: &str, size: Option<usize>) {
+        assert_eq!(Number::display_size(text), size);
     }
 }

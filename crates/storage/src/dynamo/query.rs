@@ -10,6 +10,7 @@ use redb::{ReadableTable, TableDefinition};
 use serde_json::{Value, json};
 
 use super::Dynamo;
+use super::answer;
 use super::error::Error;
 use super::expr::{self, Cmp, Condition, Kind, Operand, Path, Placeholders, eval};
 use super::index;
@@ -61,11 +62,30 @@ struct Plan {
     filter: Option<Condition>,
     projection: Option<Vec<Path>>,
     select: Select,
+    /// Write the items as JSON text ([`Page::text`]) rather than collect them.
+    text: bool,
+}
+
+impl Plan {
+    /// Whether every item read is answered whole, so its stored bytes can be written as
+    /// JSON without decoding them.
+    fn whole_items(&self) -> bool {
+        self.index.is_none()
+            && self.filter.is_none()
+            && self.projection.is_none()
+            && matches!(self.select, Select::AllAttributes | Select::Count)
+    }
 }
 
 #[derive(Debug, Default)]
 struct Page {
+    /// The items matched, unless the plan asked for text.
     items: Vec<Item>,
+    /// With a plan that asked for text: the items matched, as JSON objects separated by
+    /// commas (nothing for `Select::Count`).
+    text: Vec<u8>,
+    /// How many items matched.
+    count: usize,
     scanned: usize,
     read_bytes: usize,
     last: Option<Item>,
@@ -584,7 +604,18 @@ fn start_key(def: &TableDef, index: Option<&IndexDef>, esk: &Item) -> Result<Vec
     }
 }
 
-fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Error>, EngineError> {
+/// A page read on the runtime's thread gives up past this many entries...
+const INLINE_ENTRIES: usize = 256;
+/// ...or this many bytes of items, and is read again on the blocking pool.
+const INLINE_BYTES: usize = 64 * 1024;
+
+/// Reads one page on `txn`. With `inline`, gives up (`Ok(Ok(None))`) once the page has gone
+/// past [`INLINE_ENTRIES`] or [`INLINE_BYTES`] without ending.
+fn run_page(
+    plan: &Plan,
+    txn: &redb::ReadTransaction,
+    inline: bool,
+) -> Result<Result<Option<Page>, Error>, EngineError> {
     let items = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(
         &plan.def.items_table(),
     )) {
@@ -625,22 +656,57 @@ fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Err
         (&plan.lower, &plan.upper)
         && a > b
     {
-        return Ok(Ok(Page::default()));
+        return Ok(Ok(Some(Page::default())));
     }
     let source = index_table.as_ref().unwrap_or(&items);
     let range = source.range(bounds)?;
     let mut page = Page::default();
+    let corrupt = |reason| EngineError::Corrupt {
+        table: plan.def.items_table(),
+        reason,
+    };
+    let whole = plan.text && plan.whole_items();
+    if plan.text {
+        // Room for a page of small items without growing the buffer item by item.
+        page.text.reserve(16 * 1024);
+    }
+    let mut visited = 0;
+    let mut gave_up = false;
     let mut visit = |entry: Entry<'_>| -> Result<bool, EngineError> {
+        if inline && (visited >= INLINE_ENTRIES || page.read_bytes >= INLINE_BYTES) {
+            gave_up = true;
+            return Ok(false);
+        }
+        visited += 1;
         let (_k, v) = entry?;
+        if whole {
+            // Straight from the stored bytes to the answer's text.
+            let mark = page.text.len();
+            if page.count > 0 {
+                page.text.push(b',');
+            }
+            let size = stored::write_item_json(v.value(), &mut page.text).map_err(corrupt)?;
+            if plan.select == Select::Count {
+                page.text.truncate(mark);
+            }
+            page.count += 1;
+            page.scanned += 1;
+            page.read_bytes += size;
+            let full =
+                plan.limit.is_some_and(|l| page.scanned >= l) || page.read_bytes >= PAGE_BYTES;
+            if full {
+                let item = stored::decode_item(v.value()).map_err(corrupt)?;
+                page.last = Some(plan.def.key_of(&item));
+                return Ok(false);
+            }
+            return Ok(true);
+        }
         let item = match &plan.index {
             Some(_) => match index::base_item(&items, v.value())? {
                 Some(i) => i,
                 None => return Ok(true),
             },
-            None => stored::decode_item(v.value()).map_err(|reason| EngineError::Corrupt {
-                table: plan.def.items_table(),
-                reason,
-            })?,
+            None => stored::decode_item(v.value()).map_err(corrupt)?,
         };
         let visible = match (&plan.index, plan.select) {
             // A local index fetches the attributes asked for from the table.
@@ -656,25 +722,39 @@ fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Err
             .filter
             .as_ref()
             .is_none_or(|f| eval::evaluate(f, &visible));
-        let mut key = plan.def.key_of(&visible);
-        if let Some(i) = &plan.index {
-            for n in i.key.names() {
-                if let Some(v) = visible.get(n) {
-                    key.insert(n.to_owned(), v.clone());
+        let full = plan.limit.is_some_and(|l| page.scanned >= l) || page.read_bytes >= PAGE_BYTES;
+        // The key to resume after, needed only where the page ends.
+        let last = full.then(|| {
+            let mut key = plan.def.key_of(&visible);
+            if let Some(i) = &plan.index {
+                for n in i.key.names() {
+                    if let Some(v) = visible.get(n) {
+                        key.insert(n.to_owned(), v.clone());
+                    }
                 }
             }
-        }
+            key
+        });
         if matched {
             let out = match (&plan.projection, plan.select) {
                 (_, Select::Count) => Item::new(),
                 (Some(p), _) => eval::project(&visible, p),
                 (None, _) => visible,
             };
-            page.items.push(out);
+            if plan.text {
+                if plan.select != Select::Count {
+                    if page.count > 0 {
+                        page.text.push(b',');
+                    }
+                    answer::item(&out, &mut page.text);
+                }
+            } else {
+                page.items.push(out);
+            }
+            page.count += 1;
         }
-        let full = plan.limit.is_some_and(|l| page.scanned >= l) || page.read_bytes >= PAGE_BYTES;
         if full {
-            page.last = Some(key);
+            page.last = last;
             return Ok(false);
         }
         Ok(true)
@@ -692,12 +772,29 @@ fn run_page(plan: &Plan, txn: &redb::ReadTransaction) -> Result<Result<Page, Err
             }
         }
     }
-    Ok(Ok(page))
+    if gave_up {
+        return Ok(Ok(None));
+    }
+    Ok(Ok(Some(page)))
 }
 
 impl Dynamo {
+    /// Reads a page. A page of a few small items (the common Query) takes tens of
+    /// microseconds, no longer than a point read: it is read in place on the runtime's
+    /// thread, as GetItem is, rather than handed to the blocking pool and back, two thread
+    /// switches that cost as much as the read. A page that outgrows that budget is read
+    /// again from its start on the blocking pool, so the runtime's thread is never held
+    /// longer than the budget and what was read in place is at most that much work wasted.
     async fn read_page(&self, plan: Plan) -> Result<Page, Error> {
-        self.engine.read(move |txn| run_page(&plan, txn)).await?
+        if let Some(page) = self.engine.read_point(|txn| run_page(&plan, txn, true))?? {
+            return Ok(page);
+        }
+        let page = self
+            .engine
+            .read(move |txn| run_page(&plan, txn, false))
+            .await??;
+        // Without `inline` a page is always read to its end.
+        Ok(page.unwrap_or_default())
     }
 
     fn page_response(
@@ -720,8 +817,95 @@ impl Dynamo {
         out
     }
 
+    /// A page as JSON text: the same answer as [`Dynamo::page_response`]'s, its members in
+    /// the sorted order the tree serialises in.
+    fn page_text(
+        def: &TableDef,
+        page: Page,
+        select: Select,
+        capacity: Option<&str>,
+        consistent: bool,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(page.text.len() + 128);
+        out.push(b'{');
+        if let Some(c) = consumed(def, capacity, read_units(page.read_bytes, consistent), &[]) {
+            out.extend_from_slice(b"\"ConsumedCapacity\":");
+            answer::value(&c, &mut out);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"Count\":");
+        answer::integer(page.count, &mut out);
+        if select != Select::Count {
+            out.extend_from_slice(b",\"Items\":[");
+            out.extend_from_slice(&page.text);
+            out.push(b']');
+        }
+        if let Some(last) = &page.last {
+            out.extend_from_slice(b",\"LastEvaluatedKey\":");
+            answer::item(last, &mut out);
+        }
+        out.extend_from_slice(b",\"ScannedCount\":");
+        answer::integer(page.scanned, &mut out);
+        out.push(b'}');
+        out
+    }
+
     /// Query.
     pub(crate) async fn query(&self, body: &Value) -> Result<Value, Error> {
+        let q = self.plan_query(body)?;
+        let page = self.read_page(q.plan).await?;
+        Ok(Self::page_response(
+            &q.def,
+            page,
+            q.select,
+            q.capacity,
+            q.consistent,
+        ))
+    }
+
+    /// Query answered as JSON text (see [`Dynamo::page_text`]).
+    pub(crate) async fn query_text(&self, body: &Value) -> Result<Vec<u8>, Error> {
+        let mut q = self.plan_query(body)?;
+        q.plan.text = true;
+        let page = self.read_page(q.plan).await?;
+        Ok(Self::page_text(
+            &q.def,
+            page,
+            q.select,
+            q.capacity,
+            q.consistent,
+        ))
+    }
+
+    /// Scan.
+    pub(crate) async fn scan(&self, body: &Value) -> Result<Value, Error> {
+        let q = self.plan_scan(body)?;
+        let page = self.read_page(q.plan).await?;
+        Ok(Self::page_response(
+            &q.def,
+            page,
+            q.select,
+            q.capacity,
+            q.consistent,
+        ))
+    }
+
+    /// Scan answered as JSON text (see [`Dynamo::page_text`]).
+    pub(crate) async fn scan_text(&self, body: &Value) -> Result<Vec<u8>, Error> {
+        let mut q = self.plan_scan(body)?;
+        q.plan.text = true;
+        let page = self.read_page(q.plan).await?;
+        Ok(Self::page_text(
+            &q.def,
+            page,
+            q.select,
+            q.capacity,
+            q.consistent,
+        ))
+    }
+
+    /// Query's input, checked and planned.
+    fn plan_query<'a>(&self, body: &'a Value) -> Result<Planned<'a>, Error> {
         let mut input = Input::new(body)?;
         let name = input.table_name()?;
         let select = parse_select(&mut input)?;
@@ -824,15 +1008,19 @@ impl Dynamo {
             filter,
             projection: c.projection,
             select: c.select,
+            text: false,
         };
-        let page = self.read_page(plan).await?;
-        Ok(Self::page_response(
-            &def, page, c.select, capacity, consistent,
-        ))
+        Ok(Planned {
+            def,
+            plan,
+            select: c.select,
+            capacity,
+            consistent,
+        })
     }
 
-    /// Scan.
-    pub(crate) async fn scan(&self, body: &Value) -> Result<Value, Error> {
+    /// Scan's input, checked and planned.
+    fn plan_scan<'a>(&self, body: &'a Value) -> Result<Planned<'a>, Error> {
         let mut input = Input::new(body)?;
         let name = input.table_name()?;
         let select = parse_select(&mut input)?;
@@ -918,10 +1106,195 @@ impl Dynamo {
             filter,
             projection: c.projection,
             select: c.select,
+            text: false,
         };
-        let page = self.read_page(plan).await?;
-        Ok(Self::page_response(
-            &def, page, c.select, capacity, consistent,
-        ))
+        Ok(Planned {
+            def,
+            plan,
+            select: c.select,
+            capacity,
+            consistent,
+        })
+    }
+}
+
+/// A Query or Scan ready to read, with what its answer needs.
+struct Planned<'a> {
+    def: Arc<TableDef>,
+    plan: Plan,
+    select: Select,
+    capacity: Option<&'a str>,
+    consistent: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::Engine;
+
+    /// The text answers of GetItem, Query and Scan are the tree answers serialised, byte for
+    /// byte, across the inputs that take each path: whole items written from their stored
+    /// bytes, projections, filters, indexes, `Select: COUNT`, pages cut by `Limit`,
+    /// consumed capacity, a missing item.
+    #[tokio::test]
+    async fn text_answers_are_the_tree_answers_serialised() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Dynamo::open(
+            Engine::open(&dir.path().join("e.redb")).unwrap(),
+            "us-east-1",
+        )
+        .unwrap();
+        d.call(
+            "CreateTable",
+            &json!({
+                "TableName": "things",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "N"},
+                    {"AttributeName": "g", "AttributeType": "S"},
+                ],
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "GlobalSecondaryIndexes": [{
+                    "IndexName": "by-g",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }],
+            }),
+        )
+        .await
+        .unwrap();
+        for i in 0..12 {
+            let item = json!({
+                "pk": {"S": "p"}, "sk": {"N": format!("{}.50", i - 3)}, "g": {"S": "x"},
+                "s": {"S": "quote \" backslash \\ tab \t é"}, "b": {"B": "AAEC"},
+                "m": {"M": {"l": {"L": [{"NULL": true}, {"BOOL": false}, {"NS": ["1", "-2.5"]}]},
+                            "ss": {"SS": ["a", "b"]}, "bs": {"BS": ["AA=="]}}},
+            });
+            d.call("PutItem", &json!({"TableName": "things", "Item": item}))
+                .await
+                .unwrap();
+        }
+        let key = json!({"pk": {"S": "p"}, "sk": {"N": "1.5"}});
+        let cases = [
+            ("GetItem", json!({"TableName": "things", "Key": key})),
+            (
+                "GetItem",
+                json!({"TableName": "things", "Key": key, "ReturnConsumedCapacity": "TOTAL"}),
+            ),
+            (
+                "GetItem",
+                json!({"TableName": "things", "Key": key, "ProjectionExpression": "m.l[2], s"}),
+            ),
+            (
+                "GetItem",
+                json!({"TableName": "things", "Key": {"pk": {"S": "p"}, "sk": {"N": "99"}},
+                       "ReturnConsumedCapacity": "INDEXES"}),
+            ),
+            (
+                "GetItem",
+                json!({"TableName": "things", "Key": {"pk": {"S": "nobody"}, "sk": {"N": "0"}}}),
+            ),
+            (
+                "Query",
+                json!({"TableName": "things", "KeyConditionExpression": "pk = :p",
+                       "ExpressionAttributeValues": {":p": {"S": "p"}}}),
+            ),
+            (
+                "Query",
+                json!({"TableName": "things", "KeyConditionExpression": "pk = :p AND sk > :z",
+                       "ExpressionAttributeValues": {":p": {"S": "p"}, ":z": {"N": "0"}},
+                       "Limit": 3, "ScanIndexForward": false,
+                       "ReturnConsumedCapacity": "TOTAL"}),
+            ),
+            (
+                "Query",
+                json!({"TableName": "things", "KeyConditionExpression": "pk = :p",
+                       "ExpressionAttributeValues": {":p": {"S": "p"}}, "Select": "COUNT",
+                       "Limit": 5}),
+            ),
+            (
+                "Query",
+                json!({"TableName": "things", "KeyConditionExpression": "pk = :p",
+                       "FilterExpression": "sk_missing <> :z OR attribute_exists(b)",
+                       "ProjectionExpression": "sk, m.ss",
+                       "ExpressionAttributeValues": {":p": {"S": "p"}, ":z": {"N": "0"}},
+                       "Limit": 4}),
+            ),
+            (
+                "Query",
+                json!({"TableName": "things", "IndexName": "by-g",
+                       "KeyConditionExpression": "g = :g",
+                       "ExpressionAttributeValues": {":g": {"S": "x"}}, "Limit": 2}),
+            ),
+            (
+                "Query",
+                json!({"TableName": "things", "KeyConditionExpression": "pk = :p",
+                       "ExpressionAttributeValues": {":p": {"S": "empty"}}}),
+            ),
+            ("Scan", json!({"TableName": "things"})),
+            (
+                "Scan",
+                json!({"TableName": "things", "Limit": 7, "Select": "COUNT"}),
+            ),
+            (
+                "Scan",
+                json!({"TableName": "things", "IndexName": "by-g",
+                       "ReturnConsumedCapacity": "INDEXES"}),
+            ),
+        ];
+        for (op, body) in cases {
+            let tree = serde_json::to_vec(&d.call(op, &body).await.unwrap()).unwrap();
+            let text = d.call_text(op, &body).await.unwrap();
+            assert_eq!(
+                String::from_utf8(text).unwrap(),
+                String::from_utf8(tree).unwrap(),
+                "{op} {body}"
+            );
+        }
+        // Pages past what is read in place (by entries, then by bytes) are read whole.
+        let mut puts = Vec::new();
+        for i in 0..INLINE_ENTRIES + 44 {
+            puts.push(json!({"pk": {"S": "many"}, "sk": {"N": i.to_string()}}));
+        }
+        let big = "x".repeat(1000);
+        for i in 0..INLINE_BYTES / 1000 + 16 {
+            puts.push(json!({"pk": {"S": "large"}, "sk": {"N": i.to_string()}, "s": {"S": big}}));
+        }
+        for chunk in puts.chunks(25) {
+            let writes: Vec<_> = chunk
+                .iter()
+                .map(|i| json!({"PutRequest": {"Item": i}}))
+                .collect();
+            d.call(
+                "BatchWriteItem",
+                &json!({"RequestItems": {"things": writes}}),
+            )
+            .await
+            .unwrap();
+        }
+        for (partition, n) in [
+            ("many", INLINE_ENTRIES + 44),
+            ("large", INLINE_BYTES / 1000 + 16),
+        ] {
+            let body = json!({"TableName": "things", "KeyConditionExpression": "pk = :p",
+                              "ExpressionAttributeValues": {":p": {"S": partition}}});
+            let tree = d.call("Query", &body).await.unwrap();
+            assert_eq!(tree["Count"], n, "{partition}");
+            assert_eq!(tree["Items"][n - 1]["sk"]["N"], (n - 1).to_string());
+            let text = d.call_text("Query", &body).await.unwrap();
+            assert_eq!(text, serde_json::to_vec(&tree).unwrap(), "{partition}");
+        }
+        // Refusals are the same error either way.
+        let bad = json!({"TableName": "missing", "Key": key});
+        assert_eq!(
+            d.call_text("GetItem", &bad).await.unwrap_err().to_string(),
+            d.call("GetItem", &bad).await.unwrap_err().to_string()
+        );
     }
 }

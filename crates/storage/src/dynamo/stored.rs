@@ -11,6 +11,7 @@
 //!
 //! Items are stored in a compact tagged binary form, not JSON, since every read decodes one.
 
+use super::answer;
 use super::number::Number;
 use super::types::{AttributeValue, Item};
 
@@ -238,6 +239,19 @@ pub fn decode_item(bytes: &[u8]) -> Result<Item, String> {
     Ok(item)
 }
 
+/// Writes a stored item's JSON form to `out` without decoding it into an [`Item`]: the text
+/// serialising `item_to_json(&decode_item(bytes)?)` gives, byte for byte, and the item's size
+/// as `item_size` counts it. Refuses what [`decode_item`] refuses, with the same reasons;
+/// `out` then holds part of the item.
+pub fn write_item_json(bytes: &[u8], out: &mut Vec<u8>) -> Result<usize, String> {
+    let mut r = Reader { bytes, pos: 0 };
+    let (_, size) = r.map_json(0, out)?;
+    if r.pos != bytes.len() {
+        return Err("trailing bytes after the item".into());
+    }
+    Ok(size)
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -294,6 +308,157 @@ impl Reader<'_> {
         Ok(m)
     }
 
+    fn str(&mut self) -> Result<&str, String> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| "a string is not UTF-8".to_owned())
+    }
+
+    /// A string's JSON form; returns its length. Plain ASCII (the usual string) is copied
+    /// as it is, checked for UTF-8 and for escapes in one scan.
+    fn string_json(&mut self, out: &mut Vec<u8>) -> Result<usize, String> {
+        let b = self.bytes()?;
+        if answer::plain_ascii(b) {
+            answer::quoted(b, out);
+        } else {
+            let s = std::str::from_utf8(b).map_err(|_| "a string is not UTF-8".to_owned())?;
+            answer::string(s, out);
+        }
+        Ok(b.len())
+    }
+
+    /// A number's JSON string; returns its size. Numbers are stored in their `Display` form,
+    /// copied as they are; any other spelling goes through [`Number`] as decoding does.
+    fn number_json(&mut self, out: &mut Vec<u8>) -> Result<usize, String> {
+        let text = self.str()?;
+        out.push(b'"');
+        let size = match Number::display_size(text) {
+            Some(size) => {
+                out.extend_from_slice(text.as_bytes());
+                size
+            }
+            None => {
+                let n = Number::parse(text).map_err(|e| e.to_string())?;
+                out.extend_from_slice(n.to_string().as_bytes());
+                n.size()
+            }
+        };
+        out.push(b'"');
+        Ok(size)
+    }
+
+    /// A map's JSON object, as [`Reader::map`] reads it; returns its member count and the sum
+    /// of each name's length and its value's size.
+    fn map_json(&mut self, depth: usize, out: &mut Vec<u8>) -> Result<(usize, usize), String> {
+        let n = self.len()?;
+        let mut size = 0;
+        out.push(b'{');
+        for i in 0..n {
+            if i > 0 {
+                out.push(b',');
+            }
+            size += self.string_json(out)?;
+            out.push(b':');
+            size += self.value_json(depth + 1, out)?;
+        }
+        out.push(b'}');
+        Ok((n, size))
+    }
+
+    /// A value's JSON form, as [`Reader::value`] reads it; returns its size.
+    fn value_json(&mut self, depth: usize, out: &mut Vec<u8>) -> Result<usize, String> {
+        if depth > 64 {
+            return Err("nesting too deep".into());
+        }
+        // Each set or list element after the first is preceded by a comma.
+        let comma = |i: usize, out: &mut Vec<u8>| {
+            if i > 0 {
+                out.push(b',');
+            }
+        };
+        let size = match self.byte()? {
+            0 => {
+                out.extend_from_slice(b"{\"S\":");
+                self.string_json(out)?
+            }
+            1 => {
+                out.extend_from_slice(b"{\"N\":");
+                self.number_json(out)?
+            }
+            2 => {
+                let b = self.bytes()?;
+                out.extend_from_slice(b"{\"B\":");
+                answer::base64(b, out);
+                b.len()
+            }
+            3 => {
+                out.extend_from_slice(b"{\"BOOL\":false");
+                1
+            }
+            4 => {
+                out.extend_from_slice(b"{\"BOOL\":true");
+                1
+            }
+            5 => {
+                out.extend_from_slice(b"{\"NULL\":true");
+                1
+            }
+            6 => {
+                out.extend_from_slice(b"{\"M\":");
+                let (n, size) = self.map_json(depth, out)?;
+                // Each member adds a byte to its name's length (`AttributeValue::size`).
+                3 + size + n
+            }
+            7 => {
+                let n = self.len()?;
+                out.extend_from_slice(b"{\"L\":[");
+                let mut size = 3 + n;
+                for i in 0..n {
+                    comma(i, out);
+                    size += self.value_json(depth + 1, out)?;
+                }
+                out.push(b']');
+                size
+            }
+            8 => {
+                let n = self.len()?;
+                out.extend_from_slice(b"{\"SS\":[");
+                let mut size = 0;
+                for i in 0..n {
+                    comma(i, out);
+                    size += self.string_json(out)?;
+                }
+                out.push(b']');
+                size
+            }
+            9 => {
+                let n = self.len()?;
+                out.extend_from_slice(b"{\"NS\":[");
+                let mut size = 0;
+                for i in 0..n {
+                    comma(i, out);
+                    size += self.number_json(out)?;
+                }
+                out.push(b']');
+                size
+            }
+            10 => {
+                let n = self.len()?;
+                out.extend_from_slice(b"{\"BS\":[");
+                let mut size = 0;
+                for i in 0..n {
+                    comma(i, out);
+                    let b = self.bytes()?;
+                    answer::base64(b, out);
+                    size += b.len();
+                }
+                out.push(b']');
+                size
+            }
+            t => return Err(format!("unknown value tag {t}")),
+        };
+        out.push(b'}');
+        Ok(size)
+    }
+
     fn value(&mut self, depth: usize) -> Result<AttributeValue, String> {
         if depth > 64 {
             return Err("nesting too deep".into());
@@ -345,6 +510,7 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::types::{item_size, item_to_json};
     use super::*;
     use proptest::prelude::*;
 
@@ -432,6 +598,47 @@ mod tests {
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_item(&bytes);
         }
+    }
+
+    proptest! {
+        #[test]
+        fn a_stored_item_is_written_as_its_decoded_tree(
+            item in super::super::answer::tests::any_item(),
+        ) {
+            let stored = encode_item(&item);
+            let mut text = Vec::new();
+            let size = write_item_json(&stored, &mut text).unwrap();
+            let tree = serde_json::to_vec(&item_to_json(&decode_item(&stored).unwrap())).unwrap();
+            prop_assert_eq!(String::from_utf8(text).unwrap(), String::from_utf8(tree).unwrap());
+            prop_assert_eq!(size, item_size(&item));
+        }
+
+        #[test]
+        fn writing_arbitrary_bytes_refuses_what_decoding_refuses(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            // Bytes that decode may still hold what `encode_item` never writes (names out of
+            // order, twice), so only the verdict and the reason are compared.
+            let written = write_item_json(&bytes, &mut Vec::new());
+            match decode_item(&bytes) {
+                Ok(_) => prop_assert!(written.is_ok()),
+                Err(reason) => prop_assert_eq!(written, Err(reason)),
+            }
+        }
+    }
+
+    #[test]
+    fn a_number_stored_in_another_spelling_is_written_as_decoding_writes_it() {
+        // An item as written before numbers were kept normalised would hold `1.50`.
+        let mut stored = Vec::new();
+        write_len(1, &mut stored);
+        write_bytes(b"n", &mut stored);
+        stored.push(1);
+        write_bytes(b"1.50", &mut stored);
+        let mut text = Vec::new();
+        let size = write_item_json(&stored, &mut text).unwrap();
+        assert_eq!(String::from_utf8(text).unwrap(), r#"{"n":{"N":"1.5"}}"#);
+        assert_eq!(size, item_size(&decode_item(&stored).unwrap()));
     }
 
     #[test]
