@@ -645,8 +645,7 @@ mod tests {
         let journal = std::fs::read(path_for(&path)).unwrap();
         let before_last = (FIRST_BATCH as usize..journal.len())
             .step_by(BLOCK)
-            .filter(|&at| journal[at..].starts_with(&BATCH_MAGIC))
-            .last()
+            .rfind(|&at| journal[at..].starts_with(&BATCH_MAGIC))
             .unwrap() as u64;
 
         let torn = crash_copy(dir.path(), &path, &stale, "torn.redb");
