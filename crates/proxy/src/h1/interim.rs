@@ -8,6 +8,7 @@
 //! off the request (mirrors, background revalidation) is outside the scope, so what it reads
 //! goes nowhere. `100 Continue` is hop-by-hop (the server sends its own) and is not relayed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, StatusCode};
@@ -19,6 +20,9 @@ use crate::headers::strip_hop_by_hop;
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
     heads: Mutex<Vec<(StatusCode, HeaderMap)>>,
+    /// Whether `heads` may hold any: the server checks this after every response, and
+    /// almost none has an interim head, so the lock is taken only when one was queued.
+    queued: AtomicBool,
     ready: Notify,
 }
 
@@ -31,9 +35,15 @@ tokio::task_local! {
 }
 
 impl Queue {
-    /// Runs `serve` with this queue as the one interim heads go to.
-    pub(crate) async fn scope<F: Future>(self: &Arc<Self>, serve: F) -> F::Output {
-        QUEUE.scope(Arc::clone(self), serve).await
+    /// Polls `serve` with this queue as the one interim heads go to. The future is polled
+    /// where it lies (a request's future is large, and moving it into a wrapper per
+    /// request costs more than the rest of this).
+    pub(crate) fn poll_in_scope<F: Future>(
+        self: &Arc<Self>,
+        serve: std::pin::Pin<&mut F>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        QUEUE.sync_scope(Arc::clone(self), || serve.poll(cx))
     }
 
     /// Waits until a head is queued.
@@ -43,6 +53,9 @@ impl Queue {
 
     /// The heads queued so far, in order.
     pub(crate) fn take(&self) -> Vec<(StatusCode, HeaderMap)> {
+        if !self.queued.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
         self.heads
             .lock()
             .map(|mut h| std::mem::take(&mut *h))
@@ -62,6 +75,7 @@ pub(crate) fn relay(status: StatusCode, mut headers: HeaderMap) {
             && heads.len() < MAX_PENDING
         {
             heads.push((status, headers));
+            q.queued.store(true, Ordering::Release);
             q.ready.notify_one();
         }
     });
