@@ -586,6 +586,25 @@ async fn outbound(
         trace,
     )
     .await?;
+    let mut resp = routed_response(resp, lease, dest, route, cors_origin, deadline, trace);
+    if let Some(c) = set_cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+/// An upstream's answer to a routed request, as the viewer gets it: hop-by-hop fields gone,
+/// the destination's and the route's response header rules and CORS applied, and the body
+/// bound by the route's deadline.
+fn routed_response(
+    resp: Response<crate::body::UpstreamBody>,
+    lease: crate::pool::Lease,
+    dest: &meridian_control::snapshot::RouteDestination,
+    route: &meridian_control::snapshot::HttpRoute,
+    cors_origin: Option<HeaderValue>,
+    deadline: Option<tokio::time::Instant>,
+    trace: &mut Trace,
+) -> Response<ResponseBody> {
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers, false);
     dest.headers.response.apply(&mut rparts.headers);
@@ -593,15 +612,9 @@ async fn outbound(
     if let (Some(origin), Some(cors)) = (cors_origin, &route.cors) {
         policy::cors_response_headers(cors, origin, &mut rparts.headers);
     }
-    if let Some(c) = set_cookie {
-        rparts.headers.append(header::SET_COOKIE, c);
-    }
     trace.phase = Phase::ResponseBody;
     let deadline = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
-    Ok(Response::from_parts(
-        rparts,
-        ResponseBody::upstream(rbody, lease, deadline),
-    ))
+    Response::from_parts(rparts, ResponseBody::upstream(rbody, lease, deadline))
 }
 
 fn roll_percent(p: f64) -> bool {

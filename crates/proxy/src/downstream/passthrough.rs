@@ -273,18 +273,14 @@ pub(super) async fn wildcard(
         trace,
     )
     .await?;
-    let (mut rparts, rbody) = resp.into_parts();
-    strip_hop_by_hop(&mut rparts.headers, false);
-    dest.headers.response.apply(&mut rparts.headers);
-    route.headers.response.apply(&mut rparts.headers);
-    if let (Some(origin), Some(cors)) = (cors_origin, &route.cors) {
-        policy::cors_response_headers(cors, origin, &mut rparts.headers);
-    }
-    trace.phase = Phase::ResponseBody;
-    let deadline = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
-    Ok(Response::from_parts(
-        rparts,
-        ResponseBody::upstream(rbody, lease, deadline),
+    Ok(super::routed_response(
+        resp,
+        lease,
+        dest,
+        route,
+        cors_origin,
+        deadline,
+        trace,
     ))
 }
 

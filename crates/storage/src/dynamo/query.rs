@@ -852,34 +852,26 @@ impl Dynamo {
 
     /// Query.
     pub(crate) async fn query(&self, body: &Value) -> Result<Value, Error> {
-        let q = self.plan_query(body)?;
-        let page = self.read_page(q.plan).await?;
-        Ok(Self::page_response(
-            &q.def,
-            page,
-            q.select,
-            q.capacity,
-            q.consistent,
-        ))
+        self.tree_page(self.plan_query(body)?).await
     }
 
     /// Query answered as JSON text (see [`Dynamo::page_text`]).
     pub(crate) async fn query_text(&self, body: &Value) -> Result<Vec<u8>, Error> {
-        let mut q = self.plan_query(body)?;
-        q.plan.text = true;
-        let page = self.read_page(q.plan).await?;
-        Ok(Self::page_text(
-            &q.def,
-            page,
-            q.select,
-            q.capacity,
-            q.consistent,
-        ))
+        self.text_page(self.plan_query(body)?).await
     }
 
     /// Scan.
     pub(crate) async fn scan(&self, body: &Value) -> Result<Value, Error> {
-        let q = self.plan_scan(body)?;
+        self.tree_page(self.plan_scan(body)?).await
+    }
+
+    /// Scan answered as JSON text (see [`Dynamo::page_text`]).
+    pub(crate) async fn scan_text(&self, body: &Value) -> Result<Vec<u8>, Error> {
+        self.text_page(self.plan_scan(body)?).await
+    }
+
+    /// A planned Query or Scan's page, answered as a JSON tree.
+    async fn tree_page(&self, q: Planned<'_>) -> Result<Value, Error> {
         let page = self.read_page(q.plan).await?;
         Ok(Self::page_response(
             &q.def,
@@ -890,9 +882,8 @@ impl Dynamo {
         ))
     }
 
-    /// Scan answered as JSON text (see [`Dynamo::page_text`]).
-    pub(crate) async fn scan_text(&self, body: &Value) -> Result<Vec<u8>, Error> {
-        let mut q = self.plan_scan(body)?;
+    /// A planned Query or Scan's page, answered as JSON text.
+    async fn text_page(&self, mut q: Planned<'_>) -> Result<Vec<u8>, Error> {
         q.plan.text = true;
         let page = self.read_page(q.plan).await?;
         Ok(Self::page_text(
