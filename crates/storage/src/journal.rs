@@ -9,20 +9,21 @@
 //! [`Journaled`] is the storage backend redb writes through. Every write still goes to the
 //! database file at once (so reads see it, through the OS's cache) and is also copied into a
 //! pending batch. When redb asks for durability (`sync_data`, once per commit), the batch
-//! goes to the end of the journal in one write and only the journal is synced. The database
-//! file is synced at a checkpoint: when the journal is full, when a batch would not fit, and
-//! when the database is opened. A checkpoint starts a new generation, after which older
-//! batches are never read again, so the journal is rewritten in place from its start
-//! (overwriting written blocks is the cheapest sync a filesystem offers: no allocation, no
-//! size change).
+//! goes to the end of the journal in one direct, synchronous write (`O_DIRECT | O_DSYNC`:
+//! no copy into the OS's cache, no writeback, no separate `fdatasync`), and only the journal
+//! is synced. The database file is synced at a checkpoint: when the journal is full, when a
+//! batch would not fit, and when the database is opened or closed. A checkpoint starts a new
+//! generation, after which older batches are never read again, so the journal is rewritten
+//! in place from its start (overwriting written blocks is the cheapest sync a filesystem
+//! offers: no allocation, no size change).
 //!
 //! After a crash the database file holds everything up to the last checkpoint and any subset
 //! of the later writes. Opening replays the current generation's whole batches, in order,
-//! over it and syncs the file, which brings back every write redb was told is durable; writes after the last
-//! sync may or may not be there, as with a plain file, and redb's own commit checksums deal
-//! with those. A batch is taken only whole: its header names the generation, its sequence
-//! number in that generation and its length, and a CRC covers all of it, so a torn or stale
-//! batch ends the replay.
+//! over it and syncs the file, which brings back every write redb was told is durable;
+//! writes after the last sync may or may not be there, as with a plain file, and redb's own
+//! commit checksums deal with those. A batch is taken only whole: its header names the
+//! generation, its sequence number in that generation and its length, and a CRC covers all
+//! of it, so a torn or stale batch ends the replay.
 //!
 //! Layout of `<database>.journal`:
 //!
@@ -44,12 +45,13 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::ops::Bound;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// The journal's size before it wraps around to its start (with a checkpoint).
 pub const CAPACITY: u64 = 64 * 1024 * 1024;
@@ -110,13 +112,20 @@ pub struct Journaled {
 
 #[derive(Debug)]
 struct Journal {
+    /// The journal through the OS's cache: header slots, and batches where direct I/O is
+    /// not available.
     file: File,
+    /// The same file opened for direct, synchronous writes (`O_DIRECT | O_DSYNC`): a batch
+    /// goes from its buffer to the disk in one request and is durable when the write
+    /// returns, without the copy into the page cache, the writeback machinery and a
+    /// separate `fdatasync`. `None` on filesystems that refuse direct I/O.
+    direct: Option<File>,
     generation: u64,
     sequence: u64,
     /// Where the next batch goes.
     tail: u64,
     /// The batch being gathered: a header's worth of room, then the records.
-    pending: Vec<u8>,
+    pending: Batch,
     /// The batch outgrew the journal: the next sync is a checkpoint instead.
     overflow: bool,
     /// A write or sync of the journal failed: what is on disk is unknown, so nothing more
@@ -199,12 +208,22 @@ impl Journaled {
         // last commit.
         db_file.sync_data()?;
         let journal_len = journal_file.metadata()?.len();
+        let direct = match OpenOptions::new()
+            .write(true)
+            .custom_flags((nix::fcntl::OFlag::O_DIRECT | nix::fcntl::OFlag::O_DSYNC).bits())
+            .open(&journal_path)
+        {
+            Ok(file) => Some(file),
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => None,
+            Err(e) => return Err(e.into()),
+        };
         let mut journal = Journal {
             file: journal_file,
+            direct,
             generation,
             sequence: 0,
             tail: FIRST_BATCH,
-            pending: vec![0; BATCH_HEADER],
+            pending: Batch::new(),
             overflow: false,
             failed: false,
             capacity: capacity.max(FIRST_BATCH + BLOCK as u64),
@@ -256,12 +275,7 @@ impl Journal {
     }
 
     fn reset_pending(&mut self) {
-        // A large transaction's batch is not kept allocated afterwards.
-        if self.pending.capacity() > 4 * 1024 * 1024 {
-            self.pending = Vec::with_capacity(64 * 1024);
-        }
-        self.pending.clear();
-        self.pending.resize(BATCH_HEADER, 0);
+        self.pending.reset();
         self.overflow = false;
     }
 
@@ -277,12 +291,11 @@ impl Journal {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if (self.pending.len() + len) as u64 > self.capacity - FIRST_BATCH {
             self.overflow = true;
-            self.pending.clear();
-            self.pending.shrink_to(BATCH_HEADER + BLOCK);
+            self.pending.reset();
             return;
         }
         for part in parts {
-            self.pending.extend_from_slice(part);
+            self.pending.extend(part);
         }
     }
 
@@ -298,12 +311,14 @@ impl Journal {
         let target = (self.written + PREALLOCATE)
             .max(end)
             .min(self.capacity.max(end));
-        let zeros = vec![0u8; 1024 * 1024];
-        // Never over the header slots.
-        let mut at = self.written.max(FIRST_BATCH);
+        let zeros = vec![Block::ZERO; 256];
+        let zeros = zeros.as_bytes();
+        // Never over the header slots; from a block's start, as direct I/O wants (what lies
+        // between the tail and `written` is zeros or stale batches either way).
+        let mut at = self.written.max(FIRST_BATCH) / BLOCK as u64 * BLOCK as u64;
         while at < target {
             let n = (target - at).min(zeros.len() as u64);
-            self.file.write_all_at(&zeros[..n as usize], at)?;
+            self.write_durably(&zeros[..n as usize], at)?;
             at += n;
         }
         self.written = target;
@@ -317,7 +332,7 @@ impl Journal {
             return Ok(false);
         }
         let body_len = self.pending.len() - BATCH_HEADER;
-        let padded = self.pending.len().div_ceil(BLOCK) * BLOCK;
+        let padded = self.pending.padded().len();
         if self.tail + padded as u64 > self.capacity {
             return Ok(false);
         }
@@ -328,17 +343,102 @@ impl Journal {
         header[24..32].copy_from_slice(&(body_len as u64).to_le_bytes());
         let mut crc = crc32fast::Hasher::new();
         crc.update(&header[8..32]);
-        crc.update(&self.pending[BATCH_HEADER..]);
+        crc.update(&self.pending.bytes()[BATCH_HEADER..]);
         header[32..36].copy_from_slice(&crc.finalize().to_le_bytes());
-        self.pending[..BATCH_HEADER].copy_from_slice(&header);
-        self.pending.resize(padded, 0);
+        self.pending.set_header(&header);
         self.preallocate(self.tail + padded as u64)?;
-        self.file.write_all_at(&self.pending, self.tail)?;
-        self.file.sync_data()?;
+        self.write_durably(self.pending.padded(), self.tail)?;
         self.tail += padded as u64;
         self.sequence += 1;
         self.reset_pending();
         Ok(true)
+    }
+}
+
+impl Journal {
+    /// Writes `bytes` at `at` (both block-aligned) and returns once they are on disk.
+    fn write_durably(&self, bytes: &[u8], at: u64) -> io::Result<()> {
+        match &self.direct {
+            Some(direct) => direct.write_all_at(bytes, at),
+            None => {
+                self.file.write_all_at(bytes, at)?;
+                self.file.sync_data()
+            }
+        }
+    }
+}
+
+/// One block of the journal, aligned in memory as direct I/O requires of its buffers.
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, align(4096))]
+struct Block([u8; BLOCK]);
+
+impl Block {
+    const ZERO: Self = Self([0; BLOCK]);
+}
+
+/// A batch being gathered: room for its header, then its records, in whole blocks of
+/// aligned memory that are kept between batches.
+#[derive(Default)]
+struct Batch {
+    blocks: Vec<Block>,
+    len: usize,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("len", &self.len).finish()
+    }
+}
+
+impl Batch {
+    fn new() -> Self {
+        let mut batch = Self::default();
+        batch.reset();
+        batch
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Empties the batch down to its header's room.
+    fn reset(&mut self) {
+        // A large transaction's batch is not kept allocated afterwards.
+        if self.blocks.len() > 1024 {
+            self.blocks = Vec::with_capacity(16);
+        }
+        if self.blocks.is_empty() {
+            self.blocks.push(Block::ZERO);
+        }
+        self.len = BATCH_HEADER;
+    }
+
+    fn extend(&mut self, data: &[u8]) {
+        let end = self.len + data.len();
+        let blocks = end.div_ceil(BLOCK);
+        if blocks > self.blocks.len() {
+            self.blocks.resize(blocks.next_power_of_two(), Block::ZERO);
+        }
+        self.blocks.as_mut_bytes()[self.len..end].copy_from_slice(data);
+        self.len = end;
+    }
+
+    /// Writes the header and zeros the rest of the last block.
+    fn set_header(&mut self, header: &[u8; BATCH_HEADER]) {
+        let end = self.len.div_ceil(BLOCK) * BLOCK;
+        let bytes = self.blocks.as_mut_bytes();
+        bytes[..BATCH_HEADER].copy_from_slice(header);
+        bytes[self.len..end].fill(0);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.blocks.as_bytes()[..self.len]
+    }
+
+    /// The batch up to its last block's end.
+    fn padded(&self) -> &[u8] {
+        &self.blocks.as_bytes()[..self.len.div_ceil(BLOCK) * BLOCK]
     }
 }
 
