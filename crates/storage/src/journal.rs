@@ -318,7 +318,7 @@ impl Journal {
         let mut at = self.written.max(FIRST_BATCH) / BLOCK as u64 * BLOCK as u64;
         while at < target {
             let n = (target - at).min(zeros.len() as u64);
-            self.write_durably(&zeros[..n as usize], at)?;
+            write_durably(&mut self.direct, &self.file, &zeros[..n as usize], at)?;
             at += n;
         }
         self.written = target;
@@ -347,7 +347,12 @@ impl Journal {
         header[32..36].copy_from_slice(&crc.finalize().to_le_bytes());
         self.pending.set_header(&header);
         self.preallocate(self.tail + padded as u64)?;
-        self.write_durably(self.pending.padded(), self.tail)?;
+        write_durably(
+            &mut self.direct,
+            &self.file,
+            self.pending.padded(),
+            self.tail,
+        )?;
         self.tail += padded as u64;
         self.sequence += 1;
         self.reset_pending();
@@ -355,17 +360,22 @@ impl Journal {
     }
 }
 
-impl Journal {
-    /// Writes `bytes` at `at` (both block-aligned) and returns once they are on disk.
-    fn write_durably(&self, bytes: &[u8], at: u64) -> io::Result<()> {
-        match &self.direct {
-            Some(direct) => direct.write_all_at(bytes, at),
-            None => {
-                self.file.write_all_at(bytes, at)?;
-                self.file.sync_data()
+/// Writes `bytes` at `at` (both block-aligned) and returns once they are on disk: directly
+/// if it can, else through `file` and a sync. A device that wants larger blocks than ours
+/// refuses direct writes (`EINVAL`): the journal then stays buffered.
+fn write_durably(direct: &mut Option<File>, file: &File, bytes: &[u8], at: u64) -> io::Result<()> {
+    if let Some(d) = direct {
+        match d.write_all_at(bytes, at) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {
+                tracing::warn!(error = %e, "direct writes to the journal refused; writing through the OS's cache");
+                *direct = None;
             }
+            Err(e) => return Err(e),
         }
     }
+    file.write_all_at(bytes, at)?;
+    file.sync_data()
 }
 
 /// One block of the journal, aligned in memory as direct I/O requires of its buffers.
