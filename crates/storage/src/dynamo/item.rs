@@ -438,6 +438,31 @@ pub(crate) fn read_projection(
 }
 
 impl Dynamo {
+    /// Runs a PutItem's or DeleteItem's write and answers as both do: the item collection's
+    /// metrics, the old item if `ALL_OLD` was asked for, the capacity consumed.
+    async fn put_or_delete(
+        &self,
+        w: Write,
+        metrics: bool,
+        all_old: bool,
+        capacity: Option<&str>,
+    ) -> Result<Value, Error> {
+        let def = w.def.clone();
+        let collection = metrics.then(|| collection_metrics(&def, &w.key)).flatten();
+        let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
+        let mut out = json!({});
+        if let Some(m) = collection {
+            out["ItemCollectionMetrics"] = m;
+        }
+        if all_old && let Some(old) = &written.old {
+            out["Attributes"] = item_to_json(old);
+        }
+        if let Some(c) = consumed(&def, capacity, written.table_units, &written.index_units) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
     /// PutItem.
     pub(crate) async fn put_item(&self, body: &Value) -> Result<Value, Error> {
         let mut input = Input::new(body)?;
@@ -466,21 +491,8 @@ impl Dynamo {
             mutation: Mutation::Put(item),
             old_on_failure: on_failure,
         };
-        let collection = metrics.then(|| collection_metrics(&def, &w.key)).flatten();
-        let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
-        let mut out = json!({});
-        if let Some(m) = collection {
-            out["ItemCollectionMetrics"] = m;
-        }
-        if rv == "ALL_OLD"
-            && let Some(old) = &written.old
-        {
-            out["Attributes"] = item_to_json(old);
-        }
-        if let Some(c) = consumed(&def, capacity, written.table_units, &written.index_units) {
-            out["ConsumedCapacity"] = c;
-        }
-        Ok(out)
+        self.put_or_delete(w, metrics, rv == "ALL_OLD", capacity)
+            .await
     }
 
     /// DeleteItem.
@@ -511,21 +523,8 @@ impl Dynamo {
             mutation: Mutation::Delete,
             old_on_failure: on_failure,
         };
-        let collection = metrics.then(|| collection_metrics(&def, &w.key)).flatten();
-        let written = self.engine.write(move |txn| run_write(txn, &w)).await??;
-        let mut out = json!({});
-        if let Some(m) = collection {
-            out["ItemCollectionMetrics"] = m;
-        }
-        if rv == "ALL_OLD"
-            && let Some(old) = &written.old
-        {
-            out["Attributes"] = item_to_json(old);
-        }
-        if let Some(c) = consumed(&def, capacity, written.table_units, &written.index_units) {
-            out["ConsumedCapacity"] = c;
-        }
-        Ok(out)
+        self.put_or_delete(w, metrics, rv == "ALL_OLD", capacity)
+            .await
     }
 
     /// UpdateItem.

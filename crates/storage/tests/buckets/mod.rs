@@ -3,9 +3,12 @@
 //! send, and the environment of the real clients (AWS CLI, boto3, rclone).
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)]
+pub use common::{ACCESS_KEY, Process, SECRET_KEY, aws_env, boto3, run_python, tool};
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,42 +17,6 @@ use meridian_storage::keys::KeyStore;
 use meridian_storage::s3::S3;
 use meridian_storage::s3::api::{Endpoint, Service};
 use meridian_storage::sigv4::{self, SignedRequest};
-
-pub const ACCESS_KEY: &str = "AKIDTESTKEY";
-pub const SECRET_KEY: &str = "test/secret/key";
-
-/// Finds an external program; a missing one skips the test, except under CI.
-pub fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("{name} is required in CI and is missing: {install_hint}");
-        }
-        eprintln!("SKIPPED: {name} not found on PATH ({install_hint})");
-    }
-    found
-}
-
-/// python3 that can import boto3.
-pub fn boto3() -> Option<PathBuf> {
-    let python = tool("python3", "apt-get install python3")?;
-    let ok = Command::new(&python)
-        .args(["-c", "import boto3"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("boto3 is required in CI and is missing: .ci/install-test-deps installs it");
-        }
-        eprintln!("SKIPPED: boto3 is not importable (pip install boto3)");
-        return None;
-    }
-    Some(python)
-}
 
 /// An in-process endpoint with a fresh state directory and the test key.
 pub struct Server {
@@ -113,42 +80,6 @@ pub fn count_files(s3: &Path) -> (usize, usize) {
         })
     }
     (walk(&s3.join("data")), walk(&s3.join("tmp")))
-}
-
-/// The environment every AWS client gets: the test key, a region, no shared config.
-pub fn aws_env(cmd: &mut Command, home: &Path) {
-    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", home)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_S3");
-}
-
-/// Runs a Python script with boto3 pointed at `url` (`ENDPOINT`); returns its stdout, panics
-/// with its stderr when it fails.
-pub async fn run_python(python: &Path, url: &str, script: &str) -> String {
-    let home = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(python);
-    cmd.arg("-c").arg(script).env("ENDPOINT", url);
-    aws_env(&mut cmd, home.path());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("join")
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "python failed:\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// `yyyymmddThhmmssZ` of now, shifted by `offset_secs`.
@@ -497,56 +428,14 @@ pub fn presign(url: &str, method: &'static str, path: &str, expires: u64, offset
     format!("{path}?{query}&X-Amz-Signature={hex}")
 }
 
-/// A `meridian-buckets` process.
-pub struct Process {
-    pub child: Child,
-    pub url: String,
-}
-
 impl Process {
-    /// Starts it on `state` and waits (bounded) for its `listening` line.
+    /// A `meridian-buckets` process on `state`, once it listens.
     pub fn start(state: &Path) -> Self {
         Self::start_with(state, &[])
     }
 
     /// With more flags (`--account`, `--key`...) after the test key.
     pub fn start_with(state: &Path, flags: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meridian-buckets"))
-            .arg("--state-dir")
-            .arg(state)
-            .arg("--key")
-            .arg(format!("{ACCESS_KEY}:{SECRET_KEY}"))
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn meridian-buckets");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("meridian-buckets did not start within 30 s");
-        Self { child, url }
-    }
-
-    /// `kill -9`, and wait for the process to be gone.
-    pub fn kill9(mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill -9");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Self::spawn(env!("CARGO_BIN_EXE_meridian-buckets"), state, flags)
     }
 }
