@@ -82,22 +82,24 @@ pub(crate) fn spawn(
             let _ = tcp.set_nodelay(true);
             let ctx = ctx.clone();
             let stop = stop.clone();
+            // Each stage's future is boxed on its own: the task then holds only the stage it
+            // is in, not room for the largest of them all for the connection's life.
             tokio::spawn(async move {
                 let _permit = permit;
                 match (&ctx.kind, tls_port) {
                     (ListenerKind::Inbound { .. }, _) => {
-                        match crate::authn::accept(tcp, &ctx, peer).await {
+                        match Box::pin(crate::authn::accept(tcp, &ctx, peer)).await {
                             Some(Accepted::Plaintext(tcp, conn)) => {
-                                serve(tcp, ctx, peer, conn, stop).await;
+                                Box::pin(serve(tcp, ctx, peer, conn, stop)).await;
                             }
                             Some(Accepted::Tls(tls, conn)) => {
-                                serve(tls, ctx, peer, conn, stop).await
+                                Box::pin(serve(tls, ctx, peer, conn, stop)).await
                             }
                             None => {}
                         }
                     }
                     (ListenerKind::Gateway { .. }, _) => {
-                        gateway(tcp, ctx, peer, tls_port, stop).await
+                        Box::pin(gateway(tcp, ctx, peer, tls_port, stop)).await
                     }
                     (
                         ListenerKind::Edge {
@@ -114,14 +116,14 @@ pub(crate) fn spawn(
                             ctx.limits.tls_handshake_timeout,
                             acceptor.accept(tcp),
                         );
-                        if let Ok(Ok(tls)) = handshake.await {
+                        if let Ok(Ok(tls)) = Box::pin(handshake).await {
                             let conn = Connection::plain(ConnectionSecurity::Unknown);
-                            serve(tls, ctx, peer, conn, stop).await;
+                            Box::pin(serve(tls, ctx, peer, conn, stop)).await;
                         }
                     }
                     _ => {
                         let conn = Connection::plain(ConnectionSecurity::Unknown);
-                        serve(tcp, ctx, peer, conn, stop).await;
+                        Box::pin(serve(tcp, ctx, peer, conn, stop)).await;
                     }
                 }
             });

@@ -37,7 +37,8 @@ pub(crate) async fn serve<I>(
         return;
     }
     if let Some(rest) = crate::h1::server::serve(io, &ctx, peer, &connection, &mut stop).await {
-        serve_hyper(rest, ctx, peer, connection, stop).await;
+        // Boxed: a connection the fast path keeps does not carry room for hyper's state.
+        Box::pin(serve_hyper(rest, ctx, peer, connection, stop)).await;
     }
 }
 

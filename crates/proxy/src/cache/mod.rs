@@ -708,7 +708,7 @@ impl Edge {
         if let Some(er) = self.error_response(resp.status())
             && er.page_path.is_some()
         {
-            resp = self.custom_error_page(er, resp, scheme, head, &cf_id).await;
+            resp = Box::pin(self.custom_error_page(er, resp, scheme, head, &cf_id)).await;
         }
         let h = resp.headers_mut();
         match &self.cfg.dialect {
@@ -796,6 +796,9 @@ impl Edge {
         }
     }
 
+    /// What a hit needs is awaited in place; a fill from the origin, a pass-through and an
+    /// error page are boxed futures of their own, so that a hit's future (which every
+    /// request's lives inside) stays small.
     async fn serve_inner(
         self: &Arc<Self>,
         req: Request<InBody>,
@@ -834,7 +837,7 @@ impl Edge {
             || parts.method == Method::HEAD
             || (parts.method == Method::OPTIONS && b.cache_options);
         if !cached {
-            return self.pass(parts, body, &path, which, cf_id).await;
+            return Box::pin(self.pass(parts, body, &path, which, cf_id)).await;
         }
         let mut rk = b.key.key(
             &parts.method,
@@ -865,9 +868,11 @@ impl Edge {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
                 return respond(&e, &parts, XCache::Hit, now);
             }
-            return self.answer(self.fill(&rk, &parts, Some(e), cf_id.clone()).await, &parts);
+            let fetched = Box::pin(self.fill(&rk, &parts, Some(e), cf_id.clone())).await;
+            return self.answer(fetched, &parts);
         }
-        self.answer(self.fill(&rk, &parts, None, cf_id.clone()).await, &parts)
+        let fetched = Box::pin(self.fill(&rk, &parts, None, cf_id.clone())).await;
+        self.answer(fetched, &parts)
     }
 
     fn answer(&self, fetched: Fetched, parts: &http::request::Parts) -> Response<ResponseBody> {

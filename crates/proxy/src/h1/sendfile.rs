@@ -18,10 +18,20 @@ use crate::rewind::Rewind;
 pub(crate) trait FileSink {
     /// The socket, when file bytes may be sent on it.
     fn tcp(&self) -> Option<&TcpStream>;
+
+    /// The socket, when its readiness says whether the stream has bytes to read (nothing
+    /// buffered above it): an idle connection then waits for it without a read buffer.
+    fn idle_socket(&self) -> Option<&TcpStream> {
+        None
+    }
 }
 
 impl FileSink for TcpStream {
     fn tcp(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+
+    fn idle_socket(&self) -> Option<&TcpStream> {
         Some(self)
     }
 }

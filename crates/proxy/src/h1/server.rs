@@ -46,6 +46,9 @@ const MIN_SPARE: usize = 1024;
 /// they lie.
 const GATHER: usize = 16 * 1024;
 
+/// Room reserved for a response head.
+const HEAD_ROOM: usize = 1024;
+
 /// The most bytes read ahead (pipelined requests) while a response is awaited.
 const PIPELINE_LIMIT: usize = 64 * 1024;
 
@@ -94,7 +97,7 @@ where
 {
     let mut d = Downstream {
         io,
-        buf: BytesMut::with_capacity(READ_SIZE),
+        buf: BytesMut::new(),
         out: Vec::new(),
         scratch: Scratch::default(),
         limits: ctx.limits,
@@ -120,8 +123,9 @@ where
         // A client that leaves while its request is in flight cancels it, upstream
         // connection included (as hyper and Envoy do): nobody is left to answer. Interim
         // responses the upstream sends meanwhile are written as they come.
-        let serving = crate::downstream::serve(ctx, peer, conn, req);
-        tokio::pin!(serving);
+        // The request's future lives on the heap for the request only: an idle keep-alive
+        // connection does not hold its state (most of a connection's memory otherwise).
+        let mut serving = Box::pin(crate::downstream::serve(ctx, peer, conn, req));
         let mut serving = poll_fn(|cx| interim.poll_in_scope(serving.as_mut(), cx));
         let resp = loop {
             tokio::select! {
@@ -230,15 +234,14 @@ where
         &mut self,
         stop: &mut Option<watch::Receiver<bool>>,
     ) -> Option<io::Result<usize>> {
-        self.reserve();
         let Some(s) = stop else {
-            return Some(self.io.read_buf(&mut self.buf).await);
+            return Some(self.read_when_ready().await);
         };
         if *s.borrow() {
             return None;
         }
         let stopped = tokio::select! {
-            r = self.io.read_buf(&mut self.buf) => return Some(r),
+            r = self.read_when_ready() => return Some(r),
             changed = s.wait_for(|v| *v) => changed.is_ok(),
         };
         if stopped {
@@ -246,7 +249,25 @@ where
         }
         // A dropped sender is no stop order: serve on.
         *stop = None;
-        Some(self.io.read_buf(&mut self.buf).await)
+        Some(self.read_when_ready().await)
+    }
+
+    /// A read with nothing buffered. Over a plain socket the connection gives its read
+    /// buffer back and waits for the socket to have bytes first: an idle keep-alive
+    /// connection holds no buffer.
+    async fn read_when_ready(&mut self) -> io::Result<usize> {
+        if self.buf.is_empty()
+            && let Some(socket) = self.io.idle_socket()
+        {
+            if self.buf.capacity() > 0 {
+                self.buf = BytesMut::new();
+            }
+            // The socket's one reader's waker slot, not the shared waiter list
+            // `readable()` would take a lock on.
+            poll_fn(|cx| socket.poll_read_ready(cx)).await?;
+        }
+        self.reserve();
+        self.io.read_buf(&mut self.buf).await
     }
 
     /// A read in the middle of a request body, bounded by [`BODY_READ_TIMEOUT`].
@@ -346,6 +367,12 @@ where
         };
         let mut out = std::mem::take(&mut self.out);
         out.clear();
+        // Room for the head, and for a body small enough to be gathered behind it.
+        let gathered = match length {
+            WireLength::Length(n) if n <= (GATHER - HEAD_ROOM) as u64 => n as usize,
+            _ => 0,
+        };
+        out.reserve(HEAD_ROOM + gathered);
         head::write_response_head(&mut out, parts.status, &parts.headers, length, close);
         head::recycle(parts.headers);
         let written = if bodiless {
@@ -363,7 +390,11 @@ where
             self.write_body(&mut out, &mut body, length == WireLength::Chunked)
                 .await
         };
-        self.out = out;
+        // A buffer that gathered a body is given back: an idle keep-alive connection keeps
+        // a head's room, not its last response.
+        if out.capacity() <= 2 * HEAD_ROOM {
+            self.out = out;
+        }
         written?;
         self.io.flush().await
     }
