@@ -719,9 +719,23 @@ mod tests {
 
     #[test]
     fn a_database_file_never_synced_is_rebuilt_from_the_journal() {
+        rebuilt_from_the_journal(true);
+    }
+
+    /// As above, with the journal written through the OS's cache, as on a filesystem that
+    /// refuses direct I/O.
+    #[test]
+    fn a_buffered_journal_rebuilds_the_database_file_too() {
+        rebuilt_from_the_journal(false);
+    }
+
+    fn rebuilt_from_the_journal(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let (backend, _) = Journaled::open(&path).unwrap();
+        if !direct {
+            backend.journal.lock().unwrap().direct = None;
+        }
         let stale = std::fs::read(&path).unwrap();
         let db = Database::builder().create_with_backend(backend).unwrap();
         for key in 0..50 {
