@@ -123,9 +123,8 @@ where
         // A client that leaves while its request is in flight cancels it, upstream
         // connection included (as hyper and Envoy do): nobody is left to answer. Interim
         // responses the upstream sends meanwhile are written as they come.
-        // The request's future lives on the heap for the request only: an idle keep-alive
-        // connection does not hold its state (most of a connection's memory otherwise).
-        let mut serving = Box::pin(crate::downstream::serve(ctx, peer, conn, req));
+        let serving = crate::downstream::serve(ctx, peer, conn, req);
+        tokio::pin!(serving);
         let mut serving = poll_fn(|cx| interim.poll_in_scope(serving.as_mut(), cx));
         let resp = loop {
             tokio::select! {
