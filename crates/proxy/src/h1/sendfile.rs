@@ -13,8 +13,9 @@ use tokio::net::TcpStream;
 use crate::body::FileRegion;
 use crate::rewind::Rewind;
 
-/// A client stream that may be given file bytes: the TCP socket under it, when what is
-/// written to the socket reaches the client as it is (not through TLS).
+/// What the HTTP/1.1 server may do with the TCP socket under a client stream: send it file
+/// bytes when what is written reaches the client as it is (not through TLS), and wait on its
+/// readiness while idle when nothing is buffered above it.
 pub(crate) trait FileSink {
     /// The socket, when file bytes may be sent on it.
     fn tcp(&self) -> Option<&TcpStream>;
