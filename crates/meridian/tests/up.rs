@@ -2,14 +2,13 @@
 //! the admin API, `meridian ps`, a live config change, an invalid change refused, and a
 //! clean stop with no process left behind.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod observe_support;
 
-use observe_support::copy_dir;
+use observe_support::{copy_dir, spawn_up};
 
 fn meridian() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meridian"))
@@ -26,51 +25,7 @@ struct Up {
 
 impl Up {
     fn start(dir: &Path, extra: &[&str]) -> Up {
-        let mut child = meridian()
-            .current_dir(dir)
-            .args([
-                "up",
-                "examples",
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--dynamodb-addr",
-                "127.0.0.1:0",
-                "--s3-addr",
-                "127.0.0.1:0",
-                "--dns-addr",
-                "127.0.0.1:0",
-                "--cdn-addr",
-                "127.0.0.1:0",
-                "--cdn-https-addr",
-                "127.0.0.1:0",
-                "--frontdoor-addr",
-                "127.0.0.1:0",
-                "--frontdoor-https-addr",
-                "127.0.0.1:0",
-                "--cloudfront-addr",
-                "127.0.0.1:0",
-                "--gateway-port",
-                "80=0",
-                "--gateway-port",
-                "3000=0",
-                "--gateway-port",
-                "7071=0",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("up.stderr")).expect("stderr file"))
-            .spawn()
-            .expect("spawn meridian up");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = spawn_up(meridian(), dir, "examples", extra);
         Up {
             child,
             dir: dir.to_path_buf(),

@@ -14,6 +14,66 @@ pub(crate) fn meridian() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meridian"))
 }
 
+/// Every listener of `meridian up` on a free port, so that tests running at once never share
+/// one; the functions' gateways too (a test's own `--gateway-port` for them comes later and
+/// wins).
+pub(crate) const FREE_PORTS: &[&str] = &[
+    "--admin-addr",
+    "127.0.0.1:0",
+    "--dynamodb-addr",
+    "127.0.0.1:0",
+    "--s3-addr",
+    "127.0.0.1:0",
+    "--dns-addr",
+    "127.0.0.1:0",
+    "--cdn-addr",
+    "127.0.0.1:0",
+    "--cdn-https-addr",
+    "127.0.0.1:0",
+    "--frontdoor-addr",
+    "127.0.0.1:0",
+    "--frontdoor-https-addr",
+    "127.0.0.1:0",
+    "--cloudfront-addr",
+    "127.0.0.1:0",
+    "--gateway-port",
+    "80=0",
+    "--gateway-port",
+    "3000=0",
+    "--gateway-port",
+    "7071=0",
+];
+
+/// Spawns `cmd up PATH` in `dir` with [`FREE_PORTS`] and `extra`, its stderr in
+/// `dir/up.stderr`; returns the child and its stdout, line by line.
+pub(crate) fn spawn_up(
+    mut cmd: Command,
+    dir: &Path,
+    path: &str,
+    extra: &[&str],
+) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd
+        .current_dir(dir)
+        .args(["up", path])
+        .args(FREE_PORTS)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("up.stderr")).expect("stderr file"))
+        .spawn()
+        .expect("spawn meridian up");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines)
+}
+
 /// Finds an outside program: `None` (test skipped) when missing, a panic under CI.
 pub(crate) fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
@@ -141,54 +201,8 @@ impl Up {
         Up::start_with(cmd, dir, path, extra)
     }
 
-    fn start_with(mut cmd: Command, dir: &Path, path: &str, extra: &[&str]) -> Up {
-        let mut child = cmd
-            .current_dir(dir)
-            .args([
-                "up",
-                path,
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--dynamodb-addr",
-                "127.0.0.1:0",
-                "--s3-addr",
-                "127.0.0.1:0",
-                "--dns-addr",
-                "127.0.0.1:0",
-                "--cdn-addr",
-                "127.0.0.1:0",
-                "--cdn-https-addr",
-                "127.0.0.1:0",
-                "--frontdoor-addr",
-                "127.0.0.1:0",
-                "--frontdoor-https-addr",
-                "127.0.0.1:0",
-                "--cloudfront-addr",
-                "127.0.0.1:0",
-                "--gateway-port",
-                "80=0",
-                // The functions' gateways too, so that tests running at once never share
-                // a port (a test's own `--gateway-port` for them comes later and wins).
-                "--gateway-port",
-                "3000=0",
-                "--gateway-port",
-                "7071=0",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("up.stderr")).expect("stderr file"))
-            .spawn()
-            .expect("spawn meridian up");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+    fn start_with(cmd: Command, dir: &Path, path: &str, extra: &[&str]) -> Up {
+        let (child, lines) = spawn_up(cmd, dir, path, extra);
         let mut up = Up {
             child,
             dir: dir.to_path_buf(),
