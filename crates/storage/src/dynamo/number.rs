@@ -192,8 +192,8 @@ impl Number {
     /// The size [`Number::size`] gives for the number `text` is the `Display` form of, as
     /// stored items hold their numbers; `None` for any other text (another spelling, or out
     /// of range), which the caller parses instead. Reads the text without allocating.
-    pub fn display_size(text: &str) -> Option<usize> {
-        let b = text.as_bytes();
+    pub fn display_size(text: impl AsRef<[u8]>) -> Option<usize> {
+        let b = text.as_ref();
         if b == b"0" {
             return Some(1);
         }
@@ -560,7 +560,7 @@ mod tests {
             text in "-?[0-9]{1,40}(\\.[0-9]{1,40})?([eE][-+]?[0-9]{1,3})?",
         ) {
             if let Ok(n) = Number::parse(&text) {
-                proptest::prop_assert_eq!(Number::display_size(&n.to_string()), Some(n.size()));
+                proptest::prop_assert_eq!(Number::display_size(n.to_string()), Some(n.size()));
             }
         }
 

@@ -265,8 +265,13 @@ impl Reader<'_> {
     }
 
     fn len(&mut self) -> Result<usize, String> {
-        let mut n: usize = 0;
-        for shift in (0..64).step_by(7) {
+        // Names, strings and counts are nearly all under 128: one byte.
+        let first = self.byte()?;
+        if first & 0x80 == 0 {
+            return Ok(usize::from(first));
+        }
+        let mut n = usize::from(first & 0x7F);
+        for shift in (7..64).step_by(7) {
             let b = self.byte()?;
             n |= usize::from(b & 0x7F) << shift;
             if b & 0x80 == 0 {
@@ -308,10 +313,6 @@ impl Reader<'_> {
         Ok(m)
     }
 
-    fn str(&mut self) -> Result<&str, String> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| "a string is not UTF-8".to_owned())
-    }
-
     /// A string's JSON form; returns its length. Plain ASCII (the usual string) is copied
     /// as it is, checked for UTF-8 and for escapes in one scan.
     fn string_json(&mut self, out: &mut Vec<u8>) -> Result<usize, String> {
@@ -328,14 +329,17 @@ impl Reader<'_> {
     /// A number's JSON string; returns its size. Numbers are stored in their `Display` form,
     /// copied as they are; any other spelling goes through [`Number`] as decoding does.
     fn number_json(&mut self, out: &mut Vec<u8>) -> Result<usize, String> {
-        let text = self.str()?;
+        let text = self.bytes()?;
         out.push(b'"');
         let size = match Number::display_size(text) {
+            // Digits, `-` and `.` only: copied as they are.
             Some(size) => {
-                out.extend_from_slice(text.as_bytes());
+                out.extend_from_slice(text);
                 size
             }
             None => {
+                let text =
+                    std::str::from_utf8(text).map_err(|_| "a number is not UTF-8".to_owned())?;
                 let n = Number::parse(text).map_err(|e| e.to_string())?;
                 out.extend_from_slice(n.to_string().as_bytes());
                 n.size()
