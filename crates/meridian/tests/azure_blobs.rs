@@ -34,22 +34,10 @@ impl Cli {
 
     fn output(&self, args: &[&str]) -> std::process::Output {
         let home = self.home.path();
-        Command::new(&self.aws)
-            .args(args)
-            .args(["--endpoint-url", &self.endpoint])
-            .env("AWS_ACCESS_KEY_ID", &self.key.0)
-            .env("AWS_SECRET_ACCESS_KEY", &self.key.1)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", home.join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("HOME", home)
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_ENDPOINT_URL_S3")
-            .output()
-            .expect("aws runs")
+        let mut cmd = Command::new(&self.aws);
+        cmd.args(args).args(["--endpoint-url", &self.endpoint]);
+        meridian_testkit::aws_env(&mut cmd, home, &self.key.0, &self.key.1);
+        cmd.output().expect("aws runs")
     }
 
     fn run(&self, args: &[&str]) -> String {

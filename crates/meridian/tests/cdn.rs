@@ -16,20 +16,10 @@ fn examples() -> std::path::PathBuf {
 }
 
 fn aws(aws: &Path, home: &Path, key: &(String, String), args: &[&str]) -> String {
-    let out = Command::new(aws)
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", &key.0)
-        .env("AWS_SECRET_ACCESS_KEY", &key.1)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", home)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .expect("aws runs");
+    let mut cmd = Command::new(aws);
+    cmd.args(args);
+    meridian_testkit::aws_env(&mut cmd, home, &key.0, &key.1);
+    let out = cmd.output().expect("aws runs");
     assert!(
         out.status.success(),
         "aws {args:?}: {}",

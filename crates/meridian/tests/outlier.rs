@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod observe_support;
+
 const MANIFESTS: &str = r#"
 apiVersion: v1
 kind: Service
@@ -101,30 +103,8 @@ fn a_failing_replica_is_ejected_and_ps_shows_it() {
     std::fs::write(dir.path().join("m/app.yaml"), MANIFESTS).expect("write");
     let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
         .current_dir(dir.path())
-        .args([
-            "up",
-            "m",
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--dynamodb-addr",
-            "127.0.0.1:0",
-            "--s3-addr",
-            "127.0.0.1:0",
-            "--dns-addr",
-            "127.0.0.1:0",
-            "--cdn-addr",
-            "127.0.0.1:0",
-            "--cdn-https-addr",
-            "127.0.0.1:0",
-            "--frontdoor-addr",
-            "127.0.0.1:0",
-            "--frontdoor-https-addr",
-            "127.0.0.1:0",
-            "--cloudfront-addr",
-            "127.0.0.1:0",
-            "--gateway-port",
-            "80=0",
-        ])
+        .args(["up", "m"])
+        .args(observe_support::FREE_PORTS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -89,16 +89,7 @@ fn post(curl: &Path, url: &str, body: &str) -> (u16, serde_json::Value) {
 
 /// An AWS client's environment: the node's key, nothing from the user's files.
 fn aws_env(cmd: &mut Command, home: &Path, key: &(String, String)) {
-    cmd.env("AWS_ACCESS_KEY_ID", &key.0)
-        .env("AWS_SECRET_ACCESS_KEY", &key.1)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", home)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL");
+    meridian_testkit::aws_env(cmd, home, &key.0, &key.1);
 }
 
 fn aws(aws: &Path, home: &Path, key: &(String, String), args: &[&str]) -> serde_json::Value {

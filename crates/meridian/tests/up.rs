@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod observe_support;
 
-use observe_support::{copy_dir, spawn_up};
+use observe_support::{FREE_PORTS, copy_dir, spawn_up};
 
 fn meridian() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meridian"))
@@ -352,31 +352,9 @@ fn strict_up_refuses_kinds_it_does_not_run() {
     .expect("write");
     let mut child = meridian()
         .current_dir(dir.path())
-        .args([
-            "up",
-            "job.yaml",
-            "--strict",
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--dynamodb-addr",
-            "127.0.0.1:0",
-            "--s3-addr",
-            "127.0.0.1:0",
-            "--dns-addr",
-            "127.0.0.1:0",
-            "--cdn-addr",
-            "127.0.0.1:0",
-            "--cdn-https-addr",
-            "127.0.0.1:0",
-            "--frontdoor-addr",
-            "127.0.0.1:0",
-            "--frontdoor-https-addr",
-            "127.0.0.1:0",
-            "--cloudfront-addr",
-            "127.0.0.1:0",
-            "--state-dir",
-            "state",
-        ])
+        .args(["up", "job.yaml", "--strict"])
+        .args(FREE_PORTS)
+        .args(["--state-dir", "state"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[allow(unused_imports)] // not every test binary that includes this module uses it
+pub use meridian_testkit::{missing, tool};
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -236,29 +239,6 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cond()
-}
-
-/// A program found on PATH: `None` (the test is skipped, with a message) when missing, and
-/// a failure under CI (`CI` set), where `.ci/install-test-deps` installs every peer.
-pub fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        missing(&format!("{name} is not on PATH ({install_hint})"));
-    }
-    found
-}
-
-/// Says that a peer is missing: a failure under CI, a skip message otherwise.
-pub fn missing(what: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "required in CI and missing: {what}"
-    );
-    eprintln!("SKIPPED: {what}");
 }
 
 /// True when a Python module can be imported. Under CI (`CI` set) a missing module is a

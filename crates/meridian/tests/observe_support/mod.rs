@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // not every test binary that includes this module uses it
+pub(crate) use meridian_testkit::tool;
+
 /// The binary under test.
 pub(crate) fn meridian() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meridian"))
@@ -72,23 +75,6 @@ pub(crate) fn spawn_up(
         }
     });
     (child, lines)
-}
-
-/// Finds an outside program: `None` (test skipped) when missing, a panic under CI.
-pub(crate) fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is required in CI and is missing: {install_hint}"
-        );
-        eprintln!("SKIPPED: {name} not found on PATH ({install_hint})");
-    }
-    found
 }
 
 /// Polls `f` until it gives a value, for at most `limit`; a failure naming `what` then.

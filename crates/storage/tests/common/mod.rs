@@ -8,25 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[allow(unused_imports)] // not every test binary that includes this module uses it
+pub use meridian_testkit::{missing, tool};
+
 pub const ACCESS_KEY: &str = "AKIDTESTKEY";
 pub const SECRET_KEY: &str = "test/secret/key";
-
-/// Finds an external program. Without it a test is skipped with a message, except under CI
-/// (`CI` set), where a missing program is a failure: CI must install it.
-pub fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("{name} is required in CI and is missing: {install_hint}");
-        }
-        eprintln!("SKIPPED: {name} not found on PATH ({install_hint})");
-    }
-    found
-}
 
 /// Whether python3 can import boto3 (a failure under CI when it cannot).
 pub fn boto3() -> Option<PathBuf> {
@@ -36,10 +22,7 @@ pub fn boto3() -> Option<PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("boto3 is required in CI and is missing: .ci/install-test-deps installs it");
-        }
-        eprintln!("SKIPPED: boto3 is not importable (pip install boto3)");
+        missing("boto3 is not importable (pip install boto3; .ci/install-test-deps installs it)");
         return None;
     }
     Some(python)
@@ -47,19 +30,7 @@ pub fn boto3() -> Option<PathBuf> {
 
 /// The environment every AWS client gets: the test key, a region, no shared config.
 pub fn aws_env(cmd: &mut Command, home: &Path) {
-    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", home)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
-        .env_remove("AWS_ENDPOINT_URL_S3");
+    meridian_testkit::aws_env(cmd, home, ACCESS_KEY, SECRET_KEY);
 }
 
 /// Runs a Python script with boto3 pointed at `url` (`ENDPOINT`); returns its stdout, panics

@@ -9,28 +9,13 @@ use meridian_telemetry::admin::AdminEndpoints;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Finds an external program. Without it a test is skipped with a message, except under CI
-/// (`CI` set), where a missing program is a failure: CI must install it.
-pub fn tool(name: &str, install_hint: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("{name} is required in CI and is missing: {install_hint}");
-        }
-        eprintln!("SKIPPED: {name} not found on PATH ({install_hint})");
-    }
-    found
-}
+#[allow(unused_imports)] // not every test binary that includes this module uses it
+pub use meridian_testkit::tool;
 
 /// Serves the admin endpoints over HTTP/1.1 on 127.0.0.1:0 until the runtime stops.
 pub async fn serve_admin(endpoints: AdminEndpoints) -> SocketAddr {
