@@ -4,11 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod observe_support;
 
 fn meridian() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_meridian"));
@@ -49,16 +50,7 @@ fn up(dir: &Path, folder: &str, extra: &[&str]) -> Up {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = observe_support::stdout_lines(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen: Vec<String> = Vec::new();
     while !seen.iter().any(|l| l.starts_with("watching for changes")) {

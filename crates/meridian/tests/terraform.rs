@@ -2,10 +2,11 @@
 //! resources, `meridian outputs` prints like `terraform output` (with `--var`, `--var-file`
 //! and `TF_VAR_*`), `meridian up` loads the modules and says what is not served yet.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod observe_support;
 
 fn meridian() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_meridian"));
@@ -159,34 +160,13 @@ fn up_loads_the_edge_module_and_says_what_is_not_served_yet() {
     }
     let mut child = meridian()
         .current_dir(dir.path())
-        .args(["up", "edge", "--admin-addr", "127.0.0.1:0"])
-        .args(["--dynamodb-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0"])
-        .args(["--dns-addr", "127.0.0.1:0"])
-        .args([
-            "--cdn-addr",
-            "127.0.0.1:0",
-            "--cdn-https-addr",
-            "127.0.0.1:0",
-            "--frontdoor-addr",
-            "127.0.0.1:0",
-            "--frontdoor-https-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--cloudfront-addr", "127.0.0.1:0"])
+        .args(["up", "edge"])
+        .args(observe_support::FREE_PORTS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = observe_support::stdout_lines(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
     while !seen

@@ -64,6 +64,13 @@ pub(crate) fn spawn_up(
         .stderr(std::fs::File::create(dir.join("up.stderr")).expect("stderr file"))
         .spawn()
         .expect("spawn meridian up");
+    let lines = stdout_lines(&mut child);
+    (child, lines)
+}
+
+/// The child's stdout (piped), line by line, read on a thread of its own so that a test can
+/// wait for a line with a deadline.
+pub(crate) fn stdout_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     let stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -74,7 +81,7 @@ pub(crate) fn spawn_up(
             }
         }
     });
-    (child, lines)
+    lines
 }
 
 /// Polls `f` until it gives a value, for at most `limit`; a failure naming `what` then.
