@@ -14,6 +14,7 @@
 //! on either codec. Nothing downstream of this module calls back into it.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -82,24 +83,27 @@ pub(crate) fn spawn(
             let _ = tcp.set_nodelay(true);
             let ctx = ctx.clone();
             let stop = stop.clone();
-            // Each stage's future is boxed on its own: the task then holds only the stage it
-            // is in, not room for the largest of them all for the connection's life.
+            // Each stage's future is boxed on its own, and the serving one is made in a
+            // statement that ends before it is awaited: the task then holds a pointer, not
+            // room for the largest stage, nor what a handshake left behind (a finished TLS
+            // handshake's result is kilobytes), for the connection's life.
             tokio::spawn(async move {
                 let _permit = permit;
-                match (&ctx.kind, tls_port) {
+                let serving: Pin<Box<dyn Future<Output = ()> + Send>> = match (&ctx.kind, tls_port)
+                {
                     (ListenerKind::Inbound { .. }, _) => {
                         match Box::pin(crate::authn::accept(tcp, &ctx, peer)).await {
                             Some(Accepted::Plaintext(tcp, conn)) => {
-                                Box::pin(serve(tcp, ctx, peer, conn, stop)).await;
+                                Box::pin(serve(tcp, ctx, peer, conn, stop))
                             }
                             Some(Accepted::Tls(tls, conn)) => {
-                                Box::pin(serve(tls, ctx, peer, conn, stop)).await
+                                Box::pin(serve(tls, ctx, peer, conn, stop))
                             }
-                            None => {}
+                            None => return,
                         }
                     }
                     (ListenerKind::Gateway { .. }, _) => {
-                        Box::pin(gateway(tcp, ctx, peer, tls_port, stop)).await
+                        Box::pin(gateway(tcp, ctx, peer, tls_port, stop))
                     }
                     (
                         ListenerKind::Edge {
@@ -110,22 +114,23 @@ pub(crate) fn spawn(
                         },
                         _,
                     ) => {
-                        let config = config.clone();
-                        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                        let handshake = tokio::time::timeout(
+                        let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                        let handshake = Box::pin(tokio::time::timeout(
                             ctx.limits.tls_handshake_timeout,
                             acceptor.accept(tcp),
-                        );
-                        if let Ok(Ok(tls)) = Box::pin(handshake).await {
-                            let conn = Connection::plain(ConnectionSecurity::Unknown);
-                            Box::pin(serve(tls, ctx, peer, conn, stop)).await;
-                        }
+                        ));
+                        let Ok(Ok(tls)) = handshake.await else {
+                            return;
+                        };
+                        let conn = Connection::plain(ConnectionSecurity::Unknown);
+                        Box::pin(serve(tls, ctx, peer, conn, stop))
                     }
                     _ => {
                         let conn = Connection::plain(ConnectionSecurity::Unknown);
-                        Box::pin(serve(tcp, ctx, peer, conn, stop)).await;
+                        Box::pin(serve(tcp, ctx, peer, conn, stop))
                     }
-                }
+                };
+                serving.await;
             });
         }
     });
@@ -142,11 +147,14 @@ async fn gateway(
 ) {
     let local = tcp.local_addr().ok();
     let (prefix, proxied) = if ctx.topology.proxy_protocol {
-        let read = tokio::time::timeout(
+        // Futures are awaited where they are made: a named one would be kept twice in this
+        // connection's state.
+        match tokio::time::timeout(
             ctx.limits.tls_handshake_timeout,
             proxy_protocol::read(&mut tcp),
-        );
-        match read.await {
+        )
+        .await
+        {
             Ok(Ok((Source::Client(client), rest))) => (rest, Some(client)),
             Ok(Ok((Source::Local, rest))) => (rest, None),
             Ok(Err(e)) => {
@@ -176,16 +184,17 @@ async fn gateway(
         return;
     };
     let io = Rewind::new(prefix, tcp);
-    let handshake =
-        tokio::time::timeout(ctx.limits.tls_handshake_timeout, handshake(io, &ctx, port));
-    let (tls, sni) = match handshake.await {
-        Ok(Some(done)) => done,
-        Ok(None) => return,
-        Err(_) => {
-            tracing::debug!(%peer, "gateway: TLS handshake did not finish in time");
-            return;
-        }
-    };
+    let (tls, sni) =
+        match tokio::time::timeout(ctx.limits.tls_handshake_timeout, handshake(io, &ctx, port))
+            .await
+        {
+            Ok(Some(done)) => done,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::debug!(%peer, "gateway: TLS handshake did not finish in time");
+                return;
+            }
+        };
     let conn = Arc::new(Connection {
         security: ConnectionSecurity::Unknown,
         sni,

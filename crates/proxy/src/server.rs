@@ -178,8 +178,9 @@ async fn serve_hyper<I>(
         io: crate::coalesce::Coalesce::new(io),
         activity: activity.clone(),
     });
-    let conn = builder.serve_connection_with_upgrades(io, svc);
-    tokio::pin!(conn);
+    // Pinned where it is made: a named future pinned later would be kept twice in this
+    // connection's state.
+    let mut conn = std::pin::pin!(builder.serve_connection_with_upgrades(io, svc));
     let mut stop = stop;
     let mut ticks = tokio::time::interval(limits.idle_timeout / IDLE_TICKS);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -123,21 +123,28 @@ where
         // A client that leaves while its request is in flight cancels it, upstream
         // connection included (as hyper and Envoy do): nobody is left to answer. Interim
         // responses the upstream sends meanwhile are written as they come.
-        let serving = crate::downstream::serve(ctx, peer, conn, req);
-        tokio::pin!(serving);
-        let mut serving = poll_fn(|cx| interim.poll_in_scope(serving.as_mut(), cx));
-        let resp = loop {
-            tokio::select! {
-                biased;
-                resp = &mut serving => break resp,
-                () = interim.ready() => {
-                    if d.write_interim(&interim).await.is_err() {
+        //
+        // The request's future (several kilobytes: every listener kind's lifecycle) is boxed
+        // for the request's time only, and freed before the response is written: a
+        // keep-alive connection between requests holds its own small state, not room for a
+        // request. One allocation per request costs about 2 % of the edge's 4 KiB hits and
+        // saves about 5.5 KB per open connection.
+        let resp = {
+            let mut serving = Box::pin(crate::downstream::serve(ctx, peer, conn, req));
+            let mut serving = poll_fn(|cx| interim.poll_in_scope(serving.as_mut(), cx));
+            loop {
+                tokio::select! {
+                    biased;
+                    resp = &mut serving => break resp,
+                    () = interim.ready() => {
+                        if d.write_interim(&interim).await.is_err() {
+                            return None;
+                        }
+                    }
+                    () = d.gone() => {
+                        tracing::debug!(%peer, "client closed the connection before the response");
                         return None;
                     }
-                }
-                () = d.gone() => {
-                    tracing::debug!(%peer, "client closed the connection before the response");
-                    return None;
                 }
             }
         };
@@ -251,19 +258,33 @@ where
         Some(self.read_when_ready().await)
     }
 
-    /// A read with nothing buffered. Over a plain socket the connection gives its read
-    /// buffer back and waits for the socket to have bytes first: an idle keep-alive
-    /// connection holds no buffer.
+    /// A read with nothing buffered. Over a plain socket the connection holds no read buffer
+    /// while idle: it waits for the socket's readiness first, and gives back the buffer of a
+    /// read that found nothing. Readiness can be stale (the last read emptied the socket
+    /// without meeting `EAGAIN`), so without that an idle keep-alive connection would keep
+    /// the buffer of its first wake-up.
     async fn read_when_ready(&mut self) -> io::Result<usize> {
         if self.buf.is_empty()
             && let Some(socket) = self.io.idle_socket()
         {
-            if self.buf.capacity() > 0 {
-                self.buf = BytesMut::new();
-            }
-            // The socket's one reader's waker slot, not the shared waiter list
-            // `readable()` would take a lock on.
-            poll_fn(|cx| socket.poll_read_ready(cx)).await?;
+            let buf = &mut self.buf;
+            return poll_fn(|cx| {
+                loop {
+                    if buf.capacity() > 0 {
+                        *buf = BytesMut::new();
+                    }
+                    // The socket's one reader's waker slot, not the shared waiter list
+                    // `readable()` would take a lock on.
+                    std::task::ready!(socket.poll_read_ready(cx))?;
+                    buf.reserve(READ_SIZE);
+                    match socket.try_read_buf(buf) {
+                        // `try_read_buf` cleared the stale readiness: wait for the next.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        r => return Poll::Ready(r),
+                    }
+                }
+            })
+            .await;
         }
         self.reserve();
         self.io.read_buf(&mut self.buf).await
