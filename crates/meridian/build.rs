@@ -1,4 +1,6 @@
-//! Records the compiler and target for `meridian version`.
+//! Records the compiler and target for `meridian version`, and links the program with its
+//! relative relocations packed where this machine can run it so
+//! ([`meridian_buildkit::pack_relative_relocations`]).
 
 use std::process::Command;
 
@@ -17,4 +19,5 @@ fn main() {
         std::env::var("TARGET").unwrap_or_default()
     );
     println!("cargo:rerun-if-changed=build.rs");
+    meridian_buildkit::pack_relative_relocations();
 }

@@ -1,0 +1,5 @@
+//! Links the crate's programs (`meridian-tables`, examples, tests) as `meridian` is linked.
+
+fn main() {
+    meridian_buildkit::pack_relative_relocations();
+}
