@@ -61,8 +61,6 @@ struct Downstream<I> {
     io: I,
     /// Bytes read and not consumed.
     buf: BytesMut,
-    /// The response being written.
-    out: Vec<u8>,
     scratch: Scratch,
     limits: ConnectionLimits,
     /// When the head being read must be complete; `None` while idle between requests.
@@ -98,7 +96,6 @@ where
     let mut d = Downstream {
         io,
         buf: BytesMut::new(),
-        out: Vec::new(),
         scratch: Scratch::default(),
         limits: ctx.limits,
         // The first request's head is due from accept (as nginx's client_header_timeout).
@@ -339,15 +336,15 @@ where
 
     /// Answers a refused head with its status, then the connection closes.
     async fn refuse(&mut self, status: StatusCode) {
-        self.out.clear();
+        let mut out = Vec::new();
         head::write_response_head(
-            &mut self.out,
+            &mut out,
             status,
             &HeaderMap::new(),
             WireLength::Length(0),
             true,
         );
-        let _ = self.io.write_all(&self.out).await;
+        let _ = self.io.write_all(&out).await;
         let _ = self.io.shutdown().await;
     }
 
@@ -385,14 +382,14 @@ where
                 None => WireLength::Chunked,
             }
         };
-        let mut out = std::mem::take(&mut self.out);
-        out.clear();
-        // Room for the head, and for a body small enough to be gathered behind it.
+        // Room for the head, and for a body small enough to be gathered behind it. The
+        // buffer lives for this response only: a keep-alive connection between requests
+        // holds none.
         let gathered = match length {
             WireLength::Length(n) if n <= (GATHER - HEAD_ROOM) as u64 => n as usize,
             _ => 0,
         };
-        out.reserve(HEAD_ROOM + gathered);
+        let mut out = Vec::with_capacity(HEAD_ROOM + gathered);
         head::write_response_head(&mut out, parts.status, &parts.headers, length, close);
         head::recycle(parts.headers);
         let written = if bodiless {
@@ -410,11 +407,6 @@ where
             self.write_body(&mut out, &mut body, length == WireLength::Chunked)
                 .await
         };
-        // A buffer that gathered a body is given back: an idle keep-alive connection keeps
-        // a head's room, not its last response.
-        if out.capacity() <= 2 * HEAD_ROOM {
-            self.out = out;
-        }
         written?;
         self.io.flush().await
     }
