@@ -28,6 +28,7 @@ const OPTION: &str = "-Wl,-z,pack-relative-relocs";
 /// documentation).
 pub fn pack_relative_relocations() {
     println!("cargo:rerun-if-env-changed=MERIDIAN_NO_RELR");
+    println!("cargo:rerun-if-env-changed=CC");
     if std::env::var_os("MERIDIAN_NO_RELR").is_some() || !builds_for_itself() {
         return;
     }

@@ -92,7 +92,8 @@ pub(crate) fn spawn(
                 let serving: Pin<Box<dyn Future<Output = ()> + Send>> = match (&ctx.kind, tls_port)
                 {
                     (ListenerKind::Inbound { .. }, _) => {
-                        match Box::pin(crate::authn::accept(tcp, &ctx, peer)).await {
+                        let accepting = Box::pin(crate::authn::accept(tcp, &ctx, peer));
+                        match accepting.await {
                             Some(Accepted::Plaintext(tcp, conn)) => {
                                 Box::pin(serve(tcp, ctx, peer, conn, stop))
                             }
