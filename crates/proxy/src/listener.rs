@@ -92,8 +92,7 @@ pub(crate) fn spawn(
                 let serving: Pin<Box<dyn Future<Output = ()> + Send>> = match (&ctx.kind, tls_port)
                 {
                     (ListenerKind::Inbound { .. }, _) => {
-                        let accepting = Box::pin(crate::authn::accept(tcp, &ctx, peer));
-                        match accepting.await {
+                        match Box::pin(crate::authn::accept(tcp, &ctx, peer)).await {
                             Some(Accepted::Plaintext(tcp, conn)) => {
                                 Box::pin(serve(tcp, ctx, peer, conn, stop))
                             }
