@@ -9,11 +9,20 @@
 //!   strings and binaries bytewise) and self-delimiting, so Query ranges are byte ranges and
 //!   an index key can be followed by the base table's key.
 //!
-//! Items are stored in a compact tagged binary form, not JSON, since every read decodes one.
+//! An item is stored in its JSON answer form (`{"name":{"S":"x"},...}`, exactly the text an
+//! answer carries) after its size, so reads that return whole items (GetItem, Query and Scan
+//! without a projection) copy it as it is; reads that need the item itself (conditions,
+//! updates, filters, projections, index keys) parse it back with a strict reader of that one
+//! spelling. Writing the answer once per write instead of once per read takes about a quarter
+//! of a 100-item Query's work away. The JSON takes more bytes than the compact tagged binary
+//! form items were stored in before (a third more for an item of four attributes with a
+//! 100-byte string, 175 bytes against 133; less for long strings, more for many small
+//! numbers). Items in the compact form are still read, and stream records keep their images
+//! in it.
 
 use super::answer;
 use super::number::Number;
-use super::types::{AttributeValue, Item};
+use super::types::{AttributeValue, Item, item_size};
 
 /// The 64-bit partition hash (FNV-1a with a 64-bit finaliser): stable across versions and
 /// platforms, since it is on disk.
@@ -145,8 +154,27 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// Serialises an item.
+/// The first byte of an item stored in its answer form: `WITH_ANSWER`, the item's size, the
+/// answer's length (four bytes, little-endian) and the answer, which must end the bytes
+/// exactly, so a cut anywhere is seen. An item in the compact form starts with its attribute
+/// count, which is never zero (an item holds its key), so the two never meet.
+const WITH_ANSWER: u8 = 0;
+
+/// Serialises an item as a table stores it: in its answer form.
 pub fn encode_item(item: &Item) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    out.push(WITH_ANSWER);
+    write_len(item_size(item), &mut out);
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    answer::item(item, &mut out);
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    out
+}
+
+/// Serialises an item in the compact form (stream records keep their images so).
+pub fn encode_compact(item: &Item) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     write_len(item.len(), &mut out);
     for (k, v) in item {
@@ -154,6 +182,31 @@ pub fn encode_item(item: &Item) -> Vec<u8> {
         encode_value(v, &mut out);
     }
     out
+}
+
+/// A stored item: its answer form and size, or its compact form.
+enum Stored<'a> {
+    Answer(&'a [u8], usize),
+    Compact(&'a [u8]),
+}
+
+fn stored(bytes: &[u8]) -> Result<Stored<'_>, String> {
+    if bytes.first() != Some(&WITH_ANSWER) {
+        return Ok(Stored::Compact(bytes));
+    }
+    let mut r = Reader { bytes, pos: 1 };
+    let size = r.len()?;
+    let len = bytes
+        .get(r.pos..r.pos + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or("truncated item")? as usize;
+    let answer = bytes.get(r.pos + 4..).ok_or("truncated item")?;
+    match answer.len().cmp(&len) {
+        std::cmp::Ordering::Less => Err("truncated item".into()),
+        std::cmp::Ordering::Greater => Err("trailing bytes after the item".into()),
+        std::cmp::Ordering::Equal => Ok(Stored::Answer(answer, size)),
+    }
 }
 
 fn write_len(mut n: usize, out: &mut Vec<u8>) {
@@ -231,6 +284,20 @@ fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
 
 /// Deserialises an item; `Err` names what did not decode.
 pub fn decode_item(bytes: &[u8]) -> Result<Item, String> {
+    let bytes = match stored(bytes)? {
+        Stored::Answer(answer, _) => {
+            let mut r = AnswerReader {
+                bytes: answer,
+                pos: 0,
+            };
+            let item = r.item(0)?;
+            if r.pos != answer.len() {
+                return Err("trailing bytes after the item".into());
+            }
+            return Ok(item);
+        }
+        Stored::Compact(bytes) => bytes,
+    };
     let mut r = Reader { bytes, pos: 0 };
     let item = r.map(0)?;
     if r.pos != bytes.len() {
@@ -241,9 +308,17 @@ pub fn decode_item(bytes: &[u8]) -> Result<Item, String> {
 
 /// Writes a stored item's JSON form to `out` without decoding it into an [`Item`]: the text
 /// serialising `item_to_json(&decode_item(bytes)?)` gives, byte for byte, and the item's size
-/// as `item_size` counts it. Refuses what [`decode_item`] refuses, with the same reasons;
-/// `out` then holds part of the item.
+/// as `item_size` counts it. An item stored in its answer form is copied; one in the
+/// compact form is rendered from it, refusing what [`decode_item`] refuses with the same
+/// reasons (`out` then holds part of the item).
 pub fn write_item_json(bytes: &[u8], out: &mut Vec<u8>) -> Result<usize, String> {
+    let bytes = match stored(bytes)? {
+        Stored::Answer(answer, size) => {
+            out.extend_from_slice(answer);
+            return Ok(size);
+        }
+        Stored::Compact(bytes) => bytes,
+    };
     let mut r = Reader { bytes, pos: 0 };
     let (_, size) = r.map_json(0, out)?;
     if r.pos != bytes.len() {
@@ -257,7 +332,7 @@ struct Reader<'a> {
     pos: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, String> {
         let b = *self.bytes.get(self.pos).ok_or("truncated item")?;
         self.pos += 1;
@@ -281,14 +356,15 @@ impl Reader<'_> {
         Err("length too long".into())
     }
 
-    fn bytes(&mut self) -> Result<&[u8], String> {
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.len()?;
         let end = self
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.bytes.len())
             .ok_or("truncated item")?;
-        let out = &self.bytes[self.pos..end];
+        let all: &'a [u8] = self.bytes;
+        let out = &all[self.pos..end];
         self.pos = end;
         Ok(out)
     }
@@ -338,8 +414,9 @@ impl Reader<'_> {
                 size
             }
             None => {
+                // Refused in the words decoding uses, which reads a number as a string.
                 let text =
-                    std::str::from_utf8(text).map_err(|_| "a number is not UTF-8".to_owned())?;
+                    std::str::from_utf8(text).map_err(|_| "a string is not UTF-8".to_owned())?;
                 let n = Number::parse(text).map_err(|e| e.to_string())?;
                 out.extend_from_slice(n.to_string().as_bytes());
                 n.size()
@@ -512,6 +589,163 @@ impl Reader<'_> {
     }
 }
 
+/// Reads an item back from its answer form: only the spelling [`answer::item`] writes (no
+/// whitespace, members and tags as it writes them); anything else is refused as corrupt.
+struct AnswerReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> AnswerReader<'a> {
+    fn truncated() -> String {
+        "truncated item".into()
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self.bytes.get(self.pos).ok_or_else(Self::truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn expect(&mut self, text: &[u8]) -> Result<(), String> {
+        if self.bytes.get(self.pos..self.pos + text.len()) != Some(text) {
+            return Err(format!(
+                "expected `{}` at byte {} of the item",
+                String::from_utf8_lossy(text),
+                self.pos
+            ));
+        }
+        self.pos += text.len();
+        Ok(())
+    }
+
+    /// A JSON string's raw text, quotes excluded, and whether it holds escapes.
+    fn raw_string(&mut self) -> Result<(&'a [u8], bool), String> {
+        self.expect(b"\"")?;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            match self.byte()? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.byte()?;
+                }
+                _ => {}
+            }
+        }
+        let all: &'a [u8] = self.bytes;
+        Ok((&all[start..self.pos - 1], escaped))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let start = self.pos;
+        let (raw, escaped) = self.raw_string()?;
+        if escaped {
+            // Rare (quotes, backslashes, control characters): serde_json unescapes the
+            // string as it escaped it.
+            return serde_json::from_slice(&self.bytes[start..self.pos])
+                .map_err(|_| "a string is not valid JSON".to_owned());
+        }
+        String::from_utf8(raw.to_vec()).map_err(|_| "a string is not UTF-8".to_owned())
+    }
+
+    fn number(&mut self) -> Result<Number, String> {
+        let (raw, _) = self.raw_string()?;
+        let text = std::str::from_utf8(raw).map_err(|_| "a number is not UTF-8".to_owned())?;
+        Number::parse(text).map_err(|e| e.to_string())
+    }
+
+    fn binary(&mut self) -> Result<Vec<u8>, String> {
+        use base64::Engine as _;
+        let (raw, _) = self.raw_string()?;
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| "a binary is not base64".to_owned())
+    }
+
+    /// `[e,...]`, each element read by `f`.
+    fn array<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
+        self.expect(b"[")?;
+        let mut out = Vec::new();
+        if self.bytes.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(out);
+        }
+        loop {
+            out.push(f(self)?);
+            match self.byte()? {
+                b',' => {}
+                b']' => return Ok(out),
+                _ => return Err("malformed list in the item".into()),
+            }
+        }
+    }
+
+    fn item(&mut self, depth: usize) -> Result<Item, String> {
+        self.expect(b"{")?;
+        let mut m = Item::new();
+        if self.bytes.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            return Ok(m);
+        }
+        loop {
+            let k = self.string()?;
+            self.expect(b":")?;
+            let v = self.value(depth + 1)?;
+            m.insert(k, v);
+            match self.byte()? {
+                b',' => {}
+                b'}' => return Ok(m),
+                _ => return Err("malformed map in the item".into()),
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<AttributeValue, String> {
+        if depth > 64 {
+            return Err("nesting too deep".into());
+        }
+        self.expect(b"{")?;
+        let (tag, _) = self.raw_string()?;
+        self.expect(b":")?;
+        let v = match tag {
+            b"S" => AttributeValue::S(self.string()?),
+            b"N" => AttributeValue::N(self.number()?),
+            b"B" => AttributeValue::B(self.binary()?),
+            b"BOOL" => {
+                if self.bytes[self.pos..].starts_with(b"true") {
+                    self.pos += 4;
+                    AttributeValue::Bool(true)
+                } else {
+                    self.expect(b"false")?;
+                    AttributeValue::Bool(false)
+                }
+            }
+            b"NULL" => {
+                self.expect(b"true")?;
+                AttributeValue::Null
+            }
+            b"M" => AttributeValue::M(self.item(depth)?),
+            b"L" => AttributeValue::L(self.array(|r| r.value(depth + 1))?),
+            b"SS" => AttributeValue::Ss(self.array(Self::string)?),
+            b"NS" => AttributeValue::Ns(self.array(Self::number)?),
+            b"BS" => AttributeValue::Bs(self.array(Self::binary)?),
+            other => {
+                return Err(format!(
+                    "unknown value tag {}",
+                    String::from_utf8_lossy(other)
+                ));
+            }
+        };
+        self.expect(b"}")?;
+        Ok(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::types::{item_size, item_to_json};
@@ -621,6 +855,8 @@ mod tests {
         fn writing_arbitrary_bytes_refuses_what_decoding_refuses(
             bytes in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
+            // The compact form alone (an answer form is copied, not checked: see below).
+            prop_assume!(bytes.first() != Some(&WITH_ANSWER));
             // Bytes that decode may still hold what `encode_item` never writes (names out of
             // order, twice), so only the verdict and the reason are compared.
             let written = write_item_json(&bytes, &mut Vec::new());
@@ -628,6 +864,62 @@ mod tests {
                 Ok(_) => prop_assert!(written.is_ok()),
                 Err(reason) => prop_assert_eq!(written, Err(reason)),
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn an_item_stored_in_its_answer_form_reads_back_as_it_was(
+            item in super::super::answer::tests::any_item(),
+        ) {
+            prop_assert_eq!(decode_item(&encode_item(&item)).unwrap(), item);
+        }
+
+        #[test]
+        fn an_item_stored_in_its_answer_form_and_cut_anywhere_is_refused(
+            item in super::super::answer::tests::any_item(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let stored = encode_item(&item);
+            let cut = &stored[..cut.index(stored.len())];
+            prop_assert!(decode_item(cut).is_err());
+            prop_assert!(write_item_json(cut, &mut Vec::new()).is_err());
+            let mut longer = stored.clone();
+            longer.push(b'}');
+            prop_assert!(decode_item(&longer).is_err());
+            prop_assert!(write_item_json(&longer, &mut Vec::new()).is_err());
+        }
+
+        #[test]
+        fn reading_an_arbitrary_answer_form_never_panics(
+            text in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b'"'), Just(b':'),
+                    Just(b','), Just(b'\\'), Just(b'S'), Just(b'N'), Just(b'L'), Just(b'M'),
+                    any::<u8>(),
+                ],
+                0..48,
+            ),
+        ) {
+            let mut stored = vec![WITH_ANSWER, 1];
+            stored.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            stored.extend_from_slice(&text);
+            let _ = decode_item(&stored);
+        }
+
+        #[test]
+        fn an_item_in_the_compact_form_reads_as_it_always_did(
+            item in super::super::answer::tests::any_item(),
+        ) {
+            // A stored item always holds its key.
+            prop_assume!(!item.is_empty());
+            let compact = encode_compact(&item);
+            prop_assert_ne!(compact.first(), Some(&WITH_ANSWER));
+            prop_assert_eq!(decode_item(&compact).unwrap(), item.clone());
+            let (mut from_compact, mut from_stored) = (Vec::new(), Vec::new());
+            let size = write_item_json(&compact, &mut from_compact).unwrap();
+            prop_assert_eq!(size, write_item_json(&encode_item(&item), &mut from_stored).unwrap());
+            prop_assert_eq!(from_compact, from_stored);
         }
     }
 

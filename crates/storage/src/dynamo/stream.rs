@@ -79,7 +79,7 @@ pub(crate) fn record(
     for image in [old, new] {
         match image {
             Some(i) => {
-                let enc = super::stored::encode_item(i);
+                let enc = super::stored::encode_compact(i);
                 bytes.extend_from_slice(&(enc.len() as u32 + 1).to_be_bytes());
                 bytes.extend_from_slice(&enc);
             }
