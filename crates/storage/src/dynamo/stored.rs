@@ -306,6 +306,19 @@ pub fn decode_item(bytes: &[u8]) -> Result<Item, String> {
     Ok(item)
 }
 
+/// One top-level attribute of a stored item, read without building the rest of the item
+/// (the TTL sweep reads the expiry attribute of every item of a table).
+pub fn stored_attribute(bytes: &[u8], name: &str) -> Result<Option<AttributeValue>, String> {
+    match stored(bytes)? {
+        Stored::Answer(answer, _) => AnswerReader {
+            bytes: answer,
+            pos: 0,
+        }
+        .attribute(name),
+        Stored::Compact(_) => Ok(decode_item(bytes)?.remove(name)),
+    }
+}
+
 /// Writes a stored item's JSON form to `out` without decoding it into an [`Item`]: the text
 /// serialising `item_to_json(&decode_item(bytes)?)` gives, byte for byte, and the item's size
 /// as `item_size` counts it. An item stored in its answer form is copied; one in the
@@ -705,6 +718,88 @@ impl<'a> AnswerReader<'a> {
         }
     }
 
+    /// The value of the top-level member `name`, the others passed over unread.
+    fn attribute(&mut self, name: &str) -> Result<Option<AttributeValue>, String> {
+        self.expect(b"{")?;
+        if self.bytes.get(self.pos) == Some(&b'}') {
+            return Ok(None);
+        }
+        loop {
+            let start = self.pos;
+            let (raw, escaped) = self.raw_string()?;
+            let found = if escaped {
+                serde_json::from_slice::<String>(&self.bytes[start..self.pos])
+                    .map_err(|_| "a string is not valid JSON".to_owned())?
+                    == name
+            } else {
+                raw == name.as_bytes()
+            };
+            self.expect(b":")?;
+            if found {
+                return self.value(1).map(Some);
+            }
+            self.skip_value(1)?;
+            match self.byte()? {
+                b',' => {}
+                b'}' => return Ok(None),
+                _ => return Err("malformed map in the item".into()),
+            }
+        }
+    }
+
+    /// Passes over a value, checking its shape but building nothing.
+    fn skip_value(&mut self, depth: usize) -> Result<(), String> {
+        if depth > 64 {
+            return Err("nesting too deep".into());
+        }
+        self.expect(b"{")?;
+        let (tag, _) = self.raw_string()?;
+        self.expect(b":")?;
+        match tag {
+            b"S" | b"N" | b"B" => {
+                self.raw_string()?;
+            }
+            b"BOOL" => {
+                if self.bytes[self.pos..].starts_with(b"true") {
+                    self.pos += 4;
+                } else {
+                    self.expect(b"false")?;
+                }
+            }
+            b"NULL" => self.expect(b"true")?,
+            b"M" => {
+                self.expect(b"{")?;
+                if self.bytes.get(self.pos) == Some(&b'}') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.raw_string()?;
+                        self.expect(b":")?;
+                        self.skip_value(depth + 1)?;
+                        match self.byte()? {
+                            b',' => {}
+                            b'}' => break,
+                            _ => return Err("malformed map in the item".into()),
+                        }
+                    }
+                }
+            }
+            b"L" => {
+                self.array(|r| r.skip_value(depth + 1))?;
+            }
+            b"SS" | b"NS" | b"BS" => {
+                self.array(|r| r.raw_string().map(drop))?;
+            }
+            other => {
+                return Err(format!(
+                    "unknown value tag {}",
+                    String::from_utf8_lossy(other)
+                ));
+            }
+        }
+        self.expect(b"}")
+    }
+
     fn value(&mut self, depth: usize) -> Result<AttributeValue, String> {
         if depth > 64 {
             return Err("nesting too deep".into());
@@ -873,6 +968,19 @@ mod tests {
             item in super::super::answer::tests::any_item(),
         ) {
             prop_assert_eq!(decode_item(&encode_item(&item)).unwrap(), item);
+        }
+
+        #[test]
+        fn one_attribute_reads_as_it_does_in_the_whole_item(
+            item in super::super::answer::tests::any_item(),
+            other in "\\PC{1,8}",
+        ) {
+            prop_assume!(!item.is_empty());
+            let (stored, compact) = (encode_item(&item), encode_compact(&item));
+            for name in item.keys().chain(std::iter::once(&other)) {
+                prop_assert_eq!(&stored_attribute(&stored, name).unwrap(), &item.get(name).cloned());
+                prop_assert_eq!(&stored_attribute(&compact, name).unwrap(), &item.get(name).cloned());
+            }
         }
 
         #[test]

@@ -21,7 +21,7 @@ use super::Dynamo;
 use super::error::Error;
 use super::input::Input;
 use super::item::{apply_write_as, read_current};
-use super::stored::decode_item;
+use super::stored::stored_attribute;
 use super::table::{TableDef, save_def, still_exists};
 use super::types::{AttributeValue, Item};
 use crate::engine::EngineError;
@@ -34,7 +34,12 @@ pub const SWEEP_BATCH: usize = 1000;
 
 /// Whether `item` has expired at `now` (epoch seconds) under `attribute`.
 fn expired(item: &Item, attribute: &str, now: u64) -> bool {
-    let Some(AttributeValue::N(n)) = item.get(attribute) else {
+    expired_value(item.get(attribute), now)
+}
+
+/// Whether an item whose expiry attribute holds `value` is expired at `now`.
+fn expired_value(value: Option<&AttributeValue>, now: u64) -> bool {
+    let Some(AttributeValue::N(n)) = value else {
         return false;
     };
     let Ok(at) = n.to_string().parse::<f64>() else {
@@ -150,12 +155,14 @@ impl Dynamo {
                         let mut out = Vec::new();
                         for entry in table.iter()? {
                             let (k, v) = entry?;
-                            let item =
-                                decode_item(v.value()).map_err(|reason| EngineError::Corrupt {
-                                    table: name.clone(),
-                                    reason,
+                            let value =
+                                stored_attribute(v.value(), &attribute).map_err(|reason| {
+                                    EngineError::Corrupt {
+                                        table: name.clone(),
+                                        reason,
+                                    }
                                 })?;
-                            if expired(&item, &attribute, now) {
+                            if expired_value(value.as_ref(), now) {
                                 out.push(k.value().to_vec());
                                 if out.len() == SWEEP_BATCH {
                                     break;
