@@ -677,45 +677,61 @@ impl<'a> AnswerReader<'a> {
             .map_err(|_| "a binary is not base64".to_owned())
     }
 
+    /// `open e,... close` (or an empty one), each element read by `f`; `what` names the
+    /// container in the error.
+    fn sequence(
+        &mut self,
+        (open, close): (u8, u8),
+        what: &str,
+        mut f: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.expect(&[open])?;
+        if self.bytes.get(self.pos) == Some(&close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            f(self)?;
+            match self.byte()? {
+                b',' => {}
+                b if b == close => return Ok(()),
+                _ => return Err(format!("malformed {what} in the item")),
+            }
+        }
+    }
+
     /// `[e,...]`, each element read by `f`.
     fn array<T>(
         &mut self,
         mut f: impl FnMut(&mut Self) -> Result<T, String>,
     ) -> Result<Vec<T>, String> {
-        self.expect(b"[")?;
         let mut out = Vec::new();
-        if self.bytes.get(self.pos) == Some(&b']') {
-            self.pos += 1;
-            return Ok(out);
-        }
-        loop {
-            out.push(f(self)?);
-            match self.byte()? {
-                b',' => {}
-                b']' => return Ok(out),
-                _ => return Err("malformed list in the item".into()),
-            }
-        }
+        self.sequence((b'[', b']'), "list", |r| {
+            out.push(f(r)?);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn item(&mut self, depth: usize) -> Result<Item, String> {
-        self.expect(b"{")?;
         let mut m = Item::new();
-        if self.bytes.get(self.pos) == Some(&b'}') {
-            self.pos += 1;
-            return Ok(m);
-        }
-        loop {
-            let k = self.string()?;
-            self.expect(b":")?;
-            let v = self.value(depth + 1)?;
+        self.sequence((b'{', b'}'), "map", |r| {
+            let k = r.string()?;
+            r.expect(b":")?;
+            let v = r.value(depth + 1)?;
             m.insert(k, v);
-            match self.byte()? {
-                b',' => {}
-                b'}' => return Ok(m),
-                _ => return Err("malformed map in the item".into()),
-            }
+            Ok(())
+        })?;
+        Ok(m)
+    }
+
+    fn boolean(&mut self) -> Result<bool, String> {
+        if self.bytes[self.pos..].starts_with(b"true") {
+            self.pos += 4;
+            return Ok(true);
         }
+        self.expect(b"false")?;
+        Ok(false)
     }
 
     /// The value of the top-level member `name`, the others passed over unread.
@@ -760,35 +776,17 @@ impl<'a> AnswerReader<'a> {
                 self.raw_string()?;
             }
             b"BOOL" => {
-                if self.bytes[self.pos..].starts_with(b"true") {
-                    self.pos += 4;
-                } else {
-                    self.expect(b"false")?;
-                }
+                self.boolean()?;
             }
             b"NULL" => self.expect(b"true")?,
-            b"M" => {
-                self.expect(b"{")?;
-                if self.bytes.get(self.pos) == Some(&b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.raw_string()?;
-                        self.expect(b":")?;
-                        self.skip_value(depth + 1)?;
-                        match self.byte()? {
-                            b',' => {}
-                            b'}' => break,
-                            _ => return Err("malformed map in the item".into()),
-                        }
-                    }
-                }
-            }
-            b"L" => {
-                self.array(|r| r.skip_value(depth + 1))?;
-            }
+            b"M" => self.sequence((b'{', b'}'), "map", |r| {
+                r.raw_string()?;
+                r.expect(b":")?;
+                r.skip_value(depth + 1)
+            })?,
+            b"L" => self.sequence((b'[', b']'), "list", |r| r.skip_value(depth + 1))?,
             b"SS" | b"NS" | b"BS" => {
-                self.array(|r| r.raw_string().map(drop))?;
+                self.sequence((b'[', b']'), "list", |r| r.raw_string().map(drop))?;
             }
             other => {
                 return Err(format!(
@@ -811,15 +809,7 @@ impl<'a> AnswerReader<'a> {
             b"S" => AttributeValue::S(self.string()?),
             b"N" => AttributeValue::N(self.number()?),
             b"B" => AttributeValue::B(self.binary()?),
-            b"BOOL" => {
-                if self.bytes[self.pos..].starts_with(b"true") {
-                    self.pos += 4;
-                    AttributeValue::Bool(true)
-                } else {
-                    self.expect(b"false")?;
-                    AttributeValue::Bool(false)
-                }
-            }
+            b"BOOL" => AttributeValue::Bool(self.boolean()?),
             b"NULL" => {
                 self.expect(b"true")?;
                 AttributeValue::Null
