@@ -412,6 +412,8 @@ async fn run(opts: Arc<Options>) -> Result<Value, String> {
         "rps": all.len() as f64 / secs,
         "p50_ms": load::percentile(&all, 0.50),
         "p99_ms": load::percentile(&all, 0.99),
+        "p999_ms": load::percentile(&all, 0.999),
+        "max_ms": load::percentile(&all, 1.0),
     }))
 }
 
