@@ -11,53 +11,75 @@
 //! pending batch. When redb asks for durability (`sync_data`, once per commit), the batch
 //! goes to the end of the journal in one direct, synchronous write (`O_DIRECT | O_DSYNC`:
 //! no copy into the OS's cache, no writeback, no separate `fdatasync`), and only the journal
-//! is synced. The database file is synced at a checkpoint: when the journal is full, when a
-//! batch would not fit, and when the database is opened or closed. A checkpoint starts a new
-//! generation, after which older batches are never read again, so the journal is rewritten
-//! in place from its start (overwriting written blocks is the cheapest sync a filesystem
-//! offers: no allocation, no size change).
+//! is synced.
 //!
-//! After a crash the database file holds everything up to the last checkpoint and any subset
-//! of the later writes. Opening replays the current generation's whole batches, in order,
-//! over it and syncs the file, which brings back every write redb was told is durable;
-//! writes after the last sync may or may not be there, as with a plain file, and redb's own
-//! commit checksums deal with those. A batch is taken only whole: its header names the
-//! generation, its sequence number in that generation and its length, and a CRC covers all
-//! of it, so a torn or stale batch ends the replay.
+//! The journal is two halves, used in turn: a generation's batches fill one half, and when
+//! the next batch does not fit, the next generation starts at the start of the other. The
+//! database file is synced in the background then (a checkpoint, on its own thread): once
+//! it holds the full generation durably, a header naming the next generation as the first
+//! to replay is written, and the full half may be overwritten. Commits go on into the new
+//! half while the database file is synced; they wait only if that half fills before the
+//! sync ends. A sync of the database file takes as long as the pages dirtied since the last
+//! one (tens of milliseconds once the file is some tens of megabytes, and growing with it),
+//! which would otherwise stall every writer at once. Overwriting a half's blocks is the
+//! cheapest sync a filesystem offers: no allocation, no size change.
+//!
+//! After a crash the database file holds everything up to the generation before the one
+//! the header names, and any subset of the later writes. Opening replays the named
+//! generation's whole batches and then the next one's, in order, over it and syncs the
+//! file, which brings back every write redb was told is durable; writes after the last sync
+//! may or may not be there, as with a plain file, and redb's own commit checksums deal with
+//! those. A batch is taken only whole: its header names the generation, its sequence number
+//! in that generation and its length, and a CRC covers all of it, so a torn or stale batch
+//! ends a generation's replay. A synchronous checkpoint (when the database is opened or
+//! closed, or for a transaction larger than a half) syncs the file and names the next
+//! generation at once.
 //!
 //! Layout of `<database>.journal`:
 //!
 //! | bytes | content |
 //! |---|---|
-//! | 0..32 and 512..544 | two header slots (the current generation is in slot `generation % 2`): magic, generation, the database file's length at that checkpoint, CRC |
-//! | 4096.. | batches, each padded to 4 KiB: magic, generation, sequence, body length, CRC, body |
+//! | 0..40 and 512..552 | two header slots (the newest readable one counts): magic, the first generation to replay, the database file's length when it was synced for it, the size of a half, CRC |
+//! | 4096.. | two halves (generation `g` in half `g % 2`) of batches, each padded to 4 KiB: magic, generation, sequence, body length, CRC, body |
+//!
+//! A journal written before the halves (header magic `MRDNJRNL`, 32-byte slots) held one
+//! generation from byte 4096 on; it is replayed as such once, and opening rewrites it in
+//! this layout.
 //!
 //! A clean close checkpoints, so the journal only has batches to replay after a crash. If
 //! the database file is empty when the checkpoint says it had content, it was deleted on
 //! purpose: the journal is kept aside as `<database>.journal.orphaned` and not replayed.
 //!
-//! A body is a list of records: `1, offset, length, bytes` (a write) or `2, length` (the file
-//! resized). Writing a header slot is a single-sector write; if one is torn, the other slot
-//! (the previous generation) is used, whose batches are all in the database file already or
-//! are older versions of pages the interrupted checkpoint had been syncing: replaying them is
-//! the same as losing writes that were never acknowledged.
+//! A body is a list of records: `3, offset, length, kept, bytes` (a write of `length` bytes
+//! whose last `length - kept` are zeros, which the record leaves out: a B-tree page is
+//! seldom full, and the journal's bytes are what a commit waits for), `1, offset, length,
+//! bytes` (a write in full, as journals before the trimmed record have it) or `2, length`
+//! (the file resized). Writing a header slot is a single-sector write; if one is torn, the other slot
+//! (the checkpoint before) is used: it names the generation before, whose half is not
+//! overwritten until that newer header is durable, so replaying from it is replaying pages
+//! the database file already holds before the current ones.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::ops::Bound;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// The journal's size before it wraps around to its start (with a checkpoint).
-pub const CAPACITY: u64 = 64 * 1024 * 1024;
+/// The journal's size: two halves used in turn, each synced into the database file in the
+/// background when it fills.
+pub const CAPACITY: u64 = 128 * 1024 * 1024;
 
-const SLOT_MAGIC: [u8; 8] = *b"MRDNJRNL";
-const SLOT_LEN: usize = 32;
+const SLOT_MAGIC: [u8; 8] = *b"MRDNJRN2";
+const SLOT_LEN: usize = 40;
+/// The header of a journal written before the halves: one generation from `FIRST_BATCH`.
+const SINGLE_MAGIC: [u8; 8] = *b"MRDNJRNL";
+const SINGLE_SLOT_LEN: usize = 32;
 const SLOTS: [u64; 2] = [0, 512];
 const BATCH_MAGIC: [u8; 8] = *b"MRDNBTCH";
 const BATCH_HEADER: usize = 40;
@@ -65,6 +87,7 @@ const FIRST_BATCH: u64 = 4096;
 const BLOCK: usize = 4096;
 const WRITE: u8 = 1;
 const SET_LEN: u8 = 2;
+const WRITE_TRIMMED: u8 = 3;
 
 /// The journal that belongs to the database file `db`.
 pub fn path_for(db: &Path) -> PathBuf {
@@ -108,33 +131,160 @@ pub enum OpenError {
 pub struct Journaled {
     db: FileBackend,
     journal: Mutex<Journal>,
+    checkpoints: Arc<Checkpoints>,
+    /// The thread that syncs the database file when a half of the journal fills.
+    checkpointer: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
 struct Journal {
     /// The journal through the OS's cache: header slots, and batches where direct I/O is
-    /// not available.
-    file: File,
+    /// not available. Shared with the checkpointer, which writes the header slots.
+    file: Arc<File>,
     /// The same file opened for direct, synchronous writes (`O_DIRECT | O_DSYNC`): a batch
     /// goes from its buffer to the disk in one request and is durable when the write
     /// returns, without the copy into the page cache, the writeback machinery and a
     /// separate `fdatasync`. `None` on filesystems that refuse direct I/O.
     direct: Option<File>,
+    /// The generation being written, in half `generation % 2`.
     generation: u64,
     sequence: u64,
     /// Where the next batch goes.
     tail: u64,
     /// The batch being gathered: a header's worth of room, then the records.
     pending: Batch,
-    /// The batch outgrew the journal: the next sync is a checkpoint instead.
+    /// The batch outgrew a half: the next sync is a synchronous checkpoint instead.
     overflow: bool,
     /// A write or sync of the journal failed: what is on disk is unknown, so nothing more
     /// is acknowledged until the database is opened again (and replays what is whole).
     failed: bool,
-    capacity: u64,
+    /// The size of a half, a multiple of [`BLOCK`].
+    half: u64,
     /// How far the file is written (zeros past the last batch), so a batch below this
     /// overwrites blocks the filesystem already holds.
     written: u64,
+    /// What the database file held when the last generation ended (tests only: the state a
+    /// power cut may leave once that generation's checkpoint is done).
+    #[cfg(test)]
+    image_at_switch: Vec<u8>,
+}
+
+/// The checkpoints asked of the checkpointer thread, and how they went.
+#[derive(Debug, Default)]
+struct Checkpoints {
+    state: Mutex<CheckpointState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct CheckpointState {
+    /// The checkpoint asked for and not yet done: it names this generation as the first to
+    /// replay, once the database file is synced.
+    asked: Option<u64>,
+    /// The checkpointer is working on `asked`.
+    running: bool,
+    /// A checkpoint failed: the journal's older half still holds what the database file may
+    /// lack, so nothing may overwrite it; the writer fails at its next switch.
+    failed: Option<String>,
+    stop: bool,
+    /// Tests hold the checkpointer back to see what a crash leaves mid-checkpoint.
+    #[cfg(test)]
+    paused: bool,
+    /// What the database file holds for certain after the last finished checkpoint.
+    #[cfg(test)]
+    durable_image: Vec<u8>,
+    #[cfg(test)]
+    asked_image: Vec<u8>,
+}
+
+impl Checkpoints {
+    fn lock(&self) -> MutexGuard<'_, CheckpointState> {
+        // The state is plain data changed in single assignments; a poisoned lock still
+        // guards consistent state.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until no checkpoint is asked for or running; fails if one failed.
+    fn settle(&self) -> Result<(), BackendError> {
+        let mut state = self.lock();
+        while state.asked.is_some() && state.failed.is_none() {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        match &state.failed {
+            Some(e) => Err(BackendError::Io(io::Error::other(format!(
+                "a checkpoint of the database file failed: {e}; reopen the database"
+            )))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The checkpointer: syncs the database file, then names the next generation in the
+/// journal's header, for each checkpoint asked.
+fn checkpointer(checkpoints: &Checkpoints, db: &File, journal: &File, half: u64) {
+    loop {
+        let next = {
+            let mut state = checkpoints.lock();
+            loop {
+                #[cfg(test)]
+                let paused = state.paused;
+                #[cfg(not(test))]
+                let paused = false;
+                if state.stop {
+                    return;
+                }
+                if let Some(next) = state.asked
+                    && !paused
+                    && state.failed.is_none()
+                {
+                    state.running = true;
+                    break next;
+                }
+                state = checkpoints
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let done = db
+            .sync_data()
+            .and_then(|()| db.metadata())
+            .and_then(|m| write_slot(journal, next, m.len(), half));
+        let mut state = checkpoints.lock();
+        state.running = false;
+        match done {
+            Ok(()) => {
+                state.asked = None;
+                #[cfg(test)]
+                {
+                    state.durable_image = std::mem::take(&mut state.asked_image);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "checkpoint of the database file failed");
+                state.failed = Some(e.to_string());
+            }
+        }
+        checkpoints.changed.notify_all();
+    }
+}
+
+/// Writes the header slot naming `generation` as the first to replay and syncs it.
+fn write_slot(journal: &File, generation: u64, db_len: u64, half: u64) -> io::Result<()> {
+    let mut slot = [0u8; SLOT_LEN];
+    slot[..8].copy_from_slice(&SLOT_MAGIC);
+    slot[8..16].copy_from_slice(&generation.to_le_bytes());
+    slot[16..24].copy_from_slice(&db_len.to_le_bytes());
+    slot[24..32].copy_from_slice(&half.to_le_bytes());
+    let crc = crc32fast::hash(&slot[..32]);
+    slot[32..36].copy_from_slice(&crc.to_le_bytes());
+    journal.write_all_at(&slot, SLOTS[(generation % 2) as usize])?;
+    journal.sync_data()
+}
+
+/// Where half `generation % 2` starts.
+fn half_start(generation: u64, half: u64) -> u64 {
+    FIRST_BATCH + (generation % 2) * half
 }
 
 /// The journal grows by this much zeros ahead of its tail, up to its capacity.
@@ -178,14 +328,14 @@ impl Journaled {
             .truncate(false)
             .open(path)?;
 
-        let Checkpoint { generation, db_len } = match current_checkpoint(&journal_file)? {
+        let checkpoint = match current_checkpoint(&journal_file)? {
             Some(c) => c,
             None if journal_file.metadata()?.len() > FIRST_BATCH => {
                 return Err(OpenError::Header { path: journal_path });
             }
             None => Checkpoint::default(),
         };
-        let recovery = if db_len > 0 && db_file.metadata()?.len() == 0 {
+        let recovery = if checkpoint.db_len > 0 && db_file.metadata()?.len() == 0 {
             // The database file had content at the checkpoint and has none now: it was
             // deleted or emptied on purpose, and the journal's pages belong to the file that
             // was. Replaying them would build a database out of fragments.
@@ -200,7 +350,38 @@ impl Journaled {
             );
             Recovery::default()
         } else {
-            replay(&journal_file, &journal_path, &db_file, generation)?
+            let mut recovery = Recovery::default();
+            match checkpoint.half {
+                // A journal from before the halves: one generation from the first batch on.
+                None => {
+                    let end = journal_file.metadata()?.len();
+                    let at = (FIRST_BATCH, end);
+                    replay(
+                        &journal_file,
+                        &journal_path,
+                        &db_file,
+                        checkpoint.generation,
+                        at,
+                        &mut recovery,
+                    )?;
+                }
+                // The generation the header names, then the next one if it was begun.
+                Some(half) => {
+                    for generation in [checkpoint.generation, checkpoint.generation + 1] {
+                        let start = half_start(generation, half);
+                        let at = (start, start + half);
+                        replay(
+                            &journal_file,
+                            &journal_path,
+                            &db_file,
+                            generation,
+                            at,
+                            &mut recovery,
+                        )?;
+                    }
+                }
+            }
+            recovery
         };
         // The new generation's batches will be replayed over what is on disk now, so the
         // file must hold on disk exactly what redb is about to read: the replayed pages, and
@@ -217,23 +398,44 @@ impl Journaled {
             Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => None,
             Err(e) => return Err(e.into()),
         };
+        let half = ((capacity.saturating_sub(FIRST_BATCH) / 2) / BLOCK as u64 * BLOCK as u64)
+            .max(BLOCK as u64);
+        let journal_file = Arc::new(journal_file);
         let mut journal = Journal {
-            file: journal_file,
+            file: journal_file.clone(),
             direct,
-            generation,
+            generation: 0,
             sequence: 0,
             tail: FIRST_BATCH,
             pending: Batch::new(),
             overflow: false,
             failed: false,
-            capacity: capacity.max(FIRST_BATCH + BLOCK as u64),
+            half,
             written: journal_len,
+            #[cfg(test)]
+            image_at_switch: Vec::new(),
         };
-        journal.checkpoint(db_file.metadata()?.len())?;
+        // Past both generations the journal may hold, so that none of their batches can be
+        // taken for the new generation's.
+        journal.start(checkpoint.generation + 2, db_file.metadata()?.len())?;
+        let checkpoints = Arc::new(Checkpoints::default());
+        #[cfg(test)]
+        {
+            checkpoints.lock().durable_image = std::fs::read(path)?;
+        }
+        let checkpointer = {
+            let checkpoints = checkpoints.clone();
+            let db = db_file.try_clone()?;
+            std::thread::Builder::new()
+                .name("storage-checkpoint".into())
+                .spawn(move || checkpointer(&checkpoints, &db, &journal_file, half))?
+        };
         Ok((
             Self {
                 db: FileBackend::new(db_file),
                 journal: Mutex::new(journal),
+                checkpoints,
+                checkpointer: Some(checkpointer),
             },
             recovery,
         ))
@@ -254,24 +456,25 @@ impl Journaled {
 }
 
 impl Journal {
-    /// Starts the next generation: batches of the previous ones are never read again.
-    /// The database file must be durable up to here, `db_len` bytes long, before this is
-    /// called.
-    fn checkpoint(&mut self, db_len: u64) -> io::Result<()> {
-        self.generation += 1;
-        let mut slot = [0u8; SLOT_LEN];
-        slot[..8].copy_from_slice(&SLOT_MAGIC);
-        slot[8..16].copy_from_slice(&self.generation.to_le_bytes());
-        slot[16..24].copy_from_slice(&db_len.to_le_bytes());
-        let crc = crc32fast::hash(&slot[..24]);
-        slot[24..28].copy_from_slice(&crc.to_le_bytes());
-        let at = SLOTS[(self.generation % 2) as usize];
-        self.file.write_all_at(&slot, at)?;
-        self.file.sync_data()?;
-        self.sequence = 0;
-        self.tail = FIRST_BATCH;
-        self.reset_pending();
+    /// Starts `generation` as the first to replay: batches of the previous ones are never
+    /// read again. The database file must be durable up to here, `db_len` bytes long, and
+    /// no checkpoint running, before this is called.
+    fn start(&mut self, generation: u64, db_len: u64) -> io::Result<()> {
+        write_slot(&self.file, generation, db_len, self.half)?;
+        self.begin(generation);
         Ok(())
+    }
+
+    /// Goes on writing batches as `generation`, in its half, from the half's start.
+    fn begin(&mut self, generation: u64) {
+        self.generation = generation;
+        self.sequence = 0;
+        self.tail = half_start(generation, self.half);
+    }
+
+    /// Where the journal ends.
+    fn end(&self) -> u64 {
+        FIRST_BATCH + 2 * self.half
     }
 
     fn reset_pending(&mut self) {
@@ -289,7 +492,7 @@ impl Journal {
             return;
         }
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if (self.pending.len() + len) as u64 > self.capacity - FIRST_BATCH {
+        if (self.pending.len() + len) as u64 > self.half {
             self.overflow = true;
             self.pending.reset();
             return;
@@ -310,7 +513,7 @@ impl Journal {
         }
         let target = (self.written + PREALLOCATE)
             .max(end)
-            .min(self.capacity.max(end));
+            .min(self.end().max(end));
         let zeros = vec![Block::ZERO; 256];
         let zeros = zeros.as_bytes();
         // Never over the header slots; from a block's start, as direct I/O wants (what lies
@@ -326,14 +529,14 @@ impl Journal {
     }
 
     /// Appends the pending batch and syncs the journal. Returns false (having written
-    /// nothing) when it does not fit: the caller checkpoints instead.
+    /// nothing) when it does not fit in the current half.
     fn append(&mut self) -> io::Result<bool> {
         if self.overflow {
             return Ok(false);
         }
         let body_len = self.pending.len() - BATCH_HEADER;
         let padded = self.pending.padded().len();
-        if self.tail + padded as u64 > self.capacity {
+        if self.tail + padded as u64 > half_start(self.generation, self.half) + self.half {
             return Ok(false);
         }
         let mut header = [0u8; BATCH_HEADER];
@@ -358,6 +561,18 @@ impl Journal {
         self.reset_pending();
         Ok(true)
     }
+}
+
+/// How much of `data` is left once its trailing zeros are taken off.
+fn without_trailing_zeros(data: &[u8]) -> usize {
+    let mut end = data.len();
+    while end >= 8 && data[end - 8..end] == [0u8; 8] {
+        end -= 8;
+    }
+    while end > 0 && data[end - 1] == 0 {
+        end -= 1;
+    }
+    end
 }
 
 /// Writes `bytes` at `at` (both block-aligned) and returns once they are on disk: directly
@@ -455,9 +670,12 @@ impl Batch {
 /// What a header slot records.
 #[derive(Debug, Default, Clone, Copy)]
 struct Checkpoint {
+    /// The first generation to replay.
     generation: u64,
     /// The database file's length when it was synced for this checkpoint.
     db_len: u64,
+    /// The size of a half; `None` for a journal from before the halves.
+    half: Option<u64>,
 }
 
 /// The newest readable header slot.
@@ -465,21 +683,33 @@ fn current_checkpoint(journal: &File) -> io::Result<Option<Checkpoint>> {
     let mut best: Option<Checkpoint> = None;
     for at in SLOTS {
         let mut slot = [0u8; SLOT_LEN];
-        match journal.read_exact_at(&mut slot, at) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => continue,
-            Err(e) => return Err(e),
-        }
-        if slot[..8] != SLOT_MAGIC {
+        let read = journal.read_at(&mut slot, at)?;
+        let found = if read >= SLOT_LEN && slot[..8] == SLOT_MAGIC {
+            let crc = u32::from_le_bytes([slot[32], slot[33], slot[34], slot[35]]);
+            let half = u64_at(&slot, 24);
+            if crc32fast::hash(&slot[..32]) != crc
+                || half == 0
+                || !half.is_multiple_of(BLOCK as u64)
+            {
+                continue;
+            }
+            Checkpoint {
+                generation: u64_at(&slot, 8),
+                db_len: u64_at(&slot, 16),
+                half: Some(half),
+            }
+        } else if read >= SINGLE_SLOT_LEN && slot[..8] == SINGLE_MAGIC {
+            let crc = u32::from_le_bytes([slot[24], slot[25], slot[26], slot[27]]);
+            if crc32fast::hash(&slot[..24]) != crc {
+                continue;
+            }
+            Checkpoint {
+                generation: u64_at(&slot, 8),
+                db_len: u64_at(&slot, 16),
+                half: None,
+            }
+        } else {
             continue;
-        }
-        let crc = u32::from_le_bytes([slot[24], slot[25], slot[26], slot[27]]);
-        if crc32fast::hash(&slot[..24]) != crc {
-            continue;
-        }
-        let found = Checkpoint {
-            generation: u64_at(&slot, 8),
-            db_len: u64_at(&slot, 16),
         };
         if best.is_none_or(|b| found.generation > b.generation) {
             best = Some(found);
@@ -494,23 +724,26 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// Applies the whole batches of `generation`, in order, to the database file.
+/// Applies the whole batches of `generation` found from `start` on, before `end`, in order,
+/// to the database file.
 fn replay(
     journal: &File,
     journal_path: &Path,
     db: &File,
     generation: u64,
-) -> Result<Recovery, OpenError> {
-    let end = journal.metadata()?.len();
-    let mut recovery = Recovery::default();
-    let mut at = FIRST_BATCH;
+    (start, end): (u64, u64),
+    recovery: &mut Recovery,
+) -> Result<(), OpenError> {
+    let end = end.min(journal.metadata()?.len());
+    let mut at = start;
+    let mut sequence = 0;
     let mut body = Vec::new();
     while at + BATCH_HEADER as u64 <= end {
         let mut header = [0u8; BATCH_HEADER];
         journal.read_exact_at(&mut header, at)?;
         if header[..8] != BATCH_MAGIC
             || u64_at(&header, 8) != generation
-            || u64_at(&header, 16) != recovery.batches
+            || u64_at(&header, 16) != sequence
         {
             break;
         }
@@ -535,9 +768,10 @@ fn replay(
             },
         })?;
         recovery.batches += 1;
+        sequence += 1;
         at += (BATCH_HEADER as u64 + body_len).div_ceil(BLOCK as u64) * BLOCK as u64;
     }
-    Ok(recovery)
+    Ok(())
 }
 
 enum Apply {
@@ -563,6 +797,30 @@ fn apply(mut body: &[u8], db: &File) -> Result<u64, Apply> {
                 written += len;
                 body = &rest[16 + len as usize..];
             }
+            WRITE_TRIMMED => {
+                if rest.len() < 24 {
+                    return Err(Apply::Malformed("a write record is cut short"));
+                }
+                let offset = u64_at(rest, 0);
+                let len = u64_at(rest, 8);
+                let kept = u64_at(rest, 16);
+                if kept > len {
+                    return Err(Apply::Malformed("a write record keeps more than it writes"));
+                }
+                let data = rest[24..]
+                    .get(..kept as usize)
+                    .ok_or(Apply::Malformed("a write record's bytes are cut short"))?;
+                db.write_all_at(data, offset).map_err(Apply::Io)?;
+                let mut at = offset + kept;
+                let zeros = [0u8; BLOCK];
+                while at < offset + len {
+                    let n = (offset + len - at).min(BLOCK as u64) as usize;
+                    db.write_all_at(&zeros[..n], at).map_err(Apply::Io)?;
+                    at += n as u64;
+                }
+                written += len;
+                body = &rest[24 + kept as usize..];
+            }
             SET_LEN => {
                 if rest.len() < 8 {
                     return Err(Apply::Malformed("a resize record is cut short"));
@@ -578,11 +836,66 @@ fn apply(mut body: &[u8], db: &File) -> Result<u64, Apply> {
 
 impl Journaled {
     /// Syncs the database file, which holds every write so far, and starts a new
-    /// generation of the journal.
+    /// generation of the journal as the first to replay, once any checkpoint running in the
+    /// background is done.
     fn checkpoint(&self, journal: &mut Journal) -> Result<(), BackendError> {
+        self.checkpoints.settle()?;
         self.db.sync_data()?;
         let len = self.db.len()?;
-        journal.checkpoint(len).map_err(BackendError::Io)
+        journal
+            .start(journal.generation + 1, len)
+            .map_err(BackendError::Io)?;
+        journal.reset_pending();
+        Ok(())
+    }
+
+    /// Makes the pending batch durable: appended to the current half, or, when it does not
+    /// fit, to the other half as the next generation (the checkpoint before must have freed
+    /// it), with the database file synced in the background for the full half.
+    fn sync_pending(&self, journal: &mut Journal) -> Result<(), BackendError> {
+        if journal.append()? {
+            return Ok(());
+        }
+        if journal.overflow {
+            // Larger than a half: the database file holds every write, its sync makes them
+            // durable.
+            return self.checkpoint(journal);
+        }
+        self.checkpoints.settle()?;
+        let next = journal.generation + 1;
+        #[cfg(test)]
+        {
+            journal.image_at_switch = {
+                let mut image = vec![0; self.db.len()? as usize];
+                self.db.read(0, &mut image)?;
+                image
+            };
+        }
+        journal.begin(next);
+        if !journal.append()? {
+            return Err(BackendError::Io(io::Error::other(
+                "a batch smaller than half the journal did not fit in an empty half",
+            )));
+        }
+        let mut state = self.checkpoints.lock();
+        state.asked = Some(next);
+        #[cfg(test)]
+        {
+            state.asked_image = std::mem::take(&mut journal.image_at_switch);
+        }
+        drop(state);
+        self.checkpoints.changed.notify_all();
+        Ok(())
+    }
+}
+
+impl Drop for Journaled {
+    fn drop(&mut self) {
+        self.checkpoints.lock().stop = true;
+        self.checkpoints.changed.notify_all();
+        if let Some(thread) = self.checkpointer.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -607,13 +920,7 @@ impl StorageBackend for Journaled {
         if !journal.has_pending() {
             return Ok(());
         }
-        let synced = match journal.append() {
-            Ok(true) => Ok(()),
-            // Every write so far is in the database file: syncing it makes them all
-            // durable, and the journal can start over.
-            Ok(false) => self.checkpoint(&mut journal),
-            Err(e) => Err(BackendError::Io(e)),
-        };
+        let synced = self.sync_pending(&mut journal);
         if synced.is_err() {
             journal.failed = true;
         }
@@ -623,11 +930,13 @@ impl StorageBackend for Journaled {
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendError> {
         let mut journal = self.journal()?;
         self.db.write(offset, data)?;
+        let kept = &data[..without_trailing_zeros(data)];
         journal.record(&[
-            &[WRITE],
+            &[WRITE_TRIMMED],
             &offset.to_le_bytes(),
             &(data.len() as u64).to_le_bytes(),
-            data,
+            &(kept.len() as u64).to_le_bytes(),
+            kept,
         ]);
         Ok(())
     }
@@ -818,6 +1127,230 @@ mod tests {
         drop(db);
         let (db, _) = open(&copy, capacity);
         assert_eq!(keys(&db), (0..300).collect::<Vec<_>>());
+    }
+
+    /// Holds the checkpointer back, once any checkpoint it is running is done, until
+    /// dropped (so that a failing assertion does not leave a close waiting for it).
+    struct Paused(Arc<Checkpoints>);
+
+    fn pause(checkpoints: &Arc<Checkpoints>) -> Paused {
+        let mut state = checkpoints.lock();
+        state.paused = true;
+        while state.running {
+            state = checkpoints.changed.wait(state).unwrap();
+        }
+        Paused(checkpoints.clone())
+    }
+
+    impl Drop for Paused {
+        fn drop(&mut self) {
+            self.0.lock().paused = false;
+            self.0.changed.notify_all();
+        }
+    }
+
+    /// A power cut now: the database file as the last finished checkpoint made it durable,
+    /// the journal as it is.
+    fn power_cut(dir: &Path, db: &Path, checkpoints: &Checkpoints, name: &str) -> PathBuf {
+        let image = checkpoints.lock().durable_image.clone();
+        crash_copy(dir, db, &image, name)
+    }
+
+    #[test]
+    fn commits_go_on_while_the_database_file_is_synced_and_a_crash_then_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let capacity = 256 * 1024;
+        let (backend, _) = Journaled::open_with_capacity(&path, capacity).unwrap();
+        let checkpoints = backend.checkpoints.clone();
+        let db = Database::builder().create_with_backend(backend).unwrap();
+        let paused = pause(&checkpoints);
+        let mut key = 0;
+        // Until a half fills: the next generation starts in the other half, and the
+        // checkpoint of the full one waits.
+        while checkpoints.lock().asked.is_none() {
+            put(&db, key);
+            key += 1;
+            assert!(key < 1000, "no half filled");
+        }
+        // A commit after the switch, its checkpoint still not done.
+        put(&db, key);
+        key += 1;
+        let copy = power_cut(dir.path(), &path, &checkpoints, "mid.redb");
+        let (recovered, recovery) = open(&copy, capacity);
+        assert_eq!(keys(&recovered), (0..key).collect::<Vec<_>>());
+        assert!(recovery.batches >= key, "{recovery:?}");
+        drop(recovered);
+
+        drop(paused);
+        checkpoints.settle().unwrap();
+        put(&db, key);
+        key += 1;
+        let copy = power_cut(dir.path(), &path, &checkpoints, "after.redb");
+        drop(db);
+        let (recovered, _) = open(&copy, capacity);
+        assert_eq!(keys(&recovered), (0..key).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn background_checkpoints_keep_every_acknowledged_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let capacity = 256 * 1024;
+        let (backend, _) = Journaled::open_with_capacity(&path, capacity).unwrap();
+        let checkpoints = backend.checkpoints.clone();
+        let db = Database::builder().create_with_backend(backend).unwrap();
+        for key in 0..400 {
+            put(&db, key);
+        }
+        let journal = std::fs::metadata(path_for(&path)).unwrap().len();
+        assert!(journal <= capacity, "the journal grew to {journal} bytes");
+        let paused = pause(&checkpoints);
+        assert!(
+            checkpoints.lock().durable_image.len() > 4096,
+            "no checkpoint ran in the background"
+        );
+        let copy = power_cut(dir.path(), &path, &checkpoints, "copy.redb");
+        drop(paused);
+        drop(db);
+        let (db, _) = open(&copy, capacity);
+        assert_eq!(keys(&db), (0..400).collect::<Vec<_>>());
+    }
+
+    /// A batch of one write record, as the journal holds it.
+    fn batch(generation: u64, sequence: u64, offset: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = vec![WRITE];
+        body.extend_from_slice(&offset.to_le_bytes());
+        body.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        body.extend_from_slice(data);
+        let mut header = [0u8; BATCH_HEADER];
+        header[..8].copy_from_slice(&BATCH_MAGIC);
+        header[8..16].copy_from_slice(&generation.to_le_bytes());
+        header[16..24].copy_from_slice(&sequence.to_le_bytes());
+        header[24..32].copy_from_slice(&(body.len() as u64).to_le_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header[8..32]);
+        crc.update(&body);
+        header[32..36].copy_from_slice(&crc.finalize().to_le_bytes());
+        let mut out = header.to_vec();
+        out.extend_from_slice(&body);
+        out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+        out
+    }
+
+    #[test]
+    fn a_journal_from_before_the_halves_is_replayed_and_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        std::fs::write(&path, vec![0u8; 3 * BLOCK]).unwrap();
+        // One generation (7, an odd one) from the first batch on, as the single-ring layout
+        // wrote it.
+        let mut journal = vec![0u8; FIRST_BATCH as usize];
+        let mut slot = [0u8; SINGLE_SLOT_LEN];
+        slot[..8].copy_from_slice(&SINGLE_MAGIC);
+        slot[8..16].copy_from_slice(&7u64.to_le_bytes());
+        slot[16..24].copy_from_slice(&(3 * BLOCK as u64).to_le_bytes());
+        let crc = crc32fast::hash(&slot[..24]);
+        slot[24..28].copy_from_slice(&crc.to_le_bytes());
+        journal[SLOTS[1] as usize..][..SINGLE_SLOT_LEN].copy_from_slice(&slot);
+        journal.extend(batch(7, 0, 100, b"first"));
+        journal.extend(batch(7, 1, 5000, b"second"));
+        // A stale batch of the generation before ends the replay.
+        journal.extend(batch(6, 2, 9000, b"stale"));
+        std::fs::write(path_for(&path), &journal).unwrap();
+
+        let (backend, recovery) = Journaled::open_with_capacity(&path, 256 * 1024).unwrap();
+        assert_eq!(
+            recovery,
+            Recovery {
+                batches: 2,
+                bytes: 11
+            }
+        );
+        let db = std::fs::read(&path).unwrap();
+        assert_eq!(&db[100..105], b"first");
+        assert_eq!(&db[5000..5006], b"second");
+        assert_eq!(&db[9000..9005], &[0u8; 5]);
+        drop(backend);
+        let header = current_checkpoint(&File::open(path_for(&path)).unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(header.half.is_some() && header.generation > 7, "{header:?}");
+    }
+
+    #[test]
+    fn both_live_generations_are_replayed_in_order_and_no_stale_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        std::fs::write(&path, vec![0u8; 3 * BLOCK]).unwrap();
+        let half = 16 * BLOCK as u64;
+        let mut journal = vec![0u8; (FIRST_BATCH + 2 * half) as usize];
+        write_slot_into(&mut journal, 10, half);
+        let mut place = |at: u64, bytes: Vec<u8>| {
+            journal[at as usize..][..bytes.len()].copy_from_slice(&bytes);
+        };
+        // Generation 10 in half 0, then 11 in half 1 writing the same place later; after
+        // 11's last batch, a stale batch of generation 9.
+        let first = half_start(10, half);
+        place(first, batch(10, 0, 100, b"ten-a"));
+        place(first + BLOCK as u64, batch(10, 1, 200, b"ten-b"));
+        let second = half_start(11, half);
+        place(second, batch(11, 0, 100, b"11-aa"));
+        place(second + BLOCK as u64, batch(9, 1, 300, b"stale"));
+        std::fs::write(path_for(&path), &journal).unwrap();
+
+        let (backend, recovery) = Journaled::open_with_capacity(&path, 256 * 1024).unwrap();
+        assert_eq!(recovery.batches, 3);
+        let db = std::fs::read(&path).unwrap();
+        assert_eq!(&db[100..105], b"11-aa");
+        assert_eq!(&db[200..205], b"ten-b");
+        assert_eq!(&db[300..305], &[0u8; 5]);
+        drop(backend);
+    }
+
+    #[test]
+    fn a_trimmed_write_puts_back_its_zeros_over_what_the_file_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("db");
+        std::fs::write(&db_path, vec![0xaa; 300]).unwrap();
+        let db = OpenOptions::new().write(true).open(&db_path).unwrap();
+        let mut body = vec![WRITE_TRIMMED];
+        for n in [100u64, 150, 5] {
+            body.extend_from_slice(&n.to_le_bytes());
+        }
+        body.extend_from_slice(b"kept!");
+        assert_eq!(apply(&body, &db).ok(), Some(150));
+        let after = std::fs::read(&db_path).unwrap();
+        assert_eq!(&after[100..105], b"kept!");
+        assert!(after[105..250].iter().all(|&b| b == 0));
+        assert_eq!((after[99], after[250]), (0xaa, 0xaa));
+
+        // Keeping more than the write's length, or fewer bytes than it says it keeps.
+        body[17..25].copy_from_slice(&151u64.to_le_bytes());
+        assert!(matches!(apply(&body, &db), Err(Apply::Malformed(_))));
+        body[17..25].copy_from_slice(&6u64.to_le_bytes());
+        body[9..17].copy_from_slice(&10u64.to_le_bytes());
+        assert!(matches!(apply(&body, &db), Err(Apply::Malformed(_))));
+    }
+
+    #[test]
+    fn trailing_zeros_are_counted_to_the_byte() {
+        assert_eq!(without_trailing_zeros(&[]), 0);
+        assert_eq!(without_trailing_zeros(&[0; 4096]), 0);
+        for end in [1, 7, 8, 9, 15, 16, 17, 4095, 4096] {
+            let mut page = vec![0u8; 4096];
+            page[end - 1] = 1;
+            page[0] = 1;
+            assert_eq!(without_trailing_zeros(&page), end, "{end}");
+        }
+    }
+
+    fn write_slot_into(journal: &mut [u8], generation: u64, half: u64) {
+        let file = tempfile::tempfile().unwrap();
+        write_slot(&file, generation, 3 * BLOCK as u64, half).unwrap();
+        let at = SLOTS[(generation % 2) as usize] as usize;
+        file.read_exact_at(&mut journal[at..at + SLOT_LEN], at as u64)
+            .unwrap();
     }
 
     #[test]
