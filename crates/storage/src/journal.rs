@@ -416,8 +416,12 @@ impl Journaled {
             image_at_switch: Vec::new(),
         };
         // Past both generations the journal may hold, so that none of their batches can be
-        // taken for the new generation's.
-        journal.start(checkpoint.generation + 2, db_file.metadata()?.len())?;
+        // taken for the new generation's; and of the other parity, so that the new header
+        // goes in the other slot: if writing it is torn, the header just replayed is still
+        // there, and replaying it again (before any batch of the new generation is written)
+        // gives the same file. Overwriting that header instead would leave an older one,
+        // whose replay would lay older pages over the ones just replayed.
+        journal.start(checkpoint.generation + 3, db_file.metadata()?.len())?;
         let checkpoints = Arc::new(Checkpoints::default());
         #[cfg(test)]
         {
@@ -1190,6 +1194,46 @@ mod tests {
         drop(db);
         let (recovered, _) = open(&copy, capacity);
         assert_eq!(keys(&recovered), (0..key).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_header_torn_while_opening_leaves_the_one_it_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let capacity = 256 * 1024;
+        let (backend, _) = Journaled::open_with_capacity(&path, capacity).unwrap();
+        let checkpoints = backend.checkpoints.clone();
+        let db = Database::builder().create_with_backend(backend).unwrap();
+        let paused = pause(&checkpoints);
+        let mut key = 0;
+        while checkpoints.lock().asked.is_none() {
+            put(&db, key);
+            key += 1;
+            assert!(key < 1000, "no half filled");
+        }
+        put(&db, key);
+        key += 1;
+        let copy = power_cut(dir.path(), &path, &checkpoints, "copy.redb");
+        drop(paused);
+        drop(db);
+
+        // Opening replays both generations and writes its header; the power fails while
+        // that header is written, before anything else.
+        let (backend, _) = Journaled::open_with_capacity(&copy, capacity).unwrap();
+        drop(backend);
+        let journal = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path_for(&copy))
+            .unwrap();
+        let newest = current_checkpoint(&journal).unwrap().unwrap().generation;
+        journal
+            .write_all_at(&[0xff; 4], SLOTS[(newest % 2) as usize] + 8)
+            .unwrap();
+        assert!(current_checkpoint(&journal).unwrap().unwrap().generation < newest);
+
+        let (db, _) = open(&copy, capacity);
+        assert_eq!(keys(&db), (0..key).collect::<Vec<_>>());
     }
 
     #[test]
