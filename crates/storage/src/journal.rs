@@ -1153,6 +1153,29 @@ mod tests {
         }
     }
 
+    /// A database on a journal of `capacity` bytes, and its checkpointer's state.
+    fn journaled(path: &Path, capacity: u64) -> (Database, Arc<Checkpoints>) {
+        let (backend, _) = Journaled::open_with_capacity(path, capacity).unwrap();
+        let checkpoints = backend.checkpoints.clone();
+        (
+            Database::builder().create_with_backend(backend).unwrap(),
+            checkpoints,
+        )
+    }
+
+    /// Puts keys from 0 until a half fills (the next generation starts in the other half
+    /// and the checkpoint of the full one is asked for), then one more; returns how many.
+    fn fill_a_half(db: &Database, checkpoints: &Checkpoints) -> u64 {
+        let mut key = 0;
+        while checkpoints.lock().asked.is_none() {
+            put(db, key);
+            key += 1;
+            assert!(key < 1000, "no half filled");
+        }
+        put(db, key);
+        key + 1
+    }
+
     /// A power cut now: the database file as the last finished checkpoint made it durable,
     /// the journal as it is.
     fn power_cut(dir: &Path, db: &Path, checkpoints: &Checkpoints, name: &str) -> PathBuf {
@@ -1165,21 +1188,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let capacity = 256 * 1024;
-        let (backend, _) = Journaled::open_with_capacity(&path, capacity).unwrap();
-        let checkpoints = backend.checkpoints.clone();
-        let db = Database::builder().create_with_backend(backend).unwrap();
+        let (db, checkpoints) = journaled(&path, capacity);
         let paused = pause(&checkpoints);
-        let mut key = 0;
-        // Until a half fills: the next generation starts in the other half, and the
-        // checkpoint of the full one waits.
-        while checkpoints.lock().asked.is_none() {
-            put(&db, key);
-            key += 1;
-            assert!(key < 1000, "no half filled");
-        }
-        // A commit after the switch, its checkpoint still not done.
-        put(&db, key);
-        key += 1;
+        let mut key = fill_a_half(&db, &checkpoints);
         let copy = power_cut(dir.path(), &path, &checkpoints, "mid.redb");
         let (recovered, recovery) = open(&copy, capacity);
         assert_eq!(keys(&recovered), (0..key).collect::<Vec<_>>());
@@ -1201,18 +1212,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let capacity = 256 * 1024;
-        let (backend, _) = Journaled::open_with_capacity(&path, capacity).unwrap();
-        let checkpoints = backend.checkpoints.clone();
-        let db = Database::builder().create_with_backend(backend).unwrap();
+        let (db, checkpoints) = journaled(&path, capacity);
         let paused = pause(&checkpoints);
-        let mut key = 0;
-        while checkpoints.lock().asked.is_none() {
-            put(&db, key);
-            key += 1;
-            assert!(key < 1000, "no half filled");
-        }
-        put(&db, key);
-        key += 1;
+        let key = fill_a_half(&db, &checkpoints);
         let copy = power_cut(dir.path(), &path, &checkpoints, "copy.redb");
         drop(paused);
         drop(db);
@@ -1241,9 +1243,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let capacity = 256 * 1024;
-        let (backend, _) = Journaled::open_with_capacity(&path, capacity).unwrap();
-        let checkpoints = backend.checkpoints.clone();
-        let db = Database::builder().create_with_backend(backend).unwrap();
+        let (db, checkpoints) = journaled(&path, capacity);
         for key in 0..400 {
             put(&db, key);
         }
