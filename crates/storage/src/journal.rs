@@ -66,6 +66,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
@@ -187,9 +188,16 @@ struct CheckpointState {
     /// lack, so nothing may overwrite it; the writer fails at its next switch.
     failed: Option<String>,
     stop: bool,
+    /// Commits that waited for a checkpoint to free a half: the disk is slower than the
+    /// writes. Counted, and told to the operator at most once a minute.
+    waits: Waits,
     /// Tests hold the checkpointer back to see what a crash leaves mid-checkpoint.
     #[cfg(test)]
     paused: bool,
+    /// A commit is waiting for the checkpoint (tests let a held-back checkpointer go only
+    /// then).
+    #[cfg(test)]
+    held_up: bool,
     /// What the database file holds for certain after the last finished checkpoint.
     #[cfg(test)]
     durable_image: Vec<u8>,
@@ -197,24 +205,72 @@ struct CheckpointState {
     asked_image: Vec<u8>,
 }
 
+/// Commits held up at a switch because the checkpoint before had not ended.
+#[derive(Debug, Default)]
+struct Waits {
+    total: u64,
+    /// Since the last report: how many, and the longest.
+    unreported: u64,
+    longest: Duration,
+    reported: Option<Instant>,
+}
+
+/// How often at most a slow disk is reported.
+const WAITS_REPORTED_EVERY: Duration = Duration::from_secs(60);
+
 impl Checkpoints {
+    /// Counts a commit that waited `waited` for the checkpoint before, and tells the
+    /// operator once a minute at most.
+    fn note_wait(&self, waited: Duration) {
+        let mut state = self.lock();
+        let waits = &mut state.waits;
+        waits.total += 1;
+        waits.unreported += 1;
+        waits.longest = waits.longest.max(waited);
+        if waits
+            .reported
+            .is_none_or(|at| at.elapsed() >= WAITS_REPORTED_EVERY)
+        {
+            tracing::warn!(
+                commits = waits.unreported,
+                longest_ms = waits.longest.as_millis() as u64,
+                "commits waited for the database file's sync: the disk is slower than the writes"
+            );
+            waits.unreported = 0;
+            waits.longest = Duration::ZERO;
+            waits.reported = Some(Instant::now());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, CheckpointState> {
         // The state is plain data changed in single assignments; a poisoned lock still
         // guards consistent state.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until no checkpoint is asked for or running; fails if one failed.
-    fn settle(&self) -> Result<(), BackendError> {
+    /// Waits until no checkpoint is asked for or running; fails if one failed. Returns
+    /// how long it waited, if it did.
+    fn settle(&self) -> Result<Option<Duration>, BackendError> {
         let mut state = self.lock();
+        let mut since = None;
         while state.asked.is_some() && state.failed.is_none() {
+            since.get_or_insert_with(Instant::now);
+            #[cfg(test)]
+            {
+                state.held_up = true;
+                self.changed.notify_all();
+            }
             state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        #[cfg(test)]
+        {
+            state.held_up = false;
         }
         match &state.failed {
             Some(e) => Err(BackendError::Io(io::Error::other(format!(
                 "a checkpoint of the database file failed: {e}; reopen the database"
             )))),
-            None => Ok(()),
+            None => Ok(since.map(|s| s.elapsed())),
         }
     }
 }
@@ -865,7 +921,9 @@ impl Journaled {
             // durable.
             return self.checkpoint(journal);
         }
-        self.checkpoints.settle()?;
+        if let Some(waited) = self.checkpoints.settle()? {
+            self.checkpoints.note_wait(waited);
+        }
         let next = journal.generation + 1;
         #[cfg(test)]
         {
@@ -1205,6 +1263,46 @@ mod tests {
         drop(db);
         let (recovered, _) = open(&copy, capacity);
         assert_eq!(keys(&recovered), (0..key).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn commits_held_up_by_a_checkpoint_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let capacity = 128 * 1024;
+        let (db, checkpoints) = journaled(&path, capacity);
+        // Commits that find their checkpoint done do not count.
+        for key in 0..100 {
+            put(&db, key);
+            checkpoints.settle().unwrap();
+        }
+        assert_eq!(checkpoints.lock().waits.total, 0);
+
+        // The checkpoint of a full half is held back while the other fills: the switch
+        // after it waits until the checkpointer is let go.
+        let paused = pause(&checkpoints);
+        fill_a_half(&db, &checkpoints);
+        let mut key = 1000;
+        let held = checkpoints.clone();
+        let letting_go = std::thread::spawn(move || {
+            let mut state = held.lock();
+            while !state.held_up {
+                state = held.changed.wait(state).unwrap();
+            }
+            drop(state);
+            drop(paused);
+        });
+        while checkpoints.lock().waits.total == 0 {
+            put(&db, key);
+            key += 1;
+            assert!(key < 3000, "no commit waited");
+        }
+        letting_go.join().unwrap();
+        assert_eq!(checkpoints.lock().waits.total, 1);
+        drop(db);
+        let (db, _) = open(&path, capacity);
+        let want: Vec<u64> = (0..100).chain(1000..key).collect();
+        assert_eq!(keys(&db), want);
     }
 
     #[test]
