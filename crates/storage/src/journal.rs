@@ -54,10 +54,14 @@
 //! whose last `length - kept` are zeros, which the record leaves out: a B-tree page is
 //! seldom full, and the journal's bytes are what a commit waits for), `1, offset, length,
 //! bytes` (a write in full, as journals before the trimmed record have it) or `2, length`
-//! (the file resized). Writing a header slot is a single-sector write; if one is torn, the other slot
-//! (the checkpoint before) is used: it names the generation before, whose half is not
-//! overwritten until that newer header is durable, so replaying from it is replaying pages
-//! the database file already holds before the current ones.
+//! (the file resized).
+//!
+//! A header slot is written in one sector, the two slots in turn. If the newest is torn,
+//! the other is used: it names the generation before, whose half is not overwritten until
+//! the newer header is durable, so its replay, followed by the next generation's, ends with
+//! the same pages. The header written when opening goes in the slot other than the one it
+//! replayed from (it names a generation of the other parity), so a tear there falls back to
+//! the replay just done.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
