@@ -168,10 +168,6 @@ struct Journal {
     /// How far the file is written (zeros past the last batch), so a batch below this
     /// overwrites blocks the filesystem already holds.
     written: u64,
-    /// What the database file held when the last generation ended (tests only: the state a
-    /// power cut may leave once that generation's checkpoint is done).
-    #[cfg(test)]
-    image_at_switch: Vec<u8>,
 }
 
 /// The checkpoints asked of the checkpointer thread, and how they went.
@@ -205,6 +201,7 @@ struct CheckpointState {
     /// What the database file holds for certain after the last finished checkpoint.
     #[cfg(test)]
     durable_image: Vec<u8>,
+    /// What the database file held at the switch that asked for the current checkpoint.
     #[cfg(test)]
     asked_image: Vec<u8>,
 }
@@ -472,8 +469,6 @@ impl Journaled {
             failed: false,
             half,
             written: journal_len,
-            #[cfg(test)]
-            image_at_switch: Vec::new(),
         };
         // Past both generations the journal may hold, so that none of their batches can be
         // taken for the new generation's; and of the other parity, so that the new header
@@ -929,14 +924,14 @@ impl Journaled {
             self.checkpoints.note_wait(waited);
         }
         let next = journal.generation + 1;
+        // What the database file holds as the full half's generation ends: the state a power
+        // cut may leave once its checkpoint is done.
         #[cfg(test)]
-        {
-            journal.image_at_switch = {
-                let mut image = vec![0; self.db.len()? as usize];
-                self.db.read(0, &mut image)?;
-                image
-            };
-        }
+        let image = {
+            let mut image = vec![0; self.db.len()? as usize];
+            self.db.read(0, &mut image)?;
+            image
+        };
         journal.begin(next);
         if !journal.append()? {
             return Err(BackendError::Io(io::Error::other(
@@ -947,7 +942,7 @@ impl Journaled {
         state.asked = Some(next);
         #[cfg(test)]
         {
-            state.asked_image = std::mem::take(&mut journal.image_at_switch);
+            state.asked_image = image;
         }
         drop(state);
         self.checkpoints.changed.notify_all();
