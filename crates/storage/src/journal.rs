@@ -165,9 +165,11 @@ struct Journal {
     failed: bool,
     /// The size of a half, a multiple of [`BLOCK`].
     half: u64,
-    /// How far the file is written (zeros past the last batch), so a batch below this
-    /// overwrites blocks the filesystem already holds.
-    written: u64,
+    /// How far each half is written (zeros past its last batch), so a batch below this
+    /// overwrites blocks the filesystem already holds. Each half grows on its own: the
+    /// first generation may be in the second half, and filling the first one with zeros
+    /// for it would write up to half the journal before the first commit.
+    written: [u64; 2],
 }
 
 /// The checkpoints asked of the checkpointer thread, and how they went.
@@ -468,7 +470,8 @@ impl Journaled {
             overflow: false,
             failed: false,
             half,
-            written: journal_len,
+            written: [0, 1]
+                .map(|h| journal_len.clamp(half_start(h, half), half_start(h, half) + half)),
         };
         // Past both generations the journal may hold, so that none of their batches can be
         // taken for the new generation's; and of the other parity, so that the new header
@@ -531,11 +534,6 @@ impl Journal {
         self.tail = half_start(generation, self.half);
     }
 
-    /// Where the journal ends.
-    fn end(&self) -> u64 {
-        FIRST_BATCH + 2 * self.half
-    }
-
     fn reset_pending(&mut self) {
         self.pending.reset();
         self.overflow = false;
@@ -567,23 +565,24 @@ impl Journal {
     /// written does not. The zeros are synced with the batch that needed them, once per
     /// [`PREALLOCATE`] bytes, and the file keeps them across restarts.
     fn preallocate(&mut self, end: u64) -> io::Result<()> {
-        if end <= self.written {
+        let h = (self.generation % 2) as usize;
+        let written = self.written[h];
+        if end <= written {
             return Ok(());
         }
-        let target = (self.written + PREALLOCATE)
-            .max(end)
-            .min(self.end().max(end));
+        let half_end = half_start(self.generation, self.half) + self.half;
+        let target = (written + PREALLOCATE).max(end).min(half_end.max(end));
         let zeros = vec![Block::ZERO; 256];
         let zeros = zeros.as_bytes();
-        // Never over the header slots; from a block's start, as direct I/O wants (what lies
-        // between the tail and `written` is zeros or stale batches either way).
-        let mut at = self.written.max(FIRST_BATCH) / BLOCK as u64 * BLOCK as u64;
+        // From a block's start, as direct I/O wants (what lies between the tail and
+        // `written` is zeros or stale batches either way).
+        let mut at = written / BLOCK as u64 * BLOCK as u64;
         while at < target {
             let n = (target - at).min(zeros.len() as u64);
             write_durably(&mut self.direct, &self.file, &zeros[..n as usize], at)?;
             at += n;
         }
-        self.written = target;
+        self.written[h] = target;
         Ok(())
     }
 
@@ -1567,6 +1566,22 @@ mod tests {
         drop(db);
         let (db, _) = open(&path, capacity);
         assert_eq!(keys(&db), (0..2000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_new_journal_writes_only_around_its_first_batches() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let (db, _) = open(&path, CAPACITY);
+        put(&db, 1);
+        drop(db);
+        // Whichever half the first generation is in, the other is not filled with zeros
+        // for it: the file holds a few megabytes, not half the journal.
+        let allocated = std::fs::metadata(path_for(&path)).unwrap().blocks() * 512;
+        assert!(allocated <= 2 * PREALLOCATE, "{allocated} bytes allocated");
+        let (db, _) = open(&path, CAPACITY);
+        assert_eq!(keys(&db), vec![1]);
     }
 
     #[test]
