@@ -21,8 +21,11 @@
 //! half while the database file is synced; they wait only if that half fills before the
 //! sync ends. A sync of the database file takes as long as the pages dirtied since the last
 //! one (tens of milliseconds once the file is some tens of megabytes, and growing with it),
-//! which would otherwise stall every writer at once. Overwriting a half's blocks is the
-//! cheapest sync a filesystem offers: no allocation, no size change.
+//! which would otherwise stall every writer at once. The checkpoint writes back the parts
+//! of the file its generation wrote a step at a time before that sync ([`crate::writeback`]),
+//! so that a commit's journal write queues behind one step, not behind the whole sync.
+//! Overwriting a half's blocks is the cheapest sync a filesystem offers: no allocation, no
+//! size change.
 //!
 //! After a crash the database file holds everything up to the generation before the one
 //! the header names, and any subset of the later writes. Opening replays the named
@@ -75,6 +78,8 @@ use std::time::{Duration, Instant};
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::writeback::{self, Dirty};
 
 /// The journal's size: two halves used in turn, each synced into the database file in the
 /// background when it fills.
@@ -170,6 +175,9 @@ struct Journal {
     /// first generation may be in the second half, and filling the first one with zeros
     /// for it would write up to half the journal before the first commit.
     written: [u64; 2],
+    /// Where the database file was written in this generation: its checkpoint writes those
+    /// parts back a step at a time before it syncs the file.
+    dirty: Dirty,
 }
 
 /// The checkpoints asked of the checkpointer thread, and how they went.
@@ -190,6 +198,8 @@ struct CheckpointState {
     /// lack, so nothing may overwrite it; the writer fails at its next switch.
     failed: Option<String>,
     stop: bool,
+    /// Where the asked checkpoint's generation wrote the database file.
+    dirty: Dirty,
     /// Commits that waited for a checkpoint to free a half: the disk is slower than the
     /// writes. Counted, and told to the operator at most once a minute.
     waits: Waits,
@@ -297,7 +307,7 @@ fn checkpointer(checkpoints: &Checkpoints, db: &File, journal: &File, half: u64)
                     && state.failed.is_none()
                 {
                     state.running = true;
-                    break next;
+                    break (next, std::mem::take(&mut state.dirty));
                 }
                 state = checkpoints
                     .changed
@@ -305,8 +315,9 @@ fn checkpointer(checkpoints: &Checkpoints, db: &File, journal: &File, half: u64)
                     .unwrap_or_else(|p| p.into_inner());
             }
         };
-        let done = db
-            .sync_data()
+        let (next, dirty) = next;
+        let done = writeback::in_steps(db, dirty.steps())
+            .and_then(|()| db.sync_data())
             .and_then(|()| db.metadata())
             .and_then(|m| write_slot(journal, next, m.len(), half));
         let mut state = checkpoints.lock();
@@ -472,6 +483,7 @@ impl Journaled {
             half,
             written: [0, 1]
                 .map(|h| journal_len.clamp(half_start(h, half), half_start(h, half) + half)),
+            dirty: Dirty::default(),
         };
         // Past both generations the journal may hold, so that none of their batches can be
         // taken for the new generation's; and of the other parity, so that the new header
@@ -899,6 +911,7 @@ impl Journaled {
     fn checkpoint(&self, journal: &mut Journal) -> Result<(), BackendError> {
         self.checkpoints.settle()?;
         self.db.sync_data()?;
+        journal.dirty = Dirty::default();
         let len = self.db.len()?;
         journal
             .start(journal.generation + 1, len)
@@ -931,6 +944,7 @@ impl Journaled {
             self.db.read(0, &mut image)?;
             image
         };
+        let dirty = std::mem::take(&mut journal.dirty);
         journal.begin(next);
         if !journal.append()? {
             return Err(BackendError::Io(io::Error::other(
@@ -939,6 +953,7 @@ impl Journaled {
         }
         let mut state = self.checkpoints.lock();
         state.asked = Some(next);
+        state.dirty = dirty;
         #[cfg(test)]
         {
             state.asked_image = image;
@@ -990,6 +1005,7 @@ impl StorageBackend for Journaled {
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendError> {
         let mut journal = self.journal()?;
         self.db.write(offset, data)?;
+        journal.dirty.mark(offset, data.len() as u64);
         let kept = &data[..without_trailing_zeros(data)];
         journal.record(&[
             &[WRITE_TRIMMED],
@@ -1261,6 +1277,27 @@ mod tests {
         drop(db);
         let (recovered, _) = open(&copy, capacity);
         assert_eq!(keys(&recovered), (0..key).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_checkpoint_is_handed_the_parts_of_the_database_file_its_half_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let (db, checkpoints) = journaled(&path, 256 * 1024);
+        let paused = pause(&checkpoints);
+        fill_a_half(&db, &checkpoints);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let steps: Vec<u64> = checkpoints.lock().dirty.steps().collect();
+        // Every commit writes redb's header, at the file's start; nothing is named past
+        // the file's end.
+        assert_eq!(steps.first(), Some(&0), "{steps:?}");
+        assert!(
+            steps.iter().all(|&s| s * writeback::STEP < len),
+            "{steps:?} past {len} bytes"
+        );
+        drop(paused);
+        checkpoints.settle().unwrap();
+        assert!(checkpoints.lock().dirty.is_empty());
     }
 
     #[test]

@@ -16,3 +16,4 @@ pub mod plane;
 pub mod s3;
 pub mod server;
 pub mod sigv4;
+mod writeback;
