@@ -22,7 +22,7 @@
 //! sync ends. A sync of the database file takes as long as the pages dirtied since the last
 //! one (tens of milliseconds once the file is some tens of megabytes, and growing with it),
 //! which would otherwise stall every writer at once. The checkpoint writes back the parts
-//! of the file its generation wrote a step at a time before that sync ([`crate::writeback`]),
+//! of the file its generation wrote a step at a time before that sync (`writeback.rs`),
 //! so that a commit's journal write queues behind one step, not behind the whole sync.
 //! Overwriting a half's blocks is the cheapest sync a filesystem offers: no allocation, no
 //! size change.
