@@ -22,8 +22,8 @@
 //! sync ends. A sync of the database file takes as long as the pages dirtied since the last
 //! one (tens of milliseconds once the file is some tens of megabytes, and growing with it),
 //! which would otherwise stall every writer at once. The checkpoint writes back the parts
-//! of the file its generation wrote a step at a time before that sync (`writeback.rs`),
-//! so that a commit's journal write queues behind one step, not behind the whole sync.
+//! of the file its generation wrote a range at a time before that sync (`writeback.rs`),
+//! so that a commit's journal write queues behind one range, not behind the whole sync.
 //! Overwriting a half's blocks is the cheapest sync a filesystem offers: no allocation, no
 //! size change.
 //!
@@ -316,7 +316,7 @@ fn checkpointer(checkpoints: &Checkpoints, db: &File, journal: &File, half: u64)
             }
         };
         let (next, dirty) = next;
-        let done = writeback::in_steps(db, dirty.steps())
+        let done = writeback::in_ranges(db, dirty.ranges())
             .and_then(|()| db.sync_data())
             .and_then(|()| db.metadata())
             .and_then(|m| write_slot(journal, next, m.len(), half));
@@ -1287,13 +1287,13 @@ mod tests {
         let paused = pause(&checkpoints);
         fill_a_half(&db, &checkpoints);
         let len = std::fs::metadata(&path).unwrap().len();
-        let steps: Vec<u64> = checkpoints.lock().dirty.steps().collect();
+        let ranges: Vec<(u64, u64)> = checkpoints.lock().dirty.ranges().collect();
         // Every commit writes redb's header, at the file's start; nothing is named past
         // the file's end.
-        assert_eq!(steps.first(), Some(&0), "{steps:?}");
+        assert_eq!(ranges.first().map(|r| r.0), Some(0), "{ranges:?}");
         assert!(
-            steps.iter().all(|&s| s * writeback::STEP < len),
-            "{steps:?} past {len} bytes"
+            ranges.iter().all(|&(start, _)| start < len),
+            "{ranges:?} past {len} bytes"
         );
         drop(paused);
         checkpoints.settle().unwrap();
