@@ -176,7 +176,7 @@ struct Journal {
     /// for it would write up to half the journal before the first commit.
     written: [u64; 2],
     /// Where the database file was written in this generation: its checkpoint writes those
-    /// parts back a step at a time before it syncs the file.
+    /// parts back a range at a time before it syncs the file.
     dirty: Dirty,
 }
 
