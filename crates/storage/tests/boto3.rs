@@ -97,6 +97,37 @@ refused("ValidationException", c.put_item, TableName="Users", Item={"userId": {"
 refused("ValidationException", c.put_item, TableName="Users", Item={"userId": {"S": "u4"}, "s": {"SS": ["a", "a"]}},
         contains="contains duplicates")
 
+# attribute names: 65,535 bytes is the longest DynamoDB takes, anywhere a name is given
+longest, too_long = "n" * 65535, "n" * 65536
+too_large = "1 validation error detected: Attribute name is too large, must be less than 65536 bytes"
+t.put_item(Item={"userId": "long", longest: 1, "m": {longest: 2}})
+assert t.get_item(Key={"userId": "long"}, ProjectionExpression="#n", ExpressionAttributeNames={"#n": longest},
+                  ConsistentRead=True)["Item"] == {longest: 1}
+assert c.get_item(TableName="Users", Key={"userId": {"S": "long"}}, AttributesToGet=[longest],
+                  ConsistentRead=True)["Item"] == {longest: {"N": "1"}}
+t.update_item(Key={"userId": "long"}, UpdateExpression="SET #n = #n + :one", ConditionExpression="#n = :one",
+              ExpressionAttributeNames={"#n": longest}, ExpressionAttributeValues={":one": 1})
+for fn, kw in [
+    (t.put_item, dict(Item={"userId": "long2", too_long: 1})),
+    (t.put_item, dict(Item={"userId": "long2", "m": {"deeper": {too_long: 1}}})),
+    (t.get_item, dict(Key={"userId": "long"}, ProjectionExpression="#n", ExpressionAttributeNames={"#n": too_long})),
+    (c.get_item, dict(TableName="Users", Key={"userId": {"S": "long"}}, AttributesToGet=[too_long])),
+    (c.update_item, dict(TableName="Users", Key={"userId": {"S": "long"}},
+                         AttributeUpdates={too_long: {"Action": "PUT", "Value": {"N": "1"}}})),
+    (c.put_item, dict(TableName="Users", Item={"userId": {"S": "long"}}, Expected={too_long: {"Exists": False}})),
+    (t.update_item, dict(Key={"userId": "long"}, UpdateExpression="SET #n = :one",
+                         ExpressionAttributeNames={"#n": too_long}, ExpressionAttributeValues={":one": 1})),
+    (t.update_item, dict(Key={"userId": "long"}, UpdateExpression="SET a = :one", ConditionExpression="#n = :one",
+                         ExpressionAttributeNames={"#n": too_long}, ExpressionAttributeValues={":one": 1})),
+    (t.update_item, dict(Key={"userId": "long"}, UpdateExpression="SET doc = :m",
+                         ExpressionAttributeValues={":m": {too_long: 1}})),
+]:
+    e = refused("ValidationException", fn, **kw)
+    assert e["Error"]["Message"] == too_large, e["Error"]["Message"]
+got = t.get_item(Key={"userId": "long"}, ConsistentRead=True)["Item"]
+assert got == {"userId": "long", longest: 2, "m": {longest: 2}}, sorted(k[:8] for k in got)
+assert "Item" not in t.get_item(Key={"userId": "long2"}, ConsistentRead=True)
+
 # legacy parameters
 c.put_item(TableName="Users", Item={"userId": {"S": "L1"}, "v": {"N": "1"}}, Expected={"userId": {"Exists": False}})
 refused("ConditionalCheckFailedException", c.put_item, TableName="Users", Item={"userId": {"S": "L1"}},

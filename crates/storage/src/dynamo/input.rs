@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::error::Error;
 use super::expr::Placeholders;
-use super::types::{AttributeValue, Item, item_from_json, shape_error};
+use super::types::{AttributeValue, Item, NAME_TOO_LARGE, check_name, item_from_json, shape_error};
 
 /// An operation's input object.
 #[derive(Debug)]
@@ -197,6 +197,7 @@ impl<'a> Input<'a> {
                         "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
                     )));
                 }
+                check_name(s)?;
                 names.insert(k.clone(), s.clone());
             }
         }
@@ -216,6 +217,9 @@ impl<'a> Input<'a> {
                     )));
                 }
                 let value = AttributeValue::from_json(v).map_err(|e| match e {
+                    // A name too large inside a value is refused in the same words as
+                    // anywhere else, without naming the placeholder.
+                    Error::Validation(m) if m == NAME_TOO_LARGE => Error::Validation(m),
                     Error::Validation(m) => Error::Validation(format!(
                         "ExpressionAttributeValues contains invalid value: {m} for key {k}"
                     )),

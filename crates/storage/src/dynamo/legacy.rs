@@ -164,6 +164,7 @@ pub(crate) fn expected(v: &Value, operator: Option<&str>) -> Result<Option<Condi
     };
     let mut conds = Vec::new();
     for (name, spec) in m {
+        super::types::check_name(name)?;
         let Value::Object(spec) = spec else {
             return Err(super::types::shape_error(spec, "structure"));
         };
@@ -239,6 +240,7 @@ pub(crate) fn filter(
     };
     let mut conds = Vec::new();
     for (name, spec) in m {
+        super::types::check_name(name)?;
         let Value::Object(spec) = spec else {
             return Err(super::types::shape_error(spec, "structure"));
         };
@@ -268,6 +270,7 @@ pub(crate) fn attribute_updates(v: &Value, key_names: &[&str]) -> Result<Update,
         ..Update::default()
     };
     for (name, spec) in m {
+        super::types::check_name(name)?;
         if key_names.contains(&name.as_str()) {
             return Err(Error::validation(format!(
                 "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
@@ -353,6 +356,7 @@ pub(crate) fn attributes_to_get(v: &Value) -> Result<Vec<Path>, Error> {
         let Value::String(n) = n else {
             return Err(super::types::shape_error(n, "string"));
         };
+        super::types::check_name(n)?;
         let p = Path::attr(n);
         if out.contains(&p) {
             return Err(Error::validation(format!(

@@ -16,6 +16,23 @@ pub type Item = BTreeMap<String, AttributeValue>;
 
 /// The deepest a document may nest.
 pub const MAX_NESTING: usize = 32;
+
+/// The longest attribute name DynamoDB takes, in UTF-8 bytes: 64 KiB less one (the service's
+/// refusal says "less than 65536 bytes").
+pub const MAX_NAME: usize = 65_535;
+
+/// DynamoDB's refusal of a longer attribute name, wherever one is given (an item's name at
+/// any depth, an expression attribute name, the legacy parameters' names).
+pub const NAME_TOO_LARGE: &str =
+    "1 validation error detected: Attribute name is too large, must be less than 65536 bytes";
+
+/// Refuses an attribute name longer than DynamoDB takes.
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if name.len() > MAX_NAME {
+        return Err(Error::validation(NAME_TOO_LARGE));
+    }
+    Ok(())
+}
 /// The largest item, in DynamoDB's size units.
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 
@@ -220,6 +237,7 @@ impl AttributeValue {
                 };
                 let mut out = Item::new();
                 for (k, v) in m {
+                    check_name(k)?;
                     out.insert(k.clone(), Self::from_json_at(v, depth + 1)?);
                 }
                 Self::M(out)
@@ -374,6 +392,7 @@ pub fn item_from_json(v: &Value) -> Result<Item, Error> {
     };
     let mut item = Item::new();
     for (k, v) in m {
+        check_name(k)?;
         item.insert(k.clone(), AttributeValue::from_json(v)?);
     }
     Ok(item)
