@@ -33,6 +33,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
 /// The largest item, in DynamoDB's size units.
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 
