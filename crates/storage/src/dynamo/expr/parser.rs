@@ -32,10 +32,16 @@ struct Parser<'a> {
     ph: &'a Placeholders,
     /// Nesting of parentheses and NOTs, bounded so that no input can exhaust the stack.
     depth: usize,
+    /// The operators of a condition read so far (comparators, AND, OR, NOT, BETWEEN, IN).
+    operators: usize,
 }
 
 /// The deepest nesting of parentheses and `NOT` accepted.
 const MAX_NESTING: usize = 128;
+
+/// The most operators DynamoDB takes in a condition, filter or key condition expression;
+/// function calls and parentheses do not count.
+const MAX_OPERATORS: usize = 300;
 
 /// Parses a condition, filter or key condition expression.
 pub fn parse_condition(src: &str, kind: Kind, ph: &Placeholders) -> Result<Condition> {
@@ -121,6 +127,7 @@ impl<'a> Parser<'a> {
             kind,
             ph,
             depth: 0,
+            operators: 0,
         })
     }
 
@@ -266,6 +273,19 @@ impl<'a> Parser<'a> {
         out
     }
 
+    /// Counts an operator of a condition, refusing the one past DynamoDB's limit as it
+    /// does (naming that one's count).
+    fn operator(&mut self) -> Result<()> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(self.kind.invalid(format!(
+                "The expression contains too many operators; operator count: {}",
+                self.operators
+            )));
+        }
+        Ok(())
+    }
+
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
@@ -367,6 +387,7 @@ impl<'a> Parser<'a> {
     fn or_expr(&mut self) -> Result<(Condition, bool)> {
         let (mut left, mut grouped) = self.and_expr()?;
         while self.eat_keyword("OR") {
+            self.operator()?;
             let (right, _) = self.and_expr()?;
             left = Condition::Or(Box::new(left), Box::new(right));
             grouped = false;
@@ -377,6 +398,7 @@ impl<'a> Parser<'a> {
     fn and_expr(&mut self) -> Result<(Condition, bool)> {
         let (mut left, mut grouped) = self.not_expr()?;
         while self.eat_keyword("AND") {
+            self.operator()?;
             let (right, _) = self.not_expr()?;
             left = Condition::And(Box::new(left), Box::new(right));
             grouped = false;
@@ -387,7 +409,8 @@ impl<'a> Parser<'a> {
     fn not_expr(&mut self) -> Result<(Condition, bool)> {
         self.enter()?;
         let out = if self.eat_keyword("NOT") {
-            self.not_expr()
+            self.operator()
+                .and_then(|()| self.not_expr())
                 .map(|(c, _)| (Condition::Not(Box::new(c)), false))
         } else {
             self.primary()
@@ -428,6 +451,7 @@ impl<'a> Parser<'a> {
         };
         if let Some(cmp) = cmp {
             self.pos += 1;
+            self.operator()?;
             let right = self.operand()?;
             if !matches!(cmp, Cmp::Eq | Cmp::Ne) {
                 for side in [&left, &right] {
@@ -444,6 +468,7 @@ impl<'a> Parser<'a> {
             return Ok((Condition::Compare(left, cmp, right), false));
         }
         if self.eat_keyword("BETWEEN") {
+            self.operator()?;
             let low = self.operand()?;
             if !self.eat_keyword("AND") {
                 return Err(self.syntax_error());
@@ -480,6 +505,7 @@ impl<'a> Parser<'a> {
             return Ok((Condition::Between(left, low, high), false));
         }
         if self.eat_keyword("IN") {
+            self.operator()?;
             self.expect_sym("(")?;
             let mut list = vec![self.operand()?];
             while self.eat_sym(",") {
@@ -888,6 +914,52 @@ mod tests {
         assert!(parse_condition(&deep, Kind::Condition, &p).is_err());
         let nots = format!("{}a = :v", "NOT ".repeat(1000));
         assert!(parse_condition(&nots, Kind::Condition, &p).is_err());
+    }
+
+    #[test]
+    fn conditions_take_300_operators_and_refuse_the_next_in_dynamodbs_words() {
+        let p = ph(&[], &[(":v", n(1))]);
+        let too_many = |kind: &str| {
+            format!(
+                "Invalid {kind}: The expression contains too many operators; operator count: 301"
+            )
+        };
+        // a<b or a<b or ...: two operators a clause after the first one's one.
+        let flat = |n: usize| format!("a<b {}", "or a<b ".repeat(n));
+        parse_condition(&flat(149), Kind::Condition, &p).unwrap();
+        assert_eq!(
+            err(parse_condition(&flat(150), Kind::Condition, &p)),
+            too_many("ConditionExpression")
+        );
+        assert_eq!(
+            err(parse_condition(&flat(584), Kind::Filter, &p)),
+            too_many("FilterExpression")
+        );
+        // Parentheses do not count (a few levels, within the nesting bound).
+        let grouped = format!("(a<b or a<b) and ({})", flat(147));
+        parse_condition(&grouped, Kind::Condition, &p).unwrap();
+        assert_eq!(
+            err(parse_condition(
+                &format!("a<b and {grouped}"),
+                Kind::Condition,
+                &p
+            )),
+            too_many("ConditionExpression")
+        );
+        // NOT, BETWEEN and IN count once each; function calls do not count.
+        let mixed = format!(
+            "NOT a BETWEEN :v AND :v AND b IN (:v, :v) AND attribute_exists(c) AND {}",
+            flat(146)
+        );
+        parse_condition(&mixed, Kind::Condition, &p).unwrap();
+        assert_eq!(
+            err(parse_condition(
+                &format!("a<b and {mixed}"),
+                Kind::Condition,
+                &p
+            )),
+            too_many("ConditionExpression")
+        );
     }
 
     #[test]
