@@ -292,7 +292,7 @@ impl Checkpoints {
 /// journal's header, for each checkpoint asked.
 fn checkpointer(checkpoints: &Checkpoints, db: &File, journal: &File, half: u64) {
     loop {
-        let next = {
+        let (next, dirty) = {
             let mut state = checkpoints.lock();
             loop {
                 #[cfg(test)]
@@ -315,7 +315,6 @@ fn checkpointer(checkpoints: &Checkpoints, db: &File, journal: &File, half: u64)
                     .unwrap_or_else(|p| p.into_inner());
             }
         };
-        let (next, dirty) = next;
         let done = writeback::in_ranges(db, dirty.ranges())
             .and_then(|()| db.sync_data())
             .and_then(|()| db.metadata())
