@@ -275,3 +275,126 @@ print("ok")
     let out = run_python(&python, &server.url(), &script).await;
     assert_eq!(out.trim(), "ok");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_and_answers_in_dynamodbs_words() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    let script = format!(
+        "{PRELUDE}{}",
+        r##"
+import threading
+c.create_table(TableName="Vee", KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"}, {"AttributeName": "x", "AttributeType": "S"}],
+    GlobalSecondaryIndexes=[{"IndexName": "byx", "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
+                             "Projection": {"ProjectionType": "ALL"}}],
+    BillingMode="PAY_PER_REQUEST")
+t = r.Table("Vee")
+t.put_item(Item={"p": "a", "x": "x1", "s": {"dog"}, "n": 1, "l": [1, 2]})
+
+def msg(code, fn, **kw):
+    return refused(code, fn, **kw)["Error"]["Message"]
+
+# an empty attribute name, wherever a name is given
+empty = "1 validation error detected: Empty attribute name"
+for fn, kw in [
+    (t.put_item, dict(Item={"p": "b", "": 1})),
+    (t.get_item, dict(Key={"p": "a"}, ProjectionExpression="#n", ExpressionAttributeNames={"#n": ""})),
+    (c.get_item, dict(TableName="Vee", Key={"p": {"S": "a"}}, AttributesToGet=[""])),
+    (c.update_item, dict(TableName="Vee", Key={"p": {"S": "a"}}, AttributeUpdates={"": {"Action": "PUT", "Value": {"N": "2"}}})),
+    (t.update_item, dict(Key={"p": "a"}, UpdateExpression="SET #n = :v", ExpressionAttributeNames={"#n": ""},
+                         ExpressionAttributeValues={":v": 3})),
+]:
+    assert msg("ValidationException", fn, **kw) == empty
+assert "Item" not in t.get_item(Key={"p": "b"}, ConsistentRead=True)
+
+# a key that does not fit the schema cancels a transaction with a ValidationError reason for
+# that action and None for the rest; an empty key value refuses the whole request
+e = refused("TransactionCanceledException", c.transact_write_items, TransactItems=[
+    {"Put": {"TableName": "Vee", "Item": {"p": {"N": "7"}}}},
+    {"Put": {"TableName": "Vee", "Item": {"p": {"N": "8"}}}},
+    {"Put": {"TableName": "Vee", "Item": {"p": {"S": "c"}}, "ConditionExpression": "attribute_exists(p)"}}])
+assert [r["Code"] for r in e["CancellationReasons"]] == ["ValidationError", "None", "None"], e
+assert "Type mismatch for key p" in e["CancellationReasons"][0]["Message"], e
+assert "Message" not in e["CancellationReasons"][1]
+assert msg("ValidationException", c.transact_write_items, TransactItems=[{"Update": {"TableName": "Vee",
+    "Key": {"p": {"S": ""}}, "UpdateExpression": "SET q = :v", "ExpressionAttributeValues": {":v": {"N": "0"}}}}]) == \
+    "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: p"
+
+# the legacy parameters' own rules
+assert msg("ValidationException", c.update_item, TableName="Vee", Key={"p": {"S": "a"}},
+           AttributeUpdates={"z": {"Action": "PUT", "Value": {"N": "2"}}},
+           Expected={"n": {"ComparisonOperator": "IN", "AttributeValueList": [{"N": "1"}, {"S": "dog"}]}}) == \
+    "One or more parameter values were invalid: AttributeValues inside AttributeValueList must be of same type"
+without = "ConditionalOperator cannot be used without Filter or Expected"
+two = "ConditionalOperator can only be used when Filter or Expected has two or more elements"
+assert msg("ValidationException", c.update_item, TableName="Vee", Key={"p": {"S": "a"}},
+           AttributeUpdates={"z": {"Action": "PUT", "Value": {"N": "2"}}}, Expected={}, ConditionalOperator="OR") == without
+assert msg("ValidationException", c.put_item, TableName="Vee", Item={"p": {"S": "a"}}, ConditionalOperator="AND") == without
+assert msg("ValidationException", c.put_item, TableName="Vee", Item={"p": {"S": "a"}}, ConditionalOperator="AND",
+           Expected={"n": {"Exists": True, "Value": {"N": "1"}}}) == two
+assert msg("ValidationException", c.scan, TableName="Vee", ConditionalOperator="OR") == without
+assert msg("ValidationException", c.update_item, TableName="Vee", Key={"p": {"S": "a"}},
+           AttributeUpdates={"s": {"Action": "ADD", "Value": {"L": [{"S": "cat"}]}}}) == "Type mismatch for attribute to update"
+
+# expressions
+t.update_item(Key={"p": "a"}, UpdateExpression="SET z = :v", ConditionExpression="attribute_type(:v, :t)",
+              ExpressionAttributeValues={":v": 0, ":t": "N"})
+assert t.get_item(Key={"p": "a"}, ConsistentRead=True)["Item"]["z"] == 0
+assert msg("ValidationException", t.update_item, Key={"p": "a"}, UpdateExpression="SET z = :v",
+           ConditionExpression="attribute_type(n, s)", ExpressionAttributeValues={":v": 1}) == \
+    "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {NS,SS,L,BS,N,M,B,BOOL,NULL,S}"
+assert msg("ValidationException", t.update_item, Key={"p": "a"}, UpdateExpression="SET z = :v",
+           ConditionExpression="contains(s, s)", ExpressionAttributeValues={":v": 1}) == \
+    "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: [s]"
+assert msg("ValidationException", t.scan, FilterExpression="l[1] = l[1]") == \
+    "Invalid FilterExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [l, [1]]"
+assert msg("ValidationException", t.get_item, Key={"p": "a"}, ProjectionExpression="l[99999999999999]") == \
+    "Invalid ProjectionExpression: List index is not within the allowable range; index: [99999999999999]"
+assert t.get_item(Key={"p": "a"}, ProjectionExpression="l[999]", ConsistentRead=True)["Item"] == {}
+assert msg("ValidationException", t.update_item, Key={"p": "a"}, UpdateExpression="SET l = list_append(list_append(:a, :b), :a)",
+           ExpressionAttributeValues={":a": [1], ":b": [2]}) == \
+    "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append"
+t.update_item(Key={"p": "a"}, UpdateExpression="SET l = list_append(if_not_exists(l, :a), :b)",
+              ExpressionAttributeValues={":a": [], ":b": [3]})
+assert t.get_item(Key={"p": "a"}, ConsistentRead=True)["Item"]["l"] == [1, 2, 3]
+deep = "leaf"
+for _ in range(40):
+    deep = {"a": deep}
+assert msg("ValidationException", t.put_item, Item={"p": "d", "deep": deep}) == \
+    "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
+
+# a read of an index is the index's capacity, the table's share zero
+cc = c.query(TableName="Vee", IndexName="byx", KeyConditionExpression="x = :x",
+             ExpressionAttributeValues={":x": {"S": "x1"}}, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+assert cc == {"TableName": "Vee", "CapacityUnits": 0.5, "Table": {"CapacityUnits": 0.0},
+              "GlobalSecondaryIndexes": {"byx": {"CapacityUnits": 0.5}}}, cc
+cc = c.scan(TableName="Vee", ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+assert "GlobalSecondaryIndexes" not in cc and cc["Table"]["CapacityUnits"] == cc["CapacityUnits"] > 0, cc
+
+# tags changed at once from two clients are all kept
+arn = c.describe_table(TableName="Vee")["Table"]["TableArn"]
+errors = []
+def churn(key):
+    try:
+        for _ in range(40):
+            c.tag_resource(ResourceArn=arn, Tags=[{"Key": key, "Value": "v"}])
+            tags = {x["Key"] for x in c.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+            assert key in tags, (key, tags)
+            c.untag_resource(ResourceArn=arn, TagKeys=[key])
+            tags = {x["Key"] for x in c.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+            assert key not in tags, (key, tags)
+    except Exception as e:
+        errors.append(e)
+threads = [threading.Thread(target=churn, args=(k,)) for k in ("A", "B")]
+for th in threads: th.start()
+for th in threads: th.join()
+assert not errors, errors
+c.tag_resource(ResourceArn=arn, Tags=[{"Key": "keep", "Value": "1"}])
+assert c.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "keep", "Value": "1"}]
+print("ok")
+"##
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    assert_eq!(out.trim(), "ok");
+}

@@ -417,8 +417,12 @@ where
     let json: Value = if body.is_empty() {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::Serialization(format!("Malformed JSON: {e}")))?
+        // DynamoDB answers a body that is not JSON with a bare SerializationException:
+        // no message, so none names a position either.
+        serde_json::from_slice(&body).map_err(|e| {
+            tracing::debug!(error = %e, "request body is not JSON");
+            Error::Serialization(String::new())
+        })?
     };
     authorize(&service.dynamo, &cred, op, &json)?;
     let out = if op == "DescribeEndpoints" && !streams {

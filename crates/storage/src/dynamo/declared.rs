@@ -294,6 +294,7 @@ impl Dynamo {
         if plan.steps.is_empty() {
             return Ok(());
         }
+        let _changing = self.definitions.lock().await;
         let steps = plan.steps.clone();
         self.engine
             .write(move |txn| {

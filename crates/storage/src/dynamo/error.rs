@@ -120,6 +120,19 @@ impl Error {
         Self::ResourceNotFound("Requested resource not found".into())
     }
 
+    /// A cancelled transaction, with DynamoDB's summary of its reasons (one per action, in
+    /// request order).
+    pub fn cancelled(reasons: Vec<CancellationReason>) -> Self {
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
+        Self::TransactionCanceled {
+            message: format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                codes.join(", ")
+            ),
+            reasons,
+        }
+    }
+
     /// The short name after `#` in `__type`.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -177,6 +190,11 @@ impl Error {
         let ty = format!("{}#{}", self.namespace(), self.type_name());
         let mut body = json!({ "__type": ty, "message": self.to_string() });
         match self {
+            Self::Serialization(m) if m.is_empty() => {
+                if let Some(b) = body.as_object_mut() {
+                    b.remove("message");
+                }
+            }
             Self::ConditionalCheckFailed { item: Some(item) } => {
                 body["Item"] = super::types::item_to_json(item);
             }

@@ -71,6 +71,18 @@ fn is_empty_key(v: &AttributeValue) -> Option<&'static str> {
     }
 }
 
+/// Whether `item` has every key attribute of the table with its declared type (and, for a
+/// `key`, nothing else): what [`check_key`] and [`check_item`] refuse first. DynamoDB reports
+/// that mismatch in a transaction as the action's ValidationError, and the other refusals
+/// (an empty key value, a size) as the request's ValidationException.
+pub(crate) fn fits_key_schema(def: &TableDef, item: &Item, key: bool) -> bool {
+    (!key || item.len() == def.key.names().count())
+        && def
+            .key
+            .attrs()
+            .all(|a| item.get(&a.name).is_some_and(|v| a.ty.matches(v)))
+}
+
 pub(crate) fn key_part_size(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::S(s) => s.len(),
@@ -213,9 +225,7 @@ pub(crate) fn write_condition(
         return legacy::expected(e, input.string("ConditionalOperator")?);
     }
     if input.has("ConditionalOperator") {
-        return Err(Error::validation(
-            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
-        ));
+        return Err(Error::validation(legacy::OPERATOR_WITHOUT_CONDITIONS));
     }
     Ok(None)
 }

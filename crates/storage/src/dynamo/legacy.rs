@@ -108,6 +108,9 @@ pub(crate) fn comparison(
             for v in &list {
                 scalar_only(op, v)?;
             }
+            if list.iter().any(|v| v.type_name() != list[0].type_name()) {
+                return Err(Error::validation(SAME_TYPE));
+            }
             Condition::In(attr(name), list.into_iter().map(value).collect())
         }
         "BETWEEN" => {
@@ -116,7 +119,7 @@ pub(crate) fn comparison(
             scalar_only(op, &lo)?;
             scalar_only(op, &hi)?;
             if lo.type_name() != hi.type_name() {
-                return Err(Error::validation("One or more parameter values were invalid: AttributeValues inside AttributeValueList must be of same type".to_string()));
+                return Err(Error::validation(SAME_TYPE));
             }
             if super::expr::eval::compare_values(&lo, &hi) == Some(std::cmp::Ordering::Greater) {
                 return Err(Error::validation(
@@ -143,6 +146,13 @@ fn combine(conds: Vec<Condition>, operator: Option<&str>) -> Result<Option<Condi
             )));
         }
     };
+    if operator.is_some() {
+        match conds.len() {
+            0 => return Err(Error::validation(OPERATOR_WITHOUT_CONDITIONS)),
+            1 => return Err(Error::validation(OPERATOR_WITH_ONE_CONDITION)),
+            _ => {}
+        }
+    }
     let mut it = conds.into_iter();
     let Some(mut acc) = it.next() else {
         return Ok(None);
@@ -156,6 +166,18 @@ fn combine(conds: Vec<Condition>, operator: Option<&str>) -> Result<Option<Condi
     }
     Ok(Some(acc))
 }
+
+/// DynamoDB's refusal of a ConditionalOperator given with no Expected or filter, or an
+/// empty one (as tests run against both DynamoDB and ExtendDB record it).
+pub(crate) const OPERATOR_WITHOUT_CONDITIONS: &str =
+    "ConditionalOperator cannot be used without Filter or Expected";
+
+/// DynamoDB's refusal of a ConditionalOperator given with a single condition.
+const OPERATOR_WITH_ONE_CONDITION: &str =
+    "ConditionalOperator can only be used when Filter or Expected has two or more elements";
+
+/// DynamoDB's refusal of an IN or BETWEEN whose values differ in type.
+const SAME_TYPE: &str = "One or more parameter values were invalid: AttributeValues inside AttributeValueList must be of same type";
 
 /// `Expected` (with `ConditionalOperator`) as a condition.
 pub(crate) fn expected(v: &Value, operator: Option<&str>) -> Result<Option<Condition>, Error> {

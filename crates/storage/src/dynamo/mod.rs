@@ -41,6 +41,11 @@ pub const ACCOUNT: &str = "123456789012";
 pub struct Dynamo {
     engine: Engine,
     catalog: ArcSwap<HashMap<String, Arc<TableDef>>>,
+    /// Held by every change to a table's definition (create, delete, UpdateTable, tags,
+    /// TTL, declared tables) from reading the cached definition to caching the new one:
+    /// two changes made at once would otherwise both start from the same definition and
+    /// the second would undo the first, or cache an older definition after a newer one.
+    definitions: tokio::sync::Mutex<()>,
     region: String,
     account: String,
 }
@@ -80,6 +85,7 @@ impl Dynamo {
         Ok(Arc::new(Self {
             engine,
             catalog: ArcSwap::from_pointee(catalog),
+            definitions: tokio::sync::Mutex::new(()),
             region: region.to_owned(),
             account: ACCOUNT.to_owned(),
         }))
@@ -103,12 +109,17 @@ impl Dynamo {
 
     /// Runs one operation on its JSON input and answers with its JSON text: what serialising
     /// [`Dynamo::call`]'s answer gives, with GetItem, Query and Scan writing their items
-    /// straight from the engine's bytes instead of through a `Value` tree.
+    /// straight from the engine's bytes instead of through a `Value` tree, and TagResource and
+    /// UntagResource answering with an empty body, as DynamoDB does.
     pub async fn call_text(&self, operation: &str, body: &Value) -> Result<Vec<u8>, Error> {
         match operation {
             "GetItem" => self.get_item_text(body).await,
             "Query" => self.query_text(body).await,
             "Scan" => self.scan_text(body).await,
+            "TagResource" | "UntagResource" => {
+                self.call(operation, body).await?;
+                Ok(Vec::new())
+            }
             _ => Ok(serde_json::to_vec(&self.call(operation, body).await?).unwrap_or_default()),
         }
     }

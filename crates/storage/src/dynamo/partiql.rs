@@ -1550,14 +1550,7 @@ impl Dynamo {
                         }
                     })
                     .collect();
-                let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
-                Err(Error::TransactionCanceled {
-                    message: format!(
-                        "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                        codes.join(", ")
-                    ),
-                    reasons,
-                })
+                Err(Error::cancelled(reasons))
             }
             Err(e) => Err(e),
         }

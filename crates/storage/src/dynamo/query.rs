@@ -91,6 +91,27 @@ struct Page {
     last: Option<Item>,
 }
 
+/// The index a plan reads, by name, and whether it is local.
+fn read_from(plan: &Plan) -> Option<(String, bool)> {
+    plan.index.as_ref().map(|i| (i.name.clone(), i.local))
+}
+
+/// A page's consumed capacity: a read of an index is the index's, as DynamoDB reports it
+/// under INDEXES (the table's own share then zero), a read of the table the table's.
+fn page_consumed(
+    def: &TableDef,
+    capacity: Option<&str>,
+    read_bytes: usize,
+    consistent: bool,
+    index: Option<(String, bool)>,
+) -> Option<Value> {
+    let units = read_units(read_bytes, consistent);
+    match index {
+        Some((name, local)) => consumed(def, capacity, 0.0, &[(name, local, units)]),
+        None => consumed(def, capacity, units, &[]),
+    }
+}
+
 fn value_of(op: &Operand) -> Option<&AttributeValue> {
     match op {
         Operand::Value(_, v) => Some(v),
@@ -416,8 +437,8 @@ fn condition_roots<'a>(c: &'a Condition, out: &mut Vec<&'a str>) {
         }
         Condition::Not(a) => condition_roots(a, out),
         Condition::Exists(p) | Condition::NotExists(p) => out.push(p.root()),
-        Condition::Type(p, t) => {
-            out.push(p.root());
+        Condition::Type(a, t) => {
+            op(a, out);
             op(t, out);
         }
         Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
@@ -803,6 +824,7 @@ impl Dynamo {
         select: Select,
         capacity: Option<&str>,
         consistent: bool,
+        index: Option<(String, bool)>,
     ) -> Value {
         let mut out = json!({ "Count": page.items.len(), "ScannedCount": page.scanned });
         if select != Select::Count {
@@ -811,7 +833,7 @@ impl Dynamo {
         if let Some(last) = &page.last {
             out["LastEvaluatedKey"] = item_to_json(last);
         }
-        if let Some(c) = consumed(def, capacity, read_units(page.read_bytes, consistent), &[]) {
+        if let Some(c) = page_consumed(def, capacity, page.read_bytes, consistent, index) {
             out["ConsumedCapacity"] = c;
         }
         out
@@ -825,10 +847,11 @@ impl Dynamo {
         select: Select,
         capacity: Option<&str>,
         consistent: bool,
+        index: Option<(String, bool)>,
     ) -> Vec<u8> {
         let mut out = Vec::with_capacity(page.text.len() + 128);
         out.push(b'{');
-        if let Some(c) = consumed(def, capacity, read_units(page.read_bytes, consistent), &[]) {
+        if let Some(c) = page_consumed(def, capacity, page.read_bytes, consistent, index) {
             out.extend_from_slice(b"\"ConsumedCapacity\":");
             answer::value(&c, &mut out);
             out.push(b',');
@@ -872,6 +895,7 @@ impl Dynamo {
 
     /// A planned Query or Scan's page, answered as a JSON tree.
     async fn tree_page(&self, q: Planned<'_>) -> Result<Value, Error> {
+        let index = read_from(&q.plan);
         let page = self.read_page(q.plan).await?;
         Ok(Self::page_response(
             &q.def,
@@ -879,12 +903,14 @@ impl Dynamo {
             q.select,
             q.capacity,
             q.consistent,
+            index,
         ))
     }
 
     /// A planned Query or Scan's page, answered as JSON text.
     async fn text_page(&self, mut q: Planned<'_>) -> Result<Vec<u8>, Error> {
         q.plan.text = true;
+        let index = read_from(&q.plan);
         let page = self.read_page(q.plan).await?;
         Ok(Self::page_text(
             &q.def,
@@ -892,6 +918,7 @@ impl Dynamo {
             q.select,
             q.capacity,
             q.consistent,
+            index,
         ))
     }
 
@@ -927,6 +954,9 @@ impl Dynamo {
                 "ProjectionExpression",
             ],
         )?;
+        if input.has("ConditionalOperator") && !input.has("QueryFilter") {
+            return Err(Error::validation(legacy::OPERATOR_WITHOUT_CONDITIONS));
+        }
         let ph = input.placeholders()?;
         let key_condition = if let Some(src) = input.string("KeyConditionExpression")? {
             expr::parse_condition(src, Kind::KeyCondition, &ph)?
@@ -1059,6 +1089,9 @@ impl Dynamo {
             &["FilterExpression", "ProjectionExpression"],
         )?;
         refuse_orphan_placeholders(&input, &["FilterExpression", "ProjectionExpression"])?;
+        if input.has("ConditionalOperator") && !input.has("ScanFilter") {
+            return Err(Error::validation(legacy::OPERATOR_WITHOUT_CONDITIONS));
+        }
         let ph = input.placeholders()?;
         let filter = if let Some(src) = input.string("FilterExpression")? {
             Some(expr::parse_condition(src, Kind::Filter, &ph)?)

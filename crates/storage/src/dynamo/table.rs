@@ -918,6 +918,7 @@ impl Dynamo {
 
     /// Creates a table from a definition (CreateTable, and tables declared in templates).
     pub async fn create_def(&self, def: TableDef) -> Result<(), Error> {
+        let _changing = self.definitions.lock().await;
         let stored = def.clone();
         self.engine
             .write(move |txn| {
@@ -1164,6 +1165,7 @@ impl Dynamo {
         let mut input = Input::new(body)?;
         let name = input.table_name()?;
         input.finish()?;
+        let _changing = self.definitions.lock().await;
         let def = self.table(&name)?;
         if def.deletion_protection {
             return Err(Error::validation("Resource cannot be deleted as it is currently protected against deletions. Disable deletion protection first.".to_string()));
@@ -1218,6 +1220,7 @@ impl Dynamo {
             &["PROVISIONED", "PAY_PER_REQUEST"],
         )?;
         input.finish()?;
+        let _changing = self.definitions.lock().await;
         let old = self.table(&name)?;
         let mut def = (*old).clone();
         let mut changed = false;

@@ -138,6 +138,7 @@ impl Dynamo {
         }
         let new = read_tags(&mut input, given);
         input.finish()?;
+        let _changing = self.definitions.lock().await;
         let def = self.tagged_table(&arn, "TagResource")?;
         if new.is_empty() {
             return Err(Error::validation(
@@ -179,6 +180,7 @@ impl Dynamo {
             .map(str::to_owned)
             .collect();
         input.finish()?;
+        let _changing = self.definitions.lock().await;
         let def = self.tagged_table(&arn, "UntagResource")?;
         let mut tags = def.tags.clone();
         for k in &keys {

@@ -15,7 +15,7 @@ use super::index;
 use super::input::{Input, refuse_orphan_placeholders};
 use super::item::{
     Mutation, TableUnits, Write, apply_write, capacity_mode, check_item, check_key, check_write,
-    consumed,
+    consumed, fits_key_schema,
 };
 use super::table::TableDef;
 use super::types::{Item, item_to_json};
@@ -81,7 +81,12 @@ impl Dynamo {
         }
         input.finish()?;
         let mut writes: Vec<Write> = Vec::new();
-        for a in actions {
+        // The first action whose key or item is invalid cancels the transaction with a
+        // ValidationError reason for it and None for every other action, as DynamoDB
+        // reports it; the request's own checks (expressions, placeholders, duplicates)
+        // still answer with a ValidationException for the whole request.
+        let mut invalid: Option<(usize, String)> = None;
+        for (at, a) in actions.iter().enumerate() {
             let Value::Object(obj) = a else {
                 return Err(super::types::shape_error(a, "structure"));
             };
@@ -111,15 +116,34 @@ impl Dynamo {
                 Some(src) => Some(expr::parse_condition(src, Kind::Condition, &ph)?),
                 None => None,
             };
+            // A key that does not fit the schema is the action's ValidationError; any other
+            // refusal of the key or item is the request's.
+            let checked =
+                |fits: bool, result: Result<(), Error>, invalid: &mut Option<(usize, String)>| {
+                    match result {
+                        Ok(()) => Ok(true),
+                        Err(e) if !fits => {
+                            invalid.get_or_insert((at, e.to_string()));
+                            Ok(false)
+                        }
+                        Err(e) => Err(e),
+                    }
+                };
             let (key, mutation) = match kind.as_str() {
                 "Put" => {
                     let item = sub.item("Item")?.unwrap_or_default();
-                    check_item(&def, &item)?;
+                    let fits = fits_key_schema(&def, &item, false);
+                    if !checked(fits, check_item(&def, &item), &mut invalid)? {
+                        continue;
+                    }
                     (def.key_of(&item), Mutation::Put(item))
                 }
                 "Delete" | "ConditionCheck" | "Update" => {
                     let key = sub.item("Key")?.unwrap_or_default();
-                    check_key(&def, &key)?;
+                    let fits = fits_key_schema(&def, &key, true);
+                    if !checked(fits, check_key(&def, &key), &mut invalid)? {
+                        continue;
+                    }
                     let m = match kind.as_str() {
                         "Delete" => Mutation::Delete,
                         "ConditionCheck" => {
@@ -169,6 +193,22 @@ impl Dynamo {
                 mutation,
                 old_on_failure: on_failure,
             });
+        }
+        if let Some((at, message)) = invalid {
+            let reasons: Vec<CancellationReason> = (0..actions.len())
+                .map(|i| {
+                    if i == at {
+                        CancellationReason {
+                            code: "ValidationError",
+                            message: Some(message.clone()),
+                            item: None,
+                        }
+                    } else {
+                        CancellationReason::none()
+                    }
+                })
+                .collect();
+            return Err(Error::cancelled(reasons));
         }
         // DynamoDB's 4 MB bound on what a transaction writes.
         let written: usize = writes
@@ -236,14 +276,7 @@ impl Dynamo {
                     }
                 }
                 if cancelled {
-                    let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
-                    return Ok(Err(Error::TransactionCanceled {
-                        message: format!(
-                            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                            codes.join(", ")
-                        ),
-                        reasons,
-                    }));
+                    return Ok(Err(Error::cancelled(reasons)));
                 }
                 let mut units = Vec::with_capacity(writes.len());
                 for (w, images) in writes.iter().zip(checked) {
@@ -358,14 +391,7 @@ impl Dynamo {
                     None => CancellationReason::none(),
                 })
                 .collect();
-            let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
-            return Err(Error::TransactionCanceled {
-                message: format!(
-                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                    codes.join(", ")
-                ),
-                reasons,
-            });
+            return Err(Error::cancelled(reasons));
         }
         let lookups: Vec<(Arc<TableDef>, Vec<u8>)> = gets
             .iter()

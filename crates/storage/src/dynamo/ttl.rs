@@ -85,6 +85,7 @@ impl Dynamo {
         let (Some(enabled), Some(attribute)) = (enabled, attribute) else {
             return Err(Error::validation("TimeToLiveSpecification is incomplete"));
         };
+        let _changing = self.definitions.lock().await;
         let old = self.table(&name)?;
         match (&old.ttl_attribute, enabled) {
             (Some(_), true) => {

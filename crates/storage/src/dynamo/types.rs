@@ -17,6 +17,10 @@ pub type Item = BTreeMap<String, AttributeValue>;
 /// The deepest a document may nest.
 pub const MAX_NESTING: usize = 32;
 
+/// DynamoDB's refusal of a value nested deeper (in its words, as the conformance suite pins
+/// them against the service for PartiQL parameters).
+const NESTED_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
+
 /// The longest attribute name DynamoDB takes, in UTF-8 bytes: 64 KiB less one (the service's
 /// refusal says "less than 65536 bytes").
 pub const MAX_NAME: usize = 65_535;
@@ -26,8 +30,22 @@ pub const MAX_NAME: usize = 65_535;
 pub const NAME_TOO_LARGE: &str =
     "1 validation error detected: Attribute name is too large, must be less than 65536 bytes";
 
-/// Refuses an attribute name longer than DynamoDB takes.
+/// The refusal of an empty attribute name as an item's attribute or wherever a name is
+/// given. DynamoDB's words start "Empty attribute name" (ScyllaDB's Alternator tests, run
+/// against DynamoDB, match that much); the prefix is the one its refusal of a long name has.
+pub const NAME_EMPTY: &str = "1 validation error detected: Empty attribute name";
+
+/// Refuses an attribute name longer than DynamoDB takes, or empty.
 pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::validation(NAME_EMPTY));
+    }
+    check_name_length(name)
+}
+
+/// Refuses a map key longer than DynamoDB takes: the limit holds at every depth, while an
+/// empty key inside a map is not known to be refused.
+fn check_name_length(name: &str) -> Result<(), Error> {
     if name.len() > MAX_NAME {
         return Err(Error::validation(NAME_TOO_LARGE));
     }
@@ -190,9 +208,7 @@ impl AttributeValue {
 
     fn from_json_at(v: &Value, depth: usize) -> Result<Self, Error> {
         if depth > MAX_NESTING {
-            return Err(Error::validation(
-                "Nesting Levels have exceeded supported limits",
-            ));
+            return Err(Error::validation(NESTED_TOO_DEEP));
         }
         let Value::Object(obj) = v else {
             return Err(shape_error(v, "structure"));
@@ -238,7 +254,7 @@ impl AttributeValue {
                 };
                 let mut out = Item::new();
                 for (k, v) in m {
-                    check_name(k)?;
+                    check_name_length(k)?;
                     out.insert(k.clone(), Self::from_json_at(v, depth + 1)?);
                 }
                 Self::M(out)
@@ -469,7 +485,7 @@ mod tests {
         let err = AttributeValue::from_json(&v).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Nesting Levels have exceeded supported limits"
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
         );
     }
 

@@ -77,8 +77,8 @@ pub fn evaluate(cond: &Condition, item: &Item) -> bool {
         Condition::Not(a) => !evaluate(a, item),
         Condition::Exists(p) => resolve(item, p).is_some(),
         Condition::NotExists(p) => resolve(item, p).is_none(),
-        Condition::Type(p, t) => {
-            let (Some(v), Some(t)) = (resolve(item, p), operand(item, t)) else {
+        Condition::Type(a, t) => {
+            let (Some(v), Some(t)) = (operand(item, a), operand(item, t)) else {
                 return false;
             };
             t.as_s() == Some(v.type_name())
@@ -359,7 +359,12 @@ pub fn apply_update_to(old: &Item, update: &Update, exists: bool) -> Result<Item
         .collect();
     sets.sort_by(|a, b| a.0.cmp(b.0));
     for (path, v) in sets {
-        let value = set_value(v, old)?;
+        // AttributeUpdates' ADD of a list is a list_append: its mismatch is refused in the
+        // legacy words too.
+        let value = set_value(v, old).map_err(|e| match e {
+            Error::Validation(m) if update.legacy && m == WRONG_TYPE => wrong_type(update),
+            other => other,
+        })?;
         assign(&mut new, path, value)?;
     }
     for action in &update.actions {

@@ -164,8 +164,9 @@ pub enum Condition {
     Exists(Path),
     /// `attribute_not_exists(path)`.
     NotExists(Path),
-    /// `attribute_type(path, :t)`.
-    Type(Path, Operand),
+    /// `attribute_type(a, :t)`: `a` is a path, or a value as DynamoDB also takes; the type
+    /// is always a value.
+    Type(Operand, Operand),
     /// `begins_with(a, b)`.
     BeginsWith(Operand, Operand),
     /// `contains(a, b)`.

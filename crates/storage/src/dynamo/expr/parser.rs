@@ -226,11 +226,17 @@ impl<'a> Parser<'a> {
                 let Some(Tok::Int(n)) = self.peek().cloned() else {
                     return Err(self.syntax_error());
                 };
-                let index: usize = n.parse().map_err(|_| {
-                    self.kind.invalid(format!(
-                        "List index is not within the allowable range; index: {n}"
-                    ))
-                })?;
+                // DynamoDB's indexes are 32-bit: a larger one is refused, not read as past
+                // the end of the list.
+                let index = n
+                    .parse::<i32>()
+                    .ok()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .ok_or_else(|| {
+                        self.kind.invalid(format!(
+                            "List index is not within the allowable range; index: [{n}]"
+                        ))
+                    })?;
                 self.pos += 1;
                 self.expect_sym("]")?;
                 steps.push(Step::Index(index));
@@ -453,6 +459,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             self.operator()?;
             let right = self.operand()?;
+            self.distinct(cmp.as_str(), &left, &right)?;
             if !matches!(cmp, Cmp::Eq | Cmp::Ne) {
                 for side in [&left, &right] {
                     if let Operand::Value(_, v) = side
@@ -530,7 +537,30 @@ impl<'a> Parser<'a> {
         Err(self.syntax_error())
     }
 
+    /// DynamoDB refuses a comparison or a two-operand function of a path with itself.
+    fn distinct(&self, operator: &str, first: &Operand, second: &Operand) -> Result<()> {
+        match (first, second) {
+            (Operand::Path(a), Operand::Path(b)) if a == b => {
+                let steps: Vec<String> =
+                    a.0.iter()
+                        .map(|s| match s {
+                            Step::Key(k) => k.clone(),
+                            Step::Index(i) => format!("[{i}]"),
+                        })
+                        .collect();
+                Err(self.kind.invalid(format!(
+                    "The first operand must be distinct from the remaining operands for this operator or function; operator: {operator}, first operand: [{}]",
+                    steps.join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn function(&self, name: &str, args: Vec<Operand>) -> Result<Condition> {
+        if let [a, b] = args.as_slice() {
+            self.distinct(name, a, b)?;
+        }
         let need_path = |op: Operand| -> Result<Path> {
             match op {
                 Operand::Path(p) => Ok(p),
@@ -553,20 +583,30 @@ impl<'a> Parser<'a> {
             "attribute_type" => {
                 self.require_count(name, &args, 2)?;
                 let mut it = args.into_iter();
-                let p = need_path(it.next().ok_or_else(|| self.syntax_error())?)?;
-                let t = it.next().ok_or_else(|| self.syntax_error())?;
-                if let Operand::Value(_, v) = &t {
-                    match v {
-                        AttributeValue::S(s) if TYPE_NAMES.contains(&s.as_str()) => {}
-                        AttributeValue::S(s) => {
-                            return Err(self.kind.invalid(format!(
-                                "Invalid attribute type name found; type: {s}, valid types: {{ B,NULL,SS,BOOL,L,BS,N,NS,S,M }}"
-                            )));
-                        }
-                        other => return Err(self.operand_type_error(name, other)),
-                    }
+                let a = it.next().ok_or_else(|| self.syntax_error())?;
+                if let Operand::Size(_) = a {
+                    return Err(self.kind.invalid(
+                        "Operator or function requires a document path; operator or function: attribute_type",
+                    ));
                 }
-                Ok(Condition::Type(p, t))
+                let t = it.next().ok_or_else(|| self.syntax_error())?;
+                // The type is named by a value, never read from the item: DynamoDB refuses
+                // a path there, naming every type a path could have (as dynalite records).
+                let Operand::Value(_, v) = &t else {
+                    return Err(self.kind.invalid(
+                        "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {NS,SS,L,BS,N,M,B,BOOL,NULL,S}",
+                    ));
+                };
+                match v {
+                    AttributeValue::S(s) if TYPE_NAMES.contains(&s.as_str()) => {}
+                    AttributeValue::S(s) => {
+                        return Err(self.kind.invalid(format!(
+                            "Invalid attribute type name found; type: {s}, valid types: {{ B,NULL,SS,BOOL,L,BS,N,NS,S,M }}"
+                        )));
+                    }
+                    other => return Err(self.operand_type_error(name, other)),
+                }
+                Ok(Condition::Type(a, t))
             }
             "begins_with" | "contains" => {
                 self.require_count(name, &args, 2)?;
@@ -720,6 +760,15 @@ impl<'a> Parser<'a> {
                         self.expect_sym(",")?;
                         let b = self.set_operand()?;
                         self.expect_sym(")")?;
+                        // DynamoDB takes if_not_exists inside list_append, not list_append.
+                        if [&a, &b]
+                            .iter()
+                            .any(|side| matches!(side, SetOperand::ListAppend(..)))
+                        {
+                            return Err(self.kind.invalid(
+                                "The function is not allowed to be used this way in an expression; function: list_append",
+                            ));
+                        }
                         for side in [&a, &b] {
                             if let SetOperand::Value(_, v) = side
                                 && !matches!(v, AttributeValue::L(_))
