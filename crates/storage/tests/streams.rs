@@ -303,3 +303,66 @@ async fn update_paths_are_checked_against_the_stored_item() {
             .contains("paths")
     );
 }
+
+const DISABLED: &str = r#"
+import os, boto3
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"])
+streams = boto3.client("dynamodbstreams", endpoint_url=os.environ["ENDPOINT"])
+ddb.create_table(TableName="Flip", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+first = ddb.describe_table(TableName="Flip")["Table"]["LatestStreamArn"]
+def shard(arn):
+    d = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert len(d["Shards"]) == 1, d
+    return d, d["Shards"][0]
+def read(arn, kind="TRIM_HORIZON"):
+    _, s = shard(arn)
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=s["ShardId"], ShardIteratorType=kind)["ShardIterator"]
+    keys, pages = [], 0
+    while it and pages < 10:
+        got = streams.get_records(ShardIterator=it, Limit=2)
+        keys += [r["dynamodb"]["Keys"]["pk"]["S"] for r in got["Records"]]
+        it, pages = got.get("NextShardIterator"), pages + 1
+        if not got["Records"] and it:
+            break
+    return keys, it is None
+for k in ["a", "b", "c"]:
+    ddb.put_item(TableName="Flip", Item={"pk": {"S": k}})
+ddb.update_table(TableName="Flip", StreamSpecification={"StreamEnabled": False})
+
+# The disabled stream is still listed, described as DISABLED with a closed shard, and read
+# to its end, where its shard gives no next iterator.
+assert [s["StreamArn"] for s in streams.list_streams(TableName="Flip")["Streams"]] == [first]
+d, s = shard(first)
+assert d["StreamStatus"] == "DISABLED" and d["StreamViewType"] == "KEYS_ONLY", d
+assert int(s["SequenceNumberRange"]["EndingSequenceNumber"]) > int(s["SequenceNumberRange"]["StartingSequenceNumber"]), s
+assert read(first) == (["a", "b", "c"], True), read(first)
+
+# Writes while no stream is enabled are in no stream; enabling again makes a new stream
+# that starts empty, and the old one keeps only its own records.
+ddb.put_item(TableName="Flip", Item={"pk": {"S": "unseen"}})
+ddb.update_table(TableName="Flip", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+second = ddb.describe_table(TableName="Flip")["Table"]["LatestStreamArn"]
+assert second != first
+assert read(second)[0] == []
+ddb.put_item(TableName="Flip", Item={"pk": {"S": "d"}})
+assert read(second)[0] == ["d"]
+d, s = shard(second)
+assert d["StreamStatus"] == "ENABLED" and "EndingSequenceNumber" not in s["SequenceNumberRange"], d
+assert read(first) == (["a", "b", "c"], True)
+assert sorted(s["StreamArn"] for s in streams.list_streams(TableName="Flip")["Streams"]) == sorted([first, second])
+print("kept")
+"#;
+
+#[tokio::test]
+async fn a_disabled_stream_stays_readable_and_a_new_one_starts_empty() {
+    let Some(python) = boto3() else { return };
+    let server = Server::start().await;
+    assert!(
+        run_python(&python, &server.url(), DISABLED)
+            .await
+            .contains("kept")
+    );
+}

@@ -170,6 +170,7 @@ fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Opti
     }
     new.uid.clone_from(&old.uid);
     new.created = old.created;
+    new.closed_streams.clone_from(&old.closed_streams);
     let mut what = Vec::new();
     let mut created = Vec::new();
     let mut deleted = Vec::new();
@@ -290,11 +291,16 @@ impl Dynamo {
 
     /// Applies a plan in one commit: every table is created or changed, or none is (a table
     /// created or changed through the API since the plan refuses the whole plan).
-    pub async fn apply_declared(&self, plan: TablePlan) -> Result<(), Error> {
+    pub async fn apply_declared(&self, mut plan: TablePlan) -> Result<(), Error> {
         if plan.steps.is_empty() {
             return Ok(());
         }
         let _changing = self.definitions.lock().await;
+        for step in &mut plan.steps {
+            if let Step::Update { old, new, .. } = step {
+                self.carry_streams(old, new).await?;
+            }
+        }
         let steps = plan.steps.clone();
         self.engine
             .write(move |txn| {
@@ -317,12 +323,11 @@ impl Dynamo {
                     match step {
                         Step::Create(def) => table::write_new_table(txn, def)?,
                         Step::Update {
-                            old,
                             new,
                             created,
                             deleted,
                             ..
-                        } => table::write_table_update(txn, old, new, created, deleted)?,
+                        } => table::write_table_update(txn, new, created, deleted)?,
                     }
                 }
                 Ok(Ok(()))

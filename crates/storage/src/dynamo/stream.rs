@@ -10,7 +10,7 @@ use super::Dynamo;
 use super::error::Error;
 use super::input::Input;
 use super::stored::decode_item;
-use super::table::{StreamSpec, TableDef, still_exists};
+use super::table::{ClosedStream, StreamSpec, TableDef, save_def, still_exists};
 use super::types::{Item, item_size, item_to_json};
 use crate::engine::{EngineError, Plane};
 
@@ -19,7 +19,7 @@ pub(crate) fn stream_table(def: &TableDef) -> String {
     Plane::Dynamo.table(&format!("stream/{}", def.uid))
 }
 
-/// Drops a table's stream records (table deleted or stream disabled).
+/// Drops a table's change log (the table deleted, or its last stream expired).
 pub(crate) fn delete_stream_tables(
     txn: &WriteTransaction,
     def: &TableDef,
@@ -101,7 +101,10 @@ pub(crate) fn record(
 // `<stream arn>|<shard>|<next position>|<issued, ms>`: opaque to clients, and it expires
 // after 15 minutes as DynamoDB's do. Records are kept 24 hours, as DynamoDB keeps them
 // (the background sweep trims older ones; the newest always stays, so positions never
-// restart); disabling the stream drops them.
+// restart). A table's streams share its log: each starts at the position after the last
+// record when it was enabled. A disabled stream stays listed, described as DISABLED with a
+// closed shard, and readable for 24 hours, as DynamoDB keeps it; enabling the stream again
+// makes a new stream with a new ARN.
 // ---------------------------------------------------------------------------------------
 
 /// The prefix of the Streams API's `X-Amz-Target`.
@@ -131,6 +134,54 @@ fn now_ms() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())
+}
+
+/// One of a table's streams, as the Streams API reads it.
+#[derive(Debug, Clone)]
+struct Stream {
+    spec: StreamSpec,
+    /// The last log position it may hold: set for a disabled stream another one followed.
+    bound: Option<u64>,
+    /// Disabled (its shard is closed).
+    closed: bool,
+}
+
+impl Stream {
+    /// The log positions it may hold.
+    fn range(&self) -> std::ops::RangeInclusive<u64> {
+        self.spec.start..=self.bound.unwrap_or(u64::MAX)
+    }
+}
+
+/// A table's streams: the disabled ones it still keeps, oldest first, then the current one.
+fn streams_of(def: &TableDef) -> Vec<Stream> {
+    let mut out: Vec<Stream> = def
+        .closed_streams
+        .iter()
+        .map(|c| Stream {
+            spec: c.stream.clone(),
+            bound: None,
+            closed: true,
+        })
+        .collect();
+    if let Some(s) = &def.stream {
+        out.push(Stream {
+            spec: s.clone(),
+            bound: None,
+            closed: false,
+        });
+    }
+    for i in 1..out.len() {
+        let next_start = out[i].spec.start;
+        out[i - 1].bound = Some(next_start.saturating_sub(1));
+    }
+    out
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The stream's only shard.
@@ -214,7 +265,7 @@ impl Dynamo {
     }
 
     /// The table and stream an ARN names, when that stream is the table's current one.
-    fn stream_of(&self, arn: &str) -> Result<(Arc<TableDef>, StreamSpec), Error> {
+    fn stream_of(&self, arn: &str) -> Result<(Arc<TableDef>, Stream), Error> {
         let not_found = || {
             Error::ResourceNotFound(format!(
                 "Requested resource not found: Stream: {arn} not found"
@@ -236,12 +287,48 @@ impl Dynamo {
             .and_then(|r| r.split_once("/stream/"))
             .ok_or_else(not_found)?;
         let def = self.table(table).map_err(|_| not_found())?;
-        let stream = def
-            .stream
-            .clone()
-            .filter(|s| s.label == label)
+        let stream = streams_of(&def)
+            .into_iter()
+            .rev()
+            .find(|s| s.spec.label == label)
             .ok_or_else(not_found)?;
         Ok((def, stream))
+    }
+
+    /// Carries a table's streams across a change of its definition from `old` to `new`: a
+    /// stream that goes (disabled, or replaced) is kept as closed; a new one starts after the
+    /// last record of the table's log. Called under the definitions lock, while no stream
+    /// is being written if one is beginning.
+    pub(crate) async fn carry_streams(
+        &self,
+        old: &Arc<TableDef>,
+        new: &mut TableDef,
+    ) -> Result<(), Error> {
+        let replaced =
+            |o: &StreamSpec, n: &StreamSpec| o.label != n.label || o.view_type != n.view_type;
+        if let Some(o) = &old.stream
+            && new.stream.as_ref().is_none_or(|n| replaced(o, n))
+        {
+            new.closed_streams.push(ClosedStream {
+                stream: o.clone(),
+                closed: now_secs(),
+            });
+        }
+        let begins = match (&old.stream, &new.stream) {
+            (None, Some(_)) => true,
+            (Some(o), Some(n)) => replaced(o, n),
+            _ => false,
+        };
+        if begins {
+            let last = self.log_bounds(old).await?.map_or(0, |(_, last)| last);
+            if let Some(n) = &mut new.stream {
+                n.start = last + 1;
+                let label = n.label.clone();
+                // A declared stream keeps its label: the one enabled again is the current one.
+                new.closed_streams.retain(|c| c.stream.label != label);
+            }
+        }
+        Ok(())
     }
 
     /// The first and last positions in a stream's log (`None` when empty).
@@ -258,6 +345,30 @@ impl Dynamo {
                 let first = t.first()?.map(|(k, _)| k.value());
                 let last = t.last()?.map(|(k, _)| k.value());
                 Ok(first.zip(last))
+            })
+            .await?)
+    }
+
+    /// The first and last positions of the log a stream holds (`None` when it holds none).
+    async fn stream_bounds(
+        &self,
+        def: &Arc<TableDef>,
+        stream: &Stream,
+    ) -> Result<Option<(u64, u64)>, Error> {
+        let name = stream_table(def);
+        let range = stream.range();
+        Ok(self
+            .engine
+            .read(move |txn| {
+                let t = match txn.open_table(TableDefinition::<u64, &[u8]>::new(&name)) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                let mut r = t.range(range)?;
+                let first = r.next().transpose()?.map(|(k, _)| k.value());
+                let last = r.next_back().transpose()?.map(|(k, _)| k.value());
+                Ok(first.map(|f| (f, last.unwrap_or(f))))
             })
             .await?)
     }
@@ -280,10 +391,14 @@ impl Dynamo {
             .tables()
             .iter()
             .filter(|d| table.as_ref().is_none_or(|t| *t == d.name))
-            .filter_map(|d| {
-                d.stream
-                    .as_ref()
-                    .map(|s| (self.stream_arn(d, s), d.name.clone(), s.label.clone()))
+            .flat_map(|d| {
+                streams_of(d).into_iter().map(|s| {
+                    (
+                        self.stream_arn(d, &s.spec),
+                        d.name.clone(),
+                        s.spec.label.clone(),
+                    )
+                })
             })
             .collect();
         streams.sort();
@@ -312,8 +427,9 @@ impl Dynamo {
         let filter = shard_filter(&mut input)?;
         input.finish()?;
         let (def, stream) = self.stream_of(&arn)?;
-        let shard = shard_id(&def, &stream);
-        let first = self.log_bounds(&def).await?.map_or(1, |(f, _)| f);
+        let shard = shard_id(&def, &stream.spec);
+        let bounds = self.stream_bounds(&def, &stream).await?;
+        let first = bounds.map_or(stream.spec.start.max(1), |(f, _)| f);
         if let Some(parent) = &filter
             && *parent != shard
         {
@@ -321,18 +437,21 @@ impl Dynamo {
                 "Invalid ShardFilter.ShardId value - shard {parent} not found"
             )));
         }
-        // Shards are listed in ShardId order after ExclusiveStartShardId. The one shard never
-        // closes, so it has no children for a CHILD_SHARDS filter.
+        // Shards are listed in ShardId order after ExclusiveStartShardId. A stream's one
+        // shard closes only when the stream is disabled, and has no children for a
+        // CHILD_SHARDS filter.
         let shards = if filter.is_some() || start.as_deref().is_some_and(|s| s >= shard.as_str()) {
             vec![]
         } else {
-            vec![json!({
-                "ShardId": shard,
-                "SequenceNumberRange": {"StartingSequenceNumber": sequence_number(first)}
-            })]
+            let mut range = json!({"StartingSequenceNumber": sequence_number(first)});
+            if stream.closed {
+                let last = bounds.map_or(first, |(_, l)| l);
+                range["EndingSequenceNumber"] = json!(sequence_number(last));
+            }
+            vec![json!({"ShardId": shard, "SequenceNumberRange": range})]
         };
         let created = time::PrimitiveDateTime::parse(
-            &stream.label,
+            &stream.spec.label,
             &time::macros::format_description!(
                 "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]"
             ),
@@ -342,9 +461,9 @@ impl Dynamo {
         });
         Ok(json!({"StreamDescription": {
             "StreamArn": arn,
-            "StreamLabel": stream.label,
-            "StreamStatus": "ENABLED",
-            "StreamViewType": stream.view_type,
+            "StreamLabel": stream.spec.label,
+            "StreamStatus": if stream.closed { "DISABLED" } else { "ENABLED" },
+            "StreamViewType": stream.spec.view_type,
             "CreationRequestDateTime": created,
             "TableName": def.name,
             "KeySchema": def.key.to_json(),
@@ -375,12 +494,14 @@ impl Dynamo {
         let sequence = input.string("SequenceNumber")?.map(str::to_owned);
         input.finish()?;
         let (def, stream) = self.stream_of(&arn)?;
-        if shard != shard_id(&def, &stream) {
+        if shard != shard_id(&def, &stream.spec) {
             return Err(Error::ResourceNotFound(format!(
                 "Requested resource not found: Shard does not exist: {shard}"
             )));
         }
-        let bounds = self.log_bounds(&def).await?;
+        let bounds = self.stream_bounds(&def, &stream).await?;
+        // Where the stream's records begin when it holds none yet.
+        let empty = stream.spec.start.max(1);
         let at = |s: Option<&String>| -> Result<u64, Error> {
             let s = s.ok_or_else(|| {
                 Error::validation(format!(
@@ -401,9 +522,16 @@ impl Dynamo {
                 Ok(p)
             }
         };
+        if sequence.is_some() && matches!(kind, Some("TRIM_HORIZON" | "LATEST")) {
+            // DynamoDB refuses this too; its words for it are not recorded.
+            return Err(Error::validation(format!(
+                "SequenceNumber is not allowed for ShardIteratorType {}",
+                kind.unwrap_or_default()
+            )));
+        }
         let next = match kind.unwrap_or_default() {
-            "TRIM_HORIZON" => bounds.map_or(1, |(f, _)| f),
-            "LATEST" => bounds.map_or(1, |(_, l)| l + 1),
+            "TRIM_HORIZON" => bounds.map_or(empty, |(f, _)| f),
+            "LATEST" => bounds.map_or(empty, |(_, l)| l + 1),
             "AT_SEQUENCE_NUMBER" => trimmed(at(sequence.as_ref())?)?,
             _ => trimmed(at(sequence.as_ref())? + 1)?,
         };
@@ -440,11 +568,11 @@ impl Dynamo {
             ));
         }
         let (def, stream) = self.stream_of(arn)?;
-        if shard != shard_id(&def, &stream) {
+        if shard != shard_id(&def, &stream.spec) {
             return Err(invalid());
         }
         if self
-            .log_bounds(&def)
+            .stream_bounds(&def, &stream)
             .await?
             .is_some_and(|(first, _)| next < first)
         {
@@ -453,6 +581,7 @@ impl Dynamo {
             ));
         }
         let name = stream_table(&def);
+        let end = *stream.range().end();
         let changes = self
             .engine
             .read(move |txn| {
@@ -462,7 +591,10 @@ impl Dynamo {
                     Err(e) => return Err(e.into()),
                 };
                 let mut out = Vec::new();
-                for entry in t.range(next..)?.take(limit) {
+                if next > end {
+                    return Ok(out);
+                }
+                for entry in t.range(next..=end)?.take(limit) {
                     let (k, v) = entry?;
                     out.push(decode_change(k.value(), v.value()).map_err(|reason| {
                         EngineError::Corrupt {
@@ -475,14 +607,17 @@ impl Dynamo {
             })
             .await?;
         let after = changes.last().map_or(next, |c| c.position + 1);
+        let read_all = changes.len() < limit;
         let records: Vec<Value> = changes
             .iter()
-            .map(|c| self.record_json(&def, &stream, c))
+            .map(|c| self.record_json(&def, &stream.spec, c))
             .collect();
-        Ok(json!({
-            "Records": records,
-            "NextShardIterator": format!("{arn}|{shard}|{after}|{}", now_ms()),
-        }))
+        let mut out = json!({ "Records": records });
+        // A closed shard read to its end has no next iterator.
+        if !(stream.closed && read_all) {
+            out["NextShardIterator"] = json!(format!("{arn}|{shard}|{after}|{}", now_ms()));
+        }
+        Ok(out)
     }
 
     /// A change as GetRecords shows it, in the stream's view type.
@@ -604,6 +739,7 @@ impl Dynamo {
             )));
         };
         let name = stream_table(&def);
+        let first = stream.start;
         let (k, label) = (key.to_owned(), stream.label.clone());
         let committed = self
             .engine
@@ -640,7 +776,7 @@ impl Dynamo {
                     Err(e) => return Err(e.into()),
                 };
                 let mut out = Vec::new();
-                for entry in t.range(after + 1..)?.take(limit) {
+                for entry in t.range((after + 1).max(first)..)?.take(limit) {
                     let (k, v) = entry?;
                     out.push(decode_change(k.value(), v.value()).map_err(|reason| {
                         EngineError::Corrupt {
@@ -693,9 +829,10 @@ impl Dynamo {
     /// stream's newest; returns how many went.
     pub async fn trim_streams(&self, now: u64) -> Result<usize, Error> {
         let cutoff = now.saturating_sub(RETENTION_SECS);
+        self.expire_closed_streams(cutoff).await?;
         let mut trimmed = 0;
         for def in self.tables() {
-            if def.stream.is_none() {
+            if def.stream.is_none() && def.closed_streams.is_empty() {
                 continue;
             }
             let name = stream_table(&def);
@@ -731,5 +868,44 @@ impl Dynamo {
                 .await??;
         }
         Ok(trimmed)
+    }
+
+    /// Forgets the streams disabled before `cutoff` (epoch seconds); a table left with no
+    /// stream at all has its log dropped.
+    async fn expire_closed_streams(&self, cutoff: u64) -> Result<(), Error> {
+        for name in self
+            .tables()
+            .iter()
+            .filter(|d| d.closed_streams.iter().any(|c| c.closed < cutoff))
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>()
+        {
+            let _changing = self.definitions.lock().await;
+            let Ok(old) = self.table(&name) else { continue };
+            let mut def = TableDef::clone(&old);
+            def.closed_streams.retain(|c| c.closed >= cutoff);
+            if def.closed_streams == old.closed_streams {
+                continue;
+            }
+            let stored = def.clone();
+            let gone = def.stream.is_none() && def.closed_streams.is_empty();
+            let saved = self
+                .engine
+                .write(move |txn| {
+                    if !still_exists(txn, &old)? {
+                        return Ok(Ok::<bool, Error>(false));
+                    }
+                    if gone {
+                        delete_stream_tables(txn, &stored)?;
+                    }
+                    save_def(txn, &stored)?;
+                    Ok(Ok(true))
+                })
+                .await??;
+            if saved {
+                self.set_def(Arc::new(def));
+            }
+        }
+        Ok(())
     }
 }

@@ -257,6 +257,20 @@ pub struct StreamSpec {
     pub view_type: String,
     /// The label of the current stream (its creation time).
     pub label: String,
+    /// The first position of the table's change log this stream holds: the records before
+    /// it belong to the table's earlier streams.
+    #[serde(default)]
+    pub start: u64,
+}
+
+/// A stream that was disabled (or replaced): still listed and readable, as DynamoDB keeps
+/// one for 24 hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClosedStream {
+    /// The stream as it was.
+    pub stream: StreamSpec,
+    /// When it was disabled, in seconds since the epoch.
+    pub closed: u64,
 }
 
 /// A table's definition, as kept in the catalog.
@@ -278,6 +292,9 @@ pub struct TableDef {
     pub created: f64,
     /// The stream, when enabled.
     pub stream: Option<StreamSpec>,
+    /// The streams disabled in the last 24 hours, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closed_streams: Vec<ClosedStream>,
     /// The TTL attribute, when enabled.
     pub ttl_attribute: Option<String>,
     /// Tags.
@@ -908,6 +925,7 @@ impl Dynamo {
             throughput,
             created: now_secs(),
             stream,
+            closed_streams: Vec::new(),
             ttl_attribute: None,
             tags,
             deletion_protection: input.boolean("DeletionProtectionEnabled")?.unwrap_or(false),
@@ -1351,6 +1369,7 @@ impl Dynamo {
                 )));
             }
             def.stream = parse_stream_spec(Some(spec))?;
+            self.carry_streams(&old, &mut def).await?;
             changed = true;
         }
         let mut created: Vec<IndexDef> = Vec::new();
@@ -1482,7 +1501,7 @@ impl Dynamo {
                 if !still_exists(txn, &expected)? {
                     return Ok(Err(Error::table_not_found(&expected.name)));
                 }
-                write_table_update(txn, &expected, &stored, &created, &deleted)?;
+                write_table_update(txn, &stored, &created, &deleted)?;
                 Ok(Ok(()))
             })
             .await??;
@@ -1539,10 +1558,10 @@ pub(crate) fn write_new_table(
 }
 
 /// Writes a changed definition of an existing table: dropped indexes' entries deleted,
-/// new ones back-filled, the stream's records dropped when it is disabled or replaced.
+/// new ones back-filled. A disabled or replaced stream's records stay: the stream is kept
+/// readable for 24 hours (see [`TableDef::closed_streams`]).
 pub(crate) fn write_table_update(
     txn: &redb::WriteTransaction,
-    old: &TableDef,
     new: &TableDef,
     created: &[IndexDef],
     deleted: &[IndexDef],
@@ -1554,14 +1573,6 @@ pub(crate) fn write_table_update(
     }
     for idx in created {
         super::index::backfill(txn, new, idx)?;
-    }
-    let stream_replaced = match (&old.stream, &new.stream) {
-        (Some(o), Some(n)) => o.label != n.label || o.view_type != n.view_type,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    if stream_replaced {
-        super::stream::delete_stream_tables(txn, old)?;
     }
     save_def(txn, new)
 }
@@ -1611,6 +1622,7 @@ fn parse_stream_spec(v: Option<&Value>) -> Result<Option<StreamSpec>, Error> {
             Ok(Some(StreamSpec {
                 view_type: view.to_owned(),
                 label,
+                start: 0,
             }))
         }
         (Some(true), _) => Err(Error::validation(
