@@ -364,6 +364,29 @@ for _ in range(40):
 assert msg("ValidationException", t.put_item, Item={"p": "d", "deep": deep}) == \
     "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
 
+# constraints of the request's shape, in Coral's words (a client that does not check them first)
+raw = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"],
+                   config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 0}))
+schema = dict(KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+              AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"}], BillingMode="PROVISIONED")
+assert msg("ValidationException", raw.create_table, TableName="Pt1", ProvisionedThroughput={"WriteCapacityUnits": 1},
+           **schema) == "1 validation error detected: Value null at 'provisionedThroughput.readCapacityUnits' failed to satisfy constraint: Member must not be null"
+assert msg("ValidationException", raw.create_table, TableName="Pt1", ProvisionedThroughput={}, **schema) == \
+    "2 validation errors detected: Value null at 'provisionedThroughput.writeCapacityUnits' failed to satisfy constraint: Member must not be null; Value null at 'provisionedThroughput.readCapacityUnits' failed to satisfy constraint: Member must not be null"
+too_long = "n" * 256
+for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+    key = [{"AttributeName": "p", "KeyType": "HASH"}, {"AttributeName": "x", "KeyType": "RANGE"}]
+    gsi_key = [{"AttributeName": "x", "KeyType": "HASH"}]
+    index = {"IndexName": "wide", "KeySchema": key if kind == "LocalSecondaryIndexes" else gsi_key,
+             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [too_long]}}
+    m = msg("ValidationException", raw.create_table, TableName="Pt2", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}, {"AttributeName": "s", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in "psx"], **{kind: [index]})
+    assert "projection.nonKeyAttributes' failed to satisfy constraint" in m and "less than or equal to 255" in m, m
+rawstreams = boto3.client("dynamodbstreams", endpoint_url=os.environ["ENDPOINT"],
+                          config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 0}))
+refused("ValidationException", rawstreams.list_streams, ExclusiveStartStreamArn="not-a-stream-arn-at-all-but-long-enough")
+
 # a read of an index is the index's capacity, the table's share zero
 cc = c.query(TableName="Vee", IndexName="byx", KeyConditionExpression="x = :x",
              ExpressionAttributeValues={":x": {"S": "x1"}}, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]

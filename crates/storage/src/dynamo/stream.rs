@@ -136,6 +136,14 @@ fn now_ms() -> u128 {
         .map_or(0, |d| d.as_millis())
 }
 
+/// Whether `arn` has a stream ARN's shape (`arn:...:table/<name>/stream/<label>`).
+fn is_stream_arn(arn: &str) -> bool {
+    arn.strip_prefix("arn:")
+        .and_then(|r| r.split_once(":table/"))
+        .and_then(|(_, r)| r.split_once("/stream/"))
+        .is_some_and(|(t, l)| !t.is_empty() && !l.is_empty())
+}
+
 /// One of a table's streams, as the Streams API reads it.
 #[derive(Debug, Clone)]
 struct Stream {
@@ -273,12 +281,7 @@ impl Dynamo {
         };
         // A string that is no stream ARN at all is a validation error; a well-formed ARN of
         // a stream that does not exist (here) is not found.
-        let well_formed = arn
-            .strip_prefix("arn:")
-            .and_then(|r| r.split_once(":table/"))
-            .and_then(|(_, r)| r.split_once("/stream/"))
-            .is_some_and(|(t, l)| !t.is_empty() && !l.is_empty());
-        if !well_formed {
+        if !is_stream_arn(arn) {
             return Err(Error::validation("Invalid StreamArn"));
         }
         let prefix = format!("arn:aws:dynamodb:{}:{}:table/", self.region, self.account);
@@ -386,6 +389,10 @@ impl Dynamo {
         }
         let start = input.string("ExclusiveStartStreamArn")?.map(str::to_owned);
         input.finish()?;
+        if start.as_deref().is_some_and(|a| !is_stream_arn(a)) {
+            // DynamoDB refuses it too; its words for it are not recorded.
+            return Err(Error::validation("Invalid ExclusiveStartStreamArn"));
+        }
         let limit = limit.unwrap_or(100) as usize;
         let mut streams: Vec<(String, String, String)> = self
             .tables()

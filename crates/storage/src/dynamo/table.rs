@@ -566,6 +566,14 @@ fn parse_projection(v: Option<&Value>, path: &str) -> Result<Projection, Error> 
                 }
                 names.push(n.clone());
             }
+            // A projected name is at most 255 bytes, as an index's key names are; the words
+            // are Coral's for a list member's length (DynamoDB's exact ones are not recorded).
+            if names.iter().any(|n| n.is_empty() || n.len() > 255) {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '[{}]' at '{path}.projection.nonKeyAttributes' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 1]",
+                    names.join(", ")
+                )));
+            }
             Some(names)
         }
         Some(other) => return Err(super::types::shape_error(other, "list")),
@@ -590,12 +598,34 @@ fn parse_projection(v: Option<&Value>, path: &str) -> Result<Projection, Error> 
     }
 }
 
-fn parse_throughput(v: Option<&Value>) -> Result<Option<(i64, i64)>, Error> {
+/// ProvisionedThroughput, at the member path `path` (for the messages).
+fn parse_throughput(v: Option<&Value>, path: &str) -> Result<Option<(i64, i64)>, Error> {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
     let r = v.get("ReadCapacityUnits").and_then(Value::as_i64);
     let w = v.get("WriteCapacityUnits").and_then(Value::as_i64);
+    // A member left out is a constraint of the request's shape, reported as Coral reports
+    // one (the write units first).
+    let missing: Vec<String> = [("writeCapacityUnits", w), ("readCapacityUnits", r)]
+        .iter()
+        .filter(|(_, units)| units.is_none())
+        .map(|(member, _)| {
+            format!("Value null at '{path}.{member}' failed to satisfy constraint: Member must not be null")
+        })
+        .collect();
+    if !missing.is_empty() {
+        let noun = if missing.len() == 1 {
+            "error"
+        } else {
+            "errors"
+        };
+        return Err(Error::validation(format!(
+            "{} validation {noun} detected: {}",
+            missing.len(),
+            missing.join("; ")
+        )));
+    }
     match (r, w) {
         (Some(r), Some(w)) if r >= 1 && w >= 1 => Ok(Some((r, w))),
         (Some(r), Some(w)) => Err(Error::validation(format!(
@@ -726,7 +756,10 @@ fn parse_index(
         ))
     })?;
     let projection = parse_projection(v.get("Projection"), path)?;
-    let throughput = parse_throughput(v.get("ProvisionedThroughput"))?;
+    let throughput = parse_throughput(
+        v.get("ProvisionedThroughput"),
+        &format!("{path}.provisionedThroughput"),
+    )?;
     Ok(IndexDef {
         name,
         key,
@@ -783,7 +816,8 @@ impl Dynamo {
                 attrs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
             ))
         })?;
-        let throughput_given = parse_throughput(input.raw("ProvisionedThroughput"))?;
+        let throughput_given =
+            parse_throughput(input.raw("ProvisionedThroughput"), "provisionedThroughput")?;
         let throughput = match billing {
             Some("PAY_PER_REQUEST") => {
                 if throughput_given.is_some() {
@@ -1295,7 +1329,7 @@ impl Dynamo {
                 }
             }
         }
-        let pt = parse_throughput(input.raw("ProvisionedThroughput"))?;
+        let pt = parse_throughput(input.raw("ProvisionedThroughput"), "provisionedThroughput")?;
         if let (Some((r, w)), Some((cr, cw))) = (pt, old.throughput)
             && (r, w) == (cr, cw)
             && billing != Some("PAY_PER_REQUEST")
@@ -1467,7 +1501,13 @@ impl Dynamo {
                         .get("IndexName")
                         .and_then(Value::as_str)
                         .unwrap_or_default();
-                    let tp = parse_throughput(up.get("ProvisionedThroughput"))?;
+                    let tp = parse_throughput(
+                        up.get("ProvisionedThroughput"),
+                        &format!(
+                            "globalSecondaryIndexUpdates.{}.member.update.provisionedThroughput",
+                            i + 1
+                        ),
+                    )?;
                     let Some(idx) = def.indexes.iter_mut().find(|i| i.name == n && !i.local) else {
                         return Err(Error::ResourceNotFound(format!(
                             "Requested resource not found: Index: {n} not found for table: {}",

@@ -10,9 +10,9 @@ mod lexer;
 mod parser;
 pub mod reserved;
 
-use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::error::Error;
 use super::types::AttributeValue;
@@ -228,13 +228,19 @@ impl Update {
     }
 }
 
-/// The placeholders of one request, and which of them its expressions used.
+/// The placeholders of one request, and which of them its expressions used (behind locks
+/// only so that a deeply nested expression can be parsed on a thread of its own).
 #[derive(Debug, Default)]
 pub struct Placeholders {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
-    used_names: RefCell<BTreeSet<String>>,
-    used_values: RefCell<BTreeSet<String>>,
+    used_names: Mutex<BTreeSet<String>>,
+    used_values: Mutex<BTreeSet<String>>,
+}
+
+/// A lock whose holder cannot leave its set half-changed: a poisoned one is as good.
+fn lock_used(set: &Mutex<BTreeSet<String>>) -> MutexGuard<'_, BTreeSet<String>> {
+    set.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Placeholders {
@@ -254,19 +260,19 @@ impl Placeholders {
 
     fn name(&self, placeholder: &str) -> Option<String> {
         let n = self.names.get(placeholder)?;
-        self.used_names.borrow_mut().insert(placeholder.to_owned());
+        lock_used(&self.used_names).insert(placeholder.to_owned());
         Some(n.clone())
     }
 
     fn value(&self, placeholder: &str) -> Option<AttributeValue> {
         let v = self.values.get(placeholder)?;
-        self.used_values.borrow_mut().insert(placeholder.to_owned());
+        lock_used(&self.used_values).insert(placeholder.to_owned());
         Some(v.clone())
     }
 
     /// DynamoDB refuses placeholders no expression used; call after parsing them all.
     pub fn check_all_used(&self) -> Result<(), Error> {
-        let used = self.used_names.borrow();
+        let used = lock_used(&self.used_names);
         let mut unused: Vec<&String> = self.names.keys().filter(|k| !used.contains(*k)).collect();
         if !unused.is_empty() {
             unused.sort();
@@ -276,7 +282,7 @@ impl Placeholders {
                 keys.join(", ")
             )));
         }
-        let used = self.used_values.borrow();
+        let used = lock_used(&self.used_values);
         let mut unused: Vec<&String> = self.values.keys().filter(|k| !used.contains(*k)).collect();
         if !unused.is_empty() {
             unused.sort();

@@ -36,8 +36,18 @@ struct Parser<'a> {
     operators: usize,
 }
 
-/// The deepest nesting of parentheses and `NOT` accepted.
-const MAX_NESTING: usize = 128;
+/// The deepest nesting of parentheses, `NOT`s and function calls accepted: past what 300
+/// operators allow (a condition nested 149 parentheses deep, each with its OR and comparison,
+/// is 299), so DynamoDB's own limit on operators is the one a client meets.
+const MAX_NESTING: usize = 400;
+
+/// Nesting parsed on the caller's stack. The parser recurses once per level, and a level costs
+/// some kilobytes of stack in an unoptimised build (about 8 KiB through parentheses), so a
+/// deeper expression is parsed on a thread of its own with room for it.
+const SHALLOW: usize = 64;
+
+/// The stack a deeply nested expression's thread gets per level of nesting it may reach.
+const STACK_PER_LEVEL: usize = 16 * 1024;
 
 /// The most operators DynamoDB takes in a condition, filter or key condition expression;
 /// function calls and parentheses do not count.
@@ -46,18 +56,39 @@ const MAX_OPERATORS: usize = 300;
 /// Parses a condition, filter or key condition expression.
 pub fn parse_condition(src: &str, kind: Kind, ph: &Placeholders) -> Result<Condition> {
     let mut p = Parser::new(src, kind, ph)?;
-    let (c, _) = p.or_expr()?;
-    p.expect_end()?;
-    Ok(c)
+    with_room(p.nesting_bound(), move || {
+        let (c, _) = p.or_expr()?;
+        p.expect_end()?;
+        Ok(c)
+    })
 }
 
 /// Parses an update expression and checks its paths and operand types.
 pub fn parse_update(src: &str, ph: &Placeholders) -> Result<Update> {
     let mut p = Parser::new(src, Kind::Update, ph)?;
-    let update = p.update()?;
+    let update = with_room(p.nesting_bound(), move || p.update())?;
     let paths: Vec<&Path> = update.paths().collect();
     check_overlaps(Kind::Update, &paths)?;
     Ok(update)
+}
+
+/// Runs a parse that may recurse `nesting` levels deep: here, or on a thread with the stack
+/// for it when that is more than the caller's stack is trusted with.
+fn with_room<T: Send>(nesting: usize, parse: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    if nesting <= SHALLOW {
+        return parse();
+    }
+    let stack = 256 * 1024 + nesting.min(MAX_NESTING + 1) * STACK_PER_LEVEL;
+    std::thread::scope(|scope| {
+        let parsing = std::thread::Builder::new()
+            .name("expression".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, parse)
+            .map_err(|e| Error::Internal(format!("no thread to parse an expression on: {e}")))?;
+        parsing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Parses a projection expression into its paths.
@@ -96,6 +127,14 @@ fn check_overlaps(kind: Kind, paths: &[&Path]) -> Result<()> {
 }
 
 impl<'a> Parser<'a> {
+    /// How deep the input could make the parser recurse: its opening parentheses and NOTs.
+    fn nesting_bound(&self) -> usize {
+        self.toks
+            .iter()
+            .filter(|t| matches!(t.tok, Tok::Sym("(")) || t.tok.is_keyword("NOT"))
+            .count()
+    }
+
     fn new(src: &'a str, kind: Kind, ph: &'a Placeholders) -> Result<Self> {
         if src.len() > MAX_EXPRESSION_BYTES {
             return Err(kind.invalid(format!(
@@ -436,6 +475,14 @@ impl<'a> Parser<'a> {
             }
             return Ok((inner, true));
         }
+        self.predicate()
+    }
+
+    /// A comparison, BETWEEN, IN or function call: the leaves of a condition. Kept out of
+    /// the recursion through parentheses (never inlined into [`Parser::primary`]) so that a
+    /// level of nesting costs the stack only the small frames of the functions above.
+    #[inline(never)]
+    fn predicate(&mut self) -> Result<(Condition, bool)> {
         if let Some(Tok::Ident(name)) = self.peek()
             && self.is_call()
             && CONDITION_FUNCTIONS.contains(&name.as_str())
@@ -954,6 +1001,39 @@ mod tests {
             err(parse_update("ADD a :l", &p)),
             "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: LIST"
         );
+    }
+
+    #[test]
+    fn conditions_nest_as_deep_as_their_300_operators_allow() {
+        let p = ph(&[], &[(":v", n(1))]);
+        // a<b or (a<b or (...)): 149 levels are 299 operators, which DynamoDB takes.
+        let nested =
+            |depth: usize| format!("a<b {}{}", "or (a<b ".repeat(depth), ")".repeat(depth));
+        let c = parse_condition(&nested(149), Kind::Condition, &p).unwrap();
+        let (mut levels, mut at) = (0, &c);
+        while let Condition::Or(_, right) = at {
+            levels += 1;
+            at = right;
+        }
+        assert_eq!(levels, 149);
+        assert_eq!(
+            err(parse_condition(&nested(454), Kind::Condition, &p)),
+            "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+        );
+        // 299 NOTs and a comparison are 300 operators, nested 299 deep.
+        let nots = |count: usize| format!("{}a = :v", "NOT ".repeat(count));
+        parse_condition(&nots(299), Kind::Condition, &p).unwrap();
+        assert_eq!(
+            err(parse_condition(&nots(300), Kind::Condition, &p)),
+            "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+        );
+        // Nested function calls as deep as 4 KB of expression allows.
+        let deep = format!(
+            "SET a = {}:v{}",
+            "if_not_exists(b, ".repeat(200),
+            ")".repeat(200)
+        );
+        parse_update(&deep, &p).unwrap();
     }
 
     #[test]
