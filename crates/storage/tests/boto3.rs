@@ -387,6 +387,11 @@ rawstreams = boto3.client("dynamodbstreams", endpoint_url=os.environ["ENDPOINT"]
                           config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 0}))
 refused("ValidationException", rawstreams.list_streams, ExclusiveStartStreamArn="not-a-stream-arn-at-all-but-long-enough")
 
+# the health line names the host the endpoint was addressed as
+import urllib.request
+health = urllib.request.urlopen(os.environ["ENDPOINT"] + "/").read().decode()
+assert health == "healthy: " + os.environ["ENDPOINT"].split("//", 1)[1].rstrip("/") + " ", health
+
 # a read of an index is the index's capacity, the table's share zero
 cc = c.query(TableName="Vee", IndexName="byx", KeyConditionExpression="x = :x",
              ExpressionAttributeValues={":x": {"S": "x1"}}, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]

@@ -354,11 +354,17 @@ where
 {
     let (parts, body) = req.into_parts();
     if parts.method == http::Method::GET && parts.uri.path() == "/" {
-        // DynamoDB answers a plain GET with its health line; load balancers rely on it.
-        let mut resp = Response::new(Full::new(Bytes::from(format!(
-            "healthy: dynamodb.{}.amazonaws.com ",
-            service.dynamo.region
-        ))));
+        // DynamoDB answers a plain GET with its health line, naming the host it was
+        // addressed as; load balancers rely on it.
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(
+                || format!("dynamodb.{}.amazonaws.com", service.dynamo.region),
+                str::to_owned,
+            );
+        let mut resp = Response::new(Full::new(Bytes::from(format!("healthy: {host} "))));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain"),
