@@ -387,6 +387,21 @@ rawstreams = boto3.client("dynamodbstreams", endpoint_url=os.environ["ENDPOINT"]
                           config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 0}))
 refused("ValidationException", rawstreams.list_streams, ExclusiveStartStreamArn="not-a-stream-arn-at-all-but-long-enough")
 
+# a table's ARN stands for its name, in every operation that names a table
+arn = c.describe_table(TableName="Vee")["Table"]["TableArn"]
+c.put_item(TableName=arn, Item={"p": {"S": "byarn"}, "x": {"S": "x9"}})
+assert c.get_item(TableName=arn, Key={"p": {"S": "byarn"}}, ConsistentRead=True)["Item"]["x"] == {"S": "x9"}
+c.transact_write_items(TransactItems=[{"Update": {"TableName": arn, "Key": {"p": {"S": "byarn"}},
+    "UpdateExpression": "SET y = :y", "ExpressionAttributeValues": {":y": {"N": "1"}}}}])
+got = c.batch_get_item(RequestItems={arn: {"Keys": [{"p": {"S": "byarn"}}]}})["Responses"]
+assert list(got) == [arn] and got[arn][0]["y"] == {"N": "1"}, got
+assert c.query(TableName=arn, IndexName="byx", KeyConditionExpression="x = :x",
+               ExpressionAttributeValues={":x": {"S": "x9"}})["Count"] == 1
+assert c.describe_table(TableName=arn)["Table"]["TableName"] == "Vee"
+other = arn.replace(":123456789012:", ":999999999999:")
+refused("ResourceNotFoundException", c.get_item, TableName=other, Key={"p": {"S": "byarn"}})
+c.delete_item(TableName=arn, Key={"p": {"S": "byarn"}})
+
 # the health line names the host the endpoint was addressed as
 import urllib.request
 health = urllib.request.urlopen(os.environ["ENDPOINT"] + "/").read().decode()

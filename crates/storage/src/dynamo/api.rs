@@ -125,11 +125,16 @@ fn authenticate(
 /// each part (IAM has no `TransactWriteItems` action); an operation on no table needs its
 /// action on `*`.
 fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)> {
+    // A table named by its ARN is that resource.
     let arn = |t: &str| {
-        format!(
-            "arn:aws:dynamodb:{}:{}:table/{t}",
-            dynamo.region, dynamo.account
-        )
+        if t.starts_with("arn:") {
+            t.to_owned()
+        } else {
+            format!(
+                "arn:aws:dynamodb:{}:{}:table/{t}",
+                dynamo.region, dynamo.account
+            )
+        }
     };
     let action = |a: &str| format!("dynamodb:{a}");
     let mut out = Vec::new();

@@ -24,6 +24,8 @@ const MAX_WRITE: usize = 25;
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
 struct GetSpec {
+    /// The table as the request names it (its name or its ARN), as the answer keys it.
+    given: String,
     def: Arc<TableDef>,
     keys: Vec<Item>,
     projection: Option<Vec<Path>>,
@@ -95,6 +97,7 @@ impl Dynamo {
             let projection = super::item::read_projection(&sub, &ph)?;
             ph.check_all_used()?;
             specs.push(GetSpec {
+                given: name.clone(),
                 def,
                 keys: parsed,
                 projection,
@@ -160,11 +163,11 @@ impl Dynamo {
                     read += 4096;
                 }
             }
-            responses.insert(spec.def.name.clone(), Value::Array(list));
+            responses.insert(spec.given.clone(), Value::Array(list));
             if !left.is_empty() {
                 let mut raw = spec.raw.clone();
                 raw.insert("Keys".into(), Value::Array(left));
-                unprocessed.insert(spec.def.name.clone(), Value::Object(raw));
+                unprocessed.insert(spec.given.clone(), Value::Object(raw));
             }
             if let Some(c) = consumed(
                 &spec.def,

@@ -237,8 +237,17 @@ impl<'a> Input<'a> {
     }
 }
 
-/// Records the TableName constraints DynamoDB checks.
+/// Records the TableName constraints DynamoDB checks. A table's ARN may stand for its name
+/// (up to 1,024 characters); which table it names is resolved with the catalog.
 pub(crate) fn check_table_name(n: &str, path: &str, out: &mut Vec<String>) {
+    if n.starts_with("arn:") {
+        if n.len() > 1024 {
+            out.push(format!(
+                "Value '{n}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to 1024"
+            ));
+        }
+        return;
+    }
     if n.is_empty() {
         out.push(format!(
             "Value '' at '{path}' failed to satisfy constraint: Member must have length greater than or equal to 1"

@@ -397,7 +397,11 @@ impl Dynamo {
         let mut streams: Vec<(String, String, String)> = self
             .tables()
             .iter()
-            .filter(|d| table.as_ref().is_none_or(|t| *t == d.name))
+            .filter(|d| {
+                table
+                    .as_deref()
+                    .is_none_or(|t| self.table_named(t).unwrap_or(t) == d.name)
+            })
             .flat_map(|d| {
                 streams_of(d).into_iter().map(|s| {
                     (

@@ -786,7 +786,18 @@ impl Dynamo {
                 "The parameter 'TableName' is required but was not present in the request",
             ));
         }
-        let name = input.table_name()?;
+        let given = input.table_name()?;
+        // A table's ARN may name the table to create, in this region and account.
+        let name = match self.table_named(&given) {
+            Some(n) => n.to_owned(),
+            None if given.starts_with("arn:") => {
+                return Err(Error::AccessDenied(format!(
+                    "User: arn:aws:iam::{}:root is not authorized to perform: dynamodb:CreateTable on resource: {given} because no resource-based policy allows the dynamodb:CreateTable action",
+                    self.account
+                )));
+            }
+            None => given,
+        };
         let attrs = parse_attribute_definitions(&mut input)?;
         let mut key_violations = Vec::new();
         let key_names = match input.raw("KeySchema") {
@@ -1001,13 +1012,24 @@ impl Dynamo {
         });
     }
 
-    /// The definition of a table, or ResourceNotFoundException.
+    /// The definition of a table, named by its name or its ARN, or
+    /// ResourceNotFoundException.
     pub fn table(&self, name: &str) -> Result<Arc<TableDef>, Error> {
         self.catalog
             .load()
-            .get(name)
+            .get(self.table_named(name).unwrap_or(name))
             .cloned()
             .ok_or_else(|| Error::table_not_found(name))
+    }
+
+    /// The table name a table ARN of this region and account stands for (`None` for any
+    /// other string, or an ARN of another region or account, which names no table here).
+    pub(crate) fn table_named<'n>(&self, arn: &'n str) -> Option<&'n str> {
+        let rest = arn.strip_prefix("arn:aws:dynamodb:")?;
+        let (region, rest) = rest.split_once(':')?;
+        let (account, resource) = rest.split_once(':')?;
+        let name = resource.strip_prefix("table/")?;
+        (region == self.region && account == self.account && !name.contains('/')).then_some(name)
     }
 
     /// The definition of a table an item operation names, or ResourceNotFoundException in
@@ -1244,7 +1266,7 @@ impl Dynamo {
                 Ok(Ok(()))
             })
             .await??;
-        self.drop_def(&name);
+        self.drop_def(&def.name);
         // DeleteTable's description leaves out the schema DescribeTable shows.
         let mut desc = self.describe(&def, Some("DELETING"), count, size);
         if let Some(fields) = desc.as_object_mut() {

@@ -116,8 +116,9 @@ impl Dynamo {
                 Some(src) => Some(expr::parse_condition(src, Kind::Condition, &ph)?),
                 None => None,
             };
-            // A key that does not fit the schema is the action's ValidationError; any other
-            // refusal of the key or item is the request's.
+            // A key that does not fit the schema is the action's ValidationError, found after
+            // the request's own checks of every action (its expressions and placeholders);
+            // any other refusal of the key or item is the request's.
             let checked =
                 |fits: bool, result: Result<(), Error>, invalid: &mut Option<(usize, String)>| {
                     match result {
@@ -129,21 +130,17 @@ impl Dynamo {
                         Err(e) => Err(e),
                     }
                 };
-            let (key, mutation) = match kind.as_str() {
+            let (key, mutation, valid) = match kind.as_str() {
                 "Put" => {
                     let item = sub.item("Item")?.unwrap_or_default();
                     let fits = fits_key_schema(&def, &item, false);
-                    if !checked(fits, check_item(&def, &item), &mut invalid)? {
-                        continue;
-                    }
-                    (def.key_of(&item), Mutation::Put(item))
+                    let valid = checked(fits, check_item(&def, &item), &mut invalid)?;
+                    (def.key_of(&item), Mutation::Put(item), valid)
                 }
                 "Delete" | "ConditionCheck" | "Update" => {
                     let key = sub.item("Key")?.unwrap_or_default();
                     let fits = fits_key_schema(&def, &key, true);
-                    if !checked(fits, check_key(&def, &key), &mut invalid)? {
-                        continue;
-                    }
+                    let valid = checked(fits, check_key(&def, &key), &mut invalid)?;
                     let m = match kind.as_str() {
                         "Delete" => Mutation::Delete,
                         "ConditionCheck" => {
@@ -167,7 +164,7 @@ impl Dynamo {
                             Mutation::Update(u)
                         }
                     };
-                    (key, m)
+                    (key, m, valid)
                 }
                 other => {
                     return Err(Error::Serialization(format!(
@@ -176,6 +173,9 @@ impl Dynamo {
                 }
             };
             ph.check_all_used()?;
+            if !valid {
+                continue;
+            }
             let storage_key = def.storage_key(&key);
             if writes
                 .iter()
