@@ -272,7 +272,8 @@ impl Dynamo {
         format!("{}/stream/{}", def.arn(self), stream.label)
     }
 
-    /// The table and stream an ARN names, when that stream is the table's current one.
+    /// The table and the stream (its current one, or one it disabled and still keeps) an
+    /// ARN names.
     fn stream_of(&self, arn: &str) -> Result<(Arc<TableDef>, Stream), Error> {
         let not_found = || {
             Error::ResourceNotFound(format!(
