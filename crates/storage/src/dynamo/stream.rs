@@ -335,22 +335,9 @@ impl Dynamo {
         Ok(())
     }
 
-    /// The first and last positions in a stream's log (`None` when empty).
+    /// The first and last positions in a table's change log (`None` when empty).
     async fn log_bounds(&self, def: &Arc<TableDef>) -> Result<Option<(u64, u64)>, Error> {
-        let name = stream_table(def);
-        Ok(self
-            .engine
-            .read(move |txn| {
-                let t = match txn.open_table(TableDefinition::<u64, &[u8]>::new(&name)) {
-                    Ok(t) => t,
-                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                    Err(e) => return Err(e.into()),
-                };
-                let first = t.first()?.map(|(k, _)| k.value());
-                let last = t.last()?.map(|(k, _)| k.value());
-                Ok(first.zip(last))
-            })
-            .await?)
+        self.bounds_in(def, 0..=u64::MAX).await
     }
 
     /// The first and last positions of the log a stream holds (`None` when it holds none).
@@ -359,8 +346,16 @@ impl Dynamo {
         def: &Arc<TableDef>,
         stream: &Stream,
     ) -> Result<Option<(u64, u64)>, Error> {
+        self.bounds_in(def, stream.range()).await
+    }
+
+    /// The first and last positions of a table's change log within `range`.
+    async fn bounds_in(
+        &self,
+        def: &Arc<TableDef>,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<(u64, u64)>, Error> {
         let name = stream_table(def);
-        let range = stream.range();
         Ok(self
             .engine
             .read(move |txn| {
