@@ -398,6 +398,13 @@ assert list(got) == [arn] and got[arn][0]["y"] == {"N": "1"}, got
 assert c.query(TableName=arn, IndexName="byx", KeyConditionExpression="x = :x",
                ExpressionAttributeValues={":x": {"S": "x9"}})["Count"] == 1
 assert c.describe_table(TableName=arn)["Table"]["TableName"] == "Vee"
+# ... and ConsumedCapacity names the table as the request did
+cc = c.get_item(TableName=arn, Key={"p": {"S": "byarn"}}, ReturnConsumedCapacity="TOTAL")["ConsumedCapacity"]
+assert cc["TableName"] == arn, cc
+cc = c.batch_get_item(RequestItems={arn: {"Keys": [{"p": {"S": "byarn"}}]}},
+                      ReturnConsumedCapacity="TOTAL")["ConsumedCapacity"]
+assert [x["TableName"] for x in cc] == [arn], cc
+assert c.get_item(TableName="Vee", Key={"p": {"S": "byarn"}}, ReturnConsumedCapacity="TOTAL")["ConsumedCapacity"]["TableName"] == "Vee"
 other = arn.replace(":123456789012:", ":999999999999:")
 refused("ResourceNotFoundException", c.get_item, TableName=other, Key={"p": {"S": "byarn"}})
 c.delete_item(TableName=arn, Key={"p": {"S": "byarn"}})

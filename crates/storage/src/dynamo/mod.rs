@@ -112,6 +112,12 @@ impl Dynamo {
     /// straight from the engine's bytes instead of through a `Value` tree, and TagResource and
     /// UntagResource answering with an empty body, as DynamoDB does.
     pub async fn call_text(&self, operation: &str, body: &Value) -> Result<Vec<u8>, Error> {
+        let asked = self.tables_asked_by_arn(body);
+        if !asked.is_empty() && operation != "TagResource" && operation != "UntagResource" {
+            let mut answer = self.call(operation, body).await?;
+            name_capacity_as_asked(&mut answer, &asked);
+            return Ok(serde_json::to_vec(&answer).unwrap_or_default());
+        }
         match operation {
             "GetItem" => self.get_item_text(body).await,
             "Query" => self.query_text(body).await,
@@ -122,6 +128,33 @@ impl Dynamo {
             }
             _ => Ok(serde_json::to_vec(&self.call(operation, body).await?).unwrap_or_default()),
         }
+    }
+
+    /// The tables a request names by their ARN (TableName, a batch's RequestItems, a
+    /// transaction's actions), by the table name each stands for.
+    fn tables_asked_by_arn(&self, body: &Value) -> HashMap<String, String> {
+        let mut given: Vec<&str> = Vec::new();
+        given.extend(body.get("TableName").and_then(Value::as_str));
+        if let Some(Value::Object(m)) = body.get("RequestItems") {
+            given.extend(m.keys().map(String::as_str));
+        }
+        for action in body
+            .get("TransactItems")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+        {
+            given.extend(
+                action
+                    .values()
+                    .filter_map(|spec| spec.get("TableName").and_then(Value::as_str)),
+            );
+        }
+        given
+            .into_iter()
+            .filter_map(|g| Some((self.table_named(g)?.to_owned(), g.to_owned())))
+            .collect()
     }
 
     /// Runs one operation on its JSON input.
@@ -153,5 +186,24 @@ impl Dynamo {
             "ExecuteTransaction" => self.execute_transaction(body).await,
             _ => Err(Error::UnknownOperation(String::new())),
         }
+    }
+}
+
+/// A table named by its ARN is named so in the answer's ConsumedCapacity too, as DynamoDB
+/// answers.
+fn name_capacity_as_asked(answer: &mut Value, asked: &HashMap<String, String>) {
+    let rename = |c: &mut Value| {
+        if let Some(arn) = c
+            .get("TableName")
+            .and_then(Value::as_str)
+            .and_then(|n| asked.get(n))
+        {
+            c["TableName"] = Value::String(arn.clone());
+        }
+    };
+    match answer.get_mut("ConsumedCapacity") {
+        Some(Value::Array(list)) => list.iter_mut().for_each(rename),
+        Some(c @ Value::Object(_)) => rename(c),
+        _ => {}
     }
 }
