@@ -339,6 +339,9 @@ d, s = shard(first)
 assert d["StreamStatus"] == "DISABLED" and d["StreamViewType"] == "KEYS_ONLY", d
 assert int(s["SequenceNumberRange"]["EndingSequenceNumber"]) > int(s["SequenceNumberRange"]["StartingSequenceNumber"]), s
 assert read(first) == (["a", "b", "c"], True), read(first)
+# DescribeTable still names it the latest stream, with no StreamSpecification.
+t = ddb.describe_table(TableName="Flip")["Table"]
+assert t["LatestStreamArn"] == first and "StreamSpecification" not in t, t
 
 # Writes while no stream is enabled are in no stream; enabling again makes a new stream
 # that starts empty, and the old one keeps only its own records.

@@ -1179,6 +1179,11 @@ impl Dynamo {
                 json!({"StreamEnabled": true, "StreamViewType": s.view_type});
             t["LatestStreamLabel"] = json!(s.label);
             t["LatestStreamArn"] = json!(format!("{arn}/stream/{}", s.label));
+        } else if let Some(c) = def.closed_streams.last() {
+            // A disabled stream is still the latest, and no StreamSpecification is given
+            // (as DynamoDB describes it: ScyllaDB's tests of this pass against it).
+            t["LatestStreamLabel"] = json!(c.stream.label);
+            t["LatestStreamArn"] = json!(format!("{arn}/stream/{}", c.stream.label));
         }
         t
     }
