@@ -51,18 +51,10 @@ impl<'a> Input<'a> {
 
     /// `1 validation error detected: ...` for everything recorded.
     pub(crate) fn finish(&mut self) -> Result<(), Error> {
-        match self.violations.len() {
-            0 => Ok(()),
-            n => {
-                let noun = if n == 1 { "error" } else { "errors" };
-                let msg = format!(
-                    "{n} validation {noun} detected: {}",
-                    self.violations.join("; ")
-                );
-                self.violations.clear();
-                Err(Error::Validation(msg))
-            }
+        if self.violations.is_empty() {
+            return Ok(());
         }
+        Err(violations_error(&std::mem::take(&mut self.violations)))
     }
 
     /// A string member.
@@ -235,6 +227,17 @@ impl<'a> Input<'a> {
     pub(crate) fn present<'f>(&self, fields: &[&'f str]) -> Vec<&'f str> {
         fields.iter().copied().filter(|f| self.has(f)).collect()
     }
+}
+
+/// Coral's refusal of a request breaking its model's constraints: `N validation error(s)
+/// detected: ` and each violation, in the order found.
+pub(crate) fn violations_error(violations: &[String]) -> Error {
+    let n = violations.len();
+    let noun = if n == 1 { "error" } else { "errors" };
+    Error::Validation(format!(
+        "{n} validation {noun} detected: {}",
+        violations.join("; ")
+    ))
 }
 
 /// Records the TableName constraints DynamoDB checks. A table's ARN may stand for its name

@@ -113,7 +113,7 @@ impl Dynamo {
     /// UntagResource answering with an empty body, as DynamoDB does.
     pub async fn call_text(&self, operation: &str, body: &Value) -> Result<Vec<u8>, Error> {
         let asked = self.tables_asked_by_arn(body);
-        if !asked.is_empty() && operation != "TagResource" && operation != "UntagResource" {
+        if !asked.is_empty() {
             let mut answer = self.call(operation, body).await?;
             name_capacity_as_asked(&mut answer, &asked);
             return Ok(serde_json::to_vec(&answer).unwrap_or_default());
@@ -132,11 +132,19 @@ impl Dynamo {
 
     /// The tables a request names by their ARN (TableName, a batch's RequestItems, a
     /// transaction's actions), by the table name each stands for.
+    /// (Empty, and allocating nothing, for a request that names its tables by name.)
     fn tables_asked_by_arn(&self, body: &Value) -> HashMap<String, String> {
-        let mut given: Vec<&str> = Vec::new();
-        given.extend(body.get("TableName").and_then(Value::as_str));
+        let mut asked = HashMap::new();
+        let mut note = |given: &str| {
+            if let Some(name) = self.table_named(given) {
+                asked.insert(name.to_owned(), given.to_owned());
+            }
+        };
+        if let Some(table) = body.get("TableName").and_then(Value::as_str) {
+            note(table);
+        }
         if let Some(Value::Object(m)) = body.get("RequestItems") {
-            given.extend(m.keys().map(String::as_str));
+            m.keys().for_each(|k| note(k));
         }
         for action in body
             .get("TransactItems")
@@ -145,16 +153,12 @@ impl Dynamo {
             .flatten()
             .filter_map(Value::as_object)
         {
-            given.extend(
-                action
-                    .values()
-                    .filter_map(|spec| spec.get("TableName").and_then(Value::as_str)),
-            );
+            action
+                .values()
+                .filter_map(|spec| spec.get("TableName").and_then(Value::as_str))
+                .for_each(&mut note);
         }
-        given
-            .into_iter()
-            .filter_map(|g| Some((self.table_named(g)?.to_owned(), g.to_owned())))
-            .collect()
+        asked
     }
 
     /// Runs one operation on its JSON input.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::Dynamo;
 use super::error::Error;
-use super::input::{Input, check_table_name};
+use super::input::{Input, check_table_name, violations_error};
 use super::stored::{self, decode_item};
 use super::types::{AttributeValue, Item, ScalarType};
 use crate::engine::{EngineError, Plane};
@@ -615,16 +615,7 @@ fn parse_throughput(v: Option<&Value>, path: &str) -> Result<Option<(i64, i64)>,
         })
         .collect();
     if !missing.is_empty() {
-        let noun = if missing.len() == 1 {
-            "error"
-        } else {
-            "errors"
-        };
-        return Err(Error::validation(format!(
-            "{} validation {noun} detected: {}",
-            missing.len(),
-            missing.join("; ")
-        )));
+        return Err(violations_error(&missing));
     }
     match (r, w) {
         (Some(r), Some(w)) if r >= 1 && w >= 1 => Ok(Some((r, w))),
@@ -737,12 +728,7 @@ fn parse_index(
         )?
     };
     if !violations.is_empty() {
-        let n = violations.len();
-        return Err(Error::validation(format!(
-            "{n} validation error{} detected: {}",
-            if n == 1 { "" } else { "s" },
-            violations.join("; ")
-        )));
+        return Err(violations_error(&violations));
     }
     let Some(names) = names else {
         return Err(Error::validation("Invalid KeySchema"));
