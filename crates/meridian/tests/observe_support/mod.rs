@@ -520,6 +520,13 @@ spec:
         command: {command}
         ports:
         - containerPort: 3000
+        # Ready once it accepts connections, as a Deployment that routes traffic at once
+        # should say: without a probe a replica is ready when started, and a request sent
+        # before the app listens fails over to a retry, which the tests would count.
+        readinessProbe:
+          tcpSocket:
+            port: 3000
+          periodSeconds: 1
 "#
     )
 }
