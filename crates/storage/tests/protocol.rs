@@ -3,7 +3,7 @@
 
 mod harness;
 
-use harness::{ACCESS_KEY, Server, call, call_with};
+use harness::{ACCESS_KEY, SECRET_KEY, Server, call, call_at, call_with};
 
 const CREATE: &str = r#"{"TableName": "Tbl", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
   "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"}"#;
@@ -148,6 +148,47 @@ async fn a_body_over_16_mb_is_refused_without_reading_it_all() {
     // The server keeps serving.
     let (status, _, _) = call(&server.url(), "ListTables", "{}").await;
     assert_eq!(status, 200);
+}
+
+/// DynamoDB reads at most 16 KB of a request line and of a header section, and answers a
+/// bare 400 past either (as ScyllaDB's Alternator tests, run against the service, record).
+#[tokio::test]
+async fn a_header_section_or_request_line_over_16_kb_is_a_bad_request() {
+    let server = Server::start().await;
+    let url = server.url();
+    let key = Some((ACCESS_KEY, SECRET_KEY));
+    let (status, _, body) = call(&url, "CreateTable", CREATE).await;
+    assert_eq!(status, 200, "{body}");
+    let put = |k: &str| format!(r#"{{"TableName": "Tbl", "Item": {{"k": {{"S": "{k}"}}}}}}"#);
+    let small = [("header1", "dog"), ("header2", "cat")];
+    let (status, _, body) = call_at(&url, "/", "PutItem", put("a").into(), key, &small).await;
+    assert_eq!(status, 200, "unsigned headers are ignored: {body}");
+    let (x, y) = ("x".repeat(8192), "y".repeat(8192));
+    let large = [("header1", x.as_str()), ("header2", y.as_str())];
+    let (status, _, body) = call_at(&url, "/", "PutItem", put("b").into(), key, &large).await;
+    assert_eq!((status, &body), (400, &serde_json::Value::Null));
+    // Just under the limit is read as usual.
+    let under = "z".repeat(16 * 1024 - 400);
+    let (status, _, body) = call_at(
+        &url,
+        "/",
+        "PutItem",
+        put("c").into(),
+        key,
+        &[("header1", &under)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/{}", "x".repeat(17_000));
+    let (status, _, body) = call_at(&url, &path, "PutItem", put("d").into(), key, &[]).await;
+    assert_eq!((status, &body), (400, &serde_json::Value::Null));
+    // Only the requests read were written.
+    for (k, stored) in [("a", true), ("b", false), ("c", true), ("d", false)] {
+        let get = format!(r#"{{"TableName": "Tbl", "Key": {{"k": {{"S": "{k}"}}}}}}"#);
+        let (status, _, body) = call(&url, "GetItem", &get).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body.get("Item").is_some(), stored, "{k}: {body}");
+    }
 }
 
 /// Messages as real DynamoDB words them (each checked against the service by the

@@ -269,6 +269,9 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if head_too_large(&req) {
+        return respond(StatusCode::BAD_REQUEST, Vec::new());
+    }
     let coding = super::encoding::accepted(req.headers());
     let cors = req.headers().contains_key(http::header::ORIGIN);
     if cors && req.method() == http::Method::OPTIONS {
@@ -285,6 +288,27 @@ where
         Some(coding) => compress_response(resp, coding),
         None => resp,
     }
+}
+
+/// The most bytes DynamoDB reads of a request line, and of a header section: past either
+/// it answers a bare 400 Bad Request before looking at the request.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Whether the request line or the header section is longer than DynamoDB reads, counted as
+/// they were on the wire (`name: value` and a line end per header).
+fn head_too_large<B>(req: &Request<B>) -> bool {
+    let uri = req.uri();
+    let target = uri
+        .authority()
+        .map_or(0, |a| a.as_str().len() + "http://".len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + " ".len() + target + " HTTP/1.1\r\n".len();
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + "\r\n".len())
+        .sum();
+    line > MAX_HEAD || headers > MAX_HEAD
 }
 
 /// What a browser may read of a cross-origin answer: DynamoDB lets any origin call it (the

@@ -72,6 +72,19 @@ pub async fn call_with(
     body: Vec<u8>,
     key: Option<(&str, &str)>,
 ) -> (u16, http::HeaderMap, serde_json::Value) {
+    call_at(url, "/", op, body, key, &[]).await
+}
+
+/// A raw request signed for `path`, with `extra` headers added after signing (a server
+/// ignores headers the signature does not name).
+pub async fn call_at(
+    url: &str,
+    path: &str,
+    op: &str,
+    body: Vec<u8>,
+    key: Option<(&str, &str)>,
+    extra: &[(&str, &str)],
+) -> (u16, http::HeaderMap, serde_json::Value) {
     use http_body_util::BodyExt as _;
     let uri: http::Uri = url.parse().expect("url");
     let authority = uri.authority().expect("authority").to_string();
@@ -105,7 +118,7 @@ pub async fn call_with(
         ];
         let req = SignedRequest {
             method: "POST",
-            path: "/",
+            path,
             query: "",
             headers: &headers,
             authority: None,
@@ -113,6 +126,12 @@ pub async fn call_with(
         };
         let auth = sigv4::sign(&req, ak, sk, "us-east-1", "dynamodb", &amz, &signed);
         headers.insert("authorization", auth.parse().expect("auth"));
+    }
+    for (name, value) in extra {
+        headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
     }
     let stream = tokio::net::TcpStream::connect(&authority)
         .await
@@ -122,7 +141,7 @@ pub async fn call_with(
             .await
             .expect("handshake");
     tokio::spawn(conn);
-    let mut req = http::Request::post("/")
+    let mut req = http::Request::post(path)
         .body(http_body_util::Full::new(bytes::Bytes::from(body)))
         .expect("request");
     *req.headers_mut() = headers;
