@@ -191,6 +191,44 @@ async fn a_header_section_or_request_line_over_16_kb_is_a_bad_request() {
     }
 }
 
+/// A parallel Scan goes on from a key of its own segment, and refuses one of another
+/// (the words are an emulator's, not checked against the service).
+#[tokio::test]
+async fn a_parallel_scan_goes_on_only_from_a_key_of_its_segment() {
+    let server = Server::start().await;
+    let url = server.url();
+    call(&url, "CreateTable", CREATE).await;
+    for i in 0..40 {
+        let put = format!(r#"{{"TableName": "Tbl", "Item": {{"k": {{"S": "k{i}"}}}}}}"#);
+        let (status, _, body) = call(&url, "PutItem", &put).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let page = |segment: u32, start: Option<&serde_json::Value>| {
+        let mut req = serde_json::json!({
+            "TableName": "Tbl", "Limit": 1, "Segment": segment, "TotalSegments": 2
+        });
+        if let Some(k) = start {
+            req["ExclusiveStartKey"] = k.clone();
+        }
+        let url = url.clone();
+        async move { call(&url, "Scan", &req.to_string()).await }
+    };
+    let (_, _, first) = page(0, None).await;
+    let own = first["LastEvaluatedKey"].clone();
+    let (_, _, other) = page(1, None).await;
+    let foreign = other["LastEvaluatedKey"].clone();
+    assert!(own.is_object() && foreign.is_object(), "{first} {other}");
+    let (status, _, next) = page(0, Some(&own)).await;
+    assert_eq!(status, 200, "{next}");
+    assert_ne!(next["Items"][0], first["Items"][0], "the scan went on");
+    let (status, _, body) = page(0, Some(&foreign)).await;
+    assert_eq!((status, error_type(&body)), (400, "ValidationException"));
+    assert_eq!(
+        body["message"],
+        "The provided Exclusive start key does not map to the provided Segment and TotalSegments values."
+    );
+}
+
 /// Messages as real DynamoDB words them (each checked against the service by the
 /// nubo-db/dynamodb-conformance suite), where operations differ from one another.
 #[tokio::test]
