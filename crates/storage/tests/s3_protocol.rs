@@ -397,6 +397,38 @@ async fn names_keys_xml_and_multipart_rules() {
     let r = send(&url, Req::new("DELETE", &format!("/rules/{ok}"))).await;
     assert_eq!(r.status, 204);
 
+    // S3 reads 8 KiB of request headers; past that the request is refused unread.
+    let padding = "p".repeat(8 * 1024);
+    let r = send(
+        &url,
+        Req::new("PUT", "/rules/padded")
+            .header("x-padding", &padding)
+            .body(b"v".to_vec()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "RequestHeaderSectionTooLarge".into()),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("<MaxSizeAllowed>8192</MaxSizeAllowed>"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(get(&url, "/rules/padded").await.status, 404);
+    let r = send(
+        &url,
+        Req::new("PUT", "/rules/padded")
+            .header("x-padding", &padding[..6 * 1024])
+            .body(b"v".to_vec()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(&url, Req::new("DELETE", "/rules/padded")).await;
+    assert_eq!(r.status, 204);
+
     // Location constraints: the endpoint's region only, and never us-east-1 spelled out.
     let cfg = |region: &str| {
         format!(

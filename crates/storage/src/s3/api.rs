@@ -899,6 +899,9 @@ fn caller_of(cred: Option<&Credential>) -> Caller {
     }
 }
 
+/// The most bytes of request headers S3 reads (each `name: value` and its line end).
+const MAX_HEADER_SECTION: usize = 8 * 1024;
+
 /// Serves one HTTP request.
 pub async fn handle(service: &Service, req: http::Request<Incoming>) -> Response<Body> {
     let rid = request_id();
@@ -1021,6 +1024,19 @@ async fn prepare(
     parts: http::request::Parts,
     body: Incoming,
 ) -> std::result::Result<Ctx, (Error, Option<Incoming>)> {
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + "\r\n".len())
+        .sum();
+    if header_bytes > MAX_HEADER_SECTION {
+        let e = Error::new(
+            Code::RequestHeaderSectionTooLarge,
+            "Your request header section exceeds the maximum allowed size.",
+        )
+        .with("MaxSizeAllowed", MAX_HEADER_SECTION.to_string());
+        return Err((e, Some(body)));
+    }
     let host = parts
         .headers
         .get(http::header::HOST)

@@ -92,6 +92,7 @@ codes! {
     ObjectLockConfigurationNotFoundError = 404,
     OwnershipControlsNotFoundError = 404,
     PreconditionFailed = 412,
+    RequestHeaderSectionTooLarge = 400,
     RequestTimeTooSkewed = 403,
     RequestTimeout = 400,
     ServerSideEncryptionConfigurationNotFoundError = 404,
