@@ -16,4 +16,5 @@ pub mod plane;
 pub mod s3;
 pub mod server;
 pub mod sigv4;
+mod sts;
 mod writeback;

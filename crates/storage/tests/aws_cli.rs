@@ -261,3 +261,108 @@ async fn the_aws_cli_tags_tables_sets_ttl_and_discovers_the_endpoint() {
     .await
     .unwrap();
 }
+
+/// `aws sts ...` against the endpoint with the given key; returns (success, stdout, stderr).
+fn sts(
+    url: &str,
+    home: &std::path::Path,
+    key: (&str, &str, Option<&str>),
+    args: &[&str],
+) -> (bool, String, String) {
+    let aws = tool("aws", ".ci/install-test-deps installs awscli from PyPI").expect("aws");
+    let mut cmd = Command::new(aws);
+    cmd.arg("sts")
+        .args(args)
+        .args(["--endpoint-url", url, "--output", "json"]);
+    meridian_testkit::aws_env(&mut cmd, home, key.0, key.1);
+    if let Some(token) = key.2 {
+        cmd.env("AWS_SESSION_TOKEN", token);
+    }
+    let out = cmd.output().expect("aws runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// STS's GetCallerIdentity answers on the endpoint SDKs send every service to
+/// (`AWS_ENDPOINT_URL`), for the operator's keys and for a function's session, which needs
+/// no permission for it; other STS actions and bad signatures get STS's errors.
+#[tokio::test(flavor = "multi_thread")]
+async fn sts_get_caller_identity_names_the_caller() {
+    if tool("aws", ".ci/install-test-deps installs awscli from PyPI").is_none() {
+        return;
+    }
+    let server = Server::start().await;
+    let url = server.url();
+    let session = server.keys.issue_session(
+        "fn-role",
+        meridian_storage::keys::Policy::default(),
+        std::time::Duration::from_secs(3600),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let operator = (harness::ACCESS_KEY, harness::SECRET_KEY, None);
+        let (ok, out, err) = sts(&url, &h, operator, &["get-caller-identity"]);
+        assert!(ok, "{err}");
+        let me: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(me["Account"], "123456789012");
+        assert_eq!(me["Arn"], "arn:aws:iam::123456789012:root");
+        assert_eq!(me["UserId"], "123456789012");
+
+        let token = session.session_token.clone().expect("token");
+        let (ok, out, err) = sts(
+            &url,
+            &h,
+            (
+                &session.access_key_id,
+                &session.secret_access_key,
+                Some(&token),
+            ),
+            &["get-caller-identity"],
+        );
+        assert!(ok, "{err}");
+        let me: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(me["Account"], "123456789012");
+        assert_eq!(
+            me["Arn"],
+            "arn:aws:sts::123456789012:assumed-role/fn-role/fn-role"
+        );
+        let user_id = me["UserId"].as_str().expect("a user id");
+        assert!(
+            user_id.starts_with("AROA") && user_id.ends_with(":fn-role"),
+            "{user_id}"
+        );
+
+        let (ok, _, err) = sts(
+            &url,
+            &h,
+            (harness::ACCESS_KEY, "wrong", None),
+            &["get-caller-identity"],
+        );
+        assert!(!ok);
+        assert!(err.contains("(SignatureDoesNotMatch)"), "{err}");
+        let (ok, _, err) = sts(
+            &url,
+            &h,
+            operator,
+            &[
+                "assume-role",
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/x",
+                "--role-session-name",
+                "s1",
+            ],
+        );
+        assert!(!ok);
+        assert!(
+            err.contains("(InvalidAction)")
+                && err.contains("Could not find operation AssumeRole for version 2011-06-15"),
+            "{err}"
+        );
+    })
+    .await
+    .unwrap();
+}

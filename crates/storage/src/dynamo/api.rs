@@ -442,6 +442,15 @@ where
     } else {
         super::OPERATIONS
     };
+    if target.is_empty()
+        && parts.method == http::Method::POST
+        && crate::sts::is_query(&parts.headers)
+    {
+        return Ok(match authenticate(&service.keys, &parts, &body) {
+            Ok(cred) => crate::sts::answer(&cred, &body),
+            Err(e) => crate::sts::refusal(&e),
+        });
+    }
     if parts.method != http::Method::POST || !served.contains(&op) {
         // Coral checks the signature before it looks for the operation.
         authenticate(&service.keys, &parts, &body)?;
