@@ -16,19 +16,19 @@ use crate::keys::Credential;
 const VERSION: &str = "2011-06-15";
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// Whether a request is in STS's query protocol: a form-encoded body and no `X-Amz-Target`
-/// (every JSON-protocol request names its operation there).
-pub(crate) fn is_query(headers: &http::HeaderMap) -> bool {
+/// Whether a request is in STS's query protocol: no `X-Amz-Target` (every JSON-protocol
+/// request names its operation there), a form-encoded body, and an `Action` in it.
+pub(crate) fn is_query(headers: &http::HeaderMap, body: &[u8]) -> bool {
     !headers.contains_key("x-amz-target")
         && headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';').next().is_some_and(|t| {
-                    t.trim()
-                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-                })
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             })
+        && form_urlencoded::parse(body).any(|(k, _)| k == "Action")
 }
 
 /// The answer to an authenticated query-protocol request.

@@ -15,6 +15,7 @@ use super::Dynamo;
 use super::encoding::Coding;
 use super::error::Error;
 use crate::keys::{Credential, Decision, KeyStore};
+use crate::s3::policy::Caller;
 use crate::sigv4::{self, AuthError, SignedRequest};
 
 /// DynamoDB's request size limit.
@@ -209,7 +210,12 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
                 .unwrap_or("*");
             out.push((action(op), arn.to_owned()));
         }
-        "TagResource" | "UntagResource" | "ListTagsOfResource" => {
+        "TagResource"
+        | "UntagResource"
+        | "ListTagsOfResource"
+        | "PutResourcePolicy"
+        | "GetResourcePolicy"
+        | "DeleteResourcePolicy" => {
             let arn = body
                 .get("ResourceArn")
                 .and_then(Value::as_str)
@@ -243,17 +249,55 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
     out
 }
 
+/// Whether `cred` may do `op` with `body`, as IAM decides for DynamoDB: an explicit deny in
+/// the resource's policy or the caller's identity policy refuses; otherwise a caller of the
+/// tables' account needs either to allow it, and a caller of another account needs both
+/// (operations on no table, `*`, need only its identity). The account's own keys (its root)
+/// may always read, replace and delete a resource policy, whatever it says.
 fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Result<(), Error> {
-    let Some(policy) = &cred.policy else {
+    let policies = dynamo.policies_in_use();
+    let foreign = cred.account.id != dynamo.account;
+    if cred.policy.is_none() && !policies && !foreign {
         return Ok(());
-    };
+    }
+    let caller = Caller::of(Some(cred));
+    let keys = crate::s3::policy::caller_keys(&caller);
+    let root = cred.policy.is_none() && cred.service.is_none() && !foreign;
     for (action, resource) in permissions(dynamo, op, body) {
-        let why = match policy.decide(&action, &resource) {
-            Decision::Allow => continue,
-            Decision::ImplicitDeny => {
-                format!("because no identity-based policy allows the {action} action")
+        let attached = if policies {
+            dynamo.policy_for(&resource)
+        } else {
+            None
+        };
+        let by_resource = attached.map_or(Decision::ImplicitDeny, |p| {
+            p.decision(&caller, &action, &resource, &keys)
+        });
+        let manages_policy = matches!(
+            action.as_str(),
+            "dynamodb:GetResourcePolicy"
+                | "dynamodb:PutResourcePolicy"
+                | "dynamodb:DeleteResourcePolicy"
+        );
+        let by_identity = cred
+            .policy
+            .as_ref()
+            .map_or(Decision::Allow, |p| p.decide(&action, &resource));
+        let why = if by_resource == Decision::ExplicitDeny && !(root && manages_policy) {
+            "with an explicit deny in a resource-based policy".to_owned()
+        } else if by_identity == Decision::ExplicitDeny {
+            "with an explicit deny in an identity-based policy".to_owned()
+        } else if foreign && resource != "*" {
+            match (by_identity, by_resource) {
+                (Decision::Allow, Decision::Allow) => continue,
+                (Decision::Allow, _) => {
+                    format!("because no resource-based policy allows the {action} action")
+                }
+                _ => format!("because no identity-based policy allows the {action} action"),
             }
-            Decision::ExplicitDeny => "with an explicit deny in an identity-based policy".into(),
+        } else if by_identity == Decision::Allow || by_resource == Decision::Allow {
+            continue;
+        } else {
+            format!("because no identity-based policy allows the {action} action")
         };
         return Err(Error::AccessDenied(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
@@ -444,7 +488,7 @@ where
     };
     if target.is_empty()
         && parts.method == http::Method::POST
-        && crate::sts::is_query(&parts.headers)
+        && crate::sts::is_query(&parts.headers, &body)
     {
         return Ok(match authenticate(&service.keys, &parts, &body) {
             Ok(cred) => crate::sts::answer(&cred, &body),

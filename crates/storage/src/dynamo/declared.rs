@@ -171,6 +171,9 @@ fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Opti
     new.uid.clone_from(&old.uid);
     new.created = old.created;
     new.closed_streams.clone_from(&old.closed_streams);
+    // Resource policies are put through the API, not the template: they stay.
+    new.policy.clone_from(&old.policy);
+    new.stream_policies.clone_from(&old.stream_policies);
     let mut what = Vec::new();
     let mut created = Vec::new();
     let mut deleted = Vec::new();

@@ -72,6 +72,9 @@ pub enum Error {
     /// The caller's policy does not allow the action on the resource (400).
     #[error("{0}")]
     AccessDenied(String),
+    /// No resource-based policy, or not the revision the request expects (400).
+    #[error("{0}")]
+    PolicyNotFound(String),
     /// No Authorization header (400).
     #[error("Request is missing Authentication Token")]
     MissingAuthenticationToken,
@@ -147,6 +150,7 @@ impl Error {
             Self::TransactionInProgress(_) => "TransactionInProgressException",
             Self::LimitExceeded(_) => "LimitExceededException",
             Self::AccessDenied(_) => "AccessDeniedException",
+            Self::PolicyNotFound(_) => "PolicyNotFoundException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::UnrecognizedClient => "UnrecognizedClientException",
             Self::InvalidSignature(_) => "InvalidSignatureException",

@@ -15,6 +15,7 @@ mod legacy;
 pub mod number;
 pub(crate) mod partiql;
 mod query;
+mod resource_policy;
 pub mod stored;
 pub mod stream;
 pub mod table;
@@ -46,6 +47,8 @@ pub struct Dynamo {
     /// two changes made at once would otherwise both start from the same definition and
     /// the second would undo the first, or cache an older definition after a newer one.
     definitions: tokio::sync::Mutex<()>,
+    /// Set once any table or stream carries a resource-based policy.
+    policies_in_use: std::sync::atomic::AtomicBool,
     region: String,
     account: String,
 }
@@ -72,6 +75,9 @@ pub const OPERATIONS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsOfResource",
+    "PutResourcePolicy",
+    "GetResourcePolicy",
+    "DeleteResourcePolicy",
     "DescribeEndpoints",
     "ExecuteStatement",
     "BatchExecuteStatement",
@@ -82,10 +88,14 @@ impl Dynamo {
     /// Opens the service on `engine`, loading the table catalog.
     pub fn open(engine: Engine, region: &str) -> Result<Arc<Self>, EngineError> {
         let catalog = engine.read_blocking(table::load_catalog)?;
+        let policies = catalog
+            .values()
+            .any(|d| d.policy.is_some() || !d.stream_policies.is_empty());
         Ok(Arc::new(Self {
             engine,
             catalog: ArcSwap::from_pointee(catalog),
             definitions: tokio::sync::Mutex::new(()),
+            policies_in_use: std::sync::atomic::AtomicBool::new(policies),
             region: region.to_owned(),
             account: ACCOUNT.to_owned(),
         }))
@@ -184,6 +194,9 @@ impl Dynamo {
             "TagResource" => self.tag_resource(body).await,
             "UntagResource" => self.untag_resource(body).await,
             "ListTagsOfResource" => self.list_tags_of_resource(body),
+            "PutResourcePolicy" => self.put_resource_policy(body).await,
+            "GetResourcePolicy" => self.get_resource_policy(body),
+            "DeleteResourcePolicy" => self.delete_resource_policy(body).await,
             "DescribeEndpoints" => Ok(self.describe_endpoints(None)),
             "ExecuteStatement" => self.execute_statement(body).await,
             "BatchExecuteStatement" => self.batch_execute_statement(body).await,

@@ -273,6 +273,24 @@ pub struct ClosedStream {
     pub closed: u64,
 }
 
+/// A resource-based policy attached to a table or a stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourcePolicy {
+    /// The document as it was put.
+    pub document: String,
+    /// Its revision: the time it was put, in milliseconds since the epoch, as text.
+    pub revision: String,
+    /// The document parsed, once asked for.
+    #[serde(skip)]
+    pub(crate) parsed: std::sync::OnceLock<Option<Arc<crate::s3::policy::BucketPolicy>>>,
+}
+
+impl PartialEq for ResourcePolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.document == other.document && self.revision == other.revision
+    }
+}
+
 /// A table's definition, as kept in the catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableDef {
@@ -303,6 +321,12 @@ pub struct TableDef {
     pub deletion_protection: bool,
     /// STANDARD or STANDARD_INFREQUENT_ACCESS.
     pub table_class: Option<String>,
+    /// The table's resource-based policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ResourcePolicy>,
+    /// Its streams' resource-based policies, by stream label.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stream_policies: BTreeMap<String, ResourcePolicy>,
 }
 
 impl TableDef {
@@ -936,6 +960,13 @@ impl Dynamo {
             ));
         }
         let stream = parse_stream_spec(input.raw("StreamSpecification"))?;
+        let policy = Self::creation_policy(
+            input.string("ResourcePolicy")?,
+            &format!(
+                "arn:aws:dynamodb:{}:{}:table/{name}",
+                self.region, self.account
+            ),
+        )?;
         let given = input.array("Tags")?;
         let tags: BTreeMap<String, String> = super::tags::read_tags(&mut input, given)
             .into_iter()
@@ -961,6 +992,8 @@ impl Dynamo {
             tags,
             deletion_protection: input.boolean("DeletionProtectionEnabled")?.unwrap_or(false),
             table_class: input.string("TableClass")?.map(str::to_owned),
+            policy,
+            stream_policies: BTreeMap::new(),
         };
         Ok(def)
     }
@@ -978,6 +1011,7 @@ impl Dynamo {
                 Ok(Ok(()))
             })
             .await??;
+        self.note_policies(&def);
         self.set_def(Arc::new(def));
         Ok(())
     }

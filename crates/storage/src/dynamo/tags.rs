@@ -206,7 +206,7 @@ impl Dynamo {
     }
 }
 
-fn arn_member(input: &mut Input<'_>) -> Result<String, Error> {
+pub(super) fn arn_member(input: &mut Input<'_>) -> Result<String, Error> {
     let arn = input.string("ResourceArn")?.map(str::to_owned);
     match &arn {
         None => input.violation(

@@ -662,32 +662,8 @@ pub fn action(ctx: &Ctx) -> String {
 
 /// The condition keys a request carries, lower case.
 pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
-    let mut keys = vec![("aws:securetransport".to_owned(), "false".to_owned())];
+    let mut keys = super::policy::caller_keys(&ctx.caller);
     let mut push = |k: &str, v: &str| keys.push((k.to_owned(), v.to_owned()));
-    match &ctx.caller {
-        Caller::Anonymous => push("aws:principaltype", "Anonymous"),
-        Caller::Account { arn, .. } => {
-            push("aws:principalarn", arn);
-            if let Some(a) = arn.split(':').nth(4) {
-                push("aws:principalaccount", a);
-            }
-            let kind = if arn.ends_with(":root") {
-                "Account"
-            } else {
-                "AssumedRole"
-            };
-            push("aws:principaltype", kind);
-        }
-        Caller::Service {
-            source_arn,
-            source_account,
-            ..
-        } => {
-            push("aws:sourcearn", source_arn);
-            push("aws:sourceaccount", source_account);
-            push("aws:principaltype", "AWSService");
-        }
-    }
     if let Some(v) = ctx.header("referer") {
         push("aws:referer", v);
     }
@@ -881,24 +857,6 @@ async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict
     }
 }
 
-fn caller_of(cred: Option<&Credential>) -> Caller {
-    match cred {
-        None => Caller::Anonymous,
-        Some(c) => match &c.service {
-            Some(s) => Caller::Service {
-                service: s.service.clone(),
-                source_arn: s.source_arn.clone(),
-                source_account: s.source_account.clone(),
-            },
-            None => Caller::Account {
-                arn: c.principal.clone(),
-                policy: c.policy.clone(),
-                account: c.account.clone(),
-            },
-        },
-    }
-}
-
 /// The most bytes of request headers S3 reads (each `name: value` and its line end).
 const MAX_HEADER_SECTION: usize = 8 * 1024;
 
@@ -1077,7 +1035,7 @@ async fn prepare(
         bucket,
         key,
         resource,
-        caller: caller_of(cred.as_deref()),
+        caller: Caller::of(cred.as_deref()),
         keys: service.keys.clone(),
         object_acl: std::sync::atomic::AtomicBool::new(false),
         body: Some(body),

@@ -143,9 +143,35 @@ const OPERATORS: &[&str] = &[
     "dategreaterthanequals",
 ];
 
+/// What a policy document may name, for the service whose resource it is attached to.
+pub(crate) struct Rules<'a> {
+    /// The prefix of the service's actions (`s3:`, `dynamodb:`).
+    pub action_prefix: &'a str,
+    /// Whether a `Resource` entry names the resource the policy is attached to (or a part of
+    /// it).
+    pub resource: &'a dyn Fn(&str) -> bool,
+}
+
 impl BucketPolicy {
     /// Parses and validates `doc` as the policy of `bucket`, with S3's refusals.
     pub fn parse(doc: &[u8], bucket: &str) -> Result<Self> {
+        let in_bucket = |r: &str| {
+            r.strip_prefix("arn:aws:s3:::")
+                .map(|rest| rest.split('/').next().unwrap_or(rest))
+                .is_some_and(|b| wildcard_match(b, bucket))
+        };
+        Self::parse_with(
+            doc,
+            &Rules {
+                action_prefix: "s3:",
+                resource: &in_bucket,
+            },
+        )
+    }
+
+    /// Parses and validates `doc` as a resource policy under `rules`: IAM's policy grammar,
+    /// refused in S3's words (other services' callers reword them).
+    pub(crate) fn parse_with(doc: &[u8], rules: &Rules<'_>) -> Result<Self> {
         if doc.len() > MAX_POLICY {
             return Err(malformed("Policies must be less than 20 KB"));
         }
@@ -175,7 +201,7 @@ impl BucketPolicy {
         };
         let statements = statements
             .into_iter()
-            .map(|s| statement(s, bucket))
+            .map(|s| statement(s, rules))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { statements })
     }
@@ -217,6 +243,18 @@ impl BucketPolicy {
         })
     }
 
+    /// The policy's own decision on `action` over `resource` for `caller` (an explicit deny,
+    /// an allow, or neither), with the request's condition keys (lower-case names).
+    pub(crate) fn decision(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        keys: &[(String, String)],
+    ) -> Decision {
+        self.evaluate(caller, action, resource, keys).0
+    }
+
     /// The bucket policy's decision on `action` over `resource` for `caller`, with the
     /// request's condition keys (lower-case names). The second value says whether an allow
     /// came from a public statement.
@@ -256,7 +294,7 @@ impl BucketPolicy {
     }
 }
 
-fn statement(v: &Value, bucket: &str) -> Result<Statement> {
+fn statement(v: &Value, rules: &Rules<'_>) -> Result<Statement> {
     let Value::Object(s) = v else {
         return Err(malformed("Invalid value for Statement"));
     };
@@ -329,7 +367,9 @@ fn statement(v: &Value, bucket: &str) -> Result<Statement> {
     };
     for a in &actions {
         let lower = a.to_ascii_lowercase();
-        if !(lower == "*" || lower.starts_with("s3:") && lower.len() > 3) {
+        if !(lower == "*"
+            || lower.starts_with(rules.action_prefix) && lower.len() > rules.action_prefix.len())
+        {
             return Err(malformed("Policy has invalid action"));
         }
     }
@@ -338,14 +378,8 @@ fn statement(v: &Value, bucket: &str) -> Result<Statement> {
         (None, Some(r)) => (strings(r, "NotResource")?, true),
         _ => return Err(malformed("Missing required field Resource")),
     };
-    for r in &resources {
-        let named = r
-            .strip_prefix("arn:aws:s3:::")
-            .map(|rest| rest.split('/').next().unwrap_or(rest));
-        match named {
-            Some(b) if wildcard_match(b, bucket) => {}
-            _ => return Err(malformed("Policy has invalid resource")),
-        }
+    if resources.iter().any(|r| !(rules.resource)(r)) {
+        return Err(malformed("Policy has invalid resource"));
     }
     let mut conditions = Vec::new();
     if let Some(c) = s.get("Condition") {
@@ -483,10 +517,60 @@ pub struct Access {
 }
 
 impl Caller {
+    /// The caller a request's credential makes (`None`: an anonymous request).
+    pub fn of(cred: Option<&crate::keys::Credential>) -> Self {
+        match cred {
+            None => Self::Anonymous,
+            Some(c) => match &c.service {
+                Some(s) => Self::Service {
+                    service: s.service.clone(),
+                    source_arn: s.source_arn.clone(),
+                    source_account: s.source_account.clone(),
+                },
+                None => Self::Account {
+                    arn: c.principal.clone(),
+                    policy: c.policy.clone(),
+                    account: c.account.clone(),
+                },
+            },
+        }
+    }
+
     /// Whether the caller belongs to the account with id `owner`.
     pub fn in_account(&self, owner: &str) -> bool {
         matches!(self, Self::Account { account, .. } if account.id == owner)
     }
+}
+
+/// The global condition keys of a caller (lower-case names), over a plain HTTP connection.
+pub(crate) fn caller_keys(caller: &Caller) -> Vec<(String, String)> {
+    let mut keys = vec![("aws:securetransport".to_owned(), "false".to_owned())];
+    let mut push = |k: &str, v: &str| keys.push((k.to_owned(), v.to_owned()));
+    match caller {
+        Caller::Anonymous => push("aws:principaltype", "Anonymous"),
+        Caller::Account { arn, .. } => {
+            push("aws:principalarn", arn);
+            if let Some(a) = arn.split(':').nth(4) {
+                push("aws:principalaccount", a);
+            }
+            let kind = if arn.ends_with(":root") {
+                "Account"
+            } else {
+                "AssumedRole"
+            };
+            push("aws:principaltype", kind);
+        }
+        Caller::Service {
+            source_arn,
+            source_account,
+            ..
+        } => {
+            push("aws:sourcearn", source_arn);
+            push("aws:sourceaccount", source_account);
+            push("aws:principaltype", "AWSService");
+        }
+    }
+    keys
 }
 
 /// Whether `caller` may do `action` on `resource` given the bucket's `access`.
