@@ -375,7 +375,7 @@ fn range_bounds(prefix: Vec<u8>, rc: Option<&RangeCond>) -> (Bound<Vec<u8>>, Bou
     }
 }
 
-/// Whether `key` lies between the bounds of a Query's key condition.
+/// Whether `key` lies between the bounds (of a Query's key condition, a Scan's segment).
 fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
     let above = match lower {
         Bound::Included(l) => key >= l.as_slice(),
@@ -408,21 +408,6 @@ fn java_key(key: &Item) -> String {
         })
         .collect();
     format!("{{{}}}", parts.join(", "))
-}
-
-/// Whether `key` lies between the bounds.
-fn in_range(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
-    let above = match lower {
-        Bound::Included(l) => key >= l.as_slice(),
-        Bound::Excluded(l) => key > l.as_slice(),
-        Bound::Unbounded => true,
-    };
-    let below = match upper {
-        Bound::Included(u) => key <= u.as_slice(),
-        Bound::Excluded(u) => key < u.as_slice(),
-        Bound::Unbounded => true,
-    };
-    above && below
 }
 
 fn tighten_lower(current: Bound<Vec<u8>>, after: Vec<u8>) -> Bound<Vec<u8>> {
@@ -1133,7 +1118,7 @@ impl Dynamo {
         };
         if let Some(esk) = input.item("ExclusiveStartKey")? {
             let k = start_key(&def, c.index.as_ref(), &esk)?;
-            if !in_range(&k, &lower, &upper) {
+            if !within(&k, &lower, &upper) {
                 return Err(Error::validation(
                     "The provided Exclusive start key does not map to the provided Segment and TotalSegments values.",
                 ));

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::Dynamo;
 use super::error::Error;
 use super::input::Input;
-use super::table::{ResourcePolicy, TableDef, save_def, still_exists};
+use super::table::{ResourcePolicy, TableDef};
 use super::tags::arn_member;
 use crate::s3::policy::{BucketPolicy, Rules};
 
@@ -266,18 +266,7 @@ impl Dynamo {
                 def.stream_policies.remove(label);
             }
         }
-        let stored = def.clone();
-        self.engine
-            .write(move |txn| {
-                if !still_exists(txn, &old)? {
-                    return Ok(Err(Error::table_not_found(&old.name)));
-                }
-                save_def(txn, &stored)?;
-                Ok(Ok(()))
-            })
-            .await??;
-        self.set_def(Arc::new(def));
-        Ok(())
+        self.replace_def(old, def).await
     }
 }
 

@@ -1016,6 +1016,23 @@ impl Dynamo {
         Ok(())
     }
 
+    /// Writes `def` in place of `old` (a change of its tags, TTL or policy), unless the
+    /// table was deleted meanwhile, and caches it. The caller holds `definitions`.
+    pub(crate) async fn replace_def(&self, old: Arc<TableDef>, def: TableDef) -> Result<(), Error> {
+        let stored = def.clone();
+        self.engine
+            .write(move |txn| {
+                if !still_exists(txn, &old)? {
+                    return Ok(Err(Error::table_not_found(&old.name)));
+                }
+                save_def(txn, &stored)?;
+                Ok(Ok(()))
+            })
+            .await??;
+        self.set_def(Arc::new(def));
+        Ok(())
+    }
+
     pub(crate) fn set_def(&self, def: Arc<TableDef>) {
         self.catalog.rcu(|m| {
             let mut m = HashMap::clone(m);

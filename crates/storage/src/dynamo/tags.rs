@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::Dynamo;
 use super::error::Error;
 use super::input::Input;
-use super::table::{TableDef, save_def, still_exists};
+use super::table::TableDef;
 
 /// The most tags a table may carry.
 pub(crate) const MAX_TAGS: usize = 50;
@@ -112,18 +112,7 @@ impl Dynamo {
     ) -> Result<(), Error> {
         let mut def = TableDef::clone(&old);
         def.tags = tags;
-        let stored = def.clone();
-        self.engine
-            .write(move |txn| {
-                if !still_exists(txn, &old)? {
-                    return Ok(Err(Error::table_not_found(&old.name)));
-                }
-                save_def(txn, &stored)?;
-                Ok(Ok(()))
-            })
-            .await??;
-        self.set_def(Arc::new(def));
-        Ok(())
+        self.replace_def(old, def).await
     }
 
     /// TagResource.

@@ -22,7 +22,7 @@ use super::error::Error;
 use super::input::Input;
 use super::item::{apply_write_as, read_current};
 use super::stored::stored_attribute;
-use super::table::{TableDef, save_def, still_exists};
+use super::table::{TableDef, still_exists};
 use super::types::{AttributeValue, Item};
 use crate::engine::EngineError;
 
@@ -103,17 +103,7 @@ impl Dynamo {
         }
         let mut def = TableDef::clone(&old);
         def.ttl_attribute = enabled.then(|| attribute.to_owned());
-        let stored = def.clone();
-        self.engine
-            .write(move |txn| {
-                if !still_exists(txn, &old)? {
-                    return Ok(Err(Error::table_not_found(&old.name)));
-                }
-                save_def(txn, &stored)?;
-                Ok(Ok(()))
-            })
-            .await??;
-        self.set_def(Arc::new(def));
+        self.replace_def(old, def).await?;
         Ok(json!({
             "TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attribute}
         }))
