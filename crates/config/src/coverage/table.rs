@@ -2109,9 +2109,11 @@ pub(super) fn entries() -> Vec<Entry> {
                 "Tags",
                 "DeletionProtectionEnabled",
                 "TableClass",
+                "ResourcePolicy",
             ],
             TABLES,
         ),
+        served("ResourcePolicyRaw", &["PolicyDocument"], TABLES),
         served(
             "AttributeDefinitionRaw",
             &["AttributeName", "AttributeType"],
@@ -2170,7 +2172,6 @@ pub(super) fn entries() -> Vec<Entry> {
         "KinesisStreamSpecification",
         "ImportSourceSpecification",
         "OnDemandThroughput",
-        "ResourcePolicy",
         "WarmThroughput",
     ] {
         v.push(noted(

@@ -516,6 +516,7 @@ pub(crate) struct TableProps {
     pub tags: Option<Vec<TagRaw>>,
     pub deletion_protection_enabled: Option<Text>,
     pub table_class: Option<String>,
+    pub resource_policy: Option<ResourcePolicyRaw>,
     // Accepted as AWS does, without effect on a local run.
     #[serde(rename = "SSESpecification")]
     pub sse_specification: Option<IgnoredAny>,
@@ -524,8 +525,14 @@ pub(crate) struct TableProps {
     pub kinesis_stream_specification: Option<IgnoredAny>,
     pub import_source_specification: Option<IgnoredAny>,
     pub on_demand_throughput: Option<IgnoredAny>,
-    pub resource_policy: Option<IgnoredAny>,
     pub warm_throughput: Option<IgnoredAny>,
+}
+
+/// A table's `ResourcePolicy`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ResourcePolicyRaw {
+    pub policy_document: Option<serde_json::Value>,
 }
 
 /// One `AttributeDefinitions` item.

@@ -455,6 +455,8 @@ pub struct TableSpec {
     pub deletion_protection: bool,
     /// `TableClass` (`STANDARD`, `STANDARD_INFREQUENT_ACCESS`).
     pub table_class: Option<String>,
+    /// `ResourcePolicy.PolicyDocument`, as JSON text, with its intrinsics resolved.
+    pub resource_policy: Option<String>,
     /// Where it was declared.
     pub origin: Origin,
     /// Where its key is declared (`KeySchema`, or a SimpleTable's `PrimaryKey`).

@@ -246,6 +246,7 @@ impl Compiler<'_> {
             tags,
             deletion_protection: false,
             table_class: None,
+            resource_policy: None,
             origin,
             key_origin,
         })
@@ -646,6 +647,27 @@ impl Compiler<'_> {
                 ),
             );
         }
+        let resource_policy = match &p.resource_policy {
+            None => None,
+            Some(rp) => match &rp.policy_document {
+                Some(doc @ serde_json::Value::Object(_)) => Some(doc.to_string()),
+                Some(other) => {
+                    f.error(
+                        &pp.field("ResourcePolicy").field("PolicyDocument"),
+                        format!("expected a policy document (a map), got {other}"),
+                    );
+                    None
+                }
+                None => {
+                    f.error(
+                        &pp.field("ResourcePolicy"),
+                        "required field \"PolicyDocument\" is missing",
+                    )
+                    .at_key();
+                    None
+                }
+            },
+        };
         let origin = self.origin(r.node);
         let key_origin = props
             .get("KeySchema")
@@ -665,6 +687,7 @@ impl Compiler<'_> {
             tags,
             deletion_protection,
             table_class: p.table_class.clone(),
+            resource_policy,
             origin,
             key_origin,
         })

@@ -223,10 +223,6 @@ pub(super) const TABLE: &[Unapplied] = &[
         "ImportSourceSpecification",
         "nothing is imported from S3: the table starts empty",
     ),
-    (
-        "ResourcePolicy",
-        "the resource policy is not evaluated: access follows the functions' Policies",
-    ),
 ];
 
 /// Each of a table's `GlobalSecondaryIndexes` and `LocalSecondaryIndexes`.
@@ -248,7 +244,7 @@ const INDEX: &[Unapplied] = &[
 /// A table's `StreamSpecification`.
 const STREAM: &[Unapplied] = &[(
     "ResourcePolicy",
-    "the stream's resource policy is not evaluated: access follows the functions' Policies",
+    "the stream's resource policy is not attached: put it with PutResourcePolicy once the stream exists",
 )];
 
 /// Warns about what is nested in a table's properties: its indexes and its stream.

@@ -121,6 +121,9 @@ fn create_request(spec: &TableSpec) -> Value {
     if let Some(v) = &spec.stream_view_type {
         req["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": v});
     }
+    if let Some(policy) = &spec.resource_policy {
+        req["ResourcePolicy"] = Value::String(policy.clone());
+    }
     if !spec.tags.is_empty() {
         req["Tags"] = Value::Array(
             spec.tags
@@ -171,8 +174,20 @@ fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Opti
     new.uid.clone_from(&old.uid);
     new.created = old.created;
     new.closed_streams.clone_from(&old.closed_streams);
-    // Resource policies are put through the API, not the template: they stay.
-    new.policy.clone_from(&old.policy);
+    // A policy the template declares replaces the table's when its document differs; one
+    // put through the API stays while the template declares none. Streams' policies are put
+    // through the API only.
+    let declared_policy_changed = match (&old.policy, &new.policy) {
+        (Some(o), Some(n)) if o.document == n.document => {
+            new.policy.clone_from(&old.policy);
+            false
+        }
+        (_, Some(_)) => true,
+        (_, None) => {
+            new.policy.clone_from(&old.policy);
+            false
+        }
+    };
     new.stream_policies.clone_from(&old.stream_policies);
     let mut what = Vec::new();
     let mut created = Vec::new();
@@ -215,6 +230,9 @@ fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Opti
     }
     if old.tags != new.tags {
         what.push("tags".into());
+    }
+    if declared_policy_changed {
+        what.push("resource policy".into());
     }
     if old.throughput != new.throughput {
         what.push(match new.throughput {
@@ -340,6 +358,7 @@ impl Dynamo {
             let def = match step {
                 Step::Create(def) | Step::Update { new: def, .. } => def,
             };
+            self.note_policies(&def);
             self.set_def(Arc::new(def));
         }
         Ok(())
@@ -463,6 +482,51 @@ Resources:
             .await
             .unwrap();
         assert_eq!(got["Item"]["email"]["S"], "x@y");
+    }
+
+    #[tokio::test]
+    async fn a_declared_resource_policy_is_attached_and_replaced_by_the_template() {
+        let (_dir, d) = open().await;
+        let policy = |action: &str| {
+            format!(
+                "      ResourcePolicy:
+        PolicyDocument:
+          Version: '2012-10-17'
+          Statement:
+            - Effect: Deny
+              Principal: '*'
+              Action: {action}
+              Resource: '*'"
+            )
+        };
+        let first = template("", &policy("dynamodb:DeleteItem"));
+        assert_eq!(apply(&d, &first).await, vec!["created Orders"]);
+        let attached = d.table("Orders").unwrap().policy.clone().expect("a policy");
+        let doc: Value = serde_json::from_str(&attached.document).unwrap();
+        assert_eq!(doc["Statement"][0]["Action"], "dynamodb:DeleteItem");
+        assert!(
+            apply(&d, &first).await.is_empty(),
+            "the same policy changes nothing"
+        );
+
+        let second = template("", &policy("dynamodb:PutItem"));
+        assert_eq!(apply(&d, &second).await, vec!["Orders: resource policy"]);
+        let replaced = d.table("Orders").unwrap().policy.clone().expect("a policy");
+        assert!(replaced.document.contains("dynamodb:PutItem"));
+        assert_ne!(replaced.revision, attached.revision);
+
+        // A template that declares none leaves the table's policy as it is.
+        assert!(apply(&d, &template("", "")).await.is_empty());
+        assert_eq!(d.table("Orders").unwrap().policy.as_ref(), Some(&replaced));
+
+        // A document DynamoDB would refuse refuses the plan.
+        let specs = template("", &policy("s3:GetObject"));
+        let refs: Vec<&TableSpec> = specs.iter().collect();
+        let refusal = d.plan_declared(&refs).expect_err("refused");
+        assert!(
+            format!("{refusal:?}").contains("Policy has invalid action"),
+            "{refusal:?}"
+        );
     }
 
     #[tokio::test]
