@@ -80,6 +80,11 @@ impl Dynamo {
                     "1 validation error detected: Value '[]' at 'requestItems.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
                 ));
             }
+            // The request's own rules before its table is looked up.
+            refuse_mixed(&sub, &["AttributesToGet"], &["ProjectionExpression"])?;
+            let ph = sub.placeholders_in(false)?;
+            let projection = super::item::read_projection(&sub, &ph)?;
+            ph.check_all_used()?;
             let def = self.item_table(name)?;
             let mut parsed: Vec<Item> = Vec::new();
             for k in &keys {
@@ -92,10 +97,6 @@ impl Dynamo {
                 }
                 parsed.push(key);
             }
-            refuse_mixed(&sub, &["AttributesToGet"], &["ProjectionExpression"])?;
-            let ph = sub.placeholders_in(false)?;
-            let projection = super::item::read_projection(&sub, &ph)?;
-            ph.check_all_used()?;
             specs.push(GetSpec {
                 given: name.clone(),
                 def,

@@ -306,12 +306,16 @@ pub(crate) fn refuse_orphan_placeholders(
             [rest @ .., last] => format!("{} and {last} are null", rest.join(", ")),
             [] => String::new(),
         };
-        for member in ["ExpressionAttributeNames", "ExpressionAttributeValues"] {
-            if input.has(member) {
-                return Err(Error::validation(format!(
-                    "{member} can only be specified when using expressions: {missing}"
-                )));
-            }
+        // Names are refused without saying which expressions are missing; values with it.
+        if input.has("ExpressionAttributeNames") {
+            return Err(Error::validation(
+                "ExpressionAttributeNames can only be specified when using expressions",
+            ));
+        }
+        if input.has("ExpressionAttributeValues") {
+            return Err(Error::validation(format!(
+                "ExpressionAttributeValues can only be specified when using expressions: {missing}"
+            )));
         }
     }
     Ok(())

@@ -487,9 +487,9 @@ impl Dynamo {
         let on_failure = old_on_failure(&mut input)?;
         let rv = return_values(&mut input, &["NONE", "ALL_OLD"])?;
         let item = input.item("Item")?.unwrap_or_default();
+        refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
         let def = self.item_table(&name)?;
         check_item(&def, &item)?;
-        refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
         let ph = input.placeholders()?;
         let condition = write_condition(&input, &ph)?;
         ph.check_all_used()?;
@@ -519,9 +519,9 @@ impl Dynamo {
         let on_failure = old_on_failure(&mut input)?;
         let rv = return_values(&mut input, &["NONE", "ALL_OLD"])?;
         let key = input.item("Key")?.unwrap_or_default();
+        refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
         let def = self.item_table(&name)?;
         check_key(&def, &key)?;
-        refuse_orphan_placeholders(&input, &["ConditionExpression"])?;
         let ph = input.placeholders()?;
         let condition = write_condition(&input, &ph)?;
         ph.check_all_used()?;
@@ -554,14 +554,14 @@ impl Dynamo {
             &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
         )?;
         let key = input.item("Key")?.unwrap_or_default();
-        let def = self.item_table(&name)?;
-        check_key(&def, &key)?;
         refuse_mixed(
             &input,
             &["AttributeUpdates", "Expected"],
             &["UpdateExpression", "ConditionExpression"],
         )?;
         refuse_orphan_placeholders(&input, &["ConditionExpression", "UpdateExpression"])?;
+        let def = self.item_table(&name)?;
+        check_key(&def, &key)?;
         let ph = input.placeholders()?;
         let key_names: Vec<&str> = def.key.names().collect();
         let update = if let Some(src) = input.string("UpdateExpression")? {
@@ -699,9 +699,9 @@ impl Dynamo {
         input.finish()?;
         let consistent = input.boolean("ConsistentRead")?.unwrap_or(false);
         let key = input.item("Key")?.unwrap_or_default();
+        refuse_orphan_placeholders(&input, &["ProjectionExpression"])?;
         let def = self.item_table(&name)?;
         check_key(&def, &key)?;
-        refuse_orphan_placeholders(&input, &["ProjectionExpression"])?;
         let ph = input.placeholders()?;
         let projection = read_projection(&input, &ph)?;
         ph.check_all_used()?;
