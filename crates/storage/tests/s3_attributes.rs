@@ -11,7 +11,7 @@ async fn boto3_object_attributes() {
     let Some(python) = boto3() else { return };
     let server = Server::start().await;
     let script = r#"
-import boto3, os, base64, hashlib
+import boto3, os, base64, hashlib, zlib
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -33,14 +33,31 @@ for n in range(1, 4):
     p = s3.upload_part(Bucket="attrs", Key="mp", UploadId=u, PartNumber=n, Body=body, ChecksumAlgorithm="SHA256")
     parts.append({"PartNumber": n, "ETag": p["ETag"], "ChecksumSHA256": p["ChecksumSHA256"]})
     sums.append(p["ChecksumSHA256"])
-s3.complete_multipart_upload(Bucket="attrs", Key="mp", UploadId=u, MultipartUpload={"Parts": parts})
+done = s3.complete_multipart_upload(Bucket="attrs", Key="mp", UploadId=u, MultipartUpload={"Parts": parts})
 a = s3.get_object_attributes(Bucket="attrs", Key="mp", ObjectAttributes=ALL)
+# The checksum of the parts' checksums, without the `-3` a HEAD or GET gives with it.
+composite = base64.b64encode(hashlib.sha256(b"".join(base64.b64decode(x) for x in sums)).digest()).decode()
+assert done["ChecksumSHA256"] == composite + "-3", done
+assert a["Checksum"] == {"ChecksumSHA256": composite, "ChecksumType": "COMPOSITE"}, a["Checksum"]
 op = a["ObjectParts"]
 assert op["TotalPartsCount"] == 3 and not op["IsTruncated"], op
 assert [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in op["Parts"]] == [(1, part, sums[0]), (2, part, sums[1]), (3, 100, sums[2])], op
 a = s3.get_object_attributes(Bucket="attrs", Key="mp", ObjectAttributes=["ObjectParts"], MaxParts=1, PartNumberMarker=1)
 op = a["ObjectParts"]
 assert op["IsTruncated"] and op["NextPartNumberMarker"] == 2 and [p["PartNumber"] for p in op["Parts"]] == [2], op
+
+# A copy that asks for another algorithm gets the checksum of its bytes with it, and the
+# website redirect it names, whatever the metadata directive.
+c = s3.copy_object(Bucket="attrs", Key="copy", CopySource="attrs/one", ChecksumAlgorithm="CRC32",
+                   WebsiteRedirectLocation="/elsewhere")
+crc = base64.b64encode(zlib.crc32(b"A" * 1024).to_bytes(4, "big")).decode()
+assert c["CopyObjectResult"]["ChecksumCRC32"] == crc, c
+a = s3.get_object_attributes(Bucket="attrs", Key="copy", ObjectAttributes=["Checksum"])
+assert a["Checksum"] == {"ChecksumCRC32": crc, "ChecksumType": "FULL_OBJECT"}, a
+g = s3.get_object(Bucket="attrs", Key="copy")
+assert g["WebsiteRedirectLocation"] == "/elsewhere" and g["Body"].read() == b"A" * 1024, g
+c = s3.copy_object(Bucket="attrs", Key="copy2", CopySource="attrs/mp", ChecksumAlgorithm="SHA256")
+assert c["CopyObjectResult"]["ChecksumSHA256"] == composite + "-3", "the same algorithm keeps the source's"
 
 s3.put_bucket_versioning(Bucket="attrs", VersioningConfiguration={"Status": "Enabled"})
 v = s3.put_object(Bucket="attrs", Key="v", Body=b"old")["VersionId"]

@@ -61,8 +61,16 @@ impl S3 {
         if wants("Checksum")
             && let Some(c) = &meta.checksum
         {
+            // A composite checksum without its `-N`: the part count is ObjectParts'.
+            let value = match c.kind {
+                super::checksum::Kind::Composite => c
+                    .value
+                    .rsplit_once('-')
+                    .map_or(c.value.as_str(), |(v, _)| v),
+                super::checksum::Kind::FullObject => c.value.as_str(),
+            };
             w.open("Checksum")
-                .elem(c.algorithm.element(), &c.value)
+                .elem(c.algorithm.element(), value)
                 .elem("ChecksumType", c.kind.as_str())
                 .close("Checksum");
         }

@@ -1151,6 +1151,12 @@ impl S3 {
         }
         let replace = directive == "REPLACE";
         let new_headers = stored_headers(&ctx.headers)?;
+        let wanted_checksum = match ctx.header("x-amz-checksum-algorithm") {
+            None => None,
+            Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
+                Error::invalid_request("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+            })?),
+        };
         let tag_directive = ctx.header("x-amz-tagging-directive").unwrap_or("COPY");
         let new_tags = match tag_directive {
             "COPY" => None,
@@ -1199,7 +1205,13 @@ impl S3 {
         }
         let src_sealed =
             super::sse::key_for_read(&self.sse_keys, probe.sse.as_ref(), src_customer.as_ref())?;
-        let (source, segments) = if probe.sse == dest_sse {
+        let dest_key = dest_sse
+            .as_ref()
+            .and_then(|e| self.sse_keys.object_key(e, dest_customer.as_ref()));
+        // The key the copy's files are read back with: the source's when they are its files
+        // linked, the destination's when they were written anew.
+        let linked = probe.sse == dest_sse;
+        let (source, segments) = if linked {
             self.link_source(
                 ctx,
                 &src_bucket,
@@ -1213,9 +1225,6 @@ impl S3 {
                 .open_object(&src_bucket, &src_key, src_version.as_deref(), true)
                 .await?;
             read_conditions(&ctx.headers, "x-amz-copy-source-", &source)?;
-            let dest_key = dest_sse
-                .as_ref()
-                .and_then(|e| self.sse_keys.object_key(e, dest_customer.as_ref()));
             let mut segments: Vec<Segment> = Vec::with_capacity(files.len());
             for (file, len) in files {
                 match self.transcode(file, len, src_sealed, dest_key).await {
@@ -1233,17 +1242,46 @@ impl S3 {
         let mut headers = if replace {
             new_headers
         } else {
+            // The storage class a copy names is its own (STANDARD when it names none), and
+            // so is the website redirect it names, whatever the metadata directive.
+            let own =
+                |k: &str| k == "x-amz-storage-class" || k == "x-amz-website-redirect-location";
             let mut h = source.headers.clone();
-            h.standard.retain(|(k, _)| k != "x-amz-storage-class");
-            h.standard.extend(
-                new_headers
-                    .standard
-                    .into_iter()
-                    .filter(|(k, _)| k == "x-amz-storage-class"),
-            );
+            let given: Vec<(String, String)> = new_headers
+                .standard
+                .into_iter()
+                .filter(|(k, _)| own(k))
+                .collect();
+            h.standard
+                .retain(|(k, _)| k != "x-amz-storage-class" && !given.iter().any(|(g, _)| g == k));
+            h.standard.extend(given);
             h
         };
         headers.standard.dedup();
+        // A checksum algorithm other than the source's is computed over the copy's bytes.
+        let (checksum, part_checksums) = match wanted_checksum {
+            Some(a) if source.checksum.as_ref().is_none_or(|c| c.algorithm != a) => {
+                let copy_key = if linked { src_sealed } else { dest_key };
+                let copied = self.checksum_of(&segments, source.size, copy_key, a).await;
+                match copied {
+                    Ok(value) => (
+                        Some(Checksum {
+                            algorithm: a,
+                            value,
+                            kind: Kind::FullObject,
+                        }),
+                        Vec::new(),
+                    ),
+                    Err(e) => {
+                        self.files
+                            .remove(segments.into_iter().map(|s| s.id).collect())
+                            .await;
+                        return Err(e);
+                    }
+                }
+            }
+            _ => (source.checksum.clone(), source.part_checksums.clone()),
+        };
         let modified = now_ms();
         let meta = ObjectMeta {
             size: source.size,
@@ -1251,7 +1289,7 @@ impl S3 {
             modified,
             segments: segments.clone(),
             headers,
-            checksum: source.checksum.clone(),
+            checksum: checksum.clone(),
             parts: source.parts,
             version_id: None,
             tags: new_tags.unwrap_or_else(|| source.tags.clone()),
@@ -1259,7 +1297,7 @@ impl S3 {
             retention,
             legal_hold,
             acl,
-            part_checksums: source.part_checksums.clone(),
+            part_checksums,
             owner,
         };
         let version = self
@@ -1268,7 +1306,7 @@ impl S3 {
         let mut w = Writer::new("CopyObjectResult");
         w.elem("LastModified", &iso8601(modified))
             .elem("ETag", &format!("\"{}\"", source.etag));
-        if let Some(c) = &source.checksum {
+        if let Some(c) = &checksum {
             w.elem(c.algorithm.element(), &c.value);
         }
         let mut r = api::xml(StatusCode::OK, w.finish("CopyObjectResult"));
@@ -1280,6 +1318,33 @@ impl S3 {
             set(r.headers_mut(), "x-amz-copy-source-version-id", v);
         }
         Ok(r)
+    }
+
+    /// The checksum with `algorithm` of the `size` bytes of `segments` (decrypted with
+    /// `key`).
+    async fn checksum_of(
+        &self,
+        segments: &[Segment],
+        size: u64,
+        key: Option<ObjectKey>,
+        algorithm: Algorithm,
+    ) -> Result<String> {
+        let mut hasher = checksum::Hasher::new(algorithm);
+        if size > 0 {
+            let mut files = Vec::with_capacity(segments.len());
+            for s in segments {
+                files.push((tokio::fs::File::open(self.files.path(&s.id)).await?, s.len));
+            }
+            let range = Range {
+                start: 0,
+                end: size - 1,
+            };
+            let mut bytes = read_range(files, range, key);
+            while let Some(chunk) = bytes.next().await {
+                hasher.update(&chunk?);
+            }
+        }
+        Ok(hasher.finish_base64())
     }
 
     /// A copy of one file of an object, decrypted with `from` and encrypted with `to` (either
