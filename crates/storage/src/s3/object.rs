@@ -877,9 +877,13 @@ impl S3 {
             && let Some(c) = &meta.checksum
         {
             match part_number {
-                // A part of a multipart object: that part's own checksum, when kept.
+                // A part of a multipart object: that part's own checksum, when kept, for a
+                // composite checksum; a full-object checksum does not apply to a part, and S3
+                // leaves it out.
                 Some(n) if meta.parts.is_some() => {
-                    if let Some(v) = meta.part_checksums.get(n as usize - 1) {
+                    if c.kind == Kind::Composite
+                        && let Some(v) = meta.part_checksums.get(n as usize - 1)
+                    {
                         checksum_headers(
                             h,
                             &Checksum {
