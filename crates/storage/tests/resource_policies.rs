@@ -303,3 +303,59 @@ async fn a_policy_given_at_creation_outlives_a_kill_9() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_streams_policy_is_its_own() {
+    let server = Server::start().await;
+    let url = server.url();
+    let mut req: Value = serde_json::from_str(&create(None)).expect("json");
+    req["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"});
+    let (status, _, body) = call(&url, "CreateTable", &req.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let stream = body["TableDescription"]["LatestStreamArn"]
+        .as_str()
+        .expect("a stream")
+        .to_owned();
+    let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+        "Principal": "*", "Action": "dynamodb:DescribeStream", "Resource": stream}]});
+    let attach = json!({"ResourceArn": stream, "Policy": deny.to_string()}).to_string();
+    let (status, _, body) = call(&url, "PutResourcePolicy", &attach).await;
+    assert_eq!(status, 200, "{body}");
+    let describe = json!({"StreamArn": stream}).to_string();
+    let (status, _, body) = call(&url, "DynamoDBStreams_20120810.DescribeStream", &describe).await;
+    assert_eq!(
+        (status, error(&body).0),
+        (400, "AccessDeniedException"),
+        "{body}"
+    );
+    // The table has no policy of its own: its items are served.
+    let (status, _, body) = call(&url, "PutItem", &put("s")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = call(
+        &url,
+        "GetResourcePolicy",
+        &json!({"ResourceArn": ARN}).to_string(),
+    )
+    .await;
+    assert_eq!((status, error(&body).0), (400, "PolicyNotFoundException"));
+    let (status, _, body) = call(
+        &url,
+        "GetResourcePolicy",
+        &json!({"ResourceArn": stream}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["Policy"], deny.to_string());
+    let unknown = format!("{ARN}/stream/2000-01-01T00:00:00.000");
+    let (status, _, body) = call(
+        &url,
+        "GetResourcePolicy",
+        &json!({"ResourceArn": unknown}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, error(&body).0),
+        (400, "ResourceNotFoundException"),
+        "{body}"
+    );
+}

@@ -101,10 +101,13 @@ pub async fn call_at(
     let mut headers = http::HeaderMap::new();
     headers.insert("host", authority.parse().expect("host"));
     headers.insert("x-amz-date", amz.parse().expect("date"));
-    headers.insert(
-        "x-amz-target",
-        format!("DynamoDB_20120810.{op}").parse().expect("target"),
-    );
+    // An operation of another API (`DynamoDBStreams_20120810.DescribeStream`) comes whole.
+    let target = if op.contains('.') {
+        op.to_owned()
+    } else {
+        format!("DynamoDB_20120810.{op}")
+    };
+    headers.insert("x-amz-target", target.parse().expect("target"));
     headers.insert(
         "content-type",
         "application/x-amz-json-1.0".parse().expect("ct"),
