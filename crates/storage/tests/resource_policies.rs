@@ -49,6 +49,12 @@ fn put_policy(doc: &Value, expected: Option<&str>) -> String {
     req.to_string()
 }
 
+/// GetResourcePolicy or DeleteResourcePolicy of `arn`, as the account's keys.
+async fn on_policy(url: &str, op: &str, arn: &str) -> (u16, Value) {
+    let (status, _, body) = call(url, op, &json!({"ResourceArn": arn}).to_string()).await;
+    (status, body)
+}
+
 fn error(body: &Value) -> (&str, &str) {
     (
         body["__type"]
@@ -209,20 +215,10 @@ async fn a_tables_policy_grants_denies_and_stays_its_owners() {
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = call(&url, "GetItem", &get("a")).await;
     assert_eq!((status, error(&body).0), (400, "AccessDeniedException"));
-    let (status, _, body) = call(
-        &url,
-        "GetResourcePolicy",
-        &json!({"ResourceArn": ARN}).to_string(),
-    )
-    .await;
+    let (status, body) = on_policy(&url, "GetResourcePolicy", ARN).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["Policy"], locked.to_string());
-    let (status, _, body) = call(
-        &url,
-        "DeleteResourcePolicy",
-        &json!({"ResourceArn": ARN}).to_string(),
-    )
-    .await;
+    let (status, body) = on_policy(&url, "DeleteResourcePolicy", ARN).await;
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = call(&url, "GetItem", &get("a")).await;
     assert_eq!(status, 200, "{body}");
@@ -251,12 +247,7 @@ async fn a_tables_policy_grants_denies_and_stays_its_owners() {
             "{bad}"
         );
     }
-    let (status, _, body) = call(
-        &url,
-        "GetResourcePolicy",
-        &json!({"ResourceArn": ARN}).to_string(),
-    )
-    .await;
+    let (status, body) = on_policy(&url, "GetResourcePolicy", ARN).await;
     assert_eq!(
         (status, error(&body).0),
         (400, "PolicyNotFoundException"),
@@ -272,12 +263,7 @@ async fn a_policy_given_at_creation_outlives_a_kill_9() {
         let p = Process::start(state.path());
         let (status, _, body) = call(&p.url, "CreateTable", &create(Some(&deny))).await;
         assert_eq!(status, 200, "{body}");
-        let (status, _, body) = call(
-            &p.url,
-            "GetResourcePolicy",
-            &json!({"ResourceArn": ARN}).to_string(),
-        )
-        .await;
+        let (status, body) = on_policy(&p.url, "GetResourcePolicy", ARN).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["Policy"], deny.to_string());
         let revision = body["RevisionId"].as_str().expect("revision").to_owned();
@@ -285,12 +271,7 @@ async fn a_policy_given_at_creation_outlives_a_kill_9() {
         revision
     };
     let p = Process::start(state.path());
-    let (status, _, body) = call(
-        &p.url,
-        "GetResourcePolicy",
-        &json!({"ResourceArn": ARN}).to_string(),
-    )
-    .await;
+    let (status, body) = on_policy(&p.url, "GetResourcePolicy", ARN).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["RevisionId"], revision.as_str());
     let (status, _, body) = call(&p.url, "PutItem", &put("a")).await;
@@ -331,28 +312,13 @@ async fn a_streams_policy_is_its_own() {
     // The table has no policy of its own: its items are served.
     let (status, _, body) = call(&url, "PutItem", &put("s")).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _, body) = call(
-        &url,
-        "GetResourcePolicy",
-        &json!({"ResourceArn": ARN}).to_string(),
-    )
-    .await;
+    let (status, body) = on_policy(&url, "GetResourcePolicy", ARN).await;
     assert_eq!((status, error(&body).0), (400, "PolicyNotFoundException"));
-    let (status, _, body) = call(
-        &url,
-        "GetResourcePolicy",
-        &json!({"ResourceArn": stream}).to_string(),
-    )
-    .await;
+    let (status, body) = on_policy(&url, "GetResourcePolicy", &stream).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["Policy"], deny.to_string());
     let unknown = format!("{ARN}/stream/2000-01-01T00:00:00.000");
-    let (status, _, body) = call(
-        &url,
-        "GetResourcePolicy",
-        &json!({"ResourceArn": unknown}).to_string(),
-    )
-    .await;
+    let (status, body) = on_policy(&url, "GetResourcePolicy", &unknown).await;
     assert_eq!(
         (status, error(&body).0),
         (400, "ResourceNotFoundException"),

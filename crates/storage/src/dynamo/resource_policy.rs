@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::Dynamo;
 use super::error::Error;
 use super::input::Input;
-use super::table::{ResourcePolicy, TableDef};
+use super::table::{ResourcePolicy, TableDef, parse_table_arn};
 use super::tags::arn_member;
 use crate::s3::policy::{BucketPolicy, Rules};
 
@@ -94,25 +94,17 @@ impl Dynamo {
     /// The table or stream a `ResourceArn` names.
     fn policy_target(&self, arn: &str, op: &str) -> Result<Target, Error> {
         let invalid = || Error::validation(format!("Invalid ResourceArn provided as input {arn}"));
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let ["arn", "aws", "dynamodb", region, account, resource] = parts.as_slice() else {
+        let Some((region, account, name, part)) = parse_table_arn(arn) else {
             return Err(invalid());
         };
-        let (name, stream) = match resource
-            .strip_prefix("table/")
-            .map(|r| r.split('/').collect::<Vec<_>>())
-        {
-            Some(p) if p.len() == 1 && !p[0].is_empty() => (p[0], None),
-            Some(p) if p.len() == 3 && p[1] == "stream" && !p[0].is_empty() => {
-                (p[0], Some(p[2].to_owned()))
-            }
+        let stream = match part.strip_prefix("/stream/") {
+            _ if name.is_empty() => return Err(invalid()),
+            None if part.is_empty() => None,
+            Some(label) if !label.is_empty() && !label.contains('/') => Some(label.to_owned()),
             _ => return Err(invalid()),
         };
-        if *region != self.region || *account != self.account {
-            return Err(Error::AccessDenied(format!(
-                "User: arn:aws:iam::{}:root is not authorized to perform: dynamodb:{op} on resource: {arn} because no resource-based policy allows the dynamodb:{op} action",
-                self.account
-            )));
+        if !self.is_here(region, account) {
+            return Err(self.not_here(arn, op));
         }
         let def = self.table(name).map_err(|_| Error::table_not_found(name))?;
         if let Some(label) = &stream {
@@ -137,22 +129,22 @@ impl Dynamo {
     /// The parsed policy that governs `resource` (a table's, an index's or a stream's ARN in
     /// this region and account), if one is attached.
     pub(crate) fn policy_for(&self, resource: &str) -> Option<Arc<BucketPolicy>> {
-        let prefix = format!("arn:aws:dynamodb:{}:{}:table/", self.region, self.account);
-        let rest = resource.strip_prefix(&prefix)?;
-        let mut parts = rest.split('/');
-        let name = parts.next()?;
+        let (region, account, name, part) = parse_table_arn(resource)?;
+        if !self.is_here(region, account) {
+            return None;
+        }
         let def = self.table(name).ok()?;
-        let attached = match (parts.next(), parts.next()) {
-            (Some("stream"), Some(label)) => def.stream_policies.get(label)?,
-            _ => def.policy.as_ref()?,
-        };
-        let own_arn = match rest.split_once("/stream/") {
-            Some((table, label)) => format!("{prefix}{table}/stream/{label}"),
-            None => format!("{prefix}{name}"),
+        // A stream has its own policy; the table's covers the table and its indexes.
+        let (attached, own) = match part.strip_prefix("/stream/") {
+            Some(label) => (def.stream_policies.get(label)?, resource),
+            None => (
+                def.policy.as_ref()?,
+                &resource[..resource.len() - part.len()],
+            ),
         };
         attached
             .parsed
-            .get_or_init(|| parse(&attached.document, &own_arn).ok().map(Arc::new))
+            .get_or_init(|| parse(&attached.document, own).ok().map(Arc::new))
             .clone()
     }
 

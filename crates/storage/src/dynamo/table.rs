@@ -398,6 +398,19 @@ pub(crate) fn save_def(txn: &redb::WriteTransaction, def: &TableDef) -> Result<(
     Ok(())
 }
 
+/// An ARN of a DynamoDB table or of a part of it: its region, account, table name, and what
+/// follows the name (`""`, `/index/NAME`, `/stream/LABEL`).
+pub(crate) fn parse_table_arn(arn: &str) -> Option<(&str, &str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:dynamodb:")?;
+    let (region, rest) = rest.split_once(':')?;
+    let (account, resource) = rest.split_once(':')?;
+    let resource = resource.strip_prefix("table/")?;
+    let (name, part) = resource
+        .find('/')
+        .map_or((resource, ""), |i| resource.split_at(i));
+    Some((region, account, name, part))
+}
+
 /// Whether the catalog still holds this very table (not one deleted and re-created).
 pub(crate) fn still_exists(
     txn: &redb::WriteTransaction,
@@ -800,12 +813,7 @@ impl Dynamo {
         // A table's ARN may name the table to create, in this region and account.
         let name = match self.table_named(&given) {
             Some(n) => n.to_owned(),
-            None if given.starts_with("arn:") => {
-                return Err(Error::AccessDenied(format!(
-                    "User: arn:aws:iam::{}:root is not authorized to perform: dynamodb:CreateTable on resource: {given} because no resource-based policy allows the dynamodb:CreateTable action",
-                    self.account
-                )));
-            }
+            None if given.starts_with("arn:") => return Err(self.not_here(&given, "CreateTable")),
             None => given,
         };
         let attrs = parse_attribute_definitions(&mut input)?;
@@ -1062,11 +1070,21 @@ impl Dynamo {
     /// The table name a table ARN of this region and account stands for (`None` for any
     /// other string, or an ARN of another region or account, which names no table here).
     pub(crate) fn table_named<'n>(&self, arn: &'n str) -> Option<&'n str> {
-        let rest = arn.strip_prefix("arn:aws:dynamodb:")?;
-        let (region, rest) = rest.split_once(':')?;
-        let (account, resource) = rest.split_once(':')?;
-        let name = resource.strip_prefix("table/")?;
-        (region == self.region && account == self.account && !name.contains('/')).then_some(name)
+        let (region, account, name, part) = parse_table_arn(arn)?;
+        (self.is_here(region, account) && part.is_empty()).then_some(name)
+    }
+
+    /// Whether a region and account are this endpoint's.
+    pub(crate) fn is_here(&self, region: &str, account: &str) -> bool {
+        region == self.region && account == self.account
+    }
+
+    /// The refusal of `op` on a resource of another region or account, as IAM answers it.
+    pub(crate) fn not_here(&self, arn: &str, op: &str) -> Error {
+        Error::AccessDenied(format!(
+            "User: arn:aws:iam::{}:root is not authorized to perform: dynamodb:{op} on resource: {arn} because no resource-based policy allows the dynamodb:{op} action",
+            self.account
+        ))
     }
 
     /// The definition of a table an item operation names, or ResourceNotFoundException in

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::Dynamo;
 use super::error::Error;
 use super::input::Input;
-use super::table::TableDef;
+use super::table::{TableDef, parse_table_arn};
 
 /// The most tags a table may carry.
 pub(crate) const MAX_TAGS: usize = 50;
@@ -73,29 +73,13 @@ impl Dynamo {
                 "One or more parameter values were invalid: ARNs must start with 'arn:': {arn}"
             )));
         }
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let (region, account, name) = match parts.as_slice() {
-            ["arn", "aws", "dynamodb", region, account, resource] => {
-                match resource.strip_prefix("table/").filter(|n| !n.contains('/')) {
-                    Some(name) => (*region, *account, name),
-                    None => {
-                        return Err(Error::validation(format!(
-                            "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
-                        )));
-                    }
-                }
-            }
-            _ => {
-                return Err(Error::validation(format!(
-                    "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
-                )));
-            }
-        };
-        if region != self.region || account != self.account {
-            return Err(Error::AccessDenied(format!(
-                "User: arn:aws:iam::{}:root is not authorized to perform: dynamodb:{op} on resource: {arn} because no resource-based policy allows the dynamodb:{op} action",
-                self.account
+        let Some((region, account, name, "")) = parse_table_arn(arn) else {
+            return Err(Error::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
             )));
+        };
+        if !self.is_here(region, account) {
+            return Err(self.not_here(arn, op));
         }
         self.table(name).map_err(|_| {
             // DynamoDB's own spelling.
