@@ -14,6 +14,7 @@ pub mod journal;
 pub mod keys;
 pub mod plane;
 pub mod s3;
+mod s3client;
 pub mod server;
 pub mod sigv4;
 mod sts;

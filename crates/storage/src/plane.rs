@@ -159,6 +159,7 @@ impl StoragePlane {
             },
             source,
         })?;
+        dynamo.serve_buckets_at(s3_endpoint.addr);
         let sweeper = crate::dynamo::ttl::spawn_sweeper(dynamo.clone(), opts.ttl_sweep);
         Ok(Self {
             dynamo,

@@ -17,7 +17,9 @@ async fn motos_aws_verified_dynamodb_tests_keep_passing() {
     let Some(suite) = moto::suite("tests/test_dynamodb") else {
         return;
     };
-    let server = Server::start().await;
+    // Exports and imports reach buckets: the tests' S3 client is sent to them.
+    let (server, buckets) = Server::start_with_buckets().await;
+    let s3_url = format!("http://{}", buckets.addr);
     moto::Run {
         python: &python,
         suite: &suite,
@@ -27,6 +29,9 @@ async fn motos_aws_verified_dynamodb_tests_keep_passing() {
         passing_file: "tests/moto/passing.txt",
         what: "DynamoDB",
     }
-    .keep_passing(aws_env)
+    .keep_passing(|cmd, home| {
+        aws_env(cmd, home);
+        cmd.env("AWS_ENDPOINT_URL_S3", &s3_url);
+    })
     .await;
 }

@@ -2,7 +2,9 @@
 //! benchmarks that need a process of their own (the `kill -9` durability test).
 //!
 //! `meridian-tables --state-dir DIR [--addr 127.0.0.1:0] [--key AK:SK]... [--ttl-sweep SECS]`
-//! prints `listening http://ADDR` once it serves, then `key AK SK` for each long-term key.
+//! prints `buckets http://ADDR` (the S3 endpoint beside the tables, which exports and
+//! imports use) and `listening http://ADDR` once it serves, then `key AK SK` for each
+//! long-term key.
 //! `--ttl-sweep` sets how often expired items are deleted (5 s unless given).
 
 use std::net::SocketAddr;
@@ -72,6 +74,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    println!("buckets {}", plane.s3_url());
     println!("listening {}", plane.dynamodb_url());
     for (ak, sk) in plane.keys.long_term() {
         println!("key {ak} {sk}");

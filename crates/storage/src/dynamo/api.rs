@@ -222,6 +222,29 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
                 .unwrap_or("*");
             out.push((action(op), arn.to_owned()));
         }
+        // An export acts on the table (its ARN), an import on the table it creates; a
+        // description on the export's or the import's ARN.
+        "ExportTableToPointInTime" | "ListExports" | "ListImports" => {
+            let arn = body.get("TableArn").and_then(Value::as_str).unwrap_or("*");
+            out.push((action(op), arn.to_owned()));
+        }
+        "ImportTable" => {
+            if let Some(t) = body
+                .pointer("/TableCreationParameters/TableName")
+                .and_then(Value::as_str)
+            {
+                out.push((action(op), arn(t)));
+            }
+        }
+        "DescribeExport" | "DescribeImport" => {
+            let field = if op == "DescribeExport" {
+                "ExportArn"
+            } else {
+                "ImportArn"
+            };
+            let arn = body.get(field).and_then(Value::as_str).unwrap_or("*");
+            out.push((action(op), arn.to_owned()));
+        }
         "ListStreams" => {
             let resource = body
                 .get("TableName")
@@ -521,6 +544,10 @@ where
         serde_json::to_vec(&service.dynamo.describe_endpoints(host)).unwrap_or_default()
     } else if streams {
         serde_json::to_vec(&service.dynamo.call_streams(op, &json).await?).unwrap_or_default()
+    } else if super::transfer::OPERATIONS.contains(&op) {
+        // Exports and imports reach the bucket as the caller.
+        serde_json::to_vec(&service.dynamo.call_transfer(op, &json, &cred).await?)
+            .unwrap_or_default()
     } else {
         service.dynamo.call_text(op, &json).await?
     };

@@ -189,6 +189,8 @@ fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Opti
         }
     };
     new.stream_policies.clone_from(&old.stream_policies);
+    // Point-in-time recovery is set through the API only.
+    new.pitr.clone_from(&old.pitr);
     let mut what = Vec::new();
     let mut created = Vec::new();
     let mut deleted = Vec::new();

@@ -102,6 +102,15 @@ pub enum Error {
     /// The server failed; the client may retry (500).
     #[error("{0}")]
     Internal(String),
+    /// One of the errors of backups, exports and imports, named by its type
+    /// (`TableNotFoundException`, `ExportNotFoundException`...) (400).
+    #[error("{message}")]
+    Named {
+        /// The type after `#`.
+        ty: &'static str,
+        /// The message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -115,6 +124,14 @@ impl Error {
         Self::ResourceNotFound(format!(
             "Requested resource not found: Table: {name} not found"
         ))
+    }
+
+    /// An error named by its type.
+    pub fn named(ty: &'static str, message: impl Into<String>) -> Self {
+        Self::Named {
+            ty,
+            message: message.into(),
+        }
     }
 
     /// `ResourceNotFoundException` for a table an item operation names (GetItem, Query,
@@ -160,6 +177,7 @@ impl Error {
             Self::ExpiredIterator(_) => "ExpiredIteratorException",
             Self::TrimmedDataAccess(_) => "TrimmedDataAccessException",
             Self::Internal(_) => "InternalServerError",
+            Self::Named { ty, .. } => ty,
         }
     }
 

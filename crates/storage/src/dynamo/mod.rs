@@ -3,6 +3,7 @@
 
 pub mod answer;
 pub mod api;
+mod backup;
 mod batch;
 pub mod declared;
 pub mod encoding;
@@ -21,6 +22,7 @@ pub mod stream;
 pub mod table;
 mod tags;
 mod transact;
+mod transfer;
 pub mod ttl;
 pub mod types;
 
@@ -49,6 +51,8 @@ pub struct Dynamo {
     definitions: tokio::sync::Mutex<()>,
     /// Set once any table or stream carries a resource-based policy.
     policies_in_use: std::sync::atomic::AtomicBool,
+    /// Exports and imports running, and where the buckets they use are served.
+    jobs: transfer::Jobs,
     region: String,
     account: String,
 }
@@ -78,6 +82,14 @@ pub const OPERATIONS: &[&str] = &[
     "PutResourcePolicy",
     "GetResourcePolicy",
     "DeleteResourcePolicy",
+    "UpdateContinuousBackups",
+    "DescribeContinuousBackups",
+    "ExportTableToPointInTime",
+    "DescribeExport",
+    "ListExports",
+    "ImportTable",
+    "DescribeImport",
+    "ListImports",
     "DescribeEndpoints",
     "ExecuteStatement",
     "BatchExecuteStatement",
@@ -96,6 +108,7 @@ impl Dynamo {
             catalog: ArcSwap::from_pointee(catalog),
             definitions: tokio::sync::Mutex::new(()),
             policies_in_use: std::sync::atomic::AtomicBool::new(policies),
+            jobs: transfer::Jobs::default(),
             region: region.to_owned(),
             account: ACCOUNT.to_owned(),
         }))
@@ -197,6 +210,8 @@ impl Dynamo {
             "PutResourcePolicy" => self.put_resource_policy(body).await,
             "GetResourcePolicy" => self.get_resource_policy(body),
             "DeleteResourcePolicy" => self.delete_resource_policy(body).await,
+            "UpdateContinuousBackups" => self.update_continuous_backups(body).await,
+            "DescribeContinuousBackups" => self.describe_continuous_backups(body),
             "DescribeEndpoints" => Ok(self.describe_endpoints(None)),
             "ExecuteStatement" => self.execute_statement(body).await,
             "BatchExecuteStatement" => self.batch_execute_statement(body).await,

@@ -327,6 +327,9 @@ pub struct TableDef {
     /// Its streams' resource-based policies, by stream label.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stream_policies: BTreeMap<String, ResourcePolicy>,
+    /// Point-in-time recovery, when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr: Option<super::backup::Pitr>,
 }
 
 impl TableDef {
@@ -422,7 +425,7 @@ pub(crate) fn still_exists(
         .is_some_and(|v| v.value() == def.uid))
 }
 
-fn now_secs() -> f64 {
+pub(crate) fn now_secs() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -1002,6 +1005,7 @@ impl Dynamo {
             table_class: input.string("TableClass")?.map(str::to_owned),
             policy,
             stream_policies: BTreeMap::new(),
+            pitr: None,
         };
         Ok(def)
     }
@@ -1761,7 +1765,7 @@ fn parse_stream_spec(v: Option<&Value>) -> Result<Option<StreamSpec>, Error> {
 }
 
 /// The table id formatted as DynamoDB's TableId (a UUID).
-fn uid_as_uuid(uid: &str) -> String {
+pub(crate) fn uid_as_uuid(uid: &str) -> String {
     uuid::Uuid::parse_str(uid)
         .map(|u| u.hyphenated().to_string())
         .unwrap_or_else(|_| uid.to_owned())

@@ -57,6 +57,8 @@ pub async fn run_python(python: &Path, url: &str, script: &str) -> String {
 pub struct Process {
     pub child: Child,
     pub url: String,
+    /// The buckets endpoint a process serves beside its tables, when it says.
+    pub buckets: Option<String>,
 }
 
 impl Process {
@@ -79,16 +81,24 @@ impl Process {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut buckets = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("buckets ") {
+                    buckets = Some(url.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("listening ") {
-                    let _ = tx.send(url.to_owned());
+                    let _ = tx.send((url.to_owned(), buckets.take()));
                 }
             }
         });
-        let url = rx
+        let (url, buckets) = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("{name} did not start within 30 s"));
-        Self { child, url }
+        Self {
+            child,
+            url,
+            buckets,
+        }
     }
 
     /// `kill -9`, and wait for the process to be gone.

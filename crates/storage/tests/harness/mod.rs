@@ -53,6 +53,48 @@ impl Server {
     pub fn url(&self) -> String {
         self.endpoint.url()
     }
+
+    /// An endpoint with the buckets beside it, on the same engine and keys, as `meridian
+    /// up` serves them (exports and imports reach the buckets through it); answers the
+    /// buckets endpoint too.
+    pub async fn start_with_buckets() -> (Self, meridian_storage::s3::api::Endpoint) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(&dir.path().join("meridian.redb")).expect("engine");
+        let dynamo = Dynamo::open(engine.clone(), "us-east-1").expect("dynamo");
+        let s3 = meridian_storage::s3::S3::open(engine, &dir.path().join("s3"), "us-east-1")
+            .await
+            .expect("s3");
+        let keys = Arc::new(KeyStore::empty());
+        keys.add(ACCESS_KEY, SECRET_KEY);
+        let buckets = meridian_storage::s3::api::Endpoint::start(
+            meridian_storage::s3::api::Service {
+                s3,
+                keys: keys.clone(),
+                domain: "localhost".into(),
+                body_idle_timeout: meridian_storage::s3::api::BODY_IDLE_TIMEOUT,
+            },
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("listen");
+        dynamo.serve_buckets_at(buckets.addr);
+        let service = Service {
+            dynamo: dynamo.clone(),
+            keys: keys.clone(),
+        };
+        let endpoint = Endpoint::start(service, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("listen");
+        (
+            Self {
+                endpoint,
+                dir,
+                keys,
+                dynamo,
+            },
+            buckets,
+        )
+    }
 }
 
 /// A raw signed DynamoDB request; returns status, headers and body.

@@ -1,0 +1,1251 @@
+//! Exports to S3 and imports from S3: ExportTableToPointInTime, DescribeExport, ListExports,
+//! ImportTable, DescribeImport and ListImports.
+//!
+//! Both run in the background, as on DynamoDB, and reach the bucket through the buckets
+//! endpoint signed as the caller ([`crate::s3client`]): what the caller may not do in the
+//! bucket, the export or import fails with S3's refusal, as DynamoDB's does.
+//!
+//! * An export writes the table as one read snapshot sees it, in DynamoDB's layout:
+//!   `<prefix>/AWSDynamoDB/<ExportId>/_started`, `data/<name>.json.gz` (one
+//!   `{"Item":{...}}` line per item, gzip), `manifest-files.json`, `manifest-summary.json`
+//!   and their `.checksum` files (the MD5 in hex). Only the present can be exported (no
+//!   history is kept), so `ExportTime` must be omitted or name the present; the formats are
+//!   DYNAMODB_JSON (ION is refused) and the type FULL_EXPORT.
+//! * An import creates its table once the bucket is listed, then reads every object under
+//!   the prefix (GZIP, ZSTD or none) as DYNAMODB_JSON (`{"Item":{...}}` objects, one after
+//!   another) or CSV (the header line, or `HeaderList`, names the columns; key columns take
+//!   their attribute definitions' types, the others are strings, an empty cell is no
+//!   attribute), and writes items in batches. A record that is not an item, or an item the
+//!   table refuses, is counted as an error and skipped (a record that does not parse ends
+//!   that object, as DynamoDB may skip the rest of a malformed object); an import with
+//!   errors ends FAILED with the items it could write kept, as DynamoDB's does.
+//!
+//! Descriptions are kept in the engine (`dynamo/exports`, `dynamo/imports`), so they
+//! survive a restart; a job that a restart interrupted is reported FAILED.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use md5::Digest as _;
+use redb::{ReadableTable, TableDefinition};
+use serde_json::{Map, Value, json};
+
+use super::Dynamo;
+use super::backup::table_not_found;
+use super::error::Error;
+use super::table::now_secs;
+use crate::engine::EngineError;
+use crate::keys::Credential;
+use crate::s3client::{Buckets, ChannelReader, S3Client, S3Failure};
+
+/// Export descriptions by ARN (JSON).
+const EXPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("dynamo/exports");
+/// Import descriptions by ARN (JSON).
+const IMPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("dynamo/imports");
+
+/// A data file is closed once this many bytes of items went into it.
+const DATA_FILE_BYTES: usize = 64 << 20;
+/// Items written per batch by an import.
+const IMPORT_BATCH: usize = 25;
+/// How far from the present an `ExportTime` may lie (clocks differ).
+const EXPORT_TIME_SLACK: f64 = 60.0;
+
+/// The operations of this module.
+pub(crate) const OPERATIONS: &[&str] = &[
+    "ExportTableToPointInTime",
+    "DescribeExport",
+    "ListExports",
+    "ImportTable",
+    "DescribeImport",
+    "ListImports",
+];
+
+/// Which kind of job.
+#[derive(Clone, Copy)]
+enum Kind {
+    Export,
+    Import,
+}
+
+impl Kind {
+    fn table(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        match self {
+            Self::Export => EXPORTS,
+            Self::Import => IMPORTS,
+        }
+    }
+
+    fn status_field(self) -> &'static str {
+        match self {
+            Self::Export => "ExportStatus",
+            Self::Import => "ImportStatus",
+        }
+    }
+}
+
+/// The jobs this process runs, by ARN; an IN_PROGRESS description of a job not among them
+/// was interrupted by a restart.
+#[derive(Debug, Default)]
+pub(crate) struct Jobs {
+    running: std::sync::Mutex<HashSet<String>>,
+    buckets: std::sync::OnceLock<Buckets>,
+}
+
+impl Jobs {
+    fn start(&self, arn: &str) {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(arn.to_owned());
+    }
+
+    fn end(&self, arn: &str) {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(arn);
+    }
+
+    fn runs(&self, arn: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(arn)
+    }
+}
+
+fn random_id() -> String {
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    format!("{:08x}", rng.random::<u32>())
+}
+
+fn data_file_name() -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut rng = rand::rng();
+    (0..26)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn md5_of(bytes: &[u8]) -> [u8; 16] {
+    md5::Md5::digest(bytes).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn iso(secs: f64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// The string member `field` of `body`, refusing another type.
+fn string_field<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, Error> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::Serialization(format!(
+            "Unexpected value type in payload at '{field}'"
+        ))),
+    }
+}
+
+fn object(body: &Value) -> Result<&Map<String, Value>, Error> {
+    body.as_object()
+        .ok_or_else(|| Error::Serialization(String::new()))
+}
+
+fn missing(field: &str) -> String {
+    format!("Value null at '{field}' failed to satisfy constraint: Member must not be null")
+}
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> Option<String> {
+    (!allowed.contains(&value)).then(|| {
+        format!(
+            "Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+            allowed.join(", ")
+        )
+    })
+}
+
+fn refuse(violations: Vec<String>) -> Result<(), Error> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(super::input::violations_error(&violations))
+    }
+}
+
+/// A JSON number of an integer count.
+fn count(v: u64) -> Value {
+    Value::from(v)
+}
+
+impl Dynamo {
+    /// Serves exports and imports through the buckets endpoint at `buckets`; set once,
+    /// before serving. Without it, exports and imports fail: there are no buckets.
+    pub fn serve_buckets_at(&self, buckets: std::net::SocketAddr) {
+        let _ = self.jobs.buckets.set(Buckets {
+            addr: buckets,
+            region: self.region.clone(),
+        });
+    }
+
+    /// Runs one of this module's operations for `cred`.
+    pub(crate) async fn call_transfer(
+        self: &Arc<Self>,
+        operation: &str,
+        body: &Value,
+        cred: &Arc<Credential>,
+    ) -> Result<Value, Error> {
+        match operation {
+            "ExportTableToPointInTime" => self.export_table(body, cred).await,
+            "DescribeExport" => self.describe_job(Kind::Export, body).await,
+            "ListExports" => self.list_jobs(Kind::Export, body).await,
+            "ImportTable" => self.import_table(body, cred).await,
+            "DescribeImport" => self.describe_job(Kind::Import, body).await,
+            "ListImports" => self.list_jobs(Kind::Import, body).await,
+            _ => Err(Error::UnknownOperation(String::new())),
+        }
+    }
+
+    fn client(&self, cred: &Arc<Credential>) -> Result<S3Client, S3Failure> {
+        let buckets = self.jobs.buckets.get().cloned().ok_or_else(|| S3Failure {
+            status: 0,
+            code: String::new(),
+            message:
+                "this endpoint serves no buckets: run the tables with the buckets (`meridian up`)"
+                    .into(),
+        })?;
+        Ok(S3Client::new(buckets, cred.clone()))
+    }
+
+    async fn save_job(&self, kind: Kind, arn: &str, desc: &Value) -> Result<(), Error> {
+        let (arn, bytes) = (arn.to_owned(), serde_json::to_vec(desc).unwrap_or_default());
+        self.engine
+            .write(move |txn| {
+                txn.open_table(kind.table())?
+                    .insert(arn.as_str(), bytes.as_slice())?;
+                Ok(Ok::<(), Error>(()))
+            })
+            .await??;
+        Ok(())
+    }
+
+    /// Every description of `kind`, in ARN order, with interrupted jobs reported FAILED.
+    async fn jobs_of(&self, kind: Kind) -> Result<Vec<Value>, Error> {
+        let all = self
+            .engine
+            .read(move |txn| {
+                let table = match txn.open_table(kind.table()) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                    Err(e) => return Err(EngineError::from(e)),
+                };
+                let mut out = Vec::new();
+                for e in table.iter()? {
+                    let (_, v) = e?;
+                    if let Ok(desc) = serde_json::from_slice::<Value>(v.value()) {
+                        out.push(desc);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(all.into_iter().map(|d| self.settled(kind, d)).collect())
+    }
+
+    /// A description as it stands: one IN_PROGRESS that no task of this process runs was
+    /// interrupted by a restart.
+    fn settled(&self, kind: Kind, mut desc: Value) -> Value {
+        let arn_field = match kind {
+            Kind::Export => "ExportArn",
+            Kind::Import => "ImportArn",
+        };
+        let arn = desc[arn_field].as_str().unwrap_or_default().to_owned();
+        if desc[kind.status_field()] == "IN_PROGRESS" && !self.jobs.runs(&arn) {
+            desc[kind.status_field()] = json!("FAILED");
+            desc["FailureCode"] = json!("UNKNOWN");
+            desc["FailureMessage"] = json!("Meridian stopped while this job ran; request it again");
+        }
+        desc
+    }
+
+    async fn job(&self, kind: Kind, arn: &str) -> Result<Option<Value>, Error> {
+        let key = arn.to_owned();
+        let found = self
+            .engine
+            .read(move |txn| {
+                let table = match txn.open_table(kind.table()) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                    Err(e) => return Err(EngineError::from(e)),
+                };
+                Ok(table.get(key.as_str())?.map(|v| v.value().to_vec()))
+            })
+            .await?;
+        Ok(found
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .map(|d| self.settled(kind, d)))
+    }
+
+    async fn describe_job(&self, kind: Kind, body: &Value) -> Result<Value, Error> {
+        let body = object(body)?;
+        let (field, path, wrapper, not_found) = match kind {
+            Kind::Export => (
+                "ExportArn",
+                "exportArn",
+                "ExportDescription",
+                "ExportNotFoundException",
+            ),
+            Kind::Import => (
+                "ImportArn",
+                "importArn",
+                "ImportTableDescription",
+                "ImportNotFoundException",
+            ),
+        };
+        let Some(arn) = string_field(body, field)? else {
+            return Err(Error::validation(format!(
+                "1 validation error detected: {}",
+                missing(path)
+            )));
+        };
+        match self.job(kind, arn).await? {
+            Some(desc) => Ok(json!({ wrapper: desc })),
+            None => Err(Error::named(
+                not_found,
+                match kind {
+                    Kind::Export => format!("Export not found: {arn}"),
+                    Kind::Import => format!("Import not found: {arn}"),
+                },
+            )),
+        }
+    }
+
+    async fn list_jobs(&self, kind: Kind, body: &Value) -> Result<Value, Error> {
+        let body = object(body)?;
+        let table_arn = string_field(body, "TableArn")?;
+        let (size_field, max) = match kind {
+            Kind::Export => ("MaxResults", 25),
+            Kind::Import => ("PageSize", 25),
+        };
+        let limit = match body.get(size_field) {
+            None | Some(Value::Null) => max,
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    return Err(Error::validation(format!(
+                        "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must have value less than or equal to {max}, Member must have value greater than or equal to 1",
+                        if size_field == "MaxResults" {
+                            "maxResults"
+                        } else {
+                            "pageSize"
+                        }
+                    )));
+                }
+            },
+        } as usize;
+        let after = string_field(body, "NextToken")?;
+        let arn_field = match kind {
+            Kind::Export => "ExportArn",
+            Kind::Import => "ImportArn",
+        };
+        let mut all: Vec<Value> = self
+            .jobs_of(kind)
+            .await?
+            .into_iter()
+            .filter(|d| table_arn.is_none_or(|t| d["TableArn"] == t))
+            .filter(|d| after.is_none_or(|a| d[arn_field].as_str().is_some_and(|x| x > a)))
+            .collect();
+        let more = all.len() > limit;
+        all.truncate(limit);
+        let summaries: Vec<Value> = all
+            .iter()
+            .map(|d| {
+                let mut s = Map::new();
+                let fields: &[&str] = match kind {
+                    Kind::Export => &["ExportArn", "ExportStatus", "ExportType"],
+                    Kind::Import => &[
+                        "ImportArn",
+                        "ImportStatus",
+                        "TableArn",
+                        "S3BucketSource",
+                        "InputFormat",
+                        "StartTime",
+                        "EndTime",
+                    ],
+                };
+                for f in fields {
+                    if let Some(v) = d.get(*f) {
+                        s.insert((*f).to_owned(), v.clone());
+                    }
+                }
+                Value::Object(s)
+            })
+            .collect();
+        let mut out = match kind {
+            Kind::Export => json!({ "ExportSummaries": summaries }),
+            Kind::Import => json!({ "ImportSummaryList": summaries }),
+        };
+        if more && let Some(last) = all.last().and_then(|d| d[arn_field].as_str()) {
+            out["NextToken"] = json!(last);
+        }
+        Ok(out)
+    }
+
+    /// The job of `kind` a client token names, if one was started with it.
+    async fn by_token(&self, kind: Kind, token: &str) -> Result<Option<Value>, Error> {
+        Ok(self
+            .jobs_of(kind)
+            .await?
+            .into_iter()
+            .find(|d| d["ClientToken"] == token))
+    }
+
+    /// ExportTableToPointInTime.
+    async fn export_table(
+        self: &Arc<Self>,
+        body: &Value,
+        cred: &Arc<Credential>,
+    ) -> Result<Value, Error> {
+        let obj = object(body)?;
+        let mut violations = Vec::new();
+        let table_arn = string_field(obj, "TableArn")?;
+        if table_arn.is_none() {
+            violations.push(missing("tableArn"));
+        }
+        let bucket = string_field(obj, "S3Bucket")?;
+        if bucket.is_none() {
+            violations.push(missing("s3Bucket"));
+        }
+        let format = string_field(obj, "ExportFormat")?.unwrap_or("DYNAMODB_JSON");
+        violations.extend(one_of("exportFormat", format, &["DYNAMODB_JSON", "ION"]));
+        let export_type = string_field(obj, "ExportType")?.unwrap_or("FULL_EXPORT");
+        violations.extend(one_of(
+            "exportType",
+            export_type,
+            &["FULL_EXPORT", "INCREMENTAL_EXPORT"],
+        ));
+        let sse = string_field(obj, "S3SseAlgorithm")?;
+        if let Some(a) = sse {
+            violations.extend(one_of("s3SseAlgorithm", a, &["AES256", "KMS"]));
+        }
+        refuse(violations)?;
+        let (Some(table_arn), Some(bucket)) = (table_arn, bucket) else {
+            return Err(Error::validation("TableArn and S3Bucket are required"));
+        };
+        if format == "ION" {
+            return Err(Error::validation(
+                "ExportFormat ION is not supported by Meridian: export as DYNAMODB_JSON",
+            ));
+        }
+        if export_type == "INCREMENTAL_EXPORT" {
+            return Err(Error::validation(
+                "ExportType INCREMENTAL_EXPORT is not supported by Meridian, which keeps no history of a table's changes: request a FULL_EXPORT",
+            ));
+        }
+        let now = now_secs();
+        if let Some(t) = obj.get("ExportTime").filter(|v| !v.is_null()) {
+            let t = t.as_f64().ok_or_else(|| {
+                Error::Serialization("Unexpected value type in payload at 'ExportTime'".into())
+            })?;
+            if (t - now).abs() > EXPORT_TIME_SLACK {
+                return Err(Error::named(
+                    "InvalidExportTimeException",
+                    "Meridian keeps no history of a table's earlier states: ExportTime must be omitted or name the present",
+                ));
+            }
+        }
+        let client_token = string_field(obj, "ClientToken")?;
+        let prefix = string_field(obj, "S3Prefix")?;
+        let bucket_owner = string_field(obj, "S3BucketOwner")?;
+        let def = self
+            .table_named(table_arn)
+            .and_then(|n| self.table(n).ok())
+            .ok_or_else(|| table_not_found(table_arn))?;
+        if def.pitr.is_none() {
+            return Err(Error::named(
+                "PointInTimeRecoveryUnavailableException",
+                format!(
+                    "Point in time recovery is not enabled for table '{}'",
+                    def.name
+                ),
+            ));
+        }
+        if let Some(token) = client_token
+            && let Some(existing) = self.by_token(Kind::Export, token).await?
+        {
+            let same = existing["TableArn"] == table_arn
+                && existing["S3Bucket"] == bucket
+                && existing["S3Prefix"].as_str() == prefix;
+            if !same {
+                return Err(Error::named(
+                    "ExportConflictException",
+                    "There was a conflict when writing to the specified S3 bucket.",
+                ));
+            }
+            return Ok(json!({ "ExportDescription": existing }));
+        }
+        let id = format!("{:014}-{}", (now * 1000.0) as u64, random_id());
+        let arn = format!("{}/export/{id}", def.arn(self));
+        let mut desc = json!({
+            "ExportArn": arn,
+            "ExportStatus": "IN_PROGRESS",
+            "StartTime": now,
+            "TableArn": def.arn(self),
+            "TableId": super::table::uid_as_uuid(&def.uid),
+            "ExportTime": now,
+            "ClientToken": client_token.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
+            "S3Bucket": bucket,
+            "S3SseAlgorithm": sse.unwrap_or("AES256"),
+            "ExportFormat": format,
+            "ExportType": export_type,
+        });
+        if let Some(p) = prefix {
+            desc["S3Prefix"] = json!(p);
+        }
+        if let Some(o) = bucket_owner {
+            desc["S3BucketOwner"] = json!(o);
+        }
+        self.jobs.start(&arn);
+        if let Err(e) = self.save_job(Kind::Export, &arn, &desc).await {
+            self.jobs.end(&arn);
+            return Err(e);
+        }
+        let answer = json!({ "ExportDescription": desc.clone() });
+        let this = self.clone();
+        let client = self.client(cred);
+        tokio::spawn(async move {
+            let outcome = match client {
+                Ok(client) => this.run_export(&client, &mut desc, &id).await,
+                Err(f) => Err(f),
+            };
+            desc["EndTime"] = json!(now_secs());
+            match outcome {
+                Ok(()) => desc["ExportStatus"] = json!("COMPLETED"),
+                Err(f) => {
+                    let (code, message) = f.described();
+                    tracing::warn!(export = %arn, code = %code, "export failed: {message}");
+                    desc["ExportStatus"] = json!("FAILED");
+                    desc["FailureCode"] = json!(code);
+                    desc["FailureMessage"] = json!(message);
+                }
+            }
+            if let Err(e) = this.save_job(Kind::Export, &arn, &desc).await {
+                tracing::error!(export = %arn, error = %e, "cannot record the export's end");
+            }
+            this.jobs.end(&arn);
+        });
+        Ok(answer)
+    }
+
+    /// Writes the export's files; fills in its counts and manifest.
+    async fn run_export(
+        self: &Arc<Self>,
+        client: &S3Client,
+        desc: &mut Value,
+        id: &str,
+    ) -> Result<(), S3Failure> {
+        let bucket = desc["S3Bucket"].as_str().unwrap_or_default().to_owned();
+        let dir = match desc["S3Prefix"].as_str() {
+            Some(p) if !p.is_empty() => format!("{}/AWSDynamoDB/{id}", p.trim_end_matches('/')),
+            _ => format!("AWSDynamoDB/{id}"),
+        };
+        client
+            .put_object(&bucket, &format!("{dir}/_started"), Bytes::new())
+            .await?;
+        let table_arn = desc["TableArn"].as_str().unwrap_or_default().to_owned();
+        let def = self
+            .table_named(&table_arn)
+            .and_then(|n| self.table(n).ok())
+            .ok_or_else(|| S3Failure {
+                status: 0,
+                code: String::new(),
+                message: format!("the table {table_arn} was deleted during the export"),
+            })?;
+        // The snapshot is read on a blocking thread, which hands each data file to the
+        // uploads as it closes.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, u64)>(1);
+        let engine = self.engine.clone();
+        let items_name = def.items_table();
+        let reader = tokio::task::spawn_blocking(move || {
+            engine.read_blocking(|txn| {
+                let items = TableDefinition::<&[u8], &[u8]>::new(&items_name);
+                let mut billed = 0u64;
+                let mut file =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let (mut in_file, mut raw) = (0u64, 0usize);
+                let mut line = Vec::with_capacity(256);
+                let mut sent = false;
+                let table = match txn.open_table(items) {
+                    Ok(t) => Some(t),
+                    Err(redb::TableError::TableDoesNotExist(_)) => None,
+                    Err(e) => return Err(EngineError::from(e)),
+                };
+                if let Some(table) = table {
+                    for e in table.iter()? {
+                        let (_, v) = e?;
+                        line.clear();
+                        line.extend_from_slice(b"{\"Item\":");
+                        let size = super::stored::write_item_json(v.value(), &mut line)
+                            .map_err(EngineError::Storage)?;
+                        line.extend_from_slice(b"}\n");
+                        billed += size as u64;
+                        std::io::Write::write_all(&mut file, &line)
+                            .map_err(|e| EngineError::Storage(e.to_string()))?;
+                        in_file += 1;
+                        raw += line.len();
+                        if raw >= DATA_FILE_BYTES {
+                            let done = std::mem::replace(
+                                &mut file,
+                                flate2::write::GzEncoder::new(
+                                    Vec::new(),
+                                    flate2::Compression::default(),
+                                ),
+                            );
+                            let bytes = done
+                                .finish()
+                                .map_err(|e| EngineError::Storage(e.to_string()))?;
+                            if tx.blocking_send((bytes, in_file)).is_err() {
+                                return Ok(billed);
+                            }
+                            sent = true;
+                            (in_file, raw) = (0, 0);
+                        }
+                    }
+                }
+                // An empty table still gets its (empty) data file, as DynamoDB writes one.
+                if in_file > 0 || !sent {
+                    let bytes = file
+                        .finish()
+                        .map_err(|e| EngineError::Storage(e.to_string()))?;
+                    let _ = tx.blocking_send((bytes, in_file));
+                }
+                Ok(billed)
+            })
+        });
+        let mut manifest = String::new();
+        let mut items = 0u64;
+        let mut upload_failure = None;
+        while let Some((bytes, n)) = rx.recv().await {
+            let key = format!("{dir}/data/{}.json.gz", data_file_name());
+            let md5 = base64::engine::general_purpose::STANDARD.encode(md5_of(&bytes));
+            match client.put_object(&bucket, &key, Bytes::from(bytes)).await {
+                Ok(etag) => {
+                    items += n;
+                    manifest.push_str(
+                        &json!({"itemCount": n, "md5Checksum": md5, "etag": etag, "dataFileS3Key": key})
+                            .to_string(),
+                    );
+                    manifest.push('\n');
+                }
+                Err(f) => {
+                    upload_failure = Some(f);
+                    break;
+                }
+            }
+        }
+        drop(rx);
+        let billed = reader
+            .await
+            .map_err(S3Failure::internal)?
+            .map_err(S3Failure::internal)?;
+        if let Some(f) = upload_failure {
+            return Err(f);
+        }
+        let files_key = format!("{dir}/manifest-files.json");
+        let summary_key = format!("{dir}/manifest-summary.json");
+        let summary = json!({
+            "version": "2020-06-30",
+            "exportArn": desc["ExportArn"],
+            "startTime": iso(desc["StartTime"].as_f64().unwrap_or_default()),
+            "endTime": iso(now_secs()),
+            "tableArn": table_arn,
+            "tableId": desc["TableId"],
+            "exportTime": iso(desc["ExportTime"].as_f64().unwrap_or_default()),
+            "s3Bucket": bucket,
+            "s3Prefix": desc.get("S3Prefix").cloned().unwrap_or(Value::Null),
+            "s3SseAlgorithm": desc["S3SseAlgorithm"],
+            "s3SseKmsKeyId": Value::Null,
+            "manifestFilesS3Key": files_key,
+            "billedSizeBytes": billed,
+            "itemCount": items,
+            "outputFormat": desc["ExportFormat"],
+            "exportType": desc["ExportType"],
+        })
+        .to_string();
+        for (key, body) in [(files_key, manifest), (summary_key.clone(), summary)] {
+            let checksum = hex(&md5_of(body.as_bytes()));
+            client.put_object(&bucket, &key, Bytes::from(body)).await?;
+            let checksum_key = format!("{}.checksum", key.trim_end_matches(".json"));
+            client
+                .put_object(&bucket, &checksum_key, Bytes::from(checksum))
+                .await?;
+        }
+        desc["ExportManifest"] = json!(summary_key);
+        desc["ItemCount"] = count(items);
+        desc["BilledSizeBytes"] = count(billed);
+        Ok(())
+    }
+
+    /// ImportTable.
+    async fn import_table(
+        self: &Arc<Self>,
+        body: &Value,
+        cred: &Arc<Credential>,
+    ) -> Result<Value, Error> {
+        let obj = object(body)?;
+        let mut violations = Vec::new();
+        let source = match obj.get("S3BucketSource") {
+            None | Some(Value::Null) => {
+                violations.push(missing("s3BucketSource"));
+                None
+            }
+            Some(Value::Object(m)) => Some(m),
+            Some(_) => {
+                return Err(Error::Serialization(
+                    "Unexpected value type in payload at 'S3BucketSource'".into(),
+                ));
+            }
+        };
+        let bucket = match source {
+            Some(s) => {
+                let b = string_field(s, "S3Bucket")?;
+                if b.is_none() {
+                    violations.push(missing("s3BucketSource.s3Bucket"));
+                }
+                b
+            }
+            None => None,
+        };
+        let format = string_field(obj, "InputFormat")?;
+        match format {
+            None => violations.push(missing("inputFormat")),
+            Some(f) => {
+                violations.extend(one_of("inputFormat", f, &["DYNAMODB_JSON", "ION", "CSV"]))
+            }
+        }
+        let compression = string_field(obj, "InputCompressionType")?.unwrap_or("NONE");
+        violations.extend(one_of(
+            "inputCompressionType",
+            compression,
+            &["GZIP", "ZSTD", "NONE"],
+        ));
+        let params = match obj.get("TableCreationParameters") {
+            None | Some(Value::Null) => {
+                violations.push(missing("tableCreationParameters"));
+                None
+            }
+            Some(v @ Value::Object(_)) => Some(v),
+            Some(_) => {
+                return Err(Error::Serialization(
+                    "Unexpected value type in payload at 'TableCreationParameters'".into(),
+                ));
+            }
+        };
+        refuse(violations)?;
+        let (Some(source), Some(bucket), Some(format), Some(params)) =
+            (source, bucket, format, params)
+        else {
+            return Err(Error::validation(
+                "S3BucketSource, InputFormat and TableCreationParameters are required",
+            ));
+        };
+        if format == "ION" {
+            return Err(Error::validation(
+                "InputFormat ION is not supported by Meridian: import DYNAMODB_JSON or CSV",
+            ));
+        }
+        let csv = Csv::of(obj.get("InputFormatOptions"), format)?;
+        // The table is checked as CreateTable checks it, and must not exist yet.
+        let def = self.parse_create_table(params)?;
+        if self.table(&def.name).is_ok() {
+            return Err(Error::ResourceInUse(format!(
+                "Table already exists: {}",
+                def.name
+            )));
+        }
+        let client_token = string_field(obj, "ClientToken")?;
+        if let Some(token) = client_token
+            && let Some(existing) = self.by_token(Kind::Import, token).await?
+        {
+            if existing["TableCreationParameters"]["TableName"] != def.name.as_str()
+                || existing["S3BucketSource"]["S3Bucket"] != bucket
+            {
+                return Err(Error::named(
+                    "IdempotentParameterMismatchException",
+                    "The ClientToken was used with different parameters",
+                ));
+            }
+            return Ok(json!({ "ImportTableDescription": existing }));
+        }
+        let now = now_secs();
+        let table_arn = def.arn(self);
+        let id = format!("{:014}-{}", (now * 1000.0) as u64, random_id());
+        let arn = format!("{table_arn}/import/{id}");
+        let mut desc = json!({
+            "ImportArn": arn,
+            "ImportStatus": "IN_PROGRESS",
+            "TableArn": table_arn,
+            "TableId": super::table::uid_as_uuid(&def.uid),
+            "ClientToken": client_token.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
+            "S3BucketSource": Value::Object(source.clone()),
+            "ErrorCount": 0,
+            "InputFormat": format,
+            "InputCompressionType": compression,
+            "TableCreationParameters": params,
+            "StartTime": now,
+            "ProcessedSizeBytes": 0,
+            "ProcessedItemCount": 0,
+            "ImportedItemCount": 0,
+        });
+        if let Some(o) = obj.get("InputFormatOptions").filter(|v| !v.is_null()) {
+            desc["InputFormatOptions"] = o.clone();
+        }
+        self.jobs.start(&arn);
+        if let Err(e) = self.save_job(Kind::Import, &arn, &desc).await {
+            self.jobs.end(&arn);
+            return Err(e);
+        }
+        let answer = json!({ "ImportTableDescription": desc.clone() });
+        let this = self.clone();
+        let client = self.client(cred);
+        let source = Source {
+            bucket: bucket.to_owned(),
+            prefix: source
+                .get("S3KeyPrefix")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            compression: compression.to_owned(),
+            csv,
+        };
+        tokio::spawn(async move {
+            let mut counts = Counts::default();
+            let outcome = match client {
+                Ok(client) => this.run_import(&client, def, &source, &mut counts).await,
+                Err(f) => Err(Failure::S3(f)),
+            };
+            desc["EndTime"] = json!(now_secs());
+            desc["ErrorCount"] = count(counts.errors);
+            desc["ProcessedItemCount"] = count(counts.processed);
+            desc["ImportedItemCount"] = count(counts.imported);
+            desc["ProcessedSizeBytes"] = count(counts.bytes);
+            let failure = match outcome {
+                Err(Failure::S3(f)) => Some(f.described()),
+                Err(Failure::Table(e)) => Some(("UNKNOWN".to_owned(), e.to_string())),
+                Ok(()) if counts.errors > 0 => Some((
+                    "ItemValidationError".to_owned(),
+                    "Some of the items failed validation checks and were not imported. Please check CloudWatch error logs for more details.".to_owned(),
+                )),
+                Ok(()) => None,
+            };
+            match failure {
+                None => desc["ImportStatus"] = json!("COMPLETED"),
+                Some((code, message)) => {
+                    tracing::warn!(import = %arn, code = %code, "import failed: {message}");
+                    desc["ImportStatus"] = json!("FAILED");
+                    desc["FailureCode"] = json!(code);
+                    desc["FailureMessage"] = json!(message);
+                }
+            }
+            if let Err(e) = this.save_job(Kind::Import, &arn, &desc).await {
+                tracing::error!(import = %arn, error = %e, "cannot record the import's end");
+            }
+            this.jobs.end(&arn);
+        });
+        Ok(answer)
+    }
+
+    /// Lists the source, creates the table and loads every object into it.
+    async fn run_import(
+        self: &Arc<Self>,
+        client: &S3Client,
+        def: super::table::TableDef,
+        source: &Source,
+        counts: &mut Counts,
+    ) -> Result<(), Failure> {
+        let objects = client
+            .list(&source.bucket, &source.prefix)
+            .await
+            .map_err(Failure::S3)?;
+        let name = def.name.clone();
+        let key_types: Vec<(String, String)> = def
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.ty.as_str().to_owned()))
+            .collect();
+        self.create_def(def).await.map_err(Failure::Table)?;
+        for object in objects {
+            counts.bytes += object.size;
+            let body = client
+                .get_object(&source.bucket, &object.key)
+                .await
+                .map_err(Failure::S3)?;
+            let reader = ChannelReader::of(body);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Record>(IMPORT_BATCH * 4);
+            let (compression, csv, key_types) = (
+                source.compression.clone(),
+                source.csv.clone(),
+                key_types.clone(),
+            );
+            let parser = tokio::task::spawn_blocking(move || {
+                parse_object(reader, &compression, csv.as_ref(), &key_types, &tx)
+            });
+            let mut batch = Vec::with_capacity(IMPORT_BATCH);
+            while let Some(record) = rx.recv().await {
+                counts.processed += 1;
+                match record {
+                    Record::Item(item) => {
+                        batch.push(item);
+                        if batch.len() == IMPORT_BATCH {
+                            self.write_batch(&name, std::mem::take(&mut batch), counts)
+                                .await?;
+                        }
+                    }
+                    Record::Invalid(why) => {
+                        tracing::info!(object = %object.key, "import record skipped: {why}");
+                        counts.errors += 1;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                self.write_batch(&name, batch, counts).await?;
+            }
+            if let Ok(Err(why)) = parser.await {
+                tracing::info!(object = %object.key, "rest of the object skipped: {why}");
+                counts.processed += 1;
+                counts.errors += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes items in one batch; when the table refuses the batch, item by item, counting
+    /// the ones it refuses.
+    async fn write_batch(
+        &self,
+        table: &str,
+        items: Vec<Value>,
+        counts: &mut Counts,
+    ) -> Result<(), Failure> {
+        let puts: Vec<Value> = items
+            .iter()
+            .map(|i| json!({"PutRequest": {"Item": i}}))
+            .collect();
+        let batch = json!({ "RequestItems": { table: puts } });
+        match self.call("BatchWriteItem", &batch).await {
+            Ok(answer)
+                if answer["UnprocessedItems"]
+                    .as_object()
+                    .is_none_or(Map::is_empty) =>
+            {
+                counts.imported += items.len() as u64;
+                return Ok(());
+            }
+            Err(Error::ResourceNotFound(m)) => {
+                return Err(Failure::Table(Error::ResourceNotFound(m)));
+            }
+            _ => {}
+        }
+        for item in items {
+            match self
+                .call("PutItem", &json!({"TableName": table, "Item": item}))
+                .await
+            {
+                Ok(_) => counts.imported += 1,
+                Err(Error::Validation(why)) => {
+                    tracing::info!(table = %table, "import item refused: {why}");
+                    counts.errors += 1;
+                }
+                Err(e) => return Err(Failure::Table(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why an import stopped.
+enum Failure {
+    S3(S3Failure),
+    Table(Error),
+}
+
+impl S3Failure {
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self {
+            status: 0,
+            code: String::new(),
+            message: format!("the export failed: {e}"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    processed: u64,
+    imported: u64,
+    errors: u64,
+    bytes: u64,
+}
+
+/// Where an import reads from.
+struct Source {
+    bucket: String,
+    prefix: String,
+    compression: String,
+    csv: Option<Csv>,
+}
+
+/// CSV's options: the delimiter and the header, when not the first line.
+#[derive(Clone)]
+struct Csv {
+    delimiter: u8,
+    header: Option<Vec<String>>,
+}
+
+impl Csv {
+    fn of(options: Option<&Value>, format: &str) -> Result<Option<Self>, Error> {
+        if format != "CSV" {
+            return Ok(None);
+        }
+        let csv = options.and_then(|o| o.get("Csv"));
+        let delimiter = match csv.and_then(|c| c.get("Delimiter")).and_then(Value::as_str) {
+            None => b',',
+            Some(d) if d.len() == 1 && matches!(d, "," | "\t" | ":" | ";" | "|" | " ") => {
+                d.as_bytes()[0]
+            }
+            Some(d) => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{d}' at 'inputFormatOptions.csv.delimiter' failed to satisfy constraint: Member must satisfy regular expression pattern: [,;:|\\t ]"
+                )));
+            }
+        };
+        let header = csv
+            .and_then(|c| c.get("HeaderList"))
+            .and_then(Value::as_array)
+            .map(|h| {
+                h.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            });
+        Ok(Some(Self { delimiter, header }))
+    }
+}
+
+/// One record of an import's source.
+enum Record {
+    Item(Value),
+    Invalid(String),
+}
+
+/// Reads one object (decompressing it) and sends its records; an error that ends the
+/// object early is returned.
+fn parse_object(
+    reader: impl Read + 'static,
+    compression: &str,
+    csv: Option<&Csv>,
+    key_types: &[(String, String)],
+    tx: &tokio::sync::mpsc::Sender<Record>,
+) -> Result<(), String> {
+    let reader: Box<dyn Read> = match compression {
+        "GZIP" => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        "ZSTD" => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(reader)
+                .map_err(|e| format!("not a ZSTD stream: {e}"))?,
+        ),
+        _ => Box::new(reader),
+    };
+    let reader = std::io::BufReader::with_capacity(256 << 10, reader);
+    match csv {
+        None => {
+            for value in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
+                let value = value.map_err(|e| format!("not DynamoDB JSON: {e}"))?;
+                let record = match value {
+                    Value::Object(mut m)
+                        if m.len() == 1 && m.get("Item").is_some_and(Value::is_object) =>
+                    {
+                        Record::Item(m.remove("Item").unwrap_or_default())
+                    }
+                    _ => Record::Invalid(
+                        "a record must be an object whose only member is \"Item\"".into(),
+                    ),
+                };
+                if tx.blocking_send(record).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+        Some(csv) => {
+            let mut r = csv::ReaderBuilder::new()
+                .delimiter(csv.delimiter)
+                .has_headers(csv.header.is_none())
+                .flexible(true)
+                .from_reader(reader);
+            let header: Vec<String> = match &csv.header {
+                Some(h) => h.clone(),
+                None => r
+                    .headers()
+                    .map_err(|e| format!("unreadable CSV header: {e}"))?
+                    .iter()
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            for row in r.records() {
+                let row = row.map_err(|e| format!("unreadable CSV: {e}"))?;
+                let record = if row.len() > header.len() {
+                    Record::Invalid(format!(
+                        "a row of {} cells under a header of {}",
+                        row.len(),
+                        header.len()
+                    ))
+                } else {
+                    let mut item = Map::new();
+                    for (name, cell) in header.iter().zip(row.iter()) {
+                        if cell.is_empty() {
+                            continue;
+                        }
+                        let ty = key_types
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map_or("S", |(_, t)| t.as_str());
+                        item.insert(name.clone(), json!({ ty: cell }));
+                    }
+                    Record::Item(Value::Object(item))
+                };
+                if tx.blocking_send(record).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(
+        bytes: &[u8],
+        compression: &str,
+        csv: Option<&Csv>,
+    ) -> (Vec<String>, Result<(), String>) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let keys = [("id".to_owned(), "N".to_owned())];
+        let ended = parse_object(
+            std::io::Cursor::new(bytes.to_vec()),
+            compression,
+            csv,
+            &keys,
+            &tx,
+        );
+        drop(tx);
+        let mut out = Vec::new();
+        while let Ok(r) = rx.try_recv() {
+            out.push(match r {
+                Record::Item(v) => v.to_string(),
+                Record::Invalid(why) => format!("invalid: {why}"),
+            });
+        }
+        (out, ended)
+    }
+
+    #[test]
+    fn dynamodb_json_records_follow_each_other_with_or_without_line_ends() {
+        let (got, ended) = records(
+            br#"{"Item":{"id":{"N":"1"}}}
+{"Item":{"id":{"N":"2"}}}{"Item":{"id":{"N":"3"}}} {"id":{"N":"4"}}"#,
+            "NONE",
+            None,
+        );
+        assert_eq!(ended, Ok(()));
+        assert_eq!(
+            got,
+            [
+                r#"{"id":{"N":"1"}}"#,
+                r#"{"id":{"N":"2"}}"#,
+                r#"{"id":{"N":"3"}}"#,
+                "invalid: a record must be an object whose only member is \"Item\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_record_that_does_not_parse_ends_its_object() {
+        let (got, ended) = records(
+            br#"{"Item":{"id":{"N":"1"}}} {"Item": nope} {"Item":{}}"#,
+            "NONE",
+            None,
+        );
+        assert_eq!(got, [r#"{"id":{"N":"1"}}"#]);
+        assert!(ended.is_err_and(|e| e.starts_with("not DynamoDB JSON")));
+    }
+
+    #[test]
+    fn gzip_and_zstd_sources_are_decompressed() {
+        let text = br#"{"Item":{"id":{"N":"7"}}}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text).unwrap();
+        let (got, _) = records(&gz.finish().unwrap(), "GZIP", None);
+        assert_eq!(got, [r#"{"id":{"N":"7"}}"#]);
+        // `printf '{"Item":{"id":{"N":"7"}}}' | zstd -19`
+        let zst: &[u8] = &[
+            0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0xc9, 0x00, 0x00, 0x7b, 0x22, 0x49, 0x74, 0x65,
+            0x6d, 0x22, 0x3a, 0x7b, 0x22, 0x69, 0x64, 0x22, 0x3a, 0x7b, 0x22, 0x4e, 0x22, 0x3a,
+            0x22, 0x37, 0x22, 0x7d, 0x7d, 0x7d, 0xdf, 0x79, 0x05, 0xc7,
+        ];
+        let (got, ended) = records(zst, "ZSTD", None);
+        assert_eq!(ended, Ok(()));
+        assert_eq!(got, [r#"{"id":{"N":"7"}}"#]);
+        let (_, ended) = records(b"not zstd at all", "ZSTD", None);
+        assert!(ended.is_err());
+    }
+
+    #[test]
+    fn csv_cells_are_strings_but_keys_take_their_types_and_empty_cells_are_absent() {
+        let csv = Csv {
+            delimiter: b';',
+            header: None,
+        };
+        let (got, ended) = records(
+            b"id;name;age\n1;Ada;36\n2;;\n3;x;1;extra\n",
+            "NONE",
+            Some(&csv),
+        );
+        assert_eq!(ended, Ok(()));
+        assert_eq!(
+            got,
+            [
+                r#"{"age":{"S":"36"},"id":{"N":"1"},"name":{"S":"Ada"}}"#,
+                r#"{"id":{"N":"2"}}"#,
+                "invalid: a row of 4 cells under a header of 3",
+            ]
+        );
+        let given = Csv {
+            delimiter: b',',
+            header: Some(vec!["id".into(), "name".into()]),
+        };
+        let (got, _) = records(b"5,Bo\n", "NONE", Some(&given));
+        assert_eq!(got, [r#"{"id":{"N":"5"},"name":{"S":"Bo"}}"#]);
+    }
+}

@@ -1,0 +1,328 @@
+//! Exports to S3 and imports from S3, with boto3 against the tables and the buckets of one
+//! plane: an export writes every item in DynamoDB's layout and an import of it gives the
+//! same table back; a CSV import types its key and counts the rows the table refuses; an
+//! export reaches the bucket as its caller, so the bucket refuses what the caller may not.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Server, boto3, run_python};
+use meridian_storage::keys::{Policy, Statement};
+
+/// The script's prelude: clients of both endpoints, and a wait for a job to end.
+fn script(s3: &str, body: &str) -> String {
+    format!(
+        r#"
+import base64, gzip, hashlib, json, os, time
+import boto3
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
+s3 = boto3.client("s3", endpoint_url="{s3}", region_name="us-east-1")
+
+def wait(describe, field):
+    for _ in range(600):
+        d = describe()
+        if d[field] != "IN_PROGRESS":
+            return d
+        time.sleep(0.05)
+    raise SystemExit("the job did not end")
+
+def wait_export(arn):
+    return wait(lambda: ddb.describe_export(ExportArn=arn)["ExportDescription"], "ExportStatus")
+
+def wait_import(arn):
+    return wait(lambda: ddb.describe_import(ImportArn=arn)["ImportTableDescription"], "ImportStatus")
+
+def scan_all(name):
+    items, start = [], {{}}
+    while True:
+        page = ddb.scan(TableName=name, **start)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        start = {{"ExclusiveStartKey": page["LastEvaluatedKey"]}}
+{body}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_holds_every_item_and_importing_it_gives_the_table_back() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let s3 = format!("http://{}", buckets.addr);
+    let out = run_python(
+        &python,
+        &server.url(),
+        &script(
+            &s3,
+            r#"
+s3.create_bucket(Bucket="exports")
+keys = dict(
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+    BillingMode="PAY_PER_REQUEST",
+)
+ddb.create_table(TableName="src", **keys)
+arn = ddb.describe_table(TableName="src")["Table"]["TableArn"]
+items = []
+for i in range(300):
+    items.append({
+        "pk": {"S": f"p{i % 7}"}, "sk": {"N": str(i)},
+        "big": {"N": "1234567890123456789012345678901234567.8"},
+        "b": {"B": bytes([i % 256, 0, 255])}, "ss": {"SS": ["a", f"x{i}"]},
+        "m": {"M": {"l": {"L": [{"N": "1.5"}, {"NULL": True}, {"BOOL": False}]}}},
+        "e": {"S": ""},
+    })
+for c in range(0, len(items), 25):
+    ddb.batch_write_item(RequestItems={"src": [{"PutRequest": {"Item": it}} for it in items[c:c + 25]]})
+
+try:
+    ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports")
+    raise SystemExit("an export without point-in-time recovery was accepted")
+except ddb.exceptions.PointInTimeRecoveryUnavailableException as e:
+    assert "Point in time recovery is not enabled for table 'src'" in str(e), e
+pitr = ddb.update_continuous_backups(TableName="src",
+    PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+assert pitr["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+started = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports", S3Prefix="nightly",
+    ClientToken="export-1")["ExportDescription"]
+assert started["ExportStatus"] == "IN_PROGRESS", started
+again = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports", S3Prefix="nightly",
+    ClientToken="export-1")["ExportDescription"]
+assert again["ExportArn"] == started["ExportArn"], "a client token starts one export"
+d = wait_export(started["ExportArn"])
+assert d["ExportStatus"] == "COMPLETED", d
+assert d["ItemCount"] == 300 and d["BilledSizeBytes"] > 0, d
+assert d["ExportManifest"].startswith("nightly/AWSDynamoDB/"), d
+
+summary = json.loads(s3.get_object(Bucket="exports", Key=d["ExportManifest"])["Body"].read())
+assert summary["itemCount"] == 300 and summary["exportArn"] == d["ExportArn"], summary
+checksum = s3.get_object(Bucket="exports", Key=d["ExportManifest"].replace(".json", ".checksum"))["Body"].read()
+raw = s3.get_object(Bucket="exports", Key=d["ExportManifest"])["Body"].read()
+assert checksum.decode() == hashlib.md5(raw).hexdigest()
+files = [json.loads(l) for l in s3.get_object(Bucket="exports", Key=summary["manifestFilesS3Key"])["Body"].read().decode().splitlines()]
+rows = []
+for f in files:
+    body = s3.get_object(Bucket="exports", Key=f["dataFileS3Key"])["Body"].read()
+    assert base64.b64encode(hashlib.md5(body).digest()).decode() == f["md5Checksum"], f
+    lines = gzip.decompress(body).decode().splitlines()
+    assert len(lines) == f["itemCount"], f
+    rows += [json.loads(l)["Item"] for l in lines]
+def wire(item):
+    return json.dumps({k: ({"B": base64.b64encode(v["B"]).decode()} if "B" in v else v) for k, v in item.items()}, sort_keys=True)
+assert sorted(json.dumps(r, sort_keys=True) for r in rows) == sorted(wire(i) for i in items)
+listed = ddb.list_exports(TableArn=arn)["ExportSummaries"]
+assert listed == [{"ExportArn": d["ExportArn"], "ExportStatus": "COMPLETED", "ExportType": "FULL_EXPORT"}], listed
+
+data = d["ExportManifest"].rsplit("/", 1)[0] + "/data/"
+imp = ddb.import_table(S3BucketSource={"S3Bucket": "exports", "S3KeyPrefix": data},
+    InputFormat="DYNAMODB_JSON", InputCompressionType="GZIP",
+    TableCreationParameters=dict(TableName="copy", **keys))["ImportTableDescription"]
+assert imp["TableArn"].endswith(":table/copy"), imp
+done = wait_import(imp["ImportArn"])
+assert done["ImportStatus"] == "COMPLETED", done
+assert (done["ProcessedItemCount"], done["ImportedItemCount"], done["ErrorCount"]) == (300, 300, 0), done
+key = lambda i: (i["pk"]["S"], int(i["sk"]["N"]))
+assert sorted(scan_all("copy"), key=key) == sorted(scan_all("src"), key=key)
+assert ddb.list_imports(TableArn=imp["TableArn"])["ImportSummaryList"][0]["ImportStatus"] == "COMPLETED"
+
+try:
+    ddb.import_table(S3BucketSource={"S3Bucket": "exports"}, InputFormat="DYNAMODB_JSON",
+        TableCreationParameters=dict(TableName="copy", **keys))
+    raise SystemExit("an import into an existing table was accepted")
+except ddb.exceptions.ResourceInUseException:
+    pass
+print("ok")
+"#,
+        ),
+    )
+    .await;
+    assert_eq!(out.trim(), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_csv_import_types_its_key_and_counts_the_rows_the_table_refuses() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let s3 = format!("http://{}", buckets.addr);
+    let out = run_python(
+        &python,
+        &server.url(),
+        &script(
+            &s3,
+            r#"
+s3.create_bucket(Bucket="incoming")
+s3.put_object(Bucket="incoming", Key="users/a.csv", Body=b"id,name,age\n1,Ada,36\n2,,\nnot-a-number,Bo,3\n")
+s3.put_object(Bucket="incoming", Key="users/b.csv", Body=b"id,name,age\n4,Cy,40\n")
+s3.put_object(Bucket="incoming", Key="other/c.csv", Body=b"id,name\n9,Zed\n")
+imp = ddb.import_table(S3BucketSource={"S3Bucket": "incoming", "S3KeyPrefix": "users/"},
+    InputFormat="CSV", InputCompressionType="NONE",
+    TableCreationParameters={"TableName": "users", "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "N"}]})["ImportTableDescription"]
+d = wait_import(imp["ImportArn"])
+assert d["ImportStatus"] == "FAILED" and d["FailureCode"] == "ItemValidationError", d
+assert (d["ProcessedItemCount"], d["ImportedItemCount"], d["ErrorCount"]) == (4, 3, 1), d
+items = {i["id"]["N"]: i for i in scan_all("users")}
+assert items == {
+    "1": {"id": {"N": "1"}, "name": {"S": "Ada"}, "age": {"S": "36"}},
+    "2": {"id": {"N": "2"}},
+    "4": {"id": {"N": "4"}, "name": {"S": "Cy"}, "age": {"S": "40"}},
+}, items
+
+missing = ddb.import_table(S3BucketSource={"S3Bucket": "no-such-bucket"}, InputFormat="CSV",
+    TableCreationParameters={"TableName": "never", "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]})["ImportTableDescription"]
+d = wait_import(missing["ImportArn"])
+assert d["ImportStatus"] == "FAILED" and d["FailureCode"] == "S3NoSuchBucket", d
+assert "never" not in ddb.list_tables()["TableNames"]
+try:
+    ddb.describe_import(ImportArn=missing["ImportArn"] + "x")
+    raise SystemExit("an unknown import was described")
+except ddb.exceptions.ImportNotFoundException:
+    pass
+print("ok")
+"#,
+        ),
+    )
+    .await;
+    assert_eq!(out.trim(), "ok");
+}
+
+/// A caller allowed to export the table but not to write the bucket gets an export that
+/// fails with S3's refusal; once its policy allows the bucket's writes, the export
+/// completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_writes_to_the_bucket_as_its_caller() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let s3 = format!("http://{}", buckets.addr);
+    let hour = Duration::from_secs(3600);
+    let tables = Statement::allow(&["dynamodb:*"], &["*"]);
+    let tables_only = server.keys.issue_session(
+        "Exporter",
+        Policy {
+            statements: vec![tables.clone()],
+        },
+        hour,
+    );
+    let with_bucket = server.keys.issue_session(
+        "Exporter",
+        Policy {
+            statements: vec![
+                tables,
+                Statement::allow(&["s3:PutObject"], &["arn:aws:s3:::exports/*"]),
+            ],
+        },
+        hour,
+    );
+    let creds = |c: &meridian_storage::keys::Credential| {
+        format!(
+            "dict(aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})",
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token.clone().unwrap_or_default()
+        )
+    };
+    let body = r#"
+s3.create_bucket(Bucket="exports")
+ddb.create_table(TableName="tbl", BillingMode="PAY_PER_REQUEST",
+    KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+ddb.put_item(TableName="tbl", Item={"k": {"S": "one"}})
+ddb.update_continuous_backups(TableName="tbl", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+arn = ddb.describe_table(TableName="tbl")["Table"]["TableArn"]
+outcomes = []
+for creds in [TABLES_ONLY, WITH_BUCKET]:
+    role = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1", **creds)
+    started = role.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports")["ExportDescription"]
+    d = wait(lambda: role.describe_export(ExportArn=started["ExportArn"])["ExportDescription"], "ExportStatus")
+    outcomes.append((d["ExportStatus"], d.get("FailureCode"), d.get("ItemCount")))
+print(json.dumps(outcomes))
+"#
+    .replace("TABLES_ONLY", &creds(&tables_only))
+    .replace("WITH_BUCKET", &creds(&with_bucket));
+    let out = run_python(&python, &server.url(), &script(&s3, &body)).await;
+    let outcomes: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        outcomes,
+        serde_json::json!([["FAILED", "S3AccessDenied", null], ["COMPLETED", null, 1]])
+    );
+}
+
+/// Export and import descriptions are durable: after `kill -9` an export that completed is
+/// still described with its counts, and an import the kill cut short is reported FAILED
+/// (never left IN_PROGRESS), its table holding what it had written.
+#[tokio::test(flavor = "multi_thread")]
+async fn descriptions_outlive_a_kill_9_and_a_cut_import_is_failed() {
+    let Some(python) = boto3() else { return };
+    let state = tempfile::tempdir().expect("tempdir");
+    let first = harness::Process::start(state.path());
+    let s3 = first
+        .buckets
+        .clone()
+        .expect("meridian-tables names its buckets endpoint");
+    let out = run_python(
+        &python,
+        &first.url,
+        &script(
+            &s3,
+            r#"
+s3.create_bucket(Bucket="exports")
+keys = dict(BillingMode="PAY_PER_REQUEST",
+    KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+ddb.create_table(TableName="src", **keys)
+for c in range(0, 3000, 25):
+    ddb.batch_write_item(RequestItems={"src": [{"PutRequest": {"Item": {"k": {"S": f"k{i}"}, "v": {"S": "x" * 200}}}} for i in range(c, c + 25)]})
+ddb.update_continuous_backups(TableName="src", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+arn = ddb.describe_table(TableName="src")["Table"]["TableArn"]
+d = wait_export(ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports")["ExportDescription"]["ExportArn"])
+assert d["ExportStatus"] == "COMPLETED" and d["ItemCount"] == 3000, d
+imp = ddb.import_table(S3BucketSource={"S3Bucket": "exports", "S3KeyPrefix": d["ExportManifest"].rsplit("/", 1)[0] + "/data/"},
+    InputFormat="DYNAMODB_JSON", InputCompressionType="GZIP",
+    TableCreationParameters=dict(TableName="copy", **keys))["ImportTableDescription"]
+print(json.dumps([d["ExportArn"], imp["ImportArn"]]))
+"#,
+        ),
+    )
+    .await;
+    let arns: Vec<String> = serde_json::from_str(out.trim()).expect("json");
+    first.kill9();
+    let second = harness::Process::start(state.path());
+    let s3 = second.buckets.clone().expect("buckets");
+    let out = run_python(
+        &python,
+        &second.url,
+        &script(
+            &s3,
+            &format!(
+                r#"
+e = ddb.describe_export(ExportArn={export:?})["ExportDescription"]
+assert e["ExportStatus"] == "COMPLETED" and e["ItemCount"] == 3000, e
+assert json.loads(s3.get_object(Bucket="exports", Key=e["ExportManifest"])["Body"].read())["itemCount"] == 3000
+i = ddb.describe_import(ImportArn={import_:?})["ImportTableDescription"]
+copied = len(scan_all("copy")) if "copy" in ddb.list_tables()["TableNames"] else 0
+if i["ImportStatus"] == "COMPLETED":
+    assert i["ImportedItemCount"] == 3000 and copied == 3000, (i, copied)
+else:
+    assert i["ImportStatus"] == "FAILED", i
+    assert i["FailureMessage"] == "Meridian stopped while this job ran; request it again", i
+    assert copied <= 3000
+print(i["ImportStatus"], copied)
+"#,
+                export = arns[0],
+                import_ = arns[1]
+            ),
+        ),
+    )
+    .await;
+    assert!(
+        out.starts_with("COMPLETED") || out.starts_with("FAILED"),
+        "{out}"
+    );
+    println!("the import after the restart: {}", out.trim());
+}
