@@ -861,9 +861,11 @@ impl Dynamo {
             }
             _ => match throughput_given {
                 Some(t) => Some(t),
+                // PROVISIONED, given or by default: DynamoDB's words (DynamoDB Local says
+                // "No provisioned throughput specified for the table").
                 None => {
                     return Err(Error::validation(
-                        "No provisioned throughput specified for the table",
+                        "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
                     ));
                 }
             },
