@@ -2088,6 +2088,11 @@ pub(super) fn entries() -> Vec<Entry> {
                 "PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}",
             ),
         ),
+        served(
+            "PitrRaw",
+            &["PointInTimeRecoveryEnabled", "RecoveryPeriodInDays"],
+            TABLES,
+        ),
         served("PrimaryKeyRaw", &["Name", "Type"], TABLES),
         served(
             "ThroughputRaw",
@@ -2165,9 +2170,16 @@ pub(super) fn entries() -> Vec<Entry> {
         served("BucketProps", &["BucketName"], BUCKETS),
         inert("BucketProps", &["Tags"], CLOUD_TAGS),
     ];
+    v.push(noted(
+        "TableProps",
+        "PointInTimeRecoverySpecification",
+        Resource(
+            "AWS::DynamoDB::Table",
+            "PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}",
+        ),
+    ));
     for field in [
         "SSESpecification",
-        "PointInTimeRecoverySpecification",
         "ContributorInsightsSpecification",
         "KinesisStreamSpecification",
         "ImportSourceSpecification",

@@ -487,7 +487,15 @@ pub(crate) struct SimpleTableProps {
     // Accepted as AWS does, without effect on a local run.
     #[serde(rename = "SSESpecification")]
     pub sse_specification: Option<IgnoredAny>,
-    pub point_in_time_recovery_specification: Option<IgnoredAny>,
+    pub point_in_time_recovery_specification: Option<PitrRaw>,
+}
+
+/// `PointInTimeRecoverySpecification`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct PitrRaw {
+    pub point_in_time_recovery_enabled: Option<Text>,
+    pub recovery_period_in_days: Option<Num>,
 }
 
 /// `PrimaryKey` of a SimpleTable.
@@ -517,10 +525,10 @@ pub(crate) struct TableProps {
     pub deletion_protection_enabled: Option<Text>,
     pub table_class: Option<String>,
     pub resource_policy: Option<ResourcePolicyRaw>,
+    pub point_in_time_recovery_specification: Option<PitrRaw>,
     // Accepted as AWS does, without effect on a local run.
     #[serde(rename = "SSESpecification")]
     pub sse_specification: Option<IgnoredAny>,
-    pub point_in_time_recovery_specification: Option<IgnoredAny>,
     pub contributor_insights_specification: Option<IgnoredAny>,
     pub kinesis_stream_specification: Option<IgnoredAny>,
     pub import_source_specification: Option<IgnoredAny>,

@@ -457,6 +457,9 @@ pub struct TableSpec {
     pub table_class: Option<String>,
     /// `ResourcePolicy.PolicyDocument`, as JSON text, with its intrinsics resolved.
     pub resource_policy: Option<String>,
+    /// `PointInTimeRecoverySpecification`'s recovery period in days (35 unless given), when
+    /// it enables point-in-time recovery.
+    pub pitr_days: Option<i64>,
     /// Where it was declared.
     pub origin: Origin,
     /// Where its key is declared (`KeySchema`, or a SimpleTable's `PrimaryKey`).

@@ -44,6 +44,47 @@ fn flag(f: &mut Findings, path: &FieldPath, v: Option<&Text>) -> Option<bool> {
     }
 }
 
+/// `PointInTimeRecoverySpecification`: the recovery period in days when it enables
+/// point-in-time recovery. Exports need it; no history is kept, so a table cannot be
+/// restored to an earlier time, which a warning says.
+fn pitr(f: &mut Findings, parent: &FieldPath, p: Option<&super::raw::PitrRaw>) -> Option<i64> {
+    let p = p?;
+    let path = parent.field("PointInTimeRecoverySpecification");
+    let enabled = flag(
+        f,
+        &path.field("PointInTimeRecoveryEnabled"),
+        p.point_in_time_recovery_enabled.as_ref(),
+    )
+    .unwrap_or(false);
+    let days = match p.recovery_period_in_days.as_ref().map(|n| &n.0) {
+        None => 35,
+        Some(Ok(d)) if (1..=35).contains(d) => *d,
+        Some(Ok(d)) => {
+            f.error(
+                &path.field("RecoveryPeriodInDays"),
+                format!("{d} is not a recovery period: 1 to 35 days"),
+            );
+            return None;
+        }
+        Some(Err(got)) => {
+            f.error(
+                &path.field("RecoveryPeriodInDays"),
+                format!("expected a number of days, got {got}"),
+            );
+            return None;
+        }
+    };
+    if !enabled {
+        return None;
+    }
+    f.warn(
+        &path,
+        "point-in-time recovery is on, so the table can be exported, but Meridian keeps no history: it cannot be restored to an earlier time",
+    )
+    .at_key();
+    Some(days)
+}
+
 fn units(
     f: &mut Findings,
     parent: &FieldPath,
@@ -247,6 +288,7 @@ impl Compiler<'_> {
             deletion_protection: false,
             table_class: None,
             resource_policy: None,
+            pitr_days: pitr(f, &pp, p.point_in_time_recovery_specification.as_ref()),
             origin,
             key_origin,
         })
@@ -688,6 +730,7 @@ impl Compiler<'_> {
             deletion_protection,
             table_class: p.table_class.clone(),
             resource_policy,
+            pitr_days: pitr(f, &pp, p.point_in_time_recovery_specification.as_ref()),
             origin,
             key_origin,
         })

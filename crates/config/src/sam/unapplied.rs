@@ -212,10 +212,6 @@ pub(super) const TABLE: &[Unapplied] = &[
         "the table is not pre-warmed: it has no capacity to warm",
     ),
     (
-        "PointInTimeRecoverySpecification",
-        "no continuous backups are kept: the table cannot be restored to an earlier time",
-    ),
-    (
         "KinesisStreamSpecification",
         "changes are not sent to a Kinesis stream (StreamSpecification's DynamoDB stream is)",
     ),

@@ -189,8 +189,20 @@ fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Opti
         }
     };
     new.stream_policies.clone_from(&old.stream_policies);
-    // Point-in-time recovery is set through the API only.
-    new.pitr.clone_from(&old.pitr);
+    // Point-in-time recovery the template enables is kept as it was enabled (its period
+    // follows the template); one enabled through the API stays while the template says
+    // nothing of it.
+    let declared_pitr_changed = match (&old.pitr, &mut new.pitr) {
+        (Some(o), Some(n)) => {
+            n.enabled_at = o.enabled_at;
+            o.recovery_days != n.recovery_days
+        }
+        (None, Some(_)) => true,
+        (_, None) => {
+            new.pitr.clone_from(&old.pitr);
+            false
+        }
+    };
     let mut what = Vec::new();
     let mut created = Vec::new();
     let mut deleted = Vec::new();
@@ -235,6 +247,9 @@ fn diff(old: &Arc<TableDef>, mut new: TableDef, spec: &TableSpec) -> Result<Opti
     }
     if declared_policy_changed {
         what.push("resource policy".into());
+    }
+    if declared_pitr_changed {
+        what.push("point-in-time recovery".into());
     }
     if old.throughput != new.throughput {
         what.push(match new.throughput {
@@ -293,6 +308,10 @@ impl Dynamo {
                 }
             };
             new.ttl_attribute.clone_from(&spec.ttl_attribute);
+            new.pitr = spec.pitr_days.map(|recovery_days| super::backup::Pitr {
+                enabled_at: super::table::now_secs(),
+                recovery_days,
+            });
             if let Some(stream) = &mut new.stream {
                 meridian_config::sam::DECLARED_STREAM_LABEL.clone_into(&mut stream.label);
             }
@@ -529,6 +548,37 @@ Resources:
             format!("{refusal:?}").contains("Policy has invalid action"),
             "{refusal:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn declared_point_in_time_recovery_is_enabled_and_one_set_through_the_api_stays() {
+        let (_dir, d) = open().await;
+        let pitr = |days: u32| {
+            format!(
+                "      PointInTimeRecoverySpecification:
+        PointInTimeRecoveryEnabled: true
+        RecoveryPeriodInDays: {days}"
+            )
+        };
+        assert_eq!(
+            apply(&d, &template("", &pitr(7))).await,
+            vec!["created Orders"]
+        );
+        let first = d.table("Orders").unwrap().pitr.clone().expect("enabled");
+        assert_eq!(first.recovery_days, 7);
+        assert!(apply(&d, &template("", &pitr(7))).await.is_empty());
+        assert_eq!(
+            apply(&d, &template("", &pitr(10))).await,
+            vec!["Orders: point-in-time recovery"]
+        );
+        let changed = d.table("Orders").unwrap().pitr.clone().expect("enabled");
+        assert_eq!(
+            (changed.recovery_days, changed.enabled_at),
+            (10, first.enabled_at)
+        );
+        // A template that says nothing of it leaves the table's setting.
+        assert!(apply(&d, &template("", "")).await.is_empty());
+        assert_eq!(d.table("Orders").unwrap().pitr.as_ref(), Some(&changed));
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 
 pub mod answer;
 pub mod api;
-mod backup;
+pub mod backup;
 mod batch;
 pub mod declared;
 pub mod encoding;
