@@ -366,3 +366,173 @@ async fn sts_get_caller_identity_names_the_caller() {
     .await
     .unwrap();
 }
+
+/// The AWS CLI's exports and imports: point-in-time recovery switched on and described, a
+/// table exported into a bucket and its export described and listed, the export's data
+/// imported into a new table that then serves the item.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aws_cli_exports_a_table_and_imports_it_back() {
+    let Some(cli) = tool("aws", ".ci/install-test-deps installs awscli from PyPI") else {
+        return;
+    };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let url = server.url();
+    let s3 = format!("http://{}", buckets.addr);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut mb = Command::new(cli);
+        mb.args(["s3api", "create-bucket", "--bucket", "backups"])
+            .args(["--endpoint-url", &s3]);
+        aws_env(&mut mb, &h);
+        assert!(mb.output().expect("aws runs").status.success());
+        let key = ["--key-schema", "AttributeName=id,KeyType=HASH"];
+        let attrs = ["--attribute-definitions", "AttributeName=id,AttributeType=S"];
+        let mut create = vec!["create-table", "--table-name", "Orders"];
+        create.extend(attrs);
+        create.extend(key);
+        create.extend(["--billing-mode", "PAY_PER_REQUEST"]);
+        aws(&url, &h, &create);
+        aws(
+            &url,
+            &h,
+            &[
+                "put-item",
+                "--table-name",
+                "Orders",
+                "--item",
+                r#"{"id":{"S":"o-1"},"total":{"N":"12.50"}}"#,
+            ],
+        );
+        let arn = aws(&url, &h, &["describe-table", "--table-name", "Orders"])["Table"]
+            ["TableArn"]
+            .as_str()
+            .expect("arn")
+            .to_owned();
+        let off = aws(
+            &url,
+            &h,
+            &["describe-continuous-backups", "--table-name", "Orders"],
+        );
+        assert_eq!(
+            off["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+                ["PointInTimeRecoveryStatus"],
+            "DISABLED"
+        );
+        let refused = aws_fails(
+            &url,
+            &h,
+            &[
+                "export-table-to-point-in-time",
+                "--table-arn",
+                &arn,
+                "--s3-bucket",
+                "backups",
+            ],
+        );
+        assert!(
+            refused.contains("PointInTimeRecoveryUnavailableException"),
+            "{refused}"
+        );
+        aws(
+            &url,
+            &h,
+            &[
+                "update-continuous-backups",
+                "--table-name",
+                "Orders",
+                "--point-in-time-recovery-specification",
+                "PointInTimeRecoveryEnabled=true,RecoveryPeriodInDays=7",
+            ],
+        );
+        let started = aws(
+            &url,
+            &h,
+            &[
+                "export-table-to-point-in-time",
+                "--table-arn",
+                &arn,
+                "--s3-bucket",
+                "backups",
+                "--s3-prefix",
+                "daily",
+            ],
+        );
+        let export_arn = started["ExportDescription"]["ExportArn"]
+            .as_str()
+            .expect("export arn")
+            .to_owned();
+        let ended = |args: &[&str], wrapper: &str, field: &str| {
+            for _ in 0..200 {
+                let d = aws(&url, &h, args)[wrapper].clone();
+                if d[field] != "IN_PROGRESS" {
+                    return d;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            panic!("{args:?} did not end");
+        };
+        let export = ended(
+            &["describe-export", "--export-arn", &export_arn],
+            "ExportDescription",
+            "ExportStatus",
+        );
+        assert_eq!(export["ExportStatus"], "COMPLETED", "{export}");
+        assert_eq!(export["ItemCount"], 1, "{export}");
+        let listed = aws(&url, &h, &["list-exports", "--table-arn", &arn]);
+        assert_eq!(listed["ExportSummaries"][0]["ExportArn"], export_arn.as_str());
+
+        let data = format!(
+            "S3Bucket=backups,S3KeyPrefix={}/data/",
+            export["ExportManifest"]
+                .as_str()
+                .expect("manifest")
+                .rsplit_once('/')
+                .expect("a directory")
+                .0
+        );
+        let mut import = vec![
+            "import-table",
+            "--s3-bucket-source",
+            &data,
+            "--input-format",
+            "DYNAMODB_JSON",
+            "--input-compression-type",
+            "GZIP",
+            "--table-creation-parameters",
+        ];
+        let params = r#"{"TableName":"OrdersCopy","AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+        import.push(params);
+        let started = aws(&url, &h, &import);
+        let import_arn = started["ImportTableDescription"]["ImportArn"]
+            .as_str()
+            .expect("import arn")
+            .to_owned();
+        let imported = ended(
+            &["describe-import", "--import-arn", &import_arn],
+            "ImportTableDescription",
+            "ImportStatus",
+        );
+        assert_eq!(imported["ImportStatus"], "COMPLETED", "{imported}");
+        assert_eq!(imported["ImportedItemCount"], 1, "{imported}");
+        let item = aws(
+            &url,
+            &h,
+            &[
+                "get-item",
+                "--table-name",
+                "OrdersCopy",
+                "--key",
+                r#"{"id":{"S":"o-1"}}"#,
+            ],
+        );
+        assert_eq!(item["Item"]["total"]["N"], "12.5");
+        let imports = aws(&url, &h, &["list-imports"]);
+        assert_eq!(
+            imports["ImportSummaryList"][0]["ImportArn"],
+            import_arn.as_str()
+        );
+    })
+    .await
+    .expect("join");
+}

@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use md5::Digest as _;
 use redb::{ReadableTable, TableDefinition};
 use serde_json::{Map, Value, json};
@@ -50,6 +51,8 @@ const IMPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("dynamo/impor
 const DATA_FILE_BYTES: usize = 64 << 20;
 /// Items written per batch by an import.
 const IMPORT_BATCH: usize = 25;
+/// Batches an import writes at once.
+const IMPORT_WRITERS: usize = 8;
 /// How far from the present an `ExportTime` may lie (clocks differ).
 const EXPORT_TIME_SLACK: f64 = 60.0;
 
@@ -909,6 +912,10 @@ impl Dynamo {
             let parser = tokio::task::spawn_blocking(move || {
                 parse_object(reader, &compression, csv.as_ref(), &key_types, &tx)
             });
+            // Several batches are written at once, so that the engine's group commit makes
+            // one durable commit of them (duplicates among them overwrite each other in no
+            // particular order, as DynamoDB's import says of its own).
+            let mut writing = futures_util::stream::FuturesUnordered::new();
             let mut batch = Vec::with_capacity(IMPORT_BATCH);
             while let Some(record) = rx.recv().await {
                 counts.processed += 1;
@@ -916,8 +923,12 @@ impl Dynamo {
                     Record::Item(item) => {
                         batch.push(item);
                         if batch.len() == IMPORT_BATCH {
-                            self.write_batch(&name, std::mem::take(&mut batch), counts)
-                                .await?;
+                            if writing.len() >= IMPORT_WRITERS
+                                && let Some(done) = writing.next().await
+                            {
+                                counts.add(done?);
+                            }
+                            writing.push(self.write_batch(&name, std::mem::take(&mut batch)));
                         }
                     }
                     Record::Invalid(why) => {
@@ -927,7 +938,10 @@ impl Dynamo {
                 }
             }
             if !batch.is_empty() {
-                self.write_batch(&name, batch, counts).await?;
+                writing.push(self.write_batch(&name, batch));
+            }
+            while let Some(done) = writing.next().await {
+                counts.add(done?);
             }
             if let Ok(Err(why)) = parser.await {
                 tracing::info!(object = %object.key, "rest of the object skipped: {why}");
@@ -940,12 +954,8 @@ impl Dynamo {
 
     /// Writes items in one batch; when the table refuses the batch, item by item, counting
     /// the ones it refuses.
-    async fn write_batch(
-        &self,
-        table: &str,
-        items: Vec<Value>,
-        counts: &mut Counts,
-    ) -> Result<(), Failure> {
+    async fn write_batch(&self, table: &str, items: Vec<Value>) -> Result<Written, Failure> {
+        let mut counts = Written::default();
         let puts: Vec<Value> = items
             .iter()
             .map(|i| json!({"PutRequest": {"Item": i}}))
@@ -958,7 +968,7 @@ impl Dynamo {
                     .is_none_or(Map::is_empty) =>
             {
                 counts.imported += items.len() as u64;
-                return Ok(());
+                return Ok(counts);
             }
             Err(Error::ResourceNotFound(m)) => {
                 return Err(Failure::Table(Error::ResourceNotFound(m)));
@@ -978,7 +988,7 @@ impl Dynamo {
                 Err(e) => return Err(Failure::Table(e)),
             }
         }
-        Ok(())
+        Ok(counts)
     }
 }
 
@@ -1004,6 +1014,20 @@ struct Counts {
     imported: u64,
     errors: u64,
     bytes: u64,
+}
+
+impl Counts {
+    fn add(&mut self, w: Written) {
+        self.imported += w.imported;
+        self.errors += w.errors;
+    }
+}
+
+/// What one batch wrote and refused.
+#[derive(Default)]
+struct Written {
+    imported: u64,
+    errors: u64,
 }
 
 /// Where an import reads from.
