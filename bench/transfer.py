@@ -1,11 +1,13 @@
-"""Times one export to S3 and one import from S3 against a DynamoDB endpoint and its S3.
+"""Times an export to S3, an import from S3, a backup and a restore against a DynamoDB
+endpoint and its S3.
 
 Usage: transfer.py DYNAMODB_URL S3_URL ITEMS
 
 Loads ITEMS items of about 200 bytes (BatchWriteItem, not timed), enables point-in-time
 recovery, then times ExportTableToPointInTime from the request to COMPLETED, and
 ImportTable of the same items (one gzip'd DynamoDB JSON object uploaded beforehand) from the
-request to COMPLETED, checking each job's item count. Prints one JSON line.
+request to COMPLETED, then CreateBackup (to AVAILABLE) and RestoreTableFromBackup (to the
+table ACTIVE), checking each job's item count. Prints one JSON line.
 """
 
 import gzip
@@ -71,4 +73,28 @@ d = wait(lambda: ddb.describe_import(ImportArn=i["ImportTableDescription"]["Impo
 import_s = time.monotonic() - t0
 assert d["ImportStatus"] == "COMPLETED", d
 assert d["ImportedItemCount"] == items, d
-print(json.dumps({"items": items, "export_s": round(export_s, 3), "import_s": round(import_s, 3)}))
+
+
+def count(name):
+    n, start = 0, {}
+    while True:
+        page = ddb.scan(TableName=name, Select="COUNT", **start)
+        n += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return n
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+t0 = time.monotonic()
+b = ddb.create_backup(TableName="source", BackupName="bench")["BackupDetails"]
+if b["BackupStatus"] != "AVAILABLE":
+    wait(lambda: ddb.describe_backup(BackupArn=b["BackupArn"])["BackupDescription"]["BackupDetails"], "BackupStatus")
+backup_s = time.monotonic() - t0
+t0 = time.monotonic()
+ddb.restore_table_from_backup(TargetTableName="restored", BackupArn=b["BackupArn"])
+while ddb.describe_table(TableName="restored")["Table"]["TableStatus"] != "ACTIVE":
+    time.sleep(0.02)
+restore_s = time.monotonic() - t0
+assert count("restored") == items
+print(json.dumps({"items": items, "export_s": round(export_s, 3), "import_s": round(import_s, 3),
+                  "backup_s": round(backup_s, 3), "restore_s": round(restore_s, 3)}))

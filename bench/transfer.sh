@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Exports to S3 and imports from S3: Meridian against moto's server, in one run, on this
-# machine (`bench/transfer.py` drives both with boto3).
+# Exports to S3, imports from S3, backups and restores: Meridian against moto's server, in
+# one run, on this machine (`bench/transfer.py` drives both with boto3).
 #
 # Each server runs on one core (taskset SERVER_CPU), the client on the other (LOAD_CPU).
 # Meridian is `meridian-tables` (the storage plane `meridian up` runs: its tables and the
 # buckets beside them, on disk, every write synced); moto 5.x's server keeps its tables and
 # buckets in memory. For each, ITEMS items are loaded, then one export (the request to
 # COMPLETED) and one import of the same items from one gzip'd object (the request to
-# COMPLETED, the new table's writes durable on Meridian) are timed. With REPEAT=N the
+# COMPLETED, the new table's writes durable on Meridian), one backup and one restore of it
+# are timed. With REPEAT=N the
 # servers take N rounds in turn and each keeps its best. Prints items per second and writes
 # the table to bench/results/transfer.md.
 #
@@ -69,12 +70,12 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 best = {}
 for r in rows:
-    for job in ("export", "import"):
+    for job in ("export", "import", "backup", "restore"):
         k = (r["server"], job)
         rate = r["items"] / r[f"{job}_s"]
         best[k] = max(best.get(k, 0), rate)
 out = ["| job | Meridian items/s | moto items/s | Meridian ÷ moto |", "|---|---|---|---|"]
-for job in ("export", "import"):
+for job in ("export", "import", "backup", "restore"):
     m, o = best.get(("meridian", job)), best.get(("moto", job))
     ratio = f"{m / o:.1f}x" if m and o else "–"
     out.append(f"| {job} ({rows[0]['items']:,} items) | {m:,.0f} | {o:,.0f} | {ratio} |")

@@ -236,6 +236,26 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
                 out.push((action(op), arn(t)));
             }
         }
+        // A backup's operations act on the backup; a restore on the table it makes (from a
+        // backup) or on the table it restores (to a point in time).
+        "DescribeBackup" | "DeleteBackup" => {
+            let arn = body.get("BackupArn").and_then(Value::as_str).unwrap_or("*");
+            out.push((action(op), arn.to_owned()));
+        }
+        "RestoreTableFromBackup" => {
+            if let Some(t) = body.get("TargetTableName").and_then(Value::as_str) {
+                out.push((action(op), arn(t)));
+            }
+        }
+        "RestoreTableToPointInTime" => {
+            if let Some(t) = body
+                .get("SourceTableArn")
+                .or_else(|| body.get("SourceTableName"))
+                .and_then(Value::as_str)
+            {
+                out.push((action(op), arn(t)));
+            }
+        }
         "DescribeExport" | "DescribeImport" => {
             let field = if op == "DescribeExport" {
                 "ExportArn"
