@@ -3,9 +3,10 @@
 //! RestoreTableToPointInTime.
 //!
 //! Point-in-time recovery is a setting of the table, kept in its definition, which
-//! ExportTableToPointInTime requires as DynamoDB does. Meridian keeps no history of a
-//! table's earlier states: the one point it can export is the present, so the restorable
-//! window it reports begins and ends now, and RestoreTableToPointInTime is not served.
+//! ExportTableToPointInTime and RestoreTableToPointInTime require as DynamoDB does.
+//! Meridian keeps no history of a table's earlier states: the one point it can export or
+//! restore is the present, so the restorable window it reports begins and ends now, and a
+//! restore to another time is refused.
 
 use std::sync::Arc;
 
