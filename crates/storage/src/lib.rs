@@ -10,6 +10,7 @@
 
 pub mod dynamo;
 pub mod engine;
+pub mod iam;
 pub mod journal;
 pub mod keys;
 pub mod plane;

@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::Dynamo;
 use super::encoding::Coding;
 use super::error::Error;
+use crate::iam::Caller;
 use crate::keys::{Credential, Decision, KeyStore};
-use crate::s3::policy::Caller;
 use crate::sigv4::{self, AuthError, SignedRequest};
 
 /// DynamoDB's request size limit.
@@ -304,7 +304,7 @@ fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Resu
         return Ok(());
     }
     let caller = Caller::of(Some(cred));
-    let keys = crate::s3::policy::caller_keys(&caller);
+    let keys = crate::iam::caller_keys(&caller);
     let root = cred.policy.is_none() && cred.service.is_none() && !foreign;
     for (action, resource) in permissions(dynamo, op, body) {
         let attached = if policies {

@@ -25,7 +25,7 @@ use super::error::Error;
 use super::input::Input;
 use super::table::{ResourcePolicy, TableDef, parse_table_arn};
 use super::tags::arn_member;
-use crate::s3::policy::{BucketPolicy, Rules};
+use crate::iam::{PolicyDocument, Rules};
 
 /// The largest policy document DynamoDB accepts, in bytes.
 const MAX_POLICY: usize = 20 * 1024;
@@ -57,7 +57,7 @@ impl Target {
 }
 
 /// Parses `document` as the policy of the resource `arn` (a table's or a stream's).
-fn parse(document: &str, arn: &str) -> Result<BucketPolicy, Error> {
+fn parse(document: &str, arn: &str) -> Result<PolicyDocument, Error> {
     if document.len() > MAX_POLICY {
         return Err(Error::validation(format!(
             "Resource-based policy document must be at most {MAX_POLICY} bytes"
@@ -69,7 +69,7 @@ fn parse(document: &str, arn: &str) -> Result<BucketPolicy, Error> {
             || r.strip_prefix(arn)
                 .is_some_and(|rest| rest.starts_with("/index/") || rest.starts_with("/stream/"))
     };
-    BucketPolicy::parse_with(
+    PolicyDocument::parse_with(
         document.as_bytes(),
         &Rules {
             action_prefix: "dynamodb:",
@@ -128,7 +128,7 @@ impl Dynamo {
 
     /// The parsed policy that governs `resource` (a table's, an index's or a stream's ARN in
     /// this region and account), if one is attached.
-    pub(crate) fn policy_for(&self, resource: &str) -> Option<Arc<BucketPolicy>> {
+    pub(crate) fn policy_for(&self, resource: &str) -> Option<Arc<PolicyDocument>> {
         let (region, account, name, part) = parse_table_arn(resource)?;
         if !self.is_here(region, account) {
             return None;

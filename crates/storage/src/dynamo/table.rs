@@ -282,7 +282,7 @@ pub struct ResourcePolicy {
     pub revision: String,
     /// The document parsed, once asked for.
     #[serde(skip)]
-    pub(crate) parsed: std::sync::OnceLock<Option<Arc<crate::s3::policy::BucketPolicy>>>,
+    pub(crate) parsed: std::sync::OnceLock<Option<Arc<crate::iam::PolicyDocument>>>,
 }
 
 impl PartialEq for ResourcePolicy {

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::S3;
 use super::api::{self, Body, Ctx};
 use super::error::{Code, Error, Result};
-use super::policy::Caller;
 use super::store::{BUCKETS, BucketMeta, get_bucket};
 use super::xml::{self, Writer};
+use crate::iam::Caller;
 use crate::keys::{Account, KeyStore};
 
 /// The `AllUsers` group.

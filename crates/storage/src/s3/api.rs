@@ -28,7 +28,7 @@ use super::S3;
 use super::body::{Inbound, Payload};
 use super::checksum::Algorithm;
 use super::error::{Code, Error, Result};
-use super::policy::Caller;
+use crate::iam::Caller;
 use crate::keys::{Credential, Decision, KeyStore};
 use crate::sigv4::{self, AuthError, ChunkSigning, SignedRequest};
 
@@ -662,7 +662,7 @@ pub fn action(ctx: &Ctx) -> String {
 
 /// The condition keys a request carries, lower case.
 pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
-    let mut keys = super::policy::caller_keys(&ctx.caller);
+    let mut keys = crate::iam::caller_keys(&ctx.caller);
     let mut push = |k: &str, v: &str| keys.push((k.to_owned(), v.to_owned()));
     if let Some(v) = ctx.header("referer") {
         push("aws:referer", v);

@@ -16,7 +16,6 @@ use super::acl::owner_element;
 use super::api::{self, Body, Ctx, set};
 use super::checksum;
 use super::error::{Code, Error, Result};
-use super::policy::Caller;
 use super::store::Versioning;
 use super::store::{
     self, BUCKETS, BucketMeta, OBJECTS, ObjectMeta, PARTS, UPLOADS, get_bucket, object_key,
@@ -24,6 +23,7 @@ use super::store::{
 };
 use super::xml::{self, Writer};
 use super::{S3, iso8601, now_ms, version};
+use crate::iam::Caller;
 
 /// S3's bucket naming rules (general purpose buckets).
 pub fn valid_bucket_name(name: &str) -> bool {

@@ -33,11 +33,11 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{self, Body, Ctx};
 use super::error::{Error, Result};
-use super::policy::Caller;
 use super::store::{self, BUCKETS, get_bucket};
 use super::xml::{self, Writer};
 use super::{S3, iso8601, now_ms};
 use crate::engine::EngineError;
+use crate::iam::Caller;
 
 pub(crate) const NOTIFICATIONS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("s3/notifications");

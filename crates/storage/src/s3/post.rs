@@ -18,9 +18,9 @@ use super::body::Inbound;
 use super::checksum;
 use super::error::{Code, Error, Result};
 use super::object::WriteCondition;
-use super::policy::Caller;
 use super::store::ObjectMeta;
 use super::xml::Writer;
+use crate::iam::Caller;
 use crate::keys::KeyStore;
 
 /// The most the fields before the file may hold.
