@@ -154,6 +154,18 @@ fn backup_items_table(id: &str) -> String {
     Plane::Dynamo.table(&format!("backup/{id}"))
 }
 
+/// The request's `BackupArn`, a violation when it has none.
+fn required_backup_arn(input: &mut Input<'_>) -> Result<String, Error> {
+    let arn = input.string("BackupArn")?.map(str::to_owned);
+    if arn.is_none() {
+        input.violation(
+            "Value null at 'backupArn' failed to satisfy constraint: Member must not be null"
+                .into(),
+        );
+    }
+    Ok(arn.unwrap_or_default())
+}
+
 fn backup_not_found(arn: &str) -> Error {
     Error::named(
         "BackupNotFoundException",
@@ -427,15 +439,9 @@ impl Dynamo {
 
     fn backup_arn(body: &Value) -> Result<String, Error> {
         let mut input = Input::new(body)?;
-        let arn = input.string("BackupArn")?.map(str::to_owned);
-        if arn.is_none() {
-            input.violation(
-                "Value null at 'backupArn' failed to satisfy constraint: Member must not be null"
-                    .into(),
-            );
-        }
+        let arn = required_backup_arn(&mut input)?;
         input.finish()?;
-        Ok(arn.unwrap_or_default())
+        Ok(arn)
     }
 
     /// DescribeBackup.
@@ -562,15 +568,8 @@ impl Dynamo {
     pub(crate) async fn restore_table_from_backup(&self, body: &Value) -> Result<Value, Error> {
         let mut input = Input::new(body)?;
         let target = input.table_name_at("TargetTableName", "targetTableName")?;
-        let arn = input.string("BackupArn")?.map(str::to_owned);
-        if arn.is_none() {
-            input.violation(
-                "Value null at 'backupArn' failed to satisfy constraint: Member must not be null"
-                    .into(),
-            );
-        }
+        let arn = required_backup_arn(&mut input)?;
         input.finish()?;
-        let arn = arn.unwrap_or_default();
         let record = self
             .backup_record(&arn)
             .await?

@@ -81,6 +81,13 @@ impl Kind {
         }
     }
 
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Export => "export",
+            Self::Import => "import",
+        }
+    }
+
     fn status_field(self) -> &'static str {
         match self {
             Self::Export => "ExportStatus",
@@ -249,6 +256,30 @@ impl Dynamo {
             })
             .await??;
         Ok(())
+    }
+
+    /// Records a job's end: COMPLETED, or FAILED with `failure`'s code and message.
+    async fn end_job(
+        &self,
+        kind: Kind,
+        arn: &str,
+        mut desc: Value,
+        failure: Option<(String, String)>,
+    ) {
+        desc["EndTime"] = json!(now_secs());
+        match failure {
+            None => desc[kind.status_field()] = json!("COMPLETED"),
+            Some((code, message)) => {
+                tracing::warn!(job = %arn, code = %code, "{} failed: {message}", kind.noun());
+                desc[kind.status_field()] = json!("FAILED");
+                desc["FailureCode"] = json!(code);
+                desc["FailureMessage"] = json!(message);
+            }
+        }
+        if let Err(e) = self.save_job(kind, arn, &desc).await {
+            tracing::error!(job = %arn, error = %e, "cannot record the {}'s end", kind.noun());
+        }
+        self.jobs.end(arn);
     }
 
     /// Every description of `kind`, in ARN order, with interrupted jobs reported FAILED.
@@ -540,21 +571,8 @@ impl Dynamo {
                 Ok(client) => this.run_export(&client, &mut desc, &id).await,
                 Err(f) => Err(f),
             };
-            desc["EndTime"] = json!(now_secs());
-            match outcome {
-                Ok(()) => desc["ExportStatus"] = json!("COMPLETED"),
-                Err(f) => {
-                    let (code, message) = f.described();
-                    tracing::warn!(export = %arn, code = %code, "export failed: {message}");
-                    desc["ExportStatus"] = json!("FAILED");
-                    desc["FailureCode"] = json!(code);
-                    desc["FailureMessage"] = json!(message);
-                }
-            }
-            if let Err(e) = this.save_job(Kind::Export, &arn, &desc).await {
-                tracing::error!(export = %arn, error = %e, "cannot record the export's end");
-            }
-            this.jobs.end(&arn);
+            let failure = outcome.err().map(|f| f.described());
+            this.end_job(Kind::Export, &arn, desc, failure).await;
         });
         Ok(answer)
     }
@@ -846,7 +864,6 @@ impl Dynamo {
                 Ok(client) => this.run_import(&client, def, &source, &mut counts).await,
                 Err(f) => Err(Failure::S3(f)),
             };
-            desc["EndTime"] = json!(now_secs());
             desc["ErrorCount"] = count(counts.errors);
             desc["ProcessedItemCount"] = count(counts.processed);
             desc["ImportedItemCount"] = count(counts.imported);
@@ -860,19 +877,7 @@ impl Dynamo {
                 )),
                 Ok(()) => None,
             };
-            match failure {
-                None => desc["ImportStatus"] = json!("COMPLETED"),
-                Some((code, message)) => {
-                    tracing::warn!(import = %arn, code = %code, "import failed: {message}");
-                    desc["ImportStatus"] = json!("FAILED");
-                    desc["FailureCode"] = json!(code);
-                    desc["FailureMessage"] = json!(message);
-                }
-            }
-            if let Err(e) = this.save_job(Kind::Import, &arn, &desc).await {
-                tracing::error!(import = %arn, error = %e, "cannot record the import's end");
-            }
-            this.jobs.end(&arn);
+            this.end_job(Kind::Import, &arn, desc, failure).await;
         });
         Ok(answer)
     }
