@@ -76,6 +76,9 @@ pub(crate) struct Listed {
 pub(crate) struct S3Client {
     buckets: Buckets,
     cred: Arc<Credential>,
+    /// The account that must own the bucket (`x-amz-expected-bucket-owner`), when the job
+    /// names one.
+    expected_owner: Option<String>,
 }
 
 /// Encodes a key for a path: each segment as SigV4 encodes it, `/` kept.
@@ -101,8 +104,16 @@ const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
 
 impl S3Client {
     /// A client for `buckets` signing as `cred`.
-    pub(crate) fn new(buckets: Buckets, cred: Arc<Credential>) -> Self {
-        Self { buckets, cred }
+    pub(crate) fn new(
+        buckets: Buckets,
+        cred: Arc<Credential>,
+        expected_owner: Option<String>,
+    ) -> Self {
+        Self {
+            buckets,
+            cred,
+            expected_owner,
+        }
     }
 
     /// Sends one signed request; answers the response of a 2xx, S3's error otherwise.
@@ -128,6 +139,9 @@ impl S3Client {
         headers.insert("x-amz-content-sha256", value(&sigv4::sha256_hex(&body))?);
         if let Some(token) = &self.cred.session_token {
             headers.insert("x-amz-security-token", value(token)?);
+        }
+        if let Some(owner) = &self.expected_owner {
+            headers.insert("x-amz-expected-bucket-owner", value(owner)?);
         }
         let mut signed: Vec<String> = headers.keys().map(|k| k.as_str().to_owned()).collect();
         signed.sort();

@@ -179,6 +179,15 @@ missing = ddb.import_table(S3BucketSource={"S3Bucket": "no-such-bucket"}, InputF
 d = wait_import(missing["ImportArn"])
 assert d["ImportStatus"] == "FAILED" and d["FailureCode"] == "S3NoSuchBucket", d
 assert "never" not in ddb.list_tables()["TableNames"]
+# A source bucket of another owner than the one named is refused by S3.
+other = ddb.import_table(S3BucketSource={"S3Bucket": "incoming", "S3KeyPrefix": "users/", "S3BucketOwner": "111122223333"},
+    InputFormat="CSV",
+    TableCreationParameters={"TableName": "users2", "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "N"}]})["ImportTableDescription"]
+d = wait_import(other["ImportArn"])
+assert d["ImportStatus"] == "FAILED" and d["FailureCode"] == "S3AccessDenied", d
+assert "users2" not in ddb.list_tables()["TableNames"]
 try:
     ddb.describe_import(ImportArn=missing["ImportArn"] + "x")
     raise SystemExit("an unknown import was described")

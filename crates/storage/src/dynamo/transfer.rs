@@ -23,7 +23,6 @@
 //! Descriptions are kept in the engine (`dynamo/exports`, `dynamo/imports`), so they
 //! survive a restart; a job that a restart interrupted is reported FAILED.
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -96,34 +95,21 @@ impl Kind {
     }
 }
 
-/// The jobs this process runs, by ARN; an IN_PROGRESS description of a job not among them
-/// was interrupted by a restart.
-#[derive(Debug, Default)]
+/// What the jobs of this process share: when it opened the engine (a job that started
+/// before and is still IN_PROGRESS was cut short by a restart: every job this process
+/// starts records its end), and where the buckets are served.
+#[derive(Debug)]
 pub(crate) struct Jobs {
-    running: std::sync::Mutex<HashSet<String>>,
+    opened: f64,
     buckets: std::sync::OnceLock<Buckets>,
 }
 
-impl Jobs {
-    fn start(&self, arn: &str) {
-        self.running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(arn.to_owned());
-    }
-
-    fn end(&self, arn: &str) {
-        self.running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(arn);
-    }
-
-    fn runs(&self, arn: &str) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(arn)
+impl Default for Jobs {
+    fn default() -> Self {
+        Self {
+            opened: now_secs(),
+            buckets: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -235,7 +221,9 @@ impl Dynamo {
         }
     }
 
-    fn client(&self, cred: &Arc<Credential>) -> Result<S3Client, S3Failure> {
+    /// A client of the buckets acting as `cred`, for a bucket `owner` must own when given
+    /// (the job's `S3BucketOwner`).
+    fn client(&self, cred: &Arc<Credential>, owner: Option<&str>) -> Result<S3Client, S3Failure> {
         let buckets = self.jobs.buckets.get().cloned().ok_or_else(|| S3Failure {
             status: 0,
             code: String::new(),
@@ -243,7 +231,11 @@ impl Dynamo {
                 "this endpoint serves no buckets: run the tables with the buckets (`meridian up`)"
                     .into(),
         })?;
-        Ok(S3Client::new(buckets, cred.clone()))
+        Ok(S3Client::new(
+            buckets,
+            cred.clone(),
+            owner.map(str::to_owned),
+        ))
     }
 
     async fn save_job(&self, kind: Kind, arn: &str, desc: &Value) -> Result<(), Error> {
@@ -279,7 +271,6 @@ impl Dynamo {
         if let Err(e) = self.save_job(kind, arn, &desc).await {
             tracing::error!(job = %arn, error = %e, "cannot record the {}'s end", kind.noun());
         }
-        self.jobs.end(arn);
     }
 
     /// Every description of `kind`, in ARN order, with interrupted jobs reported FAILED.
@@ -302,23 +293,10 @@ impl Dynamo {
                 Ok(out)
             })
             .await?;
-        Ok(all.into_iter().map(|d| self.settled(kind, d)).collect())
-    }
-
-    /// A description as it stands: one IN_PROGRESS that no task of this process runs was
-    /// interrupted by a restart.
-    fn settled(&self, kind: Kind, mut desc: Value) -> Value {
-        let arn_field = match kind {
-            Kind::Export => "ExportArn",
-            Kind::Import => "ImportArn",
-        };
-        let arn = desc[arn_field].as_str().unwrap_or_default().to_owned();
-        if desc[kind.status_field()] == "IN_PROGRESS" && !self.jobs.runs(&arn) {
-            desc[kind.status_field()] = json!("FAILED");
-            desc["FailureCode"] = json!("UNKNOWN");
-            desc["FailureMessage"] = json!("Meridian stopped while this job ran; request it again");
-        }
-        desc
+        Ok(all
+            .into_iter()
+            .map(|d| settled(kind, d, self.jobs.opened))
+            .collect())
     }
 
     async fn job(&self, kind: Kind, arn: &str) -> Result<Option<Value>, Error> {
@@ -336,7 +314,7 @@ impl Dynamo {
             .await?;
         Ok(found
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .map(|d| self.settled(kind, d)))
+            .map(|d| settled(kind, d, self.jobs.opened)))
     }
 
     async fn describe_job(&self, kind: Kind, body: &Value) -> Result<Value, Error> {
@@ -558,14 +536,10 @@ impl Dynamo {
         if let Some(o) = bucket_owner {
             desc["S3BucketOwner"] = json!(o);
         }
-        self.jobs.start(&arn);
-        if let Err(e) = self.save_job(Kind::Export, &arn, &desc).await {
-            self.jobs.end(&arn);
-            return Err(e);
-        }
+        self.save_job(Kind::Export, &arn, &desc).await?;
         let answer = json!({ "ExportDescription": desc.clone() });
         let this = self.clone();
-        let client = self.client(cred);
+        let client = self.client(cred, bucket_owner);
         tokio::spawn(async move {
             let outcome = match client {
                 Ok(client) => this.run_export(&client, &mut desc, &id).await,
@@ -840,14 +814,10 @@ impl Dynamo {
         if let Some(o) = obj.get("InputFormatOptions").filter(|v| !v.is_null()) {
             desc["InputFormatOptions"] = o.clone();
         }
-        self.jobs.start(&arn);
-        if let Err(e) = self.save_job(Kind::Import, &arn, &desc).await {
-            self.jobs.end(&arn);
-            return Err(e);
-        }
+        self.save_job(Kind::Import, &arn, &desc).await?;
         let answer = json!({ "ImportTableDescription": desc.clone() });
         let this = self.clone();
-        let client = self.client(cred);
+        let client = self.client(cred, source.get("S3BucketOwner").and_then(Value::as_str));
         let source = Source {
             bucket: bucket.to_owned(),
             prefix: source
@@ -995,6 +965,18 @@ impl Dynamo {
         }
         Ok(counts)
     }
+}
+
+/// A description as it stands: one IN_PROGRESS that started before this process opened
+/// the engine was interrupted by a restart.
+fn settled(kind: Kind, mut desc: Value, opened: f64) -> Value {
+    let started = desc["StartTime"].as_f64().unwrap_or_default();
+    if desc[kind.status_field()] == "IN_PROGRESS" && started < opened {
+        desc[kind.status_field()] = json!("FAILED");
+        desc["FailureCode"] = json!("UNKNOWN");
+        desc["FailureMessage"] = json!("Meridian stopped while this job ran; request it again");
+    }
+    desc
 }
 
 /// Why an import stopped.
