@@ -56,6 +56,8 @@ before = keys("orders")
 backup = ddb.create_backup(TableName="orders", BackupName="nightly-1")["BackupDetails"]
 assert backup["BackupStatus"] == "AVAILABLE" and backup["BackupType"] == "USER", backup
 assert backup["BackupSizeBytes"] > 0, backup
+import re
+assert re.fullmatch(r"arn:aws:dynamodb:us-east-1:123456789012:table/orders/backup/[0-9]{14}-[0-9a-f]{8}", backup["BackupArn"]), backup
 
 # Later writes do not reach the backup.
 for i in range(10):

@@ -356,7 +356,7 @@ impl Dynamo {
         let def = self.backup_table(&name)?;
         let now = now_secs();
         let id = format!(
-            "{:013}-{:08x}",
+            "{:014}-{:08x}",
             (now * 1000.0) as u64,
             rand::random::<u32>()
         );
