@@ -30,6 +30,9 @@
 //! | `dynamo/items/<uid>` | encoded primary key → item |
 //! | `dynamo/index/<uid>/<index>` | encoded index key → encoded primary key |
 //! | `dynamo/tokens` | ClientRequestToken → request digest and answer |
+//! | `dynamo/exports`, `dynamo/imports` | export or import ARN → its description |
+//! | `dynamo/backups` | backup ARN → its details and the table's definition, count and size |
+//! | `dynamo/backup/<id>` | encoded primary key → item, as the backup's snapshot held it |
 //! | `s3/...` | bucket metadata and object index (the S3 plane) |
 //! | `log/...` | the replication log (the global plane) |
 //!
