@@ -119,6 +119,10 @@ impl StoragePlane {
         }
         let engine = Engine::open(&dir.join("meridian.redb"))?;
         let dynamo = Dynamo::open(engine.clone(), &opts.region)?;
+        // What a crash left of a backup or a restore goes before anything is served.
+        if let Err(e) = dynamo.sweep_unnamed().await {
+            tracing::warn!(error = %e, "cannot remove what a cut-short backup or restore left");
+        }
         let s3 = S3::open(engine, &dir.join("s3"), &opts.region).await?;
         let keys = Arc::new(keys);
         let endpoint = Endpoint::start(

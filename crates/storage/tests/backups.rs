@@ -164,3 +164,81 @@ print(\"ok\")
     .await;
     assert_eq!(out.trim(), "ok");
 }
+
+/// What a crash leaves of a backup or a restore (an engine table of items no table or
+/// backup record names) is removed at start; a table's items and a backup's items are not.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_cut_short_backup_or_restore_left_is_swept_and_nothing_else() {
+    use redb::TableDefinition;
+    let server = Server::start().await;
+    let url = server.url();
+    let table = serde_json::json!({
+        "TableName": "live", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}]
+    });
+    let (status, _, body) = harness::call(&url, "CreateTable", &table.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let item = r#"{"TableName":"live","Item":{"k":{"S":"kept"}}}"#;
+    let (status, _, body) = harness::call(&url, "PutItem", item).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = harness::call(
+        &url,
+        "CreateBackup",
+        r#"{"TableName":"live","BackupName":"kept-backup"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let backup = body["BackupDetails"]["BackupArn"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    // A restore and a backup that a crash cut short.
+    let orphans = [
+        "dynamo/items/0123456789abcdef",
+        "dynamo/backup/01796690000000-0badf00d",
+    ];
+    server
+        .engine
+        .write(move |txn| {
+            for name in orphans {
+                txn.open_table(TableDefinition::<&[u8], &[u8]>::new(name))?
+                    .insert(b"key".as_slice(), b"value".as_slice())?;
+            }
+            Ok(Ok::<(), ()>(()))
+        })
+        .await
+        .expect("engine")
+        .expect("write");
+    assert_eq!(server.dynamo.sweep_unnamed().await.expect("sweep"), 2);
+    assert_eq!(server.dynamo.sweep_unnamed().await.expect("sweep"), 0);
+    let left = server
+        .engine
+        .read(move |txn| {
+            Ok(orphans
+                .iter()
+                .filter(|n| {
+                    txn.open_table(TableDefinition::<&[u8], &[u8]>::new(n))
+                        .is_ok()
+                })
+                .count())
+        })
+        .await
+        .expect("engine");
+    assert_eq!(left, 0, "the unnamed tables are gone");
+    let (status, _, body) = harness::call(
+        &url,
+        "GetItem",
+        r#"{"TableName":"live","Key":{"k":{"S":"kept"}}}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["Item"]["k"]["S"]),
+        (200, &serde_json::json!("kept"))
+    );
+    let restore = serde_json::json!({"TargetTableName": "restored", "BackupArn": backup});
+    let (status, _, body) =
+        harness::call(&url, "RestoreTableFromBackup", &restore.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["TableDescription"]["ItemCount"], 1, "{body}");
+}

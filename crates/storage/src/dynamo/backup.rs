@@ -754,3 +754,56 @@ fn summaries_full(out: &Value, limit: usize) -> bool {
         .as_array()
         .is_some_and(|s| s.len() == limit)
 }
+
+impl Dynamo {
+    /// Removes the engine tables of restores and backups that a crash cut short: a table's
+    /// items no table of the catalog names (a restore names its table only once complete)
+    /// and a backup's items no backup record names (a record is written once the copy is
+    /// complete). Run once at start, before serving; answers how many went.
+    pub async fn sweep_unnamed(&self) -> Result<usize, EngineError> {
+        let catalog: std::collections::HashSet<String> = self
+            .catalog
+            .load()
+            .values()
+            .map(|d| d.uid.clone())
+            .collect();
+        let outcome = self
+            .engine
+            .write(move |txn| {
+                let mut live = catalog;
+                for e in txn.open_table(super::table::UIDS)?.iter()? {
+                    live.insert(e?.1.value().to_owned());
+                }
+                let mut backups = std::collections::HashSet::new();
+                for e in txn.open_table(BACKUPS)?.iter()? {
+                    let (_, v) = e?;
+                    // A record that cannot be read keeps every backup's items.
+                    let Some(id) = serde_json::from_slice::<Value>(v.value())
+                        .ok()
+                        .and_then(|r| r["id"].as_str().map(str::to_owned))
+                    else {
+                        return Ok(Ok(0));
+                    };
+                    backups.insert(id);
+                }
+                let items = Plane::Dynamo.table("items/");
+                let backup = Plane::Dynamo.table("backup/");
+                let unnamed: Vec<String> = txn
+                    .list_tables()?
+                    .map(|t| redb::TableHandle::name(&t).to_owned())
+                    .filter(|name| match (name.strip_prefix(&items), name.strip_prefix(&backup)) {
+                        (Some(uid), _) => !live.contains(uid),
+                        (_, Some(id)) => !backups.contains(id),
+                        _ => false,
+                    })
+                    .collect();
+                for name in &unnamed {
+                    tracing::info!(table = %name, "removing an engine table that a crash left unnamed");
+                    txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(name))?;
+                }
+                Ok(Ok::<usize, ()>(unnamed.len()))
+            })
+            .await?;
+        Ok(outcome.unwrap_or(0))
+    }
+}

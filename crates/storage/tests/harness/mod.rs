@@ -26,13 +26,15 @@ pub struct Server {
     pub keys: Arc<KeyStore>,
     /// The tables (tests run the TTL sweep here).
     pub dynamo: Arc<Dynamo>,
+    /// The engine under them.
+    pub engine: Engine,
 }
 
 impl Server {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = Engine::open(&dir.path().join("meridian.redb")).expect("engine");
-        let dynamo = Dynamo::open(engine, "us-east-1").expect("dynamo");
+        let dynamo = Dynamo::open(engine.clone(), "us-east-1").expect("dynamo");
         let keys = Arc::new(KeyStore::empty());
         keys.add(ACCESS_KEY, SECRET_KEY);
         let service = Service {
@@ -47,6 +49,7 @@ impl Server {
             dir,
             keys,
             dynamo,
+            engine,
         }
     }
 
@@ -61,6 +64,7 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = Engine::open(&dir.path().join("meridian.redb")).expect("engine");
         let dynamo = Dynamo::open(engine.clone(), "us-east-1").expect("dynamo");
+        let engine_kept = engine.clone();
         let s3 = meridian_storage::s3::S3::open(engine, &dir.path().join("s3"), "us-east-1")
             .await
             .expect("s3");
@@ -91,6 +95,7 @@ impl Server {
                 dir,
                 keys,
                 dynamo,
+                engine: engine_kept,
             },
             buckets,
         )
