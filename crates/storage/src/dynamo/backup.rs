@@ -555,10 +555,9 @@ impl Dynamo {
             }));
             last = Some(arn);
         }
+        let full = summaries.len() == limit;
         let mut out = json!({ "BackupSummaries": summaries });
-        if summaries_full(&out, limit)
-            && let Some(l) = last
-        {
+        if full && let Some(l) = last {
             out["LastEvaluatedBackupArn"] = json!(l);
         }
         Ok(out)
@@ -747,12 +746,6 @@ struct Origin {
     items: String,
     uid: Option<String>,
     size: Option<u64>,
-}
-
-fn summaries_full(out: &Value, limit: usize) -> bool {
-    out["BackupSummaries"]
-        .as_array()
-        .is_some_and(|s| s.len() == limit)
 }
 
 impl Dynamo {

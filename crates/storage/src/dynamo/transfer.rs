@@ -188,11 +188,6 @@ fn refuse(violations: Vec<String>) -> Result<(), Error> {
     }
 }
 
-/// A JSON number of an integer count.
-fn count(v: u64) -> Value {
-    Value::from(v)
-}
-
 impl Dynamo {
     /// Serves exports and imports through the buckets endpoint at `buckets`; set once,
     /// before serving. Without it, exports and imports fail: there are no buckets.
@@ -695,8 +690,8 @@ impl Dynamo {
                 .await?;
         }
         desc["ExportManifest"] = json!(summary_key);
-        desc["ItemCount"] = count(items);
-        desc["BilledSizeBytes"] = count(billed);
+        desc["ItemCount"] = json!(items);
+        desc["BilledSizeBytes"] = json!(billed);
         Ok(())
     }
 
@@ -834,10 +829,10 @@ impl Dynamo {
                 Ok(client) => this.run_import(&client, def, &source, &mut counts).await,
                 Err(f) => Err(Failure::S3(f)),
             };
-            desc["ErrorCount"] = count(counts.errors);
-            desc["ProcessedItemCount"] = count(counts.processed);
-            desc["ImportedItemCount"] = count(counts.imported);
-            desc["ProcessedSizeBytes"] = count(counts.bytes);
+            desc["ErrorCount"] = json!(counts.errors);
+            desc["ProcessedItemCount"] = json!(counts.processed);
+            desc["ImportedItemCount"] = json!(counts.imported);
+            desc["ProcessedSizeBytes"] = json!(counts.bytes);
             let failure = match outcome {
                 Err(Failure::S3(f)) => Some(f.described()),
                 Err(Failure::Table(e)) => Some(("UNKNOWN".to_owned(), e.to_string())),

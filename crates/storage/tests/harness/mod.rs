@@ -34,6 +34,11 @@ impl Server {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = Engine::open(&dir.path().join("meridian.redb")).expect("engine");
+        Self::serve(dir, engine).await
+    }
+
+    /// The tables on `engine`, served with the test key.
+    async fn serve(dir: tempfile::TempDir, engine: Engine) -> Self {
         let dynamo = Dynamo::open(engine.clone(), "us-east-1").expect("dynamo");
         let keys = Arc::new(KeyStore::empty());
         keys.add(ACCESS_KEY, SECRET_KEY);
@@ -63,17 +68,15 @@ impl Server {
     pub async fn start_with_buckets() -> (Self, meridian_storage::s3::api::Endpoint) {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = Engine::open(&dir.path().join("meridian.redb")).expect("engine");
-        let dynamo = Dynamo::open(engine.clone(), "us-east-1").expect("dynamo");
-        let engine_kept = engine.clone();
-        let s3 = meridian_storage::s3::S3::open(engine, &dir.path().join("s3"), "us-east-1")
-            .await
-            .expect("s3");
-        let keys = Arc::new(KeyStore::empty());
-        keys.add(ACCESS_KEY, SECRET_KEY);
+        let s3 =
+            meridian_storage::s3::S3::open(engine.clone(), &dir.path().join("s3"), "us-east-1")
+                .await
+                .expect("s3");
+        let server = Self::serve(dir, engine).await;
         let buckets = meridian_storage::s3::api::Endpoint::start(
             meridian_storage::s3::api::Service {
                 s3,
-                keys: keys.clone(),
+                keys: server.keys.clone(),
                 domain: "localhost".into(),
                 body_idle_timeout: meridian_storage::s3::api::BODY_IDLE_TIMEOUT,
             },
@@ -81,24 +84,8 @@ impl Server {
         )
         .await
         .expect("listen");
-        dynamo.serve_buckets_at(buckets.addr);
-        let service = Service {
-            dynamo: dynamo.clone(),
-            keys: keys.clone(),
-        };
-        let endpoint = Endpoint::start(service, "127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("listen");
-        (
-            Self {
-                endpoint,
-                dir,
-                keys,
-                dynamo,
-                engine: engine_kept,
-            },
-            buckets,
-        )
+        server.dynamo.serve_buckets_at(buckets.addr);
+        (server, buckets)
     }
 }
 
