@@ -79,6 +79,9 @@ pub(crate) struct S3Client {
     /// The account that must own the bucket (`x-amz-expected-bucket-owner`), when the job
     /// names one.
     expected_owner: Option<String>,
+    /// The server-side encryption headers of the objects it writes (an export's
+    /// `S3SseAlgorithm` and `S3SseKmsKeyId`); none leaves them to the bucket's default.
+    encryption: Vec<(&'static str, String)>,
 }
 
 /// Encodes a key for a path: each segment as SigV4 encodes it, `/` kept.
@@ -113,7 +116,23 @@ impl S3Client {
             buckets,
             cred,
             expected_owner,
+            encryption: Vec::new(),
         }
+    }
+
+    /// Writes objects encrypted with `algorithm` (`AES256` or `KMS`), under `key_id` for
+    /// KMS when given.
+    pub(crate) fn encrypting(mut self, algorithm: &str, key_id: Option<&str>) -> Self {
+        let kms = algorithm == "KMS";
+        self.encryption.push((
+            "x-amz-server-side-encryption",
+            if kms { "aws:kms" } else { "AES256" }.to_owned(),
+        ));
+        if let (true, Some(k)) = (kms, key_id) {
+            self.encryption
+                .push(("x-amz-server-side-encryption-aws-kms-key-id", k.to_owned()));
+        }
+        self
     }
 
     /// Sends one signed request; answers the response of a 2xx, S3's error otherwise.
@@ -142,6 +161,11 @@ impl S3Client {
         }
         if let Some(owner) = &self.expected_owner {
             headers.insert("x-amz-expected-bucket-owner", value(owner)?);
+        }
+        if method == "PUT" {
+            for (name, v) in &self.encryption {
+                headers.insert(*name, value(v)?);
+            }
         }
         let mut signed: Vec<String> = headers.keys().map(|k| k.as_str().to_owned()).collect();
         signed.sort();

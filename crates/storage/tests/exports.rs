@@ -115,6 +115,12 @@ def wire(item):
 assert sorted(json.dumps(r, sort_keys=True) for r in rows) == sorted(wire(i) for i in items)
 listed = ddb.list_exports(TableArn=arn)["ExportSummaries"]
 assert listed == [{"ExportArn": d["ExportArn"], "ExportStatus": "COMPLETED", "ExportType": "FULL_EXPORT"}], listed
+# The export's objects are encrypted as it asks.
+k = wait_export(ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports", S3Prefix="kms",
+    S3SseAlgorithm="KMS", S3SseKmsKeyId="exports-key")["ExportDescription"]["ExportArn"])
+assert k["ExportStatus"] == "COMPLETED" and k["S3SseKmsKeyId"] == "exports-key", k
+head = s3.head_object(Bucket="exports", Key=k["ExportManifest"])
+assert head["ServerSideEncryption"] == "aws:kms" and "exports-key" in head["SSEKMSKeyId"], head
 
 data = d["ExportManifest"].rsplit("/", 1)[0] + "/data/"
 imp = ddb.import_table(S3BucketSource={"S3Bucket": "exports", "S3KeyPrefix": data},

@@ -483,6 +483,7 @@ impl Dynamo {
         let client_token = string_field(obj, "ClientToken")?;
         let prefix = string_field(obj, "S3Prefix")?;
         let bucket_owner = string_field(obj, "S3BucketOwner")?;
+        let kms_key = string_field(obj, "S3SseKmsKeyId")?;
         let def = self
             .table_named(table_arn)
             .and_then(|n| self.table(n).ok())
@@ -531,10 +532,16 @@ impl Dynamo {
         if let Some(o) = bucket_owner {
             desc["S3BucketOwner"] = json!(o);
         }
+        if let Some(k) = kms_key {
+            desc["S3SseKmsKeyId"] = json!(k);
+        }
         self.save_job(Kind::Export, &arn, &desc).await?;
         let answer = json!({ "ExportDescription": desc.clone() });
         let this = self.clone();
-        let client = self.client(cred, bucket_owner);
+        let client = self.client(cred, bucket_owner).map(|c| match sse {
+            Some(a) => c.encrypting(a, kms_key),
+            None => c,
+        });
         tokio::spawn(async move {
             let outcome = match client {
                 Ok(client) => this.run_export(&client, &mut desc, &id).await,
@@ -673,7 +680,7 @@ impl Dynamo {
             "s3Bucket": bucket,
             "s3Prefix": desc.get("S3Prefix").cloned().unwrap_or(Value::Null),
             "s3SseAlgorithm": desc["S3SseAlgorithm"],
-            "s3SseKmsKeyId": Value::Null,
+            "s3SseKmsKeyId": desc.get("S3SseKmsKeyId").cloned().unwrap_or(Value::Null),
             "manifestFilesS3Key": files_key,
             "billedSizeBytes": billed,
             "itemCount": items,
