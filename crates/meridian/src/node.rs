@@ -527,7 +527,8 @@ impl Node {
         // Tables first, in one durable commit: if the disk refuses it, nothing else has
         // changed and what was staged is dropped.
         let table_changes = tables.summary();
-        self.storage
+        let imports = self
+            .storage
             .dynamo
             .apply_declared(tables)
             .await
@@ -566,6 +567,11 @@ impl Node {
                 None => tracing::info!(bucket = %name, "bucket created"),
             }
         }
+        // Tables that templates load from buckets, once the buckets exist.
+        self.storage
+            .dynamo
+            .start_declared_imports(imports, self.storage.operator_credential().as_ref())
+            .await;
         // The functions' `S3` events are the declared buckets' notification configurations.
         if let Some(f) = &self.functions {
             let declared: Vec<(

@@ -523,3 +523,103 @@ fn a_dynamodb_event_delivers_the_tables_changes_in_order() {
         "1700000000"
     );
 }
+
+/// A template's bucket, filled with the AWS CLI, and then a table added to the template with
+/// an `ImportSourceSpecification` on it: the revision creates the table by importing the
+/// bucket's objects, as CloudFormation does, and the AWS CLI reads the items and the import.
+#[test]
+fn a_table_declared_with_an_import_source_is_loaded_from_the_bucket() {
+    let Some(aws_cli) = tool("aws", ".ci/install-test-deps installs the AWS CLI") else {
+        return;
+    };
+    let bucket_only = "Transform: AWS::Serverless-2016-10-31
+Resources:
+  Seed:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: seed}
+";
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    let template = app.join("template.yaml");
+    std::fs::write(&template, bucket_only).expect("write");
+    let mut up = Up::start(tmp.path(), "app", &["--gateway-port", "3000=0"]);
+    let endpoint = up.banner_address("  dynamodb ", "http://");
+    let s3 = up.banner_address("  s3 ", "http://");
+    let key = access_key(&up);
+    let home = tempfile::tempdir().expect("home");
+
+    let rows: String = (0..25)
+        .map(|i| {
+            format!("{{\"Item\":{{\"userId\":{{\"S\":\"u{i}\"}},\"n\":{{\"N\":\"{i}\"}}}}}}\n")
+        })
+        .collect();
+    let file = tmp.path().join("users.json");
+    std::fs::write(&file, rows).expect("write");
+    let mut cmd = Command::new(&aws_cli);
+    cmd.args([
+        "s3",
+        "cp",
+        &file.display().to_string(),
+        "s3://seed/export/users.json",
+        "--endpoint-url",
+        &s3,
+    ]);
+    aws_env(&mut cmd, home.path(), &key);
+    let out = cmd.output().expect("aws runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::write(
+        &template,
+        format!(
+            "{bucket_only}  Users:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Users
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{{AttributeName: userId, AttributeType: S}}]
+      KeySchema: [{{AttributeName: userId, KeyType: HASH}}]
+      ImportSourceSpecification:
+        S3BucketSource: {{S3Bucket: !Ref Seed, S3KeyPrefix: export/}}
+        InputFormat: DYNAMODB_JSON
+"
+        ),
+    )
+    .expect("write");
+    up.wait_line("applied revision");
+    let imports = eventually("the import ended", Duration::from_secs(30), || {
+        let got = aws(
+            &aws_cli,
+            home.path(),
+            &key,
+            &["dynamodb", "list-imports", "--endpoint-url", &endpoint],
+        );
+        let list = got["ImportSummaryList"].as_array()?.clone();
+        (!list.is_empty() && list.iter().all(|i| i["ImportStatus"] != "IN_PROGRESS"))
+            .then_some(list)
+    });
+    assert_eq!(imports.len(), 1, "{imports:#?}");
+    assert_eq!(imports[0]["ImportStatus"], "COMPLETED", "{imports:#?}");
+    let item = aws(
+        &aws_cli,
+        home.path(),
+        &key,
+        &[
+            "dynamodb",
+            "get-item",
+            "--table-name",
+            "Users",
+            "--key",
+            r#"{"userId": {"S": "u24"}}"#,
+            "--endpoint-url",
+            &endpoint,
+        ],
+    );
+    assert_eq!(item["Item"]["n"]["N"], "24", "{item}");
+    let tables = up.cli_json(&["tables", "ls"]);
+    assert_eq!(tables[0]["items"], 25, "{tables}");
+}

@@ -209,6 +209,13 @@ impl StoragePlane {
         )
     }
 
+    /// The operator's credential (the first long-term key's): what acts for the templates,
+    /// as a stack acts with its deployer's rights.
+    pub fn operator_credential(&self) -> Option<Arc<Credential>> {
+        let (id, _) = self.keys.long_term().into_iter().next()?;
+        self.keys.lookup(&id)
+    }
+
     /// Short-lived credentials for a function's execution environment, allowing exactly what
     /// its statements allow.
     pub fn function_credentials(

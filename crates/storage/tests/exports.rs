@@ -341,3 +341,147 @@ print(i["ImportStatus"], copied)
     );
     println!("the import after the restart: {}", out.trim());
 }
+
+/// A template's table with an `ImportSourceSpecification` is created by an import of the
+/// bucket, as CloudFormation creates it: with the template's stream and TTL, once, and
+/// never imported into again. One whose bucket is missing is not created, and the next
+/// revision tries again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_import_source_creates_and_loads_the_table_once() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let s3 = format!("http://{}", buckets.addr);
+    run_python(
+        &python,
+        &server.url(),
+        &script(
+            &s3,
+            r#"
+s3.create_bucket(Bucket="seed")
+rows = "".join(f"u{i};name {i};{i * 10}\n" for i in range(40))
+s3.put_object(Bucket="seed", Key="users/part-1.csv.gz", Body=gzip.compress(rows.encode()))
+s3.put_object(Bucket="seed", Key="other/ignored.csv.gz", Body=gzip.compress(b"x;y;z\n"))
+"#,
+        ),
+    )
+    .await;
+    let template = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Users:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Users
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+      TimeToLiveSpecification: {AttributeName: expires, Enabled: true}
+      ImportSourceSpecification:
+        S3BucketSource: {S3Bucket: seed, S3KeyPrefix: users/}
+        InputFormat: CSV
+        InputCompressionType: GZIP
+        InputFormatOptions: {Csv: {Delimiter: ";", HeaderList: [id, name, score]}}
+  Ghost:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Ghost
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      ImportSourceSpecification:
+        S3BucketSource: {S3Bucket: no-such-bucket}
+        InputFormat: DYNAMODB_JSON
+"#;
+    let t = meridian_config::sam::load_template_str(
+        &server.dir.path().join("template.yaml"),
+        template,
+        &meridian_config::sam::TemplateOptions::default(),
+    )
+    .expect("the template loads");
+    let specs: Vec<_> = t.tables.iter().collect();
+    let operator = server.keys.lookup(harness::ACCESS_KEY).expect("the key");
+    let d = server.dynamo.clone();
+
+    let plan = d.plan_declared(&specs).expect("plans");
+    assert_eq!(
+        plan.summary(),
+        vec![
+            "importing Users from s3://seed/users/",
+            "importing Ghost from s3://no-such-bucket/"
+        ]
+    );
+    let imports = d.apply_declared(plan).await.expect("applies");
+    d.start_declared_imports(imports, Some(&operator)).await;
+
+    // Every import listed once it ended, by table name.
+    let ended = |n: usize| {
+        let (python, url, s3) = (python.clone(), server.url(), s3.clone());
+        async move {
+            let body = format!(
+                r#"
+for _ in range(600):
+    jobs = ddb.list_imports()["ImportSummaryList"]
+    if len(jobs) == {n} and all(j["ImportStatus"] != "IN_PROGRESS" for j in jobs):
+        break
+    time.sleep(0.05)
+print(json.dumps(sorted([j["TableArn"].rsplit("/", 1)[1], j["ImportStatus"]] for j in jobs)))
+"#
+            );
+            let out = run_python(&python, &url, &script(&s3, &body)).await;
+            serde_json::from_str::<serde_json::Value>(out.trim()).expect("the statuses")
+        }
+    };
+    assert_eq!(
+        ended(2).await,
+        serde_json::json!([["Ghost", "FAILED"], ["Users", "COMPLETED"]])
+    );
+
+    let users = d.table("Users").expect("the import created Users");
+    assert_eq!(users.ttl_attribute.as_deref(), Some("expires"));
+    assert_eq!(
+        users.stream.as_ref().map(|s| s.view_type.as_str()),
+        Some("NEW_IMAGE")
+    );
+    let item = d
+        .call(
+            "GetItem",
+            &serde_json::json!({"TableName": "Users", "Key": {"id": {"S": "u7"}}}),
+        )
+        .await
+        .expect("GetItem");
+    assert_eq!(
+        item["Item"],
+        serde_json::json!({"id": {"S": "u7"}, "name": {"S": "name 7"}, "score": {"S": "70"}})
+    );
+    let (count, _, _) = d.counts(&users).await.expect("counts");
+    assert_eq!(count, 40, "only the objects under the prefix are read");
+    assert!(
+        d.table("Ghost").is_err(),
+        "a failed import creates no table"
+    );
+
+    // The next revision leaves Users to what it holds and tries Ghost again.
+    d.call(
+        "DeleteItem",
+        &serde_json::json!({"TableName": "Users", "Key": {"id": {"S": "u0"}}}),
+    )
+    .await
+    .expect("DeleteItem");
+    let again = d.plan_declared(&specs).expect("plans");
+    assert_eq!(
+        again.summary(),
+        vec!["importing Ghost from s3://no-such-bucket/"]
+    );
+    let imports = d.apply_declared(again).await.expect("applies");
+    d.start_declared_imports(imports, Some(&operator)).await;
+    assert_eq!(
+        ended(3).await,
+        serde_json::json!([
+            ["Ghost", "FAILED"],
+            ["Ghost", "FAILED"],
+            ["Users", "COMPLETED"]
+        ])
+    );
+    let (count, _, _) = d.counts(&users).await.expect("counts");
+    assert_eq!(count, 39, "Users was not imported into again");
+}

@@ -2115,10 +2115,28 @@ pub(super) fn entries() -> Vec<Entry> {
                 "DeletionProtectionEnabled",
                 "TableClass",
                 "ResourcePolicy",
+                "ImportSourceSpecification",
             ],
             TABLES,
         ),
         served("ResourcePolicyRaw", &["PolicyDocument"], TABLES),
+        served(
+            "ImportSourceRaw",
+            &[
+                "S3BucketSource",
+                "InputFormat",
+                "InputCompressionType",
+                "InputFormatOptions",
+            ],
+            TABLES,
+        ),
+        served(
+            "S3BucketSourceRaw",
+            &["S3Bucket", "S3BucketOwner", "S3KeyPrefix"],
+            TABLES,
+        ),
+        served("InputFormatOptionsRaw", &["Csv"], TABLES),
+        served("CsvRaw", &["Delimiter", "HeaderList"], TABLES),
         served(
             "AttributeDefinitionRaw",
             &["AttributeName", "AttributeType"],
@@ -2182,7 +2200,6 @@ pub(super) fn entries() -> Vec<Entry> {
         "SSESpecification",
         "ContributorInsightsSpecification",
         "KinesisStreamSpecification",
-        "ImportSourceSpecification",
         "OnDemandThroughput",
         "WarmThroughput",
     ] {

@@ -42,8 +42,8 @@ use raw::{Num, Text};
 
 pub use spec::{
     ApiKind, ApiRoute, ApiSpec, BucketNotification, BucketSpec, Build, Code, CodeCopy, Cors,
-    Effect, EventInvokeConfig, FunctionSpec, FunctionUrl, IndexProjection, IndexSpec, KeyAttribute,
-    KeyFilter, Origin, OutputSpec, ParameterValue, Patterns, PayloadFormat, Platform,
+    Effect, EventInvokeConfig, FunctionSpec, FunctionUrl, ImportSpec, IndexProjection, IndexSpec,
+    KeyAttribute, KeyFilter, Origin, OutputSpec, ParameterValue, Patterns, PayloadFormat, Platform,
     PolicyStatement, ProvidedOs, RouteMethod, Runtime, S3_EVENT_TYPES, StreamEvent, TableSpec,
     Template, Throughput, s3_notifications_overlap,
 };

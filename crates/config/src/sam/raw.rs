@@ -531,9 +531,47 @@ pub(crate) struct TableProps {
     pub sse_specification: Option<IgnoredAny>,
     pub contributor_insights_specification: Option<IgnoredAny>,
     pub kinesis_stream_specification: Option<IgnoredAny>,
-    pub import_source_specification: Option<IgnoredAny>,
+    pub import_source_specification: Option<ImportSourceRaw>,
     pub on_demand_throughput: Option<IgnoredAny>,
     pub warm_throughput: Option<IgnoredAny>,
+}
+
+/// `ImportSourceSpecification`: where a new table's items come from.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ImportSourceRaw {
+    #[serde(rename = "S3BucketSource")]
+    pub s3_bucket_source: Option<S3BucketSourceRaw>,
+    pub input_format: Option<String>,
+    pub input_compression_type: Option<String>,
+    pub input_format_options: Option<InputFormatOptionsRaw>,
+}
+
+/// `ImportSourceSpecification.S3BucketSource`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct S3BucketSourceRaw {
+    #[serde(rename = "S3Bucket")]
+    pub bucket: Option<String>,
+    #[serde(rename = "S3BucketOwner")]
+    pub bucket_owner: Option<String>,
+    #[serde(rename = "S3KeyPrefix")]
+    pub key_prefix: Option<String>,
+}
+
+/// `ImportSourceSpecification.InputFormatOptions`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct InputFormatOptionsRaw {
+    pub csv: Option<CsvRaw>,
+}
+
+/// `InputFormatOptions.Csv`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct CsvRaw {
+    pub delimiter: Option<String>,
+    pub header_list: Option<Vec<String>>,
 }
 
 /// A table's `ResourcePolicy`.

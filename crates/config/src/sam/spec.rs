@@ -424,6 +424,26 @@ pub struct IndexSpec {
     pub throughput: Option<Throughput>,
 }
 
+/// A table's `ImportSourceSpecification`: objects in a bucket that a new table is loaded
+/// from, as DynamoDB's ImportTable loads them. A table that exists is not imported into.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSpec {
+    /// `S3BucketSource.S3Bucket`.
+    pub bucket: String,
+    /// `S3BucketSource.S3BucketOwner`: the account that must own the bucket.
+    pub bucket_owner: Option<String>,
+    /// `S3BucketSource.S3KeyPrefix`.
+    pub key_prefix: Option<String>,
+    /// `InputFormat`: `DYNAMODB_JSON` or `CSV`.
+    pub input_format: String,
+    /// `InputCompressionType`: `GZIP`, `ZSTD` or `NONE`.
+    pub compression: String,
+    /// `InputFormatOptions.Csv.Delimiter`.
+    pub csv_delimiter: Option<String>,
+    /// `InputFormatOptions.Csv.HeaderList`.
+    pub csv_header_list: Option<Vec<String>>,
+}
+
 /// A DynamoDB table (`AWS::DynamoDB::Table` or `AWS::Serverless::SimpleTable`), as the
 /// storage plane creates it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -460,6 +480,8 @@ pub struct TableSpec {
     /// `PointInTimeRecoverySpecification`'s recovery period in days (35 unless given), when
     /// it enables point-in-time recovery.
     pub pitr_days: Option<i64>,
+    /// `ImportSourceSpecification`: the items a new table is loaded with.
+    pub import: Option<ImportSpec>,
     /// Where it was declared.
     pub origin: Origin,
     /// Where its key is declared (`KeySchema`, or a SimpleTable's `PrimaryKey`).

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use super::raw::{self, Num, Text};
-use super::spec::{IndexProjection, IndexSpec, KeyAttribute, Origin, TableSpec, Throughput};
+use super::spec::{
+    ImportSpec, IndexProjection, IndexSpec, KeyAttribute, Origin, TableSpec, Throughput,
+};
 use super::{Compiler, Res};
 use crate::de::decode_at;
 use crate::diag::{Findings, did_you_mean};
@@ -83,6 +85,116 @@ fn pitr(f: &mut Findings, parent: &FieldPath, p: Option<&super::raw::PitrRaw>) -
     )
     .at_key();
     Some(days)
+}
+
+/// `ImportSourceSpecification`, checked as DynamoDB's ImportTable checks its parameters.
+/// ION, which Meridian does not read, is refused at its line.
+fn import_source(
+    f: &mut Findings,
+    parent: &FieldPath,
+    p: Option<&raw::ImportSourceRaw>,
+) -> Option<ImportSpec> {
+    let p = p?;
+    let path = parent.field("ImportSourceSpecification");
+    let mut ok = true;
+    let source = p.s3_bucket_source.as_ref();
+    if source.is_none() {
+        f.error(&path, "required field \"S3BucketSource\" is missing")
+            .at_key();
+        ok = false;
+    }
+    let bucket = source.and_then(|s| s.bucket.clone());
+    if source.is_some() && bucket.is_none() {
+        f.error(
+            &path.field("S3BucketSource"),
+            "required field \"S3Bucket\" is missing",
+        )
+        .at_key();
+        ok = false;
+    }
+    let input_format = match p.input_format.as_deref() {
+        None => {
+            f.error(&path, "required field \"InputFormat\" is missing")
+                .at_key();
+            ok = false;
+            String::new()
+        }
+        Some(format @ ("DYNAMODB_JSON" | "CSV")) => format.to_owned(),
+        Some("ION") => {
+            f.error(
+                &path.field("InputFormat"),
+                "Meridian does not read ION: export the items as DYNAMODB_JSON or CSV",
+            );
+            ok = false;
+            String::new()
+        }
+        Some(other) => {
+            let e = f.error(
+                &path.field("InputFormat"),
+                format!("unsupported input format \"{other}\" (DYNAMODB_JSON, CSV or ION)"),
+            );
+            if let Some(c) = did_you_mean(other, ["DYNAMODB_JSON", "CSV"]) {
+                e.hint(format!("did you mean \"{c}\"?"));
+            }
+            ok = false;
+            String::new()
+        }
+    };
+    let compression = match p.input_compression_type.as_deref() {
+        None => "NONE".to_owned(),
+        Some(c @ ("GZIP" | "ZSTD" | "NONE")) => c.to_owned(),
+        Some(other) => {
+            f.error(
+                &path.field("InputCompressionType"),
+                format!("unsupported compression \"{other}\" (GZIP, ZSTD or NONE)"),
+            );
+            ok = false;
+            String::new()
+        }
+    };
+    let csv = p.input_format_options.as_ref().and_then(|o| o.csv.as_ref());
+    if let Some(csv) = csv {
+        let cp = path.field("InputFormatOptions").field("Csv");
+        if !input_format.is_empty() && input_format != "CSV" {
+            f.error(
+                &path.field("InputFormatOptions"),
+                format!("CSV options apply to InputFormat CSV, not {input_format}"),
+            )
+            .at_key();
+            ok = false;
+        }
+        if let Some(d) = &csv.delimiter
+            && !matches!(d.as_str(), "," | "\t" | ":" | ";" | "|" | " ")
+        {
+            f.error(
+                &cp.field("Delimiter"),
+                format!("\"{d}\" is not a delimiter DynamoDB reads: one of , \\t : ; | and space"),
+            );
+            ok = false;
+        }
+        if let Some(h) = &csv.header_list
+            && (h.is_empty() || h.len() > 255 || h.iter().any(String::is_empty))
+        {
+            f.error(
+                &cp.field("HeaderList"),
+                "a HeaderList names 1 to 255 columns, none of them empty",
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let source = source?;
+    Some(ImportSpec {
+        bucket: bucket?,
+        bucket_owner: source.bucket_owner.clone(),
+        key_prefix: source.key_prefix.clone(),
+        input_format,
+        compression,
+        csv_delimiter: csv.and_then(|c| c.delimiter.clone()),
+        csv_header_list: csv.and_then(|c| c.header_list.clone()),
+    })
 }
 
 fn units(
@@ -289,6 +401,7 @@ impl Compiler<'_> {
             table_class: None,
             resource_policy: None,
             pitr_days: pitr(f, &pp, p.point_in_time_recovery_specification.as_ref()),
+            import: None,
             origin,
             key_origin,
         })
@@ -731,6 +844,7 @@ impl Compiler<'_> {
             table_class: p.table_class.clone(),
             resource_policy,
             pitr_days: pitr(f, &pp, p.point_in_time_recovery_specification.as_ref()),
+            import: import_source(f, &pp, p.import_source_specification.as_ref()),
             origin,
             key_origin,
         })

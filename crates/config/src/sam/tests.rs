@@ -900,6 +900,82 @@ Resources:
 }
 
 #[test]
+fn an_import_source_loads_a_new_table_and_its_mistakes_have_positions() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Data:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: seed-data}
+  Users:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Users
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      ImportSourceSpecification:
+        S3BucketSource: {S3Bucket: !Ref Data, S3KeyPrefix: users/}
+        InputFormat: CSV
+        InputCompressionType: GZIP
+        InputFormatOptions: {Csv: {Delimiter: ";", HeaderList: [id, name]}}
+"#;
+    let t = load("template.yaml", text).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(
+        t.tables[0].import,
+        Some(ImportSpec {
+            bucket: "seed-data".into(),
+            bucket_owner: None,
+            key_prefix: Some("users/".into()),
+            input_format: "CSV".into(),
+            compression: "GZIP".into(),
+            csv_delimiter: Some(";".into()),
+            csv_header_list: Some(vec!["id".into(), "name".into()]),
+        })
+    );
+    assert!(
+        render(&t.warnings).is_empty(),
+        "an import source is served, not warned about: {:?}",
+        render(&t.warnings)
+    );
+
+    let bad = r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  A:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      ImportSourceSpecification:
+        S3BucketSource: {S3KeyPrefix: x}
+        InputFormat: ION
+  B:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      ImportSourceSpecification:
+        S3BucketSource: {S3Bucket: b}
+        InputFormat: DYNAMODB_JSON
+        InputCompressionType: BZIP2
+        InputFormatOptions: {Csv: {Delimiter: "/"}}
+"#;
+    let got = errors("template.yaml", bad);
+    let want = vec![
+        "template.yaml:10:9: A: Properties.ImportSourceSpecification.S3BucketSource: required field \"S3Bucket\" is missing",
+        "template.yaml:11:22: A: Properties.ImportSourceSpecification.InputFormat: Meridian does not read ION",
+        "template.yaml:21:31: B: Properties.ImportSourceSpecification.InputCompressionType: unsupported compression \"BZIP2\"",
+        "template.yaml:22:9: B: Properties.ImportSourceSpecification.InputFormatOptions: CSV options apply to InputFormat CSV, not DYNAMODB_JSON",
+        "template.yaml:22:47: B: Properties.ImportSourceSpecification.InputFormatOptions.Csv.Delimiter: \"/\" is not a delimiter DynamoDB reads",
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert!(g.starts_with(w), "\n got: {g}\nwant: {w}");
+    }
+}
+
+#[test]
 fn dynamodb_events_map_a_stream_to_the_function() {
     let text = r#"Transform: AWS::Serverless-2016-10-31
 Globals:

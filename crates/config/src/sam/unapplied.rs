@@ -215,10 +215,6 @@ pub(super) const TABLE: &[Unapplied] = &[
         "KinesisStreamSpecification",
         "changes are not sent to a Kinesis stream (StreamSpecification's DynamoDB stream is)",
     ),
-    (
-        "ImportSourceSpecification",
-        "nothing is imported from S3: the table starts empty",
-    ),
 ];
 
 /// Each of a table's `GlobalSecondaryIndexes` and `LocalSecondaryIndexes`.

@@ -11,16 +11,23 @@
 //!
 //! A table no longer declared is kept with its items (deleting data because a file changed is
 //! not undoable); `aws dynamodb delete-table` removes it.
+//!
+//! A new table with an `ImportSourceSpecification` is created by an import, as CloudFormation
+//! creates it: the import job lists the bucket, creates the table and loads the objects in
+//! the background, acting as the operator's access key (a template is the operator's). Its
+//! progress is DescribeImport's and ListImports'; a table that exists is never imported into,
+//! and while a table is being imported a revision leaves it to the import.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use meridian_config::sam::{IndexProjection, IndexSpec, TableSpec};
+use meridian_config::sam::{ImportSpec, IndexProjection, IndexSpec, TableSpec};
 use serde_json::{Value, json};
 
 use super::Dynamo;
 use super::error::Error;
 use super::table::{self, IndexDef, TableDef};
+use crate::keys::Credential;
 
 /// Why declared tables cannot be applied; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +38,8 @@ pub struct PlanRefusal(pub Vec<String>);
 #[derive(Debug, Clone)]
 enum Step {
     Create(TableDef),
+    /// Created by an import: the table and the ImportTable request.
+    Import(TableDef, Value),
     Update {
         old: Arc<TableDef>,
         new: TableDef,
@@ -39,6 +48,11 @@ enum Step {
         what: Vec<String>,
     },
 }
+
+/// The declared tables that imports create, once the rest of a plan is applied.
+#[derive(Debug, Default)]
+#[must_use = "the imports start only when given to Dynamo::start_declared_imports"]
+pub struct DeclaredImports(Vec<(TableDef, Value)>);
 
 /// What applying a revision's tables changes, computed by [`Dynamo::plan_declared`].
 #[derive(Debug, Clone, Default)]
@@ -58,6 +72,16 @@ impl TablePlan {
             .iter()
             .map(|s| match s {
                 Step::Create(d) => format!("created {}", d.name),
+                Step::Import(d, request) => format!(
+                    "importing {} from s3://{}/{}",
+                    d.name,
+                    request["S3BucketSource"]["S3Bucket"]
+                        .as_str()
+                        .unwrap_or_default(),
+                    request["S3BucketSource"]["S3KeyPrefix"]
+                        .as_str()
+                        .unwrap_or_default()
+                ),
                 Step::Update { new, what, .. } => format!("{}: {}", new.name, what.join(", ")),
             })
             .collect()
@@ -134,6 +158,49 @@ fn create_request(spec: &TableSpec) -> Value {
     }
     if let Some(c) = &spec.table_class {
         req["TableClass"] = json!(c);
+    }
+    req
+}
+
+/// The ImportTable request an `ImportSourceSpecification` stands for; its
+/// TableCreationParameters are the declaration's, as far as ImportTable takes them.
+fn import_request(spec: &TableSpec, import: &ImportSpec) -> Value {
+    let create = create_request(spec);
+    let mut params = serde_json::Map::new();
+    for field in [
+        "TableName",
+        "AttributeDefinitions",
+        "KeySchema",
+        "BillingMode",
+        "ProvisionedThroughput",
+        "GlobalSecondaryIndexes",
+    ] {
+        if let Some(v) = create.get(field) {
+            params.insert(field.to_owned(), v.clone());
+        }
+    }
+    let mut source = json!({ "S3Bucket": import.bucket });
+    if let Some(owner) = &import.bucket_owner {
+        source["S3BucketOwner"] = json!(owner);
+    }
+    if let Some(prefix) = &import.key_prefix {
+        source["S3KeyPrefix"] = json!(prefix);
+    }
+    let mut req = json!({
+        "S3BucketSource": source,
+        "InputFormat": import.input_format,
+        "InputCompressionType": import.compression,
+        "TableCreationParameters": params,
+    });
+    if import.csv_delimiter.is_some() || import.csv_header_list.is_some() {
+        let mut csv = serde_json::Map::new();
+        if let Some(d) = &import.csv_delimiter {
+            csv.insert("Delimiter".into(), json!(d));
+        }
+        if let Some(h) = &import.csv_header_list {
+            csv.insert("HeaderList".into(), json!(h));
+        }
+        req["InputFormatOptions"] = json!({ "Csv": csv });
     }
     req
 }
@@ -316,7 +383,12 @@ impl Dynamo {
                 meridian_config::sam::DECLARED_STREAM_LABEL.clone_into(&mut stream.label);
             }
             match self.table(&spec.name) {
-                Err(_) => steps.push(Step::Create(new)),
+                // An import of this process is loading it (it may not have created it yet).
+                Err(_) if self.jobs.is_importing(&spec.name) => {}
+                Err(_) => match &spec.import {
+                    Some(import) => steps.push(Step::Import(new, import_request(spec, import))),
+                    None => steps.push(Step::Create(new)),
+                },
                 Ok(old) => match diff(&old, new, spec) {
                     Ok(Some(step)) => steps.push(step),
                     Ok(None) => {}
@@ -332,17 +404,59 @@ impl Dynamo {
     }
 
     /// Applies a plan in one commit: every table is created or changed, or none is (a table
-    /// created or changed through the API since the plan refuses the whole plan).
-    pub async fn apply_declared(&self, mut plan: TablePlan) -> Result<(), Error> {
-        if plan.steps.is_empty() {
+    /// created or changed through the API since the plan refuses the whole plan). The
+    /// tables that imports create are answered, to start with
+    /// [`Dynamo::start_declared_imports`] once the buckets they read exist.
+    pub async fn apply_declared(&self, plan: TablePlan) -> Result<DeclaredImports, Error> {
+        let (imports, steps): (Vec<Step>, Vec<Step>) = plan
+            .steps
+            .into_iter()
+            .partition(|s| matches!(s, Step::Import(..)));
+        self.apply_steps(steps).await?;
+        Ok(DeclaredImports(
+            imports
+                .into_iter()
+                .filter_map(|s| match s {
+                    Step::Import(def, request) => Some((def, request)),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Starts the imports that create declared tables, acting as `importer`. One that cannot
+    /// start is logged, and the next revision tries again.
+    pub async fn start_declared_imports(
+        self: &Arc<Self>,
+        imports: DeclaredImports,
+        importer: Option<&Arc<Credential>>,
+    ) {
+        for (def, request) in imports.0 {
+            let name = def.name.clone();
+            let Some(cred) = importer else {
+                tracing::warn!(table = %name, "not imported: there is no access key to read the bucket with");
+                continue;
+            };
+            match self.import_declared(def, &request, cred).await {
+                Ok(arn) => tracing::info!(table = %name, import = %arn, "import started"),
+                Err(e) => {
+                    tracing::warn!(table = %name, error = %e, "the table's import cannot start");
+                }
+            }
+        }
+    }
+
+    async fn apply_steps(&self, mut steps: Vec<Step>) -> Result<(), Error> {
+        if steps.is_empty() {
             return Ok(());
         }
         let _changing = self.definitions.lock().await;
-        for step in &mut plan.steps {
+        for step in &mut steps {
             if let Step::Update { old, new, .. } = step {
                 self.carry_streams(old, new).await?;
             }
         }
+        let plan = TablePlan { steps };
         let steps = plan.steps.clone();
         self.engine
             .write(move |txn| {
@@ -359,6 +473,7 @@ impl Dynamo {
                                 return Ok(Err(Error::table_not_found(&old.name)));
                             }
                         }
+                        Step::Import(..) => {}
                     }
                 }
                 for step in &steps {
@@ -370,6 +485,7 @@ impl Dynamo {
                             deleted,
                             ..
                         } => table::write_table_update(txn, new, created, deleted)?,
+                        Step::Import(..) => {}
                     }
                 }
                 Ok(Ok(()))
@@ -378,6 +494,7 @@ impl Dynamo {
         for step in plan.steps {
             let def = match step {
                 Step::Create(def) | Step::Update { new: def, .. } => def,
+                Step::Import(..) => continue,
             };
             self.note_policies(&def);
             self.set_def(Arc::new(def));
@@ -430,11 +547,12 @@ Resources:
         (dir, Dynamo::open(engine, "us-east-1").unwrap())
     }
 
-    async fn apply(d: &Dynamo, specs: &[TableSpec]) -> Vec<String> {
+    async fn apply(d: &Arc<Dynamo>, specs: &[TableSpec]) -> Vec<String> {
         let refs: Vec<&TableSpec> = specs.iter().collect();
         let plan = d.plan_declared(&refs).unwrap();
         let summary = plan.summary();
-        d.apply_declared(plan).await.unwrap();
+        let imports = d.apply_declared(plan).await.unwrap();
+        d.start_declared_imports(imports, None).await;
         summary
     }
 

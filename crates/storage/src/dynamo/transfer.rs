@@ -97,11 +97,13 @@ impl Kind {
 
 /// What the jobs of this process share: when it opened the engine (a job that started
 /// before and is still IN_PROGRESS was cut short by a restart: every job this process
-/// starts records its end), and where the buckets are served.
+/// starts records its end), where the buckets are served, and the tables that imports of
+/// this process are loading (a template's table is not imported twice at once).
 #[derive(Debug)]
 pub(crate) struct Jobs {
     opened: f64,
     buckets: std::sync::OnceLock<Buckets>,
+    importing: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for Jobs {
@@ -109,7 +111,21 @@ impl Default for Jobs {
         Self {
             opened: now_secs(),
             buckets: std::sync::OnceLock::new(),
+            importing: std::sync::Mutex::default(),
         }
+    }
+}
+
+impl Jobs {
+    fn importing(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.importing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// True while an import of this process is loading the table `name`.
+    pub(crate) fn is_importing(&self, name: &str) -> bool {
+        self.importing().contains(name)
     }
 }
 
@@ -708,6 +724,34 @@ impl Dynamo {
         body: &Value,
         cred: &Arc<Credential>,
     ) -> Result<Value, Error> {
+        self.import_into(body, cred, None).await
+    }
+
+    /// Starts the import a template declares (`ImportSourceSpecification`) into the table
+    /// `def`, which it creates, acting as `cred`. `request` is the ImportTable request the
+    /// declaration stands for. Answers the import's ARN.
+    pub(crate) async fn import_declared(
+        self: &Arc<Self>,
+        def: super::table::TableDef,
+        request: &Value,
+        cred: &Arc<Credential>,
+    ) -> Result<String, Error> {
+        let answer = self.import_into(request, cred, Some(def)).await?;
+        Ok(answer["ImportTableDescription"]["ImportArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// ImportTable, into `preset` when given (with what a template declares beyond
+    /// TableCreationParameters: stream, TTL, tags...), else into the table the request's
+    /// TableCreationParameters describe.
+    async fn import_into(
+        self: &Arc<Self>,
+        body: &Value,
+        cred: &Arc<Credential>,
+        preset: Option<super::table::TableDef>,
+    ) -> Result<Value, Error> {
         let obj = object(body)?;
         let mut violations = Vec::new();
         let source = match obj.get("S3BucketSource") {
@@ -772,7 +816,10 @@ impl Dynamo {
         }
         let csv = Csv::of(obj.get("InputFormatOptions"), format)?;
         // The table is checked as CreateTable checks it, and must not exist yet.
-        let def = self.parse_create_table(params)?;
+        let def = match preset {
+            Some(def) => def,
+            None => self.parse_create_table(params)?,
+        };
         if self.table(&def.name).is_ok() {
             return Err(Error::ResourceInUse(format!(
                 "Table already exists: {}",
@@ -830,6 +877,8 @@ impl Dynamo {
             compression: compression.to_owned(),
             csv,
         };
+        let table = def.name.clone();
+        self.jobs.importing().insert(table.clone());
         tokio::spawn(async move {
             let mut counts = Counts::default();
             let outcome = match client {
@@ -849,7 +898,16 @@ impl Dynamo {
                 )),
                 Ok(()) => None,
             };
+            if failure.is_none() {
+                tracing::info!(
+                    %table,
+                    items = counts.imported,
+                    bytes = counts.bytes,
+                    "import completed"
+                );
+            }
             this.end_job(Kind::Import, &arn, desc, failure).await;
+            this.jobs.importing().remove(&table);
         });
         Ok(answer)
     }
