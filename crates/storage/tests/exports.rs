@@ -92,6 +92,12 @@ assert started["ExportStatus"] == "IN_PROGRESS", started
 again = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports", S3Prefix="nightly",
     ClientToken="export-1")["ExportDescription"]
 assert again["ExportArn"] == started["ExportArn"], "a client token starts one export"
+try:
+    ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports", S3Prefix="nightly",
+        S3SseAlgorithm="KMS", ClientToken="export-1")
+    raise SystemExit("a client token was taken for other parameters")
+except ddb.exceptions.ExportConflictException:
+    pass
 d = wait_export(started["ExportArn"])
 assert d["ExportStatus"] == "COMPLETED", d
 assert d["ItemCount"] == 300 and d["BilledSizeBytes"] > 0, d
@@ -123,11 +129,19 @@ head = s3.head_object(Bucket="exports", Key=k["ExportManifest"])
 assert head["ServerSideEncryption"] == "aws:kms" and "exports-key" in head["SSEKMSKeyId"], head
 
 data = d["ExportManifest"].rsplit("/", 1)[0] + "/data/"
-imp = ddb.import_table(S3BucketSource={"S3Bucket": "exports", "S3KeyPrefix": data},
+importing = dict(S3BucketSource={"S3Bucket": "exports", "S3KeyPrefix": data},
     InputFormat="DYNAMODB_JSON", InputCompressionType="GZIP",
-    TableCreationParameters=dict(TableName="copy", **keys))["ImportTableDescription"]
+    TableCreationParameters=dict(TableName="copy", **keys), ClientToken="import-1")
+imp = ddb.import_table(**importing)["ImportTableDescription"]
 assert imp["TableArn"].endswith(":table/copy"), imp
 done = wait_import(imp["ImportArn"])
+# The same request again (an SDK's retry) answers the same import, though its table exists now.
+assert ddb.import_table(**importing)["ImportTableDescription"]["ImportArn"] == imp["ImportArn"]
+try:
+    ddb.import_table(**dict(importing, InputCompressionType="NONE"))
+    raise SystemExit("a client token was taken for other parameters")
+except ddb.exceptions.ImportConflictException:
+    pass
 assert done["ImportStatus"] == "COMPLETED", done
 assert (done["ProcessedItemCount"], done["ImportedItemCount"], done["ErrorCount"]) == (300, 300, 0), done
 key = lambda i: (i["pk"]["S"], int(i["sk"]["N"]))

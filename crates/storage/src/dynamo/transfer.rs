@@ -52,6 +52,8 @@ const DATA_FILE_BYTES: usize = 64 << 20;
 const IMPORT_BATCH: usize = 25;
 /// Batches an import writes at once.
 const IMPORT_WRITERS: usize = 8;
+/// How long after its job ended a ClientToken still names it (DynamoDB's 8 hours).
+const CLIENT_TOKEN_SECS: f64 = 8.0 * 3600.0;
 /// How far from the present an `ExportTime` may lie (clocks differ).
 const EXPORT_TIME_SLACK: f64 = 60.0;
 
@@ -433,13 +435,16 @@ impl Dynamo {
         Ok(out)
     }
 
-    /// The job of `kind` a client token names, if one was started with it.
+    /// The job of `kind` a client token names, if one was started with it. As on DynamoDB,
+    /// a token is valid until 8 hours after its job ended; then it starts a new job.
     async fn by_token(&self, kind: Kind, token: &str) -> Result<Option<Value>, Error> {
-        Ok(self
-            .jobs_of(kind)
-            .await?
-            .into_iter()
-            .find(|d| d["ClientToken"] == token))
+        let now = now_secs();
+        Ok(self.jobs_of(kind).await?.into_iter().find(|d| {
+            d["ClientToken"] == token
+                && d["EndTime"]
+                    .as_f64()
+                    .is_none_or(|end| now - end < CLIENT_TOKEN_SECS)
+        }))
     }
 
     /// ExportTableToPointInTime.
@@ -516,9 +521,15 @@ impl Dynamo {
         if let Some(token) = client_token
             && let Some(existing) = self.by_token(Kind::Export, token).await?
         {
+            // Every parameter of the request, as the job's description recorded it.
             let same = existing["TableArn"] == table_arn
                 && existing["S3Bucket"] == bucket
-                && existing["S3Prefix"].as_str() == prefix;
+                && existing["S3Prefix"].as_str() == prefix
+                && existing["S3BucketOwner"].as_str() == bucket_owner
+                && existing["S3SseAlgorithm"] == sse.unwrap_or("AES256")
+                && existing["S3SseKmsKeyId"].as_str() == kms_key
+                && existing["ExportFormat"] == format
+                && existing["ExportType"] == export_type;
             if !same {
                 return Err(Error::named(
                     "ExportConflictException",
@@ -820,25 +831,31 @@ impl Dynamo {
             Some(def) => def,
             None => self.parse_create_table(params)?,
         };
+        // A request repeated with its ClientToken answers the job it started, whatever
+        // that job did since (the table it created exists now).
+        let client_token = string_field(obj, "ClientToken")?;
+        if let Some(token) = client_token
+            && let Some(existing) = self.by_token(Kind::Import, token).await?
+        {
+            let options = obj.get("InputFormatOptions").filter(|v| !v.is_null());
+            let same = existing["S3BucketSource"] == Value::Object(source.clone())
+                && existing["InputFormat"] == format
+                && existing["InputCompressionType"] == compression
+                && existing.get("InputFormatOptions") == options
+                && existing["TableCreationParameters"] == *params;
+            if !same {
+                return Err(Error::named(
+                    "ImportConflictException",
+                    "There was a conflict when importing from the specified S3 source. This can occur when the current import conflicts with a previous import request that had the same client token.",
+                ));
+            }
+            return Ok(json!({ "ImportTableDescription": existing }));
+        }
         if self.table(&def.name).is_ok() {
             return Err(Error::ResourceInUse(format!(
                 "Table already exists: {}",
                 def.name
             )));
-        }
-        let client_token = string_field(obj, "ClientToken")?;
-        if let Some(token) = client_token
-            && let Some(existing) = self.by_token(Kind::Import, token).await?
-        {
-            if existing["TableCreationParameters"]["TableName"] != def.name.as_str()
-                || existing["S3BucketSource"]["S3Bucket"] != bucket
-            {
-                return Err(Error::named(
-                    "IdempotentParameterMismatchException",
-                    "The ClientToken was used with different parameters",
-                ));
-            }
-            return Ok(json!({ "ImportTableDescription": existing }));
         }
         let now = now_secs();
         let table_arn = def.arn(self);
@@ -1128,6 +1145,152 @@ enum Record {
     Invalid(String),
 }
 
+/// The most bytes one record of an import may take (an item is at most 400 KB; its text a
+/// few times that): a longer one ends its object, so that no object, however crafted, makes
+/// the reader hold more than this of it.
+const RECORD_CAP: usize = 4 << 20;
+/// The largest ZSTD window an import decodes with, zstd's own default limit
+/// (`--long=27`): the window is what a decoder must keep of what it decoded.
+const ZSTD_WINDOW_CAP: u64 = 128 << 20;
+
+/// A reader that fails once `used` (which the caller zeroes at each record's end) passes
+/// [`RECORD_CAP`].
+struct Capped<R> {
+    inner: R,
+    used: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let used = self.used.get() + n;
+        self.used.set(used);
+        if used > RECORD_CAP {
+            return Err(std::io::Error::other("record too long"));
+        }
+        Ok(n)
+    }
+}
+
+/// A ZSTD stream of one frame or more (as `zstd` writes when its input is split, or
+/// `cat a.zst b.zst`), skippable frames skipped, each frame's window checked against
+/// [`ZSTD_WINDOW_CAP`] before anything is decoded.
+struct ZstdFrames<R> {
+    source: std::io::BufReader<R>,
+    decoder: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: Read> ZstdFrames<R> {
+    fn new(source: R) -> Self {
+        Self {
+            source: std::io::BufReader::with_capacity(256 << 10, source),
+            decoder: ruzstd::decoding::FrameDecoder::new(),
+            in_frame: false,
+        }
+    }
+
+    /// Starts the next frame; false at the end of the stream.
+    fn next_frame(&mut self) -> std::io::Result<bool> {
+        use std::io::{BufRead as _, Error};
+        loop {
+            if self.source.fill_buf()?.is_empty() {
+                return Ok(false);
+            }
+            let mut magic = [0u8; 4];
+            self.source.read_exact(&mut magic)?;
+            let magic_number = u32::from_le_bytes(magic);
+            if magic_number & 0xFFFF_FFF0 == 0x184D_2A50 {
+                let mut len = [0u8; 4];
+                self.source.read_exact(&mut len)?;
+                let len = u64::from(u32::from_le_bytes(len));
+                let skipped =
+                    std::io::copy(&mut (&mut self.source).take(len), &mut std::io::sink())?;
+                if skipped < len {
+                    return Err(Error::other("a skippable frame is cut short"));
+                }
+                continue;
+            }
+            if magic_number != 0xFD2F_B528 {
+                return Err(Error::other("not a ZSTD frame"));
+            }
+            // The frame header (RFC 8878, 3.1.1.1): its descriptor says what follows.
+            let mut header = magic.to_vec();
+            let mut descriptor = [0u8; 1];
+            self.source.read_exact(&mut descriptor)?;
+            let d = descriptor[0];
+            header.push(d);
+            let single_segment = d & 0x20 != 0;
+            let window_len = usize::from(!single_segment);
+            let dictionary_len = [0, 1, 2, 4][usize::from(d & 3)];
+            let content_size_len = match d >> 6 {
+                0 => usize::from(single_segment),
+                1 => 2,
+                2 => 4,
+                _ => 8,
+            };
+            let start = header.len();
+            header.resize(start + window_len + dictionary_len + content_size_len, 0);
+            self.source.read_exact(&mut header[start..])?;
+            let window = if single_segment {
+                let at = start + dictionary_len;
+                let size = header[at..]
+                    .iter()
+                    .rev()
+                    .fold(0u64, |v, b| (v << 8) | u64::from(*b));
+                if content_size_len == 2 {
+                    size + 256
+                } else {
+                    size
+                }
+            } else {
+                let w = header[start];
+                let base = 1u64 << (10 + u32::from(w >> 3));
+                base + base / 8 * u64::from(w & 7)
+            };
+            if window > ZSTD_WINDOW_CAP {
+                return Err(Error::other(format!(
+                    "a ZSTD frame with a window of {} MiB (the most is {} MiB)",
+                    window >> 20,
+                    ZSTD_WINDOW_CAP >> 20
+                )));
+            }
+            self.decoder
+                .reset(&mut header.as_slice().chain(&mut self.source))
+                .map_err(Error::other)?;
+            self.in_frame = true;
+            return Ok(true);
+        }
+    }
+}
+
+impl<R: Read> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.in_frame {
+                if self.decoder.can_collect() > 0 {
+                    return self.decoder.read(buf);
+                }
+                if self.decoder.is_finished() {
+                    self.in_frame = false;
+                    continue;
+                }
+                self.decoder
+                    .decode_blocks(
+                        &mut self.source,
+                        ruzstd::decoding::BlockDecodingStrategy::UptoBytes(buf.len()),
+                    )
+                    .map_err(std::io::Error::other)?;
+            } else if !self.next_frame()? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
 /// Reads one object (decompressing it) and sends its records; an error that ends the
 /// object early is returned.
 fn parse_object(
@@ -1139,17 +1302,26 @@ fn parse_object(
 ) -> Result<(), String> {
     let reader: Box<dyn Read> = match compression {
         "GZIP" => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        "ZSTD" => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(reader)
-                .map_err(|e| format!("not a ZSTD stream: {e}"))?,
-        ),
+        "ZSTD" => Box::new(ZstdFrames::new(reader)),
         _ => Box::new(reader),
     };
-    let reader = std::io::BufReader::with_capacity(256 << 10, reader);
+    let used = std::rc::Rc::new(std::cell::Cell::new(0));
+    let reader = Capped {
+        inner: std::io::BufReader::with_capacity(256 << 10, reader),
+        used: used.clone(),
+    };
+    let too_long = || format!("a record longer than {} MiB", RECORD_CAP >> 20);
     match csv {
         None => {
             for value in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
-                let value = value.map_err(|e| format!("not DynamoDB JSON: {e}"))?;
+                let value = value.map_err(|e| {
+                    if used.get() > RECORD_CAP {
+                        too_long()
+                    } else {
+                        format!("not DynamoDB JSON: {e}")
+                    }
+                })?;
+                used.set(0);
                 let record = match value {
                     Value::Object(mut m)
                         if m.len() == 1 && m.get("Item").is_some_and(Value::is_object) =>
@@ -1182,7 +1354,14 @@ fn parse_object(
                     .collect(),
             };
             for row in r.records() {
-                let row = row.map_err(|e| format!("unreadable CSV: {e}"))?;
+                let row = row.map_err(|e| {
+                    if used.get() > RECORD_CAP {
+                        too_long()
+                    } else {
+                        format!("unreadable CSV: {e}")
+                    }
+                })?;
+                used.set(0);
                 let record = if row.len() > header.len() {
                     Record::Invalid(format!(
                         "a row of {} cells under a header of {}",
@@ -1290,6 +1469,76 @@ mod tests {
         assert_eq!(got, [r#"{"id":{"N":"7"}}"#]);
         let (_, ended) = records(b"not zstd at all", "ZSTD", None);
         assert!(ended.is_err());
+    }
+
+    #[test]
+    fn every_zstd_frame_is_read_and_skippable_frames_are_skipped() {
+        let frame = |text: &str| {
+            ruzstd::encoding::compress_to_vec(
+                text.as_bytes(),
+                ruzstd::encoding::CompressionLevel::Fastest,
+            )
+        };
+        let mut stream = frame(r#"{"Item":{"id":{"N":"1"}}}"#);
+        // A skippable frame: its magic, its length, and bytes no decoder reads.
+        stream.extend_from_slice(&[0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+        stream.extend(frame(r#"{"Item":{"id":{"N":"2"}}}"#));
+        let (got, ended) = records(&stream, "ZSTD", None);
+        assert_eq!(ended, Ok(()));
+        assert_eq!(got, [r#"{"id":{"N":"1"}}"#, r#"{"id":{"N":"2"}}"#]);
+        // A frame cut short ends the object with an error, after the frames before it.
+        let mut cut = frame(r#"{"Item":{"id":{"N":"1"}}}"#);
+        let second = frame(r#"{"Item":{"id":{"N":"2"}}}"#);
+        cut.extend_from_slice(&second[..second.len() - 3]);
+        let (got, ended) = records(&cut, "ZSTD", None);
+        assert_eq!(got, [r#"{"id":{"N":"1"}}"#]);
+        assert!(ended.is_err(), "{got:?}");
+    }
+
+    #[test]
+    fn a_zstd_frame_asking_for_a_huge_window_is_refused_before_decoding() {
+        // Window descriptor 0xF8: 2^41 bytes.
+        let by_descriptor: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00];
+        let (_, ended) = records(by_descriptor, "ZSTD", None);
+        let why = ended.expect_err("refused");
+        assert!(why.contains("window of 2097152 MiB"), "{why}");
+        // A single segment whose content size (8 bytes) is 2^40: its window.
+        let by_size: &[u8] = &[
+            0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 0x01, 0x00, 0x00,
+        ];
+        let (_, ended) = records(by_size, "ZSTD", None);
+        let why = ended.expect_err("refused");
+        assert!(why.contains("window of 1048576 MiB"), "{why}");
+    }
+
+    #[test]
+    fn a_record_longer_than_the_cap_ends_its_object() {
+        // Past the cap by more than what the readers buffer ahead of a record.
+        let long = "a".repeat(RECORD_CAP + (64 << 10));
+        let json = format!(
+            "{{\"Item\":{{\"id\":{{\"N\":\"1\"}}}}}}\n{{\"Item\":{{\"id\":{{\"N\":\"2\"}},\"s\":{{\"S\":\"{long}"
+        );
+        let (got, ended) = records(json.as_bytes(), "NONE", None);
+        assert_eq!(got.len(), 1, "only the first record is read");
+        assert_eq!(got[0], r#"{"id":{"N":"1"}}"#);
+        assert_eq!(ended, Err("a record longer than 4 MiB".to_owned()));
+        // A quote never closed makes one field of the rest of the object.
+        let csv = Csv {
+            delimiter: b',',
+            header: None,
+        };
+        let text = format!("id,s\n1,x\n2,\"{long}");
+        let (got, ended) = records(text.as_bytes(), "NONE", Some(&csv));
+        assert_eq!(got.len(), 1, "only the first row is read");
+        assert_eq!(got[0], r#"{"id":{"N":"1"},"s":{"S":"x"}}"#);
+        assert_eq!(ended, Err("a record longer than 4 MiB".to_owned()));
+        // Records under the cap are read however long the object (5 MB here).
+        let many: String = (0..1000)
+            .map(|i| format!("{i},{}\n", "b".repeat(5000)))
+            .collect();
+        let (got, ended) = records(format!("id,s\n{many}").as_bytes(), "NONE", Some(&csv));
+        assert_eq!(ended, Ok(()));
+        assert_eq!(got.len(), 1000);
     }
 
     #[test]
