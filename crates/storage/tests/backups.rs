@@ -71,6 +71,10 @@ assert d["SourceTableDetails"]["TableName"] == "orders", d
 assert d["SourceTableFeatureDetails"]["GlobalSecondaryIndexes"][0]["IndexName"] == "byOwner", d
 listed = ddb.list_backups(TableName="orders")["BackupSummaries"]
 assert [b["BackupArn"] for b in listed] == [backup["BackupArn"]], listed
+# TimeRangeLowerBound is inclusive, TimeRangeUpperBound exclusive.
+at = listed[0]["BackupCreationDateTime"]
+assert len(ddb.list_backups(TimeRangeLowerBound=at)["BackupSummaries"]) == 1
+assert ddb.list_backups(TimeRangeUpperBound=at)["BackupSummaries"] == []
 
 restored = ddb.restore_table_from_backup(TargetTableName="orders-restored", BackupArn=backup["BackupArn"])["TableDescription"]
 assert restored["RestoreSummary"]["SourceBackupArn"] == backup["BackupArn"], restored
@@ -89,6 +93,12 @@ assert ddb.list_tags_of_resource(ResourceArn=t["TableArn"])["Tags"] == []
 
 refused("TableAlreadyExistsException", ddb.restore_table_from_backup,
     TargetTableName="orders-restored", BackupArn=backup["BackupArn"])
+# An override that leaves the index out leaves its attribute's definition out too.
+bare = ddb.restore_table_from_backup(TargetTableName="orders-bare", BackupArn=backup["BackupArn"],
+    GlobalSecondaryIndexOverride=[])["TableDescription"]
+assert "GlobalSecondaryIndexes" not in bare, bare
+assert [a["AttributeName"] for a in bare["AttributeDefinitions"]] == ["pk", "sk"], bare
+assert keys("orders-bare") == before
 refused("BackupNotFoundException", ddb.describe_backup, BackupArn=backup["BackupArn"] + "0")
 
 # A backup outlives its table, and a restore may change the billing.

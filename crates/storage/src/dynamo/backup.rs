@@ -180,25 +180,60 @@ fn table_exists(name: &str) -> Error {
     )
 }
 
+/// What a copy's source must still be when its snapshot is taken: a table (the one of
+/// this uid under its name) or a backup record.
+enum Still {
+    Table { name: String, uid: String },
+    Backup { arn: String },
+}
+
+impl Still {
+    fn holds(&self, txn: &redb::ReadTransaction) -> Result<bool, EngineError> {
+        Ok(match self {
+            Self::Table { name, uid } => match txn.open_table(super::table::UIDS) {
+                Ok(t) => t.get(name.as_str())?.is_some_and(|v| v.value() == uid),
+                Err(redb::TableError::TableDoesNotExist(_)) => false,
+                Err(e) => return Err(e.into()),
+            },
+            Self::Backup { arn } => match txn.open_table(BACKUPS) {
+                Ok(t) => t.get(arn.as_str())?.is_some(),
+                Err(redb::TableError::TableDoesNotExist(_)) => false,
+                Err(e) => return Err(e.into()),
+            },
+        })
+    }
+
+    fn gone(&self) -> Error {
+        match self {
+            Self::Table { name, .. } => table_not_found(name),
+            Self::Backup { arn } => backup_not_found(arn),
+        }
+    }
+}
+
 /// Copies the entries of the engine table `from` (as one snapshot sees them) into `to`, in
-/// steps; answers how many, and the items' size recorded for the table `uid` in the same
-/// snapshot (when given).
+/// steps; answers how many, and the items' size recorded for a table source in the same
+/// snapshot. `None` when the source was deleted before the snapshot (nothing is copied: a
+/// deleted table or backup is not an empty one).
 fn copy_entries(
     engine: &crate::engine::Engine,
     from: &str,
     to: &str,
-    uid: Option<&str>,
-) -> Result<(u64, u64), EngineError> {
+    still: &Still,
+) -> Result<Option<(u64, u64)>, EngineError> {
     let runtime = tokio::runtime::Handle::current();
     engine.read_blocking(|txn| {
-        let size = match (uid, txn.open_table(super::table::SIZES)) {
-            (None, _) | (_, Err(redb::TableError::TableDoesNotExist(_))) => 0,
-            (Some(uid), Ok(t)) => t.get(uid)?.map_or(0, |v| v.value()),
+        if !still.holds(txn)? {
+            return Ok(None);
+        }
+        let size = match (still, txn.open_table(super::table::SIZES)) {
+            (Still::Backup { .. }, _) | (_, Err(redb::TableError::TableDoesNotExist(_))) => 0,
+            (Still::Table { uid, .. }, Ok(t)) => t.get(uid.as_str())?.map_or(0, |v| v.value()),
             (_, Err(e)) => return Err(e.into()),
         };
         let source = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(from)) {
             Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((0, size)),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let mut copied = 0u64;
@@ -225,7 +260,7 @@ fn copy_entries(
             }
         }
         flush(chunk)?;
-        Ok((copied, size))
+        Ok(Some((copied, size)))
     })
 }
 
@@ -290,6 +325,32 @@ fn restore_request(d: &Dynamo, def: &TableDef, name: &str, body: &Value) -> Valu
             }
         }
     }
+    // The definitions of the attributes the key and the restored indexes use: an index left
+    // out by an override takes its attributes' definitions with it.
+    let used: std::collections::HashSet<&str> = std::iter::once(&req["KeySchema"])
+        .chain(
+            ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"]
+                .iter()
+                .filter_map(|f| req.get(*f).and_then(Value::as_array))
+                .flatten()
+                .map(|i| &i["KeySchema"]),
+        )
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|k| k["AttributeName"].as_str())
+        .collect();
+    let definitions: Vec<Value> = described["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| {
+            a["AttributeName"]
+                .as_str()
+                .is_some_and(|n| used.contains(n))
+        })
+        .cloned()
+        .collect();
+    req["AttributeDefinitions"] = Value::Array(definitions);
     if let Some(c) = &def.table_class {
         req["TableClass"] = json!(c);
     }
@@ -364,12 +425,16 @@ impl Dynamo {
         let items_table = def.items_table();
         let target = backup_items_table(&id);
         let engine = self.engine.clone();
-        let uid = def.uid.clone();
-        let (count, size) = tokio::task::spawn_blocking(move || {
-            copy_entries(&engine, &items_table, &target, Some(&uid))
+        let still = Still::Table {
+            name: def.name.clone(),
+            uid: def.uid.clone(),
+        };
+        let copied = tokio::task::spawn_blocking(move || {
+            copy_entries(&engine, &items_table, &target, &still).map(|c| c.ok_or(still))
         })
         .await
         .map_err(|e| Error::Internal(format!("the backup failed: {e}")))??;
+        let (count, size) = copied.map_err(|still| still.gone())?;
         let details = json!({
             "BackupArn": arn,
             "BackupName": backup_name,
@@ -535,7 +600,7 @@ impl Dynamo {
             if table.as_deref().is_some_and(|t| t != name)
                 || !(kind == "ALL" || kind == "USER")
                 || lower.is_some_and(|l| created < l)
-                || upper.is_some_and(|u| created > u)
+                || upper.is_some_and(|u| created >= u)
             {
                 continue;
             }
@@ -587,7 +652,7 @@ impl Dynamo {
             body,
             Origin {
                 items: from,
-                uid: None,
+                still: Still::Backup { arn: arn.clone() },
                 size: record["size"].as_u64(),
             },
             summary,
@@ -657,7 +722,10 @@ impl Dynamo {
             body,
             Origin {
                 items: source.items_table(),
-                uid: Some(source.uid.clone()),
+                still: Still::Table {
+                    name: source.name.clone(),
+                    uid: source.uid.clone(),
+                },
                 size: None,
             },
             summary,
@@ -682,16 +750,17 @@ impl Dynamo {
         def.created = now_secs();
         let engine = self.engine.clone();
         let to_name = def.items_table();
-        let (from_name, uid, known_size) = (from.items, from.uid, from.size);
+        let (from_name, still, known_size) = (from.items, from.still, from.size);
         let copied = tokio::task::spawn_blocking(move || {
-            copy_entries(&engine, &from_name, &to_name, uid.as_deref())
+            copy_entries(&engine, &from_name, &to_name, &still).map(|c| c.ok_or(still))
         })
         .await
         .map_err(|e| Error::Internal(format!("the restore failed: {e}")));
         let _changing = self.definitions.lock().await;
         let stored = def.clone();
         let outcome = match copied {
-            Ok(Ok((count, snapshot_size))) => {
+            Ok(Ok(Err(still))) => Err(still.gone()),
+            Ok(Ok(Ok((count, snapshot_size)))) => {
                 let size = known_size.unwrap_or(snapshot_size);
                 self.engine
                     .write(move |txn| {
@@ -744,7 +813,7 @@ impl Dynamo {
 /// keeps), or a live table's (whose size is read with its items).
 struct Origin {
     items: String,
-    uid: Option<String>,
+    still: Still,
     size: Option<u64>,
 }
 
@@ -798,5 +867,74 @@ impl Dynamo {
             })
             .await?;
         Ok(outcome.unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What CreateBackup and the restores copy from is checked in the copy's own snapshot:
+    /// a table deleted (or deleted and made again) since it was looked up, or a backup
+    /// deleted since, copies nothing and says so, where an empty copy would pass for the
+    /// data.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_source_deleted_before_the_snapshot_is_not_copied_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = crate::engine::Engine::open(&dir.path().join("db.redb")).unwrap();
+        let d = Dynamo::open(engine.clone(), "us-east-1").unwrap();
+        let create = json!({"TableName": "tbl", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]});
+        d.call("CreateTable", &create).await.unwrap();
+        for id in ["a", "b"] {
+            d.call(
+                "PutItem",
+                &json!({"TableName": "tbl", "Item": {"id": {"S": id}}}),
+            )
+            .await
+            .unwrap();
+        }
+        let old = d.table("tbl").unwrap();
+        let copy = |still: Still, from: String, to: &'static str| {
+            let engine = engine.clone();
+            tokio::task::spawn_blocking(move || copy_entries(&engine, &from, to, &still))
+        };
+        let table = |def: &TableDef| Still::Table {
+            name: def.name.clone(),
+            uid: def.uid.clone(),
+        };
+        let (n, size) = copy(table(&old), old.items_table(), "dynamo/backup/1")
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the table is there");
+        assert_eq!(n, 2);
+        assert!(size > 0);
+
+        d.call("DeleteTable", &json!({"TableName": "tbl"}))
+            .await
+            .unwrap();
+        let gone = copy(table(&old), old.items_table(), "dynamo/backup/2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(gone, None, "a deleted table");
+        d.call("CreateTable", &create).await.unwrap();
+        let again = copy(table(&old), old.items_table(), "dynamo/backup/3")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, None, "another table under the same name");
+
+        let unknown = Still::Backup {
+            arn: "arn:aws:dynamodb:us-east-1:123456789012:table/tbl/backup/01234567890123-00000000"
+                .into(),
+        };
+        let none = copy(unknown, "dynamo/backup/1".into(), "dynamo/items/x")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(none, None, "a backup without its record");
     }
 }

@@ -596,21 +596,36 @@ impl Dynamo {
             .put_object(&bucket, &format!("{dir}/_started"), Bytes::new())
             .await?;
         let table_arn = desc["TableArn"].as_str().unwrap_or_default().to_owned();
+        let deleted = || S3Failure {
+            status: 0,
+            code: String::new(),
+            message: format!("the table {table_arn} was deleted during the export"),
+        };
+        // The table the export was asked of: not one made since under the same name.
         let def = self
             .table_named(&table_arn)
             .and_then(|n| self.table(n).ok())
-            .ok_or_else(|| S3Failure {
-                status: 0,
-                code: String::new(),
-                message: format!("the table {table_arn} was deleted during the export"),
-            })?;
+            .filter(|d| desc["TableId"] == super::table::uid_as_uuid(&d.uid).as_str())
+            .ok_or_else(deleted)?;
         // The snapshot is read on a blocking thread, which hands each data file to the
         // uploads as it closes.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, u64)>(1);
         let engine = self.engine.clone();
         let items_name = def.items_table();
+        let (name, uid) = (def.name.clone(), def.uid.clone());
         let reader = tokio::task::spawn_blocking(move || {
             engine.read_blocking(|txn| {
+                // A table deleted before the snapshot is not an empty one.
+                let exists = match txn.open_table(super::table::UIDS) {
+                    Ok(t) => t.get(name.as_str())?.is_some_and(|v| v.value() == uid),
+                    Err(redb::TableError::TableDoesNotExist(_)) => false,
+                    Err(e) => return Err(EngineError::from(e)),
+                };
+                if !exists {
+                    return Err(EngineError::Storage(format!(
+                        "the table {name} was deleted during the export"
+                    )));
+                }
                 let items = TableDefinition::<&[u8], &[u8]>::new(&items_name);
                 let mut billed = 0u64;
                 let mut file =
@@ -623,6 +638,8 @@ impl Dynamo {
                     Err(redb::TableError::TableDoesNotExist(_)) => None,
                     Err(e) => return Err(EngineError::from(e)),
                 };
+                // A table's items table exists from its creation on; an export of a
+                // table without one writes an empty data file.
                 if let Some(table) = table {
                     for e in table.iter()? {
                         let (_, v) = e?;
