@@ -39,6 +39,14 @@ pub(crate) struct S3Failure {
 }
 
 impl S3Failure {
+    fn malformed(what: impl std::fmt::Display) -> Self {
+        Self {
+            status: 0,
+            code: String::new(),
+            message: format!("the buckets endpoint answered a listing that cannot be read: {what}"),
+        }
+    }
+
     fn transport(what: impl std::fmt::Display) -> Self {
         Self {
             status: 0,
@@ -277,7 +285,9 @@ impl S3Client {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut query = format!("list-type=2&prefix={}", encode(prefix));
+            // Keys come URL-encoded, so that one with spaces at its ends or characters XML
+            // cannot carry arrives as it is.
+            let mut query = format!("encoding-type=url&list-type=2&prefix={}", encode(prefix));
             if let Some(t) = &token {
                 query.push_str("&continuation-token=");
                 query.push_str(&encode(t));
@@ -291,8 +301,13 @@ impl S3Client {
                 .to_bytes();
             let doc = crate::s3::xml::parse(&body).map_err(S3Failure::transport)?;
             for c in doc.children("Contents") {
+                let raw = c.text_of("Key").unwrap_or_default().replace('+', " ");
+                let key = percent_encoding::percent_decode_str(&raw)
+                    .decode_utf8()
+                    .map_err(|e| S3Failure::malformed(format!("a key is not UTF-8: {e}")))?
+                    .into_owned();
                 out.push(Listed {
-                    key: c.text_of("Key").unwrap_or_default().to_owned(),
+                    key,
                     size: c
                         .text_of("Size")
                         .and_then(|s| s.parse().ok())
@@ -304,6 +319,11 @@ impl S3Client {
                 doc.text_of("NextContinuationToken"),
             ) {
                 (Some("true"), Some(next)) if !next.is_empty() => token = Some(next.to_owned()),
+                (Some("true"), _) => {
+                    return Err(S3Failure::malformed(
+                        "it is truncated and has no continuation token",
+                    ));
+                }
                 _ => return Ok(out),
             }
         }

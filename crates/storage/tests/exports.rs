@@ -176,6 +176,8 @@ async fn a_csv_import_types_its_key_and_counts_the_rows_the_table_refuses() {
 s3.create_bucket(Bucket="incoming")
 s3.put_object(Bucket="incoming", Key="users/a.csv", Body=b"id,name,age\n1,Ada,36\n2,,\nnot-a-number,Bo,3\n")
 s3.put_object(Bucket="incoming", Key="users/b.csv", Body=b"id,name,age\n4,Cy,40\n")
+# A key with spaces at its ends, a plus and a letter beyond ASCII is listed and read as it is.
+s3.put_object(Bucket="incoming", Key="users/ c+d é.csv ", Body=b"id,name,age\n5,Di,50\n")
 s3.put_object(Bucket="incoming", Key="other/c.csv", Body=b"id,name\n9,Zed\n")
 imp = ddb.import_table(S3BucketSource={"S3Bucket": "incoming", "S3KeyPrefix": "users/"},
     InputFormat="CSV", InputCompressionType="NONE",
@@ -184,12 +186,13 @@ imp = ddb.import_table(S3BucketSource={"S3Bucket": "incoming", "S3KeyPrefix": "u
         "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "N"}]})["ImportTableDescription"]
 d = wait_import(imp["ImportArn"])
 assert d["ImportStatus"] == "FAILED" and d["FailureCode"] == "ItemValidationError", d
-assert (d["ProcessedItemCount"], d["ImportedItemCount"], d["ErrorCount"]) == (4, 3, 1), d
+assert (d["ProcessedItemCount"], d["ImportedItemCount"], d["ErrorCount"]) == (5, 4, 1), d
 items = {i["id"]["N"]: i for i in scan_all("users")}
 assert items == {
     "1": {"id": {"N": "1"}, "name": {"S": "Ada"}, "age": {"S": "36"}},
     "2": {"id": {"N": "2"}},
     "4": {"id": {"N": "4"}, "name": {"S": "Cy"}, "age": {"S": "40"}},
+    "5": {"id": {"N": "5"}, "name": {"S": "Di"}, "age": {"S": "50"}},
 }, items
 
 missing = ddb.import_table(S3BucketSource={"S3Bucket": "no-such-bucket"}, InputFormat="CSV",
