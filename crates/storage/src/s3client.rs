@@ -205,22 +205,27 @@ impl S3Client {
             .body(Full::new(body))
             .map_err(S3Failure::transport)?;
         *request.headers_mut() = headers;
-        let stream = tokio::net::TcpStream::connect(self.buckets.addr)
-            .await
-            .map_err(S3Failure::transport)?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        let exchange = async {
+            let stream = tokio::net::TcpStream::connect(self.buckets.addr)
                 .await
                 .map_err(S3Failure::transport)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "buckets connection ended");
-            }
-        });
-        let response = sender
-            .send_request(request)
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .map_err(S3Failure::transport)?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "buckets connection ended");
+                }
+            });
+            sender
+                .send_request(request)
+                .await
+                .map_err(S3Failure::transport)
+        };
+        let response = tokio::time::timeout(IDLE, exchange)
             .await
-            .map_err(S3Failure::transport)?;
+            .map_err(|_| S3Failure::transport(format!("no answer in {} s", IDLE.as_secs())))??;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -293,10 +298,9 @@ impl S3Client {
                 query.push_str(&encode(t));
             }
             let response = self.send("GET", bucket, None, &query, Bytes::new()).await?;
-            let body = response
-                .into_body()
-                .collect()
+            let body = tokio::time::timeout(IDLE, response.into_body().collect())
                 .await
+                .map_err(|_| S3Failure::transport(format!("no listing in {} s", IDLE.as_secs())))?
                 .map_err(S3Failure::transport)?
                 .to_bytes();
             let doc = crate::s3::xml::parse(&body).map_err(S3Failure::transport)?;
@@ -338,6 +342,10 @@ impl S3Client {
     }
 }
 
+/// How long the buckets endpoint may take to answer, or to send the next part of a body,
+/// before a job gives up on it.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A body read as `std::io::Read` on a blocking thread: the chunks an async task pumps in.
 pub(crate) struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
@@ -349,7 +357,16 @@ impl ChannelReader {
     pub(crate) fn of(mut body: Incoming) -> Self {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         tokio::spawn(async move {
-            while let Some(frame) = body.frame().await {
+            loop {
+                let Ok(frame) = tokio::time::timeout(IDLE, body.frame()).await else {
+                    let stalled = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the object's body stalled for {} s", IDLE.as_secs()),
+                    );
+                    let _ = tx.send(Err(stalled)).await;
+                    return;
+                };
+                let Some(frame) = frame else { return };
                 let chunk = match frame {
                     Ok(f) => match f.into_data() {
                         Ok(d) => Ok(d),

@@ -1012,7 +1012,11 @@ impl Dynamo {
             while let Some(done) = writing.next().await {
                 counts.add(done?);
             }
-            if let Ok(Err(why)) = parser.await {
+            let ended = match parser.await {
+                Ok(ended) => ended,
+                Err(e) => Err(format!("its reader stopped: {e}")),
+            };
+            if let Err(why) = ended {
                 tracing::info!(object = %object.key, "rest of the object skipped: {why}");
                 counts.processed += 1;
                 counts.errors += 1;
@@ -1132,6 +1136,21 @@ impl Csv {
             return Ok(None);
         }
         let csv = options.and_then(|o| o.get("Csv"));
+        let wrong = |at: &str| {
+            Err(Error::Serialization(format!(
+                "Unexpected value type in payload at 'InputFormatOptions.Csv.{at}'"
+            )))
+        };
+        if let Some(d) = csv.and_then(|c| c.get("Delimiter"))
+            && !d.is_string()
+        {
+            return wrong("Delimiter");
+        }
+        if let Some(h) = csv.and_then(|c| c.get("HeaderList"))
+            && !h.as_array().is_some_and(|h| h.iter().all(Value::is_string))
+        {
+            return wrong("HeaderList");
+        }
         let delimiter = match csv.and_then(|c| c.get("Delimiter")).and_then(Value::as_str) {
             None => b',',
             Some(d) if d.len() == 1 && matches!(d, "," | "\t" | ":" | ";" | "|" | " ") => {
@@ -1486,6 +1505,26 @@ mod tests {
         assert_eq!(got, [r#"{"id":{"N":"7"}}"#]);
         let (_, ended) = records(b"not zstd at all", "ZSTD", None);
         assert!(ended.is_err());
+    }
+
+    #[test]
+    fn csv_options_of_the_wrong_type_are_refused_not_ignored() {
+        let of = |options: Value| Csv::of(Some(&options), "CSV").map(|c| c.is_some());
+        for (bad, at) in [
+            (json!({"Csv": {"Delimiter": 59}}), "Delimiter"),
+            (json!({"Csv": {"HeaderList": "id,name"}}), "HeaderList"),
+            (json!({"Csv": {"HeaderList": ["id", 2]}}), "HeaderList"),
+        ] {
+            let e = of(bad).expect_err("refused");
+            assert_eq!(e.type_name(), "SerializationException");
+            assert!(e.to_string().contains(at), "{e}");
+        }
+        let e = of(json!({"Csv": {"Delimiter": "/"}})).expect_err("refused");
+        assert_eq!(e.type_name(), "ValidationException");
+        assert_eq!(
+            of(json!({"Csv": {"Delimiter": ";", "HeaderList": ["id"]}})).ok(),
+            Some(true)
+        );
     }
 
     #[test]
