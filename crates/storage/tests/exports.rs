@@ -502,3 +502,106 @@ print(json.dumps(sorted([j["TableArn"].rsplit("/", 1)[1], j["ImportStatus"]] for
     let (count, _, _) = d.counts(&users).await.expect("counts");
     assert_eq!(count, 39, "Users was not imported into again");
 }
+
+/// ION, checked with Amazon's own Ion library (`amazon.ion`): an ION export is Ion that
+/// `simpleion` reads back into the table's items, sets annotated as DynamoDB's export
+/// annotates them, and Ion that `simpleion` writes imports into the same items.
+#[tokio::test(flavor = "multi_thread")]
+async fn ion_exports_and_imports_are_the_ion_amazons_library_reads_and_writes() {
+    let Some(python) = boto3() else { return };
+    let has_ion = std::process::Command::new(&python)
+        .args(["-c", "import amazon.ion.simpleion"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_ion {
+        harness::missing("amazon.ion is not importable (.ci/install-test-deps installs it)");
+        return;
+    }
+    let (server, buckets) = Server::start_with_buckets().await;
+    let s3 = format!("http://{}", buckets.addr);
+    let out = run_python(
+        &python,
+        &server.url(),
+        &script(
+            &s3,
+            r#"
+from decimal import Decimal
+from amazon.ion import simpleion
+from amazon.ion.core import IonType
+from amazon.ion.simple_types import IonPyList
+
+s3.create_bucket(Bucket="ion")
+keys = dict(KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+ddb.create_table(TableName="src", **keys)
+items = [
+    {"id": {"S": f"i{i}"}, "n": {"N": str(i * 7)}, "d": {"N": "-12.5"}, "big": {"N": "1E+100"},
+     "b": {"B": bytes([i, 0, 255])}, "t": {"BOOL": i % 2 == 0}, "z": {"NULL": True},
+     "s": {"S": "quote \" back \\ é\n"}, "l": {"L": [{"S": "x"}, {"M": {"k": {"N": "1"}}}]},
+     "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"\x01", b"\x02"]},
+     "odd name": {"S": "x"}}
+    for i in range(30)
+]
+for it in items:
+    ddb.put_item(TableName="src", Item=it)
+ddb.update_continuous_backups(TableName="src", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+arn = ddb.describe_table(TableName="src")["Table"]["TableArn"]
+d = wait_export(ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="ion", S3Prefix="out",
+    ExportFormat="ION")["ExportDescription"]["ExportArn"])
+assert d["ExportStatus"] == "COMPLETED" and d["ExportFormat"] == "ION" and d["ItemCount"] == 30, d
+summary = json.loads(s3.get_object(Bucket="ion", Key=d["ExportManifest"])["Body"].read())
+assert summary["outputFormat"] == "ION", summary
+files = [json.loads(l) for l in s3.get_object(Bucket="ion", Key=summary["manifestFilesS3Key"])["Body"].read().decode().splitlines()]
+values = []
+for f in files:
+    assert f["dataFileS3Key"].endswith(".ion.gz"), f
+    text = gzip.decompress(s3.get_object(Bucket="ion", Key=f["dataFileS3Key"])["Body"].read())
+    values += list(simpleion.loads(text, single_value=False))
+assert len(values) == 30, len(values)
+got = {v["Item"]["id"]: v["Item"] for v in values}
+one = got["i3"]
+assert one["n"] == Decimal(21) and one["d"] == Decimal("-12.5") and one["big"] == Decimal("1E100"), one
+assert bytes(one["b"]) == bytes([3, 0, 255]), one
+assert one["t"] == False and got["i4"]["t"] == True, (one, got["i4"])
+assert one["z"] is None or one["z"].ion_type == IonType.NULL, one
+assert one["s"] == "quote \" back \\ é\n" and one["odd name"] == "x", one
+assert one["l"][0] == "x" and one["l"][1]["k"] == Decimal(1), one
+assert one["ss"].ion_annotations[0].text == "$dynamodb_SS" and sorted(one["ss"]) == ["a", "b"], one
+assert one["ns"].ion_annotations[0].text == "$dynamodb_NS" and sorted(one["ns"]) == [Decimal(1), Decimal("2.5")], one
+assert one["bs"].ion_annotations[0].text == "$dynamodb_BS" and sorted(bytes(x) for x in one["bs"]) == [b"\x01", b"\x02"], one
+
+# Ion written by Amazon's library, as text and as a stream of values, imports as items.
+def annotated(kind, members):
+    return IonPyList.from_value(IonType.LIST, members, annotations=(f"$dynamodb_{kind}",))
+written = [
+    {"Item": {"id": f"w{i}", "n": i, "d": Decimal("0.125"), "f": 2.5, "b": b"\x00\x01",
+              "m": {"nested": [True, None, "s"]}, "ss": annotated("SS", ["p", "q"]),
+              "ns": annotated("NS", [Decimal(1), 2])}}
+    for i in range(20)
+]
+s3.put_object(Bucket="ion", Key="in/part-1.ion.gz",
+    Body=gzip.compress(simpleion.dumps(written, sequence_as_stream=True, binary=False).encode()))
+imp = wait_import(ddb.import_table(S3BucketSource={"S3Bucket": "ion", "S3KeyPrefix": "in/"},
+    InputFormat="ION", InputCompressionType="GZIP",
+    TableCreationParameters=dict(TableName="from-ion", **keys))["ImportTableDescription"]["ImportArn"])
+assert imp["ImportStatus"] == "COMPLETED" and imp["ImportedItemCount"] == 20, imp
+item = ddb.get_item(TableName="from-ion", Key={"id": {"S": "w4"}})["Item"]
+assert item["n"] == {"N": "4"} and item["d"] == {"N": "0.125"} and item["b"] == {"B": b"\x00\x01"}, item
+assert float(item["f"]["N"]) == 2.5, item
+assert item["m"] == {"M": {"nested": {"L": [{"BOOL": True}, {"NULL": True}, {"S": "s"}]}}}, item
+assert sorted(item["ss"]["SS"]) == ["p", "q"] and sorted(item["ns"]["NS"]) == ["1", "2"], item
+
+# The export imports back into the same table.
+back = wait_import(ddb.import_table(S3BucketSource={"S3Bucket": "ion", "S3KeyPrefix": d["ExportManifest"].rsplit("/", 1)[0] + "/data/"},
+    InputFormat="ION", InputCompressionType="GZIP",
+    TableCreationParameters=dict(TableName="round-trip", **keys))["ImportTableDescription"]["ImportArn"])
+assert back["ImportStatus"] == "COMPLETED" and back["ImportedItemCount"] == 30, back
+assert sorted(json.dumps(i, sort_keys=True, default=str) for i in scan_all("round-trip")) == \
+    sorted(json.dumps(i, sort_keys=True, default=str) for i in scan_all("src"))
+print("ok")
+"#,
+        ),
+    )
+    .await;
+    assert_eq!(out.trim(), "ok");
+}

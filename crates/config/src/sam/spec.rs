@@ -434,7 +434,7 @@ pub struct ImportSpec {
     pub bucket_owner: Option<String>,
     /// `S3BucketSource.S3KeyPrefix`.
     pub key_prefix: Option<String>,
-    /// `InputFormat`: `DYNAMODB_JSON` or `CSV`.
+    /// `InputFormat`: `DYNAMODB_JSON`, `ION` or `CSV`.
     pub input_format: String,
     /// `InputCompressionType`: `GZIP`, `ZSTD` or `NONE`.
     pub compression: String,

@@ -88,7 +88,6 @@ fn pitr(f: &mut Findings, parent: &FieldPath, p: Option<&super::raw::PitrRaw>) -
 }
 
 /// `ImportSourceSpecification`, checked as DynamoDB's ImportTable checks its parameters.
-/// ION, which Meridian does not read, is refused at its line.
 fn import_source(
     f: &mut Findings,
     parent: &FieldPath,
@@ -119,21 +118,13 @@ fn import_source(
             ok = false;
             String::new()
         }
-        Some(format @ ("DYNAMODB_JSON" | "CSV")) => format.to_owned(),
-        Some("ION") => {
-            f.error(
-                &path.field("InputFormat"),
-                "Meridian does not read ION: export the items as DYNAMODB_JSON or CSV",
-            );
-            ok = false;
-            String::new()
-        }
+        Some(format @ ("DYNAMODB_JSON" | "ION" | "CSV")) => format.to_owned(),
         Some(other) => {
             let e = f.error(
                 &path.field("InputFormat"),
                 format!("unsupported input format \"{other}\" (DYNAMODB_JSON, CSV or ION)"),
             );
-            if let Some(c) = did_you_mean(other, ["DYNAMODB_JSON", "CSV"]) {
+            if let Some(c) = did_you_mean(other, ["DYNAMODB_JSON", "ION", "CSV"]) {
                 e.hint(format!("did you mean \"{c}\"?"));
             }
             ok = false;

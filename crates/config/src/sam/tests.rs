@@ -948,7 +948,7 @@ Resources:
       KeySchema: [{AttributeName: id, KeyType: HASH}]
       ImportSourceSpecification:
         S3BucketSource: {S3KeyPrefix: x}
-        InputFormat: ION
+        InputFormat: DYNAMO_JSON
   B:
     Type: AWS::DynamoDB::Table
     Properties:
@@ -964,7 +964,7 @@ Resources:
     let got = errors("template.yaml", bad);
     let want = vec![
         "template.yaml:10:9: A: Properties.ImportSourceSpecification.S3BucketSource: required field \"S3Bucket\" is missing",
-        "template.yaml:11:22: A: Properties.ImportSourceSpecification.InputFormat: Meridian does not read ION",
+        "template.yaml:11:22: A: Properties.ImportSourceSpecification.InputFormat: unsupported input format \"DYNAMO_JSON\" (DYNAMODB_JSON, CSV or ION) (did you mean \"DYNAMODB_JSON\"?)",
         "template.yaml:21:31: B: Properties.ImportSourceSpecification.InputCompressionType: unsupported compression \"BZIP2\"",
         "template.yaml:22:9: B: Properties.ImportSourceSpecification.InputFormatOptions: CSV options apply to InputFormat CSV, not DYNAMODB_JSON",
         "template.yaml:22:47: B: Properties.ImportSourceSpecification.InputFormatOptions.Csv.Delimiter: \"/\" is not a delimiter DynamoDB reads",

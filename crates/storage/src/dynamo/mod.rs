@@ -11,6 +11,7 @@ pub mod error;
 pub mod expr;
 mod index;
 mod input;
+mod ion;
 mod item;
 mod legacy;
 pub mod number;

@@ -10,10 +10,11 @@
 //!   `{"Item":{...}}` line per item, gzip), `manifest-files.json`, `manifest-summary.json`
 //!   and their `.checksum` files (the MD5 in hex). Only the present can be exported (no
 //!   history is kept), so `ExportTime` must be omitted or name the present; the formats are
-//!   DYNAMODB_JSON (ION is refused) and the type FULL_EXPORT.
+//!   DYNAMODB_JSON and ION (`data/<name>.ion.gz`: `$ion_1_0`, then one `{Item:{...}}` per
+//!   line, [`super::ion`]), and the type FULL_EXPORT.
 //! * An import creates its table once the bucket is listed, then reads every object under
 //!   the prefix (GZIP, ZSTD or none) as DYNAMODB_JSON (`{"Item":{...}}` objects, one after
-//!   another) or CSV (the header line, or `HeaderList`, names the columns; key columns take
+//!   another), ION (`{Item:{...}}` structs) or CSV (the header line, or `HeaderList`, names the columns; key columns take
 //!   their attribute definitions' types, the others are strings, an empty cell is no
 //!   attribute), and writes items in batches. A record that is not an item, or an item the
 //!   table refuses, is counted as an error and skipped (a record that does not parse ends
@@ -479,11 +480,6 @@ impl Dynamo {
         let (Some(table_arn), Some(bucket)) = (table_arn, bucket) else {
             return Err(Error::validation("TableArn and S3Bucket are required"));
         };
-        if format == "ION" {
-            return Err(Error::validation(
-                "ExportFormat ION is not supported by Meridian: export as DYNAMODB_JSON",
-            ));
-        }
         if export_type == "INCREMENTAL_EXPORT" {
             return Err(Error::validation(
                 "ExportType INCREMENTAL_EXPORT is not supported by Meridian, which keeps no history of a table's changes: request a FULL_EXPORT",
@@ -613,6 +609,7 @@ impl Dynamo {
         let engine = self.engine.clone();
         let items_name = def.items_table();
         let (name, uid) = (def.name.clone(), def.uid.clone());
+        let ion = desc["ExportFormat"] == "ION";
         let reader = tokio::task::spawn_blocking(move || {
             engine.read_blocking(|txn| {
                 // A table deleted before the snapshot is not an empty one.
@@ -632,6 +629,7 @@ impl Dynamo {
                     flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 let (mut in_file, mut raw) = (0u64, 0usize);
                 let mut line = Vec::with_capacity(256);
+                let (mut json, mut text) = (Vec::new(), String::new());
                 let mut sent = false;
                 let table = match txn.open_table(items) {
                     Ok(t) => Some(t),
@@ -644,10 +642,28 @@ impl Dynamo {
                     for e in table.iter()? {
                         let (_, v) = e?;
                         line.clear();
-                        line.extend_from_slice(b"{\"Item\":");
-                        let size = super::stored::write_item_json(v.value(), &mut line)
-                            .map_err(EngineError::Storage)?;
-                        line.extend_from_slice(b"}\n");
+                        let size = if ion {
+                            // Each data file begins with Ion's version marker.
+                            if in_file == 0 {
+                                line.extend_from_slice(b"$ion_1_0\n");
+                            }
+                            json.clear();
+                            let size = super::stored::write_item_json(v.value(), &mut json)
+                                .map_err(EngineError::Storage)?;
+                            let item: Map<String, Value> = serde_json::from_slice(&json)
+                                .map_err(|e| EngineError::Storage(e.to_string()))?;
+                            text.clear();
+                            super::ion::write_item(&item, &mut text)
+                                .map_err(EngineError::Storage)?;
+                            line.extend_from_slice(text.as_bytes());
+                            size
+                        } else {
+                            line.extend_from_slice(b"{\"Item\":");
+                            let size = super::stored::write_item_json(v.value(), &mut line)
+                                .map_err(EngineError::Storage)?;
+                            line.extend_from_slice(b"}\n");
+                            size
+                        };
                         billed += size as u64;
                         std::io::Write::write_all(&mut file, &line)
                             .map_err(|e| EngineError::Storage(e.to_string()))?;
@@ -686,7 +702,12 @@ impl Dynamo {
         let mut items = 0u64;
         let mut upload_failure = None;
         while let Some((bytes, n)) = rx.recv().await {
-            let key = format!("{dir}/data/{}.json.gz", data_file_name());
+            let extension = if desc["ExportFormat"] == "ION" {
+                "ion"
+            } else {
+                "json"
+            };
+            let key = format!("{dir}/data/{}.{extension}.gz", data_file_name());
             let md5 = base64::engine::general_purpose::STANDARD.encode(md5_of(&bytes));
             match client.put_object(&bucket, &key, Bytes::from(bytes)).await {
                 Ok(etag) => {
@@ -837,11 +858,6 @@ impl Dynamo {
                 "S3BucketSource, InputFormat and TableCreationParameters are required",
             ));
         };
-        if format == "ION" {
-            return Err(Error::validation(
-                "InputFormat ION is not supported by Meridian: import DYNAMODB_JSON or CSV",
-            ));
-        }
         let csv = Csv::of(obj.get("InputFormatOptions"), format)?;
         // The table is checked as CreateTable checks it, and must not exist yet.
         let def = match preset {
@@ -909,7 +925,11 @@ impl Dynamo {
                 .unwrap_or_default()
                 .to_owned(),
             compression: compression.to_owned(),
-            csv,
+            format: match (csv, format) {
+                (Some(csv), _) => Format::Csv(csv),
+                (None, "ION") => Format::Ion,
+                (None, _) => Format::DynamoDbJson,
+            },
         };
         let table = def.name.clone();
         self.jobs.importing().insert(table.clone());
@@ -973,13 +993,13 @@ impl Dynamo {
                 .map_err(Failure::S3)?;
             let reader = ChannelReader::of(body);
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Record>(IMPORT_BATCH * 4);
-            let (compression, csv, key_types) = (
+            let (compression, format, key_types) = (
                 source.compression.clone(),
-                source.csv.clone(),
+                source.format.clone(),
                 key_types.clone(),
             );
             let parser = tokio::task::spawn_blocking(move || {
-                parse_object(reader, &compression, csv.as_ref(), &key_types, &tx)
+                parse_object(reader, &compression, &format, &key_types, &tx)
             });
             // Several batches are written at once, so that the engine's group commit makes
             // one durable commit of them (duplicates among them overwrite each other in no
@@ -1120,7 +1140,15 @@ struct Source {
     bucket: String,
     prefix: String,
     compression: String,
-    csv: Option<Csv>,
+    format: Format,
+}
+
+/// How an import's objects are written.
+#[derive(Clone)]
+enum Format {
+    DynamoDbJson,
+    Ion,
+    Csv(Csv),
 }
 
 /// CSV's options: the delimiter and the header, when not the first line.
@@ -1332,7 +1360,7 @@ impl<R: Read> Read for ZstdFrames<R> {
 fn parse_object(
     reader: impl Read + 'static,
     compression: &str,
-    csv: Option<&Csv>,
+    format: &Format,
     key_types: &[(String, String)],
     tx: &tokio::sync::mpsc::Sender<Record>,
 ) -> Result<(), String> {
@@ -1347,8 +1375,31 @@ fn parse_object(
         used: used.clone(),
     };
     let too_long = || format!("a record longer than {} MiB", RECORD_CAP >> 20);
-    match csv {
-        None => {
+    match format {
+        Format::Ion => {
+            // Read in 64 KiB steps: a record may run past the cap by that much.
+            let mut ion =
+                super::ion::Reader::new(std::io::BufReader::with_capacity(64 << 10, reader));
+            loop {
+                let value = ion.next_value().map_err(|e| {
+                    if used.get() > RECORD_CAP {
+                        too_long()
+                    } else {
+                        format!("not Ion text: {e}")
+                    }
+                })?;
+                used.set(0);
+                let record = match value {
+                    None => return Ok(()),
+                    Some(super::ion::TopLevel::Item(item)) => Record::Item(item),
+                    Some(super::ion::TopLevel::NotAnItem(why)) => Record::Invalid(why),
+                };
+                if tx.blocking_send(record).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Format::DynamoDbJson => {
             for value in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
                 let value = value.map_err(|e| {
                     if used.get() > RECORD_CAP {
@@ -1374,7 +1425,7 @@ fn parse_object(
             }
             Ok(())
         }
-        Some(csv) => {
+        Format::Csv(csv) => {
             let mut r = csv::ReaderBuilder::new()
                 .delimiter(csv.delimiter)
                 .has_headers(csv.header.is_none())
@@ -1438,10 +1489,11 @@ mod tests {
     ) -> (Vec<String>, Result<(), String>) {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let keys = [("id".to_owned(), "N".to_owned())];
+        let format = csv.cloned().map_or(Format::DynamoDbJson, Format::Csv);
         let ended = parse_object(
             std::io::Cursor::new(bytes.to_vec()),
             compression,
-            csv,
+            &format,
             &keys,
             &tx,
         );

@@ -5,7 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 #[allow(unused_imports)]
-pub use common::{ACCESS_KEY, Process, SECRET_KEY, aws_env, boto3, run_python, tool};
+pub use common::{ACCESS_KEY, Process, SECRET_KEY, aws_env, boto3, missing, run_python, tool};
 
 use std::path::Path;
 use std::sync::Arc;
