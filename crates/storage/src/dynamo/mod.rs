@@ -24,6 +24,7 @@ pub mod table;
 mod tags;
 mod transact;
 mod transfer;
+pub use transfer::exercise_import;
 pub mod ttl;
 pub mod types;
 

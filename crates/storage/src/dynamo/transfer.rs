@@ -1478,6 +1478,48 @@ fn parse_object(
     }
 }
 
+/// Reads `data` as one import object, the way an import reads it: the first byte picks
+/// the compression (none, GZIP, ZSTD) and the format (DynamoDB JSON, Ion, CSV with a header
+/// line, CSV with `;` and a given header), the rest is the object. The entry point of the
+/// `dynamo_import` fuzz target and of its regression replay; never panics, never hangs, and
+/// answers how many records were items.
+pub fn exercise_import(data: &[u8]) -> usize {
+    let Some((&choice, object)) = data.split_first() else {
+        return 0;
+    };
+    let compression = ["NONE", "GZIP", "ZSTD"][usize::from(choice % 3)];
+    let format = match (choice / 3) % 4 {
+        0 => Format::DynamoDbJson,
+        1 => Format::Ion,
+        2 => Format::Csv(Csv {
+            delimiter: b',',
+            header: None,
+        }),
+        _ => Format::Csv(Csv {
+            delimiter: b';',
+            header: Some(vec!["id".into(), "v".into()]),
+        }),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let drain = std::thread::spawn(move || {
+        let mut items = 0;
+        while let Some(r) = rx.blocking_recv() {
+            items += usize::from(matches!(r, Record::Item(_)));
+        }
+        items
+    });
+    let keys = [("id".to_owned(), "N".to_owned())];
+    let _ = parse_object(
+        std::io::Cursor::new(object.to_vec()),
+        compression,
+        &format,
+        &keys,
+        &tx,
+    );
+    drop(tx);
+    drain.join().unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
