@@ -554,24 +554,31 @@ Resources:
             format!("{{\"Item\":{{\"userId\":{{\"S\":\"u{i}\"}},\"n\":{{\"N\":\"{i}\"}}}}}}\n")
         })
         .collect();
-    let file = tmp.path().join("users.json");
-    std::fs::write(&file, rows).expect("write");
-    let mut cmd = Command::new(&aws_cli);
-    cmd.args([
-        "s3",
-        "cp",
-        &file.display().to_string(),
-        "s3://seed/export/users.json",
-        "--endpoint-url",
-        &s3,
-    ]);
-    aws_env(&mut cmd, home.path(), &key);
-    let out = cmd.output().expect("aws runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // One item, then a record that is no item: that import fails with the item kept.
+    let broken = "{\"Item\":{\"userId\":{\"S\":\"b1\"}}}\n{\"NotAnItem\":1}\n";
+    for (name, text, to) in [
+        ("users.json", rows.as_str(), "s3://seed/export/users.json"),
+        ("broken.json", broken, "s3://seed/broken/part.json"),
+    ] {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, text).expect("write");
+        let mut cmd = Command::new(&aws_cli);
+        cmd.args([
+            "s3",
+            "cp",
+            &file.display().to_string(),
+            to,
+            "--endpoint-url",
+            &s3,
+        ]);
+        aws_env(&mut cmd, home.path(), &key);
+        let out = cmd.output().expect("aws runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     std::fs::write(
         &template,
@@ -585,6 +592,16 @@ Resources:
       KeySchema: [{{AttributeName: userId, KeyType: HASH}}]
       ImportSourceSpecification:
         S3BucketSource: {{S3Bucket: !Ref Seed, S3KeyPrefix: export/}}
+        InputFormat: DYNAMODB_JSON
+  Broken:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Broken
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{{AttributeName: userId, AttributeType: S}}]
+      KeySchema: [{{AttributeName: userId, KeyType: HASH}}]
+      ImportSourceSpecification:
+        S3BucketSource: {{S3Bucket: !Ref Seed, S3KeyPrefix: broken/}}
         InputFormat: DYNAMODB_JSON
 "
         ),
@@ -602,8 +619,15 @@ Resources:
         (!list.is_empty() && list.iter().all(|i| i["ImportStatus"] != "IN_PROGRESS"))
             .then_some(list)
     });
-    assert_eq!(imports.len(), 1, "{imports:#?}");
-    assert_eq!(imports[0]["ImportStatus"], "COMPLETED", "{imports:#?}");
+    assert_eq!(imports.len(), 2, "{imports:#?}");
+    let status = |table: &str| {
+        imports
+            .iter()
+            .find(|i| i["TableArn"].as_str().is_some_and(|a| a.ends_with(table)))
+            .map(|i| i["ImportStatus"].clone())
+    };
+    assert_eq!(status("/Users"), Some("COMPLETED".into()), "{imports:#?}");
+    assert_eq!(status("/Broken"), Some("FAILED".into()), "{imports:#?}");
     let item = aws(
         &aws_cli,
         home.path(),
@@ -621,5 +645,41 @@ Resources:
     );
     assert_eq!(item["Item"]["n"]["N"], "24", "{item}");
     let tables = up.cli_json(&["tables", "ls"]);
-    assert_eq!(tables[0]["items"], 25, "{tables}");
+    let items = |name: &str| {
+        tables
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["name"] == name))
+            .map(|t| t["items"].clone())
+    };
+    assert_eq!(items("Users"), Some(25.into()), "{tables}");
+    assert_eq!(items("Broken"), Some(1.into()), "{tables}");
+
+    // The next revision does not import into Broken again; it says why the table holds
+    // one item, once.
+    let text = std::fs::read_to_string(&template).expect("read");
+    std::fs::write(&template, format!("{text}# edited\n")).expect("write");
+    up.wait_line("applied revision");
+    let stderr = tmp.path().join("up.stderr");
+    let said = eventually(
+        "the failed import warned of",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&stderr)
+                .ok()
+                .filter(|s| s.contains("the table's import failed"))
+        },
+    );
+    let warning = said
+        .lines()
+        .find(|l| l.contains("the table's import failed"))
+        .unwrap_or_default();
+    assert!(
+        warning.contains("table=Broken") && warning.contains("delete the table to import it again"),
+        "{warning}"
+    );
+    assert_eq!(
+        said.matches("the table's import failed").count(),
+        1,
+        "{said}"
+    );
 }

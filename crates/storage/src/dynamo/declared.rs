@@ -49,15 +49,21 @@ enum Step {
     },
 }
 
-/// The declared tables that imports create, once the rest of a plan is applied.
+/// The declared tables that imports create, once the rest of a plan is applied, and the
+/// declared tables an import created earlier (whose import may have failed).
 #[derive(Debug, Default)]
 #[must_use = "the imports start only when given to Dynamo::start_declared_imports"]
-pub struct DeclaredImports(Vec<(TableDef, Value)>);
+pub struct DeclaredImports {
+    start: Vec<(TableDef, Value)>,
+    imported: Vec<Arc<TableDef>>,
+}
 
 /// What applying a revision's tables changes, computed by [`Dynamo::plan_declared`].
 #[derive(Debug, Clone, Default)]
 pub struct TablePlan {
     steps: Vec<Step>,
+    /// Tables that exist and that their declaration imports.
+    imported: Vec<Arc<TableDef>>,
 }
 
 impl TablePlan {
@@ -352,6 +358,7 @@ impl Dynamo {
     pub fn plan_declared(&self, specs: &[&TableSpec]) -> Result<TablePlan, PlanRefusal> {
         let mut refusals = Vec::new();
         let mut steps = Vec::new();
+        let mut imported = Vec::new();
         let mut seen: HashMap<&str, &TableSpec> = HashMap::new();
         for spec in specs {
             if let Some(first) = seen.insert(spec.name.as_str(), spec) {
@@ -389,15 +396,20 @@ impl Dynamo {
                     Some(import) => steps.push(Step::Import(new, import_request(spec, import))),
                     None => steps.push(Step::Create(new)),
                 },
-                Ok(old) => match diff(&old, new, spec) {
-                    Ok(Some(step)) => steps.push(step),
-                    Ok(None) => {}
-                    Err(r) => refusals.push(r),
-                },
+                Ok(old) => {
+                    if spec.import.is_some() {
+                        imported.push(old.clone());
+                    }
+                    match diff(&old, new, spec) {
+                        Ok(Some(step)) => steps.push(step),
+                        Ok(None) => {}
+                        Err(r) => refusals.push(r),
+                    }
+                }
             }
         }
         if refusals.is_empty() {
-            Ok(TablePlan { steps })
+            Ok(TablePlan { steps, imported })
         } else {
             Err(PlanRefusal(refusals))
         }
@@ -413,25 +425,47 @@ impl Dynamo {
             .into_iter()
             .partition(|s| matches!(s, Step::Import(..)));
         self.apply_steps(steps).await?;
-        Ok(DeclaredImports(
-            imports
+        Ok(DeclaredImports {
+            start: imports
                 .into_iter()
                 .filter_map(|s| match s {
                     Step::Import(def, request) => Some((def, request)),
                     _ => None,
                 })
                 .collect(),
-        ))
+            imported: plan.imported,
+        })
     }
 
     /// Starts the imports that create declared tables, acting as `importer`. One that cannot
-    /// start is logged, and the next revision tries again.
+    /// start is logged, and the next revision tries again. A declared table whose import
+    /// failed (or was cut short by a stop) is warned of once: it holds only what the import
+    /// wrote, and is imported again only once deleted.
     pub async fn start_declared_imports(
         self: &Arc<Self>,
         imports: DeclaredImports,
         importer: Option<&Arc<Credential>>,
     ) {
-        for (def, request) in imports.0 {
+        for def in &imports.imported {
+            match self.failed_import_of(def).await {
+                Ok(Some(failed)) => {
+                    let arn = failed["ImportArn"].as_str().unwrap_or_default();
+                    if self.jobs.first_warning(arn) {
+                        tracing::warn!(
+                            table = %def.name,
+                            import = %arn,
+                            reason = %failed["FailureMessage"].as_str().unwrap_or_default(),
+                            "the table's import failed: it holds only the items read before; delete the table to import it again"
+                        );
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(table = %def.name, error = %e, "cannot read the table's imports")
+                }
+            }
+        }
+        for (def, request) in imports.start {
             let name = def.name.clone();
             let Some(cred) = importer else {
                 tracing::warn!(table = %name, "not imported: there is no access key to read the bucket with");
@@ -456,7 +490,10 @@ impl Dynamo {
                 self.carry_streams(old, new).await?;
             }
         }
-        let plan = TablePlan { steps };
+        let plan = TablePlan {
+            steps,
+            imported: Vec::new(),
+        };
         let steps = plan.steps.clone();
         self.engine
             .write(move |txn| {

@@ -107,6 +107,8 @@ pub(crate) struct Jobs {
     opened: f64,
     buckets: std::sync::OnceLock<Buckets>,
     importing: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Failed imports a revision has warned of (once each).
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for Jobs {
@@ -115,6 +117,7 @@ impl Default for Jobs {
             opened: now_secs(),
             buckets: std::sync::OnceLock::new(),
             importing: std::sync::Mutex::default(),
+            warned: std::sync::Mutex::default(),
         }
     }
 }
@@ -129,6 +132,14 @@ impl Jobs {
     /// True while an import of this process is loading the table `name`.
     pub(crate) fn is_importing(&self, name: &str) -> bool {
         self.importing().contains(name)
+    }
+
+    /// True the first time it is asked of `arn`.
+    pub(crate) fn first_warning(&self, arn: &str) -> bool {
+        self.warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(arn.to_owned())
     }
 }
 
@@ -285,6 +296,25 @@ impl Dynamo {
         if let Err(e) = self.save_job(kind, arn, &desc).await {
             tracing::error!(job = %arn, error = %e, "cannot record the {}'s end", kind.noun());
         }
+    }
+
+    /// The latest import that created the table `def` (this table, not an earlier one of its
+    /// name), when it failed: the table holds only what that import wrote.
+    pub(crate) async fn failed_import_of(
+        &self,
+        def: &super::table::TableDef,
+    ) -> Result<Option<Value>, Error> {
+        let (arn, id) = (def.arn(self), super::table::uid_as_uuid(&def.uid));
+        let latest = self
+            .jobs_of(Kind::Import)
+            .await?
+            .into_iter()
+            .filter(|d| d["TableArn"] == arn.as_str() && d["TableId"] == id.as_str())
+            .max_by(|a, b| {
+                let start = |d: &Value| d["StartTime"].as_f64().unwrap_or_default();
+                start(a).total_cmp(&start(b))
+            });
+        Ok(latest.filter(|d| d["ImportStatus"] == "FAILED"))
     }
 
     /// Every description of `kind`, in ARN order, with interrupted jobs reported FAILED.
