@@ -605,3 +605,46 @@ print("ok")
     .await;
     assert_eq!(out.trim(), "ok");
 }
+
+/// While an import loads its table, DescribeTable says CREATING, as DynamoDB does: the
+/// table is ACTIVE only once the import has ended, so a waiter for it waits for its items.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_being_imported_is_creating_until_the_import_ends() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let s3 = format!("http://{}", buckets.addr);
+    let out = run_python(
+        &python,
+        &server.url(),
+        &script(
+            &s3,
+            r#"
+s3.create_bucket(Bucket="big")
+rows = "".join(json.dumps({"Item": {"id": {"S": f"k{i}"}, "v": {"S": "x" * 100}}}) + "\n" for i in range(20000))
+s3.put_object(Bucket="big", Key="all.json.gz", Body=gzip.compress(rows.encode()))
+arn = ddb.import_table(S3BucketSource={"S3Bucket": "big"}, InputFormat="DYNAMODB_JSON", InputCompressionType="GZIP",
+    TableCreationParameters={"TableName": "big", "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]})["ImportTableDescription"]["ImportArn"]
+seen = []
+for _ in range(3000):
+    try:
+        status = ddb.describe_table(TableName="big")["Table"]["TableStatus"]
+    except ddb.exceptions.ResourceNotFoundException:
+        status = "none yet"
+    job = ddb.describe_import(ImportArn=arn)["ImportTableDescription"]["ImportStatus"]
+    seen.append(status)
+    if status == "ACTIVE":
+        # ACTIVE comes only after the import's end is recorded.
+        assert job == "COMPLETED", (status, job)
+        break
+    time.sleep(0.01)
+assert seen[-1] == "ACTIVE" and "CREATING" in seen, seen[:5] + seen[-5:]
+assert ddb.describe_table(TableName="big")["Table"]["ItemCount"] == 20000
+print("ok")
+"#,
+        ),
+    )
+    .await;
+    assert_eq!(out.trim(), "ok");
+}

@@ -1256,7 +1256,10 @@ impl Dynamo {
         input.finish()?;
         let def = self.table(&name)?;
         let (count, size, idx) = self.counts(&def).await?;
-        Ok(json!({ "Table": self.describe_with(&def, None, count, size, &idx) }))
+        // A table an import is loading is CREATING until the import ends, as on DynamoDB:
+        // a waiter for the table to exist waits for its items.
+        let status = self.jobs.is_importing(&def.name).then_some("CREATING");
+        Ok(json!({ "Table": self.describe_with(&def, status, count, size, &idx) }))
     }
 
     /// ListTables.
