@@ -570,8 +570,19 @@ const BUCKET_CONFIG_ACTIONS: &[(&str, &str)] = &[
     ("replication", "ReplicationConfiguration"),
 ];
 
-/// The `s3:` action of a request, for policies.
+/// The `s3:` action of a request, for policies: the action of the operation that
+/// [`dispatch`] runs for it ([`operation`] decides both, so a request cannot be checked as one
+/// operation and run as another). A request that runs nothing (a sub-resource not served, a
+/// method a resource does not take) is checked as what it names.
 pub fn action(ctx: &Ctx) -> String {
+    match operation(ctx).action(ctx.has("versionId")) {
+        Some(a) => a.to_owned(),
+        None => nominal_action(ctx),
+    }
+}
+
+/// The action a request names by its method and sub-resources.
+fn nominal_action(ctx: &Ctx) -> String {
     let m = &ctx.method;
     let versioned = ctx.has("versionId");
     match (&ctx.bucket, &ctx.key) {
@@ -1086,78 +1097,279 @@ const BUCKET_SUBRESOURCES: &[&str] = &[
 /// The sub-resources of objects not served yet.
 const OBJECT_SUBRESOURCES: &[&str] = &["restore", "select", "torrent"];
 
+/// The operation a request asks for, decided once for authorization and for dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    ListBuckets,
+    /// A sub-resource not served yet.
+    NotImplemented(&'static str),
+    MethodNotAllowed,
+    PutBucketNotification,
+    GetBucketNotification,
+    PutBucketVersioning,
+    ListObjectVersions,
+    PutBucketLifecycle,
+    GetBucketLifecycle,
+    DeleteBucketLifecycle,
+    PutBucketAcl,
+    GetBucketAcl,
+    PutOwnershipControls,
+    GetOwnershipControls,
+    DeleteOwnershipControls,
+    PutObjectLockConfig,
+    GetObjectLockConfig,
+    PutBucketEncryption,
+    GetBucketEncryption,
+    DeleteBucketEncryption,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
+    PutBucketTagging,
+    GetBucketTagging,
+    DeleteBucketTagging,
+    PutBucketPolicy,
+    GetBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    PutPublicAccessBlock,
+    GetPublicAccessBlock,
+    DeletePublicAccessBlock,
+    CreateBucket,
+    DeleteBucket,
+    HeadBucket,
+    DeleteObjects,
+    GetBucketLocation,
+    GetBucketVersioning,
+    ListMultipartUploads,
+    ListObjectsV2,
+    ListObjects,
+    GetObjectAttributes,
+    PutObjectAcl,
+    GetObjectAcl,
+    PutObjectRetention,
+    GetObjectRetention,
+    PutLegalHold,
+    GetLegalHold,
+    PutObjectTagging,
+    GetObjectTagging,
+    DeleteObjectTagging,
+    UploadPart,
+    PutObject,
+    ListParts,
+    GetObject,
+    HeadObject,
+    AbortUpload,
+    DeleteObject,
+    CreateUpload,
+    CompleteUpload,
+}
+
+/// The operation `ctx` asks for: its method and the first sub-resource, in the order below.
+fn operation(ctx: &Ctx) -> Operation {
+    use Operation as R;
+    let m = &ctx.method;
+    if ctx.bucket.is_none() {
+        return if *m == Method::GET {
+            R::ListBuckets
+        } else {
+            R::MethodNotAllowed
+        };
+    }
+    let has = |q: &str| ctx.has(q);
+    if ctx.key.is_none() {
+        if let Some(sub) = BUCKET_SUBRESOURCES.iter().find(|s| has(s)) {
+            return R::NotImplemented(sub);
+        }
+        return match *m {
+            Method::PUT if has("notification") => R::PutBucketNotification,
+            Method::GET if has("notification") => R::GetBucketNotification,
+            Method::PUT if has("versioning") => R::PutBucketVersioning,
+            Method::GET if has("versions") => R::ListObjectVersions,
+            Method::PUT if has("lifecycle") => R::PutBucketLifecycle,
+            Method::GET if has("lifecycle") => R::GetBucketLifecycle,
+            Method::DELETE if has("lifecycle") => R::DeleteBucketLifecycle,
+            Method::PUT if has("acl") => R::PutBucketAcl,
+            Method::GET if has("acl") => R::GetBucketAcl,
+            Method::PUT if has("ownershipControls") => R::PutOwnershipControls,
+            Method::GET if has("ownershipControls") => R::GetOwnershipControls,
+            Method::DELETE if has("ownershipControls") => R::DeleteOwnershipControls,
+            Method::PUT if has("object-lock") => R::PutObjectLockConfig,
+            Method::GET if has("object-lock") => R::GetObjectLockConfig,
+            Method::PUT if has("encryption") => R::PutBucketEncryption,
+            Method::GET if has("encryption") => R::GetBucketEncryption,
+            Method::DELETE if has("encryption") => R::DeleteBucketEncryption,
+            Method::PUT if has("cors") => R::PutBucketCors,
+            Method::GET if has("cors") => R::GetBucketCors,
+            Method::DELETE if has("cors") => R::DeleteBucketCors,
+            Method::PUT if has("tagging") => R::PutBucketTagging,
+            Method::GET if has("tagging") => R::GetBucketTagging,
+            Method::DELETE if has("tagging") => R::DeleteBucketTagging,
+            Method::PUT if has("policy") => R::PutBucketPolicy,
+            Method::GET if has("policy") => R::GetBucketPolicy,
+            Method::DELETE if has("policy") => R::DeleteBucketPolicy,
+            Method::GET if has("policyStatus") => R::GetBucketPolicyStatus,
+            Method::PUT if has("publicAccessBlock") => R::PutPublicAccessBlock,
+            Method::GET if has("publicAccessBlock") => R::GetPublicAccessBlock,
+            Method::DELETE if has("publicAccessBlock") => R::DeletePublicAccessBlock,
+            Method::PUT => R::CreateBucket,
+            Method::DELETE => R::DeleteBucket,
+            Method::HEAD => R::HeadBucket,
+            Method::POST if has("delete") => R::DeleteObjects,
+            Method::GET if has("location") => R::GetBucketLocation,
+            Method::GET if has("versioning") => R::GetBucketVersioning,
+            Method::GET if has("uploads") => R::ListMultipartUploads,
+            Method::GET if ctx.param("list-type") == Some("2") => R::ListObjectsV2,
+            Method::GET => R::ListObjects,
+            _ => R::MethodNotAllowed,
+        };
+    }
+    if let Some(sub) = OBJECT_SUBRESOURCES.iter().find(|s| has(s)) {
+        return R::NotImplemented(sub);
+    }
+    match *m {
+        Method::GET if has("attributes") => R::GetObjectAttributes,
+        Method::PUT if has("acl") => R::PutObjectAcl,
+        Method::GET if has("acl") => R::GetObjectAcl,
+        Method::PUT if has("retention") => R::PutObjectRetention,
+        Method::GET if has("retention") => R::GetObjectRetention,
+        Method::PUT if has("legal-hold") => R::PutLegalHold,
+        Method::GET if has("legal-hold") => R::GetLegalHold,
+        Method::PUT if has("tagging") => R::PutObjectTagging,
+        Method::GET if has("tagging") => R::GetObjectTagging,
+        Method::DELETE if has("tagging") => R::DeleteObjectTagging,
+        Method::PUT if has("uploadId") => R::UploadPart,
+        Method::PUT => R::PutObject,
+        Method::GET if has("uploadId") => R::ListParts,
+        Method::GET => R::GetObject,
+        Method::HEAD => R::HeadObject,
+        Method::DELETE if has("uploadId") => R::AbortUpload,
+        Method::DELETE => R::DeleteObject,
+        Method::POST if has("uploads") => R::CreateUpload,
+        Method::POST if has("uploadId") => R::CompleteUpload,
+        _ => R::MethodNotAllowed,
+    }
+}
+
+impl Operation {
+    /// The `s3:` action the operation is authorized as (`versioned`: the request names a
+    /// version); `None` for a request that runs nothing.
+    fn action(self, versioned: bool) -> Option<&'static str> {
+        use Operation as R;
+        let v = |with: &'static str, without: &'static str| if versioned { with } else { without };
+        Some(match self {
+            R::NotImplemented(_) | R::MethodNotAllowed => return None,
+            R::ListBuckets => "s3:ListAllMyBuckets",
+            R::PutBucketNotification => "s3:PutBucketNotification",
+            R::GetBucketNotification => "s3:GetBucketNotification",
+            R::PutBucketVersioning => "s3:PutBucketVersioning",
+            R::ListObjectVersions => "s3:ListBucketVersions",
+            // S3 names the deletions of some configurations with their Put action.
+            R::PutBucketLifecycle | R::DeleteBucketLifecycle => "s3:PutLifecycleConfiguration",
+            R::GetBucketLifecycle => "s3:GetLifecycleConfiguration",
+            R::PutBucketAcl => "s3:PutBucketAcl",
+            R::GetBucketAcl => "s3:GetBucketAcl",
+            R::PutOwnershipControls => "s3:PutBucketOwnershipControls",
+            R::GetOwnershipControls => "s3:GetBucketOwnershipControls",
+            R::DeleteOwnershipControls => "s3:DeleteBucketOwnershipControls",
+            R::PutObjectLockConfig => "s3:PutBucketObjectLockConfiguration",
+            R::GetObjectLockConfig => "s3:GetBucketObjectLockConfiguration",
+            R::PutBucketEncryption | R::DeleteBucketEncryption => "s3:PutEncryptionConfiguration",
+            R::GetBucketEncryption => "s3:GetEncryptionConfiguration",
+            R::PutBucketCors | R::DeleteBucketCors => "s3:PutBucketCORS",
+            R::GetBucketCors => "s3:GetBucketCORS",
+            R::PutBucketTagging | R::DeleteBucketTagging => "s3:PutBucketTagging",
+            R::GetBucketTagging => "s3:GetBucketTagging",
+            R::PutBucketPolicy => "s3:PutBucketPolicy",
+            R::GetBucketPolicy => "s3:GetBucketPolicy",
+            R::DeleteBucketPolicy => "s3:DeleteBucketPolicy",
+            R::GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
+            R::PutPublicAccessBlock => "s3:PutBucketPublicAccessBlock",
+            R::GetPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
+            R::DeletePublicAccessBlock => "s3:DeleteBucketPublicAccessBlock",
+            R::CreateBucket => "s3:CreateBucket",
+            R::DeleteBucket => "s3:DeleteBucket",
+            R::HeadBucket | R::ListObjectsV2 | R::ListObjects => "s3:ListBucket",
+            R::DeleteObjects => "s3:DeleteObject",
+            R::GetBucketLocation => "s3:GetBucketLocation",
+            R::GetBucketVersioning => "s3:GetBucketVersioning",
+            R::ListMultipartUploads => "s3:ListBucketMultipartUploads",
+            R::GetObjectAttributes => v("s3:GetObjectVersionAttributes", "s3:GetObjectAttributes"),
+            R::PutObjectAcl => v("s3:PutObjectVersionAcl", "s3:PutObjectAcl"),
+            R::GetObjectAcl => v("s3:GetObjectVersionAcl", "s3:GetObjectAcl"),
+            R::PutObjectRetention => "s3:PutObjectRetention",
+            R::GetObjectRetention => "s3:GetObjectRetention",
+            R::PutLegalHold => "s3:PutObjectLegalHold",
+            R::GetLegalHold => "s3:GetObjectLegalHold",
+            R::PutObjectTagging => v("s3:PutObjectVersionTagging", "s3:PutObjectTagging"),
+            R::GetObjectTagging => v("s3:GetObjectVersionTagging", "s3:GetObjectTagging"),
+            R::DeleteObjectTagging => v("s3:DeleteObjectVersionTagging", "s3:DeleteObjectTagging"),
+            R::UploadPart | R::PutObject | R::CreateUpload | R::CompleteUpload => "s3:PutObject",
+            R::ListParts => "s3:ListMultipartUploadParts",
+            R::GetObject | R::HeadObject => v("s3:GetObjectVersion", "s3:GetObject"),
+            R::AbortUpload => "s3:AbortMultipartUpload",
+            R::DeleteObject => v("s3:DeleteObjectVersion", "s3:DeleteObject"),
+        })
+    }
+}
+
 async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
+    use Operation as R;
+    let not_allowed = || {
+        Err(Error::new(
+            Code::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        ))
+    };
+    let route = operation(ctx);
     let Some(bucket) = ctx.bucket.clone() else {
-        return match ctx.method {
-            Method::GET => s3.list_buckets(ctx).await,
-            _ => Err(Error::new(
-                Code::MethodNotAllowed,
-                "The specified method is not allowed against this resource.",
-            )),
+        return match route {
+            R::ListBuckets => s3.list_buckets(ctx).await,
+            _ => not_allowed(),
         };
     };
     let Some(key) = ctx.key.clone() else {
-        if let Some(sub) = BUCKET_SUBRESOURCES.iter().find(|s| ctx.has(s)) {
-            return Err(not_implemented(&format!("?{sub}")));
-        }
-        return match ctx.method {
-            Method::PUT if ctx.has("notification") => {
-                s3.put_bucket_notification(ctx, &bucket).await
-            }
-            Method::GET if ctx.has("notification") => s3.get_bucket_notification(&bucket).await,
-            Method::PUT if ctx.has("versioning") => s3.put_bucket_versioning(ctx, &bucket).await,
-            Method::GET if ctx.has("versions") => s3.list_versions(ctx, &bucket).await,
-            Method::PUT if ctx.has("lifecycle") => s3.put_bucket_lifecycle(ctx, &bucket).await,
-            Method::GET if ctx.has("lifecycle") => s3.get_bucket_lifecycle(&bucket).await,
-            Method::DELETE if ctx.has("lifecycle") => s3.delete_bucket_lifecycle(&bucket).await,
-            Method::PUT if ctx.has("acl") => s3.put_bucket_acl(ctx, &bucket).await,
-            Method::GET if ctx.has("acl") => s3.get_bucket_acl(ctx, &bucket).await,
-            Method::PUT if ctx.has("ownershipControls") => {
-                s3.put_ownership_controls(ctx, &bucket).await
-            }
-            Method::GET if ctx.has("ownershipControls") => s3.get_ownership_controls(&bucket).await,
-            Method::DELETE if ctx.has("ownershipControls") => {
-                s3.delete_ownership_controls(&bucket).await
-            }
-            Method::PUT if ctx.has("object-lock") => s3.put_object_lock_config(ctx, &bucket).await,
-            Method::GET if ctx.has("object-lock") => s3.get_object_lock_config(&bucket).await,
-            Method::PUT if ctx.has("encryption") => s3.put_bucket_encryption(ctx, &bucket).await,
-            Method::GET if ctx.has("encryption") => s3.get_bucket_encryption(&bucket).await,
-            Method::DELETE if ctx.has("encryption") => s3.delete_bucket_encryption(&bucket).await,
-            Method::PUT if ctx.has("cors") => s3.put_bucket_cors(ctx, &bucket).await,
-            Method::GET if ctx.has("cors") => s3.get_bucket_cors(&bucket).await,
-            Method::DELETE if ctx.has("cors") => s3.delete_bucket_cors(&bucket).await,
-            Method::PUT if ctx.has("tagging") => s3.put_bucket_tagging(ctx, &bucket).await,
-            Method::GET if ctx.has("tagging") => s3.get_bucket_tagging(&bucket).await,
-            Method::DELETE if ctx.has("tagging") => s3.delete_bucket_tagging(&bucket).await,
-            Method::PUT if ctx.has("policy") => s3.put_bucket_policy(ctx, &bucket).await,
-            Method::GET if ctx.has("policy") => s3.get_bucket_policy(&bucket).await,
-            Method::DELETE if ctx.has("policy") => s3.delete_bucket_policy(&bucket).await,
-            Method::GET if ctx.has("policyStatus") => s3.bucket_policy_status(&bucket).await,
-            Method::PUT if ctx.has("publicAccessBlock") => {
-                s3.put_public_access_block(ctx, &bucket).await
-            }
-            Method::GET if ctx.has("publicAccessBlock") => {
-                s3.get_public_access_block(&bucket).await
-            }
-            Method::DELETE if ctx.has("publicAccessBlock") => {
-                s3.delete_public_access_block(&bucket).await
-            }
-            Method::PUT => s3.create_bucket(ctx, &bucket).await,
-            Method::DELETE => s3.delete_bucket(&bucket).await,
-            Method::HEAD => s3.head_bucket(&bucket).await,
-            Method::POST if ctx.has("delete") => s3.delete_objects(ctx, &bucket).await,
-            Method::GET if ctx.has("location") => s3.bucket_location(&bucket).await,
-            Method::GET if ctx.has("versioning") => s3.bucket_versioning(&bucket).await,
-            Method::GET if ctx.has("uploads") => s3.list_uploads(ctx, &bucket).await,
-            Method::GET if ctx.param("list-type") == Some("2") => {
-                s3.list_objects(ctx, &bucket, true).await
-            }
-            Method::GET => s3.list_objects(ctx, &bucket, false).await,
-            _ => Err(Error::new(
-                Code::MethodNotAllowed,
-                "The specified method is not allowed against this resource.",
-            )),
+        return match route {
+            R::NotImplemented(sub) => Err(not_implemented(&format!("?{sub}"))),
+            R::PutBucketNotification => s3.put_bucket_notification(ctx, &bucket).await,
+            R::GetBucketNotification => s3.get_bucket_notification(&bucket).await,
+            R::PutBucketVersioning => s3.put_bucket_versioning(ctx, &bucket).await,
+            R::ListObjectVersions => s3.list_versions(ctx, &bucket).await,
+            R::PutBucketLifecycle => s3.put_bucket_lifecycle(ctx, &bucket).await,
+            R::GetBucketLifecycle => s3.get_bucket_lifecycle(&bucket).await,
+            R::DeleteBucketLifecycle => s3.delete_bucket_lifecycle(&bucket).await,
+            R::PutBucketAcl => s3.put_bucket_acl(ctx, &bucket).await,
+            R::GetBucketAcl => s3.get_bucket_acl(ctx, &bucket).await,
+            R::PutOwnershipControls => s3.put_ownership_controls(ctx, &bucket).await,
+            R::GetOwnershipControls => s3.get_ownership_controls(&bucket).await,
+            R::DeleteOwnershipControls => s3.delete_ownership_controls(&bucket).await,
+            R::PutObjectLockConfig => s3.put_object_lock_config(ctx, &bucket).await,
+            R::GetObjectLockConfig => s3.get_object_lock_config(&bucket).await,
+            R::PutBucketEncryption => s3.put_bucket_encryption(ctx, &bucket).await,
+            R::GetBucketEncryption => s3.get_bucket_encryption(&bucket).await,
+            R::DeleteBucketEncryption => s3.delete_bucket_encryption(&bucket).await,
+            R::PutBucketCors => s3.put_bucket_cors(ctx, &bucket).await,
+            R::GetBucketCors => s3.get_bucket_cors(&bucket).await,
+            R::DeleteBucketCors => s3.delete_bucket_cors(&bucket).await,
+            R::PutBucketTagging => s3.put_bucket_tagging(ctx, &bucket).await,
+            R::GetBucketTagging => s3.get_bucket_tagging(&bucket).await,
+            R::DeleteBucketTagging => s3.delete_bucket_tagging(&bucket).await,
+            R::PutBucketPolicy => s3.put_bucket_policy(ctx, &bucket).await,
+            R::GetBucketPolicy => s3.get_bucket_policy(&bucket).await,
+            R::DeleteBucketPolicy => s3.delete_bucket_policy(&bucket).await,
+            R::GetBucketPolicyStatus => s3.bucket_policy_status(&bucket).await,
+            R::PutPublicAccessBlock => s3.put_public_access_block(ctx, &bucket).await,
+            R::GetPublicAccessBlock => s3.get_public_access_block(&bucket).await,
+            R::DeletePublicAccessBlock => s3.delete_public_access_block(&bucket).await,
+            R::CreateBucket => s3.create_bucket(ctx, &bucket).await,
+            R::DeleteBucket => s3.delete_bucket(&bucket).await,
+            R::HeadBucket => s3.head_bucket(&bucket).await,
+            R::DeleteObjects => s3.delete_objects(ctx, &bucket).await,
+            R::GetBucketLocation => s3.bucket_location(&bucket).await,
+            R::GetBucketVersioning => s3.bucket_versioning(&bucket).await,
+            R::ListMultipartUploads => s3.list_uploads(ctx, &bucket).await,
+            R::ListObjectsV2 => s3.list_objects(ctx, &bucket, true).await,
+            R::ListObjects => s3.list_objects(ctx, &bucket, false).await,
+            _ => not_allowed(),
         };
     };
     if key.len() > MAX_KEY {
@@ -1165,33 +1377,28 @@ async fn dispatch(s3: &S3, ctx: &mut Ctx) -> Result<Response<Body>> {
             .with("Size", key.len().to_string())
             .with("MaxSizeAllowed", MAX_KEY.to_string()));
     }
-    if let Some(sub) = OBJECT_SUBRESOURCES.iter().find(|s| ctx.has(s)) {
-        return Err(not_implemented(&format!("?{sub}")));
-    }
-    match ctx.method {
-        Method::GET if ctx.has("attributes") => s3.object_attributes(ctx, &bucket, &key).await,
-        Method::PUT if ctx.has("acl") => s3.put_object_acl(ctx, &bucket, &key).await,
-        Method::GET if ctx.has("acl") => s3.get_object_acl(ctx, &bucket, &key).await,
-        Method::PUT if ctx.has("retention") => s3.put_object_retention(ctx, &bucket, &key).await,
-        Method::GET if ctx.has("retention") => s3.get_object_retention(ctx, &bucket, &key).await,
-        Method::PUT if ctx.has("legal-hold") => s3.put_legal_hold(ctx, &bucket, &key).await,
-        Method::GET if ctx.has("legal-hold") => s3.get_legal_hold(ctx, &bucket, &key).await,
-        Method::PUT if ctx.has("tagging") => s3.put_object_tagging(ctx, &bucket, &key).await,
-        Method::GET if ctx.has("tagging") => s3.get_object_tagging(ctx, &bucket, &key).await,
-        Method::DELETE if ctx.has("tagging") => s3.delete_object_tagging(ctx, &bucket, &key).await,
-        Method::PUT if ctx.has("uploadId") => s3.upload_part(ctx, &bucket, &key).await,
-        Method::PUT => s3.put_object(ctx, &bucket, &key).await,
-        Method::GET if ctx.has("uploadId") => s3.list_parts(ctx, &bucket, &key).await,
-        Method::GET => s3.get_object(ctx, &bucket, &key, false).await,
-        Method::HEAD => s3.get_object(ctx, &bucket, &key, true).await,
-        Method::DELETE if ctx.has("uploadId") => s3.abort_upload(ctx, &bucket, &key).await,
-        Method::DELETE => s3.delete_object(ctx, &bucket, &key).await,
-        Method::POST if ctx.has("uploads") => s3.create_upload(ctx, &bucket, &key).await,
-        Method::POST if ctx.has("uploadId") => s3.complete_upload(ctx, &bucket, &key).await,
-        _ => Err(Error::new(
-            Code::MethodNotAllowed,
-            "The specified method is not allowed against this resource.",
-        )),
+    match route {
+        R::NotImplemented(sub) => Err(not_implemented(&format!("?{sub}"))),
+        R::GetObjectAttributes => s3.object_attributes(ctx, &bucket, &key).await,
+        R::PutObjectAcl => s3.put_object_acl(ctx, &bucket, &key).await,
+        R::GetObjectAcl => s3.get_object_acl(ctx, &bucket, &key).await,
+        R::PutObjectRetention => s3.put_object_retention(ctx, &bucket, &key).await,
+        R::GetObjectRetention => s3.get_object_retention(ctx, &bucket, &key).await,
+        R::PutLegalHold => s3.put_legal_hold(ctx, &bucket, &key).await,
+        R::GetLegalHold => s3.get_legal_hold(ctx, &bucket, &key).await,
+        R::PutObjectTagging => s3.put_object_tagging(ctx, &bucket, &key).await,
+        R::GetObjectTagging => s3.get_object_tagging(ctx, &bucket, &key).await,
+        R::DeleteObjectTagging => s3.delete_object_tagging(ctx, &bucket, &key).await,
+        R::UploadPart => s3.upload_part(ctx, &bucket, &key).await,
+        R::PutObject => s3.put_object(ctx, &bucket, &key).await,
+        R::ListParts => s3.list_parts(ctx, &bucket, &key).await,
+        R::GetObject => s3.get_object(ctx, &bucket, &key, false).await,
+        R::HeadObject => s3.get_object(ctx, &bucket, &key, true).await,
+        R::AbortUpload => s3.abort_upload(ctx, &bucket, &key).await,
+        R::DeleteObject => s3.delete_object(ctx, &bucket, &key).await,
+        R::CreateUpload => s3.create_upload(ctx, &bucket, &key).await,
+        R::CompleteUpload => s3.complete_upload(ctx, &bucket, &key).await,
+        _ => not_allowed(),
     }
 }
 

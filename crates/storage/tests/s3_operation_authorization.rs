@@ -1,0 +1,81 @@
+//! A request is authorized as the operation it runs. The operation is chosen once, from the
+//! method and the sub-resources, for the policy check and for the handler alike, so a query
+//! flag that one of them reads and the other ignores cannot turn a permitted read into a
+//! write or a delete.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Server, boto3, run_python};
+use meridian_storage::keys::{Policy, Statement};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sub_resource_flag_does_not_turn_a_permitted_read_into_a_write() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let hour = Duration::from_secs(3600);
+    let reader = server.keys.issue_session(
+        "Reader",
+        Policy {
+            statements: vec![Statement::allow(
+                &["s3:Get*", "s3:ListBucket", "s3:PutBucketTagging"],
+                &["arn:aws:s3:::bkt", "arn:aws:s3:::bkt/*"],
+            )],
+        },
+        hour,
+    );
+    let script = format!(
+        r#"
+import os, urllib.request, urllib.error
+import boto3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+S3 = "http://{addr}"
+owner = boto3.client("s3", endpoint_url=S3, region_name="us-east-1")
+owner.create_bucket(Bucket="bkt")
+owner.put_object(Bucket="bkt", Key="k", Body=b"kept")
+reader = Credentials({ak:?}, {sk:?}, {token:?})
+
+def raw(method, path, body=b""):
+    req = AWSRequest(method=method, url=S3 + path, data=body)
+    S3SigV4Auth(reader, "s3", "us-east-1").add_auth(req)
+    r = urllib.request.Request(req.url, data=body if body else None, method=method, headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(r) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+checks = []
+# What the policy allows works: the session is valid.
+got = raw("GET", "/bkt/k?acl"); checks.append(('"GET", "/bkt/k?acl"', got, got == 200))
+got = raw("GET", "/bkt/k"); checks.append(('"GET", "/bkt/k"', got, got == 200))
+got = raw("PUT", "/bkt?tagging", b'<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>'); checks.append(('"PUT", "/bkt?tagging", b\'<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>\'', got, got == 204))
+# Flags a read carries, on a write or a delete: refused as the write or delete they run.
+got = raw("DELETE", "/bkt/k?acl"); checks.append(('"DELETE", "/bkt/k?acl"', got, got == 403))
+got = raw("DELETE", "/bkt/k?attributes"); checks.append(('"DELETE", "/bkt/k?attributes"', got, got == 403))
+got = raw("PUT", "/bkt/k?attributes", b"overwritten"); checks.append(('"PUT", "/bkt/k?attributes", b"overwritten"', got, got == 403))
+got = raw("PUT", "/bkt/k?retention", b"overwritten"); checks.append(('"PUT", "/bkt/k?retention", b"overwritten"', got, got in (400, 403)))
+lifecycle = b'<LifecycleConfiguration><Rule><ID>all</ID><Status>Enabled</Status><Filter><Prefix></Prefix></Filter><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>'
+got = raw("PUT", "/bkt?tagging&lifecycle", lifecycle); checks.append(('"PUT", "/bkt?tagging&lifecycle", lifecycle', got, got == 403))
+got = raw("POST", "/bkt?delete&tagging", b'<Delete><Object><Key>k</Key></Object></Delete>'); checks.append(('"POST", "/bkt?delete&tagging", b\'<Delete><Object><Key>k</Key></Object></Delete>\'', got, got == 403))
+assert all(ok for _, _, ok in checks), [c for c in checks if not c[2]]
+# Nothing of it happened.
+assert owner.get_object(Bucket="bkt", Key="k")["Body"].read() == b"kept"
+try:
+    owner.get_bucket_lifecycle_configuration(Bucket="bkt")
+    raise SystemExit("a lifecycle was set")
+except owner.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "NoSuchLifecycleConfiguration", e.response
+print("ok")
+"#,
+        addr = buckets.addr,
+        ak = reader.access_key_id,
+        sk = reader.secret_access_key,
+        token = reader.session_token.clone().unwrap_or_default(),
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    assert_eq!(out.trim(), "ok");
+}
