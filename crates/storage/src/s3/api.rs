@@ -725,6 +725,18 @@ pub(crate) fn condition_keys(ctx: &Ctx) -> Vec<(String, String)> {
 /// Whether the caller may make the request `ctx` is; a read that only an object's own ACL
 /// could allow is marked on `ctx` for the read to check.
 pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
+    // A multi-object delete is authorized key by key (each key's `s3:DeleteObject`), by
+    // the deletion itself, as S3 authorizes it: a grant on the bucket alone deletes nothing.
+    if operation(ctx) == Operation::DeleteObjects {
+        if let (Some(expected), Some(a)) = (
+            ctx.header("x-amz-expected-bucket-owner"),
+            ctx.bucket.as_deref().and_then(|b| s3.access(b)),
+        ) && expected != a.owner.id
+        {
+            return Err(Error::access_denied());
+        }
+        return Ok(());
+    }
     let target = Target {
         bucket: ctx.bucket.as_deref(),
         key: ctx.key.as_deref(),
@@ -737,6 +749,29 @@ pub(crate) async fn authorize(s3: &S3, ctx: &Ctx) -> Result<()> {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// Whether the caller may delete `key` (`s3:DeleteObject`, or `s3:DeleteObjectVersion` for
+/// a version) in a multi-object delete.
+pub(crate) async fn authorize_deletion(
+    s3: &S3,
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<()> {
+    let target = Target {
+        bucket: Some(bucket),
+        key: Some(key),
+        version,
+        action: if version.is_some() {
+            "s3:DeleteObjectVersion"
+        } else {
+            "s3:DeleteObject"
+        },
+        expected_owner: "x-amz-expected-bucket-owner",
+    };
+    authorize_on(s3, ctx, &target).await.map(|_| ())
 }
 
 /// Whether the caller may read a copy's source (`s3:GetObject`, or `s3:GetObjectVersion`

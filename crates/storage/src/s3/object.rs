@@ -1040,8 +1040,6 @@ impl S3 {
             return Err(Error::malformed_xml());
         }
         let quiet = root.text_of("Quiet") == Some("true");
-        let access = self.access(bucket);
-        let conditions = api::condition_keys(ctx);
         let mut keys = Vec::new();
         let mut errors = Vec::new();
         for o in root.children("Object") {
@@ -1059,25 +1057,14 @@ impl S3 {
                 errors.push((k, "NoSuchVersion", "The specified version does not exist."));
                 continue;
             }
-            // S3 authorizes each key's deletion: a bucket policy denying it refuses that key.
-            if let Some(access) = &access {
-                let action = if v.is_some() {
-                    "s3:DeleteObjectVersion"
-                } else {
-                    "s3:DeleteObject"
-                };
-                let resource = format!("arn:aws:s3:::{bucket}/{k}");
-                let decision = super::policy::decide(
-                    Some(access),
-                    &ctx.caller,
-                    action,
-                    &resource,
-                    &conditions,
-                );
-                if decision == crate::keys::Decision::ExplicitDeny {
-                    errors.push((k, "AccessDenied", "Access Denied"));
-                    continue;
-                }
+            // S3 authorizes each key's deletion, as a DeleteObject of that key: what the
+            // caller may not delete is refused for that key alone.
+            if api::authorize_deletion(self, ctx, bucket, &k, v.as_deref())
+                .await
+                .is_err()
+            {
+                errors.push((k, "AccessDenied", "Access Denied"));
+                continue;
             }
             let etag = o.text_of("ETag").map(str::to_owned);
             keys.push((k, v, etag));
