@@ -398,14 +398,23 @@ fn parse_amz_fixed(b: &[u8]) -> Option<time::OffsetDateTime> {
     Some(time::PrimitiveDateTime::new(date, clock).assume_utc())
 }
 
-/// Verifies a request signed with `secret`, at `now`.
+/// Verifies a request signed with `secret`, at `now`, over the hash of the body it carries:
+/// the signature covers the payload, as every service but S3 signs it. An
+/// `x-amz-content-sha256` that is not that hash (`UNSIGNED-PAYLOAD`, or the hash of another
+/// body a captured signature covered) is a mismatch.
 pub fn verify(
     req: &SignedRequest<'_>,
     auth: &Authorization,
     secret: &str,
     now: time::OffsetDateTime,
 ) -> Result<(), AuthError> {
-    let (amz_date, canonical) = signed_content(req, auth, now, None)?;
+    let body = sha256_hex(req.body);
+    if let Some(declared) = req.headers.get("x-amz-content-sha256")
+        && declared.as_bytes() != body.as_bytes()
+    {
+        return Err(AuthError::Mismatch);
+    }
+    let (amz_date, canonical) = signed_content(req, auth, now, Some(&body))?;
     signature_matches(&canonical, auth, &amz_date, secret, |_| ())
 }
 

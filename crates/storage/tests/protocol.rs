@@ -3,7 +3,7 @@
 
 mod harness;
 
-use harness::{ACCESS_KEY, SECRET_KEY, Server, call, call_at, call_with};
+use harness::{ACCESS_KEY, SECRET_KEY, Server, call, call_at, call_with, send_signed};
 
 const CREATE: &str = r#"{"TableName": "Tbl", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
   "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"}"#;
@@ -47,6 +47,47 @@ async fn unsigned_and_badly_signed_requests_are_refused() {
         (400, "InvalidSignatureException")
     );
     let (status, _, body) = call(&url, "ListTables", "{}").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The signature covers the body: a captured signed request replayed with another body is
+/// refused, whatever `x-amz-content-sha256` it declares, and nothing is written.
+#[tokio::test]
+async fn a_signature_does_not_carry_another_body() {
+    let server = Server::start().await;
+    let url = server.url();
+    let (status, _, body) = call(&url, "CreateTable", CREATE).await;
+    assert_eq!(status, 200, "{body}");
+    let signed = br#"{"TableName": "Tbl", "Item": {"k": {"S": "harmless"}}}"#;
+    let swapped = br#"{"TableName": "Tbl", "Item": {"k": {"S": "forged"}}}"#.to_vec();
+    let declared = meridian_storage::sigv4::sha256_hex(signed);
+    let key = Some((ACCESS_KEY, SECRET_KEY));
+    for extra in [
+        vec![("x-amz-content-sha256", declared.as_str())],
+        vec![("x-amz-content-sha256", "UNSIGNED-PAYLOAD")],
+        vec![],
+    ] {
+        let (status, _, body) =
+            send_signed(&url, "/", "PutItem", signed, swapped.clone(), key, &extra).await;
+        assert_eq!(
+            (status, error_type(&body)),
+            (400, "InvalidSignatureException"),
+            "{extra:?}: {body}"
+        );
+    }
+    let (_, _, scan) = call(&url, "Scan", r#"{"TableName": "Tbl"}"#).await;
+    assert_eq!(scan["Count"], 0, "{scan}");
+    // The body the signature covers, with its hash declared, goes through.
+    let (status, _, body) = send_signed(
+        &url,
+        "/",
+        "PutItem",
+        signed,
+        signed.to_vec(),
+        key,
+        &[("x-amz-content-sha256", declared.as_str())],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 }
 

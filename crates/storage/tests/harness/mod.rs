@@ -119,6 +119,20 @@ pub async fn call_at(
     key: Option<(&str, &str)>,
     extra: &[(&str, &str)],
 ) -> (u16, http::HeaderMap, serde_json::Value) {
+    send_signed(url, path, op, &body.clone(), body, key, extra).await
+}
+
+/// A request signed over `signed_body` that carries `body` instead (what a captured signature
+/// would be replayed with), with `extra` headers added after signing.
+pub async fn send_signed(
+    url: &str,
+    path: &str,
+    op: &str,
+    signed_body: &[u8],
+    body: Vec<u8>,
+    key: Option<(&str, &str)>,
+    extra: &[(&str, &str)],
+) -> (u16, http::HeaderMap, serde_json::Value) {
     use http_body_util::BodyExt as _;
     let uri: http::Uri = url.parse().expect("url");
     let authority = uri.authority().expect("authority").to_string();
@@ -159,7 +173,7 @@ pub async fn call_at(
             query: "",
             headers: &headers,
             authority: None,
-            body: &body,
+            body: signed_body,
         };
         let auth = sigv4::sign(&req, ak, sk, "us-east-1", "dynamodb", &amz, &signed);
         headers.insert("authorization", auth.parse().expect("auth"));
