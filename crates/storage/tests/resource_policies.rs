@@ -191,6 +191,28 @@ async fn a_tables_policy_grants_denies_and_stays_its_owners() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = call_as(&url, other, "PutItem", &put("c")).await;
     assert_eq!((status, error(&body).0), (400, "AccessDeniedException"));
+    // A PartiQL write with a parameter is checked as the write it is, and a listing of
+    // this account's tables is not another account's to make.
+    let insert = json!({"Statement": "INSERT INTO \"Shared\" VALUE ?",
+        "Parameters": [{"M": {"k": {"S": "forged"}}}]})
+    .to_string();
+    let (status, body) = call_as(&url, other, "ExecuteStatement", &insert).await;
+    assert_eq!(
+        (status, error(&body).1),
+        (
+            400,
+            format!("User: arn:aws:iam::111122223333:root is not authorized to perform: dynamodb:PartiQLInsert on resource: {ARN} because no resource-based policy allows the dynamodb:PartiQLInsert action").as_str()
+        ),
+        "{body}"
+    );
+    let (status, _, body) = call(&url, "GetItem", &get("forged")).await;
+    assert_eq!((status, body.get("Item")), (200, None), "{body}");
+    let (status, body) = call_as(&url, other, "ListTables", "{}").await;
+    assert_eq!(
+        (status, error(&body).0),
+        (400, "AccessDeniedException"),
+        "{body}"
+    );
 
     // A change against an old revision is refused, and changes nothing.
     let (status, _, body) = call(

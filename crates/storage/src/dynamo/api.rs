@@ -124,7 +124,8 @@ fn authenticate(
 /// authorizes them: a query or scan of an index needs its action on the index's ARN; a
 /// batch needs its action on every table it names; a transaction needs the item action of
 /// each part (IAM has no `TransactWriteItems` action); an operation on no table needs its
-/// action on `*`.
+/// action on `*`. A PartiQL statement is read with its own parameters, exactly as it will
+/// run, so that none runs on a permission it was not checked for.
 fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)> {
     // A table named by its ARN is that resource.
     let arn = |t: &str| {
@@ -190,8 +191,9 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
                 let Some(text) = s.get("Statement").and_then(Value::as_str) else {
                     continue;
                 };
-                // A statement that does not parse is refused by the operation itself.
-                if let Some((verb, table, index)) = super::partiql::permission(text) {
+                // A statement that does not parse with its parameters does not run: the
+                // operation refuses it.
+                if let Some((verb, table, index)) = super::partiql::permission(text, s) {
                     let resource = match index {
                         Some(i) => format!("{}/index/{i}", arn(&table)),
                         None => arn(&table),
@@ -295,7 +297,8 @@ fn permissions(dynamo: &Dynamo, op: &str, body: &Value) -> Vec<(String, String)>
 /// Whether `cred` may do `op` with `body`, as IAM decides for DynamoDB: an explicit deny in
 /// the resource's policy or the caller's identity policy refuses; otherwise a caller of the
 /// tables' account needs either to allow it, and a caller of another account needs both
-/// (operations on no table, `*`, need only its identity). The account's own keys (its root)
+/// (an operation on no table, `*`, has no resource policy to allow it: only
+/// DescribeEndpoints answers another account). The account's own keys (its root)
 /// may always read, replace and delete a resource policy, whatever it says.
 fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Result<(), Error> {
     let policies = dynamo.policies_in_use();
@@ -329,7 +332,10 @@ fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Resu
             "with an explicit deny in a resource-based policy".to_owned()
         } else if by_identity == Decision::ExplicitDeny {
             "with an explicit deny in an identity-based policy".to_owned()
-        } else if foreign && resource != "*" {
+        } else if foreign && action != "dynamodb:DescribeEndpoints" {
+            // Another account's key needs this account's resource policy to allow it, on
+            // every resource: an operation on no table (`*`, ListTables) lists nothing of
+            // another account's.
             match (by_identity, by_resource) {
                 (Decision::Allow, Decision::Allow) => continue,
                 (Decision::Allow, _) => {

@@ -824,12 +824,14 @@ fn parse(statement: &str, params: &[Value]) -> Result<Stmt, Error> {
     Ok(stmt)
 }
 
-/// The IAM action and resource a statement needs, when it parses (parameters do not
-/// matter for this, so `?` reads a placeholder).
-pub(crate) fn permission(statement: &str) -> Option<(&'static str, String, Option<String>)> {
-    let toks = lex(statement).ok()?;
-    let n = toks.iter().filter(|t| **t == Tok::Param).count();
-    let params = vec![json!({"NULL": true}); n];
+/// The IAM action and resource a statement needs, read with the `Parameters` of `body` (the
+/// statement's part of the request) as it runs with them; `None` when it does not parse,
+/// and then it does not run either.
+pub(crate) fn permission(
+    statement: &str,
+    body: &Value,
+) -> Option<(&'static str, String, Option<String>)> {
+    let params = params_of(body).ok()?;
     Some(match parse(statement, &params).ok()? {
         Stmt::Select { table, index, .. } => ("PartiQLSelect", table, index),
         Stmt::Insert { table, .. } => ("PartiQLInsert", table, None),
