@@ -142,3 +142,48 @@ print("ok")
     let out = run_python(&python, &server.url(), &script).await;
     assert_eq!(out.trim(), "ok");
 }
+
+/// A presigned URL grants what its signature covers: headers it did not sign that would act
+/// with the signer's rights (an ACL, a copy source) are refused, as S3 refuses them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_presigned_url_refuses_headers_it_did_not_sign() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let script = format!(
+        r#"
+import urllib.request, urllib.error
+import boto3
+from botocore.config import Config
+S3 = "http://{addr}"
+owner = boto3.client("s3", endpoint_url=S3, region_name="us-east-1", config=Config(signature_version="s3v4"))
+owner.create_bucket(Bucket="bkt")
+owner.put_object(Bucket="bkt", Key="secret", Body=b"only the owner reads this")
+url = owner.generate_presigned_url("put_object", Params={{"Bucket": "bkt", "Key": "upload"}}, ExpiresIn=300)
+
+def put(headers):
+    r = urllib.request.Request(url, data=b"uploaded", method="PUT", headers=headers)
+    try:
+        with urllib.request.urlopen(r) as resp:
+            return resp.status, b""
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+status, body = put({{"x-amz-copy-source": "bkt/secret"}})
+assert status == 403 and b"<HeadersNotSigned>x-amz-copy-source</HeadersNotSigned>" in body, (status, body)
+status, body = put({{"x-amz-acl": "public-read"}})
+assert status == 403 and b"There were headers present in the request which were not signed" in body, (status, body)
+try:
+    owner.head_object(Bucket="bkt", Key="upload")
+    raise SystemExit("a refused upload was stored")
+except owner.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "404", e.response
+status, _ = put({{}})
+assert status == 200, status
+assert owner.get_object(Bucket="bkt", Key="upload")["Body"].read() == b"uploaded"
+print("ok")
+"#,
+        addr = buckets.addr,
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    assert_eq!(out.trim(), "ok");
+}

@@ -458,12 +458,43 @@ fn authenticate(
             r => r,
         };
         result.map_err(|e| auth_error(e, true))?;
-        let payload = match parts
+        // What the URL's signature does not cover is not the signer's to grant: every
+        // `x-amz-*` header the request carries must be one it signed (an ACL, tags or a copy
+        // source added to a presigned PUT would act with the signer's rights), and the
+        // host must be signed. `x-amz-content-sha256` only declares the body, which is
+        // checked against it.
+        let signed = &p.auth.signed_headers;
+        let unsigned: Vec<&str> = parts
             .headers
-            .get("x-amz-content-sha256")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(v) => Payload::parse(v)?,
+            .keys()
+            .map(http::HeaderName::as_str)
+            .filter(|h| {
+                h.starts_with("x-amz-")
+                    && *h != "x-amz-content-sha256"
+                    && !signed.iter().any(|s| s == h)
+            })
+            .chain((!signed.iter().any(|s| s == "host")).then_some("host"))
+            .collect();
+        if let Some(first) = unsigned.first() {
+            return Err(Error::new(
+                Code::AccessDenied,
+                "There were headers present in the request which were not signed",
+            )
+            .with("HeadersNotSigned", (*first).to_owned()));
+        }
+        // The payload hash the URL signed, if any; else the body is taken as sent.
+        let declared = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Content-Sha256")
+            .map(|(_, v)| v.into_owned())
+            .or_else(|| {
+                parts
+                    .headers
+                    .get("x-amz-content-sha256")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            });
+        let payload = match declared {
+            Some(v) => Payload::parse(&v)?,
             None => Payload::Unsigned,
         };
         if matches!(payload, Payload::StreamingSigned { .. }) {

@@ -161,7 +161,11 @@ impl Req {
         if !self.headers.iter().any(|(k, _)| k == "host") {
             headers.insert("host", authority.parse().expect("host"));
         }
-        headers.insert("x-amz-date", amz.parse().expect("date"));
+        // An anonymous or presigned request carries no date header: a presigned URL's
+        // signature does not cover one.
+        if self.secret.is_some() {
+            headers.insert("x-amz-date", amz.parse().expect("date"));
+        }
         let declared = match &self.payload {
             Payload::Signed => sigv4::sha256_hex(&self.body),
             Payload::Unsigned => "UNSIGNED-PAYLOAD".to_owned(),
