@@ -229,31 +229,18 @@ impl PolicyDocument {
         })
     }
 
-    /// The policy's own decision on `action` over `resource` for `caller` (an explicit deny,
-    /// an allow, or neither), with the request's condition keys (lower-case names).
-    pub(crate) fn decision(
-        &self,
-        caller: &Caller,
-        action: &str,
-        resource: &str,
-        keys: &[(String, String)],
-    ) -> Decision {
-        self.evaluate(caller, action, resource, keys).0
-    }
-
-    /// The policy's decision on `action` over `resource` for `caller`, with the
-    /// request's condition keys (lower-case names). The second value says whether an allow
-    /// came from a public statement.
+    /// The policy's decision on `action` over `resource` for `caller`, with the request's
+    /// condition keys (lower-case names), and where an allow came from.
     pub(crate) fn evaluate(
         &self,
         caller: &Caller,
         action: &str,
         resource: &str,
         keys: &[(String, String)],
-    ) -> (Decision, bool) {
+    ) -> Evaluation {
         let action = action.to_ascii_lowercase();
         let applies = |s: &Statement| {
-            let p = principal_matches(&s.principals, caller) != s.not_principal;
+            let p = principal_match(&s.principals, caller).is_some() != s.not_principal;
             let a = s
                 .actions
                 .iter()
@@ -262,8 +249,13 @@ impl PolicyDocument {
             let r = s.resources.iter().any(|pat| wildcard_match(pat, resource)) != s.not_resources;
             p && a && r && s.conditions.iter().all(|c| condition_holds(c, keys))
         };
+        let none = |decision| Evaluation {
+            decision,
+            public: false,
+            delegated: false,
+        };
         if self.statements.iter().any(|s| !s.allow && applies(s)) {
-            return (Decision::ExplicitDeny, false);
+            return none(Decision::ExplicitDeny);
         }
         let allowing: Vec<&Statement> = self
             .statements
@@ -271,13 +263,41 @@ impl PolicyDocument {
             .filter(|s| s.allow && applies(s))
             .collect();
         if allowing.is_empty() {
-            return (Decision::ImplicitDeny, false);
+            return none(Decision::ImplicitDeny);
         }
-        let public = allowing
-            .iter()
-            .all(|s| s.principals == Principals::Anyone && s.conditions.is_empty());
-        (Decision::Allow, public)
+        Evaluation {
+            decision: Decision::Allow,
+            public: allowing
+                .iter()
+                .all(|s| s.principals == Principals::Anyone && s.conditions.is_empty()),
+            delegated: allowing.iter().all(|s| {
+                !s.not_principal && principal_match(&s.principals, caller) == Some(Matched::Account)
+            }),
+        }
     }
+}
+
+/// What a resource policy decided, and where an allow came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Evaluation {
+    pub(crate) decision: Decision,
+    /// The allow came from public statements alone (`"*"`, no conditions).
+    pub(crate) public: bool,
+    /// The allow came from statements that name the caller's account alone (`"123456789012"`,
+    /// `arn:aws:iam::123456789012:root`). An account principal delegates to the account: its
+    /// principals still need their own identity policy to allow the request, so in the
+    /// resource's own account such an allow adds nothing to what the caller's identity
+    /// allows.
+    pub(crate) delegated: bool,
+}
+
+/// How a statement's principals matched a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Matched {
+    /// By its account.
+    Account,
+    /// By itself: its ARN, its role, anyone, or its service.
+    Principal,
 }
 
 fn statement(v: &Value, rules: &Rules<'_>) -> Result<Statement> {
@@ -411,16 +431,17 @@ fn statement(v: &Value, rules: &Rules<'_>) -> Result<Statement> {
     })
 }
 
-fn principal_matches(p: &Principals, caller: &Caller) -> bool {
+fn principal_match(p: &Principals, caller: &Caller) -> Option<Matched> {
     let named = match p {
-        Principals::Anyone => return true,
+        Principals::Anyone => return Some(Matched::Principal),
         Principals::Named(n) => n,
     };
     match caller {
-        Caller::Anonymous => false,
+        Caller::Anonymous => None,
         Caller::Service { service, .. } => named
             .iter()
-            .any(|(k, v)| k == "Service" && v.eq_ignore_ascii_case(service)),
+            .any(|(k, v)| k == "Service" && v.eq_ignore_ascii_case(service))
+            .then_some(Matched::Principal),
         Caller::Account { arn, .. } => {
             let account = arn.split(':').nth(4).unwrap_or("");
             // An assumed role's session also answers to its role's ARN.
@@ -428,13 +449,20 @@ fn principal_matches(p: &Principals, caller: &Caller) -> bool {
                 .strip_prefix(&format!("arn:aws:sts::{account}:assumed-role/"))
                 .and_then(|r| r.split('/').next())
                 .map(|r| format!("arn:aws:iam::{account}:role/{r}"));
-            named.iter().any(|(k, v)| {
-                k == "AWS"
-                    && (v == arn
-                        || *v == account
-                        || *v == format!("arn:aws:iam::{account}:root")
-                        || role.as_deref() == Some(v.as_str()))
-            })
+            let root = format!("arn:aws:iam::{account}:root");
+            let aws = || named.iter().filter(|(k, _)| k == "AWS").map(|(_, v)| v);
+            if aws().any(|v| v == arn || role.as_deref() == Some(v.as_str())) {
+                Some(Matched::Principal)
+            } else if aws().any(|v| *v == account || *v == root) {
+                // The account's own keys are its root: naming the account names them.
+                if *arn == root {
+                    Some(Matched::Principal)
+                } else {
+                    Some(Matched::Account)
+                }
+            } else {
+                None
+            }
         }
     }
 }

@@ -347,3 +347,59 @@ async fn a_streams_policy_is_its_own() {
         "{body}"
     );
 }
+
+/// A table's policy that names the table's own account delegates to the account's
+/// principals: a session still needs its own policy to allow the request. One that names
+/// the session's role lets it in by itself.
+#[tokio::test]
+async fn an_account_principal_delegates_to_the_sessions_own_policy() {
+    let server = Server::start().await;
+    let url = server.url();
+    let (status, _, body) = call(&url, "CreateTable", &create(None)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = call(&url, "PutItem", &put("a")).await;
+    assert_eq!(status, 200, "{body}");
+    let session = server.keys.issue_session(
+        "Streams",
+        Policy {
+            statements: vec![meridian_storage::keys::Statement::allow(
+                &["dynamodb:DescribeStream"],
+                &["*"],
+            )],
+        },
+        Duration::from_secs(3600),
+    );
+    let key = (
+        session.access_key_id.as_str(),
+        session.secret_access_key.as_str(),
+        session.session_token.as_deref(),
+    );
+    let mut outcomes = Vec::new();
+    for principal in [
+        "123456789012",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:role/Streams",
+    ] {
+        let doc = document(&[statement(
+            "Allow",
+            json!({"AWS": principal}),
+            &["dynamodb:GetItem"],
+        )]);
+        let (status, _, body) = call(&url, "PutResourcePolicy", &put_policy(&doc, None)).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = call_as(&url, key, "GetItem", &get("a")).await;
+        outcomes.push((principal, status, error(&body).0.to_owned()));
+    }
+    assert_eq!(
+        outcomes,
+        [
+            ("123456789012", 400, "AccessDeniedException".to_owned()),
+            (
+                "arn:aws:iam::123456789012:root",
+                400,
+                "AccessDeniedException".to_owned()
+            ),
+            ("arn:aws:iam::123456789012:role/Streams", 200, String::new()),
+        ]
+    );
+}

@@ -187,3 +187,75 @@ print("ok")
     let out = run_python(&python, &server.url(), &script).await;
     assert_eq!(out.trim(), "ok");
 }
+
+/// A bucket policy that names the bucket owner's account delegates to that account's
+/// principals: a session of the account still needs its own policy to allow the request, as
+/// in IAM. One that names the session's role lets it in by itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_principal_delegates_to_the_sessions_own_policy() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    let hour = Duration::from_secs(3600);
+    let tables_only = server.keys.issue_session(
+        "TablesOnly",
+        Policy {
+            statements: vec![Statement::allow(&["dynamodb:*"], &["*"])],
+        },
+        hour,
+    );
+    let reader = server.keys.issue_session(
+        "Reader",
+        Policy {
+            statements: vec![Statement::allow(&["s3:GetObject"], &["arn:aws:s3:::bkt/*"])],
+        },
+        hour,
+    );
+    let creds = |c: &meridian_storage::keys::Credential| {
+        format!(
+            "dict(aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})",
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token.clone().unwrap_or_default()
+        )
+    };
+    let script = format!(
+        r#"
+import json
+import boto3
+S3 = "http://{addr}"
+owner = boto3.client("s3", endpoint_url=S3, region_name="us-east-1")
+owner.create_bucket(Bucket="bkt")
+owner.put_object(Bucket="bkt", Key="k", Body=b"v")
+account = boto3.client("sts", endpoint_url="{ddb}", region_name="us-east-1").get_caller_identity()["Account"]
+def policy(principal):
+    owner.put_bucket_policy(Bucket="bkt", Policy=json.dumps({{"Version": "2012-10-17", "Statement": [
+        {{"Effect": "Allow", "Principal": {{"AWS": principal}}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/*"}}]}}))
+def get(creds):
+    c = boto3.client("s3", endpoint_url=S3, region_name="us-east-1", **creds)
+    try:
+        return c.get_object(Bucket="bkt", Key="k")["Body"].read().decode()
+    except c.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+outcomes = []
+for principal in [account, f"arn:aws:iam::{{account}}:root", f"arn:aws:iam::{{account}}:role/TablesOnly"]:
+    policy(principal)
+    outcomes.append((principal.rsplit(":", 1)[-1], get({tables_only}), get({reader})))
+print(json.dumps(outcomes))
+"#,
+        addr = buckets.addr,
+        ddb = server.url(),
+        tables_only = creds(&tables_only),
+        reader = creds(&reader),
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    let got: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        got,
+        serde_json::json!([
+            ["123456789012", "AccessDenied", "v"],
+            ["root", "AccessDenied", "v"],
+            ["role/TablesOnly", "v", "v"],
+        ]),
+        "the account delegates; the role is named"
+    );
+}

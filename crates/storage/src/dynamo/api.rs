@@ -315,9 +315,11 @@ fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Resu
         } else {
             None
         };
-        let by_resource = attached.map_or(Decision::ImplicitDeny, |p| {
-            p.decision(&caller, &action, &resource, &keys)
-        });
+        let evaluated = attached.map(|p| p.evaluate(&caller, &action, &resource, &keys));
+        let by_resource = evaluated.map_or(Decision::ImplicitDeny, |e| e.decision);
+        // In the table's own account, an allow that names only the account delegates to
+        // the caller's identity policy.
+        let delegated = !foreign && evaluated.is_some_and(|e| e.delegated);
         let manages_policy = matches!(
             action.as_str(),
             "dynamodb:GetResourcePolicy"
@@ -343,7 +345,7 @@ fn authorize(dynamo: &Dynamo, cred: &Credential, op: &str, body: &Value) -> Resu
                 }
                 _ => format!("because no identity-based policy allows the {action} action"),
             }
-        } else if by_identity == Decision::Allow || by_resource == Decision::Allow {
+        } else if by_identity == Decision::Allow || (by_resource == Decision::Allow && !delegated) {
             continue;
         } else {
             format!("because no identity-based policy allows the {action} action")

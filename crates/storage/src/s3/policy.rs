@@ -67,9 +67,12 @@ pub fn decide(
     resource: &str,
     keys: &[(String, String)],
 ) -> Decision {
-    let (bucket, public) = match access.and_then(|a| a.policy.as_ref()) {
-        Some(p) => p.evaluate(caller, action, resource, keys),
-        None => (Decision::ImplicitDeny, false),
+    let (bucket, public, delegated) = match access.and_then(|a| a.policy.as_ref()) {
+        Some(p) => {
+            let e = p.evaluate(caller, action, resource, keys);
+            (e.decision, e.public, e.delegated)
+        }
+        None => (Decision::ImplicitDeny, false, false),
     };
     if bucket == Decision::ExplicitDeny {
         return Decision::ExplicitDeny;
@@ -94,7 +97,9 @@ pub fn decide(
     // what a public policy grants.
     let restricted = access.is_some_and(|a| a.block[3]);
     let outsider = !own && !matches!(caller, Caller::Service { .. });
-    if bucket == Decision::Allow && !(public && restricted && outsider) {
+    // In the bucket owner's account, an allow that names only the account delegates to
+    // the caller's identity policy, which did not allow it.
+    if bucket == Decision::Allow && !(public && restricted && outsider) && !(own && delegated) {
         // Another account's principal also needs its own identity's allow.
         if own || identity == Decision::Allow || !matches!(caller, Caller::Account { .. }) {
             return Decision::Allow;
