@@ -259,3 +259,76 @@ print(json.dumps(outcomes))
         "the account delegates; the role is named"
     );
 }
+
+/// An ACL grant to an account is a grant to its principals as far as their own policies
+/// allow: a session whose policy does not allow the request is refused, as S3 evaluates the
+/// user's context before the bucket's ACL.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acl_grant_to_the_account_does_not_pass_a_sessions_policy() {
+    let Some(python) = boto3() else { return };
+    let (server, buckets) = Server::start_with_buckets().await;
+    server.keys.add_account(
+        meridian_storage::keys::Account::parse("111122223333:other").expect("account"),
+    );
+    server
+        .keys
+        .declare(
+            &meridian_storage::keys::KeyDeclaration::parse("AKIAOTHER:othersecret@111122223333")
+                .expect("key"),
+        )
+        .expect("declared");
+    let hour = Duration::from_secs(3600);
+    let tables_only = server.keys.issue_session(
+        "TablesOnly",
+        Policy {
+            statements: vec![Statement::allow(&["dynamodb:*"], &["*"])],
+        },
+        hour,
+    );
+    let lister = server.keys.issue_session(
+        "Lister",
+        Policy {
+            statements: vec![Statement::allow(
+                &["s3:ListBucket"],
+                &["arn:aws:s3:::theirs"],
+            )],
+        },
+        hour,
+    );
+    let creds = |c: &meridian_storage::keys::Credential| {
+        format!(
+            "dict(aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})",
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token.clone().unwrap_or_default()
+        )
+    };
+    let script = format!(
+        r#"
+import json
+import boto3
+S3 = "http://{addr}"
+main = boto3.client("s3", endpoint_url=S3, region_name="us-east-1")
+other = boto3.client("s3", endpoint_url=S3, region_name="us-east-1",
+    aws_access_key_id="AKIAOTHER", aws_secret_access_key="othersecret")
+main.create_bucket(Bucket="mine")
+local_id = main.list_buckets()["Owner"]["ID"]
+other.create_bucket(Bucket="theirs", ObjectOwnership="ObjectWriter")
+other.put_object(Bucket="theirs", Key="k", Body=b"v")
+other.put_bucket_acl(Bucket="theirs", GrantRead=f'id="{{local_id}}"')
+def listing(creds):
+    c = boto3.client("s3", endpoint_url=S3, region_name="us-east-1", **creds)
+    try:
+        return [o["Key"] for o in c.list_objects_v2(Bucket="theirs")["Contents"]]
+    except c.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+print(json.dumps([listing({{}}), listing({tables_only}), listing({lister})]))
+"#,
+        addr = buckets.addr,
+        tables_only = creds(&tables_only),
+        lister = creds(&lister),
+    );
+    let out = run_python(&python, &server.url(), &script).await;
+    let got: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(got, serde_json::json!([["k"], "AccessDenied", ["k"]]));
+}

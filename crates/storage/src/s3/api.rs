@@ -905,6 +905,15 @@ async fn authorize_on(s3: &S3, ctx: &Ctx, target: &Target<'_>) -> Result<Verdict
         Decision::ImplicitDeny if !owner => {
             // What the bucket's ACL grants this caller, where ACLs are in force. A read of
             // an object may still be granted by the object's own ACL, which the read checks.
+            // A grant is to the caller's account: a session of it still needs its own
+            // policy to allow the request, as S3 evaluates the user's context first.
+            if let Caller::Account {
+                policy: Some(p), ..
+            } = &ctx.caller
+                && p.decide(target.action, &resource) != Decision::Allow
+            {
+                return Err(Error::access_denied());
+            }
             let Some(a) = access.as_deref().filter(|a| a.acls) else {
                 return Err(Error::access_denied());
             };
