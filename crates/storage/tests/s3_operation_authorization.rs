@@ -8,7 +8,17 @@ mod harness;
 use std::time::Duration;
 
 use harness::{Server, boto3, run_python};
-use meridian_storage::keys::{Policy, Statement};
+use meridian_storage::keys::{Credential, Policy, Statement};
+
+/// A session's credential as boto3 client arguments.
+fn creds(c: &Credential) -> String {
+    format!(
+        "dict(aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})",
+        c.access_key_id,
+        c.secret_access_key,
+        c.session_token.clone().unwrap_or_default()
+    )
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sub_resource_flag_does_not_turn_a_permitted_read_into_a_write() {
@@ -108,14 +118,6 @@ async fn a_multi_object_delete_is_authorized_key_by_key() {
         },
         hour,
     );
-    let creds = |c: &meridian_storage::keys::Credential| {
-        format!(
-            "dict(aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})",
-            c.access_key_id,
-            c.secret_access_key,
-            c.session_token.clone().unwrap_or_default()
-        )
-    };
     let script = format!(
         r#"
 import boto3
@@ -210,14 +212,6 @@ async fn an_account_principal_delegates_to_the_sessions_own_policy() {
         },
         hour,
     );
-    let creds = |c: &meridian_storage::keys::Credential| {
-        format!(
-            "dict(aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})",
-            c.access_key_id,
-            c.secret_access_key,
-            c.session_token.clone().unwrap_or_default()
-        )
-    };
     let script = format!(
         r#"
 import json
@@ -295,14 +289,6 @@ async fn an_acl_grant_to_the_account_does_not_pass_a_sessions_policy() {
         },
         hour,
     );
-    let creds = |c: &meridian_storage::keys::Credential| {
-        format!(
-            "dict(aws_access_key_id={:?}, aws_secret_access_key={:?}, aws_session_token={:?})",
-            c.access_key_id,
-            c.secret_access_key,
-            c.session_token.clone().unwrap_or_default()
-        )
-    };
     let script = format!(
         r#"
 import json
