@@ -612,93 +612,22 @@ pub fn action(ctx: &Ctx) -> String {
     }
 }
 
-/// The action a request names by its method and sub-resources.
+/// The action a request that runs nothing (a sub-resource not served, a method a resource
+/// does not take) names by its method and sub-resource: what it is refused as when the
+/// caller may not make it.
 fn nominal_action(ctx: &Ctx) -> String {
-    let m = &ctx.method;
-    let versioned = ctx.has("versionId");
+    let verb = match ctx.method {
+        Method::PUT | Method::POST => "Put",
+        Method::DELETE => "Delete",
+        _ => "Get",
+    };
     match (&ctx.bucket, &ctx.key) {
         (None, _) => "s3:ListAllMyBuckets".to_owned(),
-        (Some(_), None) => {
-            if let Some((_, name)) = BUCKET_CONFIG_ACTIONS.iter().find(|(q, _)| ctx.has(q)) {
-                let verb = match *m {
-                    Method::PUT | Method::POST => "Put",
-                    Method::DELETE => "Delete",
-                    _ => "Get",
-                };
-                // S3 names the deletions of these configurations with their Put action.
-                let verb = match (*name, verb) {
-                    (
-                        "BucketCORS"
-                        | "LifecycleConfiguration"
-                        | "EncryptionConfiguration"
-                        | "BucketWebsite"
-                        | "ReplicationConfiguration"
-                        | "BucketTagging",
-                        "Delete",
-                    ) => "Put",
-                    (_, v) => v,
-                };
-                return format!("s3:{verb}{name}");
-            }
-            match *m {
-                Method::PUT => "s3:CreateBucket",
-                Method::DELETE => "s3:DeleteBucket",
-                Method::POST if ctx.has("delete") => "s3:DeleteObject",
-                _ if ctx.has("uploads") => "s3:ListBucketMultipartUploads",
-                _ if ctx.has("location") => "s3:GetBucketLocation",
-                _ if ctx.has("versions") => "s3:ListBucketVersions",
-                _ => "s3:ListBucket",
-            }
-            .to_owned()
-        }
-        (Some(_), Some(_)) => {
-            let a = if ctx.has("attributes") {
-                if versioned {
-                    "s3:GetObjectVersionAttributes"
-                } else {
-                    "s3:GetObjectAttributes"
-                }
-            } else if ctx.has("acl") {
-                match *m {
-                    Method::PUT if versioned => "s3:PutObjectVersionAcl",
-                    Method::PUT => "s3:PutObjectAcl",
-                    _ if versioned => "s3:GetObjectVersionAcl",
-                    _ => "s3:GetObjectAcl",
-                }
-            } else if ctx.has("retention") {
-                match *m {
-                    Method::PUT => "s3:PutObjectRetention",
-                    _ => "s3:GetObjectRetention",
-                }
-            } else if ctx.has("legal-hold") {
-                match *m {
-                    Method::PUT => "s3:PutObjectLegalHold",
-                    _ => "s3:GetObjectLegalHold",
-                }
-            } else if ctx.has("tagging") {
-                match *m {
-                    Method::PUT if versioned => "s3:PutObjectVersionTagging",
-                    Method::PUT => "s3:PutObjectTagging",
-                    Method::DELETE if versioned => "s3:DeleteObjectVersionTagging",
-                    Method::DELETE => "s3:DeleteObjectTagging",
-                    _ if versioned => "s3:GetObjectVersionTagging",
-                    _ => "s3:GetObjectTagging",
-                }
-            } else {
-                match *m {
-                    Method::GET | Method::HEAD if ctx.has("uploadId") => {
-                        "s3:ListMultipartUploadParts"
-                    }
-                    Method::GET | Method::HEAD if versioned => "s3:GetObjectVersion",
-                    Method::GET | Method::HEAD => "s3:GetObject",
-                    Method::DELETE if ctx.has("uploadId") => "s3:AbortMultipartUpload",
-                    Method::DELETE if versioned => "s3:DeleteObjectVersion",
-                    Method::DELETE => "s3:DeleteObject",
-                    _ => "s3:PutObject",
-                }
-            };
-            a.to_owned()
-        }
+        (Some(_), None) => match BUCKET_CONFIG_ACTIONS.iter().find(|(q, _)| ctx.has(q)) {
+            Some((_, name)) => format!("s3:{verb}{name}"),
+            None => "s3:ListBucket".to_owned(),
+        },
+        (Some(_), Some(_)) => format!("s3:{verb}Object"),
     }
 }
 
